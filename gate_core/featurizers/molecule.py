@@ -1,0 +1,79 @@
+"""SMILES standardisation with a per-row reason instead of an exception.
+
+Why: a chemist's upload mixes good rows with typos, salts and blanks. Every row must come back
+with either a canonical SMILES or a human-readable reason, so one bad row never loses the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rdkit import Chem, RDLogger
+
+RDLogger.DisableLog("rdApp.*")
+
+ORGANIC_ELEMENTS = frozenset({"H", "B", "C", "N", "O", "F", "Si", "P", "S", "Cl", "Se", "Br", "I"})
+
+
+@dataclass(frozen=True)
+class ParsedMolecule:
+    """Outcome of parsing one input SMILES.
+
+    ``smiles`` is the canonical SMILES (``None`` when the row is unusable, then ``error`` says
+    why); ``note`` records a non-fatal change such as stripping a counter-ion.
+    """
+
+    input: str
+    smiles: str | None
+    mol: Chem.Mol | None
+    error: str | None = None
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.smiles is not None
+
+
+def _heavy_atoms(mol: Chem.Mol) -> int:
+    return mol.GetNumHeavyAtoms()
+
+
+def _is_organic(mol: Chem.Mol) -> bool:
+    symbols = {a.GetSymbol() for a in mol.GetAtoms()}
+    return "C" in symbols and symbols <= ORGANIC_ELEMENTS
+
+
+def parse_smiles(smiles: object, *, require_organic: bool = False) -> ParsedMolecule:
+    """Parse one SMILES into a canonical, single-fragment molecule.
+
+    Multi-fragment input (salts, mixtures, hydrates) keeps the largest organic fragment and
+    says so in ``note``. ``require_organic`` additionally rejects molecules outside the
+    organic element set of the pre-training table (used by the table builders).
+    """
+    text = "" if smiles is None else str(smiles).strip()
+    if not text or text.lower() == "nan":
+        return ParsedMolecule(text, None, None, error="empty SMILES")
+    mol = Chem.MolFromSmiles(text)
+    if mol is None:
+        return ParsedMolecule(text, None, None, error=f"RDKit could not parse SMILES '{text[:60]}'")
+    note = None
+    fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=True)
+    if len(fragments) > 1:
+        organic = [f for f in fragments if _is_organic(f)] or list(fragments)
+        keep = max(organic, key=_heavy_atoms)
+        note = f"kept largest organic fragment of {len(fragments)} (salt/mixture stripped)"
+        mol = keep
+    if mol.GetNumAtoms() == 0:
+        return ParsedMolecule(text, None, None, error="molecule has no atoms")
+    if require_organic and (not _is_organic(mol) or _heavy_atoms(mol) < 2):
+        return ParsedMolecule(text, None, None, error="not an organic molecule (elements/size)")
+    canonical = Chem.MolToSmiles(mol)
+    # Re-parse so that atom order matches the canonical SMILES (features are order-invariant,
+    # but caching by canonical SMILES must give the same graph whichever input spelled it).
+    mol = Chem.MolFromSmiles(canonical)
+    return ParsedMolecule(text, canonical, mol, note=note)
+
+
+def canonical_smiles(smiles: object) -> str | None:
+    """Canonical SMILES or ``None``; convenience for builders that only need the key."""
+    return parse_smiles(smiles).smiles

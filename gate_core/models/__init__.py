@@ -1,0 +1,1 @@
+"""The GATE model and its checkpoint format."""

@@ -1,0 +1,142 @@
+"""The multi-task GATE model: shared encoder + per-task modules + scalers inside the model.
+
+Why scalers are buffers: predictions must come back in the user's units from the checkpoint
+alone; a scaler saved beside the model can be lost or mismatched, one inside it cannot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from gate_core.data.collate import BatchMolGraph
+from gate_core.nn.encoder import DMPNNEncoder
+from gate_core.nn.task_modules import TaskModules
+
+TASK_TYPES = ("regression", "classification")
+
+
+@dataclass
+class TaskInfo:
+    """What a task is, in the user's words (name, unit, type, description)."""
+
+    name: str
+    unit: str = ""
+    task_type: str = "regression"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.task_type not in TASK_TYPES:
+            raise ValueError(f"task_type must be one of {TASK_TYPES}, got {self.task_type!r}")
+
+
+@dataclass
+class GATEConfig:
+    """Everything needed to rebuild the architecture from a checkpoint's JSON alone."""
+
+    atom_dim: int
+    bond_dim: int
+    tasks: list[TaskInfo]
+    hidden: int = 300
+    depth: int = 3
+    dropout: float = 0.0
+    latent_dim: int = 64
+    task_hidden: int = 128
+    n_descriptors: int = 0
+    featurizer_version: str = ""
+    descriptor_set_version: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def representation_dim(self) -> int:
+        return self.hidden + self.n_descriptors
+
+    @property
+    def task_names(self) -> list[str]:
+        return [t.name for t in self.tasks]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GATEConfig":
+        data = dict(data)
+        data["tasks"] = [TaskInfo(**t) for t in data["tasks"]]
+        return cls(**data)
+
+
+class GATEModel(nn.Module):
+    r"""Shared D-MPNN encoder plus one :class:`TaskModules` per source task.
+
+    .. math:: h = [\,\mathrm{DMPNN}(G) \,\|\, (d - \mu_d)/\sigma_d\,]
+
+    where ``d`` are the fast RDKit descriptors (absent when ``n_descriptors = 0``).
+
+    Shapes:
+        - :meth:`representation`: graph batch (B molecules), descriptors (B, n_descriptors) → (B, D)
+        - :meth:`latents`: (B, D) → z, u each (T, B, latent_dim)
+        - :meth:`predict_scaled`: (B, D) → (B, T) standardised predictions (logits for classification)
+    """
+
+    def __init__(self, config: GATEConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = DMPNNEncoder(config.atom_dim, config.bond_dim, config.hidden, config.depth, config.dropout)
+        self.tasks = nn.ModuleDict(
+            {
+                t.name: TaskModules(config.representation_dim, config.latent_dim, config.task_hidden, config.dropout)
+                for t in config.tasks
+            }
+        )
+        n_tasks = len(config.tasks)
+        self.register_buffer("descriptor_mean", torch.zeros(config.n_descriptors))
+        self.register_buffer("descriptor_std", torch.ones(config.n_descriptors))
+        self.register_buffer("y_mean", torch.zeros(n_tasks))
+        self.register_buffer("y_std", torch.ones(n_tasks))
+        self.register_buffer(
+            "classification", torch.tensor([t.task_type == "classification" for t in config.tasks], dtype=torch.bool)
+        )
+
+    @property
+    def task_names(self) -> list[str]:
+        return self.config.task_names
+
+    def set_scalers(
+        self, y_mean: np.ndarray, y_std: np.ndarray, descriptor_mean: np.ndarray | None = None, descriptor_std: np.ndarray | None = None
+    ) -> None:
+        """Store the fitted target (and descriptor) scalers; classification tasks keep 0/1."""
+        y_mean = torch.as_tensor(y_mean, dtype=torch.float32).clone()
+        y_std = torch.as_tensor(y_std, dtype=torch.float32).clone()
+        y_mean[self.classification.cpu()] = 0.0
+        y_std[self.classification.cpu()] = 1.0
+        self.y_mean.copy_(y_mean)
+        self.y_std.copy_(y_std)
+        if descriptor_mean is not None and descriptor_std is not None:
+            self.descriptor_mean.copy_(torch.as_tensor(descriptor_mean, dtype=torch.float32))
+            self.descriptor_std.copy_(torch.as_tensor(descriptor_std, dtype=torch.float32))
+
+    def representation(self, graph: BatchMolGraph, descriptors: torch.Tensor | None) -> torch.Tensor:
+        h = self.encoder(graph)
+        if self.config.n_descriptors:
+            if descriptors is None:
+                raise ValueError("this backbone was trained with descriptors; pass them")
+            scaled = ((descriptors - self.descriptor_mean) / self.descriptor_std).clamp(-10.0, 10.0)
+            h = torch.cat([h, scaled], dim=1)
+        return h
+
+    def latents(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = torch.stack([m.latent(h) for m in self.tasks.values()])
+        u = torch.stack([m.chart(z[k]) for k, m in enumerate(self.tasks.values())])
+        return z, u
+
+    def predict_scaled(self, h: torch.Tensor) -> torch.Tensor:
+        z, _ = self.latents(h)
+        return torch.stack([m.head(z[k]) for k, m in enumerate(self.tasks.values())], dim=1)
+
+    def unscale(self, scaled: torch.Tensor) -> torch.Tensor:
+        """Standardised outputs → user units (probabilities for classification tasks)."""
+        values = scaled * self.y_std + self.y_mean
+        return torch.where(self.classification, torch.sigmoid(scaled), values)

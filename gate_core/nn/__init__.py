@@ -1,0 +1,1 @@
+"""Neural building blocks: the D-MPNN encoder, per-task modules and the GATE losses."""

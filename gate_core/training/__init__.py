@@ -1,0 +1,1 @@
+"""Training: the multi-task GATE objective, pre-training loop, evaluation, distributed set-up."""

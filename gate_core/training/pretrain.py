@@ -1,0 +1,263 @@
+"""Multi-task GATE pre-training on a sparse label table: the backbone builder (DESIGN §3).
+
+One function, :func:`pretrain`, used by the CLI (``python -m gate_core pretrain``), by
+``torchrun`` for data-parallel runs, by the tests (tiny table, seconds) and by the benchmarks
+(the "no alignment" ablation and single-task baselines are the same loop with other settings).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
+
+from gate_core.data.builders.chemicals import TASKS as CHEMICAL_TASKS
+from gate_core.data.collate import MoleculeDataset
+from gate_core.data.featurize import featurize_molecules
+from gate_core.data.scaler import StandardScaler
+from gate_core.data.splits import split
+from gate_core.data.table import MultiTaskTable
+from gate_core.featurizers.descriptors import DESCRIPTOR_SET_VERSION, FAST_DESCRIPTOR_NAMES
+from gate_core.featurizers.graph import ATOM_DIM, BOND_DIM, FEATURIZER_VERSION
+from gate_core.models.checkpoint import save_checkpoint
+from gate_core.models.gate import GATEConfig, GATEModel, TaskInfo
+from gate_core.training.distributed import DistributedContext, init_distributed, shutdown_distributed
+from gate_core.training.evaluate import evaluate_table
+from gate_core.training.objective import LOSS_TERMS, GATEObjective, LossWeights
+
+PRETRAINING_TASKS = [t.name for t in CHEMICAL_TASKS if t.pretraining]
+_UNITS = {t.name: t.unit for t in CHEMICAL_TASKS}
+_LABELS = {t.name: t.label for t in CHEMICAL_TASKS}
+
+
+@dataclass
+class PretrainConfig:
+    """Every knob of a pre-training run; stored in the checkpoint so a run can be repeated."""
+
+    table: str = "assets/data/chemicals_properties.csv.gz"
+    tasks: list[str] = field(default_factory=lambda: list(PRETRAINING_TASKS))
+    split: str = "scaffold"
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    max_molecules: int | None = None
+    epochs: int = 40
+    patience: int = 6
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    hidden: int = 300
+    depth: int = 3
+    dropout: float = 0.0
+    latent_dim: int = 64
+    task_hidden: int = 128
+    descriptors: bool = True
+    alignment_form: str = "mean"
+    weights: LossWeights = field(default_factory=LossWeights)
+    device: str | None = None
+    threads: int | None = None
+    max_minutes: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PretrainConfig":
+        data = dict(data)
+        if "weights" in data and isinstance(data["weights"], dict):
+            data["weights"] = LossWeights(**data["weights"])
+        if "split_fractions" in data:
+            data["split_fractions"] = tuple(data["split_fractions"])
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_table(config: PretrainConfig) -> MultiTaskTable:
+    """The long table pivoted to the configured tasks, optionally subsampled deterministically."""
+    table = MultiTaskTable.read_long(config.table, config.tasks)
+    if config.max_molecules and len(table) > config.max_molecules:
+        keep = np.sort(np.random.default_rng(config.seed).permutation(len(table))[: config.max_molecules])
+        table = table.subset(keep)
+    return table
+
+
+def build_model(config: PretrainConfig, tasks: list[TaskInfo]) -> GATEModel:
+    return GATEModel(
+        GATEConfig(
+            atom_dim=ATOM_DIM,
+            bond_dim=BOND_DIM,
+            tasks=tasks,
+            hidden=config.hidden,
+            depth=config.depth,
+            dropout=config.dropout,
+            latent_dim=config.latent_dim,
+            task_hidden=config.task_hidden,
+            n_descriptors=len(FAST_DESCRIPTOR_NAMES) if config.descriptors else 0,
+            featurizer_version=FEATURIZER_VERSION,
+            descriptor_set_version=DESCRIPTOR_SET_VERSION if config.descriptors else "",
+        )
+    )
+
+
+@torch.no_grad()
+def _validation_loss(model: GATEModel, loader: DataLoader, device: torch.device) -> float:
+    """Mean over tasks of the standardised MSE on the validation fold (the early-stopping score)."""
+    model.eval()
+    preds, ys, masks = [], [], []
+    for batch in loader:
+        batch = batch.to(device)
+        preds.append(model.predict_scaled(model.representation(batch.graph, batch.descriptors)))
+        ys.append(batch.y)
+        masks.append(batch.mask)
+    model.train()
+    pred, y, mask = torch.cat(preds), torch.cat(ys), torch.cat(masks)
+    err = ((pred - y) ** 2) * mask
+    count = mask.sum(0)
+    present = count > 0
+    return float((err.sum(0)[present] / count[present]).mean())
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def pretrain(
+    config: PretrainConfig, out_dir: str | Path | None = None, log_path: str | Path | None = None, progress: bool = True
+) -> dict:
+    """Train a multi-task GATE model; returns a summary and (if ``out_dir``) saves the checkpoint.
+
+    Early stopping watches the validation fold's standardised MSE; the best epoch's weights
+    are kept. Each epoch appends one JSON line with every loss term to ``log_path``.
+    """
+    ctx: DistributedContext = init_distributed(config.device)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed + ctx.rank)
+    started = time.perf_counter()
+
+    table = load_table(config)
+    train_idx, val_idx, test_idx = split(table.smiles, config.split, config.split_fractions, config.seed)
+    t0 = time.perf_counter()
+    graphs, descriptors = featurize_molecules(table.smiles, descriptors=config.descriptors, progress=progress and ctx.is_main)
+    featurize_seconds = time.perf_counter() - t0
+
+    y_scaler = StandardScaler.fit(table.Y[train_idx])
+    tasks = [TaskInfo(t, _UNITS.get(t, ""), "regression", _LABELS.get(t, "")) for t in table.tasks]
+    model = build_model(config, tasks)
+    d_scaler = StandardScaler.fit(descriptors[train_idx]) if config.descriptors else None
+    model.set_scalers(
+        y_scaler.mean, y_scaler.std, d_scaler.mean if d_scaler else None, d_scaler.std if d_scaler else None
+    )
+    model.to(ctx.device)
+
+    y_scaled = y_scaler.transform(table.Y)
+
+    def dataset(index: np.ndarray) -> MoleculeDataset:
+        return MoleculeDataset([graphs[i] for i in index], descriptors[index], y_scaled[index])
+
+    train_set, val_set = dataset(train_idx), dataset(val_idx)
+    sampler = DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True, seed=config.seed) if ctx.enabled else None
+    train_loader = DataLoader(
+        train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler, collate_fn=train_set.collate, drop_last=len(train_set) > config.batch_size
+    )
+    val_loader = DataLoader(val_set, batch_size=256, collate_fn=val_set.collate)
+
+    objective = GATEObjective(model, config.weights, config.alignment_form)
+    step_fn = DistributedDataParallel(objective) if ctx.enabled else objective
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+    log_file = open(log_path, "a") if (log_path and ctx.is_main) else None
+    best_val, best_state, best_epoch, bad_epochs = math.inf, None, -1, 0
+    history: list[dict] = []
+    train_seconds = 0.0
+    try:
+        for epoch in range(1, config.epochs + 1):
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            sums = dict.fromkeys((*LOSS_TERMS, "total"), 0.0)
+            n_batches, n_mols = 0, 0
+            t_epoch = time.perf_counter()
+            bar = tqdm(train_loader, desc=f"epoch {epoch}", unit="batch", disable=not (progress and ctx.is_main), leave=False)
+            for batch in bar:
+                batch = batch.to(ctx.device)
+                terms = step_fn(batch)
+                optimizer.zero_grad(set_to_none=True)
+                terms["total"].backward()
+                optimizer.step()
+                for name in sums:
+                    sums[name] += float(terms[name].detach())
+                n_batches += 1
+                n_mols += batch.graph.num_graphs
+                bar.set_postfix(loss=f"{sums['total'] / n_batches:.3f}")
+            epoch_seconds = time.perf_counter() - t_epoch
+            train_seconds += epoch_seconds
+            val_loss = _validation_loss(model, val_loader, ctx.device)
+            record = {
+                "epoch": epoch,
+                **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()},
+                "val_reg": val_loss,
+                "seconds": epoch_seconds,
+                "molecules_per_second": n_mols * ctx.world_size / epoch_seconds,
+            }
+            history.append(record)
+            if log_file:
+                log_file.write(json.dumps(record) + "\n")
+                log_file.flush()
+            if progress and ctx.is_main:
+                terms_txt = " ".join(f"{k}={record['train_' + k]:.3f}" for k in LOSS_TERMS)
+                tqdm.write(f"epoch {epoch}: {terms_txt} val_reg={val_loss:.4f} ({epoch_seconds:.1f}s)")
+            if val_loss < best_val - 1e-4:
+                best_val, best_epoch, bad_epochs = val_loss, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                bad_epochs += 1
+                if bad_epochs >= config.patience:
+                    break
+            if config.max_minutes and (time.perf_counter() - started) / 60 > config.max_minutes:
+                break
+    finally:
+        if log_file:
+            log_file.close()
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    test_metrics = evaluate_table(model, table.subset(test_idx)) if len(test_idx) else {}
+    summary = {
+        "tasks": table.tasks,
+        "n_molecules": len(table),
+        "n_labels": int(table.mask.sum()),
+        "labels_per_task": {t: int(table.mask[:, j].sum()) for j, t in enumerate(table.tasks)},
+        "split": {"kind": config.split, "seed": config.seed, "train": len(train_idx), "val": len(val_idx), "test": len(test_idx)},
+        "data_hash": table.content_hash(),
+        "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "best_val_reg": best_val,
+        "test_metrics": test_metrics,
+        "featurize_seconds": featurize_seconds,
+        "featurize_molecules_per_second": len(table) / max(featurize_seconds, 1e-9),
+        "train_seconds": train_seconds,
+        "train_molecules_per_second": float(np.mean([h["molecules_per_second"] for h in history])) if history else 0.0,
+        "wall_seconds": time.perf_counter() - started,
+        "peak_memory_mb": _peak_memory_mb(ctx.device),
+        "device": str(ctx.device),
+        "world_size": ctx.world_size,
+        "config": config.to_dict(),
+        "history": history,
+    }
+    if out_dir is not None and ctx.is_main:
+        save_checkpoint(model, out_dir, {"pretraining": {k: v for k, v in summary.items() if k != "history"}})
+        (Path(out_dir) / "history.json").write_text(json.dumps(history, indent=1))
+    shutdown_distributed(ctx)
+    summary["model"] = model
+    return summary
