@@ -55,16 +55,20 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     from gate_core.data.table import MultiTaskTable
     from gate_core.models.checkpoint import load_checkpoint
     from gate_core.training.evaluate import evaluate_table
+    from gate_core.training.pretrain import PretrainConfig, load_table
 
     model, meta = load_checkpoint(args.checkpoint)
     table_path = args.table or meta.get("pretraining", {}).get("config", {}).get("table")
     if not table_path or not Path(table_path).is_file():
         raise CLIError(f"table not found: {table_path}")
-    table = MultiTaskTable.read_long(table_path, model.task_names)
-    if args.subset != "all":
-        pre = meta.get("pretraining", {})
-        cfg = pre.get("config", {})
-        train, val, test = split(table.smiles, cfg.get("split", "scaffold"), tuple(cfg.get("split_fractions", (0.8, 0.1, 0.1))), cfg.get("seed", 0))
+    if args.subset == "all":
+        table = MultiTaskTable.read_long(table_path, model.task_names)
+    else:
+        # rebuild the run's own table (its subsample included) so its split is the same split
+        cfg = meta.get("pretraining", {}).get("config", {})
+        config = PretrainConfig.from_dict({**cfg, "table": table_path, "tasks": model.task_names})
+        table = load_table(config)
+        train, val, test = split(table.smiles, config.split, config.split_fractions, config.seed)
         table = table.subset({"train": train, "val": val, "test": test}[args.subset])
     metrics = evaluate_table(model, table)
     if args.out:

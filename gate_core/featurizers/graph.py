@@ -49,8 +49,12 @@ BOND_DIM = 4 + 1 + 1 + 6  # type (single, double, triple, aromatic), conjugated,
 
 _ELEMENT_SLOT = np.full(128, len(ELEMENTS), dtype=np.int64)
 _ELEMENT_SLOT[list(ELEMENTS)] = np.arange(len(ELEMENTS))
-# RDKit HybridizationType values: UNSPECIFIED=0, S=1, SP=2, SP2=3, SP3=4, SP3D=5, SP3D2=6, OTHER=7
-_HYBRID_SLOT = np.array([6, 0, 1, 2, 3, 4, 5, 6, 6, 6], dtype=np.int64)
+# Built from RDKit's enum by name, not by value: the values moved between RDKit releases
+# (SP2D=5 was inserted before SP3D), and a hard-coded table then mislabels SP3D/SP3D2 atoms.
+_HYBRID_SLOT = np.full(max(int(v) for v in Chem.HybridizationType.values) + 1, 6, dtype=np.int64)
+for _slot, _name in enumerate(("S", "SP", "SP2", "SP3", "SP3D", "SP3D2")):
+    _HYBRID_SLOT[int(getattr(Chem.HybridizationType, _name))] = _slot
+del _slot, _name
 # RDKit BondType values: SINGLE=1, DOUBLE=2, TRIPLE=3, AROMATIC=12; anything else → single slot
 _BOND_SLOT = np.zeros(32, dtype=np.int64)
 _BOND_SLOT[[1, 2, 3, 12]] = [0, 1, 2, 3]
@@ -129,7 +133,7 @@ def mol_to_graph(mol: Chem.Mol, smiles: str | None = None) -> MolGraph:
     else:
         slots[:, 3] = 0
     slots[:, 4] = np.minimum(base[:, 1], 5)
-    slots[:, 5] = _HYBRID_SLOT[np.minimum(base[:, 2], 9)]
+    slots[:, 5] = _HYBRID_SLOT[np.minimum(base[:, 2], len(_HYBRID_SLOT) - 1)]
     x = np.zeros((n, ATOM_DIM), dtype=np.float32)
     x[np.repeat(np.arange(n), 6), (slots + _OFFSETS[:6]).ravel()] = 1.0
     x[:, AROMATIC_COL] = aromatic

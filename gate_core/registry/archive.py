@@ -119,7 +119,8 @@ def import_task(
         except RegistryError:
             raise
         except Exception as exc:  # a damaged zip fails in many ways; the message is what matters
-            raise ArchiveError(f"{label} is damaged and cannot be read ({exc}).") from exc
+            reason = str(exc) or type(exc).__name__
+            raise ArchiveError(f"{label} is damaged and cannot be read ({reason}).") from exc
         dataset_path = Path(tmp) / DATASET_MEMBER
         dataset = dataset_path.read_bytes() if dataset_path.is_file() else None
         return registry.register_task(record, Path(tmp) / MODEL_PREFIX, dataset, replace=replace)
@@ -161,8 +162,8 @@ def _check_member_names(infos: list[zipfile.ZipInfo]) -> None:
             validate_member_path(info.filename.rstrip("/") if info.is_dir() else info.filename)
         except InvalidNameError as exc:
             raise ArchiveError(
-                f"The archive member {info.filename!r} would be written outside the task folder; "
-                "refusing to import it."
+                f"The archive member {info.filename!r} has an unsafe name (it could be written outside "
+                "the task folder); refusing to import it."
             ) from exc
 
 
@@ -170,7 +171,9 @@ def _load_manifest(zf: zipfile.ZipFile) -> dict[str, Any]:
     try:
         info = zf.getinfo(MANIFEST)
     except KeyError as exc:
-        raise ArchiveError(f"The archive has no {MANIFEST}; it was not written by GATE Studio's export.") from exc
+        raise ArchiveError(
+            f"The archive has no {MANIFEST}; it was not written by GATE Studio's export."
+        ) from exc
     if info.file_size > MAX_MANIFEST_BYTES:
         raise ArchiveError(f"The archive's {MANIFEST} is implausibly large.")
     try:
@@ -203,7 +206,10 @@ def _check_manifest(manifest: dict[str, Any]) -> dict[str, str]:
         try:
             validate_member_path(member)
         except InvalidNameError as exc:
-            raise ArchiveError(f"The manifest member {member!r} would be written outside the task folder.") from exc
+            raise ArchiveError(
+                f"The manifest member {member!r} has an unsafe name "
+                "(it could be written outside the task folder)."
+            ) from exc
     if not any(m.startswith(MODEL_PREFIX) for m in members):
         raise ArchiveError("The archive holds no model files.")
     return members

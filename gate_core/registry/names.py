@@ -29,7 +29,9 @@ def validate_task_name(name: object) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidNameError("A task name is required.")
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidNameError(f"Task name is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed.")
+        raise InvalidNameError(
+            f"Task name is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed."
+        )
     if "/" in name or "\\" in name or ".." in name:
         raise InvalidNameError(f"Task name {name!r} must not contain '/', '\\' or '..'.")
     if not _NAME_RE.fullmatch(name):

@@ -1,13 +1,13 @@
-"""The training-run queue: SQL for enqueue, claim, progress and the final states.
+"""The training-run queue, kept in the registry database.
 
-Why: the queue lives in the registry database so that any number of app sessions can watch a
-run, a worker thread or process can pick it up, and a run outlives the process that started
-it. Every function runs inside the caller's transaction (``BEGIN IMMEDIATE`` for writes),
-which is what makes a claim atomic across threads and processes.
+Why: the queue lives in the database so that any number of app sessions can watch a run, a
+worker thread or process can pick it up, and a run outlives the process that started it.
+Every change is one ``BEGIN IMMEDIATE`` transaction, which is what makes a claim atomic
+across threads and processes.
 
 States: ``queued → running → done | failed | cancelled`` (a queued run can also be failed or
 cancelled). Runs left ``running`` by a process that died are marked ``failed`` by
-:func:`find_stale` + :func:`fail`, never re-queued: a run that killed its worker (out of
+:meth:`RunQueue.recover_stale_runs`, never re-queued: a run that killed its worker (out of
 memory, a crash in native code) would otherwise kill every worker that picks it up again.
 """
 
@@ -19,11 +19,16 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
+from gate_core.registry import datasets
+from gate_core.registry.database import Database
+from gate_core.registry.datasets import Dataset
 from gate_core.registry.errors import RunNotFoundError
+from gate_core.registry.names import validate_task_name
 from gate_core.registry.records import RunRecord, to_json, utc_now
 
 #: The log keeps at most this many trailing characters.
 LOG_LIMIT = 1_000_000
+_APPEND_LOG = f"log = CASE WHEN :line IS NULL THEN log ELSE substr(log || :line, -{LOG_LIMIT}) END"
 
 
 def owner_id() -> str:
@@ -49,110 +54,134 @@ def _line(text: str | None) -> str | None:
     return text if text.endswith("\n") else text + "\n"
 
 
-def enqueue(conn: sqlite3.Connection, task_name: str, options: Any, dataset_hash: str | None) -> int:
-    cur = conn.execute(
-        "INSERT INTO runs (task_name, status, created, options, dataset_hash) VALUES (?, 'queued', ?, ?, ?)",
-        (task_name, utc_now(), to_json(options), dataset_hash),
-    )
-    return int(cur.lastrowid)
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else to_json(value)
 
 
-def claim_next(conn: sqlite3.Connection) -> int | None:
-    """Move the oldest queued run to ``running`` for this process; return its id."""
-    row = conn.execute("SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
-    if row is None:
-        return None
-    now = utc_now()
-    cur = conn.execute(
-        "UPDATE runs SET status = 'running', started = ?, heartbeat = ?, owner = ? "
-        "WHERE id = ? AND status = 'queued'",
-        (now, now, owner_id(), row["id"]),
-    )
-    return int(row["id"]) if cur.rowcount == 1 else None
+class RunQueue(Database):
+    """Queue methods of :class:`~gate_core.registry.store.TaskRegistry`."""
 
+    def enqueue_run(self, task_name: str, options: Any = None, dataset: Dataset | None = None) -> int:
+        """Queue a training run for ``task_name`` (which need not exist yet); return its id."""
+        validate_task_name(task_name)
+        content = datasets.encode(dataset) if dataset is not None else None
+        options_json = to_json({} if options is None else options)
+        with self._write(durable=False) as conn:
+            digest = datasets.store(conn, *content) if content else None
+            cur = conn.execute(
+                "INSERT INTO runs (task_name, status, created, options, dataset_hash)"
+                " VALUES (?, 'queued', ?, ?, ?)",
+                (task_name, utc_now(), options_json, digest),
+            )
+            return int(cur.lastrowid)
 
-def get(conn: sqlite3.Connection, run_id: int) -> RunRecord:
-    row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-    if row is None:
-        raise RunNotFoundError(f"There is no training run with id {run_id}.")
-    return RunRecord.from_row(row)
+    def claim_next_run(self) -> RunRecord | None:
+        """Atomically take the oldest queued run (now ``running``, owned by this process)."""
+        with self._write(durable=False) as conn:
+            row = conn.execute("SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            now = utc_now()
+            conn.execute(
+                "UPDATE runs SET status = 'running', started = ?, heartbeat = ?, owner = ? WHERE id = ?",
+                (now, now, owner_id(), row["id"]),
+            )
+            return self._get(conn, row["id"])
 
+    def update_progress(self, run_id: int, progress: Any, log_line: str | None = None) -> bool:
+        """Replace the run's progress JSON (``None`` keeps it) and append a log line.
 
-def list_runs(
-    conn: sqlite3.Connection, task: str | None, status: str | None, limit: int | None
-) -> list[RunRecord]:
-    sql, args = "SELECT * FROM runs WHERE 1 = 1", []
-    if task is not None:
-        sql, args = sql + " AND task_name = ? COLLATE NOCASE", [*args, task]
-    if status is not None:
-        sql, args = sql + " AND status = ?", [*args, status]
-    sql += " ORDER BY id DESC"
-    if limit is not None:
-        sql, args = sql + " LIMIT ?", [*args, int(limit)]
-    return [RunRecord.from_row(r) for r in conn.execute(sql, args)]
+        Returns ``False`` when the run is no longer running (cancelled, or failed as stale):
+        the worker should then stop.
+        """
+        sets = f"progress = COALESCE(:progress, progress), heartbeat = :now, {_APPEND_LOG}"
+        return self._transition(
+            run_id, sets, ("running",), progress=_json_or_none(progress), line=_line(log_line)
+        )
 
+    def finish_run(self, run_id: int, progress: Any = None, log_line: str | None = None) -> bool:
+        """Mark a running run done; ``False`` if it had been cancelled or failed meanwhile."""
+        sets = f"status = 'done', finished = :now, progress = COALESCE(:progress, progress), {_APPEND_LOG}"
+        return self._transition(
+            run_id, sets, ("running",), progress=_json_or_none(progress), line=_line(log_line)
+        )
 
-def _update(conn: sqlite3.Connection, run_id: int, sets: str, args: tuple, allowed: tuple[str, ...]) -> bool:
-    """Apply ``sets`` if the run is in one of ``allowed`` states; False if it is in another."""
-    marks = ", ".join("?" for _ in allowed)
-    cur = conn.execute(f"UPDATE runs SET {sets} WHERE id = ? AND status IN ({marks})", (*args, run_id, *allowed))
-    if cur.rowcount == 0:
-        get(conn, run_id)  # raises RunNotFoundError for an unknown id
-        return False
-    return True
+    def fail_run(self, run_id: int, error: str, log_line: str | None = None) -> bool:
+        """Mark a queued or running run failed with a message for the user."""
+        sets = f"status = 'failed', finished = :now, error = :error, {_APPEND_LOG}"
+        return self._transition(run_id, sets, ("queued", "running"), error=str(error), line=_line(log_line))
 
+    def cancel_run(self, run_id: int) -> bool:
+        """Cancel a queued or running run; the worker sees ``False`` from its next update."""
+        return self._transition(run_id, "status = 'cancelled', finished = :now", ("queued", "running"))
 
-_APPEND_LOG = f"log = CASE WHEN ? IS NULL THEN log ELSE substr(log || ?, -{LOG_LIMIT}) END"
+    def get_run(self, run_id: int) -> RunRecord:
+        with self._read() as conn:
+            return self._get(conn, run_id)
 
+    def list_runs(
+        self, task: str | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[RunRecord]:
+        """Runs, newest first, optionally for one task (any case) and/or in one status."""
+        sql = (
+            "SELECT * FROM runs WHERE (:task IS NULL OR task_name = :task COLLATE NOCASE)"
+            " AND (:status IS NULL OR status = :status) ORDER BY id DESC LIMIT :limit"
+        )
+        args = {"task": task, "status": status, "limit": -1 if limit is None else int(limit)}
+        with self._read() as conn:
+            return [RunRecord.from_row(row) for row in conn.execute(sql, args)]
 
-def update_progress(conn: sqlite3.Connection, run_id: int, progress: Any, log_line: str | None) -> bool:
-    line = _line(log_line)
-    progress_json = None if progress is None else to_json(progress)
-    return _update(
-        conn, run_id, f"progress = COALESCE(?, progress), heartbeat = ?, {_APPEND_LOG}",
-        (progress_json, utc_now(), line, line), ("running",),
-    )
+    def recover_stale_runs(self, heartbeat_timeout: float | None = None) -> list[int]:
+        """Mark ``failed`` the running runs whose worker died; return their ids.
 
+        A run is stale when its owner process on this host no longer exists, or (if
+        ``heartbeat_timeout`` is given) when it reported no progress for that many seconds.
+        Stale runs are failed rather than re-queued (see the module docstring).
+        """
+        with self._write(durable=False) as conn:
+            stale = self._find_stale(conn, heartbeat_timeout)
+            for run_id, reason in stale:
+                message = f"Interrupted: {reason}. Start the run again to retry."
+                conn.execute(
+                    f"UPDATE runs SET status = 'failed', finished = :now, error = :error, {_APPEND_LOG}"
+                    " WHERE id = :id",
+                    {"now": utc_now(), "error": message, "line": message + "\n", "id": run_id},
+                )
+        return [run_id for run_id, _ in stale]
 
-def finish(conn: sqlite3.Connection, run_id: int, progress: Any, log_line: str | None) -> bool:
-    line = _line(log_line)
-    progress_json = None if progress is None else to_json(progress)
-    now = utc_now()
-    return _update(
-        conn, run_id, f"status = 'done', finished = ?, heartbeat = ?, progress = COALESCE(?, progress), {_APPEND_LOG}",
-        (now, now, progress_json, line, line), ("running",),
-    )
+    # -- helpers ---------------------------------------------------------------------------
 
+    @staticmethod
+    def _get(conn: sqlite3.Connection, run_id: int) -> RunRecord:
+        row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"There is no training run with id {run_id}.")
+        return RunRecord.from_row(row)
 
-def fail(conn: sqlite3.Connection, run_id: int, error: str, log_line: str | None) -> bool:
-    line = _line(log_line)
-    return _update(
-        conn, run_id, f"status = 'failed', finished = ?, error = ?, {_APPEND_LOG}",
-        (utc_now(), error, line, line), ("queued", "running"),
-    )
+    def _transition(self, run_id: int, sets: str, allowed: tuple[str, ...], **values: Any) -> bool:
+        """Apply ``sets`` if the run is in one of the ``allowed`` states; ``False`` if it is not."""
+        states = ", ".join(f"'{s}'" for s in allowed)
+        values.update(now=utc_now(), id=run_id)
+        with self._write(durable=False) as conn:
+            cur = conn.execute(f"UPDATE runs SET {sets} WHERE id = :id AND status IN ({states})", values)
+            if cur.rowcount == 0:
+                self._get(conn, run_id)  # raises RunNotFoundError for an unknown id
+                return False
+            return True
 
-
-def cancel(conn: sqlite3.Connection, run_id: int) -> bool:
-    return _update(conn, run_id, "status = 'cancelled', finished = ?", (utc_now(),), ("queued", "running"))
-
-
-def find_stale(conn: sqlite3.Connection, heartbeat_timeout: float | None) -> list[tuple[int, str]]:
-    """Running runs whose owner process is gone (same host) or silent for ``heartbeat_timeout`` s.
-
-    Returns ``(run id, reason)`` pairs.
-    """
-    host = socket.gethostname()
-    now = datetime.fromisoformat(utc_now())
-    stale = []
-    for row in conn.execute("SELECT id, owner, heartbeat, started FROM runs WHERE status = 'running'"):
-        owner = row["owner"] or ""
-        owner_host, _, pid = owner.rpartition(":")
-        if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
-            stale.append((row["id"], f"the worker process ({owner}) stopped before the run finished"))
-            continue
-        last = row["heartbeat"] or row["started"]
-        if heartbeat_timeout is not None and last:
-            silent = (now - datetime.fromisoformat(last)).total_seconds()
-            if silent > heartbeat_timeout:
-                stale.append((row["id"], f"the worker ({owner or 'unknown'}) sent no progress for {silent:.0f} s"))
-    return stale
+    @staticmethod
+    def _find_stale(conn: sqlite3.Connection, heartbeat_timeout: float | None) -> list[tuple[int, str]]:
+        host, now = socket.gethostname(), datetime.fromisoformat(utc_now())
+        stale = []
+        for row in conn.execute("SELECT id, owner, heartbeat, started FROM runs WHERE status = 'running'"):
+            owner = row["owner"] or ""
+            owner_host, _, pid = owner.rpartition(":")
+            last = row["heartbeat"] or row["started"]
+            if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+                stale.append((row["id"], f"the worker process ({owner}) stopped before the run finished"))
+            elif heartbeat_timeout is not None and last:
+                silent = (now - datetime.fromisoformat(last)).total_seconds()
+                if silent > heartbeat_timeout:
+                    who = owner or "unknown"
+                    stale.append((row["id"], f"the worker ({who}) sent no progress for {silent:.0f} s"))
+        return stale

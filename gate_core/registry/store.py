@@ -20,18 +20,18 @@ import os
 import re
 import secrets
 import sqlite3
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import replace as with_fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Union
+from typing import TYPE_CHECKING, BinaryIO, Union
 
-from gate_core.registry import datasets, files, runs, schema
+from gate_core.registry import datasets
+from gate_core.registry import files as fileops
 from gate_core.registry.datasets import Dataset
 from gate_core.registry.errors import RegistryError, TaskExistsError, TaskNotFoundError
 from gate_core.registry.names import validate_member_path, validate_task_name
-from gate_core.registry.records import BROKEN, TASK_TYPES, RunRecord, TaskRecord, from_json, to_json, utc_now
+from gate_core.registry.records import BROKEN, TASK_TYPES, TaskRecord, from_json, to_json, utc_now
+from gate_core.registry.runs import RunQueue
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,7 +51,9 @@ _TASK_COLUMNS = (
     "name", "unit", "task_type", "description", "created", "dataset_hash", "sizes",
     "metrics", "ratios", "status", "backbone_id", "model_dir", "files",
 )
-_INSERT_TASK = f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) VALUES ({', '.join('?' * len(_TASK_COLUMNS))})"
+_INSERT_TASK = (
+    f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) VALUES ({', '.join('?' * len(_TASK_COLUMNS))})"
+)
 
 
 def default_data_dir() -> Path:
@@ -85,7 +87,7 @@ def _model_file_items(model_files: ModelFiles) -> list[tuple[str, Path | bytes]]
         source = Path(model_files)
         if not source.is_dir():
             raise RegistryError(f"Model file folder {source} does not exist.")
-        items: list[tuple[str, Path | bytes]] = list(files.iter_files(source))
+        items: list[tuple[str, Path | bytes]] = list(fileops.iter_files(source))
     elif isinstance(model_files, Mapping):
         items = list(model_files.items())
     else:
@@ -99,12 +101,13 @@ def _model_file_items(model_files: ModelFiles) -> list[tuple[str, Path | bytes]]
     return items
 
 
-class TaskRegistry:
+class TaskRegistry(RunQueue):
     """The task registry in ``data_dir`` (default: ``$GATE_DATA_DIR`` or ``./gate_data``).
 
     Safe to share between threads (one connection behind a lock) and to open from several
     processes at once (SQLite WAL + ``BEGIN IMMEDIATE`` + an exclusive file lock for folder
     changes). Opening sweeps leftovers of interrupted writes and fails runs whose worker died.
+    The training-run queue methods come from :class:`~gate_core.registry.runs.RunQueue`.
     """
 
     def __init__(self, data_dir: Path | str | None = None) -> None:
@@ -113,8 +116,7 @@ class TaskRegistry:
             (self.data_dir / TMP_DIR).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RegistryError(f"Cannot create the data folder {self.data_dir}: {exc}.") from exc
-        self._lock = threading.RLock()
-        self._conn = schema.connect(self.data_dir / DB_NAME)
+        super().__init__(self.data_dir / DB_NAME)
         self.reconcile()
 
     def __repr__(self) -> str:
@@ -123,41 +125,10 @@ class TaskRegistry:
     def __enter__(self) -> TaskRegistry:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
     # -- plumbing --------------------------------------------------------------------------
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                yield self._conn
-            except sqlite3.Error as exc:
-                raise RegistryError(f"The task registry database failed: {exc}.") from exc
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error."""
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._conn
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise RegistryError(f"The task registry database failed: {exc}.") from exc
-
     def _folder_lock(self, blocking: bool = True):
-        return files.exclusive_lock(self.data_dir / LOCK_NAME, blocking)
+        return fileops.exclusive_lock(self.data_dir / LOCK_NAME, blocking)
 
     def _abs(self, model_dir: str) -> Path:
         if not _MODEL_DIR_RE.fullmatch(model_dir):
@@ -176,21 +147,21 @@ class TaskRegistry:
 
     def _stage(self, model_files: ModelFiles) -> tuple[Path, dict[str, str]]:
         """Write the model files into a new staging folder; return it and ``{path: sha256}``."""
-        stage = files.new_staging_dir(self.data_dir / TMP_DIR)
+        stage = fileops.new_staging_dir(self.data_dir / TMP_DIR)
         hashes: dict[str, str] = {}
         try:
             items = _model_file_items(model_files)  # every path validated before any write
             for rel, source in items:
                 if isinstance(source, Path):
-                    hashes[rel] = files.copy_file(source, stage / rel)
+                    hashes[rel] = fileops.copy_file(source, stage / rel)
                 else:
-                    hashes[rel] = files.write_bytes(stage / rel, bytes(source))
-            files.sync_tree(stage)
+                    hashes[rel] = fileops.write_bytes(stage / rel, bytes(source))
+            fileops.sync_tree(stage)
         except OSError as exc:
-            files.remove_tree(stage)
+            fileops.remove_tree(stage)
             raise RegistryError(f"Could not write the task's model files: {exc}.") from exc
         except BaseException:
-            files.remove_tree(stage)
+            fileops.remove_tree(stage)
             raise
         return stage, hashes
 
@@ -198,9 +169,9 @@ class TaskRegistry:
         """Rename a staged folder to a fresh ``tasks/<name>/<version>``; return that relative path."""
         rel = f"{TASKS_DIR}/{name}/{secrets.token_hex(8)}"
         try:
-            files.publish(stage, self.data_dir / rel)
+            fileops.publish(stage, self.data_dir / rel)
         except OSError as exc:
-            files.remove_tree(stage)
+            fileops.remove_tree(stage)
             raise RegistryError(f"Could not move the task's files into place: {exc}.") from exc
         return rel
 
@@ -210,7 +181,7 @@ class TaskRegistry:
             path = self._abs(model_dir)
         except RegistryError:
             return
-        files.remove_tree(path)
+        fileops.remove_tree(path)
         try:
             path.parent.rmdir()
         except OSError:
@@ -221,12 +192,14 @@ class TaskRegistry:
     def register_task(
         self,
         record: TaskRecord,
-        model_files: ModelFiles,
+        files: ModelFiles,
         dataset: Dataset | None = None,
         replace: bool = False,
     ) -> TaskRecord:
         """Register a task with its model files and training dataset, all or nothing.
 
+        ``files`` is ``{relative path: bytes}`` or a folder whose files are copied (the caller
+        keeps it); ``dataset`` is a DataFrame or CSV bytes, stored in the database.
         ``record`` supplies the descriptive fields; ``created`` (when empty), ``dataset_hash``,
         ``model_dir`` and ``files`` are filled in. With ``replace=True`` an existing task of the
         same name (any case) is swapped in the same transaction; otherwise that raises
@@ -237,7 +210,7 @@ class TaskRegistry:
         with self._folder_lock():
             if not replace and self.has_task(record.name):
                 raise TaskExistsError(f"A task named {record.name!r} already exists.")
-            stage, hashes = self._stage(model_files)
+            stage, hashes = self._stage(files)
             model_dir = self._publish(stage, record.name)
             try:
                 with self._write() as conn:
@@ -270,13 +243,13 @@ class TaskRegistry:
             if new.lower() != record.name.lower() and self.has_task(new):
                 raise TaskExistsError(f"A task named {new!r} already exists.")
             source = self._abs(record.model_dir)
-            stage = files.new_staging_dir(self.data_dir / TMP_DIR)
+            stage = fileops.new_staging_dir(self.data_dir / TMP_DIR)
             try:
                 for rel in record.files:
-                    files.link_or_copy(source / rel, stage / validate_member_path(rel))
-                files.sync_tree(stage)
+                    fileops.link_or_copy(source / rel, stage / validate_member_path(rel))
+                fileops.sync_tree(stage)
             except OSError as exc:
-                files.remove_tree(stage)
+                fileops.remove_tree(stage)
                 raise RegistryError(f"Could not copy the files of task {old!r}: {exc}.") from exc
             model_dir = self._publish(stage, new)
             try:
@@ -285,7 +258,8 @@ class TaskRegistry:
                     if clash is not None and clash["name"] != record.name:
                         raise TaskExistsError(f"A task named {clash['name']!r} already exists.")
                     conn.execute(
-                        "UPDATE tasks SET name = ?, model_dir = ? WHERE name = ?", (new, model_dir, record.name)
+                        "UPDATE tasks SET name = ?, model_dir = ? WHERE name = ?",
+                        (new, model_dir, record.name),
                     )
                     conn.execute(
                         "UPDATE runs SET task_name = ? WHERE task_name = ? COLLATE NOCASE", (new, record.name)
@@ -343,7 +317,7 @@ class TaskRegistry:
         """Re-hash every model file of a task; raises :class:`RegistryError` naming any that differ."""
         record = self.get_task(name)
         root = self.task_dir(name)
-        bad = [rel for rel, digest in record.files.items() if files.sha256_file(root / rel) != digest]
+        bad = [rel for rel, digest in record.files.items() if fileops.sha256_file(root / rel) != digest]
         if bad:
             raise RegistryError(f"Task {record.name!r} has damaged model files: {', '.join(sorted(bad))}.")
 
@@ -383,71 +357,6 @@ class TaskRegistry:
 
         return archive.import_task(self, path, expected_backbone_id, name=name, replace=replace)
 
-    # -- runs ------------------------------------------------------------------------------
-
-    def enqueue_run(self, task_name: str, options: Any = None, dataset: Dataset | None = None) -> int:
-        """Queue a training run for ``task_name`` (which need not exist yet); return its id."""
-        validate_task_name(task_name)
-        content = datasets.encode(dataset) if dataset is not None else None
-        options_json = {} if options is None else options
-        to_json(options_json)
-        with self._write() as conn:
-            digest = datasets.store(conn, *content) if content else None
-            return runs.enqueue(conn, task_name, options_json, digest)
-
-    def claim_next_run(self) -> RunRecord | None:
-        """Atomically take the oldest queued run (now ``running``, owned by this process)."""
-        with self._write() as conn:
-            run_id = runs.claim_next(conn)
-            return None if run_id is None else runs.get(conn, run_id)
-
-    def update_progress(self, run_id: int, progress: Any, log_line: str | None = None) -> bool:
-        """Replace the run's progress JSON (``None`` keeps it) and append a log line.
-
-        Returns ``False`` when the run is no longer running (cancelled, or failed as stale):
-        the worker should then stop.
-        """
-        with self._write() as conn:
-            return runs.update_progress(conn, run_id, progress, log_line)
-
-    def finish_run(self, run_id: int, progress: Any = None, log_line: str | None = None) -> bool:
-        """Mark a running run done; ``False`` if it had been cancelled or failed meanwhile."""
-        with self._write() as conn:
-            return runs.finish(conn, run_id, progress, log_line)
-
-    def fail_run(self, run_id: int, error: str, log_line: str | None = None) -> bool:
-        """Mark a queued or running run failed with a message for the user."""
-        with self._write() as conn:
-            return runs.fail(conn, run_id, str(error), log_line)
-
-    def cancel_run(self, run_id: int) -> bool:
-        """Cancel a queued or running run; the worker sees ``False`` from its next update."""
-        with self._write() as conn:
-            return runs.cancel(conn, run_id)
-
-    def get_run(self, run_id: int) -> RunRecord:
-        with self._read() as conn:
-            return runs.get(conn, run_id)
-
-    def list_runs(self, task: str | None = None, status: str | None = None, limit: int | None = None) -> list[RunRecord]:
-        """Runs, newest first, optionally for one task and/or in one status."""
-        with self._read() as conn:
-            return runs.list_runs(conn, task, status, limit)
-
-    def recover_stale_runs(self, heartbeat_timeout: float | None = None) -> list[int]:
-        """Mark ``failed`` the running runs whose worker died; return their ids.
-
-        A run is stale when its owner process on this host no longer exists, or (if
-        ``heartbeat_timeout`` is given) when it reported no progress for that many seconds.
-        Stale runs are failed rather than re-queued: see :mod:`gate_core.registry.runs`.
-        """
-        with self._write() as conn:
-            stale = runs.find_stale(conn, heartbeat_timeout)
-            for run_id, reason in stale:
-                message = f"Interrupted: {reason}. Start the run again to retry."
-                runs.fail(conn, run_id, message, message)
-        return [run_id for run_id, _ in stale]
-
     # -- recovery --------------------------------------------------------------------------
 
     def reconcile(self) -> None:
@@ -462,7 +371,7 @@ class TaskRegistry:
 
     def _sweep(self) -> None:
         for entry in (self.data_dir / TMP_DIR).iterdir():
-            files.discard(entry)
+            fileops.discard(entry)
         with self._read() as conn:
             rows = conn.execute("SELECT name, model_dir, files, status FROM tasks").fetchall()
         referenced = {row["model_dir"].lower() for row in rows}
@@ -472,7 +381,7 @@ class TaskRegistry:
                 continue
             for version in task_folder.iterdir():
                 if f"{TASKS_DIR}/{task_folder.name}/{version.name}".lower() not in referenced:
-                    files.discard(version)
+                    fileops.discard(version)
             try:
                 task_folder.rmdir()
             except OSError:

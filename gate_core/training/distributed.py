@@ -53,6 +53,19 @@ def init_distributed(requested_device: str | None = None) -> DistributedContext:
     return DistributedContext(rank=rank, world_size=world_size, device=device)
 
 
+def broadcast_from_main(value: float, ctx: DistributedContext) -> float:
+    """Rank 0's ``value`` on every rank, so that all ranks take the same stop/continue decision.
+
+    Why: a rank that leaves the epoch loop while another goes on hangs the next all-reduce, and
+    validation losses (non-deterministic GPU kernels) and wall clocks can differ across ranks.
+    """
+    if not ctx.enabled:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=ctx.device)
+    dist.broadcast(tensor, src=0)
+    return float(tensor.item())
+
+
 def shutdown_distributed(ctx: DistributedContext) -> None:
     if ctx.enabled and dist.is_initialized():
         dist.destroy_process_group()

@@ -31,7 +31,12 @@ from gate_core.featurizers.descriptors import DESCRIPTOR_SET_VERSION, FAST_DESCR
 from gate_core.featurizers.graph import ATOM_DIM, BOND_DIM, FEATURIZER_VERSION
 from gate_core.models.checkpoint import save_checkpoint
 from gate_core.models.gate import GATEConfig, GATEModel, TaskInfo
-from gate_core.training.distributed import DistributedContext, init_distributed, shutdown_distributed
+from gate_core.training.distributed import (
+    DistributedContext,
+    broadcast_from_main,
+    init_distributed,
+    shutdown_distributed,
+)
 from gate_core.training.evaluate import evaluate_table
 from gate_core.training.objective import LOSS_TERMS, GATEObjective, LossWeights
 
@@ -131,13 +136,28 @@ def _peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def split_by_reference(smiles: list[str], reference: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train/val/test indices from a ``{smiles: "train"|"val"|"test"}`` map (unknown → train).
+
+    Why: baselines trained on a subset of tasks must be tested on exactly the molecules the
+    multi-task model was tested on, not on a split recomputed from their smaller table.
+    """
+    fold = np.array([reference.get(s, "train") for s in smiles])
+    return tuple(np.flatnonzero(fold == name) for name in ("train", "val", "test"))  # type: ignore[return-value]
+
+
 def pretrain(
-    config: PretrainConfig, out_dir: str | Path | None = None, log_path: str | Path | None = None, progress: bool = True
+    config: PretrainConfig,
+    out_dir: str | Path | None = None,
+    log_path: str | Path | None = None,
+    progress: bool = True,
+    split_reference: dict[str, str] | None = None,
 ) -> dict:
     """Train a multi-task GATE model; returns a summary and (if ``out_dir``) saves the checkpoint.
 
     Early stopping watches the validation fold's standardised MSE; the best epoch's weights
     are kept. Each epoch appends one JSON line with every loss term to ``log_path``.
+    ``split_reference`` pins each molecule's fold (see :func:`split_by_reference`).
     """
     ctx: DistributedContext = init_distributed(config.device)
     if config.threads:
@@ -146,7 +166,10 @@ def pretrain(
     started = time.perf_counter()
 
     table = load_table(config)
-    train_idx, val_idx, test_idx = split(table.smiles, config.split, config.split_fractions, config.seed)
+    if split_reference is not None:
+        train_idx, val_idx, test_idx = split_by_reference(table.smiles, split_reference)
+    else:
+        train_idx, val_idx, test_idx = split(table.smiles, config.split, config.split_fractions, config.seed)
     t0 = time.perf_counter()
     graphs, descriptors = featurize_molecules(table.smiles, descriptors=config.descriptors, progress=progress and ctx.is_main)
     featurize_seconds = time.perf_counter() - t0
@@ -173,7 +196,8 @@ def pretrain(
     val_loader = DataLoader(val_set, batch_size=256, collate_fn=val_set.collate)
 
     objective = GATEObjective(model, config.weights, config.alignment_form)
-    step_fn = DistributedDataParallel(objective) if ctx.enabled else objective
+    # without alignment the charts T_k, T_k⁻¹ get no gradient; DDP must be told or it raises
+    step_fn = DistributedDataParallel(objective, find_unused_parameters=not config.weights.aligned) if ctx.enabled else objective
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
     log_file = open(log_path, "a") if (log_path and ctx.is_main) else None
@@ -201,7 +225,7 @@ def pretrain(
                 bar.set_postfix(loss=f"{sums['total'] / n_batches:.3f}")
             epoch_seconds = time.perf_counter() - t_epoch
             train_seconds += epoch_seconds
-            val_loss = _validation_loss(model, val_loader, ctx.device)
+            val_loss = broadcast_from_main(_validation_loss(model, val_loader, ctx.device), ctx)
             record = {
                 "epoch": epoch,
                 **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()},
@@ -223,7 +247,8 @@ def pretrain(
                 bad_epochs += 1
                 if bad_epochs >= config.patience:
                     break
-            if config.max_minutes and (time.perf_counter() - started) / 60 > config.max_minutes:
+            out_of_time = bool(config.max_minutes) and (time.perf_counter() - started) / 60 > config.max_minutes
+            if broadcast_from_main(float(out_of_time), ctx):
                 break
     finally:
         if log_file:

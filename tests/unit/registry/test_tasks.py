@@ -15,7 +15,7 @@ from gate_core.registry import (
     TaskNotFoundError,
     TaskRegistry,
 )
-from gate_core.registry.schema import SCHEMA_VERSION
+from gate_core.registry.database import SCHEMA_VERSION
 
 
 def read_files(reg: TaskRegistry, name: str) -> dict[str, bytes]:
@@ -257,3 +257,15 @@ def test_concurrent_registrations_from_threads(registry, make_record, model_file
     assert len(registry.list_tasks()) == 24
     assert read_files(registry, "c3") == model_files(4)
     assert_clean(registry)
+
+
+def test_sweep_leaves_a_busy_writers_staging_folder_alone(registry):
+    from gate_core.registry import files
+
+    in_progress = registry.data_dir / "tmp" / "stage-inprogress"
+    in_progress.mkdir()
+    with files.exclusive_lock(registry.data_dir / "registry.lock"):  # a writer at work elsewhere
+        TaskRegistry(registry.data_dir).close()
+        assert in_progress.is_dir()
+    TaskRegistry(registry.data_dir).close()
+    assert not in_progress.exists()

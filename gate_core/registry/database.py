@@ -1,13 +1,18 @@
-"""SQLite schema of the registry, its version and its migrations.
+"""The registry's SQLite database: schema, migrations, and the shared connection.
 
 Why: the database outlives any one release of GATE Studio, so the schema carries a version
-(``PRAGMA user_version``) and every open upgrades an older file in one transaction, and
-refuses a file written by a newer release rather than misreading it.
+(``PRAGMA user_version``); every open upgrades an older file in one transaction and refuses
+a file written by a newer release rather than misreading it. One connection, shared by the
+app's threads behind a lock, runs every write as ``BEGIN IMMEDIATE`` so that concurrent
+writers (threads or processes) queue on SQLite's lock instead of interleaving.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gate_core.registry.errors import RegistryError
@@ -104,3 +109,51 @@ def migrate(conn: sqlite3.Connection) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+class Database:
+    """One SQLite connection behind a re-entrant lock, with read and write-transaction helpers."""
+
+    def __init__(self, db_path: Path) -> None:
+        self._lock = threading.RLock()
+        self._conn = connect(db_path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise RegistryError(f"The task registry database failed: {exc}.") from exc
+
+    @contextmanager
+    def _write(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error.
+
+        ``durable`` commits are fsynced before returning (task changes: a folder is deleted
+        right after). Run-queue commits skip that fsync; they survive a process crash, and a
+        power cut can at worst lose the last progress report.
+        """
+        with self._lock:
+            try:
+                self._conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise RegistryError(f"The task registry database failed: {exc}.") from exc

@@ -1,0 +1,383 @@
+"""Backbone quality on its own scaffold test split: GATE vs plain multi-task vs single-task vs RF.
+
+Every method is scored on exactly the molecules the backbone was tested on:
+
+(i)   ``gate``         the GATE backbone (``--backbone``, default ``assets/backbone``);
+(ii)  ``multitask``    the same network and data, multi-task, alignment losses off
+                       (``--noalign``, built by ``python -m gate_core pretrain --config
+                       assets/backbone_config.json --no-alignment --out bench/work/multitask_noalign``;
+                       ``--train-noalign`` builds it here when it is missing);
+(iii) ``single_task``  one model per property in ``--tasks``, same architecture and
+                       hyper-parameters as the backbone, trained here from scratch on that
+                       property alone with l_reg only (a one-task model has no partner task
+                       to align to), folds pinned to the backbone's split;
+(iv)  ``rf``           scikit-learn random forest (``--rf-trees`` trees) on every RDKit 2D
+                       descriptor, trained on the backbone's training fold of that property.
+
+The backbone's split is rebuilt exactly as ``pretrain`` built it (same table, tasks, split kind,
+fractions and seed from ``metadata.json``); the table's content hash and the fold sizes are
+checked against the metadata before anything is scored. Metrics: RMSE, MAE, R² in the
+property's own units, a 95 % bootstrap interval on RMSE, and for each property the winner
+by RMSE with a paired-bootstrap check of whether it is distinguishable from the runner-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import REPO_ROOT, limit_threads, md_table, write_results
+
+NAME = "backbone_quality"
+DESCRIPTION = "per-property test RMSE/R² on the backbone's scaffold split: GATE, multi-task w/o alignment, single-task, RF"
+DEFAULT_TASKS = "Tm_K,Tb_K,logKow,Tc_K"
+METHODS = ("gate", "multitask", "single_task", "rf")
+METHOD_LABELS = {
+    "gate": "GATE backbone",
+    "multitask": "multi-task, no alignment",
+    "single_task": "single-task D-MPNN",
+    "rf": "RF on RDKit 2D",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backbone", default=str(REPO_ROOT / "assets/backbone"))
+    parser.add_argument("--noalign", default=str(REPO_ROOT / "bench/work/multitask_noalign"), help="multi-task checkpoint trained without alignment losses")
+    parser.add_argument("--train-noalign", action="store_true", help="train --noalign here (backbone config, alignment off, same split) when it is missing")
+    parser.add_argument("--table", default=None, help="pre-training table (default: the one in the backbone's metadata)")
+    parser.add_argument("--tasks", default=DEFAULT_TASKS, help="properties for the single-task models and the RF")
+    parser.add_argument("--epochs", type=int, default=30, help="max epochs per single-task model (early stopping on the backbone's val fold)")
+    parser.add_argument("--max-minutes", type=float, default=3.0, help="wall-clock cap per single-task model (featurisation included)")
+    parser.add_argument("--patience", type=int, default=None, help="early-stopping patience (default: the backbone's)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads for the single-task models (default: every core this process may use)")
+    parser.add_argument("--rf-trees", type=int, default=500)
+    parser.add_argument("--rf-jobs", type=int, default=2)
+    parser.add_argument("--rf-max-features", type=float, default=1.0, help="fraction of descriptors per split (1.0 = scikit-learn's default for regression)")
+    parser.add_argument("--skip-single-task", action="store_true")
+    parser.add_argument("--skip-rf", action="store_true")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the RMSE intervals")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the single-task models, the RF and the bootstrap")
+
+
+def _resolve(path: str) -> str:
+    """Paths stored in metadata are relative to the repository root; accept both."""
+    p = Path(path)
+    return str(p if p.is_absolute() or p.exists() else REPO_ROOT / p)
+
+
+def _log(msg: str) -> None:
+    print(f"[backbone_quality] {msg}", flush=True)
+
+
+# ----------------------------------------------------------------------------------------- split
+
+
+def rebuild_split(meta: dict, table_path: str | None):  # noqa: ANN201
+    """The backbone's table, config and train/val/test indices, checked against its metadata."""
+    from gate_core.data.splits import split
+    from gate_core.training.pretrain import PretrainConfig, load_table
+
+    pre = meta["pretraining"]
+    config = PretrainConfig.from_dict(pre["config"])
+    config.table = _resolve(table_path or config.table)
+    table = load_table(config)
+    if table.content_hash() != pre["data_hash"]:
+        raise ValueError(
+            f"{config.table} (with tasks/max_molecules of the backbone's config) has data hash {table.content_hash()}, "
+            f"the backbone was trained on {pre['data_hash']}: not the same table"
+        )
+    train, val, test = split(table.smiles, config.split, config.split_fractions, config.seed)
+    sizes = {"train": len(train), "val": len(val), "test": len(test)}
+    expected = {k: pre["split"][k] for k in sizes}
+    if sizes != expected:
+        raise ValueError(f"rebuilt split sizes {sizes} differ from the backbone's {expected}")
+    return config, table, (train, val, test)
+
+
+# ------------------------------------------------------------------------------------------ stats
+
+
+def bootstrap_rmse(err: np.ndarray, index: np.ndarray) -> tuple[float, float]:
+    rmse = np.sqrt((err[index] ** 2).mean(axis=1))
+    return float(np.percentile(rmse, 2.5)), float(np.percentile(rmse, 97.5))
+
+
+MIN_TEST_FOR_VERDICT = 10
+
+
+def compare_property(y: np.ndarray, preds: dict[str, np.ndarray], n_boot: int, seed: int) -> dict:
+    """Metrics per method, the winner by RMSE, and a paired bootstrap against the runner-up.
+
+    With fewer than ``MIN_TEST_FOR_VERDICT`` test molecules no winner is called distinguishable
+    (a bootstrap of one or two points says nothing).
+    """
+    from gate_core.training.evaluate import regression_metrics
+
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(y), size=(n_boot, len(y))) if len(y) and n_boot else None
+    methods = {}
+    for name, pred in preds.items():
+        m = regression_metrics(y, pred)
+        if index is not None:
+            m["rmse_ci95"] = bootstrap_rmse(pred - y, index)
+        methods[name] = m
+    ranked = sorted(methods, key=lambda k: methods[k]["rmse"])
+    out = {"n_test": int(len(y)), "methods": methods, "ranking_by_rmse": ranked, "winner": ranked[0] if ranked else None}
+    if len(ranked) > 1 and index is not None:
+        best, second = ranked[0], ranked[1]
+        diff = np.sqrt(((preds[second] - y)[index] ** 2).mean(axis=1)) - np.sqrt(((preds[best] - y)[index] ** 2).mean(axis=1))
+        lo, hi = float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))
+        out["runner_up"] = second
+        out["rmse_gap_to_runner_up_ci95"] = [lo, hi]
+        out["winner_distinguishable"] = bool(lo > 0 and len(y) >= MIN_TEST_FOR_VERDICT)
+    return out
+
+
+# ---------------------------------------------------------------------------------------- methods
+
+
+def _checkpoint_predictions(path: Path, test_smiles: list[str], backbone_pre: dict) -> tuple[np.ndarray, list[str], dict]:
+    from gate_core.models.checkpoint import load_checkpoint
+    from gate_core.training.evaluate import predict
+
+    model, meta = load_checkpoint(path)
+    pre = meta.get("pretraining", {})
+    cfg, bcfg = pre.get("config", {}), backbone_pre["config"]
+    same_split = (
+        pre.get("data_hash") == backbone_pre["data_hash"]
+        and all(cfg.get(k) == bcfg.get(k) for k in ("split", "split_fractions", "seed", "max_molecules"))
+    )
+    info = {
+        "checkpoint": str(path),
+        "data_hash": pre.get("data_hash"),
+        "same_split_as_backbone": bool(same_split),
+        "weights": cfg.get("weights"),
+        "epochs_run": pre.get("epochs_run"),
+        "best_epoch": pre.get("best_epoch"),
+        "wall_seconds": pre.get("wall_seconds"),
+    }
+    return predict(model, test_smiles), list(model.task_names), info
+
+
+def _train_noalign(config, path: Path, reference: dict[str, str]) -> None:  # noqa: ANN001
+    from gate_core.training.objective import LossWeights
+    from gate_core.training.pretrain import pretrain
+
+    cfg = copy.deepcopy(config)
+    cfg.weights = LossWeights(auto=0, cons=0, map=0, dis=0)
+    _log(f"training the no-alignment multi-task model into {path} (backbone config, ≤ {cfg.max_minutes} min)")
+    pretrain(cfg, out_dir=path, progress=False, split_reference=reference)
+
+
+def _single_task(config, task: str, reference: dict[str, str], args: argparse.Namespace, test_smiles: list[str]) -> tuple[np.ndarray, dict]:  # noqa: ANN001
+    from gate_core.training.evaluate import predict
+    from gate_core.training.objective import LossWeights
+    from gate_core.training.pretrain import pretrain
+
+    cfg = copy.deepcopy(config)
+    cfg.tasks = [task]
+    cfg.weights = LossWeights(auto=0, cons=0, map=0, dis=0)
+    cfg.epochs = args.epochs
+    cfg.max_minutes = args.max_minutes
+    cfg.seed = args.seed
+    if args.patience is not None:
+        cfg.patience = args.patience
+    cfg.threads = args.threads or len(os.sched_getaffinity(0))
+    t0 = time.perf_counter()
+    summary = pretrain(cfg, out_dir=None, progress=False, split_reference=reference)
+    seconds = time.perf_counter() - t0
+    if summary["split"]["test"] != len(test_smiles):
+        raise RuntimeError(f"single-task {task}: {summary['split']['test']} test molecules, expected {len(test_smiles)}")
+    pred = predict(summary["model"], test_smiles)[:, 0]
+    info = {k: summary[k] for k in ("epochs_run", "best_epoch", "best_val_reg", "train_seconds")}
+    if info["epochs_run"] >= cfg.epochs:
+        stopped = "epoch limit"
+    elif info["epochs_run"] - info["best_epoch"] >= cfg.patience:
+        stopped = "early stopping"
+    else:
+        stopped = "time limit"
+    info.update({"wall_seconds": seconds, "split": summary["split"], "epochs_max": cfg.epochs, "max_minutes": cfg.max_minutes,
+                 "patience": cfg.patience, "threads": cfg.threads, "stopped_by": stopped})
+    _log(f"single-task {task}: {info['epochs_run']} epochs (best {info['best_epoch']}, stopped by {stopped}), {seconds:.0f} s")
+    return pred, info
+
+
+def _rf(task_data: dict[str, dict], args: argparse.Namespace) -> tuple[dict[str, np.ndarray], dict]:
+    from rdkit import Chem
+    from sklearn.ensemble import RandomForestRegressor
+
+    from gate_core.featurizers.descriptors import all_rdkit_descriptors
+
+    needed = sorted({s for d in task_data.values() for s in (*d["train_smiles"], *d["test_smiles"])})
+    t0 = time.perf_counter()
+    features = {s: all_rdkit_descriptors(Chem.MolFromSmiles(s)) for s in needed}
+    desc_seconds = time.perf_counter() - t0
+    _log(f"RDKit 2D descriptors for {len(needed)} molecules: {desc_seconds:.0f} s")
+    preds, info = {}, {"descriptor_seconds": desc_seconds, "n_descriptors": int(len(next(iter(features.values())))) if features else 0, "tasks": {}}
+    for task, d in task_data.items():
+        X_train = np.stack([features[s] for s in d["train_smiles"]])
+        X_test = np.stack([features[s] for s in d["test_smiles"]])
+        forest = RandomForestRegressor(
+            n_estimators=args.rf_trees, n_jobs=args.rf_jobs, max_features=args.rf_max_features, random_state=args.seed
+        )
+        t0 = time.perf_counter()
+        forest.fit(X_train, d["train_y"])
+        preds[task] = forest.predict(X_test)
+        info["tasks"][task] = {"n_train": len(X_train), "fit_seconds": time.perf_counter() - t0}
+        _log(f"RF {task}: {len(X_train)} training molecules, {info['tasks'][task]['fit_seconds']:.0f} s")
+    return preds, info
+
+
+# -------------------------------------------------------------------------------------------- run
+
+
+def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    from gate_core.models.checkpoint import read_metadata
+
+    if args.threads:
+        limit_threads(args.threads)
+    started = time.perf_counter()
+    backbone = Path(_resolve(args.backbone))
+    meta = read_metadata(backbone)
+    pre = meta["pretraining"]
+    config, table, (train_idx, val_idx, test_idx) = rebuild_split(meta, args.table)
+    fold = np.empty(len(table), dtype=object)
+    fold[train_idx], fold[val_idx], fold[test_idx] = "train", "val", "test"
+    reference = dict(zip(table.smiles, fold.tolist()))
+    test_smiles = [table.smiles[i] for i in test_idx]
+    y_test = table.Y[test_idx]
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in table.tasks]
+    if unknown:
+        raise ValueError(f"tasks {unknown} are not backbone tasks ({', '.join(table.tasks)})")
+    _log(f"backbone split rebuilt and checked: {len(train_idx)}/{len(val_idx)}/{len(test_idx)} molecules, hash {pre['data_hash']}")
+
+    # preds[method][task] = predictions on the test molecules that have a label for task
+    known = {t: np.isfinite(y_test[:, j]) for j, t in enumerate(table.tasks)}
+    preds: dict[str, dict[str, np.ndarray]] = {m: {} for m in METHODS}
+    details: dict[str, dict] = {}
+
+    t0 = time.perf_counter()
+    p, names, info = _checkpoint_predictions(backbone, test_smiles, pre)
+    for t in table.tasks:
+        preds["gate"][t] = p[known[t], names.index(t)]
+    details["gate"] = {**info, "predict_seconds": time.perf_counter() - t0}
+
+    noalign = Path(_resolve(args.noalign))
+    if not (noalign / "metadata.json").is_file() and args.train_noalign:
+        _train_noalign(config, noalign, reference)
+    if (noalign / "metadata.json").is_file():
+        p, names, info = _checkpoint_predictions(noalign, test_smiles, pre)
+        details["multitask"] = info
+        if info["same_split_as_backbone"]:
+            for t in table.tasks:
+                if t in names:
+                    preds["multitask"][t] = p[known[t], names.index(t)]
+        else:
+            _log(f"{noalign} was not trained on the backbone's split: left out")
+    else:
+        details["multitask"] = {"checkpoint": str(noalign), "missing": True}
+        _log(f"{noalign} not found: multi-task-without-alignment column left out (use --train-noalign)")
+
+    if config.max_molecules and not (args.skip_single_task and args.skip_rf):
+        raise ValueError("the backbone was trained on a max_molecules subsample; single-task/RF baselines need the full table")
+    if not args.skip_single_task:
+        details["single_task"] = {}
+        for t in tasks:
+            t_test = [s for s, k in zip(test_smiles, known[t]) if k]
+            preds["single_task"][t], details["single_task"][t] = _single_task(config, t, reference, args, t_test)
+    if not args.skip_rf:
+        task_data = {}
+        for t in tasks:
+            j = table.tasks.index(t)
+            tr = train_idx[np.isfinite(table.Y[train_idx, j])]
+            task_data[t] = {
+                "train_smiles": [table.smiles[i] for i in tr],
+                "train_y": table.Y[tr, j],
+                "test_smiles": [s for s, k in zip(test_smiles, known[t]) if k],
+            }
+        preds["rf"], details["rf"] = _rf(task_data, args)
+
+    properties = {}
+    for j, t in enumerate(table.tasks):
+        y = y_test[known[t], j].astype(np.float64)
+        if not len(y):
+            continue
+        available = {m: preds[m][t].astype(np.float64) for m in METHODS if t in preds[m]}
+        properties[t] = compare_property(y, available, args.bootstrap, args.seed)
+
+    results = {
+        "what": "test-fold RMSE/MAE/R² (property units) on the backbone's scaffold split; rmse_ci95 and winner checks by bootstrap",
+        "backbone": str(backbone),
+        "split": {"kind": config.split, "fractions": list(config.split_fractions), "seed": config.seed, "data_hash": pre["data_hash"],
+                  "train": len(train_idx), "val": len(val_idx), "test": len(test_idx)},
+        "settings": {k: getattr(args, k) for k in ("tasks", "epochs", "max_minutes", "patience", "threads", "rf_trees", "rf_jobs", "rf_max_features", "bootstrap", "seed")},
+        "methods": {m: METHOD_LABELS[m] for m in METHODS},
+        "details": details,
+        "properties": properties,
+        "wall_seconds": time.perf_counter() - started,
+    }
+    return write_results(NAME, results, _markdown(results, table.tasks, tasks), args.results_dir)
+
+
+def _markdown(results: dict, all_tasks: list[str], focus: list[str]) -> str:
+    props = results["properties"]
+
+    def cell(t: str, m: str) -> str:
+        r = props[t]["methods"].get(m)
+        if r is None:
+            return "—"
+        bold = "**" if props[t]["winner"] == m else ""
+        return f"{bold}{r['rmse']:.3g}{bold} / {r['r2']:.3f}" if r["r2"] is not None and np.isfinite(r["r2"]) else f"{bold}{r['rmse']:.3g}{bold} / n/a"
+
+    def verdict(t: str) -> str:
+        p = props[t]
+        if len(p["methods"]) < 2:
+            return METHOD_LABELS[p["winner"]] + " (only method)"
+        if p["n_test"] < MIN_TEST_FOR_VERDICT:
+            sure = f"fewer than {MIN_TEST_FOR_VERDICT} test molecules: no verdict"
+        else:
+            sure = "clear" if p.get("winner_distinguishable") else "within noise of " + METHOD_LABELS[p["runner_up"]]
+        return f"{METHOD_LABELS[p['winner']]} ({sure})"
+
+    methods = [m for m in METHODS if any(m in props[t]["methods"] for t in props)]
+    order = [t for t in focus if t in props] + [t for t in all_tasks if t in props and t not in focus]
+    rows = [[t, props[t]["n_test"], *[cell(t, m) for m in methods], verdict(t)] for t in order]
+    contested = [t for t in props if len(methods) > 1 and set(props[t]["methods"]) == set(methods)]
+    wins = {m: sum(props[t]["winner"] == m for t in contested) for m in methods}
+    no_test = [t for t in all_tasks if t not in props]
+    gate_vs_mt = [t for t in props if {"gate", "multitask"} <= set(props[t]["methods"])]
+    gate_better = sum(props[t]["methods"]["gate"]["rmse"] < props[t]["methods"]["multitask"]["rmse"] for t in gate_vs_mt)
+    missing = results["details"].get("multitask", {}).get("missing")
+    st = results["details"].get("single_task", {})
+    st_line = "; ".join(
+        f"{t}: {d['epochs_run']} epochs (best {d['best_epoch']}, stopped by {d['stopped_by']}), {d['wall_seconds']:.0f} s" for t, d in st.items()
+    )
+    split = results["split"]
+    st_text = (
+        f"- Single-task models ({', '.join(focus)}): backbone architecture and hyper-parameters, l_reg only, early stopping on the "
+        f"backbone's validation fold, ≤ {results['settings']['epochs']} epochs and ≤ {results['settings']['max_minutes']} min each. {st_line}\n"
+        if st else "- Single-task models: not run (--skip-single-task).\n"
+    )
+    rf_text = (
+        f"- Random forest: {results['settings']['rf_trees']} trees (max_features {results['settings']['rf_max_features']}) on all {results['details']['rf']['n_descriptors']} RDKit 2D descriptors, "
+        "trained on the backbone's training fold of each property (no use of the validation fold).\n"
+        if "rf" in results["details"] else "- Random forest: not run (--skip-rf).\n"
+    )
+    return f"""# Backbone quality on its scaffold test split
+
+Backbone `{results['backbone']}`; split {split['kind']} {split['fractions']} seed {split['seed']}
+({split['train']:,} / {split['val']:,} / {split['test']:,} molecules, data hash `{split['data_hash']}`), rebuilt and checked
+against the backbone's metadata. Every method is scored on the same test molecules. Cells: test **RMSE** (property units) / R²;
+bold = lowest RMSE. "Clear" = the paired-bootstrap 95 % interval of the RMSE gap to the runner-up excludes 0.
+
+{md_table(["property", "n test", *[METHOD_LABELS[m] for m in methods], "winner"], rows)}
+
+- Wins by lowest RMSE: {", ".join(f"{METHOD_LABELS[m]} {wins[m]}" for m in methods)} (on the {len(contested)} properties scored by every method: {", ".join(contested) or "none"}).
+- {f"GATE vs the same network without alignment losses: lower RMSE on {gate_better} of {len(gate_vs_mt)} properties." if gate_vs_mt else "GATE vs the same network without alignment losses: not compared (" + ("checkpoint missing" if missing else "checkpoint not on the backbone's split") + ")."}
+{st_text}{rf_text}{f"- No test labels (not scored): {', '.join(no_test)}." + chr(10) if no_test else ""}"""

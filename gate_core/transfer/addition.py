@@ -1,0 +1,307 @@
+"""Add a new task onto a frozen backbone (DESIGN §4–§5, §7).
+
+Flow: validate the user's rows → canonicalise → split off a test fold (optional) → compute the
+frozen source quantities once → train K ensemble members (each with its own validation fold,
+seed and transfer ratios) → fit the applicability domain → :class:`AddedTask`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from gate_core.data.splits import split as split_indices
+from gate_core.data.table import InvalidRow, MultiTaskTable
+from gate_core.models.gate import GATEModel, TaskInfo
+from gate_core.nn.task_modules import TaskModules
+from gate_core.training.evaluate import classification_metrics, regression_metrics
+from gate_core.training.objective import LossWeights
+from gate_core.transfer.added_task import AddedTask
+from gate_core.transfer.domain import ApplicabilityDomain
+from gate_core.transfer.frozen import FrozenSources, compute_frozen_sources
+from gate_core.transfer.objective import TaskAdditionLoss
+from gate_core.transfer.ratios import RatioSettings, TransferRatios, lookahead_hypergradient
+
+ProgressCallback = Callable[[dict], None]
+MIN_ROWS = 20
+
+
+class TaskDataError(ValueError):
+    """The user's table cannot train a task; the message says why in plain words."""
+
+
+@dataclass
+class TaskAdditionConfig:
+    """Knobs of task addition; defaults are what the app and CLI use."""
+
+    ratios: RatioSettings = field(default_factory=RatioSettings)
+    ensemble: int = 5
+    task_type: str | None = None  # None: detect (0/1 labels → classification)
+    test_fraction: float = 0.0
+    split: str = "scaffold"
+    seed: int = 0
+    max_steps: int = 200
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 128
+    align_subsample: int = 64
+    eval_every: int = 10
+    patience: int = 6
+    warmup_steps: int = 30
+    outer_every: int = 10
+    outer_lr: float = 0.05
+    weights: LossWeights = field(default_factory=LossWeights)
+    train_baseline: bool = False  # also train the frozen-backbone + new-head probe for comparison
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TaskAdditionResult:
+    task: AddedTask
+    invalid: list[InvalidRow]
+    n_duplicates_merged: int
+    test_metrics: dict | None
+    baseline_test_metrics: dict | None
+    timings: dict
+    test_predictions: dict | None = None
+
+
+def detect_task_type(values: np.ndarray) -> str:
+    unique = np.unique(values)
+    return "classification" if len(unique) == 2 and set(unique.tolist()) <= {0.0, 1.0} else "regression"
+
+
+def validate_task_table(table: MultiTaskTable, task_type: str, min_rows: int = MIN_ROWS) -> None:
+    """Refuse data that cannot train a task, with the reason a chemist can act on."""
+    n = len(table)
+    if n < min_rows:
+        raise TaskDataError(f"only {n} valid molecules after cleaning; at least {min_rows} are needed to add a task")
+    values = table.Y[:, 0]
+    if np.unique(values).size < 2:
+        raise TaskDataError("all labels are identical; there is nothing to learn")
+    if task_type == "classification":
+        if not set(np.unique(values).tolist()) <= {0.0, 1.0}:
+            raise TaskDataError("classification labels must be 0 or 1")
+        if min((values == 0).sum(), (values == 1).sum()) < 2:
+            raise TaskDataError("classification needs at least two molecules of each class")
+
+
+def backbone_fingerprint(backbone: GATEModel) -> str:
+    """Short hash of the backbone's weights: an added task is only valid on the exact backbone."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(backbone.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _member_folds(n: int, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """K (train, val) pairs over n molecules: K-fold when K ≥ 2, one 85/15 split otherwise."""
+    order = np.random.default_rng(seed).permutation(n)
+    if k <= 1:
+        n_val = max(2, int(round(0.15 * n)))
+        return [(np.sort(order[n_val:]), np.sort(order[:n_val]))]
+    folds = np.array_split(order, k)
+    return [(np.sort(np.concatenate([f for j, f in enumerate(folds) if j != i])), np.sort(folds[i])) for i in range(k)]
+
+
+def train_member(
+    backbone: GATEModel,
+    frozen: FrozenSources,
+    y: torch.Tensor,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    classification: bool,
+    config: TaskAdditionConfig,
+    ratio_settings: RatioSettings,
+    seed: int,
+    progress: Callable[[int, float, torch.Tensor], None] | None = None,
+) -> tuple[TaskModules, dict]:
+    """Train one ensemble member; returns the module (best validation step) and its ratio record."""
+    torch.manual_seed(seed)
+    device = frozen.h.device
+    cfg = backbone.config
+    task = TaskModules(cfg.representation_dim, cfg.latent_dim, cfg.task_hidden).to(device)
+    loss_fn = TaskAdditionLoss(task, backbone, config.weights, classification, config.align_subsample)
+    ratios = TransferRatios(backbone.task_names, ratio_settings).to(device)
+    optimizer = torch.optim.Adam(task.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    outer = torch.optim.Adam([ratios.phi], lr=config.outer_lr)
+    tr, va = torch.as_tensor(train_idx, device=device), torch.as_tensor(val_idx, device=device)
+    frozen_tr, frozen_va = frozen.subset(tr), frozen.subset(va)
+    y_tr, y_va = y[tr], y[va]
+    mask_tr = torch.ones_like(y_tr, dtype=torch.bool)
+    rng = np.random.default_rng(seed)
+    best_val, best_state, bad, trajectory = float("inf"), None, 0, []
+    learn = ratios.any_learnable
+    for step in range(1, config.max_steps + 1):
+        if len(train_idx) > config.batch_size:
+            b = torch.as_tensor(rng.choice(len(train_idx), config.batch_size, replace=False), device=device)
+            batch = (frozen_tr.subset(b), y_tr[b], mask_tr[b])
+        else:
+            batch = (frozen_tr, y_tr, mask_tr)
+        lam = ratios().detach()
+        loss = loss_fn.inner_loss(*batch, lam)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if learn and step > config.warmup_steps and step % config.outer_every == 0:
+            hyper = lookahead_hypergradient(loss_fn, ratios(), batch, (frozen_va, y_va), eta=config.lr)
+            outer.zero_grad(set_to_none=True)
+            ratios().backward(hyper)  # chain rule through softplus; fixed entries get no gradient
+            outer.step()
+            trajectory.append({"step": step, "ratios": ratios().detach().cpu().tolist()})
+        if step % config.eval_every == 0 or step == config.max_steps:
+            with torch.no_grad():
+                val = float(loss_fn.validation_loss(frozen_va, y_va))
+            if progress:
+                progress(step, val, ratios().detach())
+            if val < best_val - 1e-5:
+                best_val, best_state, bad = val, copy.deepcopy(task.state_dict()), 0
+            else:
+                bad += 1
+                if bad >= config.patience:
+                    break
+    if best_state is not None:
+        task.load_state_dict(best_state)
+    task.eval()
+    final = ratios().detach().cpu().tolist()
+    return task, {"ratios": final, "trajectory": trajectory, "best_val_loss": best_val, "steps": step}
+
+
+def _summarise_ratios(sources: list[str], records: list[dict]) -> dict:
+    values = np.array([r["ratios"] for r in records])  # (K, S)
+    total = values.sum(axis=1, keepdims=True)
+    shares = np.divide(values, total, out=np.zeros_like(values), where=total > 0)
+    return {
+        name: {
+            "ratio": float(values[:, i].mean()),
+            "ratio_std": float(values[:, i].std()),
+            "share": float(shares[:, i].mean()),
+            "share_std": float(shares[:, i].std()),
+        }
+        for i, name in enumerate(sources)
+    }
+
+
+def _metrics(classification: bool, y_true: np.ndarray, pred: np.ndarray) -> dict:
+    return classification_metrics(y_true, pred) if classification else regression_metrics(y_true, pred)
+
+
+def add_task(
+    backbone: GATEModel,
+    smiles: list[object],
+    values: list[object],
+    info: TaskInfo | str,
+    config: TaskAdditionConfig | None = None,
+    progress: ProgressCallback | None = None,
+    test_smiles: list[str] | None = None,
+) -> TaskAdditionResult:
+    """Train a new task on the frozen ``backbone`` from raw user columns.
+
+    Invalid rows are reported (by 1-based row) in the result, never raised; the call raises
+    :class:`TaskDataError` only when too little usable data remains. ``test_smiles`` pins the
+    test molecules (benchmarks); otherwise ``config.test_fraction`` of scaffolds are held out.
+    """
+    config = config or TaskAdditionConfig()
+    info = TaskInfo(info) if isinstance(info, str) else copy.deepcopy(info)
+    started = time.perf_counter()
+    emit = progress or (lambda _event: None)
+    for p in backbone.parameters():
+        p.requires_grad_(False)
+    backbone.eval()
+
+    emit({"stage": "validating", "fraction": 0.0, "message": "checking molecules and values"})
+    table = MultiTaskTable.from_single_task(list(smiles), list(values), info.name)
+    n_valid_rows = len(smiles) - len(table.invalid)
+    task_type = config.task_type or detect_task_type(table.Y[:, 0])
+    info.task_type = task_type
+    validate_task_table(table, task_type)
+    classification = task_type == "classification"
+
+    if test_smiles is not None:
+        test_set = set(test_smiles)
+        test_idx = np.array([i for i, s in enumerate(table.smiles) if s in test_set], dtype=np.int64)
+        fit_idx = np.array([i for i, s in enumerate(table.smiles) if s not in test_set], dtype=np.int64)
+    elif config.test_fraction > 0:
+        fit_idx, val_part, test_idx = split_indices(table.smiles, config.split, (1 - config.test_fraction, 0.0, config.test_fraction), config.seed)
+        fit_idx = np.sort(np.concatenate([fit_idx, val_part]))
+    else:
+        fit_idx, test_idx = np.arange(len(table)), np.zeros(0, dtype=np.int64)
+    if len(fit_idx) < MIN_ROWS:
+        raise TaskDataError(f"only {len(fit_idx)} molecules left for training after holding out the test set")
+
+    emit({"stage": "featurising", "fraction": 0.02, "message": f"embedding {len(table)} molecules with the frozen backbone"})
+    t0 = time.perf_counter()
+    frozen = compute_frozen_sources(backbone, table.smiles, noise_samples=config.weights.noise_samples, noise_scale=config.weights.noise_scale, seed=config.seed)
+    featurize_seconds = time.perf_counter() - t0
+
+    y_fit = table.Y[fit_idx, 0]
+    y_mean, y_std = (0.0, 1.0) if classification else (float(y_fit.mean()), float(y_fit.std() or 1.0))
+    device = frozen.h.device
+    y_all = torch.as_tensor((table.Y[:, 0] - y_mean) / y_std, dtype=torch.float32, device=device)
+    frozen_fit, y_fit_t = frozen.subset(torch.as_tensor(fit_idx, device=device)), y_all[torch.as_tensor(fit_idx, device=device)]
+
+    folds = _member_folds(len(fit_idx), config.ensemble, config.seed)
+    members, records = [], []
+    t0 = time.perf_counter()
+    for k, (tr, va) in enumerate(folds):
+        def member_progress(step: int, val: float, lam: torch.Tensor, k: int = k) -> None:
+            fraction = 0.05 + 0.9 * (k + step / config.max_steps) / len(folds)
+            emit({"stage": "training", "fraction": min(fraction, 0.95), "member": k, "step": step, "val_loss": val, "ratios": lam.cpu().tolist(), "message": f"member {k + 1}/{len(folds)}, step {step}"})
+
+        module, record = train_member(backbone, frozen_fit, y_fit_t, tr, va, classification, config, config.ratios, config.seed * 1000 + k, member_progress)
+        members.append(module)
+        records.append(record)
+    train_seconds = time.perf_counter() - t0
+
+    domain = ApplicabilityDomain.fit(frozen_fit.common_chart)
+    sources = backbone.task_names
+    task = AddedTask(
+        info,
+        members,
+        y_mean,
+        y_std,
+        domain,
+        backbone_fingerprint(backbone),
+        {
+            "ratios": _summarise_ratios(sources, records),
+            "ratio_mode": config.ratios.mode,
+            "ratio_settings": asdict(config.ratios),
+            "ratio_trajectories": [r["trajectory"] for r in records],
+            "members": [{k: v for k, v in r.items() if k != "trajectory"} for r in records],
+            "n_train": int(len(fit_idx)),
+            "n_test": int(len(test_idx)),
+            "config": {k: v for k, v in config.to_dict().items() if k != "ratios"},
+        },
+    )
+    test_metrics = baseline_metrics = test_predictions = None
+    if len(test_idx):
+        test_t = torch.as_tensor(test_idx, device=device)
+        frozen_test = frozen.subset(test_t)
+        out = task.predict_from_representation(frozen_test.h, frozen_test.common_chart)
+        y_true = table.Y[test_idx, 0]
+        test_metrics = _metrics(classification, y_true, out["mean"])
+        test_predictions = {"smiles": [table.smiles[i] for i in test_idx], "y_true": y_true.tolist(), **{k: v.tolist() for k, v in out.items()}}
+        if config.train_baseline:
+            emit({"stage": "baseline", "fraction": 0.96, "message": "training the frozen-backbone + new-head baseline"})
+            probe, _ = train_member(backbone, frozen_fit, y_fit_t, *folds[0], classification, config, RatioSettings(mode="off"), config.seed)
+            with torch.no_grad():
+                scaled = probe.head(probe.latent(frozen_test.h)).cpu().numpy()
+            baseline_pred = 1 / (1 + np.exp(-scaled)) if classification else scaled * y_std + y_mean
+            baseline_metrics = _metrics(classification, y_true, baseline_pred)
+            test_predictions["baseline"] = baseline_pred.tolist()
+        task.metadata["test_metrics"] = test_metrics
+        task.metadata["baseline_test_metrics"] = baseline_metrics
+    timings = {"featurize_seconds": featurize_seconds, "train_seconds": train_seconds, "total_seconds": time.perf_counter() - started}
+    task.metadata["timings"] = timings
+    task.metadata["n_invalid_rows"] = len(table.invalid)
+    emit({"stage": "done", "fraction": 1.0, "message": "task added"})
+    return TaskAdditionResult(task, table.invalid, n_valid_rows - len(table), test_metrics, baseline_metrics, timings, test_predictions)

@@ -1,0 +1,114 @@
+"""gate_core.data.splits: random and Bemis–Murcko scaffold splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gate_core.data.splits import bemis_murcko_scaffold, random_split, scaffold_split, split
+from gate_core.data.table import MultiTaskTable
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+@pytest.fixture(scope="module")
+def smiles() -> list[str]:
+    return MultiTaskTable.read_long(DATA / "pretrain_tiny.csv.gz").smiles
+
+
+def _check_partition(parts, n):
+    joined = np.concatenate(parts)
+    assert len(joined) == n and len(np.unique(joined)) == n
+    assert set(joined.tolist()) == set(range(n))
+
+
+def test_scaffold_of_acyclic_is_empty_and_ring_kept():
+    assert bemis_murcko_scaffold("CCCO") == ""
+    assert bemis_murcko_scaffold("CCc1ccccc1") == "c1ccccc1"
+    assert bemis_murcko_scaffold("Cc1ccccc1") == bemis_murcko_scaffold("Oc1ccccc1")
+
+
+def test_scaffold_split_partitions_and_no_shared_scaffold(smiles):
+    train, val, test = scaffold_split(smiles, (0.8, 0.1, 0.1), seed=0)
+    _check_partition((train, val, test), len(smiles))
+    scaffolds = [{bemis_murcko_scaffold(smiles[i]) for i in part} for part in (train, val, test)]
+    assert not scaffolds[0] & scaffolds[1]
+    assert not scaffolds[0] & scaffolds[2]
+    assert not scaffolds[1] & scaffolds[2]
+    assert len(val) and len(test)
+
+
+def test_scaffold_split_deterministic_per_seed(smiles):
+    a = scaffold_split(smiles, seed=3)
+    b = scaffold_split(smiles, seed=3)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_scaffold_split_seeds_differ(smiles):
+    a = scaffold_split(smiles, seed=0)
+    b = scaffold_split(smiles, seed=1)
+    assert not np.array_equal(a[2], b[2])
+
+
+@pytest.mark.parametrize("fractions", [(0.8, 0.1, 0.1), (0.7, 0.15, 0.15)])
+def test_scaffold_split_fractions_roughly_respected(smiles, fractions):
+    # (the tiny fixture has two huge families, acyclic 141 and benzene 103 of 400 molecules,
+    # so fractions that cannot hold both in training are only as good as those groups allow)
+    n = len(smiles)
+    for seed in range(3):
+        parts = scaffold_split(smiles, fractions, seed=seed)
+        for part, frac in zip(parts, fractions):
+            assert abs(len(part) / n - frac) < 0.05, (seed, len(part), frac)
+
+
+def _ring_family(ring_size: int, n_variants: int) -> list[str]:
+    ring = "C1" + "C" * (ring_size - 1) + "1"
+    return ["C" * k + ring for k in range(n_variants)]
+
+
+@pytest.mark.parametrize("fractions", [(0.8, 0.1, 0.1), (0.6, 0.2, 0.2), (0.5, 0.25, 0.25)])
+def test_scaffold_split_fractions_exact_with_small_groups(fractions):
+    # 40 scaffolds (ring sizes 3..42) × 5 molecules: every fraction is a multiple of a group
+    smiles = [s for size in range(3, 43) for s in _ring_family(size, 5)]
+    assert len({bemis_murcko_scaffold(s) for s in smiles}) == 40
+    for seed in range(2):
+        parts = scaffold_split(smiles, fractions, seed=seed)
+        _check_partition(parts, len(smiles))
+        assert [len(p) for p in parts] == [round(f * len(smiles)) for f in fractions]
+
+
+def test_big_scaffold_family_stays_in_training():
+    # one family of 30 (> half of a test fold of 20) and 34 small families of 5
+    smiles = ["C" * k + "c1ccccc1" for k in range(30)] + [s for size in range(3, 37) for s in _ring_family(size, 5)]
+    for seed in range(5):
+        train, _, _ = scaffold_split(smiles, (0.8, 0.1, 0.1), seed=seed)
+        assert set(range(30)) <= set(train.tolist())
+
+
+@pytest.mark.parametrize("fractions", [(0.8, 0.1), (0.5, 0.5, 0.5), (1.2, -0.1, -0.1), (0.8, 0.1, 0.05)])
+def test_bad_fractions_raise(smiles, fractions):
+    with pytest.raises(ValueError, match="fractions"):
+        scaffold_split(smiles, fractions)
+    with pytest.raises(ValueError, match="fractions"):
+        random_split(10, fractions)
+
+
+def test_random_split():
+    train, val, test = random_split(100, (0.8, 0.1, 0.1), seed=0)
+    _check_partition((train, val, test), 100)
+    assert (len(train), len(val), len(test)) == (80, 10, 10)
+    again = random_split(100, (0.8, 0.1, 0.1), seed=0)
+    np.testing.assert_array_equal(test, again[2])
+    assert not np.array_equal(test, random_split(100, (0.8, 0.1, 0.1), seed=1)[2])
+
+
+def test_split_dispatch(smiles):
+    for x, y in zip(split(smiles, "scaffold", seed=2), scaffold_split(smiles, seed=2)):
+        np.testing.assert_array_equal(x, y)
+    for x, y in zip(split(smiles, "random", seed=2), random_split(len(smiles), seed=2)):
+        np.testing.assert_array_equal(x, y)
+    with pytest.raises(ValueError, match="unknown split"):
+        split(smiles, "stratified")

@@ -1,0 +1,193 @@
+"""The training-run queue: states, progress, atomic claims and stale-run recovery."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gate_core.registry import InvalidNameError, RegistryError, RunNotFoundError, TaskRegistry
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def run_python(code: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_enqueue_and_get(registry, dataset):
+    run_id = registry.enqueue_run("logS", {"epochs": 5, "ratios": "learned"}, dataset)
+    run = registry.get_run(run_id)
+    assert run.status == "queued" and run.task_name == "logS" and not run.is_final
+    assert run.options == {"epochs": 5, "ratios": "learned"} and run.progress == {}
+    assert run.created.endswith("+00:00") and run.started is None
+    pd.testing.assert_frame_equal(registry.load_dataset(run.dataset_hash), dataset)
+
+
+def test_enqueue_validates(registry):
+    with pytest.raises(InvalidNameError):
+        registry.enqueue_run("../x", {})
+    with pytest.raises(RegistryError, match="JSON"):
+        registry.enqueue_run("ok", {"bad": object()})
+    assert registry.list_runs() == []
+
+
+def test_claim_is_fifo_and_empty_queue_gives_none(registry):
+    assert registry.claim_next_run() is None
+    ids = [registry.enqueue_run(f"t{i}") for i in range(3)]
+    claimed = registry.claim_next_run()
+    assert claimed.id == ids[0] and claimed.status == "running"
+    assert claimed.started and claimed.owner.endswith(f":{__import__('os').getpid()}")
+    assert [registry.claim_next_run().id for _ in range(2)] == ids[1:]
+    assert registry.claim_next_run() is None
+
+
+def test_progress_log_and_finish(registry):
+    run_id = registry.enqueue_run("logS")
+    registry.claim_next_run()
+    progress = {"fraction": 0.5, "message": "epoch 5/10", "loss": [1.0, 0.5], "ratios": [[0.2, 0.8]]}
+    assert registry.update_progress(run_id, progress, "epoch 5 done")
+    assert registry.update_progress(run_id, None, "still going\n")
+    run = registry.get_run(run_id)
+    assert run.progress == progress and run.log == "epoch 5 done\nstill going\n"
+    assert registry.finish_run(run_id, {"fraction": 1.0}, "finished")
+    run = registry.get_run(run_id)
+    assert run.status == "done" and run.finished and run.progress == {"fraction": 1.0} and run.is_final
+    assert not registry.update_progress(run_id, {"fraction": 0.1})  # a finished run is not changed
+    assert not registry.finish_run(run_id)
+    assert registry.get_run(run_id).progress == {"fraction": 1.0}
+
+
+def test_fail(registry):
+    queued = registry.enqueue_run("a")
+    running = registry.enqueue_run("b")
+    registry.claim_next_run()  # claims `queued` (oldest)
+    assert registry.fail_run(queued, "RDKit could not parse 3 rows", "error")
+    assert registry.fail_run(running, "never started")  # a queued run can fail too
+    run = registry.get_run(queued)
+    assert run.status == "failed" and run.error == "RDKit could not parse 3 rows" and run.log == "error\n"
+    assert not registry.fail_run(queued, "again")
+
+
+def test_cancel_queued_and_running(registry):
+    first, second = registry.enqueue_run("a"), registry.enqueue_run("b")
+    assert registry.cancel_run(second)
+    claimed = registry.claim_next_run()
+    assert claimed.id == first and registry.claim_next_run() is None  # a cancelled run is never claimed
+    assert registry.cancel_run(first)
+    assert not registry.update_progress(first, {"fraction": 0.3})  # the worker learns it must stop
+    assert not registry.finish_run(first)
+    assert registry.get_run(first).status == "cancelled"
+    assert not registry.cancel_run(first)
+
+
+def test_unknown_run(registry):
+    for call in (
+        lambda: registry.get_run(999), lambda: registry.update_progress(999, {}),
+        lambda: registry.finish_run(999), lambda: registry.fail_run(999, "x"), lambda: registry.cancel_run(999),
+    ):
+        with pytest.raises(RunNotFoundError):
+            call()
+
+
+def test_list_runs(registry):
+    a1, b1, a2 = registry.enqueue_run("a"), registry.enqueue_run("b"), registry.enqueue_run("A")
+    assert [r.id for r in registry.list_runs()] == [a2, b1, a1]
+    assert [r.id for r in registry.list_runs(task="a")] == [a2, a1]
+    registry.claim_next_run()
+    assert [r.id for r in registry.list_runs(status="running")] == [a1]
+    assert [r.id for r in registry.list_runs(limit=1)] == [a2]
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-registry", "two-connections"])
+def test_concurrent_claims_take_each_run_once(registry, shared):
+    n = 150
+    ids = {registry.enqueue_run(f"t{i % 7}", {"i": i}) for i in range(n)}
+    claimed: list[list[int]] = [[], []]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def worker(slot: int) -> None:
+        reg = registry if shared else TaskRegistry(registry.data_dir)
+        try:
+            start.wait()
+            while (run := reg.claim_next_run()) is not None:
+                claimed[slot].append(run.id)
+                reg.finish_run(run.id)
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(slot,)) for slot in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    everything = claimed[0] + claimed[1]
+    assert len(everything) == n and set(everything) == ids
+    assert {r.status for r in registry.list_runs()} == {"done"}
+
+
+CLAIMER = """
+import json, sys
+from gate_core.registry import TaskRegistry
+reg = TaskRegistry(sys.argv[1])
+got = []
+while (run := reg.claim_next_run()) is not None:
+    got.append(run.id)
+print(json.dumps(got))
+"""
+
+
+def test_concurrent_claims_across_processes(registry):
+    ids = {registry.enqueue_run("t") for _ in range(200)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CLAIMER, str(registry.data_dir)], cwd=ROOT, stdout=subprocess.PIPE,
+                         text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        for _ in range(3)
+    ]
+    outputs = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    everything = [run_id for out in outputs for run_id in out]
+    assert sorted(everything) == sorted(ids)
+
+
+def test_runs_of_a_dead_worker_are_failed(registry):
+    run_id = registry.enqueue_run("logS")
+    registry.enqueue_run("waiting")
+    # another process claims the run and dies without finishing it
+    run_python("import sys; from gate_core.registry import TaskRegistry; TaskRegistry(sys.argv[1]).claim_next_run()",
+               str(registry.data_dir))
+    assert registry.get_run(run_id).status == "running"
+    assert registry.recover_stale_runs() == [run_id]
+    run = registry.get_run(run_id)
+    assert run.status == "failed" and run.error.startswith("Interrupted: the worker process")
+    assert "Start the run again" in run.error and "Interrupted" in run.log
+    assert registry.list_runs(status="queued")[0].task_name == "waiting"  # untouched
+    assert registry.recover_stale_runs() == []
+
+
+def test_open_recovers_dead_runs(registry):
+    run_id = registry.enqueue_run("logS")
+    run_python("import sys; from gate_core.registry import TaskRegistry; TaskRegistry(sys.argv[1]).claim_next_run()",
+               str(registry.data_dir))
+    assert TaskRegistry(registry.data_dir).get_run(run_id).status == "failed"
+
+
+def test_live_worker_is_stale_only_after_heartbeat_timeout(registry):
+    run_id = registry.enqueue_run("logS")
+    registry.claim_next_run()
+    assert registry.recover_stale_runs() == []  # this process is alive
+    assert registry.recover_stale_runs(heartbeat_timeout=3600) == []
+    assert registry.recover_stale_runs(heartbeat_timeout=-1) == [run_id]
+    assert "sent no progress" in registry.get_run(run_id).error
+    assert not registry.update_progress(run_id, {"fraction": 0.9})  # the slow worker is told to stop
