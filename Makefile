@@ -40,13 +40,14 @@ test: venv chromium
 data: venv
 	$(PY) -m gate_core.data.builders
 
-# TODO(lead): placeholder command line; adjust to the real pretrain CLI.
+# Rebuild the shipped backbone (≤ 30 min on a 2-core CPU); per-epoch loss log in bench/work/.
 backbone: venv
-	$(PY) -m gate_core pretrain --config assets/backbone_config.json --out assets/backbone
+	mkdir -p bench/work
+	$(PY) -m gate_core pretrain --config assets/backbone_config.json --out assets/backbone --log bench/work/backbone_train.jsonl
 
-# TODO(lead): placeholder until bench/ exists.
+# Every benchmark; results land in bench/results/<name>.json and .md.
 bench: venv
-	$(PY) -m bench
+	$(PY) -m bench all
 
 clean:
 	rm -rf test-results .pytest_cache

@@ -24,7 +24,7 @@ from rdkit import Chem
 
 from gate_core.featurizers.molecule import parse_smiles
 
-FEATURIZER_VERSION = "graph-v1"
+FEATURIZER_VERSION = "graph-v2"  # v2: hybridisation slots built from RDKit enum names (SP2D shift)
 
 ELEMENTS = (1, 5, 6, 7, 8, 9, 14, 15, 16, 17, 34, 35, 53)  # H B C N O F Si P S Cl Se Br I
 _PT = Chem.GetPeriodicTable()
