@@ -79,6 +79,133 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"{task:<{width}}  {m['n']:>6}  {m.get('rmse', float('nan')):>10.4g}  {m.get('mae', float('nan')):>10.4g}  {m.get('r2', float('nan')):>6.3f}")
 
 
+def _studio(args: argparse.Namespace):
+    from gate_core.api import GateStudio
+
+    return GateStudio(args.backbone, args.data_dir, args.device)
+
+
+def _parse_pins(items: list[str]) -> dict[str, float]:
+    pins = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            pins[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise CLIError(f"--pin expects SOURCE=λ (e.g. Tb_K=0.5), got {item!r}")
+    return pins
+
+
+def _cmd_add_task(args: argparse.Namespace) -> None:
+    from tqdm.auto import tqdm
+
+    from gate_core.api import config_from_options
+    from gate_core.data.io import read_table
+
+    frame = read_table(args.data)
+    for col in (args.smiles_col, args.target_col):
+        if col not in frame.columns:
+            raise CLIError(f"column '{col}' not found in {args.data}; it has: {', '.join(map(str, frame.columns))}")
+    studio = _studio(args)
+    config = config_from_options(
+        {
+            "ratios": args.ratios,
+            "pinned": _parse_pins(args.pin),
+            "excluded": args.exclude,
+            "ensemble": args.ensemble,
+            "task_type": args.task_type,
+            "test_fraction": args.test_fraction,
+            "train_baseline": args.test_fraction > 0,
+            "seed": args.seed,
+        }
+    )
+    bar = tqdm(total=100, desc=f"adding {args.name}", unit="%", disable=args.quiet)
+
+    def progress(event: dict) -> None:
+        bar.n = int(100 * event.get("fraction", 0.0))
+        bar.set_postfix_str(event.get("message", ""))
+        bar.refresh()
+
+    try:
+        record, result = studio.add_task(frame, args.smiles_col, args.target_col, args.name, args.unit, args.description, config, args.replace, progress)
+    finally:
+        bar.close()
+    for row in result.invalid:
+        print(f"row {row.row}: skipped ({row.reason})", file=sys.stderr)
+    print(json.dumps({"task": record.name, "type": record.task_type, "sizes": record.sizes, "test_metrics": result.test_metrics, "baseline_test_metrics": result.baseline_test_metrics, "timings": result.timings}, indent=1))
+
+
+def _parse_known(text: str | None) -> dict[str, float]:
+    return _parse_pins([t for t in (text or "").split(",") if t.strip()]) if text else {}
+
+
+def _cmd_predict(args: argparse.Namespace) -> None:
+    from gate_core.data.io import detect_smiles_column, read_table
+
+    if args.smiles:
+        smiles = list(args.smiles)
+        frame = None
+    else:
+        if not args.data:
+            raise CLIError("give --data FILE or --smiles SMILES ...")
+        frame = read_table(args.data)
+        column = args.smiles_col or detect_smiles_column(frame)
+        if column is None or column not in frame.columns:
+            raise CLIError(f"no SMILES column found in {args.data}; name it with --smiles-col")
+        smiles = frame[column].tolist()
+    studio = _studio(args)
+    tasks = [t for t in args.tasks.split(",") if t] if args.tasks else None
+    predictions = studio.predict(smiles, tasks)
+    if args.out:
+        predictions.to_csv(args.out, index=False)
+        n_bad = int(predictions["error"].notna().sum())
+        print(f"wrote {len(predictions)} rows to {args.out}" + (f" ({n_bad} invalid, kept with their reason in 'error')" if n_bad else ""))
+    else:
+        print(predictions.to_string(index=False))
+
+
+def _cmd_list(args: argparse.Namespace) -> None:
+    studio = _studio(args)
+    print("backbone properties: " + ", ".join(f"{t.name} ({t.unit})" if t.unit else t.name for t in studio.source_tasks))
+    tasks = studio.added_tasks()
+    if not tasks:
+        print("no added tasks yet (python -m gate_core add-task --help)")
+    for record in tasks:
+        test = (record.metrics or {}).get("test") or {}
+        score = f"rmse={test['rmse']:.4g} r2={test['r2']:.3f}" if "rmse" in test else (f"roc_auc={test['roc_auc']:.3f}" if "roc_auc" in test else "")
+        print(f"{record.name}\t{record.task_type}\t{record.unit}\t{record.status}\t{score}")
+
+
+def _cmd_show(args: argparse.Namespace) -> None:
+    studio = _studio(args)
+    record = studio.registry.get_task(args.name)
+    print(json.dumps(record.describe(), indent=1, default=str))
+
+
+def _cmd_remove(args: argparse.Namespace) -> None:
+    _studio(args).registry.remove_task(args.name)
+    print(f"removed {args.name}")
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    _studio(args).registry.export_task(args.name, args.out)
+    print(f"exported {args.name} to {args.out}")
+
+
+def _cmd_import(args: argparse.Namespace) -> None:
+    studio = _studio(args)
+    record = studio.registry.import_task(args.file, studio.backbone_id, name=args.name, replace=args.replace)
+    print(f"imported {record.name}")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backbone", default=str(DEFAULT_BACKBONE), help="backbone checkpoint directory")
+    p.add_argument("--data-dir", help="registry directory (default $GATE_DATA_DIR or ./gate_data)")
+    p.add_argument("--device", help="cpu | cuda (default: cuda when available)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gate_core", description="GATE Studio: multi-task GATE models for small molecular datasets.")
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -108,16 +235,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", choices=["all", "train", "val", "test"], default="test", help="split of the checkpoint's own run")
     p.add_argument("--out", help="write the metrics JSON here")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = verbs.add_parser("add-task", help="add a new task from a table of SMILES + values (backbone stays frozen)")
+    p.add_argument("--data", required=True, help="CSV/TSV/Excel/SDF file")
+    p.add_argument("--smiles-col", required=True)
+    p.add_argument("--target-col", required=True)
+    p.add_argument("--name", required=True, help="task name (letters, digits, _ . -)")
+    p.add_argument("--unit", default="")
+    p.add_argument("--description", default="")
+    p.add_argument("--task-type", choices=["regression", "classification"], help="default: detected from the labels")
+    p.add_argument("--ratios", choices=["learned", "uniform", "off"], default="learned", help="transfer-ratio mode")
+    p.add_argument("--pin", action="append", default=[], metavar="SRC=λ", help="fix one source's ratio (repeatable)")
+    p.add_argument("--exclude", action="append", default=[], metavar="SRC", help="exclude a source (repeatable)")
+    p.add_argument("--ensemble", type=int, default=5, help="ensemble size K")
+    p.add_argument("--test-fraction", type=float, default=0.15, help="scaffold fraction held out for test metrics (0: none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--replace", action="store_true", help="replace an existing task of that name")
+    p.add_argument("--quiet", action="store_true")
+    _add_common(p)
+    p.set_defaults(func=_cmd_add_task)
+
+    p = verbs.add_parser("predict", help="predict backbone and added tasks for SMILES")
+    p.add_argument("--data", help="file with a SMILES column")
+    p.add_argument("--smiles-col", help="default: detected")
+    p.add_argument("--smiles", nargs="+", help="SMILES given directly instead of --data")
+    p.add_argument("--tasks", help="comma-separated task names (default: all)")
+    p.add_argument("--out", help="CSV to write (one row per input row; invalid rows kept with an error)")
+    _add_common(p)
+    p.set_defaults(func=_cmd_predict)
+
+    p = verbs.add_parser("list", help="list backbone properties and added tasks")
+    _add_common(p)
+    p.set_defaults(func=_cmd_list)
+    for verb, helptext, fn in (("show", "show one added task", _cmd_show), ("remove", "remove an added task", _cmd_remove)):
+        p = verbs.add_parser(verb, help=helptext)
+        p.add_argument("name")
+        _add_common(p)
+        p.set_defaults(func=fn)
+    p = verbs.add_parser("export", help="export an added task to one file")
+    p.add_argument("name")
+    p.add_argument("--out", required=True)
+    _add_common(p)
+    p.set_defaults(func=_cmd_export)
+    p = verbs.add_parser("import", help="import a task file exported elsewhere (validated against this backbone)")
+    p.add_argument("file")
+    p.add_argument("--name", help="register under another name")
+    p.add_argument("--replace", action="store_true")
+    _add_common(p)
+    p.set_defaults(func=_cmd_import)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from gate_core.models.checkpoint import CheckpointError
+    from gate_core.registry import RegistryError
+    from gate_core.transfer.added_task import AddedTaskError
 
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (CLIError, CheckpointError, FileNotFoundError, ValueError) as exc:
+    except (CLIError, CheckpointError, RegistryError, AddedTaskError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

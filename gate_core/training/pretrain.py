@@ -152,12 +152,14 @@ def pretrain(
     log_path: str | Path | None = None,
     progress: bool = True,
     split_reference: dict[str, str] | None = None,
+    table: MultiTaskTable | None = None,
 ) -> dict:
     """Train a multi-task GATE model; returns a summary and (if ``out_dir``) saves the checkpoint.
 
     Early stopping watches the validation fold's standardised MSE; the best epoch's weights
     are kept. Each epoch appends one JSON line with every loss term to ``log_path``.
-    ``split_reference`` pins each molecule's fold (see :func:`split_by_reference`).
+    ``split_reference`` pins each molecule's fold (see :func:`split_by_reference`); ``table``
+    replaces ``config.table`` with an in-memory table (benchmarks train single-task baselines so).
     """
     ctx: DistributedContext = init_distributed(config.device)
     if config.threads:
@@ -165,7 +167,7 @@ def pretrain(
     torch.manual_seed(config.seed + ctx.rank)
     started = time.perf_counter()
 
-    table = load_table(config)
+    table = table if table is not None else load_table(config)
     if split_reference is not None:
         train_idx, val_idx, test_idx = split_by_reference(table.smiles, split_reference)
     else:

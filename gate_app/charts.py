@@ -1,0 +1,142 @@
+"""Plotly figures for the pages. Each takes plain tables/arrays and returns a figure.
+
+Why one module: the same chart (ratio bars, λ trajectories, parity) appears on several pages
+and must look the same everywhere.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+HEIGHT = 360
+GATE_COLOUR = "#2f6f8f"
+BASELINE_COLOUR = "#c77c2e"
+
+
+def _layout(fig: go.Figure, title: str = "", height: int = HEIGHT) -> go.Figure:
+    fig.update_layout(title=title or None, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}, template="plotly_white")
+    return fig
+
+
+def value_histogram(values: np.ndarray, name: str, unit: str = "") -> go.Figure:
+    label = f"{name} ({unit})" if unit else name
+    fig = go.Figure(go.Histogram(x=np.asarray(values, float), nbinsx=min(40, max(5, len(values) // 3)), marker_color=GATE_COLOUR))
+    fig.update_xaxes(title=label)
+    fig.update_yaxes(title="molecules")
+    return _layout(fig, "Distribution of values (after merging duplicates)")
+
+
+def class_balance(counts: dict[str, int]) -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), marker_color=[BASELINE_COLOUR, GATE_COLOUR][: len(counts)], text=list(counts.values())))
+    fig.update_xaxes(title="class", type="category")
+    fig.update_yaxes(title="molecules")
+    return _layout(fig, "Class balance")
+
+
+def validation_curve(val: pd.DataFrame) -> go.Figure:
+    fig = px.line(val, x="step", y="val_loss", color=val["member"].map(lambda m: f"member {m + 1}"), markers=True)
+    fig.update_layout(legend_title_text="")
+    fig.update_yaxes(title="validation loss")
+    return _layout(fig, "Validation loss")
+
+
+def ratio_trajectory(traj: pd.DataFrame, member: int | None = 0) -> go.Figure:
+    """λ_s over training steps, one line per source (one ensemble member, or the mean over members)."""
+    data = traj if member is None else traj[traj["member"] == member]
+    data = data.groupby(["step", "source"], as_index=False)["ratio"].mean()
+    fig = px.line(data, x="step", y="ratio", color="source")
+    fig.update_yaxes(title="transfer ratio λ", rangemode="tozero")
+    fig.update_layout(legend_title_text="source")
+    return _layout(fig, "Transfer-ratio trajectory" + ("" if member is None else f" (member {member + 1})"))
+
+
+def ratio_bars(ratios: pd.DataFrame, top: int | None = None) -> go.Figure:
+    """Ranked horizontal bars of λ_s with their spread over ensemble members; share in the label."""
+    data = ratios.head(top) if top else ratios
+    data = data.iloc[::-1]  # largest at the top
+    fig = go.Figure(
+        go.Bar(
+            x=data["ratio"],
+            y=data["source"],
+            orientation="h",
+            error_x={"type": "data", "array": data["ratio_std"], "visible": True},
+            marker_color=GATE_COLOUR,
+            text=[f"{s:.0%}" for s in data["share"]],
+            textposition="inside",
+            hovertemplate="%{y}: λ = %{x:.3f}<br>share %{text}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="transfer ratio λ (bar text: share of the total)", rangemode="tozero")
+    return _layout(fig, "Transfer ratios", height=max(HEIGHT, 24 * len(data) + 80))
+
+
+def ratio_heatmap(matrix: pd.DataFrame) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=list(matrix.columns), y=list(matrix.index), colorscale="Blues", colorbar={"title": "λ"}, hovertemplate="%{y} ← %{x}: λ = %{z:.3f}<extra></extra>"))
+    fig.update_xaxes(title="source task", tickangle=-45)
+    fig.update_yaxes(title="added task")
+    return _layout(fig, "Transfer ratios: added tasks × sources", height=max(260, 40 * len(matrix) + 200))
+
+
+def parity(y_true: list[float], gate: list[float], baseline: list[float] | None, name: str, unit: str = "") -> go.Figure:
+    label = f"{name} ({unit})" if unit else name
+    y_true = np.asarray(y_true, float)
+    fig = go.Figure()
+    if baseline is not None:
+        fig.add_trace(go.Scatter(x=y_true, y=baseline, mode="markers", name="baseline (frozen backbone + new head)", marker={"color": BASELINE_COLOUR, "symbol": "x", "size": 7}))
+    fig.add_trace(go.Scatter(x=y_true, y=gate, mode="markers", name="GATE (new task)", marker={"color": GATE_COLOUR, "size": 8}))
+    everything = np.concatenate([y_true, np.asarray(gate, float), np.asarray(baseline if baseline is not None else [], float)])
+    lo, hi = float(np.nanmin(everything)), float(np.nanmax(everything))
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"color": "grey", "dash": "dash"}, name="y = x", hoverinfo="skip"))
+    fig.update_xaxes(title=f"measured {label}")
+    fig.update_yaxes(title=f"predicted {label}")
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    return _layout(fig, "Test set: predicted vs measured", height=420)
+
+
+def roc(y_true: list[float], gate: list[float], baseline: list[float] | None) -> go.Figure:
+    from sklearn.metrics import roc_curve
+
+    fig = go.Figure()
+    for name, scores, colour in (("GATE (new task)", gate, GATE_COLOUR), ("baseline (frozen backbone + new head)", baseline, BASELINE_COLOUR)):
+        if scores is None or len(np.unique(y_true)) < 2:
+            continue
+        fpr, tpr, _ = roc_curve(np.asarray(y_true), np.asarray(scores))
+        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=name, line={"color": colour}))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "grey", "dash": "dash"}, name="chance", hoverinfo="skip"))
+    fig.update_xaxes(title="false positive rate", range=[0, 1])
+    fig.update_yaxes(title="true positive rate", range=[0, 1])
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    return _layout(fig, "Test set: ROC curve", height=420)
+
+
+def latent_scatter(coords: np.ndarray, hover: list[str], colour: pd.Series | None, colour_label: str, title: str, query: np.ndarray | None = None, query_hover: list[str] | None = None) -> go.Figure:
+    """WebGL scatter of 2-D coordinates; numeric colours get a colour bar, others a legend."""
+    fig = go.Figure()
+    if colour is None:
+        fig.add_trace(go.Scattergl(x=coords[:, 0], y=coords[:, 1], mode="markers", text=hover, hovertemplate="%{text}<extra></extra>", marker={"size": 6, "color": GATE_COLOUR, "opacity": 0.75}, name="molecules"))
+    elif pd.api.types.is_numeric_dtype(colour) and colour.dtype != bool:
+        values = colour.to_numpy(dtype=float)
+        known = np.isfinite(values)
+        if (~known).any():
+            fig.add_trace(go.Scattergl(x=coords[~known, 0], y=coords[~known, 1], mode="markers", text=[hover[i] for i in np.flatnonzero(~known)], hovertemplate="%{text}<br>no value<extra></extra>", marker={"size": 5, "color": "lightgrey"}, name="no value"))
+        fig.add_trace(
+            go.Scattergl(
+                x=coords[known, 0], y=coords[known, 1], mode="markers", text=[hover[i] for i in np.flatnonzero(known)],
+                customdata=values[known], hovertemplate="%{text}<br>" + colour_label + " = %{customdata:.3g}<extra></extra>",
+                marker={"size": 6, "color": values[known], "colorscale": "Viridis", "showscale": True, "colorbar": {"title": colour_label}, "opacity": 0.85}, name=colour_label, showlegend=False,
+            )
+        )
+    else:
+        labels = colour.astype(str).to_numpy()
+        for value in pd.unique(labels):
+            idx = np.flatnonzero(labels == value)
+            fig.add_trace(go.Scattergl(x=coords[idx, 0], y=coords[idx, 1], mode="markers", text=[hover[i] for i in idx], hovertemplate="%{text}<extra>" + value + "</extra>", marker={"size": 6, "opacity": 0.8}, name=f"{colour_label}: {value}"))
+    if query is not None and len(query):
+        fig.add_trace(go.Scattergl(x=query[:, 0], y=query[:, 1], mode="markers", text=query_hover, hovertemplate="query: %{text}<extra></extra>", marker={"size": 14, "symbol": "star", "color": "crimson", "line": {"color": "black", "width": 1}}, name="your molecules"))
+    fig.update_xaxes(showticklabels=False, title="")
+    fig.update_yaxes(showticklabels=False, title="")
+    fig.update_layout(legend={"orientation": "h", "y": -0.05})
+    return _layout(fig, title, height=480)

@@ -1,0 +1,136 @@
+"""Objects shared by every page and every browser session of one server process.
+
+Why ``st.cache_resource``: the backbone is loaded once, one worker thread trains queued runs,
+and UMAP's kernels compile once, whichever session asks first. They are keyed by the backbone
+path and data folder, so a test (or a second app in the same process) pointing elsewhere gets
+its own. Per-user state (uploads, the run a user watches) lives in ``st.session_state``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKBONE_ENV = "GATE_BACKBONE"
+DATA_DIR_ENV = "GATE_DATA_DIR"
+MAX_ROWS_ENV = "GATE_MAX_ROWS"
+MAX_MB_ENV = "GATE_MAX_UPLOAD_MB"
+THREADS_ENV = "GATE_WORKER_THREADS"
+
+
+def _int_env(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment knobs, read from the environment on every call (cheap, and tests can set them)."""
+
+    backbone: str
+    data_dir: str
+    max_rows: int
+    max_upload_mb: int
+    worker_threads: int
+
+
+def settings() -> Settings:
+    backbone = Path(os.environ.get(BACKBONE_ENV) or ROOT / "assets" / "backbone")
+    data_dir = Path(os.environ.get(DATA_DIR_ENV) or ROOT / "gate_data")
+    return Settings(
+        backbone=str(backbone.expanduser().resolve()),
+        data_dir=str(data_dir.expanduser().resolve()),
+        max_rows=_int_env(MAX_ROWS_ENV, 20_000),
+        max_upload_mb=_int_env(MAX_MB_ENV, 20),
+        worker_threads=_int_env(THREADS_ENV, min(2, os.cpu_count() or 1)),
+    )
+
+
+@st.cache_resource(show_spinner="Loading the backbone…")
+def _studio(backbone: str, data_dir: str):
+    from gate_core.api import GateStudio
+
+    return GateStudio(backbone, data_dir)
+
+
+@st.cache_resource(show_spinner=False)
+def _worker(backbone: str, data_dir: str, threads: int):
+    from gate_core.worker import TaskWorker
+
+    worker = TaskWorker(_studio(backbone, data_dir), poll_seconds=0.5, threads=threads)
+    worker.start()
+    return worker
+
+
+class BackboneUnavailable(RuntimeError):
+    """The backbone folder is missing or cannot be loaded (for example while it is retrained)."""
+
+
+def get_studio():
+    """The process-wide :class:`~gate_core.api.GateStudio`; raises :class:`BackboneUnavailable`."""
+    s = settings()
+    path = Path(s.backbone)
+    if not (path / "metadata.json").is_file():
+        raise BackboneUnavailable(
+            f"No backbone found at {path}. Build one with `make backbone`, or set {BACKBONE_ENV} to a checkpoint folder."
+        )
+    try:
+        return _studio(s.backbone, s.data_dir)
+    except Exception as exc:  # a half-written checkpoint raises many types
+        raise BackboneUnavailable(
+            f"The backbone at {path} could not be loaded ({exc}). If it is being trained right now, reload this page when it is done."
+        ) from exc
+
+
+def require_studio():
+    """The studio, or an error message and a stopped page when there is no usable backbone."""
+    try:
+        return get_studio()
+    except BackboneUnavailable as exc:
+        st.error(str(exc), icon="🚫")
+        st.stop()
+
+
+def get_worker():
+    """Start (once per process) the thread that trains queued runs; return it."""
+    s = settings()
+    get_studio()
+    worker = _worker(s.backbone, s.data_dir, s.worker_threads)
+    if not worker.is_alive():  # stopped (tests) or died: start a fresh one
+        _worker.clear()
+        worker = _worker(s.backbone, s.data_dir, s.worker_threads)
+    return worker
+
+
+@st.cache_resource(show_spinner=False)
+def warm_umap() -> threading.Event:
+    """Compile UMAP's numba kernels once per process, in the background; the event is set when done."""
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            from gate_core.app_support import warm_up_umap
+
+            warm_up_umap()
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="gate-umap-warmup", daemon=True).start()
+    return done
+
+
+def stop_workers() -> None:
+    """Stop every task worker thread of this process (used by tests)."""
+    from gate_core.worker import TaskWorker
+
+    for thread in threading.enumerate():
+        if isinstance(thread, TaskWorker):
+            thread.stop()
+    _worker.clear()
