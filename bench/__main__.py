@@ -17,6 +17,7 @@ BENCHMARKS = {
     "featurization": "bench.featurization",
     "pretraining": "bench.pretraining",
     "backbone_quality": "bench.backbone_quality",
+    "task_addition": "bench.task_addition",
 }
 FOUNDATION = ("featurization", "pretraining", "backbone_quality")
 

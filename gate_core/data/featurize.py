@@ -23,23 +23,31 @@ def featurize_molecules(
     descriptors: bool = True,
     featurizer: GraphFeaturizer = DEFAULT_FEATURIZER,
     progress: bool = False,
+    chunk_size: int = 1024,
 ) -> tuple[list[MolGraph], np.ndarray]:
-    """Graphs and (N, n_descriptors) raw descriptors for canonical SMILES (cached per process)."""
+    """Graphs and (N, n_descriptors) raw descriptors for canonical SMILES (cached per process).
+
+    Work goes in chunks: the graph featuriser amortises its NumPy calls over a chunk.
+    """
     graphs: list[MolGraph] = []
     rows: list[np.ndarray] = []
     n_desc = len(FAST_DESCRIPTOR_NAMES) if descriptors else 0
     empty = np.zeros(0, dtype=np.float32)
-    for smi in tqdm(smiles, desc="featurising", unit="mol", disable=not progress, mininterval=1.0):
-        mol = None
-        if descriptors:
-            row = _DESCRIPTOR_CACHE.get(smi)
-            if row is None:
-                mol = Chem.MolFromSmiles(smi)
-                if mol is None:
-                    raise ValueError(f"not a valid canonical SMILES: {smi!r}")
-                row = _DESCRIPTOR_CACHE[smi] = fast_descriptors(mol)
-            rows.append(row)
-        else:
-            rows.append(empty)
-        graphs.append(featurizer(smi, mol))
+    with tqdm(total=len(smiles), desc="featurising", unit="mol", disable=not progress, mininterval=1.0) as bar:
+        for start in range(0, len(smiles), chunk_size):
+            chunk = smiles[start : start + chunk_size]
+            mols: list[Chem.Mol | None] = [None] * len(chunk)
+            for i, smi in enumerate(chunk):
+                if not descriptors:
+                    rows.append(empty)
+                    continue
+                row = _DESCRIPTOR_CACHE.get(smi)
+                if row is None:
+                    mols[i] = mol = Chem.MolFromSmiles(smi)
+                    if mol is None:
+                        raise ValueError(f"not a valid canonical SMILES: {smi!r}")
+                    row = _DESCRIPTOR_CACHE[smi] = fast_descriptors(mol)
+                rows.append(row)
+            graphs.extend(featurizer.many(chunk, mols))
+            bar.update(len(chunk))
     return graphs, np.stack(rows) if rows else np.zeros((0, n_desc), dtype=np.float32)

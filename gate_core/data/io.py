@@ -6,6 +6,7 @@ Every failure is a :class:`TableReadError` with a sentence a chemist can act on.
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from rdkit import Chem
 from gate_core.featurizers.molecule import parse_smiles
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".sdf")
+# SMILES never contain these; letting the sniffer pick any character splits a one-column file
+# ("smiles\nCCO\n...") on a letter of its header
+SEPARATORS = ",\t;|"
 
 
 class TableReadError(ValueError):
@@ -34,7 +38,18 @@ def _read_sdf(data: bytes) -> pd.DataFrame:
         rows.append(record)
     if not rows:
         raise TableReadError("the SDF file holds no molecule records")
+    if all(r["smiles"] is None for r in rows):
+        raise TableReadError(f"none of the {len(rows)} SDF record(s) could be read as a molecule; is this an SDF file?")
     return pd.DataFrame(rows).drop(columns="_sdf_record")
+
+
+def _separator(text: str, suffix: str) -> str:
+    """The column separator among :data:`SEPARATORS`, sniffed from the first lines."""
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
+    except csv.Error:  # one column, or no consistent separator
+        return "\t" if suffix == ".tsv" else ","
 
 
 def read_table(data: bytes | str | Path, filename: str | None = None, max_rows: int | None = None) -> pd.DataFrame:
@@ -53,7 +68,10 @@ def read_table(data: bytes | str | Path, filename: str | None = None, max_rows: 
         if suffix == ".sdf":
             frame = _read_sdf(data)
         elif suffix in (".xlsx", ".xls"):
-            frame = pd.read_excel(io.BytesIO(data))
+            try:
+                frame = pd.read_excel(io.BytesIO(data))
+            except Exception as exc:
+                raise TableReadError(f"the file is not a readable Excel workbook ({exc})") from exc
         elif suffix in (".csv", ".tsv", ".txt", ""):
             text = None
             for encoding in ("utf-8-sig", "latin-1"):
@@ -64,7 +82,7 @@ def read_table(data: bytes | str | Path, filename: str | None = None, max_rows: 
                     continue
             if text is None or "\x00" in text:
                 raise TableReadError("the file is not text (is it a binary file with a .csv name?)")
-            frame = pd.read_csv(io.StringIO(text), sep=None, engine="python")
+            frame = pd.read_csv(io.StringIO(text), sep=_separator(text, suffix))
         else:
             raise TableReadError(f"unsupported file type '{suffix}'; use one of {', '.join(SUPPORTED_SUFFIXES)}")
     except TableReadError:

@@ -90,67 +90,88 @@ def _bond_arrays(mol: Chem.Mol, stereo: bool) -> np.ndarray:
     return codes
 
 
-def mol_to_graph(mol: Chem.Mol, smiles: str | None = None) -> MolGraph:
-    """Featurise one molecule.
+def _atom_arrays(mol: Chem.Mol, smiles: str | None) -> np.ndarray:
+    """(n_atoms, 5) int64: atomic number, total H, hybridisation, formal charge, chiral tag.
 
     ``smiles`` (the string ``mol`` was parsed from) lets us skip RDKit calls that can only
-    return the default: no ``@`` means no chiral tags, no ``/`` or ``\\`` means no bond stereo,
-    no ``+``/``-`` means no formal charges. Without it every attribute is read.
+    return the default: no ``@`` means no chiral tags, no ``+``/``-`` means no formal charges.
     """
-    chiral = smiles is None or "@" in smiles
-    stereo = smiles is None or "/" in smiles or "\\" in smiles
-    charged = smiles is None or "+" in smiles or "-" in smiles
     atoms = mol.GetAtoms()
     n = len(atoms)
-    base = np.fromiter(
-        chain.from_iterable((a.GetAtomicNum(), a.GetTotalNumHs(), a.GetHybridization()) for a in atoms),
-        dtype=np.int64,
-        count=3 * n,
+    codes = np.zeros((n, 5), dtype=np.int64)
+    codes[:, :3] = np.fromiter(
+        chain.from_iterable((a.GetAtomicNum(), a.GetTotalNumHs(), a.GetHybridization()) for a in atoms), dtype=np.int64, count=3 * n
     ).reshape(n, 3)
-    bonds = _bond_arrays(mol, stereo)
-    begin, end = bonds[:, 0], bonds[:, 1]
-    heavy_degree = np.bincount(begin, minlength=n) + np.bincount(end, minlength=n)
-    in_ring = np.zeros(n, dtype=np.float32)
-    ring_bonds = bonds[:, 4] == 1
+    if smiles is None or "+" in smiles or "-" in smiles:
+        codes[:, 3] = np.fromiter((a.GetFormalCharge() for a in atoms), dtype=np.int64, count=n)
+    if smiles is None or "@" in smiles:
+        codes[:, 4] = np.fromiter((a.GetChiralTag() for a in atoms), dtype=np.int64, count=n)
+    return codes
+
+
+def mols_to_graphs(mols: list[Chem.Mol], smiles: list[str | None] | None = None) -> list[MolGraph]:
+    """Featurise many molecules: RDKit is read per molecule, NumPy runs once for the whole chunk.
+
+    Degree, ring membership and aromaticity are derived from the bond arrays (an atom is in a
+    ring or aromatic iff one of its bonds is). The returned graphs are views into chunk arrays.
+    """
+    smiles = smiles if smiles is not None else [None] * len(mols)
+    atom_codes = [_atom_arrays(m, s) for m, s in zip(mols, smiles)]
+    bond_codes = [_bond_arrays(m, s is None or "/" in s or "\\" in s) for m, s in zip(mols, smiles)]
+    n_atoms = np.array([a.shape[0] for a in atom_codes], dtype=np.int64)
+    n_bonds = np.array([b.shape[0] for b in bond_codes], dtype=np.int64)
+    atoms = np.concatenate(atom_codes) if atom_codes else np.zeros((0, 5), dtype=np.int64)
+    bonds = np.concatenate(bond_codes) if bond_codes else np.zeros((0, 6), dtype=np.int64)
+    total = int(n_atoms.sum())
+    atom_offset = np.repeat(np.concatenate([[0], np.cumsum(n_atoms)[:-1]]), n_bonds)
+    begin, end = bonds[:, 0] + atom_offset, bonds[:, 1] + atom_offset
+
+    heavy_degree = np.bincount(begin, minlength=total) + np.bincount(end, minlength=total)
+    ring_bonds, aromatic_bonds = bonds[:, 4] == 1, bonds[:, 2] == 12
+    in_ring = np.zeros(total, dtype=np.float32)
     in_ring[begin[ring_bonds]] = 1.0
     in_ring[end[ring_bonds]] = 1.0
-    aromatic = np.zeros(n, dtype=np.float32)
-    aromatic_bonds = bonds[:, 2] == 12
+    aromatic = np.zeros(total, dtype=np.float32)
     aromatic[begin[aromatic_bonds]] = 1.0
     aromatic[end[aromatic_bonds]] = 1.0
 
-    slots = np.empty((n, 6), dtype=np.int64)
-    slots[:, 0] = _ELEMENT_SLOT[np.minimum(base[:, 0], 127)]
-    degree = heavy_degree + base[:, 1]
+    slots = np.empty((total, 6), dtype=np.int64)
+    slots[:, 0] = _ELEMENT_SLOT[np.minimum(atoms[:, 0], 127)]
+    degree = heavy_degree + atoms[:, 1]
     slots[:, 1] = np.where(degree <= 5, degree, 6)
-    if charged:
-        charge = np.fromiter((a.GetFormalCharge() for a in atoms), dtype=np.int64, count=n) + 2
-        slots[:, 2] = np.where((charge >= 0) & (charge <= 4), charge, 5)
-    else:
-        slots[:, 2] = 2
-    if chiral:
-        slots[:, 3] = np.minimum(np.fromiter((a.GetChiralTag() for a in atoms), dtype=np.int64, count=n), 3)
-    else:
-        slots[:, 3] = 0
-    slots[:, 4] = np.minimum(base[:, 1], 5)
-    slots[:, 5] = _HYBRID_SLOT[np.minimum(base[:, 2], len(_HYBRID_SLOT) - 1)]
-    x = np.zeros((n, ATOM_DIM), dtype=np.float32)
-    x[np.repeat(np.arange(n), 6), (slots + _OFFSETS[:6]).ravel()] = 1.0
+    charge = atoms[:, 3] + 2
+    slots[:, 2] = np.where((charge >= 0) & (charge <= 4), charge, 5)
+    slots[:, 3] = np.minimum(atoms[:, 4], 3)
+    slots[:, 4] = np.minimum(atoms[:, 1], 5)
+    slots[:, 5] = _HYBRID_SLOT[np.minimum(atoms[:, 2], len(_HYBRID_SLOT) - 1)]
+    x = np.zeros((total, ATOM_DIM), dtype=np.float32)
+    x[np.repeat(np.arange(total), 6), (slots + _OFFSETS[:6]).ravel()] = 1.0
     x[:, AROMATIC_COL] = aromatic
     x[:, RING_COL] = in_ring
-    x[:, MASS_COL] = _MASS[np.minimum(base[:, 0], 118)] / 100.0
+    x[:, MASS_COL] = _MASS[np.minimum(atoms[:, 0], 118)] / 100.0
 
     nb = bonds.shape[0]
-    attr = np.zeros((nb, BOND_DIM), dtype=np.float32)
     rows = np.arange(nb)
+    attr = np.zeros((nb, BOND_DIM), dtype=np.float32)
     attr[rows, _BOND_SLOT[np.minimum(bonds[:, 2], 31)]] = 1.0
     attr[:, 4] = bonds[:, 3]
     attr[:, 5] = bonds[:, 4]
     attr[rows, 6 + np.minimum(bonds[:, 5], 5)] = 1.0
-    edge_index = np.empty((2, 2 * nb), dtype=np.int64)
-    edge_index[0, 0::2], edge_index[1, 0::2] = begin, end
-    edge_index[0, 1::2], edge_index[1, 1::2] = end, begin
-    return MolGraph(x, edge_index, np.repeat(attr, 2, axis=0))
+    edge_index = np.empty((2, 2 * nb), dtype=np.int64)  # local atom indices, interleaved
+    edge_index[0, 0::2], edge_index[1, 0::2] = bonds[:, 0], bonds[:, 1]
+    edge_index[0, 1::2], edge_index[1, 1::2] = bonds[:, 1], bonds[:, 0]
+    edge_attr = np.repeat(attr, 2, axis=0)
+
+    atom_cuts, edge_cuts = np.cumsum(n_atoms)[:-1], np.cumsum(2 * n_bonds)[:-1]
+    return [
+        MolGraph(xi, ei, ai)
+        for xi, ei, ai in zip(np.split(x, atom_cuts), np.split(edge_index, edge_cuts, axis=1), np.split(edge_attr, edge_cuts))
+    ]
+
+
+def mol_to_graph(mol: Chem.Mol, smiles: str | None = None) -> MolGraph:
+    """Featurise one molecule (see :func:`mols_to_graphs`; pass ``smiles`` to skip idle calls)."""
+    return mols_to_graphs([mol], [smiles])[0]
 
 
 class GraphFeaturizer:
@@ -180,6 +201,19 @@ class GraphFeaturizer:
             graph = mol_to_graph(mol, canonical)
             self._cache[canonical] = graph
         return graph
+
+    def many(self, canonical: list[str], mols: list[Chem.Mol | None] | None = None) -> list[MolGraph]:
+        """Graphs for many canonical SMILES; the uncached ones are featurised as one chunk."""
+        mols = mols if mols is not None else [None] * len(canonical)
+        missing = {s: m for s, m in zip(canonical, mols) if s not in self._cache}
+        if missing:
+            keys = list(missing)
+            parsed = [missing[k] if missing[k] is not None else Chem.MolFromSmiles(k) for k in keys]
+            for key, mol in zip(keys, parsed):
+                if mol is None:
+                    raise ValueError(f"not a valid canonical SMILES: {key!r}")
+            self._cache.update(zip(keys, mols_to_graphs(parsed, keys)))
+        return [self._cache[s] for s in canonical]
 
     def from_smiles(self, smiles: str) -> MolGraph:
         """Parse, canonicalise and featurise; raises ``ValueError`` with the parse reason."""

@@ -1,0 +1,689 @@
+"""Task addition against the alternatives, side by side on the same scaffold splits (DESIGN §8).
+
+For each target, seed and training size n, on exactly the same n training molecules and the
+same scaffold test set:
+
+(a) ``single_task``  a D-MPNN with the backbone's architecture trained from scratch on the target
+                     alone (``pretrain`` with one task and l_reg only);
+(b) ``probe``        the frozen backbone with a new head only: task addition with every transfer
+                     ratio at 0 (``RatioSettings(mode="off")``), same ensemble K as (d)/(e);
+(c) ``finetune``     the whole backbone encoder fine-tuned with a new head (``gate_core.training.finetune``);
+(d) ``uniform``      task addition, every transfer ratio λ_s = 1;
+(e) ``learned``      task addition with learned transfer ratios (the default of the app and CLI);
+(f) ``rf``           a random forest on every RDKit 2D descriptor.
+
+Protocol: a scaffold split of the whole target table (``--test-fraction`` of it by scaffold group,
+seeded) gives a training pool and a test set; the training set of size n is the first n of a
+seeded permutation of the pool (nested: the n = 50 set is inside the n = 100 set). Methods that
+need a validation fold carve it out of the n themselves: (a) and (c) hold out ``--val-fraction``
+at random; (b), (d), (e) use task addition's own K folds; (f) needs none. Featurisation is done
+once per target before any method is timed, so wall times compare training + prediction only;
+the ``speed`` section times featurisation separately, from cold caches.
+
+Results are written after every cell (``task_addition.json`` / ``.md`` / ``.csv``), and
+``--budget-minutes`` stops starting new cells once exceeded, so a killed or budget-limited run
+keeps every finished cell and says which ran. ``--resume`` skips cells already in the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import REPO_ROOT, limit_threads, md_table, write_results
+
+NAME = "task_addition"
+DESCRIPTION = "new-task test RMSE vs training size: task addition (learned/uniform ratios) vs single-task, probe, fine-tuning, RF; add-task time; prediction throughput"
+DEFAULT_TARGETS = (
+    "freesolv", "huuskonen_logS", "fuel_cn", "fuel_ysi", "fuel_ron", "pka_fluorinated",
+    "permittivity", "Tflash_K", "Hfus_kJmol", "dipole_D", "surface_tension_mNm", "Tautoignition_K", "log_viscosity298_Pas",
+)
+METHODS = ("single_task", "probe", "finetune", "uniform", "learned", "rf")
+METHOD_LABELS = {
+    "single_task": "(a) single-task D-MPNN",
+    "probe": "(b) frozen + new head",
+    "finetune": "(c) fine-tuned backbone",
+    "uniform": "(d) GATE uniform λ",
+    "learned": "(e) GATE learned λ",
+    "rf": "(f) RF on RDKit 2D",
+}
+TARGETS_DIR = REPO_ROOT / "assets" / "data" / "targets"
+SUMMARY_MAX_N = 200
+ADD_TASK_TARGET_SECONDS = 20.0
+THROUGHPUT_TARGET = 5000.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backbone", default=str(REPO_ROOT / "assets/backbone"))
+    parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS), help="comma-separated target names (assets/data/targets/<name>.csv)")
+    parser.add_argument("--sizes", default="50,100,200", help="training sizes n, comma-separated; 'all' = the whole training pool")
+    parser.add_argument("--seeds", default="0,1", help="split/subsample/model seeds, comma-separated")
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
+    parser.add_argument("--budget-minutes", type=float, default=45.0, help="start no new cell after this many minutes (0: no limit)")
+    parser.add_argument("--test-fraction", type=float, default=0.2, help="scaffold fraction of each target held out as the test set")
+    parser.add_argument("--val-fraction", type=float, default=0.2, help="fraction of the n training molecules that (a) and (c) hold out for early stopping")
+    parser.add_argument("--ensemble", type=int, default=5, help="K of task addition for (b), (d), (e)")
+    parser.add_argument("--st-epochs", type=int, default=60, help="max epochs of (a)")
+    parser.add_argument("--st-patience", type=int, default=10)
+    parser.add_argument("--st-batch-size", type=int, default=32)
+    parser.add_argument("--st-lr", type=float, default=1e-3)
+    parser.add_argument("--ft-epochs", type=int, default=40, help="max epochs of (c)")
+    parser.add_argument("--ft-patience", type=int, default=8)
+    parser.add_argument("--ft-batch-size", type=int, default=32)
+    parser.add_argument("--method-max-minutes", type=float, default=3.0, help="wall-clock cap of one (a) or (c) training")
+    parser.add_argument("--rf-trees", type=int, default=500)
+    parser.add_argument("--rf-jobs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="torch/BLAS threads (default: every core this process may use)")
+    parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+    parser.add_argument("--skip-speed", action="store_true", help="no add-task timing / throughput section")
+    parser.add_argument("--speed-only", action="store_true", help="only the add-task timing and throughput section")
+    parser.add_argument("--speed-target", default="huuskonen_logS", help="target whose molecules the timed 500-molecule task uses")
+    parser.add_argument("--speed-molecules", type=int, default=500)
+    parser.add_argument("--speed-repeats", type=int, default=1, help="cold-cache repeats of the timed task addition")
+    parser.add_argument("--throughput-molecules", type=int, default=5000)
+    parser.add_argument("--resume", action="store_true", help="keep the cells already in <results-dir>/task_addition.json (same backbone and settings) and run the rest")
+
+
+def _log(msg: str) -> None:
+    print(f"[task_addition] {msg}", flush=True)
+
+
+def _csv_list(text: str) -> list[str]:
+    return [t.strip() for t in str(text).split(",") if t.strip()]
+
+
+def parse_sizes(text: str) -> list[int | str]:
+    out: list[int | str] = []
+    for item in _csv_list(text):
+        if item == "all":
+            out.append("all")
+        elif item.isdigit() and int(item) >= 20:
+            out.append(int(item))
+        else:
+            raise ValueError(f"training size {item!r}: an integer ≥ 20 (task addition's minimum) or 'all'")
+    return out
+
+
+# ------------------------------------------------------------------------------------ summary
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(float(x))
+
+
+def summarise(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) -> dict:
+    """Mean normalised RMSE per method over regression cells with n ≤ ``max_n``.
+
+    A row is one (target, seed, size, method) with ``nrmse`` = test RMSE / test-set std of the
+    target under that seed's split. Only *complete* cells count (every method in ``methods``
+    has a finite nRMSE there), so a method that failed or did not run in a hard cell cannot look
+    better for it. Each target weighs the same: mean over its cells (seeds × sizes) first, then
+    the mean over targets. ``size == "all"`` rows are left out (their n differs by target).
+    """
+    cells: dict[tuple, dict[str, float]] = {}
+    for r in rows:
+        size = r.get("size")
+        if size == "all" or not isinstance(size, int) or size > max_n or r.get("method") not in methods:
+            continue
+        if not _finite(r.get("nrmse")):
+            continue
+        cells.setdefault((r["target"], r["seed"], size), {})[r["method"]] = float(r["nrmse"])
+    complete = {k: v for k, v in cells.items() if all(m in v for m in methods)}
+
+    def target_mean(keys: list[tuple]) -> dict[str, float]:
+        per_target: dict[str, list[tuple]] = {}
+        for k in keys:
+            per_target.setdefault(k[0], []).append(k)
+        if not per_target:
+            return {}
+        return {m: float(np.mean([np.mean([complete[k][m] for k in ks]) for ks in per_target.values()])) for m in methods}
+
+    keys = sorted(complete, key=str)
+    overall = target_mean(keys)
+    sizes = sorted({k[2] for k in keys})
+    by_size = {s: target_mean([k for k in keys if k[2] == s]) for s in sizes}
+    targets = sorted({k[0] for k in keys})
+    by_target = {t: target_mean([k for k in keys if k[0] == t]) for t in targets}
+    wins = dict.fromkeys(methods, 0)
+    for k in keys:
+        wins[min(methods, key=lambda m: complete[k][m])] += 1
+    head_to_head = {}
+    if "learned" in methods:
+        for m in methods:
+            if m == "learned":
+                continue
+            diff = np.array([complete[k]["learned"] - complete[k][m] for k in keys])
+            head_to_head[m] = {
+                "learned_lower_in": int((diff < 0).sum()),
+                "cells": len(diff),
+                "mean_nrmse_difference": float(diff.mean()) if len(diff) else None,
+                "targets_learned_lower": [t for t in targets if by_target[t]["learned"] < by_target[t][m]],
+            }
+    return {
+        "max_n": max_n,
+        "methods": list(methods),
+        "n_complete_cells": len(keys),
+        "n_incomplete_cells": len(cells) - len(keys),
+        "n_targets": len(targets),
+        "overall": overall,
+        "best": min(overall, key=overall.get) if overall else None,
+        "by_size": by_size,
+        "best_by_size": {s: min(v, key=v.get) for s, v in by_size.items() if v},
+        "by_target": by_target,
+        "wins": wins,
+        "learned_head_to_head": head_to_head,
+    }
+
+
+# ------------------------------------------------------------------------------------- data
+
+
+def load_target(name: str) -> tuple[list[str], np.ndarray, str]:
+    import pandas as pd
+
+    from gate_core.data.builders.targets import TARGETS
+
+    if name not in TARGETS:
+        raise ValueError(f"unknown target {name!r}; known: {', '.join(TARGETS)}")
+    path = TARGETS_DIR / f"{name}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: build it with `python -m gate_core.data.builders`")
+    frame = pd.read_csv(path)
+    return frame["smiles"].astype(str).tolist(), frame["value"].to_numpy(dtype=np.float64), TARGETS[name].task_type
+
+
+class TargetSplit:
+    """One target under one seed: the scaffold test set, the permuted pool, cached test embedding."""
+
+    def __init__(self, name: str, seed: int, test_fraction: float) -> None:
+        from gate_core.data.splits import scaffold_split
+
+        self.name, self.seed = name, seed
+        self.smiles, self.y, self.task_type = load_target(name)
+        pool, _, test = scaffold_split(self.smiles, (1.0 - test_fraction, 0.0, test_fraction), seed)
+        self.order = pool[np.random.default_rng(seed).permutation(len(pool))]
+        self.test = test
+        self.test_smiles = [self.smiles[i] for i in test]
+        self.y_test = self.y[test]
+        self.test_std = float(self.y_test.std())
+        self.h_test = self.chart_test = None
+
+    @property
+    def pool_size(self) -> int:
+        return len(self.order)
+
+    def train_index(self, size: int | str) -> np.ndarray:
+        return self.order if size == "all" else self.order[: int(size)]
+
+
+# ---------------------------------------------------------------------------------- methods
+
+
+def _metrics(task_type: str, y: np.ndarray, pred: np.ndarray, test_std: float) -> dict:
+    from gate_core.training.evaluate import classification_metrics, regression_metrics
+
+    if task_type == "classification":
+        return classification_metrics(y, pred)
+    m = regression_metrics(y, pred)
+    m["nrmse"] = m["rmse"] / test_std if test_std > 0 else float("nan")
+    return m
+
+
+def _val_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(inner train, val) positions within the n training molecules, for (a) and (c)."""
+    rng = np.random.default_rng([seed, n, 7])
+    order = rng.permutation(n)
+    n_val = min(max(2, int(round(fraction * n))), n - 2)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def run_single_task(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, dict]:
+    from gate_core.data.table import MultiTaskTable
+    from gate_core.training.evaluate import predict
+    from gate_core.training.objective import LossWeights
+    from gate_core.training.pretrain import PretrainConfig, pretrain
+
+    args, cfg = ctx["args"], ctx["backbone"].config
+    config = PretrainConfig(
+        tasks=[ts.name], weights=LossWeights(0, 0, 0, 0), descriptors=cfg.n_descriptors > 0,
+        hidden=cfg.hidden, depth=cfg.depth, dropout=cfg.dropout, latent_dim=cfg.latent_dim, task_hidden=cfg.task_hidden,
+        epochs=args.st_epochs, patience=args.st_patience, batch_size=args.st_batch_size, lr=args.st_lr, seed=ts.seed,
+        device=str(ctx["device"]), max_minutes=args.method_max_minutes,
+    )
+    table = MultiTaskTable(list(smiles), [ts.name], y[:, None])
+    reference = {smiles[i]: "val" for i in val} | {smiles[i]: "train" for i in inner}
+    summary = pretrain(config, progress=False, split_reference=reference, table=table)
+    pred = predict(summary["model"], ts.test_smiles)[:, 0]
+    return pred, {"epochs_run": summary["epochs_run"], "best_epoch": summary["best_epoch"], "n_inner_train": len(inner), "n_val": len(val)}
+
+
+def run_finetune(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, dict]:
+    from gate_core.models.gate import TaskInfo
+    from gate_core.training.finetune import FinetuneConfig, finetune
+
+    args = ctx["args"]
+    config = FinetuneConfig(epochs=args.ft_epochs, patience=args.ft_patience, batch_size=args.ft_batch_size, seed=ts.seed, max_minutes=args.method_max_minutes)
+    result = finetune(
+        ctx["backbone"], [smiles[i] for i in inner], y[inner], [smiles[i] for i in val], y[val], TaskInfo(ts.name, task_type=ts.task_type), config
+    )
+    return result.predict(ts.test_smiles), {"epochs_run": len(result.history), "best_epoch": result.best_epoch, "n_inner_train": len(inner), "n_val": len(val)}
+
+
+def _test_embedding(ctx: dict, ts: TargetSplit) -> None:
+    import torch
+
+    from gate_core.training.evaluate import embed
+
+    if ts.h_test is None:
+        with torch.no_grad():
+            ts.h_test = embed(ctx["backbone"], ts.test_smiles)
+            ts.chart_test = ctx["backbone"].latents(ts.h_test)[1].mean(dim=0)
+
+
+def run_task_addition(mode: str):
+    def run(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, dict]:
+        from gate_core.models.gate import TaskInfo
+        from gate_core.transfer.addition import TaskAdditionConfig, add_task
+        from gate_core.transfer.ratios import RatioSettings
+
+        config = TaskAdditionConfig(ratios=RatioSettings(mode=mode), ensemble=ctx["args"].ensemble, seed=ts.seed, task_type=ts.task_type)
+        result = add_task(ctx["backbone"], list(smiles), list(y), TaskInfo(ts.name, task_type=ts.task_type), config)
+        _test_embedding(ctx, ts)  # normally done before the clock starts (see run)
+        pred = result.task.predict_from_representation(ts.h_test, ts.chart_test)["mean"]
+        meta = result.task.metadata
+        info = {"steps": [m["steps"] for m in meta["members"]], "timings": result.timings}
+        if mode != "off":
+            info["ratio_share"] = {s: r["share"] for s, r in meta["ratios"].items()}
+            info["ratio_mean"] = {s: r["ratio"] for s, r in meta["ratios"].items()}
+        return pred, info
+
+    return run
+
+
+def run_rf(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, dict]:
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    args, features = ctx["args"], ctx["rdkit_descriptors"]
+    X = np.stack([features[s] for s in smiles])
+    X_test = np.stack([features[s] for s in ts.test_smiles])
+    if ts.task_type == "classification":
+        forest = RandomForestClassifier(n_estimators=args.rf_trees, n_jobs=args.rf_jobs, random_state=ts.seed).fit(X, y.astype(int))
+        classes = list(forest.classes_)
+        pred = forest.predict_proba(X_test)[:, classes.index(1)] if 1 in classes else np.zeros(len(X_test))
+    else:
+        forest = RandomForestRegressor(n_estimators=args.rf_trees, n_jobs=args.rf_jobs, random_state=ts.seed).fit(X, y)
+        pred = forest.predict(X_test)
+    return pred, {"n_descriptors": int(X.shape[1])}
+
+
+RUNNERS = {
+    "single_task": run_single_task,
+    "probe": run_task_addition("off"),
+    "finetune": run_finetune,
+    "uniform": run_task_addition("uniform"),
+    "learned": run_task_addition("learned"),
+    "rf": run_rf,
+}
+
+
+def warm_features(ctx: dict, ts: TargetSplit) -> dict:
+    """Featurise every molecule of the target once (graphs, fast and all RDKit descriptors)."""
+    from rdkit import Chem
+
+    from gate_core.data.featurize import featurize_molecules
+    from gate_core.featurizers.descriptors import all_rdkit_descriptors
+
+    t0 = time.perf_counter()
+    featurize_molecules(ts.smiles, descriptors=ctx["backbone"].config.n_descriptors > 0)
+    graph_seconds = time.perf_counter() - t0
+    rdkit_seconds = 0.0
+    if "rf" in ctx["methods"]:
+        t0 = time.perf_counter()
+        cache = ctx["rdkit_descriptors"]
+        for s in ts.smiles:
+            if s not in cache:
+                cache[s] = all_rdkit_descriptors(Chem.MolFromSmiles(s))
+        rdkit_seconds = time.perf_counter() - t0
+    return {"graph_and_fast_descriptor_seconds": graph_seconds, "all_rdkit_descriptor_seconds": rdkit_seconds}
+
+
+def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) -> list[dict]:
+    """Every method on one (target, seed, n): the same training molecules, the same test set."""
+    idx = ts.train_index(size)
+    smiles = [ts.smiles[i] for i in idx]
+    y = ts.y[idx]
+    inner, val = _val_split(len(idx), ctx["args"].val_fraction, ts.seed)
+    rows = []
+    for method in methods:
+        row = {"target": ts.name, "seed": ts.seed, "size": size, "n_train": len(idx), "n_test": len(ts.test), "test_std": ts.test_std,
+               "task_type": ts.task_type, "method": method}
+        t0 = time.perf_counter()
+        try:
+            pred, info = RUNNERS[method](ctx, ts, smiles, y, inner, val)
+            row["wall_seconds"] = time.perf_counter() - t0
+            row.update(_metrics(ts.task_type, ts.y_test, np.asarray(pred, dtype=np.float64), ts.test_std))
+            row["info"] = info
+        except Exception as exc:  # noqa: BLE001 - one failing method must not lose the cell
+            row["wall_seconds"] = time.perf_counter() - t0
+            row["error"] = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc(file=sys.stderr)
+        rows.append(row)
+        score = f"RMSE {row['rmse']:.4g} (nRMSE {row['nrmse']:.3f})" if "rmse" in row else (f"AUC {row.get('roc_auc')}" if "roc_auc" in row else row.get("error"))
+        _log(f"  {ts.name} seed {ts.seed} n={size}: {method:<11} {score}  {row['wall_seconds']:.1f} s")
+    return rows
+
+
+# ------------------------------------------------------------------------------------ speed
+
+
+def clear_feature_caches() -> None:
+    from gate_core.data import featurize
+    from gate_core.featurizers.graph import DEFAULT_FEATURIZER
+
+    DEFAULT_FEATURIZER._cache.clear()
+    featurize._DESCRIPTOR_CACHE.clear()
+
+
+def measure_speed(ctx: dict) -> dict:
+    """Time to add a task from raw SMILES (cold caches) and batch prediction throughput."""
+    from gate_core.transfer.addition import TaskAdditionConfig, add_task
+
+    args, backbone = ctx["args"], ctx["backbone"]
+    smiles, y, task_type = load_target(args.speed_target)
+    if len(smiles) < args.speed_molecules:
+        raise ValueError(f"{args.speed_target} has {len(smiles)} molecules, fewer than --speed-molecules {args.speed_molecules}")
+    pick = np.sort(np.random.default_rng(0).choice(len(smiles), args.speed_molecules, replace=False))
+    runs = []
+    task = None
+    for r in range(args.speed_repeats):
+        clear_feature_caches()
+        t0 = time.perf_counter()
+        result = add_task(backbone, [smiles[i] for i in pick], [float(y[i]) for i in pick], f"speed_{args.speed_target}",
+                          TaskAdditionConfig(seed=r, task_type=task_type))
+        wall = time.perf_counter() - t0
+        task = result.task
+        runs.append({"wall_seconds": wall, **result.timings, "member_steps": [m["steps"] for m in task.metadata["members"]]})
+        _log(f"add a {args.speed_molecules}-molecule task (learned λ, K={len(task.members)}, cold caches): {wall:.1f} s "
+             f"(embedding + frozen sources {result.timings['featurize_seconds']:.1f} s, training {result.timings['train_seconds']:.1f} s)")
+    add = {
+        "target": args.speed_target, "molecules": args.speed_molecules, "ratios": "learned", "ensemble": len(task.members),
+        "runs": runs, "median_wall_seconds": float(np.median([r["wall_seconds"] for r in runs])),
+        "target_seconds": ADD_TASK_TARGET_SECONDS,
+    }
+    add["passes"] = add["median_wall_seconds"] <= ADD_TASK_TARGET_SECONDS
+
+    # throughput: a seeded sample of distinct molecules from every target table
+    pool = sorted({s for name in DEFAULT_TARGETS if (TARGETS_DIR / f"{name}.csv").is_file() for s in load_target(name)[0]})
+    n = min(args.throughput_molecules, len(pool))
+    mols = [pool[i] for i in np.random.default_rng(1).choice(len(pool), n, replace=False)]
+    clear_feature_caches()
+    t0 = time.perf_counter()
+    frame = task.predict(backbone, mols)
+    cold = time.perf_counter() - t0
+    warm = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        task.predict(backbone, mols)
+        warm.append(time.perf_counter() - t0)
+    from gate_core.data.featurize import featurize_molecules
+
+    clear_feature_caches()
+    t0 = time.perf_counter()
+    featurize_molecules(mols, descriptors=backbone.config.n_descriptors > 0)
+    featurize_only = time.perf_counter() - t0
+    throughput = {
+        "call": "AddedTask.predict(backbone, smiles) — parse, featurise, encoder, K heads, applicability domain",
+        "molecules": n, "valid": int(frame["error"].isna().sum()),
+        "cold_seconds": cold, "cold_per_second": n / cold,
+        "warm_seconds": warm, "warm_per_second": n / float(np.median(warm)),
+        "featurize_only_cold_seconds": featurize_only, "featurize_only_cold_per_second": n / featurize_only,
+        "target_per_second": THROUGHPUT_TARGET,
+    }
+    throughput["cold_passes"] = throughput["cold_per_second"] >= THROUGHPUT_TARGET
+    throughput["warm_passes"] = throughput["warm_per_second"] >= THROUGHPUT_TARGET
+    _log(f"predict {n} molecules: cold {throughput['cold_per_second']:.0f} mol/s, warm {throughput['warm_per_second']:.0f} mol/s "
+         f"(featurisation alone, cold: {throughput['featurize_only_cold_per_second']:.0f} mol/s)")
+    return {"add_task": add, "throughput": throughput, "device": str(ctx["device"]), "torch_threads": ctx["threads"]}
+
+
+# -------------------------------------------------------------------------------------- run
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    keys = ("test_fraction", "val_fraction", "ensemble", "st_epochs", "st_patience", "st_batch_size", "st_lr", "ft_epochs",
+            "ft_patience", "ft_batch_size", "method_max_minutes", "rf_trees", "rf_jobs")
+    return {k: getattr(args, k) for k in keys}
+
+
+def _load_previous(path: Path, backbone_id: str, settings: dict) -> tuple[list[dict], dict | None]:
+    import json
+
+    if not path.is_file():
+        return [], None
+    data = json.loads(path.read_text())
+    if data.get("backbone_id") != backbone_id or data.get("settings") != settings:
+        _log(f"--resume: {path} was made with another backbone or other settings; starting afresh")
+        return [], None
+    return list(data.get("rows", [])), data.get("speed")
+
+
+def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    from gate_core.models.checkpoint import load_checkpoint
+    from gate_core.training.distributed import select_device
+    from gate_core.transfer.addition import backbone_fingerprint
+
+    started = time.perf_counter()
+    threads = args.threads or len(os.sched_getaffinity(0))
+    limit_threads(threads)
+    targets, sizes, seeds, methods = _csv_list(args.targets), parse_sizes(args.sizes), [int(s) for s in _csv_list(args.seeds)], _csv_list(args.methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
+    for t in targets:
+        load_target(t)  # fail now, not 30 minutes in
+    device = select_device(args.device)
+    backbone, _ = load_checkpoint(args.backbone, device)
+    backbone_id = backbone_fingerprint(backbone)
+    ctx = {"args": args, "backbone": backbone, "device": device, "threads": threads, "methods": methods, "rdkit_descriptors": {}}
+    settings = _settings(args)
+    results_dir = Path(args.results_dir)
+    rows, speed = _load_previous(results_dir / f"{NAME}.json", backbone_id, settings) if args.resume else ([], None)
+    done = {(r["target"], r["seed"], r["size"], r["method"]) for r in rows if "error" not in r}
+    rows = [r for r in rows if (r["target"], r["seed"], r["size"], r["method"]) in done]
+
+    cells = [(t, seed, size) for seed in seeds for size in ([] if args.speed_only else sizes) for t in targets]
+    state = {
+        "status": "running", "backbone": str(args.backbone), "backbone_id": backbone_id, "settings": settings,
+        "grid": {"targets": targets, "sizes": sizes, "seeds": seeds, "methods": methods, "order": "seed, then size, then target",
+                 "planned": [list(c) for c in cells], "ran": [], "resumed": [], "skipped": [], "not_started": []},
+        "budget_minutes": args.budget_minutes, "targets": {}, "rows": rows, "speed": speed,
+        "device": str(device), "torch_threads": threads,
+    }
+
+    def save() -> tuple[Path, Path]:
+        state["wall_seconds"] = time.perf_counter() - started
+        state["summary"] = summarise(state["rows"], methods)
+        paths = write_results(NAME, state, markdown(state), results_dir)
+        _write_csv(state["rows"], results_dir / f"{NAME}.csv")
+        return paths
+
+    if not args.skip_speed and speed is None:
+        state["speed"] = measure_speed(ctx)
+    paths = save()
+
+    splits: dict[tuple[str, int], TargetSplit] = {}
+    for i, (t, seed, size) in enumerate(cells):
+        if args.budget_minutes and (time.perf_counter() - started) / 60 > args.budget_minutes:
+            state["grid"]["not_started"] = [list(c) for c in cells[i:]]
+            state["status"] = f"stopped by the {args.budget_minutes:g}-minute budget: {len(cells) - i} of {len(cells)} cells not started"
+            _log(state["status"])
+            break
+        todo = [m for m in methods if (t, seed, size, m) not in done]
+        if not todo:
+            state["grid"]["resumed"].append([t, seed, size])
+            continue
+        if (t, seed) not in splits:
+            splits[(t, seed)] = TargetSplit(t, seed, args.test_fraction)
+        ts = splits[(t, seed)]
+        if size != "all" and size > ts.pool_size:
+            state["grid"]["skipped"].append({"cell": [t, seed, size], "reason": f"training pool has only {ts.pool_size} molecules"})
+            _log(f"{t} seed {seed} n={size}: skipped, the training pool has only {ts.pool_size} molecules")
+            continue
+        if t not in state["targets"]:
+            state["targets"][t] = {"n_molecules": len(ts.smiles), "task_type": ts.task_type, **warm_features(ctx, ts), "splits": {}}
+        _test_embedding(ctx, ts)
+        state["targets"][t]["splits"][str(seed)] = {"pool": ts.pool_size, "test": len(ts.test), "test_std": ts.test_std}
+        _log(f"cell {i + 1}/{len(cells)}: {t} seed {seed} n={size} ({(time.perf_counter() - started) / 60:.1f} min elapsed)")
+        state["rows"].extend(run_cell(ctx, ts, size, todo))
+        state["grid"]["ran"].append([t, seed, size])
+        paths = save()
+    else:
+        state["status"] = "complete"
+    return save()
+
+
+def _write_csv(rows: list[dict], path: Path) -> None:
+    import pandas as pd
+
+    cols = ["target", "seed", "size", "n_train", "n_test", "method", "rmse", "mae", "r2", "nrmse", "roc_auc", "test_std", "wall_seconds", "error"]
+    frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, float_format="%.6g")
+
+
+# --------------------------------------------------------------------------------- markdown
+
+
+def _bold_min(values: dict[str, float], methods: list[str], fmt: str = "{:.3f}", higher_is_better: bool = False) -> list[str]:
+    finite = {m: v for m, v in values.items() if _finite(v)}
+    best = (max if higher_is_better else min)(finite, key=finite.get) if finite else None
+    return [("**" + fmt.format(values[m]) + "**" if m == best else fmt.format(values[m])) if _finite(values.get(m)) else "—" for m in methods]
+
+
+def _speed_text(speed: dict | None) -> str:
+    if not speed:
+        return "Not measured in this run (`--skip-speed`).\n"
+    a, t = speed["add_task"], speed["throughput"]
+    run0 = a["runs"][0]
+    return (
+        f"- **Adding a {a['molecules']}-molecule task** ({a['target']}, learned λ, K = {a['ensemble']}, from raw SMILES with cold "
+        f"featurisation caches, on {speed['device']} with {speed['torch_threads']} threads): **{a['median_wall_seconds']:.1f} s** "
+        f"(median of {len(a['runs'])}; first run: {run0['featurize_seconds']:.1f} s featurisation + frozen source quantities, "
+        f"{run0['train_seconds']:.1f} s training) against the {a['target_seconds']:.0f} s target: **{'PASS' if a['passes'] else 'FAIL'}**.\n"
+        f"- **Batch prediction** ({t['call']}) on {t['molecules']:,} molecules: cold caches **{t['cold_per_second']:,.0f} mol/s** "
+        f"({'PASS' if t['cold_passes'] else 'FAIL'}), warm caches (molecules already featurised in this process) "
+        f"**{t['warm_per_second']:,.0f} mol/s** ({'PASS' if t['warm_passes'] else 'FAIL'}) against the {t['target_per_second']:,.0f} mol/s target. "
+        f"Featurisation alone (graphs + fast descriptors, cold) runs at {t['featurize_only_cold_per_second']:,.0f} mol/s, so it bounds the cold figure.\n"
+    )
+
+
+def _verdict(summary: dict) -> str:
+    if not summary.get("overall") or "learned" not in summary["methods"]:
+        return "No complete cells with learned ratios yet: no verdict.\n"
+    ov, h2h, best = summary["overall"], summary["learned_head_to_head"], summary["best"]
+    lines = []
+    if best == "learned":
+        lines.append(f"- (e) learned λ has the lowest mean normalised RMSE at n ≤ {summary['max_n']} ({ov['learned']:.3f}).")
+    else:
+        lines.append(f"- (e) learned λ does **not** have the lowest mean normalised RMSE at n ≤ {summary['max_n']}: "
+                     f"{METHOD_LABELS[best]} does ({ov[best]:.3f} vs {ov['learned']:.3f}).")
+    for size, b in summary["best_by_size"].items():
+        lines.append(f"- n = {size}: lowest is {METHOD_LABELS[b]} ({summary['by_size'][size][b]:.3f}; (e) {summary['by_size'][size]['learned']:.3f}).")
+    for m, h in h2h.items():
+        wins_t = h["targets_learned_lower"]
+        lines.append(
+            f"- (e) vs {METHOD_LABELS[m]}: lower nRMSE in {h['learned_lower_in']} of {h['cells']} cells "
+            f"(mean difference {h['mean_nrmse_difference']:+.3f}); lower on {len(wins_t)} of {summary['n_targets']} targets"
+            + (f" ({', '.join(wins_t)})" if 0 < len(wins_t) <= 6 else "") + "."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def markdown(state: dict) -> str:
+    summary, grid = state["summary"], state["grid"]
+    methods = summary["methods"]
+    label = [METHOD_LABELS[m] for m in methods]
+    by_size_rows = [[f"n = {s}", *_bold_min(v, methods)] for s, v in summary["by_size"].items()]
+    if summary["overall"]:
+        by_size_rows.append([f"**all n ≤ {summary['max_n']}**", *_bold_min(summary["overall"], methods)])
+        by_size_rows.append(["cells won", *[str(summary["wins"][m]) for m in methods]])
+
+    # per target and size: mean RMSE (units) and R² over seeds
+    groups: dict[tuple, dict[str, list[dict]]] = {}
+    for r in state["rows"]:
+        groups.setdefault((r["target"], str(r["size"])), {}).setdefault(r["method"], []).append(r)
+    target_rows = []
+    for t in grid["targets"]:
+        for size in [str(s) for s in grid["sizes"]]:
+            g = groups.get((t, size))
+            if not g:
+                continue
+            key = "roc_auc" if state["targets"].get(t, {}).get("task_type") == "classification" else "rmse"
+            means = {m: float(np.mean([r[key] for r in g[m] if _finite(r.get(key))])) if any(_finite(r.get(key)) for r in g.get(m, [])) else float("nan") for m in methods}
+            r2 = {m: float(np.mean([r["r2"] for r in g[m] if _finite(r.get("r2"))])) if any(_finite(r.get("r2")) for r in g.get(m, [])) else float("nan") for m in methods}
+            if key == "roc_auc":
+                cells = _bold_min(means, methods, "AUC {:.3f}", higher_is_better=True)
+            else:
+                cells = [f"{c} ({r2[m]:.2f})" if _finite(r2[m]) else c for c, m in zip(_bold_min(means, methods, "{:.3g}"), methods)]
+            n_seeds = max(len(v) for v in g.values())
+            target_rows.append([t, size, n_seeds, *cells])
+    time_rows = []
+    for size in [str(s) for s in grid["sizes"]]:
+        vals = {m: [r["wall_seconds"] for r in state["rows"] if str(r["size"]) == size and r["method"] == m and "error" not in r] for m in methods}
+        if any(vals.values()):
+            time_rows.append([f"n = {size}", *[f"{np.mean(v):.1f}" if v else "—" for v in vals.values()]])
+    errors = [r for r in state["rows"] if "error" in r]
+    ratio_rows = []
+    for t in grid["targets"]:
+        shares = [r["info"]["ratio_share"] for r in state["rows"] if r["target"] == t and r["method"] == "learned" and "ratio_share" in r.get("info", {})]
+        if shares:
+            mean = {s: float(np.mean([x[s] for x in shares])) for s in shares[0]}
+            top = sorted(mean, key=mean.get, reverse=True)[:3]
+            ratio_rows.append([t, len(shares), ", ".join(f"{s} {mean[s]:.1%}" for s in top), f"{min(mean.values()):.1%}–{max(mean.values()):.1%}"])
+    s = state["settings"]
+    n_planned, n_ran = len(grid["planned"]), len(grid["ran"]) + len(grid["resumed"])
+    return f"""# Task addition vs the alternatives (new targets, scaffold splits)
+
+Backbone `{state['backbone']}` (fingerprint `{state['backbone_id']}`), {state['device']}, {state['torch_threads']} torch threads.
+Status: **{state['status']}** — {n_ran} of {n_planned} planned cells ran{f", {len(grid['skipped'])} skipped (pool smaller than n)" if grid['skipped'] else ""}
+(grid: targets {', '.join(grid['targets'])}; n ∈ {{{', '.join(map(str, grid['sizes']))}}}; seeds {', '.join(map(str, grid['seeds']))}; order {grid['order']}).
+
+Protocol: per target and seed a scaffold split holds out {s['test_fraction']:.0%} of the molecules as the test set; the n training
+molecules are the first n of a seeded permutation of the rest; every method sees exactly those n and is scored on the same
+test set. (a) and (c) hold out {s['val_fraction']:.0%} of the n for early stopping; (b), (d), (e) are task addition with
+K = {s['ensemble']} members on their own folds of the n; (f) uses all n. (a): backbone architecture, l_reg only, ≤ {s['st_epochs']} epochs
+(patience {s['st_patience']}, batch {s['st_batch_size']}, lr {s['st_lr']}); (c): encoder lr 1e-4, head lr 1e-3, ≤ {s['ft_epochs']} epochs
+(patience {s['ft_patience']}, batch {s['ft_batch_size']}); (f): {s['rf_trees']} trees on every RDKit 2D descriptor.
+
+## Mean normalised RMSE (test RMSE / test-set std; lower is better)
+
+Mean over targets of each target's mean over its cells; only cells where every method ran count
+({summary['n_complete_cells']} complete cells over {summary['n_targets']} targets{f", {summary['n_incomplete_cells']} incomplete left out" if summary['n_incomplete_cells'] else ""}). Bold = lowest.
+
+{md_table(["", *label], by_size_rows) if by_size_rows else "No complete cells yet."}
+
+## Where (e) learned ratios does and does not win
+
+{_verdict(summary)}
+## Per target (test RMSE in the target's units, mean over seeds; R² in brackets; bold = lowest)
+
+{md_table(["target", "n", "seeds", *label], target_rows) if target_rows else "No cells yet."}
+
+## Wall time per method (s, mean over cells; featurisation done beforehand, not included)
+
+{md_table(["", *label], time_rows) if time_rows else "No cells yet."}
+
+## Speed
+
+{_speed_text(state.get('speed'))}
+## Learned transfer ratios (share of the total λ, mean over cells; top 3 sources)
+
+{md_table(["target", "cells", "top sources", "range over sources"], ratio_rows) if ratio_rows else "None yet."}
+{chr(10) + "Failed method runs: " + "; ".join(f"{r['target']}/{r['seed']}/{r['size']}/{r['method']}: {r['error']}" for r in errors) + chr(10) if errors else ""}"""

@@ -1,0 +1,146 @@
+"""Page fragments shared by several pages: validation report, run progress, run results, links.
+
+Why here: the Add-a-task page shows a run while it trains and after it ends; the Tasks and
+Transfer-ratio pages show the same results. Rendering lives here; numbers come from
+``gate_core.app_support``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from gate_app import charts
+from gate_core.app_support import UploadReport, metrics_comparison, ratio_frame, run_curves
+from gate_core.registry import RunRecord, TaskNotFoundError
+
+PAGES = {
+    "home": "app.py",
+    "add": "pages/1_Add_a_task.py",
+    "ratios": "pages/2_Transfer_ratios.py",
+    "latent": "pages/3_Latent_space.py",
+    "predict": "pages/4_Predict.py",
+    "tasks": "pages/5_Tasks.py",
+}
+RATIO_DISCLAIMER = (
+    "Transfer ratios measure how useful each source task was **for this model on this data**; "
+    "they are not evidence of a physical or causal link between the properties."
+)
+NUMBER = st.column_config.NumberColumn(format="%.3g")
+
+
+def page_link(page: str, label: str, icon: str | None = None) -> None:
+    """``st.page_link`` to one of :data:`PAGES`; plain text when the page is run on its own (tests)."""
+    try:
+        st.page_link(PAGES[page], label=label, icon=icon)
+    except Exception:  # StreamlitPageNotFoundError when this page is the main script
+        st.markdown(f"→ **{label}** (in the sidebar)")
+
+
+def number_columns(frame: pd.DataFrame, skip: tuple[str, ...] = ()) -> dict:
+    return {c: NUMBER for c in frame.columns if c not in skip and pd.api.types.is_float_dtype(frame[c])}
+
+
+# ---- validation report -----------------------------------------------------------------------
+
+
+def validation_report(report: UploadReport, name: str, unit: str) -> None:
+    st.subheader("Validation")
+    cols = st.columns(4)
+    cols[0].metric("rows in the file", report.n_rows)
+    cols[1].metric("molecules to train on", report.n_valid)
+    cols[2].metric("rows skipped", len(report.invalid))
+    cols[3].metric("duplicate rows merged", report.n_duplicates_merged)
+    for message in report.errors:
+        st.error(f"Cannot add a task from this table: {message}.", icon="🚫")
+    for message in report.warnings:
+        st.info(message.capitalize() + ".")
+    if report.invalid:
+        with st.expander(f"Rows that will be skipped ({len(report.invalid)})", expanded=len(report.invalid) <= 20):
+            st.dataframe(report.invalid_frame(), hide_index=True, width="stretch")
+    if report.n_duplicates_merged:
+        with st.expander(f"Duplicates merged: one row per molecule, median value ({len(report.duplicate_groups)} molecules)"):
+            st.dataframe(report.duplicate_groups, hide_index=True, width="stretch", column_config=number_columns(report.duplicate_groups))
+    if report.n_missing_values or report.n_non_numeric_values:
+        st.caption(f"Target column: {report.n_missing_values} missing and {report.n_non_numeric_values} non-numeric values.")
+    if len(report.values):
+        counts = report.class_counts()
+        if counts is not None:
+            st.plotly_chart(charts.class_balance(counts), key="report_chart")
+        else:
+            st.plotly_chart(charts.value_histogram(report.values, name, unit), key="report_chart")
+
+
+# ---- runs --------------------------------------------------------------------------------------
+
+
+def run_progress(run: RunRecord) -> None:
+    """Live view of a queued or running run: progress bar, validation loss, λ trajectory."""
+    progress = run.progress or {}
+    fraction = min(max(float(progress.get("fraction", 0.0)), 0.0), 1.0)
+    message = progress.get("message") or ("waiting for the worker (another run may be training)" if run.status == "queued" else "starting")
+    st.progress(fraction, text=f"{run.status} · {fraction:.0%} · {message}")
+    val, traj = run_curves(progress)
+    left, right = st.columns(2)
+    if len(val):
+        left.plotly_chart(charts.validation_curve(val), key=f"run{run.id}_live_val")
+    if len(traj):
+        right.plotly_chart(charts.ratio_trajectory(traj, member=int(traj["member"].max())), key=f"run{run.id}_live_traj")
+    elif len(val):
+        right.caption("Transfer ratios start moving after the warm-up steps (or stay fixed in uniform/off mode).")
+
+
+def run_result(studio, run: RunRecord) -> None:
+    """A finished run: error, or the test metrics vs the baseline, parity/ROC and the ratios."""
+    if run.status == "failed":
+        st.error(f"Training of '{run.task_name}' failed: {run.error}", icon="🚫")
+        return
+    if run.status == "cancelled":
+        st.warning(f"Run {run.id} for '{run.task_name}' was cancelled.")
+        return
+    try:
+        record = studio.registry.get_task(run.task_name)
+    except TaskNotFoundError:
+        st.warning(f"Run {run.id} finished, but the task '{run.task_name}' no longer exists (deleted or renamed).")
+        return
+    sizes, metrics = record.sizes or {}, record.metrics or {}
+    seconds = (metrics.get("timings") or {}).get("total_seconds")
+    st.success(
+        f"Task **{record.name}** added: {sizes.get('n_train', '?')} training and {sizes.get('n_test', '?')} test molecules"
+        + (f", trained in {seconds:.0f} s." if seconds else "."),
+        icon="✅",
+    )
+    table = metrics_comparison(metrics, record.task_type)
+    st.markdown("**Held-out test set** (15 % of scaffolds): the new task vs the frozen backbone with a new head only.")
+    st.dataframe(table, hide_index=True, column_config=number_columns(table), key=f"run{run.id}_metrics")
+    progress = run.progress or {}
+    preds = progress.get("test_predictions")
+    left, right = st.columns(2)
+    if preds:
+        if record.task_type == "classification":
+            left.plotly_chart(charts.roc(preds["y_true"], preds["mean"], preds.get("baseline")), key=f"run{run.id}_roc")
+        else:
+            left.plotly_chart(charts.parity(preds["y_true"], preds["mean"], preds.get("baseline"), record.name, record.unit), key=f"run{run.id}_parity")
+    ratios = ratio_frame(record.ratios)
+    if len(ratios):
+        right.plotly_chart(charts.ratio_bars(ratios), key=f"run{run.id}_ratios")
+        right.caption(RATIO_DISCLAIMER)
+    val, traj = run_curves(progress)
+    if len(val) or len(traj):
+        with st.expander("Training curves"):
+            a, b = st.columns(2)
+            if len(val):
+                a.plotly_chart(charts.validation_curve(val), key=f"run{run.id}_val")
+            if len(traj):
+                b.plotly_chart(charts.ratio_trajectory(traj, member=None), key=f"run{run.id}_traj")
+    invalid = progress.get("invalid") or []
+    if invalid:
+        with st.expander(f"Rows skipped during training ({len(invalid)})"):
+            st.dataframe(pd.DataFrame(invalid), hide_index=True)
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        page_link("ratios", "Transfer ratios in detail", "⚖️")
+    with c2:
+        page_link("predict", "Predict with the new task", "🔮")
+    with c3:
+        page_link("latent", "See its latent space", "🗺️")

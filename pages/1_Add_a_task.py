@@ -1,0 +1,185 @@
+"""Add a task: upload or pick a dataset → validation report → options → background training.
+
+The Start button only queues a run in the registry; the worker thread trains it and this page
+polls the run (``st.fragment(run_every=1)``), so the page never blocks and the run survives a
+reload. Which file this browser session uploaded, and which run it watches, are per-session.
+"""
+
+import hashlib
+
+import streamlit as st
+
+from gate_app import state, views
+from gate_core.app_support import example_datasets, runs_frame, validate_upload
+from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column, detect_target_column, read_table
+from gate_core.registry import RegistryError, suggest_task_name
+
+st.set_page_config(page_title="Add a task · GATE Studio", layout="wide")
+st.title("Add a task")
+st.caption(
+    "Bring SMILES with one measured property. The backbone stays frozen: only the new task's "
+    "encoder, transfer, inverse transfer and head are trained, with learned transfer ratios to each source task."
+)
+studio = state.require_studio()
+state.get_worker()
+settings = state.settings()
+registry = studio.registry
+
+
+@st.cache_data(max_entries=16, show_spinner="Reading the table…")
+def load_table(data: bytes, filename: str, max_rows: int):
+    return read_table(data, filename, max_rows=max_rows)
+
+
+@st.cache_data(max_entries=32, show_spinner="Checking molecules and values…")
+def check_table(frame, smiles_column: str, target_column: str, task_type: str | None):
+    return validate_upload(frame, smiles_column, target_column, task_type)
+
+
+def free_name(text: str) -> str:
+    base = suggest_task_name(text)
+    taken = {r.name.lower() for r in studio.added_tasks()} | {t.lower() for t in studio.backbone.task_names}
+    name, k = base, 2
+    while name.lower() in taken:
+        name, k = f"{base}_{k}", k + 1
+    return name
+
+
+def choose_data() -> tuple[bytes, str, str] | None:
+    """The chosen file's bytes, name and unit hint; ``None`` (with a message) when there is none."""
+    source = st.radio("Data", ["Upload a file", "Example dataset"], key="add_source", horizontal=True)
+    if source == "Example dataset":
+        examples = {e.name: e for e in example_datasets()}
+        if not examples:
+            st.warning("No example datasets found in assets/data/targets (run `make data`).")
+            return None
+        pick = st.selectbox("Example dataset", list(examples), format_func=lambda n: f"{examples[n].label} · {n} ({examples[n].unit})", key="add_example")
+        example = examples[pick]
+        st.caption(f"Source: {example.citation}")
+        return example.path.read_bytes(), example.path.name, example.unit
+    upload = st.file_uploader(
+        f"Table with a SMILES column and a measured value (CSV, TSV, Excel or SDF; at most {settings.max_rows:,} rows and {settings.max_upload_mb} MB)",
+        type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES],
+        key="add_upload",
+    )
+    if upload is None:
+        st.info("Upload a file, or choose an example dataset above.")
+        return None
+    data = upload.getvalue()
+    if len(data) > settings.max_upload_mb * 1024 * 1024:
+        st.error(f"'{upload.name}' is {len(data) / 1e6:.1f} MB; the limit is {settings.max_upload_mb} MB. Split the file or ask the administrator to raise GATE_MAX_UPLOAD_MB.", icon="🚫")
+        return None
+    return data, upload.name, ""
+
+
+def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
+    """Column choice, validation report, options form; queues a run on submit."""
+    columns = [str(c) for c in frame.columns]
+    if st.session_state.get("add_digest") != digest:  # a new file: detect again, reset the form
+        smiles = detect_smiles_column(frame)
+        target = detect_target_column(frame, smiles)
+        st.session_state["add_digest"] = digest
+        st.session_state["add_smiles_col"] = smiles or columns[0]
+        st.session_state["add_target_col"] = target or next((c for c in columns if c != (smiles or columns[0])), columns[0])
+        stem = filename.rsplit(".", 1)[0]
+        st.session_state["add_name"] = free_name(stem if (target or "value").lower() in ("value", "target", "y", "label") else target)
+        st.session_state["add_unit"] = unit_hint
+        if smiles is None:
+            st.warning("No column looks like SMILES; pick the right one below.")
+    with st.expander(f"Preview of {filename} ({len(frame):,} rows × {len(columns)} columns)"):
+        st.dataframe(frame.head(20), width="stretch")
+    c1, c2, c3 = st.columns(3)
+    smiles_col = c1.selectbox("SMILES column", columns, key="add_smiles_col")
+    target_col = c2.selectbox("Target column (measured value)", columns, key="add_target_col")
+    choice = c3.selectbox("Task type", ["auto", "regression", "classification"], key="add_task_type")
+    report = check_table(frame, smiles_col, target_col, None if choice == "auto" else choice)
+    views.validation_report(report, st.session_state.get("add_name", target_col), st.session_state.get("add_unit", ""))
+
+    st.subheader("Options")
+    sources = studio.backbone.task_names
+    with st.form("add_form"):
+        a, b = st.columns(2)
+        name = a.text_input("Task name", key="add_name", max_chars=64, help="Letters, digits, '_', '.', '-'.")
+        unit = b.text_input("Unit", key="add_unit")
+        description = st.text_input("Description", key="add_description")
+        mode = st.radio(
+            "Transfer ratios λ", ["learned", "uniform", "off"], key="add_ratio_mode", horizontal=True,
+            help="learned: bi-level optimisation on a validation fold; uniform: λ = 1 for every source; off: λ = 0 (no transfer).",
+        )
+        c, d, e = st.columns([2, 2, 1])
+        pinned = c.multiselect("Pin sources at a fixed λ", sources, key="add_pinned")
+        excluded = d.multiselect("Exclude sources (λ = 0)", sources, key="add_excluded")
+        pin_value = e.number_input("pinned λ", min_value=0.0, max_value=10.0, value=1.0, step=0.1, key="add_pin_value")
+        ensemble = st.slider("Ensemble size (members give the ± uncertainty)", 1, 10, 5, key="add_ensemble")
+        with st.expander("Advanced"):
+            max_steps = st.number_input("Maximum training steps per member", min_value=20, max_value=5000, value=200, step=20, key="add_max_steps")
+            replace = st.checkbox("Replace an existing task of the same name", key="add_replace")
+        submitted = st.form_submit_button("Start adding the task", type="primary", key="add_start", disabled=not report.ok)
+    if not submitted:
+        return
+    try:
+        studio.check_new_name(name.strip(), replace)
+        if set(pinned) & set(excluded):
+            raise ValueError(f"a source cannot be both pinned and excluded: {', '.join(sorted(set(pinned) & set(excluded)))}")
+        busy = [r for r in registry.list_runs(task=name.strip()) if not r.is_final]
+        if busy:
+            raise ValueError(f"run {busy[0].id} for '{name.strip()}' is already {busy[0].status}; wait for it or cancel it")
+    except (ValueError, RegistryError) as exc:
+        st.error(f"Cannot start: {exc}", icon="🚫")
+        return
+    config = {
+        "ratios": mode, "pinned": {s: float(pin_value) for s in pinned}, "excluded": list(excluded),
+        "ensemble": int(ensemble), "max_steps": int(max_steps), "task_type": None if choice == "auto" else choice,
+        "test_fraction": 0.15, "train_baseline": True,
+    }
+    options = {
+        "smiles_column": "smiles", "target_column": "value", "unit": unit.strip(), "description": description.strip(),
+        "replace": bool(replace), "config": config, "source_file": filename, "source_columns": [smiles_col, target_col],
+    }
+    dataset = frame[[smiles_col, target_col]].set_axis(["smiles", "value"], axis=1)
+    st.session_state["add_run_id"] = registry.enqueue_run(name.strip(), options, dataset)
+    st.toast(f"Queued '{name.strip()}': training starts in the background.")
+
+
+choice = choose_data()
+if choice is not None:
+    data, filename, unit_hint = choice
+    try:
+        frame = load_table(data, filename, settings.max_rows)
+    except TableReadError as exc:
+        st.error(f"Cannot read '{filename}': {exc}.", icon="🚫")
+    else:
+        configure(frame, filename, unit_hint, hashlib.sha256(data).hexdigest()[:16] + filename)
+
+
+@st.fragment(run_every=1.0)
+def live(run_id: int) -> None:
+    run = registry.get_run(run_id)
+    if run.is_final:
+        st.rerun()  # the whole page then shows the results, and polling stops
+    views.run_progress(run)
+    if st.button("Cancel this run", key="add_cancel"):
+        registry.cancel_run(run_id)
+        st.rerun()
+
+
+run_id = st.session_state.get("add_run_id")
+if run_id is not None:
+    run = registry.get_run(run_id)
+    st.header(f"Run {run.id}: {run.task_name}")
+    if run.is_final:
+        views.run_result(studio, run)
+    else:
+        live(run_id)
+
+runs = registry.list_runs(limit=50)
+if runs:
+    with st.expander(f"All training runs ({len(runs)}, shared by every session)"):
+        st.dataframe(runs_frame(runs), hide_index=True, width="stretch", column_config={"progress": st.column_config.ProgressColumn(min_value=0, max_value=1)})
+        names = {r.id: r.task_name for r in runs}
+
+        def watch() -> None:
+            if st.session_state.get("add_watch_run") is not None:
+                st.session_state["add_run_id"] = st.session_state["add_watch_run"]
+
+        st.selectbox("Show run", list(names), index=None, format_func=lambda i: f"run {i}: {names[i]}", key="add_watch_run", on_change=watch)

@@ -1,0 +1,54 @@
+"""Transfer ratios: how much each source task helped an added task (DESIGN §5).
+
+λ_s is learned by bi-level optimisation on a validation fold; shown ranked with its spread over
+ensemble members, as a share of the total, as a trajectory over training, and for all tasks.
+"""
+
+import streamlit as st
+
+from gate_app import charts, state, views
+from gate_core.app_support import ratio_frame, ratio_matrix, trajectory_frame
+
+st.set_page_config(page_title="Transfer ratios · GATE Studio", layout="wide")
+st.title("Transfer ratios")
+st.info(views.RATIO_DISCLAIMER, icon="ℹ️")
+studio = state.require_studio()
+records = studio.added_tasks()
+if not records:
+    st.warning("No tasks added yet, so there are no transfer ratios to show.")
+    views.page_link("add", "Add a task", "➕")
+    st.stop()
+
+names = [r.name for r in records]
+name = st.selectbox("Task", names, key="ratios_task")
+record = next(r for r in records if r.name == name)
+task = studio.load_task(name)
+ratios = ratio_frame(record.ratios)
+mode = task.metadata.get("ratio_mode", "learned")
+members = len(task.members)
+st.caption(f"Mode: **{mode}** · ensemble of {members} member(s) · error bars: standard deviation over members.")
+
+left, right = st.columns([3, 2])
+left.plotly_chart(charts.ratio_bars(ratios), key="ratios_bars")
+table = ratios.assign(share=ratios["share"] * 100, share_std=ratios["share_std"] * 100).rename(columns={"ratio": "λ", "ratio_std": "λ std", "share": "share %", "share_std": "share % std"})
+right.dataframe(table, hide_index=True, width="stretch", column_config=views.number_columns(table), key="ratios_table")
+
+st.subheader("How λ moved during training")
+traj = trajectory_frame(task.metadata.get("ratio_trajectories", []), studio.backbone.task_names)
+if traj.empty:
+    st.caption(
+        "No trajectory: the ratios were not learned for this task (uniform/off/pinned mode, "
+        "or training stopped before the warm-up ended)."
+    )
+else:
+    options = ["mean over members", *[f"member {k + 1}" for k in range(int(traj['member'].max()) + 1)]]
+    which = st.radio("Show", options, horizontal=True, key="ratios_member")
+    member = None if which == options[0] else options.index(which) - 1
+    st.plotly_chart(charts.ratio_trajectory(traj, member), key="ratios_trajectory")
+
+st.subheader("All added tasks × source tasks")
+matrix = ratio_matrix(records)
+if matrix.empty:
+    st.caption("No ratios stored.")
+else:
+    st.plotly_chart(charts.ratio_heatmap(matrix), key="ratios_heatmap")

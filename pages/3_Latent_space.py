@@ -1,0 +1,115 @@
+"""Latent space: a 2-D map (UMAP or PCA) of molecules in the common chart or in one task's latent.
+
+Points are a sample (≤ 500) of a task's training set or of the backbone's table; colour by a
+predicted or measured value or by the applicability-domain flag; typed molecules are overlaid.
+Two spaces side by side show how two tasks arrange the same molecules.
+"""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from gate_app import charts, state
+from gate_core.app_support import COMMON_CHART, backbone_sample, canonical_or_none, latent_points, latent_spaces, project_2d
+
+st.set_page_config(page_title="Latent space · GATE Studio", layout="wide")
+st.title("Latent space")
+st.caption(
+    "Each point is a molecule. The **common chart** is where every task's latent is mapped by its transfer "
+    "(the applicability domain is measured there); a task's own latent shows how that task arranges molecules. "
+    "Distances in a 2-D projection are only roughly faithful."
+)
+studio = state.require_studio()
+umap_ready = state.warm_umap()
+records = {r.name: r for r in studio.added_tasks()}
+spaces = latent_spaces(studio)
+version = {name: r.model_dir for name, r in records.items()}  # a replaced task gets a new folder → new cache key
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def sample_from_backbone(n: int) -> pd.DataFrame:
+    return backbone_sample(n)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def sample_from_task(name: str, model_dir: str, n: int) -> pd.DataFrame:
+    data = studio.registry.get_dataset(name)
+    data = data.assign(smiles=canonical_or_none(data["smiles"].tolist())).dropna(subset=["smiles"])
+    data = data.groupby("smiles", as_index=False)["value"].median()
+    return data.sample(n=min(n, len(data)), random_state=0).reset_index(drop=True)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def project(backbone_id: str, space: str, space_version: str, smiles: tuple[str, ...], method: str) -> np.ndarray:
+    return project_2d(latent_points(studio, list(smiles), space), method)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def predicted(backbone_id: str, task: str, task_version: str, smiles: tuple[str, ...]) -> pd.DataFrame:
+    return studio.predict(list(smiles), [task])
+
+
+c1, c2, c3 = st.columns(3)
+sources = [f"training set of {n}" for n in records] + ["sample of the backbone's table"]
+sample_choice = c1.selectbox("Molecules", sources, key="latent_sample")
+n = c2.slider("How many (at most)", 50, 500, 300, step=50, key="latent_n")
+method = c3.radio("Projection", ["UMAP", "PCA"], horizontal=True, key="latent_method")
+if sample_choice.startswith("training set of "):
+    task_name = sample_choice.removeprefix("training set of ")
+    sample = sample_from_task(task_name, version[task_name], n).rename(columns={"value": f"measured {task_name}"})
+else:
+    sample = sample_from_backbone(n)
+    sample = sample.rename(columns={c: f"measured {c}" for c in sample.columns if c != "smiles"})
+
+d1, d2, d3 = st.columns(3)
+space = d1.selectbox("Space", spaces, key="latent_space")
+colour_options = ["none", *[c for c in sample.columns if c.startswith("measured ")], *[f"predicted {t}" for t in [*records, *studio.backbone.task_names]], *[f"in domain of {t}" for t in records]]
+colour_by = d2.selectbox("Colour by", colour_options, key="latent_colour")
+compare = d3.checkbox("Side by side with a second space", key="latent_compare")
+space2 = d3.selectbox("Second space", spaces, index=min(1, len(spaces) - 1), key="latent_space2") if compare else None
+query_text = st.text_area("Your molecules to place on the map (one SMILES per line)", key="latent_query", height=80)
+
+query_raw = [line.strip() for line in query_text.splitlines() if line.strip()]
+query_parsed = canonical_or_none(query_raw)
+bad = [q for q, c in zip(query_raw, query_parsed) if c is None]
+if bad:
+    st.warning(f"Not placed (invalid SMILES): {', '.join(bad)}")
+query = [c for c in query_parsed if c is not None]
+smiles = tuple(sample["smiles"]) + tuple(query)
+
+
+def colour_values() -> pd.Series | None:
+    if colour_by == "none":
+        return None
+    if colour_by.startswith("measured "):
+        return sample[colour_by].reset_index(drop=True)
+    task = colour_by.removeprefix("predicted ").removeprefix("in domain of ")
+    pred = predicted(studio.backbone_id, task, version.get(task, ""), tuple(sample["smiles"]))
+    if colour_by.startswith("in domain of "):
+        return pred[f"{task}_in_domain"].map({True: "in domain", False: "out of domain"}).fillna("invalid").reset_index(drop=True)
+    return pred[task].astype(float).reset_index(drop=True)
+
+
+def draw(column, which: str, key: str) -> None:
+    label = "the common chart" if which == COMMON_CHART else f"the latent space of {which}"
+    with st.spinner(f"Projecting {len(smiles)} molecules in {label}" + (" (the first UMAP per server compiles its kernels, ~20 s)…" if method == "UMAP" and not umap_ready.is_set() else "…")):
+        if method == "UMAP":
+            umap_ready.wait()
+        coords = project(studio.backbone_id, which, version.get(which, ""), smiles, method)
+    k = len(sample)
+    column.plotly_chart(
+        charts.latent_scatter(coords[:k], list(sample["smiles"]), colour_values(), colour_by, f"{method} of {label}", coords[k:], query),
+        key=key,
+    )
+
+
+if not len(sample):
+    st.warning("No molecules to show.")
+    st.stop()
+if compare and space2:
+    left, right = st.columns(2)
+    draw(left, space, "latent_plot")
+    draw(right, space2, "latent_plot2")
+    st.caption("Same molecules, same colours: compare which neighbourhoods each space keeps together.")
+else:
+    draw(st.container(), space, "latent_plot")

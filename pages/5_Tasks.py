@@ -1,0 +1,101 @@
+"""Tasks: list, rename, delete, export to one file, import a file exported elsewhere."""
+
+import io
+
+import streamlit as st
+
+from gate_app import state, views
+from gate_core.app_support import runs_frame, tasks_frame
+from gate_core.registry import RegistryError
+
+st.set_page_config(page_title="Tasks · GATE Studio", layout="wide")
+st.title("Tasks")
+studio = state.require_studio()
+registry = studio.registry
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def export_bytes(name: str, model_dir: str) -> bytes:
+    buffer = io.BytesIO()
+    registry.export_task(name, buffer)
+    return buffer.getvalue()
+
+
+flash = st.session_state.pop("tasks_flash", None)
+if flash:
+    st.success(flash, icon="✅")
+
+records = studio.added_tasks()
+if records:
+    table = tasks_frame(records)
+    st.dataframe(table, hide_index=True, width="stretch", column_config=views.number_columns(table), key="tasks_table")
+    name = st.selectbox("Task", [r.name for r in records], key="tasks_select", on_change=lambda: st.session_state.update(tasks_new_name=st.session_state["tasks_select"]))
+    if st.session_state.get("tasks_new_name") is None:
+        st.session_state["tasks_new_name"] = name
+    record = next(r for r in records if r.name == name)
+    rename_col, delete_col, export_col = st.columns(3)
+
+    with rename_col:
+        st.subheader("Rename")
+        new_name = st.text_input("New name", key="tasks_new_name")
+        if st.button("Rename", key="tasks_rename"):
+            try:
+                studio.check_new_name(new_name.strip())
+                registry.rename_task(name, new_name.strip())
+            except (ValueError, RegistryError) as exc:
+                st.error(f"Cannot rename: {exc}", icon="🚫")
+            else:
+                st.session_state["tasks_flash"] = f"Renamed '{name}' to '{new_name.strip()}'."
+                st.session_state.pop("tasks_select", None)
+                st.session_state.pop("tasks_new_name", None)
+                st.rerun()
+
+    with delete_col:
+        st.subheader("Delete")
+        confirm = st.checkbox(f"Yes, delete '{name}', its model files and its dataset", key="tasks_confirm_delete")
+        if st.button("Delete", key="tasks_delete", type="primary", disabled=not confirm):
+            try:
+                registry.remove_task(name)
+            except RegistryError as exc:
+                st.error(f"Cannot delete: {exc}", icon="🚫")
+            else:
+                st.session_state["tasks_flash"] = f"Deleted '{name}'."
+                st.session_state.pop("tasks_select", None)
+                st.session_state.pop("tasks_confirm_delete", None)
+                st.session_state.pop("tasks_new_name", None)
+                st.rerun()
+
+    with export_col:
+        st.subheader("Export")
+        st.caption("One zip file: model files, metadata and the training dataset. It only works with this backbone.")
+        try:
+            data = export_bytes(name, record.model_dir)
+        except RegistryError as exc:
+            st.error(f"Cannot export: {exc}", icon="🚫")
+        else:
+            st.download_button(f"Download {name}.zip", data, file_name=f"{name}.gate-task.zip", mime="application/zip", key="tasks_export", on_click="ignore")
+
+    runs = registry.list_runs(task=name)
+    if runs:
+        with st.expander(f"Training runs of {name} ({len(runs)})"):
+            st.dataframe(runs_frame(runs), hide_index=True, width="stretch")
+else:
+    st.info("No tasks added yet.")
+    views.page_link("add", "Add a task", "➕")
+
+st.subheader("Import")
+upload = st.file_uploader("A task file exported from GATE Studio (.zip)", type=["zip"], key="tasks_import_file")
+import_name = st.text_input("Import under the name (empty: the name in the file)", key="tasks_import_name")
+replace = st.checkbox("Replace a task of the same name", key="tasks_import_replace")
+if st.button("Import", key="tasks_import", disabled=upload is None):
+    try:
+        imported = registry.import_task(io.BytesIO(upload.getvalue()), expected_backbone_id=studio.backbone_id, name=import_name.strip() or None, replace=replace)
+    except (ValueError, RegistryError, OSError) as exc:
+        st.error(f"Cannot import '{upload.name}': {exc}", icon="🚫")
+    else:
+        if imported.name in studio.backbone.task_names:  # the registry does not know the backbone's names
+            registry.remove_task(imported.name)
+            st.error(f"Cannot import: '{imported.name}' is a property of the backbone; import it under another name.", icon="🚫")
+        else:
+            st.session_state["tasks_flash"] = f"Imported '{imported.name}'."
+            st.rerun()

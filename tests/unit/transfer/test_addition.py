@@ -1,0 +1,235 @@
+"""gate_core.transfer.addition: checking the user's data and adding a task end to end (tiny configs)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from gate_core.data.table import MultiTaskTable
+from gate_core.transfer.addition import (
+    TaskAdditionConfig,
+    TaskDataError,
+    add_task,
+    backbone_fingerprint,
+    detect_task_type,
+    validate_task_table,
+)
+from gate_core.transfer.ratios import RatioSettings
+
+from .conftest import DATA, SOURCE_TASKS
+
+TINY = {"ensemble": 2, "max_steps": 20, "warmup_steps": 5, "outer_every": 5, "eval_every": 5}
+
+
+def _config(**overrides) -> TaskAdditionConfig:
+    return TaskAdditionConfig(**{**TINY, **overrides})
+
+
+# ---- task type and data checks -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([0, 1, 1, 0], "classification"),
+        ([1.0, 0.0], "classification"),
+        ([0.0, 1.0, 2.0], "regression"),
+        ([1.0, 1.0, 1.0], "regression"),
+        ([0.0, 0.5, 1.0], "regression"),
+        ([-1.0, 1.0], "regression"),
+        ([-2.3, 4.1, 0.7], "regression"),
+    ],
+)
+def test_detect_task_type(values, expected):
+    assert detect_task_type(np.array(values, dtype=np.float32)) == expected
+
+
+def _table(values, n=None) -> MultiTaskTable:
+    smiles = ["C" * (i + 1) for i in range(len(values))]
+    return MultiTaskTable.from_single_task(smiles, list(values), "t")
+
+
+def test_validate_accepts_enough_varied_rows():
+    validate_task_table(_table(np.linspace(0, 1, 20)), "regression")
+    validate_task_table(_table([0, 1] * 10), "classification")
+
+
+@pytest.mark.parametrize(
+    ("values", "task_type", "match"),
+    [
+        (np.linspace(0, 1, 19), "regression", "only 19 valid molecules after cleaning; at least 20"),
+        ([3.5] * 25, "regression", "all labels are identical"),
+        ([1] * 25, "classification", "all labels are identical"),
+        ([0] * 24 + [1], "classification", "at least two molecules of each class"),
+        ([0, 1, 2] * 8, "classification", "must be 0 or 1"),
+    ],
+    ids=["too-few", "identical", "one-class", "one-minority-molecule", "not-binary"],
+)
+def test_validate_errors(values, task_type, match):
+    with pytest.raises(TaskDataError, match=match):
+        validate_task_table(_table(values), task_type)
+
+
+def test_add_task_refuses_too_little_data(backbone):
+    with pytest.raises(TaskDataError, match="at least 20"):
+        add_task(backbone, ["CCO", "CCC", "CCCC", "CCN", "CCCl"], [1, 2, 3, 4, 5], "tiny", _config())
+
+
+def test_add_task_refuses_single_class(backbone, target_frame):
+    smiles = target_frame["smiles"].tolist()[:30]
+    with pytest.raises(TaskDataError):
+        add_task(backbone, smiles, [1] * 30, "one_class", _config(task_type="classification"))
+
+
+def test_add_task_refuses_too_small_training_set_after_test_holdout(backbone, target_frame):
+    smiles, values = target_frame["smiles"].tolist()[:22], target_frame["value"].tolist()[:22]
+    with pytest.raises(TaskDataError, match="left for training"):
+        add_task(backbone, smiles, values, "t", _config(test_fraction=0.3))
+
+
+# ---- end to end ----------------------------------------------------------------------------------
+
+
+def test_invalid_rows_are_reported_by_row_and_the_rest_trains(backbone, target_frame):
+    smiles = target_frame["smiles"].tolist()
+    values = target_frame["value"].tolist()
+    smiles[2] = "this is not a molecule"  # row 3
+    values[9] = "n/a"  # row 10
+    smiles[11] = ""  # row 12
+    values[20] = float("nan")  # row 21
+    result = add_task(backbone, smiles, values, "logS", _config())
+    assert [r.row for r in result.invalid] == [3, 10, 12, 21]
+    reasons = {r.row: r.reason for r in result.invalid}
+    assert "parse" in reasons[3] and "not a number" in reasons[10] and "empty" in reasons[12] and "not finite" in reasons[21]
+    assert result.invalid[0].smiles == "this is not a molecule"
+    assert result.task.metadata["n_invalid_rows"] == 4
+    assert result.task.metadata["n_test"] == 0
+    assert result.task.metadata["n_train"] == len(smiles) - 4 - result.n_duplicates_merged
+    out = result.task.predict(backbone, ["CCO", "c1ccccc1"])
+    assert np.isfinite(out["mean"].to_numpy(dtype=float)).all()
+
+
+def test_duplicates_are_merged_and_counted(backbone, target_frame, canonical_targets):
+    assert "CCO" not in canonical_targets
+    smiles = target_frame["smiles"].tolist() + ["OCC", "CCO", "C(O)C"]  # three spellings of ethanol
+    values = target_frame["value"].tolist() + [0.5, 1.5, 9.0]
+    result = add_task(backbone, smiles, values, "dup", _config(ensemble=1, max_steps=5))
+    assert result.n_duplicates_merged == 2
+    assert result.task.metadata["n_train"] == len(target_frame) + 1
+
+
+def test_classification_end_to_end_gives_probabilities(backbone):
+    frame = pd.read_csv(DATA / "target_tiny_classification.csv")
+    result = add_task(backbone, frame["smiles"].tolist(), frame["value"].tolist(), "active", _config(test_fraction=0.2, train_baseline=True))
+    task = result.task
+    assert task.info.task_type == "classification" and task.classification
+    assert (task.y_mean, task.y_std) == (0.0, 1.0)
+    mean = np.asarray(result.test_predictions["mean"])
+    assert len(mean) == result.task.metadata["n_test"] > 0
+    assert ((mean >= 0) & (mean <= 1)).all()
+    baseline = np.asarray(result.test_predictions["baseline"])
+    assert ((baseline >= 0) & (baseline <= 1)).all()
+    assert {"roc_auc", "accuracy"} <= set(result.test_metrics)
+    assert set(result.baseline_test_metrics) == set(result.test_metrics)
+    predicted = task.predict(backbone, frame["smiles"].tolist()[:10])["mean"].to_numpy(dtype=float)
+    assert ((predicted >= 0) & (predicted <= 1)).all()
+
+
+def test_regression_predictions_come_back_in_user_units(backbone, target_frame):
+    shifted = (target_frame["value"] * 10 + 1000).tolist()
+    result = add_task(backbone, target_frame["smiles"].tolist(), shifted, "shifted", _config())
+    assert result.task.y_mean == pytest.approx(np.mean(shifted), rel=1e-4)
+    mean = result.task.predict(backbone, target_frame["smiles"].tolist()[:10])["mean"].to_numpy(dtype=float)
+    assert (np.abs(mean - 1000) < 200).all(), "predictions should be on the scale of the labels"
+
+
+@pytest.mark.parametrize("mode", ["off", "uniform", "learned"])
+def test_ratio_modes(backbone, target_frame, mode):
+    result = add_task(
+        backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(ratios=RatioSettings(mode=mode))
+    )
+    meta = result.task.metadata
+    ratios = meta["ratios"]
+    assert list(ratios) == SOURCE_TASKS
+    values = np.array([ratios[s]["ratio"] for s in SOURCE_TASKS])
+    trajectories = meta["ratio_trajectories"]
+    assert meta["ratio_mode"] == mode and len(trajectories) == 2
+    if mode == "off":
+        assert (values == 0).all()
+        assert all(ratios[s]["share"] == 0 for s in SOURCE_TASKS)
+        assert trajectories == [[], []]
+    elif mode == "uniform":
+        assert (values == 1).all()
+        assert all(ratios[s]["share"] == pytest.approx(0.25) for s in SOURCE_TASKS)
+        assert trajectories == [[], []]
+    else:
+        assert (values > 0).all()
+        assert all(len(t) > 0 for t in trajectories)
+        for trajectory in trajectories:
+            assert all(len(point["ratios"]) == len(SOURCE_TASKS) and point["step"] > TINY["warmup_steps"] for point in trajectory)
+        assert not np.allclose(values, 1.0), "the outer steps should have moved λ away from its start"
+        assert sum(ratios[s]["share"] for s in SOURCE_TASKS) == pytest.approx(1.0)
+
+
+def test_pinned_and_excluded_ratios_are_kept(backbone, target_frame):
+    settings = RatioSettings(mode="learned", pinned={"Tm_K": 0.3}, excluded=["Tb_K"])
+    result = add_task(backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(ratios=settings))
+    ratios = result.task.metadata["ratios"]
+    assert ratios["Tm_K"]["ratio"] == pytest.approx(0.3) and ratios["Tm_K"]["ratio_std"] == pytest.approx(0.0, abs=1e-7)
+    assert ratios["Tb_K"]["ratio"] == 0.0
+    assert ratios["logKow"]["ratio"] > 0 and ratios["density_kgm3"]["ratio"] > 0
+    for trajectory in result.task.metadata["ratio_trajectories"]:
+        assert trajectory and all(p["ratios"][0] == pytest.approx(0.3) and p["ratios"][1] == 0.0 for p in trajectory)
+
+
+def test_ensemble_has_k_distinct_members_and_spread(backbone, target_frame):
+    result = add_task(backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(ensemble=3, ratios=RatioSettings(mode="uniform")))
+    task = result.task
+    assert len(task.members) == 3 and len(task.metadata["members"]) == 3
+    first = [p.clone() for p in task.members[0].parameters()]
+    for member in task.members[1:]:
+        assert any(not torch.equal(a, b) for a, b in zip(first, member.parameters()))
+    std = task.predict(backbone, target_frame["smiles"].tolist()[:10])["std"].to_numpy(dtype=float)
+    assert np.isfinite(std).all() and (std > 0).all()
+
+
+def test_single_member_has_zero_spread(backbone, target_frame):
+    result = add_task(backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(ensemble=1))
+    assert len(result.task.members) == 1
+    std = result.task.predict(backbone, ["CCO", "CCCC"])["std"].to_numpy(dtype=float)
+    assert (std == 0).all()
+
+
+def test_add_task_leaves_the_backbone_unchanged_and_reports_progress(backbone, target_frame):
+    model = copy.deepcopy(backbone)
+    for p in model.parameters():
+        p.requires_grad_(True)  # add_task must freeze it itself
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fingerprint = backbone_fingerprint(model)
+    events = []
+    result = add_task(model, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(), progress=events.append)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert all(p.grad is None for p in model.parameters())
+    assert backbone_fingerprint(model) == fingerprint == result.task.backbone_id
+    fractions = [e["fraction"] for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and events[-1]["stage"] == "done"
+    stages = {e["stage"] for e in events}
+    assert {"validating", "featurising", "training", "done"} <= stages
+    training = [e for e in events if e["stage"] == "training"]
+    assert {e["member"] for e in training} == {0, 1}
+    assert all(np.isfinite(e["val_loss"]) and len(e["ratios"]) == len(SOURCE_TASKS) for e in training)
+    assert set(result.timings) == {"featurize_seconds", "train_seconds", "total_seconds"}
+
+
+def test_training_fits_the_training_molecules(backbone, target_frame):
+    """Overfit check: with enough steps and no held-out fold pressure the fit beats the mean."""
+    smiles, values = target_frame["smiles"].tolist(), target_frame["value"].to_numpy()
+    result = add_task(backbone, smiles, values.tolist(), "logS", _config(ensemble=1, max_steps=150, patience=100, lr=1e-2, ratios=RatioSettings(mode="off")))
+    pred = result.task.predict(backbone, smiles)["mean"].to_numpy(dtype=float)
+    rmse = float(np.sqrt(np.mean((pred - values) ** 2)))
+    assert rmse < 0.6 * float(values.std()), f"RMSE {rmse:.3f} vs label std {values.std():.3f}"
