@@ -10,7 +10,7 @@ PORT     ?= 8501
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: venv run test chromium data backbone bench clean distclean
+.PHONY: venv run test chromium data backbone relational bench clean distclean
 
 venv: $(STAMP)
 
@@ -44,6 +44,10 @@ data: venv
 backbone: venv
 	mkdir -p bench/work
 	$(PY) -m gate_core pretrain --config assets/backbone_config.json --out assets/backbone --log bench/work/backbone_train.jsonl
+
+# Train the relational head (known labels → other labels, DESIGN §6) on the backbone's own table (≤ 5 min on a 2-core CPU).
+relational: venv
+	$(PY) -m gate_core pretrain-relational --backbone assets/backbone --out assets/backbone_relational
 
 # Every benchmark; results land in bench/results/<name>.json and .md.
 bench: venv

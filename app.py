@@ -1,7 +1,8 @@
-"""GATE Studio home page.
+"""GATE Studio: the entry script (``streamlit run app.py``) and its home page.
 
-Entry script for ``streamlit run app.py``; further pages live in ``pages/`` and appear in the
-sidebar. The home page still renders (with a warning) when no backbone is installed.
+A thin frame: it declares the pages (``st.navigation``) and runs the chosen one. Each page in
+``pages/`` is a short script over ``gate_core`` and ``gate_app``. The home page still renders
+(with a warning) when no backbone is installed.
 """
 
 import streamlit as st
@@ -9,57 +10,57 @@ import streamlit as st
 from gate_app import state, views
 from gate_core.app_support import backbone_properties, runs_frame, tasks_frame
 
+
+def home() -> None:
+    """The home page: what the tool does, the backbone card, the added tasks, next steps."""
+    st.title("GATE Studio")
+    st.markdown(
+        "- **Upload** a small dataset of SMILES with one measured property.\n"
+        "- **Add it as a new task** onto a pretrained multi-task GATE backbone.\n"
+        "- **See** transfer ratios to the known tasks, the latent space, and "
+        "predictions with uncertainty."
+    )
+
+    try:
+        studio = state.get_studio()
+    except state.BackboneUnavailable as exc:
+        studio = None
+        st.warning(str(exc), icon=":material/warning:")
+
+    if studio is not None:
+        state.get_worker()
+        state.warm_umap()
+        pre = studio.backbone_metadata.get("pretraining", {})
+        st.header("Backbone")
+        cols = st.columns(4)
+        cols[0].metric("source properties", len(studio.source_tasks))
+        cols[1].metric("molecules", f"{pre.get('n_molecules', 0):,}")
+        cols[2].metric("labels", f"{pre.get('n_labels', 0):,}")
+        cols[3].metric("backbone id", studio.backbone_id[:8])
+        props = backbone_properties(studio)
+        st.dataframe(props, hide_index=True, width="stretch", column_config=views.number_columns(props), key="home_backbone")
+        st.caption("Test metrics are on the backbone's held-out scaffold split; 'molecules' counts the labelled molecules per property.")
+
+        st.header("Added tasks")
+        records = studio.added_tasks()
+        if records:
+            table = tasks_frame(records).drop(columns=["description"])
+            st.dataframe(table, hide_index=True, width="stretch", column_config=views.number_columns(table), key="home_tasks")
+        else:
+            st.info("No tasks added yet.")
+        active = [r for r in studio.registry.list_runs(limit=20) if not r.is_final]
+        if active:
+            st.markdown(f"**{len(active)} run(s) queued or training**")
+            st.dataframe(runs_frame(active), hide_index=True, width="stretch", column_config={"progress": st.column_config.ProgressColumn(min_value=0, max_value=1)})
+
+    st.header("Next steps")
+    for column, page in zip(st.columns(5), ["add", "ratios", "latent", "predict", "tasks"]):
+        with column:
+            views.page_link(page)
+
 st.set_page_config(page_title="GATE Studio", layout="wide")
-
-st.title("GATE Studio")
-st.markdown(
-    "- **Upload** a small dataset of SMILES with one measured property.\n"
-    "- **Add it as a new task** onto a pretrained multi-task GATE backbone.\n"
-    "- **See** transfer ratios to the known tasks, the latent space, and "
-    "predictions with uncertainty."
+navigation = st.navigation(
+    [st.Page(home, title="Home", icon=":material/home:", default=True)]
+    + [st.Page(page.path, title=page.title, icon=page.icon, url_path=page.url_path) for page in views.PAGES.values()]
 )
-
-try:
-    studio = state.get_studio()
-except state.BackboneUnavailable as exc:
-    studio = None
-    st.warning(str(exc), icon="⚠️")
-
-if studio is not None:
-    state.get_worker()
-    state.warm_umap()
-    pre = studio.backbone_metadata.get("pretraining", {})
-    st.header("Backbone")
-    cols = st.columns(4)
-    cols[0].metric("source properties", len(studio.source_tasks))
-    cols[1].metric("molecules", f"{pre.get('n_molecules', 0):,}")
-    cols[2].metric("labels", f"{pre.get('n_labels', 0):,}")
-    cols[3].metric("backbone id", studio.backbone_id[:8])
-    props = backbone_properties(studio)
-    st.dataframe(props, hide_index=True, width="stretch", column_config=views.number_columns(props), key="home_backbone")
-    st.caption("Test metrics are on the backbone's held-out scaffold split; 'molecules' counts the labelled molecules per property.")
-
-    st.header("Added tasks")
-    records = studio.added_tasks()
-    if records:
-        table = tasks_frame(records).drop(columns=["description"])
-        st.dataframe(table, hide_index=True, width="stretch", column_config=views.number_columns(table), key="home_tasks")
-    else:
-        st.info("No tasks added yet.")
-    active = [r for r in studio.registry.list_runs(limit=20) if not r.is_final]
-    if active:
-        st.markdown(f"**{len(active)} run(s) queued or training**")
-        st.dataframe(runs_frame(active), hide_index=True, width="stretch", column_config={"progress": st.column_config.ProgressColumn(min_value=0, max_value=1)})
-
-st.header("Next steps")
-c1, c2, c3, c4, c5 = st.columns(5)
-with c1:
-    views.page_link("add", "Add a task", "➕")
-with c2:
-    views.page_link("ratios", "Transfer ratios", "⚖️")
-with c3:
-    views.page_link("latent", "Latent space", "🗺️")
-with c4:
-    views.page_link("predict", "Predict", "🔮")
-with c5:
-    views.page_link("tasks", "Manage tasks", "🗂️")
+navigation.run()

@@ -18,6 +18,7 @@ BENCHMARKS = {
     "pretraining": "bench.pretraining",
     "backbone_quality": "bench.backbone_quality",
     "task_addition": "bench.task_addition",
+    "relational": "bench.relational",
 }
 FOUNDATION = ("featurization", "pretraining", "backbone_quality")
 

@@ -364,10 +364,10 @@ def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) ->
     for method in methods:
         row = {"target": ts.name, "seed": ts.seed, "size": size, "n_train": len(idx), "n_test": len(ts.test), "test_std": ts.test_std,
                "task_type": ts.task_type, "method": method}
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             pred, info = RUNNERS[method](ctx, ts, smiles, y, inner, val)
-            row["wall_seconds"] = time.perf_counter() - t0
+            row["wall_seconds"], row["cpu_seconds"] = time.perf_counter() - t0, time.process_time() - c0
             row.update(_metrics(ts.task_type, ts.y_test, np.asarray(pred, dtype=np.float64), ts.test_std))
             row["info"] = info
         except Exception as exc:  # noqa: BLE001 - one failing method must not lose the cell
@@ -467,7 +467,11 @@ def _load_previous(path: Path, backbone_id: str, settings: dict) -> tuple[list[d
 
     if not path.is_file():
         return [], None
-    data = json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        _log(f"--resume: {path} is not readable JSON (killed while writing?); starting afresh")
+        return [], None
     if data.get("backbone_id") != backbone_id or data.get("settings") != settings:
         _log(f"--resume: {path} was made with another backbone or other settings; starting afresh")
         return [], None
@@ -546,13 +550,14 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         paths = save()
     else:
         state["status"] = "complete"
+    state["backbone_unchanged"] = backbone_fingerprint(backbone) == backbone_id  # no method may alter the shared backbone
     return save()
 
 
 def _write_csv(rows: list[dict], path: Path) -> None:
     import pandas as pd
 
-    cols = ["target", "seed", "size", "n_train", "n_test", "method", "rmse", "mae", "r2", "nrmse", "roc_auc", "test_std", "wall_seconds", "error"]
+    cols = ["target", "seed", "size", "n_train", "n_test", "method", "rmse", "mae", "r2", "nrmse", "roc_auc", "test_std", "wall_seconds", "cpu_seconds", "error"]
     frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, float_format="%.6g")

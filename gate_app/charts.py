@@ -48,7 +48,7 @@ def ratio_trajectory(traj: pd.DataFrame, member: int | None = 0) -> go.Figure:
     data = traj if member is None else traj[traj["member"] == member]
     data = data.groupby(["step", "source"], as_index=False)["ratio"].mean()
     fig = px.line(data, x="step", y="ratio", color="source")
-    fig.update_yaxes(title="transfer ratio λ", rangemode="tozero")
+    fig.update_yaxes(title="transfer ratio λ")
     fig.update_layout(legend_title_text="source")
     return _layout(fig, "Transfer-ratio trajectory" + ("" if member is None else f" (member {member + 1})"))
 
@@ -57,19 +57,19 @@ def ratio_bars(ratios: pd.DataFrame, top: int | None = None) -> go.Figure:
     """Ranked horizontal bars of λ_s with their spread over ensemble members; share in the label."""
     data = ratios.head(top) if top else ratios
     data = data.iloc[::-1]  # largest at the top
+    labels = [f"{source} · {share:.0%}" for source, share in zip(data["source"], data["share"])]
     fig = go.Figure(
         go.Bar(
             x=data["ratio"],
-            y=data["source"],
+            y=labels,
             orientation="h",
-            error_x={"type": "data", "array": data["ratio_std"], "visible": True},
+            error_x={"type": "data", "array": data["ratio_std"], "visible": True, "color": "#555"},
             marker_color=GATE_COLOUR,
-            text=[f"{s:.0%}" for s in data["share"]],
-            textposition="inside",
-            hovertemplate="%{y}: λ = %{x:.3f}<br>share %{text}<extra></extra>",
+            customdata=np.stack([data["ratio_std"], data["share"]], axis=1),
+            hovertemplate="%{y}<br>λ = %{x:.3f} ± %{customdata[0]:.3f}<br>share %{customdata[1]:.1%}<extra></extra>",
         )
     )
-    fig.update_xaxes(title="transfer ratio λ (bar text: share of the total)", rangemode="tozero")
+    fig.update_xaxes(title="transfer ratio λ (label: share of the total)", rangemode="tozero")
     return _layout(fig, "Transfer ratios", height=max(HEIGHT, 24 * len(data) + 80))
 
 

@@ -49,7 +49,7 @@ def settings() -> Settings:
         data_dir=str(data_dir.expanduser().resolve()),
         max_rows=_int_env(MAX_ROWS_ENV, 20_000),
         max_upload_mb=_int_env(MAX_MB_ENV, 20),
-        worker_threads=_int_env(THREADS_ENV, min(2, os.cpu_count() or 1)),
+        worker_threads=_int_env(THREADS_ENV, 1),  # more OpenMP threads only spin on a busy 2-core box
     )
 
 
@@ -94,7 +94,7 @@ def require_studio():
     try:
         return get_studio()
     except BackboneUnavailable as exc:
-        st.error(str(exc), icon="🚫")
+        st.error(str(exc), icon=":material/error:")
         st.stop()
 
 

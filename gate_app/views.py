@@ -7,6 +7,8 @@ Transfer-ratio pages show the same results. Rendering lives here; numbers come f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 import streamlit as st
 
@@ -14,14 +16,28 @@ from gate_app import charts
 from gate_core.app_support import UploadReport, metrics_comparison, ratio_frame, run_curves
 from gate_core.registry import RunRecord, TaskNotFoundError
 
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    path: str
+    title: str
+    icon: str
+
+    @property
+    def url_path(self) -> str:
+        return self.title.replace(" ", "_")
+
+
+#: The pages after Home, in sidebar order (``app.py`` builds the navigation from this).
 PAGES = {
-    "home": "app.py",
-    "add": "pages/1_Add_a_task.py",
-    "ratios": "pages/2_Transfer_ratios.py",
-    "latent": "pages/3_Latent_space.py",
-    "predict": "pages/4_Predict.py",
-    "tasks": "pages/5_Tasks.py",
+    "add": PageInfo("pages/1_Add_a_task.py", "Add a task", ":material/add_circle:"),
+    "ratios": PageInfo("pages/2_Transfer_ratios.py", "Transfer ratios", ":material/balance:"),
+    "latent": PageInfo("pages/3_Latent_space.py", "Latent space", ":material/scatter_plot:"),
+    "predict": PageInfo("pages/4_Predict.py", "Predict", ":material/online_prediction:"),
+    "tasks": PageInfo("pages/5_Tasks.py", "Tasks", ":material/folder_managed:"),
 }
+ERROR, OK, WARN = ":material/error:", ":material/check_circle:", ":material/warning:"
 RATIO_DISCLAIMER = (
     "Transfer ratios measure how useful each source task was **for this model on this data**; "
     "they are not evidence of a physical or causal link between the properties."
@@ -29,12 +45,13 @@ RATIO_DISCLAIMER = (
 NUMBER = st.column_config.NumberColumn(format="%.3g")
 
 
-def page_link(page: str, label: str, icon: str | None = None) -> None:
+def page_link(page: str, label: str | None = None) -> None:
     """``st.page_link`` to one of :data:`PAGES`; plain text when the page is run on its own (tests)."""
+    info = PAGES[page]
     try:
-        st.page_link(PAGES[page], label=label, icon=icon)
+        st.page_link(info.path, label=label or info.title, icon=info.icon)
     except Exception:  # StreamlitPageNotFoundError when this page is the main script
-        st.markdown(f"→ **{label}** (in the sidebar)")
+        st.markdown(f"→ **{label or info.title}** (in the sidebar)")
 
 
 def number_columns(frame: pd.DataFrame, skip: tuple[str, ...] = ()) -> dict:
@@ -52,7 +69,7 @@ def validation_report(report: UploadReport, name: str, unit: str) -> None:
     cols[2].metric("rows skipped", len(report.invalid))
     cols[3].metric("duplicate rows merged", report.n_duplicates_merged)
     for message in report.errors:
-        st.error(f"Cannot add a task from this table: {message}.", icon="🚫")
+        st.error(f"Cannot add a task from this table: {message}.", icon=ERROR)
     for message in report.warnings:
         st.info(message.capitalize() + ".")
     if report.invalid:
@@ -93,7 +110,7 @@ def run_progress(run: RunRecord) -> None:
 def run_result(studio, run: RunRecord) -> None:
     """A finished run: error, or the test metrics vs the baseline, parity/ROC and the ratios."""
     if run.status == "failed":
-        st.error(f"Training of '{run.task_name}' failed: {run.error}", icon="🚫")
+        st.error(f"Training of '{run.task_name}' failed: {run.error}", icon=ERROR)
         return
     if run.status == "cancelled":
         st.warning(f"Run {run.id} for '{run.task_name}' was cancelled.")
@@ -108,11 +125,11 @@ def run_result(studio, run: RunRecord) -> None:
     st.success(
         f"Task **{record.name}** added: {sizes.get('n_train', '?')} training and {sizes.get('n_test', '?')} test molecules"
         + (f", trained in {seconds:.0f} s." if seconds else "."),
-        icon="✅",
+        icon=OK,
     )
     table = metrics_comparison(metrics, record.task_type)
     st.markdown("**Held-out test set** (15 % of scaffolds): the new task vs the frozen backbone with a new head only.")
-    st.dataframe(table, hide_index=True, column_config=number_columns(table), key=f"run{run.id}_metrics")
+    st.table(table.set_index("metric").map(lambda v: "–" if v is None or v != v else f"{v:.3g}"))
     progress = run.progress or {}
     preds = progress.get("test_predictions")
     left, right = st.columns(2)
@@ -139,8 +156,8 @@ def run_result(studio, run: RunRecord) -> None:
             st.dataframe(pd.DataFrame(invalid), hide_index=True)
     c1, c2, c3 = st.columns(3)
     with c1:
-        page_link("ratios", "Transfer ratios in detail", "⚖️")
+        page_link("ratios", "Transfer ratios in detail")
     with c2:
-        page_link("predict", "Predict with the new task", "🔮")
+        page_link("predict", "Predict with the new task")
     with c3:
-        page_link("latent", "See its latent space", "🗺️")
+        page_link("latent", "See its latent space")

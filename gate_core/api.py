@@ -21,6 +21,17 @@ from gate_core.featurizers.molecule import parse_smiles
 from gate_core.models.checkpoint import load_checkpoint
 from gate_core.models.gate import GATEModel, TaskInfo
 from gate_core.registry import RunRecord, TaskRecord, TaskRegistry, TaskExistsError, validate_task_name
+from gate_core.relational.io import load_relational
+from gate_core.relational.predict import (
+    RelationalInputError,
+    RelationalPredictor,
+    UnknownTaskError,
+    check_known,
+    format_known,
+    normalise_known,
+    preview_new_task,
+)
+from gate_core.relational.train import resolve_table_path
 from gate_core.training.distributed import select_device
 from gate_core.training.evaluate import embed
 from gate_core.transfer.added_task import AddedTask
@@ -42,7 +53,13 @@ def config_from_options(options: dict) -> TaskAdditionConfig:
 class GateStudio:
     """Load the backbone once; add tasks into the registry; predict any mix of tasks."""
 
-    def __init__(self, backbone_path: str | Path = DEFAULT_BACKBONE, data_dir: str | Path | None = None, device: str | None = None) -> None:
+    def __init__(
+        self,
+        backbone_path: str | Path = DEFAULT_BACKBONE,
+        data_dir: str | Path | None = None,
+        device: str | None = None,
+        relational_path: str | Path | None = None,
+    ) -> None:
         self.device = select_device(device)
         self.backbone, self.backbone_metadata = load_checkpoint(backbone_path, self.device)
         for p in self.backbone.parameters():
@@ -51,6 +68,13 @@ class GateStudio:
         self.registry = TaskRegistry(data_dir)
         self._task_cache: dict[str, tuple[str, AddedTask]] = {}
         self._lock = threading.Lock()
+        # the relational head lives next to the backbone (assets/backbone_relational); loaded on first use
+        backbone_path = Path(backbone_path)
+        self.relational_path = Path(relational_path) if relational_path else backbone_path.with_name(backbone_path.name + "_relational")
+        self._relational: RelationalPredictor | None = None
+        self._relational_nodes: dict[str, str] = {}
+        self._table_labels: dict[str, dict[str, float]] | None = None
+        self._relational_lock = threading.RLock()
 
     # ---- what exists -------------------------------------------------------------------------
     @property
@@ -150,24 +174,41 @@ class GateStudio:
         return record
 
     # ---- predicting --------------------------------------------------------------------------
-    @torch.no_grad()
-    def predict(self, smiles: list[object], tasks: list[str] | None = None) -> pd.DataFrame:
+    def predict(
+        self,
+        smiles: list[object],
+        tasks: list[str] | None = None,
+        known: list[dict[str, float]] | dict[str, float] | None = None,
+        use_table_labels: bool = False,
+    ) -> pd.DataFrame:
         """One row per input, in input order; invalid rows kept with their reason in ``error``.
 
         For each task: ``<task>`` (value in its unit, or probability), ``<task>_std`` (ensemble
         spread; NaN for backbone properties, which are single models) and, for added tasks,
         ``<task>_ad_score`` / ``<task>_in_domain``.
+
+        With ``known`` measurements (one dict for every row, or one per row) or
+        ``use_table_labels``, the relational head also gives ``<task>_relational`` (see
+        :meth:`predict_relational`); without them this is the plain GATE prediction only.
         """
+        if known is None and not use_table_labels:
+            return self._predict_plain(smiles, tasks)[0]
+        return self.predict_relational(smiles, tasks, known, use_table_labels)
+
+    @torch.no_grad()
+    def _predict_plain(self, smiles: list[object], tasks: list[str] | None) -> tuple[pd.DataFrame, torch.Tensor | None, np.ndarray]:
+        """The plain prediction frame, plus h of the valid rows and their row numbers (for reuse)."""
         added = {r.name for r in self.added_tasks()}
         tasks = list(tasks) if tasks else [*self.backbone.task_names, *sorted(added)]
         unknown = [t for t in tasks if t not in added and t not in self.backbone.task_names]
         if unknown:
-            raise ValueError(f"unknown task(s): {', '.join(unknown)}")
+            raise UnknownTaskError(f"unknown task(s): {', '.join(unknown)}")
         parsed = [parse_smiles(s) for s in smiles]
         frame = pd.DataFrame({"input": [p.input for p in parsed], "smiles": [p.smiles for p in parsed], "error": [p.error for p in parsed], "note": [p.note for p in parsed]})
         ok_rows = np.flatnonzero([p.ok for p in parsed])
         canonical = [parsed[i].smiles for i in ok_rows]
         columns: dict[str, np.ndarray] = {}
+        h = None
         if len(canonical):
             h = embed(self.backbone, canonical)
             z, u = self.backbone.latents(h)
@@ -188,7 +229,105 @@ class GateStudio:
                 values[ok_rows], std[ok_rows], ad[ok_rows] = out["mean"], out["std"], out["ad_score"]
                 inside[ok_rows] = out["in_domain"].astype(bool)
             columns.update({task: values, f"{task}_std": std, f"{task}_ad_score": ad, f"{task}_in_domain": inside})
-        return pd.concat([frame, pd.DataFrame(columns)], axis=1)
+        return pd.concat([frame, pd.DataFrame(columns)], axis=1), h, ok_rows
+
+    # ---- relational prediction (DESIGN §6) -----------------------------------------------------
+    def relational(self) -> RelationalPredictor:
+        """The relational head with this backbone's tasks, loaded once from ``relational_path``."""
+        with self._relational_lock:
+            if self._relational is None:
+                head, meta = load_relational(self.relational_path, self.backbone_id, self.device)
+                self._relational = RelationalPredictor(self.backbone, head, meta)
+            return self._relational
+
+    def _relational_node(self, name: str) -> None:
+        """Build (once per registered version) an added task's node from its stored training data."""
+        record = self.registry.get_task(name)
+        with self._relational_lock:
+            if self._relational_nodes.get(name) == record.model_dir:
+                return
+            data = self.registry.get_dataset(name)
+            if not {"smiles", "value"} <= set(data.columns):
+                raise RelationalInputError(f"the stored dataset of task '{name}' has no smiles/value columns")
+            self.relational().add_task_node(name, data["smiles"].tolist(), data["value"].tolist(), model=self.load_task(name))
+            self._relational_nodes[name] = record.model_dir
+
+    def table_labels(self, canonical_smiles: str) -> dict[str, float]:
+        """The labels the backbone's own table records for a molecule ({} if it is not there)."""
+        with self._relational_lock:
+            if self._table_labels is None:
+                from gate_core.data.table import MultiTaskTable
+
+                path = (self.backbone_metadata.get("pretraining") or {}).get("config", {}).get("table")
+                if not path or not Path(resolve_table_path(path)).is_file():
+                    raise RelationalInputError(f"the backbone's table ({path}) is not available, so its labels cannot be used")
+                table = MultiTaskTable.read_long(resolve_table_path(path), self.backbone.task_names)
+                self._table_labels = {
+                    s: {t: float(v) for t, v in zip(table.tasks, row) if np.isfinite(v)} for s, row in zip(table.smiles, table.Y)
+                }
+            return dict(self._table_labels.get(canonical_smiles, {}))
+
+    @torch.no_grad()
+    def predict_relational(
+        self,
+        smiles: list[object],
+        tasks: list[str] | None = None,
+        known: list[dict[str, float]] | dict[str, float] | None = None,
+        use_table_labels: bool = False,
+    ) -> pd.DataFrame:
+        """Plain and relational predictions given measurements the chemist already has.
+
+        ``known``: one ``{task: value}`` (user units; 0/1 for classification) for every row, or
+        a list with one per row. Default ``tasks``: every task not given as known. Refused
+        (:class:`~gate_core.relational.predict.RelationalInputError`, a ``ValueError``): unknown
+        task names, non-numeric values, a known value for a task being predicted; values far
+        outside a task's training labels are warned about (``known_warning``).
+        ``use_table_labels``: a query molecule found in the backbone's own table also uses its
+        recorded labels (never for a task being predicted; the chemist's values win), listed
+        in ``known_from_table``.
+
+        Columns: those of the plain prediction, ``<task>_relational`` beside each ``<task>``,
+        then ``known_used`` (the chemist's values used), ``known_from_table`` (with
+        ``use_table_labels``) and ``known_warning``.
+        """
+        predictor = self.relational()
+        rows = normalise_known(known, len(smiles))
+        added = {r.name for r in self.added_tasks()}
+        known_names = list(dict.fromkeys(k for row in rows for k in row))
+        all_tasks = [*self.backbone.task_names, *sorted(added)]
+        targets = list(tasks) if tasks else [t for t in all_tasks if t not in known_names]
+        unknown = [t for t in dict.fromkeys([*targets, *known_names]) if t not in added and t not in self.backbone.task_names]
+        if unknown:
+            raise UnknownTaskError(f"unknown task(s): {', '.join(unknown)}; known tasks are: {', '.join(all_tasks)}")
+        for name in dict.fromkeys([*targets, *known_names]):
+            if name in added:
+                self._relational_node(name)
+        notes = check_known(rows, predictor.specs, targets)
+        frame, h, ok_rows = self._predict_plain(smiles, targets)
+        from_table: list[dict[str, float]] = [{} for _ in rows]
+        if use_table_labels:
+            for i in ok_rows:
+                labels = self.table_labels(frame.at[i, "smiles"])
+                from_table[i] = {t: v for t, v in labels.items() if t not in targets and t not in rows[i]}
+        merged = [{**from_table[i], **rows[i]} for i in range(len(rows))]
+        relational = np.full((len(frame), len(targets)), np.nan)
+        if h is not None and len(ok_rows):
+            relational[ok_rows] = predictor.predict_scaled(h, targets, [merged[i] for i in ok_rows])["relational"]
+        ordered: list[pd.Series] = [frame[c] for c in ("input", "smiles", "error", "note")]
+        for j, task in enumerate(targets):
+            ordered += [frame[c] for c in (task, f"{task}_std", f"{task}_ad_score", f"{task}_in_domain") if c in frame.columns]
+            ordered.append(pd.Series(relational[:, j], name=f"{task}_relational"))
+        out = pd.concat(ordered, axis=1)
+        valid = set(ok_rows.tolist())
+        out["known_used"] = [format_known(rows[i]) if i in valid else "" for i in range(len(rows))]
+        if use_table_labels:
+            out["known_from_table"] = [format_known(from_table[i]) for i in range(len(rows))]
+        out["known_warning"] = ["; ".join(n) for n in notes]
+        return out
+
+    def preview_task(self, smiles: list[object], values: list[object], query_smiles: list[object], task_type: str | None = None, name: str = "preview") -> pd.DataFrame:
+        """Zero-training preview of a new task from its labelled molecules (see :func:`preview_new_task`)."""
+        return preview_new_task(self, None, smiles, values, query_smiles, task_type, name)
 
     def units(self) -> dict[str, str]:
         units = {t.name: t.unit for t in self.backbone.config.tasks}

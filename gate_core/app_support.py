@@ -301,7 +301,7 @@ def prediction_rows(pred: pd.DataFrame, row: int, tasks: list[str], units: dict[
             {
                 "task": task,
                 "value": _fmt(pred.at[row, task]),
-                "± std": std,
+                "± std": "" if std is None else f"{std:.3g}",
                 "unit": units.get(task, ""),
                 "in domain": None if flag is None or (isinstance(flag, float) and np.isnan(flag)) else bool(flag),
                 "kind": "added" if f"{task}_in_domain" in pred else "backbone",

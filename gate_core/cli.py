@@ -82,7 +82,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 def _studio(args: argparse.Namespace):
     from gate_core.api import GateStudio
 
-    return GateStudio(args.backbone, args.data_dir, args.device)
+    return GateStudio(args.backbone, args.data_dir, args.device, relational_path=getattr(args, "relational_head", None))
 
 
 def _parse_pins(items: list[str]) -> dict[str, float]:
@@ -137,11 +137,24 @@ def _cmd_add_task(args: argparse.Namespace) -> None:
     print(json.dumps({"task": record.name, "type": record.task_type, "sizes": record.sizes, "test_metrics": result.test_metrics, "baseline_test_metrics": result.baseline_test_metrics, "timings": result.timings}, indent=1))
 
 
-def _parse_known(text: str | None) -> dict[str, float]:
-    return _parse_pins([t for t in (text or "").split(",") if t.strip()]) if text else {}
+def _parse_known(text: str | None) -> dict[str, str]:
+    """``"Tb_K=351.4,logKow=-0.31"`` → ``{"Tb_K": "351.4", "logKow": "-0.31"}`` (numbers are checked by the library)."""
+    known: dict[str, str] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise CLIError(f"--known expects TASK=VALUE[,TASK=VALUE...] (e.g. Tb_K=351.4,logKow=-0.31), got {item.strip()!r}")
+        if name.strip() in known:
+            raise CLIError(f"--known gives '{name.strip()}' twice")
+        known[name.strip()] = value.strip()
+    return known
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
+    import warnings
+
     from gate_core.data.io import detect_smiles_column, read_table
 
     if args.smiles:
@@ -155,15 +168,54 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         if column is None or column not in frame.columns:
             raise CLIError(f"no SMILES column found in {args.data}; name it with --smiles-col")
         smiles = frame[column].tolist()
+    fixed = _parse_known(args.known)
     studio = _studio(args)
     tasks = [t for t in args.tasks.split(",") if t] if args.tasks else None
-    predictions = studio.predict(smiles, tasks)
+    known = None
+    if frame is not None:
+        # columns named like a task hold that row's measured value of it (blank: not measured)
+        names = {*studio.backbone.task_names, *(r.name for r in studio.added_tasks())}
+        columns = [c for c in frame.columns if c in names and c != column and frame[c].notna().any()]
+        both = [c for c in columns if c in fixed]
+        if both:
+            raise CLIError(f"{', '.join(both)} is given both by --known and by a column of {args.data}; give it once")
+        if columns:
+            print(f"using known values from column(s) {', '.join(columns)} of {args.data}", file=sys.stderr)
+            known = [{**fixed, **{c: row[c] for c in columns if not (isinstance(row[c], float) and row[c] != row[c])}} for _, row in frame[columns].iterrows()]
+    if known is None and fixed:
+        known = fixed
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        predictions = studio.predict(smiles, tasks, known=known, use_table_labels=args.use_table_labels)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
     if args.out:
         predictions.to_csv(args.out, index=False)
         n_bad = int(predictions["error"].notna().sum())
         print(f"wrote {len(predictions)} rows to {args.out}" + (f" ({n_bad} invalid, kept with their reason in 'error')" if n_bad else ""))
     else:
         print(predictions.to_string(index=False))
+
+
+def _cmd_pretrain_relational(args: argparse.Namespace) -> None:
+    from gate_core.relational.train import RelationalTrainConfig, pretrain_relational
+
+    config = RelationalTrainConfig()
+    for key in ("epochs", "max_minutes", "seed", "threads", "hidden", "layers", "max_molecules", "batch_size"):
+        value = getattr(args, key)
+        if value is not None:
+            setattr(config, key, value)
+    out = args.out or str(Path(args.backbone).with_name(Path(args.backbone).name + "_relational"))
+    summary = pretrain_relational(args.backbone, out, config, progress=not args.quiet)
+    val = summary.get("val") or {}
+    print(json.dumps({
+        "out": out,
+        "backbone_id": summary["backbone_id"],
+        "best_epoch": summary["best_epoch"],
+        "epochs_run": summary["epochs_run"],
+        "val_hidden_mse": {"relational": val.get("val_relational_mse"), "plain": val.get("val_plain_mse")},
+        "wall_seconds": summary["wall_seconds"],
+    }, indent=1))
 
 
 def _cmd_list(args: argparse.Namespace) -> None:
@@ -261,8 +313,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smiles", nargs="+", help="SMILES given directly instead of --data")
     p.add_argument("--tasks", help="comma-separated task names (default: all)")
     p.add_argument("--out", help="CSV to write (one row per input row; invalid rows kept with an error)")
+    p.add_argument(
+        "--known",
+        metavar="TASK=VALUE,...",
+        help="measured values applied to every row (e.g. Tb_K=351.4,logKow=-0.31); columns of --data named like a task "
+        "give per-row values. Adds <task>_relational columns (relational head)",
+    )
+    p.add_argument("--use-table-labels", action="store_true", help="a molecule found in the backbone's table also uses its recorded labels as known values (listed in known_from_table)")
+    p.add_argument("--relational-head", help="relational head directory (default: <backbone>_relational)")
     _add_common(p)
     p.set_defaults(func=_cmd_predict)
+
+    p = verbs.add_parser("pretrain-relational", help="train the relational head (known labels → other labels) on the backbone's own table")
+    p.add_argument("--backbone", default=str(DEFAULT_BACKBONE), help="backbone checkpoint directory")
+    p.add_argument("--out", help="directory to write (default: <backbone>_relational, e.g. assets/backbone_relational)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-minutes", type=float, help="stop after this many minutes (best epoch kept; default 4)")
+    p.add_argument("--max-molecules", type=int, help="deterministic subsample of the training fold, for quick runs")
+    p.add_argument("--hidden", type=int, help="node state size (default 64)")
+    p.add_argument("--layers", type=int, help="message-passing layers (default 2)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.set_defaults(func=_cmd_pretrain_relational)
 
     p = verbs.add_parser("list", help="list backbone properties and added tasks")
     _add_common(p)
@@ -289,12 +363,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from gate_core.models.checkpoint import CheckpointError
     from gate_core.registry import RegistryError
+    from gate_core.relational.io import RelationalHeadError
     from gate_core.transfer.added_task import AddedTaskError
 
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (CLIError, CheckpointError, RegistryError, AddedTaskError, FileNotFoundError, ValueError) as exc:
+    except (CLIError, CheckpointError, RegistryError, AddedTaskError, RelationalHeadError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

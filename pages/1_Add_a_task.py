@@ -32,8 +32,9 @@ def load_table(data: bytes, filename: str, max_rows: int):
 
 
 @st.cache_data(max_entries=32, show_spinner="Checking molecules and values…")
-def check_table(frame, smiles_column: str, target_column: str, task_type: str | None):
-    return validate_upload(frame, smiles_column, target_column, task_type)
+def check_table(digest: str, _frame, smiles_column: str, target_column: str, task_type: str | None):
+    """Keyed by the file's digest: hashing the frame itself fails on odd cell types."""
+    return validate_upload(_frame, smiles_column, target_column, task_type)
 
 
 def free_name(text: str) -> str:
@@ -67,7 +68,7 @@ def choose_data() -> tuple[bytes, str, str] | None:
         return None
     data = upload.getvalue()
     if len(data) > settings.max_upload_mb * 1024 * 1024:
-        st.error(f"'{upload.name}' is {len(data) / 1e6:.1f} MB; the limit is {settings.max_upload_mb} MB. Split the file or ask the administrator to raise GATE_MAX_UPLOAD_MB.", icon="🚫")
+        st.error(f"'{upload.name}' is {len(data) / 1e6:.1f} MB; the limit is {settings.max_upload_mb} MB. Split the file or ask the administrator to raise GATE_MAX_UPLOAD_MB.", icon=":material/error:")
         return None
     return data, upload.name, ""
 
@@ -92,7 +93,7 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
     smiles_col = c1.selectbox("SMILES column", columns, key="add_smiles_col")
     target_col = c2.selectbox("Target column (measured value)", columns, key="add_target_col")
     choice = c3.selectbox("Task type", ["auto", "regression", "classification"], key="add_task_type")
-    report = check_table(frame, smiles_col, target_col, None if choice == "auto" else choice)
+    report = check_table(digest, frame, smiles_col, target_col, None if choice == "auto" else choice)
     views.validation_report(report, st.session_state.get("add_name", target_col), st.session_state.get("add_unit", ""))
 
     st.subheader("Options")
@@ -125,7 +126,7 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
         if busy:
             raise ValueError(f"run {busy[0].id} for '{name.strip()}' is already {busy[0].status}; wait for it or cancel it")
     except (ValueError, RegistryError) as exc:
-        st.error(f"Cannot start: {exc}", icon="🚫")
+        st.error(f"Cannot start: {exc}", icon=":material/error:")
         return
     config = {
         "ratios": mode, "pinned": {s: float(pin_value) for s in pinned}, "excluded": list(excluded),
@@ -147,7 +148,7 @@ if choice is not None:
     try:
         frame = load_table(data, filename, settings.max_rows)
     except TableReadError as exc:
-        st.error(f"Cannot read '{filename}': {exc}.", icon="🚫")
+        st.error(f"Cannot read '{filename}': {exc}.", icon=":material/error:")
     else:
         configure(frame, filename, unit_hint, hashlib.sha256(data).hexdigest()[:16] + filename)
 

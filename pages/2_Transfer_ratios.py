@@ -11,12 +11,12 @@ from gate_core.app_support import ratio_frame, ratio_matrix, trajectory_frame
 
 st.set_page_config(page_title="Transfer ratios · GATE Studio", layout="wide")
 st.title("Transfer ratios")
-st.info(views.RATIO_DISCLAIMER, icon="ℹ️")
+st.info(views.RATIO_DISCLAIMER, icon=":material/info:")
 studio = state.require_studio()
 records = studio.added_tasks()
 if not records:
     st.warning("No tasks added yet, so there are no transfer ratios to show.")
-    views.page_link("add", "Add a task", "➕")
+    views.page_link("add")
     st.stop()
 
 names = [r.name for r in records]
@@ -30,7 +30,7 @@ st.caption(f"Mode: **{mode}** · ensemble of {members} member(s) · error bars: 
 
 left, right = st.columns([3, 2])
 left.plotly_chart(charts.ratio_bars(ratios), key="ratios_bars")
-table = ratios.assign(share=ratios["share"] * 100, share_std=ratios["share_std"] * 100).rename(columns={"ratio": "λ", "ratio_std": "λ std", "share": "share %", "share_std": "share % std"})
+table = ratios.assign(share=ratios["share"] * 100)[["source", "ratio", "ratio_std", "share"]].rename(columns={"ratio": "λ", "ratio_std": "± λ", "share": "share %"})
 right.dataframe(table, hide_index=True, width="stretch", column_config=views.number_columns(table), key="ratios_table")
 
 st.subheader("How λ moved during training")

@@ -49,21 +49,25 @@ def predicted(backbone_id: str, task: str, task_version: str, smiles: tuple[str,
     return studio.predict(list(smiles), [task])
 
 
+ALL_TASKS = "training sets of all added tasks"
 c1, c2, c3 = st.columns(3)
-sources = [f"training set of {n}" for n in records] + ["sample of the backbone's table"]
+sources = [f"training set of {n}" for n in records] + ([ALL_TASKS] if len(records) > 1 else []) + ["sample of the backbone's table"]
 sample_choice = c1.selectbox("Molecules", sources, key="latent_sample")
 n = c2.slider("How many (at most)", 50, 500, 300, step=50, key="latent_n")
 method = c3.radio("Projection", ["UMAP", "PCA"], horizontal=True, key="latent_method")
 if sample_choice.startswith("training set of "):
     task_name = sample_choice.removeprefix("training set of ")
     sample = sample_from_task(task_name, version[task_name], n).rename(columns={"value": f"measured {task_name}"})
+elif sample_choice == ALL_TASKS:
+    parts = [sample_from_task(t, version[t], max(10, n // len(records))).assign(task=t) for t in records]
+    sample = pd.concat(parts).drop_duplicates("smiles").reset_index(drop=True)[["smiles", "task"]]
 else:
     sample = sample_from_backbone(n)
     sample = sample.rename(columns={c: f"measured {c}" for c in sample.columns if c != "smiles"})
 
 d1, d2, d3 = st.columns(3)
 space = d1.selectbox("Space", spaces, key="latent_space")
-colour_options = ["none", *[c for c in sample.columns if c.startswith("measured ")], *[f"predicted {t}" for t in [*records, *studio.backbone.task_names]], *[f"in domain of {t}" for t in records]]
+colour_options = ["none", *(["task"] if "task" in sample else []), *[c for c in sample.columns if c.startswith("measured ")], *[f"predicted {t}" for t in [*records, *studio.backbone.task_names]], *[f"in domain of {t}" for t in records]]
 colour_by = d2.selectbox("Colour by", colour_options, key="latent_colour")
 compare = d3.checkbox("Side by side with a second space", key="latent_compare")
 space2 = d3.selectbox("Second space", spaces, index=min(1, len(spaces) - 1), key="latent_space2") if compare else None
@@ -81,7 +85,7 @@ smiles = tuple(sample["smiles"]) + tuple(query)
 def colour_values() -> pd.Series | None:
     if colour_by == "none":
         return None
-    if colour_by.startswith("measured "):
+    if colour_by == "task" or colour_by.startswith("measured "):
         return sample[colour_by].reset_index(drop=True)
     task = colour_by.removeprefix("predicted ").removeprefix("in domain of ")
     pred = predicted(studio.backbone_id, task, version.get(task, ""), tuple(sample["smiles"]))

@@ -39,7 +39,7 @@ if mode == "One SMILES":
     pred = studio.predict([smiles.strip()], tasks)
     parsed = parse_smiles(smiles)
     if not parsed.ok:
-        st.error(f"Invalid SMILES: {parsed.error}.", icon="🚫")
+        st.error(f"Invalid SMILES: {parsed.error}.", icon=":material/error:")
     else:
         left, right = st.columns([1, 3])
         left.image(Draw.MolToImage(parsed.mol, size=(300, 300)), caption=parsed.smiles)
@@ -58,7 +58,7 @@ else:
     try:
         frame = load_table(upload.getvalue(), upload.name, settings.max_rows)
     except TableReadError as exc:
-        st.error(f"Cannot read '{upload.name}': {exc}.", icon="🚫")
+        st.error(f"Cannot read '{upload.name}': {exc}.", icon=":material/error:")
         st.stop()
     columns = [str(c) for c in frame.columns]
     detected = detect_smiles_column(frame)

@@ -23,7 +23,7 @@ def export_bytes(name: str, model_dir: str) -> bytes:
 
 flash = st.session_state.pop("tasks_flash", None)
 if flash:
-    st.success(flash, icon="✅")
+    st.success(flash, icon=":material/check_circle:")
 
 records = studio.added_tasks()
 if records:
@@ -43,7 +43,7 @@ if records:
                 studio.check_new_name(new_name.strip())
                 registry.rename_task(name, new_name.strip())
             except (ValueError, RegistryError) as exc:
-                st.error(f"Cannot rename: {exc}", icon="🚫")
+                st.error(f"Cannot rename: {exc}", icon=":material/error:")
             else:
                 st.session_state["tasks_flash"] = f"Renamed '{name}' to '{new_name.strip()}'."
                 st.session_state.pop("tasks_select", None)
@@ -57,7 +57,7 @@ if records:
             try:
                 registry.remove_task(name)
             except RegistryError as exc:
-                st.error(f"Cannot delete: {exc}", icon="🚫")
+                st.error(f"Cannot delete: {exc}", icon=":material/error:")
             else:
                 st.session_state["tasks_flash"] = f"Deleted '{name}'."
                 st.session_state.pop("tasks_select", None)
@@ -71,7 +71,7 @@ if records:
         try:
             data = export_bytes(name, record.model_dir)
         except RegistryError as exc:
-            st.error(f"Cannot export: {exc}", icon="🚫")
+            st.error(f"Cannot export: {exc}", icon=":material/error:")
         else:
             st.download_button(f"Download {name}.zip", data, file_name=f"{name}.gate-task.zip", mime="application/zip", key="tasks_export", on_click="ignore")
 
@@ -81,7 +81,7 @@ if records:
             st.dataframe(runs_frame(runs), hide_index=True, width="stretch")
 else:
     st.info("No tasks added yet.")
-    views.page_link("add", "Add a task", "➕")
+    views.page_link("add")
 
 st.subheader("Import")
 upload = st.file_uploader("A task file exported from GATE Studio (.zip)", type=["zip"], key="tasks_import_file")
@@ -91,11 +91,11 @@ if st.button("Import", key="tasks_import", disabled=upload is None):
     try:
         imported = registry.import_task(io.BytesIO(upload.getvalue()), expected_backbone_id=studio.backbone_id, name=import_name.strip() or None, replace=replace)
     except (ValueError, RegistryError, OSError) as exc:
-        st.error(f"Cannot import '{upload.name}': {exc}", icon="🚫")
+        st.error(f"Cannot import '{upload.name}': {exc}", icon=":material/error:")
     else:
         if imported.name in studio.backbone.task_names:  # the registry does not know the backbone's names
             registry.remove_task(imported.name)
-            st.error(f"Cannot import: '{imported.name}' is a property of the backbone; import it under another name.", icon="🚫")
+            st.error(f"Cannot import: '{imported.name}' is a property of the backbone; import it under another name.", icon=":material/error:")
         else:
             st.session_state["tasks_flash"] = f"Imported '{imported.name}'."
             st.rerun()

@@ -225,6 +225,10 @@ def pretrain(
                 n_batches += 1
                 n_mols += batch.graph.num_graphs
                 bar.set_postfix(loss=f"{sums['total'] / n_batches:.3f}")
+                # single process: honour the time budget mid-epoch too (a slow epoch on a loaded
+                # machine must not overrun it); under DDP ranks decide together after the epoch
+                if not ctx.enabled and config.max_minutes and (time.perf_counter() - started) / 60 > config.max_minutes:
+                    break
             epoch_seconds = time.perf_counter() - t_epoch
             train_seconds += epoch_seconds
             val_loss = broadcast_from_main(_validation_loss(model, val_loader, ctx.device), ctx)

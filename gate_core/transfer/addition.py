@@ -145,6 +145,11 @@ def train_member(
         if len(train_idx) > config.batch_size:
             b = torch.as_tensor(rng.choice(len(train_idx), config.batch_size, replace=False), device=device)
             batch = (frozen_tr.subset(b), y_tr[b], mask_tr[b])
+        elif len(train_idx) > config.align_subsample:
+            # the alignment terms use the batch's first ``align_subsample`` molecules: shuffle, or
+            # the same (alphabetically first) molecules would be aligned at every step
+            b = torch.as_tensor(rng.permutation(len(train_idx)), device=device)
+            batch = (frozen_tr.subset(b), y_tr[b], mask_tr[b])
         else:
             batch = (frozen_tr, y_tr, mask_tr)
         lam = ratios().detach()

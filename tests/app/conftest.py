@@ -34,10 +34,15 @@ def app_env(monkeypatch, tmp_path, tiny_backbone) -> Path:
 
 @pytest.fixture
 def run_page(app_env):
-    """Return ``run(script="app.py") -> AppTest`` that has run once without exception."""
+    """Return ``run(script="app.py", **session_state) -> AppTest`` that has run once without exception.
 
-    def run(script: str = "app.py") -> AppTest:
+    Keyword arguments preset ``st.session_state`` (widget keys included) before that first run.
+    """
+
+    def run(script: str = "app.py", **session_state) -> AppTest:
         at = AppTest.from_file(str(ROOT / script), default_timeout=60)
+        for key, value in session_state.items():
+            at.session_state[key] = value
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         return at
@@ -66,8 +71,13 @@ def add_tiny_task(studio):
     return add
 
 
-def wait_for_run(registry, run_id: int, timeout: float = 120.0):
-    """Poll the registry until the run is final; return it."""
+@pytest.fixture
+def wait_for_run():
+    """``wait(registry, run_id, timeout=120) -> RunRecord`` once the run is final."""
+    return _wait_for_run
+
+
+def _wait_for_run(registry, run_id: int, timeout: float = 120.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = registry.get_run(run_id)

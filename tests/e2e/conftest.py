@@ -57,13 +57,23 @@ def _tail(path: Path, n: int = 40) -> str:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """Start ``streamlit run app.py`` on a free loopback port; yield its base URL."""
+def app_url(tmp_path_factory, tiny_backbone):
+    """Start ``streamlit run app.py`` on a free loopback port; yield its base URL.
+
+    The server gets the session's tiny backbone (``GATE_BACKBONE``), an empty registry
+    (``GATE_DATA_DIR``) and one torch thread, so a task addition takes seconds.
+    """
     RESULTS.mkdir(exist_ok=True)
     log_path = RESULTS / "streamlit-server.log"
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GATE_DATA_DIR": str(tmp_path_factory.mktemp("gate_data"))}
+    env = {
+        **os.environ,
+        "GATE_DATA_DIR": str(tmp_path_factory.mktemp("gate_data")),
+        "GATE_BACKBONE": str(tiny_backbone),
+        "GATE_WORKER_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.port", str(port),
@@ -141,6 +151,8 @@ def save_screenshot(page: Page, name: str) -> Path:
         " document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 0)"
     )
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+    page.wait_for_timeout(500)  # let widgets that re-layout on resize paint (no skeletons in the PNG)
+    wait_idle(page)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)

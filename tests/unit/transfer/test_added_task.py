@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -69,8 +70,6 @@ def test_wrong_backbone_is_refused_naming_both_ids(saved, added):
 
 
 def _copy(saved, tmp_path):
-    import shutil
-
     dest = tmp_path / "copy"
     shutil.copytree(saved, dest)
     return dest

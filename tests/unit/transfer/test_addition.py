@@ -48,7 +48,7 @@ def test_detect_task_type(values, expected):
     assert detect_task_type(np.array(values, dtype=np.float32)) == expected
 
 
-def _table(values, n=None) -> MultiTaskTable:
+def _table(values) -> MultiTaskTable:
     smiles = ["C" * (i + 1) for i in range(len(values))]
     return MultiTaskTable.from_single_task(smiles, list(values), "t")
 
@@ -233,3 +233,28 @@ def test_training_fits_the_training_molecules(backbone, target_frame):
     pred = result.task.predict(backbone, smiles)["mean"].to_numpy(dtype=float)
     rmse = float(np.sqrt(np.mean((pred - values) ** 2)))
     assert rmse < 0.6 * float(values.std()), f"RMSE {rmse:.3f} vs label std {values.std():.3f}"
+
+
+def test_alignment_subsample_sees_every_training_molecule(backbone, canonical_targets, monkeypatch):
+    """l_cons/l_map/l_dis run on the first ``align_subsample`` molecules of each batch. When the
+    whole (sorted) training set is the batch, the batch must be shuffled each step, or the same
+    molecules are aligned every step and the rest never are."""
+    from gate_core.transfer.addition import train_member
+    from gate_core.transfer.frozen import compute_frozen_sources
+    from gate_core.transfer.objective import TaskAdditionLoss
+
+    frozen = compute_frozen_sources(backbone, canonical_targets[:40], noise_samples=2)
+    y = torch.arange(40, dtype=torch.float32)  # y identifies the molecule
+    seen: set[float] = set()
+    original = TaskAdditionLoss.forward
+
+    def spy(self, frozen_batch, y_batch, mask):
+        seen.update(y_batch[: self.align_subsample].tolist())
+        return original(self, frozen_batch, y_batch, mask)
+
+    monkeypatch.setattr(TaskAdditionLoss, "forward", spy)
+    config = _config(batch_size=128, align_subsample=8, max_steps=12, eval_every=100, ratios=RatioSettings(mode="uniform"))
+    train_idx, val_idx = np.arange(0, 32), np.arange(32, 40)
+    train_member(backbone, frozen, y, train_idx, val_idx, False, config, config.ratios, seed=0)
+    assert seen <= set(range(32)), "validation molecules must never be trained on"
+    assert len(seen) > 24, f"only {len(seen)} of 32 training molecules were ever aligned"

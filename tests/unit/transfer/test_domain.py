@@ -74,3 +74,13 @@ def test_empty_query_and_other_dtypes():
     domain = ApplicabilityDomain.fit(_cloud(10))
     assert domain.score(torch.zeros(0, 8)).shape == (0,)
     torch.testing.assert_close(domain.score(_cloud(4, seed=3).double()), domain.score(_cloud(4, seed=3)))
+
+
+def test_score_is_mean_distance_to_k_nearest_over_threshold():
+    # 1-D reference 0, 1, 2, 4 with k = 2. Leave-one-out k-NN means: 1.5, 1.0, 1.5, 2.5;
+    # their 95th percentile (linear interpolation) is 1.5 + 0.85 · (2.5 − 1.5) = 2.35.
+    domain = ApplicabilityDomain.fit(torch.tensor([[0.0], [1.0], [2.0], [4.0]]), neighbours=2)
+    assert domain.threshold == pytest.approx(2.35)
+    scores = domain.score(torch.tensor([[3.0], [10.0], [1.0]]))
+    # 3 → nearest 2 and 4 (1, 1); 10 → 4 and 2 (6, 8); 1 → itself and 0 or 2 (0, 1)
+    torch.testing.assert_close(scores, torch.tensor([1.0, 7.0, 0.5]) / 2.35)

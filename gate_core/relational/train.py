@@ -1,0 +1,340 @@
+"""Train the relational head on the backbone's own table (DESIGN §6); the backbone stays frozen.
+
+Protocol: the backbone's scaffold split is recomputed exactly as ``pretrain`` made it (config
+and table from the checkpoint's metadata, content hash checked), the head trains on the
+*training* fold only and early-stops on the validation fold. The frozen backbone is run once
+over those molecules (common-chart point, plain predictions), so training touches only the
+small head: seconds per epoch on a CPU.
+
+Per batch, each molecule reveals a random number of its known labels (none with probability
+``zero_fraction``) and the head predicts the hidden ones (:func:`sample_reveal`). Three losses:
+
+- ``main``: plain + correction against the hidden labels (the product);
+- ``aux``: the relational read-out without evidence, ⟨x⁰, t_k⟩ + b_k, against every known label,
+  which makes the task nodes linear read-outs of x⁰ — the space a new task's node is fitted in;
+- ``episode``: one backbone task per batch is treated as a task never seen: its node is rebuilt
+  by ridge from the batch's *revealed* labels of that task, and the molecules whose label on it
+  is *hidden* are predicted with that node, both as a preview (read-out alone) and as a trained
+  added task (plain + correction). Support and query molecules never overlap.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gate_core.data.splits import split
+from gate_core.data.table import MultiTaskTable
+from gate_core.models.checkpoint import load_checkpoint
+from gate_core.models.gate import GATEModel
+from gate_core.relational.graph import KnownGraph, sample_reveal
+from gate_core.relational.head import RelationalConfig, RelationalHead, TaskNodes
+from gate_core.relational.io import save_relational
+from gate_core.training.evaluate import embed
+from gate_core.training.pretrain import PretrainConfig, load_table
+from gate_core.transfer.addition import backbone_fingerprint
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROBIT_TO_LOGIT = 3.8  # P(y > 0 | plain p) ≈ σ(3.8 p) for a residual std ≈ 0.45 (binarised training edges)
+
+
+@dataclass
+class RelationalTrainConfig:
+    """Knobs of relational-head training; stored in the head's JSON."""
+
+    hidden: int = 64
+    layers: int = 2
+    dropout: float = 0.0
+    epochs: int = 60
+    patience: int = 8
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-5
+    zero_fraction: float = 0.2
+    aux_weight: float = 0.5
+    episode_weight: float = 0.5
+    binarize_fraction: float = 0.1
+    seed: int = 0
+    max_minutes: float | None = 4.0
+    threads: int | None = None
+    max_molecules: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RelationalTrainConfig":
+        return cls(**data)
+
+
+# ---- the backbone's table, split and frozen features ----------------------------------------------
+
+
+def resolve_table_path(path: str) -> str:
+    """A table path from checkpoint metadata: as written, else relative to the repository root."""
+    p = Path(path)
+    if p.is_file() or p.is_absolute():
+        return str(p)
+    return str(REPO_ROOT / p) if (REPO_ROOT / p).is_file() else str(p)
+
+
+def backbone_split(meta: dict, task_names: list[str], table_path: str | None = None) -> tuple[MultiTaskTable, np.ndarray, np.ndarray, np.ndarray]:
+    """The backbone's table and its (train, val, test) indices, recomputed as ``pretrain`` did.
+
+    Raises ``ValueError`` when the table on disk is not the one the backbone was trained on.
+    """
+    info = meta.get("pretraining") or {}
+    cfg = info.get("config")
+    if not cfg:
+        raise ValueError("the backbone's metadata has no pre-training config; its split cannot be recomputed")
+    config = PretrainConfig.from_dict({**cfg, "table": table_path or resolve_table_path(cfg["table"])})
+    if list(config.tasks) != list(task_names):
+        raise ValueError(f"the backbone's tasks {task_names} differ from its pre-training config's {config.tasks}")
+    if not Path(config.table).is_file():
+        raise ValueError(f"the backbone's table {config.table} is not there (build it with `python -m gate_core.data.builders`)")
+    table = load_table(config)
+    if info.get("data_hash") and table.content_hash() != info["data_hash"]:
+        raise ValueError(f"{config.table} is not the table the backbone was trained on (content hash {table.content_hash()} ≠ {info['data_hash']})")
+    train_idx, val_idx, test_idx = split(table.smiles, config.split, config.split_fractions, config.seed)
+    sizes = info.get("split") or {}
+    if sizes and (sizes.get("train"), sizes.get("val"), sizes.get("test")) != (len(train_idx), len(val_idx), len(test_idx)):
+        raise ValueError("the recomputed split differs from the backbone's recorded fold sizes")
+    return table, train_idx, val_idx, test_idx
+
+
+@torch.no_grad()
+def backbone_features(backbone: GATEModel, smiles: list[str] | None = None, h: torch.Tensor | None = None, chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """Common-chart point (N, L) and plain standardised predictions (N, T) of the frozen backbone."""
+    backbone.eval()
+    if h is None:
+        h = embed(backbone, smiles or [])
+    charts, plains = [], []
+    modules = list(backbone.tasks.values())
+    for start in range(0, h.shape[0], chunk):
+        z, u = backbone.latents(h[start : start + chunk])
+        charts.append(u.mean(dim=0))
+        plains.append(torch.stack([m.head(z[k]) for k, m in enumerate(modules)], dim=1))
+    if not charts:
+        return torch.zeros((0, backbone.config.latent_dim)), torch.zeros((0, len(modules)))
+    return torch.cat(charts), torch.cat(plains)
+
+
+def scaled_labels(backbone: GATEModel, Y: np.ndarray) -> torch.Tensor:
+    """Labels in the backbone's standardised units (its own y_mean / y_std); NaN stays NaN."""
+    return (torch.as_tensor(Y, dtype=torch.float32) - backbone.y_mean.cpu()) / backbone.y_std.cpu()
+
+
+# ---- losses -------------------------------------------------------------------------------------
+
+
+def masked_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, classification: torch.Tensor) -> torch.Tensor:
+    """Mean over the ``mask`` entries: squared error (regression) or BCE on logits (classification)."""
+    if not mask.any():
+        return pred.sum() * 0.0
+    target = torch.nan_to_num(target)
+    squared = (pred - target) ** 2
+    bce = F.binary_cross_entropy_with_logits(pred, target.clamp(0, 1), reduction="none")
+    per_entry = torch.where(classification.expand_as(pred), bce, squared)
+    return per_entry[mask].mean()
+
+
+def _binarise_some(graph: KnownGraph, fraction: float, generator: torch.Generator) -> KnownGraph:
+    """Turn a random ``fraction`` of regression edges into classification-like edges (training only)."""
+    if fraction <= 0 or len(graph) == 0:
+        return graph
+    pick = (torch.rand(len(graph), generator=generator) < fraction) & ~graph.classification
+    value = torch.where(pick, (graph.value > 0).float(), graph.value)
+    plain = torch.where(pick, PROBIT_TO_LOGIT * graph.plain, graph.plain)
+    return KnownGraph(graph.n_data, graph.n_tasks, graph.data, graph.task, value, plain, graph.classification | pick)
+
+
+def step_losses(
+    head: RelationalHead,
+    chart: torch.Tensor,
+    plain: torch.Tensor,
+    y: torch.Tensor,
+    classification: torch.Tensor,
+    generator: torch.Generator,
+    config: RelationalTrainConfig,
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The three training losses on one batch (see the module docstring); ``total`` is their weighted sum.
+
+    Also returns what was predicted — ``hidden`` (N, T) mask, ``main`` (N, T), and for the
+    episode ``episode_task``, ``query`` (N,) mask, ``episode_added`` (N, T), ``episode_preview``
+    (n_query,) — so tests can check that no hidden label reaches any prediction.
+    """
+    known = torch.isfinite(y)
+    revealed, hidden = sample_reveal(known, generator, config.zero_fraction)
+    graph = KnownGraph.from_mask(torch.nan_to_num(y), revealed, plain, classification)
+    graph.assert_excludes(hidden)
+    graph = _binarise_some(graph, config.binarize_fraction, generator)
+    x0 = head.data_features(chart)
+    nodes = head.backbone_nodes()
+    main_pred = plain + head.correction(x0, nodes, graph)
+    main = masked_loss(main_pred, y, hidden, classification)
+    aux = masked_loss(head.readout(x0, nodes), y, known, classification)
+
+    outputs: dict[str, torch.Tensor] = {"hidden": hidden, "revealed": revealed}
+    outputs["main"] = main_pred
+    episode = main * 0.0
+    n_rev, n_hid = revealed.sum(0), hidden.sum(0)
+    eligible = ((n_rev >= 8) & (n_hid >= 4)).nonzero().flatten()
+    if len(eligible):
+        k = int(eligible[torch.randint(len(eligible), (1,), generator=generator)])
+        support, query = revealed[:, k], hidden[:, k]
+        node, _ = head.task_node_from_support(x0[support], y[support, k], bool(classification[k]))
+        vectors = torch.cat([nodes.vectors[:k], node.vectors, nodes.vectors[k + 1 :]])
+        bias = torch.cat([nodes.bias[:k], node.bias, nodes.bias[k + 1 :]])
+        episode_nodes = TaskNodes(vectors, bias)
+        corr = head.correction(x0, episode_nodes, graph)
+        as_added = masked_loss(plain + corr, y, hidden, classification)
+        preview = (x0[query] @ node.vectors[0] + node.bias + corr[query, k]).unsqueeze(1)
+        as_preview = masked_loss(preview, y[query, k].unsqueeze(1), torch.ones_like(preview, dtype=torch.bool), classification[k : k + 1])
+        episode = 0.5 * (as_added + as_preview)
+        outputs.update({"episode_task": torch.tensor(k), "query": query, "episode_added": plain + corr, "episode_preview": preview[:, 0]})
+    total = main + config.aux_weight * aux + config.episode_weight * episode
+    return {"total": total, "main": main, "aux": aux, "episode": episode}, outputs
+
+
+@torch.no_grad()
+def evaluate_hidden(
+    head: RelationalHead, chart: torch.Tensor, plain: torch.Tensor, y: torch.Tensor, classification: torch.Tensor, seed: int = 12345
+) -> dict[str, float]:
+    """Standardised MSE of hidden labels (random reveal, fixed seed), relational vs plain, mean over tasks."""
+    head.eval()
+    generator = torch.Generator().manual_seed(seed)
+    known = torch.isfinite(y)
+    revealed, hidden = sample_reveal(known, generator, zero_fraction=0.0)
+    graph = KnownGraph.from_mask(torch.nan_to_num(y), revealed, plain, classification)
+    corr = head.correction(head.data_features(chart), head.backbone_nodes(), graph)
+    err_rel = ((plain + corr - torch.nan_to_num(y)) ** 2).masked_fill(~hidden, 0).sum(0)
+    err_plain = ((plain - torch.nan_to_num(y)) ** 2).masked_fill(~hidden, 0).sum(0)
+    count = hidden.sum(0)
+    present = count > 0
+    head.train()
+    return {
+        "relational_mse": float((err_rel[present] / count[present]).mean()),
+        "plain_mse": float((err_plain[present] / count[present]).mean()),
+        "n_hidden": int(count.sum()),
+    }
+
+
+# ---- the training run ---------------------------------------------------------------------------
+
+
+def train_relational(
+    backbone: GATEModel, meta: dict, config: RelationalTrainConfig | None = None, progress: bool = True, table_path: str | None = None
+) -> tuple[RelationalHead, dict]:
+    """Train a head on the backbone's training fold; returns the head (best validation epoch) and a summary."""
+    config = config or RelationalTrainConfig()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    backbone = backbone.cpu().eval()
+    for p in backbone.parameters():
+        p.requires_grad_(False)
+    table, train_idx, val_idx, _test_idx = backbone_split(meta, backbone.task_names, table_path)
+    if config.max_molecules and len(train_idx) > config.max_molecules:
+        train_idx = np.sort(np.random.default_rng(config.seed).permutation(train_idx)[: config.max_molecules])
+    fit_idx = np.concatenate([train_idx, val_idx])
+    t0 = time.perf_counter()
+    chart_all, plain_all = backbone_features(backbone, [table.smiles[i] for i in fit_idx])
+    features_seconds = time.perf_counter() - t0
+    y_all = scaled_labels(backbone, table.Y[fit_idx])
+    n_tr = len(train_idx)
+    chart_tr, plain_tr, y_tr = chart_all[:n_tr], plain_all[:n_tr], y_all[:n_tr]
+    chart_va, plain_va, y_va = chart_all[n_tr:], plain_all[n_tr:], y_all[n_tr:]
+    classification = backbone.classification.cpu()
+
+    head = RelationalHead(
+        RelationalConfig(
+            chart_dim=chart_all.shape[1],
+            tasks=list(backbone.task_names),
+            task_types=[t.task_type for t in backbone.config.tasks],
+            hidden=config.hidden,
+            layers=config.layers,
+            dropout=config.dropout,
+        )
+    )
+    head.set_chart_scaler(chart_tr.mean(0), chart_tr.std(0))
+    optimizer = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    best, best_state, best_epoch, bad = math.inf, None, 0, 0
+    history: list[dict] = []
+    for epoch in range(1, config.epochs + 1):
+        t_epoch = time.perf_counter()
+        head.train()
+        order = torch.randperm(n_tr, generator=generator)
+        sums: dict[str, float] = {}
+        n_batches = 0
+        for start in range(0, n_tr, config.batch_size):
+            b = order[start : start + config.batch_size]
+            if len(b) < 2:
+                continue
+            terms, _ = step_losses(head, chart_tr[b], plain_tr[b], y_tr[b], classification, generator, config)
+            optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            torch.nn.utils.clip_grad_norm_(head.parameters(), 5.0)
+            optimizer.step()
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+            n_batches += 1
+        val = evaluate_hidden(head, chart_va, plain_va, y_va, classification) if len(val_idx) else {"relational_mse": float(sums.get("main", 0.0) / max(n_batches, 1)), "plain_mse": float("nan"), "n_hidden": 0}
+        record = {"epoch": epoch, **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}, **{f"val_{k}": v for k, v in val.items()}, "seconds": time.perf_counter() - t_epoch}
+        history.append(record)
+        if progress:
+            print(f"epoch {epoch}: main={record.get('train_main', 0):.4f} aux={record.get('train_aux', 0):.4f} episode={record.get('train_episode', 0):.4f} "
+                  f"val relational={val['relational_mse']:.4f} plain={val['plain_mse']:.4f} ({record['seconds']:.1f}s)", flush=True)
+        if val["relational_mse"] < best - 1e-5:
+            best, best_state, best_epoch, bad = val["relational_mse"], copy.deepcopy(head.state_dict()), epoch, 0
+        else:
+            bad += 1
+            if bad >= config.patience:
+                break
+        if config.max_minutes and (time.perf_counter() - started) / 60 > config.max_minutes:
+            break
+    if best_state is not None:
+        head.load_state_dict(best_state)
+    head.eval()
+    y_user = table.Y[train_idx]
+    ranges = {}
+    for j, task in enumerate(backbone.task_names):
+        col = y_user[:, j][np.isfinite(y_user[:, j])]
+        if len(col):
+            ranges[task] = {"min": float(col.min()), "max": float(col.max()), "n": int(len(col))}
+    summary = {
+        "backbone_split": {"train": int(len(train_idx)), "val": int(len(val_idx))},
+        "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "val": history[best_epoch - 1] if best_epoch else None,
+        "features_seconds": features_seconds,
+        "wall_seconds": time.perf_counter() - started,
+        "label_ranges": ranges,
+        "data_hash": (meta.get("pretraining") or {}).get("data_hash"),
+        "train_config": config.to_dict(),
+        "history": history,
+    }
+    return head, summary
+
+
+def pretrain_relational(backbone_path: str | Path, out_dir: str | Path | None = None, config: RelationalTrainConfig | None = None, progress: bool = True) -> dict:
+    """Load the backbone, train its relational head, save it to ``out_dir`` (if given); returns a summary."""
+    backbone, meta = load_checkpoint(backbone_path, "cpu")
+    head, summary = train_relational(backbone, meta, config, progress)
+    summary["backbone_id"] = backbone_fingerprint(backbone)
+    if out_dir is not None:
+        history = summary.pop("history")
+        save_relational(head, out_dir, {**summary, "backbone_path": str(backbone_path)})
+        (Path(out_dir) / "history.json").write_text(json.dumps(history, indent=1))
+        summary["history"] = history
+    summary["head"] = head
+    return summary

@@ -1,0 +1,198 @@
+"""Add a task: upload → validation report → options → a queued run → its results or its error."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = "pages/1_Add_a_task.py"
+TINY_CSV = (ROOT / "tests" / "data" / "target_tiny.csv").read_bytes()
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTest:
+    at.file_uploader(key="add_upload").upload(name, data, mime)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def errors(at: AppTest) -> str:
+    return " | ".join(e.value for e in at.error)
+
+
+def test_upload_shows_validation_and_detected_columns(run_page):
+    at = upload(run_page(PAGE), "target_tiny.csv", TINY_CSV)
+    assert at.selectbox(key="add_smiles_col").value == "smiles"
+    assert at.selectbox(key="add_target_col").value == "value"
+    assert at.text_input(key="add_name").value == "target_tiny"
+    assert [s.value for s in at.subheader][:2] == ["Validation", "Options"]
+    assert not at.error
+    assert {m.label: m.value for m in at.metric}["molecules to train on"] == "60"
+    assert at.button(key="add_start").disabled is False
+    assert any(e.key == "report_chart" for e in at.get("plotly_chart"))
+
+
+def test_start_enqueues_a_run_and_shows_its_results(run_page, studio, wait_for_run):
+    at = upload(run_page(PAGE), "target_tiny.csv", TINY_CSV)
+    at.text_input(key="add_name").set_value("tiny_logs")
+    at.text_input(key="add_unit").set_value("log units")
+    at.slider(key="add_ensemble").set_value(1)
+    at.number_input(key="add_max_steps").set_value(20)
+    at.multiselect(key="add_excluded").set_value(["Tm_K"])
+    at.button(key="add_start").click()
+    at.run()
+    assert not at.exception and not at.error, errors(at)
+    runs = studio.registry.list_runs()
+    assert len(runs) == 1 and runs[0].task_name == "tiny_logs"
+    options = runs[0].options
+    assert options["unit"] == "log units" and options["smiles_column"] == "smiles"
+    assert options["config"]["ensemble"] == 1 and options["config"]["excluded"] == ["Tm_K"]
+    assert options["config"]["ratios"] == "learned" and options["config"]["test_fraction"] == 0.15
+    assert at.session_state["add_run_id"] == runs[0].id
+    assert at.header[0].value == f"Run {runs[0].id}: tiny_logs"
+
+    run = wait_for_run(studio.registry, runs[0].id)
+    assert run.status == "done", run.error
+    at.run()
+    assert not at.exception
+    assert "tiny_logs" in at.success[0].value
+    metrics = at.table[0].value
+    assert list(metrics.index) == ["RMSE", "MAE", "R²"]
+    assert "–" not in metrics["baseline (frozen backbone + new head)"].tolist()
+    keys = {e.key for e in at.get("plotly_chart")}
+    assert {f"run{run.id}_parity", f"run{run.id}_ratios"} <= keys
+    assert studio.registry.get_task("tiny_logs").ratios["Tm_K"]["ratio"] == 0.0
+
+
+def test_failed_run_shows_its_error(run_page, studio, wait_for_run):
+    frame = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv")
+    run_id = studio.registry.enqueue_run("broken", {"config": {"ratios": "learned", "pinned": {"no_such_source": 1.0}}}, frame)
+    at = run_page(PAGE)
+    at.session_state["add_run_id"] = run_id
+    assert wait_for_run(studio.registry, run_id).status == "failed"
+    at.run()
+    assert "Training of 'broken' failed" in errors(at) and "no_such_source" in errors(at)
+
+
+def test_example_dataset_is_validated(run_page):
+    at = run_page(PAGE)
+    at.radio(key="add_source").set_value("Example dataset").run()
+    at.selectbox(key="add_example").set_value("fuel_kv").run()
+    assert not at.exception and not at.error
+    assert at.text_input(key="add_name").value == "fuel_kv"
+    assert at.text_input(key="add_unit").value == "log10(mm²/s)"
+    assert int({m.label: m.value for m in at.metric}["molecules to train on"]) > 100
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("empty.csv", b"", "the file is empty"),
+        ("garbage.csv", bytes(range(256)) * 8, "not text"),
+        ("notes.pdf.csv", b"%PDF-1.4\n\x00\x01\x02 binary", "not text"),
+        ("one_row.csv", b"smiles,value\nCCO,1.0\n", "only 1 valid molecules"),
+        ("header_only.csv", b"smiles,value\n", "no data rows"),
+        ("text_target.csv", b"smiles,activity\n" + b"".join(f"{s},high\n".encode() for s in ["CCO", "CCC", "CCN", "c1ccccc1"] * 6), "holds text"),
+    ],
+)
+def test_bad_files_show_an_error_not_a_crash(run_page, name, data, message):
+    at = upload(run_page(PAGE), name, data)
+    assert message in errors(at), errors(at)
+
+
+def test_text_column_picked_as_target_is_explained(run_page):
+    tiny = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv")
+    data = tiny.assign(comment="nice")[["smiles", "comment", "value"]].to_csv(index=False).encode()
+    at = upload(run_page(PAGE), "with_comment.csv", data)
+    assert at.selectbox(key="add_target_col").value == "value" and not at.error
+    at.selectbox(key="add_target_col").set_value("comment").run()
+    assert "holds text" in errors(at)
+    assert at.button(key="add_start").disabled
+
+
+def test_invalid_smiles_are_listed_with_row_and_reason(run_page):
+    lines = (ROOT / "tests" / "data" / "target_tiny.csv").read_text().splitlines()
+    lines[3] = "not_a_molecule,1.5"
+    lines[5] = "CCO,abc"
+    at = upload(run_page(PAGE), "some_bad.csv", ("\n".join(lines) + "\n").encode())
+    assert not at.error
+    skipped = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert list(skipped["row"]) == [3, 5]
+    assert "could not parse" in skipped.loc[0, "reason"] and "not a number" in skipped.loc[1, "reason"]
+    assert any("2 of 60 rows cannot be used" in i.value for i in at.info)
+
+
+def test_duplicates_are_merged_by_median(run_page):
+    data = b"smiles,value\n" + b"".join(f"{s},{v}\n".encode() for s, v in [("CCO", 1.0), ("OCC", 3.0), ("CCO", 2.0)]) + TINY_CSV.split(b"\n", 1)[1]
+    at = upload(run_page(PAGE), "dups.csv", data)
+    assert any("merged into one row each (median value)" in i.value for i in at.info)
+    assert {m.label: m.value for m in at.metric}["duplicate rows merged"] == "2"
+
+
+def test_latin1_tsv_is_read(run_page):
+    tiny = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv")
+    data = tiny.assign(note="café").to_csv(index=False, sep="\t").encode("latin-1")
+    at = upload(run_page(PAGE), "latin1.tsv", data)
+    assert at.selectbox(key="add_target_col").value == "value"
+    assert not at.error, errors(at)
+    assert {m.label: m.value for m in at.metric}["molecules to train on"] == "60"
+
+
+def test_row_limit_is_enforced_with_a_clear_message(run_page, monkeypatch):
+    monkeypatch.setenv("GATE_MAX_ROWS", "10")
+    at = upload(run_page(PAGE), "target_tiny.csv", TINY_CSV)
+    assert "60 rows; the limit is 10" in errors(at)
+
+
+def test_classification_shows_class_balance(run_page):
+    data = (ROOT / "tests" / "data" / "target_tiny_classification.csv").read_bytes()
+    at = upload(run_page(PAGE), "classes.csv", data)
+    assert any("treated as classification" in i.value for i in at.info)
+    assert not at.error
+
+
+def test_taken_name_is_refused_before_queueing(run_page, studio, add_tiny_task):
+    add_tiny_task("target_tiny")
+    at = upload(run_page(PAGE), "target_tiny.csv", TINY_CSV)
+    assert at.text_input(key="add_name").value == "target_tiny_2"  # the suggestion avoids taken names
+    at.text_input(key="add_name").set_value("target_tiny")
+    at.button(key="add_start").click().run()
+    assert "already exists" in errors(at)
+    at.text_input(key="add_name").set_value("Tm_K")
+    at.button(key="add_start").click().run()
+    assert "source property of the backbone" in errors(at)
+    assert studio.registry.list_runs() == []
+
+
+def test_sessions_do_not_share_uploads(run_page):
+    first = upload(run_page(PAGE), "target_tiny.csv", TINY_CSV)
+    second = run_page(PAGE)
+    assert first.text_input(key="add_name").value == "target_tiny"
+    assert "add_digest" not in second.session_state
+    assert any("Upload a file" in i.value for i in second.info)
+
+
+def test_excel_and_sdf_uploads(run_page):
+    import io
+
+    from rdkit import Chem
+
+    tiny = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv")
+    buffer = io.BytesIO()
+    tiny.rename(columns={"smiles": "SMILES", "value": "logS"}).to_excel(buffer, index=False)
+    at = upload(run_page(PAGE), "tiny.xlsx", buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    assert (at.selectbox(key="add_smiles_col").value, at.selectbox(key="add_target_col").value) == ("SMILES", "logS")
+    assert at.text_input(key="add_name").value == "logS" and not at.error
+
+    sdf = io.StringIO()
+    writer = Chem.SDWriter(sdf)
+    for smiles, value in zip(tiny["smiles"], tiny["value"]):
+        mol = Chem.MolFromSmiles(smiles)
+        mol.SetProp("solubility", str(value))
+        writer.write(mol)
+    writer.close()
+    at = upload(run_page(PAGE), "tiny.sdf", sdf.getvalue().encode(), "chemical/x-mdl-sdfile")
+    assert (at.selectbox(key="add_smiles_col").value, at.selectbox(key="add_target_col").value) == ("smiles", "solubility")
+    assert {m.label: m.value for m in at.metric}["molecules to train on"] == "60" and not at.error

@@ -1,0 +1,63 @@
+"""Latent space page: 2-D maps of molecules, colours, query overlay, side-by-side spaces."""
+
+import json
+
+PAGE = "pages/3_Latent_space.py"
+
+
+def charts(at) -> dict[str, dict]:
+    return {e.key: json.loads(e.proto.spec) for e in at.get("plotly_chart")}
+
+
+def test_backbone_sample_in_the_common_chart_with_pca(run_page):
+    at = run_page(PAGE, latent_method="PCA")
+    assert at.selectbox(key="latent_sample").value == "sample of the backbone's table"
+    at.slider(key="latent_n").set_value(100)
+    at.selectbox(key="latent_colour").set_value("measured Tb_K")
+    at.text_area(key="latent_query").set_value("CCO\nnot_a_smiles")
+    at.run()
+    assert not at.exception
+    assert "not_a_smiles" in at.warning[0].value
+    figure = charts(at)["latent_plot"]
+    assert all(trace["type"] == "scattergl" for trace in figure["data"])
+    assert figure["data"][-1]["name"] == "your molecules" and figure["data"][-1]["text"] == ["CCO"]
+    assert sum(len(t["text"]) for t in figure["data"][:-1]) == 100
+    assert "PCA of the common chart" in figure["layout"]["title"]["text"]
+
+
+def test_task_training_set_side_by_side_with_in_domain_colours(run_page, add_tiny_task):
+    add_tiny_task("tiny_logs")
+    at = run_page(PAGE, latent_method="PCA")
+    assert at.selectbox(key="latent_sample").value == "training set of tiny_logs"
+    at.selectbox(key="latent_space").set_value("tiny_logs")
+    at.selectbox(key="latent_colour").set_value("in domain of tiny_logs")
+    at.checkbox(key="latent_compare").check()
+    at.run()
+    at.selectbox(key="latent_space2").set_value("Tm_K").run()
+    assert not at.exception
+    figures = charts(at)
+    assert set(figures) == {"latent_plot", "latent_plot2"}
+    assert "latent space of tiny_logs" in figures["latent_plot"]["layout"]["title"]["text"]
+    assert "latent space of Tm_K" in figures["latent_plot2"]["layout"]["title"]["text"]
+    assert {t["name"] for t in figures["latent_plot"]["data"]} <= {"in domain of tiny_logs: in domain", "in domain of tiny_logs: out of domain"}
+
+
+def test_umap_projection(run_page):
+    at = run_page(PAGE, latent_method="PCA", latent_n=50)
+    at.radio(key="latent_method").set_value("UMAP")
+    at.run(timeout=300)  # the first UMAP in a process compiles numba kernels
+    assert not at.exception
+    figure = charts(at)["latent_plot"]
+    assert "UMAP of the common chart" in figure["layout"]["title"]["text"]
+    assert len(figure["data"][0]["text"]) == 50
+
+
+def test_all_task_training_sets_coloured_by_task(run_page, add_tiny_task):
+    add_tiny_task("first")
+    add_tiny_task("second", csv="target_tiny_classification.csv")
+    at = run_page(PAGE, latent_method="PCA")
+    at.selectbox(key="latent_sample").set_value("training sets of all added tasks").run()
+    at.selectbox(key="latent_colour").set_value("task").run()
+    assert not at.exception
+    names = {t["name"] for t in charts(at)["latent_plot"]["data"]}
+    assert names == {"task: first", "task: second"}

@@ -1,0 +1,102 @@
+"""The main flow in a real browser: upload → add a task in the background → results →
+transfer ratios → latent space → predict and download → tasks; and a bad upload.
+
+Also writes docs/screenshots/<page>.png for every page.
+"""
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TRAINING_TIMEOUT_MS = 180_000  # a 2-member ensemble on the tiny backbone takes seconds; CI boxes are slow
+UMAP_TIMEOUT_MS = 240_000  # the first UMAP in the server compiles numba kernels
+
+
+def key(page: Page, name: str):
+    """The element container of the widget with Streamlit key ``name``."""
+    return page.locator(f".st-key-{name}")
+
+
+def upload(page: Page, path) -> None:
+    key(page, "add_upload").locator('input[type="file"]').set_input_files(str(path))
+
+
+def test_add_a_task_then_ratios_latent_predict_tasks(page: Page, screenshot, tmp_path):
+    page.goto("/Add_a_task")
+    expect(page.get_by_role("heading", name="Add a task")).to_be_visible()
+    upload(page, ROOT / "tests" / "data" / "target_tiny.csv")
+    expect(page.get_by_role("heading", name="Validation")).to_be_visible()
+    expect(key(page, "add_name").locator("input")).to_have_value("target_tiny")
+
+    slider = key(page, "add_ensemble").get_by_role("slider")
+    slider.focus()
+    for _ in range(3):
+        slider.press("ArrowLeft")
+    expect(slider).to_have_value("2")
+    page.get_by_text("Advanced").click()
+    steps = key(page, "add_max_steps").locator("input")
+    steps.fill("60")
+    steps.press("Tab")
+    key(page, "add_start").get_by_role("button").click()
+
+    expect(page.get_by_text("Held-out test set")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
+    expect(page.get_by_text("Task target_tiny added")).to_be_visible()
+    metrics = page.locator('[data-testid="stTable"]')
+    expect(metrics).to_contain_text("RMSE")
+    expect(metrics).to_contain_text("baseline (frozen backbone + new head)")
+    expect(page.locator(".js-plotly-plot").filter(has_text="Transfer ratios")).to_be_visible()
+    expect(page.locator(".js-plotly-plot").filter(has_text="predicted vs measured")).to_be_visible()
+    screenshot("add_a_task")
+
+    page.goto("/Transfer_ratios")
+    expect(page.get_by_text("not evidence of a physical or causal link")).to_be_visible()
+    expect(page.locator(".js-plotly-plot").filter(has_text="Transfer-ratio trajectory")).to_be_visible()
+    expect(page.locator(".js-plotly-plot").filter(has_text="added tasks × sources")).to_be_visible()
+    screenshot("transfer_ratios")
+
+    page.goto("/Latent_space")
+    key(page, "latent_query").locator("textarea").fill("CCO\nc1ccccc1O")
+    key(page, "latent_query").locator("textarea").press("Control+Enter")
+    expect(page.locator(".js-plotly-plot").filter(has_text="UMAP of the common chart")).to_be_visible(timeout=UMAP_TIMEOUT_MS)
+    expect(page.locator(".js-plotly-plot").filter(has_text="your molecules")).to_be_visible()
+    screenshot("latent_space")
+
+    page.goto("/Predict")
+    smiles = key(page, "predict_smiles").locator("input")
+    smiles.fill("CCO")
+    smiles.press("Enter")
+    expect(page.locator('[data-testid="stImage"]')).to_be_visible()
+    screenshot("predict")
+    with page.expect_download() as download:
+        key(page, "predict_download").get_by_role("button").click()
+    assert download.value.suggested_filename == "gate_predictions.csv"
+    saved = tmp_path / "predictions.csv"
+    download.value.save_as(saved)
+    header, first = saved.read_text().splitlines()[:2]
+    assert "target_tiny_std" in header.split(",") and first.startswith("CCO,CCO,")
+
+    page.goto("/Tasks")
+    expect(key(page, "tasks_export").get_by_role("button")).to_contain_text("Download target_tiny.zip")
+    screenshot("tasks")
+
+
+def test_invalid_files_show_errors(page: Page, screenshot, tmp_path):
+    page.goto("/Add_a_task")
+    expect(page.get_by_role("heading", name="Add a task")).to_be_visible()
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    upload(page, garbage)
+    expect(page.get_by_text("Cannot read 'garbage.csv'")).to_be_visible()
+    expect(page.get_by_text("not text")).to_be_visible()
+
+    text_target = tmp_path / "text_target.csv"
+    text_target.write_text("smiles,activity\n" + "".join(f"{s},high\n" for s in ["CCO", "CCC", "CCN", "c1ccccc1"] * 6))
+    upload(page, text_target)
+    expect(page.get_by_text("holds text, not numbers")).to_be_visible()
+    expect(key(page, "add_start").get_by_role("button")).to_be_disabled()
+    screenshot("add_a_task_invalid")

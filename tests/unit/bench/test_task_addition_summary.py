@@ -1,0 +1,67 @@
+"""bench.task_addition.summarise: normalised-RMSE aggregation, complete cells only, targets weighted equally."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.task_addition import parse_sizes, summarise
+
+METHODS = ["probe", "learned", "rf"]
+
+
+def _row(target, seed, size, method, nrmse):
+    return {"target": target, "seed": seed, "size": size, "method": method, "nrmse": nrmse}
+
+
+def _cell(target, seed, size, probe, learned, rf):
+    return [_row(target, seed, size, "probe", probe), _row(target, seed, size, "learned", learned), _row(target, seed, size, "rf", rf)]
+
+
+def test_targets_weigh_equally_and_best_is_lowest():
+    rows = [
+        # target A: two seeds at n = 50 → its mean is over both
+        *_cell("A", 0, 50, 1.0, 0.4, 0.6),
+        *_cell("A", 1, 50, 0.8, 0.6, 0.7),
+        # target B: one cell; must weigh as much as A's two
+        *_cell("B", 0, 50, 0.2, 0.9, 0.3),
+    ]
+    s = summarise(rows, METHODS)
+    assert s["n_complete_cells"] == 3 and s["n_targets"] == 2
+    assert s["by_target"]["A"] == pytest.approx({"probe": 0.9, "learned": 0.5, "rf": 0.65})
+    # mean over targets, not over cells: probe (0.9 + 0.2) / 2, learned (0.5 + 0.9) / 2, rf (0.65 + 0.3) / 2
+    assert s["overall"] == pytest.approx({"probe": 0.55, "learned": 0.7, "rf": 0.475})
+    assert s["best"] == "rf"
+    assert s["wins"] == {"probe": 1, "learned": 2, "rf": 0}
+    h = s["learned_head_to_head"]["rf"]
+    assert h["learned_lower_in"] == 2 and h["cells"] == 3
+    assert h["targets_learned_lower"] == ["A"]
+
+
+def test_incomplete_failed_large_and_all_cells_are_left_out():
+    rows = [
+        *_cell("A", 0, 50, 0.5, 0.4, 0.6),
+        *_cell("A", 0, 100, 0.3, 0.2, 0.1),
+        # learned failed here (no nRMSE) → the whole cell is left out, not just that method
+        _row("A", 1, 50, "probe", 0.1), _row("A", 1, 50, "learned", None), _row("A", 1, 50, "rf", 0.1),
+        # NaN counts as missing too
+        _row("A", 2, 50, "probe", 0.1), _row("A", 2, 50, "learned", math.nan), _row("A", 2, 50, "rf", 0.1),
+        # n > 200 and n = "all" are outside the n ≤ 200 summary
+        *_cell("A", 0, 400, 9.0, 9.0, 0.0),
+        *_cell("A", 0, "all", 9.0, 9.0, 0.0),
+    ]
+    s = summarise(rows, METHODS)
+    assert s["n_complete_cells"] == 2 and s["n_incomplete_cells"] == 2
+    assert s["overall"] == pytest.approx({"probe": 0.4, "learned": 0.3, "rf": 0.35})
+    assert s["best"] == "learned"
+    assert sorted(s["by_size"]) == [50, 100]
+    assert s["best_by_size"] == {50: "learned", 100: "rf"}
+
+
+def test_empty_and_size_parsing():
+    s = summarise([], METHODS)
+    assert s["overall"] == {} and s["best"] is None and s["n_complete_cells"] == 0
+    assert parse_sizes("50, 100,all") == [50, 100, "all"]
+    with pytest.raises(ValueError):
+        parse_sizes("10")

@@ -1,0 +1,80 @@
+"""gate_core.app_support: the app's pure helpers (upload report, display tables, projections)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gate_core.app_support import (
+    example_datasets,
+    metrics_comparison,
+    prediction_rows,
+    project_2d,
+    ratio_frame,
+    run_curves,
+    trajectory_frame,
+    validate_upload,
+)
+
+SMILES = ["CCO", "CCC", "CCN", "CCCl", "c1ccccc1", "CC(=O)O", "CCOC", "CCCC", "CCCN", "OCCO", "CC(C)O", "C1CCCCC1"] * 2
+UNIQUE = SMILES[:12] + ["CCCCC", "CCCCO", "CCCCN", "c1ccncc1", "Oc1ccccc1", "Nc1ccccc1", "CC#N", "C=CC", "ClCCl", "BrCC", "ICC", "FCC"]
+
+
+def test_report_lists_invalid_rows_and_merges_duplicates_by_median():
+    frame = pd.DataFrame({"smiles": ["CCO", "OCC", "bad(", *UNIQUE[1:22]], "y": [1.0, 3.0, 2.0, "x", *range(20)]})
+    report = validate_upload(frame, "smiles", "y")
+    assert [(r.row, r.reason.split()[0]) for r in report.invalid] == [(3, "RDKit"), (4, "value")]
+    assert report.n_duplicates_merged == 1
+    dup = report.duplicate_groups.iloc[0]
+    assert (dup["smiles"], dup["rows"], dup["median"]) == ("CCO", 2, 2.0)
+    assert report.n_valid == 21 and report.ok, report.errors
+
+
+def test_report_refuses_text_targets_same_columns_and_tiny_tables():
+    frame = pd.DataFrame({"smiles": UNIQUE, "y": ["high"] * len(UNIQUE)})
+    assert "holds text" in validate_upload(frame, "smiles", "y").errors[0]
+    assert "must be different" in validate_upload(frame, "smiles", "smiles").errors[0]
+    assert "at least 20" in validate_upload(frame.head(3).assign(y=[1, 2, 3]), "smiles", "y").errors[0]
+
+
+def test_report_detects_classification_and_counts_classes():
+    frame = pd.DataFrame({"smiles": UNIQUE, "y": [0, 1] * 12})
+    report = validate_upload(frame, "smiles", "y")
+    assert report.task_type == "classification" and report.class_counts() == {"0": 12, "1": 12}
+    assert validate_upload(frame, "smiles", "y", task_type="regression").class_counts() is None
+
+
+def test_ratio_tables():
+    ratios = {"a": {"ratio": 0.5, "ratio_std": 0.1, "share": 0.25, "share_std": 0.0}, "b": {"ratio": 1.5, "ratio_std": 0.2, "share": 0.75, "share_std": 0.0}}
+    assert list(ratio_frame(ratios)["source"]) == ["b", "a"]
+    traj = trajectory_frame([[{"step": 10, "ratios": [1.0, 2.0]}], [{"step": 10, "ratios": [3.0, 4.0]}]], ["a", "b"])
+    assert traj.shape == (4, 4) and traj.query("member == 1 and source == 'b'")["ratio"].item() == 4.0
+    val, lam = run_curves({"sources": ["a", "b"], "val_curve": [[0, 10, 0.5]], "ratio_trajectory": [[0, 10, [1.0, 0.5]]]})
+    assert val["val_loss"].tolist() == [0.5] and lam["source"].tolist() == ["a", "b"]
+
+
+def test_metrics_comparison_keeps_missing_baseline_as_none():
+    table = metrics_comparison({"test": {"rmse": 1.0, "mae": 0.5, "r2": float("nan")}}, "regression")
+    assert table["metric"].tolist() == ["RMSE", "MAE", "R²"]
+    assert table["GATE (new task)"].tolist()[:2] == [1.0, 0.5] and pd.isna(table["GATE (new task)"][2])
+    assert table["baseline (frozen backbone + new head)"].isna().all()
+
+
+def test_prediction_rows_long_table():
+    pred = pd.DataFrame({"t": [1.5], "t_std": [0.1], "t_ad_score": [0.3], "t_in_domain": [True], "p": [2.0], "p_std": [np.nan]})
+    rows = prediction_rows(pred, 0, ["t", "p"], {"t": "K", "p": "bar"})
+    assert rows.to_dict("records") == [
+        {"task": "t", "value": 1.5, "± std": "0.1", "unit": "K", "in domain": True, "kind": "added"},
+        {"task": "p", "value": 2.0, "± std": "", "unit": "bar", "in domain": None, "kind": "backbone"},
+    ]
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 40])
+def test_pca_projection_shapes(n):
+    points = np.random.default_rng(0).normal(size=(n, 6))
+    assert project_2d(points, "PCA").shape == (n, 2)
+
+
+def test_example_datasets_exist_on_disk():
+    examples = example_datasets()
+    assert examples and all(e.path.is_file() for e in examples)
+    assert {"freesolv", "bbbp"} <= {e.name for e in examples}
