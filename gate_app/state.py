@@ -48,7 +48,7 @@ def settings() -> Settings:
         backbone=str(backbone.expanduser().resolve()),
         data_dir=str(data_dir.expanduser().resolve()),
         max_rows=_int_env(MAX_ROWS_ENV, 20_000),
-        max_upload_mb=_int_env(MAX_MB_ENV, 20),
+        max_upload_mb=_int_env(MAX_MB_ENV, 50),  # Streamlit's own cap is server.maxUploadSize (50)
         worker_threads=_int_env(THREADS_ENV, 1),  # more OpenMP threads only spin on a busy 2-core box
     )
 
@@ -124,6 +124,18 @@ def warm_umap() -> threading.Event:
 
     threading.Thread(target=work, name="gate-umap-warmup", daemon=True).start()
     return done
+
+
+@st.cache_data(max_entries=16, show_spinner="Reading the table…")
+def _read_table(data: bytes, filename: str, max_rows: int):
+    from gate_core.data.io import read_table
+
+    return read_table(data, filename, max_rows=max_rows)
+
+
+def read_upload(data: bytes, filename: str):
+    """An uploaded file as a DataFrame (cached by content); raises ``TableReadError`` with the reason."""
+    return _read_table(data, filename, settings().max_rows)
 
 
 def stop_workers() -> None:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from gate_app import state, views
 from gate_core.app_support import example_datasets, runs_frame, validate_upload
-from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column, detect_target_column, read_table
+from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column, detect_target_column
 from gate_core.registry import RegistryError, suggest_task_name
 
 st.set_page_config(page_title="Add a task · GATE Studio", layout="wide")
@@ -24,11 +24,6 @@ studio = state.require_studio()
 state.get_worker()
 settings = state.settings()
 registry = studio.registry
-
-
-@st.cache_data(max_entries=16, show_spinner="Reading the table…")
-def load_table(data: bytes, filename: str, max_rows: int):
-    return read_table(data, filename, max_rows=max_rows)
 
 
 @st.cache_data(max_entries=32, show_spinner="Checking molecules and values…")
@@ -146,7 +141,7 @@ choice = choose_data()
 if choice is not None:
     data, filename, unit_hint = choice
     try:
-        frame = load_table(data, filename, settings.max_rows)
+        frame = state.read_upload(data, filename)
     except TableReadError as exc:
         st.error(f"Cannot read '{filename}': {exc}.", icon=":material/error:")
     else:

@@ -33,8 +33,8 @@ def sample_from_backbone(n: int) -> pd.DataFrame:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def sample_from_task(name: str, model_dir: str, n: int) -> pd.DataFrame:
-    data = studio.registry.get_dataset(name)
-    data = data.assign(smiles=canonical_or_none(data["smiles"].tolist())).dropna(subset=["smiles"])
+    data = studio.registry.get_dataset(name)  # the user's rows as uploaded: invalid ones included
+    data = data.assign(smiles=canonical_or_none(data["smiles"].tolist()), value=pd.to_numeric(data["value"], errors="coerce")).dropna()
     data = data.groupby("smiles", as_index=False)["value"].median()
     return data.sample(n=min(n, len(data)), random_state=0).reset_index(drop=True)
 

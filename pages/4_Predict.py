@@ -9,14 +9,15 @@ from rdkit.Chem import Draw
 
 from gate_app import state, views
 from gate_core.app_support import prediction_csv, prediction_rows
-from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column, read_table
+from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column
 from gate_core.featurizers.molecule import parse_smiles
 
 st.set_page_config(page_title="Predict · GATE Studio", layout="wide")
 st.title("Predict")
 studio = state.require_studio()
-settings = state.settings()
-added = [r.name for r in studio.added_tasks()]
+records = studio.added_tasks()
+added = [r.name for r in records]
+versions = tuple((r.name, r.model_dir) for r in records)  # a replaced task gets a new folder → new cache key
 all_tasks = [*added, *studio.backbone.task_names]
 units = studio.units()
 
@@ -27,16 +28,16 @@ if not tasks:
     st.stop()
 
 
-@st.cache_data(max_entries=16, show_spinner="Reading the table…")
-def load_table(data: bytes, filename: str, max_rows: int):
-    return read_table(data, filename, max_rows=max_rows)
+@st.cache_data(max_entries=8, show_spinner=False)
+def predict(backbone_id: str, task_versions: tuple, smiles: tuple, chosen: tuple):
+    return studio.predict(list(smiles), list(chosen))
 
 
 if mode == "One SMILES":
     smiles = st.text_input("SMILES", key="predict_smiles", placeholder="e.g. CCO or c1ccccc1O")
     if not smiles.strip():
         st.stop()
-    pred = studio.predict([smiles.strip()], tasks)
+    pred = predict(studio.backbone_id, versions, (smiles.strip(),), tuple(tasks))
     parsed = parse_smiles(smiles)
     if not parsed.ok:
         st.error(f"Invalid SMILES: {parsed.error}.", icon=":material/error:")
@@ -56,7 +57,7 @@ else:
     if upload is None:
         st.stop()
     try:
-        frame = load_table(upload.getvalue(), upload.name, settings.max_rows)
+        frame = state.read_upload(upload.getvalue(), upload.name)
     except TableReadError as exc:
         st.error(f"Cannot read '{upload.name}': {exc}.", icon=":material/error:")
         st.stop()
@@ -64,7 +65,7 @@ else:
     detected = detect_smiles_column(frame)
     column = st.selectbox("SMILES column", columns, index=columns.index(detected) if detected in columns else 0, key="predict_column")
     with st.spinner(f"Predicting {len(frame):,} molecules…"):
-        pred = studio.predict(frame[column].tolist(), tasks)
+        pred = predict(studio.backbone_id, versions, tuple(frame[column].tolist()), tuple(tasks))
     n_bad = int(pred["error"].notna().sum())
     st.caption(f"{len(pred) - n_bad} molecules predicted" + (f"; {n_bad} invalid rows kept with their reason in 'error'." if n_bad else "."))
     st.dataframe(pred, hide_index=True, width="stretch", column_config=views.number_columns(pred), key="predict_table")

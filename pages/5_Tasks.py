@@ -52,7 +52,7 @@ if records:
 
     with delete_col:
         st.subheader("Delete")
-        confirm = st.checkbox(f"Yes, delete '{name}', its model files and its dataset", key="tasks_confirm_delete")
+        confirm = st.checkbox(f"Yes, delete '{name}'", key="tasks_confirm_delete", help="Removes its model files and its stored dataset; this cannot be undone.")
         if st.button("Delete", key="tasks_delete", type="primary", disabled=not confirm):
             try:
                 registry.remove_task(name)

@@ -55,7 +55,7 @@ class TaskAdditionConfig:
     patience: int = 6
     warmup_steps: int = 30
     outer_every: int = 10
-    outer_lr: float = 0.05
+    outer_lr: float = 0.2
     weights: LossWeights = field(default_factory=LossWeights)
     train_baseline: bool = False  # also train the frozen-backbone + new-head probe for comparison
 

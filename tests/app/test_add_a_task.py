@@ -196,3 +196,9 @@ def test_excel_and_sdf_uploads(run_page):
     at = upload(run_page(PAGE), "tiny.sdf", sdf.getvalue().encode(), "chemical/x-mdl-sdfile")
     assert (at.selectbox(key="add_smiles_col").value, at.selectbox(key="add_target_col").value) == ("smiles", "solubility")
     assert {m.label: m.value for m in at.metric}["molecules to train on"] == "60" and not at.error
+
+
+def test_size_limit_is_enforced_with_a_clear_message(run_page, monkeypatch):
+    monkeypatch.setenv("GATE_MAX_UPLOAD_MB", "1")
+    at = upload(run_page(PAGE), "big.csv", TINY_CSV * 1000)
+    assert "the limit is 1 MB" in errors(at)

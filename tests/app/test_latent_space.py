@@ -61,3 +61,18 @@ def test_all_task_training_sets_coloured_by_task(run_page, add_tiny_task):
     assert not at.exception
     names = {t["name"] for t in charts(at)["latent_plot"]["data"]}
     assert names == {"task: first", "task: second"}
+
+
+def test_training_set_with_invalid_rows_is_cleaned(run_page, studio):
+    from pathlib import Path
+
+    import pandas as pd
+
+    from gate_core.api import config_from_options
+
+    frame = pd.read_csv(Path(__file__).resolve().parents[2] / "tests" / "data" / "target_tiny.csv").astype({"value": object})
+    frame.loc[0, "value"], frame.loc[1, "smiles"] = "n/a", "not_a_smiles"
+    studio.add_task(frame, "smiles", "value", "messy", config=config_from_options({"ensemble": 1, "max_steps": 20}))
+    at = run_page(PAGE, latent_method="PCA", latent_colour="measured messy")
+    assert not at.exception
+    assert sum(len(t["text"]) for t in charts(at)["latent_plot"]["data"]) == 58
