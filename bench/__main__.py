@@ -19,6 +19,7 @@ BENCHMARKS = {
     "backbone_quality": "bench.backbone_quality",
     "task_addition": "bench.task_addition",
     "relational": "bench.relational",
+    "page_render": "bench.page_render",
 }
 FOUNDATION = ("featurization", "pretraining", "backbone_quality")
 

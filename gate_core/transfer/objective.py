@@ -30,6 +30,34 @@ def _masked_mse_per_source(pred: torch.Tensor, y: torch.Tensor, mask: torch.Tens
     return (err * maskf).sum(dim=1) / maskf.sum().clamp(min=1.0)
 
 
+class FrozenSourceReadout:
+    """H_s(T_s⁻¹(u)) for all S frozen sources at once, as one chain of batched matmuls.
+
+    Why: l_map's second direction runs every source's inverse chart and head on the new chart
+    point at every step; S small MLP calls (and their backward) dominated task-addition time.
+    The stacked weights are detached copies: the sources are frozen by construction.
+
+    Shapes: ``u`` (B, L) → (S, B).
+    """
+
+    def __init__(self, sources: list[TaskModules]) -> None:
+        def stacked(layer: str, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+            linears = [getattr(m, layer)[index] for m in sources]
+            weight = torch.stack([lin.weight.detach() for lin in linears]).transpose(1, 2)  # (S, in, out)
+            bias = torch.stack([lin.bias.detach() for lin in linears]).unsqueeze(1)  # (S, 1, out)
+            return weight, bias
+
+        self.inverse_in, self.inverse_out = stacked("inverse_transfer", 0), stacked("inverse_transfer", 3)
+        self.head_in, self.head_out = stacked("head_net", 0), stacked("head_net", 3)
+
+    def __call__(self, u: torch.Tensor) -> torch.Tensor:
+        x = u.unsqueeze(0).expand(self.inverse_in[0].shape[0], -1, -1)
+        x = torch.baddbmm(self.inverse_in[1], x, self.inverse_in[0])
+        x = torch.baddbmm(self.inverse_out[1], nn.functional.silu(x), self.inverse_out[0])  # T_s⁻¹(u)
+        x = torch.baddbmm(self.head_in[1], x, self.head_in[0])
+        return torch.baddbmm(self.head_out[1], torch.relu(x), self.head_out[0]).squeeze(-1)  # H_s(·)
+
+
 class TaskAdditionLoss(nn.Module):
     """Loss of one new task against S frozen sources. Its only parameters are ``task``'s.
 
@@ -45,12 +73,13 @@ class TaskAdditionLoss(nn.Module):
         self.weights = weights
         self.classification = classification
         self.align_subsample = align_subsample
-        # plain list, not a ModuleList: the frozen source modules are not parameters of this loss
-        self._sources: list[TaskModules] = list(backbone.tasks.values())
+        # not a submodule: the frozen sources are not parameters of this loss
+        self._sources = FrozenSourceReadout(list(backbone.tasks.values()))
+        self._n_sources = len(backbone.tasks)
 
     @property
     def n_sources(self) -> int:
-        return len(self._sources)
+        return self._n_sources
 
     def forward(self, frozen: FrozenSources, y: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         w, task = self.weights, self.task
@@ -72,7 +101,7 @@ class TaskAdditionLoss(nn.Module):
         via_source = task.head(task.inverse_chart(frozen.u))  # (S, B)
         map_in = _masked_mse_per_source(via_source, y, mask, self.classification)
         # direction 2: each frozen source head reads the new chart point, against its own prediction
-        via_new = torch.stack([m.head(m.inverse_chart(u)) for m in self._sources])  # (S, B)
+        via_new = self._sources(u)  # (S, B)
         map_out = ((via_new - frozen.y_hat) ** 2).mean(dim=1)
         stretch = chart_distances(u, task.chart(task.latent(frozen.h.unsqueeze(0) + frozen.noise)), frozen.noise_norm)
         dis = ((stretch.unsqueeze(0) - frozen.stretch) ** 2).mean(dim=(1, 2))  # (S,)

@@ -183,3 +183,13 @@ def test_validation_loss_is_the_plain_task_loss(backbone, frozen):
     with torch.no_grad():
         expected = ((task.head(task.latent(frozen.h)) - y) ** 2).mean()
         torch.testing.assert_close(loss.validation_loss(frozen, y), expected)
+
+
+def test_frozen_source_readout_matches_each_source_module(backbone) -> None:
+    """The batched readout must equal H_s(T_s⁻¹(u)) computed module by module."""
+    from gate_core.transfer.objective import FrozenSourceReadout
+
+    sources = list(backbone.tasks.values())
+    u = torch.randn(7, backbone.config.latent_dim)
+    expected = torch.stack([m.head(m.inverse_chart(u)) for m in sources])
+    assert torch.allclose(FrozenSourceReadout(sources)(u), expected, atol=1e-5)

@@ -1,0 +1,424 @@
+"""Page render time in a real browser: every page of the app, cold (first visit) and warm.
+
+Setup: a temporary ``GATE_DATA_DIR`` holding one task (``target_tiny`` from
+``tests/data/target_tiny.csv``, added in this process before the server starts, with a tiny
+config), then a real ``streamlit run app.py`` on a free loopback port with the real backbone
+(``assets/backbone``), one torch/OpenMP thread and one worker thread, driven by Playwright with
+Debian's ``/usr/bin/chromium`` (the same flags as ``tests/e2e/conftest.py``; Playwright's own
+browser download is never used).
+
+One visit = ``page.goto(url)`` (a full page load: a new Streamlit session, so the whole page
+script runs) until the page's own content markers (its title and its last / slowest element,
+e.g. a chart) are visible AND ``[data-testid="stApp"]`` has ``data-test-script-state="notRunning"``
+(the condition ``tests/e2e/conftest.py::wait_idle`` waits for), polled every 25 ms in the page.
+The first visit of every page (Home, Add a task, Transfer ratios, Latent space, Predict, Tasks, in
+that order) is the *cold* visit: it loads the backbone, starts the worker, compiles UMAP's numba
+kernels and fills the ``st.cache_data`` caches. Then ``--visits`` warm rounds visit every page
+once each (round-robin, so a burst of outside load hits all pages alike); median and max per
+page. Target: every page < 3 s warm.
+
+Also per visit: the browser's ``domContentLoaded`` time (static frontend load, no Python) and
+the server process's CPU seconds, and the 1-minute load average before and after, so a run on a
+busy machine can be told apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from bench.common import REPO_ROOT, limit_threads, md_table, write_results
+
+NAME = "page_render"
+DESCRIPTION = "browser render time of every app page on a warm streamlit server (cold first visits reported apart); target < 3 s warm"
+TARGET_SECONDS = 3.0
+WORK_DIR = REPO_ROOT / "bench" / "work"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [  # as tests/e2e/conftest.py
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TASK_NAME = "target_tiny"
+
+#: (page, url path, markers): every marker = a CSS selector, and optionally a text one of its
+#: matches must contain, that has to be visible; the last marker is the page's last element.
+PAGES: list[tuple[str, str, list[dict]]] = [
+    ("Home", "/", [
+        {"sel": "h1", "text": "GATE Studio"},
+        {"sel": '[data-testid="stDataFrame"]'},  # backbone card + added tasks
+        {"sel": "h2", "text": "Next steps"},
+        {"sel": '[data-testid="stPageLink"]', "text": "Tasks"},
+    ]),
+    ("Add a task", "/Add_a_task", [
+        {"sel": "h1", "text": "Add a task"},
+        {"sel": '[data-testid="stFileUploader"]'},
+        {"sel": '[data-testid="stAlertContentInfo"]', "text": "Upload a file"},  # last element without runs
+    ]),
+    ("Transfer ratios", "/Transfer_ratios", [
+        {"sel": "h1", "text": "Transfer ratios"},
+        {"sel": ".js-plotly-plot", "text": "Transfer ratios"},
+        {"sel": ".js-plotly-plot", "text": "Transfer-ratio trajectory"},
+        {"sel": ".js-plotly-plot", "text": "added tasks × sources"},
+    ]),
+    ("Latent space", "/Latent_space", [
+        {"sel": "h1", "text": "Latent space"},
+        {"sel": ".js-plotly-plot", "text": "UMAP of the common chart"},
+    ]),
+    ("Predict", "/Predict", [
+        {"sel": "h1", "text": "Predict"},
+        {"sel": ".st-key-predict_smiles input"},
+    ]),
+    ("Tasks", "/Tasks", [
+        {"sel": "h1", "text": "Tasks"},
+        {"sel": ".st-key-tasks_export button", "text": f"Download {TASK_NAME}.zip"},
+        {"sel": ".st-key-tasks_import button", "text": "Import"},
+    ]),
+]
+
+# True when done; {error} when the page shows an exception / error box; false otherwise.
+READY_JS = """
+(markers) => {
+  const visible = (e) => {
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden';
+  };
+  const bad = document.querySelector('[data-testid="stException"], [data-testid="stAlertContentError"]');
+  if (bad) return {error: bad.textContent.slice(0, 500)};
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  for (const m of markers) {
+    const ok = Array.from(document.querySelectorAll(m.sel)).some(
+      (e) => (!m.text || e.textContent.includes(m.text)) && visible(e));
+    if (!ok) return false;
+  }
+  return true;
+}
+"""
+MISSING_JS = """
+(markers) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const missing = markers.filter((m) => !Array.from(document.querySelectorAll(m.sel)).some(
+    (e) => (!m.text || e.textContent.includes(m.text))));
+  return {state: app ? app.getAttribute('data-test-script-state') : null, missing: missing};
+}
+"""
+NAV_JS = "() => { const n = performance.getEntriesByType('navigation')[0]; return n ? n.domContentLoadedEventEnd / 1000 : null; }"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backbone", default=str(REPO_ROOT / "assets" / "backbone"))
+    parser.add_argument("--visits", type=int, default=5, help="warm visits per page (after one cold visit each)")
+    parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS and GATE_WORKER_THREADS of the server (and torch threads here)")
+    parser.add_argument("--ensemble", type=int, default=2, help="K of the task added before the server starts")
+    parser.add_argument("--max-steps", type=int, default=40, help="max steps per member of that task")
+    parser.add_argument("--cold-timeout", type=float, default=300.0, help="seconds allowed for one cold visit (backbone load, UMAP compile)")
+    parser.add_argument("--warm-timeout", type=float, default=60.0, help="seconds allowed for one warm visit")
+    parser.add_argument("--startup-timeout", type=float, default=120.0, help="seconds for the server to answer /_stcore/health")
+    parser.add_argument("--pause", type=float, default=0.5, help="seconds between visits (the server closes the previous session)")
+    parser.add_argument("--keep-data", action="store_true", help="keep the temporary GATE_DATA_DIR (its path is in the JSON)")
+
+
+def _log(msg: str) -> None:
+    print(f"[page_render] {msg}", flush=True)
+
+
+def _loadavg() -> list[float] | None:
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            return r.status == 200 and r.read().strip() == b"ok"
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _tail(path: Path, n: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def _proc_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of one process (Linux /proc), in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dict:
+    """Register ``target_tiny`` in ``data_dir`` (trained here, before the server starts)."""
+    import pandas as pd
+
+    from gate_core.api import GateStudio
+    from gate_core.transfer.addition import TaskAdditionConfig
+
+    t0 = time.perf_counter()
+    studio = GateStudio(backbone, data_dir)
+    frame = pd.read_csv(REPO_ROOT / "tests" / "data" / "target_tiny.csv")
+    config = TaskAdditionConfig(ensemble=args.ensemble, max_steps=args.max_steps, test_fraction=0.15, train_baseline=True)
+    record, _ = studio.add_task(frame, "smiles", "value", TASK_NAME, unit="log units", config=config)
+    return {"name": record.name, "rows": len(frame), "config": config.to_dict(), "seconds": time.perf_counter() - t0}
+
+
+class Server:
+    """``streamlit run app.py`` in its own process group, logging to ``log_path``."""
+
+    def __init__(self, env: dict, log_path: Path, startup_timeout: float) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        cmd = [
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.port", str(self.port),
+            "--server.address", "127.0.0.1",
+            "--server.headless", "true",
+            "--server.fileWatcherType", "none",
+            "--browser.gatherUsageStats", "false",
+        ]
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        with open(log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + startup_timeout
+            while not _healthy(self.url):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"streamlit exited with {self.proc.returncode}:\n{_tail(log_path)}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"streamlit not healthy after {startup_timeout:.0f} s:\n{_tail(log_path)}")
+                time.sleep(0.25)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.perf_counter() - t0
+
+    def cpu_seconds(self) -> float | None:
+        return _proc_cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        """SIGTERM to the process group this server leads (only ours), SIGKILL after 10 s."""
+        if self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+
+def visit(page, server: Server, name: str, path: str, markers: list[dict], timeout_s: float) -> dict:
+    """One full page load until the markers are visible and the script run is over."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    cpu0 = server.cpu_seconds()
+    t0 = time.perf_counter()
+    page.goto(server.url + path, wait_until="commit", timeout=timeout_s * 1000)
+    try:
+        handle = page.wait_for_function(READY_JS, arg=markers, polling=25, timeout=max(1.0, timeout_s - (time.perf_counter() - t0)) * 1000)
+    except PlaywrightTimeout:
+        state = page.evaluate(MISSING_JS, markers)
+        raise RuntimeError(
+            f"{name} ({path}) not rendered after {timeout_s:.0f} s: script state {state['state']!r}, "
+            f"missing {state['missing']}; server log {server.log_path}"
+        ) from None
+    seconds = time.perf_counter() - t0
+    value = handle.json_value()
+    if isinstance(value, dict) and "error" in value:
+        raise RuntimeError(f"{name} ({path}) shows an error: {value['error']}\nserver log tail:\n{_tail(server.log_path)}")
+    cpu1 = server.cpu_seconds()
+    return {
+        "seconds": seconds,
+        "dom_content_loaded_seconds": page.evaluate(NAV_JS),
+        "server_cpu_seconds": (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None,
+    }
+
+
+def measure(server: Server, args: argparse.Namespace) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    if not os.access(CHROMIUM, os.X_OK):
+        raise RuntimeError(f"{CHROMIUM} not found; install it with: apt-get install -y chromium fonts-liberation (never `playwright install`)")
+    cold: dict[str, dict] = {}
+    warm: dict[str, list[dict]] = {name: [] for name, _, _ in PAGES}
+    load: dict[str, list[float] | None] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser_version = browser.version
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            load["before_cold"] = _loadavg()
+            for name, path, markers in PAGES:
+                cold[name] = visit(page, server, name, path, markers, args.cold_timeout)
+                _log(f"cold  {name:<16} {cold[name]['seconds']:7.2f} s  (server CPU {cold[name]['server_cpu_seconds'] or 0:.2f} s)")
+                time.sleep(args.pause)
+            load["before_warm"] = _loadavg()
+            for r in range(args.visits):
+                for name, path, markers in PAGES:
+                    v = visit(page, server, name, path, markers, args.warm_timeout)
+                    warm[name].append(v)
+                    _log(f"warm{r + 1} {name:<16} {v['seconds']:7.2f} s  (server CPU {v['server_cpu_seconds'] or 0:.2f} s)")
+                    time.sleep(args.pause)
+            load["after_warm"] = _loadavg()
+            context.close()
+        finally:
+            browser.close()
+    return {"cold": cold, "warm": warm, "load_average_1_5_15": load, "browser_version": browser_version}
+
+
+def summarise(cold: dict, warm: dict) -> dict:
+    pages = {}
+    for name, _, _ in PAGES:
+        secs = [v["seconds"] for v in warm[name]]
+        cpus = [v["server_cpu_seconds"] for v in warm[name] if v["server_cpu_seconds"] is not None]
+        dcl = [v["dom_content_loaded_seconds"] for v in warm[name] if v["dom_content_loaded_seconds"] is not None]
+        pages[name] = {
+            "cold_seconds": cold[name]["seconds"],
+            "cold_server_cpu_seconds": cold[name]["server_cpu_seconds"],
+            "warm_median_seconds": statistics.median(secs),
+            "warm_max_seconds": max(secs),
+            "warm_min_seconds": min(secs),
+            "warm_seconds": secs,
+            "warm_median_server_cpu_seconds": statistics.median(cpus) if cpus else None,
+            "warm_median_dom_content_loaded_seconds": statistics.median(dcl) if dcl else None,
+            "median_below_target": statistics.median(secs) < TARGET_SECONDS,
+            "max_below_target": max(secs) < TARGET_SECONDS,
+        }
+    return pages
+
+
+def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    import importlib.metadata as md
+
+    if args.visits < 1:
+        raise ValueError("--visits must be ≥ 1")
+    backbone = str(Path(args.backbone).expanduser().resolve())
+    if not (Path(backbone) / "metadata.json").is_file():
+        raise FileNotFoundError(f"no backbone at {backbone} (build it with `make backbone`)")
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    limit_threads(args.threads)
+    started = time.perf_counter()
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="page_render_data_", dir=WORK_DIR))
+    log_path = WORK_DIR / "page_render_server.log"
+    load_start = _loadavg()
+    try:
+        _log(f"adding task {TASK_NAME} into {data_dir} …")
+        task = add_one_task(backbone, data_dir, args)
+        _log(f"task added in {task['seconds']:.1f} s; starting streamlit (log: {log_path})")
+        env = {
+            **os.environ,
+            "GATE_BACKBONE": backbone,
+            "GATE_DATA_DIR": str(data_dir),
+            "GATE_WORKER_THREADS": str(args.threads),
+            "OMP_NUM_THREADS": str(args.threads),
+        }
+        server = Server(env, log_path, args.startup_timeout)
+        try:
+            _log(f"server healthy at {server.url} after {server.startup_seconds:.1f} s (pid {server.proc.pid})")
+            measured = measure(server, args)
+            server_cpu_total = server.cpu_seconds()
+        finally:
+            server.stop()
+    finally:
+        if not args.keep_data:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    log_text = log_path.read_text(errors="replace") if log_path.is_file() else ""
+    pages = summarise(measured["cold"], measured["warm"])
+    load = {"start": load_start, **measured["load_average_1_5_15"], "end": _loadavg()}
+
+    def version(pkg: str) -> str | None:
+        try:
+            return md.version(pkg)
+        except md.PackageNotFoundError:
+            return None
+
+    results = {
+        "settings": {
+            "backbone": backbone, "visits": args.visits, "threads": args.threads, "pause_seconds": args.pause,
+            "cold_timeout": args.cold_timeout, "warm_timeout": args.warm_timeout,
+            "server_env": {"OMP_NUM_THREADS": str(args.threads), "GATE_WORKER_THREADS": str(args.threads)},
+            "chromium": CHROMIUM, "chromium_version": measured["browser_version"], "chromium_args": CHROMIUM_ARGS, "viewport": [1280, 900],
+            "streamlit": version("streamlit"), "playwright": version("playwright"),
+            "data_dir": str(data_dir) + ("" if args.keep_data else " (removed)"),
+            "page_markers": {name: {"url": path, "markers": markers} for name, path, markers in PAGES},
+        },
+        "task": task,
+        "server_startup_seconds": server.startup_seconds,
+        "server_cpu_seconds_total": server_cpu_total,
+        "server_log": str(log_path),
+        "server_log_tracebacks": log_text.count("Traceback"),
+        "load_average_1_5_15": load,
+        "target_seconds": TARGET_SECONDS,
+        "target_met_median": all(p["median_below_target"] for p in pages.values()),
+        "target_met_max": all(p["max_below_target"] for p in pages.values()),
+        "pages": pages,
+        "visits": {"cold": measured["cold"], "warm": measured["warm"]},
+        "wall_seconds": time.perf_counter() - started,
+    }
+    return write_results(NAME, results, markdown(results), args.results_dir)
+
+
+def markdown(r: dict) -> str:
+    s = r["settings"]
+    rows = [
+        [name, p["warm_median_seconds"], p["warm_max_seconds"], p["cold_seconds"], p["warm_median_server_cpu_seconds"],
+         p["warm_median_dom_content_loaded_seconds"], "PASS" if p["max_below_target"] else ("PASS (median)" if p["median_below_target"] else "FAIL")]
+        for name, p in r["pages"].items()
+    ]
+    load = r["load_average_1_5_15"]
+
+    def la(key: str) -> str:
+        v = load.get(key)
+        return "n/a" if not v else f"{v[0]:.2f}"
+
+    verdict = "PASS" if r["target_met_max"] else ("PASS on the median, some visit slower" if r["target_met_median"] else "FAIL")
+    return "\n".join([
+        "# Page render time (browser, warm server)",
+        "",
+        f"`streamlit run app.py` with the backbone `{Path(s['backbone']).name}` and one added task "
+        f"(`{r['task']['name']}`, {r['task']['rows']} rows, K = {r['task']['config']['ensemble']}, added in {r['task']['seconds']:.1f} s before the server started); "
+        f"OMP_NUM_THREADS = GATE_WORKER_THREADS = {s['threads']}; headless Debian Chromium (Playwright {s['playwright']}, Streamlit {s['streamlit']}). "
+        "One visit = `page.goto(url)` (a full load, new session) until the page's title and last element are visible "
+        "and the script state is `notRunning`. Cold = the first visit of each page, in the table's order, right after "
+        f"the server started (loads the backbone, compiles UMAP, fills caches); warm = {s['visits']} visits per page after that.",
+        "",
+        f"**Target: every page < {r['target_seconds']:.0f} s warm — {verdict}.**",
+        "",
+        md_table(["page", "warm median s", "warm max s", "cold s", "server CPU s (warm median)", "DOMContentLoaded s (warm median)", "< 3 s"], rows),
+        "",
+        f"Server start to healthy: {r['server_startup_seconds']:.1f} s. Tracebacks in the server log: {r['server_log_tracebacks']}. "
+        f"1-minute load average: {la('start')} at start, {la('before_cold')} before the cold visits, {la('before_warm')} before the warm ones, "
+        f"{la('after_warm')} after (2 cores: above 2 means other processes competed for the CPU; timings on an idle machine are lower).",
+    ])
