@@ -37,7 +37,6 @@ class RelationalConfig:
     hidden: int = 64
     layers: int = 2
     dropout: float = 0.0
-    update: str = "gru"
 
     def __post_init__(self) -> None:
         if not self.task_types:
@@ -72,20 +71,6 @@ def _mlp(in_dim: int, hidden: int, out_dim: int, dropout: float) -> nn.Sequentia
     return nn.Sequential(nn.Linear(in_dim, hidden), nn.SiLU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim))
 
 
-class GatedUpdate(nn.Module):
-    r"""Sigmoid-gated additive update :math:`s' = s + \sigma(W[m, s] + b) \odot m` (no tanh: corrections scale with the evidence)."""
-
-    def __init__(self, hidden: int) -> None:
-        super().__init__()
-        self.gate = nn.Linear(2 * hidden, hidden)
-
-    def reset_parameters(self) -> None:
-        self.gate.reset_parameters()
-
-    def forward(self, message: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        return state + torch.sigmoid(self.gate(torch.cat([message, state], dim=1))) * message
-
-
 class RelationalLayer(nn.Module):
     r"""One round of gated message passing, data → task then task → data.
 
@@ -101,18 +86,13 @@ class RelationalLayer(nn.Module):
     Shapes: ``x`` (B, H), ``t`` (E, H), ``a`` (E, H), ``graph`` with E edges → ``x'`` (B, H), ``t'`` (E, H).
     """
 
-    def __init__(self, hidden: int, dropout: float = 0.0, update: str = "gru") -> None:
+    def __init__(self, hidden: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.hidden = hidden
         self.data_to_task = _mlp(3 * hidden, hidden, hidden, dropout)
+        self.task_gru = nn.GRUCell(hidden, hidden)
         self.task_to_data = _mlp(2 * hidden, hidden, hidden, dropout)
-        if update == "gru":
-            self.task_gru: nn.Module = nn.GRUCell(hidden, hidden)
-            self.data_gru: nn.Module = nn.GRUCell(hidden, hidden)
-        elif update == "gated":
-            self.task_gru, self.data_gru = GatedUpdate(hidden), GatedUpdate(hidden)
-        else:
-            raise ValueError(f"update must be 'gru' or 'gated', got {update!r}")
+        self.data_gru = nn.GRUCell(hidden, hidden)
 
     def reset_parameters(self) -> None:
         for m in self.modules():
@@ -170,7 +150,7 @@ class RelationalHead(nn.Module):
         self.task_embedding = nn.Parameter(torch.empty(len(config.tasks), h))
         self.task_bias = nn.Parameter(torch.zeros(len(config.tasks)))
         self.edge_encoder = nn.Linear(EDGE_FEATURES, h)
-        self.layers = nn.ModuleList(RelationalLayer(h, config.dropout, config.update) for _ in range(config.layers))
+        self.layers = nn.ModuleList(RelationalLayer(h, config.dropout) for _ in range(config.layers))
         self.readout_map = nn.Linear(h, h, bias=False)
         self.register_buffer("chart_mean", torch.zeros(config.chart_dim))
         self.register_buffer("chart_std", torch.ones(config.chart_dim))
