@@ -53,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ensemble", type=int, default=5, help="K of the trained task addition")
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
     parser.add_argument("--skip-preview", action="store_true")
+    parser.add_argument("--compare", nargs="*", default=[], metavar="HEAD", help="other relational heads scored on the same pairs (e.g. a --correction surprise head)")
 
 
 def _log(msg: str) -> None:
@@ -144,7 +145,7 @@ def bootstrap_change(err_rel, err_plain, task, mol, tasks, n_boot: int, seed: in
     return float(np.nanpercentile(changes, 2.5)), float(np.nanpercentile(changes, 97.5))
 
 
-def known_label_section(backbone, meta, head, args) -> dict:
+def known_label_section(backbone, meta, head, args, compare: list[str] | None = None) -> dict:
     import torch
 
     from gate_core.relational.train import backbone_features, backbone_split, scaled_labels
@@ -207,7 +208,85 @@ def known_label_section(backbone, meta, head, args) -> dict:
                 r, p = float(np.sqrt(np.mean(err_rel[sel] ** 2))), float(np.sqrt(np.mean(err_plain[sel] ** 2)))
                 pairs.append({"known": tasks[j], "hidden": tasks[k], "n": int(sel.sum()), "rmse_relational": r, "rmse_plain": p, "change": r / p - 1})
     section["single_label_pairs"] = sorted(pairs, key=lambda d: d["change"])
+    section["oracle_reveal_1"] = oracle_pairwise_linear(instances, y.numpy() - plain.numpy(), tasks)
+    section["what_if_response"] = response_check(head, chart, plain, y, classification, instances)
+    section["compared_heads"] = {}
+    for path in compare or []:
+        from gate_core.relational.io import load_relational
+
+        other, other_meta = load_relational(path, None)
+        entry = {"correction": other.config.correction, "reveals": {}}
+        for reveal in REVEALS:
+            changes = []
+            for seed in ([int(s) for s in _csv(args.seeds)] if reveal in ("1", "2") else [0]):
+                inst = hidden_label_instances(known, reveal, np.random.default_rng(seed))
+                er, ep_, tk, _m = score_instances(other, chart, plain, y, classification, inst)
+                changes.append(summarise_errors(er, ep_, tk, tasks)["change"])
+            entry["reveals"][reveal] = float(np.mean(changes))
+        entry["what_if_response"] = response_check(other, chart, plain, y, classification, instances)
+        section["compared_heads"][str(path)] = entry
+        _log(f"compared head {path} ({entry['correction']}): " + ", ".join(f"reveal {r}: {v:+.1%}" for r, v in entry["reveals"].items())
+             + f"; monotone what-if {entry['what_if_response']['fraction_monotone']:.0%}")
+    # value sensitivity: the same graphs with every known value set to what the plain model expects;
+    # the truth is then the plain prediction too, so the error is the correction itself
+    expected = torch.where(classification, torch.sigmoid(plain), plain)
+    err_expected, _, _, _ = score_instances(head, chart, plain, torch.where(torch.isfinite(y), expected, y), classification, instances)
+    section["max_abs_correction_when_values_equal_plain"] = float(np.max(np.abs(err_expected))) if len(err_expected) else 0.0
     return section
+
+
+def response_check(head, chart, plain, y, classification, instances, surprises=(-1.0, -0.5, 0.5, 1.0)) -> dict:
+    """What-if sanity: with one known label, move its value by s standard units around the plain
+    prediction; the hidden label's correction should follow s monotonically (either direction)."""
+    import torch
+
+    from gate_core.relational.graph import KnownGraph
+
+    corrections = []
+    mol = torch.as_tensor([m for m, _, _ in instances], dtype=torch.long)
+    task = torch.as_tensor([k for _, k, _ in instances], dtype=torch.long)
+    source = torch.as_tensor([c[0] for _, _, c in instances], dtype=torch.long)
+    rows = torch.arange(len(instances))
+    revealed = torch.zeros((len(instances), y.shape[1]), dtype=torch.bool)
+    revealed[rows, source] = True
+    base = plain[mol]
+    x0 = head.data_features(chart[mol])
+    for shift in surprises:
+        values = base.clone()
+        values[rows, source] = base[rows, source] + shift
+        graph = KnownGraph.from_mask(values, revealed, base, classification)
+        with torch.no_grad():
+            corrections.append(head.correction(x0, head.backbone_nodes(), graph)[rows, task])
+    c = torch.stack(corrections, dim=1)  # (n, len(surprises))
+    diffs = c[:, 1:] - c[:, :-1]
+    monotone = ((diffs >= -1e-6).all(1) | (diffs <= 1e-6).all(1)).float()
+    return {
+        "surprises_std_units": list(surprises),
+        "fraction_monotone": float(monotone.mean()),
+        "mean_abs_correction_at_1_std": float(c[:, -1].abs().mean()),
+        "fraction_same_correction_sign_for_plus_and_minus_1_std": float((torch.sign(c[:, 0]) == torch.sign(c[:, -1])).float().mean()),
+    }
+
+
+def oracle_pairwise_linear(instances, residual: np.ndarray, tasks: list[str]) -> dict:
+    """A ceiling, not a method: for each (known j → hidden k) pair group of the reveal-1 instances,
+    the least-squares line r_k ≈ a + b·r_j fitted on those same test pairs (in-sample)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, k, chosen in instances:
+        groups.setdefault((chosen[0], k), []).append(i)
+    sse_plain: dict[int, float] = {}
+    sse_oracle: dict[int, float] = {}
+    count: dict[int, int] = {}
+    for (j, k), mols in groups.items():
+        rk, rj = residual[mols, k], residual[mols, j]
+        fitted = np.polyval(np.polyfit(rj, rk, 1), rj) if len(mols) >= 3 and rj.std() > 0 else np.zeros_like(rk)
+        sse_plain[k] = sse_plain.get(k, 0.0) + float(np.sum(rk**2))
+        sse_oracle[k] = sse_oracle.get(k, 0.0) + float(np.sum((rk - fitted) ** 2))
+        count[k] = count.get(k, 0) + len(mols)
+    keep = [k for k in count if count[k] >= 5]
+    plain = float(np.mean([np.sqrt(sse_plain[k] / count[k]) for k in keep]))
+    oracle = float(np.mean([np.sqrt(sse_oracle[k] / count[k]) for k in keep]))
+    return {"mean_rmse_plain": plain, "mean_rmse_oracle": oracle, "change": oracle / plain - 1.0, "tasks": [tasks[k] for k in sorted(keep)]}
 
 
 # ---------------------------------------------------------------------------- (2) preview vs trained
@@ -334,9 +413,10 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     results: dict = {
         "backbone": str(args.backbone), "backbone_id": backbone_id, "head": str(head_path),
         "head_training": {k: head_meta.get(k) for k in ("best_epoch", "epochs_run", "wall_seconds", "features_seconds", "val", "train_config")},
-        "settings": {k: getattr(args, k) for k in ("seeds", "bootstrap", "max_molecules", "preview_targets", "preview_n", "preview_seeds", "test_fraction", "ensemble", "threads")},
+        "settings": {k: getattr(args, k) for k in ("seeds", "bootstrap", "max_molecules", "preview_targets", "preview_n", "preview_seeds", "test_fraction", "ensemble", "threads", "compare")},
     }
-    results["known_labels"] = known_label_section(backbone, meta, head, args)
+    results["head_correction"] = head.config.correction
+    results["known_labels"] = known_label_section(backbone, meta, head, args, args.compare)
     if not args.skip_preview:
         table_path = resolve_table_path(meta["pretraining"]["config"]["table"])
         table = MultiTaskTable.read_long(table_path, backbone.task_names)
@@ -377,6 +457,24 @@ def markdown(results: dict) -> str:
     one = kl["reveals"]["1"]["runs"][0]["per_task"]
     lines.append(md_table(["task", "pairs", "plain", "relational (1 known)", "change (1)", "relational (all known)", "change (all)"],
                           [[t, v["n"], v["rmse_plain"], one.get(t, {}).get("rmse_relational"), _pct(one.get(t, {}).get("change", float("nan"))), v["rmse_relational"], _pct(v["change"])] for t, v in per.items()]))
+    oracle = kl.get("oracle_reveal_1")
+    if oracle:
+        lines += ["", f"Reference, not a method: with 1 label known, a straight line r_k ≈ a + b·r_j fitted for every (known, hidden) pair "
+                  f"on these **test** pairs themselves (in-sample) would reach {oracle['mean_rmse_oracle']:.4g} vs plain {oracle['mean_rmse_plain']:.4g} "
+                  f"({_pct(oracle['change'])}): the residual correlations between properties on new molecules bound what any head can do here."]
+    if "what_if_response" in kl:
+        w = kl["what_if_response"]
+        lines += ["", f"What-if behaviour (head `{results.get('head_correction')}`; one known label moved −1, −0.5, +0.5, +1 standard units around its plain "
+                  f"prediction): the hidden label's correction is monotone in the known value for {w['fraction_monotone']:.0%} of pairs, "
+                  f"same sign for −1 and +1 in {w['fraction_same_correction_sign_for_plus_and_minus_1_std']:.0%}, "
+                  f"mean |correction| at +1 = {w['mean_abs_correction_at_1_std']:.3g} standard units. With every known value equal to what the plain model "
+                  f"expects, the largest correction is {kl.get('max_abs_correction_when_values_equal_plain', float('nan')):.2g}."]
+    for path, e in kl.get("compared_heads", {}).items():
+        w = e["what_if_response"]
+        lines += ["", f"Compared head `{path}` (correction `{e['correction']}`): change vs plain "
+                  + ", ".join(f"{r} known {_pct(v)}" for r, v in e["reveals"].items())
+                  + f"; what-if monotone for {w['fraction_monotone']:.0%} of pairs, same sign for −1 and +1 in "
+                  f"{w['fraction_same_correction_sign_for_plus_and_minus_1_std']:.0%}."]
     pairs = kl.get("single_label_pairs", [])
     if pairs:
         lines += ["", "Single known label → hidden label, largest gains and losses (≥ 20 pairs):", ""]

@@ -201,7 +201,7 @@ def _cmd_pretrain_relational(args: argparse.Namespace) -> None:
     from gate_core.relational.train import RelationalTrainConfig, pretrain_relational
 
     config = RelationalTrainConfig()
-    for key in ("epochs", "max_minutes", "seed", "threads", "hidden", "layers", "max_molecules", "batch_size"):
+    for key in ("epochs", "max_minutes", "seed", "threads", "hidden", "layers", "max_molecules", "batch_size", "correction"):
         value = getattr(args, key)
         if value is not None:
             setattr(config, key, value)
@@ -333,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-molecules", type=int, help="deterministic subsample of the training fold, for quick runs")
     p.add_argument("--hidden", type=int, help="node state size (default 64)")
     p.add_argument("--layers", type=int, help="message-passing layers (default 2)")
+    p.add_argument("--correction", choices=["odd", "surprise"], help="how known values may move predictions (default odd: in the direction of the surprise)")
     p.add_argument("--seed", type=int)
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")

@@ -109,6 +109,16 @@ class KnownGraph:
         p = torch.where(c, 2.0 * torch.sigmoid(p) - 1.0, p)
         return torch.stack([v, p, v - p, c.float()], dim=1)
 
+    def expected(self) -> "KnownGraph":
+        """The same edges carrying the values the plain model expects (σ(p) for classification): no surprise."""
+        value = torch.where(self.classification, torch.sigmoid(self.plain), self.plain)
+        return KnownGraph(self.n_data, self.n_tasks, self.data, self.task, value, self.plain, self.classification)
+
+    def mirrored(self) -> "KnownGraph":
+        """The same edges with every surprise reversed: value ↦ 2·expected − value."""
+        expected = self.expected().value
+        return KnownGraph(self.n_data, self.n_tasks, self.data, self.task, 2.0 * expected - self.value, self.plain, self.classification)
+
     def degree(self) -> torch.Tensor:
         return torch.bincount(self.data, minlength=self.n_data)
 

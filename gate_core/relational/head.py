@@ -1,9 +1,11 @@
 """The relational head: gated message passing over the data–task graph, on top of frozen GATE.
 
 Why a *residual* head: the plain GATE prediction is already good; the head only adds what a
-molecule's known labels say about its other labels. The correction is the change that the
-evidence causes in the relational readout, so with no known label it is exactly zero and the
-prediction is exactly the plain one (DESIGN §6: "with no revealed labels it must do no worse").
+molecule's known labels say about its other labels. The correction is an odd function of
+the *surprise* in the evidence (measured minus what the plain model expected), read out through
+the relational read-out, so with no known label — or with measurements exactly as the model
+expected — it is exactly zero and the prediction is exactly the plain one (DESIGN §6: "with no
+revealed labels it must do no worse").
 
 Why each molecule sees the task nodes through its own edges only (per-edge copies of the task
 states): a prediction must depend on the molecule and its own measurements, never on which
@@ -24,6 +26,7 @@ from torch import nn
 
 from gate_core.relational.graph import EDGE_FEATURES, KnownGraph
 
+CORRECTIONS = ("odd", "surprise")
 RIDGE_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
@@ -37,12 +40,15 @@ class RelationalConfig:
     hidden: int = 64
     layers: int = 2
     dropout: float = 0.0
+    correction: str = "odd"
 
     def __post_init__(self) -> None:
         if not self.task_types:
             self.task_types = ["regression"] * len(self.tasks)
         if len(self.task_types) != len(self.tasks):
             raise ValueError("task_types must have one entry per task")
+        if self.correction not in CORRECTIONS:
+            raise ValueError(f"correction must be one of {CORRECTIONS}, got {self.correction!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -128,12 +134,14 @@ class RelationalHead(nn.Module):
     .. math::
         r_{ik}(E) = b_k + \langle x_i^0, t_k\rangle
                   + \frac{1}{L+1}\sum_{\ell=1}^{L} \langle W_r (x_i^\ell - x_i^0),\, t_k \rangle, \qquad
-        \hat y_{ik} = \hat y^{\text{plain}}_{ik} + \big(r_{ik}(E) - r_{ik}(\varnothing)\big)
+        \hat y_{ik} = \hat y^{\text{plain}}_{ik} + \tfrac12\big(r_{ik}(E) - r_{ik}(E^-)\big)
 
     where :math:`t_k` is the target task's node (it has no edge to molecule :math:`i`, so its
-    state for that molecule is its initial state). With no known label
-    :math:`x_i^\ell = x_i^0` for every layer, so the correction is exactly 0. A task with no
-    plain head (preview) is predicted by :math:`r_{ik}(E)` itself.
+    state for that molecule is its initial state) and :math:`E^-` has the same edges carrying
+    the reversed surprises (measured − expected), see :meth:`correction`. With no known label
+    :math:`x_i^\ell = x_i^0` for every layer, so the correction is exactly 0, as it is when
+    every measurement equals its plain prediction. A task with no plain head (preview) is predicted by
+    :math:`\langle x_i^0, t_k\rangle + b_k` plus the same correction.
 
     Shapes:
         - ``chart``: (B, chart_dim) → :meth:`data_features`: (B, H)
@@ -245,14 +253,37 @@ class RelationalHead(nn.Module):
             states.append(x)
         return states
 
-    def correction(self, x0: torch.Tensor, nodes: TaskNodes, graph: KnownGraph) -> torch.Tensor:
-        """r(E) − r(∅) for every (molecule, task): the evidence's correction, (B, K) standardised."""
+    def _evidence(self, x0: torch.Tensor, nodes: TaskNodes, graph: KnownGraph) -> torch.Tensor:
         states = self.propagate(x0, nodes, graph)
         delta = torch.stack([s - x0 for s in states[1:]]).sum(0) if len(states) > 1 else torch.zeros_like(x0)
         return (self.readout_map(delta) @ nodes.vectors.T) / (len(states))
 
+    def correction(self, x0: torch.Tensor, nodes: TaskNodes, graph: KnownGraph) -> torch.Tensor:
+        r"""The known values' correction for every (molecule, task), (B, K) standardised.
+
+        Only the *surprise* s = measured − expected (expected: the plain prediction, σ of it for
+        classification) may move a prediction. ``config.correction``:
+
+        - ``"odd"`` (default): :math:`	frac12\,[r(E) - r(E^-)]`, with :math:`E^-` the same edges
+          carrying the reversed surprises (:meth:`KnownGraph.mirrored`): an odd function of s, so
+          a higher measured value moves the other predictions the opposite way to a lower one.
+        - ``"surprise"``: :math:`r(E) - r(E_0)`, with :math:`E_0` carrying no surprise
+          (:meth:`KnownGraph.expected`); also reacts to the *size* of a surprise whatever its sign.
+
+        Why the constraint: trained without it, the head learned that a molecule *having* some
+        label says something (which database it came from) and all but ignored the value; with
+        ``"surprise"`` it learned mostly "the plain model was wrong on this molecule" — Tb measured
+        60 K above or below the prediction moved Tc the same way. Both lower the benchmark RMSE a
+        little (bench/results/relational.md) but make a what-if that does not follow the value.
+        """
+        if len(graph) == 0:
+            return torch.zeros((x0.shape[0], len(nodes)), dtype=x0.dtype, device=x0.device)
+        if self.config.correction == "surprise":
+            return self._evidence(x0, nodes, graph) - self._evidence(x0, nodes, graph.expected())
+        return 0.5 * (self._evidence(x0, nodes, graph) - self._evidence(x0, nodes, graph.mirrored()))
+
     def readout(self, x0: torch.Tensor, nodes: TaskNodes, graph: KnownGraph | None = None) -> torch.Tensor:
-        """r(E) (B, K): the relational read-out itself; r(∅) = ⟨x⁰, t⟩ + b is a linear head on x⁰."""
+        """⟨x⁰, t⟩ + b + correction (B, K): the relational prediction of a task without a plain head (preview)."""
         base = x0 @ nodes.vectors.T + nodes.bias
         if graph is None or len(graph) == 0:
             return base

@@ -71,6 +71,7 @@ class RelationalTrainConfig:
     max_minutes: float | None = 4.0
     threads: int | None = None
     max_molecules: int | None = None
+    correction: str = "odd"  # "odd" | "surprise", see RelationalHead.correction
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -213,7 +214,9 @@ def step_losses(
 def evaluate_hidden(
     head: RelationalHead, chart: torch.Tensor, plain: torch.Tensor, y: torch.Tensor, classification: torch.Tensor, seed: int = 12345
 ) -> dict[str, float]:
-    """Standardised MSE of hidden labels (random reveal, fixed seed), relational vs plain, mean over tasks."""
+    """Validation scores: hidden-label MSE (random reveal, fixed seed), relational vs plain, mean over
+    tasks; the preview's MSE (each regression task's node fitted to half its molecules, the other
+    half predicted); ``score`` = relational + preview, the early-stopping criterion."""
     head.eval()
     generator = torch.Generator().manual_seed(seed)
     known = torch.isfinite(y)
@@ -224,10 +227,25 @@ def evaluate_hidden(
     err_plain = ((plain - torch.nan_to_num(y)) ** 2).masked_fill(~hidden, 0).sum(0)
     count = hidden.sum(0)
     present = count > 0
+    # the preview: each task's node fitted to half of its labelled molecules, the other half predicted
+    x0 = head.data_features(chart)
+    preview = []
+    for k in range(y.shape[1]):
+        labelled = known[:, k].nonzero().flatten()
+        if len(labelled) < 20 or bool(classification[k]):
+            continue
+        order = labelled[torch.randperm(len(labelled), generator=generator)]
+        support, query = order[: len(order) // 2], order[len(order) // 2 :]
+        node, _ = head.task_node_from_support(x0[support], y[support, k])
+        preview.append(float(((x0[query] @ node.vectors[0] + node.bias - y[query, k]) ** 2).mean()))
     head.train()
+    relational = float((err_rel[present] / count[present]).mean())
+    preview_mse = float(np.mean(preview)) if preview else 0.0
     return {
-        "relational_mse": float((err_rel[present] / count[present]).mean()),
+        "relational_mse": relational,
         "plain_mse": float((err_plain[present] / count[present]).mean()),
+        "preview_mse": preview_mse,
+        "score": relational + preview_mse,
         "n_hidden": int(count.sum()),
     }
 
@@ -301,6 +319,7 @@ def train_relational(
             hidden=config.hidden,
             layers=config.layers,
             dropout=config.dropout,
+            correction=config.correction,
         )
     )
     head.set_chart_scaler(data.chart_train.mean(0), data.chart_train.std(0))
@@ -328,14 +347,15 @@ def train_relational(
         if len(data.y_val):
             val = evaluate_hidden(head, data.chart_val, data.plain_val, data.y_val, classification)
         else:
-            val = {"relational_mse": sums.get("main", 0.0) / max(n_batches, 1), "plain_mse": float("nan"), "n_hidden": 0}
+            main = sums.get("main", 0.0) / max(n_batches, 1)
+            val = {"relational_mse": main, "plain_mse": float("nan"), "preview_mse": 0.0, "score": main, "n_hidden": 0}
         record = {"epoch": epoch, **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}, **{f"val_{k}": v for k, v in val.items()}, "seconds": time.perf_counter() - t_epoch}
         history.append(record)
         if progress:
             print(f"epoch {epoch}: main={record.get('train_main', 0):.4f} aux={record.get('train_aux', 0):.4f} episode={record.get('train_episode', 0):.4f} "
-                  f"val relational={val['relational_mse']:.4f} plain={val['plain_mse']:.4f} ({record['seconds']:.1f}s)", flush=True)
-        if val["relational_mse"] < best - 1e-5:
-            best, best_state, best_epoch, bad = val["relational_mse"], copy.deepcopy(head.state_dict()), epoch, 0
+                  f"val relational={val['relational_mse']:.4f} plain={val['plain_mse']:.4f} preview={val['preview_mse']:.4f} ({record['seconds']:.1f}s)", flush=True)
+        if val["score"] < best - 1e-5:
+            best, best_state, best_epoch, bad = val["score"], copy.deepcopy(head.state_dict()), epoch, 0
         else:
             bad += 1
             if bad >= config.patience:

@@ -54,6 +54,39 @@ def test_no_known_label_means_exactly_zero_correction(head):
     assert corr[1:].abs().sum() > 0
 
 
+def test_a_measurement_equal_to_the_plain_prediction_changes_nothing(head):
+    """Only the surprise moves a prediction: knowing *that* a label exists is no evidence by itself."""
+    chart, y, plain, known = _batch()
+    x0 = head.data_features(chart)
+    cls = torch.tensor([False, True, False, False])
+    as_expected = torch.where(cls, torch.sigmoid(plain), plain)
+    graph = KnownGraph.from_mask(as_expected, known, plain, cls)
+    assert torch.allclose(head.correction(x0, head.backbone_nodes(), graph), torch.zeros(10, TASKS), atol=1e-6)
+    surprising = KnownGraph.from_mask(as_expected + 1.0, known, plain, cls)
+    assert head.correction(x0, head.backbone_nodes(), surprising).abs().sum() > 0
+
+
+def test_odd_correction_reverses_with_the_surprise(head):
+    """A measured value above the plain prediction moves the others the opposite way to one below."""
+    chart, y, plain, known = _batch()
+    x0 = head.data_features(chart)
+    graph = KnownGraph.from_mask(y, known, plain)
+    up = head.correction(x0, head.backbone_nodes(), graph)
+    down = head.correction(x0, head.backbone_nodes(), graph.mirrored())
+    assert torch.allclose(up, -down, atol=1e-6) and up.abs().sum() > 0
+
+
+def test_surprise_correction_variant_and_bad_name():
+    torch.manual_seed(0)
+    head = RelationalHead(RelationalConfig(CHART, [f"t{k}" for k in range(TASKS)], hidden=HIDDEN, correction="surprise")).eval()
+    chart, y, plain, known = _batch()
+    x0 = head.data_features(chart)
+    assert torch.allclose(head.correction(x0, head.backbone_nodes(), KnownGraph.from_mask(plain, known, plain)), torch.zeros(10, TASKS), atol=1e-6)
+    assert head.correction(x0, head.backbone_nodes(), KnownGraph.from_mask(y, known, plain)).abs().sum() > 0
+    with pytest.raises(ValueError, match="correction"):
+        RelationalConfig(CHART, ["a"], correction="even")
+
+
 def test_a_molecule_never_depends_on_the_rest_of_its_batch(head):
     chart, y, plain, known = _batch(12)
     nodes = head.backbone_nodes()
