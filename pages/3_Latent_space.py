@@ -8,6 +8,8 @@ Two spaces side by side show how two tasks arrange the same molecules.
 import numpy as np
 import pandas as pd
 import streamlit as st
+from rdkit import Chem
+from rdkit.Chem import Draw
 
 from gate_app import charts, state
 from gate_core.app_support import COMMON_CHART, backbone_sample, canonical_or_none, latent_points, latent_spaces, project_2d
@@ -101,10 +103,29 @@ def draw(column, which: str, key: str) -> None:
             umap_ready.wait()
         coords = project(studio.backbone_id, which, version.get(which, ""), smiles, method)
     k = len(sample)
-    column.plotly_chart(
+    event = column.plotly_chart(
         charts.latent_scatter(coords[:k], list(sample["smiles"]), colour_values(), colour_by, f"{method} of {label}", coords[k:], query),
         key=key,
+        on_select="rerun",
+        selection_mode=("points", "box", "lasso"),
     )
+    show_structures(column, event, coords, list(smiles))
+
+
+def show_structures(column, event, coords: np.ndarray, all_smiles: list[str]) -> None:
+    """Hover shows the SMILES; clicking (or box-selecting) points draws their structures."""
+    points = list(event["selection"]["points"]) if event and event.get("selection") else []
+    if not points:
+        column.caption("Hover a point for its SMILES; click or box-select points to draw their structures.")
+        return
+    cells = column.columns(min(len(points), 4))
+    for cell, point in zip(cells, points[:4]):
+        nearest = int(np.argmin((coords[:, 0] - point["x"]) ** 2 + (coords[:, 1] - point["y"]) ** 2))
+        mol = Chem.MolFromSmiles(all_smiles[nearest])
+        if mol is not None:
+            cell.image(Draw.MolToImage(mol, size=(220, 180)), caption=all_smiles[nearest])
+    if len(points) > 4:
+        column.caption(f"{len(points)} points selected; the first 4 are drawn.")
 
 
 if not len(sample):

@@ -216,7 +216,8 @@ def evaluate_hidden(
 ) -> dict[str, float]:
     """Validation scores: hidden-label MSE (random reveal, fixed seed), relational vs plain, mean over
     tasks; the preview's MSE (each regression task's node fitted to half its molecules, the other
-    half predicted); ``score`` = relational + preview, the early-stopping criterion."""
+    half predicted; reported, not used for early stopping: it is far noisier than the relational
+    score)."""
     head.eval()
     generator = torch.Generator().manual_seed(seed)
     known = torch.isfinite(y)
@@ -245,7 +246,6 @@ def evaluate_hidden(
         "relational_mse": relational,
         "plain_mse": float((err_plain[present] / count[present]).mean()),
         "preview_mse": preview_mse,
-        "score": relational + preview_mse,
         "n_hidden": int(count.sum()),
     }
 
@@ -348,14 +348,14 @@ def train_relational(
             val = evaluate_hidden(head, data.chart_val, data.plain_val, data.y_val, classification)
         else:
             main = sums.get("main", 0.0) / max(n_batches, 1)
-            val = {"relational_mse": main, "plain_mse": float("nan"), "preview_mse": 0.0, "score": main, "n_hidden": 0}
+            val = {"relational_mse": main, "plain_mse": float("nan"), "preview_mse": 0.0, "n_hidden": 0}
         record = {"epoch": epoch, **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}, **{f"val_{k}": v for k, v in val.items()}, "seconds": time.perf_counter() - t_epoch}
         history.append(record)
         if progress:
             print(f"epoch {epoch}: main={record.get('train_main', 0):.4f} aux={record.get('train_aux', 0):.4f} episode={record.get('train_episode', 0):.4f} "
                   f"val relational={val['relational_mse']:.4f} plain={val['plain_mse']:.4f} preview={val['preview_mse']:.4f} ({record['seconds']:.1f}s)", flush=True)
-        if val["score"] < best - 1e-5:
-            best, best_state, best_epoch, bad = val["score"], copy.deepcopy(head.state_dict()), epoch, 0
+        if val["relational_mse"] < best - 1e-5:
+            best, best_state, best_epoch, bad = val["relational_mse"], copy.deepcopy(head.state_dict()), epoch, 0
         else:
             bad += 1
             if bad >= config.patience:
