@@ -7,7 +7,12 @@
 relational (plain + correction) vs plain, on exactly the same (molecule, hidden label) pairs.
 RMSE per task and its mean over tasks; a paired bootstrap over molecules gives a 95 % interval on
 the relative change. Targets: with ≥ 1 revealed label the mean RMSE is ≥ 15 % lower than plain;
-with none, within 2 % of plain (the head's correction is 0 by construction then).
+with none, within 2 % of plain (the head's correction is 0 by construction then). Also: a
+*what-if check* (one known label moved −1 … +1 standard units around its plain prediction: is the
+hidden label's correction monotone in it?), the largest correction when every known value equals
+the plain expectation (must be 0), a *reference ceiling* (a line r_k ≈ a + b·r_j per known/hidden
+pair fitted on the test pairs themselves), and ``--compare`` heads (e.g. ``--correction surprise``)
+scored on the same pairs.
 
 (2) **Preview vs trained task addition** on a few held-out targets at the same n: a scaffold test
 set (``--test-fraction``) and the first n of a seeded permutation of the rest (as
