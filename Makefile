@@ -23,7 +23,7 @@ $(STAMP): requirements.txt
 run: venv
 	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT)
 
-# Browser tests need Debian's Chromium (never `playwright install`: it downloads a browser).
+# Browser tests need Debian's Chromium; Playwright must not download its own browser.
 chromium:
 	@if [ -x "$(CHROMIUM)" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
