@@ -33,8 +33,6 @@ class CheckpointError(RuntimeError):
 
 def save_checkpoint(model: GATEModel, out_dir: str | Path, metadata: dict | None = None) -> Path:
     """Write weights + metadata into ``out_dir`` atomically (a temp dir renamed into place)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "format_version": FORMAT_VERSION,
         "code_version": gate_core.__version__,
@@ -46,11 +44,26 @@ def save_checkpoint(model: GATEModel, out_dir: str | Path, metadata: dict | None
         },
         **(metadata or {}),
     }
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    return write_weights_directory(out_dir, {WEIGHTS_FILE: state}, {METADATA_FILE: meta})
+
+
+def write_weights_directory(out_dir: str | Path, weights: dict[str, dict[str, torch.Tensor]], documents: dict[str, dict]) -> Path:
+    """Write safetensors files and JSON documents into ``out_dir`` atomically.
+
+    Why: a crash mid-write must never leave a half-written checkpoint where a good one stood.
+    Everything goes into a temp dir beside ``out_dir``, which is then renamed into place (the
+    previous directory is moved aside first and removed only after the swap).
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out_dir.parent))
     try:
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS_FILE))
-        (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        for name, tensors in weights.items():
+            save_file(tensors, str(tmp / name))
+        for name, document in documents.items():
+            (tmp / name).write_text(json.dumps(document, indent=1, sort_keys=True, default=float))
+        tmp.chmod(0o755)
         if out_dir.exists():
             old = out_dir.with_name(out_dir.name + ".old")
             shutil.rmtree(old, ignore_errors=True)

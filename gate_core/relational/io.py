@@ -8,16 +8,14 @@ fingerprint the JSON records and :func:`load_relational` checks.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 import gate_core
+from gate_core.models.checkpoint import write_weights_directory
 from gate_core.relational.head import RelationalConfig, RelationalHead
 
 FORMAT_VERSION = 1
@@ -31,25 +29,9 @@ class RelationalHeadError(RuntimeError):
 
 def save_relational(head: RelationalHead, out_dir: str | Path, metadata: dict | None = None) -> Path:
     """Write weights + JSON into ``out_dir`` atomically (a temp dir renamed into place)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format_version": FORMAT_VERSION, "code_version": gate_core.__version__, "config": head.config.to_dict(), **(metadata or {})}
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out_dir.parent))
-    try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}, str(tmp / WEIGHTS_FILE))
-        (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True, default=float))
-        tmp.chmod(0o755)
-        if out_dir.exists():
-            old = out_dir.with_name(out_dir.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
+    state = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
+    return write_weights_directory(out_dir, {WEIGHTS_FILE: state}, {METADATA_FILE: meta})
 
 
 def load_relational(path: str | Path, backbone_id: str | None = None, device: str | torch.device = "cpu") -> tuple[RelationalHead, dict]:
