@@ -10,7 +10,7 @@ PORT     ?= 8501
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: venv run test chromium data backbone relational bench clean distclean
+.PHONY: venv bench-venv run test chromium data backbone relational bench clean distclean
 
 venv: $(STAMP)
 
@@ -18,6 +18,17 @@ venv: $(STAMP)
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -r requirements.txt
+	touch $@
+
+# chemprop v2 for `python -m bench chemprop_compare`, in its own venv (it pins another RDKit than the app).
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.requirements.stamp
+
+bench-venv: $(BENCH_STAMP)
+
+$(BENCH_STAMP): requirements-bench.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -r requirements-bench.txt
 	touch $@
 
 run: venv

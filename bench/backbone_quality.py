@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, limit_threads, md_table, write_results
+from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, write_results
 
 NAME = "backbone_quality"
 DESCRIPTION = "per-property test RMSE/R² on the backbone's scaffold split: GATE, multi-task w/o alignment, single-task, RF"
@@ -322,7 +322,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "properties": properties,
         "wall_seconds": time.perf_counter() - started,
     }
-    return write_results(NAME, results, _markdown(results, table.tasks, tasks), args.results_dir)
+    return write_results(NAME, results, _markdown(results, table.tasks, tasks), args.results_dir, rows=csv_rows(NAME, results))
 
 
 def _markdown(results: dict, all_tasks: list[str], focus: list[str]) -> str:

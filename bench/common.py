@@ -158,12 +158,17 @@ def _clean(value: Any) -> Any:
 
 
 def write_results(
-    name: str, results: dict[str, Any], markdown: str, results_dir: str | Path | None = None
+    name: str,
+    results: dict[str, Any],
+    markdown: str,
+    results_dir: str | Path | None = None,
+    rows: Sequence[dict[str, Any]] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<results_dir>/<name>.json`` and ``<name>.md``; returns both paths.
 
     The JSON gets ``benchmark``, ``command`` and ``machine`` keys added (``machine`` from
     :func:`machine_info`); NaN becomes ``null`` so any JSON reader accepts the file.
+    With ``rows`` (flat dicts, e.g. :func:`csv_rows`), ``<name>.csv`` is written too.
     """
     out_dir = Path(results_dir) if results_dir is not None else RESULTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -184,6 +189,8 @@ def write_results(
         f"Command: `{payload['command']}`. Raw numbers: `{json_path.name}`.\n"
     )
     md_path.write_text(markdown.rstrip() + footer)
+    if rows is not None:
+        write_csv(rows, out_dir / f"{name}.csv")
     return json_path, md_path
 
 
@@ -211,3 +218,154 @@ def limit_threads(n: int) -> None:
         threadpool_limits(n)
     except ImportError:
         pass
+
+
+# ------------------------------------------------------------------------------------------- CSV
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(_clean(value), separators=(",", ":"))
+    return str(value)
+
+
+def write_csv(rows: Sequence[dict[str, Any]], path: str | Path, columns: Sequence[str] | None = None) -> Path:
+    """One CSV line per dict: columns in first-seen order (or ``columns``), floats to 6 significant
+    digits, None/NaN empty, nested values as compact JSON. Every number is also in the JSON."""
+    import csv
+
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([_csv_cell(row.get(c)) for c in columns] for row in rows)
+    return path
+
+
+def _flat(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts → dotted keys (``a.b``); lists stay as they are (JSON in the CSV)."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _scalars(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if not isinstance(v, (dict, list, tuple))}
+
+
+def _rows_featurization(r: dict) -> list[dict]:
+    rows = []
+    for stage, s in (r.get("stages") or {}).items():
+        leaves = [(stage, s)] if "per_second" in s else [(f"{stage}/{sub}", v) for sub, v in s.items() if isinstance(v, dict)]
+        for name, leaf in leaves:
+            rows.append({"stage": name, **_scalars(leaf)})
+    return rows
+
+
+def _rows_pretraining(r: dict) -> list[dict]:
+    keep = ("device", "world_size", "threads", "alignment_form", "n_tasks", "n_molecules", "n_labels", "batch_size", "epochs_run",
+            "best_epoch", "featurize_seconds", "featurize_molecules_per_second", "train_seconds", "train_molecules_per_second_mean",
+            "train_molecules_per_second_median", "peak_memory_mb", "wall_seconds")
+    def alignment(run: dict) -> str | None:  # as in pretraining's table: "none" when every alignment weight is 0
+        weights = run.get("alignment") or {}
+        return run.get("alignment_form") if any(weights.get(k) for k in ("auto", "cons", "map", "dis")) else "none"
+
+    return [{"checkpoint": Path(str(run.get("checkpoint", ""))).name, "alignment": alignment(run), **{k: run.get(k) for k in keep}} for run in r.get("runs") or []]
+
+
+def _rows_pretraining_quick(r: dict) -> list[dict]:
+    settings = r.get("settings") or {}
+    rows = []
+    for form, f in (r.get("forms") or {}).items():
+        p10, p90 = (f.get("step_seconds_p10_p90") or [None, None])[:2]
+        ms = lambda x: None if x is None else 1000.0 * x  # noqa: E731
+        rows.append({"form": form, "tasks": settings.get("tasks"), "molecules": settings.get("molecules"), "batch_size": settings.get("batch_size"),
+                     "threads": settings.get("threads"), "step_ms_median": ms(f.get("step_seconds_median")), "step_ms_p10": ms(p10),
+                     "step_ms_p90": ms(p90), "molecules_per_second": f.get("molecules_per_second")})
+    return rows
+
+
+def _rows_backbone_quality(r: dict) -> list[dict]:
+    rows = []
+    for prop, p in (r.get("properties") or {}).items():
+        for method, m in (p.get("methods") or {}).items():
+            lo, hi = (m.get("rmse_ci95") or [None, None])[:2]
+            rows.append({"property": prop, "n_test": p.get("n_test"), "method": method, "rmse": m.get("rmse"), "mae": m.get("mae"),
+                         "r2": m.get("r2"), "rmse_ci95_low": lo, "rmse_ci95_high": hi, "winner": p.get("winner") == method})
+    return rows
+
+
+TASK_ADDITION_COLUMNS = ("target", "seed", "size", "n_train", "n_test", "method", "rmse", "mae", "r2", "nrmse", "roc_auc", "test_std",
+                         "wall_seconds", "cpu_seconds", "error")
+
+
+def _rows_task_addition(r: dict) -> list[dict]:
+    rows = r.get("rows") or []
+    extra = [c for c in ("device", "host") if any(c in row for row in rows)]
+    return [{c: row.get(c) for c in (*TASK_ADDITION_COLUMNS, *extra)} for row in rows]
+
+
+def _rows_relational(r: dict) -> list[dict]:
+    """Long format: part = known_labels (per reveal, seed and task) or preview_vs_trained (per target, seed and variant)."""
+    rows = []
+    for reveal, block in ((r.get("known_labels") or {}).get("reveals") or {}).items():
+        for run in block.get("runs") or []:
+            for task, t in (run.get("per_task") or {}).items():
+                rows.append({"part": "known_labels", "condition": f"known={reveal}", "task": task, "seed": run.get("seed"), "n": t.get("n"),
+                             "rmse": t.get("rmse_relational"), "rmse_reference": t.get("rmse_plain"), "change": t.get("change")})
+    for item in r.get("preview_vs_trained") or []:
+        for variant in ("preview", "preview_table", "trained", "trained_table"):
+            m = item.get(variant)
+            if not isinstance(m, dict):
+                continue
+            seconds = item.get("preview_seconds") if variant.startswith("preview") else item.get("add_task_seconds")
+            rows.append({"part": "preview_vs_trained", "condition": variant, "task": item.get("target"), "seed": item.get("seed"),
+                         "n": m.get("n"), "n_train": item.get("n_train"), "rmse": m.get("rmse"), "mae": m.get("mae"), "r2": m.get("r2"),
+                         "nrmse": m.get("nrmse"), "roc_auc": m.get("roc_auc"), "accuracy": m.get("accuracy"), "seconds": seconds})
+    return rows
+
+
+def _rows_page_render(r: dict) -> list[dict]:
+    return [{"page": page, **_scalars(p), "target_seconds": r.get("target_seconds")} for page, p in (r.get("pages") or {}).items()]
+
+
+def _rows_scaling(r: dict) -> list[dict]:
+    return [{"curve": curve, "device": r.get("device"), **_flat(point)} for curve, points in (r.get("curves") or {}).items() for point in points or []]
+
+
+ROW_EXTRACTORS: dict[str, Callable[[dict], list[dict]]] = {
+    "featurization": _rows_featurization,
+    "pretraining": _rows_pretraining,
+    "pretraining_quick": _rows_pretraining_quick,
+    "backbone_quality": _rows_backbone_quality,
+    "task_addition": _rows_task_addition,
+    "relational": _rows_relational,
+    "page_render": _rows_page_render,
+    "scaling": _rows_scaling,
+    "scaling_cuda": _rows_scaling,
+}
+
+
+def csv_rows(name: str, results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The main per-item table of a benchmark's results as flat dicts (one CSV line each).
+
+    Known benchmarks have their own extractor (:data:`ROW_EXTRACTORS`); any other result with a
+    top-level ``rows`` list (e.g. ``chemprop_compare``) gives those rows, flattened.
+    """
+    extractor = ROW_EXTRACTORS.get(name)
+    if extractor is not None:
+        return extractor(results)
+    return [_flat(row) for row in results.get("rows") or [] if isinstance(row, dict)]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, limit_threads, md_table, rate_summary, repeat, write_results
+from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, rate_summary, repeat, write_results
 
 NAME = "featurization"
 DESCRIPTION = "featurisation throughput (mol/s, one core): graph, parse+graph, descriptors, collate, naive baseline"
@@ -332,4 +332,4 @@ one thread, cold cache, median of {args.repeats} repeats (wall clock).
 - Speed-up of (a) over the naive per-atom loop: **{graph_rate / naive_rate:.1f}×**.
 {chr(10).join(notes)}
 """
-    return write_results(NAME, results, markdown, args.results_dir)
+    return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))

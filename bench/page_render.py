@@ -38,7 +38,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench.common import REPO_ROOT, limit_threads, md_table, write_results
+from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, write_results
 
 NAME = "page_render"
 DESCRIPTION = "browser render time of every app page on a warm streamlit server (cold first visits reported apart); target < 3 s warm"
@@ -450,7 +450,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "visits": {"cold": measured["cold"], "warm": measured["warm"]},
         "wall_seconds": time.perf_counter() - started,
     }
-    return write_results(NAME, results, markdown(results), args.results_dir)
+    return write_results(NAME, results, markdown(results), args.results_dir, rows=csv_rows(NAME, results))
 
 
 def markdown(r: dict) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, limit_threads, md_table, write_results
+from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, write_results
 
 NAME = "pretraining"
 DESCRIPTION = "pre-training throughput, peak memory, rebuild time (report of the shipped run; --quick times GATE steps)"
@@ -143,21 +143,70 @@ Per epoch ({Path(main['checkpoint']).name}):
 
 {epochs}
 {"" if not missing else chr(10) + "Not found (not reported): " + ", ".join(f"`{m}`" for m in missing) + chr(10)}"""
-    return write_results(NAME, results, markdown, args.results_dir)
+    return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
 
 
 # ------------------------------------------------------------------------------------------- quick
 
 
-def _quick(args: argparse.Namespace) -> tuple[Path, Path]:
+def step_batches(n_molecules: int, batch_size: int, n_steps: int, seed: int = 0) -> list[list[int]]:
+    """Row indices of ``n_steps`` batches: consecutive seeded permutations of the molecules."""
+    order = np.concatenate([np.random.default_rng(seed).permutation(n_molecules) for _ in range(n_steps * batch_size // n_molecules + 1)])
+    return [order[i * batch_size : (i + 1) * batch_size].tolist() for i in range(n_steps)]
+
+
+def build_form(config, tasks: list, y_scaler, d_scaler, form: str, device: str = "cpu") -> dict:  # noqa: ANN001
+    """A fresh seeded model + GATE objective of one alignment form + Adam, for :func:`gate_step`.
+
+    ``form``: ``mean`` (scalable), ``pairwise`` (exact, O(T²)) or ``none`` (l_reg only).
+    """
     import torch
 
+    from gate_core.training.objective import GATEObjective, LossWeights
+    from gate_core.training.pretrain import build_model
+
+    if form not in ("mean", "pairwise", "none"):
+        raise ValueError(f"unknown form {form!r}; use mean, pairwise or none")
+    torch.manual_seed(0)
+    model = build_model(config, tasks)
+    model.set_scalers(y_scaler.mean, y_scaler.std, d_scaler.mean, d_scaler.std)
+    model = model.to(device)
+    model.train()
+    weights = LossWeights(auto=0, cons=0, map=0, dis=0) if form == "none" else LossWeights()
+    return {
+        "objective": GATEObjective(model, weights, "mean" if form == "none" else form),
+        "optimizer": torch.optim.Adam(model.parameters(), lr=config.lr),
+        "device": torch.device(device),
+        "seconds": [],
+        "last": {},
+    }
+
+
+def gate_step(run: dict, dataset, index: list[int]) -> float:  # noqa: ANN001 - MoleculeDataset
+    """One optimiser step of a :func:`build_form` run: collate, copy to the device, full objective
+    forward, backward, Adam. Returns its wall seconds (CUDA: synchronised before the clock stops)."""
+    import torch
+
+    device = run["device"]
+    t0 = time.perf_counter()
+    batch = dataset.collate(index)
+    terms = run["objective"](batch if device.type == "cpu" else batch.to(device))
+    run["optimizer"].zero_grad(set_to_none=True)
+    terms["total"].backward()
+    run["optimizer"].step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    dt = time.perf_counter() - t0
+    run["last"] = {k: float(v.detach()) for k, v in terms.items()}
+    return dt
+
+
+def _quick(args: argparse.Namespace) -> tuple[Path, Path]:
     from gate_core.data.collate import MoleculeDataset
     from gate_core.data.featurize import featurize_molecules
     from gate_core.data.scaler import StandardScaler
     from gate_core.models.gate import TaskInfo
-    from gate_core.training.objective import GATEObjective, LossWeights
-    from gate_core.training.pretrain import PretrainConfig, build_model, load_table
+    from gate_core.training.pretrain import PretrainConfig, load_table
 
     limit_threads(args.threads)
     config = PretrainConfig(table=args.table, max_molecules=args.molecules, batch_size=args.batch_size, seed=0)
@@ -166,9 +215,7 @@ def _quick(args: argparse.Namespace) -> tuple[Path, Path]:
     y_scaler, d_scaler = StandardScaler.fit(table.Y), StandardScaler.fit(descriptors)
     dataset = MoleculeDataset(graphs, descriptors, y_scaler.transform(table.Y))
     tasks = [TaskInfo(t) for t in table.tasks]
-    n_steps = args.warmup + args.steps
-    order = np.concatenate([np.random.default_rng(0).permutation(len(dataset)) for _ in range(n_steps * args.batch_size // len(dataset) + 1)])
-    batches = [order[i * args.batch_size : (i + 1) * args.batch_size].tolist() for i in range(n_steps)]
+    batches = step_batches(len(dataset), args.batch_size, args.warmup + args.steps)
     print(f"[pretraining --quick] {len(table)} molecules, {len(tasks)} tasks, {args.steps} timed steps, threads {args.threads}", flush=True)
 
     # Build every form first, then interleave their steps (step i of every form, then step i+1),
@@ -176,31 +223,12 @@ def _quick(args: argparse.Namespace) -> tuple[Path, Path]:
     names = [f.strip() for f in args.forms.split(",") if f.strip()]
     runs: dict[str, dict] = {}
     for form in names:
-        if form not in ("mean", "pairwise", "none"):
-            raise ValueError(f"unknown form {form!r}; use mean, pairwise or none")
-        torch.manual_seed(0)
-        model = build_model(config, tasks)
-        model.set_scalers(y_scaler.mean, y_scaler.std, d_scaler.mean, d_scaler.std)
-        model.train()
-        weights = LossWeights(auto=0, cons=0, map=0, dis=0) if form == "none" else LossWeights()
-        runs[form] = {
-            "objective": GATEObjective(model, weights, "mean" if form == "none" else form),
-            "optimizer": torch.optim.Adam(model.parameters(), lr=config.lr),
-            "seconds": [],
-            "last": {},
-        }
+        runs[form] = build_form(config, tasks, y_scaler, d_scaler, form)
     for step, index in enumerate(batches):
         for form in names:
-            r = runs[form]
-            t0 = time.perf_counter()
-            terms = r["objective"](dataset.collate(index))
-            r["optimizer"].zero_grad(set_to_none=True)
-            terms["total"].backward()
-            r["optimizer"].step()
-            dt = time.perf_counter() - t0
+            dt = gate_step(runs[form], dataset, index)
             if step >= args.warmup:
-                r["seconds"].append(dt)
-            r["last"] = {k: float(v.detach()) for k, v in terms.items()}
+                runs[form]["seconds"].append(dt)
     forms: dict[str, dict] = {}
     for form in names:
         seconds = runs[form]["seconds"]
@@ -244,7 +272,7 @@ A step = collate + full GATE objective forward + backward + Adam. `none` = l_reg
 
 {md_table(["form", "ms/step (median)", "p10–p90 ms", "mol/s", "vs none"], rows)}
 """
-    return write_results(NAME + "_quick", results, markdown, args.results_dir)
+    return write_results(NAME + "_quick", results, markdown, args.results_dir, rows=csv_rows(NAME + "_quick", results))
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, limit_threads, md_table, write_results
+from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, write_results
 
 NAME = "relational"
 DESCRIPTION = "relational head: hidden-property RMSE with 0/1/2/all other labels known vs plain GATE; zero-training preview vs trained task addition; time to first preview"
@@ -429,7 +429,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         results["time_to_first_preview"] = time_to_first_preview(backbone, head_path, args)
         results["preview_vs_trained"] = preview_section(backbone, meta, head, head_meta, args, table_labels)
     results["wall_seconds"] = time.perf_counter() - started
-    return write_results(NAME, results, markdown(results), args.results_dir)
+    return write_results(NAME, results, markdown(results), args.results_dir, rows=csv_rows(NAME, results))
 
 
 def _pct(x: float) -> str:

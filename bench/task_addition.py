@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import platform
 import sys
 import time
 import traceback
@@ -89,6 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed-repeats", type=int, default=1, help="cold-cache repeats of the timed task addition")
     parser.add_argument("--throughput-molecules", type=int, default=5000)
     parser.add_argument("--resume", action="store_true", help="keep the cells already in <results-dir>/task_addition.json (same backbone and settings) and run the rest")
+    parser.add_argument("--shard", default=None, metavar="K/N", help="run only every N-th cell starting at K (0-based), e.g. on a many-core machine: one process per shard, each with its own --results-dir")
+    parser.add_argument("--merge", default=None, metavar="DIR,...", help="no training: merge the task_addition.json of these result dirs (shards) into <results-dir>/task_addition.json")
 
 
 def _log(msg: str) -> None:
@@ -112,6 +115,19 @@ def parse_sizes(text: str) -> list[int | str]:
 
 
 # ------------------------------------------------------------------------------------ summary
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"K/N"`` → (K, N) with 0 ≤ K < N; None for no sharding."""
+    if not text:
+        return None
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: expected K/N, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise ValueError(f"--shard {text!r}: need 0 ≤ K < N")
+    return k, n
 
 
 def _finite(x: object) -> bool:
@@ -363,7 +379,7 @@ def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) ->
     rows = []
     for method in methods:
         row = {"target": ts.name, "seed": ts.seed, "size": size, "n_train": len(idx), "n_test": len(ts.test), "test_std": ts.test_std,
-               "task_type": ts.task_type, "method": method}
+               "task_type": ts.task_type, "method": method, "device": ctx["device_label"], "host": platform.node()}
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             pred, info = RUNNERS[method](ctx, ts, smiles, y, inner, val)
@@ -478,7 +494,78 @@ def _load_previous(path: Path, backbone_id: str, settings: dict) -> tuple[list[d
     return list(data.get("rows", [])), data.get("speed")
 
 
+def device_label(device: object) -> str:
+    """What a row's wall time was measured on: 'cpu (2 cores)' or 'cuda (<GPU name>)'."""
+    import torch
+
+    if str(device).startswith("cuda"):
+        return f"cuda ({torch.cuda.get_device_name(torch.device(str(device)))})"
+    return f"cpu ({os.cpu_count()} cores)"
+
+
+def merge(args: argparse.Namespace) -> tuple[Path, Path]:
+    """Combine shard results (same backbone and settings) into one result file, no training.
+
+    Rows are keyed by (target, seed, size, method); a finished row beats a failed one, and a
+    later directory in the list beats an earlier one. The speed section of the first file that
+    has one is kept.
+    """
+    import json
+
+    results_dir = Path(args.results_dir)
+    sources = [results_dir / f"{NAME}.json"] + [Path(d) / f"{NAME}.json" for d in _csv_list(args.merge)]
+    states = []
+    for path in sources:
+        try:
+            states.append(json.loads(path.read_text()))
+        except FileNotFoundError:
+            continue
+        except json.JSONDecodeError:
+            _log(f"--merge: {path} is not readable JSON (killed while writing?); left out")
+    if not states:
+        raise FileNotFoundError(f"nothing to merge: none of {', '.join(map(str, sources))} exists")
+    base = states[0]
+    for other in states[1:]:
+        if other.get("backbone_id") != base.get("backbone_id") or other.get("settings") != base.get("settings"):
+            raise ValueError("cannot merge results made with another backbone or other settings")
+    rows: dict[tuple, dict] = {}
+    for state in states:
+        for r in state.get("rows", []):
+            key = (r["target"], r["seed"], str(r["size"]), r["method"])
+            if key not in rows or "error" in rows[key] or "error" not in r:
+                rows[key] = r
+    grid = base["grid"]
+    for key in ("targets", "sizes", "seeds", "methods"):
+        grid[key] = list(dict.fromkeys(v for st in states for v in st["grid"][key]))
+    for key in ("planned", "ran", "resumed", "skipped", "not_started"):
+        seen: list = []
+        for st in states:
+            seen += [c for c in st["grid"].get(key, []) if c not in seen]
+        grid[key] = seen
+    ran = {tuple(c) for c in grid["ran"]} | {tuple(c) for c in grid["resumed"]}
+    grid["not_started"] = [c for c in grid["not_started"] if tuple(c) not in ran]
+    targets = {}
+    for state in states:
+        for t, info in state.get("targets", {}).items():
+            targets.setdefault(t, {**info, "splits": {}})["splits"].update(info.get("splits", {}))
+    merged = {**base, "rows": list(rows.values()), "grid": grid, "targets": targets,
+              "speed": next((st["speed"] for st in states if st.get("speed")), None),
+              "merged_from": [str(p) for p in sources if p.is_file()]}
+    finished = ran | {tuple(x["cell"]) for x in grid["skipped"]}
+    missing = [c for c in grid["planned"] if tuple(c) not in finished]
+    merged["status"] = "complete" if not missing else f"partial: {len(missing)} of {len(grid['planned'])} planned cells not run"
+    merged["summary"] = summarise(merged["rows"], grid["methods"])
+    for key in ("benchmark", "command", "machine"):
+        merged.pop(key, None)
+    paths = write_results(NAME, merged, markdown(merged), results_dir)
+    _write_csv(merged["rows"], results_dir / f"{NAME}.csv")
+    _log(f"merged {len(states)} result files: {len(rows)} rows, status {merged['status']}")
+    return paths
+
+
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    if args.merge:
+        return merge(args)
     from gate_core.models.checkpoint import load_checkpoint
     from gate_core.training.distributed import select_device
     from gate_core.transfer.addition import backbone_fingerprint
@@ -495,7 +582,8 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     device = select_device(args.device)
     backbone, _ = load_checkpoint(args.backbone, device)
     backbone_id = backbone_fingerprint(backbone)
-    ctx = {"args": args, "backbone": backbone, "device": device, "threads": threads, "methods": methods, "rdkit_descriptors": {}}
+    ctx = {"args": args, "backbone": backbone, "device": device, "device_label": device_label(device), "threads": threads,
+           "methods": methods, "rdkit_descriptors": {}}
     settings = _settings(args)
     results_dir = Path(args.results_dir)
     rows, speed = _load_previous(results_dir / f"{NAME}.json", backbone_id, settings) if args.resume else ([], None)
@@ -503,6 +591,9 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     rows = [r for r in rows if (r["target"], r["seed"], r["size"], r["method"]) in done]
 
     cells = [(t, seed, size) for seed in seeds for size in ([] if args.speed_only else sizes) for t in targets]
+    shard = parse_shard(args.shard)
+    if shard is not None:  # deal out only the cells with work left, so resumed cells don't unbalance the shards
+        cells = [c for c in cells if any((*c, m) not in done for m in methods)][shard[0]::shard[1]]
     state = {
         "status": "running", "backbone": str(args.backbone), "backbone_id": backbone_id, "settings": settings,
         "grid": {"targets": targets, "sizes": sizes, "seeds": seeds, "methods": methods, "order": "seed, then size, then target",
@@ -557,7 +648,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 def _write_csv(rows: list[dict], path: Path) -> None:
     import pandas as pd
 
-    cols = ["target", "seed", "size", "n_train", "n_test", "method", "rmse", "mae", "r2", "nrmse", "roc_auc", "test_std", "wall_seconds", "cpu_seconds", "error"]
+    cols = ["target", "seed", "size", "n_train", "n_test", "method", "rmse", "mae", "r2", "nrmse", "roc_auc", "test_std", "wall_seconds", "cpu_seconds", "device", "host", "error"]
     frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, float_format="%.6g")
@@ -640,10 +731,13 @@ def markdown(state: dict) -> str:
             n_seeds = max(len(v) for v in g.values())
             target_rows.append([t, size, n_seeds, *cells])
     time_rows = []
+    row_devices = list(dict.fromkeys(r.get("device", state["device"]) for r in state["rows"]))
     for size in [str(s) for s in grid["sizes"]]:
-        vals = {m: [r["wall_seconds"] for r in state["rows"] if str(r["size"]) == size and r["method"] == m and "error" not in r] for m in methods}
-        if any(vals.values()):
-            time_rows.append([f"n = {size}", *[f"{np.mean(v):.1f}" if v else "—" for v in vals.values()]])
+        for dev in row_devices:
+            vals = {m: [r["wall_seconds"] for r in state["rows"] if str(r["size"]) == size and r["method"] == m and "error" not in r
+                        and r.get("device", state["device"]) == dev] for m in methods}
+            if any(vals.values()):
+                time_rows.append([f"n = {size}", dev, *[f"{np.mean(v):.1f}" if v else "—" for v in vals.values()]])
     errors = [r for r in state["rows"] if "error" in r]
     ratio_rows = []
     for t in grid["targets"]:
@@ -683,7 +777,7 @@ Mean over targets of each target's mean over its cells; only cells where every m
 
 ## Wall time per method (s, mean over cells; featurisation done beforehand, not included)
 
-{md_table(["", *label], time_rows) if time_rows else "No cells yet."}
+{md_table(["", "measured on", *label], time_rows) if time_rows else "No cells yet."}
 
 ## Speed
 

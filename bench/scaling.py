@@ -1,0 +1,898 @@
+"""Scaling curves, each from one run (issue #6): how cost grows with the size of the problem.
+
+Curves (``--curves`` picks a subset; every point is one row in the JSON and the long CSV):
+
+``add_task_vs_sources``    time and peak memory of one ``add_task`` call versus the number of
+                           source tasks S. Two ways to have S sources, both measured by default
+                           (``--sources-mode both``): ``subset`` — a copy of the backbone that keeps
+                           only its first S task modules (same encoder): the real compute of a
+                           backbone with S sources; ``exclude`` — the full 16-source backbone with
+                           the other 16 − S sources excluded (``RatioSettings(excluded=...)``, λ = 0):
+                           what a user's exclusion costs. The point's top-level numbers are the
+                           ``subset`` ones; the ``exclude`` ones sit under ``excluded``.
+``add_task_vs_n``          the same call versus the number of training molecules n, split into
+                           featurisation (+ embedding + frozen source quantities) and training.
+``add_task_vs_existing``   i = 0, 1, … tasks already registered: add one more through
+                           ``GateStudio.add_task`` into a temporary registry, then predict with it.
+                           The same data, seed and settings every time, so only i changes.
+``pretrain_step_vs_tasks`` one pre-training optimiser step (``bench.pretraining.gate_step``) versus
+                           the number of tasks T, for the ``pairwise`` (O(T²)) and ``mean`` (O(T))
+                           alignment forms, with peak memory.
+``predict_vs_batch``       ``AddedTask.predict`` throughput versus molecules per call.
+``featurize_vs_batch``     ``featurize_molecules`` throughput versus molecules per call.
+
+Peak memory. Every point of the first two curves and of ``pretrain_step_vs_tasks`` runs in a
+fresh interpreter (``python -m bench.scaling worker``), so nothing an earlier point allocated
+can be reused or counted. In that process the kernel's peak-RSS counter is reset
+(``/proc/self/clear_refs`` ← 5) right before the measured call, after imports, backbone and
+data are loaded; ``peak_memory_mb`` is then VmHWM − VmRSS-before: the call's own peak growth.
+Where the reset is refused, a thread samples VmRSS every 2 ms instead (``memory_method`` says
+which). On CUDA ``peak_memory_mb`` is ``torch.cuda.max_memory_allocated`` (peak statistics
+reset before the call) minus what was allocated before it; host RSS growth is kept beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import REPO_ROOT, limit_threads, md_table, write_results
+
+NAME = "scaling"
+DESCRIPTION = "scaling curves: add-task time/memory vs sources, n and existing tasks; pre-training step vs tasks (pairwise vs mean); predict and featurise throughput vs batch"
+CURVES = ("add_task_vs_sources", "add_task_vs_n", "add_task_vs_existing", "pretrain_step_vs_tasks", "predict_vs_batch", "featurize_vs_batch")
+X_NAME = {
+    "add_task_vs_sources": "n_sources",
+    "add_task_vs_n": "n",
+    "add_task_vs_existing": "existing_tasks",
+    "pretrain_step_vs_tasks": "n_tasks",
+    "predict_vs_batch": "batch_size",
+    "featurize_vs_batch": "molecules",
+}
+TABLE = REPO_ROOT / "assets" / "data" / "chemicals_properties.csv.gz"
+
+# grid of the full run (≈ 10–15 min on a 2-core CPU) and of --quick (tests / CI smoke)
+FULL = {
+    "sources": "1,2,4,8,16", "sizes": "50,200,1000,5000", "existing": 8, "tasks": "2,4,8,16", "batch_sizes": "1,8,64,512,4096",
+    "featurize_sizes": "1,8,64,512,4096", "add_molecules": 500, "pretrain_molecules": 2000, "pretrain_steps": 20, "pretrain_warmup": 3,
+    "pretrain_batch_size": 64, "max_calls": 256, "ensemble": 5,
+}
+QUICK = {
+    "sources": "1,2", "sizes": "30,60", "existing": 2, "tasks": "2,4", "batch_sizes": "1,16", "featurize_sizes": "1,16",
+    "add_molecules": 40, "pretrain_molecules": 64, "pretrain_steps": 2, "pretrain_warmup": 1, "pretrain_batch_size": 16,
+    "max_calls": 8, "ensemble": 2,
+}
+# --quick trains each member for a few steps only, with the learned-ratio outer step still exercised
+QUICK_ADD_CONFIG = {"max_steps": 6, "warmup_steps": 2, "outer_every": 3, "eval_every": 3}
+# the task that predict_vs_batch times: K members, trained briefly (prediction cost does not depend on training length)
+PREDICT_TASK_CONFIG = {"max_steps": 20, "warmup_steps": 5, "outer_every": 5, "eval_every": 10}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu", help="cpu | cuda (default cpu; 'auto' = cuda when available)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch/BLAS threads of every measuring process (default 1: on a shared machine, more OpenMP threads than free cores spin against the neighbours and a 15 ms prediction takes seconds)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and short training: a smoke test of every curve in well under a minute")
+    parser.add_argument("--curves", default=",".join(CURVES), help=f"comma-separated subset of {','.join(CURVES)}")
+    parser.add_argument("--results-name", default=None, help="result file stem (default: scaling on CPU, scaling_cuda on CUDA)")
+    parser.add_argument("--backbone", default=str(REPO_ROOT / "assets/backbone"))
+    parser.add_argument("--table", default=str(TABLE), help="pre-training long table: molecules for pre-training steps, add_task_vs_n, prediction and featurisation")
+    g = parser.add_argument_group("grid (defaults: the full run, or tiny ones with --quick)")
+    g.add_argument("--sources", default=None, help="source-task counts S for add_task_vs_sources (full: 1,2,4,8,16)")
+    g.add_argument("--sources-mode", choices=("subset", "exclude", "both"), default="both", help="how S sources are obtained (see the module doc)")
+    g.add_argument("--sizes", default=None, help="training sizes n for add_task_vs_n (full: 50,200,1000,5000)")
+    g.add_argument("--existing", type=int, default=None, help="tasks added one after another in add_task_vs_existing (full: 8)")
+    g.add_argument("--tasks", default=None, help="task counts T for pretrain_step_vs_tasks (full: 2,4,8,16)")
+    g.add_argument("--batch-sizes", default=None, help="molecules per predict call (full: 1,8,64,512,4096)")
+    g.add_argument("--featurize-sizes", default=None, help="molecules per featurize call (full: 1,8,64,512,4096)")
+    g.add_argument("--max-calls", type=int, default=None, help="predict/featurise points make at most this many calls (full: 256)")
+    g.add_argument("--add-target", default="huuskonen_logS", help="target whose molecules the sources and existing curves add (as task_addition's speed section)")
+    g.add_argument("--add-molecules", type=int, default=None, help="molecules of that task (full: 500)")
+    g.add_argument("--n-property", default="Tm_K", help="property of --table whose distinct molecules and values give add_task_vs_n's tasks")
+    g.add_argument("--ensemble", type=int, default=None, help="K of every task addition (full: 5, task addition's default)")
+    g.add_argument("--pretrain-molecules", type=int, default=None)
+    g.add_argument("--pretrain-steps", type=int, default=None, help="timed steps per (T, form) point")
+    g.add_argument("--pretrain-warmup", type=int, default=None)
+    g.add_argument("--pretrain-batch-size", type=int, default=None)
+    parser.add_argument("--flat-tolerance", type=float, default=0.2, help="'flat' when the fitted line changes by at most this fraction over the range")
+    parser.add_argument("--isolation", choices=("process", "none"), default=None,
+                        help="process: each memory-measured point in a fresh interpreter (default); none: in this process (faster, "
+                             "but memory freed by earlier points can be reused, so peaks are lower bounds; default with --quick)")
+    parser.add_argument("--worker-timeout", type=float, default=900.0, help="seconds before a point's worker process is killed")
+
+
+def _log(msg: str) -> None:
+    print(f"[scaling] {msg}", flush=True)
+
+
+def _ints(text: str) -> list[int]:
+    out = [int(t) for t in str(text).split(",") if t.strip()]
+    if not out or any(v < 1 for v in out):
+        raise ValueError(f"expected positive integers, got {text!r}")
+    return out
+
+
+# ------------------------------------------------------------------------------------------ math
+
+
+def flat_check(x: list[float], y: list[float], tolerance: float = 0.2) -> dict[str, Any]:
+    """Is ``y`` flat in ``x``? Least-squares line y ≈ a + b·x over the points.
+
+    ``slope`` = b; ``relative_change_first_to_last`` = (fit(x_last) − fit(x_first)) / fit(x_first),
+    i.e. the change across the whole range read off the fitted line (one noisy end point does
+    not decide it); ``flat`` = |relative change| ≤ ``tolerance``. ``raw_relative_change`` uses the
+    two measured end points. Fewer than two distinct x: everything None.
+    """
+    x_arr, y_arr = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    out: dict[str, Any] = {"n_points": len(x_arr), "tolerance": tolerance, "slope": None, "intercept": None,
+                           "relative_change_first_to_last": None, "raw_relative_change": None, "flat": None}
+    if len(x_arr) != len(y_arr):
+        raise ValueError("x and y must have the same length")
+    if len(x_arr) < 2 or np.unique(x_arr).size < 2:
+        return out
+    slope, intercept = np.polyfit(x_arr, y_arr, 1)
+    first, last = intercept + slope * x_arr.min(), intercept + slope * x_arr.max()
+    out.update(slope=float(slope), intercept=float(intercept))
+    if first > 0:
+        out["relative_change_first_to_last"] = float((last - first) / first)
+        out["flat"] = bool(abs(out["relative_change_first_to_last"]) <= tolerance)
+    lo, hi = y_arr[np.argmin(x_arr)], y_arr[np.argmax(x_arr)]
+    if lo > 0:
+        out["raw_relative_change"] = float((hi - lo) / lo)
+    return out
+
+
+def loglog_slope(x: list[float], y: list[float]) -> float | None:
+    """Exponent p of y ∝ x^p by least squares on log–log (None for < 2 positive points)."""
+    pairs = [(a, b) for a, b in zip(x, y) if a and b and a > 0 and b > 0]
+    if len({a for a, _ in pairs}) < 2:
+        return None
+    lx, ly = np.log([a for a, _ in pairs]), np.log([b for _, b in pairs])
+    return float(np.polyfit(lx, ly, 1)[0])
+
+
+def call_sizes(batch: int, pool: int, max_calls: int) -> tuple[int, int]:
+    """(molecules, calls) of one throughput point: ``batch`` molecules per call, at most
+    ``max_calls`` calls and at most ``pool`` molecules, but always at least one full call."""
+    molecules = max(batch, min(pool, batch * max_calls))
+    return molecules, -(-molecules // batch)
+
+
+def long_rows(curves: dict[str, list[dict]], device: str) -> list[dict]:
+    """Long CSV rows (curve, x_name, x, metric, value, device): one per numeric field of each point;
+    nested dicts become dotted metric names (``excluded.wall_seconds``), lists and text are left out."""
+
+    def numeric(prefix: str, point: dict) -> list[tuple[str, float]]:
+        out = []
+        for key, value in point.items():
+            if isinstance(value, dict):
+                out += numeric(f"{prefix}{key}.", value)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool) and value is not None:
+                out.append((prefix + key, value))
+        return out
+
+    rows = []
+    for curve, points in curves.items():
+        x_name = X_NAME[curve]
+        for point in points:
+            for metric, value in numeric("", point):
+                if metric != x_name:
+                    rows.append({"curve": curve, "x_name": x_name, "x": point[x_name], "metric": metric, "value": value, "device": point.get("device", device)})
+    return rows
+
+
+def write_long_csv(rows: list[dict], path: Path) -> Path:
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["curve", "x_name", "x", "metric", "value", "device"])
+        for r in rows:
+            v = r["value"]
+            writer.writerow([r["curve"], r["x_name"], r["x"], r["metric"], f"{v:.6g}" if isinstance(v, float) else v, r["device"]])
+    return path
+
+
+# ---------------------------------------------------------------------------------------- memory
+
+
+def _status_mb(key: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS counter (VmHWM) of this process to its current RSS (Linux ≥ 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class PeakMemory:
+    """``with PeakMemory(device) as m: ...`` then ``m.result``: the block's peak memory above the
+    level right before it (see the module doc). ``peak_memory_mb`` is GPU memory on CUDA, RSS on CPU."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = str(device)
+        self.result: dict[str, Any] = {}
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            rss = _status_mb("VmRSS")
+            if rss is not None:
+                self._max = max(self._max, rss)
+            self._stop.wait(0.002)
+
+    def __enter__(self) -> "PeakMemory":
+        import resource
+
+        gc.collect()
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self._cuda0 = torch.cuda.memory_allocated()
+        self._rss0 = _status_mb("VmRSS")
+        self._maxrss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self._method = "VmHWM after reset" if self._rss0 is not None and _reset_peak_rss() else None
+        self._thread = None
+        if self._method is None:
+            if self._rss0 is not None:
+                self._method, self._max, self._stop = "VmRSS sampled every 2 ms", self._rss0, threading.Event()
+                self._thread = threading.Thread(target=self._sample, daemon=True)
+                self._thread.start()
+            else:  # no /proc: ru_maxrss cannot be reset, so only a fresh process makes it meaningful
+                self._method, self._rss0 = "ru_maxrss (no /proc)", self._maxrss0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import resource
+
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            peak = max(self._max, _status_mb("VmRSS") or 0.0)
+        elif self._method == "VmHWM after reset":
+            peak = _status_mb("VmHWM")
+        else:
+            peak = maxrss
+        r = {
+            "memory_method": self._method,
+            "rss_before_mb": self._rss0,
+            "peak_rss_mb": peak,
+            "rss_growth_mb": peak - self._rss0,
+            "process_max_rss_mb": maxrss,
+        }
+        r["peak_memory_mb"] = r["rss_growth_mb"]
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize()
+            peak_alloc = torch.cuda.max_memory_allocated()
+            r.update(cuda_allocated_before_mb=self._cuda0 / 2**20, cuda_peak_allocated_mb=peak_alloc / 2**20,
+                     cuda_growth_mb=(peak_alloc - self._cuda0) / 2**20, host_rss_growth_mb=r["rss_growth_mb"])
+            r["peak_memory_mb"] = r["cuda_growth_mb"]
+        self.result = r
+
+
+def _sync(device: str) -> None:
+    if str(device).startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+# --------------------------------------------------------------------------------------- helpers
+
+
+def subset_backbone(backbone, names: list[str]):  # noqa: ANN001, ANN201 - GATEModel → GATEModel
+    """A copy of ``backbone`` with only the source tasks ``names`` (in that order): same encoder,
+    descriptor scalers and those tasks' modules and target scalers — a backbone with fewer sources."""
+    import copy
+
+    from gate_core.models.gate import GATEModel
+
+    unknown = [n for n in names if n not in backbone.task_names]
+    if unknown or not names:
+        raise ValueError(f"unknown or no source tasks: {unknown or names}")
+    config = copy.deepcopy(backbone.config)
+    config.tasks = [t for n in names for t in backbone.config.tasks if t.name == n]
+    keep = [backbone.task_names.index(n) for n in names]
+    state = {}
+    for key, value in backbone.state_dict().items():
+        if key.startswith("tasks."):
+            if key.split(".")[1] in names:
+                state[key] = value
+        elif key in ("y_mean", "y_std", "classification"):
+            state[key] = value[keep]
+        else:
+            state[key] = value
+    model = GATEModel(config)
+    model.load_state_dict(state, strict=True)
+    device = next(backbone.parameters()).device
+    return model.to(device).eval()
+
+
+def _add_config(spec: dict):  # noqa: ANN202
+    from gate_core.transfer.addition import TaskAdditionConfig
+    from gate_core.transfer.ratios import RatioSettings
+
+    ratios = RatioSettings(mode="learned", excluded=list(spec.get("excluded", [])))
+    return TaskAdditionConfig(ratios=ratios, seed=0, task_type=spec.get("task_type"), ensemble=spec["ensemble"], **spec.get("config", {}))
+
+
+def _steps_summary(result) -> dict:  # noqa: ANN001 - TaskAdditionResult
+    steps = [m["steps"] for m in result.task.metadata["members"]]
+    return {"member_steps": steps, "total_steps": int(sum(steps)),
+            "train_seconds_per_step": result.timings["train_seconds"] / max(1, sum(steps))}
+
+
+def clear_feature_caches() -> None:
+    from bench.task_addition import clear_feature_caches as clear
+
+    clear()
+
+
+def _load_add_target(name: str, molecules: int) -> tuple[list[str], list[float], str]:
+    """The first ``molecules`` of a seeded pick from assets/data/targets/<name>.csv (same pick as task_addition's speed section)."""
+    from bench.task_addition import load_target
+
+    smiles, y, task_type = load_target(name)
+    if len(smiles) < molecules:
+        raise ValueError(f"{name} has {len(smiles)} molecules, fewer than {molecules}")
+    pick = np.sort(np.random.default_rng(0).choice(len(smiles), molecules, replace=False))
+    return [smiles[i] for i in pick], [float(y[i]) for i in pick], task_type
+
+
+def _distinct_table_smiles(table: str) -> list[str]:
+    import pandas as pd
+
+    return sorted(pd.read_csv(table, usecols=["smiles"])["smiles"].astype(str).unique())
+
+
+# ---------------------------------------------------------------------------------------- workers
+#
+# ``python -m bench.scaling worker SPEC.json OUT.json``: one measured point in a fresh interpreter.
+
+
+def _worker_add_task(spec: dict) -> dict:
+    from gate_core.models.checkpoint import load_checkpoint
+    from gate_core.transfer.addition import add_task
+
+    device = spec["device"]
+    backbone, _ = load_checkpoint(spec["backbone"], device)
+    if spec.get("sources"):
+        backbone = subset_backbone(backbone, spec["sources"])
+    for p in backbone.parameters():
+        p.requires_grad_(False)
+    config = _add_config(spec)
+    smiles, values = spec["smiles"], spec["values"]
+    with PeakMemory(device) as mem:
+        t0 = time.perf_counter()
+        result = add_task(backbone, smiles, values, spec["name"], config)
+        _sync(device)
+        wall = time.perf_counter() - t0
+    return {
+        "wall_seconds": wall, "featurize_seconds": result.timings["featurize_seconds"], "train_seconds": result.timings["train_seconds"],
+        "other_seconds": wall - result.timings["featurize_seconds"] - result.timings["train_seconds"],
+        **_steps_summary(result), **mem.result,
+        "sources_computed": len(backbone.task_names), "sources_active": len(backbone.task_names) - len(config.ratios.excluded),
+        "n_train": result.task.metadata["n_train"],
+    }
+
+
+def _worker_pretrain_step(spec: dict) -> dict:
+    import pickle
+
+    from bench.pretraining import build_form, gate_step, step_batches
+    from gate_core.data.collate import MoleculeDataset
+    from gate_core.data.scaler import StandardScaler
+    from gate_core.models.gate import TaskInfo
+    from gate_core.training.pretrain import PretrainConfig
+
+    with open(spec["features"], "rb") as handle:
+        data = pickle.load(handle)
+    t = spec["n_tasks"]
+    y = data["Y"][:, :t]
+    y_scaler, d_scaler = StandardScaler.fit(y), StandardScaler.fit(data["descriptors"])
+    dataset = MoleculeDataset(data["graphs"], data["descriptors"], y_scaler.transform(y))
+    config = PretrainConfig(batch_size=spec["batch_size"], seed=0)
+    tasks = [TaskInfo(name) for name in data["tasks"][:t]]
+    batches = step_batches(len(dataset), spec["batch_size"], spec["warmup"] + spec["steps"])
+    run = build_form(config, tasks, y_scaler, d_scaler, spec["form"], spec["device"])
+    seconds = []
+    with PeakMemory(spec["device"]) as mem:
+        for i, index in enumerate(batches):
+            dt = gate_step(run, dataset, index)
+            if i >= spec["warmup"]:
+                seconds.append(dt)
+    median = statistics.median(seconds)
+    return {
+        "step_ms": 1000 * median, "step_ms_p10": 1000 * float(np.percentile(seconds, 10)), "step_ms_p90": 1000 * float(np.percentile(seconds, 90)),
+        "mol_per_s": spec["batch_size"] / median, "steps": len(seconds), **mem.result,
+        "labels_in_timed_batches": int(sum(int(dataset.mask[idx].sum()) for idx in batches[spec["warmup"]:])),
+    }
+
+
+WORKERS = {"add_task": _worker_add_task, "pretrain_step": _worker_pretrain_step}
+
+
+def worker_main(spec_path: str, out_path: str) -> int:
+    spec = json.loads(Path(spec_path).read_text())
+    limit_threads(spec["threads"])
+    result = WORKERS[spec["kind"]](spec)
+    Path(out_path).write_text(json.dumps(result))
+    return 0
+
+
+def run_worker(spec: dict, work_dir: Path, timeout: float) -> dict:
+    """Run one point in a fresh interpreter; returns its result dict (or ``{"error": ...}``)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    fd, spec_path = tempfile.mkstemp(suffix=".json", dir=work_dir)
+    os.close(fd)
+    out_path = spec_path[:-5] + ".out.json"
+    Path(spec_path).write_text(json.dumps(spec))
+    threads = str(spec["threads"])
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
+    t0 = time.perf_counter()
+    try:
+        done = subprocess.run([sys.executable, "-m", "bench.scaling", "worker", spec_path, out_path], cwd=REPO_ROOT, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"worker timed out after {timeout:.0f} s"}
+    process_seconds = time.perf_counter() - t0
+    if done.returncode != 0 or not Path(out_path).is_file():
+        tail = (done.stderr or done.stdout or "").strip().splitlines()[-5:]
+        return {"error": f"worker exit {done.returncode}: " + " | ".join(tail)}
+    result = json.loads(Path(out_path).read_text())
+    result["process_seconds"] = process_seconds  # interpreter start + imports + loading + the point
+    return result
+
+
+def measure(ctx: dict, spec: dict) -> dict:
+    """One memory-measured point: in a fresh interpreter, or here with ``--isolation none``."""
+    if ctx["isolation"] == "process":
+        return run_worker(spec, ctx["work_dir"], ctx["args"].worker_timeout)
+    try:
+        return WORKERS[spec["kind"]](spec)
+    except Exception as exc:  # noqa: BLE001 - record the failure as a worker process would
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+# ----------------------------------------------------------------------------------------- curves
+
+
+def curve_add_task_vs_sources(ctx: dict) -> list[dict]:
+    args, g = ctx["args"], ctx["grid"]
+    names = ctx["source_names"]
+    smiles, values, task_type = _load_add_target(args.add_target, g["add_molecules"])
+    base = {"kind": "add_task", "backbone": args.backbone, "device": ctx["device"], "threads": ctx["threads"], "smiles": smiles,
+            "values": values, "name": f"scaling_{args.add_target}", "task_type": task_type, "ensemble": g["ensemble"], "config": ctx["add_config"]}
+    points = []
+    for k in _ints(g["sources"]):
+        if k > len(names):
+            _log(f"sources: S = {k} skipped, the backbone has {len(names)} sources")
+            continue
+        point: dict[str, Any] = {"n_sources": k, "n": len(smiles)}
+        variants = []
+        if args.sources_mode in ("subset", "both"):
+            variants.append(("subset", {"sources": names[:k]} if k < len(names) else {}))
+        if args.sources_mode in ("exclude", "both") and (k < len(names) or args.sources_mode == "exclude"):
+            variants.append(("exclude", {"excluded": names[k:]}))
+        for how, extra in variants:
+            r = measure(ctx, {**base, **extra})
+            if how == "subset" or args.sources_mode == "exclude":
+                point.update(r)
+                point["sources_via"] = how
+            else:
+                point["excluded"] = {key: r.get(key) for key in ("wall_seconds", "featurize_seconds", "train_seconds", "peak_memory_mb",
+                                                                  "total_steps", "train_seconds_per_step", "sources_computed", "sources_active", "error")
+                                     if r.get(key) is not None}
+            _log(f"sources: S = {k} ({how}): " + (r["error"] if "error" in r else f"{r['wall_seconds']:.1f} s, peak +{r['peak_memory_mb']:.0f} MB, {r['total_steps']} steps"))
+        if args.sources_mode == "both" and k == len(names):
+            point["excluded"] = {key: point.get(key) for key in ("wall_seconds", "featurize_seconds", "train_seconds", "peak_memory_mb", "total_steps",
+                                                                 "train_seconds_per_step", "sources_computed", "sources_active") if point.get(key) is not None}
+            point["excluded"]["same_run_as_subset"] = True  # nothing to exclude: the full backbone
+        points.append(point)
+    return points
+
+
+def curve_add_task_vs_n(ctx: dict) -> list[dict]:
+    from gate_core.data.table import MultiTaskTable
+
+    args, g = ctx["args"], ctx["grid"]
+    table = MultiTaskTable.read_long(args.table, [args.n_property])
+    order = np.random.default_rng(0).permutation(len(table))
+    ctx["data"]["add_task_vs_n"] = {"property": args.n_property, "table": str(args.table), "distinct_molecules": len(table),
+                                    "pick": "first n of one seeded permutation (nested sets)"}
+    base = {"kind": "add_task", "backbone": args.backbone, "device": ctx["device"], "threads": ctx["threads"], "name": f"scaling_{args.n_property}",
+            "task_type": "regression", "ensemble": g["ensemble"], "config": ctx["add_config"]}
+    points = []
+    for n in _ints(g["sizes"]):
+        if n > len(table):
+            _log(f"n: {n} skipped, {args.n_property} has {len(table)} distinct molecules")
+            continue
+        idx = np.sort(order[:n])
+        r = measure(ctx, {**base, "smiles": [table.smiles[i] for i in idx], "values": [float(table.Y[i, 0]) for i in idx]})
+        points.append({"n": n, **r})
+        _log(f"n = {n}: " + (r["error"] if "error" in r else f"{r['wall_seconds']:.1f} s (featurise {r['featurize_seconds']:.1f} s, train {r['train_seconds']:.1f} s), peak +{r['peak_memory_mb']:.0f} MB"))
+    return points
+
+
+def curve_add_task_vs_existing(ctx: dict) -> list[dict]:
+    import pandas as pd
+
+    from gate_core.api import GateStudio
+    from gate_core.data.featurize import featurize_molecules
+
+    args, g = ctx["args"], ctx["grid"]
+    smiles, values, task_type = _load_add_target(args.add_target, g["add_molecules"])
+    frame = pd.DataFrame({"smiles": smiles, "value": values})
+    query = ctx["pool"][: min(512, len(ctx["pool"]))]
+    points = []
+    with tempfile.TemporaryDirectory(prefix="gate-scaling-registry-") as data_dir:
+        studio = GateStudio(args.backbone, data_dir=data_dir, device=ctx["device"])
+        # warm-up outside the clock: torch/autograd first-call costs would otherwise land on i = 0
+        from gate_core.transfer.addition import add_task
+
+        add_task(studio.backbone, smiles, values, "warmup", _add_config({"task_type": task_type, "ensemble": 1, "config": {"max_steps": 3}}))
+        for i in range(g["existing"]):
+            name = f"scaling_task_{i}"
+            clear_feature_caches()  # every addition starts from raw SMILES, as a user's does
+            gc.collect()
+            t0 = time.perf_counter()
+            record, result = studio.add_task(frame, "smiles", "value", name, config=_add_config({"task_type": task_type, "ensemble": g["ensemble"], "config": ctx["add_config"]}))
+            _sync(ctx["device"])
+            wall = time.perf_counter() - t0
+            featurize_molecules(query, descriptors=studio.backbone.config.n_descriptors > 0)  # prediction below times the model, not featurisation
+            t0 = time.perf_counter()
+            studio.predict(query, tasks=[name])
+            predict_one = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            out = studio.predict(query)
+            predict_all = time.perf_counter() - t0
+            n_added = sum(1 for c in out.columns if c.startswith("scaling_task_") and c.endswith("_ad_score"))
+            point = {
+                "existing_tasks": i, "wall_seconds": wall, "predict_seconds": predict_one, "predict_all_seconds": predict_all,
+                "featurize_seconds": result.timings["featurize_seconds"], "train_seconds": result.timings["train_seconds"],
+                "register_seconds": wall - result.timings["total_seconds"], **_steps_summary(result),
+                "predict_molecules": len(query), "predict_all_tasks": len(studio.backbone.task_names) + n_added,
+            }
+            points.append(point)
+            _log(f"existing = {i}: add {wall:.1f} s ({point['total_steps']} steps, register {point['register_seconds']:.2f} s), "
+                 f"predict it {predict_one * 1000:.0f} ms, predict all {point['predict_all_tasks']} tasks {predict_all * 1000:.0f} ms")
+    return points
+
+
+def curve_pretrain_step_vs_tasks(ctx: dict) -> list[dict]:
+    import pickle
+
+    from gate_core.data.featurize import featurize_molecules
+    from gate_core.training.pretrain import PretrainConfig, load_table
+
+    args, g = ctx["args"], ctx["grid"]
+    table = load_table(PretrainConfig(table=args.table, max_molecules=g["pretrain_molecules"], seed=0))
+    graphs, descriptors = featurize_molecules(table.smiles)
+    features = ctx["work_dir"] / "pretrain_features.pkl"
+    with open(features, "wb") as handle:
+        pickle.dump({"graphs": graphs, "descriptors": descriptors, "Y": table.Y, "tasks": table.tasks}, handle)
+    ctx["data"]["pretrain_step_vs_tasks"] = {
+        "table": str(args.table), "molecules": len(table), "tasks_in_order": list(table.tasks),
+        "pick": "the same deterministic subsample for every T; T tasks = the first T of the backbone's task list",
+    }
+    points = []
+    for t in _ints(g["tasks"]):
+        if t > len(table.tasks) or t < 2:
+            _log(f"pretrain: T = {t} skipped (2 ≤ T ≤ {len(table.tasks)})")
+            continue
+        for form in ("pairwise", "mean"):
+            spec = {"kind": "pretrain_step", "features": str(features), "n_tasks": t, "form": form, "device": ctx["device"], "threads": ctx["threads"],
+                    "steps": g["pretrain_steps"], "warmup": g["pretrain_warmup"], "batch_size": g["pretrain_batch_size"]}
+            r = measure(ctx, spec)
+            points.append({"n_tasks": t, "alignment": form, "batch_size": g["pretrain_batch_size"], **r})
+            _log(f"pretrain: T = {t} {form}: " + (r["error"] if "error" in r else f"{r['step_ms']:.0f} ms/step, peak +{r['peak_memory_mb']:.0f} MB"))
+    return points
+
+
+def _predict_task(ctx: dict):  # noqa: ANN202 - AddedTask
+    from gate_core.transfer.addition import add_task
+
+    args, g = ctx["args"], ctx["grid"]
+    smiles, values, task_type = _load_add_target(args.add_target, g["add_molecules"])
+    result = add_task(ctx["backbone"], smiles, values, "scaling_predict", _add_config({"task_type": task_type, "ensemble": g["ensemble"], "config": PREDICT_TASK_CONFIG}))
+    return result.task
+
+
+def curve_predict_vs_batch(ctx: dict) -> list[dict]:
+    g = ctx["grid"]
+    task, backbone, pool = _predict_task(ctx), ctx["backbone"], ctx["pool"]
+    points = []
+    for b in _ints(g["batch_sizes"]):
+        molecules, calls = call_sizes(b, len(pool), g["max_calls"])
+        chunks = [pool[s : s + b] for s in range(0, molecules, b)]
+        clear_feature_caches()
+        gc.collect()
+        t0 = time.perf_counter()
+        for chunk in chunks:
+            task.predict(backbone, chunk)
+        cold = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for chunk in chunks:
+            task.predict(backbone, chunk)
+        warm = time.perf_counter() - t0
+        points.append({"batch_size": b, "mol_per_s": molecules / cold, "warm_mol_per_s": molecules / warm, "molecules": molecules, "calls": calls,
+                       "cold_seconds": cold, "warm_seconds": warm, "ms_per_call": 1000 * cold / calls, "warm_ms_per_call": 1000 * warm / calls})
+        _log(f"predict: batch {b}: {molecules / cold:,.0f} mol/s cold, {molecules / warm:,.0f} mol/s warm ({calls} calls)")
+    return points
+
+
+def curve_featurize_vs_batch(ctx: dict) -> list[dict]:
+    from gate_core.data.featurize import featurize_molecules
+
+    g, pool = ctx["grid"], ctx["pool"]
+    descriptors = ctx["n_descriptors"] > 0
+    points = []
+    for m in _ints(g["featurize_sizes"]):
+        molecules, calls = call_sizes(m, len(pool), g["max_calls"])
+        chunks = [pool[s : s + m] for s in range(0, molecules, m)]
+        clear_feature_caches()
+        gc.collect()
+        t0, c0 = time.perf_counter(), time.process_time()
+        for chunk in chunks:
+            featurize_molecules(chunk, descriptors=descriptors)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        points.append({"molecules": m, "mol_per_s": molecules / wall, "mol_per_cpu_s": molecules / cpu if cpu > 0 else None,
+                       "total_molecules": molecules, "calls": calls, "seconds": wall, "device": "cpu"})
+        _log(f"featurise: {m} per call: {molecules / wall:,.0f} mol/s ({calls} calls)")
+    return points
+
+
+RUNNERS = {
+    "add_task_vs_sources": curve_add_task_vs_sources,
+    "add_task_vs_n": curve_add_task_vs_n,
+    "add_task_vs_existing": curve_add_task_vs_existing,
+    "pretrain_step_vs_tasks": curve_pretrain_step_vs_tasks,
+    "predict_vs_batch": curve_predict_vs_batch,
+    "featurize_vs_batch": curve_featurize_vs_batch,
+}
+
+
+# ----------------------------------------------------------------------------------------- summary
+
+
+def summarise(curves: dict[str, list[dict]], tolerance: float) -> dict:
+    """Flat check of add-task (and predict) time in the number of existing tasks; growth exponents."""
+    ex = [p for p in curves.get("add_task_vs_existing", []) if "wall_seconds" in p]
+    x = [p["existing_tasks"] for p in ex]
+    flat = flat_check(x, [p["wall_seconds"] for p in ex], tolerance)
+    flat["slope_seconds_per_existing_task"] = flat.pop("slope")
+    flat["metric"] = "wall_seconds of GateStudio.add_task"
+    flat["predict"] = flat_check(x, [p["predict_seconds"] for p in ex], tolerance)
+    flat["predict"]["metric"] = "predict_seconds (the new task only)"
+
+    def exponent(curve: str, x_key: str, y_key: str, where: dict | None = None) -> float | None:
+        pts = [p for p in curves.get(curve, []) if y_key in p and all(p.get(k) == v for k, v in (where or {}).items())]
+        return loglog_slope([p[x_key] for p in pts], [p[y_key] for p in pts])
+
+    exponents = {
+        "add_task_seconds_vs_sources": exponent("add_task_vs_sources", "n_sources", "wall_seconds"),
+        "add_task_seconds_per_step_vs_sources": exponent("add_task_vs_sources", "n_sources", "train_seconds_per_step"),
+        "add_task_seconds_vs_n": exponent("add_task_vs_n", "n", "wall_seconds"),
+        "add_task_featurize_seconds_vs_n": exponent("add_task_vs_n", "n", "featurize_seconds"),
+        "add_task_peak_memory_vs_n": exponent("add_task_vs_n", "n", "peak_memory_mb"),
+        "pretrain_step_vs_tasks_pairwise": exponent("pretrain_step_vs_tasks", "n_tasks", "step_ms", {"alignment": "pairwise"}),
+        "pretrain_step_vs_tasks_mean": exponent("pretrain_step_vs_tasks", "n_tasks", "step_ms", {"alignment": "mean"}),
+    }
+    return {"flat_check": flat, "loglog_exponents": exponents}
+
+
+def _fmt(v: Any, spec: str = ".2f") -> str:
+    return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+
+
+def markdown(state: dict) -> str:
+    c, s, d = state["curves"], state["settings"], state["data"]
+    dev = state["device"]
+    fresh = s.get("isolation") == "process"
+    mem_word = ("GPU memory allocated above the level before the call" if dev.startswith("cuda") else "peak RSS growth during the call") + (
+        ", each point in a fresh process" if fresh else ", measured in the benchmark's own process (`--isolation none`: a lower bound)")
+    parts = [f"""# Scaling curves ({dev})
+
+{state['status']}. Every point is one measurement ({s['threads']} torch thread(s), device `{dev}`); add-task points use
+learned transfer ratios, K = {s['ensemble']}{', quick settings ' + json.dumps(s['add_config']) if s['add_config'] else ' and task addition’s other defaults (≤ 200 steps per member, early stopping)'}.
+Peak memory = {mem_word} (module doc of `bench/scaling.py`). Grid: {json.dumps(s['grid'])}.
+"""]
+    if c.get("add_task_vs_sources"):
+        rows = [[p["n_sources"], _fmt(p.get("wall_seconds"), ".1f"), _fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
+                 p.get("total_steps", "—"), _fmt(p.get("peak_memory_mb"), ".0f"),
+                 _fmt(p.get("excluded", {}).get("wall_seconds"), ".1f"), _fmt(p.get("excluded", {}).get("peak_memory_mb"), ".0f"), p.get("error", "")]
+                for p in c["add_task_vs_sources"]]
+        parts.append(f"""## Add a task vs number of source tasks S
+
+{d.get('add_target', '')}. *Backbone with S sources*: a copy of the backbone keeping its first S task modules (same encoder),
+so embedding, frozen source quantities, the alignment terms and the hypergradient all run over S sources.
+*16-source backbone, 16 − S excluded*: `RatioSettings(excluded=...)` on the full backbone (λ = 0 for the excluded ones).
+Wall = the whole `add_task` call{' in a fresh process' if fresh else ''}, featurisation from raw SMILES included.
+
+{md_table(["S", "wall s (S sources)", "ms / training step", "steps (K members)", "peak MB", "wall s (16, others excluded)", "peak MB (excluded)", "error"], rows)}
+""")
+    if c.get("add_task_vs_n"):
+        rows = [[p["n"], _fmt(p.get("wall_seconds"), ".1f"), _fmt(p.get("featurize_seconds"), ".1f"), _fmt(p.get("train_seconds"), ".1f"),
+                 p.get("total_steps", "—"), _fmt(p.get("peak_memory_mb"), ".0f"), p.get("error", "")] for p in c["add_task_vs_n"]]
+        nd = d.get("add_task_vs_n", {})
+        parts.append(f"""## Add a task vs training size n
+
+Molecules and values of the backbone property `{nd.get('property')}` ({nd.get('distinct_molecules', '?'):,} distinct molecules in
+`{Path(str(nd.get('table', ''))).name}`; {nd.get('pick')}). The backbone was trained on these labels, so only the cost means
+anything here. Featurise = featurisation + embedding + frozen source quantities; train = the K members; peak memory includes the
+applicability-domain fit (an n × n distance matrix).
+
+{md_table(["n", "wall s", "featurise s", "train s", "steps", "peak MB", "error"], rows)}
+""")
+    if c.get("add_task_vs_existing"):
+        f = state["flat_check"]
+        rows = [[p["existing_tasks"], _fmt(p["wall_seconds"], ".2f"), _fmt(p.get("register_seconds"), ".2f"), p.get("total_steps"),
+                 _fmt(1000 * p["predict_seconds"], ".0f"), p.get("predict_all_tasks"), _fmt(1000 * p["predict_all_seconds"], ".0f")] for p in c["add_task_vs_existing"]]
+        verdict = "n/a" if f["flat"] is None else ("**flat**" if f["flat"] else "**not flat**")
+        parts.append(f"""## Cost per added task vs tasks already added
+
+`GateStudio.add_task` into a temporary registry holding i added tasks, the same {d.get('add_molecules')} molecules, seed and settings
+each time (feature caches cleared before each addition), then `GateStudio.predict` of {c['add_task_vs_existing'][0]['predict_molecules']}
+molecules (features warm) for the new task alone and for every task.
+
+{md_table(["i (existing)", "add s", "of which register s", "steps", "predict new task ms", "tasks predicted", "predict all ms"], rows)}
+
+Flat check (least-squares line of add time on i, change over the range read off the line, tolerance ±{f['tolerance']:.0%}):
+slope {_fmt(f['slope_seconds_per_existing_task'], '+.3f')} s per existing task, change first → last
+{_fmt(f['relative_change_first_to_last'] and 100 * f['relative_change_first_to_last'], '+.1f')} %: {verdict}.
+Prediction of the new task alone: slope {_fmt(f['predict']['slope'] and 1000 * f['predict']['slope'], '+.2f')} ms per task, change
+{_fmt(f['predict']['relative_change_first_to_last'] and 100 * f['predict']['relative_change_first_to_last'], '+.1f')} %.
+""")
+    if c.get("pretrain_step_vs_tasks"):
+        by_t: dict[int, dict] = {}
+        for p in c["pretrain_step_vs_tasks"]:
+            by_t.setdefault(p["n_tasks"], {})[p["alignment"]] = p
+        rows = []
+        for t, forms in sorted(by_t.items()):
+            pw, mn = forms.get("pairwise", {}), forms.get("mean", {})
+            ratio = pw["step_ms"] / mn["step_ms"] if pw.get("step_ms") and mn.get("step_ms") else None
+            rows.append([t, _fmt(pw.get("step_ms"), ".0f"), _fmt(mn.get("step_ms"), ".0f"), _fmt(ratio, ".2f"), _fmt(pw.get("peak_memory_mb"), ".0f"), _fmt(mn.get("peak_memory_mb"), ".0f")])
+        pd_ = d.get("pretrain_step_vs_tasks", {})
+        parts.append(f"""## Pre-training step vs number of tasks T: pairwise vs mean alignment
+
+{pd_.get('molecules')} molecules of `{Path(str(pd_.get('table', ''))).name}` ({pd_.get('pick')}), batch {s['grid']['pretrain_batch_size']},
+median of {s['grid']['pretrain_steps']} steps after {s['grid']['pretrain_warmup']} warm-up steps{', each (T, form) in a fresh process' if fresh else ''}.
+A step = collate + full GATE objective + backward + Adam (`bench.pretraining.gate_step`).
+
+{md_table(["T", "pairwise ms/step", "mean ms/step", "pairwise / mean", "pairwise peak MB", "mean peak MB"], rows)}
+""")
+    if c.get("predict_vs_batch"):
+        rows = [[p["batch_size"], p["calls"], f"{p['mol_per_s']:,.0f}", f"{p['warm_mol_per_s']:,.0f}", _fmt(p["ms_per_call"], ".1f")] for p in c["predict_vs_batch"]]
+        parts.append(f"""## Prediction throughput vs batch size
+
+`AddedTask.predict(backbone, smiles)` (parse, featurise, encoder, K = {s['ensemble']} heads, applicability domain) on distinct molecules of
+the pre-training table, batch-size molecules per call; cold = feature caches cleared first, warm = the same calls again.
+
+{md_table(["molecules / call", "calls", "cold mol/s", "warm mol/s", "cold ms / call"], rows)}
+""")
+    if c.get("featurize_vs_batch"):
+        rows = [[p["molecules"], p["calls"], f"{p['mol_per_s']:,.0f}", _fmt(p.get("mol_per_cpu_s"), ",.0f")] for p in c["featurize_vs_batch"]]
+        parts.append(f"""## Featurisation throughput vs molecules per call
+
+`featurize_molecules` (graph + fast descriptors; always on the CPU), cold caches, {s['threads']} thread(s).
+
+{md_table(["molecules / call", "calls", "mol/s", "mol per CPU-s"], rows)}
+""")
+    e = state.get("loglog_exponents") or {}
+    if any(v is not None for v in e.values()):
+        parts.append("## Growth exponents (least squares on log–log; 1 = linear)\n\n" + md_table(["quantity", "exponent"], [[k, _fmt(v, ".2f")] for k, v in e.items() if v is not None]) + "\n")
+    parts.append("Per-curve wall time and load average (1 min, before → after): " + "; ".join(
+        f"{k} {v['seconds']:.0f} s, load {v['load_before'][0]:.2f} → {v['load_after'][0]:.2f}" for k, v in state["curve_runs"].items()) + ".\n")
+    return "\n".join(parts)
+
+
+# -------------------------------------------------------------------------------------------- run
+
+
+def _grid(args: argparse.Namespace) -> dict:
+    base = QUICK if args.quick else FULL
+    names = {"sources": "sources", "sizes": "sizes", "existing": "existing", "tasks": "tasks", "batch_sizes": "batch_sizes",
+             "featurize_sizes": "featurize_sizes", "add_molecules": "add_molecules", "pretrain_molecules": "pretrain_molecules",
+             "pretrain_steps": "pretrain_steps", "pretrain_warmup": "pretrain_warmup", "pretrain_batch_size": "pretrain_batch_size",
+             "max_calls": "max_calls", "ensemble": "ensemble"}
+    return {key: getattr(args, attr) if getattr(args, attr) is not None else base[key] for key, attr in names.items()}
+
+
+def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    import torch
+
+    from gate_core.models.checkpoint import load_checkpoint
+
+    started = time.perf_counter()
+    curves = [c.strip() for c in args.curves.split(",") if c.strip()]
+    unknown = [c for c in curves if c not in CURVES]
+    if unknown:
+        raise ValueError(f"unknown curves {unknown}; choose from {', '.join(CURVES)}")
+    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda, but torch sees no CUDA device")
+    threads = args.threads if args.threads and args.threads > 0 else len(os.sched_getaffinity(0))
+    limit_threads(threads)
+    name = args.results_name or (NAME + "_cuda" if device.startswith("cuda") else NAME)
+    results_dir = Path(args.results_dir)
+    grid = _grid(args)
+    backbone, _ = load_checkpoint(args.backbone, device)
+    for p in backbone.parameters():
+        p.requires_grad_(False)
+    add_config = dict(QUICK_ADD_CONFIG) if args.quick else {}
+    work = Path(tempfile.mkdtemp(prefix="gate-scaling-"))
+    pool_size = max([*_ints(grid["batch_sizes"]), *_ints(grid["featurize_sizes"]), 512])
+    distinct = _distinct_table_smiles(args.table)
+    pool = [distinct[i] for i in np.random.default_rng(1).choice(len(distinct), min(pool_size, len(distinct)), replace=False)]
+    isolation = args.isolation or ("none" if args.quick else "process")
+    ctx = {"args": args, "grid": grid, "device": device, "threads": threads, "backbone": backbone, "isolation": isolation, "source_names": list(backbone.task_names),
+           "n_descriptors": backbone.config.n_descriptors, "add_config": add_config, "work_dir": work, "pool": pool,
+           "data": {"add_target": f"{grid['add_molecules']} molecules of `{args.add_target}` (seeded pick, as in task_addition's speed section)",
+                    "add_molecules": grid["add_molecules"], "throughput_pool": f"{len(pool)} distinct molecules of {Path(args.table).name} (seeded sample)"}}
+    state: dict[str, Any] = {
+        "device": device, "status": "running",
+        "settings": {"backbone": args.backbone, "threads": threads, "quick": args.quick, "isolation": isolation, "curves": curves, "sources_mode": args.sources_mode,
+                     "ensemble": grid["ensemble"], "add_config": add_config, "grid": grid, "flat_tolerance": args.flat_tolerance},
+        "curves": {c: [] for c in CURVES}, "curve_runs": {}, "data": ctx["data"],
+    }
+
+    def save() -> tuple[Path, Path]:
+        state.update(summarise(state["curves"], args.flat_tolerance))
+        state["wall_seconds"] = time.perf_counter() - started
+        paths = write_results(name, state, markdown(state), results_dir)
+        write_long_csv(long_rows(state["curves"], device), results_dir / f"{name}.csv")
+        return paths
+
+    _log(f"{device}, {threads} thread(s), curves {', '.join(curves)}{' (quick)' if args.quick else ''}; results → {results_dir}/{name}.*")
+    try:
+        for i, curve in enumerate(curves):
+            load_before = list(os.getloadavg())
+            t0 = time.perf_counter()
+            _log(f"curve {i + 1}/{len(curves)}: {curve}")
+            state["curves"][curve] = RUNNERS[curve](ctx)
+            state["curve_runs"][curve] = {"seconds": time.perf_counter() - t0, "load_before": load_before, "load_after": list(os.getloadavg())}
+            state["status"] = f"Running: {i + 1} of {len(curves)} curves done"
+            save()
+        state["status"] = f"Complete: {len(curves)} curve(s) in {(time.perf_counter() - started) / 60:.1f} min"
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    return save()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "worker":
+        sys.exit(worker_main(sys.argv[2], sys.argv[3]))
+    sys.exit("usage: python -m bench.scaling worker SPEC.json OUT.json  (the benchmark itself: python -m bench scaling)")

@@ -1,0 +1,223 @@
+"""bench.chemprop_compare: exact split export, the comparison math, shards, and (if .venv-bench exists) a tiny runner fit.
+
+chemprop is not installed in the main venv, so nothing here imports it; the runner test starts
+the bench venv's Python as a subprocess and is skipped when ``.venv-bench`` is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.chemprop_compare import (
+    COMPARE_METHODS,
+    DEFAULT_BENCH_PYTHON,
+    RUNNER,
+    _settings,
+    add_arguments,
+    cell_frame,
+    check_splits,
+    comparison,
+    export_cell,
+    merge,
+    parse_shard,
+    reference_rows,
+    shard_cells,
+)
+from bench.common import REPO_ROOT
+from bench.task_addition import TargetSplit, _val_split
+
+TARGET = "pka_fluorinated"  # the smallest shipped target table (fast scaffold split)
+
+
+@pytest.fixture(scope="module")
+def split() -> TargetSplit:
+    return TargetSplit(TARGET, 1, 0.2)
+
+
+@pytest.mark.parametrize("size", [50, "all"])
+def test_split_export_equals_target_split(tmp_path, split, size):
+    path = export_cell(tmp_path, split, size, 0.2)
+    frame = pd.read_csv(path)
+    idx = split.train_index(size)
+    inner, val = _val_split(len(idx), 0.2, split.seed)
+    expected = {
+        "train": idx[inner],
+        "val": idx[val],
+        "test": split.test,
+    }
+    for fold, index in expected.items():
+        part = frame[frame["fold"] == fold]
+        assert part["smiles"].tolist() == [split.smiles[i] for i in index], fold
+        assert np.array_equal(part["value"].to_numpy(), split.y[index]), fold  # exact round trip, no rounding
+    assert len(frame) == len(idx) + len(split.test)
+    # train + val are exactly the n training molecules; none of them is in the test set
+    assert sorted(frame.loc[frame["fold"] != "test", "smiles"]) == sorted(split.smiles[i] for i in idx)
+    assert not set(frame.loc[frame["fold"] != "test", "smiles"]) & set(split.test_smiles)
+    assert np.isclose(frame.loc[frame["fold"] == "test", "value"].std(ddof=0), split.test_std)
+
+
+def test_nested_sizes_share_test_set(split):
+    small, big = cell_frame(split, 50, 0.2), cell_frame(split, 100, 0.2)
+    test_small, test_big = small[small.fold == "test"], big[big.fold == "test"]
+    assert test_small["smiles"].tolist() == test_big["smiles"].tolist()
+    assert np.array_equal(test_small["value"].to_numpy(), test_big["value"].to_numpy())
+    assert set(small[small.fold != "test"].smiles) <= set(big[big.fold != "test"].smiles)
+
+
+# ------------------------------------------------------------------------------ comparison
+
+
+def _row(target, seed, size, method, nrmse, **extra):
+    return {"target": target, "seed": seed, "size": size, "method": method, "nrmse": nrmse, "rmse": nrmse, "r2": 0.5,
+            "n_test": 10, "test_std": 1.0, "wall_seconds": 1.0, **extra}
+
+
+def _cell(target, seed, size, gate, rf, single, fine):
+    return [_row(target, seed, size, m, v) for m, v in zip(COMPARE_METHODS, (gate, rf, single, fine))]
+
+
+def test_comparison_ratios_complete_cells_and_pass_flag():
+    rows = [
+        *_cell("a", 0, 50, 0.4, 0.8, 1.0, 0.6),
+        *_cell("a", 1, 50, 0.6, 0.8, 1.0, 0.8),   # target a at n=50: gate 0.5, rf 0.8, single 1.0, fine 0.7
+        *_cell("b", 0, 100, 0.3, 0.5, 0.6, 0.4),  # target b: gate 0.3, rf 0.5, single 0.6, fine 0.4
+        # incomplete: chemprop_finetuned failed (NaN) -> the whole cell is left out
+        *_cell("b", 1, 100, 0.1, 0.9, 0.9, float("nan")),
+        # n > 200 and 'all' never count
+        *_cell("a", 0, 500, 0.1, 9.0, 9.0, 9.0),
+        *_cell("a", 0, "all", 0.1, 9.0, 9.0, 9.0),
+    ]
+    c = comparison(rows)
+    assert c["n_complete_cells"] == 3 and c["n_incomplete_cells"] == 1 and c["n_targets"] == 2
+    mean = c["mean_nrmse"]
+    assert mean["gate_learned"] == pytest.approx((0.5 + 0.3) / 2)
+    assert mean["rf"] == pytest.approx((0.8 + 0.5) / 2)
+    assert mean["chemprop_single"] == pytest.approx((1.0 + 0.6) / 2)
+    assert mean["chemprop_finetuned"] == pytest.approx((0.7 + 0.4) / 2)
+    assert c["best_baseline"] == "chemprop_finetuned"
+    assert c["ratio_gate_to"]["rf"] == pytest.approx(0.4 / 0.65)
+    assert c["ratio_gate_to"]["chemprop_single"] == pytest.approx(0.4 / 0.8)
+    assert c["ratio_gate_to_best"] == pytest.approx(0.4 / 0.55)
+    assert c["passes"] is True and c["target_ratio"] == 0.85 and c["max_n"] == 200
+    assert set(c["mean_nrmse_by_size"]) == {"50", "100"}
+    assert c["by_size"]["50"]["ratio_gate_to_best"] == pytest.approx(0.5 / 0.7)
+    assert c["by_size"]["100"]["best_baseline"] == "chemprop_finetuned"
+    json.dumps(c)  # JSON-ready
+
+    # GATE only slightly better than the best baseline: ratio > 0.85 -> fails
+    c = comparison(_cell("a", 0, 50, 0.9, 1.0, 1.2, 1.1))
+    assert c["ratio_gate_to_best"] == pytest.approx(0.9) and c["best_baseline"] == "rf" and c["passes"] is False
+
+
+def test_comparison_without_complete_cells():
+    c = comparison([_row("a", 0, 50, "chemprop_single", 0.5)])
+    assert c["n_complete_cells"] == 0 and c["ratio_gate_to_best"] is None and c["passes"] is False and c["mean_nrmse"] == {}
+
+
+def test_reference_rows_and_split_check(tmp_path):
+    ref = {"settings": {"test_fraction": 0.2}, "backbone_id": "x", "status": "complete", "rows": [
+        {"target": "a", "seed": 0, "size": 50, "method": "learned", "nrmse": 0.5, "n_test": 10, "test_std": 1.0},
+        {"target": "a", "seed": 0, "size": 50, "method": "rf", "nrmse": 0.6, "n_test": 10, "test_std": 1.0},
+        {"target": "a", "seed": 0, "size": 50, "method": "single_task", "nrmse": 0.7, "n_test": 10, "test_std": 1.0},
+        {"target": "a", "seed": 1, "size": 50, "method": "rf", "error": "boom"},
+        {"target": "b", "seed": 0, "size": 50, "method": "rf", "nrmse": 0.6, "n_test": 11, "test_std": 2.0},
+    ]}
+    path = tmp_path / "task_addition.json"
+    path.write_text(json.dumps(ref))
+    rows, info = reference_rows(path, 0.2)
+    assert info["available"] and sorted(r["method"] for r in rows) == ["gate_learned", "rf", "rf"]
+    ours = [_row("a", 0, 50, "chemprop_single", 0.7), _row("b", 0, 50, "chemprop_single", 0.7)]
+    check = check_splits(ours, rows)
+    assert check["checked"] == 2 and check["mismatched"] == [["b", 0]]
+    assert reference_rows(path, 0.3)[0] == []  # other test fraction: other test sets, unusable
+    assert reference_rows(tmp_path / "missing.json", 0.2)[1]["available"] is False
+
+
+# ---------------------------------------------------------------------------------- shards
+
+
+def test_parse_shard():
+    assert parse_shard(None) is None
+    assert parse_shard("0/4") == (0, 4) and parse_shard("3/4") == (3, 4)
+    for bad in ("4/4", "-1/2", "1/0", "x/2", "1"):
+        with pytest.raises(ValueError):
+            parse_shard(bad)
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 40])
+def test_shards_partition_the_cells(n):
+    cells = [(t, s, size) for s in (0, 1, 2) for size in (50, 100, 200, "all") for t in ("a", "b", "c")]
+    shards = [shard_cells(cells, (k, n)) for k in range(n)]
+    flat = [c for s in shards for c in s]
+    assert sorted(flat, key=str) == sorted(cells, key=str) and len(flat) == len(set(flat))
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+    assert shard_cells(cells, None) == cells
+
+
+def _default_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args([])
+
+
+SETTINGS = _settings(_default_args(), "p")
+
+
+def _results(rows, sha="abc"):
+    return {"status": "complete", "settings": SETTINGS, "rows": rows,
+            "grid": {"targets": ["a"], "sizes": [50], "seeds": sorted({r["seed"] for r in rows}), "methods": ["chemprop_single", "chemprop_finetuned"],
+                     "planned": [["a", r["seed"], 50] for r in rows], "ran": [["a", r["seed"], 50] for r in rows], "resumed": [], "skipped": [], "not_started": []},
+            "pretrain": {"model_sha256": sha, "table": {"split": {"test_left_out": 1}}}}
+
+
+def test_merge_combines_shards(tmp_path):
+    main, s1, s2 = tmp_path / "main", tmp_path / "s1", tmp_path / "s2"
+    for d in (main, s1, s2):
+        d.mkdir()
+    failed = _row("a", 1, 50, "chemprop_single", None, error="boom")
+    (s1 / "chemprop_compare.json").write_text(json.dumps(_results([_row("a", 0, 50, "chemprop_single", 0.5), failed])))
+    (s2 / "chemprop_compare.json").write_text(json.dumps(_results([_row("a", 1, 50, "chemprop_single", 0.6)])))
+    args = argparse.Namespace(results_dir=str(main), merge=f"{s1},{s2}", reference=str(tmp_path / "none.json"))
+    merge(args)
+    out = json.loads((main / "chemprop_compare.json").read_text())
+    assert len(out["rows"]) == 2 and not any("error" in r for r in out["rows"])  # the finished row replaced the failed one
+    assert sorted(out["grid"]["ran"]) == [["a", 0, 50], ["a", 1, 50]]
+    assert (main / "chemprop_compare.csv").is_file() and (main / "chemprop_compare.md").is_file()
+    for key in ("max_n", "methods", "mean_nrmse", "mean_nrmse_by_size", "ratio_gate_to", "ratio_gate_to_best", "best_baseline", "target_ratio", "passes", "n_complete_cells"):
+        assert key in out["comparison"]
+
+    (s2 / "chemprop_compare.json").write_text(json.dumps(_results([_row("a", 1, 50, "chemprop_single", 0.6)], sha="other")))
+    with pytest.raises(ValueError, match="pre-trained"):
+        merge(args)
+
+
+def test_defaults_follow_the_protocol():
+    args = _default_args()
+    assert args.seeds == "0,1,2" and args.sizes == "50,100,200,all"
+    assert (args.st_epochs, args.st_patience, args.ft_epochs, args.ft_patience, args.batch_size, args.method_max_minutes) == (60, 10, 40, 8, 32, 3.0)
+    assert args.accelerator == "cpu"
+
+
+# --------------------------------------------------------------------- runner (bench venv)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DEFAULT_BENCH_PYTHON.exists(), reason=".venv-bench is missing (make bench-venv)")
+def test_runner_tiny_fit(tmp_path, split):
+    data = export_cell(tmp_path, split, 50, 0.2)
+    out = tmp_path / "out"
+    cmd = [str(DEFAULT_BENCH_PYTHON), str(RUNNER), "fit", "--data", str(data), "--out-dir", str(out), "--methods", "chemprop_single",
+           "--st-epochs", "2", "--threads", "1", "--seed", "1"]
+    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads((out / "chemprop_single.json").read_text())
+    assert len(result["predictions"]) == len(split.test) and all(math.isfinite(p) for p in result["predictions"])
+    assert result["epochs_run"] == 2 and result["n_inner_train"] + result["n_val"] == 50
+    assert result["device"].startswith("cpu") and result["host"] and math.isfinite(result["rmse"]) and result["wall_seconds"] > 0

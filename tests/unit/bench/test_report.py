@@ -1,0 +1,271 @@
+"""bench.report (``python -m bench report``) and the CSV side of bench.common.
+
+The generator runs no benchmark: from result JSONs (fixtures here, in the schemas the benchmarks
+write) it writes docs/benchmarks.md with tables and one PNG per plot, and a CSV beside every JSON
+that has none. Absent or malformed results must not stop it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import report
+from bench.common import RESULTS_DIR, csv_rows, write_csv, write_results
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+CPU = {"date_utc": "2026-11-23T05:00:00+00:00", "cpu_model": "AMD EPYC", "cpu_count": 2, "memory_total_mb": 24105, "torch": "2.13.0+cpu",
+       "gpu": None, "git_commit": "1234567abcdef", "git_dirty": True, "load_average_1_5_15": [1.5, 1.4, 1.3]}
+GPU = {"date_utc": "2026-11-24T10:00:00+00:00", "cpu_model": "Intel Xeon", "cpu_count": 16, "memory_total_mb": 131072, "torch": "2.13.0+cu126",
+       "gpu": "NVIDIA H100 80GB HBM3", "git_commit": "abcdef1234567", "git_dirty": False, "load_average_1_5_15": [0.5, 0.4, 0.3]}
+
+
+def _stage(per_second: float) -> dict:
+    return {"count": 1000, "unit": "molecules", "repeats": 1, "median_wall_seconds": 1000 / per_second, "per_second": per_second, "per_cpu_second": per_second * 1.5, "cpu_share": 0.66}
+
+
+def fixtures() -> dict[str, dict]:
+    """One small result per benchmark, in the schema each writes (chemprop_compare and scaling as specified)."""
+    methods = ["single_task", "probe", "finetune", "uniform", "learned", "rf"]
+    ta_rows = [
+        {"target": t, "seed": seed, "size": size, "n_train": size, "n_test": 40, "method": m, "rmse": 1.0, "mae": 0.8, "r2": 0.5,
+         "nrmse": 0.9 - 0.001 * size + 0.01 * i + (0.05 if t == "fuel_cn" else 0.0), "wall_seconds": 3.0, "info": {"steps": [10]}}
+        for t in ("freesolv", "fuel_cn") for seed in (0, 1) for size in (50, 100, 200) for i, m in enumerate(methods)
+    ]
+    by_size = {str(n): {m: 0.9 - 0.001 * n + 0.01 * i for i, m in enumerate(methods)} for n in (50, 100, 200)}
+    chem_rows = [
+        {"target": t, "seed": seed, "size": size, "n_train": size, "method": m, "rmse": 1.0, "mae": 0.8, "r2": 0.5, "nrmse": base - size / 2000,
+         "wall_seconds": 12.5, "device": "cuda (NVIDIA H100 80GB HBM3)", "host": "gpu-box"}
+        for t in ("freesolv", "fuel_cn") for seed in (0, 1) for size in (50, 100, 200) for m, base in (("chemprop_single", 0.8), ("chemprop_finetuned", 0.7))
+    ]
+
+    def scaling(machine: dict, device: str, f: float) -> dict:
+        return {"benchmark": "scaling", "command": "python -m bench scaling", "machine": machine, "device": device, "curves": {
+            "add_task_vs_sources": [{"n_sources": n, "wall_seconds": f * (5 + 0.5 * n), "peak_memory_mb": 500 + 10 * n} for n in (2, 4, 8, 16)],
+            "add_task_vs_n": [{"n": n, "wall_seconds": f * (3 + n / 50), "featurize_seconds": f * n / 500, "train_seconds": f * (3 + n / 60), "peak_memory_mb": 600.0} for n in (50, 200, 1000)],
+            "add_task_vs_existing": [{"existing_tasks": k, "wall_seconds": f * 10.0, "predict_seconds": f * (0.1 + 0.01 * k)} for k in (0, 5, 20)],
+            "pretrain_step_vs_tasks": [{"n_tasks": t, "alignment": a, "step_ms": f * (100 + (t * t if a == "pairwise" else 5 * t)), "peak_memory_mb": 800 + t}
+                                       for a in ("pairwise", "mean") for t in (4, 8, 16, 32)],
+            "predict_vs_batch": [{"batch_size": b, "mol_per_s": 1000 * b ** 0.5 / f} for b in (1, 16, 256)],
+            "featurize_vs_batch": [{"molecules": m, "mol_per_s": 4000.0} for m in (100, 1000, 10000)]},
+            "flat_check": {"n_points": 3, "tolerance": 0.2, "slope": 0.001, "relative_change_first_to_last": 0.02, "flat": True,
+                           "predict": {"n_points": 3, "relative_change_first_to_last": 0.6, "flat": False}},
+            "loglog_exponents": {"pretrain_step_vs_tasks_pairwise": 1.61, "pretrain_step_vs_tasks_mean": 0.42}}
+
+    return {
+        "featurization": {"benchmark": "featurization", "command": "python -m bench featurization", "machine": CPU, "input": {"unique_smiles": 1000},
+                          "settings": {"repeats": 1, "threads": 1},
+                          "stages": {"graph_from_mol": _stage(3818.0), "parse_smiles_and_graph": _stage(730.0), "collate": {"batch_64": {**_stage(248052.0), "batch_size": 64}}},
+                          "speedup_graph_vs_naive": 2.3, "target": {"stage": "graph_from_mol", "mol_per_s": 5000.0, "measured": 3818.0, "passed": False}},
+        "pretraining": {"benchmark": "pretraining", "command": "python -m bench pretraining", "machine": CPU, "mode": "report",
+                        "runs": [{"checkpoint": "/x/assets/backbone", "device": "cpu", "world_size": 1, "threads": 1, "alignment": {"auto": 1.0, "cons": 1.0, "map": 1.0, "dis": 1.0},
+                                  "alignment_form": "mean", "n_tasks": 16, "n_molecules": 24688, "epochs_run": 19, "featurize_seconds": 44.0, "train_seconds": 1428.6,
+                                  "train_molecules_per_second_median": 293.68, "peak_memory_mb": 1087.2, "wall_seconds": 1544.0, "history": [{"epoch": 1}]},
+                                 {"checkpoint": "/x/bench/work/multitask_noalign", "device": "cpu", "world_size": 1, "threads": 1,
+                                  "alignment": {"auto": 0, "cons": 0, "map": 0, "dis": 0}, "alignment_form": "mean", "n_molecules": 24688, "epochs_run": 11,
+                                  "train_molecules_per_second_median": 368.0, "wall_seconds": 630.0}]},
+        "pretraining_quick": {"benchmark": "pretraining_quick", "command": "python -m bench pretraining --quick", "machine": CPU,
+                              "settings": {"molecules": 2000, "tasks": 16, "batch_size": 64, "threads": 1},
+                              "forms": {f: {"step_seconds_median": s, "step_seconds_p10_p90": [s * 0.9, s * 1.2], "molecules_per_second": 64 / s}
+                                        for f, s in (("mean", 0.3158), ("pairwise", 0.6784), ("none", 0.174))}},
+        "backbone_quality": {"benchmark": "backbone_quality", "command": "python -m bench backbone_quality", "machine": CPU,
+                             "methods": {"gate": "GATE backbone", "multitask": "multi-task, no alignment", "rf": "RF on RDKit 2D"},
+                             "properties": {"Tm_K": {"n_test": 1728, "methods": {"gate": {"rmse": 52.96, "mae": 40.9, "r2": 0.65, "rmse_ci95": [50.8, 55.0]},
+                                                                                 "multitask": {"rmse": 51.68, "r2": 0.66}, "rf": {"rmse": 53.31, "r2": 0.64}},
+                                                     "winner": "multitask", "winner_distinguishable": False},
+                                            "nD": {"n_test": 203, "methods": {"gate": {"rmse": 0.03035, "r2": 0.81}, "multitask": {"rmse": 0.03202, "r2": 0.79}},
+                                                   "winner": "gate", "winner_distinguishable": True}}},
+        "task_addition": {"benchmark": "task_addition", "command": "python -m bench task_addition", "machine": CPU, "status": "complete", "rows": ta_rows,
+                          "summary": {"max_n": 200, "methods": methods, "n_complete_cells": 12, "n_targets": 2,
+                                      "overall": {m: 0.8 + 0.01 * i for i, m in enumerate(methods)} | {"learned": 0.6331}, "by_size": by_size,
+                                      "by_target": {"freesolv": {m: 0.7 + 0.01 * i for i, m in enumerate(methods)}, "fuel_cn": {m: 0.75 + 0.01 * i for i, m in enumerate(methods)}},
+                                      "wins": {m: 2 for m in methods}},
+                          "speed": {"device": "cpu", "torch_threads": 1,
+                                    "add_task": {"target": "huuskonen_logS", "molecules": 500, "ratios": "learned", "ensemble": 5, "median_wall_seconds": 56.67, "target_seconds": 20.0, "passes": False},
+                                    "throughput": {"molecules": 3660, "cold_per_second": 335.0, "warm_per_second": 754.5, "featurize_only_cold_per_second": 503.9,
+                                                   "target_per_second": 5000.0, "cold_passes": False, "warm_passes": False}}},
+        "chemprop_compare": {"benchmark": "chemprop_compare", "command": "python -m bench chemprop_compare", "machine": GPU, "rows": chem_rows,
+                             "comparison": {"max_n": 200, "methods": ["gate_learned", "rf", "chemprop_single", "chemprop_finetuned"],
+                                            "mean_nrmse": {"gate_learned": 0.5432, "rf": 0.7789, "chemprop_single": 0.7512, "chemprop_finetuned": 0.6789},
+                                            "mean_nrmse_by_size": {"50": {"gate_learned": 0.61, "chemprop_single": 0.79, "chemprop_finetuned": 0.71},
+                                                                   "200": {"gate_learned": 0.47, "chemprop_single": 0.71, "chemprop_finetuned": 0.65}},
+                                            "ratio_gate_to": {"rf": 0.6974, "chemprop_single": 0.7231, "chemprop_finetuned": 0.8001}, "ratio_gate_to_best": 0.8001,
+                                            "best_baseline": "chemprop_finetuned", "target_ratio": 0.85, "passes": True, "n_complete_cells": 12,
+                                            "mean_nrmse_by_target": {"freesolv": {"gate_learned": 0.4444, "rf": 0.7, "chemprop_single": 0.6, "chemprop_finetuned": 0.5}}},
+                             "pretrain": {"epochs": 30, "wall_seconds": 321.5}},
+        "scaling": scaling(CPU, "cpu", 1.0),
+        "scaling_cuda": scaling(GPU, "cuda", 0.1),
+        "relational": {"benchmark": "relational", "command": "python -m bench relational", "machine": CPU,
+                       "known_labels": {"reveals": {
+                           "0": {"runs": [{"seed": 0, "per_task": {"Tm_K": {"n": 10, "rmse_relational": 0.5, "rmse_plain": 0.5, "change": 0.0}}}],
+                                 "mean_rmse_relational": 0.3723, "mean_rmse_plain": 0.3723, "change": 0.0, "target": "within 2% of plain", "reached": True},
+                           "1": {"runs": [], "mean_rmse_relational": 0.3100, "mean_rmse_plain": 0.3723, "change": -0.1673, "target": "≥ 15% lower than plain", "reached": True}}},
+                       "preview_vs_trained": [{"target": "Tflash_K", "seed": 0, "n_train": 100, "preview": {"n": 219, "rmse": 25.04, "nrmse": 0.36}, "trained": {"n": 219, "rmse": 26.34},
+                                               "preview_seconds": 0.34, "add_task_seconds": 11.66},
+                                              {"target": "bbbp", "seed": 0, "n_train": 100, "preview": {"n": 391, "roc_auc": 0.8025}, "trained": {"n": 391, "roc_auc": 0.8221},
+                                               "preview_seconds": 1.27, "add_task_seconds": 9.36}],
+                       "time_to_first_preview": {"support": 100, "query": 100, "total_seconds": 0.3554, "target_seconds": 5.0, "reached": True}},
+        "page_render": {"benchmark": "page_render", "command": "python -m bench page_render", "machine": CPU, "target_seconds": 3.0, "target_met_max": True,
+                        "pages": {"Home": {"cold_seconds": 12.08, "warm_median_seconds": 1.0716, "warm_max_seconds": 1.4179, "warm_seconds": [1.0, 1.1], "max_below_target": True},
+                                  "Latent space": {"cold_seconds": 17.2, "warm_median_seconds": 1.78, "warm_max_seconds": 2.5691, "max_below_target": True}}},
+    }
+
+
+def write_fixtures(folder: Path, names: list[str] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in fixtures().items():
+        if names is None or name in names:
+            (folder / f"{name}.json").write_text(json.dumps(data, indent=1))
+    return folder
+
+
+EXPECTED_PNGS = report.FIGURE_NAMES
+assert EXPECTED_PNGS == {
+    "featurization", "pretraining_step", "pretraining_step_vs_tasks", "backbone_quality", "task_addition_nrmse_vs_n", "task_addition_by_target",
+    "chemprop_ratio", "scaling_add_task_vs_sources", "scaling_add_task_vs_n", "scaling_add_task_vs_existing", "scaling_predict_vs_batch",
+    "scaling_featurize_vs_batch", "relational_known_labels", "page_render",
+}
+
+
+def test_report_writes_markdown_tables_and_pngs(tmp_path):
+    results = write_fixtures(tmp_path / "results")
+    out = tmp_path / "docs" / "benchmarks.md"
+    written = report.generate(results, out)
+
+    assert written[0] == out
+    pngs = {p.stem for p in (tmp_path / "docs" / "benchmarks").glob("*.png")}
+    assert pngs == EXPECTED_PNGS
+    for name in pngs:
+        assert (tmp_path / "docs" / "benchmarks" / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
+    text = out.read_text()
+    for name in pngs:  # every figure is linked, relative to the Markdown file
+        assert f"](benchmarks/{name}.png)" in text
+    # the fixtures' numbers, in the tables
+    assert "| `graph_from_mol` | 3,818 |" in text
+    assert "| GATE task addition, learned λ | 0.633 |" in text
+    assert "**0.800** against the target ≤ 0.85: **PASS**" in text
+    assert "| chemprop, single-task | 0.751 | 0.723 |" in text
+    assert "| freesolv | **0.444** | 0.700 | 0.600 | 0.500 |" in text
+    assert "| pairwise | 16 | 678.4 |" in text
+    assert "| `backbone` | mean | cpu ×1, 1 thread(s) | 24688 | 19 | 294 | 44 | 23.8 | 25.7 | 1,087 |" in text
+    assert "| `multitask_noalign` | none |" in text
+    assert "| cuda, NVIDIA H100 80GB HBM3 | pairwise | 32 | 112.4 |" in text
+    assert "| Tm_K | 1728 | 52.96 | **51.68** | 53.31 |" in text
+    assert "| 1 | 0.3100 | 0.3723 | -16.7 % | ≥ 15% lower than plain | **PASS** |" in text
+    assert "| bbbp | 0 | 100 | ROC-AUC | 0.8025 | 0.8221 |" in text
+    assert "| Latent space | 1.78 | 2.57 | 17.2 | **PASS** |" in text
+    assert "| flat_check.flat | yes |" in text and "| flat_check.predict.relative_change_first_to_last | 0.6 |" in text
+    assert "| loglog_exponents.pretrain_step_vs_tasks_pairwise | 1.61 |" in text
+    # machine and date per section; the GPU results are flagged as from another machine
+    assert text.count("Measured 2026-") == len(fixtures())
+    assert "Measured 2026-11-23 05:00 UTC on AMD EPYC, 2 cores, 24 GB RAM, no GPU" in text
+    chemprop = text.split("## Comparison with chemprop")[1].split("\n## ")[0]
+    assert "⚠ Other machine" in chemprop and "NVIDIA H100" in chemprop and "trained on a GPU machine" in chemprop
+    featurisation = text.split("## Featurisation")[1].split("\n## ")[0]
+    assert "⚠" not in featurisation
+    assert "not run yet" not in text.lower()
+    # and a CSV beside every JSON
+    assert {p.stem for p in results.glob("*.csv")} == set(fixtures())
+
+
+def test_report_is_deterministic(tmp_path):
+    results = write_fixtures(tmp_path / "results")
+    out = tmp_path / "docs" / "benchmarks.md"
+    report.generate(results, out)
+    first = {p.name: p.read_bytes() for p in [out, *(tmp_path / "docs" / "benchmarks").glob("*.png")]}
+    report.generate(results, out)
+    second = {p.name: p.read_bytes() for p in [out, *(tmp_path / "docs" / "benchmarks").glob("*.png")]}
+    assert first == second
+
+
+def test_stale_figures_are_removed(tmp_path):
+    out = tmp_path / "docs" / "benchmarks.md"
+    report.generate(write_fixtures(tmp_path / "all"), out)
+    (tmp_path / "docs" / "benchmarks" / "unrelated.png").write_bytes(b"not ours")
+    report.generate(write_fixtures(tmp_path / "some", ["page_render"]), out)
+    assert {p.name for p in (tmp_path / "docs" / "benchmarks").glob("*.png")} == {"page_render.png", "unrelated.png"}
+
+
+def test_missing_results_say_not_run_yet(tmp_path):
+    out = tmp_path / "benchmarks.md"
+    written = report.generate(tmp_path / "no_results_here", out)
+    assert written == [out]
+    text = out.read_text()
+    for name, command in report.RESULTS.items():
+        where = f" {report.RESULT_NOTES[name]}" if name in report.RESULT_NOTES else ""
+        assert f"Not run yet: `{command}`{where} writes `bench/results/{name}.json`" in text
+    assert "Not run yet: `python -m bench scaling` on a CUDA machine writes `bench/results/scaling_cuda.json`" in text
+    assert not (tmp_path / "benchmarks").exists()
+
+
+def test_partial_results_and_a_broken_file(tmp_path):
+    results = write_fixtures(tmp_path / "results", ["page_render", "chemprop_compare"])
+    broken = json.loads((results / "chemprop_compare.json").read_text())
+    broken["comparison"] = {"ratio_gate_to": "not a dict", "max_n": 200}  # a schema the report does not know
+    (results / "chemprop_compare.json").write_text(json.dumps(broken))
+    (results / "scaling.json").write_text("{ not json")
+    out = tmp_path / "benchmarks.md"
+    report.generate(results, out)
+    text = out.read_text()
+    assert "| Home | 1.07 | 1.42 | 12.1 | **PASS** |" in text
+    assert "Could not render this section from `chemprop_compare.json`" in text
+    assert "Unreadable (JSONDecodeError" in text
+    assert "Not run yet: `python -m bench task_addition`" in text
+    assert (tmp_path / "benchmarks" / "page_render.png").exists()
+
+
+def test_missing_csv_exported_existing_csv_kept(tmp_path):
+    results = write_fixtures(tmp_path, ["featurization", "page_render"])
+    (tmp_path / "page_render.csv").write_text("kept\n")
+    written = report.export_missing_csv(tmp_path)
+    assert written == [tmp_path / "featurization.csv"]
+    assert (tmp_path / "page_render.csv").read_text() == "kept\n"
+    with (results / "featurization.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["stage"] for r in rows] == ["graph_from_mol", "parse_smiles_and_graph", "collate/batch_64"]
+    assert rows[0]["per_second"] == "3818" and rows[2]["batch_size"] == "64"
+
+
+def test_write_results_with_rows_writes_csv(tmp_path):
+    rows = [{"a": 1, "b": 0.123456789, "c": None}, {"a": 2, "d": {"x": [1, 2]}, "b": float("nan")}]
+    json_path, md_path = write_results("demo", {"rows": rows}, "# Demo", tmp_path, rows=rows)
+    assert json_path.exists() and md_path.exists()
+    lines = (tmp_path / "demo.csv").read_text().splitlines()
+    assert lines == ["a,b,c,d", "1,0.123457,,", '2,,,"{""x"":[1,2]}"']
+    write_results("plain", {}, "# Plain", tmp_path)
+    assert not (tmp_path / "plain.csv").exists()
+
+
+def test_write_csv_fixed_columns(tmp_path):
+    path = write_csv([{"b": True, "a": 3}], tmp_path / "x.csv", columns=["a", "b", "missing"])
+    assert path.read_text() == "a,b,missing\n3,True,\n"
+
+
+@pytest.mark.parametrize("name", list(report.RESULTS))
+def test_csv_rows_of_every_fixture_are_flat(name):
+    rows = csv_rows(name, fixtures()[name])
+    assert rows
+    assert all(not isinstance(v, dict) for row in rows for v in row.values())
+
+
+@pytest.mark.parametrize("name", list(report.RESULTS))
+def test_csv_rows_of_the_stored_results(name):
+    path = RESULTS_DIR / f"{name}.json"
+    if not path.exists():
+        pytest.skip(f"{path.name} not run yet")
+    rows = csv_rows(name, json.loads(path.read_text()))
+    assert rows and all(isinstance(r, dict) for r in rows)
+
+
+def test_report_is_a_bench_command(tmp_path):
+    from bench.__main__ import BENCHMARKS, main
+
+    assert BENCHMARKS["report"] == "bench.report"
+    write_fixtures(tmp_path / "results", ["featurization"])
+    assert main(["report", "--results-dir", str(tmp_path / "results"), "--out", str(tmp_path / "doc.md"), "--no-csv"]) == 0
+    assert "| `graph_from_mol` | 3,818 |" in (tmp_path / "doc.md").read_text()
+    assert (tmp_path / "doc" / "featurization.png").exists()
+    assert not (tmp_path / "results" / "featurization.csv").exists()
