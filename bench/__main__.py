@@ -20,6 +20,7 @@ BENCHMARKS = {
     "task_addition": "bench.task_addition",
     "relational": "bench.relational",
     "page_render": "bench.page_render",
+    "gpu_figures": "bench.gpu_figures",
     "chemprop_compare": "bench.chemprop_compare",
     "scaling": "bench.scaling",
     "report": "bench.report",  # runs nothing: docs/benchmarks.md + PNGs (+ missing CSVs) from the results

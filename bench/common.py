@@ -346,6 +346,10 @@ def _rows_scaling(r: dict) -> list[dict]:
     return [{"curve": curve, "device": r.get("device"), **_flat(point)} for curve, points in (r.get("curves") or {}).items() for point in points or []]
 
 
+def _rows_gpu_figures(r: dict) -> list[dict]:
+    return [{"stage": stage, **_flat(values)} for stage, values in (r.get("figures") or {}).items()]
+
+
 ROW_EXTRACTORS: dict[str, Callable[[dict], list[dict]]] = {
     "featurization": _rows_featurization,
     "pretraining": _rows_pretraining,
@@ -356,6 +360,7 @@ ROW_EXTRACTORS: dict[str, Callable[[dict], list[dict]]] = {
     "page_render": _rows_page_render,
     "scaling": _rows_scaling,
     "scaling_cuda": _rows_scaling,
+    "gpu_figures": _rows_gpu_figures,
 }
 
 

@@ -39,6 +39,7 @@ RESULTS: dict[str, str] = {
     "scaling_cuda": "python -m bench scaling",
     "relational": "python -m bench relational",
     "page_render": "python -m bench page_render",
+    "gpu_figures": "python -m bench gpu_figures",
 }
 #: Every PNG the report can write; one of these not written by a run is stale and removed.
 FIGURE_NAMES = frozenset({
@@ -47,7 +48,7 @@ FIGURE_NAMES = frozenset({
     "scaling_predict_vs_batch", "scaling_featurize_vs_batch",
 })
 #: Where a command must run to make its result, when that is not "here".
-RESULT_NOTES = {"scaling_cuda": "on a CUDA machine"}
+RESULT_NOTES = {"scaling_cuda": "on a CUDA machine", "gpu_figures": "from runs on a CUDA machine"}
 
 METHOD_LABELS = {
     "learned": "GATE task addition, learned λ",
@@ -346,6 +347,7 @@ class Report:
         self.section("Scaling", ["scaling", "scaling_cuda"], self.scaling)
         self.section("Relational head", ["relational"], self.relational)
         self.section("Page render time", ["page_render"], self.page_render)
+        self.section("GPU figures", ["gpu_figures"], self.gpu_figures)
         return "\n".join(self.lines).rstrip() + "\n"
 
     def machines(self) -> None:
@@ -778,6 +780,21 @@ class Report:
             ax.legend()
             ax.tick_params(axis="x", labelrotation=20)
             self.figure(fig, "page_render", "warm render time per page")
+
+
+    def gpu_figures(self) -> None:
+        d = self.results["gpu_figures"]
+        self.provenance("gpu_figures")
+        p, t = d["figures"]["pretraining"], d["figures"]["task_addition"]
+        mps = p.get("molecules_per_second") or []
+        self.table(["figure", "GPU", "CPU (dev machine)"], [
+            ["pre-training, molecules/s (16 tasks)", _f(sum(mps) / len(mps), "{:.0f}") if mps else "n/a", _f(p.get("cpu_molecules_per_second"), "{:.0f}")],
+            ["pre-training, peak memory MB", _f(p.get("peak_memory_mb"), "{:.0f}"), _f(p.get("cpu_peak_memory_mb"), "{:.0f}")],
+            ["add a 500-molecule task, s (target ≤ 20)", _f(t.get("add_500_molecule_task_seconds"), "{:.1f}"), _f(t.get("cpu_add_500_molecule_task_seconds"), "{:.1f}")],
+            ["prediction cold, mol/s (target 5,000)", _f(t.get("predict_cold_per_second"), "{:.0f}"), _f(t.get("cpu_predict_cold_per_second"), "{:.0f}")],
+            ["prediction warm, mol/s (target 5,000)", _f(t.get("predict_warm_per_second"), "{:.0f}"), _f(t.get("cpu_predict_warm_per_second"), "{:.0f}")],
+        ])
+        self.add(f"RDKit featurisation on the GPU machine's CPU alone runs at {_f(t.get('featurize_only_cold_per_second'), '{:.0f}')} mol/s, so it bounds cold prediction there too.", "")
 
 
 def generate(results_dir: str | Path | None = None, out: str | Path | None = None, figures_dir: str | Path | None = None, write_missing_csv: bool = True) -> list[Path]:
