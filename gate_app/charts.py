@@ -80,27 +80,30 @@ def ratio_heatmap(matrix: pd.DataFrame) -> go.Figure:
     return _layout(fig, "Transfer ratios: added tasks × sources", height=max(260, 40 * len(matrix) + 200))
 
 
-def parity(y_true: list[float], gate: list[float], baseline: list[float] | None, name: str, unit: str = "") -> go.Figure:
+def parity(
+    y_true: list[float], gate: list[float], baseline: list[float] | None, name: str, unit: str = "",
+    title: str = "Test set: predicted vs measured", series: str = "GATE (new task)",
+) -> go.Figure:
     label = f"{name} ({unit})" if unit else name
     y_true = np.asarray(y_true, float)
     fig = go.Figure()
     if baseline is not None:
         fig.add_trace(go.Scatter(x=y_true, y=baseline, mode="markers", name="baseline (frozen backbone + new head)", marker={"color": BASELINE_COLOUR, "symbol": "x", "size": 7}))
-    fig.add_trace(go.Scatter(x=y_true, y=gate, mode="markers", name="GATE (new task)", marker={"color": GATE_COLOUR, "size": 8}))
+    fig.add_trace(go.Scatter(x=y_true, y=gate, mode="markers", name=series, marker={"color": GATE_COLOUR, "size": 8}))
     everything = np.concatenate([y_true, np.asarray(gate, float), np.asarray(baseline if baseline is not None else [], float)])
     lo, hi = float(np.nanmin(everything)), float(np.nanmax(everything))
     fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"color": "grey", "dash": "dash"}, name="y = x", hoverinfo="skip"))
     fig.update_xaxes(title=f"measured {label}")
     fig.update_yaxes(title=f"predicted {label}")
     fig.update_layout(legend={"orientation": "h", "y": -0.2})
-    return _layout(fig, "Test set: predicted vs measured", height=420)
+    return _layout(fig, title, height=420)
 
 
-def roc(y_true: list[float], gate: list[float], baseline: list[float] | None) -> go.Figure:
+def roc(y_true: list[float], gate: list[float], baseline: list[float] | None, title: str = "Test set: ROC curve", series: str = "GATE (new task)") -> go.Figure:
     from sklearn.metrics import roc_curve
 
     fig = go.Figure()
-    for name, scores, colour in (("GATE (new task)", gate, GATE_COLOUR), ("baseline (frozen backbone + new head)", baseline, BASELINE_COLOUR)):
+    for name, scores, colour in ((series, gate, GATE_COLOUR), ("baseline (frozen backbone + new head)", baseline, BASELINE_COLOUR)):
         if scores is None or len(np.unique(y_true)) < 2:
             continue
         fpr, tpr, _ = roc_curve(np.asarray(y_true), np.asarray(scores))
@@ -109,7 +112,7 @@ def roc(y_true: list[float], gate: list[float], baseline: list[float] | None) ->
     fig.update_xaxes(title="false positive rate", range=[0, 1])
     fig.update_yaxes(title="true positive rate", range=[0, 1])
     fig.update_layout(legend={"orientation": "h", "y": -0.2})
-    return _layout(fig, "Test set: ROC curve", height=420)
+    return _layout(fig, title, height=420)
 
 
 def latent_scatter(coords: np.ndarray, hover: list[str], colour: pd.Series | None, colour_label: str, title: str, query: np.ndarray | None = None, query_hover: list[str] | None = None) -> go.Figure:

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from gate_app import charts
-from gate_core.app_support import UploadReport, metrics_comparison, ratio_frame, run_curves
+from gate_core.app_support import TaskPreview, UploadReport, metrics_comparison, ratio_frame, run_curves
 from gate_core.registry import RunRecord, TaskNotFoundError
 
 
@@ -36,6 +36,7 @@ PAGES = {
     "latent": PageInfo("pages/3_Latent_space.py", "Latent space", ":material/scatter_plot:"),
     "predict": PageInfo("pages/4_Predict.py", "Predict", ":material/online_prediction:"),
     "tasks": PageInfo("pages/5_Tasks.py", "Tasks", ":material/folder_managed:"),
+    "bench": PageInfo("pages/6_Benchmarks.py", "Benchmarks", ":material/speed:"),
 }
 ERROR, OK, WARN = ":material/error:", ":material/check_circle:", ":material/warning:"
 RATIO_DISCLAIMER = (
@@ -86,6 +87,32 @@ def validation_report(report: UploadReport, name: str, unit: str) -> None:
             st.plotly_chart(charts.class_balance(counts), key="report_chart")
         else:
             st.plotly_chart(charts.value_histogram(report.values, name, unit), key="report_chart")
+
+
+# ---- zero-training preview ---------------------------------------------------------------------
+
+PREVIEW_TITLE = "Preview — no training yet (relational head)"
+
+
+def task_preview(preview: TaskPreview, name: str, unit: str) -> None:
+    """The relational head's zero-training preview, scored only on molecules held out of its support."""
+    held_out = "the held-out scaffolds the trained task will be tested on" if preview.same_split else "held out from it"
+    sampled = f" (from a random {preview.n_rows_used:,} of the {preview.n_rows:,} rows, to stay fast)" if preview.n_rows_used < preview.n_rows else ""
+    st.caption(
+        f"The new task is read out from {preview.n_support} of your molecules{sampled}, with no training; "
+        f"the {len(preview.smiles)} others, {held_out}, are predicted from them ({preview.seconds:.1f} s). "
+        "A first look only: the trained task replaces it when training ends."
+    )
+    m = preview.metrics()
+    if preview.task_type == "classification":
+        st.markdown(f"Held-out ROC-AUC **{m['roc_auc']:.2f}** · accuracy {m['accuracy']:.2f} (n = {m['n']})")
+        st.plotly_chart(charts.roc(preview.measured, preview.predicted, None, title="Preview (no training): held-out ROC curve", series="relational-head preview"), key="preview_chart")
+    else:
+        st.markdown(f"Held-out R² **{m['r2']:.2f}** · RMSE {m['rmse']:.3g} (n = {m['n']})")
+        st.plotly_chart(
+            charts.parity(preview.measured, preview.predicted, None, name, unit, title="Preview (no training): held-out predicted vs measured", series="relational-head preview"),
+            key="preview_chart",
+        )
 
 
 # ---- runs --------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ work that deserves unit tests without a browser. Nothing in this module imports 
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from gate_core.data.splits import split
 from gate_core.data.table import InvalidRow, MultiTaskTable
 from gate_core.featurizers.molecule import parse_smiles
 from gate_core.transfer.addition import MIN_ROWS, TaskDataError, detect_task_type, validate_task_table
@@ -387,3 +389,124 @@ def backbone_sample(n: int = 300, seed: int = 0, path: str | Path = BACKBONE_TAB
 def read_bytes_table(data: bytes) -> pd.DataFrame:
     """CSV bytes (as the registry stores datasets) → DataFrame."""
     return pd.read_csv(io.BytesIO(data))
+
+
+# ---- known values (relational prediction, DESIGN §6) -----------------------------------------
+
+
+def known_from_editor(rows: pd.DataFrame) -> dict[str, str]:
+    """The filled rows of the known-values form as ``{property: value}`` (values are checked by the library).
+
+    A row without a value is "not measured" and skipped; a value without a property, or one
+    property given twice, is refused (:class:`~gate_core.relational.predict.KnownValueError`)
+    rather than guessed at.
+    """
+    from gate_core.relational.predict import KnownValueError
+
+    known: dict[str, str] = {}
+    for r, (name, value) in enumerate(zip(rows["property"], rows["value"]), start=1):
+        name = "" if pd.isna(name) else str(name).strip()
+        value = "" if pd.isna(value) else str(value).strip()
+        if not value:
+            continue
+        if not name:
+            raise KnownValueError(f"row {r} of the known values has a value ({value}) but no property")
+        if name in known:
+            raise KnownValueError(f"'{name}' is given twice in the known values; give it once")
+        known[name] = value
+    return known
+
+
+def known_value_columns(frame: pd.DataFrame, smiles_column: str, tasks: list[str]) -> list[str]:
+    """Columns of a prediction file named exactly like a task and not empty: they hold known values (as in the CLI)."""
+    return [str(c) for c in frame.columns if c in tasks and c != smiles_column and frame[c].notna().any()]
+
+
+def known_from_columns(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, object]]:
+    """One ``{task: value}`` per row from the known-value columns; blank cells are "not measured"."""
+    return [{c: v for c, v in row.items() if not pd.isna(v)} for row in frame[columns].to_dict("records")]
+
+
+def known_text(text: object, units: dict[str, str]) -> str:
+    """The library's ``"Tb_K=351.4; logKow=-0.31"`` with units: ``"Tb_K = 351.4 K · logKow = -0.31 log10"``."""
+    if not isinstance(text, str) or not text:
+        return ""
+    parts = [item.partition("=") for item in text.split("; ")]
+    return " · ".join(f"{name} = {value} {units.get(name, '')}".rstrip() for name, _, value in parts)
+
+
+def relational_rows(pred: pd.DataFrame, row: int, tasks: list[str], units: dict[str, str]) -> pd.DataFrame:
+    """:func:`prediction_rows` with the relational value (refined by known values) beside the plain GATE one."""
+    rows = prediction_rows(pred, row, tasks, units).rename(columns={"value": "GATE"})
+    rows.insert(3, "with known values", [_fmt(pred.at[row, f"{t}_relational"]) for t in tasks])
+    return rows
+
+
+# ---- zero-training preview of a new task ------------------------------------------------------
+
+PREVIEW_MAX_ROWS = 1000  # larger uploads are previewed on a random sample of rows, so the preview stays within seconds
+
+
+@dataclass
+class TaskPreview:
+    """Relational-head predictions for molecules held out of the new task's support edges.
+
+    ``same_split``: the held-out molecules are the test set task addition will use (same
+    scaffold split, same seed), so the trained result can be read against this preview.
+    ``n_rows_used`` < ``n_rows`` when a large upload was previewed on a sample of its rows.
+    """
+
+    smiles: list[str]
+    measured: np.ndarray
+    predicted: np.ndarray
+    n_support: int
+    task_type: str
+    seconds: float
+    n_rows: int
+    n_rows_used: int
+    same_split: bool
+
+    def metrics(self) -> dict[str, float]:
+        """Held-out R²/RMSE/MAE, or ROC-AUC/accuracy: the numbers the trained task is judged by."""
+        from gate_core.training.evaluate import classification_metrics, regression_metrics
+
+        if self.task_type == "classification":
+            return classification_metrics(self.measured, self.predicted)
+        return regression_metrics(self.measured, self.predicted)
+
+
+def task_preview(
+    studio: GateStudio, smiles: list[object], values: list[object], task_type: str | None = None, test_fraction: float = 0.15, seed: int = 0
+) -> TaskPreview:
+    """Zero-training preview of a new task, scored honestly: support and query molecules never overlap.
+
+    The molecules are merged and split exactly as task addition does (scaffold split of
+    ``test_fraction``, ``seed``); the task node is built from the training part alone and the
+    test part is predicted. A split with fewer than two test molecules (one big scaffold group)
+    falls back to a random split. Raises ``RelationalInputError`` / ``RelationalHeadError``.
+    """
+    started = time.perf_counter()
+    n_rows = len(smiles)
+    if n_rows > PREVIEW_MAX_ROWS:
+        keep = np.sort(np.random.default_rng(seed).choice(n_rows, PREVIEW_MAX_ROWS, replace=False))
+        smiles, values = [smiles[i] for i in keep], [values[i] for i in keep]
+    table = MultiTaskTable.from_single_task(list(smiles), list(values), "preview")
+    fractions = (1.0 - test_fraction, 0.0, test_fraction)
+    fit, _, test = split(table.smiles, "scaffold", fractions, seed)
+    same_split = n_rows <= PREVIEW_MAX_ROWS
+    if len(test) < 2:
+        fit, _, test = split(table.smiles, "random", fractions, seed)
+        same_split = False
+    y = table.Y[:, 0].astype(float)
+    frame = studio.preview_task([table.smiles[i] for i in fit], y[fit].tolist(), [table.smiles[i] for i in test], task_type)
+    return TaskPreview(
+        smiles=[table.smiles[i] for i in test],
+        measured=y[test],
+        predicted=frame["prediction"].to_numpy(dtype=float),
+        n_support=int(frame.attrs["n_support"]),
+        task_type=str(frame.attrs["task_type"]),
+        seconds=time.perf_counter() - started,
+        n_rows=n_rows,
+        n_rows_used=len(smiles),
+        same_split=same_split,
+    )

@@ -155,6 +155,7 @@ def _parse_known(text: str | None) -> dict[str, str]:
 def _cmd_predict(args: argparse.Namespace) -> None:
     import warnings
 
+    from gate_core.app_support import known_from_columns, known_value_columns
     from gate_core.data.io import detect_smiles_column, read_table
 
     if args.smiles:
@@ -174,14 +175,14 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     known = None
     if frame is not None:
         # columns named like a task hold that row's measured value of it (blank: not measured)
-        names = {*studio.backbone.task_names, *(r.name for r in studio.added_tasks())}
-        columns = [c for c in frame.columns if c in names and c != column and frame[c].notna().any()]
+        names = [*studio.backbone.task_names, *(r.name for r in studio.added_tasks())]
+        columns = known_value_columns(frame, column, names)
         both = [c for c in columns if c in fixed]
         if both:
             raise CLIError(f"{', '.join(both)} is given both by --known and by a column of {args.data}; give it once")
         if columns:
             print(f"using known values from column(s) {', '.join(columns)} of {args.data}", file=sys.stderr)
-            known = [{**fixed, **{c: row[c] for c in columns if not (isinstance(row[c], float) and row[c] != row[c])}} for _, row in frame[columns].iterrows()]
+            known = [{**fixed, **row} for row in known_from_columns(frame, columns)]
     if known is None and fixed:
         known = fixed
     with warnings.catch_warnings(record=True) as caught:

@@ -1,8 +1,10 @@
-"""Add a task: upload or pick a dataset → validation report → options → background training.
+"""Add a task: upload or pick a dataset → validation report → zero-training preview → options → background training.
 
 The Start button only queues a run in the registry; the worker thread trains it and this page
 polls the run (``st.fragment(run_every=1)``), so the page never blocks and the run survives a
-reload. Which file this browser session uploaded, and which run it watches, are per-session.
+reload. Until the run for this upload is done, the relational head's preview (seconds, no
+training; DESIGN §6) gives a first look. Which file this browser session uploaded, and which
+run it watches, are per-session.
 """
 
 import hashlib
@@ -10,9 +12,11 @@ import hashlib
 import streamlit as st
 
 from gate_app import state, views
-from gate_core.app_support import example_datasets, runs_frame, validate_upload
+from gate_core.app_support import TaskPreview, example_datasets, runs_frame, task_preview, validate_upload
 from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column, detect_target_column
 from gate_core.registry import RegistryError, suggest_task_name
+from gate_core.relational.io import RelationalHeadError
+from gate_core.relational.predict import RelationalInputError
 
 st.set_page_config(page_title="Add a task · GATE Studio", layout="wide")
 st.title("Add a task")
@@ -24,12 +28,34 @@ studio = state.require_studio()
 state.get_worker()
 settings = state.settings()
 registry = studio.registry
+TEST_FRACTION = 0.15  # held-out scaffolds of every run; the preview is scored on the same ones
 
 
 @st.cache_data(max_entries=32, show_spinner="Checking molecules and values…")
 def check_table(digest: str, _frame, smiles_column: str, target_column: str, task_type: str | None):
     """Keyed by the file's digest: hashing the frame itself fails on odd cell types."""
     return validate_upload(_frame, smiles_column, target_column, task_type)
+
+
+@st.cache_data(max_entries=16, show_spinner="Previewing the new task with the relational head…")
+def preview_table(digest: str, _frame, smiles_column: str, target_column: str, task_type: str | None, backbone_id: str, head: str) -> TaskPreview:
+    """Keyed by the file's digest, like :func:`check_table`: every rerun after the first is instant."""
+    return task_preview(studio, _frame[smiles_column].tolist(), _frame[target_column].tolist(), task_type, TEST_FRACTION)
+
+
+def preview(frame, digest: str, smiles_col: str, target_col: str, task_type: str | None) -> None:
+    """The zero-training preview of this upload, until its trained result replaces it."""
+    run_id = st.session_state.get("add_run_id")
+    if run_id is not None and st.session_state.get("add_run_source") == (run_id, digest, smiles_col, target_col) and registry.get_run(run_id).status == "done":
+        st.caption("Trained: the task's results below replace the zero-training preview.")
+        return
+    st.subheader(views.PREVIEW_TITLE)
+    try:
+        result = preview_table(digest, frame, smiles_col, target_col, task_type, studio.backbone_id, str(studio.relational_path))
+    except (RelationalInputError, RelationalHeadError) as exc:
+        st.info(f"No preview for this table: {exc}")
+        return
+    views.task_preview(result, st.session_state.get("add_name", target_col), st.session_state.get("add_unit", ""))
 
 
 def free_name(text: str) -> str:
@@ -88,8 +114,11 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
     smiles_col = c1.selectbox("SMILES column", columns, key="add_smiles_col")
     target_col = c2.selectbox("Target column (measured value)", columns, key="add_target_col")
     choice = c3.selectbox("Task type", ["auto", "regression", "classification"], key="add_task_type")
-    report = check_table(digest, frame, smiles_col, target_col, None if choice == "auto" else choice)
+    task_type = None if choice == "auto" else choice
+    report = check_table(digest, frame, smiles_col, target_col, task_type)
     views.validation_report(report, st.session_state.get("add_name", target_col), st.session_state.get("add_unit", ""))
+    if report.ok:
+        preview(frame, digest, smiles_col, target_col, task_type)
 
     st.subheader("Options")
     sources = studio.backbone.task_names
@@ -125,15 +154,17 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
         return
     config = {
         "ratios": mode, "pinned": {s: float(pin_value) for s in pinned}, "excluded": list(excluded),
-        "ensemble": int(ensemble), "max_steps": int(max_steps), "task_type": None if choice == "auto" else choice,
-        "test_fraction": 0.15, "train_baseline": True,
+        "ensemble": int(ensemble), "max_steps": int(max_steps), "task_type": task_type,
+        "test_fraction": TEST_FRACTION, "train_baseline": True,
     }
     options = {
         "smiles_column": "smiles", "target_column": "value", "unit": unit.strip(), "description": description.strip(),
         "replace": bool(replace), "config": config, "source_file": filename, "source_columns": [smiles_col, target_col],
     }
     dataset = frame[[smiles_col, target_col]].set_axis(["smiles", "value"], axis=1)
-    st.session_state["add_run_id"] = registry.enqueue_run(name.strip(), options, dataset)
+    run_id = registry.enqueue_run(name.strip(), options, dataset)
+    st.session_state["add_run_id"] = run_id
+    st.session_state["add_run_source"] = (run_id, digest, smiles_col, target_col)  # whose preview the result replaces
     st.toast(f"Queued '{name.strip()}': training starts in the background.")
 
 

@@ -1,16 +1,21 @@
 """Predict: one SMILES or a file of them, for any mix of backbone properties and added tasks.
 
 Added tasks give mean ± std over their ensemble and an applicability-domain flag; invalid rows
-stay in the table with their reason.
+stay in the table with their reason. Properties the chemist has already measured (typed in, or
+file columns named after a task) refine the other predictions through the relational head
+(DESIGN §6); without them the page gives the plain GATE prediction.
 """
 
+import pandas as pd
 import streamlit as st
 from rdkit.Chem import Draw
 
-from gate_app import state, views
-from gate_core.app_support import prediction_csv, prediction_rows
+from gate_app import known_values, state, views
+from gate_core.app_support import known_from_columns, known_from_editor, known_value_columns, prediction_csv, prediction_rows, relational_rows
 from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column
 from gate_core.featurizers.molecule import parse_smiles
+from gate_core.relational.io import RelationalHeadError
+from gate_core.relational.predict import KnownTargetError, RelationalInputError
 
 st.set_page_config(page_title="Predict · GATE Studio", layout="wide")
 st.title("Predict")
@@ -23,51 +28,97 @@ units = studio.units()
 
 tasks = st.multiselect("Tasks", all_tasks, default=all_tasks, key="predict_tasks", help="Added tasks first, then the backbone's properties.")
 mode = st.radio("Input", ["One SMILES", "A file of SMILES"], horizontal=True, key="predict_mode")
+use_table = st.checkbox(
+    "Use recorded labels when the molecule is in the backbone's training table",
+    key="predict_table_labels",
+    help="A molecule the backbone was trained on has measured labels in its table; with this on, they count as known values (never for a task being predicted). The result says when they were used.",
+)
 if not tasks:
     st.warning("Choose at least one task.")
     st.stop()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def predict(backbone_id: str, task_versions: tuple, smiles: tuple, chosen: tuple):
-    return studio.predict(list(smiles), list(chosen))
+def predict(backbone_id: str, head: str, task_versions: tuple, smiles: tuple, chosen: tuple, known: dict | list | None, table_labels: bool) -> pd.DataFrame:
+    return studio.predict(list(smiles), list(chosen), known=known, use_table_labels=table_labels)
+
+
+def drop_from_tasks(names: list[str]) -> None:
+    st.session_state["predict_tasks"] = [t for t in st.session_state["predict_tasks"] if t not in names]
+
+
+def predict_or_explain(smiles: tuple, known: dict | list | None) -> pd.DataFrame:
+    """The predictions, or (page stopped) the reason the known values or the relational head cannot be used."""
+    try:
+        return predict(studio.backbone_id, str(studio.relational_path), versions, smiles, tuple(tasks), known, use_table)
+    except KnownTargetError as exc:
+        st.error(f"Known values refused: {exc}.", icon=views.ERROR)
+        given = {k for row in ([known] if isinstance(known, dict) else known or []) for k in row}
+        st.button("Predict only the other tasks", key="predict_drop_known", on_click=drop_from_tasks, args=(sorted(given),))
+    except RelationalInputError as exc:
+        st.error(f"Known values refused: {exc}.", icon=views.ERROR)
+    except RelationalHeadError as exc:
+        st.error(f"Known values and recorded labels cannot be used here: {exc}", icon=views.ERROR)
+    st.stop()
 
 
 if mode == "One SMILES":
     smiles = st.text_input("SMILES", key="predict_smiles", placeholder="e.g. CCO or c1ccccc1O")
+    st.markdown("**Known measured values** (optional)")
+    st.caption("Properties you have already measured for this molecule: pick the property, type the value in its unit. They refine the other predictions (relational head); leave the table empty for the plain GATE prediction.")
+    try:
+        known = known_from_editor(known_values.editor(all_tasks, units))
+    except RelationalInputError as exc:
+        st.error(f"Known values refused: {exc}.", icon=views.ERROR)
+        st.stop()
     if not smiles.strip():
         st.stop()
-    pred = predict(studio.backbone_id, versions, (smiles.strip(),), tuple(tasks))
+    pred = predict_or_explain((smiles.strip(),), known or None)
     parsed = parse_smiles(smiles)
     if not parsed.ok:
-        st.error(f"Invalid SMILES: {parsed.error}.", icon=":material/error:")
+        st.error(f"Invalid SMILES: {parsed.error}.", icon=views.ERROR)
     else:
         left, right = st.columns([1, 3])
         left.image(Draw.MolToImage(parsed.mol, size=(300, 300)), caption=parsed.smiles)
         if parsed.note:
             left.caption(parsed.note)
-        rows = prediction_rows(pred, 0, tasks, units)
-        right.dataframe(rows, hide_index=True, width="stretch", height=min(600, 36 * (len(rows) + 1)), column_config=views.number_columns(rows), key="predict_table")
-        if any(rows["in domain"].eq(False)):
-            right.warning("Out of domain for some added tasks: the molecule is far from their training molecules in the common chart, so trust those values less.")
+        relational = "known_used" in pred.columns
+        with right:
+            if relational:
+                known_values.molecule_notes(pred, units, use_table)
+            rows = (relational_rows if relational else prediction_rows)(pred, 0, tasks, units)
+            st.dataframe(rows, hide_index=True, width="stretch", height=min(600, 36 * (len(rows) + 1)), column_config=views.number_columns(rows), key="predict_table")
+            if any(rows["in domain"].eq(False)):
+                st.warning("Out of domain for some added tasks: the molecule is far from their training molecules in the common chart, so trust those values less.")
 else:
     upload = st.file_uploader(
-        "Table with a SMILES column (CSV, TSV, Excel or SDF)", type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES], key="predict_file"
+        "Table with a SMILES column (CSV, TSV, Excel or SDF)",
+        type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES],
+        key="predict_file",
+        help="Known values: a column named exactly like a task (e.g. Tb_K) holds that row's measured value of it, in the task's unit; blank cells are not measured. They refine the other predictions (relational head).",
     )
     if upload is None:
+        st.caption("Columns named exactly like a task (e.g. Tb_K) are read as measured values of that task and refine the other predictions.")
         st.stop()
     try:
         frame = state.read_upload(upload.getvalue(), upload.name)
     except TableReadError as exc:
-        st.error(f"Cannot read '{upload.name}': {exc}.", icon=":material/error:")
+        st.error(f"Cannot read '{upload.name}': {exc}.", icon=views.ERROR)
         st.stop()
     columns = [str(c) for c in frame.columns]
     detected = detect_smiles_column(frame)
     column = st.selectbox("SMILES column", columns, index=columns.index(detected) if detected in columns else 0, key="predict_column")
+    known_columns = known_value_columns(frame, column, all_tasks)
+    if known_columns:
+        st.caption("Known values from the column(s) " + ", ".join(f"**{c}**" + (f" ({units[c]})" if units.get(c) else "") for c in known_columns) + ".")
+    else:
+        st.caption("No column is named after a task, so no known values: plain GATE predictions.")
     with st.spinner(f"Predicting {len(frame):,} molecules…"):
-        pred = predict(studio.backbone_id, versions, tuple(frame[column].tolist()), tuple(tasks))
+        pred = predict_or_explain(tuple(frame[column].tolist()), known_from_columns(frame, known_columns) if known_columns else None)
     n_bad = int(pred["error"].notna().sum())
     st.caption(f"{len(pred) - n_bad} molecules predicted" + (f"; {n_bad} invalid rows kept with their reason in 'error'." if n_bad else "."))
+    if "known_used" in pred.columns:
+        known_values.file_notes(pred, use_table)
     st.dataframe(pred, hide_index=True, width="stretch", column_config=views.number_columns(pred), key="predict_table")
 
 csv = prediction_csv(pred)

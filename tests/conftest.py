@@ -1,4 +1,4 @@
-"""Shared by the app and browser tests: a tiny backbone, pre-trained once per test session.
+"""Shared by the app and browser tests: a tiny backbone and its relational head, trained once per test session.
 
 Why a real (tiny) checkpoint: the pages load it through the same ``GateStudio`` as in
 production; 2 epochs on ``tests/data/pretrain_tiny.csv.gz`` take seconds on one CPU thread.
@@ -25,4 +25,15 @@ def tiny_backbone(tmp_path_factory) -> Path:
     done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         pytest.fail(f"tiny backbone pre-training failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_relational(tiny_backbone) -> Path:
+    """The relational head next to the tiny backbone (``<backbone>_relational``, 2 epochs, seconds), as a deployment has it."""
+    out = tiny_backbone.with_name(tiny_backbone.name + "_relational")
+    cmd = [sys.executable, "-m", "gate_core", "pretrain-relational", "--backbone", str(tiny_backbone), "--epochs", "2", "--threads", "1", "--quiet"]
+    done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        pytest.fail(f"tiny relational head training failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return out

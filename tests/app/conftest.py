@@ -1,7 +1,8 @@
 """AppTest helpers: run a page script in-process, without a browser.
 
 Every test gets a fresh registry (``GATE_DATA_DIR`` in a temp dir) and the session's tiny
-backbone (``GATE_BACKBONE``); the task worker threads a test started are stopped after it.
+backbone (``GATE_BACKBONE``) with its relational head next to it, as a deployment has; the
+task worker threads a test started are stopped after it.
 """
 
 import os
@@ -20,7 +21,7 @@ TINY_CONFIG = {"ensemble": 1, "max_steps": 20, "test_fraction": 0.15, "train_bas
 
 
 @pytest.fixture
-def app_env(monkeypatch, tmp_path, tiny_backbone) -> Path:
+def app_env(monkeypatch, tmp_path, tiny_backbone, tiny_relational) -> Path:
     """Point the app at the tiny backbone and a fresh data folder; return that folder."""
     data_dir = tmp_path / "gate_data"
     monkeypatch.setenv("GATE_DATA_DIR", str(data_dir))

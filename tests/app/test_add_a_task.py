@@ -1,10 +1,14 @@
-"""Add a task: upload → validation report → options → a queued run → its results or its error."""
+"""Add a task: upload → validation report → zero-training preview → options → a queued run →
+its results (which replace the preview) or its error."""
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from gate_app.views import PREVIEW_TITLE
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "pages/1_Add_a_task.py"
@@ -22,12 +26,16 @@ def errors(at: AppTest) -> str:
     return " | ".join(e.value for e in at.error)
 
 
+def charts(at: AppTest) -> set[str]:
+    return {e.key for e in at.get("plotly_chart")}
+
+
 def test_upload_shows_validation_and_detected_columns(run_page):
     at = upload(run_page(PAGE), "target_tiny.csv", TINY_CSV)
     assert at.selectbox(key="add_smiles_col").value == "smiles"
     assert at.selectbox(key="add_target_col").value == "value"
     assert at.text_input(key="add_name").value == "target_tiny"
-    assert [s.value for s in at.subheader][:2] == ["Validation", "Options"]
+    assert [s.value for s in at.subheader][:3] == ["Validation", PREVIEW_TITLE, "Options"]
     assert not at.error
     assert {m.label: m.value for m in at.metric}["molecules to train on"] == "60"
     assert at.button(key="add_start").disabled is False
@@ -41,9 +49,11 @@ def test_start_enqueues_a_run_and_shows_its_results(run_page, studio, wait_for_r
     at.slider(key="add_ensemble").set_value(1)
     at.number_input(key="add_max_steps").set_value(20)
     at.multiselect(key="add_excluded").set_value(["Tm_K"])
+    assert PREVIEW_TITLE in [s.value for s in at.subheader] and "preview_chart" in charts(at)
     at.button(key="add_start").click()
     at.run()
     assert not at.exception and not at.error, errors(at)
+    assert PREVIEW_TITLE in [s.value for s in at.subheader]  # the preview stays while the task trains
     runs = studio.registry.list_runs()
     assert len(runs) == 1 and runs[0].task_name == "tiny_logs"
     options = runs[0].options
@@ -61,9 +71,10 @@ def test_start_enqueues_a_run_and_shows_its_results(run_page, studio, wait_for_r
     metrics = at.table[0].value
     assert list(metrics.index) == ["RMSE", "MAE", "R²"]
     assert "–" not in metrics["baseline (frozen backbone + new head)"].tolist()
-    keys = {e.key for e in at.get("plotly_chart")}
-    assert {f"run{run.id}_parity", f"run{run.id}_ratios"} <= keys
+    assert {f"run{run.id}_parity", f"run{run.id}_ratios"} <= charts(at)
     assert studio.registry.get_task("tiny_logs").ratios["Tm_K"]["ratio"] == 0.0
+    assert PREVIEW_TITLE not in [s.value for s in at.subheader] and "preview_chart" not in charts(at)  # replaced by the result
+    assert any("replace the zero-training preview" in c.value for c in at.caption)
 
 
 def test_failed_run_shows_its_error(run_page, studio, wait_for_run):
@@ -151,6 +162,25 @@ def test_classification_shows_class_balance(run_page):
     at = upload(run_page(PAGE), "classes.csv", data)
     assert any("treated as classification" in i.value for i in at.info)
     assert not at.error
+    assert any("Held-out ROC-AUC" in m.value for m in at.markdown) and "preview_chart" in charts(at)
+
+
+def test_upload_shows_a_zero_training_preview_on_held_out_molecules(run_page):
+    at = upload(run_page(PAGE), "target_tiny.csv", TINY_CSV)
+    assert PREVIEW_TITLE in [s.value for s in at.subheader] and "preview_chart" in charts(at)
+    note = next(c.value for c in at.caption if "with no training" in c.value)
+    assert "read out from 51 of your molecules" in note and "the 9 others, the held-out scaffolds the trained task will be tested on" in note
+    assert any("Held-out R²" in m.value and "(n = 9)" in m.value for m in at.markdown)
+
+
+def test_without_a_relational_head_there_is_no_preview_and_no_error(run_page, tiny_backbone, tmp_path, monkeypatch):
+    copy = tmp_path / "headless" / "backbone"
+    shutil.copytree(tiny_backbone, copy)
+    monkeypatch.setenv("GATE_BACKBONE", str(copy))
+    at = upload(run_page(PAGE), "target_tiny.csv", TINY_CSV)
+    assert not at.error and "preview_chart" not in charts(at)
+    assert any("No preview for this table" in i.value and "no relational head" in i.value for i in at.info)
+    assert at.button(key="add_start").disabled is False
 
 
 def test_taken_name_is_refused_before_queueing(run_page, studio, add_tiny_task):

@@ -1,10 +1,33 @@
-"""Predict page: one SMILES or a file, chosen tasks, value ± std, unit, domain flag, CSV."""
+"""Predict page: one SMILES or a file, chosen tasks, value ± std, unit, domain flag, CSV;
+known measured values and recorded table labels through the relational head."""
 
 import io
+import shutil
 
+import numpy as np
 import pandas as pd
+import pytest
 
 PAGE = "pages/4_Predict.py"
+
+
+def known(*rows: tuple[str | None, str | None]) -> dict:
+    """The known-values editor's edit state: its blank first row filled, further rows added."""
+    cells = [{"property": p, "value": v} for p, v in rows]
+    return {"edited_rows": {0: cells[0]} if cells else {}, "added_rows": cells[1:], "deleted_rows": []}
+
+
+def csv_of(at) -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(at.session_state["predict_csv"]), keep_default_na=False, na_values=[""])
+
+
+def messages(elements) -> str:
+    return " | ".join(e.value for e in elements)
+
+
+def result(at) -> pd.DataFrame | None:
+    """The prediction table (the page's only read-only table), or None when the page shows none."""
+    return next((d.value for d in at.dataframe if d.editing_mode == "read_only"), None)
 
 
 def test_one_smiles_gives_every_task_with_units_and_a_drawing(run_page, add_tiny_task, studio):
@@ -13,7 +36,7 @@ def test_one_smiles_gives_every_task_with_units_and_a_drawing(run_page, add_tiny
     assert at.multiselect(key="predict_tasks").value == ["tiny_logs", *studio.backbone.task_names]
     at.text_input(key="predict_smiles").set_value("CCO").run()
     assert not at.exception and not at.error
-    table = at.dataframe[0].value
+    table = result(at)
     assert list(table["task"]) == ["tiny_logs", *studio.backbone.task_names]
     row = table.iloc[0]
     assert row["unit"] == "log units" and float(row["± std"]) >= 0 and row["in domain"] in (True, False)
@@ -43,7 +66,9 @@ def test_file_keeps_invalid_rows_with_their_reason(run_page):
     assert list(csv["input"]) == ["CCO", "not_a_smiles", "c1ccccc1O"]
     assert csv["error"].notna().tolist() == [False, True, False]
     assert csv["Tm_K"].notna().tolist() == [True, False, True]
-    assert "1 invalid rows kept" in at.caption[0].value
+    assert "1 invalid rows kept" in messages(at.caption)
+    assert "no known values: plain GATE predictions" in messages(at.caption)
+    assert "known_used" not in csv.columns
 
 
 def test_unreadable_file_is_an_error(run_page):
@@ -53,3 +78,101 @@ def test_unreadable_file_is_an_error(run_page):
     at.run()
     assert not at.exception
     assert "Cannot read 'bad.xlsx'" in at.error[0].value
+
+
+# ---- known values (relational head) -------------------------------------------------------------
+
+
+def test_known_value_changes_the_prediction_and_is_listed_as_used(run_page):
+    at = run_page(PAGE, predict_tasks=["Tm_K", "Tc_K", "logKow"], predict_smiles="CCO")
+    plain = result(at).set_index("task")["value"]
+    assert not at.info and "known_used" not in csv_of(at).columns  # nothing known: the plain prediction, as before
+    at.session_state["predict_known"] = known(("Tb_K", "351.4"))
+    at.run()
+    assert not at.exception and not at.error, messages(at.error)
+    table = result(at).set_index("task")
+    assert np.allclose(table["GATE"].astype(float), plain.astype(float))
+    assert not np.allclose(table["with known values"].astype(float), plain.astype(float))
+    assert "Known values used:** Tb_K = 351.4 K" in messages(at.info)
+    csv = csv_of(at)
+    assert csv.loc[0, "known_used"] == "Tb_K=351.4" and "Tm_K_relational" in csv.columns
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ((("no_such_task", "1.0"),), "unknown task(s): no_such_task"),
+        ((("Tb_K", "351,4"),), "not a number: '351,4'"),
+        ((("Tb_K", "351.4"), (None, "2.5")), "has a value (2.5) but no property"),
+        ((("Tb_K", "351.4"), ("Tb_K", "352")), "'Tb_K' is given twice"),
+    ],
+)
+def test_bad_known_values_are_errors_not_crashes(run_page, rows, message):
+    at = run_page(PAGE, predict_tasks=["Tm_K"], predict_smiles="CCO", predict_known=known(*rows))
+    assert message in messages(at.error), messages(at.error)
+    assert "Known values refused" in messages(at.error)
+    assert result(at) is None
+
+
+def test_known_value_for_a_predicted_task_is_refused_with_a_fix(run_page):
+    at = run_page(PAGE, predict_tasks=["Tm_K", "Tc_K"], predict_smiles="CCO", predict_known=known(("Tm_K", "159")))
+    assert "Tm_K, which is also being predicted" in messages(at.error)
+    at.button(key="predict_drop_known").click().run()
+    assert not at.exception and not at.error
+    assert at.multiselect(key="predict_tasks").value == ["Tc_K"]
+    assert "Known values used:** Tm_K = 159 K" in messages(at.info)
+
+
+def test_far_out_known_value_is_a_warning(run_page):
+    at = run_page(PAGE, predict_tasks=["Tm_K"], predict_smiles="CCO", predict_known=known(("Tb_K", "35140")))
+    assert not at.error
+    assert "far outside its training labels" in messages(at.warning) and "check the unit" in messages(at.warning)
+    assert "Known values used:** Tb_K = 35140 K" in messages(at.info)
+
+
+def test_recorded_table_labels_are_opt_in_and_marked(run_page):
+    at = run_page(PAGE, predict_tasks=["Tc_K"], predict_smiles="CCBr")  # CCBr has labels in the tiny table
+    assert "known_from_table" not in csv_of(at).columns and not at.info
+    at.checkbox(key="predict_table_labels").check().run()
+    assert not at.exception and not at.error, messages(at.error)
+    assert "Recorded labels used** (the molecule is in the backbone's training table): Tm_K = " in messages(at.info)
+    csv = csv_of(at)
+    assert "Tm_K=" in csv.loc[0, "known_from_table"] and "Tc_K" not in csv.loc[0, "known_from_table"]
+    at.text_input(key="predict_smiles").set_value("OCC(O)CN1CCOCC1").run()  # not in the table
+    assert "No recorded labels used" in messages(at.caption) and not at.info
+
+
+def test_file_columns_named_after_tasks_are_known_values(run_page):
+    at = run_page(PAGE, predict_tasks=["Tm_K"], predict_mode="A file of SMILES")
+    data = b"smiles,Tb_K,note\nCCO,351.4,a\nCCCCO,,b\nnot_a_smiles,300,c\n"
+    at.file_uploader(key="predict_file").upload("known.csv", data, "text/csv")
+    at.run()
+    assert not at.exception and not at.error, messages(at.error)
+    assert "Known values from the column(s) **Tb_K** (K)" in messages(at.caption)
+    assert "Known values used** for 1 of 3 molecules" in messages(at.info)
+    csv = csv_of(at)
+    assert csv["known_used"].fillna("").tolist() == ["Tb_K=351.4", "", ""]
+    assert np.isfinite(csv["Tm_K_relational"][:2]).all() and np.isnan(csv["Tm_K_relational"][2])
+
+    at.file_uploader(key="predict_file").upload("bad.csv", b"smiles,Tb_K\nCCO,351.4\nCCCO,hot\n", "text/csv")
+    at.run()
+    assert not at.exception
+    assert "known value for 'Tb_K' (row 2) is not a number: 'hot'" in messages(at.error)
+
+
+@pytest.fixture
+def headless_backbone(app_env, tiny_backbone, tmp_path, monkeypatch):
+    """A copy of the tiny backbone without a relational head next to it."""
+    copy = tmp_path / "headless" / "backbone"
+    shutil.copytree(tiny_backbone, copy)
+    monkeypatch.setenv("GATE_BACKBONE", str(copy))
+    return copy
+
+
+def test_without_a_relational_head_known_values_are_an_error_and_plain_prediction_works(headless_backbone, run_page):
+    at = run_page(PAGE, predict_tasks=["Tm_K"], predict_smiles="CCCO")
+    assert not at.error and result(at).loc[0, "value"] > 0
+    at.session_state["predict_known"] = known(("Tb_K", "351.4"))
+    at.run()
+    assert not at.exception
+    assert "cannot be used here" in messages(at.error) and "no relational head" in messages(at.error)

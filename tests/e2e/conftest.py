@@ -57,11 +57,11 @@ def _tail(path: Path, n: int = 40) -> str:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory, tiny_backbone):
+def app_url(tmp_path_factory, tiny_backbone, tiny_relational):
     """Start ``streamlit run app.py`` on a free loopback port; yield its base URL.
 
-    The server gets the session's tiny backbone (``GATE_BACKBONE``), an empty registry
-    (``GATE_DATA_DIR``) and one torch thread, so a task addition takes seconds.
+    The server gets the session's tiny backbone (``GATE_BACKBONE``) with its relational head,
+    an empty registry (``GATE_DATA_DIR``) and one torch thread, so a task addition takes seconds.
     """
     RESULTS.mkdir(exist_ok=True)
     log_path = RESULTS / "streamlit-server.log"
