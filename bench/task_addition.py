@@ -611,7 +611,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
     if not args.skip_speed and speed is None:
         state["speed"] = measure_speed(ctx)
-    paths = save()
+    save()
 
     splits: dict[tuple[str, int], TargetSplit] = {}
     for i, (t, seed, size) in enumerate(cells):
@@ -638,7 +638,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         _log(f"cell {i + 1}/{len(cells)}: {t} seed {seed} n={size} ({(time.perf_counter() - started) / 60:.1f} min elapsed)")
         state["rows"].extend(run_cell(ctx, ts, size, todo))
         state["grid"]["ran"].append([t, seed, size])
-        paths = save()
+        save()
     else:
         state["status"] = "complete"
     state["backbone_unchanged"] = backbone_fingerprint(backbone) == backbone_id  # no method may alter the shared backbone
