@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import REPO_ROOT, md_table, write_results
-from bench.task_addition import DEFAULT_TARGETS, TargetSplit, _val_split, load_target, parse_sizes, summarise
+from bench.task_addition import DEFAULT_TARGETS, TargetSplit, _csv_list, _val_split, load_target, parse_shard, parse_sizes, summarise
 
 NAME = "chemprop_compare"
 DESCRIPTION = "chemprop v2 single-task and pre-trained→fine-tuned baselines on task_addition's scaffold splits, vs GATE learned λ and the RDKit RF"
@@ -96,25 +96,8 @@ def _log(msg: str) -> None:
     print(f"[chemprop_compare] {msg}", flush=True)
 
 
-def _csv_list(text: str) -> list[str]:
-    return [t.strip() for t in str(text).split(",") if t.strip()]
-
-
 def _finite(x: object) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(float(x))
-
-
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """``"K/N"`` → (K, N) with 0 ≤ K < N; None for no sharding."""
-    if text is None:
-        return None
-    try:
-        k, n = (int(p) for p in str(text).split("/"))
-    except ValueError:
-        raise ValueError(f"--shard {text!r}: expected K/N, e.g. 0/4") from None
-    if not 0 <= k < n:
-        raise ValueError(f"--shard {text!r}: need 0 ≤ K < N")
-    return k, n
 
 
 def shard_cells(cells: list, shard: tuple[int, int] | None) -> list:

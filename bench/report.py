@@ -22,25 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO_ROOT, RESULTS_DIR, csv_rows, md_table, write_csv
+from bench.labels import METHOD_COLOURS, METHOD_LABELS, RESULTS, SCALING_CURVES
 
 NAME = "report"
 DESCRIPTION = "runs no benchmark: regenerate docs/benchmarks.md and its PNG plots from the stored results (and write any missing CSV)"
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 
 #: Result files the report reads, in the order of the document, with the command that makes each.
-RESULTS: dict[str, str] = {
-    "featurization": "python -m bench featurization",
-    "pretraining": "python -m bench pretraining",
-    "pretraining_quick": "python -m bench pretraining --quick",
-    "backbone_quality": "python -m bench backbone_quality",
-    "task_addition": "python -m bench task_addition",
-    "chemprop_compare": "python -m bench chemprop_compare",
-    "scaling": "python -m bench scaling",
-    "scaling_cuda": "python -m bench scaling",
-    "relational": "python -m bench relational",
-    "page_render": "python -m bench page_render",
-    "gpu_figures": "python -m bench gpu_figures",
-}
 #: Every PNG the report can write; one of these not written by a run is stale and removed.
 FIGURE_NAMES = frozenset({
     "featurization", "pretraining_step", "pretraining_step_vs_tasks", "backbone_quality", "task_addition_nrmse_vs_n", "task_addition_by_target",
@@ -50,32 +38,6 @@ FIGURE_NAMES = frozenset({
 #: Where a command must run to make its result, when that is not "here".
 RESULT_NOTES = {"scaling_cuda": "on a CUDA machine", "gpu_figures": "from runs on a CUDA machine"}
 
-METHOD_LABELS = {
-    "learned": "GATE task addition, learned λ",
-    "gate_learned": "GATE task addition, learned λ",
-    "uniform": "GATE task addition, uniform λ",
-    "probe": "frozen backbone + new head",
-    "finetune": "fine-tuned backbone",
-    "single_task": "single-task D-MPNN",
-    "rf": "RF on RDKit 2D",
-    "chemprop_single": "chemprop, single-task",
-    "chemprop_finetuned": "chemprop, pre-trained + fine-tuned",
-    "gate": "GATE backbone",
-    "multitask": "multi-task, no alignment",
-}
-METHOD_COLOURS = {
-    "learned": "#2f6f8f",
-    "gate_learned": "#2f6f8f",
-    "uniform": "#6aa8c4",
-    "probe": "#8c6bb1",
-    "finetune": "#41ab5d",
-    "single_task": "#c77c2e",
-    "rf": "#969696",
-    "chemprop_single": "#d6604d",
-    "chemprop_finetuned": "#b2182b",
-    "gate": "#2f6f8f",
-    "multitask": "#6aa8c4",
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -691,13 +653,7 @@ class Report:
                 self.add(f"- `{name}`: {flag}{_date(m)}, {machine_text(m)}")
         self.add("")
 
-    SCALING = [
-        ("add_task_vs_sources", "n_sources", ["wall_seconds"], "source tasks in the backbone", "seconds", "Add-task time vs number of source tasks", False),
-        ("add_task_vs_n", "n", ["wall_seconds", "featurize_seconds", "train_seconds"], "molecules in the new task", "seconds", "Add-task time vs new-task size", False),
-        ("add_task_vs_existing", "existing_tasks", ["wall_seconds", "predict_seconds"], "tasks already added", "seconds", "Add-task time vs tasks already added", False),
-        ("predict_vs_batch", "batch_size", ["mol_per_s", "warm_mol_per_s"], "batch size", "molecules / s", "Prediction throughput vs batch size", True),
-        ("featurize_vs_batch", "molecules", ["mol_per_s"], "molecules", "molecules / s", "Featurisation throughput vs batch", True),
-    ]
+    SCALING = [c for c in SCALING_CURVES if c[0] != "pretrain_step_vs_tasks"]  # that one is in the pre-training section
 
     def scaling(self) -> None:
         for name in ("scaling", "scaling_cuda"):

@@ -18,61 +18,16 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from bench.labels import METHOD_COLOURS, METHOD_LABELS
+from bench.labels import RESULTS as COMMANDS  # noqa: F401 - the page reads these two from here
+from bench.labels import SCALING_CURVES  # noqa: F401
 from gate_app.charts import GATE_COLOUR, HEIGHT, _layout
 
 RESULTS_ENV = "GATE_BENCH_RESULTS"
 DEFAULT_RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
 
-#: Result files the page reads, with the command that writes each.
-COMMANDS = {
-    "featurization": "python -m bench featurization",
-    "pretraining": "python -m bench pretraining",
-    "pretraining_quick": "python -m bench pretraining --quick",
-    "backbone_quality": "python -m bench backbone_quality",
-    "task_addition": "python -m bench task_addition",
-    "chemprop_compare": "python -m bench chemprop_compare",
-    "scaling": "python -m bench scaling",
-    "scaling_cuda": "python -m bench scaling",  # on a CUDA machine
-    "relational": "python -m bench relational",
-    "page_render": "python -m bench page_render",
-}
-METHOD_LABELS = {
-    "learned": "GATE task addition, learned λ",
-    "gate_learned": "GATE task addition, learned λ",
-    "uniform": "GATE task addition, uniform λ",
-    "probe": "frozen backbone + new head",
-    "finetune": "fine-tuned backbone",
-    "single_task": "single-task D-MPNN",
-    "rf": "RF on RDKit 2D",
-    "chemprop_single": "chemprop, single-task",
-    "chemprop_finetuned": "chemprop, pre-trained + fine-tuned",
-    "gate": "GATE backbone",
-    "multitask": "multi-task, no alignment",
-}
-METHOD_COLOURS = {
-    "learned": GATE_COLOUR,
-    "gate_learned": GATE_COLOUR,
-    "uniform": "#6aa8c4",
-    "probe": "#8c6bb1",
-    "finetune": "#41ab5d",
-    "single_task": "#c77c2e",
-    "rf": "#969696",
-    "chemprop_single": "#d6604d",
-    "chemprop_finetuned": "#b2182b",
-    "gate": GATE_COLOUR,
-    "multitask": "#6aa8c4",
-}
 TARGET_COLOUR = "#b2182b"
 
-#: The scaling curves: (key, x field, y fields, x title, y title, chart title, log x).
-SCALING_CURVES = [
-    ("add_task_vs_sources", "n_sources", ["wall_seconds"], "source tasks in the backbone", "seconds", "Add-task time vs number of source tasks", False),
-    ("add_task_vs_n", "n", ["wall_seconds", "featurize_seconds", "train_seconds"], "molecules in the new task", "seconds", "Add-task time vs new-task size", False),
-    ("add_task_vs_existing", "existing_tasks", ["wall_seconds", "predict_seconds"], "tasks already added", "seconds", "Add-task time vs tasks already added", False),
-    ("pretrain_step_vs_tasks", "n_tasks", ["step_ms"], "tasks", "ms per step", "Pre-training step time vs number of tasks", False),
-    ("predict_vs_batch", "batch_size", ["mol_per_s", "warm_mol_per_s"], "batch size", "molecules / s", "Prediction throughput vs batch size", True),
-    ("featurize_vs_batch", "molecules", ["mol_per_s"], "molecules", "molecules / s", "Featurisation throughput vs batch", True),
-]
 
 
 def results_dir() -> Path:

@@ -1,0 +1,60 @@
+"""What the benchmark report (``bench/report.py``) and the app's Benchmarks page both show.
+
+Why one module: the Markdown report and the interactive page must name, colour and order the
+same methods, result files and curves; nothing here imports torch, so the page stays fast.
+"""
+
+from __future__ import annotations
+
+#: Result files, in the order of the report, with the command that makes each.
+RESULTS: dict[str, str] = {
+    "featurization": "python -m bench featurization",
+    "pretraining": "python -m bench pretraining",
+    "pretraining_quick": "python -m bench pretraining --quick",
+    "backbone_quality": "python -m bench backbone_quality",
+    "task_addition": "python -m bench task_addition",
+    "chemprop_compare": "python -m bench chemprop_compare",
+    "scaling": "python -m bench scaling",
+    "scaling_cuda": "python -m bench scaling",
+    "relational": "python -m bench relational",
+    "page_render": "python -m bench page_render",
+    "gpu_figures": "python -m bench gpu_figures",
+}
+
+METHOD_LABELS = {
+    "learned": "GATE task addition, learned λ",
+    "gate_learned": "GATE task addition, learned λ",
+    "uniform": "GATE task addition, uniform λ",
+    "probe": "frozen backbone + new head",
+    "finetune": "fine-tuned backbone",
+    "single_task": "single-task D-MPNN",
+    "rf": "RF on RDKit 2D",
+    "chemprop_single": "chemprop, single-task",
+    "chemprop_finetuned": "chemprop, pre-trained + fine-tuned",
+    "gate": "GATE backbone",
+    "multitask": "multi-task, no alignment",
+}
+
+METHOD_COLOURS = {
+    "learned": "#2f6f8f",
+    "gate_learned": "#2f6f8f",
+    "uniform": "#6aa8c4",
+    "probe": "#8c6bb1",
+    "finetune": "#41ab5d",
+    "single_task": "#c77c2e",
+    "rf": "#969696",
+    "chemprop_single": "#d6604d",
+    "chemprop_finetuned": "#b2182b",
+    "gate": "#2f6f8f",
+    "multitask": "#6aa8c4",
+}
+
+#: The scaling curves: (key, x field, y fields, x title, y title, chart title, log x).
+SCALING_CURVES = [
+    ("add_task_vs_sources", "n_sources", ["wall_seconds"], "source tasks in the backbone", "seconds", "Add-task time vs number of source tasks", False),
+    ("add_task_vs_n", "n", ["wall_seconds", "featurize_seconds", "train_seconds"], "molecules in the new task", "seconds", "Add-task time vs new-task size", False),
+    ("add_task_vs_existing", "existing_tasks", ["wall_seconds", "predict_seconds"], "tasks already added", "seconds", "Add-task time vs tasks already added", False),
+    ("pretrain_step_vs_tasks", "n_tasks", ["step_ms"], "tasks", "ms per step", "Pre-training step time vs number of tasks", False),
+    ("predict_vs_batch", "batch_size", ["mol_per_s", "warm_mol_per_s"], "batch size", "molecules / s", "Prediction throughput vs batch size", True),
+    ("featurize_vs_batch", "molecules", ["mol_per_s"], "molecules", "molecules / s", "Featurisation throughput vs batch", True),
+]
