@@ -128,15 +128,18 @@ def _ints(text: str) -> list[int]:
 
 
 def flat_check(x: list[float], y: list[float], tolerance: float = 0.2) -> dict[str, Any]:
-    """Is ``y`` flat in ``x``? Least-squares line y ≈ a + b·x over the points.
+    """Does ``y`` stay flat in ``x`` (no growth)? Least-squares line y ≈ a + b·x over the points.
 
     ``slope`` = b; ``relative_change_first_to_last`` = (fit(x_last) − fit(x_first)) / fit(x_first),
     i.e. the change across the whole range read off the fitted line (one noisy end point does
-    not decide it); ``flat`` = |relative change| ≤ ``tolerance``. ``raw_relative_change`` uses the
-    two measured end points. Fewer than two distinct x: everything None.
+    not decide it); ``flat`` = that change ≤ +``tolerance``. One-sided on purpose: the question is
+    whether the cost grows with x; a cost that falls (the first points still warming the process
+    up) is not growth. ``raw_relative_change`` uses the two measured end points. Fewer than two
+    distinct x: everything None.
     """
     x_arr, y_arr = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    out: dict[str, Any] = {"n_points": len(x_arr), "tolerance": tolerance, "slope": None, "intercept": None,
+    out: dict[str, Any] = {"n_points": len(x_arr), "tolerance": tolerance, "criterion": "fitted change over the range ≤ +tolerance",
+                           "slope": None, "intercept": None,
                            "relative_change_first_to_last": None, "raw_relative_change": None, "flat": None}
     if len(x_arr) != len(y_arr):
         raise ValueError("x and y must have the same length")
@@ -147,7 +150,7 @@ def flat_check(x: list[float], y: list[float], tolerance: float = 0.2) -> dict[s
     out.update(slope=float(slope), intercept=float(intercept))
     if first > 0:
         out["relative_change_first_to_last"] = float((last - first) / first)
-        out["flat"] = bool(abs(out["relative_change_first_to_last"]) <= tolerance)
+        out["flat"] = bool(out["relative_change_first_to_last"] <= tolerance)
     lo, hi = y_arr[np.argmin(x_arr)], y_arr[np.argmax(x_arr)]
     if lo > 0:
         out["raw_relative_change"] = float((hi - lo) / lo)
@@ -390,13 +393,14 @@ def _worker_add_task(spec: dict) -> dict:
         p.requires_grad_(False)
     config = _add_config(spec)
     smiles, values = spec["smiles"], spec["values"]
+    load = os.getloadavg()[0]
     with PeakMemory(device) as mem:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = add_task(backbone, smiles, values, spec["name"], config)
         _sync(device)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
-        "wall_seconds": wall, "featurize_seconds": result.timings["featurize_seconds"], "train_seconds": result.timings["train_seconds"],
+        "wall_seconds": wall, "cpu_seconds": cpu, "load_1min": load, "featurize_seconds": result.timings["featurize_seconds"], "train_seconds": result.timings["train_seconds"],
         "other_seconds": wall - result.timings["featurize_seconds"] - result.timings["train_seconds"],
         **_steps_summary(result), **mem.result,
         "sources_computed": len(backbone.task_names), "sources_active": len(backbone.task_names) - len(config.ratios.excluded),
@@ -423,15 +427,18 @@ def _worker_pretrain_step(spec: dict) -> dict:
     tasks = [TaskInfo(name) for name in data["tasks"][:t]]
     batches = step_batches(len(dataset), spec["batch_size"], spec["warmup"] + spec["steps"])
     run = build_form(config, tasks, y_scaler, d_scaler, spec["form"], spec["device"])
-    seconds = []
+    seconds, cpu_seconds = [], []
+    load = os.getloadavg()[0]
     with PeakMemory(spec["device"]) as mem:
         for i, index in enumerate(batches):
+            c0 = time.process_time()
             dt = gate_step(run, dataset, index)
             if i >= spec["warmup"]:
                 seconds.append(dt)
+                cpu_seconds.append(time.process_time() - c0)
     median = statistics.median(seconds)
     return {
-        "step_ms": 1000 * median, "step_ms_p10": 1000 * float(np.percentile(seconds, 10)), "step_ms_p90": 1000 * float(np.percentile(seconds, 90)),
+        "step_ms": 1000 * median, "step_cpu_ms": 1000 * statistics.median(cpu_seconds), "load_1min": load, "step_ms_p10": 1000 * float(np.percentile(seconds, 10)), "step_ms_p90": 1000 * float(np.percentile(seconds, 90)),
         "mol_per_s": spec["batch_size"] / median, "steps": len(seconds), **mem.result,
         "labels_in_timed_batches": int(sum(int(dataset.mask[idx].sum()) for idx in batches[spec["warmup"]:])),
     }
@@ -511,12 +518,12 @@ def curve_add_task_vs_sources(ctx: dict) -> list[dict]:
                 point.update(r)
                 point["sources_via"] = how
             else:
-                point["excluded"] = {key: r.get(key) for key in ("wall_seconds", "featurize_seconds", "train_seconds", "peak_memory_mb",
+                point["excluded"] = {key: r.get(key) for key in ("wall_seconds", "cpu_seconds", "load_1min", "featurize_seconds", "train_seconds", "peak_memory_mb",
                                                                   "total_steps", "train_seconds_per_step", "sources_computed", "sources_active", "error")
                                      if r.get(key) is not None}
             _log(f"sources: S = {k} ({how}): " + (r["error"] if "error" in r else f"{r['wall_seconds']:.1f} s, peak +{r['peak_memory_mb']:.0f} MB, {r['total_steps']} steps"))
         if args.sources_mode == "both" and k == len(names):
-            point["excluded"] = {key: point.get(key) for key in ("wall_seconds", "featurize_seconds", "train_seconds", "peak_memory_mb", "total_steps",
+            point["excluded"] = {key: point.get(key) for key in ("wall_seconds", "cpu_seconds", "load_1min", "featurize_seconds", "train_seconds", "peak_memory_mb", "total_steps",
                                                                  "train_seconds_per_step", "sources_computed", "sources_active") if point.get(key) is not None}
             point["excluded"]["same_run_as_subset"] = True  # nothing to exclude: the full backbone
         points.append(point)
@@ -561,31 +568,34 @@ def curve_add_task_vs_existing(ctx: dict) -> list[dict]:
         # warm-up outside the clock: torch/autograd first-call costs would otherwise land on i = 0
         from gate_core.transfer.addition import add_task
 
-        add_task(studio.backbone, smiles, values, "warmup", _add_config({"task_type": task_type, "ensemble": 1, "config": {"max_steps": 3}}))
+        warm = {"max_steps": 40, "warmup_steps": 5, "outer_every": 5, "eval_every": 10}  # reaches the hypergradient and evaluation paths too
+        add_task(studio.backbone, smiles, values, "warmup", _add_config({"task_type": task_type, "ensemble": 1, "config": warm}))
         for i in range(g["existing"]):
             name = f"scaling_task_{i}"
             clear_feature_caches()  # every addition starts from raw SMILES, as a user's does
             gc.collect()
-            t0 = time.perf_counter()
+            load = os.getloadavg()[0]
+            t0, c0 = time.perf_counter(), time.process_time()
             record, result = studio.add_task(frame, "smiles", "value", name, config=_add_config({"task_type": task_type, "ensemble": g["ensemble"], "config": ctx["add_config"]}))
             _sync(ctx["device"])
-            wall = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             featurize_molecules(query, descriptors=studio.backbone.config.n_descriptors > 0)  # prediction below times the model, not featurisation
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             studio.predict(query, tasks=[name])
-            predict_one = time.perf_counter() - t0
+            predict_one, predict_cpu = time.perf_counter() - t0, time.process_time() - c0
             t0 = time.perf_counter()
             out = studio.predict(query)
             predict_all = time.perf_counter() - t0
             n_added = sum(1 for c in out.columns if c.startswith("scaling_task_") and c.endswith("_ad_score"))
             point = {
-                "existing_tasks": i, "wall_seconds": wall, "predict_seconds": predict_one, "predict_all_seconds": predict_all,
+                "existing_tasks": i, "wall_seconds": wall, "cpu_seconds": cpu, "predict_seconds": predict_one, "predict_cpu_seconds": predict_cpu,
+                "predict_all_seconds": predict_all, "load_1min": load,
                 "featurize_seconds": result.timings["featurize_seconds"], "train_seconds": result.timings["train_seconds"],
                 "register_seconds": wall - result.timings["total_seconds"], **_steps_summary(result),
                 "predict_molecules": len(query), "predict_all_tasks": len(studio.backbone.task_names) + n_added,
             }
             points.append(point)
-            _log(f"existing = {i}: add {wall:.1f} s ({point['total_steps']} steps, register {point['register_seconds']:.2f} s), "
+            _log(f"existing = {i}: add {wall:.1f} s, {cpu:.1f} CPU-s ({point['total_steps']} steps, register {point['register_seconds']:.2f} s), "
                  f"predict it {predict_one * 1000:.0f} ms, predict all {point['predict_all_tasks']} tasks {predict_all * 1000:.0f} ms")
     return points
 
@@ -687,14 +697,23 @@ RUNNERS = {
 
 
 def summarise(curves: dict[str, list[dict]], tolerance: float) -> dict:
-    """Flat check of add-task (and predict) time in the number of existing tasks; growth exponents."""
+    """Flat check of add-task (and predict) cost in the number of existing tasks; growth exponents.
+
+    The verdict uses the process CPU seconds of each addition (identical work every time), which
+    other jobs on a shared machine inflate far less than wall seconds; the wall-clock check is
+    kept beside it (``flat_check.wall``). Points without CPU times fall back to wall seconds.
+    """
     ex = [p for p in curves.get("add_task_vs_existing", []) if "wall_seconds" in p]
     x = [p["existing_tasks"] for p in ex]
-    flat = flat_check(x, [p["wall_seconds"] for p in ex], tolerance)
+    use_cpu = bool(ex) and all(p.get("cpu_seconds") for p in ex)
+    key = "cpu_seconds" if use_cpu else "wall_seconds"
+    flat = flat_check(x, [p[key] for p in ex], tolerance)
     flat["slope_seconds_per_existing_task"] = flat.pop("slope")
-    flat["metric"] = "wall_seconds of GateStudio.add_task"
-    flat["predict"] = flat_check(x, [p["predict_seconds"] for p in ex], tolerance)
-    flat["predict"]["metric"] = "predict_seconds (the new task only)"
+    flat["metric"] = f"{key} of GateStudio.add_task (same data, seed and settings at every i)"
+    flat["wall"] = flat_check(x, [p["wall_seconds"] for p in ex], tolerance)
+    pkey = "predict_cpu_seconds" if use_cpu and all(p.get("predict_cpu_seconds") for p in ex) else "predict_seconds"
+    flat["predict"] = flat_check(x, [p[pkey] for p in ex], tolerance)
+    flat["predict"]["metric"] = f"{pkey} (GateStudio.predict of the new task only)"
 
     def exponent(curve: str, x_key: str, y_key: str, where: dict | None = None) -> float | None:
         pts = [p for p in curves.get(curve, []) if y_key in p and all(p.get(k) == v for k, v in (where or {}).items())]
@@ -702,12 +721,16 @@ def summarise(curves: dict[str, list[dict]], tolerance: float) -> dict:
 
     exponents = {
         "add_task_seconds_vs_sources": exponent("add_task_vs_sources", "n_sources", "wall_seconds"),
+        "add_task_cpu_seconds_vs_sources": exponent("add_task_vs_sources", "n_sources", "cpu_seconds"),
         "add_task_seconds_per_step_vs_sources": exponent("add_task_vs_sources", "n_sources", "train_seconds_per_step"),
         "add_task_seconds_vs_n": exponent("add_task_vs_n", "n", "wall_seconds"),
+        "add_task_cpu_seconds_vs_n": exponent("add_task_vs_n", "n", "cpu_seconds"),
         "add_task_featurize_seconds_vs_n": exponent("add_task_vs_n", "n", "featurize_seconds"),
         "add_task_peak_memory_vs_n": exponent("add_task_vs_n", "n", "peak_memory_mb"),
         "pretrain_step_vs_tasks_pairwise": exponent("pretrain_step_vs_tasks", "n_tasks", "step_ms", {"alignment": "pairwise"}),
         "pretrain_step_vs_tasks_mean": exponent("pretrain_step_vs_tasks", "n_tasks", "step_ms", {"alignment": "mean"}),
+        "pretrain_step_cpu_vs_tasks_pairwise": exponent("pretrain_step_vs_tasks", "n_tasks", "step_cpu_ms", {"alignment": "pairwise"}),
+        "pretrain_step_cpu_vs_tasks_mean": exponent("pretrain_step_vs_tasks", "n_tasks", "step_cpu_ms", {"alignment": "mean"}),
     }
     return {"flat_check": flat, "loglog_exponents": exponents}
 
@@ -729,9 +752,10 @@ learned transfer ratios, K = {s['ensemble']}{', quick settings ' + json.dumps(s[
 Peak memory = {mem_word} (module doc of `bench/scaling.py`). Grid: {json.dumps(s['grid'])}.
 """]
     if c.get("add_task_vs_sources"):
-        rows = [[p["n_sources"], _fmt(p.get("wall_seconds"), ".1f"), _fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
-                 p.get("total_steps", "—"), _fmt(p.get("peak_memory_mb"), ".0f"),
-                 _fmt(p.get("excluded", {}).get("wall_seconds"), ".1f"), _fmt(p.get("excluded", {}).get("peak_memory_mb"), ".0f"), p.get("error", "")]
+        rows = [[p["n_sources"], _fmt(p.get("wall_seconds"), ".1f"), _fmt(p.get("cpu_seconds"), ".1f"), _fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
+                 p.get("total_steps", "—"), _fmt(p.get("peak_memory_mb"), ".0f"), _fmt(p.get("load_1min"), ".1f"),
+                 _fmt(p.get("excluded", {}).get("wall_seconds"), ".1f"), _fmt(p.get("excluded", {}).get("cpu_seconds"), ".1f"),
+                 _fmt(p.get("excluded", {}).get("peak_memory_mb"), ".0f"), p.get("error", "")]
                 for p in c["add_task_vs_sources"]]
         parts.append(f"""## Add a task vs number of source tasks S
 
@@ -740,11 +764,15 @@ so embedding, frozen source quantities, the alignment terms and the hypergradien
 *16-source backbone, 16 − S excluded*: `RatioSettings(excluded=...)` on the full backbone (λ = 0 for the excluded ones).
 Wall = the whole `add_task` call{' in a fresh process' if fresh else ''}, featurisation from raw SMILES included.
 
-{md_table(["S", "wall s (S sources)", "ms / training step", "steps (K members)", "peak MB", "wall s (16, others excluded)", "peak MB (excluded)", "error"], rows)}
+{md_table(["S", "wall s", "CPU s", "ms / training step", "steps (K members)", "peak MB", "load", "excluded: wall s", "excluded: CPU s", "excluded: peak MB", "error"], rows)}
+
+CPU s = process CPU time of the call, which other jobs on a shared machine inflate far less than wall time;
+load = 1-minute load average when the point started.
 """)
     if c.get("add_task_vs_n"):
-        rows = [[p["n"], _fmt(p.get("wall_seconds"), ".1f"), _fmt(p.get("featurize_seconds"), ".1f"), _fmt(p.get("train_seconds"), ".1f"),
-                 p.get("total_steps", "—"), _fmt(p.get("peak_memory_mb"), ".0f"), p.get("error", "")] for p in c["add_task_vs_n"]]
+        rows = [[p["n"], _fmt(p.get("wall_seconds"), ".1f"), _fmt(p.get("cpu_seconds"), ".1f"), _fmt(p.get("featurize_seconds"), ".1f"), _fmt(p.get("train_seconds"), ".1f"),
+                 p.get("total_steps", "—"), _fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
+                 _fmt(p.get("peak_memory_mb"), ".0f"), _fmt(p.get("load_1min"), ".1f"), p.get("error", "")] for p in c["add_task_vs_n"]]
         nd = d.get("add_task_vs_n", {})
         parts.append(f"""## Add a task vs training size n
 
@@ -753,12 +781,13 @@ Molecules and values of the backbone property `{nd.get('property')}` ({nd.get('d
 anything here. Featurise = featurisation + embedding + frozen source quantities; train = the K members; peak memory includes the
 applicability-domain fit (an n × n distance matrix).
 
-{md_table(["n", "wall s", "featurise s", "train s", "steps", "peak MB", "error"], rows)}
+{md_table(["n", "wall s", "CPU s", "featurise s", "train s", "steps", "ms / step", "peak MB", "load", "error"], rows)}
 """)
     if c.get("add_task_vs_existing"):
         f = state["flat_check"]
-        rows = [[p["existing_tasks"], _fmt(p["wall_seconds"], ".2f"), _fmt(p.get("register_seconds"), ".2f"), p.get("total_steps"),
-                 _fmt(1000 * p["predict_seconds"], ".0f"), p.get("predict_all_tasks"), _fmt(1000 * p["predict_all_seconds"], ".0f")] for p in c["add_task_vs_existing"]]
+        rows = [[p["existing_tasks"], _fmt(p["wall_seconds"], ".2f"), _fmt(p.get("cpu_seconds"), ".2f"), _fmt(p.get("register_seconds"), ".2f"), p.get("total_steps"),
+                 _fmt(1000 * p["predict_seconds"], ".0f"), _fmt(p.get("predict_cpu_seconds") and 1000 * p["predict_cpu_seconds"], ".0f"), p.get("predict_all_tasks"),
+                 _fmt(1000 * p["predict_all_seconds"], ".0f"), _fmt(p.get("load_1min"), ".1f")] for p in c["add_task_vs_existing"]]
         verdict = "n/a" if f["flat"] is None else ("**flat**" if f["flat"] else "**not flat**")
         parts.append(f"""## Cost per added task vs tasks already added
 
@@ -766,12 +795,14 @@ applicability-domain fit (an n × n distance matrix).
 each time (feature caches cleared before each addition), then `GateStudio.predict` of {c['add_task_vs_existing'][0]['predict_molecules']}
 molecules (features warm) for the new task alone and for every task.
 
-{md_table(["i (existing)", "add s", "of which register s", "steps", "predict new task ms", "tasks predicted", "predict all ms"], rows)}
+{md_table(["i (existing)", "add wall s", "add CPU s", "of which register s", "steps", "predict new task ms", "its CPU ms", "tasks predicted", "predict all ms", "load"], rows)}
 
-Flat check (least-squares line of add time on i, change over the range read off the line, tolerance ±{f['tolerance']:.0%}):
+Flat check on {f['metric']} (least-squares line on i, change over the range read off the line; flat = no growth beyond +{f['tolerance']:.0%}):
 slope {_fmt(f['slope_seconds_per_existing_task'], '+.3f')} s per existing task, change first → last
 {_fmt(f['relative_change_first_to_last'] and 100 * f['relative_change_first_to_last'], '+.1f')} %: {verdict}.
-Prediction of the new task alone: slope {_fmt(f['predict']['slope'] and 1000 * f['predict']['slope'], '+.2f')} ms per task, change
+The same on wall seconds: slope {_fmt(f['wall']['slope'], '+.3f')} s per task, change {_fmt(f['wall']['relative_change_first_to_last'] and 100 * f['wall']['relative_change_first_to_last'], '+.1f')} %
+({'flat' if f['wall']['flat'] else 'not flat' if f['wall']['flat'] is not None else 'n/a'}; wall time follows the machine's load).
+Prediction of the new task alone ({f['predict']['metric']}): slope {_fmt(f['predict']['slope'] and 1000 * f['predict']['slope'], '+.2f')} ms per task, change
 {_fmt(f['predict']['relative_change_first_to_last'] and 100 * f['predict']['relative_change_first_to_last'], '+.1f')} %.
 """)
     if c.get("pretrain_step_vs_tasks"):
@@ -782,7 +813,9 @@ Prediction of the new task alone: slope {_fmt(f['predict']['slope'] and 1000 * f
         for t, forms in sorted(by_t.items()):
             pw, mn = forms.get("pairwise", {}), forms.get("mean", {})
             ratio = pw["step_ms"] / mn["step_ms"] if pw.get("step_ms") and mn.get("step_ms") else None
-            rows.append([t, _fmt(pw.get("step_ms"), ".0f"), _fmt(mn.get("step_ms"), ".0f"), _fmt(ratio, ".2f"), _fmt(pw.get("peak_memory_mb"), ".0f"), _fmt(mn.get("peak_memory_mb"), ".0f")])
+            cpu_ratio = pw["step_cpu_ms"] / mn["step_cpu_ms"] if pw.get("step_cpu_ms") and mn.get("step_cpu_ms") else None
+            rows.append([t, _fmt(pw.get("step_ms"), ".0f"), _fmt(mn.get("step_ms"), ".0f"), _fmt(ratio, ".2f"), _fmt(pw.get("step_cpu_ms"), ".0f"),
+                         _fmt(mn.get("step_cpu_ms"), ".0f"), _fmt(cpu_ratio, ".2f"), _fmt(pw.get("peak_memory_mb"), ".0f"), _fmt(mn.get("peak_memory_mb"), ".0f")])
         pd_ = d.get("pretrain_step_vs_tasks", {})
         parts.append(f"""## Pre-training step vs number of tasks T: pairwise vs mean alignment
 
@@ -790,7 +823,7 @@ Prediction of the new task alone: slope {_fmt(f['predict']['slope'] and 1000 * f
 median of {s['grid']['pretrain_steps']} steps after {s['grid']['pretrain_warmup']} warm-up steps{', each (T, form) in a fresh process' if fresh else ''}.
 A step = collate + full GATE objective + backward + Adam (`bench.pretraining.gate_step`).
 
-{md_table(["T", "pairwise ms/step", "mean ms/step", "pairwise / mean", "pairwise peak MB", "mean peak MB"], rows)}
+{md_table(["T", "pairwise ms/step", "mean ms/step", "pairwise / mean", "pairwise CPU ms", "mean CPU ms", "CPU ratio", "pairwise peak MB", "mean peak MB"], rows)}
 """)
     if c.get("predict_vs_batch"):
         rows = [[p["batch_size"], p["calls"], f"{p['mol_per_s']:,.0f}", f"{p['warm_mol_per_s']:,.0f}", _fmt(p["ms_per_call"], ".1f")] for p in c["predict_vs_batch"]]

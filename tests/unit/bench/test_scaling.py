@@ -31,6 +31,14 @@ def test_flat_check_reads_the_change_off_the_fitted_line():
     assert flat_check(x, [10.0 + v for v in x], tolerance=0.8)["flat"] is True
 
 
+def test_flat_check_is_one_sided_a_falling_cost_is_not_growth():
+    x = list(range(8))
+    out = flat_check(x, [20.0 - v for v in x], tolerance=0.2)  # −35 % over the range
+    assert out["relative_change_first_to_last"] == pytest.approx(-0.35)
+    assert out["flat"] is True
+    assert flat_check(x, [20.0 + v for v in x], tolerance=0.2)["flat"] is False  # +35 %
+
+
 def test_flat_check_one_noisy_end_point_does_not_decide():
     y = [10.0] * 7 + [13.0]  # last point +30 %, the fitted line moves far less
     out = flat_check(list(range(8)), y, tolerance=0.2)
