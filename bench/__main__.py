@@ -21,6 +21,7 @@ BENCHMARKS = {
     "relational": "bench.relational",
     "page_render": "bench.page_render",
     "gpu_figures": "bench.gpu_figures",
+    "preview_time": "bench.preview_time",
     "chemprop_compare": "bench.chemprop_compare",
     "scaling": "bench.scaling",
     "report": "bench.report",  # runs nothing: docs/benchmarks.md + PNGs (+ missing CSVs) from the results

@@ -182,6 +182,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     from gate_core.data.collate import collate_graphs
     from gate_core.featurizers.descriptors import FAST_DESCRIPTOR_NAMES, fast_descriptors
     from gate_core.featurizers.graph import FEATURIZER_VERSION, GraphFeaturizer, mol_to_graph, mols_to_graphs
+    from gate_core.featurizers.molecule import clear_parse_cache
 
     load_before = list(os.getloadavg())
     smiles = sorted(pd.read_csv(args.table, usecols=["smiles"])["smiles"].astype(str).unique())
@@ -205,7 +206,8 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         out["single"] = [mol_to_graph(m, s) for m, s in zip(mols, smiles)]
 
     def parse_and_graph() -> None:
-        featurizer = GraphFeaturizer()  # fresh: every molecule is a cache miss
+        clear_parse_cache()
+        featurizer = GraphFeaturizer()  # fresh, parse cache cleared: every molecule is a cache miss
         out["parsed"] = [featurizer.from_smiles(s) for s in smiles]
 
     def descriptors() -> None:

@@ -11,7 +11,7 @@ One visit = ``page.goto(url)`` (a full page load: a new Streamlit session, so th
 script runs) until the page's own content markers (its title and its last / slowest element,
 e.g. a chart) are visible AND ``[data-testid="stApp"]`` has ``data-test-script-state="notRunning"``
 (the condition ``tests/e2e/conftest.py::wait_idle`` waits for), polled every 25 ms in the page.
-The first visit of every page (Home, Add a task, Transfer ratios, Latent space, Predict, Tasks, in
+The first visit of every page (Home, Add a task, Transfer ratios, Latent space, Predict, Tasks, Benchmarks, in
 that order) is the *cold* visit: it loads the backbone, starts the worker, compiles UMAP's numba
 kernels and fills the ``st.cache_data`` caches. Then ``--visits`` warm rounds visit every page
 once each (round-robin, so a burst of outside load hits all pages alike); median and max per
@@ -89,6 +89,11 @@ PAGES: list[tuple[str, str, list[dict]]] = [
         {"sel": "h1", "text": "Tasks"},
         {"sel": ".st-key-tasks_export button", "text": f"Download {TASK_NAME}.zip"},
         {"sel": ".st-key-tasks_import button", "text": "Import"},
+    ]),
+    ("Benchmarks", "/Benchmarks", [
+        {"sel": "h1", "text": "Benchmarks"},
+        {"sel": ".js-plotly-plot"},
+        {"sel": "h2", "text": "Relational head"},  # the last section
     ]),
 ]
 

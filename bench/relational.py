@@ -373,7 +373,6 @@ def preview_section(backbone, studio_meta, head, head_meta, args, table_labels) 
 
 def time_to_first_preview(backbone, head_path, args) -> dict:
     from gate_core.data import featurize
-    from gate_core.featurizers.graph import DEFAULT_FEATURIZER
     from gate_core.relational.io import load_relational
     from gate_core.relational.predict import preview_new_task
 
@@ -382,8 +381,7 @@ def time_to_first_preview(backbone, head_path, args) -> dict:
     rng = np.random.default_rng(7)
     pick = rng.permutation(len(smiles))
     support, query = pick[: args.preview_n], pick[args.preview_n : args.preview_n + 100]
-    DEFAULT_FEATURIZER._cache.clear()
-    featurize._DESCRIPTOR_CACHE.clear()
+    featurize.clear_caches()
     t0 = time.perf_counter()
     head, _ = load_relational(head_path)
     t_load = time.perf_counter() - t0

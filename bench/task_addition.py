@@ -401,10 +401,8 @@ def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) ->
 
 def clear_feature_caches() -> None:
     from gate_core.data import featurize
-    from gate_core.featurizers.graph import DEFAULT_FEATURIZER
 
-    DEFAULT_FEATURIZER._cache.clear()
-    featurize._DESCRIPTOR_CACHE.clear()
+    featurize.clear_caches()
 
 
 def measure_speed(ctx: dict) -> dict:

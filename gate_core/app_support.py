@@ -444,7 +444,7 @@ def relational_rows(pred: pd.DataFrame, row: int, tasks: list[str], units: dict[
 
 # ---- zero-training preview of a new task ------------------------------------------------------
 
-PREVIEW_MAX_ROWS = 1000  # larger uploads are previewed on a random sample of rows, so the preview stays within seconds
+PREVIEW_MAX_ROWS = 500  # larger uploads are previewed on a random sample of rows, so the preview stays within seconds
 
 
 @dataclass

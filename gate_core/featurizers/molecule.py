@@ -7,12 +7,16 @@ with either a canonical SMILES or a human-readable reason, so one bad row never 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rdkit import Chem, RDLogger
 
 RDLogger.DisableLog("rdApp.*")
 
 ORGANIC_ELEMENTS = frozenset({"H", "B", "C", "N", "O", "F", "Si", "P", "S", "Cl", "Se", "Br", "I"})
+#: Parsed inputs kept (LRU): an upload is checked, previewed, trained on and predicted, each step
+#: parsing the same rows, and parsing (twice, see below) is the slowest part of featurisation.
+PARSE_CACHE_SIZE = 20_000
 
 
 @dataclass(frozen=True)
@@ -48,9 +52,19 @@ def parse_smiles(smiles: object, *, require_organic: bool = False) -> ParsedMole
 
     Multi-fragment input (salts, mixtures, hydrates) keeps the largest organic fragment and
     says so in ``note``. ``require_organic`` additionally rejects molecules outside the
-    organic element set of the pre-training table (used by the table builders).
+    organic element set of the pre-training table (used by the table builders). Results are
+    memoised by input text (:data:`PARSE_CACHE_SIZE`); callers must not modify the returned ``mol``.
     """
-    text = "" if smiles is None else str(smiles).strip()
+    return _parse_text("" if smiles is None else str(smiles).strip(), require_organic)
+
+
+def clear_parse_cache() -> None:
+    """Forget memoised parses (benchmarks that time cold featurisation call this)."""
+    _parse_text.cache_clear()
+
+
+@lru_cache(maxsize=PARSE_CACHE_SIZE)
+def _parse_text(text: str, require_organic: bool) -> ParsedMolecule:
     if not text or text.lower() == "nan":
         return ParsedMolecule(text, None, None, error="empty SMILES")
     mol = Chem.MolFromSmiles(text)

@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -147,13 +146,10 @@ def test_empty_results_say_not_run_yet(monkeypatch, tmp_path):
         assert f"{name}: not run yet: `{bench_charts.COMMANDS[name]}`" in infos
 
 
-def test_warm_render_is_fast_and_loads_no_model(monkeypatch, full_results):
+def test_page_reruns_and_loads_no_model(monkeypatch, full_results):
+    """Render time is measured by `python -m bench page_render`; here: reruns work, and no model import slows the page."""
     at = run(monkeypatch, full_results)
-    seconds = []
-    for _ in range(2):
-        t0 = time.perf_counter()
-        at.run()
-        seconds.append(time.perf_counter() - t0)
-    assert min(seconds) < 3.0, seconds
+    at.run()
+    assert not at.exception
     code = "import sys, gate_app.bench_charts; sys.exit(int('torch' in sys.modules or 'gate_core' in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

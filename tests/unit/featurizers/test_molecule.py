@@ -100,3 +100,18 @@ def test_enantiomers_differ():
 def test_canonical_smiles_none_for_bad():
     assert canonical_smiles("not a smiles") is None
     assert canonical_smiles(math.nan) is None
+
+
+def test_parses_are_memoised_and_can_be_forgotten():
+    from gate_core.data.featurize import clear_caches
+    from gate_core.featurizers.molecule import clear_parse_cache
+
+    clear_parse_cache()
+    first = parse_smiles("  OCC ")
+    assert parse_smiles("OCC") is first  # same text after stripping: one parse
+    assert parse_smiles("OCC", require_organic=True) is not first  # the flag is part of the key
+    clear_caches()
+    again = parse_smiles("OCC")
+    assert again is not first and (again.smiles, again.input) == (first.smiles, first.input)
+    bad = parse_smiles("C1CC")
+    assert parse_smiles("C1CC") is bad and not bad.ok  # failures are memoised with their reason too
