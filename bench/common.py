@@ -361,6 +361,7 @@ ROW_EXTRACTORS: dict[str, Callable[[dict], list[dict]]] = {
     "scaling": _rows_scaling,
     "scaling_cuda": _rows_scaling,
     "gpu_figures": _rows_gpu_figures,
+    "preview_time": lambda r: [_flat(u) for u in r.get("uploads") or []],
 }
 
 

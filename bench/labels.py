@@ -18,6 +18,7 @@ RESULTS: dict[str, str] = {
     "scaling_cuda": "python -m bench scaling",
     "relational": "python -m bench relational",
     "page_render": "python -m bench page_render",
+    "preview_time": "python -m bench preview_time",
     "gpu_figures": "python -m bench gpu_figures",
 }
 
