@@ -6,6 +6,9 @@ same methods, result files and curves; nothing here imports torch, so the page s
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 #: Result files, in the order of the report, with the command that makes each.
 RESULTS: dict[str, str] = {
     "featurization": "python -m bench featurization",
@@ -59,3 +62,21 @@ SCALING_CURVES = [
     ("predict_vs_batch", "batch_size", ["mol_per_s", "warm_mol_per_s"], "batch size", "molecules / s", "Prediction throughput vs batch size", True),
     ("featurize_vs_batch", "molecules", ["mol_per_s"], "molecules", "molecules / s", "Featurisation throughput vs batch", True),
 ]
+
+
+def finite_number(x: Any) -> float | None:
+    """``x`` as a float when it is a finite int/float (not a bool); otherwise None (JSON nulls, text)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    return float(x) if math.isfinite(float(x)) else None
+
+
+def size_sort_key(size: Any) -> tuple[int, float, str]:
+    """Order training sizes numerically (50 < 100 < 200, also as strings), then 'all' and other text last."""
+    v = finite_number(size)
+    if v is None:
+        try:
+            v = float(str(size))
+        except ValueError:
+            return (1, math.inf, str(size))
+    return (0, v, str(size))

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO_ROOT, RESULTS_DIR, csv_rows, md_table, write_csv
-from bench.labels import METHOD_COLOURS, METHOD_LABELS, RESULTS, SCALING_CURVES
+from bench.labels import METHOD_COLOURS, METHOD_LABELS, RESULTS, SCALING_CURVES, size_sort_key
+from bench.labels import finite_number as _num
 
 NAME = "report"
 DESCRIPTION = "runs no benchmark: regenerate docs/benchmarks.md and its PNG plots from the stored results (and write any missing CSV)"
@@ -93,10 +94,6 @@ def export_missing_csv(results_dir: str | Path) -> list[Path]:
 # ------------------------------------------------------------------------------------- helpers
 
 
-def _num(x: Any) -> float | None:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return None
-    return float(x) if math.isfinite(float(x)) else None
 
 
 def _f(x: Any, fmt: str = "{:.3g}") -> str:
@@ -108,14 +105,6 @@ def _pass(flag: Any) -> str:
     return "n/a" if flag is None else ("**PASS**" if flag else "**FAIL**")
 
 
-def _size_key(size: Any) -> tuple[int, float, str]:
-    v = _num(size)
-    if v is None:
-        try:
-            v = float(str(size))
-        except ValueError:
-            return (1, math.inf, str(size))
-    return (0, v, str(size))
 
 
 def _mean(values: Iterable[Any]) -> float | None:
@@ -471,7 +460,7 @@ class Report:
         s = d.get("summary") or {}
         methods = s.get("methods") or (d.get("grid") or {}).get("methods") or []
         by_size = s.get("by_size") or {}
-        sizes = sorted(by_size, key=_size_key)
+        sizes = sorted(by_size, key=size_sort_key)
         devices = sorted({str(r.get("device")) for r in d.get("rows") or [] if r.get("device")})
         self.add(
             f"Normalised test RMSE (RMSE / test-set std; lower is better) of a new task trained on n molecules, {s.get('n_targets', '?')} targets, "
@@ -522,7 +511,7 @@ class Report:
             if v is not None and _num(r.get("size")) is not None:
                 cells.setdefault((str(r.get("target")), str(r.get("method")), r.get("size")), []).append(v)
         targets = sorted({k[0] for k in cells})
-        all_sizes = sorted({k[2] for k in cells}, key=_size_key)
+        all_sizes = sorted({k[2] for k in cells}, key=size_sort_key)
         if not targets:
             return
         ncols = 4
@@ -531,7 +520,7 @@ class Report:
         for i, target in enumerate(targets):
             ax = axes[i // ncols][i % ncols]
             for m in methods:
-                sizes = sorted({k[2] for k in cells if k[0] == target and k[1] == m}, key=_size_key)
+                sizes = sorted({k[2] for k in cells if k[0] == target and k[1] == m}, key=size_sort_key)
                 ax.plot(sizes, [_mean(cells[(target, m, n)]) for n in sizes], marker=".", color=METHOD_COLOURS.get(m), label=_label(m), lw=2 if m == "learned" else 1)
             ax.set_title(target, fontsize=9)
             if i % ncols == 0:
@@ -567,7 +556,7 @@ class Report:
         self.table(["method", f"mean nRMSE, n ≤ {c.get('max_n', '?')}", "GATE / this method"],
                    [[_label(m), _f((c.get("mean_nrmse") or {}).get(m), "{:.3f}"), _f(ratio_to.get(m), "{:.3f}")] for m in methods])
         by_size = c.get("mean_nrmse_by_size") or {}
-        sizes = sorted(by_size, key=_size_key)
+        sizes = sorted(by_size, key=size_sort_key)
         if sizes:
             size_methods = list(dict.fromkeys(m for n in sizes for m in (by_size[n] or {})))
             self.table(["method", *[f"n = {n}" for n in sizes]], [[_label(m), *[_f((by_size[n] or {}).get(m), "{:.3f}") for n in sizes]] for m in size_methods])

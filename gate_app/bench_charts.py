@@ -9,7 +9,6 @@ The Markdown counterpart with static PNGs is ``bench/report.py`` (``python -m be
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections import Counter
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from bench.labels import METHOD_COLOURS, METHOD_LABELS
+from bench.labels import METHOD_COLOURS, METHOD_LABELS, size_sort_key
+from bench.labels import finite_number as num
 from bench.labels import RESULTS as COMMANDS  # noqa: F401 - the page reads these two from here
 from bench.labels import SCALING_CURVES  # noqa: F401
 from gate_app.charts import GATE_COLOUR, HEIGHT, _layout
@@ -47,10 +47,6 @@ def label(method: str) -> str:
     return METHOD_LABELS.get(method, method)
 
 
-def num(x: Any) -> float | None:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return None
-    return float(x) if math.isfinite(float(x)) else None
 
 
 def _short(v: float | None) -> str:
@@ -60,14 +56,6 @@ def _short(v: float | None) -> str:
     return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
 
 
-def _size_key(size: Any) -> tuple[int, float, str]:
-    v = num(size)
-    if v is None:
-        try:
-            v = float(str(size))
-        except ValueError:
-            return (1, math.inf, str(size))
-    return (0, v, str(size))
 
 
 # ------------------------------------------------------------------------------------ machines
@@ -126,7 +114,7 @@ def accuracy_vs_n(data: dict, target: str | None = None) -> pd.DataFrame:
     """Long table size, method, nrmse: the summary's mean over targets (complete cells), or one target's mean over seeds."""
     if target is None:
         by_size = (data.get("summary") or {}).get("by_size") or {}
-        rows = [{"size": num(s) if num(s) is not None else float(s), "method": m, "nrmse": num(v)} for s in sorted(by_size, key=_size_key) for m, v in (by_size[s] or {}).items()]
+        rows = [{"size": num(s) if num(s) is not None else float(s), "method": m, "nrmse": num(v)} for s in sorted(by_size, key=size_sort_key) for m, v in (by_size[s] or {}).items()]
         return pd.DataFrame(rows, columns=["size", "method", "nrmse"]).dropna()
     frame = task_addition_rows(data)
     frame = frame[frame["target"] == target]
@@ -165,7 +153,7 @@ def ratio_figure(ratio_to: dict[str, float], target_ratio: float | None, max_n: 
 
 
 def by_size_frame(by_size: dict) -> pd.DataFrame:
-    rows = [{"size": num(s) if num(s) is not None else float(s), "method": m, "nrmse": num(v)} for s in sorted(by_size, key=_size_key) for m, v in (by_size[s] or {}).items()]
+    rows = [{"size": num(s) if num(s) is not None else float(s), "method": m, "nrmse": num(v)} for s in sorted(by_size, key=size_sort_key) for m, v in (by_size[s] or {}).items()]
     return pd.DataFrame(rows, columns=["size", "method", "nrmse"]).dropna()
 
 
