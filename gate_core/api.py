@@ -19,7 +19,7 @@ import torch
 
 from gate_core.featurizers.molecule import parse_smiles
 from gate_core.models.checkpoint import load_checkpoint
-from gate_core.models.gate import GATEModel, TaskInfo
+from gate_core.models.gate import TaskInfo
 from gate_core.registry import RunRecord, TaskRecord, TaskRegistry, TaskExistsError, validate_task_name
 from gate_core.relational.io import load_relational
 from gate_core.relational.predict import (

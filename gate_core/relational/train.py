@@ -25,9 +25,7 @@ on representation-noised predictions to mimic out-of-sample errors was tried and
 
 from __future__ import annotations
 
-import copy
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,6 +41,7 @@ from gate_core.models.gate import GATEModel
 from gate_core.relational.graph import KnownGraph, sample_reveal
 from gate_core.relational.head import RelationalConfig, RelationalHead, TaskNodes
 from gate_core.relational.io import save_relational
+from gate_core.training.early_stopping import EarlyStopping
 from gate_core.training.evaluate import embed
 from gate_core.training.pretrain import PretrainConfig, load_table
 from gate_core.transfer.addition import backbone_fingerprint
@@ -324,7 +323,7 @@ def train_relational(
     )
     head.set_chart_scaler(data.chart_train.mean(0), data.chart_train.std(0))
     optimizer = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    best, best_state, best_epoch, bad = math.inf, None, 0, 0
+    stopper = EarlyStopping(head, config.patience, no_step=0)
     history: list[dict] = []
     for epoch in range(1, config.epochs + 1):
         t_epoch = time.perf_counter()
@@ -354,16 +353,12 @@ def train_relational(
         if progress:
             print(f"epoch {epoch}: main={record.get('train_main', 0):.4f} aux={record.get('train_aux', 0):.4f} episode={record.get('train_episode', 0):.4f} "
                   f"val relational={val['relational_mse']:.4f} plain={val['plain_mse']:.4f} preview={val['preview_mse']:.4f} ({record['seconds']:.1f}s)", flush=True)
-        if val["relational_mse"] < best - 1e-5:
-            best, best_state, best_epoch, bad = val["relational_mse"], copy.deepcopy(head.state_dict()), epoch, 0
-        else:
-            bad += 1
-            if bad >= config.patience:
-                break
+        if stopper.update(val["relational_mse"], epoch):
+            break
         if config.max_minutes and (time.perf_counter() - started) / 60 > config.max_minutes:
             break
-    if best_state is not None:
-        head.load_state_dict(best_state)
+    stopper.restore()
+    best_epoch = stopper.best_step
     head.eval()
     summary = {
         "backbone_split": data.sizes,

@@ -30,6 +30,7 @@ from gate_core.featurizers.molecule import parse_smiles
 from gate_core.models.checkpoint import load_checkpoint
 from gate_core.models.gate import GATEModel, TaskInfo
 from gate_core.nn.losses import masked_task_loss
+from gate_core.training.early_stopping import EarlyStopping
 from gate_core.training.evaluate import predict as predict_model
 
 
@@ -164,7 +165,7 @@ def finetune(
         weight_decay=config.weight_decay,
     )
     result = FinetuneResult(model)
-    best_state, bad = None, 0
+    stopper = EarlyStopping(model, config.patience)
     started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -180,17 +181,12 @@ def finetune(
             count += batch.graph.num_graphs
         val_loss = _loss_on(model, val_loader, device)
         result.history.append({"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val_loss})
-        if val_loss < result.best_val_loss - 1e-5:
-            result.best_val_loss, result.best_epoch, bad = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad += 1
-            if bad >= config.patience:
-                break
+        if stopper.update(val_loss, epoch):
+            break
         if config.max_minutes and (time.perf_counter() - started) / 60 > config.max_minutes:
             break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    stopper.restore()
+    result.best_val_loss, result.best_epoch = stopper.best, stopper.best_step
     model.eval()
     result.train_seconds = time.perf_counter() - started
     return result

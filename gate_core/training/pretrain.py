@@ -7,9 +7,7 @@ One function, :func:`pretrain`, used by the CLI (``python -m gate_core pretrain`
 
 from __future__ import annotations
 
-import copy
 import json
-import math
 import resource
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,6 +35,7 @@ from gate_core.training.distributed import (
     init_distributed,
     shutdown_distributed,
 )
+from gate_core.training.early_stopping import EarlyStopping
 from gate_core.training.evaluate import evaluate_table
 from gate_core.training.objective import LOSS_TERMS, GATEObjective, LossWeights
 
@@ -203,7 +202,7 @@ def pretrain(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
     log_file = open(log_path, "a") if (log_path and ctx.is_main) else None
-    best_val, best_state, best_epoch, bad_epochs = math.inf, None, -1, 0
+    stopper = EarlyStopping(model, config.patience, min_delta=1e-4)
     history: list[dict] = []
     train_seconds = 0.0
     try:
@@ -246,13 +245,8 @@ def pretrain(
             if progress and ctx.is_main:
                 terms_txt = " ".join(f"{k}={record['train_' + k]:.3f}" for k in LOSS_TERMS)
                 tqdm.write(f"epoch {epoch}: {terms_txt} val_reg={val_loss:.4f} ({epoch_seconds:.1f}s)")
-            if val_loss < best_val - 1e-4:
-                best_val, best_epoch, bad_epochs = val_loss, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad_epochs += 1
-                if bad_epochs >= config.patience:
-                    break
+            if stopper.update(val_loss, epoch):
+                break
             out_of_time = bool(config.max_minutes) and (time.perf_counter() - started) / 60 > config.max_minutes
             if broadcast_from_main(float(out_of_time), ctx):
                 break
@@ -260,8 +254,7 @@ def pretrain(
         if log_file:
             log_file.close()
 
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    stopper.restore()
     model.eval()
     test_metrics = evaluate_table(model, table.subset(test_idx)) if len(test_idx) else {}
     summary = {
@@ -271,9 +264,9 @@ def pretrain(
         "labels_per_task": {t: int(table.mask[:, j].sum()) for j, t in enumerate(table.tasks)},
         "split": {"kind": config.split, "seed": config.seed, "train": len(train_idx), "val": len(val_idx), "test": len(test_idx)},
         "data_hash": table.content_hash(),
-        "best_epoch": best_epoch,
+        "best_epoch": stopper.best_step,
         "epochs_run": len(history),
-        "best_val_reg": best_val,
+        "best_val_reg": stopper.best,
         "test_metrics": test_metrics,
         "featurize_seconds": featurize_seconds,
         "featurize_molecules_per_second": len(table) / max(featurize_seconds, 1e-9),

@@ -20,6 +20,7 @@ from gate_core.data.splits import split as split_indices
 from gate_core.data.table import InvalidRow, MultiTaskTable
 from gate_core.models.gate import GATEModel, TaskInfo
 from gate_core.nn.task_modules import TaskModules
+from gate_core.training.early_stopping import EarlyStopping
 from gate_core.training.evaluate import classification_metrics, regression_metrics
 from gate_core.training.objective import LossWeights
 from gate_core.transfer.added_task import AddedTask
@@ -139,7 +140,7 @@ def train_member(
     y_tr, y_va = y[tr], y[va]
     mask_tr = torch.ones_like(y_tr, dtype=torch.bool)
     rng = np.random.default_rng(seed)
-    best_val, best_state, bad, trajectory = float("inf"), None, 0, []
+    stopper, trajectory = EarlyStopping(task, config.patience), []
     learn = ratios.any_learnable
     for step in range(1, config.max_steps + 1):
         if len(train_idx) > config.batch_size:
@@ -168,17 +169,12 @@ def train_member(
                 val = float(loss_fn.validation_loss(frozen_va, y_va))
             if progress:
                 progress(step, val, ratios().detach())
-            if val < best_val - 1e-5:
-                best_val, best_state, bad = val, copy.deepcopy(task.state_dict()), 0
-            else:
-                bad += 1
-                if bad >= config.patience:
-                    break
-    if best_state is not None:
-        task.load_state_dict(best_state)
+            if stopper.update(val, step):
+                break
+    stopper.restore()
     task.eval()
     final = ratios().detach().cpu().tolist()
-    return task, {"ratios": final, "trajectory": trajectory, "best_val_loss": best_val, "steps": step}
+    return task, {"ratios": final, "trajectory": trajectory, "best_val_loss": stopper.best, "steps": step}
 
 
 def _summarise_ratios(sources: list[str], records: list[dict]) -> dict:
