@@ -45,7 +45,7 @@ DESCRIPTION = "browser render time of every app page on a warm streamlit server 
 TARGET_SECONDS = 3.0
 WORK_DIR = REPO_ROOT / "bench" / "work"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [  # as tests/e2e/conftest.py
+CHROMIUM_ARGS = [  # also the browser tests' (tests/e2e/conftest.py)
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -168,13 +168,15 @@ def _loadavg() -> list[float] | None:
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free loopback port for a server started next."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _healthy(url: str) -> bool:
+def server_healthy(url: str) -> bool:
+    """Streamlit's health endpoint answers ok (refused before bind, 503 before the runtime is ready)."""
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
             return r.status == 200 and r.read().strip() == b"ok"
@@ -182,7 +184,7 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _tail(path: Path, n: int = 40) -> str:
+def log_tail(path: Path, n: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
     except OSError:
@@ -241,7 +243,7 @@ class Server:
     """``streamlit run app.py`` in its own process group, logging to ``log_path``."""
 
     def __init__(self, env: dict, log_path: Path, startup_timeout: float) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         cmd = [
@@ -258,11 +260,11 @@ class Server:
             self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.monotonic() + startup_timeout
-            while not _healthy(self.url):
+            while not server_healthy(self.url):
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"streamlit exited with {self.proc.returncode}:\n{_tail(log_path)}")
+                    raise RuntimeError(f"streamlit exited with {self.proc.returncode}:\n{log_tail(log_path)}")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit not healthy after {startup_timeout:.0f} s:\n{_tail(log_path)}")
+                    raise RuntimeError(f"streamlit not healthy after {startup_timeout:.0f} s:\n{log_tail(log_path)}")
                 time.sleep(0.25)
         except BaseException:
             self.stop()
@@ -304,7 +306,7 @@ def visit(page, server: Server, name: str, path: str, markers: list[dict], timeo
     seconds = time.perf_counter() - t0
     value = handle.json_value()
     if isinstance(value, dict) and "error" in value:
-        raise RuntimeError(f"{name} ({path}) shows an error: {value['error']}\nserver log tail:\n{_tail(server.log_path)}")
+        raise RuntimeError(f"{name} ({path}) shows an error: {value['error']}\nserver log tail:\n{log_tail(server.log_path)}")
     cpu1, bcpu1 = server.cpu_seconds(), _descendants_cpu_seconds(os.getpid(), server.proc.pid)
     times = page.evaluate(TIMES_JS)
     return {

@@ -7,53 +7,23 @@ pass by silently skipping them.
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from bench.page_render import CHROMIUM, CHROMIUM_ARGS, free_port, log_tail, server_healthy
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "test-results"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",  # root in containers has no usable sandbox
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",  # no network here: avoid stalls on Google services
-    "--disable-component-update",
-    "--disable-sync",
-]
 STARTUP_TIMEOUT_S = 90
 TIMEOUT_MS = 30_000  # a 2-core CI box needs more than Playwright's 5 s default
 
 expect.set_options(timeout=TIMEOUT_MS)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-            return r.status == 200 and r.read().strip() == b"ok"
-    except (urllib.error.URLError, OSError):
-        return False  # refused before bind, 503 before the runtime is ready
-
-
-def _tail(path: Path, n: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +35,7 @@ def app_url(tmp_path_factory, tiny_backbone, tiny_relational):
     """
     RESULTS.mkdir(exist_ok=True)
     log_path = RESULTS / "streamlit-server.log"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -89,11 +59,11 @@ def app_url(tmp_path_factory, tiny_backbone, tiny_relational):
         )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not _healthy(url):
+        while not server_healthy(url):
             if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{_tail(log_path)}")
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_tail(log_path)}")
             if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy after {STARTUP_TIMEOUT_S}s:\n{_tail(log_path)}")
+                pytest.fail(f"streamlit not healthy after {STARTUP_TIMEOUT_S}s:\n{log_tail(log_path)}")
             time.sleep(0.25)
         yield url
     finally:
