@@ -53,6 +53,16 @@ def provenance(name: str) -> None:
     st.caption(bc.machine_line(results[name], main))
 
 
+def available(name: str) -> dict | None:
+    """The stored result ``name`` with its provenance caption, or None after a "not run yet" note."""
+    data = results.get(name)
+    if data is None:
+        missing(name)
+    else:
+        provenance(name)
+    return data
+
+
 def fmt(x, spec: str = "{:.3f}") -> str:
     v = bc.num(x)
     return "–" if v is None else spec.format(v)
@@ -61,11 +71,8 @@ def fmt(x, spec: str = "{:.3f}") -> str:
 # ---- accuracy vs n -----------------------------------------------------------------------------
 
 st.header("Task addition: accuracy vs training-set size")
-data = results.get("task_addition")
-if data is None:
-    missing("task_addition")
-else:
-    provenance("task_addition")
+data = available("task_addition")
+if data is not None:
     summary = data.get("summary") or {}
     methods = summary.get("methods") or (data.get("grid") or {}).get("methods") or []
     targets = sorted(set(bc.task_addition_rows(data)["target"]))
@@ -92,11 +99,8 @@ else:
 # ---- chemprop ----------------------------------------------------------------------------------
 
 st.header("GATE vs chemprop")
-data = results.get("chemprop_compare")
-if data is None:
-    missing("chemprop_compare")
-else:
-    provenance("chemprop_compare")
+data = available("chemprop_compare")
+if data is not None:
     c = data.get("comparison") or {}
     ratio, target = bc.num(c.get("ratio_gate_to_best")), bc.num(c.get("target_ratio"))
     cols = st.columns(3)
@@ -145,12 +149,9 @@ else:
 # ---- speed against targets ---------------------------------------------------------------------
 
 st.header("Speed against the targets")
-data = results.get("featurization")
 st.subheader("Featurisation")
-if data is None:
-    missing("featurization")
-else:
-    provenance("featurization")
+data = available("featurization")
+if data is not None:
     stages = []
     for stage, s in (data.get("stages") or {}).items():
         leaves = [(stage, s)] if isinstance(s, dict) and "per_second" in s else [(f"{stage}/{k}", v) for k, v in (s or {}).items() if isinstance(v, dict)]
@@ -179,11 +180,8 @@ else:
                                           bc.num(t.get("target_per_second")), "mol/s", f"Batch prediction throughput ({t.get('molecules', '?')} molecules)"), key="bench_predict_speed")
 
 st.subheader("Pre-training step")
-data = results.get("pretraining_quick")
-if data is None:
-    missing("pretraining_quick")
-else:
-    provenance("pretraining_quick")
+data = available("pretraining_quick")
+if data is not None:
     forms = data.get("forms") or {}
     settings = data.get("settings") or {}
     st.plotly_chart(bc.target_bars(list(forms), [1000 * (bc.num(f.get("step_seconds_median")) or 0.0) for f in forms.values()], None, "ms per step",
@@ -191,11 +189,8 @@ else:
     st.caption("Step time against the number of tasks (pairwise vs mean) is in Scaling above.")
 
 st.subheader("Page render")
-data = results.get("page_render")
-if data is None:
-    missing("page_render")
-else:
-    provenance("page_render")
+data = available("page_render")
+if data is not None:
     pages = data.get("pages") or {}
     st.plotly_chart(bc.target_bars(list(pages), [bc.num(p.get("warm_median_seconds")) for p in pages.values()], bc.num(data.get("target_seconds")), "s",
                                    "Warm browser render time per page (median visit)", higher_is_better=False), key="bench_page_render")
@@ -203,11 +198,8 @@ else:
 # ---- model quality -----------------------------------------------------------------------------
 
 st.header("Backbone quality")
-data = results.get("backbone_quality")
-if data is None:
-    missing("backbone_quality")
-else:
-    provenance("backbone_quality")
+data = available("backbone_quality")
+if data is not None:
     fig = bc.rmse_vs_gate_figure(data)
     if fig is not None:
         st.plotly_chart(fig, key="bench_backbone_quality")
@@ -219,11 +211,8 @@ else:
         st.caption("Test RMSE in each property's units on the backbone's scaffold test fold.")
 
 st.header("Relational head")
-data = results.get("relational")
-if data is None:
-    missing("relational")
-else:
-    provenance("relational")
+data = available("relational")
+if data is not None:
     reveals = (data.get("known_labels") or {}).get("reveals") or {}
     if reveals:
         st.plotly_chart(bc.relational_figure(reveals), key="bench_relational")
