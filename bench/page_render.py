@@ -150,7 +150,7 @@ TIMES_JS = """() => {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=str(REPO_ROOT / "assets" / "backbone"))
     parser.add_argument("--visits", type=int, default=5, help="warm visits per page (after one cold visit each)")
-    parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS and GATE_WORKER_THREADS of the server (and torch threads here)")
+    parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS and GATE_THREADS of the server (and torch threads here)")
     parser.add_argument("--ensemble", type=int, default=2, help="K of the task added before the server starts")
     parser.add_argument("--max-steps", type=int, default=40, help="max steps per member of that task")
     parser.add_argument("--cold-timeout", type=float, default=300.0, help="seconds allowed for one cold visit (backbone load, UMAP compile)")
@@ -411,7 +411,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             **os.environ,
             "GATE_BACKBONE": backbone,
             "GATE_DATA_DIR": str(data_dir),
-            "GATE_WORKER_THREADS": str(args.threads),
+            "GATE_THREADS": str(args.threads),
             "OMP_NUM_THREADS": str(args.threads),
         }
         server = Server(env, log_path, args.startup_timeout)
@@ -438,7 +438,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "settings": {
             "backbone": backbone, "visits": args.visits, "threads": args.threads, "pause_seconds": args.pause,
             "cold_timeout": args.cold_timeout, "warm_timeout": args.warm_timeout,
-            "server_env": {"OMP_NUM_THREADS": str(args.threads), "GATE_WORKER_THREADS": str(args.threads)},
+            "server_env": {"OMP_NUM_THREADS": str(args.threads), "GATE_THREADS": str(args.threads)},
             "chromium": CHROMIUM, "chromium_version": measured["browser_version"], "chromium_args": CHROMIUM_ARGS, "viewport": [1280, 900],
             "streamlit": version("streamlit"), "playwright": version("playwright"),
             "data_dir": str(data_dir) + ("" if args.keep_data else " (removed)"),
@@ -485,7 +485,7 @@ def markdown(r: dict) -> str:
         "",
         f"`streamlit run app.py` with the backbone `{Path(s['backbone']).name}` and one added task "
         f"(`{r['task']['name']}`, {r['task']['rows']} rows, K = {r['task']['config']['ensemble']}, added in {r['task']['seconds']:.1f} s before the server started); "
-        f"OMP_NUM_THREADS = GATE_WORKER_THREADS = {s['threads']}; headless Debian Chromium {s.get('chromium_version') or ''} (Playwright {s['playwright']}, Streamlit {s['streamlit']}). "
+        f"OMP_NUM_THREADS = GATE_THREADS = {s['threads']}; headless Debian Chromium {s.get('chromium_version') or ''} (Playwright {s['playwright']}, Streamlit {s['streamlit']}). "
         "One visit = `page.goto(url)` (a full load, new session) until the page's title and last element are visible "
         "and the script state is `notRunning`. Cold = the first visit of each page, in the table's order, right after "
         f"the server started (Home loads the backbone and starts the UMAP compile in the background; Latent space waits for it and "

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from gate_core.threads import configure_threads, thread_count
+
 ROOT = Path(__file__).resolve().parent.parent
 BACKBONE_ENV = "GATE_BACKBONE"
 DATA_DIR_ENV = "GATE_DATA_DIR"
 MAX_ROWS_ENV = "GATE_MAX_ROWS"
 MAX_MB_ENV = "GATE_MAX_UPLOAD_MB"
-THREADS_ENV = "GATE_WORKER_THREADS"
 
 
 def _int_env(name: str, default: int) -> int:
@@ -49,7 +50,7 @@ def settings() -> Settings:
         data_dir=str(data_dir.expanduser().resolve()),
         max_rows=_int_env(MAX_ROWS_ENV, 20_000),
         max_upload_mb=_int_env(MAX_MB_ENV, 50),  # Streamlit's own cap is server.maxUploadSize (50)
-        worker_threads=_int_env(THREADS_ENV, 1),  # more OpenMP threads only spin on a busy 2-core box
+        worker_threads=thread_count(),  # $GATE_THREADS; more OpenMP threads only spin on a busy 2-core box
     )
 
 
@@ -57,6 +58,7 @@ def settings() -> Settings:
 def _studio(backbone: str, data_dir: str):
     from gate_core.api import GateStudio
 
+    configure_threads()  # the server's own torch work (predictions, previews) shares the CPU with the worker and CLI jobs
     return GateStudio(backbone, data_dir)
 
 

@@ -368,7 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     from gate_core.relational.io import RelationalHeadError
     from gate_core.transfer.added_task import AddedTaskError
 
+    from gate_core.threads import configure_threads
+
     args = build_parser().parse_args(argv)
+    configure_threads()  # several GATE processes share the machine instead of oversubscribing it
     try:
         args.func(args)
     except (CLIError, CheckpointError, RegistryError, AddedTaskError, RelationalHeadError, FileNotFoundError, ValueError) as exc:

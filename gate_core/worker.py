@@ -12,9 +12,8 @@ import logging
 import threading
 import traceback
 
-import torch
-
 from gate_core.api import GateStudio
+from gate_core.threads import configure_threads
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +22,7 @@ class TaskWorker(threading.Thread):
     """Claims queued runs from ``studio.registry`` and trains them, until :meth:`stop`."""
 
     def __init__(self, studio: GateStudio, poll_seconds: float = 0.5, threads: int | None = None) -> None:
+        """``threads``: CPU threads while training (default: :func:`~gate_core.threads.thread_count`)."""
         super().__init__(name="gate-task-worker", daemon=True)
         self.studio = studio
         self.poll_seconds = poll_seconds
@@ -45,8 +45,7 @@ class TaskWorker(threading.Thread):
         return True
 
     def run(self) -> None:
-        if self.threads:
-            torch.set_num_threads(self.threads)
+        configure_threads(self.threads)
         self.studio.registry.recover_stale_runs()
         while not self._stop_event.is_set():
             if not self.run_once():

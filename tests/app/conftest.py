@@ -26,7 +26,7 @@ def app_env(monkeypatch, tmp_path, tiny_backbone, tiny_relational) -> Path:
     data_dir = tmp_path / "gate_data"
     monkeypatch.setenv("GATE_DATA_DIR", str(data_dir))
     monkeypatch.setenv("GATE_BACKBONE", str(tiny_backbone))
-    monkeypatch.setenv("GATE_WORKER_THREADS", "1")
+    monkeypatch.setenv("GATE_THREADS", "1")
     yield data_dir
     from gate_app.state import stop_workers
 

@@ -41,7 +41,7 @@ def app_url(tmp_path_factory, tiny_backbone, tiny_relational):
         **os.environ,
         "GATE_DATA_DIR": str(tmp_path_factory.mktemp("gate_data")),
         "GATE_BACKBONE": str(tiny_backbone),
-        "GATE_WORKER_THREADS": "1",
+        "GATE_THREADS": "1",
         "OMP_NUM_THREADS": "1",
     }
     cmd = [
