@@ -71,6 +71,33 @@ def scaffold_split(
     return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(val, dtype=np.int64)), np.sort(np.array(test, dtype=np.int64))
 
 
+def scaffold_folds(smiles: list[str], k: int, seed: int = 0) -> list[np.ndarray]:
+    """``k`` folds of whole scaffold groups, balanced in size, for out-of-fold predictions.
+
+    Groups go, largest first (ties shuffled with ``seed``), to the currently smallest fold. A
+    group larger than n/k (typically the acyclic molecules, whose scaffold is '') cannot fit in
+    one fold without starving the others, so its molecules are dealt out one by one instead.
+    """
+    if k < 2:
+        raise ValueError(f"scaffold folds need k ≥ 2, got {k}")
+    n = len(smiles)
+    if n < k:
+        raise ValueError(f"{n} molecules cannot fill {k} folds")
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, smi in enumerate(smiles):
+        groups[bemis_murcko_scaffold(smi)].append(i)
+    rng = np.random.default_rng(seed)
+    units: list[list[int]] = []
+    for group in groups.values():
+        units.extend([[i] for i in group] if len(group) > n / k else [group])
+    units = [units[i] for i in rng.permutation(len(units))]
+    units.sort(key=len, reverse=True)  # stable: equal sizes keep their shuffled order
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for unit in units:
+        min(folds, key=len).extend(unit)
+    return [np.sort(np.array(f, dtype=np.int64)) for f in folds]
+
+
 SPLITTERS = {"random": lambda smiles, fractions, seed: random_split(len(smiles), fractions, seed), "scaffold": scaffold_split}
 
 

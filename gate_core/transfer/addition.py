@@ -1,8 +1,18 @@
 """Add a new task onto a frozen backbone (DESIGN §4–§5, §7).
 
-Flow: validate the user's rows → canonicalise → split off a test fold (optional) → compute the
-frozen source quantities once → train K ensemble members (each with its own validation fold,
-seed and transfer ratios) → fit the applicability domain → :class:`AddedTask`.
+Flow: validate the user's rows → canonicalise → split off a test fold (optional; default none,
+so every molecule trains the final model) → compute the frozen source quantities once → cut the
+rest into K scaffold folds → train K ensemble members, member k validating (early stopping,
+transfer ratios) on fold k and training on the others → fit the applicability domain →
+:class:`AddedTask`.
+
+Why K scaffold folds: the ensemble as a whole trains on every molecule, and each molecule gets an
+out-of-fold prediction from the one member that never trained on it, on a fold of unseen
+scaffolds like a chemist's next series. Those predictions give the task's quality estimate
+(``metadata["oof_metrics"]``) and calibrate its intervals and probabilities
+(:mod:`gate_core.transfer.calibration`) without holding any molecule back. The frozen-backbone
+probe (``train_baseline``) is trained on the same folds, so its out-of-fold quality is
+comparable and it can be chosen instead (:data:`~gate_core.transfer.added_task.MODELS`).
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from gate_core.data.splits import scaffold_folds
 from gate_core.data.splits import split as split_indices
 from gate_core.data.table import InvalidRow, MultiTaskTable
 from gate_core.models.gate import GATEModel, TaskInfo
@@ -24,6 +35,7 @@ from gate_core.training.early_stopping import EarlyStopping
 from gate_core.training.evaluate import classification_metrics, regression_metrics
 from gate_core.training.objective import LossWeights
 from gate_core.transfer.added_task import AddedTask
+from gate_core.transfer.calibration import Calibration
 from gate_core.transfer.domain import ApplicabilityDomain
 from gate_core.transfer.frozen import FrozenSources, compute_frozen_sources
 from gate_core.transfer.objective import TaskAdditionLoss
@@ -58,7 +70,7 @@ class TaskAdditionConfig:
     outer_every: int = 10
     outer_lr: float = 0.2
     weights: LossWeights = field(default_factory=LossWeights)
-    train_baseline: bool = False  # also train the frozen-backbone + new-head probe for comparison
+    train_baseline: bool = False  # also train the frozen-backbone + new-head probe (K members, same folds) for comparison
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +85,7 @@ class TaskAdditionResult:
     baseline_test_metrics: dict | None
     timings: dict
     test_predictions: dict | None = None
+    oof: dict | None = None  # smiles, y_true, fold, ad_score and each trained model's out-of-fold prediction
 
 
 def detect_task_type(values: np.ndarray) -> str:
@@ -104,14 +117,14 @@ def backbone_fingerprint(backbone: GATEModel) -> str:
     return digest.hexdigest()[:16]
 
 
-def _member_folds(n: int, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """K (train, val) pairs over n molecules: K-fold when K ≥ 2, one 85/15 split otherwise."""
-    order = np.random.default_rng(seed).permutation(n)
-    if k <= 1:
-        n_val = max(2, int(round(0.15 * n)))
-        return [(np.sort(order[n_val:]), np.sort(order[:n_val]))]
-    folds = np.array_split(order, k)
-    return [(np.sort(np.concatenate([f for j, f in enumerate(folds) if j != i])), np.sort(folds[i])) for i in range(k)]
+SINGLE_MEMBER_FOLDS = 7  # K = 1: validate on one of 7 scaffold folds (≈ 15 %)
+
+
+def _member_folds(smiles: list[str], k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """K (train, val) pairs over the molecules, by scaffold: K-fold when K ≥ 2, one ≈ 85/15 split otherwise."""
+    folds = scaffold_folds(smiles, max(k, 2) if k > 1 else SINGLE_MEMBER_FOLDS, seed)
+    pairs = [(np.sort(np.concatenate([f for j, f in enumerate(folds) if j != i])), folds[i]) for i in range(len(folds))]
+    return pairs[:1] if k <= 1 else pairs
 
 
 def train_member(
@@ -250,20 +263,45 @@ def add_task(
     y_all = torch.as_tensor((table.Y[:, 0] - y_mean) / y_std, dtype=torch.float32, device=device)
     frozen_fit, y_fit_t = frozen.subset(torch.as_tensor(fit_idx, device=device)), y_all[torch.as_tensor(fit_idx, device=device)]
 
-    folds = _member_folds(len(fit_idx), config.ensemble, config.seed)
-    members, records = [], []
-    t0 = time.perf_counter()
-    for k, (tr, va) in enumerate(folds):
-        def member_progress(step: int, val: float, lam: torch.Tensor, k: int = k) -> None:
-            fraction = 0.05 + 0.9 * (k + step / config.max_steps) / len(folds)
-            emit({"stage": "training", "fraction": min(fraction, 0.95), "member": k, "step": step, "val_loss": val, "ratios": lam.cpu().tolist(), "message": f"member {k + 1}/{len(folds)}, step {step}"})
-
-        module, record = train_member(backbone, frozen_fit, y_fit_t, tr, va, classification, config, config.ratios, config.seed * 1000 + k, member_progress)
-        members.append(module)
-        records.append(record)
-    train_seconds = time.perf_counter() - t0
-
+    fit_smiles = [table.smiles[i] for i in fit_idx]
+    folds = _member_folds(fit_smiles, config.ensemble, config.seed)
     domain = ApplicabilityDomain.fit(frozen_fit.common_chart)
+    fold_of = np.full(len(fit_idx), -1)
+    oof_ad = np.full(len(fit_idx), np.nan)
+    for k, (tr, va) in enumerate(folds):
+        fold_of[va] = k
+        oof_ad[va] = domain.against(frozen_fit.common_chart[tr]).score(frozen_fit.common_chart[va]).numpy()
+    n_runs = len(folds) * (2 if config.train_baseline else 1)
+
+    def train_ensemble(kind: str, ratio_settings: RatioSettings, offset: int) -> tuple[list, list[dict], np.ndarray]:
+        """K members on the folds, and each molecule's prediction by the member that did not train on it."""
+        modules, recs, oof = [], [], np.full(len(fit_idx), np.nan)
+        for k, (tr, va) in enumerate(folds):
+            def member_progress(step: int, val: float, lam: torch.Tensor, k: int = k) -> None:
+                fraction = 0.05 + 0.9 * (offset + k + step / config.max_steps) / n_runs
+                emit({"stage": "training" if kind == "gate" else "baseline", "fraction": min(fraction, 0.95), "member": k, "step": step, "val_loss": val,
+                      "ratios": lam.cpu().tolist(), "message": f"{'member' if kind == 'gate' else 'probe'} {k + 1}/{len(folds)}, step {step}"})
+
+            module, record = train_member(backbone, frozen_fit, y_fit_t, tr, va, classification, config, ratio_settings, config.seed * 1000 + k + offset, member_progress)
+            modules.append(module)
+            recs.append(record)
+            va_t = torch.as_tensor(va, device=device)
+            with torch.no_grad():
+                scaled = module.head(module.latent(frozen_fit.h[va_t])).cpu().numpy()
+            oof[va] = 1 / (1 + np.exp(-scaled)) if classification else scaled * y_std + y_mean
+        return modules, recs, oof
+
+    t0 = time.perf_counter()
+    members, records, oof_gate = train_ensemble("gate", config.ratios, 0)
+    train_seconds = time.perf_counter() - t0
+    probes, oof = [], {"gate": oof_gate}
+    if config.train_baseline:
+        emit({"stage": "baseline", "fraction": 0.05 + 0.9 * len(folds) / n_runs, "message": "training the frozen-backbone + new-head baseline"})
+        probes, _, oof["probe"] = train_ensemble("probe", RatioSettings(mode="off"), len(folds))
+    held = fold_of >= 0
+    oof_metrics = {m: _metrics(classification, y_fit[held], pred[held]) for m, pred in oof.items()}
+    calibration = {m: Calibration.fit(classification, y_fit[held], pred[held], oof_ad[held]).to_dict() for m, pred in oof.items()}
+
     sources = backbone.task_names
     task = AddedTask(
         info,
@@ -281,7 +319,11 @@ def add_task(
             "n_train": int(len(fit_idx)),
             "n_test": int(len(test_idx)),
             "config": {k: v for k, v in config.to_dict().items() if k != "ratios"},
+            "model": "gate",
+            "oof_metrics": oof_metrics,
+            "calibration": calibration,
         },
+        probes,
     )
     test_metrics = baseline_metrics = test_predictions = None
     if len(test_idx):
@@ -291,18 +333,15 @@ def add_task(
         y_true = table.Y[test_idx, 0]
         test_metrics = _metrics(classification, y_true, out["mean"])
         test_predictions = {"smiles": [table.smiles[i] for i in test_idx], "y_true": y_true.tolist(), **{k: v.tolist() for k, v in out.items()}}
-        if config.train_baseline:
-            emit({"stage": "baseline", "fraction": 0.96, "message": "training the frozen-backbone + new-head baseline"})
-            probe, _ = train_member(backbone, frozen_fit, y_fit_t, *folds[0], classification, config, RatioSettings(mode="off"), config.seed)
-            with torch.no_grad():
-                scaled = probe.head(probe.latent(frozen_test.h)).cpu().numpy()
-            baseline_pred = 1 / (1 + np.exp(-scaled)) if classification else scaled * y_std + y_mean
-            baseline_metrics = _metrics(classification, y_true, baseline_pred)
-            test_predictions["baseline"] = baseline_pred.tolist()
+        if probes:
+            baseline = task.predict_from_representation(frozen_test.h, frozen_test.common_chart, "probe")
+            baseline_metrics = _metrics(classification, y_true, baseline["mean"])
+            test_predictions["baseline"] = baseline["mean"].tolist()
         task.metadata["test_metrics"] = test_metrics
         task.metadata["baseline_test_metrics"] = baseline_metrics
     timings = {"featurize_seconds": featurize_seconds, "train_seconds": train_seconds, "total_seconds": time.perf_counter() - started}
     task.metadata["timings"] = timings
     task.metadata["n_invalid_rows"] = len(table.invalid)
+    oof_record = {"smiles": fit_smiles, "y_true": y_fit.tolist(), "fold": fold_of.tolist(), "ad_score": oof_ad.tolist(), **{m: v.tolist() for m, v in oof.items()}}
     emit({"stage": "done", "fraction": 1.0, "message": "task added"})
-    return TaskAdditionResult(task, table.invalid, n_valid_rows - len(table), test_metrics, baseline_metrics, timings, test_predictions)
+    return TaskAdditionResult(task, table.invalid, n_valid_rows - len(table), test_metrics, baseline_metrics, timings, test_predictions, oof_record)

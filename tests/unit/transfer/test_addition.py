@@ -258,3 +258,53 @@ def test_alignment_subsample_sees_every_training_molecule(backbone, canonical_ta
     train_member(backbone, frozen, y, train_idx, val_idx, False, config, config.ratios, seed=0)
     assert seen <= set(range(32)), "validation molecules must never be trained on"
     assert len(seen) > 24, f"only {len(seen)} of 32 training molecules were ever aligned"
+
+
+# ---- every molecule used, out-of-fold quality and calibration (issue 12) ------------------------
+
+
+def test_default_trains_on_every_molecule_with_scaffold_out_of_fold_predictions(backbone, target_frame):
+    from gate_core.data.splits import bemis_murcko_scaffold
+
+    result = add_task(backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(ensemble=3, train_baseline=True))
+    meta, oof = result.task.metadata, result.oof
+    assert meta["n_test"] == 0 and meta["n_train"] == len(target_frame) and result.test_metrics is None
+    assert len(oof["smiles"]) == meta["n_train"] and sorted(set(oof["fold"])) == [0, 1, 2]
+    for model in ("gate", "probe"):  # each molecule predicted by the member that did not train on it
+        assert np.isfinite(oof[model]).all()
+        assert meta["oof_metrics"][model]["n"] == meta["n_train"]
+    assert np.isfinite(oof["ad_score"]).all()
+    fold_by_scaffold: dict[str, set] = {}
+    for s, k in zip(oof["smiles"], oof["fold"]):
+        fold_by_scaffold.setdefault(bemis_murcko_scaffold(s), set()).add(k)
+    assert sum(len(v) > 1 for v in fold_by_scaffold.values()) <= 1  # only a dealt-out dominant group may straddle folds
+    # the quality estimate is the out-of-fold error of the members
+    rmse = float(np.sqrt(np.mean((np.asarray(oof["gate"]) - np.asarray(oof["y_true"])) ** 2)))
+    assert meta["oof_metrics"]["gate"]["rmse"] == pytest.approx(rmse, rel=1e-6)
+    assert len(result.task.probe_members) == 3 and result.task.available_models() == ["gate", "probe"]
+
+
+def test_regression_predictions_carry_a_calibrated_interval_and_domain_words(backbone, target_frame):
+    result = add_task(backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(ensemble=3))
+    cal = result.task.calibration()
+    assert cal.interval is not None and cal.interval.level == 0.9 and cal.interval.n_calibration == len(target_frame)
+    out = result.task.predict(backbone, ["CCO", "c1ccccc1O", "FC(F)(F)C(F)(F)C(F)(F)C(F)(F)C(F)(F)C(F)(F)C(F)(F)F"])
+    lo, mean, hi = (out[c].to_numpy(dtype=float) for c in ("lo", "mean", "hi"))
+    assert (lo < mean).all() and (mean < hi).all()
+    np.testing.assert_allclose(hi - mean, cal.interval.half_width(out["ad_score"].to_numpy(dtype=float)))
+    assert set(out["domain"]) <= {"inside", "near the edge", "outside the training data"}
+    # on the training molecules themselves, the out-of-fold interval covers most labels
+    train = result.task.predict(backbone, target_frame["smiles"].tolist())
+    y = target_frame["value"].to_numpy(dtype=float)
+    assert ((train["lo"] <= y) & (y <= train["hi"])).mean() >= 0.8
+
+
+def test_classification_probabilities_are_platt_calibrated_from_out_of_fold(backbone):
+    frame = pd.read_csv(DATA / "target_tiny_classification.csv")
+    result = add_task(backbone, frame["smiles"].tolist(), frame["value"].tolist(), "active", _config(ensemble=3))
+    cal = result.task.calibration()
+    assert cal.platt is not None and cal.interval is None
+    out = result.task.predict(backbone, frame["smiles"].tolist()[:8])
+    raw = result.task.raw_predictions(__import__("gate_core.training.evaluate", fromlist=["embed"]).embed(backbone, out["smiles"].tolist())).mean(0).numpy()
+    np.testing.assert_allclose(out["mean"].to_numpy(dtype=float), cal.platt(raw), rtol=1e-5)
+    assert out["lo"].isna().all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -84,3 +85,19 @@ def test_score_is_mean_distance_to_k_nearest_over_threshold():
     scores = domain.score(torch.tensor([[3.0], [10.0], [1.0]]))
     # 3 → nearest 2 and 4 (1, 1); 10 → 4 and 2 (6, 8); 1 → itself and 0 or 2 (0, 1)
     torch.testing.assert_close(scores, torch.tensor([1.0, 7.0, 0.5]) / 2.35)
+
+
+def test_domain_words_follow_the_score():
+    from gate_core.transfer.domain import INSIDE, NEAR_EDGE, OUTSIDE, domain_label
+
+    labels = domain_label(np.array([0.2, 1.0, 1.5, 2.0, 2.01, np.nan]))
+    assert labels.tolist() == [INSIDE, INSIDE, NEAR_EDGE, NEAR_EDGE, OUTSIDE, ""]
+
+
+def test_against_other_reference_keeps_the_threshold():
+    points = _cloud()
+    domain = ApplicabilityDomain.fit(points)
+    half = domain.against(points[:100])
+    assert half.threshold == domain.threshold and half.reference.shape[0] == 100
+    # a point of the other half is farther from the first half than from the whole set (which contains it)
+    assert float(half.score(points[150:151])) > float(domain.score(points[150:151]))
