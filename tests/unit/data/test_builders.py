@@ -6,8 +6,10 @@ Offline and fast: nothing here downloads a wheel or rebuilds a table.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import subprocess
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from rdkit import Chem
 
 from gate_core.data.builders import chemicals as chem
 from gate_core.data.builders.build import CHEMICALS_FILE
-from gate_core.data.builders.targets import TARGETS, merge_duplicates
+from gate_core.data.builders.targets import TARGET_GROUPS, TARGETS, merge_duplicates
 from gate_core.data.builders.wheels import fetch_wheel, read_member
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -133,6 +135,20 @@ def test_fetch_wheel_uses_cache_without_pip(tmp_path: Path, monkeypatch: pytest.
     assert read_member(wheel, "chemicals/x.tsv").startswith(b"CAS\tTb")
 
 
+def test_sdist_only_package_is_read_from_its_tarball(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sdist = tmp_path / "PyBioMed-1.0.tar.gz"
+    payload = b"smi\tlogPapp\n"
+    with tarfile.open(sdist, "w:gz") as archive:
+        info = tarfile.TarInfo("PyBioMed-1.0/PyBioMed/example/caco2/x.tsv")
+        info.size = len(payload)
+        archive.addfile(info, io.BytesIO(payload))
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("pip must not run when the sdist is cached"))
+    assert fetch_wheel("PyBioMed", cache_dir=tmp_path) == sdist
+    assert read_member(sdist, "PyBioMed/example/caco2/x.tsv") == payload
+    with pytest.raises(KeyError):
+        read_member(sdist, "PyBioMed/missing.tsv")
+
+
 def test_chemicals_table_schema(table: pd.DataFrame) -> None:
     assert list(table.columns) == chem.OUTPUT_COLUMNS
     assert set(table["task"]) == set(chem.TASK_NAMES)
@@ -169,11 +185,12 @@ def test_smiles_are_canonical(table: pd.DataFrame) -> None:
 def test_target_files(name: str) -> None:
     df = pd.read_csv(ASSETS / "targets" / f"{name}.csv")
     assert list(df.columns) == ["smiles", "value"]
-    assert len(df) >= 150 and not df["smiles"].duplicated().any()
+    assert len(df) >= 130 and not df["smiles"].duplicated().any()
     assert np.isfinite(df["value"]).all() and df["smiles"].notna().all()
     assert df["smiles"].is_monotonic_increasing
     if TARGETS[name].task_type == "classification":
         assert set(df["value"]) == {0, 1}
+    assert TARGETS[name].group in TARGET_GROUPS
 
 
 def test_fixtures() -> None:

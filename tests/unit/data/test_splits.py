@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gate_core.data.splits import bemis_murcko_scaffold, random_split, scaffold_split, split
+from gate_core.data.splits import bemis_murcko_scaffold, random_split, scaffold_cluster_split, scaffold_split, split
 from gate_core.data.table import MultiTaskTable
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -112,3 +113,28 @@ def test_split_dispatch(smiles):
         np.testing.assert_array_equal(x, y)
     with pytest.raises(ValueError, match="unknown split"):
         split(smiles, "stratified")
+
+
+
+def test_scaffold_cluster_split_partitions_and_never_splits_a_unit(smiles):
+    for seed in range(3):
+        train, val, test = scaffold_cluster_split(smiles, (0.8, 0.0, 0.2), seed=seed)
+        _check_partition((train, val, test), len(smiles))
+        assert len(val) == 0 and 0.15 * len(smiles) <= len(test) <= 0.2 * len(smiles)
+        # scaffold groups are whole; only families too big for the test set (acyclic 141, benzene 103) are split up
+        sizes = Counter(bemis_murcko_scaffold(s) for s in smiles)
+        small_train = {bemis_murcko_scaffold(smiles[i]) for i in train if sizes[bemis_murcko_scaffold(smiles[i])] <= 0.2 * len(smiles)}
+        assert not small_train & {bemis_murcko_scaffold(smiles[i]) for i in test}
+        assert {bemis_murcko_scaffold(smiles[i]) for i in test} - {"", "c1ccccc1"}
+
+
+def test_scaffold_cluster_split_seeds_give_different_test_sets():
+    # 40 small ring families of 5, and 100 acyclic molecules: too many for the test set as one group
+    acyclic = [("C" * k + "O" * j) for k in range(1, 26) for j in range(1, 3)] + [("C" * k + "N" + "C" * j) for k in range(1, 26) for j in (1, 2)]
+    smiles = [s for size in range(3, 43) for s in _ring_family(size, 5)] + acyclic
+    tests = [set(scaffold_cluster_split(smiles, (0.8, 0.0, 0.2), seed=s)[2].tolist()) for s in range(5)]
+    overlaps = [len(a & b) / len(a | b) for i, a in enumerate(tests) for b in tests[i + 1 :]]
+    assert max(overlaps) < 0.5
+    balanced = [set(scaffold_split(smiles, (0.8, 0.0, 0.2), seed=s)[2].tolist()) for s in range(5)]
+    assert any(t & set(range(200, 300)) for t in tests)  # acyclic clusters can be tested
+    assert not any(t & set(range(200, 300)) for t in balanced)  # the balanced split never tests them
