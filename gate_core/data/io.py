@@ -1,65 +1,221 @@
 """Reading a user's table (CSV, TSV, Excel, SDF) and guessing its SMILES and target columns.
 
 Why here: the CLI and the app must accept the same files and say the same things about them.
-Every failure is a :class:`TableReadError` with a sentence a chemist can act on.
+Every failure is a :class:`TableReadError` with a sentence a chemist can act on, and no row is
+changed silently: a file without a header row keeps its first molecule, a row with too many
+fields is refused by number, an unreadable SDF record stays a row with its reason. Reading is
+bounded (file size, rows, columns, line length; :mod:`gate_core.limits`) before any parser
+runs, so a pathological file fails in milliseconds, not minutes.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from rdkit import Chem
 
-from gate_core.featurizers.molecule import parse_smiles
+from gate_core import limits
+from gate_core.featurizers.molecule import parse_smiles, size_error
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".sdf")
+EXCEL_SUFFIXES = (".xlsx", ".xls")
 # SMILES never contain these; letting the sniffer pick any character splits a one-column file
 # ("smiles\nCCO\n...") on a letter of its header
 SEPARATORS = ",\t;|"
+#: Characters of the start of a file the separator is sniffed from (the sniffer is super-linear).
+SNIFF_CHARS = 64_000
+#: Column of an SDF file that says why a record gave no molecule (only present when one did not).
+SDF_ERROR_COLUMN = "sdf_error"
+_SDF_END = re.compile(r"^\$\$\$\$[^\n]*(?:\n|$)", re.MULTILINE)
+_DECIMAL_COMMA = re.compile(r"\s*[+-]?\d*,\d+(?:[eE][+-]?\d+)?\s*|\s*[+-]?\d+\s*")
 
 
 class TableReadError(ValueError):
     """The file is not a table we can read; the message says why."""
 
 
-def _read_sdf(data: bytes) -> pd.DataFrame:
-    rows = []
-    supplier = Chem.ForwardSDMolSupplier(io.BytesIO(data), sanitize=True)
-    for i, mol in enumerate(supplier, start=1):
-        if mol is None:
-            rows.append({"smiles": None, "_sdf_record": i})
+def _decode(data: bytes) -> str:
+    """Text of a file: UTF-16 (with a BOM, or NUL-interleaved ASCII), UTF-8 (BOM removed), else Latin-1."""
+    head = data[:4096]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encodings: tuple[str, ...] = ("utf-16",)
+    elif len(head) >= 4 and head[1::2].count(0) > 0.9 * len(head[1::2]) and not head[0::2].count(0):
+        encodings = ("utf-16-le",)
+    elif len(head) >= 4 and head[0::2].count(0) > 0.9 * len(head[0::2]) and not head[1::2].count(0):
+        encodings = ("utf-16-be",)
+    else:
+        encodings = ("utf-8-sig", "latin-1")
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
             continue
-        record = {"smiles": Chem.MolToSmiles(mol), "_sdf_record": i}
-        record.update(mol.GetPropsAsDict())
-        rows.append(record)
-    if not rows:
-        raise TableReadError("the SDF file holds no molecule records")
-    if all(r["smiles"] is None for r in rows):
-        raise TableReadError(f"none of the {len(rows)} SDF record(s) could be read as a molecule; is this an SDF file?")
-    return pd.DataFrame(rows).drop(columns="_sdf_record")
+        if "\x00" not in text:
+            return text.removeprefix("\ufeff")
+    raise TableReadError("the file is not text (is it a binary file with a .csv name?)")
+
+
+def _check_lines(text: str) -> None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if len(line) > limits.MAX_LINE_CHARS:
+            raise TableReadError(f"line {number} has {len(line):,} characters; the limit is {limits.MAX_LINE_CHARS:,}")
 
 
 def _separator(text: str, suffix: str) -> str:
     """The column separator among :data:`SEPARATORS`, sniffed from the first lines."""
-    sample = "\n".join(text.splitlines()[:50])
+    sample = "\n".join(text[:SNIFF_CHARS].splitlines()[:50])
     try:
         return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
     except csv.Error:  # one column, or no consistent separator
         return "\t" if suffix == ".tsv" else ","
 
 
-def read_table(data: bytes | str | Path, filename: str | None = None, max_rows: int | None = None) -> pd.DataFrame:
-    """Read bytes or a path into a DataFrame; the format follows the file name's suffix."""
+def _is_number(cell: object) -> bool:
+    return isinstance(cell, (int, float)) or bool(pd.notna(pd.to_numeric(str(cell).replace(",", "."), errors="coerce")))
+
+
+def _is_molecule(cell: object) -> bool:
+    parsed = parse_smiles(cell) if isinstance(cell, str) else None
+    return parsed is not None and parsed.ok and parsed.mol.GetNumHeavyAtoms() >= 2
+
+
+def _header_is_data(cells: list[object]) -> bool:
+    """A first line holding a molecule (beside a number, or alone) rather than column names."""
+    return any(map(_is_molecule, cells)) and (len(cells) == 1 or any(map(_is_number, cells)))
+
+
+def _names_for_headerless(cells: list[object]) -> list[str]:
+    """``smiles`` for the first molecule column, ``value`` for the first number, ``column_<n>`` else."""
+    names = [f"column_{i}" for i in range(1, len(cells) + 1)]
+    for name, test in (("smiles", _is_molecule), ("value", _is_number)):
+        free = [i for i, cell in enumerate(cells) if test(cell) and names[i].startswith("column_")]
+        if free:
+            names[free[0]] = name
+    return names
+
+
+def _check_fields(text: str, sep: str) -> int:
+    """Number of header fields; refuse too many columns, and rows with extra non-empty fields."""
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    header = next(reader, [])
+    if len(header) > limits.MAX_COLUMNS:
+        raise TableReadError(f"the table has {len(header):,} columns; the limit is {limits.MAX_COLUMNS:,}")
+    ragged: list[int] = []
+    row = 0
+    for fields in reader:
+        if not fields:  # a blank line, skipped by the reader below as well
+            continue
+        row += 1
+        if len(fields) > len(header) and any(f.strip() for f in fields[len(header):]):
+            ragged.append(row)
+    if ragged:
+        shown = ", ".join(map(str, ragged[:10])) + (" …" if len(ragged) > 10 else "")
+        raise TableReadError(
+            f"{len(ragged)} row(s) have more fields than the header's {len(header)} (data rows {shown}); "
+            "quote fields that contain the separator, or fix those rows"
+        )
+    return len(header)
+
+
+def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns whose every value is a number written with a decimal comma (``1,5``) → floats."""
+    for col in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[col]):
+            continue
+        filled = frame[col].dropna().astype(str)
+        if len(filled) and filled.str.contains(",").any() and filled.str.fullmatch(_DECIMAL_COMMA).all():
+            frame[col] = pd.to_numeric(frame[col].astype(str).str.replace(",", ".", regex=False).where(frame[col].notna()))
+    return frame
+
+
+def _read_delimited(data: bytes, suffix: str) -> pd.DataFrame:
+    text = _decode(data)
+    _check_lines(text)
+    sep = _separator(text, suffix)
+    n_fields = _check_fields(text, sep)
+    first = next(csv.reader(io.StringIO(text), delimiter=sep))
+    headerless = _header_is_data([c.strip() for c in first])
+    frame = pd.read_csv(
+        io.StringIO(text), sep=sep, index_col=False, header=None if headerless else 0,
+        names=_names_for_headerless([c.strip() for c in first]) if headerless else None,
+        usecols=range(n_fields),
+    )
+    return _decimal_commas(frame) if sep != "," else frame
+
+
+def excel_sheets(data: bytes) -> list[str]:
+    """The sheet names of an Excel workbook, in order (for a sheet chooser)."""
+    try:
+        return [str(s) for s in pd.ExcelFile(io.BytesIO(data)).sheet_names]
+    except Exception as exc:  # openpyxl/xlrd raise many types for garbage input
+        raise TableReadError(f"the file is not a readable Excel workbook ({exc})") from exc
+
+
+def _read_excel(data: bytes, sheet: str | None, max_rows: int) -> pd.DataFrame:
+    sheets = excel_sheets(data)
+    if sheet is not None and sheet not in sheets:
+        raise TableReadError(f"the workbook has no sheet '{sheet}'; its sheets are: {', '.join(sheets)}")
+    try:
+        raw = pd.read_excel(io.BytesIO(data), sheet_name=sheet if sheet is not None else 0, header=None, nrows=max_rows + 2)
+    except Exception as exc:
+        raise TableReadError(f"the file is not a readable Excel workbook ({exc})") from exc
+    if raw.shape[1] > limits.MAX_COLUMNS:
+        raise TableReadError(f"the table has {raw.shape[1]:,} columns; the limit is {limits.MAX_COLUMNS:,}")
+    if raw.empty:
+        raise TableReadError("the table has no data rows")
+    first = [c for c in raw.iloc[0].tolist()]
+    if _header_is_data(first):
+        raw.columns = _names_for_headerless(first)
+        return raw.infer_objects()
+    frame = raw.iloc[1:].reset_index(drop=True).infer_objects()
+    frame.columns = [f"Unnamed: {i}" if pd.isna(c) else c for i, c in enumerate(first)]
+    return frame
+
+
+def _read_sdf(data: bytes) -> pd.DataFrame:
+    """One row per ``$$$$``-terminated record, each parsed on its own so a broken one cannot swallow the next."""
+    blocks = [b for b in _SDF_END.split(_decode(data)) if b.strip()]
+    rows = []
+    for i, block in enumerate(blocks, start=1):
+        mol = next(Chem.ForwardSDMolSupplier(io.BytesIO((block + "$$$$\n").encode("utf-8")), sanitize=True), None)
+        reason = "RDKit could not read the record" if mol is None else size_error(mol)
+        if reason:
+            rows.append({"smiles": None, SDF_ERROR_COLUMN: f"SDF record {i}: {reason}"})
+            continue
+        rows.append({"smiles": Chem.MolToSmiles(mol), **mol.GetPropsAsDict()})
+    if not rows:
+        raise TableReadError("the SDF file holds no molecule records")
+    if all(r["smiles"] is None for r in rows):
+        raise TableReadError(f"none of the {len(rows)} SDF record(s) could be read as a molecule; is this an SDF file?")
+    return pd.DataFrame(rows)
+
+
+def read_table(
+    data: bytes | str | Path, filename: str | None = None, max_rows: int | None = None, sheet: str | None = None
+) -> pd.DataFrame:
+    """Read bytes or a path into a DataFrame; the format follows the file name's suffix.
+
+    ``max_rows`` defaults to :func:`gate_core.limits.max_rows` (``$GATE_MAX_ROWS``); ``sheet``
+    picks an Excel sheet by name (default: the first, see :func:`excel_sheets`).
+    """
+    max_rows = limits.max_rows() if max_rows is None else max_rows
+    max_bytes = limits.max_upload_mb() * 1_000_000
     if isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():
             raise TableReadError(f"file not found: {path}")
+        if path.stat().st_size > max_bytes:
+            raise TableReadError(f"the file is {path.stat().st_size / 1e6:.1f} MB; the limit is {limits.max_upload_mb()} MB")
         filename = filename or path.name
         data = path.read_bytes()
+    if len(data) > max_bytes:
+        raise TableReadError(f"the file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_upload_mb()} MB")
     name = (filename or "upload.csv").lower()
     suffix = Path(name).suffix
     if not data or not data.strip():
@@ -67,22 +223,10 @@ def read_table(data: bytes | str | Path, filename: str | None = None, max_rows: 
     try:
         if suffix == ".sdf":
             frame = _read_sdf(data)
-        elif suffix in (".xlsx", ".xls"):
-            try:
-                frame = pd.read_excel(io.BytesIO(data))
-            except Exception as exc:
-                raise TableReadError(f"the file is not a readable Excel workbook ({exc})") from exc
+        elif suffix in EXCEL_SUFFIXES:
+            frame = _read_excel(data, sheet, max_rows)
         elif suffix in (".csv", ".tsv", ".txt", ""):
-            text = None
-            for encoding in ("utf-8-sig", "latin-1"):
-                try:
-                    text = data.decode(encoding)
-                    break
-                except UnicodeDecodeError:
-                    continue
-            if text is None or "\x00" in text:
-                raise TableReadError("the file is not text (is it a binary file with a .csv name?)")
-            frame = pd.read_csv(io.StringIO(text), sep=_separator(text, suffix))
+            frame = _read_delimited(data, suffix)
         else:
             raise TableReadError(f"unsupported file type '{suffix}'; use one of {', '.join(SUPPORTED_SUFFIXES)}")
     except TableReadError:
@@ -92,7 +236,7 @@ def read_table(data: bytes | str | Path, filename: str | None = None, max_rows: 
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.shape[1] < 1 or len(frame) == 0:
         raise TableReadError("the table has no data rows")
-    if max_rows is not None and len(frame) > max_rows:
+    if len(frame) > max_rows:
         raise TableReadError(f"the table has {len(frame)} rows; the limit is {max_rows}")
     return frame
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gate_core.featurizers.molecule import parse_smiles
+from gate_core.limits import MAX_ABS_LABEL
 
 
 @dataclass
@@ -34,6 +35,7 @@ class MultiTaskTable:
     tasks: list[str]
     Y: np.ndarray
     invalid: list[InvalidRow] = field(default_factory=list)
+    conflicts: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.Y = np.asarray(self.Y, dtype=np.float32)
@@ -83,26 +85,47 @@ class MultiTaskTable:
 
     @classmethod
     def from_single_task(cls, smiles: list[object], values: list[object], task: str) -> "MultiTaskTable":
-        """One task from raw user columns: invalid SMILES/values are kept in ``invalid`` by row."""
+        """One task from raw user columns: invalid SMILES/values are kept in ``invalid`` by row.
+
+        Values are read as pandas reads a column (:func:`label_numbers`), so the upload check
+        and training count the same rows; a molecule given several times gets its median, and
+        those whose rows disagree are listed in ``conflicts`` (canonical SMILES → values).
+        """
         ok_smiles: list[str] = []
         ok_values: list[float] = []
         invalid: list[InvalidRow] = []
-        for row, (smi, value) in enumerate(zip(smiles, values), start=1):
+        numbers = label_numbers(values)
+        for row, (smi, value, number) in enumerate(zip(smiles, values, numbers), start=1):
             parsed = parse_smiles(smi)
             if not parsed.ok:
-                invalid.append(InvalidRow(row, str(smi), parsed.error or "invalid"))
+                invalid.append(InvalidRow(row, str(smi)[:200], parsed.error or "invalid"))
                 continue
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                invalid.append(InvalidRow(row, str(smi), f"value {value!r} is not a number"))
-                continue
-            if not np.isfinite(number):
-                invalid.append(InvalidRow(row, str(smi), f"value {value!r} is missing or not finite"))
+            if reason := label_error(value, number):
+                invalid.append(InvalidRow(row, str(smi)[:200], reason))
                 continue
             ok_smiles.append(parsed.smiles)  # type: ignore[arg-type]
             ok_values.append(number)
         frame = pd.DataFrame({"smiles": ok_smiles, "value": ok_values})
-        merged = frame.groupby("smiles", sort=True)["value"].median()
-        table = cls(list(merged.index), [task], merged.to_numpy(dtype=np.float32)[:, None], invalid)
-        return table
+        grouped = frame.groupby("smiles", sort=True)["value"]
+        merged = grouped.median()
+        spread = grouped.agg(lambda v: sorted(set(v.tolist())))
+        conflicts = {s: v for s, v in spread.items() if len(v) > 1}
+        return cls(list(merged.index), [task], merged.to_numpy(dtype=np.float32)[:, None], invalid, conflicts)
+
+
+def label_numbers(values: list[object]) -> np.ndarray:
+    """Label cells as float64 the way pandas reads a column (``1_000`` and ``1,5`` are text: NaN)."""
+    return pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+
+
+def label_error(value: object, number: float) -> str | None:
+    """Why one label cell cannot train a task: missing, not a number, not finite or too large."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == "":
+        return "value is missing"
+    if np.isnan(number):
+        return f"value {str(value)[:40]!r} is not a number"
+    if not np.isfinite(number):
+        return f"value {str(value)[:40]!r} is not finite"
+    if abs(number) > MAX_ABS_LABEL:
+        return f"value {number:.3g} is beyond ±{MAX_ABS_LABEL:.0e}; give it in another unit (e.g. log10)"
+    return None

@@ -11,6 +11,8 @@ from functools import lru_cache
 
 from rdkit import Chem, RDLogger
 
+from gate_core.limits import MAX_HEAVY_ATOMS, MAX_RINGS, MAX_SMILES_CHARS
+
 RDLogger.DisableLog("rdApp.*")
 
 ORGANIC_ELEMENTS = frozenset({"H", "B", "C", "N", "O", "F", "Si", "P", "S", "Cl", "Se", "Br", "I"})
@@ -42,6 +44,19 @@ def _heavy_atoms(mol: Chem.Mol) -> int:
     return mol.GetNumHeavyAtoms()
 
 
+def size_error(mol: Chem.Mol) -> str | None:
+    """Why a parsed molecule is too large to process further, or ``None``.
+
+    Called before any RDKit call that recurses over the graph: canonical SMILES of a long
+    chain overflows the stack and kills the whole process (see :mod:`gate_core.limits`).
+    """
+    if (atoms := mol.GetNumHeavyAtoms()) > MAX_HEAVY_ATOMS:
+        return f"molecule has {atoms:,} heavy atoms; the limit is {MAX_HEAVY_ATOMS:,}"
+    if (rings := mol.GetRingInfo().NumRings()) > MAX_RINGS:
+        return f"molecule has {rings:,} rings; the limit is {MAX_RINGS:,}"
+    return None
+
+
 def _is_organic(mol: Chem.Mol) -> bool:
     symbols = {a.GetSymbol() for a in mol.GetAtoms()}
     return "C" in symbols and symbols <= ORGANIC_ELEMENTS
@@ -67,9 +82,13 @@ def clear_parse_cache() -> None:
 def _parse_text(text: str, require_organic: bool) -> ParsedMolecule:
     if not text or text.lower() == "nan":
         return ParsedMolecule(text, None, None, error="empty SMILES")
+    if len(text) > MAX_SMILES_CHARS:
+        return ParsedMolecule(text, None, None, error=f"SMILES has {len(text):,} characters; the limit is {MAX_SMILES_CHARS:,}")
     mol = Chem.MolFromSmiles(text)
     if mol is None:
         return ParsedMolecule(text, None, None, error=f"RDKit could not parse SMILES '{text[:60]}'")
+    if too_large := size_error(mol):
+        return ParsedMolecule(text, None, None, error=too_large)
     note = None
     fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=True)
     if len(fragments) > 1:

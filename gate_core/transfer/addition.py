@@ -100,6 +100,12 @@ def validate_task_table(table: MultiTaskTable, task_type: str, min_rows: int = M
         raise TaskDataError(f"only {n} valid molecules after cleaning; at least {min_rows} are needed to add a task")
     values = table.Y[:, 0]
     if np.unique(values).size < 2:
+        if table.conflicts:
+            example, given = next(iter(table.conflicts.items()))
+            raise TaskDataError(
+                f"{len(table.conflicts)} molecule(s) appear more than once with conflicting labels (e.g. {example[:40]}: "
+                f"{', '.join(f'{v:g}' for v in given[:4])}); merged to their median, every label becomes {values[0]:g}"
+            )
         raise TaskDataError("all labels are identical; there is nothing to learn")
     if task_type == "classification":
         if not set(np.unique(values).tolist()) <= {0.0, 1.0}:

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from rdkit import Chem
 
-from gate_core.data.io import TableReadError, detect_smiles_column, detect_target_column, read_table
+from gate_core.data.io import TableReadError, detect_smiles_column, detect_target_column, excel_sheets, read_table
+from gate_core.limits import MAX_HEAVY_ATOMS, MAX_LINE_CHARS
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 ROWS = [("CCO", 1.5), ("c1ccccc1", -0.25), ("CC(=O)O", 3.0)]
@@ -132,13 +133,12 @@ def test_one_row_file():
         (b"  \n\n\t\n", "data.csv", "the file is empty"),
         (b"smiles,value\n", "data.csv", "no data rows"),
         (bytes(range(256)) * 8, "data.csv", "not text"),
-        ("smiles,value\nCCO,1\n".encode("utf-16"), "data.csv", "not text"),
         (bytes(range(256)) * 8, "data.xlsx", "not a readable Excel workbook"),
         (b"this is not a molecule file\n", "data.sdf", "could be read as a molecule"),
         (b"{}", "data.json", r"unsupported file type '\.json'.*\.csv"),
         (b"%PDF-1.4", "report.pdf", "unsupported file type '.pdf'"),
     ],
-    ids=["empty", "whitespace", "header-only", "binary-csv", "utf16", "garbage-excel", "garbage-sdf", "json", "pdf"],
+    ids=["empty", "whitespace", "header-only", "binary-csv", "garbage-excel", "garbage-sdf", "json", "pdf"],
 )
 def test_read_errors(data, name, match):
     with pytest.raises(TableReadError, match=match):
@@ -156,9 +156,126 @@ def test_max_rows():
         read_table(_csv(), "data.csv", max_rows=2)
 
 
-def test_ragged_rows_are_a_table_read_error():
-    with pytest.raises(TableReadError, match="could not read the file as a table"):
+def test_ragged_rows_are_refused_by_row_number():
+    with pytest.raises(TableReadError, match=r"1 row\(s\) have more fields than the header's 2 \(data rows 2\)"):
         read_table(b"smiles,value\nCCO,1\nCCC,2,3,4\n", "data.csv")
+
+
+def test_extra_field_in_the_first_row_does_not_become_the_index():
+    """pandas would move the SMILES into the index and every row would come out invalid."""
+    with pytest.raises(TableReadError, match="data rows 1"):
+        read_table(b"smiles,value\nCCO,1,extra\nCCC,2\n", "data.csv")
+
+
+def test_trailing_empty_fields_are_dropped():
+    frame = read_table(b"smiles,value\nCCO,1,\nCCC,2,,\n", "data.csv")
+    assert list(frame.columns) == ["smiles", "value"] and frame["smiles"].tolist() == ["CCO", "CCC"]
+
+
+def test_short_rows_keep_their_place_with_missing_values():
+    frame = read_table(b"smiles,value\nCCO\nCCC,2\n", "data.csv")
+    assert frame["smiles"].tolist() == ["CCO", "CCC"] and np.isnan(frame.loc[0, "value"])
+
+
+# ---- no silent row changes (issue 14) -------------------------------------------------------
+
+
+def test_headerless_file_keeps_its_first_molecule():
+    frame = read_table(b"CCO,1.5\nc1ccccc1,-0.25\nCC(=O)O,3.0\n", "data.csv")
+    assert list(frame.columns) == ["smiles", "value"]
+    _assert_rows(frame)
+
+
+def test_headerless_smiles_list_keeps_its_first_molecule():
+    frame = read_table(b"CCO\nc1ccccc1\nCC(=O)O\n", "molecules.txt")
+    assert frame["smiles"].tolist() == ["CCO", "c1ccccc1", "CC(=O)O"]
+
+
+def test_headerless_excel_keeps_its_first_molecule():
+    buffer = io.BytesIO()
+    pd.DataFrame(ROWS).to_excel(buffer, index=False, header=False)
+    frame = read_table(buffer.getvalue(), "data.xlsx")
+    assert list(frame.columns) == ["smiles", "value"]
+    _assert_rows(frame)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig"])
+def test_unicode_encodings_and_byte_order_marks(encoding):
+    frame = read_table(_csv().decode().encode(encoding), "data.csv")
+    assert list(frame.columns) == ["smiles", "value"]
+    _assert_rows(frame)
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_decimal_commas(sep):
+    text = f"smiles{sep}value{sep}note\n" + "".join(f"{s}{sep}{str(v).replace('.', ',')}{sep}a,b\n" for s, v in ROWS)
+    frame = read_table(text.encode(), "data.csv")
+    _assert_rows(frame)
+    assert frame["value"].dtype == float and frame["note"].tolist() == ["a,b"] * 3
+
+
+def test_underscore_number_stays_text():
+    """``1_000`` is not a number for pandas, so it must not be one for training either (see table.py)."""
+    frame = read_table(b"smiles,value\nCCO,1_000\nCCC,2\n", "data.csv")
+    assert frame["value"].tolist() == ["1_000", "2"]
+
+
+def test_excel_sheet_is_chosen_by_name():
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer) as writer:
+        pd.DataFrame({"x": [1]}).to_excel(writer, sheet_name="notes", index=False)
+        pd.DataFrame(ROWS, columns=["smiles", "value"]).to_excel(writer, sheet_name="data", index=False)
+    data = buffer.getvalue()
+    assert excel_sheets(data) == ["notes", "data"]
+    _assert_rows(read_table(data, "data.xlsx", sheet="data"))
+    assert list(read_table(data, "data.xlsx").columns) == ["x"]
+    with pytest.raises(TableReadError, match="no sheet 'other'; its sheets are: notes, data"):
+        read_table(data, "data.xlsx", sheet="other")
+
+
+def test_xls_reader_is_installed():
+    """``.xls`` is advertised, so garbage is refused as a workbook, not for a missing reader."""
+    with pytest.raises(TableReadError, match="not a readable Excel workbook") as caught:
+        read_table(b"\xd0\xcf\x11\xe0 not really", "data.xls")
+    assert "xlrd" not in str(caught.value)
+
+
+def test_broken_sdf_record_does_not_swallow_the_next():
+    good = [Chem.MolToMolBlock(Chem.MolFromSmiles(s)) + f">  <v>\n{i}\n\n$$$$\n" for i, s in enumerate(["CCO", "c1ccccc1", "CC(=O)O"])]
+    lying = "broken\n  junk\n\n  9  8  0  0  0  0  0  0  0  0999 V2000\nM  END\n$$$$\n"  # counts claim more atoms than follow
+    frame = read_table((good[0] + lying + good[1] + good[2]).encode(), "data.sdf")
+    assert len(frame) == 4
+    assert frame["smiles"].tolist()[2:] == ["c1ccccc1", "CC(=O)O"] and frame["smiles"].isna().tolist() == [False, True, False, False]
+    assert frame.loc[1, "sdf_error"].startswith("SDF record 2:")
+
+
+def test_sdf_record_beyond_the_atom_limit_is_a_row_with_its_reason():
+    big = Chem.MolToMolBlock(Chem.MolFromSmiles("C" * (MAX_HEAVY_ATOMS + 1))) + "$$$$\n"
+    good = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO")) + "$$$$\n"
+    frame = read_table((good + big).encode(), "data.sdf")
+    assert frame["smiles"].tolist()[0] == "CCO" and frame["smiles"].isna().tolist() == [False, True]
+    assert "heavy atoms" in frame.loc[1, "sdf_error"]
+
+
+def test_too_many_columns_fail_before_parsing():
+    header = ",".join("c" * 200_000)
+    with pytest.raises(TableReadError, match="200,000 columns; the limit is 1,000"):
+        read_table((header + "\n" + "1," * 3 + "\n").encode(), "data.csv")
+
+
+def test_too_long_line_is_refused():
+    with pytest.raises(TableReadError, match="line 2 has"):
+        read_table(b"smiles,value\n" + b"C" * (MAX_LINE_CHARS + 1) + b",1\n", "data.csv")
+
+
+def test_max_rows_and_size_default_to_the_environment(monkeypatch):
+    monkeypatch.setenv("GATE_MAX_ROWS", "2")
+    with pytest.raises(TableReadError, match="the limit is 2"):
+        read_table(_csv(), "data.csv")
+    monkeypatch.setenv("GATE_MAX_ROWS", "100")
+    monkeypatch.setenv("GATE_MAX_UPLOAD_MB", "1")
+    with pytest.raises(TableReadError, match="MB; the limit is 1 MB"):
+        read_table(b"smiles,value\n" + b"CCO,1\n" * 200_000, "data.csv")
 
 
 # ---- column detection ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from gate_core.data.table import MultiTaskTable
+from gate_core.limits import MAX_ABS_LABEL
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -79,7 +80,24 @@ def test_from_single_task_reports_bad_rows():
     reasons = {r.row: r.reason for r in table.invalid}
     assert sorted(reasons) == [2, 3, 5, 6]
     assert "parse" in reasons[2] and "empty" in reasons[3]
-    assert "not a number" in reasons[5] and "not finite" in reasons[6]
+    assert "not a number" in reasons[5] and "missing" in reasons[6]
+    assert table.conflicts == {"CCO": [1.0, 3.0]}
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("1_000", "not a number"), ("1,5", "not a number"), ("inf", "not finite"), (1e39, "beyond"), ("1e308", "beyond"), (-1e30, "beyond"), ("", "missing")],
+)
+def test_labels_that_cannot_train_are_refused_per_row(value, reason):
+    """pandas' reading of a cell decides (so the upload check agrees); float32 squares must stay finite."""
+    table = MultiTaskTable.from_single_task(["CCO", "CCC"], [value, 1.0], "t")
+    assert [r.row for r in table.invalid] == [1] and reason in table.invalid[0].reason
+    assert table.smiles == ["CCC"]
+
+
+def test_largest_allowed_label_keeps_float32_finite():
+    table = MultiTaskTable.from_single_task(["CCO", "CCC"], [MAX_ABS_LABEL, -MAX_ABS_LABEL], "t")
+    assert not table.invalid and np.isfinite(table.Y.astype(np.float32) ** 2).all()
 
 
 def test_read_long_tiny_fixture():

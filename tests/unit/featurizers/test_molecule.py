@@ -8,6 +8,7 @@ import pytest
 from rdkit import Chem
 
 from gate_core.featurizers.molecule import canonical_smiles, parse_smiles
+from gate_core.limits import MAX_HEAVY_ATOMS, MAX_RINGS
 
 
 def test_valid_smiles_is_canonical_and_has_mol():
@@ -115,3 +116,22 @@ def test_parses_are_memoised_and_can_be_forgotten():
     assert again is not first and (again.smiles, again.input) == (first.smiles, first.input)
     bad = parse_smiles("C1CC")
     assert parse_smiles("C1CC") is bad and not bad.ok  # failures are memoised with their reason too
+
+
+@pytest.mark.parametrize(
+    ("smiles", "reason"),
+    [
+        ("C" * 20_000, "20,000 characters; the limit is 10,000"),  # canonicalising it overflows RDKit's stack (signal 11)
+        ("C" * (MAX_HEAVY_ATOMS + 1), "heavy atoms"),
+        ("[Na+]." * 2_000 + "CCO", "characters; the limit is"),
+        ("".join(f"C{i % 9 + 1}CC{i % 9 + 1}" for i in range(MAX_RINGS + 1)), "rings; the limit is"),
+    ],
+    ids=["chain-20000", "chain-limit+1", "long-text", "many-rings"],
+)
+def test_molecules_beyond_the_limits_are_refused_with_a_reason(smiles, reason):
+    parsed = parse_smiles(smiles)
+    assert not parsed.ok and reason in parsed.error
+
+
+def test_largest_allowed_chain_is_parsed():
+    assert parse_smiles("C" * MAX_HEAVY_ATOMS).ok
