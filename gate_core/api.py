@@ -11,6 +11,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
+from dataclasses import replace as replace_record
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from gate_core.featurizers.molecule import parse_smiles
 from gate_core.models.checkpoint import load_checkpoint
 from gate_core.models.gate import TaskInfo
 from gate_core.registry import RunRecord, TaskRecord, TaskRegistry, TaskExistsError, validate_task_name
-from gate_core.relational.io import load_relational
+from gate_core.relational.io import RelationalHeadError, load_relational
 from gate_core.relational.predict import (
     RelationalInputError,
     RelationalPredictor,
@@ -32,13 +33,24 @@ from gate_core.relational.predict import (
     preview_new_task,
 )
 from gate_core.relational.train import resolve_table_path
+from gate_core.reliability import NO_RELATION, BackboneCalibration, PairGate, PairVerdict, ReliabilityCache, evaluate_task_pairs, known_slopes
 from gate_core.training.distributed import select_device
-from gate_core.training.evaluate import embed
-from gate_core.transfer.added_task import AddedTask
+from gate_core.training.evaluate import classification_metrics, embed, regression_metrics
+from gate_core.transfer.added_task import MODELS, AddedTask
 from gate_core.transfer.addition import TaskAdditionConfig, TaskAdditionResult, add_task, backbone_fingerprint
+from gate_core.transfer.calibration import LEVEL, Calibration, ConformalInterval, interval_columns
+from gate_core.transfer.domain import domain_label
 from gate_core.transfer.ratios import RatioSettings
 
 DEFAULT_BACKBONE = Path(__file__).resolve().parent.parent / "assets" / "backbone"
+MODEL_LABELS = {"gate": "trained task (GATE)", "probe": "frozen-backbone probe", "preview": "zero-training preview (relational head)"}
+
+
+def recommend(comparison: dict[str, dict], classification: bool) -> str:
+    """The model with the best out-of-fold score (ROC-AUC for classification, else RMSE); ties keep GATE."""
+    key, sign = ("roc_auc", -1.0) if classification else ("rmse", 1.0)
+    scored = {m: sign * float(v[key]) for m, v in comparison.items() if v and np.isfinite(v.get(key, np.nan))}
+    return min(scored, key=lambda m: (scored[m], m != "gate")) if scored else "gate"
 
 
 def config_from_options(options: dict) -> TaskAdditionConfig:
@@ -75,6 +87,8 @@ class GateStudio:
         self._relational_nodes: dict[str, str] = {}
         self._table_labels: dict[str, dict[str, float]] | None = None
         self._relational_lock = threading.RLock()
+        self.reliability = ReliabilityCache(self.registry.data_dir / "calibration", self.backbone, self.backbone_metadata, self.backbone_id)
+        self._task_pairs: dict[str, tuple[str, dict[str, PairVerdict]]] = {}
 
     # ---- what exists -------------------------------------------------------------------------
     @property
@@ -115,17 +129,35 @@ class GateStudio:
         config: TaskAdditionConfig | None = None,
         replace: bool = False,
         progress: Callable[[dict], None] | None = None,
+        model: str = "auto",
     ) -> tuple[TaskRecord, TaskAdditionResult]:
-        """Train and register a task. Nothing is registered unless training finished."""
+        """Train and register a task. Nothing is registered unless training finished.
+
+        By default every valid row trains the final ensemble (no test set) and the frozen-backbone
+        probe is trained on the same scaffold folds. The zero-training preview is scored on the
+        same folds; ``record.metrics["comparison"]`` holds the three models' out-of-fold metrics
+        and ``["recommended"]`` the best. ``model``: which one answers predictions — ``auto``
+        (the recommended one), or one of :data:`~gate_core.transfer.added_task.MODELS`; change it
+        later with :meth:`choose_model`.
+        """
         self.check_new_name(name, replace)
+        if model != "auto" and model not in MODELS:
+            raise ValueError(f"model must be auto or one of {', '.join(MODELS)}, got {model!r}")
         for col in (smiles_column, target_column):
             if col not in frame.columns:
                 raise ValueError(f"column '{col}' not found; the table has: {', '.join(map(str, frame.columns))}")
-        config = config or TaskAdditionConfig(test_fraction=0.15, train_baseline=True)
+        config = config or TaskAdditionConfig(train_baseline=True)
         result = add_task(
             self.backbone, frame[smiles_column].tolist(), frame[target_column].tolist(), TaskInfo(name, unit, config.task_type or "regression", description), config, progress
         )
         task = result.task
+        self._add_preview(task, result)
+        comparison = task.metadata["oof_metrics"]
+        task.metadata["recommended"] = recommend(comparison, task.classification)
+        chosen = task.metadata["recommended"] if model == "auto" else model
+        if chosen not in task.available_models():
+            raise ValueError(f"model '{chosen}' is not available for this task (available: {', '.join(task.available_models())})")
+        task.metadata["model"] = chosen
         record = TaskRecord(
             name=name,
             task_type=task.info.task_type,
@@ -133,7 +165,7 @@ class GateStudio:
             description=description,
             backbone_id=self.backbone_id,
             sizes={"n_rows": len(frame), "n_valid": task.metadata["n_train"] + task.metadata["n_test"], "n_train": task.metadata["n_train"], "n_test": task.metadata["n_test"], "n_invalid": len(result.invalid), "n_duplicates_merged": result.n_duplicates_merged},
-            metrics={"test": result.test_metrics, "baseline_test": result.baseline_test_metrics, "timings": result.timings},
+            metrics=self._record_metrics(task, result.test_metrics, result.baseline_test_metrics, result.timings),
             ratios=task.metadata["ratios"],
         )
         dataset = pd.DataFrame({"smiles": frame[smiles_column].astype(str), "value": frame[target_column]})
@@ -141,6 +173,52 @@ class GateStudio:
             task.save(tmp)
             registered = self.registry.register_task(record, tmp, dataset, replace=replace)
         return registered, result
+
+    @staticmethod
+    def _record_metrics(task: AddedTask, test: dict | None, baseline_test: dict | None, timings: dict) -> dict:
+        """What the registry shows of a task: test metrics (if a test set was held out), the
+        out-of-fold comparison of the three models, the recommended and the chosen one, and the
+        interval level."""
+        return {
+            "test": test, "baseline_test": baseline_test, "timings": timings,
+            "oof": task.metadata["oof_metrics"].get(task.model), "comparison": task.metadata["oof_metrics"],
+            "recommended": task.metadata.get("recommended"), "model": task.model, "interval_level": LEVEL,
+        }
+
+    def _add_preview(self, task: AddedTask, result: TaskAdditionResult) -> None:
+        """Score the zero-training preview on the task's own scaffold folds (node from the other folds) and calibrate it.
+
+        Without a relational head the task simply has no ``preview`` model.
+        """
+        oof = result.oof or {}
+        folds = np.asarray(oof.get("fold", []))
+        if not len(folds) or (folds < 0).any():
+            return  # K = 1: one validation fold only, too little to judge the preview on
+        smiles, y = list(oof["smiles"]), np.asarray(oof["y_true"], dtype=float)
+        pred = np.full(len(y), np.nan)
+        try:
+            for k in np.unique(folds):
+                held, support = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
+                frame = self.preview_task([smiles[i] for i in support], y[support].tolist(), [smiles[i] for i in held], task.info.task_type)
+                pred[held] = frame["prediction"].to_numpy(dtype=float)
+        except (RelationalInputError, RelationalHeadError):
+            return
+        metrics = classification_metrics(y, pred) if task.classification else regression_metrics(y, pred)
+        task.metadata["oof_metrics"]["preview"] = metrics
+        task.metadata["calibration"]["preview"] = Calibration.fit(task.classification, y, pred, np.asarray(oof["ad_score"])).to_dict()
+        task.metadata["oof"]["preview"] = pred.tolist()
+
+    def choose_model(self, name: str, model: str) -> TaskRecord:
+        """Make ``model`` (:data:`~gate_core.transfer.added_task.MODELS`) the one that answers ``name``'s predictions."""
+        task = self.load_task(name)
+        if model not in task.available_models():
+            raise ValueError(f"model '{model}' is not available for task '{name}' (available: {', '.join(task.available_models())})")
+        record = self.registry.get_task(name)
+        chosen = AddedTask(task.info, task.members, task.y_mean, task.y_std, task.domain, task.backbone_id, {**task.metadata, "model": model}, task.probe_members)
+        metrics = {**(record.metrics or {}), "model": model, "oof": chosen.metadata.get("oof_metrics", {}).get(model)}
+        with tempfile.TemporaryDirectory(prefix="gate-task-") as tmp:
+            chosen.save(tmp)
+            return self.registry.register_task(replace_record(record, metrics=metrics), tmp, self.registry.get_dataset(name), replace=True)
 
     def run_job(self, run: RunRecord) -> TaskRecord:
         """Execute one queued run (the app's background worker calls this)."""
@@ -165,9 +243,10 @@ class GateStudio:
             run.task_name,
             options.get("unit", ""),
             options.get("description", ""),
-            config_from_options(options.get("config", {"test_fraction": 0.15, "train_baseline": True})),
+            config_from_options(options.get("config", {"train_baseline": True})),
             replace=bool(options.get("replace", False)),
             progress=report,
+            model=options.get("model", "auto"),
         )
         final = {**history, "fraction": 1.0, "stage": "done", "message": "task added", "test_predictions": result.test_predictions, "invalid": [asdict(r) for r in result.invalid]}
         self.registry.finish_run(run.id, final, log_line=f"registered task {record.name}")
@@ -183,17 +262,48 @@ class GateStudio:
     ) -> pd.DataFrame:
         """One row per input, in input order; invalid rows kept with their reason in ``error``.
 
-        For each task: ``<task>`` (value in its unit, or probability), ``<task>_std`` (ensemble
-        spread; NaN for backbone properties, which are single models) and, for added tasks,
-        ``<task>_ad_score`` / ``<task>_in_domain``.
+        Columns per task, backbone properties and added tasks alike:
 
-        With ``known`` measurements (one dict for every row, or one per row) or
-        ``use_table_labels``, the relational head also gives ``<task>_relational`` (see
-        :meth:`predict_relational`); without them this is the plain GATE prediction only.
+        - ``<task>``: the prediction in the task's unit; for a classification task the
+          calibrated probability of class 1 (Platt scaling on held-out predictions).
+        - ``<task>_std``: spread of the ensemble (NaN for backbone properties and for a task
+          answered by its preview). Not an interval: it understates the error at small n.
+        - ``<task>_lo90`` / ``<task>_hi90``: the 90 % prediction interval (split-conformal on
+          held-out residuals: an added task's out-of-fold predictions, the backbone's validation
+          split; wider away from the training data); NaN for classification.
+        - ``<task>_ad_score``: applicability-domain score (distance to the 5 nearest training
+          molecules in the common chart over the training set's own 95th percentile; lower is
+          closer); ``<task>_domain``: "inside" (≤ 1), "near the edge" (≤ 2) or "outside the
+          training data"; ``<task>_in_domain``: score ≤ 1.
+
+        A backbone property whose calibration cannot be computed (its table is missing) gets NaN
+        intervals and an empty domain. With ``known`` measurements (one dict for every row, or
+        one per row) or ``use_table_labels``, the relational head's corrections are added (see
+        :meth:`predict_relational`).
         """
         if known is None and not use_table_labels:
             return self._predict_plain(smiles, tasks)[0]
         return self.predict_relational(smiles, tasks, known, use_table_labels)
+
+    def backbone_calibration(self) -> BackboneCalibration | None:
+        """Intervals and domains of the backbone's properties (computed once, cached); ``None`` if its table is missing."""
+        try:
+            return self.reliability.calibration()
+        except (ValueError, OSError) as exc:
+            import warnings
+
+            warnings.warn(f"backbone properties get no interval or domain: {exc}", stacklevel=3)
+            return None
+
+    @torch.no_grad()
+    def _preview_values(self, name: str, h: torch.Tensor, chart: torch.Tensor) -> np.ndarray:
+        """An added task's zero-training read-out (its node from all its labelled molecules), user units."""
+        self._relational_node(name)
+        predictor = self.relational()
+        spec = predictor.specs[name]
+        scaled = predictor.head.data_features(chart) @ spec.nodes.vectors[0] + spec.nodes.bias[0]
+        out = torch.sigmoid(scaled) if spec.classification else scaled * spec.y_std + spec.y_mean
+        return out.cpu().numpy().astype(np.float64)
 
     @torch.no_grad()
     def _predict_plain(self, smiles: list[object], tasks: list[str] | None) -> tuple[pd.DataFrame, torch.Tensor | None, np.ndarray]:
@@ -214,22 +324,40 @@ class GateStudio:
             z, u = self.backbone.latents(h)
             source_values = self.backbone.unscale(torch.stack([m.head(z[k]) for k, m in enumerate(self.backbone.tasks.values())], dim=1)).cpu().numpy()
             chart = u.mean(dim=0)
+        calibration = self.backbone_calibration() if any(t in self.backbone.task_names for t in tasks) and len(canonical) else None
         for task in tasks:
-            values = np.full(len(frame), np.nan)
-            std = np.full(len(frame), np.nan)
-            ad = np.full(len(frame), np.nan)
-            if task in self.backbone.task_names:
-                if len(canonical):
-                    values[ok_rows] = source_values[:, self.backbone.task_names.index(task)]
-                columns.update({task: values, f"{task}_std": std})
-                continue
-            inside = np.full(len(frame), None, dtype=object)
+            cols = {c: np.full(len(frame), np.nan) for c in ("value", "std", "lo", "hi", "ad")}
+            domain, inside = np.full(len(frame), "", dtype=object), np.full(len(frame), None, dtype=object)
             if len(canonical):
-                out = self.load_task(task).predict_from_representation(h, chart)
-                values[ok_rows], std[ok_rows], ad[ok_rows] = out["mean"], out["std"], out["ad_score"]
-                inside[ok_rows] = out["in_domain"].astype(bool)
-            columns.update({task: values, f"{task}_std": std, f"{task}_ad_score": ad, f"{task}_in_domain": inside})
+                if task in self.backbone.task_names:
+                    out = self._backbone_extras(task, source_values[:, self.backbone.task_names.index(task)], chart, calibration)
+                else:
+                    added_task = self.load_task(task)
+                    preview = self._preview_values(task, h, chart) if added_task.model == "preview" else None
+                    out = added_task.predict_from_representation(h, chart, preview=preview)
+                for c, key in (("value", "mean"), ("std", "std"), ("lo", "lo"), ("hi", "hi"), ("ad", "ad_score")):
+                    cols[c][ok_rows] = out[key]
+                domain[ok_rows] = out["domain"]
+                inside[ok_rows] = [None if d == "" else bool(v) for d, v in zip(out["domain"], out["in_domain"])]
+            lo, hi = interval_columns(task)
+            columns.update({task: cols["value"], f"{task}_std": cols["std"], lo: cols["lo"], hi: cols["hi"], f"{task}_ad_score": cols["ad"], f"{task}_domain": domain, f"{task}_in_domain": inside})
         return pd.concat([frame, pd.DataFrame(columns)], axis=1), h, ok_rows
+
+    @staticmethod
+    def _backbone_extras(task: str, values: np.ndarray, chart: torch.Tensor, calibration: BackboneCalibration | None) -> dict[str, np.ndarray]:
+        """A backbone property's values with their interval and domain (NaN / '' without a calibration)."""
+        n = len(values)
+        out = {"mean": values, "std": np.full(n, np.nan), "lo": np.full(n, np.nan), "hi": np.full(n, np.nan), "ad_score": np.full(n, np.nan)}
+        domain, cal = (calibration.domains.get(task), calibration.calibrations.get(task)) if calibration else (None, None)
+        if domain is not None:
+            out["ad_score"] = domain.score(chart).numpy().astype(np.float64)
+        if cal is not None and cal.platt is not None:
+            out["mean"] = cal.platt(values)
+        if cal is not None and cal.interval is not None:
+            out["lo"], out["hi"] = cal.interval.bounds(out["mean"], out["ad_score"])
+        out["domain"] = domain_label(out["ad_score"])
+        out["in_domain"] = out["ad_score"] <= 1.0
+        return out
 
     # ---- relational prediction (DESIGN §6) -----------------------------------------------------
     def relational(self) -> RelationalPredictor:
@@ -286,8 +414,18 @@ class GateStudio:
         recorded labels (never for a task being predicted; the chemist's values win), listed
         in ``known_from_table``.
 
-        Columns: those of the plain prediction, ``<task>_relational`` beside each ``<task>``,
-        then ``known_used`` (the chemist's values used), ``known_from_table`` (with
+        A known value corrects a prediction only through a pair (known → target) that the held-out
+        check accepted (:mod:`gate_core.reliability`: beats the plain prediction on held-out
+        molecules and follows the sign of the two properties' relation in the data), and only
+        when, for this molecule, the correction moves with the known value in that direction.
+        Otherwise the corrected column holds the plain value and the note says why.
+
+        Columns: those of the plain prediction; beside each ``<task>``: ``<task>_relational``
+        (corrected value, or the plain one when no correction applies), ``<task>_relational_lo90``
+        / ``_hi90`` (the correction's own 90 % interval, from its pair's held-out residuals; NaN
+        when not corrected or for classification) and ``<task>_relational_note`` (which known
+        values corrected it, or "no reliable relation learned for this pair" and why); then
+        ``known_used`` (the chemist's values used), ``known_from_table`` (with
         ``use_table_labels``) and ``known_warning``.
         """
         predictor = self.relational()
@@ -310,20 +448,96 @@ class GateStudio:
                 labels = self.table_labels(frame.at[i, "smiles"])
                 from_table[i] = {t: v for t, v in labels.items() if t not in targets and t not in rows[i]}
         merged = [{**from_table[i], **rows[i]} for i in range(len(rows))]
-        relational = np.full((len(frame), len(targets)), np.nan)
-        if h is not None and len(ok_rows):
-            relational[ok_rows] = predictor.predict_scaled(h, targets, [merged[i] for i in ok_rows])["relational"]
         ordered: list[pd.Series] = [frame[c] for c in ("input", "smiles", "error", "note")]
-        for j, task in enumerate(targets):
-            ordered += [frame[c] for c in (task, f"{task}_std", f"{task}_ad_score", f"{task}_in_domain") if c in frame.columns]
-            ordered.append(pd.Series(relational[:, j], name=f"{task}_relational"))
-        out = pd.concat(ordered, axis=1)
+        for task in targets:
+            corrected = self._corrections(task, frame, h, ok_rows, merged)
+            ordered += [frame[c] for c in (task, f"{task}_std", *interval_columns(task), f"{task}_ad_score", f"{task}_domain", f"{task}_in_domain")]
+            ordered += [pd.Series(v, name=c) for c, v in corrected.items()]
         valid = set(ok_rows.tolist())
-        out["known_used"] = [format_known(rows[i]) if i in valid else "" for i in range(len(rows))]
+        ordered.append(pd.Series([format_known(rows[i]) if i in valid else "" for i in range(len(rows))], name="known_used"))
         if use_table_labels:
-            out["known_from_table"] = [format_known(from_table[i]) for i in range(len(rows))]
-        out["known_warning"] = ["; ".join(n) for n in notes]
-        return out
+            ordered.append(pd.Series([format_known(from_table[i]) for i in range(len(rows))], name="known_from_table"))
+        ordered.append(pd.Series(["; ".join(n) for n in notes], name="known_warning"))
+        return pd.concat(ordered, axis=1)
+
+    def pair_verdict(self, known: str, target: str) -> PairVerdict | None:
+        """The held-out verdict on correcting ``target`` from a known ``known``; ``None``: never judged (refused)."""
+        names = self.backbone.task_names
+        if known not in names:
+            return None  # an added task as the known value: not judged
+        if target in names:
+            return self.reliability.pair_gate(self.relational()).verdict(known, target)
+        return self._task_pair_verdicts(target).get(PairGate.key(known, target))
+
+    def _task_pair_verdicts(self, name: str) -> dict[str, PairVerdict]:
+        """(backbone property → added task) verdicts, judged once per registered version on the task's out-of-fold predictions."""
+        record = self.registry.get_task(name)
+        cached = self._task_pairs.get(name)
+        if cached and cached[0] == record.model_dir:
+            return cached[1]
+        task = self.load_task(name)
+        oof = task.metadata.get("oof") or {}
+        verdicts: dict[str, PairVerdict] = {}
+        if oof.get(task.model):
+            self._relational_node(name)
+            try:
+                labels = [self.table_labels(s) for s in oof["smiles"]]
+            except RelationalInputError:
+                labels = []
+            if labels:
+                verdicts = evaluate_task_pairs(
+                    self.relational(), name, list(oof["smiles"]), np.asarray(oof["y_true"], dtype=float),
+                    np.asarray(oof[task.model], dtype=float), np.asarray(oof["ad_score"], dtype=float), labels,
+                )
+        self._task_pairs[name] = (record.model_dir, verdicts)
+        return verdicts
+
+    @torch.no_grad()
+    def _corrections(self, task: str, frame: pd.DataFrame, h: torch.Tensor | None, ok_rows: np.ndarray, known: list[dict[str, float]]) -> dict[str, np.ndarray]:
+        """``<task>_relational`` (+ its interval and note) for every row, correcting only through accepted pairs."""
+        lo_name, hi_name = interval_columns(f"{task}_relational")
+        value = frame[task].to_numpy(dtype=float).copy()
+        lo, hi = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
+        note = np.full(len(frame), "", dtype=object)
+        position = {int(i): p for p, i in enumerate(ok_rows)}
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i in ok_rows:
+            if not known[i]:
+                continue
+            verdicts = {k: self.pair_verdict(k, task) for k in known[i]}
+            usable = tuple(k for k, v in verdicts.items() if v is not None and v.accepted)
+            refused = [k for k in known[i] if k not in usable]
+            if refused:
+                note[i] = "; ".join(f"{k} → {task}: " + (verdicts[k].reason if verdicts[k] else f"{NO_RELATION} (not judged for this pair)") for k in refused)
+            groups.setdefault(usable, []).append(int(i))
+        predictor = self.relational()
+        ad = frame[f"{task}_ad_score"].to_numpy(dtype=float)
+        for usable, idx in groups.items():
+            if not usable or h is None:
+                continue
+            idx_a = np.array(idx)
+            h_sub = h[torch.as_tensor([position[i] for i in idx])]
+            rows = [{k: known[i][k] for k in usable} for i in idx]
+            out = predictor.predict_scaled(h_sub, [task], rows)["relational"][:, 0]
+            ok = np.ones(len(idx), dtype=bool)
+            half = np.zeros(len(idx))
+            for k in usable:
+                verdict = self.pair_verdict(k, task)
+                others = [{kk: r[kk] for kk in usable if kk != k} for r in rows]
+                slopes = known_slopes(predictor, h_sub, [task], k, np.array([r[k] for r in rows]), others)[:, 0]
+                ok &= verdict.direction_ok(slopes)
+                if verdict.interval:
+                    half = np.maximum(half, ConformalInterval.from_dict(verdict.interval).half_width(ad[idx_a]))
+            good, bad = idx_a[ok], idx_a[~ok]
+            value[good] = out[ok]
+            if not predictor.specs[task].classification:
+                lo[good], hi[good] = out[ok] - half[ok], out[ok] + half[ok]
+            used = ", ".join(usable)
+            for i in good:
+                note[i] = "; ".join(x for x in (f"corrected by {used}", note[i]) if x)
+            for i in bad:
+                note[i] = "; ".join(x for x in (f"{used} → {task}: {NO_RELATION} (for this molecule the correction runs against the relation in the data)", note[i]) if x)
+        return {f"{task}_relational": value, lo_name: lo, hi_name: hi, f"{task}_relational_note": note}
 
     def preview_task(self, smiles: list[object], values: list[object], query_smiles: list[object], task_type: str | None = None, name: str = "preview") -> pd.DataFrame:
         """Zero-training preview of a new task from its labelled molecules (see :func:`preview_new_task`)."""

@@ -259,7 +259,7 @@ class RelationalPredictor:
             assert spec.nodes is not None
             vectors.append(spec.nodes.vectors[0])
             biases.append(spec.nodes.bias[0])
-            if spec.kind == "added" and spec.model is not None:
+            if spec.kind == "added" and spec.model is not None and spec.model.model != "preview":  # a task answered by its preview: the read-out
                 mean = torch.as_tensor(spec.model.predict_from_representation(h, chart)["mean"], dtype=torch.float32, device=h.device)
                 plain.append(torch.logit(mean.clamp(1e-6, 1 - 1e-6)) if spec.classification else (mean - spec.y_mean) / spec.y_std)
             else:

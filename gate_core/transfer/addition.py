@@ -349,5 +349,6 @@ def add_task(
     task.metadata["timings"] = timings
     task.metadata["n_invalid_rows"] = len(table.invalid)
     oof_record = {"smiles": fit_smiles, "y_true": y_fit.tolist(), "fold": fold_of.tolist(), "ad_score": oof_ad.tolist(), **{m: v.tolist() for m, v in oof.items()}}
+    task.metadata["oof"] = oof_record  # kept with the task: the preview's and the known-value corrections' held-out checks use it
     emit({"stage": "done", "fraction": 1.0, "message": "task added"})
     return TaskAdditionResult(task, table.invalid, n_valid_rows - len(table), test_metrics, baseline_metrics, timings, test_predictions, oof_record)
