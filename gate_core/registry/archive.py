@@ -4,7 +4,11 @@ Why: tasks travel between machines as a single zip. Its ``manifest.json`` names 
 version, the task record, the backbone the task was trained against and a sha256 for every
 member, so an import can refuse — with a message a chemist can act on — a file that is not an
 archive, was damaged or edited, belongs to another backbone, or tries to write outside its
-folder (zip-slip). The checksums detect damage and casual edits; they are not a signature.
+folder (zip-slip). The checksums detect damage and casual edits; they are not a signature, so
+everything else is checked as untrusted input before anything is written to the registry: the
+manifest's schema (:mod:`gate_core.registry.schema`), regular files only, the size of each
+member and of all of them (declared and actually read, :mod:`gate_core.limits`), and the caller's
+``check`` of the unpacked model (the API loads it and runs a trial prediction).
 
 Layout of the zip: ``manifest.json``, ``model/<relative path>`` for each model file, and
 ``dataset.csv`` when the task has a stored dataset.
@@ -15,17 +19,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
+import stat
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from gate_core import __version__
+from gate_core import __version__, limits
 from gate_core.registry.errors import ArchiveError, InvalidNameError, RegistryError
 from gate_core.registry.files import CHUNK, fsync_dir
 from gate_core.registry.names import validate_member_path
-from gate_core.registry.records import BROKEN, TaskRecord
+from gate_core.registry.records import TaskRecord
+from gate_core.registry.schema import check_manifest
 
 if TYPE_CHECKING:
     from gate_core.registry.store import TaskRegistry
@@ -36,9 +42,8 @@ KNOWN_FORMAT_VERSIONS = frozenset({1})
 MANIFEST = "manifest.json"
 MODEL_PREFIX = "model/"
 DATASET_MEMBER = "dataset.csv"
-MAX_MANIFEST_BYTES = 16 << 20
-MAX_ARCHIVE_BYTES = 8 << 30
-_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+#: Called with the unpacked model folder and the record about to be registered; raises to refuse.
+ImportCheck = Callable[[Path, TaskRecord], None]
 
 
 # -- export -------------------------------------------------------------------------------
@@ -100,11 +105,14 @@ def import_task(
     expected_backbone_id: str,
     name: str | None = None,
     replace: bool = False,
+    check: ImportCheck | None = None,
 ) -> TaskRecord:
     """Check an exported archive completely, then register its task atomically.
 
-    ``name`` renames the task on import; ``replace`` swaps an existing task of that name.
-    Raises :class:`ArchiveError` for any problem with the file itself.
+    ``name`` renames the task on import; ``replace`` swaps an existing task of that name;
+    ``check`` vets the unpacked model before anything is registered. Raises
+    :class:`ArchiveError` for any problem with the file itself; a refused archive leaves
+    nothing behind (it is unpacked into a temporary folder outside the registry).
     """
     label = "The uploaded file" if hasattr(source, "read") else f"The file {os.fspath(source)}"
     try:
@@ -121,6 +129,8 @@ def import_task(
         except Exception as exc:  # a damaged zip fails in many ways; the message is what matters
             reason = str(exc) or type(exc).__name__
             raise ArchiveError(f"{label} is damaged and cannot be read ({reason}).") from exc
+        if check is not None:
+            check(Path(tmp) / MODEL_PREFIX, record)
         dataset_path = Path(tmp) / DATASET_MEMBER
         dataset = dataset_path.read_bytes() if dataset_path.is_file() else None
         return registry.register_task(record, Path(tmp) / MODEL_PREFIX, dataset, replace=replace)
@@ -143,23 +153,40 @@ def _read_archive(zf: zipfile.ZipFile, tmp: Path, expected_backbone_id: str, nam
         raise ArchiveError(f"The archive is incomplete: missing {', '.join(missing)}.")
     if extra := sorted(present - set(members)):
         raise ArchiveError(f"The archive holds files its manifest does not list: {', '.join(extra)}.")
-    if sum(i.file_size for i in infos) > MAX_ARCHIVE_BYTES:
-        raise ArchiveError("The archive unpacks to more than 8 GiB; refusing to import it.")
+    total = sum(i.file_size for i in infos)
+    if total > limits.MAX_ARCHIVE_TOTAL_BYTES:
+        raise ArchiveError(f"The archive unpacks to {_mib(total)}; the limit is {_mib(limits.MAX_ARCHIVE_TOTAL_BYTES)}.")
+    remaining = limits.MAX_ARCHIVE_TOTAL_BYTES
     for member, digest in members.items():
-        _extract_verified(zf, member, tmp / member, digest)
+        remaining -= _extract_verified(zf, zf.getinfo(member), tmp / member, digest, remaining)
     return _record(manifest["task"], backbone_id, name)
 
 
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
 def _check_member_names(infos: list[zipfile.ZipInfo]) -> None:
+    """Unique, safe names of regular files within the size limits (as declared; reading re-checks)."""
+    if len(infos) > limits.MAX_ARCHIVE_MEMBERS + 1:
+        raise ArchiveError(f"The archive holds {len(infos)} files; a task has at most {limits.MAX_ARCHIVE_MEMBERS}.")
     seen: set[str] = set()
     for info in infos:
+        kind = stat.S_IFMT(info.external_attr >> 16)
+        if info.is_dir() or kind not in (0, stat.S_IFREG):
+            raise ArchiveError(f"The archive member {info.filename!r} is not a regular file (a link or a folder); refusing to import it.")
+        if info.filename != MANIFEST and info.file_size > limits.MAX_ARCHIVE_MEMBER_BYTES:
+            raise ArchiveError(
+                f"The archive member {info.filename!r} unpacks to {_mib(info.file_size)}; "
+                f"the limit is {_mib(limits.MAX_ARCHIVE_MEMBER_BYTES)} per file."
+            )
         if info.filename in seen:
             raise ArchiveError(f"The archive lists {info.filename!r} twice; refusing to import it.")
         seen.add(info.filename)
         if info.filename == MANIFEST:
             continue
         try:
-            validate_member_path(info.filename.rstrip("/") if info.is_dir() else info.filename)
+            validate_member_path(info.filename)
         except InvalidNameError as exc:
             raise ArchiveError(
                 f"The archive member {info.filename!r} has an unsafe name (it could be written outside "
@@ -174,10 +201,10 @@ def _load_manifest(zf: zipfile.ZipFile) -> dict[str, Any]:
         raise ArchiveError(
             f"The archive has no {MANIFEST}; it was not written by GATE Studio's export."
         ) from exc
-    if info.file_size > MAX_MANIFEST_BYTES:
+    if info.file_size > limits.MAX_MANIFEST_BYTES:
         raise ArchiveError(f"The archive's {MANIFEST} is implausibly large.")
     try:
-        manifest = json.loads(zf.read(info).decode("utf-8"))
+        manifest = json.loads(_read_bounded(zf, info, limits.MAX_MANIFEST_BYTES).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ArchiveError(f"The archive's {MANIFEST} cannot be parsed ({exc}).") from exc
     if not isinstance(manifest, dict):
@@ -195,12 +222,9 @@ def _check_manifest(manifest: dict[str, Any]) -> dict[str, str]:
             f"The archive uses format version {version!r}, which this GATE Studio cannot read "
             f"(it reads {', '.join(map(str, sorted(KNOWN_FORMAT_VERSIONS)))}). Upgrade GATE Studio."
         )
-    members = manifest.get("members")
-    if not isinstance(members, dict) or not isinstance(manifest.get("task"), dict):
-        raise ArchiveError(f"The archive's {MANIFEST} lacks its 'members' or 'task' table.")
-    for member, digest in members.items():
-        if not isinstance(digest, str) or not _SHA256_RE.fullmatch(digest):
-            raise ArchiveError(f"The manifest's checksum for {member!r} is malformed.")
+    check_manifest(manifest)
+    members = manifest["members"]
+    for member in members:
         if member != DATASET_MEMBER and not member.startswith(MODEL_PREFIX):
             raise ArchiveError(f"The manifest lists an unexpected member {member!r}.")
         try:
@@ -215,12 +239,32 @@ def _check_manifest(manifest: dict[str, Any]) -> dict[str, str]:
     return members
 
 
-def _extract_verified(zf: zipfile.ZipFile, member: str, dest: Path, expected: str) -> None:
+def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """A member's bytes, refusing more than its declared size or ``limit`` (a lying header)."""
+    with zf.open(info) as src:
+        data = src.read(min(info.file_size, limit) + 1)
+    if len(data) > min(info.file_size, limit):
+        raise ArchiveError(f"The archive member {info.filename!r} holds more bytes than it declares; refusing to import it.")
+    return data
+
+
+def _extract_verified(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, expected: str, remaining: int) -> int:
+    """Unpack one member, counting the bytes actually read against its declared size and the
+    ``remaining`` total allowance; return how many were written."""
+    member = info.filename
     dest.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
+    allowed = min(info.file_size, limits.MAX_ARCHIVE_MEMBER_BYTES, remaining)
+    written = 0
     try:
-        with zf.open(member) as src, open(dest, "xb") as out:
+        with zf.open(info) as src, open(dest, "xb") as out:
             while chunk := src.read(CHUNK):
+                written += len(chunk)
+                if written > allowed:
+                    raise ArchiveError(
+                        f"Archive member {member!r} unpacks to more bytes than it declares or than the limits allow; "
+                        "refusing to import it."
+                    )
                 digest.update(chunk)
                 out.write(chunk)
     except zipfile.BadZipFile as exc:
@@ -230,21 +274,15 @@ def _extract_verified(zf: zipfile.ZipFile, member: str, dest: Path, expected: st
             f"Archive member {member!r} does not match its checksum in the manifest: it was modified "
             "or damaged after export. Refusing to import it."
         )
+    return written
 
 
 def _record(task: dict[str, Any], backbone_id: str, name: str | None) -> TaskRecord:
-    def text(key: str, default: str = "") -> str:
-        value = task.get(key, default)
-        if not isinstance(value, str):
-            raise ArchiveError(f"The manifest's task field {key!r} must be text.")
-        return value
-
-    status = text("status", "ready")
+    """The record to register (fields already checked against the manifest schema)."""
     return TaskRecord(
-        name=name if name is not None else text("name"),
-        task_type=text("task_type"),  # type: ignore[arg-type]  # checked by register_task
-        unit=text("unit"), description=text("description"), backbone_id=backbone_id,
-        status="ready" if status == BROKEN else status,
+        name=name if name is not None else task["name"], task_type=task["task_type"],
+        unit=task.get("unit", ""), description=task.get("description", ""), backbone_id=backbone_id,
+        status="ready",  # a broken task cannot be exported, and an imported one has all its files
         sizes=task.get("sizes", {}), metrics=task.get("metrics", {}), ratios=task.get("ratios", {}),
-        created=text("created"),
+        created=task.get("created", ""),
     )

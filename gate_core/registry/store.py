@@ -36,6 +36,8 @@ from gate_core.registry.runs import RunQueue
 if TYPE_CHECKING:
     import pandas as pd
 
+    from gate_core.registry import archive
+
 DATA_DIR_ENV = "GATE_DATA_DIR"
 DEFAULT_DATA_DIR = "gate_data"
 DB_NAME = "registry.sqlite3"
@@ -351,11 +353,12 @@ class TaskRegistry(RunQueue):
         expected_backbone_id: str,
         name: str | None = None,
         replace: bool = False,
+        check: archive.ImportCheck | None = None,
     ) -> TaskRecord:
         """Validate and register a task exported by :meth:`export_task`; see ``archive``."""
         from gate_core.registry import archive
 
-        return archive.import_task(self, path, expected_backbone_id, name=name, replace=replace)
+        return archive.import_task(self, path, expected_backbone_id, name=name, replace=replace, check=check)
 
     # -- recovery --------------------------------------------------------------------------
 

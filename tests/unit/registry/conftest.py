@@ -26,9 +26,9 @@ def make_record() -> Callable[..., TaskRecord]:
         fields.setdefault("task_type", "regression")
         fields.setdefault("unit", "log mol/L")
         fields.setdefault("backbone_id", BACKBONE)
-        fields.setdefault("metrics", {"rmse": 0.71, "r2": 0.8})
-        fields.setdefault("sizes", {"train": 80, "val": 10, "test": 10})
-        fields.setdefault("ratios", {"logP": 0.4, "MW": 0.1})
+        fields.setdefault("metrics", {"test": {"rmse": 0.71, "r2": 0.8}})
+        fields.setdefault("sizes", {"n_train": 80, "n_valid": 100, "n_test": 10})
+        fields.setdefault("ratios", {"logP": {"ratio": 0.4}, "MW": {"ratio": 0.1}})
         return TaskRecord(name=name, **fields)
 
     return make

@@ -213,8 +213,8 @@ def test_crafted_valid_archive_imports(target, tmp_path):
         (lambda m: m.pop("members"), "members"),
         (lambda m: m["members"].update({"model/ghost.bin": "0" * 64}), "missing model/ghost.bin"),
         (lambda m: m["members"].pop("model/config.json"), "does not list: model/config.json"),
-        (lambda m: m["members"].update({"model/config.json": "xyz"}), "malformed"),
-        (lambda m: m["task"].update(task_type="ranking"), "Task type"),
+        (lambda m: m["members"].update({"model/config.json": "xyz"}), "does not match"),
+        (lambda m: m["task"].update(task_type="ranking"), "task_type.*ranking"),
         (lambda m: m["task"].update(name="../etc"), "'/'"),
     ],
 )
@@ -249,3 +249,104 @@ def test_extra_and_duplicate_members_are_refused(exported, target, tmp_path):
         dup = rewrite(exported, tmp_path / "dup.zip", extra={"model/config.json": b"{}"})
     with pytest.raises(ArchiveError, match="twice"):
         target.import_task(dup, BACKBONE)
+
+
+# ---- untrusted archives (issue 14): schema, regular files, sizes, the caller's check -------------
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m["task"].update(sizes=[1, 2]), "task/sizes"),
+        (lambda m: m["task"].update(sizes={"n_valid": "many"}), "task/sizes/n_valid"),
+        (lambda m: m["task"].update(metrics={"test": [0.5]}), "task/metrics/test"),
+        (lambda m: m["task"].update(metrics={"surprise": 1}), "task/metrics.*surprise"),
+        (lambda m: m["task"].update(ratios={"logP": 0.4}), "task/ratios/logP"),
+        (lambda m: m["task"].update(unit=["a"]), "task/unit"),
+        (lambda m: m["task"].update(unit="x" * 101), "task/unit"),
+        (lambda m: m["task"].update(extra_field=1), "extra_field"),
+        (lambda m: m["task"].update(status="training"), "task/status"),
+        (lambda m: m.update(signed_by="me"), "signed_by"),
+        (lambda m: m.update(backbone_id=7), "backbone_id"),
+    ],
+    ids=["sizes-list", "sizes-text", "metrics-list", "metrics-unknown-key", "ratios-number", "unit-list",
+         "unit-too-long", "task-unknown-key", "status", "manifest-unknown-key", "backbone-number"],
+)
+def test_every_manifest_field_is_checked_against_the_schema(exported, target, tmp_path, edit, message, assert_clean):
+    bad = rewrite(exported, tmp_path / "bad.zip", manifest_change=edit)
+    with pytest.raises(ArchiveError, match=f"manifest.json is not valid: field .*{message}"):
+        target.import_task(bad, BACKBONE)
+    assert target.list_tasks(include_broken=True) == []
+    assert_clean(target)
+
+
+def _with_mode(src: Path, dst: Path, member: str, mode: int) -> Path:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            if info.filename == member:
+                info.external_attr = mode << 16
+            zout.writestr(info, zin.read(info))
+    return dst
+
+
+def test_symlink_member_is_refused(exported, target, tmp_path, assert_clean):
+    link = _with_mode(exported, tmp_path / "link.zip", "model/config.json", 0o120777)
+    with pytest.raises(ArchiveError, match="'model/config.json' is not a regular file"):
+        target.import_task(link, BACKBONE)
+    assert_clean(target)
+
+
+def test_folder_entry_is_refused(exported, target, tmp_path):
+    folder = rewrite(exported, tmp_path / "folder.zip", extra={"model/": b""})
+    with pytest.raises(ArchiveError, match="not a regular file"):
+        target.import_task(folder, BACKBONE)
+
+
+def test_member_and_total_size_limits_use_declared_sizes(exported, target, monkeypatch):
+    from gate_core import limits
+
+    monkeypatch.setattr(limits, "MAX_ARCHIVE_MEMBER_BYTES", 2_000)
+    with pytest.raises(ArchiveError, match="'model/model.safetensors' unpacks to 0.0 MiB; the limit is 0.0 MiB per file"):
+        target.import_task(exported, BACKBONE)
+    monkeypatch.setattr(limits, "MAX_ARCHIVE_MEMBER_BYTES", 1 << 20)
+    monkeypatch.setattr(limits, "MAX_ARCHIVE_TOTAL_BYTES", 2_000)
+    with pytest.raises(ArchiveError, match="unpacks to 0.0 MiB; the limit is 0.0 MiB"):
+        target.import_task(exported, BACKBONE)
+    assert target.list_tasks() == []
+
+
+def _understate_size(path: Path, member: str, declared: int) -> None:
+    """Patch the uncompressed size of ``member`` in both zip headers (a zip bomb's lie)."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+    data[info.header_offset + 22:info.header_offset + 26] = declared.to_bytes(4, "little")
+    central = data.rindex(member.encode()) - 46  # the central directory entry's fixed part precedes its name
+    assert data[central:central + 4] == b"PK\x01\x02"
+    data[central + 24:central + 28] = declared.to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+
+
+def test_member_that_unpacks_to_more_than_it_declares_is_refused(registry, make_record, dataset, target, tmp_path, assert_clean):
+    registry.register_task(make_record(), {"model.safetensors": b"\0" * 200_000}, dataset)
+    bomb = tmp_path / "bomb.zip"
+    registry.export_task("logS", bomb)
+    _understate_size(bomb, "model/model.safetensors", 1_000)
+    with pytest.raises(ArchiveError):
+        target.import_task(bomb, BACKBONE)
+    assert target.list_tasks() == []
+    assert_clean(target)
+
+
+def test_refusal_by_the_callers_check_leaves_nothing_behind(exported, target, assert_clean):
+    seen = {}
+
+    def check(model_dir: Path, record) -> None:
+        seen["files"] = sorted(p.name for p in model_dir.rglob("*") if p.is_file())
+        raise ArchiveError(f"trial prediction of {record.name} failed")
+
+    with pytest.raises(ArchiveError, match="trial prediction of logS failed"):
+        target.import_task(exported, BACKBONE, check=check)
+    assert seen["files"] == ["config.json", "head_0.pt", "model.safetensors"]
+    assert target.list_tasks(include_broken=True) == []
+    assert_clean(target)

@@ -31,7 +31,7 @@ def test_register_list_get(registry, make_record, model_files, dataset, assert_c
     assert [t.name for t in registry.list_tasks()] == ["logS"]
     got = registry.get_task("logs")  # names are case-insensitive
     assert got == stored
-    assert got.metrics == {"rmse": 0.71, "r2": 0.8} and got.ratios["logP"] == 0.4
+    assert got.metrics == {"test": {"rmse": 0.71, "r2": 0.8}} and got.ratios["logP"] == {"ratio": 0.4}
     assert read_files(registry, "logS") == model_files(1)
     pd.testing.assert_frame_equal(registry.get_dataset("logS"), dataset)
     registry.verify_task("logS")
