@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 HEIGHT = 360
 GATE_COLOUR = "#2f6f8f"
 BASELINE_COLOUR = "#c77c2e"
+PARITY_SIZE = 460  # px; square plots need the height, the width follows from scaleanchor
 
 
 def _layout(fig: go.Figure, title: str = "", height: int = HEIGHT) -> go.Figure:
@@ -92,11 +93,14 @@ def parity(
     fig.add_trace(go.Scatter(x=y_true, y=gate, mode="markers", name=series, marker={"color": GATE_COLOUR, "size": 8}))
     everything = np.concatenate([y_true, np.asarray(gate, float), np.asarray(baseline if baseline is not None else [], float)])
     lo, hi = float(np.nanmin(everything)), float(np.nanmax(everything))
+    pad = 0.05 * (hi - lo or 1.0)
+    lo, hi = lo - pad, hi + pad
     fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"color": "grey", "dash": "dash"}, name="y = x", hoverinfo="skip"))
-    fig.update_xaxes(title=f"measured {label}")
-    fig.update_yaxes(title=f"predicted {label}")
+    # square: the same range and scale on both axes, so distance from y = x reads the same everywhere
+    fig.update_xaxes(title=f"measured {label}", range=[lo, hi], constrain="domain")
+    fig.update_yaxes(title=f"predicted {label}", range=[lo, hi], scaleanchor="x", scaleratio=1, constrain="domain")
     fig.update_layout(legend={"orientation": "h", "y": -0.2})
-    return _layout(fig, title, height=420)
+    return _layout(fig, title, height=PARITY_SIZE)
 
 
 def roc(y_true: list[float], gate: list[float], baseline: list[float] | None, title: str = "Test set: ROC curve", series: str = "GATE (new task)") -> go.Figure:

@@ -71,8 +71,10 @@ def validation_report(report: UploadReport, name: str, unit: str) -> None:
     cols[3].metric("duplicate rows merged", report.n_duplicates_merged)
     for message in report.errors:
         st.error(f"Cannot add a task from this table: {message}.", icon=ERROR)
+    for message in report.target_warnings:
+        st.warning(f"Check the target column before training: {message}.", icon=WARN)
     for message in report.warnings:
-        st.info(message.capitalize() + ".")
+        st.info(message[:1].upper() + message[1:] + ".")
     if report.invalid:
         with st.expander(f"Rows that will be skipped ({len(report.invalid)})", expanded=len(report.invalid) <= 20):
             st.dataframe(report.invalid_frame(), hide_index=True, width="stretch")

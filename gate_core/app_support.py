@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from gate_core.data.columns import target_warnings
 from gate_core.data.splits import split
 from gate_core.data.table import InvalidRow, MultiTaskTable
 from gate_core.featurizers.molecule import parse_smiles
+from gate_core.text import plural
 from gate_core.transfer.addition import MIN_ROWS, TaskDataError, detect_task_type, validate_task_table
 
 if TYPE_CHECKING:
@@ -82,6 +84,7 @@ class UploadReport:
     n_non_numeric_values: int = 0
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    target_warnings: list[str] = field(default_factory=list)  # the values look wrong (see data.columns.target_warnings)
 
     @property
     def ok(self) -> bool:
@@ -150,14 +153,15 @@ def validate_upload(
         except TaskDataError as exc:
             errors.append(str(exc))
     if invalid:
-        warnings.append(f"{len(invalid)} of {n_rows} rows cannot be used and will be skipped (listed below)")
+        warnings.append(f"{len(invalid)} of {plural(n_rows, 'row')} cannot be used and will be skipped (listed below)")
     if n_merged:
-        warnings.append(f"{n_merged} duplicate rows of {len(duplicates)} molecules will be merged into one row each (median value)")
+        warnings.append(f"{plural(n_merged, 'duplicate row')} of {plural(len(duplicates), 'molecule')} will be merged into one row each (median value)")
     if detected == "classification" and task_type is None:
         warnings.append("all values are 0 or 1, so the task is treated as classification (change it in the options)")
     if not errors and len(table) < 50:
         warnings.append(f"only {len(table)} molecules: expect a wide uncertainty")
-    return UploadReport(n_rows, len(table), invalid, n_merged, duplicates, detected, values, n_missing, n_non_numeric, errors, warnings)
+    suspicious = target_warnings(values, detected) if not errors else []
+    return UploadReport(n_rows, len(table), invalid, n_merged, duplicates, detected, values, n_missing, n_non_numeric, errors, warnings, suspicious)
 
 
 # ---- tables for display ----------------------------------------------------------------------

@@ -13,10 +13,12 @@ import streamlit as st
 
 from gate_app import state, views
 from gate_core.app_support import TaskPreview, example_datasets, runs_frame, task_preview, validate_upload
-from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column, detect_target_column
+from gate_core.data.columns import default_target, split_unit, target_choices
+from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column
 from gate_core.registry import RegistryError, suggest_task_name
 from gate_core.relational.io import RelationalHeadError
 from gate_core.relational.predict import RelationalInputError
+from gate_core.text import plural
 
 st.set_page_config(page_title="Add a task · GATE Studio", layout="wide")
 st.title("Add a task")
@@ -67,6 +69,15 @@ def free_name(text: str) -> str:
     return name
 
 
+def name_and_unit(filename: str, unit_hint: str) -> None:
+    """Task name and unit from the target's header ("logS (mol/L)" → logS, mol/L), else from the file name."""
+    target = st.session_state.get("add_target_col")
+    name, unit = split_unit(target or "value")
+    generic = name.lower() in ("value", "target", "y", "label")
+    st.session_state["add_name"] = free_name(filename.rsplit(".", 1)[0] if generic else name)
+    st.session_state["add_unit"] = unit or unit_hint
+
+
 def choose_data() -> tuple[bytes, str, str] | None:
     """The chosen file's bytes, name and unit hint; ``None`` (with a message) when there is none."""
     source = st.radio("Data", ["Upload a file", "Example dataset"], key="add_source", horizontal=True)
@@ -99,22 +110,32 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
     columns = [str(c) for c in frame.columns]
     if st.session_state.get("add_digest") != digest:  # a new file: detect again, reset the form
         smiles = detect_smiles_column(frame)
-        target = detect_target_column(frame, smiles)
         st.session_state["add_digest"] = digest
         st.session_state["add_smiles_col"] = smiles or columns[0]
-        st.session_state["add_target_col"] = target or next((c for c in columns if c != (smiles or columns[0])), columns[0])
-        stem = filename.rsplit(".", 1)[0]
-        st.session_state["add_name"] = free_name(stem if (target or "value").lower() in ("value", "target", "y", "label") else target)
-        st.session_state["add_unit"] = unit_hint
+        st.session_state["add_target_col"] = default_target(frame, smiles or columns[0])
+        name_and_unit(filename, unit_hint)
         if smiles is None:
             st.warning("No column looks like SMILES; pick the right one below.")
-    with st.expander(f"Preview of {filename} ({len(frame):,} rows × {len(columns)} columns)"):
+    with st.expander(f"Preview of {filename} ({plural(len(frame), 'row')} × {plural(len(columns), 'column')})"):
         st.dataframe(frame.head(20), width="stretch")
     c1, c2, c3 = st.columns(3)
     smiles_col = c1.selectbox("SMILES column", columns, key="add_smiles_col")
-    target_col = c2.selectbox("Target column (measured value)", columns, key="add_target_col")
+    choices = target_choices(frame, smiles_col)
+    if st.session_state.get("add_target_col") not in choices:  # the SMILES column moved onto it
+        st.session_state["add_target_col"] = default_target(frame, smiles_col)
+    target_col = c2.selectbox(
+        "Target column (measured value)", choices, key="add_target_col", placeholder="choose the measured values",
+        on_change=name_and_unit, args=(filename, unit_hint),
+        help="Only numeric columns are offered. A column that numbers the rows (ID, index, or the integers 1, 2, 3, …) is never chosen for you.",
+    )
     choice = c3.selectbox("Task type", ["auto", "regression", "classification"], key="add_task_type")
     task_type = None if choice == "auto" else choice
+    if not choices:
+        st.error("No column of this table holds numbers, so there is no measured value to learn; add a numeric column.", icon=":material/error:")
+        return
+    if target_col is None:
+        st.warning("Every numeric column looks like a row number or ID; choose the column with the measured values if it is one of them.", icon=":material/warning:")
+        return
     report = check_table(digest, frame, smiles_col, target_col, task_type)
     views.validation_report(report, st.session_state.get("add_name", target_col), st.session_state.get("add_unit", ""))
     if report.ok:

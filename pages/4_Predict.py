@@ -1,21 +1,28 @@
-"""Predict: one SMILES or a file of them, for any mix of backbone properties and added tasks.
+"""Predict: SMILES typed or pasted (one or many) or a file of them, for any mix of backbone
+properties and added tasks.
 
-Added tasks give mean ± std over their ensemble and an applicability-domain flag; invalid rows
-stay in the table with their reason. Properties the chemist has already measured (typed in, or
-file columns named after a task) refine the other predictions through the relational head
-(DESIGN §6); without them the page gives the plain GATE prediction.
+Added tasks give mean ± std over their ensemble and an applicability-domain flag; invalid
+entries are reported by position and stay in the table with their reason, the rest are
+predicted. A file's own columns are kept, and a column named like a predicted task is
+compared with the predictions (parity plot). Properties the chemist has already measured
+(typed in, or file columns named after a task not being predicted) refine the other
+predictions through the relational head (DESIGN §6); without them the page gives the plain
+GATE prediction.
 """
 
 import pandas as pd
 import streamlit as st
 from rdkit.Chem import Draw
 
-from gate_app import known_values, state, views
+from gate_app import known_values, predict_views, state, views
 from gate_core.app_support import known_from_columns, known_from_editor, known_value_columns, prediction_csv, prediction_rows, relational_rows
+from gate_core.data.columns import is_numeric_column, parse_smiles_text
 from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column
 from gate_core.featurizers.molecule import parse_smiles
+from gate_core.predictions import blank_empty, invalid_entries, measured_columns
 from gate_core.relational.io import RelationalHeadError
 from gate_core.relational.predict import KnownTargetError, RelationalInputError
+from gate_core.text import plural
 
 st.set_page_config(page_title="Predict · GATE Studio", layout="wide")
 st.title("Predict")
@@ -27,7 +34,8 @@ all_tasks = [*added, *studio.backbone.task_names]
 units = studio.units()
 
 tasks = st.multiselect("Tasks", all_tasks, default=all_tasks, key="predict_tasks", help="Added tasks first, then the backbone's properties.")
-mode = st.radio("Input", ["One SMILES", "A file of SMILES"], horizontal=True, key="predict_mode")
+TYPED = "Type or paste SMILES"
+mode = st.radio("Input", [TYPED, "A file of SMILES"], horizontal=True, key="predict_mode")
 use_table = st.checkbox(
     "Use recorded labels when the molecule is in the backbone's training table",
     key="predict_table_labels",
@@ -62,43 +70,53 @@ def predict_or_explain(smiles: tuple, known: dict | list | None) -> pd.DataFrame
     st.stop()
 
 
-if mode == "One SMILES":
-    smiles = st.text_input("SMILES", key="predict_smiles", placeholder="e.g. CCO or c1ccccc1O")
+if mode == TYPED:
+    text = st.text_area(
+        "SMILES: one per line, or separated by commas, spaces or tabs", key="predict_smiles", height=110,
+        placeholder="e.g.\nCCO\nc1ccccc1O", help="Press Ctrl+Enter (or click outside the box) to predict. Invalid entries are reported by position; the others are predicted.",
+    )
     st.markdown("**Known measured values** (optional)")
-    st.caption("Properties you have already measured for this molecule: pick the property, type the value in its unit. They refine the other predictions (relational head); leave the table empty for the plain GATE prediction.")
+    st.caption("Properties you have already measured for these molecules: pick the property, type the value in its unit. They refine the other predictions (relational head); leave the table empty for the plain GATE prediction.")
     try:
         known = known_from_editor(known_values.editor(all_tasks, units))
     except RelationalInputError as exc:
         st.error(f"Known values refused: {exc}.", icon=views.ERROR)
         st.stop()
-    if not smiles.strip():
+    entries = parse_smiles_text(text)
+    if not entries:
         st.stop()
-    pred = predict_or_explain((smiles.strip(),), known or None)
-    parsed = parse_smiles(smiles)
-    if not parsed.ok:
-        st.error(f"Invalid SMILES: {parsed.error}.", icon=views.ERROR)
-    else:
+    pred = predict_or_explain(tuple(entries), known or None)
+    relational = "known_used" in pred.columns
+    invalid = invalid_entries(pred)
+    if len(entries) == 1 and invalid:
+        st.error(f"Invalid SMILES: {invalid[0].reason}.", icon=views.ERROR)
+    elif len(entries) == 1:
+        parsed = parse_smiles(entries[0])
         left, right = st.columns([1, 3])
         left.image(Draw.MolToImage(parsed.mol, size=(300, 300)), caption=parsed.smiles)
         if parsed.note:
             left.caption(parsed.note)
-        relational = "known_used" in pred.columns
         with right:
             if relational:
                 known_values.molecule_notes(pred, units, use_table)
-            rows = (relational_rows if relational else prediction_rows)(pred, 0, tasks, units)
+            rows = blank_empty((relational_rows if relational else prediction_rows)(pred, 0, tasks, units))
             st.dataframe(rows, hide_index=True, width="stretch", height=min(600, 36 * (len(rows) + 1)), column_config=views.number_columns(rows), key="predict_table")
-            if any(rows["in domain"].eq(False)):
+            if any(rows["in domain"].eq("no")):
                 st.warning("Out of domain for some added tasks: the molecule is far from their training molecules in the common chart, so trust those values less.")
+    else:
+        predict_views.invalid_notice(invalid, len(entries), "entry")
+        if relational:
+            known_values.file_notes(pred, use_table)
+        pred = predict_views.results_table(pred, tasks, units)
 else:
     upload = st.file_uploader(
         "Table with a SMILES column (CSV, TSV, Excel or SDF)",
         type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES],
         key="predict_file",
-        help="Known values: a column named exactly like a task (e.g. Tb_K) holds that row's measured value of it, in the task's unit; blank cells are not measured. They refine the other predictions (relational head).",
+        help="Your other columns (ID, name, measured values) are kept beside the predictions. A column named exactly like a task you are not predicting (e.g. Tb_K) holds known measured values that refine the other predictions (relational head); one named like a task you are predicting is compared with the prediction.",
     )
     if upload is None:
-        st.caption("Columns named exactly like a task (e.g. Tb_K) are read as measured values of that task and refine the other predictions.")
+        st.caption("Columns named exactly like a task you are not predicting (e.g. Tb_K) are read as measured values of that task and refine the other predictions; a column named like a predicted task is compared with the predictions.")
         st.stop()
     try:
         frame = state.read_upload(upload.getvalue(), upload.name)
@@ -108,18 +126,22 @@ else:
     columns = [str(c) for c in frame.columns]
     detected = detect_smiles_column(frame)
     column = st.selectbox("SMILES column", columns, index=columns.index(detected) if detected in columns else 0, key="predict_column")
-    known_columns = known_value_columns(frame, column, all_tasks)
+    known_columns = known_value_columns(frame, column, [t for t in all_tasks if t not in tasks])
     if known_columns:
         st.caption("Known values from the column(s) " + ", ".join(f"**{c}**" + (f" ({units[c]})" if units.get(c) else "") for c in known_columns) + ".")
     else:
-        st.caption("No column is named after a task, so no known values: plain GATE predictions.")
-    with st.spinner(f"Predicting {len(frame):,} molecules…"):
+        st.caption("No column is named after a task you are not predicting, so no known values: plain GATE predictions.")
+    with st.spinner(f"Predicting {plural(len(frame), 'molecule')}…"):
         pred = predict_or_explain(tuple(frame[column].tolist()), known_from_columns(frame, known_columns) if known_columns else None)
-    n_bad = int(pred["error"].notna().sum())
-    st.caption(f"{len(pred) - n_bad} molecules predicted" + (f"; {n_bad} invalid rows kept with their reason in 'error'." if n_bad else "."))
+    invalid = invalid_entries(pred)
+    st.caption(f"{plural(len(pred) - len(invalid), 'molecule')} predicted" + (f"; {plural(len(invalid), 'invalid row')} kept with {'its' if len(invalid) == 1 else 'their'} reason in 'error'." if invalid else "."))
+    predict_views.invalid_notice(invalid, len(pred), "row")
     if "known_used" in pred.columns:
         known_values.file_notes(pred, use_table)
-    st.dataframe(pred, hide_index=True, width="stretch", column_config=views.number_columns(pred), key="predict_table")
+    full = predict_views.results_table(pred, tasks, units, frame, column)
+    numeric = [c for c in columns if c != column and is_numeric_column(frame[c])]
+    predict_views.comparisons(pred, frame, measured_columns(frame, column, tasks), tasks, units, numeric)
+    pred = full
 
 csv = prediction_csv(pred)
 st.session_state["predict_csv"] = csv

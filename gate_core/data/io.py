@@ -254,13 +254,3 @@ def detect_smiles_column(frame: pd.DataFrame, sample: int = 20) -> str | None:
             best, best_rate = col, rate
     return best if best_rate >= 0.5 else None
 
-
-def detect_target_column(frame: pd.DataFrame, smiles_column: str | None) -> str | None:
-    """The first mostly-numeric column other than the SMILES column."""
-    for col in frame.columns:
-        if col == smiles_column:
-            continue
-        numeric = pd.to_numeric(frame[col], errors="coerce")
-        if numeric.notna().mean() >= 0.8 and numeric.nunique() > 1:
-            return col
-    return None

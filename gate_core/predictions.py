@@ -1,0 +1,138 @@
+"""Prediction frames as a chemist reads them: readable column names with units, the user's own
+columns kept beside the predictions, measured columns paired with predicted tasks, and
+invalid entries listed by position.
+
+Why here: the API returns machine names (``aq_logS_ad_score``) so that scripts can rely on
+them; every interface that shows predictions to a person (the app's tables, a model card)
+must name them the same way. Columns added later (intervals, domain words) get a readable
+name from :data:`SUFFIX_LABELS`, or a generic one, without changes to the pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gate_core.data.columns import is_numeric_column, numeric_values
+
+#: Per-row columns of :meth:`GateStudio.predict` that belong to no task.
+ROW_LABELS = {
+    "input": "input",
+    "smiles": "canonical SMILES",
+    "error": "error",
+    "note": "note",
+    "known_used": "known values used",
+    "known_from_table": "recorded labels used",
+    "known_warning": "known-value warning",
+}
+#: ``<task><suffix>`` → (label after the task name, whether the task's unit applies).
+SUFFIX_LABELS: dict[str, tuple[str, bool]] = {
+    "": ("", True),
+    "_std": ("± std (ensemble spread)", True),
+    "_ad_score": ("domain distance (≤ 1: in domain)", False),
+    "_in_domain": ("in domain", False),
+    "_relational": ("with known values", True),
+    "_lower": ("lower bound", True),
+    "_upper": ("upper bound", True),
+    "_domain": ("domain", False),
+}
+FROM_FILE = " (from file)"
+
+
+def split_column(column: str, tasks: list[str]) -> tuple[str | None, str]:
+    """``"aq_logS_ad_score"`` → ``("aq_logS", "_ad_score")``: the longest task name that prefixes it."""
+    for task in sorted(tasks, key=len, reverse=True):
+        if column == task or column.startswith(task + "_"):
+            return task, column[len(task):]
+    return None, column
+
+
+def column_label(column: str, tasks: list[str], units: dict[str, str]) -> str:
+    """The header a person reads: ``"aq_logS (log mol/L)"``, ``"aq_logS ± std (ensemble spread) (log mol/L)"``."""
+    if column in ROW_LABELS:
+        return ROW_LABELS[column]
+    task, suffix = split_column(column, tasks)
+    if task is None:
+        return column
+    words, with_unit = SUFFIX_LABELS.get(suffix, (suffix.lstrip("_").replace("_", " "), False))
+    unit = units.get(task, "")
+    return " ".join(part for part in (task, words, f"({unit})" if with_unit and unit else "") if part)
+
+
+def blank_empty(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text and flag columns as text, "" where a cell is empty and yes/no for flags, so a table
+    never shows "None" or "nan" and every column sorts."""
+    out = frame.copy()
+    for column in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
+            out[column] = out[column].map(_cell_text).astype(object)
+    return out
+
+
+def _cell_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def readable(pred: pd.DataFrame, tasks: list[str], units: dict[str, str], keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``pred`` with readable headers and blank empty text cells; ``keep`` columns keep their names."""
+    return blank_empty(pred).rename(columns={c: c if c in keep else column_label(c, tasks, units) for c in pred.columns})
+
+
+def with_input_columns(pred: pd.DataFrame, frame: pd.DataFrame, smiles_column: str) -> pd.DataFrame:
+    """The user's columns (ID, name, measured values...) first, then the predictions, row for row.
+
+    The SMILES column is the prediction's ``input`` already; a user column whose name the
+    predictions also use is kept as ``<name> (from file)``.
+    """
+    mine = frame.drop(columns=[smiles_column]).reset_index(drop=True)
+    mine = mine.rename(columns={c: f"{c}{FROM_FILE}" for c in mine.columns if c in pred.columns})
+    return pd.concat([mine, pred.reset_index(drop=True)], axis=1)
+
+
+def measured_columns(frame: pd.DataFrame, smiles_column: str, tasks: list[str]) -> dict[str, str]:
+    """``{task: column}`` for each predicted task whose name a numeric column of the file carries."""
+    return {t: t for t in tasks if t in frame.columns and t != smiles_column and is_numeric_column(frame[t])}
+
+
+@dataclass(frozen=True)
+class InvalidEntry:
+    """An input that could not be predicted: its 1-based position, the text given and why."""
+
+    position: int
+    text: str
+    reason: str
+
+
+def invalid_entries(pred: pd.DataFrame) -> list[InvalidEntry]:
+    """The rows of a prediction frame with an ``error``, by position."""
+    bad = pred.index[pred["error"].notna() & (pred["error"].astype(str) != "")]
+    return [InvalidEntry(int(i) + 1, str(pred.at[i, "input"]), str(pred.at[i, "error"])) for i in bad]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Predicted vs measured values of one task on the rows that have both."""
+
+    task: str
+    column: str
+    measured: np.ndarray
+    predicted: np.ndarray
+
+    def metrics(self) -> dict[str, float]:
+        from gate_core.training.evaluate import regression_metrics
+
+        return regression_metrics(self.measured, self.predicted)
+
+
+def compare(pred: pd.DataFrame, frame: pd.DataFrame, task: str, column: str) -> Comparison:
+    """Pair ``frame[column]`` (measured) with ``pred[task]`` row for row, keeping rows with both numbers."""
+    measured = numeric_values(frame[column].reset_index(drop=True)).to_numpy(dtype=float)
+    predicted = pd.to_numeric(pred[task].reset_index(drop=True), errors="coerce").to_numpy(dtype=float)
+    both = np.isfinite(measured) & np.isfinite(predicted)
+    return Comparison(task, column, measured[both], predicted[both])
