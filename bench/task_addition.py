@@ -1,7 +1,7 @@
-"""Task addition against the alternatives, side by side on the same scaffold splits (DESIGN §8).
+"""Task addition against the alternatives, side by side on the same splits (DESIGN §8, issue 11).
 
 For each target, seed and training size n, on exactly the same n training molecules and the
-same scaffold test set:
+same test set:
 
 (a) ``single_task``  a D-MPNN with the backbone's architecture trained from scratch on the target
                      alone (``pretrain`` with one task and l_reg only);
@@ -10,15 +10,25 @@ same scaffold test set:
 (c) ``finetune``     the whole backbone encoder fine-tuned with a new head (``gate_core.training.finetune``);
 (d) ``uniform``      task addition, every transfer ratio λ_s = 1;
 (e) ``learned``      task addition with learned transfer ratios (the default of the app and CLI);
-(f) ``rf``           a random forest on every RDKit 2D descriptor.
+(f) ``rf``           a random forest (500 trees) on every RDKit 2D descriptor;
+(g) ``lgbm``         LightGBM on the same descriptors, early-stopped on (a)/(c)'s validation fold.
 
-Protocol: a scaffold split of the whole target table (``--test-fraction`` of it by scaffold group,
-seeded) gives a training pool and a test set; the training set of size n is the first n of a
-seeded permutation of the pool (nested: the n = 50 set is inside the n = 100 set). Methods that
-need a validation fold carve it out of the n themselves: (a) and (c) hold out ``--val-fraction``
-at random; (b), (d), (e) use task addition's own K folds; (f) needs none. Featurisation is done
-once per target before any method is timed, so wall times compare training + prediction only;
-the ``speed`` section times featurisation separately, from cold caches.
+Protocol: ``scaffold_cluster_split`` of the whole target table (``--test-fraction`` of it; scaffold
+groups in a seeded random order, families too big for the test set broken into fingerprint
+clusters, so different seeds give different test sets) gives a training pool and a test set; the
+training set of size n is the first n of a seeded permutation of the pool (nested: the n = 50 set
+is inside the n = 100 set). Methods that need a validation fold carve it out of the n
+themselves: (a), (c) and (g) hold out the same ``--val-fraction`` at random; (b), (d), (e) use
+task addition's own K folds; (f) needs none. Featurisation is done once per target before any
+method is timed, so wall times compare training + prediction only; the ``speed`` section times
+featurisation separately, from cold caches.
+
+Every test molecule is marked *seen* (in the backbone's pre-training molecules, matched without
+stereo by :mod:`gate_core.data.seen`) or *unseen*, and every row is also scored on each part.
+The headline (:func:`headline`, statistics from :mod:`bench.stats`) is per target group
+(drug-like, physchem, both) and part (unseen first): mean nRMSE over targets with its bootstrap
+95 % interval, the ratio to the best baseline with its interval and the targets won; ROC-AUC and
+PR-AUC for the classification targets.
 
 Results are written after every cell (``task_addition.json`` / ``.md`` / ``.csv``), and
 ``--budget-minutes`` stops starting new cells once exceeded, so a killed or budget-limited run
@@ -41,12 +51,17 @@ import numpy as np
 from bench.common import REPO_ROOT, limit_threads, md_table, write_results
 
 NAME = "task_addition"
+MIN_PART = 10  # fewest test molecules for a seen/unseen part to be scored on its own
 DESCRIPTION = "new-task test RMSE vs training size: task addition (learned/uniform ratios) vs single-task, probe, fine-tuning, RF; add-task time; prediction throughput"
+DRUG_LIKE_TARGETS = ("caco2", "pk_vdss", "pk_cl", "pk_fu", "pk_thalf", "logp_fluorinated", "bbbp", "clintox")
 DEFAULT_TARGETS = (
+    *DRUG_LIKE_TARGETS,
     "freesolv", "huuskonen_logS", "fuel_cn", "fuel_ysi", "fuel_ron", "pka_fluorinated",
     "permittivity", "Tflash_K", "Hfus_kJmol", "dipole_D", "surface_tension_mNm", "Tautoignition_K", "log_viscosity298_Pas",
 )
-METHODS = ("single_task", "probe", "finetune", "uniform", "learned", "rf")
+METHODS = ("single_task", "probe", "finetune", "uniform", "learned", "rf", "lgbm")
+BASELINES = ("single_task", "finetune", "rf", "lgbm")  # what GATE must beat; (b) probe is our own ablation
+GOAL_RATIO = 0.85
 METHOD_LABELS = {
     "single_task": "(a) single-task D-MPNN",
     "probe": "(b) frozen + new head",
@@ -54,18 +69,23 @@ METHOD_LABELS = {
     "uniform": "(d) GATE uniform λ",
     "learned": "(e) GATE learned λ",
     "rf": "(f) RF on RDKit 2D",
+    "lgbm": "(g) LightGBM on RDKit 2D",
 }
 TARGETS_DIR = REPO_ROOT / "assets" / "data" / "targets"
-SUMMARY_MAX_N = 200
+SUMMARY_MAX_N = 300
 ADD_TASK_TARGET_SECONDS = 20.0
 THROUGHPUT_TARGET = 5000.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=str(REPO_ROOT / "assets/backbone"))
+    parser.add_argument("--results-name", default=NAME, help="write <results-dir>/<name>.json/.md/.csv (e.g. task_addition_v1 for a run on another backbone)")
+    parser.add_argument("--pretraining-table", default=str(REPO_ROOT / "assets/data/chemicals_properties.csv.gz"),
+                        help="long table whose molecules with a label of one of the backbone's tasks count as seen")
+    parser.add_argument("--corpus", default="", help="comma-separated CSV files (column smiles or SMILES) of further pre-training molecules, e.g. the unlabelled corpus of computed source tasks: they count as seen too")
     parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS), help="comma-separated target names (assets/data/targets/<name>.csv)")
-    parser.add_argument("--sizes", default="50,100,200", help="training sizes n, comma-separated; 'all' = the whole training pool")
-    parser.add_argument("--seeds", default="0,1", help="split/subsample/model seeds, comma-separated")
+    parser.add_argument("--sizes", default="50,100,300", help="training sizes n, comma-separated; 'all' = the whole training pool")
+    parser.add_argument("--seeds", default="0,1,2", help="split/subsample/model seeds, comma-separated")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
     parser.add_argument("--budget-minutes", type=float, default=45.0, help="start no new cell after this many minutes (0: no limit)")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="scaffold fraction of each target held out as the test set")
@@ -80,7 +100,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ft-batch-size", type=int, default=32)
     parser.add_argument("--method-max-minutes", type=float, default=3.0, help="wall-clock cap of one (a) or (c) training")
     parser.add_argument("--rf-trees", type=int, default=500)
-    parser.add_argument("--rf-jobs", type=int, default=2)
+    parser.add_argument("--rf-jobs", type=int, default=2, help="processes of (f) and threads of (g)")
+    parser.add_argument("--lgbm-rounds", type=int, default=2000, help="most boosting rounds of (g); early stopping (patience 50) on the validation fold")
     parser.add_argument("--threads", type=int, default=None, help="torch/BLAS threads (default: every core this process may use)")
     parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
     parser.add_argument("--skip-speed", action="store_true", help="no add-task timing / throughput section")
@@ -198,6 +219,61 @@ def summarise(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) 
     }
 
 
+def per_target_means(rows: list[dict], methods: list[str], task_type: str, part: str, metric: str,
+                     targets: set[str] | None = None, max_n: int = SUMMARY_MAX_N) -> dict[str, dict[str, float]]:
+    """Each target's mean ``metric`` per method over its complete cells (every method finite on
+    that ``part``: "all", "seen" or "unseen"), sizes n ≤ ``max_n``."""
+    cells: dict[tuple, dict[str, float]] = {}
+    for r in rows:
+        size = r.get("size")
+        if (not isinstance(size, int) or size > max_n or r.get("method") not in methods or r.get("task_type") != task_type
+                or (targets is not None and r["target"] not in targets)):
+            continue
+        value = (r if part == "all" else (r.get("parts") or {}).get(part) or {}).get(metric)
+        if _finite(value):
+            cells.setdefault((r["target"], r["seed"], size), {})[r["method"]] = float(value)
+    per: dict[str, list[dict[str, float]]] = {}
+    for (target, _, _), v in sorted(cells.items(), key=str):
+        if all(m in v for m in methods):
+            per.setdefault(target, []).append(v)
+    return {t: {m: float(np.mean([c[m] for c in cs])) for m in methods} for t, cs in per.items()}
+
+
+def headline(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) -> dict:
+    """(e) learned λ against the best baseline, per target group × part of the test set, with
+    bootstrap 95 % intervals over targets and win counts (:mod:`bench.stats`); regression on
+    nRMSE (lower is better), classification on ROC-AUC (PR-AUC alongside)."""
+    from bench.stats import compare_over_targets, paired_difference, verdict
+    from gate_core.data.builders.targets import TARGET_GROUPS, TARGETS
+
+    baselines = [b for b in BASELINES if b in methods]
+    groups = {g: {t for t, spec in TARGETS.items() if spec.group == g} for g in TARGET_GROUPS} | {"all": None}
+    out: dict = {"max_n": max_n, "baselines": baselines, "goal_ratio": GOAL_RATIO}
+    for task_type, metric in (("regression", "nrmse"), ("classification", "roc_auc")):
+        higher = task_type == "classification"
+        block = {}
+        for group, members in groups.items():
+            for part in ("unseen", "seen", "all"):
+                means = per_target_means(rows, methods, task_type, part, metric, members, max_n)
+                if not means:
+                    continue
+                entry: dict = {"n_targets": len(means), "per_target": means,
+                               "mean": {m: float(np.mean([v[m] for v in means.values()])) for m in methods}}
+                if "learned" in methods and baselines:
+                    entry["learned_vs_best_baseline"] = compare_over_targets(means, "learned", baselines, higher_is_better=higher)
+                    if not higher:
+                        entry["verdict"] = verdict(entry["learned_vs_best_baseline"]["ratio_ci95"], GOAL_RATIO)
+                for other in ("uniform", "probe"):
+                    if {"learned", other} <= set(methods):
+                        entry[f"learned_minus_{other}"] = paired_difference(means, "learned", other)
+                if higher:
+                    pr = per_target_means(rows, methods, task_type, part, "pr_auc", members, max_n)
+                    entry["pr_auc_mean"] = {m: float(np.mean([v[m] for v in pr.values()])) for m in methods} if pr else {}
+                block[f"{group}/{part}"] = entry
+        out[task_type] = block
+    return out
+
+
 # ------------------------------------------------------------------------------------- data
 
 
@@ -216,19 +292,22 @@ def load_target(name: str) -> tuple[list[str], np.ndarray, str]:
 
 
 class TargetSplit:
-    """One target under one seed: the scaffold test set, the permuted pool, cached test embedding."""
+    """One target under one seed: the test set, the permuted pool, cached test embedding, and
+    which test molecules the backbone saw in pre-training (``seen``; all False without ``seen_keys``)."""
 
-    def __init__(self, name: str, seed: int, test_fraction: float) -> None:
-        from gate_core.data.splits import scaffold_split
+    def __init__(self, name: str, seed: int, test_fraction: float, seen_keys: frozenset[str] | None = None) -> None:
+        from gate_core.data.seen import seen_mask
+        from gate_core.data.splits import scaffold_cluster_split
 
         self.name, self.seed = name, seed
         self.smiles, self.y, self.task_type = load_target(name)
-        pool, _, test = scaffold_split(self.smiles, (1.0 - test_fraction, 0.0, test_fraction), seed)
+        pool, _, test = scaffold_cluster_split(self.smiles, (1.0 - test_fraction, 0.0, test_fraction), seed)
         self.order = pool[np.random.default_rng(seed).permutation(len(pool))]
         self.test = test
         self.test_smiles = [self.smiles[i] for i in test]
         self.y_test = self.y[test]
         self.test_std = float(self.y_test.std())
+        self.seen = seen_mask(self.test_smiles, seen_keys) if seen_keys is not None else np.zeros(len(test), dtype=bool)
         self.h_test = self.chart_test = None
 
     @property
@@ -250,6 +329,16 @@ def _metrics(task_type: str, y: np.ndarray, pred: np.ndarray, test_std: float) -
     m = regression_metrics(y, pred)
     m["nrmse"] = m["rmse"] / test_std if test_std > 0 else float("nan")
     return m
+
+
+def part_metrics(task_type: str, y: np.ndarray, pred: np.ndarray, seen: np.ndarray) -> dict:
+    """Metrics on the seen and the unseen test molecules apart (nRMSE against each part's own
+    std); a part with fewer than :data:`MIN_PART` molecules is left out."""
+    out = {}
+    for part, mask in (("seen", seen), ("unseen", ~seen)):
+        if mask.sum() >= MIN_PART:
+            out[part] = _metrics(task_type, y[mask], pred[mask], float(y[mask].std()))
+    return out
 
 
 def _val_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -339,6 +428,23 @@ def run_rf(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: 
     return pred, {"n_descriptors": int(X.shape[1])}
 
 
+def run_lgbm(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Gradient boosting on every RDKit 2D descriptor, early-stopped on the same fold as (a)/(c)."""
+    import lightgbm
+
+    args, features = ctx["args"], ctx["rdkit_descriptors"]
+    X = np.stack([features[s] for s in smiles])
+    X_test = np.stack([features[s] for s in ts.test_smiles])
+    classification = ts.task_type == "classification"
+    params = {"n_estimators": args.lgbm_rounds, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 5,
+              "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.5, "random_state": ts.seed, "n_jobs": args.rf_jobs, "verbose": -1}
+    model = lightgbm.LGBMClassifier(**params) if classification else lightgbm.LGBMRegressor(**params)
+    target = y.astype(int) if classification else y
+    model.fit(X[inner], target[inner], eval_X=X[val], eval_y=target[val], callbacks=[lightgbm.early_stopping(50, verbose=False)])
+    pred = model.predict_proba(X_test)[:, list(model.classes_).index(1)] if classification else model.predict(X_test)
+    return pred, {"n_descriptors": int(X.shape[1]), "best_iteration": int(model.best_iteration_ or args.lgbm_rounds)}
+
+
 RUNNERS = {
     "single_task": run_single_task,
     "probe": run_task_addition("off"),
@@ -346,6 +452,7 @@ RUNNERS = {
     "uniform": run_task_addition("uniform"),
     "learned": run_task_addition("learned"),
     "rf": run_rf,
+    "lgbm": run_lgbm,
 }
 
 
@@ -360,7 +467,7 @@ def warm_features(ctx: dict, ts: TargetSplit) -> dict:
     featurize_molecules(ts.smiles, descriptors=ctx["backbone"].config.n_descriptors > 0)
     graph_seconds = time.perf_counter() - t0
     rdkit_seconds = 0.0
-    if "rf" in ctx["methods"]:
+    if {"rf", "lgbm"} & set(ctx["methods"]):
         t0 = time.perf_counter()
         cache = ctx["rdkit_descriptors"]
         for s in ts.smiles:
@@ -384,7 +491,10 @@ def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) ->
         try:
             pred, info = RUNNERS[method](ctx, ts, smiles, y, inner, val)
             row["wall_seconds"], row["cpu_seconds"] = time.perf_counter() - t0, time.process_time() - c0
-            row.update(_metrics(ts.task_type, ts.y_test, np.asarray(pred, dtype=np.float64), ts.test_std))
+            pred = np.asarray(pred, dtype=np.float64)
+            row.update(_metrics(ts.task_type, ts.y_test, pred, ts.test_std))
+            row["n_test_seen"] = int(ts.seen.sum())
+            row["parts"] = part_metrics(ts.task_type, ts.y_test, pred, ts.seen)
             row["info"] = info
         except Exception as exc:  # noqa: BLE001 - one failing method must not lose the cell
             row["wall_seconds"] = time.perf_counter() - t0
@@ -472,8 +582,8 @@ def measure_speed(ctx: dict) -> dict:
 
 def _settings(args: argparse.Namespace) -> dict:
     keys = ("test_fraction", "val_fraction", "ensemble", "st_epochs", "st_patience", "st_batch_size", "st_lr", "ft_epochs",
-            "ft_patience", "ft_batch_size", "method_max_minutes", "rf_trees", "rf_jobs")
-    return {k: getattr(args, k) for k in keys}
+            "ft_patience", "ft_batch_size", "method_max_minutes", "rf_trees", "rf_jobs", "lgbm_rounds")
+    return {"split": "scaffold_cluster", **{k: getattr(args, k) for k in keys}}
 
 
 def _load_previous(path: Path, backbone_id: str, settings: dict) -> tuple[list[dict], dict | None]:
@@ -511,7 +621,8 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     import json
 
     results_dir = Path(args.results_dir)
-    sources = [results_dir / f"{NAME}.json"] + [Path(d) / f"{NAME}.json" for d in _csv_list(args.merge)]
+    name = args.results_name
+    sources = [results_dir / f"{name}.json"] + [Path(d) / f"{name}.json" for d in _csv_list(args.merge)]
     states = []
     for path in sources:
         try:
@@ -555,10 +666,25 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     merged["summary"] = summarise(merged["rows"], grid["methods"])
     for key in ("benchmark", "command", "machine"):
         merged.pop(key, None)
-    paths = write_results(NAME, merged, markdown(merged), results_dir)
-    _write_csv(merged["rows"], results_dir / f"{NAME}.csv")
+    merged["headline"] = headline(merged["rows"], grid["methods"])
+    paths = write_results(name, merged, markdown(merged), results_dir)
+    _write_csv(merged["rows"], results_dir / f"{name}.csv")
     _log(f"merged {len(states)} result files: {len(rows)} rows, status {merged['status']}")
     return paths
+
+
+def seen_molecule_keys(args: argparse.Namespace, tasks: list[str]) -> frozenset[str]:
+    """Keys of the backbone's pre-training molecules: the table's molecules labelled for one of
+    its ``tasks``, plus every molecule of the ``--corpus`` files."""
+    import pandas as pd
+
+    from gate_core.data.seen import pretraining_keys
+
+    extra: list[str] = []
+    for path in _csv_list(args.corpus):
+        frame = pd.read_csv(path)
+        extra += frame["smiles" if "smiles" in frame.columns else "SMILES"].astype(str).tolist()
+    return pretraining_keys(args.pretraining_table, tasks, extra)
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -582,9 +708,12 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     backbone_id = backbone_fingerprint(backbone)
     ctx = {"args": args, "backbone": backbone, "device": device, "device_label": device_label(device), "threads": threads,
            "methods": methods, "rdkit_descriptors": {}}
+    t0 = time.perf_counter()
+    seen_keys = seen_molecule_keys(args, backbone.task_names)
+    _log(f"{len(seen_keys):,} pre-training molecules to mark test molecules seen ({time.perf_counter() - t0:.0f} s)")
     settings = _settings(args)
     results_dir = Path(args.results_dir)
-    rows, speed = _load_previous(results_dir / f"{NAME}.json", backbone_id, settings) if args.resume else ([], None)
+    rows, speed = _load_previous(results_dir / f"{args.results_name}.json", backbone_id, settings) if args.resume else ([], None)
     done = {(r["target"], r["seed"], r["size"], r["method"]) for r in rows if "error" not in r}
     rows = [r for r in rows if (r["target"], r["seed"], r["size"], r["method"]) in done]
 
@@ -598,13 +727,16 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
                  "planned": [list(c) for c in cells], "ran": [], "resumed": [], "skipped": [], "not_started": []},
         "budget_minutes": args.budget_minutes, "targets": {}, "rows": rows, "speed": speed,
         "device": str(device), "torch_threads": threads,
+        "seen": {"pretraining_table": args.pretraining_table, "corpus": _csv_list(args.corpus), "molecules": len(seen_keys),
+                 "key": "InChIKey first block (no stereo, isotopes or protonation); gate_core.data.seen"},
     }
 
     def save() -> tuple[Path, Path]:
         state["wall_seconds"] = time.perf_counter() - started
         state["summary"] = summarise(state["rows"], methods)
-        paths = write_results(NAME, state, markdown(state), results_dir)
-        _write_csv(state["rows"], results_dir / f"{NAME}.csv")
+        state["headline"] = headline(state["rows"], methods)
+        paths = write_results(args.results_name, state, markdown(state), results_dir)
+        _write_csv(state["rows"], results_dir / f"{args.results_name}.csv")
         return paths
 
     if not args.skip_speed and speed is None:
@@ -623,7 +755,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             state["grid"]["resumed"].append([t, seed, size])
             continue
         if (t, seed) not in splits:
-            splits[(t, seed)] = TargetSplit(t, seed, args.test_fraction)
+            splits[(t, seed)] = TargetSplit(t, seed, args.test_fraction, seen_keys)
         ts = splits[(t, seed)]
         if size != "all" and size > ts.pool_size:
             state["grid"]["skipped"].append({"cell": [t, seed, size], "reason": f"training pool has only {ts.pool_size} molecules"})
@@ -632,7 +764,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         if t not in state["targets"]:
             state["targets"][t] = {"n_molecules": len(ts.smiles), "task_type": ts.task_type, **warm_features(ctx, ts), "splits": {}}
         _test_embedding(ctx, ts)
-        state["targets"][t]["splits"][str(seed)] = {"pool": ts.pool_size, "test": len(ts.test), "test_std": ts.test_std}
+        state["targets"][t]["splits"][str(seed)] = {"pool": ts.pool_size, "test": len(ts.test), "test_std": ts.test_std, "test_seen": int(ts.seen.sum())}
         _log(f"cell {i + 1}/{len(cells)}: {t} seed {seed} n={size} ({(time.perf_counter() - started) / 60:.1f} min elapsed)")
         state["rows"].extend(run_cell(ctx, ts, size, todo))
         state["grid"]["ran"].append([t, seed, size])
@@ -700,6 +832,52 @@ def _verdict(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ci(mean: float, ci: list[float], fmt: str = "{:.3f}") -> str:
+    return f"{fmt.format(mean)} [{fmt.format(ci[0])}, {fmt.format(ci[1])}]"
+
+
+def headline_markdown(h: dict | None) -> str:
+    """The headline tables (one renderer for the result's own .md and docs/benchmarks.md)."""
+    if not h or not (h.get("regression") or h.get("classification")):
+        return "No complete cells yet: no headline.\n"
+    out = []
+    rows, diffs, per_method = [], [], []
+    for key, e in (h.get("regression") or {}).items():
+        c = e.get("learned_vs_best_baseline") or {}
+        if c.get("n_targets"):
+            b = c["best_baseline"]
+            rows.append([key, c["n_targets"], _ci(c["mean"]["learned"], c["ci95"]["learned"]), f"{METHOD_LABELS[b]}: {_ci(c['mean'][b], c['ci95'][b])}",
+                         _ci(c["ratio_to_best"], c["ratio_ci95"]), f"{c['targets_won']} of {c['n_targets']}", e.get("verdict", "—")])
+        for other in ("uniform", "probe"):
+            d = e.get(f"learned_minus_{other}") or {}
+            if d.get("n_targets"):
+                diffs.append([key, f"(e) − {METHOD_LABELS[other]}", _ci(d["mean_difference"], d["ci95"], "{:+.3f}"), f"{d['a_lower_in']} of {d['n_targets']}"])
+        per_method.append([key, e["n_targets"], *[f"{v:.3f}" for v in e["mean"].values()]])
+    methods = list(next(iter((h.get("regression") or {}).values()), {}).get("mean", {}))
+    if rows:
+        out += [f"Regression targets, n ≤ {h['max_n']}: mean normalised RMSE (test RMSE / test-part std) over targets, each target the mean of its "
+                "complete cells (seeds × sizes); 95 % intervals by bootstrap over targets; the best baseline is re-chosen in every resample. "
+                f"Goal: ratio ≤ {h['goal_ratio']} with the whole interval below it (\"met\"); \"undecided\" when the interval straddles it.\n",
+                md_table(["targets / test part", "targets", "(e) learned λ", "best baseline", "ratio (e) / best", "targets won by (e)", f"goal ≤ {h['goal_ratio']}"], rows), ""]
+    if diffs:
+        out += ["Learned ratios against uniform ratios and the frozen probe (negative = learned better):\n",
+                md_table(["targets / test part", "difference in nRMSE", "mean [95 % CI]", "targets where (e) is lower"], diffs), ""]
+    if per_method:
+        out += ["Mean nRMSE per method:\n", md_table(["targets / test part", "targets", *[METHOD_LABELS[m] for m in methods]], per_method), ""]
+    cls = []
+    for key, e in (h.get("classification") or {}).items():
+        c = e.get("learned_vs_best_baseline") or {}
+        if c.get("n_targets"):
+            b = c["best_baseline"]
+            pr = e.get("pr_auc_mean") or {}
+            cls.append([key, c["n_targets"], _ci(c["mean"]["learned"], c["ci95"]["learned"]), f"{METHOD_LABELS[b]}: {_ci(c['mean'][b], c['ci95'][b])}",
+                        f"{c['targets_won']} of {c['n_targets']}", f"{pr.get('learned', float('nan')):.3f} / {pr.get(b, float('nan')):.3f}"])
+    if cls:
+        out += ["Classification targets: ROC-AUC (higher is better), PR-AUC of (e) / the best baseline alongside:\n",
+                md_table(["targets / test part", "targets", "(e) learned λ ROC-AUC", "best baseline ROC-AUC", "targets won by (e)", "PR-AUC (e) / best"], cls), ""]
+    return "\n".join(out) + "\n"
+
+
 def markdown(state: dict) -> str:
     summary, grid = state["summary"], state["grid"]
     methods = summary["methods"]
@@ -746,20 +924,28 @@ def markdown(state: dict) -> str:
             ratio_rows.append([t, len(shares), ", ".join(f"{s} {mean[s]:.1%}" for s in top), f"{min(mean.values()):.1%}–{max(mean.values()):.1%}"])
     s = state["settings"]
     n_planned, n_ran = len(grid["planned"]), len(grid["ran"]) + len(grid["resumed"])
-    return f"""# Task addition vs the alternatives (new targets, scaffold splits)
+    seen = state.get("seen") or {}
+    return f"""# Task addition vs the alternatives (new targets, scaffold-cluster splits)
 
 Backbone `{state['backbone']}` (fingerprint `{state['backbone_id']}`), {state['device']}, {state['torch_threads']} torch threads.
 Status: **{state['status']}** — {n_ran} of {n_planned} planned cells ran{f", {len(grid['skipped'])} skipped (pool smaller than n)" if grid['skipped'] else ""}
 (grid: targets {', '.join(grid['targets'])}; n ∈ {{{', '.join(map(str, grid['sizes']))}}}; seeds {', '.join(map(str, grid['seeds']))}; order {grid['order']}).
 
-Protocol: per target and seed a scaffold split holds out {s['test_fraction']:.0%} of the molecules as the test set; the n training
-molecules are the first n of a seeded permutation of the rest; every method sees exactly those n and is scored on the same
-test set. (a) and (c) hold out {s['val_fraction']:.0%} of the n for early stopping; (b), (d), (e) are task addition with
-K = {s['ensemble']} members on their own folds of the n; (f) uses all n. (a): backbone architecture, l_reg only, ≤ {s['st_epochs']} epochs
+Protocol: per target and seed a scaffold-cluster split (`gate_core.data.splits.scaffold_cluster_split`: scaffold groups in a
+seeded random order, families too big for the test set broken into fingerprint clusters, so seeds give different test sets)
+holds out {s['test_fraction']:.0%} of the molecules as the test set; the n training molecules are the first n of a seeded
+permutation of the rest; every method sees exactly those n and is scored on the same test set. (a), (c) and (g) hold out the
+same {s['val_fraction']:.0%} of the n for early stopping; (b), (d), (e) are task addition with K = {s['ensemble']} members on
+their own folds of the n; (f) uses all n. A test molecule is *seen* when it is among the backbone's {seen.get('molecules', 0):,}
+pre-training molecules ({seen.get('key', '—')}), *unseen* otherwise; parts under {MIN_PART} molecules are not scored. (a): backbone architecture, l_reg only, ≤ {s['st_epochs']} epochs
 (patience {s['st_patience']}, batch {s['st_batch_size']}, lr {s['st_lr']}); (c): encoder lr 1e-4, head lr 1e-3, ≤ {s['ft_epochs']} epochs
-(patience {s['ft_patience']}, batch {s['ft_batch_size']}); (f): {s['rf_trees']} trees on every RDKit 2D descriptor.
+(patience {s['ft_patience']}, batch {s['ft_batch_size']}); (f): {s['rf_trees']} trees on every RDKit 2D descriptor; (g): LightGBM
+on the same descriptors, ≤ {s.get('lgbm_rounds')} rounds, early stopping after 50.
 
-## Mean normalised RMSE (test RMSE / test-set std; lower is better)
+## Headline: (e) learned λ against the best baseline, by target group and test part (unseen first)
+
+{headline_markdown(state.get("headline"))}
+## Mean normalised RMSE, every target (test RMSE / test-set std; lower is better)
 
 Mean over targets of each target's mean over its cells; only cells where every method ran count
 ({summary['n_complete_cells']} complete cells over {summary['n_targets']} targets{f", {summary['n_incomplete_cells']} incomplete left out" if summary['n_incomplete_cells'] else ""}). Bold = lowest.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from gate_core.data.collate import collate_graphs
 from gate_core.data.featurize import featurize_molecules
@@ -61,10 +61,13 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 
 
 def classification_metrics(y_true: np.ndarray, prob: np.ndarray) -> dict[str, float]:
-    """ROC-AUC (NaN when only one class is present) and accuracy at 0.5."""
+    """ROC-AUC, PR-AUC (average precision: informative when positives are rare) and accuracy
+    at 0.5; the AUCs are NaN when only one class is present."""
     y_true, prob = np.asarray(y_true, float), np.asarray(prob, float)
-    auc = float(roc_auc_score(y_true, prob)) if len(np.unique(y_true)) == 2 else float("nan")
-    return {"n": len(y_true), "roc_auc": auc, "accuracy": float(((prob >= 0.5) == (y_true >= 0.5)).mean())}
+    both = len(np.unique(y_true)) == 2
+    auc = float(roc_auc_score(y_true, prob)) if both else float("nan")
+    pr_auc = float(average_precision_score(y_true, prob)) if both else float("nan")
+    return {"n": len(y_true), "roc_auc": auc, "pr_auc": pr_auc, "accuracy": float(((prob >= 0.5) == (y_true >= 0.5)).mean())}
 
 
 def evaluate_table(model: GATEModel, table: MultiTaskTable) -> dict[str, dict[str, float]]:

@@ -64,7 +64,7 @@ def test_merge_combines_shards_and_prefers_finished_rows(tmp_path):
     failed = [_row("t", 1, 50, "rf", 0.0, error=True)]
     (main / "task_addition.json").write_text(json.dumps(_state(seed0 + failed, [["t", 0, 50]], speed=SPEED)))
     (shard / "task_addition.json").write_text(json.dumps(_state(seed1, [["t", 1, 50]])))
-    merge(argparse.Namespace(results_dir=str(main), merge=str(shard)))
+    merge(argparse.Namespace(results_dir=str(main), merge=str(shard), results_name="task_addition"))
     out = json.loads((main / "task_addition.json").read_text())
     assert len(out["rows"]) == 2 * len(METHODS)
     assert not any("error" in r for r in out["rows"])  # the shard's finished rf row replaced the failed one
@@ -80,4 +80,4 @@ def test_merge_refuses_another_backbone(tmp_path):
     (main / "task_addition.json").write_text(json.dumps(_state([], [])))
     (shard / "task_addition.json").write_text(json.dumps(_state([], [], backbone_id="other")))
     with pytest.raises(ValueError, match="another backbone"):
-        merge(argparse.Namespace(results_dir=str(main), merge=str(shard)))
+        merge(argparse.Namespace(results_dir=str(main), merge=str(shard), results_name="task_addition"))

@@ -1,0 +1,85 @@
+"""Headline statistics over targets: means with bootstrap 95 % intervals and win counts.
+
+Why one helper: a headline ("GATE is 0.85 × the best baseline") is a statement about targets,
+and with a dozen targets its spread is large. Every headline of the benchmarks comes from
+:func:`compare_over_targets`, so each one carries its interval (targets resampled with
+replacement) and how many targets it actually wins; a "met" is only claimed when the whole
+interval is on the right side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+N_BOOTSTRAP = 2000
+
+
+def _interval(samples: np.ndarray) -> list[float]:
+    return [float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))]
+
+
+def compare_over_targets(
+    per_target: Mapping[str, Mapping[str, float]],
+    method: str,
+    baselines: Sequence[str],
+    *,
+    higher_is_better: bool = False,
+    n_bootstrap: int = N_BOOTSTRAP,
+    seed: int = 0,
+) -> dict:
+    """``method`` against the best of ``baselines``, each target weighing the same.
+
+    ``per_target[target][m]`` is one number per target and method (e.g. mean nRMSE over the
+    target's seeds and sizes); only targets where ``method`` and every baseline have a value
+    count. Returns the mean of each method with its 95 % interval, the ratio of ``method`` to
+    the best baseline (the baseline is re-chosen inside every resample, so picking the best is
+    part of the uncertainty) with its interval, and the targets won against that baseline.
+    """
+    methods = [method, *[b for b in baselines if b != method]]
+    targets = sorted(t for t, v in per_target.items() if all(np.isfinite(v.get(m, np.nan)) for m in methods))
+    if not targets:
+        return {"n_targets": 0, "method": method, "baselines": list(baselines)}
+    values = np.array([[per_target[t][m] for m in methods] for t in targets])  # (T, M)
+    sign = -1.0 if higher_is_better else 1.0
+    rng = np.random.default_rng(seed)
+    draws = values[rng.integers(0, len(targets), size=(n_bootstrap, len(targets)))].mean(axis=1)  # (B, M)
+    means = values.mean(axis=0)
+    best = 1 + int(np.argmin(sign * means[1:]))
+    best_draw = np.where(sign > 0, draws[:, 1:].min(axis=1), draws[:, 1:].max(axis=1))
+    ratio_draws = draws[:, 0] / best_draw
+    diff = values[:, 0] - values[:, best]
+    wins = int((sign * diff < 0).sum())
+    return {
+        "n_targets": len(targets),
+        "targets": targets,
+        "method": method,
+        "baselines": list(baselines),
+        "higher_is_better": higher_is_better,
+        "mean": {m: float(means[i]) for i, m in enumerate(methods)},
+        "ci95": {m: _interval(draws[:, i]) for i, m in enumerate(methods)},
+        "best_baseline": methods[best],
+        "ratio_to_best": float(means[0] / means[best]),
+        "ratio_ci95": _interval(ratio_draws),
+        "targets_won": wins,
+        "targets_won_list": [t for t, d in zip(targets, diff) if sign * d < 0],
+    }
+
+
+def paired_difference(per_target: Mapping[str, Mapping[str, float]], a: str, b: str, *, n_bootstrap: int = N_BOOTSTRAP, seed: int = 0) -> dict:
+    """Mean over targets of ``a − b`` with its bootstrap 95 % interval and how often a < b."""
+    targets = sorted(t for t, v in per_target.items() if np.isfinite(v.get(a, np.nan)) and np.isfinite(v.get(b, np.nan)))
+    if not targets:
+        return {"n_targets": 0}
+    diff = np.array([per_target[t][a] - per_target[t][b] for t in targets])
+    draws = diff[np.random.default_rng(seed).integers(0, len(diff), size=(n_bootstrap, len(diff)))].mean(axis=1)
+    return {"n_targets": len(targets), "mean_difference": float(diff.mean()), "ci95": _interval(draws),
+            "a_lower_in": int((diff < 0).sum()), "a": a, "b": b}
+
+
+def verdict(ratio_ci95: Sequence[float], threshold: float) -> str:
+    """'met' only when the whole interval is at or below ``threshold``; 'not met' when it is all
+    above; otherwise 'undecided' (the interval straddles the threshold)."""
+    lo, hi = ratio_ci95
+    return "met" if hi <= threshold else "not met" if lo > threshold else "undecided"
