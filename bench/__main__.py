@@ -24,6 +24,8 @@ BENCHMARKS = {
     "preview_time": "bench.preview_time",
     "chemprop_compare": "bench.chemprop_compare",
     "scaling": "bench.scaling",
+    "trust": "bench.trust",
+    "concurrency": "bench.concurrency",
     "report": "bench.report",  # runs nothing: docs/benchmarks.md + PNGs (+ missing CSVs) from the results
 }
 FOUNDATION = ("featurization", "pretraining", "backbone_quality")

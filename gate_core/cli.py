@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_BACKBONE = Path(__file__).resolve().parent.parent / "assets" / "backbone"
+_MODELS = ("gate", "probe", "preview")  # gate_core.transfer.added_task.MODELS, without importing torch to build the parser
 
 
 class CLIError(Exception):
@@ -117,7 +118,7 @@ def _cmd_add_task(args: argparse.Namespace) -> None:
             "ensemble": args.ensemble,
             "task_type": args.task_type,
             "test_fraction": args.test_fraction,
-            "train_baseline": args.test_fraction > 0,
+            "train_baseline": True,
             "seed": args.seed,
         }
     )
@@ -129,12 +130,28 @@ def _cmd_add_task(args: argparse.Namespace) -> None:
         bar.refresh()
 
     try:
-        record, result = studio.add_task(frame, args.smiles_col, args.target_col, args.name, args.unit, args.description, config, args.replace, progress)
+        record, result = studio.add_task(frame, args.smiles_col, args.target_col, args.name, args.unit, args.description, config, args.replace, progress, args.model)
     finally:
         bar.close()
     for row in result.invalid:
         print(f"row {row.row}: skipped ({row.reason})", file=sys.stderr)
-    print(json.dumps({"task": record.name, "type": record.task_type, "sizes": record.sizes, "test_metrics": result.test_metrics, "baseline_test_metrics": result.baseline_test_metrics, "timings": result.timings}, indent=1))
+    metrics = record.metrics
+    level = round(100 * metrics["interval_level"])
+    print(json.dumps({
+        "task": record.name, "type": record.task_type, "sizes": record.sizes,
+        "out_of_fold_metrics": metrics["comparison"], "recommended": metrics["recommended"], "model": metrics["model"],
+        "interval": f"{level} % prediction interval: columns <task>_lo{level} / <task>_hi{level} of `predict`",
+        "test_metrics": result.test_metrics, "baseline_test_metrics": result.baseline_test_metrics, "timings": result.timings,
+    }, indent=1))
+    if metrics["model"] != metrics["recommended"]:
+        print(f"note: '{metrics['recommended']}' scored best out of fold; switch with `python -m gate_core choose-model {record.name} {metrics['recommended']}`", file=sys.stderr)
+
+
+def _cmd_choose_model(args: argparse.Namespace) -> None:
+    record = _studio(args).choose_model(args.name, args.model)
+    oof = (record.metrics or {}).get("oof") or {}
+    score = ", ".join(f"{k}={v:.4g}" for k, v in oof.items() if k != "n")
+    print(f"{record.name} now predicts with '{args.model}'" + (f" (out of fold: {score})" if score else ""))
 
 
 def _parse_known(text: str | None) -> dict[str, str]:
@@ -226,7 +243,7 @@ def _cmd_list(args: argparse.Namespace) -> None:
     if not tasks:
         print("no added tasks yet (python -m gate_core add-task --help)")
     for record in tasks:
-        test = (record.metrics or {}).get("test") or {}
+        test = (record.metrics or {}).get("test") or (record.metrics or {}).get("oof") or {}  # held-out test set, else out of fold
         score = f"rmse={test['rmse']:.4g} r2={test['r2']:.3f}" if "rmse" in test else (f"roc_auc={test['roc_auc']:.3f}" if "roc_auc" in test else "")
         print(f"{record.name}\t{record.task_type}\t{record.unit}\t{record.status}\t{score}")
 
@@ -301,7 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pin", action="append", default=[], metavar="SRC=λ", help="fix one source's ratio (repeatable)")
     p.add_argument("--exclude", action="append", default=[], metavar="SRC", help="exclude a source (repeatable)")
     p.add_argument("--ensemble", type=int, default=5, help="ensemble size K")
-    p.add_argument("--test-fraction", type=float, default=0.15, help="scaffold fraction held out for test metrics (0: none)")
+    p.add_argument(
+        "--test-fraction", type=float, default=0.0,
+        help="scaffold fraction held out as a separate test set (default 0: every molecule trains the model; quality is estimated out of fold)",
+    )
+    p.add_argument(
+        "--model", choices=["auto", *_MODELS], default="auto",
+        help="which model answers predictions: auto (best out of fold), gate (trained task), probe (frozen backbone + new head), preview (relational head, no training)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--replace", action="store_true", help="replace an existing task of that name")
     p.add_argument("--quiet", action="store_true")
@@ -349,6 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
         _add_common(p)
         p.set_defaults(func=fn)
     p = verbs.add_parser("export", help="export an added task to one file")
+    p = verbs.add_parser("choose-model", help="choose which model answers an added task's predictions (compare them with `show`: metrics.comparison)")
+    p.add_argument("name")
+    p.add_argument("model", choices=list(_MODELS))
+    _add_common(p)
+    p.set_defaults(func=_cmd_choose_model)
     p.add_argument("name")
     p.add_argument("--out", required=True)
     _add_common(p)
