@@ -15,6 +15,7 @@ import streamlit as st
 from gate_app import charts
 from gate_core.app_support import TaskPreview, UploadReport, metrics_comparison, ratio_frame, run_curves
 from gate_core.registry import RunRecord, TaskNotFoundError
+from gate_core.text import duration
 
 
 
@@ -125,7 +126,9 @@ def run_progress(run: RunRecord) -> None:
     progress = run.progress or {}
     fraction = min(max(float(progress.get("fraction", 0.0)), 0.0), 1.0)
     message = progress.get("message") or ("waiting for the worker (another run may be training)" if run.status == "queued" else "starting")
-    st.progress(fraction, text=f"{run.status} · {fraction:.0%} · {message}")
+    remaining = run.remaining_seconds()
+    left_text = f" · about {duration(remaining)} left" if remaining is not None else ""
+    st.progress(fraction, text=f"{run.status} · {fraction:.0%}{left_text} · {message}")
     val, traj = run_curves(progress)
     left, right = st.columns(2)
     if len(val):

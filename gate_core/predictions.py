@@ -10,6 +10,7 @@ name from :data:`SUFFIX_LABELS`, or a generic one, without changes to the pages.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,17 +28,18 @@ ROW_LABELS = {
     "known_from_table": "recorded labels used",
     "known_warning": "known-value warning",
 }
-#: ``<task><suffix>`` → (label after the task name, whether the task's unit applies).
+#: ``<task><suffix>`` → (words after the task name, whether the task's unit applies); a suffix may
+#: also be ``_relational`` followed by one of these (the known-value correction's own columns).
 SUFFIX_LABELS: dict[str, tuple[str, bool]] = {
     "": ("", True),
     "_std": ("± std (ensemble spread)", True),
-    "_ad_score": ("domain distance (≤ 1: in domain)", False),
-    "_in_domain": ("in domain", False),
-    "_relational": ("with known values", True),
-    "_lower": ("lower bound", True),
-    "_upper": ("upper bound", True),
+    "_ad_score": ("domain distance (≤ 1: inside)", False),
     "_domain": ("domain", False),
+    "_in_domain": ("in domain", False),
+    "_note": ("note", False),
 }
+INTERVAL_SUFFIX = re.compile(r"_(lo|hi)(\d+)")
+RELATIONAL = "_relational"
 FROM_FILE = " (from file)"
 
 
@@ -49,14 +51,26 @@ def split_column(column: str, tasks: list[str]) -> tuple[str | None, str]:
     return None, column
 
 
+def suffix_words(suffix: str) -> tuple[str, bool]:
+    """Words for a column suffix and whether the task's unit applies: ``"_lo90"`` → ``("90 % interval, low", True)``."""
+    prefix = ""
+    if suffix.startswith(RELATIONAL):
+        prefix, suffix = "with known values", suffix[len(RELATIONAL):]
+    if (interval := INTERVAL_SUFFIX.fullmatch(suffix)) is not None:
+        words, with_unit = f"{interval[2]} % interval, {'low' if interval[1] == 'lo' else 'high'}", True
+    else:
+        words, with_unit = SUFFIX_LABELS.get(suffix, (suffix.lstrip("_").replace("_", " "), False))
+    return ", ".join(w for w in (prefix, words) if w), with_unit
+
+
 def column_label(column: str, tasks: list[str], units: dict[str, str]) -> str:
-    """The header a person reads: ``"aq_logS (log mol/L)"``, ``"aq_logS ± std (ensemble spread) (log mol/L)"``."""
+    """The header a person reads: ``"aq_logS (log mol/L)"``, ``"aq_logS 90 % interval, low (log mol/L)"``."""
     if column in ROW_LABELS:
         return ROW_LABELS[column]
     task, suffix = split_column(column, tasks)
     if task is None:
         return column
-    words, with_unit = SUFFIX_LABELS.get(suffix, (suffix.lstrip("_").replace("_", " "), False))
+    words, with_unit = suffix_words(suffix)
     unit = units.get(task, "")
     return " ".join(part for part in (task, words, f"({unit})" if with_unit and unit else "") if part)
 

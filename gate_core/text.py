@@ -1,6 +1,6 @@
-"""Counted nouns for messages ("1 invalid row", "3 invalid rows").
+"""Counted nouns and durations for messages ("1 invalid row", "3 invalid rows", "about 2 min").
 
-Why one helper: the library's messages and the app's captions all count things, and a
+Why one helper: the library's messages and the app's captions all count things and times, and a
 hand-written "row(s)" or "1 rows" reads as careless to the chemist.
 """
 
@@ -14,3 +14,12 @@ def plural(n: int, noun: str, many: str | None = None) -> str:
     if many is None:
         many = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
     return f"{n:,} {many}"
+
+
+def duration(seconds: float) -> str:
+    """A rounded, readable duration: ``"40 s"``, ``"3 min"``, ``"1 h 5 min"``."""
+    seconds = max(0.0, float(seconds))
+    if seconds < 90:
+        return f"{max(1, round(seconds / 5) * 5) if seconds >= 10 else max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

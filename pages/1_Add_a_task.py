@@ -1,8 +1,9 @@
 """Add a task: upload or pick a dataset → validation report → zero-training preview → options → background training.
 
 The Start button only queues a run in the registry; the worker thread trains it and this page
-polls the run (``st.fragment(run_every=1)``), so the page never blocks and the run survives a
-reload. Until the run for this upload is done, the relational head's preview (seconds, no
+polls the run (``st.fragment(run_every=1)``) at the top of the page, so the page never blocks
+and the run survives a reload; Start stays disabled while it trains, and a new upload clears it
+from view. Until the run for this upload is done, the relational head's preview (seconds, no
 training; DESIGN §6) gives a first look. Which file this browser session uploaded, and which
 run it watches, are per-session.
 """
@@ -15,7 +16,7 @@ from gate_app import state, views
 from gate_core.app_support import TaskPreview, example_datasets, runs_frame, task_preview, validate_upload
 from gate_core.data.columns import default_target, split_unit, target_choices
 from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column
-from gate_core.registry import RegistryError, suggest_task_name
+from gate_core.registry import RegistryError, RunRecord, suggest_task_name
 from gate_core.relational.io import RelationalHeadError
 from gate_core.relational.predict import RelationalInputError
 from gate_core.text import plural
@@ -31,6 +32,7 @@ state.get_worker()
 settings = state.settings()
 registry = studio.registry
 TEST_FRACTION = 0.15  # held-out scaffolds of every run; the preview is scored on the same ones
+top = st.container()  # this session's run (progress while it trains, then its results) sits above the form
 
 
 @st.cache_data(max_entries=32, show_spinner="Checking molecules and values…")
@@ -67,6 +69,12 @@ def free_name(text: str) -> str:
     while name.lower() in taken:
         name, k = f"{base}_{k}", k + 1
     return name
+
+
+def watched_run() -> RunRecord | None:
+    """The run this session started or chose to watch, if any."""
+    run_id = st.session_state.get("add_run_id")
+    return registry.get_run(run_id) if run_id is not None else None
 
 
 def name_and_unit(filename: str, unit_hint: str) -> None:
@@ -108,9 +116,10 @@ def choose_data() -> tuple[bytes, str, str] | None:
 def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
     """Column choice, validation report, options form; queues a run on submit."""
     columns = [str(c) for c in frame.columns]
-    if st.session_state.get("add_digest") != digest:  # a new file: detect again, reset the form
+    if st.session_state.get("add_digest") != digest:  # a new file: detect again, reset the form, clear the last run from view
         smiles = detect_smiles_column(frame)
         st.session_state["add_digest"] = digest
+        st.session_state.pop("add_run_id", None)
         st.session_state["add_smiles_col"] = smiles or columns[0]
         st.session_state["add_target_col"] = default_target(frame, smiles or columns[0])
         name_and_unit(filename, unit_hint)
@@ -160,7 +169,11 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
         with st.expander("Advanced"):
             max_steps = st.number_input("Maximum training steps per member", min_value=20, max_value=5000, value=200, step=20, key="add_max_steps")
             replace = st.checkbox("Replace an existing task of the same name", key="add_replace")
-        submitted = st.form_submit_button("Start adding the task", type="primary", key="add_start", disabled=not report.ok)
+        active = watched_run()
+        training = active is not None and not active.is_final
+        submitted = st.form_submit_button("Start adding the task", type="primary", key="add_start", disabled=not report.ok or training)
+        if training:
+            st.caption(f"Run {active.id} is {active.status} (progress at the top of the page): Start is available again when it ends, or after you cancel it.")
     if not submitted:
         return
     try:
@@ -186,7 +199,7 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
     run_id = registry.enqueue_run(name.strip(), options, dataset)
     st.session_state["add_run_id"] = run_id
     st.session_state["add_run_source"] = (run_id, digest, smiles_col, target_col)  # whose preview the result replaces
-    st.toast(f"Queued '{name.strip()}': training starts in the background.")
+    st.rerun()  # redraw with the run's progress at the top and Start disabled
 
 
 choice = choose_data()
@@ -211,14 +224,14 @@ def live(run_id: int) -> None:
         st.rerun()
 
 
-run_id = st.session_state.get("add_run_id")
-if run_id is not None:
-    run = registry.get_run(run_id)
-    st.header(f"Run {run.id}: {run.task_name}")
-    if run.is_final:
-        views.run_result(studio, run)
-    else:
-        live(run_id)
+run = watched_run()
+if run is not None:
+    with top:
+        st.header(f"Run {run.id}: {run.task_name}")
+        if run.is_final:
+            views.run_result(studio, run)
+        else:
+            live(run.id)
 
 runs = registry.list_runs(limit=50)
 if runs:

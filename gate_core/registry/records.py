@@ -117,6 +117,15 @@ class RunRecord:
     def is_final(self) -> bool:
         return self.status in FINAL_RUN_STATUSES
 
+    def remaining_seconds(self, now: datetime | None = None) -> float | None:
+        """Time left if the run goes on at its pace so far (elapsed × (1 − f) / f); ``None``
+        before it has started or made 5 % progress, when the pace says nothing yet."""
+        fraction = float((self.progress or {}).get("fraction", 0.0))
+        if self.status != "running" or not self.started or fraction < 0.05:
+            return None
+        elapsed = ((now or datetime.now(timezone.utc)) - datetime.fromisoformat(self.started)).total_seconds()
+        return max(elapsed, 0.0) * (1.0 - min(fraction, 1.0)) / fraction
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> RunRecord:
         return cls(

@@ -267,3 +267,34 @@ def test_size_limit_is_enforced_with_a_clear_message(run_page, monkeypatch):
     monkeypatch.setenv("GATE_MAX_UPLOAD_MB", "1")
     at = upload(run_page(PAGE), "big.csv", TINY_CSV * 1000)
     assert "the limit is 1 MB" in errors(at)
+
+
+def headings(at: AppTest) -> list[str]:
+    """Headers and subheaders of the main area, in page order."""
+    found: list[str] = []
+
+    def walk(node) -> None:
+        if getattr(node, "type", None) in ("header", "subheader"):
+            found.append(node.value)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at.main)
+    return found
+
+
+def test_a_run_sits_at_the_top_disables_start_and_a_new_upload_clears_it(run_page, studio, monkeypatch):
+    from gate_core.worker import TaskWorker
+
+    monkeypatch.setattr(TaskWorker, "start", lambda self: None)  # no worker: the run stays queued while we look
+    at = upload(run_page(PAGE), "target_tiny.csv", TINY_CSV)
+    at.button(key="add_start").click().run()
+    assert not at.exception and not at.error, errors(at)
+    (run,) = studio.registry.list_runs()
+    assert headings(at)[:2] == [f"Run {run.id}: target_tiny", "Validation"]  # progress above the form
+    assert at.button(key="add_start").disabled is True
+    assert any(f"Run {run.id} is queued" in c.value for c in at.caption)
+
+    tiny = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv").rename(columns={"value": "logP"})
+    at = upload(at, "other.csv", tiny.to_csv(index=False).encode())
+    assert not any(h.startswith("Run ") for h in headings(at)) and at.button(key="add_start").disabled is False

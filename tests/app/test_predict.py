@@ -41,7 +41,7 @@ def test_one_smiles_gives_every_task_with_units_and_a_drawing(run_page, add_tiny
     assert list(table["task"]) == ["tiny_logs", *studio.backbone.task_names]
     row = table.iloc[0]
     assert row["unit"] == "log units" and float(row["± std"]) >= 0 and row["in domain"] in ("yes", "no")
-    assert table.set_index("task").loc["Tm_K", "in domain"] == ""  # blank, not "None", for a backbone property
+    assert "None" not in table.astype(str).to_numpy()  # empty cells are blank
     assert table.set_index("task").loc["Tm_K", "unit"] == "K"
     assert len(at.image) == 1
     csv = pd.read_csv(io.BytesIO(at.session_state["predict_csv"]))
@@ -217,7 +217,7 @@ def test_file_columns_are_kept_and_a_measured_column_gets_a_parity_plot(run_page
     assert "no known values" in messages(at.caption)  # Tm_K is predicted, so its column is measured values, not known ones
     table = result(at)
     assert list(table.columns[:6]) == ["structure", "id", "name", "Tm_K (from file)", "assay", "input"]
-    assert "tiny_logs domain distance (≤ 1: in domain)" in table.columns and "tiny_logs (log units)" in table.columns
+    assert "tiny_logs domain distance (≤ 1: inside)" in table.columns and "tiny_logs (log units)" in table.columns
     csv = csv_of(at)
     assert list(csv.columns[:5]) == ["id", "name", "Tm_K (from file)", "assay", "input"] and list(csv["id"]) == [7, 8, 9, 10]
     assert "**Tm_K** vs column **Tm_K**: R²" in messages(at.markdown) and "(3 molecules)" in messages(at.markdown)

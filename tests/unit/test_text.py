@@ -1,6 +1,6 @@
 """Counted nouns."""
 
-from gate_core.text import plural
+from gate_core.text import duration, plural
 
 
 def test_plural():
@@ -9,3 +9,7 @@ def test_plural():
     assert plural(2, "entry") == "2 entries" and plural(2, "key") == "2 keys"
     assert plural(1234, "molecule") == "1,234 molecules"
     assert plural(3, "datum", "data") == "3 data"
+
+
+def test_duration():
+    assert [duration(x) for x in (0.2, 7.4, 42, 89, 150, 3900)] == ["1 s", "7 s", "40 s", "90 s", "2 min", "1 h 5 min"]

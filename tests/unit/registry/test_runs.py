@@ -191,3 +191,17 @@ def test_live_worker_is_stale_only_after_heartbeat_timeout(registry):
     assert registry.recover_stale_runs(heartbeat_timeout=-1) == [run_id]
     assert "sent no progress" in registry.get_run(run_id).error
     assert not registry.update_progress(run_id, {"fraction": 0.9})  # the slow worker is told to stop
+
+
+def test_remaining_seconds_follows_the_pace_so_far(registry):
+    from datetime import datetime, timedelta
+
+    run_id = registry.enqueue_run("logS")
+    assert registry.get_run(run_id).remaining_seconds() is None  # queued
+    registry.claim_next_run()
+    registry.update_progress(run_id, {"fraction": 0.01})
+    assert registry.get_run(run_id).remaining_seconds() is None  # too early to say
+    registry.update_progress(run_id, {"fraction": 0.25})
+    run = registry.get_run(run_id)
+    later = datetime.fromisoformat(run.started) + timedelta(seconds=30)
+    assert run.remaining_seconds(later) == pytest.approx(90.0)
