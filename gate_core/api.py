@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict
 from dataclasses import replace as replace_record
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -21,7 +23,8 @@ import torch
 from gate_core.featurizers.molecule import parse_smiles
 from gate_core.models.checkpoint import load_checkpoint
 from gate_core.models.gate import TaskInfo
-from gate_core.registry import RunRecord, TaskRecord, TaskRegistry, TaskExistsError, validate_task_name
+from gate_core.registry import ArchiveError, RegistryError, RunRecord, TaskRecord, TaskRegistry, TaskExistsError, validate_task_name
+from gate_core.registry.schema import record_problem
 from gate_core.relational.io import RelationalHeadError, load_relational
 from gate_core.relational.predict import (
     RelationalInputError,
@@ -36,11 +39,12 @@ from gate_core.relational.train import resolve_table_path
 from gate_core.reliability import NO_RELATION, BackboneCalibration, PairGate, PairVerdict, ReliabilityCache, evaluate_task_pairs, known_slopes
 from gate_core.training.distributed import select_device
 from gate_core.training.evaluate import classification_metrics, embed, regression_metrics
-from gate_core.transfer.added_task import MODELS, AddedTask
+from gate_core.transfer.added_task import MODELS, AddedTask, AddedTaskError
 from gate_core.transfer.addition import TaskAdditionConfig, TaskAdditionResult, add_task, backbone_fingerprint
 from gate_core.transfer.calibration import LEVEL, Calibration, ConformalInterval, interval_columns
 from gate_core.transfer.domain import domain_label
 from gate_core.transfer.ratios import RatioSettings
+from gate_core.transfer.task_check import check_task_folder
 
 DEFAULT_BACKBONE = Path(__file__).resolve().parent.parent / "assets" / "backbone"
 MODEL_LABELS = {"gate": "trained task (GATE)", "probe": "frozen-backbone probe", "preview": "zero-training preview (relational head)"}
@@ -96,25 +100,53 @@ class GateStudio:
         return list(self.backbone.config.tasks)
 
     def added_tasks(self) -> list[TaskRecord]:
-        return self.registry.list_tasks()
+        """The registered tasks that can be used; see :meth:`unusable_tasks` for the others."""
+        return [r for r in self.registry.list_tasks() if record_problem(r) is None]
+
+    def unusable_tasks(self) -> dict[str, str]:
+        """Registered tasks that cannot be shown or used → why (reported and skipped, never fatal)."""
+        found = ((r.name, record_problem(r)) for r in self.registry.list_tasks(include_broken=True))
+        return {name: problem for name, problem in found if problem}
 
     def load_task(self, name: str) -> AddedTask:
-        """The trained task, loaded once per registered version (cached by its model folder)."""
+        """The trained task, loaded once per registered version (cached by its model folder).
+
+        Vetted by :func:`check_task_folder` first, so a damaged task raises
+        :class:`AddedTaskError` instead of allocating or crashing.
+        """
         record = self.registry.get_task(name)
         with self._lock:
             cached = self._task_cache.get(record.name)
             if cached and cached[0] == record.model_dir:
                 return cached[1]
-        task = AddedTask.load(self.registry.task_dir(record.name), self.backbone_id)
+        try:
+            task = check_task_folder(self.registry.task_dir(record.name), self.backbone, self.backbone_id)
+        except AddedTaskError as exc:
+            raise AddedTaskError(f"task '{record.name}' cannot be used: {exc}; remove it, or import or train it again") from exc
         with self._lock:
             self._task_cache[record.name] = (record.model_dir, task)
         return task
 
+    def _loadable(self, names: list[str]) -> list[str]:
+        """The added tasks among ``names`` that load; each other one is skipped with a warning,
+        so one broken task never fails a prediction of all tasks."""
+        usable = []
+        for name in names:
+            try:
+                self.load_task(name)
+            except (AddedTaskError, RegistryError) as exc:
+                warnings.warn(f"skipped: {exc}", stacklevel=3)
+            else:
+                usable.append(name)
+        return usable
+
     # ---- adding ------------------------------------------------------------------------------
     def check_new_name(self, name: str, replace: bool = False) -> None:
+        """Refuse an invalid name, a backbone property's name in any case (the registry ignores case too), or a taken one."""
         validate_task_name(name)
-        if name in self.backbone.task_names:
-            raise TaskExistsError(f"'{name}' is a source property of the backbone; choose another name")
+        clash = next((t for t in self.backbone.task_names if t.lower() == name.lower()), None)
+        if clash is not None:
+            raise TaskExistsError(f"'{name}' is the name of the backbone's source property '{clash}'; choose another name")
         if not replace and self.registry.has_task(name):
             raise TaskExistsError(f"a task named '{name}' already exists; choose another name or replace it")
 
@@ -171,8 +203,22 @@ class GateStudio:
         dataset = pd.DataFrame({"smiles": frame[smiles_column].astype(str), "value": frame[target_column]})
         with tempfile.TemporaryDirectory(prefix="gate-task-") as tmp:
             task.save(tmp)
+            check_task_folder(tmp, self.backbone, self.backbone_id)  # a task that predicts NaN is never registered
             registered = self.registry.register_task(record, tmp, dataset, replace=replace)
         return registered, result
+
+    def import_task(self, source: str | Path | BinaryIO, name: str | None = None, replace: bool = False) -> TaskRecord:
+        """Import a task archive: the registry checks the file, then its name and its model are
+        checked here (loaded, and a trial prediction) before anything is registered."""
+
+        def check(model_dir: Path, record: TaskRecord) -> None:
+            self.check_new_name(record.name, replace)
+            try:
+                check_task_folder(model_dir, self.backbone, self.backbone_id)
+            except AddedTaskError as exc:
+                raise ArchiveError(f"The archive's model cannot be used: {exc}. Refusing to import it.") from exc
+
+        return self.registry.import_task(source, self.backbone_id, name=name, replace=replace, check=check)
 
     @staticmethod
     def _record_metrics(task: AddedTask, test: dict | None, baseline_test: dict | None, timings: dict) -> dict:
@@ -309,7 +355,7 @@ class GateStudio:
     def _predict_plain(self, smiles: list[object], tasks: list[str] | None) -> tuple[pd.DataFrame, torch.Tensor | None, np.ndarray]:
         """The plain prediction frame, plus h of the valid rows and their row numbers (for reuse)."""
         added = {r.name for r in self.added_tasks()}
-        tasks = list(tasks) if tasks else [*self.backbone.task_names, *sorted(added)]
+        tasks = list(tasks) if tasks else [*self.backbone.task_names, *self._loadable(sorted(added))]
         unknown = [t for t in tasks if t not in added and t not in self.backbone.task_names]
         if unknown:
             raise UnknownTaskError(f"unknown task(s): {', '.join(unknown)}")
@@ -433,7 +479,7 @@ class GateStudio:
         added = {r.name for r in self.added_tasks()}
         known_names = list(dict.fromkeys(k for row in rows for k in row))
         all_tasks = [*self.backbone.task_names, *sorted(added)]
-        targets = list(tasks) if tasks else [t for t in all_tasks if t not in known_names]
+        targets = list(tasks) if tasks else [t for t in [*self.backbone.task_names, *self._loadable(sorted(added))] if t not in known_names]
         unknown = [t for t in dict.fromkeys([*targets, *known_names]) if t not in added and t not in self.backbone.task_names]
         if unknown:
             raise UnknownTaskError(f"unknown task(s): {', '.join(unknown)}; known tasks are: {', '.join(all_tasks)}")

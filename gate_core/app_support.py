@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gate_core.data.columns import target_warnings
+from gate_core.data.io import spreadsheet_safe
 from gate_core.data.splits import split
 from gate_core.data.table import InvalidRow, MultiTaskTable
 from gate_core.featurizers.molecule import parse_smiles
@@ -156,6 +157,8 @@ def validate_upload(
         warnings.append(f"{len(invalid)} of {plural(n_rows, 'row')} cannot be used and will be skipped (listed below)")
     if n_merged:
         warnings.append(f"{plural(n_merged, 'duplicate row')} of {plural(len(duplicates), 'molecule')} will be merged into one row each (median value)")
+    if table.conflicts:
+        warnings.append(f"{len(table.conflicts)} of the duplicated molecules have conflicting labels (min and max are listed below); each is merged to its median")
     if detected == "classification" and task_type is None:
         warnings.append("all values are 0 or 1, so the task is treated as classification (change it in the options)")
     if not errors and len(table) < 50:
@@ -317,7 +320,8 @@ def prediction_rows(pred: pd.DataFrame, row: int, tasks: list[str], units: dict[
 
 
 def prediction_csv(pred: pd.DataFrame) -> bytes:
-    return pred.to_csv(index=False, float_format="%.6g").encode("utf-8")
+    """The predictions as CSV bytes, safe to open in a spreadsheet (see :func:`spreadsheet_safe`)."""
+    return spreadsheet_safe(pred).to_csv(index=False, float_format="%.6g").encode("utf-8")
 
 
 # ---- latent space ----------------------------------------------------------------------------

@@ -254,3 +254,21 @@ def detect_smiles_column(frame: pd.DataFrame, sample: int = 20) -> str | None:
             best, best_rate = col, rate
     return best if best_rate >= 0.5 else None
 
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot run as formulas when the CSV is opened in a spreadsheet.
+
+    Text starting with one of :data:`FORMULA_PREFIXES` gets a leading ``'`` (OWASP's advice);
+    numeric columns are left alone, so a negative number stays a number.
+    """
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col]):
+            continue
+        out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_PREFIXES) else v)
+    out.columns = ["'" + c if isinstance(c, str) and c.startswith(FORMULA_PREFIXES) else c for c in out.columns]
+    return out

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsonschema
-
 from gate_core.registry.errors import ArchiveError
+from gate_core.registry.records import BROKEN, TaskRecord
+from gate_core.validation import schema_problem
 
 _TEXT = {"type": "string", "maxLength": 10_000}
 _NAME = {"type": "string", "maxLength": 200}
@@ -78,16 +78,15 @@ MANIFEST_SCHEMA: dict[str, Any] = {
 }
 
 
-def schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
-    """The first way ``value`` breaks ``schema``, in words naming the field; ``None`` when it fits."""
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
-    if error is None:
-        return None
-    where = "/".join(map(str, error.absolute_path)) or "the top level"
-    return f"field '{where}': {error.message[:200]}"
-
-
 def check_manifest(manifest: Any) -> None:
     """Raise :class:`ArchiveError` unless an export manifest fits :data:`MANIFEST_SCHEMA`."""
     if problem := schema_problem(manifest, MANIFEST_SCHEMA):
         raise ArchiveError(f"The archive's manifest.json is not valid: {problem}. Refusing to import it.")
+
+
+def record_problem(record: TaskRecord) -> str | None:
+    """Why a registered task cannot be shown or used (its files are gone, or its fields do not
+    fit :data:`TASK_SCHEMA`, e.g. imported by an older version), or ``None``."""
+    if record.status == BROKEN:
+        return "its model files are missing"
+    return schema_problem(record.describe(), TASK_SCHEMA)

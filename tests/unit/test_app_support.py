@@ -29,6 +29,20 @@ def test_report_lists_invalid_rows_and_merges_duplicates_by_median():
     assert report.n_valid == 21 and report.ok, report.errors
 
 
+def test_conflicting_duplicates_are_reported_as_such():
+    """Each molecule measured as 0 and 1 merges to 0.5: that is a conflict, not identical labels."""
+    frame = pd.DataFrame({"smiles": UNIQUE * 2, "y": [0.0] * len(UNIQUE) + [1.0] * len(UNIQUE)})
+    report = validate_upload(frame, "smiles", "y")
+    assert "24 molecule(s) appear more than once with conflicting labels" in report.errors[0]
+    assert any("conflicting labels" in w for w in report.warnings)
+
+
+def test_underscore_numbers_count_the_same_in_the_report_and_in_training():
+    frame = pd.DataFrame({"smiles": UNIQUE, "y": ["1_000", *map(str, range(23))]})
+    report = validate_upload(frame, "smiles", "y")
+    assert report.n_non_numeric_values == 1 and [r.row for r in report.invalid] == [1] and report.n_valid == 23
+
+
 def test_report_refuses_text_targets_same_columns_and_tiny_tables():
     frame = pd.DataFrame({"smiles": UNIQUE, "y": ["high"] * len(UNIQUE)})
     assert "holds text" in validate_upload(frame, "smiles", "y").errors[0]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from rdkit import Chem
 
-from gate_core.data.io import TableReadError, detect_smiles_column, excel_sheets, read_table
+from gate_core.data.io import TableReadError, detect_smiles_column, excel_sheets, read_table, spreadsheet_safe
 from gate_core.limits import MAX_HEAVY_ATOMS, MAX_LINE_CHARS
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -302,3 +302,10 @@ def test_detect_smiles_column_ignores_numeric_columns():
     assert detect_smiles_column(frame) == "structure"
     assert detect_smiles_column(pd.DataFrame({"n": [1, 2, 3]})) is None
 
+
+def test_spreadsheet_safe_neutralises_text_formulas_and_keeps_numbers():
+    frame = pd.DataFrame({"input": ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "CCO", None], "value": [-1.5, 2.0, -3.0, 4.0, 5.0, 6.0, 7.0]})
+    safe = spreadsheet_safe(frame)
+    assert safe["input"].tolist()[:6] == ["'=cmd|' /C calc'!A0", "'+1+1", "'-2+3", "'@SUM(A1)", "'\tx", "CCO"] and pd.isna(safe["input"].iloc[6])
+    assert safe["value"].tolist() == frame["value"].tolist() and frame["input"].iloc[0].startswith("=")
+    assert list(spreadsheet_safe(pd.DataFrame(columns=["=HYPERLINK()"])).columns) == ["'=HYPERLINK()"]
