@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 
 from gate_core.api import GateStudio
 from gate_core.threads import configure_threads
 
 log = logging.getLogger(__name__)
+#: How often the worker looks for runs whose worker died (gone, or silent past the heartbeat timeout).
+RECOVER_EVERY_SECONDS = 60.0
 
 
 class TaskWorker(threading.Thread):
@@ -46,7 +49,10 @@ class TaskWorker(threading.Thread):
 
     def run(self) -> None:
         configure_threads(self.threads)
-        self.studio.registry.recover_stale_runs()
+        last_recovery = float("-inf")
         while not self._stop_event.is_set():
+            if time.monotonic() - last_recovery > RECOVER_EVERY_SECONDS:  # a dead worker elsewhere must not block a name for ever
+                self.studio.registry.recover_stale_runs()
+                last_recovery = time.monotonic()
             if not self.run_once():
                 self._stop_event.wait(self.poll_seconds)

@@ -9,6 +9,9 @@ States: ``queued → running → done | failed | cancelled`` (a queued run can a
 cancelled). Runs left ``running`` by a process that died are marked ``failed`` by
 :meth:`RunQueue.recover_stale_runs`, never re-queued: a run that killed its worker (out of
 memory, a crash in native code) would otherwise kill every worker that picks it up again.
+A run is stale when its owner process is gone *or* its heartbeat is older than
+:data:`HEARTBEAT_TIMEOUT_SECONDS`: a live PID alone proves nothing, since containers reuse PIDs
+and a restarted container has another host name.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from gate_core.registry.records import RunRecord, to_json, utc_now
 
 #: The log keeps at most this many trailing characters.
 LOG_LIMIT = 1_000_000
+#: A running run that reported no progress for this long is stale. Training reports every few
+#: seconds; the longest silent stretch, featurising 20,000 molecules on a busy CPU, is about a minute.
+HEARTBEAT_TIMEOUT_SECONDS = 15 * 60.0
 _APPEND_LOG = f"log = CASE WHEN :line IS NULL THEN log ELSE substr(log || :line, -{LOG_LIMIT}) END"
 
 
@@ -131,11 +137,11 @@ class RunQueue(Database):
         with self._read() as conn:
             return [RunRecord.from_row(row) for row in conn.execute(sql, args)]
 
-    def recover_stale_runs(self, heartbeat_timeout: float | None = None) -> list[int]:
+    def recover_stale_runs(self, heartbeat_timeout: float | None = HEARTBEAT_TIMEOUT_SECONDS) -> list[int]:
         """Mark ``failed`` the running runs whose worker died; return their ids.
 
-        A run is stale when its owner process on this host no longer exists, or (if
-        ``heartbeat_timeout`` is given) when it reported no progress for that many seconds.
+        A run is stale when its owner process on this host no longer exists, or when it
+        reported no progress for ``heartbeat_timeout`` seconds (``None``: the PID check only).
         Stale runs are failed rather than re-queued (see the module docstring).
         """
         with self._write(durable=False) as conn:

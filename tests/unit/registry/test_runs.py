@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from gate_core.registry import InvalidNameError, RegistryError, RunNotFoundError, TaskRegistry
+from gate_core.registry.runs import HEARTBEAT_TIMEOUT_SECONDS
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -186,11 +187,26 @@ def test_open_recovers_dead_runs(registry):
 def test_live_worker_is_stale_only_after_heartbeat_timeout(registry):
     run_id = registry.enqueue_run("logS")
     registry.claim_next_run()
-    assert registry.recover_stale_runs() == []  # this process is alive
+    assert registry.recover_stale_runs() == []  # this process is alive and its heartbeat is fresh
     assert registry.recover_stale_runs(heartbeat_timeout=3600) == []
     assert registry.recover_stale_runs(heartbeat_timeout=-1) == [run_id]
     assert "sent no progress" in registry.get_run(run_id).error
     assert not registry.update_progress(run_id, {"fraction": 0.9})  # the slow worker is told to stop
+
+
+def test_live_pid_with_an_old_heartbeat_is_stale_by_default(registry):
+    """PIDs are reused (containers): an owner that looks alive but has been silent for longer than
+    the heartbeat timeout no longer blocks its task's name."""
+    from datetime import datetime, timedelta, timezone
+
+    run_id = registry.enqueue_run("logS")
+    registry.claim_next_run()  # owned by this (live) process
+    old = (datetime.now(timezone.utc) - timedelta(seconds=HEARTBEAT_TIMEOUT_SECONDS + 60)).isoformat()
+    with registry._write() as conn:
+        conn.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (old, run_id))
+    assert registry.recover_stale_runs(heartbeat_timeout=None) == []  # the PID check alone is fooled
+    assert registry.recover_stale_runs() == [run_id]
+    assert "sent no progress for" in registry.get_run(run_id).error
 
 
 def test_remaining_seconds_follows_the_pace_so_far(registry):
