@@ -105,7 +105,7 @@ def _cmd_add_task(args: argparse.Namespace) -> None:
     from gate_core.api import config_from_options
     from gate_core.data.io import read_table
 
-    frame = read_table(args.data, sheet=args.sheet)
+    frame = read_table(args.data)
     for col in (args.smiles_col, args.target_col):
         if col not in frame.columns:
             raise CLIError(f"column '{col}' not found in {args.data}; it has: {', '.join(map(str, frame.columns))}")
@@ -173,7 +173,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     import warnings
 
     from gate_core.app_support import known_from_columns, known_value_columns
-    from gate_core.data.io import detect_smiles_column, read_table, spreadsheet_safe
+    from gate_core.data.io import detect_smiles_column, read_table
 
     if args.smiles:
         smiles = list(args.smiles)
@@ -181,7 +181,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     else:
         if not args.data:
             raise CLIError("give --data FILE or --smiles SMILES ...")
-        frame = read_table(args.data, sheet=args.sheet)
+        frame = read_table(args.data)
         column = args.smiles_col or detect_smiles_column(frame)
         if column is None or column not in frame.columns:
             raise CLIError(f"no SMILES column found in {args.data}; name it with --smiles-col")
@@ -208,7 +208,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if args.out:
-        spreadsheet_safe(predictions).to_csv(args.out, index=False)
+        predictions.to_csv(args.out, index=False)
         n_bad = int(predictions["error"].notna().sum())
         print(f"wrote {len(predictions)} rows to {args.out}" + (f" ({n_bad} invalid, kept with their reason in 'error')" if n_bad else ""))
     else:
@@ -244,10 +244,8 @@ def _cmd_list(args: argparse.Namespace) -> None:
         print("no added tasks yet (python -m gate_core add-task --help)")
     for record in tasks:
         test = (record.metrics or {}).get("test") or (record.metrics or {}).get("oof") or {}  # held-out test set, else out of fold
-        score = " ".join(f"{k}={v:.4g}" for k in ("rmse", "r2", "roc_auc") if isinstance(v := test.get(k), (int, float)))
+        score = f"rmse={test['rmse']:.4g} r2={test['r2']:.3f}" if "rmse" in test else (f"roc_auc={test['roc_auc']:.3f}" if "roc_auc" in test else "")
         print(f"{record.name}\t{record.task_type}\t{record.unit}\t{record.status}\t{score}")
-    for name, problem in studio.unusable_tasks().items():
-        print(f"{name}\tunusable: {problem} (remove it with `python -m gate_core remove {name}`)")
 
 
 def _cmd_show(args: argparse.Namespace) -> None:
@@ -268,7 +266,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
 
 def _cmd_import(args: argparse.Namespace) -> None:
     studio = _studio(args)
-    record = studio.import_task(args.file, name=args.name, replace=args.replace)
+    record = studio.registry.import_task(args.file, studio.backbone_id, name=args.name, replace=args.replace)
     print(f"imported {record.name}")
 
 
@@ -310,7 +308,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("add-task", help="add a new task from a table of SMILES + values (backbone stays frozen)")
     p.add_argument("--data", required=True, help="CSV/TSV/Excel/SDF file")
-    p.add_argument("--sheet", help="Excel sheet name (default: the first sheet)")
     p.add_argument("--smiles-col", required=True)
     p.add_argument("--target-col", required=True)
     p.add_argument("--name", required=True, help="task name (letters, digits, _ . -)")
@@ -338,7 +335,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("predict", help="predict backbone and added tasks for SMILES")
     p.add_argument("--data", help="file with a SMILES column")
     p.add_argument("--smiles-col", help="default: detected")
-    p.add_argument("--sheet", help="Excel sheet name of --data (default: the first sheet)")
     p.add_argument("--smiles", nargs="+", help="SMILES given directly instead of --data")
     p.add_argument("--tasks", help="comma-separated task names (default: all)")
     p.add_argument("--out", help="CSV to write (one row per input row; invalid rows kept with an error)")
