@@ -51,7 +51,7 @@ def home() -> None:
         active = [r for r in studio.registry.list_runs(limit=20) if not r.is_final]
         if active:
             st.markdown(f"**{len(active)} run(s) queued or training**")
-            st.dataframe(runs_frame(active), hide_index=True, width="stretch", column_config={"progress": st.column_config.ProgressColumn(min_value=0, max_value=1)})
+            st.dataframe(runs_frame(active), hide_index=True, width="stretch", column_config={"progress": views.PROGRESS})
 
     st.header("Next steps")
     for column, page in zip(st.columns(5), ["add", "ratios", "latent", "predict", "tasks"]):

@@ -45,6 +45,7 @@ RATIO_DISCLAIMER = (
     "they are not evidence of a physical or causal link between the properties."
 )
 NUMBER = st.column_config.NumberColumn(format="%.3g")
+PROGRESS = st.column_config.ProgressColumn("progress", min_value=0, max_value=1, format="percent")
 
 
 def page_link(page: str, label: str | None = None) -> None:

@@ -7,9 +7,11 @@ users, files and sessions.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import threading
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 from dataclasses import replace as replace_record
@@ -20,8 +22,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gate_core.data.io import TableReadError, read_table
 from gate_core.featurizers.molecule import parse_smiles
 from gate_core.models.checkpoint import load_checkpoint
+from gate_core.model_card import ModelCard, model_card
 from gate_core.models.gate import TaskInfo
 from gate_core.registry import ArchiveError, RegistryError, RunRecord, TaskRecord, TaskRegistry, TaskExistsError, validate_task_name
 from gate_core.registry.schema import record_problem
@@ -39,6 +43,7 @@ from gate_core.relational.train import resolve_table_path
 from gate_core.reliability import NO_RELATION, BackboneCalibration, PairGate, PairVerdict, ReliabilityCache, evaluate_task_pairs, known_slopes
 from gate_core.training.distributed import select_device
 from gate_core.training.evaluate import classification_metrics, embed, regression_metrics
+from gate_core.transfer.added_task import METADATA_FILE as TASK_METADATA_FILE
 from gate_core.transfer.added_task import MODELS, AddedTask, AddedTaskError
 from gate_core.transfer.addition import TaskAdditionConfig, TaskAdditionResult, add_task, backbone_fingerprint
 from gate_core.transfer.calibration import LEVEL, Calibration, ConformalInterval, interval_columns
@@ -211,12 +216,18 @@ class GateStudio:
         """Import a task archive: the registry checks the file, then its name and its model are
         checked here (loaded, and a trial prediction) before anything is registered."""
 
-        def check(model_dir: Path, record: TaskRecord) -> None:
+        def check(model_dir: Path, dataset: Path | None, record: TaskRecord) -> None:
             self.check_new_name(record.name, replace)
             try:
                 check_task_folder(model_dir, self.backbone, self.backbone_id)
             except AddedTaskError as exc:
                 raise ArchiveError(f"The archive's model cannot be used: {exc}. Refusing to import it.") from exc
+            try:
+                columns = set(read_table(dataset).columns) if dataset is not None else {"smiles", "value"}
+            except TableReadError as exc:
+                raise ArchiveError(f"The archive's dataset cannot be read: {exc}. Refusing to import it.") from exc
+            if not {"smiles", "value"} <= columns:
+                raise ArchiveError("The archive's dataset has no smiles and value columns. Refusing to import it.")
 
         return self.registry.import_task(source, self.backbone_id, name=name, replace=replace, check=check)
 
@@ -593,3 +604,18 @@ class GateStudio:
         units = {t.name: t.unit for t in self.backbone.config.tasks}
         units.update({r.name: r.unit for r in self.added_tasks()})
         return units
+
+    # ---- model cards ---------------------------------------------------------------------------
+    def model_card(self, name: str) -> ModelCard:
+        """The task's model card (data, split, quality with intervals, domain, ratios, versions)."""
+        record = self.registry.get_task(name)
+        metadata = json.loads((self.registry.task_dir(record.name) / TASK_METADATA_FILE).read_text())
+        kinds = Counter(getattr(t, "kind", "measured") for t in self.source_tasks)
+        backbone = {"id": self.backbone_id, "n_sources": len(self.source_tasks), "kinds": ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))}
+        return model_card(record, metadata, backbone)
+
+    def export_task(self, name: str, dest: str | Path | BinaryIO) -> None:
+        """Write the task as one file for another install, with its model card (Markdown and HTML) inside."""
+        card = self.model_card(name)
+        documents = {"model_card.md": card.markdown().encode("utf-8"), "model_card.html": card.html().encode("utf-8")}
+        self.registry.export_task(name, dest, documents)

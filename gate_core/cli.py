@@ -260,8 +260,18 @@ def _cmd_remove(args: argparse.Namespace) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
-    _studio(args).registry.export_task(args.name, args.out)
-    print(f"exported {args.name} to {args.out}")
+    _studio(args).export_task(args.name, args.out)
+    print(f"exported {args.name} to {args.out} (model card inside: model_card.md, model_card.html)")
+
+
+def _cmd_card(args: argparse.Namespace) -> None:
+    card = _studio(args).model_card(args.name)
+    text = card.html() if args.html else card.markdown()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote the model card of {args.name} to {args.out}")
+    else:
+        print(text)
 
 
 def _cmd_import(args: argparse.Namespace) -> None:
@@ -377,11 +387,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", choices=list(_MODELS))
     _add_common(p)
     p.set_defaults(func=_cmd_choose_model)
-    p = verbs.add_parser("export", help="export an added task to one file")
+    p = verbs.add_parser("export", help="export an added task to one file (its model card inside)")
     p.add_argument("name")
     p.add_argument("--out", required=True)
     _add_common(p)
     p.set_defaults(func=_cmd_export)
+    p = verbs.add_parser("card", help="an added task's model card: data, split, quality with intervals, domain, ratios, versions")
+    p.add_argument("name")
+    p.add_argument("--html", action="store_true", help="HTML instead of Markdown")
+    p.add_argument("--out", help="write to this file instead of printing")
+    _add_common(p)
+    p.set_defaults(func=_cmd_card)
     p = verbs.add_parser("import", help="import a task file exported elsewhere (validated against this backbone)")
     p.add_argument("file")
     p.add_argument("--name", help="register under another name")

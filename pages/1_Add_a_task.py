@@ -236,7 +236,7 @@ if run is not None:
 runs = registry.list_runs(limit=50)
 if runs:
     with st.expander(f"All training runs ({len(runs)}, shared by every session)"):
-        st.dataframe(runs_frame(runs), hide_index=True, width="stretch", column_config={"progress": st.column_config.ProgressColumn(min_value=0, max_value=1)})
+        st.dataframe(runs_frame(runs), hide_index=True, width="stretch", column_config={"progress": views.PROGRESS})
         names = {r.id: r.task_name for r in runs}
 
         def watch() -> None:

@@ -1,4 +1,5 @@
-"""Tasks: list, rename, delete, export to one file, import a file exported elsewhere."""
+"""Tasks: list, rename, delete, export to one file (model card inside), import a file exported
+elsewhere; each task's model card, viewable and downloadable as Markdown or HTML."""
 
 import io
 
@@ -10,6 +11,10 @@ from gate_core.registry import RegistryError
 
 st.set_page_config(page_title="Tasks · GATE Studio", layout="wide")
 st.title("Tasks")
+st.caption(
+    "Every task you added to the backbone. Pick one to see its model card (what it was trained on, how well it predicts "
+    "molecules it did not see, where it can be trusted), to rename, delete or export it, or import a task exported elsewhere."
+)
 studio = state.require_studio()
 registry = studio.registry
 
@@ -17,8 +22,15 @@ registry = studio.registry
 @st.cache_data(max_entries=8, show_spinner=False)
 def export_bytes(name: str, model_dir: str) -> bytes:
     buffer = io.BytesIO()
-    registry.export_task(name, buffer)
+    studio.export_task(name, buffer)
     return buffer.getvalue()
+
+
+@st.cache_data(max_entries=16, show_spinner="Writing the model card…")
+def card_texts(name: str, model_dir: str) -> tuple[str, str]:
+    """The card as (Markdown, HTML), keyed by the task's model folder (a retrained task gets a new one)."""
+    card = studio.model_card(name)
+    return card.markdown(), card.html()
 
 
 flash = st.session_state.pop("tasks_flash", None)
@@ -67,7 +79,7 @@ if records:
 
     with export_col:
         st.subheader("Export")
-        st.caption("One zip file: model files, metadata and the training dataset. It only works with this backbone.")
+        st.caption("One zip file: model files, metadata, the training dataset and the model card. It only works with this backbone.")
         try:
             data = export_bytes(name, record.model_dir)
         except RegistryError as exc:
@@ -75,10 +87,18 @@ if records:
         else:
             st.download_button(f"Download {name}.zip", data, file_name=f"{name}.gate-task.zip", mime="application/zip", key="tasks_export", on_click="ignore")
 
+    markdown, page = card_texts(name, record.model_dir)
+    with st.expander(f"Model card of {name}", expanded=True):
+        left, right = st.columns(2)
+        left.download_button("Model card (Markdown)", markdown, file_name=f"{name}.model_card.md", mime="text/markdown", key="tasks_card_md", on_click="ignore")
+        right.download_button("Model card (HTML)", page, file_name=f"{name}.model_card.html", mime="text/html", key="tasks_card_html", on_click="ignore")
+        with st.container(border=True, key="tasks_card"):
+            st.markdown(markdown)
+
     runs = registry.list_runs(task=name)
     if runs:
         with st.expander(f"Training runs of {name} ({len(runs)})"):
-            st.dataframe(runs_frame(runs), hide_index=True, width="stretch")
+            st.dataframe(runs_frame(runs), hide_index=True, width="stretch", column_config={"progress": views.PROGRESS})
 else:
     st.info("No tasks added yet.")
     views.page_link("add")

@@ -10,8 +10,9 @@ manifest's schema (:mod:`gate_core.registry.schema`), regular files only, the si
 member and of all of them (declared and actually read, :mod:`gate_core.limits`), and the caller's
 ``check`` of the unpacked model (the API loads it and runs a trial prediction).
 
-Layout of the zip: ``manifest.json``, ``model/<relative path>`` for each model file, and
-``dataset.csv`` when the task has a stored dataset.
+Layout of the zip: ``manifest.json``, ``model/<relative path>`` for each model file,
+``dataset.csv`` when the task has a stored dataset, and ``model_card.md`` / ``model_card.html``
+when the exporter adds them.
 """
 
 from __future__ import annotations
@@ -42,33 +43,42 @@ KNOWN_FORMAT_VERSIONS = frozenset({1})
 MANIFEST = "manifest.json"
 MODEL_PREFIX = "model/"
 DATASET_MEMBER = "dataset.csv"
-#: Called with the unpacked model folder and the record about to be registered; raises to refuse.
-ImportCheck = Callable[[Path, TaskRecord], None]
+#: Documents an export may carry for people (the model card); import reads past them, since they
+#: are rebuilt from the task itself.
+DOCUMENT_MEMBERS = frozenset({"model_card.md", "model_card.html"})
+#: Called with the unpacked model folder, dataset file (``None`` without one) and the record
+#: about to be registered; raises to refuse.
+ImportCheck = Callable[[Path, "Path | None", TaskRecord], None]
 
 
 # -- export -------------------------------------------------------------------------------
 
 
-def export_task(registry: TaskRegistry, name: str, dest: str | os.PathLike | BinaryIO) -> None:
-    """Write task ``name`` as one zip to a path (atomically, via a temp file) or a binary stream."""
+def export_task(registry: TaskRegistry, name: str, dest: str | os.PathLike | BinaryIO, documents: dict[str, bytes] | None = None) -> None:
+    """Write task ``name`` as one zip to a path (atomically, via a temp file) or a binary stream.
+
+    ``documents``: extra files for people, named from :data:`DOCUMENT_MEMBERS` (the model card).
+    """
     record = registry.get_task(name)
     root = registry.task_dir(record.name)
     dataset = registry.dataset_bytes(record.dataset_hash) if record.dataset_hash else None
+    if unknown := sorted(set(documents or {}) - DOCUMENT_MEMBERS):
+        raise RegistryError(f"cannot export documents named {', '.join(unknown)}; allowed: {', '.join(sorted(DOCUMENT_MEMBERS))}")
+    extras = {**({DATASET_MEMBER: dataset} if dataset is not None else {}), **(documents or {})}
     members = {MODEL_PREFIX + validate_member_path(rel): digest for rel, digest in record.files.items()}
-    if dataset is not None:
-        members[DATASET_MEMBER] = hashlib.sha256(dataset).hexdigest()
+    members.update({member: hashlib.sha256(content).hexdigest() for member, content in extras.items()})
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "backbone_id": record.backbone_id,
         "task": record.describe(), "members": members, "written_by": f"gate_core {__version__}",
     }
     if hasattr(dest, "write"):
-        _write_zip(dest, manifest, record, root, dataset)
+        _write_zip(dest, manifest, record, root, extras)
         return
     dest = Path(dest)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
     try:
         with os.fdopen(fd, "w+b") as fh:
-            _write_zip(fh, manifest, record, root, dataset)
+            _write_zip(fh, manifest, record, root, extras)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, dest)
@@ -78,7 +88,7 @@ def export_task(registry: TaskRegistry, name: str, dest: str | os.PathLike | Bin
         raise
 
 
-def _write_zip(fh: BinaryIO, manifest: dict, record: TaskRecord, root: Path, dataset: bytes | None) -> None:
+def _write_zip(fh: BinaryIO, manifest: dict, record: TaskRecord, root: Path, extras: dict[str, bytes]) -> None:
     with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
         for rel, expected in sorted(record.files.items()):
@@ -92,8 +102,8 @@ def _write_zip(fh: BinaryIO, manifest: dict, record: TaskRecord, root: Path, dat
                     f"Model file {rel!r} of task {record.name!r} changed on disk since it was registered; "
                     "refusing to export a damaged task."
                 )
-        if dataset is not None:
-            zf.writestr(DATASET_MEMBER, dataset)
+        for member, content in extras.items():
+            zf.writestr(member, content)
 
 
 # -- import -------------------------------------------------------------------------------
@@ -129,9 +139,9 @@ def import_task(
         except Exception as exc:  # a damaged zip fails in many ways; the message is what matters
             reason = str(exc) or type(exc).__name__
             raise ArchiveError(f"{label} is damaged and cannot be read ({reason}).") from exc
-        if check is not None:
-            check(Path(tmp) / MODEL_PREFIX, record)
         dataset_path = Path(tmp) / DATASET_MEMBER
+        if check is not None:
+            check(Path(tmp) / MODEL_PREFIX, dataset_path if dataset_path.is_file() else None, record)
         dataset = dataset_path.read_bytes() if dataset_path.is_file() else None
         return registry.register_task(record, Path(tmp) / MODEL_PREFIX, dataset, replace=replace)
 
@@ -225,7 +235,7 @@ def _check_manifest(manifest: dict[str, Any]) -> dict[str, str]:
     check_manifest(manifest)
     members = manifest["members"]
     for member in members:
-        if member != DATASET_MEMBER and not member.startswith(MODEL_PREFIX):
+        if member != DATASET_MEMBER and member not in DOCUMENT_MEMBERS and not member.startswith(MODEL_PREFIX):
             raise ArchiveError(f"The manifest lists an unexpected member {member!r}.")
         try:
             validate_member_path(member)

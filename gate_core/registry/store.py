@@ -341,11 +341,11 @@ class TaskRegistry(RunQueue):
 
     # -- export / import -------------------------------------------------------------------
 
-    def export_task(self, name: str, path: str | os.PathLike | BinaryIO) -> None:
-        """Write the task as one zip file (manifest + model files + dataset); see ``archive``."""
+    def export_task(self, name: str, path: str | os.PathLike | BinaryIO, documents: dict[str, bytes] | None = None) -> None:
+        """Write the task as one zip file (manifest + model files + dataset + ``documents``, e.g. its model card); see ``archive``."""
         from gate_core.registry import archive
 
-        archive.export_task(self, name, path)
+        archive.export_task(self, name, path, documents)
 
     def import_task(
         self,

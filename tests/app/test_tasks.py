@@ -62,3 +62,24 @@ def test_import_of_a_bad_file_is_a_clear_error(run_page, studio):
     assert not at.exception
     assert "not a zip file" in at.error[0].value
     assert studio.added_tasks() == []
+
+
+def test_model_card_is_shown_downloadable_and_inside_the_export(run_page, add_tiny_task, studio):
+    import zipfile
+
+    add_tiny_task("alpha")
+    at = run_page(PAGE)
+    shown = " ".join(m.value for m in at.markdown)
+    for part in ("# Model card: alpha", "## Data", "## Split", "## Quality", "## Applicability domain", "transfer ratios", "## Backbone and versions"):
+        assert part in shown, part
+    assert studio.backbone_id in shown
+    assert at.download_button(key="tasks_card_md").label == "Model card (Markdown)"
+    assert at.download_button(key="tasks_card_html").label == "Model card (HTML)"
+
+    buffer = io.BytesIO()
+    studio.export_task("alpha", buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        assert archive.read("model_card.md").decode() == studio.model_card("alpha").markdown()
+        assert archive.read("model_card.html").decode().startswith("<!DOCTYPE html>")
+    imported = studio.registry.import_task(io.BytesIO(buffer.getvalue()), studio.backbone_id, name="alpha_copy")
+    assert imported.name == "alpha_copy"  # the card travels with the task and does not stop an import
