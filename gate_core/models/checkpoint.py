@@ -40,7 +40,7 @@ def save_checkpoint(model: GATEModel, out_dir: str | Path, metadata: dict | None
         "descriptor_set_version": DESCRIPTOR_SET_VERSION,
         "config": model.config.to_dict(),
         "scalers": {
-            name: {"mean": float(model.y_mean[i]), "std": float(model.y_std[i])} for i, name in enumerate(model.task_names)
+            name: {"mean": float(model.y_mean[i]), "std": float(model.y_std[i])} for i, name in enumerate(model.output_names)
         },
         **(metadata or {}),
     }

@@ -17,20 +17,41 @@ from gate_core.nn.encoder import DMPNNEncoder
 from gate_core.nn.task_modules import TaskModules
 
 TASK_TYPES = ("regression", "classification")
+#: ``measured``: an experimental property, predicted for the user; ``computed``: a descriptor
+#: family (backbone v2), a vector-valued source that lends its geometry but is not a property.
+TASK_KINDS = ("measured", "computed")
 
 
 @dataclass
 class TaskInfo:
-    """What a task is, in the user's words (name, unit, type, description)."""
+    """What a task is, in the user's words (name, unit, type, description).
+
+    ``outputs`` names the components of a vector-valued task (a descriptor family); it is empty
+    for an ordinary scalar task.
+    """
 
     name: str
     unit: str = ""
     task_type: str = "regression"
     description: str = ""
+    kind: str = "measured"
+    outputs: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.task_type not in TASK_TYPES:
             raise ValueError(f"task_type must be one of {TASK_TYPES}, got {self.task_type!r}")
+        if self.kind not in TASK_KINDS:
+            raise ValueError(f"kind must be one of {TASK_KINDS}, got {self.kind!r}")
+
+    @property
+    def width(self) -> int:
+        """Number of head outputs: 1 for a scalar task."""
+        return max(1, len(self.outputs))
+
+    @property
+    def output_names(self) -> list[str]:
+        """Column names of this task's outputs: the task name, or ``family:descriptor``."""
+        return [f"{self.name}:{o}" for o in self.outputs] if self.outputs else [self.name]
 
 
 @dataclass
@@ -58,6 +79,15 @@ class GATEConfig:
     def task_names(self) -> list[str]:
         return [t.name for t in self.tasks]
 
+    @property
+    def output_names(self) -> list[str]:
+        return [name for t in self.tasks for name in t.output_names]
+
+    @property
+    def property_names(self) -> list[str]:
+        """The scalar, measured tasks: what a backbone predicts for a user."""
+        return [t.name for t in self.tasks if t.kind == "measured" and not t.outputs]
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -75,10 +105,14 @@ class GATEModel(nn.Module):
 
     where ``d`` are the fast RDKit descriptors (absent when ``n_descriptors = 0``).
 
-    Shapes:
+    A task may be vector-valued (a descriptor family): its head has ``width`` outputs. Scalers
+    and the classification flag are per output column; ``output_task`` maps a column to its task.
+
+    Shapes (T tasks, C ≥ T output columns):
         - :meth:`representation`: graph batch (B molecules), descriptors (B, n_descriptors) → (B, D)
         - :meth:`latents`: (B, D) → z, u each (T, B, latent_dim)
-        - :meth:`predict_scaled`: (B, D) → (B, T) standardised predictions (logits for classification)
+        - :meth:`heads`: z (T, B, latent_dim) → (B, C)
+        - :meth:`predict_scaled`: (B, D) → (B, C) standardised predictions (logits for classification)
     """
 
     def __init__(self, config: GATEConfig) -> None:
@@ -87,22 +121,44 @@ class GATEModel(nn.Module):
         self.encoder = DMPNNEncoder(config.atom_dim, config.bond_dim, config.hidden, config.depth, config.dropout)
         self.tasks = nn.ModuleDict(
             {
-                t.name: TaskModules(config.representation_dim, config.latent_dim, config.task_hidden, config.dropout)
+                t.name: TaskModules(config.representation_dim, config.latent_dim, config.task_hidden, config.dropout, t.width)
                 for t in config.tasks
             }
         )
-        n_tasks = len(config.tasks)
+        n_outputs = len(config.output_names)
         self.register_buffer("descriptor_mean", torch.zeros(config.n_descriptors))
         self.register_buffer("descriptor_std", torch.ones(config.n_descriptors))
-        self.register_buffer("y_mean", torch.zeros(n_tasks))
-        self.register_buffer("y_std", torch.ones(n_tasks))
+        self.register_buffer("y_mean", torch.zeros(n_outputs))
+        self.register_buffer("y_std", torch.ones(n_outputs))
         self.register_buffer(
-            "classification", torch.tensor([t.task_type == "classification" for t in config.tasks], dtype=torch.bool)
+            "classification",
+            torch.tensor([t.task_type == "classification" for t in config.tasks for _ in range(t.width)], dtype=torch.bool),
+        )
+        self.register_buffer(
+            "output_task", torch.tensor([k for k, t in enumerate(config.tasks) for _ in range(t.width)]), persistent=False
         )
 
     @property
     def task_names(self) -> list[str]:
         return self.config.task_names
+
+    @property
+    def output_names(self) -> list[str]:
+        return self.config.output_names
+
+    @property
+    def property_names(self) -> list[str]:
+        return self.config.property_names
+
+    def property_columns(self) -> list[int]:
+        """Output columns of :attr:`property_names`, in that order."""
+        outputs = self.output_names
+        return [outputs.index(name) for name in self.property_names]
+
+    def output_columns(self, task: str) -> list[int]:
+        """Indices of ``task``'s columns in :meth:`predict_scaled`'s output."""
+        k = self.task_names.index(task)
+        return [c for c, owner in enumerate(self.output_task.tolist()) if owner == k]
 
     def set_scalers(
         self, y_mean: np.ndarray, y_std: np.ndarray, descriptor_mean: np.ndarray | None = None, descriptor_std: np.ndarray | None = None
@@ -132,9 +188,13 @@ class GATEModel(nn.Module):
         u = torch.stack([m.chart(z[k]) for k, m in enumerate(self.tasks.values())])
         return z, u
 
+    def heads(self, z: torch.Tensor) -> torch.Tensor:
+        """Every task's head on its own latent, as output columns (B, C)."""
+        return torch.cat([m.head_columns(z[k]) for k, m in enumerate(self.tasks.values())], dim=1)
+
     def predict_scaled(self, h: torch.Tensor) -> torch.Tensor:
         z, _ = self.latents(h)
-        return torch.stack([m.head(z[k]) for k, m in enumerate(self.tasks.values())], dim=1)
+        return self.heads(z)
 
     def unscale(self, scaled: torch.Tensor) -> torch.Tensor:
         """Standardised outputs → user units (probabilities for classification tasks)."""

@@ -20,24 +20,37 @@ ALIGNMENT_FORMS = ("pairwise", "mean")
 
 
 def masked_task_loss(
-    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, classification: torch.Tensor | None = None
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    classification: torch.Tensor | None = None,
+    column_task: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean over tasks (that have labels) of each task's masked MSE (or BCE for classification).
 
-    Shapes: ``pred``, ``target``, ``mask`` (B, T); ``classification`` (T,) bool or None.
-    Averaging per task first stops the big tasks from drowning the small ones.
+    Shapes: ``pred``, ``target``, ``mask`` (B, C); ``classification`` (C,) bool or None;
+    ``column_task`` (C,) long, the task of each column (None: one column per task).
+    Averaging per task first stops the big tasks from drowning the small ones; a vector-valued
+    task (a descriptor family of 20 columns) counts as one task, not twenty.
     """
     mse = (pred - target) ** 2
     if classification is not None and bool(classification.any()):
         bce = F.binary_cross_entropy_with_logits(pred, target, reduction="none")
         mse = torch.where(classification.unsqueeze(0), bce, mse)
     maskf = mask.to(pred.dtype)
-    per_task_count = maskf.sum(dim=0)
-    per_task = (mse * maskf).sum(dim=0) / per_task_count.clamp(min=1.0)
-    present = per_task_count > 0
+    per_column_count = maskf.sum(dim=0)
+    per_column = (mse * maskf).sum(dim=0) / per_column_count.clamp(min=1.0)
+    present = per_column_count > 0
     if not bool(present.any()):
         return pred.sum() * 0.0  # keeps the graph (and DDP) happy when a batch has no labels
-    return per_task[present].mean()
+    if column_task is None:
+        return per_column[present].mean()
+    n_tasks = int(column_task.max()) + 1
+    presentf = present.to(pred.dtype)
+    task_sum = per_column.new_zeros(n_tasks).index_add(0, column_task, per_column * presentf)
+    task_count = per_column.new_zeros(n_tasks).index_add(0, column_task, presentf)
+    has = task_count > 0
+    return (task_sum[has] / task_count[has]).mean()
 
 
 def autoencoder_loss(z: torch.Tensor, z_reconstructed: torch.Tensor) -> torch.Tensor:

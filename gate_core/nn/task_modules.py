@@ -24,16 +24,18 @@ class TaskModules(nn.Module):
     Shapes:
         - ``h``: (B, in_dim) shared representation
         - ``z``, ``u``: (B, latent_dim) task latent and common-chart point
-        - output of :meth:`head`: (B,) standardised prediction (a logit for classification)
+        - output of :meth:`head`: (B,) standardised prediction (a logit for classification), or
+          (B, width) for a vector-valued task (a descriptor family); :meth:`head_columns` is
+          always (B, width)
     """
 
-    def __init__(self, in_dim: int, latent_dim: int = 64, hidden: int = 128, dropout: float = 0.0) -> None:
+    def __init__(self, in_dim: int, latent_dim: int = 64, hidden: int = 128, dropout: float = 0.0, width: int = 1) -> None:
         super().__init__()
-        self.in_dim, self.latent_dim, self.hidden = in_dim, latent_dim, hidden
+        self.in_dim, self.latent_dim, self.hidden, self.width = in_dim, latent_dim, hidden, width
         self.encoder = mlp(in_dim, hidden, latent_dim, nn.ReLU, dropout)
         self.transfer = mlp(latent_dim, hidden, latent_dim, nn.SiLU)
         self.inverse_transfer = mlp(latent_dim, hidden, latent_dim, nn.SiLU)
-        self.head_net = mlp(latent_dim, hidden, 1, nn.ReLU, dropout)
+        self.head_net = mlp(latent_dim, hidden, width, nn.ReLU, dropout)
 
     def reset_parameters(self) -> None:
         for module in self.modules():
@@ -50,7 +52,12 @@ class TaskModules(nn.Module):
         return self.inverse_transfer(u)
 
     def head(self, z: torch.Tensor) -> torch.Tensor:
-        return self.head_net(z).squeeze(-1)
+        out = self.head_net(z)
+        return out.squeeze(-1) if self.width == 1 else out
+
+    def head_columns(self, z: torch.Tensor) -> torch.Tensor:
+        return self.head_net(z)
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(in_dim={self.in_dim}, latent_dim={self.latent_dim}, hidden={self.hidden})"
+        width = f", width={self.width}" if self.width != 1 else ""
+        return f"{self.__class__.__name__}(in_dim={self.in_dim}, latent_dim={self.latent_dim}, hidden={self.hidden}{width})"

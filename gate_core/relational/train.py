@@ -92,8 +92,11 @@ def resolve_table_path(path: str) -> str:
 
 
 def backbone_split(meta: dict, task_names: list[str], table_path: str | None = None) -> tuple[MultiTaskTable, np.ndarray, np.ndarray, np.ndarray]:
-    """The backbone's table and its (train, val, test) indices, recomputed as ``pretrain`` did.
+    """The backbone's measured-property table and its (train, val, test) indices, recomputed as ``pretrain`` did.
 
+    ``task_names`` are the backbone's measured properties (``GATEModel.property_names``). A v2
+    backbone's table also holds its corpus molecules and descriptor-family columns: the split is
+    recomputed on that whole table, then only the property columns are returned (rows unchanged).
     Raises ``ValueError`` when the table on disk is not the one the backbone was trained on.
     """
     info = meta.get("pretraining") or {}
@@ -112,29 +115,32 @@ def backbone_split(meta: dict, task_names: list[str], table_path: str | None = N
     sizes = info.get("split") or {}
     if sizes and (sizes.get("train"), sizes.get("val"), sizes.get("test")) != (len(train_idx), len(val_idx), len(test_idx)):
         raise ValueError("the recomputed split differs from the backbone's recorded fold sizes")
+    if table.tasks != list(task_names):
+        table = MultiTaskTable(table.smiles, list(task_names), table.Y[:, [table.tasks.index(t) for t in task_names]])
     return table, train_idx, val_idx, test_idx
 
 
 @torch.no_grad()
 def backbone_features(backbone: GATEModel, smiles: list[str] | None = None, h: torch.Tensor | None = None, chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
-    """Common-chart point (N, L) and plain standardised predictions (N, T) of the frozen backbone."""
+    """Common-chart point (N, L) and plain standardised predictions (N, P) of the backbone's P measured properties."""
     backbone.eval()
     if h is None:
         h = embed(backbone, smiles or [])
     charts, plains = [], []
-    modules = list(backbone.tasks.values())
+    columns = backbone.property_columns()
     for start in range(0, h.shape[0], chunk):
         z, u = backbone.latents(h[start : start + chunk])
         charts.append(u.mean(dim=0))
-        plains.append(torch.stack([m.head(z[k]) for k, m in enumerate(modules)], dim=1))
+        plains.append(backbone.heads(z)[:, columns])
     if not charts:
-        return torch.zeros((0, backbone.config.latent_dim)), torch.zeros((0, len(modules)))
+        return torch.zeros((0, backbone.config.latent_dim)), torch.zeros((0, len(columns)))
     return torch.cat(charts), torch.cat(plains)
 
 
 def scaled_labels(backbone: GATEModel, Y: np.ndarray) -> torch.Tensor:
-    """Labels in the backbone's standardised units (its own y_mean / y_std); NaN stays NaN."""
-    return (torch.as_tensor(Y, dtype=torch.float32) - backbone.y_mean.cpu()) / backbone.y_std.cpu()
+    """Property labels (N, P) in the backbone's standardised units (its own y_mean / y_std); NaN stays NaN."""
+    columns = backbone.property_columns()
+    return (torch.as_tensor(Y, dtype=torch.float32) - backbone.y_mean.cpu()[columns]) / backbone.y_std.cpu()[columns]
 
 
 # ---- losses -------------------------------------------------------------------------------------
@@ -273,7 +279,9 @@ class RelationalData:
 
 def prepare_data(backbone: GATEModel, meta: dict, config: RelationalTrainConfig, table_path: str | None = None) -> RelationalData:
     """Recompute the backbone's split and run the frozen backbone once over its train and val folds."""
-    table, train_idx, val_idx, _test_idx = backbone_split(meta, backbone.task_names, table_path)
+    table, train_idx, val_idx, _test_idx = backbone_split(meta, backbone.property_names, table_path)
+    labelled = table.mask.any(axis=1)  # corpus-only molecules carry no measured label: nothing to reveal or hide
+    train_idx, val_idx = train_idx[labelled[train_idx]], val_idx[labelled[val_idx]]
     if config.max_molecules and len(train_idx) > config.max_molecules:
         train_idx = np.sort(np.random.default_rng(config.seed).permutation(train_idx)[: config.max_molecules])
     t0 = time.perf_counter()
@@ -281,7 +289,7 @@ def prepare_data(backbone: GATEModel, meta: dict, config: RelationalTrainConfig,
     chart_val, plain_val = backbone_features(backbone, [table.smiles[i] for i in val_idx])
     seconds = time.perf_counter() - t0
     ranges = {}
-    for j, task in enumerate(backbone.task_names):
+    for j, task in enumerate(backbone.property_names):
         col = table.Y[train_idx, j][np.isfinite(table.Y[train_idx, j])]
         if len(col):
             ranges[task] = {"min": float(col.min()), "max": float(col.max()), "n": int(len(col))}
@@ -307,14 +315,14 @@ def train_relational(
     for p in backbone.parameters():
         p.requires_grad_(False)
     data = data or prepare_data(backbone, meta, config, table_path)
-    classification = backbone.classification.cpu()
+    classification = backbone.classification.cpu()[backbone.property_columns()]
     n_tr = len(data.y_train)
 
     head = RelationalHead(
         RelationalConfig(
             chart_dim=data.chart_train.shape[1],
-            tasks=list(backbone.task_names),
-            task_types=[t.task_type for t in backbone.config.tasks],
+            tasks=list(backbone.property_names),
+            task_types=[t.task_type for t in backbone.config.tasks if t.name in backbone.property_names],
             hidden=config.hidden,
             layers=config.layers,
             dropout=config.dropout,

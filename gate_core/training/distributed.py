@@ -66,6 +66,12 @@ def broadcast_from_main(value: float, ctx: DistributedContext) -> float:
     return float(tensor.item())
 
 
+def barrier(ctx: DistributedContext) -> None:
+    """Wait for every rank (e.g. while rank 0 writes the graph store the others will map)."""
+    if ctx.enabled:
+        dist.barrier()
+
+
 def shutdown_distributed(ctx: DistributedContext) -> None:
     if ctx.enabled and dist.is_initialized():
         dist.destroy_process_group()

@@ -36,3 +36,11 @@ class EarlyStopping:
         """Load the best weights back (no-op when no check improved, e.g. all values NaN)."""
         if self._best_state is not None:
             self.module.load_state_dict(self._best_state)
+
+    def state(self) -> tuple[dict, dict[str, torch.Tensor] | None]:
+        """``(counters, best weights)``: what a resumable run saves beside its epoch checkpoint."""
+        return {"best": self.best, "best_step": self.best_step, "bad": self._bad}, self._best_state
+
+    def load_state(self, counters: dict, best_state: dict[str, torch.Tensor] | None) -> None:
+        self.best, self.best_step, self._bad = counters["best"], counters["best_step"], counters["bad"]
+        self._best_state = best_state

@@ -37,7 +37,7 @@ def embed(model: GATEModel, smiles: list[str], batch_size: int = 256, progress: 
 
 @torch.no_grad()
 def predict(model: GATEModel, smiles: list[str], batch_size: int = 256) -> np.ndarray:
-    """(N, T) predictions in user units (probabilities for classification tasks)."""
+    """(N, C) predictions in user units (probabilities for classification tasks), one column per output."""
     was_training = model.training
     model.eval()
     h = embed(model, smiles, batch_size)
@@ -71,13 +71,14 @@ def classification_metrics(y_true: np.ndarray, prob: np.ndarray) -> dict[str, fl
 
 
 def evaluate_table(model: GATEModel, table: MultiTaskTable) -> dict[str, dict[str, float]]:
-    """Per-task metrics on every label in ``table`` (tasks matched by name)."""
+    """Per-column metrics on every label in ``table`` (columns matched to the model's outputs by name)."""
     preds = predict(model, table.smiles)
     results: dict[str, dict[str, float]] = {}
+    outputs = model.output_names
     for j, task in enumerate(table.tasks):
-        if task not in model.task_names:
+        if task not in outputs:
             continue
-        k = model.task_names.index(task)
+        k = outputs.index(task)
         known = np.isfinite(table.Y[:, j])
         if not known.any():
             continue

@@ -52,8 +52,8 @@ class GATEObjective(nn.Module):
         n_tasks = len(modules)
         h = model.representation(batch.graph, batch.descriptors)
         z, u = model.latents(h)
-        pred = torch.stack([m.head(z[k]) for k, m in enumerate(modules)], dim=1)
-        terms = {"reg": masked_task_loss(pred, batch.y, batch.mask, model.classification)}
+        pred = model.heads(z)
+        terms = {"reg": masked_task_loss(pred, batch.y, batch.mask, model.classification, model.output_task)}
         zero = pred.sum() * 0.0
         if not w.aligned:
             terms.update({name: zero for name in LOSS_TERMS[1:]})
@@ -73,19 +73,19 @@ class GATEObjective(nn.Module):
     def _mapping_loss(self, modules: list, u: torch.Tensor, batch: MoleculeBatch) -> torch.Tensor:
         """Predict task k from task j's chart point: H_k(T_k⁻¹(u_j)) against y_k."""
         n_tasks = len(modules)
+        model = self.model
         if self.form == "pairwise":
             losses = []
             for j in range(n_tasks):
-                via_j = torch.stack([m.head(m.inverse_chart(u[j])) for m in modules], dim=1)  # (B, T)
-                mask = batch.mask.clone()
-                mask[:, j] = False  # k = j is the plain prediction, not a mapping
-                losses.append(masked_task_loss(via_j, batch.y, mask, self.model.classification))
+                via_j = torch.cat([m.head_columns(m.inverse_chart(u[j])) for m in modules], dim=1)  # (B, C)
+                mask = batch.mask & (model.output_task != j).unsqueeze(0)  # k = j is the plain prediction
+                losses.append(masked_task_loss(via_j, batch.y, mask, model.classification, model.output_task))
             return torch.stack(losses).mean()
         # one random partner j ≠ k per task per step
         offset = torch.randint(1, n_tasks, (n_tasks,), device=u.device)
         partner = (torch.arange(n_tasks, device=u.device) + offset) % n_tasks
-        via = torch.stack([m.head(m.inverse_chart(u[partner[k]])) for k, m in enumerate(modules)], dim=1)
-        return masked_task_loss(via, batch.y, batch.mask, self.model.classification)
+        via = torch.cat([m.head_columns(m.inverse_chart(u[partner[k]])) for k, m in enumerate(modules)], dim=1)
+        return masked_task_loss(via, batch.y, batch.mask, model.classification, model.output_task)
 
     def _distance_loss(self, modules: list, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Same neighbourhood shape in every chart: ‖T_k(E_k(h)) − T_k(E_k(h+ε))‖ agrees across k."""

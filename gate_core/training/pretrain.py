@@ -7,8 +7,10 @@ One function, :func:`pretrain`, used by the CLI (``python -m gate_core pretrain`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,17 +22,21 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
 from gate_core.data.builders.chemicals import TASKS as CHEMICAL_TASKS
+from gate_core.data.builders.corpus import read_corpus
 from gate_core.data.collate import MoleculeDataset
 from gate_core.data.featurize import featurize_molecules
+from gate_core.data.graph_store import GraphStore, GraphSubset, build_graph_store
 from gate_core.data.scaler import StandardScaler
 from gate_core.data.splits import split
 from gate_core.data.table import MultiTaskTable
+from gate_core.featurizers.descriptor_families import family_description
 from gate_core.featurizers.descriptors import DESCRIPTOR_SET_VERSION, FAST_DESCRIPTOR_NAMES
 from gate_core.featurizers.graph import ATOM_DIM, BOND_DIM, FEATURIZER_VERSION
 from gate_core.models.checkpoint import save_checkpoint
 from gate_core.models.gate import GATEConfig, GATEModel, TaskInfo
 from gate_core.training.distributed import (
     DistributedContext,
+    barrier,
     broadcast_from_main,
     init_distributed,
     shutdown_distributed,
@@ -38,6 +44,7 @@ from gate_core.training.distributed import (
 from gate_core.training.early_stopping import EarlyStopping
 from gate_core.training.evaluate import evaluate_table
 from gate_core.training.objective import LOSS_TERMS, GATEObjective, LossWeights
+from gate_core.training.resume import ResumeState, load_resume_state, save_resume_state
 
 PRETRAINING_TASKS = [t.name for t in CHEMICAL_TASKS if t.pretraining]
 _UNITS = {t.name: t.unit for t in CHEMICAL_TASKS}
@@ -50,6 +57,10 @@ class PretrainConfig:
 
     table: str = "assets/data/chemicals_properties.csv.gz"
     tasks: list[str] = field(default_factory=lambda: list(PRETRAINING_TASKS))
+    #: backbone v2: a corpus folder (``data/builders/corpus.py``) whose descriptor families become
+    #: computed source tasks; ``families`` picks some (None: every family of the corpus).
+    corpus: str | None = None
+    families: list[str] | None = None
     split: str = "scaffold"
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
@@ -70,6 +81,11 @@ class PretrainConfig:
     device: str | None = None
     threads: int | None = None
     max_minutes: float | None = None
+    #: GPU scale: featurised graphs memory-mapped from this folder (built on first use), loader
+    #: worker processes, and bf16 autocast on CUDA (ignored on the CPU).
+    graph_store: str | None = None
+    loader_workers: int = 0
+    amp: bool = True
 
     @classmethod
     def from_dict(cls, data: dict) -> "PretrainConfig":
@@ -85,12 +101,67 @@ class PretrainConfig:
 
 
 def load_table(config: PretrainConfig) -> MultiTaskTable:
-    """The long table pivoted to the configured tasks, optionally subsampled deterministically."""
+    """The configured tasks' label table, optionally subsampled deterministically.
+
+    Measured tasks come from the long table (one column each). With a corpus, every corpus
+    molecule joins the table and each descriptor family adds its columns (``family:descriptor``);
+    the measured columns of corpus-only molecules are NaN.
+    """
     table = MultiTaskTable.read_long(config.table, config.tasks)
+    if config.corpus:
+        table = _join_corpus(table, config.corpus, config.families)
     if config.max_molecules and len(table) > config.max_molecules:
         keep = np.sort(np.random.default_rng(config.seed).permutation(len(table))[: config.max_molecules])
         table = table.subset(keep)
     return table
+
+
+def _join_corpus(measured: MultiTaskTable, corpus: str, families: list[str] | None) -> MultiTaskTable:
+    smiles, labels, manifest = read_corpus(corpus)
+    chosen = families if families is not None else list(manifest["families"])
+    unknown = [f for f in chosen if f not in manifest["families"]]
+    if unknown:
+        raise ValueError(f"families {unknown} are not in the corpus at {corpus}; it has {list(manifest['families'])}")
+    column_of = {c: j for j, c in enumerate(manifest["columns"])}
+    picked = [column_of[d] for f in chosen for d in manifest["families"][f]]
+    names = [f"{f}:{d}" for f in chosen for d in manifest["families"][f]]
+    all_smiles = sorted(set(measured.smiles) | set(smiles))
+    row = {s: i for i, s in enumerate(all_smiles)}
+    Y = np.full((len(all_smiles), len(measured.tasks) + len(names)), np.nan, dtype=np.float32)
+    Y[[row[s] for s in measured.smiles], : len(measured.tasks)] = measured.Y
+    Y[[row[s] for s in smiles], len(measured.tasks) :] = labels[:, picked]
+    return MultiTaskTable(all_smiles, [*measured.tasks, *names], Y)
+
+
+def summarise_families(column_metrics: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per descriptor family: mean and minimum R² over its columns, and the molecules tested."""
+    grouped: dict[str, list[dict[str, float]]] = {}
+    for name, metrics in column_metrics.items():
+        if ":" in name:
+            grouped.setdefault(name.split(":", 1)[0], []).append(metrics)
+    return {
+        family: {
+            "r2_mean": float(np.nanmean([m["r2"] for m in ms])),
+            "r2_min": float(np.nanmin([m["r2"] for m in ms])),
+            "n": int(max(m["n"] for m in ms)),
+            "columns": len(ms),
+        }
+        for family, ms in grouped.items()
+    }
+
+
+def task_infos(columns: list[str]) -> list[TaskInfo]:
+    """The model's tasks from the table's columns: one per measured task, one per family."""
+    tasks: list[TaskInfo] = []
+    for column in columns:
+        if ":" not in column:
+            tasks.append(TaskInfo(column, _UNITS.get(column, ""), "regression", _LABELS.get(column, "")))
+            continue
+        family, descriptor = column.split(":", 1)
+        if not tasks or tasks[-1].name != family:
+            tasks.append(TaskInfo(family, "", "regression", family_description(family), kind="computed"))
+        tasks[-1].outputs.append(descriptor)
+    return tasks
 
 
 def build_model(config: PretrainConfig, tasks: list[TaskInfo]) -> GATEModel:
@@ -172,12 +243,18 @@ def pretrain(
     else:
         train_idx, val_idx, test_idx = split(table.smiles, config.split, config.split_fractions, config.seed)
     t0 = time.perf_counter()
-    graphs, descriptors = featurize_molecules(table.smiles, descriptors=config.descriptors, progress=progress and ctx.is_main)
+    if config.graph_store:
+        if ctx.is_main:
+            build_graph_store(table.smiles, config.graph_store, max(1, config.loader_workers), progress and ctx.is_main)
+        barrier(ctx)
+        graphs = GraphStore(config.graph_store)
+        descriptors = np.asarray(graphs.descriptors) if config.descriptors else np.zeros((len(graphs), 0), np.float32)
+    else:
+        graphs, descriptors = featurize_molecules(table.smiles, descriptors=config.descriptors, progress=progress and ctx.is_main)
     featurize_seconds = time.perf_counter() - t0
 
     y_scaler = StandardScaler.fit(table.Y[train_idx])
-    tasks = [TaskInfo(t, _UNITS.get(t, ""), "regression", _LABELS.get(t, "")) for t in table.tasks]
-    model = build_model(config, tasks)
+    model = build_model(config, task_infos(table.tasks))
     d_scaler = StandardScaler.fit(descriptors[train_idx]) if config.descriptors else None
     model.set_scalers(
         y_scaler.mean, y_scaler.std, d_scaler.mean if d_scaler else None, d_scaler.std if d_scaler else None
@@ -187,13 +264,17 @@ def pretrain(
     y_scaled = y_scaler.transform(table.Y)
 
     def dataset(index: np.ndarray) -> MoleculeDataset:
-        return MoleculeDataset([graphs[i] for i in index], descriptors[index], y_scaled[index])
+        return MoleculeDataset(GraphSubset(graphs, index), descriptors[index], y_scaled[index])
 
     train_set, val_set = dataset(train_idx), dataset(val_idx)
     sampler = DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True, seed=config.seed) if ctx.enabled else None
+    cuda = ctx.device.type == "cuda"
     train_loader = DataLoader(
-        train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler, collate_fn=train_set.collate, drop_last=len(train_set) > config.batch_size
+        train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler, collate_fn=train_set.collate,
+        drop_last=len(train_set) > config.batch_size, num_workers=config.loader_workers,
+        persistent_workers=config.loader_workers > 0, pin_memory=cuda,
     )
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if (cuda and config.amp) else contextlib.nullcontext
     val_loader = DataLoader(val_set, batch_size=256, collate_fn=val_set.collate)
 
     objective = GATEObjective(model, config.weights, config.alignment_form)
@@ -205,8 +286,15 @@ def pretrain(
     stopper = EarlyStopping(model, config.patience, min_delta=1e-4)
     history: list[dict] = []
     train_seconds = 0.0
+    resume_dir = Path(str(out_dir) + ".resume") if out_dir is not None else None
+    first_epoch = 1
+    resumed = load_resume_state(resume_dir, model, optimizer, stopper, config.to_dict(), table.content_hash()) if resume_dir else None
+    if resumed is not None:
+        first_epoch, history, train_seconds = resumed.epoch + 1, resumed.history, resumed.train_seconds
+        if progress and ctx.is_main:
+            tqdm.write(f"resuming after epoch {resumed.epoch} from {resume_dir}")
     try:
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(first_epoch, config.epochs + 1):
             if sampler is not None:
                 sampler.set_epoch(epoch)
             sums = dict.fromkeys((*LOSS_TERMS, "total"), 0.0)
@@ -215,7 +303,8 @@ def pretrain(
             bar = tqdm(train_loader, desc=f"epoch {epoch}", unit="batch", disable=not (progress and ctx.is_main), leave=False)
             for batch in bar:
                 batch = batch.to(ctx.device)
-                terms = step_fn(batch)
+                with autocast():
+                    terms = step_fn(batch)
                 optimizer.zero_grad(set_to_none=True)
                 terms["total"].backward()
                 optimizer.step()
@@ -245,7 +334,11 @@ def pretrain(
             if progress and ctx.is_main:
                 terms_txt = " ".join(f"{k}={record['train_' + k]:.3f}" for k in LOSS_TERMS)
                 tqdm.write(f"epoch {epoch}: {terms_txt} val_reg={val_loss:.4f} ({epoch_seconds:.1f}s)")
-            if stopper.update(val_loss, epoch):
+            patience_out = stopper.update(val_loss, epoch)
+            if resume_dir is not None and ctx.is_main:
+                save_resume_state(resume_dir, ResumeState(epoch, history, train_seconds), model, optimizer, stopper,
+                                  config.to_dict(), table.content_hash())
+            if patience_out:
                 break
             out_of_time = bool(config.max_minutes) and (time.perf_counter() - started) / 60 > config.max_minutes
             if broadcast_from_main(float(out_of_time), ctx):
@@ -256,18 +349,21 @@ def pretrain(
 
     stopper.restore()
     model.eval()
-    test_metrics = evaluate_table(model, table.subset(test_idx)) if len(test_idx) else {}
+    column_metrics = evaluate_table(model, table.subset(test_idx)) if len(test_idx) else {}
+    test_metrics = {name: m for name, m in column_metrics.items() if ":" not in name}
+    family_metrics = summarise_families(column_metrics)
     summary = {
-        "tasks": table.tasks,
+        "tasks": model.task_names,
         "n_molecules": len(table),
         "n_labels": int(table.mask.sum()),
-        "labels_per_task": {t: int(table.mask[:, j].sum()) for j, t in enumerate(table.tasks)},
+        "labels_per_task": {t: int(table.mask[:, model.output_columns(t)].any(axis=1).sum()) for t in model.task_names},
         "split": {"kind": config.split, "seed": config.seed, "train": len(train_idx), "val": len(val_idx), "test": len(test_idx)},
         "data_hash": table.content_hash(),
         "best_epoch": stopper.best_step,
         "epochs_run": len(history),
         "best_val_reg": stopper.best,
         "test_metrics": test_metrics,
+        "family_test_metrics": family_metrics,
         "featurize_seconds": featurize_seconds,
         "featurize_molecules_per_second": len(table) / max(featurize_seconds, 1e-9),
         "train_seconds": train_seconds,
@@ -282,6 +378,8 @@ def pretrain(
     if out_dir is not None and ctx.is_main:
         save_checkpoint(model, out_dir, {"pretraining": {k: v for k, v in summary.items() if k != "history"}})
         (Path(out_dir) / "history.json").write_text(json.dumps(history, indent=1))
+        if resume_dir is not None:
+            shutil.rmtree(resume_dir, ignore_errors=True)  # the finished checkpoint supersedes it
     shutdown_distributed(ctx)
     summary["model"] = model
     return summary

@@ -21,8 +21,8 @@ from gate_core.training.evaluate import embed
 class FrozenSources:
     """Cached frozen quantities for N molecules and S source tasks.
 
-    Shapes: ``h`` (N, D); ``z``, ``u`` (S, N, L); ``y_hat`` (S, N) standardised source
-    predictions; ``noise`` (M, N, D) fixed perturbations of h; ``noise_norm`` (M, N);
+    Shapes: ``h`` (N, D); ``z``, ``u`` (S, N, L); ``y_hat`` (S, N, W) standardised source
+    predictions, W the widest source head (a descriptor family), narrower heads zero-padded; ``noise`` (M, N, D) fixed perturbations of h; ``noise_norm`` (M, N);
     ``stretch`` (S, M, N) = ‖u_s(h) − u_s(h+ε)‖ / ‖ε‖.
     """
 
@@ -48,6 +48,12 @@ class FrozenSources:
         return self.u.mean(dim=0)
 
 
+def pad_columns(outputs: list[torch.Tensor]) -> torch.Tensor:
+    """Stack per-source (N, w_s) outputs into (S, N, max w), zero-padding the narrower ones."""
+    width = max(o.shape[-1] for o in outputs)
+    return torch.stack([torch.nn.functional.pad(o, (0, width - o.shape[-1])) for o in outputs])
+
+
 @torch.no_grad()
 def compute_frozen_sources(
     backbone: GATEModel,
@@ -64,7 +70,7 @@ def compute_frozen_sources(
         h = embed(backbone, smiles)
     z, u = backbone.latents(h)
     modules = list(backbone.tasks.values())
-    y_hat = torch.stack([m.head(z[k]) for k, m in enumerate(modules)])
+    y_hat = pad_columns([m.head_columns(z[k]) for k, m in enumerate(modules)])
     generator = torch.Generator(device="cpu").manual_seed(seed)
     sigma = noise_scale * h.std(dim=0, keepdim=True).clamp(min=1e-6) if len(h) > 1 else torch.full_like(h, noise_scale)
     noise = (torch.randn((noise_samples, *h.shape), generator=generator).to(h.device)) * sigma

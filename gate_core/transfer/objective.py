@@ -35,27 +35,36 @@ class FrozenSourceReadout:
 
     Why: l_map's second direction runs every source's inverse chart and head on the new chart
     point at every step; S small MLP calls (and their backward) dominated task-addition time.
-    The stacked weights are detached copies: the sources are frozen by construction.
+    The stacked weights are detached copies: the sources are frozen by construction. Heads of
+    different widths (descriptor families) are zero-padded to the widest; ``column_mask`` says
+    which outputs are real.
 
-    Shapes: ``u`` (B, L) → (S, B).
+    Shapes: ``u`` (B, L) → (S, B, W); ``column_mask`` (S, W).
     """
 
     def __init__(self, sources: list[TaskModules]) -> None:
-        def stacked(layer: str, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(m.width for m in sources)
+
+        def stacked(layer: str, index: int, pad_to: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
             linears = [getattr(m, layer)[index] for m in sources]
-            weight = torch.stack([lin.weight.detach() for lin in linears]).transpose(1, 2)  # (S, in, out)
-            bias = torch.stack([lin.bias.detach() for lin in linears]).unsqueeze(1)  # (S, 1, out)
-            return weight, bias
+            weights = [lin.weight.detach() for lin in linears]  # (out, in)
+            biases = [lin.bias.detach() for lin in linears]
+            if pad_to is not None:
+                weights = [nn.functional.pad(w, (0, 0, 0, pad_to - w.shape[0])) for w in weights]
+                biases = [nn.functional.pad(b, (0, pad_to - b.shape[0])) for b in biases]
+            return torch.stack(weights).transpose(1, 2), torch.stack(biases).unsqueeze(1)  # (S, in, out), (S, 1, out)
 
         self.inverse_in, self.inverse_out = stacked("inverse_transfer", 0), stacked("inverse_transfer", 3)
-        self.head_in, self.head_out = stacked("head_net", 0), stacked("head_net", 3)
+        self.head_in, self.head_out = stacked("head_net", 0), stacked("head_net", 3, pad_to=width)
+        widths = torch.tensor([m.width for m in sources], device=self.head_out[0].device)
+        self.column_mask = torch.arange(width, device=widths.device).unsqueeze(0) < widths.unsqueeze(1)
 
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
         x = u.unsqueeze(0).expand(self.inverse_in[0].shape[0], -1, -1)
         x = torch.baddbmm(self.inverse_in[1], x, self.inverse_in[0])
         x = torch.baddbmm(self.inverse_out[1], nn.functional.silu(x), self.inverse_out[0])  # T_s⁻¹(u)
         x = torch.baddbmm(self.head_in[1], x, self.head_in[0])
-        return torch.baddbmm(self.head_out[1], torch.relu(x), self.head_out[0]).squeeze(-1)  # H_s(·)
+        return torch.baddbmm(self.head_out[1], torch.relu(x), self.head_out[0])  # H_s(·), (S, B, W)
 
 
 class TaskAdditionLoss(nn.Module):
@@ -101,8 +110,9 @@ class TaskAdditionLoss(nn.Module):
         via_source = task.head(task.inverse_chart(frozen.u))  # (S, B)
         map_in = _masked_mse_per_source(via_source, y, mask, self.classification)
         # direction 2: each frozen source head reads the new chart point, against its own prediction
-        via_new = self._sources(u)  # (S, B)
-        map_out = ((via_new - frozen.y_hat) ** 2).mean(dim=1)
+        via_new = self._sources(u)  # (S, B, W)
+        columns = self._sources.column_mask.to(via_new.dtype).unsqueeze(1)  # (S, 1, W)
+        map_out = (((via_new - frozen.y_hat) ** 2) * columns).sum(dim=2).mean(dim=1) / columns.sum(dim=2).squeeze(1)
         stretch = chart_distances(u, task.chart(task.latent(frozen.h.unsqueeze(0) + frozen.noise)), frozen.noise_norm)
         dis = ((stretch.unsqueeze(0) - frozen.stretch) ** 2).mean(dim=(1, 2))  # (S,)
         align = w.cons * cons + w.map * 0.5 * (map_in + map_out) + w.dis * dis

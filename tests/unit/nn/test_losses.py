@@ -137,3 +137,19 @@ def test_chart_distances_normalised_by_noise_norm():
     torch.testing.assert_close(chart_distances(u, 10 * u_perturbed, 10 * noise_norm), expected)
     # zero noise is clamped, not a division by zero
     assert torch.isfinite(chart_distances(u, u_perturbed, torch.zeros(2, 2))).all()
+
+
+def test_a_vector_valued_task_counts_once_in_the_task_average():
+    """Columns of one task (a descriptor family) are averaged first, so 3 columns weigh as 1 task."""
+    import torch
+
+    from gate_core.nn.losses import masked_task_loss
+
+    pred = torch.zeros(4, 4)
+    target = torch.tensor([[1.0, 0.0, 0.0, 0.0]] * 4)  # task 0 (column 0) errs by 1; the family (1-3) is exact
+    mask = torch.ones(4, 4, dtype=torch.bool)
+    column_task = torch.tensor([0, 1, 1, 1])
+    assert masked_task_loss(pred, target, mask, None, column_task).item() == 0.5
+    assert masked_task_loss(pred, target, mask).item() == 0.25  # per column: 1 of 4
+    mask[:, 0] = False  # a task without labels in the batch drops out of the mean
+    assert masked_task_loss(pred, target, mask, None, column_task).item() == 0.0

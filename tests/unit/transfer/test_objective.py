@@ -133,7 +133,7 @@ def test_alignment_to_an_identical_source_vanishes(backbone, canonical_targets):
     torch.testing.assert_close(frozen.u[s], frozen.z[s], rtol=0, atol=1e-6)  # the chart is the identity
 
     task = copy.deepcopy(source).requires_grad_(True)
-    y, mask = frozen.y_hat[s].clone(), torch.ones(len(frozen), dtype=torch.bool)
+    y, mask = frozen.y_hat[s, :, 0].clone(), torch.ones(len(frozen), dtype=torch.bool)
     align = TaskAdditionLoss(task, model, LossWeights(cons=1.0, map=1.0, dis=1.0), classification=False)(frozen, y, mask)[2]
     assert align[s].item() < 1e-10
     assert min(a for k, a in enumerate(align.tolist()) if k != s) > 1e-6
