@@ -17,6 +17,7 @@ BENCHMARKS = {
     "featurization": "bench.featurization",
     "pretraining": "bench.pretraining",
     "backbone_quality": "bench.backbone_quality",
+    "backbone_v2": "bench.backbone_v2",
     "task_addition": "bench.task_addition",
     "relational": "bench.relational",
     "page_render": "bench.page_render",

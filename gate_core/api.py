@@ -106,12 +106,21 @@ class GateStudio:
 
     def added_tasks(self) -> list[TaskRecord]:
         """The registered tasks that can be used; see :meth:`unusable_tasks` for the others."""
-        return [r for r in self.registry.list_tasks() if record_problem(r) is None]
+        return [r for r in self.registry.list_tasks() if self._record_problem(r) is None]
 
     def unusable_tasks(self) -> dict[str, str]:
         """Registered tasks that cannot be shown or used → why (reported and skipped, never fatal)."""
-        found = ((r.name, record_problem(r)) for r in self.registry.list_tasks(include_broken=True))
+        found = ((r.name, self._record_problem(r)) for r in self.registry.list_tasks(include_broken=True))
         return {name: problem for name, problem in found if problem}
+
+    def _record_problem(self, record: TaskRecord) -> str | None:
+        """:func:`record_problem`, plus a task trained on another backbone (e.g. v1 after the switch to v2):
+        its modules read another encoder's h, so its predictions would be meaningless."""
+        problem = record_problem(record)
+        if problem is None and record.backbone_id and record.backbone_id != self.backbone_id:
+            problem = (f"it was trained on another backbone ({record.backbone_id[:12]}…), not the installed one "
+                       f"({self.backbone_id[:12]}…); retrain it from its dataset (add-task --replace)")
+        return problem
 
     def load_task(self, name: str) -> AddedTask:
         """The trained task, loaded once per registered version (cached by its model folder).
@@ -131,6 +140,13 @@ class GateStudio:
         with self._lock:
             self._task_cache[record.name] = (record.model_dir, task)
         return task
+
+    def _unknown_message(self, unknown: list[str]) -> str:
+        """Name the tasks that exist but cannot be used, with why; the rest are simply unknown."""
+        unusable = self.unusable_tasks()
+        parts = [f"task '{t}' cannot be used: {unusable[t]}" for t in unknown if t in unusable]
+        rest = [t for t in unknown if t not in unusable]
+        return "; ".join([*parts, *([f"unknown task(s): {', '.join(rest)}"] if rest else [])])
 
     def _loadable(self, names: list[str]) -> list[str]:
         """The added tasks among ``names`` that load; each other one is skipped with a warning,
@@ -366,10 +382,10 @@ class GateStudio:
     def _predict_plain(self, smiles: list[object], tasks: list[str] | None) -> tuple[pd.DataFrame, torch.Tensor | None, np.ndarray]:
         """The plain prediction frame, plus h of the valid rows and their row numbers (for reuse)."""
         added = {r.name for r in self.added_tasks()}
-        tasks = list(tasks) if tasks else [*self.backbone.task_names, *self._loadable(sorted(added))]
-        unknown = [t for t in tasks if t not in added and t not in self.backbone.task_names]
+        tasks = list(tasks) if tasks else [*self.backbone.property_names, *self._loadable(sorted(added))]
+        unknown = [t for t in tasks if t not in added and t not in self.backbone.property_names]
         if unknown:
-            raise UnknownTaskError(f"unknown task(s): {', '.join(unknown)}")
+            raise UnknownTaskError(self._unknown_message(unknown))
         parsed = [parse_smiles(s) for s in smiles]
         frame = pd.DataFrame({"input": [p.input for p in parsed], "smiles": [p.smiles for p in parsed], "error": [p.error for p in parsed], "note": [p.note for p in parsed]})
         ok_rows = np.flatnonzero([p.ok for p in parsed])
@@ -379,15 +395,15 @@ class GateStudio:
         if len(canonical):
             h = embed(self.backbone, canonical)
             z, u = self.backbone.latents(h)
-            source_values = self.backbone.unscale(torch.stack([m.head(z[k]) for k, m in enumerate(self.backbone.tasks.values())], dim=1)).cpu().numpy()
+            source_values = self.backbone.unscale(self.backbone.heads(z)).cpu().numpy()
             chart = u.mean(dim=0)
-        calibration = self.backbone_calibration() if any(t in self.backbone.task_names for t in tasks) and len(canonical) else None
+        calibration = self.backbone_calibration() if any(t in self.backbone.property_names for t in tasks) and len(canonical) else None
         for task in tasks:
             cols = {c: np.full(len(frame), np.nan) for c in ("value", "std", "lo", "hi", "ad")}
             domain, inside = np.full(len(frame), "", dtype=object), np.full(len(frame), None, dtype=object)
             if len(canonical):
-                if task in self.backbone.task_names:
-                    out = self._backbone_extras(task, source_values[:, self.backbone.task_names.index(task)], chart, calibration)
+                if task in self.backbone.property_names:
+                    out = self._backbone_extras(task, source_values[:, self.backbone.output_names.index(task)], chart, calibration)
                 else:
                     added_task = self.load_task(task)
                     preview = self._preview_values(task, h, chart) if added_task.model == "preview" else None
@@ -446,7 +462,7 @@ class GateStudio:
                 path = (self.backbone_metadata.get("pretraining") or {}).get("config", {}).get("table")
                 if not path or not Path(resolve_table_path(path)).is_file():
                     raise RelationalInputError(f"the backbone's table ({path}) is not available, so its labels cannot be used")
-                table = MultiTaskTable.read_long(resolve_table_path(path), self.backbone.task_names)
+                table = MultiTaskTable.read_long(resolve_table_path(path), self.backbone.property_names)
                 self._table_labels = {
                     s: {t: float(v) for t, v in zip(table.tasks, row) if np.isfinite(v)} for s, row in zip(table.smiles, table.Y)
                 }
@@ -489,11 +505,11 @@ class GateStudio:
         rows = normalise_known(known, len(smiles))
         added = {r.name for r in self.added_tasks()}
         known_names = list(dict.fromkeys(k for row in rows for k in row))
-        all_tasks = [*self.backbone.task_names, *sorted(added)]
-        targets = list(tasks) if tasks else [t for t in [*self.backbone.task_names, *self._loadable(sorted(added))] if t not in known_names]
-        unknown = [t for t in dict.fromkeys([*targets, *known_names]) if t not in added and t not in self.backbone.task_names]
+        all_tasks = [*self.backbone.property_names, *sorted(added)]
+        targets = list(tasks) if tasks else [t for t in [*self.backbone.property_names, *self._loadable(sorted(added))] if t not in known_names]
+        unknown = [t for t in dict.fromkeys([*targets, *known_names]) if t not in added and t not in self.backbone.property_names]
         if unknown:
-            raise UnknownTaskError(f"unknown task(s): {', '.join(unknown)}; known tasks are: {', '.join(all_tasks)}")
+            raise UnknownTaskError(f"{self._unknown_message(unknown)}; known tasks are: {', '.join(all_tasks)}")
         for name in dict.fromkeys([*targets, *known_names]):
             if name in added:
                 self._relational_node(name)
@@ -519,7 +535,7 @@ class GateStudio:
 
     def pair_verdict(self, known: str, target: str) -> PairVerdict | None:
         """The held-out verdict on correcting ``target`` from a known ``known``; ``None``: never judged (refused)."""
-        names = self.backbone.task_names
+        names = self.backbone.property_names
         if known not in names:
             return None  # an added task as the known value: not judged
         if target in names:

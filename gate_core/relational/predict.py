@@ -180,17 +180,17 @@ class RelationalPredictor:
     """
 
     def __init__(self, backbone: GATEModel, head: RelationalHead, head_meta: dict | None = None) -> None:
-        if list(head.task_names) != list(backbone.task_names):
+        if list(head.task_names) != list(backbone.property_names):
             raise ValueError("the relational head was trained on other tasks than this backbone's")
         self.backbone = backbone
         self.head = head.eval()
         self.head_meta = head_meta or {}
         ranges = self.head_meta.get("label_ranges", {})
         self.specs: dict[str, TaskSpec] = {}
-        for k, info in enumerate(backbone.config.tasks):
-            r = ranges.get(info.name)
-            self.specs[info.name] = TaskSpec(
-                info.name, "backbone", bool(backbone.classification[k]), float(backbone.y_mean[k]), float(backbone.y_std[k]), (r["min"], r["max"]) if r else None
+        for name, c in zip(backbone.property_names, backbone.property_columns()):
+            r = ranges.get(name)
+            self.specs[name] = TaskSpec(
+                name, "backbone", bool(backbone.classification[c]), float(backbone.y_mean[c]), float(backbone.y_std[c]), (r["min"], r["max"]) if r else None
             )
 
     @property
@@ -251,7 +251,7 @@ class RelationalPredictor:
         vectors, biases, plain = [], [], []
         for spec in specs:
             if spec.kind == "backbone":
-                k = self.backbone.task_names.index(spec.name)
+                k = self.backbone.property_names.index(spec.name)
                 vectors.append(backbone_nodes.vectors[k])
                 biases.append(backbone_nodes.bias[k])
                 plain.append(plain_backbone[:, k])

@@ -111,3 +111,28 @@ def test_memory_mapped_graph_store_trains_exactly_like_in_memory_graphs(tmp_path
     mtime = (tmp_path / "store" / "x.npy").stat().st_mtime_ns
     pretrain(_config(epochs=1, families=["size"], max_molecules=200, graph_store=str(tmp_path / "store")), progress=False)
     assert (tmp_path / "store" / "x.npy").stat().st_mtime_ns == mtime
+
+
+def test_a_task_added_on_v1_is_refused_on_v2_with_a_clear_message(tmp_path):
+    """Same registry, backbone swapped from v1 (measured tasks only) to v2: the old task is named and refused."""
+    import pandas as pd
+
+    from gate_core.api import GateStudio
+    from gate_core.models.checkpoint import save_checkpoint
+    from gate_core.transfer.addition import TaskAdditionConfig
+
+    small = {**SMALL, "table": str(TINY_TABLE), "epochs": 1}
+    v1 = pretrain(PretrainConfig.from_dict(small), progress=False)["model"]
+    v2 = pretrain(PretrainConfig.from_dict({**small, "corpus": str(TINY_CORPUS), "families": ["size", "rings"]}), progress=False)["model"]
+    save_checkpoint(v1, tmp_path / "v1")
+    save_checkpoint(v2, tmp_path / "v2")
+    frame = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv")
+    GateStudio(tmp_path / "v1", data_dir=tmp_path / "data").add_task(
+        frame, "smiles", "value", name="hydration", config=TaskAdditionConfig(ensemble=2, max_steps=20))
+
+    on_v2 = GateStudio(tmp_path / "v2", data_dir=tmp_path / "data")
+    assert "hydration" not in [r.name for r in on_v2.added_tasks()]
+    problem = on_v2.unusable_tasks()["hydration"]
+    assert "backbone" in problem and "retrain" in problem.lower(), problem
+    with pytest.raises(Exception, match="(?i)backbone"):
+        on_v2.predict(["CCO"], tasks=["hydration"])

@@ -1,0 +1,190 @@
+"""Backbone v2 against v1: what the drug-like, many-source foundation changed.
+
+Nothing is trained here; every section reads checkpoints and result files:
+
+1. ``sources``: per measured source shared by v1 and v2, test RMSE of each on the molecules
+   that sit in *both* backbones' scaffold test folds (neither saw them in training), with a
+   paired bootstrap interval of the difference; over sources, the mean RMSE ratio v2 / v1 with
+   a bootstrap interval over sources and a win count.
+2. ``families``: v2's descriptor families: test R² (mean and worst column) on its test fold.
+3. ``pretraining``: how v2 was built: molecules, tasks, epochs, wall time, CPU throughput
+   (molecules/s per epoch), size on disk; the GPU figure when a GPU run's checkpoint is given,
+   otherwise recorded as not measured.
+4. ``descriptor_input``: the ablation of the 19 RDKit descriptors concatenated to h, from two
+   reduced-scale builds of the same config (``--ablation-on`` / ``--ablation-off``): per-family
+   R² (are the descriptor tasks trivial when their inputs are given?) and measured-source RMSE
+   on their common test molecules.
+5. ``task_addition``: v1 vs v2 on the benchmark's targets, from two ``task_addition`` result
+   files run with ``--backbone`` on each (headline: learned-λ GATE, unseen test molecules).
+
+Build the inputs (documented in bench/README.md, section ``backbone_v2``), then
+``python -m bench backbone_v2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import REPO_ROOT, md_table, write_results
+from bench.stats import compare_over_targets
+
+NAME = "backbone_v2"
+DESCRIPTION = "backbone v2 vs v1: shared-source test error, family R², build throughput, descriptor-input ablation, task addition"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--v1", default=str(REPO_ROOT / "bench/work/v1/assets/backbone"), help="v1 checkpoint (git archive 69cb01a assets/backbone)")
+    parser.add_argument("--v2", default=str(REPO_ROOT / "assets/backbone"))
+    parser.add_argument("--gpu-run", default=None, help="a v2 checkpoint pre-trained on a GPU (its metadata gives the GPU figure)")
+    parser.add_argument("--ablation-on", default=str(REPO_ROOT / "bench/work/ablation_desc_on"))
+    parser.add_argument("--ablation-off", default=str(REPO_ROOT / "bench/work/ablation_desc_off"))
+    parser.add_argument("--task-addition-v1", default=str(REPO_ROOT / "bench/results/task_addition_v1.json"))
+    parser.add_argument("--task-addition-v2", default=str(REPO_ROOT / "bench/results/task_addition.json"))
+    parser.add_argument("--bootstrap", type=int, default=2000)
+
+
+def _test_fold(path: str) -> tuple:
+    """(model, metadata, test-fold SMILES, the rebuilt table)."""
+    from bench.backbone_quality import rebuild_split
+    from gate_core.models.checkpoint import load_checkpoint
+
+    model, meta = load_checkpoint(path)
+    _, table, (_, _, test) = rebuild_split(meta, None)
+    return model, meta, [table.smiles[i] for i in test], table
+
+
+def _column_predictions(model, smiles: list[str], names: list[str]) -> np.ndarray:  # noqa: ANN001 - a GATEModel
+    from gate_core.training.evaluate import predict
+
+    values = predict(model, smiles)
+    return values[:, [model.output_names.index(n) for n in names]]
+
+
+def _paired_rmse(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: int, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(y), size=(n_boot, len(y)))
+    ea, eb = (a - y) ** 2, (b - y) ** 2
+    diff = np.sqrt(ea[idx].mean(axis=1)) - np.sqrt(eb[idx].mean(axis=1))
+    return {"n": int(len(y)), "rmse_v1": float(np.sqrt(ea.mean())), "rmse_v2": float(np.sqrt(eb.mean())),
+            "v1_minus_v2_ci95": [float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))]}
+
+
+def shared_sources(v1_path: str, v2_path: str, n_boot: int) -> dict:
+    v1, _, test1, table1 = _test_fold(v1_path)
+    v2, _, test2, table2 = _test_fold(v2_path)
+    common = sorted(set(test1) & set(test2))
+    shared = [t for t in v1.property_names if t in v2.property_names]
+    row1 = {s: i for i, s in enumerate(table1.smiles)}
+    labels = np.array([table1.Y[row1[s], [table1.tasks.index(t) for t in shared]] for s in common]) if common else np.zeros((0, len(shared)))
+    p1, p2 = _column_predictions(v1, common, shared), _column_predictions(v2, common, shared)
+    per_source, ratios = {}, {}
+    for j, task in enumerate(shared):
+        known = np.isfinite(labels[:, j])
+        if known.sum() < 10:
+            continue
+        per_source[task] = _paired_rmse(labels[known, j], p1[known, j], p2[known, j], n_boot)
+        ratios[task] = {"v2": per_source[task]["rmse_v2"] / per_source[task]["rmse_v1"], "v1": 1.0}
+    overall = compare_over_targets(ratios, "v2", ["v1"], n_bootstrap=n_boot) if ratios else {"n_targets": 0}
+    return {"test_molecules_v1": len(test1), "test_molecules_v2": len(test2), "common_test_molecules": len(common),
+            "per_source": per_source, "ratio_v2_to_v1": overall}
+
+
+def _pretraining(meta: dict, path: str) -> dict:
+    pre = meta.get("pretraining", {})
+    size = sum(f.stat().st_size for f in Path(path).iterdir() if f.is_file())
+    return {
+        "n_molecules": pre.get("n_molecules"), "n_tasks": len(pre.get("tasks", [])), "epochs_run": pre.get("epochs_run"),
+        "best_epoch": pre.get("best_epoch"), "wall_minutes": (pre.get("wall_seconds") or 0) / 60,
+        "train_molecules_per_second": pre.get("train_molecules_per_second"), "featurize_seconds": pre.get("featurize_seconds"),
+        "device": pre.get("device"), "world_size": pre.get("world_size"), "size_mb": size / 2**20,
+        "max_minutes": pre.get("config", {}).get("max_minutes"),
+    }
+
+
+def pretraining(v2_path: str, gpu_run: str | None) -> dict:
+    from gate_core.models.checkpoint import read_metadata
+
+    out = {"cpu": _pretraining(read_metadata(v2_path), v2_path)}
+    out["gpu"] = _pretraining(read_metadata(gpu_run), gpu_run) if gpu_run else "not measured: no GPU was lent to this session"
+    return out
+
+
+def descriptor_input(on_path: str, off_path: str) -> dict:
+    from gate_core.models.checkpoint import read_metadata
+
+    if not (Path(on_path).is_dir() and Path(off_path).is_dir()):
+        return {"status": "not run", "how": "bench/README.md, section backbone_v2"}
+    on, off = read_metadata(on_path)["pretraining"], read_metadata(off_path)["pretraining"]
+    families = {f: {"r2_with_input": on["family_test_metrics"][f]["r2_mean"], "r2_without_input": off["family_test_metrics"][f]["r2_mean"]}
+                for f in on.get("family_test_metrics", {}) if f in off.get("family_test_metrics", {})}
+    sources = {t: {"rmse_with_input": on["test_metrics"][t]["rmse"], "rmse_without_input": off["test_metrics"][t]["rmse"]}
+               for t in on.get("test_metrics", {}) if t in off.get("test_metrics", {})}
+    same_split = on.get("data_hash") == off.get("data_hash") and on.get("split") == off.get("split")
+    return {"status": "run", "same_split": same_split, "n_molecules": on.get("n_molecules"),
+            "epochs_run": [on.get("epochs_run"), off.get("epochs_run")], "families": families, "sources": sources,
+            "mean_family_r2": [float(np.mean([v["r2_with_input"] for v in families.values()])),
+                               float(np.mean([v["r2_without_input"] for v in families.values()]))] if families else None,
+            "sources_better_with_input": sum(v["rmse_with_input"] < v["rmse_without_input"] for v in sources.values()),
+            "n_sources": len(sources)}
+
+
+def task_addition(v1_file: str, v2_file: str) -> dict:
+    if not (Path(v1_file).is_file() and Path(v2_file).is_file()):
+        return {"status": "not run", "files": [v1_file, v2_file]}
+    return {"status": "run", "v1": json.loads(Path(v1_file).read_text()).get("headline"),
+            "v2": json.loads(Path(v2_file).read_text()).get("headline")}
+
+
+def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    from gate_core.models.checkpoint import read_metadata
+
+    results = {
+        "sources": shared_sources(args.v1, args.v2, args.bootstrap),
+        "families": read_metadata(args.v2)["pretraining"].get("family_test_metrics", {}),
+        "pretraining": pretraining(args.v2, args.gpu_run),
+        "descriptor_input": descriptor_input(args.ablation_on, args.ablation_off),
+        "task_addition": task_addition(args.task_addition_v1, args.task_addition_v2),
+    }
+    return write_results(NAME, results, markdown(results), getattr(args, "results_dir", None))
+
+
+def _f(x: object, digits: int = 3) -> str:
+    return "–" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{digits}f}" if isinstance(x, float) else str(x)
+
+
+def markdown(r: dict) -> str:
+    s = r["sources"]
+    lines = ["# Backbone v2 vs v1", "",
+             f"## Shared measured sources ({s['common_test_molecules']} molecules in both test folds)", ""]
+    lines.append(md_table(["source", "n", "RMSE v1", "RMSE v2", "v1 − v2 (95 % CI)"],
+                          [[t, m["n"], _f(m["rmse_v1"]), _f(m["rmse_v2"]), f"[{_f(m['v1_minus_v2_ci95'][0])}, {_f(m['v1_minus_v2_ci95'][1])}]"]
+                           for t, m in s["per_source"].items()]))
+    o = s["ratio_v2_to_v1"]
+    if o.get("n_targets"):
+        lines += ["", f"Mean RMSE ratio v2 / v1 over {o['n_targets']} sources: {o['mean']['v2']:.3f} "
+                      f"(95 % CI {o['ci95']['v2'][0]:.3f}–{o['ci95']['v2'][1]:.3f}); v2 lower on {o['targets_won']}."]
+    lines += ["", "## Descriptor families (v2 test fold, transformed labels)", "",
+              md_table(["family", "columns", "R² mean", "R² worst"],
+                       [[f, m["columns"], _f(m["r2_mean"]), _f(m["r2_min"])] for f, m in r["families"].items()])]
+    cpu = r["pretraining"]["cpu"]
+    lines += ["", "## Pre-training", "",
+              f"CPU: {cpu['n_molecules']} molecules, {cpu['n_tasks']} tasks, {cpu['epochs_run']} epochs (best {cpu['best_epoch']}) "
+              f"in {cpu['wall_minutes']:.1f} min (budget {cpu['max_minutes']} min), {_f(cpu['train_molecules_per_second'], 0)} molecules/s, "
+              f"{cpu['size_mb']:.1f} MB. GPU: {r['pretraining']['gpu'] if isinstance(r['pretraining']['gpu'], str) else _f(r['pretraining']['gpu']['train_molecules_per_second'], 0) + ' molecules/s'}."]
+    d = r["descriptor_input"]
+    lines += ["", "## Descriptor input to h (ablation, reduced scale)", ""]
+    if d["status"] == "run":
+        lines.append(f"{d['n_molecules']} molecules, epochs {d['epochs_run']}, same split: {d['same_split']}. "
+                     f"Mean family R² with / without the 19 input descriptors: {_f(d['mean_family_r2'][0])} / {_f(d['mean_family_r2'][1])}; "
+                     f"measured sources better with them: {d['sources_better_with_input']} of {d['n_sources']}.")
+        lines += ["", md_table(["family", "R² with input", "R² without"],
+                               [[f, _f(v["r2_with_input"]), _f(v["r2_without_input"])] for f, v in d["families"].items()])]
+    else:
+        lines.append("not run")
+    t = r["task_addition"]
+    lines += ["", "## Task addition, v1 vs v2", "", "see task_addition results" if t["status"] == "run" else "not run"]
+    return "\n".join(lines)
