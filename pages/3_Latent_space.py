@@ -69,7 +69,7 @@ else:
 
 d1, d2, d3 = st.columns(3)
 space = d1.selectbox("Space", spaces, key="latent_space")
-colour_options = ["none", *(["task"] if "task" in sample else []), *[c for c in sample.columns if c.startswith("measured ")], *[f"predicted {t}" for t in [*records, *studio.backbone.task_names]], *[f"in domain of {t}" for t in records]]
+colour_options = ["none", *(["task"] if "task" in sample else []), *[c for c in sample.columns if c.startswith("measured ")], *[f"predicted {t}" for t in [*records, *studio.backbone.property_names]], *[f"in domain of {t}" for t in records]]
 colour_by = d2.selectbox("Colour by", colour_options, key="latent_colour")
 compare = d3.checkbox("Side by side with a second space", key="latent_compare")
 space2 = d3.selectbox("Second space", spaces, index=min(1, len(spaces) - 1), key="latent_space2") if compare else None

@@ -30,7 +30,7 @@ studio = state.require_studio()
 records = studio.added_tasks()
 added = [r.name for r in records]
 versions = tuple((r.name, r.model_dir) for r in records)  # a replaced task gets a new folder → new cache key
-all_tasks = [*added, *studio.backbone.task_names]
+all_tasks = [*added, *studio.backbone.property_names]
 units = studio.units()
 
 tasks = st.multiselect("Tasks", all_tasks, default=all_tasks, key="predict_tasks", help="Added tasks first, then the backbone's properties.")

@@ -20,6 +20,8 @@ TASK_TYPES = ("regression", "classification")
 #: ``measured``: an experimental property, predicted for the user; ``computed``: a descriptor
 #: family (backbone v2), a vector-valued source that lends its geometry but is not a property.
 TASK_KINDS = ("measured", "computed")
+#: How a source's kind reads in the app and in tables.
+SOURCE_KIND_LABELS = {"measured": "experimental", "computed": "computed descriptors"}
 
 
 @dataclass

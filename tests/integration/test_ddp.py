@@ -56,3 +56,15 @@ def test_torchrun_no_alignment_and_time_limit(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     meta = _check_checkpoint(tmp_path, epochs_run=1)
     assert meta["pretraining"]["config"]["weights"]["cons"] == 0
+
+
+def test_torchrun_v2_with_memory_mapped_graph_store(tmp_path):
+    """The GPU-scale path on the CPU: v2 corpus, graph store written by rank 0 and mapped by both ranks, loader workers."""
+    corpus = ROOT / "tests" / "data" / "corpus_tiny"
+    result = _torchrun(tmp_path, "--epochs", "1", "--corpus", str(corpus), "--families", "size,rings",
+                       "--graph-store", str(tmp_path / "store"), "--loader-workers", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    model, meta = load_checkpoint(tmp_path / "ckpt")
+    assert model.task_names == [*PRETRAINING_TASKS, "size", "rings"]
+    assert meta["pretraining"]["world_size"] == 2
+    assert (tmp_path / "store" / "store.json").is_file()

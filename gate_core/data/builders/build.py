@@ -78,11 +78,11 @@ def build_tiny_corpus(fixtures_dir: Path) -> dict:
     return build_corpus(sorted(set(tiny["smiles"])), fixtures_dir / "corpus_tiny", n_moses=100, chembl=False)
 
 
-def build_backbone_corpus(out_dir: Path = DEFAULT_OUT_DIR, n_moses: int | None = CPU_CORPUS_MOSES) -> dict:
-    """The v2 corpus over the committed chemicals table's pre-training molecules plus ChEMBL and MOSES."""
+def build_backbone_corpus(out_dir: Path = DEFAULT_OUT_DIR, n_moses: int | None = CPU_CORPUS_MOSES, corpus_dir: Path | None = None) -> dict:
+    """The v2 corpus over the chemicals table's pre-training molecules plus ChEMBL and MOSES (default ``out_dir/corpus``)."""
     chemicals = pd.read_csv(out_dir / CHEMICALS_FILE)
     smiles = sorted(set(chemicals.loc[chemicals["task"].isin(PRETRAINING_TASKS), "smiles"]))
-    return build_corpus(smiles, out_dir / CORPUS_DIR, n_moses)
+    return build_corpus(smiles, corpus_dir or out_dir / CORPUS_DIR, n_moses)
 
 
 def main() -> None:
@@ -94,13 +94,14 @@ def main() -> None:
     parser.add_argument("--only", choices=("tables", "corpus"), help="build only the tables or only the v2 corpus")
     parser.add_argument("--corpus-moses", default=str(CPU_CORPUS_MOSES),
                         help=f"MOSES molecules in the corpus (default {CPU_CORPUS_MOSES}, the CPU build; 'all' for a GPU build)")
+    parser.add_argument("--corpus-dir", type=Path, help="corpus folder (default <out>/corpus)")
     args = parser.parse_args()
     start = time.perf_counter()
     if args.only != "corpus":
         report_tables(args.out, build_all(args.out, None if args.no_fixtures else args.fixtures))
     if args.only != "tables":  # after the tables: the corpus holds every pre-training molecule
         n_moses = None if args.corpus_moses == "all" else int(args.corpus_moses)
-        manifest = build_backbone_corpus(args.out, n_moses)
+        manifest = build_backbone_corpus(args.out, n_moses, args.corpus_dir)
         print(f"corpus: {manifest['n_molecules']} molecules {manifest['molecules_by_source']}, "
               f"{len(manifest['columns'])} descriptors in {len(manifest['families'])} families")
     print(f"built in {time.perf_counter() - start:.1f} s")
