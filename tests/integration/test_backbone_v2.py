@@ -136,3 +136,18 @@ def test_a_task_added_on_v1_is_refused_on_v2_with_a_clear_message(tmp_path):
     assert "backbone" in problem and "retrain" in problem.lower(), problem
     with pytest.raises(Exception, match="(?i)backbone"):
         on_v2.predict(["CCO"], tasks=["hydration"])
+
+
+def test_corpus_build_is_byte_identical_on_rerun_and_reuses_its_descriptor_cache(tmp_path):
+    from gate_core.data.builders.corpus import build_corpus
+
+    chemicals = read_corpus(TINY_CORPUS)[0][:40]
+    first = build_corpus(chemicals, tmp_path / "a", n_moses=20, workers=1, chembl=False, cache_dir=tmp_path / "cache")
+    cached = list((tmp_path / "cache").glob("*.npy"))
+    assert len(cached) == 1
+    second = build_corpus(chemicals, tmp_path / "b", n_moses=20, workers=2, chembl=False, cache_dir=tmp_path / "cache")
+    for name in ("smiles.txt", "labels.npy", "manifest.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert first["molecules_by_source"] == {"chemicals": 40, "chembl": 0, "moses": 20}
+    assert second["n_molecules"] == len((tmp_path / "a" / "smiles.txt").read_text().splitlines())
+    assert list((tmp_path / "cache").glob("*.npy")) == cached  # the second build computed nothing new

@@ -25,6 +25,7 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Callable
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -91,11 +92,17 @@ def _canonical_parse(smiles: str) -> str | None:
     return parsed.smiles
 
 
+def _parallel_map(fn: Callable, items: list, workers: int, chunksize: int, desc: str) -> list:
+    """``[fn(x) for x in items]`` in ``workers`` spawned processes (in order), or in this one for 1."""
+    if workers <= 1:
+        return [fn(x) for x in tqdm(items, desc=desc, leave=False)]
+    with get_context("spawn").Pool(workers) as pool:
+        return list(tqdm(pool.imap(fn, items, chunksize=chunksize), total=len(items), desc=desc, leave=False))
+
+
 def canonical_unique(smiles: list[str], workers: int, desc: str) -> list[str]:
     """Canonical, organic, size-filtered SMILES, deduplicated and sorted (a stable order)."""
-    with get_context("spawn").Pool(workers) as pool:
-        parsed = list(tqdm(pool.imap(_canonical_parse, smiles, chunksize=512), total=len(smiles), desc=desc, leave=False))
-    return sorted({s for s in parsed if s})
+    return sorted({s for s in _parallel_map(_canonical_parse, smiles, workers, 512, desc) if s})
 
 
 def compute_descriptors(smiles: list[str], workers: int | None = None, cache_dir: Path | None = DESCRIPTOR_CACHE_DIR) -> np.ndarray:
@@ -105,9 +112,7 @@ def compute_descriptors(smiles: list[str], workers: int | None = None, cache_dir
     cached = cache_dir / f"{key}.npy" if cache_dir is not None else None
     if cached is not None and cached.is_file():
         return np.load(cached)
-    with get_context("spawn").Pool(workers) as pool:
-        rows = list(tqdm(pool.imap(compute_family_descriptors, smiles, chunksize=256), total=len(smiles),
-                         desc="descriptors", leave=False))
+    rows = _parallel_map(compute_family_descriptors, smiles, workers, 256, "descriptors")
     raw = np.vstack(rows) if rows else np.zeros((0, len(FAMILY_DESCRIPTORS)))
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -134,7 +139,7 @@ def _sha256(path: Path) -> str:
 
 
 def build_corpus(chemicals_smiles: list[str], out_dir: Path, n_moses: int | None, seed: int = 0,
-                 workers: int | None = None, chembl: bool = True) -> dict:
+                 workers: int | None = None, chembl: bool = True, cache_dir: Path | None = DESCRIPTOR_CACHE_DIR) -> dict:
     """Write the corpus into ``out_dir`` and return its manifest (see the module docstring).
 
     ``chembl=False`` leaves the ChEMBL sets out (the tiny test fixture).
@@ -146,7 +151,7 @@ def build_corpus(chemicals_smiles: list[str], out_dir: Path, n_moses: int | None
         "moses": canonical_unique(moses_smiles(n_moses, seed), workers, "MOSES"),
     }
     smiles = sorted(set().union(*sources.values()))
-    raw = compute_descriptors(smiles, workers)
+    raw = compute_descriptors(smiles, workers, cache_dir)
     keep = informative_columns(raw)
     columns = [d for d, k in zip(FAMILY_DESCRIPTORS, keep) if k]
     transform = RobustTransform.fit(raw[:, keep])
