@@ -7,8 +7,10 @@ A thin frame: it declares the pages (``st.navigation``) and runs the chosen one.
 
 import streamlit as st
 
-from gate_app import state, views
-from gate_core.app_support import backbone_properties, runs_frame, tasks_frame
+st.set_page_config(page_title="GATE Studio", layout="wide")
+with st.spinner("Starting GATE Studio: loading the chemistry and model libraries…"):  # seconds of imports on a server's first run
+    from gate_app import state, views
+    from gate_core.app_support import backbone_properties, runs_frame, tasks_frame
 
 
 def home() -> None:
@@ -38,7 +40,13 @@ def home() -> None:
         cols[2].metric("labels", f"{pre.get('n_labels', 0):,}")
         cols[3].metric("backbone id", studio.backbone_id[:8])
         props = backbone_properties(studio)
-        st.dataframe(props, hide_index=True, width="stretch", column_config=views.number_columns(props), key="home_backbone")
+        for number, (kind, group) in enumerate(props.groupby("kind", sort=False)):  # experimental first, then computed
+            st.markdown(f"**{kind[:1].upper() + kind[1:]} sources** ({len(group)})")
+            table = group.drop(columns="kind")
+            st.dataframe(
+                table, hide_index=True, width="stretch", height=views.table_height(len(table)),
+                column_config=views.number_columns(table), key="home_backbone" if number == 0 else f"home_backbone_{number}",
+            )
         st.caption("Test metrics are on the backbone's held-out scaffold split; 'molecules' counts the labelled molecules per property.")
 
         st.header("Added tasks")
@@ -58,7 +66,6 @@ def home() -> None:
         with column:
             views.page_link(page)
 
-st.set_page_config(page_title="GATE Studio", layout="wide")
 navigation = st.navigation(
     [st.Page(home, title="Home", icon=":material/home:", default=True)]
     + [st.Page(page.path, title=page.title, icon=page.icon, url_path=page.url_path) for page in views.PAGES.values()]

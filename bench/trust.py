@@ -20,6 +20,7 @@ Per target, seed and training size n (nested scaffold splits of ``bench/task_add
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
@@ -42,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-backbone", action="store_true", help="skip the backbone-property and relational-pair parts")
     parser.add_argument("--backbone", default=str(REPO_ROOT / "assets" / "backbone"))
+    parser.add_argument("--calibration-dir", default=str(REPO_ROOT / "bench" / "work" / "calibration"),
+                        help="cache of the backbone's calibration and pair verdicts (gate_core/reliability.py), reused across runs")
+    parser.add_argument("--cells", default=str(REPO_ROOT / "bench" / "work" / "trust_cells.jsonl"),
+                        help="finished cells are appended here and reused by a rerun with the same settings (delete it to start over)")
 
 
 def _rmse(y: np.ndarray, p: np.ndarray) -> float:
@@ -212,17 +217,32 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     targets = [t for t in args.targets.split(",") if t]
     sizes = [int(n) for n in args.sizes.split(",") if n]
     seeds = [int(s) for s in args.seeds.split(",") if s]
+    cells_path = Path(args.cells)
+    cells_path.parent.mkdir(parents=True, exist_ok=True)
+    done = {}
+    if cells_path.is_file():
+        for line in cells_path.read_text().splitlines():
+            cell = json.loads(line)
+            if (cell.get("ensemble"), cell.get("test_fraction")) == (args.ensemble, args.test_fraction):
+                done[(cell["target"], cell["seed"], cell["n"])] = cell
     with tempfile.TemporaryDirectory(prefix="gate-trust-") as tmp:
         studio = GateStudio(args.backbone, tmp)
+        studio.reliability.folder = Path(args.calibration_dir)  # computed once per backbone and head, like the app's data folder
         cells = []
         for target in targets:
             for seed in seeds:
                 ts = TargetSplit(target, seed, args.test_fraction)
                 for n in sizes:
-                    if n <= ts.pool_size:
-                        cells.append(task_cell(studio, ts, n, args.ensemble))
-                        print(f"[trust] {target} seed {seed} n {n}: test RMSE new {cells[-1]['new_test_rmse']:.3f} old {cells[-1]['old_test_rmse']:.3f} "
-                              f"OOF {cells[-1]['new_oof_rmse']:.3f} coverage {cells[-1]['coverage90']:.2f}", flush=True)
+                    if n > ts.pool_size:
+                        continue
+                    if (target, seed, n) not in done:
+                        cell = {**task_cell(studio, ts, n, args.ensemble), "ensemble": args.ensemble, "test_fraction": args.test_fraction}
+                        with cells_path.open("a") as fh:
+                            fh.write(json.dumps(cell, default=float) + "\n")
+                        done[(target, seed, n)] = cell
+                    cells.append(done[(target, seed, n)])
+                    print(f"[trust] {target} seed {seed} n {n}: test RMSE new {cells[-1]['new_test_rmse']:.3f} old {cells[-1]['old_test_rmse']:.3f} "
+                          f"OOF {cells[-1]['new_oof_rmse']:.3f} coverage {cells[-1]['coverage90']:.2f}", flush=True)
         backbone = None if args.skip_backbone else backbone_part(studio)
     results = {
         "settings": {"targets": targets, "sizes": sizes, "seeds": seeds, "ensemble": args.ensemble, "test_fraction": args.test_fraction, "threads": args.threads, "nominal": NOMINAL},

@@ -14,6 +14,8 @@ import plotly.graph_objects as go
 HEIGHT = 360
 GATE_COLOUR = "#2f6f8f"
 BASELINE_COLOUR = "#c77c2e"
+OTHER_COLOUR = "#c8c8c8"
+TOP_SOURCES = 5  # sources drawn in colour in the λ trajectory
 PARITY_SIZE = 460  # px; square plots need the height, the width follows from scaleanchor
 
 
@@ -44,13 +46,23 @@ def validation_curve(val: pd.DataFrame) -> go.Figure:
     return _layout(fig, "Validation loss")
 
 
-def ratio_trajectory(traj: pd.DataFrame, member: int | None = 0) -> go.Figure:
-    """λ_s over training steps, one line per source (one ensemble member, or the mean over members)."""
+def ratio_trajectory(traj: pd.DataFrame, member: int | None = 0, top: int = TOP_SOURCES) -> go.Figure:
+    """λ_s over training steps (one ensemble member, or the mean over members): the ``top`` sources
+    by final λ in colour with a legend, the others thin and grey; the x-axis starts at step 0."""
     data = traj if member is None else traj[traj["member"] == member]
     data = data.groupby(["step", "source"], as_index=False)["ratio"].mean()
-    fig = px.line(data, x="step", y="ratio", color="source")
+    final = data.sort_values("step").groupby("source")["ratio"].last().sort_values(ascending=False)
+    leaders = list(final.index[:top])
+    fig = go.Figure()
+    for source in final.index[top:]:  # grey first, so the coloured lines are drawn on top
+        line = data[data["source"] == source]
+        fig.add_trace(go.Scatter(x=line["step"], y=line["ratio"], mode="lines", name=source, line={"color": OTHER_COLOUR, "width": 1}, showlegend=False, hovertemplate=f"{source}<br>step %{{x}}: λ = %{{y:.3f}}<extra></extra>"))
+    for colour, source in zip(px.colors.qualitative.D3, leaders):
+        line = data[data["source"] == source]
+        fig.add_trace(go.Scatter(x=line["step"], y=line["ratio"], mode="lines", name=source, line={"color": colour, "width": 2.5}, hovertemplate=f"{source}<br>step %{{x}}: λ = %{{y:.3f}}<extra></extra>"))
+    fig.update_xaxes(title="training step", range=[0, max(1, int(data["step"].max()))])
     fig.update_yaxes(title="transfer ratio λ")
-    fig.update_layout(legend_title_text="source")
+    fig.update_layout(legend_title_text=f"top {len(leaders)} sources (others grey)")
     return _layout(fig, "Transfer-ratio trajectory" + ("" if member is None else f" (member {member + 1})"))
 
 

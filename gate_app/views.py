@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from gate_app import charts
+from gate_app import charts, trust_views
 from gate_core.app_support import TaskPreview, UploadReport, metrics_comparison, ratio_frame, run_curves
 from gate_core.registry import RunRecord, TaskNotFoundError
 from gate_core.text import duration
@@ -160,9 +160,11 @@ def run_result(studio, run: RunRecord) -> None:
         + (f", trained in {seconds:.0f} s." if seconds else "."),
         icon=OK,
     )
-    table = metrics_comparison(metrics, record.task_type)
-    st.markdown("**Held-out test set** (15 % of scaffolds): the new task vs the frozen backbone with a new head only.")
-    st.table(table.set_index("metric").map(lambda v: "–" if v is None or v != v else f"{v:.3g}"))
+    trust_views.model_choice(studio, record, f"run{run.id}")
+    if metrics.get("test"):
+        table = metrics_comparison(metrics, record.task_type)
+        st.markdown(f"**Separate test set** ({sizes.get('n_test', '?')} molecules held out of training): the new task vs the frozen backbone with a new head only.")
+        st.table(table.set_index("metric").map(lambda v: "–" if v is None or v != v else f"{v:.3g}"))
     progress = run.progress or {}
     preds = progress.get("test_predictions")
     left, right = st.columns(2)

@@ -23,6 +23,7 @@ from gate_core.data.table import InvalidRow, MultiTaskTable
 from gate_core.featurizers.molecule import parse_smiles
 from gate_core.text import plural
 from gate_core.transfer.addition import MIN_ROWS, TaskDataError, detect_task_type, validate_task_table
+from gate_core.transfer.calibration import LEVEL, interval_columns
 
 if TYPE_CHECKING:
     from gate_core.api import GateStudio
@@ -300,23 +301,34 @@ def run_curves(progress: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 # ---- predictions -----------------------------------------------------------------------------
 
 
+INTERVAL_LABEL = f"{round(100 * LEVEL)} % interval"
+
+
 def prediction_rows(pred: pd.DataFrame, row: int, tasks: list[str], units: dict[str, str]) -> pd.DataFrame:
-    """One input's predictions as a long table: task, value, ± std, unit, in-domain flag."""
+    """One input's predictions as a long table: task, value, its stated interval, ± std, unit, domain in words, in-domain flag."""
     out = []
     for task in tasks:
         std = _fmt(pred.at[row, f"{task}_std"]) if f"{task}_std" in pred else None
         flag = pred.at[row, f"{task}_in_domain"] if f"{task}_in_domain" in pred else None
+        domain = pred.at[row, f"{task}_domain"] if f"{task}_domain" in pred else ""
         out.append(
             {
                 "task": task,
                 "value": _fmt(pred.at[row, task]),
+                INTERVAL_LABEL: _interval_text(pred, row, task),
                 "± std": "" if std is None else f"{std:.3g}",
                 "unit": units.get(task, ""),
+                "domain": domain if isinstance(domain, str) else "",
                 "in domain": None if flag is None or (isinstance(flag, float) and np.isnan(flag)) else bool(flag),
-                "kind": "added" if f"{task}_in_domain" in pred else "backbone",
             }
         )
     return pd.DataFrame(out)
+
+
+def _interval_text(pred: pd.DataFrame, row: int, column: str) -> str:
+    """``"-2.1 … -0.4"`` from ``<column>_lo90`` / ``_hi90``; '' when there is none (classification, no calibration)."""
+    lo, hi = (_fmt(pred.at[row, c]) if c in pred else None for c in interval_columns(column))
+    return "" if lo is None or hi is None else f"{lo:.3g} … {hi:.3g}"
 
 
 def prediction_csv(pred: pd.DataFrame) -> bytes:
@@ -447,6 +459,8 @@ def relational_rows(pred: pd.DataFrame, row: int, tasks: list[str], units: dict[
     """:func:`prediction_rows` with the relational value (refined by known values) beside the plain GATE one."""
     rows = prediction_rows(pred, row, tasks, units).rename(columns={"value": "GATE"})
     rows.insert(3, "with known values", [_fmt(pred.at[row, f"{t}_relational"]) for t in tasks])
+    rows.insert(4, f"{INTERVAL_LABEL}, with known values", [_interval_text(pred, row, f"{t}_relational") for t in tasks])
+    rows["known values"] = [pred.at[row, f"{t}_relational_note"] if f"{t}_relational_note" in pred else "" for t in tasks]
     return rows
 
 

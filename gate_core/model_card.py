@@ -18,6 +18,7 @@ import numpy as np
 from rdkit import rdBase
 
 from gate_core import __version__
+from gate_core.app_support import ratio_frame
 from gate_core.registry import TaskRecord
 from gate_core.text import plural
 
@@ -195,16 +196,16 @@ def model_card(record: TaskRecord, metadata: dict | None = None, backbone: dict 
             "molecules. ≤ 1: inside the training data; above 2: outside it, where predictions deserve less trust and intervals widen."
         ],
     )
-    ranked = sorted((record.ratios or {}).items(), key=lambda item: -float(item[1].get("ratio", 0.0)))[:TOP_RATIOS]
+    ranked = ratio_frame(record.ratios).head(TOP_RATIOS)
     ratios = Section(
         f"Top {len(ranked)} transfer ratios",
         [
             f"Mode: {metadata.get('ratio_mode', config.get('ratios', '?'))}. λ = 1 is the default weight of a source property; "
             "the share is λ over the sum of all λ. They describe what helped this model on these data, not a physical or causal link."
         ],
-        [["source property", "λ", "± (ensemble)", "share"]]
-        + [[_md(s), _number(v.get("ratio")), _number(v.get("ratio_std")), f"{float(v.get('share', 0.0)):.1%}"] for s, v in ranked],
-    ) if ranked else Section("Transfer ratios", ["No transfer ratios were stored (ratios off)."])
+        [["source property", "λ", "± (ensemble)", "share", "vs the next source"]]
+        + [[_md(r.source), _number(r.ratio), _number(r.ratio_std), f"{r.share:.1%}", r.vs_next] for r in ranked.itertuples()],
+    ) if len(ranked) else Section("Transfer ratios", ["No transfer ratios were stored (ratios off)."])
     backbone = backbone or {}
     provenance = Section(
         "Backbone and versions",

@@ -314,6 +314,7 @@ class ReliabilityCache:
         self._calibration: BackboneCalibration | None = None
         self._gates: dict[str, PairGate] = {}
         self._held: tuple[HeldOut, np.ndarray, list[str]] | None = None
+        self._failure: ValueError | None = None
 
     def _held_out(self) -> tuple[HeldOut, np.ndarray, list[str]]:
         if self._held is None:
@@ -321,13 +322,20 @@ class ReliabilityCache:
         return self._held
 
     def calibration(self) -> BackboneCalibration:
+        """Raises ``ValueError`` (every time, without retrying) when the backbone's split cannot be recomputed."""
         with self._lock:
+            if self._failure is not None:
+                raise self._failure
             if self._calibration is None:
                 path = self.folder / f"backbone-{self.backbone_id}"
                 try:
                     self._calibration = BackboneCalibration.load(path)
                 except (OSError, ValueError, KeyError):
-                    self._calibration = calibrate_backbone(self.backbone, *self._held_out())
+                    try:
+                        self._calibration = calibrate_backbone(self.backbone, *self._held_out())
+                    except ValueError as exc:
+                        self._failure = exc
+                        raise
                     self._calibration.save(path)
             return self._calibration
 

@@ -49,6 +49,9 @@ class TaskWorker(threading.Thread):
 
     def run(self) -> None:
         configure_threads(self.threads)
+        # the backbone properties' intervals are computed once per backbone (then read from the data folder):
+        # start now, beside the queue, so the first prediction does not wait for them
+        threading.Thread(target=self.studio.backbone_calibration, name="gate-calibration-warmup", daemon=True).start()
         last_recovery = float("-inf")
         while not self._stop_event.is_set():
             if time.monotonic() - last_recovery > RECOVER_EVERY_SECONDS:  # a dead worker elsewhere must not block a name for ever

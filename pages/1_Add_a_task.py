@@ -31,7 +31,7 @@ studio = state.require_studio()
 state.get_worker()
 settings = state.settings()
 registry = studio.registry
-TEST_FRACTION = 0.15  # held-out scaffolds of every run; the preview is scored on the same ones
+PREVIEW_TEST_FRACTION = 0.15  # scaffolds the zero-training preview is scored on before training (training itself uses every molecule by default)
 top = st.container()  # this session's run (progress while it trains, then its results) sits above the form
 
 
@@ -44,7 +44,7 @@ def check_table(digest: str, _frame, smiles_column: str, target_column: str, tas
 @st.cache_data(max_entries=16, show_spinner="Previewing the new task with the relational head…")
 def preview_table(digest: str, _frame, smiles_column: str, target_column: str, task_type: str | None, backbone_id: str, head: str) -> TaskPreview:
     """Keyed by the file's digest, like :func:`check_table`: every rerun after the first is instant."""
-    return task_preview(studio, _frame[smiles_column].tolist(), _frame[target_column].tolist(), task_type, TEST_FRACTION)
+    return task_preview(studio, _frame[smiles_column].tolist(), _frame[target_column].tolist(), task_type, PREVIEW_TEST_FRACTION)
 
 
 def preview(frame, digest: str, smiles_col: str, target_col: str, task_type: str | None) -> None:
@@ -169,6 +169,10 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
         with st.expander("Advanced"):
             max_steps = st.number_input("Maximum training steps per member", min_value=20, max_value=5000, value=200, step=20, key="add_max_steps")
             replace = st.checkbox("Replace an existing task of the same name", key="add_replace")
+            test_fraction = st.number_input(
+                "Separate test set (fraction of scaffolds held out)", min_value=0.0, max_value=0.5, value=0.0, step=0.05, key="add_test_fraction",
+                help="0 (default): every molecule trains the model, and its quality is estimated out of fold. Above 0: that share of scaffolds is held out as a separate test set, which the model never sees.",
+            )
         active = watched_run()
         training = active is not None and not active.is_final
         submitted = st.form_submit_button("Start adding the task", type="primary", key="add_start", disabled=not report.ok or training)
@@ -189,7 +193,7 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
     config = {
         "ratios": mode, "pinned": {s: float(pin_value) for s in pinned}, "excluded": list(excluded),
         "ensemble": int(ensemble), "max_steps": int(max_steps), "task_type": task_type,
-        "test_fraction": TEST_FRACTION, "train_baseline": True,
+        "test_fraction": float(test_fraction), "train_baseline": True,
     }
     options = {
         "smiles_column": "smiles", "target_column": "value", "unit": unit.strip(), "description": description.strip(),

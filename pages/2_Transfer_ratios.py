@@ -1,16 +1,23 @@
 """Transfer ratios: how much each source task helped an added task (DESIGN §5).
 
 λ_s is learned by bi-level optimisation on a validation fold; shown ranked with its spread over
-ensemble members, as a share of the total, as a trajectory over training, and for all tasks.
+ensemble members, as a share of the total (differences within the spread marked), as a
+trajectory over training (top sources highlighted), and for all tasks.
 """
 
 import streamlit as st
 
 from gate_app import charts, state, views
-from gate_core.app_support import ratio_frame, ratio_matrix, trajectory_frame
+from gate_core.app_support import NOT_SIGNIFICANT, ratio_frame, ratio_matrix, trajectory_frame
+from gate_core.text import plural
 
 st.set_page_config(page_title="Transfer ratios · GATE Studio", layout="wide")
 st.title("Transfer ratios")
+st.markdown(
+    "Your new task learns partly from the backbone's properties (the **sources**). Its transfer ratio **λ** says how strongly "
+    "the new task is pulled towards each source's view of the molecules: **λ = 1** is the default weight, above 1 the source "
+    "helped more than average, near 0 it was ignored. The **share** is λ divided by the sum of all λ."
+)
 st.info(views.RATIO_DISCLAIMER, icon=":material/info:")
 studio = state.require_studio()
 records = studio.added_tasks()
@@ -26,12 +33,20 @@ task = studio.load_task(name)
 ratios = ratio_frame(record.ratios)
 mode = task.metadata.get("ratio_mode", "learned")
 members = len(task.members)
-st.caption(f"Mode: **{mode}** · ensemble of {members} member(s) · error bars: standard deviation over members.")
+st.caption(f"Mode: **{mode}** · ensemble of {plural(members, 'member')} · error bars: standard deviation over members.")
 
 left, right = st.columns([3, 2])
 left.plotly_chart(charts.ratio_bars(ratios), key="ratios_bars")
-table = ratios.assign(share=ratios["share"] * 100)[["source", "ratio", "ratio_std", "share"]].rename(columns={"ratio": "λ", "ratio_std": "± λ", "share": "share %"})
+table = ratios.assign(share=ratios["share"] * 100)[["source", "ratio", "ratio_std", "share", "vs_next"]].rename(
+    columns={"ratio": "λ", "ratio_std": "± λ", "share": "share %", "vs_next": "vs the next source"}
+)
 right.dataframe(table, hide_index=True, width="stretch", column_config=views.number_columns(table), key="ratios_table")
+close = int((ratios["vs_next"] == NOT_SIGNIFICANT).sum())
+if close:
+    right.caption(
+        f"'{NOT_SIGNIFICANT}': {plural(close, 'source')} differ from the next one by less than the ensemble's spread, "
+        "so their order is not significant; read the ranking as groups, not as a strict order."
+    )
 
 st.subheader("How λ moved during training")
 traj = trajectory_frame(task.metadata.get("ratio_trajectories", []), studio.backbone.task_names)

@@ -59,7 +59,7 @@ def test_start_enqueues_a_run_and_shows_its_results(run_page, studio, wait_for_r
     options = runs[0].options
     assert options["unit"] == "log units" and options["smiles_column"] == "smiles"
     assert options["config"]["ensemble"] == 1 and options["config"]["excluded"] == ["Tm_K"]
-    assert options["config"]["ratios"] == "learned" and options["config"]["test_fraction"] == 0.15
+    assert options["config"]["ratios"] == "learned" and options["config"]["test_fraction"] == 0.0
     assert at.session_state["add_run_id"] == runs[0].id
     assert at.header[0].value == f"Run {runs[0].id}: tiny_logs"
 
@@ -68,10 +68,21 @@ def test_start_enqueues_a_run_and_shows_its_results(run_page, studio, wait_for_r
     at.run()
     assert not at.exception
     assert "tiny_logs" in at.success[0].value
-    metrics = at.table[0].value
-    assert list(metrics.index) == ["RMSE", "MAE", "R²"]
-    assert "–" not in metrics["baseline (frozen backbone + new head)"].tolist()
-    assert {f"run{run.id}_parity", f"run{run.id}_ratios"} <= charts(at)
+    assert not at.table  # every molecule trained: no separate test set by default
+    # the models side by side, scored out of fold, with their intervals; the chemist chooses
+    comparison = at.dataframe(key=f"run{run.id}_comparison").value
+    assert comparison["model"].tolist() == ["trained task (GATE)", "frozen-backbone probe"]
+    assert comparison["± interval (inside the domain)"].gt(0).all() and comparison["recommended"].tolist().count("★") == 1
+    assert any("90 % interval" in c.value for c in at.caption)
+    assert {f"run{run.id}_oof_parity", f"run{run.id}_ratios"} <= charts(at)
+    record = studio.registry.get_task("tiny_logs")
+    other = next(m for m in ("gate", "probe") if m != record.metrics["model"])
+    at.radio(key=f"run{run.id}_model").set_value(other)
+    at.run()
+    at.button(key=f"run{run.id}_use_model").click()
+    at.run()
+    assert not at.exception, errors(at)
+    assert studio.registry.get_task("tiny_logs").metrics["model"] == other
     assert studio.registry.get_task("tiny_logs").ratios["Tm_K"]["ratio"] == 0.0
     assert PREVIEW_TITLE not in [s.value for s in at.subheader] and "preview_chart" not in charts(at)  # replaced by the result
     assert any("replace the zero-training preview" in c.value for c in at.caption)

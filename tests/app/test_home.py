@@ -16,9 +16,12 @@ def test_home_renders_title(run_page):
 def test_home_backbone_card_lists_every_property(run_page, studio):
     at = run_page("app.py")
     card = at.dataframe[0].value
-    assert list(card["property"]) == studio.backbone.task_names
+    assert list(card["property"]) == studio.backbone.property_names
     assert {"unit", "molecules", "test RMSE", "test R²"} <= set(card.columns)
     assert card["molecules"].notna().all()
+    sources = [m.value for m in at.markdown if " sources** (" in m.value]  # grouped by kind, every source listed
+    assert sources[0] == f"**Experimental sources** ({len(studio.backbone.property_names)})"
+    assert sum(int(s.rsplit("(", 1)[1].rstrip(")")) for s in sources) == len(studio.source_tasks)
     assert [h.value for h in at.header] == ["Backbone", "Added tasks", "Next steps"]
     assert any("No tasks added yet" in i.value for i in at.info)
     assert len(at.get("page_link")) == 5

@@ -24,7 +24,7 @@ def test_learned_ratios_are_ranked_with_trajectory_and_heatmap(run_page, add_tin
     assert list(table["source"]) == list(table.sort_values("λ", ascending=False)["source"])
     assert len(table) == len(studio.backbone.task_names)
     assert abs(table["share %"].sum() - 100) < 1e-3
-    assert "learned" in at.caption[0].value and "2 member(s)" in at.caption[0].value
+    assert "learned" in at.caption[0].value and "2 members" in at.caption[0].value
     at.radio(key="ratios_member").set_value("member 2").run()
     assert not at.exception
 
@@ -33,3 +33,23 @@ def test_learned_ratios_are_ranked_with_trajectory_and_heatmap(run_page, add_tin
     assert "ratios_trajectory" not in chart_keys(at)
     assert any("No trajectory" in c.value for c in at.caption)
     assert (at.dataframe[0].value["λ"] == 1.0).all()
+
+
+def test_plain_words_close_ratios_marked_and_the_trajectory_highlights_the_top_sources(run_page, add_tiny_task, studio):
+    import json
+
+    from gate_app.charts import OTHER_COLOUR, TOP_SOURCES
+
+    add_tiny_task("first", **LEARNED)
+    at = run_page(PAGE)
+    words = " ".join(m.value for m in at.markdown)
+    assert "λ = 1** is the default weight" in words and "share** is λ divided by the sum" in words
+    table = at.dataframe[0].value
+    assert table["share %"].is_monotonic_decreasing  # shares follow λ
+    assert set(table["vs the next source"]) <= {"clearly higher", "within the spread", ""}
+    assert "ensemble of 2 members" in at.caption[0].value
+    chart = next(c for c in at.get("plotly_chart") if c.key == "ratios_trajectory")
+    figure = json.loads(chart.proto.spec)
+    assert figure["layout"]["xaxis"]["range"][0] == 0
+    grey = [t for t in figure["data"] if t["line"]["color"] == OTHER_COLOUR]
+    assert len(grey) == len(studio.backbone.task_names) - TOP_SOURCES and not any(t.get("showlegend", True) for t in grey)

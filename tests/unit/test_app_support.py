@@ -74,12 +74,27 @@ def test_metrics_comparison_keeps_missing_baseline_as_none():
 
 
 def test_prediction_rows_long_table():
-    pred = pd.DataFrame({"t": [1.5], "t_std": [0.1], "t_ad_score": [0.3], "t_in_domain": [True], "p": [2.0], "p_std": [np.nan]})
+    pred = pd.DataFrame({
+        "t": [1.5], "t_std": [0.1], "t_lo90": [1.0], "t_hi90": [2.25], "t_ad_score": [0.3], "t_domain": ["inside"], "t_in_domain": [True],
+        "p": [2.0], "p_std": [np.nan], "p_lo90": [np.nan], "p_hi90": [np.nan], "p_domain": [""],
+    })
     rows = prediction_rows(pred, 0, ["t", "p"], {"t": "K", "p": "bar"})
     assert rows.to_dict("records") == [
-        {"task": "t", "value": 1.5, "± std": "0.1", "unit": "K", "in domain": True, "kind": "added"},
-        {"task": "p", "value": 2.0, "± std": "", "unit": "bar", "in domain": None, "kind": "backbone"},
+        {"task": "t", "value": 1.5, "90 % interval": "1 … 2.25", "± std": "0.1", "unit": "K", "domain": "inside", "in domain": True},
+        {"task": "p", "value": 2.0, "90 % interval": "", "± std": "", "unit": "bar", "domain": "", "in domain": None},
     ]
+
+
+def test_relational_rows_show_the_correction_its_interval_and_why():
+    from gate_core.app_support import relational_rows
+
+    pred = pd.DataFrame({
+        "t": [1.5], "t_lo90": [1.0], "t_hi90": [2.0], "t_relational": [1.2], "t_relational_lo90": [0.9], "t_relational_hi90": [1.5],
+        "t_relational_note": ["corrected by Tb_K"],
+    })
+    rows = relational_rows(pred, 0, ["t"], {})
+    assert rows.loc[0, "with known values"] == 1.2 and rows.loc[0, "90 % interval, with known values"] == "0.9 … 1.5"
+    assert rows.loc[0, "known values"] == "corrected by Tb_K"
 
 
 @pytest.mark.parametrize("n", [0, 1, 5, 40])

@@ -155,3 +155,19 @@ def test_ensemble_prediction_is_mean_and_std_of_members(added, backbone, canonic
     np.testing.assert_allclose(out["mean"], members.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(out["std"], members.std(axis=0), rtol=1e-5, atol=1e-7)
     assert np.array_equal(out["in_domain"], out["ad_score"] <= 1.0)
+
+
+def test_probe_members_and_the_chosen_model_survive_a_round_trip(backbone, target_frame, canonical_targets, tmp_path):
+    result = add_task(backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", TaskAdditionConfig(**TINY, train_baseline=True))
+    task = result.task
+    task.metadata["model"] = "probe"
+    loaded = AddedTask.load(task.save(tmp_path / "t"), backbone_fingerprint(backbone))
+    assert len(loaded.probe_members) == 2 and loaded.model == "probe" and loaded.available_models() == ["gate", "probe"]
+    frozen = compute_frozen_sources(backbone, canonical_targets[:10])
+    probe = loaded.predict_from_representation(frozen.h, frozen.common_chart)
+    gate = loaded.predict_from_representation(frozen.h, frozen.common_chart, "gate")
+    assert not np.allclose(probe["mean"], gate["mean"])
+    np.testing.assert_allclose(probe["mean"], task.predict_from_representation(frozen.h, frozen.common_chart, "probe")["mean"])
+    assert loaded.calibration("probe") != loaded.calibration("gate")  # each model has its own out-of-fold calibration
+    with pytest.raises(ValueError, match="relational head"):
+        loaded.predict_from_representation(frozen.h, frozen.common_chart, "preview")
