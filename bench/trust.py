@@ -110,7 +110,7 @@ def backbone_part(studio) -> dict:
     calibration = studio.backbone_calibration()
     held, _, _ = held_out_split(studio.backbone, studio.backbone_metadata, "test")
     properties = {}
-    for k, task in enumerate(studio.backbone.task_names):
+    for k, task in enumerate(studio.backbone.property_names):
         rows = np.flatnonzero(np.isfinite(held.Y[:, k]))
         if task not in calibration.calibrations or not len(rows):
             continue
@@ -119,7 +119,7 @@ def backbone_part(studio) -> dict:
         properties[task] = {"n": len(rows), "coverage90": _cover(held.Y[rows, k], lo, hi), "width90": float(np.mean(hi - lo)), "test_rmse": _rmse(held.Y[rows, k], held.plain[rows, k])}
     predictor = studio.relational()
     gate = studio.reliability.pair_gate(predictor)
-    names = studio.backbone.task_names
+    names = studio.backbone.property_names
     pairs = []
     for j, known in enumerate(names):
         rows = np.flatnonzero(np.isfinite(held.Y[:, j]))

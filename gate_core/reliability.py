@@ -63,13 +63,13 @@ class HeldOut:
 
 def held_out_split(backbone: GATEModel, meta: dict, part: str = "val") -> tuple[HeldOut, np.ndarray, list[str]]:
     """The ``part`` (val | test) of the backbone's own split, plus its training labels and SMILES."""
-    table, train_idx, val_idx, test_idx = backbone_split(meta, backbone.task_names)
+    table, train_idx, val_idx, test_idx = backbone_split(meta, backbone.property_names)
     idx = {"val": val_idx, "test": test_idx}[part]
     smiles = [table.smiles[i] for i in idx]
     with torch.no_grad():
         h = embed(backbone, smiles)
         chart, plain = backbone_features(backbone, h=h)
-        values = backbone.unscale(plain).cpu().numpy().astype(np.float64)
+        values = backbone.unscale(plain, backbone.property_columns()).cpu().numpy().astype(np.float64)
     return HeldOut(smiles, table.Y[idx].astype(np.float64), h, chart.cpu(), values), table.Y[train_idx].astype(np.float64), [table.smiles[i] for i in train_idx]
 
 
@@ -113,13 +113,13 @@ def _reference_rows(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 def calibrate_backbone(backbone: GATEModel, held: HeldOut, train_labels: np.ndarray, train_smiles: list[str], seed: int = 0) -> BackboneCalibration:
     """Domains from each property's training molecules, intervals from its validation residuals (``held``)."""
-    refs = {name: _reference_rows(train_labels, k, seed) for k, name in enumerate(backbone.task_names)}
+    refs = {name: _reference_rows(train_labels, k, seed) for k, name in enumerate(backbone.property_names)}
     union = np.unique(np.concatenate([r for r in refs.values() if len(r)] or [np.zeros(0, dtype=np.int64)]))
     with torch.no_grad():
         chart, _ = backbone_features(backbone, [train_smiles[i] for i in union])
     position = {int(i): p for p, i in enumerate(union)}
     domains, calibrations = {}, {}
-    for k, name in enumerate(backbone.task_names):
+    for k, name in enumerate(backbone.property_names):
         rows = refs[name]
         labelled = np.isfinite(held.Y[:, k])
         if len(rows) < 2 or not labelled.any():
@@ -127,7 +127,7 @@ def calibrate_backbone(backbone: GATEModel, held: HeldOut, train_labels: np.ndar
         domain = ApplicabilityDomain.fit(chart[[position[int(i)] for i in rows]])
         ad = domain.score(held.chart[torch.as_tensor(np.flatnonzero(labelled))]).numpy()
         domains[name] = domain
-        calibrations[name] = Calibration.fit(bool(backbone.classification[k]), held.Y[labelled, k], held.plain[labelled, k], ad)
+        calibrations[name] = Calibration.fit(bool(backbone.classification[backbone.property_columns()[k]]), held.Y[labelled, k], held.plain[labelled, k], ad)
     return BackboneCalibration(backbone_fingerprint(backbone), domains, calibrations)
 
 
@@ -238,7 +238,7 @@ def judge_pair(
 
 def evaluate_pairs(predictor: RelationalPredictor, held: HeldOut, train_labels: np.ndarray, calibration: BackboneCalibration | None, head_id: str) -> PairGate:
     """Judge every (known → target) pair of backbone properties on the validation molecules."""
-    names = predictor.backbone.task_names
+    names = predictor.backbone.property_names
     gate = PairGate(backbone_fingerprint(predictor.backbone), head_id)
     for j, known in enumerate(names):
         rows = np.flatnonzero(np.isfinite(held.Y[:, j]))
@@ -282,7 +282,7 @@ def evaluate_task_pairs(
     with torch.no_grad():
         h_all = embed(predictor.backbone, [smiles[i] for i in with_labels]) if len(with_labels) else None
     position = {int(i): p for p, i in enumerate(with_labels)}
-    for known in predictor.backbone.task_names:
+    for known in predictor.backbone.property_names:
         rows = np.array([i for i, row in enumerate(labels) if known in row], dtype=np.int64)
         values = np.array([labels[i][known] for i in rows], dtype=np.float64)
         relation = _spearman(values, y[rows]) if len(rows) else None

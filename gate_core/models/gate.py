@@ -198,7 +198,11 @@ class GATEModel(nn.Module):
         z, _ = self.latents(h)
         return self.heads(z)
 
-    def unscale(self, scaled: torch.Tensor) -> torch.Tensor:
-        """Standardised outputs → user units (probabilities for classification tasks)."""
-        values = scaled * self.y_std + self.y_mean
-        return torch.where(self.classification, torch.sigmoid(scaled), values)
+    def unscale(self, scaled: torch.Tensor, columns: list[int] | None = None) -> torch.Tensor:
+        """Standardised outputs → user units (probabilities for classification tasks).
+
+        ``columns``: the output columns ``scaled`` holds (e.g. :meth:`property_columns`); default all.
+        """
+        index = slice(None) if columns is None else torch.as_tensor(columns, device=self.y_std.device)
+        values = scaled * self.y_std[index] + self.y_mean[index]
+        return torch.where(self.classification[index], torch.sigmoid(scaled), values)
