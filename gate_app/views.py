@@ -57,6 +57,11 @@ def page_link(page: str, label: str | None = None) -> None:
         st.markdown(f"→ **{label or info.title}** (in the sidebar)")
 
 
+def table_height(rows: int) -> int:
+    """Pixels for an ``st.dataframe`` that shows every one of ``rows`` rows without scrolling."""
+    return 36 * (rows + 1) + 3
+
+
 def number_columns(frame: pd.DataFrame, skip: tuple[str, ...] = ()) -> dict:
     return {c: NUMBER for c in frame.columns if c not in skip and pd.api.types.is_float_dtype(frame[c])}
 

@@ -21,6 +21,7 @@ from gate_core.data.io import spreadsheet_safe
 from gate_core.data.splits import split
 from gate_core.data.table import InvalidRow, MultiTaskTable
 from gate_core.featurizers.molecule import parse_smiles
+from gate_core.models.gate import SOURCE_KIND_LABELS
 from gate_core.text import plural
 from gate_core.transfer.addition import MIN_ROWS, TaskDataError, detect_task_type, validate_task_table
 from gate_core.transfer.calibration import LEVEL, interval_columns
@@ -180,7 +181,7 @@ def _fmt(value: object) -> float | None:
 
 
 def backbone_properties(studio: GateStudio) -> pd.DataFrame:
-    """One row per backbone property: unit, labelled molecules, test RMSE and R² (or ROC-AUC)."""
+    """One row per backbone source: its kind (:data:`~gate_core.models.gate.SOURCE_KIND_LABELS`), unit, labelled molecules, test RMSE and R² (or ROC-AUC)."""
     pre = studio.backbone_metadata.get("pretraining", {})
     counts, metrics = pre.get("labels_per_task", {}), pre.get("test_metrics", {})
     rows = []
@@ -189,6 +190,7 @@ def backbone_properties(studio: GateStudio) -> pd.DataFrame:
         rows.append(
             {
                 "property": info.name,
+                "kind": SOURCE_KIND_LABELS[info.kind],
                 "description": info.description,
                 "unit": info.unit,
                 "molecules": counts.get(info.name),
@@ -260,11 +262,26 @@ def metrics_comparison(metrics: dict, task_type: str) -> pd.DataFrame:
     )
 
 
+NOT_SIGNIFICANT = "within the spread"
+
+
 def ratio_frame(ratios: dict) -> pd.DataFrame:
-    """Transfer ratios ranked from most to least useful: λ, its spread, share of the total."""
-    rows = [{"source": s, **{k: float(v.get(k, 0.0)) for k in ("ratio", "ratio_std", "share", "share_std")}} for s, v in (ratios or {}).items()]
-    frame = pd.DataFrame(rows, columns=["source", "ratio", "ratio_std", "share", "share_std"])
-    return frame.sort_values("ratio", ascending=False, kind="stable").reset_index(drop=True)
+    """Transfer ratios ranked from most to least useful: λ, its spread, share of the total, and
+    whether λ stands clear of the next source's.
+
+    ``share`` is λ over the sum of the λ shown, so shares rank exactly as λ does (the stored
+    per-member shares, averaged, need not). ``vs_next`` is :data:`NOT_SIGNIFICANT` when the gap
+    to the next-ranked λ is within their combined ensemble spread (√(σ₁² + σ₂²)).
+    """
+    rows = [{"source": s, **{k: float(v.get(k, 0.0)) for k in ("ratio", "ratio_std", "share_std")}} for s, v in (ratios or {}).items()]
+    frame = pd.DataFrame(rows, columns=["source", "ratio", "ratio_std", "share_std"])
+    frame = frame.sort_values("ratio", ascending=False, kind="stable").reset_index(drop=True)
+    total = frame["ratio"].sum()
+    frame.insert(3, "share", frame["ratio"] / total if total > 0 else 0.0)
+    gap = frame["ratio"] - frame["ratio"].shift(-1)
+    spread = np.sqrt(frame["ratio_std"] ** 2 + frame["ratio_std"].shift(-1) ** 2)
+    frame["vs_next"] = np.where(gap.isna(), "", np.where(gap > spread, "clearly higher", NOT_SIGNIFICANT))
+    return frame
 
 
 def ratio_matrix(records: list[TaskRecord]) -> pd.DataFrame:

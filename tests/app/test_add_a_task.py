@@ -35,6 +35,7 @@ def test_upload_shows_validation_and_detected_columns(run_page):
     assert at.selectbox(key="add_smiles_col").value == "smiles"
     assert at.selectbox(key="add_target_col").value == "value"
     assert at.text_input(key="add_name").value == "target_tiny"
+    assert "no other prediction changes" in at.caption[0].value and "inverse transfer" not in at.caption[0].value  # plain words
     assert [s.value for s in at.subheader][:3] == ["Validation", PREVIEW_TITLE, "Options"]
     assert not at.error
     assert {m.label: m.value for m in at.metric}["molecules to train on"] == "60"
