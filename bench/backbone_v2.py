@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task-addition-v1", default=str(REPO_ROOT / "bench/results/task_addition_v1.json"))
     parser.add_argument("--task-addition-v2", default=str(REPO_ROOT / "bench/results/task_addition.json"))
     parser.add_argument("--bootstrap", type=int, default=2000)
+    parser.add_argument("--min-molecules", type=int, default=10, help="a source is compared only with this many labelled common test molecules")
 
 
 def _test_fold(path: str) -> tuple:
@@ -73,7 +74,7 @@ def _paired_rmse(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: int, seed:
             "v1_minus_v2_ci95": [float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))]}
 
 
-def shared_sources(v1_path: str, v2_path: str, n_boot: int) -> dict:
+def shared_sources(v1_path: str, v2_path: str, n_boot: int, min_molecules: int = 10) -> dict:
     v1, _, test1, table1 = _test_fold(v1_path)
     v2, _, test2, table2 = _test_fold(v2_path)
     common = sorted(set(test1) & set(test2))
@@ -84,7 +85,7 @@ def shared_sources(v1_path: str, v2_path: str, n_boot: int) -> dict:
     per_source, ratios = {}, {}
     for j, task in enumerate(shared):
         known = np.isfinite(labels[:, j])
-        if known.sum() < 10:
+        if known.sum() < min_molecules:
             continue
         per_source[task] = _paired_rmse(labels[known, j], p1[known, j], p2[known, j], n_boot)
         ratios[task] = {"v2": per_source[task]["rmse_v2"] / per_source[task]["rmse_v1"], "v1": 1.0}
@@ -143,7 +144,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     from gate_core.models.checkpoint import read_metadata
 
     results = {
-        "sources": shared_sources(args.v1, args.v2, args.bootstrap),
+        "sources": shared_sources(args.v1, args.v2, args.bootstrap, args.min_molecules),
         "families": read_metadata(args.v2)["pretraining"].get("family_test_metrics", {}),
         "pretraining": pretraining(args.v2, args.gpu_run),
         "descriptor_input": descriptor_input(args.ablation_on, args.ablation_off),
