@@ -32,6 +32,9 @@ def _cmd_pretrain(args: argparse.Namespace) -> None:
             "max_minutes": args.max_minutes,
             "alignment_form": args.alignment_form,
             "batch_size": args.batch_size,
+            "corpus": args.corpus,
+            "graph_store": args.graph_store,
+            "loader_workers": args.loader_workers,
         }.items()
         if v is not None
     }
@@ -43,12 +46,19 @@ def _cmd_pretrain(args: argparse.Namespace) -> None:
         config.weights = LossWeights(auto=0, cons=0, map=0, dis=0)
     if args.no_descriptors:
         config.descriptors = False
+    if args.families:
+        config.families = args.families.split(",")
+    if args.no_corpus:
+        config.corpus, config.families = None, None
+    if config.corpus and not (Path(config.corpus) / "manifest.json").is_file():
+        raise CLIError(f"corpus not found: {config.corpus} (build it with `make data`)")
     if not Path(config.table).is_file():
         raise CLIError(f"table not found: {config.table} (build it with `python -m gate_core.data.builders`)")
     summary = pretrain(config, out_dir=args.out, log_path=args.log, progress=not args.quiet)
     summary.pop("model")
     summary.pop("history")
-    print(json.dumps({k: summary[k] for k in ("n_molecules", "n_labels", "best_epoch", "epochs_run", "wall_seconds", "test_metrics")}, indent=1))
+    keys = ("n_molecules", "n_labels", "best_epoch", "epochs_run", "wall_seconds", "test_metrics", "family_test_metrics")
+    print(json.dumps({k: summary[k] for k in keys}, indent=1))
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
@@ -63,11 +73,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     if not table_path or not Path(table_path).is_file():
         raise CLIError(f"table not found: {table_path}")
     if args.subset == "all":
-        table = MultiTaskTable.read_long(table_path, model.task_names)
+        table = MultiTaskTable.read_long(table_path, model.property_names)
     else:
-        # rebuild the run's own table (its subsample included) so its split is the same split
+        # rebuild the run's own table (its subsample and corpus included) so its split is the same split
         cfg = meta.get("pretraining", {}).get("config", {})
-        config = PretrainConfig.from_dict({**cfg, "table": table_path, "tasks": model.task_names})
+        config = PretrainConfig.from_dict({**cfg, "table": table_path, "tasks": cfg.get("tasks", model.property_names)})
         table = load_table(config)
         train, val, test = split(table.smiles, config.split, config.split_fractions, config.seed)
         table = table.subset({"train": train, "val": val, "test": test}[args.subset])
@@ -105,7 +115,7 @@ def _cmd_add_task(args: argparse.Namespace) -> None:
     from gate_core.api import config_from_options
     from gate_core.data.io import read_table
 
-    frame = read_table(args.data)
+    frame = read_table(args.data, sheet=args.sheet)
     for col in (args.smiles_col, args.target_col):
         if col not in frame.columns:
             raise CLIError(f"column '{col}' not found in {args.data}; it has: {', '.join(map(str, frame.columns))}")
@@ -173,7 +183,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     import warnings
 
     from gate_core.app_support import known_from_columns, known_value_columns
-    from gate_core.data.io import detect_smiles_column, read_table
+    from gate_core.data.io import detect_smiles_column, read_table, spreadsheet_safe
 
     if args.smiles:
         smiles = list(args.smiles)
@@ -181,7 +191,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     else:
         if not args.data:
             raise CLIError("give --data FILE or --smiles SMILES ...")
-        frame = read_table(args.data)
+        frame = read_table(args.data, sheet=args.sheet)
         column = args.smiles_col or detect_smiles_column(frame)
         if column is None or column not in frame.columns:
             raise CLIError(f"no SMILES column found in {args.data}; name it with --smiles-col")
@@ -208,7 +218,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if args.out:
-        predictions.to_csv(args.out, index=False)
+        spreadsheet_safe(predictions).to_csv(args.out, index=False)
         n_bad = int(predictions["error"].notna().sum())
         print(f"wrote {len(predictions)} rows to {args.out}" + (f" ({n_bad} invalid, kept with their reason in 'error')" if n_bad else ""))
     else:
@@ -244,8 +254,10 @@ def _cmd_list(args: argparse.Namespace) -> None:
         print("no added tasks yet (python -m gate_core add-task --help)")
     for record in tasks:
         test = (record.metrics or {}).get("test") or (record.metrics or {}).get("oof") or {}  # held-out test set, else out of fold
-        score = f"rmse={test['rmse']:.4g} r2={test['r2']:.3f}" if "rmse" in test else (f"roc_auc={test['roc_auc']:.3f}" if "roc_auc" in test else "")
+        score = " ".join(f"{k}={v:.4g}" for k in ("rmse", "r2", "roc_auc") if isinstance(v := test.get(k), (int, float)))
         print(f"{record.name}\t{record.task_type}\t{record.unit}\t{record.status}\t{score}")
+    for name, problem in studio.unusable_tasks().items():
+        print(f"{name}\tunusable: {problem} (remove it with `python -m gate_core remove {name}`)")
 
 
 def _cmd_show(args: argparse.Namespace) -> None:
@@ -276,7 +288,7 @@ def _cmd_card(args: argparse.Namespace) -> None:
 
 def _cmd_import(args: argparse.Namespace) -> None:
     studio = _studio(args)
-    record = studio.registry.import_task(args.file, studio.backbone_id, name=args.name, replace=args.replace)
+    record = studio.import_task(args.file, name=args.name, replace=args.replace)
     print(f"imported {record.name}")
 
 
@@ -306,6 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alignment-form", choices=["mean", "pairwise"], help="scalable (mean chart) or exact pairwise alignment")
     p.add_argument("--no-alignment", action="store_true", help="plain multi-task baseline: l_reg only")
     p.add_argument("--no-descriptors", action="store_true", help="graph encoder only, no RDKit descriptors in h")
+    p.add_argument("--corpus", help="backbone-v2 corpus folder: its descriptor families become computed source tasks")
+    p.add_argument("--families", help="comma-separated descriptor families of the corpus (default: all)")
+    p.add_argument("--no-corpus", action="store_true", help="measured tasks only (a v1-style backbone)")
+    p.add_argument("--graph-store", help="memory-mapped featurised graphs (built on first use): large corpora, GPU runs")
+    p.add_argument("--loader-workers", type=int, help="data-loader worker processes (GPU runs; also featurise the graph store)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_pretrain)
 
@@ -318,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("add-task", help="add a new task from a table of SMILES + values (backbone stays frozen)")
     p.add_argument("--data", required=True, help="CSV/TSV/Excel/SDF file")
+    p.add_argument("--sheet", help="Excel sheet name (default: the first sheet)")
     p.add_argument("--smiles-col", required=True)
     p.add_argument("--target-col", required=True)
     p.add_argument("--name", required=True, help="task name (letters, digits, _ . -)")
@@ -345,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("predict", help="predict backbone and added tasks for SMILES")
     p.add_argument("--data", help="file with a SMILES column")
     p.add_argument("--smiles-col", help="default: detected")
+    p.add_argument("--sheet", help="Excel sheet name of --data (default: the first sheet)")
     p.add_argument("--smiles", nargs="+", help="SMILES given directly instead of --data")
     p.add_argument("--tasks", help="comma-separated task names (default: all)")
     p.add_argument("--out", help="CSV to write (one row per input row; invalid rows kept with an error)")
