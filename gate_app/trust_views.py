@@ -16,13 +16,8 @@ import streamlit as st
 from gate_app import charts
 from gate_core.api import MODEL_LABELS
 from gate_core.registry import TaskRecord
+from gate_core.transfer.calibration import INTERVAL_EXPLANATION
 from gate_core.transfer.domain import DOMAIN_EXPLANATION
-
-INTERVAL_EXPLANATION = (
-    "{level} % interval: the range that held {level} % of the out-of-fold errors of that model (split-conformal), "
-    "widened for molecules far from the training data (× domain score, between 0.5 and 4). "
-    "The ensemble's ± std is not an interval: it is typically several times narrower than the real error."
-)
 
 
 def comparison_frame(comparison: dict[str, dict], half_widths: dict[str, float | None], recommended: str, chosen: str, classification: bool) -> pd.DataFrame:
@@ -59,7 +54,7 @@ def model_choice(studio, record: TaskRecord, key: str) -> None:
     frame = comparison_frame(comparison, half, recommended, chosen, task.classification)
     st.dataframe(frame, hide_index=True, width="stretch", key=f"{key}_comparison", column_config={c: st.column_config.NumberColumn(format="%.3g") for c in frame.columns if frame[c].dtype.kind == "f"})
     if not task.classification:
-        st.caption(INTERVAL_EXPLANATION.format(level=level))
+        st.caption(INTERVAL_EXPLANATION)
     else:
         st.caption("Probabilities are calibrated on the out-of-fold predictions (Platt scaling), so 0.8 means about 8 in 10.")
     oof = task.metadata.get("oof") or {}

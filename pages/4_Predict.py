@@ -23,6 +23,8 @@ from gate_core.predictions import blank_empty, invalid_entries, measured_columns
 from gate_core.relational.io import RelationalHeadError
 from gate_core.relational.predict import KnownTargetError, RelationalInputError
 from gate_core.text import plural
+from gate_core.transfer.calibration import INTERVAL_EXPLANATION
+from gate_core.transfer.domain import DOMAIN_EXPLANATION
 
 st.set_page_config(page_title="Predict · GATE Studio", layout="wide")
 st.title("Predict")
@@ -146,3 +148,4 @@ else:
 csv = prediction_csv(pred)
 st.session_state["predict_csv"] = csv
 st.download_button("Download predictions (CSV)", csv, file_name="gate_predictions.csv", mime="text/csv", key="predict_download", on_click="ignore")
+st.caption(f"{INTERVAL_EXPLANATION} {DOMAIN_EXPLANATION}", help="Every prediction carries its interval and its domain; the CSV has them as <task>_lo90 / <task>_hi90, <task>_ad_score and <task>_domain.")

@@ -24,6 +24,12 @@ import numpy as np
 
 LEVEL = 0.9
 SCALE_MIN, SCALE_MAX = 0.5, 4.0
+INTERVAL_EXPLANATION = (
+    f"{round(100 * LEVEL)} % interval (lo{round(100 * LEVEL)} … hi{round(100 * LEVEL)}): the range that held {round(100 * LEVEL)} % of the "
+    "errors on molecules the model did not train on (out-of-fold for an added task, the backbone's validation split for its "
+    f"properties), widened for molecules far from the training data (× domain score, between {SCALE_MIN:g} and {SCALE_MAX:g}). "
+    "The ± std is the ensemble's spread, not an interval: it is typically several times narrower than the real error."
+)
 
 
 def interval_columns(task: str, level: float = LEVEL) -> tuple[str, str]:
