@@ -148,6 +148,18 @@ def backbone_part(studio) -> dict:
     }
 
 
+def _cached_backbone_part(studio, path: Path) -> dict:
+    """:func:`backbone_part`, reused from ``path`` when it was measured on the same backbone and head."""
+    from gate_core.transfer.addition import backbone_fingerprint
+
+    key = {"backbone_id": studio.backbone_id, "head_id": backbone_fingerprint(studio.relational().head)}
+    if path.is_file() and (cached := json.loads(path.read_text())).get("key") == key:
+        return cached["result"]
+    result = backbone_part(studio)
+    path.write_text(json.dumps({"key": key, "result": result}, default=float))
+    return result
+
+
 def summarise(cells: list[dict]) -> dict:
     sizes = sorted({c["n"] for c in cells})
     by_size = {}
@@ -243,7 +255,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
                     cells.append(done[(target, seed, n)])
                     print(f"[trust] {target} seed {seed} n {n}: test RMSE new {cells[-1]['new_test_rmse']:.3f} old {cells[-1]['old_test_rmse']:.3f} "
                           f"OOF {cells[-1]['new_oof_rmse']:.3f} coverage {cells[-1]['coverage90']:.2f}", flush=True)
-        backbone = None if args.skip_backbone else backbone_part(studio)
+        backbone = None if args.skip_backbone else _cached_backbone_part(studio, cells_path.with_name("trust_backbone.json"))
     results = {
         "settings": {"targets": targets, "sizes": sizes, "seeds": seeds, "ensemble": args.ensemble, "test_fraction": args.test_fraction, "threads": args.threads, "nominal": NOMINAL},
         "summary": summarise(cells), "cells": cells, "backbone": backbone,
