@@ -39,7 +39,7 @@ from gate_core.transfer.calibration import Calibration
 from gate_core.transfer.domain import ApplicabilityDomain
 from gate_core.transfer.frozen import FrozenSources, compute_frozen_sources
 from gate_core.transfer.objective import TaskAdditionLoss
-from gate_core.transfer.ratios import RatioSettings, TransferRatios, lookahead_hypergradient
+from gate_core.transfer.ratios import RatioSettings, TransferRatios, lookahead_hypergradient, ratios_from_scores, transferability
 
 ProgressCallback = Callable[[dict], None]
 MIN_ROWS = 20
@@ -161,6 +161,12 @@ def train_member(
     rng = np.random.default_rng(seed)
     stopper, trajectory = EarlyStopping(task, config.patience), []
     learn = ratios.any_learnable
+    if learn:  # start from what each source's own property explains of the target on this member's training fold
+        widths = [m.width for m in backbone.tasks.values()]
+        start = torch.ones(len(widths), device=device)
+        start[ratios.learnable] = ratios_from_scores(transferability(frozen_tr.y_hat, widths, y_tr)[ratios.learnable])
+        ratios.start_from(start)
+        trajectory.append({"step": 0, "ratios": ratios().detach().cpu().tolist()})
     for step in range(1, config.max_steps + 1):
         if len(train_idx) > config.batch_size:
             b = torch.as_tensor(rng.choice(len(train_idx), config.batch_size, replace=False), device=device)

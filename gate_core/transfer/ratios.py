@@ -48,6 +48,39 @@ class RatioSettings:
                 raise ValueError(f"pinned ratio for {name} must be a finite number ≥ 0, got {value}")
 
 
+def transferability(y_hat: torch.Tensor, widths: list[int], y: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
+    """Per source: leave-one-out R² of a ridge regression of the target on the source's frozen prediction.
+
+    Why: the look-ahead hypergradient alone raises a pure-noise source as much as a noisy copy
+    of the target (``tests/integration/test_transfer_ratio_planted.py``): at λ ≈ 1 both alignment
+    gradients barely touch the validation loss. Whether the source's own property (a scalar, or
+    a descriptor family's vector) linearly explains the target on the training molecules is a
+    direct, cheap measure of what the source can lend; the learner starts from it and refines.
+    Closed form: LOO residual = e_i / (1 − h_ii) of the ridge hat matrix.
+
+    Shapes: ``y_hat`` (S, N, W) zero-padded source outputs; ``y`` (N,) → (S,) R², clipped at 0.
+    """
+    y = y.to(torch.float64)
+    n = y.shape[0]
+    total = ((y - y.mean()) ** 2).mean().clamp(min=1e-12)
+    scores = []
+    for s, width in enumerate(widths):
+        x = torch.cat([y_hat[s, :, :width].to(torch.float64), torch.ones(n, 1, dtype=torch.float64, device=y.device)], dim=1)
+        x = (x - torch.cat([x[:, :-1].mean(0), x.new_zeros(1)])) / torch.cat([x[:, :-1].std(0).clamp(min=1e-8), x.new_ones(1)])
+        gram = x.T @ x + ridge * n * torch.diag(torch.cat([x.new_ones(width), x.new_zeros(1)]))
+        hat = x @ torch.linalg.solve(gram, x.T)
+        residual = (y - hat @ y) / (1.0 - torch.diagonal(hat)).clamp(min=1e-6)
+        scores.append((1.0 - (residual**2).mean() / total).clamp(min=0.0))
+    return torch.stack(scores).to(torch.float32)
+
+
+def ratios_from_scores(scores: torch.Tensor, floor: float = 0.02) -> torch.Tensor:
+    """λ proportional to the scores with mean 1 (the uniform λ's total), at least ``floor``; all 1 when no score is positive."""
+    if not bool((scores > 0).any()):
+        return torch.ones_like(scores)
+    return (scores * len(scores) / scores.sum()).clamp(min=floor)
+
+
 class TransferRatios(torch.nn.Module):
     """λ for S sources: learnable φ where allowed, fixed values elsewhere."""
 
@@ -69,6 +102,11 @@ class TransferRatios(torch.nn.Module):
     @property
     def any_learnable(self) -> bool:
         return bool(self.learnable.any())
+
+    @torch.no_grad()
+    def start_from(self, ratios: torch.Tensor) -> None:
+        """Set the learnable λ to ``ratios`` (> 0), e.g. from :func:`transferability`, before refining them."""
+        self.phi.copy_(torch.log(torch.expm1(ratios.to(self.phi).clamp(min=1e-4))))
 
     def forward(self) -> torch.Tensor:
         return torch.where(self.learnable, torch.nn.functional.softplus(self.phi), self.fixed)

@@ -7,12 +7,15 @@ property (RDKit's TPSA), so planting a copy of it on the pre-training molecules 
 beyond the test fixtures. A learner that chooses must end with the noise source lowest and the
 copy highest.
 
-Measured when this test was written (one-step look-ahead hypergradient, per-source Adam on φ):
-here λ = copy 1.97, noise 1.97, Tb_K 0.47, density 0.45 — the learner raises both planted
-sources alike and cannot tell the copy from the noise. With 6 pre-training epochs and K = 5 over
-4 seeds the noise source ended lowest 4 of 4 times but the copy highest only once. The learner
-does not yet choose, so the test is a strict xfail: it fails the run the day it passes, and the
-marker must then go.
+Measured before the transferability start (one-step look-ahead hypergradient from λ = 1,
+per-source Adam on φ): λ = copy 1.97, noise 1.97, Tb_K 0.47, density 0.45 — the learner raised
+both planted sources alike. Since each member starts from what each source's own prediction
+explains of the target on its training fold (leave-one-out ridge R², ``transfer/ratios.py``),
+the copy ends far above every other source (λ ≈ 4.1 vs ≤ 0.95 here). The noise source does not
+end lowest: its head, fitted to noise for 4 epochs on 400 molecules, is a random function of h
+that happens to explain 27 % of TPSA's variance on the target molecules (density explains 0 %),
+and the look-ahead steps raise it further; that half stays a strict xfail, so it fails the run
+the day it passes and the marker must then go.
 """
 
 from __future__ import annotations
@@ -55,12 +58,21 @@ def planted_backbone(tmp_path_factory: pytest.TempPathFactory):
     return pretrain(config, progress=False)["model"].eval()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: the look-ahead learner does not tell the noisy copy from the noise source")
-def test_learned_ratios_put_noise_lowest_and_the_noisy_copy_highest(planted_backbone):
+@pytest.fixture(scope="module")
+def planted_ratios(planted_backbone) -> dict[str, float]:
     from gate_core.transfer.addition import TaskAdditionConfig, add_task
 
     target = pd.read_csv(DATA / "target_tiny.csv")["smiles"].tolist()
     result = add_task(planted_backbone, target, list(_tpsa(target)), "tpsa", TaskAdditionConfig(ensemble=2, seed=1))
-    ratios = {s: r["ratio"] for s, r in result.task.metadata["ratios"].items()}
-    assert min(ratios, key=ratios.get) == "noise", ratios
-    assert max(ratios, key=ratios.get) == "copy", ratios
+    return {s: r["ratio"] for s, r in result.task.metadata["ratios"].items()}
+
+
+def test_learned_ratios_put_the_noisy_copy_of_the_target_highest(planted_ratios):
+    assert max(planted_ratios, key=planted_ratios.get) == "copy", planted_ratios
+    runner_up = max(v for s, v in planted_ratios.items() if s != "copy")
+    assert planted_ratios["copy"] > 2 * runner_up, planted_ratios
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11: the planted noise head explains 27 % of the target by chance and the look-ahead raises it")
+def test_learned_ratios_put_the_noise_source_lowest(planted_ratios):
+    assert min(planted_ratios, key=planted_ratios.get) == "noise", planted_ratios

@@ -170,7 +170,9 @@ def test_ratio_modes(backbone, target_frame, mode):
         assert (values > 0).all()
         assert all(len(t) > 0 for t in trajectories)
         for trajectory in trajectories:
-            assert all(len(point["ratios"]) == len(SOURCE_TASKS) and point["step"] > TINY["warmup_steps"] for point in trajectory)
+            assert trajectory[0]["step"] == 0  # the transferability start, then the look-ahead steps after warm-up
+            assert all(len(point["ratios"]) == len(SOURCE_TASKS) for point in trajectory)
+            assert all(point["step"] > TINY["warmup_steps"] for point in trajectory[1:])
         assert not np.allclose(values, 1.0), "the outer steps should have moved λ away from its start"
         assert sum(ratios[s]["share"] for s in SOURCE_TASKS) == pytest.approx(1.0)
 

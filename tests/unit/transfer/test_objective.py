@@ -191,5 +191,5 @@ def test_frozen_source_readout_matches_each_source_module(backbone) -> None:
 
     sources = list(backbone.tasks.values())
     u = torch.randn(7, backbone.config.latent_dim)
-    expected = torch.stack([m.head(m.inverse_chart(u)) for m in sources])
+    expected = torch.stack([m.head_columns(m.inverse_chart(u)) for m in sources])  # (S, B, 1): scalar sources
     assert torch.allclose(FrozenSourceReadout(sources)(u), expected, atol=1e-5)

@@ -209,3 +209,22 @@ def test_validate_errors(settings, match):
         settings.validate(SOURCES)
     with pytest.raises(ValueError, match=match):  # the module refuses them too
         TransferRatios(SOURCES, settings)
+
+
+def test_transferability_scores_a_source_by_what_its_prediction_explains_of_the_target():
+    import torch
+
+    from gate_core.transfer.ratios import ratios_from_scores, transferability
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randn(200, generator=gen)
+    copy = y + 0.3 * torch.randn(200, generator=gen)
+    noise = torch.randn(200, generator=gen)
+    family = torch.stack([noise, 2 * y + 0.1 * torch.randn(200, generator=gen), torch.randn(200, generator=gen)], dim=1)
+    y_hat = torch.zeros(3, 200, 3)
+    y_hat[0, :, 0], y_hat[1, :, 0], y_hat[2] = copy, noise, family
+    scores = transferability(y_hat, [1, 1, 3], y)
+    assert scores[0] > 0.8 and scores[1] < 0.05 and scores[2] > 0.9, scores  # a vector source counts all its outputs
+    lam = ratios_from_scores(scores)
+    assert torch.isclose(lam.mean(), torch.tensor(1.0), atol=0.05) and lam[1] < 0.1 < lam[0]
+    assert torch.equal(ratios_from_scores(torch.zeros(3)), torch.ones(3))  # nothing explains the target: uniform
