@@ -15,20 +15,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from gate_core import limits
 from gate_core.threads import configure_threads, thread_count
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKBONE_ENV = "GATE_BACKBONE"
 DATA_DIR_ENV = "GATE_DATA_DIR"
-MAX_ROWS_ENV = "GATE_MAX_ROWS"
-MAX_MB_ENV = "GATE_MAX_UPLOAD_MB"
-
-
-def _int_env(name: str, default: int) -> int:
-    try:
-        return max(1, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
 
 
 @dataclass(frozen=True)
@@ -48,8 +40,8 @@ def settings() -> Settings:
     return Settings(
         backbone=str(backbone.expanduser().resolve()),
         data_dir=str(data_dir.expanduser().resolve()),
-        max_rows=_int_env(MAX_ROWS_ENV, 20_000),
-        max_upload_mb=_int_env(MAX_MB_ENV, 50),  # Streamlit's own cap is server.maxUploadSize (50)
+        max_rows=limits.max_rows(),
+        max_upload_mb=limits.max_upload_mb(),
         worker_threads=thread_count(),  # $GATE_THREADS; more OpenMP threads only spin on a busy 2-core box
     )
 
@@ -129,15 +121,32 @@ def warm_umap() -> threading.Event:
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the table…")
-def _read_table(data: bytes, filename: str, max_rows: int):
+def _read_table(data: bytes, filename: str, max_rows: int, sheet: str | None):
     from gate_core.data.io import read_table
 
-    return read_table(data, filename, max_rows=max_rows)
+    return read_table(data, filename, max_rows=max_rows, sheet=sheet)
 
 
-def read_upload(data: bytes, filename: str):
-    """An uploaded file as a DataFrame (cached by content); raises ``TableReadError`` with the reason."""
-    return _read_table(data, filename, settings().max_rows)
+@st.cache_data(max_entries=16, show_spinner=False)
+def _sheets(data: bytes) -> list[str]:
+    from gate_core.data.io import excel_sheets
+
+    return excel_sheets(data)
+
+
+def read_upload(data: bytes, filename: str, sheet_key: str | None = None):
+    """An uploaded file as a DataFrame (cached by content); raises ``TableReadError`` with the reason.
+
+    With ``sheet_key``, a workbook of several sheets gets a sheet chooser (a selectbox with that key).
+    """
+    from gate_core.data.io import EXCEL_SUFFIXES
+
+    sheet = None
+    if sheet_key is not None and Path(filename).suffix.lower() in EXCEL_SUFFIXES:
+        sheets = _sheets(data)
+        if len(sheets) > 1:
+            sheet = st.selectbox("Sheet", sheets, key=sheet_key, help="The workbook has several sheets; pick the one with the molecules.")
+    return _read_table(data, filename, settings().max_rows, sheet)
 
 
 def stop_workers() -> None:

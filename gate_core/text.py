@@ -1,10 +1,13 @@
 """Counted nouns and durations for messages ("1 invalid row", "3 invalid rows", "about 2 min").
 
 Why one helper: the library's messages and the app's captions all count things and times, and a
-hand-written "row(s)" or "1 rows" reads as careless to the chemist.
+hand-written "row(s)" or "1 rows" reads as careless to the chemist. :func:`plain` is the one
+escape for user-supplied text shown through Streamlit's Markdown.
 """
 
 from __future__ import annotations
+
+import re
 
 
 def plural(n: int, noun: str, many: str | None = None) -> str:
@@ -23,3 +26,15 @@ def duration(seconds: float) -> str:
         return f"{max(1, round(seconds / 5) * 5) if seconds >= 10 else max(1, round(seconds))} s"
     minutes = round(seconds / 60)
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+#: Characters that Markdown (and Streamlit's extensions of it) give a meaning anywhere in a
+#: line; line breaks are flattened, so headings and list markers never start a line.
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_{}\[\]()<>!|~:$])")
+
+
+def plain(text: object) -> str:
+    """``text`` escaped so that Streamlit's Markdown (``st.markdown``, captions, alerts) shows it
+    literally: user-supplied units, names, descriptions and file names can carry no link, image,
+    HTML, colour directive or emphasis."""
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", " ".join(str(text).splitlines()))

@@ -22,7 +22,7 @@ from gate_core.featurizers.molecule import parse_smiles
 from gate_core.predictions import blank_empty, invalid_entries, measured_columns
 from gate_core.relational.io import RelationalHeadError
 from gate_core.relational.predict import KnownTargetError, RelationalInputError
-from gate_core.text import plural
+from gate_core.text import plain, plural
 from gate_core.transfer.calibration import INTERVAL_EXPLANATION
 from gate_core.transfer.domain import DOMAIN_EXPLANATION
 
@@ -121,16 +121,16 @@ else:
         st.caption("Columns named exactly like a task you are not predicting (e.g. Tb_K) are read as measured values of that task and refine the other predictions; a column named like a predicted task is compared with the predictions.")
         st.stop()
     try:
-        frame = state.read_upload(upload.getvalue(), upload.name)
+        frame = state.read_upload(upload.getvalue(), upload.name, sheet_key="predict_sheet")
     except TableReadError as exc:
-        st.error(f"Cannot read '{upload.name}': {exc}.", icon=views.ERROR)
+        st.error(f"Cannot read '{plain(upload.name)}': {plain(exc)}.", icon=views.ERROR)
         st.stop()
     columns = [str(c) for c in frame.columns]
     detected = detect_smiles_column(frame)
     column = st.selectbox("SMILES column", columns, index=columns.index(detected) if detected in columns else 0, key="predict_column")
     known_columns = known_value_columns(frame, column, [t for t in all_tasks if t not in tasks])
     if known_columns:
-        st.caption("Known values from the column(s) " + ", ".join(f"**{c}**" + (f" ({units[c]})" if units.get(c) else "") for c in known_columns) + ".")
+        st.caption("Known values from the column(s) " + ", ".join(f"**{c}**" + (f" ({plain(units[c])})" if units.get(c) else "") for c in known_columns) + ".")
     else:
         st.caption("No column is named after a task you are not predicting, so no known values: plain GATE predictions.")
     with st.spinner(f"Predicting {plural(len(frame), 'molecule')}…"):

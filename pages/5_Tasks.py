@@ -8,6 +8,7 @@ import streamlit as st
 from gate_app import state, views
 from gate_core.app_support import runs_frame, tasks_frame
 from gate_core.registry import RegistryError
+from gate_core.text import plain
 
 st.set_page_config(page_title="Tasks · GATE Studio", layout="wide")
 st.title("Tasks")
@@ -36,6 +37,18 @@ def card_texts(name: str, model_dir: str) -> tuple[str, str]:
 flash = st.session_state.pop("tasks_flash", None)
 if flash:
     st.success(flash, icon=":material/check_circle:")
+
+unusable = studio.unusable_tasks()
+if unusable:
+    with st.container(border=True, key="tasks_unusable"):
+        st.warning(f"{len(unusable)} registered task(s) cannot be used, so every page leaves them out. Delete them, or import or train them again.", icon=":material/warning:")
+        for bad, problem in unusable.items():
+            st.text(f"{bad}: {problem}")
+        bad = st.selectbox("Unusable task", list(unusable), key="tasks_unusable_select")
+        if st.button(f"Delete {bad}", key="tasks_unusable_delete"):
+            registry.remove_task(bad)
+            st.session_state["tasks_flash"] = f"Deleted '{bad}'."
+            st.rerun()
 
 records = studio.added_tasks()
 if records:
@@ -109,13 +122,9 @@ import_name = st.text_input("Import under the name (empty: the name in the file)
 replace = st.checkbox("Replace a task of the same name", key="tasks_import_replace")
 if st.button("Import", key="tasks_import", disabled=upload is None):
     try:
-        imported = registry.import_task(io.BytesIO(upload.getvalue()), expected_backbone_id=studio.backbone_id, name=import_name.strip() or None, replace=replace)
+        imported = studio.import_task(io.BytesIO(upload.getvalue()), name=import_name.strip() or None, replace=replace)
     except (ValueError, RegistryError, OSError) as exc:
-        st.error(f"Cannot import '{upload.name}': {exc}", icon=":material/error:")
+        st.error(f"Cannot import '{plain(upload.name)}': {plain(exc)}", icon=":material/error:")
     else:
-        if imported.name in studio.backbone.task_names:  # the registry does not know the backbone's names
-            registry.remove_task(imported.name)
-            st.error(f"Cannot import: '{imported.name}' is a property of the backbone; import it under another name.", icon=":material/error:")
-        else:
-            st.session_state["tasks_flash"] = f"Imported '{imported.name}'."
-            st.rerun()
+        st.session_state["tasks_flash"] = f"Imported '{imported.name}'."
+        st.rerun()

@@ -13,3 +13,14 @@ def test_plural():
 
 def test_duration():
     assert [duration(x) for x in (0.2, 7.4, 42, 89, 150, 3900)] == ["1 s", "7 s", "40 s", "90 s", "2 min", "1 h 5 min"]
+
+
+def test_plain_disarms_markdown_links_images_html_and_directives():
+    from gate_core.text import plain
+
+    assert plain("[click](http://evil.example)") == r"\[click\]\(http\://evil.example\)"
+    assert plain("mol/L\n# heading\n- item") == "mol/L # heading - item"
+    assert plain("![x](http://evil.example/p.png)").startswith(r"\!\[x\]")
+    assert plain("<img src=x onerror=alert(1)>").startswith(r"\<img")
+    assert plain(":red[alarm] **bold** `code` $x$") == r"\:red\[alarm\] \*\*bold\*\* \`code\` \$x\$"
+    assert plain("kcal/mol") == "kcal/mol" and plain("log10 mol/L") == r"log10 mol/L"

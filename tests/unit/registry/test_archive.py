@@ -341,12 +341,13 @@ def test_member_that_unpacks_to_more_than_it_declares_is_refused(registry, make_
 def test_refusal_by_the_callers_check_leaves_nothing_behind(exported, target, assert_clean):
     seen = {}
 
-    def check(model_dir: Path, record) -> None:
+    def check(model_dir: Path, dataset: Path | None, record) -> None:
         seen["files"] = sorted(p.name for p in model_dir.rglob("*") if p.is_file())
+        seen["dataset"] = dataset.name
         raise ArchiveError(f"trial prediction of {record.name} failed")
 
     with pytest.raises(ArchiveError, match="trial prediction of logS failed"):
         target.import_task(exported, BACKBONE, check=check)
-    assert seen["files"] == ["config.json", "head_0.pt", "model.safetensors"]
+    assert seen["files"] == ["config.json", "head_0.pt", "model.safetensors"] and seen["dataset"] == "dataset.csv"
     assert target.list_tasks(include_broken=True) == []
     assert_clean(target)
