@@ -19,7 +19,7 @@ from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_
 from gate_core.registry import RegistryError, RunRecord, suggest_task_name
 from gate_core.relational.io import RelationalHeadError
 from gate_core.relational.predict import RelationalInputError
-from gate_core.text import plural
+from gate_core.text import plain, plural
 
 st.set_page_config(page_title="Add a task · GATE Studio", layout="wide")
 st.title("Add a task")
@@ -211,9 +211,9 @@ choice = choose_data()
 if choice is not None:
     data, filename, unit_hint = choice
     try:
-        frame = state.read_upload(data, filename)
+        frame = state.read_upload(data, filename, sheet_key="add_sheet")
     except TableReadError as exc:
-        st.error(f"Cannot read '{filename}': {exc}.", icon=":material/error:")
+        st.error(f"Cannot read '{plain(filename)}': {plain(exc)}.", icon=":material/error:")
     else:
         configure(frame, filename, unit_hint, hashlib.sha256(data).hexdigest()[:16] + filename)
 
