@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ablation-on", default=str(REPO_ROOT / "bench/work/ablation_desc_on"))
     parser.add_argument("--ablation-off", default=str(REPO_ROOT / "bench/work/ablation_desc_off"))
     parser.add_argument("--task-addition-v1", default=str(REPO_ROOT / "bench/results/task_addition_v1.json"))
-    parser.add_argument("--task-addition-v2", default=str(REPO_ROOT / "bench/results/task_addition.json"))
+    parser.add_argument("--task-addition-v2", default=str(REPO_ROOT / "bench/results/task_addition_v2.json"))
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--min-molecules", type=int, default=10, help="a source is compared only with this many labelled common test molecules")
 
@@ -133,11 +133,49 @@ def descriptor_input(on_path: str, off_path: str) -> dict:
             "n_sources": len(sources)}
 
 
-def task_addition(v1_file: str, v2_file: str) -> dict:
+GATE_METHODS = ("probe", "uniform", "learned")
+BASELINES = ("rf", "lgbm", "single_task")
+
+
+def _per_target(rows: list[dict], metric: str, part: str | None) -> dict[str, dict[str, float]]:
+    """target → method → mean over its cells of ``metric`` (on the ``part`` of the test set, or all of it)."""
+    values: dict[str, dict[str, list[float]]] = {}
+    for row in rows:
+        value = (row.get("parts", {}).get(part, {}) if part else row).get(metric)
+        if value is not None and np.isfinite(value):
+            values.setdefault(row["target"], {}).setdefault(row["method"], []).append(float(value))
+    return {t: {m: float(np.mean(v)) for m, v in ms.items()} for t, ms in values.items()}
+
+
+def task_addition(v1_file: str, v2_file: str, n_boot: int = 2000) -> dict:
+    """v1 vs v2 per GATE method over targets, and v2 against the best backbone-free baseline (cells of the v1 run).
+
+    Regression targets by nRMSE (lower is better), classification by ROC-AUC, each on the whole
+    test set and on its molecules neither backbone saw ("unseen" is judged per backbone; v2 saw more).
+    """
     if not (Path(v1_file).is_file() and Path(v2_file).is_file()):
         return {"status": "not run", "files": [v1_file, v2_file]}
-    return {"status": "run", "v1": json.loads(Path(v1_file).read_text()).get("headline"),
-            "v2": json.loads(Path(v2_file).read_text()).get("headline")}
+    rows1, rows2 = json.loads(Path(v1_file).read_text())["rows"], json.loads(Path(v2_file).read_text())["rows"]
+    cells1 = {(r["target"], r["seed"], str(r["size"])): r["n_test"] for r in rows1}
+    cells2 = {(r["target"], r["seed"], str(r["size"])): r["n_test"] for r in rows2}
+    common = {c for c in cells1 if c in cells2 and cells1[c] == cells2[c]}
+    rows1 = [r for r in rows1 if (r["target"], r["seed"], str(r["size"])) in common]
+    rows2 = [r for r in rows2 if (r["target"], r["seed"], str(r["size"])) in common]
+    out: dict = {"status": "run", "cells": len(common)}
+    for metric, higher in (("nrmse", False), ("roc_auc", True)):
+        for part in (None, "unseen"):
+            t1, t2 = _per_target(rows1, metric, part), _per_target(rows2, metric, part)
+            merged = {t: {**{f"v1_{m}": v for m, v in t1[t].items()}, **{f"v2_{m}": v for m, v in t2.get(t, {}).items()}} for t in t1}
+            key = f"{metric}_{part or 'all'}"
+            out[key] = {
+                "per_target": merged,
+                **{f"v2_vs_v1_{m}": compare_over_targets(merged, f"v2_{m}", [f"v1_{m}"], higher_is_better=higher, n_bootstrap=n_boot) for m in GATE_METHODS},
+                "v2_learned_vs_best_baseline": compare_over_targets(
+                    {t: {**v, **{b: v.get(f"v1_{b}") for b in BASELINES}} for t, v in merged.items()}, "v2_learned",
+                    [f"v1_{b}" for b in BASELINES], higher_is_better=higher, n_bootstrap=n_boot),
+                "v2_learned_vs_v2_uniform": compare_over_targets(merged, "v2_learned", ["v2_uniform"], higher_is_better=higher, n_bootstrap=n_boot),
+            }
+    return out
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -148,7 +186,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "families": read_metadata(args.v2)["pretraining"].get("family_test_metrics", {}),
         "pretraining": pretraining(args.v2, args.gpu_run),
         "descriptor_input": descriptor_input(args.ablation_on, args.ablation_off),
-        "task_addition": task_addition(args.task_addition_v1, args.task_addition_v2),
+        "task_addition": task_addition(args.task_addition_v1, args.task_addition_v2, args.bootstrap),
     }
     return write_results(NAME, results, markdown(results), getattr(args, "results_dir", None))
 
@@ -187,5 +225,18 @@ def markdown(r: dict) -> str:
     else:
         lines.append("not run")
     t = r["task_addition"]
-    lines += ["", "## Task addition, v1 vs v2", "", "see task_addition results" if t["status"] == "run" else "not run"]
+    lines += ["", "## Task addition, v1 vs v2 (same cells)", ""]
+    if t["status"] != "run":
+        lines.append("not run")
+        return "\n".join(lines)
+    rows = []
+    for key, label in (("nrmse_all", "nRMSE, all test"), ("nrmse_unseen", "nRMSE, unseen"), ("roc_auc_all", "ROC-AUC, all test"), ("roc_auc_unseen", "ROC-AUC, unseen")):
+        block = t[key]
+        for name in (*(f"v2_vs_v1_{m}" for m in GATE_METHODS), "v2_learned_vs_best_baseline", "v2_learned_vs_v2_uniform"):
+            c = block[name]
+            if c.get("n_targets"):
+                rows.append([label, name.replace("_", " "), c["n_targets"], f"{c['ratio_to_best']:.3f}",
+                             f"{c['ratio_ci95'][0]:.3f}–{c['ratio_ci95'][1]:.3f}", f"{c['targets_won']}/{c['n_targets']} ({c['best_baseline']})"])
+    lines.append(f"{t['cells']} cells in both runs (same targets, seeds, n and test sets).")
+    lines += ["", md_table(["metric", "comparison", "targets", "ratio", "95 % CI", "won vs"], rows)]
     return "\n".join(lines)
