@@ -310,12 +310,19 @@ def _rows_backbone_quality(r: dict) -> list[dict]:
 
 TASK_ADDITION_COLUMNS = ("target", "seed", "size", "n_train", "n_test", "method", "rmse", "mae", "r2", "nrmse", "roc_auc", "test_std",
                          "wall_seconds", "cpu_seconds", "error")
+TASK_ADDITION_PART_COLUMNS = ("n_test_seen", "pr_auc", "unseen.nrmse", "unseen.roc_auc", "seen.nrmse", "seen.roc_auc")
 
 
 def _rows_task_addition(r: dict) -> list[dict]:
     rows = r.get("rows") or []
     extra = [c for c in ("device", "host") if any(c in row for row in rows)]
-    return [{c: row.get(c) for c in (*TASK_ADDITION_COLUMNS, *extra)} for row in rows]
+    parts = list(TASK_ADDITION_PART_COLUMNS) if any("parts" in row for row in rows) else []
+
+    def value(row: dict, column: str) -> Any:
+        part, _, metric = column.rpartition(".")
+        return ((row.get("parts") or {}).get(part) or {}).get(metric) if part else row.get(column)
+
+    return [{c: value(row, c) for c in (*TASK_ADDITION_COLUMNS, *extra, *parts)} for row in rows]
 
 
 def _rows_relational(r: dict) -> list[dict]:
@@ -356,6 +363,7 @@ ROW_EXTRACTORS: dict[str, Callable[[dict], list[dict]]] = {
     "pretraining_quick": _rows_pretraining_quick,
     "backbone_quality": _rows_backbone_quality,
     "task_addition": _rows_task_addition,
+    "task_addition_v1": _rows_task_addition,
     "relational": _rows_relational,
     "page_render": _rows_page_render,
     "scaling": _rows_scaling,

@@ -293,6 +293,8 @@ class Report:
         self.section("Featurisation", ["featurization"], self.featurization)
         self.section("Pre-training", ["pretraining", "pretraining_quick"], self.pretraining, also=["scaling", "scaling_cuda"])
         self.section("Backbone quality", ["backbone_quality"], self.backbone_quality)
+        self.section("Task addition, benchmark v2: drug-like and physchem targets, seen vs unseen test molecules", ["task_addition_v1"],
+                     self.benchmark_v2, also=["task_addition"])
         self.section("Task addition: accuracy vs training-set size", ["task_addition"], self.task_addition)
         self.section("Comparison with chemprop", ["chemprop_compare"], self.chemprop)
         self.section("Scaling", ["scaling", "scaling_cuda"], self.scaling)
@@ -502,6 +504,22 @@ class Report:
                          f"**{_f(t.get('warm_per_second'), '{:,.0f}')} mol/s**, featurisation alone {_f(t.get('featurize_only_cold_per_second'), '{:,.0f}')} mol/s, "
                          f"against the {_f(t.get('target_per_second'), '{:,.0f}')} mol/s target: cold {_pass(t.get('cold_passes'))}, warm {_pass(t.get('warm_passes'))}.")
             self.add("")
+
+    def benchmark_v2(self) -> None:
+        """Issue 11's headline of every task-addition result that has one (one backbone each)."""
+        from bench.task_addition import headline_markdown
+
+        for name in ("task_addition", "task_addition_v1"):
+            d = self.results.get(name) or {}
+            if "headline" not in d:
+                continue
+            grid = d.get("grid") or {}
+            self.add(f"### `{name}`: backbone `{d.get('backbone')}` (fingerprint `{d.get('backbone_id')}`)", "")
+            self.provenance(name)
+            self.add(f"Targets {', '.join(grid.get('targets') or [])}; n ∈ {{{', '.join(map(str, grid.get('sizes') or []))}}}; "
+                     f"seeds {', '.join(map(str, grid.get('seeds') or []))}; {len(grid.get('ran') or []) + len(grid.get('resumed') or [])} cells ran, "
+                     f"{len(grid.get('skipped') or [])} skipped (pool smaller than n), {len(grid.get('not_started') or [])} not started.", "")
+            self.add(headline_markdown(d["headline"]))
 
     def _task_addition_small_multiples(self, d: dict, methods: list[str]) -> None:
         """One panel per target: nRMSE vs n per method (mean over seeds)."""

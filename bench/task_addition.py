@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, limit_threads, md_table, write_results
+from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, write_results
 
 NAME = "task_addition"
 MIN_PART = 10  # fewest test molecules for a seen/unseen part to be scored on its own
@@ -667,8 +667,7 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     for key in ("benchmark", "command", "machine"):
         merged.pop(key, None)
     merged["headline"] = headline(merged["rows"], grid["methods"])
-    paths = write_results(name, merged, markdown(merged), results_dir)
-    _write_csv(merged["rows"], results_dir / f"{name}.csv")
+    paths = write_results(name, merged, markdown(merged), results_dir, rows=csv_rows(NAME, merged))
     _log(f"merged {len(states)} result files: {len(rows)} rows, status {merged['status']}")
     return paths
 
@@ -735,8 +734,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         state["wall_seconds"] = time.perf_counter() - started
         state["summary"] = summarise(state["rows"], methods)
         state["headline"] = headline(state["rows"], methods)
-        paths = write_results(args.results_name, state, markdown(state), results_dir)
-        _write_csv(state["rows"], results_dir / f"{args.results_name}.csv")
+        paths = write_results(args.results_name, state, markdown(state), results_dir, rows=csv_rows(NAME, state))
         return paths
 
     if not args.skip_speed and speed is None:
@@ -773,15 +771,6 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         state["status"] = "complete"
     state["backbone_unchanged"] = backbone_fingerprint(backbone) == backbone_id  # no method may alter the shared backbone
     return save()
-
-
-def _write_csv(rows: list[dict], path: Path) -> None:
-    import pandas as pd
-
-    cols = ["target", "seed", "size", "n_train", "n_test", "method", "rmse", "mae", "r2", "nrmse", "roc_auc", "test_std", "wall_seconds", "cpu_seconds", "device", "host", "error"]
-    frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, float_format="%.6g")
 
 
 # --------------------------------------------------------------------------------- markdown

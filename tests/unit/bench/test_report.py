@@ -118,7 +118,30 @@ def fixtures() -> dict[str, dict]:
         "page_render": {"benchmark": "page_render", "command": "python -m bench page_render", "machine": CPU, "target_seconds": 3.0, "target_met_max": True,
                         "pages": {"Home": {"cold_seconds": 12.08, "warm_median_seconds": 1.0716, "warm_max_seconds": 1.4179, "warm_seconds": [1.0, 1.1], "max_below_target": True},
                                   "Latent space": {"cold_seconds": 17.2, "warm_median_seconds": 1.78, "warm_max_seconds": 2.5691, "max_below_target": True}}},
+        "task_addition_v1": task_addition_v2_fixture(),
     }
+
+
+def task_addition_v2_fixture() -> dict:
+    """A benchmark-v2 result: drug-like targets with seen/unseen parts and the headline."""
+    from bench.task_addition import headline
+
+    methods = ["learned", "uniform", "rf", "lgbm"]
+    rows = [{"target": t, "seed": seed, "size": 50, "n_train": 50, "n_test": 40, "n_test_seen": 10, "method": m, "task_type": "regression",
+             "rmse": 1.0, "nrmse": 0.6 + 0.1 * i + 0.05 * seed, "parts": {"unseen": {"nrmse": 0.7 + 0.1 * i}, "seen": {"nrmse": 0.5 + 0.1 * i}}}
+            for t in ("caco2", "pk_cl", "freesolv") for seed in (0, 1, 2) for i, m in enumerate(methods)]
+    return {"benchmark": "task_addition", "command": "python -m bench task_addition --results-name task_addition_v1", "machine": CPU, "status": "complete",
+            "backbone": "assets/backbone", "backbone_id": "abc", "rows": rows, "headline": headline(rows, methods),
+            "grid": {"targets": ["caco2", "pk_cl", "freesolv"], "sizes": [50], "seeds": [0, 1, 2], "methods": methods, "ran": [[0]] * 9, "resumed": [], "skipped": [], "not_started": []}}
+
+
+def test_benchmark_v2_headline_in_the_report(tmp_path):
+    out = tmp_path / "benchmarks.md"
+    report.generate(write_fixtures(tmp_path / "results", ["task_addition_v1"]), out)
+    text = out.read_text()
+    assert "### `task_addition_v1`: backbone `assets/backbone`" in text
+    assert "| drug-like/unseen | 2 | 0.700 [0.700, 0.700] | (f) RF on RDKit 2D: 0.900 [0.900, 0.900] | 0.778 [0.778, 0.778] | 2 of 2 | met |" in text
+    assert "| physchem/all | 1 |" in text
 
 
 def write_fixtures(folder: Path, names: list[str] | None = None) -> Path:
