@@ -71,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ft-patience", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--aggregation", choices=("norm", "mean", "sum"), default="norm", help="chemprop aggregation of pre-training and single-task models (chemprop train's default: norm)")
+    parser.add_argument("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d", help="RDKit 2D descriptors as extra FFN input of every fit (GATE's h carries descriptors too)")
+    parser.add_argument("--ensemble", type=int, default=5, help="chemprop models per method and cell, predictions averaged (GATE's K)")
     parser.add_argument("--method-max-minutes", type=float, default=3.0, help="wall-clock cap of one chemprop fit")
     parser.add_argument("--pretrain-epochs", type=int, default=30, help="max epochs of the multi-task pre-training (the backbone's config: 30, patience 5; it ran 19)")
     parser.add_argument("--pretrain-patience", type=int, default=5)
@@ -271,10 +273,11 @@ def run_cell_subprocess(args: argparse.Namespace, cell: tuple, methods: list[str
     cmd = [args.bench_python, str(RUNNER), "fit", "--data", str(data_path), "--out-dir", str(run_dir), "--methods", ",".join(methods),
            "--seed", str(seed), "--accelerator", args.accelerator, "--threads", str(threads), "--batch-size", str(args.batch_size),
            "--st-epochs", str(args.st_epochs), "--st-patience", str(args.st_patience), "--ft-epochs", str(args.ft_epochs),
-           "--ft-patience", str(args.ft_patience), "--max-minutes", str(args.method_max_minutes), "--aggregation", args.aggregation]
+           "--ft-patience", str(args.ft_patience), "--max-minutes", str(args.method_max_minutes), "--aggregation", args.aggregation,
+           "--descriptors", args.descriptors, "--ensemble", str(args.ensemble)]
     if pretrained:
         cmd += ["--pretrained", pretrained]
-    timeout = 60 * (2 * args.method_max_minutes * len(methods) + 5)
+    timeout = 60 * (2 * args.method_max_minutes * len(methods) * args.ensemble + 5)
     t0 = time.perf_counter()
     error = None
     with open(run_dir / "log.txt", "w") as log:
@@ -391,7 +394,8 @@ def comparison(rows: list[dict], max_n: int = MAX_N, target_ratio: float = TARGE
 
 
 def _settings(args: argparse.Namespace, pretrain_id: str | None) -> dict:
-    keys = ("test_fraction", "val_fraction", "st_epochs", "st_patience", "ft_epochs", "ft_patience", "batch_size", "method_max_minutes", "aggregation")
+    keys = ("test_fraction", "val_fraction", "st_epochs", "st_patience", "ft_epochs", "ft_patience", "batch_size", "method_max_minutes", "aggregation",
+            "descriptors", "ensemble")
     return {**{k: getattr(args, k) for k in keys}, "pretrain_id": pretrain_id}
 
 

@@ -25,6 +25,12 @@ summary to ``DIR/pretrain.json``.
 Both early-stop on the val fold (best val loss restored) and predict the test fold; each writes
 ``DIR/<method>.json`` with the test predictions, RMSE/MAE/R², epochs and wall seconds (training +
 prediction; featurisation is timed separately, as in ``bench/task_addition.py``).
+
+``--descriptors rdkit2d`` (the default) feeds every RDKit 2D descriptor of the molecule (computed by
+this venv's RDKit, standardised on the training fold) to the FFN next to the learned encoding, as
+chemprop's ``--features-generators`` / ``--descriptors-path`` do: GATE's representation carries
+descriptors too, so chemprop gets them as well. ``--ensemble K`` (default 5, as GATE's K) trains K
+models with seeds seed … seed + K − 1 on the same folds and averages their test predictions.
 """
 
 from __future__ import annotations
@@ -124,14 +130,24 @@ def write_json(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-def make_dataset(smiles: list[str], Y: np.ndarray | None, featurizer):  # noqa: ANN001, ANN201
-    """A cached chemprop ``MoleculeDataset`` (featurised once, up front)."""
+def rdkit_descriptors(smiles: list[str]) -> np.ndarray:
+    """(N, 217) every RDKit 2D descriptor; non-finite values → 0 and magnitudes capped at 1e6
+    (``Ipc`` spans many orders of magnitude), so the training-fold standardisation stays finite."""
+    from rdkit import Chem
+    from rdkit.Chem import Descriptors
+
+    X = np.array([list(Descriptors.CalcMolDescriptors(Chem.MolFromSmiles(s)).values()) for s in smiles], dtype=np.float64)
+    return np.clip(np.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0), -1e6, 1e6)
+
+
+def make_dataset(smiles: list[str], Y: np.ndarray | None, featurizer, X_d: np.ndarray | None = None):  # noqa: ANN001, ANN201
+    """A cached chemprop ``MoleculeDataset`` (featurised once, up front); ``X_d`` (N, d) extra
+    molecule descriptors for the FFN."""
     from chemprop import data
 
-    if Y is None:
-        points = [data.MoleculeDatapoint.from_smi(s) for s in smiles]
-    else:
-        points = [data.MoleculeDatapoint.from_smi(s, y) for s, y in zip(smiles, Y)]
+    ys = [None] * len(smiles) if Y is None else list(Y)
+    xs = [None] * len(smiles) if X_d is None else list(X_d)
+    points = [data.MoleculeDatapoint.from_smi(s, y, x_d=x) for s, y, x in zip(smiles, ys, xs)]
     bad = [s for s, p in zip(smiles, points) if p.mol is None or p.mol.GetNumAtoms() == 0]
     if bad:
         raise ValueError(f"chemprop's RDKit cannot parse {len(bad)} SMILES, e.g. {bad[:3]}")
@@ -206,20 +222,23 @@ def predict(model, loader, args: argparse.Namespace) -> np.ndarray:  # noqa: ANN
     return torch.cat([b.detach().cpu() for b in batches], 0).numpy().astype(np.float64)
 
 
-def build_mpnn(n_tasks: int, scaler, args: argparse.Namespace, featurizer, message_passing=None, agg=None):  # noqa: ANN001, ANN201
-    """chemprop's default MPNN (what ``chemprop train`` builds), or a new head on given message passing."""
+def build_mpnn(n_tasks: int, scaler, args: argparse.Namespace, featurizer, message_passing=None, agg=None, x_d_scaler=None):  # noqa: ANN001, ANN201
+    """chemprop's default MPNN (what ``chemprop train`` builds), or a new head on given message passing;
+    with ``x_d_scaler`` the FFN also reads the (standardised) molecule descriptors."""
     from chemprop import models, nn
 
     if message_passing is None:
         message_passing = nn.BondMessagePassing(d_v=featurizer.atom_fdim, d_e=featurizer.bond_fdim, d_h=args.hidden, depth=args.depth, dropout=args.dropout)
     if agg is None:
         agg = {"norm": nn.NormAggregation, "mean": nn.MeanAggregation, "sum": nn.SumAggregation}[args.aggregation]()
+    d_xd = 0 if x_d_scaler is None else len(x_d_scaler.mean_)
     ffn = nn.RegressionFFN(
-        n_tasks=n_tasks, input_dim=message_passing.output_dim, hidden_dim=args.ffn_hidden, n_layers=args.ffn_layers, dropout=args.dropout,
+        n_tasks=n_tasks, input_dim=message_passing.output_dim + d_xd, hidden_dim=args.ffn_hidden, n_layers=args.ffn_layers, dropout=args.dropout,
         output_transform=nn.UnscaleTransform.from_standard_scaler(scaler),
     )
+    x_d_transform = None if x_d_scaler is None else nn.ScaleTransform.from_standard_scaler(x_d_scaler)
     return models.MPNN(message_passing, agg, ffn, batch_norm=args.batch_norm, metrics=[nn.metrics.RMSE(), nn.metrics.MAE()],
-                       warmup_epochs=args.warmup_epochs, init_lr=args.init_lr, max_lr=args.max_lr, final_lr=args.final_lr)
+                       warmup_epochs=args.warmup_epochs, init_lr=args.init_lr, max_lr=args.max_lr, final_lr=args.final_lr, X_d_transform=x_d_transform)
 
 
 def _architecture(args: argparse.Namespace) -> dict:
@@ -304,42 +323,51 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
     from chemprop.models import MPNN
     from lightning import pytorch as pl
 
-    train_rows, val_rows, test_rows = (frame[frame["fold"] == f] for f in ("train", "val", "test"))
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    if method == "chemprop_finetuned" and not args.pretrained:
+        raise ValueError("chemprop_finetuned needs --pretrained")
+    parts = [frame[frame["fold"] == f] for f in ("train", "val", "test")]
     featurizer = featurizers.SimpleMoleculeMolGraphFeaturizer()
     t0 = time.perf_counter()
-    train_set = make_dataset(train_rows["smiles"].tolist(), train_rows[["value"]].to_numpy(np.float64), featurizer)
-    val_set = make_dataset(val_rows["smiles"].tolist(), val_rows[["value"]].to_numpy(np.float64), featurizer)
-    test_set = make_dataset(test_rows["smiles"].tolist(), None, featurizer)
+    X_d = [rdkit_descriptors(p["smiles"].tolist()) if args.descriptors == "rdkit2d" else None for p in parts]
+    train_set, val_set, test_set = (make_dataset(p["smiles"].tolist(), p[["value"]].to_numpy(np.float64) if f != "test" else None, featurizer, x)
+                                    for p, f, x in zip(parts, ("train", "val", "test"), X_d))
     featurize_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     scaler = train_set.normalize_targets()
     val_set.normalize_targets(scaler)
-    pl.seed_everything(args.seed, workers=True, verbose=False)
-    if method == "chemprop_finetuned":
-        if not args.pretrained:
-            raise ValueError("chemprop_finetuned needs --pretrained")
-        # chemprop's `train --from-foundation <local model file>`: reuse message passing + aggregation, new FFN
-        foundation = MPNN.load_from_file(args.pretrained, map_location="cpu")
-        model = build_mpnn(1, scaler, args, featurizer, foundation.message_passing, foundation.agg)
-        epochs, patience = args.ft_epochs, args.ft_patience
-    elif method == "chemprop_single":
-        model = build_mpnn(1, scaler, args, featurizer)
-        epochs, patience = args.st_epochs, args.st_patience
-    else:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    train_loader = data.build_dataloader(train_set, batch_size=args.batch_size, seed=args.seed, num_workers=0)
-    val_loader = data.build_dataloader(val_set, batch_size=args.batch_size, shuffle=False, num_workers=0)
-    fit = train(model, train_loader, val_loader, args, epochs, patience, args.max_minutes)
-    pred = predict(model, data.build_dataloader(test_set, batch_size=256, shuffle=False, num_workers=0), args)[:, 0]
+    x_d_scaler = None
+    if args.descriptors == "rdkit2d":  # the test set stays raw: the model's X_d transform scales it at prediction
+        x_d_scaler = train_set.normalize_inputs("X_d")
+        val_set.normalize_inputs("X_d", x_d_scaler)
+    epochs, patience = (args.ft_epochs, args.ft_patience) if method == "chemprop_finetuned" else (args.st_epochs, args.st_patience)
+    preds, fits = [], []
+    for member in range(args.ensemble):
+        pl.seed_everything(args.seed + member, workers=True, verbose=False)
+        if method == "chemprop_finetuned":
+            # chemprop's `train --from-foundation <local model file>`: reuse message passing + aggregation, new FFN
+            foundation = MPNN.load_from_file(args.pretrained, map_location="cpu")
+            model = build_mpnn(1, scaler, args, featurizer, foundation.message_passing, foundation.agg, x_d_scaler)
+        else:
+            model = build_mpnn(1, scaler, args, featurizer, x_d_scaler=x_d_scaler)
+        train_loader = data.build_dataloader(train_set, batch_size=args.batch_size, seed=args.seed + member, num_workers=0)
+        val_loader = data.build_dataloader(val_set, batch_size=args.batch_size, shuffle=False, num_workers=0)
+        fits.append(train(model, train_loader, val_loader, args, epochs, patience, args.max_minutes))
+        preds.append(predict(model, data.build_dataloader(test_set, batch_size=256, shuffle=False, num_workers=0), args)[:, 0])
+    pred = np.mean(preds, axis=0)
+    fit = fits[0]
     wall = time.perf_counter() - t0
     y_test = test_rows["value"].to_numpy(np.float64)
     return {
         "method": method, **regression_metrics(y_test, pred),
         "n_inner_train": len(train_set), "n_val": len(val_set), "n_test": len(test_set),
-        "wall_seconds": wall, "featurize_seconds": featurize_seconds, "train_seconds": fit["train_seconds"],
+        "wall_seconds": wall, "featurize_seconds": featurize_seconds, "train_seconds": sum(f["train_seconds"] for f in fits),
         "epochs_run": fit["epochs_run"], "best_epoch": fit["best_epoch"], "best_val_loss": fit["best_val_loss"],
-        "stopped_by_time": fit["stopped_by_time"], "max_epochs": epochs, "patience": patience,
+        "stopped_by_time": any(f["stopped_by_time"] for f in fits), "max_epochs": epochs, "patience": patience,
+        "ensemble": args.ensemble, "descriptors": args.descriptors, "n_descriptors": 0 if X_d[0] is None else int(X_d[0].shape[1]),
+        "members": [{k: f[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "train_seconds")} for f in fits],
         "history": [{k: round(v, 5) if isinstance(v, float) else v for k, v in e.items()} for e in fit["history"]],
         "pretrained": str(args.pretrained) if method == "chemprop_finetuned" else None,
         "predictions": pred.tolist(), **env,
@@ -412,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--st-patience", type=int, default=10)
     f.add_argument("--ft-epochs", type=int, default=40)
     f.add_argument("--ft-patience", type=int, default=8)
+    f.add_argument("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d", help="extra FFN input: every RDKit 2D descriptor, or none")
+    f.add_argument("--ensemble", type=int, default=5, help="models per method (seeds seed … seed + K − 1), test predictions averaged")
     _add_common(f)
     f.set_defaults(func=cmd_fit)
     return parser

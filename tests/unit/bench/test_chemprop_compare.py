@@ -214,10 +214,11 @@ def test_runner_tiny_fit(tmp_path, split):
     data = export_cell(tmp_path, split, 50, 0.2)
     out = tmp_path / "out"
     cmd = [str(DEFAULT_BENCH_PYTHON), str(RUNNER), "fit", "--data", str(data), "--out-dir", str(out), "--methods", "chemprop_single",
-           "--st-epochs", "2", "--threads", "1", "--seed", "1"]
+           "--st-epochs", "2", "--threads", "1", "--seed", "1", "--ensemble", "2"]
     done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     result = json.loads((out / "chemprop_single.json").read_text())
     assert len(result["predictions"]) == len(split.test) and all(math.isfinite(p) for p in result["predictions"])
     assert result["epochs_run"] == 2 and result["n_inner_train"] + result["n_val"] == 50
+    assert result["ensemble"] == len(result["members"]) == 2 and result["descriptors"] == "rdkit2d" and result["n_descriptors"] > 200
     assert result["device"].startswith("cpu") and result["host"] and math.isfinite(result["rmse"]) and result["wall_seconds"] > 0
