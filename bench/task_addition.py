@@ -82,7 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results-name", default=NAME, help="write <results-dir>/<name>.json/.md/.csv (e.g. task_addition_v1 for a run on another backbone)")
     parser.add_argument("--pretraining-table", default=str(REPO_ROOT / "assets/data/chemicals_properties.csv.gz"),
                         help="long table whose molecules with a label of one of the backbone's tasks count as seen")
-    parser.add_argument("--corpus", default="", help="comma-separated CSV files (column smiles or SMILES) of further pre-training molecules, e.g. the unlabelled corpus of computed source tasks: they count as seen too")
+    parser.add_argument("--corpus", default="", help="comma-separated files of further pre-training molecules, e.g. assets/data/corpus/smiles.txt (the corpus of computed source tasks): "
+                        "*.txt one SMILES per line, else a CSV with a smiles or SMILES column; they count as seen too")
     parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS), help="comma-separated target names (assets/data/targets/<name>.csv)")
     parser.add_argument("--sizes", default="50,100,300", help="training sizes n, comma-separated; 'all' = the whole training pool")
     parser.add_argument("--seeds", default="0,1,2", help="split/subsample/model seeds, comma-separated")
@@ -247,7 +248,10 @@ def headline(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) -
     from gate_core.data.builders.targets import TARGET_GROUPS, TARGETS
 
     baselines = [b for b in BASELINES if b in methods]
-    groups = {g: {t for t, spec in TARGETS.items() if spec.group == g} for g in TARGET_GROUPS} | {"all": None}
+    ran = {r["target"] for r in rows}
+    groups: dict[str, set[str] | None] = {g: {t for t, spec in TARGETS.items() if spec.group == g} for g in TARGET_GROUPS}
+    if sum(bool(members & ran) for members in groups.values()) > 1:  # "all" only when it differs from one group
+        groups["all"] = None
     out: dict = {"max_n": max_n, "baselines": baselines, "goal_ratio": GOAL_RATIO}
     for task_type, metric in (("regression", "nrmse"), ("classification", "roc_auc")):
         higher = task_type == "classification"
@@ -681,8 +685,11 @@ def seen_molecule_keys(args: argparse.Namespace, tasks: list[str]) -> frozenset[
 
     extra: list[str] = []
     for path in _csv_list(args.corpus):
-        frame = pd.read_csv(path)
-        extra += frame["smiles" if "smiles" in frame.columns else "SMILES"].astype(str).tolist()
+        if path.endswith(".txt"):
+            extra += [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+        else:
+            frame = pd.read_csv(path)
+            extra += frame["smiles" if "smiles" in frame.columns else "SMILES"].astype(str).tolist()
     return pretraining_keys(args.pretraining_table, tasks, extra)
 
 

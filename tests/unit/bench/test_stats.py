@@ -56,3 +56,5 @@ def test_headline_splits_groups_and_parts():
     assert reg["all/all"]["learned_vs_best_baseline"]["ratio_to_best"] == pytest.approx(0.625)
     assert reg["all/all"]["verdict"] == "met" and reg["all/all"]["learned_minus_uniform"]["a_lower_in"] == 3
     assert h["classification"]["drug-like/unseen"]["learned_vs_best_baseline"]["targets_won"] == 1
+    drug_like_only = headline([r for r in rows if r["target"] != "freesolv"], ["learned", "uniform", "rf"])["regression"]
+    assert "drug-like/all" in drug_like_only and "all/all" not in drug_like_only  # no copy of the one group
