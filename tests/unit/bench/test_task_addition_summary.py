@@ -1,4 +1,4 @@
-"""bench.task_addition.summarise: normalised-RMSE aggregation, complete cells only, targets weighted equally."""
+"""bench.task_addition: normalised-RMSE aggregation (complete cells only, targets weighted equally) and the seen-molecule keys."""
 
 from __future__ import annotations
 
@@ -65,3 +65,20 @@ def test_empty_and_size_parsing():
     assert parse_sizes("50, 100,all") == [50, 100, "all"]
     with pytest.raises(ValueError):
         parse_sizes("10")
+
+
+def test_seen_keys_take_the_table_and_every_corpus_file(tmp_path):
+    import argparse
+
+    import pandas as pd
+
+    from bench.task_addition import seen_molecule_keys
+    from gate_core.data.seen import molecule_key
+
+    table = tmp_path / "table.csv"
+    pd.DataFrame({"smiles": ["CCO", "CCCC"], "task": ["Tb_K", "permittivity"], "value": [351.4, 1.8]}).to_csv(table, index=False)
+    (tmp_path / "smiles.txt").write_text("c1ccccc1\n\nCC(=O)O\n")
+    pd.DataFrame({"SMILES": ["CCN"]}).to_csv(tmp_path / "moses.csv", index=False)
+    args = argparse.Namespace(pretraining_table=str(table), corpus=f"{tmp_path / 'smiles.txt'},{tmp_path / 'moses.csv'}")
+    keys = seen_molecule_keys(args, ["Tb_K", "Tm_K"])
+    assert keys == {molecule_key(s) for s in ("CCO", "c1ccccc1", "CC(=O)O", "CCN")}
