@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -36,10 +37,12 @@ def test_add_task_predict_export_import_remove(backbone: Path, tmp_path: Path, c
     frame.loc[0, "smiles"] = "not-a-smiles"
     frame.to_csv(data, index=False)
 
-    assert main(["add-task", "--data", str(data), "--smiles-col", "smiles", "--target-col", "value", "--name", "hydration", "--unit", "kcal/mol", "--ensemble", "2", "--pin", "Tb_K=0.5", "--quiet", *common]) == 0
+    assert main(["add-task", "--data", str(data), "--smiles-col", "smiles", "--target-col", "value", "--name", "hydration", "--unit", "kcal/mol", "--ensemble", "2", "--pin", "Tb_K=0.5", "--model", "gate", "--quiet", *common]) == 0
     out, err = capsys.readouterr()
     summary = json.loads(out)
     assert summary["task"] == "hydration" and summary["type"] == "regression"
+    assert summary["model"] == "gate" and set(summary["out_of_fold_metrics"]) >= {"gate", "probe"} and summary["recommended"] in summary["out_of_fold_metrics"]
+    assert summary["sizes"]["n_test"] == 0 and summary["test_metrics"] is None  # every molecule trains by default
     assert summary["sizes"]["n_invalid"] == 1
     assert "row 1: skipped" in err  # the bad row is reported by its row number
 
@@ -55,6 +58,17 @@ def test_add_task_predict_export_import_remove(backbone: Path, tmp_path: Path, c
     assert preds["error"].notna().tolist() == [False, True, False]
     assert preds.loc[[0, 2], "hydration"].notna().all() and pd.isna(preds.loc[1, "hydration"])
     assert (preds.loc[[0, 2], "hydration_std"] > 0).all()
+    ok = preds.loc[[0, 2]]
+    assert (ok["hydration_lo90"] < ok["hydration"]).all() and (ok["hydration"] < ok["hydration_hi90"]).all()
+    assert (ok["Tb_K_lo90"] < ok["Tb_K"]).all() and (ok["Tb_K"] < ok["Tb_K_hi90"]).all()  # backbone properties too
+    assert set(ok["hydration_domain"]) <= {"inside", "near the edge", "outside the training data"}
+
+    assert main(["choose-model", "hydration", "probe", *common]) == 0
+    assert "now predicts with 'probe'" in capsys.readouterr().out
+    probe_path = tmp_path / "preds_probe.csv"
+    assert main(["predict", "--data", str(queries), "--tasks", "hydration", "--out", str(probe_path), *common]) == 0
+    assert not np.allclose(pd.read_csv(probe_path).loc[[0, 2], "hydration"], preds.loc[[0, 2], "hydration"])
+    assert main(["choose-model", "hydration", "gate", *common]) == 0
 
     archive = tmp_path / "hydration.gatetask"
     assert main(["export", "hydration", "--out", str(archive), *common]) == 0
