@@ -18,7 +18,7 @@ from rdkit.Chem.Draw import rdMolDraw2D
 from gate_app import charts
 from gate_app.views import WARN, number_columns
 from gate_core.predictions import InvalidEntry, compare, readable, with_input_columns
-from gate_core.text import plural
+from gate_core.text import plain, plural
 
 STRUCTURE = "structure"
 MAX_THUMBNAILS = 500  # drawing is ~1 ms a molecule; a bigger table shows its first rows with structures
@@ -42,7 +42,7 @@ def invalid_notice(entries: list[InvalidEntry], total: int, what: str) -> None:
     """One warning naming each invalid entry by position (``what``: "entry" or "row")."""
     if not entries:
         return
-    listed = "; ".join(f"{what} {e.position} ({e.text!r}): {e.reason}" for e in entries[:10])
+    listed = "; ".join(f"{what} {e.position} ({plain(repr(e.text[:60]))}): {plain(e.reason)}" for e in entries[:10])
     more = f"; and {len(entries) - 10} more (see 'error')" if len(entries) > 10 else ""
     st.warning(
         f"{plural(len(entries), 'invalid ' + what)} of {total:,}, not predicted: {listed}{more}. The other {plural(total - len(entries), what)} are predicted.",

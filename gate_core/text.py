@@ -28,13 +28,15 @@ def duration(seconds: float) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
-#: Characters that Markdown (and Streamlit's extensions of it) give a meaning anywhere in a
-#: line; line breaks are flattened, so headings and list markers never start a line.
-_MARKDOWN_ACTIVE = re.compile(r"([\\`*_{}\[\]()<>!|~:$])")
+#: What makes Markdown (and Streamlit's extensions of it) reach outside the text: links and
+#: images need ``[``, HTML and autolinks ``<`` or ``:``, colour directives and icons ``:``, maths
+#: ``$``, code a backtick. Line breaks are flattened, so headings and lists never start a line;
+#: emphasis (``*``, ``_``) is left alone, since task names are full of underscores.
+_MARKDOWN_ACTIVE = re.compile(r"([\\`\[\]<>:$])")
 
 
 def plain(text: object) -> str:
     """``text`` escaped so that Streamlit's Markdown (``st.markdown``, captions, alerts) shows it
     literally: user-supplied units, names, descriptions and file names can carry no link, image,
-    HTML, colour directive or emphasis."""
+    HTML, colour directive or formula."""
     return _MARKDOWN_ACTIVE.sub(r"\\\1", " ".join(str(text).splitlines()))

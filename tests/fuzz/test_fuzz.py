@@ -21,7 +21,7 @@ from gate_core.registry import RegistryError, TaskExistsError
 
 from .cases import GIANT, MOLECULES, BadArchive, Upload, issue_archives, issue_uploads, random_archives, random_uploads
 
-UPLOADS = [*issue_uploads(), *random_uploads(150)]
+UPLOADS = [*issue_uploads(), *random_uploads(120)]
 CLI_EVERY = 12  # every 12th upload also goes through the CLI (each call loads the backbone: seconds)
 N_RANDOM_ARCHIVES = 60
 
@@ -150,7 +150,7 @@ def test_archives_through_the_api(studio, good_archive, monkeypatch):
     assert studio.predict(["CCO"]).shape[0] == 1  # the default prediction of all tasks still answers
 
 
-@pytest.mark.parametrize("index", [0, 3, 5, 9, 20], ids=["sizes-wrong-type", "extra-keyword", "4tb", "backbone-name", "random"])
+@pytest.mark.parametrize("index", [0, 5, 9], ids=["sizes-wrong-type", "4tb", "backbone-name"])
 def test_archives_through_the_cli(tiny_backbone, studio, good_archive, tmp_path, capsys, index):
     archive = _archives(good_archive, studio.backbone.task_names[0])[index]
     path = tmp_path / "task.gatetask"
@@ -161,5 +161,4 @@ def test_archives_through_the_cli(tiny_backbone, studio, good_archive, tmp_path,
     assert code in (0, 2) and "Traceback" not in err
     if index < 11:  # every archive the issue reported is refused
         assert code == 2 and err.startswith("error: ")
-    assert main(["list", *common]) == 0
-    assert main(["predict", "--smiles", "CCO", *common]) == 0
+    assert main(["list", *common]) == 0  # predictions after a refusal are checked through the API above
