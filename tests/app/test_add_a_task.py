@@ -71,7 +71,7 @@ def test_start_enqueues_a_run_and_shows_its_results(run_page, studio, wait_for_r
     assert "tiny_logs" in at.success[0].value
     assert not at.table  # every molecule trained: no separate test set by default
     # the models side by side, scored out of fold, with their intervals; the chemist chooses
-    comparison = at.dataframe(key=f"run{run.id}_comparison").value
+    comparison = next(d.value for d in at.dataframe if "recommended" in d.value.columns)  # AppTest keeps no key on dataframes
     assert comparison["model"].tolist() == ["trained task (GATE)", "frozen-backbone probe"]
     assert comparison["± interval (inside the domain)"].gt(0).all() and comparison["recommended"].tolist().count("★") == 1
     assert any("90 % interval" in c.value for c in at.caption)
