@@ -359,7 +359,7 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
     pred = np.mean(preds, axis=0)
     fit = fits[0]
     wall = time.perf_counter() - t0
-    y_test = test_rows["value"].to_numpy(np.float64)
+    y_test = parts[2]["value"].to_numpy(np.float64)
     return {
         "method": method, **regression_metrics(y_test, pred),
         "n_inner_train": len(train_set), "n_val": len(val_set), "n_test": len(test_set),
