@@ -11,6 +11,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from gate_core import limits
@@ -38,7 +39,7 @@ def good_archive(studio, tmp_path_factory) -> bytes:
     """A real export of a trained task (ensemble of 1, a few steps: seconds)."""
     from gate_core.transfer.addition import TaskAdditionConfig
 
-    frame = __import__("pandas").read_csv(Path(__file__).resolve().parents[1] / "data" / "target_tiny.csv")
+    frame = pd.read_csv(Path(__file__).resolve().parents[1] / "data" / "target_tiny.csv")
     studio.add_task(frame, "smiles", "value", "good", unit="kcal/mol", config=TaskAdditionConfig(ensemble=1, max_steps=10, warmup_steps=2, eval_every=5))
     buffer = io.BytesIO()
     studio.registry.export_task("good", buffer)
@@ -100,8 +101,6 @@ def test_giant_smiles_through_the_cli(tiny_backbone, tmp_path, capsys):
 
 
 def test_backbone_name_in_any_case_is_refused_at_add_task(studio):
-    import pandas as pd
-
     name = studio.backbone.task_names[0]
     for spelling in (name, name.lower(), name.upper(), name.swapcase()):
         with pytest.raises(TaskExistsError, match="source property"):
