@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=str(REPO_ROOT / "assets" / "backbone"))
     parser.add_argument("--calibration-dir", default=str(REPO_ROOT / "bench" / "work" / "calibration"),
                         help="cache of the backbone's calibration and pair verdicts (gate_core/reliability.py), reused across runs")
+    parser.add_argument("--only-finished", action="store_true", help="train nothing: summarise the finished cells of --cells that match the settings")
     parser.add_argument("--cells", default=str(REPO_ROOT / "bench" / "work" / "trust_cells.jsonl"),
                         help="finished cells are appended here and reused by a rerun with the same settings (delete it to start over)")
 
@@ -246,6 +247,8 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
                 ts = TargetSplit(target, seed, args.test_fraction)
                 for n in sizes:
                     if n > ts.pool_size:
+                        continue
+                    if (target, seed, n) not in done and args.only_finished:
                         continue
                     if (target, seed, n) not in done:
                         cell = {**task_cell(studio, ts, n, args.ensemble), "ensemble": args.ensemble, "test_fraction": args.test_fraction}
