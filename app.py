@@ -11,6 +11,7 @@ st.set_page_config(page_title="GATE Studio", layout="wide")
 with st.spinner("Starting GATE Studio: loading the chemistry and model libraries…"):  # seconds of imports on a server's first run
     from gate_app import state, views
     from gate_core.app_support import backbone_properties, runs_frame, tasks_frame
+    from gate_core.models.gate import SOURCE_KIND_LABELS
 
 
 def home() -> None:
@@ -41,7 +42,7 @@ def home() -> None:
         cols[3].metric("backbone id", studio.backbone_id[:8])
         props = backbone_properties(studio)
         for number, (kind, group) in enumerate(props.groupby("kind", sort=False)):  # experimental first, then computed
-            st.markdown(f"**{kind[:1].upper() + kind[1:]} sources** ({len(group)})")
+            st.markdown(f"**{'Experimental properties' if kind == SOURCE_KIND_LABELS['measured'] else kind[:1].upper() + kind[1:]}** ({len(group)})")
             table = group.drop(columns="kind")
             st.dataframe(
                 table, hide_index=True, width="stretch", height=views.table_height(len(table)),

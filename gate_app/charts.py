@@ -154,7 +154,10 @@ def latent_scatter(coords: np.ndarray, hover: list[str], colour: pd.Series | Non
             idx = np.flatnonzero(labels == value)
             fig.add_trace(go.Scattergl(x=coords[idx, 0], y=coords[idx, 1], mode="markers", text=[hover[i] for i in idx], hovertemplate="%{text}<extra>" + value + "</extra>", marker={"size": 6, "opacity": 0.8}, name=f"{colour_label}: {value}"))
     if query is not None and len(query):
-        fig.add_trace(go.Scattergl(x=query[:, 0], y=query[:, 1], mode="markers", text=query_hover, hovertemplate="query: %{text}<extra></extra>", marker={"size": 14, "symbol": "star", "color": "crimson", "line": {"color": "black", "width": 1}}, name="your molecules"))
+        fig.add_trace(go.Scattergl(
+            x=query[:, 0], y=query[:, 1], mode="markers+text", text=query_hover, textposition="top center", textfont={"color": "crimson"},
+            hovertemplate="your molecule: %{text}<extra></extra>", marker={"size": 14, "symbol": "star", "color": "crimson", "line": {"color": "black", "width": 1}}, name="your molecules",
+        ))
     fig.update_xaxes(showticklabels=False, title="")
     fig.update_yaxes(showticklabels=False, title="")
     fig.update_layout(legend={"orientation": "h", "y": -0.05})

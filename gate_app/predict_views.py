@@ -57,7 +57,7 @@ def results_table(pred: pd.DataFrame, tasks: list[str], units: dict[str, str], f
     shown = readable(full, tasks, units, keep=tuple(mine))
     drawn = STRUCTURE if STRUCTURE not in shown.columns else f"{STRUCTURE} (drawn)"
     shown.insert(0, drawn, [thumbnail(s) if i < MAX_THUMBNAILS else "" for i, s in enumerate(pred["smiles"].fillna(""))])
-    left, middle, right = st.columns([3, 3, 1])
+    left, middle, right = st.columns([4, 4, 2])
     query = left.text_input("Filter rows", key="predict_filter", placeholder="text in any column, e.g. a name or 'out of domain'")
     sortable = [c for c in shown.columns if c != drawn]
     by = middle.selectbox("Sort by", sortable, index=None, key="predict_sort", placeholder="input order")

@@ -1,8 +1,10 @@
 """Latent space: a 2-D map (UMAP or PCA) of molecules in the common chart or in one task's latent.
 
-Points are a sample (≤ 500) of a task's training set or of the backbone's table; colour by a
-predicted or measured value or by the applicability-domain flag; typed molecules are overlaid.
-Two spaces side by side show how two tasks arrange the same molecules.
+Points are a sample (≤ 5,000, drawn with WebGL) of a task's training set or of the backbone's
+table; colour by a measured value (the default), a predicted one or the applicability-domain
+flag. Typed molecules are placed on the fitted map with its ``transform`` (the map is not refitted,
+so it does not move) and labelled. Two spaces side by side show how two tasks arrange the same
+molecules.
 """
 
 import numpy as np
@@ -12,7 +14,7 @@ from rdkit import Chem
 from rdkit.Chem import Draw
 
 from gate_app import charts, state
-from gate_core.app_support import COMMON_CHART, backbone_sample, canonical_or_none, latent_points, latent_spaces, project_2d
+from gate_core.app_support import COMMON_CHART, Projection, backbone_sample, canonical_or_none, fit_projection, latent_points, latent_spaces
 
 st.set_page_config(page_title="Latent space · GATE Studio", layout="wide")
 st.title("Latent space")
@@ -41,9 +43,16 @@ def sample_from_task(name: str, model_dir: str, n: int) -> pd.DataFrame:
     return data.sample(n=min(n, len(data)), random_state=0).reset_index(drop=True)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def project(backbone_id: str, space: str, space_version: str, smiles: tuple[str, ...], method: str) -> np.ndarray:
-    return project_2d(latent_points(studio, list(smiles), space), method)
+@st.cache_resource(max_entries=16, show_spinner=False)
+def fitted(backbone_id: str, space: str, space_version: str, smiles: tuple[str, ...], method: str) -> Projection:
+    """The map of the sample, fitted once (a resource: the fitted reducer places new molecules)."""
+    return fit_projection(latent_points(studio, list(smiles), space), method)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def placed(backbone_id: str, space: str, space_version: str, smiles: tuple[str, ...], method: str, query: tuple[str, ...]) -> np.ndarray:
+    """Your molecules on the sample's map, by ``transform``: the map itself never moves."""
+    return fitted(backbone_id, space, space_version, smiles, method).transform(latent_points(studio, list(query), space))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -55,7 +64,7 @@ ALL_TASKS = "training sets of all added tasks"
 c1, c2, c3 = st.columns(3)
 sources = [f"training set of {n}" for n in records] + ([ALL_TASKS] if len(records) > 1 else []) + ["sample of the backbone's table"]
 sample_choice = c1.selectbox("Molecules", sources, key="latent_sample")
-n = c2.slider("How many (at most)", 50, 500, 300, step=50, key="latent_n")
+n = c2.slider("How many (at most)", 50, 5000, 300, step=50, key="latent_n", help="Above a thousand or so, UMAP takes a while on a small machine.")
 method = c3.radio("Projection", ["UMAP", "PCA"], horizontal=True, key="latent_method")
 if sample_choice.startswith("training set of "):
     task_name = sample_choice.removeprefix("training set of ")
@@ -69,7 +78,10 @@ else:
 
 d1, d2, d3 = st.columns(3)
 space = d1.selectbox("Space", spaces, key="latent_space")
-colour_options = ["none", *(["task"] if "task" in sample else []), *[c for c in sample.columns if c.startswith("measured ")], *[f"predicted {t}" for t in [*records, *studio.backbone.property_names]], *[f"in domain of {t}" for t in records]]
+measured = [c for c in sample.columns if c.startswith("measured ")]
+colour_options = ["none", *(["task"] if "task" in sample else []), *measured, *[f"predicted {t}" for t in [*records, *studio.backbone.property_names]], *[f"in domain of {t}" for t in records]]
+if st.session_state.get("latent_colour") not in colour_options:  # first visit, or a molecule set without the last choice
+    st.session_state["latent_colour"] = max(measured, key=lambda c: sample[c].notna().sum()) if measured else "none"
 colour_by = d2.selectbox("Colour by", colour_options, key="latent_colour")
 compare = d3.checkbox("Side by side with a second space", key="latent_compare")
 space2 = d3.selectbox("Second space", spaces, index=min(1, len(spaces) - 1), key="latent_space2") if compare else None
@@ -101,7 +113,10 @@ def draw(column, which: str, key: str) -> None:
     with st.spinner(f"Projecting {len(smiles)} molecules in {label}" + (" (the first UMAP per server compiles its kernels, ~20 s)…" if method == "UMAP" and not umap_ready.is_set() else "…")):
         if method == "UMAP":
             umap_ready.wait()
-        coords = project(studio.backbone_id, which, version.get(which, ""), smiles, method)
+        base = tuple(sample["smiles"])
+        coords = fitted(studio.backbone_id, which, version.get(which, ""), base, method).coords
+        mine = placed(studio.backbone_id, which, version.get(which, ""), base, method, tuple(query)) if query else np.zeros((0, 2), np.float32)
+    coords = np.concatenate([coords, mine])
     k = len(sample)
     event = column.plotly_chart(
         charts.latent_scatter(coords[:k], list(sample["smiles"]), colour_values(), colour_by, f"{method} of {label}", coords[k:], query),

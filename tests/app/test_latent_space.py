@@ -49,7 +49,7 @@ def test_umap_projection(run_page):
     assert not at.exception
     figure = charts(at)["latent_plot"]
     assert "UMAP of the common chart" in figure["layout"]["title"]["text"]
-    assert len(figure["data"][0]["text"]) == 50
+    assert sum(len(t["text"]) for t in figure["data"]) == 50  # coloured by a measured value: "no value" and valued traces
 
 
 def test_all_task_training_sets_coloured_by_task(run_page, add_tiny_task):
@@ -76,3 +76,16 @@ def test_training_set_with_invalid_rows_is_cleaned(run_page, studio):
     at = run_page(PAGE, latent_method="PCA", latent_colour="measured messy")
     assert not at.exception
     assert sum(len(t["text"]) for t in charts(at)["latent_plot"]["data"]) == 58
+
+
+def test_your_molecules_are_placed_on_the_fitted_map_labelled_and_colour_defaults_to_a_measured_value(run_page):
+    at = run_page(PAGE, latent_method="PCA", latent_n=100)
+    assert at.selectbox(key="latent_colour").value.startswith("measured ")  # the measured value, not "none"
+    before = charts(at)["latent_plot"]
+    at.text_area(key="latent_query").set_value("CCO\nc1ccccc1O").run()
+    after = charts(at)["latent_plot"]
+    mine = after["data"][-1]
+    assert mine["name"] == "your molecules" and mine["mode"] == "markers+text" and mine["text"] == ["CCO", "Oc1ccccc1"]
+    assert [t["x"] for t in after["data"][:-1]] == [t["x"] for t in before["data"]]  # the map did not move
+    at.slider(key="latent_n").set_value(150).run()  # another molecule set: the colour stays a measured value
+    assert at.selectbox(key="latent_colour").value.startswith("measured ")

@@ -5,6 +5,8 @@ a known value → tasks; and a bad upload.
 Also writes docs/screenshots/<page>.png for every page.
 """
 
+import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -66,14 +68,15 @@ def test_add_a_task_then_ratios_latent_predict_tasks(page: Page, screenshot, tmp
     steps.fill("60")
     steps.press("Tab")
     key(page, "add_start").get_by_role("button").click()
+    # while it trains: its progress at the top of the page (above the upload's report), Start disabled
+    progress = page.locator('[data-testid="stProgress"]')
+    expect(progress).to_be_visible()
+    assert progress.bounding_box()["y"] < page.get_by_role("heading", name="Validation").bounding_box()["y"]
+    expect(key(page, "add_start").get_by_role("button")).to_be_disabled()
 
-    expect(page.get_by_text("Held-out test set")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
-    expect(page.get_by_text("Task target_tiny added")).to_be_visible()
-    metrics = page.locator('[data-testid="stTable"]')
-    expect(metrics).to_contain_text("RMSE")
-    expect(metrics).to_contain_text("baseline (frozen backbone + new head)")
+    expect(page.get_by_text("Task target_tiny added")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
     expect(page.locator(".js-plotly-plot").filter(has_text="Transfer ratios")).to_be_visible()
-    expect(page.locator(".js-plotly-plot").filter(has_text="Test set: predicted vs measured")).to_be_visible()
+    expect(page.locator(".js-plotly-plot").filter(has_text="Out of fold: predicted vs measured")).to_be_visible()
     expect(page.get_by_role("heading", name=PREVIEW_TITLE)).to_have_count(0)  # the trained result replaced the preview
     screenshot("add_a_task")
 
@@ -91,9 +94,9 @@ def test_add_a_task_then_ratios_latent_predict_tasks(page: Page, screenshot, tmp
     screenshot("latent_space")
 
     page.goto("/Predict")
-    smiles = key(page, "predict_smiles").locator("input")
+    smiles = key(page, "predict_smiles").locator("textarea")
     smiles.fill("CCO")
-    smiles.press("Enter")
+    smiles.press("Control+Enter")
     expect(page.locator('[data-testid="stImage"]')).to_be_visible()
     # one measured property refines the others; refused while Tb_K is also being predicted.
     # (Before any screenshot: Glide misplaces clicks after the viewport has been resized.)
@@ -116,7 +119,30 @@ def test_add_a_task_then_ratios_latent_predict_tasks(page: Page, screenshot, tmp
 
     page.goto("/Tasks")
     expect(key(page, "tasks_export").get_by_role("button")).to_contain_text("Download target_tiny.zip")
+    card = key(page, "tasks_card")
+    for heading in ("Model card: target_tiny", "Data", "Split", "Quality", "Applicability domain", "Backbone and versions"):
+        expect(card.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    with page.expect_download() as download:
+        key(page, "tasks_card_html").get_by_role("button").click()
+    assert download.value.suggested_filename == "target_tiny.model_card.html"
+    saved = tmp_path / "card.html"
+    download.value.save_as(saved)
+    assert "<h2>Quality</h2>" in saved.read_text()
+    with page.expect_download() as download:
+        key(page, "tasks_export").get_by_role("button").click()
+    exported = tmp_path / "task.zip"
+    download.value.save_as(exported)
+    with zipfile.ZipFile(exported) as archive:
+        assert {"model_card.md", "model_card.html"} <= set(archive.namelist())
     screenshot("tasks")
+
+    # a new upload clears the finished run's results from view
+    page.goto("/Add_a_task")
+    upload(page, ROOT / "tests" / "data" / "target_tiny.csv")
+    expect(page.get_by_role("heading", name=PREVIEW_TITLE)).to_be_visible()
+    page.get_by_text("Show run").wait_for()
+    expect(page.get_by_role("heading", name=re.compile(r"^Run \d+: target_tiny"))).to_have_count(0)
+    expect(page.get_by_text("Task target_tiny added")).to_have_count(0)
 
 
 def test_invalid_files_show_errors(page: Page, screenshot, tmp_path):
@@ -131,6 +157,6 @@ def test_invalid_files_show_errors(page: Page, screenshot, tmp_path):
     text_target = tmp_path / "text_target.csv"
     text_target.write_text("smiles,activity\n" + "".join(f"{s},high\n" for s in ["CCO", "CCC", "CCN", "c1ccccc1"] * 6))
     upload(page, text_target)
-    expect(page.get_by_text("holds text, not numbers")).to_be_visible()
-    expect(key(page, "add_start").get_by_role("button")).to_be_disabled()
+    expect(page.get_by_text("No column of this table holds numbers")).to_be_visible()
+    expect(key(page, "add_start")).to_have_count(0)  # nothing to start from
     screenshot("add_a_task_invalid")
