@@ -11,7 +11,7 @@ def test_home_in_browser(page, screenshot):
     expect(page.get_by_role("heading", name="GATE Studio")).to_be_visible()
     expect(page.get_by_text("Add it as a new task")).to_be_visible()
     expect(page.get_by_text("Experimental properties")).to_be_visible()
-    table = page.locator(".st-key-home_backbone")
+    table = page.locator('[data-testid="stDataFrame"]').first  # the experimental properties
     rows = int(page.locator("p", has_text="Experimental properties").inner_text().split("(")[1].rstrip(")"))
     assert table.bounding_box()["height"] >= 36 * (rows + 1)  # every backbone property shows without scrolling
     assert screenshot("home").stat().st_size > 0
