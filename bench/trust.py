@@ -197,7 +197,7 @@ def markdown(results: dict) -> str:
         f"Held-out RMSE new / old default: {s['new_vs_old_test_rmse']:.3f}.",
         "",
         md_table(
-            ["n", "cells", "RMSE new/old", "new better in", "OOF/held-out RMSE", "|log| error OOF", "|log| error old internal test",
+            ["n", "cells", "RMSE new/old", "new better in", "OOF/held-out RMSE", "abs. log error OOF", "abs. log error old internal test",
              "coverage 90 %", "width / raw 2·std", "raw ±std coverage", "recommended = test best", "recommended/GATE RMSE"],
             [[n, v["cells"], v["new_vs_old_test_rmse"], v["new_better_in"], v["oof_estimate_ratio_mean"], v["oof_estimate_abs_log_error"],
               v["old_estimate_abs_log_error"], v["coverage90"], v["width90_over_raw_std_width"], v["raw_std_coverage"],
