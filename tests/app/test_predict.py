@@ -34,11 +34,11 @@ def result(at) -> pd.DataFrame | None:
 def test_one_smiles_gives_every_task_with_units_and_a_drawing(run_page, add_tiny_task, studio):
     add_tiny_task("tiny_logs")
     at = run_page(PAGE)
-    assert at.multiselect(key="predict_tasks").value == ["tiny_logs", *studio.backbone.task_names]
+    assert at.multiselect(key="predict_tasks").value == ["tiny_logs", *studio.backbone.property_names]  # descriptor families are sources, not properties
     at.text_area(key="predict_smiles").set_value("CCO").run()
     assert not at.exception and not at.error
     table = result(at)
-    assert list(table["task"]) == ["tiny_logs", *studio.backbone.task_names]
+    assert list(table["task"]) == ["tiny_logs", *studio.backbone.property_names]
     row = table.iloc[0]
     assert row["unit"] == "log units" and float(row["± std"]) >= 0 and row["in domain"] in ("yes", "no")
     assert "None" not in table.astype(str).to_numpy()  # empty cells are blank
@@ -96,10 +96,13 @@ def test_known_value_changes_the_prediction_and_is_listed_as_used(run_page):
     assert not at.exception and not at.error, messages(at.error)
     table = result(at).set_index("task")
     assert np.allclose(table["GATE"].astype(float), plain.astype(float))
-    assert not np.allclose(table["with known values"].astype(float), plain.astype(float))
     assert "Known values used:** Tb_K = 351.4 K" in messages(at.info)
     csv = csv_of(at)
     assert csv.loc[0, "known_used"] == "Tb_K=351.4" and "Tm_K_relational" in csv.columns
+    for task in ("Tm_K", "Tc_K", "logKow"):  # each pair is corrected, or refused (plain value kept) with the reason
+        corrected = not np.isclose(float(csv.loc[0, f"{task}_relational"]), float(csv.loc[0, task]))
+        note = str(csv.loc[0, f"{task}_relational_note"]) if f"{task}_relational_note" in csv.columns else ""
+        assert corrected != ("no reliable relation" in note), (task, note)
 
 
 @pytest.mark.parametrize(
