@@ -364,6 +364,7 @@ ROW_EXTRACTORS: dict[str, Callable[[dict], list[dict]]] = {
     "backbone_quality": _rows_backbone_quality,
     "task_addition": _rows_task_addition,
     "task_addition_v1": _rows_task_addition,
+    "task_addition_v2": _rows_task_addition,
     "relational": _rows_relational,
     "page_render": _rows_page_render,
     "scaling": _rows_scaling,

@@ -293,7 +293,7 @@ class Report:
         self.section("Featurisation", ["featurization"], self.featurization)
         self.section("Pre-training", ["pretraining", "pretraining_quick"], self.pretraining, also=["scaling", "scaling_cuda"])
         self.section("Backbone quality", ["backbone_quality"], self.backbone_quality)
-        self.section("Task addition, benchmark v2: drug-like and physchem targets, seen vs unseen test molecules", ["task_addition_v1"],
+        self.section("Task addition, benchmark v2: drug-like and physchem targets, seen vs unseen test molecules", ["task_addition_v1", "task_addition_v2"],
                      self.benchmark_v2, also=["task_addition"])
         self.section("Task addition: accuracy vs training-set size", ["task_addition"], self.task_addition)
         self.section("Comparison with chemprop", ["chemprop_compare"], self.chemprop)
@@ -509,7 +509,7 @@ class Report:
         """Issue 11's headline of every task-addition result that has one (one backbone each)."""
         from bench.task_addition import headline_markdown
 
-        for name in ("task_addition", "task_addition_v1"):
+        for name in ("task_addition", "task_addition_v1", "task_addition_v2"):
             d = self.results.get(name) or {}
             if "headline" not in d:
                 continue

@@ -119,6 +119,7 @@ def fixtures() -> dict[str, dict]:
                         "pages": {"Home": {"cold_seconds": 12.08, "warm_median_seconds": 1.0716, "warm_max_seconds": 1.4179, "warm_seconds": [1.0, 1.1], "max_below_target": True},
                                   "Latent space": {"cold_seconds": 17.2, "warm_median_seconds": 1.78, "warm_max_seconds": 2.5691, "max_below_target": True}}},
         "task_addition_v1": task_addition_v2_fixture(),
+        "task_addition_v2": task_addition_v2_fixture(),
     }
 
 
