@@ -70,18 +70,19 @@ def ratio_bars(ratios: pd.DataFrame, top: int | None = None) -> go.Figure:
     """Ranked horizontal bars of λ_s with their spread over ensemble members; share in the label."""
     data = ratios.head(top) if top else ratios
     data = data.iloc[::-1]  # largest at the top
-    labels = [f"{source} · {share:.0%}" for source, share in zip(data["source"], data["share"])]
-    fig = go.Figure(
-        go.Bar(
-            x=data["ratio"],
-            y=labels,
-            orientation="h",
-            error_x={"type": "data", "array": data["ratio_std"], "visible": True, "color": "#555"},
-            marker_color=GATE_COLOUR,
-            customdata=np.stack([data["ratio_std"], data["share"]], axis=1),
+    data = data.assign(label=[f"{source} · {share:.0%}" for source, share in zip(data["source"], data["share"])])
+    kinds = data["kind"] if "kind" in data else pd.Series("", index=data.index)
+    fig = go.Figure()
+    for colour, kind in zip([GATE_COLOUR, *px.colors.qualitative.D3[1:]], dict.fromkeys(kinds)):
+        part = data[kinds == kind]  # one trace per kind of source: experimental and computed read apart
+        fig.add_trace(go.Bar(
+            x=part["ratio"], y=part["label"], orientation="h", name=kind or "sources", showlegend=bool(kind),
+            error_x={"type": "data", "array": part["ratio_std"], "visible": True, "color": "#555"},
+            marker_color=colour,
+            customdata=np.stack([part["ratio_std"], part["share"]], axis=1),
             hovertemplate="%{y}<br>λ = %{x:.3f} ± %{customdata[0]:.3f}<br>share %{customdata[1]:.1%}<extra></extra>",
-        )
-    )
+        ))
+    fig.update_yaxes(categoryorder="array", categoryarray=list(data["label"]))
     fig.update_xaxes(title="transfer ratio λ (label: share of the total)", rangemode="tozero")
     return _layout(fig, "Transfer ratios", height=max(HEIGHT, 24 * len(data) + 80))
 

@@ -265,9 +265,9 @@ def metrics_comparison(metrics: dict, task_type: str) -> pd.DataFrame:
 NOT_SIGNIFICANT = "within the spread"
 
 
-def ratio_frame(ratios: dict) -> pd.DataFrame:
+def ratio_frame(ratios: dict, kinds: dict[str, str] | None = None) -> pd.DataFrame:
     """Transfer ratios ranked from most to least useful: λ, its spread, share of the total, and
-    whether λ stands clear of the next source's.
+    whether λ stands clear of the next source's; with ``kinds`` (source → kind label) a ``kind`` column.
 
     ``share`` is λ over the sum of the λ shown, so shares rank exactly as λ does (the stored
     per-member shares, averaged, need not). ``vs_next`` is :data:`NOT_SIGNIFICANT` when the gap
@@ -281,6 +281,8 @@ def ratio_frame(ratios: dict) -> pd.DataFrame:
     gap = frame["ratio"] - frame["ratio"].shift(-1)
     spread = np.sqrt(frame["ratio_std"] ** 2 + frame["ratio_std"].shift(-1) ** 2)
     frame["vs_next"] = np.where(gap.isna(), "", np.where(gap > spread, "clearly higher", NOT_SIGNIFICANT))
+    if kinds is not None:
+        frame.insert(1, "kind", [kinds.get(s, "") for s in frame["source"]])
     return frame
 
 

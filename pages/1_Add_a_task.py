@@ -16,6 +16,7 @@ from gate_app import state, views
 from gate_core.app_support import TaskPreview, example_datasets, runs_frame, task_preview, validate_upload
 from gate_core.data.columns import default_target, split_unit, target_choices
 from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column
+from gate_core.models.gate import SOURCE_KIND_LABELS
 from gate_core.registry import RegistryError, RunRecord, suggest_task_name
 from gate_core.relational.io import RelationalHeadError
 from gate_core.relational.predict import RelationalInputError
@@ -152,7 +153,11 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
         preview(frame, digest, smiles_col, target_col, task_type)
 
     st.subheader("Options")
-    sources = studio.backbone.task_names
+    kinds = {t.name: SOURCE_KIND_LABELS[t.kind] for t in studio.source_tasks}
+    sources = sorted(kinds, key=lambda s: list(SOURCE_KIND_LABELS.values()).index(kinds[s]))  # experimental first
+
+    def source_label(source: str) -> str:
+        return f"{source} ({kinds[source]})"
     with st.form("add_form"):
         a, b = st.columns(2)
         name = a.text_input("Task name", key="add_name", max_chars=64, help="Letters, digits, '_', '.', '-'.")
@@ -163,8 +168,8 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
             help="learned: bi-level optimisation on a validation fold; uniform: λ = 1 for every source; off: λ = 0 (no transfer).",
         )
         c, d, e = st.columns([2, 2, 1])
-        pinned = c.multiselect("Pin sources at a fixed λ", sources, key="add_pinned")
-        excluded = d.multiselect("Exclude sources (λ = 0)", sources, key="add_excluded")
+        pinned = c.multiselect("Pin sources at a fixed λ", sources, key="add_pinned", format_func=source_label)
+        excluded = d.multiselect("Exclude sources (λ = 0)", sources, key="add_excluded", format_func=source_label)
         pin_value = e.number_input("pinned λ", min_value=0.0, max_value=10.0, value=1.0, step=0.1, key="add_pin_value")
         ensemble = st.slider("Ensemble size (members give the ± uncertainty)", 1, 10, 5, key="add_ensemble")
         with st.expander("Advanced"):

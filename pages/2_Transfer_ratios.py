@@ -9,6 +9,7 @@ import streamlit as st
 
 from gate_app import charts, state, views
 from gate_core.app_support import NOT_SIGNIFICANT, ratio_frame, ratio_matrix, trajectory_frame
+from gate_core.models.gate import SOURCE_KIND_LABELS
 from gate_core.text import plural
 
 st.set_page_config(page_title="Transfer ratios · GATE Studio", layout="wide")
@@ -30,14 +31,14 @@ names = [r.name for r in records]
 name = st.selectbox("Task", names, key="ratios_task")
 record = next(r for r in records if r.name == name)
 task = studio.load_task(name)
-ratios = ratio_frame(record.ratios)
+ratios = ratio_frame(record.ratios, {t.name: SOURCE_KIND_LABELS[t.kind] for t in studio.source_tasks})
 mode = task.metadata.get("ratio_mode", "learned")
 members = len(task.members)
 st.caption(f"Mode: **{mode}** · ensemble of {plural(members, 'member')} · error bars: standard deviation over members.")
 
 left, right = st.columns([3, 2])
 left.plotly_chart(charts.ratio_bars(ratios), key="ratios_bars")
-table = ratios.assign(share=ratios["share"] * 100)[["source", "ratio", "ratio_std", "share", "vs_next"]].rename(
+table = ratios.assign(share=ratios["share"] * 100)[["source", "kind", "ratio", "ratio_std", "share", "vs_next"]].rename(
     columns={"ratio": "λ", "ratio_std": "± λ", "share": "share %", "vs_next": "vs the next source"}
 )
 right.dataframe(table, hide_index=True, width="stretch", column_config=views.number_columns(table), key="ratios_table")

@@ -131,3 +131,19 @@ def test_shares_follow_lambda_and_close_ratios_are_marked():
     assert list(frame["source"]) == ["omega", "hansen_dH", "Tb_K"]
     assert frame["share"].is_monotonic_decreasing and abs(frame["share"].sum() - 1) < 1e-9
     assert list(frame["vs_next"]) == ["within the spread", "clearly higher", ""]
+
+
+def test_ratio_frame_and_bars_group_sources_by_kind():
+    """A v2 backbone has experimental and computed sources; the table names the kind, the chart colours by it."""
+    from gate_app.charts import ratio_bars
+    from gate_core.app_support import ratio_frame
+
+    ratios = {"Tb_K": {"ratio": 1.5, "ratio_std": 0.1}, "lipophilicity": {"ratio": 2.0, "ratio_std": 0.1}, "logKow": {"ratio": 0.5, "ratio_std": 0.1}}
+    kinds = {"Tb_K": "experimental", "logKow": "experimental", "lipophilicity": "computed descriptors"}
+    frame = ratio_frame(ratios, kinds)
+    assert list(frame["source"]) == ["lipophilicity", "Tb_K", "logKow"]
+    assert list(frame["kind"]) == ["computed descriptors", "experimental", "experimental"]
+    fig = ratio_bars(frame)
+    assert sorted(trace.name for trace in fig.data) == ["computed descriptors", "experimental"]
+    assert list(fig.layout.yaxis.categoryarray)[-1].startswith("lipophilicity")  # the largest λ on top
+    assert "kind" not in ratio_frame(ratios).columns
