@@ -95,8 +95,10 @@ def backbone_split(meta: dict, task_names: list[str], table_path: str | None = N
     """The backbone's measured-property table and its (train, val, test) indices, recomputed as ``pretrain`` did.
 
     ``task_names`` are the backbone's measured properties (``GATEModel.property_names``). A v2
-    backbone's table also holds its corpus molecules and descriptor-family columns: the split is
-    recomputed on that whole table, then only the property columns are returned (rows unchanged).
+    backbone's table also holds its corpus molecules and descriptor-family columns, and its split
+    depends on them; it records the validation and test molecules that carry measured labels
+    (``measured_folds``), so the measured table alone rebuilds the folds and the corpus, a build
+    artefact, is not needed where the backbone is used. Otherwise the split is recomputed.
     Raises ``ValueError`` when the table on disk is not the one the backbone was trained on.
     """
     info = meta.get("pretraining") or {}
@@ -108,6 +110,8 @@ def backbone_split(meta: dict, task_names: list[str], table_path: str | None = N
         raise ValueError(f"the backbone's tasks {task_names} differ from its pre-training config's {config.tasks}")
     if not Path(config.table).is_file():
         raise ValueError(f"the backbone's table {config.table} is not there (build it with `python -m gate_core.data.builders`)")
+    if info.get("measured_folds"):
+        return _split_from_recorded_folds(MultiTaskTable.read_long(config.table, list(task_names)), info["measured_folds"], config.table)
     table = load_table(config)
     if info.get("data_hash") and table.content_hash() != info["data_hash"]:
         raise ValueError(f"{config.table} is not the table the backbone was trained on (content hash {table.content_hash()} ≠ {info['data_hash']})")
@@ -118,6 +122,15 @@ def backbone_split(meta: dict, task_names: list[str], table_path: str | None = N
     if table.tasks != list(task_names):
         table = MultiTaskTable(table.smiles, list(task_names), table.Y[:, [table.tasks.index(t) for t in task_names]])
     return table, train_idx, val_idx, test_idx
+
+
+def _split_from_recorded_folds(table: MultiTaskTable, folds: dict[str, list[str]], path: str) -> tuple[MultiTaskTable, np.ndarray, np.ndarray, np.ndarray]:
+    fold_of = {s: name for name in ("val", "test") for s in folds[name]}
+    assigned = np.array([fold_of.get(s, "train") for s in table.smiles])
+    val_idx, test_idx = np.flatnonzero(assigned == "val"), np.flatnonzero(assigned == "test")
+    if (len(val_idx), len(test_idx)) != (len(folds["val"]), len(folds["test"])):
+        raise ValueError(f"{path} is not the table the backbone was trained on: some of its recorded validation/test molecules are missing")
+    return table, np.flatnonzero(assigned == "train"), val_idx, test_idx
 
 
 @torch.no_grad()

@@ -133,6 +133,13 @@ def _join_corpus(measured: MultiTaskTable, corpus: str, families: list[str] | No
     return MultiTaskTable(all_smiles, [*measured.tasks, *names], Y)
 
 
+def measured_folds(table: MultiTaskTable, columns: list[int], val_idx: np.ndarray, test_idx: np.ndarray) -> dict[str, list[str]]:
+    """Validation and test molecules that carry a measured label: with these the measured table alone
+    rebuilds the folds of a corpus-trained backbone (see ``relational.train.backbone_split``)."""
+    labelled = table.mask[:, columns].any(axis=1)
+    return {name: [table.smiles[i] for i in idx if labelled[i]] for name, idx in (("val", val_idx), ("test", test_idx))}
+
+
 def summarise_families(column_metrics: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     """Per descriptor family: mean and minimum R² over its columns, and the molecules tested."""
     grouped: dict[str, list[dict[str, float]]] = {}
@@ -364,6 +371,7 @@ def pretrain(
         "best_val_reg": stopper.best,
         "test_metrics": test_metrics,
         "family_test_metrics": family_metrics,
+        "measured_folds": measured_folds(table, model.property_columns(), val_idx, test_idx) if config.corpus else None,
         "featurize_seconds": featurize_seconds,
         "featurize_molecules_per_second": len(table) / max(featurize_seconds, 1e-9),
         "train_seconds": train_seconds,
