@@ -69,7 +69,10 @@ def test_predict_with_known_values(backbone, head, tmp_path):
         assert col in frame.columns
     assert frame["known_used"][0] == "Tb_K=351.4; logKow=-0.31"
     assert np.isfinite(frame["Tm_K_relational"][:2]).all() and np.isnan(frame["Tm_K_relational"][2])
-    assert not np.allclose(frame["Tm_K_relational"][:2], frame["Tm_K"][:2])
+    for task in ("Tm_K", "Tc_K"):  # each pair is corrected, or refused (the plain value kept) with its reason
+        corrected = not np.allclose(frame[f"{task}_relational"][:2], frame[task][:2])
+        note = str(frame[f"{task}_relational_note"][0]) if f"{task}_relational_note" in frame.columns else ""
+        assert corrected != ("no reliable relation" in note), (task, note)
 
 
 def test_known_columns_of_the_input_file(backbone, head, tmp_path, capsys):
