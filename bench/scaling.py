@@ -592,7 +592,7 @@ def curve_add_task_vs_existing(ctx: dict) -> list[dict]:
                 "predict_all_seconds": predict_all, "load_1min": load,
                 "featurize_seconds": result.timings["featurize_seconds"], "train_seconds": result.timings["train_seconds"],
                 "register_seconds": wall - result.timings["total_seconds"], **_steps_summary(result),
-                "predict_molecules": len(query), "predict_all_tasks": len(studio.backbone.task_names) + n_added,
+                "predict_molecules": len(query), "predict_all_tasks": len(studio.backbone.property_names) + n_added,
             }
             points.append(point)
             _log(f"existing = {i}: add {wall:.1f} s, {cpu:.1f} CPU-s ({point['total_steps']} steps, register {point['register_seconds']:.2f} s), "
