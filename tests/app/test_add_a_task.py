@@ -239,7 +239,7 @@ def test_taken_name_is_refused_before_queueing(run_page, studio, add_tiny_task):
     assert "already exists" in errors(at)
     at.text_input(key="add_name").set_value("Tm_K")
     at.button(key="add_start").click().run()
-    assert "source property of the backbone" in errors(at)
+    assert "backbone's source property" in errors(at)
     assert studio.registry.list_runs() == []
 
 

@@ -140,7 +140,7 @@ def test_add_a_task_then_ratios_latent_predict_tasks(page: Page, screenshot, tmp
     page.goto("/Add_a_task")
     upload(page, ROOT / "tests" / "data" / "target_tiny.csv")
     expect(page.get_by_role("heading", name=PREVIEW_TITLE)).to_be_visible()
-    page.get_by_text("Show run").wait_for()
+    page.get_by_text("Show run").wait_for(state="attached")  # in the collapsed runs expander: rendered, not visible
     expect(page.get_by_role("heading", name=re.compile(r"^Run \d+: target_tiny"))).to_have_count(0)
     expect(page.get_by_text("Task target_tiny added")).to_have_count(0)
 

@@ -152,10 +152,13 @@ def test_export_import_round_trip_and_foreign_backbone_refused(backbones, regres
     assert studio.backbone_id in str(info.value) and other.backbone_id in str(info.value)
     assert other.added_tasks() == []
 
-    # even if the registry is tricked into taking it, the model refuses to load on this backbone
+    # even if the registry is tricked into taking it, the task is reported unusable on this backbone
     other.registry.import_task(archive, studio.backbone_id)
-    with pytest.raises(AddedTaskError, match=other.backbone_id):
+    assert "another backbone" in other.unusable_tasks()["logS"] and other.added_tasks() == []
+    with pytest.raises(Exception, match="another backbone"):
         other.predict(["CCO"], ["logS"])
+    with pytest.raises(AddedTaskError, match=other.backbone_id):  # and its model refuses to load
+        other.load_task("logS")
 
 
 def test_names_of_source_properties_and_existing_tasks_are_refused(backbones, regression, tmp_path):

@@ -104,7 +104,7 @@ def test_invalid_rows_are_reported_by_row_and_the_rest_trains(backbone, target_f
     result = add_task(backbone, smiles, values, "logS", _config())
     assert [r.row for r in result.invalid] == [3, 10, 12, 21]
     reasons = {r.row: r.reason for r in result.invalid}
-    assert "parse" in reasons[3] and "not a number" in reasons[10] and "empty" in reasons[12] and "not finite" in reasons[21]
+    assert "parse" in reasons[3] and "not a number" in reasons[10] and "empty" in reasons[12] and "missing" in reasons[21]  # a NaN label reads as a missing value
     assert result.invalid[0].smiles == "this is not a molecule"
     assert result.task.metadata["n_invalid_rows"] == 4
     assert result.task.metadata["n_test"] == 0
