@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gate_core.data.splits import bemis_murcko_scaffold, scaffold_folds
-from gate_core.data.table import MultiTaskTable
 
-DATA = Path(__file__).resolve().parents[2] / "data"
-
-
-@pytest.fixture(scope="module")
-def smiles() -> list[str]:
-    return MultiTaskTable.read_long(DATA / "pretrain_tiny.csv.gz").smiles
-
-
-def _check_partition(parts, n):
-    joined = np.concatenate(parts)
-    assert len(joined) == n and set(joined.tolist()) == set(range(n))
+from .conftest import check_partition
 
 
 def _groups(smiles):
@@ -33,7 +21,7 @@ def _groups(smiles):
 
 def test_scaffold_folds_partition_by_whole_groups_and_balance(smiles):
     folds = scaffold_folds(smiles, 5, seed=0)
-    _check_partition(folds, len(smiles))
+    check_partition(folds, len(smiles))
     groups = _groups(smiles)
     small = {s: g for s, g in groups.items() if len(g) <= len(smiles) / 5}
     sizes = [len(f) for f in folds]
@@ -53,7 +41,7 @@ def test_scaffold_folds_deal_out_a_dominant_group():
     rings = [("C" * k) + "C1" + "C" * (size - 1) + "1" for size in range(3, 8) for k in range(2)]
     smiles = ["C" * k + "O" for k in range(1, 41)] + rings  # 40 acyclic (scaffold '') and 5 ring families of 2
     folds = scaffold_folds(smiles, 4, seed=1)
-    _check_partition(folds, len(smiles))
+    check_partition(folds, len(smiles))
     assert max(len(f) for f in folds) - min(len(f) for f in folds) <= 2
     with pytest.raises(ValueError):
         scaffold_folds(smiles[:3], 4)

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gate_core.data.splits import bemis_murcko_scaffold, random_split, scaffold_cluster_split, scaffold_split, split
-from gate_core.data.table import MultiTaskTable
 
-DATA = Path(__file__).resolve().parents[2] / "data"
-
-
-@pytest.fixture(scope="module")
-def smiles() -> list[str]:
-    return MultiTaskTable.read_long(DATA / "pretrain_tiny.csv.gz").smiles
-
-
-def _check_partition(parts, n):
-    joined = np.concatenate(parts)
-    assert len(joined) == n and len(np.unique(joined)) == n
-    assert set(joined.tolist()) == set(range(n))
+from .conftest import check_partition
 
 
 def test_scaffold_of_acyclic_is_empty_and_ring_kept():
@@ -33,7 +20,7 @@ def test_scaffold_of_acyclic_is_empty_and_ring_kept():
 
 def test_scaffold_split_partitions_and_no_shared_scaffold(smiles):
     train, val, test = scaffold_split(smiles, (0.8, 0.1, 0.1), seed=0)
-    _check_partition((train, val, test), len(smiles))
+    check_partition((train, val, test), len(smiles))
     scaffolds = [{bemis_murcko_scaffold(smiles[i]) for i in part} for part in (train, val, test)]
     assert not scaffolds[0] & scaffolds[1]
     assert not scaffolds[0] & scaffolds[2]
@@ -77,7 +64,7 @@ def test_scaffold_split_fractions_exact_with_small_groups(fractions):
     assert len({bemis_murcko_scaffold(s) for s in smiles}) == 40
     for seed in range(2):
         parts = scaffold_split(smiles, fractions, seed=seed)
-        _check_partition(parts, len(smiles))
+        check_partition(parts, len(smiles))
         assert [len(p) for p in parts] == [round(f * len(smiles)) for f in fractions]
 
 
@@ -99,7 +86,7 @@ def test_bad_fractions_raise(smiles, fractions):
 
 def test_random_split():
     train, val, test = random_split(100, (0.8, 0.1, 0.1), seed=0)
-    _check_partition((train, val, test), 100)
+    check_partition((train, val, test), 100)
     assert (len(train), len(val), len(test)) == (80, 10, 10)
     again = random_split(100, (0.8, 0.1, 0.1), seed=0)
     np.testing.assert_array_equal(test, again[2])
@@ -119,7 +106,7 @@ def test_split_dispatch(smiles):
 def test_scaffold_cluster_split_partitions_and_never_splits_a_unit(smiles):
     for seed in range(3):
         train, val, test = scaffold_cluster_split(smiles, (0.8, 0.0, 0.2), seed=seed)
-        _check_partition((train, val, test), len(smiles))
+        check_partition((train, val, test), len(smiles))
         assert len(val) == 0 and 0.15 * len(smiles) <= len(test) <= 0.2 * len(smiles)
         # scaffold groups are whole; only families too big for the test set (acyclic 141, benzene 103) are split up
         sizes = Counter(bemis_murcko_scaffold(s) for s in smiles)
