@@ -9,7 +9,10 @@ same test set:
                      ratio at 0 (``RatioSettings(mode="off")``), same ensemble K as (d)/(e);
 (c) ``finetune``     the whole backbone encoder fine-tuned with a new head (``gate_core.training.finetune``);
 (d) ``uniform``      task addition, every transfer ratio λ_s = 1;
-(e) ``learned``      task addition with learned transfer ratios (the default of the app and CLI);
+(e) ``learned``      task addition with learned transfer ratios;
+(e') ``topk``        task addition with λ = 1 on the ``TOP_K`` sources of the same cell's (e) run
+                     (highest mean learned λ, learned on the training molecules only) and λ = 0 on
+                     the rest: does the learned ranking pick the sources worth keeping?
 (f) ``rf``           a random forest (500 trees) on every RDKit 2D descriptor;
 (g) ``lgbm``         LightGBM on the same descriptors, early-stopped on (a)/(c)'s validation fold.
 
@@ -59,7 +62,8 @@ DEFAULT_TARGETS = (
     "freesolv", "huuskonen_logS", "fuel_cn", "fuel_ysi", "fuel_ron", "pka_fluorinated",
     "permittivity", "Tflash_K", "Hfus_kJmol", "dipole_D", "surface_tension_mNm", "Tautoignition_K", "log_viscosity298_Pas",
 )
-METHODS = ("single_task", "probe", "finetune", "uniform", "learned", "rf", "lgbm")
+METHODS = ("single_task", "probe", "finetune", "uniform", "learned", "topk", "rf", "lgbm")
+TOP_K = 5
 BASELINES = ("single_task", "finetune", "rf", "lgbm")  # what GATE must beat; (b) probe is our own ablation
 GOAL_RATIO = 0.85
 METHOD_LABELS = {
@@ -68,6 +72,7 @@ METHOD_LABELS = {
     "finetune": "(c) fine-tuned backbone",
     "uniform": "(d) GATE uniform λ",
     "learned": "(e) GATE learned λ",
+    "topk": f"(e') GATE top-{TOP_K} sources by learned λ",
     "rf": "(f) RF on RDKit 2D",
     "lgbm": "(g) LightGBM on RDKit 2D",
 }
@@ -270,6 +275,8 @@ def headline(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) -
                 for other in ("uniform", "probe"):
                     if {"learned", other} <= set(methods):
                         entry[f"learned_minus_{other}"] = paired_difference(means, "learned", other)
+                if {"topk", "uniform"} <= set(methods):
+                    entry["topk_minus_uniform"] = paired_difference(means, "topk", "uniform")
                 if higher:
                     pr = per_target_means(rows, methods, task_type, part, "pr_auc", members, max_n)
                     entry["pr_auc_mean"] = {m: float(np.mean([v[m] for v in pr.values()])) for m in methods} if pr else {}
@@ -396,13 +403,24 @@ def _test_embedding(ctx: dict, ts: TargetSplit) -> None:
             ts.chart_test = ctx["backbone"].latents(ts.h_test)[1].mean(dim=0)
 
 
-def run_task_addition(mode: str):
+def _top_k_exclusions(ctx: dict, ts: TargetSplit, n_train: int) -> list[str]:
+    """Sources outside the top ``TOP_K`` by the mean λ of this cell's (e) run (which must run first)."""
+    learned = ctx.setdefault("learned_ratios", {}).get((ts.name, ts.seed, n_train))
+    if learned is None:
+        raise RuntimeError("topk needs the (e) learned run of the same cell; run --methods with learned before topk")
+    ranked = sorted(learned, key=learned.get, reverse=True)
+    return ranked[TOP_K:]
+
+
+def run_task_addition(mode: str, top_k: bool = False):
     def run(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, dict]:
         from gate_core.models.gate import TaskInfo
         from gate_core.transfer.addition import TaskAdditionConfig, add_task
         from gate_core.transfer.ratios import RatioSettings
 
-        config = TaskAdditionConfig(ratios=RatioSettings(mode=mode), ensemble=ctx["args"].ensemble, seed=ts.seed, task_type=ts.task_type)
+        excluded = _top_k_exclusions(ctx, ts, len(smiles)) if top_k else []
+        ratios = RatioSettings(mode=mode, excluded=excluded)
+        config = TaskAdditionConfig(ratios=ratios, ensemble=ctx["args"].ensemble, seed=ts.seed, task_type=ts.task_type)
         result = add_task(ctx["backbone"], list(smiles), list(y), TaskInfo(ts.name, task_type=ts.task_type), config)
         _test_embedding(ctx, ts)  # normally done before the clock starts (see run)
         pred = result.task.predict_from_representation(ts.h_test, ts.chart_test)["mean"]
@@ -411,6 +429,10 @@ def run_task_addition(mode: str):
         if mode != "off":
             info["ratio_share"] = {s: r["share"] for s, r in meta["ratios"].items()}
             info["ratio_mean"] = {s: r["ratio"] for s, r in meta["ratios"].items()}
+        if mode == "learned":
+            ctx.setdefault("learned_ratios", {})[(ts.name, ts.seed, len(smiles))] = info["ratio_mean"]
+        if top_k:
+            info["kept_sources"] = sorted(set(info.get("ratio_mean", {})) - set(excluded))
         return pred, info
 
     return run
@@ -455,6 +477,7 @@ RUNNERS = {
     "finetune": run_finetune,
     "uniform": run_task_addition("uniform"),
     "learned": run_task_addition("learned"),
+    "topk": run_task_addition("uniform", top_k=True),
     "rf": run_rf,
     "lgbm": run_lgbm,
 }
