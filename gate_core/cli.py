@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from gate_core.registries import RATIO_MODES, TASK_TYPES
+
 DEFAULT_BACKBONE = Path(__file__).resolve().parent.parent / "assets" / "backbone"
 _MODELS = ("gate", "probe", "preview")  # gate_core.transfer.added_task.MODELS, without importing torch to build the parser
 
@@ -164,26 +166,11 @@ def _cmd_choose_model(args: argparse.Namespace) -> None:
     print(f"{record.name} now predicts with '{args.model}'" + (f" (out of fold: {score})" if score else ""))
 
 
-def _parse_known(text: str | None) -> dict[str, str]:
-    """``"Tb_K=351.4,logKow=-0.31"`` → ``{"Tb_K": "351.4", "logKow": "-0.31"}`` (numbers are checked by the library)."""
-    known: dict[str, str] = {}
-    for item in (text or "").split(","):
-        if not item.strip():
-            continue
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise CLIError(f"--known expects TASK=VALUE[,TASK=VALUE...] (e.g. Tb_K=351.4,logKow=-0.31), got {item.strip()!r}")
-        if name.strip() in known:
-            raise CLIError(f"--known gives '{name.strip()}' twice")
-        known[name.strip()] = value.strip()
-    return known
-
-
 def _cmd_predict(args: argparse.Namespace) -> None:
     import warnings
 
-    from gate_core.app_support import known_from_columns, known_value_columns
     from gate_core.data.io import detect_smiles_column, read_table, spreadsheet_safe
+    from gate_core.relational.known import known_from_columns, known_value_columns, parse_known_text
 
     if args.smiles:
         smiles = list(args.smiles)
@@ -196,7 +183,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         if column is None or column not in frame.columns:
             raise CLIError(f"no SMILES column found in {args.data}; name it with --smiles-col")
         smiles = frame[column].tolist()
-    fixed = _parse_known(args.known)
+    fixed = parse_known_text(args.known)
     studio = _studio(args)
     tasks = [t for t in args.tasks.split(",") if t] if args.tasks else None
     known = None
@@ -341,8 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="task name (letters, digits, _ . -)")
     p.add_argument("--unit", default="")
     p.add_argument("--description", default="")
-    p.add_argument("--task-type", choices=["regression", "classification"], help="default: detected from the labels")
-    p.add_argument("--ratios", choices=["learned", "uniform", "off"], default="learned", help="transfer-ratio mode")
+    p.add_argument("--task-type", choices=TASK_TYPES.names, help="default: detected from the labels")
+    p.add_argument("--ratios", choices=RATIO_MODES.names, default="learned", help="transfer-ratio mode")
     p.add_argument("--pin", action="append", default=[], metavar="SRC=λ", help="fix one source's ratio (repeatable)")
     p.add_argument("--exclude", action="append", default=[], metavar="SRC", help="exclude a source (repeatable)")
     p.add_argument("--ensemble", type=int, default=5, help="ensemble size K")

@@ -13,10 +13,12 @@ import hashlib
 import streamlit as st
 
 from gate_app import state, views
+from gate_core.api import config_from_options
 from gate_core.app_support import TaskPreview, example_datasets, runs_frame, task_preview, validate_upload
 from gate_core.data.columns import default_target, split_unit, target_choices
 from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column
 from gate_core.models.gate import SOURCE_KIND_LABELS
+from gate_core.registries import RATIO_MODES, TASK_TYPES
 from gate_core.registry import RegistryError, RunRecord, suggest_task_name
 from gate_core.relational.io import RelationalHeadError
 from gate_core.relational.predict import RelationalInputError
@@ -139,7 +141,7 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
         on_change=name_and_unit, args=(filename, unit_hint),
         help="Only numeric columns are offered. A column that numbers the rows (ID, index, or the integers 1, 2, 3, …) is never chosen for you.",
     )
-    choice = c3.selectbox("Task type", ["auto", "regression", "classification"], key="add_task_type")
+    choice = c3.selectbox("Task type", ["auto", *TASK_TYPES.names], key="add_task_type")
     task_type = None if choice == "auto" else choice
     if not choices:
         st.error("No column of this table holds numbers, so there is no measured value to learn; add a numeric column.", icon=":material/error:")
@@ -164,8 +166,8 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
         unit = b.text_input("Unit", key="add_unit")
         description = st.text_input("Description", key="add_description")
         mode = st.radio(
-            "Transfer ratios λ", ["learned", "uniform", "off"], key="add_ratio_mode", horizontal=True,
-            help="learned: bi-level optimisation on a validation fold; uniform: λ = 1 for every source; off: λ = 0 (no transfer).",
+            "Transfer ratios λ", RATIO_MODES.names, key="add_ratio_mode", horizontal=True,
+            help="; ".join(f"{mode}: {meaning}" for mode, meaning in RATIO_MODES.items()) + ".",
         )
         c, d, e = st.columns([2, 2, 1])
         pinned = c.multiselect("Pin sources at a fixed λ", sources, key="add_pinned", format_func=source_label)
@@ -186,27 +188,27 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
             st.caption(f"Run {active.id} is {active.status} (progress at the top of the page): Start is available again when it ends, or after you cancel it.")
     if not submitted:
         return
-    try:
-        studio.check_new_name(name.strip(), replace)
-        if set(pinned) & set(excluded):
-            raise ValueError(f"a source cannot be both pinned and excluded: {', '.join(sorted(set(pinned) & set(excluded)))}")
-        busy = [r for r in registry.list_runs(task=name.strip()) if not r.is_final]
-        if busy:
-            raise ValueError(f"run {busy[0].id} for '{name.strip()}' is already {busy[0].status}; wait for it or cancel it")
-    except (ValueError, RegistryError) as exc:
-        st.error(f"Cannot start: {exc}", icon=":material/error:")
-        return
     config = {
         "ratios": mode, "pinned": {s: float(pin_value) for s in pinned}, "excluded": list(excluded),
         "ensemble": int(ensemble), "max_steps": int(max_steps), "task_type": task_type,
         "test_fraction": float(test_fraction), "train_baseline": True,
     }
+    try:
+        studio.check_new_name(name.strip(), replace)
+        config_from_options(config)  # the library's checks (e.g. a source both pinned and excluded)
+    except (ValueError, RegistryError) as exc:
+        st.error(f"Cannot start: {exc}", icon=":material/error:")
+        return
     options = {
         "smiles_column": "smiles", "target_column": "value", "unit": unit.strip(), "description": description.strip(),
         "replace": bool(replace), "config": config, "source_file": filename, "source_columns": [smiles_col, target_col],
     }
     dataset = frame[[smiles_col, target_col]].set_axis(["smiles", "value"], axis=1)
-    run_id = registry.enqueue_run(name.strip(), options, dataset)
+    try:
+        run_id = registry.enqueue_run(name.strip(), options, dataset)  # one active run per task
+    except RegistryError as exc:
+        st.error(f"Cannot start: {exc}", icon=":material/error:")
+        return
     st.session_state["add_run_id"] = run_id
     st.session_state["add_run_source"] = (run_id, digest, smiles_col, target_col)  # whose preview the result replaces
     st.rerun()  # redraw with the run's progress at the top and Start disabled

@@ -13,9 +13,12 @@ from tqdm.auto import tqdm
 
 from gate_core.featurizers.descriptors import FAST_DESCRIPTOR_NAMES, fast_descriptors
 from gate_core.featurizers.graph import DEFAULT_FEATURIZER, GraphFeaturizer, MolGraph
+from gate_core.featurizers.lru import LRUCache
 from gate_core.featurizers.molecule import clear_parse_cache
 
-_DESCRIPTOR_CACHE: dict[str, np.ndarray] = {}
+#: Descriptor rows kept per process (a few hundred bytes each), least recently used dropped first.
+DESCRIPTOR_CACHE_SIZE = 200_000
+_DESCRIPTOR_CACHE: LRUCache[str, np.ndarray] = LRUCache(DESCRIPTOR_CACHE_SIZE)
 
 
 def clear_caches() -> None:

@@ -7,12 +7,15 @@ flatters every model; grouping by scaffold asks the question a chemist asks of a
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 from rdkit.Chem.Scaffolds import MurckoScaffold
 from rdkit.ML.Cluster import Butina
+
+from gate_core.registries import Registry
 
 
 def bemis_murcko_scaffold(smiles: str) -> str:
@@ -143,17 +146,34 @@ def scaffold_cluster_split(
     return tuple(np.sort(np.array(parts[f], dtype=np.int64)) for f in ("train", "val", "test"))  # type: ignore[return-value]
 
 
-SPLITTERS = {
-    "random": lambda smiles, fractions, seed: random_split(len(smiles), fractions, seed),
-    "scaffold": scaffold_split,
-    "scaffold_cluster": scaffold_cluster_split,
-}
+Splitter = Callable[[list[str], tuple[float, float, float], int], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+#: Split name → splitter ``(smiles, fractions, seed) → (train, val, test)``.
+SPLITS: Registry[Splitter] = Registry("split")
+SPLITS.register("random", lambda smiles, fractions, seed: random_split(len(smiles), fractions, seed))
+SPLITS.register("scaffold", scaffold_split)
+SPLITS.register("scaffold_cluster", scaffold_cluster_split)
 
 
 def split(
     smiles: list[str], kind: str = "scaffold", fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dispatch by name (``random`` | ``scaffold`` | ``scaffold_cluster``) so CLI options and code share one vocabulary."""
-    if kind not in SPLITTERS:
-        raise ValueError(f"unknown split {kind!r}; choose one of {sorted(SPLITTERS)}")
-    return SPLITTERS[kind](smiles, fractions, seed)
+    """Dispatch by name (:data:`SPLITS`) so CLI options and code share one vocabulary."""
+    return SPLITS.lookup(kind)(smiles, fractions, seed)
+
+
+def holdout_split(
+    smiles: list[str], test_fraction: float, kind: str = "scaffold", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, test) indices with ``test_fraction`` of the molecules held out by ``kind``.
+
+    Why one function: task addition's optional test set and the zero-training preview's scoring
+    set must be the same molecules for the same data, seed and fraction, so the trained result
+    can be read against the preview. ``test_fraction`` 0 holds nothing out.
+    """
+    if not 0.0 <= test_fraction < 1.0:
+        raise ValueError(f"the test fraction must be in [0, 1), got {test_fraction}")
+    if test_fraction == 0.0:
+        return np.arange(len(smiles), dtype=np.int64), np.zeros(0, dtype=np.int64)
+    fit, val, test = split(smiles, kind, (1.0 - test_fraction, 0.0, test_fraction), seed)
+    return np.sort(np.concatenate([fit, val])), test

@@ -22,9 +22,12 @@ from typing import NamedTuple
 import numpy as np
 from rdkit import Chem
 
+from gate_core.featurizers.lru import LRUCache
 from gate_core.featurizers.molecule import parse_smiles
 
 FEATURIZER_VERSION = "graph-v2"  # v2: hybridisation slots built from RDKit enum names (SP2D shift)
+#: Graphs the process-wide featuriser keeps (≈ 5 KB each for a drug-like molecule: ≈ 0.5 GB).
+GRAPH_CACHE_SIZE = 100_000
 
 ELEMENTS = (1, 5, 6, 7, 8, 9, 14, 15, 16, 17, 34, 35, 53)  # H B C N O F Si P S Cl Se Br I
 _PT = Chem.GetPeriodicTable()
@@ -178,15 +181,17 @@ class GraphFeaturizer:
     """Canonical SMILES → :class:`MolGraph`, cached so no molecule is featurised twice.
 
     The cache is keyed by canonical SMILES (callers parse first, see
-    :func:`gate_core.featurizers.molecule.parse_smiles`), so two spellings share one entry.
+    :func:`gate_core.featurizers.molecule.parse_smiles`), so two spellings share one entry. It
+    holds at most ``cache_size`` graphs (least recently used dropped first), so a long-running
+    server does not keep every molecule it was ever asked about.
     """
 
     version = FEATURIZER_VERSION
     atom_dim = ATOM_DIM
     bond_dim = BOND_DIM
 
-    def __init__(self) -> None:
-        self._cache: dict[str, MolGraph] = {}
+    def __init__(self, cache_size: int = GRAPH_CACHE_SIZE) -> None:
+        self._cache: LRUCache[str, MolGraph] = LRUCache(cache_size)
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -205,15 +210,21 @@ class GraphFeaturizer:
     def many(self, canonical: list[str], mols: list[Chem.Mol | None] | None = None) -> list[MolGraph]:
         """Graphs for many canonical SMILES; the uncached ones are featurised as one chunk."""
         mols = mols if mols is not None else [None] * len(canonical)
-        missing = {s: m for s, m in zip(canonical, mols) if s not in self._cache}
+        found: dict[str, MolGraph] = {}
+        for smiles in canonical:
+            if smiles not in found and (graph := self._cache.get(smiles)) is not None:
+                found[smiles] = graph
+        missing = {s: m for s, m in zip(canonical, mols) if s not in found}
         if missing:
             keys = list(missing)
             parsed = [missing[k] if missing[k] is not None else Chem.MolFromSmiles(k) for k in keys]
             for key, mol in zip(keys, parsed):
                 if mol is None:
                     raise ValueError(f"not a valid canonical SMILES: {key!r}")
-            self._cache.update(zip(keys, mols_to_graphs(parsed, keys)))
-        return [self._cache[s] for s in canonical]
+            new = dict(zip(keys, mols_to_graphs(parsed, keys)))
+            self._cache.update(new)
+            found.update(new)  # a chunk larger than the cache is still returned whole
+        return [found[s] for s in canonical]
 
     def from_smiles(self, smiles: str) -> MolGraph:
         """Parse, canonicalise and featurise; raises ``ValueError`` with the parse reason."""

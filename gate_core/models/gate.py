@@ -15,8 +15,8 @@ from torch import nn
 from gate_core.data.collate import BatchMolGraph
 from gate_core.nn.encoder import DMPNNEncoder
 from gate_core.nn.task_modules import TaskModules
+from gate_core.registries import TASK_TYPES
 
-TASK_TYPES = ("regression", "classification")
 #: ``measured``: an experimental property, predicted for the user; ``computed``: a descriptor
 #: family (backbone v2), a vector-valued source that lends its geometry but is not a property.
 TASK_KINDS = ("measured", "computed")
@@ -40,8 +40,7 @@ class TaskInfo:
     outputs: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.task_type not in TASK_TYPES:
-            raise ValueError(f"task_type must be one of {TASK_TYPES}, got {self.task_type!r}")
+        TASK_TYPES.check(self.task_type)
         if self.kind not in TASK_KINDS:
             raise ValueError(f"kind must be one of {TASK_KINDS}, got {self.kind!r}")
 

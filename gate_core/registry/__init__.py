@@ -9,21 +9,22 @@ from gate_core.registry.errors import (
     ArchiveError,
     InvalidNameError,
     RegistryError,
+    RunActiveError,
     RunNotFoundError,
     TaskExistsError,
     TaskNotFoundError,
 )
 from gate_core.registry.names import suggest_task_name, validate_task_name
-from gate_core.registry.records import RUN_STATUSES, TASK_TYPES, RunRecord, TaskRecord
+from gate_core.registry.records import RUN_STATUSES, RunRecord, TaskRecord
 from gate_core.registry.store import DATA_DIR_ENV, TaskRegistry, default_data_dir
 
 __all__ = [
     "DATA_DIR_ENV",
     "RUN_STATUSES",
-    "TASK_TYPES",
     "ArchiveError",
     "InvalidNameError",
     "RegistryError",
+    "RunActiveError",
     "RunNotFoundError",
     "RunRecord",
     "TaskExistsError",

@@ -27,5 +27,9 @@ class RunNotFoundError(RegistryError, LookupError):
     """No training run with that id exists."""
 
 
+class RunActiveError(RegistryError):
+    """The task already has a queued or running run: one active run per task."""
+
+
 class ArchiveError(RegistryError):
     """A task archive that cannot be imported: not a zip, damaged, tampered or incompatible."""

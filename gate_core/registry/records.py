@@ -9,13 +9,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from gate_core.registry.errors import RegistryError
-
-TaskType = Literal["regression", "classification"]
-TASK_TYPES: tuple[str, ...] = ("regression", "classification")
 
 RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 RUN_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
@@ -27,7 +24,7 @@ BROKEN = "broken"
 
 def utc_now() -> str:
     """UTC timestamp in ISO 8601, e.g. ``2025-01-31T12:00:00.123456+00:00``."""
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def to_json(value: Any) -> str:
@@ -56,7 +53,7 @@ class TaskRecord:
     """
 
     name: str
-    task_type: TaskType
+    task_type: str  # one of gate_core.registries.TASK_TYPES
     unit: str = ""
     description: str = ""
     backbone_id: str = ""
@@ -123,7 +120,7 @@ class RunRecord:
         fraction = float((self.progress or {}).get("fraction", 0.0))
         if self.status != "running" or not self.started or fraction < 0.05:
             return None
-        elapsed = ((now or datetime.now(timezone.utc)) - datetime.fromisoformat(self.started)).total_seconds()
+        elapsed = ((now or datetime.now(UTC)) - datetime.fromisoformat(self.started)).total_seconds()
         return max(elapsed, 0.0) * (1.0 - min(fraction, 1.0)) / fraction
 
     @classmethod

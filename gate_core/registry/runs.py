@@ -25,7 +25,7 @@ from typing import Any
 from gate_core.registry import datasets
 from gate_core.registry.database import Database
 from gate_core.registry.datasets import Dataset
-from gate_core.registry.errors import RunNotFoundError
+from gate_core.registry.errors import RunActiveError, RunNotFoundError
 from gate_core.registry.names import validate_task_name
 from gate_core.registry.records import RunRecord, to_json, utc_now
 
@@ -68,11 +68,26 @@ class RunQueue(Database):
     """Queue methods of :class:`~gate_core.registry.store.TaskRegistry`."""
 
     def enqueue_run(self, task_name: str, options: Any = None, dataset: Dataset | None = None) -> int:
-        """Queue a training run for ``task_name`` (which need not exist yet); return its id."""
+        """Queue a training run for ``task_name`` (which need not exist yet); return its id.
+
+        One active run per task: :class:`RunActiveError` while another run of that name (any
+        case) is queued or running. The check and the insert are one transaction, so two
+        sessions starting the same task at once cannot both get a run.
+        """
         validate_task_name(task_name)
         content = datasets.encode(dataset) if dataset is not None else None
         options_json = to_json({} if options is None else options)
         with self._write(durable=False) as conn:
+            active = conn.execute(
+                "SELECT id, status FROM runs WHERE task_name = ? COLLATE NOCASE"
+                " AND status IN ('queued', 'running') ORDER BY id LIMIT 1",
+                (task_name,),
+            ).fetchone()
+            if active is not None:
+                raise RunActiveError(
+                    f"run {active['id']} for '{task_name}' is already {active['status']}; "
+                    "wait for it or cancel it"
+                )
             digest = datasets.store(conn, *content) if content else None
             cur = conn.execute(
                 "INSERT INTO runs (task_name, status, created, options, dataset_hash)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gate_core.registries import TASK_TYPES
 from gate_core.registry.errors import ArchiveError
 from gate_core.registry.records import BROKEN, TaskRecord
 from gate_core.validation import schema_problem
@@ -28,7 +29,7 @@ TASK_SCHEMA: dict[str, Any] = {
     "required": ["name", "task_type"],
     "properties": {
         "name": _NAME,
-        "task_type": {"enum": ["regression", "classification"]},
+        "task_type": {"enum": TASK_TYPES.names},
         "unit": {"type": "string", "maxLength": 100},
         "description": _TEXT,
         "backbone_id": _NAME,

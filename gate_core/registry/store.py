@@ -23,14 +23,15 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace as with_fields
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Union
+from typing import TYPE_CHECKING, BinaryIO
 
+from gate_core.registries import TASK_TYPES
 from gate_core.registry import datasets
 from gate_core.registry import files as fileops
 from gate_core.registry.datasets import Dataset
 from gate_core.registry.errors import RegistryError, TaskExistsError, TaskNotFoundError
 from gate_core.registry.names import validate_member_path, validate_task_name
-from gate_core.registry.records import BROKEN, TASK_TYPES, TaskRecord, from_json, to_json, utc_now
+from gate_core.registry.records import BROKEN, TaskRecord, from_json, to_json, utc_now
 from gate_core.registry.runs import RunQueue
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ TMP_DIR = "tmp"
 _MODEL_DIR_RE = re.compile(r"tasks/[A-Za-z0-9_.-]{1,64}/[0-9a-f]{16}")
 
 #: Model files: ``{relative path: bytes}`` or a folder whose files are copied.
-ModelFiles = Union[Mapping[str, bytes], str, os.PathLike]
+ModelFiles = Mapping[str, bytes] | str | os.PathLike
 
 _TASK_COLUMNS = (
     "name", "unit", "task_type", "description", "created", "dataset_hash", "sizes",

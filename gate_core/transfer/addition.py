@@ -26,8 +26,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from gate_core.data.splits import scaffold_folds
-from gate_core.data.splits import split as split_indices
+from gate_core.data.splits import holdout_split, scaffold_folds
 from gate_core.data.table import InvalidRow, MultiTaskTable
 from gate_core.models.gate import GATEModel, TaskInfo
 from gate_core.nn.task_modules import TaskModules
@@ -256,11 +255,8 @@ def add_task(
         test_set = set(test_smiles)
         test_idx = np.array([i for i, s in enumerate(table.smiles) if s in test_set], dtype=np.int64)
         fit_idx = np.array([i for i, s in enumerate(table.smiles) if s not in test_set], dtype=np.int64)
-    elif config.test_fraction > 0:
-        fit_idx, val_part, test_idx = split_indices(table.smiles, config.split, (1 - config.test_fraction, 0.0, config.test_fraction), config.seed)
-        fit_idx = np.sort(np.concatenate([fit_idx, val_part]))
     else:
-        fit_idx, test_idx = np.arange(len(table)), np.zeros(0, dtype=np.int64)
+        fit_idx, test_idx = holdout_split(table.smiles, config.test_fraction, config.split, config.seed)
     if len(fit_idx) < MIN_ROWS:
         raise TaskDataError(f"only {len(fit_idx)} molecules left for training after holding out the test set")
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import torch
 from torch.func import functional_call, jvp
 
+from gate_core.registries import RATIO_MODES
 from gate_core.transfer.frozen import FrozenSources
 from gate_core.transfer.objective import TaskAdditionLoss
 
-RATIO_MODES = ("learned", "uniform", "off")
 _SOFTPLUS_INV_ONE = math.log(math.e - 1.0)  # softplus(φ) = 1
 
 
@@ -30,16 +30,22 @@ class RatioSettings:
     """How λ is chosen: a mode for all sources, plus per-source pins and exclusions.
 
     ``pinned`` values are fixed at the given λ; ``excluded`` sources get λ = 0; both are never
-    learned. In ``uniform`` mode every other source has λ = 1, in ``off`` λ = 0.
+    learned. In ``uniform`` mode every other source has λ = 1, in ``off`` λ = 0. A source both
+    pinned and excluded is refused here, so no interface can let one of the two win silently.
     """
 
     mode: str = "learned"
     pinned: dict[str, float] = field(default_factory=dict)
     excluded: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        RATIO_MODES.check(self.mode)
+        both = sorted(set(self.pinned) & set(self.excluded))
+        if both:
+            raise ValueError(f"a source cannot be both pinned and excluded: {', '.join(both)}")
+
     def validate(self, sources: list[str]) -> None:
-        if self.mode not in RATIO_MODES:
-            raise ValueError(f"unknown transfer-ratio mode {self.mode!r}; choose one of {RATIO_MODES}")
+        """Refuse pins and exclusions of sources the backbone does not have, and bad pins."""
         for name in [*self.pinned, *self.excluded]:
             if name not in sources:
                 raise ValueError(f"unknown source task {name!r}; the backbone has: {', '.join(sources)}")

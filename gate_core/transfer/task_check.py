@@ -22,6 +22,7 @@ from safetensors import SafetensorError, safe_open
 
 from gate_core.models.gate import GATEModel, TaskInfo
 from gate_core.nn.task_modules import TaskModules
+from gate_core.registries import TASK_TYPES
 from gate_core.transfer.added_task import METADATA_FILE, WEIGHTS_FILE, AddedTask, AddedTaskError
 from gate_core.validation import schema_problem
 
@@ -44,7 +45,7 @@ TASK_FILE_SCHEMA: dict[str, Any] = {
             "properties": {
                 **{f.name: {} for f in dataclasses.fields(TaskInfo)},
                 "name": {"type": "string", "maxLength": 200}, "unit": {"type": "string", "maxLength": 100},
-                "task_type": {"enum": ["regression", "classification"]}, "description": {"type": "string", "maxLength": 10_000},
+                "task_type": {"enum": TASK_TYPES.names}, "description": {"type": "string", "maxLength": 10_000},
             },
         },
         "architecture": {

@@ -90,6 +90,10 @@ def test_add_task_predict_export_import_remove(backbone: Path, tmp_path: Path, c
         (["--smiles-col", "smiles", "--target-col", "value", "--name", "../evil"], "must not contain"),
         (["--smiles-col", "smiles", "--target-col", "value", "--name", "t", "--pin", "Tb_K"], "--pin expects"),
         (["--smiles-col", "smiles", "--target-col", "value", "--name", "t", "--exclude", "nosuch"], "unknown source task"),
+        (  # refused by the library's config check, never "exclude wins silently"
+            ["--smiles-col", "smiles", "--target-col", "value", "--name", "t", "--pin", "Tb_K=0.5", "--exclude", "Tb_K"],
+            "a source cannot be both pinned and excluded: Tb_K",
+        ),
         (["--smiles-col", "smiles", "--target-col", "value", "--name", "Tb_K"], "source property"),
     ],
 )

@@ -7,7 +7,14 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from gate_core.data.splits import bemis_murcko_scaffold, random_split, scaffold_cluster_split, scaffold_split, split
+from gate_core.data.splits import (
+    bemis_murcko_scaffold,
+    holdout_split,
+    random_split,
+    scaffold_cluster_split,
+    scaffold_split,
+    split,
+)
 
 from .conftest import check_partition
 
@@ -125,3 +132,16 @@ def test_scaffold_cluster_split_seeds_give_different_test_sets():
     balanced = [set(scaffold_split(smiles, (0.8, 0.0, 0.2), seed=s)[2].tolist()) for s in range(5)]
     assert any(t & set(range(200, 300)) for t in tests)  # acyclic clusters can be tested
     assert not any(t & set(range(200, 300)) for t in balanced)  # the balanced split never tests them
+
+
+def test_holdout_split_holds_out_the_split_test_part_or_nothing():
+    smiles = ["CCO", "c1ccccc1O", "c1ccccc1N", "C1CCCCC1O", "CCN", "c1ccncc1", "CC(=O)O", "C1CCNCC1"] * 3
+    fit, test = holdout_split(smiles, 0.25, "scaffold", seed=1)
+    assert sorted([*fit, *test]) == list(range(len(smiles))) and len(test) > 0
+    assert test.tolist() == split(smiles, "scaffold", (0.75, 0.0, 0.25), 1)[2].tolist()
+    everything, nothing = holdout_split(smiles, 0.0)
+    assert everything.tolist() == list(range(len(smiles))) and nothing.size == 0
+    with pytest.raises(ValueError, match=r"test fraction must be in \[0, 1\)"):
+        holdout_split(smiles, 1.0)
+    with pytest.raises(ValueError, match="unknown split 'nope'; choose one of: random, scaffold"):
+        holdout_split(smiles, 0.2, "nope")

@@ -11,7 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gate_core.registry import InvalidNameError, RegistryError, RunNotFoundError, TaskRegistry
+from gate_core.registry import (
+    InvalidNameError,
+    RegistryError,
+    RunActiveError,
+    RunNotFoundError,
+    TaskRegistry,
+)
 from gate_core.registry.runs import HEARTBEAT_TIMEOUT_SECONDS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -102,18 +108,59 @@ def test_unknown_run(registry):
 
 
 def test_list_runs(registry):
-    a1, b1, a2 = registry.enqueue_run("a"), registry.enqueue_run("b"), registry.enqueue_run("A")
+    a1, b1 = registry.enqueue_run("a"), registry.enqueue_run("b")
+    registry.cancel_run(a1)
+    a2 = registry.enqueue_run("A")
     assert [r.id for r in registry.list_runs()] == [a2, b1, a1]
     assert [r.id for r in registry.list_runs(task="a")] == [a2, a1]
     registry.claim_next_run()
-    assert [r.id for r in registry.list_runs(status="running")] == [a1]
+    assert [r.id for r in registry.list_runs(status="running")] == [b1]
     assert [r.id for r in registry.list_runs(limit=1)] == [a2]
+
+
+def test_one_active_run_per_task(registry):
+    first = registry.enqueue_run("logS")
+    with pytest.raises(RunActiveError, match=f"run {first} for 'LOGS' is already queued"):
+        registry.enqueue_run("LOGS")  # task names are case-insensitive
+    registry.claim_next_run()
+    with pytest.raises(RunActiveError, match="already running"):
+        registry.enqueue_run("logS")
+    registry.enqueue_run("other")  # another task is not held up
+    registry.finish_run(first)
+    second = registry.enqueue_run("logS")  # a finished run frees the task
+    registry.cancel_run(second)
+    assert registry.enqueue_run("logS") > second
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-registry", "two-connections"])
+def test_concurrent_starts_of_one_task_give_one_run(registry, shared):
+    """The check and the insert are one transaction: of many simultaneous starts, one wins."""
+    n = 8
+    start = threading.Barrier(n)
+    outcomes: list[object] = []
+
+    def starter() -> None:
+        reg = registry if shared else TaskRegistry(registry.data_dir)
+        start.wait()
+        try:
+            outcomes.append(reg.enqueue_run("logS"))
+        except RunActiveError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=starter) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(isinstance(o, int) for o in outcomes) == 1
+    assert sum(isinstance(o, RunActiveError) for o in outcomes) == n - 1
+    assert len(registry.list_runs(task="logS")) == 1
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-registry", "two-connections"])
 def test_concurrent_claims_take_each_run_once(registry, shared):
     n = 150
-    ids = {registry.enqueue_run(f"t{i % 7}", {"i": i}) for i in range(n)}
+    ids = {registry.enqueue_run(f"t{i}", {"i": i}) for i in range(n)}
     claimed: list[list[int]] = [[], []]
     errors: list[BaseException] = []
     start = threading.Barrier(2)
@@ -151,7 +198,7 @@ print(json.dumps(got))
 
 
 def test_concurrent_claims_across_processes(registry):
-    ids = {registry.enqueue_run("t") for _ in range(200)}
+    ids = {registry.enqueue_run(f"t{i}") for i in range(200)}
     procs = [
         subprocess.Popen([sys.executable, "-c", CLAIMER, str(registry.data_dir)], cwd=ROOT, stdout=subprocess.PIPE,
                          text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})

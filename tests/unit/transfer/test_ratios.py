@@ -195,20 +195,33 @@ def test_validate_accepts_good_settings():
 @pytest.mark.parametrize(
     ("settings", "match"),
     [
-        (RatioSettings(mode="sometimes"), "unknown transfer-ratio mode 'sometimes'"),
         (RatioSettings(pinned={"logS": 1.0}), "unknown source task 'logS'.*a, b, c, d"),
         (RatioSettings(excluded=["nope"]), "unknown source task 'nope'"),
         (RatioSettings(pinned={"a": -0.1}), "pinned ratio for a must be a finite number ≥ 0"),
         (RatioSettings(pinned={"a": math.nan}), "pinned ratio for a"),
         (RatioSettings(pinned={"b": math.inf}), "pinned ratio for b"),
     ],
-    ids=["bad-mode", "unknown-pinned", "unknown-excluded", "negative-pin", "nan-pin", "inf-pin"],
+    ids=["unknown-pinned", "unknown-excluded", "negative-pin", "nan-pin", "inf-pin"],
 )
 def test_validate_errors(settings, match):
     with pytest.raises(ValueError, match=match):
         settings.validate(SOURCES)
     with pytest.raises(ValueError, match=match):  # the module refuses them too
         TransferRatios(SOURCES, settings)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"mode": "sometimes"}, "unknown transfer-ratio mode 'sometimes'; choose one of: learned, uniform, off"),
+        ({"pinned": {"a": 1.0, "b": 2.0}, "excluded": ["b", "a"]}, "both pinned and excluded: a, b"),
+    ],
+    ids=["bad-mode", "pinned-and-excluded"],
+)
+def test_settings_refuse_contradictions_when_built(options, match):
+    """Refused where the settings are made, so no interface can let one option win silently."""
+    with pytest.raises(ValueError, match=match):
+        RatioSettings(**options)
 
 
 def test_transferability_scores_a_source_by_what_its_prediction_explains_of_the_target():

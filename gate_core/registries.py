@@ -1,0 +1,83 @@
+"""Small registries: the one vocabulary of each option (task types, transfer-ratio modes, splits).
+
+Why: an option spelled in several places drifts (a CLI accepting what validation refuses, a page
+offering what the CLI does not know). A registry maps each option name to what it stands for,
+and the CLI's ``choices``, the pages' options and every validation read it, as chemprop v2's
+``utils/registry.py`` does for losses and metrics. This module imports nothing heavy, so the CLI
+can build its parser without importing torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Generic, TypeVar, overload
+
+T = TypeVar("T")
+
+
+class Registry(Mapping[str, T], Generic[T]):
+    """Option name → entry (a description, a function), in registration order.
+
+    ``what`` names the option in error messages ("task type"). :meth:`check` is the one place
+    an unknown name is refused, so every interface refuses it with the same words.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._entries: dict[str, T] = {}
+
+    @overload
+    def register(self, name: str, entry: T) -> T: ...
+
+    @overload
+    def register(self, name: str) -> Callable[[T], T]: ...
+
+    def register(self, name: str, entry: T | None = None) -> T | Callable[[T], T]:
+        """Register ``entry`` under ``name``; without ``entry``, a decorator that registers."""
+
+        def add(value: T) -> T:
+            if name in self._entries:
+                raise ValueError(f"{self.what} {name!r} is registered twice")
+            self._entries[name] = value
+            return value
+
+        return add if entry is None else add(entry)
+
+    def check(self, name: object) -> str:
+        """``name`` itself when it is registered, else ``ValueError`` listing the choices."""
+        if not isinstance(name, str) or name not in self._entries:
+            raise ValueError(f"unknown {self.what} {name!r}; choose one of: {', '.join(self._entries)}")
+        return name
+
+    @property
+    def names(self) -> list[str]:
+        """The registered names, in order: what a CLI's ``choices`` or a page's options list."""
+        return list(self._entries)
+
+    def lookup(self, name: object) -> T:
+        """The entry of ``name``, refused as in :meth:`check` when it is not registered."""
+        return self._entries[self.check(name)]
+
+    def __getitem__(self, name: str) -> T:
+        return self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.what!r}: {', '.join(self._entries)})"
+
+
+#: Task type → what it predicts (the page's help text).
+TASK_TYPES: Registry[str] = Registry("task type")
+TASK_TYPES.register("regression", "a continuous value, in the task's unit")
+TASK_TYPES.register("classification", "the probability of class 1 (labels 0 or 1)")
+
+#: Transfer-ratio mode → how λ is chosen for the sources not pinned or excluded (DESIGN §5).
+RATIO_MODES: Registry[str] = Registry("transfer-ratio mode")
+RATIO_MODES.register("learned", "learned by bi-level optimisation on a validation fold")
+RATIO_MODES.register("uniform", "λ = 1 for every source")
+RATIO_MODES.register("off", "λ = 0: no alignment, the new task trains on its own")
