@@ -21,7 +21,7 @@ from bench.labels import METHOD_COLOURS, METHOD_LABELS, size_sort_key
 from bench.labels import finite_number as num
 from bench.labels import RESULTS as COMMANDS  # noqa: F401 - the page reads these two from here
 from bench.labels import SCALING_CURVES  # noqa: F401
-from gate_app.charts import GATE_COLOUR, HEIGHT, _layout
+from gate_app.charts import GATE_COLOUR, HEIGHT, _layout, chart_text
 
 RESULTS_ENV = "GATE_BENCH_RESULTS"
 DEFAULT_RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
@@ -186,16 +186,16 @@ def target_bars(labels: list[str], values: list[float | None], target: float | N
     def ok(v: float | None) -> bool:
         return not judge or target is None or v is None or (v >= target if higher_is_better else v < target)
 
-    fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", marker_color=[GATE_COLOUR if ok(v) else TARGET_COLOUR for v in values],
-                           text=[_short(v) for v in values], textposition="auto", hovertemplate="%{y}: %{x:,.4g} " + unit + "<extra></extra>"))
+    fig = go.Figure(go.Bar(x=values, y=[chart_text(t) for t in labels], orientation="h", marker_color=[GATE_COLOUR if ok(v) else TARGET_COLOUR for v in values],
+                           text=[_short(v) for v in values], textposition="auto", hovertemplate="%{y}: %{x:,.4g} " + chart_text(unit) + "<extra></extra>"))
     if target is not None:
         text = f"target {'≥' if higher_is_better else '<'} {target:,.4g} {unit}"
         if log:  # plotly places a vline's annotation wrongly on a log axis: say it in the title
             fig.add_vline(x=target, line={"color": TARGET_COLOUR, "dash": "dash"})
             title = f"{title} · dashed: {text}"
         else:
-            fig.add_vline(x=target, line={"color": TARGET_COLOUR, "dash": "dash"}, annotation_text=text, annotation_position="top")
-    fig.update_xaxes(title=unit, **({"type": "log", "dtick": 1} if log else {}))
+            fig.add_vline(x=target, line={"color": TARGET_COLOUR, "dash": "dash"}, annotation_text=chart_text(text), annotation_position="top")
+    fig.update_xaxes(title=chart_text(unit), **({"type": "log", "dtick": 1} if log else {}))
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, title, height=max(HEIGHT - 100, 34 * len(labels) + 120))
 

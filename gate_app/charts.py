@@ -2,9 +2,17 @@
 
 Why one module: the same chart (ratio bars, λ trajectories, parity) appears on several pages
 and must look the same everywhere.
+
+Every argument is plain text. Plotly renders a subset of HTML in titles, axis titles, legend
+names, tick labels and hover text (``<a href>``, ``<b>``, ``<br>``, ``<span style>``), and
+units, task names, column names and molecule names come from users and imported archives, so
+each one passes through :func:`chart_text` where it enters a figure; the markup around it
+(``<b>``, ``<br>``) is ours.
 """
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import pandas as pd
@@ -19,13 +27,20 @@ TOP_SOURCES = 5  # sources drawn in colour in the λ trajectory
 PARITY_SIZE = 460  # px; square plots need the height, the width follows from scaleanchor
 
 
+def chart_text(text: object) -> str:
+    """``text`` shown literally by plotly: ``&``, ``<`` and ``>`` escaped (plotly turns the
+    entities back into the characters), so user text can carry no link, style or line break."""
+    return html.escape(str(text), quote=False)
+
+
 def _layout(fig: go.Figure, title: str = "", height: int = HEIGHT) -> go.Figure:
-    fig.update_layout(title=title or None, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}, template="plotly_white")
+    """Size, margins and theme; ``title`` is plain text."""
+    fig.update_layout(title=chart_text(title) if title else None, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}, template="plotly_white")
     return fig
 
 
 def value_histogram(values: np.ndarray, name: str, unit: str = "") -> go.Figure:
-    label = f"{name} ({unit})" if unit else name
+    label = chart_text(f"{name} ({unit})" if unit else name)
     fig = go.Figure(go.Histogram(x=np.asarray(values, float), nbinsx=min(40, max(5, len(values) // 3)), marker_color=GATE_COLOUR))
     fig.update_xaxes(title=label)
     fig.update_yaxes(title="molecules")
@@ -51,6 +66,7 @@ def ratio_trajectory(traj: pd.DataFrame, member: int | None = 0, top: int = TOP_
     by final λ in colour with a legend, the others thin and grey; the x-axis starts at step 0."""
     data = traj if member is None else traj[traj["member"] == member]
     data = data.groupby(["step", "source"], as_index=False)["ratio"].mean()
+    data["source"] = data["source"].map(chart_text)  # an imported task's ratios name its sources
     final = data.sort_values("step").groupby("source")["ratio"].last().sort_values(ascending=False)
     leaders = list(final.index[:top])
     fig = go.Figure()
@@ -70,13 +86,13 @@ def ratio_bars(ratios: pd.DataFrame, top: int | None = None) -> go.Figure:
     """Ranked horizontal bars of λ_s with their spread over ensemble members; share in the label."""
     data = ratios.head(top) if top else ratios
     data = data.iloc[::-1]  # largest at the top
-    data = data.assign(label=[f"{source} · {share:.0%}" for source, share in zip(data["source"], data["share"])])
+    data = data.assign(label=[f"{chart_text(s)} · {share:.0%}" for s, share in zip(data["source"], data["share"])])
     kinds = data["kind"] if "kind" in data else pd.Series("", index=data.index)
     fig = go.Figure()
     for colour, kind in zip([GATE_COLOUR, *px.colors.qualitative.D3[1:]], dict.fromkeys(kinds)):
         part = data[kinds == kind]  # one trace per kind of source: experimental and computed read apart
         fig.add_trace(go.Bar(
-            x=part["ratio"], y=part["label"], orientation="h", name=kind or "sources", showlegend=bool(kind),
+            x=part["ratio"], y=part["label"], orientation="h", name=chart_text(kind or "sources"), showlegend=bool(kind),
             error_x={"type": "data", "array": part["ratio_std"], "visible": True, "color": "#555"},
             marker_color=colour,
             customdata=np.stack([part["ratio_std"], part["share"]], axis=1),
@@ -88,7 +104,8 @@ def ratio_bars(ratios: pd.DataFrame, top: int | None = None) -> go.Figure:
 
 
 def ratio_heatmap(matrix: pd.DataFrame) -> go.Figure:
-    fig = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=list(matrix.columns), y=list(matrix.index), colorscale="Blues", colorbar={"title": "λ"}, hovertemplate="%{y} ← %{x}: λ = %{z:.3f}<extra></extra>"))
+    x, y = [chart_text(c) for c in matrix.columns], [chart_text(i) for i in matrix.index]
+    fig = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=x, y=y, colorscale="Blues", colorbar={"title": "λ"}, hovertemplate="%{y} ← %{x}: λ = %{z:.3f}<extra></extra>"))
     fig.update_xaxes(title="source task", tickangle=-45)
     fig.update_yaxes(title="added task")
     return _layout(fig, "Transfer ratios: added tasks × sources", height=max(260, 40 * len(matrix) + 200))
@@ -98,12 +115,12 @@ def parity(
     y_true: list[float], gate: list[float], baseline: list[float] | None, name: str, unit: str = "",
     title: str = "Test set: predicted vs measured", series: str = "GATE (new task)",
 ) -> go.Figure:
-    label = f"{name} ({unit})" if unit else name
+    label = chart_text(f"{name} ({unit})" if unit else name)
     y_true = np.asarray(y_true, float)
     fig = go.Figure()
     if baseline is not None:
         fig.add_trace(go.Scatter(x=y_true, y=baseline, mode="markers", name="baseline (frozen backbone + new head)", marker={"color": BASELINE_COLOUR, "symbol": "x", "size": 7}))
-    fig.add_trace(go.Scatter(x=y_true, y=gate, mode="markers", name=series, marker={"color": GATE_COLOUR, "size": 8}))
+    fig.add_trace(go.Scatter(x=y_true, y=gate, mode="markers", name=chart_text(series), marker={"color": GATE_COLOUR, "size": 8}))
     everything = np.concatenate([y_true, np.asarray(gate, float), np.asarray(baseline if baseline is not None else [], float)])
     lo, hi = float(np.nanmin(everything)), float(np.nanmax(everything))
     pad = 0.05 * (hi - lo or 1.0)
@@ -124,7 +141,7 @@ def roc(y_true: list[float], gate: list[float], baseline: list[float] | None, ti
         if scores is None or len(np.unique(y_true)) < 2:
             continue
         fpr, tpr, _ = roc_curve(np.asarray(y_true), np.asarray(scores))
-        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=name, line={"color": colour}))
+        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=chart_text(name), line={"color": colour}))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "grey", "dash": "dash"}, name="chance", hoverinfo="skip"))
     fig.update_xaxes(title="false positive rate", range=[0, 1])
     fig.update_yaxes(title="true positive rate", range=[0, 1])
@@ -134,6 +151,8 @@ def roc(y_true: list[float], gate: list[float], baseline: list[float] | None, ti
 
 def latent_scatter(coords: np.ndarray, hover: list[str], colour: pd.Series | None, colour_label: str, title: str, query: np.ndarray | None = None, query_hover: list[str] | None = None) -> go.Figure:
     """WebGL scatter of 2-D coordinates; numeric colours get a colour bar, others a legend."""
+    hover, colour_label = [chart_text(h) for h in hover], chart_text(colour_label)
+    query_hover = [chart_text(h) for h in query_hover] if query_hover is not None else None
     fig = go.Figure()
     if colour is None:
         fig.add_trace(go.Scattergl(x=coords[:, 0], y=coords[:, 1], mode="markers", text=hover, hovertemplate="%{text}<extra></extra>", marker={"size": 6, "color": GATE_COLOUR, "opacity": 0.75}, name="molecules"))
@@ -153,7 +172,8 @@ def latent_scatter(coords: np.ndarray, hover: list[str], colour: pd.Series | Non
         labels = colour.astype(str).to_numpy()
         for value in pd.unique(labels):
             idx = np.flatnonzero(labels == value)
-            fig.add_trace(go.Scattergl(x=coords[idx, 0], y=coords[idx, 1], mode="markers", text=[hover[i] for i in idx], hovertemplate="%{text}<extra>" + value + "</extra>", marker={"size": 6, "opacity": 0.8}, name=f"{colour_label}: {value}"))
+            shown = chart_text(value)
+            fig.add_trace(go.Scattergl(x=coords[idx, 0], y=coords[idx, 1], mode="markers", text=[hover[i] for i in idx], hovertemplate="%{text}<extra>" + shown + "</extra>", marker={"size": 6, "opacity": 0.8}, name=f"{colour_label}: {shown}"))
     if query is not None and len(query):
         fig.add_trace(go.Scattergl(
             x=query[:, 0], y=query[:, 1], mode="markers+text", text=query_hover, textposition="top center", textfont={"color": "crimson"},

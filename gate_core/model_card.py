@@ -18,9 +18,9 @@ import numpy as np
 from rdkit import rdBase
 
 from gate_core import __version__
-from gate_core.app_support import ratio_frame
 from gate_core.registry import TaskRecord
 from gate_core.text import plural
+from gate_core.app_support import ratio_frame
 
 METRICS = {"regression": ("r2", "rmse", "mae"), "classification": ("roc_auc", "accuracy")}
 METRIC_NAMES = {"r2": "R²", "rmse": "RMSE", "mae": "MAE", "roc_auc": "ROC-AUC", "accuracy": "accuracy"}
@@ -28,7 +28,9 @@ MODEL_NAMES = {"gate": "trained task (GATE)", "probe": "frozen-backbone probe", 
 TOP_RATIOS = 5
 BOOTSTRAP = 1000
 LEVEL = 0.95
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~-])")
+#: Markdown's active characters, plus ``:`` (autolinks, Streamlit's colour directives), ``$``
+#: (maths), ``&`` (entities), ``=`` and ``.`` (setext headings, numbered lists).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~=.:$&-])")
 
 
 @dataclass
@@ -85,8 +87,10 @@ class ModelCard:
 
 
 def _md(text: object) -> str:
-    """User text as literal Markdown (no links, images or emphasis it did not ask for)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    """User text as literal Markdown on one line (no links, images, emphasis, headings, lists or
+    table breaks it did not ask for). Every value read from a record or an imported task's
+    metadata goes through it; the HTML rendering escapes it again (:func:`_html_inline`)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
 
 
 def _html_inline(markdown: str) -> str:
@@ -134,7 +138,7 @@ def _quality(record: TaskRecord, metadata: dict) -> Section:
     table = [["model", *[f"{METRIC_NAMES[k]} ({pct} interval)" for k in keys], "molecules"]]
     for model, values in (metrics.get("comparison") or {}).items():
         intervals = metric_intervals(y_true[held], np.asarray(oof[model], float)[held], record.task_type) if model in oof and held.any() else {}
-        name = MODEL_NAMES.get(model, model) + (" · answers predictions" if model == metrics.get("model") else "")
+        name = (MODEL_NAMES[model] if model in MODEL_NAMES else _md(model)) + (" · answers predictions" if model == metrics.get("model") else "")
         cells = [_number(values.get(k)) + (f" ({_number(intervals[k][0])} to {_number(intervals[k][1])})" if k in intervals else "") for k in keys]
         table.append([name, *cells, _number(values.get("n"))])
     paragraphs = [
@@ -168,9 +172,9 @@ def model_card(record: TaskRecord, metadata: dict | None = None, backbone: dict 
         [
             ["field", "value"],
             ["task", _md(record.name)],
-            ["type", record.task_type],
+            ["type", _md(record.task_type)],
             ["unit", _md(record.unit) or "–"],
-            ["created", (record.created or "")[:19].replace("T", " ") or "–"],
+            ["created", _md((record.created or "")[:19].replace("T", " ")) or "–"],
         ],
     )
     n_test = int(sizes.get("n_test") or 0)
@@ -185,13 +189,13 @@ def model_card(record: TaskRecord, metadata: dict | None = None, backbone: dict 
     split = (
         f"{plural(int(sizes.get('n_train') or 0), 'molecule')} train the model"
         + (f"; {plural(n_test, 'molecule')} of held-out scaffolds form a separate test set." if n_test else "; no separate test set (every molecule trains the model).")
-        + (f" Ensemble of {plural(int(config['ensemble']), 'member')}, scaffold folds; at most {config.get('max_steps', '?')} steps per member." if config.get("ensemble") else "")
+        + (f" Ensemble of {plural(int(config['ensemble']), 'member')}, scaffold folds; at most {_md(config.get('max_steps', '?'))} steps per member." if config.get("ensemble") else "")
     )
     domain = metadata.get("domain") or {}
     applicability = Section(
         "Applicability domain",
         [
-            f"A molecule's domain distance is its mean distance to the {domain.get('neighbours', 5)} nearest training molecules in the "
+            f"A molecule's domain distance is its mean distance to the {_md(domain.get('neighbours', 5))} nearest training molecules in the "
             "common chart (the backbone's shared latent space), divided by the 95th percentile of the same distance among the training "
             "molecules. ≤ 1: inside the training data; above 2: outside it, where predictions deserve less trust and intervals widen."
         ],
@@ -200,7 +204,7 @@ def model_card(record: TaskRecord, metadata: dict | None = None, backbone: dict 
     ratios = Section(
         f"Top {len(ranked)} transfer ratios",
         [
-            f"Mode: {metadata.get('ratio_mode', config.get('ratios', '?'))}. λ = 1 is the default weight of a source property; "
+            f"Mode: {_md(metadata.get('ratio_mode', config.get('ratios', '?')))}. λ = 1 is the default weight of a source property; "
             "the share is λ over the sum of all λ. They describe what helped this model on these data, not a physical or causal link."
         ],
         [["source property", "λ", "± (ensemble)", "share", "vs the next source"]]
@@ -212,9 +216,9 @@ def model_card(record: TaskRecord, metadata: dict | None = None, backbone: dict 
         [],
         [
             ["field", "value"],
-            ["backbone id", record.backbone_id or "–"],
+            ["backbone id", _md(record.backbone_id or "–")],
             ["backbone sources", str(backbone.get("n_sources", "–")) + (f" ({_md(backbone['kinds'])})" if backbone.get("kinds") else "")],
-            ["task file format", str(metadata.get("format_version", "–"))],
+            ["task file format", _md(metadata.get("format_version", "–"))],
             ["card written by", f"gate_core {__version__}, RDKit {rdBase.rdkitVersion}, Python {platform.python_version()}"],
         ],
     )

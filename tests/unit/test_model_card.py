@@ -1,5 +1,7 @@
 """Model cards: every part the issue asks for, intervals that contain the estimate, user text escaped."""
 
+import re
+
 import numpy as np
 
 from gate_core.model_card import metric_intervals, model_card
@@ -61,3 +63,21 @@ def test_intervals_contain_the_estimate_and_narrow_with_more_data():
 def test_a_task_without_stored_quality_says_so():
     text = model_card(record(metrics={}, ratios={}), {}).markdown()
     assert "No quality estimate was stored" in text and "No transfer ratios were stored" in text
+
+
+def test_every_field_from_a_record_or_imported_metadata_is_plain_text():
+    """An imported task's record and metadata.json are untrusted: no field may add a link,
+    an image, a heading, a list, a colour directive or a table break to the card."""
+    evil = "x\n# heading\n1. item ![img](http://e.x/p.png) [link](http://e.x) <img src=x> :red[c] $m$ a|b &lt;"
+    hostile = record(name="ok_name", unit=evil, description=evil, task_type=evil, backbone_id=evil, created=evil,
+                     ratios={evil: {"ratio": 1.0, "ratio_std": 0.1, "share": 1.0}},
+                     metrics={"comparison": {evil: {"rmse": 0.5, "n": 3}}, "model": evil})
+    meta = {**metadata(), "ratio_mode": evil, "format_version": evil, "config": {"ensemble": 2, "max_steps": evil}, "domain": {"neighbours": evil}}
+    card = model_card(hostile, meta, {"n_sources": 3, "kinds": evil})
+    text = card.markdown()
+    for active in ("![", "](", "<img", "\n#", "\n1.", ":red[", "$m", "|b", "&lt;"):  # unless backslash-escaped
+        count = len(re.findall(r"(?<!\\)" + re.escape(active), text))
+        assert count == (text.count("\n## ") if active == "\n#" else 0), (active, count)  # only the card's own headings
+    page = card.html()
+    assert "<img" not in page and "<a " not in page and "&amp;lt;" in page  # '&lt;' typed by the user stays literal
+    assert page.count("<b>") == 0
