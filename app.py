@@ -10,7 +10,7 @@ import streamlit as st
 st.set_page_config(page_title="GATE Studio", layout="wide")
 with st.spinner("Starting GATE Studio: loading the chemistry and model libraries…"):  # seconds of imports on a server's first run
     from gate_app import state, views
-    from gate_core.app_support import backbone_properties, runs_frame, tasks_frame
+    from gate_app.tables import backbone_properties, runs_frame, tasks_frame
     from gate_core.models.gate import SOURCE_KIND_LABELS
 
 

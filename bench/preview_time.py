@@ -30,9 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def time_upload(studio, path: Path) -> dict:
     """Stage times of one upload from cold featurisation caches."""
-    from gate_core.app_support import PREVIEW_MAX_ROWS, task_preview, validate_upload
     from gate_core.data import featurize
     from gate_core.data.io import read_table
+    from gate_core.preview import PREVIEW_MAX_ROWS, PREVIEW_TEST_FRACTION, task_preview
+    from gate_core.transfer.upload import validate_upload
 
     featurize.clear_caches()
     data = path.read_bytes()
@@ -41,7 +42,7 @@ def time_upload(studio, path: Path) -> dict:
     t_read = time.perf_counter()
     report = validate_upload(frame, "smiles", "value")
     t_check = time.perf_counter()
-    preview = task_preview(studio, frame["smiles"].tolist(), frame["value"].tolist(), report.task_type, 0.15)
+    preview = task_preview(studio, frame["smiles"].tolist(), frame["value"].tolist(), report.task_type, PREVIEW_TEST_FRACTION)
     t_end = time.perf_counter()
     total = t_end - t0
     return {"upload": path.stem, "rows": len(frame), "rows_previewed": preview.n_rows_used, "support": preview.n_support,

@@ -403,7 +403,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     from gate_core.models.checkpoint import load_checkpoint
     from gate_core.relational.io import load_relational
     from gate_core.relational.train import resolve_table_path
-    from gate_core.transfer.addition import backbone_fingerprint
+    from gate_core.models.fingerprint import backbone_fingerprint
 
     limit_threads(args.threads)
     started = time.perf_counter()

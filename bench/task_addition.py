@@ -721,7 +721,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         return merge(args)
     from gate_core.models.checkpoint import load_checkpoint
     from gate_core.training.distributed import select_device
-    from gate_core.transfer.addition import backbone_fingerprint
+    from gate_core.models.fingerprint import backbone_fingerprint
 
     started = time.perf_counter()
     threads = args.threads or len(os.sched_getaffinity(0))

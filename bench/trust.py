@@ -151,7 +151,7 @@ def backbone_part(studio) -> dict:
 
 def _cached_backbone_part(studio, path: Path) -> dict:
     """:func:`backbone_part`, reused from ``path`` when it was measured on the same backbone and head."""
-    from gate_core.transfer.addition import backbone_fingerprint
+    from gate_core.models.fingerprint import backbone_fingerprint
 
     key = {"backbone_id": studio.backbone_id, "head_id": backbone_fingerprint(studio.relational().head)}
     if path.is_file() and (cached := json.loads(path.read_text())).get("key") == key:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from gate_app.tables import known_text
 from gate_app.views import WARN
-from gate_core.app_support import known_text
 
 EDITOR_KEY = "predict_known"
 USED = ":material/fact_check:"

@@ -16,6 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from gate_core import limits
+from gate_core.paths import DEFAULT_BACKBONE
 from gate_core.threads import configure_threads, thread_count
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ class Settings:
 
 
 def settings() -> Settings:
-    backbone = Path(os.environ.get(BACKBONE_ENV) or ROOT / "assets" / "backbone")
+    backbone = Path(os.environ.get(BACKBONE_ENV) or DEFAULT_BACKBONE)
     data_dir = Path(os.environ.get(DATA_DIR_ENV) or ROOT / "gate_data")
     return Settings(
         backbone=str(backbone.expanduser().resolve()),
@@ -110,7 +111,7 @@ def warm_umap() -> threading.Event:
 
     def work() -> None:
         try:
-            from gate_core.app_support import warm_up_umap
+            from gate_app.projection import warm_up_umap
 
             warm_up_umap()
         finally:

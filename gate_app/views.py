@@ -2,7 +2,7 @@
 
 Why here: the Add-a-task page shows a run while it trains and after it ends; the Tasks and
 Transfer-ratio pages show the same results. Rendering lives here; numbers come from
-``gate_core.app_support``.
+``gate_core`` and :mod:`gate_app.tables`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ import pandas as pd
 import streamlit as st
 
 from gate_app import charts, trust_views
-from gate_core.app_support import TaskPreview, UploadReport, metrics_comparison, ratio_frame, run_curves
+from gate_app.tables import metrics_comparison, run_curves
+from gate_core.preview import TaskPreview
 from gate_core.registry import RunRecord, TaskNotFoundError
 from gate_core.text import duration
+from gate_core.transfer.ratio_table import ratio_frame
+from gate_core.transfer.upload import UploadReport
 
 
 

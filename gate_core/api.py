@@ -25,8 +25,10 @@ import torch
 from gate_core.data.io import TableReadError, read_table
 from gate_core.featurizers.molecule import parse_smiles
 from gate_core.models.checkpoint import load_checkpoint
+from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.model_card import ModelCard, model_card
 from gate_core.models.gate import TaskInfo
+from gate_core.paths import DEFAULT_BACKBONE
 from gate_core.registry import ArchiveError, RegistryError, RunRecord, TaskRecord, TaskRegistry, TaskExistsError, validate_task_name
 from gate_core.registry.schema import record_problem
 from gate_core.relational.io import RelationalHeadError, load_relational
@@ -45,13 +47,12 @@ from gate_core.training.distributed import select_device
 from gate_core.training.evaluate import classification_metrics, embed, regression_metrics
 from gate_core.transfer.added_task import METADATA_FILE as TASK_METADATA_FILE
 from gate_core.transfer.added_task import MODELS, AddedTask, AddedTaskError
-from gate_core.transfer.addition import TaskAdditionConfig, TaskAdditionResult, add_task, backbone_fingerprint
+from gate_core.transfer.addition import TaskAdditionConfig, TaskAdditionResult, add_task
 from gate_core.transfer.calibration import LEVEL, Calibration, ConformalInterval, interval_columns
 from gate_core.transfer.domain import domain_label
 from gate_core.transfer.ratios import RatioSettings
 from gate_core.transfer.task_check import check_task_folder
 
-DEFAULT_BACKBONE = Path(__file__).resolve().parent.parent / "assets" / "backbone"
 MODEL_LABELS = {"gate": "trained task (GATE)", "probe": "frozen-backbone probe", "preview": "zero-training preview (relational head)"}
 
 
@@ -614,7 +615,8 @@ class GateStudio:
 
     def preview_task(self, smiles: list[object], values: list[object], query_smiles: list[object], task_type: str | None = None, name: str = "preview") -> pd.DataFrame:
         """Zero-training preview of a new task from its labelled molecules (see :func:`preview_new_task`)."""
-        return preview_new_task(self, None, smiles, values, query_smiles, task_type, name)
+        loaded = self.relational()
+        return preview_new_task(self.backbone, loaded.head, smiles, values, query_smiles, task_type, name, head_meta=loaded.head_meta)
 
     def units(self) -> dict[str, str]:
         units = {t.name: t.unit for t in self.backbone.config.tasks}

@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from gate_core.paths import DEFAULT_BACKBONE
 from gate_core.registries import RATIO_MODES, TASK_TYPES
 
-DEFAULT_BACKBONE = Path(__file__).resolve().parent.parent / "assets" / "backbone"
 _MODELS = ("gate", "probe", "preview")  # gate_core.transfer.added_task.MODELS, without importing torch to build the parser
 
 

@@ -20,7 +20,7 @@ from rdkit import rdBase
 from gate_core import __version__
 from gate_core.registry import TaskRecord
 from gate_core.text import plural
-from gate_core.app_support import ratio_frame
+from gate_core.transfer.ratio_table import ratio_frame
 
 METRICS = {"regression": ("r2", "rmse", "mae"), "classification": ("roc_auc", "accuracy")}
 METRIC_NAMES = {"r2": "R²", "rmse": "RMSE", "mae": "MAE", "roc_auc": "ROC-AUC", "accuracy": "accuracy"}

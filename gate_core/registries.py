@@ -46,7 +46,9 @@ class Registry(Mapping[str, T], Generic[T]):
     def check(self, name: object) -> str:
         """``name`` itself when it is registered, else ``ValueError`` listing the choices."""
         if not isinstance(name, str) or name not in self._entries:
-            raise ValueError(f"unknown {self.what} {name!r}; choose one of: {', '.join(self._entries)}")
+            raise ValueError(
+                f"unknown {self.what} {name!r}; choose one of: {', '.join(self._entries)}"
+            )
         return name
 
     @property

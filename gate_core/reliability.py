@@ -34,11 +34,11 @@ import torch
 from safetensors.torch import load_file
 
 from gate_core.models.checkpoint import write_weights_directory
+from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.models.gate import GATEModel
 from gate_core.relational.predict import RelationalPredictor
 from gate_core.relational.train import backbone_features, backbone_split
 from gate_core.training.evaluate import embed
-from gate_core.transfer.addition import backbone_fingerprint
 from gate_core.transfer.calibration import LEVEL, Calibration, ConformalInterval
 from gate_core.transfer.domain import ApplicabilityDomain
 

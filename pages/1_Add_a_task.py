@@ -13,16 +13,19 @@ import hashlib
 import streamlit as st
 
 from gate_app import state, views
+from gate_app.tables import runs_frame
 from gate_core.api import config_from_options
-from gate_core.app_support import TaskPreview, example_datasets, runs_frame, task_preview, validate_upload
 from gate_core.data.columns import default_target, split_unit, target_choices
+from gate_core.data.examples import example_datasets
 from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column
 from gate_core.models.gate import SOURCE_KIND_LABELS
+from gate_core.preview import PREVIEW_TEST_FRACTION, TaskPreview, task_preview
 from gate_core.registries import RATIO_MODES, TASK_TYPES
 from gate_core.registry import RegistryError, RunRecord, suggest_task_name
 from gate_core.relational.io import RelationalHeadError
 from gate_core.relational.predict import RelationalInputError
 from gate_core.text import plain, plural
+from gate_core.transfer.upload import validate_upload
 
 st.set_page_config(page_title="Add a task · GATE Studio", layout="wide")
 st.title("Add a task")
@@ -35,7 +38,6 @@ studio = state.require_studio()
 state.get_worker()
 settings = state.settings()
 registry = studio.registry
-PREVIEW_TEST_FRACTION = 0.15  # scaffolds the zero-training preview is scored on before training (training itself uses every molecule by default)
 top = st.container()  # this session's run (progress while it trains, then its results) sits above the form
 
 

@@ -8,9 +8,10 @@ trajectory over training (top sources highlighted), and for all tasks.
 import streamlit as st
 
 from gate_app import charts, state, views
-from gate_core.app_support import NOT_SIGNIFICANT, ratio_frame, ratio_matrix, trajectory_frame
+from gate_app.tables import ratio_matrix, trajectory_frame
 from gate_core.models.gate import SOURCE_KIND_LABELS
 from gate_core.text import plural
+from gate_core.transfer.ratio_table import NOT_SIGNIFICANT, ratio_frame
 
 st.set_page_config(page_title="Transfer ratios · GATE Studio", layout="wide")
 st.title("Transfer ratios")

@@ -14,7 +14,14 @@ from rdkit import Chem
 from rdkit.Chem import Draw
 
 from gate_app import charts, state
-from gate_core.app_support import COMMON_CHART, Projection, backbone_sample, canonical_or_none, fit_projection, latent_points, latent_spaces
+from gate_app.projection import Projection, fit_projection
+from gate_core.latent import (
+    COMMON_CHART,
+    backbone_sample,
+    canonical_or_none,
+    latent_points,
+    latent_spaces,
+)
 
 st.set_page_config(page_title="Latent space · GATE Studio", layout="wide")
 st.title("Latent space")

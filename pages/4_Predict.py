@@ -15,12 +15,13 @@ import streamlit as st
 from rdkit.Chem import Draw
 
 from gate_app import known_values, predict_views, state, views
-from gate_core.app_support import known_from_columns, known_from_editor, known_value_columns, prediction_csv, prediction_rows, relational_rows
+from gate_app.tables import prediction_csv, prediction_rows, relational_rows
 from gate_core.data.columns import is_numeric_column, parse_smiles_text
 from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column
 from gate_core.featurizers.molecule import parse_smiles
 from gate_core.predictions import blank_empty, invalid_entries, measured_columns
 from gate_core.relational.io import RelationalHeadError
+from gate_core.relational.known import known_from_columns, known_from_form, known_value_columns
 from gate_core.relational.predict import KnownTargetError, RelationalInputError
 from gate_core.text import plain, plural
 from gate_core.transfer.calibration import INTERVAL_EXPLANATION
@@ -80,7 +81,7 @@ if mode == TYPED:
     st.markdown("**Known measured values** (optional)")
     st.caption("Properties you have already measured for these molecules: pick the property, type the value in its unit. They refine the other predictions (relational head); leave the table empty for the plain GATE prediction.")
     try:
-        known = known_from_editor(known_values.editor(all_tasks, units))
+        known = known_from_form(known_values.editor(all_tasks, units))
     except RelationalInputError as exc:
         st.error(f"Known values refused: {exc}.", icon=views.ERROR)
         st.stop()

@@ -6,7 +6,7 @@ import io
 import streamlit as st
 
 from gate_app import state, views
-from gate_core.app_support import runs_frame, tasks_frame
+from gate_app.tables import runs_frame, tasks_frame
 from gate_core.registry import RegistryError
 from gate_core.text import plain
 

@@ -19,7 +19,11 @@ TEXT_FORMAT = "TASK=VALUE[,TASK=VALUE...] (e.g. Tb_K=351.4,logKow=-0.31)"
 
 
 def _blank(value: object) -> str:
-    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value).strip()
+    return (
+        ""
+        if value is None or (not isinstance(value, str) and pd.isna(value))
+        else str(value).strip()
+    )
 
 
 def parse_known(pairs: Iterable[tuple[object, object]]) -> dict[str, str]:
@@ -34,7 +38,9 @@ def parse_known(pairs: Iterable[tuple[object, object]]) -> dict[str, str]:
         if not value:
             continue
         if not name:
-            raise KnownValueError(f"row {r} of the known values has a value ({value}) but no property")
+            raise KnownValueError(
+                f"row {r} of the known values has a value ({value}) but no property"
+            )
         if name in known:
             raise KnownValueError(f"'{name}' is given twice in the known values; give it once")
         known[name] = value
@@ -61,9 +67,16 @@ def known_from_form(rows: pd.DataFrame) -> dict[str, str]:
 
 def known_value_columns(frame: pd.DataFrame, smiles_column: str, tasks: list[str]) -> list[str]:
     """Columns of a prediction file named exactly like a task and not empty: they hold known values."""
-    return [str(c) for c in frame.columns if c in tasks and c != smiles_column and frame[c].notna().any()]
+    return [
+        str(c)
+        for c in frame.columns
+        if c in tasks and c != smiles_column and frame[c].notna().any()
+    ]
 
 
 def known_from_columns(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, object]]:
     """One ``{task: value}`` per row from the known-value columns; blank cells are "not measured"."""
-    return [{c: v for c, v in row.items() if not pd.isna(v)} for row in frame[columns].to_dict("records")]
+    return [
+        {c: v for c, v in row.items() if not pd.isna(v)}
+        for row in frame[columns].to_dict("records")
+    ]

@@ -323,33 +323,27 @@ def format_known(row: Mapping[str, float]) -> str:
 
 
 def preview_new_task(
-    studio_or_backbone: object,
-    head: RelationalHead | None,
+    backbone: GATEModel,
+    head: RelationalHead,
     smiles: Sequence[object],
     values: Sequence[object],
     query_smiles: Sequence[object],
     task_type: str | None = None,
     name: str = "preview",
     known: Mapping[str, object] | Sequence[Mapping[str, object] | None] | None = None,
+    head_meta: dict | None = None,
 ) -> pd.DataFrame:
     """Predict a new task for ``query_smiles`` from its labelled molecules alone — no training.
 
     The new task's node is fitted to its support edges (``smiles``, ``values``) by a closed-form
     ridge read-out in the head's data-node space (:meth:`RelationalHead.task_node_from_support`);
     query molecules are then read out against it (with their ``known`` values on other tasks, if
-    any). Accepts a :class:`~gate_core.api.GateStudio` (its backbone, and its relational head
-    when ``head`` is None) or a bare backbone. Returns ``input``, ``smiles``, ``error`` and
+    any). ``head_meta`` is the head's saved metadata (label ranges, correction), as
+    :class:`RelationalPredictor` takes it. Returns ``input``, ``smiles``, ``error`` and
     ``prediction`` (user units, or probability of class 1); ``frame.attrs`` holds ``n_support``,
     ``task_type``, ``ridge`` and ``seconds``.
     """
     started = time.perf_counter()
-    backbone = getattr(studio_or_backbone, "backbone", studio_or_backbone)
-    head_meta = None
-    if head is None:
-        if not hasattr(studio_or_backbone, "relational"):
-            raise RelationalInputError("give a relational head (or a GateStudio, which loads its own)")
-        loaded = studio_or_backbone.relational()  # type: ignore[attr-defined]
-        head, head_meta = loaded.head, loaded.head_meta
     if len(smiles) != len(values):
         raise RelationalInputError(f"{len(smiles)} SMILES but {len(values)} values")
     predictor = RelationalPredictor(backbone, head, head_meta)

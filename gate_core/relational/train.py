@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from gate_core.data.splits import split
 from gate_core.data.table import MultiTaskTable
 from gate_core.models.checkpoint import load_checkpoint
+from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.models.gate import GATEModel
 from gate_core.relational.graph import KnownGraph, sample_reveal
 from gate_core.relational.head import RelationalConfig, RelationalHead, TaskNodes
@@ -44,7 +45,6 @@ from gate_core.relational.io import save_relational
 from gate_core.training.early_stopping import EarlyStopping
 from gate_core.training.evaluate import embed
 from gate_core.training.pretrain import PretrainConfig, load_table
-from gate_core.transfer.addition import backbone_fingerprint
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROBIT_TO_LOGIT = 3.8  # P(y > 0 | plain p) ≈ σ(3.8 p) for a residual std ≈ 0.45 (binarised training edges)

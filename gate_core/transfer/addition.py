@@ -18,7 +18,6 @@ comparable and it can be chosen instead (:data:`~gate_core.transfer.added_task.M
 from __future__ import annotations
 
 import copy
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ import torch
 
 from gate_core.data.splits import holdout_split, scaffold_folds
 from gate_core.data.table import InvalidRow, MultiTaskTable
+from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.models.gate import GATEModel, TaskInfo
 from gate_core.nn.task_modules import TaskModules
 from gate_core.training.early_stopping import EarlyStopping
@@ -111,15 +111,6 @@ def validate_task_table(table: MultiTaskTable, task_type: str, min_rows: int = M
             raise TaskDataError("classification labels must be 0 or 1")
         if min((values == 0).sum(), (values == 1).sum()) < 2:
             raise TaskDataError("classification needs at least two molecules of each class")
-
-
-def backbone_fingerprint(backbone: GATEModel) -> str:
-    """Short hash of the backbone's weights: an added task is only valid on the exact backbone."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(backbone.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 SINGLE_MEMBER_FOLDS = 7  # K = 1: validate on one of 7 scaffold folds (≈ 15 %)

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from gate_core import limits
-from gate_core.app_support import validate_upload
 from gate_core.cli import main
 from gate_core.data.io import TableReadError, detect_smiles_column, read_table
 from gate_core.registry import RegistryError, TaskExistsError
+from gate_core.transfer.upload import validate_upload
 
 from .cases import GIANT, MOLECULES, BadArchive, Upload, issue_archives, issue_uploads, random_archives, random_uploads
 

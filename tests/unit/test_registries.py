@@ -42,7 +42,10 @@ def test_cli_choices_and_schemas_read_the_registries():
     assert choices["task_type"] == TASK_TYPES.names == ["regression", "classification"]
     assert choices["ratios"] == RATIO_MODES.names == ["learned", "uniform", "off"]
     assert TASK_SCHEMA["properties"]["task_type"]["enum"] == TASK_TYPES.names
-    assert TASK_FILE_SCHEMA["properties"]["info"]["properties"]["task_type"]["enum"] == TASK_TYPES.names
+    assert (
+        TASK_FILE_SCHEMA["properties"]["info"]["properties"]["task_type"]["enum"]
+        == TASK_TYPES.names
+    )
 
 
 def test_task_info_refuses_an_unregistered_task_type():

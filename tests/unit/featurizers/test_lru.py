@@ -17,7 +17,11 @@ def test_lru_drops_the_least_recently_used_entry():
     cache.update({"a": 1, "b": 2, "c": 3})
     assert cache.get("a") == 1  # "a" is now the most recently used, "b" the least
     cache["d"] = 4
-    assert len(cache) == 3 and "b" not in cache and {"a", "c", "d"} <= {k for k in "abcd" if k in cache}
+    assert (
+        len(cache) == 3
+        and "b" not in cache
+        and {"a", "c", "d"} <= {k for k in "abcd" if k in cache}
+    )
     cache.update((str(i), i) for i in range(10))
     assert len(cache) == 3 and cache.get("9") == 9 and cache.get("a", -1) == -1
     cache.clear()

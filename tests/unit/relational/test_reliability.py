@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from gate_core.reliability import NO_RELATION, BackboneCalibration, PairGate, PairVerdict, judge_pair, known_slopes
@@ -102,7 +101,7 @@ def test_backbone_interval_covers_the_validation_residuals_at_its_level(studio, 
 
 
 def _inject(studio, verdicts: dict[str, PairVerdict]) -> None:
-    from gate_core.transfer.addition import backbone_fingerprint
+    from gate_core.models.fingerprint import backbone_fingerprint
 
     predictor = studio.relational()
     gate = studio.reliability.pair_gate(predictor)  # computed on the tiny head, then overridden for the test

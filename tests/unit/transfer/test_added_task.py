@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
+from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.transfer.added_task import METADATA_FILE, WEIGHTS_FILE, AddedTask, AddedTaskError
-from gate_core.transfer.addition import TaskAdditionConfig, add_task, backbone_fingerprint
+from gate_core.transfer.addition import TaskAdditionConfig, add_task
 from gate_core.transfer.frozen import compute_frozen_sources
 
 TINY = {"ensemble": 2, "max_steps": 20, "warmup_steps": 5, "outer_every": 5, "eval_every": 5}

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from gate_core.data.table import MultiTaskTable
+from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.transfer.addition import (
     TaskAdditionConfig,
     TaskDataError,
     add_task,
-    backbone_fingerprint,
     detect_task_type,
     validate_task_table,
 )

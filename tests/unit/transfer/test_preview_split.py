@@ -31,4 +31,6 @@ def test_preview_scores_the_test_set_task_addition_holds_out(backbone, target_fr
     result = add_task(backbone, smiles, values, "t", config)
     assert preview.same_split and len(preview.smiles) >= 2
     assert sorted(preview.smiles) == sorted(result.test_predictions["smiles"])
-    assert not set(studio.support) & set(preview.smiles)  # the task node never saw a scored molecule
+    assert not set(studio.support) & set(
+        preview.smiles
+    )  # the task node never saw a scored molecule

@@ -9,8 +9,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.transfer.added_task import METADATA_FILE, WEIGHTS_FILE, AddedTaskError
-from gate_core.transfer.addition import TaskAdditionConfig, add_task, backbone_fingerprint
+from gate_core.transfer.addition import TaskAdditionConfig, add_task
 from gate_core.transfer.task_check import check_task_folder
 
 TINY = {"ensemble": 2, "max_steps": 10, "warmup_steps": 5, "outer_every": 5, "eval_every": 5}
