@@ -77,7 +77,7 @@ def _log(msg: str) -> None:
 # ----------------------------------------------------------------------------------------- split
 
 
-def rebuild_split(meta: dict, table_path: str | None):  # noqa: ANN201
+def rebuild_split(meta: dict, table_path: str | None):
     """The backbone's table, config and train/val/test indices, checked against its metadata."""
     from gate_core.data.splits import split
     from gate_core.training.pretrain import PretrainConfig, load_table
@@ -164,7 +164,7 @@ def _checkpoint_predictions(path: Path, test_smiles: list[str], backbone_pre: di
     return predict(model, test_smiles), list(model.task_names), info
 
 
-def _train_noalign(config, path: Path, reference: dict[str, str]) -> None:  # noqa: ANN001
+def _train_noalign(config, path: Path, reference: dict[str, str]) -> None:
     from gate_core.training.objective import LossWeights
     from gate_core.training.pretrain import pretrain
 
@@ -174,7 +174,7 @@ def _train_noalign(config, path: Path, reference: dict[str, str]) -> None:  # no
     pretrain(cfg, out_dir=path, progress=False, split_reference=reference)
 
 
-def _single_task(config, task: str, reference: dict[str, str], args: argparse.Namespace, test_smiles: list[str]) -> tuple[np.ndarray, dict]:  # noqa: ANN001
+def _single_task(config, task: str, reference: dict[str, str], args: argparse.Namespace, test_smiles: list[str]) -> tuple[np.ndarray, dict]:
     from gate_core.training.evaluate import predict
     from gate_core.training.objective import LossWeights
     from gate_core.training.pretrain import pretrain

@@ -125,7 +125,7 @@ def cell_frame(ts: TargetSplit, size: int | str, val_fraction: float):  # noqa: 
     })
 
 
-def _atomic_csv(frame, path: Path) -> None:  # noqa: ANN001
+def _atomic_csv(frame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     frame.to_csv(tmp, index=False)  # full float repr: the values round-trip exactly

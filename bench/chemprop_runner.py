@@ -110,7 +110,7 @@ def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict:
     }
 
 
-def _json_safe(value):  # noqa: ANN001, ANN202
+def _json_safe(value):
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -140,7 +140,7 @@ def rdkit_descriptors(smiles: list[str]) -> np.ndarray:
     return np.clip(np.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0), -1e6, 1e6)
 
 
-def make_dataset(smiles: list[str], Y: np.ndarray | None, featurizer, X_d: np.ndarray | None = None):  # noqa: ANN001, ANN201
+def make_dataset(smiles: list[str], Y: np.ndarray | None, featurizer, X_d: np.ndarray | None = None):
     """A cached chemprop ``MoleculeDataset`` (featurised once, up front); ``X_d`` (N, d) extra
     molecule descriptors for the FFN."""
     from chemprop import data
@@ -165,7 +165,7 @@ def epoch_clock():  # noqa: ANN201 - a Lightning callback; built here so lightni
             self.epochs: list[dict] = []
             self._t0 = 0.0
 
-        def on_train_epoch_start(self, trainer, pl_module) -> None:  # noqa: ANN001
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
             self._t0 = time.perf_counter()
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:  # noqa: ANN001 - called after validation in Lightning 2
@@ -179,7 +179,7 @@ def epoch_clock():  # noqa: ANN201 - a Lightning callback; built here so lightni
     return EpochClock()
 
 
-def train(model, train_loader, val_loader, args: argparse.Namespace, epochs: int, patience: int, max_minutes: float) -> dict:  # noqa: ANN001
+def train(model, train_loader, val_loader, args: argparse.Namespace, epochs: int, patience: int, max_minutes: float) -> dict:
     """Lightning fit with early stopping on val loss; the best-val-loss weights are restored."""
     import torch
     from lightning import pytorch as pl
@@ -211,7 +211,7 @@ def train(model, train_loader, val_loader, args: argparse.Namespace, epochs: int
     }
 
 
-def predict(model, loader, args: argparse.Namespace) -> np.ndarray:  # noqa: ANN001
+def predict(model, loader, args: argparse.Namespace) -> np.ndarray:
     """Predictions in the target's own units (the model's UnscaleTransform applies in eval mode)."""
     import torch
     from lightning import pytorch as pl
@@ -222,7 +222,7 @@ def predict(model, loader, args: argparse.Namespace) -> np.ndarray:  # noqa: ANN
     return torch.cat([b.detach().cpu() for b in batches], 0).numpy().astype(np.float64)
 
 
-def build_mpnn(n_tasks: int, scaler, args: argparse.Namespace, featurizer, message_passing=None, agg=None, x_d_scaler=None):  # noqa: ANN001, ANN201
+def build_mpnn(n_tasks: int, scaler, args: argparse.Namespace, featurizer, message_passing=None, agg=None, x_d_scaler=None):
     """chemprop's default MPNN (what ``chemprop train`` builds), or a new head on given message passing;
     with ``x_d_scaler`` the FFN also reads the (standardised) molecule descriptors."""
     from chemprop import models, nn

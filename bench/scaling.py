@@ -339,7 +339,7 @@ def subset_backbone(backbone, names: list[str]):  # noqa: ANN001, ANN201 - GATEM
     return model.to(device).eval()
 
 
-def _add_config(spec: dict):  # noqa: ANN202
+def _add_config(spec: dict):
     from gate_core.transfer.addition import TaskAdditionConfig
     from gate_core.transfer.ratios import RatioSettings
 

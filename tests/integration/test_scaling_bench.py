@@ -29,7 +29,10 @@ def test_quick_run_writes_the_documented_schema(tmp_path):
     assert data["benchmark"] == "scaling" and data["device"] == "cpu" and data["machine"]["cpu_model"]
     assert data["status"].startswith("Complete")
     grid = data["settings"]["grid"]
-    ints = lambda text: [int(v) for v in str(text).split(",")]  # noqa: E731
+
+    def ints(text: object) -> list[int]:
+        return [int(v) for v in str(text).split(",")]
+
     curves = data["curves"]
     assert set(curves) == set(scaling.CURVES)
 
