@@ -1,7 +1,9 @@
 """``python -m bench <name> [options]`` runs one benchmark; ``python -m bench all`` the foundation set.
 
-Each benchmark module defines ``DESCRIPTION``, ``add_arguments(parser)`` and ``run(args)``;
-``run`` writes ``<results-dir>/<name>.json`` and ``.md`` and returns their paths.
+Each benchmark module defines ``DESCRIPTION``, ``add_arguments(parser)``, ``run(args)`` and
+``markdown(result) -> str``, its result's one renderer; ``run`` writes
+``<results-dir>/<name>.json`` and ``.md`` (:func:`bench.common.write_results`) and returns their
+paths. A new benchmark registers here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from bench.common import RESULTS_DIR
 
 BENCHMARKS = {
     "featurization": "bench.featurization",
-    "pretraining": "bench.pretraining",
     "backbone_quality": "bench.backbone_quality",
     "backbone_v2": "bench.backbone_v2",
     "task_addition": "bench.task_addition",
@@ -27,9 +28,9 @@ BENCHMARKS = {
     "scaling": "bench.scaling",
     "trust": "bench.trust",
     "concurrency": "bench.concurrency",
-    "report": "bench.report",  # runs nothing: docs/benchmarks.md + PNGs (+ missing CSVs) from the results
+    "report": "bench.report",  # runs nothing: every <name>.md and docs/benchmarks.md from the JSON
 }
-FOUNDATION = ("featurization", "pretraining", "backbone_quality")
+FOUNDATION = ("featurization", "backbone_quality")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:

@@ -77,7 +77,7 @@ def _log(msg: str) -> None:
 # ----------------------------------------------------------------------------------------- split
 
 
-def rebuild_split(meta: dict, table_path: str | None):
+def rebuild_split(meta: dict, table_path: str | None):  # noqa: ANN201
     """The backbone's table, config and train/val/test indices, checked against its metadata."""
     from gate_core.data.splits import split
     from gate_core.training.pretrain import PretrainConfig, load_table
@@ -164,7 +164,7 @@ def _checkpoint_predictions(path: Path, test_smiles: list[str], backbone_pre: di
     return predict(model, test_smiles), list(model.task_names), info
 
 
-def _train_noalign(config, path: Path, reference: dict[str, str]) -> None:
+def _train_noalign(config, path: Path, reference: dict[str, str]) -> None:  # noqa: ANN001
     from gate_core.training.objective import LossWeights
     from gate_core.training.pretrain import pretrain
 
@@ -174,7 +174,7 @@ def _train_noalign(config, path: Path, reference: dict[str, str]) -> None:
     pretrain(cfg, out_dir=path, progress=False, split_reference=reference)
 
 
-def _single_task(config, task: str, reference: dict[str, str], args: argparse.Namespace, test_smiles: list[str]) -> tuple[np.ndarray, dict]:
+def _single_task(config, task: str, reference: dict[str, str], args: argparse.Namespace, test_smiles: list[str]) -> tuple[np.ndarray, dict]:  # noqa: ANN001
     from gate_core.training.evaluate import predict
     from gate_core.training.objective import LossWeights
     from gate_core.training.pretrain import pretrain
@@ -322,11 +322,14 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "properties": properties,
         "wall_seconds": time.perf_counter() - started,
     }
-    return write_results(NAME, results, _markdown(results, table.tasks, tasks), args.results_dir, rows=csv_rows(NAME, results))
+    return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
 
 
-def _markdown(results: dict, all_tasks: list[str], focus: list[str]) -> str:
+def markdown(results: dict) -> str:
+    """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
     props = results["properties"]
+    tasks = results["settings"]["tasks"]
+    focus = tasks if isinstance(tasks, list) else [t for t in str(tasks or "").split(",") if t]
 
     def cell(t: str, m: str) -> str:
         r = props[t]["methods"].get(m)
@@ -346,11 +349,10 @@ def _markdown(results: dict, all_tasks: list[str], focus: list[str]) -> str:
         return f"{METHOD_LABELS[p['winner']]} ({sure})"
 
     methods = [m for m in METHODS if any(m in props[t]["methods"] for t in props)]
-    order = [t for t in focus if t in props] + [t for t in all_tasks if t in props and t not in focus]
+    order = [t for t in focus if t in props] + [t for t in props if t not in focus]
     rows = [[t, props[t]["n_test"], *[cell(t, m) for m in methods], verdict(t)] for t in order]
     contested = [t for t in props if len(methods) > 1 and set(props[t]["methods"]) == set(methods)]
     wins = {m: sum(props[t]["winner"] == m for t in contested) for m in methods}
-    no_test = [t for t in all_tasks if t not in props]
     gate_vs_mt = [t for t in props if {"gate", "multitask"} <= set(props[t]["methods"])]
     gate_better = sum(props[t]["methods"]["gate"]["rmse"] < props[t]["methods"]["multitask"]["rmse"] for t in gate_vs_mt)
     missing = results["details"].get("multitask", {}).get("missing")
@@ -380,4 +382,4 @@ bold = lowest RMSE. "Clear" = the paired-bootstrap 95 % interval of the RMSE gap
 
 - Wins by lowest RMSE: {", ".join(f"{METHOD_LABELS[m]} {wins[m]}" for m in methods)} (on the {len(contested)} properties scored by every method: {", ".join(contested) or "none"}).
 - {f"GATE vs the same network without alignment losses: lower RMSE on {gate_better} of {len(gate_vs_mt)} properties." if gate_vs_mt else "GATE vs the same network without alignment losses: not compared (" + ("checkpoint missing" if missing else "checkpoint not on the backbone's split") + ")."}
-{st_text}{rf_text}{f"- No test labels (not scored): {', '.join(no_test)}." + chr(10) if no_test else ""}"""
+{st_text}{rf_text}"""

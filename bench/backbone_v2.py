@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _test_fold(path: str) -> tuple:
     """(model, metadata, test-fold SMILES, the rebuilt table)."""
-    from bench.backbone_quality import rebuild_split
+    from gate_core.training.backbone_split import rebuild_split
     from gate_core.models.checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(path)
@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "descriptor_input": descriptor_input(args.ablation_on, args.ablation_off),
         "task_addition": task_addition(args.task_addition_v1, args.task_addition_v2, args.bootstrap),
     }
-    return write_results(NAME, results, markdown(results), getattr(args, "results_dir", None))
+    return write_results(NAME, results, markdown, getattr(args, "results_dir", None))
 
 
 def _f(x: object, digits: int = 3) -> str:

@@ -147,7 +147,7 @@ def pretrain_frame(backbone: str | Path):  # noqa: ANN201 - (DataFrame, info dic
     (train | val — the backbone's scaffold-test molecules are left out), one column per property."""
     import pandas as pd
 
-    from bench.backbone_quality import rebuild_split
+    from gate_core.training.backbone_split import rebuild_split
 
     meta = json.loads((Path(backbone) / "metadata.json").read_text())
     config, table, (train, val, test) = rebuild_split(meta, None)
@@ -431,7 +431,7 @@ def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
     if state.get("started") is not None:
         state["wall_seconds"] = time.perf_counter() - state["started"]
     payload = {k: v for k, v in state.items() if k not in ("started", "reference_path")}
-    paths = write_results(NAME, payload, markdown(payload), results_dir)
+    paths = write_results(NAME, payload, markdown, results_dir)
     write_csv([*state["rows"], *ref_rows], Path(results_dir) / f"{NAME}.csv")
     return paths
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate_app.bench_results import md_table  # noqa: F401 - one table helper for bench and the app
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 
@@ -139,6 +141,54 @@ def rate_summary(count: int, timings: Sequence[Timing], unit: str = "items") -> 
     }
 
 
+class PeakMemory:
+    """``with PeakMemory(device) as m: ...`` then ``m.result``: the block's peak memory above the
+    level right before it, from the operating system's and torch's own accounting, not sampled.
+
+    On CPU: the process's high-water mark (``resource.getrusage``) minus its RSS just before
+    (psutil). The mark cannot be reset, so run the block in a fresh process after loading; if
+    loading peaked higher than the block, the figure is a lower bound. On CUDA:
+    ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``, minus what was
+    allocated before; the host RSS growth is kept beside it.
+    """
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = str(device)
+        self.result: dict[str, Any] = {}
+
+    def __enter__(self) -> PeakMemory:
+        import gc
+
+        import psutil
+
+        gc.collect()
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self._cuda0 = torch.cuda.memory_allocated()
+        self._rss0 = psutil.Process().memory_info().rss / 2**20
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        r = {"memory_method": "ru_maxrss minus RSS before", "rss_before_mb": self._rss0,
+             "peak_rss_mb": peak, "rss_growth_mb": max(0.0, peak - self._rss0)}
+        r["peak_memory_mb"] = r["rss_growth_mb"]
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize()
+            top = torch.cuda.max_memory_allocated()
+            r.update(cuda_allocated_before_mb=self._cuda0 / 2**20, cuda_peak_allocated_mb=top / 2**20,
+                     cuda_growth_mb=(top - self._cuda0) / 2**20, host_rss_growth_mb=r["rss_growth_mb"])
+            r["peak_memory_mb"] = r["cuda_growth_mb"]
+        self.result = r
+
+
 # ---------------------------------------------------------------------------------------- output
 
 
@@ -160,7 +210,7 @@ def _clean(value: Any) -> Any:
 def write_results(
     name: str,
     results: dict[str, Any],
-    markdown: str,
+    markdown: Callable[[dict[str, Any]], str],
     results_dir: str | Path | None = None,
     rows: Sequence[dict[str, Any]] | None = None,
 ) -> tuple[Path, Path]:
@@ -168,43 +218,23 @@ def write_results(
 
     The JSON gets ``benchmark``, ``command`` and ``machine`` keys added (``machine`` from
     :func:`machine_info`); NaN becomes ``null`` so any JSON reader accepts the file.
+    ``markdown`` is the result's one renderer (its module's ``markdown``): it renders the JSON as
+    written, and ``python -m bench report`` calls it again on the stored JSON, so this ``.md``,
+    ``docs/benchmarks.md`` and the app's page show the same text. Provenance stays in the JSON.
     With ``rows`` (flat dicts, e.g. :func:`csv_rows`), ``<name>.csv`` is written too.
     """
     out_dir = Path(results_dir) if results_dir is not None else RESULTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "benchmark": name,
-        "command": "python -m bench " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("__main__.py") else " ".join(sys.argv),
-        "machine": machine_info(),
-        **results,
-    }
+    by_bench = bool(sys.argv) and sys.argv[0].endswith("__main__.py")
+    command = "python -m bench " + " ".join(sys.argv[1:]) if by_bench else " ".join(sys.argv)
+    payload = _clean({"benchmark": name, "command": command,
+                      "machine": machine_info(), **results})
     json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
-    json_path.write_text(json.dumps(_clean(payload), indent=1, allow_nan=False) + "\n")
-    machine = payload["machine"]
-    footer = (
-        f"\n\n---\nMachine: {machine['cpu_model']}, {machine['cpu_count']} cores "
-        f"(affinity {machine['cpu_affinity']}), torch {machine['torch']}, {machine['date_utc']}, "
-        f"load average {', '.join(f'{x:.2f}' for x in machine['load_average_1_5_15'] or [])}. "
-        f"Code {str(machine['git_commit'])[:10]}{' (uncommitted changes)' if machine['git_dirty'] else ''}. "
-        f"Command: `{payload['command']}`. Raw numbers: `{json_path.name}`.\n"
-    )
-    md_path.write_text(markdown.rstrip() + footer)
+    json_path.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
+    md_path.write_text(markdown(payload).rstrip() + "\n")
     if rows is not None:
         write_csv(rows, out_dir / f"{name}.csv")
     return json_path, md_path
-
-
-def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A GitHub Markdown table; floats are shown with 4 significant digits."""
-
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return "n/a" if not math.isfinite(v) else f"{v:.4g}"
-        return "n/a" if v is None else str(v)
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def limit_threads(n: int) -> None:
@@ -275,29 +305,6 @@ def _rows_featurization(r: dict) -> list[dict]:
     return rows
 
 
-def _rows_pretraining(r: dict) -> list[dict]:
-    keep = ("device", "world_size", "threads", "alignment_form", "n_tasks", "n_molecules", "n_labels", "batch_size", "epochs_run",
-            "best_epoch", "featurize_seconds", "featurize_molecules_per_second", "train_seconds", "train_molecules_per_second_mean",
-            "train_molecules_per_second_median", "peak_memory_mb", "wall_seconds")
-    def alignment(run: dict) -> str | None:  # as in pretraining's table: "none" when every alignment weight is 0
-        weights = run.get("alignment") or {}
-        return run.get("alignment_form") if any(weights.get(k) for k in ("auto", "cons", "map", "dis")) else "none"
-
-    return [{"checkpoint": Path(str(run.get("checkpoint", ""))).name, "alignment": alignment(run), **{k: run.get(k) for k in keep}} for run in r.get("runs") or []]
-
-
-def _rows_pretraining_quick(r: dict) -> list[dict]:
-    settings = r.get("settings") or {}
-    rows = []
-    for form, f in (r.get("forms") or {}).items():
-        p10, p90 = (f.get("step_seconds_p10_p90") or [None, None])[:2]
-        ms = lambda x: None if x is None else 1000.0 * x  # noqa: E731
-        rows.append({"form": form, "tasks": settings.get("tasks"), "molecules": settings.get("molecules"), "batch_size": settings.get("batch_size"),
-                     "threads": settings.get("threads"), "step_ms_median": ms(f.get("step_seconds_median")), "step_ms_p10": ms(p10),
-                     "step_ms_p90": ms(p90), "molecules_per_second": f.get("molecules_per_second")})
-    return rows
-
-
 def _rows_backbone_quality(r: dict) -> list[dict]:
     rows = []
     for prop, p in (r.get("properties") or {}).items():
@@ -359,8 +366,6 @@ def _rows_gpu_figures(r: dict) -> list[dict]:
 
 ROW_EXTRACTORS: dict[str, Callable[[dict], list[dict]]] = {
     "featurization": _rows_featurization,
-    "pretraining": _rows_pretraining,
-    "pretraining_quick": _rows_pretraining_quick,
     "backbone_quality": _rows_backbone_quality,
     "task_addition": _rows_task_addition,
     "task_addition_v1": _rows_task_addition,

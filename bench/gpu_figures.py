@@ -64,8 +64,10 @@ def summarise(speed: dict, pretrain_meta: dict, epochs: list[dict], cpu_meta: di
     return out
 
 
-def markdown(figures: dict, machine: dict) -> str:
-    p, t = figures["pretraining"], figures["task_addition"]
+def markdown(r: dict) -> str:
+    """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
+    machine = r["machine"]
+    p, t = r["figures"]["pretraining"], r["figures"]["task_addition"]
     mps = p["molecules_per_second"]
     rows = [
         ["pre-training, molecules/s per epoch (16 tasks, mean alignment)", f"{sum(mps) / len(mps):.0f}" if mps else "n/a", p.get("cpu_molecules_per_second")],
@@ -89,4 +91,4 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     figures = summarise(speed, meta, epochs, cpu_meta, cpu_speed)
     machine = speed["machine"]  # the GPU machine's block, not this one's
     results = {"machine": machine, "figures": figures, "sources": [args.speed, args.pretrain, args.epochs]}
-    return write_results(NAME, results, markdown(figures, machine), args.results_dir, rows=csv_rows(NAME, results))
+    return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))

@@ -457,7 +457,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "visits": {"cold": measured["cold"], "warm": measured["warm"]},
         "wall_seconds": time.perf_counter() - started,
     }
-    return write_results(NAME, results, markdown(results), args.results_dir, rows=csv_rows(NAME, results))
+    return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
 
 
 def markdown(r: dict) -> str:

@@ -153,7 +153,8 @@ def bootstrap_change(err_rel, err_plain, task, mol, tasks, n_boot: int, seed: in
 def known_label_section(backbone, meta, head, args, compare: list[str] | None = None) -> dict:
     import torch
 
-    from gate_core.relational.train import backbone_features, backbone_split, scaled_labels
+    from gate_core.relational.train import backbone_features, scaled_labels
+    from gate_core.training.backbone_split import backbone_split
 
     table, _train, _val, test = backbone_split(meta, backbone.task_names)
     known_all = table.mask[test]
@@ -401,9 +402,9 @@ def time_to_first_preview(backbone, head_path, args) -> dict:
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
     from gate_core.data.table import MultiTaskTable
     from gate_core.models.checkpoint import load_checkpoint
-    from gate_core.relational.io import load_relational
-    from gate_core.relational.train import resolve_table_path
     from gate_core.models.fingerprint import backbone_fingerprint
+    from gate_core.relational.io import load_relational
+    from gate_core.training.backbone_split import resolve_table_path
 
     limit_threads(args.threads)
     started = time.perf_counter()
@@ -427,7 +428,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         results["time_to_first_preview"] = time_to_first_preview(backbone, head_path, args)
         results["preview_vs_trained"] = preview_section(backbone, meta, head, head_meta, args, table_labels)
     results["wall_seconds"] = time.perf_counter() - started
-    return write_results(NAME, results, markdown(results), args.results_dir, rows=csv_rows(NAME, results))
+    return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
 
 
 def _pct(x: float) -> str:

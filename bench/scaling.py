@@ -15,7 +15,7 @@ Curves (``--curves`` picks a subset; every point is one row in the JSON and the 
 ``add_task_vs_existing``   i = 0, 1, … tasks already registered: add one more through
                            ``GateStudio.add_task`` into a temporary registry, then predict with it.
                            The same data, seed and settings every time, so only i changes.
-``pretrain_step_vs_tasks`` one pre-training optimiser step (``bench.pretraining.gate_step``) versus
+``pretrain_step_vs_tasks`` one pre-training optimiser step (:func:`gate_step`) versus
                            the number of tasks T, for the ``pairwise`` (O(T²)) and ``mean`` (O(T))
                            alignment forms, with peak memory.
 ``predict_vs_batch``       ``AddedTask.predict`` throughput versus molecules per call.
@@ -23,12 +23,8 @@ Curves (``--curves`` picks a subset; every point is one row in the JSON and the 
 
 Peak memory. Every point of the first two curves and of ``pretrain_step_vs_tasks`` runs in a
 fresh interpreter (``python -m bench.scaling worker``), so nothing an earlier point allocated
-can be reused or counted. In that process the kernel's peak-RSS counter is reset
-(``/proc/self/clear_refs`` ← 5) right before the measured call, after imports, backbone and
-data are loaded; ``peak_memory_mb`` is then VmHWM − VmRSS-before: the call's own peak growth.
-Where the reset is refused, a thread samples VmRSS every 2 ms instead (``memory_method`` says
-which). On CUDA ``peak_memory_mb`` is ``torch.cuda.max_memory_allocated`` (peak statistics
-reset before the call) minus what was allocated before it; host RSS growth is kept beside it.
+can be reused or counted; :class:`bench.common.PeakMemory` then gives the call's peak growth
+from the kernel's and torch's own accounting.
 """
 
 from __future__ import annotations
@@ -41,14 +37,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.common import REPO_ROOT, limit_threads, md_table, write_results
+from bench.common import REPO_ROOT, PeakMemory, limit_threads, md_table, write_results
 
 NAME = "scaling"
 DESCRIPTION = "scaling curves: add-task time/memory vs sources, n and existing tasks; pre-training step vs tasks (pairwise vs mean); predict and featurise throughput vs batch"
@@ -209,96 +204,49 @@ def write_long_csv(rows: list[dict], path: Path) -> Path:
     return path
 
 
-# ---------------------------------------------------------------------------------------- memory
+# ------------------------------------------------------------------------------ pre-training step
 
 
-def _status_mb(key: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+def step_batches(n_molecules: int, batch_size: int, n_steps: int, seed: int = 0) -> list[list[int]]:
+    """Row indices of ``n_steps`` batches: consecutive seeded permutations of the molecules."""
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(n_molecules)
+                            for _ in range(n_steps * batch_size // n_molecules + 1)])
+    return [order[i * batch_size:(i + 1) * batch_size].tolist() for i in range(n_steps)]
 
 
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS counter (VmHWM) of this process to its current RSS (Linux ≥ 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
+def build_form(config, tasks: list, y_scaler, d_scaler, form: str, device: str = "cpu") -> dict:  # noqa: ANN001 - PretrainConfig and scalers
+    """A fresh seeded model + GATE objective of one alignment form + Adam, for :func:`gate_step`.
+    ``form``: ``mean`` (O(T)), ``pairwise`` (exact, O(T²)) or ``none`` (l_reg only)."""
+    import torch
+
+    from gate_core.training.objective import GATEObjective, LossWeights
+    from gate_core.training.pretrain import build_model
+
+    if form not in ("mean", "pairwise", "none"):
+        raise ValueError(f"unknown form {form!r}; use mean, pairwise or none")
+    torch.manual_seed(0)
+    model = build_model(config, tasks)
+    model.set_scalers(y_scaler.mean, y_scaler.std, d_scaler.mean, d_scaler.std)
+    model = model.to(device).train()
+    weights = LossWeights(auto=0, cons=0, map=0, dis=0) if form == "none" else LossWeights()
+    return {"objective": GATEObjective(model, weights, "mean" if form == "none" else form),
+            "optimizer": torch.optim.Adam(model.parameters(), lr=config.lr),
+            "device": torch.device(device)}
 
 
-class PeakMemory:
-    """``with PeakMemory(device) as m: ...`` then ``m.result``: the block's peak memory above the
-    level right before it (see the module doc). ``peak_memory_mb`` is GPU memory on CUDA, RSS on CPU."""
-
-    def __init__(self, device: str = "cpu") -> None:
-        self.device = str(device)
-        self.result: dict[str, Any] = {}
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            rss = _status_mb("VmRSS")
-            if rss is not None:
-                self._max = max(self._max, rss)
-            self._stop.wait(0.002)
-
-    def __enter__(self) -> "PeakMemory":
-        import resource
-
-        gc.collect()
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            self._cuda0 = torch.cuda.memory_allocated()
-        self._rss0 = _status_mb("VmRSS")
-        self._maxrss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        self._method = "VmHWM after reset" if self._rss0 is not None and _reset_peak_rss() else None
-        self._thread = None
-        if self._method is None:
-            if self._rss0 is not None:
-                self._method, self._max, self._stop = "VmRSS sampled every 2 ms", self._rss0, threading.Event()
-                self._thread = threading.Thread(target=self._sample, daemon=True)
-                self._thread.start()
-            else:  # no /proc: ru_maxrss cannot be reset, so only a fresh process makes it meaningful
-                self._method, self._rss0 = "ru_maxrss (no /proc)", self._maxrss0
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import resource
-
-        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            peak = max(self._max, _status_mb("VmRSS") or 0.0)
-        elif self._method == "VmHWM after reset":
-            peak = _status_mb("VmHWM")
-        else:
-            peak = maxrss
-        r = {
-            "memory_method": self._method,
-            "rss_before_mb": self._rss0,
-            "peak_rss_mb": peak,
-            "rss_growth_mb": peak - self._rss0,
-            "process_max_rss_mb": maxrss,
-        }
-        r["peak_memory_mb"] = r["rss_growth_mb"]
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize()
-            peak_alloc = torch.cuda.max_memory_allocated()
-            r.update(cuda_allocated_before_mb=self._cuda0 / 2**20, cuda_peak_allocated_mb=peak_alloc / 2**20,
-                     cuda_growth_mb=(peak_alloc - self._cuda0) / 2**20, host_rss_growth_mb=r["rss_growth_mb"])
-            r["peak_memory_mb"] = r["cuda_growth_mb"]
-        self.result = r
+def gate_step(run: dict, dataset, index: list[int]) -> float:  # noqa: ANN001 - MoleculeDataset
+    """One optimiser step of a :func:`build_form` run (collate, device copy, full objective,
+    backward, Adam); its wall seconds, CUDA synchronised before the clock stops."""
+    device = run["device"]
+    t0 = time.perf_counter()
+    batch = dataset.collate(index)
+    terms = run["objective"](batch if device.type == "cpu" else batch.to(device))
+    run["optimizer"].zero_grad(set_to_none=True)
+    terms["total"].backward()
+    run["optimizer"].step()
+    _sync(str(device))
+    return time.perf_counter() - t0
 
 
 def _sync(device: str) -> None:
@@ -411,7 +359,6 @@ def _worker_add_task(spec: dict) -> dict:
 def _worker_pretrain_step(spec: dict) -> dict:
     import pickle
 
-    from bench.pretraining import build_form, gate_step, step_batches
     from gate_core.data.collate import MoleculeDataset
     from gate_core.data.scaler import StandardScaler
     from gate_core.models.gate import TaskInfo
@@ -821,7 +768,7 @@ Prediction of the new task alone ({f['predict']['metric']}): slope {_fmt(f['pred
 
 {pd_.get('molecules')} molecules of `{Path(str(pd_.get('table', ''))).name}` ({pd_.get('pick')}), batch {s['grid']['pretrain_batch_size']},
 median of {s['grid']['pretrain_steps']} steps after {s['grid']['pretrain_warmup']} warm-up steps{', each (T, form) in a fresh process' if fresh else ''}.
-A step = collate + full GATE objective + backward + Adam (`bench.pretraining.gate_step`).
+A step = collate + full GATE objective + backward + Adam (`bench.scaling.gate_step`).
 
 {md_table(["T", "pairwise ms/step", "mean ms/step", "pairwise / mean", "pairwise CPU ms", "mean CPU ms", "CPU ratio", "pairwise peak MB", "mean peak MB"], rows)}
 """)
@@ -903,7 +850,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     def save() -> tuple[Path, Path]:
         state.update(summarise(state["curves"], args.flat_tolerance))
         state["wall_seconds"] = time.perf_counter() - started
-        paths = write_results(name, state, markdown(state), results_dir)
+        paths = write_results(name, state, markdown, results_dir)
         write_long_csv(long_rows(state["curves"], device), results_dir / f"{name}.csv")
         return paths
 

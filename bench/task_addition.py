@@ -694,7 +694,7 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     for key in ("benchmark", "command", "machine"):
         merged.pop(key, None)
     merged["headline"] = headline(merged["rows"], grid["methods"])
-    paths = write_results(name, merged, markdown(merged), results_dir, rows=csv_rows(NAME, merged))
+    paths = write_results(name, merged, markdown, results_dir, rows=csv_rows(NAME, merged))
     _log(f"merged {len(states)} result files: {len(rows)} rows, status {merged['status']}")
     return paths
 
@@ -721,7 +721,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         return merge(args)
     from gate_core.models.checkpoint import load_checkpoint
     from gate_core.training.distributed import select_device
-    from gate_core.models.fingerprint import backbone_fingerprint
+    from gate_core.transfer.addition import backbone_fingerprint
 
     started = time.perf_counter()
     threads = args.threads or len(os.sched_getaffinity(0))
@@ -764,7 +764,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         state["wall_seconds"] = time.perf_counter() - started
         state["summary"] = summarise(state["rows"], methods)
         state["headline"] = headline(state["rows"], methods)
-        paths = write_results(args.results_name, state, markdown(state), results_dir, rows=csv_rows(NAME, state))
+        paths = write_results(args.results_name, state, markdown, results_dir, rows=csv_rows(NAME, state))
         return paths
 
     if not args.skip_speed and speed is None:

@@ -264,4 +264,4 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "summary": summarise(cells), "cells": cells, "backbone": backbone,
     }
     rows = [{k: v for k, v in c.items() if not isinstance(v, dict)} for c in cells]
-    return write_results(NAME, results, markdown(results), args.results_dir, rows=rows)
+    return write_results(NAME, results, markdown, args.results_dir, rows=rows)

@@ -1,10 +1,10 @@
-"""Benchmarks page: charts from the stored results, machine + date per section, "not run yet" when absent.
+"""Benchmarks page: the chemist-facing summary first, details after, provenance folded away.
 
-No backbone needed: the page only reads ``bench/results/*.json`` (``GATE_BENCH_RESULTS`` here).
+No backbone is loaded: the page reads ``bench/results/*`` (``GATE_BENCH_RESULTS`` here) as data.
 """
 
+import ast
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,144 +12,165 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gate_app import bench_charts, views
+from gate_app import bench_results, views
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "pages/6_Benchmarks.py"
-STORED = ROOT / "bench" / "results"
-GPU = {"date_utc": "2026-11-24T10:00:00+00:00", "cpu_model": "Intel Xeon", "cpu_count": 16, "memory_total_mb": 131072, "torch": "2.13.0+cu126", "gpu": "NVIDIA H100 80GB HBM3"}
-CPU = {"date_utc": "2026-11-23T05:00:00+00:00", "cpu_model": "AMD EPYC", "cpu_count": 2, "memory_total_mb": 24105, "torch": "2.13.0+cpu", "gpu": None}
-#: chart key on the page per result file
-CHARTS = {
-    "task_addition": {"bench_accuracy", "bench_add_task_speed", "bench_predict_speed"},
-    "chemprop_compare": {"bench_chemprop_ratio", "bench_chemprop_accuracy"},
-    "scaling": {f"bench_scaling_{c[0]}" for c in bench_charts.SCALING_CURVES},
-    "featurization": {"bench_featurization"},
-    "pretraining_quick": {"bench_pretraining_step"},
-    "page_render": {"bench_page_render"},
-    "backbone_quality": {"bench_backbone_quality"},
-    "relational": {"bench_relational"},
-}
+COMMIT = "abcdef12345678"
+CPU = {"date_utc": "2026-11-23T05:00:00+00:00", "cpu_model": "AMD EPYC", "cpu_count": 2,
+       "memory_total_mb": 24105, "torch": "2.13.0+cpu", "gpu": None, "git_commit": COMMIT,
+       "git_dirty": True}
+GPU = {**CPU, "cpu_model": "Intel Xeon", "cpu_count": 16, "gpu": "NVIDIA H100 80GB HBM3"}
 
 
-def chemprop_fixture() -> dict:
-    rows = [{"target": t, "seed": 0, "size": n, "n_train": n, "method": m, "rmse": 1.0, "mae": 0.8, "r2": 0.5, "nrmse": 0.7, "wall_seconds": 9.0,
-             "device": "cuda (NVIDIA H100 80GB HBM3)", "host": "gpu-box"} for t in ("freesolv", "fuel_cn") for n in (50, 200) for m in ("chemprop_single", "chemprop_finetuned")]
-    return {"benchmark": "chemprop_compare", "command": "python -m bench chemprop_compare", "machine": GPU, "rows": rows,
-            "comparison": {"max_n": 200, "methods": ["gate_learned", "rf", "chemprop_single", "chemprop_finetuned"],
-                           "mean_nrmse": {"gate_learned": 0.5432, "rf": 0.7789, "chemprop_single": 0.7512, "chemprop_finetuned": 0.6789},
-                           "mean_nrmse_by_size": {"50": {"gate_learned": 0.61, "chemprop_single": 0.79, "chemprop_finetuned": 0.71}, "200": {"gate_learned": 0.47, "chemprop_single": 0.71, "chemprop_finetuned": 0.65}},
-                           "ratio_gate_to": {"rf": 0.6974, "chemprop_single": 0.7231, "chemprop_finetuned": 0.8001}, "ratio_gate_to_best": 0.8001, "best_baseline": "chemprop_finetuned",
-                           "target_ratio": 0.85, "passes": True, "n_complete_cells": 4},
-            "pretrain": {"epochs": 30}}
+def headline_result(backbone: str) -> dict:
+    """A task-addition result with a headline: GATE 0.70 (0.60–0.80) vs RF and LightGBM."""
+    comp = {"n_targets": 3, "best_baseline": "rf", "ratio_to_best": 0.9, "ratio_ci95": [0.8, 0.99],
+            "targets_won": 2, "mean": {"learned": 0.7, "rf": 0.78, "lgbm": 0.8},
+            "ci95": {"learned": [0.6, 0.8], "rf": [0.7, 0.86], "lgbm": [0.7, 0.9]}}
+    per_target = {t: {"learned": 0.7, "rf": 0.78, "lgbm": 0.8} for t in ("caco2", "pk_cl", "pk_fu")}
+    entry = {"n_targets": 3, "per_target": per_target, "mean": comp["mean"],
+             "learned_vs_best_baseline": comp}
+    return {"benchmark": "task_addition_v2", "machine": CPU, "backbone_id": backbone,
+            "command": "python -m bench task_addition --results-dir /tmp/trial_run_42",
+            "grid": {"sizes": [50]},
+            "headline": {"max_n": 300, "regression": {"drug-like/unseen": entry,
+                                                      "all/unseen": entry}}}
 
 
-def scaling_fixture(machine: dict, device: str) -> dict:
-    return {"benchmark": "scaling", "command": "python -m bench scaling", "machine": machine, "device": device, "curves": {
-        "add_task_vs_sources": [{"n_sources": n, "wall_seconds": 5 + n, "peak_memory_mb": 500 + n} for n in (2, 8, 16)],
-        "add_task_vs_n": [{"n": n, "wall_seconds": 3 + n / 50, "featurize_seconds": n / 500, "train_seconds": 3 + n / 60, "peak_memory_mb": 600} for n in (50, 1000)],
-        "add_task_vs_existing": [{"existing_tasks": k, "wall_seconds": 10.0, "predict_seconds": 0.1 + 0.01 * k} for k in (0, 20)],
-        "pretrain_step_vs_tasks": [{"n_tasks": t, "alignment": a, "step_ms": 100 + (t * t if a == "pairwise" else 5 * t), "peak_memory_mb": 800} for a in ("pairwise", "mean") for t in (4, 16)],
-        "predict_vs_batch": [{"batch_size": b, "mol_per_s": 1000.0 * b} for b in (1, 64)],
-        "featurize_vs_batch": [{"molecules": m, "mol_per_s": 4000.0} for m in (100, 10000)]},
-        "flat_check": {"add_task_vs_existing": {"flat": True, "ratio": 1.02}}}
+def chemprop_result() -> dict:
+    by_size = {"50": {"gate_learned": 0.61, "rf": 0.8, "chemprop_single": 0.79,
+                      "chemprop_finetuned": 0.71}}
+    return {"benchmark": "chemprop_compare", "machine": GPU, "command": "python -m bench chemprop_compare",
+            "reference": {"backbone_id": "0123456789abcdef"},
+            "comparison": {"max_n": 200, "ratio_gate_to": {"rf": 0.6974, "chemprop_single": 0.7231,
+                                                           "chemprop_finetuned": 0.8001},
+                           "mean_nrmse_by_size": by_size, "target_ratio": 0.85,
+                           "by_size": {"50": {"best_baseline": "chemprop_finetuned",
+                                              "ratio_gate_to_best": 0.86}}}}
 
 
-def run(monkeypatch, folder: Path | None, **session_state) -> AppTest:
+@pytest.fixture
+def results(tmp_path) -> Path:
+    """A current-backbone task addition (dirty tree, /tmp in its command and legacy .md footer),
+    a chemprop comparison from an older backbone, and a scaling run."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "task_addition_v2.json").write_text(json.dumps(headline_result(bench_results.backbone_id())))
+    (folder / "task_addition_v2.md").write_text(
+        "# Task addition, fixture\n\n## Headline\n\nGATE wins here.\n\n---\nMachine: AMD EPYC. "
+        f"Code {COMMIT[:10]} (uncommitted changes). Command: `x --results-dir /tmp/trial_run_42`.\n")
+    (folder / "chemprop_compare.json").write_text(json.dumps(chemprop_result()))
+    scaling = {"benchmark": "scaling", "machine": CPU, "command": "python -m bench scaling",
+               "curves": {"predict_vs_batch": [{"batch_size": b, "mol_per_s": 10.0 * b} for b in (1, 64)]}}
+    (folder / "scaling.json").write_text(json.dumps(scaling))
+    return folder
+
+
+def run(monkeypatch, folder: Path | None) -> AppTest:
     if folder is None:
-        monkeypatch.delenv(bench_charts.RESULTS_ENV, raising=False)
+        monkeypatch.delenv(bench_results.RESULTS_ENV, raising=False)
     else:
-        monkeypatch.setenv(bench_charts.RESULTS_ENV, str(folder))
+        monkeypatch.setenv(bench_results.RESULTS_ENV, str(folder))
     at = AppTest.from_file(str(ROOT / PAGE), default_timeout=60)
-    for key, value in session_state.items():
-        at.session_state[key] = value
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
 
-def chart_keys(at: AppTest) -> set[str]:
-    return {e.key for e in at.get("plotly_chart")}
+def texts(at: AppTest) -> list[str]:
+    """Every text the page shows, folded or not, dataframe cells included."""
+    out = [e.value for kind in ("markdown", "caption", "info", "warning", "subheader", "header")
+           for e in at.get(kind)]
+    for frame in at.dataframe:
+        out += [str(v) for v in frame.value.to_numpy().ravel()]
+    return out
 
 
-@pytest.fixture
-def full_results(tmp_path) -> Path:
-    """The stored results plus fixtures of the chemprop comparison and the scaling runs (CPU and GPU)."""
-    folder = tmp_path / "results"
-    folder.mkdir()
-    for path in STORED.glob("*.json"):
-        shutil.copy(path, folder / path.name)
-    (folder / "chemprop_compare.json").write_text(json.dumps(chemprop_fixture()))
-    (folder / "scaling.json").write_text(json.dumps(scaling_fixture(CPU, "cpu")))
-    (folder / "scaling_cuda.json").write_text(json.dumps(scaling_fixture(GPU, "cuda")))
-    return folder
+def folded(at: AppTest) -> list[str]:
+    return [m.value for e in at.expander for m in e.markdown]
 
 
 def test_page_is_in_the_navigation():
-    info = views.PAGES["bench"]
-    assert info.path == PAGE and info.title == "Benchmarks"
-    for page in views.PAGES.values():  # every page in the navigation exists (app.py builds it from PAGES)
-        assert (ROOT / page.path).is_file(), page.path
+    assert views.PAGES["bench"].path == PAGE and (ROOT / PAGE).is_file()
 
 
-def test_renders_the_stored_results(monkeypatch):
-    at = run(monkeypatch, None)
-    assert at.title[0].value == "Benchmarks"
-    keys = chart_keys(at)
-    for name, charts in CHARTS.items():
-        if (STORED / f"{name}.json").exists():
-            if name == "scaling":  # a run in progress has only some curves
-                curves = json.loads((STORED / "scaling.json").read_text()).get("curves") or {}
-                charts = {f"bench_scaling_{c}" for c, points in curves.items() if points and f"bench_scaling_{c}" in charts}
-            assert charts <= keys or (name == "task_addition" and "bench_accuracy" in keys), name  # speed may be skipped
-        else:
-            assert any(f"not run yet: `{bench_charts.COMMANDS[name]}`" in i.value for i in at.info), name
-    assert any(c.value.startswith("Measured 20") for c in at.caption)
+def test_summary_comes_first_with_alternatives_and_intervals(monkeypatch, results):
+    at = run(monkeypatch, results)
+    assert [h.value for h in at.header][:2] == ["What to expect on your data", "Details"]
+    table = at.dataframe[0].value  # the first table on the page
+    row = table.iloc[0]
+    assert row["data like yours"] == "drug-like (ADME / PK), molecules new to the backbone"
+    assert row["GATE task addition, learned λ"] == "0.70 (0.60–0.80)"
+    assert row["random forest on RDKit 2D"] == "0.78 (0.70–0.86)"
+    assert row["LightGBM on RDKit 2D"] == "0.80 (0.70–0.90)"
+    assert row["GATE ÷ best alternative"].endswith("GATE better")
+    assert len(table) == 2  # the "all" group equals the drug-like one: said once; + chemprop n = 50
+    chemprop = table.iloc[1]
+    assert chemprop["chemprop, pre-trained + fine-tuned"] == "0.71"
+    assert "no interval stored" in chemprop["GATE ÷ best alternative"]
+    assert "older backbone" in chemprop["from"]
 
 
-def test_fixture_results_show_every_chart_with_machine_and_date(monkeypatch, full_results):
-    at = run(monkeypatch, full_results)
-    expected = set().union(*CHARTS.values())
-    assert expected <= chart_keys(at)
-    assert not at.info
-    captions = [c.value for c in at.caption]
-    assert any(c.startswith("⚠ Another machine") and "NVIDIA H100" in c and "2026-11-24 10:00 UTC" in c for c in captions)
-    assert any(c.startswith("Measured 2026-11-23 05:00 UTC on AMD EPYC, 2 cores") for c in captions)  # the CPU scaling run
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["GATE / best baseline (chemprop, pre-trained + fine-tuned)"] == "0.800"
-    assert any("Target met" in s.value for s in at.success)
-    ratio = next(e for e in at.get("plotly_chart") if e.key == "bench_chemprop_ratio")
-    spec = json.loads(ratio.proto.spec)
-    assert spec["data"][0]["y"] == [0.6974, 0.7231, 0.8001]
-    assert any(shape.get("y0") == 0.85 for shape in spec["layout"]["shapes"])
+def test_provenance_is_folded_and_clean(monkeypatch, results):
+    at = run(monkeypatch, results)
+    shown = texts(at)
+    assert all("/tmp/" not in t and "uncommitted" not in t for t in shown)
+    inside = folded(at)
+    assert any(COMMIT[:10] in t and "AMD EPYC" in t for t in inside)
+    assert sum(COMMIT[:10] in t for t in shown) == sum(COMMIT[:10] in t for t in inside)
+    assert {e.label for e in at.expander} >= {"Machine, code and command"}
+    body = next(t for t in inside if "GATE wins here" in t)
+    assert "Machine:" not in body and "### Headline" in body
 
 
-def test_target_selector_and_gpu_scaling_run(monkeypatch, full_results):
-    at = run(monkeypatch, full_results)
-    targets = at.selectbox(key="bench_target").options
-    assert targets[0] == "all targets (mean)" and len(targets) > 1
-    at.selectbox(key="bench_target").select(targets[1]).run()
-    assert not at.exception
-    accuracy = json.loads(next(e for e in at.get("plotly_chart") if e.key == "bench_accuracy").proto.spec)
-    assert accuracy["layout"]["title"]["text"].startswith(targets[1])
-    at.radio(key="bench_scaling_run").set_value("scaling_cuda").run()
-    assert not at.exception
-    assert any("GPU NVIDIA H100" in c.value and "python -m bench scaling" in c.value for c in at.caption)
-    assert {f"bench_scaling_{c[0]}" for c in bench_charts.SCALING_CURVES} <= chart_keys(at)
-
-
-def test_empty_results_say_not_run_yet(monkeypatch, tmp_path):
-    at = run(monkeypatch, tmp_path / "nothing_here")
-    assert not chart_keys(at)
+def test_older_backbone_and_missing_results_are_said_plainly(monkeypatch, results):
+    at = run(monkeypatch, results)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "`chemprop_compare`: From an older backbone (`0123456789abcdef`)" in warnings
     infos = " ".join(i.value for i in at.info)
-    for name in CHARTS:
-        assert f"{name}: not run yet: `{bench_charts.COMMANDS[name]}`" in infos
+    assert "`trust`: not run yet: `python -m bench trust`" in infos
+    assert "`featurization`: not run yet" in infos
 
 
-def test_page_reruns_and_loads_no_model(monkeypatch, full_results):
-    """Render time is measured by `python -m bench page_render`; here: reruns work, and no model import slows the page."""
-    at = run(monkeypatch, full_results)
-    at.run()
-    assert not at.exception
-    code = "import sys, gate_app.bench_charts; sys.exit(int('torch' in sys.modules or 'gate_core' in sys.modules))"
+def test_empty_folder_says_what_is_missing(monkeypatch, tmp_path):
+    at = run(monkeypatch, tmp_path / "nothing_here")
+    assert not at.get("plotly_chart") and not at.dataframe
+    assert any("No task-addition result" in w.value for w in at.warning)
+    infos = " ".join(i.value for i in at.info)
+    for name in bench_results.COMMANDS:
+        assert f"`{name}`: not run yet" in infos
+
+
+def test_charts_read_the_json(monkeypatch, results):
+    at = run(monkeypatch, results)
+    charts = {e.key: json.loads(e.proto.spec) for e in at.get("plotly_chart")}
+    assert {"bench_chemprop_ratio", "bench_chemprop_accuracy", "bench_scaling_predict_vs_batch"} <= set(charts)
+    assert charts["bench_chemprop_ratio"]["data"][0]["y"] == [0.6974, 0.7231, 0.8001]
+
+
+def test_stored_results_render(monkeypatch):
+    at = run(monkeypatch, None)
+    titles = [s.value for s in at.subheader]
+    assert len(titles) == len(bench_results.result_names(bench_results.DEFAULT_RESULTS))
+    assert all("/tmp/" not in t and "uncommitted" not in t for t in texts(at))
+
+
+def test_backbone_id_is_gate_cores_fingerprint(tiny_backbone):
+    """The page's torch-free fingerprint must equal the one results record."""
+    from gate_core.models.checkpoint import load_checkpoint
+    from gate_core.models.fingerprint import backbone_fingerprint
+
+    model, _ = load_checkpoint(tiny_backbone, "cpu")
+    assert bench_results.backbone_id(tiny_backbone) == backbone_fingerprint(model)
+
+
+def test_app_never_imports_bench_or_a_model():
+    for path in [*ROOT.glob("gate_app/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n == "bench" or n.startswith("bench.") for n in names), path
+    code = ("import sys, gate_app.bench_charts, gate_app.bench_summary; "
+            "sys.exit(int(any(m in sys.modules for m in ('torch', 'gate_core', 'bench'))))")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

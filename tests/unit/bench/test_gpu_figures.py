@@ -19,7 +19,7 @@ def test_summarise_keeps_gpu_and_cpu_values():
     assert fig["pretraining"]["cpu_molecules_per_second"] == 291.0
     assert fig["task_addition"]["add_500_molecule_task_seconds"] == 13.5 and fig["task_addition"]["passes"] is True
     assert fig["task_addition"]["cpu_add_500_molecule_task_seconds"] == 24.6
-    text = markdown(fig, {"gpu": "H100", "cpu_count": 16, "torch": "2.11", "date_utc": "2026-11-23"})
+    text = markdown({"figures": fig, "machine": {"gpu": "H100", "cpu_count": 16, "torch": "2.11", "date_utc": "2026-11-23"}})
     assert "H100" in text and "870" in text and "24.6" in text
 
 
@@ -27,4 +27,4 @@ def test_summarise_without_cpu_reference():
     fig = summarise(SPEED, META, EPOCHS, None, None)
     assert "cpu_molecules_per_second" not in fig["pretraining"]
     assert "cpu_predict_warm_per_second" not in fig["task_addition"]
-    assert "n/a" in markdown(fig, {})
+    assert "n/a" in markdown({"figures": fig, "machine": {}})

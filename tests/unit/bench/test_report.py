@@ -1,8 +1,9 @@
 """bench.report (``python -m bench report``) and the CSV side of bench.common.
 
-The generator runs no benchmark: from result JSONs (fixtures here, in the schemas the benchmarks
-write) it writes docs/benchmarks.md with tables and one PNG per plot, and a CSV beside every JSON
-that has none. Absent or malformed results must not stop it.
+The generator runs no benchmark: it re-renders every result JSON through its own module's
+``markdown`` into ``<name>.md`` and assembles docs/benchmarks.md from those, after the
+chemist-facing summary, and exports a CSV beside every JSON that has none. Absent or malformed
+results must not stop it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import pytest
 
 from bench import report
 from bench.common import RESULTS_DIR, csv_rows, write_csv, write_results
+from gate_app.bench_results import COMMANDS
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CPU = {"date_utc": "2026-11-23T05:00:00+00:00", "cpu_model": "AMD EPYC", "cpu_count": 2, "memory_total_mb": 24105, "torch": "2.13.0+cpu",
        "gpu": None, "git_commit": "1234567abcdef", "git_dirty": True, "load_average_1_5_15": [1.5, 1.4, 1.3]}
 GPU = {"date_utc": "2026-11-24T10:00:00+00:00", "cpu_model": "Intel Xeon", "cpu_count": 16, "memory_total_mb": 131072, "torch": "2.13.0+cu126",
@@ -60,17 +61,6 @@ def fixtures() -> dict[str, dict]:
                           "settings": {"repeats": 1, "threads": 1},
                           "stages": {"graph_from_mol": _stage(3818.0), "parse_smiles_and_graph": _stage(730.0), "collate": {"batch_64": {**_stage(248052.0), "batch_size": 64}}},
                           "speedup_graph_vs_naive": 2.3, "target": {"stage": "graph_from_mol", "mol_per_s": 5000.0, "measured": 3818.0, "passed": False}},
-        "pretraining": {"benchmark": "pretraining", "command": "python -m bench pretraining", "machine": CPU, "mode": "report",
-                        "runs": [{"checkpoint": "/x/assets/backbone", "device": "cpu", "world_size": 1, "threads": 1, "alignment": {"auto": 1.0, "cons": 1.0, "map": 1.0, "dis": 1.0},
-                                  "alignment_form": "mean", "n_tasks": 16, "n_molecules": 24688, "epochs_run": 19, "featurize_seconds": 44.0, "train_seconds": 1428.6,
-                                  "train_molecules_per_second_median": 293.68, "peak_memory_mb": 1087.2, "wall_seconds": 1544.0, "history": [{"epoch": 1}]},
-                                 {"checkpoint": "/x/bench/work/multitask_noalign", "device": "cpu", "world_size": 1, "threads": 1,
-                                  "alignment": {"auto": 0, "cons": 0, "map": 0, "dis": 0}, "alignment_form": "mean", "n_molecules": 24688, "epochs_run": 11,
-                                  "train_molecules_per_second_median": 368.0, "wall_seconds": 630.0}]},
-        "pretraining_quick": {"benchmark": "pretraining_quick", "command": "python -m bench pretraining --quick", "machine": CPU,
-                              "settings": {"molecules": 2000, "tasks": 16, "batch_size": 64, "threads": 1},
-                              "forms": {f: {"step_seconds_median": s, "step_seconds_p10_p90": [s * 0.9, s * 1.2], "molecules_per_second": 64 / s}
-                                        for f, s in (("mean", 0.3158), ("pairwise", 0.6784), ("none", 0.174))}},
         "backbone_quality": {"benchmark": "backbone_quality", "command": "python -m bench backbone_quality", "machine": CPU,
                              "methods": {"gate": "GATE backbone", "multitask": "multi-task, no alignment", "rf": "RF on RDKit 2D"},
                              "properties": {"Tm_K": {"n_test": 1728, "methods": {"gate": {"rmse": 52.96, "mae": 40.9, "r2": 0.65, "rmse_ci95": [50.8, 55.0]},
@@ -128,145 +118,109 @@ def task_addition_v2_fixture() -> dict:
     from bench.task_addition import headline
 
     methods = ["learned", "uniform", "rf", "lgbm"]
-    rows = [{"target": t, "seed": seed, "size": 50, "n_train": 50, "n_test": 40, "n_test_seen": 10, "method": m, "task_type": "regression",
-             "rmse": 1.0, "nrmse": 0.6 + 0.1 * i + 0.05 * seed, "parts": {"unseen": {"nrmse": 0.7 + 0.1 * i}, "seen": {"nrmse": 0.5 + 0.1 * i}}}
+    rows = [{"target": t, "seed": seed, "size": 50, "n_train": 50, "n_test": 40, "n_test_seen": 10,
+             "method": m, "task_type": "regression", "rmse": 1.0, "nrmse": 0.6 + 0.1 * i + 0.05 * seed,
+             "parts": {"unseen": {"nrmse": 0.7 + 0.1 * i}, "seen": {"nrmse": 0.5 + 0.1 * i}}}
             for t in ("caco2", "pk_cl", "freesolv") for seed in (0, 1, 2) for i, m in enumerate(methods)]
-    return {"benchmark": "task_addition", "command": "python -m bench task_addition --results-name task_addition_v1", "machine": CPU, "status": "complete",
-            "backbone": "assets/backbone", "backbone_id": "abc", "rows": rows, "headline": headline(rows, methods),
-            "grid": {"targets": ["caco2", "pk_cl", "freesolv"], "sizes": [50], "seeds": [0, 1, 2], "methods": methods, "ran": [[0]] * 9, "resumed": [], "skipped": [], "not_started": []}}
+    return {"benchmark": "task_addition", "machine": CPU, "status": "complete",
+            "command": "python -m bench task_addition --results-name task_addition_v1",
+            "backbone": "assets/backbone", "backbone_id": "abc", "rows": rows,
+            "headline": headline(rows, methods),
+            "grid": {"targets": ["caco2", "pk_cl", "freesolv"], "sizes": [50], "seeds": [0, 1, 2],
+                     "methods": methods}}
 
 
-def test_benchmark_v2_headline_in_the_report(tmp_path):
-    out = tmp_path / "benchmarks.md"
-    report.generate(write_fixtures(tmp_path / "results", ["task_addition_v1"]), out)
-    text = out.read_text()
-    assert "### `task_addition_v1`: backbone `assets/backbone`" in text
-    assert "| drug-like/unseen | 2 | 0.700 [0.700, 0.700] | (f) RF on RDKit 2D: 0.900 [0.900, 0.900] | 0.778 [0.778, 0.778] | 2 of 2 | met |" in text
-    assert "| physchem/all | 1 |" in text
-
-
-def write_fixtures(folder: Path, names: list[str] | None = None) -> Path:
+def write_fixtures(folder: Path, names: list[str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for name, data in fixtures().items():
-        if names is None or name in names:
-            (folder / f"{name}.json").write_text(json.dumps(data, indent=1))
+    for name in names:
+        (folder / f"{name}.json").write_text(json.dumps(fixtures()[name], indent=1))
     return folder
 
 
-EXPECTED_PNGS = report.FIGURE_NAMES
-assert EXPECTED_PNGS == {
-    "featurization", "pretraining_step", "pretraining_step_vs_tasks", "backbone_quality", "task_addition_nrmse_vs_n", "task_addition_by_target",
-    "chemprop_ratio", "scaling_add_task_vs_sources", "scaling_add_task_vs_n", "scaling_add_task_vs_existing", "scaling_predict_vs_batch",
-    "scaling_featurize_vs_batch", "relational_known_labels", "page_render",
-}
+FEATURIZATION = {**fixtures()["featurization"], "input": {"unique_smiles": 1000, "table": "t.csv.gz"},
+                 "command": "python -m bench featurization --results-dir /tmp/bench-trial"}
 
 
-def test_report_writes_markdown_tables_and_pngs(tmp_path):
-    results = write_fixtures(tmp_path / "results")
-    out = tmp_path / "docs" / "benchmarks.md"
-    written = report.generate(results, out)
+@pytest.mark.parametrize("path", sorted(RESULTS_DIR.glob("*.json")), ids=lambda p: p.stem)
+def test_every_stored_result_renders_through_its_module(path):
+    """One renderer per result: the module that writes it renders it again from the JSON."""
+    text = report.render(path.stem, json.loads(path.read_text()))
+    assert report.renderer(path.stem) is not None, path.stem
+    assert text.startswith("# ") and "Could not render" not in text
 
-    assert written[0] == out
-    pngs = {p.stem for p in (tmp_path / "docs" / "benchmarks").glob("*.png")}
-    assert pngs == EXPECTED_PNGS
-    for name in pngs:
-        assert (tmp_path / "docs" / "benchmarks" / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
-    text = out.read_text()
-    for name in pngs:  # every figure is linked, relative to the Markdown file
-        assert f"](benchmarks/{name}.png)" in text
-    # the fixtures' numbers, in the tables
-    assert "| `graph_from_mol` | 3,818 |" in text
-    assert "| GATE task addition, learned λ | 0.633 |" in text
-    assert "**0.800** against the target ≤ 0.85: **PASS**" in text
-    assert "| chemprop, single-task | 0.751 | 0.723 |" in text
-    assert "| freesolv | **0.444** | 0.700 | 0.600 | 0.500 |" in text
-    assert "| pairwise | 16 | 678.4 |" in text
-    assert "| `backbone` | mean | cpu ×1, 1 thread(s) | 24688 | 19 | 294 | 44 | 23.8 | 25.7 | 1,087 |" in text
-    assert "| `multitask_noalign` | none |" in text
-    assert "| cuda, NVIDIA H100 80GB HBM3 | pairwise | 32 | 112.4 |" in text
-    assert "| Tm_K | 1728 | 52.96 | **51.68** | 53.31 |" in text
-    assert "| 1 | 0.3100 | 0.3723 | -16.7 % | ≥ 15% lower than plain | **PASS** |" in text
-    assert "| bbbp | 0 | 100 | ROC-AUC | 0.8025 | 0.8221 |" in text
-    assert "| Latent space | 1.78 | 2.57 | 17.2 | **PASS** |" in text
-    assert "| flat_check.flat | yes |" in text and "| flat_check.predict.relative_change_first_to_last | 0.6 |" in text
-    assert "| loglog_exponents.pretrain_step_vs_tasks_pairwise | 1.61 |" in text
-    # machine and date per section; the GPU results are flagged as from another machine
-    assert text.count("Measured 2026-") == len(fixtures())
-    assert "Measured 2026-11-23 05:00 UTC on AMD EPYC, 2 cores, 24 GB RAM, no GPU" in text
-    chemprop = text.split("## Comparison with chemprop")[1].split("\n## ")[0]
-    assert "⚠ Other machine" in chemprop and "NVIDIA H100" in chemprop and "trained on a GPU machine" in chemprop
-    featurisation = text.split("## Featurisation")[1].split("\n## ")[0]
-    assert "⚠" not in featurisation
-    assert "not run yet" not in text.lower()
-    # and a CSV beside every JSON
-    assert {p.stem for p in results.glob("*.csv")} == set(fixtures())
+
+def test_report_rerenders_each_md_and_assembles_the_document(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "featurization.json").write_text(json.dumps(FEATURIZATION))
+    (folder / "featurization.md").write_text("stale text from an older renderer\n")
+    out = tmp_path / "benchmarks.md"
+    written = report.generate(folder, out)
+    md = (folder / "featurization.md").read_text()
+    assert written[0] == out and folder / "featurization.md" in written
+    assert md == report.render("featurization", FEATURIZATION) and "stale" not in md
+    doc = out.read_text()
+    assert doc.index("## What to expect on your data") < doc.index("## Where and when")
+    assert "## Featurisation throughput (one core)" in doc  # the module's text, one level down
+    assert "| (a) graph from RDKit mol (`mols_to_graphs`, chunks of 1,024) | 3,818 |" in doc
+    assert "/tmp/" not in doc and "uncommitted" not in doc and "<temporary folder>" in doc
+    for name in COMMANDS:
+        if name != "featurization":
+            assert f"| `{name}` | not run yet: `{COMMANDS[name]}`" in doc
 
 
 def test_report_is_deterministic(tmp_path):
-    results = write_fixtures(tmp_path / "results")
-    out = tmp_path / "docs" / "benchmarks.md"
-    report.generate(results, out)
-    first = {p.name: p.read_bytes() for p in [out, *(tmp_path / "docs" / "benchmarks").glob("*.png")]}
-    report.generate(results, out)
-    second = {p.name: p.read_bytes() for p in [out, *(tmp_path / "docs" / "benchmarks").glob("*.png")]}
-    assert first == second
+    folder = write_fixtures(tmp_path / "results", ["featurization", "task_addition_v1"])
+    report.generate(folder, tmp_path / "a.md")
+    first = (tmp_path / "a.md").read_bytes()
+    report.generate(folder, tmp_path / "a.md")
+    assert (tmp_path / "a.md").read_bytes() == first
 
 
-def test_stale_figures_are_removed(tmp_path):
-    out = tmp_path / "docs" / "benchmarks.md"
-    report.generate(write_fixtures(tmp_path / "all"), out)
-    (tmp_path / "docs" / "benchmarks" / "unrelated.png").write_bytes(b"not ours")
-    report.generate(write_fixtures(tmp_path / "some", ["page_render"]), out)
-    assert {p.name for p in (tmp_path / "docs" / "benchmarks").glob("*.png")} == {"page_render.png", "unrelated.png"}
+def test_a_broken_file_and_a_changed_schema_do_not_stop_the_report(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "featurization.json").write_text(json.dumps(FEATURIZATION))
+    (folder / "relational.json").write_text("{not json")
+    (folder / "page_render.json").write_text(json.dumps({"machine": CPU, "unexpected": 1}))
+    doc = (report.generate(folder, tmp_path / "doc.md")[0]).read_text()
+    assert "| `relational` | unreadable |" in doc
+    assert "_Could not render `page_render.json`: KeyError" in doc
+    assert "Featurisation throughput" in doc
 
 
-def test_missing_results_say_not_run_yet(tmp_path):
-    out = tmp_path / "benchmarks.md"
-    written = report.generate(tmp_path / "no_results_here", out)
-    assert written == [out]
-    text = out.read_text()
-    for name, command in report.RESULTS.items():
-        where = f" {report.RESULT_NOTES[name]}" if name in report.RESULT_NOTES else ""
-        assert f"Not run yet: `{command}`{where} writes `bench/results/{name}.json`" in text
-    assert "Not run yet: `python -m bench scaling` on a CUDA machine writes `bench/results/scaling_cuda.json`" in text
-    assert not (tmp_path / "benchmarks").exists()
-
-
-def test_partial_results_and_a_broken_file(tmp_path):
-    results = write_fixtures(tmp_path / "results", ["page_render", "chemprop_compare"])
-    broken = json.loads((results / "chemprop_compare.json").read_text())
-    broken["comparison"] = {"ratio_gate_to": "not a dict", "max_n": 200}  # a schema the report does not know
-    (results / "chemprop_compare.json").write_text(json.dumps(broken))
-    (results / "scaling.json").write_text("{ not json")
-    out = tmp_path / "benchmarks.md"
-    report.generate(results, out)
-    text = out.read_text()
-    assert "| Home | 1.07 | 1.42 | 12.1 | **PASS** |" in text
-    assert "Could not render this section from `chemprop_compare.json`" in text
-    assert "Unreadable (JSONDecodeError" in text
-    assert "Not run yet: `python -m bench task_addition`" in text
-    assert (tmp_path / "benchmarks" / "page_render.png").exists()
+def test_headline_summary_at_the_top(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "task_addition_v1.json").write_text(json.dumps({"benchmark": "task_addition_v1",
+                                                             **task_addition_v2_fixture()}))
+    doc = report.generate(folder, tmp_path / "doc.md")[0].read_text()
+    summary = doc[doc.index("## What to expect"):doc.index("## Where and when")]
+    assert "| drug-like (ADME / PK), molecules new to the backbone | n = 50 | 2 |" in summary
+    assert "older backbone" in summary  # fingerprint "abc" is not the shipped backbone's
 
 
 def test_missing_csv_exported_existing_csv_kept(tmp_path):
-    results = write_fixtures(tmp_path, ["featurization", "page_render"])
+    write_fixtures(tmp_path, ["featurization", "page_render"])
     (tmp_path / "page_render.csv").write_text("kept\n")
-    written = report.export_missing_csv(tmp_path)
-    assert written == [tmp_path / "featurization.csv"]
+    written = report.generate(tmp_path, tmp_path / "doc.md")
+    assert tmp_path / "featurization.csv" in written and tmp_path / "page_render.csv" not in written
     assert (tmp_path / "page_render.csv").read_text() == "kept\n"
-    with (results / "featurization.csv").open() as handle:
+    with (tmp_path / "featurization.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [r["stage"] for r in rows] == ["graph_from_mol", "parse_smiles_and_graph", "collate/batch_64"]
     assert rows[0]["per_second"] == "3818" and rows[2]["batch_size"] == "64"
 
 
-def test_write_results_with_rows_writes_csv(tmp_path):
+def test_write_results_renders_the_payload_and_writes_csv(tmp_path):
     rows = [{"a": 1, "b": 0.123456789, "c": None}, {"a": 2, "d": {"x": [1, 2]}, "b": float("nan")}]
-    json_path, md_path = write_results("demo", {"rows": rows}, "# Demo", tmp_path, rows=rows)
-    assert json_path.exists() and md_path.exists()
+    json_path, md_path = write_results("demo", {"rows": rows}, lambda r: f"# Demo {len(r['rows'])}",
+                                       tmp_path, rows=rows)
+    assert json.loads(json_path.read_text())["machine"]["cpu_count"] >= 1
+    assert md_path.read_text() == "# Demo 2\n"  # provenance stays in the JSON
     lines = (tmp_path / "demo.csv").read_text().splitlines()
     assert lines == ["a,b,c,d", "1,0.123457,,", '2,,,"{""x"":[1,2]}"']
-    write_results("plain", {}, "# Plain", tmp_path)
+    write_results("plain", {}, lambda r: "# Plain", tmp_path)
     assert not (tmp_path / "plain.csv").exists()
 
 
@@ -275,20 +229,17 @@ def test_write_csv_fixed_columns(tmp_path):
     assert path.read_text() == "a,b,missing\n3,True,\n"
 
 
-@pytest.mark.parametrize("name", list(report.RESULTS))
+@pytest.mark.parametrize("name", list(fixtures()))
 def test_csv_rows_of_every_fixture_are_flat(name):
     rows = csv_rows(name, fixtures()[name])
     assert rows
     assert all(not isinstance(v, dict) for row in rows for v in row.values())
 
 
-@pytest.mark.parametrize("name", list(report.RESULTS))
-def test_csv_rows_of_the_stored_results(name):
-    path = RESULTS_DIR / f"{name}.json"
-    if not path.exists():
-        pytest.skip(f"{path.name} not run yet")
-    rows = csv_rows(name, json.loads(path.read_text()))
-    assert rows and all(isinstance(r, dict) for r in rows)
+@pytest.mark.parametrize("path", sorted(RESULTS_DIR.glob("*.json")), ids=lambda p: p.stem)
+def test_csv_rows_of_the_stored_results(path):
+    rows = csv_rows(path.stem, json.loads(path.read_text()))
+    assert all(isinstance(r, dict) for r in rows)
 
 
 def test_report_is_a_bench_command(tmp_path):
@@ -296,7 +247,8 @@ def test_report_is_a_bench_command(tmp_path):
 
     assert BENCHMARKS["report"] == "bench.report"
     write_fixtures(tmp_path / "results", ["featurization"])
-    assert main(["report", "--results-dir", str(tmp_path / "results"), "--out", str(tmp_path / "doc.md"), "--no-csv"]) == 0
-    assert "| `graph_from_mol` | 3,818 |" in (tmp_path / "doc.md").read_text()
-    assert (tmp_path / "doc" / "featurization.png").exists()
+    args = ["report", "--results-dir", str(tmp_path / "results"), "--out", str(tmp_path / "doc.md"),
+            "--no-csv"]
+    assert main(args) == 0
+    assert "Featurisation throughput" in (tmp_path / "doc.md").read_text()
     assert not (tmp_path / "results" / "featurization.csv").exists()

@@ -1,0 +1,150 @@
+"""What accuracy a chemist can expect on data like theirs, from the stored benchmark results.
+
+Why one function for the page and the report: this is the first thing both show, so it must say
+the same thing in both. It reads only what the results carry: each task-addition run's
+``headline`` (per target group and test part, with bootstrap 95 % intervals over targets) and the
+chemprop comparison's means (which carry no interval; the table says so rather than invent one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gate_app.bench_results import (
+    backbone_note,
+    label,
+    md_table,
+    measured_date,
+    num,
+    size_sort_key,
+)
+
+#: Alternatives a chemist would otherwise use, in column order (GATE first).
+METHOD_ORDER = ("learned", "rf", "lgbm", "chemprop_finetuned", "chemprop_single", "single_task",
+                "finetune")
+GROUPS = {"drug-like": "drug-like (ADME / PK)", "physchem": "physical chemistry", "all": "all targets"}
+PARTS = {"unseen": "molecules new to the backbone", "all": "all test molecules"}
+RATIO = "GATE ÷ best alternative"
+METRICS = {"regression": "nRMSE, lower is better", "classification": "ROC-AUC, higher is better"}
+EXPLAIN = (
+    "**nRMSE** is the test error divided by the spread (standard deviation) of the property in "
+    "the test set: 0.5 means typical errors of half that spread, 1.0 is no better than always "
+    "predicting the mean. **ROC-AUC** (classification): 0.5 is chance, 1.0 perfect. Brackets: "
+    "95 % bootstrap interval over targets; none where the result does not carry one. Test "
+    "molecules come from scaffolds held out of training, so they look like new chemistry."
+)
+
+
+def _value(mean: Any, ci: Any = None) -> str:
+    m = num(mean)
+    if m is None:
+        return ""
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in (num(ci[0]), num(ci[1])):
+        return f"{m:.2f} ({ci[0]:.2f}–{ci[1]:.2f})"
+    return f"{m:.2f}"
+
+
+def _verdict(best: Any, ratio: Any, ci: Any, higher_is_better: bool) -> str:
+    """'0.97 (0.91–1.04) × random forest: no clear difference' — in words from the interval."""
+    r = num(ratio)
+    if not best or r is None:
+        return "no alternative in this run"
+    text = f"{r:.2f}"
+    if not (isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in (num(ci[0]), num(ci[1]))):
+        return f"{text} × {label(best)} (no interval stored)"
+    lo, hi = ci
+    better = (lo > 1) if higher_is_better else (hi < 1)
+    worse = (hi < 1) if higher_is_better else (lo > 1)
+    word = "GATE better" if better else "GATE worse" if worse else "no clear difference"
+    return f"{text} ({lo:.2f}–{hi:.2f}) × {label(best)}: {word}"
+
+
+def _source(name: str, data: dict, shipped: str | None) -> str:
+    old = " · older backbone" if backbone_note(name, data, shipped) else ""
+    return f"{name}{old} · {measured_date(data)[:10]}"
+
+
+def _headline_rows(name: str, data: dict, shipped: str | None) -> list[dict[str, str]]:
+    head = data.get("headline") or {}
+    sizes = ", ".join(str(s) for s in (data.get("grid") or {}).get("sizes") or [])
+    rows = []
+    for task_type, metric in METRICS.items():
+        block = {k: e for k, e in (head.get(task_type) or {}).items() if isinstance(e, dict)}
+        for key, entry in block.items():
+            group, _, part = key.partition("/")
+            same = [k for k, e in block.items() if k != key and k.endswith(f"/{part}")
+                    and set(e.get("per_target") or {}) == set(entry.get("per_target") or {})]
+            if part not in PARTS or (group == "all" and same):  # "all" = one group: said once
+                continue
+            comp = entry.get("learned_vs_best_baseline") or {}
+            means, cis = comp.get("mean") or entry.get("mean") or {}, comp.get("ci95") or {}
+            row = {"data like yours": f"{GROUPS.get(group, group)}, {PARTS[part]}",
+                   "training molecules": f"n = {sizes}" if sizes else "",
+                   "targets": str(entry.get("n_targets", "")), "metric": metric}
+            row.update({label(m): _value(means.get(m), cis.get(m)) for m in METHOD_ORDER})
+            row[RATIO] = _verdict(comp.get("best_baseline"), comp.get("ratio_to_best"),
+                                  comp.get("ratio_ci95"), task_type == "classification")
+            won = comp.get("targets_won")
+            row["targets GATE wins"] = f"{won} of {comp.get('n_targets')}" if won is not None else ""
+            row["from"] = _source(name, data, shipped)
+            rows.append(row)
+    return rows
+
+
+def _chemprop_rows(data: dict, shipped: str | None) -> list[dict[str, str]]:
+    comp = data.get("comparison") or {}
+    by_size = comp.get("mean_nrmse_by_size") or {}
+    rows = []
+    for size, means in sorted(by_size.items(), key=lambda kv: size_sort_key(kv[0])):
+        ratios = ((comp.get("by_size") or {}).get(size) or {})
+        row = {"data like yours": "physical chemistry, all test molecules",
+               "training molecules": f"n = {size}",
+               "targets": str(len(comp.get("mean_nrmse_by_target") or {}) or ""),
+               "metric": METRICS["regression"]}
+        row.update({label(m): _value((means or {}).get("gate_learned" if m == "learned" else m))
+                    for m in METHOD_ORDER})
+        row[RATIO] = _verdict(ratios.get("best_baseline"), ratios.get("ratio_gate_to_best"), None,
+                              False)
+        row["targets GATE wins"] = ""
+        row["from"] = _source("chemprop_compare", data, shipped)
+        rows.append(row)
+    return rows
+
+
+def expectation_rows(results: dict[str, dict], shipped: str | None) -> list[dict[str, str]]:
+    """One row per (result, target group, test part or n): GATE and each alternative.
+
+    Task-addition results come first (newest backbone first, as named), then the chemprop
+    comparison; columns no row fills are dropped.
+    """
+    rows: list[dict[str, str]] = []
+    for name in sorted((n for n in results if n.startswith("task_addition")), reverse=True):
+        rows += _headline_rows(name, results[name], shipped)
+    if "chemprop_compare" in results:
+        rows += _chemprop_rows(results["chemprop_compare"], shipped)
+    used = [c for c in dict.fromkeys(k for r in rows for k in r) if any(r.get(c) for r in rows)]
+    return [{c: r.get(c, "") for c in used} for r in rows]
+
+
+def gaps(results: dict[str, dict], shipped: str | None) -> list[str]:
+    """Plain sentences on what the summary lacks: results missing or from an older backbone."""
+    out = []
+    if not any(n.startswith("task_addition") and results[n].get("headline") for n in results):
+        out.append("No task-addition result with a headline yet: `python -m bench task_addition`.")
+    if "chemprop_compare" not in results:
+        out.append("No chemprop comparison yet: `python -m bench chemprop_compare`.")
+    for name in sorted(n for n in results if n.startswith("task_addition") or n == "chemprop_compare"):
+        note = backbone_note(name, results[name], shipped)
+        if note and "older backbone" in note:
+            out.append(f"`{name}`: {note}")
+    return out
+
+
+def summary_markdown(results: dict[str, dict], shipped: str | None) -> str:
+    """The same summary as Markdown, for ``docs/benchmarks.md``."""
+    rows = expectation_rows(results, shipped)
+    text = ["## What to expect on your data", "", EXPLAIN, ""]
+    if rows:
+        text += [md_table(list(rows[0]), [list(r.values()) for r in rows]), ""]
+    text += [f"- {g}" for g in gaps(results, shipped)]
+    return "\n".join(text).rstrip() + "\n"
