@@ -245,6 +245,8 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     backbone = Path(_resolve(args.backbone))
     meta = read_metadata(backbone)
     pre = meta["pretraining"]
+    from gate_core.training.backbone_split import rebuild_split
+
     config, table, (train_idx, val_idx, test_idx) = rebuild_split(meta, args.table)
     fold = np.empty(len(table), dtype=object)
     fold[train_idx], fold[val_idx], fold[test_idx] = "train", "val", "test"

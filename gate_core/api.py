@@ -41,8 +41,8 @@ from gate_core.relational.predict import (
     normalise_known,
     preview_new_task,
 )
-from gate_core.relational.train import resolve_table_path
 from gate_core.reliability import NO_RELATION, BackboneCalibration, PairGate, PairVerdict, ReliabilityCache, evaluate_task_pairs, known_slopes
+from gate_core.training.backbone_split import resolve_table_path
 from gate_core.training.distributed import select_device
 from gate_core.training.evaluate import classification_metrics, embed, regression_metrics
 from gate_core.transfer.added_task import METADATA_FILE as TASK_METADATA_FILE

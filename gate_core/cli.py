@@ -64,24 +64,21 @@ def _cmd_pretrain(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from gate_core.data.splits import split
     from gate_core.data.table import MultiTaskTable
     from gate_core.models.checkpoint import load_checkpoint
+    from gate_core.training.backbone_split import backbone_split, resolve_table_path
     from gate_core.training.evaluate import evaluate_table
-    from gate_core.training.pretrain import PretrainConfig, load_table
 
     model, meta = load_checkpoint(args.checkpoint)
     table_path = args.table or meta.get("pretraining", {}).get("config", {}).get("table")
-    if not table_path or not Path(table_path).is_file():
+    if not table_path or not Path(resolve_table_path(table_path)).is_file():
         raise CLIError(f"table not found: {table_path}")
+    table_path = resolve_table_path(table_path)
     if args.subset == "all":
         table = MultiTaskTable.read_long(table_path, model.property_names)
     else:
-        # rebuild the run's own table (its subsample and corpus included) so its split is the same split
-        cfg = meta.get("pretraining", {}).get("config", {})
-        config = PretrainConfig.from_dict({**cfg, "table": table_path, "tasks": cfg.get("tasks", model.property_names)})
-        table = load_table(config)
-        train, val, test = split(table.smiles, config.split, config.split_fractions, config.seed)
+        # the run's own split, rebuilt where its data hash and fold sizes are checked
+        table, train, val, test = backbone_split(meta, model.property_names, table_path)
         table = table.subset({"train": train, "val": val, "test": test}[args.subset])
     metrics = evaluate_table(model, table)
     if args.out:

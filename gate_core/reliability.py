@@ -1,7 +1,7 @@
 """What the backbone's own held-out molecules say about trusting its predictions (issue 12).
 
 Two verdicts, both measured on the backbone's *validation* split (recomputed exactly as
-pre-training made it, :func:`~gate_core.relational.train.backbone_split`), never on molecules
+pre-training made it, :func:`~gate_core.training.backbone_split.backbone_split`), never on molecules
 the backbone or the relational head trained on:
 
 - :class:`BackboneCalibration`: for every backbone property, an applicability domain (the
@@ -37,7 +37,8 @@ from gate_core.models.checkpoint import write_weights_directory
 from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.models.gate import GATEModel
 from gate_core.relational.predict import RelationalPredictor
-from gate_core.relational.train import backbone_features, backbone_split
+from gate_core.relational.train import backbone_features
+from gate_core.training.backbone_split import backbone_split
 from gate_core.training.evaluate import embed
 from gate_core.transfer.calibration import LEVEL, Calibration, ConformalInterval
 from gate_core.transfer.domain import ApplicabilityDomain

@@ -34,19 +34,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gate_core.data.splits import split
-from gate_core.data.table import MultiTaskTable
 from gate_core.models.checkpoint import load_checkpoint
 from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.models.gate import GATEModel
 from gate_core.relational.graph import KnownGraph, sample_reveal
 from gate_core.relational.head import RelationalConfig, RelationalHead, TaskNodes
 from gate_core.relational.io import save_relational
+from gate_core.training.backbone_split import backbone_split
 from gate_core.training.early_stopping import EarlyStopping
 from gate_core.training.evaluate import embed
-from gate_core.training.pretrain import PretrainConfig, load_table
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PROBIT_TO_LOGIT = 3.8  # P(y > 0 | plain p) ≈ σ(3.8 p) for a residual std ≈ 0.45 (binarised training edges)
 
 
@@ -80,57 +77,7 @@ class RelationalTrainConfig:
         return cls(**data)
 
 
-# ---- the backbone's table, split and frozen features ----------------------------------------------
-
-
-def resolve_table_path(path: str) -> str:
-    """A table path from checkpoint metadata: as written, else relative to the repository root."""
-    p = Path(path)
-    if p.is_file() or p.is_absolute():
-        return str(p)
-    return str(REPO_ROOT / p) if (REPO_ROOT / p).is_file() else str(p)
-
-
-def backbone_split(meta: dict, task_names: list[str], table_path: str | None = None) -> tuple[MultiTaskTable, np.ndarray, np.ndarray, np.ndarray]:
-    """The backbone's measured-property table and its (train, val, test) indices, recomputed as ``pretrain`` did.
-
-    ``task_names`` are the backbone's measured properties (``GATEModel.property_names``). A v2
-    backbone's table also holds its corpus molecules and descriptor-family columns, and its split
-    depends on them; it records the validation and test molecules that carry measured labels
-    (``measured_folds``), so the measured table alone rebuilds the folds and the corpus, a build
-    artefact, is not needed where the backbone is used. Otherwise the split is recomputed.
-    Raises ``ValueError`` when the table on disk is not the one the backbone was trained on.
-    """
-    info = meta.get("pretraining") or {}
-    cfg = info.get("config")
-    if not cfg:
-        raise ValueError("the backbone's metadata has no pre-training config; its split cannot be recomputed")
-    config = PretrainConfig.from_dict({**cfg, "table": table_path or resolve_table_path(cfg["table"])})
-    if list(config.tasks) != list(task_names):
-        raise ValueError(f"the backbone's tasks {task_names} differ from its pre-training config's {config.tasks}")
-    if not Path(config.table).is_file():
-        raise ValueError(f"the backbone's table {config.table} is not there (build it with `python -m gate_core.data.builders`)")
-    if info.get("measured_folds"):
-        return _split_from_recorded_folds(MultiTaskTable.read_long(config.table, list(task_names)), info["measured_folds"], config.table)
-    table = load_table(config)
-    if info.get("data_hash") and table.content_hash() != info["data_hash"]:
-        raise ValueError(f"{config.table} is not the table the backbone was trained on (content hash {table.content_hash()} ≠ {info['data_hash']})")
-    train_idx, val_idx, test_idx = split(table.smiles, config.split, config.split_fractions, config.seed)
-    sizes = info.get("split") or {}
-    if sizes and (sizes.get("train"), sizes.get("val"), sizes.get("test")) != (len(train_idx), len(val_idx), len(test_idx)):
-        raise ValueError("the recomputed split differs from the backbone's recorded fold sizes")
-    if table.tasks != list(task_names):
-        table = MultiTaskTable(table.smiles, list(task_names), table.Y[:, [table.tasks.index(t) for t in task_names]])
-    return table, train_idx, val_idx, test_idx
-
-
-def _split_from_recorded_folds(table: MultiTaskTable, folds: dict[str, list[str]], path: str) -> tuple[MultiTaskTable, np.ndarray, np.ndarray, np.ndarray]:
-    fold_of = {s: name for name in ("val", "test") for s in folds[name]}
-    assigned = np.array([fold_of.get(s, "train") for s in table.smiles])
-    val_idx, test_idx = np.flatnonzero(assigned == "val"), np.flatnonzero(assigned == "test")
-    if (len(val_idx), len(test_idx)) != (len(folds["val"]), len(folds["test"])):
-        raise ValueError(f"{path} is not the table the backbone was trained on: some of its recorded validation/test molecules are missing")
-    return table, np.flatnonzero(assigned == "train"), val_idx, test_idx
+# ---- the backbone's frozen features -----------------------------------------------------------
 
 
 @torch.no_grad()

@@ -135,7 +135,7 @@ def _join_corpus(measured: MultiTaskTable, corpus: str, families: list[str] | No
 
 def measured_folds(table: MultiTaskTable, columns: list[int], val_idx: np.ndarray, test_idx: np.ndarray) -> dict[str, list[str]]:
     """Validation and test molecules that carry a measured label: with these the measured table alone
-    rebuilds the folds of a corpus-trained backbone (see ``relational.train.backbone_split``)."""
+    rebuilds the folds of a corpus-trained backbone (see ``training.backbone_split.backbone_split``)."""
     labelled = table.mask[:, columns].any(axis=1)
     return {name: [table.smiles[i] for i in idx if labelled[i]] for name, idx in (("val", val_idx), ("test", test_idx))}
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from gate_core.cli import main
@@ -154,3 +155,19 @@ def test_cli_unknown_verb_exits_2(capsys):
     with pytest.raises(SystemExit) as info:
         main(["train-everything"])
     assert info.value.code == 2
+
+
+def test_evaluate_refuses_a_table_the_backbone_was_not_trained_on(tmp_path, small_config, capsys):
+    """Another table's "test fold" could hold molecules the model trained on: the split is rebuilt
+    in one place, which checks the table's content hash against the backbone's."""
+    out = tmp_path / "ckpt"
+    args = ["pretrain", "--config", str(small_config), "--table", str(TINY_TABLE), "--out", str(out)]
+    assert main([*args, "--epochs", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    other = tmp_path / "shifted.csv"
+    frame = pd.read_csv(TINY_TABLE)
+    frame["value"] += 0.5  # same molecules and folds, other labels
+    frame.to_csv(other, index=False)
+    assert main(["evaluate", "--checkpoint", str(out), "--table", str(other)]) == 2
+    assert "is not the table the backbone was trained on" in capsys.readouterr().err
+    assert main(["evaluate", "--checkpoint", str(out), "--table", str(other), "--subset", "all"]) == 0

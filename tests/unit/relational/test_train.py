@@ -11,11 +11,11 @@ from gate_core.relational.head import RelationalConfig, RelationalHead
 from gate_core.relational.train import (
     RelationalTrainConfig,
     backbone_features,
-    backbone_split,
     scaled_labels,
     step_losses,
     train_relational,
 )
+from gate_core.training.backbone_split import backbone_split
 from gate_core.training.pretrain import PretrainConfig, load_table
 
 
