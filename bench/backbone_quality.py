@@ -74,31 +74,6 @@ def _log(msg: str) -> None:
     print(f"[backbone_quality] {msg}", flush=True)
 
 
-# ----------------------------------------------------------------------------------------- split
-
-
-def rebuild_split(meta: dict, table_path: str | None):  # noqa: ANN201
-    """The backbone's table, config and train/val/test indices, checked against its metadata."""
-    from gate_core.data.splits import split
-    from gate_core.training.pretrain import PretrainConfig, load_table
-
-    pre = meta["pretraining"]
-    config = PretrainConfig.from_dict(pre["config"])
-    config.table = _resolve(table_path or config.table)
-    table = load_table(config)
-    if table.content_hash() != pre["data_hash"]:
-        raise ValueError(
-            f"{config.table} (with tasks/max_molecules of the backbone's config) has data hash {table.content_hash()}, "
-            f"the backbone was trained on {pre['data_hash']}: not the same table"
-        )
-    train, val, test = split(table.smiles, config.split, config.split_fractions, config.seed)
-    sizes = {"train": len(train), "val": len(val), "test": len(test)}
-    expected = {k: pre["split"][k] for k in sizes}
-    if sizes != expected:
-        raise ValueError(f"rebuilt split sizes {sizes} differ from the backbone's {expected}")
-    return config, table, (train, val, test)
-
-
 # ------------------------------------------------------------------------------------------ stats
 
 
@@ -164,7 +139,7 @@ def _checkpoint_predictions(path: Path, test_smiles: list[str], backbone_pre: di
     return predict(model, test_smiles), list(model.task_names), info
 
 
-def _train_noalign(config, path: Path, reference: dict[str, str]) -> None:  # noqa: ANN001
+def _train_noalign(config, path: Path, reference: dict[str, str]) -> None:
     from gate_core.training.objective import LossWeights
     from gate_core.training.pretrain import pretrain
 
@@ -174,7 +149,7 @@ def _train_noalign(config, path: Path, reference: dict[str, str]) -> None:  # no
     pretrain(cfg, out_dir=path, progress=False, split_reference=reference)
 
 
-def _single_task(config, task: str, reference: dict[str, str], args: argparse.Namespace, test_smiles: list[str]) -> tuple[np.ndarray, dict]:  # noqa: ANN001
+def _single_task(config, task: str, reference: dict[str, str], args: argparse.Namespace, test_smiles: list[str]) -> tuple[np.ndarray, dict]:
     from gate_core.training.evaluate import predict
     from gate_core.training.objective import LossWeights
     from gate_core.training.pretrain import pretrain
