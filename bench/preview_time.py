@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
     limit_threads(args.threads)
     studio = GateStudio(args.backbone, data_dir=Path("/tmp") / "gate_preview_time_registry")
-    studio.relational  # loaded once, as the app's cached studio has it after its first preview
+    studio.relational()  # loaded once, as the app's cached studio has it after its first preview
     rows = [time_upload(studio, TARGETS_DIR / f"{name}.csv") for name in args.uploads.split(",") if name]
     for r in rows:
         print(f"[preview_time] {r['upload']}: {r['rows']} rows -> preview in {r['total_seconds']:.2f} s "
