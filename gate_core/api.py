@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from gate_core.data.io import TableReadError, read_table
+from gate_core.data.untrusted import parse_isolated
 from gate_core.featurizers.molecule import parse_smiles
 from gate_core.models.checkpoint import load_checkpoint
 from gate_core.models.fingerprint import backbone_fingerprint
@@ -81,7 +82,13 @@ class GateStudio:
         data_dir: str | Path | None = None,
         device: str | None = None,
         relational_path: str | Path | None = None,
+        isolate: bool = False,
     ) -> None:
+        """``isolate``: parse and featurise the molecules to predict in a worker process
+        (:mod:`gate_core.data.untrusted`), so a native crash fails that prediction with
+        :class:`~gate_core.isolation.WorkerCrashed` instead of killing this process (the app
+        server sets it; a CLI run is one job anyway)."""
+        self.isolate = isolate
         self.device = select_device(device)
         self.backbone, self.backbone_metadata = load_checkpoint(backbone_path, self.device)
         for p in self.backbone.parameters():
@@ -387,7 +394,7 @@ class GateStudio:
         unknown = [t for t in tasks if t not in added and t not in self.backbone.property_names]
         if unknown:
             raise UnknownTaskError(self._unknown_message(unknown))
-        parsed = [parse_smiles(s) for s in smiles]
+        parsed = parse_isolated(list(smiles)) if self.isolate else [parse_smiles(s) for s in smiles]
         frame = pd.DataFrame({"input": [p.input for p in parsed], "smiles": [p.smiles for p in parsed], "error": [p.error for p in parsed], "note": [p.note for p in parsed]})
         ok_rows = np.flatnonzero([p.ok for p in parsed])
         canonical = [parsed[i].smiles for i in ok_rows]

@@ -26,6 +26,10 @@ MAX_RINGS = 200
 #: Defaults of the two limits a deployment may change (``GATE_MAX_ROWS``, ``GATE_MAX_UPLOAD_MB``).
 MAX_ROWS_ENV, DEFAULT_MAX_ROWS = "GATE_MAX_ROWS", 20_000
 MAX_UPLOAD_MB_ENV, DEFAULT_MAX_UPLOAD_MB = "GATE_MAX_UPLOAD_MB", 50  # Streamlit's own cap is server.maxUploadSize (50)
+#: Wall-clock seconds reading one uploaded table may take (``GATE_READ_SECONDS``): checked
+#: between the reading steps and inside their loops; the app also reads in the isolated worker
+#: (:mod:`gate_core.isolation`), which is killed when it overruns.
+READ_SECONDS_ENV, DEFAULT_READ_SECONDS = "GATE_READ_SECONDS", 30.0
 #: Columns of an uploaded table, and characters of one of its lines.
 MAX_COLUMNS = 1_000
 MAX_LINE_CHARS = 1_000_000
@@ -56,3 +60,12 @@ def max_rows() -> int:
 def max_upload_mb() -> int:
     """Megabytes of one uploaded file (``$GATE_MAX_UPLOAD_MB``)."""
     return _int_env(MAX_UPLOAD_MB_ENV, DEFAULT_MAX_UPLOAD_MB)
+
+
+def read_seconds() -> float:
+    """Seconds reading one table may take (``$GATE_READ_SECONDS``, a positive number)."""
+    try:
+        value = float(os.environ.get(READ_SECONDS_ENV, DEFAULT_READ_SECONDS))
+    except ValueError:
+        return DEFAULT_READ_SECONDS
+    return value if value > 0 else DEFAULT_READ_SECONDS

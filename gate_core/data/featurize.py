@@ -28,6 +28,13 @@ def clear_caches() -> None:
     _DESCRIPTOR_CACHE.clear()
 
 
+def prime_caches(graphs: dict[str, MolGraph], descriptors: dict[str, np.ndarray]) -> None:
+    """Store graphs and descriptor rows computed elsewhere (the isolated worker,
+    :mod:`gate_core.data.untrusted`), so featurising those canonical SMILES here calls no RDKit."""
+    DEFAULT_FEATURIZER._cache.update(graphs)
+    _DESCRIPTOR_CACHE.update(descriptors)
+
+
 def featurize_molecules(
     smiles: list[str],
     *,

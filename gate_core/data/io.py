@@ -5,7 +5,8 @@ Every failure is a :class:`TableReadError` with a sentence a chemist can act on,
 changed silently: a file without a header row keeps its first molecule, a row with too many
 fields is refused by number, an unreadable SDF record stays a row with its reason. Reading is
 bounded (file size, rows, columns, line length; :mod:`gate_core.limits`) before any parser
-runs, so a pathological file fails in milliseconds, not minutes.
+runs, so a pathological file fails in milliseconds, not minutes; and the whole read has a
+wall-clock bound (``$GATE_READ_SECONDS``, checked between steps and inside their loops).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,7 @@ import pandas as pd
 from rdkit import Chem
 
 from gate_core import limits
+from gate_core.isolation import IsolatedWorker, WorkerCrashed, WorkerTimeout, default_worker
 from gate_core.featurizers.molecule import parse_smiles, size_error
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".sdf")
@@ -38,6 +42,25 @@ _DECIMAL_COMMA = re.compile(r"\s*[+-]?\d*,\d+(?:[eE][+-]?\d+)?\s*|\s*[+-]?\d+\s*
 
 class TableReadError(ValueError):
     """The file is not a table we can read; the message says why."""
+
+
+class _Deadline:
+    """The wall-clock bound of one read (:func:`gate_core.limits.read_seconds`)."""
+
+    def __init__(self, seconds: float | None = None) -> None:
+        self.limit = limits.read_seconds() if seconds is None else seconds
+        self.end = time.monotonic() + self.limit
+
+    def check(self, step: str) -> None:
+        if time.monotonic() > self.end:
+            raise TableReadError(
+                f"reading the file took more than {self.limit:g} s (stopped while {step}); "
+                f"simplify the file, or split it (the bound is ${limits.READ_SECONDS_ENV})"
+            )
+
+
+#: Lines or records between two deadline checks.
+_CHECK_EVERY = 1_000
 
 
 def _decode(data: bytes) -> str:
@@ -61,8 +84,10 @@ def _decode(data: bytes) -> str:
     raise TableReadError("the file is not text (is it a binary file with a .csv name?)")
 
 
-def _check_lines(text: str) -> None:
+def _check_lines(text: str, deadline: _Deadline) -> None:
     for number, line in enumerate(text.splitlines(), start=1):
+        if number % _CHECK_EVERY == 0:
+            deadline.check(f"checking line {number:,}")
         if len(line) > limits.MAX_LINE_CHARS:
             raise TableReadError(f"line {number} has {len(line):,} characters; the limit is {limits.MAX_LINE_CHARS:,}")
 
@@ -100,7 +125,7 @@ def _names_for_headerless(cells: list[object]) -> list[str]:
     return names
 
 
-def _check_fields(text: str, sep: str) -> int:
+def _check_fields(text: str, sep: str, deadline: _Deadline) -> int:
     """Number of header fields; refuse too many columns, and rows with extra non-empty fields."""
     reader = csv.reader(io.StringIO(text), delimiter=sep)
     header = next(reader, [])
@@ -112,6 +137,8 @@ def _check_fields(text: str, sep: str) -> int:
         if not fields:  # a blank line, skipped by the reader below as well
             continue
         row += 1
+        if row % _CHECK_EVERY == 0:
+            deadline.check(f"checking the fields of row {row:,}")
         if len(fields) > len(header) and any(f.strip() for f in fields[len(header):]):
             ragged.append(row)
     if ragged:
@@ -123,9 +150,10 @@ def _check_fields(text: str, sep: str) -> int:
     return len(header)
 
 
-def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
+def _decimal_commas(frame: pd.DataFrame, deadline: _Deadline) -> pd.DataFrame:
     """Text columns whose every value is a number written with a decimal comma (``1,5``) → floats."""
     for col in frame.columns:
+        deadline.check(f"reading the numbers of column '{col}'")
         if pd.api.types.is_numeric_dtype(frame[col]):
             continue
         filled = frame[col].dropna().astype(str)
@@ -134,11 +162,13 @@ def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _read_delimited(data: bytes, suffix: str) -> pd.DataFrame:
+def _read_delimited(data: bytes, suffix: str, deadline: _Deadline) -> pd.DataFrame:
     text = _decode(data)
-    _check_lines(text)
+    deadline.check("decoding the text")
+    _check_lines(text, deadline)
     sep = _separator(text, suffix)
-    n_fields = _check_fields(text, sep)
+    deadline.check("finding the separator")
+    n_fields = _check_fields(text, sep, deadline)
     first = next(csv.reader(io.StringIO(text), delimiter=sep))
     headerless = _header_is_data([c.strip() for c in first])
     frame = pd.read_csv(
@@ -146,7 +176,8 @@ def _read_delimited(data: bytes, suffix: str) -> pd.DataFrame:
         names=_names_for_headerless([c.strip() for c in first]) if headerless else None,
         usecols=range(n_fields),
     )
-    return _decimal_commas(frame) if sep != "," else frame
+    deadline.check("parsing the table")
+    return _decimal_commas(frame, deadline) if sep != "," else frame
 
 
 def excel_sheets(data: bytes) -> list[str]:
@@ -157,14 +188,16 @@ def excel_sheets(data: bytes) -> list[str]:
         raise TableReadError(f"the file is not a readable Excel workbook ({exc})") from exc
 
 
-def _read_excel(data: bytes, sheet: str | None, max_rows: int) -> pd.DataFrame:
+def _read_excel(data: bytes, sheet: str | None, max_rows: int, deadline: _Deadline) -> pd.DataFrame:
     sheets = excel_sheets(data)
+    deadline.check("opening the workbook")
     if sheet is not None and sheet not in sheets:
         raise TableReadError(f"the workbook has no sheet '{sheet}'; its sheets are: {', '.join(sheets)}")
     try:
         raw = pd.read_excel(io.BytesIO(data), sheet_name=sheet if sheet is not None else 0, header=None, nrows=max_rows + 2)
     except Exception as exc:
         raise TableReadError(f"the file is not a readable Excel workbook ({exc})") from exc
+    deadline.check("reading the sheet")
     if raw.shape[1] > limits.MAX_COLUMNS:
         raise TableReadError(f"the table has {raw.shape[1]:,} columns; the limit is {limits.MAX_COLUMNS:,}")
     if raw.empty:
@@ -178,11 +211,14 @@ def _read_excel(data: bytes, sheet: str | None, max_rows: int) -> pd.DataFrame:
     return frame
 
 
-def _read_sdf(data: bytes) -> pd.DataFrame:
+def _read_sdf(data: bytes, max_rows: int, deadline: _Deadline) -> pd.DataFrame:
     """One row per ``$$$$``-terminated record, each parsed on its own so a broken one cannot swallow the next."""
     blocks = [b for b in _SDF_END.split(_decode(data)) if b.strip()]
+    if len(blocks) > max_rows:  # before parsing any of them
+        raise TableReadError(f"the table has {len(blocks)} rows; the limit is {max_rows}")
     rows = []
     for i, block in enumerate(blocks, start=1):
+        deadline.check(f"reading SDF record {i:,}")
         mol = next(Chem.ForwardSDMolSupplier(io.BytesIO((block + "$$$$\n").encode("utf-8")), sanitize=True), None)
         reason = "RDKit could not read the record" if mol is None else size_error(mol)
         if reason:
@@ -197,13 +233,21 @@ def _read_sdf(data: bytes) -> pd.DataFrame:
 
 
 def read_table(
-    data: bytes | str | Path, filename: str | None = None, max_rows: int | None = None, sheet: str | None = None
+    data: bytes | str | Path,
+    filename: str | None = None,
+    max_rows: int | None = None,
+    sheet: str | None = None,
+    seconds: float | None = None,
 ) -> pd.DataFrame:
     """Read bytes or a path into a DataFrame; the format follows the file name's suffix.
 
     ``max_rows`` defaults to :func:`gate_core.limits.max_rows` (``$GATE_MAX_ROWS``); ``sheet``
-    picks an Excel sheet by name (default: the first, see :func:`excel_sheets`).
+    picks an Excel sheet by name (default: the first, see :func:`excel_sheets`). Reading stops
+    with a :class:`TableReadError` after ``seconds`` (default :func:`gate_core.limits.read_seconds`); a single parser
+    call (pandas, openpyxl) is not interrupted, only followed by a check, so the app reads in
+    the isolated worker too (:func:`read_table_isolated`), whose overrun is killed.
     """
+    deadline = _Deadline(seconds)
     max_rows = limits.max_rows() if max_rows is None else max_rows
     max_bytes = limits.max_upload_mb() * 1_000_000
     if isinstance(data, (str, Path)):
@@ -222,11 +266,11 @@ def read_table(
         raise TableReadError("the file is empty")
     try:
         if suffix == ".sdf":
-            frame = _read_sdf(data)
+            frame = _read_sdf(data, max_rows, deadline)
         elif suffix in EXCEL_SUFFIXES:
-            frame = _read_excel(data, sheet, max_rows)
+            frame = _read_excel(data, sheet, max_rows, deadline)
         elif suffix in (".csv", ".tsv", ".txt", ""):
-            frame = _read_delimited(data, suffix)
+            frame = _read_delimited(data, suffix, deadline)
         else:
             raise TableReadError(f"unsupported file type '{suffix}'; use one of {', '.join(SUPPORTED_SUFFIXES)}")
     except TableReadError:
@@ -239,6 +283,56 @@ def read_table(
     if len(frame) > max_rows:
         raise TableReadError(f"the table has {len(frame)} rows; the limit is {max_rows}")
     return frame
+
+
+#: Key of ``DataFrame.attrs`` where :func:`read_table_isolated` leaves the detected SMILES column.
+SMILES_COLUMN_ATTR = "detected_smiles_column"
+#: Seconds the worker gets beyond the read bound before it is killed (its own check fires first).
+_KILL_GRACE_S = 5.0
+
+
+def _read_and_detect(environment: dict[str, str | None], *args: object) -> tuple[pd.DataFrame, str | None]:
+    """In the worker: the caller's limits, then :func:`read_table` and :func:`detect_smiles_column`."""
+    for name, value in environment.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    frame = read_table(*args)  # type: ignore[arg-type]
+    return frame, detect_smiles_column(frame)
+
+
+def read_table_isolated(
+    data: bytes, filename: str, max_rows: int | None = None, sheet: str | None = None, worker: IsolatedWorker | None = None
+) -> pd.DataFrame:
+    """:func:`read_table` in the isolated worker (:mod:`gate_core.isolation`), for a server.
+
+    RDKit runs while reading (SDF records, the header check) and detecting the SMILES column, so
+    all of it happens there; the detected column is left in ``frame.attrs`` (read it with
+    :func:`detected_smiles_column`). The read's time bound is hard here: a worker still busy
+    shortly after it is killed. A crash or an overrun is a :class:`TableReadError`.
+    """
+    seconds = limits.read_seconds()
+    names = (limits.MAX_ROWS_ENV, limits.MAX_UPLOAD_MB_ENV, limits.READ_SECONDS_ENV)
+    environment = {k: os.environ.get(k) for k in names}
+    try:
+        frame, column = (worker or default_worker()).run(
+            _read_and_detect, environment, data, filename, max_rows, sheet, seconds,
+            what=f"reading '{filename}'", timeout=seconds + _KILL_GRACE_S,
+        )
+    except WorkerTimeout as exc:
+        raise TableReadError(f"reading the file took more than {seconds:g} s and was stopped") from exc
+    except WorkerCrashed as exc:
+        raise TableReadError(str(exc)) from exc
+    frame.attrs[SMILES_COLUMN_ATTR] = column
+    return frame
+
+
+def detected_smiles_column(frame: pd.DataFrame) -> str | None:
+    """The SMILES column found by :func:`read_table_isolated`, else :func:`detect_smiles_column`."""
+    if SMILES_COLUMN_ATTR in frame.attrs:
+        return frame.attrs[SMILES_COLUMN_ATTR]
+    return detect_smiles_column(frame)
 
 
 def detect_smiles_column(frame: pd.DataFrame, sample: int = 20) -> str | None:
