@@ -19,19 +19,22 @@ from gate_app.bench_results import (
     size_sort_key,
 )
 
-#: Alternatives a chemist would otherwise use, in column order (GATE first).
-METHOD_ORDER = ("learned", "rf", "lgbm", "chemprop_finetuned", "chemprop_single", "single_task",
-                "finetune")
-GROUPS = {"drug-like": "drug-like (ADME / PK)", "physchem": "physical chemistry", "all": "all targets"}
-PARTS = {"unseen": "molecules new to the backbone", "all": "all test molecules"}
+#: GATE, then the alternatives a chemist would otherwise use: column names kept short.
+COLUMNS = {"learned": "GATE", "rf": "random forest", "lgbm": "LightGBM",
+           "chemprop_finetuned": "chemprop fine-tuned", "chemprop_single": "chemprop single-task",
+           "single_task": "D-MPNN single-task", "finetune": "backbone fine-tuned"}
+GROUPS = {"drug-like": "drug-like (ADME/PK)", "physchem": "physical chemistry", "all": "all targets"}
+PARTS = {"unseen": "new molecules", "all": "all test molecules"}
 RATIO = "GATE ÷ best alternative"
-METRICS = {"regression": "nRMSE, lower is better", "classification": "ROC-AUC, higher is better"}
+METRICS = {"regression": "nRMSE ↓", "classification": "ROC-AUC ↑"}
 EXPLAIN = (
-    "**nRMSE** is the test error divided by the spread (standard deviation) of the property in "
+    "**nRMSE** (↓ lower is better) is the test error divided by the spread (standard deviation) of the property in "
     "the test set: 0.5 means typical errors of half that spread, 1.0 is no better than always "
-    "predicting the mean. **ROC-AUC** (classification): 0.5 is chance, 1.0 perfect. Brackets: "
+    "predicting the mean. **ROC-AUC** (↑, classification): 0.5 is chance, 1.0 perfect. Brackets: "
     "95 % bootstrap interval over targets; none where the result does not carry one. Test "
-    "molecules come from scaffolds held out of training, so they look like new chemistry."
+    "molecules come from scaffolds held out of training; *new molecules* are also absent from the "
+    "backbone's pre-training data. GATE is task addition with learned λ; the alternatives get "
+    "the same training molecules."
 )
 
 
@@ -51,12 +54,12 @@ def _verdict(best: Any, ratio: Any, ci: Any, higher_is_better: bool) -> str:
         return "no alternative in this run"
     text = f"{r:.2f}"
     if not (isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in (num(ci[0]), num(ci[1]))):
-        return f"{text} × {label(best)} (no interval stored)"
+        return f"{text} × {COLUMNS.get(best, label(best))} (no interval stored)"
     lo, hi = ci
     better = (lo > 1) if higher_is_better else (hi < 1)
     worse = (hi < 1) if higher_is_better else (lo > 1)
     word = "GATE better" if better else "GATE worse" if worse else "no clear difference"
-    return f"{text} ({lo:.2f}–{hi:.2f}) × {label(best)}: {word}"
+    return f"{text} ({lo:.2f}–{hi:.2f}) × {COLUMNS.get(best, label(best))}: {word}"
 
 
 def _source(name: str, data: dict, shipped: str | None) -> str:
@@ -78,14 +81,14 @@ def _headline_rows(name: str, data: dict, shipped: str | None) -> list[dict[str,
                 continue
             comp = entry.get("learned_vs_best_baseline") or {}
             means, cis = comp.get("mean") or entry.get("mean") or {}, comp.get("ci95") or {}
-            row = {"data like yours": f"{GROUPS.get(group, group)}, {PARTS[part]}",
-                   "training molecules": f"n = {sizes}" if sizes else "",
-                   "targets": str(entry.get("n_targets", "")), "metric": metric}
-            row.update({label(m): _value(means.get(m), cis.get(m)) for m in METHOD_ORDER})
+            row = {"data like yours": f"{GROUPS.get(group, group)}, {PARTS[part]} "
+                                      f"({entry.get('n_targets', '?')} targets)",
+                   "n": sizes, "metric": metric}
+            row.update({c: _value(means.get(m), cis.get(m)) for m, c in COLUMNS.items()})
             row[RATIO] = _verdict(comp.get("best_baseline"), comp.get("ratio_to_best"),
                                   comp.get("ratio_ci95"), task_type == "classification")
             won = comp.get("targets_won")
-            row["targets GATE wins"] = f"{won} of {comp.get('n_targets')}" if won is not None else ""
+            row["GATE wins"] = f"{won} of {comp.get('n_targets')} targets" if won is not None else ""
             row["from"] = _source(name, data, shipped)
             rows.append(row)
     return rows
@@ -97,15 +100,14 @@ def _chemprop_rows(data: dict, shipped: str | None) -> list[dict[str, str]]:
     rows = []
     for size, means in sorted(by_size.items(), key=lambda kv: size_sort_key(kv[0])):
         ratios = ((comp.get("by_size") or {}).get(size) or {})
-        row = {"data like yours": "physical chemistry, all test molecules",
-               "training molecules": f"n = {size}",
-               "targets": str(len(comp.get("mean_nrmse_by_target") or {}) or ""),
-               "metric": METRICS["regression"]}
-        row.update({label(m): _value((means or {}).get("gate_learned" if m == "learned" else m))
-                    for m in METHOD_ORDER})
+        targets = len(comp.get("mean_nrmse_by_target") or {}) or "?"
+        row = {"data like yours": f"physical chemistry, all test molecules ({targets} targets)",
+               "n": str(size), "metric": METRICS["regression"]}
+        row.update({c: _value((means or {}).get("gate_learned" if m == "learned" else m))
+                    for m, c in COLUMNS.items()})
         row[RATIO] = _verdict(ratios.get("best_baseline"), ratios.get("ratio_gate_to_best"), None,
                               False)
-        row["targets GATE wins"] = ""
+        row["GATE wins"] = ""
         row["from"] = _source("chemprop_compare", data, shipped)
         rows.append(row)
     return rows
@@ -140,11 +142,14 @@ def gaps(results: dict[str, dict], shipped: str | None) -> list[str]:
     return out
 
 
-def summary_markdown(results: dict[str, dict], shipped: str | None) -> str:
-    """The same summary as Markdown, for ``docs/benchmarks.md``."""
+def summary_table(results: dict[str, dict], shipped: str | None) -> str:
+    """The rows as one Markdown table ('' when there are none): the page and the report show it."""
     rows = expectation_rows(results, shipped)
-    text = ["## What to expect on your data", "", EXPLAIN, ""]
-    if rows:
-        text += [md_table(list(rows[0]), [list(r.values()) for r in rows]), ""]
+    return md_table(list(rows[0]), [list(r.values()) for r in rows]) if rows else ""
+
+
+def summary_markdown(results: dict[str, dict], shipped: str | None) -> str:
+    """The whole summary as Markdown, for ``docs/benchmarks.md``."""
+    text = ["## What to expect on your data", "", EXPLAIN, "", summary_table(results, shipped), ""]
     text += [f"- {g}" for g in gaps(results, shipped)]
     return "\n".join(text).rstrip() + "\n"

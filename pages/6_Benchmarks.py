@@ -7,7 +7,6 @@ nothing and loads no model; machine, code and command sit in a folded expander p
 
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from gate_app import bench_charts, bench_results, bench_summary
@@ -46,9 +45,9 @@ main_machine = bench_results.main_machine_key(results)
 
 st.header("What to expect on your data")
 st.markdown(bench_summary.EXPLAIN)
-rows = bench_summary.expectation_rows(results, shipped)
-if rows:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="bench_summary")
+table = bench_summary.summary_table(results, shipped)
+if table:
+    st.markdown(table)  # a plain table, the same Markdown the report writes
 for gap in bench_summary.gaps(results, shipped):
     st.warning(gap, icon=":material/warning:")
 
@@ -92,4 +91,6 @@ for name in names:
         with st.expander("Tables", expanded=not charts):
             st.markdown(body)
     with st.expander("Machine, code and command"):
-        st.markdown("\n".join(f"- **{k}**: {v}" for k, v in bench_results.provenance(data).items()))
+        facts = bench_results.provenance(data).items()
+        st.markdown("\n".join(f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}"
+                               for k, v in facts))

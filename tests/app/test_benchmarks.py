@@ -98,16 +98,16 @@ def test_page_is_in_the_navigation():
 def test_summary_comes_first_with_alternatives_and_intervals(monkeypatch, results):
     at = run(monkeypatch, results)
     assert [h.value for h in at.header][:2] == ["What to expect on your data", "Details"]
-    table = at.dataframe[0].value  # the first table on the page
-    row = table.iloc[0]
-    assert row["data like yours"] == "drug-like (ADME / PK), molecules new to the backbone"
-    assert row["GATE task addition, learned λ"] == "0.70 (0.60–0.80)"
-    assert row["random forest on RDKit 2D"] == "0.78 (0.70–0.86)"
-    assert row["LightGBM on RDKit 2D"] == "0.80 (0.70–0.90)"
-    assert row["GATE ÷ best alternative"].endswith("GATE better")
-    assert len(table) == 2  # the "all" group equals the drug-like one: said once; + chemprop n = 50
-    chemprop = table.iloc[1]
-    assert chemprop["chemprop, pre-trained + fine-tuned"] == "0.71"
+    table = next(m.value for m in at.markdown if m.value.startswith("| data like yours |"))
+    header, _, *rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in table.splitlines()]
+    assert len(rows) == 2  # the "all" group equals the drug-like one: said once; + chemprop n = 50
+    row, chemprop = (dict(zip(header, r)) for r in rows)
+    assert row["data like yours"] == "drug-like (ADME/PK), new molecules (3 targets)"
+    assert row["GATE"] == "0.70 (0.60–0.80)" and row["n"] == "50"
+    assert row["random forest"] == "0.78 (0.70–0.86)"
+    assert row["LightGBM"] == "0.80 (0.70–0.90)"
+    assert row["GATE ÷ best alternative"] == "0.90 (0.80–0.99) × random forest: GATE better"
+    assert chemprop["chemprop fine-tuned"] == "0.71"
     assert "no interval stored" in chemprop["GATE ÷ best alternative"]
     assert "older backbone" in chemprop["from"]
 
@@ -135,7 +135,7 @@ def test_older_backbone_and_missing_results_are_said_plainly(monkeypatch, result
 
 def test_empty_folder_says_what_is_missing(monkeypatch, tmp_path):
     at = run(monkeypatch, tmp_path / "nothing_here")
-    assert not at.get("plotly_chart") and not at.dataframe
+    assert not at.get("plotly_chart") and not any(m.value.startswith("| data") for m in at.markdown)
     assert any("No task-addition result" in w.value for w in at.warning)
     infos = " ".join(i.value for i in at.info)
     for name in bench_results.COMMANDS:

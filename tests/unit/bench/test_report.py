@@ -196,7 +196,7 @@ def test_headline_summary_at_the_top(tmp_path):
                                                              **task_addition_v2_fixture()}))
     doc = report.generate(folder, tmp_path / "doc.md")[0].read_text()
     summary = doc[doc.index("## What to expect"):doc.index("## Where and when")]
-    assert "| drug-like (ADME / PK), molecules new to the backbone | n = 50 | 2 |" in summary
+    assert "| drug-like (ADME/PK), new molecules (2 targets) | 50 | nRMSE ↓ |" in summary
     assert "older backbone" in summary  # fingerprint "abc" is not the shipped backbone's
 
 
