@@ -35,7 +35,18 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import REPO_ROOT, md_table, write_results
-from bench.task_addition import DEFAULT_TARGETS, TargetSplit, _csv_list, _val_split, load_target, parse_shard, parse_sizes, summarise
+from bench.task_addition import (
+    DEFAULT_TARGETS,
+    TargetSplit,
+    _csv_list,
+    _val_split,
+    load_target,
+    parse_shard,
+    parse_sizes,
+    summarise,
+)
+from gate_app.bench_results import label
+from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "chemprop_compare"
 DESCRIPTION = "chemprop v2 single-task and pre-trained→fine-tuned baselines on task_addition's scaffold splits, vs GATE learned λ and the RDKit RF"
@@ -43,19 +54,12 @@ CHEMPROP_METHODS = ("chemprop_single", "chemprop_finetuned")
 REFERENCE_METHODS = {"learned": "gate_learned", "rf": "rf"}  # task_addition name → name here
 COMPARE_METHODS = ("gate_learned", "rf", "chemprop_single", "chemprop_finetuned")
 BASELINES = ("rf", "chemprop_single", "chemprop_finetuned")
-METHOD_LABELS = {
-    "gate_learned": "GATE task addition (learned λ)",
-    "rf": "RF on RDKit 2D",
-    "chemprop_single": "chemprop single-task",
-    "chemprop_finetuned": "chemprop pre-trained → fine-tuned",
-}
 TARGET_RATIO = 0.85
 MAX_N = 200
 RUNNER = REPO_ROOT / "bench" / "chemprop_runner.py"
 DEFAULT_WORK_DIR = REPO_ROOT / "bench" / "work" / "chemprop"
 DEFAULT_BENCH_PYTHON = REPO_ROOT / ".venv-bench" / "bin" / "python"
 DEFAULT_REFERENCE = REPO_ROOT / "bench" / "results" / "task_addition.json"
-DEFAULT_BACKBONE = REPO_ROOT / "assets" / "backbone"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -431,9 +435,11 @@ def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
     if state.get("started") is not None:
         state["wall_seconds"] = time.perf_counter() - state["started"]
     payload = {k: v for k, v in state.items() if k not in ("started", "reference_path")}
-    paths = write_results(NAME, payload, markdown, results_dir)
-    write_csv([*state["rows"], *ref_rows], Path(results_dir) / f"{NAME}.csv")
-    return paths
+    columns = ("target", "seed", "size", "n_train", "n_test", "method", "rmse", "mae", "r2", "nrmse",
+               "test_std", "wall_seconds", "featurize_seconds", "process_seconds", "device", "host",
+               "error")
+    rows = [{c: r.get(c) for c in columns} for r in [*state["rows"], *ref_rows]]
+    return write_results(NAME, payload, markdown, results_dir, rows=rows)
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -602,16 +608,6 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     return _save(state, results_dir)
 
 
-def write_csv(rows: list[dict], path: Path) -> None:
-    import pandas as pd
-
-    cols = ["target", "seed", "size", "n_train", "n_test", "method", "rmse", "mae", "r2", "nrmse", "test_std", "wall_seconds",
-            "featurize_seconds", "process_seconds", "device", "host", "error"]
-    frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, float_format="%.6g")
-
-
 # ---------------------------------------------------------------------------------- markdown
 
 
@@ -628,11 +624,11 @@ def _bold_min(values: dict, methods: list[str], spec: str = "{:.3f}") -> list[st
 def markdown(state: dict) -> str:
     c, grid, s = state["comparison"], state["grid"], state["settings"]
     methods = list(COMPARE_METHODS)
-    labels = [METHOD_LABELS[m] for m in methods]
+    labels = [label(m) for m in methods]
     rows_all = [*state["rows"], *state.get("reference_rows", [])]
 
     if c["n_complete_cells"]:
-        verdict = (f"**GATE / best baseline = {c['ratio_gate_to_best']:.3f}** (best baseline: {METHOD_LABELS[c['best_baseline']]}) over "
+        verdict = (f"**GATE / best baseline = {c['ratio_gate_to_best']:.3f}** (best baseline: {label(c['best_baseline'])}) over "
                    f"{c['n_complete_cells']} complete cells, {c['n_targets']} targets, n ≤ {c['max_n']}: target ≤ {c['target_ratio']} → "
                    f"**{'PASS' if c['passes'] else 'FAIL'}**.")
     else:
@@ -645,7 +641,7 @@ def markdown(state: dict) -> str:
     if c["mean_nrmse"]:
         size_rows.append([f"**all n ≤ {c['max_n']}**", *_bold_min(c["mean_nrmse"], methods), f"**{_fmt(c['ratio_gate_to_best'])}**",
                           "**PASS**" if c["passes"] else "**FAIL**"])
-    ratio_line = ", ".join(f"{METHOD_LABELS[m]} {_fmt(v)}" for m, v in (c["ratio_gate_to"] or {}).items())
+    ratio_line = ", ".join(f"{label(m)} {_fmt(v)}" for m, v in (c["ratio_gate_to"] or {}).items())
 
     groups: dict[tuple, dict[str, list[dict]]] = {}
     for r in rows_all:

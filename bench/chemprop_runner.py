@@ -251,8 +251,8 @@ def _architecture(args: argparse.Namespace) -> dict:
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from chemprop import data, featurizers
-    from lightning import pytorch as pl
     from chemprop.models import save_model
+    from lightning import pytorch as pl
 
     env = setup(args)
     started = time.perf_counter()
@@ -307,7 +307,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         "val_metrics": per_task,
         "val_mean_nrmse": float(np.mean([m["nrmse"] for m in per_task.values()])) if per_task else None,
         **env,
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     write_json(out / "pretrain.json", summary)
     _log(f"pretrain: {fit['epochs_run']} epochs (best {fit['best_epoch']}), {fit['train_seconds']:.1f} s training, "

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from bench.common import REPO_ROOT, csv_rows, md_table, write_results
+from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "gpu_figures"
 DESCRIPTION = "summarise CUDA runs of pre-training and task addition (made on a GPU machine) next to the CPU figures"
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", default=str(RAW / "task_addition_speed_cuda.json"), help="task_addition.json of `--speed-only --device cuda`")
     parser.add_argument("--pretrain", default=str(RAW / "pretrain_cuda_metadata.json"), help="metadata.json of a `pretrain --device cuda` run")
     parser.add_argument("--epochs", default=str(RAW / "pretrain_cuda_epochs.jsonl"), help="its per-epoch --log")
-    parser.add_argument("--cpu-pretrain", default=str(REPO_ROOT / "assets" / "backbone" / "metadata.json"), help="the CPU build of the shipped backbone, for comparison")
+    parser.add_argument("--cpu-pretrain", default=str(DEFAULT_BACKBONE / "metadata.json"), help="the CPU build of the shipped backbone, for comparison")
     parser.add_argument("--cpu-speed", default=str(REPO_ROOT / "bench" / "results" / "task_addition_speed" / "task_addition.json"), help="the CPU `task_addition --speed-only` result")
 
 

@@ -39,6 +39,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, write_results
+from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "page_render"
 DESCRIPTION = "browser render time of every app page on a warm streamlit server (cold first visits reported apart); target < 3 s warm"
@@ -148,7 +149,7 @@ TIMES_JS = """() => {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backbone", default=str(REPO_ROOT / "assets" / "backbone"))
+    parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
     parser.add_argument("--visits", type=int, default=5, help="warm visits per page (after one cold visit each)")
     parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS and GATE_THREADS of the server (and torch threads here)")
     parser.add_argument("--ensemble", type=int, default=2, help="K of the task added before the server starts")
@@ -191,37 +192,28 @@ def log_tail(path: Path, n: int = 40) -> str:
         return ""
 
 
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, utime + stime in seconds) of one process (Linux /proc)."""
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of one live process (psutil)."""
+    import psutil
+
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
+        t = psutil.Process(pid).cpu_times()
+    except psutil.Error:
         return None
-
-
-def _proc_cpu_seconds(pid: int) -> float | None:
-    stat = _proc_stat(pid)
-    return stat[1] if stat else None
+    return t.user + t.system
 
 
 def _descendants_cpu_seconds(root: int, exclude: int) -> float | None:
     """CPU seconds of every live descendant of ``root`` outside ``exclude``'s subtree (here: the
     Playwright driver and Chromium, not the server). Processes that ended are not counted."""
+    import psutil
+
     try:
-        pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
-    except OSError:
+        skip = {exclude, *(p.pid for p in psutil.Process(exclude).children(recursive=True))}
+        pids = [p.pid for p in psutil.Process(root).children(recursive=True) if p.pid not in skip]
+    except psutil.Error:
         return None
-    stats = {pid: st for pid in pids if (st := _proc_stat(pid)) is not None}
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in stats.items():
-        children.setdefault(ppid, []).append(pid)
-    total, stack = 0.0, [c for c in children.get(root, []) if c != exclude]
-    while stack:
-        pid = stack.pop()
-        total += stats[pid][1]
-        stack.extend(c for c in children.get(pid, []) if c != exclude)
-    return total
+    return sum(filter(None, map(_cpu_seconds, pids)))
 
 
 def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dict:
@@ -272,7 +264,7 @@ class Server:
         self.startup_seconds = time.perf_counter() - t0
 
     def cpu_seconds(self) -> float | None:
-        return _proc_cpu_seconds(self.proc.pid)
+        return _cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
         """SIGTERM to the process group this server leads (only ours), SIGKILL after 10 s."""

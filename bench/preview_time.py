@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from bench.common import REPO_ROOT, limit_threads, md_table, write_results
+from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "preview_time"
 DESCRIPTION = "seconds from an uploaded file to the Add-a-task page's zero-training preview (target ≤ 5 s)"
@@ -25,7 +26,7 @@ TARGETS_DIR = REPO_ROOT / "assets" / "data" / "targets"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--uploads", default="fuel_kv,freesolv,Tflash_K,huuskonen_logS,bbbp", help="target tables used as uploads")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the app's worker default)")
-    parser.add_argument("--backbone", default=str(REPO_ROOT / "assets" / "backbone"))
+    parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
 
 
 def time_upload(studio, path: Path) -> dict:

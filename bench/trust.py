@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import REPO_ROOT, md_table, write_results
+from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "trust"
 DESCRIPTION = "every molecule used (OOF vs held-out error), 90 % interval coverage, model recommendation, backbone intervals, gated known-value corrections"
@@ -42,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-fraction", type=float, default=0.2, help="held-out scaffold fraction of each target")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-backbone", action="store_true", help="skip the backbone-property and relational-pair parts")
-    parser.add_argument("--backbone", default=str(REPO_ROOT / "assets" / "backbone"))
+    parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
     parser.add_argument("--calibration-dir", default=str(REPO_ROOT / "bench" / "work" / "calibration"),
                         help="cache of the backbone's calibration and pair verdicts (gate_core/reliability.py), reused across runs")
     parser.add_argument("--only-finished", action="store_true", help="train nothing: summarise the finished cells of --cells that match the settings")

@@ -96,7 +96,7 @@ class BackboneCalibration:
         return write_weights_directory(out_dir, weights, {"calibration.json": doc})
 
     @classmethod
-    def load(cls, path: Path) -> "BackboneCalibration":
+    def load(cls, path: Path) -> BackboneCalibration:
         doc = json.loads((path / "calibration.json").read_text())
         if doc.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{path}: unknown calibration format {doc.get('format_version')!r}")
@@ -184,7 +184,7 @@ class PairGate:
         return {"format_version": FORMAT_VERSION, "backbone_id": self.backbone_id, "head_id": self.head_id, "verdicts": {k: asdict(v) for k, v in self.verdicts.items()}}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PairGate":
+    def from_dict(cls, data: dict) -> PairGate:
         if data.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unknown pair-gate format {data.get('format_version')!r}")
         return cls(data["backbone_id"], data["head_id"], {k: PairVerdict(**v) for k, v in data["verdicts"].items()})

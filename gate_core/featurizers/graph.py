@@ -221,7 +221,9 @@ class GraphFeaturizer:
             for key, mol in zip(keys, parsed):
                 if mol is None:
                     raise ValueError(f"not a valid canonical SMILES: {key!r}")
-            new = dict(zip(keys, mols_to_graphs(parsed, keys)))
+            # own copies, not views into the chunk's arrays: one cached graph must not keep its
+            # whole chunk alive, or the bound on entries would not bound memory
+            new = {k: MolGraph(*(a.copy() for a in g)) for k, g in zip(keys, mols_to_graphs(parsed, keys))}
             self._cache.update(new)
             found.update(new)  # a chunk larger than the cache is still returned whole
         return [found[s] for s in canonical]

@@ -93,7 +93,7 @@ class GATEConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "GATEConfig":
+    def from_dict(cls, data: dict) -> GATEConfig:
         data = dict(data)
         data["tasks"] = [TaskInfo(**t) for t in data["tasks"]]
         return cls(**data)

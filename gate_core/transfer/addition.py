@@ -25,11 +25,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from gate_core.data.splits import holdout_split, scaffold_folds
+from gate_core.data.splits import SPLITS, holdout_split, scaffold_folds
 from gate_core.data.table import InvalidRow, MultiTaskTable
 from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.models.gate import GATEModel, TaskInfo
 from gate_core.nn.task_modules import TaskModules
+from gate_core.registries import TASK_TYPES
 from gate_core.training.early_stopping import EarlyStopping
 from gate_core.training.evaluate import classification_metrics, regression_metrics
 from gate_core.training.objective import LossWeights
@@ -38,7 +39,13 @@ from gate_core.transfer.calibration import Calibration
 from gate_core.transfer.domain import ApplicabilityDomain
 from gate_core.transfer.frozen import FrozenSources, compute_frozen_sources
 from gate_core.transfer.objective import TaskAdditionLoss
-from gate_core.transfer.ratios import RatioSettings, TransferRatios, lookahead_hypergradient, ratios_from_scores, transferability
+from gate_core.transfer.ratios import (
+    RatioSettings,
+    TransferRatios,
+    lookahead_hypergradient,
+    ratios_from_scores,
+    transferability,
+)
 
 ProgressCallback = Callable[[dict], None]
 MIN_ROWS = 20
@@ -70,6 +77,16 @@ class TaskAdditionConfig:
     outer_lr: float = 0.2
     weights: LossWeights = field(default_factory=LossWeights)
     train_baseline: bool = False  # also train the frozen-backbone + new-head probe (K members, same folds) for comparison
+
+    def __post_init__(self) -> None:
+        """Refuse a bad option where the config is made, so every interface refuses it alike."""
+        if self.task_type is not None:
+            TASK_TYPES.check(self.task_type)
+        SPLITS.check(self.split)
+        if not 0.0 <= self.test_fraction < 1.0:
+            raise ValueError(f"the test fraction must be in [0, 1), got {self.test_fraction}")
+        if self.ensemble < 1:
+            raise ValueError(f"the ensemble needs at least one member, got {self.ensemble}")
 
     def to_dict(self) -> dict:
         return asdict(self)

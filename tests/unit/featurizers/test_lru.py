@@ -36,6 +36,7 @@ def test_graph_cache_is_bounded_and_a_larger_chunk_is_still_returned_whole():
     assert len(graphs) == len(CHAIN) and len(featurizer) == 4
     assert [g.x.shape[0] for g in graphs] == [i + 2 for i in range(len(CHAIN))]
     assert featurizer(CHAIN[-1]) is graphs[-1]  # the most recent ones stay cached
+    assert all(a.base is None for a in graphs[-1])  # owns its arrays: keeps no whole chunk alive
     for smiles in CHAIN[:6]:
         featurizer(smiles)
     assert len(featurizer) == 4

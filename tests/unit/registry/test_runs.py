@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+from datetime import UTC
 from pathlib import Path
 
 import pandas as pd
@@ -244,11 +245,11 @@ def test_live_worker_is_stale_only_after_heartbeat_timeout(registry):
 def test_live_pid_with_an_old_heartbeat_is_stale_by_default(registry):
     """PIDs are reused (containers): an owner that looks alive but has been silent for longer than
     the heartbeat timeout no longer blocks its task's name."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     run_id = registry.enqueue_run("logS")
     registry.claim_next_run()  # owned by this (live) process
-    old = (datetime.now(timezone.utc) - timedelta(seconds=HEARTBEAT_TIMEOUT_SECONDS + 60)).isoformat()
+    old = (datetime.now(UTC) - timedelta(seconds=HEARTBEAT_TIMEOUT_SECONDS + 60)).isoformat()
     with registry._write() as conn:
         conn.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (old, run_id))
     assert registry.recover_stale_runs(heartbeat_timeout=None) == []  # the PID check alone is fooled

@@ -10,7 +10,13 @@ import torch
 
 from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.relational.graph import KnownGraph
-from gate_core.relational.io import METADATA_FILE, WEIGHTS_FILE, RelationalHeadError, load_relational, save_relational
+from gate_core.relational.io import (
+    METADATA_FILE,
+    WEIGHTS_FILE,
+    RelationalHeadError,
+    load_relational,
+    save_relational,
+)
 
 
 def test_saved_next_to_the_backbone_without_pickle(rel_head_path, rel_backbone):

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gate_core.reliability import NO_RELATION, BackboneCalibration, PairGate, PairVerdict, judge_pair, known_slopes
+from gate_core.reliability import (
+    NO_RELATION,
+    BackboneCalibration,
+    PairGate,
+    PairVerdict,
+    judge_pair,
+    known_slopes,
+)
 
 QUERY = ["CCO", "c1ccccc1O", "CCCCCCO", "CC(=O)Oc1ccccc1C(=O)O", "CCN(CC)CC", "ClC(Cl)Cl"]
 

@@ -74,6 +74,21 @@ def test_validate_errors(values, task_type, match):
         validate_task_table(_table(values), task_type)
 
 
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"task_type": "ordinal"}, "unknown task type 'ordinal'; choose one of: regression, classification"),
+        ({"split": "by_date"}, "unknown split 'by_date'; choose one of: random, scaffold"),
+        ({"test_fraction": 1.0}, r"test fraction must be in \[0, 1\)"),
+        ({"ensemble": 0}, "at least one member"),
+    ],
+)
+def test_config_refuses_bad_options_when_built(options, match):
+    """The CLI, the app's queued runs and the API all build this config: one refusal for all."""
+    with pytest.raises(ValueError, match=match):
+        TaskAdditionConfig(**options)
+
+
 def test_add_task_refuses_too_little_data(backbone):
     with pytest.raises(TaskDataError, match="at least 20"):
         add_task(backbone, ["CCO", "CCC", "CCCC", "CCN", "CCCl"], [1, 2, 3, 4, 5], "tiny", _config())
