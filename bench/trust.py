@@ -32,6 +32,8 @@ from gate_core.paths import DEFAULT_BACKBONE
 NAME = "trust"
 DESCRIPTION = "every molecule used (OOF vs held-out error), 90 % interval coverage, model recommendation, backbone intervals, gated known-value corrections"
 NOMINAL = 0.9
+#: Task addition's default before every molecule trained the model: this share of scaffolds held out.
+OLD_DEFAULT_TEST_FRACTION = 0.15
 TOLERANCE = 0.05
 
 
@@ -83,7 +85,7 @@ def task_cell(studio, ts, n: int, ensemble: int) -> dict:
         per_model[model] = {"rmse": _rmse(y_test, out["mean"]), "coverage90": _cover(y_test, out["lo"], out["hi"]), "width90": float(np.mean(out["hi"] - out["lo"]))}
     gate = task.predict_from_representation(h, chart, "gate")
     std = gate["std"]
-    old = add_task(studio.backbone, smiles, y.tolist(), name, TaskAdditionConfig(ensemble=ensemble, seed=ts.seed, test_fraction=0.15))
+    old = add_task(studio.backbone, smiles, y.tolist(), name, TaskAdditionConfig(ensemble=ensemble, seed=ts.seed, test_fraction=OLD_DEFAULT_TEST_FRACTION))
     old_out = old.task.predict_from_representation(h, chart, "gate")
     oof_rmse = record.metrics["comparison"]["gate"]["rmse"]
     recommended = record.metrics["recommended"]
