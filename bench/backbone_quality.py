@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, write_results
+from bench.stats import interval, rmse_bootstrap
 
 NAME = "backbone_quality"
 DESCRIPTION = "per-property test RMSE/R² on the backbone's scaffold split: GATE, multi-task w/o alignment, single-task, RF"
@@ -77,11 +78,6 @@ def _log(msg: str) -> None:
 # ------------------------------------------------------------------------------------------ stats
 
 
-def bootstrap_rmse(err: np.ndarray, index: np.ndarray) -> tuple[float, float]:
-    rmse = np.sqrt((err[index] ** 2).mean(axis=1))
-    return float(np.percentile(rmse, 2.5)), float(np.percentile(rmse, 97.5))
-
-
 MIN_TEST_FOR_VERDICT = 10
 
 
@@ -93,20 +89,18 @@ def compare_property(y: np.ndarray, preds: dict[str, np.ndarray], n_boot: int, s
     """
     from gate_core.training.evaluate import regression_metrics
 
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, len(y), size=(n_boot, len(y))) if len(y) and n_boot else None
+    draws = rmse_bootstrap(y, preds, n_boot, seed) if len(y) and n_boot else None
     methods = {}
     for name, pred in preds.items():
         m = regression_metrics(y, pred)
-        if index is not None:
-            m["rmse_ci95"] = bootstrap_rmse(pred - y, index)
+        if draws is not None:
+            m["rmse_ci95"] = interval(draws[name])
         methods[name] = m
     ranked = sorted(methods, key=lambda k: methods[k]["rmse"])
     out = {"n_test": int(len(y)), "methods": methods, "ranking_by_rmse": ranked, "winner": ranked[0] if ranked else None}
-    if len(ranked) > 1 and index is not None:
+    if len(ranked) > 1 and draws is not None:
         best, second = ranked[0], ranked[1]
-        diff = np.sqrt(((preds[second] - y)[index] ** 2).mean(axis=1)) - np.sqrt(((preds[best] - y)[index] ** 2).mean(axis=1))
-        lo, hi = float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))
+        lo, hi = interval(draws[second] - draws[best])
         out["runner_up"] = second
         out["rmse_gap_to_runner_up_ci95"] = [lo, hi]
         out["winner_distinguishable"] = bool(lo > 0 and len(y) >= MIN_TEST_FOR_VERDICT)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import REPO_ROOT, md_table, write_results
-from bench.stats import compare_over_targets
+from bench.stats import compare_over_targets, interval, rmse_bootstrap
 
 NAME = "backbone_v2"
 DESCRIPTION = "backbone v2 vs v1: shared-source test error, family R², build throughput, descriptor-input ablation, task addition"
@@ -50,8 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _test_fold(path: str) -> tuple:
     """(model, metadata, test-fold SMILES, the rebuilt table)."""
-    from gate_core.training.backbone_split import rebuild_split
     from gate_core.models.checkpoint import load_checkpoint
+    from gate_core.training.backbone_split import rebuild_split
 
     model, meta = load_checkpoint(path)
     _, table, (_, _, test) = rebuild_split(meta, None)
@@ -66,12 +66,10 @@ def _column_predictions(model, smiles: list[str], names: list[str]) -> np.ndarra
 
 
 def _paired_rmse(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: int, seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(y), size=(n_boot, len(y)))
-    ea, eb = (a - y) ** 2, (b - y) ** 2
-    diff = np.sqrt(ea[idx].mean(axis=1)) - np.sqrt(eb[idx].mean(axis=1))
-    return {"n": int(len(y)), "rmse_v1": float(np.sqrt(ea.mean())), "rmse_v2": float(np.sqrt(eb.mean())),
-            "v1_minus_v2_ci95": [float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))]}
+    draws = rmse_bootstrap(y, {"v1": a, "v2": b}, n_boot, seed)
+    return {"n": int(len(y)), "rmse_v1": float(np.sqrt(((a - y) ** 2).mean())),
+            "rmse_v2": float(np.sqrt(((b - y) ** 2).mean())),
+            "v1_minus_v2_ci95": interval(draws["v1"] - draws["v2"])}
 
 
 def shared_sources(v1_path: str, v2_path: str, n_boot: int, min_molecules: int = 10) -> dict:

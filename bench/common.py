@@ -69,7 +69,7 @@ def machine_info() -> dict[str, Any]:
         pass
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": affinity,

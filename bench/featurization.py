@@ -19,8 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, rate_summary, repeat
-from bench.common import write_results
+from bench.common import (
+    REPO_ROOT,
+    csv_rows,
+    limit_threads,
+    md_table,
+    rate_summary,
+    repeat,
+    write_results,
+)
 
 NAME = "featurization"
 DESCRIPTION = "featurisation throughput (mol/s, one core): graph, parse+graph, descriptors, collate"
@@ -60,8 +67,12 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
     from gate_core.data.collate import collate_graphs
     from gate_core.featurizers.descriptors import FAST_DESCRIPTOR_NAMES, fast_descriptors
-    from gate_core.featurizers.graph import FEATURIZER_VERSION, GraphFeaturizer, mol_to_graph
-    from gate_core.featurizers.graph import mols_to_graphs
+    from gate_core.featurizers.graph import (
+        FEATURIZER_VERSION,
+        GraphFeaturizer,
+        mol_to_graph,
+        mols_to_graphs,
+    )
     from gate_core.featurizers.molecule import clear_parse_cache
 
     load_before = list(os.getloadavg())

@@ -8,7 +8,14 @@ import csv
 import numpy as np
 import pytest
 
-from bench.scaling import call_sizes, flat_check, long_rows, loglog_slope, subset_backbone, write_long_csv
+from bench.scaling import (
+    call_sizes,
+    flat_check,
+    loglog_slope,
+    long_rows,
+    subset_backbone,
+    write_long_csv,
+)
 
 
 def test_flat_check_constant_is_flat():

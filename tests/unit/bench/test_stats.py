@@ -58,3 +58,16 @@ def test_headline_splits_groups_and_parts():
     assert h["classification"]["drug-like/unseen"]["learned_vs_best_baseline"]["targets_won"] == 1
     drug_like_only = headline([r for r in rows if r["target"] != "freesolv"], ["learned", "uniform", "rf"])["regression"]
     assert "drug-like/all" in drug_like_only and "all/all" not in drug_like_only  # no copy of the one group
+
+
+def test_rmse_bootstrap_is_paired_and_brackets_the_rmse():
+    from bench.stats import interval, rmse_bootstrap
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=200)
+    good, bad = y + rng.normal(scale=0.1, size=200), y + rng.normal(scale=1.0, size=200)
+    draws = rmse_bootstrap(y, {"good": good, "same": good, "bad": bad}, n_bootstrap=500)
+    assert interval(draws["good"] - draws["same"]) == [0.0, 0.0]  # the same resamples for both
+    lo, hi = interval(draws["bad"])
+    assert lo < float(np.sqrt(((bad - y) ** 2).mean())) < hi
+    assert interval(draws["bad"] - draws["good"])[0] > 0.5
