@@ -158,19 +158,14 @@ def _single_task(config, task: str, reference: dict[str, str], args: argparse.Na
         cfg.patience = args.patience
     cfg.threads = args.threads or len(os.sched_getaffinity(0))
     t0 = time.perf_counter()
-    summary = pretrain(cfg, out_dir=None, progress=False, split_reference=reference)
+    result = pretrain(cfg, out_dir=None, progress=False, split_reference=reference)
     seconds = time.perf_counter() - t0
-    if summary["split"]["test"] != len(test_smiles):
-        raise RuntimeError(f"single-task {task}: {summary['split']['test']} test molecules, expected {len(test_smiles)}")
-    pred = predict(summary["model"], test_smiles)[:, 0]
-    info = {k: summary[k] for k in ("epochs_run", "best_epoch", "best_val_reg", "train_seconds")}
-    if info["epochs_run"] >= cfg.epochs:
-        stopped = "epoch limit"
-    elif info["epochs_run"] - info["best_epoch"] >= cfg.patience:
-        stopped = "early stopping"
-    else:
-        stopped = "time limit"
-    info.update({"wall_seconds": seconds, "split": summary["split"], "epochs_max": cfg.epochs, "max_minutes": cfg.max_minutes,
+    if result.split["test"] != len(test_smiles):
+        raise RuntimeError(f"single-task {task}: {result.split['test']} test molecules, expected {len(test_smiles)}")
+    pred = predict(result.model, test_smiles)[:, 0]
+    info = {k: getattr(result, k) for k in ("epochs_run", "best_epoch", "best_val_reg", "train_seconds")}
+    stopped = {"epochs": "epoch limit", "patience": "early stopping", "time": "time limit"}[result.stopped_by]
+    info.update({"wall_seconds": seconds, "split": result.split, "epochs_max": cfg.epochs, "max_minutes": cfg.max_minutes,
                  "patience": cfg.patience, "threads": cfg.threads, "stopped_by": stopped})
     _log(f"single-task {task}: {info['epochs_run']} epochs (best {info['best_epoch']}, stopped by {stopped}), {seconds:.0f} s")
     return pred, info

@@ -375,9 +375,9 @@ def run_single_task(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray
     )
     table = MultiTaskTable(list(smiles), [ts.name], y[:, None])
     reference = {smiles[i]: "val" for i in val} | {smiles[i]: "train" for i in inner}
-    summary = pretrain(config, progress=False, split_reference=reference, table=table)
-    pred = predict(summary["model"], ts.test_smiles)[:, 0]
-    return pred, {"epochs_run": summary["epochs_run"], "best_epoch": summary["best_epoch"], "n_inner_train": len(inner), "n_val": len(val)}
+    result = pretrain(config, progress=False, split_reference=reference, table=table)
+    pred = predict(result.model, ts.test_smiles)[:, 0]
+    return pred, {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "n_inner_train": len(inner), "n_val": len(val)}
 
 
 def run_finetune(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, dict]:

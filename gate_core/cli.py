@@ -56,11 +56,10 @@ def _cmd_pretrain(args: argparse.Namespace) -> None:
         raise CLIError(f"corpus not found: {config.corpus} (build it with `make data`)")
     if not Path(config.table).is_file():
         raise CLIError(f"table not found: {config.table} (build it with `python -m gate_core.data.builders`)")
-    summary = pretrain(config, out_dir=args.out, log_path=args.log, progress=not args.quiet)
-    summary.pop("model")
-    summary.pop("history")
-    keys = ("n_molecules", "n_labels", "best_epoch", "epochs_run", "wall_seconds", "test_metrics", "family_test_metrics")
-    print(json.dumps({k: summary[k] for k in keys}, indent=1))
+    result = pretrain(config, out_dir=args.out, log_path=args.log, progress=not args.quiet)
+    keys = ("n_molecules", "n_labels", "best_epoch", "epochs_run", "stopped_by", "wall_seconds", "test_metrics",
+            "family_test_metrics")
+    print(json.dumps({k: getattr(result, k) for k in keys}, indent=1))
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
@@ -218,15 +217,16 @@ def _cmd_pretrain_relational(args: argparse.Namespace) -> None:
         if value is not None:
             setattr(config, key, value)
     out = args.out or str(Path(args.backbone).with_name(Path(args.backbone).name + "_relational"))
-    summary = pretrain_relational(args.backbone, out, config, progress=not args.quiet)
-    val = summary.get("val") or {}
+    result = pretrain_relational(args.backbone, out, config, progress=not args.quiet)
+    val = result.val or {}
     print(json.dumps({
         "out": out,
-        "backbone_id": summary["backbone_id"],
-        "best_epoch": summary["best_epoch"],
-        "epochs_run": summary["epochs_run"],
+        "backbone_id": result.backbone_id,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "stopped_by": result.stopped_by,
         "val_hidden_mse": {"relational": val.get("val_relational_mse"), "plain": val.get("val_plain_mse")},
-        "wall_seconds": summary["wall_seconds"],
+        "wall_seconds": result.wall_seconds,
     }, indent=1))
 
 

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ from gate_core.relational.graph import KnownGraph, sample_reveal
 from gate_core.relational.head import RelationalConfig, RelationalHead, TaskNodes
 from gate_core.relational.io import save_relational
 from gate_core.training.backbone_split import backbone_split
-from gate_core.training.early_stopping import EarlyStopping
+from gate_core.training.engine import FitConfig, Step, fit
 from gate_core.training.evaluate import embed
 
 PROBIT_TO_LOGIT = 3.8  # P(y > 0 | plain p) ≈ σ(3.8 p) for a residual std ≈ 0.45 (binarised training edges)
@@ -73,7 +74,7 @@ class RelationalTrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RelationalTrainConfig":
+    def from_dict(cls, data: dict) -> RelationalTrainConfig:
         return cls(**data)
 
 
@@ -260,11 +261,39 @@ def prepare_data(backbone: GATEModel, meta: dict, config: RelationalTrainConfig,
     )
 
 
+@dataclass
+class RelationalResult:
+    """A trained relational head (best validation epoch) and how its training went.
+
+    Every field but ``head`` and ``history`` goes into the head's JSON (:meth:`metadata`);
+    ``val`` is the best epoch's record, ``backbone_id`` the fingerprint of the backbone it
+    belongs to (set when trained from a checkpoint path).
+    """
+
+    head: RelationalHead
+    backbone_split: dict[str, int]
+    best_epoch: int
+    epochs_run: int
+    stopped_by: str
+    val: dict | None
+    features_seconds: float
+    wall_seconds: float
+    label_ranges: dict
+    data_hash: str | None
+    train_config: dict
+    history: list[dict]
+    backbone_id: str | None = None
+
+    def metadata(self) -> dict:
+        """The summary the head's JSON stores (no weights, no per-epoch history)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("head", "history")}
+
+
 def train_relational(
-    backbone: GATEModel, meta: dict, config: RelationalTrainConfig | None = None, progress: bool = True, table_path: str | None = None,
-    data: RelationalData | None = None,
-) -> tuple[RelationalHead, dict]:
-    """Train a head on the backbone's training fold; returns the head (best validation epoch) and a summary."""
+    backbone: GATEModel, meta: dict, config: RelationalTrainConfig | None = None, progress: bool = True,
+    table_path: str | None = None, data: RelationalData | None = None,
+) -> RelationalResult:
+    """Train a head on the backbone's training fold; returns it at its best validation epoch."""
     config = config or RelationalTrainConfig()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -291,67 +320,56 @@ def train_relational(
     )
     head.set_chart_scaler(data.chart_train.mean(0), data.chart_train.std(0))
     optimizer = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    stopper = EarlyStopping(head, config.patience, no_step=0)
-    history: list[dict] = []
-    for epoch in range(1, config.epochs + 1):
-        t_epoch = time.perf_counter()
-        head.train()
+
+    def batches(_epoch: int) -> Iterator[torch.Tensor]:
         order = torch.randperm(n_tr, generator=generator)
-        sums: dict[str, float] = {}
-        n_batches = 0
         for start in range(0, n_tr, config.batch_size):
-            b = order[start : start + config.batch_size]
-            if len(b) < 2:
-                continue
-            terms, _ = step_losses(head, data.chart_train[b], data.plain_train[b], data.y_train[b], classification, generator, config)
-            optimizer.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            torch.nn.utils.clip_grad_norm_(head.parameters(), 5.0)
-            optimizer.step()
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(value.detach())
-            n_batches += 1
+            if len(b := order[start : start + config.batch_size]) >= 2:
+                yield b
+
+    def step(b: torch.Tensor) -> Step:
+        terms, _ = step_losses(
+            head, data.chart_train[b], data.plain_train[b], data.y_train[b], classification, generator, config
+        )
+        return Step(terms["total"], terms, len(b))
+
+    def validate(train: dict[str, float]) -> dict[str, float]:
         if len(data.y_val):
-            val = evaluate_hidden(head, data.chart_val, data.plain_val, data.y_val, classification)
-        else:
-            main = sums.get("main", 0.0) / max(n_batches, 1)
-            val = {"relational_mse": main, "plain_mse": float("nan"), "preview_mse": 0.0, "n_hidden": 0}
-        record = {"epoch": epoch, **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}, **{f"val_{k}": v for k, v in val.items()}, "seconds": time.perf_counter() - t_epoch}
-        history.append(record)
-        if progress:
-            print(f"epoch {epoch}: main={record.get('train_main', 0):.4f} aux={record.get('train_aux', 0):.4f} episode={record.get('train_episode', 0):.4f} "
-                  f"val relational={val['relational_mse']:.4f} plain={val['plain_mse']:.4f} preview={val['preview_mse']:.4f} ({record['seconds']:.1f}s)", flush=True)
-        if stopper.update(val["relational_mse"], epoch):
-            break
-        if config.max_minutes and (time.perf_counter() - started) / 60 > config.max_minutes:
-            break
-    stopper.restore()
-    best_epoch = stopper.best_step
-    head.eval()
-    summary = {
-        "backbone_split": data.sizes,
-        "best_epoch": best_epoch,
-        "epochs_run": len(history),
-        "val": history[best_epoch - 1] if best_epoch else None,
-        "features_seconds": data.features_seconds,
-        "wall_seconds": time.perf_counter() - started,
-        "label_ranges": data.label_ranges,
-        "data_hash": (meta.get("pretraining") or {}).get("data_hash"),
-        "train_config": config.to_dict(),
-        "history": history,
-    }
-    return head, summary
+            return evaluate_hidden(head, data.chart_val, data.plain_val, data.y_val, classification)
+        nan = float("nan")
+        return {"relational_mse": train.get("main", 0.0), "plain_mse": nan, "preview_mse": 0.0, "n_hidden": 0}
+
+    fitted = fit(
+        head, optimizer, batches, step, validate,
+        FitConfig(config.epochs, config.patience, monitor="relational_mse", max_minutes=config.max_minutes,
+                  clip_grad_norm=5.0),
+        clock=started, progress=progress,
+    )
+    return RelationalResult(
+        head=head,
+        backbone_split=data.sizes,
+        best_epoch=fitted.best_epoch,
+        epochs_run=fitted.epochs_run,
+        stopped_by=fitted.stopped_by,
+        val=fitted.history[fitted.best_epoch - 1] if fitted.best_epoch else None,
+        features_seconds=data.features_seconds,
+        wall_seconds=time.perf_counter() - started,
+        label_ranges=data.label_ranges,
+        data_hash=(meta.get("pretraining") or {}).get("data_hash"),
+        train_config=config.to_dict(),
+        history=fitted.history,
+    )
 
 
-def pretrain_relational(backbone_path: str | Path, out_dir: str | Path | None = None, config: RelationalTrainConfig | None = None, progress: bool = True) -> dict:
-    """Load the backbone, train its relational head, save it to ``out_dir`` (if given); returns a summary."""
+def pretrain_relational(
+    backbone_path: str | Path, out_dir: str | Path | None = None, config: RelationalTrainConfig | None = None,
+    progress: bool = True,
+) -> RelationalResult:
+    """Load the backbone, train its relational head, save it to ``out_dir`` (if given)."""
     backbone, meta = load_checkpoint(backbone_path, "cpu")
-    head, summary = train_relational(backbone, meta, config, progress)
-    summary["backbone_id"] = backbone_fingerprint(backbone)
+    result = train_relational(backbone, meta, config, progress)
+    result.backbone_id = backbone_fingerprint(backbone)
     if out_dir is not None:
-        history = summary.pop("history")
-        save_relational(head, out_dir, {**summary, "backbone_path": str(backbone_path)})
-        (Path(out_dir) / "history.json").write_text(json.dumps(history, indent=1))
-        summary["history"] = history
-    summary["head"] = head
-    return summary
+        save_relational(result.head, out_dir, {**result.metadata(), "backbone_path": str(backbone_path)})
+        (Path(out_dir) / "history.json").write_text(json.dumps(result.history, indent=1))
+    return result

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +28,7 @@ from gate_core.featurizers.molecule import parse_smiles
 from gate_core.models.checkpoint import load_checkpoint
 from gate_core.models.gate import GATEModel, TaskInfo
 from gate_core.nn.losses import masked_task_loss
-from gate_core.training.early_stopping import EarlyStopping
+from gate_core.training.engine import FitConfig, Step, fit
 from gate_core.training.evaluate import predict as predict_model
 
 
@@ -56,10 +54,10 @@ class FinetuneResult:
     """The fine-tuned one-task model and how training went (one record per epoch)."""
 
     model: GATEModel
-    history: list[dict] = field(default_factory=list)
-    best_epoch: int = -1
-    best_val_loss: float = math.inf
-    train_seconds: float = 0.0
+    history: list[dict]
+    best_epoch: int
+    best_val_loss: float
+    train_seconds: float
 
     @property
     def task_name(self) -> str:
@@ -96,9 +94,7 @@ def new_task_model(backbone: GATEModel, info: TaskInfo) -> GATEModel:
     return model
 
 
-@torch.no_grad()
 def _loss_on(model: GATEModel, loader: DataLoader, device: torch.device) -> float:
-    model.eval()
     total, count = 0.0, 0
     for batch in loader:
         batch = batch.to(device)
@@ -164,29 +160,14 @@ def finetune(
         [{"params": model.encoder.parameters(), "lr": config.encoder_lr}, {"params": task_params, "lr": config.head_lr}],
         weight_decay=config.weight_decay,
     )
-    result = FinetuneResult(model)
-    stopper = EarlyStopping(model, config.patience)
-    started = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        total, count = 0.0, 0
-        for batch in train_loader:
-            batch = batch.to(device)
-            pred = model.predict_scaled(model.representation(batch.graph, batch.descriptors))
-            loss = masked_task_loss(pred, batch.y, batch.mask, model.classification)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * batch.graph.num_graphs
-            count += batch.graph.num_graphs
-        val_loss = _loss_on(model, val_loader, device)
-        result.history.append({"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val_loss})
-        if stopper.update(val_loss, epoch):
-            break
-        if config.max_minutes and (time.perf_counter() - started) / 60 > config.max_minutes:
-            break
-    stopper.restore()
-    result.best_val_loss, result.best_epoch = stopper.best, stopper.best_step
-    model.eval()
-    result.train_seconds = time.perf_counter() - started
-    return result
+
+    def step(batch: object) -> Step:
+        pred = model.predict_scaled(model.representation(batch.graph, batch.descriptors))
+        loss = masked_task_loss(pred, batch.y, batch.mask, model.classification)
+        return Step(loss, {"loss": loss}, batch.graph.num_graphs)
+
+    fitted = fit(
+        model, optimizer, lambda _: train_loader, step, lambda _: {"loss": _loss_on(model, val_loader, device)},
+        FitConfig(config.epochs, config.patience, monitor="loss", max_minutes=config.max_minutes), device=device,
+    )
+    return FinetuneResult(model, fitted.history, fitted.best_epoch, fitted.best_score, fitted.train_seconds)

@@ -7,12 +7,11 @@ One function, :func:`pretrain`, used by the CLI (``python -m gate_core pretrain`
 
 from __future__ import annotations
 
-import contextlib
 import json
 import resource
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -37,14 +36,14 @@ from gate_core.models.gate import GATEConfig, GATEModel, TaskInfo
 from gate_core.training.distributed import (
     DistributedContext,
     barrier,
-    broadcast_from_main,
     init_distributed,
     shutdown_distributed,
 )
 from gate_core.training.early_stopping import EarlyStopping
+from gate_core.training.engine import EpochEnd, FitConfig, Progress, Step, fit
 from gate_core.training.evaluate import evaluate_table
 from gate_core.training.objective import LOSS_TERMS, GATEObjective, LossWeights
-from gate_core.training.resume import ResumeState, load_resume_state, save_resume_state
+from gate_core.training.resume import load_resume_state, save_resume_state
 
 PRETRAINING_TASKS = [t.name for t in CHEMICAL_TASKS if t.pretraining]
 _UNITS = {t.name: t.unit for t in CHEMICAL_TASKS}
@@ -88,7 +87,7 @@ class PretrainConfig:
     amp: bool = True
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PretrainConfig":
+    def from_dict(cls, data: dict) -> PretrainConfig:
         data = dict(data)
         if "weights" in data and isinstance(data["weights"], dict):
             data["weights"] = LossWeights(**data["weights"])
@@ -189,17 +188,14 @@ def build_model(config: PretrainConfig, tasks: list[TaskInfo]) -> GATEModel:
     )
 
 
-@torch.no_grad()
 def _validation_loss(model: GATEModel, loader: DataLoader, device: torch.device) -> float:
     """Mean over tasks of the standardised MSE on the validation fold (the early-stopping score)."""
-    model.eval()
     preds, ys, masks = [], [], []
     for batch in loader:
         batch = batch.to(device)
         preds.append(model.predict_scaled(model.representation(batch.graph, batch.descriptors)))
         ys.append(batch.y)
         masks.append(batch.mask)
-    model.train()
     pred, y, mask = torch.cat(preds), torch.cat(ys), torch.cat(masks)
     err = ((pred - y) ** 2) * mask
     count = mask.sum(0)
@@ -223,6 +219,45 @@ def split_by_reference(smiles: list[str], reference: dict[str, str]) -> tuple[np
     return tuple(np.flatnonzero(fold == name) for name in ("train", "val", "test"))  # type: ignore[return-value]
 
 
+@dataclass
+class PretrainResult:
+    """A pre-training run: the trained model (best validation epoch) and what the run measured.
+
+    Every field but ``model`` and ``history`` is stored in the checkpoint's metadata under
+    ``"pretraining"`` (:meth:`metadata`); ``split`` holds the fold kind, seed and sizes, and
+    ``measured_folds`` the measured validation/test molecules of a corpus-trained backbone.
+    """
+
+    model: GATEModel
+    tasks: list[str]
+    n_molecules: int
+    n_labels: int
+    labels_per_task: dict[str, int]
+    split: dict
+    data_hash: str
+    best_epoch: int
+    epochs_run: int
+    best_val_reg: float
+    stopped_by: str
+    test_metrics: dict[str, dict[str, float]]
+    family_test_metrics: dict[str, dict[str, float]]
+    measured_folds: dict[str, list[str]] | None
+    featurize_seconds: float
+    featurize_molecules_per_second: float
+    train_seconds: float
+    train_molecules_per_second: float
+    wall_seconds: float
+    peak_memory_mb: float
+    device: str
+    world_size: int
+    config: dict
+    history: list[dict]
+
+    def metadata(self) -> dict:
+        """The run's summary as the checkpoint stores it (no model, no per-epoch history)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("model", "history")}
+
+
 def pretrain(
     config: PretrainConfig,
     out_dir: str | Path | None = None,
@@ -230,13 +265,15 @@ def pretrain(
     progress: bool = True,
     split_reference: dict[str, str] | None = None,
     table: MultiTaskTable | None = None,
-) -> dict:
-    """Train a multi-task GATE model; returns a summary and (if ``out_dir``) saves the checkpoint.
+) -> PretrainResult:
+    """Train a multi-task GATE model; returns the result and (if ``out_dir``) saves the checkpoint.
 
     Early stopping watches the validation fold's standardised MSE; the best epoch's weights
     are kept. Each epoch appends one JSON line with every loss term to ``log_path``.
     ``split_reference`` pins each molecule's fold (see :func:`split_by_reference`); ``table``
     replaces ``config.table`` with an in-memory table (benchmarks train single-task baselines so).
+    With ``out_dir`` the state after each epoch is kept in ``<out_dir>.resume`` and a rerun of the
+    same config on the same data resumes after the last finished epoch.
     """
     ctx: DistributedContext = init_distributed(config.device)
     if config.threads:
@@ -275,13 +312,11 @@ def pretrain(
 
     train_set, val_set = dataset(train_idx), dataset(val_idx)
     sampler = DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True, seed=config.seed) if ctx.enabled else None
-    cuda = ctx.device.type == "cuda"
     train_loader = DataLoader(
         train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler, collate_fn=train_set.collate,
         drop_last=len(train_set) > config.batch_size, num_workers=config.loader_workers,
-        persistent_workers=config.loader_workers > 0, pin_memory=cuda,
+        persistent_workers=config.loader_workers > 0, pin_memory=ctx.device.type == "cuda",
     )
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if (cuda and config.amp) else contextlib.nullcontext
     val_loader = DataLoader(val_set, batch_size=256, collate_fn=val_set.collate)
 
     objective = GATEObjective(model, config.weights, config.alignment_form)
@@ -289,105 +324,67 @@ def pretrain(
     step_fn = DistributedDataParallel(objective, find_unused_parameters=not config.weights.aligned) if ctx.enabled else objective
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
-    log_file = open(log_path, "a") if (log_path and ctx.is_main) else None
-    stopper = EarlyStopping(model, config.patience, min_delta=1e-4)
-    history: list[dict] = []
-    train_seconds = 0.0
-    resume_dir = Path(str(out_dir) + ".resume") if out_dir is not None else None
-    first_epoch = 1
-    resumed = load_resume_state(resume_dir, model, optimizer, stopper, config.to_dict(), table.content_hash()) if resume_dir else None
-    if resumed is not None:
-        first_epoch, history, train_seconds = resumed.epoch + 1, resumed.history, resumed.train_seconds
-        if progress and ctx.is_main:
-            tqdm.write(f"resuming after epoch {resumed.epoch} from {resume_dir}")
-    try:
-        for epoch in range(first_epoch, config.epochs + 1):
-            if sampler is not None:
-                sampler.set_epoch(epoch)
-            sums = dict.fromkeys((*LOSS_TERMS, "total"), 0.0)
-            n_batches, n_mols = 0, 0
-            t_epoch = time.perf_counter()
-            bar = tqdm(train_loader, desc=f"epoch {epoch}", unit="batch", disable=not (progress and ctx.is_main), leave=False)
-            for batch in bar:
-                batch = batch.to(ctx.device)
-                with autocast():
-                    terms = step_fn(batch)
-                optimizer.zero_grad(set_to_none=True)
-                terms["total"].backward()
-                optimizer.step()
-                for name in sums:
-                    sums[name] += float(terms[name].detach())
-                n_batches += 1
-                n_mols += batch.graph.num_graphs
-                bar.set_postfix(loss=f"{sums['total'] / n_batches:.3f}")
-                # single process: honour the time budget mid-epoch too (a slow epoch on a loaded
-                # machine must not overrun it); under DDP ranks decide together after the epoch
-                if not ctx.enabled and config.max_minutes and (time.perf_counter() - started) / 60 > config.max_minutes:
-                    break
-            epoch_seconds = time.perf_counter() - t_epoch
-            train_seconds += epoch_seconds
-            val_loss = broadcast_from_main(_validation_loss(model, val_loader, ctx.device), ctx)
-            record = {
-                "epoch": epoch,
-                **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()},
-                "val_reg": val_loss,
-                "seconds": epoch_seconds,
-                "molecules_per_second": n_mols * ctx.world_size / epoch_seconds,
-            }
-            history.append(record)
-            if log_file:
-                log_file.write(json.dumps(record) + "\n")
-                log_file.flush()
-            if progress and ctx.is_main:
-                terms_txt = " ".join(f"{k}={record['train_' + k]:.3f}" for k in LOSS_TERMS)
-                tqdm.write(f"epoch {epoch}: {terms_txt} val_reg={val_loss:.4f} ({epoch_seconds:.1f}s)")
-            patience_out = stopper.update(val_loss, epoch)
-            if resume_dir is not None and ctx.is_main:
-                save_resume_state(resume_dir, ResumeState(epoch, history, train_seconds), model, optimizer, stopper,
-                                  config.to_dict(), table.content_hash())
-            if patience_out:
-                break
-            out_of_time = bool(config.max_minutes) and (time.perf_counter() - started) / 60 > config.max_minutes
-            if broadcast_from_main(float(out_of_time), ctx):
-                break
-    finally:
-        if log_file:
-            log_file.close()
+    def batches(epoch: int) -> DataLoader:
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        return train_loader
 
-    stopper.restore()
-    model.eval()
+    def step(batch: object) -> Step:
+        terms = step_fn(batch)
+        return Step(terms["total"], {name: terms[name] for name in (*LOSS_TERMS, "total")}, batch.graph.num_graphs)
+
+    resume_dir = Path(str(out_dir) + ".resume") if out_dir is not None else None
+    data_hash = table.content_hash()
+
+    def resume(stopper: EarlyStopping) -> Progress | None:
+        state = load_resume_state(resume_dir, model, optimizer, stopper, config.to_dict(), data_hash) if resume_dir else None
+        if state is not None and progress and ctx.is_main:
+            tqdm.write(f"resuming after epoch {state.epoch} from {resume_dir}")
+        return state
+
+    def save_state(end: EpochEnd) -> None:
+        if resume_dir is not None and ctx.is_main:
+            save_resume_state(resume_dir, end.progress, model, optimizer, end.stopper, config.to_dict(), data_hash)
+
+    fitted = fit(
+        model, optimizer, batches, step, lambda _: {"reg": _validation_loss(model, val_loader, ctx.device)},
+        FitConfig(config.epochs, config.patience, monitor="reg", min_delta=1e-4, max_minutes=config.max_minutes),
+        device=ctx.device, amp=config.amp, on_epoch=save_state, resume=resume, clock=started, ctx=ctx,
+        log_path=log_path, progress=progress,
+    )
+
     column_metrics = evaluate_table(model, table.subset(test_idx)) if len(test_idx) else {}
-    test_metrics = {name: m for name, m in column_metrics.items() if ":" not in name}
-    family_metrics = summarise_families(column_metrics)
-    summary = {
-        "tasks": model.task_names,
-        "n_molecules": len(table),
-        "n_labels": int(table.mask.sum()),
-        "labels_per_task": {t: int(table.mask[:, model.output_columns(t)].any(axis=1).sum()) for t in model.task_names},
-        "split": {"kind": config.split, "seed": config.seed, "train": len(train_idx), "val": len(val_idx), "test": len(test_idx)},
-        "data_hash": table.content_hash(),
-        "best_epoch": stopper.best_step,
-        "epochs_run": len(history),
-        "best_val_reg": stopper.best,
-        "test_metrics": test_metrics,
-        "family_test_metrics": family_metrics,
-        "measured_folds": measured_folds(table, model.property_columns(), val_idx, test_idx) if config.corpus else None,
-        "featurize_seconds": featurize_seconds,
-        "featurize_molecules_per_second": len(table) / max(featurize_seconds, 1e-9),
-        "train_seconds": train_seconds,
-        "train_molecules_per_second": float(np.mean([h["molecules_per_second"] for h in history])) if history else 0.0,
-        "wall_seconds": time.perf_counter() - started,
-        "peak_memory_mb": _peak_memory_mb(ctx.device),
-        "device": str(ctx.device),
-        "world_size": ctx.world_size,
-        "config": config.to_dict(),
-        "history": history,
-    }
+    history = fitted.history
+    result = PretrainResult(
+        model=model,
+        tasks=model.task_names,
+        n_molecules=len(table),
+        n_labels=int(table.mask.sum()),
+        labels_per_task={t: int(table.mask[:, model.output_columns(t)].any(axis=1).sum()) for t in model.task_names},
+        split={"kind": config.split, "seed": config.seed, "train": len(train_idx), "val": len(val_idx), "test": len(test_idx)},
+        data_hash=data_hash,
+        best_epoch=fitted.best_epoch,
+        epochs_run=fitted.epochs_run,
+        best_val_reg=fitted.best_score,
+        stopped_by=fitted.stopped_by,
+        test_metrics={name: m for name, m in column_metrics.items() if ":" not in name},
+        family_test_metrics=summarise_families(column_metrics),
+        measured_folds=measured_folds(table, model.property_columns(), val_idx, test_idx) if config.corpus else None,
+        featurize_seconds=featurize_seconds,
+        featurize_molecules_per_second=len(table) / max(featurize_seconds, 1e-9),
+        train_seconds=fitted.train_seconds,
+        train_molecules_per_second=float(np.mean([h["molecules_per_second"] for h in history])) if history else 0.0,
+        wall_seconds=time.perf_counter() - started,
+        peak_memory_mb=_peak_memory_mb(ctx.device),
+        device=str(ctx.device),
+        world_size=ctx.world_size,
+        config=config.to_dict(),
+        history=history,
+    )
     if out_dir is not None and ctx.is_main:
-        save_checkpoint(model, out_dir, {"pretraining": {k: v for k, v in summary.items() if k != "history"}})
+        save_checkpoint(model, out_dir, {"pretraining": result.metadata()})
         (Path(out_dir) / "history.json").write_text(json.dumps(history, indent=1))
         if resume_dir is not None:
             shutil.rmtree(resume_dir, ignore_errors=True)  # the finished checkpoint supersedes it
     shutdown_distributed(ctx)
-    summary["model"] = model
-    return summary
+    return result

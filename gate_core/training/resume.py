@@ -9,7 +9,6 @@ config and the data hash match the run being started.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,18 +16,10 @@ from safetensors.torch import load_file
 
 from gate_core.models.checkpoint import write_weights_directory
 from gate_core.training.early_stopping import EarlyStopping
+from gate_core.training.engine import Progress
 
 STATE_WEIGHTS = "resume.safetensors"
 STATE_DOCUMENT = "resume.json"
-
-
-@dataclass
-class ResumeState:
-    """Where a run stood after ``epoch``: its per-epoch history and training seconds so far."""
-
-    epoch: int
-    history: list[dict]
-    train_seconds: float
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -36,7 +27,7 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def save_resume_state(
-    directory: Path, state: ResumeState, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+    directory: Path, state: Progress, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     stopper: EarlyStopping, config: dict, data_hash: str,
 ) -> None:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -62,7 +53,7 @@ def save_resume_state(
 def load_resume_state(
     directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, stopper: EarlyStopping,
     config: dict, data_hash: str,
-) -> ResumeState | None:
+) -> Progress | None:
     """Restore model, optimizer and early stopping from ``directory``; None when absent or from another run."""
     if not (directory / STATE_DOCUMENT).is_file() or not (directory / STATE_WEIGHTS).is_file():
         return None
@@ -82,4 +73,4 @@ def load_resume_state(
     for pid, entries in document["optimizer"]["scalars"].items():
         opt_state.setdefault(int(pid), {}).update(entries)
     optimizer.load_state_dict({"state": opt_state, "param_groups": document["optimizer"]["param_groups"]})
-    return ResumeState(document["epoch"], document["history"], document["train_seconds"])
+    return Progress(document["epoch"], document["history"], document["train_seconds"])

@@ -45,7 +45,7 @@ def test_unknown_family_is_refused_by_name():
 
 
 def test_v2_pretraining_gives_vector_tasks_that_round_trip(tmp_path):
-    summary = pretrain(_config(), out_dir=tmp_path / "v2", progress=False)
+    result = pretrain(_config(), out_dir=tmp_path / "v2", progress=False)
     model, meta = load_checkpoint(tmp_path / "v2")
     _, _, manifest = read_corpus(TINY_CORPUS)
     assert model.property_names == PRETRAINING_TASKS
@@ -53,8 +53,8 @@ def test_v2_pretraining_gives_vector_tasks_that_round_trip(tmp_path):
     kinds = {t.name: t.kind for t in model.config.tasks}
     assert all(kinds[f] == "computed" for f in manifest["families"])
     assert len(model.output_names) == len(PRETRAINING_TASKS) + len(manifest["columns"])
-    assert set(summary["family_test_metrics"]) == set(manifest["families"])
-    assert all(np.isfinite(m["r2_mean"]) for m in summary["family_test_metrics"].values())
+    assert set(result.family_test_metrics) == set(manifest["families"])
+    assert all(np.isfinite(m["r2_mean"]) for m in result.family_test_metrics.values())
     assert set(meta["scalers"]) == set(model.output_names)
     assert not (tmp_path / "v2.resume").exists(), "a finished run leaves no resume state"
 
@@ -89,13 +89,13 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path, monkeypatch):
     shutil.copytree(tmp_path / "bb.resume", tmp_path / "other.resume")  # the same state beside another run
 
     monkeypatch.setattr(pretrain_module, "save_resume_state", real_save)
-    summary = pretrain(config, out_dir=out, progress=False)
-    assert [h["epoch"] for h in summary["history"]] == [1, 2, 3], "epochs 1-2 come from the saved state, only 3 runs"
-    assert summary["history"][:2] == saved["history"]
+    result = pretrain(config, out_dir=out, progress=False)
+    assert [h["epoch"] for h in result.history] == [1, 2, 3], "epochs 1-2 come from the saved state, only 3 runs"
+    assert result.history[:2] == saved["history"]
 
     # a run with another config does not pick up that state
     fresh = pretrain(_config(epochs=1, lr=5e-4), out_dir=tmp_path / "other", progress=False)
-    assert [h["epoch"] for h in fresh["history"]] == [1]
+    assert [h["epoch"] for h in fresh.history] == [1]
 
 
 def test_memory_mapped_graph_store_trains_exactly_like_in_memory_graphs(tmp_path):
@@ -105,8 +105,8 @@ def test_memory_mapped_graph_store_trains_exactly_like_in_memory_graphs(tmp_path
     stored = pretrain(_config(epochs=1, families=["size"], max_molecules=200, graph_store=str(tmp_path / "store"),
                               loader_workers=1), progress=False)
     assert (tmp_path / "store" / "store.json").is_file()
-    assert stored["history"][0]["val_reg"] == pytest.approx(in_memory["history"][0]["val_reg"], rel=1e-5)
-    assert stored["history"][0]["train_total"] == pytest.approx(in_memory["history"][0]["train_total"], rel=1e-5)
+    assert stored.history[0]["val_reg"] == pytest.approx(in_memory.history[0]["val_reg"], rel=1e-5)
+    assert stored.history[0]["train_total"] == pytest.approx(in_memory.history[0]["train_total"], rel=1e-5)
     # a second run reuses the store instead of featurising again
     mtime = (tmp_path / "store" / "x.npy").stat().st_mtime_ns
     pretrain(_config(epochs=1, families=["size"], max_molecules=200, graph_store=str(tmp_path / "store")), progress=False)
@@ -122,8 +122,8 @@ def test_a_task_added_on_v1_is_refused_on_v2_with_a_clear_message(tmp_path):
     from gate_core.transfer.addition import TaskAdditionConfig
 
     small = {**SMALL, "table": str(TINY_TABLE), "epochs": 1}
-    v1 = pretrain(PretrainConfig.from_dict(small), progress=False)["model"]
-    v2 = pretrain(PretrainConfig.from_dict({**small, "corpus": str(TINY_CORPUS), "families": ["size", "rings"]}), progress=False)["model"]
+    v1 = pretrain(PretrainConfig.from_dict(small), progress=False).model
+    v2 = pretrain(PretrainConfig.from_dict({**small, "corpus": str(TINY_CORPUS), "families": ["size", "rings"]}), progress=False).model
     save_checkpoint(v1, tmp_path / "v1")
     save_checkpoint(v2, tmp_path / "v2")
     frame = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv")

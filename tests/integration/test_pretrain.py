@@ -107,9 +107,9 @@ def test_overfit_small_set(form, weights):
     )
     smiles = load_table(config).smiles
     reference = {smiles[0]: "val", smiles[1]: "val", smiles[2]: "test"}  # everything else trains
-    summary = pretrain(config, progress=False, split_reference=reference)
-    assert summary["split"]["train"] == len(smiles) - 3
-    history = summary["history"]
+    result = pretrain(config, progress=False, split_reference=reference)
+    assert result.split["train"] == len(smiles) - 3
+    history = result.history
     first, last = history[0]["train_reg"], history[-1]["train_reg"]
     assert np.isfinite(first) and last < 0.3 * first, (first, last)
     if weights.aligned:

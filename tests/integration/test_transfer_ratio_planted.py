@@ -55,7 +55,7 @@ def planted_backbone(tmp_path_factory: pytest.TempPathFactory):
     path: Path = tmp_path_factory.mktemp("planted") / "table.csv.gz"
     pd.concat([table, planted]).to_csv(path, index=False)
     config = PretrainConfig(table=str(path), tasks=SOURCES, epochs=4, hidden=32, depth=2, latent_dim=8, task_hidden=16, threads=1)
-    return pretrain(config, progress=False)["model"].eval()
+    return pretrain(config, progress=False).model.eval()
 
 
 @pytest.fixture(scope="module")

@@ -90,11 +90,13 @@ def test_a_revealed_label_does_change_predictions(rel_backbone):
 
 def test_quick_training_run(rel_backbone):
     model, meta = rel_backbone
-    head, summary = train_relational(model, meta, RelationalTrainConfig(epochs=2, hidden=16, threads=1), progress=False)
-    assert summary["epochs_run"] == 2 and summary["best_epoch"] in (1, 2)
-    assert summary["backbone_split"]["train"] == meta["pretraining"]["split"]["train"]
-    assert set(summary["label_ranges"]) <= set(model.task_names) and summary["label_ranges"]
-    for record in summary["history"]:
+    result = train_relational(model, meta, RelationalTrainConfig(epochs=2, hidden=16, threads=1), progress=False)
+    head = result.head
+    assert result.epochs_run == 2 and result.best_epoch in (1, 2) and result.stopped_by == "epochs"
+    assert result.val == result.history[result.best_epoch - 1]
+    assert result.backbone_split["train"] == meta["pretraining"]["split"]["train"]
+    assert set(result.label_ranges) <= set(model.task_names) and result.label_ranges
+    for record in result.history:
         assert all(np.isfinite(v) for k, v in record.items() if k.startswith(("train_", "val_")))
     assert head.config.tasks == model.task_names and not head.training
 
@@ -104,7 +106,8 @@ def test_training_lowers_hidden_label_error_on_its_own_batches(rel_backbone):
     from gate_core.relational.train import evaluate_hidden
 
     model, meta = rel_backbone
-    head, _ = train_relational(model, meta, RelationalTrainConfig(epochs=25, patience=100, hidden=32, threads=1, lr=3e-3), progress=False)
+    config = RelationalTrainConfig(epochs=25, patience=100, hidden=32, threads=1, lr=3e-3)
+    head = train_relational(model, meta, config, progress=False).head
     chart, plain, y = _batch(model, meta, n=300)
     scores = evaluate_hidden(head, chart, plain, y, model.classification)
     assert scores["relational_mse"] < scores["plain_mse"]

@@ -29,7 +29,7 @@ def backbone():
     config = PretrainConfig(
         table=str(DATA / "pretrain_tiny.csv.gz"), tasks=SOURCE_TASKS, epochs=1, hidden=32, depth=2, latent_dim=8, task_hidden=16, threads=1
     )
-    model = pretrain(config, progress=False)["model"]
+    model = pretrain(config, progress=False).model
     for p in model.parameters():
         p.requires_grad_(False)
     return model.eval()
