@@ -357,7 +357,10 @@ def _rows_page_render(r: dict) -> list[dict]:
 
 
 def _rows_scaling(r: dict) -> list[dict]:
-    return [{"curve": curve, "device": r.get("device"), **_flat(point)} for curve, points in (r.get("curves") or {}).items() for point in points or []]
+    """Long format (curve, x_name, x, metric, value, device): see :func:`bench.scaling.long_rows`."""
+    from bench.scaling import long_rows
+
+    return long_rows(r.get("curves") or {}, str(r.get("device") or "cpu"))
 
 
 def _rows_gpu_figures(r: dict) -> list[dict]:

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import REPO_ROOT, PeakMemory, limit_threads, md_table, write_results
+from bench.common import REPO_ROOT, PeakMemory, csv_rows, limit_threads, md_table, write_results
 
 NAME = "scaling"
 DESCRIPTION = "scaling curves: add-task time/memory vs sources, n and existing tasks; pre-training step vs tasks (pairwise vs mean); predict and featurise throughput vs batch"
@@ -189,19 +189,6 @@ def long_rows(curves: dict[str, list[dict]], device: str) -> list[dict]:
                 if metric != x_name:
                     rows.append({"curve": curve, "x_name": x_name, "x": point[x_name], "metric": metric, "value": value, "device": point.get("device", device)})
     return rows
-
-
-def write_long_csv(rows: list[dict], path: Path) -> Path:
-    import csv
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["curve", "x_name", "x", "metric", "value", "device"])
-        for r in rows:
-            v = r["value"]
-            writer.writerow([r["curve"], r["x_name"], r["x"], r["metric"], f"{v:.6g}" if isinstance(v, float) else v, r["device"]])
-    return path
 
 
 # ------------------------------------------------------------------------------ pre-training step
@@ -850,9 +837,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     def save() -> tuple[Path, Path]:
         state.update(summarise(state["curves"], args.flat_tolerance))
         state["wall_seconds"] = time.perf_counter() - started
-        paths = write_results(name, state, markdown, results_dir)
-        write_long_csv(long_rows(state["curves"], device), results_dir / f"{name}.csv")
-        return paths
+        return write_results(name, state, markdown, results_dir, rows=csv_rows(name, state))
 
     _log(f"{device}, {threads} thread(s), curves {', '.join(curves)}{' (quick)' if args.quick else ''}; results → {results_dir}/{name}.*")
     try:

@@ -8,13 +8,13 @@ import csv
 import numpy as np
 import pytest
 
+from bench.common import csv_rows, write_csv
 from bench.scaling import (
     call_sizes,
     flat_check,
     loglog_slope,
     long_rows,
     subset_backbone,
-    write_long_csv,
 )
 
 
@@ -96,7 +96,7 @@ def test_long_rows_and_csv(tmp_path):
     assert got[("add_task_vs_sources", "wall_seconds")] == {"curve": "add_task_vs_sources", "x_name": "n_sources", "x": 1,
                                                             "metric": "wall_seconds", "value": 2.5, "device": "cuda"}
     assert got[("featurize_vs_batch", "mol_per_s")]["device"] == "cpu"  # a point's own device wins
-    path = write_long_csv(rows, tmp_path / "s.csv")
+    path = write_csv(csv_rows("scaling", {"curves": curves, "device": "cuda"}), tmp_path / "s.csv")
     with path.open() as handle:
         read = list(csv.DictReader(handle))
     assert list(read[0]) == ["curve", "x_name", "x", "metric", "value", "device"] and len(read) == len(rows)
