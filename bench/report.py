@@ -43,16 +43,20 @@ def renderer(name: str):  # noqa: ANN201 - the module's markdown(dict) -> str, o
     return getattr(importlib.import_module(BENCHMARKS[stem]), "markdown", None) if stem else None
 
 
+class RenderError(Exception):
+    """A result its module cannot render (no renderer, or a schema it does not know)."""
+
+
 def render(name: str, data: dict) -> str:
-    """The result's Markdown, or a line saying why it could not be rendered (the rest goes on)."""
+    """The result's Markdown from its module's renderer; :class:`RenderError` when there is none
+    or it fails (e.g. a result written by another version of the bench)."""
     fn = renderer(name)
     if fn is None:
-        return f"# {name}\n\n_No renderer for `{name}.json` in `bench/`._\n"
+        raise RenderError(f"no renderer for `{name}.json` in `bench/`")
     try:
         return fn(data).rstrip() + "\n"
-    except Exception as exc:  # noqa: BLE001 - one changed schema must not stop the report
-        print(f"[report] {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return f"# {name}\n\n_Could not render `{name}.json`: {type(exc).__name__}: {exc}._\n"
+    except Exception as exc:  # noqa: BLE001 - any failure of a renderer is reported, not raised
+        raise RenderError(f"could not render `{name}.json`: {type(exc).__name__}: {exc}") from exc
 
 
 def _demote(text: str) -> str:
@@ -81,8 +85,12 @@ def generate(results_dir: str | Path | None = None, out: str | Path | None = Non
             continue
         results[name] = data
         md = folder / f"{name}.md"
-        md.write_text(render(name, data))
-        written.append(md)
+        try:
+            md.write_text(render(name, data))
+            written.append(md)
+        except RenderError as exc:  # keep the .md the bench wrote; say so in the document
+            print(f"[report] {exc}", file=sys.stderr)
+            errors[name] = str(exc)
         if write_missing_csv and not path.with_suffix(".csv").exists():
             rows = csv_rows(name, data)
             if rows:
@@ -104,8 +112,11 @@ def generate(results_dir: str | Path | None = None, out: str | Path | None = Non
             table.append([f"`{name}`", why, "", ""])
     lines += [br.md_table(["result", "date", "machine", "code"], table), ""]
     for name, data in results.items():
-        lines += [_demote(br.clean_text((folder / f"{name}.md").read_text())).rstrip(), "",
-                  _provenance(data), ""]
+        text = br.read_markdown(folder, name) or f"# {name}\n"
+        lines += [_demote(text).rstrip(), ""]
+        if name in errors:
+            lines += [f"_The report {errors[name]}; shown: the `.md` its run wrote._", ""]
+        lines += [_provenance(data), ""]
         note = br.backbone_note(name, data, shipped)
         if note:
             lines += [f"**{note}**", ""]
