@@ -1,1 +1,1 @@
-"""Training: the multi-task GATE objective, pre-training loop, evaluation, distributed set-up."""
+"""Training: one engine (``engine.fit``), the GATE objective, pre-training, evaluation, DDP."""

@@ -21,8 +21,10 @@ the machine was shared, load average 7-12, so read the ratios, not the seconds):
 Lightning's DDP, early stopping and checkpoint callbacks would replace about 80 lines of this
 module, but the checkpoint format (safetensors + JSON, no pickle), the per-epoch resume state
 and the budget checked inside an epoch would still be ours. So one small loop wins here.
-(Script: ``/tmp`` is not kept; the measurement was a plain Adam loop vs a ``LightningModule``
-with the same model, data and optimizer, timed with ``time.perf_counter`` around ``fit``.)
+(How: a plain Adam loop and a ``LightningModule`` with the same model, data and optimizer,
+each timed with ``time.perf_counter`` around its ``fit`` in ``.venv-bench``; imports timed in
+fresh interpreters with ``python -c "import time; t=time.perf_counter(); import torch,
+lightning.pytorch; print(time.perf_counter()-t)"``. The one-off script is not kept.)
 
 The bi-level task-addition loop (``transfer/addition.py``) alternates inner and outer steps on
 cached features and stays its own; it shares :class:`EarlyStopping` with this loop.
