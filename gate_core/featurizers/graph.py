@@ -27,7 +27,8 @@ from gate_core.featurizers.molecule import parse_smiles
 
 FEATURIZER_VERSION = "graph-v2"  # v2: hybridisation slots built from RDKit enum names (SP2D shift)
 #: Graphs the process-wide featuriser keeps: ≈ 8 KB each for a drug-like molecule (mean over
-#: 1,000 BBBP molecules), so ≈ 0.4 GB when full; more than the backbone's measured table.
+#: 1,000 BBBP molecules), so ≈ 0.4 GB when full; more than the backbone's measured table and
+#: than an upload's rows (``limits.DEFAULT_MAX_ROWS``), which the isolated parse caches whole.
 GRAPH_CACHE_SIZE = 50_000
 
 ELEMENTS = (1, 5, 6, 7, 8, 9, 14, 15, 16, 17, 34, 35, 53)  # H B C N O F Si P S Cl Se Br I

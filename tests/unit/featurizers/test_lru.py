@@ -43,7 +43,13 @@ def test_graph_cache_is_bounded_and_a_larger_chunk_is_still_returned_whole():
 
 
 def test_the_process_wide_caches_have_a_bound():
+    from gate_core.limits import DEFAULT_MAX_ROWS
+
     assert DEFAULT_FEATURIZER._cache.maxsize == GRAPH_CACHE_SIZE
+    # an isolated parse caches a whole upload before the server featurises it: it must all fit
+    assert (
+        GRAPH_CACHE_SIZE >= DEFAULT_MAX_ROWS and featurize.DESCRIPTOR_CACHE_SIZE >= DEFAULT_MAX_ROWS
+    )
     assert featurize._DESCRIPTOR_CACHE.maxsize == featurize.DESCRIPTOR_CACHE_SIZE
     _, rows = featurize.featurize_molecules(CHAIN[:3])
     assert rows.shape[0] == 3 and np.isfinite(rows).all()
