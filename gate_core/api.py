@@ -22,9 +22,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gate_core.data.collate import collate_graphs
 from gate_core.data.io import TableReadError, read_table
 from gate_core.data.untrusted import parse_isolated
 from gate_core.featurizers.molecule import parse_smiles
+from gate_core.featurizers.rows import FeaturizedRows
 from gate_core.models.checkpoint import load_checkpoint
 from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.model_card import ModelCard, model_card
@@ -336,12 +338,16 @@ class GateStudio:
     # ---- predicting --------------------------------------------------------------------------
     def predict(
         self,
-        smiles: list[object],
+        smiles: list[object] | FeaturizedRows,
         tasks: list[str] | None = None,
         known: list[dict[str, float]] | dict[str, float] | None = None,
         use_table_labels: bool = False,
     ) -> pd.DataFrame:
         """One row per input, in input order; invalid rows kept with their reason in ``error``.
+
+        ``smiles``: SMILES texts, or rows already parsed and featurised by
+        :func:`~gate_core.featurizers.rows.featurize_rows` (the streaming predict's worker
+        processes, :mod:`gate_core.streaming`); both give the same numbers.
 
         Columns per task, backbone properties and added tasks alike:
 
@@ -387,21 +393,28 @@ class GateStudio:
         return out.cpu().numpy().astype(np.float64)
 
     @torch.no_grad()
-    def _predict_plain(self, smiles: list[object], tasks: list[str] | None) -> tuple[pd.DataFrame, torch.Tensor | None, np.ndarray]:
+    def _predict_plain(
+        self, smiles: list[object] | FeaturizedRows, tasks: list[str] | None
+    ) -> tuple[pd.DataFrame, torch.Tensor | None, np.ndarray]:
         """The plain prediction frame, plus h of the valid rows and their row numbers (for reuse)."""
         added = {r.name for r in self.added_tasks()}
         tasks = list(tasks) if tasks else [*self.backbone.property_names, *self._loadable(sorted(added))]
         unknown = [t for t in tasks if t not in added and t not in self.backbone.property_names]
         if unknown:
             raise UnknownTaskError(self._unknown_message(unknown))
-        parsed = parse_isolated(list(smiles)) if self.isolate else [parse_smiles(s) for s in smiles]
-        frame = pd.DataFrame({"input": [p.input for p in parsed], "smiles": [p.smiles for p in parsed], "error": [p.error for p in parsed], "note": [p.note for p in parsed]})
-        ok_rows = np.flatnonzero([p.ok for p in parsed])
-        canonical = [parsed[i].smiles for i in ok_rows]
+        if isinstance(smiles, FeaturizedRows):  # parsed and featurised already, in a worker process
+            frame = pd.DataFrame({"input": smiles.inputs, "smiles": smiles.smiles, "error": smiles.errors, "note": smiles.notes})
+            ok_rows = smiles.ok_rows
+            canonical = [smiles.smiles[i] for i in ok_rows]
+        else:
+            parsed = parse_isolated(list(smiles)) if self.isolate else [parse_smiles(s) for s in smiles]
+            frame = pd.DataFrame({"input": [p.input for p in parsed], "smiles": [p.smiles for p in parsed], "error": [p.error for p in parsed], "note": [p.note for p in parsed]})
+            ok_rows = np.flatnonzero([p.ok for p in parsed])
+            canonical = [parsed[i].smiles for i in ok_rows]
         columns: dict[str, np.ndarray] = {}
         h = None
         if len(canonical):
-            h = embed(self.backbone, canonical)
+            h = self._represent(smiles) if isinstance(smiles, FeaturizedRows) else embed(self.backbone, canonical)
             z, u = self.backbone.latents(h)
             source_values = self.backbone.unscale(self.backbone.heads(z)).cpu().numpy()
             chart = u.mean(dim=0)
@@ -423,6 +436,18 @@ class GateStudio:
             lo, hi = interval_columns(task)
             columns.update({task: cols["value"], f"{task}_std": cols["std"], lo: cols["lo"], hi: cols["hi"], f"{task}_ad_score": cols["ad"], f"{task}_domain": domain, f"{task}_in_domain": inside})
         return pd.concat([frame, pd.DataFrame(columns)], axis=1), h, ok_rows
+
+    def _represent(self, rows: FeaturizedRows, batch_size: int = 256) -> torch.Tensor:
+        """h of the valid rows from their graphs and descriptors, as :func:`embed` computes it from SMILES."""
+        graphs = rows.graphs.graphs()
+        descriptors = torch.as_tensor(rows.descriptors, dtype=torch.float32)
+        use = self.backbone.config.n_descriptors > 0
+        self.backbone.eval()
+        out = []
+        for start in range(0, len(graphs), batch_size):
+            graph = collate_graphs(graphs[start : start + batch_size]).to(self.device)
+            out.append(self.backbone.representation(graph, descriptors[start : start + batch_size].to(self.device) if use else None))
+        return torch.cat(out)
 
     @staticmethod
     def _backbone_extras(task: str, values: np.ndarray, chart: torch.Tensor, calibration: BackboneCalibration | None) -> dict[str, np.ndarray]:
@@ -479,7 +504,7 @@ class GateStudio:
     @torch.no_grad()
     def predict_relational(
         self,
-        smiles: list[object],
+        smiles: list[object] | FeaturizedRows,
         tasks: list[str] | None = None,
         known: list[dict[str, float]] | dict[str, float] | None = None,
         use_table_labels: bool = False,

@@ -168,6 +168,10 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     from gate_core.data.io import detect_smiles_column, read_table, spreadsheet_safe
     from gate_core.relational.known import known_from_columns, known_value_columns, parse_known_text
 
+    if args.data and args.out and not args.smiles:
+        return _predict_stream(args)
+    if args.shard:
+        raise CLIError("--shard needs --data and --out (each shard writes its own file)")
     if args.smiles:
         smiles = list(args.smiles)
         frame = None
@@ -206,6 +210,36 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         print(f"wrote {len(predictions)} rows to {args.out}" + (f" ({n_bad} invalid, kept with their reason in 'error')" if n_bad else ""))
     else:
         print(predictions.to_string(index=False))
+
+
+def _predict_stream(args: argparse.Namespace) -> None:
+    """``--data`` with ``--out``: read, featurise (worker processes), predict and write chunk by
+    chunk, so a file of any size takes constant memory (:mod:`gate_core.streaming`)."""
+    from gate_core.data.sources import Shard, open_source
+    from gate_core.relational.known import parse_known_text
+    from gate_core.streaming import predict_file
+
+    shard = Shard.parse(args.shard) if args.shard else Shard()
+    source = open_source(args.data, args.smiles_col, args.sheet)
+    fixed = parse_known_text(args.known)
+    studio = _studio(args)
+    tasks = [t for t in args.tasks.split(",") if t] if args.tasks else None
+    # columns named like a task hold that row's measured value of it (blank: not measured)
+    names = {*studio.backbone.task_names, *(r.name for r in studio.added_tasks())}
+    columns = source.filled([c for c in dict.fromkeys(source.names) if c in names and c != source.smiles_column])
+    both = [c for c in columns if c in fixed]
+    if both:
+        raise CLIError(f"{', '.join(both)} is given both by --known and by a column of {args.data}; give it once")
+    if columns:
+        print(f"using known values from column(s) {', '.join(columns)} of {args.data}", file=sys.stderr)
+    summary = predict_file(
+        studio, source, args.out, tasks=tasks, known=fixed, known_columns=columns, use_table_labels=args.use_table_labels,
+        chunk_rows=args.chunk_rows, workers=args.workers, shard=shard, log=lambda line: print(line, file=sys.stderr),
+    )
+    for message in summary.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    n_bad = summary.invalid
+    print(f"wrote {summary.rows} rows to {args.out}" + (f" ({n_bad} invalid, kept with their reason in 'error')" if n_bad else ""))
 
 
 def _cmd_pretrain_relational(args: argparse.Namespace) -> None:
@@ -350,7 +384,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sheet", help="Excel sheet name of --data (default: the first sheet)")
     p.add_argument("--smiles", nargs="+", help="SMILES given directly instead of --data")
     p.add_argument("--tasks", help="comma-separated task names (default: all)")
-    p.add_argument("--out", help="CSV to write (one row per input row; invalid rows kept with an error)")
+    p.add_argument(
+        "--out",
+        help="CSV to write (one row per input row; invalid rows kept with an error). With --data the file (CSV, TSV, "
+        "Parquet, SDF; Excel read whole) is streamed in chunks: any size, constant memory",
+    )
     p.add_argument(
         "--known",
         metavar="TASK=VALUE,...",
@@ -359,6 +397,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--use-table-labels", action="store_true", help="a molecule found in the backbone's table also uses its recorded labels as known values (listed in known_from_table)")
     p.add_argument("--relational-head", help="relational head directory (default: <backbone>_relational)")
+    p.add_argument(
+        "--shard", metavar="K/N",
+        help="with --data and --out: predict only shard K of N (0 <= K < N), whole chunks of rows; the N outputs' rows, "
+        "concatenated in order, are those of one run (same --chunk-rows)",
+    )
+    p.add_argument(
+        "--workers", type=int, metavar="N",
+        help="with --data and --out: featurisation processes beside the model's (default: one per core, $GATE_WORKERS; 0: none)",
+    )
+    p.add_argument("--chunk-rows", type=int, default=1024, metavar="N", help="with --data and --out: rows read, featurised and written at a time (default 1024)")
     _add_common(p)
     p.set_defaults(func=_cmd_predict)
 

@@ -114,12 +114,48 @@ def _atom_arrays(mol: Chem.Mol, smiles: str | None) -> np.ndarray:
     return codes
 
 
+class PackedGraphs(NamedTuple):
+    """Many molecules' graphs as chunk arrays, one after the other: what a worker process sends
+    back (five arrays pickle far faster than three per molecule).
+
+    Shapes (N molecules, A atoms, E directed edges in all): ``x`` (A, ATOM_DIM) float32;
+    ``edge_index`` (2, E) int64, each molecule's own atom indices; ``edge_attr`` (E, BOND_DIM)
+    float32; ``n_atoms`` and ``n_edges`` (N,) int64.
+    """
+
+    x: np.ndarray
+    edge_index: np.ndarray
+    edge_attr: np.ndarray
+    n_atoms: np.ndarray
+    n_edges: np.ndarray
+
+    def graphs(self) -> list[MolGraph]:
+        """One :class:`MolGraph` per molecule (views into the chunk arrays)."""
+        if not len(self.n_atoms):
+            return []
+        atom_cuts, edge_cuts = np.cumsum(self.n_atoms)[:-1], np.cumsum(self.n_edges)[:-1]
+        parts = zip(
+            np.split(self.x, atom_cuts), np.split(self.edge_index, edge_cuts, axis=1), np.split(self.edge_attr, edge_cuts)
+        )
+        return [MolGraph(xi, ei, ai) for xi, ei, ai in parts]
+
+
 def mols_to_graphs(mols: list[Chem.Mol], smiles: list[str | None] | None = None) -> list[MolGraph]:
+    """Featurise many molecules (see :func:`mols_to_packed`); the graphs are views into chunk arrays."""
+    return mols_to_packed(mols, smiles).graphs()
+
+
+def mols_to_packed(mols: list[Chem.Mol], smiles: list[str | None] | None = None) -> PackedGraphs:
     """Featurise many molecules: RDKit is read per molecule, NumPy runs once for the whole chunk.
 
     Degree, ring membership and aromaticity are derived from the bond arrays (an atom is in a
-    ring or aromatic iff one of its bonds is). The returned graphs are views into chunk arrays.
+    ring or aromatic iff one of its bonds is).
     """
+    if not mols:
+        empty = np.zeros(0, dtype=np.int64)
+        return PackedGraphs(
+            np.zeros((0, ATOM_DIM), np.float32), np.zeros((2, 0), np.int64), np.zeros((0, BOND_DIM), np.float32), empty, empty
+        )
     smiles = smiles if smiles is not None else [None] * len(mols)
     atom_codes = [_atom_arrays(m, s) for m, s in zip(mols, smiles)]
     bond_codes = [_bond_arrays(m, s is None or "/" in s or "\\" in s) for m, s in zip(mols, smiles)]
@@ -166,12 +202,7 @@ def mols_to_graphs(mols: list[Chem.Mol], smiles: list[str | None] | None = None)
     edge_index[0, 0::2], edge_index[1, 0::2] = bonds[:, 0], bonds[:, 1]
     edge_index[0, 1::2], edge_index[1, 1::2] = bonds[:, 1], bonds[:, 0]
     edge_attr = np.repeat(attr, 2, axis=0)
-
-    atom_cuts, edge_cuts = np.cumsum(n_atoms)[:-1], np.cumsum(2 * n_bonds)[:-1]
-    return [
-        MolGraph(xi, ei, ai)
-        for xi, ei, ai in zip(np.split(x, atom_cuts), np.split(edge_index, edge_cuts, axis=1), np.split(edge_attr, edge_cuts))
-    ]
+    return PackedGraphs(x, edge_index, edge_attr, n_atoms, 2 * n_bonds)
 
 
 def mol_to_graph(mol: Chem.Mol, smiles: str | None = None) -> MolGraph:

@@ -73,13 +73,19 @@ def parse_smiles(smiles: object, *, require_organic: bool = False) -> ParsedMole
     return _parse_text("" if smiles is None else str(smiles).strip(), require_organic)
 
 
+def parse_smiles_once(smiles: object) -> ParsedMolecule:
+    """:func:`parse_smiles` without the memo, for a stream of molecules each seen once (the
+    streaming predict's worker processes): a memo there only holds 20,000 molecules' worth of
+    RDKit objects that no later row asks for again."""
+    return _parse("" if smiles is None else str(smiles).strip(), False)
+
+
 def clear_parse_cache() -> None:
     """Forget memoised parses (benchmarks that time cold featurisation call this)."""
     _parse_text.cache_clear()
 
 
-@lru_cache(maxsize=PARSE_CACHE_SIZE)
-def _parse_text(text: str, require_organic: bool) -> ParsedMolecule:
+def _parse(text: str, require_organic: bool) -> ParsedMolecule:
     if not text or text.lower() == "nan":
         return ParsedMolecule(text, None, None, error="empty SMILES")
     if len(text) > MAX_SMILES_CHARS:
@@ -90,7 +96,8 @@ def _parse_text(text: str, require_organic: bool) -> ParsedMolecule:
     if too_large := size_error(mol):
         return ParsedMolecule(text, None, None, error=too_large)
     note = None
-    fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=True)
+    # a SMILES without '.' is one connected molecule: splitting it would cost a third of a parse
+    fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=True) if "." in text else (mol,)
     if len(fragments) > 1:
         organic = [f for f in fragments if _is_organic(f)] or list(fragments)
         keep = max(organic, key=_heavy_atoms)
@@ -105,6 +112,9 @@ def _parse_text(text: str, require_organic: bool) -> ParsedMolecule:
     # but caching by canonical SMILES must give the same graph whichever input spelled it).
     mol = Chem.MolFromSmiles(canonical)
     return ParsedMolecule(text, canonical, mol, note=note)
+
+
+_parse_text = lru_cache(maxsize=PARSE_CACHE_SIZE)(_parse)
 
 
 def canonical_smiles(smiles: object) -> str | None:

@@ -1,0 +1,181 @@
+"""Predict a molecule file of any size in constant memory: the ``predict --data … --out …`` engine.
+
+Why: a chemist screens vendor libraries of millions of molecules; reading them whole (as an
+upload is read) needs memory in proportion, and parsing and featurising them in the process that
+runs the model leaves the other cores idle. Here a :class:`~gate_core.data.sources.Source` reads
+one chunk of rows at a time, spawned worker processes parse and featurise the next chunks
+(:func:`~gate_core.featurizers.rows.featurize_rows`, NumPy and RDKit only: no torch, so no
+thread pool to oversubscribe) while this process runs the model on the current one
+(:meth:`~gate_core.api.GateStudio.predict`, ``GATE_THREADS`` torch threads), and each chunk's
+rows are appended to the output as soon as they are predicted. At most ``2 × workers`` chunks
+are in flight, so memory does not grow with the file.
+
+Every input row comes out, in input order, invalid ones with their reason in ``error``. The
+output is written to ``<out>.part`` and renamed when complete, so a failed run leaves no
+half-written file under the requested name. A shard (:class:`~gate_core.data.sources.Shard`)
+predicts whole chunks only, so the shards' outputs concatenated in order are byte-identical to
+one run's (with the same ``chunk_size``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from gate_core.data.io import spreadsheet_safe
+from gate_core.data.sources import Chunk, Shard, Source
+from gate_core.featurizers.rows import FeaturizedRows, featurize_rows
+
+if TYPE_CHECKING:
+    from gate_core.api import GateStudio
+
+#: Rows per chunk: large enough that a worker job's overhead (pickling, ~0.01 ms a molecule) and
+#: the model's per-call overhead vanish, small enough that a chunk's features are a few MB.
+DEFAULT_CHUNK_ROWS = 1024
+#: Chunks queued per worker ahead of the model, so a worker never waits for the next job.
+IN_FLIGHT_PER_WORKER = 2
+#: Seconds between two progress lines.
+PROGRESS_EVERY_S = 10.0
+
+
+class StreamError(ValueError):
+    """A chunk could not be predicted (a worker process died on it); the message names its rows."""
+
+
+def default_workers() -> int:
+    """Featurisation processes: one per core (``$GATE_WORKERS`` overrides); the model process
+    shares the cores with them, and featurising costs about as much CPU as the model."""
+    try:
+        return max(0, int(os.environ.get("GATE_WORKERS", os.cpu_count() or 1)))
+    except ValueError:
+        return os.cpu_count() or 1
+
+
+@dataclass
+class StreamSummary:
+    """What a run did: rows written, how many invalid, seconds, and the distinct warnings."""
+
+    rows: int = 0
+    invalid: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _features(source: Source, chunks: Iterator[Chunk], workers: int, descriptors: bool) -> Iterator[tuple[Chunk, FeaturizedRows]]:
+    """Each chunk with its featurised rows, in order; ``workers`` = 0 featurises in this process."""
+
+    def job(chunk: Chunk) -> tuple[list[object], bool, int | None]:
+        return chunk.items, descriptors, chunk.start + 1 if source.sdf else None
+
+    if workers == 0:
+        for chunk in chunks:
+            items, desc, first = job(chunk)
+            yield chunk, featurize_rows(items, descriptors=desc, sdf_first_record=first)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    pending: deque[tuple[Chunk, Future]] = deque()
+
+    def result(chunk: Chunk, future: Future) -> tuple[Chunk, FeaturizedRows]:
+        try:
+            return chunk, future.result()
+        except BrokenProcessPool as exc:
+            raise StreamError(
+                f"a featurisation process died while reading rows {chunk.start + 1}-{chunk.start + len(chunk.items)} "
+                f"(or a chunk beside them); remove or fix the molecule that crashes RDKit and run again"
+            ) from exc
+
+    try:
+        for chunk in chunks:
+            items, desc, first = job(chunk)
+            pending.append((chunk, pool.submit(featurize_rows, items, descriptors=desc, sdf_first_record=first)))
+            if len(pending) > IN_FLIGHT_PER_WORKER * workers:
+                yield result(*pending.popleft())
+        while pending:
+            yield result(*pending.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _known_rows(chunk: Chunk, fixed: Mapping[str, object]) -> list[dict[str, object]]:
+    """One ``{task: value}`` per row: the file's known-value cells over the values given for every row."""
+    return [
+        {**fixed, **{name: values[i] for name, values in chunk.columns.items() if values[i] is not None}}
+        for i in range(len(chunk.items))
+    ]
+
+
+def predict_file(
+    studio: "GateStudio",
+    source: Source,
+    out: str | Path,
+    *,
+    tasks: Sequence[str] | None = None,
+    known: Mapping[str, object] | None = None,
+    known_columns: Sequence[str] = (),
+    use_table_labels: bool = False,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    workers: int | None = None,
+    shard: Shard = Shard(),
+    log: Callable[[str], None] | None = None,
+) -> StreamSummary:
+    """Predict ``source`` (the rows of ``shard``) into the CSV ``out``, chunk by chunk.
+
+    ``known``: values applied to every row; ``known_columns``: columns of the file holding each
+    row's own known values (blank: not measured). With either, or ``use_table_labels``, the
+    relational corrections are added (:meth:`GateStudio.predict`). The CSV is spreadsheet-safe
+    (:func:`~gate_core.data.io.spreadsheet_safe`).
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    workers = default_workers() if workers is None else workers
+    relational = bool(known) or bool(known_columns) or use_table_labels
+    fixed = dict(known or {})
+    out = Path(out)
+    partial = out.with_name(out.name + ".part")
+    summary, seen = StreamSummary(), set()
+    t0 = last = time.perf_counter()
+    total = sum(min(chunk_rows, source.n_rows - c * chunk_rows) for c in shard.chunks(source.n_chunks(chunk_rows)))
+
+    def predict(rows: FeaturizedRows, chunk: Chunk | None) -> pd.DataFrame:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            frame = studio.predict(
+                rows, list(tasks) if tasks else None,
+                known=(_known_rows(chunk, fixed) if chunk else []) if relational else None,
+                use_table_labels=use_table_labels,
+            )
+        for w in caught:
+            if str(w.message) not in seen:
+                seen.add(str(w.message))
+                summary.warnings.append(str(w.message))
+        return frame
+
+    try:
+        with partial.open("w", newline="", encoding="utf-8") as handle:
+            chunks = source.chunks(chunk_rows, shard, known_columns)
+            for chunk, rows in _features(source, chunks, workers, studio.backbone.config.n_descriptors > 0):
+                frame = predict(rows, chunk)
+                spreadsheet_safe(frame).to_csv(handle, header=summary.rows == 0, index=False)
+                summary.rows += len(frame)
+                summary.invalid += int(frame["error"].notna().sum())
+                if log and time.perf_counter() - last > PROGRESS_EVERY_S:
+                    last = time.perf_counter()
+                    log(f"{summary.rows:,} of {total:,} rows ({summary.rows / (last - t0):,.0f} rows/s)")
+            if summary.rows == 0:  # an empty shard: the header only, so shards still concatenate
+                spreadsheet_safe(predict(featurize_rows([]), None)).to_csv(handle, index=False)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    summary.seconds = time.perf_counter() - t0
+    return summary
