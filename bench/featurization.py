@@ -43,8 +43,11 @@ STAGES = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--table", default=str(REPO_ROOT / "assets/data/chemicals_properties.csv.gz"),
-                        help="long table; its unique SMILES are featurised")
+    parser.add_argument(
+        "--table",
+        default=str(REPO_ROOT / "assets/data/chemicals_properties.csv.gz"),
+        help="long table; its unique SMILES are featurised",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="only the first N unique SMILES")
     parser.add_argument("--pin-cpu", type=int, default=None, help="pin the process to this CPU")
@@ -52,10 +55,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _differences(graphs_a: list, graphs_b: list, smiles: list[str]) -> dict:
     """How many molecules get different arrays (1e-6 tolerance), with a few examples."""
-    bad = [s for s, a, b in zip(smiles, graphs_a, graphs_b)
-           if not all(x.shape == y.shape and np.allclose(x, y, rtol=0.0, atol=1e-6)
-                      for x, y in zip(a, b))]
-    return {"molecules_compared": len(smiles), "molecules_different": len(bad), "examples": bad[:10]}
+    bad = [
+        s
+        for s, a, b in zip(smiles, graphs_a, graphs_b)
+        if not all(
+            x.shape == y.shape and np.allclose(x, y, rtol=0.0, atol=1e-6) for x, y in zip(a, b)
+        )
+    ]
+    return {
+        "molecules_compared": len(smiles),
+        "molecules_different": len(bad),
+        "examples": bad[:10],
+    }
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -90,8 +101,14 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         out["parsed"] = [featurizer.from_smiles(s) for s in smiles]
 
     runs = {
-        "graph_from_mol": lambda: out.__setitem__("graphs", [
-            g for i in range(0, n, 1024) for g in mols_to_graphs(mols[i:i + 1024], smiles[i:i + 1024])]),
+        "graph_from_mol": lambda: out.__setitem__(
+            "graphs",
+            [
+                g
+                for i in range(0, n, 1024)
+                for g in mols_to_graphs(mols[i : i + 1024], smiles[i : i + 1024])
+            ],
+        ),
         "graph_from_mol_one_at_a_time": lambda: [mol_to_graph(m, s) for m, s in zip(mols, smiles)],
         "parse_smiles_and_graph": parse_and_graph,
         "fast_descriptors": lambda: [fast_descriptors(m) for m in mols],
@@ -103,27 +120,47 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         print(f"[featurization] {name}: {stages[name]['per_second']:,.0f} mol/s", flush=True)
     stages["collate"] = {}
     for size in (64, 256):
-        batches = [out["graphs"][i:i + size] for i in range(0, n, size)]
+        batches = [out["graphs"][i : i + size] for i in range(0, n, size)]
         gc.collect()
-        summary = rate_summary(n, repeat(lambda b=batches: [collate_graphs(x) for x in b],
-                                         args.repeats), "molecules")
-        stages["collate"][f"batch_{size}"] = {**summary, "batch_size": size, "batches": len(batches)}
+        summary = rate_summary(
+            n, repeat(lambda b=batches: [collate_graphs(x) for x in b], args.repeats), "molecules"
+        )
+        stages["collate"][f"batch_{size}"] = {
+            **summary,
+            "batch_size": size,
+            "batches": len(batches),
+        }
     rate = stages["graph_from_mol"]["per_second"]
     results = {
         "what": "molecules/s on one thread, median of repeats, wall clock "
-                "(per_cpu_second: the same count / process CPU time)",
-        "input": {"table": str(args.table), "unique_smiles": n, "limit": args.limit,
-                  "mean_atoms": float(np.mean([m.GetNumAtoms() for m in mols]))},
-        "settings": {"repeats": args.repeats, "threads": 1, "pin_cpu": args.pin_cpu,
-                     "featurizer_version": FEATURIZER_VERSION,
-                     "n_fast_descriptors": len(FAST_DESCRIPTOR_NAMES)},
+        "(per_cpu_second: the same count / process CPU time)",
+        "input": {
+            "table": str(args.table),
+            "unique_smiles": n,
+            "limit": args.limit,
+            "mean_atoms": float(np.mean([m.GetNumAtoms() for m in mols])),
+        },
+        "settings": {
+            "repeats": args.repeats,
+            "threads": 1,
+            "pin_cpu": args.pin_cpu,
+            "featurizer_version": FEATURIZER_VERSION,
+            "n_fast_descriptors": len(FAST_DESCRIPTOR_NAMES),
+        },
         "stages": stages,
-        "target": {"stage": "graph_from_mol", "mol_per_s": TARGET_GRAPH_MOL_PER_S,
-                   "measured": rate, "passed": rate >= TARGET_GRAPH_MOL_PER_S},
+        "target": {
+            "stage": "graph_from_mol",
+            "mol_per_s": TARGET_GRAPH_MOL_PER_S,
+            "measured": rate,
+            "passed": rate >= TARGET_GRAPH_MOL_PER_S,
+        },
         "checks": {
             "graph_with_vs_without_smiles_shortcuts": _differences(
-                out["graphs"], [mol_to_graph(m) for m in mols], smiles),
-            "graph_from_mol_vs_parse_smiles_path": _differences(out["graphs"], out["parsed"], smiles),
+                out["graphs"], [mol_to_graph(m) for m in mols], smiles
+            ),
+            "graph_from_mol_vs_parse_smiles_path": _differences(
+                out["graphs"], out["parsed"], smiles
+            ),
         },
         "load_average_before": load_before,
         "load_average_after": list(os.getloadavg()),
@@ -138,19 +175,33 @@ def markdown(r: dict) -> str:
         stage, _, sub = key.partition("/")
         s = (r["stages"].get(stage) or {}).get(sub) if sub else r["stages"].get(stage)
         if s:
-            rows.append([text, f"{s['per_second']:,.0f}", f"{s.get('per_cpu_second') or 0:,.0f}",
-                         f"{s.get('cpu_share') or 0:.2f}"])
+            rows.append(
+                [
+                    text,
+                    f"{s['per_second']:,.0f}",
+                    f"{s.get('per_cpu_second') or 0:,.0f}",
+                    f"{s.get('cpu_share') or 0:.2f}",
+                ]
+            )
     t, inp = r["target"], r.get("input") or {}
     load = max((r.get("load_average_before") or [0])[0], (r.get("load_average_after") or [0])[0])
-    checks = [f"- `{k}`: {c['molecules_different']} of {c['molecules_compared']} molecules differ."
-              for k, c in (r.get("checks") or {}).items() if "molecules_different" in c]
-    busy = (f"- The machine was busy (1-min load {load:.2f}): wall-clock rates are below what an "
-            "idle core gives; the per-CPU-second column is less affected.\n" if load > 1.0 else "")
+    checks = [
+        f"- `{k}`: {c['molecules_different']} of {c['molecules_compared']} molecules differ."
+        for k, c in (r.get("checks") or {}).items()
+        if "molecules_different" in c
+    ]
+    busy = (
+        f"- The machine was busy (1-min load {load:.2f}): wall-clock rates are below what an "
+        "idle core gives; the per-CPU-second column is less affected.\n"
+        if load > 1.0
+        else ""
+    )
     return (
         "# Featurisation throughput (one core)\n\n"
         f"{inp.get('unique_smiles', '?'):,} unique SMILES of `{Path(str(inp.get('table'))).name}`, "
         f"one thread, cold cache, median of {r['settings']['repeats']} repeats (wall clock).\n\n"
         + md_table(["stage", "mol/s", "mol per CPU-second", "CPU share"], rows)
-        + f"\n\n- Target (a) ≥ {t['mol_per_s']:,.0f} mol/s: **{'PASS' if t['passed'] else 'FAIL'}** "
+        + f"\n\n- Target (a) ≥ {t['mol_per_s']:,.0f} mol/s: "
+        f"**{'PASS' if t['passed'] else 'FAIL'}** "
         f"({t['measured']:,.0f} mol/s).\n" + "\n".join(checks) + "\n" + busy
     )

@@ -21,18 +21,60 @@ Charts = list[tuple[str, go.Figure]]
 
 #: Scaling curves: (key, x field, y fields, x title, y title, chart title, log x).
 SCALING_CURVES = [
-    ("add_task_vs_sources", "n_sources", ["wall_seconds"], "source tasks in the backbone",
-     "seconds", "Add-task time vs number of source tasks", False),
-    ("add_task_vs_n", "n", ["wall_seconds", "featurize_seconds", "train_seconds"],
-     "molecules in the new task", "seconds", "Add-task time vs new-task size", False),
-    ("add_task_vs_existing", "existing_tasks", ["wall_seconds", "predict_seconds"],
-     "tasks already added", "seconds", "Add-task time vs tasks already added", False),
-    ("pretrain_step_vs_tasks", "n_tasks", ["step_ms"], "tasks", "ms per step",
-     "Pre-training step time vs number of tasks", False),
-    ("predict_vs_batch", "batch_size", ["mol_per_s", "warm_mol_per_s"], "batch size",
-     "molecules / s", "Prediction throughput vs batch size", True),
-    ("featurize_vs_batch", "molecules", ["mol_per_s"], "molecules", "molecules / s",
-     "Featurisation throughput vs batch", True),
+    (
+        "add_task_vs_sources",
+        "n_sources",
+        ["wall_seconds"],
+        "source tasks in the backbone",
+        "seconds",
+        "Add-task time vs number of source tasks",
+        False,
+    ),
+    (
+        "add_task_vs_n",
+        "n",
+        ["wall_seconds", "featurize_seconds", "train_seconds"],
+        "molecules in the new task",
+        "seconds",
+        "Add-task time vs new-task size",
+        False,
+    ),
+    (
+        "add_task_vs_existing",
+        "existing_tasks",
+        ["wall_seconds", "predict_seconds"],
+        "tasks already added",
+        "seconds",
+        "Add-task time vs tasks already added",
+        False,
+    ),
+    (
+        "pretrain_step_vs_tasks",
+        "n_tasks",
+        ["step_ms"],
+        "tasks",
+        "ms per step",
+        "Pre-training step time vs number of tasks",
+        False,
+    ),
+    (
+        "predict_vs_batch",
+        "batch_size",
+        ["mol_per_s", "warm_mol_per_s"],
+        "batch size",
+        "molecules / s",
+        "Prediction throughput vs batch size",
+        True,
+    ),
+    (
+        "featurize_vs_batch",
+        "molecules",
+        ["mol_per_s"],
+        "molecules",
+        "molecules / s",
+        "Featurisation throughput vs batch",
+        True,
+    ),
 ]
 
 
@@ -52,13 +94,20 @@ def accuracy_figure(by_size: dict, title: str, methods: list[str] | None = None)
         xs = [_float(s) for s in sizes if num((by_size[s] or {}).get(m)) is not None]
         ys = [num(by_size[s][m]) for s in sizes if num((by_size[s] or {}).get(m)) is not None]
         if xs:
-            fig.add_trace(go.Scatter(
-                x=xs, y=ys, mode="lines+markers", name=label(m),
-                line={"color": METHOD_COLOURS.get(m), "width": 3 if "learned" in m else 1.5},
-                hovertemplate=f"{label(m)}<br>n = %{{x}}<br>nRMSE %{{y:.3f}}<extra></extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    mode="lines+markers",
+                    name=label(m),
+                    line={"color": METHOD_COLOURS.get(m), "width": 3 if "learned" in m else 1.5},
+                    hovertemplate=f"{label(m)}<br>n = %{{x}}<br>nRMSE %{{y:.3f}}<extra></extra>",
+                )
+            )
     ticks = [_float(s) for s in sizes]
-    fig.update_xaxes(title="training molecules n", type="log", tickvals=ticks,
-                     ticktext=[f"{s:g}" for s in ticks])
+    fig.update_xaxes(
+        title="training molecules n", type="log", tickvals=ticks, ticktext=[f"{s:g}" for s in ticks]
+    )
     fig.update_yaxes(title="normalised test RMSE (lower is better)")
     return _layout(fig, title, height=400)
 
@@ -70,17 +119,31 @@ def _float(size: object) -> float | None:
         return None
 
 
-def target_bars(labels: list[str], values: list[float | None], target: float | None, unit: str,
-                title: str, higher_is_better: bool = True, log: bool = False) -> go.Figure:
+def target_bars(
+    labels: list[str],
+    values: list[float | None],
+    target: float | None,
+    unit: str,
+    title: str,
+    higher_is_better: bool = True,
+    log: bool = False,
+) -> go.Figure:
     """Horizontal bars against a dashed target line; bars that miss it in the target colour."""
 
     def ok(v: float | None) -> bool:
         return target is None or v is None or (v >= target if higher_is_better else v < target)
 
-    fig = go.Figure(go.Bar(
-        x=values, y=[chart_text(t) for t in labels], orientation="h", text=[_short(v) for v in values],
-        textposition="auto", marker_color=[GATE_COLOUR if ok(v) else TARGET_COLOUR for v in values],
-        hovertemplate="%{y}: %{x:,.4g} " + chart_text(unit) + "<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=[chart_text(t) for t in labels],
+            orientation="h",
+            text=[_short(v) for v in values],
+            textposition="auto",
+            marker_color=[GATE_COLOUR if ok(v) else TARGET_COLOUR for v in values],
+            hovertemplate="%{y}: %{x:,.4g} " + chart_text(unit) + "<extra></extra>",
+        )
+    )
     if target is not None:
         # plotly misplaces a vline's annotation on a log axis: the target goes in the title
         fig.add_vline(x=target, line={"color": TARGET_COLOUR, "dash": "dash"})
@@ -99,19 +162,45 @@ def task_addition_charts(name: str, data: dict) -> Charts:
     s = data.get("summary") or {}
     if len(s.get("by_size") or {}) > 1:
         title = f"Mean normalised RMSE over {s.get('n_targets', '?')} targets"
-        out.append((f"bench_{name}_accuracy", accuracy_figure(s["by_size"], title, s.get("methods"))))
+        out.append(
+            (f"bench_{name}_accuracy", accuracy_figure(s["by_size"], title, s.get("methods")))
+        )
     speed = data.get("speed") or {}
     a, t = speed.get("add_task") or {}, speed.get("throughput") or {}
     if a:
-        out.append((f"bench_{name}_add_task_speed", target_bars(
-            [f"add a {a.get('molecules')}-molecule task"], [num(a.get("median_wall_seconds"))],
-            num(a.get("target_seconds")), "s", "Add-task time", higher_is_better=False)))
+        out.append(
+            (
+                f"bench_{name}_add_task_speed",
+                target_bars(
+                    [f"add a {a.get('molecules')}-molecule task"],
+                    [num(a.get("median_wall_seconds"))],
+                    num(a.get("target_seconds")),
+                    "s",
+                    "Add-task time",
+                    higher_is_better=False,
+                ),
+            )
+        )
     if t:
-        out.append((f"bench_{name}_predict_speed", target_bars(
-            ["predict, cold caches", "predict, warm caches", "featurise only, cold"],
-            [num(t.get(k)) for k in ("cold_per_second", "warm_per_second",
-                                     "featurize_only_cold_per_second")],
-            num(t.get("target_per_second")), "mol/s", "Batch prediction throughput")))
+        out.append(
+            (
+                f"bench_{name}_predict_speed",
+                target_bars(
+                    ["predict, cold caches", "predict, warm caches", "featurise only, cold"],
+                    [
+                        num(t.get(k))
+                        for k in (
+                            "cold_per_second",
+                            "warm_per_second",
+                            "featurize_only_cold_per_second",
+                        )
+                    ],
+                    num(t.get("target_per_second")),
+                    "mol/s",
+                    "Batch prediction throughput",
+                ),
+            )
+        )
     return out
 
 
@@ -121,20 +210,37 @@ def chemprop_charts(name: str, data: dict) -> Charts:
     ratio_to, target = c.get("ratio_gate_to") or {}, num(c.get("target_ratio"))
     if ratio_to:
         names = list(ratio_to)
-        fig = go.Figure(go.Bar(
-            x=[label(m) for m in names], y=[num(ratio_to[m]) for m in names],
-            marker_color=[METHOD_COLOURS.get(m, GATE_COLOUR) for m in names],
-            text=[_short(num(ratio_to[m])) for m in names], textposition="outside"))
+        fig = go.Figure(
+            go.Bar(
+                x=[label(m) for m in names],
+                y=[num(ratio_to[m]) for m in names],
+                marker_color=[METHOD_COLOURS.get(m, GATE_COLOUR) for m in names],
+                text=[_short(num(ratio_to[m])) for m in names],
+                textposition="outside",
+            )
+        )
         if target is not None:
-            fig.add_hline(y=target, line={"color": TARGET_COLOUR, "dash": "dash"},
-                          annotation_text=f"target ≤ {target:.2f}", annotation_position="top left")
+            fig.add_hline(
+                y=target,
+                line={"color": TARGET_COLOUR, "dash": "dash"},
+                annotation_text=f"target ≤ {target:.2f}",
+                annotation_position="top left",
+            )
         fig.add_hline(y=1.0, line={"color": "black", "width": 1})
         fig.update_yaxes(title="GATE nRMSE / baseline nRMSE", rangemode="tozero")
-        out.append(("bench_chemprop_ratio", _layout(fig, f"GATE relative to each baseline "
-                                                         f"(n ≤ {c.get('max_n', '?')})")))
+        out.append(
+            (
+                "bench_chemprop_ratio",
+                _layout(fig, f"GATE relative to each baseline (n ≤ {c.get('max_n', '?')})"),
+            )
+        )
     if c.get("mean_nrmse_by_size"):
-        out.append(("bench_chemprop_accuracy",
-                    accuracy_figure(c["mean_nrmse_by_size"], "Mean normalised RMSE vs n")))
+        out.append(
+            (
+                "bench_chemprop_accuracy",
+                accuracy_figure(c["mean_nrmse_by_size"], "Mean normalised RMSE vs n"),
+            )
+        )
     return out
 
 
@@ -142,8 +248,10 @@ def scaling_charts(name: str, data: dict) -> Charts:
     """One chart per curve; the pre-training curve gets a line per alignment form."""
     out: Charts = []
     for key, x, ys, xlabel, ylabel, title, logx in SCALING_CURVES:
-        pts = sorted((p for p in (data.get("curves") or {}).get(key) or [] if isinstance(p, dict)),
-                     key=lambda p: num(p.get(x)) or 0.0)
+        pts = sorted(
+            (p for p in (data.get("curves") or {}).get(key) or [] if isinstance(p, dict)),
+            key=lambda p: num(p.get(x)) or 0.0,
+        )
         if not pts:
             continue
         fig = go.Figure()
@@ -152,9 +260,14 @@ def scaling_charts(name: str, data: dict) -> Charts:
             sub = [p for p in pts if group is None or str(p.get("alignment")) == group]
             for y in ys:
                 if any(num(p.get(y)) is not None for p in sub):
-                    fig.add_trace(go.Scatter(
-                        x=[p.get(x) for p in sub], y=[num(p.get(y)) for p in sub],
-                        mode="lines+markers", name=y.replace("_", " ") if group is None else group))
+                    fig.add_trace(
+                        go.Scatter(
+                            x=[p.get(x) for p in sub],
+                            y=[num(p.get(y)) for p in sub],
+                            mode="lines+markers",
+                            name=y.replace("_", " ") if group is None else group,
+                        )
+                    )
         fig.update_xaxes(title=xlabel, **({"type": "log", "dtick": 1} if logx else {}))
         fig.update_yaxes(title=ylabel, rangemode="tozero")
         out.append((f"bench_{name}_{key}", _layout(fig, title)))
@@ -164,21 +277,51 @@ def scaling_charts(name: str, data: dict) -> Charts:
 def featurization_charts(name: str, data: dict) -> Charts:
     stages = []
     for stage, s in (data.get("stages") or {}).items():
-        leaves = ([(stage, s)] if isinstance(s, dict) and "per_second" in s else
-                  [(f"{stage}/{k}", v) for k, v in (s or {}).items() if isinstance(v, dict)])
+        leaves = (
+            [(stage, s)]
+            if isinstance(s, dict) and "per_second" in s
+            else [(f"{stage}/{k}", v) for k, v in (s or {}).items() if isinstance(v, dict)]
+        )
         stages += [(n, num(leaf.get("per_second"))) for n, leaf in leaves]
     t = data.get("target") or {}
-    return [("bench_featurization", target_bars(
-        [n for n, _ in stages], [v for _, v in stages], num(t.get("mol_per_s")), "mol/s",
-        "Molecules/s on one core", log=True))] if stages else []
+    return (
+        [
+            (
+                "bench_featurization",
+                target_bars(
+                    [n for n, _ in stages],
+                    [v for _, v in stages],
+                    num(t.get("mol_per_s")),
+                    "mol/s",
+                    "Molecules/s on one core",
+                    log=True,
+                ),
+            )
+        ]
+        if stages
+        else []
+    )
 
 
 def page_render_charts(name: str, data: dict) -> Charts:
     pages = data.get("pages") or {}
-    return [("bench_page_render", target_bars(
-        list(pages), [num(p.get("warm_median_seconds")) for p in pages.values()],
-        num(data.get("target_seconds")), "s", "Warm browser render time per page (median visit)",
-        higher_is_better=False))] if pages else []
+    return (
+        [
+            (
+                "bench_page_render",
+                target_bars(
+                    list(pages),
+                    [num(p.get("warm_median_seconds")) for p in pages.values()],
+                    num(data.get("target_seconds")),
+                    "s",
+                    "Warm browser render time per page (median visit)",
+                    higher_is_better=False,
+                ),
+            )
+        ]
+        if pages
+        else []
+    )
 
 
 def backbone_quality_charts(name: str, data: dict) -> Charts:
@@ -186,13 +329,25 @@ def backbone_quality_charts(name: str, data: dict) -> Charts:
     names, props = data.get("methods") or {}, data.get("properties") or {}
     fig = go.Figure()
     for m in (m for m in names if m != "gate"):
-        pairs = [(num(((p.get("methods") or {}).get(m) or {}).get("rmse")),
-                  num(((p.get("methods") or {}).get("gate") or {}).get("rmse")), prop)
-                 for prop, p in props.items()]
+        pairs = [
+            (
+                num(((p.get("methods") or {}).get(m) or {}).get("rmse")),
+                num(((p.get("methods") or {}).get("gate") or {}).get("rmse")),
+                prop,
+            )
+            for prop, p in props.items()
+        ]
         pairs = [(o / g, prop) for o, g, prop in pairs if o is not None and g]
         if pairs:
-            fig.add_trace(go.Bar(x=[r for r, _ in pairs], y=[chart_text(p) for _, p in pairs], orientation="h",
-                                 name=names.get(m, m), marker_color=METHOD_COLOURS.get(m)))
+            fig.add_trace(
+                go.Bar(
+                    x=[r for r, _ in pairs],
+                    y=[chart_text(p) for _, p in pairs],
+                    orientation="h",
+                    name=names.get(m, m),
+                    marker_color=METHOD_COLOURS.get(m),
+                )
+            )
     if not fig.data:
         return []
     fig.add_vline(x=1.0, line={"color": "black", "width": 1})
@@ -209,13 +364,23 @@ def relational_charts(name: str, data: dict) -> Charts:
         return []
     keys = list(reveals)
     changes = [100 * (num(reveals[k].get("change")) or 0.0) for k in keys]
-    fig = go.Figure(go.Bar(
-        x=[str(k) for k in keys], y=changes, text=[f"{c:+.1f} %" for c in changes],
-        marker_color=[GATE_COLOUR if reveals[k].get("reached") else TARGET_COLOUR for k in keys],
-        textposition="outside"))
-    fig.add_hline(y=-15, line={"color": TARGET_COLOUR, "dash": "dash"},
-                  annotation_text="target with ≥ 1 known: −15 %",
-                  annotation_position="bottom right")
+    fig = go.Figure(
+        go.Bar(
+            x=[str(k) for k in keys],
+            y=changes,
+            text=[f"{c:+.1f} %" for c in changes],
+            marker_color=[
+                GATE_COLOUR if reveals[k].get("reached") else TARGET_COLOUR for k in keys
+            ],
+            textposition="outside",
+        )
+    )
+    fig.add_hline(
+        y=-15,
+        line={"color": TARGET_COLOUR, "dash": "dash"},
+        annotation_text="target with ≥ 1 known: −15 %",
+        annotation_position="bottom right",
+    )
     fig.update_xaxes(title="other labels known", type="category")
     fig.update_yaxes(title="hidden-label RMSE change vs plain GATE (%)")
     return [("bench_relational", _layout(fig, "Relational head: known labels → hidden label"))]
@@ -233,6 +398,6 @@ BUILDERS: dict[str, Callable[[str, dict], Charts]] = {
 
 
 def charts_for(name: str, data: dict) -> Charts:
-    """The charts of result ``name`` (a variant such as ``scaling_cuda`` uses its stem's builder)."""
+    """The charts of result ``name`` (a variant, e.g. ``scaling_cuda``, uses its stem's builder)."""
     stem = max((k for k in BUILDERS if name.startswith(k)), key=len, default=None)
     return BUILDERS[stem](name, data) if stem else []

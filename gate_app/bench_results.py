@@ -30,8 +30,10 @@ SHIPPED_BACKBONE = ROOT / "assets" / "backbone"
 
 #: Results the report and the page expect, in their order, with the command that makes each.
 #: Any other ``<name>.json`` in the folder (e.g. a new ``task_addition_v2_physchem``) follows.
-_DRUG_LIKE = ("--targets caco2,pk_vdss,pk_cl,pk_fu,pk_thalf,logp_fluorinated,bbbp,clintox "
-              "--sizes 50 --skip-speed --threads 1 --rf-jobs 1")
+_DRUG_LIKE = (
+    "--targets caco2,pk_vdss,pk_cl,pk_fu,pk_thalf,logp_fluorinated,bbbp,clintox "
+    "--sizes 50 --skip-speed --threads 1 --rf-jobs 1"
+)
 COMMANDS: dict[str, str] = {
     "task_addition_v2": "python -m bench task_addition --backbone assets/backbone "
     "--results-name task_addition_v2 --corpus assets/data/corpus/smiles.txt " + _DRUG_LIKE,
@@ -241,9 +243,13 @@ def backbone_note(name: str, data: dict, shipped: str | None) -> str | None:
         return None
     used = data.get("backbone_id") or ((data.get("reference") or {}).get("backbone_id"))
     if used and shipped and used != shipped:
-        return (f"From an older backbone (`{used}`), not the shipped one (`{shipped}`): "
-                f"re-run `{command_for(name)}` to update it.")
+        return (
+            f"From an older backbone (`{used}`), not the shipped one (`{shipped}`): "
+            f"re-run `{command_for(name)}` to update it."
+        )
     if not used:
-        return (f"This result does not record which backbone it used (measured "
-                f"{measured_date(data)}); it may predate the shipped backbone.")
+        return (
+            f"This result does not record which backbone it used (measured "
+            f"{measured_date(data)}); it may predate the shipped backbone."
+        )
     return None

@@ -20,15 +20,26 @@ from gate_app.bench_results import (
 )
 
 #: GATE, then the alternatives a chemist would otherwise use: column names kept short.
-COLUMNS = {"learned": "GATE", "rf": "random forest", "lgbm": "LightGBM",
-           "chemprop_finetuned": "chemprop fine-tuned", "chemprop_single": "chemprop single-task",
-           "single_task": "D-MPNN single-task", "finetune": "backbone fine-tuned"}
-GROUPS = {"drug-like": "drug-like (ADME/PK)", "physchem": "physical chemistry", "all": "all targets"}
+COLUMNS = {
+    "learned": "GATE",
+    "rf": "random forest",
+    "lgbm": "LightGBM",
+    "chemprop_finetuned": "chemprop fine-tuned",
+    "chemprop_single": "chemprop single-task",
+    "single_task": "D-MPNN single-task",
+    "finetune": "backbone fine-tuned",
+}
+GROUPS = {
+    "drug-like": "drug-like (ADME/PK)",
+    "physchem": "physical chemistry",
+    "all": "all targets",
+}
 PARTS = {"unseen": "new molecules", "all": "all test molecules"}
 RATIO = "GATE ÷ best alternative"
 METRICS = {"regression": "nRMSE ↓", "classification": "ROC-AUC ↑"}
 EXPLAIN = (
-    "**nRMSE** (↓ lower is better) is the test error divided by the spread (standard deviation) of the property in "
+    "**nRMSE** (↓ lower is better) is the test error divided by the spread (standard "
+    "deviation) of the property in "
     "the test set: 0.5 means typical errors of half that spread, 1.0 is no better than always "
     "predicting the mean. **ROC-AUC** (↑, classification): 0.5 is chance, 1.0 perfect. Brackets: "
     "95 % bootstrap interval over targets; none where the result does not carry one. Test "
@@ -53,7 +64,9 @@ def _verdict(best: Any, ratio: Any, ci: Any, higher_is_better: bool) -> str:
     if not best or r is None:
         return "no alternative in this run"
     text = f"{r:.2f}"
-    if not (isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in (num(ci[0]), num(ci[1]))):
+    if not (
+        isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in (num(ci[0]), num(ci[1]))
+    ):
         return f"{text} × {COLUMNS.get(best, label(best))} (no interval stored)"
     lo, hi = ci
     better = (lo > 1) if higher_is_better else (hi < 1)
@@ -75,20 +88,34 @@ def _headline_rows(name: str, data: dict, shipped: str | None) -> list[dict[str,
         block = {k: e for k, e in (head.get(task_type) or {}).items() if isinstance(e, dict)}
         for key, entry in block.items():
             group, _, part = key.partition("/")
-            same = [k for k, e in block.items() if k != key and k.endswith(f"/{part}")
-                    and set(e.get("per_target") or {}) == set(entry.get("per_target") or {})]
+            same = [
+                k
+                for k, e in block.items()
+                if k != key
+                and k.endswith(f"/{part}")
+                and set(e.get("per_target") or {}) == set(entry.get("per_target") or {})
+            ]
             if part not in PARTS or (group == "all" and same):  # "all" = one group: said once
                 continue
             comp = entry.get("learned_vs_best_baseline") or {}
             means, cis = comp.get("mean") or entry.get("mean") or {}, comp.get("ci95") or {}
-            row = {"data like yours": f"{GROUPS.get(group, group)}, {PARTS[part]} "
-                                      f"({entry.get('n_targets', '?')} targets)",
-                   "n": sizes, "metric": metric}
+            row = {
+                "data like yours": f"{GROUPS.get(group, group)}, {PARTS[part]} "
+                f"({entry.get('n_targets', '?')} targets)",
+                "n": sizes,
+                "metric": metric,
+            }
             row.update({c: _value(means.get(m), cis.get(m)) for m, c in COLUMNS.items()})
-            row[RATIO] = _verdict(comp.get("best_baseline"), comp.get("ratio_to_best"),
-                                  comp.get("ratio_ci95"), task_type == "classification")
+            row[RATIO] = _verdict(
+                comp.get("best_baseline"),
+                comp.get("ratio_to_best"),
+                comp.get("ratio_ci95"),
+                task_type == "classification",
+            )
             won = comp.get("targets_won")
-            row["GATE wins"] = f"{won} of {comp.get('n_targets')} targets" if won is not None else ""
+            row["GATE wins"] = (
+                f"{won} of {comp.get('n_targets')} targets" if won is not None else ""
+            )
             row["from"] = _source(name, data, shipped)
             rows.append(row)
     return rows
@@ -99,14 +126,22 @@ def _chemprop_rows(data: dict, shipped: str | None) -> list[dict[str, str]]:
     by_size = comp.get("mean_nrmse_by_size") or {}
     rows = []
     for size, means in sorted(by_size.items(), key=lambda kv: size_sort_key(kv[0])):
-        ratios = ((comp.get("by_size") or {}).get(size) or {})
+        ratios = (comp.get("by_size") or {}).get(size) or {}
         targets = len(comp.get("mean_nrmse_by_target") or {}) or "?"
-        row = {"data like yours": f"physical chemistry, all test molecules ({targets} targets)",
-               "n": str(size), "metric": METRICS["regression"]}
-        row.update({c: _value((means or {}).get("gate_learned" if m == "learned" else m))
-                    for m, c in COLUMNS.items()})
-        row[RATIO] = _verdict(ratios.get("best_baseline"), ratios.get("ratio_gate_to_best"), None,
-                              False)
+        row = {
+            "data like yours": f"physical chemistry, all test molecules ({targets} targets)",
+            "n": str(size),
+            "metric": METRICS["regression"],
+        }
+        row.update(
+            {
+                c: _value((means or {}).get("gate_learned" if m == "learned" else m))
+                for m, c in COLUMNS.items()
+            }
+        )
+        row[RATIO] = _verdict(
+            ratios.get("best_baseline"), ratios.get("ratio_gate_to_best"), None, False
+        )
         row["GATE wins"] = ""
         row["from"] = _source("chemprop_compare", data, shipped)
         rows.append(row)
@@ -135,7 +170,9 @@ def gaps(results: dict[str, dict], shipped: str | None) -> list[str]:
         out.append("No task-addition result with a headline yet: `python -m bench task_addition`.")
     if "chemprop_compare" not in results:
         out.append("No chemprop comparison yet: `python -m bench chemprop_compare`.")
-    for name in sorted(n for n in results if n.startswith("task_addition") or n == "chemprop_compare"):
+    for name in sorted(
+        n for n in results if n.startswith("task_addition") or n == "chemprop_compare"
+    ):
         note = backbone_note(name, results[name], shipped)
         if note and "older backbone" in note:
             out.append(f"`{name}`: {note}")

@@ -72,11 +72,16 @@ for name in names:
     title, body = title_and_body(read(folder / f"{name}.md"), name)
     st.subheader(title, anchor=f"bench-{name}")
     if data is None:
-        st.info(f"`{name}`: not run yet: `{bench_results.command_for(name)}`.",
-                icon=":material/hourglass_empty:")
+        st.info(
+            f"`{name}`: not run yet: `{bench_results.command_for(name)}`.",
+            icon=":material/hourglass_empty:",
+        )
         continue
-    where = ("; measured on another machine than most results"
-             if bench_results.machine_key(data) != main_machine else "")
+    where = (
+        "; measured on another machine than most results"
+        if bench_results.machine_key(data) != main_machine
+        else ""
+    )
     st.caption(f"`{name}` · measured {bench_results.measured_date(data)}{where}")
     note = bench_results.backbone_note(name, data, shipped)
     if note and "older backbone" in note:
@@ -92,5 +97,8 @@ for name in names:
             st.markdown(body)
     with st.expander("Machine, code and command"):
         facts = bench_results.provenance(data).items()
-        st.markdown("\n".join(f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}"
-                               for k, v in facts))
+        st.markdown(
+            "\n".join(
+                f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}" for k, v in facts
+            )
+        )

@@ -17,37 +17,68 @@ from gate_app import bench_results, views
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "pages/6_Benchmarks.py"
 COMMIT = "abcdef12345678"
-CPU = {"date_utc": "2026-11-23T05:00:00+00:00", "cpu_model": "AMD EPYC", "cpu_count": 2,
-       "memory_total_mb": 24105, "torch": "2.13.0+cpu", "gpu": None, "git_commit": COMMIT,
-       "git_dirty": True}
+CPU = {
+    "date_utc": "2026-11-23T05:00:00+00:00",
+    "cpu_model": "AMD EPYC",
+    "cpu_count": 2,
+    "memory_total_mb": 24105,
+    "torch": "2.13.0+cpu",
+    "gpu": None,
+    "git_commit": COMMIT,
+    "git_dirty": True,
+}
 GPU = {**CPU, "cpu_model": "Intel Xeon", "cpu_count": 16, "gpu": "NVIDIA H100 80GB HBM3"}
 
 
 def headline_result(backbone: str) -> dict:
     """A task-addition result with a headline: GATE 0.70 (0.60–0.80) vs RF and LightGBM."""
-    comp = {"n_targets": 3, "best_baseline": "rf", "ratio_to_best": 0.9, "ratio_ci95": [0.8, 0.99],
-            "targets_won": 2, "mean": {"learned": 0.7, "rf": 0.78, "lgbm": 0.8},
-            "ci95": {"learned": [0.6, 0.8], "rf": [0.7, 0.86], "lgbm": [0.7, 0.9]}}
+    comp = {
+        "n_targets": 3,
+        "best_baseline": "rf",
+        "ratio_to_best": 0.9,
+        "ratio_ci95": [0.8, 0.99],
+        "targets_won": 2,
+        "mean": {"learned": 0.7, "rf": 0.78, "lgbm": 0.8},
+        "ci95": {"learned": [0.6, 0.8], "rf": [0.7, 0.86], "lgbm": [0.7, 0.9]},
+    }
     per_target = {t: {"learned": 0.7, "rf": 0.78, "lgbm": 0.8} for t in ("caco2", "pk_cl", "pk_fu")}
-    entry = {"n_targets": 3, "per_target": per_target, "mean": comp["mean"],
-             "learned_vs_best_baseline": comp}
-    return {"benchmark": "task_addition_v2", "machine": CPU, "backbone_id": backbone,
-            "command": "python -m bench task_addition --results-dir /tmp/trial_run_42",
-            "grid": {"sizes": [50]},
-            "headline": {"max_n": 300, "regression": {"drug-like/unseen": entry,
-                                                      "all/unseen": entry}}}
+    entry = {
+        "n_targets": 3,
+        "per_target": per_target,
+        "mean": comp["mean"],
+        "learned_vs_best_baseline": comp,
+    }
+    return {
+        "benchmark": "task_addition_v2",
+        "machine": CPU,
+        "backbone_id": backbone,
+        "command": "python -m bench task_addition --results-dir /tmp/trial_run_42",
+        "grid": {"sizes": [50]},
+        "headline": {"max_n": 300, "regression": {"drug-like/unseen": entry, "all/unseen": entry}},
+    }
 
 
 def chemprop_result() -> dict:
-    by_size = {"50": {"gate_learned": 0.61, "rf": 0.8, "chemprop_single": 0.79,
-                      "chemprop_finetuned": 0.71}}
-    return {"benchmark": "chemprop_compare", "machine": GPU, "command": "python -m bench chemprop_compare",
-            "reference": {"backbone_id": "0123456789abcdef"},
-            "comparison": {"max_n": 200, "ratio_gate_to": {"rf": 0.6974, "chemprop_single": 0.7231,
-                                                           "chemprop_finetuned": 0.8001},
-                           "mean_nrmse_by_size": by_size, "target_ratio": 0.85,
-                           "by_size": {"50": {"best_baseline": "chemprop_finetuned",
-                                              "ratio_gate_to_best": 0.86}}}}
+    by_size = {
+        "50": {"gate_learned": 0.61, "rf": 0.8, "chemprop_single": 0.79, "chemprop_finetuned": 0.71}
+    }
+    return {
+        "benchmark": "chemprop_compare",
+        "machine": GPU,
+        "command": "python -m bench chemprop_compare",
+        "reference": {"backbone_id": "0123456789abcdef"},
+        "comparison": {
+            "max_n": 200,
+            "ratio_gate_to": {
+                "rf": 0.6974,
+                "chemprop_single": 0.7231,
+                "chemprop_finetuned": 0.8001,
+            },
+            "mean_nrmse_by_size": by_size,
+            "target_ratio": 0.85,
+            "by_size": {"50": {"best_baseline": "chemprop_finetuned", "ratio_gate_to_best": 0.86}},
+        },
+    }
 
 
 @pytest.fixture
@@ -56,13 +87,20 @@ def results(tmp_path) -> Path:
     a chemprop comparison from an older backbone, and a scaling run."""
     folder = tmp_path / "results"
     folder.mkdir()
-    (folder / "task_addition_v2.json").write_text(json.dumps(headline_result(bench_results.backbone_id())))
+    (folder / "task_addition_v2.json").write_text(
+        json.dumps(headline_result(bench_results.backbone_id()))
+    )
     (folder / "task_addition_v2.md").write_text(
         "# Task addition, fixture\n\n## Headline\n\nGATE wins here.\n\n---\nMachine: AMD EPYC. "
-        f"Code {COMMIT[:10]} (uncommitted changes). Command: `x --results-dir /tmp/trial_run_42`.\n")
+        f"Code {COMMIT[:10]} (uncommitted changes). Command: `x --results-dir /tmp/trial_run_42`.\n"
+    )
     (folder / "chemprop_compare.json").write_text(json.dumps(chemprop_result()))
-    scaling = {"benchmark": "scaling", "machine": CPU, "command": "python -m bench scaling",
-               "curves": {"predict_vs_batch": [{"batch_size": b, "mol_per_s": 10.0 * b} for b in (1, 64)]}}
+    scaling = {
+        "benchmark": "scaling",
+        "machine": CPU,
+        "command": "python -m bench scaling",
+        "curves": {"predict_vs_batch": [{"batch_size": b, "mol_per_s": 10.0 * b} for b in (1, 64)]},
+    }
     (folder / "scaling.json").write_text(json.dumps(scaling))
     return folder
 
@@ -80,8 +118,11 @@ def run(monkeypatch, folder: Path | None) -> AppTest:
 
 def texts(at: AppTest) -> list[str]:
     """Every text the page shows, folded or not, dataframe cells included."""
-    out = [e.value for kind in ("markdown", "caption", "info", "warning", "subheader", "header")
-           for e in at.get(kind)]
+    out = [
+        e.value
+        for kind in ("markdown", "caption", "info", "warning", "subheader", "header")
+        for e in at.get(kind)
+    ]
     for frame in at.dataframe:
         out += [str(v) for v in frame.value.to_numpy().ravel()]
     return out
@@ -145,7 +186,11 @@ def test_empty_folder_says_what_is_missing(monkeypatch, tmp_path):
 def test_charts_read_the_json(monkeypatch, results):
     at = run(monkeypatch, results)
     charts = {e.key: json.loads(e.proto.spec) for e in at.get("plotly_chart")}
-    assert {"bench_chemprop_ratio", "bench_chemprop_accuracy", "bench_scaling_predict_vs_batch"} <= set(charts)
+    assert {
+        "bench_chemprop_ratio",
+        "bench_chemprop_accuracy",
+        "bench_scaling_predict_vs_batch",
+    } <= set(charts)
     assert charts["bench_chemprop_ratio"]["data"][0]["y"] == [0.6974, 0.7231, 0.8001]
 
 
@@ -168,9 +213,16 @@ def test_backbone_id_is_gate_cores_fingerprint(tiny_backbone):
 def test_app_never_imports_bench_or_a_model():
     for path in [*ROOT.glob("gate_app/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not any(n == "bench" or n.startswith("bench.") for n in names), path
-    code = ("import sys, gate_app.bench_charts, gate_app.bench_summary; "
-            "sys.exit(int(any(m in sys.modules for m in ('torch', 'gate_core', 'bench'))))")
+    code = (
+        "import sys, gate_app.bench_charts, gate_app.bench_summary; "
+        "sys.exit(int(any(m in sys.modules for m in ('torch', 'gate_core', 'bench'))))"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

@@ -17,7 +17,6 @@ import pytest
 from playwright.sync_api import expect
 
 from bench.page_render import free_port, log_tail, server_healthy
-
 from tests.e2e.conftest import RESULTS, ROOT, SCREENSHOTS, TIMEOUT_MS, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -40,14 +39,34 @@ def bench_url(tmp_path_factory):
     log_path = RESULTS / "streamlit-bench-server.log"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GATE_BENCH_RESULTS": str(folder), "GATE_THREADS": "1",
-           "OMP_NUM_THREADS": "1", "GATE_DATA_DIR": str(tmp_path_factory.mktemp("gate_data"))}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true",
-           "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+    env = {
+        **os.environ,
+        "GATE_BENCH_RESULTS": str(folder),
+        "GATE_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "GATE_DATA_DIR": str(tmp_path_factory.mktemp("gate_data")),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 90
         while not server_healthy(url):
@@ -80,8 +99,11 @@ def test_summary_first_and_provenance_folded(browser, bench_url):
 
         commit = page.get_by_text(COMMIT[:10])
         expect(commit).to_be_hidden()  # folded away
-        section = page.locator('[data-testid="stExpander"]').filter(
-            has_text="Machine, code and command").filter(has=page.get_by_text(COMMIT[:10]))
+        section = (
+            page.locator('[data-testid="stExpander"]')
+            .filter(has_text="Machine, code and command")
+            .filter(has=page.get_by_text(COMMIT[:10]))
+        )
         section.get_by_text("Machine, code and command").click()
         expect(commit).to_be_visible()
         text = page.locator("body").text_content()  # folded sections included
