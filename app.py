@@ -54,7 +54,10 @@ def home() -> None:
         records = studio.added_tasks()
         if records:
             table = tasks_frame(records).drop(columns=["description"])
-            st.dataframe(table, hide_index=True, width="stretch", column_config=views.number_columns(table), key="home_tasks")
+            st.dataframe(
+                table, hide_index=True, width="stretch", column_config=views.number_columns(table),
+                key="home_tasks", placeholder="",  # a score a task does not have is blank, not "None"
+            )
         else:
             st.info("No tasks added yet.")
         active = [r for r in studio.registry.list_runs(limit=20) if not r.is_final]

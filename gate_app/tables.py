@@ -59,50 +59,58 @@ def backbone_properties(studio: GateStudio) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def headline_metric(task_type: str, metrics: dict | None) -> tuple[str, float | None]:
-    """The one number a list shows for a task: R² (regression) or ROC-AUC (classification)."""
-    key = "roc_auc" if task_type == "classification" else "r2"
-    return METRIC_LABELS[key], _fmt((metrics or {}).get(key))
+#: Tasks-table headings name the model compared: the trained task, and the baseline to beat.
+NEW_TASK, PROBE = "new task", "frozen backbone + new head"
+#: What each kind of task is scored by: (metric key, its name in a heading).
+TASK_SCORES = {
+    "regression": (("rmse", "RMSE"), ("r2", "R²")),
+    "classification": (("roc_auc", "ROC-AUC"),),
+}
+TASK_SCORES_EXPLAINED = (
+    "**Out of fold**: each molecule is predicted by an ensemble member that did not train on it "
+    "(folds by scaffold), so every molecule counts and the score reads like new chemistry. "
+    "**Test set**: molecules held out of training altogether (only when a separate test set was "
+    "asked for). **New task**: the trained GATE task; **frozen backbone + new head**: the same "
+    "molecules with only a new output layer on the unchanged backbone, the baseline to beat. "
+    "Lower RMSE (in the task's unit) and higher R² or ROC-AUC are better."
+)
 
 
 def tasks_frame(records: list[TaskRecord]) -> pd.DataFrame:
-    """The added tasks as a table: type, unit, size, test metric vs baseline, status."""
+    """The added tasks, one row each, under plain headings: each score names the molecules it
+    was measured on (out of fold, or a separate test set) and the model ("new task", or
+    "frozen backbone + new head"), so nobody has to guess what "test" or "baseline" meant.
+    A score column appears only where some task has that score."""
+    from gate_core.api import MODEL_LABELS  # here: the API module imports torch
+
     rows = []
     for r in records:
-        label, value = headline_metric(r.task_type, (r.metrics or {}).get("test"))
-        _, base = headline_metric(r.task_type, (r.metrics or {}).get("baseline_test"))
-        rmse = _fmt(((r.metrics or {}).get("test") or {}).get("rmse"))
-        rows.append(
-            {
-                "task": r.name,
-                "type": r.task_type,
-                "unit": r.unit,
-                "molecules": (r.sizes or {}).get("n_valid"),
-                "metric": label,
-                "test": value,
-                "baseline": base,
-                "test RMSE": rmse,
-                "status": r.status,
-                "created": (r.created or "")[:19].replace("T", " "),
-                "description": r.description,
-            }
-        )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "task",
-            "type",
-            "unit",
-            "molecules",
-            "metric",
-            "test",
-            "baseline",
-            "test RMSE",
-            "status",
-            "created",
-            "description",
-        ],
-    )
+        metrics = r.metrics or {}
+        comparison = metrics.get("comparison") or {}
+        row: dict[str, object] = {
+            "task": r.name,
+            "type": r.task_type,
+            "unit": r.unit,
+            "molecules": (r.sizes or {}).get("n_valid"),
+            "answering model": MODEL_LABELS.get(metrics.get("model") or "", ""),
+        }
+        for key, label in TASK_SCORES.get(r.task_type, ()):
+            for where, new, probe in (
+                ("out-of-fold", comparison.get("gate"), comparison.get("probe")),
+                ("test-set", metrics.get("test"), metrics.get("baseline_test")),
+            ):
+                row[f"{where} {label}, {NEW_TASK}"] = _fmt((new or {}).get(key))
+                row[f"{where} {label}, {PROBE}"] = _fmt((probe or {}).get(key))
+        row["status"] = r.status
+        row["added"] = (r.created or "")[:19].replace("T", " ")
+        row["description"] = r.description
+        rows.append(row)
+    lead = ["task", "type", "unit", "molecules", "answering model"]
+    columns = dict.fromkeys([*lead, *(k for row in rows for k in row), "status", "added", "description"])
+    frame = pd.DataFrame(rows, columns=list(columns))
+    scores = [c for c in frame.columns if c.endswith((f", {NEW_TASK}", f", {PROBE}"))]
+    filled = [c for c in scores if frame[c].notna().any()]
+    return frame[[*lead, *filled, "status", "added", "description"]]
 
 
 def runs_frame(runs: list[RunRecord]) -> pd.DataFrame:

@@ -106,13 +106,34 @@ def validation_report(report: UploadReport, name: str, unit: str) -> None:
 PREVIEW_TITLE = "Preview — no training yet (relational head)"
 
 
-def task_preview(preview: TaskPreview, name: str, unit: str) -> None:
-    """The relational head's zero-training preview, scored only on molecules held out of its support."""
-    held_out = "the held-out scaffolds the trained task will be tested on" if preview.same_split else "held out from it"
-    sampled = f" (from a random {preview.n_rows_used:,} of the {preview.n_rows:,} rows, to stay fast)" if preview.n_rows_used < preview.n_rows else ""
+def preview_held_out(same_split: bool, preview_fraction: float, test_fraction: float) -> str:
+    """What the preview's held-out molecules are, against what training will do with them.
+
+    Why: training uses every molecule by default (quality out of fold), so the preview's held-out
+    scaffolds are the trained task's test set only when the chosen test fraction is the same.
+    """
+    if test_fraction > 0 and same_split and abs(test_fraction - preview_fraction) < 1e-9:
+        return "the held-out scaffolds the trained task will be tested on"
+    part = "scaffolds" if same_split else "molecules"
+    held = f"{preview_fraction:.0%} of the {part}, held out for this preview only"
+    if test_fraction > 0:
+        return f"{held}; training holds out its own {test_fraction:.0%} of the scaffolds as a test set"
+    return f"{held}; training will use every molecule and score the task out of fold"
+
+
+def task_preview(
+    preview: TaskPreview, name: str, unit: str, preview_fraction: float, test_fraction: float = 0.0
+) -> None:
+    """The relational head's zero-training preview, scored only on molecules held out of its
+    support; ``test_fraction`` is the training run's (0: no separate test set)."""
+    held_out = preview_held_out(preview.same_split, preview_fraction, test_fraction)
+    sampled = (
+        f" (from a random {preview.n_rows_used:,} of the {preview.n_rows:,} rows, to stay fast)"
+        if preview.n_rows_used < preview.n_rows else ""
+    )
     st.caption(
         f"The new task is read out from {preview.n_support} of your molecules{sampled}, with no training; "
-        f"the {len(preview.smiles)} others, {held_out}, are predicted from them ({preview.seconds:.1f} s). "
+        f"the {len(preview.smiles)} others ({held_out}) are predicted from them ({preview.seconds:.1f} s). "
         "A first look only: the trained task replaces it when training ends."
     )
     m = preview.metrics()
@@ -130,14 +151,21 @@ def task_preview(preview: TaskPreview, name: str, unit: str) -> None:
 # ---- runs --------------------------------------------------------------------------------------
 
 
+def progress_bar(run: RunRecord, label: str = "") -> None:
+    """A queued or running run as a bar with its status, per cent done, time left and stage."""
+    progress = run.progress or {}
+    fraction = min(max(float(progress.get("fraction", 0.0)), 0.0), 1.0)
+    waiting = "waiting for the worker (another run may be training)"
+    message = progress.get("message") or (waiting if run.status == "queued" else "starting")
+    remaining = run.remaining_seconds()
+    left_text = f" · about {duration(remaining)} left" if remaining is not None else ""
+    st.progress(fraction, text=f"{label}{run.status} · {fraction:.0%}{left_text} · {message}")
+
+
 def run_progress(run: RunRecord) -> None:
     """Live view of a queued or running run: progress bar, validation loss, λ trajectory."""
     progress = run.progress or {}
-    fraction = min(max(float(progress.get("fraction", 0.0)), 0.0), 1.0)
-    message = progress.get("message") or ("waiting for the worker (another run may be training)" if run.status == "queued" else "starting")
-    remaining = run.remaining_seconds()
-    left_text = f" · about {duration(remaining)} left" if remaining is not None else ""
-    st.progress(fraction, text=f"{run.status} · {fraction:.0%}{left_text} · {message}")
+    progress_bar(run)
     val, traj = run_curves(progress)
     left, right = st.columns(2)
     if len(val):

@@ -193,6 +193,7 @@ class GateStudio:
         replace: bool = False,
         progress: Callable[[dict], None] | None = None,
         model: str = "auto",
+        name_column: str | None = None,
     ) -> tuple[TaskRecord, TaskAdditionResult]:
         """Train and register a task. Nothing is registered unless training finished.
 
@@ -201,12 +202,14 @@ class GateStudio:
         same folds; ``record.metrics["comparison"]`` holds the three models' out-of-fold metrics
         and ``["recommended"]`` the best. ``model``: which one answers predictions — ``auto``
         (the recommended one), or one of :data:`~gate_core.transfer.added_task.MODELS`; change it
-        later with :meth:`choose_model`.
+        later with :meth:`choose_model`. ``name_column``: the file's column that names the
+        molecules (a name or an ID), stored with the dataset as ``name`` so that maps and tables
+        can show it.
         """
         self.check_new_name(name, replace)
         if model != "auto" and model not in MODELS:
             raise ValueError(f"model must be auto or one of {', '.join(MODELS)}, got {model!r}")
-        for col in (smiles_column, target_column):
+        for col in (smiles_column, target_column, *([name_column] if name_column else [])):
             if col not in frame.columns:
                 raise ValueError(f"column '{col}' not found; the table has: {', '.join(map(str, frame.columns))}")
         config = config or TaskAdditionConfig(train_baseline=True)
@@ -232,6 +235,8 @@ class GateStudio:
             ratios=task.metadata["ratios"],
         )
         dataset = pd.DataFrame({"smiles": frame[smiles_column].astype(str), "value": frame[target_column]})
+        if name_column:
+            dataset["name"] = frame[name_column].map(lambda v: "" if pd.isna(v) else str(v))
         with tempfile.TemporaryDirectory(prefix="gate-task-") as tmp:
             task.save(tmp)
             check_task_folder(tmp, self.backbone, self.backbone_id)  # a task that predicts NaN is never registered
@@ -330,6 +335,7 @@ class GateStudio:
             replace=bool(options.get("replace", False)),
             progress=report,
             model=options.get("model", "auto"),
+            name_column=options.get("name_column"),
         )
         final = {**history, "fraction": 1.0, "stage": "done", "message": "task added", "test_predictions": result.test_predictions, "invalid": [asdict(r) for r in result.invalid]}
         self.registry.finish_run(run.id, final, log_line=f"registered task {record.name}")

@@ -15,7 +15,7 @@ import streamlit as st
 from gate_app import state, views
 from gate_app.tables import runs_frame
 from gate_core.api import config_from_options
-from gate_core.data.columns import default_target, split_unit, target_choices
+from gate_core.data.columns import default_target, name_column, split_unit, target_choices
 from gate_core.data.examples import example_datasets
 from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column
 from gate_core.models.gate import SOURCE_KIND_LABELS
@@ -65,7 +65,10 @@ def preview(frame, digest: str, smiles_col: str, target_col: str, task_type: str
     except (RelationalInputError, RelationalHeadError) as exc:
         st.info(f"No preview for this table: {exc}")
         return
-    views.task_preview(result, st.session_state.get("add_name", target_col), st.session_state.get("add_unit", ""))
+    views.task_preview(
+        result, st.session_state.get("add_name", target_col), st.session_state.get("add_unit", ""),
+        PREVIEW_TEST_FRACTION, float(st.session_state.get("add_test_fraction") or 0.0),
+    )
 
 
 def free_name(text: str) -> str:
@@ -205,7 +208,12 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
         "smiles_column": "smiles", "target_column": "value", "unit": unit.strip(), "description": description.strip(),
         "replace": bool(replace), "config": config, "source_file": filename, "source_columns": [smiles_col, target_col],
     }
-    dataset = frame[[smiles_col, target_col]].set_axis(["smiles", "value"], axis=1)
+    names = name_column(frame, smiles_col, target_col)  # kept with the dataset: maps show it on hover
+    dataset = frame[[smiles_col, target_col, *([names] if names else [])]]
+    dataset = dataset.set_axis(["smiles", "value", *(["name"] if names else [])], axis=1)
+    if names:
+        options["name_column"] = "name"
+        options["source_columns"].append(names)
     try:
         run_id = registry.enqueue_run(name.strip(), options, dataset)  # one active run per task
     except RegistryError as exc:

@@ -46,7 +46,7 @@ right.dataframe(table, hide_index=True, width="stretch", column_config=views.num
 close = int((ratios["vs_next"] == NOT_SIGNIFICANT).sum())
 if close:
     right.caption(
-        f"'{NOT_SIGNIFICANT}': {plural(close, 'source')} differ from the next one by less than the ensemble's spread, "
+        f"'{NOT_SIGNIFICANT}': {plural(close, 'source')} {'differs' if close == 1 else 'differ'} from the next one by less than the ensemble's spread, "
         "so their order is not significant; read the ranking as groups, not as a strict order."
     )
 

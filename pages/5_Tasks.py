@@ -6,15 +6,22 @@ import io
 import streamlit as st
 
 from gate_app import state, views
-from gate_app.tables import runs_frame, tasks_frame
-from gate_core.registry import RegistryError
+from gate_app.tables import TASK_SCORES_EXPLAINED, runs_frame, tasks_frame
+from gate_core.registry import RegistryError, RunRecord
 from gate_core.text import plain
 
 st.set_page_config(page_title="Tasks · GATE Studio", layout="wide")
 st.title("Tasks")
-st.caption(
-    "Every task you added to the backbone. Pick one to see its model card (what it was trained on, how well it predicts "
-    "molecules it did not see, where it can be trusted), to rename, delete or export it, or import a task exported elsewhere."
+st.markdown(
+    "A **task** is one property you added to the backbone from your own measurements: a small model "
+    "trained on top of the unchanged backbone, which now predicts that property for any molecule "
+    "(on **Predict**, beside the backbone's own properties).\n\n"
+    "- The table compares each task with the baseline to beat, the frozen backbone with only a new "
+    "output layer, on molecules each model did not train on.\n"
+    "- Pick a task for its **model card**: what it was trained on, how well it predicts new molecules, "
+    "where it can be trusted and which properties it borrowed from. Download the card, or the whole "
+    "task as one file to import on another GATE Studio with the same backbone.\n"
+    "- Rename or delete a task; import a task file below."
 )
 studio = state.require_studio()
 registry = studio.registry
@@ -34,6 +41,25 @@ def card_texts(name: str, model_dir: str) -> tuple[str, str]:
     return card.markdown(), card.html()
 
 
+def active_runs() -> list[RunRecord]:
+    return [r for r in registry.list_runs(limit=50) if not r.is_final]
+
+
+@st.fragment(run_every=2.0)
+def training_now(ids: list[int]) -> None:
+    """Runs queued or training (their tasks join the table only when they finish), each with its
+    per cent done; when one ends, the whole page reruns to list its task (and polling stops)."""
+    active = active_runs()
+    if {r.id for r in active} != set(ids):
+        st.rerun(scope="app")
+    st.subheader("Training now")
+    for run in active:
+        views.progress_bar(run, label=f"run {run.id}, {run.task_name}: ")
+
+
+running = active_runs()
+if running:
+    training_now([r.id for r in running])
 flash = st.session_state.pop("tasks_flash", None)
 if flash:
     st.success(flash, icon=":material/check_circle:")
@@ -53,7 +79,11 @@ if unusable:
 records = studio.added_tasks()
 if records:
     table = tasks_frame(records)
-    st.dataframe(table, hide_index=True, width="stretch", column_config=views.number_columns(table), key="tasks_table")
+    st.dataframe(
+        table, hide_index=True, width="stretch", column_config=views.number_columns(table), key="tasks_table",
+        placeholder="",
+    )
+    st.caption(TASK_SCORES_EXPLAINED)
     name = st.selectbox("Task", [r.name for r in records], key="tasks_select", on_change=lambda: st.session_state.update(tasks_new_name=st.session_state["tasks_select"]))
     if st.session_state.get("tasks_new_name") is None:
         st.session_state["tasks_new_name"] = name

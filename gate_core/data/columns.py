@@ -1,4 +1,4 @@
-"""What a user's columns and typed text mean: ID-like columns, target candidates, units in
+"""What a user's columns and typed text mean: ID-like and name columns, target candidates, units in
 headers, suspicious target distributions, and lists of SMILES typed into one box.
 
 Why here: the app's upload and predict forms, the CLI and the API must read a chemist's table
@@ -19,6 +19,12 @@ ID_NAME = re.compile(
     r"^(id|ids|idx|index|no|nr|num|number|row|rownum|row_?id|record|key|cas|cas_?(no|number|rn)?|"
     r"(compound|cmpd|mol|molecule|sample|substance|chembl|pubchem|zinc)[ _-]?(id|no|number|idx)?|unnamed: ?\d+)$"
     r"|[ _-](id|idx|index)$",
+    re.IGNORECASE,
+)
+#: Header names of a column that names molecules for a person (whole name, case-insensitive).
+NAME_HEADER = re.compile(
+    r"^(names?|title|drug|compound|molecule"
+    r"|(compound|cmpd|molecule|mol|chemical|drug|common|iupac|preferred)[ _-]?names?)$",
     re.IGNORECASE,
 )
 #: ``name (unit)`` or ``name [unit]`` at the end of a header.
@@ -71,6 +77,20 @@ def default_target(frame: pd.DataFrame, smiles_column: str | None) -> str | None
     """The first numeric column that is not ID-like, a varying one before a constant one; ``None`` when there is none."""
     candidates = [c for c in target_choices(frame, smiles_column) if not is_id_like(frame[c], c)]
     return next((c for c in candidates if numeric_values(frame[c]).nunique() > 1), next(iter(candidates), None))
+
+
+def name_column(
+    frame: pd.DataFrame, smiles_column: str | None, target_column: str | None = None
+) -> str | None:
+    """The column that names the molecules for a person: one headed like a name (``name``,
+    ``compound``...), else one headed like an ID (``ID``, ``CAS``...); ``None`` without either.
+
+    Why: a map of molecules is read by name, not by SMILES, when the chemist's file has one.
+    """
+    others = [c for c in frame.columns if c not in (smiles_column, target_column)]
+    named = [c for c in others if NAME_HEADER.match(str(c).strip())]
+    ids = [c for c in others if ID_NAME.search(str(c).strip())]
+    return next(iter(named + ids), None)
 
 
 def split_unit(header: object) -> tuple[str, str]:

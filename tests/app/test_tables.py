@@ -4,12 +4,16 @@ import numpy as np
 import pandas as pd
 
 from gate_app.tables import (
+    PROBE,
     metrics_comparison,
     prediction_rows,
     relational_rows,
     run_curves,
+    tasks_frame,
     trajectory_frame,
 )
+from gate_app.views import preview_held_out
+from gate_core.registry import TaskRecord
 from gate_core.transfer.ratio_table import ratio_frame
 
 
@@ -129,3 +133,46 @@ def test_ratio_frame_and_bars_group_sources_by_kind():
         "lipophilicity"
     )  # the largest λ on top
     assert "kind" not in ratio_frame(ratios).columns
+
+
+def record(name: str, task_type: str, metrics: dict) -> TaskRecord:
+    return TaskRecord(
+        name=name, task_type=task_type, sizes={"n_valid": 50}, metrics={"model": "gate", **metrics}
+    )
+
+
+def test_headings_say_which_score_on_which_molecules_against_which_model():
+    scores = {"gate": {"rmse": 1.2, "r2": 0.5}, "probe": {"rmse": 1.4, "r2": 0.4}}
+    table = tasks_frame([record("sol", "regression", {"comparison": scores})])
+    assert list(table.columns) == [
+        "task", "type", "unit", "molecules", "answering model",
+        "out-of-fold RMSE, new task", f"out-of-fold RMSE, {PROBE}",
+        "out-of-fold R², new task", f"out-of-fold R², {PROBE}",
+        "status", "added", "description",
+    ]  # no test-set columns: no task held a test set out
+    assert table.loc[0, f"out-of-fold RMSE, {PROBE}"] == 1.4
+    assert table.loc[0, "answering model"] == "trained task (GATE)"
+
+
+def test_test_set_and_classification_scores_appear_only_where_a_task_has_them():
+    regression = record("sol", "regression", {
+        "comparison": {"gate": {"rmse": 1.2}},
+        "test": {"rmse": 1.3}, "baseline_test": {"rmse": float("nan")},
+    })
+    scores = {"gate": {"roc_auc": 0.8}, "probe": {"roc_auc": 0.7}}
+    classification = record("tox", "classification", {"comparison": scores})
+    table = tasks_frame([regression, classification])
+    assert "test-set RMSE, new task" in table.columns
+    assert f"test-set RMSE, {PROBE}" not in table.columns  # NaN only
+    assert table["out-of-fold ROC-AUC, new task"].tolist()[1] == 0.8
+    assert table.columns[-3:].tolist() == ["status", "added", "description"]
+
+
+def test_preview_caption_says_what_training_will_do_with_the_held_out_molecules():
+    assert "training will use every molecule" in preview_held_out(True, 0.15, 0.0)
+    assert "will be tested on" not in preview_held_out(True, 0.15, 0.0)
+    same = preview_held_out(True, 0.15, 0.15)
+    assert same == "the held-out scaffolds the trained task will be tested on"
+    assert "its own 20% of the scaffolds as a test set" in preview_held_out(True, 0.15, 0.2)
+    # a random split (too few scaffolds, or a sample of a big file) is not the trained task's
+    assert preview_held_out(False, 0.15, 0.15).startswith("15% of the molecules")

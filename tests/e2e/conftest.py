@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,27 +25,22 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 STARTUP_TIMEOUT_S = 90
 TIMEOUT_MS = 120_000  # a 2-core box shared with training jobs needs far more than Playwright's 5 s default (a first page load took 3 min)
 
+NAMED_TASK = "named_logs"
+
 expect.set_options(timeout=TIMEOUT_MS)
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory, tiny_backbone, tiny_relational):
-    """Start ``streamlit run app.py`` on a free loopback port; yield its base URL.
+@contextmanager
+def streamlit_server(env: dict[str, str], log_name: str = "streamlit-server.log") -> Iterator[str]:
+    """Run ``streamlit run app.py`` on a free loopback port with ``env`` added; yield its base URL.
 
-    The server gets the session's tiny backbone (``GATE_BACKBONE``) with its relational head,
-    an empty registry (``GATE_DATA_DIR``) and one torch thread, so a task addition takes seconds.
+    The server is healthy (its HTTP endpoint answers) before the URL is yielded, but no page
+    script has run yet: the first visit still imports the libraries and loads the backbone.
     """
     RESULTS.mkdir(exist_ok=True)
-    log_path = RESULTS / "streamlit-server.log"
+    log_path = RESULTS / log_name
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "GATE_DATA_DIR": str(tmp_path_factory.mktemp("gate_data")),
-        "GATE_BACKBONE": str(tiny_backbone),
-        "GATE_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-    }
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.port", str(port),
@@ -55,7 +52,8 @@ def app_url(tmp_path_factory, tiny_backbone, tiny_relational):
     with open(log_path, "wb") as log:
         # Own session => own process group, so teardown can stop the server and its children.
         proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -74,6 +72,49 @@ def app_url(tmp_path_factory, tiny_backbone, tiny_relational):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server_env(tmp_path_factory, tiny_backbone, tiny_relational) -> dict[str, str]:
+    """The app server's settings: the session's tiny backbone (``GATE_BACKBONE``) with its
+    relational head, an empty registry (``GATE_DATA_DIR``) and one torch thread, so a task
+    addition takes seconds."""
+    return {
+        "GATE_DATA_DIR": str(tmp_path_factory.mktemp("gate_data")),
+        "GATE_BACKBONE": str(tiny_backbone),
+        "GATE_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+
+
+@pytest.fixture(scope="session")
+def app_url(server_env) -> Iterator[str]:
+    """The base URL of the session's app server (see :func:`server_env`)."""
+    with streamlit_server(server_env) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def named_task(server_env) -> str:
+    """A finished task in the server's registry whose file had a name column, added through the
+    library in this process (seconds; no browser run to wait for): pages that show a task's
+    results are tested on it. Its name is returned."""
+    import pandas as pd
+
+    from gate_core.api import GateStudio, config_from_options
+
+    frame = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv")
+    frame["compound"] = [f"compound {i}" for i in range(1, len(frame) + 1)]
+    studio = GateStudio(server_env["GATE_BACKBONE"], server_env["GATE_DATA_DIR"])
+    # a separate test set too, so the Tasks page has test-set scores beside the out-of-fold
+    # ones; 60 steps, so the ratios move after the 30 warm-up steps (a trajectory to draw)
+    config = config_from_options(
+        {"ensemble": 2, "max_steps": 60, "test_fraction": 0.15, "train_baseline": True}
+    )
+    studio.add_task(
+        frame, "smiles", "value", NAMED_TASK, unit="log units", config=config, name_column="compound"
+    )
+    return NAMED_TASK
 
 
 @pytest.fixture(scope="session")

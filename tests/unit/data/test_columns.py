@@ -5,7 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gate_core.data.columns import default_target, is_id_like, parse_smiles_text, split_unit, target_choices, target_warnings
+from gate_core.data.columns import (
+    default_target,
+    is_id_like,
+    name_column,
+    parse_smiles_text,
+    split_unit,
+    target_choices,
+    target_warnings,
+)
 
 SMILES = ["CCO", "c1ccccc1", "CC(=O)O"]
 
@@ -99,3 +107,12 @@ def test_target_warnings():
     assert target_warnings(outlier, "regression") == ["1 value lies more than 10 interquartile ranges from the median: check for typos or mixed units"]
     assert "only 2 distinct values among 60" in " ".join(target_warnings(np.repeat([3.0, 4.0], 30), "regression"))
     assert target_warnings(np.repeat([0.0, 1.0], 30), "classification") == []
+
+
+def test_name_column_prefers_a_name_then_an_id_and_never_the_smiles_or_target():
+    huuskonen = pd.DataFrame(columns=["ID", "NAME", "smiles", "logS (mol/L)"])
+    assert name_column(huuskonen, "smiles", "logS (mol/L)") == "NAME"
+    assert name_column(pd.DataFrame(columns=["smiles", "value", "CAS"]), "smiles", "value") == "CAS"
+    assert name_column(pd.DataFrame(columns=["Compound name", "smiles"]), "smiles") == "Compound name"
+    assert name_column(pd.DataFrame(columns=["smiles", "value", "notes"]), "smiles", "value") is None
+    assert name_column(pd.DataFrame(columns=["name", "value"]), "name", "value") is None  # the SMILES column
