@@ -52,8 +52,8 @@ COMMANDS: dict[str, str] = {
     "page_render": "python -m bench page_render",
     "gpu_figures": "python -m bench gpu_figures",
 }
-#: Results that measure no model, so the backbone they ran on does not matter.
-BACKBONE_FREE = frozenset({"featurization", "concurrency"})
+#: Results with no backbone note: they measure no model, or compare backbones by name.
+BACKBONE_FREE = frozenset({"featurization", "concurrency", "backbone_v2"})
 
 METHOD_LABELS = {
     "learned": "GATE task addition, learned λ",

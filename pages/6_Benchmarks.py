@@ -67,10 +67,12 @@ def title_and_body(text: str | None, name: str) -> tuple[str, str]:
     return title, "\n".join("###" + ln if ln.startswith("#") else ln for ln in lines).strip()
 
 
+seen: set[str] = set()  # a title shown already: the next result of that kind gets its name
 for name in names:
     data = results.get(name)
     title, body = title_and_body(read(folder / f"{name}.md"), name)
-    st.subheader(title, anchor=f"bench-{name}")
+    st.subheader(f"{title} ({name})" if title in seen else title, anchor=f"bench-{name}")
+    seen.add(title)
     if data is None:
         st.info(
             f"`{name}`: not run yet: `{bench_results.command_for(name)}`.",

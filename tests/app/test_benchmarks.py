@@ -198,6 +198,7 @@ def test_stored_results_render(monkeypatch):
     at = run(monkeypatch, None)
     titles = [s.value for s in at.subheader]
     assert len(titles) == len(bench_results.result_names(bench_results.DEFAULT_RESULTS))
+    assert len(set(titles)) == len(titles)  # three task-addition runs: each says which it is
     assert all("/tmp/" not in t and "uncommitted" not in t for t in texts(at))
 
 
