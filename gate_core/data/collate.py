@@ -1,8 +1,12 @@
 """Batching many :class:`MolGraph` into one disconnected graph, plus the dataset wrapper.
 
 Why our own collate instead of ``torch_geometric.data.Batch.from_data_list``: the graphs are
-NumPy tuples (cheap to cache) and concatenating them directly is several times faster than
-building PyG ``Data`` objects first; the result carries exactly what the D-MPNN needs.
+NumPy tuples (cheap to cache) and concatenating them directly is far faster than PyG's batching;
+the result carries exactly what the D-MPNN needs. Measured (1,024 corpus molecules in batches
+of 256, one thread, best of 7, shared 2-core CPU): ``collate_graphs`` 21 µs per molecule
+(47,000 mol/s); ``Batch.from_data_list`` on cached ``Data`` objects 288 µs (3,500 mol/s); building
+``Data`` per step too 446 µs (2,200 mol/s). The three give the same ``x``, ``edge_index`` and
+``batch``. PyG's batching alone would sit below the 5,000 mol/s prediction target, so not here.
 """
 
 from __future__ import annotations
