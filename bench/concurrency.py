@@ -63,7 +63,7 @@ def _children_seconds() -> float:
 
 def _run_phase(commands: list[list[str]], env: dict) -> tuple[float, float]:
     """Wall seconds of the phase and the CPU share other processes used meanwhile."""
-    busy0, children0, t0 = _busy_seconds(), _children_seconds(), time.perf_counter()
+    busy0, children0 = _busy_seconds(), _children_seconds()
     wall = _run_together(commands, env)
     other = (_busy_seconds() - busy0) - (_children_seconds() - children0)
     return wall, max(0.0, other) / (wall * (os.cpu_count() or 1))
