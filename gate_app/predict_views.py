@@ -8,15 +8,14 @@ short script. Names, units and pairing rules come from ``gate_core.predictions``
 from __future__ import annotations
 
 import base64
-from functools import lru_cache
 
 import pandas as pd
 import streamlit as st
-from rdkit import Chem
-from rdkit.Chem.Draw import rdMolDraw2D
 
 from gate_app import charts
 from gate_app.views import WARN, number_columns
+from gate_core.data.untrusted import draw_isolated
+from gate_core.isolation import WorkerCrashed
 from gate_core.predictions import InvalidEntry, compare, readable, with_input_columns
 from gate_core.text import plain, plural
 
@@ -25,17 +24,13 @@ MAX_THUMBNAILS = 500  # drawing is ~1 ms a molecule; a bigger table shows its fi
 THUMB_SIZE = (160, 100)
 
 
-@lru_cache(maxsize=4096)
-def thumbnail(smiles: str) -> str:
-    """An SVG drawing of a canonical SMILES as a data URL ("" when RDKit cannot draw it)."""
-    mol = Chem.MolFromSmiles(smiles) if smiles else None
-    if mol is None:
-        return ""
-    drawer = rdMolDraw2D.MolDraw2DSVG(*THUMB_SIZE)
-    drawer.drawOptions().clearBackground = False
-    drawer.DrawMolecule(mol)
-    drawer.FinishDrawing()
-    return "data:image/svg+xml;base64," + base64.b64encode(drawer.GetDrawingText().encode()).decode()
+@st.cache_data(max_entries=64, show_spinner=False)
+def thumbnails(smiles: tuple[str, ...]) -> list[str]:
+    """SVG drawings of canonical SMILES as data URLs ("" when RDKit cannot draw one), drawn in
+    the isolated worker: drawing is native code, and a crash there (``WorkerCrashed``, never
+    cached) must not take the server."""
+    svgs = draw_isolated(list(smiles), THUMB_SIZE)
+    return ["data:image/svg+xml;base64," + base64.b64encode(s.encode()).decode() if s else "" for s in svgs]
 
 
 def invalid_notice(entries: list[InvalidEntry], total: int, what: str) -> None:
@@ -56,7 +51,12 @@ def results_table(pred: pd.DataFrame, tasks: list[str], units: dict[str, str], f
     mine = [c for c in full.columns if c not in pred.columns]
     shown = readable(full, tasks, units, keep=tuple(mine))
     drawn = STRUCTURE if STRUCTURE not in shown.columns else f"{STRUCTURE} (drawn)"
-    shown.insert(0, drawn, [thumbnail(s) if i < MAX_THUMBNAILS else "" for i, s in enumerate(pred["smiles"].fillna(""))])
+    try:
+        drawings = thumbnails(tuple(pred["smiles"].fillna("").iloc[:MAX_THUMBNAILS]))
+    except WorkerCrashed:
+        st.caption("The structures could not be drawn (the drawing worker stopped); the values are unaffected.")
+        drawings = []
+    shown.insert(0, drawn, drawings + [""] * (len(shown) - len(drawings)))
     left, middle, right = st.columns([4, 4, 2])
     query = left.text_input("Filter rows", key="predict_filter", placeholder="text in any column, e.g. a name or 'out of domain'")
     sortable = [c for c in shown.columns if c != drawn]

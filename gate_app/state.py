@@ -52,7 +52,7 @@ def _studio(backbone: str, data_dir: str):
     from gate_core.api import GateStudio
 
     configure_threads()  # the server's own torch work (predictions, previews) shares the CPU with the worker and CLI jobs
-    return GateStudio(backbone, data_dir)
+    return GateStudio(backbone, data_dir, isolate=True)  # RDKit on users' molecules runs in a worker process
 
 
 @st.cache_resource(show_spinner=False)
@@ -122,10 +122,12 @@ def warm_umap() -> threading.Event:
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the table…")
-def _read_table(data: bytes, filename: str, max_rows: int, sheet: str | None):
-    from gate_core.data.io import read_table
+def _read_table(data: bytes, filename: str, max_rows: int, sheet: str | None, seconds: float):
+    """Read in the isolated worker: RDKit parses SDF records and the header there, and an
+    overrun of ``seconds`` ($GATE_READ_SECONDS, part of the cache key) is killed."""
+    from gate_core.data.io import read_table_isolated
 
-    return read_table(data, filename, max_rows=max_rows, sheet=sheet)
+    return read_table_isolated(data, filename, max_rows=max_rows, sheet=sheet)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -147,7 +149,7 @@ def read_upload(data: bytes, filename: str, sheet_key: str | None = None):
         sheets = _sheets(data)
         if len(sheets) > 1:
             sheet = st.selectbox("Sheet", sheets, key=sheet_key, help="The workbook has several sheets; pick the one with the molecules.")
-    return _read_table(data, filename, settings().max_rows, sheet)
+    return _read_table(data, filename, settings().max_rows, sheet, limits.read_seconds())
 
 
 def stop_workers() -> None:

@@ -17,7 +17,9 @@ from gate_app.tables import runs_frame
 from gate_core.api import config_from_options
 from gate_core.data.columns import default_target, name_column, split_unit, target_choices
 from gate_core.data.examples import example_datasets
-from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column
+from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detected_smiles_column
+from gate_core.data.untrusted import parse_isolated
+from gate_core.isolation import WorkerCrashed
 from gate_core.models.gate import SOURCE_KIND_LABELS
 from gate_core.preview import PREVIEW_TEST_FRACTION, TaskPreview, task_preview
 from gate_core.registries import RATIO_MODES, TASK_TYPES
@@ -43,7 +45,12 @@ top = st.container()  # this session's run (progress while it trains, then its r
 
 @st.cache_data(max_entries=32, show_spinner="Checking molecules and values…")
 def check_table(digest: str, _frame, smiles_column: str, target_column: str, task_type: str | None):
-    """Keyed by the file's digest: hashing the frame itself fails on odd cell types."""
+    """Keyed by the file's digest: hashing the frame itself fails on odd cell types.
+
+    RDKit's work on the molecules runs in the isolated worker first, so a crashing molecule
+    fails this check (``WorkerCrashed``), not the server; the same calls here then cannot crash.
+    """
+    parse_isolated(_frame[smiles_column].tolist())
     return validate_upload(_frame, smiles_column, target_column, task_type)
 
 
@@ -126,7 +133,7 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
     """Column choice, validation report, options form; queues a run on submit."""
     columns = [str(c) for c in frame.columns]
     if st.session_state.get("add_digest") != digest:  # a new file: detect again, reset the form, clear the last run from view
-        smiles = detect_smiles_column(frame)
+        smiles = detected_smiles_column(frame)
         st.session_state["add_digest"] = digest
         st.session_state.pop("add_run_id", None)
         st.session_state["add_smiles_col"] = smiles or columns[0]
@@ -154,7 +161,11 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
     if target_col is None:
         st.warning("Every numeric column looks like a row number or ID; choose the column with the measured values if it is one of them.", icon=":material/warning:")
         return
-    report = check_table(digest, frame, smiles_col, target_col, task_type)
+    try:
+        report = check_table(digest, frame, smiles_col, target_col, task_type)
+    except WorkerCrashed as exc:  # the server lives on; nothing from this table trains
+        st.error(f"The molecules could not be checked: {plain(exc)}.", icon=":material/error:")
+        return
     views.validation_report(report, st.session_state.get("add_name", target_col), st.session_state.get("add_unit", ""))
     if report.ok:
         preview(frame, digest, smiles_col, target_col, task_type)

@@ -12,13 +12,13 @@ GATE prediction.
 
 import pandas as pd
 import streamlit as st
-from rdkit.Chem import Draw
 
 from gate_app import known_values, predict_views, state, views
 from gate_app.tables import prediction_csv, prediction_rows, relational_rows
 from gate_core.data.columns import is_numeric_column, parse_smiles_text
-from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detect_smiles_column
-from gate_core.featurizers.molecule import parse_smiles
+from gate_core.data.untrusted import draw_isolated
+from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detected_smiles_column
+from gate_core.isolation import WorkerCrashed
 from gate_core.predictions import blank_empty, invalid_entries, measured_columns
 from gate_core.relational.io import RelationalHeadError
 from gate_core.relational.known import known_from_columns, known_from_form, known_value_columns
@@ -70,6 +70,8 @@ def predict_or_explain(smiles: tuple, known: dict | list | None) -> pd.DataFrame
         st.error(f"Known values refused: {exc}.", icon=views.ERROR)
     except RelationalHeadError as exc:
         st.error(f"Known values and recorded labels cannot be used here: {exc}", icon=views.ERROR)
+    except WorkerCrashed as exc:  # the server lives on; the next prediction gets a fresh worker
+        st.error(f"Nothing was predicted: {plain(exc)}.", icon=views.ERROR)
     st.stop()
 
 
@@ -94,11 +96,17 @@ if mode == TYPED:
     if len(entries) == 1 and invalid:
         st.error(f"Invalid SMILES: {invalid[0].reason}.", icon=views.ERROR)
     elif len(entries) == 1:
-        parsed = parse_smiles(entries[0])
         left, right = st.columns([1, 3])
-        left.image(Draw.MolToImage(parsed.mol, size=(300, 300)), caption=parsed.smiles)
-        if parsed.note:
-            left.caption(parsed.note)
+        try:  # drawing is native code: in the worker, like the parsing
+            drawing = draw_isolated([pred.at[0, "smiles"]], (300, 300))[0]
+        except WorkerCrashed:
+            drawing = ""
+        if drawing:
+            left.image(drawing, caption=pred.at[0, "smiles"])
+        else:
+            left.caption(f"{plain(pred.at[0, 'smiles'])} (the structure could not be drawn)")
+        if isinstance(pred.at[0, "note"], str) and pred.at[0, "note"]:
+            left.caption(pred.at[0, "note"])
         with right:
             if relational:
                 known_values.molecule_notes(pred, units, use_table)
@@ -127,7 +135,7 @@ else:
         st.error(f"Cannot read '{plain(upload.name)}': {plain(exc)}.", icon=views.ERROR)
         st.stop()
     columns = [str(c) for c in frame.columns]
-    detected = detect_smiles_column(frame)
+    detected = detected_smiles_column(frame)
     column = st.selectbox("SMILES column", columns, index=columns.index(detected) if detected in columns else 0, key="predict_column")
     known_columns = known_value_columns(frame, column, [t for t in all_tasks if t not in tasks])
     if known_columns:

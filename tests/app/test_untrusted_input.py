@@ -116,3 +116,37 @@ def test_markdown_in_a_unit_is_shown_as_text(run_page, add_tiny_task, studio):
         at = run_page(page, predict_smiles="CCO") if "Predict" in page else run_page(page)
         rendered = messages([*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.success])
         assert "[click](" not in rendered and "![x](" not in rendered, page  # only the escaped form, \\[click\\](…
+
+
+CRASHER = "CC(C)(C)CC(C)(C)O"  # an ordinary molecule; the test hook makes the worker segfault on it
+
+
+def test_predict_survives_a_crashing_molecule_worker(run_page, monkeypatch):
+    """A real SIGSEGV in the worker (GATE_TEST_CRASH_SMILES) fails that prediction only."""
+    from gate_core.data.untrusted import CRASH_ENV
+
+    monkeypatch.setenv(CRASH_ENV, CRASHER)
+    at = run_page("pages/4_Predict.py", predict_tasks=["Tm_K"])
+    at.text_area(key="predict_smiles").set_value(f"CCO\n{CRASHER}\nc1ccccc1O").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Nothing was predicted: the molecule worker crashed (signal 11 (SIGSEGV)) while reading rows 1-3 of 3" in messages(at.error)
+    at.text_area(key="predict_smiles").set_value("CCO\nc1ccccc1O").run()  # the same server, a fresh worker
+    assert not at.exception and not at.error
+    assert list(pd.read_csv(io.BytesIO(at.session_state["predict_csv"]))["smiles"]) == ["CCO", "Oc1ccccc1"]
+
+
+def test_upload_check_survives_a_crashing_molecule_worker(run_page, monkeypatch):
+    from gate_core.data.untrusted import CRASH_ENV
+
+    monkeypatch.setenv(CRASH_ENV, CRASHER)
+    molecules = ["C" * n + "O" for n in range(1, 25)] + [CRASHER]  # 25 distinct: enough to train
+    rows = "\n".join(f"{s},{1.5 + 0.37 * i:.2f}" for i, s in enumerate(molecules))
+    at = run_page("pages/1_Add_a_task.py")
+    at.file_uploader(key="add_upload").upload("crash.csv", f"smiles,value\n{rows}\n".encode(), "text/csv")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "The molecules could not be checked: the molecule worker crashed" in messages(at.error)
+    assert not [b for b in at.button if getattr(b, "key", None) == "add_start"]  # nothing can be started
+    monkeypatch.delenv(CRASH_ENV)
+    at.run()  # the check is not cached after a crash: it runs again, in a fresh worker
+    assert not at.exception and not at.error
