@@ -73,7 +73,10 @@ def results_table(pred: pd.DataFrame, tasks: list[str], units: dict[str, str], f
         + (f" Structures are drawn for the first {MAX_THUMBNAILS} rows." if len(shown) > MAX_THUMBNAILS else "")
     )
     config = {drawn: st.column_config.ImageColumn(drawn, width="small"), **number_columns(view)}
-    st.dataframe(view, hide_index=True, width="stretch", row_height=64, column_config=config, key="predict_table")
+    st.dataframe(  # placeholder "": an empty cell of a number column is blank, not "None"
+        view, hide_index=True, width="stretch", row_height=64, column_config=config, key="predict_table",
+        placeholder="",
+    )
     return full
 
 

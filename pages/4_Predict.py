@@ -111,7 +111,10 @@ if mode == TYPED:
             if relational:
                 known_values.molecule_notes(pred, units, use_table)
             rows = blank_empty((relational_rows if relational else prediction_rows)(pred, 0, tasks, units))
-            st.dataframe(rows, hide_index=True, width="stretch", height=min(600, 36 * (len(rows) + 1)), column_config=views.number_columns(rows), key="predict_table")
+            st.dataframe(
+                rows, hide_index=True, width="stretch", height=min(600, 36 * (len(rows) + 1)),
+                column_config=views.number_columns(rows), key="predict_table", placeholder="",
+            )
             if any(rows["in domain"].eq("no")):
                 st.warning("Out of domain for some added tasks: the molecule is far from their training molecules in the common chart, so trust those values less.")
     else:

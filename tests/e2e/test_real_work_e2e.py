@@ -7,11 +7,14 @@ Writes docs/screenshots/predict_many.png, predict_file.png and add_a_task_upload
 """
 
 import csv
+import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
-from playwright.sync_api import Page, expect
+from PIL import Image
+from playwright.sync_api import Locator, Page, expect
 from rdkit import Chem
 
 pytestmark = pytest.mark.e2e
@@ -37,6 +40,27 @@ def options(page: Page, widget: str) -> list[str]:
     texts = [t.strip() for t in listed.all_inner_texts()]
     page.keyboard.press("Escape")
     return texts
+
+
+def cell_darkness(grid: Locator, column: str, row: int, row_height: int) -> int:
+    """How dark the darkest pixel of one cell of an ``st.dataframe`` is (0: none, 255: black).
+
+    The grid is a canvas: its accessible copy gives the column order but leaves an empty cell
+    empty whatever the canvas draws there (e.g. a grey "None"), so the cell is read from a
+    screenshot, between the column rules found in it (a rule is a pixel column that is not
+    white in nearly every row of the body).
+    """
+    names = [h.strip() for h in grid.locator('[role="columnheader"]').all_inner_texts()]
+    canvas = grid.locator("canvas").first
+    canvas.scroll_into_view_if_needed()
+    pixels = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("L")).astype(int)
+    header = 35  # Glide's header height
+    rules = [x for x in range(pixels.shape[1]) if (pixels[header + 2:, x] < 252).mean() > 0.95]
+    edges = [-1, *rules, pixels.shape[1]]
+    i = names.index(column)
+    left, right = edges[i] + 4, edges[i + 1] - 4
+    top = header + row * row_height
+    return 255 - int(pixels[top + 4 : top + row_height - 4, left:right].min())
 
 
 def test_many_smiles_at_once_with_invalid_entries_by_position(page: Page, screenshot):
@@ -84,6 +108,11 @@ def test_a_file_keeps_its_columns_and_a_measured_column_gets_a_parity_plot(page:
     download.value.save_as(saved)
     rows = list(csv.DictReader(saved.open()))
     assert [r["id"] for r in rows] == ["7", "8", "9", "10", "11"] and rows[2]["name"] == "broken" and rows[2]["error"]
+    assert rows[2]["Tm_K (from file)"] == "" and "None" not in saved.read_text()  # empty cells are empty
+    # and blank in the table: the broken row's empty measured value, not a grey "None"
+    grid = page.locator('[data-testid="stDataFrame"]').filter(has_text="canonical SMILES")
+    assert cell_darkness(grid, "Tm_K (from file)", 0, 64) > 100  # a filled cell of the same column is read
+    assert cell_darkness(grid, "Tm_K (from file)", 2, 64) == 0
     screenshot("predict_file")
 
 
