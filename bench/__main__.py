@@ -28,6 +28,7 @@ BENCHMARKS = {
     "scaling": "bench.scaling",
     "trust": "bench.trust",
     "concurrency": "bench.concurrency",
+    "screening": "bench.screening",
     "report": "bench.report",  # runs nothing: every <name>.md and docs/benchmarks.md from the JSON
 }
 FOUNDATION = ("featurization", "backbone_quality")
