@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -321,11 +320,9 @@ def train_relational(
     head.set_chart_scaler(data.chart_train.mean(0), data.chart_train.std(0))
     optimizer = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
-    def batches(_epoch: int) -> Iterator[torch.Tensor]:
+    def batches(_epoch: int) -> list[torch.Tensor]:
         order = torch.randperm(n_tr, generator=generator)
-        for start in range(0, n_tr, config.batch_size):
-            if len(b := order[start : start + config.batch_size]) >= 2:
-                yield b
+        return [b for b in order.split(config.batch_size) if len(b) >= 2]
 
     def step(b: torch.Tensor) -> Step:
         terms, _ = step_losses(
