@@ -33,12 +33,28 @@ WORK_DIR = REPO_ROOT / "bench" / "work" / "screening"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sizes", default="10000,100000", help="molecules per file; each smaller file is a prefix of the largest")
+    parser.add_argument(
+        "--sizes",
+        default="10000,100000",
+        help="molecules per file; each smaller file is a prefix of the largest",
+    )
     parser.add_argument("--tasks", default="Tb_K,logKow", help="tasks predicted")
-    parser.add_argument("--workers", type=int, help="featurisation processes (default: predict's, one per core)")
+    parser.add_argument(
+        "--workers", type=int, help="featurisation processes (default: predict's, one per core)"
+    )
     parser.add_argument("--chunk-rows", type=int, default=1024)
-    parser.add_argument("--seed", type=int, default=1, help="MOSES molecules with the smallest sha256(seed:SMILES) (seed 0 is the backbone's corpus)")
-    parser.add_argument("--profile-molecules", type=int, default=2000, help="sample for the stage breakdown (0: none)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="MOSES molecules with the smallest sha256(seed:SMILES) (seed 0 is the backbone's corpus)",
+    )
+    parser.add_argument(
+        "--profile-molecules",
+        type=int,
+        default=2000,
+        help="sample for the stage breakdown (0: none)",
+    )
     parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
 
 
@@ -58,8 +74,24 @@ def write_library(n: int, seed: int) -> Path:
 def timed_predict(data: Path, args: argparse.Namespace, data_dir: Path) -> dict:
     """One ``predict`` process: wall seconds, its CPU seconds and peak RSS (``os.wait4``), load."""
     out = WORK_DIR / f"{data.stem}.predictions.csv"
-    cmd = [sys.executable, "-m", "gate_core", "predict", "--data", str(data), "--tasks", args.tasks, "--out", str(out),
-           "--chunk-rows", str(args.chunk_rows), "--backbone", args.backbone, "--data-dir", str(data_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gate_core",
+        "predict",
+        "--data",
+        str(data),
+        "--tasks",
+        args.tasks,
+        "--out",
+        str(out),
+        "--chunk-rows",
+        str(args.chunk_rows),
+        "--backbone",
+        args.backbone,
+        "--data-dir",
+        str(data_dir),
+    ]
     if args.workers is not None:
         cmd += ["--workers", str(args.workers)]
     load_before = os.getloadavg()
@@ -73,9 +105,17 @@ def timed_predict(data: Path, args: argparse.Namespace, data_dir: Path) -> dict:
     with out.open() as handle:
         rows = sum(1 for _ in handle) - 1
     cpu = usage.ru_utime + usage.ru_stime
-    return {"molecules": rows, "wall_seconds": wall, "mol_per_s": rows / wall, "cpu_seconds": cpu, "mol_per_cpu_s": rows / cpu,
-            "peak_rss_mb": usage.ru_maxrss / 1024, "load_before": list(load_before), "load_after": list(os.getloadavg()),
-            "command": " ".join(cmd[1:]).replace(str(REPO_ROOT) + "/", "")}
+    return {
+        "molecules": rows,
+        "wall_seconds": wall,
+        "mol_per_s": rows / wall,
+        "cpu_seconds": cpu,
+        "mol_per_cpu_s": rows / cpu,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "load_before": list(load_before),
+        "load_after": list(os.getloadavg()),
+        "command": " ".join(cmd[1:]).replace(str(REPO_ROOT) + "/", ""),
+    }
 
 
 def stage_profile(smiles: list[str], backbone: str) -> list[dict]:
@@ -100,24 +140,37 @@ def stage_profile(smiles: list[str], backbone: str) -> list[dict]:
         return out
 
     mols = clock("RDKit parse (MolFromSmiles)", lambda: [Chem.MolFromSmiles(s) for s in smiles])
-    clock("canonical SMILES (MolToSmiles)", lambda: [Chem.MolToSmiles(m) for m in mols if m is not None])
-    parsed = clock("parse_smiles (parse, canonicalise, re-parse canonical)", lambda: [parse_smiles_once(s) for s in smiles])
+    clock(
+        "canonical SMILES (MolToSmiles)",
+        lambda: [Chem.MolToSmiles(m) for m in mols if m is not None],
+    )
+    parsed = clock(
+        "parse_smiles (parse, canonicalise, re-parse canonical)",
+        lambda: [parse_smiles_once(s) for s in smiles],
+    )
     good = [p.mol for p in parsed if p.ok]
     clock("19 input descriptors", lambda: [fast_descriptors(m) for m in good])
     clock("graph featurisation", lambda: mols_to_packed(good, [p.smiles for p in parsed if p.ok]))
     rows = featurize_rows(smiles)
     with torch.no_grad():
         h = clock("D-MPNN encoder + descriptors (h)", lambda: studio._represent(rows))
-        clock("all task latents and charts (domain needs every chart)", lambda: studio.backbone.latents(h))
+        clock(
+            "all task latents and charts (domain needs every chart)",
+            lambda: studio.backbone.latents(h),
+        )
     total = sum(s["us_per_mol"] for s in stages[2:])
-    stages.append({"stage": "total of a prediction's steps (parse_smiles onwards)", "us_per_mol": total})
+    stages.append(
+        {"stage": "total of a prediction's steps (parse_smiles onwards)", "us_per_mol": total}
+    )
     return stages
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
     sizes = sorted(int(s) for s in args.sizes.split(",") if s)
     largest = write_library(sizes[-1], args.seed)
-    files = {n: largest if n == sizes[-1] else WORK_DIR / f"moses_{args.seed}_{n}.csv" for n in sizes}
+    files = {
+        n: largest if n == sizes[-1] else WORK_DIR / f"moses_{args.seed}_{n}.csv" for n in sizes
+    }
     for n, path in files.items():
         if not path.is_file():
             with largest.open() as src, path.open("w") as dst:
@@ -125,13 +178,18 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     data_dir = WORK_DIR / "registry"
     warm = WORK_DIR / "warmup.csv"
     warm.write_text("smiles\nCCO\n")
-    timed_predict(warm, args, data_dir)  # the on-disk calibration of the backbone, made once per install
+    timed_predict(
+        warm, args, data_dir
+    )  # the on-disk calibration of the backbone, made once per install
     runs = []
     for n, path in files.items():
         runs.append({"file_molecules": n, **timed_predict(path, args, data_dir)})
         r = runs[-1]
-        print(f"[screening] {n:,} molecules: {r['mol_per_s']:,.0f} mol/s, {r['mol_per_cpu_s']:,.0f} mol per CPU-s, "
-              f"peak RSS {r['peak_rss_mb']:,.0f} MB, load {r['load_before'][0]:.1f}", flush=True)
+        print(
+            f"[screening] {n:,} molecules: {r['mol_per_s']:,.0f} mol/s, {r['mol_per_cpu_s']:,.0f} mol per CPU-s, "
+            f"peak RSS {r['peak_rss_mb']:,.0f} MB, load {r['load_before'][0]:.1f}",
+            flush=True,
+        )
     profile = []
     if args.profile_molecules:
         import pandas as pd
@@ -139,11 +197,20 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         sample = pd.read_csv(files[sizes[0]])["smiles"].tolist()[: args.profile_molecules]
         profile = stage_profile(sample, args.backbone)
     growth = runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"] if len(runs) > 1 else None
-    idle = all(max(r["load_before"][0], r["load_after"][0]) < 0.5 * (os.cpu_count() or 1) for r in runs)
+    idle = all(
+        max(r["load_before"][0], r["load_after"][0]) < 0.5 * (os.cpu_count() or 1) for r in runs
+    )
     results = {
-        "tasks": args.tasks.split(","), "chunk_rows": args.chunk_rows, "workers": args.workers, "seed": args.seed,
-        "target_mol_per_s": TARGET_MOL_PER_S, "runs": runs, "peak_rss_ratio_largest_to_smallest": growth,
-        "idle_machine": idle, "gpu": "not measured (no GPU lent to this session)", "stages": profile,
+        "tasks": args.tasks.split(","),
+        "chunk_rows": args.chunk_rows,
+        "workers": args.workers,
+        "seed": args.seed,
+        "target_mol_per_s": TARGET_MOL_PER_S,
+        "runs": runs,
+        "peak_rss_ratio_largest_to_smallest": growth,
+        "idle_machine": idle,
+        "gpu": "not measured (no GPU lent to this session)",
+        "stages": profile,
     }
     return write_results(NAME, results, markdown, args.results_dir, rows=runs)
 
@@ -152,9 +219,18 @@ def markdown(r: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
     runs = r["runs"]
     best = max(x["mol_per_s"] for x in runs)
-    table = [[f"{x['file_molecules']:,}", f"{x['wall_seconds']:.1f}", f"**{x['mol_per_s']:,.0f}**", f"{x['cpu_seconds']:.1f}",
-              f"{x['mol_per_cpu_s']:,.0f}", f"{x['peak_rss_mb']:,.0f}", f"{x['load_before'][0]:.1f} → {x['load_after'][0]:.1f}"]
-             for x in runs]
+    table = [
+        [
+            f"{x['file_molecules']:,}",
+            f"{x['wall_seconds']:.1f}",
+            f"**{x['mol_per_s']:,.0f}**",
+            f"{x['cpu_seconds']:.1f}",
+            f"{x['mol_per_cpu_s']:,.0f}",
+            f"{x['peak_rss_mb']:,.0f}",
+            f"{x['load_before'][0]:.1f} → {x['load_after'][0]:.1f}",
+        ]
+        for x in runs
+    ]
     machine = r.get("machine", {})
     text = (
         "# Screening: predict a MOSES library from a file\n\n"
@@ -162,17 +238,38 @@ def markdown(r: dict) -> str:
         f"its exit (the last row written); chunks of {r['chunk_rows']} rows, featurisation workers: "
         f"{r['workers'] if r['workers'] is not None else 'one per core'}; {machine.get('cpu_count', '?')} CPU cores. "
         f"Peak RSS: the largest process (the model process), from the OS's accounting of the run.\n\n"
-        + md_table(["molecules", "wall s", "mol/s", "CPU s", "mol per CPU-s", "peak RSS MB", "load (1 min) before → after"], table)
+        + md_table(
+            [
+                "molecules",
+                "wall s",
+                "mol/s",
+                "CPU s",
+                "mol per CPU-s",
+                "peak RSS MB",
+                "load (1 min) before → after",
+            ],
+            table,
+        )
         + f"\n\nTarget ≥ {r['target_mol_per_s']:,} mol/s: **{'met' if best >= r['target_mol_per_s'] else 'not met'}** "
         f"(best {best:,.0f} mol/s). "
     )
     if r.get("peak_rss_ratio_largest_to_smallest") is not None:
-        text += f"Peak RSS, largest file / smallest: {r['peak_rss_ratio_largest_to_smallest']:.2f}. "
+        text += (
+            f"Peak RSS, largest file / smallest: {r['peak_rss_ratio_largest_to_smallest']:.2f}. "
+        )
     text += f"GPU: {r['gpu']}.\n"
     if not r.get("idle_machine"):
-        text += ("\n**Not measured on an idle machine**: other jobs shared the CPU (load averages above), so the "
-                 "wall-clock rates are pessimistic; CPU seconds per molecule are less affected.\n")
+        text += (
+            "\n**Not measured on an idle machine**: other jobs shared the CPU (load averages above), so the "
+            "wall-clock rates are pessimistic; CPU seconds per molecule are less affected.\n"
+        )
     if r.get("stages"):
-        text += "\n## Where the time goes (CPU µs per molecule, one thread, in-process)\n\n" + md_table(
-            ["step", "µs / molecule"], [[s["stage"], f"{s['us_per_mol']:,.0f}"] for s in r["stages"]]) + "\n"
+        text += (
+            "\n## Where the time goes (CPU µs per molecule, one thread, in-process)\n\n"
+            + md_table(
+                ["step", "µs / molecule"],
+                [[s["stage"], f"{s['us_per_mol']:,.0f}"] for s in r["stages"]],
+            )
+            + "\n"
+        )
     return text

@@ -72,7 +72,9 @@ class StreamSummary:
     warnings: list[str] = field(default_factory=list)
 
 
-def _features(source: Source, chunks: Iterator[Chunk], workers: int, descriptors: bool) -> Iterator[tuple[Chunk, FeaturizedRows]]:
+def _features(
+    source: Source, chunks: Iterator[Chunk], workers: int, descriptors: bool
+) -> Iterator[tuple[Chunk, FeaturizedRows]]:
     """Each chunk with its featurised rows, in order; ``workers`` = 0 featurises in this process."""
 
     def job(chunk: Chunk) -> tuple[list[object], bool, int | None]:
@@ -98,7 +100,12 @@ def _features(source: Source, chunks: Iterator[Chunk], workers: int, descriptors
     try:
         for chunk in chunks:
             items, desc, first = job(chunk)
-            pending.append((chunk, pool.submit(featurize_rows, items, descriptors=desc, sdf_first_record=first)))
+            pending.append(
+                (
+                    chunk,
+                    pool.submit(featurize_rows, items, descriptors=desc, sdf_first_record=first),
+                )
+            )
             if len(pending) > IN_FLIGHT_PER_WORKER * workers:
                 yield result(*pending.popleft())
         while pending:
@@ -110,13 +117,16 @@ def _features(source: Source, chunks: Iterator[Chunk], workers: int, descriptors
 def _known_rows(chunk: Chunk, fixed: Mapping[str, object]) -> list[dict[str, object]]:
     """One ``{task: value}`` per row: the file's known-value cells over the values given for every row."""
     return [
-        {**fixed, **{name: values[i] for name, values in chunk.columns.items() if values[i] is not None}}
+        {
+            **fixed,
+            **{name: values[i] for name, values in chunk.columns.items() if values[i] is not None},
+        }
         for i in range(len(chunk.items))
     ]
 
 
 def predict_file(
-    studio: "GateStudio",
+    studio: GateStudio,
     source: Source,
     out: str | Path,
     *,
@@ -145,13 +155,17 @@ def predict_file(
     partial = out.with_name(out.name + ".part")
     summary, seen = StreamSummary(), set()
     t0 = last = time.perf_counter()
-    total = sum(min(chunk_rows, source.n_rows - c * chunk_rows) for c in shard.chunks(source.n_chunks(chunk_rows)))
+    total = sum(
+        min(chunk_rows, source.n_rows - c * chunk_rows)
+        for c in shard.chunks(source.n_chunks(chunk_rows))
+    )
 
     def predict(rows: FeaturizedRows, chunk: Chunk | None) -> pd.DataFrame:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             frame = studio.predict(
-                rows, list(tasks) if tasks else None,
+                rows,
+                list(tasks) if tasks else None,
                 known=(_known_rows(chunk, fixed) if chunk else []) if relational else None,
                 use_table_labels=use_table_labels,
             )
@@ -164,14 +178,18 @@ def predict_file(
     try:
         with partial.open("w", newline="", encoding="utf-8") as handle:
             chunks = source.chunks(chunk_rows, shard, known_columns)
-            for chunk, rows in _features(source, chunks, workers, studio.backbone.config.n_descriptors > 0):
+            for chunk, rows in _features(
+                source, chunks, workers, studio.backbone.config.n_descriptors > 0
+            ):
                 frame = predict(rows, chunk)
                 spreadsheet_safe(frame).to_csv(handle, header=summary.rows == 0, index=False)
                 summary.rows += len(frame)
                 summary.invalid += int(frame["error"].notna().sum())
                 if log and time.perf_counter() - last > PROGRESS_EVERY_S:
                     last = time.perf_counter()
-                    log(f"{summary.rows:,} of {total:,} rows ({summary.rows / (last - t0):,.0f} rows/s)")
+                    log(
+                        f"{summary.rows:,} of {total:,} rows ({summary.rows / (last - t0):,.0f} rows/s)"
+                    )
             if summary.rows == 0:  # an empty shard: the header only, so shards still concatenate
                 spreadsheet_safe(predict(featurize_rows([]), None)).to_csv(handle, index=False)
         os.replace(partial, out)

@@ -53,7 +53,7 @@ class Shard:
     count: int = 1
 
     @classmethod
-    def parse(cls, text: str) -> "Shard":
+    def parse(cls, text: str) -> Shard:
         """``"K/N"`` (0 ≤ K < N) → ``Shard(K, N)``."""
         index, sep, count = text.partition("/")
         try:
@@ -104,7 +104,9 @@ class Source:
     def n_chunks(self, size: int) -> int:
         return -(-self.n_rows // size)
 
-    def chunks(self, size: int, shard: Shard = Shard(), columns: Sequence[str] = ()) -> Iterator[Chunk]:
+    def chunks(
+        self, size: int, shard: Shard = Shard(), columns: Sequence[str] = ()
+    ) -> Iterator[Chunk]:
         """The chunks of ``shard``, in order; each is ``size`` rows but the file's last one."""
         numbers = shard.chunks(self.n_chunks(size))
         if not numbers:
@@ -130,13 +132,21 @@ def _by_column(columns: Sequence[str], cells: list[list[object]]) -> dict[str, l
 
 
 def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip())
+    return (
+        value is None
+        or (isinstance(value, float) and value != value)
+        or (isinstance(value, str) and not value.strip())
+    )
 
 
-def _choose_smiles_column(names: list[str], sample: pd.DataFrame, given: str | None, path: Path) -> str:
+def _choose_smiles_column(
+    names: list[str], sample: pd.DataFrame, given: str | None, path: Path
+) -> str:
     if given is not None:
         if given not in names:
-            raise TableReadError(f"column '{given}' not found in {path.name}; its columns are: {', '.join(names)}")
+            raise TableReadError(
+                f"column '{given}' not found in {path.name}; its columns are: {', '.join(names)}"
+            )
         return given
     column = detect_smiles_column(sample)
     if column is None:
@@ -173,11 +183,21 @@ class DelimitedSource(Source):
             self._scan()
         except UnicodeDecodeError:
             if self.encoding != "utf-8-sig":
-                raise TableReadError("the file is not text (is it a binary file with a .csv name?)") from None
+                raise TableReadError(
+                    "the file is not text (is it a binary file with a .csv name?)"
+                ) from None
             self.encoding = "latin-1"
             self._scan()
-        sample = pd.DataFrame([row for row, _ in zip(self._records(), range(DETECT_ROWS))], columns=self.names)
-        sample = sample.apply(lambda col: pd.to_numeric(col, errors="coerce") if _numeric(col) else col.mask(col.str.strip() == ""))
+        sample = pd.DataFrame(
+            [row for row, _ in zip(self._records(), range(DETECT_ROWS))], columns=self.names
+        )
+        sample = sample.apply(
+            lambda col: (
+                pd.to_numeric(col, errors="coerce")
+                if _numeric(col)
+                else col.mask(col.str.strip() == "")
+            )
+        )
         self.smiles_column = _choose_smiles_column(self.names, sample, smiles_column, path)
         self._smiles_index = self.names.index(self.smiles_column)
 
@@ -188,9 +208,13 @@ class DelimitedSource(Source):
             while line := handle.readline(limits.MAX_LINE_CHARS + 2):
                 number += 1
                 if len(line.rstrip("\r\n")) > limits.MAX_LINE_CHARS:
-                    raise TableReadError(f"line {number} has more than {limits.MAX_LINE_CHARS:,} characters; the limit is {limits.MAX_LINE_CHARS:,}")
+                    raise TableReadError(
+                        f"line {number} has more than {limits.MAX_LINE_CHARS:,} characters; the limit is {limits.MAX_LINE_CHARS:,}"
+                    )
                 if "\x00" in line:
-                    raise TableReadError("the file is not text (is it a binary file with a .csv name?)")
+                    raise TableReadError(
+                        "the file is not text (is it a binary file with a .csv name?)"
+                    )
                 yield line.removeprefix("\ufeff") if number == 1 else line
 
     def _reader(self) -> Iterator[list[str]]:
@@ -217,9 +241,15 @@ class DelimitedSource(Source):
             reader = self._reader()
             first = [c.strip() for c in next(reader, [])]
             if len(first) > limits.MAX_COLUMNS:
-                raise TableReadError(f"the table has {len(first):,} columns; the limit is {limits.MAX_COLUMNS:,}")
+                raise TableReadError(
+                    f"the table has {len(first):,} columns; the limit is {limits.MAX_COLUMNS:,}"
+                )
             self.headerless = _header_is_data(first)
-            self.names = _names_for_headerless(first) if self.headerless else [c or f"Unnamed: {i}" for i, c in enumerate(first)]
+            self.names = (
+                _names_for_headerless(first)
+                if self.headerless
+                else [c or f"Unnamed: {i}" for i, c in enumerate(first)]
+            )
             width = len(self.names)
             n_rows, ragged = int(self.headerless), []
             empty = {j for j in range(width) if not (self.headerless and first[j])}
@@ -308,11 +338,16 @@ class ParquetSource(Source):
             row += size
         if not groups:
             return
-        for batch in self._file.iter_batches(row_groups=groups, columns=[self.smiles_column, *columns]):
+        for batch in self._file.iter_batches(
+            row_groups=groups, columns=[self.smiles_column, *columns]
+        ):
             table = batch.to_pydict()
             n = len(batch)
             for i in range(skip, n):
-                yield table[self.smiles_column][i], [None if _blank(table[c][i]) else table[c][i] for c in columns]
+                yield (
+                    table[self.smiles_column][i],
+                    [None if _blank(table[c][i]) else table[c][i] for c in columns],
+                )
             skip = max(0, skip - n)
 
 
@@ -351,7 +386,9 @@ class SDFSource(Source):
                     continue
                 size += len(line)
                 if size > limits.max_upload_mb() * 1_000_000:
-                    raise TableReadError(f"an SDF record is larger than {limits.max_upload_mb()} MB")
+                    raise TableReadError(
+                        f"an SDF record is larger than {limits.max_upload_mb()} MB"
+                    )
                 lines.append(line)
             if "".join(lines).strip():
                 yield "".join(lines)
@@ -366,7 +403,10 @@ class SDFSource(Source):
         for row, record in enumerate(self._records()):
             if row >= start:
                 properties = _sdf_properties(record) if columns else {}
-                yield record, [None if _blank(properties.get(c)) else properties[c] for c in columns]
+                yield (
+                    record,
+                    [None if _blank(properties.get(c)) else properties[c] for c in columns],
+                )
 
 
 def _sdf_properties(record: str) -> dict[str, str]:
@@ -390,7 +430,9 @@ def _sdf_properties(record: str) -> dict[str, str]:
 class FrameSource(Source):
     """A table read whole by :func:`read_table` (Excel), served in chunks like the others."""
 
-    def __init__(self, path: Path, smiles_column: str | None = None, sheet: str | None = None) -> None:
+    def __init__(
+        self, path: Path, smiles_column: str | None = None, sheet: str | None = None
+    ) -> None:
         self.path = path
         self.frame = read_table(path, sheet=sheet)
         self.names = [str(c) for c in self.frame.columns]
@@ -408,7 +450,9 @@ class FrameSource(Source):
             yield item, [None if _blank(col[i]) else col[i] for col in cells]
 
 
-def open_source(path: str | Path, smiles_column: str | None = None, sheet: str | None = None) -> Source:
+def open_source(
+    path: str | Path, smiles_column: str | None = None, sheet: str | None = None
+) -> Source:
     """The chunked reader for ``path``, by its suffix; every row counted and checked first."""
     path = Path(path)
     if not path.is_file():
@@ -422,4 +466,6 @@ def open_source(path: str | Path, smiles_column: str | None = None, sheet: str |
         return FrameSource(path, smiles_column, sheet)
     if suffix in (".csv", ".tsv", ".txt", ""):
         return DelimitedSource(path, smiles_column)
-    raise TableReadError(f"unsupported file type '{suffix}'; use one of {', '.join([*SUPPORTED_SUFFIXES, *PARQUET_SUFFIXES])}")
+    raise TableReadError(
+        f"unsupported file type '{suffix}'; use one of {', '.join([*SUPPORTED_SUFFIXES, *PARQUET_SUFFIXES])}"
+    )

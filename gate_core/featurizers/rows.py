@@ -52,13 +52,17 @@ def sdf_record_smiles(record: str) -> tuple[str | None, str | None]:
     Read on its own, as :func:`gate_core.data.io.read_table` reads records, so a broken
     record cannot swallow the next one.
     """
-    supplier = Chem.ForwardSDMolSupplier(io.BytesIO((record.rstrip("\n") + "\n$$$$\n").encode("utf-8")), sanitize=True)
+    supplier = Chem.ForwardSDMolSupplier(
+        io.BytesIO((record.rstrip("\n") + "\n$$$$\n").encode("utf-8")), sanitize=True
+    )
     mol = next(supplier, None)
     reason = "RDKit could not read the record" if mol is None else size_error(mol)
     return (None, reason) if reason else (Chem.MolToSmiles(mol), None)
 
 
-def featurize_rows(items: list[object], *, descriptors: bool = True, sdf_first_record: int | None = None) -> FeaturizedRows:
+def featurize_rows(
+    items: list[object], *, descriptors: bool = True, sdf_first_record: int | None = None
+) -> FeaturizedRows:
     """Parse, canonicalise and featurise every item (a SMILES text, or an SDF record's text when
     ``sdf_first_record`` gives the 1-based number of the first record, for the messages).
 

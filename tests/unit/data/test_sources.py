@@ -24,7 +24,9 @@ def _items(source, size: int, shard: Shard = Shard(), columns=()) -> list[tuple[
 @pytest.fixture
 def csv_file(tmp_path: Path) -> Path:
     path = tmp_path / "lib.csv"
-    pd.DataFrame({"id": range(len(SMILES)), "smiles": SMILES, "Tb_K": [351.4] + [None] * 9}).to_csv(path, index=False)
+    pd.DataFrame({"id": range(len(SMILES)), "smiles": SMILES, "Tb_K": [351.4] + [None] * 9}).to_csv(
+        path, index=False
+    )
     return path
 
 
@@ -48,7 +50,11 @@ def test_shards_partition_the_chunks_in_order(n_chunks: int, count: int) -> None
 
 def test_csv_chunks_keep_every_row_in_order(csv_file: Path) -> None:
     source = open_source(csv_file)
-    assert isinstance(source, DelimitedSource) and source.smiles_column == "smiles" and source.n_rows == 10
+    assert (
+        isinstance(source, DelimitedSource)
+        and source.smiles_column == "smiles"
+        and source.n_rows == 10
+    )
     chunks = _items(source, 3)
     assert [start for start, _ in chunks] == [0, 3, 6, 9]
     assert [s for _, items in chunks for s in items] == SMILES  # the invalid and the blank row too
@@ -111,7 +117,9 @@ def test_named_smiles_column_must_exist(csv_file: Path) -> None:
 
 def test_parquet_chunks_cross_row_groups(tmp_path: Path, csv_file: Path) -> None:
     path = tmp_path / "lib.parquet"
-    pq.write_table(pa.table({"smiles": SMILES, "Tb_K": [351.4] + [None] * 9}), path, row_group_size=4)
+    pq.write_table(
+        pa.table({"smiles": SMILES, "Tb_K": [351.4] + [None] * 9}), path, row_group_size=4
+    )
     source = open_source(path)
     assert isinstance(source, ParquetSource) and source.n_rows == 10
     csv = open_source(csv_file)
@@ -146,4 +154,5 @@ def test_sdf_records_are_rows_and_a_broken_one_stays(tmp_path: Path) -> None:
     assert [len(c.items) for c in chunks] == [2, 2, 1]
     assert chunks[0].items[0].startswith("mol0") and chunks[1].items[0].startswith("broken")
     assert chunks[0].columns == {"Tb_K": ["351.4", None]}
-    assert _items(source, 2, Shard(1, 2)) == [(c.start, c.items) for c in chunks[1:]]  # chunks 1-2 of 3
+    # the second of two shards: chunks 1-2 of 3
+    assert _items(source, 2, Shard(1, 2)) == [(c.start, c.items) for c in chunks[1:]]

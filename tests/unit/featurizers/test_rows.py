@@ -39,14 +39,18 @@ def test_features_equal_the_in_process_featurisers() -> None:
 
 def test_no_valid_row_gives_empty_features() -> None:
     rows = featurize_rows(["", "xx"], descriptors=False)
-    assert rows.graphs.graphs() == [] and rows.descriptors.shape == (0, 0) and rows.ok_rows.size == 0
+    assert (
+        rows.graphs.graphs() == [] and rows.descriptors.shape == (0, 0) and rows.ok_rows.size == 0
+    )
 
 
 def test_sdf_records_name_the_broken_one() -> None:
     good = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO"))
     rows = featurize_rows([good, "broken\n\n\nM  END\n"], sdf_first_record=7)
     assert rows.smiles[0] == "CCO" and rows.errors[0] is None
-    assert rows.smiles[1] is None and rows.errors[1] == "SDF record 8: RDKit could not read the record"
+    assert (
+        rows.smiles[1] is None and rows.errors[1] == "SDF record 8: RDKit could not read the record"
+    )
 
 
 def test_worker_module_does_not_import_torch() -> None:
