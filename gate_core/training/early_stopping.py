@@ -16,10 +16,10 @@ import torch
 class EarlyStopping:
     """``if stopper.update(val, step): break`` in the loop, then ``stopper.restore()``."""
 
-    def __init__(self, module: torch.nn.Module, patience: int, min_delta: float = 1e-5, no_step: int = -1) -> None:
+    def __init__(self, module: torch.nn.Module, patience: int, min_delta: float = 1e-5) -> None:
         self.module, self.patience, self.min_delta = module, patience, min_delta
         self.best = math.inf
-        self.best_step = no_step  # what ``best_step`` reads when no check improved
+        self.best_step = 0  # steps count from 1: 0 means no check improved
         self._best_state: dict | None = None
         self._bad = 0
 

@@ -162,7 +162,7 @@ def fit(
     """
     ctx = ctx or DistributedContext(device=device or torch.device("cpu"))
     budget = _Budget(time.perf_counter() if clock is None else clock, config.max_minutes)
-    stopper = EarlyStopping(module, config.patience, min_delta=config.min_delta, no_step=0)
+    stopper = EarlyStopping(module, config.patience, min_delta=config.min_delta)
     start = (resume(stopper) if resume else None) or Progress(0, [], 0.0)
     history, train_seconds = list(start.history), start.train_seconds
     bf16 = amp and device is not None and device.type == "cuda"

@@ -23,7 +23,7 @@ def test_keeps_best_weights_and_stops_after_patience():
 def test_no_improvement_leaves_weights_and_reports_no_step():
     layer = torch.nn.Linear(1, 1)
     before = layer.weight.detach().clone()
-    stopper = EarlyStopping(layer, patience=1, no_step=0)
+    stopper = EarlyStopping(layer, patience=1)
     assert stopper.update(float("nan"), 1) is True
     stopper.restore()
     assert stopper.best_step == 0 and torch.equal(layer.weight, before)
