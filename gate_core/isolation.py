@@ -10,9 +10,10 @@ the same way (:class:`WorkerTimeout`), so a pathological input never eats minute
 The worker is a fresh interpreter (``python -c``, never a fork of a process holding threads and
 torch state, and never :mod:`multiprocessing`'s spawn, which re-runs the parent's main module:
 under Streamlit that is the page script). It is started once (it imports RDKit, NumPy and
-pandas) and reused while it lives; jobs, pickled over a pair of pipes, are serialised through it. Measured on the shared 2-core dev machine at load average 8-9 (so
-pessimistic): start 6.9 s; a one-molecule job 30 ms round trip; 1,000 molecules parsed,
-featurised and their graphs sent back in 0.5 s, against 0.16 s for the same work in-process.
+pandas) and reused while it lives; jobs, pickled over a pair of pipes, are serialised through
+it. Measured on the shared 2-core dev machine at load average 8-9 (so pessimistic): start
+6.9 s; a one-molecule job 30 ms round trip; 1,000 molecules parsed, featurised and their graphs
+sent back in 0.5 s, against 0.16 s for the same work in-process.
 Callers therefore send chunks of hundreds (:data:`gate_core.data.untrusted.CHUNK`), never one
 process or one job per molecule.
 """
@@ -37,7 +38,8 @@ _ROOT = Path(__file__).resolve().parent.parent  # so the worker imports this gat
 
 
 class WorkerCrashed(RuntimeError):
-    """The worker process died during a job (e.g. signal 11 in RDKit); the message says what it was doing."""
+    """The worker process died during a job (e.g. signal 11 in RDKit); the message says what
+    it was doing."""
 
 
 class WorkerTimeout(WorkerCrashed):
@@ -94,9 +96,15 @@ class IsolatedWorker:
     @property
     def pid(self) -> int | None:
         """The live worker's process id (``None`` before the first job or after a crash)."""
-        return self._process.pid if self._process is not None and self._process.poll() is None else None
+        return (
+            self._process.pid
+            if self._process is not None and self._process.poll() is None
+            else None
+        )
 
-    def run(self, fn: Callable[..., Any], *args: Any, what: str, timeout: float | None = None) -> Any:
+    def run(
+        self, fn: Callable[..., Any], *args: Any, what: str, timeout: float | None = None
+    ) -> Any:
         """``fn(*args)`` in the worker; its exceptions are re-raised here.
 
         ``fn`` and ``args`` must pickle (``fn`` a module-level function). ``what`` names the job
@@ -136,12 +144,17 @@ class IsolatedWorker:
         self._stop(kill=True)
         job_read, job_write = os.pipe()
         reply_read, reply_write = os.pipe()
-        code = "import sys; from gate_core.isolation import serve; serve(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])"
+        code = (
+            "import sys; from gate_core.isolation import serve; "
+            "serve(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])"
+        )
         path = os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", code, str(job_read), str(reply_write), *self._preload],
-                pass_fds=(job_read, reply_write), stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": path},
+                pass_fds=(job_read, reply_write),
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": path},
             )
         finally:
             os.close(job_read)

@@ -16,8 +16,8 @@ import streamlit as st
 from gate_app import known_values, predict_views, state, views
 from gate_app.tables import prediction_csv, prediction_rows, relational_rows
 from gate_core.data.columns import is_numeric_column, parse_smiles_text
-from gate_core.data.untrusted import draw_isolated
 from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detected_smiles_column
+from gate_core.data.untrusted import draw_isolated
 from gate_core.isolation import WorkerCrashed
 from gate_core.predictions import blank_empty, invalid_entries, measured_columns
 from gate_core.relational.io import RelationalHeadError

@@ -24,8 +24,8 @@ import pandas as pd
 from rdkit import Chem
 
 from gate_core import limits
-from gate_core.isolation import IsolatedWorker, WorkerCrashed, WorkerTimeout, default_worker
 from gate_core.featurizers.molecule import parse_smiles, size_error
+from gate_core.isolation import IsolatedWorker, WorkerCrashed, WorkerTimeout, default_worker
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".sdf")
 EXCEL_SUFFIXES = (".xlsx", ".xls")
@@ -89,7 +89,9 @@ def _check_lines(text: str, deadline: _Deadline) -> None:
         if number % _CHECK_EVERY == 0:
             deadline.check(f"checking line {number:,}")
         if len(line) > limits.MAX_LINE_CHARS:
-            raise TableReadError(f"line {number} has {len(line):,} characters; the limit is {limits.MAX_LINE_CHARS:,}")
+            raise TableReadError(
+                f"line {number} has {len(line):,} characters; the limit is {limits.MAX_LINE_CHARS:,}"
+            )
 
 
 def _separator(text: str, suffix: str) -> str:
@@ -102,7 +104,9 @@ def _separator(text: str, suffix: str) -> str:
 
 
 def _is_number(cell: object) -> bool:
-    return isinstance(cell, (int, float)) or bool(pd.notna(pd.to_numeric(str(cell).replace(",", "."), errors="coerce")))
+    return isinstance(cell, (int, float)) or bool(
+        pd.notna(pd.to_numeric(str(cell).replace(",", "."), errors="coerce"))
+    )
 
 
 def _is_molecule(cell: object) -> bool:
@@ -130,7 +134,9 @@ def _check_fields(text: str, sep: str, deadline: _Deadline) -> int:
     reader = csv.reader(io.StringIO(text), delimiter=sep)
     header = next(reader, [])
     if len(header) > limits.MAX_COLUMNS:
-        raise TableReadError(f"the table has {len(header):,} columns; the limit is {limits.MAX_COLUMNS:,}")
+        raise TableReadError(
+            f"the table has {len(header):,} columns; the limit is {limits.MAX_COLUMNS:,}"
+        )
     ragged: list[int] = []
     row = 0
     for fields in reader:
@@ -139,7 +145,7 @@ def _check_fields(text: str, sep: str, deadline: _Deadline) -> int:
         row += 1
         if row % _CHECK_EVERY == 0:
             deadline.check(f"checking the fields of row {row:,}")
-        if len(fields) > len(header) and any(f.strip() for f in fields[len(header):]):
+        if len(fields) > len(header) and any(f.strip() for f in fields[len(header) :]):
             ragged.append(row)
     if ragged:
         shown = ", ".join(map(str, ragged[:10])) + (" …" if len(ragged) > 10 else "")
@@ -157,8 +163,14 @@ def _decimal_commas(frame: pd.DataFrame, deadline: _Deadline) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(frame[col]):
             continue
         filled = frame[col].dropna().astype(str)
-        if len(filled) and filled.str.contains(",").any() and filled.str.fullmatch(_DECIMAL_COMMA).all():
-            frame[col] = pd.to_numeric(frame[col].astype(str).str.replace(",", ".", regex=False).where(frame[col].notna()))
+        if (
+            len(filled)
+            and filled.str.contains(",").any()
+            and filled.str.fullmatch(_DECIMAL_COMMA).all()
+        ):
+            frame[col] = pd.to_numeric(
+                frame[col].astype(str).str.replace(",", ".", regex=False).where(frame[col].notna())
+            )
     return frame
 
 
@@ -172,7 +184,10 @@ def _read_delimited(data: bytes, suffix: str, deadline: _Deadline) -> pd.DataFra
     first = next(csv.reader(io.StringIO(text), delimiter=sep))
     headerless = _header_is_data([c.strip() for c in first])
     frame = pd.read_csv(
-        io.StringIO(text), sep=sep, index_col=False, header=None if headerless else 0,
+        io.StringIO(text),
+        sep=sep,
+        index_col=False,
+        header=None if headerless else 0,
         names=_names_for_headerless([c.strip() for c in first]) if headerless else None,
         usecols=range(n_fields),
     )
@@ -192,14 +207,23 @@ def _read_excel(data: bytes, sheet: str | None, max_rows: int, deadline: _Deadli
     sheets = excel_sheets(data)
     deadline.check("opening the workbook")
     if sheet is not None and sheet not in sheets:
-        raise TableReadError(f"the workbook has no sheet '{sheet}'; its sheets are: {', '.join(sheets)}")
+        raise TableReadError(
+            f"the workbook has no sheet '{sheet}'; its sheets are: {', '.join(sheets)}"
+        )
     try:
-        raw = pd.read_excel(io.BytesIO(data), sheet_name=sheet if sheet is not None else 0, header=None, nrows=max_rows + 2)
+        raw = pd.read_excel(
+            io.BytesIO(data),
+            sheet_name=sheet if sheet is not None else 0,
+            header=None,
+            nrows=max_rows + 2,
+        )
     except Exception as exc:
         raise TableReadError(f"the file is not a readable Excel workbook ({exc})") from exc
     deadline.check("reading the sheet")
     if raw.shape[1] > limits.MAX_COLUMNS:
-        raise TableReadError(f"the table has {raw.shape[1]:,} columns; the limit is {limits.MAX_COLUMNS:,}")
+        raise TableReadError(
+            f"the table has {raw.shape[1]:,} columns; the limit is {limits.MAX_COLUMNS:,}"
+        )
     if raw.empty:
         raise TableReadError("the table has no data rows")
     first = [c for c in raw.iloc[0].tolist()]
@@ -219,7 +243,12 @@ def _read_sdf(data: bytes, max_rows: int, deadline: _Deadline) -> pd.DataFrame:
     rows = []
     for i, block in enumerate(blocks, start=1):
         deadline.check(f"reading SDF record {i:,}")
-        mol = next(Chem.ForwardSDMolSupplier(io.BytesIO((block + "$$$$\n").encode("utf-8")), sanitize=True), None)
+        mol = next(
+            Chem.ForwardSDMolSupplier(
+                io.BytesIO((block + "$$$$\n").encode("utf-8")), sanitize=True
+            ),
+            None,
+        )
         reason = "RDKit could not read the record" if mol is None else size_error(mol)
         if reason:
             rows.append({"smiles": None, SDF_ERROR_COLUMN: f"SDF record {i}: {reason}"})
@@ -228,7 +257,9 @@ def _read_sdf(data: bytes, max_rows: int, deadline: _Deadline) -> pd.DataFrame:
     if not rows:
         raise TableReadError("the SDF file holds no molecule records")
     if all(r["smiles"] is None for r in rows):
-        raise TableReadError(f"none of the {len(rows)} SDF record(s) could be read as a molecule; is this an SDF file?")
+        raise TableReadError(
+            f"none of the {len(rows)} SDF record(s) could be read as a molecule; is this an SDF file?"
+        )
     return pd.DataFrame(rows)
 
 
@@ -255,11 +286,15 @@ def read_table(
         if not path.is_file():
             raise TableReadError(f"file not found: {path}")
         if path.stat().st_size > max_bytes:
-            raise TableReadError(f"the file is {path.stat().st_size / 1e6:.1f} MB; the limit is {limits.max_upload_mb()} MB")
+            raise TableReadError(
+                f"the file is {path.stat().st_size / 1e6:.1f} MB; the limit is {limits.max_upload_mb()} MB"
+            )
         filename = filename or path.name
         data = path.read_bytes()
     if len(data) > max_bytes:
-        raise TableReadError(f"the file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_upload_mb()} MB")
+        raise TableReadError(
+            f"the file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_upload_mb()} MB"
+        )
     name = (filename or "upload.csv").lower()
     suffix = Path(name).suffix
     if not data or not data.strip():
@@ -272,7 +307,9 @@ def read_table(
         elif suffix in (".csv", ".tsv", ".txt", ""):
             frame = _read_delimited(data, suffix, deadline)
         else:
-            raise TableReadError(f"unsupported file type '{suffix}'; use one of {', '.join(SUPPORTED_SUFFIXES)}")
+            raise TableReadError(
+                f"unsupported file type '{suffix}'; use one of {', '.join(SUPPORTED_SUFFIXES)}"
+            )
     except TableReadError:
         raise
     except Exception as exc:  # pandas/openpyxl raise many types for garbage input
@@ -291,7 +328,9 @@ SMILES_COLUMN_ATTR = "detected_smiles_column"
 _KILL_GRACE_S = 5.0
 
 
-def _read_and_detect(environment: dict[str, str | None], *args: object) -> tuple[pd.DataFrame, str | None]:
+def _read_and_detect(
+    environment: dict[str, str | None], *args: object
+) -> tuple[pd.DataFrame, str | None]:
     """In the worker: the caller's limits, then :func:`read_table` and :func:`detect_smiles_column`."""
     for name, value in environment.items():
         if value is None:
@@ -303,7 +342,11 @@ def _read_and_detect(environment: dict[str, str | None], *args: object) -> tuple
 
 
 def read_table_isolated(
-    data: bytes, filename: str, max_rows: int | None = None, sheet: str | None = None, worker: IsolatedWorker | None = None
+    data: bytes,
+    filename: str,
+    max_rows: int | None = None,
+    sheet: str | None = None,
+    worker: IsolatedWorker | None = None,
 ) -> pd.DataFrame:
     """:func:`read_table` in the isolated worker (:mod:`gate_core.isolation`), for a server.
 
@@ -317,11 +360,20 @@ def read_table_isolated(
     environment = {k: os.environ.get(k) for k in names}
     try:
         frame, column = (worker or default_worker()).run(
-            _read_and_detect, environment, data, filename, max_rows, sheet, seconds,
-            what=f"reading '{filename}'", timeout=seconds + _KILL_GRACE_S,
+            _read_and_detect,
+            environment,
+            data,
+            filename,
+            max_rows,
+            sheet,
+            seconds,
+            what=f"reading '{filename}'",
+            timeout=seconds + _KILL_GRACE_S,
         )
     except WorkerTimeout as exc:
-        raise TableReadError(f"reading the file took more than {seconds:g} s and was stopped") from exc
+        raise TableReadError(
+            f"reading the file took more than {seconds:g} s and was stopped"
+        ) from exc
     except WorkerCrashed as exc:
         raise TableReadError(str(exc)) from exc
     frame.attrs[SMILES_COLUMN_ATTR] = column
@@ -363,6 +415,10 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         if pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col]):
             continue
-        out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_PREFIXES) else v)
-    out.columns = ["'" + c if isinstance(c, str) and c.startswith(FORMULA_PREFIXES) else c for c in out.columns]
+        out[col] = out[col].map(
+            lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_PREFIXES) else v
+        )
+    out.columns = [
+        "'" + c if isinstance(c, str) and c.startswith(FORMULA_PREFIXES) else c for c in out.columns
+    ]
     return out

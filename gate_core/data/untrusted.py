@@ -33,7 +33,9 @@ CRASH_ENV = "GATE_TEST_CRASH_SMILES"
 Row = tuple[str, str | None, str | None, str | None]  # input, canonical SMILES, error, note
 
 
-def _work(texts: list[object], crash_on: str | None) -> tuple[list[Row], dict[str, MolGraph], dict[str, np.ndarray]]:
+def _work(
+    texts: list[object], crash_on: str | None
+) -> tuple[list[Row], dict[str, MolGraph], dict[str, np.ndarray]]:
     """In the worker: parse every text, then featurise and take the scaffold of each molecule."""
     rows: list[Row] = []
     for text in texts:
@@ -52,7 +54,9 @@ def _rows_text(start: int, stop: int) -> str:
     return f"row {start + 1}" if stop - start == 1 else f"rows {start + 1}-{stop}"
 
 
-def parse_isolated(texts: list[object], worker: IsolatedWorker | None = None, chunk: int = CHUNK) -> list[ParsedMolecule]:
+def parse_isolated(
+    texts: list[object], worker: IsolatedWorker | None = None, chunk: int = CHUNK
+) -> list[ParsedMolecule]:
     """:func:`~gate_core.featurizers.molecule.parse_smiles` of every text, done in the worker.
 
     Returns one :class:`ParsedMolecule` per text, in order, with ``mol`` left ``None`` (parse the
@@ -66,7 +70,9 @@ def parse_isolated(texts: list[object], worker: IsolatedWorker | None = None, ch
         part = list(texts[start : start + chunk])
         what = f"reading {_rows_text(start, start + len(part))} of {len(texts):,}"
         try:
-            rows, graphs, descriptors = worker.run(_work, part, crash_on, what=what, timeout=CHUNK_TIMEOUT_S)
+            rows, graphs, descriptors = worker.run(
+                _work, part, crash_on, what=what, timeout=CHUNK_TIMEOUT_S
+            )
         except WorkerCrashed as exc:
             raise type(exc)(f"{exc}; remove or fix those rows and try again") from exc
         prime_caches(graphs, descriptors)
@@ -93,10 +99,16 @@ def _draw(smiles: list[str], size: tuple[int, int]) -> list[str]:
     return out
 
 
-def draw_isolated(smiles: list[str], size: tuple[int, int], worker: IsolatedWorker | None = None) -> list[str]:
+def draw_isolated(
+    smiles: list[str], size: tuple[int, int], worker: IsolatedWorker | None = None
+) -> list[str]:
     """SVG drawings of canonical SMILES, made in the worker (about 1 ms a molecule).
 
     Raises :class:`~gate_core.isolation.WorkerCrashed` if drawing crashed it."""
     return (worker or default_worker()).run(
-        _draw, list(smiles), tuple(size), what=f"drawing {len(smiles):,} molecules", timeout=CHUNK_TIMEOUT_S
+        _draw,
+        list(smiles),
+        tuple(size),
+        what=f"drawing {len(smiles):,} molecules",
+        timeout=CHUNK_TIMEOUT_S,
     )

@@ -25,7 +25,9 @@ def worker():
 def test_a_segfault_fails_the_job_and_the_next_job_gets_a_fresh_worker(worker):
     assert worker.run(math.sqrt, 16.0, what="warming up") == 4.0
     first = worker.pid
-    with pytest.raises(WorkerCrashed, match=r"crashed \(signal 11 \(SIGSEGV\)\) while reading row 7"):
+    with pytest.raises(
+        WorkerCrashed, match=r"crashed \(signal 11 \(SIGSEGV\)\) while reading row 7"
+    ):
         worker.run(ctypes.string_at, 0, what="reading row 7")  # a real segmentation fault
     assert worker.run(math.sqrt, 9.0, what="after the crash") == 3.0
     assert worker.pid not in (None, first)
@@ -52,7 +54,9 @@ def test_parse_isolated_matches_parsing_here_and_primes_the_caches(worker):
     texts = ["CCO", "not a smiles", "[Na+].[Cl-]", "CC(=O)[O-].[Na+]", "C" * 2_000, "", "OC1CCCCC1"]
     got = untrusted.parse_isolated(texts, worker, chunk=3)
     here = [parse_smiles(t) for t in texts]
-    assert [(p.input, p.smiles, p.error, p.note) for p in got] == [(p.input, p.smiles, p.error, p.note) for p in here]
+    assert [(p.input, p.smiles, p.error, p.note) for p in got] == [
+        (p.input, p.smiles, p.error, p.note) for p in here
+    ]
     primed = DEFAULT_FEATURIZER._cache.get("OC1CCCCC1")  # featurised in the worker
     assert primed is not None
     graphs, _ = featurize_molecules(["OC1CCCCC1"])
@@ -62,7 +66,9 @@ def test_parse_isolated_matches_parsing_here_and_primes_the_caches(worker):
 def test_a_crashing_molecule_names_its_rows_and_the_next_call_works(worker, monkeypatch):
     monkeypatch.setenv(untrusted.CRASH_ENV, "CC(C)CO")
     texts = ["CCO"] * 4 + ["CC(C)CO"] + ["CCN"] * 3
-    with pytest.raises(WorkerCrashed, match=r"signal 11 .* while reading rows 4-6 of 8; remove or fix those rows"):
+    with pytest.raises(
+        WorkerCrashed, match=r"signal 11 .* while reading rows 4-6 of 8; remove or fix those rows"
+    ):
         untrusted.parse_isolated(texts, worker, chunk=3)
     monkeypatch.delenv(untrusted.CRASH_ENV)
     assert [p.smiles for p in untrusted.parse_isolated(texts, worker, chunk=3)][4] == "CC(C)CO"

@@ -10,7 +10,12 @@ from rdkit import Chem
 
 from gate_core import limits
 from gate_core.data import io as table_io
-from gate_core.data.io import TableReadError, detected_smiles_column, read_table, read_table_isolated
+from gate_core.data.io import (
+    TableReadError,
+    detected_smiles_column,
+    read_table,
+    read_table_isolated,
+)
 from gate_core.isolation import IsolatedWorker
 
 BLOCK = Chem.MolToMolBlock(Chem.MolFromSmiles("c1ccccc1CCO")) + ">  <value>\n1.5\n\n$$$$\n"
@@ -37,7 +42,9 @@ def test_a_slow_sdf_is_refused_after_the_bound(monkeypatch):
     monkeypatch.setenv(limits.READ_SECONDS_ENV, "0.2")
     data = (BLOCK * 19_000).encode()  # ~20 s of RDKit on this CPU without the bound
     started = time.monotonic()
-    with pytest.raises(TableReadError, match=r"took more than 0\.2 s \(stopped while reading SDF record [\d,]+\)"):
+    with pytest.raises(
+        TableReadError, match=r"took more than 0\.2 s \(stopped while reading SDF record [\d,]+\)"
+    ):
         read_table(data, "slow.sdf")
     assert time.monotonic() - started < 3
 
@@ -48,7 +55,9 @@ def test_a_slow_csv_is_refused_after_the_bound(monkeypatch):
     with pytest.raises(TableReadError, match=r"took more than 0\.01 s \(stopped while"):
         read_table(data, "slow.csv", max_rows=1_000_000)
     monkeypatch.setenv(limits.READ_SECONDS_ENV, "60")
-    assert len(read_table(data, "slow.csv", max_rows=1_000_000)) == 400_000  # the same file, in time
+    assert (
+        len(read_table(data, "slow.csv", max_rows=1_000_000)) == 400_000
+    )  # the same file, in time
 
 
 def test_a_sdf_over_the_row_limit_is_refused_before_any_record_is_parsed():
@@ -69,10 +78,14 @@ def test_reading_in_the_worker_returns_the_table_and_its_smiles_column(worker):
 def test_the_worker_is_killed_when_its_own_check_cannot_fire(worker, monkeypatch):
     """A single parser call is not interruptible in-process; in the worker the bound is hard."""
     monkeypatch.setenv(limits.READ_SECONDS_ENV, "1")
-    monkeypatch.setattr(table_io, "_KILL_GRACE_S", -0.9)  # kill at 0.1 s, before the worker's own check at 1 s
+    monkeypatch.setattr(
+        table_io, "_KILL_GRACE_S", -0.9
+    )  # kill at 0.1 s, before the worker's own check at 1 s
     started = time.monotonic()
     with pytest.raises(TableReadError, match="reading the file took more than 1 s and was stopped"):
         read_table_isolated((BLOCK * 19_000).encode(), "slow.sdf", worker=worker)
     assert time.monotonic() - started < 10
     monkeypatch.undo()
-    assert len(read_table_isolated(BLOCK.encode() * 3, "ok.sdf", worker=worker)) == 3  # a fresh worker
+    assert (
+        len(read_table_isolated(BLOCK.encode() * 3, "ok.sdf", worker=worker)) == 3
+    )  # a fresh worker
