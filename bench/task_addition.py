@@ -543,8 +543,13 @@ def clear_feature_caches() -> None:
 
 
 def measure_speed(ctx: dict) -> dict:
-    """Time to add a task from raw SMILES (cold caches) and batch prediction throughput."""
+    """Time to add a task from raw SMILES (cold caches) and batch prediction throughput.
+
+    Timed with learned ratios (the slower mode, with its look-ahead outer steps), so the figure
+    bounds the default (uniform) too.
+    """
     from gate_core.transfer.addition import TaskAdditionConfig, add_task
+    from gate_core.transfer.ratios import RatioSettings
 
     args, backbone = ctx["args"], ctx["backbone"]
     smiles, y, task_type = load_target(args.speed_target)
@@ -557,7 +562,7 @@ def measure_speed(ctx: dict) -> dict:
         clear_feature_caches()
         t0 = time.perf_counter()
         result = add_task(backbone, [smiles[i] for i in pick], [float(y[i]) for i in pick], f"speed_{args.speed_target}",
-                          TaskAdditionConfig(seed=r, task_type=task_type))
+                          TaskAdditionConfig(ratios=RatioSettings(mode="learned"), seed=r, task_type=task_type))
         wall = time.perf_counter() - t0
         task = result.task
         runs.append({"wall_seconds": wall, **result.timings, "member_steps": [m["steps"] for m in task.metadata["members"]]})
@@ -721,7 +726,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         return merge(args)
     from gate_core.models.checkpoint import load_checkpoint
     from gate_core.training.distributed import select_device
-    from gate_core.transfer.addition import backbone_fingerprint
+    from gate_core.models.fingerprint import backbone_fingerprint
 
     started = time.perf_counter()
     threads = args.threads or len(os.sched_getaffinity(0))

@@ -53,6 +53,7 @@ from gate_core.transfer.added_task import MODELS, AddedTask, AddedTaskError
 from gate_core.transfer.addition import TaskAdditionConfig, TaskAdditionResult, add_task
 from gate_core.transfer.calibration import LEVEL, Calibration, ConformalInterval, interval_columns
 from gate_core.transfer.domain import domain_label
+from gate_core.registries import DEFAULT_RATIO_MODE
 from gate_core.transfer.ratios import RatioSettings
 from gate_core.transfer.task_check import check_task_folder
 
@@ -69,7 +70,7 @@ def recommend(comparison: dict[str, dict], classification: bool) -> str:
 def config_from_options(options: dict) -> TaskAdditionConfig:
     """Build a config from the JSON-able options stored with a queued run (or CLI flags)."""
     ratios = RatioSettings(
-        mode=options.get("ratios", "learned"), pinned=dict(options.get("pinned", {})), excluded=list(options.get("excluded", []))
+        mode=options.get("ratios", DEFAULT_RATIO_MODE), pinned=dict(options.get("pinned", {})), excluded=list(options.get("excluded", []))
     )
     keys = set(TaskAdditionConfig.__dataclass_fields__) - {"ratios", "weights"}
     return TaskAdditionConfig(ratios=ratios, **{k: v for k, v in options.items() if k in keys})

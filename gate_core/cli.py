@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from gate_core.paths import DEFAULT_BACKBONE
-from gate_core.registries import RATIO_MODES, TASK_TYPES
+from gate_core.registries import DEFAULT_RATIO_MODE, RATIO_MODES, TASK_TYPES
 
 _MODELS = ("gate", "probe", "preview")  # gate_core.transfer.added_task.MODELS, without importing torch to build the parser
 
@@ -360,7 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", default="")
     p.add_argument("--description", default="")
     p.add_argument("--task-type", choices=TASK_TYPES.names, help="default: detected from the labels")
-    p.add_argument("--ratios", choices=RATIO_MODES.names, default="learned", help="transfer-ratio mode")
+    p.add_argument(
+        "--ratios", choices=RATIO_MODES.names, default=DEFAULT_RATIO_MODE,
+        help=f"transfer-ratio mode (default {DEFAULT_RATIO_MODE}: learned ratios did not beat it on the benchmark)",
+    )
     p.add_argument("--pin", action="append", default=[], metavar="SRC=λ", help="fix one source's ratio (repeatable)")
     p.add_argument("--exclude", action="append", default=[], metavar="SRC", help="exclude a source (repeatable)")
     p.add_argument("--ensemble", type=int, default=5, help="ensemble size K")

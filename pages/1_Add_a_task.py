@@ -22,7 +22,7 @@ from gate_core.data.untrusted import parse_isolated
 from gate_core.isolation import WorkerCrashed
 from gate_core.models.gate import SOURCE_KIND_LABELS
 from gate_core.preview import PREVIEW_TEST_FRACTION, TaskPreview, task_preview
-from gate_core.registries import RATIO_MODES, TASK_TYPES
+from gate_core.registries import DEFAULT_RATIO_MODE, RATIO_MODES, TASK_TYPES
 from gate_core.registry import RegistryError, RunRecord, suggest_task_name
 from gate_core.relational.io import RelationalHeadError
 from gate_core.relational.predict import RelationalInputError
@@ -183,7 +183,13 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
         description = st.text_input("Description", key="add_description")
         mode = st.radio(
             "Transfer ratios λ", RATIO_MODES.names, key="add_ratio_mode", horizontal=True,
+            index=RATIO_MODES.names.index(DEFAULT_RATIO_MODE),
             help="; ".join(f"{mode}: {meaning}" for mode, meaning in RATIO_MODES.items()) + ".",
+        )
+        st.caption(
+            f"Default **{DEFAULT_RATIO_MODE}**: in our benchmark, learned ratios did not predict measurably "
+            "better than giving every source λ = 1 (see Benchmarks). Choose *learned* to see which "
+            "source properties the model leans on; that is evidence about the model, not about chemistry."
         )
         c, d, e = st.columns([2, 2, 1])
         pinned = c.multiselect("Pin sources at a fixed λ", sources, key="add_pinned", format_func=source_label)

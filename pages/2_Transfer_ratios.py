@@ -36,6 +36,13 @@ ratios = ratio_frame(record.ratios, {t.name: SOURCE_KIND_LABELS[t.kind] for t in
 mode = task.metadata.get("ratio_mode", "learned")
 members = len(task.members)
 st.caption(f"Mode: **{mode}** · ensemble of {plural(members, 'member')} · error bars: standard deviation over members.")
+if mode != "learned":
+    st.info(
+        f"This task was added with **{mode}** ratios, so λ was not learned and carries no ranking. "
+        f"Uniform (every source λ = 1) is the default because learned ratios did not predict measurably "
+        "better in our benchmark (see Benchmarks). Add the task again with *learned* ratios to see "
+        "which source properties the model leans on."
+    )
 
 left, right = st.columns([3, 2])
 left.plotly_chart(charts.ratio_bars(ratios), key="ratios_bars")

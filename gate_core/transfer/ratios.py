@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.func import functional_call, jvp
 
-from gate_core.registries import RATIO_MODES
+from gate_core.registries import DEFAULT_RATIO_MODE, RATIO_MODES
 from gate_core.transfer.frozen import FrozenSources
 from gate_core.transfer.objective import TaskAdditionLoss
 
@@ -34,7 +34,7 @@ class RatioSettings:
     pinned and excluded is refused here, so no interface can let one of the two win silently.
     """
 
-    mode: str = "learned"
+    mode: str = DEFAULT_RATIO_MODE
     pinned: dict[str, float] = field(default_factory=dict)
     excluded: list[str] = field(default_factory=list)
 

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from gate_app.views import PREVIEW_TITLE
+from gate_core.registries import DEFAULT_RATIO_MODE
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "pages/1_Add_a_task.py"
@@ -60,7 +61,7 @@ def test_start_enqueues_a_run_and_shows_its_results(run_page, studio, wait_for_r
     options = runs[0].options
     assert options["unit"] == "log units" and options["smiles_column"] == "smiles"
     assert options["config"]["ensemble"] == 1 and options["config"]["excluded"] == ["Tm_K"]
-    assert options["config"]["ratios"] == "learned" and options["config"]["test_fraction"] == 0.0
+    assert options["config"]["ratios"] == DEFAULT_RATIO_MODE == "uniform" and options["config"]["test_fraction"] == 0.0
     assert at.session_state["add_run_id"] == runs[0].id
     assert at.header[0].value == f"Run {runs[0].id}: tiny_logs"
 

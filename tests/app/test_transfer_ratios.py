@@ -1,7 +1,7 @@
 """Transfer ratios page: ranked λ with spread and share, trajectory, heatmap, and the caveat."""
 
 PAGE = "pages/2_Transfer_ratios.py"
-LEARNED = {"ensemble": 2, "max_steps": 40, "warmup_steps": 10, "outer_every": 5}
+LEARNED = {"ratios": "learned", "ensemble": 2, "max_steps": 40, "warmup_steps": 10, "outer_every": 5}
 
 
 def chart_keys(at) -> set[str]:
@@ -25,6 +25,7 @@ def test_learned_ratios_are_ranked_with_trajectory_and_heatmap(run_page, add_tin
     assert len(table) == len(studio.backbone.task_names)
     assert abs(table["share %"].sum() - 100) < 1e-3
     assert "learned" in at.caption[0].value and "2 members" in at.caption[0].value
+    assert not any("λ was not learned" in i.value for i in at.info)
     at.radio(key="ratios_member").set_value("member 2").run()
     assert not at.exception
 
@@ -32,6 +33,7 @@ def test_learned_ratios_are_ranked_with_trajectory_and_heatmap(run_page, add_tin
     assert not at.exception
     assert "ratios_trajectory" not in chart_keys(at)
     assert any("No trajectory" in c.value for c in at.caption)
+    assert any("**uniform** ratios, so λ was not learned" in i.value for i in at.info)
     assert (at.dataframe[0].value["λ"] == 1.0).all()
 
 

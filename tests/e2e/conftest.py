@@ -109,7 +109,7 @@ def named_task(server_env) -> str:
     # a separate test set too, so the Tasks page has test-set scores beside the out-of-fold
     # ones; 60 steps, so the ratios move after the 30 warm-up steps (a trajectory to draw)
     config = config_from_options(
-        {"ensemble": 2, "max_steps": 60, "test_fraction": 0.15, "train_baseline": True}
+        {"ratios": "learned", "ensemble": 2, "max_steps": 60, "test_fraction": 0.15, "train_baseline": True}
     )
     studio.add_task(
         frame, "smiles", "value", NAMED_TASK, unit="log units", config=config, name_column="compound"

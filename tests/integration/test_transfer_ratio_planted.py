@@ -61,9 +61,10 @@ def planted_backbone(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def planted_ratios(planted_backbone) -> dict[str, float]:
     from gate_core.transfer.addition import TaskAdditionConfig, add_task
+    from gate_core.transfer.ratios import RatioSettings
 
     target = pd.read_csv(DATA / "target_tiny.csv")["smiles"].tolist()
-    result = add_task(planted_backbone, target, list(_tpsa(target)), "tpsa", TaskAdditionConfig(ensemble=2, seed=1))
+    result = add_task(planted_backbone, target, list(_tpsa(target)), "tpsa", TaskAdditionConfig(ratios=RatioSettings(mode="learned"), ensemble=2, seed=1))
     return {s: r["ratio"] for s, r in result.task.metadata["ratios"].items()}
 
 

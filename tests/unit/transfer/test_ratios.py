@@ -120,7 +120,7 @@ def test_hypergradient_scales_with_eta(double_case):
 
 
 def test_learned_mode_starts_at_one_and_is_softplus_of_phi():
-    ratios = TransferRatios(SOURCES, RatioSettings())
+    ratios = TransferRatios(SOURCES, RatioSettings(mode="learned"))
     assert ratios.any_learnable
     torch.testing.assert_close(ratios(), torch.ones(4))
     with torch.no_grad():
@@ -167,7 +167,7 @@ def test_pinned_and_excluded_sources_are_fixed_in_every_mode(mode):
 
 
 def test_pinned_value_survives_outer_optimiser_steps():
-    ratios = TransferRatios(SOURCES, RatioSettings(pinned={"a": 2.5}))
+    ratios = TransferRatios(SOURCES, RatioSettings(mode="learned", pinned={"a": 2.5}))
     opt = torch.optim.Adam([ratios.phi], lr=0.5)
     for _ in range(3):
         opt.zero_grad()
