@@ -19,9 +19,11 @@ from gate_app.bench_results import (
     size_sort_key,
 )
 
-#: GATE, then the alternatives a chemist would otherwise use: column names kept short.
+#: GATE (learned λ: the figure the benchmark's verdict is on; uniform λ: the app's default),
+#: then the alternatives a chemist would otherwise use: column names kept short.
 COLUMNS = {
     "learned": "GATE",
+    "uniform": "GATE uniform λ (default)",
     "rf": "random forest",
     "lgbm": "LightGBM",
     "chemprop_finetuned": "chemprop fine-tuned",
@@ -44,7 +46,8 @@ EXPLAIN = (
     "predicting the mean. **ROC-AUC** (↑, classification): 0.5 is chance, 1.0 perfect. Brackets: "
     "95 % bootstrap interval over targets; none where the result does not carry one. Test "
     "molecules come from scaffolds held out of training; *new molecules* are also absent from the "
-    "backbone's pre-training data. GATE is task addition with learned λ; the alternatives get "
+    "backbone's pre-training data. GATE is task addition with learned λ; *GATE uniform λ* is "
+    "the app's default (every source λ = 1), shown where the run has it; the alternatives get "
     "the same training molecules."
 )
 
@@ -98,7 +101,8 @@ def _headline_rows(name: str, data: dict, shipped: str | None) -> list[dict[str,
             if part not in PARTS or (group == "all" and same):  # "all" = one group: said once
                 continue
             comp = entry.get("learned_vs_best_baseline") or {}
-            means, cis = comp.get("mean") or entry.get("mean") or {}, comp.get("ci95") or {}
+            means = {**(entry.get("mean") or {}), **(comp.get("mean") or {})}
+            cis = comp.get("ci95") or {}
             row = {
                 "data like yours": f"{GROUPS.get(group, group)}, {PARTS[part]} "
                 f"({entry.get('n_targets', '?')} targets)",

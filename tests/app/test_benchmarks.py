@@ -45,7 +45,7 @@ def headline_result(backbone: str) -> dict:
     entry = {
         "n_targets": 3,
         "per_target": per_target,
-        "mean": comp["mean"],
+        "mean": {**comp["mean"], "uniform": 0.69},
         "learned_vs_best_baseline": comp,
     }
     return {
@@ -145,6 +145,7 @@ def test_summary_comes_first_with_alternatives_and_intervals(monkeypatch, result
     row, chemprop = (dict(zip(header, r)) for r in rows)
     assert row["data like yours"] == "drug-like (ADME/PK), new molecules (3 targets)"
     assert row["GATE"] == "0.70 (0.60–0.80)" and row["n"] == "50"
+    assert row["GATE uniform λ (default)"] == "0.69"  # the app's default, from the run's means
     assert row["random forest"] == "0.78 (0.70–0.86)"
     assert row["LightGBM"] == "0.80 (0.70–0.90)"
     assert row["GATE ÷ best alternative"] == "0.90 (0.80–0.99) × random forest: GATE better"
