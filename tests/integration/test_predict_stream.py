@@ -37,22 +37,31 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _predict(backbone: Path, data: Path, out: Path, *args: str) -> None:
     common = ["--backbone", str(backbone), "--data-dir", str(out.parent / "registry")]
-    assert main(["predict", "--data", str(data), "--tasks", TASKS, "--out", str(out), *common, *args]) == 0
+    assert (
+        main(["predict", "--data", str(data), "--tasks", TASKS, "--out", str(out), *common, *args])
+        == 0
+    )
 
 
-def test_streamed_rows_equal_an_in_process_prediction(tiny_backbone: Path, library: Path, tmp_path: Path, capsys) -> None:
+def test_streamed_rows_equal_an_in_process_prediction(
+    tiny_backbone: Path, library: Path, tmp_path: Path, capsys
+) -> None:
     from gate_core.api import GateStudio
 
     out = tmp_path / "preds.csv"
     _predict(tiny_backbone, library, out, "--workers", "2", "--chunk-rows", "16")
-    assert "wrote 64 rows" in capsys.readouterr().out and not out.with_name("preds.csv.part").exists()
+    assert (
+        "wrote 64 rows" in capsys.readouterr().out and not out.with_name("preds.csv.part").exists()
+    )
     smiles = pd.read_csv(library, keep_default_na=False)["smiles"].tolist()
     studio = GateStudio(tiny_backbone, tmp_path / "registry")
     expected = tmp_path / "expected.csv"
     spreadsheet_safe(studio.predict(smiles, TASKS.split(","))).to_csv(expected, index=False)
     assert out.read_text() == expected.read_text()  # the same rows, order, reasons and numbers
     preds = pd.read_csv(out)
-    assert preds["error"].notna().tolist() == [s in ("not-a-smiles", "=HYPERLINK(1)", "", "C" * 20_000) for s in smiles]
+    assert preds["error"].notna().tolist() == [
+        s in ("not-a-smiles", "=HYPERLINK(1)", "", "C" * 20_000) for s in smiles
+    ]
     assert "'=HYPERLINK(1)" in preds["input"].tolist()  # spreadsheet-safe
 
 
@@ -62,40 +71,89 @@ def test_shards_concatenate_to_one_run(tiny_backbone: Path, library: Path, tmp_p
     parts = []
     for k in range(3):
         part = tmp_path / f"part{k}.csv"
-        _predict(tiny_backbone, library, part, "--workers", "1", "--chunk-rows", "10", "--shard", f"{k}/3")
+        _predict(
+            tiny_backbone,
+            library,
+            part,
+            "--workers",
+            "1",
+            "--chunk-rows",
+            "10",
+            "--shard",
+            f"{k}/3",
+        )
         parts.append(pd.read_csv(part, dtype=str, keep_default_na=False))
     assert [len(p) for p in parts] == [20, 20, 24]  # 7 chunks of 10 rows: 2, 2 and 3 of them
-    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), pd.read_csv(whole, dtype=str, keep_default_na=False))
+    pd.testing.assert_frame_equal(
+        pd.concat(parts, ignore_index=True), pd.read_csv(whole, dtype=str, keep_default_na=False)
+    )
+    # more shards than chunks: some get none, and write the header only
+    empty = tmp_path / "empty.csv"
+    _predict(
+        tiny_backbone, library, empty, "--workers", "0", "--chunk-rows", "10", "--shard", "0/8"
+    )
+    assert empty.read_text().splitlines() == whole.read_text().splitlines()[:1]
 
 
 def test_parquet_and_sdf_give_the_csv_predictions(tiny_backbone: Path, tmp_path: Path) -> None:
     smiles = pd.read_csv(TARGET)["smiles"].tolist()[:12]
-    csv_path, parquet_path, sdf_path = tmp_path / "m.csv", tmp_path / "m.parquet", tmp_path / "m.sdf"
+    csv_path, parquet_path, sdf_path = (
+        tmp_path / "m.csv",
+        tmp_path / "m.parquet",
+        tmp_path / "m.sdf",
+    )
     pd.DataFrame({"smiles": smiles}).to_csv(csv_path, index=False)
     pq.write_table(pa.table({"smiles": smiles}), parquet_path, row_group_size=5)
-    sdf_path.write_text("".join(Chem.MolToMolBlock(Chem.MolFromSmiles(s)) + "$$$$\n" for s in smiles))
+    sdf_path.write_text(
+        "".join(Chem.MolToMolBlock(Chem.MolFromSmiles(s)) + "$$$$\n" for s in smiles)
+    )
     frames = {}
     for path in (csv_path, parquet_path, sdf_path):
         out = tmp_path / f"{path.suffix[1:]}.csv"
         _predict(tiny_backbone, path, out, "--workers", "1", "--chunk-rows", "4")
         frames[path.suffix] = pd.read_csv(out)
     pd.testing.assert_frame_equal(frames[".parquet"], frames[".csv"])
-    value_columns = [c for c in frames[".csv"].columns if c not in ("input", "smiles", "error", "note")]
+    value_columns = [
+        c for c in frames[".csv"].columns if c not in ("input", "smiles", "error", "note")
+    ]
     pd.testing.assert_frame_equal(frames[".sdf"][value_columns], frames[".csv"][value_columns])
 
 
-def test_known_value_column_is_used_per_row(tiny_backbone: Path, tiny_relational: Path, tmp_path: Path, capsys) -> None:
+def test_known_value_column_is_used_per_row(
+    tiny_backbone: Path, tiny_relational: Path, tmp_path: Path, capsys
+) -> None:
     data = tmp_path / "known.csv"
     data.write_text("smiles,Tb_K\nCCO,351.4\nc1ccccc1O,\nCCN,289.7\n")
     out = tmp_path / "known_preds.csv"
     common = ["--backbone", str(tiny_backbone), "--data-dir", str(tmp_path / "registry")]
-    assert main(["predict", "--data", str(data), "--tasks", "logKow", "--out", str(out), "--chunk-rows", "2", *common]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--data",
+                str(data),
+                "--tasks",
+                "logKow",
+                "--out",
+                str(out),
+                "--chunk-rows",
+                "2",
+                *common,
+            ]
+        )
+        == 0
+    )
     assert "using known values from column(s) Tb_K" in capsys.readouterr().err
     preds = pd.read_csv(out, keep_default_na=False)
-    assert preds["known_used"].tolist() == ["Tb_K=351.4", "", "Tb_K=289.7"] and "logKow_relational" in preds
+    assert (
+        preds["known_used"].tolist() == ["Tb_K=351.4", "", "Tb_K=289.7"]
+        and "logKow_relational" in preds
+    )
 
 
-def test_dask_runs_the_shards_in_processes(tiny_backbone: Path, library: Path, tmp_path: Path) -> None:
+def test_dask_runs_the_shards_in_processes(
+    tiny_backbone: Path, library: Path, tmp_path: Path
+) -> None:
     """The README's recipe: one ``predict --shard K/N`` per Dask task, here on Dask's local
     process pool; on a cluster the same tasks go to ``distributed.Client(...)``."""
     dask = pytest.importorskip("dask")
@@ -105,12 +163,35 @@ def test_dask_runs_the_shards_in_processes(tiny_backbone: Path, library: Path, t
 
     def shard(k: int, n: int) -> str:
         out = tmp_path / f"dask{k}.csv"
-        cmd = [sys.executable, "-m", "gate_core", "predict", "--data", str(library), "--tasks", TASKS, "--out", str(out),
-               "--shard", f"{k}/{n}", "--workers", "0", "--chunk-rows", "16", "--backbone", str(tiny_backbone),
-               "--data-dir", str(tmp_path / "registry")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "gate_core",
+            "predict",
+            "--data",
+            str(library),
+            "--tasks",
+            TASKS,
+            "--out",
+            str(out),
+            "--shard",
+            f"{k}/{n}",
+            "--workers",
+            "0",
+            "--chunk-rows",
+            "16",
+            "--backbone",
+            str(tiny_backbone),
+            "--data-dir",
+            str(tmp_path / "registry"),
+        ]
         subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
         return str(out)
 
-    parts = dask.compute(*[dask.delayed(shard)(k, 2) for k in range(2)], scheduler="processes", num_workers=2)
-    merged = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts], ignore_index=True)
+    parts = dask.compute(
+        *[dask.delayed(shard)(k, 2) for k in range(2)], scheduler="processes", num_workers=2
+    )
+    merged = pd.concat(
+        [pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts], ignore_index=True
+    )
     pd.testing.assert_frame_equal(merged, pd.read_csv(whole, dtype=str, keep_default_na=False))
