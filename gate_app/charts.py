@@ -149,37 +149,88 @@ def roc(y_true: list[float], gate: list[float], baseline: list[float] | None, ti
     return _layout(fig, title, height=420)
 
 
-def latent_scatter(coords: np.ndarray, hover: list[str], colour: pd.Series | None, colour_label: str, title: str, query: np.ndarray | None = None, query_hover: list[str] | None = None) -> go.Figure:
-    """WebGL scatter of 2-D coordinates; numeric colours get a colour bar, others a legend."""
-    hover, colour_label = [chart_text(h) for h in hover], chart_text(colour_label)
-    query_hover = [chart_text(h) for h in query_hover] if query_hover is not None else None
+def _hover_text(smiles: list[str], names: list[str]) -> list[str]:
+    """"<b>name</b><br>SMILES" where a molecule has a name, else its SMILES (both as plain text)."""
+    return [
+        f"<b>{chart_text(n)}</b><br>{chart_text(s)}" if n else chart_text(s) for s, n in zip(smiles, names)
+    ]
+
+
+def latent_scatter(
+    coords: np.ndarray, smiles: list[str], colour: pd.Series | None, colour_label: str, title: str,
+    names: list[str] | None = None, n_query: int = 0, highlight: list[int] | tuple[int, ...] = (),
+) -> go.Figure:
+    """WebGL scatter of molecules' 2-D coordinates: a sample (numeric colours get a colour bar,
+    others a legend), then the last ``n_query`` (your molecules) as stars labelled by name or
+    SMILES.
+
+    Molecule ``i`` (row ``i`` of ``coords``, ``smiles`` and ``names``) carries ``i`` as
+    ``customdata[0]`` in whichever trace it is drawn, so a selection names molecules. The hover
+    shows a molecule's name ("" for none) and its SMILES; ``colour`` covers the sample only.
+    ``highlight``: molecule indices drawn ringed, the rest dimmed (a selection made in a linked
+    panel).
+    """
+    k = len(coords) - n_query
+    names = list(names) if names is not None else [""] * len(smiles)
+    hover = _hover_text(smiles, names)
+    colour_label = chart_text(colour_label)
+    lit = {int(i) for i in highlight}
     fig = go.Figure()
+
+    def add(idx: np.ndarray, values: np.ndarray | None = None, **trace) -> None:
+        data = np.column_stack([idx, values]) if values is not None else idx[:, None]
+        if lit:
+            trace["selectedpoints"] = [j for j, i in enumerate(idx) if int(i) in lit]
+            trace["unselected"] = {"marker": {"opacity": 0.25}}
+        fig.add_trace(go.Scattergl(
+            x=coords[idx, 0], y=coords[idx, 1], mode="markers", text=[hover[i] for i in idx],
+            customdata=data, **trace,
+        ))
+
     if colour is None:
-        fig.add_trace(go.Scattergl(x=coords[:, 0], y=coords[:, 1], mode="markers", text=hover, hovertemplate="%{text}<extra></extra>", marker={"size": 6, "color": GATE_COLOUR, "opacity": 0.75}, name="molecules"))
+        add(np.arange(k), hovertemplate="%{text}<extra></extra>", name="molecules",
+            marker={"size": 6, "color": GATE_COLOUR, "opacity": 0.75})
     elif pd.api.types.is_numeric_dtype(colour) and colour.dtype != bool:
         values = colour.to_numpy(dtype=float)
         known = np.isfinite(values)
         if (~known).any():
-            fig.add_trace(go.Scattergl(x=coords[~known, 0], y=coords[~known, 1], mode="markers", text=[hover[i] for i in np.flatnonzero(~known)], hovertemplate="%{text}<br>no value<extra></extra>", marker={"size": 5, "color": "lightgrey"}, name="no value"))
-        fig.add_trace(
-            go.Scattergl(
-                x=coords[known, 0], y=coords[known, 1], mode="markers", text=[hover[i] for i in np.flatnonzero(known)],
-                customdata=values[known], hovertemplate="%{text}<br>" + colour_label + " = %{customdata:.3g}<extra></extra>",
-                marker={"size": 6, "color": values[known], "colorscale": "Viridis", "showscale": True, "colorbar": {"title": colour_label}, "opacity": 0.85}, name=colour_label, showlegend=False,
-            )
+            add(np.flatnonzero(~known), hovertemplate="%{text}<br>no value<extra></extra>",
+                name="no value", marker={"size": 5, "color": "lightgrey"})
+        add(
+            np.flatnonzero(known), values[known], name=colour_label, showlegend=False,
+            hovertemplate="%{text}<br>" + colour_label + " = %{customdata[1]:.3g}<extra></extra>",
+            marker={"size": 6, "color": values[known], "colorscale": "Viridis", "showscale": True,
+                    "colorbar": {"title": colour_label}, "opacity": 0.85},
         )
     else:
         labels = colour.astype(str).to_numpy()
         for value in pd.unique(labels):
-            idx = np.flatnonzero(labels == value)
             shown = chart_text(value)
-            fig.add_trace(go.Scattergl(x=coords[idx, 0], y=coords[idx, 1], mode="markers", text=[hover[i] for i in idx], hovertemplate="%{text}<extra>" + shown + "</extra>", marker={"size": 6, "opacity": 0.8}, name=f"{colour_label}: {shown}"))
-    if query is not None and len(query):
+            add(np.flatnonzero(labels == value),
+                hovertemplate="%{text}<extra>" + shown + "</extra>",
+                marker={"size": 6, "opacity": 0.8}, name=f"{colour_label}: {shown}")
+    if n_query:
+        idx = np.arange(k, k + n_query)
         fig.add_trace(go.Scattergl(
-            x=query[:, 0], y=query[:, 1], mode="markers+text", text=query_hover, textposition="top center", textfont={"color": "crimson"},
-            hovertemplate="your molecule: %{text}<extra></extra>", marker={"size": 14, "symbol": "star", "color": "crimson", "line": {"color": "black", "width": 1}}, name="your molecules",
+            x=coords[idx, 0], y=coords[idx, 1], mode="markers+text",
+            text=[chart_text(names[i] or smiles[i]) for i in idx],
+            textposition="top center", textfont={"color": "crimson"}, customdata=idx[:, None],
+            hovertext=[hover[i] for i in idx],
+            hovertemplate="your molecule: %{hovertext}<extra></extra>",
+            name="your molecules",
+            marker={"size": 14, "symbol": "star", "color": "crimson",
+                    "line": {"color": "black", "width": 1}},
+        ))
+    if lit:
+        idx = np.array(sorted(i for i in lit if i < len(coords)), dtype=int)
+        fig.add_trace(go.Scattergl(
+            x=coords[idx, 0], y=coords[idx, 1], mode="markers", customdata=idx[:, None],
+            text=[hover[i] for i in idx], hovertemplate="selected: %{text}<extra></extra>",
+            name="selected",
+            marker={"size": 13, "symbol": "circle-open", "color": "black", "line": {"width": 2}},
         ))
     fig.update_xaxes(showticklabels=False, title="")
     fig.update_yaxes(showticklabels=False, title="")
-    fig.update_layout(legend={"orientation": "h", "y": -0.05})
+    # a drag selects (the panels' selections are linked); zoom stays in the toolbar
+    fig.update_layout(legend={"orientation": "h", "y": -0.05}, dragmode="select")
     return _layout(fig, title, height=480)

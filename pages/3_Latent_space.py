@@ -4,7 +4,9 @@ Points are a sample (≤ 5,000, drawn with WebGL) of a task's training set or of
 table; colour by a measured value (the default), a predicted one or the applicability-domain
 flag. Typed molecules are placed on the fitted map with its ``transform`` (the map is not refitted,
 so it does not move) and labelled. Two spaces side by side show how two tasks arrange the same
-molecules.
+molecules; the selection is linked: molecules selected in one panel are highlighted in both (the
+selection is kept as SMILES in the session, so it survives the redraw and a change of set).
+Hover shows a molecule's name (from the uploaded file's name or ID column) and its SMILES.
 """
 
 import numpy as np
@@ -22,6 +24,8 @@ from gate_core.latent import (
     latent_points,
     latent_spaces,
 )
+
+SELECTED = "latent_selected"  # canonical SMILES of the molecules selected in either panel
 
 st.set_page_config(page_title="Latent space · GATE Studio", layout="wide")
 st.title("Latent space")
@@ -44,10 +48,18 @@ def sample_from_backbone(n: int) -> pd.DataFrame:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def sample_from_task(name: str, model_dir: str, n: int) -> pd.DataFrame:
+    """The task's training molecules (one row per molecule, median value; its name when stored)."""
     data = studio.registry.get_dataset(name)  # the user's rows as uploaded: invalid ones included
-    data = data.assign(smiles=canonical_or_none(data["smiles"].tolist()), value=pd.to_numeric(data["value"], errors="coerce")).dropna()
-    data = data.groupby("smiles", as_index=False)["value"].median()
-    return data.sample(n=min(n, len(data)), random_state=0).reset_index(drop=True)
+    data = data.assign(
+        smiles=canonical_or_none(data["smiles"].tolist()),
+        value=pd.to_numeric(data["value"], errors="coerce"),
+    ).dropna(subset=["smiles", "value"])
+    merged = data.groupby("smiles", as_index=False)["value"].median()
+    if "name" in data:
+        names = data.assign(name=data["name"].fillna("").astype(str)).groupby("smiles")["name"]
+        joined = names.agg(lambda v: ", ".join(dict.fromkeys(x for x in v if x)))  # distinct names
+        merged["name"] = merged["smiles"].map(joined)
+    return merged.sample(n=min(n, len(merged)), random_state=0).reset_index(drop=True)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -78,7 +90,8 @@ if sample_choice.startswith("training set of "):
     sample = sample_from_task(task_name, version[task_name], n).rename(columns={"value": f"measured {task_name}"})
 elif sample_choice == ALL_TASKS:
     parts = [sample_from_task(t, version[t], max(10, n // len(records))).assign(task=t) for t in records]
-    sample = pd.concat(parts).drop_duplicates("smiles").reset_index(drop=True)[["smiles", "task"]]
+    sample = pd.concat(parts).drop_duplicates("smiles").reset_index(drop=True)
+    sample = sample[["smiles", "task", *(["name"] if "name" in sample else [])]]
 else:
     sample = sample_from_backbone(n)
     sample = sample.rename(columns={c: f"measured {c}" for c in sample.columns if c != "smiles"})
@@ -92,15 +105,20 @@ if st.session_state.get("latent_colour") not in colour_options:  # first visit, 
 colour_by = d2.selectbox("Colour by", colour_options, key="latent_colour")
 compare = d3.checkbox("Side by side with a second space", key="latent_compare")
 space2 = d3.selectbox("Second space", spaces, index=min(1, len(spaces) - 1), key="latent_space2") if compare else None
-query_text = st.text_area("Your molecules to place on the map (one SMILES per line)", key="latent_query", height=80)
+query_text = st.text_area(
+    "Your molecules to place on the map (one SMILES per line, optionally followed by a name)",
+    key="latent_query", height=80, placeholder="e.g.\nCCO ethanol\nc1ccccc1O phenol",
+)
 
-query_raw = [line.strip() for line in query_text.splitlines() if line.strip()]
-query_parsed = canonical_or_none(query_raw)
-bad = [q for q, c in zip(query_raw, query_parsed) if c is None]
+query_lines = [line.strip().split(None, 1) for line in query_text.splitlines() if line.strip()]
+query_parsed = canonical_or_none([parts[0] for parts in query_lines])
+bad = [parts[0] for parts, c in zip(query_lines, query_parsed) if c is None]
 if bad:
     st.warning(f"Not placed (invalid SMILES): {', '.join(bad)}")
 query = [c for c in query_parsed if c is not None]
+query_names = [p[1] if len(p) > 1 else "" for p, c in zip(query_lines, query_parsed) if c is not None]
 smiles = tuple(sample["smiles"]) + tuple(query)
+names = [*(sample["name"].fillna("") if "name" in sample else [""] * len(sample)), *query_names]
 
 
 def colour_values() -> pd.Series | None:
@@ -115,48 +133,79 @@ def colour_values() -> pd.Series | None:
     return pred[task].astype(float).reset_index(drop=True)
 
 
-def draw(column, which: str, key: str) -> None:
+def remember_selection(key: str) -> None:
+    """A panel's new selection becomes the page's: every panel highlights the same molecules.
+
+    Each point carries its molecule's index (``customdata[0]``); the selection is stored as
+    SMILES, so it survives the redraw that shows the highlight (a new chart) and a change of set.
+    """
+    chosen = {molecule_of(p) for p in st.session_state[key]["selection"]["points"]}
+    st.session_state[SELECTED] = [smiles[i] for i in sorted(chosen - {None}) if i < len(smiles)]
+
+
+def molecule_of(point: dict) -> int | None:
+    """The molecule index a selected point carries (``customdata[0]``); the browser sends a
+    trace's numeric array as a list, or as an object keyed "0", "1"… (a typed array)."""
+    data = point.get("customdata")
+    if isinstance(data, dict):
+        data = data.get("0")
+    elif isinstance(data, (list, tuple)):
+        data = data[0] if data else None
+    return None if data is None else int(data)
+
+
+def draw(column, which: str, key: str, selected: list[int]) -> None:
     label = "the common chart" if which == COMMON_CHART else f"the latent space of {which}"
-    with st.spinner(f"Projecting {len(smiles)} molecules in {label}" + (" (the first UMAP per server compiles its kernels, ~20 s)…" if method == "UMAP" and not umap_ready.is_set() else "…")):
+    cold = method == "UMAP" and not umap_ready.is_set()
+    first = " (the first UMAP per server compiles its kernels, ~20 s)" if cold else ""
+    with st.spinner(f"Projecting {len(smiles)} molecules in {label}{first}…"):
         if method == "UMAP":
             umap_ready.wait()
         base = tuple(sample["smiles"])
         coords = fitted(studio.backbone_id, which, version.get(which, ""), base, method).coords
         mine = placed(studio.backbone_id, which, version.get(which, ""), base, method, tuple(query)) if query else np.zeros((0, 2), np.float32)
-    coords = np.concatenate([coords, mine])
-    k = len(sample)
-    event = column.plotly_chart(
-        charts.latent_scatter(coords[:k], list(sample["smiles"]), colour_values(), colour_by, f"{method} of {label}", coords[k:], query),
-        key=key,
-        on_select="rerun",
+    figure = charts.latent_scatter(
+        np.concatenate([coords, mine]), list(smiles), colour_values(), colour_by,
+        f"{method} of {label}", names=names, n_query=len(query), highlight=selected,
+    )
+    column.plotly_chart(
+        figure, key=key, on_select=lambda: remember_selection(key),
         selection_mode=("points", "box", "lasso"),
     )
-    show_structures(column, event, coords, list(smiles))
 
 
-def show_structures(column, event, coords: np.ndarray, all_smiles: list[str]) -> None:
-    """Hover shows the SMILES; clicking (or box-selecting) points draws their structures."""
-    points = list(event["selection"]["points"]) if event and event.get("selection") else []
-    if not points:
-        column.caption("Hover a point for its SMILES; click or box-select points to draw their structures.")
+def show_structures(selected: list[int]) -> None:
+    """The selected molecules' structures (the first 4), with their names."""
+    if not selected:
+        hint = " in either panel (both highlight them)" if compare else ""
+        st.caption(
+            "Hover a point for its name and SMILES; click or box-select points"
+            f"{hint} to draw their structures."
+        )
         return
-    cells = column.columns(min(len(points), 4))
-    for cell, point in zip(cells, points[:4]):
-        nearest = int(np.argmin((coords[:, 0] - point["x"]) ** 2 + (coords[:, 1] - point["y"]) ** 2))
-        mol = Chem.MolFromSmiles(all_smiles[nearest])
+    head, clear = st.columns([4, 1])
+    more = ": the first 4 are drawn." if len(selected) > 4 else ""
+    head.markdown(f"**{len(selected)} selected**{more}")
+    clear.button(
+        "Clear the selection", key="latent_clear", on_click=lambda: st.session_state.pop(SELECTED, None)
+    )
+    for cell, i in zip(st.columns(4), selected[:4]):
+        mol = Chem.MolFromSmiles(smiles[i])
         if mol is not None:
-            cell.image(Draw.MolToImage(mol, size=(220, 180)), caption=all_smiles[nearest])
-    if len(points) > 4:
-        column.caption(f"{len(points)} points selected; the first 4 are drawn.")
+            caption = " · ".join(t for t in (names[i], smiles[i]) if t)
+            cell.image(Draw.MolToImage(mol, size=(220, 180)), caption=caption)
 
 
 if not len(sample):
     st.warning("No molecules to show.")
     st.stop()
+chosen = set(st.session_state.get(SELECTED, []))
+selected = [i for i, s in enumerate(smiles) if s in chosen]
 if compare and space2:
     left, right = st.columns(2)
-    draw(left, space, "latent_plot")
-    draw(right, space2, "latent_plot2")
+    draw(left, space, "latent_plot", selected)
+    draw(right, space2, "latent_plot2", selected)
     st.caption("Same molecules, same colours: compare which neighbourhoods each space keeps together.")
 else:
-    draw(st.container(), space, "latent_plot")
+    draw(st.container(), space, "latent_plot", selected)
+show_structures(selected)

@@ -89,3 +89,17 @@ def test_your_molecules_are_placed_on_the_fitted_map_labelled_and_colour_default
     assert [t["x"] for t in after["data"][:-1]] == [t["x"] for t in before["data"]]  # the map did not move
     at.slider(key="latent_n").set_value(150).run()  # another molecule set: the colour stays a measured value
     assert at.selectbox(key="latent_colour").value.startswith("measured ")
+
+
+def test_a_selection_rings_the_same_molecules_in_both_panels(run_page):
+    at = run_page(PAGE, latent_method="PCA", latent_n=50, latent_compare=True)
+    assert not any(t["name"] == "selected" for f in charts(at).values() for t in f["data"])
+    picked = charts(at)["latent_plot"]["data"][-1]["text"][:2]  # two molecules' SMILES (no names here)
+    at.session_state["latent_selected"] = picked  # what a box selection in either panel stores
+    at.run()
+    assert not at.exception
+    figures = charts(at)
+    assert set(figures) == {"latent_plot", "latent_plot2"}
+    rings = [next(t for t in f["data"] if t["name"] == "selected") for f in figures.values()]
+    assert sorted(rings[0]["text"]) == sorted(rings[1]["text"]) == sorted(picked)
+    assert "2 selected" in " ".join(m.value for m in at.markdown)
