@@ -876,6 +876,9 @@ def headline_markdown(h: dict | None) -> str:
             d = e.get(f"learned_minus_{other}") or {}
             if d.get("n_targets"):
                 diffs.append([key, f"(e) − {METHOD_LABELS[other]}", _ci(d["mean_difference"], d["ci95"], "{:+.3f}"), f"{d['a_lower_in']} of {d['n_targets']}"])
+        d = e.get("topk_minus_uniform") or {}
+        if d.get("n_targets"):
+            diffs.append([key, f"(e') − {METHOD_LABELS['uniform']}", _ci(d["mean_difference"], d["ci95"], "{:+.3f}"), f"{d['a_lower_in']} of {d['n_targets']}"])
         per_method.append([key, e["n_targets"], *[f"{v:.3f}" for v in e["mean"].values()]])
     methods = list(next(iter((h.get("regression") or {}).values()), {}).get("mean", {}))
     if rows:
@@ -884,8 +887,8 @@ def headline_markdown(h: dict | None) -> str:
                 f"Goal: ratio ≤ {h['goal_ratio']} with the whole interval below it (\"met\"); \"undecided\" when the interval straddles it.\n",
                 md_table(["targets / test part", "targets", "(e) learned λ", "best baseline", "ratio (e) / best", "targets won by (e)", f"goal ≤ {h['goal_ratio']}"], rows), ""]
     if diffs:
-        out += ["Learned ratios against uniform ratios and the frozen probe (negative = learned better):\n",
-                md_table(["targets / test part", "difference in nRMSE", "mean [95 % CI]", "targets where (e) is lower"], diffs), ""]
+        out += ["Learned ratios (e), and the top-k sources they pick (e'), against uniform ratios and the frozen probe (negative = the first better):\n",
+                md_table(["targets / test part", "difference in nRMSE", "mean [95 % CI]", "targets where the first is lower"], diffs), ""]
     if per_method:
         out += ["Mean nRMSE per method:\n", md_table(["targets / test part", "targets", *[METHOD_LABELS[m] for m in methods]], per_method), ""]
     cls = []
