@@ -24,6 +24,7 @@ from gate_core.latent import (
     latent_points,
     latent_spaces,
 )
+from gate_core.text import plain
 
 SELECTED = "latent_selected"  # canonical SMILES of the molecules selected in either panel
 
@@ -192,7 +193,7 @@ def show_structures(selected: list[int]) -> None:
     for cell, i in zip(st.columns(4), selected[:4]):
         mol = Chem.MolFromSmiles(smiles[i])
         if mol is not None:
-            caption = " · ".join(t for t in (names[i], smiles[i]) if t)
+            caption = plain(" · ".join(t for t in (names[i], smiles[i]) if t))  # a name is user text
             cell.image(Draw.MolToImage(mol, size=(220, 180)), caption=caption)
 
 
