@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from gate_core.featurizers.molecule import parse_smiles
 from gate_core.paths import BACKBONE_TABLE
 
 if TYPE_CHECKING:
@@ -24,11 +23,6 @@ COMMON_CHART = "common chart"
 def latent_spaces(studio: GateStudio) -> list[str]:
     """Spaces that can be drawn: the common chart, each source task's and each added task's latent."""
     return [COMMON_CHART, *studio.backbone.task_names, *(r.name for r in studio.added_tasks())]
-
-
-def canonical_or_none(smiles: list[object]) -> list[str | None]:
-    """Canonical SMILES of each input, ``None`` where it does not parse (kept in place, by row)."""
-    return [parse_smiles(s).smiles for s in smiles]
 
 
 def latent_points(studio: GateStudio, smiles: list[str], space: str) -> np.ndarray:

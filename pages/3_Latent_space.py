@@ -7,23 +7,21 @@ so it does not move) and labelled. Two spaces side by side show how two tasks ar
 molecules; the selection is linked: molecules selected in one panel are highlighted in both (the
 selection is kept as SMILES in the session, so it survives the redraw and a change of set).
 Hover shows a molecule's name (from the uploaded file's name or ID column) and its SMILES.
+
+Users' molecules (typed here, or a task's uploaded or imported rows) are parsed and drawn in the
+isolated worker (``gate_core.data.untrusted``), as on the other pages: a molecule that crashes
+RDKit costs that job, not the server.
 """
 
 import numpy as np
 import pandas as pd
 import streamlit as st
-from rdkit import Chem
-from rdkit.Chem import Draw
 
-from gate_app import charts, state
+from gate_app import charts, state, views
 from gate_app.projection import Projection, fit_projection
-from gate_core.latent import (
-    COMMON_CHART,
-    backbone_sample,
-    canonical_or_none,
-    latent_points,
-    latent_spaces,
-)
+from gate_core.data.untrusted import draw_isolated, parse_isolated
+from gate_core.isolation import WorkerCrashed
+from gate_core.latent import COMMON_CHART, backbone_sample, latent_points, latent_spaces
 from gate_core.text import plain
 
 SELECTED = "latent_selected"  # canonical SMILES of the molecules selected in either panel
@@ -52,7 +50,7 @@ def sample_from_task(name: str, model_dir: str, n: int) -> pd.DataFrame:
     """The task's training molecules (one row per molecule, median value; its name when stored)."""
     data = studio.registry.get_dataset(name)  # the user's rows as uploaded: invalid ones included
     data = data.assign(
-        smiles=canonical_or_none(data["smiles"].tolist()),
+        smiles=[p.smiles for p in parse_isolated(data["smiles"].tolist())],
         value=pd.to_numeric(data["value"], errors="coerce"),
     ).dropna(subset=["smiles", "value"])
     merged = data.groupby("smiles", as_index=False)["value"].median()
@@ -112,7 +110,11 @@ query_text = st.text_area(
 )
 
 query_lines = [line.strip().split(None, 1) for line in query_text.splitlines() if line.strip()]
-query_parsed = canonical_or_none([parts[0] for parts in query_lines])
+try:
+    query_parsed = [p.smiles for p in parse_isolated([parts[0] for parts in query_lines])]
+except WorkerCrashed as exc:  # the server lives on; nothing typed is placed
+    st.error(f"Your molecules were not placed: {plain(exc)}.", icon=views.ERROR)
+    query_lines, query_parsed = [], []
 bad = [parts[0] for parts, c in zip(query_lines, query_parsed) if c is None]
 if bad:
     st.warning(f"Not placed (invalid SMILES): {', '.join(bad)}")
@@ -190,11 +192,17 @@ def show_structures(selected: list[int]) -> None:
     clear.button(
         "Clear the selection", key="latent_clear", on_click=lambda: st.session_state.pop(SELECTED, None)
     )
-    for cell, i in zip(st.columns(4), selected[:4]):
-        mol = Chem.MolFromSmiles(smiles[i])
-        if mol is not None:
-            caption = plain(" · ".join(t for t in (names[i], smiles[i]) if t))  # a name is user text
-            cell.image(Draw.MolToImage(mol, size=(220, 180)), caption=caption)
+    shown = selected[:4]
+    try:  # drawing is native code: in the worker, like the parsing
+        drawings = draw_isolated([smiles[i] for i in shown], (220, 180))
+    except WorkerCrashed:
+        drawings = [""] * len(shown)
+    for cell, i, drawing in zip(st.columns(4), shown, drawings):
+        caption = plain(" · ".join(t for t in (names[i], smiles[i]) if t))  # a name is user text
+        if drawing:
+            cell.image(drawing, caption=caption)
+        else:
+            cell.caption(f"{caption} (the structure could not be drawn)")
 
 
 if not len(sample):

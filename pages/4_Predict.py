@@ -102,7 +102,7 @@ if mode == TYPED:
         except WorkerCrashed:
             drawing = ""
         if drawing:
-            left.image(drawing, caption=pred.at[0, "smiles"])
+            left.image(drawing, caption=plain(pred.at[0, "smiles"]))  # '(C)' must not read as a link
         else:
             left.caption(f"{plain(pred.at[0, 'smiles'])} (the structure could not be drawn)")
         if isinstance(pred.at[0, "note"], str) and pred.at[0, "note"]:

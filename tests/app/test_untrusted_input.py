@@ -150,3 +150,18 @@ def test_upload_check_survives_a_crashing_molecule_worker(run_page, monkeypatch)
     monkeypatch.delenv(CRASH_ENV)
     at.run()  # the check is not cached after a crash: it runs again, in a fresh worker
     assert not at.exception and not at.error
+
+
+def test_latent_space_survives_a_crashing_molecule_worker(run_page, monkeypatch):
+    """Typed molecules are parsed in the worker: a crash places none of them, the map stays."""
+    from gate_core.data.untrusted import CRASH_ENV
+
+    monkeypatch.setenv(CRASH_ENV, CRASHER)
+    at = run_page("pages/3_Latent_space.py")
+    at.text_area(key="latent_query").set_value(f"CCO ethanol\n{CRASHER} crasher").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Your molecules were not placed: the molecule worker crashed" in messages(at.error)
+    assert [c for c in at.get("plotly_chart") if c.key == "latent_plot"]  # the map is still drawn
+    monkeypatch.delenv(CRASH_ENV)
+    at.text_area(key="latent_query").set_value("CCO ethanol").run()  # a fresh worker
+    assert not at.exception and not at.error
