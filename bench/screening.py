@@ -178,29 +178,40 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     data_dir = WORK_DIR / "registry"
     warm = WORK_DIR / "warmup.csv"
     warm.write_text("smiles\nCCO\n")
-    timed_predict(
-        warm, args, data_dir
-    )  # the on-disk calibration of the backbone, made once per install
-    runs = []
+    # a warm-up run: the backbone's interval calibration is made once per install, kept on disk
+    timed_predict(warm, args, data_dir)
+    runs: list[dict] = []
+    paths: tuple[Path, Path] | None = None
     for n, path in files.items():
         runs.append({"file_molecules": n, **timed_predict(path, args, data_dir)})
         r = runs[-1]
         print(
-            f"[screening] {n:,} molecules: {r['mol_per_s']:,.0f} mol/s, {r['mol_per_cpu_s']:,.0f} mol per CPU-s, "
+            f"[screening] {n:,} molecules: {r['mol_per_s']:,.0f} mol/s, "
+            f"{r['mol_per_cpu_s']:,.0f} mol per CPU-s, "
             f"peak RSS {r['peak_rss_mb']:,.0f} MB, load {r['load_before'][0]:.1f}",
             flush=True,
         )
-    profile = []
-    if args.profile_molecules:
+        paths = write_results(NAME, _results(args, runs, []), markdown, args.results_dir, rows=runs)
+    if args.profile_molecules:  # after the runs: this process then holds torch and the model, and
+        # a child forked from it would count those pages in its peak RSS
         import pandas as pd
 
         sample = pd.read_csv(files[sizes[0]])["smiles"].tolist()[: args.profile_molecules]
         profile = stage_profile(sample, args.backbone)
+        paths = write_results(
+            NAME, _results(args, runs, profile), markdown, args.results_dir, rows=runs
+        )
+    assert paths is not None
+    return paths
+
+
+def _results(args: argparse.Namespace, runs: list[dict], profile: list[dict]) -> dict:
+    """The JSON of the runs so far (written after each, so a long run's first figures survive)."""
     growth = runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"] if len(runs) > 1 else None
     idle = all(
         max(r["load_before"][0], r["load_after"][0]) < 0.5 * (os.cpu_count() or 1) for r in runs
     )
-    results = {
+    return {
         "tasks": args.tasks.split(","),
         "chunk_rows": args.chunk_rows,
         "workers": args.workers,
@@ -212,7 +223,6 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "gpu": "not measured (no GPU lent to this session)",
         "stages": profile,
     }
-    return write_results(NAME, results, markdown, args.results_dir, rows=runs)
 
 
 def markdown(r: dict) -> str:
