@@ -34,20 +34,32 @@ _DRUG_LIKE = (
     "--targets caco2,pk_vdss,pk_cl,pk_fu,pk_thalf,logp_fluorinated,bbbp,clintox "
     "--sizes 50 --skip-speed --threads 1 --rf-jobs 1"
 )
+_V2 = "python -m bench task_addition --backbone assets/backbone --corpus assets/data/corpus/smiles.txt "
+_V2_METHODS = (
+    "--methods probe,uniform,learned,topk,rf,lgbm --skip-speed --threads 1 --rf-jobs 1 "
+    "--device cpu --budget-minutes 0"
+)
 COMMANDS: dict[str, str] = {
+    "task_addition_v2_n100": _V2 + "--results-name task_addition_v2_n100 "
+    "--targets caco2,pk_vdss,pk_cl,pk_fu,pk_thalf,logp_fluorinated,bbbp,clintox "
+    "--sizes 100 --seeds 0,1,2 " + _V2_METHODS,
+    "task_addition_v2_n300": _V2 + "--results-name task_addition_v2_n300 "
+    "--targets caco2,bbbp,clintox --sizes 300 --seeds 0,1,2 " + _V2_METHODS,
     "task_addition_v2": "python -m bench task_addition --backbone assets/backbone "
     "--results-name task_addition_v2 --corpus assets/data/corpus/smiles.txt " + _DRUG_LIKE,
     "task_addition_v1": "python -m bench task_addition --backbone <backbone v1> "
     "--results-name task_addition_v1 " + _DRUG_LIKE,
     "task_addition": "python -m bench task_addition",
     "chemprop_compare": "python -m bench chemprop_compare",
-    "trust": "python -m bench trust",
+    "trust": "python -m bench trust --targets huuskonen_logS,caco2,freesolv,logp_fluorinated,"
+    "pk_vdss --sizes 50,100,300 --seeds 0,1 --threads 1",
     "backbone_v2": "python -m bench backbone_v2",
     "backbone_quality": "python -m bench backbone_quality",
     "relational": "python -m bench relational",
     "featurization": "python -m bench featurization",
     "scaling": "python -m bench scaling",
-    "concurrency": "python -m bench concurrency",
+    "concurrency": "python -m bench concurrency --n 500 --threads 1 --repeats 2",
+    "screening": "python -m bench screening",
     "preview_time": "python -m bench preview_time",
     "page_render": "python -m bench page_render",
     "gpu_figures": "python -m bench gpu_figures",
