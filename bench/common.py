@@ -39,7 +39,9 @@ def cpu_model() -> str:
 
 def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
@@ -137,7 +139,9 @@ def rate_summary(count: int, timings: Sequence[Timing], unit: str = "items") -> 
         "per_second": count / statistics.median(walls),
         "per_second_all": [count / w for w in walls],
         "per_cpu_second": count / statistics.median(cpus) if statistics.median(cpus) > 0 else None,
-        "cpu_share": statistics.median(cpus) / statistics.median(walls) if statistics.median(walls) > 0 else None,
+        "cpu_share": statistics.median(cpus) / statistics.median(walls)
+        if statistics.median(walls) > 0
+        else None,
     }
 
 
@@ -175,16 +179,24 @@ class PeakMemory:
         import resource
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-        r = {"memory_method": "ru_maxrss minus RSS before", "rss_before_mb": self._rss0,
-             "peak_rss_mb": peak, "rss_growth_mb": max(0.0, peak - self._rss0)}
+        r = {
+            "memory_method": "ru_maxrss minus RSS before",
+            "rss_before_mb": self._rss0,
+            "peak_rss_mb": peak,
+            "rss_growth_mb": max(0.0, peak - self._rss0),
+        }
         r["peak_memory_mb"] = r["rss_growth_mb"]
         if self.device.startswith("cuda"):
             import torch
 
             torch.cuda.synchronize()
             top = torch.cuda.max_memory_allocated()
-            r.update(cuda_allocated_before_mb=self._cuda0 / 2**20, cuda_peak_allocated_mb=top / 2**20,
-                     cuda_growth_mb=(top - self._cuda0) / 2**20, host_rss_growth_mb=r["rss_growth_mb"])
+            r.update(
+                cuda_allocated_before_mb=self._cuda0 / 2**20,
+                cuda_peak_allocated_mb=top / 2**20,
+                cuda_growth_mb=(top - self._cuda0) / 2**20,
+                host_rss_growth_mb=r["rss_growth_mb"],
+            )
             r["peak_memory_mb"] = r["cuda_growth_mb"]
         self.result = r
 
@@ -227,8 +239,7 @@ def write_results(
     out_dir.mkdir(parents=True, exist_ok=True)
     by_bench = bool(sys.argv) and sys.argv[0].endswith("__main__.py")
     command = "python -m bench " + " ".join(sys.argv[1:]) if by_bench else " ".join(sys.argv)
-    payload = _clean({"benchmark": name, "command": command,
-                      "machine": machine_info(), **results})
+    payload = _clean({"benchmark": name, "command": command, "machine": machine_info(), **results})
     json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
     json_path.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
     md_path.write_text(markdown(payload).rstrip() + "\n")
@@ -265,7 +276,9 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
-def write_csv(rows: Sequence[dict[str, Any]], path: str | Path, columns: Sequence[str] | None = None) -> Path:
+def write_csv(
+    rows: Sequence[dict[str, Any]], path: str | Path, columns: Sequence[str] | None = None
+) -> Path:
     """One CSV line per dict: columns in first-seen order (or ``columns``), floats to 6 significant
     digits, None/NaN empty, nested values as compact JSON. Every number is also in the JSON."""
     import csv
@@ -299,7 +312,11 @@ def _scalars(record: dict[str, Any]) -> dict[str, Any]:
 def _rows_featurization(r: dict) -> list[dict]:
     rows = []
     for stage, s in (r.get("stages") or {}).items():
-        leaves = [(stage, s)] if "per_second" in s else [(f"{stage}/{sub}", v) for sub, v in s.items() if isinstance(v, dict)]
+        leaves = (
+            [(stage, s)]
+            if "per_second" in s
+            else [(f"{stage}/{sub}", v) for sub, v in s.items() if isinstance(v, dict)]
+        )
         for name, leaf in leaves:
             rows.append({"stage": name, **_scalars(leaf)})
     return rows
@@ -310,14 +327,47 @@ def _rows_backbone_quality(r: dict) -> list[dict]:
     for prop, p in (r.get("properties") or {}).items():
         for method, m in (p.get("methods") or {}).items():
             lo, hi = (m.get("rmse_ci95") or [None, None])[:2]
-            rows.append({"property": prop, "n_test": p.get("n_test"), "method": method, "rmse": m.get("rmse"), "mae": m.get("mae"),
-                         "r2": m.get("r2"), "rmse_ci95_low": lo, "rmse_ci95_high": hi, "winner": p.get("winner") == method})
+            rows.append(
+                {
+                    "property": prop,
+                    "n_test": p.get("n_test"),
+                    "method": method,
+                    "rmse": m.get("rmse"),
+                    "mae": m.get("mae"),
+                    "r2": m.get("r2"),
+                    "rmse_ci95_low": lo,
+                    "rmse_ci95_high": hi,
+                    "winner": p.get("winner") == method,
+                }
+            )
     return rows
 
 
-TASK_ADDITION_COLUMNS = ("target", "seed", "size", "n_train", "n_test", "method", "rmse", "mae", "r2", "nrmse", "roc_auc", "test_std",
-                         "wall_seconds", "cpu_seconds", "error")
-TASK_ADDITION_PART_COLUMNS = ("n_test_seen", "pr_auc", "unseen.nrmse", "unseen.roc_auc", "seen.nrmse", "seen.roc_auc")
+TASK_ADDITION_COLUMNS = (
+    "target",
+    "seed",
+    "size",
+    "n_train",
+    "n_test",
+    "method",
+    "rmse",
+    "mae",
+    "r2",
+    "nrmse",
+    "roc_auc",
+    "test_std",
+    "wall_seconds",
+    "cpu_seconds",
+    "error",
+)
+TASK_ADDITION_PART_COLUMNS = (
+    "n_test_seen",
+    "pr_auc",
+    "unseen.nrmse",
+    "unseen.roc_auc",
+    "seen.nrmse",
+    "seen.roc_auc",
+)
 
 
 def _rows_task_addition(r: dict) -> list[dict]:
@@ -338,22 +388,53 @@ def _rows_relational(r: dict) -> list[dict]:
     for reveal, block in ((r.get("known_labels") or {}).get("reveals") or {}).items():
         for run in block.get("runs") or []:
             for task, t in (run.get("per_task") or {}).items():
-                rows.append({"part": "known_labels", "condition": f"known={reveal}", "task": task, "seed": run.get("seed"), "n": t.get("n"),
-                             "rmse": t.get("rmse_relational"), "rmse_reference": t.get("rmse_plain"), "change": t.get("change")})
+                rows.append(
+                    {
+                        "part": "known_labels",
+                        "condition": f"known={reveal}",
+                        "task": task,
+                        "seed": run.get("seed"),
+                        "n": t.get("n"),
+                        "rmse": t.get("rmse_relational"),
+                        "rmse_reference": t.get("rmse_plain"),
+                        "change": t.get("change"),
+                    }
+                )
     for item in r.get("preview_vs_trained") or []:
         for variant in ("preview", "preview_table", "trained", "trained_table"):
             m = item.get(variant)
             if not isinstance(m, dict):
                 continue
-            seconds = item.get("preview_seconds") if variant.startswith("preview") else item.get("add_task_seconds")
-            rows.append({"part": "preview_vs_trained", "condition": variant, "task": item.get("target"), "seed": item.get("seed"),
-                         "n": m.get("n"), "n_train": item.get("n_train"), "rmse": m.get("rmse"), "mae": m.get("mae"), "r2": m.get("r2"),
-                         "nrmse": m.get("nrmse"), "roc_auc": m.get("roc_auc"), "accuracy": m.get("accuracy"), "seconds": seconds})
+            seconds = (
+                item.get("preview_seconds")
+                if variant.startswith("preview")
+                else item.get("add_task_seconds")
+            )
+            rows.append(
+                {
+                    "part": "preview_vs_trained",
+                    "condition": variant,
+                    "task": item.get("target"),
+                    "seed": item.get("seed"),
+                    "n": m.get("n"),
+                    "n_train": item.get("n_train"),
+                    "rmse": m.get("rmse"),
+                    "mae": m.get("mae"),
+                    "r2": m.get("r2"),
+                    "nrmse": m.get("nrmse"),
+                    "roc_auc": m.get("roc_auc"),
+                    "accuracy": m.get("accuracy"),
+                    "seconds": seconds,
+                }
+            )
     return rows
 
 
 def _rows_page_render(r: dict) -> list[dict]:
-    return [{"page": page, **_scalars(p), "target_seconds": r.get("target_seconds")} for page, p in (r.get("pages") or {}).items()]
+    return [
+        {"page": page, **_scalars(p), "target_seconds": r.get("target_seconds")}
+        for page, p in (r.get("pages") or {}).items()
+    ]
 
 
 def _rows_scaling(r: dict) -> list[dict]:

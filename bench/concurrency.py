@@ -36,16 +36,41 @@ IDLE_SHARE = 0.05  # most CPU share other processes may use during a phase that 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", default="huuskonen_logS", help="table in assets/data/targets whose first --n rows are the upload")
+    parser.add_argument(
+        "--target",
+        default="huuskonen_logS",
+        help="table in assets/data/targets whose first --n rows are the upload",
+    )
     parser.add_argument("--n", type=int, default=500)
-    parser.add_argument("--threads", type=int, default=1, help="GATE_THREADS of each add-task process")
-    parser.add_argument("--repeats", type=int, default=1, help="alone/together pairs; the median ratio is reported")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="GATE_THREADS of each add-task process"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="alone/together pairs; the median ratio is reported"
+    )
     parser.add_argument("--ensemble", type=int, default=5)
 
 
 def _command(data: Path, out: Path, ensemble: int) -> list[str]:
-    return [sys.executable, "-m", "gate_core", "add-task", "--data", str(data), "--smiles-col", "smiles", "--target-col", "value",
-            "--name", "load_test", "--ensemble", str(ensemble), "--data-dir", str(out), "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "gate_core",
+        "add-task",
+        "--data",
+        str(data),
+        "--smiles-col",
+        "smiles",
+        "--target-col",
+        "value",
+        "--name",
+        "load_test",
+        "--ensemble",
+        str(ensemble),
+        "--data-dir",
+        str(out),
+        "--quiet",
+    ]
 
 
 def _busy_seconds() -> float:
@@ -53,7 +78,14 @@ def _busy_seconds() -> float:
     import psutil
 
     t = psutil.cpu_times()
-    return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0) + getattr(t, "steal", 0.0)
+    return (
+        t.user
+        + t.nice
+        + t.system
+        + getattr(t, "irq", 0.0)
+        + getattr(t, "softirq", 0.0)
+        + getattr(t, "steal", 0.0)
+    )
 
 
 def _children_seconds() -> float:
@@ -72,7 +104,12 @@ def _run_phase(commands: list[list[str]], env: dict) -> tuple[float, float]:
 def _run_together(commands: list[list[str]], env: dict) -> float:
     """Wall seconds from starting every command to the last one finishing; a failure raises."""
     t0 = time.perf_counter()
-    procs = [subprocess.Popen(c, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for c in commands]
+    procs = [
+        subprocess.Popen(
+            c, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        for c in commands
+    ]
     for p in procs:
         _, err = p.communicate()
         if p.returncode != 0:
@@ -89,18 +126,49 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="gate-concurrency-") as tmp:
         data = Path(tmp) / "upload.csv"
-        pd.read_csv(REPO_ROOT / "assets" / "data" / "targets" / f"{args.target}.csv").head(args.n).to_csv(data, index=False)
+        pd.read_csv(REPO_ROOT / "assets" / "data" / "targets" / f"{args.target}.csv").head(
+            args.n
+        ).to_csv(data, index=False)
         for r in range(args.repeats):
-            alone, other_alone = _run_phase([_command(data, Path(tmp) / f"alone{r}", args.ensemble)], env)
-            together, other_together = _run_phase([_command(data, Path(tmp) / f"pair{r}_{k}", args.ensemble) for k in range(2)], env)
-            rows.append({"repeat": r, "alone_seconds": alone, "together_seconds": together, "ratio": together / alone,
-                         "other_cpu_share_alone": other_alone, "other_cpu_share_together": other_together})
-            print(f"[concurrency] alone {alone:.1f} s, two together {together:.1f} s, ratio {together / alone:.2f}", flush=True)
+            alone, other_alone = _run_phase(
+                [_command(data, Path(tmp) / f"alone{r}", args.ensemble)], env
+            )
+            together, other_together = _run_phase(
+                [_command(data, Path(tmp) / f"pair{r}_{k}", args.ensemble) for k in range(2)], env
+            )
+            rows.append(
+                {
+                    "repeat": r,
+                    "alone_seconds": alone,
+                    "together_seconds": together,
+                    "ratio": together / alone,
+                    "other_cpu_share_alone": other_alone,
+                    "other_cpu_share_together": other_together,
+                }
+            )
+            print(
+                f"[concurrency] alone {alone:.1f} s, two together {together:.1f} s, ratio {together / alone:.2f}",
+                flush=True,
+            )
     ratio = float(np.median([r["ratio"] for r in rows]))
-    idle = all(max(r["other_cpu_share_alone"], r["other_cpu_share_together"]) < IDLE_SHARE for r in rows)
+    idle = all(
+        max(r["other_cpu_share_alone"], r["other_cpu_share_together"]) < IDLE_SHARE for r in rows
+    )
     results = {
-        "settings": {"target": args.target, "n": args.n, "threads": args.threads, "repeats": args.repeats, "ensemble": args.ensemble, "cpu_count": os.cpu_count()},
-        "runs": rows, "ratio": ratio, "target_ratio": TARGET_RATIO, "reached": ratio <= TARGET_RATIO, "idle": idle, "idle_share": IDLE_SHARE,
+        "settings": {
+            "target": args.target,
+            "n": args.n,
+            "threads": args.threads,
+            "repeats": args.repeats,
+            "ensemble": args.ensemble,
+            "cpu_count": os.cpu_count(),
+        },
+        "runs": rows,
+        "ratio": ratio,
+        "target_ratio": TARGET_RATIO,
+        "reached": ratio <= TARGET_RATIO,
+        "idle": idle,
+        "idle_share": IDLE_SHARE,
     }
     return write_results(NAME, results, markdown, args.results_dir, rows=rows)
 
@@ -109,19 +177,41 @@ def markdown(r: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
     s, ratio, rows = r["settings"], r["ratio"], r["runs"]
     target, share = r["target_ratio"], r.get("idle_share")
-    return "\n".join([
-        f"# Two add-task runs together vs one alone ({s['n']} molecules of {s['target']}, "
-        f"GATE_THREADS = {s['threads']})",
-        "",
-        f"**Ratio {ratio:.2f}** (target ≤ {target}: {'met' if ratio <= target else 'NOT met'}); "
-        + ("idle not judged in this run." if share is None else
-           f"machine idle: other processes used under {share:.0%} of the CPU in every phase."
-           if r["idle"] else f"machine NOT idle: other processes used ≥ {share:.0%} of the CPU in "
-           "some phase, so the timings are not an idle-machine figure; rerun."),
-        "",
-        md_table(["repeat", "alone s", "together s", "ratio", "other CPU share alone",
-                  "other CPU share together"],
-                 [[x["repeat"], x["alone_seconds"], x["together_seconds"], x["ratio"],
-                   x.get("other_cpu_share_alone"), x.get("other_cpu_share_together")]
-                  for x in rows]),
-    ])
+    return "\n".join(
+        [
+            f"# Two add-task runs together vs one alone ({s['n']} molecules of {s['target']}, "
+            f"GATE_THREADS = {s['threads']})",
+            "",
+            f"**Ratio {ratio:.2f}** (target ≤ {target}: {'met' if ratio <= target else 'NOT met'}); "
+            + (
+                "idle not judged in this run."
+                if share is None
+                else f"machine idle: other processes used under {share:.0%} of the CPU in every phase."
+                if r["idle"]
+                else f"machine NOT idle: other processes used ≥ {share:.0%} of the CPU in "
+                "some phase, so the timings are not an idle-machine figure; rerun."
+            ),
+            "",
+            md_table(
+                [
+                    "repeat",
+                    "alone s",
+                    "together s",
+                    "ratio",
+                    "other CPU share alone",
+                    "other CPU share together",
+                ],
+                [
+                    [
+                        x["repeat"],
+                        x["alone_seconds"],
+                        x["together_seconds"],
+                        x["ratio"],
+                        x.get("other_cpu_share_alone"),
+                        x.get("other_cpu_share_together"),
+                    ]
+                    for x in rows
+                ],
+            ),
+        ]
+    )

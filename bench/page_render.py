@@ -61,41 +61,72 @@ TASK_NAME = "target_tiny"
 #: (page, url path, markers): every marker = a CSS selector, and optionally a text one of its
 #: matches must contain, that has to be visible; the last marker is the page's last element.
 PAGES: list[tuple[str, str, list[dict]]] = [
-    ("Home", "/", [
-        {"sel": "h1", "text": "GATE Studio"},
-        {"sel": '[data-testid="stDataFrame"]'},  # backbone card + added tasks
-        {"sel": "h2", "text": "Next steps"},
-        {"sel": '[data-testid="stPageLink"]', "text": "Tasks"},
-    ]),
-    ("Add a task", "/Add_a_task", [
-        {"sel": "h1", "text": "Add a task"},
-        {"sel": '[data-testid="stFileUploader"]'},
-        {"sel": '[data-testid="stAlertContentInfo"]', "text": "Upload a file"},  # last element without runs
-    ]),
-    ("Transfer ratios", "/Transfer_ratios", [
-        {"sel": "h1", "text": "Transfer ratios"},
-        {"sel": ".js-plotly-plot", "text": "Transfer ratios"},
-        {"sel": ".js-plotly-plot", "text": "Transfer-ratio trajectory"},
-        {"sel": ".js-plotly-plot", "text": "added tasks × sources"},
-    ]),
-    ("Latent space", "/Latent_space", [
-        {"sel": "h1", "text": "Latent space"},
-        {"sel": ".js-plotly-plot", "text": "UMAP of the common chart"},
-    ]),
-    ("Predict", "/Predict", [
-        {"sel": "h1", "text": "Predict"},
-        {"sel": ".st-key-predict_smiles input"},
-    ]),
-    ("Tasks", "/Tasks", [
-        {"sel": "h1", "text": "Tasks"},
-        {"sel": ".st-key-tasks_export button", "text": f"Download {TASK_NAME}.zip"},
-        {"sel": ".st-key-tasks_import button", "text": "Import"},
-    ]),
-    ("Benchmarks", "/Benchmarks", [
-        {"sel": "h1", "text": "Benchmarks"},
-        {"sel": ".js-plotly-plot"},
-        {"sel": "h2", "text": "Relational head"},  # the last section
-    ]),
+    (
+        "Home",
+        "/",
+        [
+            {"sel": "h1", "text": "GATE Studio"},
+            {"sel": '[data-testid="stDataFrame"]'},  # backbone card + added tasks
+            {"sel": "h2", "text": "Next steps"},
+            {"sel": '[data-testid="stPageLink"]', "text": "Tasks"},
+        ],
+    ),
+    (
+        "Add a task",
+        "/Add_a_task",
+        [
+            {"sel": "h1", "text": "Add a task"},
+            {"sel": '[data-testid="stFileUploader"]'},
+            {
+                "sel": '[data-testid="stAlertContentInfo"]',
+                "text": "Upload a file",
+            },  # last element without runs
+        ],
+    ),
+    (
+        "Transfer ratios",
+        "/Transfer_ratios",
+        [
+            {"sel": "h1", "text": "Transfer ratios"},
+            {"sel": ".js-plotly-plot", "text": "Transfer ratios"},
+            {"sel": ".js-plotly-plot", "text": "Transfer-ratio trajectory"},
+            {"sel": ".js-plotly-plot", "text": "added tasks × sources"},
+        ],
+    ),
+    (
+        "Latent space",
+        "/Latent_space",
+        [
+            {"sel": "h1", "text": "Latent space"},
+            {"sel": ".js-plotly-plot", "text": "UMAP of the common chart"},
+        ],
+    ),
+    (
+        "Predict",
+        "/Predict",
+        [
+            {"sel": "h1", "text": "Predict"},
+            {"sel": ".st-key-predict_smiles input"},
+        ],
+    ),
+    (
+        "Tasks",
+        "/Tasks",
+        [
+            {"sel": "h1", "text": "Tasks"},
+            {"sel": ".st-key-tasks_export button", "text": f"Download {TASK_NAME}.zip"},
+            {"sel": ".st-key-tasks_import button", "text": "Import"},
+        ],
+    ),
+    (
+        "Benchmarks",
+        "/Benchmarks",
+        [
+            {"sel": "h1", "text": "Benchmarks"},
+            {"sel": ".js-plotly-plot"},
+            {"sel": "h2", "text": "Relational head"},  # the last section
+        ],
+    ),
 ]
 
 # True when done; {error} when the page shows an exception / error box; false otherwise.
@@ -150,15 +181,47 @@ TIMES_JS = """() => {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
-    parser.add_argument("--visits", type=int, default=5, help="warm visits per page (after one cold visit each)")
-    parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS and GATE_THREADS of the server (and torch threads here)")
-    parser.add_argument("--ensemble", type=int, default=2, help="K of the task added before the server starts")
-    parser.add_argument("--max-steps", type=int, default=40, help="max steps per member of that task")
-    parser.add_argument("--cold-timeout", type=float, default=300.0, help="seconds allowed for one cold visit (backbone load, UMAP compile)")
-    parser.add_argument("--warm-timeout", type=float, default=60.0, help="seconds allowed for one warm visit")
-    parser.add_argument("--startup-timeout", type=float, default=120.0, help="seconds for the server to answer /_stcore/health")
-    parser.add_argument("--pause", type=float, default=0.5, help="seconds between visits (the server closes the previous session)")
-    parser.add_argument("--keep-data", action="store_true", help="keep the temporary GATE_DATA_DIR (its path is in the JSON)")
+    parser.add_argument(
+        "--visits", type=int, default=5, help="warm visits per page (after one cold visit each)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="OMP_NUM_THREADS and GATE_THREADS of the server (and torch threads here)",
+    )
+    parser.add_argument(
+        "--ensemble", type=int, default=2, help="K of the task added before the server starts"
+    )
+    parser.add_argument(
+        "--max-steps", type=int, default=40, help="max steps per member of that task"
+    )
+    parser.add_argument(
+        "--cold-timeout",
+        type=float,
+        default=300.0,
+        help="seconds allowed for one cold visit (backbone load, UMAP compile)",
+    )
+    parser.add_argument(
+        "--warm-timeout", type=float, default=60.0, help="seconds allowed for one warm visit"
+    )
+    parser.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=120.0,
+        help="seconds for the server to answer /_stcore/health",
+    )
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.5,
+        help="seconds between visits (the server closes the previous session)",
+    )
+    parser.add_argument(
+        "--keep-data",
+        action="store_true",
+        help="keep the temporary GATE_DATA_DIR (its path is in the JSON)",
+    )
 
 
 def _log(msg: str) -> None:
@@ -226,9 +289,18 @@ def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dic
     t0 = time.perf_counter()
     studio = GateStudio(backbone, data_dir)
     frame = pd.read_csv(REPO_ROOT / "tests" / "data" / "target_tiny.csv")
-    config = TaskAdditionConfig(ensemble=args.ensemble, max_steps=args.max_steps, test_fraction=0.15, train_baseline=True)
-    record, _ = studio.add_task(frame, "smiles", "value", TASK_NAME, unit="log units", config=config)
-    return {"name": record.name, "rows": len(frame), "config": config.to_dict(), "seconds": time.perf_counter() - t0}
+    config = TaskAdditionConfig(
+        ensemble=args.ensemble, max_steps=args.max_steps, test_fraction=0.15, train_baseline=True
+    )
+    record, _ = studio.add_task(
+        frame, "smiles", "value", TASK_NAME, unit="log units", config=config
+    )
+    return {
+        "name": record.name,
+        "rows": len(frame),
+        "config": config.to_dict(),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 class Server:
@@ -239,24 +311,44 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         cmd = [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.port", str(self.port),
-            "--server.address", "127.0.0.1",
-            "--server.headless", "true",
-            "--server.fileWatcherType", "none",
-            "--browser.gatherUsageStats", "false",
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
         ]
         log_path.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             deadline = time.monotonic() + startup_timeout
             while not server_healthy(self.url):
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"streamlit exited with {self.proc.returncode}:\n{log_tail(log_path)}")
+                    raise RuntimeError(
+                        f"streamlit exited with {self.proc.returncode}:\n{log_tail(log_path)}"
+                    )
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit not healthy after {startup_timeout:.0f} s:\n{log_tail(log_path)}")
+                    raise RuntimeError(
+                        f"streamlit not healthy after {startup_timeout:.0f} s:\n{log_tail(log_path)}"
+                    )
                 time.sleep(0.25)
         except BaseException:
             self.stop()
@@ -280,7 +372,9 @@ class Server:
             pass
 
 
-def visit(page, server: Server, name: str, path: str, markers: list[dict], timeout_s: float) -> dict:
+def visit(
+    page, server: Server, name: str, path: str, markers: list[dict], timeout_s: float
+) -> dict:
     """One full page load until the markers are visible and the script run is over."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -288,7 +382,12 @@ def visit(page, server: Server, name: str, path: str, markers: list[dict], timeo
     t0 = time.perf_counter()
     page.goto(server.url + path, wait_until="commit", timeout=timeout_s * 1000)
     try:
-        handle = page.wait_for_function(READY_JS, arg=markers, polling=25, timeout=max(1.0, timeout_s - (time.perf_counter() - t0)) * 1000)
+        handle = page.wait_for_function(
+            READY_JS,
+            arg=markers,
+            polling=25,
+            timeout=max(1.0, timeout_s - (time.perf_counter() - t0)) * 1000,
+        )
     except PlaywrightTimeout:
         state = page.evaluate(MISSING_JS, markers)
         raise RuntimeError(
@@ -298,7 +397,9 @@ def visit(page, server: Server, name: str, path: str, markers: list[dict], timeo
     seconds = time.perf_counter() - t0
     value = handle.json_value()
     if isinstance(value, dict) and "error" in value:
-        raise RuntimeError(f"{name} ({path}) shows an error: {value['error']}\nserver log tail:\n{log_tail(server.log_path)}")
+        raise RuntimeError(
+            f"{name} ({path}) shows an error: {value['error']}\nserver log tail:\n{log_tail(server.log_path)}"
+        )
     cpu1, bcpu1 = server.cpu_seconds(), _descendants_cpu_seconds(os.getpid(), server.proc.pid)
     times = page.evaluate(TIMES_JS)
     return {
@@ -317,7 +418,9 @@ def measure(server: Server, args: argparse.Namespace) -> dict:
     from playwright.sync_api import sync_playwright
 
     if not os.access(CHROMIUM, os.X_OK):
-        raise RuntimeError(f"{CHROMIUM} not found; install it with: apt-get install -y chromium fonts-liberation (never `playwright install`)")
+        raise RuntimeError(
+            f"{CHROMIUM} not found; install it with: apt-get install -y chromium fonts-liberation (never `playwright install`)"
+        )
     cold: dict[str, dict] = {}
     warm: dict[str, list[dict]] = {name: [] for name, _, _ in PAGES}
     load: dict[str, list[float] | None] = {}
@@ -331,20 +434,29 @@ def measure(server: Server, args: argparse.Namespace) -> dict:
             load["before_cold"] = _loadavg()
             for name, path, markers in PAGES:
                 cold[name] = visit(page, server, name, path, markers, args.cold_timeout)
-                _log(f"cold  {name:<16} {cold[name]['seconds']:7.2f} s  (server CPU {cold[name]['server_cpu_seconds'] or 0:.2f} s)")
+                _log(
+                    f"cold  {name:<16} {cold[name]['seconds']:7.2f} s  (server CPU {cold[name]['server_cpu_seconds'] or 0:.2f} s)"
+                )
                 time.sleep(args.pause)
             load["before_warm"] = _loadavg()
             for r in range(args.visits):
                 for name, path, markers in PAGES:
                     v = visit(page, server, name, path, markers, args.warm_timeout)
                     warm[name].append(v)
-                    _log(f"warm{r + 1} {name:<16} {v['seconds']:7.2f} s  (server CPU {v['server_cpu_seconds'] or 0:.2f} s)")
+                    _log(
+                        f"warm{r + 1} {name:<16} {v['seconds']:7.2f} s  (server CPU {v['server_cpu_seconds'] or 0:.2f} s)"
+                    )
                     time.sleep(args.pause)
             load["after_warm"] = _loadavg()
             context.close()
         finally:
             browser.close()
-    return {"cold": cold, "warm": warm, "load_average_1_5_15": load, "browser_version": browser_version}
+    return {
+        "cold": cold,
+        "warm": warm,
+        "load_average_1_5_15": load,
+        "browser_version": browser_version,
+    }
 
 
 def _median(xs: list[float]) -> float | None:
@@ -356,11 +468,27 @@ def summarise(cold: dict, warm: dict) -> dict:
     for name, _, _ in PAGES:
         secs = [v["seconds"] for v in warm[name]]
         cpus = [v["server_cpu_seconds"] for v in warm[name] if v["server_cpu_seconds"] is not None]
-        dcl = [v["dom_content_loaded_seconds"] for v in warm[name] if v["dom_content_loaded_seconds"] is not None]
-        bcpus = [v["browser_cpu_seconds"] for v in warm[name] if v["browser_cpu_seconds"] is not None]
-        start = [v["script_start_seconds"] for v in warm[name] if v["script_start_seconds"] is not None]
-        run = [v["script_end_seconds"] - v["script_start_seconds"] for v in warm[name] if v["script_end_seconds"] is not None and v["script_start_seconds"] is not None]
-        after = [v["ready_seconds"] - v["script_end_seconds"] for v in warm[name] if v["ready_seconds"] is not None and v["script_end_seconds"] is not None]
+        dcl = [
+            v["dom_content_loaded_seconds"]
+            for v in warm[name]
+            if v["dom_content_loaded_seconds"] is not None
+        ]
+        bcpus = [
+            v["browser_cpu_seconds"] for v in warm[name] if v["browser_cpu_seconds"] is not None
+        ]
+        start = [
+            v["script_start_seconds"] for v in warm[name] if v["script_start_seconds"] is not None
+        ]
+        run = [
+            v["script_end_seconds"] - v["script_start_seconds"]
+            for v in warm[name]
+            if v["script_end_seconds"] is not None and v["script_start_seconds"] is not None
+        ]
+        after = [
+            v["ready_seconds"] - v["script_end_seconds"]
+            for v in warm[name]
+            if v["ready_seconds"] is not None and v["script_end_seconds"] is not None
+        ]
         pages[name] = {
             "cold_seconds": cold[name]["seconds"],
             "cold_server_cpu_seconds": cold[name]["server_cpu_seconds"],
@@ -408,7 +536,9 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         }
         server = Server(env, log_path, args.startup_timeout)
         try:
-            _log(f"server healthy at {server.url} after {server.startup_seconds:.1f} s (pid {server.proc.pid})")
+            _log(
+                f"server healthy at {server.url} after {server.startup_seconds:.1f} s (pid {server.proc.pid})"
+            )
             measured = measure(server, args)
             server_cpu_total = server.cpu_seconds()
         finally:
@@ -428,13 +558,23 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
     results = {
         "settings": {
-            "backbone": backbone, "visits": args.visits, "threads": args.threads, "pause_seconds": args.pause,
-            "cold_timeout": args.cold_timeout, "warm_timeout": args.warm_timeout,
+            "backbone": backbone,
+            "visits": args.visits,
+            "threads": args.threads,
+            "pause_seconds": args.pause,
+            "cold_timeout": args.cold_timeout,
+            "warm_timeout": args.warm_timeout,
             "server_env": {"OMP_NUM_THREADS": str(args.threads), "GATE_THREADS": str(args.threads)},
-            "chromium": CHROMIUM, "chromium_version": measured["browser_version"], "chromium_args": CHROMIUM_ARGS, "viewport": [1280, 900],
-            "streamlit": version("streamlit"), "playwright": version("playwright"),
+            "chromium": CHROMIUM,
+            "chromium_version": measured["browser_version"],
+            "chromium_args": CHROMIUM_ARGS,
+            "viewport": [1280, 900],
+            "streamlit": version("streamlit"),
+            "playwright": version("playwright"),
             "data_dir": str(data_dir) + ("" if args.keep_data else " (removed)"),
-            "page_markers": {name: {"url": path, "markers": markers} for name, path, markers in PAGES},
+            "page_markers": {
+                name: {"url": path, "markers": markers} for name, path, markers in PAGES
+            },
         },
         "task": task,
         "server_startup_seconds": server.startup_seconds,
@@ -455,13 +595,27 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 def markdown(r: dict) -> str:
     s = r["settings"]
     rows = [
-        [name, p["warm_median_seconds"], p["warm_max_seconds"], p["cold_seconds"],
-         "PASS" if p["max_below_target"] else ("PASS (median)" if p["median_below_target"] else "FAIL")]
+        [
+            name,
+            p["warm_median_seconds"],
+            p["warm_max_seconds"],
+            p["cold_seconds"],
+            "PASS"
+            if p["max_below_target"]
+            else ("PASS (median)" if p["median_below_target"] else "FAIL"),
+        ]
         for name, p in r["pages"].items()
     ]
     parts = [
-        [name, p["warm_median_dom_content_loaded_seconds"], p["warm_median_script_start_seconds"], p["warm_median_script_run_seconds"],
-         p["warm_median_after_script_seconds"], p["warm_median_server_cpu_seconds"], p["warm_median_browser_cpu_seconds"]]
+        [
+            name,
+            p["warm_median_dom_content_loaded_seconds"],
+            p["warm_median_script_start_seconds"],
+            p["warm_median_script_run_seconds"],
+            p["warm_median_after_script_seconds"],
+            p["warm_median_server_cpu_seconds"],
+            p["warm_median_browser_cpu_seconds"],
+        ]
         for name, p in r["pages"].items()
     ]
     load = r["load_average_1_5_15"]
@@ -471,27 +625,46 @@ def markdown(r: dict) -> str:
         return "n/a" if not v else f"{v[0]:.2f}"
 
     visits = s["visits"]
-    verdict = "PASS" if r["target_met_max"] else ("PASS on the median, some visit slower" if r["target_met_median"] else "FAIL")
-    return "\n".join([
-        "# Page render time (browser, warm server)",
-        "",
-        f"`streamlit run app.py` with the backbone `{Path(s['backbone']).name}` and one added task "
-        f"(`{r['task']['name']}`, {r['task']['rows']} rows, K = {r['task']['config']['ensemble']}, added in {r['task']['seconds']:.1f} s before the server started); "
-        f"OMP_NUM_THREADS = GATE_THREADS = {s['threads']}; headless Debian Chromium {s.get('chromium_version') or ''} (Playwright {s['playwright']}, Streamlit {s['streamlit']}). "
-        "One visit = `page.goto(url)` (a full load, new session) until the page's title and last element are visible "
-        "and the script state is `notRunning`. Cold = the first visit of each page, in the table's order, right after "
-        f"the server started (Home loads the backbone and starts the UMAP compile in the background; Latent space waits for it and "
-        f"computes its first projection); warm = {visits} visit{'s' if visits != 1 else ''} per page after that, round-robin.",
-        "",
-        f"**Target: every page < {r['target_seconds']:.0f} s warm — {verdict}.**",
-        "",
-        md_table(["page", "warm median s", "warm max s", "cold s", "< 3 s (every warm visit)"], rows),
-        "",
-        "Where a warm visit's time goes (medians; seconds from the browser's navigation start, CPU seconds during the visit):",
-        "",
-        md_table(["page", "DOMContentLoaded", "script starts", "script run", "drawing after the run", "server CPU", "browser CPU"], parts),
-        "",
-        f"Server start to healthy: {r['server_startup_seconds']:.1f} s. Tracebacks in the server log: {r['server_log_tracebacks']}. "
-        f"1-minute load average: {la('start')} at start, {la('before_cold')} before the cold visits, {la('before_warm')} before the warm ones, "
-        f"{la('after_warm')} after (2 cores: above 2 means other processes competed for the CPU; timings on an idle machine are lower).",
-    ])
+    verdict = (
+        "PASS"
+        if r["target_met_max"]
+        else ("PASS on the median, some visit slower" if r["target_met_median"] else "FAIL")
+    )
+    return "\n".join(
+        [
+            "# Page render time (browser, warm server)",
+            "",
+            f"`streamlit run app.py` with the backbone `{Path(s['backbone']).name}` and one added task "
+            f"(`{r['task']['name']}`, {r['task']['rows']} rows, K = {r['task']['config']['ensemble']}, added in {r['task']['seconds']:.1f} s before the server started); "
+            f"OMP_NUM_THREADS = GATE_THREADS = {s['threads']}; headless Debian Chromium {s.get('chromium_version') or ''} (Playwright {s['playwright']}, Streamlit {s['streamlit']}). "
+            "One visit = `page.goto(url)` (a full load, new session) until the page's title and last element are visible "
+            "and the script state is `notRunning`. Cold = the first visit of each page, in the table's order, right after "
+            f"the server started (Home loads the backbone and starts the UMAP compile in the background; Latent space waits for it and "
+            f"computes its first projection); warm = {visits} visit{'s' if visits != 1 else ''} per page after that, round-robin.",
+            "",
+            f"**Target: every page < {r['target_seconds']:.0f} s warm — {verdict}.**",
+            "",
+            md_table(
+                ["page", "warm median s", "warm max s", "cold s", "< 3 s (every warm visit)"], rows
+            ),
+            "",
+            "Where a warm visit's time goes (medians; seconds from the browser's navigation start, CPU seconds during the visit):",
+            "",
+            md_table(
+                [
+                    "page",
+                    "DOMContentLoaded",
+                    "script starts",
+                    "script run",
+                    "drawing after the run",
+                    "server CPU",
+                    "browser CPU",
+                ],
+                parts,
+            ),
+            "",
+            f"Server start to healthy: {r['server_startup_seconds']:.1f} s. Tracebacks in the server log: {r['server_log_tracebacks']}. "
+            f"1-minute load average: {la('start')} at start, {la('before_cold')} before the cold visits, {la('before_warm')} before the warm ones, "
+            f"{la('after_warm')} after (2 cores: above 2 means other processes competed for the CPU; timings on an idle machine are lower).",
+        ]
+    )

@@ -18,14 +18,22 @@ from bench.common import REPO_ROOT, limit_threads, md_table, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "preview_time"
-DESCRIPTION = "seconds from an uploaded file to the Add-a-task page's zero-training preview (target ≤ 5 s)"
+DESCRIPTION = (
+    "seconds from an uploaded file to the Add-a-task page's zero-training preview (target ≤ 5 s)"
+)
 TARGET_SECONDS = 5.0
 TARGETS_DIR = REPO_ROOT / "assets" / "data" / "targets"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--uploads", default="fuel_kv,freesolv,Tflash_K,huuskonen_logS,bbbp", help="target tables used as uploads")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (the app's worker default)")
+    parser.add_argument(
+        "--uploads",
+        default="fuel_kv,freesolv,Tflash_K,huuskonen_logS,bbbp",
+        help="target tables used as uploads",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (the app's worker default)"
+    )
     parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
 
 
@@ -43,13 +51,30 @@ def time_upload(studio, path: Path) -> dict:
     t_read = time.perf_counter()
     report = validate_upload(frame, "smiles", "value")
     t_check = time.perf_counter()
-    preview = task_preview(studio, frame["smiles"].tolist(), frame["value"].tolist(), report.task_type, PREVIEW_TEST_FRACTION)
+    preview = task_preview(
+        studio,
+        frame["smiles"].tolist(),
+        frame["value"].tolist(),
+        report.task_type,
+        PREVIEW_TEST_FRACTION,
+    )
     t_end = time.perf_counter()
     total = t_end - t0
-    return {"upload": path.stem, "rows": len(frame), "rows_previewed": preview.n_rows_used, "support": preview.n_support,
-            "query": len(preview.smiles), "read_seconds": t_read - t0, "check_seconds": t_check - t_read, "preview_seconds": t_end - t_check,
-            "total_seconds": total, "target_seconds": TARGET_SECONDS, "reached": total <= TARGET_SECONDS,
-            "sample_cap": PREVIEW_MAX_ROWS, **{f"preview_{k}": v for k, v in preview.metrics().items()}}
+    return {
+        "upload": path.stem,
+        "rows": len(frame),
+        "rows_previewed": preview.n_rows_used,
+        "support": preview.n_support,
+        "query": len(preview.smiles),
+        "read_seconds": t_read - t0,
+        "check_seconds": t_check - t_read,
+        "preview_seconds": t_end - t_check,
+        "total_seconds": total,
+        "target_seconds": TARGET_SECONDS,
+        "reached": total <= TARGET_SECONDS,
+        "sample_cap": PREVIEW_MAX_ROWS,
+        **{f"preview_{k}": v for k, v in preview.metrics().items()},
+    }
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -58,10 +83,15 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     limit_threads(args.threads)
     studio = GateStudio(args.backbone, data_dir=Path("/tmp") / "gate_preview_time_registry")
     studio.relational()  # loaded once, as the app's cached studio has it after its first preview
-    rows = [time_upload(studio, TARGETS_DIR / f"{name}.csv") for name in args.uploads.split(",") if name]
+    rows = [
+        time_upload(studio, TARGETS_DIR / f"{name}.csv") for name in args.uploads.split(",") if name
+    ]
     for r in rows:
-        print(f"[preview_time] {r['upload']}: {r['rows']} rows -> preview in {r['total_seconds']:.2f} s "
-              f"(read {r['read_seconds']:.2f}, check {r['check_seconds']:.2f}, preview {r['preview_seconds']:.2f})", flush=True)
+        print(
+            f"[preview_time] {r['upload']}: {r['rows']} rows -> preview in {r['total_seconds']:.2f} s "
+            f"(read {r['read_seconds']:.2f}, check {r['check_seconds']:.2f}, preview {r['preview_seconds']:.2f})",
+            flush=True,
+        )
     results = {"uploads": rows, "threads": args.threads, "target_seconds": TARGET_SECONDS}
     return write_results(NAME, results, markdown, args.results_dir, rows=rows)
 
@@ -69,12 +99,34 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 def markdown(r: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
     rows, target = r["uploads"], r["target_seconds"]
-    table = [[u["upload"], u["rows"], u["rows_previewed"], *[f"{u[k]:.2f}" for k in (
-        "read_seconds", "check_seconds", "preview_seconds")], f"**{u['total_seconds']:.2f}**",
-        "yes" if u["reached"] else "**no**"] for u in rows]
-    return ("# Upload → first preview (Add-a-task page path)\n\n"
-            f"Warm server (backbone + relational head loaded), cold featurisation caches, "
-            f"{r['threads']} torch thread(s); uploads over {rows[0]['sample_cap'] if rows else '?'} "
-            f"rows are previewed on a sample. Target ≤ {target:.0f} s.\n\n"
-            + md_table(["upload", "rows", "previewed", "read s", "check rows s", "preview s",
-                        "total s", f"≤ {target:.0f} s"], table) + "\n")
+    table = [
+        [
+            u["upload"],
+            u["rows"],
+            u["rows_previewed"],
+            *[f"{u[k]:.2f}" for k in ("read_seconds", "check_seconds", "preview_seconds")],
+            f"**{u['total_seconds']:.2f}**",
+            "yes" if u["reached"] else "**no**",
+        ]
+        for u in rows
+    ]
+    return (
+        "# Upload → first preview (Add-a-task page path)\n\n"
+        f"Warm server (backbone + relational head loaded), cold featurisation caches, "
+        f"{r['threads']} torch thread(s); uploads over {rows[0]['sample_cap'] if rows else '?'} "
+        f"rows are previewed on a sample. Target ≤ {target:.0f} s.\n\n"
+        + md_table(
+            [
+                "upload",
+                "rows",
+                "previewed",
+                "read s",
+                "check rows s",
+                "preview s",
+                "total s",
+                f"≤ {target:.0f} s",
+            ],
+            table,
+        )
+        + "\n"
+    )

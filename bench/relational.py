@@ -47,18 +47,40 @@ TARGETS_DIR = REPO_ROOT / "assets" / "data" / "targets"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=str(REPO_ROOT / "assets/backbone"))
-    parser.add_argument("--head", default=None, help="relational head directory (default: <backbone>_relational)")
-    parser.add_argument("--seeds", default="0,1,2", help="seeds of the random choice of 1 and 2 revealed labels")
-    parser.add_argument("--bootstrap", type=int, default=300, help="paired bootstrap resamples over molecules")
-    parser.add_argument("--max-molecules", type=int, default=None, help="cap the test molecules (trial runs)")
-    parser.add_argument("--preview-targets", default="Tflash_K,surface_tension_mNm,bbbp", help="held-out targets (assets/data/targets/<name>.csv)")
-    parser.add_argument("--preview-n", type=int, default=100, help="training molecules of the new task")
-    parser.add_argument("--preview-seeds", default="0,1", help="split/subsample seeds of the preview comparison")
+    parser.add_argument(
+        "--head", default=None, help="relational head directory (default: <backbone>_relational)"
+    )
+    parser.add_argument(
+        "--seeds", default="0,1,2", help="seeds of the random choice of 1 and 2 revealed labels"
+    )
+    parser.add_argument(
+        "--bootstrap", type=int, default=300, help="paired bootstrap resamples over molecules"
+    )
+    parser.add_argument(
+        "--max-molecules", type=int, default=None, help="cap the test molecules (trial runs)"
+    )
+    parser.add_argument(
+        "--preview-targets",
+        default="Tflash_K,surface_tension_mNm,bbbp",
+        help="held-out targets (assets/data/targets/<name>.csv)",
+    )
+    parser.add_argument(
+        "--preview-n", type=int, default=100, help="training molecules of the new task"
+    )
+    parser.add_argument(
+        "--preview-seeds", default="0,1", help="split/subsample seeds of the preview comparison"
+    )
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--ensemble", type=int, default=5, help="K of the trained task addition")
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
     parser.add_argument("--skip-preview", action="store_true")
-    parser.add_argument("--compare", nargs="*", default=[], metavar="HEAD", help="other relational heads scored on the same pairs (e.g. a --correction surprise head)")
+    parser.add_argument(
+        "--compare",
+        nargs="*",
+        default=[],
+        metavar="HEAD",
+        help="other relational heads scored on the same pairs (e.g. a --correction surprise head)",
+    )
 
 
 def _log(msg: str) -> None:
@@ -72,7 +94,9 @@ def _csv(text: str) -> list[str]:
 # ---------------------------------------------------------------------------- (1) known labels
 
 
-def hidden_label_instances(known: np.ndarray, reveal: str, rng: np.random.Generator) -> list[tuple[int, int, list[int]]]:
+def hidden_label_instances(
+    known: np.ndarray, reveal: str, rng: np.random.Generator
+) -> list[tuple[int, int, list[int]]]:
     """(molecule, hidden task, revealed tasks) for every known label of every molecule.
 
     ``reveal``: "0", "1", "2" (drawn at random among the molecule's other labels; skipped when it
@@ -94,7 +118,9 @@ def hidden_label_instances(known: np.ndarray, reveal: str, rng: np.random.Genera
     return out
 
 
-def score_instances(head, chart, plain, y, classification, instances) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def score_instances(
+    head, chart, plain, y, classification, instances
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Standardised errors (relational, plain), hidden task and molecule of each instance."""
     import torch
 
@@ -128,13 +154,27 @@ def summarise_errors(err_rel, err_plain, task, tasks: list[str], min_count: int 
             "rmse_relational": float(np.sqrt(np.mean(err_rel[sel] ** 2))),
             "rmse_plain": float(np.sqrt(np.mean(err_plain[sel] ** 2))),
         }
-        per_task[name]["change"] = per_task[name]["rmse_relational"] / per_task[name]["rmse_plain"] - 1.0
-    rel = float(np.mean([v["rmse_relational"] for v in per_task.values()])) if per_task else float("nan")
+        per_task[name]["change"] = (
+            per_task[name]["rmse_relational"] / per_task[name]["rmse_plain"] - 1.0
+        )
+    rel = (
+        float(np.mean([v["rmse_relational"] for v in per_task.values()]))
+        if per_task
+        else float("nan")
+    )
     pla = float(np.mean([v["rmse_plain"] for v in per_task.values()])) if per_task else float("nan")
-    return {"per_task": per_task, "mean_rmse_relational": rel, "mean_rmse_plain": pla, "change": rel / pla - 1.0 if pla else float("nan"), "n": int(len(task))}
+    return {
+        "per_task": per_task,
+        "mean_rmse_relational": rel,
+        "mean_rmse_plain": pla,
+        "change": rel / pla - 1.0 if pla else float("nan"),
+        "n": int(len(task)),
+    }
 
 
-def bootstrap_change(err_rel, err_plain, task, mol, tasks, n_boot: int, seed: int = 0) -> tuple[float, float]:
+def bootstrap_change(
+    err_rel, err_plain, task, mol, tasks, n_boot: int, seed: int = 0
+) -> tuple[float, float]:
     """95 % interval of the change in mean-over-tasks RMSE, resampling molecules (paired)."""
     if n_boot <= 0 or len(mol) == 0:
         return float("nan"), float("nan")
@@ -171,7 +211,9 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
     label_counts = known.sum(1)
     section = {
         "test_molecules": int(len(test)),
-        "labels_per_molecule": {str(int(k)): int((label_counts == k).sum()) for k in np.unique(label_counts)},
+        "labels_per_molecule": {
+            str(int(k)): int((label_counts == k).sum()) for k in np.unique(label_counts)
+        },
         "reveals": {},
     }
     for reveal in REVEALS:
@@ -179,11 +221,17 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
         runs = []
         for seed in seeds:
             instances = hidden_label_instances(known, reveal, np.random.default_rng(seed))
-            err_rel, err_plain, task, mol = score_instances(head, chart, plain, y, classification, instances)
+            err_rel, err_plain, task, mol = score_instances(
+                head, chart, plain, y, classification, instances
+            )
             summary = summarise_errors(err_rel, err_plain, task, tasks)
             summary["seed"] = seed
-            summary["ci95_change"] = bootstrap_change(err_rel, err_plain, task, mol, tasks, args.bootstrap, seed)
-            summary["max_abs_correction"] = float(np.max(np.abs(err_rel - err_plain))) if len(err_rel) else 0.0
+            summary["ci95_change"] = bootstrap_change(
+                err_rel, err_plain, task, mol, tasks, args.bootstrap, seed
+            )
+            summary["max_abs_correction"] = (
+                float(np.max(np.abs(err_rel - err_plain))) if len(err_rel) else 0.0
+            )
             runs.append(summary)
         changes = [r["change"] for r in runs]
         entry = {
@@ -200,19 +248,35 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
             entry["target"] = f"≥ {GAIN_TARGET:.0%} lower than plain"
             entry["reached"] = bool(entry["change"] <= -GAIN_TARGET)
         section["reveals"][reveal] = entry
-        _log(f"reveal {reveal}: relational {entry['mean_rmse_relational']:.4f} vs plain {entry['mean_rmse_plain']:.4f} "
-             f"({entry['change']:+.1%}; target {entry['target']}: {'reached' if entry['reached'] else 'NOT reached'})")
+        _log(
+            f"reveal {reveal}: relational {entry['mean_rmse_relational']:.4f} vs plain {entry['mean_rmse_plain']:.4f} "
+            f"({entry['change']:+.1%}; target {entry['target']}: {'reached' if entry['reached'] else 'NOT reached'})"
+        )
     # which single revealed label helps which hidden one (reveal = 1, first seed, pairs with ≥ 20 cases)
     instances = hidden_label_instances(known, "1", np.random.default_rng(0))
-    err_rel, err_plain, task, _mol = score_instances(head, chart, plain, y, classification, instances)
+    err_rel, err_plain, task, _mol = score_instances(
+        head, chart, plain, y, classification, instances
+    )
     source = np.array([c[0] for _, _, c in instances])
     pairs = []
     for k in range(len(tasks)):
         for j in range(len(tasks)):
             sel = (task == k) & (source == j)
             if sel.sum() >= 20:
-                r, p = float(np.sqrt(np.mean(err_rel[sel] ** 2))), float(np.sqrt(np.mean(err_plain[sel] ** 2)))
-                pairs.append({"known": tasks[j], "hidden": tasks[k], "n": int(sel.sum()), "rmse_relational": r, "rmse_plain": p, "change": r / p - 1})
+                r, p = (
+                    float(np.sqrt(np.mean(err_rel[sel] ** 2))),
+                    float(np.sqrt(np.mean(err_plain[sel] ** 2))),
+                )
+                pairs.append(
+                    {
+                        "known": tasks[j],
+                        "hidden": tasks[k],
+                        "n": int(sel.sum()),
+                        "rmse_relational": r,
+                        "rmse_plain": p,
+                        "change": r / p - 1,
+                    }
+                )
     section["single_label_pairs"] = sorted(pairs, key=lambda d: d["change"])
     section["oracle_reveal_1"] = oracle_pairwise_linear(instances, y.numpy() - plain.numpy(), tasks)
     section["what_if_response"] = response_check(head, chart, plain, y, classification, instances)
@@ -224,24 +288,35 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
         entry = {"correction": other.config.correction, "reveals": {}}
         for reveal in REVEALS:
             changes = []
-            for seed in ([int(s) for s in _csv(args.seeds)] if reveal in ("1", "2") else [0]):
+            for seed in [int(s) for s in _csv(args.seeds)] if reveal in ("1", "2") else [0]:
                 inst = hidden_label_instances(known, reveal, np.random.default_rng(seed))
                 er, ep_, tk, _m = score_instances(other, chart, plain, y, classification, inst)
                 changes.append(summarise_errors(er, ep_, tk, tasks)["change"])
             entry["reveals"][reveal] = float(np.mean(changes))
-        entry["what_if_response"] = response_check(other, chart, plain, y, classification, instances)
+        entry["what_if_response"] = response_check(
+            other, chart, plain, y, classification, instances
+        )
         section["compared_heads"][str(path)] = entry
-        _log(f"compared head {path} ({entry['correction']}): " + ", ".join(f"reveal {r}: {v:+.1%}" for r, v in entry["reveals"].items())
-             + f"; monotone what-if {entry['what_if_response']['fraction_monotone']:.0%}")
+        _log(
+            f"compared head {path} ({entry['correction']}): "
+            + ", ".join(f"reveal {r}: {v:+.1%}" for r, v in entry["reveals"].items())
+            + f"; monotone what-if {entry['what_if_response']['fraction_monotone']:.0%}"
+        )
     # value sensitivity: the same graphs with every known value set to what the plain model expects;
     # the truth is then the plain prediction too, so the error is the correction itself
     expected = torch.where(classification, torch.sigmoid(plain), plain)
-    err_expected, _, _, _ = score_instances(head, chart, plain, torch.where(torch.isfinite(y), expected, y), classification, instances)
-    section["max_abs_correction_when_values_equal_plain"] = float(np.max(np.abs(err_expected))) if len(err_expected) else 0.0
+    err_expected, _, _, _ = score_instances(
+        head, chart, plain, torch.where(torch.isfinite(y), expected, y), classification, instances
+    )
+    section["max_abs_correction_when_values_equal_plain"] = (
+        float(np.max(np.abs(err_expected))) if len(err_expected) else 0.0
+    )
     return section
 
 
-def response_check(head, chart, plain, y, classification, instances, surprises=(-1.0, -0.5, 0.5, 1.0)) -> dict:
+def response_check(
+    head, chart, plain, y, classification, instances, surprises=(-1.0, -0.5, 0.5, 1.0)
+) -> dict:
     """What-if sanity: with one known label, move its value by s standard units around the plain
     prediction; the hidden label's correction should follow s monotonically (either direction)."""
     import torch
@@ -270,7 +345,9 @@ def response_check(head, chart, plain, y, classification, instances, surprises=(
         "surprises_std_units": list(surprises),
         "fraction_monotone": float(monotone.mean()),
         "mean_abs_correction_at_1_std": float(c[:, -1].abs().mean()),
-        "fraction_same_correction_sign_for_plus_and_minus_1_std": float((torch.sign(c[:, 0]) == torch.sign(c[:, -1])).float().mean()),
+        "fraction_same_correction_sign_for_plus_and_minus_1_std": float(
+            (torch.sign(c[:, 0]) == torch.sign(c[:, -1])).float().mean()
+        ),
     }
 
 
@@ -285,14 +362,23 @@ def oracle_pairwise_linear(instances, residual: np.ndarray, tasks: list[str]) ->
     count: dict[int, int] = {}
     for (j, k), mols in groups.items():
         rk, rj = residual[mols, k], residual[mols, j]
-        fitted = np.polyval(np.polyfit(rj, rk, 1), rj) if len(mols) >= 3 and rj.std() > 0 else np.zeros_like(rk)
+        fitted = (
+            np.polyval(np.polyfit(rj, rk, 1), rj)
+            if len(mols) >= 3 and rj.std() > 0
+            else np.zeros_like(rk)
+        )
         sse_plain[k] = sse_plain.get(k, 0.0) + float(np.sum(rk**2))
         sse_oracle[k] = sse_oracle.get(k, 0.0) + float(np.sum((rk - fitted) ** 2))
         count[k] = count.get(k, 0) + len(mols)
     keep = [k for k in count if count[k] >= 5]
     plain = float(np.mean([np.sqrt(sse_plain[k] / count[k]) for k in keep]))
     oracle = float(np.mean([np.sqrt(sse_oracle[k] / count[k]) for k in keep]))
-    return {"mean_rmse_plain": plain, "mean_rmse_oracle": oracle, "change": oracle / plain - 1.0, "tasks": [tasks[k] for k in sorted(keep)]}
+    return {
+        "mean_rmse_plain": plain,
+        "mean_rmse_oracle": oracle,
+        "change": oracle / plain - 1.0,
+        "tasks": [tasks[k] for k in sorted(keep)],
+    }
 
 
 # ---------------------------------------------------------------------------- (2) preview vs trained
@@ -305,10 +391,16 @@ def _load_target(name: str):
 
     path = TARGETS_DIR / f"{name}.csv"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: build it with `python -m gate_core.data.builders`")
+        raise FileNotFoundError(
+            f"{path} is missing: build it with `python -m gate_core.data.builders`"
+        )
     frame = pd.read_csv(path)
     task_type = TARGETS[name].task_type if name in TARGETS else "regression"
-    return frame["smiles"].astype(str).tolist(), frame["value"].to_numpy(dtype=np.float64), task_type
+    return (
+        frame["smiles"].astype(str).tolist(),
+        frame["value"].to_numpy(dtype=np.float64),
+        task_type,
+    )
 
 
 def _metrics(task_type: str, y: np.ndarray, pred: np.ndarray, scale: float) -> dict:
@@ -333,7 +425,9 @@ def preview_section(backbone, studio_meta, head, head_meta, args, table_labels) 
     for name in _csv(args.preview_targets):
         smiles, y, task_type = _load_target(name)
         for seed in [int(s) for s in _csv(args.preview_seeds)]:
-            pool, _, test = scaffold_split(smiles, (1.0 - args.test_fraction, 0.0, args.test_fraction), seed)
+            pool, _, test = scaffold_split(
+                smiles, (1.0 - args.test_fraction, 0.0, args.test_fraction), seed
+            )
             order = pool[np.random.default_rng(seed).permutation(len(pool))]
             train = order[: args.preview_n]
             tr_s, tr_y = [smiles[i] for i in train], y[train]
@@ -345,30 +439,61 @@ def preview_section(backbone, studio_meta, head, head_meta, args, table_labels) 
                 known.append(labels)
             covered = float(np.mean([bool(k) for k in known]))
             t0 = time.perf_counter()
-            prev = preview_new_task(backbone, head, tr_s, tr_y.tolist(), te_s, task_type=task_type, name=name)
+            prev = preview_new_task(
+                backbone, head, tr_s, tr_y.tolist(), te_s, task_type=task_type, name=name
+            )
             preview_seconds = time.perf_counter() - t0
-            prev_known = preview_new_task(backbone, head, tr_s, tr_y.tolist(), te_s, task_type=task_type, name=name, known=known)
+            prev_known = preview_new_task(
+                backbone,
+                head,
+                tr_s,
+                tr_y.tolist(),
+                te_s,
+                task_type=task_type,
+                name=name,
+                known=known,
+            )
             t0 = time.perf_counter()
-            result = add_task(backbone, tr_s, tr_y.tolist(), TaskInfo(name, task_type=task_type), TaskAdditionConfig(ensemble=args.ensemble, seed=seed, task_type=task_type))
+            result = add_task(
+                backbone,
+                tr_s,
+                tr_y.tolist(),
+                TaskInfo(name, task_type=task_type),
+                TaskAdditionConfig(ensemble=args.ensemble, seed=seed, task_type=task_type),
+            )
             add_seconds = time.perf_counter() - t0
             trained = result.task.predict(backbone, te_s)["mean"].to_numpy(dtype=float)
             predictor = RelationalPredictor(backbone, head, head_meta)
             predictor.add_task_node(name, tr_s, tr_y.tolist(), model=result.task)
-            trained_known = predictor.predict(te_s, [name], known)[f"{name}_relational"].to_numpy(dtype=float)
+            trained_known = predictor.predict(te_s, [name], known)[f"{name}_relational"].to_numpy(
+                dtype=float
+            )
             row = {
-                "target": name, "task_type": task_type, "seed": seed, "n_train": int(len(train)), "n_test": int(len(test)),
+                "target": name,
+                "task_type": task_type,
+                "seed": seed,
+                "n_train": int(len(train)),
+                "n_test": int(len(test)),
                 "test_with_table_labels": covered,
-                "preview": _metrics(task_type, te_y, prev["prediction"].to_numpy(dtype=float), scale),
-                "preview_table": _metrics(task_type, te_y, prev_known["prediction"].to_numpy(dtype=float), scale),
+                "preview": _metrics(
+                    task_type, te_y, prev["prediction"].to_numpy(dtype=float), scale
+                ),
+                "preview_table": _metrics(
+                    task_type, te_y, prev_known["prediction"].to_numpy(dtype=float), scale
+                ),
                 "trained": _metrics(task_type, te_y, trained, scale),
                 "trained_table": _metrics(task_type, te_y, trained_known, scale),
-                "preview_seconds": preview_seconds, "add_task_seconds": add_seconds, "ridge": prev.attrs.get("ridge"),
+                "preview_seconds": preview_seconds,
+                "add_task_seconds": add_seconds,
+                "ridge": prev.attrs.get("ridge"),
             }
             rows.append(row)
             key = "roc_auc" if task_type == "classification" else "rmse"
-            _log(f"{name} seed {seed} n={len(train)}: preview {key}={row['preview'][key]:.4g} ({preview_seconds:.1f} s), "
-                 f"trained {key}={row['trained'][key]:.4g} ({add_seconds:.1f} s); +table: preview {row['preview_table'][key]:.4g}, "
-                 f"trained {row['trained_table'][key]:.4g} ({covered:.0%} of test molecules have table labels)")
+            _log(
+                f"{name} seed {seed} n={len(train)}: preview {key}={row['preview'][key]:.4g} ({preview_seconds:.1f} s), "
+                f"trained {key}={row['trained'][key]:.4g} ({add_seconds:.1f} s); +table: preview {row['preview_table'][key]:.4g}, "
+                f"trained {row['trained_table'][key]:.4g} ({covered:.0%} of test molecules have table labels)"
+            )
     return rows
 
 
@@ -386,13 +511,31 @@ def time_to_first_preview(backbone, head_path, args) -> dict:
     t0 = time.perf_counter()
     head, _ = load_relational(head_path)
     t_load = time.perf_counter() - t0
-    out = preview_new_task(backbone, head, [smiles[i] for i in support], y[support].tolist(), [smiles[i] for i in query], task_type=task_type, name=name)
+    out = preview_new_task(
+        backbone,
+        head,
+        [smiles[i] for i in support],
+        y[support].tolist(),
+        [smiles[i] for i in query],
+        task_type=task_type,
+        name=name,
+    )
     total = time.perf_counter() - t0
-    result = {"target": name, "support": int(len(support)), "query": int(len(query)), "head_load_seconds": t_load,
-              "preview_seconds": total - t_load, "total_seconds": total, "target_seconds": PREVIEW_TARGET_SECONDS,
-              "reached": bool(total <= PREVIEW_TARGET_SECONDS), "valid_predictions": int(out["prediction"].notna().sum())}
-    _log(f"time to first preview ({len(support)} support + {len(query)} query molecules, cold caches): {total:.2f} s "
-         f"(head load {t_load:.2f} s); target ≤ {PREVIEW_TARGET_SECONDS:.0f} s: {'reached' if result['reached'] else 'NOT reached'}")
+    result = {
+        "target": name,
+        "support": int(len(support)),
+        "query": int(len(query)),
+        "head_load_seconds": t_load,
+        "preview_seconds": total - t_load,
+        "total_seconds": total,
+        "target_seconds": PREVIEW_TARGET_SECONDS,
+        "reached": bool(total <= PREVIEW_TARGET_SECONDS),
+        "valid_predictions": int(out["prediction"].notna().sum()),
+    }
+    _log(
+        f"time to first preview ({len(support)} support + {len(query)} query molecules, cold caches): {total:.2f} s "
+        f"(head load {t_load:.2f} s); target ≤ {PREVIEW_TARGET_SECONDS:.0f} s: {'reached' if result['reached'] else 'NOT reached'}"
+    )
     return result
 
 
@@ -411,22 +554,57 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     backbone, meta = load_checkpoint(args.backbone, "cpu")
     for p in backbone.parameters():
         p.requires_grad_(False)
-    head_path = Path(args.head) if args.head else Path(args.backbone).with_name(Path(args.backbone).name + "_relational")
+    head_path = (
+        Path(args.head)
+        if args.head
+        else Path(args.backbone).with_name(Path(args.backbone).name + "_relational")
+    )
     backbone_id = backbone_fingerprint(backbone)
     head, head_meta = load_relational(head_path, backbone_id)
     results: dict = {
-        "backbone": str(args.backbone), "backbone_id": backbone_id, "head": str(head_path),
-        "head_training": {k: head_meta.get(k) for k in ("best_epoch", "epochs_run", "wall_seconds", "features_seconds", "val", "train_config")},
-        "settings": {k: getattr(args, k) for k in ("seeds", "bootstrap", "max_molecules", "preview_targets", "preview_n", "preview_seeds", "test_fraction", "ensemble", "threads", "compare")},
+        "backbone": str(args.backbone),
+        "backbone_id": backbone_id,
+        "head": str(head_path),
+        "head_training": {
+            k: head_meta.get(k)
+            for k in (
+                "best_epoch",
+                "epochs_run",
+                "wall_seconds",
+                "features_seconds",
+                "val",
+                "train_config",
+            )
+        },
+        "settings": {
+            k: getattr(args, k)
+            for k in (
+                "seeds",
+                "bootstrap",
+                "max_molecules",
+                "preview_targets",
+                "preview_n",
+                "preview_seeds",
+                "test_fraction",
+                "ensemble",
+                "threads",
+                "compare",
+            )
+        },
     }
     results["head_correction"] = head.config.correction
     results["known_labels"] = known_label_section(backbone, meta, head, args, args.compare)
     if not args.skip_preview:
         table_path = resolve_table_path(meta["pretraining"]["config"]["table"])
         table = MultiTaskTable.read_long(table_path, backbone.task_names)
-        table_labels = {s: {t: float(v) for t, v in zip(table.tasks, row) if np.isfinite(v)} for s, row in zip(table.smiles, table.Y)}
+        table_labels = {
+            s: {t: float(v) for t, v in zip(table.tasks, row) if np.isfinite(v)}
+            for s, row in zip(table.smiles, table.Y)
+        }
         results["time_to_first_preview"] = time_to_first_preview(backbone, head_path, args)
-        results["preview_vs_trained"] = preview_section(backbone, meta, head, head_meta, args, table_labels)
+        results["preview_vs_trained"] = preview_section(
+            backbone, meta, head, head_meta, args, table_labels
+        )
     results["wall_seconds"] = time.perf_counter() - started
     return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
 
@@ -445,7 +623,9 @@ def markdown(results: dict) -> str:
         f"{(results['head_training'].get('wall_seconds') or 0):.0f} s).",
         "",
         f"Scaffold **test** fold of the backbone, {kl['test_molecules']} molecules with ≥ 2 labels. Each label in turn is hidden; "
-        "0, 1, 2 (random, seeds " + str(results["settings"]["seeds"]) + ") or all of the molecule's other labels are given as known values. "
+        "0, 1, 2 (random, seeds "
+        + str(results["settings"]["seeds"])
+        + ") or all of the molecule's other labels are given as known values. "
         "RMSE in standardised units (backbone scaler), per task, then averaged over tasks; the plain column is the plain GATE "
         "prediction on exactly the same (molecule, hidden label) pairs. 95 % interval: paired bootstrap over molecules (first seed).",
         "",
@@ -453,37 +633,112 @@ def markdown(results: dict) -> str:
     rows = []
     for reveal, e in kl["reveals"].items():
         ci = e["runs"][0]["ci95_change"]
-        rows.append([reveal, e["runs"][0]["n"], e["mean_rmse_plain"], e["mean_rmse_relational"], _pct(e["change"]),
-                     f"{_pct(ci[0])} … {_pct(ci[1])}", e["target"], "**reached**" if e["reached"] else "**not reached**"])
-    lines.append(md_table(["labels revealed", "pairs", "plain RMSE", "relational RMSE", "change", "95 % CI", "target", "verdict"], rows))
+        rows.append(
+            [
+                reveal,
+                e["runs"][0]["n"],
+                e["mean_rmse_plain"],
+                e["mean_rmse_relational"],
+                _pct(e["change"]),
+                f"{_pct(ci[0])} … {_pct(ci[1])}",
+                e["target"],
+                "**reached**" if e["reached"] else "**not reached**",
+            ]
+        )
+    lines.append(
+        md_table(
+            [
+                "labels revealed",
+                "pairs",
+                "plain RMSE",
+                "relational RMSE",
+                "change",
+                "95 % CI",
+                "target",
+                "verdict",
+            ],
+            rows,
+        )
+    )
     lines += ["", "Per task (all other labels revealed):", ""]
     per = kl["reveals"]["all"]["runs"][0]["per_task"]
     one = kl["reveals"]["1"]["runs"][0]["per_task"]
-    lines.append(md_table(["task", "pairs", "plain", "relational (1 known)", "change (1)", "relational (all known)", "change (all)"],
-                          [[t, v["n"], v["rmse_plain"], one.get(t, {}).get("rmse_relational"), _pct(one.get(t, {}).get("change", float("nan"))), v["rmse_relational"], _pct(v["change"])] for t, v in per.items()]))
+    lines.append(
+        md_table(
+            [
+                "task",
+                "pairs",
+                "plain",
+                "relational (1 known)",
+                "change (1)",
+                "relational (all known)",
+                "change (all)",
+            ],
+            [
+                [
+                    t,
+                    v["n"],
+                    v["rmse_plain"],
+                    one.get(t, {}).get("rmse_relational"),
+                    _pct(one.get(t, {}).get("change", float("nan"))),
+                    v["rmse_relational"],
+                    _pct(v["change"]),
+                ]
+                for t, v in per.items()
+            ],
+        )
+    )
     oracle = kl.get("oracle_reveal_1")
     if oracle:
-        lines += ["", f"Reference, not a method: with 1 label known, a straight line r_k ≈ a + b·r_j fitted for every (known, hidden) pair "
-                  f"on these **test** pairs themselves (in-sample) would reach {oracle['mean_rmse_oracle']:.4g} vs plain {oracle['mean_rmse_plain']:.4g} "
-                  f"({_pct(oracle['change'])}): the residual correlations between properties on new molecules bound what any head can do here."]
+        lines += [
+            "",
+            f"Reference, not a method: with 1 label known, a straight line r_k ≈ a + b·r_j fitted for every (known, hidden) pair "
+            f"on these **test** pairs themselves (in-sample) would reach {oracle['mean_rmse_oracle']:.4g} vs plain {oracle['mean_rmse_plain']:.4g} "
+            f"({_pct(oracle['change'])}): the residual correlations between properties on new molecules bound what any head can do here.",
+        ]
     if "what_if_response" in kl:
         w = kl["what_if_response"]
-        lines += ["", f"What-if behaviour (head `{results.get('head_correction')}`; one known label moved −1, −0.5, +0.5, +1 standard units around its plain "
-                  f"prediction): the hidden label's correction is monotone in the known value for {w['fraction_monotone']:.0%} of pairs, "
-                  f"same sign for −1 and +1 in {w['fraction_same_correction_sign_for_plus_and_minus_1_std']:.0%}, "
-                  f"mean |correction| at +1 = {w['mean_abs_correction_at_1_std']:.3g} standard units. With every known value equal to what the plain model "
-                  f"expects, the largest correction is {kl.get('max_abs_correction_when_values_equal_plain', float('nan')):.2g}."]
+        lines += [
+            "",
+            f"What-if behaviour (head `{results.get('head_correction')}`; one known label moved −1, −0.5, +0.5, +1 standard units around its plain "
+            f"prediction): the hidden label's correction is monotone in the known value for {w['fraction_monotone']:.0%} of pairs, "
+            f"same sign for −1 and +1 in {w['fraction_same_correction_sign_for_plus_and_minus_1_std']:.0%}, "
+            f"mean |correction| at +1 = {w['mean_abs_correction_at_1_std']:.3g} standard units. With every known value equal to what the plain model "
+            f"expects, the largest correction is {kl.get('max_abs_correction_when_values_equal_plain', float('nan')):.2g}.",
+        ]
     for path, e in kl.get("compared_heads", {}).items():
         w = e["what_if_response"]
-        lines += ["", f"Compared head `{path}` (correction `{e['correction']}`): change vs plain "
-                  + ", ".join(f"{r} known {_pct(v)}" for r, v in e["reveals"].items())
-                  + f"; what-if monotone for {w['fraction_monotone']:.0%} of pairs, same sign for −1 and +1 in "
-                  f"{w['fraction_same_correction_sign_for_plus_and_minus_1_std']:.0%}."]
+        lines += [
+            "",
+            f"Compared head `{path}` (correction `{e['correction']}`): change vs plain "
+            + ", ".join(f"{r} known {_pct(v)}" for r, v in e["reveals"].items())
+            + f"; what-if monotone for {w['fraction_monotone']:.0%} of pairs, same sign for −1 and +1 in "
+            f"{w['fraction_same_correction_sign_for_plus_and_minus_1_std']:.0%}.",
+        ]
     pairs = kl.get("single_label_pairs", [])
     if pairs:
-        lines += ["", "Single known label → hidden label, largest gains and losses (≥ 20 pairs):", ""]
+        lines += [
+            "",
+            "Single known label → hidden label, largest gains and losses (≥ 20 pairs):",
+            "",
+        ]
         show = pairs[:8] + [p for p in pairs[-4:] if p not in pairs[:8]]
-        lines.append(md_table(["known", "hidden", "pairs", "plain", "relational", "change"], [[p["known"], p["hidden"], p["n"], p["rmse_plain"], p["rmse_relational"], _pct(p["change"])] for p in show]))
+        lines.append(
+            md_table(
+                ["known", "hidden", "pairs", "plain", "relational", "change"],
+                [
+                    [
+                        p["known"],
+                        p["hidden"],
+                        p["n"],
+                        p["rmse_plain"],
+                        p["rmse_relational"],
+                        _pct(p["change"]),
+                    ]
+                    for p in show
+                ],
+            )
+        )
     if "preview_vs_trained" in results:
         t = results["time_to_first_preview"]
         lines += [
@@ -498,10 +753,48 @@ def markdown(results: dict) -> str:
         prow = []
         for r in results["preview_vs_trained"]:
             key = "roc_auc" if r["task_type"] == "classification" else "rmse"
-            prow.append([r["target"], r["seed"], r["n_train"], r["n_test"], key, r["preview"][key], r["trained"][key],
-                         r["preview"].get("nrmse"), r["trained"].get("nrmse"), r["preview_table"][key], r["trained_table"][key],
-                         f"{r['test_with_table_labels']:.0%}", r["preview_seconds"], r["add_task_seconds"]])
-        lines.append(md_table(["target", "seed", "n", "test", "metric", "preview", "trained", "preview NRMSE", "trained NRMSE", "preview +table", "trained +table", "test with table labels", "preview s", "add-task s"], prow))
-        lines += ["", f"Time to first preview (load head + preview of {t['support']} support and {t['query']} query molecules from raw SMILES, cold caches, backbone already loaded): "
-                  f"**{t['total_seconds']:.2f} s** (head load {t['head_load_seconds']:.2f} s); target ≤ {t['target_seconds']:.0f} s: **{'reached' if t['reached'] else 'not reached'}**."]
+            prow.append(
+                [
+                    r["target"],
+                    r["seed"],
+                    r["n_train"],
+                    r["n_test"],
+                    key,
+                    r["preview"][key],
+                    r["trained"][key],
+                    r["preview"].get("nrmse"),
+                    r["trained"].get("nrmse"),
+                    r["preview_table"][key],
+                    r["trained_table"][key],
+                    f"{r['test_with_table_labels']:.0%}",
+                    r["preview_seconds"],
+                    r["add_task_seconds"],
+                ]
+            )
+        lines.append(
+            md_table(
+                [
+                    "target",
+                    "seed",
+                    "n",
+                    "test",
+                    "metric",
+                    "preview",
+                    "trained",
+                    "preview NRMSE",
+                    "trained NRMSE",
+                    "preview +table",
+                    "trained +table",
+                    "test with table labels",
+                    "preview s",
+                    "add-task s",
+                ],
+                prow,
+            )
+        )
+        lines += [
+            "",
+            f"Time to first preview (load head + preview of {t['support']} support and {t['query']} query molecules from raw SMILES, cold caches, backbone already loaded): "
+            f"**{t['total_seconds']:.2f} s** (head load {t['head_load_seconds']:.2f} s); target ≤ {t['target_seconds']:.0f} s: **{'reached' if t['reached'] else 'not reached'}**.",
+        ]
     return "\n".join(lines)

@@ -47,7 +47,14 @@ from bench.common import REPO_ROOT, PeakMemory, csv_rows, limit_threads, md_tabl
 
 NAME = "scaling"
 DESCRIPTION = "scaling curves: add-task time/memory vs sources, n and existing tasks; pre-training step vs tasks (pairwise vs mean); predict and featurise throughput vs batch"
-CURVES = ("add_task_vs_sources", "add_task_vs_n", "add_task_vs_existing", "pretrain_step_vs_tasks", "predict_vs_batch", "featurize_vs_batch")
+CURVES = (
+    "add_task_vs_sources",
+    "add_task_vs_n",
+    "add_task_vs_existing",
+    "pretrain_step_vs_tasks",
+    "predict_vs_batch",
+    "featurize_vs_batch",
+)
 X_NAME = {
     "add_task_vs_sources": "n_sources",
     "add_task_vs_n": "n",
@@ -60,14 +67,34 @@ TABLE = REPO_ROOT / "assets" / "data" / "chemicals_properties.csv.gz"
 
 # grid of the full run (≈ 10–15 min on a 2-core CPU) and of --quick (tests / CI smoke)
 FULL = {
-    "sources": "1,2,4,8,16", "sizes": "50,200,1000,5000", "existing": 8, "tasks": "2,4,8,16", "batch_sizes": "1,8,64,512,4096",
-    "featurize_sizes": "1,8,64,512,4096", "add_molecules": 500, "pretrain_molecules": 2000, "pretrain_steps": 20, "pretrain_warmup": 3,
-    "pretrain_batch_size": 64, "max_calls": 256, "ensemble": 5,
+    "sources": "1,2,4,8,16",
+    "sizes": "50,200,1000,5000",
+    "existing": 8,
+    "tasks": "2,4,8,16",
+    "batch_sizes": "1,8,64,512,4096",
+    "featurize_sizes": "1,8,64,512,4096",
+    "add_molecules": 500,
+    "pretrain_molecules": 2000,
+    "pretrain_steps": 20,
+    "pretrain_warmup": 3,
+    "pretrain_batch_size": 64,
+    "max_calls": 256,
+    "ensemble": 5,
 }
 QUICK = {
-    "sources": "1,2", "sizes": "30,60", "existing": 2, "tasks": "2,4", "batch_sizes": "1,16", "featurize_sizes": "1,16",
-    "add_molecules": 40, "pretrain_molecules": 64, "pretrain_steps": 2, "pretrain_warmup": 1, "pretrain_batch_size": 16,
-    "max_calls": 8, "ensemble": 2,
+    "sources": "1,2",
+    "sizes": "30,60",
+    "existing": 2,
+    "tasks": "2,4",
+    "batch_sizes": "1,16",
+    "featurize_sizes": "1,16",
+    "add_molecules": 40,
+    "pretrain_molecules": 64,
+    "pretrain_steps": 2,
+    "pretrain_warmup": 1,
+    "pretrain_batch_size": 16,
+    "max_calls": 8,
+    "ensemble": 2,
 }
 # --quick trains each member for a few steps only, with the learned-ratio outer step still exercised
 QUICK_ADD_CONFIG = {"max_steps": 6, "warmup_steps": 2, "outer_every": 3, "eval_every": 3}
@@ -76,36 +103,116 @@ PREDICT_TASK_CONFIG = {"max_steps": 20, "warmup_steps": 5, "outer_every": 5, "ev
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="cpu", help="cpu | cuda (default cpu; 'auto' = cuda when available)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch/BLAS threads of every measuring process (default 1: on a shared machine, more OpenMP threads than free cores spin against the neighbours and a 15 ms prediction takes seconds)")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and short training: a smoke test of every curve in well under a minute")
-    parser.add_argument("--curves", default=",".join(CURVES), help=f"comma-separated subset of {','.join(CURVES)}")
-    parser.add_argument("--results-name", default=None, help="result file stem (default: scaling on CPU, scaling_cuda on CUDA)")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu | cuda (default cpu; 'auto' = cuda when available)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch/BLAS threads of every measuring process (default 1: on a shared machine, more OpenMP threads than free cores spin against the neighbours and a 15 ms prediction takes seconds)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes and short training: a smoke test of every curve in well under a minute",
+    )
+    parser.add_argument(
+        "--curves", default=",".join(CURVES), help=f"comma-separated subset of {','.join(CURVES)}"
+    )
+    parser.add_argument(
+        "--results-name",
+        default=None,
+        help="result file stem (default: scaling on CPU, scaling_cuda on CUDA)",
+    )
     parser.add_argument("--backbone", default=str(REPO_ROOT / "assets/backbone"))
-    parser.add_argument("--table", default=str(TABLE), help="pre-training long table: molecules for pre-training steps, add_task_vs_n, prediction and featurisation")
+    parser.add_argument(
+        "--table",
+        default=str(TABLE),
+        help="pre-training long table: molecules for pre-training steps, add_task_vs_n, prediction and featurisation",
+    )
     g = parser.add_argument_group("grid (defaults: the full run, or tiny ones with --quick)")
-    g.add_argument("--sources", default=None, help="source-task counts S for add_task_vs_sources (full: 1,2,4,8,16)")
-    g.add_argument("--sources-mode", choices=("subset", "exclude", "both"), default="both", help="how S sources are obtained (see the module doc)")
-    g.add_argument("--sizes", default=None, help="training sizes n for add_task_vs_n (full: 50,200,1000,5000)")
-    g.add_argument("--existing", type=int, default=None, help="tasks added one after another in add_task_vs_existing (full: 8)")
-    g.add_argument("--tasks", default=None, help="task counts T for pretrain_step_vs_tasks (full: 2,4,8,16)")
-    g.add_argument("--batch-sizes", default=None, help="molecules per predict call (full: 1,8,64,512,4096)")
-    g.add_argument("--featurize-sizes", default=None, help="molecules per featurize call (full: 1,8,64,512,4096)")
-    g.add_argument("--max-calls", type=int, default=None, help="predict/featurise points make at most this many calls (full: 256)")
-    g.add_argument("--add-target", default="huuskonen_logS", help="target whose molecules the sources and existing curves add (as task_addition's speed section)")
-    g.add_argument("--add-molecules", type=int, default=None, help="molecules of that task (full: 500)")
-    g.add_argument("--n-property", default="Tm_K", help="property of --table whose distinct molecules and values give add_task_vs_n's tasks")
-    g.add_argument("--ensemble", type=int, default=None, help="K of every task addition (full: 5, task addition's default)")
+    g.add_argument(
+        "--sources",
+        default=None,
+        help="source-task counts S for add_task_vs_sources (full: 1,2,4,8,16)",
+    )
+    g.add_argument(
+        "--sources-mode",
+        choices=("subset", "exclude", "both"),
+        default="both",
+        help="how S sources are obtained (see the module doc)",
+    )
+    g.add_argument(
+        "--sizes", default=None, help="training sizes n for add_task_vs_n (full: 50,200,1000,5000)"
+    )
+    g.add_argument(
+        "--existing",
+        type=int,
+        default=None,
+        help="tasks added one after another in add_task_vs_existing (full: 8)",
+    )
+    g.add_argument(
+        "--tasks", default=None, help="task counts T for pretrain_step_vs_tasks (full: 2,4,8,16)"
+    )
+    g.add_argument(
+        "--batch-sizes", default=None, help="molecules per predict call (full: 1,8,64,512,4096)"
+    )
+    g.add_argument(
+        "--featurize-sizes",
+        default=None,
+        help="molecules per featurize call (full: 1,8,64,512,4096)",
+    )
+    g.add_argument(
+        "--max-calls",
+        type=int,
+        default=None,
+        help="predict/featurise points make at most this many calls (full: 256)",
+    )
+    g.add_argument(
+        "--add-target",
+        default="huuskonen_logS",
+        help="target whose molecules the sources and existing curves add (as task_addition's speed section)",
+    )
+    g.add_argument(
+        "--add-molecules", type=int, default=None, help="molecules of that task (full: 500)"
+    )
+    g.add_argument(
+        "--n-property",
+        default="Tm_K",
+        help="property of --table whose distinct molecules and values give add_task_vs_n's tasks",
+    )
+    g.add_argument(
+        "--ensemble",
+        type=int,
+        default=None,
+        help="K of every task addition (full: 5, task addition's default)",
+    )
     g.add_argument("--pretrain-molecules", type=int, default=None)
-    g.add_argument("--pretrain-steps", type=int, default=None, help="timed steps per (T, form) point")
+    g.add_argument(
+        "--pretrain-steps", type=int, default=None, help="timed steps per (T, form) point"
+    )
     g.add_argument("--pretrain-warmup", type=int, default=None)
     g.add_argument("--pretrain-batch-size", type=int, default=None)
-    parser.add_argument("--flat-tolerance", type=float, default=0.2, help="'flat' when the fitted line changes by at most this fraction over the range")
-    parser.add_argument("--isolation", choices=("process", "none"), default=None,
-                        help="process: each memory-measured point in a fresh interpreter (default); none: in this process (faster, "
-                             "but memory freed by earlier points can be reused, so peaks are lower bounds; default with --quick)")
-    parser.add_argument("--worker-timeout", type=float, default=900.0, help="seconds before a point's worker process is killed")
+    parser.add_argument(
+        "--flat-tolerance",
+        type=float,
+        default=0.2,
+        help="'flat' when the fitted line changes by at most this fraction over the range",
+    )
+    parser.add_argument(
+        "--isolation",
+        choices=("process", "none"),
+        default=None,
+        help="process: each memory-measured point in a fresh interpreter (default); none: in this process (faster, "
+        "but memory freed by earlier points can be reused, so peaks are lower bounds; default with --quick)",
+    )
+    parser.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=900.0,
+        help="seconds before a point's worker process is killed",
+    )
 
 
 def _log(msg: str) -> None:
@@ -133,9 +240,16 @@ def flat_check(x: list[float], y: list[float], tolerance: float = 0.2) -> dict[s
     distinct x: everything None.
     """
     x_arr, y_arr = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    out: dict[str, Any] = {"n_points": len(x_arr), "tolerance": tolerance, "criterion": "fitted change over the range ≤ +tolerance",
-                           "slope": None, "intercept": None,
-                           "relative_change_first_to_last": None, "raw_relative_change": None, "flat": None}
+    out: dict[str, Any] = {
+        "n_points": len(x_arr),
+        "tolerance": tolerance,
+        "criterion": "fitted change over the range ≤ +tolerance",
+        "slope": None,
+        "intercept": None,
+        "relative_change_first_to_last": None,
+        "raw_relative_change": None,
+        "flat": None,
+    }
     if len(x_arr) != len(y_arr):
         raise ValueError("x and y must have the same length")
     if len(x_arr) < 2 or np.unique(x_arr).size < 2:
@@ -177,7 +291,11 @@ def long_rows(curves: dict[str, list[dict]], device: str) -> list[dict]:
         for key, value in point.items():
             if isinstance(value, dict):
                 out += numeric(f"{prefix}{key}.", value)
-            elif isinstance(value, (int, float)) and not isinstance(value, bool) and value is not None:
+            elif (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and value is not None
+            ):
                 out.append((prefix + key, value))
         return out
 
@@ -187,7 +305,16 @@ def long_rows(curves: dict[str, list[dict]], device: str) -> list[dict]:
         for point in points:
             for metric, value in numeric("", point):
                 if metric != x_name:
-                    rows.append({"curve": curve, "x_name": x_name, "x": point[x_name], "metric": metric, "value": value, "device": point.get("device", device)})
+                    rows.append(
+                        {
+                            "curve": curve,
+                            "x_name": x_name,
+                            "x": point[x_name],
+                            "metric": metric,
+                            "value": value,
+                            "device": point.get("device", device),
+                        }
+                    )
     return rows
 
 
@@ -197,9 +324,10 @@ def long_rows(curves: dict[str, list[dict]], device: str) -> list[dict]:
 def step_batches(n_molecules: int, batch_size: int, n_steps: int, seed: int = 0) -> list[list[int]]:
     """Row indices of ``n_steps`` batches: consecutive seeded permutations of the molecules."""
     rng = np.random.default_rng(seed)
-    order = np.concatenate([rng.permutation(n_molecules)
-                            for _ in range(n_steps * batch_size // n_molecules + 1)])
-    return [order[i * batch_size:(i + 1) * batch_size].tolist() for i in range(n_steps)]
+    order = np.concatenate(
+        [rng.permutation(n_molecules) for _ in range(n_steps * batch_size // n_molecules + 1)]
+    )
+    return [order[i * batch_size : (i + 1) * batch_size].tolist() for i in range(n_steps)]
 
 
 def build_form(config, tasks: list, y_scaler, d_scaler, form: str, device: str = "cpu") -> dict:  # noqa: ANN001 - PretrainConfig and scalers
@@ -217,9 +345,11 @@ def build_form(config, tasks: list, y_scaler, d_scaler, form: str, device: str =
     model.set_scalers(y_scaler.mean, y_scaler.std, d_scaler.mean, d_scaler.std)
     model = model.to(device).train()
     weights = LossWeights(auto=0, cons=0, map=0, dis=0) if form == "none" else LossWeights()
-    return {"objective": GATEObjective(model, weights, "mean" if form == "none" else form),
-            "optimizer": torch.optim.Adam(model.parameters(), lr=config.lr),
-            "device": torch.device(device)}
+    return {
+        "objective": GATEObjective(model, weights, "mean" if form == "none" else form),
+        "optimizer": torch.optim.Adam(model.parameters(), lr=config.lr),
+        "device": torch.device(device),
+    }
 
 
 def gate_step(run: dict, dataset, index: list[int]) -> float:  # noqa: ANN001 - MoleculeDataset
@@ -279,13 +409,22 @@ def _add_config(spec: dict):
     from gate_core.transfer.ratios import RatioSettings
 
     ratios = RatioSettings(mode="learned", excluded=list(spec.get("excluded", [])))
-    return TaskAdditionConfig(ratios=ratios, seed=0, task_type=spec.get("task_type"), ensemble=spec["ensemble"], **spec.get("config", {}))
+    return TaskAdditionConfig(
+        ratios=ratios,
+        seed=0,
+        task_type=spec.get("task_type"),
+        ensemble=spec["ensemble"],
+        **spec.get("config", {}),
+    )
 
 
 def _steps_summary(result) -> dict:  # noqa: ANN001 - TaskAdditionResult
     steps = [m["steps"] for m in result.task.metadata["members"]]
-    return {"member_steps": steps, "total_steps": int(sum(steps)),
-            "train_seconds_per_step": result.timings["train_seconds"] / max(1, sum(steps))}
+    return {
+        "member_steps": steps,
+        "total_steps": int(sum(steps)),
+        "train_seconds_per_step": result.timings["train_seconds"] / max(1, sum(steps)),
+    }
 
 
 def clear_feature_caches() -> None:
@@ -335,10 +474,18 @@ def _worker_add_task(spec: dict) -> dict:
         _sync(device)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
-        "wall_seconds": wall, "cpu_seconds": cpu, "load_1min": load, "featurize_seconds": result.timings["featurize_seconds"], "train_seconds": result.timings["train_seconds"],
-        "other_seconds": wall - result.timings["featurize_seconds"] - result.timings["train_seconds"],
-        **_steps_summary(result), **mem.result,
-        "sources_computed": len(backbone.task_names), "sources_active": len(backbone.task_names) - len(config.ratios.excluded),
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "load_1min": load,
+        "featurize_seconds": result.timings["featurize_seconds"],
+        "train_seconds": result.timings["train_seconds"],
+        "other_seconds": wall
+        - result.timings["featurize_seconds"]
+        - result.timings["train_seconds"],
+        **_steps_summary(result),
+        **mem.result,
+        "sources_computed": len(backbone.task_names),
+        "sources_active": len(backbone.task_names) - len(config.ratios.excluded),
         "n_train": result.task.metadata["n_train"],
     }
 
@@ -372,9 +519,17 @@ def _worker_pretrain_step(spec: dict) -> dict:
                 cpu_seconds.append(time.process_time() - c0)
     median = statistics.median(seconds)
     return {
-        "step_ms": 1000 * median, "step_cpu_ms": 1000 * statistics.median(cpu_seconds), "load_1min": load, "step_ms_p10": 1000 * float(np.percentile(seconds, 10)), "step_ms_p90": 1000 * float(np.percentile(seconds, 90)),
-        "mol_per_s": spec["batch_size"] / median, "steps": len(seconds), **mem.result,
-        "labels_in_timed_batches": int(sum(int(dataset.mask[idx].sum()) for idx in batches[spec["warmup"]:])),
+        "step_ms": 1000 * median,
+        "step_cpu_ms": 1000 * statistics.median(cpu_seconds),
+        "load_1min": load,
+        "step_ms_p10": 1000 * float(np.percentile(seconds, 10)),
+        "step_ms_p90": 1000 * float(np.percentile(seconds, 90)),
+        "mol_per_s": spec["batch_size"] / median,
+        "steps": len(seconds),
+        **mem.result,
+        "labels_in_timed_batches": int(
+            sum(int(dataset.mask[idx].sum()) for idx in batches[spec["warmup"] :])
+        ),
     }
 
 
@@ -397,11 +552,22 @@ def run_worker(spec: dict, work_dir: Path, timeout: float) -> dict:
     out_path = spec_path[:-5] + ".out.json"
     Path(spec_path).write_text(json.dumps(spec))
     threads = str(spec["threads"])
-    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+    }
     t0 = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, "-m", "bench.scaling", "worker", spec_path, out_path], cwd=REPO_ROOT, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.scaling", "worker", spec_path, out_path],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"worker timed out after {timeout:.0f} s"}
     process_seconds = time.perf_counter() - t0
@@ -433,8 +599,18 @@ def curve_add_task_vs_sources(ctx: dict) -> list[dict]:
     args, g = ctx["args"], ctx["grid"]
     names = ctx["source_names"]
     smiles, values, task_type = _load_add_target(args.add_target, g["add_molecules"])
-    base = {"kind": "add_task", "backbone": args.backbone, "device": ctx["device"], "threads": ctx["threads"], "smiles": smiles,
-            "values": values, "name": f"scaling_{args.add_target}", "task_type": task_type, "ensemble": g["ensemble"], "config": ctx["add_config"]}
+    base = {
+        "kind": "add_task",
+        "backbone": args.backbone,
+        "device": ctx["device"],
+        "threads": ctx["threads"],
+        "smiles": smiles,
+        "values": values,
+        "name": f"scaling_{args.add_target}",
+        "task_type": task_type,
+        "ensemble": g["ensemble"],
+        "config": ctx["add_config"],
+    }
     points = []
     for k in _ints(g["sources"]):
         if k > len(names):
@@ -444,7 +620,9 @@ def curve_add_task_vs_sources(ctx: dict) -> list[dict]:
         variants = []
         if args.sources_mode in ("subset", "both"):
             variants.append(("subset", {"sources": names[:k]} if k < len(names) else {}))
-        if args.sources_mode in ("exclude", "both") and (k < len(names) or args.sources_mode == "exclude"):
+        if args.sources_mode in ("exclude", "both") and (
+            k < len(names) or args.sources_mode == "exclude"
+        ):
             variants.append(("exclude", {"excluded": names[k:]}))
         for how, extra in variants:
             r = measure(ctx, {**base, **extra})
@@ -452,13 +630,48 @@ def curve_add_task_vs_sources(ctx: dict) -> list[dict]:
                 point.update(r)
                 point["sources_via"] = how
             else:
-                point["excluded"] = {key: r.get(key) for key in ("wall_seconds", "cpu_seconds", "load_1min", "featurize_seconds", "train_seconds", "peak_memory_mb",
-                                                                  "total_steps", "train_seconds_per_step", "sources_computed", "sources_active", "error")
-                                     if r.get(key) is not None}
-            _log(f"sources: S = {k} ({how}): " + (r["error"] if "error" in r else f"{r['wall_seconds']:.1f} s, peak +{r['peak_memory_mb']:.0f} MB, {r['total_steps']} steps"))
+                point["excluded"] = {
+                    key: r.get(key)
+                    for key in (
+                        "wall_seconds",
+                        "cpu_seconds",
+                        "load_1min",
+                        "featurize_seconds",
+                        "train_seconds",
+                        "peak_memory_mb",
+                        "total_steps",
+                        "train_seconds_per_step",
+                        "sources_computed",
+                        "sources_active",
+                        "error",
+                    )
+                    if r.get(key) is not None
+                }
+            _log(
+                f"sources: S = {k} ({how}): "
+                + (
+                    r["error"]
+                    if "error" in r
+                    else f"{r['wall_seconds']:.1f} s, peak +{r['peak_memory_mb']:.0f} MB, {r['total_steps']} steps"
+                )
+            )
         if args.sources_mode == "both" and k == len(names):
-            point["excluded"] = {key: point.get(key) for key in ("wall_seconds", "cpu_seconds", "load_1min", "featurize_seconds", "train_seconds", "peak_memory_mb", "total_steps",
-                                                                 "train_seconds_per_step", "sources_computed", "sources_active") if point.get(key) is not None}
+            point["excluded"] = {
+                key: point.get(key)
+                for key in (
+                    "wall_seconds",
+                    "cpu_seconds",
+                    "load_1min",
+                    "featurize_seconds",
+                    "train_seconds",
+                    "peak_memory_mb",
+                    "total_steps",
+                    "train_seconds_per_step",
+                    "sources_computed",
+                    "sources_active",
+                )
+                if point.get(key) is not None
+            }
             point["excluded"]["same_run_as_subset"] = True  # nothing to exclude: the full backbone
         points.append(point)
     return points
@@ -470,19 +683,45 @@ def curve_add_task_vs_n(ctx: dict) -> list[dict]:
     args, g = ctx["args"], ctx["grid"]
     table = MultiTaskTable.read_long(args.table, [args.n_property])
     order = np.random.default_rng(0).permutation(len(table))
-    ctx["data"]["add_task_vs_n"] = {"property": args.n_property, "table": str(args.table), "distinct_molecules": len(table),
-                                    "pick": "first n of one seeded permutation (nested sets)"}
-    base = {"kind": "add_task", "backbone": args.backbone, "device": ctx["device"], "threads": ctx["threads"], "name": f"scaling_{args.n_property}",
-            "task_type": "regression", "ensemble": g["ensemble"], "config": ctx["add_config"]}
+    ctx["data"]["add_task_vs_n"] = {
+        "property": args.n_property,
+        "table": str(args.table),
+        "distinct_molecules": len(table),
+        "pick": "first n of one seeded permutation (nested sets)",
+    }
+    base = {
+        "kind": "add_task",
+        "backbone": args.backbone,
+        "device": ctx["device"],
+        "threads": ctx["threads"],
+        "name": f"scaling_{args.n_property}",
+        "task_type": "regression",
+        "ensemble": g["ensemble"],
+        "config": ctx["add_config"],
+    }
     points = []
     for n in _ints(g["sizes"]):
         if n > len(table):
             _log(f"n: {n} skipped, {args.n_property} has {len(table)} distinct molecules")
             continue
         idx = np.sort(order[:n])
-        r = measure(ctx, {**base, "smiles": [table.smiles[i] for i in idx], "values": [float(table.Y[i, 0]) for i in idx]})
+        r = measure(
+            ctx,
+            {
+                **base,
+                "smiles": [table.smiles[i] for i in idx],
+                "values": [float(table.Y[i, 0]) for i in idx],
+            },
+        )
         points.append({"n": n, **r})
-        _log(f"n = {n}: " + (r["error"] if "error" in r else f"{r['wall_seconds']:.1f} s (featurise {r['featurize_seconds']:.1f} s, train {r['train_seconds']:.1f} s), peak +{r['peak_memory_mb']:.0f} MB"))
+        _log(
+            f"n = {n}: "
+            + (
+                r["error"]
+                if "error" in r
+                else f"{r['wall_seconds']:.1f} s (featurise {r['featurize_seconds']:.1f} s, train {r['train_seconds']:.1f} s), peak +{r['peak_memory_mb']:.0f} MB"
+            )
+        )
     return points
 
 
@@ -502,35 +741,68 @@ def curve_add_task_vs_existing(ctx: dict) -> list[dict]:
         # warm-up outside the clock: torch/autograd first-call costs would otherwise land on i = 0
         from gate_core.transfer.addition import add_task
 
-        warm = {"max_steps": 40, "warmup_steps": 5, "outer_every": 5, "eval_every": 10}  # reaches the hypergradient and evaluation paths too
-        add_task(studio.backbone, smiles, values, "warmup", _add_config({"task_type": task_type, "ensemble": 1, "config": warm}))
+        warm = {
+            "max_steps": 40,
+            "warmup_steps": 5,
+            "outer_every": 5,
+            "eval_every": 10,
+        }  # reaches the hypergradient and evaluation paths too
+        add_task(
+            studio.backbone,
+            smiles,
+            values,
+            "warmup",
+            _add_config({"task_type": task_type, "ensemble": 1, "config": warm}),
+        )
         for i in range(g["existing"]):
             name = f"scaling_task_{i}"
             clear_feature_caches()  # every addition starts from raw SMILES, as a user's does
             gc.collect()
             load = os.getloadavg()[0]
             t0, c0 = time.perf_counter(), time.process_time()
-            record, result = studio.add_task(frame, "smiles", "value", name, config=_add_config({"task_type": task_type, "ensemble": g["ensemble"], "config": ctx["add_config"]}))
+            record, result = studio.add_task(
+                frame,
+                "smiles",
+                "value",
+                name,
+                config=_add_config(
+                    {"task_type": task_type, "ensemble": g["ensemble"], "config": ctx["add_config"]}
+                ),
+            )
             _sync(ctx["device"])
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            featurize_molecules(query, descriptors=studio.backbone.config.n_descriptors > 0)  # prediction below times the model, not featurisation
+            featurize_molecules(
+                query, descriptors=studio.backbone.config.n_descriptors > 0
+            )  # prediction below times the model, not featurisation
             t0, c0 = time.perf_counter(), time.process_time()
             studio.predict(query, tasks=[name])
             predict_one, predict_cpu = time.perf_counter() - t0, time.process_time() - c0
             t0 = time.perf_counter()
             out = studio.predict(query)
             predict_all = time.perf_counter() - t0
-            n_added = sum(1 for c in out.columns if c.startswith("scaling_task_") and c.endswith("_ad_score"))
+            n_added = sum(
+                1 for c in out.columns if c.startswith("scaling_task_") and c.endswith("_ad_score")
+            )
             point = {
-                "existing_tasks": i, "wall_seconds": wall, "cpu_seconds": cpu, "predict_seconds": predict_one, "predict_cpu_seconds": predict_cpu,
-                "predict_all_seconds": predict_all, "load_1min": load,
-                "featurize_seconds": result.timings["featurize_seconds"], "train_seconds": result.timings["train_seconds"],
-                "register_seconds": wall - result.timings["total_seconds"], **_steps_summary(result),
-                "predict_molecules": len(query), "predict_all_tasks": len(studio.backbone.property_names) + n_added,
+                "existing_tasks": i,
+                "wall_seconds": wall,
+                "cpu_seconds": cpu,
+                "predict_seconds": predict_one,
+                "predict_cpu_seconds": predict_cpu,
+                "predict_all_seconds": predict_all,
+                "load_1min": load,
+                "featurize_seconds": result.timings["featurize_seconds"],
+                "train_seconds": result.timings["train_seconds"],
+                "register_seconds": wall - result.timings["total_seconds"],
+                **_steps_summary(result),
+                "predict_molecules": len(query),
+                "predict_all_tasks": len(studio.backbone.property_names) + n_added,
             }
             points.append(point)
-            _log(f"existing = {i}: add {wall:.1f} s, {cpu:.1f} CPU-s ({point['total_steps']} steps, register {point['register_seconds']:.2f} s), "
-                 f"predict it {predict_one * 1000:.0f} ms, predict all {point['predict_all_tasks']} tasks {predict_all * 1000:.0f} ms")
+            _log(
+                f"existing = {i}: add {wall:.1f} s, {cpu:.1f} CPU-s ({point['total_steps']} steps, register {point['register_seconds']:.2f} s), "
+                f"predict it {predict_one * 1000:.0f} ms, predict all {point['predict_all_tasks']} tasks {predict_all * 1000:.0f} ms"
+            )
     return points
 
 
@@ -541,13 +813,20 @@ def curve_pretrain_step_vs_tasks(ctx: dict) -> list[dict]:
     from gate_core.training.pretrain import PretrainConfig, load_table
 
     args, g = ctx["args"], ctx["grid"]
-    table = load_table(PretrainConfig(table=args.table, max_molecules=g["pretrain_molecules"], seed=0))
+    table = load_table(
+        PretrainConfig(table=args.table, max_molecules=g["pretrain_molecules"], seed=0)
+    )
     graphs, descriptors = featurize_molecules(table.smiles)
     features = ctx["work_dir"] / "pretrain_features.pkl"
     with open(features, "wb") as handle:
-        pickle.dump({"graphs": graphs, "descriptors": descriptors, "Y": table.Y, "tasks": table.tasks}, handle)
+        pickle.dump(
+            {"graphs": graphs, "descriptors": descriptors, "Y": table.Y, "tasks": table.tasks},
+            handle,
+        )
     ctx["data"]["pretrain_step_vs_tasks"] = {
-        "table": str(args.table), "molecules": len(table), "tasks_in_order": list(table.tasks),
+        "table": str(args.table),
+        "molecules": len(table),
+        "tasks_in_order": list(table.tasks),
         "pick": "the same deterministic subsample for every T; T tasks = the first T of the backbone's task list",
     }
     points = []
@@ -556,11 +835,29 @@ def curve_pretrain_step_vs_tasks(ctx: dict) -> list[dict]:
             _log(f"pretrain: T = {t} skipped (2 ≤ T ≤ {len(table.tasks)})")
             continue
         for form in ("pairwise", "mean"):
-            spec = {"kind": "pretrain_step", "features": str(features), "n_tasks": t, "form": form, "device": ctx["device"], "threads": ctx["threads"],
-                    "steps": g["pretrain_steps"], "warmup": g["pretrain_warmup"], "batch_size": g["pretrain_batch_size"]}
+            spec = {
+                "kind": "pretrain_step",
+                "features": str(features),
+                "n_tasks": t,
+                "form": form,
+                "device": ctx["device"],
+                "threads": ctx["threads"],
+                "steps": g["pretrain_steps"],
+                "warmup": g["pretrain_warmup"],
+                "batch_size": g["pretrain_batch_size"],
+            }
             r = measure(ctx, spec)
-            points.append({"n_tasks": t, "alignment": form, "batch_size": g["pretrain_batch_size"], **r})
-            _log(f"pretrain: T = {t} {form}: " + (r["error"] if "error" in r else f"{r['step_ms']:.0f} ms/step, peak +{r['peak_memory_mb']:.0f} MB"))
+            points.append(
+                {"n_tasks": t, "alignment": form, "batch_size": g["pretrain_batch_size"], **r}
+            )
+            _log(
+                f"pretrain: T = {t} {form}: "
+                + (
+                    r["error"]
+                    if "error" in r
+                    else f"{r['step_ms']:.0f} ms/step, peak +{r['peak_memory_mb']:.0f} MB"
+                )
+            )
     return points
 
 
@@ -569,7 +866,15 @@ def _predict_task(ctx: dict):  # noqa: ANN202 - AddedTask
 
     args, g = ctx["args"], ctx["grid"]
     smiles, values, task_type = _load_add_target(args.add_target, g["add_molecules"])
-    result = add_task(ctx["backbone"], smiles, values, "scaling_predict", _add_config({"task_type": task_type, "ensemble": g["ensemble"], "config": PREDICT_TASK_CONFIG}))
+    result = add_task(
+        ctx["backbone"],
+        smiles,
+        values,
+        "scaling_predict",
+        _add_config(
+            {"task_type": task_type, "ensemble": g["ensemble"], "config": PREDICT_TASK_CONFIG}
+        ),
+    )
     return result.task
 
 
@@ -590,9 +895,22 @@ def curve_predict_vs_batch(ctx: dict) -> list[dict]:
         for chunk in chunks:
             task.predict(backbone, chunk)
         warm = time.perf_counter() - t0
-        points.append({"batch_size": b, "mol_per_s": molecules / cold, "warm_mol_per_s": molecules / warm, "molecules": molecules, "calls": calls,
-                       "cold_seconds": cold, "warm_seconds": warm, "ms_per_call": 1000 * cold / calls, "warm_ms_per_call": 1000 * warm / calls})
-        _log(f"predict: batch {b}: {molecules / cold:,.0f} mol/s cold, {molecules / warm:,.0f} mol/s warm ({calls} calls)")
+        points.append(
+            {
+                "batch_size": b,
+                "mol_per_s": molecules / cold,
+                "warm_mol_per_s": molecules / warm,
+                "molecules": molecules,
+                "calls": calls,
+                "cold_seconds": cold,
+                "warm_seconds": warm,
+                "ms_per_call": 1000 * cold / calls,
+                "warm_ms_per_call": 1000 * warm / calls,
+            }
+        )
+        _log(
+            f"predict: batch {b}: {molecules / cold:,.0f} mol/s cold, {molecules / warm:,.0f} mol/s warm ({calls} calls)"
+        )
     return points
 
 
@@ -611,8 +929,17 @@ def curve_featurize_vs_batch(ctx: dict) -> list[dict]:
         for chunk in chunks:
             featurize_molecules(chunk, descriptors=descriptors)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        points.append({"molecules": m, "mol_per_s": molecules / wall, "mol_per_cpu_s": molecules / cpu if cpu > 0 else None,
-                       "total_molecules": molecules, "calls": calls, "seconds": wall, "device": "cpu"})
+        points.append(
+            {
+                "molecules": m,
+                "mol_per_s": molecules / wall,
+                "mol_per_cpu_s": molecules / cpu if cpu > 0 else None,
+                "total_molecules": molecules,
+                "calls": calls,
+                "seconds": wall,
+                "device": "cpu",
+            }
+        )
         _log(f"featurise: {m} per call: {molecules / wall:,.0f} mol/s ({calls} calls)")
     return points
 
@@ -645,26 +972,46 @@ def summarise(curves: dict[str, list[dict]], tolerance: float) -> dict:
     flat["slope_seconds_per_existing_task"] = flat.pop("slope")
     flat["metric"] = f"{key} of GateStudio.add_task (same data, seed and settings at every i)"
     flat["wall"] = flat_check(x, [p["wall_seconds"] for p in ex], tolerance)
-    pkey = "predict_cpu_seconds" if use_cpu and all(p.get("predict_cpu_seconds") for p in ex) else "predict_seconds"
+    pkey = (
+        "predict_cpu_seconds"
+        if use_cpu and all(p.get("predict_cpu_seconds") for p in ex)
+        else "predict_seconds"
+    )
     flat["predict"] = flat_check(x, [p[pkey] for p in ex], tolerance)
     flat["predict"]["metric"] = f"{pkey} (GateStudio.predict of the new task only)"
 
     def exponent(curve: str, x_key: str, y_key: str, where: dict | None = None) -> float | None:
-        pts = [p for p in curves.get(curve, []) if y_key in p and all(p.get(k) == v for k, v in (where or {}).items())]
+        pts = [
+            p
+            for p in curves.get(curve, [])
+            if y_key in p and all(p.get(k) == v for k, v in (where or {}).items())
+        ]
         return loglog_slope([p[x_key] for p in pts], [p[y_key] for p in pts])
 
     exponents = {
         "add_task_seconds_vs_sources": exponent("add_task_vs_sources", "n_sources", "wall_seconds"),
-        "add_task_cpu_seconds_vs_sources": exponent("add_task_vs_sources", "n_sources", "cpu_seconds"),
-        "add_task_seconds_per_step_vs_sources": exponent("add_task_vs_sources", "n_sources", "train_seconds_per_step"),
+        "add_task_cpu_seconds_vs_sources": exponent(
+            "add_task_vs_sources", "n_sources", "cpu_seconds"
+        ),
+        "add_task_seconds_per_step_vs_sources": exponent(
+            "add_task_vs_sources", "n_sources", "train_seconds_per_step"
+        ),
         "add_task_seconds_vs_n": exponent("add_task_vs_n", "n", "wall_seconds"),
         "add_task_cpu_seconds_vs_n": exponent("add_task_vs_n", "n", "cpu_seconds"),
         "add_task_featurize_seconds_vs_n": exponent("add_task_vs_n", "n", "featurize_seconds"),
         "add_task_peak_memory_vs_n": exponent("add_task_vs_n", "n", "peak_memory_mb"),
-        "pretrain_step_vs_tasks_pairwise": exponent("pretrain_step_vs_tasks", "n_tasks", "step_ms", {"alignment": "pairwise"}),
-        "pretrain_step_vs_tasks_mean": exponent("pretrain_step_vs_tasks", "n_tasks", "step_ms", {"alignment": "mean"}),
-        "pretrain_step_cpu_vs_tasks_pairwise": exponent("pretrain_step_vs_tasks", "n_tasks", "step_cpu_ms", {"alignment": "pairwise"}),
-        "pretrain_step_cpu_vs_tasks_mean": exponent("pretrain_step_vs_tasks", "n_tasks", "step_cpu_ms", {"alignment": "mean"}),
+        "pretrain_step_vs_tasks_pairwise": exponent(
+            "pretrain_step_vs_tasks", "n_tasks", "step_ms", {"alignment": "pairwise"}
+        ),
+        "pretrain_step_vs_tasks_mean": exponent(
+            "pretrain_step_vs_tasks", "n_tasks", "step_ms", {"alignment": "mean"}
+        ),
+        "pretrain_step_cpu_vs_tasks_pairwise": exponent(
+            "pretrain_step_vs_tasks", "n_tasks", "step_cpu_ms", {"alignment": "pairwise"}
+        ),
+        "pretrain_step_cpu_vs_tasks_mean": exponent(
+            "pretrain_step_vs_tasks", "n_tasks", "step_cpu_ms", {"alignment": "mean"}
+        ),
     }
     return {"flat_check": flat, "loglog_exponents": exponents}
 
@@ -677,26 +1024,46 @@ def markdown(state: dict) -> str:
     c, s, d = state["curves"], state["settings"], state["data"]
     dev = state["device"]
     fresh = s.get("isolation") == "process"
-    mem_word = ("GPU memory allocated above the level before the call" if dev.startswith("cuda") else "peak RSS growth during the call") + (
-        ", each point in a fresh process" if fresh else ", measured in the benchmark's own process (`--isolation none`: a lower bound)")
-    parts = [f"""# Scaling curves ({dev})
+    mem_word = (
+        "GPU memory allocated above the level before the call"
+        if dev.startswith("cuda")
+        else "peak RSS growth during the call"
+    ) + (
+        ", each point in a fresh process"
+        if fresh
+        else ", measured in the benchmark's own process (`--isolation none`: a lower bound)"
+    )
+    parts = [
+        f"""# Scaling curves ({dev})
 
-{state['status']}. Every point is one measurement ({s['threads']} torch thread(s), device `{dev}`); add-task points use
-learned transfer ratios, K = {s['ensemble']}{', quick settings ' + json.dumps(s['add_config']) if s['add_config'] else ' and task addition’s other defaults (≤ 200 steps per member, early stopping)'}.
-Peak memory = {mem_word} (module doc of `bench/scaling.py`). Grid: {json.dumps(s['grid'])}.
-"""]
+{state["status"]}. Every point is one measurement ({s["threads"]} torch thread(s), device `{dev}`); add-task points use
+learned transfer ratios, K = {s["ensemble"]}{", quick settings " + json.dumps(s["add_config"]) if s["add_config"] else " and task addition’s other defaults (≤ 200 steps per member, early stopping)"}.
+Peak memory = {mem_word} (module doc of `bench/scaling.py`). Grid: {json.dumps(s["grid"])}.
+"""
+    ]
     if c.get("add_task_vs_sources"):
-        rows = [[p["n_sources"], _fmt(p.get("wall_seconds"), ".1f"), _fmt(p.get("cpu_seconds"), ".1f"), _fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
-                 p.get("total_steps", "—"), _fmt(p.get("peak_memory_mb"), ".0f"), _fmt(p.get("load_1min"), ".1f"),
-                 _fmt(p.get("excluded", {}).get("wall_seconds"), ".1f"), _fmt(p.get("excluded", {}).get("cpu_seconds"), ".1f"),
-                 _fmt(p.get("excluded", {}).get("peak_memory_mb"), ".0f"), p.get("error", "")]
-                for p in c["add_task_vs_sources"]]
+        rows = [
+            [
+                p["n_sources"],
+                _fmt(p.get("wall_seconds"), ".1f"),
+                _fmt(p.get("cpu_seconds"), ".1f"),
+                _fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
+                p.get("total_steps", "—"),
+                _fmt(p.get("peak_memory_mb"), ".0f"),
+                _fmt(p.get("load_1min"), ".1f"),
+                _fmt(p.get("excluded", {}).get("wall_seconds"), ".1f"),
+                _fmt(p.get("excluded", {}).get("cpu_seconds"), ".1f"),
+                _fmt(p.get("excluded", {}).get("peak_memory_mb"), ".0f"),
+                p.get("error", ""),
+            ]
+            for p in c["add_task_vs_sources"]
+        ]
         parts.append(f"""## Add a task vs number of source tasks S
 
-{d.get('add_target', '')}. *Backbone with S sources*: a copy of the backbone keeping its first S task modules (same encoder),
+{d.get("add_target", "")}. *Backbone with S sources*: a copy of the backbone keeping its first S task modules (same encoder),
 so embedding, frozen source quantities, the alignment terms and the hypergradient all run over S sources.
 *16-source backbone, 16 − S excluded*: `RatioSettings(excluded=...)` on the full backbone (λ = 0 for the excluded ones).
-Wall = the whole `add_task` call{' in a fresh process' if fresh else ''}, featurisation from raw SMILES included.
+Wall = the whole `add_task` call{" in a fresh process" if fresh else ""}, featurisation from raw SMILES included.
 
 {md_table(["S", "wall s", "CPU s", "ms / training step", "steps (K members)", "peak MB", "load", "excluded: wall s", "excluded: CPU s", "excluded: peak MB", "error"], rows)}
 
@@ -704,14 +1071,26 @@ CPU s = process CPU time of the call, which other jobs on a shared machine infla
 load = 1-minute load average when the point started.
 """)
     if c.get("add_task_vs_n"):
-        rows = [[p["n"], _fmt(p.get("wall_seconds"), ".1f"), _fmt(p.get("cpu_seconds"), ".1f"), _fmt(p.get("featurize_seconds"), ".1f"), _fmt(p.get("train_seconds"), ".1f"),
-                 p.get("total_steps", "—"), _fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
-                 _fmt(p.get("peak_memory_mb"), ".0f"), _fmt(p.get("load_1min"), ".1f"), p.get("error", "")] for p in c["add_task_vs_n"]]
+        rows = [
+            [
+                p["n"],
+                _fmt(p.get("wall_seconds"), ".1f"),
+                _fmt(p.get("cpu_seconds"), ".1f"),
+                _fmt(p.get("featurize_seconds"), ".1f"),
+                _fmt(p.get("train_seconds"), ".1f"),
+                p.get("total_steps", "—"),
+                _fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
+                _fmt(p.get("peak_memory_mb"), ".0f"),
+                _fmt(p.get("load_1min"), ".1f"),
+                p.get("error", ""),
+            ]
+            for p in c["add_task_vs_n"]
+        ]
         nd = d.get("add_task_vs_n", {})
         parts.append(f"""## Add a task vs training size n
 
-Molecules and values of the backbone property `{nd.get('property')}` ({nd.get('distinct_molecules', '?'):,} distinct molecules in
-`{Path(str(nd.get('table', ''))).name}`; {nd.get('pick')}). The backbone was trained on these labels, so only the cost means
+Molecules and values of the backbone property `{nd.get("property")}` ({nd.get("distinct_molecules", "?"):,} distinct molecules in
+`{Path(str(nd.get("table", ""))).name}`; {nd.get("pick")}). The backbone was trained on these labels, so only the cost means
 anything here. Featurise = featurisation + embedding + frozen source quantities; train = the K members; peak memory includes the
 applicability-domain fit (an n × n distance matrix).
 
@@ -719,25 +1098,37 @@ applicability-domain fit (an n × n distance matrix).
 """)
     if c.get("add_task_vs_existing"):
         f = state["flat_check"]
-        rows = [[p["existing_tasks"], _fmt(p["wall_seconds"], ".2f"), _fmt(p.get("cpu_seconds"), ".2f"), _fmt(p.get("register_seconds"), ".2f"), p.get("total_steps"),
-                 _fmt(1000 * p["predict_seconds"], ".0f"), _fmt(p.get("predict_cpu_seconds") and 1000 * p["predict_cpu_seconds"], ".0f"), p.get("predict_all_tasks"),
-                 _fmt(1000 * p["predict_all_seconds"], ".0f"), _fmt(p.get("load_1min"), ".1f")] for p in c["add_task_vs_existing"]]
+        rows = [
+            [
+                p["existing_tasks"],
+                _fmt(p["wall_seconds"], ".2f"),
+                _fmt(p.get("cpu_seconds"), ".2f"),
+                _fmt(p.get("register_seconds"), ".2f"),
+                p.get("total_steps"),
+                _fmt(1000 * p["predict_seconds"], ".0f"),
+                _fmt(p.get("predict_cpu_seconds") and 1000 * p["predict_cpu_seconds"], ".0f"),
+                p.get("predict_all_tasks"),
+                _fmt(1000 * p["predict_all_seconds"], ".0f"),
+                _fmt(p.get("load_1min"), ".1f"),
+            ]
+            for p in c["add_task_vs_existing"]
+        ]
         verdict = "n/a" if f["flat"] is None else ("**flat**" if f["flat"] else "**not flat**")
         parts.append(f"""## Cost per added task vs tasks already added
 
-`GateStudio.add_task` into a temporary registry holding i added tasks, the same {d.get('add_molecules')} molecules, seed and settings
-each time (feature caches cleared before each addition), then `GateStudio.predict` of {c['add_task_vs_existing'][0]['predict_molecules']}
+`GateStudio.add_task` into a temporary registry holding i added tasks, the same {d.get("add_molecules")} molecules, seed and settings
+each time (feature caches cleared before each addition), then `GateStudio.predict` of {c["add_task_vs_existing"][0]["predict_molecules"]}
 molecules (features warm) for the new task alone and for every task.
 
 {md_table(["i (existing)", "add wall s", "add CPU s", "of which register s", "steps", "predict new task ms", "its CPU ms", "tasks predicted", "predict all ms", "load"], rows)}
 
-Flat check on {f['metric']} (least-squares line on i, change over the range read off the line; flat = no growth beyond +{f['tolerance']:.0%}):
-slope {_fmt(f['slope_seconds_per_existing_task'], '+.3f')} s per existing task, change first → last
-{_fmt(f['relative_change_first_to_last'] and 100 * f['relative_change_first_to_last'], '+.1f')} %: {verdict}.
-The same on wall seconds: slope {_fmt(f['wall']['slope'], '+.3f')} s per task, change {_fmt(f['wall']['relative_change_first_to_last'] and 100 * f['wall']['relative_change_first_to_last'], '+.1f')} %
-({'flat' if f['wall']['flat'] else 'not flat' if f['wall']['flat'] is not None else 'n/a'}; wall time follows the machine's load).
-Prediction of the new task alone ({f['predict']['metric']}): slope {_fmt(f['predict']['slope'] and 1000 * f['predict']['slope'], '+.2f')} ms per task, change
-{_fmt(f['predict']['relative_change_first_to_last'] and 100 * f['predict']['relative_change_first_to_last'], '+.1f')} %.
+Flat check on {f["metric"]} (least-squares line on i, change over the range read off the line; flat = no growth beyond +{f["tolerance"]:.0%}):
+slope {_fmt(f["slope_seconds_per_existing_task"], "+.3f")} s per existing task, change first → last
+{_fmt(f["relative_change_first_to_last"] and 100 * f["relative_change_first_to_last"], "+.1f")} %: {verdict}.
+The same on wall seconds: slope {_fmt(f["wall"]["slope"], "+.3f")} s per task, change {_fmt(f["wall"]["relative_change_first_to_last"] and 100 * f["wall"]["relative_change_first_to_last"], "+.1f")} %
+({"flat" if f["wall"]["flat"] else "not flat" if f["wall"]["flat"] is not None else "n/a"}; wall time follows the machine's load).
+Prediction of the new task alone ({f["predict"]["metric"]}): slope {_fmt(f["predict"]["slope"] and 1000 * f["predict"]["slope"], "+.2f")} ms per task, change
+{_fmt(f["predict"]["relative_change_first_to_last"] and 100 * f["predict"]["relative_change_first_to_last"], "+.1f")} %.
 """)
     if c.get("pretrain_step_vs_tasks"):
         by_t: dict[int, dict] = {}
@@ -746,41 +1137,88 @@ Prediction of the new task alone ({f['predict']['metric']}): slope {_fmt(f['pred
         rows = []
         for t, forms in sorted(by_t.items()):
             pw, mn = forms.get("pairwise", {}), forms.get("mean", {})
-            ratio = pw["step_ms"] / mn["step_ms"] if pw.get("step_ms") and mn.get("step_ms") else None
-            cpu_ratio = pw["step_cpu_ms"] / mn["step_cpu_ms"] if pw.get("step_cpu_ms") and mn.get("step_cpu_ms") else None
-            rows.append([t, _fmt(pw.get("step_ms"), ".0f"), _fmt(mn.get("step_ms"), ".0f"), _fmt(ratio, ".2f"), _fmt(pw.get("step_cpu_ms"), ".0f"),
-                         _fmt(mn.get("step_cpu_ms"), ".0f"), _fmt(cpu_ratio, ".2f"), _fmt(pw.get("peak_memory_mb"), ".0f"), _fmt(mn.get("peak_memory_mb"), ".0f")])
+            ratio = (
+                pw["step_ms"] / mn["step_ms"] if pw.get("step_ms") and mn.get("step_ms") else None
+            )
+            cpu_ratio = (
+                pw["step_cpu_ms"] / mn["step_cpu_ms"]
+                if pw.get("step_cpu_ms") and mn.get("step_cpu_ms")
+                else None
+            )
+            rows.append(
+                [
+                    t,
+                    _fmt(pw.get("step_ms"), ".0f"),
+                    _fmt(mn.get("step_ms"), ".0f"),
+                    _fmt(ratio, ".2f"),
+                    _fmt(pw.get("step_cpu_ms"), ".0f"),
+                    _fmt(mn.get("step_cpu_ms"), ".0f"),
+                    _fmt(cpu_ratio, ".2f"),
+                    _fmt(pw.get("peak_memory_mb"), ".0f"),
+                    _fmt(mn.get("peak_memory_mb"), ".0f"),
+                ]
+            )
         pd_ = d.get("pretrain_step_vs_tasks", {})
         parts.append(f"""## Pre-training step vs number of tasks T: pairwise vs mean alignment
 
-{pd_.get('molecules')} molecules of `{Path(str(pd_.get('table', ''))).name}` ({pd_.get('pick')}), batch {s['grid']['pretrain_batch_size']},
-median of {s['grid']['pretrain_steps']} steps after {s['grid']['pretrain_warmup']} warm-up steps{', each (T, form) in a fresh process' if fresh else ''}.
+{pd_.get("molecules")} molecules of `{Path(str(pd_.get("table", ""))).name}` ({pd_.get("pick")}), batch {s["grid"]["pretrain_batch_size"]},
+median of {s["grid"]["pretrain_steps"]} steps after {s["grid"]["pretrain_warmup"]} warm-up steps{", each (T, form) in a fresh process" if fresh else ""}.
 A step = collate + full GATE objective + backward + Adam (`bench.scaling.gate_step`).
 
 {md_table(["T", "pairwise ms/step", "mean ms/step", "pairwise / mean", "pairwise CPU ms", "mean CPU ms", "CPU ratio", "pairwise peak MB", "mean peak MB"], rows)}
 """)
     if c.get("predict_vs_batch"):
-        rows = [[p["batch_size"], p["calls"], f"{p['mol_per_s']:,.0f}", f"{p['warm_mol_per_s']:,.0f}", _fmt(p["ms_per_call"], ".1f")] for p in c["predict_vs_batch"]]
+        rows = [
+            [
+                p["batch_size"],
+                p["calls"],
+                f"{p['mol_per_s']:,.0f}",
+                f"{p['warm_mol_per_s']:,.0f}",
+                _fmt(p["ms_per_call"], ".1f"),
+            ]
+            for p in c["predict_vs_batch"]
+        ]
         parts.append(f"""## Prediction throughput vs batch size
 
-`AddedTask.predict(backbone, smiles)` (parse, featurise, encoder, K = {s['ensemble']} heads, applicability domain) on distinct molecules of
+`AddedTask.predict(backbone, smiles)` (parse, featurise, encoder, K = {s["ensemble"]} heads, applicability domain) on distinct molecules of
 the pre-training table, batch-size molecules per call; cold = feature caches cleared first, warm = the same calls again.
 
 {md_table(["molecules / call", "calls", "cold mol/s", "warm mol/s", "cold ms / call"], rows)}
 """)
     if c.get("featurize_vs_batch"):
-        rows = [[p["molecules"], p["calls"], f"{p['mol_per_s']:,.0f}", _fmt(p.get("mol_per_cpu_s"), ",.0f")] for p in c["featurize_vs_batch"]]
+        rows = [
+            [
+                p["molecules"],
+                p["calls"],
+                f"{p['mol_per_s']:,.0f}",
+                _fmt(p.get("mol_per_cpu_s"), ",.0f"),
+            ]
+            for p in c["featurize_vs_batch"]
+        ]
         parts.append(f"""## Featurisation throughput vs molecules per call
 
-`featurize_molecules` (graph + fast descriptors; always on the CPU), cold caches, {s['threads']} thread(s).
+`featurize_molecules` (graph + fast descriptors; always on the CPU), cold caches, {s["threads"]} thread(s).
 
 {md_table(["molecules / call", "calls", "mol/s", "mol per CPU-s"], rows)}
 """)
     e = state.get("loglog_exponents") or {}
     if any(v is not None for v in e.values()):
-        parts.append("## Growth exponents (least squares on log–log; 1 = linear)\n\n" + md_table(["quantity", "exponent"], [[k, _fmt(v, ".2f")] for k, v in e.items() if v is not None]) + "\n")
-    parts.append("Per-curve wall time and load average (1 min, before → after): " + "; ".join(
-        f"{k} {v['seconds']:.0f} s, load {v['load_before'][0]:.2f} → {v['load_after'][0]:.2f}" for k, v in state["curve_runs"].items()) + ".\n")
+        parts.append(
+            "## Growth exponents (least squares on log–log; 1 = linear)\n\n"
+            + md_table(
+                ["quantity", "exponent"],
+                [[k, _fmt(v, ".2f")] for k, v in e.items() if v is not None],
+            )
+            + "\n"
+        )
+    parts.append(
+        "Per-curve wall time and load average (1 min, before → after): "
+        + "; ".join(
+            f"{k} {v['seconds']:.0f} s, load {v['load_before'][0]:.2f} → {v['load_after'][0]:.2f}"
+            for k, v in state["curve_runs"].items()
+        )
+        + ".\n"
+    )
     return "\n".join(parts)
 
 
@@ -789,11 +1227,25 @@ the pre-training table, batch-size molecules per call; cold = feature caches cle
 
 def _grid(args: argparse.Namespace) -> dict:
     base = QUICK if args.quick else FULL
-    names = {"sources": "sources", "sizes": "sizes", "existing": "existing", "tasks": "tasks", "batch_sizes": "batch_sizes",
-             "featurize_sizes": "featurize_sizes", "add_molecules": "add_molecules", "pretrain_molecules": "pretrain_molecules",
-             "pretrain_steps": "pretrain_steps", "pretrain_warmup": "pretrain_warmup", "pretrain_batch_size": "pretrain_batch_size",
-             "max_calls": "max_calls", "ensemble": "ensemble"}
-    return {key: getattr(args, attr) if getattr(args, attr) is not None else base[key] for key, attr in names.items()}
+    names = {
+        "sources": "sources",
+        "sizes": "sizes",
+        "existing": "existing",
+        "tasks": "tasks",
+        "batch_sizes": "batch_sizes",
+        "featurize_sizes": "featurize_sizes",
+        "add_molecules": "add_molecules",
+        "pretrain_molecules": "pretrain_molecules",
+        "pretrain_steps": "pretrain_steps",
+        "pretrain_warmup": "pretrain_warmup",
+        "pretrain_batch_size": "pretrain_batch_size",
+        "max_calls": "max_calls",
+        "ensemble": "ensemble",
+    }
+    return {
+        key: getattr(args, attr) if getattr(args, attr) is not None else base[key]
+        for key, attr in names.items()
+    }
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -806,7 +1258,11 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     unknown = [c for c in curves if c not in CURVES]
     if unknown:
         raise ValueError(f"unknown curves {unknown}; choose from {', '.join(CURVES)}")
-    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
+    device = (
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("--device cuda, but torch sees no CUDA device")
     threads = args.threads if args.threads and args.threads > 0 else len(os.sched_getaffinity(0))
@@ -821,17 +1277,49 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     work = Path(tempfile.mkdtemp(prefix="gate-scaling-"))
     pool_size = max([*_ints(grid["batch_sizes"]), *_ints(grid["featurize_sizes"]), 512])
     distinct = _distinct_table_smiles(args.table)
-    pool = [distinct[i] for i in np.random.default_rng(1).choice(len(distinct), min(pool_size, len(distinct)), replace=False)]
+    pool = [
+        distinct[i]
+        for i in np.random.default_rng(1).choice(
+            len(distinct), min(pool_size, len(distinct)), replace=False
+        )
+    ]
     isolation = args.isolation or ("none" if args.quick else "process")
-    ctx = {"args": args, "grid": grid, "device": device, "threads": threads, "backbone": backbone, "isolation": isolation, "source_names": list(backbone.task_names),
-           "n_descriptors": backbone.config.n_descriptors, "add_config": add_config, "work_dir": work, "pool": pool,
-           "data": {"add_target": f"{grid['add_molecules']} molecules of `{args.add_target}` (seeded pick, as in task_addition's speed section)",
-                    "add_molecules": grid["add_molecules"], "throughput_pool": f"{len(pool)} distinct molecules of {Path(args.table).name} (seeded sample)"}}
+    ctx = {
+        "args": args,
+        "grid": grid,
+        "device": device,
+        "threads": threads,
+        "backbone": backbone,
+        "isolation": isolation,
+        "source_names": list(backbone.task_names),
+        "n_descriptors": backbone.config.n_descriptors,
+        "add_config": add_config,
+        "work_dir": work,
+        "pool": pool,
+        "data": {
+            "add_target": f"{grid['add_molecules']} molecules of `{args.add_target}` (seeded pick, as in task_addition's speed section)",
+            "add_molecules": grid["add_molecules"],
+            "throughput_pool": f"{len(pool)} distinct molecules of {Path(args.table).name} (seeded sample)",
+        },
+    }
     state: dict[str, Any] = {
-        "device": device, "status": "running",
-        "settings": {"backbone": args.backbone, "threads": threads, "quick": args.quick, "isolation": isolation, "curves": curves, "sources_mode": args.sources_mode,
-                     "ensemble": grid["ensemble"], "add_config": add_config, "grid": grid, "flat_tolerance": args.flat_tolerance},
-        "curves": {c: [] for c in CURVES}, "curve_runs": {}, "data": ctx["data"],
+        "device": device,
+        "status": "running",
+        "settings": {
+            "backbone": args.backbone,
+            "threads": threads,
+            "quick": args.quick,
+            "isolation": isolation,
+            "curves": curves,
+            "sources_mode": args.sources_mode,
+            "ensemble": grid["ensemble"],
+            "add_config": add_config,
+            "grid": grid,
+            "flat_tolerance": args.flat_tolerance,
+        },
+        "curves": {c: [] for c in CURVES},
+        "curve_runs": {},
+        "data": ctx["data"],
     }
 
     def save() -> tuple[Path, Path]:
@@ -839,17 +1327,25 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         state["wall_seconds"] = time.perf_counter() - started
         return write_results(name, state, markdown, results_dir, rows=csv_rows(name, state))
 
-    _log(f"{device}, {threads} thread(s), curves {', '.join(curves)}{' (quick)' if args.quick else ''}; results → {results_dir}/{name}.*")
+    _log(
+        f"{device}, {threads} thread(s), curves {', '.join(curves)}{' (quick)' if args.quick else ''}; results → {results_dir}/{name}.*"
+    )
     try:
         for i, curve in enumerate(curves):
             load_before = list(os.getloadavg())
             t0 = time.perf_counter()
             _log(f"curve {i + 1}/{len(curves)}: {curve}")
             state["curves"][curve] = RUNNERS[curve](ctx)
-            state["curve_runs"][curve] = {"seconds": time.perf_counter() - t0, "load_before": load_before, "load_after": list(os.getloadavg())}
+            state["curve_runs"][curve] = {
+                "seconds": time.perf_counter() - t0,
+                "load_before": load_before,
+                "load_after": list(os.getloadavg()),
+            }
             state["status"] = f"Running: {i + 1} of {len(curves)} curves done"
             save()
-        state["status"] = f"Complete: {len(curves)} curve(s) in {(time.perf_counter() - started) / 60:.1f} min"
+        state["status"] = (
+            f"Complete: {len(curves)} curve(s) in {(time.perf_counter() - started) / 60:.1f} min"
+        )
     finally:
         import shutil
 
@@ -860,4 +1356,6 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "worker":
         sys.exit(worker_main(sys.argv[2], sys.argv[3]))
-    sys.exit("usage: python -m bench.scaling worker SPEC.json OUT.json  (the benchmark itself: python -m bench scaling)")
+    sys.exit(
+        "usage: python -m bench.scaling worker SPEC.json OUT.json  (the benchmark itself: python -m bench scaling)"
+    )

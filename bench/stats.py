@@ -21,8 +21,9 @@ def interval(samples: np.ndarray) -> list[float]:
     return [float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))]
 
 
-def rmse_bootstrap(y: np.ndarray, preds: Mapping[str, np.ndarray], n_bootstrap: int = N_BOOTSTRAP,
-                   seed: int = 0) -> dict[str, np.ndarray]:
+def rmse_bootstrap(
+    y: np.ndarray, preds: Mapping[str, np.ndarray], n_bootstrap: int = N_BOOTSTRAP, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Each prediction's RMSE in every resample of the molecules: the same resamples for all, so
     a difference of two methods' draws is a paired bootstrap of their RMSE gap."""
     index = np.random.default_rng(seed).integers(0, len(y), size=(n_bootstrap, len(y)))
@@ -47,13 +48,17 @@ def compare_over_targets(
     part of the uncertainty) with its interval, and the targets won against that baseline.
     """
     methods = [method, *[b for b in baselines if b != method]]
-    targets = sorted(t for t, v in per_target.items() if all(np.isfinite(v.get(m, np.nan)) for m in methods))
+    targets = sorted(
+        t for t, v in per_target.items() if all(np.isfinite(v.get(m, np.nan)) for m in methods)
+    )
     if not targets:
         return {"n_targets": 0, "method": method, "baselines": list(baselines)}
     values = np.array([[per_target[t][m] for m in methods] for t in targets])  # (T, M)
     sign = -1.0 if higher_is_better else 1.0
     rng = np.random.default_rng(seed)
-    draws = values[rng.integers(0, len(targets), size=(n_bootstrap, len(targets)))].mean(axis=1)  # (B, M)
+    draws = values[rng.integers(0, len(targets), size=(n_bootstrap, len(targets)))].mean(
+        axis=1
+    )  # (B, M)
     means = values.mean(axis=0)
     best = 1 + int(np.argmin(sign * means[1:]))
     best_draw = np.where(sign > 0, draws[:, 1:].min(axis=1), draws[:, 1:].max(axis=1))
@@ -76,15 +81,34 @@ def compare_over_targets(
     }
 
 
-def paired_difference(per_target: Mapping[str, Mapping[str, float]], a: str, b: str, *, n_bootstrap: int = N_BOOTSTRAP, seed: int = 0) -> dict:
+def paired_difference(
+    per_target: Mapping[str, Mapping[str, float]],
+    a: str,
+    b: str,
+    *,
+    n_bootstrap: int = N_BOOTSTRAP,
+    seed: int = 0,
+) -> dict:
     """Mean over targets of ``a − b`` with its bootstrap 95 % interval and how often a < b."""
-    targets = sorted(t for t, v in per_target.items() if np.isfinite(v.get(a, np.nan)) and np.isfinite(v.get(b, np.nan)))
+    targets = sorted(
+        t
+        for t, v in per_target.items()
+        if np.isfinite(v.get(a, np.nan)) and np.isfinite(v.get(b, np.nan))
+    )
     if not targets:
         return {"n_targets": 0}
     diff = np.array([per_target[t][a] - per_target[t][b] for t in targets])
-    draws = diff[np.random.default_rng(seed).integers(0, len(diff), size=(n_bootstrap, len(diff)))].mean(axis=1)
-    return {"n_targets": len(targets), "mean_difference": float(diff.mean()), "ci95": interval(draws),
-            "a_lower_in": int((diff < 0).sum()), "a": a, "b": b}
+    draws = diff[
+        np.random.default_rng(seed).integers(0, len(diff), size=(n_bootstrap, len(diff)))
+    ].mean(axis=1)
+    return {
+        "n_targets": len(targets),
+        "mean_difference": float(diff.mean()),
+        "ci95": interval(draws),
+        "a_lower_in": int((diff < 0).sum()),
+        "a": a,
+        "b": b,
+    }
 
 
 def verdict(ratio_ci95: Sequence[float], threshold: float) -> str:

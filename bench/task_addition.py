@@ -56,15 +56,40 @@ from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, write_res
 NAME = "task_addition"
 MIN_PART = 10  # fewest test molecules for a seen/unseen part to be scored on its own
 DESCRIPTION = "new-task test RMSE vs training size: task addition (learned/uniform ratios) vs single-task, probe, fine-tuning, RF; add-task time; prediction throughput"
-DRUG_LIKE_TARGETS = ("caco2", "pk_vdss", "pk_cl", "pk_fu", "pk_thalf", "logp_fluorinated", "bbbp", "clintox")
+DRUG_LIKE_TARGETS = (
+    "caco2",
+    "pk_vdss",
+    "pk_cl",
+    "pk_fu",
+    "pk_thalf",
+    "logp_fluorinated",
+    "bbbp",
+    "clintox",
+)
 DEFAULT_TARGETS = (
     *DRUG_LIKE_TARGETS,
-    "freesolv", "huuskonen_logS", "fuel_cn", "fuel_ysi", "fuel_ron", "pka_fluorinated",
-    "permittivity", "Tflash_K", "Hfus_kJmol", "dipole_D", "surface_tension_mNm", "Tautoignition_K", "log_viscosity298_Pas",
+    "freesolv",
+    "huuskonen_logS",
+    "fuel_cn",
+    "fuel_ysi",
+    "fuel_ron",
+    "pka_fluorinated",
+    "permittivity",
+    "Tflash_K",
+    "Hfus_kJmol",
+    "dipole_D",
+    "surface_tension_mNm",
+    "Tautoignition_K",
+    "log_viscosity298_Pas",
 )
 METHODS = ("single_task", "probe", "finetune", "uniform", "learned", "topk", "rf", "lgbm")
 TOP_K = 5
-BASELINES = ("single_task", "finetune", "rf", "lgbm")  # what GATE must beat; (b) probe is our own ablation
+BASELINES = (
+    "single_task",
+    "finetune",
+    "rf",
+    "lgbm",
+)  # what GATE must beat; (b) probe is our own ablation
 GOAL_RATIO = 0.85
 METHOD_LABELS = {
     "single_task": "(a) single-task D-MPNN",
@@ -84,19 +109,59 @@ THROUGHPUT_TARGET = 5000.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=str(REPO_ROOT / "assets/backbone"))
-    parser.add_argument("--results-name", default=NAME, help="write <results-dir>/<name>.json/.md/.csv (e.g. task_addition_v1 for a run on another backbone)")
-    parser.add_argument("--pretraining-table", default=str(REPO_ROOT / "assets/data/chemicals_properties.csv.gz"),
-                        help="long table whose molecules with a label of one of the backbone's tasks count as seen")
-    parser.add_argument("--corpus", default="", help="comma-separated files of further pre-training molecules, e.g. assets/data/corpus/smiles.txt (the corpus of computed source tasks): "
-                        "*.txt one SMILES per line, else a CSV with a smiles or SMILES column; they count as seen too")
-    parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS), help="comma-separated target names (assets/data/targets/<name>.csv)")
-    parser.add_argument("--sizes", default="50,100,300", help="training sizes n, comma-separated; 'all' = the whole training pool")
-    parser.add_argument("--seeds", default="0,1,2", help="split/subsample/model seeds, comma-separated")
-    parser.add_argument("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
-    parser.add_argument("--budget-minutes", type=float, default=45.0, help="start no new cell after this many minutes (0: no limit)")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="scaffold fraction of each target held out as the test set")
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="fraction of the n training molecules that (a) and (c) hold out for early stopping")
-    parser.add_argument("--ensemble", type=int, default=5, help="K of task addition for (b), (d), (e)")
+    parser.add_argument(
+        "--results-name",
+        default=NAME,
+        help="write <results-dir>/<name>.json/.md/.csv (e.g. task_addition_v1 for a run on another backbone)",
+    )
+    parser.add_argument(
+        "--pretraining-table",
+        default=str(REPO_ROOT / "assets/data/chemicals_properties.csv.gz"),
+        help="long table whose molecules with a label of one of the backbone's tasks count as seen",
+    )
+    parser.add_argument(
+        "--corpus",
+        default="",
+        help="comma-separated files of further pre-training molecules, e.g. assets/data/corpus/smiles.txt (the corpus of computed source tasks): "
+        "*.txt one SMILES per line, else a CSV with a smiles or SMILES column; they count as seen too",
+    )
+    parser.add_argument(
+        "--targets",
+        default=",".join(DEFAULT_TARGETS),
+        help="comma-separated target names (assets/data/targets/<name>.csv)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default="50,100,300",
+        help="training sizes n, comma-separated; 'all' = the whole training pool",
+    )
+    parser.add_argument(
+        "--seeds", default="0,1,2", help="split/subsample/model seeds, comma-separated"
+    )
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}"
+    )
+    parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=45.0,
+        help="start no new cell after this many minutes (0: no limit)",
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="scaffold fraction of each target held out as the test set",
+    )
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.2,
+        help="fraction of the n training molecules that (a) and (c) hold out for early stopping",
+    )
+    parser.add_argument(
+        "--ensemble", type=int, default=5, help="K of task addition for (b), (d), (e)"
+    )
     parser.add_argument("--st-epochs", type=int, default=60, help="max epochs of (a)")
     parser.add_argument("--st-patience", type=int, default=10)
     parser.add_argument("--st-batch-size", type=int, default=32)
@@ -104,21 +169,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ft-epochs", type=int, default=40, help="max epochs of (c)")
     parser.add_argument("--ft-patience", type=int, default=8)
     parser.add_argument("--ft-batch-size", type=int, default=32)
-    parser.add_argument("--method-max-minutes", type=float, default=3.0, help="wall-clock cap of one (a) or (c) training")
+    parser.add_argument(
+        "--method-max-minutes",
+        type=float,
+        default=3.0,
+        help="wall-clock cap of one (a) or (c) training",
+    )
     parser.add_argument("--rf-trees", type=int, default=500)
-    parser.add_argument("--rf-jobs", type=int, default=2, help="processes of (f) and threads of (g)")
-    parser.add_argument("--lgbm-rounds", type=int, default=2000, help="most boosting rounds of (g); early stopping (patience 50) on the validation fold")
-    parser.add_argument("--threads", type=int, default=None, help="torch/BLAS threads (default: every core this process may use)")
+    parser.add_argument(
+        "--rf-jobs", type=int, default=2, help="processes of (f) and threads of (g)"
+    )
+    parser.add_argument(
+        "--lgbm-rounds",
+        type=int,
+        default=2000,
+        help="most boosting rounds of (g); early stopping (patience 50) on the validation fold",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch/BLAS threads (default: every core this process may use)",
+    )
     parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
-    parser.add_argument("--skip-speed", action="store_true", help="no add-task timing / throughput section")
-    parser.add_argument("--speed-only", action="store_true", help="only the add-task timing and throughput section")
-    parser.add_argument("--speed-target", default="huuskonen_logS", help="target whose molecules the timed 500-molecule task uses")
+    parser.add_argument(
+        "--skip-speed", action="store_true", help="no add-task timing / throughput section"
+    )
+    parser.add_argument(
+        "--speed-only", action="store_true", help="only the add-task timing and throughput section"
+    )
+    parser.add_argument(
+        "--speed-target",
+        default="huuskonen_logS",
+        help="target whose molecules the timed 500-molecule task uses",
+    )
     parser.add_argument("--speed-molecules", type=int, default=500)
-    parser.add_argument("--speed-repeats", type=int, default=1, help="cold-cache repeats of the timed task addition")
+    parser.add_argument(
+        "--speed-repeats", type=int, default=1, help="cold-cache repeats of the timed task addition"
+    )
     parser.add_argument("--throughput-molecules", type=int, default=5000)
-    parser.add_argument("--resume", action="store_true", help="keep the cells already in <results-dir>/task_addition.json (same backbone and settings) and run the rest")
-    parser.add_argument("--shard", default=None, metavar="K/N", help="run only every N-th cell starting at K (0-based), e.g. on a many-core machine: one process per shard, each with its own --results-dir")
-    parser.add_argument("--merge", default=None, metavar="DIR,...", help="no training: merge the task_addition.json of these result dirs (shards) into <results-dir>/task_addition.json")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the cells already in <results-dir>/task_addition.json (same backbone and settings) and run the rest",
+    )
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="run only every N-th cell starting at K (0-based), e.g. on a many-core machine: one process per shard, each with its own --results-dir",
+    )
+    parser.add_argument(
+        "--merge",
+        default=None,
+        metavar="DIR,...",
+        help="no training: merge the task_addition.json of these result dirs (shards) into <results-dir>/task_addition.json",
+    )
 
 
 def _log(msg: str) -> None:
@@ -137,7 +243,9 @@ def parse_sizes(text: str) -> list[int | str]:
         elif item.isdigit() and int(item) >= 20:
             out.append(int(item))
         else:
-            raise ValueError(f"training size {item!r}: an integer ≥ 20 (task addition's minimum) or 'all'")
+            raise ValueError(
+                f"training size {item!r}: an integer ≥ 20 (task addition's minimum) or 'all'"
+            )
     return out
 
 
@@ -173,7 +281,12 @@ def summarise(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) 
     cells: dict[tuple, dict[str, float]] = {}
     for r in rows:
         size = r.get("size")
-        if size == "all" or not isinstance(size, int) or size > max_n or r.get("method") not in methods:
+        if (
+            size == "all"
+            or not isinstance(size, int)
+            or size > max_n
+            or r.get("method") not in methods
+        ):
             continue
         if not _finite(r.get("nrmse")):
             continue
@@ -186,7 +299,10 @@ def summarise(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) 
             per_target.setdefault(k[0], []).append(k)
         if not per_target:
             return {}
-        return {m: float(np.mean([np.mean([complete[k][m] for k in ks]) for ks in per_target.values()])) for m in methods}
+        return {
+            m: float(np.mean([np.mean([complete[k][m] for k in ks]) for ks in per_target.values()]))
+            for m in methods
+        }
 
     keys = sorted(complete, key=str)
     overall = target_mean(keys)
@@ -207,7 +323,9 @@ def summarise(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) 
                 "learned_lower_in": int((diff < 0).sum()),
                 "cells": len(diff),
                 "mean_nrmse_difference": float(diff.mean()) if len(diff) else None,
-                "targets_learned_lower": [t for t in targets if by_target[t]["learned"] < by_target[t][m]],
+                "targets_learned_lower": [
+                    t for t in targets if by_target[t]["learned"] < by_target[t][m]
+                ],
             }
     return {
         "max_n": max_n,
@@ -225,15 +343,27 @@ def summarise(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) 
     }
 
 
-def per_target_means(rows: list[dict], methods: list[str], task_type: str, part: str, metric: str,
-                     targets: set[str] | None = None, max_n: int = SUMMARY_MAX_N) -> dict[str, dict[str, float]]:
+def per_target_means(
+    rows: list[dict],
+    methods: list[str],
+    task_type: str,
+    part: str,
+    metric: str,
+    targets: set[str] | None = None,
+    max_n: int = SUMMARY_MAX_N,
+) -> dict[str, dict[str, float]]:
     """Each target's mean ``metric`` per method over its complete cells (every method finite on
     that ``part``: "all", "seen" or "unseen"), sizes n ≤ ``max_n``."""
     cells: dict[tuple, dict[str, float]] = {}
     for r in rows:
         size = r.get("size")
-        if (not isinstance(size, int) or size > max_n or r.get("method") not in methods or r.get("task_type") != task_type
-                or (targets is not None and r["target"] not in targets)):
+        if (
+            not isinstance(size, int)
+            or size > max_n
+            or r.get("method") not in methods
+            or r.get("task_type") != task_type
+            or (targets is not None and r["target"] not in targets)
+        ):
             continue
         value = (r if part == "all" else (r.get("parts") or {}).get(part) or {}).get(metric)
         if _finite(value):
@@ -254,8 +384,12 @@ def headline(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) -
 
     baselines = [b for b in BASELINES if b in methods]
     ran = {r["target"] for r in rows}
-    groups: dict[str, set[str] | None] = {g: {t for t, spec in TARGETS.items() if spec.group == g} for g in TARGET_GROUPS}
-    if sum(bool(members & ran) for members in groups.values()) > 1:  # "all" only when it differs from one group
+    groups: dict[str, set[str] | None] = {
+        g: {t for t, spec in TARGETS.items() if spec.group == g} for g in TARGET_GROUPS
+    }
+    if (
+        sum(bool(members & ran) for members in groups.values()) > 1
+    ):  # "all" only when it differs from one group
         groups["all"] = None
     out: dict = {"max_n": max_n, "baselines": baselines, "goal_ratio": GOAL_RATIO}
     for task_type, metric in (("regression", "nrmse"), ("classification", "roc_auc")):
@@ -266,12 +400,19 @@ def headline(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) -
                 means = per_target_means(rows, methods, task_type, part, metric, members, max_n)
                 if not means:
                     continue
-                entry: dict = {"n_targets": len(means), "per_target": means,
-                               "mean": {m: float(np.mean([v[m] for v in means.values()])) for m in methods}}
+                entry: dict = {
+                    "n_targets": len(means),
+                    "per_target": means,
+                    "mean": {m: float(np.mean([v[m] for v in means.values()])) for m in methods},
+                }
                 if "learned" in methods and baselines:
-                    entry["learned_vs_best_baseline"] = compare_over_targets(means, "learned", baselines, higher_is_better=higher)
+                    entry["learned_vs_best_baseline"] = compare_over_targets(
+                        means, "learned", baselines, higher_is_better=higher
+                    )
                     if not higher:
-                        entry["verdict"] = verdict(entry["learned_vs_best_baseline"]["ratio_ci95"], GOAL_RATIO)
+                        entry["verdict"] = verdict(
+                            entry["learned_vs_best_baseline"]["ratio_ci95"], GOAL_RATIO
+                        )
                 for other in ("uniform", "probe"):
                     if {"learned", other} <= set(methods):
                         entry[f"learned_minus_{other}"] = paired_difference(means, "learned", other)
@@ -279,7 +420,11 @@ def headline(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) -
                     entry["topk_minus_uniform"] = paired_difference(means, "topk", "uniform")
                 if higher:
                     pr = per_target_means(rows, methods, task_type, part, "pr_auc", members, max_n)
-                    entry["pr_auc_mean"] = {m: float(np.mean([v[m] for v in pr.values()])) for m in methods} if pr else {}
+                    entry["pr_auc_mean"] = (
+                        {m: float(np.mean([v[m] for v in pr.values()])) for m in methods}
+                        if pr
+                        else {}
+                    )
                 block[f"{group}/{part}"] = entry
         out[task_type] = block
     return out
@@ -297,28 +442,42 @@ def load_target(name: str) -> tuple[list[str], np.ndarray, str]:
         raise ValueError(f"unknown target {name!r}; known: {', '.join(TARGETS)}")
     path = TARGETS_DIR / f"{name}.csv"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: build it with `python -m gate_core.data.builders`")
+        raise FileNotFoundError(
+            f"{path} is missing: build it with `python -m gate_core.data.builders`"
+        )
     frame = pd.read_csv(path)
-    return frame["smiles"].astype(str).tolist(), frame["value"].to_numpy(dtype=np.float64), TARGETS[name].task_type
+    return (
+        frame["smiles"].astype(str).tolist(),
+        frame["value"].to_numpy(dtype=np.float64),
+        TARGETS[name].task_type,
+    )
 
 
 class TargetSplit:
     """One target under one seed: the test set, the permuted pool, cached test embedding, and
     which test molecules the backbone saw in pre-training (``seen``; all False without ``seen_keys``)."""
 
-    def __init__(self, name: str, seed: int, test_fraction: float, seen_keys: frozenset[str] | None = None) -> None:
+    def __init__(
+        self, name: str, seed: int, test_fraction: float, seen_keys: frozenset[str] | None = None
+    ) -> None:
         from gate_core.data.seen import seen_mask
         from gate_core.data.splits import scaffold_cluster_split
 
         self.name, self.seed = name, seed
         self.smiles, self.y, self.task_type = load_target(name)
-        pool, _, test = scaffold_cluster_split(self.smiles, (1.0 - test_fraction, 0.0, test_fraction), seed)
+        pool, _, test = scaffold_cluster_split(
+            self.smiles, (1.0 - test_fraction, 0.0, test_fraction), seed
+        )
         self.order = pool[np.random.default_rng(seed).permutation(len(pool))]
         self.test = test
         self.test_smiles = [self.smiles[i] for i in test]
         self.y_test = self.y[test]
         self.test_std = float(self.y_test.std())
-        self.seen = seen_mask(self.test_smiles, seen_keys) if seen_keys is not None else np.zeros(len(test), dtype=bool)
+        self.seen = (
+            seen_mask(self.test_smiles, seen_keys)
+            if seen_keys is not None
+            else np.zeros(len(test), dtype=bool)
+        )
         self.h_test = self.chart_test = None
 
     @property
@@ -360,7 +519,9 @@ def _val_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarr
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def run_single_task(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, dict]:
+def run_single_task(
+    ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray
+) -> tuple[np.ndarray, dict]:
     from gate_core.data.table import MultiTaskTable
     from gate_core.training.evaluate import predict
     from gate_core.training.objective import LossWeights
@@ -368,28 +529,63 @@ def run_single_task(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray
 
     args, cfg = ctx["args"], ctx["backbone"].config
     config = PretrainConfig(
-        tasks=[ts.name], weights=LossWeights(0, 0, 0, 0), descriptors=cfg.n_descriptors > 0,
-        hidden=cfg.hidden, depth=cfg.depth, dropout=cfg.dropout, latent_dim=cfg.latent_dim, task_hidden=cfg.task_hidden,
-        epochs=args.st_epochs, patience=args.st_patience, batch_size=args.st_batch_size, lr=args.st_lr, seed=ts.seed,
-        device=str(ctx["device"]), max_minutes=args.method_max_minutes,
+        tasks=[ts.name],
+        weights=LossWeights(0, 0, 0, 0),
+        descriptors=cfg.n_descriptors > 0,
+        hidden=cfg.hidden,
+        depth=cfg.depth,
+        dropout=cfg.dropout,
+        latent_dim=cfg.latent_dim,
+        task_hidden=cfg.task_hidden,
+        epochs=args.st_epochs,
+        patience=args.st_patience,
+        batch_size=args.st_batch_size,
+        lr=args.st_lr,
+        seed=ts.seed,
+        device=str(ctx["device"]),
+        max_minutes=args.method_max_minutes,
     )
     table = MultiTaskTable(list(smiles), [ts.name], y[:, None])
     reference = {smiles[i]: "val" for i in val} | {smiles[i]: "train" for i in inner}
     result = pretrain(config, progress=False, split_reference=reference, table=table)
     pred = predict(result.model, ts.test_smiles)[:, 0]
-    return pred, {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "n_inner_train": len(inner), "n_val": len(val)}
+    return pred, {
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "n_inner_train": len(inner),
+        "n_val": len(val),
+    }
 
 
-def run_finetune(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, dict]:
+def run_finetune(
+    ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray
+) -> tuple[np.ndarray, dict]:
     from gate_core.models.gate import TaskInfo
     from gate_core.training.finetune import FinetuneConfig, finetune
 
     args = ctx["args"]
-    config = FinetuneConfig(epochs=args.ft_epochs, patience=args.ft_patience, batch_size=args.ft_batch_size, seed=ts.seed, max_minutes=args.method_max_minutes)
-    result = finetune(
-        ctx["backbone"], [smiles[i] for i in inner], y[inner], [smiles[i] for i in val], y[val], TaskInfo(ts.name, task_type=ts.task_type), config
+    config = FinetuneConfig(
+        epochs=args.ft_epochs,
+        patience=args.ft_patience,
+        batch_size=args.ft_batch_size,
+        seed=ts.seed,
+        max_minutes=args.method_max_minutes,
     )
-    return result.predict(ts.test_smiles), {"epochs_run": len(result.history), "best_epoch": result.best_epoch, "n_inner_train": len(inner), "n_val": len(val)}
+    result = finetune(
+        ctx["backbone"],
+        [smiles[i] for i in inner],
+        y[inner],
+        [smiles[i] for i in val],
+        y[val],
+        TaskInfo(ts.name, task_type=ts.task_type),
+        config,
+    )
+    return result.predict(ts.test_smiles), {
+        "epochs_run": len(result.history),
+        "best_epoch": result.best_epoch,
+        "n_inner_train": len(inner),
+        "n_val": len(val),
+    }
 
 
 def _test_embedding(ctx: dict, ts: TargetSplit) -> None:
@@ -407,21 +603,38 @@ def _top_k_exclusions(ctx: dict, ts: TargetSplit, n_train: int) -> list[str]:
     """Sources outside the top ``TOP_K`` by the mean λ of this cell's (e) run (which must run first)."""
     learned = ctx.setdefault("learned_ratios", {}).get((ts.name, ts.seed, n_train))
     if learned is None:
-        raise RuntimeError("topk needs the (e) learned run of the same cell; run --methods with learned before topk")
+        raise RuntimeError(
+            "topk needs the (e) learned run of the same cell; run --methods with learned before topk"
+        )
     ranked = sorted(learned, key=learned.get, reverse=True)
     return ranked[TOP_K:]
 
 
 def run_task_addition(mode: str, top_k: bool = False):
-    def run(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, dict]:
+    def run(
+        ctx: dict,
+        ts: TargetSplit,
+        smiles: list[str],
+        y: np.ndarray,
+        inner: np.ndarray,
+        val: np.ndarray,
+    ) -> tuple[np.ndarray, dict]:
         from gate_core.models.gate import TaskInfo
         from gate_core.transfer.addition import TaskAdditionConfig, add_task
         from gate_core.transfer.ratios import RatioSettings
 
         excluded = _top_k_exclusions(ctx, ts, len(smiles)) if top_k else []
         ratios = RatioSettings(mode=mode, excluded=excluded)
-        config = TaskAdditionConfig(ratios=ratios, ensemble=ctx["args"].ensemble, seed=ts.seed, task_type=ts.task_type)
-        result = add_task(ctx["backbone"], list(smiles), list(y), TaskInfo(ts.name, task_type=ts.task_type), config)
+        config = TaskAdditionConfig(
+            ratios=ratios, ensemble=ctx["args"].ensemble, seed=ts.seed, task_type=ts.task_type
+        )
+        result = add_task(
+            ctx["backbone"],
+            list(smiles),
+            list(y),
+            TaskInfo(ts.name, task_type=ts.task_type),
+            config,
+        )
         _test_embedding(ctx, ts)  # normally done before the clock starts (see run)
         pred = result.task.predict_from_representation(ts.h_test, ts.chart_test)["mean"]
         meta = result.task.metadata
@@ -430,7 +643,9 @@ def run_task_addition(mode: str, top_k: bool = False):
             info["ratio_share"] = {s: r["share"] for s, r in meta["ratios"].items()}
             info["ratio_mean"] = {s: r["ratio"] for s, r in meta["ratios"].items()}
         if mode == "learned":
-            ctx.setdefault("learned_ratios", {})[(ts.name, ts.seed, len(smiles))] = info["ratio_mean"]
+            ctx.setdefault("learned_ratios", {})[(ts.name, ts.seed, len(smiles))] = info[
+                "ratio_mean"
+            ]
         if top_k:
             info["kept_sources"] = sorted(set(info.get("ratio_mean", {})) - set(excluded))
         return pred, info
@@ -438,23 +653,35 @@ def run_task_addition(mode: str, top_k: bool = False):
     return run
 
 
-def run_rf(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, dict]:
+def run_rf(
+    ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray
+) -> tuple[np.ndarray, dict]:
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     args, features = ctx["args"], ctx["rdkit_descriptors"]
     X = np.stack([features[s] for s in smiles])
     X_test = np.stack([features[s] for s in ts.test_smiles])
     if ts.task_type == "classification":
-        forest = RandomForestClassifier(n_estimators=args.rf_trees, n_jobs=args.rf_jobs, random_state=ts.seed).fit(X, y.astype(int))
+        forest = RandomForestClassifier(
+            n_estimators=args.rf_trees, n_jobs=args.rf_jobs, random_state=ts.seed
+        ).fit(X, y.astype(int))
         classes = list(forest.classes_)
-        pred = forest.predict_proba(X_test)[:, classes.index(1)] if 1 in classes else np.zeros(len(X_test))
+        pred = (
+            forest.predict_proba(X_test)[:, classes.index(1)]
+            if 1 in classes
+            else np.zeros(len(X_test))
+        )
     else:
-        forest = RandomForestRegressor(n_estimators=args.rf_trees, n_jobs=args.rf_jobs, random_state=ts.seed).fit(X, y)
+        forest = RandomForestRegressor(
+            n_estimators=args.rf_trees, n_jobs=args.rf_jobs, random_state=ts.seed
+        ).fit(X, y)
         pred = forest.predict(X_test)
     return pred, {"n_descriptors": int(X.shape[1])}
 
 
-def run_lgbm(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, dict]:
+def run_lgbm(
+    ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner: np.ndarray, val: np.ndarray
+) -> tuple[np.ndarray, dict]:
     """Gradient boosting on every RDKit 2D descriptor, early-stopped on the same fold as (a)/(c)."""
     import lightgbm
 
@@ -462,13 +689,38 @@ def run_lgbm(ctx: dict, ts: TargetSplit, smiles: list[str], y: np.ndarray, inner
     X = np.stack([features[s] for s in smiles])
     X_test = np.stack([features[s] for s in ts.test_smiles])
     classification = ts.task_type == "classification"
-    params = {"n_estimators": args.lgbm_rounds, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 5,
-              "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.5, "random_state": ts.seed, "n_jobs": args.rf_jobs, "verbose": -1}
-    model = lightgbm.LGBMClassifier(**params) if classification else lightgbm.LGBMRegressor(**params)
+    params = {
+        "n_estimators": args.lgbm_rounds,
+        "learning_rate": 0.05,
+        "num_leaves": 15,
+        "min_child_samples": 5,
+        "subsample": 0.8,
+        "subsample_freq": 1,
+        "colsample_bytree": 0.5,
+        "random_state": ts.seed,
+        "n_jobs": args.rf_jobs,
+        "verbose": -1,
+    }
+    model = (
+        lightgbm.LGBMClassifier(**params) if classification else lightgbm.LGBMRegressor(**params)
+    )
     target = y.astype(int) if classification else y
-    model.fit(X[inner], target[inner], eval_X=X[val], eval_y=target[val], callbacks=[lightgbm.early_stopping(50, verbose=False)])
-    pred = model.predict_proba(X_test)[:, list(model.classes_).index(1)] if classification else model.predict(X_test)
-    return pred, {"n_descriptors": int(X.shape[1]), "best_iteration": int(model.best_iteration_ or args.lgbm_rounds)}
+    model.fit(
+        X[inner],
+        target[inner],
+        eval_X=X[val],
+        eval_y=target[val],
+        callbacks=[lightgbm.early_stopping(50, verbose=False)],
+    )
+    pred = (
+        model.predict_proba(X_test)[:, list(model.classes_).index(1)]
+        if classification
+        else model.predict(X_test)
+    )
+    return pred, {
+        "n_descriptors": int(X.shape[1]),
+        "best_iteration": int(model.best_iteration_ or args.lgbm_rounds),
+    }
 
 
 RUNNERS = {
@@ -501,7 +753,10 @@ def warm_features(ctx: dict, ts: TargetSplit) -> dict:
             if s not in cache:
                 cache[s] = all_rdkit_descriptors(Chem.MolFromSmiles(s))
         rdkit_seconds = time.perf_counter() - t0
-    return {"graph_and_fast_descriptor_seconds": graph_seconds, "all_rdkit_descriptor_seconds": rdkit_seconds}
+    return {
+        "graph_and_fast_descriptor_seconds": graph_seconds,
+        "all_rdkit_descriptor_seconds": rdkit_seconds,
+    }
 
 
 def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) -> list[dict]:
@@ -512,12 +767,25 @@ def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) ->
     inner, val = _val_split(len(idx), ctx["args"].val_fraction, ts.seed)
     rows = []
     for method in methods:
-        row = {"target": ts.name, "seed": ts.seed, "size": size, "n_train": len(idx), "n_test": len(ts.test), "test_std": ts.test_std,
-               "task_type": ts.task_type, "method": method, "device": ctx["device_label"], "host": platform.node()}
+        row = {
+            "target": ts.name,
+            "seed": ts.seed,
+            "size": size,
+            "n_train": len(idx),
+            "n_test": len(ts.test),
+            "test_std": ts.test_std,
+            "task_type": ts.task_type,
+            "method": method,
+            "device": ctx["device_label"],
+            "host": platform.node(),
+        }
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             pred, info = RUNNERS[method](ctx, ts, smiles, y, inner, val)
-            row["wall_seconds"], row["cpu_seconds"] = time.perf_counter() - t0, time.process_time() - c0
+            row["wall_seconds"], row["cpu_seconds"] = (
+                time.perf_counter() - t0,
+                time.process_time() - c0,
+            )
             pred = np.asarray(pred, dtype=np.float64)
             row.update(_metrics(ts.task_type, ts.y_test, pred, ts.test_std))
             row["n_test_seen"] = int(ts.seen.sum())
@@ -528,8 +796,14 @@ def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) ->
             row["error"] = f"{type(exc).__name__}: {exc}"
             traceback.print_exc(file=sys.stderr)
         rows.append(row)
-        score = f"RMSE {row['rmse']:.4g} (nRMSE {row['nrmse']:.3f})" if "rmse" in row else (f"AUC {row.get('roc_auc')}" if "roc_auc" in row else row.get("error"))
-        _log(f"  {ts.name} seed {ts.seed} n={size}: {method:<11} {score}  {row['wall_seconds']:.1f} s")
+        score = (
+            f"RMSE {row['rmse']:.4g} (nRMSE {row['nrmse']:.3f})"
+            if "rmse" in row
+            else (f"AUC {row.get('roc_auc')}" if "roc_auc" in row else row.get("error"))
+        )
+        _log(
+            f"  {ts.name} seed {ts.seed} n={size}: {method:<11} {score}  {row['wall_seconds']:.1f} s"
+        )
     return rows
 
 
@@ -554,29 +828,57 @@ def measure_speed(ctx: dict) -> dict:
     args, backbone = ctx["args"], ctx["backbone"]
     smiles, y, task_type = load_target(args.speed_target)
     if len(smiles) < args.speed_molecules:
-        raise ValueError(f"{args.speed_target} has {len(smiles)} molecules, fewer than --speed-molecules {args.speed_molecules}")
-    pick = np.sort(np.random.default_rng(0).choice(len(smiles), args.speed_molecules, replace=False))
+        raise ValueError(
+            f"{args.speed_target} has {len(smiles)} molecules, fewer than --speed-molecules {args.speed_molecules}"
+        )
+    pick = np.sort(
+        np.random.default_rng(0).choice(len(smiles), args.speed_molecules, replace=False)
+    )
     runs = []
     task = None
     for r in range(args.speed_repeats):
         clear_feature_caches()
         t0 = time.perf_counter()
-        result = add_task(backbone, [smiles[i] for i in pick], [float(y[i]) for i in pick], f"speed_{args.speed_target}",
-                          TaskAdditionConfig(ratios=RatioSettings(mode="learned"), seed=r, task_type=task_type))
+        result = add_task(
+            backbone,
+            [smiles[i] for i in pick],
+            [float(y[i]) for i in pick],
+            f"speed_{args.speed_target}",
+            TaskAdditionConfig(ratios=RatioSettings(mode="learned"), seed=r, task_type=task_type),
+        )
         wall = time.perf_counter() - t0
         task = result.task
-        runs.append({"wall_seconds": wall, **result.timings, "member_steps": [m["steps"] for m in task.metadata["members"]]})
-        _log(f"add a {args.speed_molecules}-molecule task (learned λ, K={len(task.members)}, cold caches): {wall:.1f} s "
-             f"(embedding + frozen sources {result.timings['featurize_seconds']:.1f} s, training {result.timings['train_seconds']:.1f} s)")
+        runs.append(
+            {
+                "wall_seconds": wall,
+                **result.timings,
+                "member_steps": [m["steps"] for m in task.metadata["members"]],
+            }
+        )
+        _log(
+            f"add a {args.speed_molecules}-molecule task (learned λ, K={len(task.members)}, cold caches): {wall:.1f} s "
+            f"(embedding + frozen sources {result.timings['featurize_seconds']:.1f} s, training {result.timings['train_seconds']:.1f} s)"
+        )
     add = {
-        "target": args.speed_target, "molecules": args.speed_molecules, "ratios": "learned", "ensemble": len(task.members),
-        "runs": runs, "median_wall_seconds": float(np.median([r["wall_seconds"] for r in runs])),
+        "target": args.speed_target,
+        "molecules": args.speed_molecules,
+        "ratios": "learned",
+        "ensemble": len(task.members),
+        "runs": runs,
+        "median_wall_seconds": float(np.median([r["wall_seconds"] for r in runs])),
         "target_seconds": ADD_TASK_TARGET_SECONDS,
     }
     add["passes"] = add["median_wall_seconds"] <= ADD_TASK_TARGET_SECONDS
 
     # throughput: a seeded sample of distinct molecules from every target table
-    pool = sorted({s for name in DEFAULT_TARGETS if (TARGETS_DIR / f"{name}.csv").is_file() for s in load_target(name)[0]})
+    pool = sorted(
+        {
+            s
+            for name in DEFAULT_TARGETS
+            if (TARGETS_DIR / f"{name}.csv").is_file()
+            for s in load_target(name)[0]
+        }
+    )
     n = min(args.throughput_molecules, len(pool))
     mols = [pool[i] for i in np.random.default_rng(1).choice(len(pool), n, replace=False)]
     clear_feature_caches()
@@ -596,25 +898,50 @@ def measure_speed(ctx: dict) -> dict:
     featurize_only = time.perf_counter() - t0
     throughput = {
         "call": "AddedTask.predict(backbone, smiles) — parse, featurise, encoder, K heads, applicability domain",
-        "molecules": n, "valid": int(frame["error"].isna().sum()),
-        "cold_seconds": cold, "cold_per_second": n / cold,
-        "warm_seconds": warm, "warm_per_second": n / float(np.median(warm)),
-        "featurize_only_cold_seconds": featurize_only, "featurize_only_cold_per_second": n / featurize_only,
+        "molecules": n,
+        "valid": int(frame["error"].isna().sum()),
+        "cold_seconds": cold,
+        "cold_per_second": n / cold,
+        "warm_seconds": warm,
+        "warm_per_second": n / float(np.median(warm)),
+        "featurize_only_cold_seconds": featurize_only,
+        "featurize_only_cold_per_second": n / featurize_only,
         "target_per_second": THROUGHPUT_TARGET,
     }
     throughput["cold_passes"] = throughput["cold_per_second"] >= THROUGHPUT_TARGET
     throughput["warm_passes"] = throughput["warm_per_second"] >= THROUGHPUT_TARGET
-    _log(f"predict {n} molecules: cold {throughput['cold_per_second']:.0f} mol/s, warm {throughput['warm_per_second']:.0f} mol/s "
-         f"(featurisation alone, cold: {throughput['featurize_only_cold_per_second']:.0f} mol/s)")
-    return {"add_task": add, "throughput": throughput, "device": str(ctx["device"]), "torch_threads": ctx["threads"]}
+    _log(
+        f"predict {n} molecules: cold {throughput['cold_per_second']:.0f} mol/s, warm {throughput['warm_per_second']:.0f} mol/s "
+        f"(featurisation alone, cold: {throughput['featurize_only_cold_per_second']:.0f} mol/s)"
+    )
+    return {
+        "add_task": add,
+        "throughput": throughput,
+        "device": str(ctx["device"]),
+        "torch_threads": ctx["threads"],
+    }
 
 
 # -------------------------------------------------------------------------------------- run
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    keys = ("test_fraction", "val_fraction", "ensemble", "st_epochs", "st_patience", "st_batch_size", "st_lr", "ft_epochs",
-            "ft_patience", "ft_batch_size", "method_max_minutes", "rf_trees", "rf_jobs", "lgbm_rounds")
+    keys = (
+        "test_fraction",
+        "val_fraction",
+        "ensemble",
+        "st_epochs",
+        "st_patience",
+        "st_batch_size",
+        "st_lr",
+        "ft_epochs",
+        "ft_patience",
+        "ft_batch_size",
+        "method_max_minutes",
+        "rf_trees",
+        "rf_jobs",
+        "lgbm_rounds",
+    )
     return {"split": "scaffold_cluster", **{k: getattr(args, k) for k in keys}}
 
 
@@ -654,7 +981,9 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
 
     results_dir = Path(args.results_dir)
     name = args.results_name
-    sources = [results_dir / f"{name}.json"] + [Path(d) / f"{name}.json" for d in _csv_list(args.merge)]
+    sources = [results_dir / f"{name}.json"] + [
+        Path(d) / f"{name}.json" for d in _csv_list(args.merge)
+    ]
     states = []
     for path in sources:
         try:
@@ -667,7 +996,9 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
         raise FileNotFoundError(f"nothing to merge: none of {', '.join(map(str, sources))} exists")
     base = states[0]
     for other in states[1:]:
-        if other.get("backbone_id") != base.get("backbone_id") or other.get("settings") != base.get("settings"):
+        if other.get("backbone_id") != base.get("backbone_id") or other.get("settings") != base.get(
+            "settings"
+        ):
             raise ValueError("cannot merge results made with another backbone or other settings")
     rows: dict[tuple, dict] = {}
     for state in states:
@@ -689,12 +1020,21 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     for state in states:
         for t, info in state.get("targets", {}).items():
             targets.setdefault(t, {**info, "splits": {}})["splits"].update(info.get("splits", {}))
-    merged = {**base, "rows": list(rows.values()), "grid": grid, "targets": targets,
-              "speed": next((st["speed"] for st in states if st.get("speed")), None),
-              "merged_from": [str(p) for p in sources if p.is_file()]}
+    merged = {
+        **base,
+        "rows": list(rows.values()),
+        "grid": grid,
+        "targets": targets,
+        "speed": next((st["speed"] for st in states if st.get("speed")), None),
+        "merged_from": [str(p) for p in sources if p.is_file()],
+    }
     finished = ran | {tuple(x["cell"]) for x in grid["skipped"]}
     missing = [c for c in grid["planned"] if tuple(c) not in finished]
-    merged["status"] = "complete" if not missing else f"partial: {len(missing)} of {len(grid['planned'])} planned cells not run"
+    merged["status"] = (
+        "complete"
+        if not missing
+        else f"partial: {len(missing)} of {len(grid['planned'])} planned cells not run"
+    )
     merged["summary"] = summarise(merged["rows"], grid["methods"])
     for key in ("benchmark", "command", "machine"):
         merged.pop(key, None)
@@ -725,13 +1065,18 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     if args.merge:
         return merge(args)
     from gate_core.models.checkpoint import load_checkpoint
-    from gate_core.training.distributed import select_device
     from gate_core.models.fingerprint import backbone_fingerprint
+    from gate_core.training.distributed import select_device
 
     started = time.perf_counter()
     threads = args.threads or len(os.sched_getaffinity(0))
     limit_threads(threads)
-    targets, sizes, seeds, methods = _csv_list(args.targets), parse_sizes(args.sizes), [int(s) for s in _csv_list(args.seeds)], _csv_list(args.methods)
+    targets, sizes, seeds, methods = (
+        _csv_list(args.targets),
+        parse_sizes(args.sizes),
+        [int(s) for s in _csv_list(args.seeds)],
+        _csv_list(args.methods),
+    )
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
@@ -740,36 +1085,81 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     device = select_device(args.device)
     backbone, _ = load_checkpoint(args.backbone, device)
     backbone_id = backbone_fingerprint(backbone)
-    ctx = {"args": args, "backbone": backbone, "device": device, "device_label": device_label(device), "threads": threads,
-           "methods": methods, "rdkit_descriptors": {}}
+    ctx = {
+        "args": args,
+        "backbone": backbone,
+        "device": device,
+        "device_label": device_label(device),
+        "threads": threads,
+        "methods": methods,
+        "rdkit_descriptors": {},
+    }
     t0 = time.perf_counter()
     seen_keys = seen_molecule_keys(args, backbone.task_names)
-    _log(f"{len(seen_keys):,} pre-training molecules to mark test molecules seen ({time.perf_counter() - t0:.0f} s)")
+    _log(
+        f"{len(seen_keys):,} pre-training molecules to mark test molecules seen ({time.perf_counter() - t0:.0f} s)"
+    )
     settings = _settings(args)
     results_dir = Path(args.results_dir)
-    rows, speed = _load_previous(results_dir / f"{args.results_name}.json", backbone_id, settings) if args.resume else ([], None)
+    rows, speed = (
+        _load_previous(results_dir / f"{args.results_name}.json", backbone_id, settings)
+        if args.resume
+        else ([], None)
+    )
     done = {(r["target"], r["seed"], r["size"], r["method"]) for r in rows if "error" not in r}
     rows = [r for r in rows if (r["target"], r["seed"], r["size"], r["method"]) in done]
 
-    cells = [(t, seed, size) for seed in seeds for size in ([] if args.speed_only else sizes) for t in targets]
+    cells = [
+        (t, seed, size)
+        for seed in seeds
+        for size in ([] if args.speed_only else sizes)
+        for t in targets
+    ]
     shard = parse_shard(args.shard)
-    if shard is not None:  # deal out only the cells with work left, so resumed cells don't unbalance the shards
-        cells = [c for c in cells if any((*c, m) not in done for m in methods)][shard[0]::shard[1]]
+    if (
+        shard is not None
+    ):  # deal out only the cells with work left, so resumed cells don't unbalance the shards
+        cells = [c for c in cells if any((*c, m) not in done for m in methods)][
+            shard[0] :: shard[1]
+        ]
     state = {
-        "status": "running", "backbone": str(args.backbone), "backbone_id": backbone_id, "settings": settings,
-        "grid": {"targets": targets, "sizes": sizes, "seeds": seeds, "methods": methods, "order": "seed, then size, then target",
-                 "planned": [list(c) for c in cells], "ran": [], "resumed": [], "skipped": [], "not_started": []},
-        "budget_minutes": args.budget_minutes, "targets": {}, "rows": rows, "speed": speed,
-        "device": str(device), "torch_threads": threads,
-        "seen": {"pretraining_table": args.pretraining_table, "corpus": _csv_list(args.corpus), "molecules": len(seen_keys),
-                 "key": "InChIKey first block (no stereo, isotopes or protonation); gate_core.data.seen"},
+        "status": "running",
+        "backbone": str(args.backbone),
+        "backbone_id": backbone_id,
+        "settings": settings,
+        "grid": {
+            "targets": targets,
+            "sizes": sizes,
+            "seeds": seeds,
+            "methods": methods,
+            "order": "seed, then size, then target",
+            "planned": [list(c) for c in cells],
+            "ran": [],
+            "resumed": [],
+            "skipped": [],
+            "not_started": [],
+        },
+        "budget_minutes": args.budget_minutes,
+        "targets": {},
+        "rows": rows,
+        "speed": speed,
+        "device": str(device),
+        "torch_threads": threads,
+        "seen": {
+            "pretraining_table": args.pretraining_table,
+            "corpus": _csv_list(args.corpus),
+            "molecules": len(seen_keys),
+            "key": "InChIKey first block (no stereo, isotopes or protonation); gate_core.data.seen",
+        },
     }
 
     def save() -> tuple[Path, Path]:
         state["wall_seconds"] = time.perf_counter() - started
         state["summary"] = summarise(state["rows"], methods)
         state["headline"] = headline(state["rows"], methods)
-        paths = write_results(args.results_name, state, markdown, results_dir, rows=csv_rows(NAME, state))
+        paths = write_results(
+            args.results_name, state, markdown, results_dir, rows=csv_rows(NAME, state)
+        )
         return paths
 
     if not args.skip_speed and speed is None:
@@ -780,7 +1170,9 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     for i, (t, seed, size) in enumerate(cells):
         if args.budget_minutes and (time.perf_counter() - started) / 60 > args.budget_minutes:
             state["grid"]["not_started"] = [list(c) for c in cells[i:]]
-            state["status"] = f"stopped by the {args.budget_minutes:g}-minute budget: {len(cells) - i} of {len(cells)} cells not started"
+            state["status"] = (
+                f"stopped by the {args.budget_minutes:g}-minute budget: {len(cells) - i} of {len(cells)} cells not started"
+            )
             _log(state["status"])
             break
         todo = [m for m in methods if (t, seed, size, m) not in done]
@@ -791,30 +1183,61 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             splits[(t, seed)] = TargetSplit(t, seed, args.test_fraction, seen_keys)
         ts = splits[(t, seed)]
         if size != "all" and size > ts.pool_size:
-            state["grid"]["skipped"].append({"cell": [t, seed, size], "reason": f"training pool has only {ts.pool_size} molecules"})
-            _log(f"{t} seed {seed} n={size}: skipped, the training pool has only {ts.pool_size} molecules")
+            state["grid"]["skipped"].append(
+                {
+                    "cell": [t, seed, size],
+                    "reason": f"training pool has only {ts.pool_size} molecules",
+                }
+            )
+            _log(
+                f"{t} seed {seed} n={size}: skipped, the training pool has only {ts.pool_size} molecules"
+            )
             continue
         if t not in state["targets"]:
-            state["targets"][t] = {"n_molecules": len(ts.smiles), "task_type": ts.task_type, **warm_features(ctx, ts), "splits": {}}
+            state["targets"][t] = {
+                "n_molecules": len(ts.smiles),
+                "task_type": ts.task_type,
+                **warm_features(ctx, ts),
+                "splits": {},
+            }
         _test_embedding(ctx, ts)
-        state["targets"][t]["splits"][str(seed)] = {"pool": ts.pool_size, "test": len(ts.test), "test_std": ts.test_std, "test_seen": int(ts.seen.sum())}
-        _log(f"cell {i + 1}/{len(cells)}: {t} seed {seed} n={size} ({(time.perf_counter() - started) / 60:.1f} min elapsed)")
+        state["targets"][t]["splits"][str(seed)] = {
+            "pool": ts.pool_size,
+            "test": len(ts.test),
+            "test_std": ts.test_std,
+            "test_seen": int(ts.seen.sum()),
+        }
+        _log(
+            f"cell {i + 1}/{len(cells)}: {t} seed {seed} n={size} ({(time.perf_counter() - started) / 60:.1f} min elapsed)"
+        )
         state["rows"].extend(run_cell(ctx, ts, size, todo))
         state["grid"]["ran"].append([t, seed, size])
         save()
     else:
         state["status"] = "complete"
-    state["backbone_unchanged"] = backbone_fingerprint(backbone) == backbone_id  # no method may alter the shared backbone
+    state["backbone_unchanged"] = (
+        backbone_fingerprint(backbone) == backbone_id
+    )  # no method may alter the shared backbone
     return save()
 
 
 # --------------------------------------------------------------------------------- markdown
 
 
-def _bold_min(values: dict[str, float], methods: list[str], fmt: str = "{:.3f}", higher_is_better: bool = False) -> list[str]:
+def _bold_min(
+    values: dict[str, float],
+    methods: list[str],
+    fmt: str = "{:.3f}",
+    higher_is_better: bool = False,
+) -> list[str]:
     finite = {m: v for m, v in values.items() if _finite(v)}
     best = (max if higher_is_better else min)(finite, key=finite.get) if finite else None
-    return [("**" + fmt.format(values[m]) + "**" if m == best else fmt.format(values[m])) if _finite(values.get(m)) else "—" for m in methods]
+    return [
+        ("**" + fmt.format(values[m]) + "**" if m == best else fmt.format(values[m]))
+        if _finite(values.get(m))
+        else "—"
+        for m in methods
+    ]
 
 
 def _speed_text(speed: dict | None) -> str:
@@ -840,18 +1263,25 @@ def _verdict(summary: dict) -> str:
     ov, h2h, best = summary["overall"], summary["learned_head_to_head"], summary["best"]
     lines = []
     if best == "learned":
-        lines.append(f"- (e) learned λ has the lowest mean normalised RMSE at n ≤ {summary['max_n']} ({ov['learned']:.3f}).")
+        lines.append(
+            f"- (e) learned λ has the lowest mean normalised RMSE at n ≤ {summary['max_n']} ({ov['learned']:.3f})."
+        )
     else:
-        lines.append(f"- (e) learned λ does **not** have the lowest mean normalised RMSE at n ≤ {summary['max_n']}: "
-                     f"{METHOD_LABELS[best]} does ({ov[best]:.3f} vs {ov['learned']:.3f}).")
+        lines.append(
+            f"- (e) learned λ does **not** have the lowest mean normalised RMSE at n ≤ {summary['max_n']}: "
+            f"{METHOD_LABELS[best]} does ({ov[best]:.3f} vs {ov['learned']:.3f})."
+        )
     for size, b in summary["best_by_size"].items():
-        lines.append(f"- n = {size}: lowest is {METHOD_LABELS[b]} ({summary['by_size'][size][b]:.3f}; (e) {summary['by_size'][size]['learned']:.3f}).")
+        lines.append(
+            f"- n = {size}: lowest is {METHOD_LABELS[b]} ({summary['by_size'][size][b]:.3f}; (e) {summary['by_size'][size]['learned']:.3f})."
+        )
     for m, h in h2h.items():
         wins_t = h["targets_learned_lower"]
         lines.append(
             f"- (e) vs {METHOD_LABELS[m]}: lower nRMSE in {h['learned_lower_in']} of {h['cells']} cells "
             f"(mean difference {h['mean_nrmse_difference']:+.3f}); lower on {len(wins_t)} of {summary['n_targets']} targets"
-            + (f" ({', '.join(wins_t)})" if 0 < len(wins_t) <= 6 else "") + "."
+            + (f" ({', '.join(wins_t)})" if 0 < len(wins_t) <= 6 else "")
+            + "."
         )
     return "\n".join(lines) + "\n"
 
@@ -870,38 +1300,113 @@ def headline_markdown(h: dict | None) -> str:
         c = e.get("learned_vs_best_baseline") or {}
         if c.get("n_targets"):
             b = c["best_baseline"]
-            rows.append([key, c["n_targets"], _ci(c["mean"]["learned"], c["ci95"]["learned"]), f"{METHOD_LABELS[b]}: {_ci(c['mean'][b], c['ci95'][b])}",
-                         _ci(c["ratio_to_best"], c["ratio_ci95"]), f"{c['targets_won']} of {c['n_targets']}", e.get("verdict", "—")])
+            rows.append(
+                [
+                    key,
+                    c["n_targets"],
+                    _ci(c["mean"]["learned"], c["ci95"]["learned"]),
+                    f"{METHOD_LABELS[b]}: {_ci(c['mean'][b], c['ci95'][b])}",
+                    _ci(c["ratio_to_best"], c["ratio_ci95"]),
+                    f"{c['targets_won']} of {c['n_targets']}",
+                    e.get("verdict", "—"),
+                ]
+            )
         for other in ("uniform", "probe"):
             d = e.get(f"learned_minus_{other}") or {}
             if d.get("n_targets"):
-                diffs.append([key, f"(e) − {METHOD_LABELS[other]}", _ci(d["mean_difference"], d["ci95"], "{:+.3f}"), f"{d['a_lower_in']} of {d['n_targets']}"])
+                diffs.append(
+                    [
+                        key,
+                        f"(e) − {METHOD_LABELS[other]}",
+                        _ci(d["mean_difference"], d["ci95"], "{:+.3f}"),
+                        f"{d['a_lower_in']} of {d['n_targets']}",
+                    ]
+                )
         d = e.get("topk_minus_uniform") or {}
         if d.get("n_targets"):
-            diffs.append([key, f"(e') − {METHOD_LABELS['uniform']}", _ci(d["mean_difference"], d["ci95"], "{:+.3f}"), f"{d['a_lower_in']} of {d['n_targets']}"])
+            diffs.append(
+                [
+                    key,
+                    f"(e') − {METHOD_LABELS['uniform']}",
+                    _ci(d["mean_difference"], d["ci95"], "{:+.3f}"),
+                    f"{d['a_lower_in']} of {d['n_targets']}",
+                ]
+            )
         per_method.append([key, e["n_targets"], *[f"{v:.3f}" for v in e["mean"].values()]])
     methods = list(next(iter((h.get("regression") or {}).values()), {}).get("mean", {}))
     if rows:
-        out += [f"Regression targets, n ≤ {h['max_n']}: mean normalised RMSE (test RMSE / test-part std) over targets, each target the mean of its "
-                "complete cells (seeds × sizes); 95 % intervals by bootstrap over targets; the best baseline is re-chosen in every resample. "
-                f"Goal: ratio ≤ {h['goal_ratio']} with the whole interval below it (\"met\"); \"undecided\" when the interval straddles it.\n",
-                md_table(["targets / test part", "targets", "(e) learned λ", "best baseline", "ratio (e) / best", "targets won by (e)", f"goal ≤ {h['goal_ratio']}"], rows), ""]
+        out += [
+            f"Regression targets, n ≤ {h['max_n']}: mean normalised RMSE (test RMSE / test-part std) over targets, each target the mean of its "
+            "complete cells (seeds × sizes); 95 % intervals by bootstrap over targets; the best baseline is re-chosen in every resample. "
+            f'Goal: ratio ≤ {h["goal_ratio"]} with the whole interval below it ("met"); "undecided" when the interval straddles it.\n',
+            md_table(
+                [
+                    "targets / test part",
+                    "targets",
+                    "(e) learned λ",
+                    "best baseline",
+                    "ratio (e) / best",
+                    "targets won by (e)",
+                    f"goal ≤ {h['goal_ratio']}",
+                ],
+                rows,
+            ),
+            "",
+        ]
     if diffs:
-        out += ["Learned ratios (e), and the top-k sources they pick (e'), against uniform ratios and the frozen probe (negative = the first better):\n",
-                md_table(["targets / test part", "difference in nRMSE", "mean [95 % CI]", "targets where the first is lower"], diffs), ""]
+        out += [
+            "Learned ratios (e), and the top-k sources they pick (e'), against uniform ratios and the frozen probe (negative = the first better):\n",
+            md_table(
+                [
+                    "targets / test part",
+                    "difference in nRMSE",
+                    "mean [95 % CI]",
+                    "targets where the first is lower",
+                ],
+                diffs,
+            ),
+            "",
+        ]
     if per_method:
-        out += ["Mean nRMSE per method:\n", md_table(["targets / test part", "targets", *[METHOD_LABELS[m] for m in methods]], per_method), ""]
+        out += [
+            "Mean nRMSE per method:\n",
+            md_table(
+                ["targets / test part", "targets", *[METHOD_LABELS[m] for m in methods]], per_method
+            ),
+            "",
+        ]
     cls = []
     for key, e in (h.get("classification") or {}).items():
         c = e.get("learned_vs_best_baseline") or {}
         if c.get("n_targets"):
             b = c["best_baseline"]
             pr = e.get("pr_auc_mean") or {}
-            cls.append([key, c["n_targets"], _ci(c["mean"]["learned"], c["ci95"]["learned"]), f"{METHOD_LABELS[b]}: {_ci(c['mean'][b], c['ci95'][b])}",
-                        f"{c['targets_won']} of {c['n_targets']}", f"{pr.get('learned', float('nan')):.3f} / {pr.get(b, float('nan')):.3f}"])
+            cls.append(
+                [
+                    key,
+                    c["n_targets"],
+                    _ci(c["mean"]["learned"], c["ci95"]["learned"]),
+                    f"{METHOD_LABELS[b]}: {_ci(c['mean'][b], c['ci95'][b])}",
+                    f"{c['targets_won']} of {c['n_targets']}",
+                    f"{pr.get('learned', float('nan')):.3f} / {pr.get(b, float('nan')):.3f}",
+                ]
+            )
     if cls:
-        out += ["Classification targets: ROC-AUC (higher is better), PR-AUC of (e) / the best baseline alongside:\n",
-                md_table(["targets / test part", "targets", "(e) learned λ ROC-AUC", "best baseline ROC-AUC", "targets won by (e)", "PR-AUC (e) / best"], cls), ""]
+        out += [
+            "Classification targets: ROC-AUC (higher is better), PR-AUC of (e) / the best baseline alongside:\n",
+            md_table(
+                [
+                    "targets / test part",
+                    "targets",
+                    "(e) learned λ ROC-AUC",
+                    "best baseline ROC-AUC",
+                    "targets won by (e)",
+                    "PR-AUC (e) / best",
+                ],
+                cls,
+            ),
+            "",
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -911,7 +1416,9 @@ def markdown(state: dict) -> str:
     label = [METHOD_LABELS[m] for m in methods]
     by_size_rows = [[f"n = {s}", *_bold_min(v, methods)] for s, v in summary["by_size"].items()]
     if summary["overall"]:
-        by_size_rows.append([f"**all n ≤ {summary['max_n']}**", *_bold_min(summary["overall"], methods)])
+        by_size_rows.append(
+            [f"**all n ≤ {summary['max_n']}**", *_bold_min(summary["overall"], methods)]
+        )
         by_size_rows.append(["cells won", *[str(summary["wins"][m]) for m in methods]])
 
     # per target and size: mean RMSE (units) and R² over seeds
@@ -924,50 +1431,93 @@ def markdown(state: dict) -> str:
             g = groups.get((t, size))
             if not g:
                 continue
-            key = "roc_auc" if state["targets"].get(t, {}).get("task_type") == "classification" else "rmse"
-            means = {m: float(np.mean([r[key] for r in g[m] if _finite(r.get(key))])) if any(_finite(r.get(key)) for r in g.get(m, [])) else float("nan") for m in methods}
-            r2 = {m: float(np.mean([r["r2"] for r in g[m] if _finite(r.get("r2"))])) if any(_finite(r.get("r2")) for r in g.get(m, [])) else float("nan") for m in methods}
+            key = (
+                "roc_auc"
+                if state["targets"].get(t, {}).get("task_type") == "classification"
+                else "rmse"
+            )
+            means = {
+                m: float(np.mean([r[key] for r in g[m] if _finite(r.get(key))]))
+                if any(_finite(r.get(key)) for r in g.get(m, []))
+                else float("nan")
+                for m in methods
+            }
+            r2 = {
+                m: float(np.mean([r["r2"] for r in g[m] if _finite(r.get("r2"))]))
+                if any(_finite(r.get("r2")) for r in g.get(m, []))
+                else float("nan")
+                for m in methods
+            }
             if key == "roc_auc":
                 cells = _bold_min(means, methods, "AUC {:.3f}", higher_is_better=True)
             else:
-                cells = [f"{c} ({r2[m]:.2f})" if _finite(r2[m]) else c for c, m in zip(_bold_min(means, methods, "{:.3g}"), methods)]
+                cells = [
+                    f"{c} ({r2[m]:.2f})" if _finite(r2[m]) else c
+                    for c, m in zip(_bold_min(means, methods, "{:.3g}"), methods)
+                ]
             n_seeds = max(len(v) for v in g.values())
             target_rows.append([t, size, n_seeds, *cells])
     time_rows = []
     row_devices = list(dict.fromkeys(r.get("device", state["device"]) for r in state["rows"]))
     for size in [str(s) for s in grid["sizes"]]:
         for dev in row_devices:
-            vals = {m: [r["wall_seconds"] for r in state["rows"] if str(r["size"]) == size and r["method"] == m and "error" not in r
-                        and r.get("device", state["device"]) == dev] for m in methods}
+            vals = {
+                m: [
+                    r["wall_seconds"]
+                    for r in state["rows"]
+                    if str(r["size"]) == size
+                    and r["method"] == m
+                    and "error" not in r
+                    and r.get("device", state["device"]) == dev
+                ]
+                for m in methods
+            }
             if any(vals.values()):
-                time_rows.append([f"n = {size}", dev, *[f"{np.mean(v):.1f}" if v else "—" for v in vals.values()]])
+                time_rows.append(
+                    [
+                        f"n = {size}",
+                        dev,
+                        *[f"{np.mean(v):.1f}" if v else "—" for v in vals.values()],
+                    ]
+                )
     errors = [r for r in state["rows"] if "error" in r]
     ratio_rows = []
     for t in grid["targets"]:
-        shares = [r["info"]["ratio_share"] for r in state["rows"] if r["target"] == t and r["method"] == "learned" and "ratio_share" in r.get("info", {})]
+        shares = [
+            r["info"]["ratio_share"]
+            for r in state["rows"]
+            if r["target"] == t and r["method"] == "learned" and "ratio_share" in r.get("info", {})
+        ]
         if shares:
             mean = {s: float(np.mean([x[s] for x in shares])) for s in shares[0]}
             top = sorted(mean, key=mean.get, reverse=True)[:3]
-            ratio_rows.append([t, len(shares), ", ".join(f"{s} {mean[s]:.1%}" for s in top), f"{min(mean.values()):.1%}–{max(mean.values()):.1%}"])
+            ratio_rows.append(
+                [
+                    t,
+                    len(shares),
+                    ", ".join(f"{s} {mean[s]:.1%}" for s in top),
+                    f"{min(mean.values()):.1%}–{max(mean.values()):.1%}",
+                ]
+            )
     s = state["settings"]
     n_planned, n_ran = len(grid["planned"]), len(grid["ran"]) + len(grid["resumed"])
     seen = state.get("seen") or {}
     return f"""# Task addition vs the alternatives (new targets, scaffold-cluster splits)
 
-Backbone `{state['backbone']}` (fingerprint `{state['backbone_id']}`), {state['device']}, {state['torch_threads']} torch threads.
-Status: **{state['status']}** — {n_ran} of {n_planned} planned cells ran{f", {len(grid['skipped'])} skipped (pool smaller than n)" if grid['skipped'] else ""}
-(grid: targets {', '.join(grid['targets'])}; n ∈ {{{', '.join(map(str, grid['sizes']))}}}; seeds {', '.join(map(str, grid['seeds']))}; order {grid['order']}).
+Backbone `{state["backbone"]}` (fingerprint `{state["backbone_id"]}`), {state["device"]}, {state["torch_threads"]} torch threads.
+Status: **{state["status"]}** — {n_ran} of {n_planned} planned cells ran{f", {len(grid['skipped'])} skipped (pool smaller than n)" if grid["skipped"] else ""}
+(grid: targets {", ".join(grid["targets"])}; n ∈ {{{", ".join(map(str, grid["sizes"]))}}}; seeds {", ".join(map(str, grid["seeds"]))}; order {grid["order"]}).
 
 Protocol: per target and seed a scaffold-cluster split (`gate_core.data.splits.scaffold_cluster_split`: scaffold groups in a
 seeded random order, families too big for the test set broken into fingerprint clusters, so seeds give different test sets)
-holds out {s['test_fraction']:.0%} of the molecules as the test set; the n training molecules are the first n of a seeded
+holds out {s["test_fraction"]:.0%} of the molecules as the test set; the n training molecules are the first n of a seeded
 permutation of the rest; every method sees exactly those n and is scored on the same test set. (a), (c) and (g) hold out the
-same {s['val_fraction']:.0%} of the n for early stopping; (b), (d), (e) are task addition with K = {s['ensemble']} members on
-their own folds of the n; (f) uses all n. A test molecule is *seen* when it is among the backbone's {seen.get('molecules', 0):,}
-pre-training molecules ({seen.get('key', '—')}), *unseen* otherwise; parts under {MIN_PART} molecules are not scored. (a): backbone architecture, l_reg only, ≤ {s['st_epochs']} epochs
-(patience {s['st_patience']}, batch {s['st_batch_size']}, lr {s['st_lr']}); (c): encoder lr 1e-4, head lr 1e-3, ≤ {s['ft_epochs']} epochs
-(patience {s['ft_patience']}, batch {s['ft_batch_size']}); (f): {s['rf_trees']} trees on every RDKit 2D descriptor; (g): LightGBM
-on the same descriptors, ≤ {s.get('lgbm_rounds')} rounds, early stopping after 50.
+same {s["val_fraction"]:.0%} of the n for early stopping; (b), (d), (e) are task addition with K = {s["ensemble"]} members on
+their own folds of the n; (f) uses all n. A test molecule is *seen* when it is among the backbone's {seen.get("molecules", 0):,}
+pre-training molecules ({seen.get("key", "—")}), *unseen* otherwise; parts under {MIN_PART} molecules are not scored. (a): backbone architecture, l_reg only, ≤ {s["st_epochs"]} epochs
+(patience {s["st_patience"]}, batch {s["st_batch_size"]}, lr {s["st_lr"]}); (c): encoder lr 1e-4, head lr 1e-3, ≤ {s["ft_epochs"]} epochs
+(patience {s["ft_patience"]}, batch {s["ft_batch_size"]}); (f): {s["rf_trees"]} trees on every RDKit 2D descriptor; (g): LightGBM
+on the same descriptors, ≤ {s.get("lgbm_rounds")} rounds, early stopping after 50.
 
 ## Headline: (e) learned λ against the best baseline, by target group and test part (unseen first)
 
@@ -975,7 +1525,7 @@ on the same descriptors, ≤ {s.get('lgbm_rounds')} rounds, early stopping after
 ## Mean normalised RMSE, every target (test RMSE / test-set std; lower is better)
 
 Mean over targets of each target's mean over its cells; only cells where every method ran count
-({summary['n_complete_cells']} complete cells over {summary['n_targets']} targets{f", {summary['n_incomplete_cells']} incomplete left out" if summary['n_incomplete_cells'] else ""}). Bold = lowest.
+({summary["n_complete_cells"]} complete cells over {summary["n_targets"]} targets{f", {summary['n_incomplete_cells']} incomplete left out" if summary["n_incomplete_cells"] else ""}). Bold = lowest.
 
 {md_table(["", *label], by_size_rows) if by_size_rows else "No complete cells yet."}
 
@@ -992,7 +1542,7 @@ Mean over targets of each target's mean over its cells; only cells where every m
 
 ## Speed
 
-{_speed_text(state.get('speed'))}
+{_speed_text(state.get("speed"))}
 ## Learned transfer ratios (share of the total λ, mean over cells; top 3 sources)
 
 {md_table(["target", "cells", "top sources", "range over sources"], ratio_rows) if ratio_rows else "None yet."}

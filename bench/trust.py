@@ -38,19 +38,39 @@ TOLERANCE = 0.05
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--targets", default="huuskonen_logS,freesolv,Tflash_K", help="regression targets (assets/data/targets)")
+    parser.add_argument(
+        "--targets",
+        default="huuskonen_logS,freesolv,Tflash_K",
+        help="regression targets (assets/data/targets)",
+    )
     parser.add_argument("--sizes", default="50,100,300")
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--ensemble", type=int, default=5)
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="held-out scaffold fraction of each target")
+    parser.add_argument(
+        "--test-fraction", type=float, default=0.2, help="held-out scaffold fraction of each target"
+    )
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--skip-backbone", action="store_true", help="skip the backbone-property and relational-pair parts")
+    parser.add_argument(
+        "--skip-backbone",
+        action="store_true",
+        help="skip the backbone-property and relational-pair parts",
+    )
     parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
-    parser.add_argument("--calibration-dir", default=str(REPO_ROOT / "bench" / "work" / "calibration"),
-                        help="cache of the backbone's calibration and pair verdicts (gate_core/reliability.py), reused across runs")
-    parser.add_argument("--only-finished", action="store_true", help="train nothing: summarise the finished cells of --cells that match the settings")
-    parser.add_argument("--cells", default=str(REPO_ROOT / "bench" / "work" / "trust_cells.jsonl"),
-                        help="finished cells are appended here and reused by a rerun with the same settings (delete it to start over)")
+    parser.add_argument(
+        "--calibration-dir",
+        default=str(REPO_ROOT / "bench" / "work" / "calibration"),
+        help="cache of the backbone's calibration and pair verdicts (gate_core/reliability.py), reused across runs",
+    )
+    parser.add_argument(
+        "--only-finished",
+        action="store_true",
+        help="train nothing: summarise the finished cells of --cells that match the settings",
+    )
+    parser.add_argument(
+        "--cells",
+        default=str(REPO_ROOT / "bench" / "work" / "trust_cells.jsonl"),
+        help="finished cells are appended here and reused by a rerun with the same settings (delete it to start over)",
+    )
 
 
 def _rmse(y: np.ndarray, p: np.ndarray) -> float:
@@ -72,7 +92,13 @@ def task_cell(studio, ts, n: int, ensemble: int) -> dict:
     smiles, y = [ts.smiles[i] for i in idx], ts.y[idx]
     name = f"{ts.name}_{ts.seed}_{n}"
     frame = __import__("pandas").DataFrame({"smiles": smiles, "value": y})
-    record, result = studio.add_task(frame, "smiles", "value", name, config=TaskAdditionConfig(ensemble=ensemble, seed=ts.seed, train_baseline=True))
+    record, result = studio.add_task(
+        frame,
+        "smiles",
+        "value",
+        name,
+        config=TaskAdditionConfig(ensemble=ensemble, seed=ts.seed, train_baseline=True),
+    )
     task = studio.load_task(name)
     with torch.no_grad():
         h = embed(studio.backbone, ts.test_smiles)
@@ -82,24 +108,56 @@ def task_cell(studio, ts, n: int, ensemble: int) -> dict:
     for model in task.available_models():
         preview = studio._preview_values(name, h, chart) if model == "preview" else None
         out = task.predict_from_representation(h, chart, model, preview)
-        per_model[model] = {"rmse": _rmse(y_test, out["mean"]), "coverage90": _cover(y_test, out["lo"], out["hi"]), "width90": float(np.mean(out["hi"] - out["lo"]))}
+        per_model[model] = {
+            "rmse": _rmse(y_test, out["mean"]),
+            "coverage90": _cover(y_test, out["lo"], out["hi"]),
+            "width90": float(np.mean(out["hi"] - out["lo"])),
+        }
     gate = task.predict_from_representation(h, chart, "gate")
     std = gate["std"]
-    old = add_task(studio.backbone, smiles, y.tolist(), name, TaskAdditionConfig(ensemble=ensemble, seed=ts.seed, test_fraction=OLD_DEFAULT_TEST_FRACTION))
+    old = add_task(
+        studio.backbone,
+        smiles,
+        y.tolist(),
+        name,
+        TaskAdditionConfig(
+            ensemble=ensemble, seed=ts.seed, test_fraction=OLD_DEFAULT_TEST_FRACTION
+        ),
+    )
     old_out = old.task.predict_from_representation(h, chart, "gate")
     oof_rmse = record.metrics["comparison"]["gate"]["rmse"]
     recommended = record.metrics["recommended"]
     labels = gate["domain"]
-    by_domain = {d: {"n": int((labels == d).sum()), "coverage90": _cover(y_test[labels == d], gate["lo"][labels == d], gate["hi"][labels == d])} for d in np.unique(labels)}
+    by_domain = {
+        d: {
+            "n": int((labels == d).sum()),
+            "coverage90": _cover(
+                y_test[labels == d], gate["lo"][labels == d], gate["hi"][labels == d]
+            ),
+        }
+        for d in np.unique(labels)
+    }
     return {
-        "target": ts.name, "seed": ts.seed, "n": n, "n_test": len(y_test), "test_std": ts.test_std,
-        "new_test_rmse": per_model["gate"]["rmse"], "new_oof_rmse": oof_rmse, "new_estimate_ratio": oof_rmse / per_model["gate"]["rmse"],
-        "old_test_rmse": _rmse(y_test, old_out["mean"]), "old_n_trained": old.task.metadata["n_train"],
+        "target": ts.name,
+        "seed": ts.seed,
+        "n": n,
+        "n_test": len(y_test),
+        "test_std": ts.test_std,
+        "new_test_rmse": per_model["gate"]["rmse"],
+        "new_oof_rmse": oof_rmse,
+        "new_estimate_ratio": oof_rmse / per_model["gate"]["rmse"],
+        "old_test_rmse": _rmse(y_test, old_out["mean"]),
+        "old_n_trained": old.task.metadata["n_train"],
         "old_internal_test_rmse": (old.test_metrics or {}).get("rmse"),
-        "old_estimate_ratio": (old.test_metrics or {}).get("rmse", np.nan) / _rmse(y_test, old_out["mean"]),
-        "coverage90": per_model["gate"]["coverage90"], "width90": per_model["gate"]["width90"],
-        "raw_std_coverage": _cover(y_test, gate["mean"] - std, gate["mean"] + std), "raw_std_width": float(np.mean(2 * std)),
-        "coverage_by_domain": by_domain, "models": per_model, "recommended": recommended,
+        "old_estimate_ratio": (old.test_metrics or {}).get("rmse", np.nan)
+        / _rmse(y_test, old_out["mean"]),
+        "coverage90": per_model["gate"]["coverage90"],
+        "width90": per_model["gate"]["width90"],
+        "raw_std_coverage": _cover(y_test, gate["mean"] - std, gate["mean"] + std),
+        "raw_std_width": float(np.mean(2 * std)),
+        "coverage_by_domain": by_domain,
+        "models": per_model,
+        "recommended": recommended,
         "best_on_test": min(per_model, key=lambda m: per_model[m]["rmse"]),
         "recommended_test_rmse": per_model[recommended]["rmse"],
     }
@@ -120,7 +178,12 @@ def backbone_part(studio) -> dict:
             continue
         ad = calibration.domains[task].score(held.chart[torch.as_tensor(rows)]).numpy()
         lo, hi = calibration.calibrations[task].interval.bounds(held.plain[rows, k], ad)
-        properties[task] = {"n": len(rows), "coverage90": _cover(held.Y[rows, k], lo, hi), "width90": float(np.mean(hi - lo)), "test_rmse": _rmse(held.Y[rows, k], held.plain[rows, k])}
+        properties[task] = {
+            "n": len(rows),
+            "coverage90": _cover(held.Y[rows, k], lo, hi),
+            "width90": float(np.mean(hi - lo)),
+            "test_rmse": _rmse(held.Y[rows, k], held.plain[rows, k]),
+        }
     predictor = studio.relational()
     gate = studio.reliability.pair_gate(predictor)
     names = studio.backbone.property_names
@@ -131,24 +194,43 @@ def backbone_part(studio) -> dict:
         if not len(rows):
             continue
         with torch.no_grad():
-            out = predictor.predict_scaled(held.h[torch.as_tensor(rows)], targets, [{known: float(v)} for v in held.Y[rows, j]])
+            out = predictor.predict_scaled(
+                held.h[torch.as_tensor(rows)], targets, [{known: float(v)} for v in held.Y[rows, j]]
+            )
         for c, target in enumerate(targets):
             both = np.isfinite(held.Y[rows, names.index(target)])
             if both.sum() < 10:
                 continue
             y = held.Y[rows[both], names.index(target)]
             plain, corrected = _rmse(y, out["plain"][both, c]), _rmse(y, out["relational"][both, c])
-            pairs.append({"known": known, "target": target, "n": int(both.sum()), "accepted": gate.accepted(known, target), "test_gain": 1 - corrected / plain})
+            pairs.append(
+                {
+                    "known": known,
+                    "target": target,
+                    "n": int(both.sum()),
+                    "accepted": gate.accepted(known, target),
+                    "test_gain": 1 - corrected / plain,
+                }
+            )
     accepted = [p for p in pairs if p["accepted"]]
     return {
         "properties": properties,
         "mean_coverage90": float(np.mean([p["coverage90"] for p in properties.values()])),
         "pairs": pairs,
-        "n_pairs_judged": len(gate.verdicts), "n_pairs_accepted": sum(v.accepted for v in gate.verdicts.values()),
-        "accepted_mean_test_gain": float(np.mean([p["test_gain"] for p in accepted])) if accepted else None,
-        "accepted_share_helping_on_test": float(np.mean([p["test_gain"] > 0 for p in accepted])) if accepted else None,
-        "ungated_mean_test_gain": float(np.mean([p["test_gain"] for p in pairs])) if pairs else None,
-        "ungated_share_hurting_on_test": float(np.mean([p["test_gain"] < 0 for p in pairs])) if pairs else None,
+        "n_pairs_judged": len(gate.verdicts),
+        "n_pairs_accepted": sum(v.accepted for v in gate.verdicts.values()),
+        "accepted_mean_test_gain": float(np.mean([p["test_gain"] for p in accepted]))
+        if accepted
+        else None,
+        "accepted_share_helping_on_test": float(np.mean([p["test_gain"] > 0 for p in accepted]))
+        if accepted
+        else None,
+        "ungated_mean_test_gain": float(np.mean([p["test_gain"] for p in pairs]))
+        if pairs
+        else None,
+        "ungated_share_hurting_on_test": float(np.mean([p["test_gain"] < 0 for p in pairs]))
+        if pairs
+        else None,
     }
 
 
@@ -156,7 +238,10 @@ def _cached_backbone_part(studio, path: Path) -> dict:
     """:func:`backbone_part`, reused from ``path`` when it was measured on the same backbone and head."""
     from gate_core.models.fingerprint import backbone_fingerprint
 
-    key = {"backbone_id": studio.backbone_id, "head_id": backbone_fingerprint(studio.relational().head)}
+    key = {
+        "backbone_id": studio.backbone_id,
+        "head_id": backbone_fingerprint(studio.relational().head),
+    }
     if path.is_file() and (cached := json.loads(path.read_text())).get("key") == key:
         return cached["result"]
     result = backbone_part(studio)
@@ -171,20 +256,36 @@ def summarise(cells: list[dict]) -> dict:
         cs = [c for c in cells if c["n"] == n]
         by_size[n] = {
             "cells": len(cs),
-            "new_vs_old_test_rmse": float(np.mean([c["new_test_rmse"] / c["old_test_rmse"] for c in cs])),
+            "new_vs_old_test_rmse": float(
+                np.mean([c["new_test_rmse"] / c["old_test_rmse"] for c in cs])
+            ),
             "new_better_in": sum(c["new_test_rmse"] < c["old_test_rmse"] for c in cs),
-            "oof_estimate_abs_log_error": float(np.mean([abs(np.log(c["new_estimate_ratio"])) for c in cs])),
+            "oof_estimate_abs_log_error": float(
+                np.mean([abs(np.log(c["new_estimate_ratio"])) for c in cs])
+            ),
             "oof_estimate_ratio_mean": float(np.mean([c["new_estimate_ratio"] for c in cs])),
-            "old_estimate_abs_log_error": float(np.nanmean([abs(np.log(c["old_estimate_ratio"])) for c in cs])),
+            "old_estimate_abs_log_error": float(
+                np.nanmean([abs(np.log(c["old_estimate_ratio"])) for c in cs])
+            ),
             "coverage90": float(np.mean([c["coverage90"] for c in cs])),
-            "width90_over_raw_std_width": float(np.mean([c["width90"] / c["raw_std_width"] for c in cs])),
+            "width90_over_raw_std_width": float(
+                np.mean([c["width90"] / c["raw_std_width"] for c in cs])
+            ),
             "raw_std_coverage": float(np.mean([c["raw_std_coverage"] for c in cs])),
             "recommended_is_best_on_test": sum(c["recommended"] == c["best_on_test"] for c in cs),
-            "recommended_vs_gate_test_rmse": float(np.mean([c["recommended_test_rmse"] / c["new_test_rmse"] for c in cs])),
+            "recommended_vs_gate_test_rmse": float(
+                np.mean([c["recommended_test_rmse"] / c["new_test_rmse"] for c in cs])
+            ),
         }
     coverage = float(np.mean([c["coverage90"] for c in cells]))
-    return {"by_size": by_size, "coverage90": coverage, "coverage_within_tolerance": abs(coverage - NOMINAL) <= TOLERANCE,
-            "new_vs_old_test_rmse": float(np.mean([c["new_test_rmse"] / c["old_test_rmse"] for c in cells]))}
+    return {
+        "by_size": by_size,
+        "coverage90": coverage,
+        "coverage_within_tolerance": abs(coverage - NOMINAL) <= TOLERANCE,
+        "new_vs_old_test_rmse": float(
+            np.mean([c["new_test_rmse"] / c["old_test_rmse"] for c in cells])
+        ),
+    }
 
 
 def markdown(results: dict) -> str:
@@ -200,11 +301,37 @@ def markdown(results: dict) -> str:
         f"Held-out RMSE new / old default: {s['new_vs_old_test_rmse']:.3f}.",
         "",
         md_table(
-            ["n", "cells", "RMSE new/old", "new better in", "OOF/held-out RMSE", "abs. log error OOF", "abs. log error old internal test",
-             "coverage 90 %", "width / raw 2·std", "raw ±std coverage", "recommended = test best", "recommended/GATE RMSE"],
-            [[n, v["cells"], v["new_vs_old_test_rmse"], v["new_better_in"], v["oof_estimate_ratio_mean"], v["oof_estimate_abs_log_error"],
-              v["old_estimate_abs_log_error"], v["coverage90"], v["width90_over_raw_std_width"], v["raw_std_coverage"],
-              v["recommended_is_best_on_test"], v["recommended_vs_gate_test_rmse"]] for n, v in s["by_size"].items()],
+            [
+                "n",
+                "cells",
+                "RMSE new/old",
+                "new better in",
+                "OOF/held-out RMSE",
+                "abs. log error OOF",
+                "abs. log error old internal test",
+                "coverage 90 %",
+                "width / raw 2·std",
+                "raw ±std coverage",
+                "recommended = test best",
+                "recommended/GATE RMSE",
+            ],
+            [
+                [
+                    n,
+                    v["cells"],
+                    v["new_vs_old_test_rmse"],
+                    v["new_better_in"],
+                    v["oof_estimate_ratio_mean"],
+                    v["oof_estimate_abs_log_error"],
+                    v["old_estimate_abs_log_error"],
+                    v["coverage90"],
+                    v["width90_over_raw_std_width"],
+                    v["raw_std_coverage"],
+                    v["recommended_is_best_on_test"],
+                    v["recommended_vs_gate_test_rmse"],
+                ]
+                for n, v in s["by_size"].items()
+            ],
         ),
     ]
     b = results.get("backbone")
@@ -213,7 +340,13 @@ def markdown(results: dict) -> str:
             "",
             f"## Backbone properties (interval calibrated on the validation split, scored on the test split): mean coverage {b['mean_coverage90']:.3f}",
             "",
-            md_table(["property", "n", "coverage 90 %", "mean width", "test RMSE"], [[t, v["n"], v["coverage90"], v["width90"], v["test_rmse"]] for t, v in b["properties"].items()]),
+            md_table(
+                ["property", "n", "coverage 90 %", "mean width", "test RMSE"],
+                [
+                    [t, v["n"], v["coverage90"], v["width90"], v["test_rmse"]]
+                    for t, v in b["properties"].items()
+                ],
+            ),
             "",
             f"## Known-value corrections: {b['n_pairs_accepted']} of {b['n_pairs_judged']} pairs accepted on the validation split",
             "",
@@ -239,11 +372,16 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     if cells_path.is_file():
         for line in cells_path.read_text().splitlines():
             cell = json.loads(line)
-            if (cell.get("ensemble"), cell.get("test_fraction")) == (args.ensemble, args.test_fraction):
+            if (cell.get("ensemble"), cell.get("test_fraction")) == (
+                args.ensemble,
+                args.test_fraction,
+            ):
                 done[(cell["target"], cell["seed"], cell["n"])] = cell
     with tempfile.TemporaryDirectory(prefix="gate-trust-") as tmp:
         studio = GateStudio(args.backbone, tmp)
-        studio.reliability.folder = Path(args.calibration_dir)  # computed once per backbone and head, like the app's data folder
+        studio.reliability.folder = Path(
+            args.calibration_dir
+        )  # computed once per backbone and head, like the app's data folder
         cells = []
         for target in targets:
             for seed in seeds:
@@ -254,17 +392,38 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
                     if (target, seed, n) not in done and args.only_finished:
                         continue
                     if (target, seed, n) not in done:
-                        cell = {**task_cell(studio, ts, n, args.ensemble), "ensemble": args.ensemble, "test_fraction": args.test_fraction}
+                        cell = {
+                            **task_cell(studio, ts, n, args.ensemble),
+                            "ensemble": args.ensemble,
+                            "test_fraction": args.test_fraction,
+                        }
                         with cells_path.open("a") as fh:
                             fh.write(json.dumps(cell, default=float) + "\n")
                         done[(target, seed, n)] = cell
                     cells.append(done[(target, seed, n)])
-                    print(f"[trust] {target} seed {seed} n {n}: test RMSE new {cells[-1]['new_test_rmse']:.3f} old {cells[-1]['old_test_rmse']:.3f} "
-                          f"OOF {cells[-1]['new_oof_rmse']:.3f} coverage {cells[-1]['coverage90']:.2f}", flush=True)
-        backbone = None if args.skip_backbone else _cached_backbone_part(studio, cells_path.with_name("trust_backbone.json"))
+                    print(
+                        f"[trust] {target} seed {seed} n {n}: test RMSE new {cells[-1]['new_test_rmse']:.3f} old {cells[-1]['old_test_rmse']:.3f} "
+                        f"OOF {cells[-1]['new_oof_rmse']:.3f} coverage {cells[-1]['coverage90']:.2f}",
+                        flush=True,
+                    )
+        backbone = (
+            None
+            if args.skip_backbone
+            else _cached_backbone_part(studio, cells_path.with_name("trust_backbone.json"))
+        )
     results = {
-        "settings": {"targets": targets, "sizes": sizes, "seeds": seeds, "ensemble": args.ensemble, "test_fraction": args.test_fraction, "threads": args.threads, "nominal": NOMINAL},
-        "summary": summarise(cells), "cells": cells, "backbone": backbone,
+        "settings": {
+            "targets": targets,
+            "sizes": sizes,
+            "seeds": seeds,
+            "ensemble": args.ensemble,
+            "test_fraction": args.test_fraction,
+            "threads": args.threads,
+            "nominal": NOMINAL,
+        },
+        "summary": summarise(cells),
+        "cells": cells,
+        "backbone": backbone,
     }
     rows = [{k: v for k, v in c.items() if not isinstance(v, dict)} for c in cells]
     return write_results(NAME, results, markdown, args.results_dir, rows=rows)

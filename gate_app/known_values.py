@@ -19,7 +19,9 @@ USED = ":material/fact_check:"
 
 def editor(tasks: list[str], units: dict[str, str]) -> pd.DataFrame:
     """One row per measured property: the property (its unit in the label) and the value in that unit."""
-    blank = pd.DataFrame({"property": pd.Series([None], dtype="object"), "value": pd.Series([None], dtype="object")})
+    blank = pd.DataFrame(
+        {"property": pd.Series([None], dtype="object"), "value": pd.Series([None], dtype="object")}
+    )
     return st.data_editor(
         blank,
         key=EDITOR_KEY,
@@ -29,7 +31,9 @@ def editor(tasks: list[str], units: dict[str, str]) -> pd.DataFrame:
         placeholder="",
         column_config={
             "property": st.column_config.SelectboxColumn(
-                "property (unit)", options=tasks, format_func=lambda t: f"{t} ({units[t]})" if units.get(t) else t
+                "property (unit)",
+                options=tasks,
+                format_func=lambda t: f"{t} ({units[t]})" if units.get(t) else t,
             ),
             "value": st.column_config.TextColumn("measured value, in that unit"),
         },
@@ -40,15 +44,23 @@ def molecule_notes(pred: pd.DataFrame, units: dict[str, str], use_table_labels: 
     """Under a single molecule's relational prediction: the known values and recorded labels used, and warnings."""
     used = known_text(pred.at[0, "known_used"], units)
     if used:
-        st.info(f"**Known values used:** {used}. 'with known values' is the relational head's prediction refined by them; 'GATE' is the plain prediction.", icon=USED)
+        st.info(
+            f"**Known values used:** {used}. 'with known values' is the relational head's prediction refined by them; 'GATE' is the plain prediction.",
+            icon=USED,
+        )
     if pred.at[0, "known_warning"]:
         st.warning(f"Check the known values: {pred.at[0, 'known_warning']}.", icon=WARN)
     if use_table_labels:
         recorded = known_text(pred.at[0, "known_from_table"], units)
         if recorded:
-            st.info(f"**Recorded labels used** (the molecule is in the backbone's training table): {recorded}.", icon=USED)
+            st.info(
+                f"**Recorded labels used** (the molecule is in the backbone's training table): {recorded}.",
+                icon=USED,
+            )
         else:
-            st.caption("No recorded labels used: the molecule is not in the backbone's training table, or its recorded labels are all for tasks being predicted.")
+            st.caption(
+                "No recorded labels used: the molecule is not in the backbone's training table, or its recorded labels are all for tasks being predicted."
+            )
 
 
 def file_notes(pred: pd.DataFrame, use_table_labels: bool) -> None:
@@ -62,7 +74,13 @@ def file_notes(pred: pd.DataFrame, use_table_labels: bool) -> None:
     warned = pred.index[pred["known_warning"] != ""]
     if len(warned):
         first = warned[0]
-        st.warning(f"{len(warned)} rows have known values far outside the task's training labels (see 'known_warning'); row {first + 1}: {pred.at[first, 'known_warning']}.", icon=WARN)
+        st.warning(
+            f"{len(warned)} rows have known values far outside the task's training labels (see 'known_warning'); row {first + 1}: {pred.at[first, 'known_warning']}.",
+            icon=WARN,
+        )
     if use_table_labels:
         n_table = int((pred["known_from_table"] != "").sum())
-        st.info(f"**Recorded labels used** for {n_table} molecules found in the backbone's training table (per row in 'known_from_table').", icon=USED)
+        st.info(
+            f"**Recorded labels used** for {n_table} molecules found in the backbone's training table (per row in 'known_from_table').",
+            icon=USED,
+        )

@@ -52,7 +52,9 @@ def _studio(backbone: str, data_dir: str):
     from gate_core.api import GateStudio
 
     configure_threads()  # the server's own torch work (predictions, previews) shares the CPU with the worker and CLI jobs
-    return GateStudio(backbone, data_dir, isolate=True)  # RDKit on users' molecules runs in a worker process
+    return GateStudio(
+        backbone, data_dir, isolate=True
+    )  # RDKit on users' molecules runs in a worker process
 
 
 @st.cache_resource(show_spinner=False)
@@ -148,7 +150,12 @@ def read_upload(data: bytes, filename: str, sheet_key: str | None = None):
     if sheet_key is not None and Path(filename).suffix.lower() in EXCEL_SUFFIXES:
         sheets = _sheets(data)
         if len(sheets) > 1:
-            sheet = st.selectbox("Sheet", sheets, key=sheet_key, help="The workbook has several sheets; pick the one with the molecules.")
+            sheet = st.selectbox(
+                "Sheet",
+                sheets,
+                key=sheet_key,
+                help="The workbook has several sheets; pick the one with the molecules.",
+            )
     return _read_table(data, filename, settings().max_rows, sheet, limits.read_seconds())
 
 

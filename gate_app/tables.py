@@ -106,7 +106,9 @@ def tasks_frame(records: list[TaskRecord]) -> pd.DataFrame:
         row["description"] = r.description
         rows.append(row)
     lead = ["task", "type", "unit", "molecules", "answering model"]
-    columns = dict.fromkeys([*lead, *(k for row in rows for k in row), "status", "added", "description"])
+    columns = dict.fromkeys(
+        [*lead, *(k for row in rows for k in row), "status", "added", "description"]
+    )
     frame = pd.DataFrame(rows, columns=list(columns))
     scores = [c for c in frame.columns if c.endswith((f", {NEW_TASK}", f", {PROBE}"))]
     filled = [c for c in scores if frame[c].notna().any()]

@@ -21,7 +21,6 @@ from gate_core.transfer.ratio_table import ratio_frame
 from gate_core.transfer.upload import UploadReport
 
 
-
 @dataclass(frozen=True)
 class PageInfo:
     path: str
@@ -66,7 +65,9 @@ def table_height(rows: int) -> int:
 
 
 def number_columns(frame: pd.DataFrame, skip: tuple[str, ...] = ()) -> dict:
-    return {c: NUMBER for c in frame.columns if c not in skip and pd.api.types.is_float_dtype(frame[c])}
+    return {
+        c: NUMBER for c in frame.columns if c not in skip and pd.api.types.is_float_dtype(frame[c])
+    }
 
 
 # ---- validation report -----------------------------------------------------------------------
@@ -86,13 +87,24 @@ def validation_report(report: UploadReport, name: str, unit: str) -> None:
     for message in report.warnings:
         st.info(message[:1].upper() + message[1:] + ".")
     if report.invalid:
-        with st.expander(f"Rows that will be skipped ({len(report.invalid)})", expanded=len(report.invalid) <= 20):
+        with st.expander(
+            f"Rows that will be skipped ({len(report.invalid)})", expanded=len(report.invalid) <= 20
+        ):
             st.dataframe(report.invalid_frame(), hide_index=True, width="stretch")
     if report.n_duplicates_merged:
-        with st.expander(f"Duplicates merged: one row per molecule, median value ({len(report.duplicate_groups)} molecules)"):
-            st.dataframe(report.duplicate_groups, hide_index=True, width="stretch", column_config=number_columns(report.duplicate_groups))
+        with st.expander(
+            f"Duplicates merged: one row per molecule, median value ({len(report.duplicate_groups)} molecules)"
+        ):
+            st.dataframe(
+                report.duplicate_groups,
+                hide_index=True,
+                width="stretch",
+                column_config=number_columns(report.duplicate_groups),
+            )
     if report.n_missing_values or report.n_non_numeric_values:
-        st.caption(f"Target column: {report.n_missing_values} missing and {report.n_non_numeric_values} non-numeric values.")
+        st.caption(
+            f"Target column: {report.n_missing_values} missing and {report.n_non_numeric_values} non-numeric values."
+        )
     if len(report.values):
         counts = report.class_counts()
         if counts is not None:
@@ -117,7 +129,9 @@ def preview_held_out(same_split: bool, preview_fraction: float, test_fraction: f
     part = "scaffolds" if same_split else "molecules"
     held = f"{preview_fraction:.0%} of the {part}, held out for this preview only"
     if test_fraction > 0:
-        return f"{held}; training holds out its own {test_fraction:.0%} of the scaffolds as a test set"
+        return (
+            f"{held}; training holds out its own {test_fraction:.0%} of the scaffolds as a test set"
+        )
     return f"{held}; training will use every molecule and score the task out of fold"
 
 
@@ -129,7 +143,8 @@ def task_preview(
     held_out = preview_held_out(preview.same_split, preview_fraction, test_fraction)
     sampled = (
         f" (from a random {preview.n_rows_used:,} of the {preview.n_rows:,} rows, to stay fast)"
-        if preview.n_rows_used < preview.n_rows else ""
+        if preview.n_rows_used < preview.n_rows
+        else ""
     )
     st.caption(
         f"The new task is read out from {preview.n_support} of your molecules{sampled}, with no training; "
@@ -138,12 +153,31 @@ def task_preview(
     )
     m = preview.metrics()
     if preview.task_type == "classification":
-        st.markdown(f"Held-out ROC-AUC **{m['roc_auc']:.2f}** · accuracy {m['accuracy']:.2f} (n = {m['n']})")
-        st.plotly_chart(charts.roc(preview.measured, preview.predicted, None, title="Preview (no training): held-out ROC curve", series="relational-head preview"), key="preview_chart")
+        st.markdown(
+            f"Held-out ROC-AUC **{m['roc_auc']:.2f}** · accuracy {m['accuracy']:.2f} (n = {m['n']})"
+        )
+        st.plotly_chart(
+            charts.roc(
+                preview.measured,
+                preview.predicted,
+                None,
+                title="Preview (no training): held-out ROC curve",
+                series="relational-head preview",
+            ),
+            key="preview_chart",
+        )
     else:
         st.markdown(f"Held-out R² **{m['r2']:.2f}** · RMSE {m['rmse']:.3g} (n = {m['n']})")
         st.plotly_chart(
-            charts.parity(preview.measured, preview.predicted, None, name, unit, title="Preview (no training): held-out predicted vs measured", series="relational-head preview"),
+            charts.parity(
+                preview.measured,
+                preview.predicted,
+                None,
+                name,
+                unit,
+                title="Preview (no training): held-out predicted vs measured",
+                series="relational-head preview",
+            ),
             key="preview_chart",
         )
 
@@ -171,9 +205,14 @@ def run_progress(run: RunRecord) -> None:
     if len(val):
         left.plotly_chart(charts.validation_curve(val), key=f"run{run.id}_live_val")
     if len(traj):
-        right.plotly_chart(charts.ratio_trajectory(traj, member=int(traj["member"].max())), key=f"run{run.id}_live_traj")
+        right.plotly_chart(
+            charts.ratio_trajectory(traj, member=int(traj["member"].max())),
+            key=f"run{run.id}_live_traj",
+        )
     elif len(val):
-        right.caption("Transfer ratios start moving after the warm-up steps (or stay fixed in uniform/off mode).")
+        right.caption(
+            "Transfer ratios start moving after the warm-up steps (or stay fixed in uniform/off mode)."
+        )
 
 
 def run_result(studio, run: RunRecord) -> None:
@@ -187,7 +226,9 @@ def run_result(studio, run: RunRecord) -> None:
     try:
         record = studio.registry.get_task(run.task_name)
     except TaskNotFoundError:
-        st.warning(f"Run {run.id} finished, but the task '{run.task_name}' no longer exists (deleted or renamed).")
+        st.warning(
+            f"Run {run.id} finished, but the task '{run.task_name}' no longer exists (deleted or renamed)."
+        )
         return
     sizes, metrics = record.sizes or {}, record.metrics or {}
     seconds = (metrics.get("timings") or {}).get("total_seconds")
@@ -199,16 +240,28 @@ def run_result(studio, run: RunRecord) -> None:
     trust_views.model_choice(studio, record, f"run{run.id}")
     if metrics.get("test"):
         table = metrics_comparison(metrics, record.task_type)
-        st.markdown(f"**Separate test set** ({sizes.get('n_test', '?')} molecules held out of training): the new task vs the frozen backbone with a new head only.")
-        st.table(table.set_index("metric").map(lambda v: "–" if v is None or v != v else f"{v:.3g}"))
+        st.markdown(
+            f"**Separate test set** ({sizes.get('n_test', '?')} molecules held out of training): the new task vs the frozen backbone with a new head only."
+        )
+        st.table(
+            table.set_index("metric").map(lambda v: "–" if v is None or v != v else f"{v:.3g}")
+        )
     progress = run.progress or {}
     preds = progress.get("test_predictions")
     left, right = st.columns(2)
     if preds:
         if record.task_type == "classification":
-            left.plotly_chart(charts.roc(preds["y_true"], preds["mean"], preds.get("baseline")), key=f"run{run.id}_roc")
+            left.plotly_chart(
+                charts.roc(preds["y_true"], preds["mean"], preds.get("baseline")),
+                key=f"run{run.id}_roc",
+            )
         else:
-            left.plotly_chart(charts.parity(preds["y_true"], preds["mean"], preds.get("baseline"), record.name, record.unit), key=f"run{run.id}_parity")
+            left.plotly_chart(
+                charts.parity(
+                    preds["y_true"], preds["mean"], preds.get("baseline"), record.name, record.unit
+                ),
+                key=f"run{run.id}_parity",
+            )
     ratios = ratio_frame(record.ratios)
     if len(ratios):
         right.plotly_chart(charts.ratio_bars(ratios), key=f"run{run.id}_ratios")

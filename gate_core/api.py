@@ -27,12 +27,21 @@ from gate_core.data.io import TableReadError, read_table
 from gate_core.data.untrusted import parse_isolated
 from gate_core.featurizers.molecule import parse_smiles
 from gate_core.featurizers.rows import FeaturizedRows
+from gate_core.model_card import ModelCard, model_card
 from gate_core.models.checkpoint import load_checkpoint
 from gate_core.models.fingerprint import backbone_fingerprint
-from gate_core.model_card import ModelCard, model_card
 from gate_core.models.gate import TaskInfo
 from gate_core.paths import DEFAULT_BACKBONE
-from gate_core.registry import ArchiveError, RegistryError, RunRecord, TaskRecord, TaskRegistry, TaskExistsError, validate_task_name
+from gate_core.registries import DEFAULT_RATIO_MODE
+from gate_core.registry import (
+    ArchiveError,
+    RegistryError,
+    RunRecord,
+    TaskExistsError,
+    TaskRecord,
+    TaskRegistry,
+    validate_task_name,
+)
 from gate_core.registry.schema import record_problem
 from gate_core.relational.io import RelationalHeadError, load_relational
 from gate_core.relational.predict import (
@@ -44,7 +53,15 @@ from gate_core.relational.predict import (
     normalise_known,
     preview_new_task,
 )
-from gate_core.reliability import NO_RELATION, BackboneCalibration, PairGate, PairVerdict, ReliabilityCache, evaluate_task_pairs, known_slopes
+from gate_core.reliability import (
+    NO_RELATION,
+    BackboneCalibration,
+    PairGate,
+    PairVerdict,
+    ReliabilityCache,
+    evaluate_task_pairs,
+    known_slopes,
+)
 from gate_core.training.backbone_split import resolve_table_path
 from gate_core.training.distributed import select_device
 from gate_core.training.evaluate import classification_metrics, embed, regression_metrics
@@ -53,24 +70,33 @@ from gate_core.transfer.added_task import MODELS, AddedTask, AddedTaskError
 from gate_core.transfer.addition import TaskAdditionConfig, TaskAdditionResult, add_task
 from gate_core.transfer.calibration import LEVEL, Calibration, ConformalInterval, interval_columns
 from gate_core.transfer.domain import domain_label
-from gate_core.registries import DEFAULT_RATIO_MODE
 from gate_core.transfer.ratios import RatioSettings
 from gate_core.transfer.task_check import check_task_folder
 
-MODEL_LABELS = {"gate": "trained task (GATE)", "probe": "frozen-backbone probe", "preview": "zero-training preview (relational head)"}
+MODEL_LABELS = {
+    "gate": "trained task (GATE)",
+    "probe": "frozen-backbone probe",
+    "preview": "zero-training preview (relational head)",
+}
 
 
 def recommend(comparison: dict[str, dict], classification: bool) -> str:
     """The model with the best out-of-fold score (ROC-AUC for classification, else RMSE); ties keep GATE."""
     key, sign = ("roc_auc", -1.0) if classification else ("rmse", 1.0)
-    scored = {m: sign * float(v[key]) for m, v in comparison.items() if v and np.isfinite(v.get(key, np.nan))}
+    scored = {
+        m: sign * float(v[key])
+        for m, v in comparison.items()
+        if v and np.isfinite(v.get(key, np.nan))
+    }
     return min(scored, key=lambda m: (scored[m], m != "gate")) if scored else "gate"
 
 
 def config_from_options(options: dict) -> TaskAdditionConfig:
     """Build a config from the JSON-able options stored with a queued run (or CLI flags)."""
     ratios = RatioSettings(
-        mode=options.get("ratios", DEFAULT_RATIO_MODE), pinned=dict(options.get("pinned", {})), excluded=list(options.get("excluded", []))
+        mode=options.get("ratios", DEFAULT_RATIO_MODE),
+        pinned=dict(options.get("pinned", {})),
+        excluded=list(options.get("excluded", [])),
     )
     keys = set(TaskAdditionConfig.__dataclass_fields__) - {"ratios", "weights"}
     return TaskAdditionConfig(ratios=ratios, **{k: v for k, v in options.items() if k in keys})
@@ -102,12 +128,21 @@ class GateStudio:
         self._lock = threading.Lock()
         # the relational head lives next to the backbone (assets/backbone_relational); loaded on first use
         backbone_path = Path(backbone_path)
-        self.relational_path = Path(relational_path) if relational_path else backbone_path.with_name(backbone_path.name + "_relational")
+        self.relational_path = (
+            Path(relational_path)
+            if relational_path
+            else backbone_path.with_name(backbone_path.name + "_relational")
+        )
         self._relational: RelationalPredictor | None = None
         self._relational_nodes: dict[str, str] = {}
         self._table_labels: dict[str, dict[str, float]] | None = None
         self._relational_lock = threading.RLock()
-        self.reliability = ReliabilityCache(self.registry.data_dir / "calibration", self.backbone, self.backbone_metadata, self.backbone_id)
+        self.reliability = ReliabilityCache(
+            self.registry.data_dir / "calibration",
+            self.backbone,
+            self.backbone_metadata,
+            self.backbone_id,
+        )
         self._task_pairs: dict[str, tuple[str, dict[str, PairVerdict]]] = {}
 
     # ---- what exists -------------------------------------------------------------------------
@@ -121,7 +156,9 @@ class GateStudio:
 
     def unusable_tasks(self) -> dict[str, str]:
         """Registered tasks that cannot be shown or used → why (reported and skipped, never fatal)."""
-        found = ((r.name, self._record_problem(r)) for r in self.registry.list_tasks(include_broken=True))
+        found = (
+            (r.name, self._record_problem(r)) for r in self.registry.list_tasks(include_broken=True)
+        )
         return {name: problem for name, problem in found if problem}
 
     def _record_problem(self, record: TaskRecord) -> str | None:
@@ -129,8 +166,10 @@ class GateStudio:
         its modules read another encoder's h, so its predictions would be meaningless."""
         problem = record_problem(record)
         if problem is None and record.backbone_id and record.backbone_id != self.backbone_id:
-            problem = (f"it was trained on another backbone ({record.backbone_id[:12]}…), not the installed one "
-                       f"({self.backbone_id[:12]}…); retrain it from its dataset (add-task --replace)")
+            problem = (
+                f"it was trained on another backbone ({record.backbone_id[:12]}…), not the installed one "
+                f"({self.backbone_id[:12]}…); retrain it from its dataset (add-task --replace)"
+            )
         return problem
 
     def load_task(self, name: str) -> AddedTask:
@@ -145,9 +184,13 @@ class GateStudio:
             if cached and cached[0] == record.model_dir:
                 return cached[1]
         try:
-            task = check_task_folder(self.registry.task_dir(record.name), self.backbone, self.backbone_id)
+            task = check_task_folder(
+                self.registry.task_dir(record.name), self.backbone, self.backbone_id
+            )
         except AddedTaskError as exc:
-            raise AddedTaskError(f"task '{record.name}' cannot be used: {exc}; remove it, or import or train it again") from exc
+            raise AddedTaskError(
+                f"task '{record.name}' cannot be used: {exc}; remove it, or import or train it again"
+            ) from exc
         with self._lock:
             self._task_cache[record.name] = (record.model_dir, task)
         return task
@@ -178,9 +221,13 @@ class GateStudio:
         validate_task_name(name)
         clash = next((t for t in self.backbone.task_names if t.lower() == name.lower()), None)
         if clash is not None:
-            raise TaskExistsError(f"'{name}' is the name of the backbone's source property '{clash}'; choose another name")
+            raise TaskExistsError(
+                f"'{name}' is the name of the backbone's source property '{clash}'; choose another name"
+            )
         if not replace and self.registry.has_task(name):
-            raise TaskExistsError(f"a task named '{name}' already exists; choose another name or replace it")
+            raise TaskExistsError(
+                f"a task named '{name}' already exists; choose another name or replace it"
+            )
 
     def add_task(
         self,
@@ -212,10 +259,17 @@ class GateStudio:
             raise ValueError(f"model must be auto or one of {', '.join(MODELS)}, got {model!r}")
         for col in (smiles_column, target_column, *([name_column] if name_column else [])):
             if col not in frame.columns:
-                raise ValueError(f"column '{col}' not found; the table has: {', '.join(map(str, frame.columns))}")
+                raise ValueError(
+                    f"column '{col}' not found; the table has: {', '.join(map(str, frame.columns))}"
+                )
         config = config or TaskAdditionConfig(train_baseline=True)
         result = add_task(
-            self.backbone, frame[smiles_column].tolist(), frame[target_column].tolist(), TaskInfo(name, unit, config.task_type or "regression", description), config, progress
+            self.backbone,
+            frame[smiles_column].tolist(),
+            frame[target_column].tolist(),
+            TaskInfo(name, unit, config.task_type or "regression", description),
+            config,
+            progress,
         )
         task = result.task
         self._add_preview(task, result)
@@ -223,7 +277,9 @@ class GateStudio:
         task.metadata["recommended"] = recommend(comparison, task.classification)
         chosen = task.metadata["recommended"] if model == "auto" else model
         if chosen not in task.available_models():
-            raise ValueError(f"model '{chosen}' is not available for this task (available: {', '.join(task.available_models())})")
+            raise ValueError(
+                f"model '{chosen}' is not available for this task (available: {', '.join(task.available_models())})"
+            )
         task.metadata["model"] = chosen
         record = TaskRecord(
             name=name,
@@ -231,20 +287,35 @@ class GateStudio:
             unit=unit,
             description=description,
             backbone_id=self.backbone_id,
-            sizes={"n_rows": len(frame), "n_valid": task.metadata["n_train"] + task.metadata["n_test"], "n_train": task.metadata["n_train"], "n_test": task.metadata["n_test"], "n_invalid": len(result.invalid), "n_duplicates_merged": result.n_duplicates_merged},
-            metrics=self._record_metrics(task, result.test_metrics, result.baseline_test_metrics, result.timings),
+            sizes={
+                "n_rows": len(frame),
+                "n_valid": task.metadata["n_train"] + task.metadata["n_test"],
+                "n_train": task.metadata["n_train"],
+                "n_test": task.metadata["n_test"],
+                "n_invalid": len(result.invalid),
+                "n_duplicates_merged": result.n_duplicates_merged,
+            },
+            metrics=self._record_metrics(
+                task, result.test_metrics, result.baseline_test_metrics, result.timings
+            ),
             ratios=task.metadata["ratios"],
         )
-        dataset = pd.DataFrame({"smiles": frame[smiles_column].astype(str), "value": frame[target_column]})
+        dataset = pd.DataFrame(
+            {"smiles": frame[smiles_column].astype(str), "value": frame[target_column]}
+        )
         if name_column:
             dataset["name"] = frame[name_column].map(lambda v: "" if pd.isna(v) else str(v))
         with tempfile.TemporaryDirectory(prefix="gate-task-") as tmp:
             task.save(tmp)
-            check_task_folder(tmp, self.backbone, self.backbone_id)  # a task that predicts NaN is never registered
+            check_task_folder(
+                tmp, self.backbone, self.backbone_id
+            )  # a task that predicts NaN is never registered
             registered = self.registry.register_task(record, tmp, dataset, replace=replace)
         return registered, result
 
-    def import_task(self, source: str | Path | BinaryIO, name: str | None = None, replace: bool = False) -> TaskRecord:
+    def import_task(
+        self, source: str | Path | BinaryIO, name: str | None = None, replace: bool = False
+    ) -> TaskRecord:
         """Import a task archive: the registry checks the file, then its name and its model are
         checked here (loaded, and a trial prediction) before anything is registered."""
 
@@ -253,25 +324,42 @@ class GateStudio:
             try:
                 check_task_folder(model_dir, self.backbone, self.backbone_id)
             except AddedTaskError as exc:
-                raise ArchiveError(f"The archive's model cannot be used: {exc}. Refusing to import it.") from exc
+                raise ArchiveError(
+                    f"The archive's model cannot be used: {exc}. Refusing to import it."
+                ) from exc
             try:
-                columns = set(read_table(dataset).columns) if dataset is not None else {"smiles", "value"}
+                columns = (
+                    set(read_table(dataset).columns) if dataset is not None else {"smiles", "value"}
+                )
             except TableReadError as exc:
-                raise ArchiveError(f"The archive's dataset cannot be read: {exc}. Refusing to import it.") from exc
+                raise ArchiveError(
+                    f"The archive's dataset cannot be read: {exc}. Refusing to import it."
+                ) from exc
             if not {"smiles", "value"} <= columns:
-                raise ArchiveError("The archive's dataset has no smiles and value columns. Refusing to import it.")
+                raise ArchiveError(
+                    "The archive's dataset has no smiles and value columns. Refusing to import it."
+                )
 
-        return self.registry.import_task(source, self.backbone_id, name=name, replace=replace, check=check)
+        return self.registry.import_task(
+            source, self.backbone_id, name=name, replace=replace, check=check
+        )
 
     @staticmethod
-    def _record_metrics(task: AddedTask, test: dict | None, baseline_test: dict | None, timings: dict) -> dict:
+    def _record_metrics(
+        task: AddedTask, test: dict | None, baseline_test: dict | None, timings: dict
+    ) -> dict:
         """What the registry shows of a task: test metrics (if a test set was held out), the
         out-of-fold comparison of the three models, the recommended and the chosen one, and the
         interval level."""
         return {
-            "test": test, "baseline_test": baseline_test, "timings": timings,
-            "oof": task.metadata["oof_metrics"].get(task.model), "comparison": task.metadata["oof_metrics"],
-            "recommended": task.metadata.get("recommended"), "model": task.model, "interval_level": LEVEL,
+            "test": test,
+            "baseline_test": baseline_test,
+            "timings": timings,
+            "oof": task.metadata["oof_metrics"].get(task.model),
+            "comparison": task.metadata["oof_metrics"],
+            "recommended": task.metadata.get("recommended"),
+            "model": task.model,
+            "interval_level": LEVEL,
         }
 
     def _add_preview(self, task: AddedTask, result: TaskAdditionResult) -> None:
@@ -288,26 +376,55 @@ class GateStudio:
         try:
             for k in np.unique(folds):
                 held, support = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
-                frame = self.preview_task([smiles[i] for i in support], y[support].tolist(), [smiles[i] for i in held], task.info.task_type)
+                frame = self.preview_task(
+                    [smiles[i] for i in support],
+                    y[support].tolist(),
+                    [smiles[i] for i in held],
+                    task.info.task_type,
+                )
                 pred[held] = frame["prediction"].to_numpy(dtype=float)
         except (RelationalInputError, RelationalHeadError):
             return
-        metrics = classification_metrics(y, pred) if task.classification else regression_metrics(y, pred)
+        metrics = (
+            classification_metrics(y, pred) if task.classification else regression_metrics(y, pred)
+        )
         task.metadata["oof_metrics"]["preview"] = metrics
-        task.metadata["calibration"]["preview"] = Calibration.fit(task.classification, y, pred, np.asarray(oof["ad_score"])).to_dict()
+        task.metadata["calibration"]["preview"] = Calibration.fit(
+            task.classification, y, pred, np.asarray(oof["ad_score"])
+        ).to_dict()
         task.metadata["oof"]["preview"] = pred.tolist()
 
     def choose_model(self, name: str, model: str) -> TaskRecord:
         """Make ``model`` (:data:`~gate_core.transfer.added_task.MODELS`) the one that answers ``name``'s predictions."""
         task = self.load_task(name)
         if model not in task.available_models():
-            raise ValueError(f"model '{model}' is not available for task '{name}' (available: {', '.join(task.available_models())})")
+            raise ValueError(
+                f"model '{model}' is not available for task '{name}' (available: {', '.join(task.available_models())})"
+            )
         record = self.registry.get_task(name)
-        chosen = AddedTask(task.info, task.members, task.y_mean, task.y_std, task.domain, task.backbone_id, {**task.metadata, "model": model}, task.probe_members)
-        metrics = {**(record.metrics or {}), "model": model, "oof": chosen.metadata.get("oof_metrics", {}).get(model)}
+        chosen = AddedTask(
+            task.info,
+            task.members,
+            task.y_mean,
+            task.y_std,
+            task.domain,
+            task.backbone_id,
+            {**task.metadata, "model": model},
+            task.probe_members,
+        )
+        metrics = {
+            **(record.metrics or {}),
+            "model": model,
+            "oof": chosen.metadata.get("oof_metrics", {}).get(model),
+        }
         with tempfile.TemporaryDirectory(prefix="gate-task-") as tmp:
             chosen.save(tmp)
-            return self.registry.register_task(replace_record(record, metrics=metrics), tmp, self.registry.get_dataset(name), replace=True)
+            return self.registry.register_task(
+                replace_record(record, metrics=metrics),
+                tmp,
+                self.registry.get_dataset(name),
+                replace=True,
+            )
 
     def run_job(self, run: RunRecord) -> TaskRecord:
         """Execute one queued run (the app's background worker calls this)."""
@@ -315,14 +432,29 @@ class GateStudio:
         frame = self.registry.load_dataset(run.dataset_hash) if run.dataset_hash else None
         if frame is None:
             raise ValueError("the run has no dataset")
-        history: dict = {"val_curve": [], "ratio_trajectory": [], "sources": self.backbone.task_names}
+        history: dict = {
+            "val_curve": [],
+            "ratio_trajectory": [],
+            "sources": self.backbone.task_names,
+        }
 
         def report(event: dict) -> None:
             if event.get("stage") == "training":
                 history["val_curve"].append([event["member"], event["step"], event["val_loss"]])
-                history["ratio_trajectory"].append([event["member"], event["step"], event["ratios"]])
-            payload = {**history, "fraction": event.get("fraction", 0.0), "stage": event.get("stage"), "message": event.get("message", "")}
-            if not self.registry.update_progress(run.id, payload, log_line=event.get("message") if event.get("stage") != "training" else None):
+                history["ratio_trajectory"].append(
+                    [event["member"], event["step"], event["ratios"]]
+                )
+            payload = {
+                **history,
+                "fraction": event.get("fraction", 0.0),
+                "stage": event.get("stage"),
+                "message": event.get("message", ""),
+            }
+            if not self.registry.update_progress(
+                run.id,
+                payload,
+                log_line=event.get("message") if event.get("stage") != "training" else None,
+            ):
                 raise InterruptedError("the run was cancelled")
 
         record, result = self.add_task(
@@ -338,7 +470,14 @@ class GateStudio:
             model=options.get("model", "auto"),
             name_column=options.get("name_column"),
         )
-        final = {**history, "fraction": 1.0, "stage": "done", "message": "task added", "test_predictions": result.test_predictions, "invalid": [asdict(r) for r in result.invalid]}
+        final = {
+            **history,
+            "fraction": 1.0,
+            "stage": "done",
+            "message": "task added",
+            "test_predictions": result.test_predictions,
+            "invalid": [asdict(r) for r in result.invalid],
+        }
         self.registry.finish_run(run.id, final, log_line=f"registered task {record.name}")
         return record
 
@@ -405,43 +544,101 @@ class GateStudio:
     ) -> tuple[pd.DataFrame, torch.Tensor | None, np.ndarray]:
         """The plain prediction frame, plus h of the valid rows and their row numbers (for reuse)."""
         added = {r.name for r in self.added_tasks()}
-        tasks = list(tasks) if tasks else [*self.backbone.property_names, *self._loadable(sorted(added))]
+        tasks = (
+            list(tasks)
+            if tasks
+            else [*self.backbone.property_names, *self._loadable(sorted(added))]
+        )
         unknown = [t for t in tasks if t not in added and t not in self.backbone.property_names]
         if unknown:
             raise UnknownTaskError(self._unknown_message(unknown))
         if isinstance(smiles, FeaturizedRows):  # parsed and featurised already, in a worker process
-            frame = pd.DataFrame({"input": smiles.inputs, "smiles": smiles.smiles, "error": smiles.errors, "note": smiles.notes})
+            frame = pd.DataFrame(
+                {
+                    "input": smiles.inputs,
+                    "smiles": smiles.smiles,
+                    "error": smiles.errors,
+                    "note": smiles.notes,
+                }
+            )
             ok_rows = smiles.ok_rows
             canonical = [smiles.smiles[i] for i in ok_rows]
         else:
-            parsed = parse_isolated(list(smiles)) if self.isolate else [parse_smiles(s) for s in smiles]
-            frame = pd.DataFrame({"input": [p.input for p in parsed], "smiles": [p.smiles for p in parsed], "error": [p.error for p in parsed], "note": [p.note for p in parsed]})
+            parsed = (
+                parse_isolated(list(smiles)) if self.isolate else [parse_smiles(s) for s in smiles]
+            )
+            frame = pd.DataFrame(
+                {
+                    "input": [p.input for p in parsed],
+                    "smiles": [p.smiles for p in parsed],
+                    "error": [p.error for p in parsed],
+                    "note": [p.note for p in parsed],
+                }
+            )
             ok_rows = np.flatnonzero([p.ok for p in parsed])
             canonical = [parsed[i].smiles for i in ok_rows]
         columns: dict[str, np.ndarray] = {}
         h = None
         if len(canonical):
-            h = self._represent(smiles) if isinstance(smiles, FeaturizedRows) else embed(self.backbone, canonical)
+            h = (
+                self._represent(smiles)
+                if isinstance(smiles, FeaturizedRows)
+                else embed(self.backbone, canonical)
+            )
             z, u = self.backbone.latents(h)
             source_values = self.backbone.unscale(self.backbone.heads(z)).cpu().numpy()
             chart = u.mean(dim=0)
-        calibration = self.backbone_calibration() if any(t in self.backbone.property_names for t in tasks) and len(canonical) else None
+        calibration = (
+            self.backbone_calibration()
+            if any(t in self.backbone.property_names for t in tasks) and len(canonical)
+            else None
+        )
         for task in tasks:
             cols = {c: np.full(len(frame), np.nan) for c in ("value", "std", "lo", "hi", "ad")}
-            domain, inside = np.full(len(frame), "", dtype=object), np.full(len(frame), None, dtype=object)
+            domain, inside = (
+                np.full(len(frame), "", dtype=object),
+                np.full(len(frame), None, dtype=object),
+            )
             if len(canonical):
                 if task in self.backbone.property_names:
-                    out = self._backbone_extras(task, source_values[:, self.backbone.output_names.index(task)], chart, calibration)
+                    out = self._backbone_extras(
+                        task,
+                        source_values[:, self.backbone.output_names.index(task)],
+                        chart,
+                        calibration,
+                    )
                 else:
                     added_task = self.load_task(task)
-                    preview = self._preview_values(task, h, chart) if added_task.model == "preview" else None
+                    preview = (
+                        self._preview_values(task, h, chart)
+                        if added_task.model == "preview"
+                        else None
+                    )
                     out = added_task.predict_from_representation(h, chart, preview=preview)
-                for c, key in (("value", "mean"), ("std", "std"), ("lo", "lo"), ("hi", "hi"), ("ad", "ad_score")):
+                for c, key in (
+                    ("value", "mean"),
+                    ("std", "std"),
+                    ("lo", "lo"),
+                    ("hi", "hi"),
+                    ("ad", "ad_score"),
+                ):
                     cols[c][ok_rows] = out[key]
                 domain[ok_rows] = out["domain"]
-                inside[ok_rows] = [None if d == "" else bool(v) for d, v in zip(out["domain"], out["in_domain"])]
+                inside[ok_rows] = [
+                    None if d == "" else bool(v) for d, v in zip(out["domain"], out["in_domain"])
+                ]
             lo, hi = interval_columns(task)
-            columns.update({task: cols["value"], f"{task}_std": cols["std"], lo: cols["lo"], hi: cols["hi"], f"{task}_ad_score": cols["ad"], f"{task}_domain": domain, f"{task}_in_domain": inside})
+            columns.update(
+                {
+                    task: cols["value"],
+                    f"{task}_std": cols["std"],
+                    lo: cols["lo"],
+                    hi: cols["hi"],
+                    f"{task}_ad_score": cols["ad"],
+                    f"{task}_domain": domain,
+                    f"{task}_in_domain": inside,
+                }
+            )
         return pd.concat([frame, pd.DataFrame(columns)], axis=1), h, ok_rows
 
     def _represent(self, rows: FeaturizedRows, batch_size: int = 256) -> torch.Tensor:
@@ -453,15 +650,31 @@ class GateStudio:
         out = []
         for start in range(0, len(graphs), batch_size):
             graph = collate_graphs(graphs[start : start + batch_size]).to(self.device)
-            out.append(self.backbone.representation(graph, descriptors[start : start + batch_size].to(self.device) if use else None))
+            out.append(
+                self.backbone.representation(
+                    graph, descriptors[start : start + batch_size].to(self.device) if use else None
+                )
+            )
         return torch.cat(out)
 
     @staticmethod
-    def _backbone_extras(task: str, values: np.ndarray, chart: torch.Tensor, calibration: BackboneCalibration | None) -> dict[str, np.ndarray]:
+    def _backbone_extras(
+        task: str, values: np.ndarray, chart: torch.Tensor, calibration: BackboneCalibration | None
+    ) -> dict[str, np.ndarray]:
         """A backbone property's values with their interval and domain (NaN / '' without a calibration)."""
         n = len(values)
-        out = {"mean": values, "std": np.full(n, np.nan), "lo": np.full(n, np.nan), "hi": np.full(n, np.nan), "ad_score": np.full(n, np.nan)}
-        domain, cal = (calibration.domains.get(task), calibration.calibrations.get(task)) if calibration else (None, None)
+        out = {
+            "mean": values,
+            "std": np.full(n, np.nan),
+            "lo": np.full(n, np.nan),
+            "hi": np.full(n, np.nan),
+            "ad_score": np.full(n, np.nan),
+        }
+        domain, cal = (
+            (calibration.domains.get(task), calibration.calibrations.get(task))
+            if calibration
+            else (None, None)
+        )
         if domain is not None:
             out["ad_score"] = domain.score(chart).numpy().astype(np.float64)
         if cal is not None and cal.platt is not None:
@@ -489,8 +702,12 @@ class GateStudio:
                 return
             data = self.registry.get_dataset(name)
             if not {"smiles", "value"} <= set(data.columns):
-                raise RelationalInputError(f"the stored dataset of task '{name}' has no smiles/value columns")
-            self.relational().add_task_node(name, data["smiles"].tolist(), data["value"].tolist(), model=self.load_task(name))
+                raise RelationalInputError(
+                    f"the stored dataset of task '{name}' has no smiles/value columns"
+                )
+            self.relational().add_task_node(
+                name, data["smiles"].tolist(), data["value"].tolist(), model=self.load_task(name)
+            )
             self._relational_nodes[name] = record.model_dir
 
     def table_labels(self, canonical_smiles: str) -> dict[str, float]:
@@ -499,12 +716,19 @@ class GateStudio:
             if self._table_labels is None:
                 from gate_core.data.table import MultiTaskTable
 
-                path = (self.backbone_metadata.get("pretraining") or {}).get("config", {}).get("table")
+                path = (
+                    (self.backbone_metadata.get("pretraining") or {}).get("config", {}).get("table")
+                )
                 if not path or not Path(resolve_table_path(path)).is_file():
-                    raise RelationalInputError(f"the backbone's table ({path}) is not available, so its labels cannot be used")
-                table = MultiTaskTable.read_long(resolve_table_path(path), self.backbone.property_names)
+                    raise RelationalInputError(
+                        f"the backbone's table ({path}) is not available, so its labels cannot be used"
+                    )
+                table = MultiTaskTable.read_long(
+                    resolve_table_path(path), self.backbone.property_names
+                )
                 self._table_labels = {
-                    s: {t: float(v) for t, v in zip(table.tasks, row) if np.isfinite(v)} for s, row in zip(table.smiles, table.Y)
+                    s: {t: float(v) for t, v in zip(table.tasks, row) if np.isfinite(v)}
+                    for s, row in zip(table.smiles, table.Y)
                 }
             return dict(self._table_labels.get(canonical_smiles, {}))
 
@@ -546,10 +770,24 @@ class GateStudio:
         added = {r.name for r in self.added_tasks()}
         known_names = list(dict.fromkeys(k for row in rows for k in row))
         all_tasks = [*self.backbone.property_names, *sorted(added)]
-        targets = list(tasks) if tasks else [t for t in [*self.backbone.property_names, *self._loadable(sorted(added))] if t not in known_names]
-        unknown = [t for t in dict.fromkeys([*targets, *known_names]) if t not in added and t not in self.backbone.property_names]
+        targets = (
+            list(tasks)
+            if tasks
+            else [
+                t
+                for t in [*self.backbone.property_names, *self._loadable(sorted(added))]
+                if t not in known_names
+            ]
+        )
+        unknown = [
+            t
+            for t in dict.fromkeys([*targets, *known_names])
+            if t not in added and t not in self.backbone.property_names
+        ]
         if unknown:
-            raise UnknownTaskError(f"{self._unknown_message(unknown)}; known tasks are: {', '.join(all_tasks)}")
+            raise UnknownTaskError(
+                f"{self._unknown_message(unknown)}; known tasks are: {', '.join(all_tasks)}"
+            )
         for name in dict.fromkeys([*targets, *known_names]):
             if name in added:
                 self._relational_node(name)
@@ -559,17 +797,38 @@ class GateStudio:
         if use_table_labels:
             for i in ok_rows:
                 labels = self.table_labels(frame.at[i, "smiles"])
-                from_table[i] = {t: v for t, v in labels.items() if t not in targets and t not in rows[i]}
+                from_table[i] = {
+                    t: v for t, v in labels.items() if t not in targets and t not in rows[i]
+                }
         merged = [{**from_table[i], **rows[i]} for i in range(len(rows))]
         ordered: list[pd.Series] = [frame[c] for c in ("input", "smiles", "error", "note")]
         for task in targets:
             corrected = self._corrections(task, frame, h, ok_rows, merged)
-            ordered += [frame[c] for c in (task, f"{task}_std", *interval_columns(task), f"{task}_ad_score", f"{task}_domain", f"{task}_in_domain")]
+            ordered += [
+                frame[c]
+                for c in (
+                    task,
+                    f"{task}_std",
+                    *interval_columns(task),
+                    f"{task}_ad_score",
+                    f"{task}_domain",
+                    f"{task}_in_domain",
+                )
+            ]
             ordered += [pd.Series(v, name=c) for c, v in corrected.items()]
         valid = set(ok_rows.tolist())
-        ordered.append(pd.Series([format_known(rows[i]) if i in valid else "" for i in range(len(rows))], name="known_used"))
+        ordered.append(
+            pd.Series(
+                [format_known(rows[i]) if i in valid else "" for i in range(len(rows))],
+                name="known_used",
+            )
+        )
         if use_table_labels:
-            ordered.append(pd.Series([format_known(from_table[i]) for i in range(len(rows))], name="known_from_table"))
+            ordered.append(
+                pd.Series(
+                    [format_known(from_table[i]) for i in range(len(rows))], name="known_from_table"
+                )
+            )
         ordered.append(pd.Series(["; ".join(n) for n in notes], name="known_warning"))
         return pd.concat(ordered, axis=1)
 
@@ -599,14 +858,26 @@ class GateStudio:
                 labels = []
             if labels:
                 verdicts = evaluate_task_pairs(
-                    self.relational(), name, list(oof["smiles"]), np.asarray(oof["y_true"], dtype=float),
-                    np.asarray(oof[task.model], dtype=float), np.asarray(oof["ad_score"], dtype=float), labels,
+                    self.relational(),
+                    name,
+                    list(oof["smiles"]),
+                    np.asarray(oof["y_true"], dtype=float),
+                    np.asarray(oof[task.model], dtype=float),
+                    np.asarray(oof["ad_score"], dtype=float),
+                    labels,
                 )
         self._task_pairs[name] = (record.model_dir, verdicts)
         return verdicts
 
     @torch.no_grad()
-    def _corrections(self, task: str, frame: pd.DataFrame, h: torch.Tensor | None, ok_rows: np.ndarray, known: list[dict[str, float]]) -> dict[str, np.ndarray]:
+    def _corrections(
+        self,
+        task: str,
+        frame: pd.DataFrame,
+        h: torch.Tensor | None,
+        ok_rows: np.ndarray,
+        known: list[dict[str, float]],
+    ) -> dict[str, np.ndarray]:
         """``<task>_relational`` (+ its interval and note) for every row, correcting only through accepted pairs."""
         lo_name, hi_name = interval_columns(f"{task}_relational")
         value = frame[task].to_numpy(dtype=float).copy()
@@ -621,7 +892,15 @@ class GateStudio:
             usable = tuple(k for k, v in verdicts.items() if v is not None and v.accepted)
             refused = [k for k in known[i] if k not in usable]
             if refused:
-                note[i] = "; ".join(f"{k} → {task}: " + (verdicts[k].reason if verdicts[k] else f"{NO_RELATION} (not judged for this pair)") for k in refused)
+                note[i] = "; ".join(
+                    f"{k} → {task}: "
+                    + (
+                        verdicts[k].reason
+                        if verdicts[k]
+                        else f"{NO_RELATION} (not judged for this pair)"
+                    )
+                    for k in refused
+                )
             groups.setdefault(usable, []).append(int(i))
         predictor = self.relational()
         ad = frame[f"{task}_ad_score"].to_numpy(dtype=float)
@@ -637,10 +916,14 @@ class GateStudio:
             for k in usable:
                 verdict = self.pair_verdict(k, task)
                 others = [{kk: r[kk] for kk in usable if kk != k} for r in rows]
-                slopes = known_slopes(predictor, h_sub, [task], k, np.array([r[k] for r in rows]), others)[:, 0]
+                slopes = known_slopes(
+                    predictor, h_sub, [task], k, np.array([r[k] for r in rows]), others
+                )[:, 0]
                 ok &= verdict.direction_ok(slopes)
                 if verdict.interval:
-                    half = np.maximum(half, ConformalInterval.from_dict(verdict.interval).half_width(ad[idx_a]))
+                    half = np.maximum(
+                        half, ConformalInterval.from_dict(verdict.interval).half_width(ad[idx_a])
+                    )
             good, bad = idx_a[ok], idx_a[~ok]
             value[good] = out[ok]
             if not predictor.specs[task].classification:
@@ -649,13 +932,41 @@ class GateStudio:
             for i in good:
                 note[i] = "; ".join(x for x in (f"corrected by {used}", note[i]) if x)
             for i in bad:
-                note[i] = "; ".join(x for x in (f"{used} → {task}: {NO_RELATION} (for this molecule the correction runs against the relation in the data)", note[i]) if x)
-        return {f"{task}_relational": value, lo_name: lo, hi_name: hi, f"{task}_relational_note": note}
+                note[i] = "; ".join(
+                    x
+                    for x in (
+                        f"{used} → {task}: {NO_RELATION} (for this molecule the correction runs against the relation in the data)",
+                        note[i],
+                    )
+                    if x
+                )
+        return {
+            f"{task}_relational": value,
+            lo_name: lo,
+            hi_name: hi,
+            f"{task}_relational_note": note,
+        }
 
-    def preview_task(self, smiles: list[object], values: list[object], query_smiles: list[object], task_type: str | None = None, name: str = "preview") -> pd.DataFrame:
+    def preview_task(
+        self,
+        smiles: list[object],
+        values: list[object],
+        query_smiles: list[object],
+        task_type: str | None = None,
+        name: str = "preview",
+    ) -> pd.DataFrame:
         """Zero-training preview of a new task from its labelled molecules (see :func:`preview_new_task`)."""
         loaded = self.relational()
-        return preview_new_task(self.backbone, loaded.head, smiles, values, query_smiles, task_type, name, head_meta=loaded.head_meta)
+        return preview_new_task(
+            self.backbone,
+            loaded.head,
+            smiles,
+            values,
+            query_smiles,
+            task_type,
+            name,
+            head_meta=loaded.head_meta,
+        )
 
     def units(self) -> dict[str, str]:
         units = {t.name: t.unit for t in self.backbone.config.tasks}
@@ -666,13 +977,22 @@ class GateStudio:
     def model_card(self, name: str) -> ModelCard:
         """The task's model card (data, split, quality with intervals, domain, ratios, versions)."""
         record = self.registry.get_task(name)
-        metadata = json.loads((self.registry.task_dir(record.name) / TASK_METADATA_FILE).read_text())
+        metadata = json.loads(
+            (self.registry.task_dir(record.name) / TASK_METADATA_FILE).read_text()
+        )
         kinds = Counter(getattr(t, "kind", "measured") for t in self.source_tasks)
-        backbone = {"id": self.backbone_id, "n_sources": len(self.source_tasks), "kinds": ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))}
+        backbone = {
+            "id": self.backbone_id,
+            "n_sources": len(self.source_tasks),
+            "kinds": ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())),
+        }
         return model_card(record, metadata, backbone)
 
     def export_task(self, name: str, dest: str | Path | BinaryIO) -> None:
         """Write the task as one file for another install, with its model card (Markdown and HTML) inside."""
         card = self.model_card(name)
-        documents = {"model_card.md": card.markdown().encode("utf-8"), "model_card.html": card.html().encode("utf-8")}
+        documents = {
+            "model_card.md": card.markdown().encode("utf-8"),
+            "model_card.html": card.html().encode("utf-8"),
+        }
         self.registry.export_task(name, dest, documents)

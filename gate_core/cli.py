@@ -10,7 +10,11 @@ from pathlib import Path
 from gate_core.paths import DEFAULT_BACKBONE
 from gate_core.registries import DEFAULT_RATIO_MODE, RATIO_MODES, TASK_TYPES
 
-_MODELS = ("gate", "probe", "preview")  # gate_core.transfer.added_task.MODELS, without importing torch to build the parser
+_MODELS = (
+    "gate",
+    "probe",
+    "preview",
+)  # gate_core.transfer.added_task.MODELS, without importing torch to build the parser
 
 
 class CLIError(Exception):
@@ -21,7 +25,11 @@ def _cmd_pretrain(args: argparse.Namespace) -> None:
     from gate_core.training.objective import LossWeights
     from gate_core.training.pretrain import PretrainConfig, pretrain
 
-    config = PretrainConfig.from_dict(json.loads(Path(args.config).read_text())) if args.config else PretrainConfig()
+    config = (
+        PretrainConfig.from_dict(json.loads(Path(args.config).read_text()))
+        if args.config
+        else PretrainConfig()
+    )
     overrides = {
         k: v
         for k, v in {
@@ -55,10 +63,20 @@ def _cmd_pretrain(args: argparse.Namespace) -> None:
     if config.corpus and not (Path(config.corpus) / "manifest.json").is_file():
         raise CLIError(f"corpus not found: {config.corpus} (build it with `make data`)")
     if not Path(config.table).is_file():
-        raise CLIError(f"table not found: {config.table} (build it with `python -m gate_core.data.builders`)")
+        raise CLIError(
+            f"table not found: {config.table} (build it with `python -m gate_core.data.builders`)"
+        )
     result = pretrain(config, out_dir=args.out, log_path=args.log, progress=not args.quiet)
-    keys = ("n_molecules", "n_labels", "best_epoch", "epochs_run", "stopped_by", "wall_seconds", "test_metrics",
-            "family_test_metrics")
+    keys = (
+        "n_molecules",
+        "n_labels",
+        "best_epoch",
+        "epochs_run",
+        "stopped_by",
+        "wall_seconds",
+        "test_metrics",
+        "family_test_metrics",
+    )
     print(json.dumps({k: getattr(result, k) for k in keys}, indent=1))
 
 
@@ -85,13 +103,20 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     width = max(len(t) for t in metrics) if metrics else 4
     print(f"{'task':<{width}}  {'n':>6}  {'rmse':>10}  {'mae':>10}  {'r2':>6}")
     for task, m in metrics.items():
-        print(f"{task:<{width}}  {m['n']:>6}  {m.get('rmse', float('nan')):>10.4g}  {m.get('mae', float('nan')):>10.4g}  {m.get('r2', float('nan')):>6.3f}")
+        print(
+            f"{task:<{width}}  {m['n']:>6}  {m.get('rmse', float('nan')):>10.4g}  {m.get('mae', float('nan')):>10.4g}  {m.get('r2', float('nan')):>6.3f}"
+        )
 
 
 def _studio(args: argparse.Namespace):
     from gate_core.api import GateStudio
 
-    return GateStudio(args.backbone, args.data_dir, args.device, relational_path=getattr(args, "relational_head", None))
+    return GateStudio(
+        args.backbone,
+        args.data_dir,
+        args.device,
+        relational_path=getattr(args, "relational_head", None),
+    )
 
 
 def _parse_pins(items: list[str]) -> dict[str, float]:
@@ -116,7 +141,9 @@ def _cmd_add_task(args: argparse.Namespace) -> None:
     frame = read_table(args.data, sheet=args.sheet)
     for col in (args.smiles_col, args.target_col):
         if col not in frame.columns:
-            raise CLIError(f"column '{col}' not found in {args.data}; it has: {', '.join(map(str, frame.columns))}")
+            raise CLIError(
+                f"column '{col}' not found in {args.data}; it has: {', '.join(map(str, frame.columns))}"
+            )
     studio = _studio(args)
     config = config_from_options(
         {
@@ -138,28 +165,56 @@ def _cmd_add_task(args: argparse.Namespace) -> None:
         bar.refresh()
 
     try:
-        record, result = studio.add_task(frame, args.smiles_col, args.target_col, args.name, args.unit, args.description, config, args.replace, progress, args.model)
+        record, result = studio.add_task(
+            frame,
+            args.smiles_col,
+            args.target_col,
+            args.name,
+            args.unit,
+            args.description,
+            config,
+            args.replace,
+            progress,
+            args.model,
+        )
     finally:
         bar.close()
     for row in result.invalid:
         print(f"row {row.row}: skipped ({row.reason})", file=sys.stderr)
     metrics = record.metrics
     level = round(100 * metrics["interval_level"])
-    print(json.dumps({
-        "task": record.name, "type": record.task_type, "sizes": record.sizes,
-        "out_of_fold_metrics": metrics["comparison"], "recommended": metrics["recommended"], "model": metrics["model"],
-        "interval": f"{level} % prediction interval: columns <task>_lo{level} / <task>_hi{level} of `predict`",
-        "test_metrics": result.test_metrics, "baseline_test_metrics": result.baseline_test_metrics, "timings": result.timings,
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "task": record.name,
+                "type": record.task_type,
+                "sizes": record.sizes,
+                "out_of_fold_metrics": metrics["comparison"],
+                "recommended": metrics["recommended"],
+                "model": metrics["model"],
+                "interval": f"{level} % prediction interval: columns <task>_lo{level} / <task>_hi{level} of `predict`",
+                "test_metrics": result.test_metrics,
+                "baseline_test_metrics": result.baseline_test_metrics,
+                "timings": result.timings,
+            },
+            indent=1,
+        )
+    )
     if metrics["model"] != metrics["recommended"]:
-        print(f"note: '{metrics['recommended']}' scored best out of fold; switch with `python -m gate_core choose-model {record.name} {metrics['recommended']}`", file=sys.stderr)
+        print(
+            f"note: '{metrics['recommended']}' scored best out of fold; switch with `python -m gate_core choose-model {record.name} {metrics['recommended']}`",
+            file=sys.stderr,
+        )
 
 
 def _cmd_choose_model(args: argparse.Namespace) -> None:
     record = _studio(args).choose_model(args.name, args.model)
     oof = (record.metrics or {}).get("oof") or {}
     score = ", ".join(f"{k}={v:.4g}" for k, v in oof.items() if k != "n")
-    print(f"{record.name} now predicts with '{args.model}'" + (f" (out of fold: {score})" if score else ""))
+    print(
+        f"{record.name} now predicts with '{args.model}'"
+        + (f" (out of fold: {score})" if score else "")
+    )
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
@@ -193,21 +248,31 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         columns = known_value_columns(frame, column, names)
         both = [c for c in columns if c in fixed]
         if both:
-            raise CLIError(f"{', '.join(both)} is given both by --known and by a column of {args.data}; give it once")
+            raise CLIError(
+                f"{', '.join(both)} is given both by --known and by a column of {args.data}; give it once"
+            )
         if columns:
-            print(f"using known values from column(s) {', '.join(columns)} of {args.data}", file=sys.stderr)
+            print(
+                f"using known values from column(s) {', '.join(columns)} of {args.data}",
+                file=sys.stderr,
+            )
             known = [{**fixed, **row} for row in known_from_columns(frame, columns)]
     if known is None and fixed:
         known = fixed
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        predictions = studio.predict(smiles, tasks, known=known, use_table_labels=args.use_table_labels)
+        predictions = studio.predict(
+            smiles, tasks, known=known, use_table_labels=args.use_table_labels
+        )
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if args.out:
         spreadsheet_safe(predictions).to_csv(args.out, index=False)
         n_bad = int(predictions["error"].notna().sum())
-        print(f"wrote {len(predictions)} rows to {args.out}" + (f" ({n_bad} invalid, kept with their reason in 'error')" if n_bad else ""))
+        print(
+            f"wrote {len(predictions)} rows to {args.out}"
+            + (f" ({n_bad} invalid, kept with their reason in 'error')" if n_bad else "")
+        )
     else:
         print(predictions.to_string(index=False))
 
@@ -226,53 +291,99 @@ def _predict_stream(args: argparse.Namespace) -> None:
     tasks = [t for t in args.tasks.split(",") if t] if args.tasks else None
     # columns named like a task hold that row's measured value of it (blank: not measured)
     names = {*studio.backbone.task_names, *(r.name for r in studio.added_tasks())}
-    columns = source.filled([c for c in dict.fromkeys(source.names) if c in names and c != source.smiles_column])
+    columns = source.filled(
+        [c for c in dict.fromkeys(source.names) if c in names and c != source.smiles_column]
+    )
     both = [c for c in columns if c in fixed]
     if both:
-        raise CLIError(f"{', '.join(both)} is given both by --known and by a column of {args.data}; give it once")
+        raise CLIError(
+            f"{', '.join(both)} is given both by --known and by a column of {args.data}; give it once"
+        )
     if columns:
-        print(f"using known values from column(s) {', '.join(columns)} of {args.data}", file=sys.stderr)
+        print(
+            f"using known values from column(s) {', '.join(columns)} of {args.data}",
+            file=sys.stderr,
+        )
     summary = predict_file(
-        studio, source, args.out, tasks=tasks, known=fixed, known_columns=columns, use_table_labels=args.use_table_labels,
-        chunk_rows=args.chunk_rows, workers=args.workers, shard=shard, log=lambda line: print(line, file=sys.stderr),
+        studio,
+        source,
+        args.out,
+        tasks=tasks,
+        known=fixed,
+        known_columns=columns,
+        use_table_labels=args.use_table_labels,
+        chunk_rows=args.chunk_rows,
+        workers=args.workers,
+        shard=shard,
+        log=lambda line: print(line, file=sys.stderr),
     )
     for message in summary.warnings:
         print(f"warning: {message}", file=sys.stderr)
     n_bad = summary.invalid
-    print(f"wrote {summary.rows} rows to {args.out}" + (f" ({n_bad} invalid, kept with their reason in 'error')" if n_bad else ""))
+    print(
+        f"wrote {summary.rows} rows to {args.out}"
+        + (f" ({n_bad} invalid, kept with their reason in 'error')" if n_bad else "")
+    )
 
 
 def _cmd_pretrain_relational(args: argparse.Namespace) -> None:
     from gate_core.relational.train import RelationalTrainConfig, pretrain_relational
 
     config = RelationalTrainConfig()
-    for key in ("epochs", "max_minutes", "seed", "threads", "hidden", "layers", "max_molecules", "batch_size", "correction"):
+    for key in (
+        "epochs",
+        "max_minutes",
+        "seed",
+        "threads",
+        "hidden",
+        "layers",
+        "max_molecules",
+        "batch_size",
+        "correction",
+    ):
         value = getattr(args, key)
         if value is not None:
             setattr(config, key, value)
     out = args.out or str(Path(args.backbone).with_name(Path(args.backbone).name + "_relational"))
     result = pretrain_relational(args.backbone, out, config, progress=not args.quiet)
     val = result.val or {}
-    print(json.dumps({
-        "out": out,
-        "backbone_id": result.backbone_id,
-        "best_epoch": result.best_epoch,
-        "epochs_run": result.epochs_run,
-        "stopped_by": result.stopped_by,
-        "val_hidden_mse": {"relational": val.get("val_relational_mse"), "plain": val.get("val_plain_mse")},
-        "wall_seconds": result.wall_seconds,
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "out": out,
+                "backbone_id": result.backbone_id,
+                "best_epoch": result.best_epoch,
+                "epochs_run": result.epochs_run,
+                "stopped_by": result.stopped_by,
+                "val_hidden_mse": {
+                    "relational": val.get("val_relational_mse"),
+                    "plain": val.get("val_plain_mse"),
+                },
+                "wall_seconds": result.wall_seconds,
+            },
+            indent=1,
+        )
+    )
 
 
 def _cmd_list(args: argparse.Namespace) -> None:
     studio = _studio(args)
-    print("backbone properties: " + ", ".join(f"{t.name} ({t.unit})" if t.unit else t.name for t in studio.source_tasks))
+    print(
+        "backbone properties: "
+        + ", ".join(f"{t.name} ({t.unit})" if t.unit else t.name for t in studio.source_tasks)
+    )
     tasks = studio.added_tasks()
     if not tasks:
         print("no added tasks yet (python -m gate_core add-task --help)")
     for record in tasks:
-        test = (record.metrics or {}).get("test") or (record.metrics or {}).get("oof") or {}  # held-out test set, else out of fold
-        score = " ".join(f"{k}={v:.4g}" for k in ("rmse", "r2", "roc_auc") if isinstance(v := test.get(k), (int, float)))
+        test = (
+            (record.metrics or {}).get("test") or (record.metrics or {}).get("oof") or {}
+        )  # held-out test set, else out of fold
+        score = " ".join(
+            f"{k}={v:.4g}"
+            for k in ("rmse", "r2", "roc_auc")
+            if isinstance(v := test.get(k), (int, float))
+        )
         print(f"{record.name}\t{record.task_type}\t{record.unit}\t{record.status}\t{score}")
     for name, problem in studio.unusable_tasks().items():
         print(f"{name}\tunusable: {problem} (remove it with `python -m gate_core remove {name}`)")
@@ -311,47 +422,96 @@ def _cmd_import(args: argparse.Namespace) -> None:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backbone", default=str(DEFAULT_BACKBONE), help="backbone checkpoint directory")
+    p.add_argument(
+        "--backbone", default=str(DEFAULT_BACKBONE), help="backbone checkpoint directory"
+    )
     p.add_argument("--data-dir", help="registry directory (default $GATE_DATA_DIR or ./gate_data)")
     p.add_argument("--device", help="cpu | cuda (default: cuda when available)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gate_core", description="GATE Studio: multi-task GATE models for small molecular datasets.")
+    parser = argparse.ArgumentParser(
+        prog="python -m gate_core",
+        description="GATE Studio: multi-task GATE models for small molecular datasets.",
+    )
     verbs = parser.add_subparsers(dest="verb", required=True)
 
-    p = verbs.add_parser("pretrain", help="pre-train a multi-task GATE backbone on a sparse label table")
-    p.add_argument("--config", help="JSON file with PretrainConfig fields (e.g. assets/backbone_config.json)")
-    p.add_argument("--table", help="long-format table (smiles,task,value[,source]); default: the chemicals table")
-    p.add_argument("--tasks", help="comma-separated task names (default: the 16 pre-training properties)")
+    p = verbs.add_parser(
+        "pretrain", help="pre-train a multi-task GATE backbone on a sparse label table"
+    )
+    p.add_argument(
+        "--config", help="JSON file with PretrainConfig fields (e.g. assets/backbone_config.json)"
+    )
+    p.add_argument(
+        "--table",
+        help="long-format table (smiles,task,value[,source]); default: the chemicals table",
+    )
+    p.add_argument(
+        "--tasks", help="comma-separated task names (default: the 16 pre-training properties)"
+    )
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     p.add_argument("--log", help="append one JSON line per epoch with every loss term to this file")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--max-molecules", type=int, help="deterministic subsample, for quick runs")
-    p.add_argument("--max-minutes", type=float, help="stop after this many minutes (best epoch kept)")
+    p.add_argument(
+        "--max-minutes", type=float, help="stop after this many minutes (best epoch kept)"
+    )
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="cpu | cuda (default: cuda when available)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--alignment-form", choices=["mean", "pairwise"], help="scalable (mean chart) or exact pairwise alignment")
-    p.add_argument("--no-alignment", action="store_true", help="plain multi-task baseline: l_reg only")
-    p.add_argument("--no-descriptors", action="store_true", help="graph encoder only, no RDKit descriptors in h")
-    p.add_argument("--corpus", help="backbone-v2 corpus folder: its descriptor families become computed source tasks")
-    p.add_argument("--families", help="comma-separated descriptor families of the corpus (default: all)")
-    p.add_argument("--no-corpus", action="store_true", help="measured tasks only (a v1-style backbone)")
-    p.add_argument("--graph-store", help="memory-mapped featurised graphs (built on first use): large corpora, GPU runs")
-    p.add_argument("--loader-workers", type=int, help="data-loader worker processes (GPU runs; also featurise the graph store)")
+    p.add_argument(
+        "--alignment-form",
+        choices=["mean", "pairwise"],
+        help="scalable (mean chart) or exact pairwise alignment",
+    )
+    p.add_argument(
+        "--no-alignment", action="store_true", help="plain multi-task baseline: l_reg only"
+    )
+    p.add_argument(
+        "--no-descriptors",
+        action="store_true",
+        help="graph encoder only, no RDKit descriptors in h",
+    )
+    p.add_argument(
+        "--corpus",
+        help="backbone-v2 corpus folder: its descriptor families become computed source tasks",
+    )
+    p.add_argument(
+        "--families", help="comma-separated descriptor families of the corpus (default: all)"
+    )
+    p.add_argument(
+        "--no-corpus", action="store_true", help="measured tasks only (a v1-style backbone)"
+    )
+    p.add_argument(
+        "--graph-store",
+        help="memory-mapped featurised graphs (built on first use): large corpora, GPU runs",
+    )
+    p.add_argument(
+        "--loader-workers",
+        type=int,
+        help="data-loader worker processes (GPU runs; also featurise the graph store)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_pretrain)
 
     p = verbs.add_parser("evaluate", help="per-task RMSE/MAE/R² of a checkpoint on a table")
     p.add_argument("--checkpoint", default=str(DEFAULT_BACKBONE))
-    p.add_argument("--table", help="long-format table (default: the checkpoint's pre-training table)")
-    p.add_argument("--subset", choices=["all", "train", "val", "test"], default="test", help="split of the checkpoint's own run")
+    p.add_argument(
+        "--table", help="long-format table (default: the checkpoint's pre-training table)"
+    )
+    p.add_argument(
+        "--subset",
+        choices=["all", "train", "val", "test"],
+        default="test",
+        help="split of the checkpoint's own run",
+    )
     p.add_argument("--out", help="write the metrics JSON here")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = verbs.add_parser("add-task", help="add a new task from a table of SMILES + values (backbone stays frozen)")
+    p = verbs.add_parser(
+        "add-task", help="add a new task from a table of SMILES + values (backbone stays frozen)"
+    )
     p.add_argument("--data", required=True, help="CSV/TSV/Excel/SDF file")
     p.add_argument("--sheet", help="Excel sheet name (default: the first sheet)")
     p.add_argument("--smiles-col", required=True)
@@ -359,20 +519,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="task name (letters, digits, _ . -)")
     p.add_argument("--unit", default="")
     p.add_argument("--description", default="")
-    p.add_argument("--task-type", choices=TASK_TYPES.names, help="default: detected from the labels")
     p.add_argument(
-        "--ratios", choices=RATIO_MODES.names, default=DEFAULT_RATIO_MODE,
+        "--task-type", choices=TASK_TYPES.names, help="default: detected from the labels"
+    )
+    p.add_argument(
+        "--ratios",
+        choices=RATIO_MODES.names,
+        default=DEFAULT_RATIO_MODE,
         help=f"transfer-ratio mode (default {DEFAULT_RATIO_MODE}: learned ratios did not beat it on the benchmark)",
     )
-    p.add_argument("--pin", action="append", default=[], metavar="SRC=λ", help="fix one source's ratio (repeatable)")
-    p.add_argument("--exclude", action="append", default=[], metavar="SRC", help="exclude a source (repeatable)")
+    p.add_argument(
+        "--pin",
+        action="append",
+        default=[],
+        metavar="SRC=λ",
+        help="fix one source's ratio (repeatable)",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="SRC",
+        help="exclude a source (repeatable)",
+    )
     p.add_argument("--ensemble", type=int, default=5, help="ensemble size K")
     p.add_argument(
-        "--test-fraction", type=float, default=0.0,
+        "--test-fraction",
+        type=float,
+        default=0.0,
         help="scaffold fraction held out as a separate test set (default 0: every molecule trains the model; quality is estimated out of fold)",
     )
     p.add_argument(
-        "--model", choices=["auto", *_MODELS], default="auto",
+        "--model",
+        choices=["auto", *_MODELS],
+        default="auto",
         help="which model answers predictions: auto (best out of fold), gate (trained task), probe (frozen backbone + new head), preview (relational head, no training)",
     )
     p.add_argument("--seed", type=int, default=0)
@@ -398,31 +578,66 @@ def build_parser() -> argparse.ArgumentParser:
         help="measured values applied to every row (e.g. Tb_K=351.4,logKow=-0.31); columns of --data named like a task "
         "give per-row values. Adds <task>_relational columns (relational head)",
     )
-    p.add_argument("--use-table-labels", action="store_true", help="a molecule found in the backbone's table also uses its recorded labels as known values (listed in known_from_table)")
-    p.add_argument("--relational-head", help="relational head directory (default: <backbone>_relational)")
     p.add_argument(
-        "--shard", metavar="K/N",
+        "--use-table-labels",
+        action="store_true",
+        help="a molecule found in the backbone's table also uses its recorded labels as known values (listed in known_from_table)",
+    )
+    p.add_argument(
+        "--relational-head", help="relational head directory (default: <backbone>_relational)"
+    )
+    p.add_argument(
+        "--shard",
+        metavar="K/N",
         help="with --data and --out: predict only shard K of N (0 <= K < N), whole chunks of rows; the N outputs' rows, "
         "concatenated in order, are those of one run (same --chunk-rows)",
     )
     p.add_argument(
-        "--workers", type=int, metavar="N",
+        "--workers",
+        type=int,
+        metavar="N",
         help="with --data and --out: featurisation processes beside the model's (default: one per core, $GATE_WORKERS; 0: none)",
     )
-    p.add_argument("--chunk-rows", type=int, default=1024, metavar="N", help="with --data and --out: rows read, featurised and written at a time (default 1024)")
+    p.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="with --data and --out: rows read, featurised and written at a time (default 1024)",
+    )
     _add_common(p)
     p.set_defaults(func=_cmd_predict)
 
-    p = verbs.add_parser("pretrain-relational", help="train the relational head (known labels → other labels) on the backbone's own table")
-    p.add_argument("--backbone", default=str(DEFAULT_BACKBONE), help="backbone checkpoint directory")
-    p.add_argument("--out", help="directory to write (default: <backbone>_relational, e.g. assets/backbone_relational)")
+    p = verbs.add_parser(
+        "pretrain-relational",
+        help="train the relational head (known labels → other labels) on the backbone's own table",
+    )
+    p.add_argument(
+        "--backbone", default=str(DEFAULT_BACKBONE), help="backbone checkpoint directory"
+    )
+    p.add_argument(
+        "--out",
+        help="directory to write (default: <backbone>_relational, e.g. assets/backbone_relational)",
+    )
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--max-minutes", type=float, help="stop after this many minutes (best epoch kept; default 4)")
-    p.add_argument("--max-molecules", type=int, help="deterministic subsample of the training fold, for quick runs")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        help="stop after this many minutes (best epoch kept; default 4)",
+    )
+    p.add_argument(
+        "--max-molecules",
+        type=int,
+        help="deterministic subsample of the training fold, for quick runs",
+    )
     p.add_argument("--hidden", type=int, help="node state size (default 64)")
     p.add_argument("--layers", type=int, help="message-passing layers (default 2)")
-    p.add_argument("--correction", choices=["odd", "surprise"], help="how known values may move predictions (default odd: in the direction of the surprise)")
+    p.add_argument(
+        "--correction",
+        choices=["odd", "surprise"],
+        help="how known values may move predictions (default odd: in the direction of the surprise)",
+    )
     p.add_argument("--seed", type=int)
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
@@ -431,12 +646,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("list", help="list backbone properties and added tasks")
     _add_common(p)
     p.set_defaults(func=_cmd_list)
-    for verb, helptext, fn in (("show", "show one added task", _cmd_show), ("remove", "remove an added task", _cmd_remove)):
+    for verb, helptext, fn in (
+        ("show", "show one added task", _cmd_show),
+        ("remove", "remove an added task", _cmd_remove),
+    ):
         p = verbs.add_parser(verb, help=helptext)
         p.add_argument("name")
         _add_common(p)
         p.set_defaults(func=fn)
-    p = verbs.add_parser("choose-model", help="choose which model answers an added task's predictions (compare them with `show`: metrics.comparison)")
+    p = verbs.add_parser(
+        "choose-model",
+        help="choose which model answers an added task's predictions (compare them with `show`: metrics.comparison)",
+    )
     p.add_argument("name")
     p.add_argument("model", choices=list(_MODELS))
     _add_common(p)
@@ -446,13 +667,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     _add_common(p)
     p.set_defaults(func=_cmd_export)
-    p = verbs.add_parser("card", help="an added task's model card: data, split, quality with intervals, domain, ratios, versions")
+    p = verbs.add_parser(
+        "card",
+        help="an added task's model card: data, split, quality with intervals, domain, ratios, versions",
+    )
     p.add_argument("name")
     p.add_argument("--html", action="store_true", help="HTML instead of Markdown")
     p.add_argument("--out", help="write to this file instead of printing")
     _add_common(p)
     p.set_defaults(func=_cmd_card)
-    p = verbs.add_parser("import", help="import a task file exported elsewhere (validated against this backbone)")
+    p = verbs.add_parser(
+        "import", help="import a task file exported elsewhere (validated against this backbone)"
+    )
     p.add_argument("file")
     p.add_argument("--name", help="register under another name")
     p.add_argument("--replace", action="store_true")
@@ -465,15 +691,22 @@ def main(argv: list[str] | None = None) -> int:
     from gate_core.models.checkpoint import CheckpointError
     from gate_core.registry import RegistryError
     from gate_core.relational.io import RelationalHeadError
-    from gate_core.transfer.added_task import AddedTaskError
-
     from gate_core.threads import configure_threads
+    from gate_core.transfer.added_task import AddedTaskError
 
     args = build_parser().parse_args(argv)
     configure_threads()  # several GATE processes share the machine instead of oversubscribing it
     try:
         args.func(args)
-    except (CLIError, CheckpointError, RegistryError, AddedTaskError, RelationalHeadError, FileNotFoundError, ValueError) as exc:
+    except (
+        CLIError,
+        CheckpointError,
+        RegistryError,
+        AddedTaskError,
+        RelationalHeadError,
+        FileNotFoundError,
+        ValueError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

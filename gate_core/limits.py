@@ -25,7 +25,10 @@ MAX_RINGS = 200
 
 #: Defaults of the two limits a deployment may change (``GATE_MAX_ROWS``, ``GATE_MAX_UPLOAD_MB``).
 MAX_ROWS_ENV, DEFAULT_MAX_ROWS = "GATE_MAX_ROWS", 20_000
-MAX_UPLOAD_MB_ENV, DEFAULT_MAX_UPLOAD_MB = "GATE_MAX_UPLOAD_MB", 50  # Streamlit's own cap is server.maxUploadSize (50)
+MAX_UPLOAD_MB_ENV, DEFAULT_MAX_UPLOAD_MB = (
+    "GATE_MAX_UPLOAD_MB",
+    50,
+)  # Streamlit's own cap is server.maxUploadSize (50)
 #: Wall-clock seconds reading one uploaded table may take (``GATE_READ_SECONDS``): checked
 #: between the reading steps and inside their loops; the app also reads in the isolated worker
 #: (:mod:`gate_core.isolation`), which is killed when it overruns.

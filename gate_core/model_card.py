@@ -23,8 +23,18 @@ from gate_core.text import plural
 from gate_core.transfer.ratio_table import ratio_frame
 
 METRICS = {"regression": ("r2", "rmse", "mae"), "classification": ("roc_auc", "accuracy")}
-METRIC_NAMES = {"r2": "R²", "rmse": "RMSE", "mae": "MAE", "roc_auc": "ROC-AUC", "accuracy": "accuracy"}
-MODEL_NAMES = {"gate": "trained task (GATE)", "probe": "frozen-backbone probe", "preview": "zero-training preview (relational head)"}
+METRIC_NAMES = {
+    "r2": "R²",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "roc_auc": "ROC-AUC",
+    "accuracy": "accuracy",
+}
+MODEL_NAMES = {
+    "gate": "trained task (GATE)",
+    "probe": "frozen-backbone probe",
+    "preview": "zero-training preview (relational head)",
+}
 TOP_RATIOS = 5
 BOOTSTRAP = 1000
 LEVEL = 0.95
@@ -69,18 +79,26 @@ class ModelCard:
 
     def html(self) -> str:
         parts = [
-            "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(self.title)}</title>",
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(self.title)}</title>",
             "<style>body{font-family:sans-serif;max-width:52em;margin:2em auto;line-height:1.45}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}</style>",
-            "</head><body>", f"<h1>{html.escape(self.title)}</h1>",
+            "</head><body>",
+            f"<h1>{html.escape(self.title)}</h1>",
         ]
         for section in self.sections:
             parts.append(f"<h2>{html.escape(section.title)}</h2>")
             parts += [f"<p>{_html_inline(p)}</p>" for p in section.paragraphs]
             if section.table:
                 header, *rows = section.table
-                parts.append("<table><tr>" + "".join(f"<th>{_html_inline(h)}</th>" for h in header) + "</tr>")
-                parts += ["<tr>" + "".join(f"<td>{_html_inline(c)}</td>" for c in row) + "</tr>" for row in rows]
+                parts.append(
+                    "<table><tr>" + "".join(f"<th>{_html_inline(h)}</th>" for h in header) + "</tr>"
+                )
+                parts += [
+                    "<tr>" + "".join(f"<td>{_html_inline(c)}</td>" for c in row) + "</tr>"
+                    for row in rows
+                ]
                 parts.append("</table>")
         parts.append("</body></html>")
         return "\n".join(parts)
@@ -108,7 +126,14 @@ def _number(value: object) -> str:
     return f"{number:.3g}" if np.isfinite(number) else "–"
 
 
-def metric_intervals(y_true: np.ndarray, y_pred: np.ndarray, task_type: str, n_boot: int = BOOTSTRAP, level: float = LEVEL, seed: int = 0) -> dict[str, tuple[float, float]]:
+def metric_intervals(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    task_type: str,
+    n_boot: int = BOOTSTRAP,
+    level: float = LEVEL,
+    seed: int = 0,
+) -> dict[str, tuple[float, float]]:
     """Percentile-bootstrap intervals of each metric over molecules (resampled with replacement)."""
     from gate_core.training.evaluate import classification_metrics, regression_metrics
 
@@ -124,7 +149,11 @@ def metric_intervals(y_true: np.ndarray, y_pred: np.ndarray, task_type: str, n_b
             if key in samples and np.isfinite(value):
                 samples[key].append(float(value))
     tail = 100 * (1 - level) / 2
-    return {k: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for k, v in samples.items() if v}
+    return {
+        k: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail)))
+        for k, v in samples.items()
+        if v
+    }
 
 
 def _quality(record: TaskRecord, metadata: dict) -> Section:
@@ -137,9 +166,23 @@ def _quality(record: TaskRecord, metadata: dict) -> Section:
     pct = f"{LEVEL:.0%}"
     table = [["model", *[f"{METRIC_NAMES[k]} ({pct} interval)" for k in keys], "molecules"]]
     for model, values in (metrics.get("comparison") or {}).items():
-        intervals = metric_intervals(y_true[held], np.asarray(oof[model], float)[held], record.task_type) if model in oof and held.any() else {}
-        name = (MODEL_NAMES[model] if model in MODEL_NAMES else _md(model)) + (" · answers predictions" if model == metrics.get("model") else "")
-        cells = [_number(values.get(k)) + (f" ({_number(intervals[k][0])} to {_number(intervals[k][1])})" if k in intervals else "") for k in keys]
+        intervals = (
+            metric_intervals(y_true[held], np.asarray(oof[model], float)[held], record.task_type)
+            if model in oof and held.any()
+            else {}
+        )
+        name = (MODEL_NAMES[model] if model in MODEL_NAMES else _md(model)) + (
+            " · answers predictions" if model == metrics.get("model") else ""
+        )
+        cells = [
+            _number(values.get(k))
+            + (
+                f" ({_number(intervals[k][0])} to {_number(intervals[k][1])})"
+                if k in intervals
+                else ""
+            )
+            for k in keys
+        ]
         table.append([name, *cells, _number(values.get("n"))])
     paragraphs = [
         "Out-of-fold: every molecule is predicted by the ensemble member that did not train on it "
@@ -149,15 +192,22 @@ def _quality(record: TaskRecord, metadata: dict) -> Section:
         test, base = metrics["test"], metrics.get("baseline_test") or {}
         paragraphs.append(
             "Separate test set: "
-            + " · ".join(f"{METRIC_NAMES[k]} {_number(test.get(k))} (frozen-backbone probe {_number(base.get(k))})" for k in keys)
+            + " · ".join(
+                f"{METRIC_NAMES[k]} {_number(test.get(k))} (frozen-backbone probe {_number(base.get(k))})"
+                for k in keys
+            )
             + f" on {plural(int(test.get('n', 0) or 0), 'molecule')}."
         )
     if len(table) == 1:
-        return Section("Quality", paragraphs[1:] or ["No quality estimate was stored with this task."])
+        return Section(
+            "Quality", paragraphs[1:] or ["No quality estimate was stored with this task."]
+        )
     return Section("Quality", paragraphs, table)
 
 
-def model_card(record: TaskRecord, metadata: dict | None = None, backbone: dict | None = None) -> ModelCard:
+def model_card(
+    record: TaskRecord, metadata: dict | None = None, backbone: dict | None = None
+) -> ModelCard:
     """The card of one task from its registry record, its saved metadata and the backbone's description.
 
     ``metadata``: the task's ``metadata.json`` (config, out-of-fold predictions, domain); ``backbone``:
@@ -188,8 +238,16 @@ def model_card(record: TaskRecord, metadata: dict | None = None, backbone: dict 
     )
     split = (
         f"{plural(int(sizes.get('n_train') or 0), 'molecule')} train the model"
-        + (f"; {plural(n_test, 'molecule')} of held-out scaffolds form a separate test set." if n_test else "; no separate test set (every molecule trains the model).")
-        + (f" Ensemble of {plural(int(config['ensemble']), 'member')}, scaffold folds; at most {_md(config.get('max_steps', '?'))} steps per member." if config.get("ensemble") else "")
+        + (
+            f"; {plural(n_test, 'molecule')} of held-out scaffolds form a separate test set."
+            if n_test
+            else "; no separate test set (every molecule trains the model)."
+        )
+        + (
+            f" Ensemble of {plural(int(config['ensemble']), 'member')}, scaffold folds; at most {_md(config.get('max_steps', '?'))} steps per member."
+            if config.get("ensemble")
+            else ""
+        )
     )
     domain = metadata.get("domain") or {}
     applicability = Section(
@@ -201,15 +259,22 @@ def model_card(record: TaskRecord, metadata: dict | None = None, backbone: dict 
         ],
     )
     ranked = ratio_frame(record.ratios).head(TOP_RATIOS)
-    ratios = Section(
-        f"Top {len(ranked)} transfer ratios",
-        [
-            f"Mode: {_md(metadata.get('ratio_mode', config.get('ratios', '?')))}. λ = 1 is the default weight of a source property; "
-            "the share is λ over the sum of all λ. They describe what helped this model on these data, not a physical or causal link."
-        ],
-        [["source property", "λ", "± (ensemble)", "share", "vs the next source"]]
-        + [[_md(r.source), _number(r.ratio), _number(r.ratio_std), f"{r.share:.1%}", r.vs_next] for r in ranked.itertuples()],
-    ) if len(ranked) else Section("Transfer ratios", ["No transfer ratios were stored (ratios off)."])
+    ratios = (
+        Section(
+            f"Top {len(ranked)} transfer ratios",
+            [
+                f"Mode: {_md(metadata.get('ratio_mode', config.get('ratios', '?')))}. λ = 1 is the default weight of a source property; "
+                "the share is λ over the sum of all λ. They describe what helped this model on these data, not a physical or causal link."
+            ],
+            [["source property", "λ", "± (ensemble)", "share", "vs the next source"]]
+            + [
+                [_md(r.source), _number(r.ratio), _number(r.ratio_std), f"{r.share:.1%}", r.vs_next]
+                for r in ranked.itertuples()
+            ],
+        )
+        if len(ranked)
+        else Section("Transfer ratios", ["No transfer ratios were stored (ratios off)."])
+    )
     backbone = backbone or {}
     provenance = Section(
         "Backbone and versions",
@@ -217,9 +282,27 @@ def model_card(record: TaskRecord, metadata: dict | None = None, backbone: dict 
         [
             ["field", "value"],
             ["backbone id", _md(record.backbone_id or "–")],
-            ["backbone sources", str(backbone.get("n_sources", "–")) + (f" ({_md(backbone['kinds'])})" if backbone.get("kinds") else "")],
+            [
+                "backbone sources",
+                str(backbone.get("n_sources", "–"))
+                + (f" ({_md(backbone['kinds'])})" if backbone.get("kinds") else ""),
+            ],
             ["task file format", _md(metadata.get("format_version", "–"))],
-            ["card written by", f"gate_core {__version__}, RDKit {rdBase.rdkitVersion}, Python {platform.python_version()}"],
+            [
+                "card written by",
+                f"gate_core {__version__}, RDKit {rdBase.rdkitVersion}, Python {platform.python_version()}",
+            ],
         ],
     )
-    return ModelCard(record.name, [summary, data, Section("Split", [split]), _quality(record, metadata), applicability, ratios, provenance])
+    return ModelCard(
+        record.name,
+        [
+            summary,
+            data,
+            Section("Split", [split]),
+            _quality(record, metadata),
+            applicability,
+            ratios,
+            provenance,
+        ],
+    )

@@ -47,7 +47,7 @@ def split_column(column: str, tasks: list[str]) -> tuple[str | None, str]:
     """``"aq_logS_ad_score"`` → ``("aq_logS", "_ad_score")``: the longest task name that prefixes it."""
     for task in sorted(tasks, key=len, reverse=True):
         if column == task or column.startswith(task + "_"):
-            return task, column[len(task):]
+            return task, column[len(task) :]
     return None, column
 
 
@@ -55,9 +55,12 @@ def suffix_words(suffix: str) -> tuple[str, bool]:
     """Words for a column suffix and whether the task's unit applies: ``"_lo90"`` → ``("90 % interval, low", True)``."""
     prefix = ""
     if suffix.startswith(RELATIONAL):
-        prefix, suffix = "with known values", suffix[len(RELATIONAL):]
+        prefix, suffix = "with known values", suffix[len(RELATIONAL) :]
     if (interval := INTERVAL_SUFFIX.fullmatch(suffix)) is not None:
-        words, with_unit = f"{interval[2]} % interval, {'low' if interval[1] == 'lo' else 'high'}", True
+        words, with_unit = (
+            f"{interval[2]} % interval, {'low' if interval[1] == 'lo' else 'high'}",
+            True,
+        )
     else:
         words, with_unit = SUFFIX_LABELS.get(suffix, (suffix.lstrip("_").replace("_", " "), False))
     return ", ".join(w for w in (prefix, words) if w), with_unit
@@ -72,7 +75,9 @@ def column_label(column: str, tasks: list[str], units: dict[str, str]) -> str:
         return column
     words, with_unit = suffix_words(suffix)
     unit = units.get(task, "")
-    return " ".join(part for part in (task, words, f"({unit})" if with_unit and unit else "") if part)
+    return " ".join(
+        part for part in (task, words, f"({unit})" if with_unit and unit else "") if part
+    )
 
 
 def blank_empty(frame: pd.DataFrame) -> pd.DataFrame:
@@ -80,7 +85,9 @@ def blank_empty(frame: pd.DataFrame) -> pd.DataFrame:
     never shows "None" or "nan" and every column sorts."""
     out = frame.copy()
     for column in out.columns:
-        if not pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
+        if not pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(
+            out[column]
+        ):
             out[column] = out[column].map(_cell_text).astype(object)
     return out
 
@@ -93,9 +100,13 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def readable(pred: pd.DataFrame, tasks: list[str], units: dict[str, str], keep: tuple[str, ...] = ()) -> pd.DataFrame:
+def readable(
+    pred: pd.DataFrame, tasks: list[str], units: dict[str, str], keep: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """``pred`` with readable headers and blank empty text cells; ``keep`` columns keep their names."""
-    return blank_empty(pred).rename(columns={c: c if c in keep else column_label(c, tasks, units) for c in pred.columns})
+    return blank_empty(pred).rename(
+        columns={c: c if c in keep else column_label(c, tasks, units) for c in pred.columns}
+    )
 
 
 def with_input_columns(pred: pd.DataFrame, frame: pd.DataFrame, smiles_column: str) -> pd.DataFrame:
@@ -111,7 +122,11 @@ def with_input_columns(pred: pd.DataFrame, frame: pd.DataFrame, smiles_column: s
 
 def measured_columns(frame: pd.DataFrame, smiles_column: str, tasks: list[str]) -> dict[str, str]:
     """``{task: column}`` for each predicted task whose name a numeric column of the file carries."""
-    return {t: t for t in tasks if t in frame.columns and t != smiles_column and is_numeric_column(frame[t])}
+    return {
+        t: t
+        for t in tasks
+        if t in frame.columns and t != smiles_column and is_numeric_column(frame[t])
+    }
 
 
 @dataclass(frozen=True)
@@ -126,7 +141,9 @@ class InvalidEntry:
 def invalid_entries(pred: pd.DataFrame) -> list[InvalidEntry]:
     """The rows of a prediction frame with an ``error``, by position."""
     bad = pred.index[pred["error"].notna() & (pred["error"].astype(str) != "")]
-    return [InvalidEntry(int(i) + 1, str(pred.at[i, "input"]), str(pred.at[i, "error"])) for i in bad]
+    return [
+        InvalidEntry(int(i) + 1, str(pred.at[i, "input"]), str(pred.at[i, "error"])) for i in bad
+    ]
 
 
 @dataclass(frozen=True)
@@ -147,6 +164,8 @@ class Comparison:
 def compare(pred: pd.DataFrame, frame: pd.DataFrame, task: str, column: str) -> Comparison:
     """Pair ``frame[column]`` (measured) with ``pred[task]`` row for row, keeping rows with both numbers."""
     measured = numeric_values(frame[column].reset_index(drop=True)).to_numpy(dtype=float)
-    predicted = pd.to_numeric(pred[task].reset_index(drop=True), errors="coerce").to_numpy(dtype=float)
+    predicted = pd.to_numeric(pred[task].reset_index(drop=True), errors="coerce").to_numpy(
+        dtype=float
+    )
     both = np.isfinite(measured) & np.isfinite(predicted)
     return Comparison(task, column, measured[both], predicted[both])

@@ -43,10 +43,14 @@ from gate_core.training.evaluate import embed
 from gate_core.transfer.calibration import LEVEL, Calibration, ConformalInterval
 from gate_core.transfer.domain import ApplicabilityDomain
 
-MAX_REFERENCE = 1500  # training molecules per property kept as its domain reference (a seeded sample)
+MAX_REFERENCE = (
+    1500  # training molecules per property kept as its domain reference (a seeded sample)
+)
 MIN_PAIRS = 20  # validation molecules with both labels needed to judge a pair
 MIN_GAIN = 0.01  # the correction must lower the pair's validation RMSE by at least 1 %
-MIN_RELATION = 0.1  # |Spearman ρ| of the two properties' training labels below this: no relation to agree with
+MIN_RELATION = (
+    0.1  # |Spearman ρ| of the two properties' training labels below this: no relation to agree with
+)
 FORMAT_VERSION = 1
 NO_RELATION = "no reliable relation learned for this pair"
 
@@ -62,7 +66,9 @@ class HeldOut:
     plain: np.ndarray  # (N, T) user units (probabilities for classification)
 
 
-def held_out_split(backbone: GATEModel, meta: dict, part: str = "val") -> tuple[HeldOut, np.ndarray, list[str]]:
+def held_out_split(
+    backbone: GATEModel, meta: dict, part: str = "val"
+) -> tuple[HeldOut, np.ndarray, list[str]]:
     """The ``part`` (val | test) of the backbone's own split, plus its training labels and SMILES."""
     table, train_idx, val_idx, test_idx = backbone_split(meta, backbone.property_names)
     idx = {"val": val_idx, "test": test_idx}[part]
@@ -70,8 +76,14 @@ def held_out_split(backbone: GATEModel, meta: dict, part: str = "val") -> tuple[
     with torch.no_grad():
         h = embed(backbone, smiles)
         chart, plain = backbone_features(backbone, h=h)
-        values = backbone.unscale(plain, backbone.property_columns()).cpu().numpy().astype(np.float64)
-    return HeldOut(smiles, table.Y[idx].astype(np.float64), h, chart.cpu(), values), table.Y[train_idx].astype(np.float64), [table.smiles[i] for i in train_idx]
+        values = (
+            backbone.unscale(plain, backbone.property_columns()).cpu().numpy().astype(np.float64)
+        )
+    return (
+        HeldOut(smiles, table.Y[idx].astype(np.float64), h, chart.cpu(), values),
+        table.Y[train_idx].astype(np.float64),
+        [table.smiles[i] for i in train_idx],
+    )
 
 
 # ---- intervals and domains of the backbone's own properties -------------------------------------
@@ -86,11 +98,18 @@ class BackboneCalibration:
     calibrations: dict[str, Calibration]
 
     def save(self, out_dir: Path) -> Path:
-        weights = {"domains.safetensors": {name: d.reference.contiguous() for name, d in self.domains.items()}}
+        weights = {
+            "domains.safetensors": {
+                name: d.reference.contiguous() for name, d in self.domains.items()
+            }
+        }
         doc = {
             "format_version": FORMAT_VERSION,
             "backbone_id": self.backbone_id,
-            "domains": {name: {"threshold": d.threshold, "neighbours": d.neighbours} for name, d in self.domains.items()},
+            "domains": {
+                name: {"threshold": d.threshold, "neighbours": d.neighbours}
+                for name, d in self.domains.items()
+            },
             "calibrations": {name: c.to_dict() for name, c in self.calibrations.items()},
         }
         return write_weights_directory(out_dir, weights, {"calibration.json": doc})
@@ -101,8 +120,15 @@ class BackboneCalibration:
         if doc.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{path}: unknown calibration format {doc.get('format_version')!r}")
         refs = load_file(str(path / "domains.safetensors"))
-        domains = {n: ApplicabilityDomain(refs[n], d["threshold"], d["neighbours"]) for n, d in doc["domains"].items()}
-        return cls(doc["backbone_id"], domains, {n: Calibration.from_dict(c) for n, c in doc["calibrations"].items()})
+        domains = {
+            n: ApplicabilityDomain(refs[n], d["threshold"], d["neighbours"])
+            for n, d in doc["domains"].items()
+        }
+        return cls(
+            doc["backbone_id"],
+            domains,
+            {n: Calibration.from_dict(c) for n, c in doc["calibrations"].items()},
+        )
 
 
 def _reference_rows(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -112,10 +138,21 @@ def _reference_rows(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
     return rows
 
 
-def calibrate_backbone(backbone: GATEModel, held: HeldOut, train_labels: np.ndarray, train_smiles: list[str], seed: int = 0) -> BackboneCalibration:
+def calibrate_backbone(
+    backbone: GATEModel,
+    held: HeldOut,
+    train_labels: np.ndarray,
+    train_smiles: list[str],
+    seed: int = 0,
+) -> BackboneCalibration:
     """Domains from each property's training molecules, intervals from its validation residuals (``held``)."""
-    refs = {name: _reference_rows(train_labels, k, seed) for k, name in enumerate(backbone.property_names)}
-    union = np.unique(np.concatenate([r for r in refs.values() if len(r)] or [np.zeros(0, dtype=np.int64)]))
+    refs = {
+        name: _reference_rows(train_labels, k, seed)
+        for k, name in enumerate(backbone.property_names)
+    }
+    union = np.unique(
+        np.concatenate([r for r in refs.values() if len(r)] or [np.zeros(0, dtype=np.int64)])
+    )
     with torch.no_grad():
         chart, _ = backbone_features(backbone, [train_smiles[i] for i in union])
     position = {int(i): p for p, i in enumerate(union)}
@@ -128,7 +165,12 @@ def calibrate_backbone(backbone: GATEModel, held: HeldOut, train_labels: np.ndar
         domain = ApplicabilityDomain.fit(chart[[position[int(i)] for i in rows]])
         ad = domain.score(held.chart[torch.as_tensor(np.flatnonzero(labelled))]).numpy()
         domains[name] = domain
-        calibrations[name] = Calibration.fit(bool(backbone.classification[backbone.property_columns()[k]]), held.Y[labelled, k], held.plain[labelled, k], ad)
+        calibrations[name] = Calibration.fit(
+            bool(backbone.classification[backbone.property_columns()[k]]),
+            held.Y[labelled, k],
+            held.plain[labelled, k],
+            ad,
+        )
     return BackboneCalibration(backbone_fingerprint(backbone), domains, calibrations)
 
 
@@ -145,7 +187,9 @@ class PairVerdict:
     relation: float | None  # Spearman ρ of the two properties' training labels
     rmse_plain: float | None
     rmse_corrected: float | None
-    direction: float | None  # median change of the target per unit rise of the known value (standardised)
+    direction: (
+        float | None
+    )  # median change of the target per unit rise of the known value (standardised)
     accepted: bool
     reason: str
     interval: dict | None = None  # ConformalInterval of the corrected predictions (accepted pairs)
@@ -181,13 +225,22 @@ class PairGate:
         return bool(v and v.accepted)
 
     def to_dict(self) -> dict:
-        return {"format_version": FORMAT_VERSION, "backbone_id": self.backbone_id, "head_id": self.head_id, "verdicts": {k: asdict(v) for k, v in self.verdicts.items()}}
+        return {
+            "format_version": FORMAT_VERSION,
+            "backbone_id": self.backbone_id,
+            "head_id": self.head_id,
+            "verdicts": {k: asdict(v) for k, v in self.verdicts.items()},
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> PairGate:
         if data.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unknown pair-gate format {data.get('format_version')!r}")
-        return cls(data["backbone_id"], data["head_id"], {k: PairVerdict(**v) for k, v in data["verdicts"].items()})
+        return cls(
+            data["backbone_id"],
+            data["head_id"],
+            {k: PairVerdict(**v) for k, v in data["verdicts"].items()},
+        )
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -199,7 +252,14 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(spearmanr(a[ok], b[ok]).statistic)
 
 
-def known_slopes(predictor: RelationalPredictor, h: torch.Tensor, targets: list[str], known: str, values: np.ndarray, others: list[dict] | None = None) -> np.ndarray:
+def known_slopes(
+    predictor: RelationalPredictor,
+    h: torch.Tensor,
+    targets: list[str],
+    known: str,
+    values: np.ndarray,
+    others: list[dict] | None = None,
+) -> np.ndarray:
     """(B, len(targets)) change of each target's corrected prediction (standardised) per standardised rise of ``known``.
 
     A central difference of ±0.25 standard deviations of the known property around each value.
@@ -211,33 +271,75 @@ def known_slopes(predictor: RelationalPredictor, h: torch.Tensor, targets: list[
     for sign in (1.0, -1.0):
         rows = [{**o, known: float(v) + sign * step} for o, v in zip(others, values)]
         outs.append(predictor.predict_scaled(h, targets, rows)["relational"])
-    scale = np.array([1.0 if predictor.specs[t].classification else predictor.specs[t].y_std for t in targets])
+    scale = np.array(
+        [1.0 if predictor.specs[t].classification else predictor.specs[t].y_std for t in targets]
+    )
     return (outs[0] - outs[1]) / scale / 0.5
 
 
 def judge_pair(
-    known: str, target: str, y: np.ndarray, plain: np.ndarray, corrected: np.ndarray, slopes: np.ndarray, relation: float | None, ad: np.ndarray
+    known: str,
+    target: str,
+    y: np.ndarray,
+    plain: np.ndarray,
+    corrected: np.ndarray,
+    slopes: np.ndarray,
+    relation: float | None,
+    ad: np.ndarray,
 ) -> PairVerdict:
     """The verdict on one pair from held-out molecules with both labels (see the module docstring)."""
     n = int(len(y))
     if n < MIN_PAIRS:
-        return PairVerdict(known, target, n, relation, None, None, None, False, f"{NO_RELATION} (too few held-out molecules with both labels)")
-    rmse_plain, rmse_corr = float(np.sqrt(np.mean((plain - y) ** 2))), float(np.sqrt(np.mean((corrected - y) ** 2)))
+        return PairVerdict(
+            known,
+            target,
+            n,
+            relation,
+            None,
+            None,
+            None,
+            False,
+            f"{NO_RELATION} (too few held-out molecules with both labels)",
+        )
+    rmse_plain, rmse_corr = (
+        float(np.sqrt(np.mean((plain - y) ** 2))),
+        float(np.sqrt(np.mean((corrected - y) ** 2))),
+    )
     direction = float(np.median(slopes))
     interval = None
     if relation is None or abs(relation) < MIN_RELATION:
-        accepted, reason = False, f"{NO_RELATION} (the two properties are not related in the training labels)"
+        accepted, reason = (
+            False,
+            f"{NO_RELATION} (the two properties are not related in the training labels)",
+        )
     elif rmse_corr > (1.0 - MIN_GAIN) * rmse_plain:
-        accepted, reason = False, f"{NO_RELATION} (the correction does not beat the plain prediction on held-out molecules)"
+        accepted, reason = (
+            False,
+            f"{NO_RELATION} (the correction does not beat the plain prediction on held-out molecules)",
+        )
     elif direction * relation <= 0:
-        accepted, reason = False, f"{NO_RELATION} (the correction runs against the relation in the data)"
+        accepted, reason = (
+            False,
+            f"{NO_RELATION} (the correction runs against the relation in the data)",
+        )
     else:
-        accepted, reason = True, f"accepted: {100 * (1 - rmse_corr / rmse_plain):.1f} % lower held-out RMSE"
+        accepted, reason = (
+            True,
+            f"accepted: {100 * (1 - rmse_corr / rmse_plain):.1f} % lower held-out RMSE",
+        )
         interval = ConformalInterval.fit(y - corrected, ad, LEVEL).to_dict()
-    return PairVerdict(known, target, n, relation, rmse_plain, rmse_corr, direction, accepted, reason, interval)
+    return PairVerdict(
+        known, target, n, relation, rmse_plain, rmse_corr, direction, accepted, reason, interval
+    )
 
 
-def evaluate_pairs(predictor: RelationalPredictor, held: HeldOut, train_labels: np.ndarray, calibration: BackboneCalibration | None, head_id: str) -> PairGate:
+def evaluate_pairs(
+    predictor: RelationalPredictor,
+    held: HeldOut,
+    train_labels: np.ndarray,
+    calibration: BackboneCalibration | None,
+    head_id: str,
+) -> PairGate:
     """Judge every (known → target) pair of backbone properties on the validation molecules."""
     names = predictor.backbone.property_names
     gate = PairGate(backbone_fingerprint(predictor.backbone), head_id)
@@ -246,7 +348,17 @@ def evaluate_pairs(predictor: RelationalPredictor, held: HeldOut, train_labels: 
         targets = [t for t in names if t != known]
         if len(rows) < MIN_PAIRS:
             for t in targets:
-                gate.verdicts[gate.key(known, t)] = PairVerdict(known, t, int(len(rows)), None, None, None, None, False, f"{NO_RELATION} (too few validation molecules)")
+                gate.verdicts[gate.key(known, t)] = PairVerdict(
+                    known,
+                    t,
+                    int(len(rows)),
+                    None,
+                    None,
+                    None,
+                    None,
+                    False,
+                    f"{NO_RELATION} (too few validation molecules)",
+                )
             continue
         h = held.h[torch.as_tensor(rows)]
         with torch.no_grad():
@@ -256,16 +368,32 @@ def evaluate_pairs(predictor: RelationalPredictor, held: HeldOut, train_labels: 
             k = names.index(target)
             both = np.isfinite(held.Y[rows, k])
             domain = calibration.domains.get(target) if calibration else None
-            ad = domain.score(held.chart[torch.as_tensor(rows[both])]).numpy() if domain is not None and both.any() else np.ones(int(both.sum()))
+            ad = (
+                domain.score(held.chart[torch.as_tensor(rows[both])]).numpy()
+                if domain is not None and both.any()
+                else np.ones(int(both.sum()))
+            )
             gate.verdicts[gate.key(known, target)] = judge_pair(
-                known, target, held.Y[rows[both], k], out["plain"][both, c], out["relational"][both, c], slopes[both, c],
-                _spearman(train_labels[:, j], train_labels[:, k]), ad,
+                known,
+                target,
+                held.Y[rows[both], k],
+                out["plain"][both, c],
+                out["relational"][both, c],
+                slopes[both, c],
+                _spearman(train_labels[:, j], train_labels[:, k]),
+                ad,
             )
     return gate
 
 
 def evaluate_task_pairs(
-    predictor: RelationalPredictor, task: str, smiles: list[str], y: np.ndarray, oof: np.ndarray, ad: np.ndarray, labels: list[dict[str, float]]
+    predictor: RelationalPredictor,
+    task: str,
+    smiles: list[str],
+    y: np.ndarray,
+    oof: np.ndarray,
+    ad: np.ndarray,
+    labels: list[dict[str, float]],
 ) -> dict[str, PairVerdict]:
     """Judge (backbone property → added ``task``) pairs on the task's own molecules, out of fold.
 
@@ -281,25 +409,43 @@ def evaluate_task_pairs(
     verdicts: dict[str, PairVerdict] = {}
     with_labels = np.array([i for i, row in enumerate(labels) if row], dtype=np.int64)
     with torch.no_grad():
-        h_all = embed(predictor.backbone, [smiles[i] for i in with_labels]) if len(with_labels) else None
+        h_all = (
+            embed(predictor.backbone, [smiles[i] for i in with_labels])
+            if len(with_labels)
+            else None
+        )
     position = {int(i): p for p, i in enumerate(with_labels)}
     for known in predictor.backbone.property_names:
         rows = np.array([i for i, row in enumerate(labels) if known in row], dtype=np.int64)
         values = np.array([labels[i][known] for i in rows], dtype=np.float64)
         relation = _spearman(values, y[rows]) if len(rows) else None
         if len(rows) < MIN_PAIRS:
-            verdicts[PairGate.key(known, task)] = PairVerdict(known, task, int(len(rows)), relation, None, None, None, False, f"{NO_RELATION} (too few of the task's molecules have a recorded {known})")
+            verdicts[PairGate.key(known, task)] = PairVerdict(
+                known,
+                task,
+                int(len(rows)),
+                relation,
+                None,
+                None,
+                None,
+                False,
+                f"{NO_RELATION} (too few of the task's molecules have a recorded {known})",
+            )
             continue
         with torch.no_grad():
             h = h_all[torch.as_tensor([position[int(i)] for i in rows])]
-            correction = predictor.predict_scaled(h, [task], [{known: float(v)} for v in values])["correction"][:, 0]
+            correction = predictor.predict_scaled(h, [task], [{known: float(v)} for v in values])[
+                "correction"
+            ][:, 0]
             slopes = known_slopes(predictor, h, [task], known, values)[:, 0]
         if spec.classification:  # the correction is on the logit
             logit = np.log(np.clip(oof[rows], 1e-6, 1 - 1e-6) / np.clip(1 - oof[rows], 1e-6, 1))
             corrected = 1 / (1 + np.exp(-(logit + correction)))
         else:
             corrected = oof[rows] + correction * spec.y_std
-        verdicts[PairGate.key(known, task)] = judge_pair(known, task, y[rows], oof[rows], corrected, slopes, relation, ad[rows])
+        verdicts[PairGate.key(known, task)] = judge_pair(
+            known, task, y[rows], oof[rows], corrected, slopes, relation, ad[rows]
+        )
     return verdicts
 
 
@@ -310,7 +456,12 @@ class ReliabilityCache:
     """Computes :class:`BackboneCalibration` and :class:`PairGate` on first use and caches them under ``folder``."""
 
     def __init__(self, folder: Path, backbone: GATEModel, meta: dict, backbone_id: str) -> None:
-        self.folder, self.backbone, self.meta, self.backbone_id = Path(folder), backbone, meta, backbone_id
+        self.folder, self.backbone, self.meta, self.backbone_id = (
+            Path(folder),
+            backbone,
+            meta,
+            backbone_id,
+        )
         self._lock = threading.RLock()
         self._calibration: BackboneCalibration | None = None
         self._gates: dict[str, PairGate] = {}
@@ -349,7 +500,9 @@ class ReliabilityCache:
                     self._gates[head_id] = PairGate.from_dict(json.loads(path.read_text()))
                 except (OSError, ValueError, KeyError, TypeError):
                     held, train_labels, _ = self._held_out()
-                    gate = evaluate_pairs(predictor, held, train_labels, self.calibration(), head_id)
+                    gate = evaluate_pairs(
+                        predictor, held, train_labels, self.calibration(), head_id
+                    )
                     self.folder.mkdir(parents=True, exist_ok=True)
                     tmp = path.with_name(path.name + ".tmp")
                     tmp.write_text(json.dumps(gate.to_dict(), indent=1, sort_keys=True))

@@ -15,7 +15,9 @@ def plural(n: int, noun: str, many: str | None = None) -> str:
     if n == 1:
         return f"{n:,} {noun}"
     if many is None:
-        many = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+        many = (
+            noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+        )
     return f"{n:,} {many}"
 
 

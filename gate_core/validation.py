@@ -14,7 +14,9 @@ import jsonschema
 
 def schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
     """The first way ``value`` breaks ``schema``, in words naming the field; ``None`` when it fits."""
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(value)
+    )
     if error is None:
         return None
     where = "/".join(map(str, error.absolute_path)) or "the top level"

@@ -24,7 +24,9 @@ RECOVER_EVERY_SECONDS = 60.0
 class TaskWorker(threading.Thread):
     """Claims queued runs from ``studio.registry`` and trains them, until :meth:`stop`."""
 
-    def __init__(self, studio: GateStudio, poll_seconds: float = 0.5, threads: int | None = None) -> None:
+    def __init__(
+        self, studio: GateStudio, poll_seconds: float = 0.5, threads: int | None = None
+    ) -> None:
         """``threads``: CPU threads while training (default: :func:`~gate_core.threads.thread_count`)."""
         super().__init__(name="gate-task-worker", daemon=True)
         self.studio = studio
@@ -51,10 +53,14 @@ class TaskWorker(threading.Thread):
         configure_threads(self.threads)
         # the backbone properties' intervals are computed once per backbone (then read from the data folder):
         # start now, beside the queue, so the first prediction does not wait for them
-        threading.Thread(target=self.studio.backbone_calibration, name="gate-calibration-warmup", daemon=True).start()
+        threading.Thread(
+            target=self.studio.backbone_calibration, name="gate-calibration-warmup", daemon=True
+        ).start()
         last_recovery = float("-inf")
         while not self._stop_event.is_set():
-            if time.monotonic() - last_recovery > RECOVER_EVERY_SECONDS:  # a dead worker elsewhere must not block a name for ever
+            if (
+                time.monotonic() - last_recovery > RECOVER_EVERY_SECONDS
+            ):  # a dead worker elsewhere must not block a name for ever
                 self.studio.registry.recover_stale_runs()
                 last_recovery = time.monotonic()
             if not self.run_once():

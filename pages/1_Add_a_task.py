@@ -40,7 +40,9 @@ studio = state.require_studio()
 state.get_worker()
 settings = state.settings()
 registry = studio.registry
-top = st.container()  # this session's run (progress while it trains, then its results) sits above the form
+top = (
+    st.container()
+)  # this session's run (progress while it trains, then its results) sits above the form
 
 
 @st.cache_data(max_entries=32, show_spinner="Checking molecules and values…")
@@ -55,32 +57,63 @@ def check_table(digest: str, _frame, smiles_column: str, target_column: str, tas
 
 
 @st.cache_data(max_entries=16, show_spinner="Previewing the new task with the relational head…")
-def preview_table(digest: str, _frame, smiles_column: str, target_column: str, task_type: str | None, backbone_id: str, head: str) -> TaskPreview:
+def preview_table(
+    digest: str,
+    _frame,
+    smiles_column: str,
+    target_column: str,
+    task_type: str | None,
+    backbone_id: str,
+    head: str,
+) -> TaskPreview:
     """Keyed by the file's digest, like :func:`check_table`: every rerun after the first is instant."""
-    return task_preview(studio, _frame[smiles_column].tolist(), _frame[target_column].tolist(), task_type, PREVIEW_TEST_FRACTION)
+    return task_preview(
+        studio,
+        _frame[smiles_column].tolist(),
+        _frame[target_column].tolist(),
+        task_type,
+        PREVIEW_TEST_FRACTION,
+    )
 
 
 def preview(frame, digest: str, smiles_col: str, target_col: str, task_type: str | None) -> None:
     """The zero-training preview of this upload, until its trained result replaces it."""
     run_id = st.session_state.get("add_run_id")
-    if run_id is not None and st.session_state.get("add_run_source") == (run_id, digest, smiles_col, target_col) and registry.get_run(run_id).status == "done":
+    if (
+        run_id is not None
+        and st.session_state.get("add_run_source") == (run_id, digest, smiles_col, target_col)
+        and registry.get_run(run_id).status == "done"
+    ):
         st.caption("Trained: the task's results below replace the zero-training preview.")
         return
     st.subheader(views.PREVIEW_TITLE)
     try:
-        result = preview_table(digest, frame, smiles_col, target_col, task_type, studio.backbone_id, str(studio.relational_path))
+        result = preview_table(
+            digest,
+            frame,
+            smiles_col,
+            target_col,
+            task_type,
+            studio.backbone_id,
+            str(studio.relational_path),
+        )
     except (RelationalInputError, RelationalHeadError) as exc:
         st.info(f"No preview for this table: {exc}")
         return
     views.task_preview(
-        result, st.session_state.get("add_name", target_col), st.session_state.get("add_unit", ""),
-        PREVIEW_TEST_FRACTION, float(st.session_state.get("add_test_fraction") or 0.0),
+        result,
+        st.session_state.get("add_name", target_col),
+        st.session_state.get("add_unit", ""),
+        PREVIEW_TEST_FRACTION,
+        float(st.session_state.get("add_test_fraction") or 0.0),
     )
 
 
 def free_name(text: str) -> str:
     base = suggest_task_name(text)
-    taken = {r.name.lower() for r in studio.added_tasks()} | {t.lower() for t in studio.backbone.task_names}
+    taken = {r.name.lower() for r in studio.added_tasks()} | {
+        t.lower() for t in studio.backbone.task_names
+    }
     name, k = base, 2
     while name.lower() in taken:
         name, k = f"{base}_{k}", k + 1
@@ -104,13 +137,20 @@ def name_and_unit(filename: str, unit_hint: str) -> None:
 
 def choose_data() -> tuple[bytes, str, str] | None:
     """The chosen file's bytes, name and unit hint; ``None`` (with a message) when there is none."""
-    source = st.radio("Data", ["Upload a file", "Example dataset"], key="add_source", horizontal=True)
+    source = st.radio(
+        "Data", ["Upload a file", "Example dataset"], key="add_source", horizontal=True
+    )
     if source == "Example dataset":
         examples = {e.name: e for e in example_datasets()}
         if not examples:
             st.warning("No example datasets found in assets/data/targets (run `make data`).")
             return None
-        pick = st.selectbox("Example dataset", list(examples), format_func=lambda n: f"{examples[n].label} · {n} ({examples[n].unit})", key="add_example")
+        pick = st.selectbox(
+            "Example dataset",
+            list(examples),
+            format_func=lambda n: f"{examples[n].label} · {n} ({examples[n].unit})",
+            key="add_example",
+        )
         example = examples[pick]
         st.caption(f"Source: {example.citation}")
         return example.path.read_bytes(), example.path.name, example.unit
@@ -124,7 +164,10 @@ def choose_data() -> tuple[bytes, str, str] | None:
         return None
     data = upload.getvalue()
     if len(data) > settings.max_upload_mb * 1024 * 1024:
-        st.error(f"'{upload.name}' is {len(data) / 1e6:.1f} MB; the limit is {settings.max_upload_mb} MB. Split the file or ask the administrator to raise GATE_MAX_UPLOAD_MB.", icon=":material/error:")
+        st.error(
+            f"'{upload.name}' is {len(data) / 1e6:.1f} MB; the limit is {settings.max_upload_mb} MB. Split the file or ask the administrator to raise GATE_MAX_UPLOAD_MB.",
+            icon=":material/error:",
+        )
         return None
     return data, upload.name, ""
 
@@ -132,7 +175,9 @@ def choose_data() -> tuple[bytes, str, str] | None:
 def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
     """Column choice, validation report, options form; queues a run on submit."""
     columns = [str(c) for c in frame.columns]
-    if st.session_state.get("add_digest") != digest:  # a new file: detect again, reset the form, clear the last run from view
+    if (
+        st.session_state.get("add_digest") != digest
+    ):  # a new file: detect again, reset the form, clear the last run from view
         smiles = detected_smiles_column(frame)
         st.session_state["add_digest"] = digest
         st.session_state.pop("add_run_id", None)
@@ -141,7 +186,9 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
         name_and_unit(filename, unit_hint)
         if smiles is None:
             st.warning("No column looks like SMILES; pick the right one below.")
-    with st.expander(f"Preview of {filename} ({plural(len(frame), 'row')} × {plural(len(columns), 'column')})"):
+    with st.expander(
+        f"Preview of {filename} ({plural(len(frame), 'row')} × {plural(len(columns), 'column')})"
+    ):
         st.dataframe(frame.head(20), width="stretch")
     c1, c2, c3 = st.columns(3)
     smiles_col = c1.selectbox("SMILES column", columns, key="add_smiles_col")
@@ -149,40 +196,60 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
     if st.session_state.get("add_target_col") not in choices:  # the SMILES column moved onto it
         st.session_state["add_target_col"] = default_target(frame, smiles_col)
     target_col = c2.selectbox(
-        "Target column (measured value)", choices, key="add_target_col", placeholder="choose the measured values",
-        on_change=name_and_unit, args=(filename, unit_hint),
+        "Target column (measured value)",
+        choices,
+        key="add_target_col",
+        placeholder="choose the measured values",
+        on_change=name_and_unit,
+        args=(filename, unit_hint),
         help="Only numeric columns are offered. A column that numbers the rows (ID, index, or the integers 1, 2, 3, …) is never chosen for you.",
     )
     choice = c3.selectbox("Task type", ["auto", *TASK_TYPES.names], key="add_task_type")
     task_type = None if choice == "auto" else choice
     if not choices:
-        st.error("No column of this table holds numbers, so there is no measured value to learn; add a numeric column.", icon=":material/error:")
+        st.error(
+            "No column of this table holds numbers, so there is no measured value to learn; add a numeric column.",
+            icon=":material/error:",
+        )
         return
     if target_col is None:
-        st.warning("Every numeric column looks like a row number or ID; choose the column with the measured values if it is one of them.", icon=":material/warning:")
+        st.warning(
+            "Every numeric column looks like a row number or ID; choose the column with the measured values if it is one of them.",
+            icon=":material/warning:",
+        )
         return
     try:
         report = check_table(digest, frame, smiles_col, target_col, task_type)
     except WorkerCrashed as exc:  # the server lives on; nothing from this table trains
         st.error(f"The molecules could not be checked: {plain(exc)}.", icon=":material/error:")
         return
-    views.validation_report(report, st.session_state.get("add_name", target_col), st.session_state.get("add_unit", ""))
+    views.validation_report(
+        report, st.session_state.get("add_name", target_col), st.session_state.get("add_unit", "")
+    )
     if report.ok:
         preview(frame, digest, smiles_col, target_col, task_type)
 
     st.subheader("Options")
     kinds = {t.name: SOURCE_KIND_LABELS[t.kind] for t in studio.source_tasks}
-    sources = sorted(kinds, key=lambda s: list(SOURCE_KIND_LABELS.values()).index(kinds[s]))  # experimental first
+    sources = sorted(
+        kinds, key=lambda s: list(SOURCE_KIND_LABELS.values()).index(kinds[s])
+    )  # experimental first
 
     def source_label(source: str) -> str:
         return f"{source} ({kinds[source]})"
+
     with st.form("add_form"):
         a, b = st.columns(2)
-        name = a.text_input("Task name", key="add_name", max_chars=64, help="Letters, digits, '_', '.', '-'.")
+        name = a.text_input(
+            "Task name", key="add_name", max_chars=64, help="Letters, digits, '_', '.', '-'."
+        )
         unit = b.text_input("Unit", key="add_unit")
         description = st.text_input("Description", key="add_description")
         mode = st.radio(
-            "Transfer ratios λ", RATIO_MODES.names, key="add_ratio_mode", horizontal=True,
+            "Transfer ratios λ",
+            RATIO_MODES.names,
+            key="add_ratio_mode",
+            horizontal=True,
             index=RATIO_MODES.names.index(DEFAULT_RATIO_MODE),
             help="; ".join(f"{mode}: {meaning}" for mode, meaning in RATIO_MODES.items()) + ".",
         )
@@ -192,28 +259,60 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
             "source properties the model leans on; that is evidence about the model, not about chemistry."
         )
         c, d, e = st.columns([2, 2, 1])
-        pinned = c.multiselect("Pin sources at a fixed λ", sources, key="add_pinned", format_func=source_label)
-        excluded = d.multiselect("Exclude sources (λ = 0)", sources, key="add_excluded", format_func=source_label)
-        pin_value = e.number_input("pinned λ", min_value=0.0, max_value=10.0, value=1.0, step=0.1, key="add_pin_value")
-        ensemble = st.slider("Ensemble size (members give the ± uncertainty)", 1, 10, 5, key="add_ensemble")
+        pinned = c.multiselect(
+            "Pin sources at a fixed λ", sources, key="add_pinned", format_func=source_label
+        )
+        excluded = d.multiselect(
+            "Exclude sources (λ = 0)", sources, key="add_excluded", format_func=source_label
+        )
+        pin_value = e.number_input(
+            "pinned λ", min_value=0.0, max_value=10.0, value=1.0, step=0.1, key="add_pin_value"
+        )
+        ensemble = st.slider(
+            "Ensemble size (members give the ± uncertainty)", 1, 10, 5, key="add_ensemble"
+        )
         with st.expander("Advanced"):
-            max_steps = st.number_input("Maximum training steps per member", min_value=20, max_value=5000, value=200, step=20, key="add_max_steps")
+            max_steps = st.number_input(
+                "Maximum training steps per member",
+                min_value=20,
+                max_value=5000,
+                value=200,
+                step=20,
+                key="add_max_steps",
+            )
             replace = st.checkbox("Replace an existing task of the same name", key="add_replace")
             test_fraction = st.number_input(
-                "Separate test set (fraction of scaffolds held out)", min_value=0.0, max_value=0.5, value=0.0, step=0.05, key="add_test_fraction",
+                "Separate test set (fraction of scaffolds held out)",
+                min_value=0.0,
+                max_value=0.5,
+                value=0.0,
+                step=0.05,
+                key="add_test_fraction",
                 help="0 (default): every molecule trains the model, and its quality is estimated out of fold. Above 0: that share of scaffolds is held out as a separate test set, which the model never sees.",
             )
         active = watched_run()
         training = active is not None and not active.is_final
-        submitted = st.form_submit_button("Start adding the task", type="primary", key="add_start", disabled=not report.ok or training)
+        submitted = st.form_submit_button(
+            "Start adding the task",
+            type="primary",
+            key="add_start",
+            disabled=not report.ok or training,
+        )
         if training:
-            st.caption(f"Run {active.id} is {active.status} (progress at the top of the page): Start is available again when it ends, or after you cancel it.")
+            st.caption(
+                f"Run {active.id} is {active.status} (progress at the top of the page): Start is available again when it ends, or after you cancel it."
+            )
     if not submitted:
         return
     config = {
-        "ratios": mode, "pinned": {s: float(pin_value) for s in pinned}, "excluded": list(excluded),
-        "ensemble": int(ensemble), "max_steps": int(max_steps), "task_type": task_type,
-        "test_fraction": float(test_fraction), "train_baseline": True,
+        "ratios": mode,
+        "pinned": {s: float(pin_value) for s in pinned},
+        "excluded": list(excluded),
+        "ensemble": int(ensemble),
+        "max_steps": int(max_steps),
+        "task_type": task_type,
+        "test_fraction": float(test_fraction),
+        "train_baseline": True,
     }
     try:
         studio.check_new_name(name.strip(), replace)
@@ -222,10 +321,18 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
         st.error(f"Cannot start: {exc}", icon=":material/error:")
         return
     options = {
-        "smiles_column": "smiles", "target_column": "value", "unit": unit.strip(), "description": description.strip(),
-        "replace": bool(replace), "config": config, "source_file": filename, "source_columns": [smiles_col, target_col],
+        "smiles_column": "smiles",
+        "target_column": "value",
+        "unit": unit.strip(),
+        "description": description.strip(),
+        "replace": bool(replace),
+        "config": config,
+        "source_file": filename,
+        "source_columns": [smiles_col, target_col],
     }
-    names = name_column(frame, smiles_col, target_col)  # kept with the dataset: maps show it on hover
+    names = name_column(
+        frame, smiles_col, target_col
+    )  # kept with the dataset: maps show it on hover
     dataset = frame[[smiles_col, target_col, *([names] if names else [])]]
     dataset = dataset.set_axis(["smiles", "value", *(["name"] if names else [])], axis=1)
     if names:
@@ -237,7 +344,12 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
         st.error(f"Cannot start: {exc}", icon=":material/error:")
         return
     st.session_state["add_run_id"] = run_id
-    st.session_state["add_run_source"] = (run_id, digest, smiles_col, target_col)  # whose preview the result replaces
+    st.session_state["add_run_source"] = (
+        run_id,
+        digest,
+        smiles_col,
+        target_col,
+    )  # whose preview the result replaces
     st.rerun()  # redraw with the run's progress at the top and Start disabled
 
 
@@ -275,11 +387,23 @@ if run is not None:
 runs = registry.list_runs(limit=50)
 if runs:
     with st.expander(f"All training runs ({len(runs)}, shared by every session)"):
-        st.dataframe(runs_frame(runs), hide_index=True, width="stretch", column_config={"progress": views.PROGRESS})
+        st.dataframe(
+            runs_frame(runs),
+            hide_index=True,
+            width="stretch",
+            column_config={"progress": views.PROGRESS},
+        )
         names = {r.id: r.task_name for r in runs}
 
         def watch() -> None:
             if st.session_state.get("add_watch_run") is not None:
                 st.session_state["add_run_id"] = st.session_state["add_watch_run"]
 
-        st.selectbox("Show run", list(names), index=None, format_func=lambda i: f"run {i}: {names[i]}", key="add_watch_run", on_change=watch)
+        st.selectbox(
+            "Show run",
+            list(names),
+            index=None,
+            format_func=lambda i: f"run {i}: {names[i]}",
+            key="add_watch_run",
+            on_change=watch,
+        )

@@ -32,10 +32,14 @@ names = [r.name for r in records]
 name = st.selectbox("Task", names, key="ratios_task")
 record = next(r for r in records if r.name == name)
 task = studio.load_task(name)
-ratios = ratio_frame(record.ratios, {t.name: SOURCE_KIND_LABELS[t.kind] for t in studio.source_tasks})
+ratios = ratio_frame(
+    record.ratios, {t.name: SOURCE_KIND_LABELS[t.kind] for t in studio.source_tasks}
+)
 mode = task.metadata.get("ratio_mode", "learned")
 members = len(task.members)
-st.caption(f"Mode: **{mode}** · ensemble of {plural(members, 'member')} · error bars: standard deviation over members.")
+st.caption(
+    f"Mode: **{mode}** · ensemble of {plural(members, 'member')} · error bars: standard deviation over members."
+)
 if mode != "learned":
     st.info(
         f"This task was added with **{mode}** ratios, so λ was not learned and carries no ranking. "
@@ -46,10 +50,18 @@ if mode != "learned":
 
 left, right = st.columns([3, 2])
 left.plotly_chart(charts.ratio_bars(ratios), key="ratios_bars")
-table = ratios.assign(share=ratios["share"] * 100)[["source", "kind", "ratio", "ratio_std", "share", "vs_next"]].rename(
+table = ratios.assign(share=ratios["share"] * 100)[
+    ["source", "kind", "ratio", "ratio_std", "share", "vs_next"]
+].rename(
     columns={"ratio": "λ", "ratio_std": "± λ", "share": "share %", "vs_next": "vs the next source"}
 )
-right.dataframe(table, hide_index=True, width="stretch", column_config=views.number_columns(table), key="ratios_table")
+right.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config=views.number_columns(table),
+    key="ratios_table",
+)
 close = int((ratios["vs_next"] == NOT_SIGNIFICANT).sum())
 if close:
     right.caption(
@@ -65,7 +77,10 @@ if traj.empty:
         "or training stopped before the warm-up ended)."
     )
 else:
-    options = ["mean over members", *[f"member {k + 1}" for k in range(int(traj['member'].max()) + 1)]]
+    options = [
+        "mean over members",
+        *[f"member {k + 1}" for k in range(int(traj["member"].max()) + 1)],
+    ]
     which = st.radio("Show", options, horizontal=True, key="ratios_member")
     member = None if which == options[0] else options.index(which) - 1
     st.plotly_chart(charts.ratio_trajectory(traj, member), key="ratios_trajectory")

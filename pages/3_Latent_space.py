@@ -37,7 +37,9 @@ studio = state.require_studio()
 umap_ready = state.warm_umap()
 records = {r.name: r for r in studio.added_tasks()}
 spaces = latent_spaces(studio)
-version = {name: r.model_dir for name, r in records.items()}  # a replaced task gets a new folder → new cache key
+version = {
+    name: r.model_dir for name, r in records.items()
+}  # a replaced task gets a new folder → new cache key
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -62,33 +64,62 @@ def sample_from_task(name: str, model_dir: str, n: int) -> pd.DataFrame:
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def fitted(backbone_id: str, space: str, space_version: str, smiles: tuple[str, ...], method: str) -> Projection:
+def fitted(
+    backbone_id: str, space: str, space_version: str, smiles: tuple[str, ...], method: str
+) -> Projection:
     """The map of the sample, fitted once (a resource: the fitted reducer places new molecules)."""
     return fit_projection(latent_points(studio, list(smiles), space), method)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def placed(backbone_id: str, space: str, space_version: str, smiles: tuple[str, ...], method: str, query: tuple[str, ...]) -> np.ndarray:
+def placed(
+    backbone_id: str,
+    space: str,
+    space_version: str,
+    smiles: tuple[str, ...],
+    method: str,
+    query: tuple[str, ...],
+) -> np.ndarray:
     """Your molecules on the sample's map, by ``transform``: the map itself never moves."""
-    return fitted(backbone_id, space, space_version, smiles, method).transform(latent_points(studio, list(query), space))
+    return fitted(backbone_id, space, space_version, smiles, method).transform(
+        latent_points(studio, list(query), space)
+    )
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def predicted(backbone_id: str, task: str, task_version: str, smiles: tuple[str, ...]) -> pd.DataFrame:
+def predicted(
+    backbone_id: str, task: str, task_version: str, smiles: tuple[str, ...]
+) -> pd.DataFrame:
     return studio.predict(list(smiles), [task])
 
 
 ALL_TASKS = "training sets of all added tasks"
 c1, c2, c3 = st.columns(3)
-sources = [f"training set of {n}" for n in records] + ([ALL_TASKS] if len(records) > 1 else []) + ["sample of the backbone's table"]
+sources = (
+    [f"training set of {n}" for n in records]
+    + ([ALL_TASKS] if len(records) > 1 else [])
+    + ["sample of the backbone's table"]
+)
 sample_choice = c1.selectbox("Molecules", sources, key="latent_sample")
-n = c2.slider("How many (at most)", 50, 5000, 300, step=50, key="latent_n", help="Above a thousand or so, UMAP takes a while on a small machine.")
+n = c2.slider(
+    "How many (at most)",
+    50,
+    5000,
+    300,
+    step=50,
+    key="latent_n",
+    help="Above a thousand or so, UMAP takes a while on a small machine.",
+)
 method = c3.radio("Projection", ["UMAP", "PCA"], horizontal=True, key="latent_method")
 if sample_choice.startswith("training set of "):
     task_name = sample_choice.removeprefix("training set of ")
-    sample = sample_from_task(task_name, version[task_name], n).rename(columns={"value": f"measured {task_name}"})
+    sample = sample_from_task(task_name, version[task_name], n).rename(
+        columns={"value": f"measured {task_name}"}
+    )
 elif sample_choice == ALL_TASKS:
-    parts = [sample_from_task(t, version[t], max(10, n // len(records))).assign(task=t) for t in records]
+    parts = [
+        sample_from_task(t, version[t], max(10, n // len(records))).assign(task=t) for t in records
+    ]
     sample = pd.concat(parts).drop_duplicates("smiles").reset_index(drop=True)
     sample = sample[["smiles", "task", *(["name"] if "name" in sample else [])]]
 else:
@@ -98,15 +129,31 @@ else:
 d1, d2, d3 = st.columns(3)
 space = d1.selectbox("Space", spaces, key="latent_space")
 measured = [c for c in sample.columns if c.startswith("measured ")]
-colour_options = ["none", *(["task"] if "task" in sample else []), *measured, *[f"predicted {t}" for t in [*records, *studio.backbone.property_names]], *[f"in domain of {t}" for t in records]]
-if st.session_state.get("latent_colour") not in colour_options:  # first visit, or a molecule set without the last choice
-    st.session_state["latent_colour"] = max(measured, key=lambda c: sample[c].notna().sum()) if measured else "none"
+colour_options = [
+    "none",
+    *(["task"] if "task" in sample else []),
+    *measured,
+    *[f"predicted {t}" for t in [*records, *studio.backbone.property_names]],
+    *[f"in domain of {t}" for t in records],
+]
+if (
+    st.session_state.get("latent_colour") not in colour_options
+):  # first visit, or a molecule set without the last choice
+    st.session_state["latent_colour"] = (
+        max(measured, key=lambda c: sample[c].notna().sum()) if measured else "none"
+    )
 colour_by = d2.selectbox("Colour by", colour_options, key="latent_colour")
 compare = d3.checkbox("Side by side with a second space", key="latent_compare")
-space2 = d3.selectbox("Second space", spaces, index=min(1, len(spaces) - 1), key="latent_space2") if compare else None
+space2 = (
+    d3.selectbox("Second space", spaces, index=min(1, len(spaces) - 1), key="latent_space2")
+    if compare
+    else None
+)
 query_text = st.text_area(
     "Your molecules to place on the map (one SMILES per line, optionally followed by a name)",
-    key="latent_query", height=80, placeholder="e.g.\nCCO ethanol\nc1ccccc1O phenol",
+    key="latent_query",
+    height=80,
+    placeholder="e.g.\nCCO ethanol\nc1ccccc1O phenol",
 )
 
 query_lines = [line.strip().split(None, 1) for line in query_text.splitlines() if line.strip()]
@@ -119,7 +166,9 @@ bad = [parts[0] for parts, c in zip(query_lines, query_parsed) if c is None]
 if bad:
     st.warning(f"Not placed (invalid SMILES): {', '.join(bad)}")
 query = [c for c in query_parsed if c is not None]
-query_names = [p[1] if len(p) > 1 else "" for p, c in zip(query_lines, query_parsed) if c is not None]
+query_names = [
+    p[1] if len(p) > 1 else "" for p, c in zip(query_lines, query_parsed) if c is not None
+]
 smiles = tuple(sample["smiles"]) + tuple(query)
 names = [*(sample["name"].fillna("") if "name" in sample else [""] * len(sample)), *query_names]
 
@@ -132,7 +181,12 @@ def colour_values() -> pd.Series | None:
     task = colour_by.removeprefix("predicted ").removeprefix("in domain of ")
     pred = predicted(studio.backbone_id, task, version.get(task, ""), tuple(sample["smiles"]))
     if colour_by.startswith("in domain of "):
-        return pred[f"{task}_in_domain"].map({True: "in domain", False: "out of domain"}).fillna("invalid").reset_index(drop=True)
+        return (
+            pred[f"{task}_in_domain"]
+            .map({True: "in domain", False: "out of domain"})
+            .fillna("invalid")
+            .reset_index(drop=True)
+        )
     return pred[task].astype(float).reset_index(drop=True)
 
 
@@ -166,13 +220,25 @@ def draw(column, which: str, key: str, selected: list[int]) -> None:
             umap_ready.wait()
         base = tuple(sample["smiles"])
         coords = fitted(studio.backbone_id, which, version.get(which, ""), base, method).coords
-        mine = placed(studio.backbone_id, which, version.get(which, ""), base, method, tuple(query)) if query else np.zeros((0, 2), np.float32)
+        mine = (
+            placed(studio.backbone_id, which, version.get(which, ""), base, method, tuple(query))
+            if query
+            else np.zeros((0, 2), np.float32)
+        )
     figure = charts.latent_scatter(
-        np.concatenate([coords, mine]), list(smiles), colour_values(), colour_by,
-        f"{method} of {label}", names=names, n_query=len(query), highlight=selected,
+        np.concatenate([coords, mine]),
+        list(smiles),
+        colour_values(),
+        colour_by,
+        f"{method} of {label}",
+        names=names,
+        n_query=len(query),
+        highlight=selected,
     )
     column.plotly_chart(
-        figure, key=key, on_select=lambda: remember_selection(key),
+        figure,
+        key=key,
+        on_select=lambda: remember_selection(key),
         selection_mode=("points", "box", "lasso"),
     )
 
@@ -190,7 +256,9 @@ def show_structures(selected: list[int]) -> None:
     more = ": the first 4 are drawn." if len(selected) > 4 else ""
     head.markdown(f"**{len(selected)} selected**{more}")
     clear.button(
-        "Clear the selection", key="latent_clear", on_click=lambda: st.session_state.pop(SELECTED, None)
+        "Clear the selection",
+        key="latent_clear",
+        on_click=lambda: st.session_state.pop(SELECTED, None),
     )
     shown = selected[:4]
     try:  # drawing is native code: in the worker, like the parsing
@@ -214,7 +282,9 @@ if compare and space2:
     left, right = st.columns(2)
     draw(left, space, "latent_plot", selected)
     draw(right, space2, "latent_plot2", selected)
-    st.caption("Same molecules, same colours: compare which neighbourhoods each space keeps together.")
+    st.caption(
+        "Same molecules, same colours: compare which neighbourhoods each space keeps together."
+    )
 else:
     draw(st.container(), space, "latent_plot", selected)
 show_structures(selected)

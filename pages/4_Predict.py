@@ -32,11 +32,19 @@ st.title("Predict")
 studio = state.require_studio()
 records = studio.added_tasks()
 added = [r.name for r in records]
-versions = tuple((r.name, r.model_dir) for r in records)  # a replaced task gets a new folder → new cache key
+versions = tuple(
+    (r.name, r.model_dir) for r in records
+)  # a replaced task gets a new folder → new cache key
 all_tasks = [*added, *studio.backbone.property_names]
 units = studio.units()
 
-tasks = st.multiselect("Tasks", all_tasks, default=all_tasks, key="predict_tasks", help="Added tasks first, then the backbone's properties.")
+tasks = st.multiselect(
+    "Tasks",
+    all_tasks,
+    default=all_tasks,
+    key="predict_tasks",
+    help="Added tasks first, then the backbone's properties.",
+)
 TYPED = "Type or paste SMILES"
 mode = st.radio("Input", [TYPED, "A file of SMILES"], horizontal=True, key="predict_mode")
 use_table = st.checkbox(
@@ -50,22 +58,45 @@ if not tasks:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def predict(backbone_id: str, head: str, task_versions: tuple, smiles: tuple, chosen: tuple, known: dict | list | None, table_labels: bool) -> pd.DataFrame:
+def predict(
+    backbone_id: str,
+    head: str,
+    task_versions: tuple,
+    smiles: tuple,
+    chosen: tuple,
+    known: dict | list | None,
+    table_labels: bool,
+) -> pd.DataFrame:
     return studio.predict(list(smiles), list(chosen), known=known, use_table_labels=table_labels)
 
 
 def drop_from_tasks(names: list[str]) -> None:
-    st.session_state["predict_tasks"] = [t for t in st.session_state["predict_tasks"] if t not in names]
+    st.session_state["predict_tasks"] = [
+        t for t in st.session_state["predict_tasks"] if t not in names
+    ]
 
 
 def predict_or_explain(smiles: tuple, known: dict | list | None) -> pd.DataFrame:
     """The predictions, or (page stopped) the reason the known values or the relational head cannot be used."""
     try:
-        return predict(studio.backbone_id, str(studio.relational_path), versions, smiles, tuple(tasks), known, use_table)
+        return predict(
+            studio.backbone_id,
+            str(studio.relational_path),
+            versions,
+            smiles,
+            tuple(tasks),
+            known,
+            use_table,
+        )
     except KnownTargetError as exc:
         st.error(f"Known values refused: {exc}.", icon=views.ERROR)
         given = {k for row in ([known] if isinstance(known, dict) else known or []) for k in row}
-        st.button("Predict only the other tasks", key="predict_drop_known", on_click=drop_from_tasks, args=(sorted(given),))
+        st.button(
+            "Predict only the other tasks",
+            key="predict_drop_known",
+            on_click=drop_from_tasks,
+            args=(sorted(given),),
+        )
     except RelationalInputError as exc:
         st.error(f"Known values refused: {exc}.", icon=views.ERROR)
     except RelationalHeadError as exc:
@@ -77,11 +108,16 @@ def predict_or_explain(smiles: tuple, known: dict | list | None) -> pd.DataFrame
 
 if mode == TYPED:
     text = st.text_area(
-        "SMILES: one per line, or separated by commas, spaces or tabs", key="predict_smiles", height=110,
-        placeholder="e.g.\nCCO\nc1ccccc1O", help="Press Ctrl+Enter (or click outside the box) to predict. Invalid entries are reported by position; the others are predicted.",
+        "SMILES: one per line, or separated by commas, spaces or tabs",
+        key="predict_smiles",
+        height=110,
+        placeholder="e.g.\nCCO\nc1ccccc1O",
+        help="Press Ctrl+Enter (or click outside the box) to predict. Invalid entries are reported by position; the others are predicted.",
     )
     st.markdown("**Known measured values** (optional)")
-    st.caption("Properties you have already measured for these molecules: pick the property, type the value in its unit. They refine the other predictions (relational head); leave the table empty for the plain GATE prediction.")
+    st.caption(
+        "Properties you have already measured for these molecules: pick the property, type the value in its unit. They refine the other predictions (relational head); leave the table empty for the plain GATE prediction."
+    )
     try:
         known = known_from_form(known_values.editor(all_tasks, units))
     except RelationalInputError as exc:
@@ -102,7 +138,9 @@ if mode == TYPED:
         except WorkerCrashed:
             drawing = ""
         if drawing:
-            left.image(drawing, caption=plain(pred.at[0, "smiles"]))  # '(C)' must not read as a link
+            left.image(
+                drawing, caption=plain(pred.at[0, "smiles"])
+            )  # '(C)' must not read as a link
         else:
             left.caption(f"{plain(pred.at[0, 'smiles'])} (the structure could not be drawn)")
         if isinstance(pred.at[0, "note"], str) and pred.at[0, "note"]:
@@ -110,13 +148,22 @@ if mode == TYPED:
         with right:
             if relational:
                 known_values.molecule_notes(pred, units, use_table)
-            rows = blank_empty((relational_rows if relational else prediction_rows)(pred, 0, tasks, units))
+            rows = blank_empty(
+                (relational_rows if relational else prediction_rows)(pred, 0, tasks, units)
+            )
             st.dataframe(
-                rows, hide_index=True, width="stretch", height=min(600, 36 * (len(rows) + 1)),
-                column_config=views.number_columns(rows), key="predict_table", placeholder="",
+                rows,
+                hide_index=True,
+                width="stretch",
+                height=min(600, 36 * (len(rows) + 1)),
+                column_config=views.number_columns(rows),
+                key="predict_table",
+                placeholder="",
             )
             if any(rows["in domain"].eq("no")):
-                st.warning("Out of domain for some added tasks: the molecule is far from their training molecules in the common chart, so trust those values less.")
+                st.warning(
+                    "Out of domain for some added tasks: the molecule is far from their training molecules in the common chart, so trust those values less."
+                )
     else:
         predict_views.invalid_notice(invalid, len(entries), "entry")
         if relational:
@@ -130,7 +177,9 @@ else:
         help="Your other columns (ID, name, measured values) are kept beside the predictions. A column named exactly like a task you are not predicting (e.g. Tb_K) holds known measured values that refine the other predictions (relational head); one named like a task you are predicting is compared with the prediction.",
     )
     if upload is None:
-        st.caption("Columns named exactly like a task you are not predicting (e.g. Tb_K) are read as measured values of that task and refine the other predictions; a column named like a predicted task is compared with the predictions.")
+        st.caption(
+            "Columns named exactly like a task you are not predicting (e.g. Tb_K) are read as measured values of that task and refine the other predictions; a column named like a predicted task is compared with the predictions."
+        )
         st.stop()
     try:
         frame = state.read_upload(upload.getvalue(), upload.name, sheet_key="predict_sheet")
@@ -139,25 +188,61 @@ else:
         st.stop()
     columns = [str(c) for c in frame.columns]
     detected = detected_smiles_column(frame)
-    column = st.selectbox("SMILES column", columns, index=columns.index(detected) if detected in columns else 0, key="predict_column")
+    column = st.selectbox(
+        "SMILES column",
+        columns,
+        index=columns.index(detected) if detected in columns else 0,
+        key="predict_column",
+    )
     known_columns = known_value_columns(frame, column, [t for t in all_tasks if t not in tasks])
     if known_columns:
-        st.caption("Known values from the column(s) " + ", ".join(f"**{c}**" + (f" ({plain(units[c])})" if units.get(c) else "") for c in known_columns) + ".")
+        st.caption(
+            "Known values from the column(s) "
+            + ", ".join(
+                f"**{c}**" + (f" ({plain(units[c])})" if units.get(c) else "")
+                for c in known_columns
+            )
+            + "."
+        )
     else:
-        st.caption("No column is named after a task you are not predicting, so no known values: plain GATE predictions.")
+        st.caption(
+            "No column is named after a task you are not predicting, so no known values: plain GATE predictions."
+        )
     with st.spinner(f"Predicting {plural(len(frame), 'molecule')}…"):
-        pred = predict_or_explain(tuple(frame[column].tolist()), known_from_columns(frame, known_columns) if known_columns else None)
+        pred = predict_or_explain(
+            tuple(frame[column].tolist()),
+            known_from_columns(frame, known_columns) if known_columns else None,
+        )
     invalid = invalid_entries(pred)
-    st.caption(f"{plural(len(pred) - len(invalid), 'molecule')} predicted" + (f"; {plural(len(invalid), 'invalid row')} kept with {'its' if len(invalid) == 1 else 'their'} reason in 'error'." if invalid else "."))
+    st.caption(
+        f"{plural(len(pred) - len(invalid), 'molecule')} predicted"
+        + (
+            f"; {plural(len(invalid), 'invalid row')} kept with {'its' if len(invalid) == 1 else 'their'} reason in 'error'."
+            if invalid
+            else "."
+        )
+    )
     predict_views.invalid_notice(invalid, len(pred), "row")
     if "known_used" in pred.columns:
         known_values.file_notes(pred, use_table)
     full = predict_views.results_table(pred, tasks, units, frame, column)
     numeric = [c for c in columns if c != column and is_numeric_column(frame[c])]
-    predict_views.comparisons(pred, frame, measured_columns(frame, column, tasks), tasks, units, numeric)
+    predict_views.comparisons(
+        pred, frame, measured_columns(frame, column, tasks), tasks, units, numeric
+    )
     pred = full
 
 csv = prediction_csv(pred)
 st.session_state["predict_csv"] = csv
-st.download_button("Download predictions (CSV)", csv, file_name="gate_predictions.csv", mime="text/csv", key="predict_download", on_click="ignore")
-st.caption(f"{INTERVAL_EXPLANATION} {DOMAIN_EXPLANATION}", help="Every prediction carries its interval and its domain; the CSV has them as <task>_lo90 / <task>_hi90, <task>_ad_score and <task>_domain.")
+st.download_button(
+    "Download predictions (CSV)",
+    csv,
+    file_name="gate_predictions.csv",
+    mime="text/csv",
+    key="predict_download",
+    on_click="ignore",
+)
+st.caption(
+    f"{INTERVAL_EXPLANATION} {DOMAIN_EXPLANATION}",
+    help="Every prediction carries its interval and its domain; the CSV has them as <task>_lo90 / <task>_hi90, <task>_ad_score and <task>_domain.",
+)

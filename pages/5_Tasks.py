@@ -67,7 +67,10 @@ if flash:
 unusable = studio.unusable_tasks()
 if unusable:
     with st.container(border=True, key="tasks_unusable"):
-        st.warning(f"{len(unusable)} registered task(s) cannot be used, so every page leaves them out. Delete them, or import or train them again.", icon=":material/warning:")
+        st.warning(
+            f"{len(unusable)} registered task(s) cannot be used, so every page leaves them out. Delete them, or import or train them again.",
+            icon=":material/warning:",
+        )
         for bad, problem in unusable.items():
             st.text(f"{bad}: {problem}")
         bad = st.selectbox("Unusable task", list(unusable), key="tasks_unusable_select")
@@ -80,11 +83,20 @@ records = studio.added_tasks()
 if records:
     table = tasks_frame(records)
     st.dataframe(
-        table, hide_index=True, width="stretch", column_config=views.number_columns(table), key="tasks_table",
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config=views.number_columns(table),
+        key="tasks_table",
         placeholder="",
     )
     st.caption(TASK_SCORES_EXPLAINED)
-    name = st.selectbox("Task", [r.name for r in records], key="tasks_select", on_change=lambda: st.session_state.update(tasks_new_name=st.session_state["tasks_select"]))
+    name = st.selectbox(
+        "Task",
+        [r.name for r in records],
+        key="tasks_select",
+        on_change=lambda: st.session_state.update(tasks_new_name=st.session_state["tasks_select"]),
+    )
     if st.session_state.get("tasks_new_name") is None:
         st.session_state["tasks_new_name"] = name
     record = next(r for r in records if r.name == name)
@@ -107,7 +119,11 @@ if records:
 
     with delete_col:
         st.subheader("Delete")
-        confirm = st.checkbox(f"Yes, delete '{name}'", key="tasks_confirm_delete", help="Removes its model files and its stored dataset; this cannot be undone.")
+        confirm = st.checkbox(
+            f"Yes, delete '{name}'",
+            key="tasks_confirm_delete",
+            help="Removes its model files and its stored dataset; this cannot be undone.",
+        )
         if st.button("Delete", key="tasks_delete", type="primary", disabled=not confirm):
             try:
                 registry.remove_task(name)
@@ -122,37 +138,71 @@ if records:
 
     with export_col:
         st.subheader("Export")
-        st.caption("One zip file: model files, metadata, the training dataset and the model card. It only works with this backbone.")
+        st.caption(
+            "One zip file: model files, metadata, the training dataset and the model card. It only works with this backbone."
+        )
         try:
             data = export_bytes(name, record.model_dir)
         except RegistryError as exc:
             st.error(f"Cannot export: {exc}", icon=":material/error:")
         else:
-            st.download_button(f"Download {name}.zip", data, file_name=f"{name}.gate-task.zip", mime="application/zip", key="tasks_export", on_click="ignore")
+            st.download_button(
+                f"Download {name}.zip",
+                data,
+                file_name=f"{name}.gate-task.zip",
+                mime="application/zip",
+                key="tasks_export",
+                on_click="ignore",
+            )
 
     markdown, page = card_texts(name, record.model_dir)
     with st.expander(f"Model card of {name}", expanded=True):
         left, right = st.columns(2)
-        left.download_button("Model card (Markdown)", markdown, file_name=f"{name}.model_card.md", mime="text/markdown", key="tasks_card_md", on_click="ignore")
-        right.download_button("Model card (HTML)", page, file_name=f"{name}.model_card.html", mime="text/html", key="tasks_card_html", on_click="ignore")
+        left.download_button(
+            "Model card (Markdown)",
+            markdown,
+            file_name=f"{name}.model_card.md",
+            mime="text/markdown",
+            key="tasks_card_md",
+            on_click="ignore",
+        )
+        right.download_button(
+            "Model card (HTML)",
+            page,
+            file_name=f"{name}.model_card.html",
+            mime="text/html",
+            key="tasks_card_html",
+            on_click="ignore",
+        )
         with st.container(border=True, key="tasks_card"):
             st.markdown(markdown)
 
     runs = registry.list_runs(task=name)
     if runs:
         with st.expander(f"Training runs of {name} ({len(runs)})"):
-            st.dataframe(runs_frame(runs), hide_index=True, width="stretch", column_config={"progress": views.PROGRESS})
+            st.dataframe(
+                runs_frame(runs),
+                hide_index=True,
+                width="stretch",
+                column_config={"progress": views.PROGRESS},
+            )
 else:
     st.info("No tasks added yet.")
     views.page_link("add")
 
 st.subheader("Import")
-upload = st.file_uploader("A task file exported from GATE Studio (.zip)", type=["zip"], key="tasks_import_file")
-import_name = st.text_input("Import under the name (empty: the name in the file)", key="tasks_import_name")
+upload = st.file_uploader(
+    "A task file exported from GATE Studio (.zip)", type=["zip"], key="tasks_import_file"
+)
+import_name = st.text_input(
+    "Import under the name (empty: the name in the file)", key="tasks_import_name"
+)
 replace = st.checkbox("Replace a task of the same name", key="tasks_import_replace")
 if st.button("Import", key="tasks_import", disabled=upload is None):
     try:
-        imported = studio.import_task(io.BytesIO(upload.getvalue()), name=import_name.strip() or None, replace=replace)
+        imported = studio.import_task(
+            io.BytesIO(upload.getvalue()), name=import_name.strip() or None, replace=replace
+        )
     except (ValueError, RegistryError, OSError) as exc:
         st.error(f"Cannot import '{plain(upload.name)}': {plain(exc)}", icon=":material/error:")
     else:

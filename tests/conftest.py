@@ -24,10 +24,35 @@ TINY_CORPUS = ROOT / "tests" / "data" / "corpus_tiny"
 def tiny_backbone(tmp_path_factory) -> Path:
     """Path of a 2-epoch backbone checkpoint folder (model.safetensors + metadata.json)."""
     out = tmp_path_factory.mktemp("backbone") / "tiny"
-    cmd = [sys.executable, "-m", "gate_core", "pretrain", "--table", str(TINY_TABLE), "--corpus", str(TINY_CORPUS), "--out", str(out), "--epochs", "2", "--quiet", "--threads", "1"]
-    done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=900)
+    cmd = [
+        sys.executable,
+        "-m",
+        "gate_core",
+        "pretrain",
+        "--table",
+        str(TINY_TABLE),
+        "--corpus",
+        str(TINY_CORPUS),
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--quiet",
+        "--threads",
+        "1",
+    ]
+    done = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if done.returncode != 0:
-        pytest.fail(f"tiny backbone pre-training failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        pytest.fail(
+            f"tiny backbone pre-training failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
     return out
 
 
@@ -35,8 +60,29 @@ def tiny_backbone(tmp_path_factory) -> Path:
 def tiny_relational(tiny_backbone) -> Path:
     """The relational head next to the tiny backbone (``<backbone>_relational``, 2 epochs, seconds), as a deployment has it."""
     out = tiny_backbone.with_name(tiny_backbone.name + "_relational")
-    cmd = [sys.executable, "-m", "gate_core", "pretrain-relational", "--backbone", str(tiny_backbone), "--epochs", "2", "--threads", "1", "--quiet"]
-    done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=900)
+    cmd = [
+        sys.executable,
+        "-m",
+        "gate_core",
+        "pretrain-relational",
+        "--backbone",
+        str(tiny_backbone),
+        "--epochs",
+        "2",
+        "--threads",
+        "1",
+        "--quiet",
+    ]
+    done = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if done.returncode != 0:
-        pytest.fail(f"tiny relational head training failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        pytest.fail(
+            f"tiny relational head training failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
     return out

@@ -34,9 +34,13 @@ class BatchMolGraph:
     batch: torch.Tensor
     num_graphs: int
 
-    def to(self, device: torch.device | str) -> "BatchMolGraph":
+    def to(self, device: torch.device | str) -> BatchMolGraph:
         return BatchMolGraph(
-            self.x.to(device), self.edge_index.to(device), self.edge_attr.to(device), self.batch.to(device), self.num_graphs
+            self.x.to(device),
+            self.edge_index.to(device),
+            self.edge_attr.to(device),
+            self.batch.to(device),
+            self.num_graphs,
         )
 
 
@@ -44,8 +48,12 @@ def collate_graphs(graphs: list[MolGraph]) -> BatchMolGraph:
     """Concatenate graphs, shifting each graph's atom indices by the atoms before it."""
     n_atoms = np.fromiter((g.x.shape[0] for g in graphs), dtype=np.int64, count=len(graphs))
     offsets = np.concatenate([[0], np.cumsum(n_atoms)[:-1]])
-    n_edges = np.fromiter((g.edge_index.shape[1] for g in graphs), dtype=np.int64, count=len(graphs))
-    edge_index = np.concatenate([g.edge_index for g in graphs], axis=1) + np.repeat(offsets, n_edges)
+    n_edges = np.fromiter(
+        (g.edge_index.shape[1] for g in graphs), dtype=np.int64, count=len(graphs)
+    )
+    edge_index = np.concatenate([g.edge_index for g in graphs], axis=1) + np.repeat(
+        offsets, n_edges
+    )
     return BatchMolGraph(
         x=torch.from_numpy(np.concatenate([g.x for g in graphs])),
         edge_index=torch.from_numpy(edge_index),
@@ -65,9 +73,13 @@ class MoleculeBatch:
     mask: torch.Tensor  # (B, T) bool, True where a label exists
     index: torch.Tensor  # (B,) row indices into the dataset
 
-    def to(self, device: torch.device | str) -> "MoleculeBatch":
+    def to(self, device: torch.device | str) -> MoleculeBatch:
         return MoleculeBatch(
-            self.graph.to(device), self.descriptors.to(device), self.y.to(device), self.mask.to(device), self.index.to(device)
+            self.graph.to(device),
+            self.descriptors.to(device),
+            self.y.to(device),
+            self.mask.to(device),
+            self.index.to(device),
         )
 
 
@@ -78,7 +90,9 @@ class MoleculeDataset(Dataset):
     ``DataLoader`` (and ``DistributedSampler``) can drive it.
     """
 
-    def __init__(self, graphs: list[MolGraph], descriptors: np.ndarray, y_scaled: np.ndarray) -> None:
+    def __init__(
+        self, graphs: list[MolGraph], descriptors: np.ndarray, y_scaled: np.ndarray
+    ) -> None:
         if not (len(graphs) == len(descriptors) == len(y_scaled)):
             raise ValueError("graphs, descriptors and labels must have the same length")
         self.graphs = graphs

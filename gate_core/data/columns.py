@@ -54,7 +54,9 @@ def is_id_like(values: pd.Series, name: object) -> bool:
     if ID_NAME.search(str(name).strip()):
         return True
     numbers = numeric_values(values).dropna()
-    if len(numbers) < 10 or len(numbers) < NUMERIC_SHARE * values.notna().sum():  # three values in a row prove nothing
+    if (
+        len(numbers) < 10 or len(numbers) < NUMERIC_SHARE * values.notna().sum()
+    ):  # three values in a row prove nothing
         return False
     if not np.all(numbers == np.round(numbers)) or numbers.nunique() != len(numbers):
         return False
@@ -76,7 +78,10 @@ def target_choices(frame: pd.DataFrame, smiles_column: str | None) -> list[str]:
 def default_target(frame: pd.DataFrame, smiles_column: str | None) -> str | None:
     """The first numeric column that is not ID-like, a varying one before a constant one; ``None`` when there is none."""
     candidates = [c for c in target_choices(frame, smiles_column) if not is_id_like(frame[c], c)]
-    return next((c for c in candidates if numeric_values(frame[c]).nunique() > 1), next(iter(candidates), None))
+    return next(
+        (c for c in candidates if numeric_values(frame[c]).nunique() > 1),
+        next(iter(candidates), None),
+    )
 
 
 def name_column(
@@ -117,7 +122,11 @@ def target_warnings(values: np.ndarray, task_type: str) -> list[str]:
         return []
     warnings: list[str] = []
     distinct = np.unique(values)
-    if np.all(values == np.round(values)) and len(distinct) == n and distinct[-1] - distinct[0] + 1 == n:
+    if (
+        np.all(values == np.round(values))
+        and len(distinct) == n
+        and distinct[-1] - distinct[0] + 1 == n
+    ):
         warnings.append(
             f"the values are the integers {distinct[0]:.0f} to {distinct[-1]:.0f}, each once: this looks like a row number or ID, "
             "not a measurement; check the target column"
@@ -133,7 +142,9 @@ def target_warnings(values: np.ndarray, task_type: str) -> list[str]:
         spread = q3 - q1
         far = int(np.sum(np.abs(values - median) > 10 * spread)) if spread > 0 else 0
         if far:
-            warnings.append(f"{plural(far, 'value')} {'lies' if far == 1 else 'lie'} more than 10 interquartile ranges from the median: check for typos or mixed units")
+            warnings.append(
+                f"{plural(far, 'value')} {'lies' if far == 1 else 'lie'} more than 10 interquartile ranges from the median: check for typos or mixed units"
+            )
     if len(distinct) < max(3, 0.2 * n):
         warnings.append(
             f"only {len(distinct)} distinct values among {n} molecules: the values look rounded or categorical "

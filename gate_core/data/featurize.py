@@ -51,7 +51,9 @@ def featurize_molecules(
     rows: list[np.ndarray] = []
     n_desc = len(FAST_DESCRIPTOR_NAMES) if descriptors else 0
     empty = np.zeros(0, dtype=np.float32)
-    with tqdm(total=len(smiles), desc="featurising", unit="mol", disable=not progress, mininterval=1.0) as bar:
+    with tqdm(
+        total=len(smiles), desc="featurising", unit="mol", disable=not progress, mininterval=1.0
+    ) as bar:
         for start in range(0, len(smiles), chunk_size):
             chunk = smiles[start : start + chunk_size]
             mols: list[Chem.Mol | None] = [None] * len(chunk)

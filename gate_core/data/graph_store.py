@@ -49,8 +49,15 @@ class GraphStore:
         self.path = Path(path)
         self.info = json.loads((self.path / "store.json").read_text())
         arrays = {name: np.load(self.path / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
-        self.x, self.edge_index, self.edge_attr = arrays["x"], arrays["edge_index"], arrays["edge_attr"]
-        self.atom_offsets, self.edge_offsets = np.asarray(arrays["atom_offsets"]), np.asarray(arrays["edge_offsets"])
+        self.x, self.edge_index, self.edge_attr = (
+            arrays["x"],
+            arrays["edge_index"],
+            arrays["edge_attr"],
+        )
+        self.atom_offsets, self.edge_offsets = (
+            np.asarray(arrays["atom_offsets"]),
+            np.asarray(arrays["edge_offsets"]),
+        )
         self.descriptors = arrays["descriptors"]
 
     def __len__(self) -> int:
@@ -59,8 +66,11 @@ class GraphStore:
     def __getitem__(self, i: int) -> MolGraph:
         a0, a1 = self.atom_offsets[i], self.atom_offsets[i + 1]
         e0, e1 = self.edge_offsets[i], self.edge_offsets[i + 1]
-        return MolGraph(np.asarray(self.x[a0:a1]), np.asarray(self.edge_index[:, e0:e1], dtype=np.int64),
-                        np.asarray(self.edge_attr[e0:e1]))
+        return MolGraph(
+            np.asarray(self.x[a0:a1]),
+            np.asarray(self.edge_index[:, e0:e1], dtype=np.int64),
+            np.asarray(self.edge_attr[e0:e1]),
+        )
 
     def __getstate__(self) -> dict:
         return {"path": str(self.path)}  # loader workers reopen the maps instead of copying them
@@ -69,12 +79,16 @@ class GraphStore:
         self.__init__(state["path"])
 
     def matches(self, smiles: list[str]) -> bool:
-        return (self.info.get("molecules") == molecule_list_hash(smiles)
-                and self.info.get("featurizer_version") == FEATURIZER_VERSION
-                and self.info.get("descriptor_set_version") == DESCRIPTOR_SET_VERSION)
+        return (
+            self.info.get("molecules") == molecule_list_hash(smiles)
+            and self.info.get("featurizer_version") == FEATURIZER_VERSION
+            and self.info.get("descriptor_set_version") == DESCRIPTOR_SET_VERSION
+        )
 
 
-def build_graph_store(smiles: list[str], path: str | Path, workers: int = 1, progress: bool = True) -> GraphStore:
+def build_graph_store(
+    smiles: list[str], path: str | Path, workers: int = 1, progress: bool = True
+) -> GraphStore:
     """Featurise ``smiles`` (canonical) into a store at ``path``; reuse it when it already matches."""
     path = Path(path)
     if (path / "store.json").is_file():
@@ -85,11 +99,18 @@ def build_graph_store(smiles: list[str], path: str | Path, workers: int = 1, pro
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     chunks = [smiles[i : i + CHUNK] for i in range(0, len(smiles), CHUNK)]
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in ("x", "edge_index", "edge_attr", "descriptors")}
+    parts: dict[str, list[np.ndarray]] = {
+        name: [] for name in ("x", "edge_index", "edge_attr", "descriptors")
+    }
     atoms, edges = [0], [0]
     with get_context("spawn").Pool(workers) if workers > 1 else _Serial() as pool:
-        for graphs, descriptors in tqdm(pool.imap(_featurise_chunk, chunks), total=len(chunks), desc="graph store",
-                                        disable=not progress, leave=False):
+        for graphs, descriptors in tqdm(
+            pool.imap(_featurise_chunk, chunks),
+            total=len(chunks),
+            desc="graph store",
+            disable=not progress,
+            leave=False,
+        ):
             for g in graphs:
                 parts["x"].append(g.x)
                 parts["edge_index"].append(g.edge_index.astype(np.int32))
@@ -103,8 +124,12 @@ def build_graph_store(smiles: list[str], path: str | Path, workers: int = 1, pro
     np.save(tmp / "descriptors.npy", np.concatenate(parts["descriptors"]))
     np.save(tmp / "atom_offsets.npy", np.asarray(atoms, dtype=np.int64))
     np.save(tmp / "edge_offsets.npy", np.asarray(edges, dtype=np.int64))
-    info = {"molecules": molecule_list_hash(smiles), "n_molecules": len(smiles),
-            "featurizer_version": FEATURIZER_VERSION, "descriptor_set_version": DESCRIPTOR_SET_VERSION}
+    info = {
+        "molecules": molecule_list_hash(smiles),
+        "n_molecules": len(smiles),
+        "featurizer_version": FEATURIZER_VERSION,
+        "descriptor_set_version": DESCRIPTOR_SET_VERSION,
+    }
     (tmp / "store.json").write_text(json.dumps(info, indent=1))
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
@@ -114,7 +139,7 @@ def build_graph_store(smiles: list[str], path: str | Path, workers: int = 1, pro
 class _Serial:
     """The one-process stand-in for a ``Pool`` (no spawn cost for small stores and tests)."""
 
-    def __enter__(self) -> "_Serial":
+    def __enter__(self) -> _Serial:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,14 +20,17 @@ class StandardScaler:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, values: np.ndarray) -> "StandardScaler":
+    def fit(cls, values: np.ndarray) -> StandardScaler:
         values = np.asarray(values, dtype=np.float64)
         finite = np.isfinite(values)
         count = finite.sum(axis=0)
         filled = np.where(finite, values, 0.0)
         mean = np.divide(filled.sum(axis=0), count, out=np.zeros(values.shape[1]), where=count > 0)
         var = np.divide(
-            (np.where(finite, values - mean, 0.0) ** 2).sum(axis=0), count, out=np.zeros(values.shape[1]), where=count > 0
+            (np.where(finite, values - mean, 0.0) ** 2).sum(axis=0),
+            count,
+            out=np.zeros(values.shape[1]),
+            where=count > 0,
         )
         std = np.sqrt(var)
         std = np.where(std > 1e-8, std, 1.0)

@@ -39,7 +39,9 @@ def molecule_keys(smiles: Iterable[str]) -> frozenset[str]:
     return frozenset(k for k in map(molecule_key, smiles) if k is not None)
 
 
-def pretraining_keys(table: str | Path, tasks: Sequence[str], extra_smiles: Iterable[str] = ()) -> frozenset[str]:
+def pretraining_keys(
+    table: str | Path, tasks: Sequence[str], extra_smiles: Iterable[str] = ()
+) -> frozenset[str]:
     """Keys of every molecule with a label for one of ``tasks`` in the long pre-training
     ``table`` (``smiles,task,value,...``), plus ``extra_smiles`` (e.g. an unlabelled corpus the
     backbone's computed source tasks were trained on)."""

@@ -28,7 +28,9 @@ def bemis_murcko_scaffold(smiles: str) -> str:
 
 def _check_fractions(fractions: tuple[float, float, float]) -> None:
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
+        raise ValueError(
+            f"split fractions must be three non-negative numbers summing to 1, got {fractions}"
+        )
 
 
 def random_split(
@@ -39,7 +41,11 @@ def random_split(
     order = np.random.default_rng(seed).permutation(n)
     n_train = int(round(fractions[0] * n))
     n_val = int(round(fractions[1] * n))
-    return np.sort(order[:n_train]), np.sort(order[n_train : n_train + n_val]), np.sort(order[n_train + n_val :])
+    return (
+        np.sort(order[:n_train]),
+        np.sort(order[n_train : n_train + n_val]),
+        np.sort(order[n_train + n_val :]),
+    )
 
 
 def scaffold_split(
@@ -73,7 +79,11 @@ def scaffold_split(
             val.extend(group)
         else:
             test.extend(group)
-    return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(val, dtype=np.int64)), np.sort(np.array(test, dtype=np.int64))
+    return (
+        np.sort(np.array(train, dtype=np.int64)),
+        np.sort(np.array(val, dtype=np.int64)),
+        np.sort(np.array(test, dtype=np.int64)),
+    )
 
 
 def scaffold_folds(smiles: list[str], k: int, seed: int = 0) -> list[np.ndarray]:
@@ -115,7 +125,10 @@ def _fingerprint_clusters(smiles: list[str], members: list[int], cutoff: float) 
 
 
 def scaffold_cluster_split(
-    smiles: list[str], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0, cutoff: float = 0.6
+    smiles: list[str],
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    cutoff: float = 0.6,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scaffold groups in a seeded random order fill the test set first, then val, then train;
     a scaffold group too big for the test set is first broken into fingerprint clusters.
@@ -136,7 +149,11 @@ def scaffold_cluster_split(
     cap = max(fractions[1], fractions[2]) * n
     units: list[list[int]] = []
     for key in sorted(groups):
-        units.extend(_fingerprint_clusters(smiles, groups[key], cutoff) if len(groups[key]) > cap else [groups[key]])
+        units.extend(
+            _fingerprint_clusters(smiles, groups[key], cutoff)
+            if len(groups[key]) > cap
+            else [groups[key]]
+        )
     units = [units[i] for i in np.random.default_rng(seed).permutation(len(units))]
     budget = {"test": fractions[2] * n, "val": fractions[1] * n}
     parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
@@ -146,17 +163,24 @@ def scaffold_cluster_split(
     return tuple(np.sort(np.array(parts[f], dtype=np.int64)) for f in ("train", "val", "test"))  # type: ignore[return-value]
 
 
-Splitter = Callable[[list[str], tuple[float, float, float], int], tuple[np.ndarray, np.ndarray, np.ndarray]]
+Splitter = Callable[
+    [list[str], tuple[float, float, float], int], tuple[np.ndarray, np.ndarray, np.ndarray]
+]
 
 #: Split name → splitter ``(smiles, fractions, seed) → (train, val, test)``.
 SPLITS: Registry[Splitter] = Registry("split")
-SPLITS.register("random", lambda smiles, fractions, seed: random_split(len(smiles), fractions, seed))
+SPLITS.register(
+    "random", lambda smiles, fractions, seed: random_split(len(smiles), fractions, seed)
+)
 SPLITS.register("scaffold", scaffold_split)
 SPLITS.register("scaffold_cluster", scaffold_cluster_split)
 
 
 def split(
-    smiles: list[str], kind: str = "scaffold", fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+    smiles: list[str],
+    kind: str = "scaffold",
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dispatch by name (:data:`SPLITS`) so CLI options and code share one vocabulary."""
     return SPLITS.lookup(kind)(smiles, fractions, seed)

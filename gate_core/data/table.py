@@ -40,7 +40,9 @@ class MultiTaskTable:
     def __post_init__(self) -> None:
         self.Y = np.asarray(self.Y, dtype=np.float32)
         if self.Y.shape != (len(self.smiles), len(self.tasks)):
-            raise ValueError(f"Y has shape {self.Y.shape}, expected ({len(self.smiles)}, {len(self.tasks)})")
+            raise ValueError(
+                f"Y has shape {self.Y.shape}, expected ({len(self.smiles)}, {len(self.tasks)})"
+            )
 
     def __len__(self) -> int:
         return len(self.smiles)
@@ -49,11 +51,11 @@ class MultiTaskTable:
     def mask(self) -> np.ndarray:
         return np.isfinite(self.Y)
 
-    def subset(self, index: np.ndarray | list[int]) -> "MultiTaskTable":
+    def subset(self, index: np.ndarray | list[int]) -> MultiTaskTable:
         index = np.asarray(index, dtype=np.int64)
         return MultiTaskTable([self.smiles[i] for i in index], list(self.tasks), self.Y[index])
 
-    def select_tasks(self, tasks: list[str]) -> "MultiTaskTable":
+    def select_tasks(self, tasks: list[str]) -> MultiTaskTable:
         """Keep only ``tasks`` and drop molecules left without any label."""
         cols = [self.tasks.index(t) for t in tasks]
         Y = self.Y[:, cols]
@@ -69,7 +71,7 @@ class MultiTaskTable:
         return h.hexdigest()[:16]
 
     @classmethod
-    def from_long(cls, frame: pd.DataFrame, tasks: list[str] | None = None) -> "MultiTaskTable":
+    def from_long(cls, frame: pd.DataFrame, tasks: list[str] | None = None) -> MultiTaskTable:
         """Pivot a (smiles, task, value) table; SMILES are assumed canonical already."""
         frame = frame[np.isfinite(frame["value"].astype(float))]
         if tasks is not None:
@@ -80,11 +82,13 @@ class MultiTaskTable:
         return cls(list(wide.index), list(order), wide.to_numpy(dtype=np.float32))
 
     @classmethod
-    def read_long(cls, path: str | Path, tasks: list[str] | None = None) -> "MultiTaskTable":
+    def read_long(cls, path: str | Path, tasks: list[str] | None = None) -> MultiTaskTable:
         return cls.from_long(pd.read_csv(path), tasks)
 
     @classmethod
-    def from_single_task(cls, smiles: list[object], values: list[object], task: str) -> "MultiTaskTable":
+    def from_single_task(
+        cls, smiles: list[object], values: list[object], task: str
+    ) -> MultiTaskTable:
         """One task from raw user columns: invalid SMILES/values are kept in ``invalid`` by row.
 
         Values are read as pandas reads a column (:func:`label_numbers`), so the upload check
@@ -110,12 +114,20 @@ class MultiTaskTable:
         merged = grouped.median()
         spread = grouped.agg(lambda v: sorted(set(v.tolist())))
         conflicts = {s: v for s, v in spread.items() if len(v) > 1}
-        return cls(list(merged.index), [task], merged.to_numpy(dtype=np.float32)[:, None], invalid, conflicts)
+        return cls(
+            list(merged.index),
+            [task],
+            merged.to_numpy(dtype=np.float32)[:, None],
+            invalid,
+            conflicts,
+        )
 
 
 def label_numbers(values: list[object]) -> np.ndarray:
     """Label cells as float64 the way pandas reads a column (``1_000`` and ``1,5`` are text: NaN)."""
-    return pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    return pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(
+        dtype=np.float64
+    )
 
 
 def label_error(value: object, number: float) -> str | None:

@@ -47,6 +47,8 @@ def fast_descriptors(mol: Chem.Mol) -> np.ndarray:
 
 def all_rdkit_descriptors(mol: Chem.Mol) -> np.ndarray:
     """Every RDKit 2D descriptor (~210), the usual input of the descriptor random forest."""
-    values = np.array(list(Descriptors.CalcMolDescriptors(mol, missingVal=0.0).values()), dtype=np.float64)
+    values = np.array(
+        list(Descriptors.CalcMolDescriptors(mol, missingVal=0.0).values()), dtype=np.float64
+    )
     values[~np.isfinite(values)] = 0.0
     return np.clip(values, -1e6, 1e6).astype(np.float32)

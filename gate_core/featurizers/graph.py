@@ -85,11 +85,21 @@ def _bond_arrays(mol: Chem.Mol, stereo: bool) -> np.ndarray:
         return np.zeros((0, 6), dtype=np.int64)
     if stereo:
         it = (
-            (b.GetBeginAtomIdx(), b.GetEndAtomIdx(), b.GetBondType(), b.GetIsConjugated(), b.IsInRing(), b.GetStereo())
+            (
+                b.GetBeginAtomIdx(),
+                b.GetEndAtomIdx(),
+                b.GetBondType(),
+                b.GetIsConjugated(),
+                b.IsInRing(),
+                b.GetStereo(),
+            )
             for b in bonds
         )
         return np.fromiter(chain.from_iterable(it), dtype=np.int64, count=6 * n).reshape(n, 6)
-    it = ((b.GetBeginAtomIdx(), b.GetEndAtomIdx(), b.GetBondType(), b.GetIsConjugated(), b.IsInRing()) for b in bonds)
+    it = (
+        (b.GetBeginAtomIdx(), b.GetEndAtomIdx(), b.GetBondType(), b.GetIsConjugated(), b.IsInRing())
+        for b in bonds
+    )
     codes = np.zeros((n, 6), dtype=np.int64)
     codes[:, :5] = np.fromiter(chain.from_iterable(it), dtype=np.int64, count=5 * n).reshape(n, 5)
     return codes
@@ -105,7 +115,11 @@ def _atom_arrays(mol: Chem.Mol, smiles: str | None) -> np.ndarray:
     n = len(atoms)
     codes = np.zeros((n, 5), dtype=np.int64)
     codes[:, :3] = np.fromiter(
-        chain.from_iterable((a.GetAtomicNum(), a.GetTotalNumHs(), a.GetHybridization()) for a in atoms), dtype=np.int64, count=3 * n
+        chain.from_iterable(
+            (a.GetAtomicNum(), a.GetTotalNumHs(), a.GetHybridization()) for a in atoms
+        ),
+        dtype=np.int64,
+        count=3 * n,
     ).reshape(n, 3)
     if smiles is None or "+" in smiles or "-" in smiles:
         codes[:, 3] = np.fromiter((a.GetFormalCharge() for a in atoms), dtype=np.int64, count=n)
@@ -135,7 +149,9 @@ class PackedGraphs(NamedTuple):
             return []
         atom_cuts, edge_cuts = np.cumsum(self.n_atoms)[:-1], np.cumsum(self.n_edges)[:-1]
         parts = zip(
-            np.split(self.x, atom_cuts), np.split(self.edge_index, edge_cuts, axis=1), np.split(self.edge_attr, edge_cuts)
+            np.split(self.x, atom_cuts),
+            np.split(self.edge_index, edge_cuts, axis=1),
+            np.split(self.edge_attr, edge_cuts),
         )
         return [MolGraph(xi, ei, ai) for xi, ei, ai in parts]
 
@@ -154,7 +170,11 @@ def mols_to_packed(mols: list[Chem.Mol], smiles: list[str | None] | None = None)
     if not mols:
         empty = np.zeros(0, dtype=np.int64)
         return PackedGraphs(
-            np.zeros((0, ATOM_DIM), np.float32), np.zeros((2, 0), np.int64), np.zeros((0, BOND_DIM), np.float32), empty, empty
+            np.zeros((0, ATOM_DIM), np.float32),
+            np.zeros((2, 0), np.int64),
+            np.zeros((0, BOND_DIM), np.float32),
+            empty,
+            empty,
         )
     smiles = smiles if smiles is not None else [None] * len(mols)
     atom_codes = [_atom_arrays(m, s) for m, s in zip(mols, smiles)]
@@ -240,7 +260,9 @@ class GraphFeaturizer:
             self._cache[canonical] = graph
         return graph
 
-    def many(self, canonical: list[str], mols: list[Chem.Mol | None] | None = None) -> list[MolGraph]:
+    def many(
+        self, canonical: list[str], mols: list[Chem.Mol | None] | None = None
+    ) -> list[MolGraph]:
         """Graphs for many canonical SMILES; the uncached ones are featurised as one chunk."""
         mols = mols if mols is not None else [None] * len(canonical)
         found: dict[str, MolGraph] = {}
@@ -256,7 +278,10 @@ class GraphFeaturizer:
                     raise ValueError(f"not a valid canonical SMILES: {key!r}")
             # own copies, not views into the chunk's arrays: one cached graph must not keep its
             # whole chunk alive, or the bound on entries would not bound memory
-            new = {k: MolGraph(*(a.copy() for a in g)) for k, g in zip(keys, mols_to_graphs(parsed, keys))}
+            new = {
+                k: MolGraph(*(a.copy() for a in g))
+                for k, g in zip(keys, mols_to_graphs(parsed, keys))
+            }
             self._cache.update(new)
             found.update(new)  # a chunk larger than the cache is still returned whole
         return [found[s] for s in canonical]

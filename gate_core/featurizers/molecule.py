@@ -89,7 +89,12 @@ def _parse(text: str, require_organic: bool) -> ParsedMolecule:
     if not text or text.lower() == "nan":
         return ParsedMolecule(text, None, None, error="empty SMILES")
     if len(text) > MAX_SMILES_CHARS:
-        return ParsedMolecule(text, None, None, error=f"SMILES has {len(text):,} characters; the limit is {MAX_SMILES_CHARS:,}")
+        return ParsedMolecule(
+            text,
+            None,
+            None,
+            error=f"SMILES has {len(text):,} characters; the limit is {MAX_SMILES_CHARS:,}",
+        )
     mol = Chem.MolFromSmiles(text)
     if mol is None:
         return ParsedMolecule(text, None, None, error=f"RDKit could not parse SMILES '{text[:60]}'")

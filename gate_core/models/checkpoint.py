@@ -40,7 +40,8 @@ def save_checkpoint(model: GATEModel, out_dir: str | Path, metadata: dict | None
         "descriptor_set_version": DESCRIPTOR_SET_VERSION,
         "config": model.config.to_dict(),
         "scalers": {
-            name: {"mean": float(model.y_mean[i]), "std": float(model.y_std[i])} for i, name in enumerate(model.output_names)
+            name: {"mean": float(model.y_mean[i]), "std": float(model.y_std[i])}
+            for i, name in enumerate(model.output_names)
         },
         **(metadata or {}),
     }
@@ -48,7 +49,9 @@ def save_checkpoint(model: GATEModel, out_dir: str | Path, metadata: dict | None
     return write_weights_directory(out_dir, {WEIGHTS_FILE: state}, {METADATA_FILE: meta})
 
 
-def write_weights_directory(out_dir: str | Path, weights: dict[str, dict[str, torch.Tensor]], documents: dict[str, dict]) -> Path:
+def write_weights_directory(
+    out_dir: str | Path, weights: dict[str, dict[str, torch.Tensor]], documents: dict[str, dict]
+) -> Path:
     """Write safetensors files and JSON documents into ``out_dir`` atomically.
 
     Why: a crash mid-write must never leave a half-written checkpoint where a good one stood.

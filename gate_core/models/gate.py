@@ -119,10 +119,18 @@ class GATEModel(nn.Module):
     def __init__(self, config: GATEConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder = DMPNNEncoder(config.atom_dim, config.bond_dim, config.hidden, config.depth, config.dropout)
+        self.encoder = DMPNNEncoder(
+            config.atom_dim, config.bond_dim, config.hidden, config.depth, config.dropout
+        )
         self.tasks = nn.ModuleDict(
             {
-                t.name: TaskModules(config.representation_dim, config.latent_dim, config.task_hidden, config.dropout, t.width)
+                t.name: TaskModules(
+                    config.representation_dim,
+                    config.latent_dim,
+                    config.task_hidden,
+                    config.dropout,
+                    t.width,
+                )
                 for t in config.tasks
             }
         )
@@ -133,10 +141,15 @@ class GATEModel(nn.Module):
         self.register_buffer("y_std", torch.ones(n_outputs))
         self.register_buffer(
             "classification",
-            torch.tensor([t.task_type == "classification" for t in config.tasks for _ in range(t.width)], dtype=torch.bool),
+            torch.tensor(
+                [t.task_type == "classification" for t in config.tasks for _ in range(t.width)],
+                dtype=torch.bool,
+            ),
         )
         self.register_buffer(
-            "output_task", torch.tensor([k for k, t in enumerate(config.tasks) for _ in range(t.width)]), persistent=False
+            "output_task",
+            torch.tensor([k for k, t in enumerate(config.tasks) for _ in range(t.width)]),
+            persistent=False,
         )
 
     @property
@@ -162,7 +175,11 @@ class GATEModel(nn.Module):
         return [c for c, owner in enumerate(self.output_task.tolist()) if owner == k]
 
     def set_scalers(
-        self, y_mean: np.ndarray, y_std: np.ndarray, descriptor_mean: np.ndarray | None = None, descriptor_std: np.ndarray | None = None
+        self,
+        y_mean: np.ndarray,
+        y_std: np.ndarray,
+        descriptor_mean: np.ndarray | None = None,
+        descriptor_std: np.ndarray | None = None,
     ) -> None:
         """Store the fitted target (and descriptor) scalers; classification tasks keep 0/1."""
         y_mean = torch.as_tensor(y_mean, dtype=torch.float32).clone()
@@ -175,7 +192,9 @@ class GATEModel(nn.Module):
             self.descriptor_mean.copy_(torch.as_tensor(descriptor_mean, dtype=torch.float32))
             self.descriptor_std.copy_(torch.as_tensor(descriptor_std, dtype=torch.float32))
 
-    def representation(self, graph: BatchMolGraph, descriptors: torch.Tensor | None) -> torch.Tensor:
+    def representation(
+        self, graph: BatchMolGraph, descriptors: torch.Tensor | None
+    ) -> torch.Tensor:
         h = self.encoder(graph)
         if self.config.n_descriptors:
             if descriptors is None:
@@ -202,6 +221,8 @@ class GATEModel(nn.Module):
 
         ``columns``: the output columns ``scaled`` holds (e.g. :meth:`property_columns`); default all.
         """
-        index = slice(None) if columns is None else torch.as_tensor(columns, device=self.y_std.device)
+        index = (
+            slice(None) if columns is None else torch.as_tensor(columns, device=self.y_std.device)
+        )
         values = scaled * self.y_std[index] + self.y_mean[index]
         return torch.where(self.classification[index], torch.sigmoid(scaled), values)

@@ -83,7 +83,9 @@ def alignment_loss(stacked: torch.Tensor, form: str = "mean") -> torch.Tensor:
     raise ValueError(f"unknown alignment form {form!r}; choose one of {ALIGNMENT_FORMS}")
 
 
-def chart_distances(u: torch.Tensor, u_perturbed: torch.Tensor, noise_norm: torch.Tensor) -> torch.Tensor:
+def chart_distances(
+    u: torch.Tensor, u_perturbed: torch.Tensor, noise_norm: torch.Tensor
+) -> torch.Tensor:
     """Local stretch ‖u − u(h+ε)‖ / ‖ε‖ per noise sample and molecule.
 
     Dividing by ‖ε‖ makes the profile O(1) whatever σ is (raw distances at σ of a few % are
@@ -91,4 +93,6 @@ def chart_distances(u: torch.Tensor, u_perturbed: torch.Tensor, noise_norm: torc
     what is asked — equal neighbourhood shape across tasks for the same ε.
     Shapes: u (B, L), u_perturbed (M, B, L), noise_norm (M, B) → (M, B).
     """
-    return torch.linalg.vector_norm(u_perturbed - u.unsqueeze(0), dim=-1) / noise_norm.clamp(min=1e-12)
+    return torch.linalg.vector_norm(u_perturbed - u.unsqueeze(0), dim=-1) / noise_norm.clamp(
+        min=1e-12
+    )

@@ -10,9 +10,13 @@ import torch
 from torch import nn
 
 
-def mlp(in_dim: int, hidden: int, out_dim: int, activation: type[nn.Module], dropout: float = 0.0) -> nn.Sequential:
+def mlp(
+    in_dim: int, hidden: int, out_dim: int, activation: type[nn.Module], dropout: float = 0.0
+) -> nn.Sequential:
     """Two-layer perceptron ``in → hidden → out``."""
-    return nn.Sequential(nn.Linear(in_dim, hidden), activation(), nn.Dropout(dropout), nn.Linear(hidden, out_dim))
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden), activation(), nn.Dropout(dropout), nn.Linear(hidden, out_dim)
+    )
 
 
 class TaskModules(nn.Module):
@@ -29,7 +33,14 @@ class TaskModules(nn.Module):
           always (B, width)
     """
 
-    def __init__(self, in_dim: int, latent_dim: int = 64, hidden: int = 128, dropout: float = 0.0, width: int = 1) -> None:
+    def __init__(
+        self,
+        in_dim: int,
+        latent_dim: int = 64,
+        hidden: int = 128,
+        dropout: float = 0.0,
+        width: int = 1,
+    ) -> None:
         super().__init__()
         self.in_dim, self.latent_dim, self.hidden, self.width = in_dim, latent_dim, hidden, width
         self.encoder = mlp(in_dim, hidden, latent_dim, nn.ReLU, dropout)

@@ -54,7 +54,12 @@ ImportCheck = Callable[[Path, "Path | None", TaskRecord], None]
 # -- export -------------------------------------------------------------------------------
 
 
-def export_task(registry: TaskRegistry, name: str, dest: str | os.PathLike | BinaryIO, documents: dict[str, bytes] | None = None) -> None:
+def export_task(
+    registry: TaskRegistry,
+    name: str,
+    dest: str | os.PathLike | BinaryIO,
+    documents: dict[str, bytes] | None = None,
+) -> None:
     """Write task ``name`` as one zip to a path (atomically, via a temp file) or a binary stream.
 
     ``documents``: extra files for people, named from :data:`DOCUMENT_MEMBERS` (the model card).
@@ -63,13 +68,23 @@ def export_task(registry: TaskRegistry, name: str, dest: str | os.PathLike | Bin
     root = registry.task_dir(record.name)
     dataset = registry.dataset_bytes(record.dataset_hash) if record.dataset_hash else None
     if unknown := sorted(set(documents or {}) - DOCUMENT_MEMBERS):
-        raise RegistryError(f"cannot export documents named {', '.join(unknown)}; allowed: {', '.join(sorted(DOCUMENT_MEMBERS))}")
+        raise RegistryError(
+            f"cannot export documents named {', '.join(unknown)}; allowed: {', '.join(sorted(DOCUMENT_MEMBERS))}"
+        )
     extras = {**({DATASET_MEMBER: dataset} if dataset is not None else {}), **(documents or {})}
-    members = {MODEL_PREFIX + validate_member_path(rel): digest for rel, digest in record.files.items()}
-    members.update({member: hashlib.sha256(content).hexdigest() for member, content in extras.items()})
+    members = {
+        MODEL_PREFIX + validate_member_path(rel): digest for rel, digest in record.files.items()
+    }
+    members.update(
+        {member: hashlib.sha256(content).hexdigest() for member, content in extras.items()}
+    )
     manifest = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "backbone_id": record.backbone_id,
-        "task": record.describe(), "members": members, "written_by": f"gate_core {__version__}",
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "backbone_id": record.backbone_id,
+        "task": record.describe(),
+        "members": members,
+        "written_by": f"gate_core {__version__}",
     }
     if hasattr(dest, "write"):
         _write_zip(dest, manifest, record, root, extras)
@@ -88,12 +103,17 @@ def export_task(registry: TaskRegistry, name: str, dest: str | os.PathLike | Bin
         raise
 
 
-def _write_zip(fh: BinaryIO, manifest: dict, record: TaskRecord, root: Path, extras: dict[str, bytes]) -> None:
+def _write_zip(
+    fh: BinaryIO, manifest: dict, record: TaskRecord, root: Path, extras: dict[str, bytes]
+) -> None:
     with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
         for rel, expected in sorted(record.files.items()):
             digest = hashlib.sha256()
-            with open(root / rel, "rb") as src, zf.open(MODEL_PREFIX + rel, "w", force_zip64=True) as out:
+            with (
+                open(root / rel, "rb") as src,
+                zf.open(MODEL_PREFIX + rel, "w", force_zip64=True) as out,
+            ):
                 while chunk := src.read(CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
@@ -141,12 +161,16 @@ def import_task(
             raise ArchiveError(f"{label} is damaged and cannot be read ({reason}).") from exc
         dataset_path = Path(tmp) / DATASET_MEMBER
         if check is not None:
-            check(Path(tmp) / MODEL_PREFIX, dataset_path if dataset_path.is_file() else None, record)
+            check(
+                Path(tmp) / MODEL_PREFIX, dataset_path if dataset_path.is_file() else None, record
+            )
         dataset = dataset_path.read_bytes() if dataset_path.is_file() else None
         return registry.register_task(record, Path(tmp) / MODEL_PREFIX, dataset, replace=replace)
 
 
-def _read_archive(zf: zipfile.ZipFile, tmp: Path, expected_backbone_id: str, name: str | None) -> TaskRecord:
+def _read_archive(
+    zf: zipfile.ZipFile, tmp: Path, expected_backbone_id: str, name: str | None
+) -> TaskRecord:
     """Validate the zip and extract its members into ``tmp``; return the task record to register."""
     infos = zf.infolist()
     _check_member_names(infos)
@@ -162,10 +186,14 @@ def _read_archive(zf: zipfile.ZipFile, tmp: Path, expected_backbone_id: str, nam
     if missing := sorted(set(members) - present):
         raise ArchiveError(f"The archive is incomplete: missing {', '.join(missing)}.")
     if extra := sorted(present - set(members)):
-        raise ArchiveError(f"The archive holds files its manifest does not list: {', '.join(extra)}.")
+        raise ArchiveError(
+            f"The archive holds files its manifest does not list: {', '.join(extra)}."
+        )
     total = sum(i.file_size for i in infos)
     if total > limits.MAX_ARCHIVE_TOTAL_BYTES:
-        raise ArchiveError(f"The archive unpacks to {_mib(total)}; the limit is {_mib(limits.MAX_ARCHIVE_TOTAL_BYTES)}.")
+        raise ArchiveError(
+            f"The archive unpacks to {_mib(total)}; the limit is {_mib(limits.MAX_ARCHIVE_TOTAL_BYTES)}."
+        )
     remaining = limits.MAX_ARCHIVE_TOTAL_BYTES
     for member, digest in members.items():
         remaining -= _extract_verified(zf, zf.getinfo(member), tmp / member, digest, remaining)
@@ -179,12 +207,16 @@ def _mib(n: int) -> str:
 def _check_member_names(infos: list[zipfile.ZipInfo]) -> None:
     """Unique, safe names of regular files within the size limits (as declared; reading re-checks)."""
     if len(infos) > limits.MAX_ARCHIVE_MEMBERS + 1:
-        raise ArchiveError(f"The archive holds {len(infos)} files; a task has at most {limits.MAX_ARCHIVE_MEMBERS}.")
+        raise ArchiveError(
+            f"The archive holds {len(infos)} files; a task has at most {limits.MAX_ARCHIVE_MEMBERS}."
+        )
     seen: set[str] = set()
     for info in infos:
         kind = stat.S_IFMT(info.external_attr >> 16)
         if info.is_dir() or kind not in (0, stat.S_IFREG):
-            raise ArchiveError(f"The archive member {info.filename!r} is not a regular file (a link or a folder); refusing to import it.")
+            raise ArchiveError(
+                f"The archive member {info.filename!r} is not a regular file (a link or a folder); refusing to import it."
+            )
         if info.filename != MANIFEST and info.file_size > limits.MAX_ARCHIVE_MEMBER_BYTES:
             raise ArchiveError(
                 f"The archive member {info.filename!r} unpacks to {_mib(info.file_size)}; "
@@ -225,7 +257,9 @@ def _load_manifest(zf: zipfile.ZipFile) -> dict[str, Any]:
 def _check_manifest(manifest: dict[str, Any]) -> dict[str, str]:
     """Check the format fields; return the ``{member: sha256}`` table."""
     if manifest.get("format") != FORMAT:
-        raise ArchiveError(f"The archive is not a GATE task archive (format {manifest.get('format')!r}).")
+        raise ArchiveError(
+            f"The archive is not a GATE task archive (format {manifest.get('format')!r})."
+        )
     version = manifest.get("format_version")
     if version not in KNOWN_FORMAT_VERSIONS:
         raise ArchiveError(
@@ -235,7 +269,11 @@ def _check_manifest(manifest: dict[str, Any]) -> dict[str, str]:
     check_manifest(manifest)
     members = manifest["members"]
     for member in members:
-        if member != DATASET_MEMBER and member not in DOCUMENT_MEMBERS and not member.startswith(MODEL_PREFIX):
+        if (
+            member != DATASET_MEMBER
+            and member not in DOCUMENT_MEMBERS
+            and not member.startswith(MODEL_PREFIX)
+        ):
             raise ArchiveError(f"The manifest lists an unexpected member {member!r}.")
         try:
             validate_member_path(member)
@@ -254,11 +292,15 @@ def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> byt
     with zf.open(info) as src:
         data = src.read(min(info.file_size, limit) + 1)
     if len(data) > min(info.file_size, limit):
-        raise ArchiveError(f"The archive member {info.filename!r} holds more bytes than it declares; refusing to import it.")
+        raise ArchiveError(
+            f"The archive member {info.filename!r} holds more bytes than it declares; refusing to import it."
+        )
     return data
 
 
-def _extract_verified(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, expected: str, remaining: int) -> int:
+def _extract_verified(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, expected: str, remaining: int
+) -> int:
     """Unpack one member, counting the bytes actually read against its declared size and the
     ``remaining`` total allowance; return how many were written."""
     member = info.filename
@@ -278,7 +320,9 @@ def _extract_verified(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, ex
                 digest.update(chunk)
                 out.write(chunk)
     except zipfile.BadZipFile as exc:
-        raise ArchiveError(f"Archive member {member!r} is damaged ({exc}); refusing to import it.") from exc
+        raise ArchiveError(
+            f"Archive member {member!r} is damaged ({exc}); refusing to import it."
+        ) from exc
     if digest.hexdigest() != expected:
         raise ArchiveError(
             f"Archive member {member!r} does not match its checksum in the manifest: it was modified "
@@ -290,9 +334,14 @@ def _extract_verified(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, ex
 def _record(task: dict[str, Any], backbone_id: str, name: str | None) -> TaskRecord:
     """The record to register (fields already checked against the manifest schema)."""
     return TaskRecord(
-        name=name if name is not None else task["name"], task_type=task["task_type"],
-        unit=task.get("unit", ""), description=task.get("description", ""), backbone_id=backbone_id,
+        name=name if name is not None else task["name"],
+        task_type=task["task_type"],
+        unit=task.get("unit", ""),
+        description=task.get("description", ""),
+        backbone_id=backbone_id,
         status="ready",  # a broken task cannot be exported, and an imported one has all its files
-        sizes=task.get("sizes", {}), metrics=task.get("metrics", {}), ratios=task.get("ratios", {}),
+        sizes=task.get("sizes", {}),
+        metrics=task.get("metrics", {}),
+        ratios=task.get("ratios", {}),
         created=task.get("created", ""),
     )

@@ -85,7 +85,9 @@ def connect(db_path: Path) -> sqlite3.Connection:
     except BaseException as exc:
         conn.close()
         if isinstance(exc, sqlite3.DatabaseError):
-            raise RegistryError(f"The task registry database {db_path} cannot be opened: {exc}.") from exc
+            raise RegistryError(
+                f"The task registry database {db_path} cannot be opened: {exc}."
+            ) from exc
         raise
     return conn
 

@@ -27,7 +27,9 @@ def encode(dataset: Dataset) -> tuple[bytes, int | None]:
         return bytes(dataset), None
     if hasattr(dataset, "to_csv"):
         return dataset.to_csv(index=False).encode("utf-8"), len(dataset)
-    raise RegistryError(f"A dataset must be a pandas DataFrame or CSV bytes, not {type(dataset).__name__}.")
+    raise RegistryError(
+        f"A dataset must be a pandas DataFrame or CSV bytes, not {type(dataset).__name__}."
+    )
 
 
 def decode(content: bytes) -> pd.DataFrame:

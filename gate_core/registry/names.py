@@ -14,7 +14,9 @@ from gate_core.registry.errors import InvalidNameError
 MAX_NAME_LENGTH = 64
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _WINDOWS_RESERVED = frozenset(
-    {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(1, 10)} | {f"lpt{i}" for i in range(1, 10)}
+    {"con", "prn", "aux", "nul"}
+    | {f"com{i}" for i in range(1, 10)}
+    | {f"lpt{i}" for i in range(1, 10)}
 )
 _MEMBER_PART_RE = re.compile(r"[A-Za-z0-9_.+-][A-Za-z0-9 _.+=-]{0,127}")
 

@@ -69,20 +69,33 @@ class TaskRecord:
     def describe(self) -> dict[str, Any]:
         """The descriptive fields as JSON-ready data (what an export manifest carries)."""
         return {
-            "name": self.name, "task_type": self.task_type, "unit": self.unit,
-            "description": self.description, "backbone_id": self.backbone_id,
-            "status": self.status, "sizes": self.sizes, "metrics": self.metrics,
-            "ratios": self.ratios, "created": self.created,
+            "name": self.name,
+            "task_type": self.task_type,
+            "unit": self.unit,
+            "description": self.description,
+            "backbone_id": self.backbone_id,
+            "status": self.status,
+            "sizes": self.sizes,
+            "metrics": self.metrics,
+            "ratios": self.ratios,
+            "created": self.created,
         }
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> TaskRecord:
         return cls(
-            name=row["name"], task_type=row["task_type"], unit=row["unit"],
-            description=row["description"], backbone_id=row["backbone_id"], status=row["status"],
-            sizes=from_json(row["sizes"], {}), metrics=from_json(row["metrics"], {}),
-            ratios=from_json(row["ratios"], {}), created=row["created"],
-            dataset_hash=row["dataset_hash"], model_dir=row["model_dir"],
+            name=row["name"],
+            task_type=row["task_type"],
+            unit=row["unit"],
+            description=row["description"],
+            backbone_id=row["backbone_id"],
+            status=row["status"],
+            sizes=from_json(row["sizes"], {}),
+            metrics=from_json(row["metrics"], {}),
+            ratios=from_json(row["ratios"], {}),
+            created=row["created"],
+            dataset_hash=row["dataset_hash"],
+            model_dir=row["model_dir"],
             files=from_json(row["files"], {}),
         )
 
@@ -120,14 +133,25 @@ class RunRecord:
         fraction = float((self.progress or {}).get("fraction", 0.0))
         if self.status != "running" or not self.started or fraction < 0.05:
             return None
-        elapsed = ((now or datetime.now(UTC)) - datetime.fromisoformat(self.started)).total_seconds()
+        elapsed = (
+            (now or datetime.now(UTC)) - datetime.fromisoformat(self.started)
+        ).total_seconds()
         return max(elapsed, 0.0) * (1.0 - min(fraction, 1.0)) / fraction
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> RunRecord:
         return cls(
-            id=row["id"], task_name=row["task_name"], status=row["status"], created=row["created"],
-            started=row["started"], finished=row["finished"], options=from_json(row["options"], {}),
-            progress=from_json(row["progress"], {}), log=row["log"], error=row["error"],
-            dataset_hash=row["dataset_hash"], owner=row["owner"], heartbeat=row["heartbeat"],
+            id=row["id"],
+            task_name=row["task_name"],
+            status=row["status"],
+            created=row["created"],
+            started=row["started"],
+            finished=row["finished"],
+            options=from_json(row["options"], {}),
+            progress=from_json(row["progress"], {}),
+            log=row["log"],
+            error=row["error"],
+            dataset_hash=row["dataset_hash"],
+            owner=row["owner"],
+            heartbeat=row["heartbeat"],
         )

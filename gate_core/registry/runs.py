@@ -67,7 +67,9 @@ def _json_or_none(value: Any) -> str | None:
 class RunQueue(Database):
     """Queue methods of :class:`~gate_core.registry.store.TaskRegistry`."""
 
-    def enqueue_run(self, task_name: str, options: Any = None, dataset: Dataset | None = None) -> int:
+    def enqueue_run(
+        self, task_name: str, options: Any = None, dataset: Dataset | None = None
+    ) -> int:
         """Queue a training run for ``task_name`` (which need not exist yet); return its id.
 
         One active run per task: :class:`RunActiveError` while another run of that name (any
@@ -99,7 +101,9 @@ class RunQueue(Database):
     def claim_next_run(self) -> RunRecord | None:
         """Atomically take the oldest queued run (now ``running``, owned by this process)."""
         with self._write(durable=False) as conn:
-            row = conn.execute("SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
+            row = conn.execute(
+                "SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1"
+            ).fetchone()
             if row is None:
                 return None
             now = utc_now()
@@ -130,11 +134,15 @@ class RunQueue(Database):
     def fail_run(self, run_id: int, error: str, log_line: str | None = None) -> bool:
         """Mark a queued or running run failed with a message for the user."""
         sets = f"status = 'failed', finished = :now, error = :error, {_APPEND_LOG}"
-        return self._transition(run_id, sets, ("queued", "running"), error=str(error), line=_line(log_line))
+        return self._transition(
+            run_id, sets, ("queued", "running"), error=str(error), line=_line(log_line)
+        )
 
     def cancel_run(self, run_id: int) -> bool:
         """Cancel a queued or running run; the worker sees ``False`` from its next update."""
-        return self._transition(run_id, "status = 'cancelled', finished = :now", ("queued", "running"))
+        return self._transition(
+            run_id, "status = 'cancelled', finished = :now", ("queued", "running")
+        )
 
     def get_run(self, run_id: int) -> RunRecord:
         with self._read() as conn:
@@ -152,7 +160,9 @@ class RunQueue(Database):
         with self._read() as conn:
             return [RunRecord.from_row(row) for row in conn.execute(sql, args)]
 
-    def recover_stale_runs(self, heartbeat_timeout: float | None = HEARTBEAT_TIMEOUT_SECONDS) -> list[int]:
+    def recover_stale_runs(
+        self, heartbeat_timeout: float | None = HEARTBEAT_TIMEOUT_SECONDS
+    ) -> list[int]:
         """Mark ``failed`` the running runs whose worker died; return their ids.
 
         A run is stale when its owner process on this host no longer exists, or when it
@@ -184,25 +194,35 @@ class RunQueue(Database):
         states = ", ".join(f"'{s}'" for s in allowed)
         values.update(now=utc_now(), id=run_id)
         with self._write(durable=False) as conn:
-            cur = conn.execute(f"UPDATE runs SET {sets} WHERE id = :id AND status IN ({states})", values)
+            cur = conn.execute(
+                f"UPDATE runs SET {sets} WHERE id = :id AND status IN ({states})", values
+            )
             if cur.rowcount == 0:
                 self._get(conn, run_id)  # raises RunNotFoundError for an unknown id
                 return False
             return True
 
     @staticmethod
-    def _find_stale(conn: sqlite3.Connection, heartbeat_timeout: float | None) -> list[tuple[int, str]]:
+    def _find_stale(
+        conn: sqlite3.Connection, heartbeat_timeout: float | None
+    ) -> list[tuple[int, str]]:
         host, now = socket.gethostname(), datetime.fromisoformat(utc_now())
         stale = []
-        for row in conn.execute("SELECT id, owner, heartbeat, started FROM runs WHERE status = 'running'"):
+        for row in conn.execute(
+            "SELECT id, owner, heartbeat, started FROM runs WHERE status = 'running'"
+        ):
             owner = row["owner"] or ""
             owner_host, _, pid = owner.rpartition(":")
             last = row["heartbeat"] or row["started"]
             if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
-                stale.append((row["id"], f"the worker process ({owner}) stopped before the run finished"))
+                stale.append(
+                    (row["id"], f"the worker process ({owner}) stopped before the run finished")
+                )
             elif heartbeat_timeout is not None and last:
                 silent = (now - datetime.fromisoformat(last)).total_seconds()
                 if silent > heartbeat_timeout:
                     who = owner or "unknown"
-                    stale.append((row["id"], f"the worker ({who}) sent no progress for {silent:.0f} s"))
+                    stale.append(
+                        (row["id"], f"the worker ({who}) sent no progress for {silent:.0f} s")
+                    )
         return stale

@@ -21,7 +21,12 @@ _TEXT = {"type": "string", "maxLength": 10_000}
 _NAME = {"type": "string", "maxLength": 200}
 _NUMBER = {"type": ["number", "null"]}
 #: One table of metrics (``{"rmse": 0.4, "n": 30}``): metric names map to numbers.
-_METRIC_TABLE = {"type": ["object", "null"], "maxProperties": 64, "propertyNames": _NAME, "additionalProperties": _NUMBER}
+_METRIC_TABLE = {
+    "type": ["object", "null"],
+    "maxProperties": 64,
+    "propertyNames": _NAME,
+    "additionalProperties": _NUMBER,
+}
 
 TASK_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -36,16 +41,23 @@ TASK_SCHEMA: dict[str, Any] = {
         "status": {"enum": ["ready", "broken"]},
         "created": _NAME,
         "sizes": {
-            "type": "object", "maxProperties": 32, "propertyNames": _NAME,
+            "type": "object",
+            "maxProperties": 32,
+            "propertyNames": _NAME,
             "additionalProperties": {"type": ["integer", "null"], "minimum": 0},
         },
         "metrics": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "test": _METRIC_TABLE, "baseline_test": _METRIC_TABLE, "timings": _METRIC_TABLE, "oof": _METRIC_TABLE,
+                "test": _METRIC_TABLE,
+                "baseline_test": _METRIC_TABLE,
+                "timings": _METRIC_TABLE,
+                "oof": _METRIC_TABLE,
                 "comparison": {
-                    "type": ["object", "null"], "maxProperties": 16, "propertyNames": _NAME,
+                    "type": ["object", "null"],
+                    "maxProperties": 16,
+                    "propertyNames": _NAME,
                     "additionalProperties": _METRIC_TABLE,
                 },
                 "recommended": {"type": ["string", "null"], "maxLength": 64},
@@ -54,9 +66,12 @@ TASK_SCHEMA: dict[str, Any] = {
             },
         },
         "ratios": {
-            "type": "object", "maxProperties": 1_000, "propertyNames": _NAME,
+            "type": "object",
+            "maxProperties": 1_000,
+            "propertyNames": _NAME,
             "additionalProperties": {
-                "type": "object", "additionalProperties": False,
+                "type": "object",
+                "additionalProperties": False,
                 "properties": {k: _NUMBER for k in ("ratio", "ratio_std", "share", "share_std")},
             },
         },
@@ -73,7 +88,12 @@ MANIFEST_SCHEMA: dict[str, Any] = {
         "format_version": {"type": "integer"},
         "backbone_id": _NAME,
         "task": TASK_SCHEMA,
-        "members": {"type": "object", "minProperties": 1, "maxProperties": 64, "additionalProperties": _SHA256},
+        "members": {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 64,
+            "additionalProperties": _SHA256,
+        },
         "written_by": _NAME,
     },
 }
@@ -82,7 +102,9 @@ MANIFEST_SCHEMA: dict[str, Any] = {
 def check_manifest(manifest: Any) -> None:
     """Raise :class:`ArchiveError` unless an export manifest fits :data:`MANIFEST_SCHEMA`."""
     if problem := schema_problem(manifest, MANIFEST_SCHEMA):
-        raise ArchiveError(f"The archive's manifest.json is not valid: {problem}. Refusing to import it.")
+        raise ArchiveError(
+            f"The archive's manifest.json is not valid: {problem}. Refusing to import it."
+        )
 
 
 def record_problem(record: TaskRecord) -> str | None:

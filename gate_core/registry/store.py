@@ -51,8 +51,19 @@ _MODEL_DIR_RE = re.compile(r"tasks/[A-Za-z0-9_.-]{1,64}/[0-9a-f]{16}")
 ModelFiles = Mapping[str, bytes] | str | os.PathLike
 
 _TASK_COLUMNS = (
-    "name", "unit", "task_type", "description", "created", "dataset_hash", "sizes",
-    "metrics", "ratios", "status", "backbone_id", "model_dir", "files",
+    "name",
+    "unit",
+    "task_type",
+    "description",
+    "created",
+    "dataset_hash",
+    "sizes",
+    "metrics",
+    "ratios",
+    "status",
+    "backbone_id",
+    "model_dir",
+    "files",
 )
 _INSERT_TASK = (
     f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) VALUES ({', '.join('?' * len(_TASK_COLUMNS))})"
@@ -66,21 +77,35 @@ def default_data_dir() -> Path:
 
 def _task_values(rec: TaskRecord) -> tuple:
     return (
-        rec.name, rec.unit, rec.task_type, rec.description, rec.created, rec.dataset_hash,
-        to_json(rec.sizes), to_json(rec.metrics), to_json(rec.ratios), rec.status,
-        rec.backbone_id, rec.model_dir, to_json(rec.files),
+        rec.name,
+        rec.unit,
+        rec.task_type,
+        rec.description,
+        rec.created,
+        rec.dataset_hash,
+        to_json(rec.sizes),
+        to_json(rec.metrics),
+        to_json(rec.ratios),
+        rec.status,
+        rec.backbone_id,
+        rec.model_dir,
+        to_json(rec.files),
     )
 
 
 def _check_record(record: TaskRecord) -> None:
     validate_task_name(record.name)
     if record.task_type not in TASK_TYPES:
-        raise RegistryError(f"Task type must be one of {', '.join(TASK_TYPES)}, not {record.task_type!r}.")
+        raise RegistryError(
+            f"Task type must be one of {', '.join(TASK_TYPES)}, not {record.task_type!r}."
+        )
     for attr in ("unit", "description", "backbone_id", "status", "created"):
         if not isinstance(getattr(record, attr), str):
             raise RegistryError(f"Task field '{attr}' must be text.")
     if record.status == BROKEN:
-        raise RegistryError(f"Task status {BROKEN!r} is reserved for tasks whose files are missing.")
+        raise RegistryError(
+            f"Task status {BROKEN!r} is reserved for tasks whose files are missing."
+        )
     _task_values(record)  # fail early on values that are not JSON
 
 
@@ -114,7 +139,9 @@ class TaskRegistry(RunQueue):
     """
 
     def __init__(self, data_dir: Path | str | None = None) -> None:
-        self.data_dir = Path(data_dir if data_dir is not None else default_data_dir()).expanduser().resolve()
+        self.data_dir = (
+            Path(data_dir if data_dir is not None else default_data_dir()).expanduser().resolve()
+        )
         try:
             (self.data_dir / TMP_DIR).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -222,8 +249,11 @@ class TaskRegistry(RunQueue):
                         raise TaskExistsError(f"A task named {old['name']!r} already exists.")
                     digest = datasets.store(conn, *content) if content else None
                     stored = with_fields(
-                        record, created=record.created or utc_now(), dataset_hash=digest,
-                        model_dir=model_dir, files=hashes,
+                        record,
+                        created=record.created or utc_now(),
+                        dataset_hash=digest,
+                        model_dir=model_dir,
+                        files=hashes,
                     )
                     if old is not None:
                         conn.execute("DELETE FROM tasks WHERE name = ?", (old["name"],))
@@ -265,7 +295,8 @@ class TaskRegistry(RunQueue):
                         (new, model_dir, record.name),
                     )
                     conn.execute(
-                        "UPDATE runs SET task_name = ? WHERE task_name = ? COLLATE NOCASE", (new, record.name)
+                        "UPDATE runs SET task_name = ? WHERE task_name = ? COLLATE NOCASE",
+                        (new, record.name),
                     )
             except BaseException:
                 self._drop_folder(model_dir)
@@ -320,9 +351,13 @@ class TaskRegistry(RunQueue):
         """Re-hash every model file of a task; raises :class:`RegistryError` naming any that differ."""
         record = self.get_task(name)
         root = self.task_dir(name)
-        bad = [rel for rel, digest in record.files.items() if fileops.sha256_file(root / rel) != digest]
+        bad = [
+            rel for rel, digest in record.files.items() if fileops.sha256_file(root / rel) != digest
+        ]
         if bad:
-            raise RegistryError(f"Task {record.name!r} has damaged model files: {', '.join(sorted(bad))}.")
+            raise RegistryError(
+                f"Task {record.name!r} has damaged model files: {', '.join(sorted(bad))}."
+            )
 
     def get_dataset(self, name: str) -> pd.DataFrame:
         """The table the task was trained on."""
@@ -342,7 +377,12 @@ class TaskRegistry(RunQueue):
 
     # -- export / import -------------------------------------------------------------------
 
-    def export_task(self, name: str, path: str | os.PathLike | BinaryIO, documents: dict[str, bytes] | None = None) -> None:
+    def export_task(
+        self,
+        name: str,
+        path: str | os.PathLike | BinaryIO,
+        documents: dict[str, bytes] | None = None,
+    ) -> None:
         """Write the task as one zip file (manifest + model files + dataset + ``documents``, e.g. its model card); see ``archive``."""
         from gate_core.registry import archive
 
@@ -359,7 +399,9 @@ class TaskRegistry(RunQueue):
         """Validate and register a task exported by :meth:`export_task`; see ``archive``."""
         from gate_core.registry import archive
 
-        return archive.import_task(self, path, expected_backbone_id, name=name, replace=replace, check=check)
+        return archive.import_task(
+            self, path, expected_backbone_id, name=name, replace=replace, check=check
+        )
 
     # -- recovery --------------------------------------------------------------------------
 

@@ -20,7 +20,9 @@ import torch
 EDGE_FEATURES = 4  # value, plain prediction, value − plain, is-classification
 
 
-def _as_tensor(x: np.ndarray | torch.Tensor, dtype: torch.dtype, device: torch.device | str | None = None) -> torch.Tensor:
+def _as_tensor(
+    x: np.ndarray | torch.Tensor, dtype: torch.dtype, device: torch.device | str | None = None
+) -> torch.Tensor:
     return torch.as_tensor(x, dtype=dtype, device=device)
 
 
@@ -55,11 +57,20 @@ class KnownGraph:
         n = self.data.shape[0]
         for name in ("task", "value", "plain", "classification"):
             if getattr(self, name).shape != (n,):
-                raise ValueError(f"edge field {name} has shape {tuple(getattr(self, name).shape)}, expected ({n},)")
-        if n and (int(self.data.max()) >= self.n_data or int(self.task.max()) >= self.n_tasks or int(self.data.min()) < 0 or int(self.task.min()) < 0):
+                raise ValueError(
+                    f"edge field {name} has shape {tuple(getattr(self, name).shape)}, expected ({n},)"
+                )
+        if n and (
+            int(self.data.max()) >= self.n_data
+            or int(self.task.max()) >= self.n_tasks
+            or int(self.data.min()) < 0
+            or int(self.task.min()) < 0
+        ):
             raise ValueError("edge index out of range")
         if n and not torch.isfinite(self.value).all():
-            raise ValueError("an edge carries a missing (NaN) label; only known labels may be edges")
+            raise ValueError(
+                "an edge carries a missing (NaN) label; only known labels may be edges"
+            )
 
     def __len__(self) -> int:
         return int(self.data.shape[0])
@@ -71,14 +82,31 @@ class KnownGraph:
     def device(self) -> torch.device:
         return self.data.device
 
-    def to(self, device: torch.device | str) -> "KnownGraph":
-        return KnownGraph(self.n_data, self.n_tasks, *(getattr(self, f).to(device) for f in ("data", "task", "value", "plain", "classification")))
+    def to(self, device: torch.device | str) -> KnownGraph:
+        return KnownGraph(
+            self.n_data,
+            self.n_tasks,
+            *(
+                getattr(self, f).to(device)
+                for f in ("data", "task", "value", "plain", "classification")
+            ),
+        )
 
     @classmethod
-    def empty(cls, n_data: int, n_tasks: int, device: torch.device | str | None = None) -> "KnownGraph":
+    def empty(
+        cls, n_data: int, n_tasks: int, device: torch.device | str | None = None
+    ) -> KnownGraph:
         z = torch.zeros(0, dtype=torch.long, device=device)
         f = torch.zeros(0, device=device)
-        return cls(n_data, n_tasks, z, z.clone(), f, f.clone(), torch.zeros(0, dtype=torch.bool, device=device))
+        return cls(
+            n_data,
+            n_tasks,
+            z,
+            z.clone(),
+            f,
+            f.clone(),
+            torch.zeros(0, dtype=torch.bool, device=device),
+        )
 
     @classmethod
     def from_mask(
@@ -87,7 +115,7 @@ class KnownGraph:
         known: np.ndarray | torch.Tensor,
         plain: np.ndarray | torch.Tensor,
         classification: np.ndarray | torch.Tensor | None = None,
-    ) -> "KnownGraph":
+    ) -> KnownGraph:
         """One edge per ``True`` entry of ``known`` (N, T); ``values``/``plain`` are (N, T) standardised.
 
         Entries of ``values`` outside ``known`` are never read (they may hold hidden labels).
@@ -98,8 +126,14 @@ class KnownGraph:
         plain_t = _as_tensor(plain, torch.float32, device)
         n, t = known_t.shape
         if values_t.shape != (n, t) or plain_t.shape != (n, t):
-            raise ValueError(f"values {tuple(values_t.shape)}, known {(n, t)} and plain {tuple(plain_t.shape)} must have one shape")
-        cls_t = torch.zeros(t, dtype=torch.bool, device=device) if classification is None else _as_tensor(classification, torch.bool, device)
+            raise ValueError(
+                f"values {tuple(values_t.shape)}, known {(n, t)} and plain {tuple(plain_t.shape)} must have one shape"
+            )
+        cls_t = (
+            torch.zeros(t, dtype=torch.bool, device=device)
+            if classification is None
+            else _as_tensor(classification, torch.bool, device)
+        )
         data, task = known_t.nonzero(as_tuple=True)
         return cls(n, t, data, task, values_t[data, task], plain_t[data, task], cls_t[task])
 
@@ -109,15 +143,25 @@ class KnownGraph:
         p = torch.where(c, 2.0 * torch.sigmoid(p) - 1.0, p)
         return torch.stack([v, p, v - p, c.float()], dim=1)
 
-    def expected(self) -> "KnownGraph":
+    def expected(self) -> KnownGraph:
         """The same edges carrying the values the plain model expects (σ(p) for classification): no surprise."""
         value = torch.where(self.classification, torch.sigmoid(self.plain), self.plain)
-        return KnownGraph(self.n_data, self.n_tasks, self.data, self.task, value, self.plain, self.classification)
+        return KnownGraph(
+            self.n_data, self.n_tasks, self.data, self.task, value, self.plain, self.classification
+        )
 
-    def mirrored(self) -> "KnownGraph":
+    def mirrored(self) -> KnownGraph:
         """The same edges with every surprise reversed: value ↦ 2·expected − value."""
         expected = self.expected().value
-        return KnownGraph(self.n_data, self.n_tasks, self.data, self.task, 2.0 * expected - self.value, self.plain, self.classification)
+        return KnownGraph(
+            self.n_data,
+            self.n_tasks,
+            self.data,
+            self.task,
+            2.0 * expected - self.value,
+            self.plain,
+            self.classification,
+        )
 
     def degree(self) -> torch.Tensor:
         return torch.bincount(self.data, minlength=self.n_data)
@@ -133,7 +177,9 @@ class KnownGraph:
         overlap = self.adjacency() & targets
         if overlap.any():
             i, k = (int(x) for x in overlap.nonzero()[0])
-            raise AssertionError(f"label leak: molecule {i}, task {k} is both an input edge and a prediction target")
+            raise AssertionError(
+                f"label leak: molecule {i}, task {k} is both an input edge and a prediction target"
+            )
 
 
 def sample_reveal(
@@ -151,9 +197,13 @@ def sample_reveal(
     n, t = known.shape
     device = known.device
     n_known = known.sum(1)
-    k = torch.floor(torch.rand(n, generator=generator).to(device) * n_known.clamp(min=1).float()).long()
+    k = torch.floor(
+        torch.rand(n, generator=generator).to(device) * n_known.clamp(min=1).float()
+    ).long()
     k = torch.minimum(k, (n_known - 1).clamp(min=0))
-    k = torch.where(torch.rand(n, generator=generator).to(device) < zero_fraction, torch.zeros_like(k), k)
+    k = torch.where(
+        torch.rand(n, generator=generator).to(device) < zero_fraction, torch.zeros_like(k), k
+    )
     scores = torch.rand((n, t), generator=generator).to(device).masked_fill(~known, float("inf"))
     rank = scores.argsort(dim=1).argsort(dim=1)
     revealed = known & (rank < k[:, None])

@@ -60,7 +60,7 @@ class RelationalConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RelationalConfig":
+    def from_dict(cls, data: dict) -> RelationalConfig:
         return cls(**data)
 
 
@@ -75,12 +75,14 @@ class TaskNodes:
         return int(self.vectors.shape[0])
 
     @staticmethod
-    def cat(parts: list["TaskNodes"]) -> "TaskNodes":
+    def cat(parts: list[TaskNodes]) -> TaskNodes:
         return TaskNodes(torch.cat([p.vectors for p in parts]), torch.cat([p.bias for p in parts]))
 
 
 def _mlp(in_dim: int, hidden: int, out_dim: int, dropout: float) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_dim, hidden), nn.SiLU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim))
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden), nn.SiLU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim)
+    )
 
 
 class RelationalLayer(nn.Module):
@@ -111,7 +113,9 @@ class RelationalLayer(nn.Module):
             if isinstance(m, (nn.Linear, nn.GRUCell)):
                 m.reset_parameters()
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, a: torch.Tensor, graph: KnownGraph) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor, a: torch.Tensor, graph: KnownGraph
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if len(graph) == 0:
             return x, t
         src = graph.data
@@ -157,12 +161,16 @@ class RelationalHead(nn.Module):
         super().__init__()
         self.config = config
         h = config.hidden
-        self.data_encoder = nn.Sequential(nn.Linear(config.chart_dim, h), nn.SiLU(), nn.Linear(h, h))
+        self.data_encoder = nn.Sequential(
+            nn.Linear(config.chart_dim, h), nn.SiLU(), nn.Linear(h, h)
+        )
         self.data_norm = nn.LayerNorm(h, elementwise_affine=False)
         self.task_embedding = nn.Parameter(torch.empty(len(config.tasks), h))
         self.task_bias = nn.Parameter(torch.zeros(len(config.tasks)))
         self.edge_encoder = nn.Linear(EDGE_FEATURES, h)
-        self.layers = nn.ModuleList(RelationalLayer(h, config.dropout) for _ in range(config.layers))
+        self.layers = nn.ModuleList(
+            RelationalLayer(h, config.dropout) for _ in range(config.layers)
+        )
         self.readout_map = nn.Linear(h, h, bias=False)
         self.register_buffer("chart_mean", torch.zeros(config.chart_dim))
         self.register_buffer("chart_std", torch.ones(config.chart_dim))
@@ -224,7 +232,11 @@ class RelationalHead(nn.Module):
             for _ in range(25):
                 p = torch.sigmoid(X @ w)
                 grad = X.T @ (p - y) + lam * penalty * w
-                hess = X.T @ (X * (p * (1 - p)).unsqueeze(1)) + lam * eye + 1e-6 * torch.eye(h + 1, dtype=x0.dtype, device=x0.device)
+                hess = (
+                    X.T @ (X * (p * (1 - p)).unsqueeze(1))
+                    + lam * eye
+                    + 1e-6 * torch.eye(h + 1, dtype=x0.dtype, device=x0.device)
+                )
                 w = w - torch.linalg.solve(hess, grad)
             return TaskNodes(w[:h].unsqueeze(0), w[h:]), lam
         gram, rhs = X.T @ X, X.T @ y
@@ -244,10 +256,14 @@ class RelationalHead(nn.Module):
         return TaskNodes(w[:h].unsqueeze(0), w[h:]), lam
 
     # ---- message passing -------------------------------------------------------------------
-    def propagate(self, x0: torch.Tensor, nodes: TaskNodes, graph: KnownGraph) -> list[torch.Tensor]:
+    def propagate(
+        self, x0: torch.Tensor, nodes: TaskNodes, graph: KnownGraph
+    ) -> list[torch.Tensor]:
         """Data-node states [x⁰, …, x^L] after message passing over ``graph`` (tasks indexed as ``nodes``)."""
         if graph.n_data != x0.shape[0] or graph.n_tasks != len(nodes):
-            raise ValueError(f"graph is over ({graph.n_data}, {graph.n_tasks}) nodes, got {x0.shape[0]} molecules and {len(nodes)} task nodes")
+            raise ValueError(
+                f"graph is over ({graph.n_data}, {graph.n_tasks}) nodes, got {x0.shape[0]} molecules and {len(nodes)} task nodes"
+            )
         a = self.edge_encoder(graph.edge_features())
         t = nodes.vectors[graph.task]
         states = [x0]
@@ -259,7 +275,11 @@ class RelationalHead(nn.Module):
 
     def _evidence(self, x0: torch.Tensor, nodes: TaskNodes, graph: KnownGraph) -> torch.Tensor:
         states = self.propagate(x0, nodes, graph)
-        delta = torch.stack([s - x0 for s in states[1:]]).sum(0) if len(states) > 1 else torch.zeros_like(x0)
+        delta = (
+            torch.stack([s - x0 for s in states[1:]]).sum(0)
+            if len(states) > 1
+            else torch.zeros_like(x0)
+        )
         return (self.readout_map(delta) @ nodes.vectors.T) / (len(states))
 
     def correction(self, x0: torch.Tensor, nodes: TaskNodes, graph: KnownGraph) -> torch.Tensor:
@@ -284,9 +304,13 @@ class RelationalHead(nn.Module):
             return torch.zeros((x0.shape[0], len(nodes)), dtype=x0.dtype, device=x0.device)
         if self.config.correction == "surprise":
             return self._evidence(x0, nodes, graph) - self._evidence(x0, nodes, graph.expected())
-        return 0.5 * (self._evidence(x0, nodes, graph) - self._evidence(x0, nodes, graph.mirrored()))
+        return 0.5 * (
+            self._evidence(x0, nodes, graph) - self._evidence(x0, nodes, graph.mirrored())
+        )
 
-    def readout(self, x0: torch.Tensor, nodes: TaskNodes, graph: KnownGraph | None = None) -> torch.Tensor:
+    def readout(
+        self, x0: torch.Tensor, nodes: TaskNodes, graph: KnownGraph | None = None
+    ) -> torch.Tensor:
         """⟨x⁰, t⟩ + b + correction (B, K): the relational prediction of a task without a plain head (preview)."""
         base = x0 @ nodes.vectors.T + nodes.bias
         if graph is None or len(graph) == 0:

@@ -87,7 +87,9 @@ def _to_number(task: str, value: object, where: str = "") -> float | None:
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise KnownValueError(f"known value for '{task}'{where} is not a number: {value!r}") from None
+        raise KnownValueError(
+            f"known value for '{task}'{where} is not a number: {value!r}"
+        ) from None
     if math.isnan(number):
         return None
     if not math.isfinite(number):
@@ -95,7 +97,9 @@ def _to_number(task: str, value: object, where: str = "") -> float | None:
     return number
 
 
-def normalise_known(known: Mapping[str, object] | Sequence[Mapping[str, object] | None] | None, n_rows: int) -> list[dict[str, float]]:
+def normalise_known(
+    known: Mapping[str, object] | Sequence[Mapping[str, object] | None] | None, n_rows: int
+) -> list[dict[str, float]]:
     """One ``{task: value}`` per row: a single dict applies to every row; blanks/NaN are dropped."""
     if known is None:
         return [{} for _ in range(n_rows)]
@@ -104,21 +108,35 @@ def normalise_known(known: Mapping[str, object] | Sequence[Mapping[str, object] 
         parsed = {k: n for k, v in row.items() if (n := _to_number(k, v)) is not None}
         return [dict(parsed) for _ in range(n_rows)]
     if isinstance(known, (str, bytes)) or not isinstance(known, Sequence):
-        raise KnownValueError("known values must be a dict {task: value} or a list of such dicts, one per molecule")
+        raise KnownValueError(
+            "known values must be a dict {task: value} or a list of such dicts, one per molecule"
+        )
     if len(known) != n_rows:
-        raise KnownValueError(f"{len(known)} sets of known values for {n_rows} molecules; give one per molecule, or one dict for all")
+        raise KnownValueError(
+            f"{len(known)} sets of known values for {n_rows} molecules; give one per molecule, or one dict for all"
+        )
     rows = []
     for r, item in enumerate(known, start=1):
         if item is None:
             rows.append({})
             continue
         if not isinstance(item, Mapping):
-            raise KnownValueError(f"row {r}: known values must be a dict {{task: value}}, got {type(item).__name__}")
-        rows.append({str(k).strip(): n for k, v in item.items() if (n := _to_number(str(k).strip(), v, f" (row {r})")) is not None})
+            raise KnownValueError(
+                f"row {r}: known values must be a dict {{task: value}}, got {type(item).__name__}"
+            )
+        rows.append(
+            {
+                str(k).strip(): n
+                for k, v in item.items()
+                if (n := _to_number(str(k).strip(), v, f" (row {r})")) is not None
+            }
+        )
     return rows
 
 
-def check_known(rows: list[dict[str, float]], specs: Mapping[str, TaskSpec], targets: Sequence[str]) -> list[list[str]]:
+def check_known(
+    rows: list[dict[str, float]], specs: Mapping[str, TaskSpec], targets: Sequence[str]
+) -> list[list[str]]:
     """Refuse unknown tasks, known-and-predicted tasks and non-0/1 classes; warn on far-out values.
 
     Returns, per row, the plain-language warnings (also emitted as :class:`KnownValueWarning`).
@@ -126,7 +144,9 @@ def check_known(rows: list[dict[str, float]], specs: Mapping[str, TaskSpec], tar
     names = sorted({k for row in rows for k in row})
     unknown = [n for n in names if n not in specs]
     if unknown:
-        raise UnknownTaskError(f"unknown task(s) in known values: {', '.join(unknown)}; known tasks are: {', '.join(specs)}")
+        raise UnknownTaskError(
+            f"unknown task(s) in known values: {', '.join(unknown)}; known tasks are: {', '.join(specs)}"
+        )
     clash = [n for n in names if n in set(targets)]
     if clash:
         raise KnownTargetError(
@@ -139,7 +159,9 @@ def check_known(rows: list[dict[str, float]], specs: Mapping[str, TaskSpec], tar
         for name, value in row.items():
             spec = specs[name]
             if spec.classification and value not in (0.0, 1.0):
-                raise KnownValueError(f"row {r}: '{name}' is a classification task; its known value must be 0 or 1, got {value:g}")
+                raise KnownValueError(
+                    f"row {r}: '{name}' is a classification task; its known value must be 0 or 1, got {value:g}"
+                )
             if spec.value_range and not spec.classification:
                 lo, hi = spec.value_range
                 span = max(hi - lo, 1e-12)
@@ -154,7 +176,9 @@ def check_known(rows: list[dict[str, float]], specs: Mapping[str, TaskSpec], tar
 # ---- the predictor ----------------------------------------------------------------------------
 
 
-def _support_table(smiles: Sequence[object], values: Sequence[object]) -> tuple[list[str], np.ndarray, int]:
+def _support_table(
+    smiles: Sequence[object], values: Sequence[object]
+) -> tuple[list[str], np.ndarray, int]:
     """Canonical SMILES and finite values of a support set (duplicates → median); count of rows dropped."""
     ok_s, ok_v = [], []
     for s, v in zip(smiles, values):
@@ -179,7 +203,9 @@ class RelationalPredictor:
     support edges, once, and are then usable as targets and as known values alike.
     """
 
-    def __init__(self, backbone: GATEModel, head: RelationalHead, head_meta: dict | None = None) -> None:
+    def __init__(
+        self, backbone: GATEModel, head: RelationalHead, head_meta: dict | None = None
+    ) -> None:
         if list(head.task_names) != list(backbone.property_names):
             raise ValueError("the relational head was trained on other tasks than this backbone's")
         self.backbone = backbone
@@ -190,7 +216,12 @@ class RelationalPredictor:
         for name, c in zip(backbone.property_names, backbone.property_columns()):
             r = ranges.get(name)
             self.specs[name] = TaskSpec(
-                name, "backbone", bool(backbone.classification[c]), float(backbone.y_mean[c]), float(backbone.y_std[c]), (r["min"], r["max"]) if r else None
+                name,
+                "backbone",
+                bool(backbone.classification[c]),
+                float(backbone.y_mean[c]),
+                float(backbone.y_std[c]),
+                (r["min"], r["max"]) if r else None,
             )
 
     @property
@@ -199,7 +230,12 @@ class RelationalPredictor:
 
     @torch.no_grad()
     def add_task_node(
-        self, name: str, smiles: Sequence[object], values: Sequence[object], task_type: str | None = None, model: AddedTask | None = None
+        self,
+        name: str,
+        smiles: Sequence[object],
+        values: Sequence[object],
+        task_type: str | None = None,
+        model: AddedTask | None = None,
     ) -> TaskSpec:
         """Build a task's node from its support edges (labelled molecules) and register it under ``name``.
 
@@ -207,36 +243,61 @@ class RelationalPredictor:
         ``added``; without, the task is a ``preview`` (scaler from the support values).
         """
         if name in self.backbone.task_names:
-            raise RelationalInputError(f"'{name}' is a backbone task; its node is learned, not built from support")
+            raise RelationalInputError(
+                f"'{name}' is a backbone task; its node is learned, not built from support"
+            )
         canon, y, _dropped = _support_table(smiles, values)
         if len(canon) < MIN_SUPPORT:
-            raise RelationalInputError(f"task '{name}': only {len(canon)} usable labelled molecules; at least {MIN_SUPPORT} are needed to build its node")
+            raise RelationalInputError(
+                f"task '{name}': only {len(canon)} usable labelled molecules; at least {MIN_SUPPORT} are needed to build its node"
+            )
         if model is not None:
             classification = model.classification
             y_mean, y_std = float(model.y_mean), float(model.y_std)
         else:
             unique = set(np.unique(y).tolist())
-            classification = task_type == "classification" if task_type else (len(unique) == 2 and unique <= {0.0, 1.0})
-            y_mean, y_std = (0.0, 1.0) if classification else (float(y.mean()), float(y.std() or 1.0))
+            classification = (
+                task_type == "classification"
+                if task_type
+                else (len(unique) == 2 and unique <= {0.0, 1.0})
+            )
+            y_mean, y_std = (
+                (0.0, 1.0) if classification else (float(y.mean()), float(y.std() or 1.0))
+            )
         if classification:
             if not set(np.unique(y).tolist()) <= {0.0, 1.0}:
-                raise RelationalInputError(f"task '{name}' is a classification task; its labels must be 0 or 1")
+                raise RelationalInputError(
+                    f"task '{name}' is a classification task; its labels must be 0 or 1"
+                )
             if len(np.unique(y)) < 2:
                 raise RelationalInputError(f"task '{name}': all support labels are of one class")
         elif np.unique(y).size < 2:
             raise RelationalInputError(f"task '{name}': all support labels are identical")
         chart, _ = backbone_features(self.backbone, canon)
         x0 = self.head.data_features(chart.to(self.device))
-        y_scaled = torch.tensor(y if classification else (y - y_mean) / y_std, dtype=torch.float32, device=x0.device)
+        y_scaled = torch.tensor(
+            y if classification else (y - y_mean) / y_std, dtype=torch.float32, device=x0.device
+        )
         nodes, lam = self.head.task_node_from_support(x0, y_scaled, classification)
         spec = TaskSpec(
-            name, "added" if model is not None else "preview", classification, y_mean, y_std, (float(y.min()), float(y.max())), nodes, model, len(canon), lam
+            name,
+            "added" if model is not None else "preview",
+            classification,
+            y_mean,
+            y_std,
+            (float(y.min()), float(y.max())),
+            nodes,
+            model,
+            len(canon),
+            lam,
         )
         self.specs[name] = spec
         return spec
 
     @torch.no_grad()
-    def predict_scaled(self, h: torch.Tensor, targets: Sequence[str], known_rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
+    def predict_scaled(
+        self, h: torch.Tensor, targets: Sequence[str], known_rows: list[dict[str, float]]
+    ) -> dict[str, np.ndarray]:
         """Plain and relational predictions (B, len(targets)) in user units (probabilities for classification).
 
         ``h`` is the backbone representation of the B molecules; ``known_rows`` one dict per molecule,
@@ -259,9 +320,19 @@ class RelationalPredictor:
             assert spec.nodes is not None
             vectors.append(spec.nodes.vectors[0])
             biases.append(spec.nodes.bias[0])
-            if spec.kind == "added" and spec.model is not None and spec.model.model != "preview":  # a task answered by its preview: the read-out
-                mean = torch.as_tensor(spec.model.predict_from_representation(h, chart)["mean"], dtype=torch.float32, device=h.device)
-                plain.append(torch.logit(mean.clamp(1e-6, 1 - 1e-6)) if spec.classification else (mean - spec.y_mean) / spec.y_std)
+            if (
+                spec.kind == "added" and spec.model is not None and spec.model.model != "preview"
+            ):  # a task answered by its preview: the read-out
+                mean = torch.as_tensor(
+                    spec.model.predict_from_representation(h, chart)["mean"],
+                    dtype=torch.float32,
+                    device=h.device,
+                )
+                plain.append(
+                    torch.logit(mean.clamp(1e-6, 1 - 1e-6))
+                    if spec.classification
+                    else (mean - spec.y_mean) / spec.y_std
+                )
             else:
                 plain.append(x0 @ spec.nodes.vectors[0] + spec.nodes.bias[0])
         nodes = TaskNodes(torch.stack(vectors), torch.stack(biases))
@@ -270,9 +341,15 @@ class RelationalPredictor:
         for i, row in enumerate(known_rows):
             for name, value in row.items():
                 known[i, involved.index(name)] = self.specs[name].scale(value)
-        classification = torch.tensor([s.classification for s in specs], dtype=torch.bool, device=h.device)
-        graph = KnownGraph.from_mask(torch.nan_to_num(known), torch.isfinite(known), plain_t, classification)
-        correction = self.head.correction(x0, nodes, graph) if len(graph) else torch.zeros_like(plain_t)
+        classification = torch.tensor(
+            [s.classification for s in specs], dtype=torch.bool, device=h.device
+        )
+        graph = KnownGraph.from_mask(
+            torch.nan_to_num(known), torch.isfinite(known), plain_t, classification
+        )
+        correction = (
+            self.head.correction(x0, nodes, graph) if len(graph) else torch.zeros_like(plain_t)
+        )
         relational = plain_t + correction
         cols = [involved.index(t) for t in targets]
 
@@ -280,23 +357,42 @@ class RelationalPredictor:
             out = []
             for j in cols:
                 s = specs[j]
-                out.append(torch.sigmoid(values[:, j]) if s.classification else values[:, j] * s.y_std + s.y_mean)
+                out.append(
+                    torch.sigmoid(values[:, j])
+                    if s.classification
+                    else values[:, j] * s.y_std + s.y_mean
+                )
             return torch.stack(out, dim=1).cpu().numpy() if out else np.zeros((b, 0))
 
-        return {"plain": unscale(plain_t), "relational": unscale(relational), "correction": correction[:, cols].cpu().numpy()}
+        return {
+            "plain": unscale(plain_t),
+            "relational": unscale(relational),
+            "correction": correction[:, cols].cpu().numpy(),
+        }
 
     @torch.no_grad()
     def predict(
-        self, smiles: Sequence[object], targets: Sequence[str], known: Mapping[str, object] | Sequence[Mapping[str, object] | None] | None = None
+        self,
+        smiles: Sequence[object],
+        targets: Sequence[str],
+        known: Mapping[str, object] | Sequence[Mapping[str, object] | None] | None = None,
     ) -> pd.DataFrame:
         """One row per input (invalid SMILES kept with their ``error``): ``<task>`` (plain) and ``<task>_relational``."""
         unknown = [t for t in targets if t not in self.specs]
         if unknown:
-            raise UnknownTaskError(f"unknown task(s): {', '.join(unknown)}; known tasks are: {', '.join(self.specs)}")
+            raise UnknownTaskError(
+                f"unknown task(s): {', '.join(unknown)}; known tasks are: {', '.join(self.specs)}"
+            )
         rows = normalise_known(known, len(smiles))
         notes = check_known(rows, self.specs, targets)
         parsed = [parse_smiles(s) for s in smiles]
-        frame = pd.DataFrame({"input": [p.input for p in parsed], "smiles": [p.smiles for p in parsed], "error": [p.error for p in parsed]})
+        frame = pd.DataFrame(
+            {
+                "input": [p.input for p in parsed],
+                "smiles": [p.smiles for p in parsed],
+                "error": [p.error for p in parsed],
+            }
+        )
         ok = np.flatnonzero([p.ok for p in parsed])
         columns: dict[str, np.ndarray] = {}
         for t in targets:
@@ -309,7 +405,9 @@ class RelationalPredictor:
                 columns[t][ok] = out["plain"][:, j]
                 columns[f"{t}_relational"][ok] = out["relational"][:, j]
         frame = pd.concat([frame, pd.DataFrame(columns)], axis=1)
-        frame["known_used"] = [format_known(rows[i]) if parsed[i].ok else "" for i in range(len(frame))]
+        frame["known_used"] = [
+            format_known(rows[i]) if parsed[i].ok else "" for i in range(len(frame))
+        ]
         frame["known_warning"] = ["; ".join(n) for n in notes]
         return frame
 
@@ -348,9 +446,18 @@ def preview_new_task(
         raise RelationalInputError(f"{len(smiles)} SMILES but {len(values)} values")
     predictor = RelationalPredictor(backbone, head, head_meta)
     if name in predictor.specs:
-        raise RelationalInputError(f"'{name}' is a backbone task; choose another name for the preview")
+        raise RelationalInputError(
+            f"'{name}' is a backbone task; choose another name for the preview"
+        )
     spec = predictor.add_task_node(name, smiles, values, task_type)
     frame = predictor.predict(query_smiles, [name], known)
     frame = frame.rename(columns={f"{name}_relational": "prediction"}).drop(columns=[name])
-    frame.attrs.update({"n_support": spec.n_support, "task_type": "classification" if spec.classification else "regression", "ridge": spec.ridge, "seconds": time.perf_counter() - started})
+    frame.attrs.update(
+        {
+            "n_support": spec.n_support,
+            "task_type": "classification" if spec.classification else "regression",
+            "ridge": spec.ridge,
+            "seconds": time.perf_counter() - started,
+        }
+    )
     return frame

@@ -44,7 +44,9 @@ from gate_core.training.backbone_split import backbone_split
 from gate_core.training.engine import FitConfig, Step, fit
 from gate_core.training.evaluate import embed
 
-PROBIT_TO_LOGIT = 3.8  # P(y > 0 | plain p) ≈ σ(3.8 p) for a residual std ≈ 0.45 (binarised training edges)
+PROBIT_TO_LOGIT = (
+    3.8  # P(y > 0 | plain p) ≈ σ(3.8 p) for a residual std ≈ 0.45 (binarised training edges)
+)
 
 
 @dataclass
@@ -81,7 +83,12 @@ class RelationalTrainConfig:
 
 
 @torch.no_grad()
-def backbone_features(backbone: GATEModel, smiles: list[str] | None = None, h: torch.Tensor | None = None, chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+def backbone_features(
+    backbone: GATEModel,
+    smiles: list[str] | None = None,
+    h: torch.Tensor | None = None,
+    chunk: int = 2048,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Common-chart point (N, L) and plain standardised predictions (N, P) of the backbone's P measured properties."""
     backbone.eval()
     if h is None:
@@ -100,13 +107,17 @@ def backbone_features(backbone: GATEModel, smiles: list[str] | None = None, h: t
 def scaled_labels(backbone: GATEModel, Y: np.ndarray) -> torch.Tensor:
     """Property labels (N, P) in the backbone's standardised units (its own y_mean / y_std); NaN stays NaN."""
     columns = backbone.property_columns()
-    return (torch.as_tensor(Y, dtype=torch.float32) - backbone.y_mean.cpu()[columns]) / backbone.y_std.cpu()[columns]
+    return (
+        torch.as_tensor(Y, dtype=torch.float32) - backbone.y_mean.cpu()[columns]
+    ) / backbone.y_std.cpu()[columns]
 
 
 # ---- losses -------------------------------------------------------------------------------------
 
 
-def masked_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, classification: torch.Tensor) -> torch.Tensor:
+def masked_loss(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, classification: torch.Tensor
+) -> torch.Tensor:
     """Mean over the ``mask`` entries: squared error (regression) or BCE on logits (classification)."""
     if not mask.any():
         return pred.sum() * 0.0
@@ -124,7 +135,15 @@ def _binarise_some(graph: KnownGraph, fraction: float, generator: torch.Generato
     pick = (torch.rand(len(graph), generator=generator) < fraction) & ~graph.classification
     value = torch.where(pick, (graph.value > 0).float(), graph.value)
     plain = torch.where(pick, PROBIT_TO_LOGIT * graph.plain, graph.plain)
-    return KnownGraph(graph.n_data, graph.n_tasks, graph.data, graph.task, value, plain, graph.classification | pick)
+    return KnownGraph(
+        graph.n_data,
+        graph.n_tasks,
+        graph.data,
+        graph.task,
+        value,
+        plain,
+        graph.classification | pick,
+    )
 
 
 def step_losses(
@@ -168,16 +187,33 @@ def step_losses(
         corr = head.correction(x0, episode_nodes, graph)
         as_added = masked_loss(plain + corr, y, hidden, classification)
         preview = (x0[query] @ node.vectors[0] + node.bias + corr[query, k]).unsqueeze(1)
-        as_preview = masked_loss(preview, y[query, k].unsqueeze(1), torch.ones_like(preview, dtype=torch.bool), classification[k : k + 1])
+        as_preview = masked_loss(
+            preview,
+            y[query, k].unsqueeze(1),
+            torch.ones_like(preview, dtype=torch.bool),
+            classification[k : k + 1],
+        )
         episode = 0.5 * (as_added + as_preview)
-        outputs.update({"episode_task": torch.tensor(k), "query": query, "episode_added": plain + corr, "episode_preview": preview[:, 0]})
+        outputs.update(
+            {
+                "episode_task": torch.tensor(k),
+                "query": query,
+                "episode_added": plain + corr,
+                "episode_preview": preview[:, 0],
+            }
+        )
     total = main + config.aux_weight * aux + config.episode_weight * episode
     return {"total": total, "main": main, "aux": aux, "episode": episode}, outputs
 
 
 @torch.no_grad()
 def evaluate_hidden(
-    head: RelationalHead, chart: torch.Tensor, plain: torch.Tensor, y: torch.Tensor, classification: torch.Tensor, seed: int = 12345
+    head: RelationalHead,
+    chart: torch.Tensor,
+    plain: torch.Tensor,
+    y: torch.Tensor,
+    classification: torch.Tensor,
+    seed: int = 12345,
 ) -> dict[str, float]:
     """Validation scores: hidden-label MSE (random reveal, fixed seed), relational vs plain, mean over
     tasks; the preview's MSE (each regression task's node fitted to half its molecules, the other
@@ -237,13 +273,19 @@ class RelationalData:
     features_seconds: float = 0.0
 
 
-def prepare_data(backbone: GATEModel, meta: dict, config: RelationalTrainConfig, table_path: str | None = None) -> RelationalData:
+def prepare_data(
+    backbone: GATEModel, meta: dict, config: RelationalTrainConfig, table_path: str | None = None
+) -> RelationalData:
     """Recompute the backbone's split and run the frozen backbone once over its train and val folds."""
     table, train_idx, val_idx, _test_idx = backbone_split(meta, backbone.property_names, table_path)
-    labelled = table.mask.any(axis=1)  # corpus-only molecules carry no measured label: nothing to reveal or hide
+    labelled = table.mask.any(
+        axis=1
+    )  # corpus-only molecules carry no measured label: nothing to reveal or hide
     train_idx, val_idx = train_idx[labelled[train_idx]], val_idx[labelled[val_idx]]
     if config.max_molecules and len(train_idx) > config.max_molecules:
-        train_idx = np.sort(np.random.default_rng(config.seed).permutation(train_idx)[: config.max_molecules])
+        train_idx = np.sort(
+            np.random.default_rng(config.seed).permutation(train_idx)[: config.max_molecules]
+        )
     t0 = time.perf_counter()
     chart_train, plain_train = backbone_features(backbone, [table.smiles[i] for i in train_idx])
     chart_val, plain_val = backbone_features(backbone, [table.smiles[i] for i in val_idx])
@@ -254,9 +296,15 @@ def prepare_data(backbone: GATEModel, meta: dict, config: RelationalTrainConfig,
         if len(col):
             ranges[task] = {"min": float(col.min()), "max": float(col.max()), "n": int(len(col))}
     return RelationalData(
-        scaled_labels(backbone, table.Y[train_idx]), chart_train.cpu(), plain_train.cpu(),
-        chart_val.cpu(), plain_val.cpu(), scaled_labels(backbone, table.Y[val_idx]), ranges,
-        {"train": int(len(train_idx)), "val": int(len(val_idx))}, seconds,
+        scaled_labels(backbone, table.Y[train_idx]),
+        chart_train.cpu(),
+        plain_train.cpu(),
+        chart_val.cpu(),
+        plain_val.cpu(),
+        scaled_labels(backbone, table.Y[val_idx]),
+        ranges,
+        {"train": int(len(train_idx)), "val": int(len(val_idx))},
+        seconds,
     )
 
 
@@ -285,12 +333,18 @@ class RelationalResult:
 
     def metadata(self) -> dict:
         """The summary the head's JSON stores (no weights, no per-epoch history)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("head", "history")}
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("head", "history")
+        }
 
 
 def train_relational(
-    backbone: GATEModel, meta: dict, config: RelationalTrainConfig | None = None, progress: bool = True,
-    table_path: str | None = None, data: RelationalData | None = None,
+    backbone: GATEModel,
+    meta: dict,
+    config: RelationalTrainConfig | None = None,
+    progress: bool = True,
+    table_path: str | None = None,
+    data: RelationalData | None = None,
 ) -> RelationalResult:
     """Train a head on the backbone's training fold; returns it at its best validation epoch."""
     config = config or RelationalTrainConfig()
@@ -310,7 +364,9 @@ def train_relational(
         RelationalConfig(
             chart_dim=data.chart_train.shape[1],
             tasks=list(backbone.property_names),
-            task_types=[t.task_type for t in backbone.config.tasks if t.name in backbone.property_names],
+            task_types=[
+                t.task_type for t in backbone.config.tasks if t.name in backbone.property_names
+            ],
             hidden=config.hidden,
             layers=config.layers,
             dropout=config.dropout,
@@ -326,7 +382,13 @@ def train_relational(
 
     def step(b: torch.Tensor) -> Step:
         terms, _ = step_losses(
-            head, data.chart_train[b], data.plain_train[b], data.y_train[b], classification, generator, config
+            head,
+            data.chart_train[b],
+            data.plain_train[b],
+            data.y_train[b],
+            classification,
+            generator,
+            config,
         )
         return Step(terms["total"], terms, len(b))
 
@@ -334,13 +396,28 @@ def train_relational(
         if len(data.y_val):
             return evaluate_hidden(head, data.chart_val, data.plain_val, data.y_val, classification)
         nan = float("nan")
-        return {"relational_mse": train.get("main", 0.0), "plain_mse": nan, "preview_mse": 0.0, "n_hidden": 0}
+        return {
+            "relational_mse": train.get("main", 0.0),
+            "plain_mse": nan,
+            "preview_mse": 0.0,
+            "n_hidden": 0,
+        }
 
     fitted = fit(
-        head, optimizer, batches, step, validate,
-        FitConfig(config.epochs, config.patience, monitor="relational_mse", max_minutes=config.max_minutes,
-                  clip_grad_norm=5.0),
-        clock=started, progress=progress,
+        head,
+        optimizer,
+        batches,
+        step,
+        validate,
+        FitConfig(
+            config.epochs,
+            config.patience,
+            monitor="relational_mse",
+            max_minutes=config.max_minutes,
+            clip_grad_norm=5.0,
+        ),
+        clock=started,
+        progress=progress,
     )
     return RelationalResult(
         head=head,
@@ -359,7 +436,9 @@ def train_relational(
 
 
 def pretrain_relational(
-    backbone_path: str | Path, out_dir: str | Path | None = None, config: RelationalTrainConfig | None = None,
+    backbone_path: str | Path,
+    out_dir: str | Path | None = None,
+    config: RelationalTrainConfig | None = None,
     progress: bool = True,
 ) -> RelationalResult:
     """Load the backbone, train its relational head, save it to ``out_dir`` (if given)."""
@@ -367,6 +446,8 @@ def pretrain_relational(
     result = train_relational(backbone, meta, config, progress)
     result.backbone_id = backbone_fingerprint(backbone)
     if out_dir is not None:
-        save_relational(result.head, out_dir, {**result.metadata(), "backbone_path": str(backbone_path)})
+        save_relational(
+            result.head, out_dir, {**result.metadata(), "backbone_path": str(backbone_path)}
+        )
         (Path(out_dir) / "history.json").write_text(json.dumps(result.history, indent=1))
     return result

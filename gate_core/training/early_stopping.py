@@ -42,5 +42,9 @@ class EarlyStopping:
         return {"best": self.best, "best_step": self.best_step, "bad": self._bad}, self._best_state
 
     def load_state(self, counters: dict, best_state: dict[str, torch.Tensor] | None) -> None:
-        self.best, self.best_step, self._bad = counters["best"], counters["best_step"], counters["bad"]
+        self.best, self.best_step, self._bad = (
+            counters["best"],
+            counters["best_step"],
+            counters["bad"],
+        )
         self._best_state = best_state

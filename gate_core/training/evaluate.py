@@ -17,10 +17,14 @@ from gate_core.models.gate import GATEModel
 
 
 @torch.no_grad()
-def embed(model: GATEModel, smiles: list[str], batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+def embed(
+    model: GATEModel, smiles: list[str], batch_size: int = 256, progress: bool = False
+) -> torch.Tensor:
     """Shared representation h (N, D) for canonical SMILES, on the model's device."""
     device = next(model.parameters()).device
-    graphs, descriptors = featurize_molecules(smiles, descriptors=model.config.n_descriptors > 0, progress=progress)
+    graphs, descriptors = featurize_molecules(
+        smiles, descriptors=model.config.n_descriptors > 0, progress=progress
+    )
     was_training = model.training
     model.eval()
     out = []
@@ -67,7 +71,12 @@ def classification_metrics(y_true: np.ndarray, prob: np.ndarray) -> dict[str, fl
     both = len(np.unique(y_true)) == 2
     auc = float(roc_auc_score(y_true, prob)) if both else float("nan")
     pr_auc = float(average_precision_score(y_true, prob)) if both else float("nan")
-    return {"n": len(y_true), "roc_auc": auc, "pr_auc": pr_auc, "accuracy": float(((prob >= 0.5) == (y_true >= 0.5)).mean())}
+    return {
+        "n": len(y_true),
+        "roc_auc": auc,
+        "pr_auc": pr_auc,
+        "accuracy": float(((prob >= 0.5) == (y_true >= 0.5)).mean()),
+    }
 
 
 def evaluate_table(model: GATEModel, table: MultiTaskTable) -> dict[str, dict[str, float]]:

@@ -152,12 +152,21 @@ def finetune(
     train_set = MoleculeDataset(graphs, descriptors, ((y - mean) / std)[:, None])
     val_set = MoleculeDataset(val_graphs, val_descriptors, ((y_val - mean) / std)[:, None])
     generator = torch.Generator().manual_seed(config.seed)
-    train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=generator, collate_fn=train_set.collate)
+    train_loader = DataLoader(
+        train_set,
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=generator,
+        collate_fn=train_set.collate,
+    )
     val_loader = DataLoader(val_set, batch_size=256, collate_fn=val_set.collate)
 
     task_params = list(model.tasks.parameters())
     optimizer = torch.optim.Adam(
-        [{"params": model.encoder.parameters(), "lr": config.encoder_lr}, {"params": task_params, "lr": config.head_lr}],
+        [
+            {"params": model.encoder.parameters(), "lr": config.encoder_lr},
+            {"params": task_params, "lr": config.head_lr},
+        ],
         weight_decay=config.weight_decay,
     )
 
@@ -167,7 +176,14 @@ def finetune(
         return Step(loss, {"loss": loss}, batch.graph.num_graphs)
 
     fitted = fit(
-        model, optimizer, lambda _: train_loader, step, lambda _: {"loss": _loss_on(model, val_loader, device)},
-        FitConfig(config.epochs, config.patience, monitor="loss", max_minutes=config.max_minutes), device=device,
+        model,
+        optimizer,
+        lambda _: train_loader,
+        step,
+        lambda _: {"loss": _loss_on(model, val_loader, device)},
+        FitConfig(config.epochs, config.patience, monitor="loss", max_minutes=config.max_minutes),
+        device=device,
     )
-    return FinetuneResult(model, fitted.history, fitted.best_epoch, fitted.best_score, fitted.train_seconds)
+    return FinetuneResult(
+        model, fitted.history, fitted.best_epoch, fitted.best_score, fitted.train_seconds
+    )

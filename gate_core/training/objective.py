@@ -53,7 +53,11 @@ class GATEObjective(nn.Module):
         h = model.representation(batch.graph, batch.descriptors)
         z, u = model.latents(h)
         pred = model.heads(z)
-        terms = {"reg": masked_task_loss(pred, batch.y, batch.mask, model.classification, model.output_task)}
+        terms = {
+            "reg": masked_task_loss(
+                pred, batch.y, batch.mask, model.classification, model.output_task
+            )
+        }
         zero = pred.sum() * 0.0
         if not w.aligned:
             terms.update({name: zero for name in LOSS_TERMS[1:]})
@@ -66,7 +70,11 @@ class GATEObjective(nn.Module):
         terms["map"] = self._mapping_loss(modules, u, batch) if n_tasks > 1 else zero
         terms["dis"] = self._distance_loss(modules, h, u) if n_tasks > 1 else zero
         terms["total"] = (
-            terms["reg"] + w.auto * terms["auto"] + w.cons * terms["cons"] + w.map * terms["map"] + w.dis * terms["dis"]
+            terms["reg"]
+            + w.auto * terms["auto"]
+            + w.cons * terms["cons"]
+            + w.map * terms["map"]
+            + w.dis * terms["dis"]
         )
         return terms
 
@@ -77,14 +85,22 @@ class GATEObjective(nn.Module):
         if self.form == "pairwise":
             losses = []
             for j in range(n_tasks):
-                via_j = torch.cat([m.head_columns(m.inverse_chart(u[j])) for m in modules], dim=1)  # (B, C)
-                mask = batch.mask & (model.output_task != j).unsqueeze(0)  # k = j is the plain prediction
-                losses.append(masked_task_loss(via_j, batch.y, mask, model.classification, model.output_task))
+                via_j = torch.cat(
+                    [m.head_columns(m.inverse_chart(u[j])) for m in modules], dim=1
+                )  # (B, C)
+                mask = batch.mask & (model.output_task != j).unsqueeze(
+                    0
+                )  # k = j is the plain prediction
+                losses.append(
+                    masked_task_loss(via_j, batch.y, mask, model.classification, model.output_task)
+                )
             return torch.stack(losses).mean()
         # one random partner j ≠ k per task per step
         offset = torch.randint(1, n_tasks, (n_tasks,), device=u.device)
         partner = (torch.arange(n_tasks, device=u.device) + offset) % n_tasks
-        via = torch.cat([m.head_columns(m.inverse_chart(u[partner[k]])) for k, m in enumerate(modules)], dim=1)
+        via = torch.cat(
+            [m.head_columns(m.inverse_chart(u[partner[k]])) for k, m in enumerate(modules)], dim=1
+        )
         return masked_task_loss(via, batch.y, batch.mask, model.classification, model.output_task)
 
     def _distance_loss(self, modules: list, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -93,5 +109,10 @@ class GATEObjective(nn.Module):
         sigma = w.noise_scale * h.detach().std(dim=0, keepdim=True).clamp(min=1e-6)
         noise = sigma * torch.randn((w.noise_samples, *h.shape), device=h.device)
         noisy, noise_norm = h.unsqueeze(0) + noise, torch.linalg.vector_norm(noise, dim=-1)
-        distances = torch.stack([chart_distances(u[k], m.chart(m.latent(noisy)), noise_norm) for k, m in enumerate(modules)])
+        distances = torch.stack(
+            [
+                chart_distances(u[k], m.chart(m.latent(noisy)), noise_norm)
+                for k, m in enumerate(modules)
+            ]
+        )
         return alignment_loss(distances, self.form)

@@ -110,17 +110,23 @@ def load_table(config: PretrainConfig) -> MultiTaskTable:
     if config.corpus:
         table = _join_corpus(table, config.corpus, config.families)
     if config.max_molecules and len(table) > config.max_molecules:
-        keep = np.sort(np.random.default_rng(config.seed).permutation(len(table))[: config.max_molecules])
+        keep = np.sort(
+            np.random.default_rng(config.seed).permutation(len(table))[: config.max_molecules]
+        )
         table = table.subset(keep)
     return table
 
 
-def _join_corpus(measured: MultiTaskTable, corpus: str, families: list[str] | None) -> MultiTaskTable:
+def _join_corpus(
+    measured: MultiTaskTable, corpus: str, families: list[str] | None
+) -> MultiTaskTable:
     smiles, labels, manifest = read_corpus(corpus)
     chosen = families if families is not None else list(manifest["families"])
     unknown = [f for f in chosen if f not in manifest["families"]]
     if unknown:
-        raise ValueError(f"families {unknown} are not in the corpus at {corpus}; it has {list(manifest['families'])}")
+        raise ValueError(
+            f"families {unknown} are not in the corpus at {corpus}; it has {list(manifest['families'])}"
+        )
     column_of = {c: j for j, c in enumerate(manifest["columns"])}
     picked = [column_of[d] for f in chosen for d in manifest["families"][f]]
     names = [f"{f}:{d}" for f in chosen for d in manifest["families"][f]]
@@ -132,11 +138,16 @@ def _join_corpus(measured: MultiTaskTable, corpus: str, families: list[str] | No
     return MultiTaskTable(all_smiles, [*measured.tasks, *names], Y)
 
 
-def measured_folds(table: MultiTaskTable, columns: list[int], val_idx: np.ndarray, test_idx: np.ndarray) -> dict[str, list[str]]:
+def measured_folds(
+    table: MultiTaskTable, columns: list[int], val_idx: np.ndarray, test_idx: np.ndarray
+) -> dict[str, list[str]]:
     """Validation and test molecules that carry a measured label: with these the measured table alone
     rebuilds the folds of a corpus-trained backbone (see ``training.backbone_split.backbone_split``)."""
     labelled = table.mask[:, columns].any(axis=1)
-    return {name: [table.smiles[i] for i in idx if labelled[i]] for name, idx in (("val", val_idx), ("test", test_idx))}
+    return {
+        name: [table.smiles[i] for i in idx if labelled[i]]
+        for name, idx in (("val", val_idx), ("test", test_idx))
+    }
 
 
 def summarise_families(column_metrics: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -161,11 +172,15 @@ def task_infos(columns: list[str]) -> list[TaskInfo]:
     tasks: list[TaskInfo] = []
     for column in columns:
         if ":" not in column:
-            tasks.append(TaskInfo(column, _UNITS.get(column, ""), "regression", _LABELS.get(column, "")))
+            tasks.append(
+                TaskInfo(column, _UNITS.get(column, ""), "regression", _LABELS.get(column, ""))
+            )
             continue
         family, descriptor = column.split(":", 1)
         if not tasks or tasks[-1].name != family:
-            tasks.append(TaskInfo(family, "", "regression", family_description(family), kind="computed"))
+            tasks.append(
+                TaskInfo(family, "", "regression", family_description(family), kind="computed")
+            )
         tasks[-1].outputs.append(descriptor)
     return tasks
 
@@ -209,7 +224,9 @@ def _peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def split_by_reference(smiles: list[str], reference: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_by_reference(
+    smiles: list[str], reference: dict[str, str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train/val/test indices from a ``{smiles: "train"|"val"|"test"}`` map (unknown → train).
 
     Why: baselines trained on a subset of tasks must be tested on exactly the molecules the
@@ -255,7 +272,11 @@ class PretrainResult:
 
     def metadata(self) -> dict:
         """The run's summary as the checkpoint stores it (no model, no per-epoch history)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("model", "history")}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("model", "history")
+        }
 
 
 def pretrain(
@@ -285,23 +306,39 @@ def pretrain(
     if split_reference is not None:
         train_idx, val_idx, test_idx = split_by_reference(table.smiles, split_reference)
     else:
-        train_idx, val_idx, test_idx = split(table.smiles, config.split, config.split_fractions, config.seed)
+        train_idx, val_idx, test_idx = split(
+            table.smiles, config.split, config.split_fractions, config.seed
+        )
     t0 = time.perf_counter()
     if config.graph_store:
         if ctx.is_main:
-            build_graph_store(table.smiles, config.graph_store, max(1, config.loader_workers), progress and ctx.is_main)
+            build_graph_store(
+                table.smiles,
+                config.graph_store,
+                max(1, config.loader_workers),
+                progress and ctx.is_main,
+            )
         barrier(ctx)
         graphs = GraphStore(config.graph_store)
-        descriptors = np.asarray(graphs.descriptors) if config.descriptors else np.zeros((len(graphs), 0), np.float32)
+        descriptors = (
+            np.asarray(graphs.descriptors)
+            if config.descriptors
+            else np.zeros((len(graphs), 0), np.float32)
+        )
     else:
-        graphs, descriptors = featurize_molecules(table.smiles, descriptors=config.descriptors, progress=progress and ctx.is_main)
+        graphs, descriptors = featurize_molecules(
+            table.smiles, descriptors=config.descriptors, progress=progress and ctx.is_main
+        )
     featurize_seconds = time.perf_counter() - t0
 
     y_scaler = StandardScaler.fit(table.Y[train_idx])
     model = build_model(config, task_infos(table.tasks))
     d_scaler = StandardScaler.fit(descriptors[train_idx]) if config.descriptors else None
     model.set_scalers(
-        y_scaler.mean, y_scaler.std, d_scaler.mean if d_scaler else None, d_scaler.std if d_scaler else None
+        y_scaler.mean,
+        y_scaler.std,
+        d_scaler.mean if d_scaler else None,
+        d_scaler.std if d_scaler else None,
     )
     model.to(ctx.device)
 
@@ -311,17 +348,31 @@ def pretrain(
         return MoleculeDataset(GraphSubset(graphs, index), descriptors[index], y_scaled[index])
 
     train_set, val_set = dataset(train_idx), dataset(val_idx)
-    sampler = DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True, seed=config.seed) if ctx.enabled else None
+    sampler = (
+        DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True, seed=config.seed)
+        if ctx.enabled
+        else None
+    )
     train_loader = DataLoader(
-        train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler, collate_fn=train_set.collate,
-        drop_last=len(train_set) > config.batch_size, num_workers=config.loader_workers,
-        persistent_workers=config.loader_workers > 0, pin_memory=ctx.device.type == "cuda",
+        train_set,
+        batch_size=config.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        collate_fn=train_set.collate,
+        drop_last=len(train_set) > config.batch_size,
+        num_workers=config.loader_workers,
+        persistent_workers=config.loader_workers > 0,
+        pin_memory=ctx.device.type == "cuda",
     )
     val_loader = DataLoader(val_set, batch_size=256, collate_fn=val_set.collate)
 
     objective = GATEObjective(model, config.weights, config.alignment_form)
     # without alignment the charts T_k, T_k⁻¹ get no gradient; DDP must be told or it raises
-    step_fn = DistributedDataParallel(objective, find_unused_parameters=not config.weights.aligned) if ctx.enabled else objective
+    step_fn = (
+        DistributedDataParallel(objective, find_unused_parameters=not config.weights.aligned)
+        if ctx.enabled
+        else objective
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
     def batches(epoch: int) -> DataLoader:
@@ -331,26 +382,52 @@ def pretrain(
 
     def step(batch: object) -> Step:
         terms = step_fn(batch)
-        return Step(terms["total"], {name: terms[name] for name in (*LOSS_TERMS, "total")}, batch.graph.num_graphs)
+        return Step(
+            terms["total"],
+            {name: terms[name] for name in (*LOSS_TERMS, "total")},
+            batch.graph.num_graphs,
+        )
 
     resume_dir = Path(str(out_dir) + ".resume") if out_dir is not None else None
     data_hash = table.content_hash()
 
     def resume(stopper: EarlyStopping) -> Progress | None:
-        state = load_resume_state(resume_dir, model, optimizer, stopper, config.to_dict(), data_hash) if resume_dir else None
+        state = (
+            load_resume_state(resume_dir, model, optimizer, stopper, config.to_dict(), data_hash)
+            if resume_dir
+            else None
+        )
         if state is not None and progress and ctx.is_main:
             tqdm.write(f"resuming after epoch {state.epoch} from {resume_dir}")
         return state
 
     def save_state(end: EpochEnd) -> None:
         if resume_dir is not None and ctx.is_main:
-            save_resume_state(resume_dir, end.progress, model, optimizer, end.stopper, config.to_dict(), data_hash)
+            save_resume_state(
+                resume_dir, end.progress, model, optimizer, end.stopper, config.to_dict(), data_hash
+            )
 
     fitted = fit(
-        model, optimizer, batches, step, lambda _: {"reg": _validation_loss(model, val_loader, ctx.device)},
-        FitConfig(config.epochs, config.patience, monitor="reg", min_delta=1e-4, max_minutes=config.max_minutes),
-        device=ctx.device, amp=config.amp, on_epoch=save_state, resume=resume, clock=started, ctx=ctx,
-        log_path=log_path, progress=progress,
+        model,
+        optimizer,
+        batches,
+        step,
+        lambda _: {"reg": _validation_loss(model, val_loader, ctx.device)},
+        FitConfig(
+            config.epochs,
+            config.patience,
+            monitor="reg",
+            min_delta=1e-4,
+            max_minutes=config.max_minutes,
+        ),
+        device=ctx.device,
+        amp=config.amp,
+        on_epoch=save_state,
+        resume=resume,
+        clock=started,
+        ctx=ctx,
+        log_path=log_path,
+        progress=progress,
     )
 
     column_metrics = evaluate_table(model, table.subset(test_idx)) if len(test_idx) else {}
@@ -360,8 +437,17 @@ def pretrain(
         tasks=model.task_names,
         n_molecules=len(table),
         n_labels=int(table.mask.sum()),
-        labels_per_task={t: int(table.mask[:, model.output_columns(t)].any(axis=1).sum()) for t in model.task_names},
-        split={"kind": config.split, "seed": config.seed, "train": len(train_idx), "val": len(val_idx), "test": len(test_idx)},
+        labels_per_task={
+            t: int(table.mask[:, model.output_columns(t)].any(axis=1).sum())
+            for t in model.task_names
+        },
+        split={
+            "kind": config.split,
+            "seed": config.seed,
+            "train": len(train_idx),
+            "val": len(val_idx),
+            "test": len(test_idx),
+        },
         data_hash=data_hash,
         best_epoch=fitted.best_epoch,
         epochs_run=fitted.epochs_run,
@@ -369,11 +455,15 @@ def pretrain(
         stopped_by=fitted.stopped_by,
         test_metrics={name: m for name, m in column_metrics.items() if ":" not in name},
         family_test_metrics=summarise_families(column_metrics),
-        measured_folds=measured_folds(table, model.property_columns(), val_idx, test_idx) if config.corpus else None,
+        measured_folds=measured_folds(table, model.property_columns(), val_idx, test_idx)
+        if config.corpus
+        else None,
         featurize_seconds=featurize_seconds,
         featurize_molecules_per_second=len(table) / max(featurize_seconds, 1e-9),
         train_seconds=fitted.train_seconds,
-        train_molecules_per_second=float(np.mean([h["molecules_per_second"] for h in history])) if history else 0.0,
+        train_molecules_per_second=float(np.mean([h["molecules_per_second"] for h in history]))
+        if history
+        else 0.0,
         wall_seconds=time.perf_counter() - started,
         peak_memory_mb=_peak_memory_mb(ctx.device),
         device=str(ctx.device),

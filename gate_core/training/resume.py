@@ -27,8 +27,13 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def save_resume_state(
-    directory: Path, state: Progress, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-    stopper: EarlyStopping, config: dict, data_hash: str,
+    directory: Path,
+    state: Progress,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    stopper: EarlyStopping,
+    config: dict,
+    data_hash: str,
 ) -> None:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     counters, best = stopper.state()
@@ -43,27 +48,41 @@ def save_resume_state(
             else:
                 scalars.setdefault(str(pid), {})[name] = value
     document = {
-        "epoch": state.epoch, "history": state.history, "train_seconds": state.train_seconds,
-        "config": json.loads(json.dumps(config, default=str)), "data_hash": data_hash, "stopper": counters,
+        "epoch": state.epoch,
+        "history": state.history,
+        "train_seconds": state.train_seconds,
+        "config": json.loads(json.dumps(config, default=str)),
+        "data_hash": data_hash,
+        "stopper": counters,
         "optimizer": {"param_groups": opt["param_groups"], "scalars": scalars},
     }
     write_weights_directory(directory, {STATE_WEIGHTS: tensors}, {STATE_DOCUMENT: document})
 
 
 def load_resume_state(
-    directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, stopper: EarlyStopping,
-    config: dict, data_hash: str,
+    directory: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    stopper: EarlyStopping,
+    config: dict,
+    data_hash: str,
 ) -> Progress | None:
     """Restore model, optimizer and early stopping from ``directory``; None when absent or from another run."""
     if not (directory / STATE_DOCUMENT).is_file() or not (directory / STATE_WEIGHTS).is_file():
         return None
     document = json.loads((directory / STATE_DOCUMENT).read_text())
-    if document.get("data_hash") != data_hash or not _same(document.get("config", {}), json.loads(json.dumps(config, default=str))):
+    if document.get("data_hash") != data_hash or not _same(
+        document.get("config", {}), json.loads(json.dumps(config, default=str))
+    ):
         return None
     tensors = load_file(str(directory / STATE_WEIGHTS))
     device = next(model.parameters()).device
-    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
-    best = {k[len("best."):]: v.to(device) for k, v in tensors.items() if k.startswith("best.")} or None
+    model.load_state_dict(
+        {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    )
+    best = {
+        k[len("best.") :]: v.to(device) for k, v in tensors.items() if k.startswith("best.")
+    } or None
     stopper.load_state(document["stopper"], best)
     opt_state: dict[int, dict] = {}
     for key, value in tensors.items():
@@ -72,5 +91,7 @@ def load_resume_state(
             opt_state.setdefault(int(pid), {})[name] = value.to(device)
     for pid, entries in document["optimizer"]["scalars"].items():
         opt_state.setdefault(int(pid), {}).update(entries)
-    optimizer.load_state_dict({"state": opt_state, "param_groups": document["optimizer"]["param_groups"]})
+    optimizer.load_state_dict(
+        {"state": opt_state, "param_groups": document["optimizer"]["param_groups"]}
+    )
     return Progress(document["epoch"], document["history"], document["train_seconds"])

@@ -30,7 +30,11 @@ from gate_core.training.evaluate import embed
 from gate_core.transfer.calibration import Calibration
 from gate_core.transfer.domain import ApplicabilityDomain, domain_label
 
-MODELS = ("gate", "probe", "preview")  # trained task, frozen-backbone probe, zero-training relational read-out
+MODELS = (
+    "gate",
+    "probe",
+    "preview",
+)  # trained task, frozen-backbone probe, zero-training relational read-out
 WEIGHTS_FILE = "task.safetensors"
 METADATA_FILE = "task.json"
 TASK_FORMAT_VERSION = 1
@@ -65,7 +69,13 @@ class AddedTask:
     def available_models(self) -> list[str]:
         """Models that can answer: ``gate``, ``probe`` when its members exist, ``preview`` when calibrated."""
         calibrated = self.metadata.get("calibration", {})
-        return [m for m in MODELS if m == "gate" or (m == "probe" and self.probe_members) or (m == "preview" and m in calibrated)]
+        return [
+            m
+            for m in MODELS
+            if m == "gate"
+            or (m == "probe" and self.probe_members)
+            or (m == "preview" and m in calibrated)
+        ]
 
     def calibration(self, model: str | None = None) -> Calibration:
         return Calibration.from_dict(self.metadata.get("calibration", {}).get(model or self.model))
@@ -77,12 +87,18 @@ class AddedTask:
         for member in self.probe_members if model == "probe" else self.members:
             member.eval()
             scaled = member.head(member.latent(h))
-            outputs.append(torch.sigmoid(scaled) if self.classification else scaled * self.y_std + self.y_mean)
+            outputs.append(
+                torch.sigmoid(scaled) if self.classification else scaled * self.y_std + self.y_mean
+            )
         return torch.stack(outputs).cpu()
 
     @torch.no_grad()
     def predict_from_representation(
-        self, h: torch.Tensor, common_chart: torch.Tensor, model: str | None = None, preview: np.ndarray | None = None
+        self,
+        h: torch.Tensor,
+        common_chart: torch.Tensor,
+        model: str | None = None,
+        preview: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """Calibrated prediction of the chosen (or given) ``model``, with its interval and domain.
 
@@ -95,11 +111,16 @@ class AddedTask:
         model = model or self.model
         if model == "preview":
             if preview is None:
-                raise ValueError("the preview model's predictions come from the relational head; pass them as `preview`")
+                raise ValueError(
+                    "the preview model's predictions come from the relational head; pass them as `preview`"
+                )
             mean, std = np.asarray(preview, dtype=np.float64), np.full(len(preview), np.nan)
         else:
             stacked = self.raw_predictions(h, model)
-            mean, std = stacked.mean(dim=0).numpy().astype(np.float64), stacked.std(dim=0, unbiased=False).numpy().astype(np.float64)
+            mean, std = (
+                stacked.mean(dim=0).numpy().astype(np.float64),
+                stacked.std(dim=0, unbiased=False).numpy().astype(np.float64),
+            )
         score = self.domain.score(common_chart).numpy().astype(np.float64)
         calibration = self.calibration(model)
         lo = hi = np.full(len(mean), np.nan)
@@ -107,7 +128,15 @@ class AddedTask:
             mean = calibration.platt(mean)
         if calibration.interval is not None:
             lo, hi = calibration.interval.bounds(mean, score)
-        return {"mean": mean, "std": std, "lo": lo, "hi": hi, "ad_score": score, "in_domain": score <= 1.0, "domain": domain_label(score)}
+        return {
+            "mean": mean,
+            "std": std,
+            "lo": lo,
+            "hi": hi,
+            "ad_score": score,
+            "in_domain": score <= 1.0,
+            "domain": domain_label(score),
+        }
 
     @torch.no_grad()
     def predict(self, backbone: GATEModel, smiles: list[str]) -> pd.DataFrame:
@@ -118,7 +147,13 @@ class AddedTask:
         """
         parsed = [parse_smiles(s) for s in smiles]
         ok = [p for p in parsed if p.ok]
-        frame = pd.DataFrame({"input": [p.input for p in parsed], "smiles": [p.smiles for p in parsed], "error": [p.error for p in parsed]})
+        frame = pd.DataFrame(
+            {
+                "input": [p.input for p in parsed],
+                "smiles": [p.smiles for p in parsed],
+                "error": [p.error for p in parsed],
+            }
+        )
         numeric = ("mean", "std", "lo", "hi", "ad_score")
         for col in numeric:
             frame[col] = np.nan
@@ -128,26 +163,42 @@ class AddedTask:
             canonical = [p.smiles for p in ok]
             h = embed(backbone, canonical)
             _, u = backbone.latents(h)
-            result = self.predict_from_representation(h, u.mean(dim=0), "gate" if self.model == "preview" else None)
+            result = self.predict_from_representation(
+                h, u.mean(dim=0), "gate" if self.model == "preview" else None
+            )
             rows = frame.index[frame["error"].isna()]
             for col in numeric:
                 frame.loc[rows, col] = result[col]
-            frame.loc[rows, "in_domain"] = pd.Series(result["in_domain"].astype(bool), index=rows, dtype=object)
+            frame.loc[rows, "in_domain"] = pd.Series(
+                result["in_domain"].astype(bool), index=rows, dtype=object
+            )
             frame.loc[rows, "domain"] = result["domain"]
         return frame
 
     def save(self, out_dir: str | Path) -> Path:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        tensors = {f"member{k}.{name}": p.detach().cpu().contiguous() for k, m in enumerate(self.members) for name, p in m.state_dict().items()}
-        tensors |= {f"probe{k}.{name}": p.detach().cpu().contiguous() for k, m in enumerate(self.probe_members) for name, p in m.state_dict().items()}
+        tensors = {
+            f"member{k}.{name}": p.detach().cpu().contiguous()
+            for k, m in enumerate(self.members)
+            for name, p in m.state_dict().items()
+        }
+        tensors |= {
+            f"probe{k}.{name}": p.detach().cpu().contiguous()
+            for k, m in enumerate(self.probe_members)
+            for name, p in m.state_dict().items()
+        }
         tensors["domain.reference"] = self.domain.reference.contiguous()
         save_file(tensors, str(out_dir / WEIGHTS_FILE))
         first = self.members[0]
         meta = {
             "format_version": TASK_FORMAT_VERSION,
             "info": vars(self.info),
-            "architecture": {"in_dim": first.in_dim, "latent_dim": first.latent_dim, "hidden": first.hidden},
+            "architecture": {
+                "in_dim": first.in_dim,
+                "latent_dim": first.latent_dim,
+                "hidden": first.hidden,
+            },
             "n_members": len(self.members),
             "n_probe_members": len(self.probe_members),
             "y_mean": self.y_mean,
@@ -156,20 +207,26 @@ class AddedTask:
             "backbone_id": self.backbone_id,
             **self.metadata,
         }
-        (out_dir / METADATA_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True, default=float))
+        (out_dir / METADATA_FILE).write_text(
+            json.dumps(meta, indent=1, sort_keys=True, default=float)
+        )
         return out_dir
 
     @classmethod
-    def load(cls, path: str | Path, backbone_id: str | None = None) -> "AddedTask":
+    def load(cls, path: str | Path, backbone_id: str | None = None) -> AddedTask:
         path = Path(path)
         try:
             meta = json.loads((path / METADATA_FILE).read_text())
         except FileNotFoundError as exc:
-            raise AddedTaskError(f"{path} is not an added task: {METADATA_FILE} is missing") from exc
+            raise AddedTaskError(
+                f"{path} is not an added task: {METADATA_FILE} is missing"
+            ) from exc
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise AddedTaskError(f"{path / METADATA_FILE} is corrupt: {exc}") from exc
         if meta.get("format_version") != TASK_FORMAT_VERSION:
-            raise AddedTaskError(f"{path}: unknown added-task format {meta.get('format_version')!r}")
+            raise AddedTaskError(
+                f"{path}: unknown added-task format {meta.get('format_version')!r}"
+            )
         if backbone_id is not None and meta.get("backbone_id") != backbone_id:
             raise AddedTaskError(
                 f"task '{meta.get('info', {}).get('name')}' was trained on backbone {meta.get('backbone_id')}, "
@@ -187,14 +244,43 @@ class AddedTask:
                 member = TaskModules(arch["in_dim"], arch["latent_dim"], arch["hidden"])
                 prefix = f"{kind}{k}."
                 try:
-                    member.load_state_dict({n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)}, strict=True)
+                    member.load_state_dict(
+                        {n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)},
+                        strict=True,
+                    )
                 except RuntimeError as exc:
-                    raise AddedTaskError(f"{path}: {kind} {k} does not match its architecture: {exc}") from exc
+                    raise AddedTaskError(
+                        f"{path}: {kind} {k} does not match its architecture: {exc}"
+                    ) from exc
                 out.append(member.eval())
             return out
 
-        members, probes = modules("member", meta["n_members"]), modules("probe", meta.get("n_probe_members", 0))
-        domain = ApplicabilityDomain(tensors["domain.reference"], meta["domain"]["threshold"], meta["domain"]["neighbours"])
-        skip = {"format_version", "info", "architecture", "n_members", "n_probe_members", "y_mean", "y_std", "domain", "backbone_id"}
+        members, probes = (
+            modules("member", meta["n_members"]),
+            modules("probe", meta.get("n_probe_members", 0)),
+        )
+        domain = ApplicabilityDomain(
+            tensors["domain.reference"], meta["domain"]["threshold"], meta["domain"]["neighbours"]
+        )
+        skip = {
+            "format_version",
+            "info",
+            "architecture",
+            "n_members",
+            "n_probe_members",
+            "y_mean",
+            "y_std",
+            "domain",
+            "backbone_id",
+        }
         extra = {k: v for k, v in meta.items() if k not in skip}
-        return cls(TaskInfo(**meta["info"]), members, meta["y_mean"], meta["y_std"], domain, meta["backbone_id"], extra, probes)
+        return cls(
+            TaskInfo(**meta["info"]),
+            members,
+            meta["y_mean"],
+            meta["y_std"],
+            domain,
+            meta["backbone_id"],
+            extra,
+            probes,
+        )

@@ -101,19 +101,27 @@ class TaskAdditionResult:
     baseline_test_metrics: dict | None
     timings: dict
     test_predictions: dict | None = None
-    oof: dict | None = None  # smiles, y_true, fold, ad_score and each trained model's out-of-fold prediction
+    oof: dict | None = (
+        None  # smiles, y_true, fold, ad_score and each trained model's out-of-fold prediction
+    )
 
 
 def detect_task_type(values: np.ndarray) -> str:
     unique = np.unique(values)
-    return "classification" if len(unique) == 2 and set(unique.tolist()) <= {0.0, 1.0} else "regression"
+    return (
+        "classification"
+        if len(unique) == 2 and set(unique.tolist()) <= {0.0, 1.0}
+        else "regression"
+    )
 
 
 def validate_task_table(table: MultiTaskTable, task_type: str, min_rows: int = MIN_ROWS) -> None:
     """Refuse data that cannot train a task, with the reason a chemist can act on."""
     n = len(table)
     if n < min_rows:
-        raise TaskDataError(f"only {n} valid molecules after cleaning; at least {min_rows} are needed to add a task")
+        raise TaskDataError(
+            f"only {n} valid molecules after cleaning; at least {min_rows} are needed to add a task"
+        )
     values = table.Y[:, 0]
     if np.unique(values).size < 2:
         if table.conflicts:
@@ -136,7 +144,10 @@ SINGLE_MEMBER_FOLDS = 7  # K = 1: validate on one of 7 scaffold folds (≈ 15 %)
 def _member_folds(smiles: list[str], k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """K (train, val) pairs over the molecules, by scaffold: K-fold when K ≥ 2, one ≈ 85/15 split otherwise."""
     folds = scaffold_folds(smiles, max(k, 2) if k > 1 else SINGLE_MEMBER_FOLDS, seed)
-    pairs = [(np.sort(np.concatenate([f for j, f in enumerate(folds) if j != i])), folds[i]) for i in range(len(folds))]
+    pairs = [
+        (np.sort(np.concatenate([f for j, f in enumerate(folds) if j != i])), folds[i])
+        for i in range(len(folds))
+    ]
     return pairs[:1] if k <= 1 else pairs
 
 
@@ -157,7 +168,9 @@ def train_member(
     device = frozen.h.device
     cfg = backbone.config
     task = TaskModules(cfg.representation_dim, cfg.latent_dim, cfg.task_hidden).to(device)
-    loss_fn = TaskAdditionLoss(task, backbone, config.weights, classification, config.align_subsample)
+    loss_fn = TaskAdditionLoss(
+        task, backbone, config.weights, classification, config.align_subsample
+    )
     ratios = TransferRatios(backbone.task_names, ratio_settings).to(device)
     optimizer = torch.optim.Adam(task.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     outer = torch.optim.Adam([ratios.phi], lr=config.outer_lr)
@@ -171,12 +184,16 @@ def train_member(
     if learn:  # start from what each source's own property explains of the target on this member's training fold
         widths = [m.width for m in backbone.tasks.values()]
         start = torch.ones(len(widths), device=device)
-        start[ratios.learnable] = ratios_from_scores(transferability(frozen_tr.y_hat, widths, y_tr)[ratios.learnable])
+        start[ratios.learnable] = ratios_from_scores(
+            transferability(frozen_tr.y_hat, widths, y_tr)[ratios.learnable]
+        )
         ratios.start_from(start)
         trajectory.append({"step": 0, "ratios": ratios().detach().cpu().tolist()})
     for step in range(1, config.max_steps + 1):
         if len(train_idx) > config.batch_size:
-            b = torch.as_tensor(rng.choice(len(train_idx), config.batch_size, replace=False), device=device)
+            b = torch.as_tensor(
+                rng.choice(len(train_idx), config.batch_size, replace=False), device=device
+            )
             batch = (frozen_tr.subset(b), y_tr[b], mask_tr[b])
         elif len(train_idx) > config.align_subsample:
             # the alignment terms use the batch's first ``align_subsample`` molecules: shuffle, or
@@ -191,7 +208,9 @@ def train_member(
         loss.backward()
         optimizer.step()
         if learn and step > config.warmup_steps and step % config.outer_every == 0:
-            hyper = lookahead_hypergradient(loss_fn, ratios(), batch, (frozen_va, y_va), eta=config.lr)
+            hyper = lookahead_hypergradient(
+                loss_fn, ratios(), batch, (frozen_va, y_va), eta=config.lr
+            )
             outer.zero_grad(set_to_none=True)
             ratios().backward(hyper)  # chain rule through softplus; fixed entries get no gradient
             outer.step()
@@ -206,7 +225,12 @@ def train_member(
     stopper.restore()
     task.eval()
     final = ratios().detach().cpu().tolist()
-    return task, {"ratios": final, "trajectory": trajectory, "best_val_loss": stopper.best, "steps": step}
+    return task, {
+        "ratios": final,
+        "trajectory": trajectory,
+        "best_val_loss": stopper.best,
+        "steps": step,
+    }
 
 
 def _summarise_ratios(sources: list[str], records: list[dict]) -> dict:
@@ -225,7 +249,9 @@ def _summarise_ratios(sources: list[str], records: list[dict]) -> dict:
 
 
 def _metrics(classification: bool, y_true: np.ndarray, pred: np.ndarray) -> dict:
-    return classification_metrics(y_true, pred) if classification else regression_metrics(y_true, pred)
+    return (
+        classification_metrics(y_true, pred) if classification else regression_metrics(y_true, pred)
+    )
 
 
 def add_task(
@@ -261,23 +287,48 @@ def add_task(
 
     if test_smiles is not None:
         test_set = set(test_smiles)
-        test_idx = np.array([i for i, s in enumerate(table.smiles) if s in test_set], dtype=np.int64)
-        fit_idx = np.array([i for i, s in enumerate(table.smiles) if s not in test_set], dtype=np.int64)
+        test_idx = np.array(
+            [i for i, s in enumerate(table.smiles) if s in test_set], dtype=np.int64
+        )
+        fit_idx = np.array(
+            [i for i, s in enumerate(table.smiles) if s not in test_set], dtype=np.int64
+        )
     else:
-        fit_idx, test_idx = holdout_split(table.smiles, config.test_fraction, config.split, config.seed)
+        fit_idx, test_idx = holdout_split(
+            table.smiles, config.test_fraction, config.split, config.seed
+        )
     if len(fit_idx) < MIN_ROWS:
-        raise TaskDataError(f"only {len(fit_idx)} molecules left for training after holding out the test set")
+        raise TaskDataError(
+            f"only {len(fit_idx)} molecules left for training after holding out the test set"
+        )
 
-    emit({"stage": "featurising", "fraction": 0.02, "message": f"embedding {len(table)} molecules with the frozen backbone"})
+    emit(
+        {
+            "stage": "featurising",
+            "fraction": 0.02,
+            "message": f"embedding {len(table)} molecules with the frozen backbone",
+        }
+    )
     t0 = time.perf_counter()
-    frozen = compute_frozen_sources(backbone, table.smiles, noise_samples=config.weights.noise_samples, noise_scale=config.weights.noise_scale, seed=config.seed)
+    frozen = compute_frozen_sources(
+        backbone,
+        table.smiles,
+        noise_samples=config.weights.noise_samples,
+        noise_scale=config.weights.noise_scale,
+        seed=config.seed,
+    )
     featurize_seconds = time.perf_counter() - t0
 
     y_fit = table.Y[fit_idx, 0]
-    y_mean, y_std = (0.0, 1.0) if classification else (float(y_fit.mean()), float(y_fit.std() or 1.0))
+    y_mean, y_std = (
+        (0.0, 1.0) if classification else (float(y_fit.mean()), float(y_fit.std() or 1.0))
+    )
     device = frozen.h.device
     y_all = torch.as_tensor((table.Y[:, 0] - y_mean) / y_std, dtype=torch.float32, device=device)
-    frozen_fit, y_fit_t = frozen.subset(torch.as_tensor(fit_idx, device=device)), y_all[torch.as_tensor(fit_idx, device=device)]
+    frozen_fit, y_fit_t = (
+        frozen.subset(torch.as_tensor(fit_idx, device=device)),
+        y_all[torch.as_tensor(fit_idx, device=device)],
+    )
 
     fit_smiles = [table.smiles[i] for i in fit_idx]
     folds = _member_folds(fit_smiles, config.ensemble, config.seed)
@@ -286,19 +337,44 @@ def add_task(
     oof_ad = np.full(len(fit_idx), np.nan)
     for k, (tr, va) in enumerate(folds):
         fold_of[va] = k
-        oof_ad[va] = domain.against(frozen_fit.common_chart[tr]).score(frozen_fit.common_chart[va]).numpy()
+        oof_ad[va] = (
+            domain.against(frozen_fit.common_chart[tr]).score(frozen_fit.common_chart[va]).numpy()
+        )
     n_runs = len(folds) * (2 if config.train_baseline else 1)
 
-    def train_ensemble(kind: str, ratio_settings: RatioSettings, offset: int) -> tuple[list, list[dict], np.ndarray]:
+    def train_ensemble(
+        kind: str, ratio_settings: RatioSettings, offset: int
+    ) -> tuple[list, list[dict], np.ndarray]:
         """K members on the folds, and each molecule's prediction by the member that did not train on it."""
         modules, recs, oof = [], [], np.full(len(fit_idx), np.nan)
         for k, (tr, va) in enumerate(folds):
+
             def member_progress(step: int, val: float, lam: torch.Tensor, k: int = k) -> None:
                 fraction = 0.05 + 0.9 * (offset + k + step / config.max_steps) / n_runs
-                emit({"stage": "training" if kind == "gate" else "baseline", "fraction": min(fraction, 0.95), "member": k, "step": step, "val_loss": val,
-                      "ratios": lam.cpu().tolist(), "message": f"{'member' if kind == 'gate' else 'probe'} {k + 1}/{len(folds)}, step {step}"})
+                emit(
+                    {
+                        "stage": "training" if kind == "gate" else "baseline",
+                        "fraction": min(fraction, 0.95),
+                        "member": k,
+                        "step": step,
+                        "val_loss": val,
+                        "ratios": lam.cpu().tolist(),
+                        "message": f"{'member' if kind == 'gate' else 'probe'} {k + 1}/{len(folds)}, step {step}",
+                    }
+                )
 
-            module, record = train_member(backbone, frozen_fit, y_fit_t, tr, va, classification, config, ratio_settings, config.seed * 1000 + k + offset, member_progress)
+            module, record = train_member(
+                backbone,
+                frozen_fit,
+                y_fit_t,
+                tr,
+                va,
+                classification,
+                config,
+                ratio_settings,
+                config.seed * 1000 + k + offset,
+                member_progress,
+            )
             modules.append(module)
             recs.append(record)
             va_t = torch.as_tensor(va, device=device)
@@ -312,11 +388,20 @@ def add_task(
     train_seconds = time.perf_counter() - t0
     probes, oof = [], {"gate": oof_gate}
     if config.train_baseline:
-        emit({"stage": "baseline", "fraction": 0.05 + 0.9 * len(folds) / n_runs, "message": "training the frozen-backbone + new-head baseline"})
+        emit(
+            {
+                "stage": "baseline",
+                "fraction": 0.05 + 0.9 * len(folds) / n_runs,
+                "message": "training the frozen-backbone + new-head baseline",
+            }
+        )
         probes, _, oof["probe"] = train_ensemble("probe", RatioSettings(mode="off"), len(folds))
     held = fold_of >= 0
     oof_metrics = {m: _metrics(classification, y_fit[held], pred[held]) for m, pred in oof.items()}
-    calibration = {m: Calibration.fit(classification, y_fit[held], pred[held], oof_ad[held]).to_dict() for m, pred in oof.items()}
+    calibration = {
+        m: Calibration.fit(classification, y_fit[held], pred[held], oof_ad[held]).to_dict()
+        for m, pred in oof.items()
+    }
 
     sources = backbone.task_names
     task = AddedTask(
@@ -348,17 +433,44 @@ def add_task(
         out = task.predict_from_representation(frozen_test.h, frozen_test.common_chart)
         y_true = table.Y[test_idx, 0]
         test_metrics = _metrics(classification, y_true, out["mean"])
-        test_predictions = {"smiles": [table.smiles[i] for i in test_idx], "y_true": y_true.tolist(), **{k: v.tolist() for k, v in out.items()}}
+        test_predictions = {
+            "smiles": [table.smiles[i] for i in test_idx],
+            "y_true": y_true.tolist(),
+            **{k: v.tolist() for k, v in out.items()},
+        }
         if probes:
-            baseline = task.predict_from_representation(frozen_test.h, frozen_test.common_chart, "probe")
+            baseline = task.predict_from_representation(
+                frozen_test.h, frozen_test.common_chart, "probe"
+            )
             baseline_metrics = _metrics(classification, y_true, baseline["mean"])
             test_predictions["baseline"] = baseline["mean"].tolist()
         task.metadata["test_metrics"] = test_metrics
         task.metadata["baseline_test_metrics"] = baseline_metrics
-    timings = {"featurize_seconds": featurize_seconds, "train_seconds": train_seconds, "total_seconds": time.perf_counter() - started}
+    timings = {
+        "featurize_seconds": featurize_seconds,
+        "train_seconds": train_seconds,
+        "total_seconds": time.perf_counter() - started,
+    }
     task.metadata["timings"] = timings
     task.metadata["n_invalid_rows"] = len(table.invalid)
-    oof_record = {"smiles": fit_smiles, "y_true": y_fit.tolist(), "fold": fold_of.tolist(), "ad_score": oof_ad.tolist(), **{m: v.tolist() for m, v in oof.items()}}
-    task.metadata["oof"] = oof_record  # kept with the task: the preview's and the known-value corrections' held-out checks use it
+    oof_record = {
+        "smiles": fit_smiles,
+        "y_true": y_fit.tolist(),
+        "fold": fold_of.tolist(),
+        "ad_score": oof_ad.tolist(),
+        **{m: v.tolist() for m, v in oof.items()},
+    }
+    task.metadata["oof"] = (
+        oof_record  # kept with the task: the preview's and the known-value corrections' held-out checks use it
+    )
     emit({"stage": "done", "fraction": 1.0, "message": "task added"})
-    return TaskAdditionResult(task, table.invalid, n_valid_rows - len(table), test_metrics, baseline_metrics, timings, test_predictions, oof_record)
+    return TaskAdditionResult(
+        task,
+        table.invalid,
+        n_valid_rows - len(table),
+        test_metrics,
+        baseline_metrics,
+        timings,
+        test_predictions,
+        oof_record,
+    )

@@ -53,14 +53,19 @@ class ConformalInterval:
     n_calibration: int
 
     @classmethod
-    def fit(cls, residuals: np.ndarray, ad_scores: np.ndarray, level: float = LEVEL) -> "ConformalInterval":
+    def fit(
+        cls, residuals: np.ndarray, ad_scores: np.ndarray, level: float = LEVEL
+    ) -> ConformalInterval:
         """From held-out residuals (y − ŷ) and their domain scores; NaN pairs are skipped.
 
         q is the ⌈(n+1)·level⌉-th smallest normalised residual (the finite-sample conformal
         quantile); with too few residuals for that rank, the largest one is used and the
         interval can under-cover (stated by ``n_calibration``).
         """
-        residuals, ad_scores = np.asarray(residuals, dtype=np.float64), np.asarray(ad_scores, dtype=np.float64)
+        residuals, ad_scores = (
+            np.asarray(residuals, dtype=np.float64),
+            np.asarray(ad_scores, dtype=np.float64),
+        )
         ok = np.isfinite(residuals) & np.isfinite(ad_scores)
         scores = np.sort(np.abs(residuals[ok]) / domain_scale(ad_scores[ok]))
         if not len(scores):
@@ -80,7 +85,7 @@ class ConformalInterval:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ConformalInterval":
+    def from_dict(cls, data: dict) -> ConformalInterval:
         return cls(float(data["level"]), float(data["quantile"]), int(data["n_calibration"]))
 
 
@@ -97,7 +102,7 @@ class PlattScaling:
     b: float = 0.0
 
     @classmethod
-    def fit(cls, probabilities: np.ndarray, labels: np.ndarray) -> "PlattScaling":
+    def fit(cls, probabilities: np.ndarray, labels: np.ndarray) -> PlattScaling:
         """Logistic regression of the labels on logit(p); identity when one class is missing.
 
         A negative slope (held-out ranking worse than chance) is not turned into a reversed
@@ -121,7 +126,7 @@ class PlattScaling:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PlattScaling":
+    def from_dict(cls, data: dict) -> PlattScaling:
         return cls(float(data["a"]), float(data["b"]))
 
 
@@ -133,16 +138,30 @@ class Calibration:
     platt: PlattScaling | None = None
 
     @classmethod
-    def fit(cls, classification: bool, y_true: np.ndarray, prediction: np.ndarray, ad_scores: np.ndarray, level: float = LEVEL) -> "Calibration":
+    def fit(
+        cls,
+        classification: bool,
+        y_true: np.ndarray,
+        prediction: np.ndarray,
+        ad_scores: np.ndarray,
+        level: float = LEVEL,
+    ) -> Calibration:
         if classification:
             return cls(platt=PlattScaling.fit(prediction, y_true))
-        return cls(interval=ConformalInterval.fit(np.asarray(y_true) - np.asarray(prediction), ad_scores, level))
+        return cls(
+            interval=ConformalInterval.fit(
+                np.asarray(y_true) - np.asarray(prediction), ad_scores, level
+            )
+        )
 
     def to_dict(self) -> dict:
-        return {"interval": self.interval.to_dict() if self.interval else None, "platt": self.platt.to_dict() if self.platt else None}
+        return {
+            "interval": self.interval.to_dict() if self.interval else None,
+            "platt": self.platt.to_dict() if self.platt else None,
+        }
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "Calibration":
+    def from_dict(cls, data: dict | None) -> Calibration:
         data = data or {}
         return cls(
             ConformalInterval.from_dict(data["interval"]) if data.get("interval") else None,

@@ -31,12 +31,16 @@ DOMAIN_EXPLANATION = (
 def domain_label(scores: np.ndarray) -> np.ndarray:
     """Domain scores (N,) → words: "inside", "near the edge", "outside the training data" ('' for NaN)."""
     scores = np.asarray(scores, dtype=np.float64)
-    labels = np.where(scores <= 1.0, INSIDE, np.where(scores <= EDGE, NEAR_EDGE, OUTSIDE)).astype(object)
+    labels = np.where(scores <= 1.0, INSIDE, np.where(scores <= EDGE, NEAR_EDGE, OUTSIDE)).astype(
+        object
+    )
     labels[~np.isfinite(scores)] = ""
     return labels
 
 
-def _knn_mean_distance(query: torch.Tensor, reference: torch.Tensor, k: int, exclude_self: bool) -> torch.Tensor:
+def _knn_mean_distance(
+    query: torch.Tensor, reference: torch.Tensor, k: int, exclude_self: bool
+) -> torch.Tensor:
     distances = torch.cdist(query, reference)
     if exclude_self:
         distances.fill_diagonal_(float("inf"))
@@ -53,7 +57,12 @@ class ApplicabilityDomain:
     neighbours: int = DEFAULT_NEIGHBOURS
 
     @classmethod
-    def fit(cls, chart_points: torch.Tensor, neighbours: int = DEFAULT_NEIGHBOURS, quantile: float = DEFAULT_QUANTILE) -> "ApplicabilityDomain":
+    def fit(
+        cls,
+        chart_points: torch.Tensor,
+        neighbours: int = DEFAULT_NEIGHBOURS,
+        quantile: float = DEFAULT_QUANTILE,
+    ) -> ApplicabilityDomain:
         points = chart_points.detach().float().cpu()
         if points.shape[0] < 2:
             raise ValueError("the applicability domain needs at least two training molecules")
@@ -61,7 +70,7 @@ class ApplicabilityDomain:
         threshold = float(torch.quantile(own, quantile).clamp(min=1e-8))
         return cls(points, threshold, neighbours)
 
-    def against(self, reference: torch.Tensor) -> "ApplicabilityDomain":
+    def against(self, reference: torch.Tensor) -> ApplicabilityDomain:
         """The same threshold with other reference points (out-of-fold scores: a fold against the rest)."""
         return replace(self, reference=reference.detach().float().cpu())
 
@@ -69,4 +78,12 @@ class ApplicabilityDomain:
         """(N,) scores; ≤ 1 is in domain."""
         if chart_points.shape[0] == 0:
             return torch.zeros(0)
-        return _knn_mean_distance(chart_points.detach().float().cpu(), self.reference, self.neighbours, exclude_self=False) / self.threshold
+        return (
+            _knn_mean_distance(
+                chart_points.detach().float().cpu(),
+                self.reference,
+                self.neighbours,
+                exclude_self=False,
+            )
+            / self.threshold
+        )

@@ -37,9 +37,15 @@ class FrozenSources:
     def __len__(self) -> int:
         return self.h.shape[0]
 
-    def subset(self, index: torch.Tensor) -> "FrozenSources":
+    def subset(self, index: torch.Tensor) -> FrozenSources:
         return FrozenSources(
-            self.h[index], self.z[:, index], self.u[:, index], self.y_hat[:, index], self.noise[:, index], self.noise_norm[:, index], self.stretch[:, :, index]
+            self.h[index],
+            self.z[:, index],
+            self.u[:, index],
+            self.y_hat[:, index],
+            self.noise[:, index],
+            self.noise_norm[:, index],
+            self.stretch[:, :, index],
         )
 
     @property
@@ -72,9 +78,15 @@ def compute_frozen_sources(
     modules = list(backbone.tasks.values())
     y_hat = pad_columns([m.head_columns(z[k]) for k, m in enumerate(modules)])
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    sigma = noise_scale * h.std(dim=0, keepdim=True).clamp(min=1e-6) if len(h) > 1 else torch.full_like(h, noise_scale)
+    sigma = (
+        noise_scale * h.std(dim=0, keepdim=True).clamp(min=1e-6)
+        if len(h) > 1
+        else torch.full_like(h, noise_scale)
+    )
     noise = (torch.randn((noise_samples, *h.shape), generator=generator).to(h.device)) * sigma
     noise_norm = torch.linalg.vector_norm(noise, dim=-1)
     noisy = h.unsqueeze(0) + noise
-    stretch = torch.stack([chart_distances(u[k], m.chart(m.latent(noisy)), noise_norm) for k, m in enumerate(modules)])
+    stretch = torch.stack(
+        [chart_distances(u[k], m.chart(m.latent(noisy)), noise_norm) for k, m in enumerate(modules)]
+    )
     return FrozenSources(h, z, u, y_hat, noise, noise_norm, stretch)

@@ -20,10 +20,14 @@ from gate_core.training.objective import LossWeights
 from gate_core.transfer.frozen import FrozenSources
 
 
-def _masked_mse_per_source(pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, classification: bool) -> torch.Tensor:
+def _masked_mse_per_source(
+    pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, classification: bool
+) -> torch.Tensor:
     """(S, N) predictions of one target against y (N,) under mask (N,) → (S,) losses."""
     if classification:
-        err = nn.functional.binary_cross_entropy_with_logits(pred, y.expand_as(pred), reduction="none")
+        err = nn.functional.binary_cross_entropy_with_logits(
+            pred, y.expand_as(pred), reduction="none"
+        )
     else:
         err = (pred - y) ** 2
     maskf = mask.to(pred.dtype)
@@ -45,24 +49,35 @@ class FrozenSourceReadout:
     def __init__(self, sources: list[TaskModules]) -> None:
         width = max(m.width for m in sources)
 
-        def stacked(layer: str, index: int, pad_to: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        def stacked(
+            layer: str, index: int, pad_to: int | None = None
+        ) -> tuple[torch.Tensor, torch.Tensor]:
             linears = [getattr(m, layer)[index] for m in sources]
             weights = [lin.weight.detach() for lin in linears]  # (out, in)
             biases = [lin.bias.detach() for lin in linears]
             if pad_to is not None:
                 weights = [nn.functional.pad(w, (0, 0, 0, pad_to - w.shape[0])) for w in weights]
                 biases = [nn.functional.pad(b, (0, pad_to - b.shape[0])) for b in biases]
-            return torch.stack(weights).transpose(1, 2), torch.stack(biases).unsqueeze(1)  # (S, in, out), (S, 1, out)
+            return torch.stack(weights).transpose(1, 2), torch.stack(biases).unsqueeze(
+                1
+            )  # (S, in, out), (S, 1, out)
 
-        self.inverse_in, self.inverse_out = stacked("inverse_transfer", 0), stacked("inverse_transfer", 3)
+        self.inverse_in, self.inverse_out = (
+            stacked("inverse_transfer", 0),
+            stacked("inverse_transfer", 3),
+        )
         self.head_in, self.head_out = stacked("head_net", 0), stacked("head_net", 3, pad_to=width)
         widths = torch.tensor([m.width for m in sources], device=self.head_out[0].device)
-        self.column_mask = torch.arange(width, device=widths.device).unsqueeze(0) < widths.unsqueeze(1)
+        self.column_mask = torch.arange(width, device=widths.device).unsqueeze(
+            0
+        ) < widths.unsqueeze(1)
 
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
         x = u.unsqueeze(0).expand(self.inverse_in[0].shape[0], -1, -1)
         x = torch.baddbmm(self.inverse_in[1], x, self.inverse_in[0])
-        x = torch.baddbmm(self.inverse_out[1], nn.functional.silu(x), self.inverse_out[0])  # T_s⁻¹(u)
+        x = torch.baddbmm(
+            self.inverse_out[1], nn.functional.silu(x), self.inverse_out[0]
+        )  # T_s⁻¹(u)
         x = torch.baddbmm(self.head_in[1], x, self.head_in[0])
         return torch.baddbmm(self.head_out[1], torch.relu(x), self.head_out[0])  # H_s(·), (S, B, W)
 
@@ -75,7 +90,12 @@ class TaskAdditionLoss(nn.Module):
     """
 
     def __init__(
-        self, task: TaskModules, backbone: GATEModel, weights: LossWeights, classification: bool, align_subsample: int = 64
+        self,
+        task: TaskModules,
+        backbone: GATEModel,
+        weights: LossWeights,
+        classification: bool,
+        align_subsample: int = 64,
     ) -> None:
         super().__init__()
         self.task = task
@@ -90,7 +110,9 @@ class TaskAdditionLoss(nn.Module):
     def n_sources(self) -> int:
         return self._n_sources
 
-    def forward(self, frozen: FrozenSources, y: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, frozen: FrozenSources, y: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         w, task = self.weights, self.task
         z = task.latent(frozen.h)
         u = task.chart(z)
@@ -112,13 +134,19 @@ class TaskAdditionLoss(nn.Module):
         # direction 2: each frozen source head reads the new chart point, against its own prediction
         via_new = self._sources(u)  # (S, B, W)
         columns = self._sources.column_mask.to(via_new.dtype).unsqueeze(1)  # (S, 1, W)
-        map_out = (((via_new - frozen.y_hat) ** 2) * columns).sum(dim=2).mean(dim=1) / columns.sum(dim=2).squeeze(1)
-        stretch = chart_distances(u, task.chart(task.latent(frozen.h.unsqueeze(0) + frozen.noise)), frozen.noise_norm)
+        map_out = (((via_new - frozen.y_hat) ** 2) * columns).sum(dim=2).mean(dim=1) / columns.sum(
+            dim=2
+        ).squeeze(1)
+        stretch = chart_distances(
+            u, task.chart(task.latent(frozen.h.unsqueeze(0) + frozen.noise)), frozen.noise_norm
+        )
         dis = ((stretch.unsqueeze(0) - frozen.stretch) ** 2).mean(dim=(1, 2))  # (S,)
         align = w.cons * cons + w.map * 0.5 * (map_in + map_out) + w.dis * dis
         return reg, auto, align
 
-    def inner_loss(self, frozen: FrozenSources, y: torch.Tensor, mask: torch.Tensor, ratios: torch.Tensor) -> torch.Tensor:
+    def inner_loss(
+        self, frozen: FrozenSources, y: torch.Tensor, mask: torch.Tensor, ratios: torch.Tensor
+    ) -> torch.Tensor:
         if not bool((ratios > 0).any()):  # ratios off: skip the alignment terms entirely
             task = self.task
             z = task.latent(frozen.h)
@@ -132,4 +160,6 @@ class TaskAdditionLoss(nn.Module):
         """What the outer problem minimises: the new task's own loss on held-out labels."""
         pred = self.task.head(self.task.latent(frozen.h))
         cls = torch.tensor([self.classification], device=pred.device)
-        return masked_task_loss(pred[:, None], y[:, None], torch.ones_like(y, dtype=torch.bool)[:, None], cls)
+        return masked_task_loss(
+            pred[:, None], y[:, None], torch.ones_like(y, dtype=torch.bool)[:, None], cls
+        )

@@ -48,13 +48,19 @@ class RatioSettings:
         """Refuse pins and exclusions of sources the backbone does not have, and bad pins."""
         for name in [*self.pinned, *self.excluded]:
             if name not in sources:
-                raise ValueError(f"unknown source task {name!r}; the backbone has: {', '.join(sources)}")
+                raise ValueError(
+                    f"unknown source task {name!r}; the backbone has: {', '.join(sources)}"
+                )
         for name, value in self.pinned.items():
             if not math.isfinite(value) or value < 0:
-                raise ValueError(f"pinned ratio for {name} must be a finite number ≥ 0, got {value}")
+                raise ValueError(
+                    f"pinned ratio for {name} must be a finite number ≥ 0, got {value}"
+                )
 
 
-def transferability(y_hat: torch.Tensor, widths: list[int], y: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
+def transferability(
+    y_hat: torch.Tensor, widths: list[int], y: torch.Tensor, ridge: float = 1e-3
+) -> torch.Tensor:
     """Per source: leave-one-out R² of a ridge regression of the target on the source's frozen prediction.
 
     Why: the look-ahead hypergradient alone raises a pure-noise source as much as a noisy copy
@@ -71,8 +77,16 @@ def transferability(y_hat: torch.Tensor, widths: list[int], y: torch.Tensor, rid
     total = ((y - y.mean()) ** 2).mean().clamp(min=1e-12)
     scores = []
     for s, width in enumerate(widths):
-        x = torch.cat([y_hat[s, :, :width].to(torch.float64), torch.ones(n, 1, dtype=torch.float64, device=y.device)], dim=1)
-        x = (x - torch.cat([x[:, :-1].mean(0), x.new_zeros(1)])) / torch.cat([x[:, :-1].std(0).clamp(min=1e-8), x.new_ones(1)])
+        x = torch.cat(
+            [
+                y_hat[s, :, :width].to(torch.float64),
+                torch.ones(n, 1, dtype=torch.float64, device=y.device),
+            ],
+            dim=1,
+        )
+        x = (x - torch.cat([x[:, :-1].mean(0), x.new_zeros(1)])) / torch.cat(
+            [x[:, :-1].std(0).clamp(min=1e-8), x.new_ones(1)]
+        )
         gram = x.T @ x + ridge * n * torch.diag(torch.cat([x.new_ones(width), x.new_zeros(1)]))
         hat = x @ torch.linalg.solve(gram, x.T)
         residual = (y - hat @ y) / (1.0 - torch.diagonal(hat)).clamp(min=1e-6)
@@ -136,10 +150,15 @@ def lookahead_hypergradient(
     reg, auto, align = functional_call(loss, theta, args=train, strict=True)
     inner_loss = reg + loss.weights.auto * auto + (ratios.detach() * align).sum()
     grads = torch.autograd.grad(inner_loss, [theta[k] for k in names], allow_unused=True)
-    theta_next = {k: (params[k] - eta * g if g is not None else params[k]).requires_grad_(True) for k, g in zip(names, grads)}
+    theta_next = {
+        k: (params[k] - eta * g if g is not None else params[k]).requires_grad_(True)
+        for k, g in zip(names, grads)
+    }
     val_loss = functional_call(_ValidationView(loss), theta_next, args=val, strict=True)
     v_grads = torch.autograd.grad(val_loss, [theta_next[k] for k in names], allow_unused=True)
-    direction = {k: (g if g is not None else torch.zeros_like(params[k])) for k, g in zip(names, v_grads)}
+    direction = {
+        k: (g if g is not None else torch.zeros_like(params[k])) for k, g in zip(names, v_grads)
+    }
     _, directional = jvp(align_only, (params,), (direction,))
     return -eta * directional
 

@@ -37,19 +37,34 @@ _WIDTH = {"type": "integer", "minimum": 1, "maximum": MAX_WIDTH}
 #: The fields :meth:`AddedTask.load` reads; further keys are free-form task metadata.
 TASK_FILE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["format_version", "info", "architecture", "n_members", "y_mean", "y_std", "domain", "backbone_id"],
+    "required": [
+        "format_version",
+        "info",
+        "architecture",
+        "n_members",
+        "y_mean",
+        "y_std",
+        "domain",
+        "backbone_id",
+    ],
     "properties": {
         "format_version": {"type": "integer"},
         "info": {  # exactly TaskInfo's fields: an unknown one would make loading raise
-            "type": "object", "additionalProperties": False, "required": ["name"],
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name"],
             "properties": {
                 **{f.name: {} for f in dataclasses.fields(TaskInfo)},
-                "name": {"type": "string", "maxLength": 200}, "unit": {"type": "string", "maxLength": 100},
-                "task_type": {"enum": TASK_TYPES.names}, "description": {"type": "string", "maxLength": 10_000},
+                "name": {"type": "string", "maxLength": 200},
+                "unit": {"type": "string", "maxLength": 100},
+                "task_type": {"enum": TASK_TYPES.names},
+                "description": {"type": "string", "maxLength": 10_000},
             },
         },
         "architecture": {
-            "type": "object", "additionalProperties": False, "required": ["in_dim", "latent_dim", "hidden"],
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["in_dim", "latent_dim", "hidden"],
             "properties": {"in_dim": _WIDTH, "latent_dim": _WIDTH, "hidden": _WIDTH},
         },
         "n_members": {**_COUNT, "minimum": 1},
@@ -57,8 +72,13 @@ TASK_FILE_SCHEMA: dict[str, Any] = {
         "y_mean": {"type": "number"},
         "y_std": {"type": "number", "exclusiveMinimum": 0},
         "domain": {
-            "type": "object", "additionalProperties": False, "required": ["threshold", "neighbours"],
-            "properties": {"threshold": {"type": "number", "exclusiveMinimum": 0}, "neighbours": {"type": "integer", "minimum": 1, "maximum": 1_000}},
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["threshold", "neighbours"],
+            "properties": {
+                "threshold": {"type": "number", "exclusiveMinimum": 0},
+                "neighbours": {"type": "integer", "minimum": 1, "maximum": 1_000},
+            },
         },
         "backbone_id": {"type": "string", "maxLength": 200},
         "model": {"enum": ["gate", "probe", "preview"]},
@@ -69,16 +89,27 @@ TASK_FILE_SCHEMA: dict[str, Any] = {
 def _expected_shapes(meta: dict[str, Any], backbone: GATEModel) -> dict[str, tuple[int, ...]]:
     """Tensor name → shape the declared architecture needs (built on the meta device: no memory)."""
     arch = meta["architecture"]
-    if (arch["in_dim"], arch["latent_dim"]) != (backbone.config.representation_dim, backbone.config.latent_dim):
+    if (arch["in_dim"], arch["latent_dim"]) != (
+        backbone.config.representation_dim,
+        backbone.config.latent_dim,
+    ):
         raise AddedTaskError(
             f"its architecture (in {arch['in_dim']}, latent {arch['latent_dim']}) does not fit the backbone "
             f"(in {backbone.config.representation_dim}, latent {backbone.config.latent_dim})"
         )
     with torch.device("meta"):
-        shapes = {name: tuple(p.shape) for name, p in TaskModules(arch["in_dim"], arch["latent_dim"], arch["hidden"]).state_dict().items()}
+        shapes = {
+            name: tuple(p.shape)
+            for name, p in TaskModules(arch["in_dim"], arch["latent_dim"], arch["hidden"])
+            .state_dict()
+            .items()
+        }
     expected = {
         f"{kind}{k}.{name}": shape
-        for kind, count in (("member", meta["n_members"]), ("probe", meta.get("n_probe_members", 0)))
+        for kind, count in (
+            ("member", meta["n_members"]),
+            ("probe", meta.get("n_probe_members", 0)),
+        )
         for k in range(count)
         for name, shape in shapes.items()
     }
@@ -95,7 +126,9 @@ def _check_tensors(path: Path, expected: dict[str, tuple[int, ...]], latent_dim:
     if reference is None or len(reference) != 2 or reference[1] != latent_dim:
         raise AddedTaskError(f"its domain reference has shape {reference}, not (n, {latent_dim})")
     if found != expected:
-        wrong = sorted(set(found) ^ set(expected)) or sorted(k for k in found if found[k] != expected[k])
+        wrong = sorted(set(found) ^ set(expected)) or sorted(
+            k for k in found if found[k] != expected[k]
+        )
         raise AddedTaskError(f"its weights do not match its architecture ({', '.join(wrong[:3])})")
 
 
@@ -115,7 +148,9 @@ def check_task_folder(path: str | Path, backbone: GATEModel, backbone_id: str) -
     except AddedTaskError:
         raise
     except Exception as exc:  # whatever a damaged file makes loading or predicting raise
-        raise AddedTaskError(f"it cannot be loaded or predict ({type(exc).__name__}: {exc})") from exc
+        raise AddedTaskError(
+            f"it cannot be loaded or predict ({type(exc).__name__}: {exc})"
+        ) from exc
     values = trial[["mean", "std"]].to_numpy(dtype=float)
     if not np.isfinite(values).all():
         raise AddedTaskError(

@@ -66,7 +66,14 @@ def add_tiny_task(studio):
 
     def add(name: str = "tiny_logs", csv: str = "target_tiny.csv", **config):
         frame = pd.read_csv(DATA / csv)
-        record, _ = studio.add_task(frame, "smiles", "value", name, unit="log units", config=config_from_options({**TINY_CONFIG, **config}))
+        record, _ = studio.add_task(
+            frame,
+            "smiles",
+            "value",
+            name,
+            unit="log units",
+            config=config_from_options({**TINY_CONFIG, **config}),
+        )
         return record
 
     return add

@@ -36,7 +36,10 @@ def test_upload_shows_validation_and_detected_columns(run_page):
     assert at.selectbox(key="add_smiles_col").value == "smiles"
     assert at.selectbox(key="add_target_col").value == "value"
     assert at.text_input(key="add_name").value == "target_tiny"
-    assert "no other prediction changes" in at.caption[0].value and "inverse transfer" not in at.caption[0].value  # plain words
+    assert (
+        "no other prediction changes" in at.caption[0].value
+        and "inverse transfer" not in at.caption[0].value
+    )  # plain words
     assert [s.value for s in at.subheader][:3] == ["Validation", PREVIEW_TITLE, "Options"]
     assert not at.error
     assert {m.label: m.value for m in at.metric}["molecules to train on"] == "60"
@@ -55,13 +58,18 @@ def test_start_enqueues_a_run_and_shows_its_results(run_page, studio, wait_for_r
     at.button(key="add_start").click()
     at.run()
     assert not at.exception and not at.error, errors(at)
-    assert PREVIEW_TITLE in [s.value for s in at.subheader]  # the preview stays while the task trains
+    assert PREVIEW_TITLE in [
+        s.value for s in at.subheader
+    ]  # the preview stays while the task trains
     runs = studio.registry.list_runs()
     assert len(runs) == 1 and runs[0].task_name == "tiny_logs"
     options = runs[0].options
     assert options["unit"] == "log units" and options["smiles_column"] == "smiles"
     assert options["config"]["ensemble"] == 1 and options["config"]["excluded"] == ["Tm_K"]
-    assert options["config"]["ratios"] == DEFAULT_RATIO_MODE == "uniform" and options["config"]["test_fraction"] == 0.0
+    assert (
+        options["config"]["ratios"] == DEFAULT_RATIO_MODE == "uniform"
+        and options["config"]["test_fraction"] == 0.0
+    )
     assert at.session_state["add_run_id"] == runs[0].id
     assert at.header[0].value == f"Run {runs[0].id}: tiny_logs"
 
@@ -72,9 +80,14 @@ def test_start_enqueues_a_run_and_shows_its_results(run_page, studio, wait_for_r
     assert "tiny_logs" in at.success[0].value
     assert not at.table  # every molecule trained: no separate test set by default
     # the models side by side, scored out of fold, with their intervals; the chemist chooses
-    comparison = next(d.value for d in at.dataframe if "recommended" in d.value.columns)  # AppTest keeps no key on dataframes
+    comparison = next(
+        d.value for d in at.dataframe if "recommended" in d.value.columns
+    )  # AppTest keeps no key on dataframes
     assert comparison["model"].tolist() == ["trained task (GATE)", "frozen-backbone probe"]
-    assert comparison["± interval (inside the domain)"].gt(0).all() and comparison["recommended"].tolist().count("★") == 1
+    assert (
+        comparison["± interval (inside the domain)"].gt(0).all()
+        and comparison["recommended"].tolist().count("★") == 1
+    )
     assert any("90 % interval" in c.value for c in at.caption)
     assert {f"run{run.id}_oof_parity", f"run{run.id}_ratios"} <= charts(at)
     record = studio.registry.get_task("tiny_logs")
@@ -86,13 +99,17 @@ def test_start_enqueues_a_run_and_shows_its_results(run_page, studio, wait_for_r
     assert not at.exception, errors(at)
     assert studio.registry.get_task("tiny_logs").metrics["model"] == other
     assert studio.registry.get_task("tiny_logs").ratios["Tm_K"]["ratio"] == 0.0
-    assert PREVIEW_TITLE not in [s.value for s in at.subheader] and "preview_chart" not in charts(at)  # replaced by the result
+    assert PREVIEW_TITLE not in [s.value for s in at.subheader] and "preview_chart" not in charts(
+        at
+    )  # replaced by the result
     assert any("replace the zero-training preview" in c.value for c in at.caption)
 
 
 def test_failed_run_shows_its_error(run_page, studio, wait_for_run):
     frame = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv")
-    run_id = studio.registry.enqueue_run("broken", {"config": {"ratios": "learned", "pinned": {"no_such_source": 1.0}}}, frame)
+    run_id = studio.registry.enqueue_run(
+        "broken", {"config": {"ratios": "learned", "pinned": {"no_such_source": 1.0}}}, frame
+    )
     at = run_page(PAGE)
     at.session_state["add_run_id"] = run_id
     assert wait_for_run(studio.registry, run_id).status == "failed"
@@ -118,7 +135,12 @@ def test_example_dataset_is_validated(run_page):
         ("notes.pdf.csv", b"%PDF-1.4\n\x00\x01\x02 binary", "not text"),
         ("one_row.csv", b"smiles,value\nCCO,1.0\n", "only 1 valid molecules"),
         ("header_only.csv", b"smiles,value\n", "no data rows"),
-        ("text_target.csv", b"smiles,activity\n" + b"".join(f"{s},high\n".encode() for s in ["CCO", "CCC", "CCN", "c1ccccc1"] * 6), "No column of this table holds numbers"),
+        (
+            "text_target.csv",
+            b"smiles,activity\n"
+            + b"".join(f"{s},high\n".encode() for s in ["CCO", "CCC", "CCN", "c1ccccc1"] * 6),
+            "No column of this table holds numbers",
+        ),
     ],
 )
 def test_bad_files_show_an_error_not_a_crash(run_page, name, data, message):
@@ -145,7 +167,12 @@ def huuskonen_sdf(n: int = 60) -> bytes:
     writer = Chem.SDWriter(sdf)
     for i, (smiles, value) in enumerate(zip(tiny["smiles"], tiny["value"]), start=1):
         mol = Chem.MolFromSmiles(smiles)
-        for key, text in (("ID", str(i)), ("NAME", f"compound {i}"), ("SOL_classification", "(A) low"), ("logS (mol/L)", str(value))):
+        for key, text in (
+            ("ID", str(i)),
+            ("NAME", f"compound {i}"),
+            ("SOL_classification", "(A) low"),
+            ("logS (mol/L)", str(value)),
+        ):
             mol.SetProp(key, text)
         writer.write(mol)
     writer.close()
@@ -155,8 +182,14 @@ def huuskonen_sdf(n: int = 60) -> bytes:
 def test_id_column_is_never_the_default_target_and_the_unit_comes_from_the_header(run_page):
     at = upload(run_page(PAGE), "huuskonen.sdf", huuskonen_sdf(), "chemical/x-mdl-sdfile")
     target = at.selectbox(key="add_target_col")
-    assert target.value == "logS (mol/L)" and target.options == ["logS (mol/L)", "ID"]  # numeric only, the ID last
-    assert at.text_input(key="add_name").value == "logS" and at.text_input(key="add_unit").value == "mol/L"
+    assert target.value == "logS (mol/L)" and target.options == [
+        "logS (mol/L)",
+        "ID",
+    ]  # numeric only, the ID last
+    assert (
+        at.text_input(key="add_name").value == "logS"
+        and at.text_input(key="add_unit").value == "mol/L"
+    )
     assert not at.warning and not at.error
     target.set_value("ID").run()
     assert "looks like a row number or ID" in " | ".join(w.value for w in at.warning)
@@ -165,10 +198,19 @@ def test_id_column_is_never_the_default_target_and_the_unit_comes_from_the_heade
 
 def test_a_suspicious_target_distribution_is_warned_about(run_page):
     tiny = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv")
-    data = tiny.assign(value=10 ** (tiny["value"] / 4)).rename(columns={"value": "IC50 (nM)"}).to_csv(index=False).encode()
+    data = (
+        tiny.assign(value=10 ** (tiny["value"] / 4))
+        .rename(columns={"value": "IC50 (nM)"})
+        .to_csv(index=False)
+        .encode()
+    )
     at = upload(run_page(PAGE), "ic50.csv", data)
-    assert "Check the target column before training: the values span" in " | ".join(w.value for w in at.warning)
-    assert "log scale" in at.warning[0].value and at.button(key="add_start").disabled is False  # a warning, not a block
+    assert "Check the target column before training: the values span" in " | ".join(
+        w.value for w in at.warning
+    )
+    assert (
+        "log scale" in at.warning[0].value and at.button(key="add_start").disabled is False
+    )  # a warning, not a block
 
 
 def test_invalid_smiles_are_listed_with_row_and_reason(run_page):
@@ -179,12 +221,18 @@ def test_invalid_smiles_are_listed_with_row_and_reason(run_page):
     assert not at.error
     skipped = next(d.value for d in at.dataframe if "reason" in d.value.columns)
     assert list(skipped["row"]) == [3, 5]
-    assert "could not parse" in skipped.loc[0, "reason"] and "not a number" in skipped.loc[1, "reason"]
+    assert (
+        "could not parse" in skipped.loc[0, "reason"] and "not a number" in skipped.loc[1, "reason"]
+    )
     assert any("2 of 60 rows cannot be used" in i.value for i in at.info)
 
 
 def test_duplicates_are_merged_by_median(run_page):
-    data = b"smiles,value\n" + b"".join(f"{s},{v}\n".encode() for s, v in [("CCO", 1.0), ("OCC", 3.0), ("CCO", 2.0)]) + TINY_CSV.split(b"\n", 1)[1]
+    data = (
+        b"smiles,value\n"
+        + b"".join(f"{s},{v}\n".encode() for s, v in [("CCO", 1.0), ("OCC", 3.0), ("CCO", 2.0)])
+        + TINY_CSV.split(b"\n", 1)[1]
+    )
     at = upload(run_page(PAGE), "dups.csv", data)
     assert any("merged into one row each (median value)" in i.value for i in at.info)
     assert {m.label: m.value for m in at.metric}["duplicate rows merged"] == "2"
@@ -224,20 +272,26 @@ def test_upload_shows_a_zero_training_preview_on_held_out_molecules(run_page):
     assert any("Held-out R²" in m.value and "(n = 9)" in m.value for m in at.markdown)
 
 
-def test_without_a_relational_head_there_is_no_preview_and_no_error(run_page, tiny_backbone, tmp_path, monkeypatch):
+def test_without_a_relational_head_there_is_no_preview_and_no_error(
+    run_page, tiny_backbone, tmp_path, monkeypatch
+):
     copy = tmp_path / "headless" / "backbone"
     shutil.copytree(tiny_backbone, copy)
     monkeypatch.setenv("GATE_BACKBONE", str(copy))
     at = upload(run_page(PAGE), "target_tiny.csv", TINY_CSV)
     assert not at.error and "preview_chart" not in charts(at)
-    assert any("No preview for this table" in i.value and "no relational head" in i.value for i in at.info)
+    assert any(
+        "No preview for this table" in i.value and "no relational head" in i.value for i in at.info
+    )
     assert at.button(key="add_start").disabled is False
 
 
 def test_taken_name_is_refused_before_queueing(run_page, studio, add_tiny_task):
     add_tiny_task("target_tiny")
     at = upload(run_page(PAGE), "target_tiny.csv", TINY_CSV)
-    assert at.text_input(key="add_name").value == "target_tiny_2"  # the suggestion avoids taken names
+    assert (
+        at.text_input(key="add_name").value == "target_tiny_2"
+    )  # the suggestion avoids taken names
     at.text_input(key="add_name").set_value("target_tiny")
     at.button(key="add_start").click().run()
     assert "already exists" in errors(at)
@@ -263,8 +317,16 @@ def test_excel_and_sdf_uploads(run_page):
     tiny = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv")
     buffer = io.BytesIO()
     tiny.rename(columns={"smiles": "SMILES", "value": "logS"}).to_excel(buffer, index=False)
-    at = upload(run_page(PAGE), "tiny.xlsx", buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    assert (at.selectbox(key="add_smiles_col").value, at.selectbox(key="add_target_col").value) == ("SMILES", "logS")
+    at = upload(
+        run_page(PAGE),
+        "tiny.xlsx",
+        buffer.getvalue(),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    assert (at.selectbox(key="add_smiles_col").value, at.selectbox(key="add_target_col").value) == (
+        "SMILES",
+        "logS",
+    )
     assert at.text_input(key="add_name").value == "logS" and not at.error
 
     sdf = io.StringIO()
@@ -275,7 +337,10 @@ def test_excel_and_sdf_uploads(run_page):
         writer.write(mol)
     writer.close()
     at = upload(run_page(PAGE), "tiny.sdf", sdf.getvalue().encode(), "chemical/x-mdl-sdfile")
-    assert (at.selectbox(key="add_smiles_col").value, at.selectbox(key="add_target_col").value) == ("smiles", "solubility")
+    assert (at.selectbox(key="add_smiles_col").value, at.selectbox(key="add_target_col").value) == (
+        "smiles",
+        "solubility",
+    )
     assert {m.label: m.value for m in at.metric}["molecules to train on"] == "60" and not at.error
 
 
@@ -299,18 +364,30 @@ def headings(at: AppTest) -> list[str]:
     return found
 
 
-def test_a_run_sits_at_the_top_disables_start_and_a_new_upload_clears_it(run_page, studio, monkeypatch):
+def test_a_run_sits_at_the_top_disables_start_and_a_new_upload_clears_it(
+    run_page, studio, monkeypatch
+):
     from gate_core.worker import TaskWorker
 
-    monkeypatch.setattr(TaskWorker, "start", lambda self: None)  # no worker: the run stays queued while we look
+    monkeypatch.setattr(
+        TaskWorker, "start", lambda self: None
+    )  # no worker: the run stays queued while we look
     at = upload(run_page(PAGE), "target_tiny.csv", TINY_CSV)
     at.button(key="add_start").click().run()
     assert not at.exception and not at.error, errors(at)
     (run,) = studio.registry.list_runs()
-    assert headings(at)[:2] == [f"Run {run.id}: target_tiny", "Validation"]  # progress above the form
+    assert headings(at)[:2] == [
+        f"Run {run.id}: target_tiny",
+        "Validation",
+    ]  # progress above the form
     assert at.button(key="add_start").disabled is True
     assert any(f"Run {run.id} is queued" in c.value for c in at.caption)
 
-    tiny = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv").rename(columns={"value": "logP"})
+    tiny = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv").rename(
+        columns={"value": "logP"}
+    )
     at = upload(at, "other.csv", tiny.to_csv(index=False).encode())
-    assert not any(h.startswith("Run ") for h in headings(at)) and at.button(key="add_start").disabled is False
+    assert (
+        not any(h.startswith("Run ") for h in headings(at))
+        and at.button(key="add_start").disabled is False
+    )

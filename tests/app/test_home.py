@@ -19,7 +19,9 @@ def test_home_backbone_card_lists_every_property(run_page, studio):
     assert list(card["property"]) == studio.backbone.property_names
     assert {"unit", "molecules", "test RMSE", "test R²"} <= set(card.columns)
     assert card["molecules"].notna().all()
-    sources = [m.value for m in at.markdown if m.value.startswith("**") and m.value.endswith(")")]  # grouped by kind, every source listed
+    sources = [
+        m.value for m in at.markdown if m.value.startswith("**") and m.value.endswith(")")
+    ]  # grouped by kind, every source listed
     assert sources[0] == f"**Experimental properties** ({len(studio.backbone.property_names)})"
     assert sum(int(s.rsplit("(", 1)[1].rstrip(")")) for s in sources) == len(studio.source_tasks)
     assert [h.value for h in at.header] == ["Backbone", "Added tasks", "Next steps"]

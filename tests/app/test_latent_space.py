@@ -39,7 +39,10 @@ def test_task_training_set_side_by_side_with_in_domain_colours(run_page, add_tin
     assert set(figures) == {"latent_plot", "latent_plot2"}
     assert "latent space of tiny_logs" in figures["latent_plot"]["layout"]["title"]["text"]
     assert "latent space of Tm_K" in figures["latent_plot2"]["layout"]["title"]["text"]
-    assert {t["name"] for t in figures["latent_plot"]["data"]} <= {"in domain of tiny_logs: in domain", "in domain of tiny_logs: out of domain"}
+    assert {t["name"] for t in figures["latent_plot"]["data"]} <= {
+        "in domain of tiny_logs: in domain",
+        "in domain of tiny_logs: out of domain",
+    }
 
 
 def test_umap_projection(run_page):
@@ -49,7 +52,9 @@ def test_umap_projection(run_page):
     assert not at.exception
     figure = charts(at)["latent_plot"]
     assert "UMAP of the common chart" in figure["layout"]["title"]["text"]
-    assert sum(len(t["text"]) for t in figure["data"]) == 50  # coloured by a measured value: "no value" and valued traces
+    assert (
+        sum(len(t["text"]) for t in figure["data"]) == 50
+    )  # coloured by a measured value: "no value" and valued traces
 
 
 def test_all_task_training_sets_coloured_by_task(run_page, add_tiny_task):
@@ -70,31 +75,53 @@ def test_training_set_with_invalid_rows_is_cleaned(run_page, studio):
 
     from gate_core.api import config_from_options
 
-    frame = pd.read_csv(Path(__file__).resolve().parents[2] / "tests" / "data" / "target_tiny.csv").astype({"value": object})
+    frame = pd.read_csv(
+        Path(__file__).resolve().parents[2] / "tests" / "data" / "target_tiny.csv"
+    ).astype({"value": object})
     frame.loc[0, "value"], frame.loc[1, "smiles"] = "n/a", "not_a_smiles"
-    studio.add_task(frame, "smiles", "value", "messy", config=config_from_options({"ensemble": 1, "max_steps": 20}))
+    studio.add_task(
+        frame,
+        "smiles",
+        "value",
+        "messy",
+        config=config_from_options({"ensemble": 1, "max_steps": 20}),
+    )
     at = run_page(PAGE, latent_method="PCA", latent_colour="measured messy")
     assert not at.exception
     assert sum(len(t["text"]) for t in charts(at)["latent_plot"]["data"]) == 58
 
 
-def test_your_molecules_are_placed_on_the_fitted_map_labelled_and_colour_defaults_to_a_measured_value(run_page):
+def test_your_molecules_are_placed_on_the_fitted_map_labelled_and_colour_defaults_to_a_measured_value(
+    run_page,
+):
     at = run_page(PAGE, latent_method="PCA", latent_n=100)
-    assert at.selectbox(key="latent_colour").value.startswith("measured ")  # the measured value, not "none"
+    assert at.selectbox(key="latent_colour").value.startswith(
+        "measured "
+    )  # the measured value, not "none"
     before = charts(at)["latent_plot"]
     at.text_area(key="latent_query").set_value("CCO\nc1ccccc1O").run()
     after = charts(at)["latent_plot"]
     mine = after["data"][-1]
-    assert mine["name"] == "your molecules" and mine["mode"] == "markers+text" and mine["text"] == ["CCO", "Oc1ccccc1"]
-    assert [t["x"] for t in after["data"][:-1]] == [t["x"] for t in before["data"]]  # the map did not move
-    at.slider(key="latent_n").set_value(150).run()  # another molecule set: the colour stays a measured value
+    assert (
+        mine["name"] == "your molecules"
+        and mine["mode"] == "markers+text"
+        and mine["text"] == ["CCO", "Oc1ccccc1"]
+    )
+    assert [t["x"] for t in after["data"][:-1]] == [
+        t["x"] for t in before["data"]
+    ]  # the map did not move
+    at.slider(key="latent_n").set_value(
+        150
+    ).run()  # another molecule set: the colour stays a measured value
     assert at.selectbox(key="latent_colour").value.startswith("measured ")
 
 
 def test_a_selection_rings_the_same_molecules_in_both_panels(run_page):
     at = run_page(PAGE, latent_method="PCA", latent_n=50, latent_compare=True)
     assert not any(t["name"] == "selected" for f in charts(at).values() for t in f["data"])
-    picked = charts(at)["latent_plot"]["data"][-1]["text"][:2]  # two molecules' SMILES (no names here)
+    picked = charts(at)["latent_plot"]["data"][-1]["text"][
+        :2
+    ]  # two molecules' SMILES (no names here)
     at.session_state["latent_selected"] = picked  # what a box selection in either panel stores
     at.run()
     assert not at.exception

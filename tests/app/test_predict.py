@@ -15,11 +15,17 @@ PAGE = "pages/4_Predict.py"
 def known(*rows: tuple[str | None, str | None]) -> dict:
     """The known-values editor's edit state: its blank first row filled, further rows added."""
     cells = [{"property": p, "value": v} for p, v in rows]
-    return {"edited_rows": {0: cells[0]} if cells else {}, "added_rows": cells[1:], "deleted_rows": []}
+    return {
+        "edited_rows": {0: cells[0]} if cells else {},
+        "added_rows": cells[1:],
+        "deleted_rows": [],
+    }
 
 
 def csv_of(at) -> pd.DataFrame:
-    return pd.read_csv(io.BytesIO(at.session_state["predict_csv"]), keep_default_na=False, na_values=[""])
+    return pd.read_csv(
+        io.BytesIO(at.session_state["predict_csv"]), keep_default_na=False, na_values=[""]
+    )
 
 
 def messages(elements) -> str:
@@ -34,13 +40,20 @@ def result(at) -> pd.DataFrame | None:
 def test_one_smiles_gives_every_task_with_units_and_a_drawing(run_page, add_tiny_task, studio):
     add_tiny_task("tiny_logs")
     at = run_page(PAGE)
-    assert at.multiselect(key="predict_tasks").value == ["tiny_logs", *studio.backbone.property_names]  # descriptor families are sources, not properties
+    assert at.multiselect(key="predict_tasks").value == [
+        "tiny_logs",
+        *studio.backbone.property_names,
+    ]  # descriptor families are sources, not properties
     at.text_area(key="predict_smiles").set_value("CCO").run()
     assert not at.exception and not at.error
     table = result(at)
     assert list(table["task"]) == ["tiny_logs", *studio.backbone.property_names]
     row = table.iloc[0]
-    assert row["unit"] == "log units" and float(row["± std"]) >= 0 and row["in domain"] in ("yes", "no")
+    assert (
+        row["unit"] == "log units"
+        and float(row["± std"]) >= 0
+        and row["in domain"] in ("yes", "no")
+    )
     assert "None" not in table.astype(str).to_numpy()  # empty cells are blank
     assert table.set_index("task").loc["Tm_K", "unit"] == "K"
     assert len(at.image) == 1
@@ -60,7 +73,9 @@ def test_file_keeps_invalid_rows_with_their_reason(run_page):
     at = run_page(PAGE)
     at.multiselect(key="predict_tasks").set_value(["Tm_K", "logKow"])
     at.radio(key="predict_mode").set_value("A file of SMILES").run()
-    at.file_uploader(key="predict_file").upload("mols.csv", b"name,structure\na,CCO\nb,not_a_smiles\nc,c1ccccc1O\n", "text/csv")
+    at.file_uploader(key="predict_file").upload(
+        "mols.csv", b"name,structure\na,CCO\nb,not_a_smiles\nc,c1ccccc1O\n", "text/csv"
+    )
     at.run()
     assert not at.exception and not at.error
     assert at.selectbox(key="predict_column").value == "structure"
@@ -68,7 +83,9 @@ def test_file_keeps_invalid_rows_with_their_reason(run_page):
     assert list(csv["input"]) == ["CCO", "not_a_smiles", "c1ccccc1O"]
     assert csv["error"].notna().tolist() == [False, True, False]
     assert csv["Tm_K"].notna().tolist() == [True, False, True]
-    assert "2 molecules predicted; 1 invalid row kept with its reason in 'error'" in messages(at.caption)
+    assert "2 molecules predicted; 1 invalid row kept with its reason in 'error'" in messages(
+        at.caption
+    )
     assert "row 2 ('not_a_smiles')" in messages(at.warning)
     assert list(csv["name"]) == ["a", "b", "c"]  # the file's own columns are kept
     assert "no known values: plain GATE predictions" in messages(at.caption)
@@ -78,7 +95,9 @@ def test_file_keeps_invalid_rows_with_their_reason(run_page):
 def test_unreadable_file_is_an_error(run_page):
     at = run_page(PAGE)
     at.radio(key="predict_mode").set_value("A file of SMILES").run()
-    at.file_uploader(key="predict_file").upload("bad.xlsx", b"this is not excel", "application/octet-stream")
+    at.file_uploader(key="predict_file").upload(
+        "bad.xlsx", b"this is not excel", "application/octet-stream"
+    )
     at.run()
     assert not at.exception
     assert "Cannot read 'bad.xlsx'" in at.error[0].value
@@ -90,7 +109,9 @@ def test_unreadable_file_is_an_error(run_page):
 def test_known_value_changes_the_prediction_and_is_listed_as_used(run_page):
     at = run_page(PAGE, predict_tasks=["Tm_K", "Tc_K", "logKow"], predict_smiles="CCO")
     plain = result(at).set_index("task")["value"]
-    assert not at.info and "known_used" not in csv_of(at).columns  # nothing known: the plain prediction, as before
+    assert (
+        not at.info and "known_used" not in csv_of(at).columns
+    )  # nothing known: the plain prediction, as before
     at.session_state["predict_known"] = known(("Tb_K", "351.4"))
     at.run()
     assert not at.exception and not at.error, messages(at.error)
@@ -99,9 +120,17 @@ def test_known_value_changes_the_prediction_and_is_listed_as_used(run_page):
     assert "Known values used:** Tb_K = 351.4 K" in messages(at.info)
     csv = csv_of(at)
     assert csv.loc[0, "known_used"] == "Tb_K=351.4" and "Tm_K_relational" in csv.columns
-    for task in ("Tm_K", "Tc_K", "logKow"):  # each pair is corrected, or refused (plain value kept) with the reason
+    for task in (
+        "Tm_K",
+        "Tc_K",
+        "logKow",
+    ):  # each pair is corrected, or refused (plain value kept) with the reason
         corrected = not np.isclose(float(csv.loc[0, f"{task}_relational"]), float(csv.loc[0, task]))
-        note = str(csv.loc[0, f"{task}_relational_note"]) if f"{task}_relational_note" in csv.columns else ""
+        note = (
+            str(csv.loc[0, f"{task}_relational_note"])
+            if f"{task}_relational_note" in csv.columns
+            else ""
+        )
         assert corrected != ("no reliable relation" in note), (task, note)
 
 
@@ -122,7 +151,12 @@ def test_bad_known_values_are_errors_not_crashes(run_page, rows, message):
 
 
 def test_known_value_for_a_predicted_task_is_refused_with_a_fix(run_page):
-    at = run_page(PAGE, predict_tasks=["Tm_K", "Tc_K"], predict_smiles="CCO", predict_known=known(("Tm_K", "159")))
+    at = run_page(
+        PAGE,
+        predict_tasks=["Tm_K", "Tc_K"],
+        predict_smiles="CCO",
+        predict_known=known(("Tm_K", "159")),
+    )
     assert "Tm_K, which is also being predicted" in messages(at.error)
     at.button(key="predict_drop_known").click().run()
     assert not at.exception and not at.error
@@ -131,20 +165,31 @@ def test_known_value_for_a_predicted_task_is_refused_with_a_fix(run_page):
 
 
 def test_far_out_known_value_is_a_warning(run_page):
-    at = run_page(PAGE, predict_tasks=["Tm_K"], predict_smiles="CCO", predict_known=known(("Tb_K", "35140")))
+    at = run_page(
+        PAGE, predict_tasks=["Tm_K"], predict_smiles="CCO", predict_known=known(("Tb_K", "35140"))
+    )
     assert not at.error
-    assert "far outside its training labels" in messages(at.warning) and "check the unit" in messages(at.warning)
+    assert "far outside its training labels" in messages(
+        at.warning
+    ) and "check the unit" in messages(at.warning)
     assert "Known values used:** Tb_K = 35140 K" in messages(at.info)
 
 
 def test_recorded_table_labels_are_opt_in_and_marked(run_page):
-    at = run_page(PAGE, predict_tasks=["Tc_K"], predict_smiles="CCBr")  # CCBr has labels in the tiny table
+    at = run_page(
+        PAGE, predict_tasks=["Tc_K"], predict_smiles="CCBr"
+    )  # CCBr has labels in the tiny table
     assert "known_from_table" not in csv_of(at).columns and not at.info
     at.checkbox(key="predict_table_labels").check().run()
     assert not at.exception and not at.error, messages(at.error)
-    assert "Recorded labels used** (the molecule is in the backbone's training table): Tm_K = " in messages(at.info)
+    assert (
+        "Recorded labels used** (the molecule is in the backbone's training table): Tm_K = "
+        in messages(at.info)
+    )
     csv = csv_of(at)
-    assert "Tm_K=" in csv.loc[0, "known_from_table"] and "Tc_K" not in csv.loc[0, "known_from_table"]
+    assert (
+        "Tm_K=" in csv.loc[0, "known_from_table"] and "Tc_K" not in csv.loc[0, "known_from_table"]
+    )
     at.text_area(key="predict_smiles").set_value("OCC(O)CN1CCOCC1").run()  # not in the table
     assert "No recorded labels used" in messages(at.caption) and not at.info
 
@@ -161,7 +206,9 @@ def test_file_columns_named_after_tasks_are_known_values(run_page):
     assert csv["known_used"].fillna("").tolist() == ["Tb_K=351.4", "", ""]
     assert np.isfinite(csv["Tm_K_relational"][:2]).all() and np.isnan(csv["Tm_K_relational"][2])
 
-    at.file_uploader(key="predict_file").upload("bad.csv", b"smiles,Tb_K\nCCO,351.4\nCCCO,hot\n", "text/csv")
+    at.file_uploader(key="predict_file").upload(
+        "bad.csv", b"smiles,Tb_K\nCCO,351.4\nCCCO,hot\n", "text/csv"
+    )
     at.run()
     assert not at.exception
     assert "known value for 'Tb_K' (row 2) is not a number: 'hot'" in messages(at.error)
@@ -176,13 +223,17 @@ def headless_backbone(app_env, tiny_backbone, tmp_path, monkeypatch):
     return copy
 
 
-def test_without_a_relational_head_known_values_are_an_error_and_plain_prediction_works(headless_backbone, run_page):
+def test_without_a_relational_head_known_values_are_an_error_and_plain_prediction_works(
+    headless_backbone, run_page
+):
     at = run_page(PAGE, predict_tasks=["Tm_K"], predict_smiles="CCCO")
     assert not at.error and result(at).loc[0, "value"] > 0
     at.session_state["predict_known"] = known(("Tb_K", "351.4"))
     at.run()
     assert not at.exception
-    assert "cannot be used here" in messages(at.error) and "no relational head" in messages(at.error)
+    assert "cannot be used here" in messages(at.error) and "no relational head" in messages(
+        at.error
+    )
 
 
 # ---- many molecules: positions, readable table, the file's columns, parity ----------------------
@@ -193,14 +244,28 @@ def test_many_typed_smiles_report_invalid_entries_by_position_and_predict_the_re
     at.text_area(key="predict_smiles").set_value("CCO, not_a_smiles\tc1ccccc1O\nC1CC\n").run()
     assert not at.exception and not at.error, messages(at.error)
     warning = messages(at.warning)
-    assert "2 invalid entries of 4, not predicted: entry 2 ('not_a_smiles')" in warning and "entry 4 ('C1CC')" in warning
+    assert (
+        "2 invalid entries of 4, not predicted: entry 2 ('not_a_smiles')" in warning
+        and "entry 4 ('C1CC')" in warning
+    )
     assert "The other 2 entries are predicted" in warning
     table = result(at)
-    assert "Tm_K (K)" in table.columns and "Tm_K ± std (ensemble spread) (K)" in table.columns and "Tm_K_std" not in table.columns
+    assert (
+        "Tm_K (K)" in table.columns
+        and "Tm_K ± std (ensemble spread) (K)" in table.columns
+        and "Tm_K_std" not in table.columns
+    )
     assert table["error"].tolist()[0] == "" and "None" not in table["note"].tolist()
-    assert table["structure"].str.startswith("data:image/svg+xml;base64,").tolist() == [True, False, True, False]
+    assert table["structure"].str.startswith("data:image/svg+xml;base64,").tolist() == [
+        True,
+        False,
+        True,
+        False,
+    ]
     csv = csv_of(at)
-    assert list(csv["input"]) == ["CCO", "not_a_smiles", "c1ccccc1O", "C1CC"] and csv["Tm_K"].notna().tolist() == [True, False, True, False]
+    assert list(csv["input"]) == ["CCO", "not_a_smiles", "c1ccccc1O", "C1CC"] and csv[
+        "Tm_K"
+    ].notna().tolist() == [True, False, True, False]
 
 
 def test_one_valid_entry_keeps_the_single_molecule_view(run_page):
@@ -217,18 +282,37 @@ def test_file_columns_are_kept_and_a_measured_column_gets_a_parity_plot(run_page
     at.file_uploader(key="predict_file").upload("query.csv", QUERY, "text/csv")
     at.run()
     assert not at.exception and not at.error, messages(at.error)
-    assert "no known values" in messages(at.caption)  # Tm_K is predicted, so its column is measured values, not known ones
+    assert "no known values" in messages(
+        at.caption
+    )  # Tm_K is predicted, so its column is measured values, not known ones
     table = result(at)
-    assert list(table.columns[:6]) == ["structure", "id", "name", "Tm_K (from file)", "assay", "input"]
-    assert "tiny_logs domain distance (≤ 1: inside)" in table.columns and "tiny_logs (log units)" in table.columns
+    assert list(table.columns[:6]) == [
+        "structure",
+        "id",
+        "name",
+        "Tm_K (from file)",
+        "assay",
+        "input",
+    ]
+    assert (
+        "tiny_logs domain distance (≤ 1: inside)" in table.columns
+        and "tiny_logs (log units)" in table.columns
+    )
     csv = csv_of(at)
-    assert list(csv.columns[:5]) == ["id", "name", "Tm_K (from file)", "assay", "input"] and list(csv["id"]) == [7, 8, 9, 10]
-    assert "**Tm_K** vs column **Tm_K**: R²" in messages(at.markdown) and "(3 molecules)" in messages(at.markdown)
+    assert list(csv.columns[:5]) == ["id", "name", "Tm_K (from file)", "assay", "input"] and list(
+        csv["id"]
+    ) == [7, 8, 9, 10]
+    assert "**Tm_K** vs column **Tm_K**: R²" in messages(
+        at.markdown
+    ) and "(3 molecules)" in messages(at.markdown)
     assert len(at.get("plotly_chart")) == 1
 
     at.selectbox(key="predict_measured_column").set_value("id")  # the chemist's own pairing
     at.selectbox(key="predict_measured_task").set_value("tiny_logs").run()
-    assert "**tiny_logs** vs column **id**" in messages(at.markdown) and len(at.get("plotly_chart")) == 2
+    assert (
+        "**tiny_logs** vs column **id**" in messages(at.markdown)
+        and len(at.get("plotly_chart")) == 2
+    )
 
 
 def test_results_filter_and_sort(run_page):
@@ -236,10 +320,14 @@ def test_results_filter_and_sort(run_page):
     at.file_uploader(key="predict_file").upload("query.csv", QUERY, "text/csv")
     at.run()
     at.text_input(key="predict_filter").set_value("X").run()  # case-insensitive, any column
-    assert list(result(at)["name"]) == ["ethanol", "propanol"] and "2 of 4 rows shown" in messages(at.caption)
+    assert list(result(at)["name"]) == ["ethanol", "propanol"] and "2 of 4 rows shown" in messages(
+        at.caption
+    )
     at.text_input(key="predict_filter").set_value("").run()
     at.selectbox(key="predict_sort").set_value("Tm_K (K)").run()
     at.toggle(key="predict_descending").set_value(True).run()
     values = result(at)["Tm_K (K)"].tolist()
-    assert values[:3] == sorted(values[:3], reverse=True) and np.isnan(values[3])  # invalid rows last
+    assert values[:3] == sorted(values[:3], reverse=True) and np.isnan(
+        values[3]
+    )  # invalid rows last
     assert len(csv_of(at)) == 4  # the download keeps every row

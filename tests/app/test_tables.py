@@ -145,20 +145,33 @@ def test_headings_say_which_score_on_which_molecules_against_which_model():
     scores = {"gate": {"rmse": 1.2, "r2": 0.5}, "probe": {"rmse": 1.4, "r2": 0.4}}
     table = tasks_frame([record("sol", "regression", {"comparison": scores})])
     assert list(table.columns) == [
-        "task", "type", "unit", "molecules", "answering model",
-        "out-of-fold RMSE, new task", f"out-of-fold RMSE, {PROBE}",
-        "out-of-fold R², new task", f"out-of-fold R², {PROBE}",
-        "status", "added", "description",
+        "task",
+        "type",
+        "unit",
+        "molecules",
+        "answering model",
+        "out-of-fold RMSE, new task",
+        f"out-of-fold RMSE, {PROBE}",
+        "out-of-fold R², new task",
+        f"out-of-fold R², {PROBE}",
+        "status",
+        "added",
+        "description",
     ]  # no test-set columns: no task held a test set out
     assert table.loc[0, f"out-of-fold RMSE, {PROBE}"] == 1.4
     assert table.loc[0, "answering model"] == "trained task (GATE)"
 
 
 def test_test_set_and_classification_scores_appear_only_where_a_task_has_them():
-    regression = record("sol", "regression", {
-        "comparison": {"gate": {"rmse": 1.2}},
-        "test": {"rmse": 1.3}, "baseline_test": {"rmse": float("nan")},
-    })
+    regression = record(
+        "sol",
+        "regression",
+        {
+            "comparison": {"gate": {"rmse": 1.2}},
+            "test": {"rmse": 1.3},
+            "baseline_test": {"rmse": float("nan")},
+        },
+    )
     scores = {"gate": {"roc_auc": 0.8}, "probe": {"roc_auc": 0.7}}
     classification = record("tox", "classification", {"comparison": scores})
     table = tasks_frame([regression, classification])

@@ -44,7 +44,9 @@ def test_export_then_import_round_trip(run_page, add_tiny_task, studio):
     buffer = io.BytesIO()
     studio.registry.export_task("alpha", buffer)
     at = run_page(PAGE)
-    at.file_uploader(key="tasks_import_file").upload("alpha.gate-task.zip", buffer.getvalue(), "application/zip")
+    at.file_uploader(key="tasks_import_file").upload(
+        "alpha.gate-task.zip", buffer.getvalue(), "application/zip"
+    )
     at.text_input(key="tasks_import_name").set_value("alpha_copy")
     at.run()
     at.button(key="tasks_import").click().run()
@@ -56,7 +58,9 @@ def test_export_then_import_round_trip(run_page, add_tiny_task, studio):
 
 def test_import_of_a_bad_file_is_a_clear_error(run_page, studio):
     at = run_page(PAGE)
-    at.file_uploader(key="tasks_import_file").upload("junk.zip", b"not a zip at all", "application/zip")
+    at.file_uploader(key="tasks_import_file").upload(
+        "junk.zip", b"not a zip at all", "application/zip"
+    )
     at.run()
     at.button(key="tasks_import").click().run()
     assert not at.exception
@@ -70,7 +74,15 @@ def test_model_card_is_shown_downloadable_and_inside_the_export(run_page, add_ti
     add_tiny_task("alpha")
     at = run_page(PAGE)
     shown = " ".join(m.value for m in at.markdown)
-    for part in ("# Model card: alpha", "## Data", "## Split", "## Quality", "## Applicability domain", "transfer ratios", "## Backbone and versions"):
+    for part in (
+        "# Model card: alpha",
+        "## Data",
+        "## Split",
+        "## Quality",
+        "## Applicability domain",
+        "transfer ratios",
+        "## Backbone and versions",
+    ):
         assert part in shown, part
     assert studio.backbone_id in shown
     assert at.download_button(key="tasks_card_md").label == "Model card (Markdown)"
@@ -81,5 +93,9 @@ def test_model_card_is_shown_downloadable_and_inside_the_export(run_page, add_ti
     with zipfile.ZipFile(buffer) as archive:
         assert archive.read("model_card.md").decode() == studio.model_card("alpha").markdown()
         assert archive.read("model_card.html").decode().startswith("<!DOCTYPE html>")
-    imported = studio.registry.import_task(io.BytesIO(buffer.getvalue()), studio.backbone_id, name="alpha_copy")
-    assert imported.name == "alpha_copy"  # the card travels with the task and does not stop an import
+    imported = studio.registry.import_task(
+        io.BytesIO(buffer.getvalue()), studio.backbone_id, name="alpha_copy"
+    )
+    assert (
+        imported.name == "alpha_copy"
+    )  # the card travels with the task and does not stop an import

@@ -1,7 +1,13 @@
 """Transfer ratios page: ranked λ with spread and share, trajectory, heatmap, and the caveat."""
 
 PAGE = "pages/2_Transfer_ratios.py"
-LEARNED = {"ratios": "learned", "ensemble": 2, "max_steps": 40, "warmup_steps": 10, "outer_every": 5}
+LEARNED = {
+    "ratios": "learned",
+    "ensemble": 2,
+    "max_steps": 40,
+    "warmup_steps": 10,
+    "outer_every": 5,
+}
 
 
 def chart_keys(at) -> set[str]:
@@ -37,7 +43,9 @@ def test_learned_ratios_are_ranked_with_trajectory_and_heatmap(run_page, add_tin
     assert (at.dataframe[0].value["λ"] == 1.0).all()
 
 
-def test_plain_words_close_ratios_marked_and_the_trajectory_highlights_the_top_sources(run_page, add_tiny_task, studio):
+def test_plain_words_close_ratios_marked_and_the_trajectory_highlights_the_top_sources(
+    run_page, add_tiny_task, studio
+):
     import json
 
     from gate_app.charts import OTHER_COLOUR, TOP_SOURCES
@@ -54,4 +62,6 @@ def test_plain_words_close_ratios_marked_and_the_trajectory_highlights_the_top_s
     figure = json.loads(chart.proto.spec)
     assert figure["layout"]["xaxis"]["range"][0] == 0
     grey = [t for t in figure["data"] if t["line"]["color"] == OTHER_COLOUR]
-    assert len(grey) == len(studio.backbone.task_names) - TOP_SOURCES and not any(t.get("showlegend", True) for t in grey)
+    assert len(grey) == len(studio.backbone.task_names) - TOP_SOURCES and not any(
+        t.get("showlegend", True) for t in grey
+    )

@@ -42,17 +42,30 @@ def streamlit_server(env: dict[str, str], log_name: str = "streamlit-server.log"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--server.headless", "true",
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     with open(log_path, "wb") as log:
         # Own session => own process group, so teardown can stop the server and its children.
         proc = subprocess.Popen(
-            cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+            cmd,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
@@ -61,7 +74,9 @@ def streamlit_server(env: dict[str, str], log_name: str = "streamlit-server.log"
             if proc.poll() is not None:
                 pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_tail(log_path)}")
             if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy after {STARTUP_TIMEOUT_S}s:\n{log_tail(log_path)}")
+                pytest.fail(
+                    f"streamlit not healthy after {STARTUP_TIMEOUT_S}s:\n{log_tail(log_path)}"
+                )
             time.sleep(0.25)
         yield url
     finally:
@@ -109,10 +124,22 @@ def named_task(server_env) -> str:
     # a separate test set too, so the Tasks page has test-set scores beside the out-of-fold
     # ones; 60 steps, so the ratios move after the 30 warm-up steps (a trajectory to draw)
     config = config_from_options(
-        {"ratios": "learned", "ensemble": 2, "max_steps": 60, "test_fraction": 0.15, "train_baseline": True}
+        {
+            "ratios": "learned",
+            "ensemble": 2,
+            "max_steps": 60,
+            "test_fraction": 0.15,
+            "train_baseline": True,
+        }
     )
     studio.add_task(
-        frame, "smiles", "value", NAMED_TASK, unit="log units", config=config, name_column="compound"
+        frame,
+        "smiles",
+        "value",
+        NAMED_TASK,
+        unit="log units",
+        config=config,
+        name_column="compound",
     )
     return NAMED_TASK
 
@@ -162,7 +189,9 @@ def save_screenshot(page: Page, name: str) -> Path:
         " document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 0)"
     )
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
-    page.wait_for_timeout(500)  # let widgets that re-layout on resize paint (no skeletons in the PNG)
+    page.wait_for_timeout(
+        500
+    )  # let widgets that re-layout on resize paint (no skeletons in the PNG)
     wait_idle(page)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

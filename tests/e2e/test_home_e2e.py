@@ -30,7 +30,9 @@ def test_a_fresh_server_shows_a_spinner_while_it_loads(browser, server_env):
         page = context.new_page()
         try:
             page.goto("/")
-            expect(page.get_by_text("Starting GATE Studio: loading the chemistry and model libraries")).to_be_visible()
+            expect(
+                page.get_by_text("Starting GATE Studio: loading the chemistry and model libraries")
+            ).to_be_visible()
             expect(page.get_by_role("heading", name="GATE Studio")).to_be_visible()
         finally:
             context.close()

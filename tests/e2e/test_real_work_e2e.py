@@ -55,7 +55,7 @@ def cell_darkness(grid: Locator, column: str, row: int, row_height: int) -> int:
     canvas.scroll_into_view_if_needed()
     pixels = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("L")).astype(int)
     header = 35  # Glide's header height
-    rules = [x for x in range(pixels.shape[1]) if (pixels[header + 2:, x] < 252).mean() > 0.95]
+    rules = [x for x in range(pixels.shape[1]) if (pixels[header + 2 :, x] < 252).mean() > 0.95]
     edges = [-1, *rules, pixels.shape[1]]
     i = names.index(column)
     left, right = edges[i] + 4, edges[i + 1] - 4
@@ -83,7 +83,9 @@ def test_many_smiles_at_once_with_invalid_entries_by_position(page: Page, screen
     screenshot("predict_many")
 
 
-def test_a_file_keeps_its_columns_and_a_measured_column_gets_a_parity_plot(page: Page, screenshot, tmp_path):
+def test_a_file_keeps_its_columns_and_a_measured_column_gets_a_parity_plot(
+    page: Page, screenshot, tmp_path
+):
     query = tmp_path / "query.csv"
     query.write_text(
         "id,name,smiles,Tm_K\n"
@@ -92,26 +94,42 @@ def test_a_file_keeps_its_columns_and_a_measured_column_gets_a_parity_plot(page:
     page.goto("/Predict")
     page.get_by_text("A file of SMILES").click()
     key(page, "predict_file").locator('input[type="file"]').set_input_files(str(query))
-    expect(page.get_by_text("4 molecules predicted; 1 invalid row kept with its reason")).to_be_visible()
+    expect(
+        page.get_by_text("4 molecules predicted; 1 invalid row kept with its reason")
+    ).to_be_visible()
     expect(page.get_by_text("row 3 ('not_a_smiles')")).to_be_visible()
     plot = page.locator(".js-plotly-plot").filter(has_text="Tm_K: predicted vs measured")
     expect(plot).to_be_visible()
-    area = plot.locator(".nsewdrag").first.bounding_box()  # the plotting area: square, same scale on both axes
+    area = plot.locator(
+        ".nsewdrag"
+    ).first.bounding_box()  # the plotting area: square, same scale on both axes
     assert abs(area["width"] - area["height"]) < 2, area
     expect(page.get_by_text("vs column Tm_K: R²")).to_be_visible()
     headers = options(page, "predict_sort")  # the table's columns, as the chemist reads them
     assert headers[:5] == ["id", "name", "Tm_K (from file)", "input", "canonical SMILES"]
-    assert "Tm_K (K)" in headers and "Tm_K_std" not in headers and not any(h.endswith("_ad_score") for h in headers)
+    assert (
+        "Tm_K (K)" in headers
+        and "Tm_K_std" not in headers
+        and not any(h.endswith("_ad_score") for h in headers)
+    )
     with page.expect_download() as download:
         key(page, "predict_download").get_by_role("button").click()
     saved = tmp_path / "predictions.csv"
     download.value.save_as(saved)
     rows = list(csv.DictReader(saved.open()))
-    assert [r["id"] for r in rows] == ["7", "8", "9", "10", "11"] and rows[2]["name"] == "broken" and rows[2]["error"]
-    assert rows[2]["Tm_K (from file)"] == "" and "None" not in saved.read_text()  # empty cells are empty
+    assert (
+        [r["id"] for r in rows] == ["7", "8", "9", "10", "11"]
+        and rows[2]["name"] == "broken"
+        and rows[2]["error"]
+    )
+    assert (
+        rows[2]["Tm_K (from file)"] == "" and "None" not in saved.read_text()
+    )  # empty cells are empty
     # and blank in the table: the broken row's empty measured value, not a grey "None"
     grid = page.locator('[data-testid="stDataFrame"]').filter(has_text="canonical SMILES")
-    assert cell_darkness(grid, "Tm_K (from file)", 0, 64) > 100  # a filled cell of the same column is read
+    assert (
+        cell_darkness(grid, "Tm_K (from file)", 0, 64) > 100
+    )  # a filled cell of the same column is read
     assert cell_darkness(grid, "Tm_K (from file)", 2, 64) == 0
     screenshot("predict_file")
 
@@ -122,7 +140,12 @@ def huuskonen_sdf(path: Path) -> Path:
     writer = Chem.SDWriter(str(path))
     for i, (smiles, value) in enumerate(zip(tiny["smiles"], tiny["value"]), start=1):
         mol = Chem.MolFromSmiles(smiles)
-        for name, text in (("ID", str(i)), ("NAME", f"compound {i}"), ("SOL_classification", "(A) low"), ("logS (mol/L)", str(value))):
+        for name, text in (
+            ("ID", str(i)),
+            ("NAME", f"compound {i}"),
+            ("SOL_classification", "(A) low"),
+            ("logS (mol/L)", str(value)),
+        ):
             mol.SetProp(name, text)
         writer.write(mol)
     writer.close()
@@ -131,14 +154,21 @@ def huuskonen_sdf(path: Path) -> Path:
 
 def test_upload_never_defaults_to_an_id_reads_the_unit_and_warns(page: Page, screenshot, tmp_path):
     page.goto("/Add_a_task")
-    key(page, "add_upload").locator('input[type="file"]').set_input_files(str(huuskonen_sdf(tmp_path / "huuskonen.sdf")))
+    key(page, "add_upload").locator('input[type="file"]').set_input_files(
+        str(huuskonen_sdf(tmp_path / "huuskonen.sdf"))
+    )
     expect(page.get_by_role("heading", name="Validation")).to_be_visible()
-    expect(page.get_by_text("no other prediction changes")).to_be_visible()  # the subtitle in plain words
+    expect(
+        page.get_by_text("no other prediction changes")
+    ).to_be_visible()  # the subtitle in plain words
     expect(page.get_by_text("inverse transfer")).to_have_count(0)
     expect(key(page, "add_target_col").get_by_role("combobox")).to_have_value("logS (mol/L)")
     expect(key(page, "add_name").locator("input")).to_have_value("logS")
     expect(key(page, "add_unit").locator("input")).to_have_value("mol/L")
-    assert options(page, "add_target_col") == ["logS (mol/L)", "ID"]  # numeric columns only, the ID last
+    assert options(page, "add_target_col") == [
+        "logS (mol/L)",
+        "ID",
+    ]  # numeric columns only, the ID last
     expect(page.get_by_text("Check the target column before training")).to_have_count(0)
     choose(page, "add_target_col", "ID")
     expect(page.get_by_text("looks like a row number or ID")).to_be_visible()

@@ -43,7 +43,9 @@ def traces(chart: Locator) -> list[dict]:
 
 def selected_molecules(chart: Locator) -> set[int]:
     """Molecule indices of the chart's 'selected' (ringed) trace; empty without one."""
-    return {int(row[0]) for t in traces(chart) if t["name"] == "selected" for row in t["customdata"]}
+    return {
+        int(row[0]) for t in traces(chart) if t["name"] == "selected" for row in t["customdata"]
+    }
 
 
 def point_on_screen(chart: Locator, x: float, y: float) -> tuple[float, float]:
@@ -70,11 +72,19 @@ def box_select(page: Page, chart: Locator, share: float = 0.3) -> None:
     page.mouse.up()
 
 
-def test_latent_space_names_on_hover_and_selection_linked_between_panels(page: Page, named_task, screenshot):
+def test_latent_space_names_on_hover_and_selection_linked_between_panels(
+    page: Page, named_task, screenshot
+):
     page.goto("/Latent_space")
-    expect(key(page, "latent_sample").get_by_role("combobox")).to_have_value(f"training set of {named_task}")
-    expect(key(page, "latent_colour").get_by_role("combobox")).to_have_value(f"measured {named_task}")
-    key(page, "latent_method").get_by_text("PCA").click()  # seconds; UMAP's first fit compiles kernels
+    expect(key(page, "latent_sample").get_by_role("combobox")).to_have_value(
+        f"training set of {named_task}"
+    )
+    expect(key(page, "latent_colour").get_by_role("combobox")).to_have_value(
+        f"measured {named_task}"
+    )
+    key(page, "latent_method").get_by_text(
+        "PCA"
+    ).click()  # seconds; UMAP's first fit compiles kernels
     key(page, "latent_compare").get_by_text("Side by side").click()  # the second: a source's latent
     query = key(page, "latent_query").locator("textarea")
     query.fill("CCO ethanol\nc1ccccc1O")
@@ -147,7 +157,11 @@ def test_transfer_ratios_in_plain_words_shares_follow_lambda_top_sources_from_st
     expect(page.get_by_text("not evidence of a physical or causal link")).to_be_visible()
     expect(page.get_by_text("ensemble of 2 members")).to_be_visible()  # plural
     # the table marks differences within the ensemble's spread, and says what that means
-    expect(page.get_by_text(re.compile(r"'within the spread': \d+ sources? differs? from the next one"))).to_be_visible()
+    expect(
+        page.get_by_text(
+            re.compile(r"'within the spread': \d+ sources? differs? from the next one")
+        )
+    ).to_be_visible()
     expect(page.get_by_text("so their order is not significant")).to_be_visible()
 
     bars = [t for t in traces(plot(page, "Transfer ratios").first) if t["type"] == "bar"]
@@ -168,7 +182,9 @@ def test_transfer_ratios_in_plain_words_shares_follow_lambda_top_sources_from_st
     screenshot("transfer_ratios")
 
 
-def test_tasks_introduction_plain_headings_and_model_card(page: Page, named_task, screenshot, tmp_path):
+def test_tasks_introduction_plain_headings_and_model_card(
+    page: Page, named_task, screenshot, tmp_path
+):
     page.goto("/Tasks")
     expect(page.get_by_text("A task is one property you added to the backbone")).to_be_visible()
     # wide enough for every column: the grid's accessible copy holds the columns in view only
@@ -178,19 +194,31 @@ def test_tasks_introduction_plain_headings_and_model_card(page: Page, named_task
     expect(headers.filter(has_text="test-set RMSE, new task")).to_have_count(1)
     names = [h.strip() for h in headers.all_inner_texts()]
     for heading in (
-        "out-of-fold RMSE, new task", "out-of-fold RMSE, frozen backbone + new head",
-        "test-set RMSE, new task", "test-set RMSE, frozen backbone + new head", "answering model",
+        "out-of-fold RMSE, new task",
+        "out-of-fold RMSE, frozen backbone + new head",
+        "test-set RMSE, new task",
+        "test-set RMSE, frozen backbone + new head",
+        "answering model",
     ):
         assert heading in names, names
     assert not {"metric", "test", "baseline", "test RMSE"} & set(names)  # no bare keys
-    expect(page.get_by_text("Out of fold: each molecule is predicted by an ensemble member")).to_be_visible()
+    expect(
+        page.get_by_text("Out of fold: each molecule is predicted by an ensemble member")
+    ).to_be_visible()
     page.set_viewport_size({"width": 1280, "height": 900})
 
     choose = key(page, "tasks_select")
     choose.get_by_role("button", name="Open").click()
     page.get_by_role("option", name=named_task, exact=True).click()
     card = key(page, "tasks_card")
-    for heading in (f"Model card: {named_task}", "Data", "Split", "Quality", "Applicability domain", "Backbone and versions"):
+    for heading in (
+        f"Model card: {named_task}",
+        "Data",
+        "Split",
+        "Quality",
+        "Applicability domain",
+        "Backbone and versions",
+    ):
         expect(card.get_by_role("heading", name=heading, exact=True)).to_be_visible()
     with page.expect_download() as download:
         key(page, "tasks_card_html").get_by_role("button").click()

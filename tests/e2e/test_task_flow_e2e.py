@@ -41,9 +41,15 @@ def edit_first_row(page: Page, editor: str, column: int, text: str) -> None:
     grid = key(page, editor).locator('[data-testid="stDataFrameResizable"]')
     cell = page.locator('[id^="gdg-overlay"]').locator("input, textarea").first
     for _ in range(3):  # a click while the grid re-renders is lost: click again
-        grid.evaluate("e => e.scrollIntoView({block: 'center'})")  # clear of Streamlit's fixed header, which takes clicks
+        grid.evaluate(
+            "e => e.scrollIntoView({block: 'center'})"
+        )  # clear of Streamlit's fixed header, which takes clicks
         box = grid.bounding_box()
-        header, row, marker = 35, 35, 33  # Glide's default header and row heights; the row-marker column of a dynamic editor
+        header, row, marker = (
+            35,
+            35,
+            33,
+        )  # Glide's default header and row heights; the row-marker column of a dynamic editor
         width = (box["width"] - marker) / 2
         page.mouse.click(box["x"] + marker + width * (column + 0.5), box["y"] + header + row / 2)
         page.keyboard.press("Enter")
@@ -66,7 +72,9 @@ def test_a_run_trains_in_the_background_with_its_progress_at_the_top(page: Page,
     expect(page.get_by_role("heading", name=PREVIEW_TITLE)).to_be_visible()
     expect(page.locator(".js-plotly-plot").filter(has_text="Preview (no training)")).to_be_visible()
     # the preview's held-out molecules are its own: training uses every molecule by default
-    expect(page.get_by_text("held out for this preview only; training will use every molecule")).to_be_visible()
+    expect(
+        page.get_by_text("held out for this preview only; training will use every molecule")
+    ).to_be_visible()
     expect(page.get_by_text("the trained task will be tested on")).to_have_count(0)
 
     slider = key(page, "add_ensemble").get_by_role("slider")
@@ -83,26 +91,37 @@ def test_a_run_trains_in_the_background_with_its_progress_at_the_top(page: Page,
     progress = page.locator('[data-testid="stProgress"]')
     expect(progress).to_be_visible()
     expect(progress).to_contain_text(re.compile(r"(queued|running) · \d+%"))
-    assert progress.bounding_box()["y"] < page.get_by_role("heading", name="Validation").bounding_box()["y"]
+    assert (
+        progress.bounding_box()["y"]
+        < page.get_by_role("heading", name="Validation").bounding_box()["y"]
+    )
     expect(key(page, "add_start").get_by_role("button")).to_be_disabled()
     # the Tasks page lists the run while it trains, with its per cent done
     tasks = page.context.new_page()
     tasks.goto("/Tasks")
     expect(tasks.get_by_role("heading", name="Training now")).to_be_visible()
-    expect(tasks.locator('[data-testid="stProgress"]')).to_contain_text(re.compile(r"target_tiny: (queued|running) · \d+%"))
+    expect(tasks.locator('[data-testid="stProgress"]')).to_contain_text(
+        re.compile(r"target_tiny: (queued|running) · \d+%")
+    )
     tasks.close()
 
     expect(page.get_by_text("Task target_tiny added")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)
     expect(page.locator(".js-plotly-plot").filter(has_text="Transfer ratios")).to_be_visible()
-    expect(page.locator(".js-plotly-plot").filter(has_text="Out of fold: predicted vs measured")).to_be_visible()
-    expect(page.get_by_role("heading", name=PREVIEW_TITLE)).to_have_count(0)  # the trained result replaced the preview
+    expect(
+        page.locator(".js-plotly-plot").filter(has_text="Out of fold: predicted vs measured")
+    ).to_be_visible()
+    expect(page.get_by_role("heading", name=PREVIEW_TITLE)).to_have_count(
+        0
+    )  # the trained result replaced the preview
     screenshot("add_a_task")
 
     # a new upload clears the finished run's results from view
     upload(page, ROOT / "tests" / "data" / "target_tiny_classification.csv")
     expect(page.get_by_role("heading", name=PREVIEW_TITLE)).to_be_visible()
-    page.get_by_text("Show run").wait_for(state="attached")  # in the collapsed runs expander: rendered, not visible
+    page.get_by_text("Show run").wait_for(
+        state="attached"
+    )  # in the collapsed runs expander: rendered, not visible
     expect(page.get_by_role("heading", name=re.compile(r"^Run \d+: target_tiny"))).to_have_count(0)
     expect(page.get_by_text("Task target_tiny added")).to_have_count(0)
 
@@ -145,7 +164,9 @@ def test_invalid_files_show_errors(page: Page, screenshot, tmp_path):
     expect(page.get_by_text("not text")).to_be_visible()
 
     text_target = tmp_path / "text_target.csv"
-    text_target.write_text("smiles,activity\n" + "".join(f"{s},high\n" for s in ["CCO", "CCC", "CCN", "c1ccccc1"] * 6))
+    text_target.write_text(
+        "smiles,activity\n" + "".join(f"{s},high\n" for s in ["CCO", "CCC", "CCN", "c1ccccc1"] * 6)
+    )
     upload(page, text_target)
     expect(page.get_by_text("No column of this table holds numbers")).to_be_visible()
     expect(key(page, "add_start")).to_have_count(0)  # nothing to start from

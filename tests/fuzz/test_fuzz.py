@@ -64,7 +64,14 @@ def good_archive(studio, tmp_path_factory) -> bytes:
     from gate_core.transfer.addition import TaskAdditionConfig
 
     frame = pd.read_csv(Path(__file__).resolve().parents[1] / "data" / "target_tiny.csv")
-    studio.add_task(frame, "smiles", "value", "good", unit="kcal/mol", config=TaskAdditionConfig(ensemble=1, max_steps=10, warmup_steps=2, eval_every=5))
+    studio.add_task(
+        frame,
+        "smiles",
+        "value",
+        "good",
+        unit="kcal/mol",
+        config=TaskAdditionConfig(ensemble=1, max_steps=10, warmup_steps=2, eval_every=5),
+    )
     buffer = io.BytesIO()
     studio.registry.export_task("good", buffer)
     return buffer.getvalue()
@@ -129,7 +136,10 @@ def test_upload_through_the_api(studio, upload: Upload):
     if targets:
         report = validate_upload(frame, column, targets[0])
         assert report.n_valid + len(report.invalid) + report.n_duplicates_merged == len(frame)
-        assert np.isfinite(report.values).all() and (np.abs(report.values) <= limits.MAX_ABS_LABEL).all()
+        assert (
+            np.isfinite(report.values).all()
+            and (np.abs(report.values) <= limits.MAX_ABS_LABEL).all()
+        )
 
 
 def test_isolated_parsing_agrees_with_parsing_here():
@@ -143,7 +153,9 @@ def test_isolated_parsing_agrees_with_parsing_here():
         worker.close()
     here = [parse_smiles(c) for c in cells]
     assert len(cells) > 500
-    assert [(p.smiles, p.error, p.note) for p in isolated] == [(p.smiles, p.error, p.note) for p in here]
+    assert [(p.smiles, p.error, p.note) for p in isolated] == [
+        (p.smiles, p.error, p.note) for p in here
+    ]
 
 
 def _cells(upload: Upload) -> list[object]:
@@ -181,7 +193,12 @@ def test_a_slow_file_is_refused_within_the_read_bound(cli, tmp_path, monkeypatch
     data = tmp_path / "slow.sdf"
     data.write_text(block * 19_000)  # ~20 s of RDKit without the bound
     code, _, err = cli("predict", "--data", str(data), "--tasks", "Tb_K")
-    assert code == 2 and err.startswith("error: ") and "took more than 0.2 s" in err and err.count("\n") == 1
+    assert (
+        code == 2
+        and err.startswith("error: ")
+        and "took more than 0.2 s" in err
+        and err.count("\n") == 1
+    )
 
 
 def test_the_real_command_exits_cleanly(cli, tmp_path):
@@ -193,15 +210,28 @@ def test_the_real_command_exits_cleanly(cli, tmp_path):
 
     def command(*argv: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "gate_core", *argv, *common], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+            [sys.executable, "-m", "gate_core", *argv, *common],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=600,
         )
 
     giant = command("predict", "--smiles", GIANT, "CCO", "--tasks", "Tb_K")
-    assert giant.returncode == 0 and "20,000 characters" in giant.stdout and "Traceback" not in giant.stderr
+    assert (
+        giant.returncode == 0
+        and "20,000 characters" in giant.stdout
+        and "Traceback" not in giant.stderr
+    )
     binary, out = tmp_path / "binary.csv", tmp_path / "predictions.csv"
     binary.write_bytes(bytes(range(256)) * 16)
     refused = command("predict", "--data", str(binary), "--tasks", "Tb_K", "--out", str(out))
-    assert refused.returncode == 2 and refused.stderr.startswith("error: ") and refused.stderr.count("\n") == 1
+    assert (
+        refused.returncode == 2
+        and refused.stderr.startswith("error: ")
+        and refused.stderr.count("\n") == 1
+    )
     assert not out.exists()
 
 
@@ -209,13 +239,25 @@ def test_backbone_name_in_any_case_is_refused_at_add_task(studio):
     name = studio.backbone.task_names[0]
     for spelling in (name, name.lower(), name.upper(), name.swapcase()):
         with pytest.raises(TaskExistsError, match="source property"):
-            studio.add_task(pd.DataFrame({"smiles": MOLECULES, "value": range(len(MOLECULES))}), "smiles", "value", spelling)
+            studio.add_task(
+                pd.DataFrame({"smiles": MOLECULES, "value": range(len(MOLECULES))}),
+                "smiles",
+                "value",
+                spelling,
+            )
 
 
 def _registry_state(studio) -> tuple:
     data_dir = studio.registry.data_dir
-    folders = sorted(p.relative_to(data_dir).as_posix() for p in (data_dir / "tasks").rglob("*")) if (data_dir / "tasks").is_dir() else []
-    tasks = sorted((r.name, r.model_dir, r.dataset_hash) for r in studio.registry.list_tasks(include_broken=True))
+    folders = (
+        sorted(p.relative_to(data_dir).as_posix() for p in (data_dir / "tasks").rglob("*"))
+        if (data_dir / "tasks").is_dir()
+        else []
+    )
+    tasks = sorted(
+        (r.name, r.model_dir, r.dataset_hash)
+        for r in studio.registry.list_tasks(include_broken=True)
+    )
     return tuple(tasks), tuple(folders), tuple((data_dir / "tmp").iterdir())
 
 
@@ -250,23 +292,40 @@ def test_archives_through_the_api(studio, good_archive, monkeypatch):
         monkeypatch.undo()  # the archive's limit overrides
     issue = {a.name for a in issue_archives(good_archive, studio.backbone.task_names[0])}
     assert not accepted & issue, f"issue archives accepted: {accepted & issue}"
-    assert len(archives) - len(accepted) >= 40  # most random damage is refused; what is accepted works
-    assert studio.predict(["CCO"]).shape[0] == 1  # the default prediction of all tasks still answers
+    assert (
+        len(archives) - len(accepted) >= 40
+    )  # most random damage is refused; what is accepted works
+    assert (
+        studio.predict(["CCO"]).shape[0] == 1
+    )  # the default prediction of all tasks still answers
 
 
 #: The issue's archives through the CLI (the two that need lowered limits go through the API).
-ISSUE_ARCHIVES = ["sizes-wrong-type", "metrics-wrong-type", "unit-not-text", "task-json-extra-keyword", "task-json-missing-key",
-                  "task-json-4tb-allocation", "symlink-member", "backbone-name", "backbone-name-other-case"]
+ISSUE_ARCHIVES = [
+    "sizes-wrong-type",
+    "metrics-wrong-type",
+    "unit-not-text",
+    "task-json-extra-keyword",
+    "task-json-missing-key",
+    "task-json-4tb-allocation",
+    "symlink-member",
+    "backbone-name",
+    "backbone-name-other-case",
+]
 
 
 @pytest.mark.parametrize("name", ISSUE_ARCHIVES)
 def test_archives_through_the_cli(cli, studio, good_archive, tmp_path, name):
-    archive = next(a for a in issue_archives(good_archive, studio.backbone.task_names[0]) if a.name == name)
+    archive = next(
+        a for a in issue_archives(good_archive, studio.backbone.task_names[0]) if a.name == name
+    )
     path = tmp_path / "task.gatetask"
     path.write_bytes(archive.data)
     before = _registry_state(cli.studio)
     code, _, err = cli("import", str(path), "--name", archive.import_name or "imported")
-    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert (
+        code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    )
     assert _registry_state(cli.studio) == before  # nothing written on refusal
     code, _, err = cli("list")
     assert code == 0 and "Traceback" not in err

@@ -16,7 +16,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_TABLE = ROOT / "tests" / "data" / "pretrain_tiny.csv.gz"
-SMALL = {"hidden": 32, "depth": 2, "latent_dim": 8, "task_hidden": 16, "batch_size": 64, "patience": 50, "threads": 1}
+SMALL = {
+    "hidden": 32,
+    "depth": 2,
+    "latent_dim": 8,
+    "task_hidden": 16,
+    "batch_size": 64,
+    "patience": 50,
+    "threads": 1,
+}
 
 
 @pytest.fixture

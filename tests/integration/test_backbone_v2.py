@@ -24,7 +24,9 @@ TINY_CORPUS = ROOT / "tests" / "data" / "corpus_tiny"
 
 
 def _config(**overrides) -> PretrainConfig:
-    return PretrainConfig.from_dict({**SMALL, "table": str(TINY_TABLE), "corpus": str(TINY_CORPUS), "epochs": 2, **overrides})
+    return PretrainConfig.from_dict(
+        {**SMALL, "table": str(TINY_TABLE), "corpus": str(TINY_CORPUS), "epochs": 2, **overrides}
+    )
 
 
 def test_corpus_molecules_join_the_measured_table_with_nan_measured_labels():
@@ -33,8 +35,12 @@ def test_corpus_molecules_join_the_measured_table_with_nan_measured_labels():
     assert set(smiles) <= set(table.smiles)
     n_measured = len(PRETRAINING_TASKS)
     assert table.tasks[:n_measured] == PRETRAINING_TASKS
-    assert table.tasks[n_measured:] == [f"size:{d}" for d in manifest["families"]["size"]] + [f"rings:{d}" for d in manifest["families"]["rings"]]
-    corpus_only = [i for i, s in enumerate(table.smiles) if not np.isfinite(table.Y[i, :n_measured]).any()]
+    assert table.tasks[n_measured:] == [f"size:{d}" for d in manifest["families"]["size"]] + [
+        f"rings:{d}" for d in manifest["families"]["rings"]
+    ]
+    corpus_only = [
+        i for i, s in enumerate(table.smiles) if not np.isfinite(table.Y[i, :n_measured]).any()
+    ]
     assert corpus_only, "the MOSES molecules of the fixture have no measured label"
     assert np.isfinite(table.Y[corpus_only, n_measured:]).all()
 
@@ -67,7 +73,12 @@ def test_v2_pretraining_gives_vector_tasks_that_round_trip(tmp_path):
         expected = module.head_columns(module.inverse_chart(frozen.u[0]))
         torch.testing.assert_close(via[k, :, : module.width], expected, rtol=1e-4, atol=1e-5)
         assert readout.column_mask[k].sum().item() == module.width
-        torch.testing.assert_close(frozen.y_hat[k, :, : module.width], module.head_columns(frozen.z[k]), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            frozen.y_hat[k, :, : module.width],
+            module.head_columns(frozen.z[k]),
+            rtol=1e-4,
+            atol=1e-5,
+        )
 
 
 def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path, monkeypatch):
@@ -86,11 +97,15 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path, monkeypatch):
     assert (tmp_path / "bb.resume").is_dir() and not out.exists()
     saved = json.loads((tmp_path / "bb.resume" / "resume.json").read_text())
     assert saved["epoch"] == 2
-    shutil.copytree(tmp_path / "bb.resume", tmp_path / "other.resume")  # the same state beside another run
+    shutil.copytree(
+        tmp_path / "bb.resume", tmp_path / "other.resume"
+    )  # the same state beside another run
 
     monkeypatch.setattr(pretrain_module, "save_resume_state", real_save)
     result = pretrain(config, out_dir=out, progress=False)
-    assert [h["epoch"] for h in result.history] == [1, 2, 3], "epochs 1-2 come from the saved state, only 3 runs"
+    assert [h["epoch"] for h in result.history] == [1, 2, 3], (
+        "epochs 1-2 come from the saved state, only 3 runs"
+    )
     assert result.history[:2] == saved["history"]
 
     # a run with another config does not pick up that state
@@ -102,14 +117,29 @@ def test_memory_mapped_graph_store_trains_exactly_like_in_memory_graphs(tmp_path
     """The GPU-scale data path (store on disk, loader workers) on the CPU: same molecules, same losses."""
     config = _config(epochs=1, families=["size"], max_molecules=200)
     in_memory = pretrain(config, progress=False)
-    stored = pretrain(_config(epochs=1, families=["size"], max_molecules=200, graph_store=str(tmp_path / "store"),
-                              loader_workers=1), progress=False)
+    stored = pretrain(
+        _config(
+            epochs=1,
+            families=["size"],
+            max_molecules=200,
+            graph_store=str(tmp_path / "store"),
+            loader_workers=1,
+        ),
+        progress=False,
+    )
     assert (tmp_path / "store" / "store.json").is_file()
     assert stored.history[0]["val_reg"] == pytest.approx(in_memory.history[0]["val_reg"], rel=1e-5)
-    assert stored.history[0]["train_total"] == pytest.approx(in_memory.history[0]["train_total"], rel=1e-5)
+    assert stored.history[0]["train_total"] == pytest.approx(
+        in_memory.history[0]["train_total"], rel=1e-5
+    )
     # a second run reuses the store instead of featurising again
     mtime = (tmp_path / "store" / "x.npy").stat().st_mtime_ns
-    pretrain(_config(epochs=1, families=["size"], max_molecules=200, graph_store=str(tmp_path / "store")), progress=False)
+    pretrain(
+        _config(
+            epochs=1, families=["size"], max_molecules=200, graph_store=str(tmp_path / "store")
+        ),
+        progress=False,
+    )
     assert (tmp_path / "store" / "x.npy").stat().st_mtime_ns == mtime
 
 
@@ -123,12 +153,22 @@ def test_a_task_added_on_v1_is_refused_on_v2_with_a_clear_message(tmp_path):
 
     small = {**SMALL, "table": str(TINY_TABLE), "epochs": 1}
     v1 = pretrain(PretrainConfig.from_dict(small), progress=False).model
-    v2 = pretrain(PretrainConfig.from_dict({**small, "corpus": str(TINY_CORPUS), "families": ["size", "rings"]}), progress=False).model
+    v2 = pretrain(
+        PretrainConfig.from_dict(
+            {**small, "corpus": str(TINY_CORPUS), "families": ["size", "rings"]}
+        ),
+        progress=False,
+    ).model
     save_checkpoint(v1, tmp_path / "v1")
     save_checkpoint(v2, tmp_path / "v2")
     frame = pd.read_csv(ROOT / "tests" / "data" / "target_tiny.csv")
     GateStudio(tmp_path / "v1", data_dir=tmp_path / "data").add_task(
-        frame, "smiles", "value", name="hydration", config=TaskAdditionConfig(ensemble=2, max_steps=20))
+        frame,
+        "smiles",
+        "value",
+        name="hydration",
+        config=TaskAdditionConfig(ensemble=2, max_steps=20),
+    )
 
     on_v2 = GateStudio(tmp_path / "v2", data_dir=tmp_path / "data")
     assert "hydration" not in [r.name for r in on_v2.added_tasks()]
@@ -142,12 +182,18 @@ def test_corpus_build_is_byte_identical_on_rerun_and_reuses_its_descriptor_cache
     from gate_core.data.builders.corpus import build_corpus
 
     chemicals = read_corpus(TINY_CORPUS)[0][:40]
-    first = build_corpus(chemicals, tmp_path / "a", n_moses=20, workers=1, chembl=False, cache_dir=tmp_path / "cache")
+    first = build_corpus(
+        chemicals, tmp_path / "a", n_moses=20, workers=1, chembl=False, cache_dir=tmp_path / "cache"
+    )
     cached = list((tmp_path / "cache").glob("*.npy"))
     assert len(cached) == 1
-    second = build_corpus(chemicals, tmp_path / "b", n_moses=20, workers=2, chembl=False, cache_dir=tmp_path / "cache")
+    second = build_corpus(
+        chemicals, tmp_path / "b", n_moses=20, workers=2, chembl=False, cache_dir=tmp_path / "cache"
+    )
     for name in ("smiles.txt", "labels.npy", "manifest.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert first["molecules_by_source"] == {"chemicals": 40, "chembl": 0, "moses": 20}
     assert second["n_molecules"] == len((tmp_path / "a" / "smiles.txt").read_text().splitlines())
-    assert list((tmp_path / "cache").glob("*.npy")) == cached  # the second build computed nothing new
+    assert (
+        list((tmp_path / "cache").glob("*.npy")) == cached
+    )  # the second build computed nothing new

@@ -17,7 +17,9 @@ from .conftest import ROOT, TINY_TABLE
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
-    pytest.mark.skipif(not __import__("torch").distributed.is_available(), reason="torch.distributed unavailable"),
+    pytest.mark.skipif(
+        not __import__("torch").distributed.is_available(), reason="torch.distributed unavailable"
+    ),
 ]
 
 
@@ -52,7 +54,9 @@ def test_torchrun_two_processes_aligned(tmp_path):
 def test_torchrun_no_alignment_and_time_limit(tmp_path):
     # without alignment T_k and T_k⁻¹ get no gradient (DDP must be told: find_unused_parameters);
     # the time limit must stop both ranks at the same epoch, or the next all-reduce hangs
-    result = _torchrun(tmp_path, "--no-alignment", "--epochs", "3", "--max-minutes", "0.0001", "--batch-size", "32")
+    result = _torchrun(
+        tmp_path, "--no-alignment", "--epochs", "3", "--max-minutes", "0.0001", "--batch-size", "32"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     meta = _check_checkpoint(tmp_path, epochs_run=1)
     assert meta["pretraining"]["config"]["weights"]["cons"] == 0
@@ -61,8 +65,19 @@ def test_torchrun_no_alignment_and_time_limit(tmp_path):
 def test_torchrun_v2_with_memory_mapped_graph_store(tmp_path):
     """The GPU-scale path on the CPU: v2 corpus, graph store written by rank 0 and mapped by both ranks, loader workers."""
     corpus = ROOT / "tests" / "data" / "corpus_tiny"
-    result = _torchrun(tmp_path, "--epochs", "1", "--corpus", str(corpus), "--families", "size,rings",
-                       "--graph-store", str(tmp_path / "store"), "--loader-workers", "1")
+    result = _torchrun(
+        tmp_path,
+        "--epochs",
+        "1",
+        "--corpus",
+        str(corpus),
+        "--families",
+        "size,rings",
+        "--graph-store",
+        str(tmp_path / "store"),
+        "--loader-workers",
+        "1",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     model, meta = load_checkpoint(tmp_path / "ckpt")
     assert model.task_names == [*PRETRAINING_TASKS, "size", "rings"]

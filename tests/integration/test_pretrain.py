@@ -29,7 +29,15 @@ def _json_from_stdout(text: str) -> dict:
 def test_cli_pretrain_then_evaluate(tmp_path, small_config, capsys):
     out = tmp_path / "ckpt"
     log = tmp_path / "train.jsonl"
-    args = ["pretrain", "--config", str(small_config), "--table", str(TINY_TABLE), "--out", str(out)]
+    args = [
+        "pretrain",
+        "--config",
+        str(small_config),
+        "--table",
+        str(TINY_TABLE),
+        "--out",
+        str(out),
+    ]
     assert main([*args, "--epochs", "3", "--quiet", "--log", str(log)]) == 0
     summary = _json_from_stdout(capsys.readouterr().out)
     assert summary["epochs_run"] == 3 and summary["n_molecules"] == 400
@@ -46,7 +54,10 @@ def test_cli_pretrain_then_evaluate(tmp_path, small_config, capsys):
     assert meta["config"]["hidden"] == SMALL["hidden"]
 
     metrics_path = tmp_path / "metrics.json"
-    assert main(["evaluate", "--checkpoint", str(out), "--subset", "test", "--out", str(metrics_path)]) == 0
+    assert (
+        main(["evaluate", "--checkpoint", str(out), "--subset", "test", "--out", str(metrics_path)])
+        == 0
+    )
     printed = capsys.readouterr().out
     metrics = json.loads(metrics_path.read_text())
 
@@ -69,7 +80,15 @@ def test_cli_pretrain_then_evaluate(tmp_path, small_config, capsys):
 def test_evaluate_uses_the_runs_subsample(tmp_path, small_config, capsys):
     """--max-molecules changes the table, so `evaluate --subset test` must rebuild that table."""
     out = tmp_path / "ckpt"
-    args = ["pretrain", "--config", str(small_config), "--table", str(TINY_TABLE), "--out", str(out)]
+    args = [
+        "pretrain",
+        "--config",
+        str(small_config),
+        "--table",
+        str(TINY_TABLE),
+        "--out",
+        str(out),
+    ]
     assert main([*args, "--epochs", "1", "--quiet", "--max-molecules", "150", "--seed", "3"]) == 0
     summary = _json_from_stdout(capsys.readouterr().out)
     metrics_path = tmp_path / "metrics.json"
@@ -132,7 +151,16 @@ def test_cli_help_for_every_verb(capsys):
 @pytest.mark.slow  # a fresh interpreter importing torch
 def test_cli_missing_table_is_one_line_error(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "gate_core", "pretrain", "--table", str(tmp_path / "absent.csv.gz"), "--out", str(tmp_path / "o")],
+        [
+            sys.executable,
+            "-m",
+            "gate_core",
+            "pretrain",
+            "--table",
+            str(tmp_path / "absent.csv.gz"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -161,7 +189,15 @@ def test_evaluate_refuses_a_table_the_backbone_was_not_trained_on(tmp_path, smal
     """Another table's "test fold" could hold molecules the model trained on: the split is rebuilt
     in one place, which checks the table's content hash against the backbone's."""
     out = tmp_path / "ckpt"
-    args = ["pretrain", "--config", str(small_config), "--table", str(TINY_TABLE), "--out", str(out)]
+    args = [
+        "pretrain",
+        "--config",
+        str(small_config),
+        "--table",
+        str(TINY_TABLE),
+        "--out",
+        str(out),
+    ]
     assert main([*args, "--epochs", "1", "--quiet"]) == 0
     capsys.readouterr()
     other = tmp_path / "shifted.csv"
@@ -170,4 +206,6 @@ def test_evaluate_refuses_a_table_the_backbone_was_not_trained_on(tmp_path, smal
     frame.to_csv(other, index=False)
     assert main(["evaluate", "--checkpoint", str(out), "--table", str(other)]) == 2
     assert "is not the table the backbone was trained on" in capsys.readouterr().err
-    assert main(["evaluate", "--checkpoint", str(out), "--table", str(other), "--subset", "all"]) == 0
+    assert (
+        main(["evaluate", "--checkpoint", str(out), "--table", str(other), "--subset", "all"]) == 0
+    )

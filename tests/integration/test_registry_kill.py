@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.skipif(os.name == "nt", reaso
 
 ROOT = Path(__file__).resolve().parents[2]
 
-MAKE_FILES = '''
+MAKE_FILES = """
 import random as _random
 
 def make_files(version):
@@ -37,9 +37,11 @@ def make_files(version):
         "heads/ensemble_0.safetensors": rng.randbytes(2 << 20),
         "config.json": ('{"version": %d}' % version).encode(),
     }
-'''
+"""
 
-CHILD = MAKE_FILES + r'''
+CHILD = (
+    MAKE_FILES
+    + r"""
 import hashlib, os, sys, time
 from pathlib import Path
 from gate_core.registry import TaskRecord, TaskRegistry, files
@@ -106,12 +108,16 @@ elif mode == "loop":
         reg.register_task(record, make_files(version), f"smiles,y\nCCO,{version}\n".encode(), replace=True)
         print(f"committed {version}", flush=True)
 step("done")
-'''
+"""
+)
 
 namespace: dict = {}
 exec(MAKE_FILES, namespace)
 make_files = namespace["make_files"]
-HASHES = {v: {rel: hashlib.sha256(data).hexdigest() for rel, data in make_files(v).items()} for v in range(4)}
+HASHES = {
+    v: {rel: hashlib.sha256(data).hexdigest() for rel, data in make_files(v).items()}
+    for v in range(4)
+}
 
 # (mode, step to kill at, expected outcome: {task name: version} after the kill)
 BEFORE_COMMIT = ["stage:partial", "stage:synced", "publish:before", "publish:after"]
@@ -120,7 +126,10 @@ CASES = (
     + [("new", "done", {"victim": 2})]
     + [("replace", s, {"victim": 1}) for s in BEFORE_COMMIT]
     + [("replace", s, {"victim": 2}) for s in ["drop:before", "drop:partial"]]
-    + [("rename", s, {"victim": 1}) for s in ["stage:link", "stage:synced", "publish:before", "publish:after"]]
+    + [
+        ("rename", s, {"victim": 1})
+        for s in ["stage:link", "stage:synced", "publish:before", "publish:after"]
+    ]
     + [("rename", s, {"renamed": 1}) for s in ["drop:before", "drop:partial"]]
     + [("remove", s, {}) for s in ["drop:before", "drop:partial"]]
 )
@@ -128,8 +137,12 @@ CASES = (
 
 def start_child(data_dir: Path, mode: str, pause_at: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(data_dir), mode, pause_at], cwd=ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-c", CHILD, str(data_dir), mode, pause_at],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
 
@@ -160,13 +173,19 @@ def check_consistent(data_dir: Path) -> dict[str, int]:
         task_root = data_dir / "tasks"
         task_folders = set(task_root.iterdir()) if task_root.is_dir() else set()
         assert task_folders == {(data_dir / t.model_dir).parent for t in tasks}
-        assert {p.relative_to(data_dir).as_posix() for p in task_root.glob("*/*")} == {t.model_dir for t in tasks}
-        reg.register_task(TaskRecord("after_crash", "classification"), {"m.bin": b"ok"})  # still writable
+        assert {p.relative_to(data_dir).as_posix() for p in task_root.glob("*/*")} == {
+            t.model_dir for t in tasks
+        }
+        reg.register_task(
+            TaskRecord("after_crash", "classification"), {"m.bin": b"ok"}
+        )  # still writable
         reg.remove_task("after_crash")
     return found
 
 
-@pytest.mark.parametrize(("mode", "pause_at", "expected"), CASES, ids=[f"{m}-{s}" for m, s, _ in CASES])
+@pytest.mark.parametrize(
+    ("mode", "pause_at", "expected"), CASES, ids=[f"{m}-{s}" for m, s, _ in CASES]
+)
 def test_kill_at_each_step(tmp_path, mode, pause_at, expected):
     data_dir = tmp_path / "gate_data"
     if mode != "new":

@@ -26,7 +26,9 @@ def _positive(x: object) -> bool:
 def test_quick_run_writes_the_documented_schema(tmp_path):
     assert main(["scaling", "--quick", "--threads", "1", "--results-dir", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "scaling.json").read_text())
-    assert data["benchmark"] == "scaling" and data["device"] == "cpu" and data["machine"]["cpu_model"]
+    assert (
+        data["benchmark"] == "scaling" and data["device"] == "cpu" and data["machine"]["cpu_model"]
+    )
     assert data["status"].startswith("Complete")
     grid = data["settings"]["grid"]
 
@@ -40,8 +42,14 @@ def test_quick_run_writes_the_documented_schema(tmp_path):
     assert [p["n_sources"] for p in sources] == ints(grid["sources"])
     for p in sources:
         assert "error" not in p, p.get("error")
-        assert _positive(p["wall_seconds"]) and p["peak_memory_mb"] is not None and p["sources_computed"] == p["n_sources"]
-        assert _positive(p["excluded"]["wall_seconds"]) and p["excluded"]["sources_computed"] == len(scaling_sources())
+        assert (
+            _positive(p["wall_seconds"])
+            and p["peak_memory_mb"] is not None
+            and p["sources_computed"] == p["n_sources"]
+        )
+        assert _positive(p["excluded"]["wall_seconds"]) and p["excluded"][
+            "sources_computed"
+        ] == len(scaling_sources())
         assert p["excluded"]["sources_active"] == p["n_sources"]
 
     by_n = curves["add_task_vs_n"]
@@ -50,22 +58,37 @@ def test_quick_run_writes_the_documented_schema(tmp_path):
         assert "error" not in p, p.get("error")
         for key in ("wall_seconds", "featurize_seconds", "train_seconds"):
             assert _positive(p[key]), key
-        assert p["wall_seconds"] >= p["train_seconds"] and p["n_train"] == p["n"] and p["peak_memory_mb"] is not None
+        assert (
+            p["wall_seconds"] >= p["train_seconds"]
+            and p["n_train"] == p["n"]
+            and p["peak_memory_mb"] is not None
+        )
 
     existing = curves["add_task_vs_existing"]
     assert [p["existing_tasks"] for p in existing] == list(range(grid["existing"]))
     for p in existing:
-        assert _positive(p["wall_seconds"]) and _positive(p["predict_seconds"]) and _positive(p["predict_all_seconds"])
-    assert [p["predict_all_tasks"] for p in existing] == [16 + i + 1 for i in range(grid["existing"])]
+        assert (
+            _positive(p["wall_seconds"])
+            and _positive(p["predict_seconds"])
+            and _positive(p["predict_all_seconds"])
+        )
+    assert [p["predict_all_tasks"] for p in existing] == [
+        16 + i + 1 for i in range(grid["existing"])
+    ]
 
     steps = curves["pretrain_step_vs_tasks"]
-    assert sorted((p["n_tasks"], p["alignment"]) for p in steps) == sorted((t, f) for t in ints(grid["tasks"]) for f in ("pairwise", "mean"))
+    assert sorted((p["n_tasks"], p["alignment"]) for p in steps) == sorted(
+        (t, f) for t in ints(grid["tasks"]) for f in ("pairwise", "mean")
+    )
     for p in steps:
         assert "error" not in p, p.get("error")
         assert _positive(p["step_ms"]) and p["peak_memory_mb"] is not None
 
     assert [p["batch_size"] for p in curves["predict_vs_batch"]] == ints(grid["batch_sizes"])
-    assert all(_positive(p["mol_per_s"]) and _positive(p["warm_mol_per_s"]) for p in curves["predict_vs_batch"])
+    assert all(
+        _positive(p["mol_per_s"]) and _positive(p["warm_mol_per_s"])
+        for p in curves["predict_vs_batch"]
+    )
     assert [p["molecules"] for p in curves["featurize_vs_batch"]] == ints(grid["featurize_sizes"])
     assert all(_positive(p["mol_per_s"]) for p in curves["featurize_vs_batch"])
 
@@ -83,7 +106,9 @@ def test_quick_run_writes_the_documented_schema(tmp_path):
 
 
 def scaling_sources() -> list[str]:
-    return json.loads((ROOT / "assets" / "backbone" / "metadata.json").read_text())["config"]["tasks"]
+    return json.loads((ROOT / "assets" / "backbone" / "metadata.json").read_text())["config"][
+        "tasks"
+    ]
 
 
 def test_one_point_in_a_fresh_worker_process(tmp_path):
@@ -91,16 +116,37 @@ def test_one_point_in_a_fresh_worker_process(tmp_path):
     from gate_core.data.featurize import featurize_molecules
     from gate_core.training.pretrain import PretrainConfig, load_table
 
-    table = load_table(PretrainConfig(table=str(ROOT / "tests" / "data" / "pretrain_tiny.csv.gz"), max_molecules=24, seed=0))
+    table = load_table(
+        PretrainConfig(
+            table=str(ROOT / "tests" / "data" / "pretrain_tiny.csv.gz"), max_molecules=24, seed=0
+        )
+    )
     graphs, descriptors = featurize_molecules(table.smiles)
     features = tmp_path / "features.pkl"
-    features.write_bytes(pickle.dumps({"graphs": graphs, "descriptors": descriptors, "Y": table.Y, "tasks": table.tasks}))
-    spec = {"kind": "pretrain_step", "features": str(features), "n_tasks": 2, "form": "pairwise", "device": "cpu", "threads": 1,
-            "steps": 2, "warmup": 1, "batch_size": 8}
+    features.write_bytes(
+        pickle.dumps(
+            {"graphs": graphs, "descriptors": descriptors, "Y": table.Y, "tasks": table.tasks}
+        )
+    )
+    spec = {
+        "kind": "pretrain_step",
+        "features": str(features),
+        "n_tasks": 2,
+        "form": "pairwise",
+        "device": "cpu",
+        "threads": 1,
+        "steps": 2,
+        "warmup": 1,
+        "batch_size": 8,
+    }
     r = scaling.run_worker(spec, tmp_path / "work", timeout=300)
     assert "error" not in r, r.get("error")
     assert _positive(r["step_ms"]) and r["steps"] == 2 and _positive(r["process_seconds"])
-    assert r["memory_method"] and r["peak_memory_mb"] >= 0 and r["peak_rss_mb"] >= r["rss_before_mb"]
+    assert (
+        r["memory_method"] and r["peak_memory_mb"] >= 0 and r["peak_rss_mb"] >= r["rss_before_mb"]
+    )
 
-    broken = scaling.run_worker({**spec, "features": str(tmp_path / "missing.pkl")}, tmp_path / "work", timeout=300)
+    broken = scaling.run_worker(
+        {**spec, "features": str(tmp_path / "missing.pkl")}, tmp_path / "work", timeout=300
+    )
     assert broken["error"].startswith("worker exit")

@@ -33,11 +33,30 @@ pytestmark = pytest.mark.integration
 
 SOURCES = ["Tm_K", "Tb_K", "logKow", "density_kgm3"]
 TINY = {"ensemble": 2, "max_steps": 20, "warmup_steps": 5, "outer_every": 5, "eval_every": 5}
-QUERY = ["CCO", "not a smiles", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "", "CCCCCCCCCCCCCCCC", "OC(=O)c1ccccc1", "CCN(CC)CC"]
+QUERY = [
+    "CCO",
+    "not a smiles",
+    "c1ccccc1O",
+    "CC(=O)Oc1ccccc1C(=O)O",
+    "",
+    "CCCCCCCCCCCCCCCC",
+    "OC(=O)c1ccccc1",
+    "CCN(CC)CC",
+]
 
 
 def _pretrain(out: Path, seed: int) -> Path:
-    config = PretrainConfig(table=str(TINY_TABLE), tasks=SOURCES, epochs=1, hidden=32, depth=2, latent_dim=8, task_hidden=16, threads=1, seed=seed)
+    config = PretrainConfig(
+        table=str(TINY_TABLE),
+        tasks=SOURCES,
+        epochs=1,
+        hidden=32,
+        depth=2,
+        latent_dim=8,
+        task_hidden=16,
+        threads=1,
+        seed=seed,
+    )
     pretrain(config, out_dir=out, progress=False)
     return out
 
@@ -67,7 +86,9 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _assert_columns_identical(before: pd.DataFrame, after: pd.DataFrame, columns: list[str]) -> None:
+def _assert_columns_identical(
+    before: pd.DataFrame, after: pd.DataFrame, columns: list[str]
+) -> None:
     for col in columns:
         a, b = before[col].to_numpy(), after[col].to_numpy()
         if a.dtype.kind == "f":
@@ -79,18 +100,28 @@ def _assert_columns_identical(before: pd.DataFrame, after: pd.DataFrame, columns
 # ---- adding a task never changes anything else ----------------------------------------------------
 
 
-def test_adding_a_task_never_changes_other_predictions(backbones, regression, classification, tmp_path):
+def test_adding_a_task_never_changes_other_predictions(
+    backbones, regression, classification, tmp_path
+):
     path, _ = backbones
     weights_sha = _sha256(path / "model.safetensors")
     studio = GateStudio(path, tmp_path / "data", device="cpu")
     studio.add_task(regression, "smiles", "value", "task_a", unit="log mol/L", config=_config())
     before = studio.predict(QUERY)
     assert list(before.columns[:4]) == ["input", "smiles", "error", "note"]
-    assert {*SOURCES, "task_a", "task_a_std", "task_a_ad_score", "task_a_in_domain"} <= set(before.columns)
+    assert {*SOURCES, "task_a", "task_a_std", "task_a_ad_score", "task_a_in_domain"} <= set(
+        before.columns
+    )
     state = {k: v.clone() for k, v in studio.backbone.state_dict().items()}
     files_a = dict(studio.registry.get_task("task_a").files)
 
-    record_b, _ = studio.add_task(classification, "smiles", "value", "task_b", config=_config(test_fraction=0.2, train_baseline=True))
+    record_b, _ = studio.add_task(
+        classification,
+        "smiles",
+        "value",
+        "task_b",
+        config=_config(test_fraction=0.2, train_baseline=True),
+    )
     assert record_b.task_type == "classification"
     after = studio.predict(QUERY)
 
@@ -119,7 +150,10 @@ def test_predict_output_contract(backbones, regression, tmp_path):
     assert frame["input"].tolist() == QUERY
     invalid = frame["error"].notna().to_numpy()
     assert invalid.tolist() == [q in ("not a smiles", "") for q in QUERY]
-    assert np.isnan(frame.loc[invalid, "logS"]).all() and np.isfinite(frame.loc[~invalid, "logS"]).all()
+    assert (
+        np.isnan(frame.loc[invalid, "logS"]).all()
+        and np.isfinite(frame.loc[~invalid, "logS"]).all()
+    )
     assert np.isnan(frame["Tm_K_std"]).all()  # a backbone property is one model: no ensemble spread
     assert (frame.loc[~invalid, "logS_std"] > 0).all()
     assert frame.loc[~invalid, "logS_in_domain"].map(type).eq(bool).all()
@@ -133,17 +167,30 @@ def test_predict_output_contract(backbones, regression, tmp_path):
 def test_export_import_round_trip_and_foreign_backbone_refused(backbones, regression, tmp_path):
     path, other_path = backbones
     studio = GateStudio(path, tmp_path / "data", device="cpu")
-    studio.add_task(regression, "smiles", "value", "logS", unit="log mol/L", config=_config(ratios=RatioSettings(mode="learned")))
+    studio.add_task(
+        regression,
+        "smiles",
+        "value",
+        "logS",
+        unit="log mol/L",
+        config=_config(ratios=RatioSettings(mode="learned")),
+    )
     archive = tmp_path / "logS.zip"
     studio.registry.export_task("logS", archive)
     expected = studio.predict(QUERY, ["logS"])
 
     same = GateStudio(path, tmp_path / "data2", device="cpu")
     record = same.registry.import_task(archive, same.backbone_id)
-    assert record.name == "logS" and record.unit == "log mol/L" and record.backbone_id == studio.backbone_id
+    assert (
+        record.name == "logS"
+        and record.unit == "log mol/L"
+        and record.backbone_id == studio.backbone_id
+    )
     assert record.ratios == studio.registry.get_task("logS").ratios
     _assert_columns_identical(expected, same.predict(QUERY, ["logS"]), list(expected.columns))
-    pd.testing.assert_frame_equal(same.registry.get_dataset("logS"), studio.registry.get_dataset("logS"))
+    pd.testing.assert_frame_equal(
+        same.registry.get_dataset("logS"), studio.registry.get_dataset("logS")
+    )
 
     other = GateStudio(other_path, tmp_path / "data3", device="cpu")
     assert other.backbone_id != studio.backbone_id
@@ -178,13 +225,20 @@ def test_names_of_source_properties_and_existing_tasks_are_refused(backbones, re
 
 
 def _options(**config) -> dict:
-    return {"smiles_column": "smiles", "target_column": "value", "unit": "log mol/L", "config": {**TINY, **config}}
+    return {
+        "smiles_column": "smiles",
+        "target_column": "value",
+        "unit": "log mol/L",
+        "config": {**TINY, **config},
+    }
 
 
 def test_worker_runs_a_queued_job_to_done(backbones, regression, tmp_path):
     path, _ = backbones
     studio = GateStudio(path, tmp_path / "data", device="cpu")
-    options = _options(ratios="learned", pinned={"Tm_K": 0.5}, test_fraction=0.2, train_baseline=True)
+    options = _options(
+        ratios="learned", pinned={"Tm_K": 0.5}, test_fraction=0.2, train_baseline=True
+    )
     run_id = studio.registry.enqueue_run("worker_task", options, regression)
     worker = TaskWorker(studio)
 
@@ -194,11 +248,15 @@ def test_worker_runs_a_queued_job_to_done(backbones, regression, tmp_path):
     assert run.error is None
     progress = run.progress
     assert progress["fraction"] == 1.0 and progress["stage"] == "done"
-    assert progress["val_curve"] and all(len(point) == 3 and np.isfinite(point[2]) for point in progress["val_curve"])
+    assert progress["val_curve"] and all(
+        len(point) == 3 and np.isfinite(point[2]) for point in progress["val_curve"]
+    )
     assert {point[0] for point in progress["val_curve"]} == {0, 1}  # both ensemble members reported
     assert progress["ratio_trajectory"] and progress["sources"] == SOURCES
     assert progress["invalid"] == []
-    assert len(progress["test_predictions"]["mean"]) > 0 and "baseline" in progress["test_predictions"]
+    assert (
+        len(progress["test_predictions"]["mean"]) > 0 and "baseline" in progress["test_predictions"]
+    )
     assert "registered task worker_task" in run.log
 
     record = studio.registry.get_task("worker_task")
@@ -212,14 +270,26 @@ def test_worker_runs_a_queued_job_to_done(backbones, regression, tmp_path):
 @pytest.mark.parametrize(
     ("name", "dataset", "options", "match"),
     [
-        ("too_small", "five_rows", _options(), "only 5 valid molecules after cleaning; at least 20"),
-        ("no_column", "regression", {**_options(), "target_column": "pIC50"}, "column 'pIC50' not found"),
+        (
+            "too_small",
+            "five_rows",
+            _options(),
+            "only 5 valid molecules after cleaning; at least 20",
+        ),
+        (
+            "no_column",
+            "regression",
+            {**_options(), "target_column": "pIC50"},
+            "column 'pIC50' not found",
+        ),
         ("Tm_K", "regression", _options(), "source property"),
         ("bad_mode", "regression", _options(ratios="sometimes"), "unknown transfer-ratio mode"),
         ("no_data", None, _options(), "no dataset"),
     ],
 )
-def test_worker_failures_end_failed_with_a_message(backbones, regression, tmp_path, name, dataset, options, match):
+def test_worker_failures_end_failed_with_a_message(
+    backbones, regression, tmp_path, name, dataset, options, match
+):
     path, _ = backbones
     studio = GateStudio(path, tmp_path / "data", device="cpu")
     data = {"five_rows": regression.head(5), "regression": regression, None: None}[dataset]
@@ -261,7 +331,9 @@ def test_worker_thread_picks_up_queued_runs(backbones, regression, tmp_path):
         first = studio.registry.enqueue_run("first", _options(ensemble=1), regression)
         second = studio.registry.enqueue_run("second", _options(ensemble=1), regression.head(3))
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not all(studio.registry.get_run(r).is_final for r in (first, second)):
+        while time.monotonic() < deadline and not all(
+            studio.registry.get_run(r).is_final for r in (first, second)
+        ):
             time.sleep(0.05)
     finally:
         worker.stop()

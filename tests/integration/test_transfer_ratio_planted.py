@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-
 DATA = Path(__file__).resolve().parents[1] / "data"
 SOURCES = ["Tb_K", "density_kgm3", "copy", "noise"]
 
@@ -46,15 +45,31 @@ def planted_backbone(tmp_path_factory: pytest.TempPathFactory):
     molecules = sorted(table["smiles"].unique())
     rng = np.random.default_rng(0)
     tpsa = _tpsa(molecules)
-    planted = pd.DataFrame({
-        "smiles": molecules * 2,
-        "task": ["copy"] * len(molecules) + ["noise"] * len(molecules),
-        "value": np.concatenate([tpsa + rng.normal(scale=0.3 * tpsa.std(), size=len(tpsa)), rng.normal(size=len(tpsa))]),
-        "source": "planted",
-    })
+    planted = pd.DataFrame(
+        {
+            "smiles": molecules * 2,
+            "task": ["copy"] * len(molecules) + ["noise"] * len(molecules),
+            "value": np.concatenate(
+                [
+                    tpsa + rng.normal(scale=0.3 * tpsa.std(), size=len(tpsa)),
+                    rng.normal(size=len(tpsa)),
+                ]
+            ),
+            "source": "planted",
+        }
+    )
     path: Path = tmp_path_factory.mktemp("planted") / "table.csv.gz"
     pd.concat([table, planted]).to_csv(path, index=False)
-    config = PretrainConfig(table=str(path), tasks=SOURCES, epochs=4, hidden=32, depth=2, latent_dim=8, task_hidden=16, threads=1)
+    config = PretrainConfig(
+        table=str(path),
+        tasks=SOURCES,
+        epochs=4,
+        hidden=32,
+        depth=2,
+        latent_dim=8,
+        task_hidden=16,
+        threads=1,
+    )
     return pretrain(config, progress=False).model.eval()
 
 
@@ -64,7 +79,13 @@ def planted_ratios(planted_backbone) -> dict[str, float]:
     from gate_core.transfer.ratios import RatioSettings
 
     target = pd.read_csv(DATA / "target_tiny.csv")["smiles"].tolist()
-    result = add_task(planted_backbone, target, list(_tpsa(target)), "tpsa", TaskAdditionConfig(ratios=RatioSettings(mode="learned"), ensemble=2, seed=1))
+    result = add_task(
+        planted_backbone,
+        target,
+        list(_tpsa(target)),
+        "tpsa",
+        TaskAdditionConfig(ratios=RatioSettings(mode="learned"), ensemble=2, seed=1),
+    )
     return {s: r["ratio"] for s, r in result.task.metadata["ratios"].items()}
 
 
@@ -74,6 +95,9 @@ def test_learned_ratios_put_the_noisy_copy_of_the_target_highest(planted_ratios)
     assert planted_ratios["copy"] > 2 * runner_up, planted_ratios
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: the planted noise head explains 27 % of the target by chance and the look-ahead raises it")
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11: the planted noise head explains 27 % of the target by chance and the look-ahead raises it",
+)
 def test_learned_ratios_put_the_noise_source_lowest(planted_ratios):
     assert min(planted_ratios, key=planted_ratios.get) == "noise", planted_ratios

@@ -11,7 +11,16 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-TINY_SMILES = ["CCO", "c1ccncc1", "CC(=O)O", "C", "C[C@H](N)C(=O)O", "F/C=C/F", "Oc1ccccc1", "CCN(CC)CC"]
+TINY_SMILES = [
+    "CCO",
+    "c1ccncc1",
+    "CC(=O)O",
+    "C",
+    "C[C@H](N)C(=O)O",
+    "F/C=C/F",
+    "Oc1ccccc1",
+    "CCN(CC)CC",
+]
 
 
 @pytest.fixture
@@ -25,7 +34,12 @@ def tiny_model():
 
     def make(tasks=("a", "b", "c"), descriptors=True, classification=(), seed=0):
         torch.manual_seed(seed)
-        infos = [TaskInfo(t, unit="u", task_type="classification" if t in classification else "regression") for t in tasks]
+        infos = [
+            TaskInfo(
+                t, unit="u", task_type="classification" if t in classification else "regression"
+            )
+            for t in tasks
+        ]
         config = GATEConfig(
             ATOM_DIM,
             BOND_DIM,

@@ -5,7 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gate_core.predictions import column_label, compare, invalid_entries, measured_columns, readable, with_input_columns
+from gate_core.predictions import (
+    column_label,
+    compare,
+    invalid_entries,
+    measured_columns,
+    readable,
+    with_input_columns,
+)
 
 TASKS = ["aq_logS", "aq_logS_v2", "Tm_K"]
 UNITS = {"aq_logS": "log mol/L", "Tm_K": "K"}
@@ -46,15 +53,30 @@ def pred_frame() -> pd.DataFrame:
 
 def test_readable_blanks_empty_cells_and_words_flags():
     shown = readable(pred_frame(), TASKS, UNITS)
-    assert list(shown.columns) == ["input", "canonical SMILES", "error", "note", "Tm_K (K)", "Tm_K in domain"]
-    assert shown["error"].tolist()[0] == "" and shown["note"].tolist() == ["", "", "kept the largest fragment"]
+    assert list(shown.columns) == [
+        "input",
+        "canonical SMILES",
+        "error",
+        "note",
+        "Tm_K (K)",
+        "Tm_K in domain",
+    ]
+    assert shown["error"].tolist()[0] == "" and shown["note"].tolist() == [
+        "",
+        "",
+        "kept the largest fragment",
+    ]
     assert shown["Tm_K in domain"].tolist() == ["yes", "", "no"] and np.isnan(shown["Tm_K (K)"][1])
 
 
 def test_input_columns_come_first_and_clashes_are_renamed():
-    frame = pd.DataFrame({"id": [1, 2, 3], "structure": ["CCO", "xx", "c1ccccc1O"], "Tm_K": [159.0, None, 314.0]})
+    frame = pd.DataFrame(
+        {"id": [1, 2, 3], "structure": ["CCO", "xx", "c1ccccc1O"], "Tm_K": [159.0, None, 314.0]}
+    )
     full = with_input_columns(pred_frame(), frame, "structure")
-    assert list(full.columns[:3]) == ["id", "Tm_K (from file)", "input"] and full["id"].tolist() == [1, 2, 3]
+    assert list(full.columns[:3]) == ["id", "Tm_K (from file)", "input"] and full[
+        "id"
+    ].tolist() == [1, 2, 3]
     assert measured_columns(frame, "structure", ["Tm_K", "aq_logS"]) == {"Tm_K": "Tm_K"}
     result = compare(pred_frame(), frame, "Tm_K", "Tm_K")
     assert result.measured.tolist() == [159.0, 314.0] and result.metrics()["n"] == 2

@@ -12,7 +12,14 @@ def test_plural():
 
 
 def test_duration():
-    assert [duration(x) for x in (0.2, 7.4, 42, 89, 150, 3900)] == ["1 s", "7 s", "40 s", "90 s", "2 min", "1 h 5 min"]
+    assert [duration(x) for x in (0.2, 7.4, 42, 89, 150, 3900)] == [
+        "1 s",
+        "7 s",
+        "40 s",
+        "90 s",
+        "2 min",
+        "1 h 5 min",
+    ]
 
 
 def test_plain_disarms_markdown_links_images_html_and_directives():

@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from gate_core.data.builders.chemicals import PRETRAINING_TASKS, build_chemicals_table, summarise, write_csv_gz
+from gate_core.data.builders.chemicals import (
+    PRETRAINING_TASKS,
+    build_chemicals_table,
+    summarise,
+    write_csv_gz,
+)
 from gate_core.data.builders.corpus import build_corpus
 from gate_core.data.builders.targets import TARGETS, build_target, write_target_csv
 
@@ -36,11 +41,16 @@ def _sample_smiles(smiles: pd.Series, n: int) -> set[str]:
     return set(unique.iloc[stable_order(unique).argsort().to_numpy()[:n]])
 
 
-def build_fixtures(chemicals: pd.DataFrame, targets: dict[str, pd.DataFrame], fixtures_dir: Path) -> None:
+def build_fixtures(
+    chemicals: pd.DataFrame, targets: dict[str, pd.DataFrame], fixtures_dir: Path
+) -> None:
     """Tiny real tables for fast tests: sparse pre-training rows, one regression, one classification."""
     pretrain = chemicals[chemicals["task"].isin(PRETRAINING_TASKS)]
     keep = _sample_smiles(pretrain["smiles"], 400)
-    write_csv_gz(pretrain[pretrain["smiles"].isin(keep)].reset_index(drop=True), fixtures_dir / "pretrain_tiny.csv.gz")
+    write_csv_gz(
+        pretrain[pretrain["smiles"].isin(keep)].reset_index(drop=True),
+        fixtures_dir / "pretrain_tiny.csv.gz",
+    )
 
     freesolv = targets["freesolv"]
     tiny = freesolv[freesolv["smiles"].isin(_sample_smiles(freesolv["smiles"], 60))]
@@ -49,12 +59,18 @@ def build_fixtures(chemicals: pd.DataFrame, targets: dict[str, pd.DataFrame], fi
     build_tiny_corpus(fixtures_dir)
 
     bbbp = targets["bbbp"]
-    picked = set().union(*(_sample_smiles(bbbp.loc[bbbp["value"] == c, "smiles"], 40) for c in (0, 1)))
-    write_target_csv(bbbp[bbbp["smiles"].isin(picked)].reset_index(drop=True),
-                     fixtures_dir / "target_tiny_classification.csv")
+    picked = set().union(
+        *(_sample_smiles(bbbp.loc[bbbp["value"] == c, "smiles"], 40) for c in (0, 1))
+    )
+    write_target_csv(
+        bbbp[bbbp["smiles"].isin(picked)].reset_index(drop=True),
+        fixtures_dir / "target_tiny_classification.csv",
+    )
 
 
-def build_all(out_dir: Path = DEFAULT_OUT_DIR, fixtures_dir: Path | None = DEFAULT_FIXTURES_DIR) -> dict[str, int]:
+def build_all(
+    out_dir: Path = DEFAULT_OUT_DIR, fixtures_dir: Path | None = DEFAULT_FIXTURES_DIR
+) -> dict[str, int]:
     """Write the chemicals table, every target and (unless ``fixtures_dir`` is None) the fixtures.
 
     Returns row counts by output name, for the caller to report.
@@ -75,10 +91,16 @@ def build_all(out_dir: Path = DEFAULT_OUT_DIR, fixtures_dir: Path | None = DEFAU
 def build_tiny_corpus(fixtures_dir: Path) -> dict:
     """The tiny table's molecules plus 100 MOSES ones, with descriptor families: v2 in tests."""
     tiny = pd.read_csv(fixtures_dir / "pretrain_tiny.csv.gz")
-    return build_corpus(sorted(set(tiny["smiles"])), fixtures_dir / "corpus_tiny", n_moses=100, chembl=False)
+    return build_corpus(
+        sorted(set(tiny["smiles"])), fixtures_dir / "corpus_tiny", n_moses=100, chembl=False
+    )
 
 
-def build_backbone_corpus(out_dir: Path = DEFAULT_OUT_DIR, n_moses: int | None = CPU_CORPUS_MOSES, corpus_dir: Path | None = None) -> dict:
+def build_backbone_corpus(
+    out_dir: Path = DEFAULT_OUT_DIR,
+    n_moses: int | None = CPU_CORPUS_MOSES,
+    corpus_dir: Path | None = None,
+) -> dict:
     """The v2 corpus over the chemicals table's pre-training molecules plus ChEMBL and MOSES (default ``out_dir/corpus``)."""
     chemicals = pd.read_csv(out_dir / CHEMICALS_FILE)
     smiles = sorted(set(chemicals.loc[chemicals["task"].isin(PRETRAINING_TASKS), "smiles"]))
@@ -87,13 +109,24 @@ def build_backbone_corpus(out_dir: Path = DEFAULT_OUT_DIR, n_moses: int | None =
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m gate_core.data.builders", description=__doc__)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help="output folder (default assets/data)")
-    parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES_DIR,
-                        help="test-fixture folder (default tests/data)")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT_DIR, help="output folder (default assets/data)"
+    )
+    parser.add_argument(
+        "--fixtures",
+        type=Path,
+        default=DEFAULT_FIXTURES_DIR,
+        help="test-fixture folder (default tests/data)",
+    )
     parser.add_argument("--no-fixtures", action="store_true", help="skip the test fixtures")
-    parser.add_argument("--only", choices=("tables", "corpus"), help="build only the tables or only the v2 corpus")
-    parser.add_argument("--corpus-moses", default=str(CPU_CORPUS_MOSES),
-                        help=f"MOSES molecules in the corpus (default {CPU_CORPUS_MOSES}, the CPU build; 'all' for a GPU build)")
+    parser.add_argument(
+        "--only", choices=("tables", "corpus"), help="build only the tables or only the v2 corpus"
+    )
+    parser.add_argument(
+        "--corpus-moses",
+        default=str(CPU_CORPUS_MOSES),
+        help=f"MOSES molecules in the corpus (default {CPU_CORPUS_MOSES}, the CPU build; 'all' for a GPU build)",
+    )
     parser.add_argument("--corpus-dir", type=Path, help="corpus folder (default <out>/corpus)")
     args = parser.parse_args()
     start = time.perf_counter()
@@ -102,8 +135,10 @@ def main() -> None:
     if args.only != "tables":  # after the tables: the corpus holds every pre-training molecule
         n_moses = None if args.corpus_moses == "all" else int(args.corpus_moses)
         manifest = build_backbone_corpus(args.out, n_moses, args.corpus_dir)
-        print(f"corpus: {manifest['n_molecules']} molecules {manifest['molecules_by_source']}, "
-              f"{len(manifest['columns'])} descriptors in {len(manifest['families'])} families")
+        print(
+            f"corpus: {manifest['n_molecules']} molecules {manifest['molecules_by_source']}, "
+            f"{len(manifest['columns'])} descriptors in {len(manifest['families'])} families"
+        )
     print(f"built in {time.perf_counter() - start:.1f} s")
 
 

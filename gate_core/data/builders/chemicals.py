@@ -59,28 +59,42 @@ TASKS: list[PropertySpec] = [
     PropertySpec("logKow", "log Kow (octanol/water)", "log10", True),
     PropertySpec("nD", "Refractive index n_D", "", True),
     PropertySpec("S0_gas_JmolK", "Standard entropy (gas)", "J/(mol·K)", True),
-    PropertySpec("Hvap298_kJmol", "Enthalpy of vaporisation at 298 K", "kJ/mol", True, "J/mol / 1000"),
     PropertySpec(
-        "logPsat298_Pa", "log10 vapour pressure at 298 K", "log10(Pa)", True,
+        "Hvap298_kJmol", "Enthalpy of vaporisation at 298 K", "kJ/mol", True, "J/mol / 1000"
+    ),
+    PropertySpec(
+        "logPsat298_Pa",
+        "log10 vapour pressure at 298 K",
+        "log10(Pa)",
+        True,
         "Landolt Antoine ln(P/Pa) = A − B/(T + C) at 298.15 K, within 20 K of [Tmin, Tmax]; log10",
     ),
     PropertySpec("hansen_dD", "Hansen δD (dispersion)", "MPa^0.5", True, "Pa^0.5 / 1000"),
     PropertySpec("hansen_dP", "Hansen δP (polar)", "MPa^0.5", True, "Pa^0.5 / 1000"),
     PropertySpec("hansen_dH", "Hansen δH (hydrogen bonding)", "MPa^0.5", True, "Pa^0.5 / 1000"),
     PropertySpec(
-        "permittivity", "Relative permittivity (liquid)", "", False,
+        "permittivity",
+        "Relative permittivity (liquid)",
+        "",
+        False,
         "tabulated value at its own temperature (mostly 293–298 K)",
     ),
     PropertySpec("Tflash_K", "Flash point", "K", False),
     PropertySpec("Hfus_kJmol", "Enthalpy of fusion", "kJ/mol", False, "J/mol / 1000"),
     PropertySpec("dipole_D", "Dipole moment", "D", False),
     PropertySpec(
-        "surface_tension_mNm", "Surface tension at 298 K", "mN/m", False,
+        "surface_tension_mNm",
+        "Surface tension at 298 K",
+        "mN/m",
+        False,
         "Jasper-Lange σ = a − b·(T/°C) at 25 °C, within 30 K of [Tmin, Tmax]",
     ),
     PropertySpec("Tautoignition_K", "Autoignition temperature", "K", False),
     PropertySpec(
-        "log_viscosity298_Pas", "log10 liquid viscosity at 298 K", "log10(Pa·s)", False,
+        "log_viscosity298_Pas",
+        "log10 liquid viscosity at 298 K",
+        "log10(Pa·s)",
+        False,
         "Viswanath-Natarajan log10(μ/cP) = A + B/(C − T) at 298.15 K, within 20 K of [Tmin, Tmax];"
         " minus 3 for Pa·s",
     ),
@@ -160,44 +174,86 @@ CRC_THERMO = "Heat Capacity/CRC Standard Thermodynamic Properties of Chemical Su
 YAWS_HS = "Reactions/Yaws Hf S0 (g).tsv"
 IEC = "Safety/IS IEC 60079-20-1 2010.tsv"
 NFPA = "Safety/NFPA 497 2008.tsv"
-HANSEN = ("Misc/ruben_manuel_hansen_solubility_parameters.tsv", "Misc/alshehri_hansen_solubility_parameters.tsv")
+HANSEN = (
+    "Misc/ruben_manuel_hansen_solubility_parameters.tsv",
+    "Misc/alshehri_hansen_solubility_parameters.tsv",
+)
 CRITICAL = tuple(
     f"Critical Properties/{f}.tsv"
-    for f in ("IUPACOrganicCriticalProps", "CRCCriticalOrganics", "Appendix to PSRK Revision 4",
-              "DIPPRPinaMartines")
+    for f in (
+        "IUPACOrganicCriticalProps",
+        "CRCCriticalOrganics",
+        "Appendix to PSRK Revision 4",
+        "DIPPRPinaMartines",
+    )
 ) + (WEBBOOK, "Critical Properties/Yaws Collection.tsv")
-DIPOLES = ("Misc/cccbdb.nist.gov Dipoles.csv", "Misc/Poling Dipole.csv", "Misc/Muller Supporting Info Dipoles.csv")
+DIPOLES = (
+    "Misc/cccbdb.nist.gov Dipoles.csv",
+    "Misc/Poling Dipole.csv",
+    "Misc/Muller Supporting Info Dipoles.csv",
+)
 
 # task -> (file, column or derived-value function), highest priority first.
 SOURCES: dict[str, tuple[tuple[str, Column], ...]] = {
-    "Tm_K": ((PHYS, "Tm"), ("Phase Change/OpenNotebook Melting Points.tsv", "Tm"), (WEBBOOK, "Tm"),
-             (WIKIDATA, "Tm")),
-    "Tb_K": ((PHYS, "Tb"), (WEBBOOK, "Tb"), ("Phase Change/Yaws Boiling Points.tsv", "Tb"), (WIKIDATA, "Tb")),
+    "Tm_K": (
+        (PHYS, "Tm"),
+        ("Phase Change/OpenNotebook Melting Points.tsv", "Tm"),
+        (WEBBOOK, "Tm"),
+        (WIKIDATA, "Tm"),
+    ),
+    "Tb_K": (
+        (PHYS, "Tb"),
+        (WEBBOOK, "Tb"),
+        ("Phase Change/Yaws Boiling Points.tsv", "Tb"),
+        (WIKIDATA, "Tb"),
+    ),
     "Tc_K": tuple((f, "Tc") for f in CRITICAL),
     "Pc_bar": tuple((f, "Pc") for f in CRITICAL),
     "Vc_cm3mol": tuple((f, "Vc") for f in CRITICAL),
     "omega": ((CRITICAL[2], "omega"), (CRITICAL[5], "omega")),
-    "Hf_gas_kJmol": (("Reactions/ATcT 1.112 (g).tsv", "Hfg"), (CRC_THERMO, "Hfg"), (WEBBOOK, "Hfg"),
-                     (YAWS_HS, "Hfg")),
+    "Hf_gas_kJmol": (
+        ("Reactions/ATcT 1.112 (g).tsv", "Hfg"),
+        (CRC_THERMO, "Hfg"),
+        (WEBBOOK, "Hfg"),
+        (YAWS_HS, "Hfg"),
+    ),
     "density_kgm3": ((PHYS, "rho"),),
-    "logKow": (("Environment/Syrres logP data.csv.gz", "logP"), ("Environment/CRC logP table.tsv", "logP"),
-               (WIKIDATA, "logP")),
+    "logKow": (
+        ("Environment/Syrres logP data.csv.gz", "logP"),
+        ("Environment/CRC logP table.tsv", "logP"),
+        (WIKIDATA, "logP"),
+    ),
     "nD": (("Misc/CRC Handbook Organic RI.csv", "RI"), (PHYS, "RI"), (WIKIDATA, "RI")),
     "S0_gas_JmolK": ((CRC_THERMO, "S0g"), (WEBBOOK, "S0g"), (YAWS_HS, "S0g")),
-    "Hvap298_kJmol": (("Phase Change/Ghazerati Appendix Vaporization Enthalpy.tsv", "Hvap298"),
-                      ("Phase Change/CRC Handbook Heat of Vaporization.tsv", "Hvap298")),
+    "Hvap298_kJmol": (
+        ("Phase Change/Ghazerati Appendix Vaporization Enthalpy.tsv", "Hvap298"),
+        ("Phase Change/CRC Handbook Heat of Vaporization.tsv", "Hvap298"),
+    ),
     "logPsat298_Pa": (("Vapor Pressure/Landolt_antoine_V20.tsv", _landolt),),
     "hansen_dD": tuple((f, "HANSEN_DELTA_D") for f in HANSEN),
     "hansen_dP": tuple((f, "HANSEN_DELTA_P") for f in HANSEN),
     "hansen_dH": tuple((f, "HANSEN_DELTA_H") for f in HANSEN),
-    "permittivity": (("Electrolytes/Permittivity (Dielectric Constant) of Liquids.tsv", "Permittivity"),),
-    "Tflash_K": (("Safety/DIPPR T_flash Serat.csv", "T_flash"), (IEC, "T_flash"), (NFPA, "T_flash"),
-                 (WIKIDATA, "T_flash")),
-    "Hfus_kJmol": (("Phase Change/CRC Handbook Heat of Fusion.tsv", "Hfus"), (WEBBOOK, "Hfus"),
-                   (WIKIDATA, "Hfus")),
+    "permittivity": (
+        ("Electrolytes/Permittivity (Dielectric Constant) of Liquids.tsv", "Permittivity"),
+    ),
+    "Tflash_K": (
+        ("Safety/DIPPR T_flash Serat.csv", "T_flash"),
+        (IEC, "T_flash"),
+        (NFPA, "T_flash"),
+        (WIKIDATA, "T_flash"),
+    ),
+    "Hfus_kJmol": (
+        ("Phase Change/CRC Handbook Heat of Fusion.tsv", "Hfus"),
+        (WEBBOOK, "Hfus"),
+        (WIKIDATA, "Hfus"),
+    ),
     "dipole_D": tuple((f, "dipole_moment") for f in DIPOLES),
     "surface_tension_mNm": (("Interface/Jasper-Lange.tsv", _jasper_lange),),
-    "Tautoignition_K": ((IEC, "T_autoignition"), (NFPA, "T_autoignition"), (WIKIDATA, "T_autoignition")),
+    "Tautoignition_K": (
+        (IEC, "T_autoignition"),
+        (NFPA, "T_autoignition"),
+        (WIKIDATA, "T_autoignition"),
+    ),
     "log_viscosity298_Pas": (("Viscosity/Viswanath Natarajan Dynamic 3 term.tsv", _viswanath),),
 }
 
@@ -210,10 +266,14 @@ def normalise_cas(cas: pd.Series) -> pd.Series:
     return s.where(s.str.fullmatch(r"\d{2,7}-\d{2}-\d").fillna(False)).astype(object)
 
 
-def apply_bounds(long: pd.DataFrame, bounds: dict[str, tuple[float, float]] = BOUNDS) -> pd.DataFrame:
+def apply_bounds(
+    long: pd.DataFrame, bounds: dict[str, tuple[float, float]] = BOUNDS
+) -> pd.DataFrame:
     """Drop non-finite values and values outside ``bounds[task]`` (inclusive)."""
     keep = np.isfinite(long["value"].to_numpy(dtype=float))
-    lo = long["task"].map({k: v[0] for k, v in bounds.items()}).fillna(-np.inf).to_numpy(dtype=float)
+    lo = (
+        long["task"].map({k: v[0] for k, v in bounds.items()}).fillna(-np.inf).to_numpy(dtype=float)
+    )
     hi = long["task"].map({k: v[1] for k, v in bounds.items()}).fillna(np.inf).to_numpy(dtype=float)
     value = long["value"].to_numpy(dtype=float)
     return long[keep & (value >= lo) & (value <= hi)]
@@ -237,7 +297,9 @@ def _read_table(archive: zipfile.ZipFile, member: str) -> pd.DataFrame:
     if member.endswith(".gz"):
         raw = gzip.decompress(raw)
     # Every property file is tab-separated, whatever its extension.
-    return pd.read_csv(io.BytesIO(raw), sep="\t", dtype={"CAS": str}, encoding="utf-8", encoding_errors="replace")
+    return pd.read_csv(
+        io.BytesIO(raw), sep="\t", dtype={"CAS": str}, encoding="utf-8", encoding_errors="replace"
+    )
 
 
 def collect_values(archive: zipfile.ZipFile) -> pd.DataFrame:
@@ -251,8 +313,17 @@ def collect_values(archive: zipfile.ZipFile) -> pd.DataFrame:
             df = tables[member]
             raw = column(df) if callable(column) else df[column]
             values = pd.to_numeric(raw, errors="coerce") * SCALE.get(task, 1.0)
-            parts.append(pd.DataFrame({"cas": normalise_cas(df["CAS"]), "task": task,
-                                       "value": values, "source": member, "priority": priority}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "cas": normalise_cas(df["CAS"]),
+                        "task": task,
+                        "value": values,
+                        "source": member,
+                        "priority": priority,
+                    }
+                )
+            )
     long = pd.concat(parts, ignore_index=True)
     return apply_bounds(long.dropna(subset=["cas"])).reset_index(drop=True)
 
@@ -316,4 +387,6 @@ def write_csv_gz(df: pd.DataFrame, path: Path) -> None:
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
     """Molecules per task, in :data:`TASKS` order, for the build report."""
     counts = table.groupby("task")["smiles"].nunique()
-    return pd.DataFrame({"task": TASK_NAMES, "molecules": [int(counts.get(t, 0)) for t in TASK_NAMES]})
+    return pd.DataFrame(
+        {"task": TASK_NAMES, "molecules": [int(counts.get(t, 0)) for t in TASK_NAMES]}
+    )

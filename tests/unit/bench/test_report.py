@@ -18,96 +18,420 @@ from bench import report
 from bench.common import RESULTS_DIR, csv_rows, write_csv, write_results
 from gate_app.bench_results import COMMANDS
 
-CPU = {"date_utc": "2026-11-23T05:00:00+00:00", "cpu_model": "AMD EPYC", "cpu_count": 2, "memory_total_mb": 24105, "torch": "2.13.0+cpu",
-       "gpu": None, "git_commit": "1234567abcdef", "git_dirty": True, "load_average_1_5_15": [1.5, 1.4, 1.3]}
-GPU = {"date_utc": "2026-11-24T10:00:00+00:00", "cpu_model": "Intel Xeon", "cpu_count": 16, "memory_total_mb": 131072, "torch": "2.13.0+cu126",
-       "gpu": "NVIDIA H100 80GB HBM3", "git_commit": "abcdef1234567", "git_dirty": False, "load_average_1_5_15": [0.5, 0.4, 0.3]}
+CPU = {
+    "date_utc": "2026-11-23T05:00:00+00:00",
+    "cpu_model": "AMD EPYC",
+    "cpu_count": 2,
+    "memory_total_mb": 24105,
+    "torch": "2.13.0+cpu",
+    "gpu": None,
+    "git_commit": "1234567abcdef",
+    "git_dirty": True,
+    "load_average_1_5_15": [1.5, 1.4, 1.3],
+}
+GPU = {
+    "date_utc": "2026-11-24T10:00:00+00:00",
+    "cpu_model": "Intel Xeon",
+    "cpu_count": 16,
+    "memory_total_mb": 131072,
+    "torch": "2.13.0+cu126",
+    "gpu": "NVIDIA H100 80GB HBM3",
+    "git_commit": "abcdef1234567",
+    "git_dirty": False,
+    "load_average_1_5_15": [0.5, 0.4, 0.3],
+}
 
 
 def _stage(per_second: float) -> dict:
-    return {"count": 1000, "unit": "molecules", "repeats": 1, "median_wall_seconds": 1000 / per_second, "per_second": per_second, "per_cpu_second": per_second * 1.5, "cpu_share": 0.66}
+    return {
+        "count": 1000,
+        "unit": "molecules",
+        "repeats": 1,
+        "median_wall_seconds": 1000 / per_second,
+        "per_second": per_second,
+        "per_cpu_second": per_second * 1.5,
+        "cpu_share": 0.66,
+    }
 
 
 def fixtures() -> dict[str, dict]:
     """One small result per benchmark, in the schema each writes (chemprop_compare and scaling as specified)."""
     methods = ["single_task", "probe", "finetune", "uniform", "learned", "rf"]
     ta_rows = [
-        {"target": t, "seed": seed, "size": size, "n_train": size, "n_test": 40, "method": m, "rmse": 1.0, "mae": 0.8, "r2": 0.5,
-         "nrmse": 0.9 - 0.001 * size + 0.01 * i + (0.05 if t == "fuel_cn" else 0.0), "wall_seconds": 3.0, "info": {"steps": [10]}}
-        for t in ("freesolv", "fuel_cn") for seed in (0, 1) for size in (50, 100, 200) for i, m in enumerate(methods)
+        {
+            "target": t,
+            "seed": seed,
+            "size": size,
+            "n_train": size,
+            "n_test": 40,
+            "method": m,
+            "rmse": 1.0,
+            "mae": 0.8,
+            "r2": 0.5,
+            "nrmse": 0.9 - 0.001 * size + 0.01 * i + (0.05 if t == "fuel_cn" else 0.0),
+            "wall_seconds": 3.0,
+            "info": {"steps": [10]},
+        }
+        for t in ("freesolv", "fuel_cn")
+        for seed in (0, 1)
+        for size in (50, 100, 200)
+        for i, m in enumerate(methods)
     ]
-    by_size = {str(n): {m: 0.9 - 0.001 * n + 0.01 * i for i, m in enumerate(methods)} for n in (50, 100, 200)}
+    by_size = {
+        str(n): {m: 0.9 - 0.001 * n + 0.01 * i for i, m in enumerate(methods)}
+        for n in (50, 100, 200)
+    }
     chem_rows = [
-        {"target": t, "seed": seed, "size": size, "n_train": size, "method": m, "rmse": 1.0, "mae": 0.8, "r2": 0.5, "nrmse": base - size / 2000,
-         "wall_seconds": 12.5, "device": "cuda (NVIDIA H100 80GB HBM3)", "host": "gpu-box"}
-        for t in ("freesolv", "fuel_cn") for seed in (0, 1) for size in (50, 100, 200) for m, base in (("chemprop_single", 0.8), ("chemprop_finetuned", 0.7))
+        {
+            "target": t,
+            "seed": seed,
+            "size": size,
+            "n_train": size,
+            "method": m,
+            "rmse": 1.0,
+            "mae": 0.8,
+            "r2": 0.5,
+            "nrmse": base - size / 2000,
+            "wall_seconds": 12.5,
+            "device": "cuda (NVIDIA H100 80GB HBM3)",
+            "host": "gpu-box",
+        }
+        for t in ("freesolv", "fuel_cn")
+        for seed in (0, 1)
+        for size in (50, 100, 200)
+        for m, base in (("chemprop_single", 0.8), ("chemprop_finetuned", 0.7))
     ]
 
     def scaling(machine: dict, device: str, f: float) -> dict:
-        return {"benchmark": "scaling", "command": "python -m bench scaling", "machine": machine, "device": device, "curves": {
-            "add_task_vs_sources": [{"n_sources": n, "wall_seconds": f * (5 + 0.5 * n), "peak_memory_mb": 500 + 10 * n} for n in (2, 4, 8, 16)],
-            "add_task_vs_n": [{"n": n, "wall_seconds": f * (3 + n / 50), "featurize_seconds": f * n / 500, "train_seconds": f * (3 + n / 60), "peak_memory_mb": 600.0} for n in (50, 200, 1000)],
-            "add_task_vs_existing": [{"existing_tasks": k, "wall_seconds": f * 10.0, "predict_seconds": f * (0.1 + 0.01 * k)} for k in (0, 5, 20)],
-            "pretrain_step_vs_tasks": [{"n_tasks": t, "alignment": a, "step_ms": f * (100 + (t * t if a == "pairwise" else 5 * t)), "peak_memory_mb": 800 + t}
-                                       for a in ("pairwise", "mean") for t in (4, 8, 16, 32)],
-            "predict_vs_batch": [{"batch_size": b, "mol_per_s": 1000 * b ** 0.5 / f} for b in (1, 16, 256)],
-            "featurize_vs_batch": [{"molecules": m, "mol_per_s": 4000.0} for m in (100, 1000, 10000)]},
-            "flat_check": {"n_points": 3, "tolerance": 0.2, "slope": 0.001, "relative_change_first_to_last": 0.02, "flat": True,
-                           "predict": {"n_points": 3, "relative_change_first_to_last": 0.6, "flat": False}},
-            "loglog_exponents": {"pretrain_step_vs_tasks_pairwise": 1.61, "pretrain_step_vs_tasks_mean": 0.42}}
+        return {
+            "benchmark": "scaling",
+            "command": "python -m bench scaling",
+            "machine": machine,
+            "device": device,
+            "curves": {
+                "add_task_vs_sources": [
+                    {
+                        "n_sources": n,
+                        "wall_seconds": f * (5 + 0.5 * n),
+                        "peak_memory_mb": 500 + 10 * n,
+                    }
+                    for n in (2, 4, 8, 16)
+                ],
+                "add_task_vs_n": [
+                    {
+                        "n": n,
+                        "wall_seconds": f * (3 + n / 50),
+                        "featurize_seconds": f * n / 500,
+                        "train_seconds": f * (3 + n / 60),
+                        "peak_memory_mb": 600.0,
+                    }
+                    for n in (50, 200, 1000)
+                ],
+                "add_task_vs_existing": [
+                    {
+                        "existing_tasks": k,
+                        "wall_seconds": f * 10.0,
+                        "predict_seconds": f * (0.1 + 0.01 * k),
+                    }
+                    for k in (0, 5, 20)
+                ],
+                "pretrain_step_vs_tasks": [
+                    {
+                        "n_tasks": t,
+                        "alignment": a,
+                        "step_ms": f * (100 + (t * t if a == "pairwise" else 5 * t)),
+                        "peak_memory_mb": 800 + t,
+                    }
+                    for a in ("pairwise", "mean")
+                    for t in (4, 8, 16, 32)
+                ],
+                "predict_vs_batch": [
+                    {"batch_size": b, "mol_per_s": 1000 * b**0.5 / f} for b in (1, 16, 256)
+                ],
+                "featurize_vs_batch": [
+                    {"molecules": m, "mol_per_s": 4000.0} for m in (100, 1000, 10000)
+                ],
+            },
+            "flat_check": {
+                "n_points": 3,
+                "tolerance": 0.2,
+                "slope": 0.001,
+                "relative_change_first_to_last": 0.02,
+                "flat": True,
+                "predict": {"n_points": 3, "relative_change_first_to_last": 0.6, "flat": False},
+            },
+            "loglog_exponents": {
+                "pretrain_step_vs_tasks_pairwise": 1.61,
+                "pretrain_step_vs_tasks_mean": 0.42,
+            },
+        }
 
     return {
-        "featurization": {"benchmark": "featurization", "command": "python -m bench featurization", "machine": CPU, "input": {"unique_smiles": 1000},
-                          "settings": {"repeats": 1, "threads": 1},
-                          "stages": {"graph_from_mol": _stage(3818.0), "parse_smiles_and_graph": _stage(730.0), "collate": {"batch_64": {**_stage(248052.0), "batch_size": 64}}},
-                          "speedup_graph_vs_naive": 2.3, "target": {"stage": "graph_from_mol", "mol_per_s": 5000.0, "measured": 3818.0, "passed": False}},
-        "backbone_quality": {"benchmark": "backbone_quality", "command": "python -m bench backbone_quality", "machine": CPU,
-                             "methods": {"gate": "GATE backbone", "multitask": "multi-task, no alignment", "rf": "RF on RDKit 2D"},
-                             "properties": {"Tm_K": {"n_test": 1728, "methods": {"gate": {"rmse": 52.96, "mae": 40.9, "r2": 0.65, "rmse_ci95": [50.8, 55.0]},
-                                                                                 "multitask": {"rmse": 51.68, "r2": 0.66}, "rf": {"rmse": 53.31, "r2": 0.64}},
-                                                     "winner": "multitask", "winner_distinguishable": False},
-                                            "nD": {"n_test": 203, "methods": {"gate": {"rmse": 0.03035, "r2": 0.81}, "multitask": {"rmse": 0.03202, "r2": 0.79}},
-                                                   "winner": "gate", "winner_distinguishable": True}}},
-        "task_addition": {"benchmark": "task_addition", "command": "python -m bench task_addition", "machine": CPU, "status": "complete", "rows": ta_rows,
-                          "summary": {"max_n": 200, "methods": methods, "n_complete_cells": 12, "n_targets": 2,
-                                      "overall": {m: 0.8 + 0.01 * i for i, m in enumerate(methods)} | {"learned": 0.6331}, "by_size": by_size,
-                                      "by_target": {"freesolv": {m: 0.7 + 0.01 * i for i, m in enumerate(methods)}, "fuel_cn": {m: 0.75 + 0.01 * i for i, m in enumerate(methods)}},
-                                      "wins": {m: 2 for m in methods}},
-                          "speed": {"device": "cpu", "torch_threads": 1,
-                                    "add_task": {"target": "huuskonen_logS", "molecules": 500, "ratios": "learned", "ensemble": 5, "median_wall_seconds": 56.67, "target_seconds": 20.0, "passes": False},
-                                    "throughput": {"molecules": 3660, "cold_per_second": 335.0, "warm_per_second": 754.5, "featurize_only_cold_per_second": 503.9,
-                                                   "target_per_second": 5000.0, "cold_passes": False, "warm_passes": False}}},
-        "chemprop_compare": {"benchmark": "chemprop_compare", "command": "python -m bench chemprop_compare", "machine": GPU, "rows": chem_rows,
-                             "comparison": {"max_n": 200, "methods": ["gate_learned", "rf", "chemprop_single", "chemprop_finetuned"],
-                                            "mean_nrmse": {"gate_learned": 0.5432, "rf": 0.7789, "chemprop_single": 0.7512, "chemprop_finetuned": 0.6789},
-                                            "mean_nrmse_by_size": {"50": {"gate_learned": 0.61, "chemprop_single": 0.79, "chemprop_finetuned": 0.71},
-                                                                   "200": {"gate_learned": 0.47, "chemprop_single": 0.71, "chemprop_finetuned": 0.65}},
-                                            "ratio_gate_to": {"rf": 0.6974, "chemprop_single": 0.7231, "chemprop_finetuned": 0.8001}, "ratio_gate_to_best": 0.8001,
-                                            "best_baseline": "chemprop_finetuned", "target_ratio": 0.85, "passes": True, "n_complete_cells": 12,
-                                            "mean_nrmse_by_target": {"freesolv": {"gate_learned": 0.4444, "rf": 0.7, "chemprop_single": 0.6, "chemprop_finetuned": 0.5}}},
-                             "pretrain": {"epochs": 30, "wall_seconds": 321.5}},
+        "featurization": {
+            "benchmark": "featurization",
+            "command": "python -m bench featurization",
+            "machine": CPU,
+            "input": {"unique_smiles": 1000},
+            "settings": {"repeats": 1, "threads": 1},
+            "stages": {
+                "graph_from_mol": _stage(3818.0),
+                "parse_smiles_and_graph": _stage(730.0),
+                "collate": {"batch_64": {**_stage(248052.0), "batch_size": 64}},
+            },
+            "speedup_graph_vs_naive": 2.3,
+            "target": {
+                "stage": "graph_from_mol",
+                "mol_per_s": 5000.0,
+                "measured": 3818.0,
+                "passed": False,
+            },
+        },
+        "backbone_quality": {
+            "benchmark": "backbone_quality",
+            "command": "python -m bench backbone_quality",
+            "machine": CPU,
+            "methods": {
+                "gate": "GATE backbone",
+                "multitask": "multi-task, no alignment",
+                "rf": "RF on RDKit 2D",
+            },
+            "properties": {
+                "Tm_K": {
+                    "n_test": 1728,
+                    "methods": {
+                        "gate": {"rmse": 52.96, "mae": 40.9, "r2": 0.65, "rmse_ci95": [50.8, 55.0]},
+                        "multitask": {"rmse": 51.68, "r2": 0.66},
+                        "rf": {"rmse": 53.31, "r2": 0.64},
+                    },
+                    "winner": "multitask",
+                    "winner_distinguishable": False,
+                },
+                "nD": {
+                    "n_test": 203,
+                    "methods": {
+                        "gate": {"rmse": 0.03035, "r2": 0.81},
+                        "multitask": {"rmse": 0.03202, "r2": 0.79},
+                    },
+                    "winner": "gate",
+                    "winner_distinguishable": True,
+                },
+            },
+        },
+        "task_addition": {
+            "benchmark": "task_addition",
+            "command": "python -m bench task_addition",
+            "machine": CPU,
+            "status": "complete",
+            "rows": ta_rows,
+            "summary": {
+                "max_n": 200,
+                "methods": methods,
+                "n_complete_cells": 12,
+                "n_targets": 2,
+                "overall": {m: 0.8 + 0.01 * i for i, m in enumerate(methods)} | {"learned": 0.6331},
+                "by_size": by_size,
+                "by_target": {
+                    "freesolv": {m: 0.7 + 0.01 * i for i, m in enumerate(methods)},
+                    "fuel_cn": {m: 0.75 + 0.01 * i for i, m in enumerate(methods)},
+                },
+                "wins": {m: 2 for m in methods},
+            },
+            "speed": {
+                "device": "cpu",
+                "torch_threads": 1,
+                "add_task": {
+                    "target": "huuskonen_logS",
+                    "molecules": 500,
+                    "ratios": "learned",
+                    "ensemble": 5,
+                    "median_wall_seconds": 56.67,
+                    "target_seconds": 20.0,
+                    "passes": False,
+                },
+                "throughput": {
+                    "molecules": 3660,
+                    "cold_per_second": 335.0,
+                    "warm_per_second": 754.5,
+                    "featurize_only_cold_per_second": 503.9,
+                    "target_per_second": 5000.0,
+                    "cold_passes": False,
+                    "warm_passes": False,
+                },
+            },
+        },
+        "chemprop_compare": {
+            "benchmark": "chemprop_compare",
+            "command": "python -m bench chemprop_compare",
+            "machine": GPU,
+            "rows": chem_rows,
+            "comparison": {
+                "max_n": 200,
+                "methods": ["gate_learned", "rf", "chemprop_single", "chemprop_finetuned"],
+                "mean_nrmse": {
+                    "gate_learned": 0.5432,
+                    "rf": 0.7789,
+                    "chemprop_single": 0.7512,
+                    "chemprop_finetuned": 0.6789,
+                },
+                "mean_nrmse_by_size": {
+                    "50": {
+                        "gate_learned": 0.61,
+                        "chemprop_single": 0.79,
+                        "chemprop_finetuned": 0.71,
+                    },
+                    "200": {
+                        "gate_learned": 0.47,
+                        "chemprop_single": 0.71,
+                        "chemprop_finetuned": 0.65,
+                    },
+                },
+                "ratio_gate_to": {
+                    "rf": 0.6974,
+                    "chemprop_single": 0.7231,
+                    "chemprop_finetuned": 0.8001,
+                },
+                "ratio_gate_to_best": 0.8001,
+                "best_baseline": "chemprop_finetuned",
+                "target_ratio": 0.85,
+                "passes": True,
+                "n_complete_cells": 12,
+                "mean_nrmse_by_target": {
+                    "freesolv": {
+                        "gate_learned": 0.4444,
+                        "rf": 0.7,
+                        "chemprop_single": 0.6,
+                        "chemprop_finetuned": 0.5,
+                    }
+                },
+            },
+            "pretrain": {"epochs": 30, "wall_seconds": 321.5},
+        },
         "scaling": scaling(CPU, "cpu", 1.0),
         "scaling_cuda": scaling(GPU, "cuda", 0.1),
-        "relational": {"benchmark": "relational", "command": "python -m bench relational", "machine": CPU,
-                       "known_labels": {"reveals": {
-                           "0": {"runs": [{"seed": 0, "per_task": {"Tm_K": {"n": 10, "rmse_relational": 0.5, "rmse_plain": 0.5, "change": 0.0}}}],
-                                 "mean_rmse_relational": 0.3723, "mean_rmse_plain": 0.3723, "change": 0.0, "target": "within 2% of plain", "reached": True},
-                           "1": {"runs": [], "mean_rmse_relational": 0.3100, "mean_rmse_plain": 0.3723, "change": -0.1673, "target": "≥ 15% lower than plain", "reached": True}}},
-                       "preview_vs_trained": [{"target": "Tflash_K", "seed": 0, "n_train": 100, "preview": {"n": 219, "rmse": 25.04, "nrmse": 0.36}, "trained": {"n": 219, "rmse": 26.34},
-                                               "preview_seconds": 0.34, "add_task_seconds": 11.66},
-                                              {"target": "bbbp", "seed": 0, "n_train": 100, "preview": {"n": 391, "roc_auc": 0.8025}, "trained": {"n": 391, "roc_auc": 0.8221},
-                                               "preview_seconds": 1.27, "add_task_seconds": 9.36}],
-                       "time_to_first_preview": {"support": 100, "query": 100, "total_seconds": 0.3554, "target_seconds": 5.0, "reached": True}},
-        "preview_time": {"benchmark": "preview_time", "command": "python -m bench preview_time", "machine": CPU, "target_seconds": 5.0,
-                         "uploads": [{"upload": "bbbp", "rows": 1955, "rows_previewed": 500, "read_seconds": 0.01, "check_seconds": 0.98,
-                                      "preview_seconds": 1.31, "total_seconds": 2.29, "reached": True}]},
-        "gpu_figures": {"benchmark": "gpu_figures", "command": "python -m bench gpu_figures", "machine": GPU,
-                        "figures": {"pretraining": {"device": "cuda", "molecules_per_second": [880.0, 860.0], "peak_memory_mb": 195.0, "cpu_molecules_per_second": 291.0},
-                                    "task_addition": {"add_500_molecule_task_seconds": 13.5, "cpu_add_500_molecule_task_seconds": 24.6, "predict_cold_per_second": 913.0,
-                                                      "predict_warm_per_second": 2937.0, "featurize_only_cold_per_second": 990.0}}},
-        "page_render": {"benchmark": "page_render", "command": "python -m bench page_render", "machine": CPU, "target_seconds": 3.0, "target_met_max": True,
-                        "pages": {"Home": {"cold_seconds": 12.08, "warm_median_seconds": 1.0716, "warm_max_seconds": 1.4179, "warm_seconds": [1.0, 1.1], "max_below_target": True},
-                                  "Latent space": {"cold_seconds": 17.2, "warm_median_seconds": 1.78, "warm_max_seconds": 2.5691, "max_below_target": True}}},
+        "relational": {
+            "benchmark": "relational",
+            "command": "python -m bench relational",
+            "machine": CPU,
+            "known_labels": {
+                "reveals": {
+                    "0": {
+                        "runs": [
+                            {
+                                "seed": 0,
+                                "per_task": {
+                                    "Tm_K": {
+                                        "n": 10,
+                                        "rmse_relational": 0.5,
+                                        "rmse_plain": 0.5,
+                                        "change": 0.0,
+                                    }
+                                },
+                            }
+                        ],
+                        "mean_rmse_relational": 0.3723,
+                        "mean_rmse_plain": 0.3723,
+                        "change": 0.0,
+                        "target": "within 2% of plain",
+                        "reached": True,
+                    },
+                    "1": {
+                        "runs": [],
+                        "mean_rmse_relational": 0.3100,
+                        "mean_rmse_plain": 0.3723,
+                        "change": -0.1673,
+                        "target": "≥ 15% lower than plain",
+                        "reached": True,
+                    },
+                }
+            },
+            "preview_vs_trained": [
+                {
+                    "target": "Tflash_K",
+                    "seed": 0,
+                    "n_train": 100,
+                    "preview": {"n": 219, "rmse": 25.04, "nrmse": 0.36},
+                    "trained": {"n": 219, "rmse": 26.34},
+                    "preview_seconds": 0.34,
+                    "add_task_seconds": 11.66,
+                },
+                {
+                    "target": "bbbp",
+                    "seed": 0,
+                    "n_train": 100,
+                    "preview": {"n": 391, "roc_auc": 0.8025},
+                    "trained": {"n": 391, "roc_auc": 0.8221},
+                    "preview_seconds": 1.27,
+                    "add_task_seconds": 9.36,
+                },
+            ],
+            "time_to_first_preview": {
+                "support": 100,
+                "query": 100,
+                "total_seconds": 0.3554,
+                "target_seconds": 5.0,
+                "reached": True,
+            },
+        },
+        "preview_time": {
+            "benchmark": "preview_time",
+            "command": "python -m bench preview_time",
+            "machine": CPU,
+            "target_seconds": 5.0,
+            "uploads": [
+                {
+                    "upload": "bbbp",
+                    "rows": 1955,
+                    "rows_previewed": 500,
+                    "read_seconds": 0.01,
+                    "check_seconds": 0.98,
+                    "preview_seconds": 1.31,
+                    "total_seconds": 2.29,
+                    "reached": True,
+                }
+            ],
+        },
+        "gpu_figures": {
+            "benchmark": "gpu_figures",
+            "command": "python -m bench gpu_figures",
+            "machine": GPU,
+            "figures": {
+                "pretraining": {
+                    "device": "cuda",
+                    "molecules_per_second": [880.0, 860.0],
+                    "peak_memory_mb": 195.0,
+                    "cpu_molecules_per_second": 291.0,
+                },
+                "task_addition": {
+                    "add_500_molecule_task_seconds": 13.5,
+                    "cpu_add_500_molecule_task_seconds": 24.6,
+                    "predict_cold_per_second": 913.0,
+                    "predict_warm_per_second": 2937.0,
+                    "featurize_only_cold_per_second": 990.0,
+                },
+            },
+        },
+        "page_render": {
+            "benchmark": "page_render",
+            "command": "python -m bench page_render",
+            "machine": CPU,
+            "target_seconds": 3.0,
+            "target_met_max": True,
+            "pages": {
+                "Home": {
+                    "cold_seconds": 12.08,
+                    "warm_median_seconds": 1.0716,
+                    "warm_max_seconds": 1.4179,
+                    "warm_seconds": [1.0, 1.1],
+                    "max_below_target": True,
+                },
+                "Latent space": {
+                    "cold_seconds": 17.2,
+                    "warm_median_seconds": 1.78,
+                    "warm_max_seconds": 2.5691,
+                    "max_below_target": True,
+                },
+            },
+        },
         "task_addition_v1": task_addition_v2_fixture(),
         "task_addition_v2": task_addition_v2_fixture(),
     }
@@ -118,16 +442,40 @@ def task_addition_v2_fixture() -> dict:
     from bench.task_addition import headline
 
     methods = ["learned", "uniform", "rf", "lgbm"]
-    rows = [{"target": t, "seed": seed, "size": 50, "n_train": 50, "n_test": 40, "n_test_seen": 10,
-             "method": m, "task_type": "regression", "rmse": 1.0, "nrmse": 0.6 + 0.1 * i + 0.05 * seed,
-             "parts": {"unseen": {"nrmse": 0.7 + 0.1 * i}, "seen": {"nrmse": 0.5 + 0.1 * i}}}
-            for t in ("caco2", "pk_cl", "freesolv") for seed in (0, 1, 2) for i, m in enumerate(methods)]
-    return {"benchmark": "task_addition", "machine": CPU, "status": "complete",
-            "command": "python -m bench task_addition --results-name task_addition_v1",
-            "backbone": "assets/backbone", "backbone_id": "abc", "rows": rows,
-            "headline": headline(rows, methods),
-            "grid": {"targets": ["caco2", "pk_cl", "freesolv"], "sizes": [50], "seeds": [0, 1, 2],
-                     "methods": methods}}
+    rows = [
+        {
+            "target": t,
+            "seed": seed,
+            "size": 50,
+            "n_train": 50,
+            "n_test": 40,
+            "n_test_seen": 10,
+            "method": m,
+            "task_type": "regression",
+            "rmse": 1.0,
+            "nrmse": 0.6 + 0.1 * i + 0.05 * seed,
+            "parts": {"unseen": {"nrmse": 0.7 + 0.1 * i}, "seen": {"nrmse": 0.5 + 0.1 * i}},
+        }
+        for t in ("caco2", "pk_cl", "freesolv")
+        for seed in (0, 1, 2)
+        for i, m in enumerate(methods)
+    ]
+    return {
+        "benchmark": "task_addition",
+        "machine": CPU,
+        "status": "complete",
+        "command": "python -m bench task_addition --results-name task_addition_v1",
+        "backbone": "assets/backbone",
+        "backbone_id": "abc",
+        "rows": rows,
+        "headline": headline(rows, methods),
+        "grid": {
+            "targets": ["caco2", "pk_cl", "freesolv"],
+            "sizes": [50],
+            "seeds": [0, 1, 2],
+            "methods": methods,
+        },
+    }
 
 
 def write_fixtures(folder: Path, names: list[str]) -> Path:
@@ -137,8 +485,11 @@ def write_fixtures(folder: Path, names: list[str]) -> Path:
     return folder
 
 
-FEATURIZATION = {**fixtures()["featurization"], "input": {"unique_smiles": 1000, "table": "t.csv.gz"},
-                 "command": "python -m bench featurization --results-dir /tmp/bench-trial"}
+FEATURIZATION = {
+    **fixtures()["featurization"],
+    "input": {"unique_smiles": 1000, "table": "t.csv.gz"},
+    "command": "python -m bench featurization --results-dir /tmp/bench-trial",
+}
 
 
 @pytest.mark.parametrize("path", sorted(RESULTS_DIR.glob("*.json")), ids=lambda p: p.stem)
@@ -195,10 +546,11 @@ def test_a_broken_file_and_a_changed_schema_do_not_stop_the_report(tmp_path):
 def test_headline_summary_at_the_top(tmp_path):
     folder = tmp_path / "results"
     folder.mkdir()
-    (folder / "task_addition_v1.json").write_text(json.dumps({"benchmark": "task_addition_v1",
-                                                             **task_addition_v2_fixture()}))
+    (folder / "task_addition_v1.json").write_text(
+        json.dumps({"benchmark": "task_addition_v1", **task_addition_v2_fixture()})
+    )
     doc = report.generate(folder, tmp_path / "doc.md")[0].read_text()
-    summary = doc[doc.index("## What to expect"):doc.index("## Where and when")]
+    summary = doc[doc.index("## What to expect") : doc.index("## Where and when")]
     assert "| drug-like (ADME/PK), new molecules (2 targets) | 50 | nRMSE ↓ |" in summary
     assert "older backbone" in summary  # fingerprint "abc" is not the shipped backbone's
 
@@ -211,14 +563,19 @@ def test_missing_csv_exported_existing_csv_kept(tmp_path):
     assert (tmp_path / "page_render.csv").read_text() == "kept\n"
     with (tmp_path / "featurization.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["stage"] for r in rows] == ["graph_from_mol", "parse_smiles_and_graph", "collate/batch_64"]
+    assert [r["stage"] for r in rows] == [
+        "graph_from_mol",
+        "parse_smiles_and_graph",
+        "collate/batch_64",
+    ]
     assert rows[0]["per_second"] == "3818" and rows[2]["batch_size"] == "64"
 
 
 def test_write_results_renders_the_payload_and_writes_csv(tmp_path):
     rows = [{"a": 1, "b": 0.123456789, "c": None}, {"a": 2, "d": {"x": [1, 2]}, "b": float("nan")}]
-    json_path, md_path = write_results("demo", {"rows": rows}, lambda r: f"# Demo {len(r['rows'])}",
-                                       tmp_path, rows=rows)
+    json_path, md_path = write_results(
+        "demo", {"rows": rows}, lambda r: f"# Demo {len(r['rows'])}", tmp_path, rows=rows
+    )
     assert json.loads(json_path.read_text())["machine"]["cpu_count"] >= 1
     assert md_path.read_text() == "# Demo 2\n"  # provenance stays in the JSON
     lines = (tmp_path / "demo.csv").read_text().splitlines()
@@ -250,8 +607,14 @@ def test_report_is_a_bench_command(tmp_path):
 
     assert BENCHMARKS["report"] == "bench.report"
     write_fixtures(tmp_path / "results", ["featurization"])
-    args = ["report", "--results-dir", str(tmp_path / "results"), "--out", str(tmp_path / "doc.md"),
-            "--no-csv"]
+    args = [
+        "report",
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--out",
+        str(tmp_path / "doc.md"),
+        "--no-csv",
+    ]
     assert main(args) == 0
     assert "Featurisation throughput" in (tmp_path / "doc.md").read_text()
     assert not (tmp_path / "results" / "featurization.csv").exists()

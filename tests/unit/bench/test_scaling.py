@@ -61,7 +61,11 @@ def test_flat_check_unordered_x_and_degenerate_input():
     assert out["relative_change_first_to_last"] == pytest.approx(0.3)  # fit(3) / fit(0) − 1
     for x, y in (([], []), ([1], [5.0]), ([2, 2], [1.0, 3.0])):
         out = flat_check(x, y)
-        assert out["slope"] is None and out["flat"] is None and out["relative_change_first_to_last"] is None
+        assert (
+            out["slope"] is None
+            and out["flat"] is None
+            and out["relative_change_first_to_last"] is None
+        )
     with pytest.raises(ValueError):
         flat_check([1, 2], [1.0])
 
@@ -85,21 +89,43 @@ def test_call_sizes():
 
 def test_long_rows_and_csv(tmp_path):
     curves = {
-        "add_task_vs_sources": [{"n_sources": 1, "wall_seconds": 2.5, "member_steps": [1, 2], "memory_method": "x", "excluded": {"wall_seconds": 3.0}}],
-        "pretrain_step_vs_tasks": [{"n_tasks": 2, "alignment": "mean", "step_ms": 10.0, "flat": True}],
+        "add_task_vs_sources": [
+            {
+                "n_sources": 1,
+                "wall_seconds": 2.5,
+                "member_steps": [1, 2],
+                "memory_method": "x",
+                "excluded": {"wall_seconds": 3.0},
+            }
+        ],
+        "pretrain_step_vs_tasks": [
+            {"n_tasks": 2, "alignment": "mean", "step_ms": 10.0, "flat": True}
+        ],
         "featurize_vs_batch": [{"molecules": 8, "mol_per_s": 100.0, "device": "cpu"}],
     }
     rows = long_rows(curves, "cuda")
     got = {(r["curve"], r["metric"]): r for r in rows}
-    assert set(got) == {("add_task_vs_sources", "wall_seconds"), ("add_task_vs_sources", "excluded.wall_seconds"),
-                        ("pretrain_step_vs_tasks", "step_ms"), ("featurize_vs_batch", "mol_per_s")}
-    assert got[("add_task_vs_sources", "wall_seconds")] == {"curve": "add_task_vs_sources", "x_name": "n_sources", "x": 1,
-                                                            "metric": "wall_seconds", "value": 2.5, "device": "cuda"}
+    assert set(got) == {
+        ("add_task_vs_sources", "wall_seconds"),
+        ("add_task_vs_sources", "excluded.wall_seconds"),
+        ("pretrain_step_vs_tasks", "step_ms"),
+        ("featurize_vs_batch", "mol_per_s"),
+    }
+    assert got[("add_task_vs_sources", "wall_seconds")] == {
+        "curve": "add_task_vs_sources",
+        "x_name": "n_sources",
+        "x": 1,
+        "metric": "wall_seconds",
+        "value": 2.5,
+        "device": "cuda",
+    }
     assert got[("featurize_vs_batch", "mol_per_s")]["device"] == "cpu"  # a point's own device wins
     path = write_csv(csv_rows("scaling", {"curves": curves, "device": "cuda"}), tmp_path / "s.csv")
     with path.open() as handle:
         read = list(csv.DictReader(handle))
-    assert list(read[0]) == ["curve", "x_name", "x", "metric", "value", "device"] and len(read) == len(rows)
+    assert list(read[0]) == ["curve", "x_name", "x", "metric", "value", "device"] and len(
+        read
+    ) == len(rows)
 
 
 def test_subset_backbone_keeps_the_chosen_sources_exactly(tiny_model, tiny_batch):

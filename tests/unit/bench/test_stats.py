@@ -9,8 +9,13 @@ from bench.stats import compare_over_targets, paired_difference, verdict
 from bench.task_addition import headline
 
 
-def _per_target(gate: list[float], rf: list[float], lgbm: list[float]) -> dict[str, dict[str, float]]:
-    return {f"t{i}": {"learned": g, "rf": r, "lgbm": b} for i, (g, r, b) in enumerate(zip(gate, rf, lgbm))}
+def _per_target(
+    gate: list[float], rf: list[float], lgbm: list[float]
+) -> dict[str, dict[str, float]]:
+    return {
+        f"t{i}": {"learned": g, "rf": r, "lgbm": b}
+        for i, (g, r, b) in enumerate(zip(gate, rf, lgbm))
+    }
 
 
 def test_ratio_to_best_baseline_interval_and_wins():
@@ -26,7 +31,11 @@ def test_ratio_to_best_baseline_interval_and_wins():
 
 
 def test_higher_is_better_and_targets_missing_a_method_are_left_out():
-    per = {"a": {"learned": 0.9, "rf": 0.8}, "b": {"learned": 0.7, "rf": 0.75}, "c": {"learned": 0.8, "rf": float("nan")}}
+    per = {
+        "a": {"learned": 0.9, "rf": 0.8},
+        "b": {"learned": 0.7, "rf": 0.75},
+        "c": {"learned": 0.8, "rf": float("nan")},
+    }
     c = compare_over_targets(per, "learned", ["rf"], higher_is_better=True)
     assert c["n_targets"] == 2 and c["targets_won_list"] == ["a"]
     assert c["ratio_to_best"] == pytest.approx(1.6 / 1.55)
@@ -42,22 +51,43 @@ def test_paired_difference_and_verdict():
 
 def test_headline_splits_groups_and_parts():
     rows = []
-    for target, task_type in (("caco2", "regression"), ("pk_cl", "regression"), ("freesolv", "regression"), ("bbbp", "classification")):
+    for target, task_type in (
+        ("caco2", "regression"),
+        ("pk_cl", "regression"),
+        ("freesolv", "regression"),
+        ("bbbp", "classification"),
+    ):
         for seed in range(3):
             for method, score in (("learned", 0.5), ("rf", 0.8), ("uniform", 0.6)):
                 metric = "roc_auc" if task_type == "classification" else "nrmse"
                 value = 1 - score if metric == "roc_auc" else score
-                rows.append({"target": target, "seed": seed, "size": 50, "method": method, "task_type": task_type, metric: value,
-                             "parts": {"unseen": {metric: value}} if target != "freesolv" else {}})
+                rows.append(
+                    {
+                        "target": target,
+                        "seed": seed,
+                        "size": 50,
+                        "method": method,
+                        "task_type": task_type,
+                        metric: value,
+                        "parts": {"unseen": {metric: value}} if target != "freesolv" else {},
+                    }
+                )
     h = headline(rows, ["learned", "uniform", "rf"])
     reg = h["regression"]
     assert reg["drug-like/unseen"]["n_targets"] == 2 and "physchem/unseen" not in reg
     assert reg["all/all"]["n_targets"] == 3
     assert reg["all/all"]["learned_vs_best_baseline"]["ratio_to_best"] == pytest.approx(0.625)
-    assert reg["all/all"]["verdict"] == "met" and reg["all/all"]["learned_minus_uniform"]["a_lower_in"] == 3
+    assert (
+        reg["all/all"]["verdict"] == "met"
+        and reg["all/all"]["learned_minus_uniform"]["a_lower_in"] == 3
+    )
     assert h["classification"]["drug-like/unseen"]["learned_vs_best_baseline"]["targets_won"] == 1
-    drug_like_only = headline([r for r in rows if r["target"] != "freesolv"], ["learned", "uniform", "rf"])["regression"]
-    assert "drug-like/all" in drug_like_only and "all/all" not in drug_like_only  # no copy of the one group
+    drug_like_only = headline(
+        [r for r in rows if r["target"] != "freesolv"], ["learned", "uniform", "rf"]
+    )["regression"]
+    assert (
+        "drug-like/all" in drug_like_only and "all/all" not in drug_like_only
+    )  # no copy of the one group
 
 
 def test_rmse_bootstrap_is_paired_and_brackets_the_rmse():

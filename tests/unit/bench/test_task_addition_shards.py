@@ -7,6 +7,7 @@ import pytest
 
 from bench.task_addition import METHODS, _settings, add_arguments, merge, parse_shard
 
+
 def _default_settings() -> dict:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -32,28 +33,76 @@ def test_shards_partition_the_cells():
 
 
 SPEED = {
-    "device": "cpu", "torch_threads": 2,
-    "add_task": {"target": "t", "molecules": 500, "ensemble": 5, "median_wall_seconds": 24.0, "target_seconds": 20.0, "passes": False,
-                 "runs": [{"wall_seconds": 24.0, "featurize_seconds": 4.0, "train_seconds": 20.0}]},
-    "throughput": {"call": "predict", "molecules": 5000, "cold_per_second": 400.0, "cold_passes": False, "warm_per_second": 800.0,
-                   "warm_passes": False, "target_per_second": 5000.0, "featurize_only_cold_per_second": 900.0},
+    "device": "cpu",
+    "torch_threads": 2,
+    "add_task": {
+        "target": "t",
+        "molecules": 500,
+        "ensemble": 5,
+        "median_wall_seconds": 24.0,
+        "target_seconds": 20.0,
+        "passes": False,
+        "runs": [{"wall_seconds": 24.0, "featurize_seconds": 4.0, "train_seconds": 20.0}],
+    },
+    "throughput": {
+        "call": "predict",
+        "molecules": 5000,
+        "cold_per_second": 400.0,
+        "cold_passes": False,
+        "warm_per_second": 800.0,
+        "warm_passes": False,
+        "target_per_second": 5000.0,
+        "featurize_only_cold_per_second": 900.0,
+    },
 }
 
 
 def _row(target, seed, size, method, nrmse, error=False):
-    row = {"target": target, "seed": seed, "size": size, "method": method, "rmse": nrmse, "nrmse": nrmse, "r2": 0.5,
-           "wall_seconds": 1.0, "n_train": size, "n_test": 10, "test_std": 1.0, "device": "cpu (2 cores)"}
+    row = {
+        "target": target,
+        "seed": seed,
+        "size": size,
+        "method": method,
+        "rmse": nrmse,
+        "nrmse": nrmse,
+        "r2": 0.5,
+        "wall_seconds": 1.0,
+        "n_train": size,
+        "n_test": 10,
+        "test_std": 1.0,
+        "device": "cpu (2 cores)",
+    }
     if error:
-        row = {k: v for k, v in row.items() if k not in ("rmse", "nrmse", "r2")} | {"error": "RuntimeError: boom"}
+        row = {k: v for k, v in row.items() if k not in ("rmse", "nrmse", "r2")} | {
+            "error": "RuntimeError: boom"
+        }
     return row
 
 
 def _state(rows, cells, speed=None, backbone_id="abc"):
-    return {"status": "complete", "backbone": "b", "backbone_id": backbone_id, "settings": SETTINGS, "device": "cpu",
-            "torch_threads": 1, "targets": {"t": {"task_type": "regression", "splits": {"0": {"pool": 80}}}},
-            "grid": {"targets": ["t"], "sizes": [50], "seeds": [c[1] for c in cells], "methods": list(METHODS),
-                     "order": "seed, then size, then target", "planned": cells, "ran": cells, "resumed": [], "skipped": [], "not_started": []},
-            "rows": rows, "speed": speed}
+    return {
+        "status": "complete",
+        "backbone": "b",
+        "backbone_id": backbone_id,
+        "settings": SETTINGS,
+        "device": "cpu",
+        "torch_threads": 1,
+        "targets": {"t": {"task_type": "regression", "splits": {"0": {"pool": 80}}}},
+        "grid": {
+            "targets": ["t"],
+            "sizes": [50],
+            "seeds": [c[1] for c in cells],
+            "methods": list(METHODS),
+            "order": "seed, then size, then target",
+            "planned": cells,
+            "ran": cells,
+            "resumed": [],
+            "skipped": [],
+            "not_started": [],
+        },
+        "rows": rows,
+        "speed": speed,
+    }
 
 
 def test_merge_combines_shards_and_prefers_finished_rows(tmp_path):
@@ -62,12 +111,16 @@ def test_merge_combines_shards_and_prefers_finished_rows(tmp_path):
     seed0 = [_row("t", 0, 50, m, 0.5) for m in METHODS]
     seed1 = [_row("t", 1, 50, m, 0.7) for m in METHODS]
     failed = [_row("t", 1, 50, "rf", 0.0, error=True)]
-    (main / "task_addition.json").write_text(json.dumps(_state(seed0 + failed, [["t", 0, 50]], speed=SPEED)))
+    (main / "task_addition.json").write_text(
+        json.dumps(_state(seed0 + failed, [["t", 0, 50]], speed=SPEED))
+    )
     (shard / "task_addition.json").write_text(json.dumps(_state(seed1, [["t", 1, 50]])))
     merge(argparse.Namespace(results_dir=str(main), merge=str(shard), results_name="task_addition"))
     out = json.loads((main / "task_addition.json").read_text())
     assert len(out["rows"]) == 2 * len(METHODS)
-    assert not any("error" in r for r in out["rows"])  # the shard's finished rf row replaced the failed one
+    assert not any(
+        "error" in r for r in out["rows"]
+    )  # the shard's finished rf row replaced the failed one
     assert sorted(out["grid"]["ran"]) == [["t", 0, 50], ["t", 1, 50]]
     assert out["speed"] == SPEED
     assert out["summary"]["n_complete_cells"] == 2
@@ -80,4 +133,8 @@ def test_merge_refuses_another_backbone(tmp_path):
     (main / "task_addition.json").write_text(json.dumps(_state([], [])))
     (shard / "task_addition.json").write_text(json.dumps(_state([], [], backbone_id="other")))
     with pytest.raises(ValueError, match="another backbone"):
-        merge(argparse.Namespace(results_dir=str(main), merge=str(shard), results_name="task_addition"))
+        merge(
+            argparse.Namespace(
+                results_dir=str(main), merge=str(shard), results_name="task_addition"
+            )
+        )

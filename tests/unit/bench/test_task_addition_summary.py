@@ -16,7 +16,11 @@ def _row(target, seed, size, method, nrmse):
 
 
 def _cell(target, seed, size, probe, learned, rf):
-    return [_row(target, seed, size, "probe", probe), _row(target, seed, size, "learned", learned), _row(target, seed, size, "rf", rf)]
+    return [
+        _row(target, seed, size, "probe", probe),
+        _row(target, seed, size, "learned", learned),
+        _row(target, seed, size, "rf", rf),
+    ]
 
 
 def test_targets_weigh_equally_and_best_is_lowest():
@@ -44,9 +48,13 @@ def test_incomplete_failed_large_and_all_cells_are_left_out():
         *_cell("A", 0, 50, 0.5, 0.4, 0.6),
         *_cell("A", 0, 100, 0.3, 0.2, 0.1),
         # learned failed here (no nRMSE) → the whole cell is left out, not just that method
-        _row("A", 1, 50, "probe", 0.1), _row("A", 1, 50, "learned", None), _row("A", 1, 50, "rf", 0.1),
+        _row("A", 1, 50, "probe", 0.1),
+        _row("A", 1, 50, "learned", None),
+        _row("A", 1, 50, "rf", 0.1),
         # NaN counts as missing too
-        _row("A", 2, 50, "probe", 0.1), _row("A", 2, 50, "learned", math.nan), _row("A", 2, 50, "rf", 0.1),
+        _row("A", 2, 50, "probe", 0.1),
+        _row("A", 2, 50, "learned", math.nan),
+        _row("A", 2, 50, "rf", 0.1),
         # n > 200 and n = "all" are outside the n ≤ 200 summary
         *_cell("A", 0, 400, 9.0, 9.0, 0.0),
         *_cell("A", 0, "all", 9.0, 9.0, 0.0),
@@ -76,9 +84,13 @@ def test_seen_keys_take_the_table_and_every_corpus_file(tmp_path):
     from gate_core.data.seen import molecule_key
 
     table = tmp_path / "table.csv"
-    pd.DataFrame({"smiles": ["CCO", "CCCC"], "task": ["Tb_K", "permittivity"], "value": [351.4, 1.8]}).to_csv(table, index=False)
+    pd.DataFrame(
+        {"smiles": ["CCO", "CCCC"], "task": ["Tb_K", "permittivity"], "value": [351.4, 1.8]}
+    ).to_csv(table, index=False)
     (tmp_path / "smiles.txt").write_text("c1ccccc1\n\nCC(=O)O\n")
     pd.DataFrame({"SMILES": ["CCN"]}).to_csv(tmp_path / "moses.csv", index=False)
-    args = argparse.Namespace(pretraining_table=str(table), corpus=f"{tmp_path / 'smiles.txt'},{tmp_path / 'moses.csv'}")
+    args = argparse.Namespace(
+        pretraining_table=str(table), corpus=f"{tmp_path / 'smiles.txt'},{tmp_path / 'moses.csv'}"
+    )
     keys = seen_molecule_keys(args, ["Tb_K", "Tm_K"])
     assert keys == {molecule_key(s) for s in ("CCO", "c1ccccc1", "CC(=O)O", "CCN")}

@@ -27,11 +27,33 @@ ROOT = Path(__file__).resolve().parents[3]
 ASSETS = ROOT / "assets" / "data"
 FIXTURES = ROOT / "tests" / "data"
 
-PRETRAINING = ["Tm_K", "Tb_K", "Tc_K", "Pc_bar", "Vc_cm3mol", "omega", "Hf_gas_kJmol", "density_kgm3",
-               "logKow", "nD", "S0_gas_JmolK", "Hvap298_kJmol", "logPsat298_Pa", "hansen_dD", "hansen_dP",
-               "hansen_dH"]
-HELD_OUT = ["permittivity", "Tflash_K", "Hfus_kJmol", "dipole_D", "surface_tension_mNm", "Tautoignition_K",
-            "log_viscosity298_Pas"]
+PRETRAINING = [
+    "Tm_K",
+    "Tb_K",
+    "Tc_K",
+    "Pc_bar",
+    "Vc_cm3mol",
+    "omega",
+    "Hf_gas_kJmol",
+    "density_kgm3",
+    "logKow",
+    "nD",
+    "S0_gas_JmolK",
+    "Hvap298_kJmol",
+    "logPsat298_Pa",
+    "hansen_dD",
+    "hansen_dP",
+    "hansen_dH",
+]
+HELD_OUT = [
+    "permittivity",
+    "Tflash_K",
+    "Hfus_kJmol",
+    "dipole_D",
+    "surface_tension_mNm",
+    "Tautoignition_K",
+    "log_viscosity298_Pas",
+]
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +93,12 @@ def test_antoine_hand_computed() -> None:
     value = chem.antoine_log10_psat(pd.Series([20.0]), pd.Series([3000.0]), pd.Series([-50.0]))
     assert value.iloc[0] == pytest.approx(3.435503, abs=1e-6)
     # Landolt constants for formaldehyde must give ~1 atm at its normal boiling point (254.05 K).
-    bp = chem.antoine_log10_psat(pd.Series([21.37029224807774]), pd.Series([2204.1265544176204]),
-                                 pd.Series([-30.15]), t=254.05)
+    bp = chem.antoine_log10_psat(
+        pd.Series([21.37029224807774]),
+        pd.Series([2204.1265544176204]),
+        pd.Series([-30.15]),
+        t=254.05,
+    )
     assert bp.iloc[0] == pytest.approx(math.log10(101_325), abs=0.02)
 
 
@@ -80,30 +106,37 @@ def test_jasper_lange_and_viscosity_hand_computed() -> None:
     sigma = chem.jasper_lange_sigma(pd.Series([28.88]), pd.Series([0.1224]))
     assert sigma.iloc[0] == pytest.approx(28.88 - 0.1224 * 25.0)
     # log10(μ/cP) = −0.8383 + (−267.36)/(188.83 − 350) = 0.820570; in Pa·s subtract 3
-    mu = chem.viswanath_log10_mu(pd.Series([-0.8383]), pd.Series([-267.36]), pd.Series([188.83]), t=350.0)
+    mu = chem.viswanath_log10_mu(
+        pd.Series([-0.8383]), pd.Series([-267.36]), pd.Series([188.83]), t=350.0
+    )
     assert mu.iloc[0] == pytest.approx(-2.179430, abs=1e-6)
 
 
 def test_correlations_only_near_their_range() -> None:
-    df = pd.DataFrame({"a": [30.0, 30.0], "b": [0.1, 0.1], "Tmin": [250.0, 400.0], "Tmax": [350.0, 500.0]})
+    df = pd.DataFrame(
+        {"a": [30.0, 30.0], "b": [0.1, 0.1], "Tmin": [250.0, 400.0], "Tmax": [350.0, 500.0]}
+    )
     assert chem._jasper_lange(df).isna().tolist() == [False, True]
 
 
 def test_sanity_bounds() -> None:
-    long = pd.DataFrame({"task": ["Tb_K"] * 5 + ["logKow"],
-                         "value": [50.0, 300.0, 1300.0, np.nan, np.inf, 1e6]})
+    long = pd.DataFrame(
+        {"task": ["Tb_K"] * 5 + ["logKow"], "value": [50.0, 300.0, 1300.0, np.nan, np.inf, 1e6]}
+    )
     kept = chem.apply_bounds(long)
     assert kept["value"].tolist() == [300.0, 1e6]
 
 
 def test_median_merge_orders_sources_by_priority() -> None:
-    long = pd.DataFrame({
-        "smiles": ["CCO", "CCO", "CCO", "C=O"],
-        "task": ["Tb_K"] * 4,
-        "value": [351.0, 352.0, 360.0, 254.0],
-        "source": ["b.tsv", "a.tsv", "b.tsv", "b.tsv"],
-        "priority": [1, 0, 1, 1],
-    })
+    long = pd.DataFrame(
+        {
+            "smiles": ["CCO", "CCO", "CCO", "C=O"],
+            "task": ["Tb_K"] * 4,
+            "value": [351.0, 352.0, 360.0, 254.0],
+            "source": ["b.tsv", "a.tsv", "b.tsv", "b.tsv"],
+            "priority": [1, 0, 1, 1],
+        }
+    )
     out = chem.median_merge(long)
     assert list(out.columns) == chem.OUTPUT_COLUMNS
     row = out[out["smiles"] == "CCO"].iloc[0]
@@ -122,7 +155,9 @@ def test_classification_majority_and_ties() -> None:
     assert out.to_dict("list") == {"smiles": ["A", "C"], "value": [1, 0]}
 
 
-def test_fetch_wheel_uses_cache_without_pip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fetch_wheel_uses_cache_without_pip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wheel = tmp_path / "chemicals-1.5.2-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("chemicals/x.tsv", "CAS\tTb\n64-17-5\t351.4\n")
@@ -135,14 +170,18 @@ def test_fetch_wheel_uses_cache_without_pip(tmp_path: Path, monkeypatch: pytest.
     assert read_member(wheel, "chemicals/x.tsv").startswith(b"CAS\tTb")
 
 
-def test_sdist_only_package_is_read_from_its_tarball(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sdist_only_package_is_read_from_its_tarball(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sdist = tmp_path / "PyBioMed-1.0.tar.gz"
     payload = b"smi\tlogPapp\n"
     with tarfile.open(sdist, "w:gz") as archive:
         info = tarfile.TarInfo("PyBioMed-1.0/PyBioMed/example/caco2/x.tsv")
         info.size = len(payload)
         archive.addfile(info, io.BytesIO(payload))
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("pip must not run when the sdist is cached"))
+    monkeypatch.setattr(
+        subprocess, "run", lambda *a, **k: pytest.fail("pip must not run when the sdist is cached")
+    )
     assert fetch_wheel("PyBioMed", cache_dir=tmp_path) == sdist
     assert read_member(sdist, "PyBioMed/example/caco2/x.tsv") == payload
     with pytest.raises(KeyError):

@@ -28,9 +28,13 @@ def test_offsets_and_batch_vector():
     atom_start, edge_start = 0, 0
     for g in graphs:
         n_e = g.edge_index.shape[1]
-        np.testing.assert_array_equal(batch.edge_index[:, edge_start : edge_start + n_e].numpy(), g.edge_index + atom_start)
+        np.testing.assert_array_equal(
+            batch.edge_index[:, edge_start : edge_start + n_e].numpy(), g.edge_index + atom_start
+        )
         np.testing.assert_array_equal(batch.x[atom_start : atom_start + g.x.shape[0]].numpy(), g.x)
-        np.testing.assert_array_equal(batch.edge_attr[edge_start : edge_start + n_e].numpy(), g.edge_attr)
+        np.testing.assert_array_equal(
+            batch.edge_attr[edge_start : edge_start + n_e].numpy(), g.edge_attr
+        )
         atom_start += g.x.shape[0]
         edge_start += n_e
     # every edge stays inside its own molecule
@@ -55,7 +59,10 @@ def test_single_atom_only_batch():
 def test_dataset_mask_and_collate():
     graphs = _graphs()
     desc = np.arange(len(graphs) * 2, dtype=np.float32).reshape(-1, 2)
-    y = np.array([[1.0, np.nan], [np.nan, np.nan], [0.5, -1.0], [2.0, np.nan], [np.nan, 3.0]], dtype=np.float32)
+    y = np.array(
+        [[1.0, np.nan], [np.nan, np.nan], [0.5, -1.0], [2.0, np.nan], [np.nan, 3.0]],
+        dtype=np.float32,
+    )
     ds = MoleculeDataset(graphs, desc, y)
     assert len(ds) == 5 and ds[3] == 3
     batch = ds.collate([4, 0, 2])
@@ -65,7 +72,9 @@ def test_dataset_mask_and_collate():
     assert torch.isfinite(batch.y).all()
     assert batch.y.tolist() == [[0.0, 3.0], [1.0, 0.0], [0.5, -1.0]]
     np.testing.assert_array_equal(batch.descriptors.numpy(), desc[[4, 0, 2]])
-    np.testing.assert_array_equal(batch.graph.x.numpy(), np.concatenate([graphs[i].x for i in (4, 0, 2)]))
+    np.testing.assert_array_equal(
+        batch.graph.x.numpy(), np.concatenate([graphs[i].x for i in (4, 0, 2)])
+    )
     moved = batch.to("cpu")
     assert moved.graph.num_graphs == 3
 

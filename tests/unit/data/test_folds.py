@@ -34,12 +34,17 @@ def test_scaffold_folds_partition_by_whole_groups_and_balance(smiles):
 def test_scaffold_folds_are_seeded(smiles):
     same = zip(scaffold_folds(smiles, 3, seed=4), scaffold_folds(smiles, 3, seed=4))
     assert all(np.array_equal(a, b) for a, b in same)
-    assert any(not np.array_equal(a, b) for a, b in zip(scaffold_folds(smiles, 3, seed=4), scaffold_folds(smiles, 3, seed=5)))
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(scaffold_folds(smiles, 3, seed=4), scaffold_folds(smiles, 3, seed=5))
+    )
 
 
 def test_scaffold_folds_deal_out_a_dominant_group():
     rings = [("C" * k) + "C1" + "C" * (size - 1) + "1" for size in range(3, 8) for k in range(2)]
-    smiles = ["C" * k + "O" for k in range(1, 41)] + rings  # 40 acyclic (scaffold '') and 5 ring families of 2
+    smiles = [
+        "C" * k + "O" for k in range(1, 41)
+    ] + rings  # 40 acyclic (scaffold '') and 5 ring families of 2
     folds = scaffold_folds(smiles, 4, seed=1)
     check_partition(folds, len(smiles))
     assert max(len(f) for f in folds) - min(len(f) for f in folds) <= 2

@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 from rdkit import Chem
 
-from gate_core.data.io import TableReadError, detect_smiles_column, excel_sheets, read_table, spreadsheet_safe
+from gate_core.data.io import (
+    TableReadError,
+    detect_smiles_column,
+    excel_sheets,
+    read_table,
+    spreadsheet_safe,
+)
 from gate_core.limits import MAX_HEAVY_ATOMS, MAX_LINE_CHARS
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -36,7 +42,9 @@ def test_csv():
     _assert_rows(frame)
 
 
-@pytest.mark.parametrize(("sep", "name"), [("\t", "data.tsv"), ("\t", "data.csv"), (";", "data.txt"), ("|", "data.csv")])
+@pytest.mark.parametrize(
+    ("sep", "name"), [("\t", "data.tsv"), ("\t", "data.csv"), (";", "data.txt"), ("|", "data.csv")]
+)
 def test_separator_is_detected(sep, name):
     frame = read_table(_csv(sep), name)
     assert list(frame.columns) == ["smiles", "value"]
@@ -138,7 +146,16 @@ def test_one_row_file():
         (b"{}", "data.json", r"unsupported file type '\.json'.*\.csv"),
         (b"%PDF-1.4", "report.pdf", "unsupported file type '.pdf'"),
     ],
-    ids=["empty", "whitespace", "header-only", "binary-csv", "garbage-excel", "garbage-sdf", "json", "pdf"],
+    ids=[
+        "empty",
+        "whitespace",
+        "header-only",
+        "binary-csv",
+        "garbage-excel",
+        "garbage-sdf",
+        "json",
+        "pdf",
+    ],
 )
 def test_read_errors(data, name, match):
     with pytest.raises(TableReadError, match=match):
@@ -157,7 +174,9 @@ def test_max_rows():
 
 
 def test_ragged_rows_are_refused_by_row_number():
-    with pytest.raises(TableReadError, match=r"1 row\(s\) have more fields than the header's 2 \(data rows 2\)"):
+    with pytest.raises(
+        TableReadError, match=r"1 row\(s\) have more fields than the header's 2 \(data rows 2\)"
+    ):
         read_table(b"smiles,value\nCCO,1\nCCC,2,3,4\n", "data.csv")
 
 
@@ -208,7 +227,9 @@ def test_unicode_encodings_and_byte_order_marks(encoding):
 
 @pytest.mark.parametrize("sep", [";", "\t"])
 def test_decimal_commas(sep):
-    text = f"smiles{sep}value{sep}note\n" + "".join(f"{s}{sep}{str(v).replace('.', ',')}{sep}a,b\n" for s, v in ROWS)
+    text = f"smiles{sep}value{sep}note\n" + "".join(
+        f"{s}{sep}{str(v).replace('.', ',')}{sep}a,b\n" for s, v in ROWS
+    )
     frame = read_table(text.encode(), "data.csv")
     _assert_rows(frame)
     assert frame["value"].dtype == float and frame["note"].tolist() == ["a,b"] * 3
@@ -224,7 +245,9 @@ def test_excel_sheet_is_chosen_by_name():
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer) as writer:
         pd.DataFrame({"x": [1]}).to_excel(writer, sheet_name="notes", index=False)
-        pd.DataFrame(ROWS, columns=["smiles", "value"]).to_excel(writer, sheet_name="data", index=False)
+        pd.DataFrame(ROWS, columns=["smiles", "value"]).to_excel(
+            writer, sheet_name="data", index=False
+        )
     data = buffer.getvalue()
     assert excel_sheets(data) == ["notes", "data"]
     _assert_rows(read_table(data, "data.xlsx", sheet="data"))
@@ -241,11 +264,16 @@ def test_xls_reader_is_installed():
 
 
 def test_broken_sdf_record_does_not_swallow_the_next():
-    good = [Chem.MolToMolBlock(Chem.MolFromSmiles(s)) + f">  <v>\n{i}\n\n$$$$\n" for i, s in enumerate(["CCO", "c1ccccc1", "CC(=O)O"])]
+    good = [
+        Chem.MolToMolBlock(Chem.MolFromSmiles(s)) + f">  <v>\n{i}\n\n$$$$\n"
+        for i, s in enumerate(["CCO", "c1ccccc1", "CC(=O)O"])
+    ]
     lying = "broken\n  junk\n\n  9  8  0  0  0  0  0  0  0  0999 V2000\nM  END\n$$$$\n"  # counts claim more atoms than follow
     frame = read_table((good[0] + lying + good[1] + good[2]).encode(), "data.sdf")
     assert len(frame) == 4
-    assert frame["smiles"].tolist()[2:] == ["c1ccccc1", "CC(=O)O"] and frame["smiles"].isna().tolist() == [False, True, False, False]
+    assert frame["smiles"].tolist()[2:] == ["c1ccccc1", "CC(=O)O"] and frame[
+        "smiles"
+    ].isna().tolist() == [False, True, False, False]
     assert frame.loc[1, "sdf_error"].startswith("SDF record 2:")
 
 
@@ -282,7 +310,13 @@ def test_max_rows_and_size_default_to_the_environment(monkeypatch):
 
 
 def test_detect_smiles_column_by_content():
-    frame = pd.DataFrame({"name": ["ethanol", "benzene", "acetic acid"], "structure": [s for s, _ in ROWS], "y": [1.0, 2.0, 3.0]})
+    frame = pd.DataFrame(
+        {
+            "name": ["ethanol", "benzene", "acetic acid"],
+            "structure": [s for s, _ in ROWS],
+            "y": [1.0, 2.0, 3.0],
+        }
+    )
     assert detect_smiles_column(frame) == "structure"
 
 
@@ -304,8 +338,24 @@ def test_detect_smiles_column_ignores_numeric_columns():
 
 
 def test_spreadsheet_safe_neutralises_text_formulas_and_keeps_numbers():
-    frame = pd.DataFrame({"input": ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "CCO", None], "value": [-1.5, 2.0, -3.0, 4.0, 5.0, 6.0, 7.0]})
+    frame = pd.DataFrame(
+        {
+            "input": ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "CCO", None],
+            "value": [-1.5, 2.0, -3.0, 4.0, 5.0, 6.0, 7.0],
+        }
+    )
     safe = spreadsheet_safe(frame)
-    assert safe["input"].tolist()[:6] == ["'=cmd|' /C calc'!A0", "'+1+1", "'-2+3", "'@SUM(A1)", "'\tx", "CCO"] and pd.isna(safe["input"].iloc[6])
-    assert safe["value"].tolist() == frame["value"].tolist() and frame["input"].iloc[0].startswith("=")
-    assert list(spreadsheet_safe(pd.DataFrame(columns=["=HYPERLINK()"])).columns) == ["'=HYPERLINK()"]
+    assert safe["input"].tolist()[:6] == [
+        "'=cmd|' /C calc'!A0",
+        "'+1+1",
+        "'-2+3",
+        "'@SUM(A1)",
+        "'\tx",
+        "CCO",
+    ] and pd.isna(safe["input"].iloc[6])
+    assert safe["value"].tolist() == frame["value"].tolist() and frame["input"].iloc[0].startswith(
+        "="
+    )
+    assert list(spreadsheet_safe(pd.DataFrame(columns=["=HYPERLINK()"])).columns) == [
+        "'=HYPERLINK()"
+    ]

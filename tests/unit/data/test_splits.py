@@ -77,13 +77,17 @@ def test_scaffold_split_fractions_exact_with_small_groups(fractions):
 
 def test_big_scaffold_family_stays_in_training():
     # one family of 30 (> half of a test fold of 20) and 34 small families of 5
-    smiles = ["C" * k + "c1ccccc1" for k in range(30)] + [s for size in range(3, 37) for s in _ring_family(size, 5)]
+    smiles = ["C" * k + "c1ccccc1" for k in range(30)] + [
+        s for size in range(3, 37) for s in _ring_family(size, 5)
+    ]
     for seed in range(5):
         train, _, _ = scaffold_split(smiles, (0.8, 0.1, 0.1), seed=seed)
         assert set(range(30)) <= set(train.tolist())
 
 
-@pytest.mark.parametrize("fractions", [(0.8, 0.1), (0.5, 0.5, 0.5), (1.2, -0.1, -0.1), (0.8, 0.1, 0.05)])
+@pytest.mark.parametrize(
+    "fractions", [(0.8, 0.1), (0.5, 0.5, 0.5), (1.2, -0.1, -0.1), (0.8, 0.1, 0.05)]
+)
 def test_bad_fractions_raise(smiles, fractions):
     with pytest.raises(ValueError, match="fractions"):
         scaffold_split(smiles, fractions)
@@ -109,7 +113,6 @@ def test_split_dispatch(smiles):
         split(smiles, "stratified")
 
 
-
 def test_scaffold_cluster_split_partitions_and_never_splits_a_unit(smiles):
     for seed in range(3):
         train, val, test = scaffold_cluster_split(smiles, (0.8, 0.0, 0.2), seed=seed)
@@ -117,25 +120,44 @@ def test_scaffold_cluster_split_partitions_and_never_splits_a_unit(smiles):
         assert len(val) == 0 and 0.15 * len(smiles) <= len(test) <= 0.2 * len(smiles)
         # scaffold groups are whole; only families too big for the test set (acyclic 141, benzene 103) are split up
         sizes = Counter(bemis_murcko_scaffold(s) for s in smiles)
-        small_train = {bemis_murcko_scaffold(smiles[i]) for i in train if sizes[bemis_murcko_scaffold(smiles[i])] <= 0.2 * len(smiles)}
+        small_train = {
+            bemis_murcko_scaffold(smiles[i])
+            for i in train
+            if sizes[bemis_murcko_scaffold(smiles[i])] <= 0.2 * len(smiles)
+        }
         assert not small_train & {bemis_murcko_scaffold(smiles[i]) for i in test}
         assert {bemis_murcko_scaffold(smiles[i]) for i in test} - {"", "c1ccccc1"}
 
 
 def test_scaffold_cluster_split_seeds_give_different_test_sets():
     # 40 small ring families of 5, and 100 acyclic molecules: too many for the test set as one group
-    acyclic = [("C" * k + "O" * j) for k in range(1, 26) for j in range(1, 3)] + [("C" * k + "N" + "C" * j) for k in range(1, 26) for j in (1, 2)]
+    acyclic = [("C" * k + "O" * j) for k in range(1, 26) for j in range(1, 3)] + [
+        ("C" * k + "N" + "C" * j) for k in range(1, 26) for j in (1, 2)
+    ]
     smiles = [s for size in range(3, 43) for s in _ring_family(size, 5)] + acyclic
-    tests = [set(scaffold_cluster_split(smiles, (0.8, 0.0, 0.2), seed=s)[2].tolist()) for s in range(5)]
+    tests = [
+        set(scaffold_cluster_split(smiles, (0.8, 0.0, 0.2), seed=s)[2].tolist()) for s in range(5)
+    ]
     overlaps = [len(a & b) / len(a | b) for i, a in enumerate(tests) for b in tests[i + 1 :]]
     assert max(overlaps) < 0.5
     balanced = [set(scaffold_split(smiles, (0.8, 0.0, 0.2), seed=s)[2].tolist()) for s in range(5)]
     assert any(t & set(range(200, 300)) for t in tests)  # acyclic clusters can be tested
-    assert not any(t & set(range(200, 300)) for t in balanced)  # the balanced split never tests them
+    assert not any(
+        t & set(range(200, 300)) for t in balanced
+    )  # the balanced split never tests them
 
 
 def test_holdout_split_holds_out_the_split_test_part_or_nothing():
-    smiles = ["CCO", "c1ccccc1O", "c1ccccc1N", "C1CCCCC1O", "CCN", "c1ccncc1", "CC(=O)O", "C1CCNCC1"] * 3
+    smiles = [
+        "CCO",
+        "c1ccccc1O",
+        "c1ccccc1N",
+        "C1CCCCC1O",
+        "CCN",
+        "c1ccncc1",
+        "CC(=O)O",
+        "C1CCNCC1",
+    ] * 3
     fit, test = holdout_split(smiles, 0.25, "scaffold", seed=1)
     assert sorted([*fit, *test]) == list(range(len(smiles))) and len(test) > 0
     assert test.tolist() == split(smiles, "scaffold", (0.75, 0.0, 0.25), 1)[2].tolist()

@@ -86,7 +86,15 @@ def test_from_single_task_reports_bad_rows():
 
 @pytest.mark.parametrize(
     ("value", "reason"),
-    [("1_000", "not a number"), ("1,5", "not a number"), ("inf", "not finite"), (1e39, "beyond"), ("1e308", "beyond"), (-1e30, "beyond"), ("", "missing")],
+    [
+        ("1_000", "not a number"),
+        ("1,5", "not a number"),
+        ("inf", "not finite"),
+        (1e39, "beyond"),
+        ("1e308", "beyond"),
+        (-1e30, "beyond"),
+        ("", "missing"),
+    ],
 )
 def test_labels_that_cannot_train_are_refused_per_row(value, reason):
     """pandas' reading of a cell decides (so the upload check agrees); float32 squares must stay finite."""

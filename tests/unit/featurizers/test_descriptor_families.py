@@ -15,13 +15,21 @@ from gate_core.featurizers.descriptor_families import (
     family_columns,
 )
 
-DRUGS = ["CC(=O)Nc1ccc(O)cc1", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "OC(=O)c1ccccc1OC(C)=O", "CCN(CC)CCNC(=O)c1ccc(N)cc1",
-         "Clc1ccc2c(c1)C(=NCc1nncn1-2)c1ccccc1F", "CCCCCCCCCCCCCCCC(=O)O"]
+DRUGS = [
+    "CC(=O)Nc1ccc(O)cc1",
+    "CN1C=NC2=C1C(=O)N(C(=O)N2C)C",
+    "OC(=O)c1ccccc1OC(C)=O",
+    "CCN(CC)CCNC(=O)c1ccc(N)cc1",
+    "Clc1ccc2c(c1)C(=NCc1nncn1-2)c1ccccc1F",
+    "CCCCCCCCCCCCCCCC(=O)O",
+]
 
 
 def test_every_rdkit_descriptor_is_in_exactly_one_family_or_excluded_with_a_reason():
     names = [name for name, _ in Descriptors.descList]
-    assert sorted(FAMILY_DESCRIPTORS) == sorted(set(FAMILY_DESCRIPTORS)), "a descriptor sits in two families"
+    assert sorted(FAMILY_DESCRIPTORS) == sorted(set(FAMILY_DESCRIPTORS)), (
+        "a descriptor sits in two families"
+    )
     assert set(names) == set(FAMILY_DESCRIPTORS) | set(EXCLUDED_DESCRIPTORS)
     assert 10 <= len(FAMILIES) <= 25
 
@@ -33,7 +41,9 @@ def test_grouped_calculation_equals_rdkit_one_descriptor_at_a_time():
         expected = np.array([float(functions[name](mol)) for name in FAMILY_DESCRIPTORS])
         ipc = FAMILY_DESCRIPTORS.index("Ipc")
         expected[ipc] = np.log10(1.0 + expected[ipc])
-        np.testing.assert_allclose(compute_family_descriptors(smiles), expected, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(
+            compute_family_descriptors(smiles), expected, rtol=1e-6, atol=1e-9
+        )
 
 
 def test_unparseable_smiles_gives_nan_not_an_exception():
@@ -42,7 +52,9 @@ def test_unparseable_smiles_gives_nan_not_an_exception():
 
 def test_robust_transform_centres_is_monotone_and_tames_heavy_tails():
     rng = np.random.default_rng(0)
-    raw = np.column_stack([rng.normal(5, 2, 1000), np.exp(rng.normal(0, 3, 1000))])  # the second is log-normal
+    raw = np.column_stack(
+        [rng.normal(5, 2, 1000), np.exp(rng.normal(0, 3, 1000))]
+    )  # the second is log-normal
     t = RobustTransform.fit(raw)
     out = t(raw)
     assert abs(np.median(out[:, 0])) < 0.05 and abs(np.median(out[:, 1])) < 0.05

@@ -15,7 +15,17 @@ from gate_core.featurizers.descriptors import (
     fast_descriptors,
 )
 
-MOLECULES = ["C", "CCO", "c1ccncc1", "C[C@H](N)C(=O)O", "[Na+]", "[Fe+3]", "FS(F)(F)(F)(F)F", "CC(=O)[O-]", "C1CC12CC2"]
+MOLECULES = [
+    "C",
+    "CCO",
+    "c1ccncc1",
+    "C[C@H](N)C(=O)O",
+    "[Na+]",
+    "[Fe+3]",
+    "FS(F)(F)(F)(F)F",
+    "CC(=O)[O-]",
+    "C1CC12CC2",
+]
 
 
 def test_names_unique_and_version_set():
@@ -49,7 +59,11 @@ def test_fast_descriptors_distinguish_molecules():
 def test_non_finite_values_become_zero(monkeypatch):
     import gate_core.featurizers.descriptors as D
 
-    monkeypatch.setattr(D, "FAST_DESCRIPTORS", (("a", lambda m: float("nan")), ("b", lambda m: float("inf")), ("c", lambda m: 2.0)))
+    monkeypatch.setattr(
+        D,
+        "FAST_DESCRIPTORS",
+        (("a", lambda m: float("nan")), ("b", lambda m: float("inf")), ("c", lambda m: 2.0)),
+    )
     np.testing.assert_array_equal(D.fast_descriptors(Chem.MolFromSmiles("C")), [0.0, 0.0, 2.0])
 
 

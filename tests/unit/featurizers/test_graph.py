@@ -8,8 +8,8 @@ from rdkit import Chem
 
 from gate_core.featurizers import graph as G
 from gate_core.featurizers.graph import (
-    ATOM_DIM,
     AROMATIC_COL,
+    ATOM_DIM,
     BOND_DIM,
     MASS_COL,
     RING_COL,
@@ -56,7 +56,12 @@ _HYBRID = {
     Chem.HybridizationType.SP3D: 4,
     Chem.HybridizationType.SP3D2: 5,
 }
-_BOND_TYPE = {Chem.BondType.SINGLE: 0, Chem.BondType.DOUBLE: 1, Chem.BondType.TRIPLE: 2, Chem.BondType.AROMATIC: 3}
+_BOND_TYPE = {
+    Chem.BondType.SINGLE: 0,
+    Chem.BondType.DOUBLE: 1,
+    Chem.BondType.TRIPLE: 2,
+    Chem.BondType.AROMATIC: 3,
+}
 
 
 def _block(x: np.ndarray, name: str) -> np.ndarray:
@@ -124,7 +129,9 @@ def test_atom_features_match_rdkit(smiles):
             assert _block(row, name)[0].argmax() == slot, (smiles, atom.GetIdx(), name)
         assert row[0, AROMATIC_COL] == float(atom.GetIsAromatic()), (smiles, atom.GetIdx())
         assert row[0, RING_COL] == float(atom.IsInRing()), (smiles, atom.GetIdx())
-        assert row[0, MASS_COL] == pytest.approx(atom.GetMass() / 100.0, rel=1e-3) or atom.GetIsotope()
+        assert (
+            row[0, MASS_COL] == pytest.approx(atom.GetMass() / 100.0, rel=1e-3) or atom.GetIsotope()
+        )
 
 
 @pytest.mark.parametrize("smiles", DIVERSE)
@@ -147,7 +154,9 @@ def test_bond_features_match_rdkit(smiles):
 def test_stereo_and_chirality_are_distinguished():
     e, z = (mol_to_graph(Chem.MolFromSmiles(s), s) for s in ("F/C=C/F", "F/C=C\\F"))
     assert not np.array_equal(e.edge_attr, z.edge_attr)
-    r, s_ = (mol_to_graph(Chem.MolFromSmiles(s), s) for s in ("C[C@H](N)C(=O)O", "C[C@@H](N)C(=O)O"))
+    r, s_ = (
+        mol_to_graph(Chem.MolFromSmiles(s), s) for s in ("C[C@H](N)C(=O)O", "C[C@@H](N)C(=O)O")
+    )
     assert not np.array_equal(r.x, s_.x)
 
 

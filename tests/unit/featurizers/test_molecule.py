@@ -121,10 +121,16 @@ def test_parses_are_memoised_and_can_be_forgotten():
 @pytest.mark.parametrize(
     ("smiles", "reason"),
     [
-        ("C" * 20_000, "20,000 characters; the limit is 10,000"),  # canonicalising it overflows RDKit's stack (signal 11)
+        (
+            "C" * 20_000,
+            "20,000 characters; the limit is 10,000",
+        ),  # canonicalising it overflows RDKit's stack (signal 11)
         ("C" * (MAX_HEAVY_ATOMS + 1), "heavy atoms"),
         ("[Na+]." * 2_000 + "CCO", "characters; the limit is"),
-        ("".join(f"C{i % 9 + 1}CC{i % 9 + 1}" for i in range(MAX_RINGS + 1)), "rings; the limit is"),
+        (
+            "".join(f"C{i % 9 + 1}CC{i % 9 + 1}" for i in range(MAX_RINGS + 1)),
+            "rings; the limit is",
+        ),
     ],
     ids=["chain-20000", "chain-limit+1", "long-text", "many-rings"],
 )

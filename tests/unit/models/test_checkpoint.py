@@ -25,7 +25,12 @@ SMILES = ["CCO", "c1ccncc1", "CC(=O)O", "C[C@H](N)C(=O)O", "C"]
 @pytest.fixture
 def saved(tiny_model, tmp_path):
     model = tiny_model(classification=("c",))
-    model.set_scalers(np.array([5.0, -3.0, 7.0]), np.array([2.0, 0.5, 9.0]), np.linspace(1, 2, 19), np.linspace(3, 4, 19))
+    model.set_scalers(
+        np.array([5.0, -3.0, 7.0]),
+        np.array([2.0, 0.5, 9.0]),
+        np.linspace(1, 2, 19),
+        np.linspace(3, 4, 19),
+    )
     model.eval()
     path = save_checkpoint(model, tmp_path / "ckpt", {"pretraining": {"world_size": 1}})
     return model, path
@@ -40,10 +45,16 @@ def test_round_trip_identical_predictions_and_scalers(saved):
         assert torch.equal(getattr(loaded, name), getattr(model, name)), name
     assert loaded.task_names == ["a", "b", "c"]
     assert loaded.config == model.config
-    assert meta["scalers"] == {"a": {"mean": 5.0, "std": 2.0}, "b": {"mean": -3.0, "std": 0.5}, "c": {"mean": 0.0, "std": 1.0}}
+    assert meta["scalers"] == {
+        "a": {"mean": 5.0, "std": 2.0},
+        "b": {"mean": -3.0, "std": 0.5},
+        "c": {"mean": 0.0, "std": 1.0},
+    }
     assert meta["pretraining"] == {"world_size": 1}
     preds = predict(loaded, SMILES)
-    assert ((preds[:, 2] > 0) & (preds[:, 2] < 1)).all()  # classification comes back as a probability
+    assert (
+        (preds[:, 2] > 0) & (preds[:, 2] < 1)
+    ).all()  # classification comes back as a probability
 
 
 def test_save_replaces_existing_checkpoint(saved, tiny_model):
@@ -52,7 +63,9 @@ def test_save_replaces_existing_checkpoint(saved, tiny_model):
     save_checkpoint(other, path)
     loaded, _ = load_checkpoint(path)
     assert loaded.task_names == ["x"]
-    assert not any(p.name.startswith(".tmp-") or p.name.endswith(".old") for p in path.parent.iterdir())
+    assert not any(
+        p.name.startswith(".tmp-") or p.name.endswith(".old") for p in path.parent.iterdir()
+    )
 
 
 def test_missing_checkpoint(tmp_path):

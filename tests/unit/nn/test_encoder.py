@@ -83,7 +83,9 @@ def _chain_graph() -> BatchMolGraph:
     x = torch.rand(3, 5)
     edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
     bond = torch.rand(2, 3)
-    return BatchMolGraph(x, edge_index, bond.repeat_interleave(2, dim=0), torch.zeros(3, dtype=torch.long), 1)
+    return BatchMolGraph(
+        x, edge_index, bond.repeat_interleave(2, dim=0), torch.zeros(3, dtype=torch.long), 1
+    )
 
 
 def test_reverse_edge_subtraction_on_three_atom_chain():
@@ -94,7 +96,9 @@ def test_reverse_edge_subtraction_on_three_atom_chain():
         got = enc(graph)
         # by hand, depth 2 = one message step:
         x, ea = graph.x, graph.edge_attr
-        h0 = torch.relu(enc.W_i(torch.cat([x[[0, 1, 1, 2]], ea], dim=1)))  # edges 0→1, 1→0, 1→2, 2→1
+        h0 = torch.relu(
+            enc.W_i(torch.cat([x[[0, 1, 1, 2]], ea], dim=1))
+        )  # edges 0→1, 1→0, 1→2, 2→1
         zero = torch.zeros(4)
         # edge 0→1: atom 0 receives only 1→0, which is the reverse: message 0
         # edge 1→0: atom 1 receives 0→1 and 2→1, minus the reverse 0→1: message h(2→1)

@@ -42,7 +42,9 @@ def test_masked_loss_nonzero_when_a_masked_entry_is_wrong():
 def test_masked_loss_is_mean_of_per_task_means():
     target, mask, g = _data(B=8, T=4, seed=3)
     pred = torch.randn(8, 4, generator=g)
-    expected = torch.stack([((pred[mask[:, k], k] - target[mask[:, k], k]) ** 2).mean() for k in range(4)]).mean()
+    expected = torch.stack(
+        [((pred[mask[:, k], k] - target[mask[:, k], k]) ** 2).mean() for k in range(4)]
+    ).mean()
     torch.testing.assert_close(masked_task_loss(pred, target, mask), expected)
 
 
@@ -50,7 +52,9 @@ def test_tasks_without_labels_are_ignored():
     target, mask, g = _data()
     mask[:, 2] = False
     pred = torch.randn(target.shape, generator=g)
-    expected = torch.stack([((pred[mask[:, k], k] - target[mask[:, k], k]) ** 2).mean() for k in range(2)]).mean()
+    expected = torch.stack(
+        [((pred[mask[:, k], k] - target[mask[:, k], k]) ** 2).mean() for k in range(2)]
+    ).mean()
     torch.testing.assert_close(masked_task_loss(pred, target, mask), expected)
 
 
@@ -76,7 +80,10 @@ def test_classification_tasks_use_bce():
     target = torch.tensor([[1.0, 0.3], [0.0, -1.2], [1.0, 2.0], [0.0, 0.1], [1.0, 0.5]])
     mask = torch.ones(5, 2, dtype=torch.bool)
     classification = torch.tensor([True, False])
-    expected = (F.binary_cross_entropy_with_logits(pred[:, 0], target[:, 0]) + F.mse_loss(pred[:, 1], target[:, 1])) / 2
+    expected = (
+        F.binary_cross_entropy_with_logits(pred[:, 0], target[:, 0])
+        + F.mse_loss(pred[:, 1], target[:, 1])
+    ) / 2
     torch.testing.assert_close(masked_task_loss(pred, target, mask, classification), expected)
     # all-False classification is plain MSE
     mse = masked_task_loss(pred, target, mask, torch.tensor([False, False]))
@@ -116,7 +123,9 @@ def test_alignment_two_tasks_by_hand():
 @pytest.mark.parametrize("T", [2, 3, 5, 8])
 @pytest.mark.parametrize("shape", [(7, 4), (3, 6)])
 def test_pairwise_equals_scaled_mean(T, shape):
-    stacked = torch.randn(T, *shape, generator=torch.Generator().manual_seed(T), dtype=torch.float64)
+    stacked = torch.randn(
+        T, *shape, generator=torch.Generator().manual_seed(T), dtype=torch.float64
+    )
     pairwise = alignment_loss(stacked, "pairwise")
     mean = alignment_loss(stacked, "mean")
     torch.testing.assert_close(pairwise, 2 * T / (T - 1) * mean)
@@ -129,7 +138,9 @@ def test_unknown_form_raises():
 
 def test_chart_distances_normalised_by_noise_norm():
     u = torch.zeros(2, 3)
-    u_perturbed = torch.tensor([[[3.0, 4.0, 0.0], [0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]]])  # (M=2, B=2, L=3)
+    u_perturbed = torch.tensor(
+        [[[3.0, 4.0, 0.0], [0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]]]
+    )  # (M=2, B=2, L=3)
     noise_norm = torch.tensor([[5.0, 0.5], [2.0, 4.0]])
     expected = torch.tensor([[1.0, 2.0], [0.5, 0.5]])
     torch.testing.assert_close(chart_distances(u, u_perturbed, noise_norm), expected)
@@ -146,7 +157,9 @@ def test_a_vector_valued_task_counts_once_in_the_task_average():
     from gate_core.nn.losses import masked_task_loss
 
     pred = torch.zeros(4, 4)
-    target = torch.tensor([[1.0, 0.0, 0.0, 0.0]] * 4)  # task 0 (column 0) errs by 1; the family (1-3) is exact
+    target = torch.tensor(
+        [[1.0, 0.0, 0.0, 0.0]] * 4
+    )  # task 0 (column 0) errs by 1; the family (1-3) is exact
     mask = torch.ones(4, 4, dtype=torch.bool)
     column_task = torch.tensor([0, 1, 1, 1])
     assert masked_task_loss(pred, target, mask, None, column_task).item() == 0.5

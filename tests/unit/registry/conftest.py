@@ -54,7 +54,9 @@ def dataset() -> pd.DataFrame:
 def disk_versions(data_dir: Path) -> set[str]:
     """Every ``tasks/<name>/<version>`` folder on disk, as relative paths."""
     root = data_dir / "tasks"
-    return {p.relative_to(data_dir).as_posix() for p in root.glob("*/*")} if root.is_dir() else set()
+    return (
+        {p.relative_to(data_dir).as_posix() for p in root.glob("*/*")} if root.is_dir() else set()
+    )
 
 
 @pytest.fixture

@@ -12,7 +12,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gate_core.registry import ArchiveError, RegistryError, TaskExistsError, TaskNotFoundError, TaskRegistry
+from gate_core.registry import (
+    ArchiveError,
+    RegistryError,
+    TaskExistsError,
+    TaskNotFoundError,
+    TaskRegistry,
+)
 from gate_core.registry.archive import MANIFEST
 
 BACKBONE = "gate-backbone-test-v1"  # the conftest's make_record default
@@ -38,7 +44,9 @@ def target(tmp_path) -> TaskRegistry:
     reg.close()
 
 
-def rewrite(src: Path, dst: Path, change=None, manifest_change=None, extra: dict[str, bytes] | None = None) -> Path:
+def rewrite(
+    src: Path, dst: Path, change=None, manifest_change=None, extra: dict[str, bytes] | None = None
+) -> Path:
     """Copy an archive member by member, optionally editing one member or the manifest."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         for info in zin.infolist():
@@ -58,7 +66,9 @@ def rewrite(src: Path, dst: Path, change=None, manifest_change=None, extra: dict
 def craft(path: Path, members: dict[str, bytes], backbone: str = BACKBONE) -> Path:
     """A hand-made archive whose manifest lists (and correctly hashes) the given members."""
     manifest = {
-        "format": "gate-task", "format_version": 1, "backbone_id": backbone,
+        "format": "gate-task",
+        "format_version": 1,
+        "backbone_id": backbone,
         "task": {"name": "crafted", "task_type": "regression"},
         "members": {n: hashlib.sha256(d).hexdigest() for n, d in members.items()},
     }
@@ -69,7 +79,9 @@ def craft(path: Path, members: dict[str, bytes], backbone: str = BACKBONE) -> Pa
     return path
 
 
-def test_round_trip_into_second_data_dir(registry, exported, target, model_files, dataset, assert_clean):
+def test_round_trip_into_second_data_dir(
+    registry, exported, target, model_files, dataset, assert_clean
+):
     with zipfile.ZipFile(exported) as zf:
         manifest = json.loads(zf.read(MANIFEST))
         assert manifest["format_version"] == 1 and manifest["backbone_id"] == BACKBONE
@@ -186,7 +198,14 @@ def test_missing_file_is_refused(target, tmp_path):
 
 @pytest.mark.parametrize(
     "evil",
-    ["../evil.txt", "model/../../evil.txt", "/tmp/evil.txt", "model/..\\..\\evil.txt", "C:/evil.txt", "model/./x"],
+    [
+        "../evil.txt",
+        "model/../../evil.txt",
+        "/tmp/evil.txt",
+        "model/..\\..\\evil.txt",
+        "C:/evil.txt",
+        "model/./x",
+    ],
 )
 def test_zip_slip_is_refused(target, tmp_path, evil, assert_clean):
     path = craft(tmp_path / "slip.zip", {"model/model.pt": b"ok", evil: b"pwned"})
@@ -236,7 +255,9 @@ def test_missing_or_unparseable_manifest(exported, target, tmp_path):
     broken = tmp_path / "broken_manifest.zip"
     with zipfile.ZipFile(exported) as zin, zipfile.ZipFile(broken, "w") as zout:
         for info in zin.infolist():
-            zout.writestr(info.filename, b"{not json" if info.filename == MANIFEST else zin.read(info))
+            zout.writestr(
+                info.filename, b"{not json" if info.filename == MANIFEST else zin.read(info)
+            )
     with pytest.raises(ArchiveError, match="cannot be parsed"):
         target.import_task(broken, BACKBONE)
 
@@ -269,10 +290,23 @@ def test_extra_and_duplicate_members_are_refused(exported, target, tmp_path):
         (lambda m: m.update(signed_by="me"), "signed_by"),
         (lambda m: m.update(backbone_id=7), "backbone_id"),
     ],
-    ids=["sizes-list", "sizes-text", "metrics-list", "metrics-unknown-key", "ratios-number", "unit-list",
-         "unit-too-long", "task-unknown-key", "status", "manifest-unknown-key", "backbone-number"],
+    ids=[
+        "sizes-list",
+        "sizes-text",
+        "metrics-list",
+        "metrics-unknown-key",
+        "ratios-number",
+        "unit-list",
+        "unit-too-long",
+        "task-unknown-key",
+        "status",
+        "manifest-unknown-key",
+        "backbone-number",
+    ],
 )
-def test_every_manifest_field_is_checked_against_the_schema(exported, target, tmp_path, edit, message, assert_clean):
+def test_every_manifest_field_is_checked_against_the_schema(
+    exported, target, tmp_path, edit, message, assert_clean
+):
     bad = rewrite(exported, tmp_path / "bad.zip", manifest_change=edit)
     with pytest.raises(ArchiveError, match=f"manifest.json is not valid: field .*{message}"):
         target.import_task(bad, BACKBONE)
@@ -306,7 +340,10 @@ def test_member_and_total_size_limits_use_declared_sizes(exported, target, monke
     from gate_core import limits
 
     monkeypatch.setattr(limits, "MAX_ARCHIVE_MEMBER_BYTES", 2_000)
-    with pytest.raises(ArchiveError, match="'model/model.safetensors' unpacks to 0.0 MiB; the limit is 0.0 MiB per file"):
+    with pytest.raises(
+        ArchiveError,
+        match="'model/model.safetensors' unpacks to 0.0 MiB; the limit is 0.0 MiB per file",
+    ):
         target.import_task(exported, BACKBONE)
     monkeypatch.setattr(limits, "MAX_ARCHIVE_MEMBER_BYTES", 1 << 20)
     monkeypatch.setattr(limits, "MAX_ARCHIVE_TOTAL_BYTES", 2_000)
@@ -320,14 +357,18 @@ def _understate_size(path: Path, member: str, declared: int) -> None:
     data = bytearray(path.read_bytes())
     with zipfile.ZipFile(path) as zf:
         info = zf.getinfo(member)
-    data[info.header_offset + 22:info.header_offset + 26] = declared.to_bytes(4, "little")
-    central = data.rindex(member.encode()) - 46  # the central directory entry's fixed part precedes its name
-    assert data[central:central + 4] == b"PK\x01\x02"
-    data[central + 24:central + 28] = declared.to_bytes(4, "little")
+    data[info.header_offset + 22 : info.header_offset + 26] = declared.to_bytes(4, "little")
+    central = (
+        data.rindex(member.encode()) - 46
+    )  # the central directory entry's fixed part precedes its name
+    assert data[central : central + 4] == b"PK\x01\x02"
+    data[central + 24 : central + 28] = declared.to_bytes(4, "little")
     path.write_bytes(bytes(data))
 
 
-def test_member_that_unpacks_to_more_than_it_declares_is_refused(registry, make_record, dataset, target, tmp_path, assert_clean):
+def test_member_that_unpacks_to_more_than_it_declares_is_refused(
+    registry, make_record, dataset, target, tmp_path, assert_clean
+):
     registry.register_task(make_record(), {"model.safetensors": b"\0" * 200_000}, dataset)
     bomb = tmp_path / "bomb.zip"
     registry.export_task("logS", bomb)
@@ -348,6 +389,9 @@ def test_refusal_by_the_callers_check_leaves_nothing_behind(exported, target, as
 
     with pytest.raises(ArchiveError, match="trial prediction of logS failed"):
         target.import_task(exported, BACKBONE, check=check)
-    assert seen["files"] == ["config.json", "head_0.pt", "model.safetensors"] and seen["dataset"] == "dataset.csv"
+    assert (
+        seen["files"] == ["config.json", "head_0.pt", "model.safetensors"]
+        and seen["dataset"] == "dataset.csv"
+    )
     assert target.list_tasks(include_broken=True) == []
     assert_clean(target)

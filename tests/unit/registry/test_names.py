@@ -2,11 +2,18 @@
 
 import pytest
 
-from gate_core.registry import InvalidNameError, RegistryError, suggest_task_name, validate_task_name
+from gate_core.registry import (
+    InvalidNameError,
+    RegistryError,
+    suggest_task_name,
+    validate_task_name,
+)
 from gate_core.registry.names import validate_member_path
 
 
-@pytest.mark.parametrize("name", ["logS", "a", "pKa_2.0", "x-y", "9tasks", "A" * 64, "solubility.v2"])
+@pytest.mark.parametrize(
+    "name", ["logS", "a", "pKa_2.0", "x-y", "9tasks", "A" * 64, "solubility.v2"]
+)
 def test_valid_names(name):
     assert validate_task_name(name) == name
 
@@ -14,9 +21,30 @@ def test_valid_names(name):
 @pytest.mark.parametrize(
     "name",
     [
-        "", "..", "../etc", "../../etc/passwd", "a/b", "a\\b", "..\\x", "a..b", "/abs", "-lead",
-        "_lead", ".hidden", "a b", "café", "A" * 65, "con", "CON.txt", "lpt1", "trailing.",
-        "a\x00b", "a\nb", "logS\n", None, 5,
+        "",
+        "..",
+        "../etc",
+        "../../etc/passwd",
+        "a/b",
+        "a\\b",
+        "..\\x",
+        "a..b",
+        "/abs",
+        "-lead",
+        "_lead",
+        ".hidden",
+        "a b",
+        "café",
+        "A" * 65,
+        "con",
+        "CON.txt",
+        "lpt1",
+        "trailing.",
+        "a\x00b",
+        "a\nb",
+        "logS\n",
+        None,
+        5,
     ],
 )
 def test_invalid_names(name):
@@ -38,8 +66,21 @@ def test_valid_member_paths(path):
 @pytest.mark.parametrize(
     "path",
     [
-        "", "../x", "a/../../b", "/etc/passwd", "C:/x", "c:x", "a\\b", "..\\..\\x", "a//b", "./a",
-        "a/.", "a/", "x\x00", "model/../../../evil", "/".join("a" * 9),
+        "",
+        "../x",
+        "a/../../b",
+        "/etc/passwd",
+        "C:/x",
+        "c:x",
+        "a\\b",
+        "..\\..\\x",
+        "a//b",
+        "./a",
+        "a/.",
+        "a/",
+        "x\x00",
+        "model/../../../evil",
+        "/".join("a" * 9),
     ],
 )
 def test_member_paths_that_escape_are_refused(path):
@@ -47,7 +88,9 @@ def test_member_paths_that_escape_are_refused(path):
         validate_member_path(path)
 
 
-@pytest.mark.parametrize("text", ["My task (logS)!", "", "...", "con", "../../etc", "é" * 10, "x" * 200])
+@pytest.mark.parametrize(
+    "text", ["My task (logS)!", "", "...", "con", "../../etc", "é" * 10, "x" * 200]
+)
 def test_suggest_task_name_is_always_valid(text):
     assert validate_task_name(suggest_task_name(text))
 

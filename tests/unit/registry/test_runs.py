@@ -26,7 +26,11 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def run_python(code: str, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0, done.stderr
@@ -63,14 +67,21 @@ def test_claim_is_fifo_and_empty_queue_gives_none(registry):
 def test_progress_log_and_finish(registry):
     run_id = registry.enqueue_run("logS")
     registry.claim_next_run()
-    progress = {"fraction": 0.5, "message": "epoch 5/10", "loss": [1.0, 0.5], "ratios": [[0.2, 0.8]]}
+    progress = {
+        "fraction": 0.5,
+        "message": "epoch 5/10",
+        "loss": [1.0, 0.5],
+        "ratios": [[0.2, 0.8]],
+    }
     assert registry.update_progress(run_id, progress, "epoch 5 done")
     assert registry.update_progress(run_id, None, "still going\n")
     run = registry.get_run(run_id)
     assert run.progress == progress and run.log == "epoch 5 done\nstill going\n"
     assert registry.finish_run(run_id, {"fraction": 1.0}, "finished")
     run = registry.get_run(run_id)
-    assert run.status == "done" and run.finished and run.progress == {"fraction": 1.0} and run.is_final
+    assert (
+        run.status == "done" and run.finished and run.progress == {"fraction": 1.0} and run.is_final
+    )
     assert not registry.update_progress(run_id, {"fraction": 0.1})  # a finished run is not changed
     assert not registry.finish_run(run_id)
     assert registry.get_run(run_id).progress == {"fraction": 1.0}
@@ -83,7 +94,11 @@ def test_fail(registry):
     assert registry.fail_run(queued, "RDKit could not parse 3 rows", "error")
     assert registry.fail_run(running, "never started")  # a queued run can fail too
     run = registry.get_run(queued)
-    assert run.status == "failed" and run.error == "RDKit could not parse 3 rows" and run.log == "error\n"
+    assert (
+        run.status == "failed"
+        and run.error == "RDKit could not parse 3 rows"
+        and run.log == "error\n"
+    )
     assert not registry.fail_run(queued, "again")
 
 
@@ -91,7 +106,9 @@ def test_cancel_queued_and_running(registry):
     first, second = registry.enqueue_run("a"), registry.enqueue_run("b")
     assert registry.cancel_run(second)
     claimed = registry.claim_next_run()
-    assert claimed.id == first and registry.claim_next_run() is None  # a cancelled run is never claimed
+    assert (
+        claimed.id == first and registry.claim_next_run() is None
+    )  # a cancelled run is never claimed
     assert registry.cancel_run(first)
     assert not registry.update_progress(first, {"fraction": 0.3})  # the worker learns it must stop
     assert not registry.finish_run(first)
@@ -101,8 +118,11 @@ def test_cancel_queued_and_running(registry):
 
 def test_unknown_run(registry):
     for call in (
-        lambda: registry.get_run(999), lambda: registry.update_progress(999, {}),
-        lambda: registry.finish_run(999), lambda: registry.fail_run(999, "x"), lambda: registry.cancel_run(999),
+        lambda: registry.get_run(999),
+        lambda: registry.update_progress(999, {}),
+        lambda: registry.finish_run(999),
+        lambda: registry.fail_run(999, "x"),
+        lambda: registry.cancel_run(999),
     ):
         with pytest.raises(RunNotFoundError):
             call()
@@ -201,8 +221,13 @@ print(json.dumps(got))
 def test_concurrent_claims_across_processes(registry):
     ids = {registry.enqueue_run(f"t{i}") for i in range(200)}
     procs = [
-        subprocess.Popen([sys.executable, "-c", CLAIMER, str(registry.data_dir)], cwd=ROOT, stdout=subprocess.PIPE,
-                         text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, str(registry.data_dir)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        )
         for _ in range(3)
     ]
     outputs = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
@@ -214,8 +239,10 @@ def test_runs_of_a_dead_worker_are_failed(registry):
     run_id = registry.enqueue_run("logS")
     registry.enqueue_run("waiting")
     # another process claims the run and dies without finishing it
-    run_python("import sys; from gate_core.registry import TaskRegistry; TaskRegistry(sys.argv[1]).claim_next_run()",
-               str(registry.data_dir))
+    run_python(
+        "import sys; from gate_core.registry import TaskRegistry; TaskRegistry(sys.argv[1]).claim_next_run()",
+        str(registry.data_dir),
+    )
     assert registry.get_run(run_id).status == "running"
     assert registry.recover_stale_runs() == [run_id]
     run = registry.get_run(run_id)
@@ -227,8 +254,10 @@ def test_runs_of_a_dead_worker_are_failed(registry):
 
 def test_open_recovers_dead_runs(registry):
     run_id = registry.enqueue_run("logS")
-    run_python("import sys; from gate_core.registry import TaskRegistry; TaskRegistry(sys.argv[1]).claim_next_run()",
-               str(registry.data_dir))
+    run_python(
+        "import sys; from gate_core.registry import TaskRegistry; TaskRegistry(sys.argv[1]).claim_next_run()",
+        str(registry.data_dir),
+    )
     assert TaskRegistry(registry.data_dir).get_run(run_id).status == "failed"
 
 
@@ -239,7 +268,9 @@ def test_live_worker_is_stale_only_after_heartbeat_timeout(registry):
     assert registry.recover_stale_runs(heartbeat_timeout=3600) == []
     assert registry.recover_stale_runs(heartbeat_timeout=-1) == [run_id]
     assert "sent no progress" in registry.get_run(run_id).error
-    assert not registry.update_progress(run_id, {"fraction": 0.9})  # the slow worker is told to stop
+    assert not registry.update_progress(
+        run_id, {"fraction": 0.9}
+    )  # the slow worker is told to stop
 
 
 def test_live_pid_with_an_old_heartbeat_is_stale_by_default(registry):
@@ -252,7 +283,9 @@ def test_live_pid_with_an_old_heartbeat_is_stale_by_default(registry):
     old = (datetime.now(UTC) - timedelta(seconds=HEARTBEAT_TIMEOUT_SECONDS + 60)).isoformat()
     with registry._write() as conn:
         conn.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (old, run_id))
-    assert registry.recover_stale_runs(heartbeat_timeout=None) == []  # the PID check alone is fooled
+    assert (
+        registry.recover_stale_runs(heartbeat_timeout=None) == []
+    )  # the PID check alone is fooled
     assert registry.recover_stale_runs() == [run_id]
     assert "sent no progress for" in registry.get_run(run_id).error
 

@@ -31,7 +31,9 @@ def test_register_list_get(registry, make_record, model_files, dataset, assert_c
     assert [t.name for t in registry.list_tasks()] == ["logS"]
     got = registry.get_task("logs")  # names are case-insensitive
     assert got == stored
-    assert got.metrics == {"test": {"rmse": 0.71, "r2": 0.8}} and got.ratios["logP"] == {"ratio": 0.4}
+    assert got.metrics == {"test": {"rmse": 0.71, "r2": 0.8}} and got.ratios["logP"] == {
+        "ratio": 0.4
+    }
     assert read_files(registry, "logS") == model_files(1)
     pd.testing.assert_frame_equal(registry.get_dataset("logS"), dataset)
     registry.verify_task("logS")
@@ -97,7 +99,9 @@ def test_collision_without_replace(registry, make_record, model_files, assert_cl
 
 def test_replace_swaps_task(registry, make_record, model_files, dataset, assert_clean):
     old = registry.register_task(make_record(), model_files(1), dataset)
-    new = registry.register_task(make_record(metrics={"rmse": 0.5}), model_files(2), dataset.head(2), replace=True)
+    new = registry.register_task(
+        make_record(metrics={"rmse": 0.5}), model_files(2), dataset.head(2), replace=True
+    )
     assert registry.get_task("logS") == new
     assert new.model_dir != old.model_dir and new.metrics == {"rmse": 0.5}
     assert read_files(registry, "logS") == model_files(2)
@@ -157,7 +161,9 @@ def test_rename_refuses_collision_and_unknown(registry, make_record, model_files
 
 
 @pytest.mark.parametrize("name", ["../evil", "a/b", "..", "x\\y", ""])
-def test_register_refuses_traversal_names(registry, make_record, model_files, name, tmp_path, assert_clean):
+def test_register_refuses_traversal_names(
+    registry, make_record, model_files, name, tmp_path, assert_clean
+):
     with pytest.raises(InvalidNameError):
         registry.register_task(make_record(name), model_files(1))
     assert not (tmp_path / "evil").exists()
@@ -213,7 +219,9 @@ def test_row_with_missing_files_is_flagged_not_listed(registry, make_record, mod
     victim.unlink()
     reopened = TaskRegistry(registry.data_dir)
     assert [t.name for t in reopened.list_tasks()] == ["fine"]
-    assert [t.status for t in reopened.list_tasks(include_broken=True) if t.name == "logS"] == ["broken"]
+    assert [t.status for t in reopened.list_tasks(include_broken=True) if t.name == "logS"] == [
+        "broken"
+    ]
     with pytest.raises(RegistryError, match="missing"):
         reopened.task_dir("logS")
     victim.write_bytes(content)
@@ -248,7 +256,10 @@ def test_concurrent_registrations_from_threads(registry, make_record, model_file
         except BaseException as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(r, p)) for r, p in [(registry, "a"), (registry, "b"), (other, "c")]]
+    threads = [
+        threading.Thread(target=work, args=(r, p))
+        for r, p in [(registry, "a"), (registry, "b"), (other, "c")]
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -22,7 +22,15 @@ def rel_backbone_path(tmp_path_factory) -> Path:
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("rel_backbone") / "backbone"
-    config = PretrainConfig(table=str(DATA / "pretrain_tiny.csv.gz"), epochs=1, hidden=32, depth=2, latent_dim=8, task_hidden=16, threads=1)
+    config = PretrainConfig(
+        table=str(DATA / "pretrain_tiny.csv.gz"),
+        epochs=1,
+        hidden=32,
+        depth=2,
+        latent_dim=8,
+        task_hidden=16,
+        threads=1,
+    )
     pretrain(config, out_dir=out, progress=False)
     return out
 
@@ -43,7 +51,12 @@ def rel_head_path(rel_backbone_path) -> Path:
     from gate_core.relational.train import RelationalTrainConfig, pretrain_relational
 
     out = rel_backbone_path.with_name("backbone_relational")
-    pretrain_relational(rel_backbone_path, out, RelationalTrainConfig(epochs=4, hidden=16, threads=1), progress=False)
+    pretrain_relational(
+        rel_backbone_path,
+        out,
+        RelationalTrainConfig(epochs=4, hidden=16, threads=1),
+        progress=False,
+    )
     return out
 
 

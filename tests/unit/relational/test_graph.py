@@ -46,10 +46,17 @@ def test_a_missing_label_cannot_be_an_edge():
 def test_edge_features_map_classification_to_plus_minus_one():
     values = torch.tensor([[1.0, 0.7]])
     plain = torch.tensor([[0.0, 0.2]])
-    graph = KnownGraph.from_mask(values, torch.ones(1, 2, dtype=torch.bool), plain, classification=torch.tensor([True, False]))
+    graph = KnownGraph.from_mask(
+        values,
+        torch.ones(1, 2, dtype=torch.bool),
+        plain,
+        classification=torch.tensor([True, False]),
+    )
     feats = graph.edge_features()
     assert feats.shape == (2, EDGE_FEATURES)
-    assert torch.allclose(feats[0], torch.tensor([1.0, 0.0, 1.0, 1.0]))  # 2·1−1, 2σ(0)−1, diff, flag
+    assert torch.allclose(
+        feats[0], torch.tensor([1.0, 0.0, 1.0, 1.0])
+    )  # 2·1−1, 2σ(0)−1, diff, flag
     assert torch.allclose(feats[1], torch.tensor([0.7, 0.2, 0.5, 0.0]))
 
 

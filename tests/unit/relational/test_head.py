@@ -14,7 +14,9 @@ CHART, TASKS, HIDDEN = 6, 4, 8
 @pytest.fixture
 def head() -> RelationalHead:
     torch.manual_seed(0)
-    head = RelationalHead(RelationalConfig(CHART, [f"t{k}" for k in range(TASKS)], hidden=HIDDEN, layers=2))
+    head = RelationalHead(
+        RelationalConfig(CHART, [f"t{k}" for k in range(TASKS)], hidden=HIDDEN, layers=2)
+    )
     # untrained GRUs are close to identity-ish; make the test meaningful with non-trivial weights
     with torch.no_grad():
         for p in head.parameters():
@@ -61,7 +63,9 @@ def test_a_measurement_equal_to_the_plain_prediction_changes_nothing(head):
     cls = torch.tensor([False, True, False, False])
     as_expected = torch.where(cls, torch.sigmoid(plain), plain)
     graph = KnownGraph.from_mask(as_expected, known, plain, cls)
-    assert torch.allclose(head.correction(x0, head.backbone_nodes(), graph), torch.zeros(10, TASKS), atol=1e-6)
+    assert torch.allclose(
+        head.correction(x0, head.backbone_nodes(), graph), torch.zeros(10, TASKS), atol=1e-6
+    )
     surprising = KnownGraph.from_mask(as_expected + 1.0, known, plain, cls)
     assert head.correction(x0, head.backbone_nodes(), surprising).abs().sum() > 0
 
@@ -78,11 +82,24 @@ def test_odd_correction_reverses_with_the_surprise(head):
 
 def test_surprise_correction_variant_and_bad_name():
     torch.manual_seed(0)
-    head = RelationalHead(RelationalConfig(CHART, [f"t{k}" for k in range(TASKS)], hidden=HIDDEN, correction="surprise")).eval()
+    head = RelationalHead(
+        RelationalConfig(
+            CHART, [f"t{k}" for k in range(TASKS)], hidden=HIDDEN, correction="surprise"
+        )
+    ).eval()
     chart, y, plain, known = _batch()
     x0 = head.data_features(chart)
-    assert torch.allclose(head.correction(x0, head.backbone_nodes(), KnownGraph.from_mask(plain, known, plain)), torch.zeros(10, TASKS), atol=1e-6)
-    assert head.correction(x0, head.backbone_nodes(), KnownGraph.from_mask(y, known, plain)).abs().sum() > 0
+    assert torch.allclose(
+        head.correction(x0, head.backbone_nodes(), KnownGraph.from_mask(plain, known, plain)),
+        torch.zeros(10, TASKS),
+        atol=1e-6,
+    )
+    assert (
+        head.correction(x0, head.backbone_nodes(), KnownGraph.from_mask(y, known, plain))
+        .abs()
+        .sum()
+        > 0
+    )
     with pytest.raises(ValueError, match="correction"):
         RelationalConfig(CHART, ["a"], correction="even")
 
@@ -92,7 +109,11 @@ def test_a_molecule_never_depends_on_the_rest_of_its_batch(head):
     nodes = head.backbone_nodes()
     full = head.correction(head.data_features(chart), nodes, KnownGraph.from_mask(y, known, plain))
     for i in (1, 5, 11):
-        alone = head.correction(head.data_features(chart[i : i + 1]), nodes, KnownGraph.from_mask(y[i : i + 1], known[i : i + 1], plain[i : i + 1]))
+        alone = head.correction(
+            head.data_features(chart[i : i + 1]),
+            nodes,
+            KnownGraph.from_mask(y[i : i + 1], known[i : i + 1], plain[i : i + 1]),
+        )
         assert torch.allclose(full[i], alone[0], atol=1e-6)
 
 
@@ -139,4 +160,6 @@ def test_graph_and_nodes_must_agree(head):
     graph = KnownGraph.from_mask(y, known, plain)
     nodes = head.backbone_nodes()
     with pytest.raises(ValueError, match="task nodes"):
-        head.correction(head.data_features(chart), TaskNodes(nodes.vectors[:2], nodes.bias[:2]), graph)
+        head.correction(
+            head.data_features(chart), TaskNodes(nodes.vectors[:2], nodes.bias[:2]), graph
+        )

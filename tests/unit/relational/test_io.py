@@ -22,7 +22,9 @@ from gate_core.relational.io import (
 def test_saved_next_to_the_backbone_without_pickle(rel_head_path, rel_backbone):
     model, _ = rel_backbone
     assert rel_head_path.name == "backbone_relational"
-    assert sorted(p.name for p in rel_head_path.iterdir()) == sorted(["history.json", METADATA_FILE, WEIGHTS_FILE])
+    assert sorted(p.name for p in rel_head_path.iterdir()) == sorted(
+        ["history.json", METADATA_FILE, WEIGHTS_FILE]
+    )
     meta = json.loads((rel_head_path / METADATA_FILE).read_text())
     assert meta["backbone_id"] == backbone_fingerprint(model)
     assert meta["config"]["tasks"] == model.task_names
@@ -31,7 +33,11 @@ def test_saved_next_to_the_backbone_without_pickle(rel_head_path, rel_backbone):
 
 def test_round_trip_is_exact(rel_head, tmp_path):
     head, meta = rel_head
-    out = save_relational(head, tmp_path / "copy", {k: v for k, v in meta.items() if k not in ("format_version", "code_version", "config")})
+    out = save_relational(
+        head,
+        tmp_path / "copy",
+        {k: v for k, v in meta.items() if k not in ("format_version", "code_version", "config")},
+    )
     again, meta2 = load_relational(out, meta["backbone_id"])
     for (n1, a), (n2, b) in zip(head.state_dict().items(), again.state_dict().items()):
         assert n1 == n2 and torch.equal(a, b)

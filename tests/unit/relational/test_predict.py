@@ -45,7 +45,10 @@ def studio(rel_backbone_path, rel_head_path, tmp_path_factory):
 
 def test_normalise_known():
     assert normalise_known(None, 2) == [{}, {}]
-    assert normalise_known({"Tb_K": "351.4", "logKow": None, "nD": float("nan")}, 2) == [{"Tb_K": 351.4}, {"Tb_K": 351.4}]
+    assert normalise_known({"Tb_K": "351.4", "logKow": None, "nD": float("nan")}, 2) == [
+        {"Tb_K": 351.4},
+        {"Tb_K": 351.4},
+    ]
     assert normalise_known([{"Tb_K": 1}, None, {"nD": ""}], 3) == [{"Tb_K": 1.0}, {}, {}]
     with pytest.raises(KnownValueError, match="not a number: 'abc'"):
         normalise_known({"Tb_K": "abc"}, 1)
@@ -76,7 +79,9 @@ def test_far_out_of_range_value_warns_and_is_reported(predictor):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = predictor.predict(["CCO", "CCCO"], ["Tm_K"], [{"Tb_K": 35140.0}, {"Tb_K": 351.0}])
-    assert any(issubclass(w.category, KnownValueWarning) and "Tb_K" in str(w.message) for w in caught)
+    assert any(
+        issubclass(w.category, KnownValueWarning) and "Tb_K" in str(w.message) for w in caught
+    )
     assert "far outside" in frame["known_warning"][0] and frame["known_warning"][1] == ""
 
 
@@ -105,9 +110,16 @@ def test_without_known_values_relational_equals_plain(predictor, rel_backbone):
 def test_known_values_move_the_prediction_of_that_row_only(predictor):
     frame = predictor.predict(QUERY, TARGETS, [{"Tb_K": 400.0}, None, None, {}, None])
     assert frame["known_used"][0] == "Tb_K=400"
-    assert not np.allclose(frame.loc[0, [f"{t}_relational" for t in TARGETS]].astype(float), frame.loc[0, TARGETS].astype(float))
+    assert not np.allclose(
+        frame.loc[0, [f"{t}_relational" for t in TARGETS]].astype(float),
+        frame.loc[0, TARGETS].astype(float),
+    )
     for i in (2, 3, 4):
-        assert np.allclose(frame.loc[i, [f"{t}_relational" for t in TARGETS]].astype(float), frame.loc[i, TARGETS].astype(float), atol=1e-6)
+        assert np.allclose(
+            frame.loc[i, [f"{t}_relational" for t in TARGETS]].astype(float),
+            frame.loc[i, TARGETS].astype(float),
+            atol=1e-6,
+        )
 
 
 # ---- added tasks and preview ------------------------------------------------------------------------
@@ -119,9 +131,15 @@ def test_added_task_node_from_support(rel_backbone, rel_head):
     predictor = RelationalPredictor(model, head, meta)
     frame = pd.read_csv(DATA / "target_tiny.csv")
     spec = predictor.add_task_node("logS", frame["smiles"], frame["value"])
-    assert spec.kind == "preview" and spec.n_support == len(set(frame["smiles"])) and not spec.classification
+    assert (
+        spec.kind == "preview"
+        and spec.n_support == len(set(frame["smiles"]))
+        and not spec.classification
+    )
     out = predictor.predict(QUERY, ["logS", "Tm_K"], {"Tb_K": 350.0})
-    assert np.isfinite(out.loc[out["error"].isna(), ["logS_relational", "Tm_K_relational"]].to_numpy(float)).all()
+    assert np.isfinite(
+        out.loc[out["error"].isna(), ["logS_relational", "Tm_K_relational"]].to_numpy(float)
+    ).all()
     # the new task can also be a known value for a backbone task
     out2 = predictor.predict(["CCO"], ["Tm_K"], {"logS": 0.5})
     assert np.isfinite(out2["Tm_K_relational"][0])
@@ -135,10 +153,20 @@ def test_preview_regression(rel_backbone, rel_head):
     model, _ = rel_backbone
     head, _ = rel_head
     frame = pd.read_csv(DATA / "target_tiny.csv")
-    out = preview_new_task(model, head, frame["smiles"][:45], frame["value"][:45], list(frame["smiles"][45:]) + ["bad smiles"])
+    out = preview_new_task(
+        model,
+        head,
+        frame["smiles"][:45],
+        frame["value"][:45],
+        list(frame["smiles"][45:]) + ["bad smiles"],
+    )
     assert list(out.columns[:3]) == ["input", "smiles", "error"] and "prediction" in out.columns
     assert out["prediction"][:-1].notna().all() and np.isnan(out["prediction"].iloc[-1])
-    assert out.attrs["n_support"] == 45 and out.attrs["task_type"] == "regression" and out.attrs["seconds"] < 30
+    assert (
+        out.attrs["n_support"] == 45
+        and out.attrs["task_type"] == "regression"
+        and out.attrs["seconds"] < 30
+    )
     assert out["prediction"][:-1].between(frame["value"].min() - 5, frame["value"].max() + 5).all()
 
 
@@ -147,12 +175,21 @@ def test_preview_classification_gives_probabilities(rel_backbone, rel_head):
     head, _ = rel_head
     frame = pd.read_csv(DATA / "target_tiny_classification.csv")
     smiles_col, value_col = frame.columns[:2]
-    out = preview_new_task(model, head, frame[smiles_col][:40], frame[value_col][:40], frame[smiles_col][40:])
+    out = preview_new_task(
+        model, head, frame[smiles_col][:40], frame[value_col][:40], frame[smiles_col][40:]
+    )
     assert out.attrs["task_type"] == "classification"
     p = out["prediction"].dropna()
     assert len(p) and p.between(0, 1).all()
     with pytest.raises(RelationalInputError, match="0 or 1"):
-        preview_new_task(model, head, frame[smiles_col][:40], [0.5] * 20 + [1.0] * 20, ["CCO"], task_type="classification")
+        preview_new_task(
+            model,
+            head,
+            frame[smiles_col][:40],
+            [0.5] * 20 + [1.0] * 20,
+            ["CCO"],
+            task_type="classification",
+        )
 
 
 def test_preview_refuses_mismatched_columns(rel_backbone, rel_head):
@@ -176,12 +213,26 @@ def test_studio_predict_without_known_is_unchanged(studio):
 
 def test_studio_predict_with_known_columns(studio):
     out = studio.predict(QUERY, None, known={"Tb_K": 351.4, "logKow": -0.31})
-    assert "Tb_K" not in out.columns and "logKow" not in out.columns  # known tasks are not predicted by default
+    assert (
+        "Tb_K" not in out.columns and "logKow" not in out.columns
+    )  # known tasks are not predicted by default
     columns = list(out.columns)
-    assert columns[columns.index("Tm_K"):columns.index("Tm_K") + 10] == [
-        "Tm_K", "Tm_K_std", "Tm_K_lo90", "Tm_K_hi90", "Tm_K_ad_score", "Tm_K_domain", "Tm_K_in_domain",
-        "Tm_K_relational", "Tm_K_relational_lo90", "Tm_K_relational_hi90",
-    ] and columns[columns.index("Tm_K") + 10] == "Tm_K_relational_note"
+    assert (
+        columns[columns.index("Tm_K") : columns.index("Tm_K") + 10]
+        == [
+            "Tm_K",
+            "Tm_K_std",
+            "Tm_K_lo90",
+            "Tm_K_hi90",
+            "Tm_K_ad_score",
+            "Tm_K_domain",
+            "Tm_K_in_domain",
+            "Tm_K_relational",
+            "Tm_K_relational_lo90",
+            "Tm_K_relational_hi90",
+        ]
+        and columns[columns.index("Tm_K") + 10] == "Tm_K_relational_note"
+    )
     assert out["known_used"][0] == "Tb_K=351.4; logKow=-0.31" and out["known_used"][1] == ""
     with pytest.raises(KnownTargetError):
         studio.predict(QUERY, ["Tb_K"], known={"Tb_K": 351.4})
@@ -218,7 +269,9 @@ def test_registered_added_task_takes_part(studio):
     from gate_core.transfer.addition import TaskAdditionConfig
 
     frame = pd.read_csv(DATA / "target_tiny.csv")
-    config = TaskAdditionConfig(ensemble=2, max_steps=10, warmup_steps=2, outer_every=5, eval_every=5)
+    config = TaskAdditionConfig(
+        ensemble=2, max_steps=10, warmup_steps=2, outer_every=5, eval_every=5
+    )
     studio.add_task(frame, "smiles", "value", "logS", config=config)
     out = studio.predict(QUERY, ["logS", "Tm_K"], known={"Tb_K": 351.4})
     ok = out["error"].isna()

@@ -25,9 +25,13 @@ def test_backbone_split_is_the_pretraining_split(rel_backbone):
     config = PretrainConfig.from_dict(meta["pretraining"]["config"])
     again = load_table(config)
     assert table.smiles == again.smiles
-    for a, b in zip((train, val, test), split(again.smiles, config.split, config.split_fractions, config.seed)):
+    for a, b in zip(
+        (train, val, test), split(again.smiles, config.split, config.split_fractions, config.seed)
+    ):
         assert np.array_equal(a, b)
-    assert (len(train), len(val), len(test)) == tuple(meta["pretraining"]["split"][k] for k in ("train", "val", "test"))
+    assert (len(train), len(val), len(test)) == tuple(
+        meta["pretraining"]["split"][k] for k in ("train", "val", "test")
+    )
 
 
 def test_backbone_split_refuses_another_table(rel_backbone, tmp_path):
@@ -60,15 +64,21 @@ def test_hidden_labels_never_reach_a_prediction_in_training(rel_backbone, seed):
     torch.manual_seed(0)
     head = RelationalHead(RelationalConfig(chart.shape[1], model.task_names, hidden=16)).eval()
     config = RelationalTrainConfig(zero_fraction=0.2, binarize_fraction=0.2)
-    _, first = step_losses(head, chart, plain, y, model.classification, torch.Generator().manual_seed(seed), config)
+    _, first = step_losses(
+        head, chart, plain, y, model.classification, torch.Generator().manual_seed(seed), config
+    )
     hidden = first["hidden"]
     assert hidden.any() and first["revealed"].any() and "episode_task" in first
     y2 = y.clone()
     y2[hidden] = y2[hidden] + 100.0 * torch.sign(torch.randn(int(hidden.sum())))
-    _, second = step_losses(head, chart, plain, y2, model.classification, torch.Generator().manual_seed(seed), config)
+    _, second = step_losses(
+        head, chart, plain, y2, model.classification, torch.Generator().manual_seed(seed), config
+    )
     assert torch.equal(second["hidden"], hidden)
     for key in ("main", "episode_added", "episode_preview"):
-        assert torch.equal(first[key], second[key]), f"a hidden label leaked into the {key} prediction"
+        assert torch.equal(first[key], second[key]), (
+            f"a hidden label leaked into the {key} prediction"
+        )
     # the episode's support (revealed labels of its task) and query (hidden ones) are disjoint
     k = int(first["episode_task"])
     assert not (first["query"] & first["revealed"][:, k]).any()
@@ -81,16 +91,22 @@ def test_a_revealed_label_does_change_predictions(rel_backbone):
     torch.manual_seed(0)
     head = RelationalHead(RelationalConfig(chart.shape[1], model.task_names, hidden=16)).eval()
     config = RelationalTrainConfig(zero_fraction=0.0, binarize_fraction=0.0)
-    _, first = step_losses(head, chart, plain, y, model.classification, torch.Generator().manual_seed(0), config)
+    _, first = step_losses(
+        head, chart, plain, y, model.classification, torch.Generator().manual_seed(0), config
+    )
     y2 = y.clone()
     y2[first["revealed"]] += 3.0
-    _, second = step_losses(head, chart, plain, y2, model.classification, torch.Generator().manual_seed(0), config)
+    _, second = step_losses(
+        head, chart, plain, y2, model.classification, torch.Generator().manual_seed(0), config
+    )
     assert not torch.equal(first["main"], second["main"])
 
 
 def test_quick_training_run(rel_backbone):
     model, meta = rel_backbone
-    result = train_relational(model, meta, RelationalTrainConfig(epochs=2, hidden=16, threads=1), progress=False)
+    result = train_relational(
+        model, meta, RelationalTrainConfig(epochs=2, hidden=16, threads=1), progress=False
+    )
     head = result.head
     assert result.epochs_run == 2 and result.best_epoch in (1, 2) and result.stopped_by == "epochs"
     assert result.val == result.history[result.best_epoch - 1]

@@ -27,7 +27,14 @@ def backbone():
 
     torch.set_num_threads(1)
     config = PretrainConfig(
-        table=str(DATA / "pretrain_tiny.csv.gz"), tasks=SOURCE_TASKS, epochs=1, hidden=32, depth=2, latent_dim=8, task_hidden=16, threads=1
+        table=str(DATA / "pretrain_tiny.csv.gz"),
+        tasks=SOURCE_TASKS,
+        epochs=1,
+        hidden=32,
+        depth=2,
+        latent_dim=8,
+        task_hidden=16,
+        threads=1,
     )
     model = pretrain(config, progress=False).model
     for p in model.parameters():

@@ -21,7 +21,13 @@ QUERY = ["CCO", "not a smiles", "c1ccccc1O", "", "CC(=O)Oc1ccccc1C(=O)O", None, 
 
 @pytest.fixture(scope="module")
 def added(backbone, target_frame) -> AddedTask:
-    result = add_task(backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", TaskAdditionConfig(**TINY))
+    result = add_task(
+        backbone,
+        target_frame["smiles"].tolist(),
+        target_frame["value"].tolist(),
+        "logS",
+        TaskAdditionConfig(**TINY),
+    )
     return result.task
 
 
@@ -42,7 +48,11 @@ def test_save_writes_weights_and_metadata(saved, added):
 def test_round_trip_gives_identical_predictions(saved, added, backbone, canonical_targets):
     loaded = AddedTask.load(saved, backbone_fingerprint(backbone))
     assert loaded.info == added.info
-    assert (loaded.y_mean, loaded.y_std, loaded.backbone_id) == (added.y_mean, added.y_std, added.backbone_id)
+    assert (loaded.y_mean, loaded.y_std, loaded.backbone_id) == (
+        added.y_mean,
+        added.y_std,
+        added.backbone_id,
+    )
     assert loaded.domain.threshold == added.domain.threshold
     assert torch.equal(loaded.domain.reference, added.domain.reference)
     assert len(loaded.members) == len(added.members)
@@ -56,7 +66,9 @@ def test_round_trip_gives_identical_predictions(saved, added, backbone, canonica
     after = loaded.predict_from_representation(frozen.h, frozen.common_chart)
     for key in ("mean", "std", "ad_score", "in_domain"):
         assert np.array_equal(before[key], after[key]), key
-    pd.testing.assert_frame_equal(added.predict(backbone, QUERY), loaded.predict(backbone, QUERY), check_exact=True)
+    pd.testing.assert_frame_equal(
+        added.predict(backbone, QUERY), loaded.predict(backbone, QUERY), check_exact=True
+    )
 
 
 def test_load_without_backbone_id_skips_the_check(saved, added):
@@ -111,7 +123,7 @@ def test_bad_metadata_raises_added_task_error(saved, tmp_path, damage):
     if damage == "missing":
         meta_path.unlink()
     elif damage == "not-json":
-        meta_path.write_bytes(b"{\"format_version\": 1, \x89")
+        meta_path.write_bytes(b'{"format_version": 1, \x89')
     else:
         meta = json.loads(meta_path.read_text())
         meta["format_version"] = 99
@@ -139,7 +151,9 @@ def test_predict_keeps_invalid_rows_in_input_order(added, backbone):
         assert alone.loc[0, "mean"] == pytest.approx(frame.loc[i, "mean"], rel=1e-5, abs=1e-6)
     reversed_frame = added.predict(backbone, QUERY[::-1])
     assert reversed_frame["input"].tolist() == frame["input"].tolist()[::-1]
-    np.testing.assert_allclose(reversed_frame["mean"].to_numpy()[::-1], frame["mean"].to_numpy(), rtol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(
+        reversed_frame["mean"].to_numpy()[::-1], frame["mean"].to_numpy(), rtol=1e-5, equal_nan=True
+    )
 
 
 def test_predict_with_only_invalid_rows(added, backbone):
@@ -152,23 +166,45 @@ def test_ensemble_prediction_is_mean_and_std_of_members(added, backbone, canonic
     frozen = compute_frozen_sources(backbone, canonical_targets[:10])
     out = added.predict_from_representation(frozen.h, frozen.common_chart)
     with torch.no_grad():
-        members = np.stack([(m.head(m.latent(frozen.h)) * added.y_std + added.y_mean).numpy() for m in added.members])
+        members = np.stack(
+            [
+                (m.head(m.latent(frozen.h)) * added.y_std + added.y_mean).numpy()
+                for m in added.members
+            ]
+        )
     np.testing.assert_allclose(out["mean"], members.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(out["std"], members.std(axis=0), rtol=1e-5, atol=1e-7)
     assert np.array_equal(out["in_domain"], out["ad_score"] <= 1.0)
 
 
-def test_probe_members_and_the_chosen_model_survive_a_round_trip(backbone, target_frame, canonical_targets, tmp_path):
-    result = add_task(backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", TaskAdditionConfig(**TINY, train_baseline=True))
+def test_probe_members_and_the_chosen_model_survive_a_round_trip(
+    backbone, target_frame, canonical_targets, tmp_path
+):
+    result = add_task(
+        backbone,
+        target_frame["smiles"].tolist(),
+        target_frame["value"].tolist(),
+        "logS",
+        TaskAdditionConfig(**TINY, train_baseline=True),
+    )
     task = result.task
     task.metadata["model"] = "probe"
     loaded = AddedTask.load(task.save(tmp_path / "t"), backbone_fingerprint(backbone))
-    assert len(loaded.probe_members) == 2 and loaded.model == "probe" and loaded.available_models() == ["gate", "probe"]
+    assert (
+        len(loaded.probe_members) == 2
+        and loaded.model == "probe"
+        and loaded.available_models() == ["gate", "probe"]
+    )
     frozen = compute_frozen_sources(backbone, canonical_targets[:10])
     probe = loaded.predict_from_representation(frozen.h, frozen.common_chart)
     gate = loaded.predict_from_representation(frozen.h, frozen.common_chart, "gate")
     assert not np.allclose(probe["mean"], gate["mean"])
-    np.testing.assert_allclose(probe["mean"], task.predict_from_representation(frozen.h, frozen.common_chart, "probe")["mean"])
-    assert loaded.calibration("probe") != loaded.calibration("gate")  # each model has its own out-of-fold calibration
+    np.testing.assert_allclose(
+        probe["mean"],
+        task.predict_from_representation(frozen.h, frozen.common_chart, "probe")["mean"],
+    )
+    assert loaded.calibration("probe") != loaded.calibration(
+        "gate"
+    )  # each model has its own out-of-fold calibration
     with pytest.raises(ValueError, match="relational head"):
         loaded.predict_from_representation(frozen.h, frozen.common_chart, "preview")

@@ -61,7 +61,11 @@ def test_validate_accepts_enough_varied_rows():
 @pytest.mark.parametrize(
     ("values", "task_type", "match"),
     [
-        (np.linspace(0, 1, 19), "regression", "only 19 valid molecules after cleaning; at least 20"),
+        (
+            np.linspace(0, 1, 19),
+            "regression",
+            "only 19 valid molecules after cleaning; at least 20",
+        ),
         ([3.5] * 25, "regression", "all labels are identical"),
         ([1] * 25, "classification", "all labels are identical"),
         ([0] * 24 + [1], "classification", "at least two molecules of each class"),
@@ -77,7 +81,10 @@ def test_validate_errors(values, task_type, match):
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"task_type": "ordinal"}, "unknown task type 'ordinal'; choose one of: regression, classification"),
+        (
+            {"task_type": "ordinal"},
+            "unknown task type 'ordinal'; choose one of: regression, classification",
+        ),
         ({"split": "by_date"}, "unknown split 'by_date'; choose one of: random, scaffold"),
         ({"test_fraction": 1.0}, r"test fraction must be in \[0, 1\)"),
         ({"ensemble": 0}, "at least one member"),
@@ -91,7 +98,9 @@ def test_config_refuses_bad_options_when_built(options, match):
 
 def test_add_task_refuses_too_little_data(backbone):
     with pytest.raises(TaskDataError, match="at least 20"):
-        add_task(backbone, ["CCO", "CCC", "CCCC", "CCN", "CCCl"], [1, 2, 3, 4, 5], "tiny", _config())
+        add_task(
+            backbone, ["CCO", "CCC", "CCCC", "CCN", "CCCl"], [1, 2, 3, 4, 5], "tiny", _config()
+        )
 
 
 def test_add_task_refuses_single_class(backbone, target_frame):
@@ -119,7 +128,12 @@ def test_invalid_rows_are_reported_by_row_and_the_rest_trains(backbone, target_f
     result = add_task(backbone, smiles, values, "logS", _config())
     assert [r.row for r in result.invalid] == [3, 10, 12, 21]
     reasons = {r.row: r.reason for r in result.invalid}
-    assert "parse" in reasons[3] and "not a number" in reasons[10] and "empty" in reasons[12] and "missing" in reasons[21]  # a NaN label reads as a missing value
+    assert (
+        "parse" in reasons[3]
+        and "not a number" in reasons[10]
+        and "empty" in reasons[12]
+        and "missing" in reasons[21]
+    )  # a NaN label reads as a missing value
     assert result.invalid[0].smiles == "this is not a molecule"
     assert result.task.metadata["n_invalid_rows"] == 4
     assert result.task.metadata["n_test"] == 0
@@ -139,7 +153,13 @@ def test_duplicates_are_merged_and_counted(backbone, target_frame, canonical_tar
 
 def test_classification_end_to_end_gives_probabilities(backbone):
     frame = pd.read_csv(DATA / "target_tiny_classification.csv")
-    result = add_task(backbone, frame["smiles"].tolist(), frame["value"].tolist(), "active", _config(test_fraction=0.2, train_baseline=True))
+    result = add_task(
+        backbone,
+        frame["smiles"].tolist(),
+        frame["value"].tolist(),
+        "active",
+        _config(test_fraction=0.2, train_baseline=True),
+    )
     task = result.task
     assert task.info.task_type == "classification" and task.classification
     assert (task.y_mean, task.y_std) == (0.0, 1.0)
@@ -158,14 +178,20 @@ def test_regression_predictions_come_back_in_user_units(backbone, target_frame):
     shifted = (target_frame["value"] * 10 + 1000).tolist()
     result = add_task(backbone, target_frame["smiles"].tolist(), shifted, "shifted", _config())
     assert result.task.y_mean == pytest.approx(np.mean(shifted), rel=1e-4)
-    mean = result.task.predict(backbone, target_frame["smiles"].tolist()[:10])["mean"].to_numpy(dtype=float)
+    mean = result.task.predict(backbone, target_frame["smiles"].tolist()[:10])["mean"].to_numpy(
+        dtype=float
+    )
     assert (np.abs(mean - 1000) < 200).all(), "predictions should be on the scale of the labels"
 
 
 @pytest.mark.parametrize("mode", ["off", "uniform", "learned"])
 def test_ratio_modes(backbone, target_frame, mode):
     result = add_task(
-        backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(ratios=RatioSettings(mode=mode))
+        backbone,
+        target_frame["smiles"].tolist(),
+        target_frame["value"].tolist(),
+        "logS",
+        _config(ratios=RatioSettings(mode=mode)),
     )
     meta = result.task.metadata
     ratios = meta["ratios"]
@@ -185,26 +211,46 @@ def test_ratio_modes(backbone, target_frame, mode):
         assert (values > 0).all()
         assert all(len(t) > 0 for t in trajectories)
         for trajectory in trajectories:
-            assert trajectory[0]["step"] == 0  # the transferability start, then the look-ahead steps after warm-up
+            assert (
+                trajectory[0]["step"] == 0
+            )  # the transferability start, then the look-ahead steps after warm-up
             assert all(len(point["ratios"]) == len(SOURCE_TASKS) for point in trajectory)
             assert all(point["step"] > TINY["warmup_steps"] for point in trajectory[1:])
-        assert not np.allclose(values, 1.0), "the outer steps should have moved λ away from its start"
+        assert not np.allclose(values, 1.0), (
+            "the outer steps should have moved λ away from its start"
+        )
         assert sum(ratios[s]["share"] for s in SOURCE_TASKS) == pytest.approx(1.0)
 
 
 def test_pinned_and_excluded_ratios_are_kept(backbone, target_frame):
     settings = RatioSettings(mode="learned", pinned={"Tm_K": 0.3}, excluded=["Tb_K"])
-    result = add_task(backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(ratios=settings))
+    result = add_task(
+        backbone,
+        target_frame["smiles"].tolist(),
+        target_frame["value"].tolist(),
+        "logS",
+        _config(ratios=settings),
+    )
     ratios = result.task.metadata["ratios"]
-    assert ratios["Tm_K"]["ratio"] == pytest.approx(0.3) and ratios["Tm_K"]["ratio_std"] == pytest.approx(0.0, abs=1e-7)
+    assert ratios["Tm_K"]["ratio"] == pytest.approx(0.3) and ratios["Tm_K"][
+        "ratio_std"
+    ] == pytest.approx(0.0, abs=1e-7)
     assert ratios["Tb_K"]["ratio"] == 0.0
     assert ratios["logKow"]["ratio"] > 0 and ratios["density_kgm3"]["ratio"] > 0
     for trajectory in result.task.metadata["ratio_trajectories"]:
-        assert trajectory and all(p["ratios"][0] == pytest.approx(0.3) and p["ratios"][1] == 0.0 for p in trajectory)
+        assert trajectory and all(
+            p["ratios"][0] == pytest.approx(0.3) and p["ratios"][1] == 0.0 for p in trajectory
+        )
 
 
 def test_ensemble_has_k_distinct_members_and_spread(backbone, target_frame):
-    result = add_task(backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(ensemble=3, ratios=RatioSettings(mode="uniform")))
+    result = add_task(
+        backbone,
+        target_frame["smiles"].tolist(),
+        target_frame["value"].tolist(),
+        "logS",
+        _config(ensemble=3, ratios=RatioSettings(mode="uniform")),
+    )
     task = result.task
     assert len(task.members) == 3 and len(task.metadata["members"]) == 3
     first = [p.clone() for p in task.members[0].parameters()]
@@ -215,7 +261,13 @@ def test_ensemble_has_k_distinct_members_and_spread(backbone, target_frame):
 
 
 def test_single_member_has_zero_spread(backbone, target_frame):
-    result = add_task(backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(ensemble=1))
+    result = add_task(
+        backbone,
+        target_frame["smiles"].tolist(),
+        target_frame["value"].tolist(),
+        "logS",
+        _config(ensemble=1),
+    )
     assert len(result.task.members) == 1
     std = result.task.predict(backbone, ["CCO", "CCCC"])["std"].to_numpy(dtype=float)
     assert (std == 0).all()
@@ -228,7 +280,14 @@ def test_add_task_leaves_the_backbone_unchanged_and_reports_progress(backbone, t
     before = {k: v.clone() for k, v in model.state_dict().items()}
     fingerprint = backbone_fingerprint(model)
     events = []
-    result = add_task(model, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(), progress=events.append)
+    result = add_task(
+        model,
+        target_frame["smiles"].tolist(),
+        target_frame["value"].tolist(),
+        "logS",
+        _config(),
+        progress=events.append,
+    )
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
     assert all(p.grad is None for p in model.parameters())
@@ -239,14 +298,22 @@ def test_add_task_leaves_the_backbone_unchanged_and_reports_progress(backbone, t
     assert {"validating", "featurising", "training", "done"} <= stages
     training = [e for e in events if e["stage"] == "training"]
     assert {e["member"] for e in training} == {0, 1}
-    assert all(np.isfinite(e["val_loss"]) and len(e["ratios"]) == len(SOURCE_TASKS) for e in training)
+    assert all(
+        np.isfinite(e["val_loss"]) and len(e["ratios"]) == len(SOURCE_TASKS) for e in training
+    )
     assert set(result.timings) == {"featurize_seconds", "train_seconds", "total_seconds"}
 
 
 def test_training_fits_the_training_molecules(backbone, target_frame):
     """Overfit check: with enough steps and no held-out fold pressure the fit beats the mean."""
     smiles, values = target_frame["smiles"].tolist(), target_frame["value"].to_numpy()
-    result = add_task(backbone, smiles, values.tolist(), "logS", _config(ensemble=1, max_steps=150, patience=100, lr=1e-2, ratios=RatioSettings(mode="off")))
+    result = add_task(
+        backbone,
+        smiles,
+        values.tolist(),
+        "logS",
+        _config(ensemble=1, max_steps=150, patience=100, lr=1e-2, ratios=RatioSettings(mode="off")),
+    )
     pred = result.task.predict(backbone, smiles)["mean"].to_numpy(dtype=float)
     rmse = float(np.sqrt(np.mean((pred - values) ** 2)))
     assert rmse < 0.6 * float(values.std()), f"RMSE {rmse:.3f} vs label std {values.std():.3f}"
@@ -270,7 +337,13 @@ def test_alignment_subsample_sees_every_training_molecule(backbone, canonical_ta
         return original(self, frozen_batch, y_batch, mask)
 
     monkeypatch.setattr(TaskAdditionLoss, "forward", spy)
-    config = _config(batch_size=128, align_subsample=8, max_steps=12, eval_every=100, ratios=RatioSettings(mode="uniform"))
+    config = _config(
+        batch_size=128,
+        align_subsample=8,
+        max_steps=12,
+        eval_every=100,
+        ratios=RatioSettings(mode="uniform"),
+    )
     train_idx, val_idx = np.arange(0, 32), np.arange(32, 40)
     train_member(backbone, frozen, y, train_idx, val_idx, False, config, config.ratios, seed=0)
     assert seen <= set(range(32)), "validation molecules must never be trained on"
@@ -280,35 +353,69 @@ def test_alignment_subsample_sees_every_training_molecule(backbone, canonical_ta
 # ---- every molecule used, out-of-fold quality and calibration (issue 12) ------------------------
 
 
-def test_default_trains_on_every_molecule_with_scaffold_out_of_fold_predictions(backbone, target_frame):
+def test_default_trains_on_every_molecule_with_scaffold_out_of_fold_predictions(
+    backbone, target_frame
+):
     from gate_core.data.splits import bemis_murcko_scaffold
 
-    result = add_task(backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(ensemble=3, train_baseline=True))
+    result = add_task(
+        backbone,
+        target_frame["smiles"].tolist(),
+        target_frame["value"].tolist(),
+        "logS",
+        _config(ensemble=3, train_baseline=True),
+    )
     meta, oof = result.task.metadata, result.oof
-    assert meta["n_test"] == 0 and meta["n_train"] == len(target_frame) and result.test_metrics is None
+    assert (
+        meta["n_test"] == 0 and meta["n_train"] == len(target_frame) and result.test_metrics is None
+    )
     assert len(oof["smiles"]) == meta["n_train"] and sorted(set(oof["fold"])) == [0, 1, 2]
-    for model in ("gate", "probe"):  # each molecule predicted by the member that did not train on it
+    for model in (
+        "gate",
+        "probe",
+    ):  # each molecule predicted by the member that did not train on it
         assert np.isfinite(oof[model]).all()
         assert meta["oof_metrics"][model]["n"] == meta["n_train"]
     assert np.isfinite(oof["ad_score"]).all()
     fold_by_scaffold: dict[str, set] = {}
     for s, k in zip(oof["smiles"], oof["fold"]):
         fold_by_scaffold.setdefault(bemis_murcko_scaffold(s), set()).add(k)
-    assert sum(len(v) > 1 for v in fold_by_scaffold.values()) <= 1  # only a dealt-out dominant group may straddle folds
+    assert (
+        sum(len(v) > 1 for v in fold_by_scaffold.values()) <= 1
+    )  # only a dealt-out dominant group may straddle folds
     # the quality estimate is the out-of-fold error of the members
     rmse = float(np.sqrt(np.mean((np.asarray(oof["gate"]) - np.asarray(oof["y_true"])) ** 2)))
     assert meta["oof_metrics"]["gate"]["rmse"] == pytest.approx(rmse, rel=1e-6)
-    assert len(result.task.probe_members) == 3 and result.task.available_models() == ["gate", "probe"]
+    assert len(result.task.probe_members) == 3 and result.task.available_models() == [
+        "gate",
+        "probe",
+    ]
 
 
-def test_regression_predictions_carry_a_calibrated_interval_and_domain_words(backbone, target_frame):
-    result = add_task(backbone, target_frame["smiles"].tolist(), target_frame["value"].tolist(), "logS", _config(ensemble=3))
+def test_regression_predictions_carry_a_calibrated_interval_and_domain_words(
+    backbone, target_frame
+):
+    result = add_task(
+        backbone,
+        target_frame["smiles"].tolist(),
+        target_frame["value"].tolist(),
+        "logS",
+        _config(ensemble=3),
+    )
     cal = result.task.calibration()
-    assert cal.interval is not None and cal.interval.level == 0.9 and cal.interval.n_calibration == len(target_frame)
-    out = result.task.predict(backbone, ["CCO", "c1ccccc1O", "FC(F)(F)C(F)(F)C(F)(F)C(F)(F)C(F)(F)C(F)(F)C(F)(F)F"])
+    assert (
+        cal.interval is not None
+        and cal.interval.level == 0.9
+        and cal.interval.n_calibration == len(target_frame)
+    )
+    out = result.task.predict(
+        backbone, ["CCO", "c1ccccc1O", "FC(F)(F)C(F)(F)C(F)(F)C(F)(F)C(F)(F)C(F)(F)C(F)(F)F"]
+    )
     lo, mean, hi = (out[c].to_numpy(dtype=float) for c in ("lo", "mean", "hi"))
     assert (lo < mean).all() and (mean < hi).all()
-    np.testing.assert_allclose(hi - mean, cal.interval.half_width(out["ad_score"].to_numpy(dtype=float)))
+    np.testing.assert_allclose(
+        hi - mean, cal.interval.half_width(out["ad_score"].to_numpy(dtype=float))
+    )
     assert set(out["domain"]) <= {"inside", "near the edge", "outside the training data"}
     # on the training molecules themselves, the out-of-fold interval covers most labels
     train = result.task.predict(backbone, target_frame["smiles"].tolist())
@@ -318,10 +425,20 @@ def test_regression_predictions_carry_a_calibrated_interval_and_domain_words(bac
 
 def test_classification_probabilities_are_platt_calibrated_from_out_of_fold(backbone):
     frame = pd.read_csv(DATA / "target_tiny_classification.csv")
-    result = add_task(backbone, frame["smiles"].tolist(), frame["value"].tolist(), "active", _config(ensemble=3))
+    result = add_task(
+        backbone, frame["smiles"].tolist(), frame["value"].tolist(), "active", _config(ensemble=3)
+    )
     cal = result.task.calibration()
     assert cal.platt is not None and cal.interval is None
     out = result.task.predict(backbone, frame["smiles"].tolist()[:8])
-    raw = result.task.raw_predictions(__import__("gate_core.training.evaluate", fromlist=["embed"]).embed(backbone, out["smiles"].tolist())).mean(0).numpy()
+    raw = (
+        result.task.raw_predictions(
+            __import__("gate_core.training.evaluate", fromlist=["embed"]).embed(
+                backbone, out["smiles"].tolist()
+            )
+        )
+        .mean(0)
+        .numpy()
+    )
     np.testing.assert_allclose(out["mean"].to_numpy(dtype=float), cal.platt(raw), rtol=1e-5)
     assert out["lo"].isna().all()

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gate_core.transfer.calibration import Calibration, ConformalInterval, PlattScaling, domain_scale, interval_columns
+from gate_core.transfer.calibration import (
+    Calibration,
+    ConformalInterval,
+    PlattScaling,
+    domain_scale,
+    interval_columns,
+)
 
 
 def test_interval_columns_name_the_level():
@@ -14,7 +20,9 @@ def test_interval_columns_name_the_level():
 
 
 def test_domain_scale_is_clipped_and_nan_safe():
-    np.testing.assert_allclose(domain_scale(np.array([0.1, 1.0, 2.5, 10.0, np.nan])), [0.5, 1.0, 2.5, 4.0, 1.0])
+    np.testing.assert_allclose(
+        domain_scale(np.array([0.1, 1.0, 2.5, 10.0, np.nan])), [0.5, 1.0, 2.5, 4.0, 1.0]
+    )
 
 
 def test_conformal_quantile_is_the_finite_sample_rank():
@@ -50,7 +58,9 @@ def test_platt_fixes_overconfident_probabilities():
     rng = np.random.default_rng(1)
     true_p = rng.uniform(0.2, 0.8, 4000)
     y = (rng.uniform(size=4000) < true_p).astype(float)
-    overconfident = 1 / (1 + np.exp(-4 * np.log(true_p / (1 - true_p))))  # same ranking, far too sure
+    overconfident = 1 / (
+        1 + np.exp(-4 * np.log(true_p / (1 - true_p)))
+    )  # same ranking, far too sure
 
     def log_loss(p):
         return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
@@ -75,7 +85,9 @@ def test_platt_with_one_class_is_identity():
 
 def test_calibration_round_trips_through_json_dicts():
     reg = Calibration.fit(False, np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.0]), np.ones(3))
-    clf = Calibration.fit(True, np.array([0, 1, 0, 1.0]), np.array([0.2, 0.9, 0.4, 0.6]), np.ones(4))
+    clf = Calibration.fit(
+        True, np.array([0, 1, 0, 1.0]), np.array([0.2, 0.9, 0.4, 0.6]), np.ones(4)
+    )
     for cal in (reg, clf):
         assert Calibration.from_dict(cal.to_dict()) == cal
     assert reg.platt is None and clf.interval is None

@@ -74,7 +74,9 @@ def test_fewer_points_than_neighbours():
 def test_empty_query_and_other_dtypes():
     domain = ApplicabilityDomain.fit(_cloud(10))
     assert domain.score(torch.zeros(0, 8)).shape == (0,)
-    torch.testing.assert_close(domain.score(_cloud(4, seed=3).double()), domain.score(_cloud(4, seed=3)))
+    torch.testing.assert_close(
+        domain.score(_cloud(4, seed=3).double()), domain.score(_cloud(4, seed=3))
+    )
 
 
 def test_score_is_mean_distance_to_k_nearest_over_threshold():

@@ -102,7 +102,9 @@ def test_only_the_new_task_gets_gradients(backbone, frozen):
         reg, auto, align = loss(frozen, y, mask)
         (reg + auto + align.sum()).backward()
         for name, p in task.named_parameters():
-            assert p.grad is not None and bool(p.grad.abs().sum() > 0), f"new task {name} got no gradient"
+            assert p.grad is not None and bool(p.grad.abs().sum() > 0), (
+                f"new task {name} got no gradient"
+            )
         for name, p in model.named_parameters():
             assert p.grad is None, f"backbone {name} got a gradient"
         opt.step()
@@ -115,7 +117,10 @@ def test_alignment_to_a_copied_source_vanishes_for_cons_and_dis(backbone, frozen
     s = 2
     task = copy.deepcopy(backbone.tasks[backbone.task_names[s]]).requires_grad_(True)
     y, mask = _labels(len(frozen))
-    for weights in (LossWeights(cons=1.0, map=0.0, dis=0.0), LossWeights(cons=0.0, map=0.0, dis=1.0)):
+    for weights in (
+        LossWeights(cons=1.0, map=0.0, dis=0.0),
+        LossWeights(cons=0.0, map=0.0, dis=1.0),
+    ):
         align = TaskAdditionLoss(task, backbone, weights, classification=False)(frozen, y, mask)[2]
         assert align[s].item() < 1e-10, weights
         others = [a for k, a in enumerate(align.tolist()) if k != s]
@@ -130,42 +135,62 @@ def test_alignment_to_an_identical_source_vanishes(backbone, canonical_targets):
     _set_identity(source.transfer)
     _set_identity(source.inverse_transfer)
     frozen = compute_frozen_sources(model, canonical_targets[:24], noise_samples=3)
-    torch.testing.assert_close(frozen.u[s], frozen.z[s], rtol=0, atol=1e-6)  # the chart is the identity
+    torch.testing.assert_close(
+        frozen.u[s], frozen.z[s], rtol=0, atol=1e-6
+    )  # the chart is the identity
 
     task = copy.deepcopy(source).requires_grad_(True)
     y, mask = frozen.y_hat[s, :, 0].clone(), torch.ones(len(frozen), dtype=torch.bool)
-    align = TaskAdditionLoss(task, model, LossWeights(cons=1.0, map=1.0, dis=1.0), classification=False)(frozen, y, mask)[2]
+    align = TaskAdditionLoss(
+        task, model, LossWeights(cons=1.0, map=1.0, dis=1.0), classification=False
+    )(frozen, y, mask)[2]
     assert align[s].item() < 1e-10
     assert min(a for k, a in enumerate(align.tolist()) if k != s) > 1e-6
 
     random_task = _new_task(model, seed=5)
-    align_random = TaskAdditionLoss(random_task, model, LossWeights(), classification=False)(frozen, y, mask)[2]
+    align_random = TaskAdditionLoss(random_task, model, LossWeights(), classification=False)(
+        frozen, y, mask
+    )[2]
     assert align_random[s].item() > 1e-3, "a random module must not be aligned with the source"
 
 
 def test_alignment_subsample_uses_the_first_molecules(backbone, frozen):
     y, mask = _labels(len(frozen))
     task = _new_task(backbone)
-    subsampled = TaskAdditionLoss(task, backbone, LossWeights(), False, align_subsample=10)(frozen, y, mask)
+    subsampled = TaskAdditionLoss(task, backbone, LossWeights(), False, align_subsample=10)(
+        frozen, y, mask
+    )
     index = torch.arange(10)
-    on_first = TaskAdditionLoss(task, backbone, LossWeights(), False, align_subsample=64)(frozen.subset(index), y[:10], mask[:10])
+    on_first = TaskAdditionLoss(task, backbone, LossWeights(), False, align_subsample=64)(
+        frozen.subset(index), y[:10], mask[:10]
+    )
     torch.testing.assert_close(subsampled[2], on_first[2])
-    full = TaskAdditionLoss(task, backbone, LossWeights(), False, align_subsample=64)(frozen, y, mask)
-    torch.testing.assert_close(subsampled[0], full[0])  # l_reg and l_auto always use the whole batch
+    full = TaskAdditionLoss(task, backbone, LossWeights(), False, align_subsample=64)(
+        frozen, y, mask
+    )
+    torch.testing.assert_close(
+        subsampled[0], full[0]
+    )  # l_reg and l_auto always use the whole batch
     torch.testing.assert_close(subsampled[1], full[1])
 
 
 def test_inner_loss_is_reg_plus_auto_plus_weighted_alignment(backbone, frozen):
     y, mask = _labels(len(frozen))
-    loss = TaskAdditionLoss(_new_task(backbone), backbone, LossWeights(auto=0.5), classification=False)
+    loss = TaskAdditionLoss(
+        _new_task(backbone), backbone, LossWeights(auto=0.5), classification=False
+    )
     reg, auto, align = loss(frozen, y, mask)
     lam = torch.tensor([0.0, 0.5, 2.0, 1.0])
-    torch.testing.assert_close(loss.inner_loss(frozen, y, mask, lam), reg + 0.5 * auto + (lam * align).sum())
+    torch.testing.assert_close(
+        loss.inner_loss(frozen, y, mask, lam), reg + 0.5 * auto + (lam * align).sum()
+    )
 
 
 def test_inner_loss_with_zero_ratios_skips_alignment(backbone, frozen, monkeypatch):
     y, mask = _labels(len(frozen))
-    loss = TaskAdditionLoss(_new_task(backbone), backbone, LossWeights(auto=0.5), classification=False)
+    loss = TaskAdditionLoss(
+        _new_task(backbone), backbone, LossWeights(auto=0.5), classification=False
+    )
     reg, auto, _ = loss(frozen, y, mask)
     expected = reg + 0.5 * auto
 
@@ -173,7 +198,9 @@ def test_inner_loss_with_zero_ratios_skips_alignment(backbone, frozen, monkeypat
         raise AssertionError("the alignment terms were computed although every ratio is 0")
 
     monkeypatch.setattr(loss, "forward", no_alignment)
-    torch.testing.assert_close(loss.inner_loss(frozen, y, mask, torch.zeros(loss.n_sources)), expected)
+    torch.testing.assert_close(
+        loss.inner_loss(frozen, y, mask, torch.zeros(loss.n_sources)), expected
+    )
 
 
 def test_validation_loss_is_the_plain_task_loss(backbone, frozen):
@@ -191,5 +218,7 @@ def test_frozen_source_readout_matches_each_source_module(backbone) -> None:
 
     sources = list(backbone.tasks.values())
     u = torch.randn(7, backbone.config.latent_dim)
-    expected = torch.stack([m.head_columns(m.inverse_chart(u)) for m in sources])  # (S, B, 1): scalar sources
+    expected = torch.stack(
+        [m.head_columns(m.inverse_chart(u)) for m in sources]
+    )  # (S, B, 1): scalar sources
     assert torch.allclose(FrozenSourceReadout(sources)(u), expected, atol=1e-5)

@@ -43,7 +43,9 @@ def double_case(backbone, canonical_targets):
     return model, frozen
 
 
-def _val_after_step(loss: TaskAdditionLoss, lam: torch.Tensor, train, val, eta: float, classification: bool) -> float:
+def _val_after_step(
+    loss: TaskAdditionLoss, lam: torch.Tensor, train, val, eta: float, classification: bool
+) -> float:
     """L_val of the task modules after one plain gradient step on L_in(θ; λ)."""
     task = loss.task
     reg, auto, align = loss(*train)
@@ -66,16 +68,28 @@ def _val_after_step(loss: TaskAdditionLoss, lam: torch.Tensor, train, val, eta: 
     [(False, 64), (False, 8), (True, 64)],
     ids=["regression", "regression-subsampled-alignment", "classification"],
 )
-def test_lookahead_hypergradient_matches_finite_differences(double_case, classification, align_subsample):
+def test_lookahead_hypergradient_matches_finite_differences(
+    double_case, classification, align_subsample
+):
     model, frozen = double_case
     n_sources = len(model.task_names)
     assert n_sources == 4
     torch.manual_seed(3)
     cfg = model.config
     task = TaskModules(cfg.representation_dim, cfg.latent_dim, cfg.task_hidden).double()
-    loss = TaskAdditionLoss(task, model, LossWeights(auto=0.7, cons=1.0, map=0.5, dis=2.0), classification, align_subsample)
+    loss = TaskAdditionLoss(
+        task,
+        model,
+        LossWeights(auto=0.7, cons=1.0, map=0.5, dis=2.0),
+        classification,
+        align_subsample,
+    )
     n = len(frozen)
-    y = (torch.rand(n, dtype=torch.float64) > 0.5).double() if classification else torch.randn(n, dtype=torch.float64)
+    y = (
+        (torch.rand(n, dtype=torch.float64) > 0.5).double()
+        if classification
+        else torch.randn(n, dtype=torch.float64)
+    )
     tr, va = torch.arange(0, 20), torch.arange(20, n)
     train = (frozen.subset(tr), y[tr], torch.ones(len(tr), dtype=torch.bool))
     val = (frozen.subset(va), y[va])
@@ -93,7 +107,10 @@ def test_lookahead_hypergradient_matches_finite_differences(double_case, classif
     for s in range(n_sources):
         e = torch.zeros(n_sources, dtype=torch.float64)
         e[s] = eps
-        fd[s] = (_val_after_step(loss, lam + e, train, val, eta, classification) - _val_after_step(loss, lam - e, train, val, eta, classification)) / (2 * eps)
+        fd[s] = (
+            _val_after_step(loss, lam + e, train, val, eta, classification)
+            - _val_after_step(loss, lam - e, train, val, eta, classification)
+        ) / (2 * eps)
     assert fd.abs().max() > 1e-6, "degenerate case: the validation loss does not depend on λ"
     torch.testing.assert_close(hyper.detach(), fd, rtol=1e-5, atol=1e-9)
 
@@ -155,8 +172,12 @@ def test_pinned_and_excluded_sources_are_fixed_in_every_mode(mode):
     lam = ratios()
     assert lam[1].item() == pytest.approx(0.25)
     assert lam[3].item() == 0.0
-    expected_free = {"learned": F.softplus(torch.tensor(2.0)).item(), "uniform": 1.0, "off": 0.0}[mode]
-    assert lam[0].item() == pytest.approx(expected_free) and lam[2].item() == pytest.approx(expected_free)
+    expected_free = {"learned": F.softplus(torch.tensor(2.0)).item(), "uniform": 1.0, "off": 0.0}[
+        mode
+    ]
+    assert lam[0].item() == pytest.approx(expected_free) and lam[2].item() == pytest.approx(
+        expected_free
+    )
     assert ratios.any_learnable == (mode == "learned")
     if mode == "learned":
         lam.sum().backward()
@@ -213,8 +234,14 @@ def test_validate_errors(settings, match):
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"mode": "sometimes"}, "unknown transfer-ratio mode 'sometimes'; choose one of: learned, uniform, off"),
-        ({"pinned": {"a": 1.0, "b": 2.0}, "excluded": ["b", "a"]}, "both pinned and excluded: a, b"),
+        (
+            {"mode": "sometimes"},
+            "unknown transfer-ratio mode 'sometimes'; choose one of: learned, uniform, off",
+        ),
+        (
+            {"pinned": {"a": 1.0, "b": 2.0}, "excluded": ["b", "a"]},
+            "both pinned and excluded: a, b",
+        ),
     ],
     ids=["bad-mode", "pinned-and-excluded"],
 )
@@ -233,11 +260,18 @@ def test_transferability_scores_a_source_by_what_its_prediction_explains_of_the_
     y = torch.randn(200, generator=gen)
     copy = y + 0.3 * torch.randn(200, generator=gen)
     noise = torch.randn(200, generator=gen)
-    family = torch.stack([noise, 2 * y + 0.1 * torch.randn(200, generator=gen), torch.randn(200, generator=gen)], dim=1)
+    family = torch.stack(
+        [noise, 2 * y + 0.1 * torch.randn(200, generator=gen), torch.randn(200, generator=gen)],
+        dim=1,
+    )
     y_hat = torch.zeros(3, 200, 3)
     y_hat[0, :, 0], y_hat[1, :, 0], y_hat[2] = copy, noise, family
     scores = transferability(y_hat, [1, 1, 3], y)
-    assert scores[0] > 0.8 and scores[1] < 0.05 and scores[2] > 0.9, scores  # a vector source counts all its outputs
+    assert scores[0] > 0.8 and scores[1] < 0.05 and scores[2] > 0.9, (
+        scores
+    )  # a vector source counts all its outputs
     lam = ratios_from_scores(scores)
     assert torch.isclose(lam.mean(), torch.tensor(1.0), atol=0.05) and lam[1] < 0.1 < lam[0]
-    assert torch.equal(ratios_from_scores(torch.zeros(3)), torch.ones(3))  # nothing explains the target: uniform
+    assert torch.equal(
+        ratios_from_scores(torch.zeros(3)), torch.ones(3)
+    )  # nothing explains the target: uniform
