@@ -171,7 +171,7 @@ def test_older_backbone_and_missing_results_are_said_plainly(monkeypatch, result
     warnings = " ".join(w.value for w in at.warning)
     assert "`chemprop_compare`: From an older backbone (`0123456789abcdef`)" in warnings
     infos = " ".join(i.value for i in at.info)
-    assert "`trust`: not run yet: `python -m bench trust`" in infos
+    assert f"`trust`: not run yet: `{bench_results.COMMANDS['trust']}`" in infos
     assert "`featurization`: not run yet" in infos
 
 

@@ -6,18 +6,12 @@ Its own server: the page loads no model, so it needs no tiny backbone, only a re
 """
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 from playwright.sync_api import expect
 
-from bench.page_render import free_port, log_tail, server_healthy
-from tests.e2e.conftest import RESULTS, ROOT, SCREENSHOTS, TIMEOUT_MS, wait_idle
+from tests.e2e.conftest import ROOT, SCREENSHOTS, TIMEOUT_MS, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -35,48 +29,14 @@ def bench_url(tmp_path_factory):
     dirty["machine"] = {**dirty["machine"], "git_commit": COMMIT, "git_dirty": True}
     dirty["command"] = "python -m bench featurization --results-dir /tmp/trial_xyz"
     (folder / "featurization.json").write_text(json.dumps(dirty))
-    RESULTS.mkdir(exist_ok=True)
-    log_path = RESULTS / "streamlit-bench-server.log"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {
-        **os.environ,
         "GATE_BENCH_RESULTS": str(folder),
         "GATE_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "GATE_DATA_DIR": str(tmp_path_factory.mktemp("gate_data")),
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while not server_healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not come up:\n{log_tail(log_path)}")
-            time.sleep(0.25)
+    with streamlit_server(env, "streamlit-bench-server.log") as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
 
 
 def test_summary_first_and_provenance_folded(browser, bench_url):
