@@ -95,6 +95,10 @@ def test_latent_space_names_on_hover_and_selection_linked_between_panels(
     wait_idle(page)
 
     # your molecules: labelled by the name you gave, else by SMILES
+    # right after the input the page may still show the previous run's chart (the rerun has
+    # not started, so it reads as idle); typed molecules also wait for the molecule worker
+    eventually(page, lambda: any(t["name"] == "your molecules" for t in traces(left)))
+    wait_idle(page)
     mine = next(t for t in traces(left) if t["name"] == "your molecules")
     assert mine["text"] == ["ethanol", "Oc1ccccc1"]
     # hover over a training molecule: its name from the uploaded file, and its SMILES
