@@ -13,6 +13,7 @@ import pandas as pd
 
 from gate_core.data.io import spreadsheet_safe
 from gate_core.models.gate import SOURCE_KIND_LABELS
+from gate_core.registries import MODELS
 from gate_core.transfer.calibration import LEVEL, interval_columns
 
 if TYPE_CHECKING:
@@ -81,8 +82,6 @@ def tasks_frame(records: list[TaskRecord]) -> pd.DataFrame:
     was measured on (out of fold, or a separate test set) and the model ("new task", or
     "frozen backbone + new head"), so nobody has to guess what "test" or "baseline" meant.
     A score column appears only where some task has that score."""
-    from gate_core.api import MODEL_LABELS  # here: the API module imports torch
-
     rows = []
     for r in records:
         metrics = r.metrics or {}
@@ -92,7 +91,7 @@ def tasks_frame(records: list[TaskRecord]) -> pd.DataFrame:
             "type": r.task_type,
             "unit": r.unit,
             "molecules": (r.sizes or {}).get("n_valid"),
-            "answering model": MODEL_LABELS.get(metrics.get("model") or "", ""),
+            "answering model": MODELS.get(metrics.get("model") or "", ""),
         }
         for key, label in TASK_SCORES.get(r.task_type, ()):
             for where, new, probe in (

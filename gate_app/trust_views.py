@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from gate_app import charts
-from gate_core.api import MODEL_LABELS
+from gate_core.registries import MODELS
 from gate_core.registry import TaskRecord
 from gate_core.transfer.calibration import INTERVAL_EXPLANATION
 from gate_core.transfer.domain import DOMAIN_EXPLANATION
@@ -30,12 +30,12 @@ def comparison_frame(
     """One row per model: out-of-fold scores, the stated interval's half-width at domain score 1, recommended / in use."""
     keys = ["roc_auc", "accuracy"] if classification else ["rmse", "mae", "r2"]
     rows = []
-    for model in MODEL_LABELS:
+    for model in MODELS:
         scores = comparison.get(model)
         if not scores:
             continue
         row = {
-            "model": MODEL_LABELS[model],
+            "model": MODELS[model],
             **{k.upper() if k != "r2" else "R²": scores.get(k) for k in keys},
         }
         if not classification:
@@ -91,8 +91,8 @@ def model_choice(studio, record: TaskRecord, key: str) -> None:
             None,
             record.name,
             record.unit,
-            title=f"Out of fold: predicted vs measured ({MODEL_LABELS[chosen]})",
-            series=MODEL_LABELS[chosen],
+            title=f"Out of fold: predicted vs measured ({MODELS[chosen]})",
+            series=MODELS[chosen],
         )
         if interval is not None:
             fig.update_traces(
@@ -101,7 +101,7 @@ def model_choice(studio, record: TaskRecord, key: str) -> None:
                     "array": interval.half_width(np.asarray(oof["ad_score"], float)),
                     "thickness": 1,
                 },
-                selector={"name": MODEL_LABELS[chosen]},
+                selector={"name": MODELS[chosen]},
             )
             inside = float(
                 np.mean(np.abs(y - pred) <= interval.half_width(np.asarray(oof["ad_score"], float)))
@@ -112,18 +112,18 @@ def model_choice(studio, record: TaskRecord, key: str) -> None:
         st.plotly_chart(fig, key=f"{key}_oof_parity")
     options = task.available_models()
     st.info(
-        f"Recommended: **{MODEL_LABELS[recommended]}** (best out-of-fold score). You choose which model answers this task's predictions.",
+        f"Recommended: **{MODELS[recommended]}** (best out-of-fold score). You choose which model answers this task's predictions.",
         icon=":material/recommend:",
     )
     pick = st.radio(
         "Model for this task",
         options,
         index=options.index(chosen),
-        format_func=lambda m: MODEL_LABELS[m] + (" ★" if m == recommended else ""),
+        format_func=lambda m: MODELS[m] + (" ★" if m == recommended else ""),
         horizontal=True,
         key=f"{key}_model",
     )
-    if pick != chosen and st.button(f"Use the {MODEL_LABELS[pick]}", key=f"{key}_use_model"):
+    if pick != chosen and st.button(f"Use the {MODELS[pick]}", key=f"{key}_use_model"):
         studio.choose_model(record.name, pick)
         st.rerun()
     st.caption(DOMAIN_EXPLANATION)

@@ -32,7 +32,7 @@ from gate_core.models.checkpoint import load_checkpoint
 from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.models.gate import TaskInfo
 from gate_core.paths import DEFAULT_BACKBONE
-from gate_core.registries import DEFAULT_RATIO_MODE
+from gate_core.registries import AUTO_MODEL, DEFAULT_RATIO_MODE, MODELS, check_model_choice
 from gate_core.registry import (
     ArchiveError,
     RegistryError,
@@ -66,18 +66,12 @@ from gate_core.training.backbone_split import resolve_table_path
 from gate_core.training.distributed import select_device
 from gate_core.training.evaluate import classification_metrics, embed, regression_metrics
 from gate_core.transfer.added_task import METADATA_FILE as TASK_METADATA_FILE
-from gate_core.transfer.added_task import MODELS, AddedTask, AddedTaskError
+from gate_core.transfer.added_task import AddedTask, AddedTaskError
 from gate_core.transfer.addition import TaskAdditionConfig, TaskAdditionResult, add_task
 from gate_core.transfer.calibration import LEVEL, Calibration, ConformalInterval, interval_columns
 from gate_core.transfer.domain import domain_label
 from gate_core.transfer.ratios import RatioSettings
 from gate_core.transfer.task_check import check_task_folder
-
-MODEL_LABELS = {
-    "gate": "trained task (GATE)",
-    "probe": "frozen-backbone probe",
-    "preview": "zero-training preview (relational head)",
-}
 
 
 def recommend(comparison: dict[str, dict], classification: bool) -> str:
@@ -240,7 +234,7 @@ class GateStudio:
         config: TaskAdditionConfig | None = None,
         replace: bool = False,
         progress: Callable[[dict], None] | None = None,
-        model: str = "auto",
+        model: str = AUTO_MODEL,
         name_column: str | None = None,
     ) -> tuple[TaskRecord, TaskAdditionResult]:
         """Train and register a task. Nothing is registered unless training finished.
@@ -249,14 +243,13 @@ class GateStudio:
         probe is trained on the same scaffold folds. The zero-training preview is scored on the
         same folds; ``record.metrics["comparison"]`` holds the three models' out-of-fold metrics
         and ``["recommended"]`` the best. ``model``: which one answers predictions — ``auto``
-        (the recommended one), or one of :data:`~gate_core.transfer.added_task.MODELS`; change it
+        (the recommended one), or one of :data:`~gate_core.registries.MODELS`; change it
         later with :meth:`choose_model`. ``name_column``: the file's column that names the
         molecules (a name or an ID), stored with the dataset as ``name`` so that maps and tables
         can show it.
         """
+        model = check_model_choice(model)
         self.check_new_name(name, replace)
-        if model != "auto" and model not in MODELS:
-            raise ValueError(f"model must be auto or one of {', '.join(MODELS)}, got {model!r}")
         for col in (smiles_column, target_column, *([name_column] if name_column else [])):
             if col not in frame.columns:
                 raise ValueError(
@@ -275,7 +268,7 @@ class GateStudio:
         self._add_preview(task, result)
         comparison = task.metadata["oof_metrics"]
         task.metadata["recommended"] = recommend(comparison, task.classification)
-        chosen = task.metadata["recommended"] if model == "auto" else model
+        chosen = task.metadata["recommended"] if model == AUTO_MODEL else model
         if chosen not in task.available_models():
             raise ValueError(
                 f"model '{chosen}' is not available for this task (available: {', '.join(task.available_models())})"
@@ -395,7 +388,8 @@ class GateStudio:
         task.metadata["oof"]["preview"] = pred.tolist()
 
     def choose_model(self, name: str, model: str) -> TaskRecord:
-        """Make ``model`` (:data:`~gate_core.transfer.added_task.MODELS`) the one that answers ``name``'s predictions."""
+        """Make ``model`` (:data:`~gate_core.registries.MODELS`) the one that answers ``name``'s predictions."""
+        MODELS.check(model)
         task = self.load_task(name)
         if model not in task.available_models():
             raise ValueError(
@@ -467,7 +461,7 @@ class GateStudio:
             config_from_options(options.get("config", {"train_baseline": True})),
             replace=bool(options.get("replace", False)),
             progress=report,
-            model=options.get("model", "auto"),
+            model=options.get("model", AUTO_MODEL),
             name_column=options.get("name_column"),
         )
         final = {

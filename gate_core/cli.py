@@ -8,13 +8,7 @@ import sys
 from pathlib import Path
 
 from gate_core.paths import DEFAULT_BACKBONE
-from gate_core.registries import DEFAULT_RATIO_MODE, RATIO_MODES, TASK_TYPES
-
-_MODELS = (
-    "gate",
-    "probe",
-    "preview",
-)  # gate_core.transfer.added_task.MODELS, without importing torch to build the parser
+from gate_core.registries import AUTO_MODEL, DEFAULT_RATIO_MODE, MODELS, RATIO_MODES, TASK_TYPES
 
 
 class CLIError(Exception):
@@ -551,9 +545,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        choices=["auto", *_MODELS],
-        default="auto",
-        help="which model answers predictions: auto (best out of fold), gate (trained task), probe (frozen backbone + new head), preview (relational head, no training)",
+        choices=[AUTO_MODEL, *MODELS.names],
+        default=AUTO_MODEL,
+        help=f"which model answers predictions: {AUTO_MODEL} (best out of fold), "
+        + ", ".join(f"{name} ({label})" for name, label in MODELS.items()),
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--replace", action="store_true", help="replace an existing task of that name")
@@ -659,7 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="choose which model answers an added task's predictions (compare them with `show`: metrics.comparison)",
     )
     p.add_argument("name")
-    p.add_argument("model", choices=list(_MODELS))
+    p.add_argument("model", choices=MODELS.names)
     _add_common(p)
     p.set_defaults(func=_cmd_choose_model)
     p = verbs.add_parser("export", help="export an added task to one file (its model card inside)")

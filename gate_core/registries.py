@@ -1,4 +1,4 @@
-"""Small registries: the one vocabulary of each option (task types, transfer-ratio modes, splits).
+"""Small registries: the one vocabulary of each option (task types, ratio modes, splits, models).
 
 Why: an option spelled in several places drifts (a CLI accepting what validation refuses, a page
 offering what the CLI does not know). A registry maps each option name to what it stands for,
@@ -91,3 +91,25 @@ RATIO_MODES.register("off", "λ = 0: no alignment, the new task trains on its ow
 #: ``learned_minus_uniform`` in ``bench/results/task_addition_v2*.json`` (``python -m bench
 #: task_addition``). Learned λ stays available as evidence of what the model leans on.
 DEFAULT_RATIO_MODE = RATIO_MODES.check("uniform")
+
+#: Model → its label: which model answers an added task's predictions (issue 12), chosen by the
+#: chemist. All three are scored out of fold on the same scaffold folds, so any can be chosen.
+MODELS: Registry[str] = Registry("model")
+MODELS.register("gate", "trained task (GATE)")
+MODELS.register("probe", "frozen-backbone probe")
+MODELS.register("preview", "zero-training preview (relational head)")
+
+#: Not a model: "the recommended one" (the best out-of-fold score), resolved after training.
+AUTO_MODEL = "auto"
+
+
+def check_model_choice(model: object) -> str:
+    """``model`` when it is :data:`AUTO_MODEL` or a registered model, else ``ValueError`` listing
+    the choices: the API's check, which a queued run from the app or a CLI call goes through."""
+    if model == AUTO_MODEL:
+        return AUTO_MODEL
+    if not isinstance(model, str) or model not in MODELS:
+        raise ValueError(
+            f"unknown {MODELS.what} {model!r}; choose {AUTO_MODEL} or one of: {', '.join(MODELS)}"
+        )
+    return model

@@ -7,8 +7,9 @@ records and checks on load.
 A task also keeps its alternatives (issue 12): the frozen-backbone probe ensemble (``probe``,
 K new heads on the frozen representation, no alignment) and the relational head's zero-training
 read-out (``preview``, rebuilt from the stored dataset by the API). Which one answers
-predictions is ``metadata["model"]`` (:data:`MODELS`), chosen by the chemist; each has its own
-calibration (``metadata["calibration"][model]``) from its out-of-fold predictions.
+predictions is ``metadata["model"]`` (:data:`gate_core.registries.MODELS`), chosen by the
+chemist; each has its own calibration (``metadata["calibration"][model]``) from its out-of-fold
+predictions.
 """
 
 from __future__ import annotations
@@ -26,15 +27,11 @@ from safetensors.torch import load_file, save_file
 from gate_core.featurizers.molecule import parse_smiles
 from gate_core.models.gate import GATEModel, TaskInfo
 from gate_core.nn.task_modules import TaskModules
+from gate_core.registries import MODELS
 from gate_core.training.evaluate import embed
 from gate_core.transfer.calibration import Calibration
 from gate_core.transfer.domain import ApplicabilityDomain, domain_label
 
-MODELS = (
-    "gate",
-    "probe",
-    "preview",
-)  # trained task, frozen-backbone probe, zero-training relational read-out
 WEIGHTS_FILE = "task.safetensors"
 METADATA_FILE = "task.json"
 TASK_FORMAT_VERSION = 1
@@ -63,7 +60,7 @@ class AddedTask:
 
     @property
     def model(self) -> str:
-        """The chosen model (:data:`MODELS`); tasks saved before the choice existed use ``gate``."""
+        """The chosen model (:data:`~gate_core.registries.MODELS`); tasks saved before the choice existed use ``gate``."""
         return self.metadata.get("model", "gate")
 
     def available_models(self) -> list[str]:

@@ -12,7 +12,7 @@ scaffolds like a chemist's next series. Those predictions give the task's qualit
 (``metadata["oof_metrics"]``) and calibrate its intervals and probabilities
 (:mod:`gate_core.transfer.calibration`) without holding any molecule back. The frozen-backbone
 probe (``train_baseline``) is trained on the same folds, so its out-of-fold quality is
-comparable and it can be chosen instead (:data:`~gate_core.transfer.added_task.MODELS`).
+comparable and it can be chosen instead (:data:`~gate_core.registries.MODELS`).
 """
 
 from __future__ import annotations

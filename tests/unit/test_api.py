@@ -23,10 +23,3 @@ def test_ties_and_missing_scores_keep_the_trained_task():
     assert recommend({"probe": {"rmse": 0.5}, "gate": {"rmse": 0.5}}, False) == "gate"
     assert recommend({"gate": {"rmse": float("nan")}, "probe": {}}, False) == "gate"
     assert recommend({}, False) == "gate"
-
-
-def test_the_cli_offers_the_same_models_as_the_library():
-    from gate_core.cli import _MODELS
-    from gate_core.transfer.added_task import MODELS
-
-    assert _MODELS == MODELS
