@@ -1,24 +1,8 @@
 """Backbone quality on its own scaffold test split: GATE vs plain multi-task vs single-task vs RF.
 
-Every method is scored on exactly the molecules the backbone was tested on:
-
-(i)   ``gate``         the GATE backbone (``--backbone``, default ``assets/backbone``);
-(ii)  ``multitask``    the same network and data, multi-task, alignment losses off
-                       (``--noalign``, built by ``python -m gate_core pretrain --config
-                       assets/backbone_config.json --no-alignment --out bench/work/multitask_noalign``;
-                       ``--train-noalign`` builds it here when it is missing);
-(iii) ``single_task``  one model per property in ``--tasks``, same architecture and
-                       hyper-parameters as the backbone, trained here from scratch on that
-                       property alone with l_reg only (a one-task model has no partner task
-                       to align to), folds pinned to the backbone's split;
-(iv)  ``rf``           scikit-learn random forest (``--rf-trees`` trees) on every RDKit 2D
-                       descriptor, trained on the backbone's training fold of that property.
-
-The backbone's split is rebuilt exactly as ``pretrain`` built it (same table, tasks, split kind,
-fractions and seed from ``metadata.json``); the table's content hash and the fold sizes are
-checked against the metadata before anything is scored. Metrics: RMSE, MAE, R² in the
-property's own units, a 95 % bootstrap interval on RMSE, and for each property the winner
-by RMSE with a paired-bootstrap check of whether it is distinguishable from the runner-up.
+Every method is scored on exactly the molecules the backbone was tested on: the split is rebuilt
+as ``pretrain`` built it, its table hash and fold sizes checked against ``metadata.json``. The
+methods, options and metrics are described in bench/README.md (``backbone_quality``).
 """
 
 from __future__ import annotations
@@ -26,12 +10,21 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, write_results
+from bench.common import (
+    REPO_ROOT,
+    csv_rows,
+    limit_threads,
+    logger,
+    md_table,
+    settings,
+    stopwatch,
+    timed,
+    write_results,
+)
 from bench.stats import interval, rmse_bootstrap
 
 NAME = "backbone_quality"
@@ -47,68 +40,23 @@ METHOD_LABELS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backbone", default=str(REPO_ROOT / "assets/backbone"))
-    parser.add_argument(
-        "--noalign",
-        default=str(REPO_ROOT / "bench/work/multitask_noalign"),
-        help="multi-task checkpoint trained without alignment losses",
-    )
-    parser.add_argument(
-        "--train-noalign",
-        action="store_true",
-        help="train --noalign here (backbone config, alignment off, same split) when it is missing",
-    )
-    parser.add_argument(
-        "--table",
-        default=None,
-        help="pre-training table (default: the one in the backbone's metadata)",
-    )
-    parser.add_argument(
-        "--tasks", default=DEFAULT_TASKS, help="properties for the single-task models and the RF"
-    )
-    parser.add_argument(
-        "--epochs",
-        type=int,
-        default=30,
-        help="max epochs per single-task model (early stopping on the backbone's val fold)",
-    )
-    parser.add_argument(
-        "--max-minutes",
-        type=float,
-        default=3.0,
-        help="wall-clock cap per single-task model (featurisation included)",
-    )
-    parser.add_argument(
-        "--patience",
-        type=int,
-        default=None,
-        help="early-stopping patience (default: the backbone's)",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch threads for the single-task models (default: every core this process may use)",
-    )
-    parser.add_argument("--rf-trees", type=int, default=500)
-    parser.add_argument("--rf-jobs", type=int, default=2)
-    parser.add_argument(
-        "--rf-max-features",
-        type=float,
-        default=1.0,
-        help="fraction of descriptors per split (1.0 = scikit-learn's default for regression)",
-    )
-    parser.add_argument("--skip-single-task", action="store_true")
-    parser.add_argument("--skip-rf", action="store_true")
-    parser.add_argument(
-        "--bootstrap", type=int, default=1000, help="bootstrap resamples for the RMSE intervals"
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seed of the single-task models, the RF and the bootstrap",
-    )
+    add = parser.add_argument
+    add("--backbone", default=str(REPO_ROOT / "assets/backbone"))
+    add("--noalign", default=str(REPO_ROOT / "bench/work/multitask_noalign"), help="no-alignment")
+    add("--train-noalign", action="store_true", help="train --noalign here when it is missing")
+    add("--table", help="pre-training table (default: the backbone's)")
+    add("--tasks", default=DEFAULT_TASKS, help="properties of the single-task models and the RF")
+    add("--epochs", type=int, default=30, help="max epochs per single-task model")
+    add("--max-minutes", type=float, default=3.0, help="wall-clock cap per single-task model")
+    add("--patience", type=int, help="early-stopping patience (default: the backbone's)")
+    add("--threads", type=int, help="torch threads of the single-task models (default: all)")
+    add("--rf-trees", type=int, default=500)
+    add("--rf-jobs", type=int, default=2)
+    add("--rf-max-features", type=float, default=1.0, help="fraction of descriptors per split")
+    add("--skip-single-task", action="store_true")
+    add("--skip-rf", action="store_true")
+    add("--bootstrap", type=int, default=1000, help="bootstrap resamples of the RMSE intervals")
+    add("--seed", type=int, default=0, help="seed of the single-task models, RF and bootstrap")
 
 
 def _resolve(path: str) -> str:
@@ -117,8 +65,7 @@ def _resolve(path: str) -> str:
     return str(p if p.is_absolute() or p.exists() else REPO_ROOT / p)
 
 
-def _log(msg: str) -> None:
-    print(f"[backbone_quality] {msg}", flush=True)
+_log = logger(NAME)
 
 
 # ------------------------------------------------------------------------------------------ stats
@@ -213,9 +160,9 @@ def _single_task(
     if args.patience is not None:
         cfg.patience = args.patience
     cfg.threads = args.threads or len(os.sched_getaffinity(0))
-    t0 = time.perf_counter()
-    result = pretrain(cfg, out_dir=None, progress=False, split_reference=reference)
-    seconds = time.perf_counter() - t0
+    with timed() as t:
+        result = pretrain(cfg, out_dir=None, progress=False, split_reference=reference)
+    seconds = t.wall
     if result.split["test"] != len(test_smiles):
         raise RuntimeError(
             f"single-task {task}: {result.split['test']} test molecules, expected {len(test_smiles)}"
@@ -253,18 +200,11 @@ def _rf(task_data: dict[str, dict], args: argparse.Namespace) -> tuple[dict[str,
     needed = sorted(
         {s for d in task_data.values() for s in (*d["train_smiles"], *d["test_smiles"])}
     )
-    t0 = time.perf_counter()
-    features = {s: all_rdkit_descriptors(Chem.MolFromSmiles(s)) for s in needed}
-    desc_seconds = time.perf_counter() - t0
-    _log(f"RDKit 2D descriptors for {len(needed)} molecules: {desc_seconds:.0f} s")
-    preds, info = (
-        {},
-        {
-            "descriptor_seconds": desc_seconds,
-            "n_descriptors": int(len(next(iter(features.values())))) if features else 0,
-            "tasks": {},
-        },
-    )
+    with timed() as t:
+        features = {s: all_rdkit_descriptors(Chem.MolFromSmiles(s)) for s in needed}
+    _log(f"RDKit 2D descriptors for {len(needed)} molecules: {t.wall:.0f} s")
+    n_descriptors = len(next(iter(features.values()))) if features else 0
+    preds, info = {}, {"descriptor_seconds": t.wall, "n_descriptors": n_descriptors, "tasks": {}}
     for task, d in task_data.items():
         X_train = np.stack([features[s] for s in d["train_smiles"]])
         X_test = np.stack([features[s] for s in d["test_smiles"]])
@@ -274,13 +214,11 @@ def _rf(task_data: dict[str, dict], args: argparse.Namespace) -> tuple[dict[str,
             max_features=args.rf_max_features,
             random_state=args.seed,
         )
-        t0 = time.perf_counter()
-        forest.fit(X_train, d["train_y"])
-        preds[task] = forest.predict(X_test)
-        info["tasks"][task] = {"n_train": len(X_train), "fit_seconds": time.perf_counter() - t0}
-        _log(
-            f"RF {task}: {len(X_train)} training molecules, {info['tasks'][task]['fit_seconds']:.0f} s"
-        )
+        with timed() as t:
+            forest.fit(X_train, d["train_y"])
+            preds[task] = forest.predict(X_test)
+        info["tasks"][task] = {"n_train": len(X_train), "fit_seconds": t.wall}
+        _log(f"RF {task}: {len(X_train)} training molecules, {t.wall:.0f} s")
     return preds, info
 
 
@@ -292,7 +230,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
     if args.threads:
         limit_threads(args.threads)
-    started = time.perf_counter()
+    elapsed = stopwatch()
     backbone = Path(_resolve(args.backbone))
     meta = read_metadata(backbone)
     pre = meta["pretraining"]
@@ -317,11 +255,11 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     preds: dict[str, dict[str, np.ndarray]] = {m: {} for m in METHODS}
     details: dict[str, dict] = {}
 
-    t0 = time.perf_counter()
-    p, names, info = _checkpoint_predictions(backbone, test_smiles, pre)
+    with timed() as clock:
+        p, names, info = _checkpoint_predictions(backbone, test_smiles, pre)
     for t in table.tasks:
         preds["gate"][t] = p[known[t], names.index(t)]
-    details["gate"] = {**info, "predict_seconds": time.perf_counter() - t0}
+    details["gate"] = {**info, "predict_seconds": clock.wall}
 
     noalign = Path(_resolve(args.noalign))
     if not (noalign / "metadata.json").is_file() and args.train_noalign:
@@ -384,25 +322,11 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             "val": len(val_idx),
             "test": len(test_idx),
         },
-        "settings": {
-            k: getattr(args, k)
-            for k in (
-                "tasks",
-                "epochs",
-                "max_minutes",
-                "patience",
-                "threads",
-                "rf_trees",
-                "rf_jobs",
-                "rf_max_features",
-                "bootstrap",
-                "seed",
-            )
-        },
+        "settings": settings(args),
         "methods": {m: METHOD_LABELS[m] for m in METHODS},
         "details": details,
         "properties": properties,
-        "wall_seconds": time.perf_counter() - started,
+        "wall_seconds": elapsed(),
     }
     return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, md_table, write_results
+from bench.common import REPO_ROOT, table, write_results
 from bench.stats import compare_over_targets, interval, rmse_bootstrap
 
 NAME = "backbone_v2"
@@ -304,8 +304,8 @@ def markdown(r: dict) -> str:
         "",
     ]
     lines.append(
-        md_table(
-            ["source", "n", "RMSE v1", "RMSE v2", "v1 − v2 (95 % CI)"],
+        table(
+            "source | n | RMSE v1 | RMSE v2 | v1 − v2 (95 % CI)",
             [
                 [
                     t,
@@ -329,8 +329,8 @@ def markdown(r: dict) -> str:
         "",
         "## Descriptor families (v2 test fold, transformed labels)",
         "",
-        md_table(
-            ["family", "columns", "R² mean", "R² worst"],
+        table(
+            "family | columns | R² mean | R² worst",
             [
                 [f, m["columns"], _f(m["r2_mean"]), _f(m["r2_min"])]
                 for f, m in r["families"].items()
@@ -356,8 +356,8 @@ def markdown(r: dict) -> str:
         )
         lines += [
             "",
-            md_table(
-                ["family", "R² with input", "R² without"],
+            table(
+                "family | R² with input | R² without",
                 [
                     [f, _f(v["r2_with_input"]), _f(v["r2_without_input"])]
                     for f, v in d["families"].items()
@@ -397,5 +397,5 @@ def markdown(r: dict) -> str:
                     ]
                 )
     lines.append(f"{t['cells']} cells in both runs (same targets, seeds, n and test sets).")
-    lines += ["", md_table(["metric", "comparison", "targets", "ratio", "95 % CI", "won vs"], rows)]
+    lines += ["", table("metric | comparison | targets | ratio | 95 % CI | won vs", rows)]
     return "\n".join(lines)

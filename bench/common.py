@@ -6,6 +6,7 @@ from which code and with which command it was produced, or its numbers cannot be
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
 import math
@@ -15,12 +16,13 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gate_app.bench_results import md_table  # noqa: F401 - one table helper for bench and the app
+from gate_app.bench_results import md_table  # one table helper for bench and the app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -76,7 +78,7 @@ def machine_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cpu_affinity": affinity,
         "memory_total_mb": mem_total_mb,
-        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average_1_5_15": loadavg(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -102,17 +104,49 @@ class Timing:
     cpu: float = 0.0
 
 
-class timed:
-    """``with timed() as t: ...`` then ``t.wall`` / ``t.cpu`` (perf_counter / process_time)."""
+def sync(device: object = "cpu") -> None:
+    """Wait for the queued CUDA kernels (``torch.cuda.synchronize``); nothing on the CPU."""
+    if str(device).startswith("cuda"):
+        import torch
 
-    def __enter__(self) -> Timing:
-        self._timing = Timing()
-        self._w0, self._c0 = time.perf_counter(), time.process_time()
-        return self._timing
+        torch.cuda.synchronize()
 
-    def __exit__(self, *exc: object) -> None:
-        self._timing.wall = time.perf_counter() - self._w0
-        self._timing.cpu = time.process_time() - self._c0
+
+@contextmanager
+def timed(device: object = "cpu") -> Iterator[Timing]:
+    """``with timed() as t: ...`` then ``t.wall`` / ``t.cpu``: the stdlib's ``time.perf_counter``
+    and ``time.process_time`` around the block, after :func:`sync` on CUDA. The one clock of
+    every benchmark, so no module reads the clocks by hand."""
+    t = Timing()
+    w0, c0 = time.perf_counter(), time.process_time()
+    try:
+        yield t
+    finally:
+        sync(device)
+        t.wall, t.cpu = time.perf_counter() - w0, time.process_time() - c0
+
+
+def stopwatch() -> Callable[[], float]:
+    """``elapsed = stopwatch()``, later ``elapsed()``: seconds since (``time.perf_counter``)."""
+    t0 = time.perf_counter()
+    return lambda: time.perf_counter() - t0
+
+
+def loadavg() -> list[float] | None:
+    """The 1, 5 and 15-minute load averages (None where the OS has none)."""
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
+def fmt(value: Any, spec: str = ".2f", missing: str = "—") -> str:
+    """``value`` in ``spec``; ``missing`` for None, NaN and infinity: one rule for every table."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return missing
+    return format(value, spec)
+
+
+def logger(name: str) -> Callable[[str], None]:
+    """``log = logger("scaling")``: progress lines ``[scaling] ...``, flushed at once."""
+    return lambda msg: print(f"[{name}] {msg}", flush=True)
 
 
 def repeat(fn: Callable[[], Any], n: int) -> list[Timing]:
@@ -246,6 +280,16 @@ def write_results(
     if rows is not None:
         write_csv(rows, out_dir / f"{name}.csv")
     return json_path, md_path
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Every option of the run (less the benchmark's name and output folder) for the JSON."""
+    return {k: v for k, v in vars(args).items() if k not in ("name", "results_dir")}
+
+
+def table(header: str, rows: Sequence[Sequence[Any]]) -> str:
+    """:func:`md_table` with the header as Markdown writes it, ``"page | warm s | cold s"``."""
+    return md_table([h.strip() for h in header.split("|")], rows)
 
 
 def limit_threads(n: int) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, md_table, write_results
+from bench.common import REPO_ROOT, table, write_results
 
 NAME = "concurrency"
 DESCRIPTION = "two add-task runs started together vs one alone (target ≤ 1.5×, on an idle machine)"
@@ -192,15 +192,8 @@ def markdown(r: dict) -> str:
                 "some phase, so the timings are not an idle-machine figure; rerun."
             ),
             "",
-            md_table(
-                [
-                    "repeat",
-                    "alone s",
-                    "together s",
-                    "ratio",
-                    "other CPU share alone",
-                    "other CPU share together",
-                ],
+            table(
+                "repeat | alone s | together s | ratio | other CPU share alone | other CPU share together",
                 [
                     [
                         x["repeat"],

@@ -23,9 +23,9 @@ from bench.common import (
     REPO_ROOT,
     csv_rows,
     limit_threads,
-    md_table,
     rate_summary,
     repeat,
+    table,
     write_results,
 )
 
@@ -200,7 +200,7 @@ def markdown(r: dict) -> str:
         "# Featurisation throughput (one core)\n\n"
         f"{inp.get('unique_smiles', '?'):,} unique SMILES of `{Path(str(inp.get('table'))).name}`, "
         f"one thread, cold cache, median of {r['settings']['repeats']} repeats (wall clock).\n\n"
-        + md_table(["stage", "mol/s", "mol per CPU-second", "CPU share"], rows)
+        + table("stage | mol/s | mol per CPU-second | CPU share", rows)
         + f"\n\n- Target (a) ≥ {t['mol_per_s']:,.0f} mol/s: "
         f"**{'PASS' if t['passed'] else 'FAIL'}** "
         f"({t['measured']:,.0f} mol/s).\n" + "\n".join(checks) + "\n" + busy

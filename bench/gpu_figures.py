@@ -18,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.common import REPO_ROOT, csv_rows, md_table, write_results
+from bench.common import REPO_ROOT, csv_rows, table, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "gpu_figures"
@@ -138,7 +138,7 @@ def markdown(r: dict) -> str:
     return (
         f"# GPU figures\n\nGPU: {machine.get('gpu')}, {machine.get('cpu_count')} CPU cores, torch {machine.get('torch')}, {machine.get('date_utc')}. "
         "CPU column: the 2-core dev machine (shipped backbone build; task_addition speed section).\n\n"
-        + md_table(["figure", "GPU", "CPU"], rows)
+        + table("figure | GPU | CPU", rows)
         + f"\n\nFeaturisation (RDKit, CPU) bounds cold prediction on the GPU machine too: {t['featurize_only_cold_per_second']:.0f} mol/s for featurisation alone.\n"
     )
 

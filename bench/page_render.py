@@ -1,25 +1,8 @@
 """Page render time in a real browser: every page of the app, cold (first visit) and warm.
 
-Setup: a temporary ``GATE_DATA_DIR`` holding one task (``target_tiny`` from
-``tests/data/target_tiny.csv``, added in this process before the server starts, with a tiny
-config), then a real ``streamlit run app.py`` on a free loopback port with the real backbone
-(``assets/backbone``), one torch/OpenMP thread and one worker thread, driven by Playwright with
-Debian's ``/usr/bin/chromium`` (the same flags as ``tests/e2e/conftest.py``; Playwright's own
-browser download is never used).
-
-One visit = ``page.goto(url)`` (a full page load: a new Streamlit session, so the whole page
-script runs) until the page's own content markers (its title and its last / slowest element,
-e.g. a chart) are visible AND ``[data-testid="stApp"]`` has ``data-test-script-state="notRunning"``
-(the condition ``tests/e2e/conftest.py::wait_idle`` waits for), polled every 25 ms in the page.
-The first visit of every page (Home, Add a task, Transfer ratios, Latent space, Predict, Tasks, Benchmarks, in
-that order) is the *cold* visit: it loads the backbone, starts the worker, compiles UMAP's numba
-kernels and fills the ``st.cache_data`` caches. Then ``--visits`` warm rounds visit every page
-once each (round-robin, so a burst of outside load hits all pages alike); median and max per
-page. Target: every page < 3 s warm.
-
-Also per visit: the browser's ``domContentLoaded`` time (static frontend load, no Python) and
-the server process's CPU seconds, and the 1-minute load average before and after, so a run on a
-busy machine can be told apart.
+A real ``streamlit run app.py`` (one added task, the real backbone, one thread) driven by
+Playwright with Debian's Chromium; one visit is a full page load until the page's markers are
+visible and its script run is over. Setup, visits and the 3 s target: bench/README.md.
 """
 
 from __future__ import annotations
@@ -38,7 +21,16 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, write_results
+from bench.common import (
+    REPO_ROOT,
+    csv_rows,
+    limit_threads,
+    loadavg,
+    logger,
+    stopwatch,
+    table,
+    write_results,
+)
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "page_render"
@@ -47,86 +39,63 @@ TARGET_SECONDS = 3.0
 WORK_DIR = REPO_ROOT / "bench" / "work"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [  # also the browser tests' (tests/e2e/conftest.py)
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"),
+    *("--disable-background-networking", "--disable-component-update", "--disable-sync"),
 ]
 TASK_NAME = "target_tiny"
 
-#: (page, url path, markers): every marker = a CSS selector, and optionally a text one of its
-#: matches must contain, that has to be visible; the last marker is the page's last element.
+#: (page, url path, markers): a marker is a CSS selector, and optionally a text one of its matches
+#: must contain, that has to be visible; the last marker is the page's last element.
+PLOT, LINK = ".js-plotly-plot", '[data-testid="stPageLink"]'
 PAGES: list[tuple[str, str, list[dict]]] = [
-    (
-        "Home",
-        "/",
-        [
-            {"sel": "h1", "text": "GATE Studio"},
-            {"sel": '[data-testid="stDataFrame"]'},  # backbone card + added tasks
-            {"sel": "h2", "text": "Next steps"},
-            {"sel": '[data-testid="stPageLink"]', "text": "Tasks"},
-        ],
-    ),
-    (
-        "Add a task",
-        "/Add_a_task",
-        [
-            {"sel": "h1", "text": "Add a task"},
-            {"sel": '[data-testid="stFileUploader"]'},
-            {
-                "sel": '[data-testid="stAlertContentInfo"]',
-                "text": "Upload a file",
-            },  # last element without runs
-        ],
-    ),
-    (
-        "Transfer ratios",
-        "/Transfer_ratios",
-        [
-            {"sel": "h1", "text": "Transfer ratios"},
-            {"sel": ".js-plotly-plot", "text": "Transfer ratios"},
-            {"sel": ".js-plotly-plot", "text": "Transfer-ratio trajectory"},
-            {"sel": ".js-plotly-plot", "text": "added tasks × sources"},
-        ],
-    ),
-    (
-        "Latent space",
-        "/Latent_space",
-        [
-            {"sel": "h1", "text": "Latent space"},
-            {"sel": ".js-plotly-plot", "text": "UMAP of the common chart"},
-        ],
-    ),
-    (
-        "Predict",
-        "/Predict",
-        [
-            {"sel": "h1", "text": "Predict"},
-            {"sel": ".st-key-predict_smiles input"},
-        ],
-    ),
-    (
-        "Tasks",
-        "/Tasks",
-        [
-            {"sel": "h1", "text": "Tasks"},
-            {"sel": ".st-key-tasks_export button", "text": f"Download {TASK_NAME}.zip"},
-            {"sel": ".st-key-tasks_import button", "text": "Import"},
-        ],
-    ),
-    (
-        "Benchmarks",
-        "/Benchmarks",
-        [
-            {"sel": "h1", "text": "Benchmarks"},
-            {"sel": ".js-plotly-plot"},
-            {"sel": "h2", "text": "Relational head"},  # the last section
-        ],
-    ),
+    (name, path, [dict(zip(("sel", "text"), marker)) for marker in markers])
+    for name, path, markers in [
+        (
+            "Home",
+            "/",
+            [
+                ("h1", "GATE Studio"),
+                ('[data-testid="stDataFrame"]',),
+                ("h2", "Next steps"),
+                (LINK, "Tasks"),
+            ],
+        ),
+        (
+            "Add a task",
+            "/Add_a_task",
+            [
+                ("h1", "Add a task"),
+                ('[data-testid="stFileUploader"]',),
+                ('[data-testid="stAlertContentInfo"]', "Upload a file"),
+            ],
+        ),
+        (
+            "Transfer ratios",
+            "/Transfer_ratios",
+            [
+                ("h1", "Transfer ratios"),
+                (PLOT, "Transfer ratios"),
+                (PLOT, "Transfer-ratio trajectory"),
+                (PLOT, "added tasks × sources"),
+            ],
+        ),
+        (
+            "Latent space",
+            "/Latent_space",
+            [("h1", "Latent space"), (PLOT, "UMAP of the common chart")],
+        ),
+        ("Predict", "/Predict", [("h1", "Predict"), (".st-key-predict_smiles input",)]),
+        (
+            "Tasks",
+            "/Tasks",
+            [
+                ("h1", "Tasks"),
+                (".st-key-tasks_export button", f"Download {TASK_NAME}.zip"),
+                (".st-key-tasks_import button", "Import"),
+            ],
+        ),
+        ("Benchmarks", "/Benchmarks", [("h1", "Benchmarks"), (PLOT,), ("h2", "Relational head")]),
+    ]
 ]
 
 # True when done; {error} when the page shows an exception / error box; false otherwise.
@@ -180,56 +149,20 @@ TIMES_JS = """() => {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
-    parser.add_argument(
-        "--visits", type=int, default=5, help="warm visits per page (after one cold visit each)"
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="OMP_NUM_THREADS and GATE_THREADS of the server (and torch threads here)",
-    )
-    parser.add_argument(
-        "--ensemble", type=int, default=2, help="K of the task added before the server starts"
-    )
-    parser.add_argument(
-        "--max-steps", type=int, default=40, help="max steps per member of that task"
-    )
-    parser.add_argument(
-        "--cold-timeout",
-        type=float,
-        default=300.0,
-        help="seconds allowed for one cold visit (backbone load, UMAP compile)",
-    )
-    parser.add_argument(
-        "--warm-timeout", type=float, default=60.0, help="seconds allowed for one warm visit"
-    )
-    parser.add_argument(
-        "--startup-timeout",
-        type=float,
-        default=120.0,
-        help="seconds for the server to answer /_stcore/health",
-    )
-    parser.add_argument(
-        "--pause",
-        type=float,
-        default=0.5,
-        help="seconds between visits (the server closes the previous session)",
-    )
-    parser.add_argument(
-        "--keep-data",
-        action="store_true",
-        help="keep the temporary GATE_DATA_DIR (its path is in the JSON)",
-    )
+    add = parser.add_argument
+    add("--backbone", default=str(DEFAULT_BACKBONE))
+    add("--visits", type=int, default=5, help="warm visits per page (after one cold visit each)")
+    add("--threads", type=int, default=1, help="OMP_NUM_THREADS and GATE_THREADS of the server")
+    add("--ensemble", type=int, default=2, help="K of the task added before the server starts")
+    add("--max-steps", type=int, default=40, help="max steps per member of that task")
+    add("--cold-timeout", type=float, default=300.0, help="seconds allowed for one cold visit")
+    add("--warm-timeout", type=float, default=60.0, help="seconds allowed for one warm visit")
+    add("--startup-timeout", type=float, default=120.0, help="seconds for the server to start")
+    add("--pause", type=float, default=0.5, help="seconds between visits")
+    add("--keep-data", action="store_true", help="keep the temporary GATE_DATA_DIR")
 
 
-def _log(msg: str) -> None:
-    print(f"[page_render] {msg}", flush=True)
-
-
-def _loadavg() -> list[float] | None:
-    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+_log = logger(NAME)
 
 
 def free_port() -> int:
@@ -286,7 +219,7 @@ def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dic
     from gate_core.api import GateStudio
     from gate_core.transfer.addition import TaskAdditionConfig
 
-    t0 = time.perf_counter()
+    elapsed = stopwatch()
     studio = GateStudio(backbone, data_dir)
     frame = pd.read_csv(REPO_ROOT / "tests" / "data" / "target_tiny.csv")
     config = TaskAdditionConfig(
@@ -299,7 +232,7 @@ def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dic
         "name": record.name,
         "rows": len(frame),
         "config": config.to_dict(),
-        "seconds": time.perf_counter() - t0,
+        "seconds": elapsed(),
     }
 
 
@@ -310,25 +243,11 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        cmd = [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(self.port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--server.fileWatcherType",
-            "none",
-            "--browser.gatherUsageStats",
-            "false",
-        ]
+        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port)]
+        cmd += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+        cmd += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
+        elapsed = stopwatch()
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 cmd,
@@ -353,7 +272,7 @@ class Server:
         except BaseException:
             self.stop()
             raise
-        self.startup_seconds = time.perf_counter() - t0
+        self.startup_seconds = elapsed()
 
     def cpu_seconds(self) -> float | None:
         return _cpu_seconds(self.proc.pid)
@@ -379,14 +298,14 @@ def visit(
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     cpu0, bcpu0 = server.cpu_seconds(), _descendants_cpu_seconds(os.getpid(), server.proc.pid)
-    t0 = time.perf_counter()
+    elapsed = stopwatch()
     page.goto(server.url + path, wait_until="commit", timeout=timeout_s * 1000)
     try:
         handle = page.wait_for_function(
             READY_JS,
             arg=markers,
             polling=25,
-            timeout=max(1.0, timeout_s - (time.perf_counter() - t0)) * 1000,
+            timeout=max(1.0, timeout_s - elapsed()) * 1000,
         )
     except PlaywrightTimeout:
         state = page.evaluate(MISSING_JS, markers)
@@ -394,7 +313,7 @@ def visit(
             f"{name} ({path}) not rendered after {timeout_s:.0f} s: script state {state['state']!r}, "
             f"missing {state['missing']}; server log {server.log_path}"
         ) from None
-    seconds = time.perf_counter() - t0
+    seconds = elapsed()
     value = handle.json_value()
     if isinstance(value, dict) and "error" in value:
         raise RuntimeError(
@@ -431,14 +350,14 @@ def measure(server: Server, args: argparse.Namespace) -> dict:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             context.add_init_script(TIMES_INIT_JS)
             page = context.new_page()
-            load["before_cold"] = _loadavg()
+            load["before_cold"] = loadavg()
             for name, path, markers in PAGES:
                 cold[name] = visit(page, server, name, path, markers, args.cold_timeout)
                 _log(
                     f"cold  {name:<16} {cold[name]['seconds']:7.2f} s  (server CPU {cold[name]['server_cpu_seconds'] or 0:.2f} s)"
                 )
                 time.sleep(args.pause)
-            load["before_warm"] = _loadavg()
+            load["before_warm"] = loadavg()
             for r in range(args.visits):
                 for name, path, markers in PAGES:
                     v = visit(page, server, name, path, markers, args.warm_timeout)
@@ -447,7 +366,7 @@ def measure(server: Server, args: argparse.Namespace) -> dict:
                         f"warm{r + 1} {name:<16} {v['seconds']:7.2f} s  (server CPU {v['server_cpu_seconds'] or 0:.2f} s)"
                     )
                     time.sleep(args.pause)
-            load["after_warm"] = _loadavg()
+            load["after_warm"] = loadavg()
             context.close()
         finally:
             browser.close()
@@ -459,36 +378,17 @@ def measure(server: Server, args: argparse.Namespace) -> dict:
     }
 
 
-def _median(xs: list[float]) -> float | None:
+def _median(visits: list[dict], key: str, start: str | None = None) -> float | None:
+    """Median over ``visits`` of ``v[key]`` (minus ``v[start]``), where the visit recorded them."""
+    keys = [key, start] if start else [key]
+    xs = [v[key] - (v[start] if start else 0) for v in visits if None not in map(v.get, keys)]
     return statistics.median(xs) if xs else None
 
 
 def summarise(cold: dict, warm: dict) -> dict:
     pages = {}
     for name, _, _ in PAGES:
-        secs = [v["seconds"] for v in warm[name]]
-        cpus = [v["server_cpu_seconds"] for v in warm[name] if v["server_cpu_seconds"] is not None]
-        dcl = [
-            v["dom_content_loaded_seconds"]
-            for v in warm[name]
-            if v["dom_content_loaded_seconds"] is not None
-        ]
-        bcpus = [
-            v["browser_cpu_seconds"] for v in warm[name] if v["browser_cpu_seconds"] is not None
-        ]
-        start = [
-            v["script_start_seconds"] for v in warm[name] if v["script_start_seconds"] is not None
-        ]
-        run = [
-            v["script_end_seconds"] - v["script_start_seconds"]
-            for v in warm[name]
-            if v["script_end_seconds"] is not None and v["script_start_seconds"] is not None
-        ]
-        after = [
-            v["ready_seconds"] - v["script_end_seconds"]
-            for v in warm[name]
-            if v["ready_seconds"] is not None and v["script_end_seconds"] is not None
-        ]
+        visits, secs = warm[name], [v["seconds"] for v in warm[name]]
         pages[name] = {
             "cold_seconds": cold[name]["seconds"],
             "cold_server_cpu_seconds": cold[name]["server_cpu_seconds"],
@@ -496,12 +396,16 @@ def summarise(cold: dict, warm: dict) -> dict:
             "warm_max_seconds": max(secs),
             "warm_min_seconds": min(secs),
             "warm_seconds": secs,
-            "warm_median_server_cpu_seconds": _median(cpus),
-            "warm_median_browser_cpu_seconds": _median(bcpus),
-            "warm_median_dom_content_loaded_seconds": _median(dcl),
-            "warm_median_script_start_seconds": _median(start),
-            "warm_median_script_run_seconds": _median(run),
-            "warm_median_after_script_seconds": _median(after),
+            "warm_median_server_cpu_seconds": _median(visits, "server_cpu_seconds"),
+            "warm_median_browser_cpu_seconds": _median(visits, "browser_cpu_seconds"),
+            "warm_median_dom_content_loaded_seconds": _median(visits, "dom_content_loaded_seconds"),
+            "warm_median_script_start_seconds": _median(visits, "script_start_seconds"),
+            "warm_median_script_run_seconds": _median(
+                visits, "script_end_seconds", "script_start_seconds"
+            ),
+            "warm_median_after_script_seconds": _median(
+                visits, "ready_seconds", "script_end_seconds"
+            ),
             "median_below_target": statistics.median(secs) < TARGET_SECONDS,
             "max_below_target": max(secs) < TARGET_SECONDS,
         }
@@ -518,11 +422,11 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         raise FileNotFoundError(f"no backbone at {backbone} (build it with `make backbone`)")
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     limit_threads(args.threads)
-    started = time.perf_counter()
+    elapsed = stopwatch()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     data_dir = Path(tempfile.mkdtemp(prefix="page_render_data_", dir=WORK_DIR))
     log_path = WORK_DIR / "page_render_server.log"
-    load_start = _loadavg()
+    load_start = loadavg()
     try:
         _log(f"adding task {TASK_NAME} into {data_dir} …")
         task = add_one_task(backbone, data_dir, args)
@@ -548,7 +452,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             shutil.rmtree(data_dir, ignore_errors=True)
     log_text = log_path.read_text(errors="replace") if log_path.is_file() else ""
     pages = summarise(measured["cold"], measured["warm"])
-    load = {"start": load_start, **measured["load_average_1_5_15"], "end": _loadavg()}
+    load = {"start": load_start, **measured["load_average_1_5_15"], "end": loadavg()}
 
     def version(pkg: str) -> str | None:
         try:
@@ -587,7 +491,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "target_met_max": all(p["max_below_target"] for p in pages.values()),
         "pages": pages,
         "visits": {"cold": measured["cold"], "warm": measured["warm"]},
-        "wall_seconds": time.perf_counter() - started,
+        "wall_seconds": elapsed(),
     }
     return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
 
@@ -644,22 +548,12 @@ def markdown(r: dict) -> str:
             "",
             f"**Target: every page < {r['target_seconds']:.0f} s warm — {verdict}.**",
             "",
-            md_table(
-                ["page", "warm median s", "warm max s", "cold s", "< 3 s (every warm visit)"], rows
-            ),
+            table("page | warm median s | warm max s | cold s | < 3 s (every warm visit)", rows),
             "",
             "Where a warm visit's time goes (medians; seconds from the browser's navigation start, CPU seconds during the visit):",
             "",
-            md_table(
-                [
-                    "page",
-                    "DOMContentLoaded",
-                    "script starts",
-                    "script run",
-                    "drawing after the run",
-                    "server CPU",
-                    "browser CPU",
-                ],
+            table(
+                "page | DOMContentLoaded | script starts | script run | drawing after the run | server CPU | browser CPU",
                 parts,
             ),
             "",

@@ -14,7 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
-from bench.common import REPO_ROOT, limit_threads, md_table, write_results
+from bench.common import REPO_ROOT, limit_threads, table, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "preview_time"
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 def markdown(r: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
     rows, target = r["uploads"], r["target_seconds"]
-    table = [
+    cells = [
         [
             u["upload"],
             u["rows"],
@@ -115,18 +115,9 @@ def markdown(r: dict) -> str:
         f"Warm server (backbone + relational head loaded), cold featurisation caches, "
         f"{r['threads']} torch thread(s); uploads over {rows[0]['sample_cap'] if rows else '?'} "
         f"rows are previewed on a sample. Target ≤ {target:.0f} s.\n\n"
-        + md_table(
-            [
-                "upload",
-                "rows",
-                "previewed",
-                "read s",
-                "check rows s",
-                "preview s",
-                "total s",
-                f"≤ {target:.0f} s",
-            ],
-            table,
+        + table(
+            f"upload | rows | previewed | read s | check rows s | preview s | total s | ≤ {target:.0f} s",
+            cells,
         )
         + "\n"
     )

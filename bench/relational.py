@@ -1,40 +1,28 @@
 """The relational head (DESIGN §6) against the plain GATE prediction, and the zero-training preview.
 
-(1) **Known labels → hidden label.** On the backbone's scaffold *test* fold (recomputed exactly as
-``pretrain`` made it), every molecule with ≥ 2 labels: each of its labels in turn is hidden, and
-0, 1, 2 or all of its *other* labels are revealed as known values (1 and 2 drawn at random, over
-``--seeds``). Error of the hidden label in standardised units (the backbone's own scaler):
-relational (plain + correction) vs plain, on exactly the same (molecule, hidden label) pairs.
-RMSE per task and its mean over tasks; a paired bootstrap over molecules gives a 95 % interval on
-the relative change. Targets: with ≥ 1 revealed label the mean RMSE is ≥ 15 % lower than plain;
-with none, within 2 % of plain (the head's correction is 0 by construction then). Also: a
-*what-if check* (one known label moved −1 … +1 standard units around its plain prediction: is the
-hidden label's correction monotone in it?), the largest correction when every known value equals
-the plain expectation (must be 0), a *reference ceiling* (a line r_k ≈ a + b·r_j per known/hidden
-pair fitted on the test pairs themselves), and ``--compare`` heads (e.g. ``--correction surprise``)
-scored on the same pairs.
-
-(2) **Preview vs trained task addition** on a few held-out targets at the same n: a scaffold test
-set (``--test-fraction``) and the first n of a seeded permutation of the rest (as
-``bench/task_addition.py``). *Preview*: :func:`preview_new_task`, the new task's node fitted to
-its n support edges, no training. *Trained*: :func:`add_task` (learned ratios, K members). Both
-also with the test molecules' recorded labels in the backbone's table as known values
-(``+table``), where a test molecule has any.
-
-(3) **Time to first preview**: load the head, then preview a new task from raw SMILES (support and
-query featurised from cold caches), the backbone already loaded (the app keeps it in memory).
-Target ≤ 5 s.
+(1) Known labels → hidden label on the backbone's scaffold test fold, relational vs plain on the
+same (molecule, hidden label) pairs; (2) preview vs trained task addition on held-out targets;
+(3) time to first preview. What each part measures and its targets: bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, write_results
+from bench.common import (
+    REPO_ROOT,
+    csv_rows,
+    limit_threads,
+    logger,
+    settings,
+    stopwatch,
+    table,
+    timed,
+    write_results,
+)
 
 NAME = "relational"
 DESCRIPTION = "relational head: hidden-property RMSE with 0/1/2/all other labels known vs plain GATE; zero-training preview vs trained task addition; time to first preview"
@@ -42,49 +30,36 @@ REVEALS = ("0", "1", "2", "all")
 GAIN_TARGET = 0.15
 FALLBACK_TOLERANCE = 0.02
 PREVIEW_TARGET_SECONDS = 5.0
+#: what the JSON keeps of the head's training metadata
+HEAD_TRAINING = (
+    "best_epoch",
+    "epochs_run",
+    "wall_seconds",
+    "features_seconds",
+    "val",
+    "train_config",
+)
 TARGETS_DIR = REPO_ROOT / "assets" / "data" / "targets"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backbone", default=str(REPO_ROOT / "assets/backbone"))
-    parser.add_argument(
-        "--head", default=None, help="relational head directory (default: <backbone>_relational)"
-    )
-    parser.add_argument(
-        "--seeds", default="0,1,2", help="seeds of the random choice of 1 and 2 revealed labels"
-    )
-    parser.add_argument(
-        "--bootstrap", type=int, default=300, help="paired bootstrap resamples over molecules"
-    )
-    parser.add_argument(
-        "--max-molecules", type=int, default=None, help="cap the test molecules (trial runs)"
-    )
-    parser.add_argument(
-        "--preview-targets",
-        default="Tflash_K,surface_tension_mNm,bbbp",
-        help="held-out targets (assets/data/targets/<name>.csv)",
-    )
-    parser.add_argument(
-        "--preview-n", type=int, default=100, help="training molecules of the new task"
-    )
-    parser.add_argument(
-        "--preview-seeds", default="0,1", help="split/subsample seeds of the preview comparison"
-    )
-    parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--ensemble", type=int, default=5, help="K of the trained task addition")
-    parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
-    parser.add_argument("--skip-preview", action="store_true")
-    parser.add_argument(
-        "--compare",
-        nargs="*",
-        default=[],
-        metavar="HEAD",
-        help="other relational heads scored on the same pairs (e.g. a --correction surprise head)",
-    )
+    add = parser.add_argument
+    add("--backbone", default=str(REPO_ROOT / "assets/backbone"))
+    add("--head", help="relational head directory (default: <backbone>_relational)")
+    add("--seeds", default="0,1,2", help="seeds of the random choice of 1 and 2 known labels")
+    add("--bootstrap", type=int, default=300, help="paired bootstrap resamples over molecules")
+    add("--max-molecules", type=int, help="cap the test molecules (trial runs)")
+    add("--preview-targets", default="Tflash_K,surface_tension_mNm,bbbp", help="held-out targets")
+    add("--preview-n", type=int, default=100, help="training molecules of the new task")
+    add("--preview-seeds", default="0,1", help="split/subsample seeds of the preview comparison")
+    add("--test-fraction", type=float, default=0.2)
+    add("--ensemble", type=int, default=5, help="K of the trained task addition")
+    add("--threads", type=int, default=1, help="torch/BLAS threads")
+    add("--skip-preview", action="store_true")
+    add("--compare", nargs="*", default=[], metavar="HEAD", help="other heads on the same pairs")
 
 
-def _log(msg: str) -> None:
-    print(f"[relational] {msg}", flush=True)
+_log = logger(NAME)
 
 
 def _csv(text: str) -> list[str]:
@@ -433,16 +408,13 @@ def preview_section(backbone, studio_meta, head, head_meta, args, table_labels) 
             tr_s, tr_y = [smiles[i] for i in train], y[train]
             te_s, te_y = [smiles[i] for i in test], y[test]
             scale = float(te_y.std())
-            known = []
-            for s in te_s:
-                labels = table_labels.get(canonical_smiles(s) or "", {})
-                known.append(labels)
+            known = [table_labels.get(canonical_smiles(s) or "", {}) for s in te_s]
             covered = float(np.mean([bool(k) for k in known]))
-            t0 = time.perf_counter()
-            prev = preview_new_task(
-                backbone, head, tr_s, tr_y.tolist(), te_s, task_type=task_type, name=name
-            )
-            preview_seconds = time.perf_counter() - t0
+            with timed() as t:
+                prev = preview_new_task(
+                    backbone, head, tr_s, tr_y.tolist(), te_s, task_type=task_type, name=name
+                )
+            preview_seconds = t.wall
             prev_known = preview_new_task(
                 backbone,
                 head,
@@ -453,15 +425,12 @@ def preview_section(backbone, studio_meta, head, head_meta, args, table_labels) 
                 name=name,
                 known=known,
             )
-            t0 = time.perf_counter()
-            result = add_task(
-                backbone,
-                tr_s,
-                tr_y.tolist(),
-                TaskInfo(name, task_type=task_type),
-                TaskAdditionConfig(ensemble=args.ensemble, seed=seed, task_type=task_type),
-            )
-            add_seconds = time.perf_counter() - t0
+            config = TaskAdditionConfig(ensemble=args.ensemble, seed=seed, task_type=task_type)
+            with timed() as t:
+                result = add_task(
+                    backbone, tr_s, tr_y.tolist(), TaskInfo(name, task_type=task_type), config
+                )
+            add_seconds = t.wall
             trained = result.task.predict(backbone, te_s)["mean"].to_numpy(dtype=float)
             predictor = RelationalPredictor(backbone, head, head_meta)
             predictor.add_task_node(name, tr_s, tr_y.tolist(), model=result.task)
@@ -508,9 +477,9 @@ def time_to_first_preview(backbone, head_path, args) -> dict:
     pick = rng.permutation(len(smiles))
     support, query = pick[: args.preview_n], pick[args.preview_n : args.preview_n + 100]
     featurize.clear_caches()
-    t0 = time.perf_counter()
+    elapsed = stopwatch()
     head, _ = load_relational(head_path)
-    t_load = time.perf_counter() - t0
+    t_load = elapsed()
     out = preview_new_task(
         backbone,
         head,
@@ -520,7 +489,7 @@ def time_to_first_preview(backbone, head_path, args) -> dict:
         task_type=task_type,
         name=name,
     )
-    total = time.perf_counter() - t0
+    total = elapsed()
     result = {
         "target": name,
         "support": int(len(support)),
@@ -550,7 +519,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     from gate_core.training.backbone_split import resolve_table_path
 
     limit_threads(args.threads)
-    started = time.perf_counter()
+    elapsed = stopwatch()
     backbone, meta = load_checkpoint(args.backbone, "cpu")
     for p in backbone.parameters():
         p.requires_grad_(False)
@@ -565,32 +534,8 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "backbone": str(args.backbone),
         "backbone_id": backbone_id,
         "head": str(head_path),
-        "head_training": {
-            k: head_meta.get(k)
-            for k in (
-                "best_epoch",
-                "epochs_run",
-                "wall_seconds",
-                "features_seconds",
-                "val",
-                "train_config",
-            )
-        },
-        "settings": {
-            k: getattr(args, k)
-            for k in (
-                "seeds",
-                "bootstrap",
-                "max_molecules",
-                "preview_targets",
-                "preview_n",
-                "preview_seeds",
-                "test_fraction",
-                "ensemble",
-                "threads",
-                "compare",
-            )
-        },
+        "head_training": {k: head_meta.get(k) for k in HEAD_TRAINING},
+        "settings": settings(args),
     }
     results["head_correction"] = head.config.correction
     results["known_labels"] = known_label_section(backbone, meta, head, args, args.compare)
@@ -605,7 +550,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         results["preview_vs_trained"] = preview_section(
             backbone, meta, head, head_meta, args, table_labels
         )
-    results["wall_seconds"] = time.perf_counter() - started
+    results["wall_seconds"] = elapsed()
     return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
 
 
@@ -646,17 +591,8 @@ def markdown(results: dict) -> str:
             ]
         )
     lines.append(
-        md_table(
-            [
-                "labels revealed",
-                "pairs",
-                "plain RMSE",
-                "relational RMSE",
-                "change",
-                "95 % CI",
-                "target",
-                "verdict",
-            ],
+        table(
+            "labels revealed | pairs | plain RMSE | relational RMSE | change | 95 % CI | target | verdict",
             rows,
         )
     )
@@ -664,16 +600,8 @@ def markdown(results: dict) -> str:
     per = kl["reveals"]["all"]["runs"][0]["per_task"]
     one = kl["reveals"]["1"]["runs"][0]["per_task"]
     lines.append(
-        md_table(
-            [
-                "task",
-                "pairs",
-                "plain",
-                "relational (1 known)",
-                "change (1)",
-                "relational (all known)",
-                "change (all)",
-            ],
+        table(
+            "task | pairs | plain | relational (1 known) | change (1) | relational (all known) | change (all)",
             [
                 [
                     t,
@@ -724,8 +652,8 @@ def markdown(results: dict) -> str:
         ]
         show = pairs[:8] + [p for p in pairs[-4:] if p not in pairs[:8]]
         lines.append(
-            md_table(
-                ["known", "hidden", "pairs", "plain", "relational", "change"],
+            table(
+                "known | hidden | pairs | plain | relational | change",
                 [
                     [
                         p["known"],
@@ -772,23 +700,8 @@ def markdown(results: dict) -> str:
                 ]
             )
         lines.append(
-            md_table(
-                [
-                    "target",
-                    "seed",
-                    "n",
-                    "test",
-                    "metric",
-                    "preview",
-                    "trained",
-                    "preview NRMSE",
-                    "trained NRMSE",
-                    "preview +table",
-                    "trained +table",
-                    "test with table labels",
-                    "preview s",
-                    "add-task s",
-                ],
+            table(
+                "target | seed | n | test | metric | preview | trained | preview NRMSE | trained NRMSE | preview +table | trained +table | test with table labels | preview s | add-task s",
                 prow,
             )
         )

@@ -1,30 +1,8 @@
 """Scaling curves, each from one run (issue #6): how cost grows with the size of the problem.
 
-Curves (``--curves`` picks a subset; every point is one row in the JSON and the long CSV):
-
-``add_task_vs_sources``    time and peak memory of one ``add_task`` call versus the number of
-                           source tasks S. Two ways to have S sources, both measured by default
-                           (``--sources-mode both``): ``subset`` — a copy of the backbone that keeps
-                           only its first S task modules (same encoder): the real compute of a
-                           backbone with S sources; ``exclude`` — the full 16-source backbone with
-                           the other 16 − S sources excluded (``RatioSettings(excluded=...)``, λ = 0):
-                           what a user's exclusion costs. The point's top-level numbers are the
-                           ``subset`` ones; the ``exclude`` ones sit under ``excluded``.
-``add_task_vs_n``          the same call versus the number of training molecules n, split into
-                           featurisation (+ embedding + frozen source quantities) and training.
-``add_task_vs_existing``   i = 0, 1, … tasks already registered: add one more through
-                           ``GateStudio.add_task`` into a temporary registry, then predict with it.
-                           The same data, seed and settings every time, so only i changes.
-``pretrain_step_vs_tasks`` one pre-training optimiser step (:func:`gate_step`) versus
-                           the number of tasks T, for the ``pairwise`` (O(T²)) and ``mean`` (O(T))
-                           alignment forms, with peak memory.
-``predict_vs_batch``       ``AddedTask.predict`` throughput versus molecules per call.
-``featurize_vs_batch``     ``featurize_molecules`` throughput versus molecules per call.
-
-Peak memory. Every point of the first two curves and of ``pretrain_step_vs_tasks`` runs in a
-fresh interpreter (``python -m bench.scaling worker``), so nothing an earlier point allocated
-can be reused or counted; :class:`bench.common.PeakMemory` then gives the call's peak growth
-from the kernel's and torch's own accounting.
+The curves and what one point measures are in bench/README.md (``scaling``). Points whose peak
+memory counts run in a fresh interpreter (``python -m bench.scaling worker``), so nothing an
+earlier point allocated is reused or counted; :class:`bench.common.PeakMemory` reads the peak.
 """
 
 from __future__ import annotations
@@ -43,19 +21,21 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import REPO_ROOT, PeakMemory, csv_rows, limit_threads, md_table, write_results
+from bench.common import (
+    REPO_ROOT,
+    PeakMemory,
+    csv_rows,
+    fmt,
+    limit_threads,
+    logger,
+    table,
+    timed,
+    write_results,
+)
 
 NAME = "scaling"
 DESCRIPTION = "scaling curves: add-task time/memory vs sources, n and existing tasks; pre-training step vs tasks (pairwise vs mean); predict and featurise throughput vs batch"
-CURVES = (
-    "add_task_vs_sources",
-    "add_task_vs_n",
-    "add_task_vs_existing",
-    "pretrain_step_vs_tasks",
-    "predict_vs_batch",
-    "featurize_vs_batch",
-)
-X_NAME = {
+X_NAME = {  # curve → the name of its x (every point is one row of the long CSV)
     "add_task_vs_sources": "n_sources",
     "add_task_vs_n": "n",
     "add_task_vs_existing": "existing_tasks",
@@ -63,6 +43,7 @@ X_NAME = {
     "predict_vs_batch": "batch_size",
     "featurize_vs_batch": "molecules",
 }
+CURVES = tuple(X_NAME)
 TABLE = REPO_ROOT / "assets" / "data" / "chemicals_properties.csv.gz"
 
 # grid of the full run (≈ 10–15 min on a 2-core CPU) and of --quick (tests / CI smoke)
@@ -102,121 +83,52 @@ QUICK_ADD_CONFIG = {"max_steps": 6, "warmup_steps": 2, "outer_every": 3, "eval_e
 PREDICT_TASK_CONFIG = {"max_steps": 20, "warmup_steps": 5, "outer_every": 5, "eval_every": 10}
 
 
+GRID_HELP = {  # grid option → what it sets; its default is FULL's value, or QUICK's with --quick
+    "sources": "source-task counts S for add_task_vs_sources",
+    "sizes": "training sizes n for add_task_vs_n",
+    "existing": "tasks added one after another in add_task_vs_existing",
+    "tasks": "task counts T for pretrain_step_vs_tasks",
+    "batch_sizes": "molecules per predict call",
+    "featurize_sizes": "molecules per featurize call",
+    "max_calls": "predict/featurise points make at most this many calls",
+    "add_molecules": "molecules of --add-target",
+    "ensemble": "K of every task addition",
+    "pretrain_molecules": "molecules of the pre-training step curve",
+    "pretrain_steps": "timed steps per (T, form) point",
+    "pretrain_warmup": "untimed steps before them",
+    "pretrain_batch_size": "batch of a pre-training step",
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     parser.add_argument(
-        "--device", default="cpu", help="cpu | cuda (default cpu; 'auto' = cuda when available)"
+        "--threads", type=int, default=1, help="torch/BLAS threads of every measuring process"
     )
     parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch/BLAS threads of every measuring process (default 1: on a shared machine, more OpenMP threads than free cores spin against the neighbours and a 15 ms prediction takes seconds)",
+        "--quick", action="store_true", help="tiny grid: a smoke test of every curve"
     )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="tiny sizes and short training: a smoke test of every curve in well under a minute",
-    )
-    parser.add_argument(
-        "--curves", default=",".join(CURVES), help=f"comma-separated subset of {','.join(CURVES)}"
-    )
-    parser.add_argument(
-        "--results-name",
-        default=None,
-        help="result file stem (default: scaling on CPU, scaling_cuda on CUDA)",
-    )
+    parser.add_argument("--curves", default=",".join(CURVES), help="comma-separated subset")
+    parser.add_argument("--results-name", help="default: scaling, or scaling_cuda on CUDA")
     parser.add_argument("--backbone", default=str(REPO_ROOT / "assets/backbone"))
-    parser.add_argument(
-        "--table",
-        default=str(TABLE),
-        help="pre-training long table: molecules for pre-training steps, add_task_vs_n, prediction and featurisation",
-    )
+    parser.add_argument("--table", default=str(TABLE), help="pre-training long table")
     g = parser.add_argument_group("grid (defaults: the full run, or tiny ones with --quick)")
-    g.add_argument(
-        "--sources",
-        default=None,
-        help="source-task counts S for add_task_vs_sources (full: 1,2,4,8,16)",
-    )
-    g.add_argument(
-        "--sources-mode",
-        choices=("subset", "exclude", "both"),
-        default="both",
-        help="how S sources are obtained (see the module doc)",
-    )
-    g.add_argument(
-        "--sizes", default=None, help="training sizes n for add_task_vs_n (full: 50,200,1000,5000)"
-    )
-    g.add_argument(
-        "--existing",
-        type=int,
-        default=None,
-        help="tasks added one after another in add_task_vs_existing (full: 8)",
-    )
-    g.add_argument(
-        "--tasks", default=None, help="task counts T for pretrain_step_vs_tasks (full: 2,4,8,16)"
-    )
-    g.add_argument(
-        "--batch-sizes", default=None, help="molecules per predict call (full: 1,8,64,512,4096)"
-    )
-    g.add_argument(
-        "--featurize-sizes",
-        default=None,
-        help="molecules per featurize call (full: 1,8,64,512,4096)",
-    )
-    g.add_argument(
-        "--max-calls",
-        type=int,
-        default=None,
-        help="predict/featurise points make at most this many calls (full: 256)",
-    )
-    g.add_argument(
-        "--add-target",
-        default="huuskonen_logS",
-        help="target whose molecules the sources and existing curves add (as task_addition's speed section)",
-    )
-    g.add_argument(
-        "--add-molecules", type=int, default=None, help="molecules of that task (full: 500)"
-    )
-    g.add_argument(
-        "--n-property",
-        default="Tm_K",
-        help="property of --table whose distinct molecules and values give add_task_vs_n's tasks",
-    )
-    g.add_argument(
-        "--ensemble",
-        type=int,
-        default=None,
-        help="K of every task addition (full: 5, task addition's default)",
-    )
-    g.add_argument("--pretrain-molecules", type=int, default=None)
-    g.add_argument(
-        "--pretrain-steps", type=int, default=None, help="timed steps per (T, form) point"
-    )
-    g.add_argument("--pretrain-warmup", type=int, default=None)
-    g.add_argument("--pretrain-batch-size", type=int, default=None)
-    parser.add_argument(
-        "--flat-tolerance",
-        type=float,
-        default=0.2,
-        help="'flat' when the fitted line changes by at most this fraction over the range",
-    )
+    for key, text in GRID_HELP.items():
+        kind = int if isinstance(FULL[key], int) else str
+        g.add_argument("--" + key.replace("_", "-"), type=kind, help=f"{text} (full: {FULL[key]})")
+    g.add_argument("--sources-mode", choices=("subset", "exclude", "both"), default="both")
+    g.add_argument("--add-target", default="huuskonen_logS", help="the task the curves add")
+    g.add_argument("--n-property", default="Tm_K", help="--table property for add_task_vs_n")
+    parser.add_argument("--flat-tolerance", type=float, default=0.2, help="max growth of 'flat'")
     parser.add_argument(
         "--isolation",
         choices=("process", "none"),
-        default=None,
-        help="process: each memory-measured point in a fresh interpreter (default); none: in this process (faster, "
-        "but memory freed by earlier points can be reused, so peaks are lower bounds; default with --quick)",
+        help="process (default): each memory point in a fresh interpreter; none (--quick): here",
     )
-    parser.add_argument(
-        "--worker-timeout",
-        type=float,
-        default=900.0,
-        help="seconds before a point's worker process is killed",
-    )
+    parser.add_argument("--worker-timeout", type=float, default=900.0, help="seconds per point")
 
 
-def _log(msg: str) -> None:
-    print(f"[scaling] {msg}", flush=True)
+_log = logger(NAME)
 
 
 def _ints(text: str) -> list[int]:
@@ -356,21 +268,13 @@ def gate_step(run: dict, dataset, index: list[int]) -> float:  # noqa: ANN001 - 
     """One optimiser step of a :func:`build_form` run (collate, device copy, full objective,
     backward, Adam); its wall seconds, CUDA synchronised before the clock stops."""
     device = run["device"]
-    t0 = time.perf_counter()
-    batch = dataset.collate(index)
-    terms = run["objective"](batch if device.type == "cpu" else batch.to(device))
-    run["optimizer"].zero_grad(set_to_none=True)
-    terms["total"].backward()
-    run["optimizer"].step()
-    _sync(str(device))
-    return time.perf_counter() - t0
-
-
-def _sync(device: str) -> None:
-    if str(device).startswith("cuda"):
-        import torch
-
-        torch.cuda.synchronize()
+    with timed(device) as t:
+        batch = dataset.collate(index)
+        terms = run["objective"](batch if device.type == "cpu" else batch.to(device))
+        run["optimizer"].zero_grad(set_to_none=True)
+        terms["total"].backward()
+        run["optimizer"].step()
+    return t.wall
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -468,20 +372,16 @@ def _worker_add_task(spec: dict) -> dict:
     config = _add_config(spec)
     smiles, values = spec["smiles"], spec["values"]
     load = os.getloadavg()[0]
-    with PeakMemory(device) as mem:
-        t0, c0 = time.perf_counter(), time.process_time()
+    with PeakMemory(device) as mem, timed(device) as t:
         result = add_task(backbone, smiles, values, spec["name"], config)
-        _sync(device)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    featurize, train = result.timings["featurize_seconds"], result.timings["train_seconds"]
     return {
-        "wall_seconds": wall,
-        "cpu_seconds": cpu,
+        "wall_seconds": t.wall,
+        "cpu_seconds": t.cpu,
         "load_1min": load,
-        "featurize_seconds": result.timings["featurize_seconds"],
-        "train_seconds": result.timings["train_seconds"],
-        "other_seconds": wall
-        - result.timings["featurize_seconds"]
-        - result.timings["train_seconds"],
+        "featurize_seconds": featurize,
+        "train_seconds": train,
+        "other_seconds": t.wall - featurize - train,
         **_steps_summary(result),
         **mem.result,
         "sources_computed": len(backbone.task_names),
@@ -512,11 +412,11 @@ def _worker_pretrain_step(spec: dict) -> dict:
     load = os.getloadavg()[0]
     with PeakMemory(spec["device"]) as mem:
         for i, index in enumerate(batches):
-            c0 = time.process_time()
-            dt = gate_step(run, dataset, index)
+            with timed(spec["device"]) as t:
+                gate_step(run, dataset, index)
             if i >= spec["warmup"]:
-                seconds.append(dt)
-                cpu_seconds.append(time.process_time() - c0)
+                seconds.append(t.wall)
+                cpu_seconds.append(t.cpu)
     median = statistics.median(seconds)
     return {
         "step_ms": 1000 * median,
@@ -595,6 +495,14 @@ def measure(ctx: dict, spec: dict) -> dict:
 # ----------------------------------------------------------------------------------------- curves
 
 
+#: what an ``exclude`` point keeps beside the ``subset`` one (its ``excluded`` block)
+EXCLUDED_KEYS = (
+    *("wall_seconds", "cpu_seconds", "load_1min", "featurize_seconds", "train_seconds"),
+    *("peak_memory_mb", "total_steps", "train_seconds_per_step", "sources_computed"),
+    *("sources_active", "error"),
+)
+
+
 def curve_add_task_vs_sources(ctx: dict) -> list[dict]:
     args, g = ctx["args"], ctx["grid"]
     names = ctx["source_names"]
@@ -630,23 +538,7 @@ def curve_add_task_vs_sources(ctx: dict) -> list[dict]:
                 point.update(r)
                 point["sources_via"] = how
             else:
-                point["excluded"] = {
-                    key: r.get(key)
-                    for key in (
-                        "wall_seconds",
-                        "cpu_seconds",
-                        "load_1min",
-                        "featurize_seconds",
-                        "train_seconds",
-                        "peak_memory_mb",
-                        "total_steps",
-                        "train_seconds_per_step",
-                        "sources_computed",
-                        "sources_active",
-                        "error",
-                    )
-                    if r.get(key) is not None
-                }
+                point["excluded"] = {k: r[k] for k in EXCLUDED_KEYS if r.get(k) is not None}
             _log(
                 f"sources: S = {k} ({how}): "
                 + (
@@ -656,22 +548,7 @@ def curve_add_task_vs_sources(ctx: dict) -> list[dict]:
                 )
             )
         if args.sources_mode == "both" and k == len(names):
-            point["excluded"] = {
-                key: point.get(key)
-                for key in (
-                    "wall_seconds",
-                    "cpu_seconds",
-                    "load_1min",
-                    "featurize_seconds",
-                    "train_seconds",
-                    "peak_memory_mb",
-                    "total_steps",
-                    "train_seconds_per_step",
-                    "sources_computed",
-                    "sources_active",
-                )
-                if point.get(key) is not None
-            }
+            point["excluded"] = {k: point[k] for k in EXCLUDED_KEYS if point.get(k) is not None}
             point["excluded"]["same_run_as_subset"] = True  # nothing to exclude: the full backbone
         points.append(point)
     return points
@@ -741,45 +618,28 @@ def curve_add_task_vs_existing(ctx: dict) -> list[dict]:
         # warm-up outside the clock: torch/autograd first-call costs would otherwise land on i = 0
         from gate_core.transfer.addition import add_task
 
-        warm = {
-            "max_steps": 40,
-            "warmup_steps": 5,
-            "outer_every": 5,
-            "eval_every": 10,
-        }  # reaches the hypergradient and evaluation paths too
-        add_task(
-            studio.backbone,
-            smiles,
-            values,
-            "warmup",
-            _add_config({"task_type": task_type, "ensemble": 1, "config": warm}),
+        # reaches the hypergradient and evaluation paths too
+        warm = dict(max_steps=40, warmup_steps=5, outer_every=5, eval_every=10)
+        warm_config = _add_config({"task_type": task_type, "ensemble": 1, "config": warm})
+        add_task(studio.backbone, smiles, values, "warmup", warm_config)
+        config = _add_config(
+            {"task_type": task_type, "ensemble": g["ensemble"], "config": ctx["add_config"]}
         )
         for i in range(g["existing"]):
             name = f"scaling_task_{i}"
             clear_feature_caches()  # every addition starts from raw SMILES, as a user's does
             gc.collect()
             load = os.getloadavg()[0]
-            t0, c0 = time.perf_counter(), time.process_time()
-            record, result = studio.add_task(
-                frame,
-                "smiles",
-                "value",
-                name,
-                config=_add_config(
-                    {"task_type": task_type, "ensemble": g["ensemble"], "config": ctx["add_config"]}
-                ),
-            )
-            _sync(ctx["device"])
-            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            featurize_molecules(
-                query, descriptors=studio.backbone.config.n_descriptors > 0
-            )  # prediction below times the model, not featurisation
-            t0, c0 = time.perf_counter(), time.process_time()
-            studio.predict(query, tasks=[name])
-            predict_one, predict_cpu = time.perf_counter() - t0, time.process_time() - c0
-            t0 = time.perf_counter()
-            out = studio.predict(query)
-            predict_all = time.perf_counter() - t0
+            with timed(ctx["device"]) as add:
+                _, result = studio.add_task(frame, "smiles", "value", name, config=config)
+            # warm the features: the prediction below times the model, not featurisation
+            featurize_molecules(query, descriptors=studio.backbone.config.n_descriptors > 0)
+            with timed() as one:
+                studio.predict(query, tasks=[name])
+            with timed() as every:
+                out = studio.predict(query)
+            wall, cpu = add.wall, add.cpu
+            predict_one, predict_cpu, predict_all = one.wall, one.cpu, every.wall
             n_added = sum(
                 1 for c in out.columns if c.startswith("scaling_task_") and c.endswith("_ad_score")
             )
@@ -887,14 +747,13 @@ def curve_predict_vs_batch(ctx: dict) -> list[dict]:
         chunks = [pool[s : s + b] for s in range(0, molecules, b)]
         clear_feature_caches()
         gc.collect()
-        t0 = time.perf_counter()
-        for chunk in chunks:
-            task.predict(backbone, chunk)
-        cold = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for chunk in chunks:
-            task.predict(backbone, chunk)
-        warm = time.perf_counter() - t0
+        times = []
+        for _ in ("cold", "warm"):
+            with timed() as t:
+                for chunk in chunks:
+                    task.predict(backbone, chunk)
+            times.append(t.wall)
+        cold, warm = times
         points.append(
             {
                 "batch_size": b,
@@ -925,10 +784,10 @@ def curve_featurize_vs_batch(ctx: dict) -> list[dict]:
         chunks = [pool[s : s + m] for s in range(0, molecules, m)]
         clear_feature_caches()
         gc.collect()
-        t0, c0 = time.perf_counter(), time.process_time()
-        for chunk in chunks:
-            featurize_molecules(chunk, descriptors=descriptors)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        with timed() as t:
+            for chunk in chunks:
+                featurize_molecules(chunk, descriptors=descriptors)
+        wall, cpu = t.wall, t.cpu
         points.append(
             {
                 "molecules": m,
@@ -1016,10 +875,6 @@ def summarise(curves: dict[str, list[dict]], tolerance: float) -> dict:
     return {"flat_check": flat, "loglog_exponents": exponents}
 
 
-def _fmt(v: Any, spec: str = ".2f") -> str:
-    return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
-
-
 def markdown(state: dict) -> str:
     c, s, d = state["curves"], state["settings"], state["data"]
     dev = state["device"]
@@ -1038,50 +893,46 @@ def markdown(state: dict) -> str:
 
 {state["status"]}. Every point is one measurement ({s["threads"]} torch thread(s), device `{dev}`); add-task points use
 learned transfer ratios, K = {s["ensemble"]}{", quick settings " + json.dumps(s["add_config"]) if s["add_config"] else " and task addition’s other defaults (≤ 200 steps per member, early stopping)"}.
-Peak memory = {mem_word} (module doc of `bench/scaling.py`). Grid: {json.dumps(s["grid"])}.
+Peak memory = {mem_word}. Grid: {json.dumps(s["grid"])}.
 """
     ]
     if c.get("add_task_vs_sources"):
         rows = [
             [
                 p["n_sources"],
-                _fmt(p.get("wall_seconds"), ".1f"),
-                _fmt(p.get("cpu_seconds"), ".1f"),
-                _fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
+                fmt(p.get("wall_seconds"), ".1f"),
+                fmt(p.get("cpu_seconds"), ".1f"),
+                fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
                 p.get("total_steps", "—"),
-                _fmt(p.get("peak_memory_mb"), ".0f"),
-                _fmt(p.get("load_1min"), ".1f"),
-                _fmt(p.get("excluded", {}).get("wall_seconds"), ".1f"),
-                _fmt(p.get("excluded", {}).get("cpu_seconds"), ".1f"),
-                _fmt(p.get("excluded", {}).get("peak_memory_mb"), ".0f"),
+                fmt(p.get("peak_memory_mb"), ".0f"),
+                fmt(p.get("load_1min"), ".1f"),
+                fmt(p.get("excluded", {}).get("wall_seconds"), ".1f"),
+                fmt(p.get("excluded", {}).get("cpu_seconds"), ".1f"),
+                fmt(p.get("excluded", {}).get("peak_memory_mb"), ".0f"),
                 p.get("error", ""),
             ]
             for p in c["add_task_vs_sources"]
         ]
         parts.append(f"""## Add a task vs number of source tasks S
 
-{d.get("add_target", "")}. *Backbone with S sources*: a copy of the backbone keeping its first S task modules (same encoder),
-so embedding, frozen source quantities, the alignment terms and the hypergradient all run over S sources.
-*16-source backbone, 16 − S excluded*: `RatioSettings(excluded=...)` on the full backbone (λ = 0 for the excluded ones).
-Wall = the whole `add_task` call{" in a fresh process" if fresh else ""}, featurisation from raw SMILES included.
+{d.get("add_target", "")}. S sources: a backbone copy keeping its first S task modules, or (*excluded*)
+the full backbone with the other sources excluded. Wall = the whole `add_task` call from raw SMILES;
+load = 1-minute load average at the start.
 
-{md_table(["S", "wall s", "CPU s", "ms / training step", "steps (K members)", "peak MB", "load", "excluded: wall s", "excluded: CPU s", "excluded: peak MB", "error"], rows)}
-
-CPU s = process CPU time of the call, which other jobs on a shared machine inflate far less than wall time;
-load = 1-minute load average when the point started.
+{table("S | wall s | CPU s | ms / training step | steps (K members) | peak MB | load | excluded: wall s | excluded: CPU s | excluded: peak MB | error", rows)}
 """)
     if c.get("add_task_vs_n"):
         rows = [
             [
                 p["n"],
-                _fmt(p.get("wall_seconds"), ".1f"),
-                _fmt(p.get("cpu_seconds"), ".1f"),
-                _fmt(p.get("featurize_seconds"), ".1f"),
-                _fmt(p.get("train_seconds"), ".1f"),
+                fmt(p.get("wall_seconds"), ".1f"),
+                fmt(p.get("cpu_seconds"), ".1f"),
+                fmt(p.get("featurize_seconds"), ".1f"),
+                fmt(p.get("train_seconds"), ".1f"),
                 p.get("total_steps", "—"),
-                _fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
-                _fmt(p.get("peak_memory_mb"), ".0f"),
-                _fmt(p.get("load_1min"), ".1f"),
+                fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
+                fmt(p.get("peak_memory_mb"), ".0f"),
+                fmt(p.get("load_1min"), ".1f"),
                 p.get("error", ""),
             ]
             for p in c["add_task_vs_n"]
@@ -1089,46 +940,43 @@ load = 1-minute load average when the point started.
         nd = d.get("add_task_vs_n", {})
         parts.append(f"""## Add a task vs training size n
 
-Molecules and values of the backbone property `{nd.get("property")}` ({nd.get("distinct_molecules", "?"):,} distinct molecules in
-`{Path(str(nd.get("table", ""))).name}`; {nd.get("pick")}). The backbone was trained on these labels, so only the cost means
-anything here. Featurise = featurisation + embedding + frozen source quantities; train = the K members; peak memory includes the
-applicability-domain fit (an n × n distance matrix).
+The backbone property `{nd.get("property")}` ({nd.get("distinct_molecules", "?"):,} distinct molecules in
+`{Path(str(nd.get("table", ""))).name}`; {nd.get("pick")}): only the cost means anything here.
 
-{md_table(["n", "wall s", "CPU s", "featurise s", "train s", "steps", "ms / step", "peak MB", "load", "error"], rows)}
+{table("n | wall s | CPU s | featurise s | train s | steps | ms / step | peak MB | load | error", rows)}
 """)
     if c.get("add_task_vs_existing"):
         f = state["flat_check"]
         rows = [
             [
                 p["existing_tasks"],
-                _fmt(p["wall_seconds"], ".2f"),
-                _fmt(p.get("cpu_seconds"), ".2f"),
-                _fmt(p.get("register_seconds"), ".2f"),
+                fmt(p["wall_seconds"], ".2f"),
+                fmt(p.get("cpu_seconds"), ".2f"),
+                fmt(p.get("register_seconds"), ".2f"),
                 p.get("total_steps"),
-                _fmt(1000 * p["predict_seconds"], ".0f"),
-                _fmt(p.get("predict_cpu_seconds") and 1000 * p["predict_cpu_seconds"], ".0f"),
+                fmt(1000 * p["predict_seconds"], ".0f"),
+                fmt(p.get("predict_cpu_seconds") and 1000 * p["predict_cpu_seconds"], ".0f"),
                 p.get("predict_all_tasks"),
-                _fmt(1000 * p["predict_all_seconds"], ".0f"),
-                _fmt(p.get("load_1min"), ".1f"),
+                fmt(1000 * p["predict_all_seconds"], ".0f"),
+                fmt(p.get("load_1min"), ".1f"),
             ]
             for p in c["add_task_vs_existing"]
         ]
         verdict = "n/a" if f["flat"] is None else ("**flat**" if f["flat"] else "**not flat**")
         parts.append(f"""## Cost per added task vs tasks already added
 
-`GateStudio.add_task` into a temporary registry holding i added tasks, the same {d.get("add_molecules")} molecules, seed and settings
-each time (feature caches cleared before each addition), then `GateStudio.predict` of {c["add_task_vs_existing"][0]["predict_molecules"]}
-molecules (features warm) for the new task alone and for every task.
+`GateStudio.add_task` of the same {d.get("add_molecules")} molecules into a registry holding i tasks,
+then `GateStudio.predict` of {c["add_task_vs_existing"][0]["predict_molecules"]} molecules for the new task and for every task.
 
-{md_table(["i (existing)", "add wall s", "add CPU s", "of which register s", "steps", "predict new task ms", "its CPU ms", "tasks predicted", "predict all ms", "load"], rows)}
+{table("i (existing) | add wall s | add CPU s | of which register s | steps | predict new task ms | its CPU ms | tasks predicted | predict all ms | load", rows)}
 
-Flat check on {f["metric"]} (least-squares line on i, change over the range read off the line; flat = no growth beyond +{f["tolerance"]:.0%}):
-slope {_fmt(f["slope_seconds_per_existing_task"], "+.3f")} s per existing task, change first → last
-{_fmt(f["relative_change_first_to_last"] and 100 * f["relative_change_first_to_last"], "+.1f")} %: {verdict}.
-The same on wall seconds: slope {_fmt(f["wall"]["slope"], "+.3f")} s per task, change {_fmt(f["wall"]["relative_change_first_to_last"] and 100 * f["wall"]["relative_change_first_to_last"], "+.1f")} %
+Flat check on {f["metric"]} (least-squares line on i; flat = growth ≤ +{f["tolerance"]:.0%}):
+slope {fmt(f["slope_seconds_per_existing_task"], "+.3f")} s per existing task, change first → last
+{fmt(f["relative_change_first_to_last"] and 100 * f["relative_change_first_to_last"], "+.1f")} %: {verdict}.
+The same on wall seconds: slope {fmt(f["wall"]["slope"], "+.3f")} s per task, change {fmt(f["wall"]["relative_change_first_to_last"] and 100 * f["wall"]["relative_change_first_to_last"], "+.1f")} %
 ({"flat" if f["wall"]["flat"] else "not flat" if f["wall"]["flat"] is not None else "n/a"}; wall time follows the machine's load).
-Prediction of the new task alone ({f["predict"]["metric"]}): slope {_fmt(f["predict"]["slope"] and 1000 * f["predict"]["slope"], "+.2f")} ms per task, change
-{_fmt(f["predict"]["relative_change_first_to_last"] and 100 * f["predict"]["relative_change_first_to_last"], "+.1f")} %.
+Prediction of the new task alone ({f["predict"]["metric"]}): slope {fmt(f["predict"]["slope"] and 1000 * f["predict"]["slope"], "+.2f")} ms per task, change
+{fmt(f["predict"]["relative_change_first_to_last"] and 100 * f["predict"]["relative_change_first_to_last"], "+.1f")} %.
 """)
     if c.get("pretrain_step_vs_tasks"):
         by_t: dict[int, dict] = {}
@@ -1148,24 +996,23 @@ Prediction of the new task alone ({f["predict"]["metric"]}): slope {_fmt(f["pred
             rows.append(
                 [
                     t,
-                    _fmt(pw.get("step_ms"), ".0f"),
-                    _fmt(mn.get("step_ms"), ".0f"),
-                    _fmt(ratio, ".2f"),
-                    _fmt(pw.get("step_cpu_ms"), ".0f"),
-                    _fmt(mn.get("step_cpu_ms"), ".0f"),
-                    _fmt(cpu_ratio, ".2f"),
-                    _fmt(pw.get("peak_memory_mb"), ".0f"),
-                    _fmt(mn.get("peak_memory_mb"), ".0f"),
+                    fmt(pw.get("step_ms"), ".0f"),
+                    fmt(mn.get("step_ms"), ".0f"),
+                    fmt(ratio, ".2f"),
+                    fmt(pw.get("step_cpu_ms"), ".0f"),
+                    fmt(mn.get("step_cpu_ms"), ".0f"),
+                    fmt(cpu_ratio, ".2f"),
+                    fmt(pw.get("peak_memory_mb"), ".0f"),
+                    fmt(mn.get("peak_memory_mb"), ".0f"),
                 ]
             )
         pd_ = d.get("pretrain_step_vs_tasks", {})
         parts.append(f"""## Pre-training step vs number of tasks T: pairwise vs mean alignment
 
 {pd_.get("molecules")} molecules of `{Path(str(pd_.get("table", ""))).name}` ({pd_.get("pick")}), batch {s["grid"]["pretrain_batch_size"]},
-median of {s["grid"]["pretrain_steps"]} steps after {s["grid"]["pretrain_warmup"]} warm-up steps{", each (T, form) in a fresh process" if fresh else ""}.
-A step = collate + full GATE objective + backward + Adam (`bench.scaling.gate_step`).
+median of {s["grid"]["pretrain_steps"]} steps after {s["grid"]["pretrain_warmup"]} warm-up steps{", each (T, form) in a fresh process" if fresh else ""} (`bench.scaling.gate_step`).
 
-{md_table(["T", "pairwise ms/step", "mean ms/step", "pairwise / mean", "pairwise CPU ms", "mean CPU ms", "CPU ratio", "pairwise peak MB", "mean peak MB"], rows)}
+{table("T | pairwise ms/step | mean ms/step | pairwise / mean | pairwise CPU ms | mean CPU ms | CPU ratio | pairwise peak MB | mean peak MB", rows)}
 """)
     if c.get("predict_vs_batch"):
         rows = [
@@ -1174,16 +1021,15 @@ A step = collate + full GATE objective + backward + Adam (`bench.scaling.gate_st
                 p["calls"],
                 f"{p['mol_per_s']:,.0f}",
                 f"{p['warm_mol_per_s']:,.0f}",
-                _fmt(p["ms_per_call"], ".1f"),
+                fmt(p["ms_per_call"], ".1f"),
             ]
             for p in c["predict_vs_batch"]
         ]
         parts.append(f"""## Prediction throughput vs batch size
 
-`AddedTask.predict(backbone, smiles)` (parse, featurise, encoder, K = {s["ensemble"]} heads, applicability domain) on distinct molecules of
-the pre-training table, batch-size molecules per call; cold = feature caches cleared first, warm = the same calls again.
+`AddedTask.predict` (K = {s["ensemble"]}); cold = feature caches cleared first, warm = the same calls again.
 
-{md_table(["molecules / call", "calls", "cold mol/s", "warm mol/s", "cold ms / call"], rows)}
+{table("molecules / call | calls | cold mol/s | warm mol/s | cold ms / call", rows)}
 """)
     if c.get("featurize_vs_batch"):
         rows = [
@@ -1191,23 +1037,23 @@ the pre-training table, batch-size molecules per call; cold = feature caches cle
                 p["molecules"],
                 p["calls"],
                 f"{p['mol_per_s']:,.0f}",
-                _fmt(p.get("mol_per_cpu_s"), ",.0f"),
+                fmt(p.get("mol_per_cpu_s"), ",.0f"),
             ]
             for p in c["featurize_vs_batch"]
         ]
         parts.append(f"""## Featurisation throughput vs molecules per call
 
-`featurize_molecules` (graph + fast descriptors; always on the CPU), cold caches, {s["threads"]} thread(s).
+`featurize_molecules` (CPU), cold caches, {s["threads"]} thread(s).
 
-{md_table(["molecules / call", "calls", "mol/s", "mol per CPU-s"], rows)}
+{table("molecules / call | calls | mol/s | mol per CPU-s", rows)}
 """)
     e = state.get("loglog_exponents") or {}
     if any(v is not None for v in e.values()):
         parts.append(
             "## Growth exponents (least squares on log–log; 1 = linear)\n\n"
-            + md_table(
-                ["quantity", "exponent"],
-                [[k, _fmt(v, ".2f")] for k, v in e.items() if v is not None],
+            + table(
+                "quantity | exponent",
+                [[k, fmt(v, ".2f")] for k, v in e.items() if v is not None],
             )
             + "\n"
         )
@@ -1227,25 +1073,7 @@ the pre-training table, batch-size molecules per call; cold = feature caches cle
 
 def _grid(args: argparse.Namespace) -> dict:
     base = QUICK if args.quick else FULL
-    names = {
-        "sources": "sources",
-        "sizes": "sizes",
-        "existing": "existing",
-        "tasks": "tasks",
-        "batch_sizes": "batch_sizes",
-        "featurize_sizes": "featurize_sizes",
-        "add_molecules": "add_molecules",
-        "pretrain_molecules": "pretrain_molecules",
-        "pretrain_steps": "pretrain_steps",
-        "pretrain_warmup": "pretrain_warmup",
-        "pretrain_batch_size": "pretrain_batch_size",
-        "max_calls": "max_calls",
-        "ensemble": "ensemble",
-    }
-    return {
-        key: getattr(args, attr) if getattr(args, attr) is not None else base[key]
-        for key, attr in names.items()
-    }
+    return {key: base[key] if getattr(args, key) is None else getattr(args, key) for key in base}
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:

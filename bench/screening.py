@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import REPO_ROOT, md_table, write_results
+from bench.common import REPO_ROOT, table, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "screening"
@@ -229,7 +229,7 @@ def markdown(r: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
     runs = r["runs"]
     best = max(x["mol_per_s"] for x in runs)
-    table = [
+    cells = [
         [
             f"{x['file_molecules']:,}",
             f"{x['wall_seconds']:.1f}",
@@ -248,17 +248,9 @@ def markdown(r: dict) -> str:
         f"its exit (the last row written); chunks of {r['chunk_rows']} rows, featurisation workers: "
         f"{r['workers'] if r['workers'] is not None else 'one per core'}; {machine.get('cpu_count', '?')} CPU cores. "
         f"Peak RSS: the largest process (the model process), from the OS's accounting of the run.\n\n"
-        + md_table(
-            [
-                "molecules",
-                "wall s",
-                "mol/s",
-                "CPU s",
-                "mol per CPU-s",
-                "peak RSS MB",
-                "load (1 min) before → after",
-            ],
-            table,
+        + table(
+            "molecules | wall s | mol/s | CPU s | mol per CPU-s | peak RSS MB | load (1 min) before → after",
+            cells,
         )
         + f"\n\nTarget ≥ {r['target_mol_per_s']:,} mol/s: **{'met' if best >= r['target_mol_per_s'] else 'not met'}** "
         f"(best {best:,.0f} mol/s). "
@@ -276,8 +268,8 @@ def markdown(r: dict) -> str:
     if r.get("stages"):
         text += (
             "\n## Where the time goes (CPU µs per molecule, one thread, in-process)\n\n"
-            + md_table(
-                ["step", "µs / molecule"],
+            + table(
+                "step | µs / molecule",
                 [[s["stage"], f"{s['us_per_mol']:,.0f}"] for s in r["stages"]],
             )
             + "\n"

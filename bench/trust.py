@@ -1,20 +1,9 @@
 """Predictions a chemist can trust (issue 12): every molecule used, calibrated intervals, gated corrections.
 
-Per target, seed and training size n (nested scaffold splits of ``bench/task_addition.py``,
-20 % of scaffolds held out as the test set, never seen by any model):
-
-- **every molecule**: the new default (K = 5 members on scaffold folds of all n molecules,
-  quality = out-of-fold RMSE) against the old default (15 % of the n held out as an internal
-  test set, the rest trained): held-out test RMSE of each, and how close each one's own
-  estimate (out-of-fold RMSE; internal test RMSE) comes to the held-out RMSE;
-- **intervals**: empirical coverage of the stated 90 % interval on the held-out test set, its
-  mean width, and today's raw ± (ensemble std) for comparison (its coverage and width);
-- **side by side**: held-out RMSE of the trained task, the probe and the preview, and of the
-  model recommended from out-of-fold scores (what choosing by the recommendation costs);
-- **backbone properties**: coverage of the 90 % interval (calibrated on the backbone's
-  validation split) on its test split, per property;
-- **known-value corrections**: on the backbone's test split, held-out RMSE change of the pairs
-  accepted on the validation split, against all pairs ungated.
+Per target, seed and training size n on ``bench/task_addition.py``'s nested scaffold splits (the
+test set never seen by any model): the new default (every molecule trains, out-of-fold quality)
+against the old one (15 % internal test set), interval coverage, the recommended model, and on
+the backbone's own split its property intervals and gated known-value pairs (bench/README.md).
 """
 
 from __future__ import annotations
@@ -22,11 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, md_table, write_results
+from bench.common import REPO_ROOT, table, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "trust"
@@ -35,42 +25,22 @@ NOMINAL = 0.9
 #: Task addition's default before every molecule trained the model: this share of scaffolds held out.
 OLD_DEFAULT_TEST_FRACTION = 0.15
 TOLERANCE = 0.05
+WORK = REPO_ROOT / "bench" / "work"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--targets",
-        default="huuskonen_logS,freesolv,Tflash_K",
-        help="regression targets (assets/data/targets)",
-    )
-    parser.add_argument("--sizes", default="50,100,300")
-    parser.add_argument("--seeds", default="0,1")
-    parser.add_argument("--ensemble", type=int, default=5)
-    parser.add_argument(
-        "--test-fraction", type=float, default=0.2, help="held-out scaffold fraction of each target"
-    )
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument(
-        "--skip-backbone",
-        action="store_true",
-        help="skip the backbone-property and relational-pair parts",
-    )
-    parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
-    parser.add_argument(
-        "--calibration-dir",
-        default=str(REPO_ROOT / "bench" / "work" / "calibration"),
-        help="cache of the backbone's calibration and pair verdicts (gate_core/reliability.py), reused across runs",
-    )
-    parser.add_argument(
-        "--only-finished",
-        action="store_true",
-        help="train nothing: summarise the finished cells of --cells that match the settings",
-    )
-    parser.add_argument(
-        "--cells",
-        default=str(REPO_ROOT / "bench" / "work" / "trust_cells.jsonl"),
-        help="finished cells are appended here and reused by a rerun with the same settings (delete it to start over)",
-    )
+    add = parser.add_argument
+    add("--targets", default="huuskonen_logS,freesolv,Tflash_K", help="regression targets")
+    add("--sizes", default="50,100,300")
+    add("--seeds", default="0,1")
+    add("--ensemble", type=int, default=5)
+    add("--test-fraction", type=float, default=0.2, help="held-out scaffold fraction")
+    add("--threads", type=int, default=1)
+    add("--skip-backbone", action="store_true", help="skip the backbone-property and pair parts")
+    add("--backbone", default=str(DEFAULT_BACKBONE))
+    add("--calibration-dir", default=str(WORK / "calibration"), help="calibration cache")
+    add("--only-finished", action="store_true", help="train nothing: summarise finished cells")
+    add("--cells", default=str(WORK / "trust_cells.jsonl"), help="finished cells, reused on rerun")
 
 
 def _rmse(y: np.ndarray, p: np.ndarray) -> float:
@@ -163,6 +133,10 @@ def task_cell(studio, ts, n: int, ensemble: int) -> dict:
     }
 
 
+def _mean_or_none(values: list) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
 def backbone_part(studio) -> dict:
     """Coverage of the backbone properties' intervals on the backbone's test split; gated vs ungated pairs."""
     import torch
@@ -219,18 +193,10 @@ def backbone_part(studio) -> dict:
         "pairs": pairs,
         "n_pairs_judged": len(gate.verdicts),
         "n_pairs_accepted": sum(v.accepted for v in gate.verdicts.values()),
-        "accepted_mean_test_gain": float(np.mean([p["test_gain"] for p in accepted]))
-        if accepted
-        else None,
-        "accepted_share_helping_on_test": float(np.mean([p["test_gain"] > 0 for p in accepted]))
-        if accepted
-        else None,
-        "ungated_mean_test_gain": float(np.mean([p["test_gain"] for p in pairs]))
-        if pairs
-        else None,
-        "ungated_share_hurting_on_test": float(np.mean([p["test_gain"] < 0 for p in pairs]))
-        if pairs
-        else None,
+        "accepted_mean_test_gain": _mean_or_none([p["test_gain"] for p in accepted]),
+        "accepted_share_helping_on_test": _mean_or_none([p["test_gain"] > 0 for p in accepted]),
+        "ungated_mean_test_gain": _mean_or_none([p["test_gain"] for p in pairs]),
+        "ungated_share_hurting_on_test": _mean_or_none([p["test_gain"] < 0 for p in pairs]),
     }
 
 
@@ -249,42 +215,36 @@ def _cached_backbone_part(studio, path: Path) -> dict:
     return result
 
 
+def _mean(cells: list[dict], value: Callable[[dict], float]) -> float:
+    """Mean of ``value(cell)`` over ``cells``, NaN (a cell without the figure) left out."""
+    return float(np.nanmean([value(c) for c in cells]))
+
+
 def summarise(cells: list[dict]) -> dict:
-    sizes = sorted({c["n"] for c in cells})
     by_size = {}
-    for n in sizes:
+    for n in sorted({c["n"] for c in cells}):
         cs = [c for c in cells if c["n"] == n]
         by_size[n] = {
             "cells": len(cs),
-            "new_vs_old_test_rmse": float(
-                np.mean([c["new_test_rmse"] / c["old_test_rmse"] for c in cs])
-            ),
+            "new_vs_old_test_rmse": _mean(cs, lambda c: c["new_test_rmse"] / c["old_test_rmse"]),
             "new_better_in": sum(c["new_test_rmse"] < c["old_test_rmse"] for c in cs),
-            "oof_estimate_abs_log_error": float(
-                np.mean([abs(np.log(c["new_estimate_ratio"])) for c in cs])
-            ),
-            "oof_estimate_ratio_mean": float(np.mean([c["new_estimate_ratio"] for c in cs])),
-            "old_estimate_abs_log_error": float(
-                np.nanmean([abs(np.log(c["old_estimate_ratio"])) for c in cs])
-            ),
-            "coverage90": float(np.mean([c["coverage90"] for c in cs])),
-            "width90_over_raw_std_width": float(
-                np.mean([c["width90"] / c["raw_std_width"] for c in cs])
-            ),
-            "raw_std_coverage": float(np.mean([c["raw_std_coverage"] for c in cs])),
+            "oof_estimate_abs_log_error": _mean(cs, lambda c: abs(np.log(c["new_estimate_ratio"]))),
+            "oof_estimate_ratio_mean": _mean(cs, lambda c: c["new_estimate_ratio"]),
+            "old_estimate_abs_log_error": _mean(cs, lambda c: abs(np.log(c["old_estimate_ratio"]))),
+            "coverage90": _mean(cs, lambda c: c["coverage90"]),
+            "width90_over_raw_std_width": _mean(cs, lambda c: c["width90"] / c["raw_std_width"]),
+            "raw_std_coverage": _mean(cs, lambda c: c["raw_std_coverage"]),
             "recommended_is_best_on_test": sum(c["recommended"] == c["best_on_test"] for c in cs),
-            "recommended_vs_gate_test_rmse": float(
-                np.mean([c["recommended_test_rmse"] / c["new_test_rmse"] for c in cs])
+            "recommended_vs_gate_test_rmse": _mean(
+                cs, lambda c: c["recommended_test_rmse"] / c["new_test_rmse"]
             ),
         }
-    coverage = float(np.mean([c["coverage90"] for c in cells]))
+    coverage = _mean(cells, lambda c: c["coverage90"])
     return {
         "by_size": by_size,
         "coverage90": coverage,
         "coverage_within_tolerance": abs(coverage - NOMINAL) <= TOLERANCE,
-        "new_vs_old_test_rmse": float(
-            np.mean([c["new_test_rmse"] / c["old_test_rmse"] for c in cells])
-        ),
+        "new_vs_old_test_rmse": _mean(cells, lambda c: c["new_test_rmse"] / c["old_test_rmse"]),
     }
 
 
@@ -300,21 +260,8 @@ def markdown(results: dict) -> str:
         f"**90 % interval coverage on the held-out test sets: {s['coverage90']:.3f}** (target 0.90 ± 0.05: {'met' if s['coverage_within_tolerance'] else 'NOT met'}). "
         f"Held-out RMSE new / old default: {s['new_vs_old_test_rmse']:.3f}.",
         "",
-        md_table(
-            [
-                "n",
-                "cells",
-                "RMSE new/old",
-                "new better in",
-                "OOF/held-out RMSE",
-                "abs. log error OOF",
-                "abs. log error old internal test",
-                "coverage 90 %",
-                "width / raw 2·std",
-                "raw ±std coverage",
-                "recommended = test best",
-                "recommended/GATE RMSE",
-            ],
+        table(
+            "n | cells | RMSE new/old | new better in | OOF/held-out RMSE | abs. log error OOF | abs. log error old internal test | coverage 90 % | width / raw 2·std | raw ±std coverage | recommended = test best | recommended/GATE RMSE",
             [
                 [
                     n,
@@ -340,8 +287,8 @@ def markdown(results: dict) -> str:
             "",
             f"## Backbone properties (interval calibrated on the validation split, scored on the test split): mean coverage {b['mean_coverage90']:.3f}",
             "",
-            md_table(
-                ["property", "n", "coverage 90 %", "mean width", "test RMSE"],
+            table(
+                "property | n | coverage 90 % | mean width | test RMSE",
                 [
                     [t, v["n"], v["coverage90"], v["width90"], v["test_rmse"]]
                     for t, v in b["properties"].items()

@@ -3,15 +3,26 @@ peak memory comes from the operating system's accounting."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import machine_info, md_table, write_results
+from bench.common import (
+    fmt,
+    machine_info,
+    md_table,
+    settings,
+    stopwatch,
+    table,
+    timed,
+    write_results,
+)
 
 
 def test_write_results_valid_json_with_machine_info(tmp_path):
@@ -39,6 +50,34 @@ def test_machine_info_and_table():
     assert machine_info()["cpu_count"] >= 1
     table = md_table(["a", "b"], [[1.23456, None]])
     assert table.splitlines()[2] == "| 1.235 | n/a |"
+
+
+def test_header_written_as_markdown_gives_the_same_table():
+    rows = [[1.23456, None, "x|y"]]
+    assert table("a | b c | d", rows) == md_table(["a", "b c", "d"], rows)
+
+
+def test_fmt_one_rule_for_missing_values():
+    assert fmt(1234.5, ",.0f") == "1,234" and fmt(0.5, "+.1%") == "+50.0%"
+    assert fmt(None) == fmt(math.nan) == fmt(math.inf) == "—"
+    assert fmt(None, missing="n/a") == "n/a"
+
+
+def test_timed_measures_wall_and_cpu_of_the_block():
+    with timed() as busy:
+        sum(i * i for i in range(300_000))  # CPU work: the process clock moves with the wall clock
+    with timed() as idle:
+        time.sleep(0.2)  # no CPU work
+    assert busy.wall > 0 and busy.cpu > 0
+    assert idle.wall >= 0.2 and idle.cpu < 0.1
+    elapsed = stopwatch()
+    time.sleep(0.05)
+    assert 0.05 <= elapsed() < 5
+
+
+def test_settings_keep_every_option_but_the_name_and_the_folder():
+    args = argparse.Namespace(name="scaling", results_dir="/tmp/x", threads=1, sizes="50,100")
+    assert settings(args) == {"threads": 1, "sizes": "50,100"}
 
 
 def test_peak_memory_sees_a_block_allocation_in_a_fresh_process():
