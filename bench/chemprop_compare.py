@@ -1,13 +1,20 @@
-"""chemprop v2 baselines on exactly the splits of ``bench/task_addition.py`` (issue #6, part 1).
+"""chemprop v2 baselines on exactly the splits of ``bench/task_addition.py`` (issues #6 and #11).
 
-Two chemprop methods per (target, seed, n), next to GATE task addition with learned ratios and the
-RDKit-descriptor random forest, whose numbers are read from ``task_addition.json`` (not re-run):
+Two chemprop methods per (target, seed, n), next to GATE task addition (uniform λ, the app's
+default, and learned λ), the RDKit-descriptor random forest and LightGBM, whose numbers are read
+from the ``--reference`` task_addition JSON (not re-run):
 
-- ``chemprop_single``     chemprop's default D-MPNN trained from scratch on the target alone;
-- ``chemprop_finetuned``  chemprop multi-task pre-trained on the backbone's 16 properties (its own
-                          train/val molecules, never its scaffold-test molecules), then the
-                          ``--from-foundation`` route: that message passing + a new FFN head, all
-                          weights trained on the target.
+- ``chemprop_single``     chemprop's D-MPNN trained from scratch on the target alone, with every
+                          RDKit 2D descriptor as extra FFN input and an ensemble of 5 (GATE's K);
+- ``chemprop_finetuned``  CheMeleon-style: chemprop multi-task pre-trained on the backbone's own
+                          pre-training table and split (v2: the 48k-molecule corpus, its 16
+                          measured properties and 209 descriptor columns; never its scaffold-test
+                          molecules) under the backbone's wall-clock budget and thread count, then
+                          the ``--from-foundation`` route: that message passing + a new FFN head,
+                          all weights trained on the target (descriptors and ensemble as above).
+
+Test molecules are marked seen/unseen exactly as in the reference run (its ``seen`` block: the
+same pre-training table and corpus), and the headline is on unseen molecules.
 
 This module runs in the main venv. It (1) writes the splits as files — per cell the n training
 molecules cut into task_addition's early-stopping fold (``_val_split``, the fold its single-task and
@@ -15,7 +22,7 @@ fine-tune methods use) plus the scaffold test set, and the pre-training table �
 ``--work-dir``; (2) runs ``bench/chemprop_runner.py`` under the bench venv's Python
 (``--bench-python``; chemprop pins another RDKit than gate_core) as subprocesses, ``--jobs`` at a
 time; (3) scores the predictions here with gate_core's metrics and writes
-``chemprop_compare.json`` / ``.csv`` / ``.md`` with the comparison at n ≤ 200.
+``<results-name>.json`` / ``.csv`` / ``.md`` with the comparison at n ≤ 300.
 """
 
 from __future__ import annotations
@@ -37,13 +44,16 @@ import numpy as np
 from bench.common import REPO_ROOT, md_table, write_results
 from bench.task_addition import (
     DEFAULT_TARGETS,
+    GOAL_RATIO,
     TargetSplit,
     _csv_list,
     _val_split,
     load_target,
     parse_shard,
     parse_sizes,
-    summarise,
+    part_metrics,
+    per_target_means,
+    seen_molecule_keys,
 )
 from gate_app.bench_results import label
 from gate_core.paths import DEFAULT_BACKBONE
@@ -51,11 +61,13 @@ from gate_core.paths import DEFAULT_BACKBONE
 NAME = "chemprop_compare"
 DESCRIPTION = "chemprop v2 single-task and pre-trained→fine-tuned baselines on task_addition's scaffold splits, vs GATE learned λ and the RDKit RF"
 CHEMPROP_METHODS = ("chemprop_single", "chemprop_finetuned")
-REFERENCE_METHODS = {"learned": "gate_learned", "rf": "rf"}  # task_addition name → name here
-COMPARE_METHODS = ("gate_learned", "rf", "chemprop_single", "chemprop_finetuned")
-BASELINES = ("rf", "chemprop_single", "chemprop_finetuned")
-TARGET_RATIO = 0.85
-MAX_N = 200
+GATE_METHODS = ("uniform", "learned")  # task_addition's names; uniform λ is the app's default
+REFERENCE_METHODS = (*GATE_METHODS, "rf", "lgbm")  # rows read from the reference JSON
+BASELINES = ("rf", "lgbm", "chemprop_single", "chemprop_finetuned")
+MAX_N = 300  # task_addition's SUMMARY_MAX_N: the goal is stated for n ≤ 300
+# The first run (v1 backbone, physical-chemistry targets) named GATE's rows differently and had
+# no headline block; its stored result is still rendered by ``legacy_markdown``.
+LEGACY_METHODS = ("gate_learned", "rf", "chemprop_single", "chemprop_finetuned")
 RUNNER = REPO_ROOT / "bench" / "chemprop_runner.py"
 DEFAULT_WORK_DIR = REPO_ROOT / "bench" / "work" / "chemprop"
 DEFAULT_BENCH_PYTHON = REPO_ROOT / ".venv-bench" / "bin" / "python"
@@ -63,6 +75,11 @@ DEFAULT_REFERENCE = REPO_ROOT / "bench" / "results" / "task_addition.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--results-name",
+        default=NAME,
+        help="write <results-dir>/<name>.json/.md/.csv",
+    )
     parser.add_argument(
         "--targets",
         default=",".join(DEFAULT_TARGETS),
@@ -280,14 +297,14 @@ def pretrain_frame(backbone: str | Path):  # noqa: ANN201 - (DataFrame, info dic
     meta = json.loads((Path(backbone) / "metadata.json").read_text())
     config, table, (train, val, test) = rebuild_split(meta, None)
     keep = np.concatenate([train, val])
+    labels = table.Y[keep].astype(np.float64)
     frame = pd.DataFrame(
         {
             "smiles": [table.smiles[i] for i in keep],
             "fold": ["train"] * len(train) + ["val"] * len(val),
+            **{task: labels[:, j] for j, task in enumerate(table.tasks)},
         }
     )
-    for j, task in enumerate(table.tasks):
-        frame[task] = table.Y[keep, j].astype(np.float64)
     info = {
         "backbone": str(backbone),
         "data_hash": meta["pretraining"]["data_hash"],
@@ -565,13 +582,13 @@ def run_cell_subprocess(
     return out
 
 
-def make_row(
-    cell: tuple, method: str, result: dict, y_test: np.ndarray, test_std: float, n_train: int
-) -> dict:
-    """One result row, scored here with gate_core's metrics on the runner's test predictions."""
+def make_row(cell: tuple, method: str, result: dict, ts: TargetSplit, n_train: int) -> dict:
+    """One result row, scored here with gate_core's metrics on the runner's test predictions,
+    on the whole test set and on its seen / unseen parts (as task_addition scores its rows)."""
     from gate_core.training.evaluate import regression_metrics
 
     target, seed, size = cell
+    y_test, test_std = ts.y_test, ts.test_std
     row = {
         "target": target,
         "seed": seed,
@@ -579,6 +596,7 @@ def make_row(
         "n_train": n_train,
         "n_test": len(y_test),
         "test_std": test_std,
+        "task_type": "regression",
         "method": method,
         "device": result.get("device"),
         "host": result.get("host"),
@@ -596,6 +614,8 @@ def make_row(
         mae=m["mae"],
         r2=m["r2"],
         nrmse=m["rmse"] / test_std if test_std > 0 else float("nan"),
+        n_test_seen=int(ts.seen.sum()),
+        parts=part_metrics("regression", y_test, pred, ts.seen),
     )
     row["wall_seconds"] = result["wall_seconds"]
     row["featurize_seconds"] = result.get("featurize_seconds")
@@ -623,7 +643,8 @@ def make_row(
 
 
 def reference_rows(path: str | Path, test_fraction: float) -> tuple[list[dict], dict]:
-    """GATE learned-λ and RF rows of task_addition.json, renamed ``gate_learned`` / ``rf``."""
+    """The :data:`REFERENCE_METHODS` rows of a task_addition JSON (GATE uniform and learned λ, RF,
+    LightGBM), with their seen / unseen parts; ``info`` keeps the reference's ``seen`` block."""
     path = Path(path)
     info = {"path": str(path), "available": False}
     if not path.is_file():
@@ -637,6 +658,7 @@ def reference_rows(path: str | Path, test_fraction: float) -> tuple[list[dict], 
         status=data.get("status"),
         settings=settings,
         date_utc=(data.get("machine") or {}).get("date_utc"),
+        seen=data.get("seen"),
     )
     if abs(float(settings.get("test_fraction", test_fraction)) - test_fraction) > 1e-12:
         info.update(
@@ -657,13 +679,41 @@ def reference_rows(path: str | Path, test_fraction: float) -> tuple[list[dict], 
         "nrmse",
         "wall_seconds",
         "device",
+        "task_type",
+        "n_test_seen",
+        "parts",
+        "method",
     )
     rows = [
-        {**{k: r.get(k) for k in keys}, "method": REFERENCE_METHODS[r["method"]]}
+        {k: r.get(k) for k in keys}
         for r in data.get("rows", [])
         if r.get("method") in REFERENCE_METHODS and "error" not in r
     ]
     return rows, info
+
+
+def reference_seen_keys(path: str | Path, backbone: str | Path) -> frozenset[str] | None:
+    """The pre-training molecule keys the reference run marked test molecules seen with (its
+    ``seen`` block: pre-training table and corpus files, the backbone's task names), so both
+    sides split every test set into the same seen and unseen parts; None without such a block."""
+    path = Path(path)
+    seen = json.loads(path.read_text()).get("seen") if path.is_file() else None
+    if not seen:
+        return None
+    table = Path(seen["pretraining_table"])
+    if not table.is_file():  # recorded from another checkout: the same file in this one
+        table = REPO_ROOT / "assets" / "data" / table.name
+    meta = json.loads((Path(backbone) / "metadata.json").read_text())
+    tasks = [t["name"] for t in meta["config"]["tasks"]]
+    keys = seen_molecule_keys(
+        argparse.Namespace(corpus=",".join(seen["corpus"]), pretraining_table=str(table)), tasks
+    )
+    if len(keys) != seen["molecules"]:
+        raise ValueError(
+            f"{len(keys)} pre-training molecules here, {seen['molecules']} in {path}: "
+            "seen/unseen would differ from the reference"
+        )
+    return keys
 
 
 def check_splits(chem_rows: list[dict], ref_rows: list[dict]) -> dict:
@@ -686,48 +736,34 @@ def check_splits(chem_rows: list[dict], ref_rows: list[dict]) -> dict:
     }
 
 
-def comparison(rows: list[dict], max_n: int = MAX_N, target_ratio: float = TARGET_RATIO) -> dict:
-    """Mean normalised RMSE per method over complete cells with n ≤ ``max_n`` (task_addition's
-    ``summarise``: each target's mean over its cells first, then the mean over targets), GATE's ratio
-    to each baseline and to the best of them, overall and per n, and whether it is ≤ ``target_ratio``."""
-    s = summarise(rows, list(COMPARE_METHODS), max_n)
-    gate = "gate_learned"
+def comparison(rows: list[dict], max_n: int = MAX_N) -> dict:
+    """GATE (uniform and learned λ) against the best of RF, LightGBM and the two chemprop methods,
+    on unseen and on all test molecules, n ≤ ``max_n``: each target's mean nRMSE over its complete
+    cells (every method scored), then :func:`bench.stats.compare_over_targets` (bootstrap 95 %
+    intervals over targets, the best baseline re-chosen in every resample, win counts) and
+    :func:`bench.stats.verdict` against the issue's goal ratio."""
+    from bench.stats import compare_over_targets, verdict
 
-    def ratios(means: dict) -> tuple[dict, str | None, float | None]:
-        if not means or not _finite(means.get(gate)):
-            return {}, None, None
-        out = {m: means[gate] / means[m] if means.get(m) else None for m in BASELINES}
-        best = min(BASELINES, key=lambda m: means[m])
-        return out, best, (means[gate] / means[best] if means[best] else None)
-
-    ratio_to, best, ratio_best = ratios(s["overall"])
-    by_size = {}
-    for size, means in s["by_size"].items():
-        r, b, rb = ratios(means)
-        by_size[str(size)] = {
-            "ratio_gate_to": r,
-            "best_baseline": b,
-            "ratio_gate_to_best": rb,
-            "passes": rb is not None and rb <= target_ratio,
+    ran = {r["method"] for r in rows}
+    gates = [m for m in GATE_METHODS if m in ran]
+    baselines = [m for m in BASELINES if m in ran]
+    methods = [*gates, *baselines]
+    out: dict = {"max_n": max_n, "goal_ratio": GOAL_RATIO, "methods": methods, "parts": {}}
+    for part in ("unseen", "all"):
+        means = per_target_means(rows, methods, "regression", part, "nrmse", None, max_n)
+        if not means or not baselines or not gates:
+            continue
+        entry: dict = {
+            "n_targets": len(means),
+            "per_target": means,
+            "mean": {m: float(np.mean([v[m] for v in means.values()])) for m in methods},
         }
-    return {
-        "max_n": max_n,
-        "methods": list(COMPARE_METHODS),
-        "baselines": list(BASELINES),
-        "mean_nrmse": s["overall"],
-        "mean_nrmse_by_size": {str(k): v for k, v in s["by_size"].items()},
-        "mean_nrmse_by_target": s["by_target"],
-        "ratio_gate_to": ratio_to,
-        "ratio_gate_to_best": ratio_best,
-        "best_baseline": best,
-        "by_size": by_size,
-        "target_ratio": target_ratio,
-        "passes": bool(ratio_best is not None and ratio_best <= target_ratio),
-        "n_complete_cells": s["n_complete_cells"],
-        "n_incomplete_cells": s["n_incomplete_cells"],
-        "n_targets": s["n_targets"],
-        "wins": s["wins"],
-    }
+        for gate in gates:
+            versus = compare_over_targets(means, gate, baselines)
+            entry[f"{gate}_vs_best_baseline"] = versus
+            entry[f"{gate}_verdict"] = verdict(versus["ratio_ci95"], GOAL_RATIO)
+        out["parts"][part] = entry
+    return out
 
 
 # -------------------------------------------------------------------------------------- run
@@ -808,7 +844,8 @@ def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
         "error",
     )
     rows = [{c: r.get(c) for c in columns} for r in [*state["rows"], *ref_rows]]
-    return write_results(NAME, payload, markdown, results_dir, rows=rows)
+    name = state.get("results_name", NAME)
+    return write_results(name, payload, markdown, results_dir, rows=rows)
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -842,10 +879,14 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         pretrain = ensure_pretrained(args, table_path, table_info)
     settings = _settings(args, pretrain["id"] if pretrain else None)
 
-    rows = _load_previous(results_dir / f"{NAME}.json", settings) if args.resume else []
+    rows = (
+        _load_previous(results_dir / f"{args.results_name}.json", settings) if args.resume else []
+    )
+    seen_keys = reference_seen_keys(args.reference, args.backbone)
     done = {_row_key(r) for r in rows}
     all_cells = [(t, seed, size) for seed in seeds for size in sizes for t in targets]
     state = {
+        "results_name": args.results_name,
         "status": "running",
         "settings": settings,
         "started": started,
@@ -888,7 +929,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     for cell in todo_cells:
         t, seed, size = cell
         if (t, seed) not in splits:
-            splits[(t, seed)] = TargetSplit(t, seed, args.test_fraction)
+            splits[(t, seed)] = TargetSplit(t, seed, args.test_fraction, seen_keys)
         ts = splits[(t, seed)]
         if size != "all" and size > ts.pool_size:
             state["grid"]["skipped"].append(
@@ -942,7 +983,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             for fut in finished:
                 (cell, todo, path, ts), result = fut.result()
                 idx = ts.train_index(cell[2])
-                new = [make_row(cell, m, result[m], ts.y_test, ts.test_std, len(idx)) for m in todo]
+                new = [make_row(cell, m, result[m], ts, len(idx)) for m in todo]
                 with lock:
                     state["rows"] = [
                         r for r in state["rows"] if _row_key(r) not in {_row_key(n) for n in new}
@@ -959,12 +1000,16 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     if state["status"] == "running":
         state["status"] = "complete"
     paths = _save(state, results_dir)
-    c = state["comparison"]
-    if c["n_complete_cells"]:
-        _log(
-            f"n ≤ {c['max_n']}: GATE / best baseline ({c['best_baseline']}) = {c['ratio_gate_to_best']:.3f} over {c['n_complete_cells']} complete cells "
-            f"-> {'PASS' if c['passes'] else 'FAIL'} (target ≤ {c['target_ratio']})"
-        )
+    for part, entry in state["comparison"]["parts"].items():
+        for gate in GATE_METHODS:
+            v = entry.get(f"{gate}_vs_best_baseline")
+            if v and v.get("n_targets"):
+                lo, hi = v["ratio_ci95"]
+                _log(
+                    f"{part}: GATE {gate} / best baseline ({v['best_baseline']}) = "
+                    f"{v['ratio_to_best']:.3f} [{lo:.3f}, {hi:.3f}] over {v['n_targets']} targets "
+                    f"-> {entry[f'{gate}_verdict']}"
+                )
     return paths
 
 
@@ -977,7 +1022,7 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     ]
     loaded = []
     for d in dirs:
-        path = d / f"{NAME}.json"
+        path = d / f"{args.results_name}.json"
         if path.is_file():
             loaded.append((path, json.loads(path.read_text())))
         elif d != results_dir:
@@ -1023,6 +1068,7 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
         grid[key] = list(dict.fromkeys(x for g in grids for x in g.get(key, [])))
     statuses = {data.get("status") for _, data in loaded}
     state = {
+        "results_name": args.results_name,
         "status": "complete"
         if statuses <= {"complete", "pre-training only", "merged"} and not grid["not_started"]
         else "merged: " + "; ".join(sorted(map(str, statuses))),
@@ -1059,9 +1105,10 @@ def _bold_min(values: dict, methods: list[str], spec: str = "{:.3f}") -> list[st
     ]
 
 
-def markdown(state: dict) -> str:
+def legacy_markdown(state: dict) -> str:
+    """The first run's result (v1 backbone; GATE learned λ as ``gate_learned``, no headline)."""
     c, grid, s = state["comparison"], state["grid"], state["settings"]
-    methods = list(COMPARE_METHODS)
+    methods = list(LEGACY_METHODS)
     labels = [label(m) for m in methods]
     rows_all = [*state["rows"], *state.get("reference_rows", [])]
 
@@ -1194,3 +1241,105 @@ Pre-training: {pre}
 
 {ref_line}
 {chr(10) + "Failed runs: " + "; ".join(f"{r['target']}/{r['seed']}/{r['size']}/{r['method']}: {str(r['error'])[:200]}" for r in errors) + chr(10) if errors else ""}"""
+
+
+def _pretrain_line(p: dict | None) -> str:
+    if not p:
+        return "Not run (chemprop_finetuned not requested)."
+    ps, table = p.get("settings") or {}, p["table"]
+    line = (
+        f"chemprop multi-task MPNN on the backbone's own table and scaffold split: "
+        f"{len(p.get('tasks') or [])} label columns, {p.get('n_train')} train / {p.get('n_val')} "
+        f"val molecules (its {table['split']['test_left_out']} test molecules left out); "
+        f"{p.get('epochs')} epochs run (≤ {ps.get('epochs')}, patience {ps.get('patience')}, "
+        f"batch {ps.get('batch_size')}; best epoch {p.get('best_epoch')}), "
+        f"{_fmt(p.get('median_epoch_seconds'), '{:.0f}')} s per epoch (median), "
+        f"{_fmt(p.get('train_seconds'), '{:.0f}')} s training on {p.get('device')}; val mean "
+        f"nRMSE over label columns {_fmt(p.get('val_mean_nrmse'))}. Budget: "
+        f"{_fmt(ps.get('max_minutes'), '{:g}')} min. The backbone ran {table.get('backbone_epochs_run')} "
+        f"epochs (≤ {table.get('backbone_config_epochs')})."
+    )
+    return line + (
+        f" **Stopped by the {_fmt(ps.get('max_minutes'), '{:g}')}-minute budget**, not converged."
+        if p.get("stopped_by_time")
+        else " Stopped by early stopping (converged)."
+    )
+
+
+def markdown(state: dict) -> str:
+    """GATE vs the four baselines with intervals, per target, then protocol and provenance."""
+    c = state["comparison"]
+    if "parts" not in c:
+        return legacy_markdown(state)
+    grid, s = state["grid"], state["settings"]
+    methods = c["methods"]
+    blocks = []
+    for part, entry in c["parts"].items():
+        lines = []
+        for gate in GATE_METHODS:
+            v = entry.get(f"{gate}_vs_best_baseline")
+            if not v or not v.get("n_targets"):
+                continue
+            lo, hi = v["ratio_ci95"]
+            lines.append(
+                f"- **{label(gate)} / best baseline ({label(v['best_baseline'])}) = "
+                f"{v['ratio_to_best']:.3f}** (95 % CI {lo:.3f}–{hi:.3f}, bootstrap over "
+                f"{v['n_targets']} targets); lower on {v['targets_won']} of {v['n_targets']} "
+                f"targets; goal ≤ {c['goal_ratio']} with the interval below 1.0: "
+                f"**{entry[f'{gate}_verdict']}**."
+            )
+        ref = entry["mean"]
+        v0 = entry.get(f"{GATE_METHODS[0]}_vs_best_baseline") or {}
+        ci = v0.get("ci95", {})
+        mean_row = [
+            "mean (95 % CI)",
+            *[
+                f"{ref[m]:.3f} ({ci[m][0]:.3f}–{ci[m][1]:.3f})" if m in ci else f"{ref[m]:.3f}"
+                for m in methods
+            ],
+        ]
+        target_rows = [[t, *_bold_min(vals, methods)] for t, vals in entry["per_target"].items()]
+        blocks.append(
+            f"## {part.capitalize()} test molecules (n ≤ {c['max_n']})\n\n"
+            + "\n".join(lines)
+            + "\n\nMean nRMSE (test RMSE / test-set std; lower is better) per target over its "
+            "seeds; bold = lowest.\n\n"
+            + md_table(["target", *[label(m) for m in methods]], [*target_rows, mean_row])
+        )
+    errors = [r for r in state["rows"] if "error" in r]
+    ref = state.get("reference", {})
+    check = ref.get("split_check", {})
+    n_ran = len(grid["ran"]) + len(grid["resumed"])
+    devices = sorted(
+        {f"{r.get('device')} on {r.get('host')}" for r in state["rows"] if r.get("device")}
+    )
+    failed = "; ".join(
+        f"{r['target']}/{r['seed']}/{r['size']}/{r['method']}: {str(r['error'])[:200]}"
+        for r in errors
+    )
+    return (
+        f"# chemprop v2 and CheMeleon-style baselines vs GATE (same scaffold splits)\n\n"
+        f"Status: **{state['status']}**: {n_ran} cells ran or resumed (targets "
+        f"{', '.join(grid['targets'])}; n ∈ {{{', '.join(map(str, grid['sizes']))}}}; seeds "
+        f"{', '.join(map(str, grid['seeds']))}). chemprop ran on: {'; '.join(devices) or '—'}.\n\n"
+        + "\n\n".join(blocks or ["No complete cells yet: no comparison."])
+        + f"""
+
+## Protocol
+
+GATE (uniform and learned λ), RF and LightGBM rows come from `{ref.get("path")}` (backbone
+`{ref.get("backbone_id")}`, {ref.get("date_utc")}); test sets checked equal on
+{check.get("checked", 0)} (target, seed) pairs, {len(check.get("mismatched", []))} mismatched.
+Test molecules are *seen* when their InChIKey first block is among the backbone's pre-training
+molecules (the reference's table and corpus), *unseen* otherwise; nRMSE of a part uses that
+part's own std. chemprop gets the same n molecules cut into the same early-stopping fold
+({s["val_fraction"]:.0%} of n) and is scored here on the same test set: bond messages, hidden 300,
+depth 3, {s.get("aggregation", "norm")} aggregation, 1 × 300 FFN, Noam-like lr, batch
+{s["batch_size"]}, {s.get("descriptors", "rdkit2d")} descriptors as extra FFN input, an ensemble
+of {s.get("ensemble", 1)} models averaged. Single-task ≤ {s["st_epochs"]} epochs (patience
+{s["st_patience"]}); fine-tuned ≤ {s["ft_epochs"]} epochs (patience {s["ft_patience"]});
+≤ {s["method_max_minutes"]:g} min per fit; best val loss restored.
+
+Pre-training (CheMeleon-style): {_pretrain_line(state.get("pretrain"))}
+{chr(10) + "Failed runs: " + failed + chr(10) if errors else ""}"""
+    )

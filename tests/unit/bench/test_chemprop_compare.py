@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from bench.chemprop_compare import (
-    COMPARE_METHODS,
+    BASELINES,
     DEFAULT_BENCH_PYTHON,
     RUNNER,
     _settings,
@@ -78,75 +78,74 @@ def test_nested_sizes_share_test_set(split):
 # ------------------------------------------------------------------------------ comparison
 
 
-def _row(target, seed, size, method, nrmse, **extra):
+def _row(target, seed, size, method, nrmse, unseen=None, **extra):
     return {
         "target": target,
         "seed": seed,
         "size": size,
         "method": method,
+        "task_type": "regression",
         "nrmse": nrmse,
         "rmse": nrmse,
         "r2": 0.5,
         "n_test": 10,
         "test_std": 1.0,
         "wall_seconds": 1.0,
+        "parts": {"unseen": {"nrmse": nrmse if unseen is None else unseen}},
         **extra,
     }
 
 
-def _cell(target, seed, size, gate, rf, single, fine):
-    return [
-        _row(target, seed, size, m, v) for m, v in zip(COMPARE_METHODS, (gate, rf, single, fine))
-    ]
+METHODS = ("uniform", "learned", *BASELINES)
 
 
-def test_comparison_ratios_complete_cells_and_pass_flag():
+def _cell(target, seed, size, values, unseen=None):
+    """One (target, seed, n) cell: a row per method in METHODS order."""
+    unseen = unseen or [None] * len(values)
+    return [_row(target, seed, size, m, v, u) for m, v, u in zip(METHODS, values, unseen)]
+
+
+def test_comparison_means_intervals_and_verdicts():
     rows = [
-        *_cell("a", 0, 50, 0.4, 0.8, 1.0, 0.6),
-        *_cell(
-            "a", 1, 50, 0.6, 0.8, 1.0, 0.8
-        ),  # target a at n=50: gate 0.5, rf 0.8, single 1.0, fine 0.7
-        *_cell("b", 0, 100, 0.3, 0.5, 0.6, 0.4),  # target b: gate 0.3, rf 0.5, single 0.6, fine 0.4
-        # incomplete: chemprop_finetuned failed (NaN) -> the whole cell is left out
-        *_cell("b", 1, 100, 0.1, 0.9, 0.9, float("nan")),
-        # n > 200 and 'all' never count
-        *_cell("a", 0, 500, 0.1, 9.0, 9.0, 9.0),
-        *_cell("a", 0, "all", 0.1, 9.0, 9.0, 9.0),
+        #                 uniform learned rf   lgbm  single fine
+        *_cell("a", 0, 100, (0.4, 0.5, 0.8, 0.9, 1.0, 0.6)),
+        *_cell("a", 1, 100, (0.6, 0.5, 0.8, 0.9, 1.0, 0.8)),  # a: uniform 0.5, fine 0.7
+        *_cell("b", 0, 300, (0.3, 0.3, 0.5, 0.4, 0.6, 0.4)),  # b: uniform 0.3, lgbm/fine 0.4
+        # incomplete (chemprop_finetuned failed) and n > 300: never counted
+        *_cell("b", 1, 100, (0.1, 0.1, 0.9, 0.9, 0.9, float("nan"))),
+        *_cell("a", 0, "all", (0.1, 0.1, 9.0, 9.0, 9.0, 9.0)),
     ]
     c = comparison(rows)
-    assert c["n_complete_cells"] == 3 and c["n_incomplete_cells"] == 1 and c["n_targets"] == 2
-    mean = c["mean_nrmse"]
-    assert mean["gate_learned"] == pytest.approx((0.5 + 0.3) / 2)
-    assert mean["rf"] == pytest.approx((0.8 + 0.5) / 2)
-    assert mean["chemprop_single"] == pytest.approx((1.0 + 0.6) / 2)
-    assert mean["chemprop_finetuned"] == pytest.approx((0.7 + 0.4) / 2)
-    assert c["best_baseline"] == "chemprop_finetuned"
-    assert c["ratio_gate_to"]["rf"] == pytest.approx(0.4 / 0.65)
-    assert c["ratio_gate_to"]["chemprop_single"] == pytest.approx(0.4 / 0.8)
-    assert c["ratio_gate_to_best"] == pytest.approx(0.4 / 0.55)
-    assert c["passes"] is True and c["target_ratio"] == 0.85 and c["max_n"] == 200
-    assert set(c["mean_nrmse_by_size"]) == {"50", "100"}
-    assert c["by_size"]["50"]["ratio_gate_to_best"] == pytest.approx(0.5 / 0.7)
-    assert c["by_size"]["100"]["best_baseline"] == "chemprop_finetuned"
+    assert c["methods"] == list(METHODS) and c["max_n"] == 300 and c["goal_ratio"] == 0.85
+    entry = c["parts"]["all"]
+    assert entry["n_targets"] == 2
+    assert entry["mean"]["uniform"] == pytest.approx((0.5 + 0.3) / 2)
+    assert entry["mean"]["chemprop_finetuned"] == pytest.approx((0.7 + 0.4) / 2)
+    versus = entry["uniform_vs_best_baseline"]
+    assert versus["best_baseline"] == "chemprop_finetuned"
+    assert versus["ratio_to_best"] == pytest.approx(0.4 / 0.55)
+    lo, hi = versus["ratio_ci95"]
+    assert lo <= 0.4 / 0.55 <= hi and versus["targets_won"] == 2
+    assert entry["uniform_verdict"] == "met"  # 2 targets, both ≤ 0.85 × their best baseline
+    assert c["parts"]["unseen"]["n_targets"] == 2
     json.dumps(c)  # JSON-ready
 
-    # GATE only slightly better than the best baseline: ratio > 0.85 -> fails
-    c = comparison(_cell("a", 0, 50, 0.9, 1.0, 1.2, 1.1))
-    assert (
-        c["ratio_gate_to_best"] == pytest.approx(0.9)
-        and c["best_baseline"] == "rf"
-        and c["passes"] is False
-    )
+
+def test_the_headline_uses_the_unseen_part():
+    rows = [
+        *_cell("a", 0, 100, (0.5,) * 6, unseen=(0.9, 0.9, 0.6, 0.7, 0.8, 0.7)),
+        *_cell("b", 0, 100, (0.5,) * 6, unseen=(0.8, 0.8, 0.5, 0.6, 0.9, 0.9)),
+    ]
+    c = comparison(rows)
+    assert c["parts"]["all"]["uniform_vs_best_baseline"]["ratio_to_best"] == pytest.approx(1.0)
+    unseen = c["parts"]["unseen"]["uniform_vs_best_baseline"]
+    assert unseen["best_baseline"] == "rf" and unseen["ratio_to_best"] == pytest.approx(0.85 / 0.55)
+    assert c["parts"]["unseen"]["uniform_verdict"] == "not met"
 
 
 def test_comparison_without_complete_cells():
     c = comparison([_row("a", 0, 50, "chemprop_single", 0.5)])
-    assert (
-        c["n_complete_cells"] == 0
-        and c["ratio_gate_to_best"] is None
-        and c["passes"] is False
-        and c["mean_nrmse"] == {}
-    )
+    assert c["parts"] == {}
 
 
 def test_reference_rows_and_split_check(tmp_path):
@@ -197,7 +196,7 @@ def test_reference_rows_and_split_check(tmp_path):
     path = tmp_path / "task_addition.json"
     path.write_text(json.dumps(ref))
     rows, info = reference_rows(path, 0.2)
-    assert info["available"] and sorted(r["method"] for r in rows) == ["gate_learned", "rf", "rf"]
+    assert info["available"] and sorted(r["method"] for r in rows) == ["learned", "rf", "rf"]
     ours = [_row("a", 0, 50, "chemprop_single", 0.7), _row("b", 0, 50, "chemprop_single", 0.7)]
     check = check_splits(ours, rows)
     assert check["checked"] == 2 and check["mismatched"] == [["b", 0]]
@@ -269,7 +268,10 @@ def test_merge_combines_shards(tmp_path):
         json.dumps(_results([_row("a", 1, 50, "chemprop_single", 0.6)]))
     )
     args = argparse.Namespace(
-        results_dir=str(main), merge=f"{s1},{s2}", reference=str(tmp_path / "none.json")
+        results_dir=str(main),
+        results_name="chemprop_compare",
+        merge=f"{s1},{s2}",
+        reference=str(tmp_path / "none.json"),
     )
     merge(args)
     out = json.loads((main / "chemprop_compare.json").read_text())
@@ -278,19 +280,7 @@ def test_merge_combines_shards(tmp_path):
     )  # the finished row replaced the failed one
     assert sorted(out["grid"]["ran"]) == [["a", 0, 50], ["a", 1, 50]]
     assert (main / "chemprop_compare.csv").is_file() and (main / "chemprop_compare.md").is_file()
-    for key in (
-        "max_n",
-        "methods",
-        "mean_nrmse",
-        "mean_nrmse_by_size",
-        "ratio_gate_to",
-        "ratio_gate_to_best",
-        "best_baseline",
-        "target_ratio",
-        "passes",
-        "n_complete_cells",
-    ):
-        assert key in out["comparison"]
+    assert {"max_n", "methods", "goal_ratio", "parts"} <= set(out["comparison"])
 
     (s2 / "chemprop_compare.json").write_text(
         json.dumps(_results([_row("a", 1, 50, "chemprop_single", 0.6)], sha="other"))
