@@ -214,7 +214,7 @@ def _cmd_choose_model(args: argparse.Namespace) -> None:
 def _cmd_predict(args: argparse.Namespace) -> None:
     import warnings
 
-    from gate_core.data.io import detect_smiles_column, read_table, spreadsheet_safe
+    from gate_core.data.io import detect_smiles_column, read_table
     from gate_core.relational.known import known_from_columns, known_value_columns, parse_known_text
 
     if args.data and args.out and not args.smiles:
@@ -261,7 +261,9 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if args.out:
-        spreadsheet_safe(predictions).to_csv(args.out, index=False)
+        from gate_core.streaming import write_frame
+
+        write_frame(predictions, args.out)
         n_bad = int(predictions["error"].notna().sum())
         print(
             f"wrote {len(predictions)} rows to {args.out}"
@@ -564,8 +566,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", help="comma-separated task names (default: all)")
     p.add_argument(
         "--out",
-        help="CSV to write (one row per input row; invalid rows kept with an error). With --data the file (CSV, TSV, "
-        "Parquet, SDF; Excel read whole) is streamed in chunks: any size, constant memory",
+        help="file to write: CSV, or Parquet when it ends in .parquet (one row per input row; invalid rows kept with "
+        "an error). With --data the file (CSV, TSV, Parquet, SDF; Excel read whole) is streamed in chunks, read and "
+        "written: any size, constant memory",
     )
     p.add_argument(
         "--known",

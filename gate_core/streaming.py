@@ -15,6 +15,12 @@ output is written to ``<out>.part`` and renamed when complete, so a failed run l
 half-written file under the requested name. A shard (:class:`~gate_core.data.sources.Shard`)
 predicts whole chunks only, so the shards' outputs concatenated in order are byte-identical to
 one run's (with the same ``chunk_size``).
+
+The output's suffix chooses its format: CSV (spreadsheet-safe, for a person) or Parquet
+(``.parquet``/``.pq``: typed columns, for a pipeline; one row group per chunk through
+``pyarrow``'s ``ParquetWriter``, so it is written in constant memory too). Both hold the same
+columns and values, except that Parquet cells are not prefixed with ``'`` against spreadsheet
+formulas: a program reads them, and the prefix would change the user's text.
 """
 
 from __future__ import annotations
@@ -32,9 +38,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from gate_core.data.io import spreadsheet_safe
-from gate_core.data.sources import Chunk, Shard, Source
+from gate_core.data.sources import PARQUET_SUFFIXES, Chunk, Shard, Source
 from gate_core.featurizers.rows import FeaturizedRows, featurize_rows
 
 if TYPE_CHECKING:
@@ -47,6 +55,9 @@ DEFAULT_CHUNK_ROWS = 1024
 IN_FLIGHT_PER_WORKER = 2
 #: Seconds between two progress lines.
 PROGRESS_EVERY_S = 10.0
+#: Suffix of :meth:`GateStudio.predict`'s in-domain flags: True / False, None for an invalid row,
+#: so a chunk of invalid rows alone cannot tell their Parquet type (Parquet fixes it at the start).
+IN_DOMAIN_SUFFIX = "_in_domain"
 
 
 class StreamError(ValueError):
@@ -114,6 +125,70 @@ def _features(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _CSVWriter:
+    """Spreadsheet-safe CSV: the header with the first chunk, then each chunk's rows."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle = path.open("w", newline="", encoding="utf-8")
+        self._header = True
+
+    def write(self, frame: pd.DataFrame) -> None:
+        spreadsheet_safe(frame).to_csv(self._handle, header=self._header, index=False)
+        self._header = False
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class _ParquetWriter:
+    """Parquet, one row group per chunk. The schema is the first chunk's, its types made
+    independent of the chunk's cells (:func:`_field`), so that every chunk, and every shard,
+    even an empty one, has the same schema."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self._writer is None:
+            fields = [_field(f) for f in pa.Schema.from_pandas(frame, preserve_index=False)]
+            self._writer = pq.ParquetWriter(self._path, pa.schema(fields))
+        table = pa.Table.from_pandas(frame, schema=self._writer.schema, preserve_index=False)
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def _field(inferred: pa.Field) -> pa.Field:
+    """``inferred`` with a type that does not depend on the chunk: text as ``string`` (pandas
+    infers ``large_string`` for text but ``null`` for a column of blanks), in-domain flags as
+    ``bool`` even when blank."""
+    if pa.types.is_null(inferred.type) and inferred.name.endswith(IN_DOMAIN_SUFFIX):
+        return inferred.with_type(pa.bool_())
+    if pa.types.is_null(inferred.type) or pa.types.is_large_string(inferred.type):
+        return inferred.with_type(pa.string())
+    return inferred
+
+
+def _writer(path: Path, out: Path) -> _CSVWriter | _ParquetWriter:
+    """A writer to ``path`` in ``out``'s format: Parquet by its suffix, else CSV."""
+    if out.suffix.lower() in PARQUET_SUFFIXES:
+        return _ParquetWriter(path)
+    return _CSVWriter(path)
+
+
+def write_frame(frame: pd.DataFrame, out: str | Path) -> None:
+    """Write a whole prediction frame (``predict --smiles … --out``) as a streamed run writes its
+    chunks, so ``out``'s suffix chooses the format the same way."""
+    writer = _writer(Path(out), Path(out))
+    try:
+        writer.write(frame)
+    finally:
+        writer.close()
+
+
 def _known_rows(chunk: Chunk, fixed: Mapping[str, object]) -> list[dict[str, object]]:
     """One ``{task: value}`` per row: the file's known-value cells over the values given for every row."""
     return [
@@ -139,11 +214,12 @@ def predict_file(
     shard: Shard = Shard(),
     log: Callable[[str], None] | None = None,
 ) -> StreamSummary:
-    """Predict ``source`` (the rows of ``shard``) into the CSV ``out``, chunk by chunk.
+    """Predict ``source`` (the rows of ``shard``) into ``out`` (CSV, or Parquet by its suffix),
+    chunk by chunk.
 
     ``known``: values applied to every row; ``known_columns``: columns of the file holding each
     row's own known values (blank: not measured). With either, or ``use_table_labels``, the
-    relational corrections are added (:meth:`GateStudio.predict`). The CSV is spreadsheet-safe
+    relational corrections are added (:meth:`GateStudio.predict`). A CSV is spreadsheet-safe
     (:func:`~gate_core.data.io.spreadsheet_safe`).
     """
     if chunk_rows < 1:
@@ -175,14 +251,28 @@ def predict_file(
                 summary.warnings.append(str(w.message))
         return frame
 
+    def no_rows() -> pd.DataFrame:
+        """The columns, and their types, of a run's rows, with no row: the file's first row
+        predicted and dropped (an empty prediction has columns but no types to write)."""
+        first = next(source.chunks(1, Shard(), known_columns))
+        rows = featurize_rows(
+            first.items,
+            descriptors=studio.backbone.config.n_descriptors > 0,
+            sdf_first_record=1 if source.sdf else None,
+        )
+        frame = predict(rows, first).iloc[:0]
+        summary.warnings.clear()  # about a row outside this shard
+        return frame
+
     try:
-        with partial.open("w", newline="", encoding="utf-8") as handle:
+        writer = _writer(partial, out)
+        try:
             chunks = source.chunks(chunk_rows, shard, known_columns)
             for chunk, rows in _features(
                 source, chunks, workers, studio.backbone.config.n_descriptors > 0
             ):
                 frame = predict(rows, chunk)
-                spreadsheet_safe(frame).to_csv(handle, header=summary.rows == 0, index=False)
+                writer.write(frame)
                 summary.rows += len(frame)
                 summary.invalid += int(frame["error"].notna().sum())
                 if log and time.perf_counter() - last > PROGRESS_EVERY_S:
@@ -190,8 +280,10 @@ def predict_file(
                     log(
                         f"{summary.rows:,} of {total:,} rows ({summary.rows / (last - t0):,.0f} rows/s)"
                     )
-            if summary.rows == 0:  # an empty shard: the header only, so shards still concatenate
-                spreadsheet_safe(predict(featurize_rows([]), None)).to_csv(handle, index=False)
+            if summary.rows == 0:  # an empty shard: no rows, the columns of the others
+                writer.write(no_rows())
+        finally:
+            writer.close()
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)

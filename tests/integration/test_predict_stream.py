@@ -119,6 +119,66 @@ def test_parquet_and_sdf_give_the_csv_predictions(tiny_backbone: Path, tmp_path:
     pd.testing.assert_frame_equal(frames[".sdf"][value_columns], frames[".csv"][value_columns])
 
 
+def test_parquet_output_holds_the_csv_rows_and_values(
+    tiny_backbone: Path, library: Path, tmp_path: Path
+) -> None:
+    csv_out, parquet_out = tmp_path / "preds.csv", tmp_path / "preds.parquet"
+    for out in (csv_out, parquet_out):
+        _predict(tiny_backbone, library, out, "--workers", "0", "--chunk-rows", "16")
+    assert pq.ParquetFile(parquet_out).num_row_groups == 4  # 64 rows written 16 at a time
+    preds = pd.read_parquet(parquet_out)
+    # the same rows, columns, reasons and numbers; only the CSV's anti-formula quote differs
+    assert spreadsheet_safe(preds).to_csv(index=False) == csv_out.read_text()
+    assert "=HYPERLINK(1)" in preds["input"].tolist() and preds["error"].notna().sum() == 4
+    schema = pq.read_schema(parquet_out)
+    assert schema.field("Tb_K").type == pa.float64() and schema.field("error").type == pa.string()
+    assert schema.field("Tb_K_in_domain").type == pa.bool_()
+    # --smiles with --out writes the format of the suffix too
+    few = tmp_path / "few.parquet"
+    common = ["--backbone", str(tiny_backbone), "--data-dir", str(tmp_path / "registry")]
+    assert main(["predict", "--smiles", "CCO", "C1CC", "--out", str(few), *common]) == 0
+    assert pd.read_parquet(few)["error"].notna().tolist() == [False, True]
+
+
+def test_parquet_read_and_written_in_chunks_equals_one_chunk(
+    tiny_backbone: Path, tmp_path: Path
+) -> None:
+    """The first chunk holds invalid rows only (no in-domain flag to type the column by). Each
+    chunk is one batch for the model, and float32 sums depend on the batch's size, so numbers
+    agree to float32 rounding across chunk sizes (exactly with the same ``--chunk-rows``)."""
+    smiles = ["not-a-smiles", "", *pd.read_csv(TARGET)["smiles"].tolist()[:10]]
+    data = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"smiles": smiles}), data, row_group_size=5)
+    small, whole = tmp_path / "small.parquet", tmp_path / "whole.parquet"
+    _predict(tiny_backbone, data, small, "--workers", "1", "--chunk-rows", "2")
+    _predict(tiny_backbone, data, whole, "--workers", "0", "--chunk-rows", "1000")
+    assert pq.ParquetFile(small).num_row_groups == 6 and pq.ParquetFile(whole).num_row_groups == 1
+    assert pq.read_schema(small).equals(pq.read_schema(whole))
+    pd.testing.assert_frame_equal(pd.read_parquet(small), pd.read_parquet(whole), rtol=1e-4)
+    assert pd.read_parquet(whole)["error"].notna().tolist() == [True, True, *[False] * 10]
+
+
+def test_parquet_shards_concatenate_to_one_run(
+    tiny_backbone: Path, library: Path, tmp_path: Path
+) -> None:
+    whole = tmp_path / "whole.parquet"
+    _predict(tiny_backbone, library, whole, "--workers", "0", "--chunk-rows", "10")
+    parts = []
+    for k in range(3):
+        part = tmp_path / f"part{k}.parquet"
+        args = ("--workers", "0", "--chunk-rows", "10", "--shard", f"{k}/3")
+        _predict(tiny_backbone, library, part, *args)
+        assert pq.read_schema(part).equals(pq.read_schema(whole))
+        parts.append(pd.read_parquet(part))
+    assert [len(p) for p in parts] == [20, 20, 24]
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), pd.read_parquet(whole))
+    empty = tmp_path / "empty.parquet"  # more shards than chunks: no rows, the same columns
+    _predict(
+        tiny_backbone, library, empty, "--workers", "0", "--chunk-rows", "10", "--shard", "0/8"
+    )
+    assert pq.read_schema(empty).equals(pq.read_schema(whole)) and len(pd.read_parquet(empty)) == 0
+
+
 def test_known_value_column_is_used_per_row(
     tiny_backbone: Path, tiny_relational: Path, tmp_path: Path, capsys
 ) -> None:
