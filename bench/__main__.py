@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import time
 
-from bench.common import RESULTS_DIR
+from bench.common import RESULTS_DIR, stopwatch
 
 BENCHMARKS = {
     "featurization": "bench.featurization",
@@ -57,12 +56,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
 
 def run_one(name: str, args: argparse.Namespace) -> None:
     module = importlib.import_module(BENCHMARKS[name])
-    t0 = time.perf_counter()
+    elapsed = stopwatch()
     paths = module.run(args)
-    print(
-        f"[bench] {name}: {time.perf_counter() - t0:.1f} s -> " + ", ".join(str(p) for p in paths),
-        flush=True,
-    )
+    print(f"[bench] {name}: {elapsed():.1f} s -> " + ", ".join(map(str, paths)), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

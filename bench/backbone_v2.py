@@ -1,24 +1,8 @@
 """Backbone v2 against v1: what the drug-like, many-source foundation changed.
 
-Nothing is trained here; every section reads checkpoints and result files:
-
-1. ``sources``: per measured source shared by v1 and v2, test RMSE of each on the molecules
-   that sit in *both* backbones' scaffold test folds (neither saw them in training), with a
-   paired bootstrap interval of the difference; over sources, the mean RMSE ratio v2 / v1 with
-   a bootstrap interval over sources and a win count.
-2. ``families``: v2's descriptor families: test R² (mean and worst column) on its test fold.
-3. ``pretraining``: how v2 was built: molecules, tasks, epochs, wall time, CPU throughput
-   (molecules/s per epoch), size on disk; the GPU figure when a GPU run's checkpoint is given,
-   otherwise recorded as not measured.
-4. ``descriptor_input``: the ablation of the 19 RDKit descriptors concatenated to h, from two
-   reduced-scale builds of the same config (``--ablation-on`` / ``--ablation-off``): per-family
-   R² (are the descriptor tasks trivial when their inputs are given?) and measured-source RMSE
-   on their common test molecules.
-5. ``task_addition``: v1 vs v2 on the benchmark's targets, from two ``task_addition`` result
-   files run with ``--backbone`` on each (headline: learned-λ GATE, unseen test molecules).
-
-Build the inputs (documented in bench/README.md, section ``backbone_v2``), then
-``python -m bench backbone_v2``.
+Nothing is trained here; every section reads checkpoints and result files: shared-source test
+error on both backbones' common test molecules, v2's family R², how v2 was built, the
+descriptor-input ablation and task addition v1 vs v2. Inputs and sections: bench/README.md.
 """
 
 from __future__ import annotations
@@ -37,32 +21,18 @@ DESCRIPTION = "backbone v2 vs v1: shared-source test error, family R², build th
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--v1",
-        default=str(REPO_ROOT / "bench/work/v1/assets/backbone"),
-        help="v1 checkpoint (git archive 69cb01a assets/backbone)",
+    add, work, results = parser.add_argument, REPO_ROOT / "bench/work", REPO_ROOT / "bench/results"
+    add(
+        "--v1", default=str(work / "v1/assets/backbone"), help="git archive 69cb01a assets/backbone"
     )
-    parser.add_argument("--v2", default=str(REPO_ROOT / "assets/backbone"))
-    parser.add_argument(
-        "--gpu-run",
-        default=None,
-        help="a v2 checkpoint pre-trained on a GPU (its metadata gives the GPU figure)",
-    )
-    parser.add_argument("--ablation-on", default=str(REPO_ROOT / "bench/work/ablation_desc_on"))
-    parser.add_argument("--ablation-off", default=str(REPO_ROOT / "bench/work/ablation_desc_off"))
-    parser.add_argument(
-        "--task-addition-v1", default=str(REPO_ROOT / "bench/results/task_addition_v1.json")
-    )
-    parser.add_argument(
-        "--task-addition-v2", default=str(REPO_ROOT / "bench/results/task_addition_v2.json")
-    )
-    parser.add_argument("--bootstrap", type=int, default=2000)
-    parser.add_argument(
-        "--min-molecules",
-        type=int,
-        default=10,
-        help="a source is compared only with this many labelled common test molecules",
-    )
+    add("--v2", default=str(REPO_ROOT / "assets/backbone"))
+    add("--gpu-run", help="a v2 checkpoint pre-trained on a GPU (for the GPU figure)")
+    add("--ablation-on", default=str(work / "ablation_desc_on"))
+    add("--ablation-off", default=str(work / "ablation_desc_off"))
+    add("--task-addition-v1", default=str(results / "task_addition_v1.json"))
+    add("--task-addition-v2", default=str(results / "task_addition_v2.json"))
+    add("--bootstrap", type=int, default=2000)
+    add("--min-molecules", type=int, default=10, help="labelled common test molecules per source")
 
 
 def _test_fold(path: str) -> tuple:

@@ -388,36 +388,18 @@ def _rows_backbone_quality(r: dict) -> list[dict]:
 
 
 TASK_ADDITION_COLUMNS = (
-    "target",
-    "seed",
-    "size",
-    "n_train",
-    "n_test",
-    "method",
-    "rmse",
-    "mae",
-    "r2",
-    "nrmse",
-    "roc_auc",
-    "test_std",
-    "wall_seconds",
-    "cpu_seconds",
-    "error",
-)
+    "target seed size n_train n_test method rmse mae r2 nrmse roc_auc test_std wall_seconds"
+    " cpu_seconds error"
+).split()
 TASK_ADDITION_PART_COLUMNS = (
-    "n_test_seen",
-    "pr_auc",
-    "unseen.nrmse",
-    "unseen.roc_auc",
-    "seen.nrmse",
-    "seen.roc_auc",
+    "n_test_seen pr_auc unseen.nrmse unseen.roc_auc seen.nrmse seen.roc_auc"
 )
 
 
 def _rows_task_addition(r: dict) -> list[dict]:
     rows = r.get("rows") or []
     extra = [c for c in ("device", "host") if any(c in row for row in rows)]
-    parts = list(TASK_ADDITION_PART_COLUMNS) if any("parts" in row for row in rows) else []
+    parts = TASK_ADDITION_PART_COLUMNS.split() if any("parts" in row for row in rows) else []
 
     def value(row: dict, column: str) -> Any:
         part, _, metric = column.rpartition(".")

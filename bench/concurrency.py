@@ -22,12 +22,11 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, table, write_results
+from bench.common import REPO_ROOT, settings, stopwatch, table, write_results
 
 NAME = "concurrency"
 DESCRIPTION = "two add-task runs started together vs one alone (target ≤ 1.5×, on an idle machine)"
@@ -36,41 +35,18 @@ IDLE_SHARE = 0.05  # most CPU share other processes may use during a phase that 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--target",
-        default="huuskonen_logS",
-        help="table in assets/data/targets whose first --n rows are the upload",
-    )
-    parser.add_argument("--n", type=int, default=500)
-    parser.add_argument(
-        "--threads", type=int, default=1, help="GATE_THREADS of each add-task process"
-    )
-    parser.add_argument(
-        "--repeats", type=int, default=1, help="alone/together pairs; the median ratio is reported"
-    )
-    parser.add_argument("--ensemble", type=int, default=5)
+    add = parser.add_argument
+    add("--target", default="huuskonen_logS", help="target table whose first --n rows are uploaded")
+    add("--n", type=int, default=500)
+    add("--threads", type=int, default=1, help="GATE_THREADS of each add-task process")
+    add("--repeats", type=int, default=1, help="alone/together pairs (the median ratio counts)")
+    add("--ensemble", type=int, default=5)
 
 
 def _command(data: Path, out: Path, ensemble: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "gate_core",
-        "add-task",
-        "--data",
-        str(data),
-        "--smiles-col",
-        "smiles",
-        "--target-col",
-        "value",
-        "--name",
-        "load_test",
-        "--ensemble",
-        str(ensemble),
-        "--data-dir",
-        str(out),
-        "--quiet",
-    ]
+    cli = "-m gate_core add-task --smiles-col smiles --target-col value --name load_test --quiet"
+    paths = ["--data", str(data), "--data-dir", str(out)]
+    return [sys.executable, *cli.split(), *paths, "--ensemble", str(ensemble)]
 
 
 def _busy_seconds() -> float:
@@ -78,17 +54,11 @@ def _busy_seconds() -> float:
     import psutil
 
     t = psutil.cpu_times()
-    return (
-        t.user
-        + t.nice
-        + t.system
-        + getattr(t, "irq", 0.0)
-        + getattr(t, "softirq", 0.0)
-        + getattr(t, "steal", 0.0)
-    )
+    return sum(getattr(t, k, 0.0) for k in ("user", "nice", "system", "irq", "softirq", "steal"))
 
 
 def _children_seconds() -> float:
+    """CPU seconds of this process's finished children (the OS's ``RUSAGE_CHILDREN``)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
@@ -103,7 +73,7 @@ def _run_phase(commands: list[list[str]], env: dict) -> tuple[float, float]:
 
 def _run_together(commands: list[list[str]], env: dict) -> float:
     """Wall seconds from starting every command to the last one finishing; a failure raises."""
-    t0 = time.perf_counter()
+    elapsed = stopwatch()
     procs = [
         subprocess.Popen(
             c, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -114,7 +84,7 @@ def _run_together(commands: list[list[str]], env: dict) -> float:
         _, err = p.communicate()
         if p.returncode != 0:
             raise RuntimeError(f"add-task failed ({p.returncode}): {err.strip()[-500:]}")
-    return time.perf_counter() - t0
+    return elapsed()
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -155,14 +125,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         max(r["other_cpu_share_alone"], r["other_cpu_share_together"]) < IDLE_SHARE for r in rows
     )
     results = {
-        "settings": {
-            "target": args.target,
-            "n": args.n,
-            "threads": args.threads,
-            "repeats": args.repeats,
-            "ensemble": args.ensemble,
-            "cpu_count": os.cpu_count(),
-        },
+        "settings": {**settings(args), "cpu_count": os.cpu_count()},
         "runs": rows,
         "ratio": ratio,
         "target_ratio": TARGET_RATIO,

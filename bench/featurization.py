@@ -23,6 +23,8 @@ from bench.common import (
     REPO_ROOT,
     csv_rows,
     limit_threads,
+    loadavg,
+    logger,
     rate_summary,
     repeat,
     table,
@@ -32,6 +34,7 @@ from bench.common import (
 NAME = "featurization"
 DESCRIPTION = "featurisation throughput (mol/s, one core): graph, parse+graph, descriptors, collate"
 TARGET_GRAPH_MOL_PER_S = 5000.0
+_log = logger(NAME)
 STAGES = {
     "graph_from_mol": "(a) graph from RDKit mol (`mols_to_graphs`, chunks of 1,024)",
     "graph_from_mol_one_at_a_time": "(a') graph from RDKit mol, one per call (`mol_to_graph`)",
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     )
     from gate_core.featurizers.molecule import clear_parse_cache
 
-    load_before = list(os.getloadavg())
+    load_before = loadavg()
     smiles = sorted(pd.read_csv(args.table, usecols=["smiles"])["smiles"].astype(str).unique())
     smiles = smiles[: args.limit] if args.limit else smiles
     mols = [Chem.MolFromSmiles(s) for s in smiles]
@@ -100,15 +103,14 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         featurizer = GraphFeaturizer()  # fresh, parse cache cleared: every molecule is a miss
         out["parsed"] = [featurizer.from_smiles(s) for s in smiles]
 
+    def graph_from_mol() -> None:
+        chunks = range(0, n, 1024)
+        out["graphs"] = [
+            g for i in chunks for g in mols_to_graphs(mols[i : i + 1024], smiles[i : i + 1024])
+        ]
+
     runs = {
-        "graph_from_mol": lambda: out.__setitem__(
-            "graphs",
-            [
-                g
-                for i in range(0, n, 1024)
-                for g in mols_to_graphs(mols[i : i + 1024], smiles[i : i + 1024])
-            ],
-        ),
+        "graph_from_mol": graph_from_mol,
         "graph_from_mol_one_at_a_time": lambda: [mol_to_graph(m, s) for m, s in zip(mols, smiles)],
         "parse_smiles_and_graph": parse_and_graph,
         "fast_descriptors": lambda: [fast_descriptors(m) for m in mols],
@@ -117,7 +119,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     for name, fn in runs.items():
         gc.collect()
         stages[name] = rate_summary(n, repeat(fn, args.repeats), "molecules")
-        print(f"[featurization] {name}: {stages[name]['per_second']:,.0f} mol/s", flush=True)
+        _log(f"{name}: {stages[name]['per_second']:,.0f} mol/s")
     stages["collate"] = {}
     for size in (64, 256):
         batches = [out["graphs"][i : i + size] for i in range(0, n, size)]
@@ -163,7 +165,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             ),
         },
         "load_average_before": load_before,
-        "load_average_after": list(os.getloadavg()),
+        "load_average_after": loadavg(),
     }
     return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
 

@@ -27,29 +27,12 @@ RAW = REPO_ROOT / "bench" / "results" / "gpu"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--speed",
-        default=str(RAW / "task_addition_speed_cuda.json"),
-        help="task_addition.json of `--speed-only --device cuda`",
-    )
-    parser.add_argument(
-        "--pretrain",
-        default=str(RAW / "pretrain_cuda_metadata.json"),
-        help="metadata.json of a `pretrain --device cuda` run",
-    )
-    parser.add_argument(
-        "--epochs", default=str(RAW / "pretrain_cuda_epochs.jsonl"), help="its per-epoch --log"
-    )
-    parser.add_argument(
-        "--cpu-pretrain",
-        default=str(DEFAULT_BACKBONE / "metadata.json"),
-        help="the CPU build of the shipped backbone, for comparison",
-    )
-    parser.add_argument(
-        "--cpu-speed",
-        default=str(REPO_ROOT / "bench" / "results" / "task_addition_speed" / "task_addition.json"),
-        help="the CPU `task_addition --speed-only` result",
-    )
+    add, cpu_speed = parser.add_argument, RAW.parent / "task_addition_speed" / "task_addition.json"
+    add("--speed", default=str(RAW / "task_addition_speed_cuda.json"), help="CUDA speed-only run")
+    add("--pretrain", default=str(RAW / "pretrain_cuda_metadata.json"), help="CUDA pretrain run")
+    add("--epochs", default=str(RAW / "pretrain_cuda_epochs.jsonl"), help="its per-epoch --log")
+    add("--cpu-pretrain", default=str(DEFAULT_BACKBONE / "metadata.json"), help="the CPU build")
+    add("--cpu-speed", default=str(cpu_speed), help="the CPU `task_addition --speed-only` result")
 
 
 def summarise(

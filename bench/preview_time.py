@@ -11,10 +11,9 @@ caches are cold for each upload.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-from bench.common import REPO_ROOT, limit_threads, table, write_results
+from bench.common import REPO_ROOT, limit_threads, table, timed, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "preview_time"
@@ -26,15 +25,10 @@ TARGETS_DIR = REPO_ROOT / "assets" / "data" / "targets"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--uploads",
-        default="fuel_kv,freesolv,Tflash_K,huuskonen_logS,bbbp",
-        help="target tables used as uploads",
-    )
-    parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads (the app's worker default)"
-    )
-    parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
+    add = parser.add_argument
+    add("--uploads", default="fuel_kv,freesolv,Tflash_K,huuskonen_logS,bbbp", help="target tables")
+    add("--threads", type=int, default=1, help="torch threads (the app's worker default)")
+    add("--backbone", default=str(DEFAULT_BACKBONE))
 
 
 def time_upload(studio, path: Path) -> dict:
@@ -46,29 +40,23 @@ def time_upload(studio, path: Path) -> dict:
 
     featurize.clear_caches()
     data = path.read_bytes()
-    t0 = time.perf_counter()
-    frame = read_table(data, path.name)
-    t_read = time.perf_counter()
-    report = validate_upload(frame, "smiles", "value")
-    t_check = time.perf_counter()
-    preview = task_preview(
-        studio,
-        frame["smiles"].tolist(),
-        frame["value"].tolist(),
-        report.task_type,
-        PREVIEW_TEST_FRACTION,
-    )
-    t_end = time.perf_counter()
-    total = t_end - t0
+    with timed() as read:
+        frame = read_table(data, path.name)
+    with timed() as check:
+        report = validate_upload(frame, "smiles", "value")
+    smiles, values = frame["smiles"].tolist(), frame["value"].tolist()
+    with timed() as run:
+        preview = task_preview(studio, smiles, values, report.task_type, PREVIEW_TEST_FRACTION)
+    total = read.wall + check.wall + run.wall
     return {
         "upload": path.stem,
         "rows": len(frame),
         "rows_previewed": preview.n_rows_used,
         "support": preview.n_support,
         "query": len(preview.smiles),
-        "read_seconds": t_read - t0,
-        "check_seconds": t_check - t_read,
-        "preview_seconds": t_end - t_check,
+        "read_seconds": read.wall,
+        "check_seconds": check.wall,
+        "preview_seconds": run.wall,
         "total_seconds": total,
         "target_seconds": TARGET_SECONDS,
         "reached": total <= TARGET_SECONDS,

@@ -503,22 +503,18 @@ EXCLUDED_KEYS = (
 )
 
 
+def _add_spec(ctx: dict, name: str, task_type: str | None, **data: Any) -> dict:
+    """The worker spec of one ``add_task`` point (molecules and values in ``data``)."""
+    spec = {"kind": "add_task", "backbone": ctx["args"].backbone, "device": ctx["device"]}
+    spec.update(threads=ctx["threads"], name=name, task_type=task_type)
+    return {**spec, "ensemble": ctx["grid"]["ensemble"], "config": ctx["add_config"], **data}
+
+
 def curve_add_task_vs_sources(ctx: dict) -> list[dict]:
     args, g = ctx["args"], ctx["grid"]
     names = ctx["source_names"]
     smiles, values, task_type = _load_add_target(args.add_target, g["add_molecules"])
-    base = {
-        "kind": "add_task",
-        "backbone": args.backbone,
-        "device": ctx["device"],
-        "threads": ctx["threads"],
-        "smiles": smiles,
-        "values": values,
-        "name": f"scaling_{args.add_target}",
-        "task_type": task_type,
-        "ensemble": g["ensemble"],
-        "config": ctx["add_config"],
-    }
+    base = _add_spec(ctx, f"scaling_{args.add_target}", task_type, smiles=smiles, values=values)
     points = []
     for k in _ints(g["sources"]):
         if k > len(names):
@@ -566,16 +562,7 @@ def curve_add_task_vs_n(ctx: dict) -> list[dict]:
         "distinct_molecules": len(table),
         "pick": "first n of one seeded permutation (nested sets)",
     }
-    base = {
-        "kind": "add_task",
-        "backbone": args.backbone,
-        "device": ctx["device"],
-        "threads": ctx["threads"],
-        "name": f"scaling_{args.n_property}",
-        "task_type": "regression",
-        "ensemble": g["ensemble"],
-        "config": ctx["add_config"],
-    }
+    base = _add_spec(ctx, f"scaling_{args.n_property}", "regression")
     points = []
     for n in _ints(g["sizes"]):
         if n > len(table):

@@ -1,17 +1,10 @@
 """Screening throughput of ``predict``: 100k MOSES molecules, two tasks, cold, with peak memory.
 
 Why a whole process: a chemist's number is "file in, file out", so each run times
-``python -m gate_core predict --data F --out O`` from process start to its exit (the output is
-renamed into place as the last step, after the last row is written). The operating system's own
-accounting of that child (``os.wait4``) gives its CPU seconds and the peak RSS of its largest
-process (the model process; each featurisation worker holds one chunk and stays far below it).
-Two file sizes (the smaller a prefix of the larger) show whether peak memory grows with the file.
-
-"Cold" means a fresh process with empty in-memory caches; the backbone's interval calibration,
-computed once per install and kept on disk, is made before the timed runs (a warm-up run), as a
-deployed install has it. A stage breakdown (in-process CPU time per molecule of each step on a
-sample) says where the time goes. The machine is shared: the load average is recorded before
-and after every run, and CPU seconds per molecule are reported beside the wall-clock rate.
+``python -m gate_core predict --data F --out O`` from process start to its exit; the operating
+system's own accounting of that child (``os.wait4``) gives its CPU seconds and the peak RSS of its
+largest process. Two file sizes (the smaller a prefix of the larger) show whether peak memory
+grows with the file. Cold, the warm-up run and the stage breakdown: bench/README.md.
 """
 
 from __future__ import annotations
@@ -20,10 +13,11 @@ import argparse
 import os
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from bench.common import REPO_ROOT, table, write_results
+from bench.common import REPO_ROOT, stopwatch, table, timed, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "screening"
@@ -33,29 +27,14 @@ WORK_DIR = REPO_ROOT / "bench" / "work" / "screening"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--sizes",
-        default="10000,100000",
-        help="molecules per file; each smaller file is a prefix of the largest",
-    )
-    parser.add_argument("--tasks", default="Tb_K,logKow", help="tasks predicted")
-    parser.add_argument(
-        "--workers", type=int, help="featurisation processes (default: predict's, one per core)"
-    )
-    parser.add_argument("--chunk-rows", type=int, default=1024)
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=1,
-        help="MOSES molecules with the smallest sha256(seed:SMILES) (seed 0 is the backbone's corpus)",
-    )
-    parser.add_argument(
-        "--profile-molecules",
-        type=int,
-        default=2000,
-        help="sample for the stage breakdown (0: none)",
-    )
-    parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
+    add = parser.add_argument
+    add("--sizes", default="10000,100000", help="molecules per file (prefixes of the largest)")
+    add("--tasks", default="Tb_K,logKow", help="tasks predicted")
+    add("--workers", type=int, help="featurisation processes (default: predict's, one per core)")
+    add("--chunk-rows", type=int, default=1024)
+    add("--seed", type=int, default=1, help="MOSES pick by sha256(seed:SMILES); 0 = the corpus")
+    add("--profile-molecules", type=int, default=2000, help="stage breakdown sample (0: none)")
+    add("--backbone", default=str(DEFAULT_BACKBONE))
 
 
 def write_library(n: int, seed: int) -> Path:
@@ -74,31 +53,16 @@ def write_library(n: int, seed: int) -> Path:
 def timed_predict(data: Path, args: argparse.Namespace, data_dir: Path) -> dict:
     """One ``predict`` process: wall seconds, its CPU seconds and peak RSS (``os.wait4``), load."""
     out = WORK_DIR / f"{data.stem}.predictions.csv"
-    cmd = [
-        sys.executable,
-        "-m",
-        "gate_core",
-        "predict",
-        "--data",
-        str(data),
-        "--tasks",
-        args.tasks,
-        "--out",
-        str(out),
-        "--chunk-rows",
-        str(args.chunk_rows),
-        "--backbone",
-        args.backbone,
-        "--data-dir",
-        str(data_dir),
-    ]
+    cmd = [sys.executable, "-m", "gate_core", "predict", "--data", str(data), "--tasks", args.tasks]
+    cmd += ["--out", str(out), "--chunk-rows", str(args.chunk_rows), "--backbone", args.backbone]
+    cmd += ["--data-dir", str(data_dir)]
     if args.workers is not None:
         cmd += ["--workers", str(args.workers)]
     load_before = os.getloadavg()
-    t0 = time.perf_counter()
+    elapsed = stopwatch()
     child = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - t0
+    wall = elapsed()
     stderr = child.stderr.read().decode() if child.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"predict failed: {stderr[-2000:]}")
@@ -133,10 +97,10 @@ def stage_profile(smiles: list[str], backbone: str) -> list[dict]:
     studio = GateStudio(backbone, data_dir=WORK_DIR / "registry")
     stages, n = [], len(smiles)
 
-    def clock(name: str, fn):
-        c0 = time.process_time()
-        out = fn()
-        stages.append({"stage": name, "us_per_mol": 1e6 * (time.process_time() - c0) / n})
+    def clock(name: str, fn: Callable[[], Any]) -> Any:
+        with timed() as t:
+            out = fn()
+        stages.append({"stage": name, "us_per_mol": 1e6 * t.cpu / n})
         return out
 
     mols = clock("RDKit parse (MolFromSmiles)", lambda: [Chem.MolFromSmiles(s) for s in smiles])
