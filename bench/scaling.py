@@ -15,7 +15,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from bench.common import (
     fmt,
     limit_threads,
     logger,
+    stopwatch,
     table,
     timed,
     write_results,
@@ -458,7 +458,7 @@ def run_worker(spec: dict, work_dir: Path, timeout: float) -> dict:
         "MKL_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads,
     }
-    t0 = time.perf_counter()
+    elapsed = stopwatch()
     try:
         done = subprocess.run(
             [sys.executable, "-m", "bench.scaling", "worker", spec_path, out_path],
@@ -470,7 +470,7 @@ def run_worker(spec: dict, work_dir: Path, timeout: float) -> dict:
         )
     except subprocess.TimeoutExpired:
         return {"error": f"worker timed out after {timeout:.0f} s"}
-    process_seconds = time.perf_counter() - t0
+    process_seconds = elapsed()
     if done.returncode != 0 or not Path(out_path).is_file():
         tail = (done.stderr or done.stdout or "").strip().splitlines()[-5:]
         return {"error": f"worker exit {done.returncode}: " + " | ".join(tail)}
@@ -1068,7 +1068,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
     from gate_core.models.checkpoint import load_checkpoint
 
-    started = time.perf_counter()
+    elapsed = stopwatch()
     curves = [c.strip() for c in args.curves.split(",") if c.strip()]
     unknown = [c for c in curves if c not in CURVES]
     if unknown:
@@ -1139,7 +1139,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
     def save() -> tuple[Path, Path]:
         state.update(summarise(state["curves"], args.flat_tolerance))
-        state["wall_seconds"] = time.perf_counter() - started
+        state["wall_seconds"] = elapsed()
         return write_results(name, state, markdown, results_dir, rows=csv_rows(name, state))
 
     _log(
@@ -1148,19 +1148,17 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     try:
         for i, curve in enumerate(curves):
             load_before = list(os.getloadavg())
-            t0 = time.perf_counter()
+            curve_elapsed = stopwatch()
             _log(f"curve {i + 1}/{len(curves)}: {curve}")
             state["curves"][curve] = RUNNERS[curve](ctx)
             state["curve_runs"][curve] = {
-                "seconds": time.perf_counter() - t0,
+                "seconds": curve_elapsed(),
                 "load_before": load_before,
                 "load_after": list(os.getloadavg()),
             }
             state["status"] = f"Running: {i + 1} of {len(curves)} curves done"
             save()
-        state["status"] = (
-            f"Complete: {len(curves)} curve(s) in {(time.perf_counter() - started) / 60:.1f} min"
-        )
+        state["status"] = f"Complete: {len(curves)} curve(s) in {elapsed() / 60:.1f} min"
     finally:
         import shutil
 
