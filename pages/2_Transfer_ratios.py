@@ -47,6 +47,13 @@ if mode != "learned":
         "better in our benchmark (see Benchmarks). Add the task again with *learned* ratios to see "
         "which source properties the model leans on."
     )
+unskilled = task.metadata.get("unskilled_sources") or []
+if unskilled:
+    st.info(
+        f"Left out (λ = 0): {', '.join(unskilled)}. The backbone cannot predict "
+        f"{'this property' if len(unskilled) == 1 else 'these properties'} on its own held-out "
+        "molecules (R² ≤ 0), so there is nothing in them to transfer."
+    )
 
 left, right = st.columns([3, 2])
 left.plotly_chart(charts.ratio_bars(ratios), key="ratios_bars")

@@ -8,6 +8,7 @@ featuriser version, data hash, metrics and code version, readable without torch.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -125,4 +126,21 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     except RuntimeError as exc:
         raise CheckpointError(f"{weights_path} does not match its config: {exc}") from exc
     model.eval()
+    model.source_skill = source_skill(meta.get("pretraining") or {})
     return model.to(device), meta
+
+
+def source_skill(pretraining: dict) -> dict[str, float]:
+    """Each source's held-out skill at its own property from a checkpoint's pre-training record:
+    R² of a measured regression task, 2·AUC − 1 of a classification one (0 = chance, as R² = 0
+    is the mean's), a descriptor family's mean R² over its columns; sources without a test
+    score are left out (unknown)."""
+    skill: dict[str, float] = {}
+    for name, m in (pretraining.get("test_metrics") or {}).items():
+        value = m.get("r2") if "r2" in m else 2.0 * m["roc_auc"] - 1.0 if "roc_auc" in m else None
+        if value is not None and math.isfinite(value):
+            skill[name] = float(value)
+    for family, m in (pretraining.get("family_test_metrics") or {}).items():
+        if math.isfinite(m.get("r2_mean", math.nan)):
+            skill[family] = float(m["r2_mean"])
+    return skill

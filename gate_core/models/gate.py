@@ -151,6 +151,11 @@ class GATEModel(nn.Module):
             torch.tensor([k for k, t in enumerate(config.tasks) for _ in range(t.width)]),
             persistent=False,
         )
+        #: Each source's skill at its own property on held-out molecules (R², or 2·AUC − 1 for
+        #: classification; a family's mean R²), filled by pre-training and by
+        #: :func:`~gate_core.models.checkpoint.load_checkpoint`; empty when unknown. Task addition
+        #: uses it to leave out sources that carry nothing to transfer (:mod:`transfer.ratios`).
+        self.source_skill: dict[str, float] = {}
 
     @property
     def task_names(self) -> list[str]:

@@ -31,7 +31,7 @@ from gate_core.data.table import MultiTaskTable
 from gate_core.featurizers.descriptor_families import family_description
 from gate_core.featurizers.descriptors import DESCRIPTOR_SET_VERSION, FAST_DESCRIPTOR_NAMES
 from gate_core.featurizers.graph import ATOM_DIM, BOND_DIM, FEATURIZER_VERSION
-from gate_core.models.checkpoint import save_checkpoint
+from gate_core.models.checkpoint import save_checkpoint, source_skill
 from gate_core.models.gate import GATEConfig, GATEModel, TaskInfo
 from gate_core.training.distributed import (
     DistributedContext,
@@ -471,6 +471,7 @@ def pretrain(
         config=config.to_dict(),
         history=history,
     )
+    model.source_skill = source_skill(result.metadata())
     if out_dir is not None and ctx.is_main:
         save_checkpoint(model, out_dir, {"pretraining": result.metadata()})
         (Path(out_dir) / "history.json").write_text(json.dumps(history, indent=1))

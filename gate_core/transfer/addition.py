@@ -45,6 +45,7 @@ from gate_core.transfer.ratios import (
     lookahead_hypergradient,
     ratios_from_scores,
     transferability,
+    without_unskilled,
 )
 
 ProgressCallback = Callable[[dict], None]
@@ -384,7 +385,8 @@ def add_task(
         return modules, recs, oof
 
     t0 = time.perf_counter()
-    members, records, oof_gate = train_ensemble("gate", config.ratios, 0)
+    gate_ratios, unskilled = without_unskilled(config.ratios, backbone.source_skill)
+    members, records, oof_gate = train_ensemble("gate", gate_ratios, 0)
     train_seconds = time.perf_counter() - t0
     probes, oof = [], {"gate": oof_gate}
     if config.train_baseline:
@@ -415,6 +417,7 @@ def add_task(
             "ratios": _summarise_ratios(sources, records),
             "ratio_mode": config.ratios.mode,
             "ratio_settings": asdict(config.ratios),
+            "unskilled_sources": unskilled,
             "ratio_trajectories": [r["trajectory"] for r in records],
             "members": [{k: v for k, v in r.items() if k != "trajectory"} for r in records],
             "n_train": int(len(fit_idx)),

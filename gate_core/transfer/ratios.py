@@ -13,7 +13,8 @@ passes). ``tests/unit/transfer/test_ratios.py`` checks it against finite differe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch.func import functional_call, jvp
@@ -56,6 +57,35 @@ class RatioSettings:
                 raise ValueError(
                     f"pinned ratio for {name} must be a finite number ≥ 0, got {value}"
                 )
+
+
+#: Held-out skill (R²) at or below which a source's own head predicts its property no better than
+#: its mean: such a source carries nothing to transfer.
+MIN_SOURCE_SKILL = 0.0
+
+
+def without_unskilled(
+    settings: RatioSettings, skill: Mapping[str, float]
+) -> tuple[RatioSettings, list[str]]:
+    """In ``learned`` mode, also exclude (λ = 0) sources whose ``skill`` is ≤ MIN_SOURCE_SKILL.
+
+    Why: a head fitted to noise is a random function of the shared representation, and on a
+    target it can explain a share of the variance by chance (27 % in
+    ``tests/integration/test_transfer_ratio_planted.py``), which the transferability start and the
+    look-ahead then reward. Whether the source predicts *its own* property on held-out molecules
+    is the check that no chance correlation passes. Pins and exclusions the user made stand;
+    ``uniform`` and ``off`` are left as asked. Returns the settings and the sources left out.
+    """
+    if settings.mode != "learned":
+        return settings, []
+    unskilled = [
+        name
+        for name, value in skill.items()
+        if value <= MIN_SOURCE_SKILL
+        and name not in settings.pinned
+        and name not in settings.excluded
+    ]
+    return replace(settings, excluded=[*settings.excluded, *unskilled]), unskilled
 
 
 def transferability(

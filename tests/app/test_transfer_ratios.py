@@ -34,6 +34,14 @@ def test_learned_ratios_are_ranked_with_trajectory_and_heatmap(run_page, add_tin
     assert not any("λ was not learned" in i.value for i in at.info)
     at.radio(key="ratios_member").set_value("member 2").run()
     assert not at.exception
+    # the sources the tiny backbone cannot predict on its own test fold are named as left out
+    skill = studio.backbone.source_skill
+    unskilled = [s for s in studio.backbone.task_names if skill.get(s, 1.0) <= 0.0]
+    left_out = [i.value for i in at.info if i.value.startswith("Left out (λ = 0)")]
+    assert bool(left_out) == bool(unskilled)
+    for source in unskilled:
+        assert source in left_out[0]
+        assert table.loc[table["source"] == source, "λ"].item() == 0.0
 
     at.selectbox(key="ratios_task").set_value("second").run()
     assert not at.exception

@@ -160,3 +160,16 @@ def test_state_dict_missing_key(saved):
     save_file(state, str(path / WEIGHTS_FILE))
     with pytest.raises(CheckpointError, match="does not match its config"):
         load_checkpoint(path)
+
+
+def test_source_skill_reads_r2_auc_and_family_means():
+    from gate_core.models.checkpoint import source_skill
+
+    skill = source_skill(
+        {
+            "test_metrics": {"Tm_K": {"r2": 0.7}, "bbbp": {"roc_auc": 0.9}, "x": {"rmse": 1.0}},
+            "family_test_metrics": {"rings": {"r2_mean": 0.95}, "empty": {"r2_mean": float("nan")}},
+        }
+    )
+    assert skill == pytest.approx({"Tm_K": 0.7, "bbbp": 0.8, "rings": 0.95})
+    assert source_skill({}) == {}

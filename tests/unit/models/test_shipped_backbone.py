@@ -32,3 +32,12 @@ def test_shipped_backbone_predicts_its_pinned_values():
     pred = predict(model, SMILES)
     columns = [model.output_names.index(t) for t in TASKS]
     np.testing.assert_allclose(pred[:, columns], np.array(PINNED), rtol=1e-5, atol=1e-4)
+
+
+def test_shipped_backbone_knows_every_source_skill_from_its_test_fold():
+    """Task addition leaves out sources without held-out skill: the shipped backbone must carry a
+    skill for each of its sources, and every one of them is real (none would be left out)."""
+    model, meta = load_checkpoint(BACKBONE)
+    assert sorted(model.source_skill) == sorted(model.task_names)
+    assert model.source_skill["logKow"] == meta["pretraining"]["test_metrics"]["logKow"]["r2"]
+    assert min(model.source_skill.values()) > 0.0

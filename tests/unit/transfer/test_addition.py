@@ -185,7 +185,10 @@ def test_regression_predictions_come_back_in_user_units(backbone, target_frame):
 
 
 @pytest.mark.parametrize("mode", ["off", "uniform", "learned"])
-def test_ratio_modes(backbone, target_frame, mode):
+def test_ratio_modes(backbone, target_frame, mode, monkeypatch):
+    # the tiny backbone's heads barely predict their own properties (held-out R² ≤ 0 for most):
+    # the modes' mechanics are tested with every source counted as skilled
+    monkeypatch.setattr(backbone, "source_skill", {})
     result = add_task(
         backbone,
         target_frame["smiles"].tolist(),
@@ -222,7 +225,8 @@ def test_ratio_modes(backbone, target_frame, mode):
         assert sum(ratios[s]["share"] for s in SOURCE_TASKS) == pytest.approx(1.0)
 
 
-def test_pinned_and_excluded_ratios_are_kept(backbone, target_frame):
+def test_pinned_and_excluded_ratios_are_kept(backbone, target_frame, monkeypatch):
+    monkeypatch.setattr(backbone, "source_skill", {})  # as in test_ratio_modes
     settings = RatioSettings(mode="learned", pinned={"Tm_K": 0.3}, excluded=["Tb_K"])
     result = add_task(
         backbone,
@@ -442,3 +446,29 @@ def test_classification_probabilities_are_platt_calibrated_from_out_of_fold(back
     )
     np.testing.assert_allclose(out["mean"].to_numpy(dtype=float), cal.platt(raw), rtol=1e-5)
     assert out["lo"].isna().all()
+
+
+def test_learned_mode_leaves_out_the_sources_the_backbone_cannot_predict(
+    backbone, target_frame, monkeypatch
+):
+    """A source whose head has no held-out skill at its own property ends at λ = 0, and the
+    added task says which sources were left out; a pin by the user still stands."""
+    skill = {"Tm_K": 0.6, "Tb_K": -0.2, "logKow": 0.0, "density_kgm3": 0.4}
+    monkeypatch.setattr(backbone, "source_skill", skill)
+    result = add_task(
+        backbone,
+        target_frame["smiles"].tolist(),
+        target_frame["value"].tolist(),
+        "t",
+        TaskAdditionConfig(
+            ratios=RatioSettings(mode="learned", pinned={"logKow": 0.5}),
+            ensemble=2,
+            max_steps=40,
+        ),
+    )
+    meta = result.task.metadata
+    ratios = meta["ratios"]
+    assert meta["unskilled_sources"] == ["Tb_K"]
+    assert ratios["Tb_K"]["ratio"] == 0.0 and ratios["logKow"]["ratio"] == pytest.approx(0.5)
+    assert ratios["Tm_K"]["ratio"] > 0 and ratios["density_kgm3"]["ratio"] > 0
+    assert meta["ratio_settings"]["excluded"] == []  # what the user asked for, unchanged

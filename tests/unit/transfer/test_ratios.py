@@ -275,3 +275,22 @@ def test_transferability_scores_a_source_by_what_its_prediction_explains_of_the_
     assert torch.equal(
         ratios_from_scores(torch.zeros(3)), torch.ones(3)
     )  # nothing explains the target: uniform
+
+
+def test_learned_mode_leaves_out_sources_without_held_out_skill():
+    from gate_core.transfer.ratios import without_unskilled
+
+    skill = {"a": 0.8, "b": -0.05, "c": 0.0, "d": 0.3}
+    settings, left_out = without_unskilled(RatioSettings(mode="learned", pinned={"c": 0.5}), skill)
+    assert left_out == ["b"]  # c is pinned by the user: the pin stands
+    ratios = TransferRatios(SOURCES, settings)()
+    assert ratios[1].item() == 0.0 and ratios[2].item() == 0.5
+    assert ratios[0].item() > 0 and ratios[3].item() > 0
+
+
+@pytest.mark.parametrize("mode", ["uniform", "off"])
+def test_uniform_and_off_are_left_as_asked(mode):
+    from gate_core.transfer.ratios import without_unskilled
+
+    settings = RatioSettings(mode=mode)
+    assert without_unskilled(settings, {"a": -1.0}) == (settings, [])
