@@ -26,6 +26,7 @@ from bench.common import (
     write_results,
 )
 from bench.stats import interval, rmse_bootstrap
+from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "backbone_quality"
 DESCRIPTION = "per-property test RMSE/R² on the backbone's scaffold split: GATE, multi-task w/o alignment, single-task, RF"
@@ -41,7 +42,7 @@ METHOD_LABELS = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--backbone", default=str(REPO_ROOT / "assets/backbone"))
+    add("--backbone", default=str(DEFAULT_BACKBONE))
     add("--noalign", default=str(REPO_ROOT / "bench/work/multitask_noalign"), help="no-alignment")
     add("--train-noalign", action="store_true", help="train --noalign here when it is missing")
     add("--table", help="pre-training table (default: the backbone's)")

@@ -15,6 +15,7 @@ import numpy as np
 
 from bench.common import REPO_ROOT, table, write_results
 from bench.stats import compare_over_targets, interval, rmse_bootstrap
+from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "backbone_v2"
 DESCRIPTION = "backbone v2 vs v1: shared-source test error, family R², build throughput, descriptor-input ablation, task addition"
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--v1", default=str(work / "v1/assets/backbone"), help="git archive 69cb01a assets/backbone"
     )
-    add("--v2", default=str(REPO_ROOT / "assets/backbone"))
+    add("--v2", default=str(DEFAULT_BACKBONE))
     add("--gpu-run", help="a v2 checkpoint pre-trained on a GPU (for the GPU figure)")
     add("--ablation-on", default=str(work / "ablation_desc_on"))
     add("--ablation-off", default=str(work / "ablation_desc_off"))

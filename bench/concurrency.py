@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import REPO_ROOT, settings, stopwatch, table, write_results
+from gate_core.paths import EXAMPLES_DIR
 
 NAME = "concurrency"
 DESCRIPTION = "two add-task runs started together vs one alone (target ≤ 1.5×, on an idle machine)"
@@ -96,9 +97,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="gate-concurrency-") as tmp:
         data = Path(tmp) / "upload.csv"
-        pd.read_csv(REPO_ROOT / "assets" / "data" / "targets" / f"{args.target}.csv").head(
-            args.n
-        ).to_csv(data, index=False)
+        pd.read_csv(EXAMPLES_DIR / f"{args.target}.csv").head(args.n).to_csv(data, index=False)
         for r in range(args.repeats):
             alone, other_alone = _run_phase(
                 [_command(data, Path(tmp) / f"alone{r}", args.ensemble)], env

@@ -217,13 +217,17 @@ def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dic
     import pandas as pd
 
     from gate_core.api import GateStudio
+    from gate_core.preview import PREVIEW_TEST_FRACTION
     from gate_core.transfer.addition import TaskAdditionConfig
 
     elapsed = stopwatch()
     studio = GateStudio(backbone, data_dir)
     frame = pd.read_csv(REPO_ROOT / "tests" / "data" / "target_tiny.csv")
     config = TaskAdditionConfig(
-        ensemble=args.ensemble, max_steps=args.max_steps, test_fraction=0.15, train_baseline=True
+        ensemble=args.ensemble,
+        max_steps=args.max_steps,
+        test_fraction=PREVIEW_TEST_FRACTION,  # the Add-a-task preview's held-out scaffolds
+        train_baseline=True,
     )
     record, _ = studio.add_task(
         frame, "smiles", "value", TASK_NAME, unit="log units", config=config

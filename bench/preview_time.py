@@ -13,15 +13,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.common import REPO_ROOT, limit_threads, table, timed, write_results
+from bench.common import limit_threads, table, timed, write_results
 from gate_core.paths import DEFAULT_BACKBONE
+from gate_core.paths import EXAMPLES_DIR as TARGETS_DIR
 
 NAME = "preview_time"
 DESCRIPTION = (
     "seconds from an uploaded file to the Add-a-task page's zero-training preview (target ≤ 5 s)"
 )
 TARGET_SECONDS = 5.0
-TARGETS_DIR = REPO_ROOT / "assets" / "data" / "targets"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

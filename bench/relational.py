@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import (
-    REPO_ROOT,
     csv_rows,
     limit_threads,
     logger,
@@ -23,6 +22,8 @@ from bench.common import (
     timed,
     write_results,
 )
+from gate_core.paths import DEFAULT_BACKBONE
+from gate_core.paths import EXAMPLES_DIR as TARGETS_DIR
 
 NAME = "relational"
 DESCRIPTION = "relational head: hidden-property RMSE with 0/1/2/all other labels known vs plain GATE; zero-training preview vs trained task addition; time to first preview"
@@ -39,12 +40,11 @@ HEAD_TRAINING = (
     "val",
     "train_config",
 )
-TARGETS_DIR = REPO_ROOT / "assets" / "data" / "targets"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--backbone", default=str(REPO_ROOT / "assets/backbone"))
+    add("--backbone", default=str(DEFAULT_BACKBONE))
     add("--head", help="relational head directory (default: <backbone>_relational)")
     add("--seeds", default="0,1,2", help="seeds of the random choice of 1 and 2 known labels")
     add("--bootstrap", type=int, default=300, help="paired bootstrap resamples over molecules")

@@ -32,6 +32,7 @@ from bench.common import (
     timed,
     write_results,
 )
+from gate_core.paths import BACKBONE_TABLE, DEFAULT_BACKBONE
 
 NAME = "scaling"
 DESCRIPTION = "scaling curves: add-task time/memory vs sources, n and existing tasks; pre-training step vs tasks (pairwise vs mean); predict and featurise throughput vs batch"
@@ -44,7 +45,6 @@ X_NAME = {  # curve → the name of its x (every point is one row of the long CS
     "featurize_vs_batch": "molecules",
 }
 CURVES = tuple(X_NAME)
-TABLE = REPO_ROOT / "assets" / "data" / "chemicals_properties.csv.gz"
 
 # grid of the full run (≈ 10–15 min on a 2-core CPU) and of --quick (tests / CI smoke)
 FULL = {
@@ -110,8 +110,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--curves", default=",".join(CURVES), help="comma-separated subset")
     parser.add_argument("--results-name", help="default: scaling, or scaling_cuda on CUDA")
-    parser.add_argument("--backbone", default=str(REPO_ROOT / "assets/backbone"))
-    parser.add_argument("--table", default=str(TABLE), help="pre-training long table")
+    parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
+    parser.add_argument("--table", default=str(BACKBONE_TABLE), help="pre-training long table")
     g = parser.add_argument_group("grid (defaults: the full run, or tiny ones with --quick)")
     for key, text in GRID_HELP.items():
         kind = int if isinstance(FULL[key], int) else str

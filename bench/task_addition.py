@@ -51,7 +51,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, csv_rows, limit_threads, md_table, write_results
+from bench.common import csv_rows, limit_threads, md_table, write_results
+from gate_core.paths import BACKBONE_TABLE, DEFAULT_BACKBONE
+from gate_core.paths import EXAMPLES_DIR as TARGETS_DIR
 
 NAME = "task_addition"
 MIN_PART = 10  # fewest test molecules for a seen/unseen part to be scored on its own
@@ -101,14 +103,13 @@ METHOD_LABELS = {
     "rf": "(f) RF on RDKit 2D",
     "lgbm": "(g) LightGBM on RDKit 2D",
 }
-TARGETS_DIR = REPO_ROOT / "assets" / "data" / "targets"
 SUMMARY_MAX_N = 300
 ADD_TASK_TARGET_SECONDS = 20.0
 THROUGHPUT_TARGET = 5000.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backbone", default=str(REPO_ROOT / "assets/backbone"))
+    parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
     parser.add_argument(
         "--results-name",
         default=NAME,
@@ -116,7 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--pretraining-table",
-        default=str(REPO_ROOT / "assets/data/chemicals_properties.csv.gz"),
+        default=str(BACKBONE_TABLE),
         help="long table whose molecules with a label of one of the backbone's tasks count as seen",
     )
     parser.add_argument(

@@ -7,7 +7,8 @@ result JSON, or one vocabulary in ``gate_app`` that ``bench`` imports) this one 
 results already stored, and those a colleague's older checkout writes, carry no labels, and one
 dict here covers them all. Each result's tables are rendered once, by its bench module, into
 ``<name>.md`` beside the JSON; the page shows that file rather than rendering the tables again.
-Nothing here imports torch or ``gate_core``, so the page stays fast.
+Nothing here imports torch or ``gate_core`` beyond its paths (no imports of its own), so the
+page stays fast.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from gate_core.paths import DEFAULT_BACKBONE
+
 RESULTS_ENV = "GATE_BENCH_RESULTS"
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = ROOT / "bench" / "results"
-SHIPPED_BACKBONE = ROOT / "assets" / "backbone"
 
 #: Results the report and the page expect, in their order, with the command that makes each.
 #: Any other ``<name>.json`` in the folder (e.g. a new ``task_addition_v2_physchem``) follows.
@@ -239,7 +241,7 @@ def _fingerprint(path: str, mtime_ns: int) -> str | None:
     return digest.hexdigest()[:16]
 
 
-def backbone_id(folder: Path = SHIPPED_BACKBONE) -> str | None:
+def backbone_id(folder: Path = DEFAULT_BACKBONE) -> str | None:
     """The shipped backbone's fingerprint without loading torch: the same hash as
     ``gate_core.models.fingerprint.backbone_fingerprint`` (a test keeps them equal)."""
     path = Path(folder) / "model.safetensors"
