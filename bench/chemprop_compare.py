@@ -743,12 +743,20 @@ def comparison(rows: list[dict], max_n: int = MAX_N) -> dict:
     intervals over targets, the best baseline re-chosen in every resample, win counts) and
     :func:`bench.stats.verdict` against the issue's goal ratio."""
     from bench.stats import compare_over_targets, verdict
+    from gate_core.data.builders.targets import TARGETS
 
     ran = {r["method"] for r in rows}
     gates = [m for m in GATE_METHODS if m in ran]
     baselines = [m for m in BASELINES if m in ran]
     methods = [*gates, *baselines]
-    out: dict = {"max_n": max_n, "goal_ratio": GOAL_RATIO, "methods": methods, "parts": {}}
+    groups = {TARGETS[t].group for t in {r["target"] for r in rows} if t in TARGETS}
+    out: dict = {
+        "max_n": max_n,
+        "goal_ratio": GOAL_RATIO,
+        "methods": methods,
+        "group": groups.pop() if len(groups) == 1 else "all",  # the targets' group, for summaries
+        "parts": {},
+    }
     for part in ("unseen", "all"):
         means = per_target_means(rows, methods, "regression", part, "nrmse", None, max_n)
         if not means or not baselines or not gates:

@@ -377,7 +377,8 @@ def per_target_means(
 
 
 def headline(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) -> dict:
-    """(e) learned λ against the best baseline, per target group × part of the test set, with
+    """(e) learned λ (and (d) uniform λ, the app's default) against the best baseline, per
+    target group × part of the test set, with
     bootstrap 95 % intervals over targets and win counts (:mod:`bench.stats`); regression on
     nRMSE (lower is better), classification on ROC-AUC (PR-AUC alongside)."""
     from bench.stats import compare_over_targets, paired_difference, verdict
@@ -414,6 +415,10 @@ def headline(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) -
                         entry["verdict"] = verdict(
                             entry["learned_vs_best_baseline"]["ratio_ci95"], GOAL_RATIO
                         )
+                if "uniform" in methods and baselines:  # the app's default, for the summary
+                    entry["uniform_vs_best_baseline"] = compare_over_targets(
+                        means, "uniform", baselines, higher_is_better=higher
+                    )
                 for other in ("uniform", "probe"):
                     if {"learned", other} <= set(methods):
                         entry[f"learned_minus_{other}"] = paired_difference(means, "learned", other)

@@ -3,7 +3,8 @@
 Why one function for the page and the report: this is the first thing both show, so it must say
 the same thing in both. It reads only what the results carry: each task-addition run's
 ``headline`` (per target group and test part, with bootstrap 95 % intervals over targets) and the
-chemprop comparison's means (which carry no interval; the table says so rather than invent one).
+chemprop comparison (its first run's means carry no interval; the table says so rather than
+invent one). The verdict is on the app's default, GATE with uniform λ, where a result has it.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from gate_app.bench_results import (
     size_sort_key,
 )
 
-#: GATE (learned λ: the figure the benchmark's verdict is on; uniform λ: the app's default),
-#: then the alternatives a chemist would otherwise use: column names kept short.
+#: GATE (uniform λ: the app's default, which the verdict is on; learned λ), then the
+#: alternatives a chemist would otherwise use: column names kept short.
 COLUMNS = {
-    "learned": "GATE",
-    "uniform": "GATE uniform λ (default)",
+    "uniform": "GATE (default: uniform λ)",
+    "learned": "GATE learned λ",
     "rf": "random forest",
     "lgbm": "LightGBM",
     "chemprop_finetuned": "chemprop fine-tuned",
@@ -38,6 +39,8 @@ GROUPS = {
 }
 PARTS = {"unseen": "new molecules", "all": "all test molecules"}
 RATIO = "GATE ÷ best alternative"
+#: Which GATE the verdict is on: the default where the result has it, else learned λ.
+VERDICT_ON = ("uniform", "learned")
 METRICS = {"regression": "nRMSE ↓", "classification": "ROC-AUC ↑"}
 EXPLAIN = (
     "**nRMSE** (↓ lower is better) is the test error divided by the spread (standard "
@@ -46,9 +49,9 @@ EXPLAIN = (
     "predicting the mean. **ROC-AUC** (↑, classification): 0.5 is chance, 1.0 perfect. Brackets: "
     "95 % bootstrap interval over targets; none where the result does not carry one. Test "
     "molecules come from scaffolds held out of training; *new molecules* are also absent from the "
-    "backbone's pre-training data. GATE is task addition with learned λ; *GATE uniform λ* is "
-    "the app's default (every source λ = 1), shown where the run has it; the alternatives get "
-    "the same training molecules."
+    "backbone's pre-training data. GATE is task addition with the app's default, uniform λ (every "
+    "source λ = 1); the verdict column compares it with the best alternative (with learned λ "
+    "where a run has no uniform λ, and says so); the alternatives get the same training molecules."
 )
 
 
@@ -61,12 +64,12 @@ def _value(mean: Any, ci: Any = None) -> str:
     return f"{m:.2f}"
 
 
-def _verdict(best: Any, ratio: Any, ci: Any, higher_is_better: bool) -> str:
+def _verdict(best: Any, ratio: Any, ci: Any, higher_is_better: bool, gate: str = "uniform") -> str:
     """'0.97 (0.91–1.04) × random forest: no clear difference' — in words from the interval."""
     r = num(ratio)
     if not best or r is None:
         return "no alternative in this run"
-    text = f"{r:.2f}"
+    text = f"{r:.2f}" if gate == "uniform" else f"learned λ: {r:.2f}"
     if not (
         isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in (num(ci[0]), num(ci[1]))
     ):
@@ -100,9 +103,13 @@ def _headline_rows(name: str, data: dict, shipped: str | None) -> list[dict[str,
             ]
             if part not in PARTS or (group == "all" and same):  # "all" = one group: said once
                 continue
-            comp = entry.get("learned_vs_best_baseline") or {}
+            gate = next((g for g in VERDICT_ON if entry.get(f"{g}_vs_best_baseline")), "learned")
+            comp = entry.get(f"{gate}_vs_best_baseline") or {}
             means = {**(entry.get("mean") or {}), **(comp.get("mean") or {})}
-            cis = comp.get("ci95") or {}
+            cis = {
+                **((entry.get("learned_vs_best_baseline") or {}).get("ci95") or {}),
+                **(comp.get("ci95") or {}),
+            }
             row = {
                 "data like yours": f"{GROUPS.get(group, group)}, {PARTS[part]} "
                 f"({entry.get('n_targets', '?')} targets)",
@@ -115,6 +122,7 @@ def _headline_rows(name: str, data: dict, shipped: str | None) -> list[dict[str,
                 comp.get("ratio_to_best"),
                 comp.get("ratio_ci95"),
                 task_type == "classification",
+                gate,
             )
             won = comp.get("targets_won")
             row["GATE wins"] = (
@@ -127,6 +135,8 @@ def _headline_rows(name: str, data: dict, shipped: str | None) -> list[dict[str,
 
 def _chemprop_rows(data: dict, shipped: str | None) -> list[dict[str, str]]:
     comp = data.get("comparison") or {}
+    if "parts" in comp:
+        return _chemprop_part_rows(data, shipped)
     by_size = comp.get("mean_nrmse_by_size") or {}
     rows = []
     for size, means in sorted(by_size.items(), key=lambda kv: size_sort_key(kv[0])):
@@ -147,6 +157,44 @@ def _chemprop_rows(data: dict, shipped: str | None) -> list[dict[str, str]]:
             ratios.get("best_baseline"), ratios.get("ratio_gate_to_best"), None, False
         )
         row["GATE wins"] = ""
+        row["from"] = _source("chemprop_compare", data, shipped)
+        rows.append(row)
+    return rows
+
+
+def _chemprop_part_rows(data: dict, shipped: str | None) -> list[dict[str, str]]:
+    """The chemprop comparison with a headline per test part (GATE vs RF, LightGBM, chemprop
+    single-task and CheMeleon-style fine-tuned, with intervals)."""
+    comp = data["comparison"]
+    sizes = ", ".join(str(s) for s in (data.get("grid") or {}).get("sizes") or [])
+    group = GROUPS.get(comp.get("group") or "all", comp.get("group"))
+    rows = []
+    for part, entry in comp["parts"].items():
+        if part not in PARTS:
+            continue
+        gate = next((g for g in VERDICT_ON if entry.get(f"{g}_vs_best_baseline")), None)
+        versus = entry.get(f"{gate}_vs_best_baseline") or {}
+        cis = {
+            **((entry.get("learned_vs_best_baseline") or {}).get("ci95") or {}),
+            **(versus.get("ci95") or {}),
+        }
+        row = {
+            "data like yours": f"{group}, {PARTS[part]} ({entry.get('n_targets', '?')} targets)",
+            "n": sizes,
+            "metric": METRICS["regression"],
+        }
+        row.update(
+            {c: _value((entry.get("mean") or {}).get(m), cis.get(m)) for m, c in COLUMNS.items()}
+        )
+        row[RATIO] = _verdict(
+            versus.get("best_baseline"),
+            versus.get("ratio_to_best"),
+            versus.get("ratio_ci95"),
+            False,
+            gate or "uniform",
+        )
+        won = versus.get("targets_won")
+        row["GATE wins"] = f"{won} of {versus.get('n_targets')} targets" if won is not None else ""
         row["from"] = _source("chemprop_compare", data, shipped)
         rows.append(row)
     return rows

@@ -144,11 +144,14 @@ def test_summary_comes_first_with_alternatives_and_intervals(monkeypatch, result
     assert len(rows) == 2  # the "all" group equals the drug-like one: said once; + chemprop n = 50
     row, chemprop = (dict(zip(header, r)) for r in rows)
     assert row["data like yours"] == "drug-like (ADME/PK), new molecules (3 targets)"
-    assert row["GATE"] == "0.70 (0.60–0.80)" and row["n"] == "50"
-    assert row["GATE uniform λ (default)"] == "0.69"  # the app's default, from the run's means
+    assert row["GATE learned λ"] == "0.70 (0.60–0.80)" and row["n"] == "50"
+    assert row["GATE (default: uniform λ)"] == "0.69"  # the app's default, from the run's means
     assert row["random forest"] == "0.78 (0.70–0.86)"
     assert row["LightGBM"] == "0.80 (0.70–0.90)"
-    assert row["GATE ÷ best alternative"] == "0.90 (0.80–0.99) × random forest: GATE better"
+    # this run has no uniform-λ comparison: the verdict is on learned λ, and says so
+    assert (
+        row["GATE ÷ best alternative"] == "learned λ: 0.90 (0.80–0.99) × random forest: GATE better"
+    )
     assert chemprop["chemprop fine-tuned"] == "0.71"
     assert "no interval stored" in chemprop["GATE ÷ best alternative"]
     assert "older backbone" in chemprop["from"]
@@ -229,3 +232,55 @@ def test_app_never_imports_bench_or_a_model():
         "sys.exit(int(not set(heavy) <= {'gate_core', 'gate_core.paths'}))"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_the_verdict_is_on_the_default_and_the_new_chemprop_comparison_is_summarised():
+    from gate_app.bench_summary import expectation_rows
+
+    result = headline_result("b")
+    entry = result["headline"]["regression"]["drug-like/unseen"]
+    uniform = {
+        "n_targets": 3,
+        "best_baseline": "lgbm",
+        "ratio_to_best": 1.02,
+        "ratio_ci95": [0.95, 1.1],
+        "targets_won": 1,
+        "mean": {"uniform": 0.69, "rf": 0.7, "lgbm": 0.68},
+        "ci95": {"uniform": [0.6, 0.8], "rf": [0.6, 0.8], "lgbm": [0.6, 0.75]},
+    }
+    entry["uniform_vs_best_baseline"] = uniform
+    chemprop = {
+        "benchmark": "chemprop_compare",
+        "machine": CPU,
+        "grid": {"sizes": [100], "targets": ["caco2"]},
+        "reference": {"backbone_id": "b"},
+        "comparison": {
+            "group": "drug-like",
+            "parts": {
+                "unseen": {
+                    "n_targets": 6,
+                    "mean": {"uniform": 0.8, "learned": 0.81, "chemprop_finetuned": 0.9},
+                    "uniform_vs_best_baseline": {
+                        **uniform,
+                        "n_targets": 6,
+                        "best_baseline": "chemprop_finetuned",
+                        "ratio_to_best": 0.89,
+                        "ratio_ci95": [0.8, 0.97],
+                        "targets_won": 5,
+                        "ci95": {"uniform": [0.7, 0.9]},
+                    },
+                }
+            },
+        },
+    }
+    rows = expectation_rows({"task_addition_v2": result, "chemprop_compare": chemprop}, "b")
+    first = rows[0]
+    assert first["GATE (default: uniform λ)"] == "0.69 (0.60–0.80)"
+    assert first["GATE ÷ best alternative"] == "1.02 (0.95–1.10) × LightGBM: no clear difference"
+    last = rows[-1]
+    assert last["data like yours"] == "drug-like (ADME/PK), new molecules (6 targets)"
+    assert last["chemprop fine-tuned"] == "0.90" and last["n"] == "100"
+    assert last["GATE ÷ best alternative"] == (
+        "0.89 (0.80–0.97) × chemprop fine-tuned: GATE better"
+    )
+    assert last["GATE wins"] == "5 of 6 targets"

@@ -77,6 +77,7 @@ def test_headline_splits_groups_and_parts():
     assert reg["drug-like/unseen"]["n_targets"] == 2 and "physchem/unseen" not in reg
     assert reg["all/all"]["n_targets"] == 3
     assert reg["all/all"]["learned_vs_best_baseline"]["ratio_to_best"] == pytest.approx(0.625)
+    assert reg["all/all"]["uniform_vs_best_baseline"]["ratio_to_best"] == pytest.approx(0.75)
     assert (
         reg["all/all"]["verdict"] == "met"
         and reg["all/all"]["learned_minus_uniform"]["a_lower_in"] == 3
