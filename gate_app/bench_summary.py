@@ -55,6 +55,10 @@ EXPLAIN = (
 )
 
 
+def _targets(n: Any) -> str:
+    return f"{n} target" if n == 1 else f"{n if n is not None else '?'} targets"
+
+
 def _value(mean: Any, ci: Any = None) -> str:
     m = num(mean)
     if m is None:
@@ -112,7 +116,7 @@ def _headline_rows(name: str, data: dict, shipped: str | None) -> list[dict[str,
             }
             row = {
                 "data like yours": f"{GROUPS.get(group, group)}, {PARTS[part]} "
-                f"({entry.get('n_targets', '?')} targets)",
+                f"({_targets(entry.get('n_targets'))})",
                 "n": sizes,
                 "metric": metric,
             }
@@ -143,7 +147,7 @@ def _chemprop_rows(data: dict, shipped: str | None) -> list[dict[str, str]]:
         ratios = (comp.get("by_size") or {}).get(size) or {}
         targets = len(comp.get("mean_nrmse_by_target") or {}) or "?"
         row = {
-            "data like yours": f"physical chemistry, all test molecules ({targets} targets)",
+            "data like yours": f"physical chemistry, all test molecules ({_targets(targets)})",
             "n": str(size),
             "metric": METRICS["regression"],
         }
@@ -153,8 +157,8 @@ def _chemprop_rows(data: dict, shipped: str | None) -> list[dict[str, str]]:
                 for m, c in COLUMNS.items()
             }
         )
-        row[RATIO] = _verdict(
-            ratios.get("best_baseline"), ratios.get("ratio_gate_to_best"), None, False
+        row[RATIO] = _verdict(  # the first run compared learned λ only
+            ratios.get("best_baseline"), ratios.get("ratio_gate_to_best"), None, False, "learned"
         )
         row["GATE wins"] = ""
         row["from"] = _source("chemprop_compare", data, shipped)
@@ -179,7 +183,7 @@ def _chemprop_part_rows(data: dict, shipped: str | None) -> list[dict[str, str]]
             **(versus.get("ci95") or {}),
         }
         row = {
-            "data like yours": f"{group}, {PARTS[part]} ({entry.get('n_targets', '?')} targets)",
+            "data like yours": f"{group}, {PARTS[part]} ({_targets(entry.get('n_targets'))})",
             "n": sizes,
             "metric": METRICS["regression"],
         }

@@ -618,3 +618,34 @@ def test_report_is_a_bench_command(tmp_path):
     assert main(args) == 0
     assert "Featurisation throughput" in (tmp_path / "doc.md").read_text()
     assert not (tmp_path / "results" / "featurization.csv").exists()
+
+
+def test_readme_table_is_replaced_between_its_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        f"# X\n\nbefore\n\n{report.README_START}\nold\n{report.README_END}\n\nafter\n"
+    )
+    assert report.update_readme(readme, "| a |\n|---|\n| 1 |") is True
+    text = readme.read_text()
+    assert f"{report.README_START}\n| a |\n|---|\n| 1 |\n{report.README_END}" in text
+    assert text.startswith("# X\n\nbefore") and text.endswith("after\n") and "old" not in text
+    assert report.update_readme(readme, "| a |\n|---|\n| 1 |") is False  # unchanged: not written
+    readme.write_text("# no markers\n")
+    with pytest.raises(ValueError, match="bench-summary"):
+        report.update_readme(readme, "| a |")
+
+
+def test_the_readme_shows_the_summary_of_the_stored_results():
+    """The README's headline table is the one the page and docs/benchmarks.md open with, from
+    bench/results: a result changed without `python -m bench report` fails here."""
+    from gate_app import bench_results as br
+    from gate_app.bench_summary import summary_table
+
+    results = {
+        name: data
+        for name in br.result_names(RESULTS_DIR)
+        if (data := br.read_json(RESULTS_DIR / f"{name}.json")) is not None
+    }
+    text = report.README.read_text()
+    block = text.split(report.README_START, 1)[1].split(report.README_END, 1)[0]
+    assert block.strip() == summary_table(results, br.backbone_id()).strip()
