@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, table, write_results
+from bench.common import REPO_ROOT, fmt, table, write_results
 from bench.stats import compare_over_targets, interval, rmse_bootstrap
 from gate_core.paths import DEFAULT_BACKBONE
 
@@ -257,13 +257,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 def _f(x: object, digits: int = 3) -> str:
-    return (
-        "–"
-        if x is None or (isinstance(x, float) and not np.isfinite(x))
-        else f"{x:.{digits}f}"
-        if isinstance(x, float)
-        else str(x)
-    )
+    return fmt(x, f".{digits}f", "–") if x is None or isinstance(x, float) else str(x)
 
 
 def markdown(r: dict) -> str:

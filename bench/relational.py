@@ -22,8 +22,8 @@ from bench.common import (
     timed,
     write_results,
 )
+from bench.task_addition import load_target  # one reader of the target tables
 from gate_core.paths import DEFAULT_BACKBONE
-from gate_core.paths import EXAMPLES_DIR as TARGETS_DIR
 
 NAME = "relational"
 DESCRIPTION = "relational head: hidden-property RMSE with 0/1/2/all other labels known vs plain GATE; zero-training preview vs trained task addition; time to first preview"
@@ -359,25 +359,6 @@ def oracle_pairwise_linear(instances, residual: np.ndarray, tasks: list[str]) ->
 # ---------------------------------------------------------------------------- (2) preview vs trained
 
 
-def _load_target(name: str):
-    import pandas as pd
-
-    from gate_core.data.builders.targets import TARGETS
-
-    path = TARGETS_DIR / f"{name}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing: build it with `python -m gate_core.data.builders`"
-        )
-    frame = pd.read_csv(path)
-    task_type = TARGETS[name].task_type if name in TARGETS else "regression"
-    return (
-        frame["smiles"].astype(str).tolist(),
-        frame["value"].to_numpy(dtype=np.float64),
-        task_type,
-    )
-
-
 def _metrics(task_type: str, y: np.ndarray, pred: np.ndarray, scale: float) -> dict:
     from gate_core.training.evaluate import classification_metrics, regression_metrics
 
@@ -398,7 +379,7 @@ def preview_section(backbone, studio_meta, head, head_meta, args, table_labels) 
 
     rows = []
     for name in _csv(args.preview_targets):
-        smiles, y, task_type = _load_target(name)
+        smiles, y, task_type = load_target(name)
         for seed in [int(s) for s in _csv(args.preview_seeds)]:
             pool, _, test = scaffold_split(
                 smiles, (1.0 - args.test_fraction, 0.0, args.test_fraction), seed
@@ -472,7 +453,7 @@ def time_to_first_preview(backbone, head_path, args) -> dict:
     from gate_core.relational.predict import preview_new_task
 
     name = _csv(args.preview_targets)[0]
-    smiles, y, task_type = _load_target(name)
+    smiles, y, task_type = load_target(name)
     rng = np.random.default_rng(7)
     pick = rng.permutation(len(smiles))
     support, query = pick[: args.preview_n], pick[args.preview_n : args.preview_n + 100]

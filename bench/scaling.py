@@ -46,58 +46,28 @@ X_NAME = {  # curve → the name of its x (every point is one row of the long CS
 }
 CURVES = tuple(X_NAME)
 
-# grid of the full run (≈ 10–15 min on a 2-core CPU) and of --quick (tests / CI smoke)
-FULL = {
-    "sources": "1,2,4,8,16",
-    "sizes": "50,200,1000,5000",
-    "existing": 8,
-    "tasks": "2,4,8,16",
-    "batch_sizes": "1,8,64,512,4096",
-    "featurize_sizes": "1,8,64,512,4096",
-    "add_molecules": 500,
-    "pretrain_molecules": 2000,
-    "pretrain_steps": 20,
-    "pretrain_warmup": 3,
-    "pretrain_batch_size": 64,
-    "max_calls": 256,
-    "ensemble": 5,
+#: grid option → (its value in the full run, with --quick, what it sets)
+GRID = {
+    "sources": ("1,2,4,8,16", "1,2", "source-task counts S for add_task_vs_sources"),
+    "sizes": ("50,200,1000,5000", "30,60", "training sizes n for add_task_vs_n"),
+    "existing": (8, 2, "tasks added one after another in add_task_vs_existing"),
+    "tasks": ("2,4,8,16", "2,4", "task counts T for pretrain_step_vs_tasks"),
+    "batch_sizes": ("1,8,64,512,4096", "1,16", "molecules per predict call"),
+    "featurize_sizes": ("1,8,64,512,4096", "1,16", "molecules per featurize call"),
+    "add_molecules": (500, 40, "molecules of --add-target"),
+    "pretrain_molecules": (2000, 64, "molecules of the pre-training step curve"),
+    "pretrain_steps": (20, 2, "timed steps per (T, form) point"),
+    "pretrain_warmup": (3, 1, "untimed steps before them"),
+    "pretrain_batch_size": (64, 16, "batch of a pre-training step"),
+    "max_calls": (256, 8, "predict/featurise points make at most this many calls"),
+    "ensemble": (5, 2, "K of every task addition"),
 }
-QUICK = {
-    "sources": "1,2",
-    "sizes": "30,60",
-    "existing": 2,
-    "tasks": "2,4",
-    "batch_sizes": "1,16",
-    "featurize_sizes": "1,16",
-    "add_molecules": 40,
-    "pretrain_molecules": 64,
-    "pretrain_steps": 2,
-    "pretrain_warmup": 1,
-    "pretrain_batch_size": 16,
-    "max_calls": 8,
-    "ensemble": 2,
-}
+FULL = {key: full for key, (full, _, _) in GRID.items()}  # ≈ 10–15 min on a 2-core CPU
+QUICK = {key: quick for key, (_, quick, _) in GRID.items()}  # tests / CI smoke
 # --quick trains each member for a few steps only, with the learned-ratio outer step still exercised
 QUICK_ADD_CONFIG = {"max_steps": 6, "warmup_steps": 2, "outer_every": 3, "eval_every": 3}
 # the task that predict_vs_batch times: K members, trained briefly (prediction cost does not depend on training length)
 PREDICT_TASK_CONFIG = {"max_steps": 20, "warmup_steps": 5, "outer_every": 5, "eval_every": 10}
-
-
-GRID_HELP = {  # grid option → what it sets; its default is FULL's value, or QUICK's with --quick
-    "sources": "source-task counts S for add_task_vs_sources",
-    "sizes": "training sizes n for add_task_vs_n",
-    "existing": "tasks added one after another in add_task_vs_existing",
-    "tasks": "task counts T for pretrain_step_vs_tasks",
-    "batch_sizes": "molecules per predict call",
-    "featurize_sizes": "molecules per featurize call",
-    "max_calls": "predict/featurise points make at most this many calls",
-    "add_molecules": "molecules of --add-target",
-    "ensemble": "K of every task addition",
-    "pretrain_molecules": "molecules of the pre-training step curve",
-    "pretrain_steps": "timed steps per (T, form) point",
-    "pretrain_warmup": "untimed steps before them",
-    "pretrain_batch_size": "batch of a pre-training step",
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,9 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
     parser.add_argument("--table", default=str(BACKBONE_TABLE), help="pre-training long table")
     g = parser.add_argument_group("grid (defaults: the full run, or tiny ones with --quick)")
-    for key, text in GRID_HELP.items():
-        kind = int if isinstance(FULL[key], int) else str
-        g.add_argument("--" + key.replace("_", "-"), type=kind, help=f"{text} (full: {FULL[key]})")
+    for key, (full, _, text) in GRID.items():
+        kind = int if isinstance(full, int) else str
+        g.add_argument("--" + key.replace("_", "-"), type=kind, help=f"{text} (full: {full})")
     g.add_argument("--sources-mode", choices=("subset", "exclude", "both"), default="both")
     g.add_argument("--add-target", default="huuskonen_logS", help="the task the curves add")
     g.add_argument("--n-property", default="Tm_K", help="--table property for add_task_vs_n")
