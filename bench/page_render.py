@@ -84,7 +84,7 @@ PAGES: list[tuple[str, str, list[dict]]] = [
             "/Latent_space",
             [("h1", "Latent space"), (PLOT, "UMAP of the common chart")],
         ),
-        ("Predict", "/Predict", [("h1", "Predict"), (".st-key-predict_smiles input",)]),
+        ("Predict", "/Predict", [("h1", "Predict"), (".st-key-predict_smiles textarea",)]),
         (
             "Tasks",
             "/Tasks",
@@ -94,7 +94,11 @@ PAGES: list[tuple[str, str, list[dict]]] = [
                 (".st-key-tasks_import button", "Import"),
             ],
         ),
-        ("Benchmarks", "/Benchmarks", [("h1", "Benchmarks"), (PLOT,), ("h2", "Relational head")]),
+        (
+            "Benchmarks",
+            "/Benchmarks",
+            [("h1", "Benchmarks"), (PLOT,), ('[data-testid="stExpander"]', "Machine, code")],
+        ),
     ]
 ]
 
@@ -219,11 +223,13 @@ def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dic
     from gate_core.api import GateStudio
     from gate_core.preview import PREVIEW_TEST_FRACTION
     from gate_core.transfer.addition import TaskAdditionConfig
+    from gate_core.transfer.ratios import RatioSettings
 
     elapsed = stopwatch()
     studio = GateStudio(backbone, data_dir)
     frame = pd.read_csv(REPO_ROOT / "tests" / "data" / "target_tiny.csv")
     config = TaskAdditionConfig(
+        ratios=RatioSettings(mode="learned"),  # learned λ: Transfer ratios draws its trajectory
         ensemble=args.ensemble,
         max_steps=args.max_steps,
         test_fraction=PREVIEW_TEST_FRACTION,  # the Add-a-task preview's held-out scaffolds
