@@ -1,28 +1,12 @@
 """chemprop v2 baselines on exactly the splits of ``bench/task_addition.py`` (issues #6 and #11).
 
-Two chemprop methods per (target, seed, n), next to GATE task addition (uniform λ, the app's
-default, and learned λ), the RDKit-descriptor random forest and LightGBM, whose numbers are read
-from the ``--reference`` task_addition JSON (not re-run):
-
-- ``chemprop_single``     chemprop's D-MPNN trained from scratch on the target alone, with every
-                          RDKit 2D descriptor as extra FFN input and an ensemble of 5 (GATE's K);
-- ``chemprop_finetuned``  CheMeleon-style: chemprop multi-task pre-trained on the backbone's own
-                          pre-training table and split (v2: the 48k-molecule corpus, its 16
-                          measured properties and 209 descriptor columns; never its scaffold-test
-                          molecules) under the backbone's wall-clock budget and thread count, then
-                          the ``--from-foundation`` route: that message passing + a new FFN head,
-                          all weights trained on the target (descriptors and ensemble as above).
-
-Test molecules are marked seen/unseen exactly as in the reference run (its ``seen`` block: the
-same pre-training table and corpus), and the headline is on unseen molecules.
-
-This module runs in the main venv. It (1) writes the splits as files — per cell the n training
-molecules cut into task_addition's early-stopping fold (``_val_split``, the fold its single-task and
-fine-tune methods use) plus the scaffold test set, and the pre-training table — into
-``--work-dir``; (2) runs ``bench/chemprop_runner.py`` under the bench venv's Python
-(``--bench-python``; chemprop pins another RDKit than gate_core) as subprocesses, ``--jobs`` at a
-time; (3) scores the predictions here with gate_core's metrics and writes
-``<results-name>.json`` / ``.csv`` / ``.md`` with the comparison at n ≤ 300.
+Two chemprop methods per (target, seed, n), ``chemprop_single`` (from scratch) and
+``chemprop_finetuned`` (pre-trained on the backbone's own table and split, then fine-tuned),
+next to GATE task addition, the random forest and LightGBM, whose rows are read from the
+``--reference`` task_addition JSON (not re-run); seen/unseen test molecules as in that run.
+This module (main venv) writes the splits and the pre-training table into ``--work-dir``, runs
+``bench/chemprop_runner.py`` under ``--bench-python`` (chemprop pins another RDKit) and scores
+its predictions with gate_core's metrics. Methods, budgets and commands: bench/README.md.
 """
 
 from __future__ import annotations
@@ -41,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, md_table, write_results
+from bench.common import REPO_ROOT, logger, md_table, write_results
 from bench.task_addition import (
     DEFAULT_TARGETS,
     GOAL_RATIO,
@@ -75,170 +59,44 @@ DEFAULT_REFERENCE = REPO_ROOT / "bench" / "results" / "task_addition.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--results-name",
-        default=NAME,
-        help="write <results-dir>/<name>.json/.md/.csv",
-    )
-    parser.add_argument(
-        "--targets",
-        default=",".join(DEFAULT_TARGETS),
-        help="comma-separated target names (assets/data/targets/<name>.csv)",
-    )
-    parser.add_argument(
-        "--sizes",
-        default="50,100,200,all",
-        help="training sizes n, comma-separated; 'all' = the whole training pool",
-    )
-    parser.add_argument(
-        "--seeds", default="0,1,2", help="split/subsample/model seeds, comma-separated"
-    )
-    parser.add_argument(
-        "--methods",
-        default=",".join(CHEMPROP_METHODS),
-        help=f"subset of {','.join(CHEMPROP_METHODS)}",
-    )
-    parser.add_argument(
-        "--test-fraction",
-        type=float,
-        default=0.2,
-        help="as task_addition: scaffold fraction held out as the test set",
-    )
-    parser.add_argument(
-        "--val-fraction",
-        type=float,
-        default=0.2,
-        help="as task_addition: early-stopping fraction of the n training molecules",
-    )
-    parser.add_argument(
-        "--st-epochs",
-        type=int,
-        default=60,
-        help="max epochs of chemprop_single (task_addition's single-task budget)",
-    )
-    parser.add_argument("--st-patience", type=int, default=10)
-    parser.add_argument(
-        "--ft-epochs",
-        type=int,
-        default=40,
-        help="max epochs of chemprop_finetuned (task_addition's fine-tune budget)",
-    )
-    parser.add_argument("--ft-patience", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument(
-        "--aggregation",
-        choices=("norm", "mean", "sum"),
-        default="norm",
-        help="chemprop aggregation of pre-training and single-task models (chemprop train's default: norm)",
-    )
-    parser.add_argument(
-        "--descriptors",
-        choices=("rdkit2d", "none"),
-        default="rdkit2d",
-        help="RDKit 2D descriptors as extra FFN input of every fit (GATE's h carries descriptors too)",
-    )
-    parser.add_argument(
-        "--ensemble",
-        type=int,
-        default=5,
-        help="chemprop models per method and cell, predictions averaged (GATE's K)",
-    )
-    parser.add_argument(
-        "--method-max-minutes", type=float, default=3.0, help="wall-clock cap of one chemprop fit"
-    )
-    parser.add_argument(
-        "--pretrain-epochs",
-        type=int,
-        default=30,
-        help="max epochs of the multi-task pre-training (the backbone's config: 30, patience 5; it ran 19)",
-    )
-    parser.add_argument("--pretrain-patience", type=int, default=5)
-    parser.add_argument("--pretrain-batch-size", type=int, default=64)
-    parser.add_argument(
-        "--pretrain-max-minutes",
-        type=float,
-        default=60.0,
-        help="wall-clock cap of the pre-training",
-    )
-    parser.add_argument(
-        "--pretrain-max-molecules",
-        type=int,
-        default=None,
-        help="seeded subsample of the pre-training table (smoke tests only)",
-    )
-    parser.add_argument(
-        "--pretrain-threads",
-        type=int,
-        default=None,
-        help="torch threads of the pre-training process (default: every core)",
-    )
-    parser.add_argument(
-        "--pretrain-only",
-        action="store_true",
-        help="write the pre-training table and pre-train (if not done yet), no fits",
-    )
-    parser.add_argument(
-        "--accelerator",
-        choices=("cpu", "gpu"),
-        default="cpu",
-        help="Lightning accelerator of the chemprop runs",
-    )
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="chemprop fits run at once (one subprocess per cell)"
-    )
-    parser.add_argument(
-        "--threads-per-job",
-        type=int,
-        default=1,
-        help="torch threads per fit (small graphs: 1 is fastest; fill the cores with --jobs)",
-    )
-    parser.add_argument(
-        "--bench-python",
-        default=str(DEFAULT_BENCH_PYTHON),
-        help="Python with chemprop (requirements-bench.txt); on a GPU box plain python3 may do",
-    )
-    parser.add_argument(
-        "--work-dir",
-        default=str(DEFAULT_WORK_DIR),
-        help="split files, pre-training table and model, per-cell runner outputs",
-    )
-    parser.add_argument(
-        "--reference",
-        default=str(DEFAULT_REFERENCE),
-        help="task_addition.json with the GATE learned and RF rows",
-    )
-    parser.add_argument(
-        "--backbone",
-        default=str(DEFAULT_BACKBONE),
-        help="backbone whose 16 properties and train/val split the pre-training uses",
-    )
-    parser.add_argument(
-        "--budget-minutes",
-        type=float,
-        default=0.0,
-        help="start no new cell after this many minutes (0: no limit)",
-    )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="keep the cells already in <results-dir>/chemprop_compare.json (same settings) and run the rest",
-    )
-    parser.add_argument(
-        "--shard",
-        default=None,
-        metavar="K/N",
-        help="run only every N-th cell with work left, starting at K (0-based); give each shard its own --results-dir",
-    )
-    parser.add_argument(
-        "--merge",
-        default=None,
-        metavar="DIR,...",
-        help="no training: merge the chemprop_compare.json of these dirs (shards) into <results-dir>/chemprop_compare.json",
-    )
+    add = parser.add_argument
+    add("--results-name", default=NAME, help="write <results-dir>/<name>.json/.md/.csv")
+    add("--targets", default=",".join(DEFAULT_TARGETS), help="comma-separated target names")
+    add("--sizes", default="50,100,200,all", help="training sizes n; 'all' = the whole pool")
+    add("--seeds", default="0,1,2", help="split/subsample/model seeds")
+    add("--methods", default=",".join(CHEMPROP_METHODS), help=", ".join(CHEMPROP_METHODS))
+    add("--test-fraction", type=float, default=0.2, help="as task_addition")
+    add("--val-fraction", type=float, default=0.2, help="as task_addition")
+    add("--st-epochs", type=int, default=60, help="max epochs of chemprop_single")
+    add("--st-patience", type=int, default=10)
+    add("--ft-epochs", type=int, default=40, help="max epochs of chemprop_finetuned")
+    add("--ft-patience", type=int, default=8)
+    add("--batch-size", type=int, default=32)
+    add("--aggregation", choices=("norm", "mean", "sum"), default="norm")
+    add("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d", help="extra FFN input")
+    add("--ensemble", type=int, default=5, help="models per method and cell (GATE's K)")
+    add("--method-max-minutes", type=float, default=3.0, help="wall-clock cap of one fit")
+    add("--pretrain-epochs", type=int, default=30, help="max epochs of the pre-training")
+    add("--pretrain-patience", type=int, default=5)
+    add("--pretrain-batch-size", type=int, default=64)
+    add("--pretrain-max-minutes", type=float, default=60.0, help="cap of the pre-training")
+    add("--pretrain-max-molecules", type=int, help="subsample of its table (smoke tests only)")
+    add("--pretrain-threads", type=int, help="torch threads of the pre-training (default: all)")
+    add("--pretrain-only", action="store_true", help="pre-train if not done yet, no fits")
+    add("--accelerator", choices=("cpu", "gpu"), default="cpu", help="Lightning accelerator")
+    add("--jobs", type=int, default=1, help="chemprop cells run at once")
+    add("--threads-per-job", type=int, default=1, help="torch threads per fit")
+    add("--bench-python", default=str(DEFAULT_BENCH_PYTHON), help="a Python with chemprop")
+    add("--work-dir", default=str(DEFAULT_WORK_DIR), help="splits, pre-training, runner outputs")
+    add("--reference", default=str(DEFAULT_REFERENCE), help="task_addition.json with GATE rows")
+    add("--backbone", default=str(DEFAULT_BACKBONE), help="whose table and split pre-train")
+    add("--budget-minutes", type=float, default=0.0, help="start no cell after (0: no limit)")
+    add("--resume", action="store_true", help="keep the finished cells, run the rest")
+    add("--shard", metavar="K/N", help="every N-th cell with work left from K")
+    add("--merge", metavar="DIR,...", help="no training: merge these result dirs' files")
 
 
-def _log(msg: str) -> None:
-    print(f"[chemprop_compare] {msg}", flush=True)
+_log = logger(NAME)
 
 
 def _finite(x: object) -> bool:

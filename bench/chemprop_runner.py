@@ -1,36 +1,14 @@
 """chemprop v2 side of ``bench/chemprop_compare.py``: multi-task pre-training and per-target fits.
 
-Runs in the bench venv (``.venv-bench``, ``requirements-bench.txt``) and imports only chemprop,
-torch, lightning, numpy and pandas — never ``gate_core``, whose RDKit differs from the one chemprop
-pins. Every input (SMILES, labels, folds) comes from files that ``chemprop_compare`` wrote in the
-main venv, so both sides see exactly the same molecules in the same folds.
-
-    python bench/chemprop_runner.py pretrain --table T.csv --out DIR [--epochs 30 --patience 5 ...]
-    python bench/chemprop_runner.py fit --data CELL.csv --out-dir DIR --methods chemprop_single,chemprop_finetuned
-                                        [--pretrained DIR/model.pt ...]
-
-``pretrain`` table: ``smiles``, ``fold`` (train | val) and one column per property (empty = unknown).
-It trains a multi-task D-MPNN with chemprop's defaults (bond messages, hidden 300, depth 3, norm
-aggregation, one 300-wide FFN layer, Noam-like learning rate 1e-4 → 1e-3 → 1e-4, targets scaled
-with chemprop's scaler, masked MSE), early-stopped on the val fold, and saves the best weights with
-``chemprop.models.save_model`` to ``DIR/model.pt`` (loadable with ``MPNN.load_from_file``) and a
-summary to ``DIR/pretrain.json``.
-
-``fit`` cell file: ``smiles``, ``value``, ``fold`` (train | val | test). Methods:
-
-- ``chemprop_single``: a fresh MPNN (same architecture) on the target alone;
-- ``chemprop_finetuned``: chemprop's ``--from-foundation <local model>`` route — the pre-trained
-  message passing and aggregation, a new FFN head for the target, every weight trained.
-
-Both early-stop on the val fold (best val loss restored) and predict the test fold; each writes
-``DIR/<method>.json`` with the test predictions, RMSE/MAE/R², epochs and wall seconds (training +
-prediction; featurisation is timed separately, as in ``bench/task_addition.py``).
-
-``--descriptors rdkit2d`` (the default) feeds every RDKit 2D descriptor of the molecule (computed by
-this venv's RDKit, standardised on the training fold) to the FFN next to the learned encoding, as
-chemprop's ``--features-generators`` / ``--descriptors-path`` do: GATE's representation carries
-descriptors too, so chemprop gets them as well. ``--ensemble K`` (default 5, as GATE's K) trains K
-models with seeds seed … seed + K − 1 on the same folds and averages their test predictions.
+Runs in the bench venv (``.venv-bench``) and imports only chemprop, torch, lightning, numpy and
+pandas, never ``gate_core``, whose RDKit differs from the one chemprop pins: every input (SMILES,
+labels, folds) comes from files ``chemprop_compare`` wrote, so both sides see the same molecules
+in the same folds. ``pretrain`` trains a multi-task MPNN with chemprop's defaults and saves it
+(``DIR/model.pt``, ``DIR/pretrain.json``); ``fit`` trains ``chemprop_single`` and/or
+``chemprop_finetuned`` (the ``--from-foundation`` route) on one cell file (smiles, value, fold),
+early-stopped on its val fold, with RDKit 2D descriptors as extra FFN input and an ensemble of
+``--ensemble`` seeds, and writes ``DIR/<method>.json`` with the test predictions and timings.
+Options: ``python bench/chemprop_runner.py {pretrain,fit} --help``; context: bench/README.md.
 """
 
 from __future__ import annotations

@@ -1,41 +1,12 @@
 """Task addition against the alternatives, side by side on the same splits (DESIGN §8, issue 11).
 
-For each target, seed and training size n, on exactly the same n training molecules and the
-same test set:
-
-(a) ``single_task``  a D-MPNN with the backbone's architecture trained from scratch on the target
-                     alone (``pretrain`` with one task and l_reg only);
-(b) ``probe``        the frozen backbone with a new head only: task addition with every transfer
-                     ratio at 0 (``RatioSettings(mode="off")``), same ensemble K as (d)/(e);
-(c) ``finetune``     the whole backbone encoder fine-tuned with a new head (``gate_core.training.finetune``);
-(d) ``uniform``      task addition, every transfer ratio λ_s = 1;
-(e) ``learned``      task addition with learned transfer ratios;
-(e') ``topk``        task addition with λ = 1 on the ``TOP_K`` sources of the same cell's (e) run
-                     (highest mean learned λ, learned on the training molecules only) and λ = 0 on
-                     the rest: does the learned ranking pick the sources worth keeping?
-(f) ``rf``           a random forest (500 trees) on every RDKit 2D descriptor;
-(g) ``lgbm``         LightGBM on the same descriptors, early-stopped on (a)/(c)'s validation fold.
-
-Protocol: ``scaffold_cluster_split`` of the whole target table (``--test-fraction`` of it; scaffold
-groups in a seeded random order, families too big for the test set broken into fingerprint
-clusters, so different seeds give different test sets) gives a training pool and a test set; the
-training set of size n is the first n of a seeded permutation of the pool (nested: the n = 50 set
-is inside the n = 100 set). Methods that need a validation fold carve it out of the n
-themselves: (a), (c) and (g) hold out the same ``--val-fraction`` at random; (b), (d), (e) use
-task addition's own K folds; (f) needs none. Featurisation is done once per target before any
-method is timed, so wall times compare training + prediction only; the ``speed`` section times
-featurisation separately, from cold caches.
-
-Every test molecule is marked *seen* (in the backbone's pre-training molecules, matched without
-stereo by :mod:`gate_core.data.seen`) or *unseen*, and every row is also scored on each part.
-The headline (:func:`headline`, statistics from :mod:`bench.stats`) is per target group
-(drug-like, physchem, both) and part (unseen first): mean nRMSE over targets with its bootstrap
-95 % interval, the ratio to the best baseline with its interval and the targets won; ROC-AUC and
-PR-AUC for the classification targets.
-
-Results are written after every cell (``task_addition.json`` / ``.md`` / ``.csv``), and
-``--budget-minutes`` stops starting new cells once exceeded, so a killed or budget-limited run
-keeps every finished cell and says which ran. ``--resume`` skips cells already in the JSON.
+For each target, seed and training size n, every method (``METHOD_LABELS``) trains on exactly
+the same n molecules and is scored on the same scaffold-cluster test set, on the whole of it and
+on its molecules the backbone did and did not see in pre-training; :func:`headline` compares
+(e) learned λ with the best baseline per target group and test part (:mod:`bench.stats`). The
+protocol, methods and options are in bench/README.md (``task_addition``). Results are written
+after every cell, so a killed or budget-stopped run keeps what it finished; ``--resume`` runs
+the rest, ``--shard``/``--merge`` split the grid over processes.
 """
 
 from __future__ import annotations
@@ -45,53 +16,39 @@ import math
 import os
 import platform
 import sys
-import time
 import traceback
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import csv_rows, limit_threads, md_table, write_results
+from bench.common import (
+    csv_rows,
+    limit_threads,
+    logger,
+    md_table,
+    stopwatch,
+    table,
+    timed,
+    write_results,
+)
 from gate_core.paths import BACKBONE_TABLE, DEFAULT_BACKBONE
 from gate_core.paths import EXAMPLES_DIR as TARGETS_DIR
 
 NAME = "task_addition"
 MIN_PART = 10  # fewest test molecules for a seen/unseen part to be scored on its own
 DESCRIPTION = "new-task test RMSE vs training size: task addition (learned/uniform ratios) vs single-task, probe, fine-tuning, RF; add-task time; prediction throughput"
-DRUG_LIKE_TARGETS = (
-    "caco2",
-    "pk_vdss",
-    "pk_cl",
-    "pk_fu",
-    "pk_thalf",
-    "logp_fluorinated",
-    "bbbp",
-    "clintox",
+DRUG_LIKE_TARGETS = tuple(
+    "caco2 pk_vdss pk_cl pk_fu pk_thalf logp_fluorinated bbbp clintox".split()
 )
 DEFAULT_TARGETS = (
     *DRUG_LIKE_TARGETS,
-    "freesolv",
-    "huuskonen_logS",
-    "fuel_cn",
-    "fuel_ysi",
-    "fuel_ron",
-    "pka_fluorinated",
-    "permittivity",
-    "Tflash_K",
-    "Hfus_kJmol",
-    "dipole_D",
-    "surface_tension_mNm",
-    "Tautoignition_K",
+    *"freesolv huuskonen_logS fuel_cn fuel_ysi fuel_ron pka_fluorinated permittivity".split(),
+    *"Tflash_K Hfus_kJmol dipole_D surface_tension_mNm Tautoignition_K".split(),
     "log_viscosity298_Pas",
 )
 METHODS = ("single_task", "probe", "finetune", "uniform", "learned", "topk", "rf", "lgbm")
 TOP_K = 5
-BASELINES = (
-    "single_task",
-    "finetune",
-    "rf",
-    "lgbm",
-)  # what GATE must beat; (b) probe is our own ablation
+BASELINES = ("single_task", "finetune", "rf", "lgbm")  # what GATE must beat; (b) is an ablation
 GOAL_RATIO = 0.85
 METHOD_LABELS = {
     "single_task": "(a) single-task D-MPNN",
@@ -109,127 +66,48 @@ THROUGHPUT_TARGET = 5000.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backbone", default=str(DEFAULT_BACKBONE))
-    parser.add_argument(
-        "--results-name",
-        default=NAME,
-        help="write <results-dir>/<name>.json/.md/.csv (e.g. task_addition_v1 for a run on another backbone)",
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--backbone", default=str(DEFAULT_BACKBONE))
+    add("--results-name", default=NAME, help="<results-dir>/<name>.json/.md/.csv")
+    add(
         "--pretraining-table",
         default=str(BACKBONE_TABLE),
-        help="long table whose molecules with a label of one of the backbone's tasks count as seen",
+        help="its labelled molecules count as seen",
     )
-    parser.add_argument(
-        "--corpus",
-        default="",
-        help="comma-separated files of further pre-training molecules, e.g. assets/data/corpus/smiles.txt (the corpus of computed source tasks): "
-        "*.txt one SMILES per line, else a CSV with a smiles or SMILES column; they count as seen too",
-    )
-    parser.add_argument(
-        "--targets",
-        default=",".join(DEFAULT_TARGETS),
-        help="comma-separated target names (assets/data/targets/<name>.csv)",
-    )
-    parser.add_argument(
-        "--sizes",
-        default="50,100,300",
-        help="training sizes n, comma-separated; 'all' = the whole training pool",
-    )
-    parser.add_argument(
-        "--seeds", default="0,1,2", help="split/subsample/model seeds, comma-separated"
-    )
-    parser.add_argument(
-        "--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}"
-    )
-    parser.add_argument(
-        "--budget-minutes",
-        type=float,
-        default=45.0,
-        help="start no new cell after this many minutes (0: no limit)",
-    )
-    parser.add_argument(
-        "--test-fraction",
-        type=float,
-        default=0.2,
-        help="scaffold fraction of each target held out as the test set",
-    )
-    parser.add_argument(
-        "--val-fraction",
-        type=float,
-        default=0.2,
-        help="fraction of the n training molecules that (a) and (c) hold out for early stopping",
-    )
-    parser.add_argument(
-        "--ensemble", type=int, default=5, help="K of task addition for (b), (d), (e)"
-    )
-    parser.add_argument("--st-epochs", type=int, default=60, help="max epochs of (a)")
-    parser.add_argument("--st-patience", type=int, default=10)
-    parser.add_argument("--st-batch-size", type=int, default=32)
-    parser.add_argument("--st-lr", type=float, default=1e-3)
-    parser.add_argument("--ft-epochs", type=int, default=40, help="max epochs of (c)")
-    parser.add_argument("--ft-patience", type=int, default=8)
-    parser.add_argument("--ft-batch-size", type=int, default=32)
-    parser.add_argument(
-        "--method-max-minutes",
-        type=float,
-        default=3.0,
-        help="wall-clock cap of one (a) or (c) training",
-    )
-    parser.add_argument("--rf-trees", type=int, default=500)
-    parser.add_argument(
-        "--rf-jobs", type=int, default=2, help="processes of (f) and threads of (g)"
-    )
-    parser.add_argument(
-        "--lgbm-rounds",
-        type=int,
-        default=2000,
-        help="most boosting rounds of (g); early stopping (patience 50) on the validation fold",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch/BLAS threads (default: every core this process may use)",
-    )
-    parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
-    parser.add_argument(
-        "--skip-speed", action="store_true", help="no add-task timing / throughput section"
-    )
-    parser.add_argument(
-        "--speed-only", action="store_true", help="only the add-task timing and throughput section"
-    )
-    parser.add_argument(
-        "--speed-target",
-        default="huuskonen_logS",
-        help="target whose molecules the timed 500-molecule task uses",
-    )
-    parser.add_argument("--speed-molecules", type=int, default=500)
-    parser.add_argument(
-        "--speed-repeats", type=int, default=1, help="cold-cache repeats of the timed task addition"
-    )
-    parser.add_argument("--throughput-molecules", type=int, default=5000)
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="keep the cells already in <results-dir>/task_addition.json (same backbone and settings) and run the rest",
-    )
-    parser.add_argument(
-        "--shard",
-        default=None,
-        metavar="K/N",
-        help="run only every N-th cell starting at K (0-based), e.g. on a many-core machine: one process per shard, each with its own --results-dir",
-    )
-    parser.add_argument(
-        "--merge",
-        default=None,
-        metavar="DIR,...",
-        help="no training: merge the task_addition.json of these result dirs (shards) into <results-dir>/task_addition.json",
-    )
+    add("--corpus", default="", help="comma-separated further pre-training molecules (seen too)")
+    add("--targets", default=",".join(DEFAULT_TARGETS), help="comma-separated target names")
+    add("--sizes", default="50,100,300", help="training sizes n; 'all' = the whole pool")
+    add("--seeds", default="0,1,2", help="split/subsample/model seeds")
+    add("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
+    add("--budget-minutes", type=float, default=45.0, help="start no cell after (0: no limit)")
+    add("--test-fraction", type=float, default=0.2, help="scaffold fraction held out as test")
+    add("--val-fraction", type=float, default=0.2, help="early-stopping fold of (a), (c), (g)")
+    add("--ensemble", type=int, default=5, help="K of task addition for (b), (d), (e)")
+    add("--st-epochs", type=int, default=60, help="max epochs of (a)")
+    add("--st-patience", type=int, default=10)
+    add("--st-batch-size", type=int, default=32)
+    add("--st-lr", type=float, default=1e-3)
+    add("--ft-epochs", type=int, default=40, help="max epochs of (c)")
+    add("--ft-patience", type=int, default=8)
+    add("--ft-batch-size", type=int, default=32)
+    add("--method-max-minutes", type=float, default=3.0, help="cap of one (a) or (c) training")
+    add("--rf-trees", type=int, default=500)
+    add("--rf-jobs", type=int, default=2, help="processes of (f) and threads of (g)")
+    add("--lgbm-rounds", type=int, default=2000, help="most boosting rounds of (g)")
+    add("--threads", type=int, help="torch/BLAS threads (default: every core)")
+    add("--device", help="cpu | cuda (default: cuda when available)")
+    add("--skip-speed", action="store_true", help="no add-task timing / throughput section")
+    add("--speed-only", action="store_true", help="only the add-task timing and throughput")
+    add("--speed-target", default="huuskonen_logS", help="target of the timed task addition")
+    add("--speed-molecules", type=int, default=500)
+    add("--speed-repeats", type=int, default=1, help="cold-cache repeats of the timed addition")
+    add("--throughput-molecules", type=int, default=5000)
+    add("--resume", action="store_true", help="keep the finished cells of the result, run the rest")
+    add("--shard", metavar="K/N", help="run only every N-th cell from K (own --results-dir each)")
+    add("--merge", metavar="DIR,...", help="no training: merge these result dirs' files")
 
 
-def _log(msg: str) -> None:
-    print(f"[task_addition] {msg}", flush=True)
+_log = logger(NAME)
 
 
 def _csv_list(text: str) -> list[str]:
@@ -748,17 +626,16 @@ def warm_features(ctx: dict, ts: TargetSplit) -> dict:
     from gate_core.data.featurize import featurize_molecules
     from gate_core.featurizers.descriptors import all_rdkit_descriptors
 
-    t0 = time.perf_counter()
-    featurize_molecules(ts.smiles, descriptors=ctx["backbone"].config.n_descriptors > 0)
-    graph_seconds = time.perf_counter() - t0
-    rdkit_seconds = 0.0
+    with timed() as t:
+        featurize_molecules(ts.smiles, descriptors=ctx["backbone"].config.n_descriptors > 0)
+    graph_seconds, rdkit_seconds = t.wall, 0.0
     if {"rf", "lgbm"} & set(ctx["methods"]):
-        t0 = time.perf_counter()
         cache = ctx["rdkit_descriptors"]
-        for s in ts.smiles:
-            if s not in cache:
-                cache[s] = all_rdkit_descriptors(Chem.MolFromSmiles(s))
-        rdkit_seconds = time.perf_counter() - t0
+        with timed() as t:
+            for s in ts.smiles:
+                if s not in cache:
+                    cache[s] = all_rdkit_descriptors(Chem.MolFromSmiles(s))
+        rdkit_seconds = t.wall
     return {
         "graph_and_fast_descriptor_seconds": graph_seconds,
         "all_rdkit_descriptor_seconds": rdkit_seconds,
@@ -785,20 +662,17 @@ def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) ->
             "device": ctx["device_label"],
             "host": platform.node(),
         }
-        t0, c0 = time.perf_counter(), time.process_time()
         try:
-            pred, info = RUNNERS[method](ctx, ts, smiles, y, inner, val)
-            row["wall_seconds"], row["cpu_seconds"] = (
-                time.perf_counter() - t0,
-                time.process_time() - c0,
-            )
+            with timed() as t:  # bound before the method runs: its time is kept if it fails
+                pred, info = RUNNERS[method](ctx, ts, smiles, y, inner, val)
+            row["wall_seconds"], row["cpu_seconds"] = t.wall, t.cpu
             pred = np.asarray(pred, dtype=np.float64)
             row.update(_metrics(ts.task_type, ts.y_test, pred, ts.test_std))
             row["n_test_seen"] = int(ts.seen.sum())
             row["parts"] = part_metrics(ts.task_type, ts.y_test, pred, ts.seen)
             row["info"] = info
         except Exception as exc:  # noqa: BLE001 - one failing method must not lose the cell
-            row["wall_seconds"] = time.perf_counter() - t0
+            row["wall_seconds"] = t.wall
             row["error"] = f"{type(exc).__name__}: {exc}"
             traceback.print_exc(file=sys.stderr)
         rows.append(row)
@@ -844,7 +718,7 @@ def measure_speed(ctx: dict) -> dict:
     task = None
     for r in range(args.speed_repeats):
         clear_feature_caches()
-        t0 = time.perf_counter()
+        elapsed = stopwatch()
         result = add_task(
             backbone,
             [smiles[i] for i in pick],
@@ -852,7 +726,7 @@ def measure_speed(ctx: dict) -> dict:
             f"speed_{args.speed_target}",
             TaskAdditionConfig(ratios=RatioSettings(mode="learned"), seed=r, task_type=task_type),
         )
-        wall = time.perf_counter() - t0
+        wall = elapsed()
         task = result.task
         runs.append(
             {
@@ -887,21 +761,20 @@ def measure_speed(ctx: dict) -> dict:
     )
     n = min(args.throughput_molecules, len(pool))
     mols = [pool[i] for i in np.random.default_rng(1).choice(len(pool), n, replace=False)]
-    clear_feature_caches()
-    t0 = time.perf_counter()
-    frame = task.predict(backbone, mols)
-    cold = time.perf_counter() - t0
-    warm = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        task.predict(backbone, mols)
-        warm.append(time.perf_counter() - t0)
     from gate_core.data.featurize import featurize_molecules
 
     clear_feature_caches()
-    t0 = time.perf_counter()
-    featurize_molecules(mols, descriptors=backbone.config.n_descriptors > 0)
-    featurize_only = time.perf_counter() - t0
+    with timed() as t:
+        frame = task.predict(backbone, mols)
+    cold, warm = t.wall, []
+    for _ in range(3):
+        with timed() as t:
+            task.predict(backbone, mols)
+        warm.append(t.wall)
+    clear_feature_caches()
+    with timed() as t:
+        featurize_molecules(mols, descriptors=backbone.config.n_descriptors > 0)
+    featurize_only = t.wall
     throughput = {
         "call": "AddedTask.predict(backbone, smiles) — parse, featurise, encoder, K heads, applicability domain",
         "molecules": n,
@@ -932,23 +805,10 @@ def measure_speed(ctx: dict) -> dict:
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    keys = (
-        "test_fraction",
-        "val_fraction",
-        "ensemble",
-        "st_epochs",
-        "st_patience",
-        "st_batch_size",
-        "st_lr",
-        "ft_epochs",
-        "ft_patience",
-        "ft_batch_size",
-        "method_max_minutes",
-        "rf_trees",
-        "rf_jobs",
-        "lgbm_rounds",
-    )
-    return {"split": "scaffold_cluster", **{k: getattr(args, k) for k in keys}}
+    """The options a resumed or merged run must share (its rows are comparable only then)."""
+    keys = "test_fraction val_fraction ensemble st_epochs st_patience st_batch_size st_lr"
+    keys += " ft_epochs ft_patience ft_batch_size method_max_minutes rf_trees rf_jobs lgbm_rounds"
+    return {"split": "scaffold_cluster", **{k: getattr(args, k) for k in keys.split()}}
 
 
 def _load_previous(path: Path, backbone_id: str, settings: dict) -> tuple[list[dict], dict | None]:
@@ -1074,7 +934,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     from gate_core.models.fingerprint import backbone_fingerprint
     from gate_core.training.distributed import select_device
 
-    started = time.perf_counter()
+    elapsed = stopwatch()
     threads = args.threads or len(os.sched_getaffinity(0))
     limit_threads(threads)
     targets, sizes, seeds, methods = (
@@ -1100,11 +960,9 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "methods": methods,
         "rdkit_descriptors": {},
     }
-    t0 = time.perf_counter()
-    seen_keys = seen_molecule_keys(args, backbone.task_names)
-    _log(
-        f"{len(seen_keys):,} pre-training molecules to mark test molecules seen ({time.perf_counter() - t0:.0f} s)"
-    )
+    with timed() as t:
+        seen_keys = seen_molecule_keys(args, backbone.task_names)
+    _log(f"{len(seen_keys):,} pre-training molecules to mark test molecules seen ({t.wall:.0f} s)")
     settings = _settings(args)
     results_dir = Path(args.results_dir)
     rows, speed = (
@@ -1160,7 +1018,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     }
 
     def save() -> tuple[Path, Path]:
-        state["wall_seconds"] = time.perf_counter() - started
+        state["wall_seconds"] = elapsed()
         state["summary"] = summarise(state["rows"], methods)
         state["headline"] = headline(state["rows"], methods)
         paths = write_results(
@@ -1174,7 +1032,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
     splits: dict[tuple[str, int], TargetSplit] = {}
     for i, (t, seed, size) in enumerate(cells):
-        if args.budget_minutes and (time.perf_counter() - started) / 60 > args.budget_minutes:
+        if args.budget_minutes and elapsed() / 60 > args.budget_minutes:
             state["grid"]["not_started"] = [list(c) for c in cells[i:]]
             state["status"] = (
                 f"stopped by the {args.budget_minutes:g}-minute budget: {len(cells) - i} of {len(cells)} cells not started"
@@ -1214,7 +1072,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             "test_seen": int(ts.seen.sum()),
         }
         _log(
-            f"cell {i + 1}/{len(cells)}: {t} seed {seed} n={size} ({(time.perf_counter() - started) / 60:.1f} min elapsed)"
+            f"cell {i + 1}/{len(cells)}: {t} seed {seed} n={size} ({elapsed() / 60:.1f} min elapsed)"
         )
         state["rows"].extend(run_cell(ctx, ts, size, todo))
         state["grid"]["ran"].append([t, seed, size])
@@ -1345,16 +1203,8 @@ def headline_markdown(h: dict | None) -> str:
             f"Regression targets, n ≤ {h['max_n']}: mean normalised RMSE (test RMSE / test-part std) over targets, each target the mean of its "
             "complete cells (seeds × sizes); 95 % intervals by bootstrap over targets; the best baseline is re-chosen in every resample. "
             f'Goal: ratio ≤ {h["goal_ratio"]} with the whole interval below it ("met"); "undecided" when the interval straddles it.\n',
-            md_table(
-                [
-                    "targets / test part",
-                    "targets",
-                    "(e) learned λ",
-                    "best baseline",
-                    "ratio (e) / best",
-                    "targets won by (e)",
-                    f"goal ≤ {h['goal_ratio']}",
-                ],
+            table(
+                f"targets / test part | targets | (e) learned λ | best baseline | ratio (e) / best | targets won by (e) | goal ≤ {h['goal_ratio']}",
                 rows,
             ),
             "",
@@ -1362,13 +1212,8 @@ def headline_markdown(h: dict | None) -> str:
     if diffs:
         out += [
             "Learned ratios (e), and the top-k sources they pick (e'), against uniform ratios and the frozen probe (negative = the first better):\n",
-            md_table(
-                [
-                    "targets / test part",
-                    "difference in nRMSE",
-                    "mean [95 % CI]",
-                    "targets where the first is lower",
-                ],
+            table(
+                "targets / test part | difference in nRMSE | mean [95 % CI] | targets where the first is lower",
                 diffs,
             ),
             "",
@@ -1400,15 +1245,8 @@ def headline_markdown(h: dict | None) -> str:
     if cls:
         out += [
             "Classification targets: ROC-AUC (higher is better), PR-AUC of (e) / the best baseline alongside:\n",
-            md_table(
-                [
-                    "targets / test part",
-                    "targets",
-                    "(e) learned λ ROC-AUC",
-                    "best baseline ROC-AUC",
-                    "targets won by (e)",
-                    "PR-AUC (e) / best",
-                ],
+            table(
+                "targets / test part | targets | (e) learned λ ROC-AUC | best baseline ROC-AUC | targets won by (e) | PR-AUC (e) / best",
                 cls,
             ),
             "",
@@ -1551,5 +1389,5 @@ Mean over targets of each target's mean over its cells; only cells where every m
 {_speed_text(state.get("speed"))}
 ## Learned transfer ratios (share of the total λ, mean over cells; top 3 sources)
 
-{md_table(["target", "cells", "top sources", "range over sources"], ratio_rows) if ratio_rows else "None yet."}
+{table("target | cells | top sources | range over sources", ratio_rows) if ratio_rows else "None yet."}
 {chr(10) + "Failed method runs: " + "; ".join(f"{r['target']}/{r['seed']}/{r['size']}/{r['method']}: {r['error']}" for r in errors) + chr(10) if errors else ""}"""
