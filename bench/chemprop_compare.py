@@ -19,13 +19,12 @@ import math
 import os
 import subprocess
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, logger, md_table, write_results
+from bench.common import REPO_ROOT, logger, md_table, stopwatch, write_results
 from bench.task_addition import (
     DEFAULT_TARGETS,
     GOAL_RATIO,
@@ -300,7 +299,7 @@ def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: di
                 f"pre-training chemprop on {len(table_info['tasks'])} properties ({args.accelerator}, {threads} threads) -> {out}"
             )
             out.mkdir(parents=True, exist_ok=True)
-            t0 = time.perf_counter()
+            elapsed = stopwatch()
             with open(out / "log.txt", "w") as log:
                 done = subprocess.run(
                     cmd, cwd=REPO_ROOT, env=_env(threads), stdout=log, stderr=subprocess.STDOUT
@@ -309,7 +308,7 @@ def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: di
                 raise RuntimeError(
                     f"chemprop pre-training failed (exit {done.returncode}); log: {out / 'log.txt'}\n{_tail(out / 'log.txt')}"
                 )
-            _log(f"pre-training done in {time.perf_counter() - t0:.0f} s")
+            _log(f"pre-training done in {elapsed():.0f} s")
         summary = json.loads(summary_path.read_text())
     keep = (
         "tasks",
@@ -409,7 +408,7 @@ def run_cell_subprocess(
     if pretrained:
         cmd += ["--pretrained", pretrained]
     timeout = 60 * (2 * args.method_max_minutes * len(methods) * args.ensemble + 5)
-    t0 = time.perf_counter()
+    elapsed = stopwatch()
     error = None
     with open(run_dir / "log.txt", "w") as log:
         try:
@@ -425,7 +424,7 @@ def run_cell_subprocess(
                 error = f"runner exit {done.returncode}"
         except subprocess.TimeoutExpired:
             error = f"runner killed after {timeout:.0f} s"
-    process_seconds = time.perf_counter() - t0
+    process_seconds = elapsed()
     out = {}
     for m in methods:
         path = run_dir / f"{m}.json"
@@ -688,7 +687,7 @@ def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
     state["reference_rows"] = ref_rows
     state["comparison"] = comparison([*state["rows"], *ref_rows])
     if state.get("started") is not None:
-        state["wall_seconds"] = time.perf_counter() - state["started"]
+        state["wall_seconds"] = state["started"]()
     payload = {k: v for k, v in state.items() if k not in ("started", "reference_path")}
     columns = (
         "target",
@@ -717,7 +716,7 @@ def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
     if args.merge:
         return merge(args)
-    started = time.perf_counter()
+    started = stopwatch()  # in the state; the saved JSON gets its reading as wall_seconds
     targets, sizes, seeds, methods = (
         _csv_list(args.targets),
         parse_sizes(args.sizes),
@@ -831,10 +830,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         queue = list(jobs_list)
         while queue or pending:
             while queue and len(pending) < jobs:
-                if (
-                    args.budget_minutes
-                    and (time.perf_counter() - started) / 60 > args.budget_minutes
-                ):
+                if args.budget_minutes and started() / 60 > args.budget_minutes:
                     state["grid"]["not_started"] = [list(j[0]) for j in queue]
                     state["status"] = (
                         f"stopped by the {args.budget_minutes:g}-minute budget: {len(queue)} cells not started"
