@@ -546,12 +546,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accelerator", choices=("cpu", "gpu"), default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch threads of this process")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--max-minutes",
-        type=float,
-        default=3.0,
-        help="wall-clock cap of one training (Lightning max_time)",
-    )
+    p.add_argument("--max-minutes", type=float, default=3.0, help="cap of one training (max_time)")
     # chemprop `train` defaults
     p.add_argument("--hidden", type=int, default=300)
     p.add_argument("--depth", type=int, default=3)
@@ -570,47 +565,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chemprop_runner", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pretrain", help="multi-task MPNN on the pre-training table")
-    p.add_argument(
-        "--table", required=True, help="CSV: smiles, fold (train|val), one column per property"
-    )
+    p.add_argument("--table", required=True, help="CSV: smiles, fold (train|val), properties")
     p.add_argument("--out", required=True, help="folder for model.pt and pretrain.json")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--patience", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument(
-        "--max-molecules",
-        type=int,
-        default=None,
-        help="seeded subsample of the table (smoke tests only)",
-    )
+    p.add_argument("--max-molecules", type=int, help="seeded subsample (smoke tests only)")
     _add_common(p)
     p.set_defaults(func=cmd_pretrain, max_minutes=60.0)
-    f = sub.add_parser(
-        "fit", help="single-task and/or fine-tuned fits on one (target, seed, n) cell"
-    )
+    f = sub.add_parser("fit", help="single-task and/or fine-tuned fits on one cell")
     f.add_argument("--data", required=True, help="CSV: smiles, value, fold (train|val|test)")
     f.add_argument("--out-dir", required=True, help="<method>.json go here")
     f.add_argument("--methods", default=",".join(METHODS))
-    f.add_argument(
-        "--pretrained", default=None, help="model.pt of `pretrain` (for chemprop_finetuned)"
-    )
+    f.add_argument("--pretrained", help="model.pt of `pretrain` (for chemprop_finetuned)")
     f.add_argument("--batch-size", type=int, default=32)
     f.add_argument("--st-epochs", type=int, default=60)
     f.add_argument("--st-patience", type=int, default=10)
     f.add_argument("--ft-epochs", type=int, default=40)
     f.add_argument("--ft-patience", type=int, default=8)
-    f.add_argument(
-        "--descriptors",
-        choices=("rdkit2d", "none"),
-        default="rdkit2d",
-        help="extra FFN input: every RDKit 2D descriptor, or none",
-    )
-    f.add_argument(
-        "--ensemble",
-        type=int,
-        default=5,
-        help="models per method (seeds seed … seed + K − 1), test predictions averaged",
-    )
+    f.add_argument("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d")
+    f.add_argument("--ensemble", type=int, default=5, help="models per method, averaged")
     _add_common(f)
     f.set_defaults(func=cmd_fit)
     return parser
