@@ -46,9 +46,17 @@ def test_task_training_set_side_by_side_with_in_domain_colours(run_page, add_tin
 
 
 def test_umap_projection(run_page):
+    import numpy as np
+
+    from gate_app.projection import fit_projection
+
+    # the first UMAP of a process compiles numba's kernels: minutes on a fresh venv with the CPU
+    # shared (CI), so that happens here, outside the page's timed run (same n, same code path)
+    points = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
+    fit_projection(points, "UMAP").transform(points[:2])
     at = run_page(PAGE, latent_method="PCA", latent_n=50)
     at.radio(key="latent_method").set_value("UMAP")
-    at.run(timeout=300)  # the first UMAP in a process compiles numba kernels
+    at.run(timeout=300)
     assert not at.exception
     figure = charts(at)["latent_plot"]
     assert "UMAP of the common chart" in figure["layout"]["title"]["text"]
