@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = ROOT / "bench" / "results"
 
 #: Results the report and the page expect, in their order, with the command that makes each.
-#: Any other ``<name>.json`` in the folder (e.g. a new ``task_addition_v2_physchem``) follows.
+#: Any other ``<name>.json`` in the folder follows.
 _DRUG_LIKE = (
     "--targets caco2,pk_vdss,pk_cl,pk_fu,pk_thalf,logp_fluorinated,bbbp,clintox "
     "--sizes 50 --skip-speed --threads 1 --rf-jobs 1"
@@ -47,12 +47,20 @@ COMMANDS: dict[str, str] = {
     "--sizes 100 --seeds 0,1,2 " + _V2_METHODS,
     "task_addition_v2_n300": _V2 + "--results-name task_addition_v2_n300 "
     "--targets caco2,bbbp,clintox --sizes 300 --seeds 0,1,2 " + _V2_METHODS,
+    "task_addition_v2_physchem": _V2 + "--results-name task_addition_v2_physchem --targets "
+    "freesolv,huuskonen_logS,fuel_cn,fuel_ysi,fuel_ron,pka_fluorinated,permittivity,Tflash_K,"
+    "Hfus_kJmol,dipole_D,surface_tension_mNm,Tautoignition_K,log_viscosity298_Pas --sizes 100 "
+    "--seeds 0,1,2 --methods uniform,rf,lgbm --skip-speed --threads 1 --rf-jobs 1 --device cpu "
+    "--budget-minutes 0",
     "task_addition_v2": "python -m bench task_addition --backbone assets/backbone "
     "--results-name task_addition_v2 --corpus assets/data/corpus/smiles.txt " + _DRUG_LIKE,
     "task_addition_v1": "python -m bench task_addition --backbone <backbone v1> "
     "--results-name task_addition_v1 " + _DRUG_LIKE,
     "task_addition": "python -m bench task_addition",
-    "chemprop_compare": "python -m bench chemprop_compare",
+    "chemprop_compare": "python -m bench chemprop_compare --targets caco2,pk_vdss,pk_cl,pk_fu,"
+    "pk_thalf,logp_fluorinated --sizes 100 --seeds 0,1,2 --reference "
+    "bench/results/task_addition_v2_n100.json --pretrain-max-minutes 75 --pretrain-threads 1 "
+    "--pretrain-epochs 40 --pretrain-patience 4 --jobs 2 --threads-per-job 1",
     "trust": "python -m bench trust --targets huuskonen_logS,caco2,freesolv,logp_fluorinated,"
     "pk_vdss --sizes 50,100,300 --seeds 0,1 --threads 1",
     "backbone_v2": "python -m bench backbone_v2",
