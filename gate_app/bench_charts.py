@@ -204,8 +204,43 @@ def task_addition_charts(name: str, data: dict) -> Charts:
     return out
 
 
+def chemprop_part_charts(parts: dict) -> Charts:
+    """Mean nRMSE of GATE and each baseline per test part, with its 95 % interval over targets."""
+    out: Charts = []
+    for part, entry in parts.items():
+        means = entry.get("mean") or {}
+        versus = (
+            entry.get("uniform_vs_best_baseline") or entry.get("learned_vs_best_baseline") or {}
+        )
+        cis = versus.get("ci95") or {}
+        names = list(means)
+        fig = go.Figure(
+            go.Bar(
+                x=[label(m) for m in names],
+                y=[num(means[m]) for m in names],
+                marker_color=[METHOD_COLOURS.get(m, GATE_COLOUR) for m in names],
+                text=[_short(num(means[m])) for m in names],
+                textposition="outside",
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [(cis[m][1] - means[m]) if m in cis else 0 for m in names],
+                    "arrayminus": [(means[m] - cis[m][0]) if m in cis else 0 for m in names],
+                },
+            )
+        )
+        fig.update_yaxes(title="mean nRMSE over targets (lower is better)", rangemode="tozero")
+        title = f"{'New' if part == 'unseen' else 'All'} test molecules: GATE vs each baseline"
+        out.append(
+            (f"bench_chemprop_{part}", _layout(fig, f"{title} ({entry.get('n_targets')} targets)"))
+        )
+    return out
+
+
 def chemprop_charts(name: str, data: dict) -> Charts:
     c = data.get("comparison") or {}
+    if "parts" in c:
+        return chemprop_part_charts(c["parts"])
     out: Charts = []
     ratio_to, target = c.get("ratio_gate_to") or {}, num(c.get("target_ratio"))
     if ratio_to:

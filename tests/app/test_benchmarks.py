@@ -284,3 +284,10 @@ def test_the_verdict_is_on_the_default_and_the_new_chemprop_comparison_is_summar
         "0.89 (0.80–0.97) × chemprop fine-tuned: GATE better"
     )
     assert last["GATE wins"] == "5 of 6 targets"
+    from gate_app.bench_charts import charts_for
+
+    ((key, figure),) = charts_for("chemprop_compare", chemprop)
+    assert key == "bench_chemprop_unseen"
+    bars = figure.to_dict()["data"][0]
+    assert list(bars["y"]) == [0.8, 0.81, 0.9]
+    assert list(bars["error_y"]["array"]) == pytest.approx([0.1, 0, 0])  # interval where stored
