@@ -61,6 +61,10 @@ COMMANDS: dict[str, str] = {
     "pk_thalf,logp_fluorinated --sizes 100 --seeds 0,1,2 --reference "
     "bench/results/task_addition_v2_n100.json --pretrain-max-minutes 75 --pretrain-threads 1 "
     "--pretrain-epochs 40 --pretrain-patience 4 --jobs 2 --threads-per-job 1",
+    "chemprop_compare_v1": "python -m bench chemprop_compare --backbone <backbone v1> "
+    "--reference bench/results/task_addition.json --results-name chemprop_compare_v1 "
+    "--descriptors none --ensemble 1 --sizes 50,100,200,all --seeds 0,1,2 "
+    "--pretrain-max-minutes 27 --jobs 2",
     "trust": "python -m bench trust --targets huuskonen_logS,caco2,freesolv,logp_fluorinated,"
     "pk_vdss --sizes 50,100,300 --seeds 0,1 --threads 1",
     "backbone_v2": "python -m bench backbone_v2",

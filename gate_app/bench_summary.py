@@ -137,10 +137,12 @@ def _headline_rows(name: str, data: dict, shipped: str | None) -> list[dict[str,
     return rows
 
 
-def _chemprop_rows(data: dict, shipped: str | None) -> list[dict[str, str]]:
+def _chemprop_rows(name: str, data: dict, shipped: str | None) -> list[dict[str, str]]:
+    """The chemprop comparison's rows; its first run (``chemprop_compare_v1``) stored means per n
+    without intervals, the later ones a headline per test part."""
     comp = data.get("comparison") or {}
     if "parts" in comp:
-        return _chemprop_part_rows(data, shipped)
+        return _chemprop_part_rows(name, data, shipped)
     by_size = comp.get("mean_nrmse_by_size") or {}
     rows = []
     for size, means in sorted(by_size.items(), key=lambda kv: size_sort_key(kv[0])):
@@ -161,12 +163,12 @@ def _chemprop_rows(data: dict, shipped: str | None) -> list[dict[str, str]]:
             ratios.get("best_baseline"), ratios.get("ratio_gate_to_best"), None, False, "learned"
         )
         row["GATE wins"] = ""
-        row["from"] = _source("chemprop_compare", data, shipped)
+        row["from"] = _source(name, data, shipped)
         rows.append(row)
     return rows
 
 
-def _chemprop_part_rows(data: dict, shipped: str | None) -> list[dict[str, str]]:
+def _chemprop_part_rows(name: str, data: dict, shipped: str | None) -> list[dict[str, str]]:
     """The chemprop comparison with a headline per test part (GATE vs RF, LightGBM, chemprop
     single-task and CheMeleon-style fine-tuned, with intervals)."""
     comp = data["comparison"]
@@ -199,7 +201,7 @@ def _chemprop_part_rows(data: dict, shipped: str | None) -> list[dict[str, str]]
         )
         won = versus.get("targets_won")
         row["GATE wins"] = f"{won} of {versus.get('n_targets')} targets" if won is not None else ""
-        row["from"] = _source("chemprop_compare", data, shipped)
+        row["from"] = _source(name, data, shipped)
         rows.append(row)
     return rows
 
@@ -208,13 +210,13 @@ def expectation_rows(results: dict[str, dict], shipped: str | None) -> list[dict
     """One row per (result, target group, test part or n): GATE and each alternative.
 
     Task-addition results come first (newest backbone first, as named), then the chemprop
-    comparison; columns no row fills are dropped.
+    comparisons (the current one, then its first run); columns no row fills are dropped.
     """
     rows: list[dict[str, str]] = []
     for name in sorted((n for n in results if n.startswith("task_addition")), reverse=True):
         rows += _headline_rows(name, results[name], shipped)
-    if "chemprop_compare" in results:
-        rows += _chemprop_rows(results["chemprop_compare"], shipped)
+    for name in sorted(n for n in results if n.startswith("chemprop_compare")):
+        rows += _chemprop_rows(name, results[name], shipped)
     used = [c for c in dict.fromkeys(k for r in rows for k in r) if any(r.get(c) for r in rows)]
     return [{c: r.get(c, "") for c in used} for r in rows]
 
@@ -226,9 +228,7 @@ def gaps(results: dict[str, dict], shipped: str | None) -> list[str]:
         out.append("No task-addition result with a headline yet: `python -m bench task_addition`.")
     if "chemprop_compare" not in results:
         out.append("No chemprop comparison yet: `python -m bench chemprop_compare`.")
-    for name in sorted(
-        n for n in results if n.startswith("task_addition") or n == "chemprop_compare"
-    ):
+    for name in sorted(n for n in results if n.startswith(("task_addition", "chemprop_compare"))):
         note = backbone_note(name, results[name], shipped)
         if note and "older backbone" in note:
             out.append(f"`{name}`: {note}")
