@@ -55,6 +55,15 @@ EXPLAIN = (
 )
 
 
+def _comparison(entry: dict) -> tuple[str, dict, dict]:
+    """Which GATE the verdict is on (:data:`VERDICT_ON`), its comparison with the best baseline,
+    and every method's 95 % interval the entry stores (either comparison's)."""
+    gate = next((g for g in VERDICT_ON if entry.get(f"{g}_vs_best_baseline")), "learned")
+    versus = entry.get(f"{gate}_vs_best_baseline") or {}
+    learned = (entry.get("learned_vs_best_baseline") or {}).get("ci95") or {}
+    return gate, versus, {**learned, **(versus.get("ci95") or {})}
+
+
 def _targets(n: Any) -> str:
     return f"{n} target" if n == 1 else f"{n if n is not None else '?'} targets"
 
@@ -107,13 +116,8 @@ def _headline_rows(name: str, data: dict, shipped: str | None) -> list[dict[str,
             ]
             if part not in PARTS or (group == "all" and same):  # "all" = one group: said once
                 continue
-            gate = next((g for g in VERDICT_ON if entry.get(f"{g}_vs_best_baseline")), "learned")
-            comp = entry.get(f"{gate}_vs_best_baseline") or {}
+            gate, comp, cis = _comparison(entry)
             means = {**(entry.get("mean") or {}), **(comp.get("mean") or {})}
-            cis = {
-                **((entry.get("learned_vs_best_baseline") or {}).get("ci95") or {}),
-                **(comp.get("ci95") or {}),
-            }
             row = {
                 "data like yours": f"{GROUPS.get(group, group)}, {PARTS[part]} "
                 f"({_targets(entry.get('n_targets'))})",
@@ -178,12 +182,7 @@ def _chemprop_part_rows(name: str, data: dict, shipped: str | None) -> list[dict
     for part, entry in comp["parts"].items():
         if part not in PARTS:
             continue
-        gate = next((g for g in VERDICT_ON if entry.get(f"{g}_vs_best_baseline")), None)
-        versus = entry.get(f"{gate}_vs_best_baseline") or {}
-        cis = {
-            **((entry.get("learned_vs_best_baseline") or {}).get("ci95") or {}),
-            **(versus.get("ci95") or {}),
-        }
+        gate, versus, cis = _comparison(entry)
         row = {
             "data like yours": f"{group}, {PARTS[part]} ({_targets(entry.get('n_targets'))})",
             "n": sizes,
@@ -197,7 +196,7 @@ def _chemprop_part_rows(name: str, data: dict, shipped: str | None) -> list[dict
             versus.get("ratio_to_best"),
             versus.get("ratio_ci95"),
             False,
-            gate or "uniform",
+            gate,
         )
         won = versus.get("targets_won")
         row["GATE wins"] = f"{won} of {versus.get('n_targets')} targets" if won is not None else ""
