@@ -460,11 +460,7 @@ def test_learned_mode_leaves_out_the_sources_the_backbone_cannot_predict(
         target_frame["smiles"].tolist(),
         target_frame["value"].tolist(),
         "t",
-        TaskAdditionConfig(
-            ratios=RatioSettings(mode="learned", pinned={"logKow": 0.5}),
-            ensemble=2,
-            max_steps=40,
-        ),
+        _config(ratios=RatioSettings(mode="learned", pinned={"logKow": 0.5})),
     )
     meta = result.task.metadata
     ratios = meta["ratios"]
