@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,6 +290,25 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
 def table(header: str, rows: Sequence[Sequence[Any]]) -> str:
     """:func:`md_table` with the header as Markdown writes it, ``"page | warm s | cold s"``."""
     return md_table([h.strip() for h in header.split("|")], rows)
+
+
+def cells(record: dict, keys: str) -> list[Any]:
+    """One table row from ``record``, its columns named by the space-separated ``keys``: ``key``
+    gives the value as it is (None where missing), ``key:spec`` formats it with :func:`fmt`, and
+    ``a.b`` reads ``record["a"]["b"]``. Why: a table becomes a header and a column list."""
+    row = []
+    for item in keys.split():
+        path, _, spec = item.partition(":")
+        value: Any = record
+        for key in path.split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        row.append(fmt(value, spec) if spec else value)
+    return row
+
+
+def records_table(header: str, keys: str, records: Iterable[dict]) -> str:
+    """:func:`table` of one row per record, its columns given by :func:`cells`' ``keys``."""
+    return table(header, [cells(r, keys) for r in records])
 
 
 def limit_threads(n: int) -> None:

@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from bench.common import (
     fmt,
     limit_threads,
     logger,
+    records_table,
     stopwatch,
     table,
     timed,
@@ -126,11 +128,8 @@ def flat_check(x: list[float], y: list[float], tolerance: float = 0.2) -> dict[s
         "n_points": len(x_arr),
         "tolerance": tolerance,
         "criterion": "fitted change over the range ≤ +tolerance",
-        "slope": None,
-        "intercept": None,
-        "relative_change_first_to_last": None,
-        "raw_relative_change": None,
-        "flat": None,
+        **dict.fromkeys(("slope", "intercept", "relative_change_first_to_last")),
+        **dict.fromkeys(("raw_relative_change", "flat")),
     }
     if len(x_arr) != len(y_arr):
         raise ValueError("x and y must have the same length")
@@ -168,36 +167,21 @@ def long_rows(curves: dict[str, list[dict]], device: str) -> list[dict]:
     """Long CSV rows (curve, x_name, x, metric, value, device): one per numeric field of each point;
     nested dicts become dotted metric names (``excluded.wall_seconds``), lists and text are left out."""
 
-    def numeric(prefix: str, point: dict) -> list[tuple[str, float]]:
-        out = []
+    def numeric(prefix: str, point: dict) -> Iterator[tuple[str, float]]:
         for key, value in point.items():
             if isinstance(value, dict):
-                out += numeric(f"{prefix}{key}.", value)
-            elif (
-                isinstance(value, (int, float))
-                and not isinstance(value, bool)
-                and value is not None
-            ):
-                out.append((prefix + key, value))
-        return out
+                yield from numeric(f"{prefix}{key}.", value)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                yield prefix + key, value
 
-    rows = []
-    for curve, points in curves.items():
-        x_name = X_NAME[curve]
-        for point in points:
-            for metric, value in numeric("", point):
-                if metric != x_name:
-                    rows.append(
-                        {
-                            "curve": curve,
-                            "x_name": x_name,
-                            "x": point[x_name],
-                            "metric": metric,
-                            "value": value,
-                            "device": point.get("device", device),
-                        }
-                    )
-    return rows
+    return [
+        {"curve": curve, "x_name": X_NAME[curve], "x": point[X_NAME[curve]], "metric": metric}
+        | {"value": value, "device": point.get("device", device)}
+        for curve, points in curves.items()
+        for point in points
+        for metric, value in numeric("", point)
+        if metric != X_NAME[curve]
+    ]
 
 
 # ------------------------------------------------------------------------------ pre-training step
@@ -278,17 +262,13 @@ def subset_backbone(backbone, names: list[str]):  # noqa: ANN001, ANN201 - GATEM
     return model.to(device).eval()
 
 
-def _add_config(spec: dict):
+def _add_config(task_type: str | None, ensemble: int, config: dict, excluded: Any = ()):  # noqa: ANN202 - TaskAdditionConfig
     from gate_core.transfer.addition import TaskAdditionConfig
     from gate_core.transfer.ratios import RatioSettings
 
-    ratios = RatioSettings(mode="learned", excluded=list(spec.get("excluded", [])))
+    ratios = RatioSettings(mode="learned", excluded=list(excluded))
     return TaskAdditionConfig(
-        ratios=ratios,
-        seed=0,
-        task_type=spec.get("task_type"),
-        ensemble=spec["ensemble"],
-        **spec.get("config", {}),
+        ratios=ratios, seed=0, task_type=task_type, ensemble=ensemble, **config
     )
 
 
@@ -299,12 +279,6 @@ def _steps_summary(result) -> dict:  # noqa: ANN001 - TaskAdditionResult
         "total_steps": int(sum(steps)),
         "train_seconds_per_step": result.timings["train_seconds"] / max(1, sum(steps)),
     }
-
-
-def clear_feature_caches() -> None:
-    from bench.task_addition import clear_feature_caches as clear
-
-    clear()
 
 
 def _load_add_target(name: str, molecules: int) -> tuple[list[str], list[float], str]:
@@ -318,10 +292,9 @@ def _load_add_target(name: str, molecules: int) -> tuple[list[str], list[float],
     return [smiles[i] for i in pick], [float(y[i]) for i in pick], task_type
 
 
-def _distinct_table_smiles(table: str) -> list[str]:
-    import pandas as pd
-
-    return sorted(pd.read_csv(table, usecols=["smiles"])["smiles"].astype(str).unique())
+def _outcome(r: dict, text: str) -> str:
+    """A point's log line: ``text`` filled in from its result, or its error."""
+    return r["error"] if "error" in r else text.format(**r)
 
 
 # ---------------------------------------------------------------------------------------- workers
@@ -339,11 +312,11 @@ def _worker_add_task(spec: dict) -> dict:
         backbone = subset_backbone(backbone, spec["sources"])
     for p in backbone.parameters():
         p.requires_grad_(False)
-    config = _add_config(spec)
-    smiles, values = spec["smiles"], spec["values"]
+    excluded = spec.get("excluded", [])
+    config = _add_config(spec.get("task_type"), spec["ensemble"], spec["config"], excluded)
     load = os.getloadavg()[0]
     with PeakMemory(device) as mem, timed(device) as t:
-        result = add_task(backbone, smiles, values, spec["name"], config)
+        result = add_task(backbone, spec["smiles"], spec["values"], spec["name"], config)
     featurize, train = result.timings["featurize_seconds"], result.timings["train_seconds"]
     return {
         "wall_seconds": t.wall,
@@ -355,7 +328,7 @@ def _worker_add_task(spec: dict) -> dict:
         **_steps_summary(result),
         **mem.result,
         "sources_computed": len(backbone.task_names),
-        "sources_active": len(backbone.task_names) - len(config.ratios.excluded),
+        "sources_active": len(backbone.task_names) - len(excluded),
         "n_train": result.task.metadata["n_train"],
     }
 
@@ -368,38 +341,34 @@ def _worker_pretrain_step(spec: dict) -> dict:
     from gate_core.models.gate import TaskInfo
     from gate_core.training.pretrain import PretrainConfig
 
-    with open(spec["features"], "rb") as handle:
-        data = pickle.load(handle)
-    t = spec["n_tasks"]
+    data = pickle.loads(Path(spec["features"]).read_bytes())
+    t, warmup = spec["n_tasks"], spec["warmup"]
     y = data["Y"][:, :t]
     y_scaler, d_scaler = StandardScaler.fit(y), StandardScaler.fit(data["descriptors"])
     dataset = MoleculeDataset(data["graphs"], data["descriptors"], y_scaler.transform(y))
     config = PretrainConfig(batch_size=spec["batch_size"], seed=0)
     tasks = [TaskInfo(name) for name in data["tasks"][:t]]
-    batches = step_batches(len(dataset), spec["batch_size"], spec["warmup"] + spec["steps"])
+    batches = step_batches(len(dataset), spec["batch_size"], warmup + spec["steps"])
     run = build_form(config, tasks, y_scaler, d_scaler, spec["form"], spec["device"])
-    seconds, cpu_seconds = [], []
     load = os.getloadavg()[0]
     with PeakMemory(spec["device"]) as mem:
-        for i, index in enumerate(batches):
-            with timed(spec["device"]) as t:
+        timings = []
+        for index in batches:
+            with timed(spec["device"]) as step:
                 gate_step(run, dataset, index)
-            if i >= spec["warmup"]:
-                seconds.append(t.wall)
-                cpu_seconds.append(t.cpu)
+            timings.append(step)
+    seconds = [s.wall for s in timings[warmup:]]
     median = statistics.median(seconds)
     return {
         "step_ms": 1000 * median,
-        "step_cpu_ms": 1000 * statistics.median(cpu_seconds),
+        "step_cpu_ms": 1000 * statistics.median(s.cpu for s in timings[warmup:]),
         "load_1min": load,
         "step_ms_p10": 1000 * float(np.percentile(seconds, 10)),
         "step_ms_p90": 1000 * float(np.percentile(seconds, 90)),
         "mol_per_s": spec["batch_size"] / median,
         "steps": len(seconds),
         **mem.result,
-        "labels_in_timed_batches": int(
-            sum(int(dataset.mask[idx].sum()) for idx in batches[spec["warmup"] :])
-        ),
+        "labels_in_timed_batches": int(sum(int(dataset.mask[i].sum()) for i in batches[warmup:])),
     }
 
 
@@ -422,12 +391,7 @@ def run_worker(spec: dict, work_dir: Path, timeout: float) -> dict:
     out_path = spec_path[:-5] + ".out.json"
     Path(spec_path).write_text(json.dumps(spec))
     threads = str(spec["threads"])
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": threads,
-        "MKL_NUM_THREADS": threads,
-        "OPENBLAS_NUM_THREADS": threads,
-    }
+    env = os.environ | {f"{lib}_NUM_THREADS": threads for lib in ("OMP", "MKL", "OPENBLAS")}
     elapsed = stopwatch()
     try:
         done = subprocess.run(
@@ -481,8 +445,8 @@ def _add_spec(ctx: dict, name: str, task_type: str | None, **data: Any) -> dict:
 
 
 def curve_add_task_vs_sources(ctx: dict) -> list[dict]:
-    args, g = ctx["args"], ctx["grid"]
-    names = ctx["source_names"]
+    args, g, names = ctx["args"], ctx["grid"], ctx["source_names"]
+    mode = args.sources_mode
     smiles, values, task_type = _load_add_target(args.add_target, g["add_molecules"])
     base = _add_spec(ctx, f"scaling_{args.add_target}", task_type, smiles=smiles, values=values)
     points = []
@@ -492,30 +456,21 @@ def curve_add_task_vs_sources(ctx: dict) -> list[dict]:
             continue
         point: dict[str, Any] = {"n_sources": k, "n": len(smiles)}
         variants = []
-        if args.sources_mode in ("subset", "both"):
+        if mode in ("subset", "both"):
             variants.append(("subset", {"sources": names[:k]} if k < len(names) else {}))
-        if args.sources_mode in ("exclude", "both") and (
-            k < len(names) or args.sources_mode == "exclude"
-        ):
+        if mode == "exclude" or (mode == "both" and k < len(names)):
             variants.append(("exclude", {"excluded": names[k:]}))
         for how, extra in variants:
             r = measure(ctx, {**base, **extra})
-            if how == "subset" or args.sources_mode == "exclude":
-                point.update(r)
-                point["sources_via"] = how
+            if how == "subset" or mode == "exclude":
+                point.update(r, sources_via=how)
             else:
                 point["excluded"] = {k: r[k] for k in EXCLUDED_KEYS if r.get(k) is not None}
-            _log(
-                f"sources: S = {k} ({how}): "
-                + (
-                    r["error"]
-                    if "error" in r
-                    else f"{r['wall_seconds']:.1f} s, peak +{r['peak_memory_mb']:.0f} MB, {r['total_steps']} steps"
-                )
-            )
-        if args.sources_mode == "both" and k == len(names):
+            done = "{wall_seconds:.1f} s, peak +{peak_memory_mb:.0f} MB, {total_steps} steps"
+            _log(f"sources: S = {k} ({how}): " + _outcome(r, done))
+        if mode == "both" and k == len(names):  # nothing to exclude: the full backbone
             point["excluded"] = {k: point[k] for k in EXCLUDED_KEYS if point.get(k) is not None}
-            point["excluded"]["same_run_as_subset"] = True  # nothing to exclude: the full backbone
+            point["excluded"]["same_run_as_subset"] = True
         points.append(point)
     return points
 
@@ -539,23 +494,11 @@ def curve_add_task_vs_n(ctx: dict) -> list[dict]:
             _log(f"n: {n} skipped, {args.n_property} has {len(table)} distinct molecules")
             continue
         idx = np.sort(order[:n])
-        r = measure(
-            ctx,
-            {
-                **base,
-                "smiles": [table.smiles[i] for i in idx],
-                "values": [float(table.Y[i, 0]) for i in idx],
-            },
-        )
+        smiles, values = [table.smiles[i] for i in idx], [float(table.Y[i, 0]) for i in idx]
+        r = measure(ctx, {**base, "smiles": smiles, "values": values})
         points.append({"n": n, **r})
-        _log(
-            f"n = {n}: "
-            + (
-                r["error"]
-                if "error" in r
-                else f"{r['wall_seconds']:.1f} s (featurise {r['featurize_seconds']:.1f} s, train {r['train_seconds']:.1f} s), peak +{r['peak_memory_mb']:.0f} MB"
-            )
-        )
+        done = "{wall_seconds:.1f} s (featurise {featurize_seconds:.1f} s, train {train_seconds:.1f} s), peak +{peak_memory_mb:.0f} MB"
+        _log(f"n = {n}: " + _outcome(r, done))
     return points
 
 
@@ -563,7 +506,8 @@ def curve_add_task_vs_existing(ctx: dict) -> list[dict]:
     import pandas as pd
 
     from gate_core.api import GateStudio
-    from gate_core.data.featurize import featurize_molecules
+    from gate_core.data.featurize import clear_caches, featurize_molecules
+    from gate_core.transfer.addition import add_task
 
     args, g = ctx["args"], ctx["grid"]
     smiles, values, task_type = _load_add_target(args.add_target, g["add_molecules"])
@@ -572,19 +516,14 @@ def curve_add_task_vs_existing(ctx: dict) -> list[dict]:
     points = []
     with tempfile.TemporaryDirectory(prefix="gate-scaling-registry-") as data_dir:
         studio = GateStudio(args.backbone, data_dir=data_dir, device=ctx["device"])
-        # warm-up outside the clock: torch/autograd first-call costs would otherwise land on i = 0
-        from gate_core.transfer.addition import add_task
-
-        # reaches the hypergradient and evaluation paths too
+        # warm-up outside the clock (torch/autograd first-call costs would land on i = 0); its
+        # settings reach the hypergradient and evaluation paths too
         warm = dict(max_steps=40, warmup_steps=5, outer_every=5, eval_every=10)
-        warm_config = _add_config({"task_type": task_type, "ensemble": 1, "config": warm})
-        add_task(studio.backbone, smiles, values, "warmup", warm_config)
-        config = _add_config(
-            {"task_type": task_type, "ensemble": g["ensemble"], "config": ctx["add_config"]}
-        )
+        add_task(studio.backbone, smiles, values, "warmup", _add_config(task_type, 1, warm))
+        config = _add_config(task_type, g["ensemble"], ctx["add_config"])
         for i in range(g["existing"]):
             name = f"scaling_task_{i}"
-            clear_feature_caches()  # every addition starts from raw SMILES, as a user's does
+            clear_caches()  # every addition starts from raw SMILES, as a user's does
             gc.collect()
             load = os.getloadavg()[0]
             with timed(ctx["device"]) as add:
@@ -595,30 +534,26 @@ def curve_add_task_vs_existing(ctx: dict) -> list[dict]:
                 studio.predict(query, tasks=[name])
             with timed() as every:
                 out = studio.predict(query)
-            wall, cpu = add.wall, add.cpu
-            predict_one, predict_cpu, predict_all = one.wall, one.cpu, every.wall
-            n_added = sum(
-                1 for c in out.columns if c.startswith("scaling_task_") and c.endswith("_ad_score")
-            )
+            n_added = sum(c.startswith("scaling_task_") and c.endswith("_ad_score") for c in out)
             point = {
                 "existing_tasks": i,
-                "wall_seconds": wall,
-                "cpu_seconds": cpu,
-                "predict_seconds": predict_one,
-                "predict_cpu_seconds": predict_cpu,
-                "predict_all_seconds": predict_all,
+                "wall_seconds": add.wall,
+                "cpu_seconds": add.cpu,
+                "predict_seconds": one.wall,
+                "predict_cpu_seconds": one.cpu,
+                "predict_all_seconds": every.wall,
                 "load_1min": load,
                 "featurize_seconds": result.timings["featurize_seconds"],
                 "train_seconds": result.timings["train_seconds"],
-                "register_seconds": wall - result.timings["total_seconds"],
+                "register_seconds": add.wall - result.timings["total_seconds"],
                 **_steps_summary(result),
                 "predict_molecules": len(query),
                 "predict_all_tasks": len(studio.backbone.property_names) + n_added,
             }
             points.append(point)
             _log(
-                f"existing = {i}: add {wall:.1f} s, {cpu:.1f} CPU-s ({point['total_steps']} steps, register {point['register_seconds']:.2f} s), "
-                f"predict it {predict_one * 1000:.0f} ms, predict all {point['predict_all_tasks']} tasks {predict_all * 1000:.0f} ms"
+                f"existing = {i}: add {add.wall:.1f} s, {add.cpu:.1f} CPU-s ({point['total_steps']} steps, register {point['register_seconds']:.2f} s), "
+                f"predict it {one.wall * 1000:.0f} ms, predict all {point['predict_all_tasks']} tasks {every.wall * 1000:.0f} ms"
             )
     return points
 
@@ -635,97 +570,75 @@ def curve_pretrain_step_vs_tasks(ctx: dict) -> list[dict]:
     )
     graphs, descriptors = featurize_molecules(table.smiles)
     features = ctx["work_dir"] / "pretrain_features.pkl"
-    with open(features, "wb") as handle:
-        pickle.dump(
-            {"graphs": graphs, "descriptors": descriptors, "Y": table.Y, "tasks": table.tasks},
-            handle,
-        )
+    data = {"graphs": graphs, "descriptors": descriptors, "Y": table.Y, "tasks": table.tasks}
+    features.write_bytes(pickle.dumps(data))
     ctx["data"]["pretrain_step_vs_tasks"] = {
         "table": str(args.table),
         "molecules": len(table),
         "tasks_in_order": list(table.tasks),
         "pick": "the same deterministic subsample for every T; T tasks = the first T of the backbone's task list",
     }
+    spec = {"kind": "pretrain_step", "features": str(features), "device": ctx["device"]}
+    spec.update(threads=ctx["threads"], steps=g["pretrain_steps"], warmup=g["pretrain_warmup"])
+    batch = spec["batch_size"] = g["pretrain_batch_size"]
     points = []
     for t in _ints(g["tasks"]):
         if t > len(table.tasks) or t < 2:
             _log(f"pretrain: T = {t} skipped (2 ≤ T ≤ {len(table.tasks)})")
             continue
         for form in ("pairwise", "mean"):
-            spec = {
-                "kind": "pretrain_step",
-                "features": str(features),
-                "n_tasks": t,
-                "form": form,
-                "device": ctx["device"],
-                "threads": ctx["threads"],
-                "steps": g["pretrain_steps"],
-                "warmup": g["pretrain_warmup"],
-                "batch_size": g["pretrain_batch_size"],
-            }
-            r = measure(ctx, spec)
-            points.append(
-                {"n_tasks": t, "alignment": form, "batch_size": g["pretrain_batch_size"], **r}
-            )
-            _log(
-                f"pretrain: T = {t} {form}: "
-                + (
-                    r["error"]
-                    if "error" in r
-                    else f"{r['step_ms']:.0f} ms/step, peak +{r['peak_memory_mb']:.0f} MB"
-                )
-            )
+            r = measure(ctx, {**spec, "n_tasks": t, "form": form})
+            points.append({"n_tasks": t, "alignment": form, "batch_size": batch, **r})
+            done = "{step_ms:.0f} ms/step, peak +{peak_memory_mb:.0f} MB"
+            _log(f"pretrain: T = {t} {form}: " + _outcome(r, done))
     return points
 
 
-def _predict_task(ctx: dict):  # noqa: ANN202 - AddedTask
-    from gate_core.transfer.addition import add_task
+def _throughput(pool: list[str], per_call: int, max_calls: int, fn: Callable) -> dict:
+    """``fn(chunk)`` over ``per_call``-molecule chunks of ``pool`` from cold feature caches:
+    molecules, calls and the clock of the pass (:func:`call_sizes`)."""
+    from gate_core.data.featurize import clear_caches
 
-    args, g = ctx["args"], ctx["grid"]
-    smiles, values, task_type = _load_add_target(args.add_target, g["add_molecules"])
-    result = add_task(
-        ctx["backbone"],
-        smiles,
-        values,
-        "scaling_predict",
-        _add_config(
-            {"task_type": task_type, "ensemble": g["ensemble"], "config": PREDICT_TASK_CONFIG}
-        ),
-    )
-    return result.task
+    molecules, calls = call_sizes(per_call, len(pool), max_calls)
+    chunks = [pool[s : s + per_call] for s in range(0, molecules, per_call)]
+    clear_caches()
+    gc.collect()
+    with timed() as t:
+        for chunk in chunks:
+            fn(chunk)
+    return {"molecules": molecules, "calls": calls, "chunks": chunks, "timing": t}
 
 
 def curve_predict_vs_batch(ctx: dict) -> list[dict]:
-    g = ctx["grid"]
-    task, backbone, pool = _predict_task(ctx), ctx["backbone"], ctx["pool"]
+    from gate_core.transfer.addition import add_task
+
+    args, g, backbone = ctx["args"], ctx["grid"], ctx["backbone"]
+    smiles, values, task_type = _load_add_target(args.add_target, g["add_molecules"])
+    config = _add_config(task_type, g["ensemble"], PREDICT_TASK_CONFIG)
+    task = add_task(backbone, smiles, values, "scaling_predict", config).task
     points = []
     for b in _ints(g["batch_sizes"]):
-        molecules, calls = call_sizes(b, len(pool), g["max_calls"])
-        chunks = [pool[s : s + b] for s in range(0, molecules, b)]
-        clear_feature_caches()
-        gc.collect()
-        times = []
-        for _ in ("cold", "warm"):
-            with timed() as t:
-                for chunk in chunks:
-                    task.predict(backbone, chunk)
-            times.append(t.wall)
-        cold, warm = times
+        cold = _throughput(ctx["pool"], b, g["max_calls"], lambda c: task.predict(backbone, c))
+        molecules, calls = cold["molecules"], cold["calls"]
+        with timed() as warm:  # the same calls again
+            for chunk in cold["chunks"]:
+                task.predict(backbone, chunk)
+        c, w = cold["timing"].wall, warm.wall
         points.append(
             {
                 "batch_size": b,
-                "mol_per_s": molecules / cold,
-                "warm_mol_per_s": molecules / warm,
+                "mol_per_s": molecules / c,
+                "warm_mol_per_s": molecules / w,
                 "molecules": molecules,
                 "calls": calls,
-                "cold_seconds": cold,
-                "warm_seconds": warm,
-                "ms_per_call": 1000 * cold / calls,
-                "warm_ms_per_call": 1000 * warm / calls,
+                "cold_seconds": c,
+                "warm_seconds": w,
+                "ms_per_call": 1000 * c / calls,
+                "warm_ms_per_call": 1000 * w / calls,
             }
         )
         _log(
-            f"predict: batch {b}: {molecules / cold:,.0f} mol/s cold, {molecules / warm:,.0f} mol/s warm ({calls} calls)"
+            f"predict: batch {b}: {molecules / c:,.0f} mol/s cold, {molecules / w:,.0f} mol/s warm ({calls} calls)"
         )
     return points
 
@@ -733,30 +646,28 @@ def curve_predict_vs_batch(ctx: dict) -> list[dict]:
 def curve_featurize_vs_batch(ctx: dict) -> list[dict]:
     from gate_core.data.featurize import featurize_molecules
 
-    g, pool = ctx["grid"], ctx["pool"]
     descriptors = ctx["n_descriptors"] > 0
     points = []
-    for m in _ints(g["featurize_sizes"]):
-        molecules, calls = call_sizes(m, len(pool), g["max_calls"])
-        chunks = [pool[s : s + m] for s in range(0, molecules, m)]
-        clear_feature_caches()
-        gc.collect()
-        with timed() as t:
-            for chunk in chunks:
-                featurize_molecules(chunk, descriptors=descriptors)
-        wall, cpu = t.wall, t.cpu
+    for m in _ints(ctx["grid"]["featurize_sizes"]):
+        r = _throughput(
+            ctx["pool"],
+            m,
+            ctx["grid"]["max_calls"],
+            lambda c: featurize_molecules(c, descriptors=descriptors),
+        )
+        molecules, wall, cpu = r["molecules"], r["timing"].wall, r["timing"].cpu
         points.append(
             {
                 "molecules": m,
                 "mol_per_s": molecules / wall,
                 "mol_per_cpu_s": molecules / cpu if cpu > 0 else None,
                 "total_molecules": molecules,
-                "calls": calls,
+                "calls": r["calls"],
                 "seconds": wall,
                 "device": "cpu",
             }
         )
-        _log(f"featurise: {m} per call: {molecules / wall:,.0f} mol/s ({calls} calls)")
+        _log(f"featurise: {m} per call: {molecules / wall:,.0f} mol/s ({r['calls']} calls)")
     return points
 
 
@@ -771,6 +682,21 @@ RUNNERS = {
 
 
 # ----------------------------------------------------------------------------------------- summary
+
+#: growth exponent → (curve, its y, the alignment its points must have)
+EXPONENTS = {
+    "add_task_seconds_vs_sources": ("add_task_vs_sources", "wall_seconds", None),
+    "add_task_cpu_seconds_vs_sources": ("add_task_vs_sources", "cpu_seconds", None),
+    "add_task_seconds_per_step_vs_sources": ("add_task_vs_sources", "train_seconds_per_step", None),
+    "add_task_seconds_vs_n": ("add_task_vs_n", "wall_seconds", None),
+    "add_task_cpu_seconds_vs_n": ("add_task_vs_n", "cpu_seconds", None),
+    "add_task_featurize_seconds_vs_n": ("add_task_vs_n", "featurize_seconds", None),
+    "add_task_peak_memory_vs_n": ("add_task_vs_n", "peak_memory_mb", None),
+    "pretrain_step_vs_tasks_pairwise": ("pretrain_step_vs_tasks", "step_ms", "pairwise"),
+    "pretrain_step_vs_tasks_mean": ("pretrain_step_vs_tasks", "step_ms", "mean"),
+    "pretrain_step_cpu_vs_tasks_pairwise": ("pretrain_step_vs_tasks", "step_cpu_ms", "pairwise"),
+    "pretrain_step_cpu_vs_tasks_mean": ("pretrain_step_vs_tasks", "step_cpu_ms", "mean"),
+}
 
 
 def summarise(curves: dict[str, list[dict]], tolerance: float) -> dict:
@@ -788,237 +714,174 @@ def summarise(curves: dict[str, list[dict]], tolerance: float) -> dict:
     flat["slope_seconds_per_existing_task"] = flat.pop("slope")
     flat["metric"] = f"{key} of GateStudio.add_task (same data, seed and settings at every i)"
     flat["wall"] = flat_check(x, [p["wall_seconds"] for p in ex], tolerance)
-    pkey = (
-        "predict_cpu_seconds"
-        if use_cpu and all(p.get("predict_cpu_seconds") for p in ex)
-        else "predict_seconds"
-    )
+    cpu = use_cpu and all(p.get("predict_cpu_seconds") for p in ex)
+    pkey = "predict_cpu_seconds" if cpu else "predict_seconds"
     flat["predict"] = flat_check(x, [p[pkey] for p in ex], tolerance)
     flat["predict"]["metric"] = f"{pkey} (GateStudio.predict of the new task only)"
-
-    def exponent(curve: str, x_key: str, y_key: str, where: dict | None = None) -> float | None:
-        pts = [
-            p
-            for p in curves.get(curve, [])
-            if y_key in p and all(p.get(k) == v for k, v in (where or {}).items())
-        ]
-        return loglog_slope([p[x_key] for p in pts], [p[y_key] for p in pts])
-
-    exponents = {
-        "add_task_seconds_vs_sources": exponent("add_task_vs_sources", "n_sources", "wall_seconds"),
-        "add_task_cpu_seconds_vs_sources": exponent(
-            "add_task_vs_sources", "n_sources", "cpu_seconds"
-        ),
-        "add_task_seconds_per_step_vs_sources": exponent(
-            "add_task_vs_sources", "n_sources", "train_seconds_per_step"
-        ),
-        "add_task_seconds_vs_n": exponent("add_task_vs_n", "n", "wall_seconds"),
-        "add_task_cpu_seconds_vs_n": exponent("add_task_vs_n", "n", "cpu_seconds"),
-        "add_task_featurize_seconds_vs_n": exponent("add_task_vs_n", "n", "featurize_seconds"),
-        "add_task_peak_memory_vs_n": exponent("add_task_vs_n", "n", "peak_memory_mb"),
-        "pretrain_step_vs_tasks_pairwise": exponent(
-            "pretrain_step_vs_tasks", "n_tasks", "step_ms", {"alignment": "pairwise"}
-        ),
-        "pretrain_step_vs_tasks_mean": exponent(
-            "pretrain_step_vs_tasks", "n_tasks", "step_ms", {"alignment": "mean"}
-        ),
-        "pretrain_step_cpu_vs_tasks_pairwise": exponent(
-            "pretrain_step_vs_tasks", "n_tasks", "step_cpu_ms", {"alignment": "pairwise"}
-        ),
-        "pretrain_step_cpu_vs_tasks_mean": exponent(
-            "pretrain_step_vs_tasks", "n_tasks", "step_cpu_ms", {"alignment": "mean"}
-        ),
-    }
+    exponents = {}
+    for name, (curve, y, alignment) in EXPONENTS.items():
+        pts = [p for p in curves.get(curve, []) if y in p]
+        pts = [p for p in pts if alignment is None or p.get("alignment") == alignment]
+        exponents[name] = loglog_slope([p[X_NAME[curve]] for p in pts], [p[y] for p in pts])
     return {"flat_check": flat, "loglog_exponents": exponents}
 
 
+def _scaled(points: list[dict], factor: float, *keys: str) -> list[dict]:
+    """The points with ``<key>_ms`` = ``factor`` × ``key`` beside each key they have."""
+    return [p | {f"{k}_ms": factor * p[k] for k in keys if p.get(k) is not None} for p in points]
+
+
+def _ratio(a: dict, b: dict, key: str) -> float | None:
+    return a[key] / b[key] if a.get(key) and b.get(key) else None
+
+
+def _error_column(points: list[dict], header: str, keys: str) -> tuple[str, str]:
+    """An ``error`` column on the table only where a point failed."""
+    failed = any("error" in p for p in points)
+    return (header + " | error", keys + " error") if failed else (header, keys)
+
+
+def _change(check: dict, unit: str, scale: float = 1.0) -> str:
+    """A flat check's slope (times ``scale``, in ``unit``) and change over the range, in words."""
+    slope, change = check["slope"], check["relative_change_first_to_last"]
+    spec = "+.3f" if scale == 1 else "+.2f"
+    return f"slope {fmt(slope and scale * slope, spec)} {unit}, change {fmt(change and 100 * change, '+.1f')} %"
+
+
 def markdown(state: dict) -> str:
-    c, s, d = state["curves"], state["settings"], state["data"]
-    dev = state["device"]
+    """The result's one renderer; what each curve measures is in bench/README.md."""
+    c, s, d, dev = state["curves"], state["settings"], state["data"], state["device"]
     fresh = s.get("isolation") == "process"
-    mem_word = (
+    mem = (
         "GPU memory allocated above the level before the call"
         if dev.startswith("cuda")
         else "peak RSS growth during the call"
-    ) + (
+    )
+    mem += (
         ", each point in a fresh process"
         if fresh
-        else ", measured in the benchmark's own process (`--isolation none`: a lower bound)"
+        else " (in the benchmark's own process: a lower bound)"
+    )
+    add = (
+        f"quick settings {json.dumps(s['add_config'])}"
+        if s["add_config"]
+        else "task addition's defaults"
     )
     parts = [
-        f"""# Scaling curves ({dev})
-
-{state["status"]}. Every point is one measurement ({s["threads"]} torch thread(s), device `{dev}`); add-task points use
-learned transfer ratios, K = {s["ensemble"]}{", quick settings " + json.dumps(s["add_config"]) if s["add_config"] else " and task addition’s other defaults (≤ 200 steps per member, early stopping)"}.
-Peak memory = {mem_word}. Grid: {json.dumps(s["grid"])}.
-"""
+        f"# Scaling curves ({dev})\n\n{state['status']}. One measurement per point, {s['threads']} "
+        f"torch thread(s); add-task points: learned λ, K = {s['ensemble']}, {add}. Peak memory = "
+        f"{mem}. Grid: {json.dumps(s['grid'])}.\n"
     ]
     if c.get("add_task_vs_sources"):
-        rows = [
-            [
-                p["n_sources"],
-                fmt(p.get("wall_seconds"), ".1f"),
-                fmt(p.get("cpu_seconds"), ".1f"),
-                fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
-                p.get("total_steps", "—"),
-                fmt(p.get("peak_memory_mb"), ".0f"),
-                fmt(p.get("load_1min"), ".1f"),
-                fmt(p.get("excluded", {}).get("wall_seconds"), ".1f"),
-                fmt(p.get("excluded", {}).get("cpu_seconds"), ".1f"),
-                fmt(p.get("excluded", {}).get("peak_memory_mb"), ".0f"),
-                p.get("error", ""),
-            ]
-            for p in c["add_task_vs_sources"]
-        ]
-        parts.append(f"""## Add a task vs number of source tasks S
-
-{d.get("add_target", "")}. S sources: a backbone copy keeping its first S task modules, or (*excluded*)
-the full backbone with the other sources excluded. Wall = the whole `add_task` call from raw SMILES;
-load = 1-minute load average at the start.
-
-{table("S | wall s | CPU s | ms / training step | steps (K members) | peak MB | load | excluded: wall s | excluded: CPU s | excluded: peak MB | error", rows)}
-""")
+        pts = _scaled(c["add_task_vs_sources"], 1000, "train_seconds_per_step")
+        header, keys = _error_column(
+            pts,
+            "S | wall s | CPU s | ms / training step | steps (K members) | peak MB | load"
+            " | excluded: wall s | excluded: CPU s | excluded: peak MB",
+            "n_sources wall_seconds:.1f cpu_seconds:.1f train_seconds_per_step_ms:.1f total_steps"
+            " peak_memory_mb:.0f load_1min:.1f excluded.wall_seconds:.1f excluded.cpu_seconds:.1f"
+            " excluded.peak_memory_mb:.0f",
+        )
+        parts.append(
+            f"## Add a task vs number of source tasks S\n\n{d.get('add_target', '')}; *excluded*: "
+            f"the full backbone with the other sources excluded.\n\n{records_table(header, keys, pts)}\n"
+        )
     if c.get("add_task_vs_n"):
-        rows = [
-            [
-                p["n"],
-                fmt(p.get("wall_seconds"), ".1f"),
-                fmt(p.get("cpu_seconds"), ".1f"),
-                fmt(p.get("featurize_seconds"), ".1f"),
-                fmt(p.get("train_seconds"), ".1f"),
-                p.get("total_steps", "—"),
-                fmt(p.get("train_seconds_per_step") and 1000 * p["train_seconds_per_step"], ".1f"),
-                fmt(p.get("peak_memory_mb"), ".0f"),
-                fmt(p.get("load_1min"), ".1f"),
-                p.get("error", ""),
-            ]
-            for p in c["add_task_vs_n"]
-        ]
+        pts = _scaled(c["add_task_vs_n"], 1000, "train_seconds_per_step")
+        header, keys = _error_column(
+            pts,
+            "n | wall s | CPU s | featurise s | train s | steps | ms / step | peak MB | load",
+            "n wall_seconds:.1f cpu_seconds:.1f featurize_seconds:.1f train_seconds:.1f total_steps"
+            " train_seconds_per_step_ms:.1f peak_memory_mb:.0f load_1min:.1f",
+        )
         nd = d.get("add_task_vs_n", {})
-        parts.append(f"""## Add a task vs training size n
-
-The backbone property `{nd.get("property")}` ({nd.get("distinct_molecules", "?"):,} distinct molecules in
-`{Path(str(nd.get("table", ""))).name}`; {nd.get("pick")}): only the cost means anything here.
-
-{table("n | wall s | CPU s | featurise s | train s | steps | ms / step | peak MB | load | error", rows)}
-""")
+        parts.append(
+            f"## Add a task vs training size n\n\nThe backbone property `{nd.get('property')}` "
+            f"({nd.get('distinct_molecules', '?'):,} distinct molecules in "
+            f"`{Path(str(nd.get('table', ''))).name}`; {nd.get('pick')}): only the cost means "
+            f"anything here.\n\n{records_table(header, keys, pts)}\n"
+        )
     if c.get("add_task_vs_existing"):
         f = state["flat_check"]
-        rows = [
-            [
-                p["existing_tasks"],
-                fmt(p["wall_seconds"], ".2f"),
-                fmt(p.get("cpu_seconds"), ".2f"),
-                fmt(p.get("register_seconds"), ".2f"),
-                p.get("total_steps"),
-                fmt(1000 * p["predict_seconds"], ".0f"),
-                fmt(p.get("predict_cpu_seconds") and 1000 * p["predict_cpu_seconds"], ".0f"),
-                p.get("predict_all_tasks"),
-                fmt(1000 * p["predict_all_seconds"], ".0f"),
-                fmt(p.get("load_1min"), ".1f"),
-            ]
-            for p in c["add_task_vs_existing"]
-        ]
-        verdict = "n/a" if f["flat"] is None else ("**flat**" if f["flat"] else "**not flat**")
-        parts.append(f"""## Cost per added task vs tasks already added
-
-`GateStudio.add_task` of the same {d.get("add_molecules")} molecules into a registry holding i tasks,
-then `GateStudio.predict` of {c["add_task_vs_existing"][0]["predict_molecules"]} molecules for the new task and for every task.
-
-{table("i (existing) | add wall s | add CPU s | of which register s | steps | predict new task ms | its CPU ms | tasks predicted | predict all ms | load", rows)}
-
-Flat check on {f["metric"]} (least-squares line on i; flat = growth ≤ +{f["tolerance"]:.0%}):
-slope {fmt(f["slope_seconds_per_existing_task"], "+.3f")} s per existing task, change first → last
-{fmt(f["relative_change_first_to_last"] and 100 * f["relative_change_first_to_last"], "+.1f")} %: {verdict}.
-The same on wall seconds: slope {fmt(f["wall"]["slope"], "+.3f")} s per task, change {fmt(f["wall"]["relative_change_first_to_last"] and 100 * f["wall"]["relative_change_first_to_last"], "+.1f")} %
-({"flat" if f["wall"]["flat"] else "not flat" if f["wall"]["flat"] is not None else "n/a"}; wall time follows the machine's load).
-Prediction of the new task alone ({f["predict"]["metric"]}): slope {fmt(f["predict"]["slope"] and 1000 * f["predict"]["slope"], "+.2f")} ms per task, change
-{fmt(f["predict"]["relative_change_first_to_last"] and 100 * f["predict"]["relative_change_first_to_last"], "+.1f")} %.
-""")
+        keys = ("predict_seconds", "predict_cpu_seconds", "predict_all_seconds")
+        pts = _scaled(c["add_task_vs_existing"], 1000, *keys)
+        rows = records_table(
+            "i (existing) | add wall s | add CPU s | of which register s | steps"
+            " | predict new task ms | its CPU ms | tasks predicted | predict all ms | load",
+            "existing_tasks wall_seconds:.2f cpu_seconds:.2f register_seconds:.2f total_steps"
+            " predict_seconds_ms:.0f predict_cpu_seconds_ms:.0f predict_all_tasks"
+            " predict_all_seconds_ms:.0f load_1min:.1f",
+            pts,
+        )
+        flat = {True: "**flat**", False: "**not flat**", None: "n/a"}
+        slope = f | {"slope": f["slope_seconds_per_existing_task"]}
+        parts.append(
+            f"## Cost per added task vs tasks already added\n\n`GateStudio.add_task` of the same "
+            f"{d.get('add_molecules')} molecules into a registry holding i tasks, then "
+            f"`GateStudio.predict` of {pts[0]['predict_molecules']} molecules for the new task and "
+            f"for every task.\n\n{rows}\n\nFlat check on {f['metric']} (flat = growth ≤ "
+            f"+{f['tolerance']:.0%}): {_change(slope, 's per existing task')}: {flat[f['flat']]}. "
+            f"On wall seconds: {_change(f['wall'], 's per task')} ({flat[f['wall']['flat']]}; wall "
+            f"time follows the machine's load). Prediction of the new task alone "
+            f"({f['predict']['metric']}): {_change(f['predict'], 'ms per task', 1000)}.\n"
+        )
     if c.get("pretrain_step_vs_tasks"):
         by_t: dict[int, dict] = {}
         for p in c["pretrain_step_vs_tasks"]:
             by_t.setdefault(p["n_tasks"], {})[p["alignment"]] = p
-        rows = []
-        for t, forms in sorted(by_t.items()):
-            pw, mn = forms.get("pairwise", {}), forms.get("mean", {})
-            ratio = (
-                pw["step_ms"] / mn["step_ms"] if pw.get("step_ms") and mn.get("step_ms") else None
-            )
-            cpu_ratio = (
-                pw["step_cpu_ms"] / mn["step_cpu_ms"]
-                if pw.get("step_cpu_ms") and mn.get("step_cpu_ms")
-                else None
-            )
-            rows.append(
-                [
-                    t,
-                    fmt(pw.get("step_ms"), ".0f"),
-                    fmt(mn.get("step_ms"), ".0f"),
-                    fmt(ratio, ".2f"),
-                    fmt(pw.get("step_cpu_ms"), ".0f"),
-                    fmt(mn.get("step_cpu_ms"), ".0f"),
-                    fmt(cpu_ratio, ".2f"),
-                    fmt(pw.get("peak_memory_mb"), ".0f"),
-                    fmt(mn.get("peak_memory_mb"), ".0f"),
-                ]
-            )
-        pd_ = d.get("pretrain_step_vs_tasks", {})
-        parts.append(f"""## Pre-training step vs number of tasks T: pairwise vs mean alignment
-
-{pd_.get("molecules")} molecules of `{Path(str(pd_.get("table", ""))).name}` ({pd_.get("pick")}), batch {s["grid"]["pretrain_batch_size"]},
-median of {s["grid"]["pretrain_steps"]} steps after {s["grid"]["pretrain_warmup"]} warm-up steps{", each (T, form) in a fresh process" if fresh else ""} (`bench.scaling.gate_step`).
-
-{table("T | pairwise ms/step | mean ms/step | pairwise / mean | pairwise CPU ms | mean CPU ms | CPU ratio | pairwise peak MB | mean peak MB", rows)}
-""")
-    if c.get("predict_vs_batch"):
-        rows = [
-            [
-                p["batch_size"],
-                p["calls"],
-                f"{p['mol_per_s']:,.0f}",
-                f"{p['warm_mol_per_s']:,.0f}",
-                fmt(p["ms_per_call"], ".1f"),
-            ]
-            for p in c["predict_vs_batch"]
+        records = [
+            {"t": t, "pw": (pw := f.get("pairwise", {})), "mn": (mn := f.get("mean", {}))}
+            | {"ratio": _ratio(pw, mn, "step_ms"), "cpu": _ratio(pw, mn, "step_cpu_ms")}
+            for t, f in sorted(by_t.items())
         ]
-        parts.append(f"""## Prediction throughput vs batch size
-
-`AddedTask.predict` (K = {s["ensemble"]}); cold = feature caches cleared first, warm = the same calls again.
-
-{table("molecules / call | calls | cold mol/s | warm mol/s | cold ms / call", rows)}
-""")
-    if c.get("featurize_vs_batch"):
-        rows = [
-            [
-                p["molecules"],
-                p["calls"],
-                f"{p['mol_per_s']:,.0f}",
-                fmt(p.get("mol_per_cpu_s"), ",.0f"),
-            ]
-            for p in c["featurize_vs_batch"]
-        ]
-        parts.append(f"""## Featurisation throughput vs molecules per call
-
-`featurize_molecules` (CPU), cold caches, {s["threads"]} thread(s).
-
-{table("molecules / call | calls | mol/s | mol per CPU-s", rows)}
-""")
-    e = state.get("loglog_exponents") or {}
-    if any(v is not None for v in e.values()):
+        pd_, grid = d.get("pretrain_step_vs_tasks", {}), s["grid"]
         parts.append(
-            "## Growth exponents (least squares on log–log; 1 = linear)\n\n"
-            + table(
-                "quantity | exponent",
-                [[k, fmt(v, ".2f")] for k, v in e.items() if v is not None],
+            f"## Pre-training step vs number of tasks T: pairwise vs mean alignment\n\n"
+            f"{pd_.get('molecules')} molecules of `{Path(str(pd_.get('table', ''))).name}` "
+            f"({pd_.get('pick')}), batch {grid['pretrain_batch_size']}, median of "
+            f"{grid['pretrain_steps']} steps after {grid['pretrain_warmup']} warm-up steps"
+            f"{', each (T, form) in a fresh process' if fresh else ''}.\n\n"
+            + records_table(
+                "T | pairwise ms/step | mean ms/step | pairwise / mean | pairwise CPU ms"
+                " | mean CPU ms | CPU ratio | pairwise peak MB | mean peak MB",
+                "t pw.step_ms:.0f mn.step_ms:.0f ratio:.2f pw.step_cpu_ms:.0f mn.step_cpu_ms:.0f"
+                " cpu:.2f pw.peak_memory_mb:.0f mn.peak_memory_mb:.0f",
+                records,
             )
             + "\n"
         )
+    if c.get("predict_vs_batch"):
+        parts.append(
+            f"## Prediction throughput vs batch size\n\n`AddedTask.predict` (K = {s['ensemble']});"
+            " cold = feature caches cleared first, warm = the same calls again.\n\n"
+            + records_table(
+                "molecules / call | calls | cold mol/s | warm mol/s | cold ms / call",
+                "batch_size calls mol_per_s:,.0f warm_mol_per_s:,.0f ms_per_call:.1f",
+                c["predict_vs_batch"],
+            )
+            + "\n"
+        )
+    if c.get("featurize_vs_batch"):
+        parts.append(
+            f"## Featurisation throughput vs molecules per call\n\n`featurize_molecules` (CPU), "
+            f"cold caches, {s['threads']} thread(s).\n\n"
+            + records_table(
+                "molecules / call | calls | mol/s | mol per CPU-s",
+                "molecules calls mol_per_s:,.0f mol_per_cpu_s:,.0f",
+                c["featurize_vs_batch"],
+            )
+            + "\n"
+        )
+    e = {k: v for k, v in (state.get("loglog_exponents") or {}).items() if v is not None}
+    if e:
+        rows = table("quantity | exponent", [[k, fmt(v, ".2f")] for k, v in e.items()])
+        parts.append(f"## Growth exponents (least squares on log–log; 1 = linear)\n\n{rows}\n")
+    runs = state["curve_runs"].items()
     parts.append(
         "Per-curve wall time and load average (1 min, before → after): "
         + "; ".join(
             f"{k} {v['seconds']:.0f} s, load {v['load_before'][0]:.2f} → {v['load_after'][0]:.2f}"
-            for k, v in state["curve_runs"].items()
+            for k, v in runs
         )
         + ".\n"
     )
@@ -1028,12 +891,10 @@ median of {s["grid"]["pretrain_steps"]} steps after {s["grid"]["pretrain_warmup"
 # -------------------------------------------------------------------------------------------- run
 
 
-def _grid(args: argparse.Namespace) -> dict:
-    base = QUICK if args.quick else FULL
-    return {key: base[key] if getattr(args, key) is None else getattr(args, key) for key in base}
-
-
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    import shutil
+
+    import pandas as pd
     import torch
 
     from gate_core.models.checkpoint import load_checkpoint
@@ -1043,50 +904,35 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     unknown = [c for c in curves if c not in CURVES]
     if unknown:
         raise ValueError(f"unknown curves {unknown}; choose from {', '.join(CURVES)}")
-    device = (
-        "cuda"
-        if args.device == "auto" and torch.cuda.is_available()
-        else ("cpu" if args.device == "auto" else args.device)
-    )
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("--device cuda, but torch sees no CUDA device")
     threads = args.threads if args.threads and args.threads > 0 else len(os.sched_getaffinity(0))
     limit_threads(threads)
     name = args.results_name or (NAME + "_cuda" if device.startswith("cuda") else NAME)
-    results_dir = Path(args.results_dir)
-    grid = _grid(args)
+    base = QUICK if args.quick else FULL
+    grid = {k: v if getattr(args, k) is None else getattr(args, k) for k, v in base.items()}
     backbone, _ = load_checkpoint(args.backbone, device)
     for p in backbone.parameters():
         p.requires_grad_(False)
     add_config = dict(QUICK_ADD_CONFIG) if args.quick else {}
     work = Path(tempfile.mkdtemp(prefix="gate-scaling-"))
     pool_size = max([*_ints(grid["batch_sizes"]), *_ints(grid["featurize_sizes"]), 512])
-    distinct = _distinct_table_smiles(args.table)
-    pool = [
-        distinct[i]
-        for i in np.random.default_rng(1).choice(
-            len(distinct), min(pool_size, len(distinct)), replace=False
-        )
-    ]
+    distinct = sorted(pd.read_csv(args.table, usecols=["smiles"])["smiles"].astype(str).unique())
+    pick = np.random.default_rng(1).choice(len(distinct), min(pool_size, len(distinct)), False)
+    pool = [distinct[i] for i in pick]
     isolation = args.isolation or ("none" if args.quick else "process")
-    ctx = {
-        "args": args,
-        "grid": grid,
-        "device": device,
-        "threads": threads,
-        "backbone": backbone,
-        "isolation": isolation,
-        "source_names": list(backbone.task_names),
-        "n_descriptors": backbone.config.n_descriptors,
-        "add_config": add_config,
-        "work_dir": work,
-        "pool": pool,
-        "data": {
-            "add_target": f"{grid['add_molecules']} molecules of `{args.add_target}` (seeded pick, as in task_addition's speed section)",
-            "add_molecules": grid["add_molecules"],
-            "throughput_pool": f"{len(pool)} distinct molecules of {Path(args.table).name} (seeded sample)",
-        },
+    data = {
+        "add_target": f"{grid['add_molecules']} molecules of `{args.add_target}` (seeded pick, as in task_addition's speed section)",
+        "add_molecules": grid["add_molecules"],
+        "throughput_pool": f"{len(pool)} distinct molecules of {Path(args.table).name} (seeded sample)",
     }
+    ctx = {"args": args, "grid": grid, "device": device, "threads": threads}
+    ctx.update(backbone=backbone, isolation=isolation, source_names=list(backbone.task_names))
+    ctx.update(n_descriptors=backbone.config.n_descriptors, add_config=add_config)
+    ctx.update(work_dir=work, pool=pool, data=data)
     state: dict[str, Any] = {
         "device": device,
         "status": "running",
@@ -1104,21 +950,19 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         },
         "curves": {c: [] for c in CURVES},
         "curve_runs": {},
-        "data": ctx["data"],
+        "data": data,
     }
 
     def save() -> tuple[Path, Path]:
         state.update(summarise(state["curves"], args.flat_tolerance))
         state["wall_seconds"] = elapsed()
-        return write_results(name, state, markdown, results_dir, rows=csv_rows(name, state))
+        return write_results(name, state, markdown, args.results_dir, rows=csv_rows(name, state))
 
-    _log(
-        f"{device}, {threads} thread(s), curves {', '.join(curves)}{' (quick)' if args.quick else ''}; results → {results_dir}/{name}.*"
-    )
+    quick = " (quick)" if args.quick else ""
+    _log(f"{device}, {threads} thread(s), curves {', '.join(curves)}{quick}; → {name}.*")
     try:
         for i, curve in enumerate(curves):
-            load_before = list(os.getloadavg())
-            curve_elapsed = stopwatch()
+            load_before, curve_elapsed = list(os.getloadavg()), stopwatch()
             _log(f"curve {i + 1}/{len(curves)}: {curve}")
             state["curves"][curve] = RUNNERS[curve](ctx)
             state["curve_runs"][curve] = {
@@ -1130,8 +974,6 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             save()
         state["status"] = f"Complete: {len(curves)} curve(s) in {elapsed() / 60:.1f} min"
     finally:
-        import shutil
-
         shutil.rmtree(work, ignore_errors=True)
     return save()
 
@@ -1140,5 +982,5 @@ if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "worker":
         sys.exit(worker_main(sys.argv[2], sys.argv[3]))
     sys.exit(
-        "usage: python -m bench.scaling worker SPEC.json OUT.json  (the benchmark itself: python -m bench scaling)"
+        "usage: python -m bench.scaling worker SPEC.json OUT.json (the benchmark: python -m bench scaling)"
     )

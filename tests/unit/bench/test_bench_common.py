@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import (
+    cells,
     fmt,
     machine_info,
     md_table,
+    records_table,
     settings,
     stopwatch,
     table,
@@ -55,6 +57,19 @@ def test_machine_info_and_table():
 def test_header_written_as_markdown_gives_the_same_table():
     rows = [[1.23456, None, "x|y"]]
     assert table("a | b c | d", rows) == md_table(["a", "b c", "d"], rows)
+
+
+def test_cells_read_keys_nested_keys_and_formats_in_column_order():
+    record = {"n": 3, "wall": 1.234, "excluded": {"peak": 12.6}, "none": None}
+    assert cells(record, "n wall:.1f excluded.peak:.0f missing none:.2f excluded.x") == [
+        3,
+        "1.2",
+        "13",
+        None,
+        "—",
+        None,
+    ]
+    assert records_table("n | wall s", "n wall:.1f", [record]) == table("n | wall s", [[3, "1.2"]])
 
 
 def test_fmt_one_rule_for_missing_values():
