@@ -8,14 +8,17 @@ same (molecule, hidden label) pairs; (2) preview vs trained task addition on hel
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from bench.common import (
     csv_rows,
+    fmt,
     limit_threads,
     logger,
+    records_table,
     settings,
     stopwatch,
     table,
@@ -118,26 +121,22 @@ def score_instances(
     return err_rel, err_plain, task.numpy(), mol.numpy()
 
 
+def _rmse(errors: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(errors**2)))
+
+
 def summarise_errors(err_rel, err_plain, task, tasks: list[str], min_count: int = 5) -> dict:
     per_task = {}
     for k, name in enumerate(tasks):
         sel = task == k
-        if sel.sum() < min_count:
-            continue
-        per_task[name] = {
-            "n": int(sel.sum()),
-            "rmse_relational": float(np.sqrt(np.mean(err_rel[sel] ** 2))),
-            "rmse_plain": float(np.sqrt(np.mean(err_plain[sel] ** 2))),
-        }
-        per_task[name]["change"] = (
-            per_task[name]["rmse_relational"] / per_task[name]["rmse_plain"] - 1.0
-        )
-    rel = (
-        float(np.mean([v["rmse_relational"] for v in per_task.values()]))
-        if per_task
-        else float("nan")
+        if sel.sum() >= min_count:
+            rel, plain = _rmse(err_rel[sel]), _rmse(err_plain[sel])
+            per_task[name] = {"n": int(sel.sum()), "rmse_relational": rel, "rmse_plain": plain}
+            per_task[name]["change"] = rel / plain - 1.0
+    rel, pla = (
+        float(np.mean([v[key] for v in per_task.values()])) if per_task else float("nan")
+        for key in ("rmse_relational", "rmse_plain")
     )
-    pla = float(np.mean([v["rmse_plain"] for v in per_task.values()])) if per_task else float("nan")
     return {
         "per_task": per_task,
         "mean_rmse_relational": rel,
@@ -168,6 +167,7 @@ def bootstrap_change(
 def known_label_section(backbone, meta, head, args, compare: list[str] | None = None) -> dict:
     import torch
 
+    from gate_core.relational.io import load_relational
     from gate_core.relational.train import backbone_features, scaled_labels
     from gate_core.training.backbone_split import backbone_split
 
@@ -191,14 +191,20 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
         },
         "reveals": {},
     }
+
+    def seeds(reveal: str) -> list[int]:  # random choices of 1 and 2 known labels
+        return [int(s) for s in _csv(args.seeds)] if reveal in ("1", "2") else [0]
+
+    def score(h, instances, labels=y):  # noqa: ANN001, ANN202 - a head; score_instances' tuple
+        return score_instances(h, chart, plain, labels, classification, instances)
+
+    def draw(reveal: str, seed: int) -> list:
+        return hidden_label_instances(known, reveal, np.random.default_rng(seed))
+
     for reveal in REVEALS:
-        seeds = [int(s) for s in _csv(args.seeds)] if reveal in ("1", "2") else [0]
         runs = []
-        for seed in seeds:
-            instances = hidden_label_instances(known, reveal, np.random.default_rng(seed))
-            err_rel, err_plain, task, mol = score_instances(
-                head, chart, plain, y, classification, instances
-            )
+        for seed in seeds(reveal):
+            err_rel, err_plain, task, mol = score(head, draw(reveal, seed))
             summary = summarise_errors(err_rel, err_plain, task, tasks)
             summary["seed"] = seed
             summary["ci95_change"] = bootstrap_change(
@@ -228,45 +234,26 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
             f"({entry['change']:+.1%}; target {entry['target']}: {'reached' if entry['reached'] else 'NOT reached'})"
         )
     # which single revealed label helps which hidden one (reveal = 1, first seed, pairs with ≥ 20 cases)
-    instances = hidden_label_instances(known, "1", np.random.default_rng(0))
-    err_rel, err_plain, task, _mol = score_instances(
-        head, chart, plain, y, classification, instances
-    )
+    instances = draw("1", 0)
+    err_rel, err_plain, task, _mol = score(head, instances)
     source = np.array([c[0] for _, _, c in instances])
     pairs = []
-    for k in range(len(tasks)):
-        for j in range(len(tasks)):
-            sel = (task == k) & (source == j)
-            if sel.sum() >= 20:
-                r, p = (
-                    float(np.sqrt(np.mean(err_rel[sel] ** 2))),
-                    float(np.sqrt(np.mean(err_plain[sel] ** 2))),
-                )
-                pairs.append(
-                    {
-                        "known": tasks[j],
-                        "hidden": tasks[k],
-                        "n": int(sel.sum()),
-                        "rmse_relational": r,
-                        "rmse_plain": p,
-                        "change": r / p - 1,
-                    }
-                )
+    for k, j in np.ndindex(len(tasks), len(tasks)):
+        sel = (task == k) & (source == j)
+        if sel.sum() >= 20:
+            r, p = _rmse(err_rel[sel]), _rmse(err_plain[sel])
+            pair = {"known": tasks[j], "hidden": tasks[k], "n": int(sel.sum())}
+            pairs.append(pair | {"rmse_relational": r, "rmse_plain": p, "change": r / p - 1})
     section["single_label_pairs"] = sorted(pairs, key=lambda d: d["change"])
     section["oracle_reveal_1"] = oracle_pairwise_linear(instances, y.numpy() - plain.numpy(), tasks)
     section["what_if_response"] = response_check(head, chart, plain, y, classification, instances)
     section["compared_heads"] = {}
     for path in compare or []:
-        from gate_core.relational.io import load_relational
-
-        other, other_meta = load_relational(path, None)
+        other, _ = load_relational(path, None)
         entry = {"correction": other.config.correction, "reveals": {}}
         for reveal in REVEALS:
-            changes = []
-            for seed in [int(s) for s in _csv(args.seeds)] if reveal in ("1", "2") else [0]:
-                inst = hidden_label_instances(known, reveal, np.random.default_rng(seed))
-                er, ep_, tk, _m = score_instances(other, chart, plain, y, classification, inst)
-                changes.append(summarise_errors(er, ep_, tk, tasks)["change"])
+            scored = [score(other, draw(reveal, seed)) for seed in seeds(reveal)]
+            changes = [summarise_errors(er, ep, tk, tasks)["change"] for er, ep, tk, _ in scored]
             entry["reveals"][reveal] = float(np.mean(changes))
         entry["what_if_response"] = response_check(
             other, chart, plain, y, classification, instances
@@ -280,9 +267,7 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
     # value sensitivity: the same graphs with every known value set to what the plain model expects;
     # the truth is then the plain prediction too, so the error is the correction itself
     expected = torch.where(classification, torch.sigmoid(plain), plain)
-    err_expected, _, _, _ = score_instances(
-        head, chart, plain, torch.where(torch.isfinite(y), expected, y), classification, instances
-    )
+    err_expected = score(head, instances, torch.where(torch.isfinite(y), expected, y))[0]
     section["max_abs_correction_when_values_equal_plain"] = (
         float(np.max(np.abs(err_expected))) if len(err_expected) else 0.0
     )
@@ -391,21 +376,13 @@ def preview_section(backbone, studio_meta, head, head_meta, args, table_labels) 
             scale = float(te_y.std())
             known = [table_labels.get(canonical_smiles(s) or "", {}) for s in te_s]
             covered = float(np.mean([bool(k) for k in known]))
-            with timed() as t:
-                prev = preview_new_task(
-                    backbone, head, tr_s, tr_y.tolist(), te_s, task_type=task_type, name=name
-                )
-            preview_seconds = t.wall
-            prev_known = preview_new_task(
-                backbone,
-                head,
-                tr_s,
-                tr_y.tolist(),
-                te_s,
-                task_type=task_type,
-                name=name,
-                known=known,
+            preview = partial(
+                preview_new_task, backbone, head, tr_s, tr_y.tolist(), te_s, task_type, name
             )
+            with timed() as t:
+                prev = preview()
+            preview_seconds = t.wall
+            prev_known = preview(known=known)
             config = TaskAdditionConfig(ensemble=args.ensemble, seed=seed, task_type=task_type)
             with timed() as t:
                 result = add_task(
@@ -415,9 +392,13 @@ def preview_section(backbone, studio_meta, head, head_meta, args, table_labels) 
             trained = result.task.predict(backbone, te_s)["mean"].to_numpy(dtype=float)
             predictor = RelationalPredictor(backbone, head, head_meta)
             predictor.add_task_node(name, tr_s, tr_y.tolist(), model=result.task)
-            trained_known = predictor.predict(te_s, [name], known)[f"{name}_relational"].to_numpy(
-                dtype=float
-            )
+            trained_known = predictor.predict(te_s, [name], known)[f"{name}_relational"]
+            predictions = {
+                "preview": prev["prediction"],
+                "preview_table": prev_known["prediction"],
+                "trained": trained,
+                "trained_table": trained_known,
+            }
             row = {
                 "target": name,
                 "task_type": task_type,
@@ -425,14 +406,10 @@ def preview_section(backbone, studio_meta, head, head_meta, args, table_labels) 
                 "n_train": int(len(train)),
                 "n_test": int(len(test)),
                 "test_with_table_labels": covered,
-                "preview": _metrics(
-                    task_type, te_y, prev["prediction"].to_numpy(dtype=float), scale
-                ),
-                "preview_table": _metrics(
-                    task_type, te_y, prev_known["prediction"].to_numpy(dtype=float), scale
-                ),
-                "trained": _metrics(task_type, te_y, trained, scale),
-                "trained_table": _metrics(task_type, te_y, trained_known, scale),
+                **{
+                    k: _metrics(task_type, te_y, np.asarray(v, dtype=float), scale)
+                    for k, v in predictions.items()
+                },
                 "preview_seconds": preview_seconds,
                 "add_task_seconds": add_seconds,
                 "ridge": prev.attrs.get("ridge"),
@@ -535,41 +512,32 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
 
 
-def _pct(x: float) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:+.1%}"
+def _pct(x: float | None) -> str:
+    return fmt(x, "+.1%", "n/a")
 
 
 def markdown(results: dict) -> str:
-    kl = results["known_labels"]
+    """The result's one renderer; what each part measures is in bench/README.md (``relational``)."""
+    kl, ht = results["known_labels"], results["head_training"]
     lines = [
         "# Relational head: known labels → hidden labels",
         "",
         f"Backbone `{results['backbone']}` ({results['backbone_id']}), head `{results['head']}` "
-        f"(trained {results['head_training'].get('epochs_run')} epochs, best {results['head_training'].get('best_epoch')}, "
-        f"{(results['head_training'].get('wall_seconds') or 0):.0f} s).",
-        "",
-        f"Scaffold **test** fold of the backbone, {kl['test_molecules']} molecules with ≥ 2 labels. Each label in turn is hidden; "
-        "0, 1, 2 (random, seeds "
-        + str(results["settings"]["seeds"])
-        + ") or all of the molecule's other labels are given as known values. "
-        "RMSE in standardised units (backbone scaler), per task, then averaged over tasks; the plain column is the plain GATE "
-        "prediction on exactly the same (molecule, hidden label) pairs. 95 % interval: paired bootstrap over molecules (first seed).",
+        f"(trained {ht.get('epochs_run')} epochs, best {ht.get('best_epoch')}, "
+        f"{(ht.get('wall_seconds') or 0):.0f} s). Scaffold **test** fold of the backbone, "
+        f"{kl['test_molecules']} molecules with ≥ 2 labels; each label hidden in turn, 0, 1, 2 "
+        f"(seeds {results['settings']['seeds']}) or all other labels known. RMSE in standardised "
+        "units, mean over tasks, relational vs plain GATE on the same pairs; 95 % interval: "
+        "paired bootstrap over molecules (first seed).",
         "",
     ]
     rows = []
     for reveal, e in kl["reveals"].items():
         ci = e["runs"][0]["ci95_change"]
+        verdict = "**reached**" if e["reached"] else "**not reached**"
         rows.append(
-            [
-                reveal,
-                e["runs"][0]["n"],
-                e["mean_rmse_plain"],
-                e["mean_rmse_relational"],
-                _pct(e["change"]),
-                f"{_pct(ci[0])} … {_pct(ci[1])}",
-                e["target"],
-                "**reached**" if e["reached"] else "**not reached**",
-            ]
+            [reveal, e["runs"][0]["n"], e["mean_rmse_plain"], e["mean_rmse_relational"]]
+            + [_pct(e["change"]), f"{_pct(ci[0])} … {_pct(ci[1])}", e["target"], verdict]
         )
     lines.append(
         table(
@@ -577,75 +545,61 @@ def markdown(results: dict) -> str:
             rows,
         )
     )
-    lines += ["", "Per task (all other labels revealed):", ""]
-    per = kl["reveals"]["all"]["runs"][0]["per_task"]
     one = kl["reveals"]["1"]["runs"][0]["per_task"]
+    per = [
+        {
+            "task": t,
+            "all": v,
+            "one": one.get(t, {}),
+            "change_one": _pct(one.get(t, {}).get("change")),
+        }
+        for t, v in kl["reveals"]["all"]["runs"][0]["per_task"].items()
+    ]
+    lines += ["", "Per task (all other labels revealed):", ""]
     lines.append(
-        table(
+        records_table(
             "task | pairs | plain | relational (1 known) | change (1) | relational (all known) | change (all)",
-            [
-                [
-                    t,
-                    v["n"],
-                    v["rmse_plain"],
-                    one.get(t, {}).get("rmse_relational"),
-                    _pct(one.get(t, {}).get("change", float("nan"))),
-                    v["rmse_relational"],
-                    _pct(v["change"]),
-                ]
-                for t, v in per.items()
-            ],
+            "task all.n all.rmse_plain one.rmse_relational change_one all.rmse_relational all.change:+.1%",
+            per,
         )
     )
-    oracle = kl.get("oracle_reveal_1")
-    if oracle:
-        lines += [
-            "",
-            f"Reference, not a method: with 1 label known, a straight line r_k ≈ a + b·r_j fitted for every (known, hidden) pair "
-            f"on these **test** pairs themselves (in-sample) would reach {oracle['mean_rmse_oracle']:.4g} vs plain {oracle['mean_rmse_plain']:.4g} "
-            f"({_pct(oracle['change'])}): the residual correlations between properties on new molecules bound what any head can do here.",
-        ]
-    if "what_if_response" in kl:
-        w = kl["what_if_response"]
-        lines += [
-            "",
-            f"What-if behaviour (head `{results.get('head_correction')}`; one known label moved −1, −0.5, +0.5, +1 standard units around its plain "
-            f"prediction): the hidden label's correction is monotone in the known value for {w['fraction_monotone']:.0%} of pairs, "
-            f"same sign for −1 and +1 in {w['fraction_same_correction_sign_for_plus_and_minus_1_std']:.0%}, "
-            f"mean |correction| at +1 = {w['mean_abs_correction_at_1_std']:.3g} standard units. With every known value equal to what the plain model "
-            f"expects, the largest correction is {kl.get('max_abs_correction_when_values_equal_plain', float('nan')):.2g}.",
-        ]
-    for path, e in kl.get("compared_heads", {}).items():
+    oracle, w = kl["oracle_reveal_1"], kl["what_if_response"]
+    same_sign = "fraction_same_correction_sign_for_plus_and_minus_1_std"
+    lines += [
+        "",
+        f"Reference, not a method: a line r_k ≈ a + b·r_j per (known, hidden) pair fitted on these "
+        f"test pairs themselves reaches {oracle['mean_rmse_oracle']:.4g} vs plain "
+        f"{oracle['mean_rmse_plain']:.4g} ({_pct(oracle['change'])}).",
+        "",
+        f"What-if (head `{results.get('head_correction')}`; one known label moved −1, −0.5, +0.5, "
+        f"+1 standard units): the hidden label's correction is monotone for "
+        f"{w['fraction_monotone']:.0%} of pairs, same sign for −1 and +1 in {w[same_sign]:.0%}, "
+        f"mean |correction| at +1 = {w['mean_abs_correction_at_1_std']:.3g}. With every known value "
+        f"equal to the plain expectation, the largest correction is "
+        f"{kl['max_abs_correction_when_values_equal_plain']:.2g}.",
+    ]
+    for path, e in kl["compared_heads"].items():
         w = e["what_if_response"]
         lines += [
             "",
             f"Compared head `{path}` (correction `{e['correction']}`): change vs plain "
             + ", ".join(f"{r} known {_pct(v)}" for r, v in e["reveals"].items())
-            + f"; what-if monotone for {w['fraction_monotone']:.0%} of pairs, same sign for −1 and +1 in "
-            f"{w['fraction_same_correction_sign_for_plus_and_minus_1_std']:.0%}.",
+            + f"; what-if monotone for {w['fraction_monotone']:.0%} of pairs, same sign for −1 and "
+            f"+1 in {w[same_sign]:.0%}.",
         ]
-    pairs = kl.get("single_label_pairs", [])
+    pairs = kl["single_label_pairs"]
     if pairs:
+        show = pairs[:8] + [p for p in pairs[-4:] if p not in pairs[:8]]
         lines += [
             "",
-            "Single known label → hidden label, largest gains and losses (≥ 20 pairs):",
+            "Single known label → hidden label (≥ 20 pairs), largest gains and losses:",
             "",
         ]
-        show = pairs[:8] + [p for p in pairs[-4:] if p not in pairs[:8]]
         lines.append(
-            table(
+            records_table(
                 "known | hidden | pairs | plain | relational | change",
-                [
-                    [
-                        p["known"],
-                        p["hidden"],
-                        p["n"],
-                        p["rmse_plain"],
-                        p["rmse_relational"],
-                        _pct(p["change"]),
-                    ]
-                    for p in show
-                ],
+                "known hidden n rmse_plain rmse_relational change:+.1%",
+                show,
             )
         )
     if "preview_vs_trained" in results:
@@ -654,27 +608,20 @@ def markdown(results: dict) -> str:
             "",
             "## Zero-training preview vs trained task addition",
             "",
-            f"Same n training molecules, same scaffold test set. *Preview*: the new task's node fitted to its support edges (closed form, no training). "
-            f"*Trained*: `add_task` (learned transfer ratios, K = {results['settings']['ensemble']}). *+table*: the test molecules' recorded labels in the "
-            "backbone's table used as known values (only where a test molecule has any). Regression: RMSE in the target's units (NRMSE = RMSE / test std); classification: ROC-AUC.",
+            f"*Preview*: closed form, no training; *trained*: `add_task` (learned λ, K = "
+            f"{results['settings']['ensemble']}); *+table*: the test molecules' labels in the "
+            "backbone's table known. Regression: RMSE in the target's units (NRMSE = RMSE / test "
+            "std); classification: ROC-AUC.",
             "",
         ]
         prow = []
         for r in results["preview_vs_trained"]:
             key = "roc_auc" if r["task_type"] == "classification" else "rmse"
             prow.append(
-                [
-                    r["target"],
-                    r["seed"],
-                    r["n_train"],
-                    r["n_test"],
-                    key,
-                    r["preview"][key],
-                    r["trained"][key],
-                    r["preview"].get("nrmse"),
-                    r["trained"].get("nrmse"),
-                    r["preview_table"][key],
-                    r["trained_table"][key],
+                [r[k] for k in ("target", "seed", "n_train", "n_test")]
+                + [key, r["preview"][key], r["trained"][key], r["preview"].get("nrmse")]
+                + [r["trained"].get("nrmse"), r["preview_table"][key], r["trained_table"][key]]
+                + [
                     f"{r['test_with_table_labels']:.0%}",
                     r["preview_seconds"],
                     r["add_task_seconds"],
@@ -688,7 +635,9 @@ def markdown(results: dict) -> str:
         )
         lines += [
             "",
-            f"Time to first preview (load head + preview of {t['support']} support and {t['query']} query molecules from raw SMILES, cold caches, backbone already loaded): "
-            f"**{t['total_seconds']:.2f} s** (head load {t['head_load_seconds']:.2f} s); target ≤ {t['target_seconds']:.0f} s: **{'reached' if t['reached'] else 'not reached'}**.",
+            f"Time to first preview ({t['support']} support + {t['query']} query molecules from raw "
+            f"SMILES, cold caches, backbone loaded): **{t['total_seconds']:.2f} s** (head load "
+            f"{t['head_load_seconds']:.2f} s); target ≤ {t['target_seconds']:.0f} s: "
+            f"**{'reached' if t['reached'] else 'not reached'}**.",
         ]
     return "\n".join(lines)
