@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, fmt, table, write_results
+from bench.common import REPO_ROOT, fmt, records_table, table, write_results
 from bench.stats import compare_over_targets, interval, rmse_bootstrap
 from gate_core.paths import DEFAULT_BACKBONE
 
@@ -171,6 +171,11 @@ def descriptor_input(on_path: str, off_path: str) -> dict:
 
 GATE_METHODS = ("probe", "uniform", "learned")
 BASELINES = ("rf", "lgbm", "single_task")
+#: v2 learned λ against (the best of) these, beside v2 vs v1 per GATE method
+COMPARISONS = {
+    "v2_learned_vs_best_baseline": ("v2_learned", [f"v1_{b}" for b in BASELINES]),
+    "v2_learned_vs_v2_uniform": ("v2_learned", ["v2_uniform"]),
+}
 
 
 def _per_target(rows: list[dict], metric: str, part: str | None) -> dict[str, dict[str, float]]:
@@ -211,32 +216,12 @@ def task_addition(v1_file: str, v2_file: str, n_boot: int = 2000) -> dict:
                 }
                 for t in t1
             }
-            key = f"{metric}_{part or 'all'}"
-            out[key] = {
-                "per_target": merged,
-                **{
-                    f"v2_vs_v1_{m}": compare_over_targets(
-                        merged, f"v2_{m}", [f"v1_{m}"], higher_is_better=higher, n_bootstrap=n_boot
-                    )
-                    for m in GATE_METHODS
-                },
-                "v2_learned_vs_best_baseline": compare_over_targets(
-                    {
-                        t: {**v, **{b: v.get(f"v1_{b}") for b in BASELINES}}
-                        for t, v in merged.items()
-                    },
-                    "v2_learned",
-                    [f"v1_{b}" for b in BASELINES],
-                    higher_is_better=higher,
-                    n_bootstrap=n_boot,
-                ),
-                "v2_learned_vs_v2_uniform": compare_over_targets(
-                    merged,
-                    "v2_learned",
-                    ["v2_uniform"],
-                    higher_is_better=higher,
-                    n_bootstrap=n_boot,
-                ),
+            versus = {f"v2_vs_v1_{m}": (f"v2_{m}", [f"v1_{m}"]) for m in GATE_METHODS}
+            out[f"{metric}_{part or 'all'}"] = {"per_target": merged} | {
+                name: compare_over_targets(
+                    merged, method, baselines, higher_is_better=higher, n_bootstrap=n_boot
+                )
+                for name, (method, baselines) in (versus | COMPARISONS).items()
             }
     return out
 
@@ -268,19 +253,14 @@ def markdown(r: dict) -> str:
         f"## Shared measured sources ({s['common_test_molecules']} molecules in both test folds)",
         "",
     ]
+    per_source = [{"source": t, **m} for t, m in s["per_source"].items()]
+    for m in per_source:
+        m["ci"] = f"[{_f(m['v1_minus_v2_ci95'][0])}, {_f(m['v1_minus_v2_ci95'][1])}]"
     lines.append(
-        table(
+        records_table(
             "source | n | RMSE v1 | RMSE v2 | v1 − v2 (95 % CI)",
-            [
-                [
-                    t,
-                    m["n"],
-                    _f(m["rmse_v1"]),
-                    _f(m["rmse_v2"]),
-                    f"[{_f(m['v1_minus_v2_ci95'][0])}, {_f(m['v1_minus_v2_ci95'][1])}]",
-                ]
-                for t, m in s["per_source"].items()
-            ],
+            "source n rmse_v1:.3f rmse_v2:.3f ci",
+            per_source,
         )
     )
     o = s["ratio_v2_to_v1"]
@@ -294,12 +274,10 @@ def markdown(r: dict) -> str:
         "",
         "## Descriptor families (v2 test fold, transformed labels)",
         "",
-        table(
+        records_table(
             "family | columns | R² mean | R² worst",
-            [
-                [f, m["columns"], _f(m["r2_mean"]), _f(m["r2_min"])]
-                for f, m in r["families"].items()
-            ],
+            "family columns r2_mean:.3f r2_min:.3f",
+            [{"family": f, **m} for f, m in r["families"].items()],
         ),
     ]
     cpu = r["pretraining"]["cpu"]
@@ -321,12 +299,10 @@ def markdown(r: dict) -> str:
         )
         lines += [
             "",
-            table(
+            records_table(
                 "family | R² with input | R² without",
-                [
-                    [f, _f(v["r2_with_input"]), _f(v["r2_without_input"])]
-                    for f, v in d["families"].items()
-                ],
+                "family r2_with_input:.3f r2_without_input:.3f",
+                [{"family": f, **v} for f, v in d["families"].items()],
             ),
         ]
     else:
@@ -336,31 +312,17 @@ def markdown(r: dict) -> str:
     if t["status"] != "run":
         lines.append("not run")
         return "\n".join(lines)
-    rows = []
-    for key, label in (
-        ("nrmse_all", "nRMSE, all test"),
-        ("nrmse_unseen", "nRMSE, unseen"),
-        ("roc_auc_all", "ROC-AUC, all test"),
-        ("roc_auc_unseen", "ROC-AUC, unseen"),
-    ):
-        block = t[key]
-        for name in (
-            *(f"v2_vs_v1_{m}" for m in GATE_METHODS),
-            "v2_learned_vs_best_baseline",
-            "v2_learned_vs_v2_uniform",
-        ):
-            c = block[name]
-            if c.get("n_targets"):
-                rows.append(
-                    [
-                        label,
-                        name.replace("_", " "),
-                        c["n_targets"],
-                        f"{c['ratio_to_best']:.3f}",
-                        f"{c['ratio_ci95'][0]:.3f}–{c['ratio_ci95'][1]:.3f}",
-                        f"{c['targets_won']}/{c['n_targets']} ({c['best_baseline']})",
-                    ]
-                )
+    labels = {"nrmse_all": "nRMSE, all test", "nrmse_unseen": "nRMSE, unseen"}
+    labels |= {"roc_auc_all": "ROC-AUC, all test", "roc_auc_unseen": "ROC-AUC, unseen"}
+    names = [*(f"v2_vs_v1_{m}" for m in GATE_METHODS), *COMPARISONS]
+    rows = [
+        [label, name.replace("_", " "), c["n_targets"], f"{c['ratio_to_best']:.3f}"]
+        + [f"{c['ratio_ci95'][0]:.3f}–{c['ratio_ci95'][1]:.3f}"]
+        + [f"{c['targets_won']}/{c['n_targets']} ({c['best_baseline']})"]
+        for key, label in labels.items()
+        for name in names
+        if (c := t[key][name]).get("n_targets")
+    ]
     lines.append(f"{t['cells']} cells in both runs (same targets, seeds, n and test sets).")
     lines += ["", table("metric | comparison | targets | ratio | 95 % CI | won vs", rows)]
     return "\n".join(lines)
