@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, table, write_results
+from bench.common import REPO_ROOT, records_table, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "trust"
@@ -260,25 +260,15 @@ def markdown(results: dict) -> str:
         f"**90 % interval coverage on the held-out test sets: {s['coverage90']:.3f}** (target 0.90 ± 0.05: {'met' if s['coverage_within_tolerance'] else 'NOT met'}). "
         f"Held-out RMSE new / old default: {s['new_vs_old_test_rmse']:.3f}.",
         "",
-        table(
-            "n | cells | RMSE new/old | new better in | OOF/held-out RMSE | abs. log error OOF | abs. log error old internal test | coverage 90 % | width / raw 2·std | raw ±std coverage | recommended = test best | recommended/GATE RMSE",
-            [
-                [
-                    n,
-                    v["cells"],
-                    v["new_vs_old_test_rmse"],
-                    v["new_better_in"],
-                    v["oof_estimate_ratio_mean"],
-                    v["oof_estimate_abs_log_error"],
-                    v["old_estimate_abs_log_error"],
-                    v["coverage90"],
-                    v["width90_over_raw_std_width"],
-                    v["raw_std_coverage"],
-                    v["recommended_is_best_on_test"],
-                    v["recommended_vs_gate_test_rmse"],
-                ]
-                for n, v in s["by_size"].items()
-            ],
+        records_table(
+            "n | cells | RMSE new/old | new better in | OOF/held-out RMSE | abs. log error OOF"
+            " | abs. log error old internal test | coverage 90 % | width / raw 2·std"
+            " | raw ±std coverage | recommended = test best | recommended/GATE RMSE",
+            "n cells new_vs_old_test_rmse new_better_in oof_estimate_ratio_mean"
+            " oof_estimate_abs_log_error old_estimate_abs_log_error coverage90"
+            " width90_over_raw_std_width raw_std_coverage recommended_is_best_on_test"
+            " recommended_vs_gate_test_rmse",
+            [{"n": n, **v} for n, v in s["by_size"].items()],
         ),
     ]
     b = results.get("backbone")
@@ -287,12 +277,10 @@ def markdown(results: dict) -> str:
             "",
             f"## Backbone properties (interval calibrated on the validation split, scored on the test split): mean coverage {b['mean_coverage90']:.3f}",
             "",
-            table(
+            records_table(
                 "property | n | coverage 90 % | mean width | test RMSE",
-                [
-                    [t, v["n"], v["coverage90"], v["width90"], v["test_rmse"]]
-                    for t, v in b["properties"].items()
-                ],
+                "property n coverage90 width90 test_rmse",
+                [{"property": t, **v} for t, v in b["properties"].items()],
             ),
             "",
             f"## Known-value corrections: {b['n_pairs_accepted']} of {b['n_pairs_judged']} pairs accepted on the validation split",
@@ -315,20 +303,17 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     seeds = [int(s) for s in args.seeds.split(",") if s]
     cells_path = Path(args.cells)
     cells_path.parent.mkdir(parents=True, exist_ok=True)
-    done = {}
-    if cells_path.is_file():
-        for line in cells_path.read_text().splitlines():
-            cell = json.loads(line)
-            if (cell.get("ensemble"), cell.get("test_fraction")) == (
-                args.ensemble,
-                args.test_fraction,
-            ):
-                done[(cell["target"], cell["seed"], cell["n"])] = cell
+    same_settings = {"ensemble": args.ensemble, "test_fraction": args.test_fraction}
+    lines = cells_path.read_text().splitlines() if cells_path.is_file() else []
+    done = {
+        (c["target"], c["seed"], c["n"]): c
+        for c in map(json.loads, lines)
+        if all(c.get(k) == v for k, v in same_settings.items())
+    }
     with tempfile.TemporaryDirectory(prefix="gate-trust-") as tmp:
         studio = GateStudio(args.backbone, tmp)
-        studio.reliability.folder = Path(
-            args.calibration_dir
-        )  # computed once per backbone and head, like the app's data folder
+        # computed once per backbone and head, like the app's data folder
+        studio.reliability.folder = Path(args.calibration_dir)
         cells = []
         for target in targets:
             for seed in seeds:
@@ -339,11 +324,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
                     if (target, seed, n) not in done and args.only_finished:
                         continue
                     if (target, seed, n) not in done:
-                        cell = {
-                            **task_cell(studio, ts, n, args.ensemble),
-                            "ensemble": args.ensemble,
-                            "test_fraction": args.test_fraction,
-                        }
+                        cell = {**task_cell(studio, ts, n, args.ensemble), **same_settings}
                         with cells_path.open("a") as fh:
                             fh.write(json.dumps(cell, default=float) + "\n")
                         done[(target, seed, n)] = cell
