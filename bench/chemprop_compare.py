@@ -2,8 +2,11 @@
 
 Two chemprop methods per (target, seed, n), ``chemprop_single`` (from scratch) and
 ``chemprop_finetuned`` (pre-trained on the backbone's own table and split, then fine-tuned),
-next to GATE task addition, the random forest and LightGBM, whose rows are read from the
-``--reference`` task_addition JSON (not re-run); seen/unseen test molecules as in that run.
+regression and classification, next to GATE task addition, its frozen-probe and fine-tuned
+ablations, the random forest and LightGBM, whose rows are read from the ``--reference``
+task_addition JSONs (not re-run); seen/unseen test molecules as in those runs. Its headline is
+task_addition's (per target group, both groups together, and test part), so the drug-like and
+physical-chemistry targets are reported apart and together with every baseline.
 This module (main venv) writes the splits and the pre-training table into ``--work-dir``, runs
 ``bench/chemprop_runner.py`` under ``--bench-python`` (chemprop pins another RDKit) and scores
 its predictions with gate_core's metrics. Methods, budgets and commands: bench/README.md.
@@ -27,41 +30,42 @@ import numpy as np
 from bench.common import REPO_ROOT, logger, md_table, stopwatch, write_results
 from bench.task_addition import (
     DEFAULT_TARGETS,
-    GOAL_RATIO,
     TargetSplit,
     _csv_list,
+    _metrics,
     _val_split,
-    load_target,
+    headline,
     parse_shard,
     parse_sizes,
     part_metrics,
-    per_target_means,
     seen_molecule_keys,
 )
 from gate_app.bench_results import label
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "chemprop_compare"
-DESCRIPTION = "chemprop v2 single-task and pre-trained→fine-tuned baselines on task_addition's scaffold splits, vs GATE learned λ and the RDKit RF"
+DESCRIPTION = "chemprop v2 single-task and CheMeleon-style baselines on task_addition's scaffold splits, vs GATE, its ablations, RF and LightGBM"
 CHEMPROP_METHODS = ("chemprop_single", "chemprop_finetuned")
 GATE_METHODS = ("uniform", "learned")  # task_addition's names; uniform λ is the app's default
-REFERENCE_METHODS = (*GATE_METHODS, "rf", "lgbm")  # rows read from the reference JSON
-BASELINES = ("rf", "lgbm", "chemprop_single", "chemprop_finetuned")
+# rows read from the reference JSONs: GATE, its frozen-probe and fine-tuned ablations, RF, LightGBM
+REFERENCE_METHODS = (*GATE_METHODS, "probe", "finetune", "rf", "lgbm")
+METHOD_ORDER = (*REFERENCE_METHODS, *CHEMPROP_METHODS)
+BASELINES = ("finetune", "rf", "lgbm", *CHEMPROP_METHODS)  # what GATE must beat
 MAX_N = 300  # task_addition's SUMMARY_MAX_N: the goal is stated for n ≤ 300
-# The first run (v1 backbone, physical-chemistry targets) named GATE's rows differently and had
-# no headline block; its stored result is still rendered by ``legacy_markdown``.
-LEGACY_METHODS = ("gate_learned", "rf", "chemprop_single", "chemprop_finetuned")
 RUNNER = REPO_ROOT / "bench" / "chemprop_runner.py"
 DEFAULT_WORK_DIR = REPO_ROOT / "bench" / "work" / "chemprop"
 DEFAULT_BENCH_PYTHON = REPO_ROOT / ".venv-bench" / "bin" / "python"
-DEFAULT_REFERENCE = REPO_ROOT / "bench" / "results" / "task_addition.json"
+DEFAULT_REFERENCE = ",".join(
+    str(REPO_ROOT / "bench" / "results" / f"{name}.json")
+    for name in ("task_addition_v2_n100", "task_addition_v2_physchem")
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--results-name", default=NAME, help="write <results-dir>/<name>.json/.md/.csv")
     add("--targets", default=",".join(DEFAULT_TARGETS), help="comma-separated target names")
-    add("--sizes", default="50,100,200,all", help="training sizes n; 'all' = the whole pool")
+    add("--sizes", default="100", help="training sizes n; 'all' = the whole pool")
     add("--seeds", default="0,1,2", help="split/subsample/model seeds")
     add("--methods", default=",".join(CHEMPROP_METHODS), help=", ".join(CHEMPROP_METHODS))
     add("--test-fraction", type=float, default=0.2, help="as task_addition")
@@ -87,7 +91,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--threads-per-job", type=int, default=1, help="torch threads per fit")
     add("--bench-python", default=str(DEFAULT_BENCH_PYTHON), help="a Python with chemprop")
     add("--work-dir", default=str(DEFAULT_WORK_DIR), help="splits, pre-training, runner outputs")
-    add("--reference", default=str(DEFAULT_REFERENCE), help="task_addition.json with GATE rows")
+    add(
+        "--reference",
+        default=DEFAULT_REFERENCE,
+        help="task_addition JSONs with GATE rows, comma-separated",
+    )
     add("--backbone", default=str(DEFAULT_BACKBONE), help="whose table and split pre-train")
     add("--budget-minutes", type=float, default=0.0, help="start no cell after (0: no limit)")
     add("--resume", action="store_true", help="keep the finished cells, run the rest")
@@ -364,6 +372,7 @@ def run_cell_subprocess(
     run_dir: Path,
     pretrained: str | None,
     threads: int,
+    task_type: str = "regression",
 ) -> dict:
     """One runner process for every chemprop method of one cell; returns {method: runner JSON}."""
     target, seed, size = cell
@@ -404,6 +413,8 @@ def run_cell_subprocess(
         args.descriptors,
         "--ensemble",
         str(args.ensemble),
+        "--task-type",
+        task_type,
     ]
     if pretrained:
         cmd += ["--pretrained", pretrained]
@@ -442,8 +453,6 @@ def run_cell_subprocess(
 def make_row(cell: tuple, method: str, result: dict, ts: TargetSplit, n_train: int) -> dict:
     """One result row, scored here with gate_core's metrics on the runner's test predictions,
     on the whole test set and on its seen / unseen parts (as task_addition scores its rows)."""
-    from gate_core.training.evaluate import regression_metrics
-
     target, seed, size = cell
     y_test, test_std = ts.y_test, ts.test_std
     row = {
@@ -453,7 +462,7 @@ def make_row(cell: tuple, method: str, result: dict, ts: TargetSplit, n_train: i
         "n_train": n_train,
         "n_test": len(y_test),
         "test_std": test_std,
-        "task_type": "regression",
+        "task_type": ts.task_type,
         "method": method,
         "device": result.get("device"),
         "host": result.get("host"),
@@ -465,15 +474,12 @@ def make_row(cell: tuple, method: str, result: dict, ts: TargetSplit, n_train: i
     if pred.shape != y_test.shape:
         row["error"] = f"{len(pred)} predictions for {len(y_test)} test molecules"
         return row
-    m = regression_metrics(y_test, pred)
     row.update(
-        rmse=m["rmse"],
-        mae=m["mae"],
-        r2=m["r2"],
-        nrmse=m["rmse"] / test_std if test_std > 0 else float("nan"),
+        _metrics(ts.task_type, y_test, pred, test_std),
         n_test_seen=int(ts.seen.sum()),
-        parts=part_metrics("regression", y_test, pred, ts.seen),
+        parts=part_metrics(ts.task_type, y_test, pred, ts.seen),
     )
+    row.pop("n", None)
     row["wall_seconds"] = result["wall_seconds"]
     row["featurize_seconds"] = result.get("featurize_seconds")
     row["process_seconds"] = result.get("process_seconds")
@@ -499,10 +505,23 @@ def make_row(cell: tuple, method: str, result: dict, ts: TargetSplit, n_train: i
 # ---------------------------------------------------------------------------------- compare
 
 
-def reference_rows(path: str | Path, test_fraction: float) -> tuple[list[dict], dict]:
-    """The :data:`REFERENCE_METHODS` rows of a task_addition JSON (GATE uniform and learned λ, RF,
-    LightGBM), with their seen / unseen parts; ``info`` keeps the reference's ``seen`` block."""
-    path = Path(path)
+def reference_rows(paths: str | Path, test_fraction: float) -> tuple[list[dict], dict]:
+    """The :data:`REFERENCE_METHODS` rows of the comma-separated task_addition JSONs (one per
+    target group, say), which must share one backbone; ``info["files"]`` describes each."""
+    rows, files = [], []
+    for path in _csv_list(str(paths)):
+        file_rows, info = _reference_file(Path(path), test_fraction)
+        rows += file_rows
+        files.append(info)
+    backbones = {f.get("backbone_id") for f in files if f["available"]}
+    if len(backbones) > 1:
+        raise ValueError(f"--reference files come from different backbones: {sorted(backbones)}")
+    return rows, {"files": files, "backbone_id": backbones.pop() if backbones else None}
+
+
+def _reference_file(path: Path, test_fraction: float) -> tuple[list[dict], dict]:
+    """One reference's rows (GATE, probe, fine-tuned, RF, LightGBM) with their seen / unseen
+    parts; ``info`` keeps the file's ``seen`` block."""
     info = {"path": str(path), "available": False}
     if not path.is_file():
         info["note"] = "missing: no GATE/RF numbers to compare with"
@@ -534,6 +553,8 @@ def reference_rows(path: str | Path, test_fraction: float) -> tuple[list[dict], 
         "mae",
         "r2",
         "nrmse",
+        "roc_auc",
+        "pr_auc",
         "wall_seconds",
         "device",
         "task_type",
@@ -549,14 +570,24 @@ def reference_rows(path: str | Path, test_fraction: float) -> tuple[list[dict], 
     return rows, info
 
 
-def reference_seen_keys(path: str | Path, backbone: str | Path) -> frozenset[str] | None:
-    """The pre-training molecule keys the reference run marked test molecules seen with (its
+def reference_seen_keys(paths: str | Path, backbone: str | Path) -> frozenset[str] | None:
+    """The pre-training molecule keys the reference runs marked test molecules seen with (their
     ``seen`` block: pre-training table and corpus files, the backbone's task names), so both
-    sides split every test set into the same seen and unseen parts; None without such a block."""
-    path = Path(path)
-    seen = json.loads(path.read_text()).get("seen") if path.is_file() else None
-    if not seen:
+    sides split every test set into the same seen and unseen parts; None without such a block.
+    The references must agree on it."""
+    blocks = {}
+    for path in map(Path, _csv_list(str(paths))):
+        seen = json.loads(path.read_text()).get("seen") if path.is_file() else None
+        if seen:
+            blocks[json.dumps(seen, sort_keys=True)] = (path, seen)
+    if not blocks:
         return None
+    if len(blocks) > 1:
+        raise ValueError(
+            "--reference files marked seen molecules differently: "
+            + ", ".join(str(p) for p, _ in blocks.values())
+        )
+    path, seen = blocks.popitem()[1]
     table = Path(seen["pretraining_table"])
     if not table.is_file():  # recorded from another checkout: the same file in this one
         table = REPO_ROOT / "assets" / "data" / table.name
@@ -594,41 +625,18 @@ def check_splits(chem_rows: list[dict], ref_rows: list[dict]) -> dict:
 
 
 def comparison(rows: list[dict], max_n: int = MAX_N) -> dict:
-    """GATE (uniform and learned λ) against the best of RF, LightGBM and the two chemprop methods,
-    on unseen and on all test molecules, n ≤ ``max_n``: each target's mean nRMSE over its complete
-    cells (every method scored), then :func:`bench.stats.compare_over_targets` (bootstrap 95 %
-    intervals over targets, the best baseline re-chosen in every resample, win counts) and
-    :func:`bench.stats.verdict` against the issue's goal ratio."""
-    from bench.stats import compare_over_targets, verdict
-    from gate_core.data.builders.targets import TARGETS
-
+    """task_addition's headline over the chemprop rows and the references' rows: GATE (uniform
+    and learned λ) against the best of :data:`BASELINES` per target group, both groups together,
+    and test part, n ≤ ``max_n``; nRMSE for regression, ROC-AUC for classification, with
+    bootstrap 95 % intervals over targets and win counts (:mod:`bench.stats`)."""
     ran = {r["method"] for r in rows}
-    gates = [m for m in GATE_METHODS if m in ran]
-    baselines = [m for m in BASELINES if m in ran]
-    methods = [*gates, *baselines]
-    groups = {TARGETS[t].group for t in {r["target"] for r in rows} if t in TARGETS}
-    out: dict = {
-        "max_n": max_n,
-        "goal_ratio": GOAL_RATIO,
-        "methods": methods,
-        "group": groups.pop() if len(groups) == 1 else "all",  # the targets' group, for summaries
-        "parts": {},
-    }
-    for part in ("unseen", "all"):
-        means = per_target_means(rows, methods, "regression", part, "nrmse", None, max_n)
-        if not means or not baselines or not gates:
-            continue
-        entry: dict = {
-            "n_targets": len(means),
-            "per_target": means,
-            "mean": {m: float(np.mean([v[m] for v in means.values()])) for m in methods},
-        }
-        for gate in gates:
-            versus = compare_over_targets(means, gate, baselines)
-            entry[f"{gate}_vs_best_baseline"] = versus
-            entry[f"{gate}_verdict"] = verdict(versus["ratio_ci95"], GOAL_RATIO)
-        out["parts"][part] = entry
-    return out
+    return headline(rows, [m for m in METHOD_ORDER if m in ran], max_n, BASELINES)
+
+
+def _versus(entry: dict) -> tuple[str, dict]:
+    """The GATE a verdict is on (uniform λ, the app's default, else learned λ) and its comparison."""
+    gate = next((g for g in GATE_METHODS if entry.get(f"{g}_vs_best_baseline")), "uniform")
+    return gate, entry.get(f"{gate}_vs_best_baseline") or {}
 
 
 # -------------------------------------------------------------------------------------- run
@@ -700,6 +708,8 @@ def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
         "mae",
         "r2",
         "nrmse",
+        "roc_auc",
+        "pr_auc",
         "test_std",
         "wall_seconds",
         "featurize_seconds",
@@ -727,9 +737,6 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {', '.join(CHEMPROP_METHODS)}")
     shard = parse_shard(args.shard)
-    for t in targets:
-        if load_target(t)[2] != "regression":
-            raise ValueError(f"{t} is a classification target; this comparison is regression only")
     if not (Path(args.bench_python).is_file() or "/" not in args.bench_python):
         raise FileNotFoundError(
             f"--bench-python {args.bench_python} not found: `make bench-venv` creates .venv-bench"
@@ -822,6 +829,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             run_root / t / f"seed{seed}" / f"n{size}",
             pretrain["model"] if pretrain and "chemprop_finetuned" in todo else None,
             threads,
+            ts.task_type,
         )
         return job, result
 
@@ -856,21 +864,22 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
                     score = (
                         f"RMSE {r['rmse']:.4g} (nRMSE {r['nrmse']:.3f}, R² {r['r2']:.2f}), {r['wall_seconds']:.1f} s"
                         if "rmse" in r
+                        else f"ROC-AUC {r['roc_auc']:.3f}, {r['wall_seconds']:.1f} s"
+                        if "roc_auc" in r
                         else r.get("error", "")[:300]
                     )
                     _log(f"{cell[0]} seed {cell[1]} n={cell[2]}: {r['method']:<18} {score}")
     if state["status"] == "running":
         state["status"] = "complete"
     paths = _save(state, results_dir)
-    for part, entry in state["comparison"]["parts"].items():
-        for gate in GATE_METHODS:
-            v = entry.get(f"{gate}_vs_best_baseline")
-            if v and v.get("n_targets"):
+    for task_type in ("regression", "classification"):
+        for key, entry in (state["comparison"].get(task_type) or {}).items():
+            gate, v = _versus(entry)
+            if v.get("n_targets"):
                 lo, hi = v["ratio_ci95"]
                 _log(
-                    f"{part}: GATE {gate} / best baseline ({v['best_baseline']}) = "
-                    f"{v['ratio_to_best']:.3f} [{lo:.3f}, {hi:.3f}] over {v['n_targets']} targets "
-                    f"-> {entry[f'{gate}_verdict']}"
+                    f"{task_type} {key}: GATE {gate} / best baseline ({v['best_baseline']}) = "
+                    f"{v['ratio_to_best']:.3f} [{lo:.3f}, {hi:.3f}] over {v['n_targets']} targets"
                 )
     return paths
 
@@ -958,151 +967,74 @@ def _fmt(x: object, spec: str = "{:.3f}") -> str:
     return spec.format(x) if _finite(x) else "—"
 
 
-def _bold_min(values: dict, methods: list[str], spec: str = "{:.3f}") -> list[str]:
+def _bold_best(values: dict, methods: list[str], higher_is_better: bool) -> list[str]:
     finite = {m: values[m] for m in methods if _finite(values.get(m))}
-    best = min(finite, key=finite.get) if finite else None
-    return [
-        ("**" + _fmt(values.get(m), spec) + "**") if m == best else _fmt(values.get(m), spec)
-        for m in methods
-    ]
+    best = (max if higher_is_better else min)(finite, key=finite.get) if finite else None
+    return [f"**{_fmt(values.get(m))}**" if m == best else _fmt(values.get(m)) for m in methods]
 
 
-def legacy_markdown(state: dict) -> str:
-    """The first run's result (v1 backbone; GATE learned λ as ``gate_learned``, no headline)."""
-    c, grid, s = state["comparison"], state["grid"], state["settings"]
-    methods = list(LEGACY_METHODS)
-    labels = [label(m) for m in methods]
-    rows_all = [*state["rows"], *state.get("reference_rows", [])]
+def _goal(v: dict, goal_ratio: float) -> str:
+    """The issue's goal in its own words: ratio ≤ ``goal_ratio`` with the interval's upper end
+    below 1.0."""
+    lo, hi = v["ratio_ci95"]
+    met = v["ratio_to_best"] <= goal_ratio and hi < 1.0
+    return f"{'met' if met else 'not met'} ({v['ratio_to_best']:.3f}; upper end {hi:.3f})"
 
-    if c["n_complete_cells"]:
-        verdict = (
-            f"**GATE / best baseline = {c['ratio_gate_to_best']:.3f}** (best baseline: {label(c['best_baseline'])}) over "
-            f"{c['n_complete_cells']} complete cells, {c['n_targets']} targets, n ≤ {c['max_n']}: target ≤ {c['target_ratio']} → "
-            f"**{'PASS' if c['passes'] else 'FAIL'}**."
-        )
-    else:
-        verdict = "No complete cells yet (every one of GATE learned λ, RF, chemprop single-task and chemprop fine-tuned with a finite nRMSE): no verdict."
-    size_rows = []
-    for size, means in c["mean_nrmse_by_size"].items():
-        bs = c["by_size"].get(size, {})
-        size_rows.append(
-            [
-                f"n = {size}",
-                *_bold_min(means, methods),
-                _fmt(bs.get("ratio_gate_to_best")),
-                "PASS" if bs.get("passes") else "FAIL",
+
+def headline_tables(comp: dict) -> list[str]:
+    """Per task type: every method's mean over targets (95 % interval where the comparison
+    stores one) and GATE / best baseline per group and test part; then each group's targets."""
+    out = []
+    for task_type, metric in (("regression", "nRMSE ↓"), ("classification", "ROC-AUC ↑")):
+        block = comp.get(task_type) or {}
+        if not block:
+            continue
+        higher = task_type == "classification"
+        methods = [m for m in METHOD_ORDER if any(m in e["mean"] for e in block.values())]
+        rows = []
+        for key, e in block.items():
+            gate, v = _versus(e)
+            ci = {**((e.get("learned_vs_best_baseline") or {}).get("ci95") or {})}
+            ci.update(v.get("ci95") or {})
+            cells = [
+                f"{e['mean'][m]:.3f} ({ci[m][0]:.3f}–{ci[m][1]:.3f})"
+                if m in ci
+                else _fmt(e["mean"].get(m))
+                if m in e["mean"]
+                else ""
+                for m in methods
             ]
-        )
-    if c["mean_nrmse"]:
-        size_rows.append(
-            [
-                f"**all n ≤ {c['max_n']}**",
-                *_bold_min(c["mean_nrmse"], methods),
-                f"**{_fmt(c['ratio_gate_to_best'])}**",
-                "**PASS**" if c["passes"] else "**FAIL**",
-            ]
-        )
-    ratio_line = ", ".join(f"{label(m)} {_fmt(v)}" for m, v in (c["ratio_gate_to"] or {}).items())
-
-    groups: dict[tuple, dict[str, list[dict]]] = {}
-    for r in rows_all:
-        groups.setdefault((r["target"], str(r["size"])), {}).setdefault(r["method"], []).append(r)
-    target_rows = []
-    for t in grid["targets"]:
-        for size in [str(x) for x in grid["sizes"]]:
-            g = groups.get((t, size))
-            if not g:
-                continue
-            cells = []
-            for m in methods:
-                ok = [r for r in g.get(m, []) if _finite(r.get("rmse"))]
-                cells.append(
-                    f"{np.mean([r['rmse'] for r in ok]):.3g} ({np.mean([r['r2'] for r in ok if _finite(r.get('r2'))] or [float('nan')]):.2f})"
-                    if ok
-                    else "—"
-                )
-            target_rows.append([t, size, max(len(v) for v in g.values()), *cells])
-    time_rows = []
-    for size in [str(x) for x in grid["sizes"]]:
-        vals = {
-            m: [
-                r["wall_seconds"]
-                for r in rows_all
-                if str(r["size"]) == size and r["method"] == m and _finite(r.get("wall_seconds"))
-            ]
-            for m in methods
-        }
-        if any(vals.values()):
-            time_rows.append(
-                [f"n = {size}", *[f"{np.mean(v):.1f}" if v else "—" for v in vals.values()]]
+            ratio = wins = goal = "—"
+            if v.get("n_targets"):
+                lo, hi = v["ratio_ci95"]
+                ratio = f"{label(gate)}: {v['ratio_to_best']:.3f} ({lo:.3f}–{hi:.3f}) × {label(v['best_baseline'])}"
+                wins = f"{v['targets_won']} of {v['n_targets']}"
+                goal = "—" if higher else _goal(v, comp["goal_ratio"])
+            rows.append([key, e["n_targets"], *cells, ratio, wins, goal])
+        out.append(
+            f"### {task_type.capitalize()}: mean {metric} over targets (n ≤ {comp['max_n']})\n\n"
+            + md_table(
+                [
+                    "targets / test part",
+                    "targets",
+                    *[label(m) for m in methods],
+                    "GATE ÷ best baseline (95 % CI)",
+                    "targets GATE wins",
+                    f"goal ≤ {comp['goal_ratio']}, upper end < 1.0",
+                ],
+                rows,
             )
-    devices = sorted(
-        {f"{r.get('device')} on {r.get('host')}" for r in state["rows"] if r.get("device")}
-    )
-    p = state.get("pretrain")
-    if p:
-        ps = p.get("settings") or {}
-        pre = (
-            f"chemprop multi-task MPNN on the backbone's {len(p.get('tasks') or [])} properties, its own scaffold split "
-            f"({p.get('n_train')} train / {p.get('n_val')} val molecules; its {p['table']['split']['test_left_out']} test molecules left out): "
-            f"{p.get('epochs')} epochs run (≤ {ps.get('epochs')}, patience {ps.get('patience')}, batch {ps.get('batch_size')}; best epoch {p.get('best_epoch')}), "
-            f"{_fmt(p.get('median_epoch_seconds'), '{:.1f}')} s per epoch (median), {_fmt(p.get('train_seconds'), '{:.0f}')} s training + "
-            f"{_fmt(p.get('featurize_seconds'), '{:.0f}')} s featurisation on {p.get('device')} ({p.get('host')}); "
-            f"val mean nRMSE over properties {_fmt(p.get('val_mean_nrmse'))}. The backbone itself ran {p['table'].get('backbone_epochs_run')} epochs."
         )
-        if p.get("stopped_by_time"):
-            pre += f" **Stopped by the {ps.get('max_minutes')}-minute cap.**"
-    else:
-        pre = "Not run (chemprop_finetuned not requested)."
-    errors = [r for r in state["rows"] if "error" in r]
-    ref = state.get("reference", {})
-    ref_line = (
-        f"GATE learned λ and RF rows: `{ref.get('path')}` (backbone `{ref.get('backbone_id')}`, {ref.get('status')}, {ref.get('date_utc')}); "
-        f"test sets checked on {ref.get('split_check', {}).get('checked', 0)} (target, seed) pairs, "
-        f"{len(ref.get('split_check', {}).get('mismatched', []))} mismatched."
-        if ref.get("available")
-        else f"GATE/RF reference: {ref.get('note', 'none')}."
-    )
-    n_ran = len(grid["ran"]) + len(grid["resumed"])
-    return f"""# chemprop v2 baselines vs GATE task addition (same scaffold splits)
-
-Status: **{state["status"]}** — {n_ran} cells ran or resumed{f", {len(grid['skipped'])} skipped (pool smaller than n)" if grid["skipped"] else ""}
-(grid: targets {", ".join(grid["targets"])}; n ∈ {{{", ".join(map(str, grid["sizes"]))}}}; seeds {", ".join(map(str, grid["seeds"]))}).
-chemprop ran on: {"; ".join(devices) or "—"}.
-
-## Verdict (n ≤ {c["max_n"]})
-
-{verdict}
-GATE / each baseline: {ratio_line or "—"}.
-
-## Mean normalised RMSE (test RMSE / test-set std; lower is better)
-
-Mean over targets of each target's mean over its cells; only cells where all four methods have a result count. Bold = lowest.
-
-{md_table(["", *labels, "GATE / best baseline", f"≤ {c['target_ratio']}"], size_rows) if size_rows else "No complete cells yet."}
-
-## Per target (test RMSE in the target's units, mean over seeds; R² in brackets)
-
-{md_table(["target", "n", "seeds", *labels], target_rows) if target_rows else "No cells yet."}
-
-## Wall time per fit (s, mean; training + prediction, featurisation not included)
-
-{md_table(["", *labels], time_rows) if time_rows else "No cells yet."}
-
-## Protocol
-
-Per target and seed, `bench/task_addition.py`'s scaffold split (test fraction {s["test_fraction"]}) and nested training sets; chemprop gets
-the same n molecules, cut into the same early-stopping fold as task_addition's single-task and fine-tune methods ({s["val_fraction"]:.0%} of n),
-and is scored on the same test set (scored in the main venv with gate_core's metrics). chemprop's `train` defaults: bond messages,
-hidden 300, depth 3, {s.get("aggregation", "norm")} aggregation, 1 × 300 FFN, Noam-like lr 1e-4 → 1e-3 → 1e-4, targets scaled with chemprop's scaler, batch {s["batch_size"]}.
-Single-task ≤ {s["st_epochs"]} epochs (patience {s["st_patience"]}); fine-tuned ≤ {s["ft_epochs"]} epochs (patience {s["ft_patience"]}); ≤ {s["method_max_minutes"]:g} min per fit;
-best val loss restored. Fine-tuning follows chemprop's `--from-foundation <local model>` route: the pre-trained message passing and
-aggregation, a new FFN head, all weights trained.
-
-Pre-training: {pre}
-
-{ref_line}
-{chr(10) + "Failed runs: " + "; ".join(f"{r['target']}/{r['seed']}/{r['size']}/{r['method']}: {str(r['error'])[:200]}" for r in errors) + chr(10) if errors else ""}"""
+        for key, e in block.items():
+            if key.startswith("all/") or key.endswith("/seen"):
+                continue
+            ms = [m for m in methods if m in e["mean"]]
+            per = [[t, *_bold_best(v, ms, higher)] for t, v in e["per_target"].items()]
+            out.append(
+                f"#### {key}: {metric} per target (mean over seeds; bold = best)\n\n"
+                + md_table(["target", *[label(m) for m in ms]], per)
+            )
+    return out
 
 
 def _pretrain_line(p: dict | None) -> str:
@@ -1129,45 +1061,9 @@ def _pretrain_line(p: dict | None) -> str:
 
 
 def markdown(state: dict) -> str:
-    """GATE vs the four baselines with intervals, per target, then protocol and provenance."""
+    """GATE vs every baseline with intervals, per group and test part, then protocol and provenance."""
     c = state["comparison"]
-    if "parts" not in c:
-        return legacy_markdown(state)
     grid, s = state["grid"], state["settings"]
-    methods = c["methods"]
-    blocks = []
-    for part, entry in c["parts"].items():
-        lines = []
-        for gate in GATE_METHODS:
-            v = entry.get(f"{gate}_vs_best_baseline")
-            if not v or not v.get("n_targets"):
-                continue
-            lo, hi = v["ratio_ci95"]
-            lines.append(
-                f"- **{label(gate)} / best baseline ({label(v['best_baseline'])}) = "
-                f"{v['ratio_to_best']:.3f}** (95 % CI {lo:.3f}–{hi:.3f}, bootstrap over "
-                f"{v['n_targets']} targets); lower on {v['targets_won']} of {v['n_targets']} "
-                f"targets; goal ≤ {c['goal_ratio']} with the interval below 1.0: "
-                f"**{entry[f'{gate}_verdict']}**."
-            )
-        ref = entry["mean"]
-        v0 = entry.get(f"{GATE_METHODS[0]}_vs_best_baseline") or {}
-        ci = v0.get("ci95", {})
-        mean_row = [
-            "mean (95 % CI)",
-            *[
-                f"{ref[m]:.3f} ({ci[m][0]:.3f}–{ci[m][1]:.3f})" if m in ci else f"{ref[m]:.3f}"
-                for m in methods
-            ],
-        ]
-        target_rows = [[t, *_bold_min(vals, methods)] for t, vals in entry["per_target"].items()]
-        blocks.append(
-            f"## {part.capitalize()} test molecules (n ≤ {c['max_n']})\n\n"
-            + "\n".join(lines)
-            + "\n\nMean nRMSE (test RMSE / test-set std; lower is better) per target over its "
-            "seeds; bold = lowest.\n\n"
-            + md_table(["target", *[label(m) for m in methods]], [*target_rows, mean_row])
-        )
     errors = [r for r in state["rows"] if "error" in r]
     ref = state.get("reference", {})
     check = ref.get("split_check", {})
@@ -1179,24 +1075,36 @@ def markdown(state: dict) -> str:
         f"{r['target']}/{r['seed']}/{r['size']}/{r['method']}: {str(r['error'])[:200]}"
         for r in errors
     )
+    files = "; ".join(
+        f"`{Path(f['path']).name}` ({f.get('date_utc')})"
+        if f.get("available")
+        else f"`{f['path']}`: {f.get('note')}"
+        for f in ref.get("files", [])
+    )
+    tables = headline_tables(c)
     return (
         f"# chemprop v2 and CheMeleon-style baselines vs GATE (same scaffold splits)\n\n"
         f"Status: **{state['status']}**: {n_ran} cells ran or resumed (targets "
         f"{', '.join(grid['targets'])}; n ∈ {{{', '.join(map(str, grid['sizes']))}}}; seeds "
         f"{', '.join(map(str, grid['seeds']))}). chemprop ran on: {'; '.join(devices) or '—'}.\n\n"
-        + "\n\n".join(blocks or ["No complete cells yet: no comparison."])
+        f"GATE is task addition with uniform λ (the app's default; the ratio column is on it) and "
+        f"learned λ; the frozen probe is an ablation; the baselines GATE must beat are "
+        f"{', '.join(label(b) for b in BASELINES)}. Target groups: drug-like, physical chemistry, "
+        f"and *all* (both together, with the methods run on every target).\n\n"
+        + "\n\n".join(tables or ["No complete cells yet: no comparison."])
         + f"""
 
 ## Protocol
 
-GATE (uniform and learned λ), RF and LightGBM rows come from `{ref.get("path")}` (backbone
-`{ref.get("backbone_id")}`, {ref.get("date_utc")}); test sets checked equal on
-{check.get("checked", 0)} (target, seed) pairs, {len(check.get("mismatched", []))} mismatched.
+GATE, probe, fine-tuned backbone, RF and LightGBM rows come from {files or "—"} (backbone
+`{ref.get("backbone_id")}`); test sets checked equal on {check.get("checked", 0)} (target, seed)
+pairs, {len(check.get("mismatched", []))} mismatched.
 Test molecules are *seen* when their InChIKey first block is among the backbone's pre-training
 molecules (the reference's table and corpus), *unseen* otherwise; nRMSE of a part uses that
 part's own std. chemprop gets the same n molecules cut into the same early-stopping fold
 ({s["val_fraction"]:.0%} of n) and is scored here on the same test set: bond messages, hidden 300,
-depth 3, {s.get("aggregation", "norm")} aggregation, 1 × 300 FFN, Noam-like lr, batch
+depth 3, {s.get("aggregation", "norm")} aggregation, 1 × 300 FFN (binary classifier with BCE for
+classification targets), Noam-like lr, batch
 {s["batch_size"]}, {s.get("descriptors", "rdkit2d")} descriptors as extra FFN input, an ensemble
 of {s.get("ensemble", 1)} models averaged. Single-task ≤ {s["st_epochs"]} epochs (patience
 {s["st_patience"]}); fine-tuned ≤ {s["ft_epochs"]} epochs (patience {s["ft_patience"]});

@@ -8,6 +8,8 @@ in the same folds. ``pretrain`` trains a multi-task MPNN with chemprop's default
 ``chemprop_finetuned`` (the ``--from-foundation`` route) on one cell file (smiles, value, fold),
 early-stopped on its val fold, with RDKit 2D descriptors as extra FFN input and an ensemble of
 ``--ensemble`` seeds, and writes ``DIR/<method>.json`` with the test predictions and timings.
+``fit --task-type classification`` trains chemprop's binary classifier (BCE, sigmoid output;
+labels 0/1 are not standardised) and predicts probabilities.
 Options: ``python bench/chemprop_runner.py {pretrain,fit} --help``; context: bench/README.md.
 """
 
@@ -92,6 +94,18 @@ def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict:
         "rmse": float(np.sqrt((err**2).mean())) if n else float("nan"),
         "mae": float(np.abs(err).mean()) if n else float("nan"),
         "r2": float(1.0 - (err**2).sum() / sst) if n > 1 and sst > 0 else float("nan"),
+    }
+
+
+def classification_metrics(y: np.ndarray, prob: np.ndarray) -> dict:
+    """ROC-AUC and PR-AUC (sklearn, as ``gate_core.training.evaluate.classification_metrics``);
+    NaN when the test set holds one class only."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    both = len(np.unique(y)) == 2
+    return {
+        "roc_auc": float(roc_auc_score(y, prob)) if both else float("nan"),
+        "pr_auc": float(average_precision_score(y, prob)) if both else float("nan"),
     }
 
 
@@ -245,7 +259,9 @@ def build_mpnn(
     x_d_scaler=None,
 ):
     """chemprop's default MPNN (what ``chemprop train`` builds), or a new head on given message passing;
-    with ``x_d_scaler`` the FFN also reads the (standardised) molecule descriptors."""
+    with ``x_d_scaler`` the FFN also reads the (standardised) molecule descriptors. Without a
+    target ``scaler`` the head is chemprop's binary classifier (what ``--task-type
+    classification`` builds), scored on ROC-AUC."""
     from chemprop import models, nn
 
     if message_passing is None:
@@ -261,14 +277,20 @@ def build_mpnn(
             args.aggregation
         ]()
     d_xd = 0 if x_d_scaler is None else len(x_d_scaler.mean_)
-    ffn = nn.RegressionFFN(
+    head = dict(
         n_tasks=n_tasks,
         input_dim=message_passing.output_dim + d_xd,
         hidden_dim=args.ffn_hidden,
         n_layers=args.ffn_layers,
         dropout=args.dropout,
-        output_transform=nn.UnscaleTransform.from_standard_scaler(scaler),
     )
+    if scaler is None:
+        ffn, metrics = nn.BinaryClassificationFFN(**head), [nn.metrics.BinaryAUROC()]
+    else:
+        ffn = nn.RegressionFFN(
+            **head, output_transform=nn.UnscaleTransform.from_standard_scaler(scaler)
+        )
+        metrics = [nn.metrics.RMSE(), nn.metrics.MAE()]
     x_d_transform = (
         None if x_d_scaler is None else nn.ScaleTransform.from_standard_scaler(x_d_scaler)
     )
@@ -277,7 +299,7 @@ def build_mpnn(
         agg,
         ffn,
         batch_norm=args.batch_norm,
-        metrics=[nn.metrics.RMSE(), nn.metrics.MAE()],
+        metrics=metrics,
         warmup_epochs=args.warmup_epochs,
         init_lr=args.init_lr,
         max_lr=args.max_lr,
@@ -421,6 +443,9 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
     if method == "chemprop_finetuned" and not args.pretrained:
         raise ValueError("chemprop_finetuned needs --pretrained")
     parts = [frame[frame["fold"] == f] for f in ("train", "val", "test")]
+    classify = args.task_type == "classification"
+    if classify and not set(frame["value"].dropna().unique()) <= {0.0, 1.0}:
+        raise ValueError(f"{args.data}: classification labels must be 0 or 1")
     featurizer = featurizers.SimpleMoleculeMolGraphFeaturizer()
     t0 = time.perf_counter()
     X_d = [
@@ -439,8 +464,9 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
     featurize_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    scaler = train_set.normalize_targets()
-    val_set.normalize_targets(scaler)
+    scaler = None if classify else train_set.normalize_targets()
+    if scaler is not None:
+        val_set.normalize_targets(scaler)
     x_d_scaler = None
     if (
         args.descriptors == "rdkit2d"
@@ -485,7 +511,8 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
     y_test = parts[2]["value"].to_numpy(np.float64)
     return {
         "method": method,
-        **regression_metrics(y_test, pred),
+        **(classification_metrics if classify else regression_metrics)(y_test, pred),
+        "task_type": args.task_type,
         "n_inner_train": len(train_set),
         "n_val": len(val_set),
         "n_test": len(test_set),
@@ -526,8 +553,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
         try:
             result = fit_one(method, frame, args, env)
+            score = (
+                f"ROC-AUC {result['roc_auc']:.3f}"
+                if args.task_type == "classification"
+                else f"RMSE {result['rmse']:.4g}, R² {result['r2']:.3f}"
+            )
             _log(
-                f"{args.data} {method}: RMSE {result['rmse']:.4g}, R² {result['r2']:.3f}, {result['epochs_run']} epochs, {result['wall_seconds']:.1f} s"
+                f"{args.data} {method}: {score}, {result['epochs_run']} epochs, {result['wall_seconds']:.1f} s"
             )
         except Exception as exc:  # noqa: BLE001 - one failing method must not lose the other
             import traceback
@@ -585,6 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--ft-patience", type=int, default=8)
     f.add_argument("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d")
     f.add_argument("--ensemble", type=int, default=5, help="models per method, averaged")
+    f.add_argument("--task-type", choices=("regression", "classification"), default="regression")
     _add_common(f)
     f.set_defaults(func=cmd_fit)
     return parser

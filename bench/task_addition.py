@@ -23,6 +23,7 @@ import numpy as np
 
 from bench.common import (
     csv_rows,
+    fmt,
     limit_threads,
     logger,
     md_table,
@@ -254,15 +255,34 @@ def per_target_means(
     return {t: {m: float(np.mean([c[m] for c in cs])) for m in methods} for t, cs in per.items()}
 
 
-def headline(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) -> dict:
-    """(e) learned λ (and (d) uniform λ, the app's default) against the best baseline, per
-    target group × part of the test set, with
+def _methods_on_every_target(
+    rows: list[dict], methods: list[str], task_type: str, members: set[str] | None
+) -> list[str]:
+    """The ``methods`` scored on every target of a group: a method run on one group only (learned
+    λ on the drug-like targets, say) leaves the comparison over both groups instead of emptying it."""
+    targets, scored = set(), {}
+    for r in rows:
+        if r.get("task_type") == task_type and (members is None or r["target"] in members):
+            targets.add(r["target"])
+            if "error" not in r:
+                scored.setdefault(r["method"], set()).add(r["target"])
+    return [m for m in methods if targets <= scored.get(m, set())]
+
+
+def headline(
+    rows: list[dict],
+    methods: list[str],
+    max_n: int = SUMMARY_MAX_N,
+    baselines: tuple[str, ...] = BASELINES,
+) -> dict:
+    """(e) learned λ (and (d) uniform λ, the app's default) against the best of ``baselines``,
+    per target group × part of the test set, with
     bootstrap 95 % intervals over targets and win counts (:mod:`bench.stats`); regression on
-    nRMSE (lower is better), classification on ROC-AUC (PR-AUC alongside)."""
+    nRMSE (lower is better), classification on ROC-AUC (PR-AUC alongside). Each comparison uses
+    the methods scored on every target of its group."""
     from bench.stats import compare_over_targets, paired_difference, verdict
     from gate_core.data.builders.targets import TARGET_GROUPS, TARGETS
 
-    baselines = [b for b in BASELINES if b in methods]
     ran = {r["target"] for r in rows}
     groups: dict[str, set[str] | None] = {
         g: {t for t, spec in TARGETS.items() if spec.group == g} for g in TARGET_GROUPS
@@ -271,41 +291,55 @@ def headline(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) -
         sum(bool(members & ran) for members in groups.values()) > 1
     ):  # "all" only when it differs from one group
         groups["all"] = None
-    out: dict = {"max_n": max_n, "baselines": baselines, "goal_ratio": GOAL_RATIO}
+    out: dict = {
+        "max_n": max_n,
+        "baselines": [b for b in baselines if b in methods],
+        "goal_ratio": GOAL_RATIO,
+    }
     for task_type, metric in (("regression", "nrmse"), ("classification", "roc_auc")):
         higher = task_type == "classification"
         block = {}
         for group, members in groups.items():
+            group_methods = _methods_on_every_target(rows, methods, task_type, members)
+            group_baselines = [b for b in baselines if b in group_methods]
             for part in ("unseen", "seen", "all"):
-                means = per_target_means(rows, methods, task_type, part, metric, members, max_n)
+                means = per_target_means(
+                    rows, group_methods, task_type, part, metric, members, max_n
+                )
                 if not means:
                     continue
                 entry: dict = {
                     "n_targets": len(means),
                     "per_target": means,
-                    "mean": {m: float(np.mean([v[m] for v in means.values()])) for m in methods},
+                    "mean": {
+                        m: float(np.mean([v[m] for v in means.values()])) for m in group_methods
+                    },
                 }
-                if "learned" in methods and baselines:
+                if "learned" in group_methods and group_baselines:
                     entry["learned_vs_best_baseline"] = compare_over_targets(
-                        means, "learned", baselines, higher_is_better=higher
+                        means, "learned", group_baselines, higher_is_better=higher
                     )
                     if not higher:
                         entry["verdict"] = verdict(
                             entry["learned_vs_best_baseline"]["ratio_ci95"], GOAL_RATIO
                         )
-                if "uniform" in methods and baselines:  # the app's default, for the summary
+                if (
+                    "uniform" in group_methods and group_baselines
+                ):  # the app's default, for the summary
                     entry["uniform_vs_best_baseline"] = compare_over_targets(
-                        means, "uniform", baselines, higher_is_better=higher
+                        means, "uniform", group_baselines, higher_is_better=higher
                     )
                 for other in ("uniform", "probe"):
-                    if {"learned", other} <= set(methods):
+                    if {"learned", other} <= set(group_methods):
                         entry[f"learned_minus_{other}"] = paired_difference(means, "learned", other)
-                if {"topk", "uniform"} <= set(methods):
+                if {"topk", "uniform"} <= set(group_methods):
                     entry["topk_minus_uniform"] = paired_difference(means, "topk", "uniform")
                 if higher:
-                    pr = per_target_means(rows, methods, task_type, part, "pr_auc", members, max_n)
+                    pr = per_target_means(
+                        rows, group_methods, task_type, part, "pr_auc", members, max_n
+                    )
                     entry["pr_auc_mean"] = (
-                        {m: float(np.mean([v[m] for v in pr.values()])) for m in methods}
+                        {m: float(np.mean([v[m] for v in pr.values()])) for m in group_methods}
                         if pr
                         else {}
                     )
@@ -1196,8 +1230,11 @@ def headline_markdown(h: dict | None) -> str:
                     f"{d['a_lower_in']} of {d['n_targets']}",
                 ]
             )
-        per_method.append([key, e["n_targets"], *[f"{v:.3f}" for v in e["mean"].values()]])
-    methods = list(next(iter((h.get("regression") or {}).values()), {}).get("mean", {}))
+        per_method.append([key, e["n_targets"], e["mean"]])
+    methods = list(dict.fromkeys(m for *_, means in per_method for m in means))
+    per_method = [
+        [k, n, *[fmt(means.get(m), ".3f") for m in methods]] for k, n, means in per_method
+    ]
     if rows:
         out += [
             f"Regression targets, n ≤ {h['max_n']}: mean normalised RMSE (test RMSE / test-part std) over targets, each target the mean of its "

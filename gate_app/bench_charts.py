@@ -204,78 +204,46 @@ def task_addition_charts(name: str, data: dict) -> Charts:
     return out
 
 
-def chemprop_part_charts(parts: dict) -> Charts:
-    """Mean nRMSE of GATE and each baseline per test part, with its 95 % interval over targets."""
-    out: Charts = []
-    for part, entry in parts.items():
-        means = entry.get("mean") or {}
-        versus = (
-            entry.get("uniform_vs_best_baseline") or entry.get("learned_vs_best_baseline") or {}
-        )
-        cis = versus.get("ci95") or {}
-        names = list(means)
-        fig = go.Figure(
-            go.Bar(
-                x=[label(m) for m in names],
-                y=[num(means[m]) for m in names],
-                marker_color=[METHOD_COLOURS.get(m, GATE_COLOUR) for m in names],
-                text=[_short(num(means[m])) for m in names],
-                textposition="outside",
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [(cis[m][1] - means[m]) if m in cis else 0 for m in names],
-                    "arrayminus": [(means[m] - cis[m][0]) if m in cis else 0 for m in names],
-                },
-            )
-        )
-        fig.update_yaxes(title="mean nRMSE over targets (lower is better)", rangemode="tozero")
-        title = f"{'New' if part == 'unseen' else 'All'} test molecules: GATE vs each baseline"
-        out.append(
-            (f"bench_chemprop_{part}", _layout(fig, f"{title} ({entry.get('n_targets')} targets)"))
-        )
-    return out
-
-
 def chemprop_charts(name: str, data: dict) -> Charts:
-    c = data.get("comparison") or {}
-    if "parts" in c:
-        return chemprop_part_charts(c["parts"])
+    """Per task type, each method's mean over targets for every target group on new and on all
+    test molecules (grouped bars), with the 95 % interval over targets the comparison stores."""
     out: Charts = []
-    ratio_to, target = c.get("ratio_gate_to") or {}, num(c.get("target_ratio"))
-    if ratio_to:
-        names = list(ratio_to)
-        fig = go.Figure(
-            go.Bar(
-                x=[label(m) for m in names],
-                y=[num(ratio_to[m]) for m in names],
-                marker_color=[METHOD_COLOURS.get(m, GATE_COLOUR) for m in names],
-                text=[_short(num(ratio_to[m])) for m in names],
-                textposition="outside",
+    comparison = data.get("comparison") or {}
+    for task_type, axis in (
+        ("regression", "mean nRMSE over targets (lower is better)"),
+        ("classification", "mean ROC-AUC over targets (higher is better)"),
+    ):
+        block = {
+            k: e
+            for k, e in (comparison.get(task_type) or {}).items()
+            if k.endswith(("/unseen", "/all"))
+        }
+        if not block:
+            continue
+        keys = list(block)
+        methods = list(dict.fromkeys(m for e in block.values() for m in e.get("mean") or {}))
+        fig = go.Figure()
+        for m in methods:
+            means, plus, minus = [], [], []
+            for e in block.values():
+                versus = (
+                    e.get("uniform_vs_best_baseline") or e.get("learned_vs_best_baseline") or {}
+                )
+                mean, ci = num((e.get("mean") or {}).get(m)), (versus.get("ci95") or {}).get(m)
+                means.append(mean)
+                plus.append(ci[1] - mean if ci and mean is not None else 0)
+                minus.append(mean - ci[0] if ci and mean is not None else 0)
+            fig.add_bar(
+                name=label(m),
+                x=[k.replace("/unseen", " · new").replace("/all", " · all") for k in keys],
+                y=means,
+                marker_color=METHOD_COLOURS.get(m, GATE_COLOUR),
+                error_y={"type": "data", "symmetric": False, "array": plus, "arrayminus": minus},
             )
-        )
-        if target is not None:
-            fig.add_hline(
-                y=target,
-                line={"color": TARGET_COLOUR, "dash": "dash"},
-                annotation_text=f"target ≤ {target:.2f}",
-                annotation_position="top left",
-            )
-        fig.add_hline(y=1.0, line={"color": "black", "width": 1})
-        fig.update_yaxes(title="GATE nRMSE / baseline nRMSE", rangemode="tozero")
-        out.append(
-            (
-                "bench_chemprop_ratio",
-                _layout(fig, f"GATE relative to each baseline (n ≤ {c.get('max_n', '?')})"),
-            )
-        )
-    if c.get("mean_nrmse_by_size"):
-        out.append(
-            (
-                "bench_chemprop_accuracy",
-                accuracy_figure(c["mean_nrmse_by_size"], "Mean normalised RMSE vs n"),
-            )
-        )
+        fig.update_layout(barmode="group")
+        fig.update_yaxes(title=axis, rangemode="tozero")
+        title = f"{task_type.capitalize()}: GATE vs each baseline, by target group and test part"
+        out.append((f"bench_{name}_{task_type}", _layout(fig, title)))
     return out
 
 

@@ -57,14 +57,9 @@ COMMANDS: dict[str, str] = {
     "task_addition_v1": "python -m bench task_addition --backbone <backbone v1> "
     "--results-name task_addition_v1 " + _DRUG_LIKE,
     "task_addition": "python -m bench task_addition",
-    "chemprop_compare": "python -m bench chemprop_compare --targets caco2,pk_vdss,pk_cl,pk_fu,"
-    "pk_thalf,logp_fluorinated --sizes 100 --seeds 0,1,2 --reference "
-    "bench/results/task_addition_v2_n100.json --pretrain-max-minutes 75 --pretrain-threads 1 "
-    "--pretrain-epochs 40 --pretrain-patience 4 --jobs 2 --threads-per-job 1",
-    "chemprop_compare_v1": "python -m bench chemprop_compare --backbone <backbone v1> "
-    "--reference bench/results/task_addition.json --results-name chemprop_compare_v1 "
-    "--descriptors none --ensemble 1 --sizes 50,100,200,all --seeds 0,1,2 "
-    "--pretrain-max-minutes 27 --jobs 2",
+    "chemprop_compare": "python -m bench chemprop_compare --sizes 100 --seeds 0,1,2 "
+    "--pretrain-max-minutes 75 --pretrain-threads 1 --pretrain-epochs 40 --pretrain-patience 4 "
+    "--jobs 2 --threads-per-job 1",
     "trust": "python -m bench trust --targets huuskonen_logS,caco2,freesolv,logp_fluorinated,"
     "pk_vdss --sizes 50,100,300 --seeds 0,1 --threads 1",
     "backbone_v2": "python -m bench backbone_v2",

@@ -1,24 +1,19 @@
 """What accuracy a chemist can expect on data like theirs, from the stored benchmark results.
 
 Why one function for the page and the report: this is the first thing both show, so it must say
-the same thing in both. It reads only what the results carry: each task-addition run's
-``headline`` (per target group and test part, with bootstrap 95 % intervals over targets) and the
-chemprop comparison (its first run's means carry no interval; the table says so rather than
-invent one). The verdict is on the app's default, GATE with uniform λ, where a result has it.
+the same thing in both. It reads only what the results carry: the headline of the chemprop
+comparison (GATE against every baseline, per target group and test part, with bootstrap 95 %
+intervals over targets) and of each task-addition run it does not already include; results from
+an older backbone, or with nothing to compare GATE with, are named under the table instead. The
+verdict is on the app's default, GATE with uniform λ, where a result has it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from gate_app.bench_results import (
-    backbone_note,
-    label,
-    md_table,
-    measured_date,
-    num,
-    size_sort_key,
-)
+from gate_app.bench_results import backbone_note, label, md_table, measured_date, num
 
 #: GATE (uniform λ: the app's default, which the verdict is on; learned λ), then the
 #: alternatives a chemist would otherwise use: column names kept short.
@@ -99,8 +94,15 @@ def _source(name: str, data: dict, shipped: str | None) -> str:
     return f"{name}{old} · {measured_date(data)[:10]}"
 
 
+def _headline(name: str, data: dict) -> dict:
+    """The headline block: a chemprop comparison stores it as ``comparison``."""
+    return (data.get("comparison") if name.startswith("chemprop_compare") else None) or (
+        data.get("headline") or {}
+    )
+
+
 def _headline_rows(name: str, data: dict, shipped: str | None) -> list[dict[str, str]]:
-    head = data.get("headline") or {}
+    head = _headline(name, data)
     sizes = ", ".join(str(s) for s in (data.get("grid") or {}).get("sizes") or [])
     rows = []
     for task_type, metric in METRICS.items():
@@ -141,83 +143,44 @@ def _headline_rows(name: str, data: dict, shipped: str | None) -> list[dict[str,
     return rows
 
 
-def _chemprop_rows(name: str, data: dict, shipped: str | None) -> list[dict[str, str]]:
-    """The chemprop comparison's rows; its first run (``chemprop_compare_v1``) stored means per n
-    without intervals, the later ones a headline per test part."""
-    comp = data.get("comparison") or {}
-    if "parts" in comp:
-        return _chemprop_part_rows(name, data, shipped)
-    by_size = comp.get("mean_nrmse_by_size") or {}
-    rows = []
-    for size, means in sorted(by_size.items(), key=lambda kv: size_sort_key(kv[0])):
-        ratios = (comp.get("by_size") or {}).get(size) or {}
-        targets = len(comp.get("mean_nrmse_by_target") or {}) or "?"
-        row = {
-            "data like yours": f"physical chemistry, all test molecules ({_targets(targets)})",
-            "n": str(size),
-            "metric": METRICS["regression"],
-        }
-        row.update(
-            {
-                c: _value((means or {}).get("gate_learned" if m == "learned" else m))
-                for m, c in COLUMNS.items()
-            }
-        )
-        row[RATIO] = _verdict(  # the first run compared learned λ only
-            ratios.get("best_baseline"), ratios.get("ratio_gate_to_best"), None, False, "learned"
-        )
-        row["GATE wins"] = ""
-        row["from"] = _source(name, data, shipped)
-        rows.append(row)
-    return rows
-
-
-def _chemprop_part_rows(name: str, data: dict, shipped: str | None) -> list[dict[str, str]]:
-    """The chemprop comparison with a headline per test part (GATE vs RF, LightGBM, chemprop
-    single-task and CheMeleon-style fine-tuned, with intervals)."""
-    comp = data["comparison"]
-    sizes = ", ".join(str(s) for s in (data.get("grid") or {}).get("sizes") or [])
-    group = GROUPS.get(comp.get("group") or "all", comp.get("group"))
-    rows = []
-    for part, entry in comp["parts"].items():
-        if part not in PARTS:
-            continue
-        gate, versus, cis = _comparison(entry)
-        row = {
-            "data like yours": f"{group}, {PARTS[part]} ({_targets(entry.get('n_targets'))})",
-            "n": sizes,
-            "metric": METRICS["regression"],
-        }
-        row.update(
-            {c: _value((entry.get("mean") or {}).get(m), cis.get(m)) for m, c in COLUMNS.items()}
-        )
-        row[RATIO] = _verdict(
-            versus.get("best_baseline"),
-            versus.get("ratio_to_best"),
-            versus.get("ratio_ci95"),
-            False,
-            gate,
-        )
-        won = versus.get("targets_won")
-        row["GATE wins"] = f"{won} of {versus.get('n_targets')} targets" if won is not None else ""
-        row["from"] = _source(name, data, shipped)
-        rows.append(row)
-    return rows
-
-
 def expectation_rows(results: dict[str, dict], shipped: str | None) -> list[dict[str, str]]:
-    """One row per (result, target group, test part or n): GATE and each alternative.
+    """One row per (result, target group, task type, test part): GATE and each alternative.
 
-    Task-addition results come first (newest backbone first, as named), then the chemprop
-    comparisons (the current one, then its first run); columns no row fills are dropped.
+    The chemprop comparisons come first, then the task-addition runs they do not include;
+    rows with no alternative to compare GATE with are left out; columns no row fills are dropped.
     """
     rows: list[dict[str, str]] = []
-    for name in sorted((n for n in results if n.startswith("task_addition")), reverse=True):
-        rows += _headline_rows(name, results[name], shipped)
-    for name in sorted(n for n in results if n.startswith("chemprop_compare")):
-        rows += _chemprop_rows(name, results[name], shipped)
+    for name in summarised(results, shipped):
+        rows += [
+            r
+            for r in _headline_rows(name, results[name], shipped)
+            if r[RATIO] != "no alternative in this run"
+        ]
     used = [c for c in dict.fromkeys(k for r in rows for k in r) if any(r.get(c) for r in rows)]
     return [{c: r.get(c, "") for c in used} for r in rows]
+
+
+def _included(results: dict[str, dict]) -> set[str]:
+    """Task-addition results a chemprop comparison read as its reference (shown through it)."""
+    return {
+        Path(f["path"]).stem
+        for data in results.values()
+        for f in (data.get("reference") or {}).get("files") or []
+        if f.get("available")
+    }
+
+
+def summarised(results: dict[str, dict], shipped: str | None) -> list[str]:
+    """The results the table rows come from: chemprop comparisons, then task-addition runs (newest
+    first, as named) not included in one; each only from the shipped backbone."""
+    included = _included(results)
+    names = sorted(n for n in results if n.startswith("chemprop_compare"))
+    names += sorted(
+        (n for n in results if n.startswith("task_addition") and n not in included), reverse=True
+    )
+    return [
+        n for n in names if _headline(n, results[n]) and not backbone_note(n, results[n], shipped)
+    ]
 
 
 def gaps(results: dict[str, dict], shipped: str | None) -> list[str]:

@@ -58,25 +58,38 @@ def headline_result(backbone: str) -> dict:
     }
 
 
-def chemprop_result() -> dict:
-    by_size = {
-        "50": {"gate_learned": 0.61, "rf": 0.8, "chemprop_single": 0.79, "chemprop_finetuned": 0.71}
+def chemprop_entry(n_targets: int = 6) -> dict:
+    """One headline entry of a chemprop comparison: GATE uniform λ 0.80 (0.70–0.90) vs chemprop."""
+    return {
+        "n_targets": n_targets,
+        "mean": {"uniform": 0.8, "learned": 0.81, "chemprop_finetuned": 0.9},
+        "uniform_vs_best_baseline": {
+            "n_targets": n_targets,
+            "best_baseline": "chemprop_finetuned",
+            "ratio_to_best": 0.89,
+            "ratio_ci95": [0.8, 0.97],
+            "targets_won": 5,
+            "mean": {"uniform": 0.8, "chemprop_finetuned": 0.9},
+            "ci95": {"uniform": [0.7, 0.9]},
+        },
     }
+
+
+def chemprop_result(backbone: str = "0123456789abcdef", files: list[str] = ()) -> dict:
     return {
         "benchmark": "chemprop_compare",
         "machine": GPU,
         "command": "python -m bench chemprop_compare",
-        "reference": {"backbone_id": "0123456789abcdef"},
+        "grid": {"sizes": [100], "targets": ["caco2"]},
+        "reference": {
+            "backbone_id": backbone,
+            "files": [{"path": f, "available": True} for f in files],
+        },
         "comparison": {
-            "max_n": 200,
-            "ratio_gate_to": {
-                "rf": 0.6974,
-                "chemprop_single": 0.7231,
-                "chemprop_finetuned": 0.8001,
-            },
-            "mean_nrmse_by_size": by_size,
-            "target_ratio": 0.85,
-            "by_size": {"50": {"best_baseline": "chemprop_finetuned", "ratio_gate_to_best": 0.86}},
+            "max_n": 300,
+            "goal_ratio": 0.85,
+            "regression": {"drug-like/unseen": chemprop_entry()},
+            "classification": {},
         },
     }
 
@@ -141,8 +154,10 @@ def test_summary_comes_first_with_alternatives_and_intervals(monkeypatch, result
     assert [h.value for h in at.header][:2] == ["What to expect on your data", "Details"]
     table = next(m.value for m in at.markdown if m.value.startswith("| data like yours |"))
     header, _, *rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in table.splitlines()]
-    assert len(rows) == 2  # the "all" group equals the drug-like one: said once; + chemprop n = 50
-    row, chemprop = (dict(zip(header, r)) for r in rows)
+    # the "all" group equals the drug-like one: said once; the chemprop comparison is from an
+    # older backbone, so it is named under the table rather than summarised
+    assert len(rows) == 1
+    row = dict(zip(header, rows[0]))
     assert row["data like yours"] == "drug-like (ADME/PK), new molecules (3 targets)"
     assert row["GATE learned λ"] == "0.70 (0.60–0.80)" and row["n"] == "50"
     assert row["GATE (default: uniform λ)"] == "0.69"  # the app's default, from the run's means
@@ -152,9 +167,7 @@ def test_summary_comes_first_with_alternatives_and_intervals(monkeypatch, result
     assert (
         row["GATE ÷ best alternative"] == "learned λ: 0.90 (0.80–0.99) × random forest: GATE better"
     )
-    assert chemprop["chemprop fine-tuned"] == "0.71"
-    assert "no interval stored" in chemprop["GATE ÷ best alternative"]
-    assert "older backbone" in chemprop["from"]
+    assert "chemprop_compare" not in table
 
 
 def test_provenance_is_folded_and_clean(monkeypatch, results):
@@ -190,12 +203,12 @@ def test_empty_folder_says_what_is_missing(monkeypatch, tmp_path):
 def test_charts_read_the_json(monkeypatch, results):
     at = run(monkeypatch, results)
     charts = {e.key: json.loads(e.proto.spec) for e in at.get("plotly_chart")}
-    assert {
-        "bench_chemprop_ratio",
-        "bench_chemprop_accuracy",
-        "bench_scaling_predict_vs_batch",
-    } <= set(charts)
-    assert charts["bench_chemprop_ratio"]["data"][0]["y"] == [0.6974, 0.7231, 0.8001]
+    assert {"bench_chemprop_compare_regression", "bench_scaling_predict_vs_batch"} <= set(charts)
+    bars = charts["bench_chemprop_compare_regression"]["data"]
+    assert [b["name"] for b in bars] == [
+        bench_results.label(m) for m in ("uniform", "learned", "chemprop_finetuned")
+    ]
+    assert [b["y"][0] for b in bars] == [0.8, 0.81, 0.9]
 
 
 def test_stored_results_render(monkeypatch):
@@ -249,45 +262,27 @@ def test_the_verdict_is_on_the_default_and_the_new_chemprop_comparison_is_summar
         "ci95": {"uniform": [0.6, 0.8], "rf": [0.6, 0.8], "lgbm": [0.6, 0.75]},
     }
     entry["uniform_vs_best_baseline"] = uniform
-    chemprop = {
-        "benchmark": "chemprop_compare",
-        "machine": CPU,
-        "grid": {"sizes": [100], "targets": ["caco2"]},
-        "reference": {"backbone_id": "b"},
-        "comparison": {
-            "group": "drug-like",
-            "parts": {
-                "unseen": {
-                    "n_targets": 6,
-                    "mean": {"uniform": 0.8, "learned": 0.81, "chemprop_finetuned": 0.9},
-                    "uniform_vs_best_baseline": {
-                        **uniform,
-                        "n_targets": 6,
-                        "best_baseline": "chemprop_finetuned",
-                        "ratio_to_best": 0.89,
-                        "ratio_ci95": [0.8, 0.97],
-                        "targets_won": 5,
-                        "ci95": {"uniform": [0.7, 0.9]},
-                    },
-                }
-            },
-        },
-    }
+    chemprop = chemprop_result("b")
     rows = expectation_rows({"task_addition_v2": result, "chemprop_compare": chemprop}, "b")
-    first = rows[0]
-    assert first["GATE (default: uniform λ)"] == "0.69 (0.60–0.80)"
-    assert first["GATE ÷ best alternative"] == "1.02 (0.95–1.10) × LightGBM: no clear difference"
-    last = rows[-1]
-    assert last["data like yours"] == "drug-like (ADME/PK), new molecules (6 targets)"
-    assert last["chemprop fine-tuned"] == "0.90" and last["n"] == "100"
-    assert last["GATE ÷ best alternative"] == (
+    first = rows[0]  # the chemprop comparison (every baseline) comes first
+    assert first["data like yours"] == "drug-like (ADME/PK), new molecules (6 targets)"
+    assert first["chemprop fine-tuned"] == "0.90" and first["n"] == "100"
+    assert first["GATE (default: uniform λ)"] == "0.80 (0.70–0.90)"
+    assert first["GATE ÷ best alternative"] == (
         "0.89 (0.80–0.97) × chemprop fine-tuned: GATE better"
     )
-    assert last["GATE wins"] == "5 of 6 targets"
+    assert first["GATE wins"] == "5 of 6 targets"
+    last = rows[-1]
+    assert last["GATE (default: uniform λ)"] == "0.69 (0.60–0.80)"
+    assert last["GATE ÷ best alternative"] == "1.02 (0.95–1.10) × LightGBM: no clear difference"
+    # a task-addition run the comparison read as its reference is shown through it, once
+    included = chemprop_result("b", files=["bench/results/task_addition_v2.json"])
+    rows = expectation_rows({"task_addition_v2": result, "chemprop_compare": included}, "b")
+    assert [r["from"].split(" ·")[0] for r in rows] == ["chemprop_compare"]
     from gate_app.bench_charts import charts_for
 
     ((key, figure),) = charts_for("chemprop_compare", chemprop)
-    assert key == "bench_chemprop_unseen"
-    bars = figure.to_dict()["data"][0]
-    assert list(bars["y"]) == [0.8, 0.81, 0.9]
-    assert list(bars["error_y"]["array"]) == pytest.approx([0.1, 0, 0])  # interval where stored
+    assert key == "bench_chemprop_compare_regression"
+    bars = figure.to_dict()["data"]
+    assert [b["y"][0] for b in bars] == [0.8, 0.81, 0.9]
+    assert [b["error_y"]["array"][0] for b in bars] == pytest.approx([0.1, 0, 0])

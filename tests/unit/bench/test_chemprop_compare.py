@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -97,28 +98,30 @@ def _row(target, seed, size, method, nrmse, unseen=None, **extra):
 
 
 METHODS = ("uniform", "learned", *BASELINES)
+NAN = float("nan")
 
 
-def _cell(target, seed, size, values, unseen=None):
-    """One (target, seed, n) cell: a row per method in METHODS order."""
+def _cell(target, seed, size, values, unseen=None, methods=METHODS):
+    """One (target, seed, n) cell: a row per method, in ``methods`` order."""
     unseen = unseen or [None] * len(values)
-    return [_row(target, seed, size, m, v, u) for m, v, u in zip(METHODS, values, unseen)]
+    return [_row(target, seed, size, m, v, u) for m, v, u in zip(methods, values, unseen)]
 
 
-def test_comparison_means_intervals_and_verdicts():
+def test_comparison_means_intervals_and_ratio():
+    assert BASELINES == ("finetune", "rf", "lgbm", "chemprop_single", "chemprop_finetuned")
     rows = [
-        #                 uniform learned rf   lgbm  single fine
-        *_cell("a", 0, 100, (0.4, 0.5, 0.8, 0.9, 1.0, 0.6)),
-        *_cell("a", 1, 100, (0.6, 0.5, 0.8, 0.9, 1.0, 0.8)),  # a: uniform 0.5, fine 0.7
-        *_cell("b", 0, 300, (0.3, 0.3, 0.5, 0.4, 0.6, 0.4)),  # b: uniform 0.3, lgbm/fine 0.4
+        #                       uniform learned finetune rf lgbm single fine
+        *_cell("caco2", 0, 100, (0.4, 0.5, 0.9, 0.8, 0.9, 1.0, 0.6)),
+        *_cell("caco2", 1, 100, (0.6, 0.5, 0.9, 0.8, 0.9, 1.0, 0.8)),  # uniform 0.5, fine 0.7
+        *_cell("pk_vdss", 0, 300, (0.3, 0.3, 0.5, 0.5, 0.4, 0.6, 0.4)),  # uniform 0.3, best 0.4
         # incomplete (chemprop_finetuned failed) and n > 300: never counted
-        *_cell("b", 1, 100, (0.1, 0.1, 0.9, 0.9, 0.9, float("nan"))),
-        *_cell("a", 0, "all", (0.1, 0.1, 9.0, 9.0, 9.0, 9.0)),
+        *_cell("pk_vdss", 1, 100, (0.1, 0.1, 0.9, 0.9, 0.9, 0.9, NAN)),
+        *_cell("caco2", 0, "all", (0.1, 0.1, 9.0, 9.0, 9.0, 9.0, 9.0)),
     ]
     c = comparison(rows)
-    assert c["methods"] == list(METHODS) and c["max_n"] == 300 and c["goal_ratio"] == 0.85
-    entry = c["parts"]["all"]
-    assert entry["n_targets"] == 2
+    assert c["max_n"] == 300 and c["goal_ratio"] == 0.85 and c["baselines"] == list(BASELINES)
+    entry = c["regression"]["drug-like/all"]
+    assert entry["n_targets"] == 2 and list(entry["mean"]) == list(METHODS)
     assert entry["mean"]["uniform"] == pytest.approx((0.5 + 0.3) / 2)
     assert entry["mean"]["chemprop_finetuned"] == pytest.approx((0.7 + 0.4) / 2)
     versus = entry["uniform_vs_best_baseline"]
@@ -126,82 +129,113 @@ def test_comparison_means_intervals_and_verdicts():
     assert versus["ratio_to_best"] == pytest.approx(0.4 / 0.55)
     lo, hi = versus["ratio_ci95"]
     assert lo <= 0.4 / 0.55 <= hi and versus["targets_won"] == 2
-    assert entry["uniform_verdict"] == "met"  # 2 targets, both ≤ 0.85 × their best baseline
-    assert c["parts"]["unseen"]["n_targets"] == 2
+    assert c["regression"]["drug-like/unseen"]["n_targets"] == 2
+    assert not any(k.startswith("all/") for k in c["regression"])  # one group: no "together"
+    assert c["classification"] == {}
     json.dumps(c)  # JSON-ready
 
 
-def test_the_headline_uses_the_unseen_part():
+def test_groups_apart_and_together_with_the_methods_run_on_every_target():
+    ran_on_both = ("uniform", "rf", "lgbm", "chemprop_single", "chemprop_finetuned")
     rows = [
-        *_cell("a", 0, 100, (0.5,) * 6, unseen=(0.9, 0.9, 0.6, 0.7, 0.8, 0.7)),
-        *_cell("b", 0, 100, (0.5,) * 6, unseen=(0.8, 0.8, 0.5, 0.6, 0.9, 0.9)),
+        *_cell("caco2", 0, 100, (0.5, 0.4, 0.9, 0.8, 0.9, 1.0, 0.7)),
+        *_cell("freesolv", 0, 100, (0.3, 0.6, 0.5, 0.4, 0.5), methods=ran_on_both),
     ]
-    c = comparison(rows)
-    assert c["parts"]["all"]["uniform_vs_best_baseline"]["ratio_to_best"] == pytest.approx(1.0)
-    unseen = c["parts"]["unseen"]["uniform_vs_best_baseline"]
+    c = comparison(rows)["regression"]
+    assert set(c["drug-like/all"]["mean"]) == set(METHODS)  # learned λ and fine-tuning ran here
+    assert list(c["physchem/all"]["mean"]) == list(ran_on_both)
+    together = c["all/all"]
+    assert list(together["mean"]) == list(ran_on_both) and together["n_targets"] == 2
+    assert together["mean"]["uniform"] == pytest.approx(0.4)
+    # the drug-like best baseline is chemprop fine-tuned (0.7), not the absent-elsewhere finetune
+    assert c["drug-like/all"]["uniform_vs_best_baseline"]["best_baseline"] == "chemprop_finetuned"
+
+
+def test_classification_targets_compare_roc_auc_higher_is_better():
+    rows = [
+        {**r, "task_type": "classification", "roc_auc": r["nrmse"], "pr_auc": 0.5}
+        for r in [
+            *_cell("bbbp", 0, 100, (0.7, 0.7, 0.6, 0.75, 0.8, 0.65, 0.7)),
+            *_cell("clintox", 0, 100, (0.9, 0.9, 0.6, 0.7, 0.8, 0.65, 0.7)),
+        ]
+    ]
+    entry = comparison(rows)["classification"]["drug-like/all"]
+    versus = entry["uniform_vs_best_baseline"]
+    assert versus["higher_is_better"] and versus["best_baseline"] == "lgbm"
+    assert versus["ratio_to_best"] == pytest.approx(0.8 / 0.8) and versus["targets_won"] == 1
+    assert entry["pr_auc_mean"]["uniform"] == pytest.approx(0.5)
+
+
+def test_the_unseen_part_is_reported_apart():
+    rows = [
+        *_cell("caco2", 0, 100, (0.5,) * 7, unseen=(0.9, 0.9, 0.9, 0.6, 0.7, 0.8, 0.7)),
+        *_cell("pk_cl", 0, 100, (0.5,) * 7, unseen=(0.8, 0.8, 0.9, 0.5, 0.6, 0.9, 0.9)),
+    ]
+    c = comparison(rows)["regression"]
+    assert c["drug-like/all"]["uniform_vs_best_baseline"]["ratio_to_best"] == pytest.approx(1.0)
+    unseen = c["drug-like/unseen"]["uniform_vs_best_baseline"]
     assert unseen["best_baseline"] == "rf" and unseen["ratio_to_best"] == pytest.approx(0.85 / 0.55)
-    assert c["parts"]["unseen"]["uniform_verdict"] == "not met"
 
 
 def test_comparison_without_complete_cells():
-    c = comparison([_row("a", 0, 50, "chemprop_single", 0.5)])
-    assert c["parts"] == {}
+    c = comparison([_row("caco2", 0, 50, "chemprop_single", 0.5)])
+    assert c["regression"] == {} or not any(
+        e.get("uniform_vs_best_baseline") for e in c["regression"].values()
+    )
+
+
+def _reference(rows: list[dict], backbone_id: str = "x") -> dict:
+    return {
+        "settings": {"test_fraction": 0.2},
+        "backbone_id": backbone_id,
+        "status": "complete",
+        "rows": rows,
+    }
+
+
+def _ref_row(target, seed, method, nrmse, n_test=10, test_std=1.0):
+    return {
+        "target": target,
+        "seed": seed,
+        "size": 50,
+        "method": method,
+        "nrmse": nrmse,
+        "n_test": n_test,
+        "test_std": test_std,
+    }
 
 
 def test_reference_rows_and_split_check(tmp_path):
-    ref = {
-        "settings": {"test_fraction": 0.2},
-        "backbone_id": "x",
-        "status": "complete",
-        "rows": [
-            {
-                "target": "a",
-                "seed": 0,
-                "size": 50,
-                "method": "learned",
-                "nrmse": 0.5,
-                "n_test": 10,
-                "test_std": 1.0,
-            },
-            {
-                "target": "a",
-                "seed": 0,
-                "size": 50,
-                "method": "rf",
-                "nrmse": 0.6,
-                "n_test": 10,
-                "test_std": 1.0,
-            },
-            {
-                "target": "a",
-                "seed": 0,
-                "size": 50,
-                "method": "single_task",
-                "nrmse": 0.7,
-                "n_test": 10,
-                "test_std": 1.0,
-            },
-            {"target": "a", "seed": 1, "size": 50, "method": "rf", "error": "boom"},
-            {
-                "target": "b",
-                "seed": 0,
-                "size": 50,
-                "method": "rf",
-                "nrmse": 0.6,
-                "n_test": 11,
-                "test_std": 2.0,
-            },
-        ],
-    }
-    path = tmp_path / "task_addition.json"
-    path.write_text(json.dumps(ref))
-    rows, info = reference_rows(path, 0.2)
-    assert info["available"] and sorted(r["method"] for r in rows) == ["learned", "rf", "rf"]
+    drug = tmp_path / "task_addition_drug.json"
+    drug.write_text(
+        json.dumps(
+            _reference(
+                [
+                    _ref_row("a", 0, "learned", 0.5),
+                    _ref_row("a", 0, "rf", 0.6),
+                    _ref_row("a", 0, "single_task", 0.7),  # not a reference method
+                    {"target": "a", "seed": 1, "size": 50, "method": "rf", "error": "boom"},
+                ]
+            )
+        )
+    )
+    phys = tmp_path / "task_addition_phys.json"
+    phys.write_text(
+        json.dumps(
+            _reference([_ref_row("b", 0, "rf", 0.6, 11, 2.0), _ref_row("b", 0, "finetune", 0.4)])
+        )
+    )
+    rows, info = reference_rows(f"{drug},{phys}", 0.2)
+    assert [f["available"] for f in info["files"]] == [True, True] and info["backbone_id"] == "x"
+    assert sorted(r["method"] for r in rows) == ["finetune", "learned", "rf", "rf"]
     ours = [_row("a", 0, 50, "chemprop_single", 0.7), _row("b", 0, 50, "chemprop_single", 0.7)]
     check = check_splits(ours, rows)
     assert check["checked"] == 2 and check["mismatched"] == [["b", 0]]
-    assert reference_rows(path, 0.3)[0] == []  # other test fraction: other test sets, unusable
-    assert reference_rows(tmp_path / "missing.json", 0.2)[1]["available"] is False
+    assert reference_rows(drug, 0.3)[0] == []  # other test fraction: other test sets, unusable
+    assert reference_rows(tmp_path / "missing.json", 0.2)[1]["files"][0]["available"] is False
+    phys.write_text(json.dumps(_reference([_ref_row("b", 0, "rf", 0.6)], backbone_id="y")))
+    with pytest.raises(ValueError, match="different backbones"):
+        reference_rows(f"{drug},{phys}", 0.2)
 
 
 # ---------------------------------------------------------------------------------- shards
@@ -280,7 +314,7 @@ def test_merge_combines_shards(tmp_path):
     )  # the finished row replaced the failed one
     assert sorted(out["grid"]["ran"]) == [["a", 0, 50], ["a", 1, 50]]
     assert (main / "chemprop_compare.csv").is_file() and (main / "chemprop_compare.md").is_file()
-    assert {"max_n", "methods", "goal_ratio", "parts"} <= set(out["comparison"])
+    assert {"max_n", "baselines", "goal_ratio", "regression"} <= set(out["comparison"])
 
     (s2 / "chemprop_compare.json").write_text(
         json.dumps(_results([_row("a", 1, 50, "chemprop_single", 0.6)], sha="other"))
@@ -291,7 +325,11 @@ def test_merge_combines_shards(tmp_path):
 
 def test_defaults_follow_the_protocol():
     args = _default_args()
-    assert args.seeds == "0,1,2" and args.sizes == "50,100,200,all"
+    assert args.seeds == "0,1,2" and args.sizes == "100"
+    assert [Path(p).name for p in args.reference.split(",")] == [
+        "task_addition_v2_n100.json",
+        "task_addition_v2_physchem.json",
+    ]
     assert (
         args.st_epochs,
         args.st_patience,
@@ -350,3 +388,25 @@ def test_runner_tiny_fit(tmp_path, split):
         and math.isfinite(result["rmse"])
         and result["wall_seconds"] > 0
     )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not DEFAULT_BENCH_PYTHON.exists(), reason=".venv-bench is missing (make bench-venv)"
+)
+def test_runner_fits_a_classifier_on_a_classification_target(tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    split = TargetSplit("bbbp", 0, 0.2)
+    data = export_cell(tmp_path, split, 50, 0.2)
+    cmd = [str(DEFAULT_BENCH_PYTHON), str(RUNNER), "fit", "--data", str(data)]
+    cmd += ["--out-dir", str(tmp_path / "out"), "--methods", "chemprop_single"]
+    cmd += ["--task-type", "classification", "--st-epochs", "2", "--threads", "1"]
+    cmd += ["--ensemble", "1", "--descriptors", "none"]
+    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads((tmp_path / "out" / "chemprop_single.json").read_text())
+    prob = np.asarray(result["predictions"])
+    assert result["task_type"] == "classification" and len(prob) == len(split.test)
+    assert ((prob > 0) & (prob < 1)).all()  # sigmoid probabilities, not standardised labels
+    assert result["roc_auc"] == pytest.approx(roc_auc_score(split.y_test, prob))

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from bench import report
+from bench.chemprop_compare import comparison as chemprop_comparison
 from bench.common import RESULTS_DIR, csv_rows, write_csv, write_results
+from gate_app import bench_results as br
 from gate_app.bench_results import COMMANDS
 
 CPU = {
@@ -95,6 +97,7 @@ def fixtures() -> dict[str, dict]:
             "wall_seconds": 12.5,
             "device": "cuda (NVIDIA H100 80GB HBM3)",
             "host": "gpu-box",
+            "task_type": "regression",
         }
         for t in ("freesolv", "fuel_cn")
         for seed in (0, 1)
@@ -263,48 +266,36 @@ def fixtures() -> dict[str, dict]:
             "benchmark": "chemprop_compare",
             "command": "python -m bench chemprop_compare",
             "machine": GPU,
+            "status": "complete",
             "rows": chem_rows,
-            "comparison": {
-                "max_n": 200,
-                "methods": ["gate_learned", "rf", "chemprop_single", "chemprop_finetuned"],
-                "mean_nrmse": {
-                    "gate_learned": 0.5432,
-                    "rf": 0.7789,
-                    "chemprop_single": 0.7512,
-                    "chemprop_finetuned": 0.6789,
-                },
-                "mean_nrmse_by_size": {
-                    "50": {
-                        "gate_learned": 0.61,
-                        "chemprop_single": 0.79,
-                        "chemprop_finetuned": 0.71,
-                    },
-                    "200": {
-                        "gate_learned": 0.47,
-                        "chemprop_single": 0.71,
-                        "chemprop_finetuned": 0.65,
-                    },
-                },
-                "ratio_gate_to": {
-                    "rf": 0.6974,
-                    "chemprop_single": 0.7231,
-                    "chemprop_finetuned": 0.8001,
-                },
-                "ratio_gate_to_best": 0.8001,
-                "best_baseline": "chemprop_finetuned",
-                "target_ratio": 0.85,
-                "passes": True,
-                "n_complete_cells": 12,
-                "mean_nrmse_by_target": {
-                    "freesolv": {
-                        "gate_learned": 0.4444,
-                        "rf": 0.7,
-                        "chemprop_single": 0.6,
-                        "chemprop_finetuned": 0.5,
-                    }
-                },
+            "grid": {
+                "targets": ["freesolv", "fuel_cn"],
+                "sizes": [50, 100, 200],
+                "seeds": [0, 1],
+                "ran": [[t, s, n] for t in ("freesolv", "fuel_cn") for s in (0, 1) for n in (50,)],
+                "resumed": [],
             },
-            "pretrain": {"epochs": 30, "wall_seconds": 321.5},
+            "settings": {
+                "val_fraction": 0.2,
+                "batch_size": 32,
+                "st_epochs": 60,
+                "st_patience": 10,
+                "ft_epochs": 40,
+                "ft_patience": 8,
+                "method_max_minutes": 3.0,
+                "aggregation": "norm",
+                "descriptors": "rdkit2d",
+                "ensemble": 5,
+            },
+            "reference": {
+                "files": [{"path": "bench/results/task_addition.json", "available": True}],
+                "backbone_id": "abc",
+                "split_check": {"checked": 4, "mismatched": []},
+            },
+            "pretrain": None,
+            "comparison": chemprop_comparison(
+                chem_rows + [{**r, "task_type": "regression"} for r in ta_rows]
+            ),
         },
         "scaling": scaling(CPU, "cpu", 1.0),
         "scaling_cuda": scaling(GPU, "cuda", 0.1),
@@ -549,10 +540,16 @@ def test_headline_summary_at_the_top(tmp_path):
     (folder / "task_addition_v1.json").write_text(
         json.dumps({"benchmark": "task_addition_v1", **task_addition_v2_fixture()})
     )
+    shipped = {**task_addition_v2_fixture(), "backbone_id": br.backbone_id()}
+    (folder / "task_addition_v2.json").write_text(
+        json.dumps({"benchmark": "task_addition_v2", **shipped})
+    )
     doc = report.generate(folder, tmp_path / "doc.md")[0].read_text()
     summary = doc[doc.index("## What to expect") : doc.index("## Where and when")]
-    assert "| drug-like (ADME/PK), new molecules (2 targets) | 50 | nRMSE ↓ |" in summary
-    assert "older backbone" in summary  # fingerprint "abc" is not the shipped backbone's
+    row = "| drug-like (ADME/PK), new molecules (2 targets) | 50 | nRMSE ↓ |"
+    assert summary.count(row) == 1 and "task_addition_v2 ·" in summary
+    # fingerprint "abc" is not the shipped backbone's: named under the table, not a row of it
+    assert "task_addition_v1 ·" not in summary and "`task_addition_v1`: From an older" in summary
 
 
 def test_missing_csv_exported_existing_csv_kept(tmp_path):
@@ -638,7 +635,6 @@ def test_readme_table_is_replaced_between_its_markers(tmp_path):
 def test_the_readme_shows_the_summary_of_the_stored_results():
     """The README's headline table is the one the page and docs/benchmarks.md open with, from
     bench/results: a result changed without `python -m bench report` fails here."""
-    from gate_app import bench_results as br
     from gate_app.bench_summary import summary_table
 
     results = {
