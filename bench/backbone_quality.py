@@ -17,6 +17,7 @@ import numpy as np
 from bench.common import (
     REPO_ROOT,
     csv_rows,
+    fmt,
     limit_threads,
     logger,
     md_table,
@@ -139,10 +140,11 @@ def _train_noalign(config, path: Path, reference: dict[str, str]) -> None:
 
     cfg = copy.deepcopy(config)
     cfg.weights = LossWeights(auto=0, cons=0, map=0, dis=0)
-    _log(
-        f"training the no-alignment multi-task model into {path} (backbone config, ≤ {cfg.max_minutes} min)"
-    )
+    _log(f"training the no-alignment multi-task model into {path} (≤ {cfg.max_minutes} min)")
     pretrain(cfg, out_dir=path, progress=False, split_reference=reference)
+
+
+STOPPED_BY = {"epochs": "epoch limit", "patience": "early stopping", "time": "time limit"}
 
 
 def _single_task(
@@ -153,11 +155,8 @@ def _single_task(
     from gate_core.training.pretrain import pretrain
 
     cfg = copy.deepcopy(config)
-    cfg.tasks = [task]
-    cfg.weights = LossWeights(auto=0, cons=0, map=0, dis=0)
-    cfg.epochs = args.epochs
-    cfg.max_minutes = args.max_minutes
-    cfg.seed = args.seed
+    cfg.tasks, cfg.weights = [task], LossWeights(auto=0, cons=0, map=0, dis=0)
+    cfg.epochs, cfg.max_minutes, cfg.seed = args.epochs, args.max_minutes, args.seed
     if args.patience is not None:
         cfg.patience = args.patience
     cfg.threads = args.threads or len(os.sched_getaffinity(0))
@@ -172,20 +171,10 @@ def _single_task(
     info = {
         k: getattr(result, k) for k in ("epochs_run", "best_epoch", "best_val_reg", "train_seconds")
     }
-    stopped = {"epochs": "epoch limit", "patience": "early stopping", "time": "time limit"}[
-        result.stopped_by
-    ]
-    info.update(
-        {
-            "wall_seconds": seconds,
-            "split": result.split,
-            "epochs_max": cfg.epochs,
-            "max_minutes": cfg.max_minutes,
-            "patience": cfg.patience,
-            "threads": cfg.threads,
-            "stopped_by": stopped,
-        }
-    )
+    stopped = STOPPED_BY[result.stopped_by]
+    info |= {"wall_seconds": seconds, "split": result.split, "epochs_max": cfg.epochs}
+    info |= {"max_minutes": cfg.max_minutes, "patience": cfg.patience, "threads": cfg.threads}
+    info["stopped_by"] = stopped
     _log(
         f"single-task {task}: {info['epochs_run']} epochs (best {info['best_epoch']}, stopped by {stopped}), {seconds:.0f} s"
     )
@@ -334,20 +323,15 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def markdown(results: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
-    props = results["properties"]
-    tasks = results["settings"]["tasks"]
-    focus = tasks if isinstance(tasks, list) else [t for t in str(tasks or "").split(",") if t]
+    props, settings_ = results["properties"], results["settings"]
+    focus = [t for t in str(settings_["tasks"] or "").split(",") if t]
 
     def cell(t: str, m: str) -> str:
         r = props[t]["methods"].get(m)
         if r is None:
             return "—"
         bold = "**" if props[t]["winner"] == m else ""
-        return (
-            f"{bold}{r['rmse']:.3g}{bold} / {r['r2']:.3f}"
-            if r["r2"] is not None and np.isfinite(r["r2"])
-            else f"{bold}{r['rmse']:.3g}{bold} / n/a"
-        )
+        return f"{bold}{r['rmse']:.3g}{bold} / {fmt(r['r2'], '.3f', 'n/a')}"
 
     def verdict(t: str) -> str:
         p = props[t]
@@ -355,12 +339,10 @@ def markdown(results: dict) -> str:
             return METHOD_LABELS[p["winner"]] + " (only method)"
         if p["n_test"] < MIN_TEST_FOR_VERDICT:
             sure = f"fewer than {MIN_TEST_FOR_VERDICT} test molecules: no verdict"
+        elif p.get("winner_distinguishable"):
+            sure = "clear"
         else:
-            sure = (
-                "clear"
-                if p.get("winner_distinguishable")
-                else "within noise of " + METHOD_LABELS[p["runner_up"]]
-            )
+            sure = "within noise of " + METHOD_LABELS[p["runner_up"]]
         return f"{METHOD_LABELS[p['winner']]} ({sure})"
 
     methods = [m for m in METHODS if any(m in props[t]["methods"] for t in props)]
@@ -379,25 +361,26 @@ def markdown(results: dict) -> str:
         f"{t}: {d['epochs_run']} epochs (best {d['best_epoch']}, stopped by {d['stopped_by']}), {d['wall_seconds']:.0f} s"
         for t, d in st.items()
     )
-    split = results["split"]
+    split, details = results["split"], results["details"]
     st_text = (
-        f"- Single-task models ({', '.join(focus)}): backbone architecture and hyper-parameters, l_reg only, early stopping on the "
-        f"backbone's validation fold, ≤ {results['settings']['epochs']} epochs and ≤ {results['settings']['max_minutes']} min each. {st_line}\n"
+        f"- Single-task models ({', '.join(focus)}): l_reg only, ≤ {settings_['epochs']} epochs and "
+        f"≤ {settings_['max_minutes']} min each. {st_line}\n"
         if st
         else "- Single-task models: not run (--skip-single-task).\n"
     )
     rf_text = (
-        f"- Random forest: {results['settings']['rf_trees']} trees (max_features {results['settings']['rf_max_features']}) on all {results['details']['rf']['n_descriptors']} RDKit 2D descriptors, "
-        "trained on the backbone's training fold of each property (no use of the validation fold).\n"
-        if "rf" in results["details"]
+        f"- Random forest: {settings_['rf_trees']} trees (max_features "
+        f"{settings_['rf_max_features']}) on all {details['rf']['n_descriptors']} RDKit 2D "
+        "descriptors.\n"
+        if "rf" in details
         else "- Random forest: not run (--skip-rf).\n"
     )
     return f"""# Backbone quality on its scaffold test split
 
 Backbone `{results["backbone"]}`; split {split["kind"]} {split["fractions"]} seed {split["seed"]}
-({split["train"]:,} / {split["val"]:,} / {split["test"]:,} molecules, data hash `{split["data_hash"]}`), rebuilt and checked
-against the backbone's metadata. Every method is scored on the same test molecules. Cells: test **RMSE** (property units) / R²;
-bold = lowest RMSE. "Clear" = the paired-bootstrap 95 % interval of the RMSE gap to the runner-up excludes 0.
+({split["train"]:,} / {split["val"]:,} / {split["test"]:,} molecules, data hash
+`{split["data_hash"]}`). Cells: test **RMSE** (property units) / R²; bold = lowest RMSE; "clear" =
+the paired-bootstrap 95 % interval of the gap to the runner-up excludes 0.
 
 {md_table(["property", "n test", *[METHOD_LABELS[m] for m in methods], "winner"], rows)}
 
