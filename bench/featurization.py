@@ -26,8 +26,8 @@ from bench.common import (
     loadavg,
     logger,
     rate_summary,
+    records_table,
     repeat,
-    table,
     write_results,
 )
 
@@ -177,14 +177,7 @@ def markdown(r: dict) -> str:
         stage, _, sub = key.partition("/")
         s = (r["stages"].get(stage) or {}).get(sub) if sub else r["stages"].get(stage)
         if s:
-            rows.append(
-                [
-                    text,
-                    f"{s['per_second']:,.0f}",
-                    f"{s.get('per_cpu_second') or 0:,.0f}",
-                    f"{s.get('cpu_share') or 0:.2f}",
-                ]
-            )
+            rows.append({"text": text, **s})
     t, inp = r["target"], r.get("input") or {}
     load = max((r.get("load_average_before") or [0])[0], (r.get("load_average_after") or [0])[0])
     checks = [
@@ -202,7 +195,11 @@ def markdown(r: dict) -> str:
         "# Featurisation throughput (one core)\n\n"
         f"{inp.get('unique_smiles', '?'):,} unique SMILES of `{Path(str(inp.get('table'))).name}`, "
         f"one thread, cold cache, median of {r['settings']['repeats']} repeats (wall clock).\n\n"
-        + table("stage | mol/s | mol per CPU-second | CPU share", rows)
+        + records_table(
+            "stage | mol/s | mol per CPU-second | CPU share",
+            "text per_second:,.0f per_cpu_second:,.0f cpu_share:.2f",
+            rows,
+        )
         + f"\n\n- Target (a) ≥ {t['mol_per_s']:,.0f} mol/s: "
         f"**{'PASS' if t['passed'] else 'FAIL'}** "
         f"({t['measured']:,.0f} mol/s).\n" + "\n".join(checks) + "\n" + busy
