@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, settings, stopwatch, table, write_results
+from bench.common import REPO_ROOT, records_table, settings, stopwatch, write_results
 from gate_core.paths import EXAMPLES_DIR
 
 NAME = "concurrency"
@@ -91,9 +91,9 @@ def _run_together(commands: list[list[str]], env: dict) -> float:
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
     import pandas as pd
 
-    env = {**os.environ, "GATE_THREADS": str(args.threads)}
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env.pop(name, None)  # the children set their own pools from GATE_THREADS
+    pools = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # the children set
+    env = {k: v for k, v in os.environ.items() if k not in pools}  # them from GATE_THREADS
+    env["GATE_THREADS"] = str(args.threads)
     rows = []
     with tempfile.TemporaryDirectory(prefix="gate-concurrency-") as tmp:
         data = Path(tmp) / "upload.csv"
@@ -137,36 +137,27 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def markdown(r: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
-    s, ratio, rows = r["settings"], r["ratio"], r["runs"]
-    target, share = r["target_ratio"], r.get("idle_share")
+    s, ratio, target, share = r["settings"], r["ratio"], r["target_ratio"], r["idle_share"]
+    idle = (
+        f"machine idle: other processes used under {share:.0%} of the CPU in every phase."
+        if r["idle"]
+        else f"machine NOT idle: other processes used ≥ {share:.0%} of the CPU in some phase, so "
+        "the timings are not an idle-machine figure; rerun."
+    )
     return "\n".join(
         [
             f"# Two add-task runs together vs one alone ({s['n']} molecules of {s['target']}, "
             f"GATE_THREADS = {s['threads']})",
             "",
             f"**Ratio {ratio:.2f}** (target ≤ {target}: {'met' if ratio <= target else 'NOT met'}); "
-            + (
-                "idle not judged in this run."
-                if share is None
-                else f"machine idle: other processes used under {share:.0%} of the CPU in every phase."
-                if r["idle"]
-                else f"machine NOT idle: other processes used ≥ {share:.0%} of the CPU in "
-                "some phase, so the timings are not an idle-machine figure; rerun."
-            ),
+            + idle,
             "",
-            table(
-                "repeat | alone s | together s | ratio | other CPU share alone | other CPU share together",
-                [
-                    [
-                        x["repeat"],
-                        x["alone_seconds"],
-                        x["together_seconds"],
-                        x["ratio"],
-                        x.get("other_cpu_share_alone"),
-                        x.get("other_cpu_share_together"),
-                    ]
-                    for x in rows
-                ],
+            records_table(
+                "repeat | alone s | together s | ratio | other CPU share alone"
+                " | other CPU share together",
+                "repeat alone_seconds together_seconds ratio other_cpu_share_alone"
+                " other_cpu_share_together",
+                r["runs"],
             ),
         ]
     )
