@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, stopwatch, table, timed, write_results
+from bench.common import REPO_ROOT, records_table, stopwatch, timed, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "screening"
@@ -193,18 +193,7 @@ def markdown(r: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
     runs = r["runs"]
     best = max(x["mol_per_s"] for x in runs)
-    cells = [
-        [
-            f"{x['file_molecules']:,}",
-            f"{x['wall_seconds']:.1f}",
-            f"**{x['mol_per_s']:,.0f}**",
-            f"{x['cpu_seconds']:.1f}",
-            f"{x['mol_per_cpu_s']:,.0f}",
-            f"{x['peak_rss_mb']:,.0f}",
-            f"{x['load_before'][0]:.1f} → {x['load_after'][0]:.1f}",
-        ]
-        for x in runs
-    ]
+    load = [x | {"load": f"{x['load_before'][0]:.1f} → {x['load_after'][0]:.1f}"} for x in runs]
     machine = r.get("machine", {})
     text = (
         "# Screening: predict a MOSES library from a file\n\n"
@@ -212,9 +201,12 @@ def markdown(r: dict) -> str:
         f"its exit (the last row written); chunks of {r['chunk_rows']} rows, featurisation workers: "
         f"{r['workers'] if r['workers'] is not None else 'one per core'}; {machine.get('cpu_count', '?')} CPU cores. "
         f"Peak RSS: the largest process (the model process), from the OS's accounting of the run.\n\n"
-        + table(
-            "molecules | wall s | mol/s | CPU s | mol per CPU-s | peak RSS MB | load (1 min) before → after",
-            cells,
+        + records_table(
+            "molecules | wall s | mol/s | CPU s | mol per CPU-s | peak RSS MB"
+            " | load (1 min) before → after",
+            "file_molecules:, wall_seconds:.1f mol_per_s:,.0f cpu_seconds:.1f mol_per_cpu_s:,.0f"
+            " peak_rss_mb:,.0f load",
+            load,
         )
         + f"\n\nTarget ≥ {r['target_mol_per_s']:,} mol/s: **{'met' if best >= r['target_mol_per_s'] else 'not met'}** "
         f"(best {best:,.0f} mol/s). "
@@ -232,10 +224,7 @@ def markdown(r: dict) -> str:
     if r.get("stages"):
         text += (
             "\n## Where the time goes (CPU µs per molecule, one thread, in-process)\n\n"
-            + table(
-                "step | µs / molecule",
-                [[s["stage"], f"{s['us_per_mol']:,.0f}"] for s in r["stages"]],
-            )
+            + records_table("step | µs / molecule", "stage us_per_mol:,.0f", r["stages"])
             + "\n"
         )
     return text
