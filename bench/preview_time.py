@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.common import limit_threads, table, timed, write_results
+from bench.common import limit_threads, records_table, timed, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 from gate_core.paths import EXAMPLES_DIR as TARGETS_DIR
 
@@ -87,25 +87,17 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 def markdown(r: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
     rows, target = r["uploads"], r["target_seconds"]
-    cells = [
-        [
-            u["upload"],
-            u["rows"],
-            u["rows_previewed"],
-            *[f"{u[k]:.2f}" for k in ("read_seconds", "check_seconds", "preview_seconds")],
-            f"**{u['total_seconds']:.2f}**",
-            "yes" if u["reached"] else "**no**",
-        ]
-        for u in rows
-    ]
+    uploads = [u | {"ok": "yes" if u["reached"] else "**no**"} for u in rows]
     return (
         "# Upload → first preview (Add-a-task page path)\n\n"
         f"Warm server (backbone + relational head loaded), cold featurisation caches, "
         f"{r['threads']} torch thread(s); uploads over {rows[0]['sample_cap'] if rows else '?'} "
         f"rows are previewed on a sample. Target ≤ {target:.0f} s.\n\n"
-        + table(
+        + records_table(
             f"upload | rows | previewed | read s | check rows s | preview s | total s | ≤ {target:.0f} s",
-            cells,
+            "upload rows rows_previewed read_seconds:.2f check_seconds:.2f preview_seconds:.2f"
+            " total_seconds:.2f ok",
+            uploads,
         )
         + "\n"
     )
