@@ -276,33 +276,20 @@ def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: di
         summary_path = out / "pretrain.json"
         if not (summary_path.is_file() and (out / "model.pt").is_file()):
             threads = args.pretrain_threads or _cores()
-            cmd = [
-                args.bench_python,
-                str(RUNNER),
-                "pretrain",
-                "--table",
-                str(table_path),
-                "--out",
-                str(out),
-                "--epochs",
-                str(args.pretrain_epochs),
-                "--patience",
-                str(args.pretrain_patience),
-                "--batch-size",
-                str(args.pretrain_batch_size),
-                "--max-minutes",
-                str(args.pretrain_max_minutes),
-                "--accelerator",
-                args.accelerator,
-                "--threads",
-                str(threads),
-                "--seed",
-                "0",
-                "--aggregation",
-                args.aggregation,
-            ]
-            if args.pretrain_max_molecules:
-                cmd += ["--max-molecules", str(args.pretrain_max_molecules)]
+            cmd = [args.bench_python, str(RUNNER), "pretrain"]
+            cmd += _flags(
+                table=table_path,
+                out=out,
+                epochs=args.pretrain_epochs,
+                patience=args.pretrain_patience,
+                batch_size=args.pretrain_batch_size,
+                max_minutes=args.pretrain_max_minutes,
+                accelerator=args.accelerator,
+                threads=threads,
+                seed=0,
+                aggregation=args.aggregation,
+                max_molecules=args.pretrain_max_molecules or None,
+            )
             _log(
                 f"pre-training chemprop on {len(table_info['tasks'])} properties ({args.accelerator}, {threads} threads) -> {out}"
             )
@@ -319,26 +306,10 @@ def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: di
             _log(f"pre-training done in {elapsed():.0f} s")
         summary = json.loads(summary_path.read_text())
     keep = (
-        "tasks",
-        "n_train",
-        "n_val",
-        "settings",
-        "featurize_seconds",
-        "train_seconds",
-        "wall_seconds",
-        "epochs",
-        "best_epoch",
-        "best_val_loss",
-        "stopped_by_time",
-        "median_epoch_seconds",
-        "val_mean_nrmse",
-        "device",
-        "host",
-        "accelerator",
-        "torch_threads",
-        "versions",
-        "date_utc",
-    )
+        "tasks n_train n_val settings featurize_seconds train_seconds wall_seconds epochs "
+        "best_epoch best_val_loss stopped_by_time median_epoch_seconds val_mean_nrmse device host "
+        "accelerator torch_threads versions date_utc"
+    ).split()
     return {
         "id": _hash(settings),
         "model": str(out / "model.pt"),
@@ -355,6 +326,12 @@ def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: di
             for t, m in (summary.get("val_metrics") or {}).items()
         },
     }
+
+
+def _flags(**options: object) -> list[str]:
+    """``--option value`` for the runner's command line; None leaves an option out."""
+    pairs = [(f"--{k.replace('_', '-')}", str(v)) for k, v in options.items() if v is not None]
+    return [x for pair in pairs for x in pair]
 
 
 def _tail(path: Path, chars: int = 3000) -> str:
@@ -379,45 +356,20 @@ def run_cell_subprocess(
     run_dir.mkdir(parents=True, exist_ok=True)
     for m in methods:
         (run_dir / f"{m}.json").unlink(missing_ok=True)
-    cmd = [
-        args.bench_python,
-        str(RUNNER),
-        "fit",
-        "--data",
-        str(data_path),
-        "--out-dir",
-        str(run_dir),
-        "--methods",
-        ",".join(methods),
-        "--seed",
-        str(seed),
-        "--accelerator",
-        args.accelerator,
-        "--threads",
-        str(threads),
-        "--batch-size",
-        str(args.batch_size),
-        "--st-epochs",
-        str(args.st_epochs),
-        "--st-patience",
-        str(args.st_patience),
-        "--ft-epochs",
-        str(args.ft_epochs),
-        "--ft-patience",
-        str(args.ft_patience),
-        "--max-minutes",
-        str(args.method_max_minutes),
-        "--aggregation",
-        args.aggregation,
-        "--descriptors",
-        args.descriptors,
-        "--ensemble",
-        str(args.ensemble),
-        "--task-type",
-        task_type,
-    ]
-    if pretrained:
-        cmd += ["--pretrained", pretrained]
+    same = "batch_size st_epochs st_patience ft_epochs ft_patience aggregation descriptors ensemble"
+    cmd = [args.bench_python, str(RUNNER), "fit"]
+    cmd += _flags(
+        data=data_path,
+        out_dir=run_dir,
+        methods=",".join(methods),
+        seed=seed,
+        accelerator=args.accelerator,
+        threads=threads,
+        max_minutes=args.method_max_minutes,
+        task_type=task_type,
+        pretrained=pretrained,
+        **{k: getattr(args, k) for k in same.split()},
+    )
     timeout = 60 * (2 * args.method_max_minutes * len(methods) * args.ensemble + 5)
     elapsed = stopwatch()
     error = None
@@ -486,18 +438,9 @@ def make_row(cell: tuple, method: str, result: dict, ts: TargetSplit, n_train: i
     row["info"] = {
         k: result.get(k)
         for k in (
-            "epochs_run",
-            "best_epoch",
-            "best_val_loss",
-            "stopped_by_time",
-            "max_epochs",
-            "patience",
-            "n_inner_train",
-            "n_val",
-            "torch_threads",
-            "accelerator",
-            "versions",
-        )
+            "epochs_run best_epoch best_val_loss stopped_by_time max_epochs patience n_inner_train "
+            "n_val torch_threads accelerator versions"
+        ).split()
     }
     return row
 
@@ -543,25 +486,9 @@ def _reference_file(path: Path, test_fraction: float) -> tuple[list[dict], dict]
         )
         return [], info
     keys = (
-        "target",
-        "seed",
-        "size",
-        "n_train",
-        "n_test",
-        "test_std",
-        "rmse",
-        "mae",
-        "r2",
-        "nrmse",
-        "roc_auc",
-        "pr_auc",
-        "wall_seconds",
-        "device",
-        "task_type",
-        "n_test_seen",
-        "parts",
-        "method",
-    )
+        "target seed size n_train n_test test_std rmse mae r2 nrmse roc_auc pr_auc wall_seconds "
+        "device task_type n_test_seen parts method"
+    ).split()
     rows = [
         {k: r.get(k) for k in keys}
         for r in data.get("rows", [])
@@ -644,18 +571,9 @@ def _versus(entry: dict) -> tuple[str, dict]:
 
 def _settings(args: argparse.Namespace, pretrain_id: str | None) -> dict:
     keys = (
-        "test_fraction",
-        "val_fraction",
-        "st_epochs",
-        "st_patience",
-        "ft_epochs",
-        "ft_patience",
-        "batch_size",
-        "method_max_minutes",
-        "aggregation",
-        "descriptors",
-        "ensemble",
-    )
+        "test_fraction val_fraction st_epochs st_patience ft_epochs ft_patience batch_size "
+        "method_max_minutes aggregation descriptors ensemble"
+    ).split()
     return {**{k: getattr(args, k) for k in keys}, "pretrain_id": pretrain_id}
 
 
@@ -698,26 +616,9 @@ def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
         state["wall_seconds"] = state["started"]()
     payload = {k: v for k, v in state.items() if k not in ("started", "reference_path")}
     columns = (
-        "target",
-        "seed",
-        "size",
-        "n_train",
-        "n_test",
-        "method",
-        "rmse",
-        "mae",
-        "r2",
-        "nrmse",
-        "roc_auc",
-        "pr_auc",
-        "test_std",
-        "wall_seconds",
-        "featurize_seconds",
-        "process_seconds",
-        "device",
-        "host",
-        "error",
-    )
+        "target seed size n_train n_test method rmse mae r2 nrmse roc_auc pr_auc test_std "
+        "wall_seconds featurize_seconds process_seconds device host error"
+    ).split()
     rows = [{c: r.get(c) for c in columns} for r in [*state["rows"], *ref_rows]]
     name = state.get("results_name", NAME)
     return write_results(name, payload, markdown, results_dir, rows=rows)
