@@ -88,7 +88,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for key, (full, _, text) in GRID.items():
         kind = int if isinstance(full, int) else str
         g.add_argument("--" + key.replace("_", "-"), type=kind, help=f"{text} (full: {full})")
-    g.add_argument("--sources-mode", choices=("subset", "exclude", "both"), default="both")
     g.add_argument("--add-target", default="huuskonen_logS", help="the task the curves add")
     g.add_argument("--n-property", default="Tm_K", help="--table property for add_task_vs_n")
     parser.add_argument("--flat-tolerance", type=float, default=0.2, help="max growth of 'flat'")
@@ -445,31 +444,25 @@ def _add_spec(ctx: dict, name: str, task_type: str | None, **data: Any) -> dict:
 
 
 def curve_add_task_vs_sources(ctx: dict) -> list[dict]:
+    """S sources two ways: a backbone copy with its first S sources (top level), and the full
+    backbone with the others excluded (``excluded``; the same run when S is every source)."""
     args, g, names = ctx["args"], ctx["grid"], ctx["source_names"]
-    mode = args.sources_mode
     smiles, values, task_type = _load_add_target(args.add_target, g["add_molecules"])
     base = _add_spec(ctx, f"scaling_{args.add_target}", task_type, smiles=smiles, values=values)
+    done = "{wall_seconds:.1f} s, peak +{peak_memory_mb:.0f} MB, {total_steps} steps"
     points = []
     for k in _ints(g["sources"]):
         if k > len(names):
             _log(f"sources: S = {k} skipped, the backbone has {len(names)} sources")
             continue
-        point: dict[str, Any] = {"n_sources": k, "n": len(smiles)}
-        variants = []
-        if mode in ("subset", "both"):
-            variants.append(("subset", {"sources": names[:k]} if k < len(names) else {}))
-        if mode == "exclude" or (mode == "both" and k < len(names)):
-            variants.append(("exclude", {"excluded": names[k:]}))
-        for how, extra in variants:
-            r = measure(ctx, {**base, **extra})
-            if how == "subset" or mode == "exclude":
-                point.update(r, sources_via=how)
-            else:
-                point["excluded"] = {k: r[k] for k in EXCLUDED_KEYS if r.get(k) is not None}
-            done = "{wall_seconds:.1f} s, peak +{peak_memory_mb:.0f} MB, {total_steps} steps"
-            _log(f"sources: S = {k} ({how}): " + _outcome(r, done))
-        if mode == "both" and k == len(names):  # nothing to exclude: the full backbone
-            point["excluded"] = {k: point[k] for k in EXCLUDED_KEYS if point.get(k) is not None}
+        r = measure(ctx, {**base, "sources": names[:k]} if k < len(names) else base)
+        _log(f"sources: S = {k} (subset): " + _outcome(r, done))
+        point = {"n_sources": k, "n": len(smiles), **r, "sources_via": "subset"}
+        if k < len(names):
+            r = measure(ctx, {**base, "excluded": names[k:]})
+            _log(f"sources: S = {k} (exclude): " + _outcome(r, done))
+        point["excluded"] = {key: r[key] for key in EXCLUDED_KEYS if r.get(key) is not None}
+        if k == len(names):  # nothing to exclude: the full backbone
             point["excluded"]["same_run_as_subset"] = True
         points.append(point)
     return points
@@ -892,8 +885,6 @@ def markdown(state: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
-    import shutil
-
     import pandas as pd
     import torch
 
@@ -918,7 +909,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     for p in backbone.parameters():
         p.requires_grad_(False)
     add_config = dict(QUICK_ADD_CONFIG) if args.quick else {}
-    work = Path(tempfile.mkdtemp(prefix="gate-scaling-"))
+    work = tempfile.TemporaryDirectory(prefix="gate-scaling-")
     pool_size = max([*_ints(grid["batch_sizes"]), *_ints(grid["featurize_sizes"]), 512])
     distinct = sorted(pd.read_csv(args.table, usecols=["smiles"])["smiles"].astype(str).unique())
     pick = np.random.default_rng(1).choice(len(distinct), min(pool_size, len(distinct)), False)
@@ -932,22 +923,13 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     ctx = {"args": args, "grid": grid, "device": device, "threads": threads}
     ctx.update(backbone=backbone, isolation=isolation, source_names=list(backbone.task_names))
     ctx.update(n_descriptors=backbone.config.n_descriptors, add_config=add_config)
-    ctx.update(work_dir=work, pool=pool, data=data)
+    ctx.update(work_dir=Path(work.name), pool=pool, data=data)
     state: dict[str, Any] = {
         "device": device,
         "status": "running",
-        "settings": {
-            "backbone": args.backbone,
-            "threads": threads,
-            "quick": args.quick,
-            "isolation": isolation,
-            "curves": curves,
-            "sources_mode": args.sources_mode,
-            "ensemble": grid["ensemble"],
-            "add_config": add_config,
-            "grid": grid,
-            "flat_tolerance": args.flat_tolerance,
-        },
+        "settings": dict(backbone=args.backbone, threads=threads, quick=args.quick)
+        | dict(isolation=isolation, curves=curves, sources_mode="both", ensemble=grid["ensemble"])
+        | dict(add_config=add_config, grid=grid, flat_tolerance=args.flat_tolerance),
         "curves": {c: [] for c in CURVES},
         "curve_runs": {},
         "data": data,
@@ -960,7 +942,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
     quick = " (quick)" if args.quick else ""
     _log(f"{device}, {threads} thread(s), curves {', '.join(curves)}{quick}; → {name}.*")
-    try:
+    with work:
         for i, curve in enumerate(curves):
             load_before, curve_elapsed = list(os.getloadavg()), stopwatch()
             _log(f"curve {i + 1}/{len(curves)}: {curve}")
@@ -973,8 +955,6 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             state["status"] = f"Running: {i + 1} of {len(curves)} curves done"
             save()
         state["status"] = f"Complete: {len(curves)} curve(s) in {elapsed() / 60:.1f} min"
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return save()
 
 
