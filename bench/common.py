@@ -427,44 +427,26 @@ def _rows_task_addition(r: dict) -> list[dict]:
 
 def _rows_relational(r: dict) -> list[dict]:
     """Long format: part = known_labels (per reveal, seed and task) or preview_vs_trained (per target, seed and variant)."""
-    rows = []
-    for reveal, block in ((r.get("known_labels") or {}).get("reveals") or {}).items():
-        for run in block.get("runs") or []:
-            for task, t in (run.get("per_task") or {}).items():
-                rows.append(
-                    {
-                        "part": "known_labels",
-                        "condition": f"known={reveal}",
-                        "task": task,
-                        "seed": run.get("seed"),
-                        "n": t.get("n"),
-                        "rmse": t.get("rmse_relational"),
-                        "rmse_reference": t.get("rmse_plain"),
-                        "change": t.get("change"),
-                    }
-                )
+    rows = [
+        {"part": "known_labels", "condition": f"known={reveal}", "task": task}
+        | {"seed": run.get("seed"), "n": t.get("n"), "rmse": t.get("rmse_relational")}
+        | {"rmse_reference": t.get("rmse_plain"), "change": t.get("change")}
+        for reveal, block in ((r.get("known_labels") or {}).get("reveals") or {}).items()
+        for run in block.get("runs") or []
+        for task, t in (run.get("per_task") or {}).items()
+    ]
+    metrics = ("rmse", "mae", "r2", "nrmse", "roc_auc", "accuracy")
     for item in r.get("preview_vs_trained") or []:
         for variant in ("preview", "preview_table", "trained", "trained_table"):
             m = item.get(variant)
-            if not isinstance(m, dict):
-                continue
-            seconds = (
-                item.get("preview_seconds")
-                if variant.startswith("preview")
-                else item.get("add_task_seconds")
-            )
-            rows.append(
-                {
-                    "part": "preview_vs_trained",
-                    "condition": variant,
-                    "task": item.get("target"),
-                    "seed": item.get("seed"),
-                    "n": m.get("n"),
-                    "n_train": item.get("n_train"),
-                    **{k: m.get(k) for k in ("rmse", "mae", "r2", "nrmse", "roc_auc", "accuracy")},
-                    "seconds": seconds,
-                }
-            )
+            if isinstance(m, dict):
+                kind = "preview" if variant.startswith("preview") else "add_task"
+                rows.append(
+                    {"part": "preview_vs_trained", "condition": variant}
+                    | {"task": item.get("target"), "seed": item.get("seed"), "n": m.get("n")}
+                    | {"n_train": item.get("n_train"), **{k: m.get(k) for k in metrics}}
+                    | {"seconds": item.get(f"{kind}_seconds")}
+                )
     return rows
 
 
