@@ -196,38 +196,33 @@ def step_batches(n_molecules: int, batch_size: int, n_steps: int, seed: int = 0)
 
 
 def build_form(config, tasks: list, y_scaler, d_scaler, form: str, device: str = "cpu") -> dict:  # noqa: ANN001 - PretrainConfig and scalers
-    """A fresh seeded model + GATE objective of one alignment form + Adam, for :func:`gate_step`.
-    ``form``: ``mean`` (O(T)), ``pairwise`` (exact, O(T²)) or ``none`` (l_reg only)."""
+    """A fresh seeded model + GATE objective of one alignment form (``mean``, O(T), or
+    ``pairwise``, exact, O(T²); the loss refuses others) + Adam, for :func:`gate_step`."""
     import torch
 
     from gate_core.training.objective import GATEObjective, LossWeights
     from gate_core.training.pretrain import build_model
 
-    if form not in ("mean", "pairwise", "none"):
-        raise ValueError(f"unknown form {form!r}; use mean, pairwise or none")
     torch.manual_seed(0)
     model = build_model(config, tasks)
     model.set_scalers(y_scaler.mean, y_scaler.std, d_scaler.mean, d_scaler.std)
     model = model.to(device).train()
-    weights = LossWeights(auto=0, cons=0, map=0, dis=0) if form == "none" else LossWeights()
     return {
-        "objective": GATEObjective(model, weights, "mean" if form == "none" else form),
+        "objective": GATEObjective(model, LossWeights(), form),
         "optimizer": torch.optim.Adam(model.parameters(), lr=config.lr),
         "device": torch.device(device),
     }
 
 
-def gate_step(run: dict, dataset, index: list[int]) -> float:  # noqa: ANN001 - MoleculeDataset
-    """One optimiser step of a :func:`build_form` run (collate, device copy, full objective,
-    backward, Adam); its wall seconds, CUDA synchronised before the clock stops."""
+def gate_step(run: dict, dataset, index: list[int]) -> None:  # noqa: ANN001 - MoleculeDataset
+    """One optimiser step of a :func:`build_form` run: collate, device copy, full objective,
+    backward, Adam (the caller's :func:`bench.common.timed` clocks it, CUDA synchronised)."""
     device = run["device"]
-    with timed(device) as t:
-        batch = dataset.collate(index)
-        terms = run["objective"](batch if device.type == "cpu" else batch.to(device))
-        run["optimizer"].zero_grad(set_to_none=True)
-        terms["total"].backward()
-        run["optimizer"].step()
-    return t.wall
+    batch = dataset.collate(index)
+    terms = run["objective"](batch if device.type == "cpu" else batch.to(device))
+    run["optimizer"].zero_grad(set_to_none=True)
+    terms["total"].backward()
+    run["optimizer"].step()
 
 
 # --------------------------------------------------------------------------------------- helpers
