@@ -109,13 +109,15 @@ def readable(
     )
 
 
-def with_input_columns(pred: pd.DataFrame, frame: pd.DataFrame, smiles_column: str) -> pd.DataFrame:
+def with_input_columns(
+    pred: pd.DataFrame, frame: pd.DataFrame, smiles_column: str | None = None
+) -> pd.DataFrame:
     """The user's columns (ID, name, measured values...) first, then the predictions, row for row.
 
-    The SMILES column is the prediction's ``input`` already; a user column whose name the
-    predictions also use is kept as ``<name> (from file)``.
+    The SMILES column is the prediction's ``input`` already (``None``: ``frame`` has none); a
+    user column whose name the predictions also use is kept as ``<name> (from file)``.
     """
-    mine = frame.drop(columns=[smiles_column]).reset_index(drop=True)
+    mine = frame.drop(columns=[smiles_column] if smiles_column else []).reset_index(drop=True)
     mine = mine.rename(columns={c: f"{c}{FROM_FILE}" for c in mine.columns if c in pred.columns})
     return pd.concat([mine, pred.reset_index(drop=True)], axis=1)
 

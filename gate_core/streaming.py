@@ -10,7 +10,9 @@ thread pool to oversubscribe) while this process runs the model on the current o
 rows are appended to the output as soon as they are predicted. At most ``2 × workers`` chunks
 are in flight, so memory does not grow with the file.
 
-Every input row comes out, in input order, invalid ones with their reason in ``error``. The
+Every input row comes out, in input order, invalid ones with their reason in ``error``, after
+the file's own columns (an ID, a name, measured values: as the Predict page keeps them,
+:func:`~gate_core.predictions.with_input_columns`). The
 output is written to ``<out>.part`` and renamed when complete, so a failed run leaves no
 half-written file under the requested name. A shard (:class:`~gate_core.data.sources.Shard`)
 predicts whole chunks only, so the shards' outputs concatenated in order are byte-identical to
@@ -44,6 +46,7 @@ import pyarrow.parquet as pq
 from gate_core.data.io import spreadsheet_safe
 from gate_core.data.sources import PARQUET_SUFFIXES, Chunk, Shard, Source
 from gate_core.featurizers.rows import FeaturizedRows, featurize_rows
+from gate_core.predictions import with_input_columns
 
 if TYPE_CHECKING:
     from gate_core.api import GateStudio
@@ -189,15 +192,31 @@ def write_frame(frame: pd.DataFrame, out: str | Path) -> None:
         writer.close()
 
 
-def _known_rows(chunk: Chunk, fixed: Mapping[str, object]) -> list[dict[str, object]]:
-    """One ``{task: value}`` per row: the file's known-value cells over the values given for every row."""
+def _known_rows(
+    chunk: Chunk, fixed: Mapping[str, object], columns: Sequence[str]
+) -> list[dict[str, object]]:
+    """One ``{task: value}`` per row: the file's known-value ``columns`` over the values given
+    for every row."""
     return [
-        {
-            **fixed,
-            **{name: values[i] for name, values in chunk.columns.items() if values[i] is not None},
-        }
+        {**fixed, **{c: chunk.columns[c][i] for c in columns if chunk.columns[c][i] is not None}}
         for i in range(len(chunk.items))
     ]
+
+
+def _file_columns(
+    chunk: Chunk, names: Sequence[str], types: Mapping[str, pa.DataType]
+) -> pd.DataFrame:
+    """The chunk's cells of the file's own columns, each the same type in every chunk (even one
+    of blanks alone): the file's own Arrow type where it declares one (Parquet), else text."""
+    return pd.DataFrame(
+        {
+            c: pd.Series(pa.array(chunk.columns[c], type=types[c]), dtype=pd.ArrowDtype(types[c]))
+            if c in types
+            else [None if v is None else str(v) for v in chunk.columns[c]]
+            for c in names
+        },
+        index=range(len(chunk.items)),
+    )
 
 
 def predict_file(
@@ -227,6 +246,8 @@ def predict_file(
     workers = default_workers() if workers is None else workers
     relational = bool(known) or bool(known_columns) or use_table_labels
     fixed = dict(known or {})
+    carried, types = source.other_columns, source.column_types()
+    read = list(dict.fromkeys([*known_columns, *carried]))
     out = Path(out)
     partial = out.with_name(out.name + ".part")
     summary, seen = StreamSummary(), set()
@@ -236,25 +257,25 @@ def predict_file(
         for c in shard.chunks(source.n_chunks(chunk_rows))
     )
 
-    def predict(rows: FeaturizedRows, chunk: Chunk | None) -> pd.DataFrame:
+    def predict(rows: FeaturizedRows, chunk: Chunk) -> pd.DataFrame:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             frame = studio.predict(
                 rows,
                 list(tasks) if tasks else None,
-                known=(_known_rows(chunk, fixed) if chunk else []) if relational else None,
+                known=_known_rows(chunk, fixed, known_columns) if relational else None,
                 use_table_labels=use_table_labels,
             )
         for w in caught:
             if str(w.message) not in seen:
                 seen.add(str(w.message))
                 summary.warnings.append(str(w.message))
-        return frame
+        return with_input_columns(frame, _file_columns(chunk, carried, types))
 
     def no_rows() -> pd.DataFrame:
         """The columns, and their types, of a run's rows, with no row: the file's first row
         predicted and dropped (an empty prediction has columns but no types to write)."""
-        first = next(source.chunks(1, Shard(), known_columns))
+        first = next(source.chunks(1, Shard(), read))
         rows = featurize_rows(
             first.items,
             descriptors=studio.backbone.config.n_descriptors > 0,
@@ -267,7 +288,7 @@ def predict_file(
     try:
         writer = _writer(partial, out)
         try:
-            chunks = source.chunks(chunk_rows, shard, known_columns)
+            chunks = source.chunks(chunk_rows, shard, read)
             for chunk, rows in _features(
                 source, chunks, workers, studio.backbone.config.n_descriptors > 0
             ):

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -34,6 +35,9 @@ from gate_core.data.io import (
     detect_smiles_column,
     read_table,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 #: Rows whose SMILES column is sampled to detect it (as :func:`detect_smiles_column` samples).
@@ -100,6 +104,16 @@ class Source:
     def filled(self, columns: Sequence[str]) -> list[str]:
         """The ``columns`` that hold a value in at least one row."""
         raise NotImplementedError
+
+    @property
+    def other_columns(self) -> list[str]:
+        """Every column but the SMILES one (ID, name, measured values): a prediction keeps them."""
+        return [c for c in dict.fromkeys(self.names) if c != self.smiles_column]
+
+    def column_types(self) -> dict[str, pa.DataType]:
+        """The Arrow type of each of :attr:`other_columns` whose file declares one (Parquet);
+        any other column is text."""
+        return {}
 
     def n_chunks(self, size: int) -> int:
         return -(-self.n_rows // size)
@@ -319,6 +333,10 @@ class ParquetSource(Source):
             raise TableReadError("the table has no data rows")
         sample = next(self._file.iter_batches(batch_size=DETECT_ROWS)).to_pandas()
         self.smiles_column = _choose_smiles_column(self.names, sample, smiles_column, path)
+
+    def column_types(self) -> dict[str, pa.DataType]:
+        schema = self._file.schema_arrow
+        return {c: schema.field(c).type for c in self.other_columns}
 
     def filled(self, columns: Sequence[str]) -> list[str]:
         present = [c for c in columns if c in self.names]

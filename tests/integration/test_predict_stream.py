@@ -16,6 +16,7 @@ from rdkit import Chem
 
 from gate_core.cli import main
 from gate_core.data.io import spreadsheet_safe
+from gate_core.predictions import FROM_FILE, with_input_columns
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = ROOT / "tests" / "data" / "target_tiny.csv"
@@ -53,10 +54,13 @@ def test_streamed_rows_equal_an_in_process_prediction(
     assert (
         "wrote 64 rows" in capsys.readouterr().out and not out.with_name("preds.csv.part").exists()
     )
-    smiles = pd.read_csv(library, keep_default_na=False)["smiles"].tolist()
+    frame = pd.read_csv(library, keep_default_na=False, dtype=str)
+    smiles = frame["smiles"].tolist()
     studio = GateStudio(tiny_backbone, tmp_path / "registry")
     expected = tmp_path / "expected.csv"
-    spreadsheet_safe(studio.predict(smiles, TASKS.split(","))).to_csv(expected, index=False)
+    # as the Predict page shows it: the file's own columns (the id) first, then the predictions
+    pred = with_input_columns(studio.predict(smiles, TASKS.split(",")), frame, "smiles")
+    spreadsheet_safe(pred).to_csv(expected, index=False)
     assert out.read_text() == expected.read_text()  # the same rows, order, reasons and numbers
     preds = pd.read_csv(out)
     assert preds["error"].notna().tolist() == [
@@ -177,6 +181,52 @@ def test_parquet_shards_concatenate_to_one_run(
         tiny_backbone, library, empty, "--workers", "0", "--chunk-rows", "10", "--shard", "0/8"
     )
     assert pq.read_schema(empty).equals(pq.read_schema(whole)) and len(pd.read_parquet(empty)) == 0
+
+
+def test_the_files_own_columns_keep_their_parquet_types_in_every_chunk(
+    tiny_backbone: Path, tmp_path: Path
+) -> None:
+    """An ID, a name blank in the first chunk, a measured value, and a column named like a
+    predicted task (kept as "<name> (from file)") come out beside the predictions, typed as in
+    the input, whatever a chunk holds."""
+    smiles = pd.read_csv(TARGET)["smiles"].tolist()[:9]
+    table = pa.table(
+        {
+            "compound_id": pa.array(range(100, 109), pa.int64()),
+            "smiles": smiles,
+            "name": [None, None, None, "x", None, "y", "z", None, "w"],
+            "assay_uM": pa.array([0.5, None, 2.0, 1.0, None, 3.0, 4.0, 5.0, 6.0], pa.float32()),
+            "Tb_K_in_domain": [300.0, None, 310.0, None, None, None, None, None, 320.0],
+        }
+    )
+    data = tmp_path / "typed.parquet"
+    pq.write_table(table, data, row_group_size=4)
+    chunked, whole = tmp_path / "chunked.parquet", tmp_path / "whole.parquet"
+    _predict(tiny_backbone, data, chunked, "--workers", "0", "--chunk-rows", "3")
+    _predict(tiny_backbone, data, whole, "--workers", "0", "--chunk-rows", "100")
+    schema = pq.read_schema(chunked)
+    assert schema.names[:4] == ["compound_id", "name", "assay_uM", f"Tb_K_in_domain{FROM_FILE}"]
+    assert [schema.field(i).type for i in range(4)] == [
+        pa.int64(),
+        pa.string(),
+        pa.float32(),
+        pa.float64(),
+    ]
+    assert schema.field("Tb_K_in_domain").type == pa.bool_()  # the prediction's, not the file's
+    assert schema.equals(pq.read_schema(whole))
+    got = pq.read_table(chunked)
+    for column in ("compound_id", "name", "assay_uM"):
+        assert got.column(column).to_pylist() == table.column(column).to_pylist()
+    assert (
+        got.column(f"Tb_K_in_domain{FROM_FILE}").to_pylist()
+        == table.column("Tb_K_in_domain").to_pylist()
+    )
+    # a CSV output holds the same cells as text
+    as_csv = tmp_path / "typed.csv"
+    _predict(tiny_backbone, data, as_csv, "--workers", "0", "--chunk-rows", "3")
+    csv = pd.read_csv(as_csv)
+    assert csv["compound_id"].tolist() == list(range(100, 109))
+    assert csv["name"].fillna("").tolist() == ["", "", "", "x", "", "y", "z", "", "w"]
 
 
 def test_known_value_column_is_used_per_row(
