@@ -35,6 +35,7 @@ from bench.task_addition import (
     _metrics,
     _val_split,
     headline,
+    merged_rows_and_grid,
     parse_shard,
     parse_sizes,
     part_metrics,
@@ -812,32 +813,9 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
         raise ValueError(
             f"--merge: the shards fine-tuned from different pre-trained models ({', '.join(sorted(shas))})"
         )
-    rows: dict[tuple, dict] = {}
-    for _, data in loaded:
-        for r in data.get("rows", []):
-            key = tuple(r[k] for k in ("target", "seed", "size", "method"))
-            if key not in rows or ("error" in rows[key] and "error" not in r):
-                rows[key] = r
-    grids = [data["grid"] for _, data in loaded]
-
-    def union(key: str) -> list:
-        seen, out = set(), []
-        for g in grids:
-            for c in g.get(key, []):
-                k = json.dumps(c, sort_keys=True)
-                if k not in seen:
-                    seen.add(k)
-                    out.append(c)
-        return out
-
+    rows, grid = merged_rows_and_grid([data for _, data in loaded])
+    grid = {**grid, "shard": None, "merged_from": [str(p) for p, _ in loaded]}
     first = loaded[0][1]
-    grid = {**first["grid"], "shard": None, "merged_from": [str(p) for p, _ in loaded]}
-    for key in ("planned", "ran", "resumed", "skipped", "not_started"):
-        grid[key] = union(key)
-    ran = {json.dumps(c) for c in grid["ran"]}
-    grid["not_started"] = [c for c in grid["not_started"] if json.dumps(c) not in ran]
-    for key in ("targets", "sizes", "seeds", "methods"):
-        grid[key] = list(dict.fromkeys(x for g in grids for x in g.get(key, [])))
     statuses = {data.get("status") for _, data in loaded}
     state = {
         "results_name": args.results_name,
@@ -848,7 +826,7 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
         "started": None,
         "reference_path": getattr(args, "reference", None) or str(DEFAULT_REFERENCE),
         "grid": grid,
-        "rows": list(rows.values()),
+        "rows": rows,
         "pretrain": next((d["pretrain"] for _, d in loaded if d.get("pretrain")), None),
         "accelerator": first.get("accelerator"),
         "jobs": first.get("jobs"),

@@ -12,6 +12,7 @@ the rest, ``--shard``/``--merge`` split the grid over processes.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -846,8 +847,6 @@ def _settings(args: argparse.Namespace) -> dict:
 
 
 def _load_previous(path: Path, backbone_id: str, settings: dict) -> tuple[list[dict], dict | None]:
-    import json
-
     if not path.is_file():
         return [], None
     try:
@@ -870,6 +869,30 @@ def device_label(device: object) -> str:
     return f"cpu ({os.cpu_count()} cores)"
 
 
+def merged_rows_and_grid(states: list[dict]) -> tuple[list[dict], dict]:
+    """The rows and grid of shard results together (this module's and chemprop_compare's).
+
+    Rows are keyed by (target, seed, size, method); a finished row beats a failed one, and a
+    later result beats an earlier one. Grid lists are unions in order; a cell any shard ran is
+    no longer "not started".
+    """
+    rows: dict[tuple, dict] = {}
+    for state in states:
+        for r in state.get("rows", []):
+            key = (r["target"], r["seed"], str(r["size"]), r["method"])
+            if key not in rows or "error" in rows[key] or "error" not in r:
+                rows[key] = r
+    grid = dict(states[0]["grid"])
+    for key in ("targets", "sizes", "seeds", "methods", "planned", "ran", "resumed", "skipped"):
+        grid[key] = []
+        for st in states:
+            grid[key] += [c for c in st["grid"].get(key, []) if c not in grid[key]]
+    ran = {json.dumps(c) for c in grid["ran"] + grid["resumed"]}
+    not_started = {json.dumps(c): c for st in states for c in st["grid"].get("not_started", [])}
+    grid["not_started"] = [c for k, c in not_started.items() if k not in ran]
+    return list(rows.values()), grid
+
+
 def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     """Combine shard results (same backbone and settings) into one result file, no training.
 
@@ -877,8 +900,6 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     later directory in the list beats an earlier one. The speed section of the first file that
     has one is kept.
     """
-    import json
-
     results_dir = Path(args.results_dir)
     name = args.results_name
     sources = [results_dir / f"{name}.json"] + [
@@ -900,29 +921,15 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
             "settings"
         ):
             raise ValueError("cannot merge results made with another backbone or other settings")
-    rows: dict[tuple, dict] = {}
-    for state in states:
-        for r in state.get("rows", []):
-            key = (r["target"], r["seed"], str(r["size"]), r["method"])
-            if key not in rows or "error" in rows[key] or "error" not in r:
-                rows[key] = r
-    grid = base["grid"]
-    for key in ("targets", "sizes", "seeds", "methods"):
-        grid[key] = list(dict.fromkeys(v for st in states for v in st["grid"][key]))
-    for key in ("planned", "ran", "resumed", "skipped", "not_started"):
-        seen: list = []
-        for st in states:
-            seen += [c for c in st["grid"].get(key, []) if c not in seen]
-        grid[key] = seen
+    rows, grid = merged_rows_and_grid(states)
     ran = {tuple(c) for c in grid["ran"]} | {tuple(c) for c in grid["resumed"]}
-    grid["not_started"] = [c for c in grid["not_started"] if tuple(c) not in ran]
     targets = {}
     for state in states:
         for t, info in state.get("targets", {}).items():
             targets.setdefault(t, {**info, "splits": {}})["splits"].update(info.get("splits", {}))
     merged = {
         **base,
-        "rows": list(rows.values()),
+        "rows": rows,
         "grid": grid,
         "targets": targets,
         "speed": next((st["speed"] for st in states if st.get("speed")), None),
