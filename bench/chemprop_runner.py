@@ -160,8 +160,9 @@ def make_dataset(
     return dataset
 
 
-def epoch_clock():  # noqa: ANN201 - a Lightning callback; built here so lightning is imported lazily
-    """Lightning callback recording wall seconds and losses of every epoch (training + validation)."""
+def epoch_clock(log: bool = False):  # noqa: ANN201 - a Lightning callback; built here so lightning is imported lazily
+    """Lightning callback recording wall seconds and losses of every epoch (training +
+    validation); with ``log``, one progress line per epoch (a pre-training runs for an hour)."""
     from lightning import pytorch as pl
 
     class EpochClock(pl.Callback):
@@ -179,6 +180,11 @@ def epoch_clock():  # noqa: ANN201 - a Lightning callback; built here so lightni
                 if key in metrics:
                     entry[key] = float(metrics[key])
             self.epochs.append(entry)
+            if log:
+                _log(
+                    f"epoch {entry['epoch']}: {entry['seconds']:.0f} s, val loss "
+                    f"{entry.get('val_loss', float('nan')):.4f}"
+                )
 
     return EpochClock()
 
@@ -191,13 +197,14 @@ def train(
     epochs: int,
     patience: int,
     max_minutes: float,
+    log_epochs: bool = False,
 ) -> dict:
     """Lightning fit with early stopping on val loss; the best-val-loss weights are restored."""
     import torch
     from lightning import pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    clock = epoch_clock()
+    clock = epoch_clock(log_epochs)
     with tempfile.TemporaryDirectory(prefix="chemprop_ckpt_") as tmp:
         checkpoint = ModelCheckpoint(
             dirpath=tmp, filename="best", monitor="val_loss", mode="min", save_top_k=1
@@ -369,7 +376,9 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     val_loader = data.build_dataloader(
         val_set, batch_size=args.batch_size, shuffle=False, num_workers=0
     )
-    fit = train(model, train_loader, val_loader, args, args.epochs, args.patience, args.max_minutes)
+    fit = train(
+        model, train_loader, val_loader, args, args.epochs, args.patience, args.max_minutes, True
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     save_model(out / "model.pt", model, tasks)
@@ -416,7 +425,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         "median_epoch_seconds": float(np.median(epoch_seconds)) if epoch_seconds else None,
         "history": fit["history"],
         "val_metrics": per_task,
-        "val_mean_nrmse": float(np.mean([m["nrmse"] for m in per_task.values()]))
+        # columns constant on the val fold have no nRMSE (std 0): the mean is over the others
+        "val_mean_nrmse": float(np.nanmean([m["nrmse"] for m in per_task.values()]))
         if per_task
         else None,
         **env,
