@@ -81,7 +81,9 @@ def _verdict(best: Any, ratio: Any, ci: Any, higher_is_better: bool, gate: str =
     if not (
         isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in (num(ci[0]), num(ci[1]))
     ):
-        return f"{text} × {COLUMNS.get(best, label(best))} (no interval stored)"
+        return (
+            f"{text} × {COLUMNS.get(best, label(best))} (no interval: one target, or none stored)"
+        )
     lo, hi = ci
     better = (lo > 1) if higher_is_better else (hi < 1)
     worse = (hi < 1) if higher_is_better else (lo > 1)
@@ -119,6 +121,8 @@ def _headline_rows(name: str, data: dict, shipped: str | None) -> list[dict[str,
             if part not in PARTS or (group == "all" and same):  # "all" = one group: said once
                 continue
             gate, comp, cis = _comparison(entry)
+            if (entry.get("n_targets") or 0) < 2:  # resampling one target gives no interval
+                comp, cis = {**comp, "ratio_ci95": None}, {}
             means = {**(entry.get("mean") or {}), **(comp.get("mean") or {})}
             row = {
                 "data like yours": f"{GROUPS.get(group, group)}, {PARTS[part]} "

@@ -286,3 +286,14 @@ def test_the_verdict_is_on_the_default_and_the_new_chemprop_comparison_is_summar
     bars = figure.to_dict()["data"]
     assert [b["y"][0] for b in bars] == [0.8, 0.81, 0.9]
     assert [b["error_y"]["array"][0] for b in bars] == pytest.approx([0.1, 0, 0])
+
+
+def test_a_row_of_one_target_claims_no_interval():
+    from gate_app.bench_summary import RATIO, expectation_rows
+
+    result = headline_result("b")
+    entry = result["headline"]["regression"]["drug-like/unseen"]
+    entry["n_targets"] = entry["learned_vs_best_baseline"]["n_targets"] = 1
+    row = expectation_rows({"task_addition_v2": result}, "b")[0]
+    assert row["GATE learned λ"] == "0.70" and row["random forest"] == "0.78"
+    assert row[RATIO] == "learned λ: 0.90 × random forest (no interval: one target, or none stored)"
