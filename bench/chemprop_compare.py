@@ -852,6 +852,11 @@ def _bold_best(values: dict, methods: list[str], higher_is_better: bool) -> list
     return [f"**{_fmt(values.get(m))}**" if m == best else _fmt(values.get(m)) for m in methods]
 
 
+def _counted(size: int | str, max_n: int) -> bool:
+    """Whether cells of ``size`` count in the headline (n ≤ its ``max_n``; not "all")."""
+    return isinstance(size, int) and size <= max_n
+
+
 def _goal(v: dict, goal_ratio: float) -> str:
     """The issue's goal in its own words: ratio ≤ ``goal_ratio`` with the interval's upper end
     below 1.0."""
@@ -860,7 +865,7 @@ def _goal(v: dict, goal_ratio: float) -> str:
     return f"{'met' if met else 'not met'} ({v['ratio_to_best']:.3f}; upper end {hi:.3f})"
 
 
-def headline_tables(comp: dict) -> list[str]:
+def headline_tables(comp: dict, sizes: list) -> list[str]:
     """Per task type: every method's mean over targets (95 % interval where the comparison
     stores one) and GATE / best baseline per group and test part; then each group's targets."""
     out = []
@@ -886,12 +891,13 @@ def headline_tables(comp: dict) -> list[str]:
             ratio = wins = goal = "—"
             if v.get("n_targets"):
                 lo, hi = v["ratio_ci95"]
-                ratio = f"{label(gate)}: {v['ratio_to_best']:.3f} ({lo:.3f}–{hi:.3f}) × {label(v['best_baseline'])}"
+                ratio = f"{gate} λ: {v['ratio_to_best']:.3f} ({lo:.3f}–{hi:.3f}) × {label(v['best_baseline'])}"
                 wins = f"{v['targets_won']} of {v['n_targets']}"
                 goal = "—" if higher else _goal(v, comp["goal_ratio"])
             rows.append([key, e["n_targets"], *cells, ratio, wins, goal])
         out.append(
-            f"### {task_type.capitalize()}: mean {metric} over targets (n ≤ {comp['max_n']})\n\n"
+            f"### {task_type.capitalize()}: mean {metric} over targets "
+            f"(n = {', '.join(str(n) for n in sizes if _counted(n, comp['max_n']))})\n\n"
             + md_table(
                 [
                     "targets / test part",
@@ -960,7 +966,7 @@ def markdown(state: dict) -> str:
         else f"`{f['path']}`: {f.get('note')}"
         for f in ref.get("files", [])
     )
-    tables = headline_tables(c)
+    tables = headline_tables(c, grid["sizes"])
     return (
         f"# chemprop v2 and CheMeleon-style baselines vs GATE (same scaffold splits)\n\n"
         f"Status: **{state['status']}**: {n_ran} cells ran or resumed (targets "
