@@ -575,7 +575,13 @@ def _settings(args: argparse.Namespace, pretrain_id: str | None) -> dict:
         "test_fraction val_fraction st_epochs st_patience ft_epochs ft_patience batch_size "
         "method_max_minutes aggregation descriptors ensemble"
     ).split()
-    return {**{k: getattr(args, k) for k in keys}, "pretrain_id": pretrain_id}
+    return {
+        **{k: getattr(args, k) for k in keys},
+        "pretrain_id": pretrain_id,
+        # val and test descriptors clipped to the training fold's range (chemprop_runner); rows
+        # made before, without it, must not be resumed into a run with it
+        "descriptor_range": "training fold",
+    }
 
 
 def _load_previous(path: Path, settings: dict) -> list[dict]:
