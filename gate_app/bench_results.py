@@ -38,7 +38,7 @@ _DRUG_LIKE = (
 )
 _V2 = "python -m bench task_addition --backbone assets/backbone --corpus assets/data/corpus/smiles.txt "
 _V2_METHODS = (
-    "--methods probe,uniform,learned,topk,rf,lgbm --skip-speed --threads 1 --rf-jobs 1 "
+    "--methods probe,uniform,learned,topk,rf,lgbm,finetune --skip-speed --threads 1 --rf-jobs 1 "
     "--device cpu --budget-minutes 0"
 )
 COMMANDS: dict[str, str] = {
@@ -50,7 +50,7 @@ COMMANDS: dict[str, str] = {
     "task_addition_v2_physchem": _V2 + "--results-name task_addition_v2_physchem --targets "
     "freesolv,huuskonen_logS,fuel_cn,fuel_ysi,fuel_ron,pka_fluorinated,permittivity,Tflash_K,"
     "Hfus_kJmol,dipole_D,surface_tension_mNm,Tautoignition_K,log_viscosity298_Pas --sizes 100 "
-    "--seeds 0,1,2 --methods uniform,rf,lgbm --skip-speed --threads 1 --rf-jobs 1 --device cpu "
+    "--seeds 0,1,2 --methods probe,uniform,rf,lgbm,finetune --skip-speed --threads 1 --rf-jobs 1 --device cpu "
     "--budget-minutes 0",
     "task_addition_v2": "python -m bench task_addition --backbone assets/backbone "
     "--results-name task_addition_v2 --corpus assets/data/corpus/smiles.txt " + _DRUG_LIKE,
