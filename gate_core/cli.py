@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from gate_core.paths import DEFAULT_BACKBONE
@@ -273,6 +276,22 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         print(predictions.to_string(index=False))
 
 
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM leaves by an exception while the block runs: a scheduler stops a job so (Slurm
+    at its time limit), and the exception removes the half-written ``OUT.part`` and shuts the
+    workers down, as any error does. The previous handler is restored after."""
+
+    def leave(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _predict_stream(args: argparse.Namespace) -> None:
     """``--data`` with ``--out``: read, featurise (worker processes), predict and write chunk by
     chunk, so a file of any size takes constant memory (:mod:`gate_core.streaming`)."""
@@ -300,19 +319,20 @@ def _predict_stream(args: argparse.Namespace) -> None:
             f"using known values from column(s) {', '.join(columns)} of {args.data}",
             file=sys.stderr,
         )
-    summary = predict_file(
-        studio,
-        source,
-        args.out,
-        tasks=tasks,
-        known=fixed,
-        known_columns=columns,
-        use_table_labels=args.use_table_labels,
-        chunk_rows=args.chunk_rows,
-        workers=args.workers,
-        shard=shard,
-        log=lambda line: print(line, file=sys.stderr),
-    )
+    with _sigterm_raises():
+        summary = predict_file(
+            studio,
+            source,
+            args.out,
+            tasks=tasks,
+            known=fixed,
+            known_columns=columns,
+            use_table_labels=args.use_table_labels,
+            chunk_rows=args.chunk_rows,
+            workers=args.workers,
+            shard=shard,
+            log=lambda line: print(line, file=sys.stderr),
+        )
     for message in summary.warnings:
         print(f"warning: {message}", file=sys.stderr)
     n_bad = summary.invalid

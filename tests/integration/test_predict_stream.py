@@ -305,3 +305,32 @@ def test_dask_runs_the_shards_in_processes(
         [pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts], ignore_index=True
     )
     pd.testing.assert_frame_equal(merged, pd.read_csv(whole, dtype=str, keep_default_na=False))
+
+
+def test_a_run_stopped_by_sigterm_leaves_no_partial_output(
+    tiny_backbone: Path, tmp_path: Path
+) -> None:
+    """A scheduler stops a job with SIGTERM (Slurm at its time limit): the run exits with
+    128 + 15 and removes OUT.part, as on any error, instead of leaving half a file."""
+    import signal
+    import time
+
+    smiles = pd.read_csv(TARGET)["smiles"].tolist() * 40  # 2,400 rows: seconds of work
+    data = tmp_path / "big.csv"
+    pd.DataFrame({"smiles": smiles}).to_csv(data, index=False)
+    out = tmp_path / "preds.csv"
+    partial = out.with_name("preds.csv.part")
+    cmd = [sys.executable, "-m", "gate_core", "predict", "--data", str(data), "--out", str(out)]
+    cmd += ["--backbone", str(tiny_backbone), "--data-dir", str(tmp_path / "registry")]
+    cmd += ["--tasks", TASKS, "--workers", "1", "--chunk-rows", "8"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GATE_THREADS": "1"}
+    process = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (partial.is_file() and partial.stat().st_size) and process.poll() is None:
+        assert time.monotonic() < deadline, "no partial output within 2 minutes"
+        time.sleep(0.05)
+    assert process.poll() is None, "the run finished before it could be stopped"
+    process.send_signal(signal.SIGTERM)
+    stderr = process.communicate(timeout=60)[1]
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert not partial.exists() and not out.exists()
