@@ -871,12 +871,22 @@ def _goal(v: dict, goal_ratio: float) -> str:
     return f"{'met' if met else 'not met'} ({v['ratio_to_best']:.3f}; upper end {hi:.3f})"
 
 
+def _said_by_a_group(key: str, entry: dict, block: dict) -> bool:
+    """An "all" entry over the targets of one group only (classification: drug-like alone)."""
+    group, _, part = key.partition("/")
+    return group == "all" and any(
+        k != key and k.endswith(f"/{part}") and set(e["per_target"]) == set(entry["per_target"])
+        for k, e in block.items()
+    )
+
+
 def headline_tables(comp: dict, sizes: list) -> list[str]:
     """Per task type: every method's mean over targets (95 % interval where the comparison
     stores one) and GATE / best baseline per group and test part; then each group's targets."""
     out = []
     for task_type, metric in (("regression", "nRMSE ↓"), ("classification", "ROC-AUC ↑")):
         block = comp.get(task_type) or {}
+        block = {k: e for k, e in block.items() if not _said_by_a_group(k, e, block)}
         if not block:
             continue
         higher = task_type == "classification"
@@ -916,6 +926,15 @@ def headline_tables(comp: dict, sizes: list) -> list[str]:
                 rows,
             )
         )
+        if higher:  # average precision: informative when positives are rare (ClinTox)
+            pr = [
+                [key, e["n_targets"], *[_fmt((e.get("pr_auc_mean") or {}).get(m)) for m in methods]]
+                for key, e in block.items()
+            ]
+            out.append(
+                "Mean PR-AUC ↑ over the same targets:\n\n"
+                + md_table(["targets / test part", "targets", *[label(m) for m in methods]], pr)
+            )
         for key, e in block.items():
             if key.startswith("all/") or key.endswith("/seen"):
                 continue

@@ -410,3 +410,26 @@ def test_runner_fits_a_classifier_on_a_classification_target(tmp_path):
     assert result["task_type"] == "classification" and len(prob) == len(split.test)
     assert ((prob > 0) & (prob < 1)).all()  # sigmoid probabilities, not standardised labels
     assert result["roc_auc"] == pytest.approx(roc_auc_score(split.y_test, prob))
+
+
+def test_markdown_reports_classification_with_pr_auc_and_each_group_once():
+    from bench.chemprop_compare import markdown
+
+    rows = [
+        {**r, "task_type": "classification", "roc_auc": r["nrmse"], "pr_auc": 0.25}
+        for r in _cell("bbbp", 0, 100, (0.7, 0.7, 0.6, 0.75, 0.8, 0.65, 0.7))
+    ] + _cell("freesolv", 0, 100, (0.3, 0.3, 0.5, 0.4, 0.5, 0.6, 0.5))
+    state = {
+        "comparison": comparison(rows),
+        "grid": {"targets": ["bbbp", "freesolv"], "sizes": [100], "seeds": [0], "ran": []},
+        "settings": SETTINGS,
+        "rows": rows,
+        "status": "complete",
+        "pretrain": None,
+    }
+    state["grid"]["resumed"] = []
+    text = markdown(state)
+    classification = text[text.index("### Classification") :]
+    assert "Mean PR-AUC ↑" in classification and "| drug-like/all | 1 |" in classification
+    assert "| all/" not in classification  # both groups together = the drug-like one here
+    assert "(n = 100)" in text and "n ≤" not in text
