@@ -42,6 +42,7 @@ from bench.task_addition import (
     seen_molecule_keys,
 )
 from gate_app.bench_results import label
+from gate_app.bench_summary import VERDICT_ON
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "chemprop_compare"
@@ -562,8 +563,9 @@ def comparison(rows: list[dict], max_n: int = MAX_N) -> dict:
 
 
 def _versus(entry: dict) -> tuple[str, dict]:
-    """The GATE a verdict is on (uniform λ, the app's default, else learned λ) and its comparison."""
-    gate = next((g for g in GATE_METHODS if entry.get(f"{g}_vs_best_baseline")), "uniform")
+    """The GATE a verdict is on (the summary's rule: uniform λ, the app's default, else learned λ)
+    and its comparison."""
+    gate = next((g for g in VERDICT_ON if entry.get(f"{g}_vs_best_baseline")), VERDICT_ON[0])
     return gate, entry.get(f"{gate}_vs_best_baseline") or {}
 
 
