@@ -9,7 +9,8 @@ brought back and summarised here, keeping the GPU machine's own ``machine`` bloc
         --device cuda --threads 8 --epochs 3 --max-minutes 1.2
     python -m bench gpu_figures --speed /tmp/speed/task_addition.json --pretrain /tmp/pt/metadata.json --epochs /tmp/pt.jsonl
 
-The raw files live in ``bench/results/gpu/`` (the defaults below).
+The raw files live in ``bench/results/gpu/`` (the defaults below). The CPU column comes from the
+shipped backbone's build and the CPU ``task_addition --speed-only`` result.
 """
 
 from __future__ import annotations
@@ -18,21 +19,46 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.common import REPO_ROOT, csv_rows, table, write_results
+from bench.common import REPO_ROOT, cells, csv_rows, table, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "gpu_figures"
 DESCRIPTION = "summarise CUDA runs of pre-training and task addition (made on a GPU machine) next to the CPU figures"
 RAW = REPO_ROOT / "bench" / "results" / "gpu"
+CPU_PRETRAIN = DEFAULT_BACKBONE / "metadata.json"
+CPU_SPEED = RAW.parent / "task_addition_speed" / "task_addition.json"
+#: figure → its place in a ``task_addition --speed-only`` result's ``speed`` block; the first
+#: three are also taken from the CPU run
+SPEED = {
+    "add_500_molecule_task_seconds": "add_task.median_wall_seconds",
+    "predict_cold_per_second": "throughput.cold_per_second",
+    "predict_warm_per_second": "throughput.warm_per_second",
+    "target_seconds": "add_task.target_seconds",
+    "passes": "add_task.passes",
+    "featurize_only_cold_per_second": "throughput.featurize_only_cold_per_second",
+    "throughput_target": "throughput.target_per_second",
+    "throughput_molecules": "throughput.molecules",
+    "torch_threads": "torch_threads",
+}
+#: the Markdown table: figure → its key in ``figures`` (``cpu_<key>`` for the CPU column)
+ROWS = {
+    "pre-training, molecules/s per epoch (16 tasks, mean alignment)": "pretraining.molecules_per_second",
+    "pre-training, peak memory (MB; GPU allocated vs CPU RSS)": "pretraining.peak_memory_mb",
+    "add a 500-molecule task, s (learned λ, K = 5, cold caches; target ≤ 20 s)": "task_addition.add_500_molecule_task_seconds",
+    "batch prediction, cold, mol/s (target 5,000)": "task_addition.predict_cold_per_second",
+    "batch prediction, warm, mol/s (target 5,000)": "task_addition.predict_warm_per_second",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add, cpu_speed = parser.add_argument, RAW.parent / "task_addition_speed" / "task_addition.json"
+    add = parser.add_argument
     add("--speed", default=str(RAW / "task_addition_speed_cuda.json"), help="CUDA speed-only run")
     add("--pretrain", default=str(RAW / "pretrain_cuda_metadata.json"), help="CUDA pretrain run")
     add("--epochs", default=str(RAW / "pretrain_cuda_epochs.jsonl"), help="its per-epoch --log")
-    add("--cpu-pretrain", default=str(DEFAULT_BACKBONE / "metadata.json"), help="the CPU build")
-    add("--cpu-speed", default=str(cpu_speed), help="the CPU `task_addition --speed-only` result")
+
+
+def _speed(result: dict) -> dict:
+    return dict(zip(SPEED, cells(result["speed"], " ".join(SPEED.values()))))
 
 
 def summarise(
@@ -43,108 +69,59 @@ def summarise(
     cpu_speed: dict | None,
 ) -> dict:
     """One record per figure: the GPU value and, where one exists, the CPU value beside it."""
-    p = pretrain_meta["pretraining"]
-    gpu_epoch = [e for e in epochs if "molecules_per_second" in e]
-    add, thr = speed["speed"]["add_task"], speed["speed"]["throughput"]
-    out = {
-        "pretraining": {
-            "device": p.get("device"),
-            "epochs_timed": len(gpu_epoch),
-            "epoch_seconds": [e["seconds"] for e in gpu_epoch],
-            "molecules_per_second": [e["molecules_per_second"] for e in gpu_epoch],
-            "peak_memory_mb": p.get("peak_memory_mb"),
-            "featurize_seconds": p.get("featurize_seconds"),
-            "threads": p["config"].get("threads"),
-        },
-        "task_addition": {
-            "add_500_molecule_task_seconds": add["median_wall_seconds"],
-            "target_seconds": add["target_seconds"],
-            "passes": add["passes"],
-            "featurize_seconds": add["runs"][0]["featurize_seconds"],
-            "train_seconds": add["runs"][0]["train_seconds"],
-            "predict_cold_per_second": thr["cold_per_second"],
-            "predict_warm_per_second": thr["warm_per_second"],
-            "featurize_only_cold_per_second": thr["featurize_only_cold_per_second"],
-            "throughput_target": thr["target_per_second"],
-            "throughput_molecules": thr["molecules"],
-            "torch_threads": speed["speed"].get("torch_threads"),
-        },
+    p, timed_epochs = (
+        pretrain_meta["pretraining"],
+        [e for e in epochs if "molecules_per_second" in e],
+    )
+    pretraining = {k: p.get(k) for k in ("device", "peak_memory_mb", "featurize_seconds")} | {
+        "epochs_timed": len(timed_epochs),
+        "epoch_seconds": [e["seconds"] for e in timed_epochs],
+        "molecules_per_second": [e["molecules_per_second"] for e in timed_epochs],
+        "threads": p["config"].get("threads"),
+    }
+    first_run = speed["speed"]["add_task"]["runs"][0]
+    task_addition = _speed(speed) | {
+        k: first_run[k] for k in ("featurize_seconds", "train_seconds")
     }
     if cpu_meta:
         cp = cpu_meta.get("pretraining", {})
-        out["pretraining"]["cpu_molecules_per_second"] = cp.get(
-            "train_molecules_per_second"
-        ) or cp.get("molecules_per_second")
-        out["pretraining"]["cpu_peak_memory_mb"] = cp.get("peak_memory_mb")
+        pretraining["cpu_molecules_per_second"] = cp.get("train_molecules_per_second")
+        pretraining["cpu_peak_memory_mb"] = cp.get("peak_memory_mb")
     if cpu_speed and cpu_speed.get("speed"):
-        ca, ct = cpu_speed["speed"]["add_task"], cpu_speed["speed"]["throughput"]
-        out["task_addition"].update(
-            cpu_add_500_molecule_task_seconds=ca["median_wall_seconds"],
-            cpu_predict_cold_per_second=ct["cold_per_second"],
-            cpu_predict_warm_per_second=ct["warm_per_second"],
-        )
-    return out
+        task_addition |= {f"cpu_{k}": v for k, v in list(_speed(cpu_speed).items())[:3]}
+    return {"pretraining": pretraining, "task_addition": task_addition}
 
 
 def markdown(r: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
-    machine = r["machine"]
-    p, t = r["figures"]["pretraining"], r["figures"]["task_addition"]
-    mps = p["molecules_per_second"]
+    machine, figures = r["machine"], r["figures"]
+    mps = figures["pretraining"]["molecules_per_second"]  # per epoch; the table shows the mean
+    mean = f"{sum(mps) / len(mps):.0f}" if mps else "n/a"
+    figures = figures | {"pretraining": figures["pretraining"] | {"molecules_per_second": mean}}
     rows = [
-        [
-            "pre-training, molecules/s per epoch (16 tasks, mean alignment)",
-            f"{sum(mps) / len(mps):.0f}" if mps else "n/a",
-            p.get("cpu_molecules_per_second"),
-        ],
-        [
-            "pre-training, peak memory (MB; GPU allocated vs CPU RSS)",
-            p.get("peak_memory_mb"),
-            p.get("cpu_peak_memory_mb"),
-        ],
-        [
-            "add a 500-molecule task, s (learned λ, K = 5, cold caches; target ≤ 20 s)",
-            t["add_500_molecule_task_seconds"],
-            t.get("cpu_add_500_molecule_task_seconds"),
-        ],
-        [
-            "batch prediction, cold, mol/s (target 5,000)",
-            t["predict_cold_per_second"],
-            t.get("cpu_predict_cold_per_second"),
-        ],
-        [
-            "batch prediction, warm, mol/s (target 5,000)",
-            t["predict_warm_per_second"],
-            t.get("cpu_predict_warm_per_second"),
-        ],
+        [label, *cells(figures, f"{key} {key.replace('.', '.cpu_')}")]
+        for label, key in ROWS.items()
     ]
+    featurize = figures["task_addition"]["featurize_only_cold_per_second"]
     return (
-        f"# GPU figures\n\nGPU: {machine.get('gpu')}, {machine.get('cpu_count')} CPU cores, torch {machine.get('torch')}, {machine.get('date_utc')}. "
-        "CPU column: the 2-core dev machine (shipped backbone build; task_addition speed section).\n\n"
+        f"# GPU figures\n\nGPU: {machine.get('gpu')}, {machine.get('cpu_count')} CPU cores, torch "
+        f"{machine.get('torch')}, {machine.get('date_utc')}. CPU column: the 2-core dev machine "
+        "(shipped backbone build; task_addition speed section).\n\n"
         + table("figure | GPU | CPU", rows)
-        + f"\n\nFeaturisation (RDKit, CPU) bounds cold prediction on the GPU machine too: {t['featurize_only_cold_per_second']:.0f} mol/s for featurisation alone.\n"
+        + "\n\nFeaturisation (RDKit, CPU) bounds cold prediction on the GPU machine too: "
+        f"{featurize:.0f} mol/s for featurisation alone.\n"
     )
+
+
+def _read(path: str | Path) -> dict | None:
+    return json.loads(Path(path).read_text()) if Path(path).is_file() else None
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
-    speed = json.loads(Path(args.speed).read_text())
-    meta = json.loads(Path(args.pretrain).read_text())
-    epochs = [
-        json.loads(line) for line in Path(args.epochs).read_text().splitlines() if line.strip()
-    ]
-    cpu_meta = (
-        json.loads(Path(args.cpu_pretrain).read_text())
-        if Path(args.cpu_pretrain).is_file()
-        else None
-    )
-    cpu_speed = (
-        json.loads(Path(args.cpu_speed).read_text()) if Path(args.cpu_speed).is_file() else None
-    )
-    figures = summarise(speed, meta, epochs, cpu_meta, cpu_speed)
-    machine = speed["machine"]  # the GPU machine's block, not this one's
-    results = {
-        "machine": machine,
-        "figures": figures,
-        "sources": [args.speed, args.pretrain, args.epochs],
-    }
+    speed, lines = _read(args.speed), Path(args.epochs).read_text().splitlines()
+    epochs = [json.loads(line) for line in lines if line.strip()]
+    figures = summarise(speed, _read(args.pretrain), epochs, _read(CPU_PRETRAIN), _read(CPU_SPEED))
+    sources = [args.speed, args.pretrain, args.epochs]
+    # the GPU machine's ``machine`` block, not this one's
+    results = {"machine": speed["machine"], "figures": figures, "sources": sources}
     return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
