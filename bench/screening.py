@@ -10,14 +10,13 @@ grows with the file. Cold, the warm-up run and the stage breakdown: bench/README
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, records_table, stopwatch, timed, write_results
+from bench.common import REPO_ROOT, records_table, timed, write_results
+from bench.concurrency import run_children
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "screening"
@@ -53,51 +52,28 @@ def write_library(n: int, seed: int) -> Path:
     return path
 
 
-def _busy_cpu_seconds() -> float:
-    """CPU seconds every process of the machine has used (psutil: all CPU time but idle)."""
-    import psutil
-
-    times = psutil.cpu_times()
-    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
-
-
 def timed_predict(data: Path, args: argparse.Namespace, data_dir: Path) -> dict:
-    """One ``predict`` process: wall seconds, its CPU seconds and peak RSS (``os.wait4``), load."""
+    """One ``predict`` process, measured by :func:`bench.concurrency.run_children`."""
     out = WORK_DIR / f"{data.stem}.predictions.csv"
     cmd = [sys.executable, "-m", "gate_core", "predict", "--data", str(data), "--tasks", args.tasks]
     cmd += ["--out", str(out), "--chunk-rows", str(args.chunk_rows), "--backbone", args.backbone]
     cmd += ["--data-dir", str(data_dir)]
-    if args.workers is not None:
-        cmd += ["--workers", str(args.workers)]
-    load_before = os.getloadavg()
-    busy_before = _busy_cpu_seconds()
-    elapsed = stopwatch()
-    child = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = elapsed()
-    stderr = child.stderr.read().decode() if child.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"predict failed: {stderr[-2000:]}")
+    cmd += ["--workers", str(args.workers)] if args.workers is not None else []
+    r = run_children([cmd])
     with out.open() as handle:
         rows = sum(1 for _ in handle) - 1
-    cpu = usage.ru_utime + usage.ru_stime
-    others = max(0.0, _busy_cpu_seconds() - busy_before - cpu)
+    per_s = {"mol_per_s": rows / r["wall_seconds"], "mol_per_cpu_s": rows / r["cpu_seconds"]}
     return {
         "molecules": rows,
-        "wall_seconds": wall,
-        "mol_per_s": rows / wall,
-        "cpu_seconds": cpu,
-        "mol_per_cpu_s": rows / cpu,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
-        "load_before": list(load_before),
-        "load_after": list(os.getloadavg()),
-        "other_cpu_seconds": others,
-        "command": " ".join(cmd[1:]).replace(str(REPO_ROOT) + "/", ""),
+        **r,
+        **per_s,
+        "command": " ".join(cmd[1:]).replace(f"{REPO_ROOT}/", ""),
     }
 
 
 def stage_profile(smiles: list[str], backbone: str) -> list[dict]:
-    """CPU microseconds per molecule of each step of a prediction, in this process, one thread."""
+    """CPU microseconds per molecule of each step of a prediction, in this process, one thread;
+    each step runs once, on what the step before it returned (as a prediction does)."""
     import torch
     from rdkit import Chem
 
@@ -109,26 +85,23 @@ def stage_profile(smiles: list[str], backbone: str) -> list[dict]:
 
     torch.set_num_threads(1)
     studio = GateStudio(backbone, data_dir=WORK_DIR / "registry")
-    stages, n = [], len(smiles)
+    stages: list[dict] = []
 
-    def clock(name: str, fn: Callable[[], Any]) -> Any:
+    def clock(stage: str, fn: Callable[[], Any]) -> Any:
         with timed() as t:
             out = fn()
-        stages.append({"stage": name, "us_per_mol": 1e6 * t.cpu / n})
+        stages.append({"stage": stage, "us_per_mol": 1e6 * t.cpu / len(smiles)})
         return out
 
     mols = clock("RDKit parse (MolFromSmiles)", lambda: [Chem.MolFromSmiles(s) for s in smiles])
-    clock(
-        "canonical SMILES (MolToSmiles)",
-        lambda: [Chem.MolToSmiles(m) for m in mols if m is not None],
-    )
+    clock("canonical SMILES (MolToSmiles)", lambda: [Chem.MolToSmiles(m) for m in mols if m])
     parsed = clock(
         "parse_smiles (parse, canonicalise, re-parse canonical)",
-        lambda: [parse_smiles_once(s) for s in smiles],
+        lambda: [p for p in map(parse_smiles_once, smiles) if p.ok],
     )
-    good = [p.mol for p in parsed if p.ok]
+    good = [p.mol for p in parsed]
     clock("19 input descriptors", lambda: [fast_descriptors(m) for m in good])
-    clock("graph featurisation", lambda: mols_to_packed(good, [p.smiles for p in parsed if p.ok]))
+    clock("graph featurisation", lambda: mols_to_packed(good, [p.smiles for p in parsed]))
     rows = featurize_rows(smiles)
     with torch.no_grad():
         h = clock("D-MPNN encoder + descriptors (h)", lambda: studio._represent(rows))
@@ -137,56 +110,37 @@ def stage_profile(smiles: list[str], backbone: str) -> list[dict]:
             lambda: studio.backbone.latents(h),
         )
     total = sum(s["us_per_mol"] for s in stages[2:])
-    stages.append(
-        {"stage": "total of a prediction's steps (parse_smiles onwards)", "us_per_mol": total}
-    )
-    return stages
+    stage = "total of a prediction's steps (parse_smiles onwards)"
+    return [*stages, {"stage": stage, "us_per_mol": total}]
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    """Every file size, then the stage profile; the JSON is written after each run."""
     sizes = sorted(int(s) for s in args.sizes.split(",") if s)
-    largest = write_library(sizes[-1], args.seed)
-    files = {
-        n: largest if n == sizes[-1] else WORK_DIR / f"moses_{args.seed}_{n}.csv" for n in sizes
-    }
-    for n, path in files.items():
-        if not path.is_file():
-            with largest.open() as src, path.open("w") as dst:
-                dst.writelines(line for _, line in zip(range(n + 1), src))
-    data_dir = WORK_DIR / "registry"
-    warm = WORK_DIR / "warmup.csv"
+    files = {n: write_library(n, args.seed) for n in sizes}  # each a prefix of the next
+    data_dir, warm = WORK_DIR / "registry", WORK_DIR / "warmup.csv"
     warm.write_text("smiles\nCCO\n")
     # a warm-up run: the backbone's interval calibration is made once per install, kept on disk
     timed_predict(warm, args, data_dir)
     runs: list[dict] = []
-    paths: tuple[Path, Path] | None = None
     for n, path in files.items():
-        runs.append({"file_molecules": n, **timed_predict(path, args, data_dir)})
-        r = runs[-1]
-        print(
-            f"[screening] {n:,} molecules: {r['mol_per_s']:,.0f} mol/s, "
-            f"{r['mol_per_cpu_s']:,.0f} mol per CPU-s, "
-            f"peak RSS {r['peak_rss_mb']:,.0f} MB, load {r['load_before'][0]:.1f}",
-            flush=True,
-        )
+        runs.append(r := {"file_molecules": n, **timed_predict(path, args, data_dir)})
+        print(f"[screening] {n:,} molecules: {r['mol_per_s']:,.0f} mol/s", flush=True)
         paths = write_results(NAME, _results(args, runs, []), markdown, args.results_dir, rows=runs)
     if args.profile_molecules:  # after the runs: this process then holds torch and the model, and
         # a child forked from it would count those pages in its peak RSS
         import pandas as pd
 
         sample = pd.read_csv(files[sizes[0]])["smiles"].tolist()[: args.profile_molecules]
-        profile = stage_profile(sample, args.backbone)
-        paths = write_results(
-            NAME, _results(args, runs, profile), markdown, args.results_dir, rows=runs
-        )
-    assert paths is not None
+        results = _results(args, runs, stage_profile(sample, args.backbone))
+        paths = write_results(NAME, results, markdown, args.results_dir, rows=runs)
     return paths
 
 
 def _results(args: argparse.Namespace, runs: list[dict], profile: list[dict]) -> dict:
     """The JSON of the runs so far (written after each, so a long run's first figures survive)."""
     growth = runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"] if len(runs) > 1 else None
-    idle = all(r["other_cpu_seconds"] < IDLE_SHARE * r["wall_seconds"] for r in runs)
+    share = max(r["other_cpu_seconds"] / r["wall_seconds"] for r in runs)
     return {
         "tasks": args.tasks.split(","),
         "chunk_rows": args.chunk_rows,
@@ -195,8 +149,8 @@ def _results(args: argparse.Namespace, runs: list[dict], profile: list[dict]) ->
         "target_mol_per_s": TARGET_MOL_PER_S,
         "runs": runs,
         "peak_rss_ratio_largest_to_smallest": growth,
-        "idle_machine": idle,
-        "other_cpu_share": max(r["other_cpu_seconds"] / r["wall_seconds"] for r in runs),
+        "idle_machine": share < IDLE_SHARE,
+        "other_cpu_share": share,
         "gpu": "not measured (no GPU lent to this session)",
         "stages": profile,
     }
@@ -204,16 +158,18 @@ def _results(args: argparse.Namespace, runs: list[dict], profile: list[dict]) ->
 
 def markdown(r: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
-    runs = r["runs"]
+    runs, target, share = r["runs"], r["target_mol_per_s"], r["other_cpu_share"]
     best = max(x["mol_per_s"] for x in runs)
     load = [x | {"load": f"{x['load_before'][0]:.1f} → {x['load_after'][0]:.1f}"} for x in runs]
-    machine = r.get("machine", {})
+    workers = r["workers"] if r["workers"] is not None else "one per core"
+    growth = r["peak_rss_ratio_largest_to_smallest"]
+    others = f"(other processes used {share:.2f} cores at most)"
     text = (
-        "# Screening: predict a MOSES library from a file\n\n"
-        f"`predict --data <file> --out <csv>` for {', '.join(r['tasks'])}; cold: a fresh process, timed from its start to "
-        f"its exit (the last row written); chunks of {r['chunk_rows']} rows, featurisation workers: "
-        f"{r['workers'] if r['workers'] is not None else 'one per core'}; {machine.get('cpu_count', '?')} CPU cores. "
-        f"Peak RSS: the largest process (the model process), from the OS's accounting of the run.\n\n"
+        "# Screening: predict a MOSES library from a file\n\n`predict --data <file> --out <csv>` "
+        f"for {', '.join(r['tasks'])}; cold: a fresh process, timed from its start to its exit "
+        f"(the last row written); chunks of {r['chunk_rows']} rows, featurisation workers: "
+        f"{workers}; {r.get('machine', {}).get('cpu_count', '?')} CPU cores. Peak RSS: the largest"
+        " process (the model process), from the OS's accounting of the run.\n\n"
         + records_table(
             "molecules | wall s | mol/s | CPU s | mol per CPU-s | peak RSS MB"
             " | load (1 min) before → after",
@@ -221,27 +177,18 @@ def markdown(r: dict) -> str:
             " peak_rss_mb:,.0f load",
             load,
         )
-        + f"\n\nTarget ≥ {r['target_mol_per_s']:,} mol/s: **{'met' if best >= r['target_mol_per_s'] else 'not met'}** "
-        f"(best {best:,.0f} mol/s). "
-    )
-    if r.get("peak_rss_ratio_largest_to_smallest") is not None:
-        text += (
-            f"Peak RSS, largest file / smallest: {r['peak_rss_ratio_largest_to_smallest']:.2f}. "
-        )
-    text += f"GPU: {r['gpu']}.\n"
-    share = r.get("other_cpu_share")
-    others = f" (other processes used {share:.2f} cores at most)" if share is not None else ""
-    if r.get("idle_machine"):
-        text += f"\nMeasured on an idle machine{others}.\n"
-    else:
-        text += (
-            f"\n**Not measured on an idle machine**{others}: other jobs shared the CPU, so the "
+        + f"\n\nTarget ≥ {target:,} mol/s: **{'met' if best >= target else 'not met'}** (best "
+        f"{best:,.0f} mol/s). "
+        + (f"Peak RSS, largest file / smallest: {growth:.2f}. " if growth is not None else "")
+        + f"GPU: {r['gpu']}.\n\n"
+        + (
+            f"Measured on an idle machine {others}.\n"
+            if r["idle_machine"]
+            else f"**Not measured on an idle machine** {others}: other jobs shared the CPU, so the "
             "wall-clock rates are pessimistic; CPU seconds per molecule are less affected.\n"
         )
-    if r.get("stages"):
-        text += (
-            "\n## Where the time goes (CPU µs per molecule, one thread, in-process)\n\n"
-            + records_table("step | µs / molecule", "stage us_per_mol:,.0f", r["stages"])
-            + "\n"
-        )
+    )
+    if r["stages"]:
+        text += "\n## Where the time goes (CPU µs per molecule, one thread, in-process)\n\n"
+        text += records_table("step | µs / molecule", "stage us_per_mol:,.0f", r["stages"]) + "\n"
     return text
