@@ -12,8 +12,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from bench.common import REPO_ROOT, fmt, records_table, table, write_results
+from bench.common import REPO_ROOT, fmt, records_table, write_results
 from bench.stats import compare_over_targets, interval, rmse_bootstrap
 from gate_core.paths import DEFAULT_BACKBONE
 
@@ -37,131 +38,96 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _test_fold(path: str) -> tuple:
-    """(model, metadata, test-fold SMILES, the rebuilt table)."""
+    """(model, test-fold SMILES, the rebuilt table)."""
     from gate_core.models.checkpoint import load_checkpoint
     from gate_core.training.backbone_split import rebuild_split
 
     model, meta = load_checkpoint(path)
     _, table, (_, _, test) = rebuild_split(meta, None)
-    return model, meta, [table.smiles[i] for i in test], table
-
-
-def _column_predictions(model, smiles: list[str], names: list[str]) -> np.ndarray:  # noqa: ANN001 - a GATEModel
-    from gate_core.training.evaluate import predict
-
-    values = predict(model, smiles)
-    return values[:, [model.output_names.index(n) for n in names]]
-
-
-def _paired_rmse(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: int, seed: int = 0) -> dict:
-    draws = rmse_bootstrap(y, {"v1": a, "v2": b}, n_boot, seed)
-    return {
-        "n": int(len(y)),
-        "rmse_v1": float(np.sqrt(((a - y) ** 2).mean())),
-        "rmse_v2": float(np.sqrt(((b - y) ** 2).mean())),
-        "v1_minus_v2_ci95": interval(draws["v1"] - draws["v2"]),
-    }
+    return model, [table.smiles[i] for i in test], table
 
 
 def shared_sources(v1_path: str, v2_path: str, n_boot: int, min_molecules: int = 10) -> dict:
-    v1, _, test1, table1 = _test_fold(v1_path)
-    v2, _, test2, table2 = _test_fold(v2_path)
+    """Test RMSE of v1 and v2 per shared measured source on the molecules in both test folds."""
+    from gate_core.training.evaluate import predict
+
+    (v1, test1, table), (v2, test2, _) = _test_fold(v1_path), _test_fold(v2_path)
     common = sorted(set(test1) & set(test2))
     shared = [t for t in v1.property_names if t in v2.property_names]
-    row1 = {s: i for i, s in enumerate(table1.smiles)}
-    labels = (
-        np.array([table1.Y[row1[s], [table1.tasks.index(t) for t in shared]] for s in common])
-        if common
-        else np.zeros((0, len(shared)))
-    )
-    p1, p2 = _column_predictions(v1, common, shared), _column_predictions(v2, common, shared)
-    per_source, ratios = {}, {}
+    row = {s: i for i, s in enumerate(table.smiles)}
+    labels = table.Y[[row[s] for s in common]][:, [table.tasks.index(t) for t in shared]]
+    preds = {
+        name: predict(m, common)[:, [m.output_names.index(t) for t in shared]]
+        for name, m in (("v1", v1), ("v2", v2))
+    }
+    per_source = {}
     for j, task in enumerate(shared):
         known = np.isfinite(labels[:, j])
         if known.sum() < min_molecules:
             continue
-        per_source[task] = _paired_rmse(labels[known, j], p1[known, j], p2[known, j], n_boot)
-        ratios[task] = {"v2": per_source[task]["rmse_v2"] / per_source[task]["rmse_v1"], "v1": 1.0}
-    overall = (
-        compare_over_targets(ratios, "v2", ["v1"], n_bootstrap=n_boot)
-        if ratios
-        else {"n_targets": 0}
-    )
+        y, p = labels[known, j], {name: v[known, j] for name, v in preds.items()}
+        draws = rmse_bootstrap(y, p, n_boot)
+        per_source[task] = {"n": int(known.sum())} | {
+            f"rmse_{name}": float(np.sqrt(np.mean((v - y) ** 2))) for name, v in p.items()
+        }
+        per_source[task]["v1_minus_v2_ci95"] = interval(draws["v1"] - draws["v2"])
+    ratios = {t: {"v2": m["rmse_v2"] / m["rmse_v1"], "v1": 1.0} for t, m in per_source.items()}
     return {
         "test_molecules_v1": len(test1),
         "test_molecules_v2": len(test2),
         "common_test_molecules": len(common),
         "per_source": per_source,
-        "ratio_v2_to_v1": overall,
+        "ratio_v2_to_v1": compare_over_targets(ratios, "v2", ["v1"], n_bootstrap=n_boot),
     }
 
 
-def _pretraining(meta: dict, path: str) -> dict:
-    pre = meta.get("pretraining", {})
+#: what the result keeps of a build's ``pretraining`` metadata
+BUILD_KEYS = "n_molecules epochs_run best_epoch train_molecules_per_second featurize_seconds device world_size"
+
+
+def _build(path: str) -> dict:
+    """How a backbone was built: molecules, tasks, epochs, minutes, molecules/s, MB on disk."""
+    from gate_core.models.checkpoint import read_metadata
+
+    pre = read_metadata(path).get("pretraining", {})
     size = sum(f.stat().st_size for f in Path(path).iterdir() if f.is_file())
-    return {
-        "n_molecules": pre.get("n_molecules"),
+    return {k: pre.get(k) for k in BUILD_KEYS.split()} | {
         "n_tasks": len(pre.get("tasks", [])),
-        "epochs_run": pre.get("epochs_run"),
-        "best_epoch": pre.get("best_epoch"),
         "wall_minutes": (pre.get("wall_seconds") or 0) / 60,
-        "train_molecules_per_second": pre.get("train_molecules_per_second"),
-        "featurize_seconds": pre.get("featurize_seconds"),
-        "device": pre.get("device"),
-        "world_size": pre.get("world_size"),
         "size_mb": size / 2**20,
         "max_minutes": pre.get("config", {}).get("max_minutes"),
     }
 
 
-def pretraining(v2_path: str, gpu_run: str | None) -> dict:
-    from gate_core.models.checkpoint import read_metadata
-
-    out = {"cpu": _pretraining(read_metadata(v2_path), v2_path)}
-    out["gpu"] = (
-        _pretraining(read_metadata(gpu_run), gpu_run)
-        if gpu_run
-        else "not measured: no GPU was lent to this session"
-    )
-    return out
-
-
 def descriptor_input(on_path: str, off_path: str) -> dict:
+    """The reduced-scale builds with and without the input descriptors, per family and source."""
     from gate_core.models.checkpoint import read_metadata
 
     if not (Path(on_path).is_dir() and Path(off_path).is_dir()):
         return {"status": "not run", "how": "bench/README.md, section backbone_v2"}
     on, off = read_metadata(on_path)["pretraining"], read_metadata(off_path)["pretraining"]
-    families = {
-        f: {
-            "r2_with_input": on["family_test_metrics"][f]["r2_mean"],
-            "r2_without_input": off["family_test_metrics"][f]["r2_mean"],
+
+    def both(block: str, metric: str, name: str) -> dict:  # {key: {<name>_with_input, ...}}
+        a, b = on.get(block, {}), off.get(block, {})
+        return {
+            k: {f"{name}_with_input": a[k][metric], f"{name}_without_input": b[k][metric]}
+            for k in a
+            if k in b
         }
-        for f in on.get("family_test_metrics", {})
-        if f in off.get("family_test_metrics", {})
-    }
-    sources = {
-        t: {
-            "rmse_with_input": on["test_metrics"][t]["rmse"],
-            "rmse_without_input": off["test_metrics"][t]["rmse"],
-        }
-        for t in on.get("test_metrics", {})
-        if t in off.get("test_metrics", {})
-    }
-    same_split = on.get("data_hash") == off.get("data_hash") and on.get("split") == off.get("split")
+
+    families, sources = (
+        both("family_test_metrics", "r2_mean", "r2"),
+        both("test_metrics", "rmse", "rmse"),
+    )
+    r2 = np.array([list(v.values()) for v in families.values()])
     return {
         "status": "run",
-        "same_split": same_split,
+        "same_split": all(on.get(k) == off.get(k) for k in ("data_hash", "split")),
         "n_molecules": on.get("n_molecules"),
         "epochs_run": [on.get("epochs_run"), off.get("epochs_run")],
         "families": families,
         "sources": sources,
-        "mean_family_r2": [
-            float(np.mean([v["r2_with_input"] for v in families.values()])),
-            float(np.mean([v["r2_without_input"] for v in families.values()])),
-        ]
-        if families
-        else None,
+        "mean_family_r2": r2.mean(axis=0).tolist() if families else None,
         "sources_better_with_input": sum(
             v["rmse_with_input"] < v["rmse_without_input"] for v in sources.values()
         ),
@@ -171,21 +137,12 @@ def descriptor_input(on_path: str, off_path: str) -> dict:
 
 GATE_METHODS = ("probe", "uniform", "learned")
 BASELINES = ("rf", "lgbm", "single_task")
-#: v2 learned λ against (the best of) these, beside v2 vs v1 per GATE method
-COMPARISONS = {
+#: each comparison: a method against (the best of) the others; per target, mean over its cells
+COMPARISONS = {f"v2_vs_v1_{m}": (f"v2_{m}", [f"v1_{m}"]) for m in GATE_METHODS} | {
     "v2_learned_vs_best_baseline": ("v2_learned", [f"v1_{b}" for b in BASELINES]),
     "v2_learned_vs_v2_uniform": ("v2_learned", ["v2_uniform"]),
 }
-
-
-def _per_target(rows: list[dict], metric: str, part: str | None) -> dict[str, dict[str, float]]:
-    """target → method → mean over its cells of ``metric`` (on the ``part`` of the test set, or all of it)."""
-    values: dict[str, dict[str, list[float]]] = {}
-    for row in rows:
-        value = (row.get("parts", {}).get(part, {}) if part else row).get(metric)
-        if value is not None and np.isfinite(value):
-            values.setdefault(row["target"], {}).setdefault(row["method"], []).append(float(value))
-    return {t: {m: float(np.mean(v)) for m, v in ms.items()} for t, ms in values.items()}
+METRICS = {"nrmse": "nRMSE", "roc_auc": "ROC-AUC"}  # regression, classification
 
 
 def task_addition(v1_file: str, v2_file: str, n_boot: int = 2000) -> dict:
@@ -196,32 +153,29 @@ def task_addition(v1_file: str, v2_file: str, n_boot: int = 2000) -> dict:
     """
     if not (Path(v1_file).is_file() and Path(v2_file).is_file()):
         return {"status": "not run", "files": [v1_file, v2_file]}
-    rows1, rows2 = (
-        json.loads(Path(v1_file).read_text())["rows"],
-        json.loads(Path(v2_file).read_text())["rows"],
-    )
-    cells1 = {(r["target"], r["seed"], str(r["size"])): r["n_test"] for r in rows1}
-    cells2 = {(r["target"], r["seed"], str(r["size"])): r["n_test"] for r in rows2}
-    common = {c for c in cells1 if c in cells2 and cells1[c] == cells2[c]}
-    rows1 = [r for r in rows1 if (r["target"], r["seed"], str(r["size"])) in common]
-    rows2 = [r for r in rows2 if (r["target"], r["seed"], str(r["size"])) in common]
+    frames = []
+    for version, path in (("v1", v1_file), ("v2", v2_file)):
+        rows = pd.json_normalize(json.loads(Path(path).read_text())["rows"])
+        frames.append(rows.assign(method=version + "_" + rows["method"], version=version))
+    rows = pd.concat(frames, ignore_index=True)
+    rows["size"] = rows["size"].astype(str)
+    # only the cells (target, seed, n) both runs scored on the same test set
+    cell = ["target", "seed", "size"]
+    n_test = rows.groupby([*cell, "version"])["n_test"].first().unstack()
+    common = n_test[n_test["v1"] == n_test["v2"]].index
+    rows = rows.set_index(cell).loc[lambda d: d.index.isin(common)].reset_index()
     out: dict = {"status": "run", "cells": len(common)}
-    for metric, higher in (("nrmse", False), ("roc_auc", True)):
-        for part in (None, "unseen"):
-            t1, t2 = _per_target(rows1, metric, part), _per_target(rows2, metric, part)
-            merged = {
-                t: {
-                    **{f"v1_{m}": v for m, v in t1[t].items()},
-                    **{f"v2_{m}": v for m, v in t2.get(t, {}).items()},
-                }
-                for t in t1
-            }
-            versus = {f"v2_vs_v1_{m}": (f"v2_{m}", [f"v1_{m}"]) for m in GATE_METHODS}
-            out[f"{metric}_{part or 'all'}"] = {"per_target": merged} | {
+    for metric in METRICS:
+        for part, column in (("all", metric), ("unseen", f"parts.unseen.{metric}")):
+            per_target = (
+                rows.pivot_table(column, "target", "method") if column in rows else pd.DataFrame()
+            )
+            merged = {t: v.dropna().to_dict() for t, v in per_target.iterrows()}
+            out[f"{metric}_{part}"] = {"per_target": merged} | {
                 name: compare_over_targets(
-                    merged, method, baselines, higher_is_better=higher, n_bootstrap=n_boot
+                    merged, method, others, higher_is_better=metric == "roc_auc", n_bootstrap=n_boot
                 )
-                for name, (method, baselines) in (versus | COMPARISONS).items()
+                for name, (method, others) in COMPARISONS.items()
             }
     return out
 
@@ -229,100 +183,94 @@ def task_addition(v1_file: str, v2_file: str, n_boot: int = 2000) -> dict:
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
     from gate_core.models.checkpoint import read_metadata
 
+    gpu = _build(args.gpu_run) if args.gpu_run else "not measured: no GPU was lent to this session"
     results = {
         "sources": shared_sources(args.v1, args.v2, args.bootstrap, args.min_molecules),
         "families": read_metadata(args.v2)["pretraining"].get("family_test_metrics", {}),
-        "pretraining": pretraining(args.v2, args.gpu_run),
+        "pretraining": {"cpu": _build(args.v2), "gpu": gpu},
         "descriptor_input": descriptor_input(args.ablation_on, args.ablation_off),
         "task_addition": task_addition(
             args.task_addition_v1, args.task_addition_v2, args.bootstrap
         ),
     }
-    return write_results(NAME, results, markdown, getattr(args, "results_dir", None))
-
-
-def _f(x: object, digits: int = 3) -> str:
-    return fmt(x, f".{digits}f", "–") if x is None or isinstance(x, float) else str(x)
+    return write_results(NAME, results, markdown, args.results_dir)
 
 
 def markdown(r: dict) -> str:
-    s = r["sources"]
-    lines = [
-        "# Backbone v2 vs v1",
-        "",
-        f"## Shared measured sources ({s['common_test_molecules']} molecules in both test folds)",
-        "",
+    """The result's one renderer (its .md, docs/benchmarks.md, the app page): Markdown blocks
+    separated by blank lines."""
+    s, cpu, gpu = r["sources"], r["pretraining"]["cpu"], r["pretraining"]["gpu"]
+    o, d, t = s["ratio_v2_to_v1"], r["descriptor_input"], r["task_addition"]
+    ci = "[{}, {}]".format
+    per_source = [
+        {"source": k, "ci": ci(*(fmt(x, ".3f") for x in m["v1_minus_v2_ci95"])), **m}
+        for k, m in s["per_source"].items()
     ]
-    per_source = [{"source": t, **m} for t, m in s["per_source"].items()]
-    for m in per_source:
-        m["ci"] = f"[{_f(m['v1_minus_v2_ci95'][0])}, {_f(m['v1_minus_v2_ci95'][1])}]"
-    lines.append(
+    if not isinstance(gpu, str):
+        gpu = f"{fmt(gpu['train_molecules_per_second'], '.0f')} molecules/s"
+    out = [
+        "# Backbone v2 vs v1",
+        f"## Shared measured sources ({s['common_test_molecules']} molecules in both test folds)",
         records_table(
             "source | n | RMSE v1 | RMSE v2 | v1 − v2 (95 % CI)",
             "source n rmse_v1:.3f rmse_v2:.3f ci",
             per_source,
-        )
-    )
-    o = s["ratio_v2_to_v1"]
+        ),
+    ]
     if o.get("n_targets"):
-        lines += [
-            "",
+        out.append(
             f"Mean RMSE ratio v2 / v1 over {o['n_targets']} sources: {o['mean']['v2']:.3f} "
-            f"(95 % CI {o['ci95']['v2'][0]:.3f}–{o['ci95']['v2'][1]:.3f}); v2 lower on {o['targets_won']}.",
-        ]
-    lines += [
-        "",
+            f"(95 % CI {o['ci95']['v2'][0]:.3f}–{o['ci95']['v2'][1]:.3f}); v2 lower on {o['targets_won']}."
+        )
+    out += [
         "## Descriptor families (v2 test fold, transformed labels)",
-        "",
         records_table(
             "family | columns | R² mean | R² worst",
             "family columns r2_mean:.3f r2_min:.3f",
             [{"family": f, **m} for f, m in r["families"].items()],
         ),
-    ]
-    cpu = r["pretraining"]["cpu"]
-    lines += [
-        "",
         "## Pre-training",
-        "",
         f"CPU: {cpu['n_molecules']} molecules, {cpu['n_tasks']} tasks, {cpu['epochs_run']} epochs (best {cpu['best_epoch']}) "
-        f"in {cpu['wall_minutes']:.1f} min (budget {cpu['max_minutes']} min), {_f(cpu['train_molecules_per_second'], 0)} molecules/s, "
-        f"{cpu['size_mb']:.1f} MB. GPU: {r['pretraining']['gpu'] if isinstance(r['pretraining']['gpu'], str) else _f(r['pretraining']['gpu']['train_molecules_per_second'], 0) + ' molecules/s'}.",
+        f"in {cpu['wall_minutes']:.1f} min (budget {cpu['max_minutes']} min), {fmt(cpu['train_molecules_per_second'], '.0f')} molecules/s, "
+        f"{cpu['size_mb']:.1f} MB. GPU: {gpu}.",
+        "## Descriptor input to h (ablation, reduced scale)",
     ]
-    d = r["descriptor_input"]
-    lines += ["", "## Descriptor input to h (ablation, reduced scale)", ""]
-    if d["status"] == "run":
-        lines.append(
+    if d["status"] != "run":
+        out.append("not run")
+    else:
+        out.append(
             f"{d['n_molecules']} molecules, epochs {d['epochs_run']}, same split: {d['same_split']}. "
-            f"Mean family R² with / without the 19 input descriptors: {_f(d['mean_family_r2'][0])} / {_f(d['mean_family_r2'][1])}; "
-            f"measured sources better with them: {d['sources_better_with_input']} of {d['n_sources']}."
+            f"Mean family R² with / without the 19 input descriptors: {fmt(d['mean_family_r2'][0], '.3f')} / "
+            f"{fmt(d['mean_family_r2'][1], '.3f')}; measured sources better with them: "
+            f"{d['sources_better_with_input']} of {d['n_sources']}."
         )
-        lines += [
-            "",
+        out.append(
             records_table(
                 "family | R² with input | R² without",
                 "family r2_with_input:.3f r2_without_input:.3f",
                 [{"family": f, **v} for f, v in d["families"].items()],
-            ),
-        ]
-    else:
-        lines.append("not run")
-    t = r["task_addition"]
-    lines += ["", "## Task addition, v1 vs v2 (same cells)", ""]
+            )
+        )
+    out.append("## Task addition, v1 vs v2 (same cells)")
     if t["status"] != "run":
-        lines.append("not run")
-        return "\n".join(lines)
-    labels = {"nrmse_all": "nRMSE, all test", "nrmse_unseen": "nRMSE, unseen"}
-    labels |= {"roc_auc_all": "ROC-AUC, all test", "roc_auc_unseen": "ROC-AUC, unseen"}
-    names = [*(f"v2_vs_v1_{m}" for m in GATE_METHODS), *COMPARISONS]
+        return "\n\n".join([*out, "not run"])
     rows = [
-        [label, name.replace("_", " "), c["n_targets"], f"{c['ratio_to_best']:.3f}"]
-        + [f"{c['ratio_ci95'][0]:.3f}–{c['ratio_ci95'][1]:.3f}"]
-        + [f"{c['targets_won']}/{c['n_targets']} ({c['best_baseline']})"]
-        for key, label in labels.items()
-        for name in names
-        if (c := t[key][name]).get("n_targets")
+        c
+        | {"metric": f"{label}, {'all test' if part == 'all' else part}"}
+        | {"comparison": name.replace("_", " ")}
+        | {"ci": f"{c['ratio_ci95'][0]:.3f}–{c['ratio_ci95'][1]:.3f}"}
+        | {"won": f"{c['targets_won']}/{c['n_targets']} ({c['best_baseline']})"}
+        for metric, label in METRICS.items()
+        for part in ("all", "unseen")
+        for name in COMPARISONS
+        if (c := t[f"{metric}_{part}"][name]).get("n_targets")
     ]
-    lines.append(f"{t['cells']} cells in both runs (same targets, seeds, n and test sets).")
-    lines += ["", table("metric | comparison | targets | ratio | 95 % CI | won vs", rows)]
-    return "\n".join(lines)
+    out.append(f"{t['cells']} cells in both runs (same targets, seeds, n and test sets).")
+    out.append(
+        records_table(
+            "metric | comparison | targets | ratio | 95 % CI | won vs",
+            "metric comparison n_targets ratio_to_best:.3f ci won",
+            rows,
+        )
+    )
+    return "\n\n".join(out)
