@@ -7,11 +7,13 @@ from which code and with which command it was produced, or its numbers cannot be
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as _dt
 import json
 import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -26,17 +28,6 @@ from gate_app.bench_results import md_table  # one table helper for bench and th
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
-
-
-def cpu_model() -> str:
-    """The ``model name`` line of /proc/cpuinfo (``platform.processor()`` elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _git(*args: str) -> str | None:
@@ -58,26 +49,22 @@ def _version(module: str) -> str | None:
 
 def machine_info() -> dict[str, Any]:
     """CPU model, cores, memory, load, library versions, code revision and UTC date."""
+    import psutil
     import torch
 
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:
-        affinity = os.cpu_count()
-    mem_total_mb = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_total_mb = round(int(line.split()[1]) / 1024)
-    except OSError:
-        pass
+    cpuinfo = Path("/proc/cpuinfo")
+    model = re.search(
+        r"^model name\s*:(.*)$", cpuinfo.read_text() if cpuinfo.exists() else "", re.M
+    )
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
         "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "cpu_model": cpu_model(),
+        "cpu_model": model.group(1).strip() if model else platform.processor() or "unknown",
         "cpu_count": os.cpu_count(),
-        "cpu_affinity": affinity,
-        "memory_total_mb": mem_total_mb,
+        "cpu_affinity": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "memory_total_mb": round(psutil.virtual_memory().total / 2**20),
         "load_average_1_5_15": loadavg(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -104,25 +91,20 @@ class Timing:
     cpu: float = 0.0
 
 
-def sync(device: object = "cpu") -> None:
-    """Wait for the queued CUDA kernels (``torch.cuda.synchronize``); nothing on the CPU."""
-    if str(device).startswith("cuda"):
-        import torch
-
-        torch.cuda.synchronize()
-
-
 @contextmanager
 def timed(device: object = "cpu") -> Iterator[Timing]:
     """``with timed() as t: ...`` then ``t.wall`` / ``t.cpu``: the stdlib's ``time.perf_counter``
-    and ``time.process_time`` around the block, after :func:`sync` on CUDA. The one clock of
-    every benchmark, so no module reads the clocks by hand."""
+    and ``time.process_time`` around the block, after ``torch.cuda.synchronize`` on CUDA. The
+    one clock of every benchmark, so no module reads the clocks by hand."""
     t = Timing()
     w0, c0 = time.perf_counter(), time.process_time()
     try:
         yield t
     finally:
-        sync(device)
+        if str(device).startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize()
         t.wall, t.cpu = time.perf_counter() - w0, time.process_time() - c0
 
 
@@ -161,21 +143,19 @@ def repeat(fn: Callable[[], Any], n: int) -> list[Timing]:
 
 def rate_summary(count: int, timings: Sequence[Timing], unit: str = "items") -> dict[str, Any]:
     """Throughput of ``count`` items per repeat: median (and every repeat) by wall and CPU time."""
-    walls = [t.wall for t in timings]
-    cpus = [t.cpu for t in timings]
+    walls, cpus = [t.wall for t in timings], [t.cpu for t in timings]
+    wall, cpu = statistics.median(walls), statistics.median(cpus)
     return {
         "count": count,
         "unit": unit,
         "repeats": len(timings),
         "wall_seconds": walls,
         "cpu_seconds": cpus,
-        "median_wall_seconds": statistics.median(walls),
-        "per_second": count / statistics.median(walls),
+        "median_wall_seconds": wall,
+        "per_second": count / wall,
         "per_second_all": [count / w for w in walls],
-        "per_cpu_second": count / statistics.median(cpus) if statistics.median(cpus) > 0 else None,
-        "cpu_share": statistics.median(cpus) / statistics.median(walls)
-        if statistics.median(walls) > 0
-        else None,
+        "per_cpu_second": count / cpu if cpu > 0 else None,
+        "cpu_share": cpu / wall if wall > 0 else None,
     }
 
 
@@ -192,6 +172,7 @@ class PeakMemory:
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = str(device)
+        self.cuda = self.device.startswith("cuda")
         self.result: dict[str, Any] = {}
 
     def __enter__(self) -> PeakMemory:
@@ -200,12 +181,12 @@ class PeakMemory:
         import psutil
 
         gc.collect()
-        if self.device.startswith("cuda"):
+        if self.cuda:
             import torch
 
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-            self._cuda0 = torch.cuda.memory_allocated()
+            self._cuda0 = torch.cuda.memory_allocated() / 2**20
         self._rss0 = psutil.Process().memory_info().rss / 2**20
         return self
 
@@ -213,26 +194,26 @@ class PeakMemory:
         import resource
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-        r = {
+        growth = max(0.0, peak - self._rss0)
+        self.result = {
             "memory_method": "ru_maxrss minus RSS before",
             "rss_before_mb": self._rss0,
             "peak_rss_mb": peak,
-            "rss_growth_mb": max(0.0, peak - self._rss0),
+            "rss_growth_mb": growth,
+            "peak_memory_mb": growth,
         }
-        r["peak_memory_mb"] = r["rss_growth_mb"]
-        if self.device.startswith("cuda"):
+        if self.cuda:
             import torch
 
             torch.cuda.synchronize()
-            top = torch.cuda.max_memory_allocated()
-            r.update(
-                cuda_allocated_before_mb=self._cuda0 / 2**20,
-                cuda_peak_allocated_mb=top / 2**20,
-                cuda_growth_mb=(top - self._cuda0) / 2**20,
-                host_rss_growth_mb=r["rss_growth_mb"],
-            )
-            r["peak_memory_mb"] = r["cuda_growth_mb"]
-        self.result = r
+            top = torch.cuda.max_memory_allocated() / 2**20
+            self.result |= {
+                "peak_memory_mb": top - self._cuda0,
+                "cuda_allocated_before_mb": self._cuda0,
+                "cuda_peak_allocated_mb": top,
+                "cuda_growth_mb": top - self._cuda0,
+                "host_rss_growth_mb": growth,
+            }
 
 
 # ---------------------------------------------------------------------------------------- output
@@ -314,29 +295,21 @@ def records_table(header: str, keys: str, records: Iterable[dict]) -> str:
 def limit_threads(n: int) -> None:
     """Cap torch and the BLAS/OpenMP pools (numpy, sklearn) at ``n`` threads in this process."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(n)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(n)
-    except ImportError:
-        pass
+    threadpool_limits(n)
 
 
 # ------------------------------------------------------------------------------------------- CSV
 
 
 def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
     if isinstance(value, float):
         return f"{value:.6g}" if math.isfinite(value) else ""
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(_clean(value), separators=(",", ":"))
-    return str(value)
+    return "" if value is None else str(value)
 
 
 def write_csv(
@@ -344,10 +317,7 @@ def write_csv(
 ) -> Path:
     """One CSV line per dict: columns in first-seen order (or ``columns``), floats to 6 significant
     digits, None/NaN empty, nested values as compact JSON. Every number is also in the JSON."""
-    import csv
-
-    if columns is None:
-        columns = list(dict.fromkeys(key for row in rows for key in row))
+    columns = columns or list(dict.fromkeys(key for row in rows for key in row))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
@@ -361,10 +331,7 @@ def _flat(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested dicts → dotted keys (``a.b``); lists stay as they are (JSON in the CSV)."""
     out: dict[str, Any] = {}
     for key, value in record.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
+        out |= _flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value}
     return out
 
 
@@ -373,61 +340,42 @@ def _scalars(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rows_featurization(r: dict) -> list[dict]:
+    """One row per stage; a stage of sub-stages (``collate``) gives ``stage/sub`` rows."""
     rows = []
     for stage, s in (r.get("stages") or {}).items():
-        leaves = (
-            [(stage, s)]
-            if "per_second" in s
-            else [(f"{stage}/{sub}", v) for sub, v in s.items() if isinstance(v, dict)]
-        )
-        for name, leaf in leaves:
-            rows.append({"stage": name, **_scalars(leaf)})
+        leaves = {stage: s} if "per_second" in s else {f"{stage}/{k}": v for k, v in s.items()}
+        rows += [{"stage": k, **_scalars(v)} for k, v in leaves.items() if isinstance(v, dict)]
     return rows
 
 
 def _rows_backbone_quality(r: dict) -> list[dict]:
-    rows = []
-    for prop, p in (r.get("properties") or {}).items():
-        for method, m in (p.get("methods") or {}).items():
-            lo, hi = (m.get("rmse_ci95") or [None, None])[:2]
-            rows.append(
-                {
-                    "property": prop,
-                    "n_test": p.get("n_test"),
-                    "method": method,
-                    **{k: m.get(k) for k in ("rmse", "mae", "r2")},
-                    "rmse_ci95_low": lo,
-                    "rmse_ci95_high": hi,
-                    "winner": p.get("winner") == method,
-                }
-            )
-    return rows
-
-
-TASK_ADDITION_COLUMNS = (
-    "target seed size n_train n_test method rmse mae r2 nrmse roc_auc test_std wall_seconds"
-    " cpu_seconds error"
-).split()
-TASK_ADDITION_PART_COLUMNS = (
-    "n_test_seen pr_auc unseen.nrmse unseen.roc_auc seen.nrmse seen.roc_auc"
-)
+    return [
+        {"property": prop, "n_test": p.get("n_test"), "method": method}
+        | {k: m.get(k) for k in ("rmse", "mae", "r2")}
+        | dict(zip(("rmse_ci95_low", "rmse_ci95_high"), m.get("rmse_ci95") or [None, None]))
+        | {"winner": p.get("winner") == method}
+        for prop, p in (r.get("properties") or {}).items()
+        for method, m in (p.get("methods") or {}).items()
+    ]
 
 
 def _rows_task_addition(r: dict) -> list[dict]:
+    """The fixed columns, then ``device``/``host`` and the test parts where any row has them."""
     rows = r.get("rows") or []
-    extra = [c for c in ("device", "host") if any(c in row for row in rows)]
-    parts = TASK_ADDITION_PART_COLUMNS.split() if any("parts" in row for row in rows) else []
-
-    def value(row: dict, column: str) -> Any:
-        part, _, metric = column.rpartition(".")
-        return ((row.get("parts") or {}).get(part) or {}).get(metric) if part else row.get(column)
-
-    return [{c: value(row, c) for c in (*TASK_ADDITION_COLUMNS, *extra, *parts)} for row in rows]
+    columns = "target seed size n_train n_test method rmse mae r2 nrmse roc_auc test_std"
+    columns += " wall_seconds cpu_seconds error"
+    columns += "".join(f" {c}" for c in ("device", "host") if any(c in row for row in rows))
+    if any("parts" in row for row in rows):  # part names (seen, unseen) read as row keys
+        columns += " n_test_seen pr_auc unseen.nrmse unseen.roc_auc seen.nrmse seen.roc_auc"
+    return [
+        dict(zip(columns.split(), cells(row | (row.get("parts") or {}), columns))) for row in rows
+    ]
 
 
 def _rows_relational(r: dict) -> list[dict]:
-    """Long format: part = known_labels (per reveal, seed and task) or preview_vs_trained (per target, seed and variant)."""
-    rows = [
+    """Long format: part = known_labels (per reveal, seed and task) or preview_vs_trained (per
+    target, seed and variant)."""
+    known = [
         {"part": "known_labels", "condition": f"known={reveal}", "task": task}
         | {"seed": run.get("seed"), "n": t.get("n"), "rmse": t.get("rmse_relational")}
         | {"rmse_reference": t.get("rmse_plain"), "change": t.get("change")}
@@ -436,36 +384,15 @@ def _rows_relational(r: dict) -> list[dict]:
         for task, t in (run.get("per_task") or {}).items()
     ]
     metrics = ("rmse", "mae", "r2", "nrmse", "roc_auc", "accuracy")
-    for item in r.get("preview_vs_trained") or []:
-        for variant in ("preview", "preview_table", "trained", "trained_table"):
-            m = item.get(variant)
-            if isinstance(m, dict):
-                kind = "preview" if variant.startswith("preview") else "add_task"
-                rows.append(
-                    {"part": "preview_vs_trained", "condition": variant}
-                    | {"task": item.get("target"), "seed": item.get("seed"), "n": m.get("n")}
-                    | {"n_train": item.get("n_train"), **{k: m.get(k) for k in metrics}}
-                    | {"seconds": item.get(f"{kind}_seconds")}
-                )
-    return rows
-
-
-def _rows_page_render(r: dict) -> list[dict]:
-    return [
-        {"page": page, **_scalars(p), "target_seconds": r.get("target_seconds")}
-        for page, p in (r.get("pages") or {}).items()
+    return known + [
+        {"part": "preview_vs_trained", "condition": variant, "task": item.get("target")}
+        | {"seed": item.get("seed"), "n": m.get("n"), "n_train": item.get("n_train")}
+        | {k: m.get(k) for k in metrics}
+        | {"seconds": item.get("preview_seconds" if "preview" in variant else "add_task_seconds")}
+        for item in r.get("preview_vs_trained") or []
+        for variant in ("preview", "preview_table", "trained", "trained_table")
+        if isinstance(m := item.get(variant), dict)
     ]
-
-
-def _rows_scaling(r: dict) -> list[dict]:
-    """Long format (curve, x_name, x, metric, value, device): see :func:`bench.scaling.long_rows`."""
-    from bench.scaling import long_rows
-
-    return long_rows(r.get("curves") or {}, str(r.get("device") or "cpu"))
-
-
-def _rows_gpu_figures(r: dict) -> list[dict]:
-    return [{"stage": stage, **_flat(values)} for stage, values in (r.get("figures") or {}).items()]
 
 
 ROW_EXTRACTORS: dict[str, Callable[[dict], list[dict]]] = {
@@ -475,10 +402,13 @@ ROW_EXTRACTORS: dict[str, Callable[[dict], list[dict]]] = {
     "task_addition_v1": _rows_task_addition,
     "task_addition_v2": _rows_task_addition,
     "relational": _rows_relational,
-    "page_render": _rows_page_render,
-    "scaling": _rows_scaling,
-    "scaling_cuda": _rows_scaling,
-    "gpu_figures": _rows_gpu_figures,
+    "page_render": lambda r: [
+        {"page": page, **_scalars(p), "target_seconds": r.get("target_seconds")}
+        for page, p in (r.get("pages") or {}).items()
+    ],
+    "gpu_figures": lambda r: [
+        {"stage": k, **_flat(v)} for k, v in (r.get("figures") or {}).items()
+    ],
     "preview_time": lambda r: [_flat(u) for u in r.get("uploads") or []],
 }
 
@@ -486,10 +416,14 @@ ROW_EXTRACTORS: dict[str, Callable[[dict], list[dict]]] = {
 def csv_rows(name: str, results: dict[str, Any]) -> list[dict[str, Any]]:
     """The main per-item table of a benchmark's results as flat dicts (one CSV line each).
 
-    Known benchmarks have their own extractor (:data:`ROW_EXTRACTORS`); any other result with a
-    top-level ``rows`` list (e.g. ``chemprop_compare``) gives those rows, flattened.
+    Known benchmarks have their own extractor (:data:`ROW_EXTRACTORS`); scaling's long format
+    is :func:`bench.scaling.long_rows`; any other result with a top-level ``rows`` list (e.g.
+    ``chemprop_compare``) gives those rows, flattened.
     """
-    extractor = ROW_EXTRACTORS.get(name)
-    if extractor is not None:
-        return extractor(results)
+    if name in ("scaling", "scaling_cuda"):
+        from bench.scaling import long_rows
+
+        return long_rows(results.get("curves") or {}, str(results.get("device") or "cpu"))
+    if name in ROW_EXTRACTORS:
+        return ROW_EXTRACTORS[name](results)
     return [_flat(row) for row in results.get("rows") or [] if isinstance(row, dict)]

@@ -18,7 +18,20 @@ N_BOOTSTRAP = 2000
 
 def interval(samples: np.ndarray) -> list[float]:
     """The 95 % percentile interval of bootstrap draws."""
-    return [float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))]
+    return [float(x) for x in np.percentile(samples, [2.5, 97.5])]
+
+
+def _resampled_means(values: np.ndarray, n_bootstrap: int, seed: int) -> np.ndarray:
+    """Means over the first axis of ``values`` in ``n_bootstrap`` resamples with replacement."""
+    index = np.random.default_rng(seed).integers(0, len(values), size=(n_bootstrap, len(values)))
+    return values[index].mean(axis=1)
+
+
+def _common_targets(per_target: Mapping[str, Mapping[str, float]], methods: Sequence[str]) -> list:
+    """The targets (sorted) where every one of ``methods`` has a finite value."""
+    return sorted(
+        t for t, v in per_target.items() if all(np.isfinite(v.get(m, np.nan)) for m in methods)
+    )
 
 
 def rmse_bootstrap(
@@ -26,8 +39,8 @@ def rmse_bootstrap(
 ) -> dict[str, np.ndarray]:
     """Each prediction's RMSE in every resample of the molecules: the same resamples for all, so
     a difference of two methods' draws is a paired bootstrap of their RMSE gap."""
-    index = np.random.default_rng(seed).integers(0, len(y), size=(n_bootstrap, len(y)))
-    return {m: np.sqrt(((np.asarray(p) - y)[index] ** 2).mean(axis=1)) for m, p in preds.items()}
+    sq = {m: (np.asarray(p) - y) ** 2 for m, p in preds.items()}
+    return {m: np.sqrt(_resampled_means(e, n_bootstrap, seed)) for m, e in sq.items()}
 
 
 def compare_over_targets(
@@ -48,23 +61,16 @@ def compare_over_targets(
     part of the uncertainty) with its interval, and the targets won against that baseline.
     """
     methods = [method, *[b for b in baselines if b != method]]
-    targets = sorted(
-        t for t, v in per_target.items() if all(np.isfinite(v.get(m, np.nan)) for m in methods)
-    )
+    targets = _common_targets(per_target, methods)
     if not targets:
         return {"n_targets": 0, "method": method, "baselines": list(baselines)}
     values = np.array([[per_target[t][m] for m in methods] for t in targets])  # (T, M)
     sign = -1.0 if higher_is_better else 1.0
-    rng = np.random.default_rng(seed)
-    draws = values[rng.integers(0, len(targets), size=(n_bootstrap, len(targets)))].mean(
-        axis=1
-    )  # (B, M)
+    draws = _resampled_means(values, n_bootstrap, seed)  # (B, M)
     means = values.mean(axis=0)
     best = 1 + int(np.argmin(sign * means[1:]))
-    best_draw = np.where(sign > 0, draws[:, 1:].min(axis=1), draws[:, 1:].max(axis=1))
-    ratio_draws = draws[:, 0] / best_draw
-    diff = values[:, 0] - values[:, best]
-    wins = int((sign * diff < 0).sum())
+    best_draw = draws[:, 1:].min(axis=1) if sign > 0 else draws[:, 1:].max(axis=1)
+    won = sign * (values[:, 0] - values[:, best]) < 0
     return {
         "n_targets": len(targets),
         "targets": targets,
@@ -75,9 +81,9 @@ def compare_over_targets(
         "ci95": {m: interval(draws[:, i]) for i, m in enumerate(methods)},
         "best_baseline": methods[best],
         "ratio_to_best": float(means[0] / means[best]),
-        "ratio_ci95": interval(ratio_draws),
-        "targets_won": wins,
-        "targets_won_list": [t for t, d in zip(targets, diff) if sign * d < 0],
+        "ratio_ci95": interval(draws[:, 0] / best_draw),
+        "targets_won": int(won.sum()),
+        "targets_won_list": [t for t, w in zip(targets, won) if w],
     }
 
 
@@ -90,21 +96,14 @@ def paired_difference(
     seed: int = 0,
 ) -> dict:
     """Mean over targets of ``a − b`` with its bootstrap 95 % interval and how often a < b."""
-    targets = sorted(
-        t
-        for t, v in per_target.items()
-        if np.isfinite(v.get(a, np.nan)) and np.isfinite(v.get(b, np.nan))
-    )
+    targets = _common_targets(per_target, [a, b])
     if not targets:
         return {"n_targets": 0}
     diff = np.array([per_target[t][a] - per_target[t][b] for t in targets])
-    draws = diff[
-        np.random.default_rng(seed).integers(0, len(diff), size=(n_bootstrap, len(diff)))
-    ].mean(axis=1)
     return {
         "n_targets": len(targets),
         "mean_difference": float(diff.mean()),
-        "ci95": interval(draws),
+        "ci95": interval(_resampled_means(diff, n_bootstrap, seed)),
         "a_lower_in": int((diff < 0).sum()),
         "a": a,
         "b": b,
