@@ -8,7 +8,7 @@ methods, options and metrics are described in bench/README.md (``backbone_qualit
 from __future__ import annotations
 
 import argparse
-import copy
+import dataclasses
 import os
 from pathlib import Path
 
@@ -46,7 +46,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--backbone", default=str(DEFAULT_BACKBONE))
     add("--noalign", default=str(REPO_ROOT / "bench/work/multitask_noalign"), help="no-alignment")
     add("--train-noalign", action="store_true", help="train --noalign here when it is missing")
-    add("--table", help="pre-training table (default: the backbone's)")
     add("--tasks", default=DEFAULT_TASKS, help="properties of the single-task models and the RF")
     add("--epochs", type=int, default=30, help="max epochs per single-task model")
     add("--max-minutes", type=float, default=3.0, help="wall-clock cap per single-task model")
@@ -55,24 +54,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--rf-trees", type=int, default=500)
     add("--rf-jobs", type=int, default=2)
     add("--rf-max-features", type=float, default=1.0, help="fraction of descriptors per split")
-    add("--skip-single-task", action="store_true")
-    add("--skip-rf", action="store_true")
     add("--bootstrap", type=int, default=1000, help="bootstrap resamples of the RMSE intervals")
     add("--seed", type=int, default=0, help="seed of the single-task models, RF and bootstrap")
 
 
-def _resolve(path: str) -> str:
+def _resolve(path: str) -> Path:
     """Paths stored in metadata are relative to the repository root; accept both."""
-    p = Path(path)
-    return str(p if p.is_absolute() or p.exists() else REPO_ROOT / p)
+    return Path(path) if Path(path).exists() else REPO_ROOT / path
 
 
 _log = logger(NAME)
-
-
-# ------------------------------------------------------------------------------------------ stats
-
-
 MIN_TEST_FOR_VERDICT = 10
 
 
@@ -85,23 +76,15 @@ def compare_property(y: np.ndarray, preds: dict[str, np.ndarray], n_boot: int, s
     from gate_core.training.evaluate import regression_metrics
 
     draws = rmse_bootstrap(y, preds, n_boot, seed) if len(y) and n_boot else None
-    methods = {}
-    for name, pred in preds.items():
-        m = regression_metrics(y, pred)
-        if draws is not None:
-            m["rmse_ci95"] = interval(draws[name])
-        methods[name] = m
+    methods = {name: regression_metrics(y, pred) for name, pred in preds.items()}
+    for name in methods if draws is not None else ():
+        methods[name]["rmse_ci95"] = interval(draws[name])
     ranked = sorted(methods, key=lambda k: methods[k]["rmse"])
-    out = {
-        "n_test": int(len(y)),
-        "methods": methods,
-        "ranking_by_rmse": ranked,
-        "winner": ranked[0] if ranked else None,
-    }
+    out = {"n_test": int(len(y)), "methods": methods, "ranking_by_rmse": ranked}
+    out["winner"] = ranked[0] if ranked else None
     if len(ranked) > 1 and draws is not None:
-        best, second = ranked[0], ranked[1]
-        lo, hi = interval(draws[second] - draws[best])
-        out["runner_up"] = second
+        lo, hi = interval(draws[ranked[1]] - draws[ranked[0]])
+        out["runner_up"] = ranked[1]
         out["rmse_gap_to_runner_up_ci95"] = [lo, hi]
         out["winner_distinguishable"] = bool(lo > 0 and len(y) >= MIN_TEST_FOR_VERDICT)
     return out
@@ -110,9 +93,8 @@ def compare_property(y: np.ndarray, preds: dict[str, np.ndarray], n_boot: int, s
 # ---------------------------------------------------------------------------------------- methods
 
 
-def _checkpoint_predictions(
-    path: Path, test_smiles: list[str], backbone_pre: dict
-) -> tuple[np.ndarray, list[str], dict]:
+def _checkpoint_predictions(path: Path, test_smiles: list[str], backbone_pre: dict) -> tuple:
+    """(test predictions, output names, what the checkpoint is and whether it shares the split)."""
     from gate_core.models.checkpoint import load_checkpoint
     from gate_core.training.evaluate import predict
 
@@ -122,66 +104,50 @@ def _checkpoint_predictions(
     same_split = pre.get("data_hash") == backbone_pre["data_hash"] and all(
         cfg.get(k) == bcfg.get(k) for k in ("split", "split_fractions", "seed", "max_molecules")
     )
-    info = {
-        "checkpoint": str(path),
-        "data_hash": pre.get("data_hash"),
-        "same_split_as_backbone": bool(same_split),
-        "weights": cfg.get("weights"),
-        "epochs_run": pre.get("epochs_run"),
-        "best_epoch": pre.get("best_epoch"),
-        "wall_seconds": pre.get("wall_seconds"),
-    }
+    info = {"checkpoint": str(path), "data_hash": pre.get("data_hash")}
+    info |= {"same_split_as_backbone": bool(same_split), "weights": cfg.get("weights")}
+    info |= {k: pre.get(k) for k in ("epochs_run", "best_epoch", "wall_seconds")}
     return predict(model, test_smiles), list(model.task_names), info
 
 
-def _train_noalign(config, path: Path, reference: dict[str, str]) -> None:
+def _regression_only(config, reference: dict[str, str], out_dir: Path | None = None, **changes):
+    """``pretrain`` of the backbone's config with every alignment loss off (l_reg only), its folds
+    pinned to the backbone's split: the no-alignment multi-task model, or a single-task one."""
     from gate_core.training.objective import LossWeights
     from gate_core.training.pretrain import pretrain
 
-    cfg = copy.deepcopy(config)
-    cfg.weights = LossWeights(auto=0, cons=0, map=0, dis=0)
-    _log(f"training the no-alignment multi-task model into {path} (≤ {cfg.max_minutes} min)")
-    pretrain(cfg, out_dir=path, progress=False, split_reference=reference)
+    cfg = dataclasses.replace(config, weights=LossWeights(auto=0, cons=0, map=0, dis=0), **changes)
+    return pretrain(cfg, out_dir=out_dir, progress=False, split_reference=reference)
 
 
 STOPPED_BY = {"epochs": "epoch limit", "patience": "early stopping", "time": "time limit"}
 
 
-def _single_task(
-    config, task: str, reference: dict[str, str], args: argparse.Namespace, test_smiles: list[str]
-) -> tuple[np.ndarray, dict]:
+def _single_task(config, task, reference, args, test_smiles) -> tuple[np.ndarray, dict]:
     from gate_core.training.evaluate import predict
-    from gate_core.training.objective import LossWeights
-    from gate_core.training.pretrain import pretrain
 
-    cfg = copy.deepcopy(config)
-    cfg.tasks, cfg.weights = [task], LossWeights(auto=0, cons=0, map=0, dis=0)
-    cfg.epochs, cfg.max_minutes, cfg.seed = args.epochs, args.max_minutes, args.seed
+    changes = {"tasks": [task], "epochs": args.epochs, "max_minutes": args.max_minutes}
+    changes |= {"seed": args.seed, "threads": args.threads or len(os.sched_getaffinity(0))}
     if args.patience is not None:
-        cfg.patience = args.patience
-    cfg.threads = args.threads or len(os.sched_getaffinity(0))
+        changes["patience"] = args.patience
     with timed() as t:
-        result = pretrain(cfg, out_dir=None, progress=False, split_reference=reference)
-    seconds = t.wall
+        result = _regression_only(config, reference, **changes)
     if result.split["test"] != len(test_smiles):
         raise RuntimeError(
             f"single-task {task}: {result.split['test']} test molecules, expected {len(test_smiles)}"
         )
-    pred = predict(result.model, test_smiles)[:, 0]
     info = {
         k: getattr(result, k) for k in ("epochs_run", "best_epoch", "best_val_reg", "train_seconds")
     }
-    stopped = STOPPED_BY[result.stopped_by]
-    info |= {"wall_seconds": seconds, "split": result.split, "epochs_max": cfg.epochs}
-    info |= {"max_minutes": cfg.max_minutes, "patience": cfg.patience, "threads": cfg.threads}
-    info["stopped_by"] = stopped
-    _log(
-        f"single-task {task}: {info['epochs_run']} epochs (best {info['best_epoch']}, stopped by {stopped}), {seconds:.0f} s"
-    )
-    return pred, info
+    info |= {"wall_seconds": t.wall, "split": result.split, "epochs_max": args.epochs}
+    info |= {"max_minutes": args.max_minutes, "patience": changes.get("patience", config.patience)}
+    info |= {"threads": changes["threads"], "stopped_by": STOPPED_BY[result.stopped_by]}
+    _log(f"single-task {task}: {info['epochs_run']} epochs, stopped by {info['stopped_by']}")
+    return predict(result.model, test_smiles)[:, 0], info
 
 
 def _rf(task_data: dict[str, dict], args: argparse.Namespace) -> tuple[dict[str, np.ndarray], dict]:
+    """A random forest per task on all RDKit 2D descriptors, trained on the backbone's training fold."""
     from rdkit import Chem
     from sklearn.ensemble import RandomForestRegressor
 
@@ -196,8 +162,9 @@ def _rf(task_data: dict[str, dict], args: argparse.Namespace) -> tuple[dict[str,
     n_descriptors = len(next(iter(features.values()))) if features else 0
     preds, info = {}, {"descriptor_seconds": t.wall, "n_descriptors": n_descriptors, "tasks": {}}
     for task, d in task_data.items():
-        X_train = np.stack([features[s] for s in d["train_smiles"]])
-        X_test = np.stack([features[s] for s in d["test_smiles"]])
+        X_train, X_test = (
+            np.stack([features[s] for s in d[k]]) for k in ("train_smiles", "test_smiles")
+        )
         forest = RandomForestRegressor(
             n_estimators=args.rf_trees,
             n_jobs=args.rf_jobs,
@@ -205,10 +172,8 @@ def _rf(task_data: dict[str, dict], args: argparse.Namespace) -> tuple[dict[str,
             random_state=args.seed,
         )
         with timed() as t:
-            forest.fit(X_train, d["train_y"])
-            preds[task] = forest.predict(X_test)
+            preds[task] = forest.fit(X_train, d["train_y"]).predict(X_test)
         info["tasks"][task] = {"n_train": len(X_train), "fit_seconds": t.wall}
-        _log(f"RF {task}: {len(X_train)} training molecules, {t.wall:.0f} s")
     return preds, info
 
 
@@ -217,88 +182,69 @@ def _rf(task_data: dict[str, dict], args: argparse.Namespace) -> tuple[dict[str,
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
     from gate_core.models.checkpoint import read_metadata
+    from gate_core.training.backbone_split import rebuild_split
 
     if args.threads:
         limit_threads(args.threads)
     elapsed = stopwatch()
-    backbone = Path(_resolve(args.backbone))
+    backbone = _resolve(args.backbone)
     meta = read_metadata(backbone)
     pre = meta["pretraining"]
-    from gate_core.training.backbone_split import rebuild_split
-
-    config, table, (train_idx, val_idx, test_idx) = rebuild_split(meta, args.table)
+    config, table, (train_idx, val_idx, test_idx) = rebuild_split(meta)
+    if config.max_molecules:
+        raise ValueError(
+            "the backbone was trained on a max_molecules subsample; the baselines need the full table"
+        )
     fold = np.empty(len(table), dtype=object)
     fold[train_idx], fold[val_idx], fold[test_idx] = "train", "val", "test"
     reference = dict(zip(table.smiles, fold.tolist()))
-    test_smiles = [table.smiles[i] for i in test_idx]
+    test_smiles = np.array([table.smiles[i] for i in test_idx], dtype=object)
     y_test = table.Y[test_idx]
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    unknown = [t for t in tasks if t not in table.tasks]
-    if unknown:
+    if unknown := [t for t in tasks if t not in table.tasks]:
         raise ValueError(f"tasks {unknown} are not backbone tasks ({', '.join(table.tasks)})")
-    _log(
-        f"backbone split rebuilt and checked: {len(train_idx)}/{len(val_idx)}/{len(test_idx)} molecules, hash {pre['data_hash']}"
-    )
+    _log(f"split rebuilt and checked: {len(train_idx)}/{len(val_idx)}/{len(test_idx)} molecules")
 
     # preds[method][task] = predictions on the test molecules that have a label for task
     known = {t: np.isfinite(y_test[:, j]) for j, t in enumerate(table.tasks)}
     preds: dict[str, dict[str, np.ndarray]] = {m: {} for m in METHODS}
-    details: dict[str, dict] = {}
-
     with timed() as clock:
-        p, names, info = _checkpoint_predictions(backbone, test_smiles, pre)
-    for t in table.tasks:
-        preds["gate"][t] = p[known[t], names.index(t)]
-    details["gate"] = {**info, "predict_seconds": clock.wall}
+        p, names, info = _checkpoint_predictions(backbone, list(test_smiles), pre)
+    preds["gate"] = {t: p[known[t], names.index(t)] for t in table.tasks}
+    details = {"gate": info | {"predict_seconds": clock.wall}}
 
-    noalign = Path(_resolve(args.noalign))
+    noalign = _resolve(args.noalign)
     if not (noalign / "metadata.json").is_file() and args.train_noalign:
-        _train_noalign(config, noalign, reference)
+        _log(f"training the no-alignment multi-task model into {noalign}")
+        _regression_only(config, reference, out_dir=noalign)
     if (noalign / "metadata.json").is_file():
-        p, names, info = _checkpoint_predictions(noalign, test_smiles, pre)
-        details["multitask"] = info
-        if info["same_split_as_backbone"]:
-            for t in table.tasks:
-                if t in names:
-                    preds["multitask"][t] = p[known[t], names.index(t)]
-        else:
-            _log(f"{noalign} was not trained on the backbone's split: left out")
+        p, names, details["multitask"] = _checkpoint_predictions(noalign, list(test_smiles), pre)
+        if details["multitask"]["same_split_as_backbone"]:
+            preds["multitask"] = {t: p[known[t], names.index(t)] for t in table.tasks if t in names}
     else:
         details["multitask"] = {"checkpoint": str(noalign), "missing": True}
-        _log(
-            f"{noalign} not found: multi-task-without-alignment column left out (use --train-noalign)"
+    details["single_task"] = {}
+    for t in tasks:
+        preds["single_task"][t], details["single_task"][t] = _single_task(
+            config, t, reference, args, list(test_smiles[known[t]])
         )
-
-    if config.max_molecules and not (args.skip_single_task and args.skip_rf):
-        raise ValueError(
-            "the backbone was trained on a max_molecules subsample; single-task/RF baselines need the full table"
-        )
-    if not args.skip_single_task:
-        details["single_task"] = {}
-        for t in tasks:
-            t_test = [s for s, k in zip(test_smiles, known[t]) if k]
-            preds["single_task"][t], details["single_task"][t] = _single_task(
-                config, t, reference, args, t_test
-            )
-    if not args.skip_rf:
-        task_data = {}
-        for t in tasks:
-            j = table.tasks.index(t)
-            tr = train_idx[np.isfinite(table.Y[train_idx, j])]
-            task_data[t] = {
-                "train_smiles": [table.smiles[i] for i in tr],
-                "train_y": table.Y[tr, j],
-                "test_smiles": [s for s, k in zip(test_smiles, known[t]) if k],
-            }
-        preds["rf"], details["rf"] = _rf(task_data, args)
+    task_data = {}
+    for t in tasks:
+        j = table.tasks.index(t)
+        train = train_idx[np.isfinite(table.Y[train_idx, j])]
+        task_data[t] = {
+            "train_smiles": [table.smiles[i] for i in train],
+            "train_y": table.Y[train, j],
+            "test_smiles": list(test_smiles[known[t]]),
+        }
+    preds["rf"], details["rf"] = _rf(task_data, args)
 
     properties = {}
     for j, t in enumerate(table.tasks):
-        y = y_test[known[t], j].astype(np.float64)
-        if not len(y):
-            continue
-        available = {m: preds[m][t].astype(np.float64) for m in METHODS if t in preds[m]}
-        properties[t] = compare_property(y, available, args.bootstrap, args.seed)
+        if known[t].any():
+            available = {m: preds[m][t].astype(np.float64) for m in METHODS if t in preds[m]}
+            y = y_test[known[t], j].astype(np.float64)
+            properties[t] = compare_property(y, available, args.bootstrap, args.seed)
 
     results = {
         "what": "test-fold RMSE/MAE/R² (property units) on the backbone's scaffold split; rmse_ci95 and winner checks by bootstrap",
@@ -313,7 +259,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             "test": len(test_idx),
         },
         "settings": settings(args),
-        "methods": {m: METHOD_LABELS[m] for m in METHODS},
+        "methods": METHOD_LABELS,
         "details": details,
         "properties": properties,
         "wall_seconds": elapsed(),
@@ -323,57 +269,46 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def markdown(results: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
-    props, settings_ = results["properties"], results["settings"]
-    focus = [t for t in str(settings_["tasks"] or "").split(",") if t]
+    props, s, split, details = (results[k] for k in ("properties", "settings", "split", "details"))
+    focus = [t for t in str(s["tasks"] or "").split(",") if t]
+    methods = [m for m in METHODS if any(m in props[t]["methods"] for t in props)]
 
     def cell(t: str, m: str) -> str:
-        r = props[t]["methods"].get(m)
-        if r is None:
-            return "—"
-        bold = "**" if props[t]["winner"] == m else ""
-        return f"{bold}{r['rmse']:.3g}{bold} / {fmt(r['r2'], '.3f', 'n/a')}"
+        r, bold = props[t]["methods"].get(m), "**" * (props[t]["winner"] == m)
+        return "—" if r is None else f"{bold}{r['rmse']:.3g}{bold} / {fmt(r['r2'], '.3f', 'n/a')}"
 
-    def verdict(t: str) -> str:
-        p = props[t]
+    def verdict(p: dict) -> str:
         if len(p["methods"]) < 2:
-            return METHOD_LABELS[p["winner"]] + " (only method)"
-        if p["n_test"] < MIN_TEST_FOR_VERDICT:
+            sure = "only method"
+        elif p["n_test"] < MIN_TEST_FOR_VERDICT:
             sure = f"fewer than {MIN_TEST_FOR_VERDICT} test molecules: no verdict"
-        elif p.get("winner_distinguishable"):
-            sure = "clear"
         else:
-            sure = "within noise of " + METHOD_LABELS[p["runner_up"]]
+            sure = (
+                "clear"
+                if p.get("winner_distinguishable")
+                else f"within noise of {METHOD_LABELS[p['runner_up']]}"
+            )
         return f"{METHOD_LABELS[p['winner']]} ({sure})"
 
-    methods = [m for m in METHODS if any(m in props[t]["methods"] for t in props)]
     order = [t for t in focus if t in props] + [t for t in props if t not in focus]
-    rows = [[t, props[t]["n_test"], *[cell(t, m) for m in methods], verdict(t)] for t in order]
+    rows = [
+        [t, props[t]["n_test"], *[cell(t, m) for m in methods], verdict(props[t])] for t in order
+    ]
     contested = [t for t in props if len(methods) > 1 and set(props[t]["methods"]) == set(methods)]
-    wins = {m: sum(props[t]["winner"] == m for t in contested) for m in methods}
-    gate_vs_mt = [t for t in props if {"gate", "multitask"} <= set(props[t]["methods"])]
-    gate_better = sum(
-        props[t]["methods"]["gate"]["rmse"] < props[t]["methods"]["multitask"]["rmse"]
-        for t in gate_vs_mt
+    wins = ", ".join(
+        f"{METHOD_LABELS[m]} {sum(props[t]['winner'] == m for t in contested)}" for m in methods
     )
-    missing = results["details"].get("multitask", {}).get("missing")
-    st = results["details"].get("single_task", {})
-    st_line = "; ".join(
+    rmse = {t: {m: r["rmse"] for m, r in props[t]["methods"].items()} for t in props}
+    vs_mt = [t for t in props if {"gate", "multitask"} <= set(rmse[t])]
+    gate_better = sum(rmse[t]["gate"] < rmse[t]["multitask"] for t in vs_mt)
+    why = (
+        "checkpoint missing"
+        if details["multitask"].get("missing")
+        else "checkpoint not on the backbone's split"
+    )
+    single = "; ".join(
         f"{t}: {d['epochs_run']} epochs (best {d['best_epoch']}, stopped by {d['stopped_by']}), {d['wall_seconds']:.0f} s"
-        for t, d in st.items()
-    )
-    split, details = results["split"], results["details"]
-    st_text = (
-        f"- Single-task models ({', '.join(focus)}): l_reg only, ≤ {settings_['epochs']} epochs and "
-        f"≤ {settings_['max_minutes']} min each. {st_line}\n"
-        if st
-        else "- Single-task models: not run (--skip-single-task).\n"
-    )
-    rf_text = (
-        f"- Random forest: {settings_['rf_trees']} trees (max_features "
-        f"{settings_['rf_max_features']}) on all {details['rf']['n_descriptors']} RDKit 2D "
-        "descriptors.\n"
-        if "rf" in details
-        else "- Random forest: not run (--skip-rf).\n"
+        for t, d in details["single_task"].items()
     )
     return f"""# Backbone quality on its scaffold test split
 
@@ -384,6 +319,8 @@ the paired-bootstrap 95 % interval of the gap to the runner-up excludes 0.
 
 {md_table(["property", "n test", *[METHOD_LABELS[m] for m in methods], "winner"], rows)}
 
-- Wins by lowest RMSE: {", ".join(f"{METHOD_LABELS[m]} {wins[m]}" for m in methods)} (on the {len(contested)} properties scored by every method: {", ".join(contested) or "none"}).
-- {f"GATE vs the same network without alignment losses: lower RMSE on {gate_better} of {len(gate_vs_mt)} properties." if gate_vs_mt else "GATE vs the same network without alignment losses: not compared (" + ("checkpoint missing" if missing else "checkpoint not on the backbone's split") + ")."}
-{st_text}{rf_text}"""
+- Wins by lowest RMSE: {wins} (on the {len(contested)} properties scored by every method: {", ".join(contested) or "none"}).
+- GATE vs the same network without alignment losses: {f"lower RMSE on {gate_better} of {len(vs_mt)} properties" if vs_mt else f"not compared ({why})"}.
+- Single-task models ({", ".join(focus)}): l_reg only, ≤ {s["epochs"]} epochs and ≤ {s["max_minutes"]} min each. {single}
+- Random forest: {s["rf_trees"]} trees (max_features {s["rf_max_features"]}) on all {details["rf"]["n_descriptors"]} RDKit 2D descriptors.
+"""
