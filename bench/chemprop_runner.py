@@ -1,10 +1,10 @@
 """chemprop v2 side of ``bench/chemprop_compare.py``: multi-task pre-training and per-target fits.
 
-Runs in the bench venv (``.venv-bench``) and imports only chemprop, torch, lightning, numpy and
-pandas, never ``gate_core``, whose RDKit differs from the one chemprop pins: every input (SMILES,
-labels, folds) comes from files ``chemprop_compare`` wrote, so both sides see the same molecules
-in the same folds. ``pretrain`` trains a multi-task MPNN with chemprop's defaults and saves it
-(``DIR/model.pt``, ``DIR/pretrain.json``); ``fit`` trains ``chemprop_single`` and/or
+Runs in the bench venv (``.venv-bench``) and imports only chemprop, torch, lightning, numpy,
+pandas and sklearn, never ``gate_core``, whose RDKit differs from the one chemprop pins: every
+input (SMILES, labels, folds) comes from files ``chemprop_compare`` wrote, so both sides see the
+same molecules in the same folds. ``pretrain`` trains a multi-task MPNN with chemprop's defaults
+and saves it (``DIR/model.pt``, ``DIR/pretrain.json``); ``fit`` trains ``chemprop_single`` and/or
 ``chemprop_finetuned`` (the ``--from-foundation`` route) on one cell file (smiles, value, fold),
 early-stopped on its val fold, with RDKit 2D descriptors as extra FFN input and an ensemble of
 ``--ensemble`` seeds, and writes ``DIR/<method>.json`` with the test predictions and timings.
@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import math
 import os
 import platform
+import re
 import socket
 import sys
 import tempfile
@@ -31,6 +31,36 @@ import numpy as np
 import pandas as pd
 
 METHODS = ("chemprop_single", "chemprop_finetuned")
+# chemprop `train`'s defaults, which this bench does not vary; recorded with the pre-training
+ARCHITECTURE = {
+    "hidden": 300,
+    "depth": 3,
+    "dropout": 0.0,
+    "ffn_hidden": 300,
+    "ffn_layers": 1,
+    "batch_norm": False,
+    "warmup_epochs": 2,
+    "init_lr": 1e-4,
+    "max_lr": 1e-3,
+    "final_lr": 1e-4,
+}
+# the fit options chemprop_compare takes under the same names and passes through to `fit`
+FIT_OPTIONS = (
+    "st_epochs st_patience ft_epochs ft_patience batch_size aggregation descriptors ensemble"
+)
+
+
+def add_fit_options(add) -> None:
+    """The fit options, given a parser's ``add_argument``: one definition for this runner and
+    chemprop_compare's command line."""
+    add("--st-epochs", type=int, default=60, help="max epochs of chemprop_single")
+    add("--st-patience", type=int, default=10)
+    add("--ft-epochs", type=int, default=40, help="max epochs of chemprop_finetuned")
+    add("--ft-patience", type=int, default=8)
+    add("--batch-size", type=int, default=32)
+    add("--aggregation", choices=("norm", "mean", "sum"), default="norm")
+    add("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d", help="extra FFN input")
+    add("--ensemble", type=int, default=5, help="models per method, averaged (GATE's K)")
 
 
 def _log(msg: str) -> None:
@@ -40,20 +70,12 @@ def _log(msg: str) -> None:
 # ------------------------------------------------------------------------------------ helpers
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def setup(args: argparse.Namespace) -> dict:
     """Thread count, quiet Lightning, and a description of the device this process runs on."""
     import logging
 
+    import chemprop
+    import lightning
     import torch
 
     if args.threads:
@@ -64,11 +86,13 @@ def setup(args: argparse.Namespace) -> dict:
         if not torch.cuda.is_available():
             raise RuntimeError("--accelerator gpu but torch.cuda.is_available() is False")
         device = f"cuda ({torch.cuda.get_device_name(0)})"
-    else:
-        device = f"cpu ({cpu_model()}, {torch.get_num_threads()} threads)"
-    import chemprop
-    import lightning
-
+    else:  # the CPU's model name, as bench.common reads it (this venv cannot import bench.common)
+        cpuinfo = Path("/proc/cpuinfo")
+        found = re.search(
+            r"^model name\s*:(.*)$", cpuinfo.read_text() if cpuinfo.exists() else "", re.M
+        )
+        cpu = found.group(1).strip() if found else platform.processor() or "unknown"
+        device = f"cpu ({cpu}, {torch.get_num_threads()} threads)"
     return {
         "device": device,
         "host": socket.gethostname(),
@@ -83,49 +107,32 @@ def setup(args: argparse.Namespace) -> dict:
     }
 
 
-def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict:
-    """RMSE, MAE, R² (1 − SSE/SST), as ``gate_core.training.evaluate.regression_metrics``."""
-    y, pred = np.asarray(y, float), np.asarray(pred, float)
-    err = pred - y
-    n = len(y)
-    sst = float(((y - y.mean()) ** 2).sum()) if n else 0.0
+def scores(y: np.ndarray, pred: np.ndarray, classify: bool = False) -> dict:
+    """The runner's own scores (sklearn's), for its log and the pre-training's val fold;
+    chemprop_compare scores the test predictions again with gate_core's metrics. R² is NaN for a
+    constant ``y``; ROC-AUC and PR-AUC are NaN when ``y`` holds one class only."""
+    from sklearn import metrics
+
+    if classify:
+        both = len(np.unique(y)) == 2
+        return {
+            "roc_auc": float(metrics.roc_auc_score(y, pred)) if both else float("nan"),
+            "pr_auc": float(metrics.average_precision_score(y, pred)) if both else float("nan"),
+        }
     return {
-        "n": n,
-        "rmse": float(np.sqrt((err**2).mean())) if n else float("nan"),
-        "mae": float(np.abs(err).mean()) if n else float("nan"),
-        "r2": float(1.0 - (err**2).sum() / sst) if n > 1 and sst > 0 else float("nan"),
+        "n": len(y),
+        "rmse": float(metrics.root_mean_squared_error(y, pred)),
+        "mae": float(metrics.mean_absolute_error(y, pred)),
+        "r2": float(metrics.r2_score(y, pred, force_finite=False)),
     }
-
-
-def classification_metrics(y: np.ndarray, prob: np.ndarray) -> dict:
-    """ROC-AUC and PR-AUC (sklearn, as ``gate_core.training.evaluate.classification_metrics``);
-    NaN when the test set holds one class only."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    both = len(np.unique(y)) == 2
-    return {
-        "roc_auc": float(roc_auc_score(y, prob)) if both else float("nan"),
-        "pr_auc": float(average_precision_score(y, prob)) if both else float("nan"),
-    }
-
-
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return _json_safe(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def write_json(path: Path, payload: dict) -> None:
-    """Atomic write: the reader never sees half a file."""
+    """Atomic write (the reader never sees half a file); NaN and infinity become null."""
+    text = json.dumps(payload, default=lambda x: x.tolist())  # NumPy scalars and arrays
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_json_safe(payload), indent=1, allow_nan=False) + "\n")
+    tmp.write_text(json.dumps(json.loads(text, parse_constant=lambda _: None), indent=1) + "\n")
     os.replace(tmp, path)
 
 
@@ -172,183 +179,139 @@ def make_dataset(
     return dataset
 
 
-def epoch_clock(log: bool = False):  # noqa: ANN201 - a Lightning callback; built here so lightning is imported lazily
-    """Lightning callback recording wall seconds and losses of every epoch (training +
-    validation); with ``log``, one progress line per epoch (a pre-training runs for an hour)."""
+def _trainer(args: argparse.Namespace, **options):
+    """A quiet Lightning trainer on one device of ``--accelerator``."""
     from lightning import pytorch as pl
 
-    class EpochClock(pl.Callback):
-        def __init__(self) -> None:
-            self.epochs: list[dict] = []
-            self._t0 = 0.0
-
-        def on_train_epoch_start(self, trainer, pl_module) -> None:
-            self._t0 = time.perf_counter()
-
-        def on_train_epoch_end(self, trainer, pl_module) -> None:  # noqa: ANN001 - called after validation in Lightning 2
-            metrics = trainer.callback_metrics
-            entry = {"epoch": trainer.current_epoch + 1, "seconds": time.perf_counter() - self._t0}
-            for key in ("train_loss_epoch", "val_loss"):
-                if key in metrics:
-                    entry[key] = float(metrics[key])
-            self.epochs.append(entry)
-            if log:
-                _log(
-                    f"epoch {entry['epoch']}: {entry['seconds']:.0f} s, val loss "
-                    f"{entry.get('val_loss', float('nan')):.4f}"
-                )
-
-    return EpochClock()
+    quiet = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False}
+    return pl.Trainer(accelerator=args.accelerator, devices=1, **quiet, **options)
 
 
 def train(
-    model,
-    train_loader,
-    val_loader,
-    args: argparse.Namespace,
-    epochs: int,
-    patience: int,
-    max_minutes: float,
-    log_epochs: bool = False,
+    model, train_set, val_set, args, seed: int, epochs: int, patience: int, log=False
 ) -> dict:
-    """Lightning fit with early stopping on val loss; the best-val-loss weights are restored."""
+    """Lightning fit on ``train_set`` (batches shuffled with ``seed``), early-stopped on the loss
+    of ``val_set``, capped at ``--max-minutes``; the best-val-loss weights are restored. Its
+    ``history`` holds the seconds and losses of every epoch; with ``log``, a progress line per
+    epoch (a pre-training runs for an hour)."""
     import torch
-    from lightning import pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from chemprop.data import build_dataloader
+    from lightning.pytorch.callbacks import EarlyStopping, LambdaCallback, ModelCheckpoint
 
-    clock = epoch_clock(log_epochs)
+    history, starts, minutes = [], [], args.max_minutes
+
+    def epoch_end(trainer, _module) -> None:  # called after validation in Lightning 2
+        metrics = trainer.callback_metrics
+        entry = {"epoch": trainer.current_epoch + 1, "seconds": time.perf_counter() - starts[-1]}
+        entry |= {k: float(metrics[k]) for k in ("train_loss_epoch", "val_loss") if k in metrics}
+        history.append(entry)
+        if log:
+            loss = entry.get("val_loss", float("nan"))
+            _log(f"epoch {entry['epoch']}: {entry['seconds']:.0f} s, val loss {loss:.4f}")
+
+    clock = LambdaCallback(
+        on_train_epoch_start=lambda *_: starts.append(time.perf_counter()),
+        on_train_epoch_end=epoch_end,
+    )
     with tempfile.TemporaryDirectory(prefix="chemprop_ckpt_") as tmp:
-        checkpoint = ModelCheckpoint(
-            dirpath=tmp, filename="best", monitor="val_loss", mode="min", save_top_k=1
-        )
-        trainer = pl.Trainer(
-            logger=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            accelerator=args.accelerator,
-            devices=1,
+        best = ModelCheckpoint(dirpath=tmp, filename="best", monitor="val_loss", mode="min")
+        stop = EarlyStopping("val_loss", patience=patience, mode="min")
+        trainer = _trainer(
+            args,
             max_epochs=epochs,
-            max_time={"minutes": max_minutes} if max_minutes else None,
-            callbacks=[checkpoint, EarlyStopping("val_loss", patience=patience, mode="min"), clock],
+            max_time={"minutes": minutes} if minutes else None,
+            callbacks=[best, stop, clock],
         )
         t0 = time.perf_counter()
-        trainer.fit(model, train_loader, val_loader)
+        trainer.fit(
+            model,
+            build_dataloader(train_set, batch_size=args.batch_size, seed=seed, num_workers=0),
+            build_dataloader(val_set, batch_size=args.batch_size, shuffle=False, num_workers=0),
+        )
         train_seconds = time.perf_counter() - t0
-        best_path = checkpoint.best_model_path
-        if best_path:
-            state = torch.load(best_path, map_location="cpu", weights_only=False)["state_dict"]
-            model.load_state_dict(state)
-    history = clock.epochs
+        if best.best_model_path:
+            state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)
+            model.load_state_dict(state["state_dict"])
     val_losses = [e.get("val_loss", float("inf")) for e in history]
-    best_epoch = int(np.argmin(val_losses)) + 1 if history else None
     return {
         "epochs_run": len(history),
-        "best_epoch": best_epoch,
+        "best_epoch": int(np.argmin(val_losses)) + 1 if history else None,
         "best_val_loss": float(min(val_losses)) if history else None,
-        "stopped_by_time": bool(max_minutes) and train_seconds >= 60 * max_minutes * 0.999,
+        "stopped_by_time": bool(minutes) and train_seconds >= 60 * minutes * 0.999,
         "train_seconds": train_seconds,
         "history": history,
     }
 
 
-def predict(model, loader, args: argparse.Namespace) -> np.ndarray:
+def predict(model, dataset, args: argparse.Namespace) -> np.ndarray:
     """Predictions in the target's own units (the model's UnscaleTransform applies in eval mode)."""
     import torch
-    from lightning import pytorch as pl
+    from chemprop.data import build_dataloader
 
-    trainer = pl.Trainer(
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator=args.accelerator,
-        devices=1,
-    )
     model.eval()
-    batches = trainer.predict(model, loader)
-    return torch.cat([b.detach().cpu() for b in batches], 0).numpy().astype(np.float64)
+    loader = build_dataloader(dataset, batch_size=256, shuffle=False, num_workers=0)
+    batches = _trainer(args).predict(model, loader)
+    return torch.cat([b.detach().cpu() for b in batches]).numpy().astype(np.float64)
 
 
 def build_mpnn(
-    n_tasks: int,
-    scaler,
-    args: argparse.Namespace,
-    featurizer,
-    message_passing=None,
-    agg=None,
-    x_d_scaler=None,
+    n_tasks: int, scaler, aggregation: str, featurizer, foundation=None, x_d_scaler=None
 ):
-    """chemprop's default MPNN (what ``chemprop train`` builds), or a new head on given message passing;
-    with ``x_d_scaler`` the FFN also reads the (standardised) molecule descriptors. Without a
-    target ``scaler`` the head is chemprop's binary classifier (what ``--task-type
-    classification`` builds), scored on ROC-AUC."""
+    """chemprop's default MPNN (what ``chemprop train`` builds), or a new FFN on the message
+    passing and aggregation of a pre-trained ``foundation`` (``--from-foundation``); with
+    ``x_d_scaler`` the FFN also reads the (standardised) molecule descriptors. Without a target
+    ``scaler`` the head is chemprop's binary classifier (``--task-type classification``)."""
     from chemprop import models, nn
 
-    if message_passing is None:
+    a = ARCHITECTURE
+    if foundation is None:
         message_passing = nn.BondMessagePassing(
             d_v=featurizer.atom_fdim,
             d_e=featurizer.bond_fdim,
-            d_h=args.hidden,
-            depth=args.depth,
-            dropout=args.dropout,
+            d_h=a["hidden"],
+            depth=a["depth"],
+            dropout=a["dropout"],
         )
-    if agg is None:
-        agg = {"norm": nn.NormAggregation, "mean": nn.MeanAggregation, "sum": nn.SumAggregation}[
-            args.aggregation
-        ]()
+        agg = nn.AggregationRegistry[aggregation]()
+    else:
+        message_passing, agg = foundation.message_passing, foundation.agg
     d_xd = 0 if x_d_scaler is None else len(x_d_scaler.mean_)
-    head = dict(
-        n_tasks=n_tasks,
-        input_dim=message_passing.output_dim + d_xd,
-        hidden_dim=args.ffn_hidden,
-        n_layers=args.ffn_layers,
-        dropout=args.dropout,
-    )
+    head = {
+        "n_tasks": n_tasks,
+        "input_dim": message_passing.output_dim + d_xd,
+        "hidden_dim": a["ffn_hidden"],
+        "n_layers": a["ffn_layers"],
+        "dropout": a["dropout"],
+    }
     if scaler is None:
         ffn, metrics = nn.BinaryClassificationFFN(**head), [nn.metrics.BinaryAUROC()]
     else:
-        ffn = nn.RegressionFFN(
-            **head, output_transform=nn.UnscaleTransform.from_standard_scaler(scaler)
-        )
+        unscale = nn.UnscaleTransform.from_standard_scaler(scaler)
+        ffn = nn.RegressionFFN(**head, output_transform=unscale)
         metrics = [nn.metrics.RMSE(), nn.metrics.MAE()]
-    x_d_transform = (
-        None if x_d_scaler is None else nn.ScaleTransform.from_standard_scaler(x_d_scaler)
-    )
     return models.MPNN(
         message_passing,
         agg,
         ffn,
-        batch_norm=args.batch_norm,
+        batch_norm=a["batch_norm"],
         metrics=metrics,
-        warmup_epochs=args.warmup_epochs,
-        init_lr=args.init_lr,
-        max_lr=args.max_lr,
-        final_lr=args.final_lr,
-        X_d_transform=x_d_transform,
+        warmup_epochs=a["warmup_epochs"],
+        init_lr=a["init_lr"],
+        max_lr=a["max_lr"],
+        final_lr=a["final_lr"],
+        X_d_transform=None
+        if x_d_scaler is None
+        else nn.ScaleTransform.from_standard_scaler(x_d_scaler),
     )
-
-
-def _architecture(args: argparse.Namespace) -> dict:
-    keys = (
-        "hidden",
-        "depth",
-        "dropout",
-        "aggregation",
-        "ffn_hidden",
-        "ffn_layers",
-        "batch_norm",
-        "warmup_epochs",
-        "init_lr",
-        "max_lr",
-        "final_lr",
-    )
-    return {k: getattr(args, k) for k in keys}
 
 
 # ----------------------------------------------------------------------------------- pretrain
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    from chemprop import data, featurizers
+    """Multi-task MPNN on the table's train fold, early-stopped on its val fold; the model and a
+    record of the run (settings, timings, per-epoch history, val metrics per property)."""
+    from chemprop import featurizers
     from chemprop.models import save_model
     from lightning import pytorch as pl
 
@@ -358,74 +321,51 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     tasks = [c for c in table.columns if c not in ("smiles", "fold")]
     unknown = sorted(set(table["fold"]) - {"train", "val"})
     if unknown:
-        raise ValueError(
-            f"{args.table}: fold must be train or val (no test molecules), found {unknown}"
-        )
+        raise ValueError(f"{args.table}: fold must be train or val (no test rows), found {unknown}")
     if args.max_molecules:
-        table = table.iloc[
-            np.sort(np.random.default_rng(args.seed).permutation(len(table))[: args.max_molecules])
-        ]
-    train_rows, val_rows = table[table["fold"] == "train"], table[table["fold"] == "val"]
+        keep = np.random.default_rng(args.seed).permutation(len(table))[: args.max_molecules]
+        table = table.iloc[np.sort(keep)]
+    train_rows, val_rows = (table[table["fold"] == fold] for fold in ("train", "val"))
     featurizer = featurizers.SimpleMoleculeMolGraphFeaturizer()
     t0 = time.perf_counter()
-    train_set = make_dataset(
-        train_rows["smiles"].tolist(), train_rows[tasks].to_numpy(np.float64), featurizer
-    )
-    val_set = make_dataset(
-        val_rows["smiles"].tolist(), val_rows[tasks].to_numpy(np.float64), featurizer
+    train_set, val_set = (
+        make_dataset(rows["smiles"].tolist(), rows[tasks].to_numpy(np.float64), featurizer)
+        for rows in (train_rows, val_rows)
     )
     featurize_seconds = time.perf_counter() - t0
     _log(
-        f"pretrain: {len(train_set)} train / {len(val_set)} val molecules, {len(tasks)} tasks, featurised in {featurize_seconds:.1f} s"
+        f"pretrain: {len(train_set)} train / {len(val_set)} val molecules, {len(tasks)} tasks, "
+        f"featurised in {featurize_seconds:.1f} s"
     )
     scaler = train_set.normalize_targets()
     val_set.normalize_targets(scaler)
     pl.seed_everything(args.seed, workers=True, verbose=False)
-    model = build_mpnn(len(tasks), scaler, args, featurizer)
-    train_loader = data.build_dataloader(
-        train_set, batch_size=args.batch_size, seed=args.seed, num_workers=0
-    )
-    val_loader = data.build_dataloader(
-        val_set, batch_size=args.batch_size, shuffle=False, num_workers=0
-    )
-    fit = train(
-        model, train_loader, val_loader, args, args.epochs, args.patience, args.max_minutes, True
-    )
+    model = build_mpnn(len(tasks), scaler, args.aggregation, featurizer)
+    fit = train(model, train_set, val_set, args, args.seed, args.epochs, args.patience, log=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     save_model(out / "model.pt", model, tasks)
 
-    # val metrics per property, in its own units (model selection used this fold, so it is not a test score)
-    raw_val = make_dataset(val_rows["smiles"].tolist(), None, featurizer)
-    pred = predict(
-        model, data.build_dataloader(raw_val, batch_size=256, shuffle=False, num_workers=0), args
-    )
-    Y = val_rows[tasks].to_numpy(np.float64)
+    # val metrics per property, in its own units (model selection used this fold: not a test score)
+    pred, Y = predict(model, val_set, args), val_rows[tasks].to_numpy(np.float64)
     per_task = {}
     for j, task in enumerate(tasks):
-        known = np.isfinite(Y[:, j])
+        y, known = Y[:, j], np.isfinite(Y[:, j])
         if known.sum() >= 2:
-            m = regression_metrics(Y[known, j], pred[known, j])
-            m["nrmse"] = (
-                m["rmse"] / float(Y[known, j].std()) if Y[known, j].std() > 0 else float("nan")
-            )
-            per_task[task] = m
+            std = float(y[known].std())
+            per_task[task] = scores(y[known], pred[known, j])
+            per_task[task]["nrmse"] = per_task[task]["rmse"] / std if std > 0 else float("nan")
     epoch_seconds = [e["seconds"] for e in fit["history"]]
+    settings = ("epochs", "patience", "batch_size", "max_minutes", "seed", "max_molecules")
     summary = {
         "tasks": tasks,
         "n_train": len(train_set),
         "n_val": len(val_set),
-        "labels_per_task": {
-            t: int(np.isfinite(table[t].to_numpy(np.float64)).sum()) for t in tasks
-        },
+        "labels_per_task": {t: int(n) for t, n in np.isfinite(table[tasks]).sum().items()},
         "settings": {
-            "epochs": args.epochs,
-            "patience": args.patience,
-            "batch_size": args.batch_size,
-            "max_minutes": args.max_minutes,
-            "seed": args.seed,
-            "max_molecules": args.max_molecules,
-            **_architecture(args),
+            **{k: getattr(args, k) for k in settings},
+            **ARCHITECTURE,
+            "aggregation": args.aggregation,
         },
         "featurize_seconds": featurize_seconds,
         "train_seconds": fit["train_seconds"],
@@ -438,16 +378,15 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         "history": fit["history"],
         "val_metrics": per_task,
         # columns constant on the val fold have no nRMSE (std 0): the mean is over the others
-        "val_mean_nrmse": float(np.nanmean([m["nrmse"] for m in per_task.values()]))
-        if per_task
-        else None,
+        "val_mean_nrmse": np.nanmean([m["nrmse"] for m in per_task.values()]) if per_task else None,
         **env,
         "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     write_json(out / "pretrain.json", summary)
     _log(
-        f"pretrain: {fit['epochs_run']} epochs (best {fit['best_epoch']}), {fit['train_seconds']:.1f} s training, "
-        f"median {summary['median_epoch_seconds'] or 0:.1f} s/epoch, val mean nRMSE {summary['val_mean_nrmse']}"
+        f"pretrain: {fit['epochs_run']} epochs (best {fit['best_epoch']}), "
+        f"{fit['train_seconds']:.1f} s training, median {summary['median_epoch_seconds'] or 0:.1f} "
+        f"s/epoch, val mean nRMSE {summary['val_mean_nrmse']}"
     )
     return 0
 
@@ -456,34 +395,29 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dict) -> dict:
-    from chemprop import data, featurizers
+    """One method on one cell: ``--ensemble`` models (seeds seed, seed + 1, …) early-stopped on
+    the val fold, their test predictions averaged."""
+    from chemprop import featurizers
     from chemprop.models import MPNN
     from lightning import pytorch as pl
 
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    if method == "chemprop_finetuned" and not args.pretrained:
+    finetune = method == "chemprop_finetuned"
+    if finetune and not args.pretrained:
         raise ValueError("chemprop_finetuned needs --pretrained")
-    parts = [frame[frame["fold"] == f] for f in ("train", "val", "test")]
     classify = args.task_type == "classification"
     if classify and not set(frame["value"].dropna().unique()) <= {0.0, 1.0}:
         raise ValueError(f"{args.data}: classification labels must be 0 or 1")
+    parts = [frame[frame["fold"] == fold] for fold in ("train", "val", "test")]
     featurizer = featurizers.SimpleMoleculeMolGraphFeaturizer()
     t0 = time.perf_counter()
-    X_d = [
-        rdkit_descriptors(p["smiles"].tolist()) if args.descriptors == "rdkit2d" else None
-        for p in parts
-    ]
-    if X_d[0] is not None:
-        X_d = within_training_range(*X_d)
+    X_d = [None] * 3
+    if args.descriptors == "rdkit2d":
+        X_d = within_training_range(*(rdkit_descriptors(p["smiles"].tolist()) for p in parts))
+    Y = [parts[0][["value"]].to_numpy(np.float64), parts[1][["value"]].to_numpy(np.float64), None]
     train_set, val_set, test_set = (
-        make_dataset(
-            p["smiles"].tolist(),
-            p[["value"]].to_numpy(np.float64) if f != "test" else None,
-            featurizer,
-            x,
-        )
-        for p, f, x in zip(parts, ("train", "val", "test"), X_d)
+        make_dataset(p["smiles"].tolist(), y, featurizer, x) for p, y, x in zip(parts, Y, X_d)
     )
     featurize_seconds = time.perf_counter() - t0
 
@@ -492,60 +426,31 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
     if scaler is not None:
         val_set.normalize_targets(scaler)
     x_d_scaler = None
-    if (
-        args.descriptors == "rdkit2d"
-    ):  # the test set stays raw: the model's X_d transform scales it at prediction
+    if X_d[0] is not None:  # the test set stays raw: the model's X_d transform scales it
         x_d_scaler = train_set.normalize_inputs("X_d")
         val_set.normalize_inputs("X_d", x_d_scaler)
-    epochs, patience = (
-        (args.ft_epochs, args.ft_patience)
-        if method == "chemprop_finetuned"
-        else (args.st_epochs, args.st_patience)
-    )
+    epochs = args.ft_epochs if finetune else args.st_epochs
+    patience = args.ft_patience if finetune else args.st_patience
     preds, fits = [], []
-    for member in range(args.ensemble):
-        pl.seed_everything(args.seed + member, workers=True, verbose=False)
-        if method == "chemprop_finetuned":
-            # chemprop's `train --from-foundation <local model file>`: reuse message passing + aggregation, new FFN
-            foundation = MPNN.load_from_file(args.pretrained, map_location="cpu")
-            model = build_mpnn(
-                1, scaler, args, featurizer, foundation.message_passing, foundation.agg, x_d_scaler
-            )
-        else:
-            model = build_mpnn(1, scaler, args, featurizer, x_d_scaler=x_d_scaler)
-        train_loader = data.build_dataloader(
-            train_set, batch_size=args.batch_size, seed=args.seed + member, num_workers=0
-        )
-        val_loader = data.build_dataloader(
-            val_set, batch_size=args.batch_size, shuffle=False, num_workers=0
-        )
-        fits.append(
-            train(model, train_loader, val_loader, args, epochs, patience, args.max_minutes)
-        )
-        preds.append(
-            predict(
-                model,
-                data.build_dataloader(test_set, batch_size=256, shuffle=False, num_workers=0),
-                args,
-            )[:, 0]
-        )
+    for seed in range(args.seed, args.seed + args.ensemble):
+        pl.seed_everything(seed, workers=True, verbose=False)
+        # chemprop's `train --from-foundation <model file>`: its message passing + aggregation
+        foundation = MPNN.load_from_file(args.pretrained, map_location="cpu") if finetune else None
+        model = build_mpnn(1, scaler, args.aggregation, featurizer, foundation, x_d_scaler)
+        fits.append(train(model, train_set, val_set, args, seed, epochs, patience))
+        preds.append(predict(model, test_set, args)[:, 0])
     pred = np.mean(preds, axis=0)
-    fit = fits[0]
-    wall = time.perf_counter() - t0
-    y_test = parts[2]["value"].to_numpy(np.float64)
+    first = fits[0]
     return {
         "method": method,
-        **(classification_metrics if classify else regression_metrics)(y_test, pred),
+        **scores(parts[2]["value"].to_numpy(np.float64), pred, classify),
         "task_type": args.task_type,
         "n_inner_train": len(train_set),
         "n_val": len(val_set),
         "n_test": len(test_set),
-        "wall_seconds": wall,
+        "wall_seconds": time.perf_counter() - t0,
         "featurize_seconds": featurize_seconds,
-        "train_seconds": sum(f["train_seconds"] for f in fits),
-        "epochs_run": fit["epochs_run"],
-        "best_epoch": fit["best_epoch"],
-        "best_val_loss": fit["best_val_loss"],
+        **{k: first[k] for k in ("epochs_run", "best_epoch", "best_val_loss")},
         "stopped_by_time": any(f["stopped_by_time"] for f in fits),
         "max_epochs": epochs,
         "patience": patience,
@@ -556,34 +461,29 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
             {k: f[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "train_seconds")}
             for f in fits
         ],
-        "history": [
-            {k: round(v, 5) if isinstance(v, float) else v for k, v in e.items()}
-            for e in fit["history"]
-        ],
-        "pretrained": str(args.pretrained) if method == "chemprop_finetuned" else None,
+        "pretrained": str(args.pretrained) if finetune else None,
         "predictions": pred.tolist(),
         **env,
     }
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    """Every method of ``--methods`` on the cell file; one failing method does not lose another."""
     env = setup(args)
     frame = pd.read_csv(args.data)
     folds = set(frame["fold"])
     if not {"train", "val", "test"} <= folds:
         raise ValueError(f"{args.data}: needs train, val and test folds, has {sorted(folds)}")
-    out_dir = Path(args.out_dir)
     failed = 0
     for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
         try:
             result = fit_one(method, frame, args, env)
-            score = (
-                f"ROC-AUC {result['roc_auc']:.3f}"
-                if args.task_type == "classification"
-                else f"RMSE {result['rmse']:.4g}, R² {result['r2']:.3f}"
+            score = ", ".join(
+                f"{k} {result[k]:.4g}" for k in ("rmse", "r2", "roc_auc") if k in result
             )
             _log(
-                f"{args.data} {method}: {score}, {result['epochs_run']} epochs, {result['wall_seconds']:.1f} s"
+                f"{args.data} {method}: {score}, {result['epochs_run']} epochs, "
+                f"{result['wall_seconds']:.1f} s"
             )
         except Exception as exc:  # noqa: BLE001 - one failing method must not lose the other
             import traceback
@@ -591,30 +491,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
             traceback.print_exc()
             result = {"method": method, "error": f"{type(exc).__name__}: {exc}", **env}
             failed += 1
-        write_json(out_dir / f"{method}.json", result)
+        write_json(Path(args.out_dir) / f"{method}.json", result)
     return 1 if failed else 0
 
 
 # ---------------------------------------------------------------------------------------- cli
-
-
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--accelerator", choices=("cpu", "gpu"), default="cpu")
-    p.add_argument("--threads", type=int, default=None, help="torch threads of this process")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-minutes", type=float, default=3.0, help="cap of one training (max_time)")
-    # chemprop `train` defaults
-    p.add_argument("--hidden", type=int, default=300)
-    p.add_argument("--depth", type=int, default=3)
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--aggregation", choices=("norm", "mean", "sum"), default="norm")
-    p.add_argument("--ffn-hidden", type=int, default=300)
-    p.add_argument("--ffn-layers", type=int, default=1)
-    p.add_argument("--batch-norm", action="store_true")
-    p.add_argument("--warmup-epochs", type=int, default=2)
-    p.add_argument("--init-lr", type=float, default=1e-4)
-    p.add_argument("--max-lr", type=float, default=1e-3)
-    p.add_argument("--final-lr", type=float, default=1e-4)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -626,24 +507,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--patience", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--aggregation", choices=("norm", "mean", "sum"), default="norm")
     p.add_argument("--max-molecules", type=int, help="seeded subsample (smoke tests only)")
-    _add_common(p)
-    p.set_defaults(func=cmd_pretrain, max_minutes=60.0)
+    p.set_defaults(func=cmd_pretrain)
     f = sub.add_parser("fit", help="single-task and/or fine-tuned fits on one cell")
     f.add_argument("--data", required=True, help="CSV: smiles, value, fold (train|val|test)")
     f.add_argument("--out-dir", required=True, help="<method>.json go here")
     f.add_argument("--methods", default=",".join(METHODS))
     f.add_argument("--pretrained", help="model.pt of `pretrain` (for chemprop_finetuned)")
-    f.add_argument("--batch-size", type=int, default=32)
-    f.add_argument("--st-epochs", type=int, default=60)
-    f.add_argument("--st-patience", type=int, default=10)
-    f.add_argument("--ft-epochs", type=int, default=40)
-    f.add_argument("--ft-patience", type=int, default=8)
-    f.add_argument("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d")
-    f.add_argument("--ensemble", type=int, default=5, help="models per method, averaged")
     f.add_argument("--task-type", choices=("regression", "classification"), default="regression")
-    _add_common(f)
+    add_fit_options(f.add_argument)
     f.set_defaults(func=cmd_fit)
+    for q, minutes in ((p, 60.0), (f, 3.0)):
+        q.add_argument("--accelerator", choices=("cpu", "gpu"), default="cpu")
+        q.add_argument("--threads", type=int, help="torch threads of this process")
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--max-minutes", type=float, default=minutes, help="cap of one training")
     return parser
 
 
