@@ -81,18 +81,15 @@ def hidden_label_instances(
     has fewer) or "all" (every other label). The hidden task is never among the revealed ones.
     """
     out = []
-    for i in range(known.shape[0]):
-        labels = np.flatnonzero(known[i])
+    for i, row in enumerate(known):
+        labels = np.flatnonzero(row)
         for k in labels:
             others = [int(j) for j in labels if j != k]
-            if reveal == "all":
-                chosen = others
-            else:
-                r = int(reveal)
-                if r > len(others):
-                    continue
-                chosen = sorted(rng.choice(others, r, replace=False).tolist()) if r else []
-            out.append((i, int(k), chosen))
+            if reveal in ("0", "all"):
+                out.append((i, int(k), others if reveal == "all" else []))
+            elif int(reveal) <= len(others):
+                chosen = rng.choice(others, int(reveal), replace=False)
+                out.append((i, int(k), sorted(chosen.tolist())))
     return out
 
 
@@ -260,25 +257,17 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
             most = float(np.max(np.abs(err_rel - err_plain))) if len(err_rel) else 0.0
             summary = summarise_errors(err_rel, err_plain, task, tasks)
             runs.append(summary | {"seed": seed, "ci95_change": ci, "max_abs_correction": most})
-        changes = [r["change"] for r in runs]
-        entry = {
-            "runs": runs,
-            "mean_rmse_relational": float(np.mean([r["mean_rmse_relational"] for r in runs])),
-            "mean_rmse_plain": float(np.mean([r["mean_rmse_plain"] for r in runs])),
-            "change": float(np.mean(changes)),
-            "change_spread_over_seeds": float(np.std(changes)),
-        }
-        if reveal == "0":
+        mean = pd.DataFrame(runs)[["mean_rmse_relational", "mean_rmse_plain", "change"]].mean()
+        change, spread = float(mean["change"]), float(np.std([r["change"] for r in runs]))
+        entry = {"runs": runs, **mean.astype(float), "change_spread_over_seeds": spread}
+        if reveal == "0":  # no known label: the correction is 0 by construction
             entry["target"] = f"within {FALLBACK_TOLERANCE:.0%} of plain"
-            entry["reached"] = bool(abs(entry["change"]) <= FALLBACK_TOLERANCE)
+            entry["reached"] = bool(abs(change) <= FALLBACK_TOLERANCE)
         else:
             entry["target"] = f"≥ {GAIN_TARGET:.0%} lower than plain"
-            entry["reached"] = bool(entry["change"] <= -GAIN_TARGET)
+            entry["reached"] = bool(change <= -GAIN_TARGET)
         section["reveals"][reveal] = entry
-        _log(
-            f"reveal {reveal}: relational {entry['mean_rmse_relational']:.4f} vs plain {entry['mean_rmse_plain']:.4f} "
-            f"({entry['change']:+.1%}; target {entry['target']}: {'reached' if entry['reached'] else 'NOT reached'})"
-        )
+        _log(f"reveal {reveal}: {change:+.1%} vs plain (target {entry['target']})")
     # which single revealed label helps which hidden one (reveal 1, first seed, ≥ 20 pairs)
     instances = draws("1")[0][1]
     err_rel, err_plain, task, _mol = scored.errors(head, instances)
@@ -329,14 +318,22 @@ def _key(task_type: str) -> str:
     return "roc_auc" if task_type == "classification" else "rmse"
 
 
-def preview_section(backbone, head, head_meta, args, table_labels) -> list[dict]:
+def preview_section(backbone, meta, head, head_meta, args) -> list[dict]:
     """Preview vs trained task addition, each also with the test molecules' table labels known."""
     from gate_core.data.splits import scaffold_split
+    from gate_core.data.table import MultiTaskTable
     from gate_core.featurizers.molecule import canonical_smiles
     from gate_core.models.gate import TaskInfo
     from gate_core.relational.predict import RelationalPredictor, preview_new_task
+    from gate_core.training.backbone_split import resolve_table_path
     from gate_core.transfer.addition import TaskAdditionConfig, add_task
 
+    table_path = resolve_table_path(meta["pretraining"]["config"]["table"])
+    table = MultiTaskTable.read_long(table_path, backbone.task_names)
+    table_labels = {
+        s: {t: float(v) for t, v in zip(table.tasks, row) if np.isfinite(v)}
+        for s, row in zip(table.smiles, table.Y)
+    }
     rows = []
     for name in _csv(args.preview_targets):
         smiles, y, task_type = load_target(name)
@@ -394,27 +391,22 @@ def time_to_first_preview(backbone, head_path, args) -> dict:
     smiles, y, task_type = load_target(name)
     pick = np.random.default_rng(7).permutation(len(smiles))
     support, query = pick[: args.preview_n], pick[args.preview_n : args.preview_n + 100]
+    support_smiles, query_smiles = ([smiles[i] for i in part] for part in (support, query))
     featurize.clear_caches()
-    elapsed = stopwatch()
-    head, _ = load_relational(head_path)
-    t_load = elapsed()
-    out = preview_new_task(
-        backbone,
-        head,
-        [smiles[i] for i in support],
-        y[support].tolist(),
-        [smiles[i] for i in query],
-        task_type=task_type,
-        name=name,
-    )
-    total = elapsed()
-    _log(f"time to first preview: {total:.2f} s (head load {t_load:.2f} s)")
+    with timed() as load:
+        head, _ = load_relational(head_path)
+    with timed() as preview:
+        out = preview_new_task(
+            backbone, head, support_smiles, y[support].tolist(), query_smiles, task_type, name
+        )
+    total = load.wall + preview.wall
+    _log(f"time to first preview: {total:.2f} s (head load {load.wall:.2f} s)")
     return {
         "target": name,
         "support": int(len(support)),
         "query": int(len(query)),
-        "head_load_seconds": t_load,
-        "preview_seconds": total - t_load,
+        "head_load_seconds": load.wall,
+        "preview_seconds": preview.wall,
         "total_seconds": total,
         "target_seconds": PREVIEW_TARGET_SECONDS,
         "reached": bool(total <= PREVIEW_TARGET_SECONDS),
@@ -426,11 +418,9 @@ def time_to_first_preview(backbone, head_path, args) -> dict:
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
-    from gate_core.data.table import MultiTaskTable
     from gate_core.models.checkpoint import load_checkpoint
     from gate_core.models.fingerprint import backbone_fingerprint
     from gate_core.relational.io import load_relational
-    from gate_core.training.backbone_split import resolve_table_path
 
     limit_threads(args.threads)
     elapsed = stopwatch()
@@ -439,12 +429,6 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     head_path = Path(args.backbone).with_name(Path(args.backbone).name + "_relational")
     backbone_id = backbone_fingerprint(backbone)
     head, head_meta = load_relational(head_path, backbone_id)
-    table_path = resolve_table_path(meta["pretraining"]["config"]["table"])
-    table = MultiTaskTable.read_long(table_path, backbone.task_names)
-    table_labels = {
-        s: {t: float(v) for t, v in zip(table.tasks, row) if np.isfinite(v)}
-        for s, row in zip(table.smiles, table.Y)
-    }
     results = {
         "backbone": str(args.backbone),
         "backbone_id": backbone_id,
@@ -454,7 +438,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "head_correction": head.config.correction,
         "known_labels": known_label_section(backbone, meta, head, args, args.compare),
         "time_to_first_preview": time_to_first_preview(backbone, head_path, args),
-        "preview_vs_trained": preview_section(backbone, head, head_meta, args, table_labels),
+        "preview_vs_trained": preview_section(backbone, meta, head, head_meta, args),
         "wall_seconds": elapsed(),
     }
     return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
@@ -464,12 +448,16 @@ def _pct(x: float | None) -> str:
     return fmt(x, "+.1%", "n/a")
 
 
+def _what_if(w: dict) -> str:
+    same_sign = w["fraction_same_correction_sign_for_plus_and_minus_1_std"]
+    return f"monotone for {w['fraction_monotone']:.0%} of pairs, same sign for −1 and +1 in {same_sign:.0%}"
+
+
 def markdown(results: dict) -> str:
     """The result's one renderer; what each part measures is in bench/README.md (``relational``).
     Markdown blocks separated by blank lines."""
     kl, ht, s = results["known_labels"], results["head_training"], results["settings"]
-    oracle, w = kl["oracle_reveal_1"], kl["what_if_response"]
-    same_sign = "fraction_same_correction_sign_for_plus_and_minus_1_std"
+    oracle, w, t = kl["oracle_reveal_1"], kl["what_if_response"], results["time_to_first_preview"]
     reveals = [
         e
         | {"reveal": r, "pairs": e["runs"][0]["n"], "change_": _pct(e["change"])}
@@ -480,12 +468,21 @@ def markdown(results: dict) -> str:
     one = kl["reveals"]["1"]["runs"][0]["per_task"]
     per_task = [
         {
-            "task": t,
+            "task": k,
             "all": v,
-            "one": one.get(t, {}),
-            "change_one": _pct(one.get(t, {}).get("change")),
+            "one": one.get(k, {}),
+            "change_one": _pct(one.get(k, {}).get("change")),
         }
-        for t, v in kl["reveals"]["all"]["runs"][0]["per_task"].items()
+        for k, v in kl["reveals"]["all"]["runs"][0]["per_task"].items()
+    ]
+    pairs = kl["single_label_pairs"]
+    previews = [
+        r
+        | {"metric": (key := _key(r["task_type"]))}
+        | {v: r[v][key] for v in VARIANTS}
+        | {f"{v}_nrmse": r[v].get("nrmse") for v in ("preview", "trained")}
+        | {"covered": f"{r['test_with_table_labels']:.0%}"}
+        for r in results["preview_vs_trained"]
     ]
     out = [
         "# Relational head: known labels → hidden labels",
@@ -511,38 +508,28 @@ def markdown(results: dict) -> str:
         f"test pairs themselves reaches {oracle['mean_rmse_oracle']:.4g} vs plain "
         f"{oracle['mean_rmse_plain']:.4g} ({_pct(oracle['change'])}).",
         f"What-if (head `{results.get('head_correction')}`; one known label moved −1, −0.5, +0.5, "
-        f"+1 standard units): the hidden label's correction is monotone for "
-        f"{w['fraction_monotone']:.0%} of pairs, same sign for −1 and +1 in {w[same_sign]:.0%}, "
+        f"+1 standard units): the hidden label's correction is {_what_if(w)}, "
         f"mean |correction| at +1 = {w['mean_abs_correction_at_1_std']:.3g}. With every known value "
         f"equal to the plain expectation, the largest correction is "
         f"{kl['max_abs_correction_when_values_equal_plain']:.2g}.",
-    ]
-    out += [
-        f"Compared head `{path}` (correction `{e['correction']}`): change vs plain "
-        + ", ".join(f"{r} known {_pct(v)}" for r, v in e["reveals"].items())
-        + f"; what-if monotone for {e['what_if_response']['fraction_monotone']:.0%} of pairs, "
-        f"same sign for −1 and +1 in {e['what_if_response'][same_sign]:.0%}."
-        for path, e in kl["compared_heads"].items()
-    ]
-    if pairs := kl["single_label_pairs"]:
-        out += [
-            "Single known label → hidden label (≥ 20 pairs), largest gains and losses:",
-            records_table(
-                "known | hidden | pairs | plain | relational | change",
-                "known hidden n rmse_plain rmse_relational change:+.1%",
-                pairs[:8] + [p for p in pairs[-4:] if p not in pairs[:8]],
-            ),
-        ]
-    t = results["time_to_first_preview"]
-    previews = [
-        r
-        | {"metric": (key := _key(r["task_type"]))}
-        | {v: r[v][key] for v in VARIANTS}
-        | {f"{v}_nrmse": r[v].get("nrmse") for v in ("preview", "trained")}
-        | {"covered": f"{r['test_with_table_labels']:.0%}"}
-        for r in results["preview_vs_trained"]
-    ]
-    out += [
+        *(
+            f"Compared head `{path}` (correction `{e['correction']}`): change vs plain "
+            + ", ".join(f"{r} known {_pct(v)}" for r, v in e["reveals"].items())
+            + f"; what-if {_what_if(e['what_if_response'])}."
+            for path, e in kl["compared_heads"].items()
+        ),
+        *(
+            [
+                "Single known label → hidden label (≥ 20 pairs), largest gains and losses:",
+                records_table(
+                    "known | hidden | pairs | plain | relational | change",
+                    "known hidden n rmse_plain rmse_relational change:+.1%",
+                    pairs[:8] + [p for p in pairs[-4:] if p not in pairs[:8]],
+                ),
+            ]
+            if pairs
+            else []
+        ),
         "## Zero-training preview vs trained task addition",
         f"*Preview*: closed form, no training; *trained*: `add_task` (learned λ, K = "
         f"{s['ensemble']}); *+table*: the test molecules' labels in the "
