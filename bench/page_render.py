@@ -19,6 +19,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from bench.common import (
@@ -37,11 +39,13 @@ NAME = "page_render"
 DESCRIPTION = "browser render time of every app page on a warm streamlit server (cold first visits reported apart); target < 3 s warm"
 TARGET_SECONDS = 3.0
 WORK_DIR = REPO_ROOT / "bench" / "work"
+LOG_PATH = WORK_DIR / "page_render_server.log"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [  # also the browser tests' (tests/e2e/conftest.py)
     *("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"),
     *("--disable-background-networking", "--disable-component-update", "--disable-sync"),
 ]
+VIEWPORT = [1280, 900]
 TASK_NAME = "target_tiny"
 
 #: (page, url path, markers): a marker is a CSS selector, and optionally a text one of its matches
@@ -76,34 +80,6 @@ PAGES: list[tuple[str, str, list[dict]]] = [
     ]
 ]
 
-# True when done; {error} when the page shows an exception / error box; false otherwise.
-READY_JS = """
-(markers) => {
-  const visible = (e) => {
-    const r = e.getBoundingClientRect();
-    return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden';
-  };
-  const bad = document.querySelector('[data-testid="stException"], [data-testid="stAlertContentError"]');
-  if (bad) return {error: bad.textContent.slice(0, 500)};
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  for (const m of markers) {
-    const ok = Array.from(document.querySelectorAll(m.sel)).some(
-      (e) => (!m.text || e.textContent.includes(m.text)) && visible(e));
-    if (!ok) return false;
-  }
-  if (window.__gateTimes) window.__gateTimes.ready = performance.now();
-  return true;
-}
-"""
-MISSING_JS = """
-(markers) => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  const missing = markers.filter((m) => !Array.from(document.querySelectorAll(m.sel)).some(
-    (e) => (!m.text || e.textContent.includes(m.text))));
-  return {state: app ? app.getAttribute('data-test-script-state') : null, missing: missing};
-}
-"""
 # Installed before every page load: when the script state first turns 'running', then 'notRunning'
 # (performance.now(), ms from the navigation start), so a visit splits into frontend load, script
 # run (server) and drawing after the run (browser).
@@ -118,12 +94,29 @@ new MutationObserver((records) => {
   }
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
 """
-TIMES_JS = """() => {
+# Polled during a visit. {error} when the page shows an exception or error box; once the script
+# run is over and every marker is visible, the visit's times in seconds from the navigation start
+# (DOMContentLoaded, script run start and end, now); before that false, or with ``report`` the
+# script state and the markers still missing.
+READY_JS = """
+({markers, report}) => {
+  const bad = document.querySelector('[data-testid="stException"], [data-testid="stAlertContentError"]');
+  if (bad) return {error: bad.textContent.slice(0, 500)};
+  const visible = (e) => {
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden';
+  };
+  const missing = markers.filter((m) => !Array.from(document.querySelectorAll(m.sel)).some(
+    (e) => (!m.text || e.textContent.includes(m.text)) && visible(e)));
+  const app = document.querySelector('[data-testid="stApp"]');
+  const state = app ? app.getAttribute('data-test-script-state') : null;
+  if (state !== 'notRunning' || missing.length) return report ? {state, missing} : false;
   const n = performance.getEntriesByType('navigation')[0];
   const t = window.__gateTimes || {};
   const s = (v) => (v == null ? null : v / 1000);
-  return {dcl: n ? s(n.domContentLoadedEventEnd) : null, running: s(t.running), done: s(t.done), ready: s(t.ready)};
-}"""
+  return {dcl: n ? s(n.domContentLoadedEventEnd) : null, running: s(t.running), done: s(t.done), ready: s(performance.now())};
+}
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -166,28 +159,24 @@ def log_tail(path: Path, n: int = 40) -> str:
         return ""
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of one live process (psutil)."""
+def cpu_seconds(server_pid: int) -> tuple[float | None, float | None]:
+    """User + system CPU seconds (psutil) of the live server process, and of every other live
+    descendant of this process (the Playwright driver and Chromium, not the server's subtree).
+    Processes that ended are not counted."""
     import psutil
 
-    try:
-        t = psutil.Process(pid).cpu_times()
-    except psutil.Error:
+    def busy(process: psutil.Process) -> float | None:
+        with suppress(psutil.Error):
+            return sum(process.cpu_times()[:2])
         return None
-    return t.user + t.system
-
-
-def _descendants_cpu_seconds(root: int, exclude: int) -> float | None:
-    """CPU seconds of every live descendant of ``root`` outside ``exclude``'s subtree (here: the
-    Playwright driver and Chromium, not the server). Processes that ended are not counted."""
-    import psutil
 
     try:
-        skip = {exclude, *(p.pid for p in psutil.Process(exclude).children(recursive=True))}
-        pids = [p.pid for p in psutil.Process(root).children(recursive=True) if p.pid not in skip]
+        server = psutil.Process(server_pid)
+        skip = {server_pid, *(p.pid for p in server.children(recursive=True))}
+        others = [p for p in psutil.Process().children(recursive=True) if p.pid not in skip]
     except psutil.Error:
-        return None
-    return sum(filter(None, map(_cpu_seconds, pids)))
+        return None, None
+    return busy(server), sum(filter(None, map(busy, others)))
 
 
 def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dict:
@@ -200,7 +189,6 @@ def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dic
     from gate_core.transfer.ratios import RatioSettings
 
     elapsed = stopwatch()
-    studio = GateStudio(backbone, data_dir)
     frame = pd.read_csv(REPO_ROOT / "tests" / "data" / "target_tiny.csv")
     config = TaskAdditionConfig(
         ratios=RatioSettings(mode="learned"),  # learned λ: Transfer ratios draws its trajectory
@@ -209,6 +197,7 @@ def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dic
         test_fraction=PREVIEW_TEST_FRACTION,  # the Add-a-task preview's held-out scaffolds
         train_baseline=True,
     )
+    studio = GateStudio(backbone, data_dir)
     record, _ = studio.add_task(
         frame, "smiles", "value", TASK_NAME, unit="log units", config=config
     )
@@ -220,91 +209,66 @@ def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dic
     }
 
 
-class Server:
-    """``streamlit run app.py`` in its own process group, logging to ``log_path``."""
-
-    def __init__(self, env: dict, log_path: Path, startup_timeout: float) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port)]
-        cmd += ["--server.address", "127.0.0.1", "--server.headless", "true"]
-        cmd += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        elapsed = stopwatch()
-        with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                cmd,
-                cwd=REPO_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            deadline = time.monotonic() + startup_timeout
-            while not server_healthy(self.url):
-                if self.proc.poll() is not None:
-                    raise RuntimeError(
-                        f"streamlit exited with {self.proc.returncode}:\n{log_tail(log_path)}"
-                    )
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"streamlit not healthy after {startup_timeout:.0f} s:\n{log_tail(log_path)}"
-                    )
-                time.sleep(0.25)
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_seconds = elapsed()
-
-    def cpu_seconds(self) -> float | None:
-        return _cpu_seconds(self.proc.pid)
-
-    def stop(self) -> None:
-        """SIGTERM to the process group this server leads (only ours), SIGKILL after 10 s."""
-        if self.proc.poll() is not None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+@contextmanager
+def streamlit_server(env: dict, timeout: float) -> Iterator[tuple[str, int, float]]:
+    """``streamlit run app.py`` on a free loopback port in its own process group, logging to
+    ``LOG_PATH``; yields its URL, its pid and the seconds it took to be healthy. On exit only
+    that process group is stopped: SIGTERM, SIGKILL after 10 s."""
+    port = free_port()
+    options = f"--server.port {port} --server.address 127.0.0.1 --server.headless true"
+    options += " --server.fileWatcherType none --browser.gatherUsageStats false"
+    LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
+    elapsed = stopwatch()
+    with open(LOG_PATH, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", *options.split()],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while not server_healthy(url):
+            if proc.poll() is not None or elapsed() > timeout:
+                why = f"not healthy after {timeout:.0f} s" if proc.poll() is None else "exited"
+                raise RuntimeError(f"streamlit {why} ({proc.returncode}):\n{log_tail(LOG_PATH)}")
+            time.sleep(0.25)
+        yield url, proc.pid, elapsed()
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
 
 
-def visit(
-    page, server: Server, name: str, path: str, markers: list[dict], timeout_s: float
-) -> dict:
+def visit(page, url: str, server_pid: int, path: str, markers: list[dict], timeout: float) -> dict:
     """One full page load until the markers are visible and the script run is over."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    cpu0, bcpu0 = server.cpu_seconds(), _descendants_cpu_seconds(os.getpid(), server.proc.pid)
+    cpu0 = cpu_seconds(server_pid)
     elapsed = stopwatch()
-    page.goto(server.url + path, wait_until="commit", timeout=timeout_s * 1000)
+    page.goto(url + path, wait_until="commit", timeout=timeout * 1000)
+    wait = max(1.0, timeout - elapsed()) * 1000
     try:
         handle = page.wait_for_function(
-            READY_JS,
-            arg=markers,
-            polling=25,
-            timeout=max(1.0, timeout_s - elapsed()) * 1000,
+            READY_JS, arg={"markers": markers}, polling=25, timeout=wait
         )
     except PlaywrightTimeout:
-        state = page.evaluate(MISSING_JS, markers)
+        state = page.evaluate(READY_JS, {"markers": markers, "report": True})
         raise RuntimeError(
-            f"{name} ({path}) not rendered after {timeout_s:.0f} s: script state {state['state']!r}, "
-            f"missing {state['missing']}; server log {server.log_path}"
+            f"{path} not ready after {timeout:.0f} s: {state}; log {LOG_PATH}"
         ) from None
-    seconds = elapsed()
-    value = handle.json_value()
-    if isinstance(value, dict) and "error" in value:
-        raise RuntimeError(
-            f"{name} ({path}) shows an error: {value['error']}\nserver log tail:\n{log_tail(server.log_path)}"
-        )
-    cpu1, bcpu1 = server.cpu_seconds(), _descendants_cpu_seconds(os.getpid(), server.proc.pid)
-    times = page.evaluate(TIMES_JS)
+    seconds, times = elapsed(), handle.json_value()
+    if "error" in times:
+        raise RuntimeError(f"{path} shows an error: {times['error']}\nlog:\n{log_tail(LOG_PATH)}")
+    server_cpu, browser_cpu = (
+        b - a if None not in (a, b) else None for a, b in zip(cpu0, cpu_seconds(server_pid))
+    )
     return {
         "seconds": seconds,
         # from the browser's navigation start: DOMContentLoaded, script run start and end, markers visible
@@ -312,54 +276,46 @@ def visit(
         "script_start_seconds": times["running"],
         "script_end_seconds": times["done"],
         "ready_seconds": times["ready"],
-        "server_cpu_seconds": (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None,
-        "browser_cpu_seconds": (bcpu1 - bcpu0) if bcpu0 is not None and bcpu1 is not None else None,
+        "server_cpu_seconds": server_cpu,
+        "browser_cpu_seconds": browser_cpu,
     }
 
 
-def measure(server: Server, args: argparse.Namespace) -> dict:
+def measure(url: str, server_pid: int, args: argparse.Namespace) -> dict:
+    """One cold visit per page, then ``--visits`` warm rounds over every page."""
     from playwright.sync_api import sync_playwright
 
     if not os.access(CHROMIUM, os.X_OK):
         raise RuntimeError(
             f"{CHROMIUM} not found; install it with: apt-get install -y chromium fonts-liberation (never `playwright install`)"
         )
-    cold: dict[str, dict] = {}
-    warm: dict[str, list[dict]] = {name: [] for name, _, _ in PAGES}
+
+    def one_round(label: str, timeout: float) -> dict[str, dict]:
+        visits = {}
+        for name, path, markers in PAGES:
+            v = visits[name] = visit(page, url, server_pid, path, markers, timeout)
+            cpu = v["server_cpu_seconds"] or 0
+            _log(f"{label:<5} {name:<16} {v['seconds']:7.2f} s  (server CPU {cpu:.2f} s)")
+            time.sleep(args.pause)
+        return visits
+
     load: dict[str, list[float] | None] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        browser_version = browser.version
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context = browser.new_context(viewport=dict(zip(("width", "height"), VIEWPORT)))
             context.add_init_script(TIMES_INIT_JS)
             page = context.new_page()
             load["before_cold"] = loadavg()
-            for name, path, markers in PAGES:
-                cold[name] = visit(page, server, name, path, markers, args.cold_timeout)
-                _log(
-                    f"cold  {name:<16} {cold[name]['seconds']:7.2f} s  (server CPU {cold[name]['server_cpu_seconds'] or 0:.2f} s)"
-                )
-                time.sleep(args.pause)
+            cold = one_round("cold", args.cold_timeout)
             load["before_warm"] = loadavg()
-            for r in range(args.visits):
-                for name, path, markers in PAGES:
-                    v = visit(page, server, name, path, markers, args.warm_timeout)
-                    warm[name].append(v)
-                    _log(
-                        f"warm{r + 1} {name:<16} {v['seconds']:7.2f} s  (server CPU {v['server_cpu_seconds'] or 0:.2f} s)"
-                    )
-                    time.sleep(args.pause)
+            rounds = [one_round(f"warm{r + 1}", args.warm_timeout) for r in range(args.visits)]
             load["after_warm"] = loadavg()
-            context.close()
+            version = browser.version
         finally:
             browser.close()
-    return {
-        "cold": cold,
-        "warm": warm,
-        "load_average_1_5_15": load,
-        "browser_version": browser_version,
-    }
+    warm = {name: [r[name] for r in rounds] for name, _, _ in PAGES}
+    return {"cold": cold, "warm": warm, "load_average_1_5_15": load, "browser_version": version}
 
 
 def _median(visits: list[dict], key: str, start: str | None = None) -> float | None:
@@ -369,10 +325,22 @@ def _median(visits: list[dict], key: str, start: str | None = None) -> float | N
     return statistics.median(xs) if xs else None
 
 
+#: warm_median_<span>: the median of one key of the warm visits, or of the time between two keys
+SPANS = {
+    "server_cpu_seconds": ("server_cpu_seconds",),
+    "browser_cpu_seconds": ("browser_cpu_seconds",),
+    "dom_content_loaded_seconds": ("dom_content_loaded_seconds",),
+    "script_start_seconds": ("script_start_seconds",),
+    "script_run_seconds": ("script_end_seconds", "script_start_seconds"),
+    "after_script_seconds": ("ready_seconds", "script_end_seconds"),
+}
+
+
 def summarise(cold: dict, warm: dict) -> dict:
+    """Per page: the cold visit, the warm visits (median, max, min) and where their time went."""
     pages = {}
     for name, _, _ in PAGES:
-        visits, secs = warm[name], [v["seconds"] for v in warm[name]]
+        secs = [v["seconds"] for v in warm[name]]
         pages[name] = {
             "cold_seconds": cold[name]["seconds"],
             "cold_server_cpu_seconds": cold[name]["server_cpu_seconds"],
@@ -380,16 +348,7 @@ def summarise(cold: dict, warm: dict) -> dict:
             "warm_max_seconds": max(secs),
             "warm_min_seconds": min(secs),
             "warm_seconds": secs,
-            "warm_median_server_cpu_seconds": _median(visits, "server_cpu_seconds"),
-            "warm_median_browser_cpu_seconds": _median(visits, "browser_cpu_seconds"),
-            "warm_median_dom_content_loaded_seconds": _median(visits, "dom_content_loaded_seconds"),
-            "warm_median_script_start_seconds": _median(visits, "script_start_seconds"),
-            "warm_median_script_run_seconds": _median(
-                visits, "script_end_seconds", "script_start_seconds"
-            ),
-            "warm_median_after_script_seconds": _median(
-                visits, "ready_seconds", "script_end_seconds"
-            ),
+            **{f"warm_median_{k}": _median(warm[name], *keys) for k, keys in SPANS.items()},
             "median_below_target": statistics.median(secs) < TARGET_SECONDS,
             "max_below_target": max(secs) < TARGET_SECONDS,
         }
@@ -404,40 +363,31 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     backbone = str(Path(args.backbone).expanduser().resolve())
     if not (Path(backbone) / "metadata.json").is_file():
         raise FileNotFoundError(f"no backbone at {backbone} (build it with `make backbone`)")
+    server_env = {"OMP_NUM_THREADS": str(args.threads), "GATE_THREADS": str(args.threads)}
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     limit_threads(args.threads)
-    elapsed = stopwatch()
+    elapsed, load_start = stopwatch(), loadavg()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     data_dir = Path(tempfile.mkdtemp(prefix="page_render_data_", dir=WORK_DIR))
-    log_path = WORK_DIR / "page_render_server.log"
-    load_start = loadavg()
     try:
         _log(f"adding task {TASK_NAME} into {data_dir} …")
         task = add_one_task(backbone, data_dir, args)
-        _log(f"task added in {task['seconds']:.1f} s; starting streamlit (log: {log_path})")
+        _log(f"task added in {task['seconds']:.1f} s; starting streamlit (log: {LOG_PATH})")
         env = {
             **os.environ,
             "GATE_BACKBONE": backbone,
             "GATE_DATA_DIR": str(data_dir),
-            "GATE_THREADS": str(args.threads),
-            "OMP_NUM_THREADS": str(args.threads),
+            **server_env,
         }
-        server = Server(env, log_path, args.startup_timeout)
-        try:
-            _log(
-                f"server healthy at {server.url} after {server.startup_seconds:.1f} s (pid {server.proc.pid})"
-            )
-            measured = measure(server, args)
-            server_cpu_total = server.cpu_seconds()
-        finally:
-            server.stop()
+        with streamlit_server(env, args.startup_timeout) as (url, pid, startup_seconds):
+            _log(f"server healthy at {url} after {startup_seconds:.1f} s (pid {pid})")
+            measured = measure(url, pid, args)
+            server_cpu_total = cpu_seconds(pid)[0]
     finally:
         if not args.keep_data:
             shutil.rmtree(data_dir, ignore_errors=True)
-    log_text = log_path.read_text(errors="replace") if log_path.is_file() else ""
     pages = summarise(measured["cold"], measured["warm"])
-    load = {"start": load_start, **measured["load_average_1_5_15"], "end": loadavg()}
-
+    log_text = LOG_PATH.read_text(errors="replace") if LOG_PATH.is_file() else ""
     results = {
         "settings": {
             "backbone": backbone,
@@ -446,24 +396,23 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             "pause_seconds": args.pause,
             "cold_timeout": args.cold_timeout,
             "warm_timeout": args.warm_timeout,
-            "server_env": {"OMP_NUM_THREADS": str(args.threads), "GATE_THREADS": str(args.threads)},
+            "server_env": server_env,
             "chromium": CHROMIUM,
             "chromium_version": measured["browser_version"],
             "chromium_args": CHROMIUM_ARGS,
-            "viewport": [1280, 900],
+            "viewport": VIEWPORT,
             "streamlit": md.version("streamlit"),
             "playwright": md.version("playwright"),
             "data_dir": str(data_dir) + ("" if args.keep_data else " (removed)"),
-            "page_markers": {
-                name: {"url": path, "markers": markers} for name, path, markers in PAGES
-            },
+            "page_markers": {name: {"url": path, "markers": m} for name, path, m in PAGES},
         },
         "task": task,
-        "server_startup_seconds": server.startup_seconds,
+        "server_startup_seconds": startup_seconds,
         "server_cpu_seconds_total": server_cpu_total,
-        "server_log": str(log_path),
+        "server_log": str(LOG_PATH),
         "server_log_tracebacks": log_text.count("Traceback"),
-        "load_average_1_5_15": load,
+        "load_average_1_5_15": {"start": load_start, **measured["load_average_1_5_15"]}
+        | {"end": loadavg()},
         "target_seconds": TARGET_SECONDS,
         "target_met_median": all(p["median_below_target"] for p in pages.values()),
         "target_met_max": all(p["max_below_target"] for p in pages.values()),
@@ -479,15 +428,12 @@ def markdown(r: dict) -> str:
     s, task, load = r["settings"], r["task"], r["load_average_1_5_15"]
     pages = [{"page": name, **p} for name, p in r["pages"].items()]
     for p in pages:
-        ok = p["max_below_target"]
-        p["pass"] = "PASS" if ok else "PASS (median)" if p["median_below_target"] else "FAIL"
-
-    def la(key: str) -> str:
-        return f"{load[key][0]:.2f}" if load.get(key) else "n/a"
-
+        some = "PASS (median)" if p["median_below_target"] else "FAIL"
+        p["pass"] = "PASS" if p["max_below_target"] else some
     verdict = "PASS" if r["target_met_max"] else "FAIL"
     if r["target_met_median"] and not r["target_met_max"]:
         verdict = "PASS on the median, some visit slower"
+    la = {k: f"{v[0]:.2f}" if v else "n/a" for k, v in load.items()}
     return "\n".join(
         [
             "# Page render time (browser, warm server)",
@@ -520,8 +466,8 @@ def markdown(r: dict) -> str:
             ),
             "",
             f"Server start to healthy: {r['server_startup_seconds']:.1f} s. Tracebacks in the server "
-            f"log: {r['server_log_tracebacks']}. 1-minute load average: {la('start')} at start, "
-            f"{la('before_cold')} before the cold visits, {la('before_warm')} before the warm ones, "
-            f"{la('after_warm')} after (2 cores: above 2, other processes competed for the CPU).",
+            f"log: {r['server_log_tracebacks']}. 1-minute load average: {la['start']} at start, "
+            f"{la['before_cold']} before the cold visits, {la['before_warm']} before the warm ones, "
+            f"{la['after_warm']} after (2 cores: above 2, other processes competed for the CPU).",
         ]
     )
