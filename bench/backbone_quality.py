@@ -146,25 +146,26 @@ def _single_task(config, task, reference, args, test_smiles) -> tuple[np.ndarray
     return predict(result.model, test_smiles)[:, 0], info
 
 
-def _rf(task_data: dict[str, dict], args: argparse.Namespace) -> tuple[dict[str, np.ndarray], dict]:
-    """A random forest per task on all RDKit 2D descriptors, trained on the backbone's training fold."""
+def _rf(table, train_idx: np.ndarray, test_smiles: dict[str, list[str]], args) -> tuple[dict, dict]:
+    """A random forest per task on all RDKit 2D descriptors, trained on the backbone's training
+    fold (its molecules labelled for the task) and scored on ``test_smiles[task]``."""
     from rdkit import Chem
     from sklearn.ensemble import RandomForestRegressor
 
     from gate_core.featurizers.descriptors import all_rdkit_descriptors
 
-    needed = sorted(
-        {s for d in task_data.values() for s in (*d["train_smiles"], *d["test_smiles"])}
-    )
+    column = {t: table.tasks.index(t) for t in test_smiles}
+    train = {t: train_idx[np.isfinite(table.Y[train_idx, j])] for t, j in column.items()}
+    needed = {table.smiles[i] for idx in train.values() for i in idx}
+    needed |= {s for smiles in test_smiles.values() for s in smiles}
     with timed() as t:
-        features = {s: all_rdkit_descriptors(Chem.MolFromSmiles(s)) for s in needed}
+        features = {s: all_rdkit_descriptors(Chem.MolFromSmiles(s)) for s in sorted(needed)}
     _log(f"RDKit 2D descriptors for {len(needed)} molecules: {t.wall:.0f} s")
     n_descriptors = len(next(iter(features.values()))) if features else 0
     preds, info = {}, {"descriptor_seconds": t.wall, "n_descriptors": n_descriptors, "tasks": {}}
-    for task, d in task_data.items():
-        X_train, X_test = (
-            np.stack([features[s] for s in d[k]]) for k in ("train_smiles", "test_smiles")
-        )
+    for task, idx in train.items():
+        X_train = np.stack([features[table.smiles[i]] for i in idx])
+        X_test = np.stack([features[s] for s in test_smiles[task]])
         forest = RandomForestRegressor(
             n_estimators=args.rf_trees,
             n_jobs=args.rf_jobs,
@@ -172,7 +173,7 @@ def _rf(task_data: dict[str, dict], args: argparse.Namespace) -> tuple[dict[str,
             random_state=args.seed,
         )
         with timed() as t:
-            preds[task] = forest.fit(X_train, d["train_y"]).predict(X_test)
+            preds[task] = forest.fit(X_train, table.Y[idx, column[task]]).predict(X_test)
         info["tasks"][task] = {"n_train": len(X_train), "fit_seconds": t.wall}
     return preds, info
 
@@ -223,21 +224,13 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             preds["multitask"] = {t: p[known[t], names.index(t)] for t in table.tasks if t in names}
     else:
         details["multitask"] = {"checkpoint": str(noalign), "missing": True}
+    test_of = {t: list(test_smiles[known[t]]) for t in tasks}  # the task's labelled test molecules
     details["single_task"] = {}
     for t in tasks:
         preds["single_task"][t], details["single_task"][t] = _single_task(
-            config, t, reference, args, list(test_smiles[known[t]])
+            config, t, reference, args, test_of[t]
         )
-    task_data = {}
-    for t in tasks:
-        j = table.tasks.index(t)
-        train = train_idx[np.isfinite(table.Y[train_idx, j])]
-        task_data[t] = {
-            "train_smiles": [table.smiles[i] for i in train],
-            "train_y": table.Y[train, j],
-            "test_smiles": list(test_smiles[known[t]]),
-        }
-    preds["rf"], details["rf"] = _rf(task_data, args)
+    preds["rf"], details["rf"] = _rf(table, train_idx, test_of, args)
 
     properties = {}
     for j, t in enumerate(table.tasks):

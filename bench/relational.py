@@ -35,14 +35,7 @@ GAIN_TARGET = 0.15
 FALLBACK_TOLERANCE = 0.02
 PREVIEW_TARGET_SECONDS = 5.0
 #: what the JSON keeps of the head's training metadata
-HEAD_TRAINING = (
-    "best_epoch",
-    "epochs_run",
-    "wall_seconds",
-    "features_seconds",
-    "val",
-    "train_config",
-)
+HEAD_TRAINING = "best_epoch epochs_run wall_seconds features_seconds val train_config"
 #: the preview comparison's four predictions of each held-out target
 VARIANTS = ("preview", "preview_table", "trained", "trained_table")
 
@@ -166,36 +159,34 @@ def _rmse_by_group(err_rel, err_plain, group, n_groups, weight=None, min_count=5
     return pd.DataFrame(frame | {"change": rel / plain - 1.0}, index=keep)
 
 
-def _mean_change(per: pd.DataFrame) -> tuple[float, float, float]:
-    rel, plain = per["rmse_relational"].mean(), per["rmse_plain"].mean()
-    return float(rel), float(plain), float(rel / plain - 1.0) if plain else float("nan")
+def summarise_errors(err_rel, err_plain, task, tasks, mol=None, n_boot=0, seed=0) -> dict:
+    """RMSE per hidden task (≥ 5 pairs) and its mean over tasks, relational vs plain; with
+    ``n_boot``, the 95 % interval of the change by a paired bootstrap resampling molecules."""
 
+    def mean_change(weight: np.ndarray | None = None) -> tuple[pd.DataFrame, float, float, float]:
+        per = _rmse_by_group(err_rel, err_plain, task, len(tasks), weight)
+        rel, plain = float(per["rmse_relational"].mean()), float(per["rmse_plain"].mean())
+        return per, rel, plain, rel / plain - 1.0 if plain else float("nan")
 
-def summarise_errors(err_rel, err_plain, task, tasks: list[str], min_count: int = 5) -> dict:
-    per = _rmse_by_group(err_rel, err_plain, task, len(tasks), min_count=min_count)
-    rel, plain, change = _mean_change(per)
+    per, rel, plain, change = mean_change()
+    changes = []
+    if n_boot > 0 and len(task):
+        rng = np.random.default_rng(seed)
+        molecules, row_molecule = np.unique(mol, return_inverse=True)
+        for _ in range(n_boot):
+            pick = np.searchsorted(molecules, rng.choice(molecules, len(molecules), replace=True))
+            weight = np.bincount(pick, minlength=len(molecules))[row_molecule]
+            changes.append(mean_change(weight.astype(float))[3])
     return {
         "per_task": per.set_axis([tasks[k] for k in per.index]).to_dict("index"),
         "mean_rmse_relational": rel,
         "mean_rmse_plain": plain,
         "change": change,
         "n": int(len(task)),
+        "ci95_change": [
+            float(np.nanpercentile(changes, q)) if changes else None for q in (2.5, 97.5)
+        ],
     }
-
-
-def bootstrap_change(err_rel, err_plain, task, mol, tasks, n_boot: int, seed: int = 0) -> tuple:
-    """95 % interval of the change in mean-over-tasks RMSE, resampling molecules (paired)."""
-    if n_boot <= 0 or len(mol) == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    molecules, row_molecule = np.unique(mol, return_inverse=True)
-    changes = []
-    for _ in range(n_boot):
-        pick = np.searchsorted(molecules, rng.choice(molecules, len(molecules), replace=True))
-        weight = np.bincount(pick, minlength=len(molecules))[row_molecule]
-        per = _rmse_by_group(err_rel, err_plain, task, len(tasks), weight.astype(float))
-        changes.append(_mean_change(per)[2])
-    return float(np.nanpercentile(changes, 2.5)), float(np.nanpercentile(changes, 97.5))
 
 
 def oracle_pairwise_linear(instances, residual: np.ndarray, tasks: list[str]) -> dict:
@@ -253,10 +244,9 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
         runs = []
         for seed, instances in draws(reveal):
             err_rel, err_plain, task, mol = scored.errors(head, instances)
-            ci = bootstrap_change(err_rel, err_plain, task, mol, tasks, args.bootstrap, seed)
             most = float(np.max(np.abs(err_rel - err_plain))) if len(err_rel) else 0.0
-            summary = summarise_errors(err_rel, err_plain, task, tasks)
-            runs.append(summary | {"seed": seed, "ci95_change": ci, "max_abs_correction": most})
+            summary = summarise_errors(err_rel, err_plain, task, tasks, mol, args.bootstrap, seed)
+            runs.append(summary | {"seed": seed, "max_abs_correction": most})
         mean = pd.DataFrame(runs)[["mean_rmse_relational", "mean_rmse_plain", "change"]].mean()
         change, spread = float(mean["change"]), float(np.std([r["change"] for r in runs]))
         entry = {"runs": runs, **mean.astype(float), "change_spread_over_seeds": spread}
@@ -433,7 +423,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "backbone": str(args.backbone),
         "backbone_id": backbone_id,
         "head": str(head_path),
-        "head_training": {k: head_meta.get(k) for k in HEAD_TRAINING},
+        "head_training": {k: head_meta.get(k) for k in HEAD_TRAINING.split()},
         "settings": settings(args),
         "head_correction": head.config.correction,
         "known_labels": known_label_section(backbone, meta, head, args, args.compare),
