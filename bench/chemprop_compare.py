@@ -15,19 +15,20 @@ its predictions with gate_core's metrics. Methods, budgets and commands: bench/R
 from __future__ import annotations
 
 import argparse
-import contextlib
+import functools
 import hashlib
 import json
 import math
 import os
 import subprocess
-import threading
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO_ROOT, logger, md_table, stopwatch, write_results
+from bench.chemprop_runner import FIT_OPTIONS, PRETRAIN_OPTIONS, add_options
+from bench.chemprop_runner import METHODS as CHEMPROP_METHODS
+from bench.common import REPO_ROOT, fmt, logger, md_table, stopwatch, write_results
 from bench.task_addition import (
     DEFAULT_TARGETS,
     TargetSplit,
@@ -47,12 +48,12 @@ from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "chemprop_compare"
 DESCRIPTION = "chemprop v2 single-task and CheMeleon-style baselines on task_addition's scaffold splits, vs GATE, its ablations, RF and LightGBM"
-CHEMPROP_METHODS = ("chemprop_single", "chemprop_finetuned")
 GATE_METHODS = ("uniform", "learned")  # task_addition's names; uniform λ is the app's default
 # rows read from the reference JSONs: GATE, its frozen-probe and fine-tuned ablations, RF, LightGBM
 REFERENCE_METHODS = (*GATE_METHODS, "probe", "finetune", "rf", "lgbm")
 METHOD_ORDER = (*REFERENCE_METHODS, *CHEMPROP_METHODS)
 BASELINES = ("finetune", "rf", "lgbm", *CHEMPROP_METHODS)  # what GATE must beat
+RUN_KEYS = ("accelerator", "jobs", "threads_per_job", "bench_python", "work_dir")  # how it ran
 MAX_N = 300  # task_addition's SUMMARY_MAX_N: the goal is stated for n ≤ 300
 RUNNER = REPO_ROOT / "bench" / "chemprop_runner.py"
 DEFAULT_WORK_DIR = REPO_ROOT / "bench" / "work" / "chemprop"
@@ -72,20 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--methods", default=",".join(CHEMPROP_METHODS), help=", ".join(CHEMPROP_METHODS))
     add("--test-fraction", type=float, default=0.2, help="as task_addition")
     add("--val-fraction", type=float, default=0.2, help="as task_addition")
-    add("--st-epochs", type=int, default=60, help="max epochs of chemprop_single")
-    add("--st-patience", type=int, default=10)
-    add("--ft-epochs", type=int, default=40, help="max epochs of chemprop_finetuned")
-    add("--ft-patience", type=int, default=8)
-    add("--batch-size", type=int, default=32)
-    add("--aggregation", choices=("norm", "mean", "sum"), default="norm")
-    add("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d", help="extra FFN input")
-    add("--ensemble", type=int, default=5, help="models per method and cell (GATE's K)")
-    add("--method-max-minutes", type=float, default=3.0, help="wall-clock cap of one fit")
-    add("--pretrain-epochs", type=int, default=30, help="max epochs of the pre-training")
-    add("--pretrain-patience", type=int, default=5)
-    add("--pretrain-batch-size", type=int, default=64)
-    add("--pretrain-max-minutes", type=float, default=60.0, help="cap of the pre-training")
-    add("--pretrain-max-molecules", type=int, help="subsample of its table (smoke tests only)")
+    add_options(add)  # passed on to the runner's `pretrain` and `fit`
     add("--pretrain-threads", type=int, help="torch threads of the pre-training (default: all)")
     add("--pretrain-only", action="store_true", help="pre-train if not done yet, no fits")
     add("--accelerator", choices=("cpu", "gpu"), default="cpu", help="Lightning accelerator")
@@ -93,11 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--threads-per-job", type=int, default=1, help="torch threads per fit")
     add("--bench-python", default=str(DEFAULT_BENCH_PYTHON), help="a Python with chemprop")
     add("--work-dir", default=str(DEFAULT_WORK_DIR), help="splits, pre-training, runner outputs")
-    add(
-        "--reference",
-        default=DEFAULT_REFERENCE,
-        help="task_addition JSONs with GATE rows, comma-separated",
-    )
+    add("--reference", default=DEFAULT_REFERENCE, help="task_addition JSONs, comma-separated")
     add("--backbone", default=str(DEFAULT_BACKBONE), help="whose table and split pre-train")
     add("--budget-minutes", type=float, default=0.0, help="start no cell after (0: no limit)")
     add("--resume", action="store_true", help="keep the finished cells, run the rest")
@@ -120,7 +104,7 @@ def shard_cells(cells: list, shard: tuple[int, int] | None) -> list:
 # ------------------------------------------------------------------------------ split export
 
 
-def cell_frame(ts: TargetSplit, size: int | str, val_fraction: float):  # noqa: ANN201 - pandas.DataFrame
+def cell_frame(ts: TargetSplit, size: int | str, val_fraction: float):  # -> pandas.DataFrame
     """smiles, value, fold of one cell: the inner-train and val parts of the n (task_addition's
     ``_val_split``, as its single-task and fine-tune methods use) and the scaffold test set."""
     import pandas as pd
@@ -137,76 +121,59 @@ def cell_frame(ts: TargetSplit, size: int | str, val_fraction: float):  # noqa: 
     )
 
 
-def _atomic_csv(frame, path: Path) -> None:
+def _atomic_csv(frame, path: Path) -> None:  # noqa: ANN001 - a pandas.DataFrame
+    """Shards sharing a work dir may write the same file: each writes its own, then renames."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     frame.to_csv(tmp, index=False)  # full float repr: the values round-trip exactly
     os.replace(tmp, path)
 
 
-def cell_path(work_dir: Path, target: str, seed: int, size: int | str) -> Path:
-    return Path(work_dir) / "splits" / target / f"seed{seed}" / f"n{size}.csv"
-
-
 def export_cell(work_dir: Path, ts: TargetSplit, size: int | str, val_fraction: float) -> Path:
-    path = cell_path(work_dir, ts.name, ts.seed, size)
+    """One cell's :func:`cell_frame` as ``<work>/splits/<target>/seed<k>/n<n>.csv``."""
+    path = Path(work_dir) / "splits" / ts.name / f"seed{ts.seed}" / f"n{size}.csv"
     _atomic_csv(cell_frame(ts, size, val_fraction), path)
     return path
 
 
-def pretrain_frame(backbone: str | Path):  # noqa: ANN201 - (DataFrame, info dict)
-    """The backbone's own table and split, as chemprop's pre-training table: smiles, fold
-    (train | val — the backbone's scaffold-test molecules are left out), one column per property."""
+def export_pretrain_table(work_dir: Path, backbone: str | Path) -> tuple[Path, dict]:
+    """The backbone's own table and split as chemprop's pre-training table: smiles, fold
+    (train | val — the backbone's scaffold-test molecules are left out), one column per property;
+    written once per backbone data hash to ``<work>/pretrain/table.csv`` (and ``table.json``)."""
     import pandas as pd
 
     from gate_core.training.backbone_split import rebuild_split
 
-    meta = json.loads((Path(backbone) / "metadata.json").read_text())
-    config, table, (train, val, test) = rebuild_split(meta, None)
-    keep = np.concatenate([train, val])
-    labels = table.Y[keep].astype(np.float64)
-    frame = pd.DataFrame(
-        {
-            "smiles": [table.smiles[i] for i in keep],
-            "fold": ["train"] * len(train) + ["val"] * len(val),
-            **{task: labels[:, j] for j, task in enumerate(table.tasks)},
-        }
+    table_path, info_path = (
+        Path(work_dir) / "pretrain" / "table.csv",
+        Path(work_dir) / "pretrain" / "table.json",
     )
-    info = {
-        "backbone": str(backbone),
-        "data_hash": meta["pretraining"]["data_hash"],
-        "tasks": list(table.tasks),
-        "table": config.table,
-        "split": {
-            "kind": config.split,
-            "seed": config.seed,
-            "fractions": list(config.split_fractions),
-            "train": len(train),
-            "val": len(val),
-            "test_left_out": len(test),
-        },
-        "backbone_epochs_run": meta["pretraining"].get("epochs_run"),
-        "backbone_config_epochs": config.epochs,
-        "backbone_config_patience": config.patience,
-        "backbone_batch_size": config.batch_size,
-    }
-    return frame, info
-
-
-def export_pretrain_table(work_dir: Path, backbone: str | Path) -> tuple[Path, dict]:
-    """Write (once per backbone data hash) ``<work>/pretrain/table.csv`` and ``table.json``."""
-    out = Path(work_dir) / "pretrain"
-    table_path, info_path = out / "table.csv", out / "table.json"
     meta = json.loads((Path(backbone) / "metadata.json").read_text())
     if table_path.is_file() and info_path.is_file():
         info = json.loads(info_path.read_text())
         if info.get("data_hash") == meta["pretraining"]["data_hash"]:
             return table_path, info
-    frame, info = pretrain_frame(backbone)
+    config, table, (train, val, test) = rebuild_split(meta, None)
+    keep = np.concatenate([train, val])
+    frame = pd.DataFrame(table.Y[keep].astype(np.float64), columns=list(table.tasks))
+    frame.insert(0, "smiles", [table.smiles[i] for i in keep])
+    frame.insert(1, "fold", ["train"] * len(train) + ["val"] * len(val))
+    split = {"kind": config.split, "seed": config.seed, "fractions": list(config.split_fractions)}
+    info = {
+        "backbone": str(backbone),
+        "data_hash": meta["pretraining"]["data_hash"],
+        "tasks": list(table.tasks),
+        "table": config.table,
+        "split": {**split, "train": len(train), "val": len(val), "test_left_out": len(test)},
+        "backbone_epochs_run": meta["pretraining"].get("epochs_run"),
+        "backbone_config_epochs": config.epochs,
+        "backbone_config_patience": config.patience,
+        "backbone_batch_size": config.batch_size,
+    }
     _atomic_csv(frame, table_path)
     info_path.write_text(json.dumps(info, indent=1) + "\n")
     _log(
-        f"pre-training table: {info['split']['train']} train + {info['split']['val']} val molecules, {len(info['tasks'])} properties -> {table_path}"
+        f"pre-training table: {len(train)} train + {len(val)} val molecules, {len(table.tasks)} properties -> {table_path}"
     )
     return table_path, info
 
@@ -218,15 +185,8 @@ def _hash(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
 def pretrain_settings(args: argparse.Namespace, table_info: dict) -> dict:
+    """What the pre-trained model depends on; its hash names the model's folder."""
     return {
         "data_hash": table_info["data_hash"],
         "tasks": table_info["tasks"],
@@ -240,102 +200,6 @@ def pretrain_settings(args: argparse.Namespace, table_info: dict) -> dict:
     }
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def _env(threads: int) -> dict:
-    return {
-        **os.environ,
-        "OMP_NUM_THREADS": str(threads),
-        "MKL_NUM_THREADS": str(threads),
-        "OPENBLAS_NUM_THREADS": str(threads),
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path):  # noqa: ANN202 - shards sharing a work dir pre-train once
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: dict) -> dict:
-    """The pre-trained chemprop model for these settings: reuse it, or train it (file-locked)."""
-    settings = pretrain_settings(args, table_info)
-    out = Path(args.work_dir) / "pretrain" / f"model_{_hash(settings)}"
-    with _file_lock(Path(args.work_dir) / "pretrain" / ".lock"):
-        summary_path = out / "pretrain.json"
-        if not (summary_path.is_file() and (out / "model.pt").is_file()):
-            threads = args.pretrain_threads or _cores()
-            cmd = [args.bench_python, str(RUNNER), "pretrain"]
-            cmd += _flags(
-                table=table_path,
-                out=out,
-                epochs=args.pretrain_epochs,
-                patience=args.pretrain_patience,
-                batch_size=args.pretrain_batch_size,
-                max_minutes=args.pretrain_max_minutes,
-                accelerator=args.accelerator,
-                threads=threads,
-                seed=0,
-                aggregation=args.aggregation,
-                max_molecules=args.pretrain_max_molecules or None,
-            )
-            _log(
-                f"pre-training chemprop on {len(table_info['tasks'])} properties ({args.accelerator}, {threads} threads) -> {out}"
-            )
-            out.mkdir(parents=True, exist_ok=True)
-            elapsed = stopwatch()
-            with open(out / "log.txt", "w") as log:
-                done = subprocess.run(
-                    cmd, cwd=REPO_ROOT, env=_env(threads), stdout=log, stderr=subprocess.STDOUT
-                )
-            if done.returncode != 0 or not summary_path.is_file():
-                raise RuntimeError(
-                    f"chemprop pre-training failed (exit {done.returncode}); log: {out / 'log.txt'}\n{_tail(out / 'log.txt')}"
-                )
-            _log(f"pre-training done in {elapsed():.0f} s")
-        summary = json.loads(summary_path.read_text())
-    keep = (
-        "tasks n_train n_val settings featurize_seconds train_seconds wall_seconds epochs "
-        "best_epoch best_val_loss stopped_by_time median_epoch_seconds val_mean_nrmse device host "
-        "accelerator torch_threads versions date_utc"
-    ).split()
-    return {
-        "id": _hash(settings),
-        "model": str(out / "model.pt"),
-        "model_sha256": _file_sha(out / "model.pt"),
-        "table": table_info,
-        **{k: summary.get(k) for k in keep},
-        "epoch_seconds": [round(e["seconds"], 2) for e in summary.get("history") or []],
-        "epoch_val_loss": [
-            round(e["val_loss"], 5) if _finite(e.get("val_loss")) else None
-            for e in summary.get("history") or []
-        ],
-        "val_metrics": {
-            t: {k: m.get(k) for k in ("n", "rmse", "r2", "nrmse")}
-            for t, m in (summary.get("val_metrics") or {}).items()
-        },
-    }
-
-
-def _flags(**options: object) -> list[str]:
-    """``--option value`` for the runner's command line; None leaves an option out."""
-    pairs = [(f"--{k.replace('_', '-')}", str(v)) for k, v in options.items() if v is not None]
-    return [x for pair in pairs for x in pair]
-
-
 def _tail(path: Path, chars: int = 3000) -> str:
     try:
         return path.read_text(errors="replace")[-chars:]
@@ -343,63 +207,75 @@ def _tail(path: Path, chars: int = 3000) -> str:
         return ""
 
 
+def _run_runner(args: argparse.Namespace, command: str, options: dict, timeout=None) -> str | None:
+    """``bench/chemprop_runner.py <command>`` under ``--bench-python`` with ``options`` as its
+    flags (None leaves one out), its output into ``log.txt`` of its out folder; what went wrong,
+    or None."""
+    cmd = [args.bench_python, str(RUNNER), command, "--accelerator", args.accelerator]
+    for key, value in options.items():
+        cmd += [] if value is None else [f"--{key.replace('_', '-')}", str(value)]
+    blas = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    env = {**os.environ, **dict.fromkeys(blas, str(options["threads"])), "PYTHONUNBUFFERED": "1"}
+    with open(Path(options.get("out") or options["out_dir"]) / "log.txt", "w") as log:
+        try:
+            done = subprocess.run(
+                cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            return f"runner killed after {timeout:.0f} s"
+    return f"runner exit {done.returncode}" if done.returncode else None
+
+
+def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: dict) -> dict:
+    """The pre-trained chemprop model for these settings: reuse it, or train it (under a file
+    lock, so shards sharing a work dir pre-train once); its record for the result."""
+    import fcntl
+
+    settings = pretrain_settings(args, table_info)
+    out = Path(args.work_dir) / "pretrain" / f"model_{_hash(settings)}"
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not ((out / "pretrain.json").is_file() and (out / "model.pt").is_file()):
+            threads = args.pretrain_threads or len(os.sched_getaffinity(0))
+            _log(f"pre-training chemprop ({args.accelerator}, {threads} threads) -> {out}")
+            options = {k: getattr(args, k) for k in PRETRAIN_OPTIONS}
+            options |= {"table": table_path, "out": out, "threads": threads, "seed": 0}
+            error = _run_runner(args, "pretrain", options)
+            if error or not (out / "pretrain.json").is_file():
+                log = out / "log.txt"
+                raise RuntimeError(f"chemprop pre-training failed ({error}); {log}:\n{_tail(log)}")
+        with open(out / "model.pt", "rb") as model:
+            sha = hashlib.file_digest(model, "sha256").hexdigest()[:16]
+        record = json.loads((out / "pretrain.json").read_text())
+    model = {"id": _hash(settings), "model": str(out / "model.pt"), "model_sha256": sha}
+    return {**model, "table": table_info, **record}
+
+
 def run_cell_subprocess(
     args: argparse.Namespace,
-    cell: tuple,
+    seed: int,
     methods: list[str],
     data_path: Path,
     run_dir: Path,
     pretrained: str | None,
-    threads: int,
-    task_type: str = "regression",
+    task_type: str,
 ) -> dict:
     """One runner process for every chemprop method of one cell; returns {method: runner JSON}."""
-    target, seed, size = cell
     run_dir.mkdir(parents=True, exist_ok=True)
     for m in methods:
         (run_dir / f"{m}.json").unlink(missing_ok=True)
-    same = "batch_size st_epochs st_patience ft_epochs ft_patience aggregation descriptors ensemble"
-    cmd = [args.bench_python, str(RUNNER), "fit"]
-    cmd += _flags(
-        data=data_path,
-        out_dir=run_dir,
-        methods=",".join(methods),
-        seed=seed,
-        accelerator=args.accelerator,
-        threads=threads,
-        max_minutes=args.method_max_minutes,
-        task_type=task_type,
-        pretrained=pretrained,
-        **{k: getattr(args, k) for k in same.split()},
-    )
+    options = {k: getattr(args, k) for k in FIT_OPTIONS}
+    options |= {"data": data_path, "out_dir": run_dir, "methods": ",".join(methods), "seed": seed}
+    options |= {"threads": args.threads_per_job, "task_type": task_type, "pretrained": pretrained}
     timeout = 60 * (2 * args.method_max_minutes * len(methods) * args.ensemble + 5)
     elapsed = stopwatch()
-    error = None
-    with open(run_dir / "log.txt", "w") as log:
-        try:
-            done = subprocess.run(
-                cmd,
-                cwd=REPO_ROOT,
-                env=_env(threads),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-            )
-            if done.returncode != 0:
-                error = f"runner exit {done.returncode}"
-        except subprocess.TimeoutExpired:
-            error = f"runner killed after {timeout:.0f} s"
-    process_seconds = elapsed()
-    out = {}
+    error = _run_runner(args, "fit", options, timeout)
+    process_seconds, out = elapsed(), {}
     for m in methods:
         path = run_dir / f"{m}.json"
-        if path.is_file():
-            out[m] = json.loads(path.read_text())
-        else:
-            out[m] = {
-                "method": m,
-                "error": f"{error or 'no result file'}; log tail: {_tail(run_dir / 'log.txt', 600)}",
-            }
+        failed = f"{error or 'no result file'}; log tail: {_tail(run_dir / 'log.txt', 600)}"
+        out[m] = json.loads(path.read_text()) if path.is_file() else {"method": m, "error": failed}
         out[m]["process_seconds"] = process_seconds
     return out
 
@@ -408,95 +284,82 @@ def make_row(cell: tuple, method: str, result: dict, ts: TargetSplit, n_train: i
     """One result row, scored here with gate_core's metrics on the runner's test predictions,
     on the whole test set and on its seen / unseen parts (as task_addition scores its rows)."""
     target, seed, size = cell
-    y_test, test_std = ts.y_test, ts.test_std
     row = {
         "target": target,
         "seed": seed,
         "size": size,
         "n_train": n_train,
-        "n_test": len(y_test),
-        "test_std": test_std,
+        "n_test": len(ts.y_test),
+        "test_std": ts.test_std,
         "task_type": ts.task_type,
         "method": method,
         "device": result.get("device"),
         "host": result.get("host"),
     }
-    if "error" in result:
-        row["error"] = result["error"]
-        return row
-    pred = np.asarray(result["predictions"], dtype=np.float64)
-    if pred.shape != y_test.shape:
-        row["error"] = f"{len(pred)} predictions for {len(y_test)} test molecules"
-        return row
+    pred = np.asarray(result.get("predictions", []), dtype=np.float64)
+    if "error" in result or pred.shape != ts.y_test.shape:
+        return {
+            **row,
+            "error": result.get("error")
+            or f"{len(pred)} predictions for {len(ts.y_test)} test molecules",
+        }
     row.update(
-        _metrics(ts.task_type, y_test, pred, test_std),
+        _metrics(ts.task_type, ts.y_test, pred, ts.test_std),
         n_test_seen=int(ts.seen.sum()),
-        parts=part_metrics(ts.task_type, y_test, pred, ts.seen),
+        parts=part_metrics(ts.task_type, ts.y_test, pred, ts.seen),
     )
     row.pop("n", None)
-    row["wall_seconds"] = result["wall_seconds"]
-    row["featurize_seconds"] = result.get("featurize_seconds")
-    row["process_seconds"] = result.get("process_seconds")
-    row["info"] = {
-        k: result.get(k)
-        for k in (
-            "epochs_run best_epoch best_val_loss stopped_by_time max_epochs patience n_inner_train "
-            "n_val torch_threads accelerator versions"
-        ).split()
+    info = (
+        "epochs_run best_epoch best_val_loss stopped_by_time max_epochs patience n_inner_train "
+        "n_val torch_threads accelerator versions"
+    )
+    return {
+        **row,
+        **{k: result.get(k) for k in ("wall_seconds", "featurize_seconds", "process_seconds")},
+        "info": {k: result.get(k) for k in info.split()},
     }
-    return row
 
 
 # ---------------------------------------------------------------------------------- compare
 
 
 def reference_rows(paths: str | Path, test_fraction: float) -> tuple[list[dict], dict]:
-    """The :data:`REFERENCE_METHODS` rows of the comma-separated task_addition JSONs (one per
-    target group, say), which must share one backbone; ``info["files"]`` describes each."""
-    rows, files = [], []
-    for path in _csv_list(str(paths)):
-        file_rows, info = _reference_file(Path(path), test_fraction)
-        rows += file_rows
-        files.append(info)
-    backbones = {f.get("backbone_id") for f in files if f["available"]}
-    if len(backbones) > 1:
-        raise ValueError(f"--reference files come from different backbones: {sorted(backbones)}")
-    return rows, {"files": files, "backbone_id": backbones.pop() if backbones else None}
-
-
-def _reference_file(path: Path, test_fraction: float) -> tuple[list[dict], dict]:
-    """One reference's rows (GATE, probe, fine-tuned, RF, LightGBM) with their seen / unseen
-    parts; ``info`` keeps the file's ``seen`` block."""
-    info = {"path": str(path), "available": False}
-    if not path.is_file():
-        info["note"] = "missing: no GATE/RF numbers to compare with"
-        return [], info
-    data = json.loads(path.read_text())
-    settings = data.get("settings", {})
-    info.update(
-        available=True,
-        backbone_id=data.get("backbone_id"),
-        status=data.get("status"),
-        settings=settings,
-        date_utc=(data.get("machine") or {}).get("date_utc"),
-        seen=data.get("seen"),
-    )
-    if abs(float(settings.get("test_fraction", test_fraction)) - test_fraction) > 1e-12:
-        info.update(
-            available=False,
-            note=f"its test_fraction {settings.get('test_fraction')} ≠ {test_fraction}: other test sets, not used",
-        )
-        return [], info
+    """The :data:`REFERENCE_METHODS` rows (with their seen / unseen parts) of the comma-separated
+    task_addition JSONs (one per target group, say), which must share one backbone;
+    ``info["files"]`` describes each, with its ``seen`` block."""
     keys = (
         "target seed size n_train n_test test_std rmse mae r2 nrmse roc_auc pr_auc wall_seconds "
         "device task_type n_test_seen parts method"
     ).split()
-    rows = [
-        {k: r.get(k) for k in keys}
-        for r in data.get("rows", [])
-        if r.get("method") in REFERENCE_METHODS and "error" not in r
-    ]
-    return rows, info
+    rows, files = [], []
+    for path in map(Path, _csv_list(str(paths))):
+        info: dict = {"path": str(path), "available": path.is_file()}
+        files.append(info)
+        if not path.is_file():
+            info["note"] = "missing: no GATE/RF numbers to compare with"
+            continue
+        data = json.loads(path.read_text())
+        settings = data.get("settings", {})
+        info.update(
+            backbone_id=data.get("backbone_id"),
+            status=data.get("status"),
+            settings=settings,
+            date_utc=(data.get("machine") or {}).get("date_utc"),
+            seen=data.get("seen"),
+        )
+        if abs(float(settings.get("test_fraction", test_fraction)) - test_fraction) > 1e-12:
+            note = f"its test_fraction {settings.get('test_fraction')} ≠ {test_fraction}: other test sets, not used"
+            info.update(available=False, note=note)
+            continue
+        rows += [
+            {k: r.get(k) for k in keys}
+            for r in data.get("rows", [])
+            if r.get("method") in REFERENCE_METHODS and "error" not in r
+        ]
+    backbones = {f.get("backbone_id") for f in files if f["available"]}
+    if len(backbones) > 1:
+        raise ValueError(f"--reference files come from different backbones: {sorted(backbones)}")
+    return rows, {"files": files, "backbone_id": backbones.pop() if backbones else None}
 
 
 def reference_seen_keys(paths: str | Path, backbone: str | Path) -> frozenset[str] | None:
@@ -512,19 +375,16 @@ def reference_seen_keys(paths: str | Path, backbone: str | Path) -> frozenset[st
     if not blocks:
         return None
     if len(blocks) > 1:
-        raise ValueError(
-            "--reference files marked seen molecules differently: "
-            + ", ".join(str(p) for p, _ in blocks.values())
-        )
+        names = ", ".join(str(p) for p, _ in blocks.values())
+        raise ValueError(f"--reference files marked seen molecules differently: {names}")
     path, seen = blocks.popitem()[1]
     table = Path(seen["pretraining_table"])
     if not table.is_file():  # recorded from another checkout: the same file in this one
         table = REPO_ROOT / "assets" / "data" / table.name
     meta = json.loads((Path(backbone) / "metadata.json").read_text())
     tasks = [t["name"] for t in meta["config"]["tasks"]]
-    keys = seen_molecule_keys(
-        argparse.Namespace(corpus=",".join(seen["corpus"]), pretraining_table=str(table)), tasks
-    )
+    corpus = argparse.Namespace(corpus=",".join(seen["corpus"]), pretraining_table=str(table))
+    keys = seen_molecule_keys(corpus, tasks)
     if len(keys) != seen["molecules"]:
         raise ValueError(
             f"{len(keys)} pre-training molecules here, {seen['molecules']} in {path}: "
@@ -542,11 +402,10 @@ def check_splits(chem_rows: list[dict], ref_rows: list[dict]) -> dict:
     }
     mismatched = set()
     for r in ref_rows:
-        key = (r["target"], r["seed"])
-        if key in ours and _finite(r.get("test_std")):
-            n, std = ours[key]
+        n, std = ours.get((r["target"], r["seed"]), (None, None))
+        if std is not None and _finite(r.get("test_std")):
             if n != r.get("n_test") or abs(std - r["test_std"]) > 1e-9 * max(1.0, abs(std)):
-                mismatched.add(key)
+                mismatched.add((r["target"], r["seed"]))
     return {
         "checked": len({(r["target"], r["seed"]) for r in ref_rows} & set(ours)),
         "mismatched": sorted(map(list, mismatched)),
@@ -587,17 +446,14 @@ def _settings(args: argparse.Namespace, pretrain_id: str | None) -> dict:
 
 
 def _load_previous(path: Path, settings: dict) -> list[dict]:
-    if not path.is_file():
-        return []
+    """``--resume``: the finished rows of the earlier result, if it has these settings."""
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        _log(f"--resume: {path} is not readable JSON; starting afresh")
+    except (OSError, ValueError):
+        _log(f"--resume: no readable {path}; starting afresh")
         return []
     if data.get("settings") != settings:
-        _log(
-            f"--resume: {path} was made with other settings (or another pre-trained model); starting afresh"
-        )
+        _log(f"--resume: {path} has other settings (or pre-trained model); starting afresh")
         return []
     return [r for r in data.get("rows", []) if "error" not in r]
 
@@ -607,20 +463,20 @@ def _row_key(r: dict) -> tuple:
 
 
 def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
+    """Score against the reference rows (on the planned cells, mismatched test sets dropped) and
+    write the JSON, Markdown and CSV."""
     ref_rows, ref_info = reference_rows(state["reference_path"], state["settings"]["test_fraction"])
-    check = check_splits(state["rows"], ref_rows)
+    ref_info["split_check"] = check = check_splits(state["rows"], ref_rows)
     bad = {tuple(k) for k in check["mismatched"]}
-    ref_rows = [r for r in ref_rows if (r["target"], r["seed"]) not in bad]
-    grid_cells = {(c[0], c[1], c[2]) for c in state["grid"]["planned"]}
-    ref_rows = (
-        [r for r in ref_rows if (r["target"], r["seed"], r["size"]) in grid_cells]
-        if grid_cells
-        else ref_rows
-    )
-    ref_info["split_check"] = check
+    planned = {tuple(c) for c in state["grid"]["planned"]}
     state["reference"] = ref_info
-    state["reference_rows"] = ref_rows
-    state["comparison"] = comparison([*state["rows"], *ref_rows])
+    state["reference_rows"] = [
+        r
+        for r in ref_rows
+        if (r["target"], r["seed"]) not in bad
+        and (not planned or (r["target"], r["seed"], r["size"]) in planned)
+    ]
+    state["comparison"] = comparison([*state["rows"], *state["reference_rows"]])
     if state.get("started") is not None:
         state["wall_seconds"] = state["started"]()
     payload = {k: v for k, v in state.items() if k not in ("started", "reference_path")}
@@ -628,181 +484,120 @@ def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
         "target seed size n_train n_test method rmse mae r2 nrmse roc_auc pr_auc test_std "
         "wall_seconds featurize_seconds process_seconds device host error"
     ).split()
-    rows = [{c: r.get(c) for c in columns} for r in [*state["rows"], *ref_rows]]
-    name = state.get("results_name", NAME)
-    return write_results(name, payload, markdown, results_dir, rows=rows)
+    rows = [{c: r.get(c) for c in columns} for r in [*state["rows"], *state["reference_rows"]]]
+    return write_results(state["results_name"], payload, markdown, results_dir, rows=rows)
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    """Pre-train once if needed, export every cell's split, run the runner on the cells with work
+    left (``--jobs`` at a time; the result is rewritten after each), score and compare."""
     if args.merge:
         return merge(args)
     started = stopwatch()  # in the state; the saved JSON gets its reading as wall_seconds
-    targets, sizes, seeds, methods = (
-        _csv_list(args.targets),
-        parse_sizes(args.sizes),
-        [int(s) for s in _csv_list(args.seeds)],
-        _csv_list(args.methods),
-    )
-    unknown = [m for m in methods if m not in CHEMPROP_METHODS]
-    if unknown:
-        raise ValueError(f"unknown methods {unknown}; choose from {', '.join(CHEMPROP_METHODS)}")
-    shard = parse_shard(args.shard)
+    methods, seeds = _csv_list(args.methods), [int(s) for s in _csv_list(args.seeds)]
+    if set(methods) - set(CHEMPROP_METHODS):
+        raise ValueError(f"--methods {args.methods}: choose from {', '.join(CHEMPROP_METHODS)}")
     if not (Path(args.bench_python).is_file() or "/" not in args.bench_python):
-        raise FileNotFoundError(
-            f"--bench-python {args.bench_python} not found: `make bench-venv` creates .venv-bench"
-        )
+        raise FileNotFoundError(f"--bench-python {args.bench_python} not found: `make bench-venv`")
     work_dir, results_dir = Path(args.work_dir), Path(args.results_dir)
-    jobs = max(1, args.jobs)
-    threads = max(1, args.threads_per_job)
-
     pretrain = None
     if "chemprop_finetuned" in methods or args.pretrain_only:
-        table_path, table_info = export_pretrain_table(work_dir, args.backbone)
-        pretrain = ensure_pretrained(args, table_path, table_info)
+        pretrain = ensure_pretrained(args, *export_pretrain_table(work_dir, args.backbone))
     settings = _settings(args, pretrain["id"] if pretrain else None)
-
     rows = (
         _load_previous(results_dir / f"{args.results_name}.json", settings) if args.resume else []
     )
     seen_keys = reference_seen_keys(args.reference, args.backbone)
     done = {_row_key(r) for r in rows}
-    all_cells = [(t, seed, size) for seed in seeds for size in sizes for t in targets]
+    grid = {
+        "targets": _csv_list(args.targets),
+        "sizes": parse_sizes(args.sizes),
+        "seeds": seeds,
+        "methods": methods,
+        "order": "seed, then size, then target",
+        "shard": args.shard,
+        **{k: [] for k in ("planned", "ran", "resumed", "skipped", "not_started")},
+    }
+    cells = [(t, seed, n) for seed in seeds for n in grid["sizes"] for t in grid["targets"]]
     state = {
         "results_name": args.results_name,
         "status": "running",
         "settings": settings,
         "started": started,
         "reference_path": args.reference,
-        "grid": {
-            "targets": targets,
-            "sizes": sizes,
-            "seeds": seeds,
-            "methods": methods,
-            "order": "seed, then size, then target",
-            "shard": args.shard,
-            "planned": [list(c) for c in all_cells],
-            "ran": [],
-            "resumed": [],
-            "skipped": [],
-            "not_started": [],
-        },
+        "grid": grid,
         "rows": rows,
         "pretrain": pretrain,
-        "accelerator": args.accelerator,
-        "jobs": jobs,
-        "threads_per_job": threads,
-        "bench_python": args.bench_python,
-        "work_dir": str(work_dir),
+        **{k: getattr(args, k) for k in RUN_KEYS},
     }
     if args.pretrain_only:
         state["status"] = "pre-training only"
-        state["grid"]["planned"] = []
         return _save(state, results_dir)
-
-    todo_cells = [c for c in all_cells if any((*c, m) not in done for m in methods)]
-    state["grid"]["resumed"] = [list(c) for c in all_cells if c not in todo_cells]
-    todo_cells = shard_cells(todo_cells, shard)
-    if shard is not None:
-        state["grid"]["planned"] = [list(c) for c in todo_cells]
+    todo = [c for c in cells if any((*c, m) not in done for m in methods)]
+    grid["resumed"] = [list(c) for c in cells if c not in todo]
+    shard = parse_shard(args.shard)
+    todo = shard_cells(todo, shard)
+    grid["planned"] = [list(c) for c in (cells if shard is None else todo)]
 
     # exact splits → files (main venv: gate_core's scaffold split)
-    splits: dict[tuple[str, int], TargetSplit] = {}
-    jobs_list = []
-    for cell in todo_cells:
-        t, seed, size = cell
-        if (t, seed) not in splits:
-            splits[(t, seed)] = TargetSplit(t, seed, args.test_fraction, seen_keys)
-        ts = splits[(t, seed)]
+    split = functools.cache(lambda t, seed: TargetSplit(t, seed, args.test_fraction, seen_keys))
+    queue = []
+    for t, seed, size in todo:
+        ts = split(t, seed)
         if size != "all" and size > ts.pool_size:
-            state["grid"]["skipped"].append(
-                {"cell": list(cell), "reason": f"training pool has only {ts.pool_size} molecules"}
+            reason = f"training pool has only {ts.pool_size} molecules"
+            grid["skipped"].append({"cell": [t, seed, size], "reason": reason})
+        else:
+            left = [m for m in methods if (t, seed, size, m) not in done]
+            queue.append(
+                ((t, seed, size), left, export_cell(work_dir, ts, size, args.val_fraction), ts)
             )
-            continue
-        path = export_cell(work_dir, ts, size, args.val_fraction)
-        jobs_list.append((cell, [m for m in methods if (*cell, m) not in done], path, ts))
-    _log(
-        f"{len(jobs_list)} cells to run ({len(state['grid']['resumed'])} resumed, {len(state['grid']['skipped'])} skipped), "
-        f"{jobs} at a time, {threads} threads each, accelerator {args.accelerator}"
-    )
+    _log(f"{len(queue)} cells to run, {args.jobs} at a time, {args.threads_per_job} threads each")
     run_root = work_dir / "runs" / _hash(settings)
-    lock = threading.Lock()
-    paths = _save(state, results_dir)
+    _save(state, results_dir)
 
-    def one(job: tuple) -> tuple:
-        cell, todo, path, ts = job
-        t, seed, size = cell
-        result = run_cell_subprocess(
-            args,
-            cell,
-            todo,
-            path,
-            run_root / t / f"seed{seed}" / f"n{size}",
-            pretrain["model"] if pretrain and "chemprop_finetuned" in todo else None,
-            threads,
-            ts.task_type,
-        )
-        return job, result
+    def one(job: tuple) -> dict | None:
+        """The runner on one cell; None (not started) once the budget is spent."""
+        (t, seed, size), left, path, ts = job
+        if args.budget_minutes and started() / 60 > args.budget_minutes:
+            return None
+        pretrained = pretrain["model"] if pretrain and "chemprop_finetuned" in left else None
+        run_dir = run_root / t / f"seed{seed}" / f"n{size}"
+        return run_cell_subprocess(args, seed, left, path, run_dir, pretrained, ts.task_type)
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        pending: set[Future] = set()
-        queue = list(jobs_list)
-        while queue or pending:
-            while queue and len(pending) < jobs:
-                if args.budget_minutes and started() / 60 > args.budget_minutes:
-                    state["grid"]["not_started"] = [list(j[0]) for j in queue]
-                    state["status"] = (
-                        f"stopped by the {args.budget_minutes:g}-minute budget: {len(queue)} cells not started"
-                    )
-                    _log(state["status"])
-                    queue = []
-                    break
-                pending.add(pool.submit(one, queue.pop(0)))
-            if not pending:
-                break
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                (cell, todo, path, ts), result = fut.result()
-                idx = ts.train_index(cell[2])
-                new = [make_row(cell, m, result[m], ts, len(idx)) for m in todo]
-                with lock:
-                    state["rows"] = [
-                        r for r in state["rows"] if _row_key(r) not in {_row_key(n) for n in new}
-                    ] + new
-                    state["grid"]["ran"].append(list(cell))
-                    paths = _save(state, results_dir)
-                for r in new:
-                    score = (
-                        f"RMSE {r['rmse']:.4g} (nRMSE {r['nrmse']:.3f}, R² {r['r2']:.2f}), {r['wall_seconds']:.1f} s"
-                        if "rmse" in r
-                        else f"ROC-AUC {r['roc_auc']:.3f}, {r['wall_seconds']:.1f} s"
-                        if "roc_auc" in r
-                        else r.get("error", "")[:300]
-                    )
-                    _log(f"{cell[0]} seed {cell[1]} n={cell[2]}: {r['method']:<18} {score}")
-    if state["status"] == "running":
-        state["status"] = "complete"
-    paths = _save(state, results_dir)
-    for task_type in ("regression", "classification"):
-        for key, entry in (state["comparison"].get(task_type) or {}).items():
-            gate, v = _versus(entry)
-            if v.get("n_targets"):
-                lo, hi = v["ratio_ci95"]
-                _log(
-                    f"{task_type} {key}: GATE {gate} / best baseline ({v['best_baseline']}) = "
-                    f"{v['ratio_to_best']:.3f} [{lo:.3f}, {hi:.3f}] over {v['n_targets']} targets"
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(one, job): job for job in queue}
+        for future in as_completed(futures):
+            cell, left, _, ts = futures[future]
+            if (result := future.result()) is None:
+                grid["not_started"].append(list(cell))
+                continue
+            new = [make_row(cell, m, result[m], ts, len(ts.train_index(cell[2]))) for m in left]
+            state["rows"] = [r for r in state["rows"] if _row_key(r) not in map(_row_key, new)]
+            state["rows"] += new
+            grid["ran"].append(list(cell))
+            _save(state, results_dir)
+            for r in new:
+                score = ", ".join(
+                    f"{k} {r[k]:.3f}" for k in ("nrmse", "roc_auc") if _finite(r.get(k))
                 )
-    return paths
+                _log(f"{cell}: {r['method']}: {r.get('error', score)[:300]}")
+    state["status"] = "complete"
+    if grid["not_started"]:
+        n = len(grid["not_started"])
+        state["status"] = (
+            f"stopped by the {args.budget_minutes:g}-minute budget: {n} cells not started"
+        )
+    _log(state["status"])
+    return _save(state, results_dir)
 
 
 def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     """Combine shard results (same settings, same pre-trained model) into ``<results-dir>``; no training."""
     results_dir = Path(args.results_dir)
-    dirs = [
-        results_dir,
-        *[Path(d) for d in _csv_list(args.merge) if Path(d).resolve() != results_dir.resolve()],
-    ]
+    others = [Path(d) for d in _csv_list(args.merge) if Path(d).resolve() != results_dir.resolve()]
     loaded = []
-    for d in dirs:
+    for d in [results_dir, *others]:
         path = d / f"{args.results_name}.json"
         if path.is_file():
             loaded.append((path, json.loads(path.read_text())))
@@ -810,65 +605,43 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
             raise FileNotFoundError(f"--merge: {path} does not exist")
     if not loaded:
         raise FileNotFoundError("--merge: no chemprop_compare.json found")
-    settings = loaded[0][1]["settings"]
+    (first_path, first), results = loaded[0], [data for _, data in loaded]
     for path, data in loaded[1:]:
-        if data["settings"] != settings:
+        if data["settings"] != first["settings"]:
             raise ValueError(
-                f"--merge: {path} has other settings than {loaded[0][0]}: {data['settings']} vs {settings}"
+                f"--merge: {path} has other settings than {first_path}: {data['settings']} vs {first['settings']}"
             )
-    shas = {data["pretrain"]["model_sha256"] for _, data in loaded if data.get("pretrain")}
+    pretrains = [data["pretrain"] for data in results if data.get("pretrain")]
+    shas = sorted({p["model_sha256"] for p in pretrains})
     if len(shas) > 1:
         raise ValueError(
-            f"--merge: the shards fine-tuned from different pre-trained models ({', '.join(sorted(shas))})"
+            f"--merge: the shards fine-tuned from different pre-trained models ({', '.join(shas)})"
         )
-    rows, grid = merged_rows_and_grid([data for _, data in loaded])
-    grid = {**grid, "shard": None, "merged_from": [str(p) for p, _ in loaded]}
-    first = loaded[0][1]
-    statuses = {data.get("status") for _, data in loaded}
+    rows, grid = merged_rows_and_grid(results)
+    statuses = {data.get("status") for data in results}
+    complete = statuses <= {"complete", "pre-training only", "merged"} and not grid["not_started"]
     state = {
         "results_name": args.results_name,
-        "status": "complete"
-        if statuses <= {"complete", "pre-training only", "merged"} and not grid["not_started"]
-        else "merged: " + "; ".join(sorted(map(str, statuses))),
-        "settings": settings,
-        "started": None,
-        "reference_path": getattr(args, "reference", None) or str(DEFAULT_REFERENCE),
-        "grid": grid,
+        "status": "complete" if complete else "merged: " + "; ".join(sorted(map(str, statuses))),
+        "settings": first["settings"],
+        "reference_path": getattr(args, "reference", None) or DEFAULT_REFERENCE,
+        "grid": {**grid, "shard": None, "merged_from": [str(p) for p, _ in loaded]},
         "rows": rows,
-        "pretrain": next((d["pretrain"] for _, d in loaded if d.get("pretrain")), None),
-        "accelerator": first.get("accelerator"),
-        "jobs": first.get("jobs"),
-        "threads_per_job": first.get("threads_per_job"),
-        "bench_python": first.get("bench_python"),
-        "work_dir": first.get("work_dir"),
-        "wall_seconds_per_shard": [data.get("wall_seconds") for _, data in loaded],
+        "pretrain": pretrains[0] if pretrains else None,
+        **{k: first.get(k) for k in RUN_KEYS},
+        "wall_seconds_per_shard": [data.get("wall_seconds") for data in results],
     }
-    _log(f"merged {len(loaded)} result files: {len(state['rows'])} rows")
+    _log(f"merged {len(loaded)} result files: {len(rows)} rows")
     return _save(state, results_dir)
 
 
 # ---------------------------------------------------------------------------------- markdown
 
 
-def _fmt(x: object, spec: str = "{:.3f}") -> str:
-    return spec.format(x) if _finite(x) else "—"
-
-
-def _bold_best(values: dict, methods: list[str], higher_is_better: bool) -> list[str]:
-    finite = {m: values[m] for m in methods if _finite(values.get(m))}
-    best = (max if higher_is_better else min)(finite, key=finite.get) if finite else None
-    return [f"**{_fmt(values.get(m))}**" if m == best else _fmt(values.get(m)) for m in methods]
-
-
-def _counted(size: int | str, max_n: int) -> bool:
-    """Whether cells of ``size`` count in the headline (n ≤ its ``max_n``; not "all")."""
-    return isinstance(size, int) and size <= max_n
-
-
 def _goal(v: dict, goal_ratio: float) -> str:
     """The issue's goal in its own words: ratio ≤ ``goal_ratio`` with the interval's upper end
     below 1.0."""
-    lo, hi = v["ratio_ci95"]
+    hi = v["ratio_ci95"][1]
     met = v["ratio_to_best"] <= goal_ratio and hi < 1.0
     return f"{'met' if met else 'not met'} ({v['ratio_to_best']:.3f}; upper end {hi:.3f})"
 
@@ -882,10 +655,35 @@ def _said_by_a_group(key: str, entry: dict, block: dict) -> bool:
     )
 
 
+def _with_ci(entry: dict, methods: list[str]) -> list[str]:
+    """Each method's mean over targets, with the 95 % interval where a comparison stores one."""
+    ci = {}
+    for gate in ("learned", _versus(entry)[0]):  # the verdict's intervals win
+        ci.update((entry.get(f"{gate}_vs_best_baseline") or {}).get("ci95") or {})
+    mean = entry["mean"]
+    return [
+        f"{mean[m]:.3f} ({ci[m][0]:.3f}–{ci[m][1]:.3f})"
+        if m in ci
+        else fmt(mean[m], ".3f")
+        if m in mean
+        else ""
+        for m in methods
+    ]
+
+
+def _bold_best(values: dict, methods: list[str], higher_is_better: bool) -> list[str]:
+    finite = {m: values[m] for m in methods if _finite(values.get(m))}
+    best = (max if higher_is_better else min)(finite, key=finite.get) if finite else None
+    return [
+        f"**{fmt(values[m], '.3f')}**" if m == best else fmt(values.get(m), ".3f") for m in methods
+    ]
+
+
 def headline_tables(comp: dict, sizes: list) -> list[str]:
     """Per task type: every method's mean over targets (95 % interval where the comparison
     stores one) and GATE / best baseline per group and test part; then each group's targets."""
     out = []
+    counted = ", ".join(str(n) for n in sizes if isinstance(n, int) and n <= comp["max_n"])
     for task_type, metric in (("regression", "nRMSE ↓"), ("classification", "ROC-AUC ↑")):
         block = comp.get(task_type) or {}
         block = {k: e for k, e in block.items() if not _said_by_a_group(k, e, block)}
@@ -893,34 +691,30 @@ def headline_tables(comp: dict, sizes: list) -> list[str]:
             continue
         higher = task_type == "classification"
         methods = [m for m in METHOD_ORDER if any(m in e["mean"] for e in block.values())]
-        rows = []
+        labels = [label(m) for m in methods]
+        rows, pr = [], []
         for key, e in block.items():
             gate, v = _versus(e)
-            ci = {**((e.get("learned_vs_best_baseline") or {}).get("ci95") or {})}
-            ci.update(v.get("ci95") or {})
-            cells = [
-                f"{e['mean'][m]:.3f} ({ci[m][0]:.3f}–{ci[m][1]:.3f})"
-                if m in ci
-                else _fmt(e["mean"].get(m))
-                if m in e["mean"]
-                else ""
-                for m in methods
-            ]
             ratio = wins = goal = "—"
             if v.get("n_targets"):
                 lo, hi = v["ratio_ci95"]
                 ratio = f"{gate} λ: {v['ratio_to_best']:.3f} ({lo:.3f}–{hi:.3f}) × {label(v['best_baseline'])}"
                 wins = f"{v['targets_won']} of {v['n_targets']}"
                 goal = "—" if higher else _goal(v, comp["goal_ratio"])
-            rows.append([key, e["n_targets"], *cells, ratio, wins, goal])
+            rows.append([key, e["n_targets"], *_with_ci(e, methods), ratio, wins, goal])
+            pr.append(
+                [
+                    key,
+                    e["n_targets"],
+                    *[fmt((e.get("pr_auc_mean") or {}).get(m), ".3f") for m in methods],
+                ]
+            )
+        header = ["targets / test part", "targets", *labels]
         out.append(
-            f"### {task_type.capitalize()}: mean {metric} over targets "
-            f"(n = {', '.join(str(n) for n in sizes if _counted(n, comp['max_n']))})\n\n"
+            f"### {task_type.capitalize()}: mean {metric} over targets (n = {counted})\n\n"
             + md_table(
                 [
-                    "targets / test part",
-                    "targets",
-                    *[label(m) for m in methods],
+                    *header,
                     "GATE ÷ best baseline (95 % CI)",
                     "targets GATE wins",
                     f"goal ≤ {comp['goal_ratio']}, upper end < 1.0",
@@ -929,23 +723,15 @@ def headline_tables(comp: dict, sizes: list) -> list[str]:
             )
         )
         if higher:  # average precision: informative when positives are rare (ClinTox)
-            pr = [
-                [key, e["n_targets"], *[_fmt((e.get("pr_auc_mean") or {}).get(m)) for m in methods]]
-                for key, e in block.items()
-            ]
-            out.append(
-                "Mean PR-AUC ↑ over the same targets:\n\n"
-                + md_table(["targets / test part", "targets", *[label(m) for m in methods]], pr)
-            )
+            out.append("Mean PR-AUC ↑ over the same targets:\n\n" + md_table(header, pr))
         for key, e in block.items():
-            if key.startswith("all/") or key.endswith("/seen"):
-                continue
-            ms = [m for m in methods if m in e["mean"]]
-            per = [[t, *_bold_best(v, ms, higher)] for t, v in e["per_target"].items()]
-            out.append(
-                f"#### {key}: {metric} per target (mean over seeds; bold = best)\n\n"
-                + md_table(["target", *[label(m) for m in ms]], per)
-            )
+            if not (key.startswith("all/") or key.endswith("/seen")):
+                ms = [m for m in methods if m in e["mean"]]
+                per = [[t, *_bold_best(v, ms, higher)] for t, v in e["per_target"].items()]
+                out.append(
+                    f"#### {key}: {metric} per target (mean over seeds; bold = best)\n\n"
+                    + md_table(["target", *[label(m) for m in ms]], per)
+                )
     return out
 
 
@@ -953,39 +739,37 @@ def _pretrain_line(p: dict | None) -> str:
     if not p:
         return "Not run (chemprop_finetuned not requested)."
     ps, table = p.get("settings") or {}, p["table"]
-    line = (
+    budget = fmt(ps.get("max_minutes"), "g")
+    return (
         f"chemprop multi-task MPNN on the backbone's own table and scaffold split: "
         f"{len(p.get('tasks') or [])} label columns, {p.get('n_train')} train / {p.get('n_val')} "
         f"val molecules (its {table['split']['test_left_out']} test molecules left out); "
         f"{p.get('epochs')} epochs run (≤ {ps.get('epochs')}, patience {ps.get('patience')}, "
         f"batch {ps.get('batch_size')}; best epoch {p.get('best_epoch')}), "
-        f"{_fmt(p.get('median_epoch_seconds'), '{:.0f}')} s per epoch (median), "
-        f"{_fmt(p.get('train_seconds'), '{:.0f}')} s training on {p.get('device')}; val mean "
-        f"nRMSE over label columns {_fmt(p.get('val_mean_nrmse'))}. Budget: "
-        f"{_fmt(ps.get('max_minutes'), '{:g}')} min. The backbone ran {table.get('backbone_epochs_run')} "
-        f"epochs (≤ {table.get('backbone_config_epochs')})."
-    )
-    return line + (
-        f" **Stopped by the {_fmt(ps.get('max_minutes'), '{:g}')}-minute budget**, not converged."
-        if p.get("stopped_by_time")
-        else " Stopped by early stopping (converged)."
+        f"{fmt(p.get('median_epoch_seconds'), '.0f')} s per epoch (median), "
+        f"{fmt(p.get('train_seconds'), '.0f')} s training on {p.get('device')}; val mean "
+        f"nRMSE over label columns {fmt(p.get('val_mean_nrmse'), '.3f')}. Budget: {budget} min. "
+        f"The backbone ran {table.get('backbone_epochs_run')} epochs (≤ {table.get('backbone_config_epochs')})."
+        + (
+            f" **Stopped by the {budget}-minute budget**, not converged."
+            if p.get("stopped_by_time")
+            else " Stopped by early stopping (converged)."
+        )
     )
 
 
 def markdown(state: dict) -> str:
     """GATE vs every baseline with intervals, per group and test part, then protocol and provenance."""
-    c = state["comparison"]
     grid, s = state["grid"], state["settings"]
-    errors = [r for r in state["rows"] if "error" in r]
     ref = state.get("reference", {})
     check = ref.get("split_check", {})
-    n_ran = len(grid["ran"]) + len(grid["resumed"])
     devices = sorted(
-        {f"{r.get('device')} on {r.get('host')}" for r in state["rows"] if r.get("device")}
+        {f"{r['device']} on {r.get('host')}" for r in state["rows"] if r.get("device")}
     )
     failed = "; ".join(
         f"{r['target']}/{r['seed']}/{r['size']}/{r['method']}: {str(r['error'])[:200]}"
-        for r in errors
+        for r in state["rows"]
+        if "error" in r
     )
     files = "; ".join(
         f"`{Path(f['path']).name}` ({f.get('date_utc')})"
@@ -993,10 +777,10 @@ def markdown(state: dict) -> str:
         else f"`{f['path']}`: {f.get('note')}"
         for f in ref.get("files", [])
     )
-    tables = headline_tables(c, grid["sizes"])
+    tables = headline_tables(state["comparison"], grid["sizes"])
     return (
         f"# chemprop v2 and CheMeleon-style baselines vs GATE (same scaffold splits)\n\n"
-        f"Status: **{state['status']}**: {n_ran} cells ran or resumed (targets "
+        f"Status: **{state['status']}**: {len(grid['ran']) + len(grid['resumed'])} cells ran or resumed (targets "
         f"{', '.join(grid['targets'])}; n ∈ {{{', '.join(map(str, grid['sizes']))}}}; seeds "
         f"{', '.join(map(str, grid['seeds']))}). chemprop ran on: {'; '.join(devices) or '—'}.\n\n"
         f"GATE is task addition with uniform λ (the app's default; the ratio column is on it) and "
@@ -1015,13 +799,13 @@ Test molecules are *seen* when their InChIKey first block is among the backbone'
 molecules (the reference's table and corpus), *unseen* otherwise; nRMSE of a part uses that
 part's own std. chemprop gets the same n molecules cut into the same early-stopping fold
 ({s["val_fraction"]:.0%} of n) and is scored here on the same test set: bond messages, hidden 300,
-depth 3, {s.get("aggregation", "norm")} aggregation, 1 × 300 FFN (binary classifier with BCE for
+depth 3, {s["aggregation"]} aggregation, 1 × 300 FFN (binary classifier with BCE for
 classification targets), Noam-like lr, batch
-{s["batch_size"]}, {s.get("descriptors", "rdkit2d")} descriptors as extra FFN input, an ensemble
-of {s.get("ensemble", 1)} models averaged. Single-task ≤ {s["st_epochs"]} epochs (patience
+{s["batch_size"]}, {s["descriptors"]} descriptors as extra FFN input, an ensemble
+of {s["ensemble"]} models averaged. Single-task ≤ {s["st_epochs"]} epochs (patience
 {s["st_patience"]}); fine-tuned ≤ {s["ft_epochs"]} epochs (patience {s["ft_patience"]});
 ≤ {s["method_max_minutes"]:g} min per fit; best val loss restored.
 
 Pre-training (CheMeleon-style): {_pretrain_line(state.get("pretrain"))}
-{chr(10) + "Failed runs: " + failed + chr(10) if errors else ""}"""
+{chr(10) + "Failed runs: " + failed + chr(10) if failed else ""}"""
     )

@@ -31,36 +31,36 @@ import numpy as np
 import pandas as pd
 
 METHODS = ("chemprop_single", "chemprop_finetuned")
-# chemprop `train`'s defaults, which this bench does not vary; recorded with the pre-training
-ARCHITECTURE = {
-    "hidden": 300,
-    "depth": 3,
-    "dropout": 0.0,
-    "ffn_hidden": 300,
-    "ffn_layers": 1,
-    "batch_norm": False,
-    "warmup_epochs": 2,
-    "init_lr": 1e-4,
-    "max_lr": 1e-3,
-    "final_lr": 1e-4,
-}
-# the fit options chemprop_compare takes under the same names and passes through to `fit`
+# the options chemprop_compare shares with `pretrain` and `fit`: it passes them on by these names
+PRETRAIN_OPTIONS = (
+    "pretrain_epochs pretrain_patience pretrain_batch_size pretrain_max_minutes "
+    "pretrain_max_molecules aggregation"
+).split()
 FIT_OPTIONS = (
-    "st_epochs st_patience ft_epochs ft_patience batch_size aggregation descriptors ensemble"
-)
+    "st_epochs st_patience ft_epochs ft_patience batch_size method_max_minutes aggregation "
+    "descriptors ensemble"
+).split()
 
 
-def add_fit_options(add) -> None:
-    """The fit options, given a parser's ``add_argument``: one definition for this runner and
-    chemprop_compare's command line."""
-    add("--st-epochs", type=int, default=60, help="max epochs of chemprop_single")
-    add("--st-patience", type=int, default=10)
-    add("--ft-epochs", type=int, default=40, help="max epochs of chemprop_finetuned")
-    add("--ft-patience", type=int, default=8)
-    add("--batch-size", type=int, default=32)
+def add_options(add, pretrain: bool = True, fit: bool = True) -> None:
+    """The :data:`PRETRAIN_OPTIONS` and/or :data:`FIT_OPTIONS`, given a parser's ``add_argument``:
+    one definition for this runner's command line and chemprop_compare's."""
     add("--aggregation", choices=("norm", "mean", "sum"), default="norm")
-    add("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d", help="extra FFN input")
-    add("--ensemble", type=int, default=5, help="models per method, averaged (GATE's K)")
+    if pretrain:
+        add("--pretrain-epochs", type=int, default=30, help="max epochs of the pre-training")
+        add("--pretrain-patience", type=int, default=5)
+        add("--pretrain-batch-size", type=int, default=64)
+        add("--pretrain-max-minutes", type=float, default=60.0, help="cap of the pre-training")
+        add("--pretrain-max-molecules", type=int, help="seeded subsample (smoke tests only)")
+    if fit:
+        add("--st-epochs", type=int, default=60, help="max epochs of chemprop_single")
+        add("--st-patience", type=int, default=10)
+        add("--ft-epochs", type=int, default=40, help="max epochs of chemprop_finetuned")
+        add("--ft-patience", type=int, default=8)
+        add("--batch-size", type=int, default=32)
+        add("--method-max-minutes", type=float, default=3.0, help="wall-clock cap of one fit")
+        add("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d", help="FFN input")
+        add("--ensemble", type=int, default=5, help="models per method, averaged (GATE's K)")
 
 
 def _log(msg: str) -> None:
@@ -73,9 +73,8 @@ def _log(msg: str) -> None:
 def setup(args: argparse.Namespace) -> dict:
     """Thread count, quiet Lightning, and a description of the device this process runs on."""
     import logging
+    from importlib.metadata import version
 
-    import chemprop
-    import lightning
     import torch
 
     if args.threads:
@@ -83,8 +82,6 @@ def setup(args: argparse.Namespace) -> dict:
     for name in ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
     if args.accelerator == "gpu":
-        if not torch.cuda.is_available():
-            raise RuntimeError("--accelerator gpu but torch.cuda.is_available() is False")
         device = f"cuda ({torch.cuda.get_device_name(0)})"
     else:  # the CPU's model name, as bench.common reads it (this venv cannot import bench.common)
         cpuinfo = Path("/proc/cpuinfo")
@@ -93,17 +90,13 @@ def setup(args: argparse.Namespace) -> dict:
         )
         cpu = found.group(1).strip() if found else platform.processor() or "unknown"
         device = f"cpu ({cpu}, {torch.get_num_threads()} threads)"
+    versions = {name: version(name) for name in ("chemprop", "lightning", "torch")}
     return {
         "device": device,
         "host": socket.gethostname(),
         "accelerator": args.accelerator,
         "torch_threads": torch.get_num_threads(),
-        "versions": {
-            "chemprop": chemprop.__version__,
-            "lightning": lightning.__version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": {**versions, "python": platform.python_version()},
     }
 
 
@@ -187,18 +180,16 @@ def _trainer(args: argparse.Namespace, **options):
     return pl.Trainer(accelerator=args.accelerator, devices=1, **quiet, **options)
 
 
-def train(
-    model, train_set, val_set, args, seed: int, epochs: int, patience: int, log=False
-) -> dict:
-    """Lightning fit on ``train_set`` (batches shuffled with ``seed``), early-stopped on the loss
-    of ``val_set``, capped at ``--max-minutes``; the best-val-loss weights are restored. Its
+def train(model, sets, args, seed, epochs, patience, minutes, batch_size, log=False) -> dict:
+    """Lightning fit on ``sets`` (train, val) in batches (shuffled with ``seed``), early-stopped
+    on the val loss, capped at ``minutes``; the best-val-loss weights are restored. Its
     ``history`` holds the seconds and losses of every epoch; with ``log``, a progress line per
     epoch (a pre-training runs for an hour)."""
     import torch
     from chemprop.data import build_dataloader
     from lightning.pytorch.callbacks import EarlyStopping, LambdaCallback, ModelCheckpoint
 
-    history, starts, minutes = [], [], args.max_minutes
+    history, starts = [], []
 
     def epoch_end(trainer, _module) -> None:  # called after validation in Lightning 2
         metrics = trainer.callback_metrics
@@ -225,8 +216,8 @@ def train(
         t0 = time.perf_counter()
         trainer.fit(
             model,
-            build_dataloader(train_set, batch_size=args.batch_size, seed=seed, num_workers=0),
-            build_dataloader(val_set, batch_size=args.batch_size, shuffle=False, num_workers=0),
+            build_dataloader(sets[0], batch_size=batch_size, seed=seed, num_workers=0),
+            build_dataloader(sets[1], batch_size=batch_size, shuffle=False, num_workers=0),
         )
         train_seconds = time.perf_counter() - t0
         if best.best_model_path:
@@ -257,60 +248,51 @@ def predict(model, dataset, args: argparse.Namespace) -> np.ndarray:
 def build_mpnn(
     n_tasks: int, scaler, aggregation: str, featurizer, foundation=None, x_d_scaler=None
 ):
-    """chemprop's default MPNN (what ``chemprop train`` builds), or a new FFN on the message
-    passing and aggregation of a pre-trained ``foundation`` (``--from-foundation``); with
-    ``x_d_scaler`` the FFN also reads the (standardised) molecule descriptors. Without a target
-    ``scaler`` the head is chemprop's binary classifier (``--task-type classification``)."""
+    """chemprop's default MPNN (what ``chemprop train`` builds: its default sizes, dropout and
+    learning-rate schedule), or a new FFN on the message passing and aggregation of a
+    pre-trained ``foundation`` (``--from-foundation``); with ``x_d_scaler`` the FFN also reads the
+    (standardised) molecule descriptors. Without a target ``scaler`` the head is chemprop's
+    binary classifier (``--task-type classification``)."""
     from chemprop import models, nn
 
-    a = ARCHITECTURE
     if foundation is None:
-        message_passing = nn.BondMessagePassing(
-            d_v=featurizer.atom_fdim,
-            d_e=featurizer.bond_fdim,
-            d_h=a["hidden"],
-            depth=a["depth"],
-            dropout=a["dropout"],
-        )
+        message_passing = nn.BondMessagePassing(featurizer.atom_fdim, featurizer.bond_fdim)
         agg = nn.AggregationRegistry[aggregation]()
     else:
         message_passing, agg = foundation.message_passing, foundation.agg
-    d_xd = 0 if x_d_scaler is None else len(x_d_scaler.mean_)
-    head = {
-        "n_tasks": n_tasks,
-        "input_dim": message_passing.output_dim + d_xd,
-        "hidden_dim": a["ffn_hidden"],
-        "n_layers": a["ffn_layers"],
-        "dropout": a["dropout"],
-    }
+    input_dim, x_d = message_passing.output_dim, None
+    if x_d_scaler is not None:
+        input_dim += len(x_d_scaler.mean_)
+        x_d = nn.ScaleTransform.from_standard_scaler(x_d_scaler)
     if scaler is None:
-        ffn, metrics = nn.BinaryClassificationFFN(**head), [nn.metrics.BinaryAUROC()]
+        ffn, metrics = nn.BinaryClassificationFFN(n_tasks, input_dim), [nn.metrics.BinaryAUROC()]
     else:
         unscale = nn.UnscaleTransform.from_standard_scaler(scaler)
-        ffn = nn.RegressionFFN(**head, output_transform=unscale)
+        ffn = nn.RegressionFFN(n_tasks, input_dim, output_transform=unscale)
         metrics = [nn.metrics.RMSE(), nn.metrics.MAE()]
-    return models.MPNN(
-        message_passing,
-        agg,
-        ffn,
-        batch_norm=a["batch_norm"],
-        metrics=metrics,
-        warmup_epochs=a["warmup_epochs"],
-        init_lr=a["init_lr"],
-        max_lr=a["max_lr"],
-        final_lr=a["final_lr"],
-        X_d_transform=None
-        if x_d_scaler is None
-        else nn.ScaleTransform.from_standard_scaler(x_d_scaler),
-    )
+    return models.MPNN(message_passing, agg, ffn, metrics=metrics, X_d_transform=x_d)
+
+
+def architecture(model) -> dict:
+    """The model's sizes and schedule, as chemprop's saved hyperparameters state them."""
+    mp, ffn, hparams = model.message_passing.hparams, model.predictor.hparams, model.hparams
+    return {
+        "hidden": mp["d_h"],
+        "depth": mp["depth"],
+        "dropout": mp["dropout"],
+        "ffn_hidden": ffn["hidden_dim"],
+        "ffn_layers": ffn["n_layers"],
+        **{k: hparams[k] for k in ("batch_norm", "warmup_epochs", "init_lr", "max_lr", "final_lr")},
+    }
 
 
 # ----------------------------------------------------------------------------------- pretrain
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    """Multi-task MPNN on the table's train fold, early-stopped on its val fold; the model and a
-    record of the run (settings, timings, per-epoch history, val metrics per property)."""
+    """Multi-task MPNN on the table's train fold, early-stopped on its val fold; the model and its
+    record (settings, timings, per-epoch seconds and val loss, val metrics per property) as
+    chemprop_compare stores it."""
     from chemprop import featurizers
     from chemprop.models import save_model
     from lightning import pytorch as pl
@@ -322,72 +304,66 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     unknown = sorted(set(table["fold"]) - {"train", "val"})
     if unknown:
         raise ValueError(f"{args.table}: fold must be train or val (no test rows), found {unknown}")
-    if args.max_molecules:
-        keep = np.random.default_rng(args.seed).permutation(len(table))[: args.max_molecules]
-        table = table.iloc[np.sort(keep)]
+    if args.pretrain_max_molecules:
+        keep = np.random.default_rng(args.seed).permutation(len(table))
+        table = table.iloc[np.sort(keep[: args.pretrain_max_molecules])]
     train_rows, val_rows = (table[table["fold"] == fold] for fold in ("train", "val"))
     featurizer = featurizers.SimpleMoleculeMolGraphFeaturizer()
     t0 = time.perf_counter()
-    train_set, val_set = (
+    sets = [
         make_dataset(rows["smiles"].tolist(), rows[tasks].to_numpy(np.float64), featurizer)
         for rows in (train_rows, val_rows)
-    )
+    ]
     featurize_seconds = time.perf_counter() - t0
-    _log(
-        f"pretrain: {len(train_set)} train / {len(val_set)} val molecules, {len(tasks)} tasks, "
-        f"featurised in {featurize_seconds:.1f} s"
-    )
-    scaler = train_set.normalize_targets()
-    val_set.normalize_targets(scaler)
+    _log(f"pretrain: {len(train_rows)} train / {len(val_rows)} val molecules, {len(tasks)} tasks")
+    scaler = sets[0].normalize_targets()
+    sets[1].normalize_targets(scaler)
     pl.seed_everything(args.seed, workers=True, verbose=False)
     model = build_mpnn(len(tasks), scaler, args.aggregation, featurizer)
-    fit = train(model, train_set, val_set, args, args.seed, args.epochs, args.patience, log=True)
+    budget = [args.pretrain_epochs, args.pretrain_patience, args.pretrain_max_minutes]
+    fit = train(model, sets, args, args.seed, *budget, args.pretrain_batch_size, log=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     save_model(out / "model.pt", model, tasks)
 
     # val metrics per property, in its own units (model selection used this fold: not a test score)
-    pred, Y = predict(model, val_set, args), val_rows[tasks].to_numpy(np.float64)
+    pred, Y = predict(model, sets[1], args), val_rows[tasks].to_numpy(np.float64)
     per_task = {}
     for j, task in enumerate(tasks):
         y, known = Y[:, j], np.isfinite(Y[:, j])
         if known.sum() >= 2:
-            std = float(y[known].std())
-            per_task[task] = scores(y[known], pred[known, j])
-            per_task[task]["nrmse"] = per_task[task]["rmse"] / std if std > 0 else float("nan")
-    epoch_seconds = [e["seconds"] for e in fit["history"]]
-    settings = ("epochs", "patience", "batch_size", "max_minutes", "seed", "max_molecules")
+            m, std = scores(y[known], pred[known, j]), float(y[known].std())
+            nrmse = m["rmse"] / std if std > 0 else float("nan")
+            per_task[task] = {"n": m["n"], "rmse": m["rmse"], "r2": m["r2"], "nrmse": nrmse}
+    settings = {k: getattr(args, f"pretrain_{k}") for k in ("epochs", "patience", "batch_size")}
+    settings |= {k: getattr(args, f"pretrain_{k}") for k in ("max_minutes", "max_molecules")}
+    epochs = fit["history"]
     summary = {
         "tasks": tasks,
-        "n_train": len(train_set),
-        "n_val": len(val_set),
-        "labels_per_task": {t: int(n) for t, n in np.isfinite(table[tasks]).sum().items()},
+        "n_train": len(train_rows),
+        "n_val": len(val_rows),
         "settings": {
-            **{k: getattr(args, k) for k in settings},
-            **ARCHITECTURE,
+            **settings,
+            "seed": args.seed,
+            **architecture(model),
             "aggregation": args.aggregation,
         },
         "featurize_seconds": featurize_seconds,
         "train_seconds": fit["train_seconds"],
         "wall_seconds": time.perf_counter() - started,
         "epochs": fit["epochs_run"],
-        "best_epoch": fit["best_epoch"],
-        "best_val_loss": fit["best_val_loss"],
-        "stopped_by_time": fit["stopped_by_time"],
-        "median_epoch_seconds": float(np.median(epoch_seconds)) if epoch_seconds else None,
-        "history": fit["history"],
-        "val_metrics": per_task,
+        **{k: fit[k] for k in ("best_epoch", "best_val_loss", "stopped_by_time")},
+        "median_epoch_seconds": np.median([e["seconds"] for e in epochs]) if epochs else None,
         # columns constant on the val fold have no nRMSE (std 0): the mean is over the others
         "val_mean_nrmse": np.nanmean([m["nrmse"] for m in per_task.values()]) if per_task else None,
         **env,
         "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "epoch_seconds": [round(e["seconds"], 2) for e in epochs],
+        "epoch_val_loss": [round(e.get("val_loss", float("nan")), 5) for e in epochs],
+        "val_metrics": per_task,
     }
     write_json(out / "pretrain.json", summary)
-    _log(
-        f"pretrain: {fit['epochs_run']} epochs (best {fit['best_epoch']}), "
-        f"{fit['train_seconds']:.1f} s training, median {summary['median_epoch_seconds'] or 0:.1f} "
-        f"s/epoch, val mean nRMSE {summary['val_mean_nrmse']}"
-    )
+    _log(f"pretrain: {fit['epochs_run']} epochs, {fit['train_seconds']:.1f} s training")
     return 0
 
 
@@ -437,7 +413,8 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
         # chemprop's `train --from-foundation <model file>`: its message passing + aggregation
         foundation = MPNN.load_from_file(args.pretrained, map_location="cpu") if finetune else None
         model = build_mpnn(1, scaler, args.aggregation, featurizer, foundation, x_d_scaler)
-        fits.append(train(model, train_set, val_set, args, seed, epochs, patience))
+        budget = [epochs, patience, args.method_max_minutes, args.batch_size]
+        fits.append(train(model, (train_set, val_set), args, seed, *budget))
         preds.append(predict(model, test_set, args)[:, 0])
     pred = np.mean(preds, axis=0)
     first = fits[0]
@@ -504,11 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pretrain", help="multi-task MPNN on the pre-training table")
     p.add_argument("--table", required=True, help="CSV: smiles, fold (train|val), properties")
     p.add_argument("--out", required=True, help="folder for model.pt and pretrain.json")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--patience", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--aggregation", choices=("norm", "mean", "sum"), default="norm")
-    p.add_argument("--max-molecules", type=int, help="seeded subsample (smoke tests only)")
+    add_options(p.add_argument, fit=False)
     p.set_defaults(func=cmd_pretrain)
     f = sub.add_parser("fit", help="single-task and/or fine-tuned fits on one cell")
     f.add_argument("--data", required=True, help="CSV: smiles, value, fold (train|val|test)")
@@ -516,13 +489,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--methods", default=",".join(METHODS))
     f.add_argument("--pretrained", help="model.pt of `pretrain` (for chemprop_finetuned)")
     f.add_argument("--task-type", choices=("regression", "classification"), default="regression")
-    add_fit_options(f.add_argument)
+    add_options(f.add_argument, pretrain=False)
     f.set_defaults(func=cmd_fit)
-    for q, minutes in ((p, 60.0), (f, 3.0)):
+    for q in (p, f):
         q.add_argument("--accelerator", choices=("cpu", "gpu"), default="cpu")
         q.add_argument("--threads", type=int, help="torch threads of this process")
         q.add_argument("--seed", type=int, default=0)
-        q.add_argument("--max-minutes", type=float, default=minutes, help="cap of one training")
     return parser
 
 
