@@ -174,7 +174,7 @@ def fixtures() -> dict[str, dict]:
             "benchmark": "featurization",
             "command": "python -m bench featurization",
             "machine": CPU,
-            "input": {"unique_smiles": 1000},
+            "input": {"unique_smiles": 1000, "table": "t.csv.gz"},
             "settings": {"repeats": 1, "threads": 1},
             "stages": {
                 "graph_from_mol": _stage(3818.0),
@@ -188,6 +188,11 @@ def fixtures() -> dict[str, dict]:
                 "measured": 3818.0,
                 "passed": False,
             },
+            "checks": {
+                "graph_vs_naive_reference": {"molecules_compared": 1000, "molecules_different": 0}
+            },
+            "load_average_before": [1.5, 1.4, 1.3],
+            "load_average_after": [1.6, 1.4, 1.3],
         },
         "backbone_quality": {
             "benchmark": "backbone_quality",
@@ -478,7 +483,6 @@ def write_fixtures(folder: Path, names: list[str]) -> Path:
 
 FEATURIZATION = {
     **fixtures()["featurization"],
-    "input": {"unique_smiles": 1000, "table": "t.csv.gz"},
     "command": "python -m bench featurization --results-dir /tmp/bench-trial",
 }
 
