@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from bench.common import (
-    REPO_ROOT,
     csv_rows,
     limit_threads,
     loadavg,
@@ -30,6 +30,7 @@ from bench.common import (
     repeat,
     write_results,
 )
+from gate_core.paths import BACKBONE_TABLE
 
 NAME = "featurization"
 DESCRIPTION = "featurisation throughput (mol/s, one core): graph, parse+graph, descriptors, collate"
@@ -46,29 +47,24 @@ STAGES = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--table",
-        default=str(REPO_ROOT / "assets/data/chemicals_properties.csv.gz"),
-        help="long table; its unique SMILES are featurised",
-    )
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N unique SMILES")
-    parser.add_argument("--pin-cpu", type=int, default=None, help="pin the process to this CPU")
+    add = parser.add_argument
+    add("--table", default=str(BACKBONE_TABLE), help="long table; its unique SMILES are featurised")
+    add("--repeats", type=int, default=3)
+    add("--limit", type=int, help="only the first N unique SMILES")
+    add("--pin-cpu", type=int, help="pin the process to this CPU")
 
 
 def _differences(graphs_a: list, graphs_b: list, smiles: list[str]) -> dict:
     """How many molecules get different arrays (1e-6 tolerance), with a few examples."""
-    bad = [
-        s
-        for s, a, b in zip(smiles, graphs_a, graphs_b)
-        if not all(
-            x.shape == y.shape and np.allclose(x, y, rtol=0.0, atol=1e-6) for x, y in zip(a, b)
+
+    def same(a: tuple, b: tuple) -> bool:
+        return all(
+            x.shape == y.shape and np.allclose(x, y, rtol=0, atol=1e-6) for x, y in zip(a, b)
         )
-    ]
-    return {
-        "molecules_compared": len(smiles),
-        "molecules_different": len(bad),
-        "examples": bad[:10],
+
+    bad = [s for s, a, b in zip(smiles, graphs_a, graphs_b) if not same(a, b)]
+    return {"molecules_compared": len(smiles), "molecules_different": len(bad)} | {
+        "examples": bad[:10]
     }
 
 
@@ -91,12 +87,11 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
     load_before = loadavg()
     smiles = sorted(pd.read_csv(args.table, usecols=["smiles"])["smiles"].astype(str).unique())
-    smiles = smiles[: args.limit] if args.limit else smiles
+    smiles = smiles[: args.limit or None]
     mols = [Chem.MolFromSmiles(s) for s in smiles]
-    if any(m is None for m in mols):
+    if None in mols:
         raise ValueError("the table contains SMILES RDKit cannot parse")
-    n = len(smiles)
-    out: dict[str, list] = {}
+    n, out = len(smiles), {}
 
     def parse_and_graph() -> None:
         clear_parse_cache()
@@ -109,30 +104,25 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             g for i in chunks for g in mols_to_graphs(mols[i : i + 1024], smiles[i : i + 1024])
         ]
 
-    runs = {
-        "graph_from_mol": graph_from_mol,
-        "graph_from_mol_one_at_a_time": lambda: [mol_to_graph(m, s) for m, s in zip(mols, smiles)],
-        "parse_smiles_and_graph": parse_and_graph,
-        "fast_descriptors": lambda: [fast_descriptors(m) for m in mols],
+    def rate(fn: Callable[[], object]) -> dict:
+        gc.collect()
+        return rate_summary(n, repeat(fn, args.repeats), "molecules")
+
+    stages: dict = {
+        "graph_from_mol": rate(graph_from_mol),
+        "graph_from_mol_one_at_a_time": rate(
+            lambda: [mol_to_graph(m, s) for m, s in zip(mols, smiles)]
+        ),
+        "parse_smiles_and_graph": rate(parse_and_graph),
+        "fast_descriptors": rate(lambda: [fast_descriptors(m) for m in mols]),
+        "collate": {},
     }
-    stages: dict = {}
-    for name, fn in runs.items():
-        gc.collect()
-        stages[name] = rate_summary(n, repeat(fn, args.repeats), "molecules")
-        _log(f"{name}: {stages[name]['per_second']:,.0f} mol/s")
-    stages["collate"] = {}
-    for size in (64, 256):
+    for size in (64, 256):  # the batch of training and of inference
         batches = [out["graphs"][i : i + size] for i in range(0, n, size)]
-        gc.collect()
-        summary = rate_summary(
-            n, repeat(lambda b=batches: [collate_graphs(x) for x in b], args.repeats), "molecules"
-        )
-        stages["collate"][f"batch_{size}"] = {
-            **summary,
-            "batch_size": size,
-            "batches": len(batches),
-        }
-    rate = stages["graph_from_mol"]["per_second"]
+        summary = rate(lambda b=batches: [collate_graphs(x) for x in b])
+        stages["collate"][f"batch_{size}"] = summary | {"batch_size": size, "batches": len(batches)}
+    graph_rate = stages["graph_from_mol"]["per_second"]
+    _log(f"graph from mol: {graph_rate:,.0f} mol/s (target {TARGET_GRAPH_MOL_PER_S:,.0f})")
     results = {
         "what": "molecules/s on one thread, median of repeats, wall clock "
         "(per_cpu_second: the same count / process CPU time)",
@@ -153,10 +143,10 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "target": {
             "stage": "graph_from_mol",
             "mol_per_s": TARGET_GRAPH_MOL_PER_S,
-            "measured": rate,
-            "passed": rate >= TARGET_GRAPH_MOL_PER_S,
+            "measured": graph_rate,
+            "passed": graph_rate >= TARGET_GRAPH_MOL_PER_S,
         },
-        "checks": {
+        "checks": {  # outside the clock: the SMILES shortcuts and the parse path change nothing
             "graph_with_vs_without_smiles_shortcuts": _differences(
                 out["graphs"], [mol_to_graph(m) for m in mols], smiles
             ),
@@ -172,19 +162,14 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def markdown(r: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
-    rows = []
-    for key, text in STAGES.items():
-        stage, _, sub = key.partition("/")
-        s = (r["stages"].get(stage) or {}).get(sub) if sub else r["stages"].get(stage)
-        if s:
-            rows.append({"text": text, **s})
-    t, inp = r["target"], r.get("input") or {}
-    load = max((r.get("load_average_before") or [0])[0], (r.get("load_average_after") or [0])[0])
-    checks = [
-        f"- `{k}`: {c['molecules_different']} of {c['molecules_compared']} molecules differ."
-        for k, c in (r.get("checks") or {}).items()
-        if "molecules_different" in c
-    ]
+    stages = r["stages"] | {f"collate/{k}": v for k, v in r["stages"]["collate"].items()}
+    rows = [{"text": text, **stages[key]} for key, text in STAGES.items() if key in stages]
+    t, inp = r["target"], r["input"]
+    load = max(r["load_average_before"][0], r["load_average_after"][0])
+    checks = "".join(
+        f"- `{k}`: {c['molecules_different']} of {c['molecules_compared']} molecules differ.\n"
+        for k, c in r["checks"].items()
+    )
     busy = (
         f"- The machine was busy (1-min load {load:.2f}): wall-clock rates are below what an "
         "idle core gives; the per-CPU-second column is less affected.\n"
@@ -193,14 +178,13 @@ def markdown(r: dict) -> str:
     )
     return (
         "# Featurisation throughput (one core)\n\n"
-        f"{inp.get('unique_smiles', '?'):,} unique SMILES of `{Path(str(inp.get('table'))).name}`, "
-        f"one thread, cold cache, median of {r['settings']['repeats']} repeats (wall clock).\n\n"
+        f"{inp['unique_smiles']:,} unique SMILES of `{Path(inp['table']).name}`, one thread, cold "
+        f"cache, median of {r['settings']['repeats']} repeats (wall clock).\n\n"
         + records_table(
             "stage | mol/s | mol per CPU-second | CPU share",
             "text per_second:,.0f per_cpu_second:,.0f cpu_share:.2f",
             rows,
         )
-        + f"\n\n- Target (a) ≥ {t['mol_per_s']:,.0f} mol/s: "
-        f"**{'PASS' if t['passed'] else 'FAIL'}** "
-        f"({t['measured']:,.0f} mol/s).\n" + "\n".join(checks) + "\n" + busy
+        + f"\n\n- Target (a) ≥ {t['mol_per_s']:,.0f} mol/s: **{'PASS' if t['passed'] else 'FAIL'}** "
+        f"({t['measured']:,.0f} mol/s).\n{checks}{busy}"
     )

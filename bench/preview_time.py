@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--backbone", default=str(DEFAULT_BACKBONE))
 
 
-def time_upload(studio, path: Path) -> dict:
+def time_upload(studio, path: Path) -> dict:  # noqa: ANN001 - GateStudio
     """Stage times of one upload from cold featurisation caches."""
     from gate_core.data import featurize
     from gate_core.data.io import read_table
@@ -71,15 +71,10 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     limit_threads(args.threads)
     studio = GateStudio(args.backbone, data_dir=Path("/tmp") / "gate_preview_time_registry")
     studio.relational()  # loaded once, as the app's cached studio has it after its first preview
-    rows = [
-        time_upload(studio, TARGETS_DIR / f"{name}.csv") for name in args.uploads.split(",") if name
-    ]
-    for r in rows:
-        print(
-            f"[preview_time] {r['upload']}: {r['rows']} rows -> preview in {r['total_seconds']:.2f} s "
-            f"(read {r['read_seconds']:.2f}, check {r['check_seconds']:.2f}, preview {r['preview_seconds']:.2f})",
-            flush=True,
-        )
+    rows = []
+    for name in filter(None, args.uploads.split(",")):
+        rows.append(r := time_upload(studio, TARGETS_DIR / f"{name}.csv"))
+        print(f"[preview_time] {name}: {r['rows']} rows, {r['total_seconds']:.2f} s", flush=True)
     results = {"uploads": rows, "threads": args.threads, "target_seconds": TARGET_SECONDS}
     return write_results(NAME, results, markdown, args.results_dir, rows=rows)
 
@@ -89,12 +84,12 @@ def markdown(r: dict) -> str:
     rows, target = r["uploads"], r["target_seconds"]
     uploads = [u | {"ok": "yes" if u["reached"] else "**no**"} for u in rows]
     return (
-        "# Upload → first preview (Add-a-task page path)\n\n"
-        f"Warm server (backbone + relational head loaded), cold featurisation caches, "
-        f"{r['threads']} torch thread(s); uploads over {rows[0]['sample_cap'] if rows else '?'} "
-        f"rows are previewed on a sample. Target ≤ {target:.0f} s.\n\n"
+        "# Upload → first preview (Add-a-task page path)\n\nWarm server (backbone + relational "
+        f"head loaded), cold featurisation caches, {r['threads']} torch thread(s); uploads over "
+        f"{rows[0]['sample_cap']} rows are previewed on a sample. Target ≤ {target:.0f} s.\n\n"
         + records_table(
-            f"upload | rows | previewed | read s | check rows s | preview s | total s | ≤ {target:.0f} s",
+            "upload | rows | previewed | read s | check rows s | preview s | total s"
+            f" | ≤ {target:.0f} s",
             "upload rows rows_previewed read_seconds:.2f check_seconds:.2f preview_seconds:.2f"
             " total_seconds:.2f ok",
             uploads,

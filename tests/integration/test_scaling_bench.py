@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import pickle
 
 import pytest
 
@@ -122,15 +121,10 @@ def test_one_point_in_a_fresh_worker_process(tmp_path):
         )
     )
     graphs, descriptors = featurize_molecules(table.smiles)
-    features = tmp_path / "features.pkl"
-    features.write_bytes(
-        pickle.dumps(
-            {"graphs": graphs, "descriptors": descriptors, "Y": table.Y, "tasks": table.tasks}
-        )
-    )
+    features = {"graphs": graphs, "descriptors": descriptors, "Y": table.Y, "tasks": table.tasks}
     spec = {
         "kind": "pretrain_step",
-        "features": str(features),
+        "features": features,
         "n_tasks": 2,
         "form": "pairwise",
         "device": "cpu",
@@ -139,14 +133,12 @@ def test_one_point_in_a_fresh_worker_process(tmp_path):
         "warmup": 1,
         "batch_size": 8,
     }
-    r = scaling.run_worker(spec, tmp_path / "work", timeout=300)
+    r = scaling.measure(spec)
     assert "error" not in r, r.get("error")
     assert _positive(r["step_ms"]) and r["steps"] == 2 and _positive(r["process_seconds"])
     assert (
         r["memory_method"] and r["peak_memory_mb"] >= 0 and r["peak_rss_mb"] >= r["rss_before_mb"]
     )
 
-    broken = scaling.run_worker(
-        {**spec, "features": str(tmp_path / "missing.pkl")}, tmp_path / "work", timeout=300
-    )
-    assert broken["error"].startswith("worker exit")
+    broken = scaling.measure({**spec, "form": "no such form"})
+    assert broken["error"].startswith("ValueError")
