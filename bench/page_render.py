@@ -231,13 +231,18 @@ def streamlit_server(env: dict, timeout: float) -> Iterator[tuple[str, int, floa
     url = f"http://127.0.0.1:{port}"
     try:
         while not server_healthy(url):
-            if proc.poll() is not None or elapsed() > timeout:
-                why = f"not healthy after {timeout:.0f} s" if proc.poll() is None else "exited"
-                raise RuntimeError(f"streamlit {why} ({proc.returncode}):\n{log_tail(LOG_PATH)}")
+            exited = proc.poll() is not None
+            if exited or elapsed() > timeout:
+                why = (
+                    f"exited with {proc.returncode}"
+                    if exited
+                    else f"not healthy after {timeout:.0f} s"
+                )
+                raise RuntimeError(f"streamlit {why}:\n{log_tail(LOG_PATH)}")
             time.sleep(0.25)
         yield url, proc.pid, elapsed()
     finally:
-        with suppress(ProcessLookupError):
+        if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=10)
