@@ -65,10 +65,9 @@ def _csv(text: str) -> list[str]:
 # ---------------------------------------------------------------------------- (1) known labels
 
 
-def hidden_label_instances(
-    known: np.ndarray, reveal: str, rng: np.random.Generator
-) -> list[tuple[int, int, list[int]]]:
-    """(molecule, hidden task, revealed tasks) for every known label of every molecule.
+def hidden_label_instances(known: np.ndarray, reveal: str, rng: np.random.Generator) -> tuple:
+    """(molecule, hidden task, revealed tasks as an instance × task mask) of every instance: each
+    known label of each molecule hidden in turn.
 
     ``reveal``: "0", "1", "2" (drawn at random among the molecule's other labels; skipped when it
     has fewer) or "all" (every other label). The hidden task is never among the revealed ones.
@@ -77,13 +76,16 @@ def hidden_label_instances(
     for i, row in enumerate(known):
         labels = np.flatnonzero(row)
         for k in labels:
-            others = [int(j) for j in labels if j != k]
+            others = labels[labels != k]
             if reveal in ("0", "all"):
-                out.append((i, int(k), others if reveal == "all" else []))
+                chosen = others if reveal == "all" else []
             elif int(reveal) <= len(others):
                 chosen = rng.choice(others, int(reveal), replace=False)
-                out.append((i, int(k), sorted(chosen.tolist())))
-    return out
+            else:
+                continue
+            out.append((i, k, np.isin(np.arange(len(row)), chosen)))
+    mol, task = (np.array([o[n] for o in out], dtype=int) for n in (0, 1))
+    return mol, task, np.array([o[2] for o in out], dtype=bool).reshape(-1, known.shape[1])
 
 
 class Pairs:
@@ -99,12 +101,8 @@ class Pairs:
 
         from gate_core.relational.graph import KnownGraph
 
-        mol = torch.as_tensor([m for m, _, _ in instances], dtype=torch.long)
-        task = torch.as_tensor([k for _, k, _ in instances], dtype=torch.long)
-        revealed = torch.zeros((len(instances), self.y.shape[1]), dtype=torch.bool)
-        for row, (_, _, chosen) in enumerate(instances):
-            revealed[row, chosen] = True
-        rows = torch.arange(len(instances))
+        mol, task, revealed = (torch.as_tensor(a) for a in instances)
+        rows = torch.arange(len(mol))
         assert not revealed[rows, task].any(), "a hidden label was revealed"
         graph = KnownGraph.from_mask(values, revealed, self.plain[mol], self.classification)
         with torch.no_grad():
@@ -114,9 +112,7 @@ class Pairs:
     def errors(self, head, instances, y=None) -> tuple[np.ndarray, ...]:
         """Standardised errors (relational, plain), hidden task and molecule of each instance,
         against the true labels or ``y``."""
-        y = self.y if y is None else y
-        mol = np.array([m for m, _, _ in instances], dtype=int)
-        task = np.array([k for _, k, _ in instances], dtype=int)
+        y, (mol, task, _) = self.y if y is None else y, instances
         base, truth = self.plain[mol, task], y[mol, task]
         corr = self.correction(head, instances, y[mol].nan_to_num())
         return (base + corr - truth).numpy(), (base - truth).numpy(), task, mol
@@ -126,9 +122,7 @@ class Pairs:
         the plain prediction; the hidden label's correction should follow s monotonically."""
         import torch
 
-        mol = torch.as_tensor([m for m, _, _ in instances], dtype=torch.long)
-        source = torch.as_tensor([c[0] for _, _, c in instances], dtype=torch.long)
-        shift = torch.nn.functional.one_hot(source, self.y.shape[1])
+        mol, shift = instances[0], torch.as_tensor(instances[2])  # one known label per instance
         c = torch.stack(
             [self.correction(head, instances, self.plain[mol] + s * shift) for s in surprises], 1
         )
@@ -192,7 +186,7 @@ def summarise_errors(err_rel, err_plain, task, tasks, mol=None, n_boot=0, seed=0
 def oracle_pairwise_linear(instances, residual: np.ndarray, tasks: list[str]) -> dict:
     """A ceiling, not a method: for each (known j → hidden k) pair group of the reveal-1 instances,
     the least-squares line r_k ≈ a + b·r_j fitted on those same test pairs (in-sample)."""
-    mol, k, j = (np.array(v) for v in zip(*[(m, k, c[0]) for m, k, c in instances]))
+    mol, k, j = instances[0], instances[1], instances[2].argmax(1)
     pairs = pd.DataFrame({"j": j, "k": k, "rj": residual[mol, j], "rk": residual[mol, k]})
 
     def sse(g: pd.DataFrame) -> pd.Series:
@@ -229,12 +223,9 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
     y = scaled_labels(backbone, table.Y[test])
     known, tasks = torch.isfinite(y).numpy(), backbone.task_names
     scored = Pairs(chart, plain, y, backbone.classification.cpu())
-    counts = pd.Series(known.sum(1)).value_counts().sort_index()
-    section = {
-        "test_molecules": int(len(test)),
-        "labels_per_molecule": {str(k): int(v) for k, v in counts.items()},
-        "reveals": {},
-    }
+    counts = dict(zip(*np.unique(known.sum(1), return_counts=True)))
+    section = {"test_molecules": int(len(test)), "reveals": {}}
+    section["labels_per_molecule"] = {str(k): int(v) for k, v in counts.items()}
 
     def draws(reveal: str) -> list[tuple[int, list]]:  # (seed, instances); 1 and 2 drawn at random
         seeds = [int(s) for s in _csv(args.seeds)] if reveal in ("1", "2") else [0]
@@ -262,7 +253,7 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
     instances = draws("1")[0][1]
     err_rel, err_plain, task, _mol = scored.errors(head, instances)
     n = len(tasks)
-    source = np.array([c[0] for _, _, c in instances], dtype=int)
+    source = instances[2].argmax(1)
     per = _rmse_by_group(err_rel, err_plain, task * n + source, n * n, min_count=20)
     per.insert(0, "hidden", [tasks[p // n] for p in per.index])
     per.insert(0, "known", [tasks[p % n] for p in per.index])
