@@ -24,9 +24,7 @@ DESCRIPTION = "backbone v2 vs v1: shared-source test error, family R², build th
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add, work, results = parser.add_argument, REPO_ROOT / "bench/work", REPO_ROOT / "bench/results"
-    add(
-        "--v1", default=str(work / "v1/assets/backbone"), help="git archive 69cb01a assets/backbone"
-    )
+    add("--v1", default=str(work / "v1/assets/backbone"), help="v1: git archive 69cb01a")
     add("--v2", default=str(DEFAULT_BACKBONE))
     add("--gpu-run", help="a v2 checkpoint pre-trained on a GPU (for the GPU figure)")
     add("--ablation-on", default=str(work / "ablation_desc_on"))
