@@ -112,9 +112,14 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             alone, other_alone = phase(f"alone{r}_", 1)
             together, other_together = phase(f"pair{r}_", 2)
             rows.append(
-                {"repeat": r, "alone_seconds": alone, "together_seconds": together}
-                | {"ratio": together / alone, "other_cpu_share_alone": other_alone}
-                | {"other_cpu_share_together": other_together}
+                {
+                    "repeat": r,
+                    "alone_seconds": alone,
+                    "together_seconds": together,
+                    "ratio": together / alone,
+                    "other_cpu_share_alone": other_alone,
+                    "other_cpu_share_together": other_together,
+                }
             )
             print(f"[concurrency] alone {alone:.1f} s, two together {together:.1f} s", flush=True)
     ratio = float(np.median([r["ratio"] for r in rows]))

@@ -211,8 +211,10 @@ def _add_config(task_type: str | None, ensemble: int, config: dict, excluded: An
 def _steps_summary(result) -> dict:  # noqa: ANN001 - TaskAdditionResult
     steps = [m["steps"] for m in result.task.metadata["members"]]
     seconds = result.timings["train_seconds"]
-    return {"member_steps": steps, "total_steps": sum(steps)} | {
-        "train_seconds_per_step": seconds / max(1, sum(steps))
+    return {
+        "member_steps": steps,
+        "total_steps": sum(steps),
+        "train_seconds_per_step": seconds / max(1, sum(steps)),
     }
 
 
@@ -433,13 +435,21 @@ def curve_add_task_vs_existing(ctx: dict) -> list[dict]:
             added = sum(c.startswith("scaling_task_") and c.endswith("_ad_score") for c in out)
             times = result.timings
             points.append(
-                {"existing_tasks": i, "wall_seconds": add.wall, "cpu_seconds": add.cpu}
-                | {"predict_seconds": one.wall, "predict_cpu_seconds": one.cpu}
-                | {"predict_all_seconds": every.wall, "load_1min": load}
-                | {k: times[k] for k in ("featurize_seconds", "train_seconds")}
-                | {"register_seconds": add.wall - times["total_seconds"], **_steps_summary(result)}
-                | {"predict_molecules": len(query)}
-                | {"predict_all_tasks": len(studio.backbone.property_names) + added}
+                {
+                    "existing_tasks": i,
+                    "wall_seconds": add.wall,
+                    "cpu_seconds": add.cpu,
+                    "predict_seconds": one.wall,
+                    "predict_cpu_seconds": one.cpu,
+                    "predict_all_seconds": every.wall,
+                    "load_1min": load,
+                    "featurize_seconds": times["featurize_seconds"],
+                    "train_seconds": times["train_seconds"],
+                    "register_seconds": add.wall - times["total_seconds"],
+                    **_steps_summary(result),
+                    "predict_molecules": len(query),
+                    "predict_all_tasks": len(studio.backbone.property_names) + added,
+                }
             )
             _log(f"existing = {i}: add {add.wall:.1f} s, predict it {one.wall * 1000:.0f} ms")
     return points
@@ -502,9 +512,17 @@ def curve_predict_vs_batch(ctx: dict) -> list[dict]:
                 task.predict(backbone, chunk)
         c, w, calls = cold.wall, warm.wall, len(chunks)
         points.append(
-            {"batch_size": b, "mol_per_s": molecules / c, "warm_mol_per_s": molecules / w}
-            | {"molecules": molecules, "calls": calls, "cold_seconds": c, "warm_seconds": w}
-            | {"ms_per_call": 1000 * c / calls, "warm_ms_per_call": 1000 * w / calls}
+            {
+                "batch_size": b,
+                "mol_per_s": molecules / c,
+                "warm_mol_per_s": molecules / w,
+                "molecules": molecules,
+                "calls": calls,
+                "cold_seconds": c,
+                "warm_seconds": w,
+                "ms_per_call": 1000 * c / calls,
+                "warm_ms_per_call": 1000 * w / calls,
+            }
         )
         _log(f"predict: batch {b}: {molecules / c:,.0f} mol/s cold, {molecules / w:,.0f} warm")
     return points
@@ -520,8 +538,15 @@ def curve_featurize_vs_batch(ctx: dict) -> list[dict]:
             ctx, m, lambda c: featurize_molecules(c, descriptors=descriptors)
         )
         points.append(
-            {"molecules": m, "mol_per_s": n / t.wall, "mol_per_cpu_s": n / t.cpu if t.cpu else None}
-            | {"total_molecules": n, "calls": len(chunks), "seconds": t.wall, "device": "cpu"}
+            {
+                "molecules": m,
+                "mol_per_s": n / t.wall,
+                "mol_per_cpu_s": n / t.cpu if t.cpu else None,
+                "total_molecules": n,
+                "calls": len(chunks),
+                "seconds": t.wall,
+                "device": "cpu",
+            }
         )
         _log(f"featurise: {m} per call: {n / t.wall:,.0f} mol/s")
     return points
