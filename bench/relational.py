@@ -299,22 +299,19 @@ def _key(task_type: str) -> str:
     return "roc_auc" if task_type == "classification" else "rmse"
 
 
-def preview_section(backbone, meta, head, head_meta, args) -> list[dict]:
+def preview_section(studio, args) -> list[dict]:
     """Preview vs trained task addition, each also with the test molecules' table labels known."""
     from gate_core.data.splits import scaffold_split
-    from gate_core.data.table import MultiTaskTable
     from gate_core.featurizers.molecule import canonical_smiles
     from gate_core.models.gate import TaskInfo
     from gate_core.relational.predict import RelationalPredictor, preview_new_task
-    from gate_core.training.backbone_split import resolve_table_path
     from gate_core.transfer.addition import TaskAdditionConfig, add_task
 
-    table_path = resolve_table_path(meta["pretraining"]["config"]["table"])
-    table = MultiTaskTable.read_long(table_path, backbone.task_names)
-    table_labels = {
-        s: {t: float(v) for t, v in zip(table.tasks, row) if np.isfinite(v)}
-        for s, row in zip(table.smiles, table.Y)
-    }
+    backbone, head, head_meta = (
+        studio.backbone,
+        studio.relational().head,
+        studio.relational().head_meta,
+    )
     rows = []
     for name in _csv(args.preview_targets):
         smiles, y, task_type = load_target(name)
@@ -324,7 +321,7 @@ def preview_section(backbone, meta, head, head_meta, args) -> list[dict]:
             train = pool[np.random.default_rng(seed).permutation(len(pool))][: args.preview_n]
             tr_s, tr_y = [smiles[i] for i in train], y[train].tolist()
             te_s, te_y = [smiles[i] for i in test], y[test]
-            known = [table_labels.get(canonical_smiles(s) or "", {}) for s in te_s]
+            known = [studio.table_labels(canonical_smiles(s) or "") for s in te_s]
             preview = partial(preview_new_task, backbone, head, tr_s, tr_y, te_s, task_type, name)
             with timed() as t_preview:
                 prev = preview()
@@ -399,29 +396,29 @@ def time_to_first_preview(backbone, head_path, args) -> dict:
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
-    from gate_core.models.checkpoint import load_checkpoint
-    from gate_core.models.fingerprint import backbone_fingerprint
-    from gate_core.relational.io import load_relational
+    import tempfile
+
+    from gate_core.api import GateStudio
 
     limit_threads(args.threads)
     elapsed = stopwatch()
-    backbone, meta = load_checkpoint(args.backbone, "cpu")
-    backbone.requires_grad_(False)
-    head_path = Path(args.backbone).with_name(Path(args.backbone).name + "_relational")
-    backbone_id = backbone_fingerprint(backbone)
-    head, head_meta = load_relational(head_path, backbone_id)
-    results = {
-        "backbone": str(args.backbone),
-        "backbone_id": backbone_id,
-        "head": str(head_path),
-        "head_training": {k: head_meta.get(k) for k in HEAD_TRAINING.split()},
-        "settings": settings(args),
-        "head_correction": head.config.correction,
-        "known_labels": known_label_section(backbone, meta, head, args, args.compare),
-        "time_to_first_preview": time_to_first_preview(backbone, head_path, args),
-        "preview_vs_trained": preview_section(backbone, meta, head, head_meta, args),
-        "wall_seconds": elapsed(),
-    }
+    with tempfile.TemporaryDirectory() as registry:  # the facade, with an empty task registry
+        studio = GateStudio(args.backbone, data_dir=registry, device="cpu")
+        backbone, meta, relational = studio.backbone, studio.backbone_metadata, studio.relational()
+        results = {
+            "backbone": str(args.backbone),
+            "backbone_id": studio.backbone_id,
+            "head": str(studio.relational_path),
+            "head_training": {k: relational.head_meta.get(k) for k in HEAD_TRAINING.split()},
+            "settings": settings(args),
+            "head_correction": relational.head.config.correction,
+            "known_labels": known_label_section(
+                backbone, meta, relational.head, args, args.compare
+            ),
+            "time_to_first_preview": time_to_first_preview(backbone, studio.relational_path, args),
+            "preview_vs_trained": preview_section(studio, args),
+            "wall_seconds": elapsed(),
+        }
     return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
 
 
