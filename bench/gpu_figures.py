@@ -113,14 +113,16 @@ def markdown(r: dict) -> str:
     )
 
 
-def _read(path: str | Path) -> dict | None:
-    return json.loads(Path(path).read_text()) if Path(path).is_file() else None
+def _read(path: str | Path, optional: bool = False) -> dict | None:
+    """A JSON file; None for a missing ``optional`` one (a CPU reference not built here)."""
+    return None if optional and not Path(path).is_file() else json.loads(Path(path).read_text())
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
     speed, lines = _read(args.speed), Path(args.epochs).read_text().splitlines()
     epochs = [json.loads(line) for line in lines if line.strip()]
-    figures = summarise(speed, _read(args.pretrain), epochs, _read(CPU_PRETRAIN), _read(CPU_SPEED))
+    cpu_meta, cpu_speed = _read(CPU_PRETRAIN, optional=True), _read(CPU_SPEED, optional=True)
+    figures = summarise(speed, _read(args.pretrain), epochs, cpu_meta, cpu_speed)
     sources = [args.speed, args.pretrain, args.epochs]
     # the GPU machine's ``machine`` block, not this one's
     results = {"machine": speed["machine"], "figures": figures, "sources": sources}

@@ -208,6 +208,8 @@ def oracle_pairwise_linear(instances, residual: np.ndarray, tasks: list[str]) ->
 
 
 def known_label_section(backbone, meta, head, args, compare: list[str] | None = None) -> dict:
+    """Part (1): on the test fold, each known label hidden in turn and 0, 1, 2 or all others
+    known; relational vs plain on the same pairs, then the same pairs for the ``compare`` heads."""
     import torch
 
     from gate_core.relational.io import load_relational
