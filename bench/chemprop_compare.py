@@ -28,7 +28,7 @@ import numpy as np
 
 from bench.chemprop_runner import FIT_OPTIONS, PRETRAIN_OPTIONS, add_options
 from bench.chemprop_runner import METHODS as CHEMPROP_METHODS
-from bench.common import REPO_ROOT, fmt, logger, md_table, stopwatch, write_results
+from bench.common import REPO_ROOT, fmt, logger, md_table, stopwatch, table, write_results
 from bench.task_addition import (
     DEFAULT_TARGETS,
     TargetSplit,
@@ -83,7 +83,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--work-dir", default=str(DEFAULT_WORK_DIR), help="splits, pre-training, runner outputs")
     add("--reference", default=DEFAULT_REFERENCE, help="task_addition JSONs, comma-separated")
     add("--backbone", default=str(DEFAULT_BACKBONE), help="whose table and split pre-train")
-    add("--budget-minutes", type=float, default=0.0, help="start no cell after (0: no limit)")
     add("--resume", action="store_true", help="keep the finished cells, run the rest")
     add("--shard", metavar="K/N", help="every N-th cell with work left from K")
     add("--merge", metavar="DIR,...", help="no training: merge these result dirs' files")
@@ -187,43 +186,34 @@ def _hash(obj: object) -> str:
 
 def pretrain_settings(args: argparse.Namespace, table_info: dict) -> dict:
     """What the pre-trained model depends on; its hash names the model's folder."""
+    budget = ("epochs", "patience", "batch_size", "max_minutes", "max_molecules")
     return {
-        "data_hash": table_info["data_hash"],
-        "tasks": table_info["tasks"],
-        "epochs": args.pretrain_epochs,
-        "patience": args.pretrain_patience,
-        "batch_size": args.pretrain_batch_size,
-        "max_minutes": args.pretrain_max_minutes,
-        "max_molecules": args.pretrain_max_molecules,
+        **{k: table_info[k] for k in ("data_hash", "tasks")},
+        **{k: getattr(args, f"pretrain_{k}") for k in budget},
         "seed": 0,
         "aggregation": args.aggregation,
     }
 
 
-def _tail(path: Path, chars: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except OSError:
-        return ""
-
-
 def _run_runner(args: argparse.Namespace, command: str, options: dict, timeout=None) -> str | None:
     """``bench/chemprop_runner.py <command>`` under ``--bench-python`` with ``options`` as its
-    flags (None leaves one out), its output into ``log.txt`` of its out folder; what went wrong,
-    or None."""
+    flags (None leaves one out), its output into ``log.txt`` of its out folder; what went wrong
+    (with the log's tail), or None."""
     cmd = [args.bench_python, str(RUNNER), command, "--accelerator", args.accelerator]
     for key, value in options.items():
         cmd += [] if value is None else [f"--{key.replace('_', '-')}", str(value)]
     blas = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
     env = {**os.environ, **dict.fromkeys(blas, str(options["threads"])), "PYTHONUNBUFFERED": "1"}
-    with open(Path(options.get("out") or options["out_dir"]) / "log.txt", "w") as log:
+    log, error = Path(options.get("out") or options["out_dir"]) / "log.txt", None
+    with open(log, "w") as out:
         try:
             done = subprocess.run(
-                cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout
+                cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout
             )
+            error = f"runner exit {done.returncode}" if done.returncode else None
         except subprocess.TimeoutExpired:
-            return f"runner killed after {timeout:.0f} s"
-    return f"runner exit {done.returncode}" if done.returncode else None
+            error = f"runner killed after {timeout:.0f} s"
+    return error and f"{error}; log tail: {log.read_text(errors='replace')[-1000:]}"
 
 
 def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: dict) -> dict:
@@ -243,8 +233,7 @@ def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: di
             options |= {"table": table_path, "out": out, "threads": threads, "seed": 0}
             error = _run_runner(args, "pretrain", options)
             if error or not (out / "pretrain.json").is_file():
-                log = out / "log.txt"
-                raise RuntimeError(f"chemprop pre-training failed ({error}); {log}:\n{_tail(log)}")
+                raise RuntimeError(f"chemprop pre-training failed ({out}): {error or 'no record'}")
         with open(out / "model.pt", "rb") as model:
             sha = hashlib.file_digest(model, "sha256").hexdigest()[:16]
         record = json.loads((out / "pretrain.json").read_text())
@@ -252,72 +241,28 @@ def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: di
     return {**model, "table": table_info, **record}
 
 
-def run_cell_subprocess(
-    args: argparse.Namespace,
-    seed: int,
-    methods: list[str],
-    data_path: Path,
-    run_dir: Path,
-    pretrained: str | None,
-    task_type: str,
-) -> dict:
-    """One runner process for every chemprop method of one cell; returns {method: runner JSON}."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for m in methods:
-        (run_dir / f"{m}.json").unlink(missing_ok=True)
-    options = {k: getattr(args, k) for k in FIT_OPTIONS}
-    options |= {"data": data_path, "out_dir": run_dir, "methods": ",".join(methods), "seed": seed}
-    options |= {"threads": args.threads_per_job, "task_type": task_type, "pretrained": pretrained}
-    timeout = 60 * (2 * args.method_max_minutes * len(methods) * args.ensemble + 5)
-    elapsed = stopwatch()
-    error = _run_runner(args, "fit", options, timeout)
-    process_seconds, out = elapsed(), {}
-    for m in methods:
-        path = run_dir / f"{m}.json"
-        failed = f"{error or 'no result file'}; log tail: {_tail(run_dir / 'log.txt', 600)}"
-        out[m] = json.loads(path.read_text()) if path.is_file() else {"method": m, "error": failed}
-        out[m]["process_seconds"] = process_seconds
-    return out
-
-
 def make_row(cell: tuple, method: str, result: dict, ts: TargetSplit, n_train: int) -> dict:
     """One result row, scored here with gate_core's metrics on the runner's test predictions,
     on the whole test set and on its seen / unseen parts (as task_addition scores its rows)."""
-    target, seed, size = cell
-    row = {
-        "target": target,
-        "seed": seed,
-        "size": size,
-        "n_train": n_train,
-        "n_test": len(ts.y_test),
-        "test_std": ts.test_std,
-        "task_type": ts.task_type,
-        "method": method,
-        "device": result.get("device"),
-        "host": result.get("host"),
-    }
-    pred = np.asarray(result.get("predictions", []), dtype=np.float64)
-    if "error" in result or pred.shape != ts.y_test.shape:
-        return {
-            **row,
-            "error": result.get("error")
-            or f"{len(pred)} predictions for {len(ts.y_test)} test molecules",
-        }
-    row.update(
-        _metrics(ts.task_type, ts.y_test, pred, ts.test_std),
-        n_test_seen=int(ts.seen.sum()),
-        parts=part_metrics(ts.task_type, ts.y_test, pred, ts.seen),
-    )
+    y, pred = ts.y_test, np.asarray(result.get("predictions", []), dtype=np.float64)
+    row = {"target": cell[0], "seed": cell[1], "size": cell[2], "n_train": n_train}
+    row |= {"n_test": len(y), "test_std": ts.test_std, "task_type": ts.task_type, "method": method}
+    row |= {"device": result.get("device"), "host": result.get("host")}
+    if "error" in result or pred.shape != y.shape:
+        error = result.get("error") or f"{len(pred)} predictions for {len(y)} test molecules"
+        return {**row, "error": error}
+    row |= _metrics(ts.task_type, y, pred, ts.test_std)
     row.pop("n", None)
+    row |= {
+        "n_test_seen": int(ts.seen.sum()),
+        "parts": part_metrics(ts.task_type, y, pred, ts.seen),
+    }
+    row |= {k: result.get(k) for k in ("wall_seconds", "featurize_seconds", "process_seconds")}
     info = (
         "epochs_run best_epoch best_val_loss stopped_by_time max_epochs patience n_inner_train "
         "n_val torch_threads accelerator versions"
     )
-    return {
-        **row,
-        **{k: result.get(k) for k in ("wall_seconds", "featurize_seconds", "process_seconds")},
-        "info": {k: result.get(k) for k in info.split()},
-    }
+    return {**row, "info": {k: result.get(k) for k in info.split()}}
 
 
 # ---------------------------------------------------------------------------------- compare
@@ -395,21 +340,18 @@ def reference_seen_keys(paths: str | Path, backbone: str | Path) -> frozenset[st
 
 def check_splits(chem_rows: list[dict], ref_rows: list[dict]) -> dict:
     """Same (target, seed) must mean the same test set on both sides: n_test and test-set std agree."""
-    ours = {
-        (r["target"], r["seed"]): (r["n_test"], r["test_std"])
-        for r in chem_rows
-        if _finite(r.get("test_std"))
-    }
-    mismatched = set()
+    ours = {(r["target"], r["seed"]): r for r in chem_rows if _finite(r.get("test_std"))}
+    checked, mismatched = set(), set()
     for r in ref_rows:
-        n, std = ours.get((r["target"], r["seed"]), (None, None))
-        if std is not None and _finite(r.get("test_std")):
-            if n != r.get("n_test") or abs(std - r["test_std"]) > 1e-9 * max(1.0, abs(std)):
-                mismatched.add((r["target"], r["seed"]))
-    return {
-        "checked": len({(r["target"], r["seed"]) for r in ref_rows} & set(ours)),
-        "mismatched": sorted(map(list, mismatched)),
-    }
+        key = (r["target"], r["seed"])
+        if key in ours:
+            checked.add(key)
+            n, std = ours[key]["n_test"], ours[key]["test_std"]
+            if _finite(r.get("test_std")) and (
+                n != r.get("n_test") or abs(std - r["test_std"]) > 1e-9 * max(1.0, abs(std))
+            ):
+                mismatched.add(key)
+    return {"checked": len(checked), "mismatched": sorted(map(list, mismatched))}
 
 
 def comparison(rows: list[dict], max_n: int = MAX_N) -> dict:
@@ -495,8 +437,6 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         return merge(args)
     started = stopwatch()  # in the state; the saved JSON gets its reading as wall_seconds
     methods, seeds = _csv_list(args.methods), [int(s) for s in _csv_list(args.seeds)]
-    if set(methods) - set(CHEMPROP_METHODS):
-        raise ValueError(f"--methods {args.methods}: choose from {', '.join(CHEMPROP_METHODS)}")
     if not (Path(args.bench_python).is_file() or "/" not in args.bench_python):
         raise FileNotFoundError(f"--bench-python {args.bench_python} not found: `make bench-venv`")
     work_dir, results_dir = Path(args.work_dir), Path(args.results_dir)
@@ -556,25 +496,38 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     run_root = work_dir / "runs" / _hash(settings)
     _save(state, results_dir)
 
-    def one(job: tuple) -> dict | None:
-        """The runner on one cell; None (not started) once the budget is spent."""
-        (t, seed, size), left, path, ts = job
-        if args.budget_minutes and started() / 60 > args.budget_minutes:
-            return None
-        pretrained = pretrain["model"] if pretrain and "chemprop_finetuned" in left else None
+    def one(job: tuple) -> dict:
+        """One runner process for the chemprop methods of one cell: {method: its JSON}."""
+        (t, seed, size), left, data, ts = job
         run_dir = run_root / t / f"seed{seed}" / f"n{size}"
-        return run_cell_subprocess(args, seed, left, path, run_dir, pretrained, ts.task_type)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for m in left:
+            (run_dir / f"{m}.json").unlink(missing_ok=True)
+        options = {k: getattr(args, k) for k in FIT_OPTIONS}
+        options |= {"data": data, "out_dir": run_dir, "methods": ",".join(left), "seed": seed}
+        options |= {"threads": args.threads_per_job, "task_type": ts.task_type}
+        if pretrain and "chemprop_finetuned" in left:
+            options["pretrained"] = pretrain["model"]
+        elapsed = stopwatch()
+        error = _run_runner(
+            args, "fit", options, 60 * (2 * args.method_max_minutes * len(left) * args.ensemble + 5)
+        )
+        out, process_seconds = {}, elapsed()
+        for m in left:
+            path = run_dir / f"{m}.json"
+            failed = {"method": m, "error": error or "no result file"}
+            out[m] = json.loads(path.read_text()) if path.is_file() else failed
+            out[m]["process_seconds"] = process_seconds
+        return out
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(one, job): job for job in queue}
         for future in as_completed(futures):
             cell, left, _, ts = futures[future]
-            if (result := future.result()) is None:
-                grid["not_started"].append(list(cell))
-                continue
+            result = future.result()
             new = [make_row(cell, m, result[m], ts, len(ts.train_index(cell[2]))) for m in left]
-            state["rows"] = [r for r in state["rows"] if _row_key(r) not in map(_row_key, new)]
-            state["rows"] += new
+            keys = {_row_key(r) for r in new}
+            state["rows"] = [r for r in state["rows"] if _row_key(r) not in keys] + new
             grid["ran"].append(list(cell))
             _save(state, results_dir)
             for r in new:
@@ -583,12 +536,6 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
                 )
                 _log(f"{cell}: {r['method']}: {r.get('error', score)[:300]}")
     state["status"] = "complete"
-    if grid["not_started"]:
-        n = len(grid["not_started"])
-        state["status"] = (
-            f"stopped by the {args.budget_minutes:g}-minute budget: {n} cells not started"
-        )
-    _log(state["status"])
     return _save(state, results_dir)
 
 
@@ -608,15 +555,11 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     (first_path, first), results = loaded[0], [data for _, data in loaded]
     for path, data in loaded[1:]:
         if data["settings"] != first["settings"]:
-            raise ValueError(
-                f"--merge: {path} has other settings than {first_path}: {data['settings']} vs {first['settings']}"
-            )
+            raise ValueError(f"--merge: {path} was made with other settings than {first_path}")
     pretrains = [data["pretrain"] for data in results if data.get("pretrain")]
     shas = sorted({p["model_sha256"] for p in pretrains})
     if len(shas) > 1:
-        raise ValueError(
-            f"--merge: the shards fine-tuned from different pre-trained models ({', '.join(shas)})"
-        )
+        raise ValueError(f"--merge: the shards fine-tuned different pre-trained models {shas}")
     rows, grid = merged_rows_and_grid(results)
     statuses = {data.get("status") for data in results}
     complete = statuses <= {"complete", "pre-training only", "merged"} and not grid["not_started"]
@@ -660,15 +603,9 @@ def _with_ci(entry: dict, methods: list[str]) -> list[str]:
     ci = {}
     for gate in ("learned", _versus(entry)[0]):  # the verdict's intervals win
         ci.update((entry.get(f"{gate}_vs_best_baseline") or {}).get("ci95") or {})
-    mean = entry["mean"]
-    return [
-        f"{mean[m]:.3f} ({ci[m][0]:.3f}–{ci[m][1]:.3f})"
-        if m in ci
-        else fmt(mean[m], ".3f")
-        if m in mean
-        else ""
-        for m in methods
-    ]
+    cells = {m: fmt(v, ".3f") for m, v in entry["mean"].items()}
+    cells |= {m: f"{cells[m]} ({lo:.3f}–{hi:.3f})" for m, (lo, hi) in ci.items() if m in cells}
+    return [cells.get(m, "") for m in methods]
 
 
 def _bold_best(values: dict, methods: list[str], higher_is_better: bool) -> list[str]:
@@ -691,7 +628,7 @@ def headline_tables(comp: dict, sizes: list) -> list[str]:
             continue
         higher = task_type == "classification"
         methods = [m for m in METHOD_ORDER if any(m in e["mean"] for e in block.values())]
-        labels = [label(m) for m in methods]
+        header = " | ".join(["targets / test part", "targets", *map(label, methods)])
         rows, pr = [], []
         for key, e in block.items():
             gate, v = _versus(e)
@@ -702,28 +639,15 @@ def headline_tables(comp: dict, sizes: list) -> list[str]:
                 wins = f"{v['targets_won']} of {v['n_targets']}"
                 goal = "—" if higher else _goal(v, comp["goal_ratio"])
             rows.append([key, e["n_targets"], *_with_ci(e, methods), ratio, wins, goal])
-            pr.append(
-                [
-                    key,
-                    e["n_targets"],
-                    *[fmt((e.get("pr_auc_mean") or {}).get(m), ".3f") for m in methods],
-                ]
-            )
-        header = ["targets / test part", "targets", *labels]
+            pr_auc = e.get("pr_auc_mean") or {}
+            pr.append([key, e["n_targets"], *[fmt(pr_auc.get(m), ".3f") for m in methods]])
+        verdict = f"GATE ÷ best baseline (95 % CI) | targets GATE wins | goal ≤ {comp['goal_ratio']}, upper end < 1.0"
         out.append(
             f"### {task_type.capitalize()}: mean {metric} over targets (n = {counted})\n\n"
-            + md_table(
-                [
-                    *header,
-                    "GATE ÷ best baseline (95 % CI)",
-                    "targets GATE wins",
-                    f"goal ≤ {comp['goal_ratio']}, upper end < 1.0",
-                ],
-                rows,
-            )
+            + table(f"{header} | {verdict}", rows)
         )
         if higher:  # average precision: informative when positives are rare (ClinTox)
-            out.append("Mean PR-AUC ↑ over the same targets:\n\n" + md_table(header, pr))
+            out.append("Mean PR-AUC ↑ over the same targets:\n\n" + table(header, pr))
         for key, e in block.items():
             if not (key.startswith("all/") or key.endswith("/seen")):
                 ms = [m for m in methods if m in e["mean"]]

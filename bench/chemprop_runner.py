@@ -100,26 +100,6 @@ def setup(args: argparse.Namespace) -> dict:
     }
 
 
-def scores(y: np.ndarray, pred: np.ndarray, classify: bool = False) -> dict:
-    """The runner's own scores (sklearn's), for its log and the pre-training's val fold;
-    chemprop_compare scores the test predictions again with gate_core's metrics. R² is NaN for a
-    constant ``y``; ROC-AUC and PR-AUC are NaN when ``y`` holds one class only."""
-    from sklearn import metrics
-
-    if classify:
-        both = len(np.unique(y)) == 2
-        return {
-            "roc_auc": float(metrics.roc_auc_score(y, pred)) if both else float("nan"),
-            "pr_auc": float(metrics.average_precision_score(y, pred)) if both else float("nan"),
-        }
-    return {
-        "n": len(y),
-        "rmse": float(metrics.root_mean_squared_error(y, pred)),
-        "mae": float(metrics.mean_absolute_error(y, pred)),
-        "r2": float(metrics.r2_score(y, pred, force_finite=False)),
-    }
-
-
 def write_json(path: Path, payload: dict) -> None:
     """Atomic write (the reader never sees half a file); NaN and infinity become null."""
     text = json.dumps(payload, default=lambda x: x.tolist())  # NumPy scalars and arrays
@@ -157,16 +137,13 @@ def within_training_range(train: np.ndarray, *others: np.ndarray) -> list[np.nda
 def make_dataset(
     smiles: list[str], Y: np.ndarray | None, featurizer, X_d: np.ndarray | None = None
 ):
-    """A cached chemprop ``MoleculeDataset`` (featurised once, up front); ``X_d`` (N, d) extra
-    molecule descriptors for the FFN."""
+    """A cached chemprop ``MoleculeDataset`` (featurised once, up front; chemprop raises on a
+    SMILES its RDKit cannot parse); ``X_d`` (N, d) extra molecule descriptors for the FFN."""
     from chemprop import data
 
     ys = [None] * len(smiles) if Y is None else list(Y)
     xs = [None] * len(smiles) if X_d is None else list(X_d)
     points = [data.MoleculeDatapoint.from_smi(s, y, x_d=x) for s, y, x in zip(smiles, ys, xs)]
-    bad = [s for s, p in zip(smiles, points) if p.mol is None or p.mol.GetNumAtoms() == 0]
-    if bad:
-        raise ValueError(f"chemprop's RDKit cannot parse {len(bad)} SMILES, e.g. {bad[:3]}")
     dataset = data.MoleculeDataset(points, featurizer)
     dataset.cache = True
     return dataset
@@ -296,6 +273,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     from chemprop import featurizers
     from chemprop.models import save_model
     from lightning import pytorch as pl
+    from sklearn.metrics import r2_score, root_mean_squared_error
 
     env = setup(args)
     started = time.perf_counter()
@@ -329,12 +307,12 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     # val metrics per property, in its own units (model selection used this fold: not a test score)
     pred, Y = predict(model, sets[1], args), val_rows[tasks].to_numpy(np.float64)
     per_task = {}
-    for j, task in enumerate(tasks):
-        y, known = Y[:, j], np.isfinite(Y[:, j])
-        if known.sum() >= 2:
-            m, std = scores(y[known], pred[known, j]), float(y[known].std())
-            nrmse = m["rmse"] / std if std > 0 else float("nan")
-            per_task[task] = {"n": m["n"], "rmse": m["rmse"], "r2": m["r2"], "nrmse": nrmse}
+    for task, y, p in zip(tasks, Y.T, pred.T):
+        y, p = y[np.isfinite(y)], p[np.isfinite(y)]
+        if len(y) >= 2:  # R² and nRMSE are NaN where y is constant
+            rmse, r2 = root_mean_squared_error(y, p), r2_score(y, p, force_finite=False)
+            nrmse = rmse / y.std() if y.std() > 0 else float("nan")
+            per_task[task] = {"n": len(y), "rmse": rmse, "r2": r2, "nrmse": nrmse}
     settings = {k: getattr(args, f"pretrain_{k}") for k in ("epochs", "patience", "batch_size")}
     settings |= {k: getattr(args, f"pretrain_{k}") for k in ("max_minutes", "max_molecules")}
     epochs = fit["history"]
@@ -420,7 +398,6 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
     first = fits[0]
     return {
         "method": method,
-        **scores(parts[2]["value"].to_numpy(np.float64), pred, classify),
         "task_type": args.task_type,
         "n_inner_train": len(train_set),
         "n_val": len(val_set),
@@ -438,7 +415,6 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
             {k: f[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "train_seconds")}
             for f in fits
         ],
-        "pretrained": str(args.pretrained) if finetune else None,
         "predictions": pred.tolist(),
         **env,
     }
@@ -455,13 +431,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
         try:
             result = fit_one(method, frame, args, env)
-            score = ", ".join(
-                f"{k} {result[k]:.4g}" for k in ("rmse", "r2", "roc_auc") if k in result
-            )
-            _log(
-                f"{args.data} {method}: {score}, {result['epochs_run']} epochs, "
-                f"{result['wall_seconds']:.1f} s"
-            )
+            seconds, epochs = result["wall_seconds"], result["epochs_run"]
+            _log(f"{args.data} {method}: {epochs} epochs (first model), {seconds:.1f} s")
         except Exception as exc:  # noqa: BLE001 - one failing method must not lose the other
             import traceback
 

@@ -26,6 +26,7 @@ from bench.chemprop_compare import (
     check_splits,
     comparison,
     export_cell,
+    make_row,
     merge,
     parse_shard,
     reference_rows,
@@ -382,12 +383,7 @@ def test_runner_tiny_fit(tmp_path, split):
         and result["descriptors"] == "rdkit2d"
         and result["n_descriptors"] > 200
     )
-    assert (
-        result["device"].startswith("cpu")
-        and result["host"]
-        and math.isfinite(result["rmse"])
-        and result["wall_seconds"] > 0
-    )
+    assert result["device"].startswith("cpu") and result["host"] and result["wall_seconds"] > 0
 
 
 @pytest.mark.slow
@@ -409,7 +405,8 @@ def test_runner_fits_a_classifier_on_a_classification_target(tmp_path):
     prob = np.asarray(result["predictions"])
     assert result["task_type"] == "classification" and len(prob) == len(split.test)
     assert ((prob > 0) & (prob < 1)).all()  # sigmoid probabilities, not standardised labels
-    assert result["roc_auc"] == pytest.approx(roc_auc_score(split.y_test, prob))
+    row = make_row(("bbbp", 0, 50), "chemprop_single", result, split, 50)  # scored here
+    assert row["roc_auc"] == pytest.approx(roc_auc_score(split.y_test, prob))
 
 
 def test_markdown_reports_classification_with_pr_auc_and_each_group_once():
