@@ -28,7 +28,7 @@ import numpy as np
 
 from bench.chemprop_runner import FIT_OPTIONS, PRETRAIN_OPTIONS, add_options
 from bench.chemprop_runner import METHODS as CHEMPROP_METHODS
-from bench.common import REPO_ROOT, fmt, logger, md_table, stopwatch, table, write_results
+from bench.common import REPO_ROOT, RESULTS_DIR, fmt, logger, stopwatch, table, write_results
 from bench.task_addition import (
     DEFAULT_TARGETS,
     TargetSplit,
@@ -59,8 +59,7 @@ RUNNER = REPO_ROOT / "bench" / "chemprop_runner.py"
 DEFAULT_WORK_DIR = REPO_ROOT / "bench" / "work" / "chemprop"
 DEFAULT_BENCH_PYTHON = REPO_ROOT / ".venv-bench" / "bin" / "python"
 DEFAULT_REFERENCE = ",".join(
-    str(REPO_ROOT / "bench" / "results" / f"{name}.json")
-    for name in ("task_addition_v2_n100", "task_addition_v2_physchem")
+    str(RESULTS_DIR / f"task_addition_v2_{name}.json") for name in ("n100", "physchem")
 )
 
 
@@ -143,10 +142,8 @@ def export_pretrain_table(work_dir: Path, backbone: str | Path) -> tuple[Path, d
 
     from gate_core.training.backbone_split import rebuild_split
 
-    table_path, info_path = (
-        Path(work_dir) / "pretrain" / "table.csv",
-        Path(work_dir) / "pretrain" / "table.json",
-    )
+    out = Path(work_dir) / "pretrain"
+    table_path, info_path = out / "table.csv", out / "table.json"
     meta = json.loads((Path(backbone) / "metadata.json").read_text())
     if table_path.is_file() and info_path.is_file():
         info = json.loads(info_path.read_text())
@@ -171,9 +168,7 @@ def export_pretrain_table(work_dir: Path, backbone: str | Path) -> tuple[Path, d
     }
     _atomic_csv(frame, table_path)
     info_path.write_text(json.dumps(info, indent=1) + "\n")
-    _log(
-        f"pre-training table: {len(train)} train + {len(val)} val molecules, {len(table.tasks)} properties -> {table_path}"
-    )
+    _log(f"pre-training table: {len(train)} train + {len(val)} val molecules -> {table_path}")
     return table_path, info
 
 
@@ -285,13 +280,9 @@ def reference_rows(paths: str | Path, test_fraction: float) -> tuple[list[dict],
             continue
         data = json.loads(path.read_text())
         settings = data.get("settings", {})
-        info.update(
-            backbone_id=data.get("backbone_id"),
-            status=data.get("status"),
-            settings=settings,
-            date_utc=(data.get("machine") or {}).get("date_utc"),
-            seen=data.get("seen"),
-        )
+        info |= {"backbone_id": data.get("backbone_id"), "status": data.get("status")}
+        info |= {"settings": settings, "date_utc": (data.get("machine") or {}).get("date_utc")}
+        info["seen"] = data.get("seen")
         if abs(float(settings.get("test_fraction", test_fraction)) - test_fraction) > 1e-12:
             note = f"its test_fraction {settings.get('test_fraction')} ≠ {test_fraction}: other test sets, not used"
             info.update(available=False, note=note)
@@ -654,7 +645,7 @@ def headline_tables(comp: dict, sizes: list) -> list[str]:
                 per = [[t, *_bold_best(v, ms, higher)] for t, v in e["per_target"].items()]
                 out.append(
                     f"#### {key}: {metric} per target (mean over seeds; bold = best)\n\n"
-                    + md_table(["target", *[label(m) for m in ms]], per)
+                    + table(" | ".join(["target", *map(label, ms)]), per)
                 )
     return out
 
