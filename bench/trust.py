@@ -9,14 +9,15 @@ the backbone's own split its property intervals and gated known-value pairs (ben
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from bench.common import REPO_ROOT, records_table, write_results
+from bench.common import REPO_ROOT, logger, records_table, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "trust"
@@ -43,12 +44,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--cells", default=str(WORK / "trust_cells.jsonl"), help="finished cells, reused on rerun")
 
 
+_log = logger(NAME)
+
+
 def _rmse(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(y) - np.asarray(p)) ** 2)))
 
 
-def _cover(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
-    return float(np.mean((lo <= y) & (y <= hi)))
+def _interval(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> dict[str, float]:
+    """How often ``y`` falls in [lo, hi] and the interval's mean width."""
+    return {"coverage90": float(np.mean((lo <= y) & (y <= hi))), "width90": float(np.mean(hi - lo))}
 
 
 def task_cell(studio, ts, n: int, ensemble: int) -> dict:
@@ -61,75 +66,60 @@ def task_cell(studio, ts, n: int, ensemble: int) -> dict:
     idx = ts.train_index(n)
     smiles, y = [ts.smiles[i] for i in idx], ts.y[idx]
     name = f"{ts.name}_{ts.seed}_{n}"
-    frame = __import__("pandas").DataFrame({"smiles": smiles, "value": y})
-    record, result = studio.add_task(
-        frame,
-        "smiles",
-        "value",
-        name,
-        config=TaskAdditionConfig(ensemble=ensemble, seed=ts.seed, train_baseline=True),
-    )
+    frame = pd.DataFrame({"smiles": smiles, "value": y})
+    config = TaskAdditionConfig(ensemble=ensemble, seed=ts.seed, train_baseline=True)
+    record, _ = studio.add_task(frame, "smiles", "value", name, config=config)
     task = studio.load_task(name)
     with torch.no_grad():
         h = embed(studio.backbone, ts.test_smiles)
         chart = studio.backbone.latents(h)[1].mean(dim=0)
-    y_test = ts.y_test
-    per_model = {}
+    y_test, out = ts.y_test, {}
     for model in task.available_models():
         preview = studio._preview_values(name, h, chart) if model == "preview" else None
-        out = task.predict_from_representation(h, chart, model, preview)
-        per_model[model] = {
-            "rmse": _rmse(y_test, out["mean"]),
-            "coverage90": _cover(y_test, out["lo"], out["hi"]),
-            "width90": float(np.mean(out["hi"] - out["lo"])),
-        }
-    gate = task.predict_from_representation(h, chart, "gate")
-    std = gate["std"]
-    old = add_task(
-        studio.backbone,
-        smiles,
-        y.tolist(),
-        name,
-        TaskAdditionConfig(
-            ensemble=ensemble, seed=ts.seed, test_fraction=OLD_DEFAULT_TEST_FRACTION
-        ),
-    )
-    old_out = old.task.predict_from_representation(h, chart, "gate")
-    oof_rmse = record.metrics["comparison"]["gate"]["rmse"]
-    recommended = record.metrics["recommended"]
-    labels = gate["domain"]
-    by_domain = {
-        d: {
-            "n": int((labels == d).sum()),
-            "coverage90": _cover(
-                y_test[labels == d], gate["lo"][labels == d], gate["hi"][labels == d]
-            ),
-        }
-        for d in np.unique(labels)
+        out[model] = task.predict_from_representation(h, chart, model, preview)
+    models = {
+        m: {"rmse": _rmse(y_test, o["mean"]), **_interval(y_test, o["lo"], o["hi"])}
+        for m, o in out.items()
     }
+    gate = out["gate"]
+    old_config = TaskAdditionConfig(
+        ensemble=ensemble, seed=ts.seed, test_fraction=OLD_DEFAULT_TEST_FRACTION
+    )
+    old = add_task(studio.backbone, smiles, y.tolist(), name, old_config)
+    old_rmse = _rmse(y_test, old.task.predict_from_representation(h, chart, "gate")["mean"])
+    old_internal = (old.test_metrics or {}).get("rmse")
+    oof_rmse, recommended = (
+        record.metrics["comparison"]["gate"]["rmse"],
+        record.metrics["recommended"],
+    )
+    by_domain = {}
+    for d in np.unique(gate["domain"]):
+        mask = gate["domain"] == d
+        inside = _interval(y_test[mask], gate["lo"][mask], gate["hi"][mask])
+        by_domain[d] = {"n": int(mask.sum()), "coverage90": inside["coverage90"]}
+    raw = _interval(y_test, gate["mean"] - gate["std"], gate["mean"] + gate["std"])
     return {
         "target": ts.name,
         "seed": ts.seed,
         "n": n,
         "n_test": len(y_test),
         "test_std": ts.test_std,
-        "new_test_rmse": per_model["gate"]["rmse"],
+        "new_test_rmse": models["gate"]["rmse"],
         "new_oof_rmse": oof_rmse,
-        "new_estimate_ratio": oof_rmse / per_model["gate"]["rmse"],
-        "old_test_rmse": _rmse(y_test, old_out["mean"]),
+        "new_estimate_ratio": oof_rmse / models["gate"]["rmse"],
+        "old_test_rmse": old_rmse,
         "old_n_trained": old.task.metadata["n_train"],
-        "old_internal_test_rmse": (old.test_metrics or {}).get("rmse"),
-        "old_estimate_ratio": (old.test_metrics or {}).get("rmse", np.nan)
-        / _rmse(y_test, old_out["mean"]),
-        "coverage90": per_model["gate"]["coverage90"],
-        "width90": per_model["gate"]["width90"],
-        "raw_std_coverage": _cover(y_test, gate["mean"] - std, gate["mean"] + std),
-        "raw_std_width": float(np.mean(2 * std)),
+        "old_internal_test_rmse": old_internal,
+        "old_estimate_ratio": (np.nan if old_internal is None else old_internal) / old_rmse,
+        "coverage90": models["gate"]["coverage90"],
+        "width90": models["gate"]["width90"],
+        "raw_std_coverage": raw["coverage90"],
+        "raw_std_width": raw["width90"],
         "coverage_by_domain": by_domain,
-        "models": per_model,
+        "models": models,
         "recommended": recommended,
-        "best_on_test": min(per_model, key=lambda m: per_model[m]["rmse"]),
-        "recommended_test_rmse": per_model[recommended]["rmse"],
+        "best_on_test": min(models, key=lambda m: models[m]["rmse"]),
+        "recommended_test_rmse": models[recommended]["rmse"],
     }
 
 
@@ -145,38 +135,33 @@ def backbone_part(studio) -> dict:
 
     calibration = studio.backbone_calibration()
     held, _, _ = held_out_split(studio.backbone, studio.backbone_metadata, "test")
+    names = studio.backbone.property_names
+    labelled = [np.flatnonzero(np.isfinite(held.Y[:, k])) for k in range(len(names))]
     properties = {}
-    for k, task in enumerate(studio.backbone.property_names):
-        rows = np.flatnonzero(np.isfinite(held.Y[:, k]))
+    for k, (task, rows) in enumerate(zip(names, labelled)):
         if task not in calibration.calibrations or not len(rows):
             continue
         ad = calibration.domains[task].score(held.chart[torch.as_tensor(rows)]).numpy()
         lo, hi = calibration.calibrations[task].interval.bounds(held.plain[rows, k], ad)
-        properties[task] = {
-            "n": len(rows),
-            "coverage90": _cover(held.Y[rows, k], lo, hi),
-            "width90": float(np.mean(hi - lo)),
-            "test_rmse": _rmse(held.Y[rows, k], held.plain[rows, k]),
-        }
+        y, plain = held.Y[rows, k], held.plain[rows, k]
+        properties[task] = {"n": len(rows), **_interval(y, lo, hi), "test_rmse": _rmse(y, plain)}
     predictor = studio.relational()
     gate = studio.reliability.pair_gate(predictor)
-    names = studio.backbone.property_names
     pairs = []
-    for j, known in enumerate(names):
-        rows = np.flatnonzero(np.isfinite(held.Y[:, j]))
-        targets = [t for t in names if t != known]
+    for j, (known, rows) in enumerate(zip(names, labelled)):
         if not len(rows):
             continue
+        targets = [t for t in names if t != known]
+        revealed = [{known: float(v)} for v in held.Y[rows, j]]
         with torch.no_grad():
-            out = predictor.predict_scaled(
-                held.h[torch.as_tensor(rows)], targets, [{known: float(v)} for v in held.Y[rows, j]]
-            )
+            out = predictor.predict_scaled(held.h[torch.as_tensor(rows)], targets, revealed)
         for c, target in enumerate(targets):
-            both = np.isfinite(held.Y[rows, names.index(target)])
+            y = held.Y[rows, names.index(target)]
+            both = np.isfinite(y)
             if both.sum() < 10:
                 continue
-            y = held.Y[rows[both], names.index(target)]
-            plain, corrected = _rmse(y, out["plain"][both, c]), _rmse(y, out["relational"][both, c])
+            plain = _rmse(y[both], out["plain"][both, c])
+            corrected = _rmse(y[both], out["relational"][both, c])
             pairs.append(
                 {
                     "known": known,
@@ -186,17 +171,18 @@ def backbone_part(studio) -> dict:
                     "test_gain": 1 - corrected / plain,
                 }
             )
-    accepted = [p for p in pairs if p["accepted"]]
+    gains = [p["test_gain"] for p in pairs]
+    accepted = [p["test_gain"] for p in pairs if p["accepted"]]
     return {
         "properties": properties,
         "mean_coverage90": float(np.mean([p["coverage90"] for p in properties.values()])),
         "pairs": pairs,
         "n_pairs_judged": len(gate.verdicts),
         "n_pairs_accepted": sum(v.accepted for v in gate.verdicts.values()),
-        "accepted_mean_test_gain": _mean_or_none([p["test_gain"] for p in accepted]),
-        "accepted_share_helping_on_test": _mean_or_none([p["test_gain"] > 0 for p in accepted]),
-        "ungated_mean_test_gain": _mean_or_none([p["test_gain"] for p in pairs]),
-        "ungated_share_hurting_on_test": _mean_or_none([p["test_gain"] < 0 for p in pairs]),
+        "accepted_mean_test_gain": _mean_or_none(accepted),
+        "accepted_share_helping_on_test": _mean_or_none([g > 0 for g in accepted]),
+        "ungated_mean_test_gain": _mean_or_none(gains),
+        "ungated_share_hurting_on_test": _mean_or_none([g < 0 for g in gains]),
     }
 
 
@@ -215,46 +201,44 @@ def _cached_backbone_part(studio, path: Path) -> dict:
     return result
 
 
-def _mean(cells: list[dict], value: Callable[[dict], float]) -> float:
-    """Mean of ``value(cell)`` over ``cells``, NaN (a cell without the figure) left out."""
-    return float(np.nanmean([value(c) for c in cells]))
-
-
 def summarise(cells: list[dict]) -> dict:
-    by_size = {}
-    for n in sorted({c["n"] for c in cells}):
-        cs = [c for c in cells if c["n"] == n]
-        by_size[n] = {
-            "cells": len(cs),
-            "new_vs_old_test_rmse": _mean(cs, lambda c: c["new_test_rmse"] / c["old_test_rmse"]),
-            "new_better_in": sum(c["new_test_rmse"] < c["old_test_rmse"] for c in cs),
-            "oof_estimate_abs_log_error": _mean(cs, lambda c: abs(np.log(c["new_estimate_ratio"]))),
-            "oof_estimate_ratio_mean": _mean(cs, lambda c: c["new_estimate_ratio"]),
-            "old_estimate_abs_log_error": _mean(cs, lambda c: abs(np.log(c["old_estimate_ratio"]))),
-            "coverage90": _mean(cs, lambda c: c["coverage90"]),
-            "width90_over_raw_std_width": _mean(cs, lambda c: c["width90"] / c["raw_std_width"]),
-            "raw_std_coverage": _mean(cs, lambda c: c["raw_std_coverage"]),
-            "recommended_is_best_on_test": sum(c["recommended"] == c["best_on_test"] for c in cs),
-            "recommended_vs_gate_test_rmse": _mean(
-                cs, lambda c: c["recommended_test_rmse"] / c["new_test_rmse"]
-            ),
+    """Per n, means over cells (NaN left out) of each comparison; counts where it says "in"/"is"."""
+    c = pd.DataFrame(cells)
+    per_cell = pd.DataFrame(
+        {
+            "new_vs_old_test_rmse": c.new_test_rmse / c.old_test_rmse,
+            "new_better_in": c.new_test_rmse < c.old_test_rmse,
+            "oof_estimate_abs_log_error": np.log(c.new_estimate_ratio).abs(),
+            "oof_estimate_ratio_mean": c.new_estimate_ratio,
+            "old_estimate_abs_log_error": np.log(pd.to_numeric(c.old_estimate_ratio)).abs(),
+            "coverage90": c.coverage90,
+            "width90_over_raw_std_width": c.width90 / c.raw_std_width,
+            "raw_std_coverage": c.raw_std_coverage,
+            "recommended_is_best_on_test": c.recommended == c.best_on_test,
+            "recommended_vs_gate_test_rmse": c.recommended_test_rmse / c.new_test_rmse,
         }
-    coverage = _mean(cells, lambda c: c["coverage90"])
+    )
+    counts = ["new_better_in", "recommended_is_best_on_test"]
+    by_size = {
+        int(n): {"cells": len(g), **g.mean().to_dict(), **g[counts].sum().astype(int).to_dict()}
+        for n, g in per_cell.groupby(c["n"])
+    }
+    coverage = float(per_cell["coverage90"].mean())
     return {
         "by_size": by_size,
         "coverage90": coverage,
         "coverage_within_tolerance": abs(coverage - NOMINAL) <= TOLERANCE,
-        "new_vs_old_test_rmse": _mean(cells, lambda c: c["new_test_rmse"] / c["old_test_rmse"]),
+        "new_vs_old_test_rmse": float(per_cell["new_vs_old_test_rmse"].mean()),
     }
 
 
 def markdown(results: dict) -> str:
-    s = results["summary"]
+    s, settings = results["summary"], results["settings"]
     lines = [
         "# Predictions a chemist can trust (issue 12)",
         "",
-        f"Targets {', '.join(results['settings']['targets'])}; seeds {results['settings']['seeds']}; K = {results['settings']['ensemble']}; "
-        f"held-out test set: {results['settings']['test_fraction']:.0%} of scaffolds, never trained on. "
+        f"Targets {', '.join(settings['targets'])}; seeds {settings['seeds']}; K = {settings['ensemble']}; "
+        f"held-out test set: {settings['test_fraction']:.0%} of scaffolds, never trained on. "
         "New default: every molecule trains the ensemble (K scaffold folds), quality = out-of-fold RMSE. Old default: 15 % of the n held out as an internal test set.",
         "",
         f"**90 % interval coverage on the held-out test sets: {s['coverage90']:.3f}** (target 0.90 ± 0.05: {'met' if s['coverage_within_tolerance'] else 'NOT met'}). "
@@ -271,8 +255,7 @@ def markdown(results: dict) -> str:
             [{"n": n, **v} for n, v in s["by_size"].items()],
         ),
     ]
-    b = results.get("backbone")
-    if b:
+    if b := results.get("backbone"):
         lines += [
             "",
             f"## Backbone properties (interval calibrated on the validation split, scored on the test split): mean coverage {b['mean_coverage90']:.3f}",
@@ -293,14 +276,13 @@ def markdown(results: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
-    from bench.task_addition import TargetSplit
+    from bench.task_addition import TargetSplit, _csv_list
     from gate_core.api import GateStudio
     from gate_core.threads import configure_threads
 
     configure_threads(args.threads)
-    targets = [t for t in args.targets.split(",") if t]
-    sizes = [int(n) for n in args.sizes.split(",") if n]
-    seeds = [int(s) for s in args.seeds.split(",") if s]
+    targets = _csv_list(args.targets)
+    sizes, seeds = [int(n) for n in _csv_list(args.sizes)], [int(s) for s in _csv_list(args.seeds)]
     cells_path = Path(args.cells)
     cells_path.parent.mkdir(parents=True, exist_ok=True)
     same_settings = {"ensemble": args.ensemble, "test_fraction": args.test_fraction}
@@ -310,45 +292,40 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         for c in map(json.loads, lines)
         if all(c.get(k) == v for k, v in same_settings.items())
     }
+    cells = []
     with tempfile.TemporaryDirectory(prefix="gate-trust-") as tmp:
         studio = GateStudio(args.backbone, tmp)
         # computed once per backbone and head, like the app's data folder
         studio.reliability.folder = Path(args.calibration_dir)
-        cells = []
-        for target in targets:
-            for seed in seeds:
-                ts = TargetSplit(target, seed, args.test_fraction)
-                for n in sizes:
-                    if n > ts.pool_size:
-                        continue
-                    if (target, seed, n) not in done and args.only_finished:
-                        continue
-                    if (target, seed, n) not in done:
-                        cell = {**task_cell(studio, ts, n, args.ensemble), **same_settings}
-                        with cells_path.open("a") as fh:
-                            fh.write(json.dumps(cell, default=float) + "\n")
-                        done[(target, seed, n)] = cell
-                    cells.append(done[(target, seed, n)])
-                    print(
-                        f"[trust] {target} seed {seed} n {n}: test RMSE new {cells[-1]['new_test_rmse']:.3f} old {cells[-1]['old_test_rmse']:.3f} "
-                        f"OOF {cells[-1]['new_oof_rmse']:.3f} coverage {cells[-1]['coverage90']:.2f}",
-                        flush=True,
-                    )
-        backbone = (
-            None
-            if args.skip_backbone
-            else _cached_backbone_part(studio, cells_path.with_name("trust_backbone.json"))
-        )
+        for target, seed in itertools.product(targets, seeds):
+            ts = TargetSplit(target, seed, args.test_fraction)
+            for key in [(target, seed, n) for n in sizes if n <= ts.pool_size]:
+                if key not in done and args.only_finished:
+                    continue
+                if key not in done:
+                    done[key] = {**task_cell(studio, ts, key[2], args.ensemble), **same_settings}
+                    with cells_path.open("a") as fh:
+                        fh.write(json.dumps(done[key], default=float) + "\n")
+                c = done[key]
+                cells.append(c)
+                _log(
+                    f"{target} seed {seed} n {key[2]}: test RMSE new {c['new_test_rmse']:.3f} old {c['old_test_rmse']:.3f} "
+                    f"OOF {c['new_oof_rmse']:.3f} coverage {c['coverage90']:.2f}"
+                )
+        backbone = None
+        if not args.skip_backbone:
+            backbone = _cached_backbone_part(studio, cells_path.with_name("trust_backbone.json"))
+    settings = {
+        "targets": targets,
+        "sizes": sizes,
+        "seeds": seeds,
+        "ensemble": args.ensemble,
+        "test_fraction": args.test_fraction,
+        "threads": args.threads,
+        "nominal": NOMINAL,
+    }
     results = {
-        "settings": {
-            "targets": targets,
-            "sizes": sizes,
-            "seeds": seeds,
-            "ensemble": args.ensemble,
-            "test_fraction": args.test_fraction,
-            "threads": args.threads,
-            "nominal": NOMINAL,
-        },
+        "settings": settings,
         "summary": summarise(cells),
         "cells": cells,
         "backbone": backbone,
