@@ -1224,7 +1224,7 @@ Mean over targets of each target's mean over its cells; only cells where every m
 
 {md_table(["", *label], by_size_rows) if by_size_rows else "No complete cells yet."}
 
-## (e) learned λ head to head (the complete cells above; bold above = lowest)
+## (e) learned λ head to head with each method (the complete cells above)
 
 {_head_to_head(summary)}
 ## Per target (test RMSE in the target's units, mean over seeds; R² in brackets; bold = lowest)
