@@ -786,6 +786,14 @@ def _status(grid: dict) -> str:
     )
 
 
+def _write(state: dict, name: str, results_dir: Path) -> tuple[Path, Path]:
+    """The result's JSON, Markdown and CSV, with its summary and headline brought up to date."""
+    methods = state["grid"]["methods"]
+    state["summary"] = summarise(state["rows"], methods)
+    state["headline"] = headline(state["rows"], methods)
+    return write_results(name, state, markdown, results_dir, rows=csv_rows(NAME, state))
+
+
 def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     """Combine shard results (same backbone and settings) into one result file, no training.
 
@@ -816,10 +824,8 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
         "speed": next((st["speed"] for st in states if st.get("speed")), None),
         "merged_from": [str(p) for p in sources if p.is_file()],
         "status": _status(grid),
-        "summary": summarise(rows, grid["methods"]),
-        "headline": headline(rows, grid["methods"]),
     }
-    paths = write_results(name, merged, markdown, results_dir, rows=csv_rows(NAME, merged))
+    paths = _write(merged, name, results_dir)
     _log(f"merged {len(states)} result files: {len(rows)} rows, status {merged['status']}")
     return paths
 
@@ -922,11 +928,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
     def save() -> tuple[Path, Path]:
         state["wall_seconds"] = elapsed()
-        state["summary"] = summarise(state["rows"], methods)
-        state["headline"] = headline(state["rows"], methods)
-        return write_results(
-            args.results_name, state, markdown, results_dir, rows=csv_rows(NAME, state)
-        )
+        return _write(state, args.results_name, results_dir)
 
     if not args.skip_speed and state["speed"] is None:
         state["speed"] = measure_speed(ctx)
@@ -1087,41 +1089,34 @@ def headline_markdown(h: dict | None) -> str:
         + [" / ".join(fmt((e.get("pr_auc_mean") or {}).get(m), ".3f") for m in ("learned", b))]
         for k, e, c, b in compared(cls)
     ]
-    out = []
-    if rows:
-        out += [
+    goal = h["goal_ratio"]
+    sections = [  # (intro, header, rows) of each table, left out when it has no rows
+        (
             f"Regression targets, n ≤ {h['max_n']}: mean normalised RMSE (test RMSE / test-part std) over targets, each target the mean of its "
             "complete cells (seeds × sizes); 95 % intervals by bootstrap over targets; the best baseline is re-chosen in every resample. "
-            f'Goal: ratio ≤ {h["goal_ratio"]} with the whole interval below it ("met"); "undecided" when the interval straddles it.\n',
-            table(
-                "targets / test part | targets | (e) learned λ | best baseline | ratio (e) / best"
-                f" | targets won by (e) | goal ≤ {h['goal_ratio']}",
-                rows,
-            ),
-            "",
-        ]
-    if diffs:
-        out += [
-            "Learned ratios (e), and the top-k sources they pick (e'), against uniform ratios and the frozen probe (negative = the first better):\n",
-            table(
-                "targets / test part | difference in nRMSE | mean [95 % CI] | targets where the first is lower",
-                diffs,
-            ),
-            "",
-        ]
-    if per_method:
-        header = ["targets / test part", "targets", *[METHOD_LABELS[m] for m in methods]]
-        out += ["Mean nRMSE per method:\n", md_table(header, per_method), ""]
-    if cls_rows:
-        out += [
-            "Classification targets: ROC-AUC (higher is better), PR-AUC of (e) / the best baseline alongside:\n",
-            table(
-                "targets / test part | targets | (e) learned λ ROC-AUC | best baseline ROC-AUC"
-                " | targets won by (e) | PR-AUC (e) / best",
-                cls_rows,
-            ),
-            "",
-        ]
+            f'Goal: ratio ≤ {goal} with the whole interval below it ("met"); "undecided" when the interval straddles it.',
+            "targets / test part | targets | (e) learned λ | best baseline | ratio (e) / best"
+            f" | targets won by (e) | goal ≤ {goal}",
+            rows,
+        ),
+        (
+            "Learned ratios (e), and the top-k sources they pick (e'), against uniform ratios and the frozen probe (negative = the first better):",
+            "targets / test part | difference in nRMSE | mean [95 % CI] | targets where the first is lower",
+            diffs,
+        ),
+        (
+            "Mean nRMSE per method:",
+            " | ".join(["targets / test part", "targets", *[METHOD_LABELS[m] for m in methods]]),
+            per_method,
+        ),
+        (
+            "Classification targets: ROC-AUC (higher is better), PR-AUC of (e) / the best baseline alongside:",
+            "targets / test part | targets | (e) learned λ ROC-AUC | best baseline ROC-AUC"
+            " | targets won by (e) | PR-AUC (e) / best",
+            cls_rows,
+        ),
+    ]
+    out = [f"{intro}\n\n{table(header, body)}\n" for intro, header, body in sections if body]
     return "\n".join(out) + "\n"
 
 
@@ -1136,7 +1131,6 @@ def _result_tables(state: dict, methods: list[str]) -> tuple[list, list, list]:
     numbers = ["rmse", "r2", "roc_auc", "wall_seconds"]
     frame[numbers] = frame[numbers].apply(pd.to_numeric, errors="coerce")
     frame["size"] = frame["size"].astype(str)
-    frame["device"] = frame["device"].fillna(state["device"])
     scores = frame.groupby(["target", "size", "method"])[numbers[:3]].mean()
     seeds = frame.groupby(["target", "size", "method"]).size().groupby(level=[0, 1]).max()
     target_rows = []
