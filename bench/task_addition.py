@@ -174,11 +174,7 @@ def _complete_cells(
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce").replace(
         [np.inf, -np.inf], np.nan
     )
-    frame = frame.dropna()
-    if frame.empty:
-        index = pd.MultiIndex.from_tuples([], names=["target", "seed", "size"])
-        return pd.DataFrame(index=index, columns=list(methods), dtype=float), 0
-    cells = frame.pivot_table("value", ["target", "seed", "size"], "method", aggfunc="last")
+    cells = frame.dropna().pivot_table("value", ["target", "seed", "size"], "method", "last")
     complete = cells.reindex(columns=list(methods)).dropna()
     return complete, len(cells) - len(complete)
 
