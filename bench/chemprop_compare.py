@@ -107,20 +107,15 @@ def cell_frame(ts: TargetSplit, size: int | str, val_fraction: float):  # -> pan
     ``_val_split``, as its single-task and fine-tune methods use) and the scaffold test set."""
     import pandas as pd
 
-    idx = ts.train_index(size)
+    idx, table = ts.train_index(size), pd.DataFrame({"smiles": ts.smiles, "value": ts.y})
     inner, val = _val_split(len(idx), val_fraction, ts.seed)
-    parts = [(idx[inner], "train"), (idx[val], "val"), (ts.test, "test")]
-    return pd.DataFrame(
-        {
-            "smiles": [ts.smiles[i] for part, _ in parts for i in part],
-            "value": np.concatenate([ts.y[part] for part, _ in parts]),
-            "fold": [fold for part, fold in parts for _ in part],
-        }
-    )
+    parts = {"train": idx[inner], "val": idx[val], "test": ts.test}
+    return pd.concat([table.iloc[i].assign(fold=f) for f, i in parts.items()], ignore_index=True)
 
 
-def _atomic_csv(frame, path: Path) -> None:  # noqa: ANN001 - a pandas.DataFrame
-    """Shards sharing a work dir may write the same file: each writes its own, then renames."""
+def _atomic_csv(frame, path: Path) -> None:
+    """``frame`` (a DataFrame) as CSV; shards sharing a work dir may write the same file: each
+    writes its own, then renames it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     frame.to_csv(tmp, index=False)  # full float repr: the values round-trip exactly
@@ -222,7 +217,8 @@ def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: di
     with open(out.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not ((out / "pretrain.json").is_file() and (out / "model.pt").is_file()):
-            threads = args.pretrain_threads or len(os.sched_getaffinity(0))
+            cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+            threads = args.pretrain_threads or (len(cores) if cores else os.cpu_count())
             _log(f"pre-training chemprop ({args.accelerator}, {threads} threads) -> {out}")
             options = {k: getattr(args, k) for k in PRETRAIN_OPTIONS}
             options |= {"table": table_path, "out": out, "threads": threads, "seed": 0}
@@ -232,8 +228,8 @@ def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: di
         with open(out / "model.pt", "rb") as model:
             sha = hashlib.file_digest(model, "sha256").hexdigest()[:16]
         record = json.loads((out / "pretrain.json").read_text())
-    model = {"id": _hash(settings), "model": str(out / "model.pt"), "model_sha256": sha}
-    return {**model, "table": table_info, **record}
+    ids = {"id": _hash(settings), "model": str(out / "model.pt"), "model_sha256": sha}
+    return {**ids, "table": table_info, **record}
 
 
 def make_row(cell: tuple, method: str, result: dict, ts: TargetSplit, n_train: int) -> dict:
