@@ -424,6 +424,9 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         return merge(args)
     started = stopwatch()  # in the state; the saved JSON gets its reading as wall_seconds
     methods, seeds = _csv_list(args.methods), [int(s) for s in _csv_list(args.seeds)]
+    sizes, shard = parse_sizes(args.sizes), parse_shard(args.shard)  # checked before pre-training
+    if set(methods) - set(CHEMPROP_METHODS):
+        raise ValueError(f"--methods {args.methods}: choose from {', '.join(CHEMPROP_METHODS)}")
     if not (Path(args.bench_python).is_file() or "/" not in args.bench_python):
         raise FileNotFoundError(f"--bench-python {args.bench_python} not found: `make bench-venv`")
     work_dir, results_dir = Path(args.work_dir), Path(args.results_dir)
@@ -438,14 +441,14 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     done = {_row_key(r) for r in rows}
     grid = {
         "targets": _csv_list(args.targets),
-        "sizes": parse_sizes(args.sizes),
+        "sizes": sizes,
         "seeds": seeds,
         "methods": methods,
         "order": "seed, then size, then target",
         "shard": args.shard,
         **{k: [] for k in ("planned", "ran", "resumed", "skipped", "not_started")},
     }
-    cells = [(t, seed, n) for seed in seeds for n in grid["sizes"] for t in grid["targets"]]
+    cells = [(t, seed, n) for seed in seeds for n in sizes for t in grid["targets"]]
     state = {
         "results_name": args.results_name,
         "status": "running",
@@ -462,7 +465,6 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         return _save(state, results_dir)
     todo = [c for c in cells if any((*c, m) not in done for m in methods)]
     grid["resumed"] = [list(c) for c in cells if c not in todo]
-    shard = parse_shard(args.shard)
     todo = shard_cells(todo, shard)
     grid["planned"] = [list(c) for c in (cells if shard is None else todo)]
 

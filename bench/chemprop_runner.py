@@ -59,7 +59,7 @@ def add_options(add, pretrain: bool = True, fit: bool = True) -> None:
         add("--ft-patience", type=int, default=8)
         add("--batch-size", type=int, default=32)
         add("--method-max-minutes", type=float, default=3.0, help="wall-clock cap of one fit")
-        add("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d", help="FFN input")
+        add("--descriptors", choices=("rdkit2d", "none"), default="rdkit2d", help="extra FFN input")
         add("--ensemble", type=int, default=5, help="models per method, averaged (GATE's K)")
 
 
