@@ -216,15 +216,17 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
     from gate_core.relational.train import backbone_features, scaled_labels
     from gate_core.training.backbone_split import backbone_split
 
-    table, _train, _val, test = backbone_split(meta, backbone.task_names)
+    # the measured properties (a v2 backbone's descriptor-family tasks are not labels one knows)
+    table, _train, _val, test = backbone_split(meta, backbone.property_names)
     test = test[table.mask[test].sum(1) >= 2]
     if args.max_molecules and len(test) > args.max_molecules:
         test = np.sort(np.random.default_rng(0).permutation(test)[: args.max_molecules])
     _log(f"{len(test)} test-fold molecules with ≥ 2 labels; embedding them")
     chart, plain = backbone_features(backbone, [table.smiles[i] for i in test])
     y = scaled_labels(backbone, table.Y[test])
-    known, tasks = torch.isfinite(y).numpy(), backbone.task_names
-    scored = Pairs(chart, plain, y, backbone.classification.cpu())
+    known, tasks = torch.isfinite(y).numpy(), backbone.property_names
+    classification = backbone.classification.cpu()[backbone.property_columns()]
+    scored = Pairs(chart, plain, y, classification)
     counts = dict(zip(*np.unique(known.sum(1), return_counts=True)))
     section = {"test_molecules": int(len(test)), "reveals": {}}
     section["labels_per_molecule"] = {str(k): int(v) for k, v in counts.items()}
