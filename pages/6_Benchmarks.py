@@ -1,4 +1,4 @@
-"""Benchmarks: what accuracy to expect on data like yours, then every stored result in detail.
+"""Benchmarks: what accuracy to expect on data like yours, then any stored result in detail.
 
 Reads ``bench/results/*`` (``GATE_BENCH_RESULTS`` overrides the folder) as data: the JSON for the
 summary and the charts, ``<name>.md`` (rendered once by the bench module) for the tables. Runs
@@ -67,18 +67,18 @@ def title_and_body(text: str | None, name: str) -> tuple[str, str]:
     return title, "\n".join("###" + ln if ln.startswith("#") else ln for ln in lines).strip()
 
 
-seen: set[str] = set()  # a title shown already: the next result of that kind gets its name
-for name in names:
-    data = results.get(name)
-    title, body = title_and_body(read(folder / f"{name}.md"), name)
-    st.subheader(f"{title} ({name})" if title in seen else title, anchor=f"bench-{name}")
-    seen.add(title)
-    if data is None:
-        st.info(
-            f"`{name}`: not run yet: `{bench_results.command_for(name)}`.",
-            icon=":material/hourglass_empty:",
-        )
-        continue
+def display_titles(names: list[str]) -> dict[str, str]:
+    """Each result's title; a title two results share says which result it is."""
+    titles = {n: title_and_body(read(folder / f"{n}.md"), n)[0] for n in names}
+    twice = {t for t in titles.values() if list(titles.values()).count(t) > 1}
+    return {n: f"{t} ({n})" if t in twice else t for n, t in titles.items()}
+
+
+def show_result(name: str, title: str) -> None:
+    """One result in full: its notes, charts, tables (folded when there are charts) and provenance."""
+    data = results[name]
+    _, body = title_and_body(read(folder / f"{name}.md"), name)
+    st.subheader(title, anchor=f"bench-{name}")
     where = (
         "; measured on another machine than most results"
         if bench_results.machine_key(data) != main_machine
@@ -104,3 +104,26 @@ for name in names:
                 f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}" for k, v in facts
             )
         )
+
+
+# One result at a time: every stored result's charts on one page took 5.5 s to draw warm
+# (bench/results/page_render.md, target 3 s); ?result=<name> links to one.
+stored = [n for n in names if n in results]
+titles = display_titles(stored)
+for name in names:
+    if name not in results:
+        st.info(
+            f"`{name}`: not run yet: `{bench_results.command_for(name)}`.",
+            icon=":material/hourglass_empty:",
+        )
+if stored:
+    asked = st.query_params.get("result")
+    choice = st.selectbox(
+        f"Result ({len(stored)} stored)",
+        stored,
+        index=stored.index(asked) if asked in stored else 0,
+        format_func=titles.get,
+        key="bench_result",
+    )
+    st.query_params["result"] = choice
+    show_result(choice, titles[choice])

@@ -200,23 +200,48 @@ def test_empty_folder_says_what_is_missing(monkeypatch, tmp_path):
         assert f"`{name}`: not run yet" in infos
 
 
-def test_charts_read_the_json(monkeypatch, results):
+def show(at: AppTest, name: str) -> AppTest:
+    """The page with ``name`` picked in the result selector."""
+    at.selectbox(key="bench_result").set_value(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_details_show_one_result_at_a_time_and_list_the_others(monkeypatch, results):
     at = run(monkeypatch, results)
+    picker = at.selectbox(key="bench_result")
+    assert picker.value == "task_addition_v2"  # the first stored one, in the report's order
+    assert set(picker.options) == {"Task addition, fixture", "chemprop_compare", "scaling"}
+    assert [s.value for s in at.subheader] == ["Task addition, fixture"]
+    assert not at.get("plotly_chart")  # the fixture's task-addition run has no chart data
+    show(at, "scaling")
+    assert [s.value for s in at.subheader] == ["scaling"]
+    assert at.query_params["result"] == "scaling"  # a link to this view
+
+
+def test_charts_read_the_json(monkeypatch, results):
+    at = show(run(monkeypatch, results), "chemprop_compare")
     charts = {e.key: json.loads(e.proto.spec) for e in at.get("plotly_chart")}
-    assert {"bench_chemprop_compare_regression", "bench_scaling_predict_vs_batch"} <= set(charts)
+    assert set(charts) == {"bench_chemprop_compare_regression"}
     bars = charts["bench_chemprop_compare_regression"]["data"]
     assert [b["name"] for b in bars] == [
         bench_results.label(m) for m in ("uniform", "learned", "chemprop_finetuned")
     ]
     assert [b["y"][0] for b in bars] == [0.8, 0.81, 0.9]
+    at = show(at, "scaling")
+    assert {e.key for e in at.get("plotly_chart")} == {"bench_scaling_predict_vs_batch"}
 
 
 def test_stored_results_render(monkeypatch):
     at = run(monkeypatch, None)
-    titles = [s.value for s in at.subheader]
-    assert len(titles) == len(bench_results.result_names(bench_results.DEFAULT_RESULTS))
-    assert len(set(titles)) == len(titles)  # three task-addition runs: each says which it is
-    assert all("/tmp/" not in t and "uncommitted" not in t for t in texts(at))
+    picker = at.selectbox(key="bench_result")
+    stored = bench_results.result_names(bench_results.DEFAULT_RESULTS)
+    assert len(picker.options) == len(stored)
+    assert len(set(picker.options)) == len(stored)  # three task-addition runs: each says which
+    for name in stored:  # every stored result's details draw without an error
+        show(at, name)
+        assert len(at.subheader) == 1
+        assert all("/tmp/" not in t and "uncommitted" not in t for t in texts(at))
 
 
 def test_backbone_id_is_gate_cores_fingerprint(tiny_backbone):

@@ -1,5 +1,6 @@
-"""Benchmarks page in Chromium: the chemist-facing summary comes first, and machine, code and
-command stay folded until asked for, with no temporary path or dirty-tree flag anywhere.
+"""Benchmarks page in Chromium: the chemist-facing summary comes first, a result's details open
+by its link (``?result=<name>``), and machine, code and command stay folded until asked for,
+with no temporary path or dirty-tree flag anywhere.
 
 Its own server: the page loads no model, so it needs no tiny backbone, only a results folder
 (``GATE_BENCH_RESULTS``) holding the stored results plus one from a dirty tree run in /tmp.
@@ -57,6 +58,9 @@ def test_summary_first_and_provenance_folded(browser, bench_url):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # the first screen: title and summary
         page.screenshot(path=str(SCREENSHOTS / "benchmarks.png"))
 
+        # the details show one result at a time: the dirty-tree run, by its link
+        page.goto("/Benchmarks?result=featurization")
+        wait_idle(page)
         commit = page.get_by_text(COMMIT[:10])
         expect(commit).to_be_hidden()  # folded away
         section = (
