@@ -45,9 +45,9 @@ main_machine = bench_results.main_machine_key(results)
 
 st.header("What to expect on your data")
 st.markdown(bench_summary.EXPLAIN)
-table = bench_summary.summary_table(results, shipped)
-if table:
-    st.markdown(table)  # a plain table, the same Markdown the report writes
+summary_rows = bench_summary.expectation_rows(results, shipped)
+if summary_rows:  # a plain table, the same Markdown the report writes
+    st.markdown(bench_summary.summary_table(results, shipped))
 for gap in bench_summary.gaps(results, shipped):
     st.warning(gap, icon=":material/warning:")
 
@@ -117,11 +117,14 @@ for name in names:
             icon=":material/hourglass_empty:",
         )
 if stored:
-    asked = st.query_params.get("result")
+    # opens on the result the summary's first row comes from, unless a link names another
+    led = summary_rows[0]["from"].split(" ·")[0] if summary_rows else None
+    first = led if led in stored else stored[0]
+    asked = st.query_params.get("result", first)
     choice = st.selectbox(
         f"Result ({len(stored)} stored)",
         stored,
-        index=stored.index(asked) if asked in stored else 0,
+        index=stored.index(asked) if asked in stored else stored.index(first),
         format_func=titles.get,
         key="bench_result",
     )

@@ -210,7 +210,7 @@ def show(at: AppTest, name: str) -> AppTest:
 def test_details_show_one_result_at_a_time_and_list_the_others(monkeypatch, results):
     at = run(monkeypatch, results)
     picker = at.selectbox(key="bench_result")
-    assert picker.value == "task_addition_v2"  # the first stored one, in the report's order
+    assert picker.value == "task_addition_v2"  # the summary's first row comes from it
     assert set(picker.options) == {"Task addition, fixture", "chemprop_compare", "scaling"}
     assert [s.value for s in at.subheader] == ["Task addition, fixture"]
     assert not at.get("plotly_chart")  # the fixture's task-addition run has no chart data
