@@ -84,7 +84,7 @@ def test_a_run_trains_in_the_background_with_its_progress_at_the_top(page: Page,
     expect(slider).to_have_value("2")
     page.get_by_text("Advanced").click()
     steps = key(page, "add_max_steps").locator("input")
-    steps.fill("40")
+    steps.fill("200")  # long enough to still be training when the Tasks page opens below
     steps.press("Tab")
     key(page, "add_start").get_by_role("button").click()
     # while it trains: its progress at the top of the page (above the upload's report), Start disabled
