@@ -173,7 +173,9 @@ def train_member(
         task, backbone, config.weights, classification, config.align_subsample
     )
     ratios = TransferRatios(backbone.task_names, ratio_settings).to(device)
-    optimizer = torch.optim.Adam(task.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        task.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True
+    )
     outer = torch.optim.Adam([ratios.phi], lr=config.outer_lr)
     tr, va = torch.as_tensor(train_idx, device=device), torch.as_tensor(val_idx, device=device)
     frozen_tr, frozen_va = frozen.subset(tr), frozen.subset(va)
@@ -195,12 +197,12 @@ def train_member(
             b = torch.as_tensor(
                 rng.choice(len(train_idx), config.batch_size, replace=False), device=device
             )
-            batch = (frozen_tr.subset(b), y_tr[b], mask_tr[b])
+            batch = (frozen_tr.subset(b, config.align_subsample), y_tr[b], mask_tr[b])
         elif len(train_idx) > config.align_subsample:
             # the alignment terms use the batch's first ``align_subsample`` molecules: shuffle, or
             # the same (alphabetically first) molecules would be aligned at every step
             b = torch.as_tensor(rng.permutation(len(train_idx)), device=device)
-            batch = (frozen_tr.subset(b), y_tr[b], mask_tr[b])
+            batch = (frozen_tr.subset(b, config.align_subsample), y_tr[b], mask_tr[b])
         else:
             batch = (frozen_tr, y_tr, mask_tr)
         lam = ratios().detach()

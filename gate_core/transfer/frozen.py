@@ -21,13 +21,12 @@ from gate_core.training.evaluate import embed
 class FrozenSources:
     """Cached frozen quantities for N molecules and S source tasks.
 
-    Shapes: ``h`` (N, D); ``z``, ``u`` (S, N, L); ``y_hat`` (S, N, W) standardised source
+    Shapes: ``h`` (N, D); ``u`` (S, N, L); ``y_hat`` (S, N, W) standardised source
     predictions, W the widest source head (a descriptor family), narrower heads zero-padded; ``noise`` (M, N, D) fixed perturbations of h; ``noise_norm`` (M, N);
     ``stretch`` (S, M, N) = ‖u_s(h) − u_s(h+ε)‖ / ‖ε‖.
     """
 
     h: torch.Tensor
-    z: torch.Tensor
     u: torch.Tensor
     y_hat: torch.Tensor
     noise: torch.Tensor
@@ -37,15 +36,29 @@ class FrozenSources:
     def __len__(self) -> int:
         return self.h.shape[0]
 
-    def subset(self, index: torch.Tensor) -> FrozenSources:
+    def subset(self, index: torch.Tensor, align: int | None = None) -> FrozenSources:
+        """The molecules at ``index``; with ``align``, the source quantities only for the first
+        ``align`` of them (all the alignment terms read), which saves most of a training step's
+        copying. Such a subset is consumed through :meth:`first`."""
+        part = index if align is None else index[:align]
         return FrozenSources(
             self.h[index],
-            self.z[:, index],
-            self.u[:, index],
-            self.y_hat[:, index],
-            self.noise[:, index],
-            self.noise_norm[:, index],
-            self.stretch[:, :, index],
+            self.u[:, part],
+            self.y_hat[:, part],
+            self.noise[:, part],
+            self.noise_norm[:, part],
+            self.stretch[:, :, part],
+        )
+
+    def first(self, n: int) -> FrozenSources:
+        """The first ``n`` molecules, as views (no copy)."""
+        return FrozenSources(
+            self.h[:n],
+            self.u[:, :n],
+            self.y_hat[:, :n],
+            self.noise[:, :n],
+            self.noise_norm[:, :n],
+            self.stretch[:, :, :n],
         )
 
     @property
@@ -89,4 +102,4 @@ def compute_frozen_sources(
     stretch = torch.stack(
         [chart_distances(u[k], m.chart(m.latent(noisy)), noise_norm) for k, m in enumerate(modules)]
     )
-    return FrozenSources(h, z, u, y_hat, noise, noise_norm, stretch)
+    return FrozenSources(h, u, y_hat, noise, noise_norm, stretch)

@@ -124,7 +124,7 @@ class TaskAdditionLoss(nn.Module):
         # of the (already random) batch they are an unbiased estimate at a fraction of the cost.
         if frozen.h.shape[0] > self.align_subsample:
             keep = slice(0, self.align_subsample)
-            frozen = frozen.subset(torch.arange(self.align_subsample, device=frozen.h.device))
+            frozen = frozen.first(self.align_subsample)
             z, u, y, mask = z[keep], u[keep], y[keep], mask[keep]
 
         cons = ((u.unsqueeze(0) - frozen.u) ** 2).mean(dim=(1, 2))  # (S,)

@@ -135,9 +135,8 @@ def test_alignment_to_an_identical_source_vanishes(backbone, canonical_targets):
     _set_identity(source.transfer)
     _set_identity(source.inverse_transfer)
     frozen = compute_frozen_sources(model, canonical_targets[:24], noise_samples=3)
-    torch.testing.assert_close(
-        frozen.u[s], frozen.z[s], rtol=0, atol=1e-6
-    )  # the chart is the identity
+    z, _ = model.latents(frozen.h)
+    torch.testing.assert_close(frozen.u[s], z[s], rtol=0, atol=1e-6)  # the chart is the identity
 
     task = copy.deepcopy(source).requires_grad_(True)
     y, mask = frozen.y_hat[s, :, 0].clone(), torch.ones(len(frozen), dtype=torch.bool)
@@ -222,3 +221,18 @@ def test_frozen_source_readout_matches_each_source_module(backbone) -> None:
         [m.head_columns(m.inverse_chart(u)) for m in sources]
     )  # (S, B, 1): scalar sources
     assert torch.allclose(FrozenSourceReadout(sources)(u), expected, atol=1e-5)
+
+
+def test_a_batch_carrying_sources_only_for_its_aligned_molecules_gives_the_same_loss(
+    backbone, frozen
+):
+    """Training steps gather the source quantities only for the molecules the alignment terms
+    read (``subset(index, align)``); the loss must equal the one from a full gather."""
+    index = torch.randperm(len(frozen), generator=torch.Generator().manual_seed(1))[:20]
+    y, mask = _labels(20)
+    loss = TaskAdditionLoss(_new_task(backbone), backbone, LossWeights(), False, align_subsample=8)
+    full = loss(frozen.subset(index), y, mask)
+    lean = frozen.subset(index, align=8)
+    assert lean.h.shape[0] == 20 and lean.u.shape[1] == 8, "only h keeps every molecule"
+    for a, b in zip(full, loss(lean, y, mask)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
