@@ -107,7 +107,15 @@ def _checkpoint_predictions(path: Path, test_smiles: list[str], backbone_pre: di
     info = {"checkpoint": str(path), "data_hash": pre.get("data_hash")}
     info |= {"same_split_as_backbone": bool(same_split), "weights": cfg.get("weights")}
     info |= {k: pre.get(k) for k in ("epochs_run", "best_epoch", "wall_seconds")}
-    return predict(model, test_smiles), list(model.task_names), info
+    return predict(model, test_smiles), list(model.output_names), info
+
+
+def _property_names(path: Path) -> list[str]:
+    """The backbone's measured properties (a v2 backbone's tasks also include descriptor families)."""
+    from gate_core.models.checkpoint import read_metadata
+    from gate_core.models.gate import GATEConfig
+
+    return GATEConfig.from_dict(read_metadata(path)["config"]).property_names
 
 
 def _regression_only(config, reference: dict[str, str], out_dir: Path | None = None, **changes):
@@ -126,7 +134,10 @@ STOPPED_BY = {"epochs": "epoch limit", "patience": "early stopping", "time": "ti
 def _single_task(config, task, reference, args, test_smiles) -> tuple[np.ndarray, dict]:
     from gate_core.training.evaluate import predict
 
-    changes = {"tasks": [task], "epochs": args.epochs, "max_minutes": args.max_minutes}
+    # corpus=None: a single-task model learns the property alone, not a v2 backbone's
+    # descriptor families beside it
+    changes = {"tasks": [task], "corpus": None, "epochs": args.epochs}
+    changes |= {"max_minutes": args.max_minutes}
     changes |= {"seed": args.seed, "threads": args.threads or len(os.sched_getaffinity(0))}
     if args.patience is not None:
         changes["patience"] = args.patience
@@ -202,8 +213,10 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     test_smiles = np.array([table.smiles[i] for i in test_idx], dtype=object)
     y_test = table.Y[test_idx]
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    if unknown := [t for t in tasks if t not in table.tasks]:
-        raise ValueError(f"tasks {unknown} are not backbone tasks ({', '.join(table.tasks)})")
+    if unknown := [t for t in tasks if t not in _property_names(backbone)]:
+        raise ValueError(
+            f"tasks {unknown} are not the backbone's properties ({', '.join(_property_names(backbone))})"
+        )
     _log(f"split rebuilt and checked: {len(train_idx)}/{len(val_idx)}/{len(test_idx)} molecules")
 
     # preds[method][task] = predictions on the test molecules that have a label for task
@@ -211,7 +224,9 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     preds: dict[str, dict[str, np.ndarray]] = {m: {} for m in METHODS}
     with timed() as clock:
         p, names, info = _checkpoint_predictions(backbone, list(test_smiles), pre)
-    preds["gate"] = {t: p[known[t], names.index(t)] for t in table.tasks}
+    # the measured properties; a v2 backbone's table also has its descriptor-family columns
+    measured = [t for t in table.tasks if t in _property_names(backbone)]
+    preds["gate"] = {t: p[known[t], names.index(t)] for t in measured}
     details = {"gate": info | {"predict_seconds": clock.wall}}
 
     noalign = _resolve(args.noalign)
@@ -221,7 +236,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     if (noalign / "metadata.json").is_file():
         p, names, details["multitask"] = _checkpoint_predictions(noalign, list(test_smiles), pre)
         if details["multitask"]["same_split_as_backbone"]:
-            preds["multitask"] = {t: p[known[t], names.index(t)] for t in table.tasks if t in names}
+            preds["multitask"] = {t: p[known[t], names.index(t)] for t in measured if t in names}
     else:
         details["multitask"] = {"checkpoint": str(noalign), "missing": True}
     test_of = {t: list(test_smiles[known[t]]) for t in tasks}  # the task's labelled test molecules
@@ -234,7 +249,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
     properties = {}
     for j, t in enumerate(table.tasks):
-        if known[t].any():
+        if t in measured and known[t].any():
             available = {m: preds[m][t].astype(np.float64) for m in METHODS if t in preds[m]}
             y = y_test[known[t], j].astype(np.float64)
             properties[t] = compare_property(y, available, args.bootstrap, args.seed)
