@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.common import REPO_ROOT, records_table, timed, write_results
 from bench.concurrency import run_children
+from gate_app.bench_results import backbone_id
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "screening"
@@ -142,6 +143,7 @@ def _results(args: argparse.Namespace, runs: list[dict], profile: list[dict]) ->
     growth = runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"] if len(runs) > 1 else None
     share = max(r["other_cpu_seconds"] / r["wall_seconds"] for r in runs)
     return {
+        "backbone_id": backbone_id(Path(args.backbone)),  # without torch, kept out of the runs
         "tasks": args.tasks.split(","),
         "chunk_rows": args.chunk_rows,
         "workers": args.workers,

@@ -325,6 +325,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "nominal": NOMINAL,
     }
     results = {
+        "backbone_id": studio.backbone_id,
         "settings": settings,
         "summary": summarise(cells),
         "cells": cells,

@@ -1,11 +1,15 @@
 """bench.screening: a run counts as on an idle machine by what other processes used, not by the
-load average, which counts the run's own worker processes."""
+load average, which counts the run's own worker processes; the result names its backbone."""
 
 from __future__ import annotations
 
 import argparse
 
+import numpy as np
+from safetensors.numpy import save_file
+
 from bench.screening import IDLE_SHARE, _results, markdown
+from gate_app.bench_results import backbone_id
 
 
 def _run(others: float, wall: float = 100.0) -> dict:
@@ -23,7 +27,9 @@ def _run(others: float, wall: float = 100.0) -> dict:
     }
 
 
-ARGS = argparse.Namespace(tasks="Tb_K,logKow", chunk_rows=1024, workers=None, seed=1)
+ARGS = argparse.Namespace(
+    tasks="Tb_K,logKow", chunk_rows=1024, workers=None, seed=1, backbone="no/such/backbone"
+)
 
 
 def test_a_run_whose_own_load_is_high_is_still_idle_when_nothing_else_ran():
@@ -40,3 +46,11 @@ def test_other_processes_using_the_cpu_make_it_shared():
     assert "**Not measured on an idle machine** (other processes used 0.11 cores" in markdown(
         result
     )
+
+
+def test_the_result_records_its_backbone(tmp_path):
+    """``backbone_id`` as every result has it: the hash of the weights ``--backbone`` points to."""
+    save_file({"w": np.arange(6, dtype=np.float32)}, str(tmp_path / "model.safetensors"))
+    args = argparse.Namespace(**{**vars(ARGS), "backbone": str(tmp_path)})
+    result = _results(args, [_run(others=0.0)], [])
+    assert result["backbone_id"] == backbone_id(tmp_path) and len(result["backbone_id"]) == 16
