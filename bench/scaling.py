@@ -8,14 +8,16 @@ is reused or counted; :class:`bench.common.PeakMemory` reads the peak.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import multiprocessing
 import os
+import signal
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,8 @@ GRID = {
 }
 # --quick trains each member for a few steps only, with the learned-ratio outer step still exercised
 QUICK_ADD_CONFIG = {"max_steps": 6, "warmup_steps": 2, "outer_every": 3, "eval_every": 3}
+#: seconds a measuring process may take to exit after it answered, before it is killed
+EXIT_GRACE_SECONDS = 30
 # the task that predict_vs_batch times: K members, trained briefly (prediction cost does not depend on training length)
 PREDICT_TASK_CONFIG = {"max_steps": 20, "warmup_steps": 5, "outer_every": 5, "eval_every": 10}
 
@@ -80,6 +84,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--backbone", default=str(DEFAULT_BACKBONE))
     add("--table", default=str(BACKBONE_TABLE), help="pre-training long table")
     add("--flat-tolerance", type=float, default=0.2, help="max growth of 'flat'")
+    add(
+        "--point-timeout",
+        type=float,
+        default=1800.0,
+        help="seconds a point's process may run; then it is killed and the point failed",
+    )
     add(
         "--isolation",
         choices=("process", "none"),
@@ -321,23 +331,63 @@ def _worker_pretrain_step(spec: dict) -> dict:
 WORKERS = {"add_task": _worker_add_task, "pretrain_step": _worker_pretrain_step}
 
 
+def _measuring_process(conn: Connection, worker: Callable[[dict], dict], spec: dict) -> None:
+    """The body of :func:`measure`'s fresh interpreter: its own process group (so that a timeout
+    kills whatever it started too), torch/BLAS capped at ``spec["threads"]``, then ``worker(spec)``;
+    ``("result", dict)`` or ``("error", text)`` goes back through ``conn``."""
+    os.setpgrp()
+    try:
+        limit_threads(spec["threads"])
+        conn.send(("result", worker(spec)))
+    except Exception as exc:  # noqa: BLE001 - sent back as the point's error
+        traceback.print_exc()
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _kill_group(process: multiprocessing.process.BaseProcess) -> None:
+    """SIGKILL what is left of ``process``'s group (itself and what it started), then reap it."""
+    with contextlib.suppress(ProcessLookupError):  # the group is gone, or was never made
+        os.killpg(process.pid, signal.SIGKILL)
+    process.kill()
+    process.join()
+
+
 def measure(spec: dict, fresh: bool = True) -> dict:
     """One memory-measured point, ``WORKERS[spec["kind"]](spec)``: in a fresh interpreter
     (spawned, its torch/BLAS threads capped at ``spec["threads"]``; ``process_seconds`` is its
     start, imports, loading and the point) or, ``fresh=False``, here. A failure is recorded as
-    ``{"error": ...}``, not raised, so the curve goes on."""
+    ``{"error": ...}``, not raised, so the curve goes on; so is a fresh point that has not
+    answered after ``spec["timeout"]`` seconds (when set), whose processes are then killed."""
     elapsed = stopwatch()
+    worker = WORKERS[spec["kind"]]
+    if not fresh:
+        try:
+            return worker(spec)
+        except Exception as exc:  # noqa: BLE001 - a failed point is recorded, the curve goes on
+            traceback.print_exc()
+            return {"error": f"{type(exc).__name__}: {exc}"}
+    spawn = multiprocessing.get_context("spawn")
+    here, there = spawn.Pipe(duplex=False)
+    process = spawn.Process(target=_measuring_process, args=(there, worker, spec))
+    process.start()
+    there.close()  # so that a process that dies without answering reads as end of file here
+    timeout = spec.get("timeout")
     try:
-        if not fresh:
-            return WORKERS[spec["kind"]](spec)
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(1, spawn, limit_threads, (spec["threads"],)) as pool:
-            return pool.submit(WORKERS[spec["kind"]], spec).result() | {
-                "process_seconds": elapsed()
-            }
-    except Exception as exc:  # noqa: BLE001 - a failed point is recorded, the curve goes on
-        traceback.print_exc()
-        return {"error": f"{type(exc).__name__}: {exc}"}
+        kind, value = here.recv() if here.poll(timeout) else ("timeout", None)
+    except EOFError:
+        kind, value = "died", None
+    finally:
+        here.close()
+    if kind != "timeout":
+        process.join(EXIT_GRACE_SECONDS)
+    _kill_group(process)  # a hung point, or what a finished one left running
+    if kind == "result":
+        return value | {"process_seconds": elapsed()}
+    if kind == "timeout":
+        return {"error": f"timed out after {timeout:g} s (--point-timeout); its processes killed"}
+    if kind == "died":
+        return {"error": f"the measuring process died (exit code {process.exitcode})"}
+    return {"error": value}
 
 
 # ----------------------------------------------------------------------------------------- curves
@@ -355,7 +405,8 @@ ADD_DONE = "{wall_seconds:.1f} s (train {train_seconds:.1f} s), peak +{peak_memo
 def _add_spec(ctx: dict, name: str, task_type: str | None, **data: Any) -> dict:
     """The worker spec of one ``add_task`` point (molecules and values in ``data``)."""
     spec = {"kind": "add_task", "backbone": ctx["args"].backbone, "device": ctx["device"]}
-    spec.update(threads=ctx["threads"], name=name, task_type=task_type)
+    spec.update(threads=ctx["threads"], timeout=ctx["point_timeout"])
+    spec.update(name=name, task_type=task_type)
     return {**spec, "ensemble": ctx["grid"]["ensemble"], "config": ctx["add_config"], **data}
 
 
@@ -472,7 +523,7 @@ def curve_pretrain_step_vs_tasks(ctx: dict) -> list[dict]:
     }
     spec = {"kind": "pretrain_step", "features": features, "device": ctx["device"]}
     spec.update(threads=ctx["threads"], steps=g["pretrain_steps"], warmup=g["pretrain_warmup"])
-    spec["batch_size"] = g["pretrain_batch_size"]
+    spec.update(batch_size=g["pretrain_batch_size"], timeout=ctx["point_timeout"])
     points = []
     for t in (t for t in _ints(g["tasks"]) if 2 <= t <= len(table.tasks)):
         for form in ("pairwise", "mean"):
@@ -792,12 +843,14 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     }
     ctx = {"args": args, "grid": grid, "device": device, "threads": threads, "pool": pool}
     ctx |= {"backbone": backbone, "fresh": isolation == "process", "add_config": add_config}
+    ctx |= {"point_timeout": args.point_timeout}
     ctx |= {"source_names": list(backbone.task_names), "data": data}
     state: dict[str, Any] = {
         "device": device,
         "status": "running",
         "settings": dict(backbone=args.backbone, threads=threads, quick=args.quick)
         | dict(isolation=isolation, curves=curves, sources_mode="both", ensemble=grid["ensemble"])
+        | dict(point_timeout=args.point_timeout)
         | dict(add_config=add_config, grid=grid, flat_tolerance=args.flat_tolerance),
         "curves": {c: [] for c in CURVES},
         "curve_runs": {},

@@ -1,13 +1,19 @@
 """bench.scaling: the flat check and growth-exponent math, the throughput grid, the long CSV,
-the S-source backbone copy and the peak-memory meter. No timing assertions."""
+the S-source backbone copy, the peak-memory meter and a hung point's timeout. No timing
+assertions."""
 
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bench import scaling
 from bench.common import csv_rows, write_csv
 from bench.scaling import (
     call_sizes,
@@ -147,3 +153,23 @@ def test_subset_backbone_keeps_the_chosen_sources_exactly(tiny_model, tiny_batch
         subset_backbone(model, ["nope"])
     with pytest.raises(ValueError):
         subset_backbone(model, [])
+
+
+def _hung_worker(spec: dict) -> dict:
+    """A point that never answers: it starts a process of its own, writes both ids, then sleeps."""
+    child = subprocess.Popen(["sleep", "600"])
+    Path(spec["pids"]).write_text(f"{os.getpid()} {child.pid}")
+    time.sleep(600)
+    return {}
+
+
+@pytest.mark.timeout(120)
+def test_a_hung_point_times_out_as_a_failed_point_and_its_processes_are_killed(
+    tmp_path, monkeypatch, ended
+):
+    monkeypatch.setitem(scaling.WORKERS, "hung", _hung_worker)
+    pids = tmp_path / "pids"
+    r = scaling.measure({"kind": "hung", "threads": 1, "timeout": 15, "pids": str(pids)})
+    assert r == {"error": "timed out after 15 s (--point-timeout); its processes killed"}
+    worker, its_child = (int(pid) for pid in pids.read_text().split())
+    assert ended(worker) and ended(its_child)
