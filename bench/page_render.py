@@ -209,6 +209,18 @@ def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dic
     }
 
 
+def stop_server(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """Stop a server started with ``start_new_session=True`` and everything it started: SIGTERM
+    to its process group, SIGKILL if it is still running ``grace`` seconds later."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
 @contextmanager
 def streamlit_server(env: dict, timeout: float) -> Iterator[tuple[str, int, float]]:
     """``streamlit run app.py`` on a free loopback port in its own process group, logging to
@@ -242,13 +254,7 @@ def streamlit_server(env: dict, timeout: float) -> Iterator[tuple[str, int, floa
             time.sleep(0.25)
         yield url, proc.pid, elapsed()
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_server(proc)
 
 
 def visit(page, url: str, server_pid: int, path: str, markers: list[dict], timeout: float) -> dict:

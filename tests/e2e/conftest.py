@@ -6,7 +6,6 @@ pass by silently skipping them.
 """
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from bench.page_render import CHROMIUM, CHROMIUM_ARGS, free_port, log_tail, server_healthy
+from bench.page_render import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    log_tail,
+    server_healthy,
+    stop_server,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "test-results"
@@ -80,13 +86,7 @@ def streamlit_server(env: dict[str, str], log_name: str = "streamlit-server.log"
             time.sleep(0.25)
         yield url
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_server(proc)
 
 
 @pytest.fixture(scope="session")

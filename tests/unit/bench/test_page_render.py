@@ -1,10 +1,14 @@
-"""bench.page_render: warm visits summarised per page (medians skip what a visit did not record)."""
+"""bench.page_render: warm visits summarised per page (medians skip what a visit did not record);
+a server and what it started stopped by one helper (the browser tests' fixture uses it too)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from bench.page_render import PAGES, TARGET_SECONDS, summarise
+from bench.page_render import PAGES, TARGET_SECONDS, stop_server, summarise
 
 
 def _visit(seconds: float, start: float | None, end: float | None, ready: float | None) -> dict:
@@ -36,3 +40,22 @@ def test_summarise_medians_skip_visits_missing_a_time():
     assert page["warm_median_server_cpu_seconds"] is None  # no visit recorded it
     assert page["median_below_target"] is (2.0 < TARGET_SECONDS)
     assert page["max_below_target"] is (4.0 < TARGET_SECONDS)
+
+
+#: a "server" that ignores SIGTERM and has a child of its own, in its own session as the real one
+STUBBORN = """
+import signal, subprocess, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = subprocess.Popen(["sleep", "600"])
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_stop_server_kills_the_whole_group_even_when_sigterm_is_ignored(ended):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    child = int(proc.stdout.readline())
+    stop_server(proc, grace=0.5)
+    assert proc.returncode == -9 and ended(child)
