@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.common import REPO_ROOT, RESULTS_DIR, csv_rows, write_csv
 from gate_app import bench_results as br
-from gate_app.bench_summary import summary_markdown, summary_table
+from gate_app.bench_summary import expectation_rows, summary_markdown, summary_table
 
 NAME = "report"
 DESCRIPTION = "runs no benchmark: re-render every <name>.md and docs/benchmarks.md from the JSON"
@@ -124,7 +124,12 @@ def generate(
         return [f"`{name}`", br.measured_date(d), br.machine_text(d), commit]
 
     shipped = br.backbone_id()
-    blocks = ["# Benchmarks", INTRO, summary_markdown(results, shipped) + "\n## Where and when"]
+    summary = expectation_rows(results, shipped)  # in the document and the README
+    blocks = [
+        "# Benchmarks",
+        INTRO,
+        summary_markdown(results, shipped, summary) + "\n## Where and when",
+    ]
     when_rows = [when(name) for name in br.result_names(folder)]
     blocks.append(br.md_table(["result", "date", "machine", "code"], when_rows))
     for name, data in results.items():
@@ -137,6 +142,6 @@ def generate(
             blocks.append(f"**{note}**")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n\n".join(b.rstrip() for b in blocks) + "\n")
-    if readme is not None and update_readme(Path(readme), summary_table(results, shipped)):
+    if readme is not None and update_readme(Path(readme), summary_table(summary)):
         written.append(Path(readme))
     return [out, *written]

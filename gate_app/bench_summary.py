@@ -201,14 +201,16 @@ def gaps(results: dict[str, dict], shipped: str | None) -> list[str]:
     return out
 
 
-def summary_table(results: dict[str, dict], shipped: str | None) -> str:
-    """The rows as one Markdown table ('' when there are none): the page and the report show it."""
-    rows = expectation_rows(results, shipped)
+def summary_table(rows: list[dict[str, str]]) -> str:
+    """:func:`expectation_rows` as one Markdown table ('' when there are none): the page and the
+    report show it; each computes the rows once and passes them."""
     return md_table(list(rows[0]), [list(r.values()) for r in rows]) if rows else ""
 
 
-def summary_markdown(results: dict[str, dict], shipped: str | None) -> str:
-    """The whole summary as Markdown, for ``docs/benchmarks.md``."""
-    text = ["## What to expect on your data", "", EXPLAIN, "", summary_table(results, shipped), ""]
+def summary_markdown(
+    results: dict[str, dict], shipped: str | None, rows: list[dict[str, str]]
+) -> str:
+    """The whole summary as Markdown, for ``docs/benchmarks.md``: ``rows`` the table's."""
+    text = ["## What to expect on your data", "", EXPLAIN, "", summary_table(rows), ""]
     text += [f"- {g}" for g in gaps(results, shipped)]
     return "\n".join(text).rstrip() + "\n"

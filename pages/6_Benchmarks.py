@@ -45,9 +45,9 @@ main_machine = bench_results.main_machine_key(results)
 
 st.header("What to expect on your data")
 st.markdown(bench_summary.EXPLAIN)
-summary_rows = bench_summary.expectation_rows(results, shipped)
+summary_rows = bench_summary.expectation_rows(results, shipped)  # the table, and what opens first
 if summary_rows:  # a plain table, the same Markdown the report writes
-    st.markdown(bench_summary.summary_table(results, shipped))
+    st.markdown(bench_summary.summary_table(summary_rows))
 for gap in bench_summary.gaps(results, shipped):
     st.warning(gap, icon=":material/warning:")
 

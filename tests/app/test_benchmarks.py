@@ -170,6 +170,16 @@ def test_summary_comes_first_with_alternatives_and_intervals(monkeypatch, result
     assert "chemprop_compare" not in table
 
 
+def test_the_summary_rows_are_computed_once(monkeypatch, results):
+    """The summary table and the result whose details open first share one computation."""
+    from gate_app import bench_summary
+
+    calls, rows = [], bench_summary.expectation_rows
+    monkeypatch.setattr(bench_summary, "expectation_rows", lambda *a: calls.append(a) or rows(*a))
+    at = run(monkeypatch, results)
+    assert len(calls) == 1 and at.selectbox(key="bench_result").value == "task_addition_v2"
+
+
 def test_provenance_is_folded_and_clean(monkeypatch, results):
     at = run(monkeypatch, results)
     shown = texts(at)
