@@ -123,12 +123,12 @@ def with_input_columns(
 
 
 def measured_columns(frame: pd.DataFrame, smiles_column: str, tasks: list[str]) -> dict[str, str]:
-    """``{task: column}`` for each predicted task whose name a numeric column of the file carries."""
-    return {
-        t: t
-        for t in tasks
-        if t in frame.columns and t != smiles_column and is_numeric_column(frame[t])
-    }
+    """``{task: column}`` for each predicted task whose name a numeric column of the file carries
+    (the columns :func:`~gate_core.relational.known.task_columns` says are compared)."""
+    from gate_core.relational.known import task_columns  # known.py imports the relational head
+
+    compared = task_columns(frame.columns, smiles_column, tasks, tasks).compared
+    return {t: t for t in compared if is_numeric_column(frame[t])}
 
 
 @dataclass(frozen=True)

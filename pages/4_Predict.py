@@ -194,7 +194,7 @@ else:
         index=columns.index(detected) if detected in columns else 0,
         key="predict_column",
     )
-    known_columns = known_value_columns(frame, column, [t for t in all_tasks if t not in tasks])
+    known_columns = known_value_columns(frame, column, all_tasks, tasks)
     if known_columns:
         st.caption(
             "Known values from the column(s) "
