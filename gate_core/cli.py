@@ -214,11 +214,61 @@ def _cmd_choose_model(args: argparse.Namespace) -> None:
     )
 
 
+def _task_names(studio) -> list[str]:
+    """Every task a prediction can ask for: the backbone's properties, then the added tasks."""
+    return [*studio.backbone.property_names, *(r.name for r in studio.added_tasks())]
+
+
+def _predicted(tasks: list[str] | None, names: list[str], fixed: dict[str, str]) -> list[str]:
+    """The tasks being predicted: ``--tasks``, else every task not given by ``--known``."""
+    return tasks or [t for t in names if t not in fixed]
+
+
+def _say_known_columns(columns: list[str], data: str, fixed: dict[str, str]) -> None:
+    """Refuse a task given both by ``--known`` and by a column; say which columns are used."""
+    both = [c for c in columns if c in fixed]
+    if both:
+        raise CLIError(
+            f"{', '.join(both)} is given both by --known and by a column of {data}; give it once"
+        )
+    if columns:
+        print(f"using known values from column(s) {', '.join(columns)} of {data}", file=sys.stderr)
+
+
+def _say_comparison(task: str, metrics: dict[str, float], task_type: str, data: str) -> None:
+    """One stderr line: a predicted task against the file's column of the same name."""
+    n = int(metrics["n"])
+    head = f"{task} predicted vs column {task} of {data}: "
+    if n == 0:
+        print(head + "no row has both numbers", file=sys.stderr)
+    elif task_type == "classification":  # compare() scores regression only
+        print(head + f"{n} rows with both numbers (classification: not scored)", file=sys.stderr)
+    else:
+        print(
+            head
+            + f"{n} rows with both numbers, RMSE {metrics['rmse']:.4g}, MAE {metrics['mae']:.4g}, "
+            + f"R² {metrics['r2']:.3f}",
+            file=sys.stderr,
+        )
+
+
+def _task_types(studio) -> dict[str, str]:
+    return {t.name: t.task_type for t in studio.source_tasks} | {
+        r.name: r.task_type for r in studio.added_tasks()
+    }
+
+
 def _cmd_predict(args: argparse.Namespace) -> None:
     import warnings
 
     from gate_core.data.io import detect_smiles_column, read_table
-    from gate_core.relational.known import known_from_columns, known_value_columns, parse_known_text
+    from gate_core.predictions import compare, with_input_columns
+    from gate_core.relational.known import (
+        known_from_columns,
+        known_value_columns,
+        parse_known_text,
+        task_columns,
+    )
 
     if args.data and args.out and not args.smiles:
         return _predict_stream(args)
@@ -239,20 +289,16 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     studio = _studio(args)
     tasks = [t for t in args.tasks.split(",") if t] if args.tasks else None
     known = None
+    compared: list[str] = []
     if frame is not None:
-        # columns named like a task hold that row's measured value of it (blank: not measured)
-        names = [*studio.backbone.task_names, *(r.name for r in studio.added_tasks())]
-        columns = known_value_columns(frame, column, names)
-        both = [c for c in columns if c in fixed]
-        if both:
-            raise CLIError(
-                f"{', '.join(both)} is given both by --known and by a column of {args.data}; give it once"
-            )
+        # a column named like a task not predicted holds that row's measured value of it
+        # (blank: not measured); one named like a predicted task is compared with the prediction
+        names = _task_names(studio)
+        predicted = _predicted(tasks, names, fixed)
+        columns = known_value_columns(frame, column, names, predicted)
+        compared = task_columns(frame.columns, column, names, predicted).compared
+        _say_known_columns(columns, args.data, fixed)
         if columns:
-            print(
-                f"using known values from column(s) {', '.join(columns)} of {args.data}",
-                file=sys.stderr,
-            )
             known = [{**fixed, **row} for row in known_from_columns(frame, columns)]
     if known is None and fixed:
         known = fixed
@@ -263,6 +309,11 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         )
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
+    types = _task_types(studio)
+    for task in compared:
+        if task in predictions.columns:  # predicted (a task that failed to load is not)
+            result = compare(predictions, frame, task, task)
+            _say_comparison(task, result.metrics(), types.get(task, ""), args.data)
     if args.out:
         from gate_core.streaming import write_frame
 
@@ -272,6 +323,8 @@ def _cmd_predict(args: argparse.Namespace) -> None:
             f"wrote {len(predictions)} rows to {args.out}"
             + (f" ({n_bad} invalid, kept with their reason in 'error')" if n_bad else "")
         )
+    elif frame is not None:  # the file's own columns first, as a streamed run writes them
+        print(with_input_columns(predictions, frame, column).to_string(index=False))
     else:
         print(predictions.to_string(index=False))
 
@@ -296,7 +349,7 @@ def _predict_stream(args: argparse.Namespace) -> None:
     """``--data`` with ``--out``: read, featurise (worker processes), predict and write chunk by
     chunk, so a file of any size takes constant memory (:mod:`gate_core.streaming`)."""
     from gate_core.data.sources import Shard, open_source
-    from gate_core.relational.known import parse_known_text
+    from gate_core.relational.known import parse_known_text, task_columns
     from gate_core.streaming import predict_file
 
     shard = Shard.parse(args.shard) if args.shard else Shard()
@@ -304,21 +357,14 @@ def _predict_stream(args: argparse.Namespace) -> None:
     fixed = parse_known_text(args.known)
     studio = _studio(args)
     tasks = [t for t in args.tasks.split(",") if t] if args.tasks else None
-    # columns named like a task hold that row's measured value of it (blank: not measured)
-    names = {*studio.backbone.task_names, *(r.name for r in studio.added_tasks())}
-    columns = source.filled(
-        [c for c in dict.fromkeys(source.names) if c in names and c != source.smiles_column]
+    # as the in-memory path (_cmd_predict): known values from columns named like a task not
+    # predicted (the empty ones left out), a comparison for those named like a predicted task
+    names = _task_names(studio)
+    chosen = task_columns(
+        source.names, source.smiles_column, names, _predicted(tasks, names, fixed)
     )
-    both = [c for c in columns if c in fixed]
-    if both:
-        raise CLIError(
-            f"{', '.join(both)} is given both by --known and by a column of {args.data}; give it once"
-        )
-    if columns:
-        print(
-            f"using known values from column(s) {', '.join(columns)} of {args.data}",
-            file=sys.stderr,
-        )
+    columns = source.filled(chosen.known)
+    _say_known_columns(columns, args.data, fixed)
     with _sigterm_raises():
         summary = predict_file(
             studio,
@@ -327,6 +373,7 @@ def _predict_stream(args: argparse.Namespace) -> None:
             tasks=tasks,
             known=fixed,
             known_columns=columns,
+            compared=chosen.compared,
             use_table_labels=args.use_table_labels,
             chunk_rows=args.chunk_rows,
             workers=args.workers,
@@ -335,6 +382,9 @@ def _predict_stream(args: argparse.Namespace) -> None:
         )
     for message in summary.warnings:
         print(f"warning: {message}", file=sys.stderr)
+    types = _task_types(studio)
+    for task, running in summary.comparisons.items():
+        _say_comparison(task, running.metrics(), types.get(task, ""), args.data)
     n_bad = summary.invalid
     print(
         f"wrote {summary.rows} rows to {args.out}"
@@ -579,7 +629,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_add_task)
 
     p = verbs.add_parser("predict", help="predict backbone and added tasks for SMILES")
-    p.add_argument("--data", help="file with a SMILES column")
+    p.add_argument(
+        "--data",
+        help="file with a SMILES column; its other columns are kept beside the predictions. A column named exactly "
+        "like a task not being predicted gives each row's known value of that task (blank: not measured; relational "
+        "head); one named like a predicted task is compared with the prediction (rows with both numbers, RMSE, MAE, "
+        "R² on stderr)",
+    )
     p.add_argument("--smiles-col", help="default: detected")
     p.add_argument("--sheet", help="Excel sheet name of --data (default: the first sheet)")
     p.add_argument("--smiles", nargs="+", help="SMILES given directly instead of --data")
@@ -593,8 +649,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--known",
         metavar="TASK=VALUE,...",
-        help="measured values applied to every row (e.g. Tb_K=351.4,logKow=-0.31); columns of --data named like a task "
-        "give per-row values. Adds <task>_relational columns (relational head)",
+        help="measured values applied to every row (e.g. Tb_K=351.4,logKow=-0.31), of tasks not being predicted "
+        "(without --tasks every other task is predicted); columns of --data named like a task not predicted give "
+        "per-row values. Adds <task>_relational columns (relational head)",
     )
     p.add_argument(
         "--use-table-labels",

@@ -171,3 +171,50 @@ def compare(pred: pd.DataFrame, frame: pd.DataFrame, task: str, column: str) -> 
     )
     both = np.isfinite(measured) & np.isfinite(predicted)
     return Comparison(task, column, measured[both], predicted[both])
+
+
+@dataclass
+class RunningComparison:
+    r"""Predicted vs measured of one task, added up chunk by chunk (a streamed prediction) in
+    constant memory: the row count, the sums of squared and absolute errors, and the mean and
+    sum of squared deviations of the measured values, merged chunk by chunk as Chan, Golub and
+    LeVeque (1979) merge variances, so that R² is that of all the rows at once.
+
+    With :math:`e_i = \hat y_i - y_i` over the :math:`n` rows with both numbers:
+    RMSE :math:`= \sqrt{\sum e_i^2 / n}`, MAE :math:`= \sum |e_i| / n`,
+    R² :math:`= 1 - \sum e_i^2 / \sum (y_i - \bar y)^2`: the numbers
+    :func:`~gate_core.training.evaluate.regression_metrics` gives on the whole columns.
+    """
+
+    task: str
+    column: str
+    n: int = 0
+    sse: float = 0.0
+    sae: float = 0.0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, part: Comparison) -> None:
+        """Add one chunk's rows with both numbers (:func:`compare`)."""
+        k = len(part.measured)
+        if k == 0:
+            return
+        err = part.predicted - part.measured
+        mean = float(part.measured.mean())
+        n = self.n + k
+        delta = mean - self.mean
+        self.m2 += float(((part.measured - mean) ** 2).sum()) + delta**2 * self.n * k / n
+        self.mean += delta * k / n
+        self.n = n
+        self.sse += float((err**2).sum())
+        self.sae += float(np.abs(err).sum())
+
+    def metrics(self) -> dict[str, float]:
+        """``n``, ``rmse``, ``mae``, ``r2`` (NaN where undefined), as :meth:`Comparison.metrics`."""
+        n = self.n
+        return {
+            "n": n,
+            "rmse": float(np.sqrt(self.sse / n)) if n else float("nan"),
+            "mae": self.sae / n if n else float("nan"),
+            "r2": 1.0 - self.sse / self.m2 if n > 1 and self.m2 > 0 else float("nan"),
+        }

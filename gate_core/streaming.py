@@ -12,7 +12,8 @@ are in flight, so memory does not grow with the file.
 
 Every input row comes out, in input order, invalid ones with their reason in ``error``, after
 the file's own columns (an ID, a name, measured values: as the Predict page keeps them,
-:func:`~gate_core.predictions.with_input_columns`). The
+:func:`~gate_core.predictions.with_input_columns`); a column named like a predicted task is
+also compared with the prediction as the chunks go (running sums: constant memory). The
 output is written to ``<out>.part`` and renamed when complete, so a failed run leaves no
 half-written file under the requested name. A shard (:class:`~gate_core.data.sources.Shard`)
 predicts whole chunks only, so the shards' outputs concatenated in order are byte-identical to
@@ -46,7 +47,7 @@ import pyarrow.parquet as pq
 from gate_core.data.io import spreadsheet_safe
 from gate_core.data.sources import PARQUET_SUFFIXES, Chunk, Shard, Source
 from gate_core.featurizers.rows import FeaturizedRows, featurize_rows
-from gate_core.predictions import with_input_columns
+from gate_core.predictions import RunningComparison, compare, with_input_columns
 
 if TYPE_CHECKING:
     from gate_core.api import GateStudio
@@ -78,12 +79,14 @@ def default_workers() -> int:
 
 @dataclass
 class StreamSummary:
-    """What a run did: rows written, how many invalid, seconds, and the distinct warnings."""
+    """What a run did: rows written, how many invalid, seconds, the distinct warnings, and
+    each compared task's predictions against the file's measured values (``{task: …}``)."""
 
     rows: int = 0
     invalid: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    comparisons: dict[str, RunningComparison] = field(default_factory=dict)
 
 
 def _features(
@@ -227,6 +230,7 @@ def predict_file(
     tasks: Sequence[str] | None = None,
     known: Mapping[str, object] | None = None,
     known_columns: Sequence[str] = (),
+    compared: Sequence[str] = (),
     use_table_labels: bool = False,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     workers: int | None = None,
@@ -238,8 +242,10 @@ def predict_file(
 
     ``known``: values applied to every row; ``known_columns``: columns of the file holding each
     row's own known values (blank: not measured). With either, or ``use_table_labels``, the
-    relational corrections are added (:meth:`GateStudio.predict`). A CSV is spreadsheet-safe
-    (:func:`~gate_core.data.io.spreadsheet_safe`).
+    relational corrections are added (:meth:`GateStudio.predict`). ``compared``: columns of the
+    file named like a predicted task, kept as the file's other columns are and compared with
+    that task's prediction chunk by chunk (:attr:`StreamSummary.comparisons`, constant memory).
+    A CSV is spreadsheet-safe (:func:`~gate_core.data.io.spreadsheet_safe`).
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
@@ -251,13 +257,14 @@ def predict_file(
     out = Path(out)
     partial = out.with_name(out.name + ".part")
     summary, seen = StreamSummary(), set()
+    summary.comparisons = {c: RunningComparison(c, c) for c in compared}
     t0 = last = time.perf_counter()
     total = sum(
         min(chunk_rows, source.n_rows - c * chunk_rows)
         for c in shard.chunks(source.n_chunks(chunk_rows))
     )
 
-    def predict(rows: FeaturizedRows, chunk: Chunk) -> pd.DataFrame:
+    def predict(rows: FeaturizedRows, chunk: Chunk, measure: bool = True) -> pd.DataFrame:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             frame = studio.predict(
@@ -270,6 +277,9 @@ def predict_file(
             if str(w.message) not in seen:
                 seen.add(str(w.message))
                 summary.warnings.append(str(w.message))
+        for task, running in summary.comparisons.items() if measure else ():
+            if task in frame.columns:  # predicted (a task that failed to load is not)
+                running.add(compare(frame, pd.DataFrame({task: chunk.columns[task]}), task, task))
         return with_input_columns(frame, _file_columns(chunk, carried, types))
 
     def no_rows() -> pd.DataFrame:
@@ -281,8 +291,8 @@ def predict_file(
             descriptors=studio.backbone.config.n_descriptors > 0,
             sdf_first_record=1 if source.sdf else None,
         )
-        frame = predict(rows, first).iloc[:0]
-        summary.warnings.clear()  # about a row outside this shard
+        frame = predict(rows, first, measure=False).iloc[:0]  # a row outside this shard
+        summary.warnings.clear()  # about that row
         return frame
 
     try:

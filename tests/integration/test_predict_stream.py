@@ -4,6 +4,7 @@ the same numbers as an in-process prediction, any format, and shards that add up
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -259,6 +260,97 @@ def test_known_value_column_is_used_per_row(
         preds["known_used"].tolist() == ["Tb_K=351.4", "", "Tb_K=289.7"]
         and "logKow_relational" in preds
     )
+
+
+#: Tb_K measured for four rows, logKow for three: which is known and which compared depends on
+#: which tasks are predicted (gate_core.relational.known.task_columns).
+MEASURED = (
+    "smiles,Tb_K,logKow\nCCO,351.4,\nCCCO,370,-0.3\nc1ccccc1,,2.1\nCCN,289.7,\nc1ccccc1O,455,1.5\n"
+)
+PATHS = pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "in-memory"])
+
+
+def _predict_measured(
+    backbone: Path, tmp_path: Path, capsys, streamed: bool, *args: str
+) -> tuple[int, str, str, pd.DataFrame | None]:
+    """``predict --data MEASURED`` streamed (``--out``, 2-row chunks) or in memory (printed):
+    exit code, stdout, stderr and the written file (streamed)."""
+    data, out = tmp_path / "measured.csv", tmp_path / "measured_preds.csv"
+    data.write_text(MEASURED)
+    common = ["--backbone", str(backbone), "--data-dir", str(tmp_path / "registry")]
+    stream = ["--out", str(out), "--chunk-rows", "2", "--workers", "0"] if streamed else []
+    code = main(["predict", "--data", str(data), *args, *stream, *common])
+    captured = capsys.readouterr()
+    written = pd.read_csv(out, keep_default_na=False) if streamed and code == 0 else None
+    return code, captured.out, captured.err, written
+
+
+def _said_rmse(err: str, task: str) -> tuple[int, float]:
+    """Rows and RMSE of the comparison line the CLI printed for ``task``."""
+    line = next(x for x in err.splitlines() if x.startswith(f"{task} predicted vs column {task}"))
+    found = re.search(r"(\d+) rows with both numbers, RMSE ([^,]+), MAE .*, R² ", line)
+    assert found, line
+    return int(found[1]), float(found[2])
+
+
+@PATHS
+def test_a_column_of_a_predicted_task_is_compared_and_the_others_stay_known(
+    tiny_backbone: Path, tiny_relational: Path, tmp_path: Path, capsys, streamed: bool
+) -> None:
+    code, out, err, written = _predict_measured(
+        tiny_backbone, tmp_path, capsys, streamed, "--tasks", "Tb_K,Tm_K"
+    )
+    assert code == 0, err  # no longer "a known value was given for Tb_K, which is also predicted"
+    assert "using known values from column(s) logKow of" in err  # logKow is not predicted
+    if streamed:  # the measured column kept beside the prediction, the other task's known values
+        measured = pd.to_numeric(written[f"Tb_K{FROM_FILE}"], errors="coerce")
+        predicted = written["Tb_K"]
+        assert written["known_used"].tolist() == [
+            "",
+            "logKow=-0.3",
+            "logKow=2.1",
+            "",
+            "logKow=1.5",
+        ]
+        assert "Tm_K_relational" in written
+    else:
+        from gate_core.api import GateStudio
+
+        frame = pd.read_csv(tmp_path / "measured.csv")
+        measured = frame["Tb_K"]
+        predicted = GateStudio(tiny_backbone, tmp_path / "registry").predict(
+            frame["smiles"].tolist(), ["Tb_K", "Tm_K"]
+        )["Tb_K"]
+        assert f"Tb_K{FROM_FILE}" in out and "logKow=2.1" in out and "Tm_K_relational" in out
+    both = measured.notna()
+    rmse = float(((predicted[both] - measured[both]) ** 2).mean() ** 0.5)
+    assert _said_rmse(err, "Tb_K") == (4, pytest.approx(rmse, rel=1e-3))
+    assert "logKow predicted vs" not in err
+
+
+@PATHS
+def test_without_tasks_every_named_column_is_compared(
+    tiny_backbone: Path, tiny_relational: Path, tmp_path: Path, capsys, streamed: bool
+) -> None:
+    code, out, err, written = _predict_measured(tiny_backbone, tmp_path, capsys, streamed)
+    assert code == 0, err
+    assert "using known values" not in err  # every task is predicted: nothing is known
+    assert _said_rmse(err, "Tb_K")[0] == 4 and _said_rmse(err, "logKow")[0] == 3
+    assert "known_used" not in (written.columns if streamed else out)
+    if streamed:  # the file's columns are written as text: '-0.3 is spreadsheet-safe -0.3
+        measured = pd.to_numeric(written[f"logKow{FROM_FILE}"].str.lstrip("'"), errors="coerce")
+        rmse = float(((written["logKow"] - measured) ** 2).mean() ** 0.5)
+        assert _said_rmse(err, "logKow")[1] == pytest.approx(rmse, rel=1e-3)
+
+
+@PATHS
+def test_known_value_of_a_predicted_task_is_still_refused(
+    tiny_backbone: Path, tiny_relational: Path, tmp_path: Path, capsys, streamed: bool
+) -> None:
+    code, _, err, _ = _predict_measured(
+        tiny_backbone, tmp_path, capsys, streamed, "--tasks", "Tb_K,Tm_K", "--known", "Tb_K=300"
+    )
+    assert code == 2 and "Tb_K, which is also being predicted" in err
 
 
 def test_dask_runs_the_shards_in_processes(

@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from gate_core.predictions import (
+    Comparison,
+    RunningComparison,
     column_label,
     compare,
     invalid_entries,
@@ -85,3 +87,20 @@ def test_input_columns_come_first_and_clashes_are_renamed():
 def test_invalid_entries_by_position():
     (entry,) = invalid_entries(pred_frame())
     assert (entry.position, entry.text) == (2, "xx") and "could not parse" in entry.reason
+
+
+def test_running_comparison_over_chunks_equals_the_whole_columns():
+    from gate_core.training.evaluate import regression_metrics
+
+    rng = np.random.default_rng(0)
+    measured = 350.0 + 40.0 * rng.standard_normal(101)  # far from 0: R² from merged deviations
+    predicted = measured + 5.0 * rng.standard_normal(101)
+    running = RunningComparison("Tb_K", "Tb_K")
+    for lo, hi in [(0, 1), (1, 1), (1, 40), (40, 41), (41, 101)]:  # one row, none, many
+        running.add(Comparison("Tb_K", "Tb_K", measured[lo:hi], predicted[lo:hi]))
+    whole = regression_metrics(measured, predicted)
+    assert running.metrics()["n"] == whole["n"] == 101
+    for key in ("rmse", "mae", "r2"):
+        assert running.metrics()[key] == pytest.approx(whole[key], rel=1e-9)
+    empty = RunningComparison("Tb_K", "Tb_K").metrics()
+    assert empty["n"] == 0 and np.isnan(empty["rmse"]) and np.isnan(empty["r2"])
