@@ -405,19 +405,30 @@ def detect_smiles_column(frame: pd.DataFrame, sample: int = 20) -> str | None:
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _formula_like(value: object) -> bool:
+    """Text a spreadsheet could run: it starts like a formula and is not a plain number (a
+    streamed file's columns arrive as text, and ``-0.31`` must stay a number)."""
+    if not (isinstance(value, str) and value.startswith(FORMULA_PREFIXES)):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
+
+
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy whose text cells cannot run as formulas when the CSV is opened in a spreadsheet.
 
-    Text starting with one of :data:`FORMULA_PREFIXES` gets a leading ``'`` (OWASP's advice);
-    numeric columns are left alone, so a negative number stays a number.
+    Text starting with one of :data:`FORMULA_PREFIXES` gets a leading ``'`` (OWASP's advice),
+    unless it is a plain number; numeric columns are left alone, so a negative number stays a
+    number.
     """
     out = frame.copy()
     for col in out.columns:
         if pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col]):
             continue
-        out[col] = out[col].map(
-            lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_PREFIXES) else v
-        )
+        out[col] = out[col].map(lambda v: "'" + v if _formula_like(v) else v)
     out.columns = [
         "'" + c if isinstance(c, str) and c.startswith(FORMULA_PREFIXES) else c for c in out.columns
     ]

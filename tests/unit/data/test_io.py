@@ -359,3 +359,16 @@ def test_spreadsheet_safe_neutralises_text_formulas_and_keeps_numbers():
     assert list(spreadsheet_safe(pd.DataFrame(columns=["=HYPERLINK()"])).columns) == [
         "'=HYPERLINK()"
     ]
+
+
+def test_spreadsheet_safe_leaves_numbers_written_as_text_alone():
+    """A streamed file's own columns are text: a measured ``-0.31`` must not become ``'-0.31``."""
+    frame = pd.DataFrame({"logKow": ["-0.31", "+2", "-1e-3", "-", "-1-1", "--2"]})
+    assert spreadsheet_safe(frame)["logKow"].tolist() == [
+        "-0.31",
+        "+2",
+        "-1e-3",
+        "'-",
+        "'-1-1",
+        "'--2",
+    ]
