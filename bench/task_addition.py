@@ -29,7 +29,6 @@ from bench.common import (
     limit_threads,
     logger,
     md_table,
-    repeat,
     stopwatch,
     table,
     timed,
@@ -40,7 +39,7 @@ from gate_core.paths import EXAMPLES_DIR as TARGETS_DIR
 
 NAME = "task_addition"
 MIN_PART = 10  # fewest test molecules for a seen/unseen part to be scored on its own
-DESCRIPTION = "new-task test RMSE vs training size: task addition (learned/uniform ratios) vs single-task, probe, fine-tuning, RF; add-task time; prediction throughput"
+DESCRIPTION = "new-task test RMSE vs training size: task addition (learned/uniform ratios) vs single-task, probe, fine-tuning, RF; add-task time"
 DRUG_LIKE_TARGETS = tuple(
     "caco2 pk_vdss pk_cl pk_fu pk_thalf logp_fluorinated bbbp clintox".split()
 )
@@ -67,7 +66,6 @@ METHOD_LABELS = {
 SUMMARY_MAX_N = 300
 ADD_TASK_TARGET_SECONDS = 20.0
 SPEED_MOLECULES = 500  # the size of the timed task addition
-THROUGHPUT_TARGET = 5000.0
 # (g)'s hyperparameters besides the rounds, the seed and the threads (bench/README.md)
 LGBM_PARAMS = {
     "learning_rate": 0.05,
@@ -107,10 +105,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--lgbm-rounds", type=int, default=2000, help="most boosting rounds of (g)")
     add("--threads", type=int, help="torch/BLAS threads (default: every core)")
     add("--device", help="cpu | cuda (default: cuda when available)")
-    add("--skip-speed", action="store_true", help="no add-task timing / throughput section")
-    add("--speed-only", action="store_true", help="only the add-task timing and throughput")
+    add("--skip-speed", action="store_true", help="no add-task timing section")
+    add("--speed-only", action="store_true", help="only the add-task timing")
     add("--speed-target", default="huuskonen_logS", help="target of the timed task addition")
-    add("--throughput-molecules", type=int, default=5000)
     add("--resume", action="store_true", help="keep the finished cells of the result, run the rest")
     add("--shard", metavar="K/N", help="run only every N-th cell from K (own --results-dir each)")
     add("--merge", metavar="DIR,...", help="no training: merge these result dirs' files")
@@ -640,12 +637,12 @@ def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) ->
 
 
 def measure_speed(ctx: dict) -> dict:
-    """Time to add a task from raw SMILES (cold caches) and batch prediction throughput.
+    """Time to add a task from raw SMILES (cold caches).
 
     Timed with learned ratios (the slower mode, with its look-ahead outer steps), so the figure
-    bounds the default (uniform) too.
+    bounds the default (uniform) too. Prediction throughput has one home: ``bench screening``.
     """
-    from gate_core.data.featurize import clear_caches, featurize_molecules
+    from gate_core.data.featurize import clear_caches
     from gate_core.transfer.addition import TaskAdditionConfig, add_task
     from gate_core.transfer.ratios import RatioSettings
 
@@ -673,43 +670,7 @@ def measure_speed(ctx: dict) -> dict:
         "target_seconds": ADD_TASK_TARGET_SECONDS,
         "passes": t.wall <= ADD_TASK_TARGET_SECONDS,
     }
-
-    # throughput: a seeded sample of distinct molecules from every target table
-    tables = [n for n in DEFAULT_TARGETS if (TARGETS_DIR / f"{n}.csv").is_file()]
-    pool = sorted({s for name in tables for s in load_target(name)[0]})
-    n = min(args.throughput_molecules, len(pool))
-    mols = [pool[i] for i in np.random.default_rng(1).choice(len(pool), n, replace=False)]
-    clear_caches()
-    with timed() as cold:
-        frame = task.predict(backbone, mols)
-    warm = [w.wall for w in repeat(lambda: task.predict(backbone, mols), 3)]
-    clear_caches()
-    with timed() as featurize:
-        featurize_molecules(mols, descriptors=backbone.config.n_descriptors > 0)
-    rates = {"cold": n / cold.wall, "warm": n / float(np.median(warm))}
-    throughput = {
-        "call": "AddedTask.predict(backbone, smiles) — parse, featurise, encoder, K heads, applicability domain",
-        "molecules": n,
-        "valid": int(frame["error"].isna().sum()),
-        "cold_seconds": cold.wall,
-        "cold_per_second": rates["cold"],
-        "warm_seconds": warm,
-        "warm_per_second": rates["warm"],
-        "featurize_only_cold_seconds": featurize.wall,
-        "featurize_only_cold_per_second": n / featurize.wall,
-        "target_per_second": THROUGHPUT_TARGET,
-        **{f"{k}_passes": v >= THROUGHPUT_TARGET for k, v in rates.items()},
-    }
-    _log(
-        f"predict {n} molecules: cold {rates['cold']:.0f} mol/s, warm {rates['warm']:.0f} mol/s "
-        f"(featurisation alone, cold: {n / featurize.wall:.0f} mol/s)"
-    )
-    return {
-        "add_task": add,
-        "throughput": throughput,
-        "device": str(ctx["device"]),
-        "torch_threads": ctx["threads"],
-    }
+    return {"add_task": add, "device": str(ctx["device"]), "torch_threads": ctx["threads"]}
 
 
 # -------------------------------------------------------------------------------------- run
@@ -994,7 +955,7 @@ def _bold_best(
 def _speed_text(speed: dict | None) -> str:
     if not speed:
         return "Not measured in this run (`--skip-speed`).\n"
-    a, t = speed["add_task"], speed["throughput"]
+    a = speed["add_task"]
     run0 = a["runs"][0]
 
     def verdict(passes: bool) -> str:
@@ -1005,10 +966,7 @@ def _speed_text(speed: dict | None) -> str:
         f"featurisation caches, on {speed['device']} with {speed['torch_threads']} threads): **{a['median_wall_seconds']:.1f} s** "
         f"(median of {len(a['runs'])}; first run: {run0['featurize_seconds']:.1f} s featurisation + frozen source quantities, "
         f"{run0['train_seconds']:.1f} s training) against the {a['target_seconds']:.0f} s target: **{verdict(a['passes'])}**.\n"
-        f"- **Batch prediction** ({t['call']}) on {t['molecules']:,} molecules: cold caches **{t['cold_per_second']:,.0f} mol/s** "
-        f"({verdict(t['cold_passes'])}), warm caches (molecules already featurised in this process) "
-        f"**{t['warm_per_second']:,.0f} mol/s** ({verdict(t['warm_passes'])}) against the {t['target_per_second']:,.0f} mol/s target. "
-        f"Featurisation alone (graphs + fast descriptors, cold) runs at {t['featurize_only_cold_per_second']:,.0f} mol/s, so it bounds the cold figure.\n"
+        "- Prediction throughput against the 5,000 mol/s target: `bench/results/screening.md`.\n"
     )
 
 

@@ -157,7 +157,8 @@ def target_bars(
 
 
 def task_addition_charts(name: str, data: dict) -> Charts:
-    """Accuracy vs n when the grid has several sizes; add-task time and throughput when measured."""
+    """Accuracy vs n when the grid has several sizes; add-task time when measured (prediction
+    throughput is the screening result's)."""
     out: Charts = []
     s = data.get("summary") or {}
     if len(s.get("by_size") or {}) > 1:
@@ -166,7 +167,7 @@ def task_addition_charts(name: str, data: dict) -> Charts:
             (f"bench_{name}_accuracy", accuracy_figure(s["by_size"], title, s.get("methods")))
         )
     speed = data.get("speed") or {}
-    a, t = speed.get("add_task") or {}, speed.get("throughput") or {}
+    a = speed.get("add_task") or {}
     if a:
         out.append(
             (
@@ -178,26 +179,6 @@ def task_addition_charts(name: str, data: dict) -> Charts:
                     "s",
                     "Add-task time",
                     higher_is_better=False,
-                ),
-            )
-        )
-    if t:
-        out.append(
-            (
-                f"bench_{name}_predict_speed",
-                target_bars(
-                    ["predict, cold caches", "predict, warm caches", "featurise only, cold"],
-                    [
-                        num(t.get(k))
-                        for k in (
-                            "cold_per_second",
-                            "warm_per_second",
-                            "featurize_only_cold_per_second",
-                        )
-                    ],
-                    num(t.get("target_per_second")),
-                    "mol/s",
-                    "Batch prediction throughput",
                 ),
             )
         )

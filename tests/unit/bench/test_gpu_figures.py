@@ -65,3 +65,12 @@ def test_summarise_without_cpu_reference():
     assert "cpu_molecules_per_second" not in fig["pretraining"]
     assert "cpu_predict_warm_per_second" not in fig["task_addition"]
     assert "n/a" in markdown({"figures": fig, "machine": {}})
+
+
+def test_a_speed_run_without_prediction_throughput():
+    """task_addition's speed runs time the task addition only (prediction: ``bench screening``)."""
+    speed = {"speed": {k: v for k, v in SPEED["speed"].items() if k != "throughput"}}
+    fig = summarise(speed, META, EPOCHS, CPU_META, speed)
+    assert fig["task_addition"]["predict_cold_per_second"] is None
+    text = markdown({"figures": fig, "machine": {}})
+    assert "13.5" in text and "featurisation alone" not in text

@@ -1,11 +1,12 @@
-"""Sharding the task-addition grid across processes and merging the shards back."""
+"""Sharding the task-addition grid across processes and merging the shards back; the speed
+section a run writes."""
 
 import argparse
 import json
 
 import pytest
 
-from bench.task_addition import METHODS, _settings, add_arguments, merge, parse_shard
+from bench.task_addition import METHODS, _settings, _write, add_arguments, merge, parse_shard
 
 
 def _default_settings() -> dict:
@@ -43,16 +44,6 @@ SPEED = {
         "target_seconds": 20.0,
         "passes": False,
         "runs": [{"wall_seconds": 24.0, "featurize_seconds": 4.0, "train_seconds": 20.0}],
-    },
-    "throughput": {
-        "call": "predict",
-        "molecules": 5000,
-        "cold_per_second": 400.0,
-        "cold_passes": False,
-        "warm_per_second": 800.0,
-        "warm_passes": False,
-        "target_per_second": 5000.0,
-        "featurize_only_cold_per_second": 900.0,
     },
 }
 
@@ -138,3 +129,21 @@ def test_merge_refuses_another_backbone(tmp_path):
                 results_dir=str(main), merge=str(shard), results_name="task_addition"
             )
         )
+
+
+def test_the_speed_section_times_the_task_addition_only(tmp_path):
+    """Prediction throughput has one home, ``bench screening``: no option, text or chart for it
+    here (an older result's ``throughput`` block is left unshown)."""
+    from gate_app.bench_charts import charts_for
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert "throughput_molecules" not in vars(parser.parse_args([]))
+    _write(_state([], [], speed=SPEED), "task_addition", tmp_path)
+    text = (tmp_path / "task_addition.md").read_text()
+    assert "**24.0 s**" in text and "`bench/results/screening.md`" in text
+    assert "Batch prediction" not in text
+    older = {"speed": {**SPEED, "throughput": {"cold_per_second": 400.0}}}
+    assert [key for key, _ in charts_for("task_addition", older)] == [
+        "bench_task_addition_add_task_speed"
+    ]
