@@ -3,10 +3,11 @@
 For each target, seed and training size n, every method (``METHOD_LABELS``) trains on exactly
 the same n molecules and is scored on the same scaffold-cluster test set, on the whole of it and
 on its molecules the backbone did and did not see in pre-training; :func:`headline` compares
-(e) learned λ with the best baseline per target group and test part (:mod:`bench.stats`). The
-protocol, methods and options are in bench/README.md (``task_addition``). Results are written
-after every cell, so a killed or budget-stopped run keeps what it finished; ``--resume`` runs
-the rest, ``--shard``/``--merge`` split the grid over processes.
+(d) uniform λ, the default, and (e) learned λ with the best baseline per target group and test
+part (:mod:`bench.stats`). The protocol, methods and options are in bench/README.md
+(``task_addition``). Results are written after every cell, so a killed or budget-stopped run
+keeps what it finished; ``--resume`` runs the rest, ``--shard``/``--merge`` split the grid over
+processes.
 """
 
 from __future__ import annotations
@@ -247,7 +248,7 @@ def headline(
     max_n: int = SUMMARY_MAX_N,
     baselines: tuple[str, ...] = BASELINES,
 ) -> dict:
-    """(e) learned λ (and (d) uniform λ, the app's default) against the best of ``baselines``,
+    """(d) uniform λ (the app's default) and (e) learned λ against the best of ``baselines``,
     per target group × part of the test set, with bootstrap 95 % intervals over targets and win
     counts (:mod:`bench.stats`); regression on nRMSE (lower is better), classification on
     ROC-AUC (PR-AUC alongside). Each comparison uses the methods scored on every target of its
@@ -993,6 +994,8 @@ def _ci(mean: float, ci: list[float], spec: str = ".3f") -> str:
     return f"{mean:{spec}} [{ci[0]:{spec}}, {ci[1]:{spec}}]"
 
 
+#: The GATEs the headline compares with the best baseline: the app's default, (d), first.
+GATE_FIRST = {"uniform": "(d) uniform λ (default)", "learned": "(e) learned λ"}
 #: The headline's paired differences: (key, first method's tag, second method).
 DIFFERENCES = (
     ("learned_minus_uniform", "(e)", "uniform"),
@@ -1005,14 +1008,18 @@ def headline_markdown(h: dict | None) -> str:
     """The headline tables (one renderer for the result's own .md and docs/benchmarks.md)."""
     if not h or not (h.get("regression") or h.get("classification")):
         return "No complete cells yet: no headline.\n"
+    from bench.stats import verdict
+
     reg, cls = h.get("regression") or {}, h.get("classification") or {}
 
-    def compared(block: dict) -> list[tuple[str, dict, dict, str]]:
-        """(part, entry, comparison, best baseline) where (e) met the baselines."""
+    def compared(block: dict) -> list[tuple[str, str, dict, dict, str]]:
+        """(part, GATE, entry, comparison, best baseline) where GATE met the baselines: (d) the
+        default first, then (e)."""
         return [
-            (k, e, c, c["best_baseline"])
+            (k, g, e, c, c["best_baseline"])
             for k, e in block.items()
-            if (c := e.get("learned_vs_best_baseline") or {}).get("n_targets")
+            for g in GATE_FIRST
+            if (c := e.get(f"{g}_vs_best_baseline") or {}).get("n_targets")
         ]
 
     def vs(c: dict, b: str) -> str:
@@ -1021,10 +1028,11 @@ def headline_markdown(h: dict | None) -> str:
     def won(c: dict) -> str:
         return f"{c['targets_won']} of {c['n_targets']}"
 
+    goal = h["goal_ratio"]
     rows = [
-        [k, c["n_targets"], _ci(c["mean"]["learned"], c["ci95"]["learned"]), vs(c, b)]
-        + [_ci(c["ratio_to_best"], c["ratio_ci95"]), won(c), e.get("verdict", "—")]
-        for k, e, c, b in compared(reg)
+        [k, GATE_FIRST[g], c["n_targets"], _ci(c["mean"][g], c["ci95"][g]), vs(c, b)]
+        + [_ci(c["ratio_to_best"], c["ratio_ci95"]), won(c), verdict(c["ratio_ci95"], goal)]
+        for k, g, e, c, b in compared(reg)
     ]
     diffs = [
         [k, f"{tag} − {METHOD_LABELS[b]}", _ci(d["mean_difference"], d["ci95"], "+.3f")]
@@ -1039,18 +1047,18 @@ def headline_markdown(h: dict | None) -> str:
         for k, e in reg.items()
     ]
     cls_rows = [
-        [k, c["n_targets"], _ci(c["mean"]["learned"], c["ci95"]["learned"]), vs(c, b), won(c)]
-        + [" / ".join(fmt((e.get("pr_auc_mean") or {}).get(m), ".3f") for m in ("learned", b))]
-        for k, e, c, b in compared(cls)
+        [k, GATE_FIRST[g], c["n_targets"], _ci(c["mean"][g], c["ci95"][g]), vs(c, b), won(c)]
+        + [" / ".join(fmt((e.get("pr_auc_mean") or {}).get(m), ".3f") for m in (g, b))]
+        for k, g, e, c, b in compared(cls)
     ]
-    goal = h["goal_ratio"]
     sections = [  # (intro, header, rows) of each table, left out when it has no rows
         (
             f"Regression targets, n ≤ {h['max_n']}: mean normalised RMSE (test RMSE / test-part std) over targets, each target the mean of its "
             "complete cells (seeds × sizes); 95 % intervals by bootstrap over targets; the best baseline is re-chosen in every resample. "
-            f'Goal: ratio ≤ {goal} with the whole interval below it ("met"); "undecided" when the interval straddles it.',
-            "targets / test part | targets | (e) learned λ | best baseline | ratio (e) / best"
-            f" | targets won by (e) | goal ≤ {goal}",
+            f'Goal: ratio ≤ {goal} with the whole interval below it ("met"); "undecided" when the interval straddles it. '
+            "GATE: (d) uniform λ, the app's default, first; (e) learned λ below it.",
+            "targets / test part | GATE | targets | GATE nRMSE | best baseline | ratio GATE / best"
+            f" | targets won by GATE | goal ≤ {goal}",
             rows,
         ),
         (
@@ -1064,9 +1072,9 @@ def headline_markdown(h: dict | None) -> str:
             per_method,
         ),
         (
-            "Classification targets: ROC-AUC (higher is better), PR-AUC of (e) / the best baseline alongside:",
-            "targets / test part | targets | (e) learned λ ROC-AUC | best baseline ROC-AUC"
-            " | targets won by (e) | PR-AUC (e) / best",
+            "Classification targets: ROC-AUC (higher is better), PR-AUC of GATE / the best baseline alongside:",
+            "targets / test part | GATE | targets | GATE ROC-AUC | best baseline ROC-AUC"
+            " | targets won by GATE | PR-AUC GATE / best",
             cls_rows,
         ),
     ]
@@ -1162,7 +1170,7 @@ pre-training molecules ({seen.get("key", "—")}), *unseen* otherwise; parts und
 (patience {s["ft_patience"]}, batch {s["ft_batch_size"]}); (f): {s["rf_trees"]} trees on every RDKit 2D descriptor; (g): LightGBM
 on the same descriptors, ≤ {s.get("lgbm_rounds")} rounds, early stopping after 50.
 
-## Headline: (e) learned λ against the best baseline, by target group and test part (unseen first)
+## Headline: GATE, (d) uniform λ (the default) and (e) learned λ, against the best baseline, by target group and test part (unseen first)
 
 {headline_markdown(state.get("headline"))}
 ## Mean normalised RMSE, every target (test RMSE / test-set std; lower is better)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench.stats import compare_over_targets, paired_difference, verdict
-from bench.task_addition import headline
+from bench.task_addition import headline, headline_markdown
 
 
 def _per_target(
@@ -49,7 +49,9 @@ def test_paired_difference_and_verdict():
     assert verdict([0.86, 0.9], 0.85) == "not met"
 
 
-def test_headline_splits_groups_and_parts():
+def _headline_rows() -> list[dict]:
+    """Three regression targets (two drug-like) and one classification target, three seeds:
+    learned λ 0.5, uniform λ 0.6, RF 0.8 (nRMSE; ROC-AUC one minus it)."""
     rows = []
     for target, task_type in (
         ("caco2", "regression"),
@@ -72,6 +74,11 @@ def test_headline_splits_groups_and_parts():
                         "parts": {"unseen": {metric: value}} if target != "freesolv" else {},
                     }
                 )
+    return rows
+
+
+def test_headline_splits_groups_and_parts():
+    rows = _headline_rows()
     h = headline(rows, ["learned", "uniform", "rf"])
     reg = h["regression"]
     assert reg["drug-like/unseen"]["n_targets"] == 2 and "physchem/unseen" not in reg
@@ -89,6 +96,17 @@ def test_headline_splits_groups_and_parts():
     assert (
         "drug-like/all" in drug_like_only and "all/all" not in drug_like_only
     )  # no copy of the one group
+
+
+def test_headline_markdown_leads_with_the_default_uniform_then_learned():
+    text = headline_markdown(headline(_headline_rows(), ["learned", "uniform", "rf"]))
+    rows = [line for line in text.splitlines() if line.startswith("| all/all |")]
+    assert rows[0].startswith("| all/all | (d) uniform λ (default) | 3 | 0.600 [0.600, 0.600] |")
+    assert "| 0.750 [0.750, 0.750] | 3 of 3 | met |" in rows[0]
+    assert rows[1].startswith("| all/all | (e) learned λ | 3 | 0.500 [0.500, 0.500] |")
+    assert "| 0.625 [0.625, 0.625] | 3 of 3 | met |" in rows[1]
+    auc = [line for line in text.splitlines() if line.startswith("| drug-like/unseen |")][-2:]
+    assert [line.split(" | ")[1] for line in auc] == ["(d) uniform λ (default)", "(e) learned λ"]
 
 
 def test_rmse_bootstrap_is_paired_and_brackets_the_rmse():
