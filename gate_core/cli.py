@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gate_core.paths import DEFAULT_BACKBONE
 from gate_core.registries import AUTO_MODEL, DEFAULT_RATIO_MODE, MODELS, RATIO_MODES, TASK_TYPES
+from gate_core.transfer.options import ENSEMBLE, MAX_STEPS, PINNED_RATIO, TEST_FRACTION
 
 
 class CLIError(Exception):
@@ -141,19 +142,20 @@ def _cmd_add_task(args: argparse.Namespace) -> None:
             raise CLIError(
                 f"column '{col}' not found in {args.data}; it has: {', '.join(map(str, frame.columns))}"
             )
-    studio = _studio(args)
-    config = config_from_options(
+    config = config_from_options(  # refuses a bad option before the backbone loads
         {
             "ratios": args.ratios,
             "pinned": _parse_pins(args.pin),
             "excluded": args.exclude,
             "ensemble": args.ensemble,
+            "max_steps": args.max_steps,
             "task_type": args.task_type,
             "test_fraction": args.test_fraction,
             "train_baseline": True,
             "seed": args.seed,
         }
     )
+    studio = _studio(args)
     bar = tqdm(total=100, desc=f"adding {args.name}", unit="%", disable=args.quiet)
 
     def progress(event: dict) -> None:
@@ -599,7 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="SRC=λ",
-        help="fix one source's ratio (repeatable)",
+        help=f"fix one source's ratio, λ from {PINNED_RATIO.low:g} to {PINNED_RATIO.high:g} (repeatable)",
     )
     p.add_argument(
         "--exclude",
@@ -608,12 +610,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SRC",
         help="exclude a source (repeatable)",
     )
-    p.add_argument("--ensemble", type=int, default=5, help="ensemble size K")
+    p.add_argument(
+        "--ensemble",
+        type=int,
+        default=ENSEMBLE.default,
+        help=f"ensemble size K, {ENSEMBLE.low}–{ENSEMBLE.high} (default {ENSEMBLE.default})",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=MAX_STEPS.default,
+        help=f"training steps per member at most, {MAX_STEPS.low}–{MAX_STEPS.high} (default {MAX_STEPS.default})",
+    )
     p.add_argument(
         "--test-fraction",
         type=float,
-        default=0.0,
-        help="scaffold fraction held out as a separate test set (default 0: every molecule trains the model; quality is estimated out of fold)",
+        default=TEST_FRACTION.default,
+        help=f"scaffold fraction held out as a separate test set, {TEST_FRACTION.low:g}–{TEST_FRACTION.high:g} (default {TEST_FRACTION.default:g}: every molecule trains the model; quality is estimated out of fold)",
     )
     p.add_argument(
         "--model",

@@ -24,9 +24,11 @@ from gate_core.models.gate import SOURCE_KIND_LABELS
 from gate_core.preview import PREVIEW_TEST_FRACTION, TaskPreview, task_preview
 from gate_core.registries import DEFAULT_RATIO_MODE, RATIO_MODES, TASK_TYPES
 from gate_core.registry import RegistryError, RunRecord, suggest_task_name
+from gate_core.registry.names import MAX_NAME_LENGTH
 from gate_core.relational.io import RelationalHeadError
 from gate_core.relational.predict import RelationalInputError
 from gate_core.text import plain, plural
+from gate_core.transfer.options import ENSEMBLE, MAX_STEPS, PINNED_RATIO, TEST_FRACTION
 from gate_core.transfer.upload import validate_upload
 
 st.set_page_config(page_title="Add a task · GATE Studio", layout="wide")
@@ -241,7 +243,10 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
     with st.form("add_form"):
         a, b = st.columns(2)
         name = a.text_input(
-            "Task name", key="add_name", max_chars=64, help="Letters, digits, '_', '.', '-'."
+            "Task name",
+            key="add_name",
+            max_chars=MAX_NAME_LENGTH,
+            help="Letters, digits, '_', '.', '-'.",
         )
         unit = b.text_input("Unit", key="add_unit")
         description = st.text_input("Description", key="add_description")
@@ -266,26 +271,35 @@ def configure(frame, filename: str, unit_hint: str, digest: str) -> None:
             "Exclude sources (λ = 0)", sources, key="add_excluded", format_func=source_label
         )
         pin_value = e.number_input(
-            "pinned λ", min_value=0.0, max_value=10.0, value=1.0, step=0.1, key="add_pin_value"
+            "pinned λ",
+            min_value=float(PINNED_RATIO.low),
+            max_value=float(PINNED_RATIO.high),
+            value=float(PINNED_RATIO.default),
+            step=0.1,
+            key="add_pin_value",
         )
         ensemble = st.slider(
-            "Ensemble size (members give the ± uncertainty)", 1, 10, 5, key="add_ensemble"
+            "Ensemble size (members give the ± uncertainty)",
+            ENSEMBLE.low,
+            ENSEMBLE.high,
+            ENSEMBLE.default,
+            key="add_ensemble",
         )
         with st.expander("Advanced"):
             max_steps = st.number_input(
                 "Maximum training steps per member",
-                min_value=20,
-                max_value=5000,
-                value=200,
+                min_value=MAX_STEPS.low,
+                max_value=MAX_STEPS.high,
+                value=MAX_STEPS.default,
                 step=20,
                 key="add_max_steps",
             )
             replace = st.checkbox("Replace an existing task of the same name", key="add_replace")
             test_fraction = st.number_input(
                 "Separate test set (fraction of scaffolds held out)",
-                min_value=0.0,
-                max_value=0.5,
-                value=0.0,
+                min_value=float(TEST_FRACTION.low),
+                max_value=float(TEST_FRACTION.high),
+                value=float(TEST_FRACTION.default),
                 step=0.05,
                 key="add_test_fraction",
                 help="0 (default): every molecule trains the model, and its quality is estimated out of fold. Above 0: that share of scaffolds is held out as a separate test set, which the model never sees.",

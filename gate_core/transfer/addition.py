@@ -39,6 +39,7 @@ from gate_core.transfer.calibration import Calibration
 from gate_core.transfer.domain import ApplicabilityDomain
 from gate_core.transfer.frozen import FrozenSources, compute_frozen_sources
 from gate_core.transfer.objective import TaskAdditionLoss
+from gate_core.transfer.options import ENSEMBLE, MAX_STEPS, TEST_FRACTION
 from gate_core.transfer.ratios import (
     RatioSettings,
     TransferRatios,
@@ -61,12 +62,12 @@ class TaskAdditionConfig:
     """Knobs of task addition; defaults are what the app and CLI use."""
 
     ratios: RatioSettings = field(default_factory=RatioSettings)
-    ensemble: int = 5
+    ensemble: int = ENSEMBLE.default
     task_type: str | None = None  # None: detect (0/1 labels → classification)
-    test_fraction: float = 0.0
+    test_fraction: float = TEST_FRACTION.default
     split: str = "scaffold"
     seed: int = 0
-    max_steps: int = 200
+    max_steps: int = MAX_STEPS.default
     lr: float = 3e-3
     weight_decay: float = 1e-4
     batch_size: int = 128
@@ -84,10 +85,9 @@ class TaskAdditionConfig:
         if self.task_type is not None:
             TASK_TYPES.check(self.task_type)
         SPLITS.check(self.split)
-        if not 0.0 <= self.test_fraction < 1.0:
-            raise ValueError(f"the test fraction must be in [0, 1), got {self.test_fraction}")
-        if self.ensemble < 1:
-            raise ValueError(f"the ensemble needs at least one member, got {self.ensemble}")
+        TEST_FRACTION.check(self.test_fraction)
+        ENSEMBLE.check(self.ensemble)
+        MAX_STEPS.check(self.max_steps)
 
     def to_dict(self) -> dict:
         return asdict(self)

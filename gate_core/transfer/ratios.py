@@ -22,6 +22,7 @@ from torch.func import functional_call, jvp
 from gate_core.registries import DEFAULT_RATIO_MODE, RATIO_MODES
 from gate_core.transfer.frozen import FrozenSources
 from gate_core.transfer.objective import TaskAdditionLoss
+from gate_core.transfer.options import PINNED_RATIO
 
 _SOFTPLUS_INV_ONE = math.log(math.e - 1.0)  # softplus(φ) = 1
 
@@ -44,18 +45,18 @@ class RatioSettings:
         both = sorted(set(self.pinned) & set(self.excluded))
         if both:
             raise ValueError(f"a source cannot be both pinned and excluded: {', '.join(both)}")
+        for name, value in self.pinned.items():
+            try:
+                PINNED_RATIO.check(value)
+            except ValueError as exc:
+                raise ValueError(f"pinned ratio for {name}: {exc}") from None
 
     def validate(self, sources: list[str]) -> None:
-        """Refuse pins and exclusions of sources the backbone does not have, and bad pins."""
+        """Refuse pins and exclusions of sources the backbone does not have."""
         for name in [*self.pinned, *self.excluded]:
             if name not in sources:
                 raise ValueError(
                     f"unknown source task {name!r}; the backbone has: {', '.join(sources)}"
-                )
-        for name, value in self.pinned.items():
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(
-                    f"pinned ratio for {name} must be a finite number ≥ 0, got {value}"
                 )
 
 

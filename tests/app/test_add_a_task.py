@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from gate_app.views import PREVIEW_TITLE
 from gate_core.registries import DEFAULT_RATIO_MODE
+from gate_core.transfer.options import ENSEMBLE, MAX_STEPS, PINNED_RATIO, TEST_FRACTION
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "pages/1_Add_a_task.py"
@@ -45,6 +46,24 @@ def test_upload_shows_validation_and_detected_columns(run_page):
     assert {m.label: m.value for m in at.metric}["molecules to train on"] == "60"
     assert at.button(key="add_start").disabled is False
     assert any(e.key == "report_chart" for e in at.get("plotly_chart"))
+
+
+def test_the_options_offer_the_ranges_the_library_accepts(run_page):
+    """The widgets read gate_core.transfer.options, whose ranges the CLI and the API check."""
+    at = upload(run_page(PAGE), "target_tiny.csv", TINY_CSV)
+    ensemble = at.slider(key="add_ensemble")
+    assert (ensemble.min, ensemble.max, ensemble.value) == (
+        ENSEMBLE.low,
+        ENSEMBLE.high,
+        ENSEMBLE.default,
+    )
+    for key, option in (
+        ("add_max_steps", MAX_STEPS),
+        ("add_test_fraction", TEST_FRACTION),
+        ("add_pin_value", PINNED_RATIO),
+    ):
+        widget = at.number_input(key=key)
+        assert (widget.min, widget.max, widget.value) == (option.low, option.high, option.default)
 
 
 def test_start_enqueues_a_run_and_shows_its_results(run_page, studio, wait_for_run):

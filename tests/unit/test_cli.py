@@ -1,8 +1,15 @@
-"""gate_core.cli: the comparison line ``predict --data`` prints for a column named like a predicted task."""
+"""gate_core.cli: the comparison line ``predict --data`` prints for a column named like a predicted
+task, and add-task's options refused as the Add-a-task page refuses them."""
 
 from __future__ import annotations
 
-from gate_core.cli import _say_comparison
+from pathlib import Path
+
+import pytest
+
+from gate_core.cli import _say_comparison, main
+
+TARGET = Path(__file__).resolve().parents[1] / "data" / "target_tiny.csv"
 
 METRICS = {"n": 4, "rmse": 3.4791, "mae": 2.9781, "r2": 0.86}
 
@@ -23,3 +30,23 @@ def test_a_classification_comparison_gives_the_row_count_only(capsys):
 def test_no_row_with_both_numbers_says_so(capsys):
     _say_comparison("Tb_K", {**METRICS, "n": 0}, "regression", "k.csv")
     assert "Tb_K of k.csv: no row has both numbers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--ensemble", "11"], "the ensemble size must be a whole number from 1 to 10, got 11"),
+        (["--test-fraction", "0.6"], "the test fraction must be from 0 to 0.5, got 0.6"),
+        (["--max-steps", "0"], "training steps per member must be a whole number from 1 to 5000"),
+        (["--pin", "Tb_K=50"], "pinned ratio for Tb_K: a pinned ratio must be from 0 to 10"),
+    ],
+    ids=["ensemble", "test-fraction", "max-steps", "pin"],
+)
+def test_add_task_refuses_what_the_page_does_not_offer(flags, message, tmp_path, capsys):
+    """The page's widgets stop at the ranges of gate_core.transfer.options; the CLI refuses
+    beyond them with the library's words, before loading any backbone (none exists here)."""
+    argv = ["add-task", "--data", str(TARGET), "--smiles-col", "smiles", "--target-col", "value"]
+    argv += ["--name", "t", "--backbone", str(tmp_path / "none"), "--data-dir", str(tmp_path)]
+    assert main([*argv, *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err, err

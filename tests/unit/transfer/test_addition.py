@@ -86,8 +86,13 @@ def test_validate_errors(values, task_type, match):
             "unknown task type 'ordinal'; choose one of: regression, classification",
         ),
         ({"split": "by_date"}, "unknown split 'by_date'; choose one of: random, scaffold"),
-        ({"test_fraction": 1.0}, r"test fraction must be in \[0, 1\)"),
-        ({"ensemble": 0}, "at least one member"),
+        ({"test_fraction": 1.0}, "the test fraction must be from 0 to 0.5, got 1.0"),
+        ({"test_fraction": 0.6}, "the test fraction must be from 0 to 0.5"),
+        ({"ensemble": 0}, "the ensemble size must be a whole number from 1 to 10, got 0"),
+        ({"ensemble": 11}, "the ensemble size must be a whole number from 1 to 10"),
+        ({"ensemble": 2.5}, "the ensemble size must be a whole number"),
+        ({"max_steps": 0}, "training steps per member must be a whole number from 1 to 5000"),
+        ({"max_steps": 5001}, "training steps per member must be a whole number from 1 to 5000"),
     ],
 )
 def test_config_refuses_bad_options_when_built(options, match):
