@@ -23,10 +23,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 
 from gate_core.data.splits import SPLITS, holdout_split, scaffold_folds
-from gate_core.data.table import InvalidRow, MultiTaskTable
+from gate_core.data.table import InvalidRow, MultiTaskTable, label_numbers
 from gate_core.models.fingerprint import backbone_fingerprint
 from gate_core.models.gate import GATEModel, TaskInfo
 from gate_core.nn.task_modules import TaskModules
@@ -114,6 +115,26 @@ def detect_task_type(values: np.ndarray) -> str:
         if len(unique) == 2 and set(unique.tolist()) <= {0.0, 1.0}
         else "regression"
     )
+
+
+#: Above this share of text among the filled target cells, the column is refused whole: it is
+#: not the measured values (a name or note column chosen by mistake), and training on its few
+#: numbers would learn from the wrong column.
+MAX_TEXT_SHARE = 0.5
+
+
+def text_target_problem(values: list[object], column: str | None = None) -> str | None:
+    """Why the target cells are not measured values (mostly text), or ``None``. The upload
+    check (:func:`~gate_core.transfer.upload.validate_upload`) and :func:`add_task` both ask it,
+    so the page, the CLI and the API refuse the same column."""
+    raw = pd.Series(list(values), dtype=object)
+    filled = raw.notna() & (raw.astype(str).str.strip() != "")
+    text = filled & np.isnan(label_numbers(list(values)))
+    if not filled.sum() or text.sum() / filled.sum() <= MAX_TEXT_SHARE:
+        return None
+    examples = ", ".join(repr(str(v))[:30] for v in raw[text].head(3))
+    which = f"the target column '{column}'" if column is not None else "the target column"
+    return f"{which} holds text, not numbers (e.g. {examples}); pick the column with the measured values"
 
 
 def validate_task_table(table: MultiTaskTable, task_type: str, min_rows: int = MIN_ROWS) -> None:
@@ -281,6 +302,8 @@ def add_task(
     backbone.eval()
 
     emit({"stage": "validating", "fraction": 0.0, "message": "checking molecules and values"})
+    if problem := text_target_problem(list(values)):
+        raise TaskDataError(problem)
     table = MultiTaskTable.from_single_task(list(smiles), list(values), info.name)
     n_valid_rows = len(smiles) - len(table.invalid)
     task_type = config.task_type or detect_task_type(table.Y[:, 0])

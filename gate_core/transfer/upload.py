@@ -20,6 +20,7 @@ from gate_core.transfer.addition import (
     MIN_ROWS,
     TaskDataError,
     detect_task_type,
+    text_target_problem,
     validate_task_table,
 )
 
@@ -66,10 +67,6 @@ class UploadReport:
         return {"0": int((self.values == 0).sum()), "1": int((self.values == 1).sum())}
 
 
-def _text_examples(values: pd.Series, n: int = 3) -> str:
-    return ", ".join(repr(str(v))[:30] for v in values.head(n))
-
-
 def validate_upload(
     frame: pd.DataFrame,
     smiles_column: str,
@@ -104,13 +101,9 @@ def validate_upload(
     numeric = pd.to_numeric(raw, errors="coerce")
     present = raw.notna() & (raw.astype(str).str.strip() != "")
     n_missing = int((~present).sum())
-    non_numeric = present & numeric.isna()
-    n_non_numeric = int(non_numeric.sum())
-    if present.sum() and n_non_numeric / present.sum() > 0.5:
-        errors.append(
-            f"the target column '{target_column}' holds text, not numbers "
-            f"(e.g. {_text_examples(raw[non_numeric])}); pick the column with the measured values"
-        )
+    n_non_numeric = int((present & numeric.isna()).sum())
+    if problem := text_target_problem(raw.tolist(), target_column):
+        errors.append(problem)
 
     # The same call task addition makes, on the same raw values: the report cannot disagree with training.
     table = MultiTaskTable.from_single_task(frame[smiles_column].tolist(), raw.tolist(), "new")

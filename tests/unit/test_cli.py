@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from gate_core.cli import _say_comparison, main
@@ -50,3 +51,16 @@ def test_add_task_refuses_what_the_page_does_not_offer(flags, message, tmp_path,
     assert main([*argv, *flags]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err, err
+
+
+def test_add_task_refuses_a_target_column_of_mostly_text(tiny_backbone, tmp_path, capsys):
+    """The Add-a-task page never trains on such a column (its upload check refuses it); the CLI
+    trained on the few numbers among the text."""
+    frame = pd.read_csv(TARGET)
+    frame["value"] = ["see note"] * 35 + frame["value"].tolist()[35:]
+    data = tmp_path / "noted.csv"
+    frame.to_csv(data, index=False)
+    argv = ["add-task", "--data", str(data), "--smiles-col", "smiles", "--target-col", "value"]
+    argv += ["--name", "t", "--backbone", str(tiny_backbone), "--data-dir", str(tmp_path)]
+    assert main([*argv, "--ensemble", "1", "--max-steps", "5", "--quiet"]) == 2
+    assert "error: the target column holds text, not numbers" in capsys.readouterr().err

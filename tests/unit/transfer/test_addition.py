@@ -16,6 +16,7 @@ from gate_core.transfer.addition import (
     TaskDataError,
     add_task,
     detect_task_type,
+    text_target_problem,
     validate_task_table,
 )
 from gate_core.transfer.ratios import RatioSettings
@@ -112,6 +113,18 @@ def test_add_task_refuses_single_class(backbone, target_frame):
     smiles = target_frame["smiles"].tolist()[:30]
     with pytest.raises(TaskDataError):
         add_task(backbone, smiles, [1] * 30, "one_class", _config(task_type="classification"))
+
+
+def test_add_task_refuses_a_target_column_of_mostly_text(backbone, target_frame):
+    """The upload check's rule, in task addition itself: with 25 numbers among 60 cells the
+    rows would pass every other check, and the CLI and the API trained on them."""
+    values = ["see note"] * 35 + target_frame["value"].tolist()[35:]
+    with pytest.raises(
+        TaskDataError, match=r"the target column holds text, not numbers \(e\.g\. 'see note'"
+    ):
+        add_task(backbone, target_frame["smiles"].tolist(), values, "t", _config())
+    assert text_target_problem(values, "value").startswith("the target column 'value' holds text")
+    assert text_target_problem(["see note"] * 30 + [1.0] * 30) is None  # half: rows skipped
 
 
 def test_add_task_refuses_too_small_training_set_after_test_holdout(backbone, target_frame):
