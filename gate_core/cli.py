@@ -134,6 +134,7 @@ def _cmd_add_task(args: argparse.Namespace) -> None:
     from tqdm.auto import tqdm
 
     from gate_core.api import config_from_options
+    from gate_core.data.columns import name_column
     from gate_core.data.io import read_table
 
     frame = read_table(args.data, sheet=args.sheet)
@@ -175,6 +176,8 @@ def _cmd_add_task(args: argparse.Namespace) -> None:
             args.replace,
             progress,
             args.model,
+            # as the page: the column naming the molecules is kept with the dataset (maps show it)
+            name_column=name_column(frame, args.smiles_col, args.target_col),
         )
     finally:
         bar.close()
@@ -580,7 +583,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser(
         "add-task", help="add a new task from a table of SMILES + values (backbone stays frozen)"
     )
-    p.add_argument("--data", required=True, help="CSV/TSV/Excel/SDF file")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="CSV/TSV/Excel/SDF file; a column headed like a name or an ID (name, compound, ID, CAS, …) is kept "
+        "with the task's dataset to name its molecules, as the app does",
+    )
     p.add_argument("--sheet", help="Excel sheet name (default: the first sheet)")
     p.add_argument("--smiles-col", required=True)
     p.add_argument("--target-col", required=True)

@@ -64,3 +64,19 @@ def test_add_task_refuses_a_target_column_of_mostly_text(tiny_backbone, tmp_path
     argv += ["--name", "t", "--backbone", str(tiny_backbone), "--data-dir", str(tmp_path)]
     assert main([*argv, "--ensemble", "1", "--max-steps", "5", "--quiet"]) == 2
     assert "error: the target column holds text, not numbers" in capsys.readouterr().err
+
+
+def test_add_task_keeps_the_column_that_names_the_molecules(tiny_backbone, tmp_path):
+    """As the Add-a-task page does (data.columns.name_column): a task added by the CLI from a
+    file with a name column shows the names on the maps too; without it, it had none."""
+    from gate_core.registry import TaskRegistry
+
+    frame = pd.read_csv(TARGET)
+    frame.insert(0, "compound", [f"mol {i}" for i in range(len(frame))])
+    data = tmp_path / "named.csv"
+    frame.to_csv(data, index=False)
+    argv = ["add-task", "--data", str(data), "--smiles-col", "smiles", "--target-col", "value"]
+    argv += ["--name", "t", "--backbone", str(tiny_backbone), "--data-dir", str(tmp_path / "r")]
+    assert main([*argv, "--ensemble", "1", "--max-steps", "5", "--quiet"]) == 0
+    dataset = TaskRegistry(tmp_path / "r").get_dataset("t")
+    assert dataset["name"].tolist() == frame["compound"].tolist()
