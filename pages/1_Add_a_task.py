@@ -164,14 +164,7 @@ def choose_data() -> tuple[bytes, str, str] | None:
     if upload is None:
         st.info("Upload a file, or choose an example dataset above.")
         return None
-    data = upload.getvalue()
-    if len(data) > settings.max_upload_mb * 1024 * 1024:
-        st.error(
-            f"'{upload.name}' is {len(data) / 1e6:.1f} MB; the limit is {settings.max_upload_mb} MB. Split the file or ask the administrator to raise GATE_MAX_UPLOAD_MB.",
-            icon=":material/error:",
-        )
-        return None
-    return data, upload.name, ""
+    return upload.getvalue(), upload.name, ""  # its size is checked where it is read (read_table)
 
 
 def configure(frame, filename: str, unit_hint: str, digest: str) -> None:

@@ -263,6 +263,17 @@ def _read_sdf(data: bytes, max_rows: int, deadline: _Deadline) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _check_size(n_bytes: int) -> None:
+    """Refuse a file over ``$GATE_MAX_UPLOAD_MB`` megabytes (of 10⁶ bytes): the one size check,
+    which the CLI and every page meet through :func:`read_table`."""
+    limit = limits.max_upload_mb()
+    if n_bytes > limit * 1_000_000:
+        raise TableReadError(
+            f"the file is {n_bytes / 1e6:.1f} MB; the limit is {limit} MB (split the file, or ask "
+            f"the administrator to raise {limits.MAX_UPLOAD_MB_ENV})"
+        )
+
+
 def read_table(
     data: bytes | str | Path,
     filename: str | None = None,
@@ -280,21 +291,14 @@ def read_table(
     """
     deadline = _Deadline(seconds)
     max_rows = limits.max_rows() if max_rows is None else max_rows
-    max_bytes = limits.max_upload_mb() * 1_000_000
     if isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():
             raise TableReadError(f"file not found: {path}")
-        if path.stat().st_size > max_bytes:
-            raise TableReadError(
-                f"the file is {path.stat().st_size / 1e6:.1f} MB; the limit is {limits.max_upload_mb()} MB"
-            )
+        _check_size(path.stat().st_size)
         filename = filename or path.name
         data = path.read_bytes()
-    if len(data) > max_bytes:
-        raise TableReadError(
-            f"the file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_upload_mb()} MB"
-        )
+    _check_size(len(data))
     name = (filename or "upload.csv").lower()
     suffix = Path(name).suffix
     if not data or not data.strip():

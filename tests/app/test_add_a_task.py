@@ -369,6 +369,19 @@ def test_size_limit_is_enforced_with_a_clear_message(run_page, monkeypatch):
     assert "the limit is 1 MB" in errors(at)
 
 
+def test_size_limit_counts_megabytes_as_the_library_does(run_page, monkeypatch):
+    """1.04 MB is over a 1 MB limit: the page counted 2²⁰ bytes to its MB and let it through to
+    the read, whose own check (10⁶ bytes, as the CLI's) refused it in other words."""
+    monkeypatch.setenv("GATE_MAX_UPLOAD_MB", "1")
+    data = TINY_CSV * (1_040_000 // len(TINY_CSV))
+    assert 1_000_000 < len(data) < 2**20
+    at = upload(run_page(PAGE), "big.csv", data)
+    assert (
+        "the limit is 1 MB (split the file, or ask the administrator to raise GATE_MAX_UPLOAD_MB)"
+        in errors(at)
+    )
+
+
 def headings(at: AppTest) -> list[str]:
     """Headers and subheaders of the main area, in page order."""
     found: list[str] = []

@@ -304,6 +304,9 @@ def test_max_rows_and_size_default_to_the_environment(monkeypatch):
     monkeypatch.setenv("GATE_MAX_UPLOAD_MB", "1")
     with pytest.raises(TableReadError, match="MB; the limit is 1 MB"):
         read_table(b"smiles,value\n" + b"CCO,1\n" * 200_000, "data.csv")
+    just_over = b"smiles,value\n" + b"CCO,1\n" * 166_665  # 1,000,003 bytes: over 10⁶, under 2²⁰
+    with pytest.raises(TableReadError, match=r"the file is 1.0 MB; the limit is 1 MB \(split"):
+        read_table(just_over, "data.csv", max_rows=200_000)
 
 
 # ---- column detection ---------------------------------------------------------------------------
