@@ -11,7 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gate_core.paths import DEFAULT_BACKBONE
-from gate_core.registries import AUTO_MODEL, DEFAULT_RATIO_MODE, MODELS, RATIO_MODES, TASK_TYPES
+from gate_core.registries import (
+    ALIGNMENT_FORMS,
+    AUTO_MODEL,
+    CORRECTIONS,
+    DEFAULT_RATIO_MODE,
+    MODELS,
+    RATIO_MODES,
+    TASK_TYPES,
+)
 from gate_core.transfer.options import ENSEMBLE, MAX_STEPS, PINNED_RATIO, TEST_FRACTION
 
 
@@ -355,7 +363,7 @@ def _predict_stream(args: argparse.Namespace) -> None:
     chunk, so a file of any size takes constant memory (:mod:`gate_core.streaming`)."""
     from gate_core.data.sources import Shard, open_source
     from gate_core.relational.known import parse_known_text, task_columns
-    from gate_core.streaming import predict_file
+    from gate_core.streaming import DEFAULT_CHUNK_ROWS, predict_file
 
     shard = Shard.parse(args.shard) if args.shard else Shard()
     source = open_source(args.data, args.smiles_col, args.sheet)
@@ -380,7 +388,7 @@ def _predict_stream(args: argparse.Namespace) -> None:
             known_columns=columns,
             compared=chosen.compared,
             use_table_labels=args.use_table_labels,
-            chunk_rows=args.chunk_rows,
+            chunk_rows=DEFAULT_CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows,
             workers=args.workers,
             shard=shard,
             log=lambda line: print(line, file=sys.stderr),
@@ -533,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument(
         "--alignment-form",
-        choices=["mean", "pairwise"],
+        choices=ALIGNMENT_FORMS.names,
         help="scalable (mean chart) or exact pairwise alignment",
     )
     p.add_argument(
@@ -697,9 +705,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--chunk-rows",
         type=int,
-        default=1024,
         metavar="N",
-        help="with --data and --out: rows read, featurised and written at a time (default 1024)",
+        help="with --data and --out: rows read, featurised and written at a time "
+        "(default: gate_core.streaming.DEFAULT_CHUNK_ROWS)",
     )
     _add_common(p)
     p.set_defaults(func=_cmd_predict)
@@ -731,7 +739,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", type=int, help="message-passing layers (default 2)")
     p.add_argument(
         "--correction",
-        choices=["odd", "surprise"],
+        choices=CORRECTIONS.names,
         help="how known values may move predictions (default odd: in the direction of the surprise)",
     )
     p.add_argument("--seed", type=int)

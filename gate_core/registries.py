@@ -92,6 +92,16 @@ RATIO_MODES.register("off", "λ = 0: no alignment, the new task trains on its ow
 #: task_addition``). Learned λ stays available as evidence of what the model leans on.
 DEFAULT_RATIO_MODE = RATIO_MODES.check("uniform")
 
+#: Pre-training alignment form → what each task's chart is aligned with (DESIGN §3).
+ALIGNMENT_FORMS: Registry[str] = Registry("alignment form")
+ALIGNMENT_FORMS.register("pairwise", "exact: every pair of tasks' chart points (cost grows as T²)")
+ALIGNMENT_FORMS.register("mean", "scalable: each task's chart point against the tasks' mean")
+
+#: Relational correction → how known values may move the other predictions.
+CORRECTIONS: Registry[str] = Registry("relational correction")
+CORRECTIONS.register("odd", "in the direction of the surprise (known minus expected) only")
+CORRECTIONS.register("surprise", "any function of the surprise")
+
 #: Model → its label: which model answers an added task's predictions (issue 12), chosen by the
 #: chemist. All three are scored out of fold on the same scaffold folds, so any can be chosen.
 MODELS: Registry[str] = Registry("model")

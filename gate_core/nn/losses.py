@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-ALIGNMENT_FORMS = ("pairwise", "mean")
+from gate_core.registries import ALIGNMENT_FORMS
 
 
 def masked_task_loss(
@@ -80,7 +80,8 @@ def alignment_loss(stacked: torch.Tensor, form: str = "mean") -> torch.Tensor:
             for j in range(k + 1, n_tasks):
                 total = total + pair_mse(stacked[k], stacked[j])
         return total / (n_tasks * (n_tasks - 1) / 2)
-    raise ValueError(f"unknown alignment form {form!r}; choose one of {ALIGNMENT_FORMS}")
+    ALIGNMENT_FORMS.check(form)  # refuses an unknown form with the choices
+    raise AssertionError(f"alignment form {form!r} is registered but not implemented")
 
 
 def chart_distances(

@@ -30,9 +30,9 @@ import torch
 from torch import nn
 from torch_geometric.utils import scatter
 
+from gate_core.registries import CORRECTIONS
 from gate_core.relational.graph import EDGE_FEATURES, KnownGraph
 
-CORRECTIONS = ("odd", "surprise")
 RIDGE_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
@@ -53,8 +53,7 @@ class RelationalConfig:
             self.task_types = ["regression"] * len(self.tasks)
         if len(self.task_types) != len(self.tasks):
             raise ValueError("task_types must have one entry per task")
-        if self.correction not in CORRECTIONS:
-            raise ValueError(f"correction must be one of {CORRECTIONS}, got {self.correction!r}")
+        CORRECTIONS.check(self.correction)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -26,13 +26,14 @@ from gate_core.data.collate import MoleculeDataset
 from gate_core.data.featurize import featurize_molecules
 from gate_core.data.graph_store import GraphStore, GraphSubset, build_graph_store
 from gate_core.data.scaler import StandardScaler
-from gate_core.data.splits import split
+from gate_core.data.splits import SPLITS, split
 from gate_core.data.table import MultiTaskTable
 from gate_core.featurizers.descriptor_families import family_description
 from gate_core.featurizers.descriptors import DESCRIPTOR_SET_VERSION, FAST_DESCRIPTOR_NAMES
 from gate_core.featurizers.graph import ATOM_DIM, BOND_DIM, FEATURIZER_VERSION
 from gate_core.models.checkpoint import save_checkpoint, source_skill
 from gate_core.models.gate import GATEConfig, GATEModel, TaskInfo
+from gate_core.registries import ALIGNMENT_FORMS
 from gate_core.training.distributed import (
     DistributedContext,
     barrier,
@@ -85,6 +86,12 @@ class PretrainConfig:
     graph_store: str | None = None
     loader_workers: int = 0
     amp: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown split or alignment form where the config is made (a typo in a
+        ``--config`` JSON), not at the first training batch."""
+        SPLITS.check(self.split)
+        ALIGNMENT_FORMS.check(self.alignment_form)
 
     @classmethod
     def from_dict(cls, data: dict) -> PretrainConfig:

@@ -48,6 +48,23 @@ def test_cli_choices_and_schemas_read_the_registries():
     )
 
 
+def test_alignment_forms_and_corrections_are_read_from_the_registries():
+    """pretrain --alignment-form and pretrain-relational --correction offer the registries'
+    names, and the configs behind them refuse anything else when they are built."""
+    from gate_core.registries import ALIGNMENT_FORMS, CORRECTIONS
+    from gate_core.relational.head import RelationalConfig
+    from gate_core.training.pretrain import PretrainConfig
+
+    assert _choices("pretrain")["alignment_form"] == ALIGNMENT_FORMS.names
+    assert _choices("pretrain-relational")["correction"] == CORRECTIONS.names
+    with pytest.raises(ValueError, match="unknown alignment form 'pariwise'; choose one of"):
+        PretrainConfig(alignment_form="pariwise")
+    with pytest.raises(ValueError, match="unknown split 'scafold'"):
+        PretrainConfig.from_dict({"split": "scafold"})
+    with pytest.raises(ValueError, match="unknown relational correction 'even'"):
+        RelationalConfig(chart_dim=4, tasks=["a"], correction="even")
+
+
 def test_task_info_refuses_an_unregistered_task_type():
     from gate_core.models.gate import TaskInfo
 
