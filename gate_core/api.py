@@ -982,6 +982,13 @@ class GateStudio:
         }
         return model_card(record, metadata, backbone)
 
+    def rename_task(self, old: str, new: str) -> TaskRecord:
+        """Rename an added task (its runs follow), refused as a new task's name is: never a
+        backbone property's name. The registry refuses a name another task has (a change of
+        case only is allowed)."""
+        self.check_new_name(new, replace=True)
+        return self.registry.rename_task(old, new)
+
     def export_task(self, name: str, dest: str | Path | BinaryIO) -> None:
         """Write the task as one file for another install, with its model card (Markdown and HTML) inside."""
         card = self.model_card(name)

@@ -107,8 +107,7 @@ if records:
         new_name = st.text_input("New name", key="tasks_new_name")
         if st.button("Rename", key="tasks_rename"):
             try:
-                studio.check_new_name(new_name.strip())
-                registry.rename_task(name, new_name.strip())
+                studio.rename_task(name, new_name.strip())
             except (ValueError, RegistryError) as exc:
                 st.error(f"Cannot rename: {exc}", icon=":material/error:")
             else:

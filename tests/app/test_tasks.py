@@ -2,6 +2,8 @@
 
 import io
 
+import pytest
+
 PAGE = "pages/5_Tasks.py"
 
 
@@ -26,6 +28,24 @@ def test_rename_and_refuse_a_clash(run_page, add_tiny_task, studio):
     assert not at.exception
     assert "Renamed 'alpha' to 'gamma'" in at.success[0].value
     assert [r.name for r in studio.added_tasks()] == ["beta", "gamma"]
+
+
+def test_rename_to_a_backbone_property_is_refused_by_the_api_and_the_page(
+    run_page, add_tiny_task, studio
+):
+    """The rule lives in GateStudio.rename_task; the page (and any other caller) goes through it."""
+    from gate_core.registry import TaskExistsError
+
+    add_tiny_task("alpha")
+    with pytest.raises(TaskExistsError, match="backbone's source property 'Tb_K'"):
+        studio.rename_task("alpha", "tb_k")
+    at = run_page(PAGE)
+    at.text_input(key="tasks_new_name").set_value("Tb_K")
+    at.button(key="tasks_rename").click().run()
+    assert "backbone's source property" in at.error[0].value
+    assert [r.name for r in studio.added_tasks()] == ["alpha"]
+    studio.rename_task("alpha", "Alpha")  # a change of case only is allowed
+    assert [r.name for r in studio.added_tasks()] == ["Alpha"]
 
 
 def test_delete_needs_confirmation(run_page, add_tiny_task, studio):
