@@ -96,6 +96,7 @@ def compare_property(y: np.ndarray, preds: dict[str, np.ndarray], n_boot: int, s
 def _checkpoint_predictions(path: Path, test_smiles: list[str], backbone_pre: dict) -> tuple:
     """(test predictions, output names, what the checkpoint is and whether it shares the split)."""
     from gate_core.models.checkpoint import load_checkpoint
+    from gate_core.models.fingerprint import backbone_fingerprint
     from gate_core.training.evaluate import predict
 
     model, meta = load_checkpoint(path)
@@ -105,6 +106,7 @@ def _checkpoint_predictions(path: Path, test_smiles: list[str], backbone_pre: di
         cfg.get(k) == bcfg.get(k) for k in ("split", "split_fractions", "seed", "max_molecules")
     )
     info = {"checkpoint": str(path), "data_hash": pre.get("data_hash")}
+    info["backbone_id"] = backbone_fingerprint(model)
     info |= {"same_split_as_backbone": bool(same_split), "weights": cfg.get("weights")}
     info |= {k: pre.get(k) for k in ("epochs_run", "best_epoch", "wall_seconds")}
     return predict(model, test_smiles), list(model.output_names), info
@@ -257,6 +259,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     results = {
         "what": "test-fold RMSE/MAE/R² (property units) on the backbone's scaffold split; rmse_ci95 and winner checks by bootstrap",
         "backbone": str(backbone),
+        "backbone_id": details["gate"]["backbone_id"],
         "split": {
             "kind": config.split,
             "fractions": list(config.split_fractions),

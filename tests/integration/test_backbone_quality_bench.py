@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from gate_core.models.checkpoint import load_checkpoint
+from gate_core.models.fingerprint import backbone_fingerprint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +29,7 @@ def test_backbone_quality_bench_runs_on_a_v2_backbone(tiny_backbone, tmp_path):
     backbone, _meta = load_checkpoint(tiny_backbone)
     assert len(backbone.task_names) > len(backbone.property_names)  # a v2 backbone
     assert set(result["properties"]) <= set(backbone.property_names)
+    assert result["backbone_id"] == backbone_fingerprint(backbone)  # the page's "which backbone"
     methods = result["properties"]["Tm_K"]["methods"]
     assert set(methods) == {"gate", "single_task", "rf"}  # no twin given: its column is left out
     single = result["details"]["single_task"]["Tm_K"]
