@@ -163,13 +163,22 @@ def _hung_worker(spec: dict) -> dict:
     return {}
 
 
-@pytest.mark.timeout(120)
+#: Seconds the hung point is given: enough for a spawned interpreter to start and write its
+#: ids on a loaded CI machine (15 s was not: the point timed out before the worker ran).
+HUNG_TIMEOUT = 45
+
+
+@pytest.mark.timeout(HUNG_TIMEOUT + 120)
 def test_a_hung_point_times_out_as_a_failed_point_and_its_processes_are_killed(
     tmp_path, monkeypatch, ended
 ):
     monkeypatch.setitem(scaling.WORKERS, "hung", _hung_worker)
     pids = tmp_path / "pids"
-    r = scaling.measure({"kind": "hung", "threads": 1, "timeout": 15, "pids": str(pids)})
-    assert r == {"error": "timed out after 15 s (--point-timeout); its processes killed"}
+    spec = {"kind": "hung", "threads": 1, "timeout": HUNG_TIMEOUT, "pids": str(pids)}
+    r = scaling.measure(spec)
+    assert r == {
+        "error": f"timed out after {HUNG_TIMEOUT} s (--point-timeout); its processes killed"
+    }
+    assert pids.is_file(), f"the worker had not started within {HUNG_TIMEOUT} s"
     worker, its_child = (int(pid) for pid in pids.read_text().split())
     assert ended(worker) and ended(its_child)
