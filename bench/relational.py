@@ -38,6 +38,7 @@ PREVIEW_TARGET_SECONDS = 5.0
 HEAD_TRAINING = "best_epoch epochs_run wall_seconds features_seconds val train_config"
 #: the preview comparison's four predictions of each held-out target
 VARIANTS = ("preview", "preview_table", "trained", "trained_table")
+_log = logger(NAME)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,23 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--compare", nargs="*", default=[], metavar="HEAD", help="other heads on the same pairs")
 
 
-_log = logger(NAME)
-
-
-def _csv(text: str) -> list[str]:
-    return [t.strip() for t in str(text).split(",") if t.strip()]
-
-
 # ---------------------------------------------------------------------------- (1) known labels
 
 
 def hidden_label_instances(known: np.ndarray, reveal: str, rng: np.random.Generator) -> tuple:
     """(molecule, hidden task, revealed tasks as an instance × task mask) of every instance: each
-    known label of each molecule hidden in turn.
-
-    ``reveal``: "0", "1", "2" (drawn at random among the molecule's other labels; skipped when it
-    has fewer) or "all" (every other label). The hidden task is never among the revealed ones.
-    """
+    known label of each molecule hidden in turn, and "0", "1", "2" (drawn at random among the
+    molecule's other labels; skipped when it has fewer) or "all" other labels revealed."""
     out = []
     for i, row in enumerate(known):
         labels = np.flatnonzero(row)
@@ -84,7 +75,7 @@ def hidden_label_instances(known: np.ndarray, reveal: str, rng: np.random.Genera
             else:
                 continue
             out.append((i, k, np.isin(np.arange(len(row)), chosen)))
-    mol, task = (np.array([o[n] for o in out], dtype=int) for n in (0, 1))
+    mol, task = np.array([o[:2] for o in out], dtype=int).reshape(-1, 2).T
     return mol, task, np.array([o[2] for o in out], dtype=bool).reshape(-1, known.shape[1])
 
 
@@ -126,14 +117,14 @@ class Pairs:
         c = torch.stack(
             [self.correction(head, instances, self.plain[mol] + s * shift) for s in surprises], 1
         )
-        diffs = c[:, 1:] - c[:, :-1]
-        monotone = ((diffs >= -1e-6).all(1) | (diffs <= 1e-6).all(1)).float()
+        diffs = c.diff(dim=1)
+        monotone = (diffs >= -1e-6).all(1) | (diffs <= 1e-6).all(1)
         return {
             "surprises_std_units": list(surprises),
-            "fraction_monotone": float(monotone.mean()),
+            "fraction_monotone": float(monotone.float().mean()),
             "mean_abs_correction_at_1_std": float(c[:, -1].abs().mean()),
             "fraction_same_correction_sign_for_plus_and_minus_1_std": float(
-                (torch.sign(c[:, 0]) == torch.sign(c[:, -1])).float().mean()
+                (c[:, 0].sign() == c[:, -1].sign()).float().mean()
             ),
         }
 
@@ -142,13 +133,12 @@ def _rmse_by_group(err_rel, err_plain, group, n_groups, weight=None, min_count=5
     """Pairs and RMSE (relational, plain) per group (hidden task, or known → hidden pair) with
     ``min_count`` or more pairs; ``weight``: each pair's multiplicity in a bootstrap resample."""
     w = np.ones(len(group)) if weight is None else weight
-    n = np.bincount(group, w, n_groups)
+    n, rel, plain = (
+        np.bincount(group, w * v, n_groups)
+        for v in (1.0, np.square(err_rel, dtype=float), np.square(err_plain, dtype=float))
+    )
     keep = np.flatnonzero(n >= min_count)
-    sums = [
-        np.bincount(group, w * np.square(e, dtype=float), n_groups)[keep]
-        for e in (err_rel, err_plain)
-    ]
-    rel, plain = np.sqrt(sums[0] / n[keep]), np.sqrt(sums[1] / n[keep])
+    rel, plain = np.sqrt(rel[keep] / n[keep]), np.sqrt(plain[keep] / n[keep])
     frame = {"n": n[keep].astype(int), "rmse_relational": rel, "rmse_plain": plain}
     return pd.DataFrame(frame | {"change": rel / plain - 1.0}, index=keep)
 
@@ -157,29 +147,26 @@ def summarise_errors(err_rel, err_plain, task, tasks, mol=None, n_boot=0, seed=0
     """RMSE per hidden task (≥ 5 pairs) and its mean over tasks, relational vs plain; with
     ``n_boot``, the 95 % interval of the change by a paired bootstrap resampling molecules."""
 
-    def mean_change(weight: np.ndarray | None = None) -> tuple[pd.DataFrame, float, float, float]:
+    def mean_change(weight: np.ndarray | None = None) -> tuple[pd.DataFrame, float, float]:
         per = _rmse_by_group(err_rel, err_plain, task, len(tasks), weight)
-        rel, plain = float(per["rmse_relational"].mean()), float(per["rmse_plain"].mean())
-        return per, rel, plain, rel / plain - 1.0 if plain else float("nan")
+        return per, per["rmse_relational"].mean(), per["rmse_plain"].mean()
 
-    per, rel, plain, change = mean_change()
+    per, rel, plain = mean_change()
     changes = []
     if n_boot > 0 and len(task):
         rng = np.random.default_rng(seed)
-        molecules, row_molecule = np.unique(mol, return_inverse=True)
+        _, row_molecule = np.unique(mol, return_inverse=True)
+        n = row_molecule.max() + 1
         for _ in range(n_boot):
-            pick = np.searchsorted(molecules, rng.choice(molecules, len(molecules), replace=True))
-            weight = np.bincount(pick, minlength=len(molecules))[row_molecule]
-            changes.append(mean_change(weight.astype(float))[3])
+            _, r, p = mean_change(np.bincount(rng.choice(n, n), minlength=n)[row_molecule] * 1.0)
+            changes.append(r / p - 1.0)
     return {
         "per_task": per.set_axis([tasks[k] for k in per.index]).to_dict("index"),
         "mean_rmse_relational": rel,
         "mean_rmse_plain": plain,
-        "change": change,
-        "n": int(len(task)),
-        "ci95_change": [
-            float(np.nanpercentile(changes, q)) if changes else None for q in (2.5, 97.5)
-        ],
+        "change": rel / plain - 1.0,
+        "n": len(task),
+        "ci95_change": list(np.nanpercentile(changes, [2.5, 97.5])) if changes else [None, None],
     }
 
 
@@ -198,7 +185,7 @@ def oracle_pairwise_linear(instances, residual: np.ndarray, tasks: list[str]) ->
 
     per = pairs.groupby(["j", "k"])[["rj", "rk"]].apply(sse).groupby("k").sum()
     per = per[per.n >= 5]
-    plain, oracle = (float(np.mean(np.sqrt(per[c] / per.n))) for c in ("plain", "oracle"))
+    plain, oracle = (np.mean(np.sqrt(per[c] / per.n)) for c in ("plain", "oracle"))
     return {
         "mean_rmse_plain": plain,
         "mean_rmse_oracle": oracle,
@@ -207,9 +194,9 @@ def oracle_pairwise_linear(instances, residual: np.ndarray, tasks: list[str]) ->
     }
 
 
-def known_label_section(backbone, meta, head, args, compare: list[str] | None = None) -> dict:
+def known_label_section(backbone, meta, head, args) -> dict:
     """Part (1): on the test fold, each known label hidden in turn and 0, 1, 2 or all others
-    known; relational vs plain on the same pairs, then the same pairs for the ``compare`` heads."""
+    known; relational vs plain on the same pairs, then the same pairs for the ``--compare`` heads."""
     import torch
 
     from gate_core.relational.io import load_relational
@@ -225,26 +212,28 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
     chart, plain = backbone_features(backbone, [table.smiles[i] for i in test])
     y = scaled_labels(backbone, table.Y[test])
     known, tasks = torch.isfinite(y).numpy(), backbone.property_names
-    classification = backbone.classification.cpu()[backbone.property_columns()]
-    scored = Pairs(chart, plain, y, classification)
-    counts = dict(zip(*np.unique(known.sum(1), return_counts=True)))
-    section = {"test_molecules": int(len(test)), "reveals": {}}
-    section["labels_per_molecule"] = {str(k): int(v) for k, v in counts.items()}
-
-    def draws(reveal: str) -> list[tuple[int, list]]:  # (seed, instances); 1 and 2 drawn at random
-        seeds = [int(s) for s in _csv(args.seeds)] if reveal in ("1", "2") else [0]
-        return [(s, hidden_label_instances(known, reveal, np.random.default_rng(s))) for s in seeds]
-
-    for reveal in REVEALS:
+    scored = Pairs(chart, plain, y, backbone.classification.cpu()[backbone.property_columns()])
+    counts = zip(*np.unique(known.sum(1), return_counts=True))
+    section = {"test_molecules": len(test), "reveals": {}, "compared_heads": {}}
+    section["labels_per_molecule"] = {str(k): v for k, v in counts}
+    seeds = [int(s) for s in args.seeds.split(",")]
+    draws = {  # (seed, instances) per reveal; 1 and 2 known labels drawn at random
+        reveal: [
+            (s, hidden_label_instances(known, reveal, np.random.default_rng(s)))
+            for s in (seeds if reveal in ("1", "2") else [0])
+        ]
+        for reveal in REVEALS
+    }
+    for reveal, instances_of in draws.items():
         runs = []
-        for seed, instances in draws(reveal):
+        for seed, instances in instances_of:
             err_rel, err_plain, task, mol = scored.errors(head, instances)
-            most = float(np.max(np.abs(err_rel - err_plain))) if len(err_rel) else 0.0
+            most = np.max(np.abs(err_rel - err_plain), initial=0.0)
             summary = summarise_errors(err_rel, err_plain, task, tasks, mol, args.bootstrap, seed)
             runs.append(summary | {"seed": seed, "max_abs_correction": most})
         mean = pd.DataFrame(runs)[["mean_rmse_relational", "mean_rmse_plain", "change"]].mean()
-        change, spread = float(mean["change"]), float(np.std([r["change"] for r in runs]))
-        entry = {"runs": runs, **mean.astype(float), "change_spread_over_seeds": spread}
+        change, spread = mean["change"], np.std([r["change"] for r in runs])
+        entry = {"runs": runs, **mean, "change_spread_over_seeds": spread}
         if reveal == "0":  # no known label: the correction is 0 by construction
             entry["target"] = f"within {FALLBACK_TOLERANCE:.0%} of plain"
             entry["reached"] = bool(abs(change) <= FALLBACK_TOLERANCE)
@@ -254,44 +243,42 @@ def known_label_section(backbone, meta, head, args, compare: list[str] | None = 
         section["reveals"][reveal] = entry
         _log(f"reveal {reveal}: {change:+.1%} vs plain (target {entry['target']})")
     # which single revealed label helps which hidden one (reveal 1, first seed, ≥ 20 pairs)
-    instances = draws("1")[0][1]
+    instances, n = draws["1"][0][1], len(tasks)
     err_rel, err_plain, task, _mol = scored.errors(head, instances)
-    n = len(tasks)
-    source = instances[2].argmax(1)
-    per = _rmse_by_group(err_rel, err_plain, task * n + source, n * n, min_count=20)
+    pair = task * n + instances[2].argmax(1)
+    per = _rmse_by_group(err_rel, err_plain, pair, n * n, min_count=20)
     per.insert(0, "hidden", [tasks[p // n] for p in per.index])
     per.insert(0, "known", [tasks[p % n] for p in per.index])
     section["single_label_pairs"] = per.sort_values("change", kind="stable").to_dict("records")
     section["oracle_reveal_1"] = oracle_pairwise_linear(instances, (y - plain).numpy(), tasks)
     section["what_if_response"] = scored.response(head, instances)
-    section["compared_heads"] = {}
-    for path in compare or []:
+    for path in args.compare:
         other, _ = load_relational(path, None)
-        entry = {"correction": other.config.correction, "reveals": {}}
-        for reveal in REVEALS:
-            runs = [scored.errors(other, inst)[:3] for _, inst in draws(reveal)]
-            changes = [summarise_errors(*run, tasks)["change"] for run in runs]
-            entry["reveals"][reveal] = float(np.mean(changes))
+        changes = {
+            reveal: np.mean(
+                [summarise_errors(*scored.errors(other, i)[:3], tasks)["change"] for _, i in runs]
+            )
+            for reveal, runs in draws.items()
+        }
+        entry = {"correction": other.config.correction, "reveals": changes}
         entry["what_if_response"] = scored.response(other, instances)
         section["compared_heads"][str(path)] = entry
-        _log(f"compared head {path} ({entry['correction']}): {entry['reveals']}")
+        _log(f"compared head {path} ({entry['correction']}): {changes}")
     # value sensitivity: the same graphs with every known value set to what the plain model expects;
     # the truth is then the plain prediction too, so the error is the correction itself
-    c = scored.classification
-    expected = torch.where(c, torch.sigmoid(plain), plain)
+    expected = torch.where(scored.classification, torch.sigmoid(plain), plain)
     err = scored.errors(head, instances, torch.where(torch.isfinite(y), expected, y))[0]
-    section["max_abs_correction_when_values_equal_plain"] = (
-        float(np.max(np.abs(err))) if len(err) else 0.0
-    )
+    section["max_abs_correction_when_values_equal_plain"] = np.max(np.abs(err), initial=0.0)
     return section
 
 
 # ---------------------------------------------------------------------------- (2) preview vs trained
 
 
-def _metrics(task_type: str, y: np.ndarray, pred: np.ndarray, scale: float) -> dict:
+def _metrics(task_type: str, y: np.ndarray, pred, scale: float) -> dict:
     from gate_core.training.evaluate import classification_metrics, regression_metrics
 
+    pred = np.asarray(pred, dtype=float)
     ok = np.isfinite(pred)
     if task_type == "classification":
         return classification_metrics(y[ok], pred[ok])
@@ -311,28 +298,26 @@ def preview_section(studio, args) -> list[dict]:
     from gate_core.relational.predict import RelationalPredictor, preview_new_task
     from gate_core.transfer.addition import TaskAdditionConfig, add_task
 
-    backbone, head, head_meta = (
-        studio.backbone,
-        studio.relational().head,
-        studio.relational().head_meta,
-    )
+    backbone, relational = studio.backbone, studio.relational()
     rows = []
-    for name in _csv(args.preview_targets):
+    for name in args.preview_targets.split(","):
         smiles, y, task_type = load_target(name)
-        for seed in [int(s) for s in _csv(args.preview_seeds)]:
+        for seed in [int(s) for s in args.preview_seeds.split(",")]:
             fractions = (1.0 - args.test_fraction, 0.0, args.test_fraction)
             pool, _, test = scaffold_split(smiles, fractions, seed)
             train = pool[np.random.default_rng(seed).permutation(len(pool))][: args.preview_n]
             tr_s, tr_y = [smiles[i] for i in train], y[train].tolist()
             te_s, te_y = [smiles[i] for i in test], y[test]
             known = [studio.table_labels(canonical_smiles(s) or "") for s in te_s]
-            preview = partial(preview_new_task, backbone, head, tr_s, tr_y, te_s, task_type, name)
+            preview = partial(
+                preview_new_task, backbone, relational.head, tr_s, tr_y, te_s, task_type, name
+            )
             with timed() as t_preview:
                 prev = preview()
             config = TaskAdditionConfig(ensemble=args.ensemble, seed=seed, task_type=task_type)
             with timed() as t_add:
                 result = add_task(backbone, tr_s, tr_y, TaskInfo(name, task_type=task_type), config)
-            predictor = RelationalPredictor(backbone, head, head_meta)
+            predictor = RelationalPredictor(backbone, relational.head, relational.head_meta)
             predictor.add_task_node(name, tr_s, tr_y, model=result.task)
             predictions = {
                 "preview": prev["prediction"],
@@ -340,19 +325,10 @@ def preview_section(studio, args) -> list[dict]:
                 "trained": result.task.predict(backbone, te_s)["mean"],
                 "trained_table": predictor.predict(te_s, [name], known)[f"{name}_relational"],
             }
-            scale = float(te_y.std())
-            row = {
-                "target": name,
-                "task_type": task_type,
-                "seed": seed,
-                "n_train": int(len(train)),
-                "n_test": int(len(test)),
-                "test_with_table_labels": float(np.mean([bool(k) for k in known])),
-            }
-            row |= {
-                k: _metrics(task_type, te_y, np.asarray(v, dtype=float), scale)
-                for k, v in predictions.items()
-            }
+            row = {"target": name, "task_type": task_type, "seed": seed}
+            row |= {"n_train": len(train), "n_test": len(test)}
+            row["test_with_table_labels"] = np.mean([bool(k) for k in known])
+            row |= {k: _metrics(task_type, te_y, v, te_y.std()) for k, v in predictions.items()}
             row |= {"preview_seconds": t_preview.wall, "add_task_seconds": t_add.wall}
             rows.append(row | {"ridge": prev.attrs.get("ridge")})
             key = _key(task_type)
@@ -369,30 +345,35 @@ def time_to_first_preview(backbone, head_path, args) -> dict:
     from gate_core.relational.io import load_relational
     from gate_core.relational.predict import preview_new_task
 
-    name = _csv(args.preview_targets)[0]
+    name = args.preview_targets.split(",")[0]
     smiles, y, task_type = load_target(name)
     pick = np.random.default_rng(7).permutation(len(smiles))
     support, query = pick[: args.preview_n], pick[args.preview_n : args.preview_n + 100]
-    support_smiles, query_smiles = ([smiles[i] for i in part] for part in (support, query))
     featurize.clear_caches()
     with timed() as load:
         head, _ = load_relational(head_path)
     with timed() as preview:
         out = preview_new_task(
-            backbone, head, support_smiles, y[support].tolist(), query_smiles, task_type, name
+            backbone,
+            head,
+            [smiles[i] for i in support],
+            y[support].tolist(),
+            [smiles[i] for i in query],
+            task_type,
+            name,
         )
     total = load.wall + preview.wall
     _log(f"time to first preview: {total:.2f} s (head load {load.wall:.2f} s)")
     return {
         "target": name,
-        "support": int(len(support)),
-        "query": int(len(query)),
+        "support": len(support),
+        "query": len(query),
         "head_load_seconds": load.wall,
         "preview_seconds": preview.wall,
         "total_seconds": total,
         "target_seconds": PREVIEW_TARGET_SECONDS,
-        "reached": bool(total <= PREVIEW_TARGET_SECONDS),
-        "valid_predictions": int(out["prediction"].notna().sum()),
+        "reached": total <= PREVIEW_TARGET_SECONDS,
+        "valid_predictions": out["prediction"].notna().sum(),
     }
 
 
@@ -408,7 +389,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     elapsed = stopwatch()
     with tempfile.TemporaryDirectory() as registry:  # the facade, with an empty task registry
         studio = GateStudio(args.backbone, data_dir=registry, device="cpu")
-        backbone, meta, relational = studio.backbone, studio.backbone_metadata, studio.relational()
+        relational = studio.relational()
         results = {
             "backbone": str(args.backbone),
             "backbone_id": studio.backbone_id,
@@ -417,9 +398,11 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             "settings": settings(args),
             "head_correction": relational.head.config.correction,
             "known_labels": known_label_section(
-                backbone, meta, relational.head, args, args.compare
+                studio.backbone, studio.backbone_metadata, relational.head, args
             ),
-            "time_to_first_preview": time_to_first_preview(backbone, studio.relational_path, args),
+            "time_to_first_preview": time_to_first_preview(
+                studio.backbone, studio.relational_path, args
+            ),
             "preview_vs_trained": preview_section(studio, args),
             "wall_seconds": elapsed(),
         }
@@ -436,8 +419,7 @@ def _what_if(w: dict) -> str:
 
 
 def markdown(results: dict) -> str:
-    """The result's one renderer; what each part measures is in bench/README.md (``relational``).
-    Markdown blocks separated by blank lines."""
+    """The result's one renderer; what each part measures is in bench/README.md (``relational``)."""
     kl, ht, s = results["known_labels"], results["head_training"], results["settings"]
     oracle, w, t = kl["oracle_reveal_1"], kl["what_if_response"], results["time_to_first_preview"]
     reveals = [
@@ -500,17 +482,11 @@ def markdown(results: dict) -> str:
             + f"; what-if {_what_if(e['what_if_response'])}."
             for path, e in kl["compared_heads"].items()
         ),
-        *(
-            [
-                "Single known label → hidden label (≥ 20 pairs), largest gains and losses:",
-                records_table(
-                    "known | hidden | pairs | plain | relational | change",
-                    "known hidden n rmse_plain rmse_relational change:+.1%",
-                    pairs[:8] + [p for p in pairs[-4:] if p not in pairs[:8]],
-                ),
-            ]
-            if pairs
-            else []
+        "Single known label → hidden label (≥ 20 pairs), largest gains and losses:",
+        records_table(
+            "known | hidden | pairs | plain | relational | change",
+            "known hidden n rmse_plain rmse_relational change:+.1%",
+            pairs[:8] + [p for p in pairs[-4:] if p not in pairs[:8]],
         ),
         "## Zero-training preview vs trained task addition",
         f"*Preview*: closed form, no training; *trained*: `add_task` (learned λ, K = "
