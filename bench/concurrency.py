@@ -2,27 +2,20 @@
 
 Each run is the real command line, ``python -m gate_core add-task`` on the same ``--n``
 molecules (its own registry folder), so process start, backbone load, featurisation and
-training are all inside the clock. ``GATE_THREADS`` of the children is ``--threads`` (the
-default, 1, is what the CLI uses when it is unset). Target: together ≤ 1.5 × alone, measured
-on an idle machine.
-
-Idle is judged by what else used the CPU *during* each phase, not by the load average: the
-1-minute load average still carries this benchmark's own previous phase for minutes, so it
-cannot tell a busy machine from the bench's own wake. ``other_cpu_share`` is what
-:func:`run_children` reports, over the phase's wall time × cores; a phase with under
-``IDLE_SHARE`` of that is counted as run on an idle machine.
+training are all inside the clock; ``GATE_THREADS`` of the children is ``--threads``. Target:
+together ≤ 1.5 × alone, on an idle machine: judged by what else used the CPU *during* each
+phase (:func:`run_children`), as the load average still carries the bench's own previous phase.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-
-import numpy as np
 
 from bench.common import REPO_ROOT, loadavg, records_table, settings, stopwatch, write_results
 from gate_core.paths import EXAMPLES_DIR
@@ -89,48 +82,40 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     pools = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # the children set
     env = {k: v for k, v in os.environ.items() if k not in pools}  # them from GATE_THREADS
     env["GATE_THREADS"] = str(args.threads)
-    cli = "-m gate_core add-task --smiles-col smiles --target-col value --name load_test --quiet"
     rows = []
     with tempfile.TemporaryDirectory(prefix="gate-concurrency-") as tmp:
         data = Path(tmp) / "upload.csv"
         pd.read_csv(EXAMPLES_DIR / f"{args.target}.csv").head(args.n).to_csv(data, index=False)
+        cli = (
+            "-m gate_core add-task --smiles-col smiles --target-col value --name load_test --quiet"
+        )
+        cli = [sys.executable, *cli.split(), "--data", str(data), "--ensemble", str(args.ensemble)]
 
-        def phase(label: str, runs: int) -> tuple[float, float]:
-            """Wall seconds of ``runs`` add-task processes together; other processes' CPU share."""
-            r = run_children(
-                [
-                    [sys.executable, *cli.split(), "--data", str(data), "--ensemble"]
-                    + [str(args.ensemble), "--data-dir", f"{tmp}/{label}{k}"]
-                    for k in range(runs)
-                ],
-                env,
+        def phase(part: str, runs: int) -> dict:
+            """``runs`` add-task processes together: wall seconds, other processes' CPU share."""
+            m = run_children(
+                [[*cli, "--data-dir", f"{tmp}/{part}{len(rows)}_{k}"] for k in range(runs)], env
             )
-            wall = r["wall_seconds"]
-            return wall, r["other_cpu_seconds"] / (wall * (os.cpu_count() or 1))
+            share = m["other_cpu_seconds"] / m["wall_seconds"] / os.cpu_count()
+            return {f"{part}_seconds": m["wall_seconds"], f"other_cpu_share_{part}": share}
 
         for r in range(args.repeats):
-            alone, other_alone = phase(f"alone{r}_", 1)
-            together, other_together = phase(f"pair{r}_", 2)
-            rows.append(
-                {
-                    "repeat": r,
-                    "alone_seconds": alone,
-                    "together_seconds": together,
-                    "ratio": together / alone,
-                    "other_cpu_share_alone": other_alone,
-                    "other_cpu_share_together": other_together,
-                }
+            row = {"repeat": r} | phase("alone", 1) | phase("together", 2)
+            rows.append(row | {"ratio": row["together_seconds"] / row["alone_seconds"]})
+            print(
+                f"[concurrency] alone {row['alone_seconds']:.1f} s, two together "
+                f"{row['together_seconds']:.1f} s",
+                flush=True,
             )
-            print(f"[concurrency] alone {alone:.1f} s, two together {together:.1f} s", flush=True)
-    ratio = float(np.median([r["ratio"] for r in rows]))
-    shares = [r[f"other_cpu_share_{k}"] for r in rows for k in ("alone", "together")]
+    ratio = statistics.median(r["ratio"] for r in rows)
+    share = max(v for r in rows for k, v in r.items() if k.startswith("other_cpu_share"))
     results = {
         "settings": {**settings(args), "cpu_count": os.cpu_count()},
         "runs": rows,
         "ratio": ratio,
         "target_ratio": TARGET_RATIO,
         "reached": ratio <= TARGET_RATIO,
-        "idle": max(shares) < IDLE_SHARE,
+        "idle": share < IDLE_SHARE,
         "idle_share": IDLE_SHARE,
     }
     return write_results(NAME, results, markdown, args.results_dir, rows=rows)
@@ -142,8 +127,7 @@ def markdown(r: dict) -> str:
     idle = (
         f"machine idle: other processes used under {share:.0%} of the CPU in every phase."
         if r["idle"]
-        else f"machine NOT idle: other processes used ≥ {share:.0%} of the CPU in some phase, so "
-        "the timings are not an idle-machine figure; rerun."
+        else f"machine NOT idle: other processes used ≥ {share:.0%} of the CPU in some phase; rerun."
     )
     return (
         f"# Two add-task runs together vs one alone ({s['n']} molecules of {s['target']}, "

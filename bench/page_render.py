@@ -8,16 +8,15 @@ visible and its script run is over. Setup, visits and the 3 s target: bench/READ
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -30,6 +29,7 @@ from bench.common import (
     loadavg,
     logger,
     records_table,
+    settings,
     stopwatch,
     write_results,
 )
@@ -38,6 +38,8 @@ from gate_core.paths import DEFAULT_BACKBONE
 NAME = "page_render"
 DESCRIPTION = "browser render time of every app page on a warm streamlit server (cold first visits reported apart); target < 3 s warm"
 TARGET_SECONDS = 3.0
+PAUSE_SECONDS = 0.5  # between visits
+STARTUP_TIMEOUT = 120.0  # seconds for the server to answer its health check
 WORK_DIR = REPO_ROOT / "bench" / "work"
 LOG_PATH = WORK_DIR / "page_render_server.log"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -48,36 +50,28 @@ CHROMIUM_ARGS = [  # also the browser tests' (tests/e2e/conftest.py)
 VIEWPORT = [1280, 900]
 TASK_NAME = "target_tiny"
 
-#: (page, url path, markers): a marker is a CSS selector, and optionally a text one of its matches
-#: must contain, that has to be visible; the last marker is the page's last element.
 PLOT, LINK, FRAME = ".js-plotly-plot", '[data-testid="stPageLink"]', '[data-testid="stDataFrame"]'
 UPLOAD, INFO = '[data-testid="stFileUploader"]', '[data-testid="stAlertContentInfo"]'
-EXPANDER = '[data-testid="stExpander"]'
+#: page → its markers: a CSS selector, and optionally a text one of its matches must contain, that
+#: has to be visible; the title first, the page's last element last. The URL path is the name.
+MARKERS = {
+    "Home": [("h1", "GATE Studio"), (FRAME,), ("h2", "Next steps"), (LINK, "Tasks")],
+    "Add a task": [("h1", "Add a task"), (UPLOAD,), (INFO, "Upload a file")],
+    "Transfer ratios": [("h1", "Transfer ratios"), (PLOT, "Transfer ratios")]
+    + [(PLOT, "Transfer-ratio trajectory"), (PLOT, "added tasks × sources")],
+    "Latent space": [("h1", "Latent space"), (PLOT, "UMAP of the common chart")],
+    "Predict": [("h1", "Predict"), (".st-key-predict_smiles textarea",)],
+    "Tasks": [("h1", "Tasks"), (".st-key-tasks_export button", f"Download {TASK_NAME}.zip")]
+    + [(".st-key-tasks_import button", "Import")],
+    "Benchmarks": [("h1", "Benchmarks"), (PLOT,), ('[data-testid="stExpander"]', "Machine, code")],
+}
 PAGES: list[tuple[str, str, list[dict]]] = [
-    (name, path, [dict(zip(("sel", "text"), marker)) for marker in markers])
-    for name, path, markers in [
-        ("Home", "/", [("h1", "GATE Studio"), (FRAME,), ("h2", "Next steps"), (LINK, "Tasks")]),
-        ("Add a task", "/Add_a_task", [("h1", "Add a task"), (UPLOAD,), (INFO, "Upload a file")]),
-        (
-            "Transfer ratios",
-            "/Transfer_ratios",
-            [("h1", "Transfer ratios"), (PLOT, "Transfer ratios")]
-            + [(PLOT, "Transfer-ratio trajectory"), (PLOT, "added tasks × sources")],
-        ),
-        (
-            "Latent space",
-            "/Latent_space",
-            [("h1", "Latent space"), (PLOT, "UMAP of the common chart")],
-        ),
-        ("Predict", "/Predict", [("h1", "Predict"), (".st-key-predict_smiles textarea",)]),
-        (
-            "Tasks",
-            "/Tasks",
-            [("h1", "Tasks"), (".st-key-tasks_export button", f"Download {TASK_NAME}.zip")]
-            + [(".st-key-tasks_import button", "Import")],
-        ),
-        ("Benchmarks", "/Benchmarks", [("h1", "Benchmarks"), (PLOT,), (EXPANDER, "Machine, code")]),
-    ]
+    (
+        name,
+        "/" if name == "Home" else "/" + name.replace(" ", "_"),
+        [dict(zip(("sel", "text"), marker)) for marker in markers],
+    )
+    for name, markers in MARKERS.items()
 ]
 
 # Installed before every page load: when the script state first turns 'running', then 'notRunning'
@@ -114,7 +108,8 @@ READY_JS = """
   const n = performance.getEntriesByType('navigation')[0];
   const t = window.__gateTimes || {};
   const s = (v) => (v == null ? null : v / 1000);
-  return {dcl: n ? s(n.domContentLoadedEventEnd) : null, running: s(t.running), done: s(t.done), ready: s(performance.now())};
+  return {dom_content_loaded_seconds: n ? s(n.domContentLoadedEventEnd) : null,
+    script_start_seconds: s(t.running), script_end_seconds: s(t.done), ready_seconds: s(performance.now())};
 }
 """
 
@@ -128,8 +123,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--max-steps", type=int, default=40, help="max steps per member of that task")
     add("--cold-timeout", type=float, default=300.0, help="seconds allowed for one cold visit")
     add("--warm-timeout", type=float, default=60.0, help="seconds allowed for one warm visit")
-    add("--startup-timeout", type=float, default=120.0, help="seconds for the server to start")
-    add("--pause", type=float, default=0.5, help="seconds between visits")
     add("--keep-data", action="store_true", help="keep the temporary GATE_DATA_DIR")
 
 
@@ -148,7 +141,7 @@ def server_healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
             return r.status == 200 and r.read().strip() == b"ok"
-    except (urllib.error.URLError, OSError):
+    except OSError:  # urllib's URLError and HTTPError too
         return False
 
 
@@ -159,54 +152,43 @@ def log_tail(path: Path, n: int = 40) -> str:
         return ""
 
 
-def cpu_seconds(server_pid: int) -> tuple[float | None, float | None]:
-    """User + system CPU seconds (psutil) of the live server process, and of every other live
+def cpu_seconds(server_pid: int) -> list[float]:
+    """User + system CPU seconds (psutil) of the server process, and of every other live
     descendant of this process (the Playwright driver and Chromium, not the server's subtree).
     Processes that ended are not counted."""
     import psutil
 
-    def busy(process: psutil.Process) -> float | None:
-        with suppress(psutil.Error):
-            return sum(process.cpu_times()[:2])
-        return None
-
-    try:
-        server = psutil.Process(server_pid)
-        skip = {server_pid, *(p.pid for p in server.children(recursive=True))}
-        others = [p for p in psutil.Process().children(recursive=True) if p.pid not in skip]
-    except psutil.Error:
-        return None, None
-    return busy(server), sum(filter(None, map(busy, others)))
+    server = psutil.Process(server_pid)
+    skip = {server_pid, *(p.pid for p in server.children(recursive=True))}
+    others = [p for p in psutil.Process().children(recursive=True) if p.pid not in skip]
+    total = [sum(server.cpu_times()[:2]), 0.0]
+    for process in others:
+        with suppress(psutil.Error):  # it ended meanwhile
+            total[1] += sum(process.cpu_times()[:2])
+    return total
 
 
 def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dict:
     """Register ``target_tiny`` in ``data_dir`` (trained here, before the server starts)."""
     import pandas as pd
 
-    from gate_core.api import GateStudio
+    from gate_core.api import GateStudio, config_from_options
     from gate_core.preview import PREVIEW_TEST_FRACTION
-    from gate_core.transfer.addition import TaskAdditionConfig
-    from gate_core.transfer.ratios import RatioSettings
 
     elapsed = stopwatch()
     frame = pd.read_csv(REPO_ROOT / "tests" / "data" / "target_tiny.csv")
-    config = TaskAdditionConfig(
-        ratios=RatioSettings(mode="learned"),  # learned λ: Transfer ratios draws its trajectory
-        ensemble=args.ensemble,
-        max_steps=args.max_steps,
-        test_fraction=PREVIEW_TEST_FRACTION,  # the Add-a-task preview's held-out scaffolds
-        train_baseline=True,
+    config = config_from_options(
+        {
+            "ratios": "learned",  # learned λ: Transfer ratios draws its trajectory
+            "ensemble": args.ensemble,
+            "max_steps": args.max_steps,
+            "test_fraction": PREVIEW_TEST_FRACTION,  # the Add-a-task preview's held-out scaffolds
+            "train_baseline": True,
+        }
     )
     studio = GateStudio(backbone, data_dir)
-    record, _ = studio.add_task(
-        frame, "smiles", "value", TASK_NAME, unit="log units", config=config
-    )
-    return {
-        "name": record.name,
-        "rows": len(frame),
-        "config": config.to_dict(),
-        "seconds": elapsed(),
-    }
+    studio.add_task(frame, "smiles", "value", TASK_NAME, unit="log units", config=config)
+    return {"name": TASK_NAME, "rows": len(frame), "config": config.to_dict(), "seconds": elapsed()}
 
 
 def stop_server(proc: subprocess.Popen, grace: float = 10.0) -> None:
@@ -222,14 +204,13 @@ def stop_server(proc: subprocess.Popen, grace: float = 10.0) -> None:
 
 
 @contextmanager
-def streamlit_server(env: dict, timeout: float) -> Iterator[tuple[str, int, float]]:
+def streamlit_server(env: dict) -> Iterator[tuple[str, int, float]]:
     """``streamlit run app.py`` on a free loopback port in its own process group, logging to
     ``LOG_PATH``; yields its URL, its pid and the seconds it took to be healthy. On exit only
-    that process group is stopped: SIGTERM, SIGKILL after 10 s."""
+    that process group is stopped (:func:`stop_server`)."""
     port = free_port()
     options = f"--server.port {port} --server.address 127.0.0.1 --server.headless true"
     options += " --server.fileWatcherType none --browser.gatherUsageStats false"
-    LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
     elapsed = stopwatch()
     with open(LOG_PATH, "wb") as log:
         proc = subprocess.Popen(
@@ -243,14 +224,11 @@ def streamlit_server(env: dict, timeout: float) -> Iterator[tuple[str, int, floa
     url = f"http://127.0.0.1:{port}"
     try:
         while not server_healthy(url):
-            exited = proc.poll() is not None
-            if exited or elapsed() > timeout:
-                why = (
-                    f"exited with {proc.returncode}"
-                    if exited
-                    else f"not healthy after {timeout:.0f} s"
+            if proc.poll() is not None or elapsed() > STARTUP_TIMEOUT:
+                raise RuntimeError(
+                    f"streamlit not healthy after {elapsed():.0f} s (exit code {proc.returncode})"
+                    f":\n{log_tail(LOG_PATH)}"
                 )
-                raise RuntimeError(f"streamlit {why}:\n{log_tail(LOG_PATH)}")
             time.sleep(0.25)
         yield url, proc.pid, elapsed()
     finally:
@@ -258,11 +236,11 @@ def streamlit_server(env: dict, timeout: float) -> Iterator[tuple[str, int, floa
 
 
 def visit(page, url: str, server_pid: int, path: str, markers: list[dict], timeout: float) -> dict:
-    """One full page load until the markers are visible and the script run is over."""
+    """One full page load until the markers are visible and the script run is over: its seconds,
+    the browser's times from the navigation start (READY_JS) and the CPU seconds meanwhile."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    cpu0 = cpu_seconds(server_pid)
-    elapsed = stopwatch()
+    cpu0, elapsed = cpu_seconds(server_pid), stopwatch()
     page.goto(url + path, wait_until="commit", timeout=timeout * 1000)
     wait = max(1.0, timeout - elapsed()) * 1000
     try:
@@ -277,40 +255,30 @@ def visit(page, url: str, server_pid: int, path: str, markers: list[dict], timeo
     seconds, times = elapsed(), handle.json_value()
     if "error" in times:
         raise RuntimeError(f"{path} shows an error: {times['error']}\nlog:\n{log_tail(LOG_PATH)}")
-    server_cpu, browser_cpu = (
-        b - a if None not in (a, b) else None for a, b in zip(cpu0, cpu_seconds(server_pid))
-    )
+    server_cpu, browser_cpu = (b - a for a, b in zip(cpu0, cpu_seconds(server_pid)))
     return {
         "seconds": seconds,
-        # from the browser's navigation start: DOMContentLoaded, script run start and end, markers visible
-        "dom_content_loaded_seconds": times["dcl"],
-        "script_start_seconds": times["running"],
-        "script_end_seconds": times["done"],
-        "ready_seconds": times["ready"],
+        **times,
         "server_cpu_seconds": server_cpu,
         "browser_cpu_seconds": browser_cpu,
     }
 
 
-def measure(url: str, server_pid: int, args: argparse.Namespace) -> dict:
-    """One cold visit per page, then ``--visits`` warm rounds over every page."""
+def measure(url: str, server_pid: int, args: argparse.Namespace, load: dict) -> tuple[dict, str]:
+    """One cold visit per page, then ``--visits`` warm rounds over every page; the 1-minute load
+    average before each part and after them goes into ``load``. Returns the visits and the
+    browser's version."""
     from playwright.sync_api import sync_playwright
-
-    if not os.access(CHROMIUM, os.X_OK):
-        raise RuntimeError(
-            f"{CHROMIUM} not found; install it with: apt-get install -y chromium fonts-liberation (never `playwright install`)"
-        )
 
     def one_round(label: str, timeout: float) -> dict[str, dict]:
         visits = {}
         for name, path, markers in PAGES:
             v = visits[name] = visit(page, url, server_pid, path, markers, timeout)
-            cpu = v["server_cpu_seconds"] or 0
+            cpu = v["server_cpu_seconds"]
             _log(f"{label:<5} {name:<16} {v['seconds']:7.2f} s  (server CPU {cpu:.2f} s)")
-            time.sleep(args.pause)
+            time.sleep(PAUSE_SECONDS)
         return visits
 
-    load: dict[str, list[float] | None] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -325,95 +293,67 @@ def measure(url: str, server_pid: int, args: argparse.Namespace) -> dict:
             version = browser.version
         finally:
             browser.close()
-    warm = {name: [r[name] for r in rounds] for name, _, _ in PAGES}
-    return {"cold": cold, "warm": warm, "load_average_1_5_15": load, "browser_version": version}
-
-
-def _median(visits: list[dict], key: str, start: str | None = None) -> float | None:
-    """Median over ``visits`` of ``v[key]`` (minus ``v[start]``), where the visit recorded them."""
-    keys = [key, start] if start else [key]
-    xs = [v[key] - (v[start] if start else 0) for v in visits if None not in map(v.get, keys)]
-    return statistics.median(xs) if xs else None
-
-
-#: warm_median_<span>: the median of one key of the warm visits, or of the time between two keys
-SPANS = {
-    "server_cpu_seconds": ("server_cpu_seconds",),
-    "browser_cpu_seconds": ("browser_cpu_seconds",),
-    "dom_content_loaded_seconds": ("dom_content_loaded_seconds",),
-    "script_start_seconds": ("script_start_seconds",),
-    "script_run_seconds": ("script_end_seconds", "script_start_seconds"),
-    "after_script_seconds": ("ready_seconds", "script_end_seconds"),
-}
+    return {"cold": cold, "warm": {name: [r[name] for r in rounds] for name in MARKERS}}, version
 
 
 def summarise(cold: dict, warm: dict) -> dict:
-    """Per page: the cold visit, the warm visits (median, max, min) and where their time went."""
+    """Per page: the cold visit, the warm visits (max, min) and their medians: of the visit and of
+    where its time went, each over the visits that recorded it (None where none did)."""
+    import pandas as pd
+
     pages = {}
-    for name, _, _ in PAGES:
-        secs = [v["seconds"] for v in warm[name]]
-        pages[name] = {
+    for name in MARKERS:
+        v = pd.DataFrame(warm[name], dtype=float)  # a time not recorded: NaN, skipped
+        v["script_run_seconds"] = v["script_end_seconds"] - v["script_start_seconds"]
+        v["after_script_seconds"] = v["ready_seconds"] - v["script_end_seconds"]
+        medians = v.drop(columns=["script_end_seconds", "ready_seconds"]).median()
+        m = {f"warm_median_{k}": None if pd.isna(x) else float(x) for k, x in medians.items()}
+        secs = [w["seconds"] for w in warm[name]]
+        pages[name] = m | {
             "cold_seconds": cold[name]["seconds"],
             "cold_server_cpu_seconds": cold[name]["server_cpu_seconds"],
-            "warm_median_seconds": statistics.median(secs),
             "warm_max_seconds": max(secs),
             "warm_min_seconds": min(secs),
             "warm_seconds": secs,
-            **{f"warm_median_{k}": _median(warm[name], *keys) for k, keys in SPANS.items()},
-            "median_below_target": statistics.median(secs) < TARGET_SECONDS,
+            "median_below_target": m["warm_median_seconds"] < TARGET_SECONDS,
             "max_below_target": max(secs) < TARGET_SECONDS,
         }
     return pages
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
-    import importlib.metadata as md
-
-    if args.visits < 1:
-        raise ValueError("--visits must be ≥ 1")
     backbone = str(Path(args.backbone).expanduser().resolve())
-    if not (Path(backbone) / "metadata.json").is_file():
-        raise FileNotFoundError(f"no backbone at {backbone} (build it with `make backbone`)")
     server_env = {"OMP_NUM_THREADS": str(args.threads), "GATE_THREADS": str(args.threads)}
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    os.environ.update(server_env)
     limit_threads(args.threads)
-    elapsed, load_start = stopwatch(), loadavg()
+    elapsed, load = stopwatch(), {"start": loadavg()}
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     data_dir = Path(tempfile.mkdtemp(prefix="page_render_data_", dir=WORK_DIR))
     try:
         _log(f"adding task {TASK_NAME} into {data_dir} …")
         task = add_one_task(backbone, data_dir, args)
         _log(f"task added in {task['seconds']:.1f} s; starting streamlit (log: {LOG_PATH})")
-        env = {
-            **os.environ,
-            "GATE_BACKBONE": backbone,
-            "GATE_DATA_DIR": str(data_dir),
-            **server_env,
-        }
-        with streamlit_server(env, args.startup_timeout) as (url, pid, startup_seconds):
+        env = {**os.environ, "GATE_BACKBONE": backbone, "GATE_DATA_DIR": str(data_dir)}
+        with streamlit_server(env) as (url, pid, startup_seconds):
             _log(f"server healthy at {url} after {startup_seconds:.1f} s (pid {pid})")
-            measured = measure(url, pid, args)
+            visits, version = measure(url, pid, args, load)
             server_cpu_total = cpu_seconds(pid)[0]
     finally:
         if not args.keep_data:
             shutil.rmtree(data_dir, ignore_errors=True)
-    pages = summarise(measured["cold"], measured["warm"])
-    log_text = LOG_PATH.read_text(errors="replace") if LOG_PATH.is_file() else ""
+    pages = summarise(**visits)
     results = {
-        "settings": {
+        "settings": settings(args)
+        | {
             "backbone": backbone,
-            "visits": args.visits,
-            "threads": args.threads,
-            "pause_seconds": args.pause,
-            "cold_timeout": args.cold_timeout,
-            "warm_timeout": args.warm_timeout,
+            "pause_seconds": PAUSE_SECONDS,
             "server_env": server_env,
             "chromium": CHROMIUM,
-            "chromium_version": measured["browser_version"],
+            "chromium_version": version,
             "chromium_args": CHROMIUM_ARGS,
             "viewport": VIEWPORT,
-            "streamlit": md.version("streamlit"),
-            "playwright": md.version("playwright"),
+            "streamlit": importlib.metadata.version("streamlit"),
+            "playwright": importlib.metadata.version("playwright"),
             "data_dir": str(data_dir) + ("" if args.keep_data else " (removed)"),
             "page_markers": {name: {"url": path, "markers": m} for name, path, m in PAGES},
         },
@@ -421,52 +361,46 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "server_startup_seconds": startup_seconds,
         "server_cpu_seconds_total": server_cpu_total,
         "server_log": str(LOG_PATH),
-        "server_log_tracebacks": log_text.count("Traceback"),
-        "load_average_1_5_15": {"start": load_start, **measured["load_average_1_5_15"]}
-        | {"end": loadavg()},
+        "server_log_tracebacks": LOG_PATH.read_text(errors="replace").count("Traceback"),
+        "load_average_1_5_15": load | {"end": loadavg()},
         "target_seconds": TARGET_SECONDS,
         "target_met_median": all(p["median_below_target"] for p in pages.values()),
         "target_met_max": all(p["max_below_target"] for p in pages.values()),
         "pages": pages,
-        "visits": {"cold": measured["cold"], "warm": measured["warm"]},
+        "visits": visits,
         "wall_seconds": elapsed(),
     }
     return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))
 
 
+def _verdict(every_visit: bool, median: bool) -> str:
+    return "PASS" if every_visit else "PASS on the median" if median else "FAIL"
+
+
 def markdown(r: dict) -> str:
     """The result's one renderer; the set-up and what a visit is: bench/README.md."""
     s, task, load = r["settings"], r["task"], r["load_average_1_5_15"]
-    pages = [{"page": name, **p} for name, p in r["pages"].items()]
-    for p in pages:
-        some = "PASS (median)" if p["median_below_target"] else "FAIL"
-        p["pass"] = "PASS" if p["max_below_target"] else some
-    verdict = "PASS" if r["target_met_max"] else "FAIL"
-    if r["target_met_median"] and not r["target_met_max"]:
-        verdict = "PASS on the median, some visit slower"
-    la = {k: f"{v[0]:.2f}" if v else "n/a" for k, v in load.items()}
-    return "\n".join(
+    pages = [
+        {"page": name, "pass": _verdict(p["max_below_target"], p["median_below_target"])} | p
+        for name, p in r["pages"].items()
+    ]
+    la = ", ".join(f"{k} {v[0]:.2f}" for k, v in load.items() if v)
+    return "\n\n".join(
         [
             "# Page render time (browser, warm server)",
-            "",
-            f"`streamlit run app.py`, backbone `{Path(s['backbone']).name}`, one added task "
-            f"(`{task['name']}`, {task['rows']} rows, K = {task['config']['ensemble']}, added in "
-            f"{task['seconds']:.1f} s); OMP_NUM_THREADS = GATE_THREADS = {s['threads']}; headless "
-            f"Chromium {s.get('chromium_version') or ''} (Playwright {s['playwright']}, Streamlit "
-            f"{s['streamlit']}). Cold = each page's first visit, right after the server started; "
-            f"warm = {s['visits']} visit{'s' if s['visits'] != 1 else ''} per page after that.",
-            "",
-            f"**Target: every page < {r['target_seconds']:.0f} s warm — {verdict}.**",
-            "",
+            f"Backbone `{Path(s['backbone']).name}`, task `{task['name']}` ({task['rows']} rows, "
+            f"K = {task['config']['ensemble']}, added in {task['seconds']:.1f} s), "
+            f"GATE_THREADS = {s['threads']}, Chromium {s['chromium_version']}, "
+            f"Streamlit {s['streamlit']}; cold = each page's first visit, warm = {s['visits']} "
+            "visits per page after that.",
+            f"**Target: every page < {r['target_seconds']:.0f} s warm — "
+            f"{_verdict(r['target_met_max'], r['target_met_median'])}.**",
             records_table(
                 "page | warm median s | warm max s | cold s | < 3 s (every warm visit)",
                 "page warm_median_seconds warm_max_seconds cold_seconds pass",
                 pages,
             ),
-            "",
-            "Where a warm visit's time goes (medians; seconds from the browser's navigation start, "
-            "CPU seconds during the visit):",
-            "",
+            "Warm medians: seconds from the navigation start, CPU seconds during the visit.",
             records_table(
                 "page | DOMContentLoaded | script starts | script run | drawing after the run"
                 " | server CPU | browser CPU",
@@ -475,10 +409,7 @@ def markdown(r: dict) -> str:
                 " warm_median_server_cpu_seconds warm_median_browser_cpu_seconds",
                 pages,
             ),
-            "",
-            f"Server start to healthy: {r['server_startup_seconds']:.1f} s. Tracebacks in the server "
-            f"log: {r['server_log_tracebacks']}. 1-minute load average: {la['start']} at start, "
-            f"{la['before_cold']} before the cold visits, {la['before_warm']} before the warm ones, "
-            f"{la['after_warm']} after (2 cores: above 2, other processes competed for the CPU).",
+            f"Server start to healthy: {r['server_startup_seconds']:.1f} s; tracebacks in its "
+            f"log: {r['server_log_tracebacks']}; 1-minute load average: {la}.",
         ]
     )

@@ -1,11 +1,8 @@
 """Time from an upload to the first zero-training preview, as the Add-a-task page does it (issue #5).
 
-Why beside ``relational``'s ``time_to_first_preview`` (100 + 100 molecules through the library
-call): the target is "≤ 5 s after upload", so this times the page's own path on whole uploads,
-from the file's bytes: read the table, check every row (``validate_upload``), then
-``task_preview`` (rows sampled to ``PREVIEW_MAX_ROWS``, scaffold split, relational head). The
-server is warm (backbone and head loaded, as in the app after its first page), the featurisation
-caches are cold for each upload.
+Why beside ``relational``'s ``time_to_first_preview`` (a library call on 100 + 100 molecules):
+the target is "≤ 5 s after upload", so this times the page's own path on whole uploads, from the
+file's bytes, with the server warm and the featurisation caches cold. Stages: bench/README.md.
 """
 
 from __future__ import annotations

@@ -1,21 +1,19 @@
 """Screening throughput of ``predict``: 100k MOSES molecules, two tasks, cold, with peak memory.
 
 Why a whole process: a chemist's number is "file in, file out", so each run times
-``python -m gate_core predict --data F --out O`` from process start to its exit; the operating
-system's own accounting of that child (``os.wait4``) gives its CPU seconds and the peak RSS of its
-largest process. Two file sizes (the smaller a prefix of the larger) show whether peak memory
-grows with the file. Cold, the warm-up run and the stage breakdown: bench/README.md.
+``python -m gate_core predict --data F --out O`` from process start to its exit, with the
+operating system's accounting of that child (:func:`bench.concurrency.run_children`). Two file
+sizes (the smaller a prefix of the larger) show whether peak memory grows with the file. Cold,
+the warm-up run and the stage breakdown: bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from bench.common import REPO_ROOT, records_table, timed, write_results
+from bench.common import REPO_ROOT, fmt, records_table, timed, write_results
 from bench.concurrency import run_children
 from gate_app.bench_results import backbone_id
 from gate_core.paths import DEFAULT_BACKBONE
@@ -53,21 +51,18 @@ def write_library(n: int, seed: int) -> Path:
     return path
 
 
-def timed_predict(data: Path, args: argparse.Namespace, data_dir: Path) -> dict:
+def timed_predict(data: Path, args: argparse.Namespace) -> dict:
     """One ``predict`` process, measured by :func:`bench.concurrency.run_children`."""
     out = WORK_DIR / f"{data.stem}.predictions.csv"
     cmd = [sys.executable, "-m", "gate_core", "predict", "--data", str(data), "--tasks", args.tasks]
     cmd += ["--out", str(out), "--chunk-rows", str(args.chunk_rows), "--backbone", args.backbone]
-    cmd += ["--data-dir", str(data_dir)]
+    cmd += ["--data-dir", str(WORK_DIR / "registry")]
     cmd += ["--workers", str(args.workers)] if args.workers is not None else []
     r = run_children([cmd])
-    with out.open() as handle:
-        rows = sum(1 for _ in handle) - 1
-    per_s = {"mol_per_s": rows / r["wall_seconds"], "mol_per_cpu_s": rows / r["cpu_seconds"]}
-    return {
-        "molecules": rows,
-        **r,
-        **per_s,
+    rows = out.read_text().count("\n") - 1  # less the header
+    return {"molecules": rows, **r} | {
+        "mol_per_s": rows / r["wall_seconds"],
+        "mol_per_cpu_s": rows / r["cpu_seconds"],
         "command": " ".join(cmd[1:]).replace(f"{REPO_ROOT}/", ""),
     }
 
@@ -88,7 +83,7 @@ def stage_profile(smiles: list[str], backbone: str) -> list[dict]:
     studio = GateStudio(backbone, data_dir=WORK_DIR / "registry")
     stages: list[dict] = []
 
-    def clock(stage: str, fn: Callable[[], Any]) -> Any:
+    def clock(stage: str, fn):
         with timed() as t:
             out = fn()
         stages.append({"stage": stage, "us_per_mol": 1e6 * t.cpu / len(smiles)})
@@ -116,31 +111,29 @@ def stage_profile(smiles: list[str], backbone: str) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
-    """Every file size, then the stage profile; the JSON is written after each run."""
+    """Every file size, then the stage profile; the JSON is written after each run, so a long
+    run's first figures survive."""
     sizes = sorted(int(s) for s in args.sizes.split(",") if s)
-    files = {n: write_library(n, args.seed) for n in sizes}  # each a prefix of the next
-    data_dir, warm = WORK_DIR / "registry", WORK_DIR / "warmup.csv"
+    files = [write_library(n, args.seed) for n in sizes]  # each a prefix of the next
+    warm = WORK_DIR / "warmup.csv"
     warm.write_text("smiles\nCCO\n")
     # a warm-up run: the backbone's interval calibration is made once per install, kept on disk
-    timed_predict(warm, args, data_dir)
+    timed_predict(warm, args)
     runs: list[dict] = []
-    for n, path in files.items():
-        runs.append(r := {"file_molecules": n, **timed_predict(path, args, data_dir)})
+    for n, path in zip(sizes, files):
+        runs.append(r := {"file_molecules": n, **timed_predict(path, args)})
         print(f"[screening] {n:,} molecules: {r['mol_per_s']:,.0f} mol/s", flush=True)
         paths = write_results(NAME, _results(args, runs, []), markdown, args.results_dir, rows=runs)
     if args.profile_molecules:  # after the runs: this process then holds torch and the model, and
         # a child forked from it would count those pages in its peak RSS
-        import pandas as pd
-
-        sample = pd.read_csv(files[sizes[0]])["smiles"].tolist()[: args.profile_molecules]
+        sample = files[0].read_text().splitlines()[1 : args.profile_molecules + 1]
         results = _results(args, runs, stage_profile(sample, args.backbone))
         paths = write_results(NAME, results, markdown, args.results_dir, rows=runs)
     return paths
 
 
 def _results(args: argparse.Namespace, runs: list[dict], profile: list[dict]) -> dict:
-    """The JSON of the runs so far (written after each, so a long run's first figures survive)."""
-    growth = runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"] if len(runs) > 1 else None
+    """The JSON of the runs so far."""
     share = max(r["other_cpu_seconds"] / r["wall_seconds"] for r in runs)
     return {
         "backbone_id": backbone_id(Path(args.backbone)),  # without torch, kept out of the runs
@@ -150,7 +143,9 @@ def _results(args: argparse.Namespace, runs: list[dict], profile: list[dict]) ->
         "seed": args.seed,
         "target_mol_per_s": TARGET_MOL_PER_S,
         "runs": runs,
-        "peak_rss_ratio_largest_to_smallest": growth,
+        "peak_rss_ratio_largest_to_smallest": runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"]
+        if len(runs) > 1
+        else None,
         "idle_machine": share < IDLE_SHARE,
         "other_cpu_share": share,
         "gpu": "not measured (no GPU lent to this session)",
@@ -160,18 +155,14 @@ def _results(args: argparse.Namespace, runs: list[dict], profile: list[dict]) ->
 
 def markdown(r: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
-    runs, target, share = r["runs"], r["target_mol_per_s"], r["other_cpu_share"]
+    runs, target, growth = r["runs"], r["target_mol_per_s"], r["peak_rss_ratio_largest_to_smallest"]
     best = max(x["mol_per_s"] for x in runs)
     load = [x | {"load": f"{x['load_before'][0]:.1f} → {x['load_after'][0]:.1f}"} for x in runs]
-    workers = r["workers"] if r["workers"] is not None else "one per core"
-    growth = r["peak_rss_ratio_largest_to_smallest"]
-    others = f"(other processes used {share:.2f} cores at most)"
+    others = f"(other processes used {r['other_cpu_share']:.2f} cores at most)"
     text = (
-        "# Screening: predict a MOSES library from a file\n\n`predict --data <file> --out <csv>` "
-        f"for {', '.join(r['tasks'])}; cold: a fresh process, timed from its start to its exit "
-        f"(the last row written); chunks of {r['chunk_rows']} rows, featurisation workers: "
-        f"{workers}; {r.get('machine', {}).get('cpu_count', '?')} CPU cores. Peak RSS: the largest"
-        " process (the model process), from the OS's accounting of the run.\n\n"
+        f"# Screening: predict a MOSES library from a file\n\n`predict` for {', '.join(r['tasks'])}"
+        f", a fresh process from start to exit; chunks of {r['chunk_rows']} rows, featurisation "
+        f"workers: {fmt(r['workers'], 'd', 'one per core')}; peak RSS of the largest process.\n\n"
         + records_table(
             "molecules | wall s | mol/s | CPU s | mol per CPU-s | peak RSS MB"
             " | load (1 min) before → after",
@@ -180,14 +171,12 @@ def markdown(r: dict) -> str:
             load,
         )
         + f"\n\nTarget ≥ {target:,} mol/s: **{'met' if best >= target else 'not met'}** (best "
-        f"{best:,.0f} mol/s). "
-        + (f"Peak RSS, largest file / smallest: {growth:.2f}. " if growth is not None else "")
-        + f"GPU: {r['gpu']}.\n\n"
+        f"{best:,.0f} mol/s). Peak RSS, largest file / smallest: {fmt(growth)}. "
+        f"GPU: {r['gpu']}.\n\n"
         + (
             f"Measured on an idle machine {others}.\n"
             if r["idle_machine"]
-            else f"**Not measured on an idle machine** {others}: other jobs shared the CPU, so the "
-            "wall-clock rates are pessimistic; CPU seconds per molecule are less affected.\n"
+            else f"**Not measured on an idle machine** {others}: wall-clock rates are pessimistic.\n"
         )
     )
     if r["stages"]:
