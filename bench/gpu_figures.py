@@ -1,16 +1,10 @@
 """GPU figures for pre-training and task addition, collected from runs on a CUDA machine.
 
 Why a collector rather than a benchmark: the dev machine has no GPU, and a lent GPU machine is
-short-lived, so the two CUDA runs are made there with the ordinary commands and their outputs are
-brought back and summarised here, keeping the GPU machine's own ``machine`` block:
-
-    python -m bench task_addition --speed-only --device cuda --results-dir /tmp/speed
-    python -m gate_core pretrain --config assets/backbone_config.json --out /tmp/pt --log /tmp/pt.jsonl \\
-        --device cuda --threads 8 --epochs 3 --max-minutes 1.2
-    python -m bench gpu_figures --speed /tmp/speed/task_addition.json --pretrain /tmp/pt/metadata.json --epochs /tmp/pt.jsonl
-
-The raw files live in ``bench/results/gpu/`` (the defaults below). The CPU column comes from the
-shipped backbone's build and the CPU ``task_addition --speed-only`` result.
+short-lived, so the two CUDA runs are made there with the ordinary commands (bench/README.md) and
+their outputs, kept in ``bench/results/gpu/`` (the defaults below), are summarised here with the
+GPU machine's own ``machine`` block. The CPU column comes from the shipped backbone's build and the
+CPU ``task_addition --speed-only`` result.
 """
 
 from __future__ import annotations
@@ -19,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.common import REPO_ROOT, cells, csv_rows, table, write_results
+from bench.common import REPO_ROOT, cells, csv_rows, fmt, table, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "gpu_figures"
@@ -57,10 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--epochs", default=str(RAW / "pretrain_cuda_epochs.jsonl"), help="its per-epoch --log")
 
 
-def _speed(result: dict) -> dict:
-    return dict(zip(SPEED, cells(result["speed"], " ".join(SPEED.values()))))
-
-
 def summarise(
     speed: dict,
     pretrain_meta: dict,
@@ -69,26 +59,26 @@ def summarise(
     cpu_speed: dict | None,
 ) -> dict:
     """One record per figure: the GPU value and, where one exists, the CPU value beside it."""
-    p, timed_epochs = (
-        pretrain_meta["pretraining"],
-        [e for e in epochs if "molecules_per_second" in e],
-    )
-    pretraining = {k: p.get(k) for k in ("device", "peak_memory_mb", "featurize_seconds")} | {
-        "epochs_timed": len(timed_epochs),
-        "epoch_seconds": [e["seconds"] for e in timed_epochs],
-        "molecules_per_second": [e["molecules_per_second"] for e in timed_epochs],
-        "threads": p["config"].get("threads"),
+    p = pretrain_meta["pretraining"]
+    timed = [e for e in epochs if "molecules_per_second" in e]
+    pretraining = {k: p[k] for k in ("device", "peak_memory_mb", "featurize_seconds")} | {
+        "epochs_timed": len(timed),
+        "epoch_seconds": [e["seconds"] for e in timed],
+        "molecules_per_second": [e["molecules_per_second"] for e in timed],
+        "threads": p["config"]["threads"],
     }
+    paths = " ".join(SPEED.values())
     first_run = speed["speed"]["add_task"]["runs"][0]
-    task_addition = _speed(speed) | {
+    task_addition = dict(zip(SPEED, cells(speed["speed"], paths))) | {
         k: first_run[k] for k in ("featurize_seconds", "train_seconds")
     }
     if cpu_meta:
-        cp = cpu_meta.get("pretraining", {})
-        pretraining["cpu_molecules_per_second"] = cp.get("train_molecules_per_second")
-        pretraining["cpu_peak_memory_mb"] = cp.get("peak_memory_mb")
-    if cpu_speed and cpu_speed.get("speed"):
-        task_addition |= {f"cpu_{k}": v for k, v in list(_speed(cpu_speed).items())[:3]}
+        cp = cpu_meta["pretraining"]
+        pretraining["cpu_molecules_per_second"] = cp["train_molecules_per_second"]
+        pretraining["cpu_peak_memory_mb"] = cp["peak_memory_mb"]
+    if cpu_speed:
+        cpu = cells(cpu_speed["speed"], paths)[:3]
+        task_addition |= {f"cpu_{k}": v for k, v in zip(SPEED, cpu)}
     return {"pretraining": pretraining, "task_addition": task_addition}
 
 
@@ -96,7 +86,7 @@ def markdown(r: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
     machine, figures = r["machine"], r["figures"]
     mps = figures["pretraining"]["molecules_per_second"]  # per epoch; the table shows the mean
-    mean = f"{sum(mps) / len(mps):.0f}" if mps else "n/a"
+    mean = fmt(sum(mps) / len(mps) if mps else None, ".0f")
     figures = figures | {"pretraining": figures["pretraining"] | {"molecules_per_second": mean}}
     rows = [
         [label, *cells(figures, f"{key} {key.replace('.', '.cpu_')}")]
@@ -117,17 +107,22 @@ def markdown(r: dict) -> str:
     )
 
 
-def _read(path: str | Path, optional: bool = False) -> dict | None:
-    """A JSON file; None for a missing ``optional`` one (a CPU reference not built here)."""
-    return None if optional and not Path(path).is_file() else json.loads(Path(path).read_text())
+def _json(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
-    speed, lines = _read(args.speed), Path(args.epochs).read_text().splitlines()
-    epochs = [json.loads(line) for line in lines if line.strip()]
-    cpu_meta, cpu_speed = _read(CPU_PRETRAIN, optional=True), _read(CPU_SPEED, optional=True)
-    figures = summarise(speed, _read(args.pretrain), epochs, cpu_meta, cpu_speed)
-    sources = [args.speed, args.pretrain, args.epochs]
+    speed = _json(args.speed)
+    epochs = [
+        json.loads(line) for line in Path(args.epochs).read_text().splitlines() if line.strip()
+    ]
+    # the CPU references, where built here
+    cpu = [_json(p) if p.is_file() else None for p in (CPU_PRETRAIN, CPU_SPEED)]
+    figures = summarise(speed, _json(args.pretrain), epochs, *cpu)
     # the GPU machine's ``machine`` block, not this one's
-    results = {"machine": speed["machine"], "figures": figures, "sources": sources}
+    results = {
+        "machine": speed["machine"],
+        "figures": figures,
+        "sources": [args.speed, args.pretrain, args.epochs],
+    }
     return write_results(NAME, results, markdown, args.results_dir, rows=csv_rows(NAME, results))

@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 N_BOOTSTRAP = 2000
+#: one number per target and method, ``per_target[target][method]``
+PerTarget = Mapping[str, Mapping[str, float]]
 
 
 def interval(samples: np.ndarray) -> list[float]:
     """The 95 % percentile interval of bootstrap draws."""
-    return [float(x) for x in np.percentile(samples, [2.5, 97.5])]
+    return np.percentile(samples, [2.5, 97.5]).tolist()
 
 
 def _resampled_means(values: np.ndarray, n_bootstrap: int, seed: int) -> np.ndarray:
@@ -27,11 +30,10 @@ def _resampled_means(values: np.ndarray, n_bootstrap: int, seed: int) -> np.ndar
     return values[index].mean(axis=1)
 
 
-def _common_targets(per_target: Mapping[str, Mapping[str, float]], methods: Sequence[str]) -> list:
-    """The targets (sorted) where every one of ``methods`` has a finite value."""
-    return sorted(
-        t for t, v in per_target.items() if all(np.isfinite(v.get(m, np.nan)) for m in methods)
-    )
+def _common_targets(per_target: PerTarget, methods: Sequence[str]) -> pd.DataFrame:
+    """Targets (sorted) × ``methods``, only the targets where every method has a finite value."""
+    table = pd.DataFrame(per_target, dtype=float).T.reindex(columns=methods)
+    return table[np.isfinite(table).all(axis=1)].sort_index()
 
 
 def rmse_bootstrap(
@@ -39,12 +41,14 @@ def rmse_bootstrap(
 ) -> dict[str, np.ndarray]:
     """Each prediction's RMSE in every resample of the molecules: the same resamples for all, so
     a difference of two methods' draws is a paired bootstrap of their RMSE gap."""
-    sq = {m: (np.asarray(p) - y) ** 2 for m, p in preds.items()}
-    return {m: np.sqrt(_resampled_means(e, n_bootstrap, seed)) for m, e in sq.items()}
+    return {
+        m: np.sqrt(_resampled_means((np.asarray(p) - y) ** 2, n_bootstrap, seed))
+        for m, p in preds.items()
+    }
 
 
 def compare_over_targets(
-    per_target: Mapping[str, Mapping[str, float]],
+    per_target: PerTarget,
     method: str,
     baselines: Sequence[str],
     *,
@@ -61,47 +65,42 @@ def compare_over_targets(
     part of the uncertainty) with its interval, and the targets won against that baseline.
     """
     methods = [method, *[b for b in baselines if b != method]]
-    targets = _common_targets(per_target, methods)
-    if not targets:
+    table = _common_targets(per_target, methods)
+    if table.empty:
         return {"n_targets": 0, "method": method, "baselines": list(baselines)}
-    values = np.array([[per_target[t][m] for m in methods] for t in targets])  # (T, M)
-    sign = -1.0 if higher_is_better else 1.0
+    values = table.to_numpy()  # (T, M)
+    sign = -1.0 if higher_is_better else 1.0  # compare on sign × value: lower is better
     draws = _resampled_means(values, n_bootstrap, seed)  # (B, M)
     means = values.mean(axis=0)
     best = 1 + int(np.argmin(sign * means[1:]))
-    best_draw = draws[:, 1:].min(axis=1) if sign > 0 else draws[:, 1:].max(axis=1)
+    best_draw = sign * (sign * draws[:, 1:]).min(axis=1)
     won = sign * (values[:, 0] - values[:, best]) < 0
     return {
-        "n_targets": len(targets),
-        "targets": targets,
+        "n_targets": len(table),
+        "targets": table.index.tolist(),
         "method": method,
         "baselines": list(baselines),
         "higher_is_better": higher_is_better,
-        "mean": {m: float(means[i]) for i, m in enumerate(methods)},
-        "ci95": {m: interval(draws[:, i]) for i, m in enumerate(methods)},
+        "mean": dict(zip(methods, means.tolist())),
+        "ci95": {m: interval(d) for m, d in zip(methods, draws.T)},
         "best_baseline": methods[best],
         "ratio_to_best": float(means[0] / means[best]),
         "ratio_ci95": interval(draws[:, 0] / best_draw),
         "targets_won": int(won.sum()),
-        "targets_won_list": [t for t, w in zip(targets, won) if w],
+        "targets_won_list": table.index[won].tolist(),
     }
 
 
 def paired_difference(
-    per_target: Mapping[str, Mapping[str, float]],
-    a: str,
-    b: str,
-    *,
-    n_bootstrap: int = N_BOOTSTRAP,
-    seed: int = 0,
+    per_target: PerTarget, a: str, b: str, *, n_bootstrap: int = N_BOOTSTRAP, seed: int = 0
 ) -> dict:
     """Mean over targets of ``a − b`` with its bootstrap 95 % interval and how often a < b."""
-    targets = _common_targets(per_target, [a, b])
-    if not targets:
+    table = _common_targets(per_target, [a, b])
+    diff = (table[a] - table[b]).to_numpy()
+    if not len(diff):
         return {"n_targets": 0}
-    diff = np.array([per_target[t][a] - per_target[t][b] for t in targets])
     return {
-        "n_targets": len(targets),
+        "n_targets": len(diff),
         "mean_difference": float(diff.mean()),
         "ci95": interval(_resampled_means(diff, n_bootstrap, seed)),
         "a_lower_in": int((diff < 0).sum()),

@@ -27,13 +27,18 @@ NOMINAL = 0.9
 OLD_DEFAULT_TEST_FRACTION = 0.15
 TOLERANCE = 0.05
 WORK = REPO_ROOT / "bench" / "work"
+SETTINGS = ("targets", "sizes", "seeds", "ensemble", "test_fraction", "threads")
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",")]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--targets", default="huuskonen_logS,freesolv,Tflash_K", help="regression targets")
-    add("--sizes", default="50,100,300")
-    add("--seeds", default="0,1")
+    add("--targets", default="huuskonen_logS,freesolv,Tflash_K", type=lambda s: s.split(","))
+    add("--sizes", default="50,100,300", type=_ints)
+    add("--seeds", default="0,1", type=_ints)
     add("--ensemble", type=int, default=5)
     add("--test-fraction", type=float, default=0.2, help="held-out scaffold fraction")
     add("--threads", type=int, default=1)
@@ -81,22 +86,15 @@ def task_cell(studio, ts, n: int, ensemble: int) -> dict:
         m: {"rmse": _rmse(y_test, o["mean"]), **_interval(y_test, o["lo"], o["hi"])}
         for m, o in out.items()
     }
-    gate = out["gate"]
+    new, gate, recommended = models["gate"], out["gate"], record.metrics["recommended"]
     old_config = TaskAdditionConfig(
         ensemble=ensemble, seed=ts.seed, test_fraction=OLD_DEFAULT_TEST_FRACTION
     )
     old = add_task(studio.backbone, smiles, y.tolist(), name, old_config)
     old_rmse = _rmse(y_test, old.task.predict_from_representation(h, chart, "gate")["mean"])
-    old_internal = (old.test_metrics or {}).get("rmse")
-    oof_rmse, recommended = (
-        record.metrics["comparison"]["gate"]["rmse"],
-        record.metrics["recommended"],
-    )
-    by_domain = {}
-    for d in np.unique(gate["domain"]):
-        mask = gate["domain"] == d
-        inside = _interval(y_test[mask], gate["lo"][mask], gate["hi"][mask])
-        by_domain[d] = {"n": int(mask.sum()), "coverage90": inside["coverage90"]}
+    old_internal = (old.test_metrics or {}).get("rmse", np.nan)  # none when nothing was held out
+    oof_rmse = record.metrics["comparison"]["gate"]["rmse"]
+    inside = pd.Series((gate["lo"] <= y_test) & (y_test <= gate["hi"]))
     raw = _interval(y_test, gate["mean"] - gate["std"], gate["mean"] + gate["std"])
     return {
         "target": ts.name,
@@ -104,27 +102,25 @@ def task_cell(studio, ts, n: int, ensemble: int) -> dict:
         "n": n,
         "n_test": len(y_test),
         "test_std": ts.test_std,
-        "new_test_rmse": models["gate"]["rmse"],
+        "new_test_rmse": new["rmse"],
         "new_oof_rmse": oof_rmse,
-        "new_estimate_ratio": oof_rmse / models["gate"]["rmse"],
+        "new_estimate_ratio": oof_rmse / new["rmse"],
         "old_test_rmse": old_rmse,
         "old_n_trained": old.task.metadata["n_train"],
         "old_internal_test_rmse": old_internal,
-        "old_estimate_ratio": (np.nan if old_internal is None else old_internal) / old_rmse,
-        "coverage90": models["gate"]["coverage90"],
-        "width90": models["gate"]["width90"],
+        "old_estimate_ratio": old_internal / old_rmse,
+        "coverage90": new["coverage90"],
+        "width90": new["width90"],
         "raw_std_coverage": raw["coverage90"],
         "raw_std_width": raw["width90"],
-        "coverage_by_domain": by_domain,
+        "coverage_by_domain": {
+            d: {"n": len(g), "coverage90": g.mean()} for d, g in inside.groupby(gate["domain"])
+        },
         "models": models,
         "recommended": recommended,
         "best_on_test": min(models, key=lambda m: models[m]["rmse"]),
         "recommended_test_rmse": models[recommended]["rmse"],
     }
-
-
-def _mean_or_none(values: list) -> float | None:
-    return float(np.mean(values)) if values else None
 
 
 def backbone_part(studio) -> dict:
@@ -149,7 +145,7 @@ def backbone_part(studio) -> dict:
     gate = studio.reliability.pair_gate(predictor)
     pairs = []
     for j, (known, rows) in enumerate(zip(names, labelled)):
-        if not len(rows):
+        if len(rows) < 10:  # no pair can have 10 test molecules labelled with both
             continue
         targets = [t for t in names if t != known]
         revealed = [{known: float(v)} for v in held.Y[rows, j]]
@@ -158,47 +154,31 @@ def backbone_part(studio) -> dict:
         for c, target in enumerate(targets):
             y = held.Y[rows, names.index(target)]
             both = np.isfinite(y)
-            if both.sum() < 10:
-                continue
-            plain = _rmse(y[both], out["plain"][both, c])
-            corrected = _rmse(y[both], out["relational"][both, c])
-            pairs.append(
-                {
-                    "known": known,
-                    "target": target,
-                    "n": int(both.sum()),
-                    "accepted": gate.accepted(known, target),
-                    "test_gain": 1 - corrected / plain,
-                }
-            )
-    gains = [p["test_gain"] for p in pairs]
-    accepted = [p["test_gain"] for p in pairs if p["accepted"]]
+            if both.sum() >= 10:  # pairs labelled on at least 10 test molecules
+                plain = _rmse(y[both], out["plain"][both, c])
+                corrected = _rmse(y[both], out["relational"][both, c])
+                pairs.append(
+                    {
+                        "known": known,
+                        "target": target,
+                        "n": int(both.sum()),
+                        "accepted": gate.accepted(known, target),
+                        "test_gain": 1 - corrected / plain,
+                    }
+                )
+    gain = pd.DataFrame(pairs).set_index("accepted").test_gain
+    accepted = gain[gain.index]  # NaN when none is accepted (null in the JSON)
     return {
         "properties": properties,
-        "mean_coverage90": float(np.mean([p["coverage90"] for p in properties.values()])),
+        "mean_coverage90": pd.DataFrame(properties).loc["coverage90"].mean(),
         "pairs": pairs,
         "n_pairs_judged": len(gate.verdicts),
         "n_pairs_accepted": sum(v.accepted for v in gate.verdicts.values()),
-        "accepted_mean_test_gain": _mean_or_none(accepted),
-        "accepted_share_helping_on_test": _mean_or_none([g > 0 for g in accepted]),
-        "ungated_mean_test_gain": _mean_or_none(gains),
-        "ungated_share_hurting_on_test": _mean_or_none([g < 0 for g in gains]),
+        "accepted_mean_test_gain": accepted.mean(),
+        "accepted_share_helping_on_test": (accepted > 0).mean(),
+        "ungated_mean_test_gain": gain.mean(),
+        "ungated_share_hurting_on_test": (gain < 0).mean(),
     }
-
-
-def _cached_backbone_part(studio, path: Path) -> dict:
-    """:func:`backbone_part`, reused from ``path`` when it was measured on the same backbone and head."""
-    from gate_core.models.fingerprint import backbone_fingerprint
-
-    key = {
-        "backbone_id": studio.backbone_id,
-        "head_id": backbone_fingerprint(studio.relational().head),
-    }
-    if path.is_file() and (cached := json.loads(path.read_text())).get("key") == key:
-        return cached["result"]
-    result = backbone_part(studio)
-    path.write_text(json.dumps({"key": key, "result": result}, default=float))
-    return result
 
 
 def summarise(cells: list[dict]) -> dict:
@@ -210,7 +190,7 @@ def summarise(cells: list[dict]) -> dict:
             "new_better_in": c.new_test_rmse < c.old_test_rmse,
             "oof_estimate_abs_log_error": np.log(c.new_estimate_ratio).abs(),
             "oof_estimate_ratio_mean": c.new_estimate_ratio,
-            "old_estimate_abs_log_error": np.log(pd.to_numeric(c.old_estimate_ratio)).abs(),
+            "old_estimate_abs_log_error": np.log(c.old_estimate_ratio).abs(),
             "coverage90": c.coverage90,
             "width90_over_raw_std_width": c.width90 / c.raw_std_width,
             "raw_std_coverage": c.raw_std_coverage,
@@ -238,8 +218,8 @@ def markdown(results: dict) -> str:
         "# Predictions a chemist can trust (issue 12)",
         "",
         f"Targets {', '.join(settings['targets'])}; seeds {settings['seeds']}; K = {settings['ensemble']}; "
-        f"held-out test set: {settings['test_fraction']:.0%} of scaffolds, never trained on. "
-        "New default: every molecule trains the ensemble (K scaffold folds), quality = out-of-fold RMSE. Old default: 15 % of the n held out as an internal test set.",
+        f"held-out test set: {settings['test_fraction']:.0%} of scaffolds. New default: every molecule "
+        "trains, quality = out-of-fold RMSE; old: 15 % of the n held out as an internal test set.",
         "",
         f"**90 % interval coverage on the held-out test sets: {s['coverage90']:.3f}** (target 0.90 ± 0.05: {'met' if s['coverage_within_tolerance'] else 'NOT met'}). "
         f"Held-out RMSE new / old default: {s['new_vs_old_test_rmse']:.3f}.",
@@ -276,57 +256,48 @@ def markdown(results: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
-    from bench.task_addition import TargetSplit, _csv_list
+    from bench.task_addition import TargetSplit
     from gate_core.api import GateStudio
+    from gate_core.models.fingerprint import backbone_fingerprint
     from gate_core.threads import configure_threads
 
     configure_threads(args.threads)
-    targets = _csv_list(args.targets)
-    sizes, seeds = [int(n) for n in _csv_list(args.sizes)], [int(s) for s in _csv_list(args.seeds)]
     cells_path = Path(args.cells)
     cells_path.parent.mkdir(parents=True, exist_ok=True)
-    same_settings = {"ensemble": args.ensemble, "test_fraction": args.test_fraction}
+    same = {"ensemble": args.ensemble, "test_fraction": args.test_fraction}
     lines = cells_path.read_text().splitlines() if cells_path.is_file() else []
+    # cells finished under the same ensemble and test fraction, by (target, seed, n)
     done = {
         (c["target"], c["seed"], c["n"]): c
         for c in map(json.loads, lines)
-        if all(c.get(k) == v for k, v in same_settings.items())
+        if same.items() <= c.items()
     }
-    cells = []
+    cells, backbone = [], None
     with tempfile.TemporaryDirectory(prefix="gate-trust-") as tmp:
         studio = GateStudio(args.backbone, tmp)
         # computed once per backbone and head, like the app's data folder
         studio.reliability.folder = Path(args.calibration_dir)
-        for target, seed in itertools.product(targets, seeds):
+        for target, seed in itertools.product(args.targets, args.seeds):
             ts = TargetSplit(target, seed, args.test_fraction)
-            for key in [(target, seed, n) for n in sizes if n <= ts.pool_size]:
-                if key not in done and args.only_finished:
-                    continue
-                if key not in done:
-                    done[key] = {**task_cell(studio, ts, key[2], args.ensemble), **same_settings}
+            for key in [(target, seed, n) for n in args.sizes if n <= ts.pool_size]:
+                if key not in done and not args.only_finished:
+                    done[key] = {**task_cell(studio, ts, key[2], args.ensemble), **same}
                     with cells_path.open("a") as fh:
                         fh.write(json.dumps(done[key], default=float) + "\n")
-                c = done[key]
-                cells.append(c)
-                _log(
-                    f"{target} seed {seed} n {key[2]}: test RMSE new {c['new_test_rmse']:.3f} old {c['old_test_rmse']:.3f} "
-                    f"OOF {c['new_oof_rmse']:.3f} coverage {c['coverage90']:.2f}"
-                )
-        backbone = None
-        if not args.skip_backbone:
-            backbone = _cached_backbone_part(studio, cells_path.with_name("trust_backbone.json"))
-    settings = {
-        "targets": targets,
-        "sizes": sizes,
-        "seeds": seeds,
-        "ensemble": args.ensemble,
-        "test_fraction": args.test_fraction,
-        "threads": args.threads,
-        "nominal": NOMINAL,
-    }
+                if c := done.get(key):
+                    cells.append(c)
+                    _log(
+                        f"{key}: held-out RMSE new {c['new_test_rmse']:.3f} old {c['old_test_rmse']:.3f}, coverage {c['coverage90']:.2f}"
+                    )
+        if not args.skip_backbone:  # kept beside the cells per backbone and relational head
+            head = backbone_fingerprint(studio.relational().head)
+            cache = cells_path.with_name(f"trust_backbone_{studio.backbone_id}_{head}.json")
+            if not cache.is_file():
+                cache.write_text(json.dumps(backbone_part(studio), default=float))
+            backbone = json.loads(cache.read_text())
     results = {
         "backbone_id": studio.backbone_id,
-        "settings": settings,
+        "settings": {k: vars(args)[k] for k in SETTINGS} | {"nominal": NOMINAL},
         "summary": summarise(cells),
         "cells": cells,
         "backbone": backbone,
