@@ -287,7 +287,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
                 if c := done.get(key):
                     cells.append(c)
                     _log(
-                        f"{key}: held-out RMSE new {c['new_test_rmse']:.3f} old {c['old_test_rmse']:.3f}, coverage {c['coverage90']:.2f}"
+                        f"{target} seed {seed} n {key[2]}: held-out RMSE new {c['new_test_rmse']:.3f} old {c['old_test_rmse']:.3f}, coverage {c['coverage90']:.2f}"
                     )
         if not args.skip_backbone:  # kept beside the cells per backbone and relational head
             head = backbone_fingerprint(studio.relational().head)
