@@ -32,7 +32,7 @@ def _resampled_means(values: np.ndarray, n_bootstrap: int, seed: int) -> np.ndar
 
 def _common_targets(per_target: PerTarget, methods: Sequence[str]) -> pd.DataFrame:
     """Targets (sorted) × ``methods``, only the targets where every method has a finite value."""
-    table = pd.DataFrame(per_target, dtype=float).T.reindex(columns=methods)
+    table = pd.DataFrame(per_target).T.reindex(columns=methods).astype(float)
     return table[np.isfinite(table).all(axis=1)].sort_index()
 
 
