@@ -75,8 +75,7 @@ PAGES: list[tuple[str, str, list[dict]]] = [
 ]
 
 # Installed before every page load: when the script state first turns 'running', then 'notRunning'
-# (performance.now(), ms from the navigation start), so a visit splits into frontend load, script
-# run (server) and drawing after the run (browser).
+# (ms from the navigation start): a visit splits into frontend load, script run and drawing.
 TIMES_INIT_JS = """
 window.__gateTimes = {};
 new MutationObserver((records) => {
@@ -88,10 +87,9 @@ new MutationObserver((records) => {
   }
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
 """
-# Polled during a visit. {error} when the page shows an exception or error box; once the script
-# run is over and every marker is visible, the visit's times in seconds from the navigation start
-# (DOMContentLoaded, script run start and end, now); before that false, or with ``report`` the
-# script state and the markers still missing.
+# Polled during a visit: {error} when the page shows an error; once the script run is over and
+# every marker is visible, the visit's times (s); before that false, or with ``report`` what is
+# still missing.
 READY_JS = """
 ({markers, report}) => {
   const bad = document.querySelector('[data-testid="stException"], [data-testid="stAlertContentError"]');
@@ -204,15 +202,17 @@ def stop_server(proc: subprocess.Popen, grace: float = 10.0) -> None:
 
 
 @contextmanager
-def streamlit_server(env: dict) -> Iterator[tuple[str, int, float]]:
-    """``streamlit run app.py`` on a free loopback port in its own process group, logging to
-    ``LOG_PATH``; yields its URL, its pid and the seconds it took to be healthy. On exit only
-    that process group is stopped (:func:`stop_server`)."""
+def streamlit_server(
+    env: dict, log_path: Path = LOG_PATH, timeout: float = STARTUP_TIMEOUT
+) -> Iterator[tuple[str, int, float]]:
+    """``streamlit run app.py`` with ``env`` on a free loopback port in its own process group,
+    logging to ``log_path``; yields its URL, its pid and the seconds it took to be healthy. On
+    exit only that process group is stopped (:func:`stop_server`)."""
     port = free_port()
     options = f"--server.port {port} --server.address 127.0.0.1 --server.headless true"
     options += " --server.fileWatcherType none --browser.gatherUsageStats false"
     elapsed = stopwatch()
-    with open(LOG_PATH, "wb") as log:
+    with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", *options.split()],
             cwd=REPO_ROOT,
@@ -224,10 +224,10 @@ def streamlit_server(env: dict) -> Iterator[tuple[str, int, float]]:
     url = f"http://127.0.0.1:{port}"
     try:
         while not server_healthy(url):
-            if proc.poll() is not None or elapsed() > STARTUP_TIMEOUT:
+            if proc.poll() is not None or elapsed() > timeout:
                 raise RuntimeError(
                     f"streamlit not healthy after {elapsed():.0f} s (exit code {proc.returncode})"
-                    f":\n{log_tail(LOG_PATH)}"
+                    f":\n{log_tail(log_path)}"
                 )
             time.sleep(0.25)
         yield url, proc.pid, elapsed()

@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def _results(args: argparse.Namespace, runs: list[dict], profile: list[dict]) -> dict:
     """The JSON of the runs so far."""
+    growth = runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"] if len(runs) > 1 else None
     share = max(r["other_cpu_seconds"] / r["wall_seconds"] for r in runs)
     return {
         "backbone_id": backbone_id(Path(args.backbone)),  # without torch, kept out of the runs
@@ -143,9 +144,7 @@ def _results(args: argparse.Namespace, runs: list[dict], profile: list[dict]) ->
         "seed": args.seed,
         "target_mol_per_s": TARGET_MOL_PER_S,
         "runs": runs,
-        "peak_rss_ratio_largest_to_smallest": runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"]
-        if len(runs) > 1
-        else None,
+        "peak_rss_ratio_largest_to_smallest": growth,
         "idle_machine": share < IDLE_SHARE,
         "other_cpu_share": share,
         "gpu": "not measured (no GPU lent to this session)",
