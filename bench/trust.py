@@ -166,8 +166,9 @@ def backbone_part(studio) -> dict:
                         "test_gain": 1 - corrected / plain,
                     }
                 )
-    gain = pd.DataFrame(pairs).set_index("accepted").test_gain
-    accepted = gain[gain.index]  # NaN when none is accepted (null in the JSON)
+    table = pd.DataFrame(pairs)
+    gain = table.test_gain
+    accepted = gain[table.accepted]  # NaN when none is accepted (null in the JSON)
     return {
         "properties": properties,
         "mean_coverage90": pd.DataFrame(properties).loc["coverage90"].mean(),
