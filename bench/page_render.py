@@ -138,7 +138,7 @@ def server_healthy(url: str) -> bool:
     """Streamlit's health endpoint answers ok (refused before bind, 503 before the runtime is ready)."""
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-            return r.status == 200 and r.read().strip() == b"ok"
+            return r.read().strip() == b"ok"
     except OSError:  # urllib's URLError and HTTPError too
         return False
 
@@ -150,7 +150,7 @@ def log_tail(path: Path, n: int = 40) -> str:
         return ""
 
 
-def cpu_seconds(server_pid: int) -> list[float]:
+def cpu_seconds(server_pid: int) -> dict[str, float]:
     """User + system CPU seconds (psutil) of the server process, and of every other live
     descendant of this process (the Playwright driver and Chromium, not the server's subtree).
     Processes that ended are not counted."""
@@ -159,10 +159,10 @@ def cpu_seconds(server_pid: int) -> list[float]:
     server = psutil.Process(server_pid)
     skip = {server_pid, *(p.pid for p in server.children(recursive=True))}
     others = [p for p in psutil.Process().children(recursive=True) if p.pid not in skip]
-    total = [sum(server.cpu_times()[:2]), 0.0]
+    total = {"server_cpu_seconds": sum(server.cpu_times()[:2]), "browser_cpu_seconds": 0.0}
     for process in others:
         with suppress(psutil.Error):  # it ended meanwhile
-            total[1] += sum(process.cpu_times()[:2])
+            total["browser_cpu_seconds"] += sum(process.cpu_times()[:2])
     return total
 
 
@@ -255,13 +255,8 @@ def visit(page, url: str, server_pid: int, path: str, markers: list[dict], timeo
     seconds, times = elapsed(), handle.json_value()
     if "error" in times:
         raise RuntimeError(f"{path} shows an error: {times['error']}\nlog:\n{log_tail(LOG_PATH)}")
-    server_cpu, browser_cpu = (b - a for a, b in zip(cpu0, cpu_seconds(server_pid)))
-    return {
-        "seconds": seconds,
-        **times,
-        "server_cpu_seconds": server_cpu,
-        "browser_cpu_seconds": browser_cpu,
-    }
+    cpu1 = cpu_seconds(server_pid)
+    return {"seconds": seconds, **times} | {k: cpu1[k] - cpu0[k] for k in cpu1}
 
 
 def measure(url: str, server_pid: int, args: argparse.Namespace, load: dict) -> tuple[dict, str]:
@@ -274,8 +269,9 @@ def measure(url: str, server_pid: int, args: argparse.Namespace, load: dict) -> 
         visits = {}
         for name, path, markers in PAGES:
             v = visits[name] = visit(page, url, server_pid, path, markers, timeout)
-            cpu = v["server_cpu_seconds"]
-            _log(f"{label:<5} {name:<16} {v['seconds']:7.2f} s  (server CPU {cpu:.2f} s)")
+            _log(
+                f"{label:<5} {name:<16} {v['seconds']:7.2f} s (server CPU {v['server_cpu_seconds']:.2f} s)"
+            )
             time.sleep(PAUSE_SECONDS)
         return visits
 
@@ -337,7 +333,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         with streamlit_server(env) as (url, pid, startup_seconds):
             _log(f"server healthy at {url} after {startup_seconds:.1f} s (pid {pid})")
             visits, version = measure(url, pid, args, load)
-            server_cpu_total = cpu_seconds(pid)[0]
+            server_cpu_total = cpu_seconds(pid)["server_cpu_seconds"]
     finally:
         if not args.keep_data:
             shutil.rmtree(data_dir, ignore_errors=True)
