@@ -49,7 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--backbone", default=str(DEFAULT_BACKBONE))
     add("--noalign", default=str(REPO_ROOT / "bench/work/multitask_noalign"), help="no-alignment")
-    add("--train-noalign", action="store_true", help="train --noalign here when it is missing")
     add("--tasks", default="Tm_K,Tb_K,logKow,Tc_K", help="properties of single-task models and RF")
     add("--epochs", type=int, default=30, help="max epochs per single-task model")
     add("--max-minutes", type=float, default=3.0, help="wall-clock cap per single-task model")
@@ -112,28 +111,19 @@ def _checkpoint_predictions(path: Path, smiles: list[str], backbone_pre: dict) -
     return pd.DataFrame(predict(model, smiles), index=smiles, columns=model.output_names), info
 
 
-def _regression_only(config, reference: dict[str, str], out_dir: Path | None = None, **changes):
-    """``pretrain`` of the backbone's config with every alignment loss off (l_reg only), its folds
-    pinned to the backbone's split: the no-alignment multi-task model, or a single-task one."""
+def _single_task(config, task, reference, args, test_smiles) -> tuple[np.ndarray, dict]:
+    """``pretrain`` of the backbone's config on ``task`` alone (not a v2 backbone's descriptor
+    families beside it), l_reg only (every alignment loss off), folds pinned to its split."""
+    from gate_core.training.evaluate import predict
     from gate_core.training.objective import LossWeights
     from gate_core.training.pretrain import pretrain
 
-    cfg = dataclasses.replace(config, weights=LossWeights(auto=0, cons=0, map=0, dis=0), **changes)
-    return pretrain(cfg, out_dir=out_dir, progress=False, split_reference=reference)
-
-
-def _single_task(config, task, reference, args, test_smiles) -> tuple[np.ndarray, dict]:
-    from gate_core.training.evaluate import predict
-
     threads = args.threads or len(os.sched_getaffinity(0))
-    # corpus=None: the property learned alone, not a v2 backbone's descriptor families beside it
+    changes = dict(tasks=[task], corpus=None, epochs=args.epochs, max_minutes=args.max_minutes)
+    weights = LossWeights(auto=0, cons=0, map=0, dis=0)
+    cfg = dataclasses.replace(config, weights=weights, seed=args.seed, threads=threads, **changes)
     with timed() as t:
-        result = _regression_only(
-            config,
-            reference,
-            **dict(tasks=[task], corpus=None, epochs=args.epochs, max_minutes=args.max_minutes),
-            **dict(seed=args.seed, threads=threads),
-        )
+        result = pretrain(cfg, progress=False, split_reference=reference)
     if result.split["test"] != len(test_smiles):
         raise RuntimeError(
             f"single-task {task}: {result.split['test']} test molecules, expected {len(test_smiles)}"
@@ -199,13 +189,6 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     preds: dict[str, dict[str, np.ndarray]] = {m: {} for m in METHODS}  # [method][property]
     details = {}
     for method, path in (("gate", args.backbone), ("multitask", args.noalign)):
-        if (
-            method == "multitask"
-            and args.train_noalign
-            and not Path(path, "metadata.json").is_file()
-        ):
-            _log(f"training the no-alignment multi-task model into {path}")
-            _regression_only(config, reference, out_dir=Path(path))
         if not Path(path, "metadata.json").is_file():
             details[method] = {"checkpoint": str(path), "missing": True}
             continue

@@ -38,6 +38,7 @@ PREVIEW_TARGET_SECONDS = 5.0
 HEAD_TRAINING = "best_epoch epochs_run wall_seconds features_seconds val train_config"
 #: the preview comparison's four predictions of each held-out target
 VARIANTS = ("preview", "preview_table", "trained", "trained_table")
+KEY = {"regression": "rmse", "classification": "roc_auc"}  # the preview table's metric
 _log = logger(NAME)
 
 
@@ -194,7 +195,7 @@ def oracle_pairwise_linear(instances, residual: np.ndarray, tasks: list[str]) ->
     }
 
 
-def known_label_section(backbone, meta, head, args) -> dict:
+def known_label_section(studio, args) -> dict:
     """Part (1): on the test fold, each known label hidden in turn and 0, 1, 2 or all others
     known; relational vs plain on the same pairs, then the same pairs for the ``--compare`` heads."""
     import torch
@@ -204,7 +205,8 @@ def known_label_section(backbone, meta, head, args) -> dict:
     from gate_core.training.backbone_split import backbone_split
 
     # the measured properties (a v2 backbone's descriptor-family tasks are not labels one knows)
-    table, _train, _val, test = backbone_split(meta, backbone.property_names)
+    backbone, head = studio.backbone, studio.relational().head
+    table, _train, _val, test = backbone_split(studio.backbone_metadata, backbone.property_names)
     test = test[table.mask[test].sum(1) >= 2]
     if args.max_molecules and len(test) > args.max_molecules:
         test = np.sort(np.random.default_rng(0).permutation(test)[: args.max_molecules])
@@ -286,10 +288,6 @@ def _metrics(task_type: str, y: np.ndarray, pred, scale: float) -> dict:
     return m | {"nrmse": m["rmse"] / scale if scale > 0 else float("nan")}
 
 
-def _key(task_type: str) -> str:
-    return "roc_auc" if task_type == "classification" else "rmse"
-
-
 def preview_section(studio, args) -> list[dict]:
     """Preview vs trained task addition, each also with the test molecules' table labels known."""
     from gate_core.data.splits import scaffold_split
@@ -331,36 +329,30 @@ def preview_section(studio, args) -> list[dict]:
             row |= {k: _metrics(task_type, te_y, v, te_y.std()) for k, v in predictions.items()}
             row |= {"preview_seconds": t_preview.wall, "add_task_seconds": t_add.wall}
             rows.append(row | {"ridge": prev.attrs.get("ridge")})
-            key = _key(task_type)
-            _log(
-                f"{name} seed {seed}: {key} "
-                + ", ".join(f"{v} {row[v][key]:.4g}" for v in VARIANTS)
-            )
+            scores = ", ".join(f"{v} {row[v][KEY[task_type]]:.4g}" for v in VARIANTS)
+            _log(f"{name} seed {seed}: {KEY[task_type]} {scores}")
     return rows
 
 
-def time_to_first_preview(backbone, head_path, args) -> dict:
+def time_to_first_preview(studio, args) -> dict:
     """Load the head and preview a new task from raw SMILES, featurisation caches cleared."""
     from gate_core.data import featurize
     from gate_core.relational.io import load_relational
     from gate_core.relational.predict import preview_new_task
 
-    name = args.preview_targets.split(",")[0]
+    name, n = args.preview_targets.split(",")[0], args.preview_n
     smiles, y, task_type = load_target(name)
     pick = np.random.default_rng(7).permutation(len(smiles))
-    support, query = pick[: args.preview_n], pick[args.preview_n : args.preview_n + 100]
+    support, query = pick[:n], pick[n : n + 100]
     featurize.clear_caches()
     with timed() as load:
-        head, _ = load_relational(head_path)
+        head, _ = load_relational(studio.relational_path)
     with timed() as preview:
         out = preview_new_task(
-            backbone,
+            studio.backbone,
             head,
-            [smiles[i] for i in support],
-            y[support].tolist(),
-            [smiles[i] for i in query],
-            task_type,
-            name,
+            *([smiles[i] for i in support], y[support].tolist()),
+            *([smiles[i] for i in query], task_type, name),
         )
     total = load.wall + preview.wall
     _log(f"time to first preview: {total:.2f} s (head load {load.wall:.2f} s)")
@@ -397,12 +389,8 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             "head_training": {k: relational.head_meta.get(k) for k in HEAD_TRAINING.split()},
             "settings": settings(args),
             "head_correction": relational.head.config.correction,
-            "known_labels": known_label_section(
-                studio.backbone, studio.backbone_metadata, relational.head, args
-            ),
-            "time_to_first_preview": time_to_first_preview(
-                studio.backbone, studio.relational_path, args
-            ),
+            "known_labels": known_label_section(studio, args),
+            "time_to_first_preview": time_to_first_preview(studio, args),
             "preview_vs_trained": preview_section(studio, args),
             "wall_seconds": elapsed(),
         }
@@ -424,48 +412,37 @@ def markdown(results: dict) -> str:
     oracle, w, t = kl["oracle_reveal_1"], kl["what_if_response"], results["time_to_first_preview"]
     reveals = [
         e
-        | {"reveal": r, "pairs": e["runs"][0]["n"], "change_": _pct(e["change"])}
+        | {"reveal": r, "pairs": e["runs"][0]["n"]}
         | {"ci": "{} … {}".format(*map(_pct, e["runs"][0]["ci95_change"]))}
         | {"verdict": "**reached**" if e["reached"] else "**not reached**"}
         for r, e in kl["reveals"].items()
     ]
     one = kl["reveals"]["1"]["runs"][0]["per_task"]
     per_task = [
-        {
-            "task": k,
-            "all": v,
-            "one": one.get(k, {}),
-            "change_one": _pct(one.get(k, {}).get("change")),
-        }
+        {"task": k, "all": v, "one": one.get(k)}
         for k, v in kl["reveals"]["all"]["runs"][0]["per_task"].items()
     ]
     pairs = kl["single_label_pairs"]
     previews = [
-        r
-        | {"metric": (key := _key(r["task_type"]))}
-        | {v: r[v][key] for v in VARIANTS}
-        | {f"{v}_nrmse": r[v].get("nrmse") for v in ("preview", "trained")}
-        | {"covered": f"{r['test_with_table_labels']:.0%}"}
+        r | {"metric": (key := KEY[r["task_type"]]), "score": {v: r[v][key] for v in VARIANTS}}
         for r in results["preview_vs_trained"]
     ]
     out = [
         "# Relational head: known labels → hidden labels",
         f"Backbone `{results['backbone']}` ({results['backbone_id']}), head `{results['head']}` "
-        f"(trained {ht.get('epochs_run')} epochs, best {ht.get('best_epoch')}, "
-        f"{(ht.get('wall_seconds') or 0):.0f} s). Scaffold **test** fold of the backbone, "
-        f"{kl['test_molecules']} molecules with ≥ 2 labels; each label hidden in turn, 0, 1, 2 "
-        f"(seeds {s['seeds']}) or all other labels known. RMSE in standardised "
-        "units, mean over tasks, relational vs plain GATE on the same pairs; 95 % interval: "
-        "paired bootstrap over molecules (first seed).",
+        f"(trained {ht['epochs_run']} epochs, best {ht['best_epoch']}, {ht['wall_seconds']:.0f} s)."
+        f" {kl['test_molecules']} test-fold molecules with ≥ 2 labels, each label hidden in turn "
+        f"(seeds {s['seeds']}); standardised RMSE, mean over tasks; 95 % CI: paired bootstrap "
+        "over molecules (first seed).",
         records_table(
             "labels revealed | pairs | plain RMSE | relational RMSE | change | 95 % CI | target | verdict",
-            "reveal pairs mean_rmse_plain mean_rmse_relational change_ ci target verdict",
+            "reveal pairs mean_rmse_plain mean_rmse_relational change:+.1% ci target verdict",
             reveals,
         ),
         "Per task (all other labels revealed):",
         records_table(
             "task | pairs | plain | relational (1 known) | change (1) | relational (all known) | change (all)",
-            "task all.n all.rmse_plain one.rmse_relational change_one all.rmse_relational all.change:+.1%",
+            "task all.n all.rmse_plain one.rmse_relational one.change:+.1% all.rmse_relational all.change:+.1%",
             per_task,
         ),
         f"Reference, not a method: a line r_k ≈ a + b·r_j per (known, hidden) pair fitted on these "
@@ -489,13 +466,12 @@ def markdown(results: dict) -> str:
             pairs[:8] + [p for p in pairs[-4:] if p not in pairs[:8]],
         ),
         "## Zero-training preview vs trained task addition",
-        f"*Preview*: closed form, no training; *trained*: `add_task` (learned λ, K = "
-        f"{s['ensemble']}); *+table*: the test molecules' labels in the "
-        "backbone's table known. Regression: RMSE in the target's units (NRMSE = RMSE / test "
-        "std); classification: ROC-AUC.",
+        f"*Trained*: `add_task`, learned λ, K = {s['ensemble']}; *+table*: the test molecules' "
+        "labels in the backbone's table known; RMSE in the target's units (NRMSE = RMSE / test "
+        "std) or ROC-AUC.",
         records_table(
             "target | seed | n | test | metric | preview | trained | preview NRMSE | trained NRMSE | preview +table | trained +table | test with table labels | preview s | add-task s",
-            "target seed n_train n_test metric preview trained preview_nrmse trained_nrmse preview_table trained_table covered preview_seconds add_task_seconds",
+            "target seed n_train n_test metric score.preview score.trained preview.nrmse trained.nrmse score.preview_table score.trained_table test_with_table_labels:.0% preview_seconds add_task_seconds",
             previews,
         ),
         f"Time to first preview ({t['support']} support + {t['query']} query molecules from raw "
