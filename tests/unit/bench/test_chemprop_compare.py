@@ -427,6 +427,7 @@ def test_markdown_reports_classification_with_pr_auc_and_each_group_once():
     state["grid"]["resumed"] = []
     text = markdown(state)
     classification = text[text.index("### Classification") :]
-    assert "Mean PR-AUC ↑" in classification and "| drug-like/all | 1 |" in classification
+    assert "0.700 (0.700–0.700); PR 0.250" in classification  # ROC-AUC, its interval, PR-AUC
+    assert "| drug-like/all | 1 |" in classification
     assert "| all/" not in classification  # both groups together = the drug-like one here
     assert "(n = 100)" in text and "n ≤" not in text
