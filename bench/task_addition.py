@@ -13,6 +13,7 @@ processes.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -29,7 +30,6 @@ from bench.common import (
     fmt,
     limit_threads,
     logger,
-    md_table,
     stopwatch,
     table,
     timed,
@@ -77,6 +77,25 @@ LGBM_PARAMS = {
     "colsample_bytree": 0.5,
     "verbose": -1,
 }
+#: The options a resumed or merged run must share (its rows are comparable only then), each an
+#: option ``--test-fraction`` etc. with this default. (a) = ``st_``, (c) = ``ft_``, (f) = ``rf_``,
+#: (g) = ``lgbm_``; ``method_max_minutes`` caps one (a) or (c) training.
+SETTINGS = {
+    "test_fraction": 0.2,  # scaffold fraction held out as test
+    "val_fraction": 0.2,  # the early-stopping fold of (a), (c), (g)
+    "ensemble": 5,  # K of task addition for (b), (d), (e)
+    "st_epochs": 60,
+    "st_patience": 10,
+    "st_batch_size": 32,
+    "st_lr": 1e-3,
+    "ft_epochs": 40,
+    "ft_patience": 8,
+    "ft_batch_size": 32,
+    "method_max_minutes": 3.0,
+    "rf_trees": 500,
+    "rf_jobs": 2,  # processes of (f) and threads of (g)
+    "lgbm_rounds": 2000,
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,20 +109,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--seeds", default="0,1,2", help="split/subsample/model seeds")
     add("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
     add("--budget-minutes", type=float, default=45.0, help="start no cell after (0: no limit)")
-    add("--test-fraction", type=float, default=0.2, help="scaffold fraction held out as test")
-    add("--val-fraction", type=float, default=0.2, help="early-stopping fold of (a), (c), (g)")
-    add("--ensemble", type=int, default=5, help="K of task addition for (b), (d), (e)")
-    add("--st-epochs", type=int, default=60, help="max epochs of (a)")
-    add("--st-patience", type=int, default=10)
-    add("--st-batch-size", type=int, default=32)
-    add("--st-lr", type=float, default=1e-3)
-    add("--ft-epochs", type=int, default=40, help="max epochs of (c)")
-    add("--ft-patience", type=int, default=8)
-    add("--ft-batch-size", type=int, default=32)
-    add("--method-max-minutes", type=float, default=3.0, help="cap of one (a) or (c) training")
-    add("--rf-trees", type=int, default=500)
-    add("--rf-jobs", type=int, default=2, help="processes of (f) and threads of (g)")
-    add("--lgbm-rounds", type=int, default=2000, help="most boosting rounds of (g)")
+    for key, default in SETTINGS.items():
+        add(f"--{key.replace('_', '-')}", type=type(default), default=default)
     add("--threads", type=int, help="torch/BLAS threads (default: every core)")
     add("--device", help="cpu | cuda (default: cuda when available)")
     add("--skip-speed", action="store_true", help="no add-task timing section")
@@ -148,25 +155,16 @@ def _complete_cells(
     metric: str = "nrmse",
     part: str = "all",
     max_n: int = SUMMARY_MAX_N,
-    task_type: str | None = None,
-    targets: set[str] | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """``metric`` on the test ``part`` ("all", "seen" or "unseen") of every cell (target, seed,
     size) with an integer size ≤ ``max_n``: one row per *complete* cell (every method finite, so
     a method that failed in a hard cell cannot look better for it), one column per method; and
     how many cells were left out as incomplete."""
-
-    def value(r: dict) -> object:
-        return (r if part == "all" else (r.get("parts") or {}).get(part) or {}).get(metric)
-
     values = [
-        (r["target"], r["seed"], r["size"], r["method"], value(r))
+        (r["target"], r["seed"], r["size"], r["method"])
+        + ((r if part == "all" else r.get("parts", {}).get(part, {})).get(metric),)
         for r in rows
-        if isinstance(r.get("size"), int)
-        and r["size"] <= max_n
-        and r.get("method") in methods
-        and (task_type is None or r.get("task_type") == task_type)
-        and (targets is None or r["target"] in targets)
+        if isinstance(r.get("size"), int) and r["size"] <= max_n and r.get("method") in methods
     ]
     frame = pd.DataFrame(values, columns=["target", "seed", "size", "method", "value"])
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce").replace(
@@ -192,12 +190,9 @@ def summarise(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) 
     """
     methods = list(methods)
     cells, incomplete = _complete_cells(rows, methods, max_n=max_n)
-
-    def overall(c: pd.DataFrame) -> dict[str, float]:
-        return _target_means(c).mean().to_dict() if len(c) else {}
-
     by_target = _target_means(cells).to_dict("index")
-    by_size = {int(s): overall(c) for s, c in cells.groupby(level="size")}
+    by_size = {int(s): _target_means(c).mean().to_dict() for s, c in cells.groupby(level="size")}
+    mean = _target_means(cells).mean().to_dict() if len(cells) else {}
     winners = cells.idxmin(axis=1) if len(cells) else pd.Series(dtype=str)
     head_to_head = {}
     for m in [m for m in methods if "learned" in methods and m != "learned"]:
@@ -208,7 +203,6 @@ def summarise(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) 
             "mean_nrmse_difference": float(diff.mean()) if len(diff) else None,
             "targets_learned_lower": [t for t, v in by_target.items() if v["learned"] < v[m]],
         }
-    mean = overall(cells)
     return {
         "max_n": max_n,
         "methods": methods,
@@ -225,21 +219,13 @@ def summarise(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) 
     }
 
 
-def _methods_on_every_target(
-    rows: list[dict], methods: list[str], task_type: str, members: set[str] | None
-) -> list[str]:
-    """The ``methods`` scored on every target of a group: a method run on one group only (learned
-    λ on the drug-like targets, say) leaves the comparison over both groups instead of emptying it."""
-    mine = [
-        r
-        for r in rows
-        if r.get("task_type") == task_type and (members is None or r["target"] in members)
-    ]
-    targets = {r["target"] for r in mine}
-    scored = {
-        m: {r["target"] for r in mine if r["method"] == m and "error" not in r} for m in methods
-    }
-    return [m for m in methods if targets <= scored[m]]
+def _methods_on_every_target(rows: list[dict], methods: list[str]) -> list[str]:
+    """The ``methods`` scored on every target of ``rows`` (one group's): a method run on one
+    group only (learned λ on the drug-like targets, say) leaves the comparison over both groups
+    instead of emptying it."""
+    targets = {r["target"] for r in rows}
+    scored = [(r["method"], r["target"]) for r in rows if "error" not in r]
+    return [m for m in methods if targets <= {t for method, t in scored if method == m}]
 
 
 def headline(
@@ -257,11 +243,9 @@ def headline(
     from gate_core.data.builders.targets import TARGET_GROUPS, TARGETS
 
     ran = {r["target"] for r in rows}
-    groups: dict[str, set[str] | None] = {
-        g: {t for t, spec in TARGETS.items() if spec.group == g} for g in TARGET_GROUPS
-    }
+    groups = {g: {t for t, spec in TARGETS.items() if spec.group == g} for g in TARGET_GROUPS}
     if sum(bool(members & ran) for members in groups.values()) > 1:
-        groups["all"] = None  # "all" only when it differs from one group
+        groups["all"] = ran  # "all" only when it differs from one group
     out: dict = {
         "max_n": max_n,
         "baselines": [b for b in baselines if b in methods],
@@ -270,11 +254,11 @@ def headline(
     for task_type, metric in (("regression", "nrmse"), ("classification", "roc_auc")):
         higher, block = task_type == "classification", {}
         for group, members in groups.items():
-            ms = _methods_on_every_target(rows, methods, task_type, members)
+            mine = [r for r in rows if r.get("task_type") == task_type and r["target"] in members]
+            ms = _methods_on_every_target(mine, methods)
             group_baselines = [b for b in baselines if b in ms]
             for part in ("unseen", "seen", "all"):
-                where = (part, max_n, task_type, members)
-                per_target = _target_means(_complete_cells(rows, ms, metric, *where)[0])
+                per_target = _target_means(_complete_cells(mine, ms, metric, part, max_n)[0])
                 if per_target.empty:
                     continue
                 means = per_target.to_dict("index")
@@ -294,7 +278,7 @@ def headline(
                     if {a, b} <= set(ms):
                         entry[f"{a}_minus_{b}"] = paired_difference(means, a, b)
                 if higher:
-                    pr = _target_means(_complete_cells(rows, ms, "pr_auc", *where)[0])
+                    pr = _target_means(_complete_cells(mine, ms, "pr_auc", part, max_n)[0])
                     entry["pr_auc_mean"] = pr.mean().to_dict() if len(pr) else {}
                 block[f"{group}/{part}"] = entry
         out[task_type] = block
@@ -310,12 +294,7 @@ def load_target(name: str) -> tuple[list[str], np.ndarray, str]:
 
     if name not in TARGETS:
         raise ValueError(f"unknown target {name!r}; known: {', '.join(TARGETS)}")
-    path = TARGETS_DIR / f"{name}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing: build it with `python -m gate_core.data.builders`"
-        )
-    frame = pd.read_csv(path)
+    frame = pd.read_csv(TARGETS_DIR / f"{name}.csv")
     return (
         frame["smiles"].astype(str).tolist(),
         frame["value"].to_numpy(float),
@@ -339,6 +318,7 @@ class TargetSplit:
             self.smiles, (1.0 - test_fraction, 0.0, test_fraction), seed
         )
         self.order = pool[np.random.default_rng(seed).permutation(len(pool))]
+        self.pool_size = len(self.order)
         self.test_smiles = [self.smiles[i] for i in self.test]
         self.y_test = self.y[self.test]
         self.test_std = float(self.y_test.std())
@@ -346,10 +326,6 @@ class TargetSplit:
         if seen_keys is not None:
             self.seen = seen_mask(self.test_smiles, seen_keys)
         self.h_test = self.chart_test = None
-
-    @property
-    def pool_size(self) -> int:
-        return len(self.order)
 
     def train_index(self, size: int | str) -> np.ndarray:
         return self.order if size == "all" else self.order[: int(size)]
@@ -364,8 +340,7 @@ def _metrics(task_type: str, y: np.ndarray, pred: np.ndarray, test_std: float) -
     if task_type == "classification":
         return classification_metrics(y, pred)
     m = regression_metrics(y, pred)
-    m["nrmse"] = m["rmse"] / test_std if test_std > 0 else float("nan")
-    return m
+    return m | {"nrmse": m["rmse"] / test_std if test_std > 0 else float("nan")}
 
 
 def part_metrics(task_type: str, y: np.ndarray, pred: np.ndarray, seen: np.ndarray) -> dict:
@@ -393,26 +368,23 @@ class Train(NamedTuple):
     inner: np.ndarray
     val: np.ndarray
 
-
-def _folds(train: Train) -> dict:
-    return {"n_inner_train": len(train.inner), "n_val": len(train.val)}
+    def folds(self) -> dict:
+        return {"n_inner_train": len(self.inner), "n_val": len(self.val)}
 
 
 def run_single_task(ctx: dict, ts: TargetSplit, train: Train) -> tuple[np.ndarray, dict]:
+    """(a): ``pretrain`` of the backbone's architecture on the target alone, l_reg only."""
     from gate_core.data.table import MultiTaskTable
     from gate_core.training.evaluate import predict
     from gate_core.training.objective import LossWeights
     from gate_core.training.pretrain import PretrainConfig, pretrain
 
-    args, cfg = ctx["args"], ctx["backbone"].config
-    architecture = {
-        k: getattr(cfg, k) for k in "hidden depth dropout latent_dim task_hidden".split()
-    }
+    args, cfg, smiles = ctx["args"], ctx["backbone"].config, train.smiles
     config = PretrainConfig(
         tasks=[ts.name],
         weights=LossWeights(0, 0, 0, 0),
         descriptors=cfg.n_descriptors > 0,
-        **architecture,
+        **{k: getattr(cfg, k) for k in "hidden depth dropout latent_dim task_hidden".split()},
         epochs=args.st_epochs,
         patience=args.st_patience,
         batch_size=args.st_batch_size,
@@ -421,15 +393,15 @@ def run_single_task(ctx: dict, ts: TargetSplit, train: Train) -> tuple[np.ndarra
         device=str(ctx["device"]),
         max_minutes=args.method_max_minutes,
     )
-    smiles, inner, val = train.smiles, train.inner, train.val
+    reference = {smiles[i]: "val" for i in train.val} | {smiles[i]: "train" for i in train.inner}
     data = MultiTaskTable(list(smiles), [ts.name], train.y[:, None])
-    reference = {smiles[i]: "val" for i in val} | {smiles[i]: "train" for i in inner}
     result = pretrain(config, progress=False, split_reference=reference, table=data)
-    pred = predict(result.model, ts.test_smiles)[:, 0]
-    return pred, {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch, **_folds(train)}
+    info = {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch, **train.folds()}
+    return predict(result.model, ts.test_smiles)[:, 0], info
 
 
 def run_finetune(ctx: dict, ts: TargetSplit, train: Train) -> tuple[np.ndarray, dict]:
+    """(c): ``gate_core.training.finetune`` of the whole encoder with a new head."""
     from gate_core.models.gate import TaskInfo
     from gate_core.training.finetune import FinetuneConfig, finetune
 
@@ -450,7 +422,7 @@ def run_finetune(ctx: dict, ts: TargetSplit, train: Train) -> tuple[np.ndarray, 
         TaskInfo(ts.name, task_type=ts.task_type),
         config,
     )
-    info = {"epochs_run": len(result.history), "best_epoch": result.best_epoch, **_folds(train)}
+    info = {"epochs_run": len(result.history), "best_epoch": result.best_epoch, **train.folds()}
     return result.predict(ts.test_smiles), info
 
 
@@ -504,7 +476,7 @@ def run_task_addition(mode: str, top_k: bool = False):
         if mode == "learned":
             ctx.setdefault("learned_ratios", {})[(ts.name, ts.seed, n)] = info["ratio_mean"]
         if top_k:
-            info["kept_sources"] = sorted(set(info.get("ratio_mean", {})) - set(excluded))
+            info["kept_sources"] = sorted(set(info["ratio_mean"]) - set(excluded))
         return pred, info
 
     return run
@@ -527,6 +499,7 @@ def _predict(model, X: np.ndarray, classification: bool) -> np.ndarray:
 
 
 def run_rf(ctx: dict, ts: TargetSplit, train: Train) -> tuple[np.ndarray, dict]:
+    """(f): a random forest on every RDKit 2D descriptor, trained on all n."""
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     args, (X, X_test) = ctx["args"], _descriptors(ctx, ts, train)
@@ -539,7 +512,7 @@ def run_rf(ctx: dict, ts: TargetSplit, train: Train) -> tuple[np.ndarray, dict]:
 
 
 def run_lgbm(ctx: dict, ts: TargetSplit, train: Train) -> tuple[np.ndarray, dict]:
-    """Gradient boosting on every RDKit 2D descriptor, early-stopped on the same fold as (a)/(c)."""
+    """(g): gradient boosting on every RDKit 2D descriptor, early-stopped on the fold of (a)/(c)."""
     import lightgbm
 
     args, (X, X_test) = ctx["args"], _descriptors(ctx, ts, train)
@@ -550,11 +523,9 @@ def run_lgbm(ctx: dict, ts: TargetSplit, train: Train) -> tuple[np.ndarray, dict
     y, inner, val = train.y.astype(int) if classification else train.y, train.inner, train.val
     stop = [lightgbm.early_stopping(50, verbose=False)]
     model.fit(X[inner], y[inner], eval_X=X[val], eval_y=y[val], callbacks=stop)
-    best = int(model.best_iteration_ or args.lgbm_rounds)
-    return _predict(model, X_test, classification), {
-        "n_descriptors": int(X.shape[1]),
-        "best_iteration": best,
-    }
+    info = {"n_descriptors": int(X.shape[1])}
+    info["best_iteration"] = int(model.best_iteration_ or args.lgbm_rounds)
+    return _predict(model, X_test, classification), info
 
 
 RUNNERS = {
@@ -592,25 +563,13 @@ def warm_features(ctx: dict, ts: TargetSplit) -> dict:
 def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) -> list[dict]:
     """Every method on one (target, seed, n): the same training molecules, the same test set."""
     idx = ts.train_index(size)
-    train = Train(
-        [ts.smiles[i] for i in idx],
-        ts.y[idx],
-        *_val_split(len(idx), ctx["args"].val_fraction, ts.seed),
-    )
+    folds = _val_split(len(idx), ctx["args"].val_fraction, ts.seed)
+    train = Train([ts.smiles[i] for i in idx], ts.y[idx], *folds)
+    cell = {"target": ts.name, "seed": ts.seed, "size": size, "n_train": len(idx)}
+    cell |= {"n_test": len(ts.test), "test_std": ts.test_std, "task_type": ts.task_type}
     rows = []
     for method in methods:
-        row = {
-            "target": ts.name,
-            "seed": ts.seed,
-            "size": size,
-            "n_train": len(idx),
-            "n_test": len(ts.test),
-            "test_std": ts.test_std,
-            "task_type": ts.task_type,
-            "method": method,
-            "device": ctx["device_label"],
-            "host": platform.node(),
-        }
+        row = cell | {"method": method, "device": ctx["device_label"], "host": platform.node()}
         try:
             with timed() as t:  # bound before the method runs: its time is kept if it fails
                 pred, info = RUNNERS[method](ctx, ts, train)
@@ -647,26 +606,28 @@ def measure_speed(ctx: dict) -> dict:
     from gate_core.transfer.addition import TaskAdditionConfig, add_task
     from gate_core.transfer.ratios import RatioSettings
 
-    args, backbone = ctx["args"], ctx["backbone"]
-    smiles, y, task_type = load_target(args.speed_target)
+    target = ctx["args"].speed_target
+    smiles, y, task_type = load_target(target)
     pick = np.sort(np.random.default_rng(0).choice(len(smiles), SPEED_MOLECULES, replace=False))
-    picked, name = [smiles[i] for i in pick], f"speed_{args.speed_target}"
     config = TaskAdditionConfig(ratios=RatioSettings(mode="learned"), seed=0, task_type=task_type)
     clear_caches()
     with timed() as t:
-        result = add_task(backbone, picked, y[pick].tolist(), name, config)
-    task, timings = result.task, result.timings
-    steps = [m["steps"] for m in task.metadata["members"]]
+        result = add_task(
+            ctx["backbone"], [smiles[i] for i in pick], y[pick].tolist(), f"speed_{target}", config
+        )
+    members, timings = result.task.members, result.timings
     _log(
-        f"add a {SPEED_MOLECULES}-molecule task (learned λ, K={len(task.members)}, cold caches): {t.wall:.1f} s "
-        f"(embedding + frozen sources {timings['featurize_seconds']:.1f} s, training {timings['train_seconds']:.1f} s)"
+        f"add a {SPEED_MOLECULES}-molecule task (learned λ, cold caches): {t.wall:.1f} s {timings}"
     )
     add = {
-        "target": args.speed_target,
+        "target": target,
         "molecules": SPEED_MOLECULES,
         "ratios": "learned",
-        "ensemble": len(task.members),
-        "runs": [{"wall_seconds": t.wall, **timings, "member_steps": steps}],
+        "ensemble": len(members),
+        "runs": [
+            {"wall_seconds": t.wall, **timings}
+            | {"member_steps": [m["steps"] for m in result.task.metadata["members"]]}
+        ],
         "median_wall_seconds": t.wall,
         "target_seconds": ADD_TASK_TARGET_SECONDS,
         "passes": t.wall <= ADD_TASK_TARGET_SECONDS,
@@ -679,9 +640,7 @@ def measure_speed(ctx: dict) -> dict:
 
 def _settings(args: argparse.Namespace) -> dict:
     """The options a resumed or merged run must share (its rows are comparable only then)."""
-    keys = "test_fraction val_fraction ensemble st_epochs st_patience st_batch_size st_lr"
-    keys += " ft_epochs ft_patience ft_batch_size method_max_minutes rf_trees rf_jobs lgbm_rounds"
-    return {"split": "scaffold_cluster", **{k: getattr(args, k) for k in keys.split()}}
+    return {"split": "scaffold_cluster", **{k: getattr(args, k) for k in SETTINGS}}
 
 
 def _read(path: Path) -> dict | None:
@@ -728,20 +687,9 @@ def merged_rows_and_grid(states: list[dict]) -> tuple[list[dict], dict]:
     grid = dict(states[0]["grid"])
     for key in ("targets", "sizes", "seeds", "methods", "planned", "ran", "resumed", "skipped"):
         grid[key] = union(key)
-    ran = {json.dumps(c) for c in grid["ran"] + grid["resumed"]}
-    grid["not_started"] = [c for c in union("not_started") if json.dumps(c) not in ran]
+    ran = grid["ran"] + grid["resumed"]
+    grid["not_started"] = [c for c in union("not_started") if c not in ran]
     return list(rows.values()), grid
-
-
-def _status(grid: dict) -> str:
-    finished = {json.dumps(c) for c in grid["ran"] + grid["resumed"]}
-    finished |= {json.dumps(x["cell"]) for x in grid["skipped"]}
-    missing = sum(json.dumps(c) not in finished for c in grid["planned"])
-    return (
-        f"partial: {missing} of {len(grid['planned'])} planned cells not run"
-        if missing
-        else "complete"
-    )
 
 
 def _write(state: dict, name: str, results_dir: Path) -> tuple[Path, Path]:
@@ -755,9 +703,8 @@ def _write(state: dict, name: str, results_dir: Path) -> tuple[Path, Path]:
 def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     """Combine shard results (same backbone and settings) into one result file, no training.
 
-    Rows are keyed by (target, seed, size, method); a finished row beats a failed one, and a
-    later directory in the list beats an earlier one. The speed section of the first file that
-    has one is kept.
+    Rows as :func:`merged_rows_and_grid`, a later directory in the list beating an earlier one.
+    The speed section of the first file that has one is kept.
     """
     results_dir, name = Path(args.results_dir), args.results_name
     sources = [
@@ -767,21 +714,24 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     states = [s for s in map(_read, sources) if s is not None]
     if not states:
         raise FileNotFoundError(f"nothing to merge: none of {', '.join(map(str, sources))} exists")
-    base = states[0]
-    if not all(_same_run(base, s) for s in states):
+    if not all(_same_run(states[0], s) for s in states):
         raise ValueError("cannot merge results made with another backbone or other settings")
     rows, grid = merged_rows_and_grid(states)
     targets = {}
     for t, info in ((t, info) for st in states for t, info in st.get("targets", {}).items()):
         targets.setdefault(t, {**info, "splits": {}})["splits"].update(info.get("splits", {}))
-    merged = {k: v for k, v in base.items() if k not in ("benchmark", "command", "machine")}
+    finished = grid["ran"] + grid["resumed"] + [x["cell"] for x in grid["skipped"]]
+    missing = sum(c not in finished for c in grid["planned"])
+    merged = {k: v for k, v in states[0].items() if k not in ("benchmark", "command", "machine")}
     merged |= {
         "rows": rows,
         "grid": grid,
         "targets": targets,
         "speed": next((st["speed"] for st in states if st.get("speed")), None),
         "merged_from": [str(p) for p in sources if p.is_file()],
-        "status": _status(grid),
+        "status": f"partial: {missing} of {len(grid['planned'])} planned cells not run"
+        if missing
+        else "complete",
     }
     paths = _write(merged, name, results_dir)
     _log(f"merged {len(states)} result files: {len(rows)} rows, status {merged['status']}")
@@ -822,15 +772,9 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     device = select_device(args.device)
     backbone, _ = load_checkpoint(args.backbone, device)
     backbone_id = backbone_fingerprint(backbone)
-    ctx = {
-        "args": args,
-        "backbone": backbone,
-        "device": device,
-        "device_label": device_label(device),
-        "threads": threads,
-        "methods": methods,
-        "rdkit_descriptors": {},  # SMILES → every RDKit 2D descriptor, for (f) and (g)
-    }
+    ctx = {"args": args, "backbone": backbone, "device": device, "threads": threads}
+    ctx |= {"device_label": device_label(device), "methods": methods}
+    ctx["rdkit_descriptors"] = {}  # SMILES → every RDKit 2D descriptor, for (f) and (g)
     with timed() as t:
         seen_keys = seen_molecule_keys(args, backbone.task_names)
     _log(f"{len(seen_keys):,} pre-training molecules to mark test molecules seen ({t.wall:.0f} s)")
@@ -842,28 +786,14 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     rows = [r for r in previous.get("rows", []) if "error" not in r]
     done = {(r["target"], r["seed"], r["size"], r["method"]) for r in rows}
 
-    cells = [
-        (t, seed, size)
-        for seed in seeds
-        for size in ([] if args.speed_only else sizes)
-        for t in targets
-    ]
+    cells = [(t, seed, size) for seed in seeds for size in sizes for t in targets]
+    cells = [] if args.speed_only else cells
     if shard := parse_shard(args.shard):  # deal out only the cells with work left
-        cells = [c for c in cells if any((*c, m) not in done for m in methods)][
-            shard[0] :: shard[1]
-        ]
-    grid = {
-        "targets": targets,
-        "sizes": sizes,
-        "seeds": seeds,
-        "methods": methods,
-        "order": "seed, then size, then target",
-        "planned": [list(c) for c in cells],
-        "ran": [],
-        "resumed": [],
-        "skipped": [],
-        "not_started": [],
-    }
+        cells = [c for c in cells if any((*c, m) not in done for m in methods)]
+        cells = cells[shard[0] :: shard[1]]
+    grid = {"targets": targets, "sizes": sizes, "seeds": seeds, "methods": methods}
+    grid |= {"order": "seed, then size, then target", "planned": [list(c) for c in cells]}
+    grid |= {"ran": [], "resumed": [], "skipped": [], "not_started": []}
     state = {
         "status": "running",
         "backbone": str(args.backbone),
@@ -892,22 +822,18 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         state["speed"] = measure_speed(ctx)
     save()
 
-    splits: dict[tuple[str, int], TargetSplit] = {}
+    split = functools.cache(lambda t, seed: TargetSplit(t, seed, args.test_fraction, seen_keys))
     for i, (t, seed, size) in enumerate(cells):
         if args.budget_minutes and elapsed() / 60 > args.budget_minutes:
             grid["not_started"] = [list(c) for c in cells[i:]]
-            state["status"] = (
-                f"stopped by the {args.budget_minutes:g}-minute budget: {len(cells) - i} of {len(cells)} cells not started"
-            )
+            left = f"{len(cells) - i} of {len(cells)} cells not started"
+            state["status"] = f"stopped by the {args.budget_minutes:g}-minute budget: {left}"
             _log(state["status"])
             break
-        todo = [m for m in methods if (t, seed, size, m) not in done]
-        if not todo:
+        if not (todo := [m for m in methods if (t, seed, size, m) not in done]):
             grid["resumed"].append([t, seed, size])
             continue
-        if (t, seed) not in splits:
-            splits[(t, seed)] = TargetSplit(t, seed, args.test_fraction, seen_keys)
-        ts = splits[(t, seed)]
+        ts = split(t, seed)
         if size != "all" and size > ts.pool_size:
             reason = f"training pool has only {ts.pool_size} molecules"
             grid["skipped"].append({"cell": [t, seed, size], "reason": reason})
@@ -923,9 +849,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             "test_std": ts.test_std,
             "test_seen": int(ts.seen.sum()),
         }
-        _log(
-            f"cell {i + 1}/{len(cells)}: {t} seed {seed} n={size} ({elapsed() / 60:.1f} min elapsed)"
-        )
+        _log(f"cell {i + 1}/{len(cells)}: {t} seed {seed} n={size} ({elapsed() / 60:.1f} min)")
         state["rows"].extend(run_cell(ctx, ts, size, todo))
         grid["ran"].append([t, seed, size])
         save()
@@ -939,55 +863,19 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 # --------------------------------------------------------------------------------- markdown
 
 
-def _bold_best(
-    values: dict, methods: list[str], template: str = "{:.3f}", higher_is_better: bool = False
-) -> list[str]:
-    """Each method's value in ``template`` ("—" where missing), the best one in bold."""
-    finite = {m: v for m in methods if (v := values.get(m)) is not None and np.isfinite(v)}
-    best = (max if higher_is_better else min)(finite, key=finite.get, default=None)
-    return [
-        "—"
-        if m not in finite
-        else ("**{}**" if m == best else "{}").format(template.format(finite[m]))
-        for m in methods
-    ]
+def _bold(frame: pd.DataFrame, spec: str = ".3f", best: str | None = "min") -> pd.DataFrame:
+    """``frame``'s values in ``spec`` ("—" where missing), each row's ``best`` ("min" or "max")
+    in bold."""
+    text = frame.map(lambda v: fmt(v, spec))
+    if best is None:
+        return text
+    return text.where(frame.ne(frame.agg(best, axis=1), axis=0), "**" + text + "**")
 
 
-def _speed_text(speed: dict | None) -> str:
-    if not speed:
-        return "Not measured in this run (`--skip-speed`).\n"
-    a = speed["add_task"]
-    run0 = a["runs"][0]
-
-    def verdict(passes: bool) -> str:
-        return "PASS" if passes else "FAIL"
-
-    return (
-        f"- **Adding a {a['molecules']}-molecule task** ({a['target']}, learned λ, K = {a['ensemble']}, from raw SMILES with cold "
-        f"featurisation caches, on {speed['device']} with {speed['torch_threads']} threads): **{a['median_wall_seconds']:.1f} s** "
-        f"(median of {len(a['runs'])}; first run: {run0['featurize_seconds']:.1f} s featurisation + frozen source quantities, "
-        f"{run0['train_seconds']:.1f} s training) against the {a['target_seconds']:.0f} s target: **{verdict(a['passes'])}**.\n"
-        "- Prediction throughput against the 5,000 mol/s target: `bench/results/screening.md`.\n"
-    )
-
-
-def _head_to_head(summary: dict) -> str:
-    """(e) learned λ against every other method, cell by cell and target by target."""
-    if not summary.get("overall") or "learned" not in summary["methods"]:
-        return "No complete cells with learned ratios yet: no verdict.\n"
-    rows = []
-    for m, h in summary["learned_head_to_head"].items():
-        won = h["targets_learned_lower"]
-        names = f" ({', '.join(won)})" if 0 < len(won) <= 6 else ""
-        rows.append(
-            [METHOD_LABELS[m], f"{h['learned_lower_in']} of {h['cells']}"]
-            + [
-                fmt(h["mean_nrmse_difference"], "+.3f"),
-                f"{len(won)} of {summary['n_targets']}{names}",
-            ]
-        )
-    header = "(e) learned λ vs | cells where (e) is lower | mean nRMSE difference (e) − it"
-    return table(header + " | targets where (e) is lower", rows) + "\n"
+def _methods_table(first: str, text: pd.DataFrame) -> str:
+    """``text`` (one column per method) as a table, its index the first columns (``first``)."""
+    header = " | ".join([first, *[METHOD_LABELS[m] for m in text.columns]])
+    return table(header, text.reset_index().values.tolist())
 
 
 def _ci(mean: float, ci: list[float], spec: str = ".3f") -> str:
@@ -1005,34 +893,37 @@ DIFFERENCES = (
 
 
 def headline_markdown(h: dict | None) -> str:
-    """The headline tables (one renderer for the result's own .md and docs/benchmarks.md)."""
+    """The headline tables: GATE against the best baseline per target group and test part."""
     if not h or not (h.get("regression") or h.get("classification")):
         return "No complete cells yet: no headline.\n"
     from bench.stats import verdict
 
-    reg, cls = h.get("regression") or {}, h.get("classification") or {}
+    reg, cls, goal = h.get("regression") or {}, h.get("classification") or {}, h["goal_ratio"]
 
-    def compared(block: dict) -> list[tuple[str, str, dict, dict, str]]:
-        """(part, GATE, entry, comparison, best baseline) where GATE met the baselines: (d) the
-        default first, then (e)."""
+    def compared(block: dict) -> list[tuple[str, str, dict, dict]]:
+        """(part, GATE, entry, comparison) where GATE met the baselines: (d) the default first,
+        then (e)."""
         return [
-            (k, g, e, c, c["best_baseline"])
+            (k, g, e, c)
             for k, e in block.items()
             for g in GATE_FIRST
             if (c := e.get(f"{g}_vs_best_baseline") or {}).get("n_targets")
         ]
 
-    def vs(c: dict, b: str) -> str:
-        return f"{METHOD_LABELS[b]}: {_ci(c['mean'][b], c['ci95'][b])}"
+    def gate_vs(k: str, g: str, c: dict) -> list:
+        """The columns both comparison tables share: part, GATE, targets, GATE's and the best
+        baseline's mean."""
+        b = c["best_baseline"]
+        best = f"{METHOD_LABELS[b]}: {_ci(c['mean'][b], c['ci95'][b])}"
+        return [k, GATE_FIRST[g], c["n_targets"], _ci(c["mean"][g], c["ci95"][g]), best]
 
     def won(c: dict) -> str:
         return f"{c['targets_won']} of {c['n_targets']}"
 
-    goal = h["goal_ratio"]
     rows = [
-        [k, GATE_FIRST[g], c["n_targets"], _ci(c["mean"][g], c["ci95"][g]), vs(c, b)]
+        gate_vs(k, g, c)
         + [_ci(c["ratio_to_best"], c["ratio_ci95"]), won(c), verdict(c["ratio_ci95"], goal)]
-        for k, g, e, c, b in compared(reg)
+        for k, g, _, c in compared(reg)
     ]
     diffs = [
         [k, f"{tag} − {METHOD_LABELS[b]}", _ci(d["mean_difference"], d["ci95"], "+.3f")]
@@ -1041,160 +932,180 @@ def headline_markdown(h: dict | None) -> str:
         for key, tag, b in DIFFERENCES
         if (d := e.get(key) or {}).get("n_targets")
     ]
-    methods = list(dict.fromkeys(m for e in reg.values() for m in e["mean"]))
-    per_method = [
-        [k, e["n_targets"], *[fmt(e["mean"].get(m), ".3f") for m in methods]]
-        for k, e in reg.items()
-    ]
     cls_rows = [
-        [k, GATE_FIRST[g], c["n_targets"], _ci(c["mean"][g], c["ci95"][g]), vs(c, b), won(c)]
-        + [" / ".join(fmt((e.get("pr_auc_mean") or {}).get(m), ".3f") for m in (g, b))]
-        for k, g, e, c, b in compared(cls)
+        gate_vs(k, g, c)
+        + [won(c), " / ".join(fmt(e["pr_auc_mean"].get(m), ".3f") for m in (g, c["best_baseline"]))]
+        for k, g, e, c in compared(cls)
     ]
+    part = "targets / test part | GATE | targets"
     sections = [  # (intro, header, rows) of each table, left out when it has no rows
         (
-            f"Regression targets, n ≤ {h['max_n']}: mean normalised RMSE (test RMSE / test-part std) over targets, each target the mean of its "
-            "complete cells (seeds × sizes); 95 % intervals by bootstrap over targets; the best baseline is re-chosen in every resample. "
-            f'Goal: ratio ≤ {goal} with the whole interval below it ("met"); "undecided" when the interval straddles it. '
-            "GATE: (d) uniform λ, the app's default, first; (e) learned λ below it.",
-            "targets / test part | GATE | targets | GATE nRMSE | best baseline | ratio GATE / best"
-            f" | targets won by GATE | goal ≤ {goal}",
+            f"Regression targets, n ≤ {h['max_n']}: mean nRMSE over targets, each the mean of its "
+            "complete cells; 95 % bootstrap intervals over targets, the best baseline re-chosen in "
+            f'every resample; goal: ratio ≤ {goal} over the whole interval ("met").',
+            f"{part} | GATE nRMSE | best baseline | ratio GATE / best | targets won by GATE"
+            f" | goal ≤ {goal}",
             rows,
         ),
         (
-            "Learned ratios (e), and the top-k sources they pick (e'), against uniform ratios and the frozen probe (negative = the first better):",
+            "Learned ratios (e) and their top-k sources (e') against uniform ratios and the frozen "
+            "probe (negative = the first better):",
             "targets / test part | difference in nRMSE | mean [95 % CI] | targets where the first is lower",
             diffs,
         ),
         (
-            "Mean nRMSE per method:",
-            " | ".join(["targets / test part", "targets", *[METHOD_LABELS[m] for m in methods]]),
-            per_method,
-        ),
-        (
-            "Classification targets: ROC-AUC (higher is better), PR-AUC of GATE / the best baseline alongside:",
-            "targets / test part | GATE | targets | GATE ROC-AUC | best baseline ROC-AUC"
-            " | targets won by GATE | PR-AUC GATE / best",
+            "Classification targets: ROC-AUC (higher is better), PR-AUC alongside:",
+            f"{part} | GATE ROC-AUC | best baseline ROC-AUC | targets won by GATE | PR-AUC GATE / best",
             cls_rows,
         ),
     ]
     out = [f"{intro}\n\n{table(header, body)}\n" for intro, header, body in sections if body]
-    return "\n".join(out) + "\n"
+    if reg:  # after the regression tables
+        means = pd.DataFrame({k: e["mean"] for k, e in reg.items()}).T
+        targets = pd.Series({k: e["n_targets"] for k, e in reg.items()}, name="targets")
+        per_method = _methods_table(
+            "targets / test part | targets", _bold(means).set_index(targets, append=True)
+        )
+        out.insert(
+            bool(rows) + bool(diffs), f"Mean nRMSE per method (bold = lowest):\n\n{per_method}\n"
+        )
+    return "\n".join(out)
 
 
-def _result_tables(state: dict, methods: list[str]) -> tuple[list, list, list]:
-    """Per target and size (mean test RMSE and R², or ROC-AUC, over seeds), wall time per size
-    and device, and the learned transfer ratios' top sources per target."""
-    grid, rows = state["grid"], state["rows"]
-    if not rows:
-        return [], [], []
+def _summary_tables(summary: dict) -> str:
+    """Mean nRMSE per n and over all n ≤ max_n, cells won; (e) learned λ head to head with each
+    method (cells and targets where (e) is lower, mean difference)."""
+    if not summary["overall"]:
+        return "No complete cells yet."
+    methods, n_targets = summary["methods"], summary["n_targets"]
+    means = {f"n = {n}": v for n, v in summary["by_size"].items()}
+    means[f"**all n ≤ {summary['max_n']}**"] = summary["overall"]
+    text = _bold(pd.DataFrame(means).T.reindex(columns=methods))
+    text.loc["cells won"] = [str(summary["wins"][m]) for m in methods]
+    rows = []
+    for m, h in summary["learned_head_to_head"].items():
+        won = h["targets_learned_lower"]
+        names = f" ({', '.join(won)})" if 0 < len(won) <= 6 else ""
+        rows.append([METHOD_LABELS[m], f"{h['learned_lower_in']} of {h['cells']}"])
+        rows[-1] += [fmt(h["mean_nrmse_difference"], "+.3f"), f"{len(won)} of {n_targets}{names}"]
+    header = "(e) learned λ vs | cells where (e) is lower | mean nRMSE difference (e) − it"
+    versus = table(header + " | targets where (e) is lower", rows) if rows else ""
+    return f"{_methods_table('', text)}\n\n{versus}"
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    """The rows' columns the tables read, numbers as floats and the size as text."""
     columns = "target size method rmse r2 roc_auc wall_seconds device error info".split()
     frame = pd.DataFrame(rows).reindex(columns=columns)
     numbers = ["rmse", "r2", "roc_auc", "wall_seconds"]
     frame[numbers] = frame[numbers].apply(pd.to_numeric, errors="coerce")
-    frame["size"] = frame["size"].astype(str)
-    scores = frame.groupby(["target", "size", "method"])[numbers[:3]].mean()
-    seeds = frame.groupby(["target", "size", "method"]).size().groupby(level=[0, 1]).max()
-    target_rows = []
-    for t, size in [(t, str(s)) for t in grid["targets"] for s in grid["sizes"]]:
-        if (t, size) not in seeds.index:
-            continue
-        m = scores.loc[(t, size)].to_dict()
-        if state["targets"].get(t, {}).get("task_type") == "classification":
-            cells = _bold_best(m["roc_auc"], methods, "AUC {:.3f}", higher_is_better=True)
-        else:
-            r2 = m["r2"]
-            cells = [
-                f"{c} ({r2[k]:.2f})" if np.isfinite(r2.get(k, np.nan)) else c
-                for c, k in zip(_bold_best(m["rmse"], methods, "{:.3g}"), methods)
-            ]
-        target_rows.append([t, size, seeds[(t, size)], *cells])
+    return frame.assign(size=frame["size"].astype(str))
 
-    wall = frame[frame["error"].isna()].groupby(["size", "device", "method"])["wall_seconds"].mean()
-    time_rows = [
-        [f"n = {size}", dev, *[fmt(wall.get((size, dev, m)), ".1f") for m in methods]]
-        for size in map(str, grid["sizes"])
-        for dev in dict.fromkeys(frame["device"])
-        if any((size, dev, m) in wall.index for m in methods)
+
+def _target_table(state: dict, frame: pd.DataFrame, methods: list[str]) -> str:
+    """Per target and size: mean test RMSE (R²) or ROC-AUC over seeds, bold = best."""
+    by_cell = frame.groupby(["target", "size", "method"])
+    seeds = by_cell.size().groupby(level=[0, 1]).max().rename("seeds")
+    grid = state["grid"]
+    cells = [(t, str(s)) for t in grid["targets"] for s in grid["sizes"] if (t, str(s)) in seeds]
+    if not cells:
+        return "No cells yet."
+    mean = by_cell[["rmse", "r2", "roc_auc"]].mean().unstack("method").reindex(cells)
+    r2 = mean["r2"].reindex(columns=methods).map(lambda v: "" if pd.isna(v) else f" ({v:.2f})")
+    text = _bold(mean["rmse"].reindex(columns=methods), ".3g") + r2
+    auc = _bold(mean["roc_auc"].reindex(columns=methods), ".3f", "max")
+    kind = pd.Series([state["targets"].get(t, {}).get("task_type") for t, _ in cells], mean.index)
+    text = text.mask(kind == "classification", auc, axis=0)
+    return _methods_table("target | n | seeds", text.set_index(seeds.reindex(cells), append=True))
+
+
+def _time_table(frame: pd.DataFrame, sizes: list, methods: list[str]) -> str:
+    """Mean wall seconds per method, size and device (CPU and GPU times never averaged)."""
+    wall = frame[frame["error"].isna()].groupby(["size", "device", "method"])["wall_seconds"]
+    wall = wall.mean().unstack("method").reindex(columns=methods)
+    order = [
+        (s, d) for s in map(str, sizes) for d in frame["device"].unique() if (s, d) in wall.index
     ]
+    if not order:
+        return "No cells yet."
+    text = _bold(wall.reindex(order), ".1f", None)
+    return _methods_table(" | measured on", text.rename(index=lambda s: f"n = {s}", level=0))
 
-    ratio_rows = []
+
+def _ratio_table(frame: pd.DataFrame, targets: list[str]) -> str:
+    """The learned ratios' top 3 sources per target (share of the total λ, mean over cells)."""
     learned = frame[frame["method"] == "learned"]
-    for t in grid["targets"]:
-        shares = [
-            i["ratio_share"]
-            for i in learned.loc[learned["target"] == t, "info"]
-            if isinstance(i, dict) and "ratio_share" in i
-        ]
+    rows = []
+    for t in targets:
+        infos = learned.loc[learned["target"] == t, "info"]
+        shares = [i["ratio_share"] for i in infos if isinstance(i, dict) and "ratio_share" in i]
         if shares:
             mean = pd.DataFrame(shares).mean().sort_values(ascending=False, kind="stable")
             top = ", ".join(f"{s} {v:.1%}" for s, v in mean[:3].items())
-            ratio_rows.append([t, len(shares), top, f"{mean.min():.1%}–{mean.max():.1%}"])
-    return target_rows, time_rows, ratio_rows
+            rows.append([t, len(shares), top, f"{mean.min():.1%}–{mean.max():.1%}"])
+    header = "target | cells | top sources | range over sources"
+    return table(header, rows) if rows else "None yet."
+
+
+def _speed_text(speed: dict | None) -> str:
+    if not speed:
+        return "Not measured in this run (`--skip-speed`)."
+    a, on = speed["add_task"], f"on {speed['device']} with {speed['torch_threads']} threads"
+    run0, verdict = a["runs"][0], "PASS" if a["passes"] else "FAIL"
+    return (
+        f"- **Adding a {a['molecules']}-molecule task** ({a['target']}, learned λ, K = {a['ensemble']}, "
+        f"from raw SMILES with cold featurisation caches, {on}): **{a['median_wall_seconds']:.1f} s** "
+        f"(median of {len(a['runs'])}; first run: {run0['featurize_seconds']:.1f} s featurisation + "
+        f"frozen source quantities, {run0['train_seconds']:.1f} s training) against the "
+        f"{a['target_seconds']:.0f} s target: **{verdict}**.\n"
+        "- Prediction throughput against the 5,000 mol/s target: `bench/results/screening.md`."
+    )
 
 
 def markdown(state: dict) -> str:
-    summary, grid, s = state["summary"], state["grid"], state["settings"]
-    methods = summary["methods"]
-    label = [METHOD_LABELS[m] for m in methods]
-    by_size_rows = [[f"n = {n}", *_bold_best(v, methods)] for n, v in summary["by_size"].items()]
-    if summary["overall"]:
-        by_size_rows.append(
-            [f"**all n ≤ {summary['max_n']}**", *_bold_best(summary["overall"], methods)]
-        )
-        by_size_rows.append(["cells won", *[str(summary["wins"][m]) for m in methods]])
-    target_rows, time_rows, ratio_rows = _result_tables(state, methods)
-    n_planned, n_ran = len(grid["planned"]), len(grid["ran"]) + len(grid["resumed"])
+    summary, grid, rows = state["summary"], state["grid"], state["rows"]
+    methods, seen = summary["methods"], state.get("seen") or {}
+    frame = _frame(rows)
+    n_ran = len(grid["ran"]) + len(grid["resumed"])
     skipped = f", {len(grid['skipped'])} skipped (pool smaller than n)" if grid["skipped"] else ""
     incomplete = summary["n_incomplete_cells"]
-    seen = state.get("seen") or {}
-    errors = "; ".join(
+    incomplete = f", {incomplete} incomplete left out" if incomplete else ""
+    settings = ", ".join(f"{k} {v}" for k, v in state["settings"].items())
+    sections = {
+        "Headline: GATE, (d) uniform λ (the default) and (e) learned λ, against the best "
+        "baseline, by target group and test part (unseen first)": headline_markdown(
+            state.get("headline")
+        ),
+        "Mean normalised RMSE, every target (test RMSE / test-set std, each target the mean of "
+        f"its cells; bold = lowest), over the {summary['n_complete_cells']} cells where every "
+        f"method ran ({summary['n_targets']} targets{incomplete}); (e) head to head": (
+            _summary_tables(summary)
+        ),
+        "Per target, mean over seeds: test RMSE in the target's units (R² in brackets; bold = "
+        "lowest), or ROC-AUC of a classification target (bold = highest)": _target_table(
+            state, frame, methods
+        ),
+        "Wall time per method (s, mean over cells; featurisation done beforehand, not "
+        "included)": _time_table(frame, grid["sizes"], methods),
+        "Speed": _speed_text(state.get("speed")),
+        "Learned transfer ratios (share of the total λ, mean over cells; top 3 sources)": (
+            _ratio_table(frame, grid["targets"])
+        ),
+    }
+    errors = [
         f"{r['target']}/{r['seed']}/{r['size']}/{r['method']}: {r['error']}"
-        for r in state["rows"]
+        for r in rows
         if "error" in r
+    ]
+    return (
+        "# Task addition vs the alternatives (new targets, scaffold-cluster splits)\n\n"
+        f"Backbone `{state['backbone']}` (fingerprint `{state['backbone_id']}`), {state['device']}, "
+        f"{state['torch_threads']} torch threads. Status: **{state['status']}** — {n_ran} of "
+        f"{len(grid['planned'])} planned cells ran{skipped} (grid: targets {', '.join(grid['targets'])}; "
+        f"n ∈ {{{', '.join(map(str, grid['sizes']))}}}; seeds {', '.join(map(str, grid['seeds']))}; "
+        f"order {grid['order']}). Protocol: bench/README.md (`task_addition`); settings: {settings}. "
+        f"Test molecules *seen*: among the backbone's {seen.get('molecules', 0):,} pre-training "
+        f"molecules ({seen.get('key', '—')}); parts under {MIN_PART} molecules are not scored.\n"
+        + "".join(f"\n## {title}\n\n{body.rstrip()}\n" for title, body in sections.items())
+        + (f"\nFailed method runs: {'; '.join(errors)}\n" if errors else "")
     )
-    return f"""# Task addition vs the alternatives (new targets, scaffold-cluster splits)
-
-Backbone `{state["backbone"]}` (fingerprint `{state["backbone_id"]}`), {state["device"]}, {state["torch_threads"]} torch threads.
-Status: **{state["status"]}** — {n_ran} of {n_planned} planned cells ran{skipped}
-(grid: targets {", ".join(grid["targets"])}; n ∈ {{{", ".join(map(str, grid["sizes"]))}}}; seeds {", ".join(map(str, grid["seeds"]))}; order {grid["order"]}).
-
-Protocol: per target and seed a scaffold-cluster split (`gate_core.data.splits.scaffold_cluster_split`: scaffold groups in a
-seeded random order, families too big for the test set broken into fingerprint clusters, so seeds give different test sets)
-holds out {s["test_fraction"]:.0%} of the molecules as the test set; the n training molecules are the first n of a seeded
-permutation of the rest; every method sees exactly those n and is scored on the same test set. (a), (c) and (g) hold out the
-same {s["val_fraction"]:.0%} of the n for early stopping; (b), (d), (e) are task addition with K = {s["ensemble"]} members on
-their own folds of the n; (f) uses all n. A test molecule is *seen* when it is among the backbone's {seen.get("molecules", 0):,}
-pre-training molecules ({seen.get("key", "—")}), *unseen* otherwise; parts under {MIN_PART} molecules are not scored. (a): backbone architecture, l_reg only, ≤ {s["st_epochs"]} epochs
-(patience {s["st_patience"]}, batch {s["st_batch_size"]}, lr {s["st_lr"]}); (c): encoder lr 1e-4, head lr 1e-3, ≤ {s["ft_epochs"]} epochs
-(patience {s["ft_patience"]}, batch {s["ft_batch_size"]}); (f): {s["rf_trees"]} trees on every RDKit 2D descriptor; (g): LightGBM
-on the same descriptors, ≤ {s.get("lgbm_rounds")} rounds, early stopping after 50.
-
-## Headline: GATE, (d) uniform λ (the default) and (e) learned λ, against the best baseline, by target group and test part (unseen first)
-
-{headline_markdown(state.get("headline"))}
-## Mean normalised RMSE, every target (test RMSE / test-set std; lower is better)
-
-Mean over targets of each target's mean over its cells; only cells where every method ran count
-({summary["n_complete_cells"]} complete cells over {summary["n_targets"]} targets{f", {incomplete} incomplete left out" if incomplete else ""}). Bold = lowest.
-
-{md_table(["", *label], by_size_rows) if by_size_rows else "No complete cells yet."}
-
-## (e) learned λ head to head with each method (the complete cells above)
-
-{_head_to_head(summary)}
-## Per target (test RMSE in the target's units, mean over seeds; R² in brackets; bold = lowest)
-
-{md_table(["target", "n", "seeds", *label], target_rows) if target_rows else "No cells yet."}
-
-## Wall time per method (s, mean over cells; featurisation done beforehand, not included)
-
-{md_table(["", "measured on", *label], time_rows) if time_rows else "No cells yet."}
-
-## Speed
-
-{_speed_text(state.get("speed"))}
-## Learned transfer ratios (share of the total λ, mean over cells; top 3 sources)
-
-{table("target | cells | top sources | range over sources", ratio_rows) if ratio_rows else "None yet."}
-{f"{chr(10)}Failed method runs: {errors}{chr(10)}" if errors else ""}"""
