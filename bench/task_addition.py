@@ -193,14 +193,14 @@ def summarise(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) 
     by_target = _target_means(cells).to_dict("index")
     by_size = {int(s): _target_means(c).mean().to_dict() for s, c in cells.groupby(level="size")}
     mean = _target_means(cells).mean().to_dict() if len(cells) else {}
-    winners = cells.idxmin(axis=1) if len(cells) else pd.Series(dtype=str)
+    wins = cells.idxmin(axis=1).value_counts()
     head_to_head = {}
     for m in [m for m in methods if "learned" in methods and m != "learned"]:
         diff = cells["learned"] - cells[m]
         head_to_head[m] = {
             "learned_lower_in": int((diff < 0).sum()),
             "cells": len(diff),
-            "mean_nrmse_difference": float(diff.mean()) if len(diff) else None,
+            "mean_nrmse_difference": float(diff.mean()),  # NaN (null) without cells
             "targets_learned_lower": [t for t, v in by_target.items() if v["learned"] < v[m]],
         }
     return {
@@ -214,7 +214,7 @@ def summarise(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) 
         "by_size": by_size,
         "best_by_size": {s: min(v, key=v.get) for s, v in by_size.items() if v},
         "by_target": by_target,
-        "wins": {m: int((winners == m).sum()) for m in methods},
+        "wins": {m: int(wins.get(m, 0)) for m in methods},
         "learned_head_to_head": head_to_head,
     }
 
@@ -482,50 +482,37 @@ def run_task_addition(mode: str, top_k: bool = False):
     return run
 
 
-def _descriptors(ctx: dict, ts: TargetSplit, train: Train) -> tuple[np.ndarray, np.ndarray]:
-    """Every RDKit 2D descriptor of the training and the test molecules (cached per target)."""
-    features = ctx["rdkit_descriptors"]
-    return tuple(
-        np.stack([features[s] for s in smiles]) for smiles in (train.smiles, ts.test_smiles)
-    )
-
-
-def _predict(model, X: np.ndarray, classification: bool) -> np.ndarray:
-    """Regression values, or the probability of class 1 (0 where training had no positive)."""
-    if not classification:
-        return model.predict(X)
-    classes = list(model.classes_)
-    return model.predict_proba(X)[:, classes.index(1)] if 1 in classes else np.zeros(len(X))
-
-
-def run_rf(ctx: dict, ts: TargetSplit, train: Train) -> tuple[np.ndarray, dict]:
-    """(f): a random forest on every RDKit 2D descriptor, trained on all n."""
+def run_trees(ctx: dict, ts: TargetSplit, train: Train, boosted: bool) -> tuple[np.ndarray, dict]:
+    """On every RDKit 2D descriptor (cached per target): (f) a random forest trained on all n, or
+    (g) LightGBM early-stopped on the fold of (a)/(c). Classification predicts the probability of
+    class 1 (0 where training had no positive)."""
+    import lightgbm
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-    args, (X, X_test) = ctx["args"], _descriptors(ctx, ts, train)
-    classification = ts.task_type == "classification"
-    forest = (RandomForestClassifier if classification else RandomForestRegressor)(
-        n_estimators=args.rf_trees, n_jobs=args.rf_jobs, random_state=ts.seed
+    args, features = ctx["args"], ctx["rdkit_descriptors"]
+    X, X_test = (
+        np.stack([features[s] for s in smiles]) for smiles in (train.smiles, ts.test_smiles)
     )
-    forest.fit(X, train.y.astype(int) if classification else train.y)
-    return _predict(forest, X_test, classification), {"n_descriptors": int(X.shape[1])}
-
-
-def run_lgbm(ctx: dict, ts: TargetSplit, train: Train) -> tuple[np.ndarray, dict]:
-    """(g): gradient boosting on every RDKit 2D descriptor, early-stopped on the fold of (a)/(c)."""
-    import lightgbm
-
-    args, (X, X_test) = ctx["args"], _descriptors(ctx, ts, train)
-    classification = ts.task_type == "classification"
-    model = (lightgbm.LGBMClassifier if classification else lightgbm.LGBMRegressor)(
-        n_estimators=args.lgbm_rounds, random_state=ts.seed, n_jobs=args.rf_jobs, **LGBM_PARAMS
-    )
+    classification, info = ts.task_type == "classification", {"n_descriptors": int(X.shape[1])}
     y, inner, val = train.y.astype(int) if classification else train.y, train.inner, train.val
-    stop = [lightgbm.early_stopping(50, verbose=False)]
-    model.fit(X[inner], y[inner], eval_X=X[val], eval_y=y[val], callbacks=stop)
-    info = {"n_descriptors": int(X.shape[1])}
-    info["best_iteration"] = int(model.best_iteration_ or args.lgbm_rounds)
-    return _predict(model, X_test, classification), info
+    if boosted:
+        model = (lightgbm.LGBMClassifier if classification else lightgbm.LGBMRegressor)(
+            n_estimators=args.lgbm_rounds, random_state=ts.seed, n_jobs=args.rf_jobs, **LGBM_PARAMS
+        )
+        stop = [lightgbm.early_stopping(50, verbose=False)]
+        model.fit(X[inner], y[inner], eval_X=X[val], eval_y=y[val], callbacks=stop)
+        info["best_iteration"] = int(model.best_iteration_ or args.lgbm_rounds)
+    else:
+        model = (RandomForestClassifier if classification else RandomForestRegressor)(
+            n_estimators=args.rf_trees, n_jobs=args.rf_jobs, random_state=ts.seed
+        )
+        model.fit(X, y)
+    if not classification:
+        return model.predict(X_test), info
+    classes = list(model.classes_)
+    return model.predict_proba(X_test)[:, classes.index(1)] if 1 in classes else np.zeros(
+        len(X_test)
+    ), info
 
 
 RUNNERS = {
@@ -535,8 +522,8 @@ RUNNERS = {
     "uniform": run_task_addition("uniform"),
     "learned": run_task_addition("learned"),
     "topk": run_task_addition("uniform", top_k=True),
-    "rf": run_rf,
-    "lgbm": run_lgbm,
+    "rf": functools.partial(run_trees, boosted=False),
+    "lgbm": functools.partial(run_trees, boosted=True),
 }
 
 
@@ -576,14 +563,9 @@ def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) ->
             pred = np.asarray(pred, dtype=np.float64)
             row |= {"wall_seconds": t.wall, "cpu_seconds": t.cpu}
             row |= _metrics(ts.task_type, ts.y_test, pred, ts.test_std)
-            row["n_test_seen"] = int(ts.seen.sum())
-            row["parts"] = part_metrics(ts.task_type, ts.y_test, pred, ts.seen)
-            row["info"] = info
-            score = (
-                f"RMSE {row['rmse']:.4g} (nRMSE {row['nrmse']:.3f})"
-                if "rmse" in row
-                else f"AUC {row.get('roc_auc')}"
-            )
+            parts = part_metrics(ts.task_type, ts.y_test, pred, ts.seen)
+            row |= {"n_test_seen": int(ts.seen.sum()), "parts": parts, "info": info}
+            score = f"nRMSE {row['nrmse']:.3f}" if "nrmse" in row else f"AUC {row['roc_auc']:.3f}"
         except Exception as exc:  # noqa: BLE001 - one failing method must not lose the cell
             row |= {"wall_seconds": t.wall, "error": f"{type(exc).__name__}: {exc}"}
             traceback.print_exc(file=sys.stderr)
