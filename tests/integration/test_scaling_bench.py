@@ -4,6 +4,7 @@ assertions (the run is a smoke test of every curve, not a measurement)."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import math
@@ -122,23 +123,15 @@ def test_one_point_in_a_fresh_worker_process(tmp_path):
     )
     graphs, descriptors = featurize_molecules(table.smiles)
     features = {"graphs": graphs, "descriptors": descriptors, "Y": table.Y, "tasks": table.tasks}
-    spec = {
-        "kind": "pretrain_step",
-        "features": features,
-        "n_tasks": 2,
-        "form": "pairwise",
-        "device": "cpu",
-        "threads": 1,
-        "steps": 2,
-        "warmup": 1,
-        "batch_size": 8,
-    }
-    r = scaling.measure(spec)
+    ctx = argparse.Namespace(fresh=True, threads=1, point_timeout=None, device="cpu")
+    vars(ctx).update(pretrain_steps=2, pretrain_warmup=1, pretrain_batch_size=8)
+    point = {"features": features, "n_tasks": 2, "form": "pairwise"}
+    r = scaling.measure(scaling._worker_pretrain_step, ctx, **point)
     assert "error" not in r, r.get("error")
     assert _positive(r["step_ms"]) and r["steps"] == 2 and _positive(r["process_seconds"])
     assert (
         r["memory_method"] and r["peak_memory_mb"] >= 0 and r["peak_rss_mb"] >= r["rss_before_mb"]
     )
 
-    broken = scaling.measure({**spec, "form": "no such form"})
+    broken = scaling.measure(scaling._worker_pretrain_step, ctx, **point | {"form": "no such form"})
     assert broken["error"].startswith("ValueError")
