@@ -56,7 +56,7 @@ RUN_KEYS = ("accelerator", "jobs", "threads_per_job", "bench_python", "work_dir"
 RUNNER = REPO_ROOT / "bench" / "chemprop_runner.py"
 DEFAULT_BENCH_PYTHON = REPO_ROOT / ".venv-bench" / "bin" / "python"
 DEFAULT_REFERENCE = ",".join(
-    str(RESULTS_DIR / f"task_addition_v2_{name}.json") for name in ("n100", "physchem")
+    str(RESULTS_DIR / f"task_addition_v2_{n}.json") for n in ("n100", "physchem")
 )
 
 
@@ -211,7 +211,9 @@ def make_row(cell: tuple, method: str, result: dict, ts: TargetSplit, n_train: i
     row |= {"test_std": ts.test_std, "task_type": ts.task_type, "method": method}
     row |= {"device": result.get("device"), "host": result.get("host")}
     if "error" in result or pred.shape != y.shape:
-        return row | {"error": result.get("error") or f"{len(pred)} predictions for {len(y)}"}
+        return row | {
+            "error": result.get("error") or f"{len(pred)} predictions for {len(y)} test molecules"
+        }
     row |= {k: v for k, v in _metrics(ts.task_type, y, pred, ts.test_std).items() if k != "n"}
     row |= {
         "n_test_seen": int(ts.seen.sum()),
@@ -288,23 +290,17 @@ def check_splits(chem_rows: list[dict], ref_rows: list[dict]) -> dict:
 
 
 def comparison(rows: list[dict], max_n: int = SUMMARY_MAX_N) -> dict:
-    """task_addition's headline over the chemprop rows and the references' rows: GATE (uniform
-    and learned λ) against the best of :data:`BASELINES` per target group, both groups together,
-    and test part, n ≤ ``max_n``; nRMSE for regression, ROC-AUC for classification, with
-    bootstrap 95 % intervals over targets and win counts (:mod:`bench.stats`)."""
+    """task_addition's headline over the chemprop and the reference rows: GATE against the best
+    of :data:`BASELINES` per target group, both groups together and test part, n ≤ ``max_n``."""
     ran = {r["method"] for r in rows}
     return headline(rows, [m for m in METHOD_ORDER if m in ran], max_n, BASELINES)
 
 
 def _settings(args: argparse.Namespace, pretrain_id: str | None) -> dict:
-    keys = "test_fraction val_fraction st_epochs st_patience ft_epochs ft_patience batch_size"
-    keys += " method_max_minutes aggregation descriptors ensemble"
-    # val and test descriptors clipped to the training fold's range (chemprop_runner): rows made
-    # before, without it, must not be resumed into a run with it
-    return {k: getattr(args, k) for k in keys.split()} | {
-        "pretrain_id": pretrain_id,
-        "descriptor_range": "training fold",
-    }
+    """What a resumed or merged run must share. ``descriptor_range``: val and test descriptors
+    clipped to the training fold's range (chemprop_runner); rows made before must not mix in."""
+    settings = {k: getattr(args, k) for k in ("test_fraction", "val_fraction", *FIT_OPTIONS)}
+    return settings | {"pretrain_id": pretrain_id, "descriptor_range": "training fold"}
 
 
 def _load_previous(path: Path, settings: dict) -> list[dict]:
@@ -363,7 +359,9 @@ def _fit_cell(args: argparse.Namespace, cell: tuple, ts: TargetSplit, run: dict)
     rows = []
     for m in left:
         path = run_dir / f"{m}.json"
-        result = json.loads(path.read_text()) if path.is_file() else {"error": error or "no file"}
+        result = (
+            json.loads(path.read_text()) if path.is_file() else {"error": error or "no result file"}
+        )
         result["process_seconds"] = process_seconds
         rows.append(make_row(cell, m, result, ts, len(ts.train_index(cell[2]))))
     return rows
@@ -427,8 +425,9 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     """Combine shard results (same settings, same pre-trained model) into ``<results-dir>``; no training."""
     results_dir = Path(args.results_dir)
     others = [Path(d) for d in _csv_list(args.merge) if Path(d).resolve() != results_dir.resolve()]
-    paths = [d / f"{args.results_name}.json" for d in [results_dir, *others]]
-    paths = paths[not paths[0].is_file() :]  # a shard's file must exist, this dir's need not
+    paths = [d / f"{args.results_name}.json" for d in others]  # a shard's file must exist
+    if (own := results_dir / f"{args.results_name}.json").is_file():
+        paths.insert(0, own)
     results = [json.loads(p.read_text()) for p in paths]
     if any(data["settings"] != results[0]["settings"] for data in results):
         raise ValueError("--merge: the results were made with other settings")

@@ -140,22 +140,17 @@ def datasets(parts: list[pd.DataFrame], columns: list[str], X_d: list | None, sc
     return featurizer, sets, y_scaler, x_scaler
 
 
-def _trainer(args: argparse.Namespace, **options):
-    """A quiet Lightning trainer on one device of ``--accelerator``."""
-    from lightning import pytorch as pl
-
-    quiet = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False}
-    return pl.Trainer(accelerator=args.accelerator, devices=1, **quiet, **options)
-
-
-def train(model, sets, args, seed, epochs, patience, minutes, batch_size) -> dict:
-    """Lightning fit on ``sets`` (train, val) in batches (shuffled with ``seed``), early-stopped
-    on the val loss, capped at ``minutes``; the best-val-loss weights are restored. Each epoch's
-    seconds and val loss are kept (and logged: a pre-training runs for an hour)."""
-    import torch
+def train(model, args, seed, budget: tuple, train_set, val_set, test_set) -> dict:
+    """Lightning fit on ``train_set`` in batches (shuffled with ``seed``), early-stopped on the
+    ``val_set`` loss, capped at ``minutes``; then the best-val-loss weights are loaded into
+    ``model`` and predict ``test_set`` in the target's own units (the model's UnscaleTransform
+    applies in eval mode). Each epoch's seconds and val loss are kept (and logged: a
+    pre-training runs for an hour)."""
     from chemprop.data import build_dataloader
+    from lightning import pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, LambdaCallback, ModelCheckpoint
 
+    epochs, patience, minutes, batch_size = budget
     seconds, losses, starts = [], [], []
 
     def epoch_end(trainer, _module) -> None:  # called after validation in Lightning 2
@@ -167,23 +162,27 @@ def train(model, sets, args, seed, epochs, patience, minutes, batch_size) -> dic
         on_train_epoch_start=lambda *_: starts.append(time.perf_counter()),
         on_train_epoch_end=epoch_end,
     )
-    loaders = [build_dataloader(sets[0], batch_size=batch_size, seed=seed, num_workers=0)]
-    loaders.append(build_dataloader(sets[1], batch_size=batch_size, shuffle=False, num_workers=0))
+    loaders = [build_dataloader(train_set, batch_size, seed=seed, num_workers=0)]
+    loaders += [
+        build_dataloader(d, b, shuffle=False, num_workers=0)
+        for d, b in ((val_set, batch_size), (test_set, 256))
+    ]
+    quiet = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False}
     with tempfile.TemporaryDirectory(prefix="chemprop_ckpt_") as tmp:
         best = ModelCheckpoint(dirpath=tmp, filename="best", monitor="val_loss", mode="min")
         stop = EarlyStopping("val_loss", patience=patience, mode="min")
-        trainer = _trainer(
-            args,
+        trainer = pl.Trainer(
+            accelerator=args.accelerator,
+            devices=1,
             max_epochs=epochs,
             max_time={"minutes": minutes} if minutes else None,
             callbacks=[best, stop, clock],
+            **quiet,
         )
         t0 = time.perf_counter()
-        trainer.fit(model, *loaders)
+        trainer.fit(model, *loaders[:2])
         train_seconds = time.perf_counter() - t0
-        if best.best_model_path:
-            state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)
-            model.load_state_dict(state["state_dict"])
+        batches = trainer.predict(model, loaders[2], ckpt_path="best", weights_only=False)
     return {
         "epochs_run": len(losses),
         "best_epoch": int(np.argmin(losses)) + 1 if losses else None,
@@ -192,18 +191,8 @@ def train(model, sets, args, seed, epochs, patience, minutes, batch_size) -> dic
         "train_seconds": train_seconds,
         "epoch_seconds": seconds,
         "epoch_val_loss": losses,
+        "predictions": np.concatenate([b.cpu().numpy() for b in batches]).astype(np.float64),
     }
-
-
-def predict(model, dataset, args: argparse.Namespace) -> np.ndarray:
-    """Predictions in the target's own units (the model's UnscaleTransform applies in eval mode)."""
-    import torch
-    from chemprop.data import build_dataloader
-
-    model.eval()
-    loader = build_dataloader(dataset, batch_size=256, shuffle=False, num_workers=0)
-    batches = _trainer(args).predict(model, loader)
-    return torch.cat([b.detach().cpu() for b in batches]).numpy().astype(np.float64)
 
 
 def build_mpnn(n_tasks: int, y_scaler, aggregation, featurizer, foundation=None, x_scaler=None):
@@ -259,17 +248,15 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     _log(f"pretrain: {len(parts[0])} train / {len(parts[1])} val molecules, {len(tasks)} tasks")
     pl.seed_everything(args.seed, workers=True, verbose=False)
     model = build_mpnn(len(tasks), y_scaler, args.aggregation, featurizer)
-    budget = ("epochs", "patience", "max_minutes", "batch_size")
-    fit = train(model, sets, args, args.seed, *(getattr(args, f"pretrain_{k}") for k in budget))
+    budget = [getattr(args, f"pretrain_{k}") for k in ("epochs", "patience", "max_minutes")]
+    fit = train(model, args, args.seed, (*budget, args.pretrain_batch_size), *sets, sets[1])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     save_model(out / "model.pt", model, tasks)
 
     # val metrics per property, in its own units (model selection used this fold: not a test score)
     per_task = {}
-    for task, y, p in zip(
-        tasks, parts[1][tasks].to_numpy(np.float64).T, predict(model, sets[1], args).T
-    ):
+    for task, y, p in zip(tasks, parts[1][tasks].to_numpy(np.float64).T, fit["predictions"].T):
         y, p = y[np.isfinite(y)], p[np.isfinite(y)]
         if len(y) >= 2:  # R² and nRMSE are NaN where y is constant
             rmse, r2 = root_mean_squared_error(y, p), r2_score(y, p, force_finite=False)
@@ -321,15 +308,14 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
     featurize_seconds, t0 = time.perf_counter() - t0, time.perf_counter()
     epochs = args.ft_epochs if finetune else args.st_epochs
     patience = args.ft_patience if finetune else args.st_patience
-    preds, fits = [], []
+    fits = []
     for seed in range(args.seed, args.seed + args.ensemble):
         pl.seed_everything(seed, workers=True, verbose=False)
         # chemprop's `train --from-foundation <model file>`: its message passing + aggregation
         foundation = MPNN.load_from_file(args.pretrained, map_location="cpu") if finetune else None
         model = build_mpnn(1, y_scaler, args.aggregation, featurizer, foundation, x_scaler)
         budget = (epochs, patience, args.method_max_minutes, args.batch_size)
-        fits.append(train(model, sets[:2], args, seed, *budget))
-        preds.append(predict(model, sets[2], args)[:, 0])
+        fits.append(train(model, args, seed, budget, *sets))
     member = ("epochs_run", "best_epoch", "best_val_loss", "train_seconds")
     return {
         "method": method,
@@ -347,7 +333,7 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
         "descriptors": args.descriptors,
         "n_descriptors": 0 if X_d is None else X_d[0].shape[1],
         "members": [{k: f[k] for k in member} for f in fits],
-        "predictions": np.mean(preds, axis=0),
+        "predictions": np.mean([f["predictions"][:, 0] for f in fits], axis=0),
         **env,
     }
 
