@@ -110,7 +110,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
     add("--budget-minutes", type=float, default=45.0, help="start no cell after (0: no limit)")
     for key, default in SETTINGS.items():
-        add(f"--{key.replace('_', '-')}", type=type(default), default=default)
+        text = f"default {default}; see bench/README.md"
+        add(f"--{key.replace('_', '-')}", type=type(default), default=default, help=text)
     add("--threads", type=int, help="torch/BLAS threads (default: every core)")
     add("--device", help="cpu | cuda (default: cuda when available)")
     add("--skip-speed", action="store_true", help="no add-task timing section")
@@ -150,11 +151,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def _complete_cells(
-    rows: list[dict],
-    methods: list[str],
-    metric: str = "nrmse",
-    part: str = "all",
-    max_n: int = SUMMARY_MAX_N,
+    rows: list[dict], methods: list[str], metric: str, part: str, max_n: int
 ) -> tuple[pd.DataFrame, int]:
     """``metric`` on the test ``part`` ("all", "seen" or "unseen") of every cell (target, seed,
     size) with an integer size ≤ ``max_n``: one row per *complete* cell (every method finite, so
@@ -189,7 +186,7 @@ def summarise(rows: list[dict], methods: list[str], max_n: int = SUMMARY_MAX_N) 
     ``size == "all"`` rows are left out (their n differs by target).
     """
     methods = list(methods)
-    cells, incomplete = _complete_cells(rows, methods, max_n=max_n)
+    cells, incomplete = _complete_cells(rows, methods, "nrmse", "all", max_n)
     by_target = _target_means(cells).to_dict("index")
     by_size = {int(s): _target_means(c).mean().to_dict() for s, c in cells.groupby(level="size")}
     mean = _target_means(cells).mean().to_dict() if len(cells) else {}
@@ -294,12 +291,8 @@ def load_target(name: str) -> tuple[list[str], np.ndarray, str]:
 
     if name not in TARGETS:
         raise ValueError(f"unknown target {name!r}; known: {', '.join(TARGETS)}")
-    frame = pd.read_csv(TARGETS_DIR / f"{name}.csv")
-    return (
-        frame["smiles"].astype(str).tolist(),
-        frame["value"].to_numpy(float),
-        TARGETS[name].task_type,
-    )
+    frame, spec = pd.read_csv(TARGETS_DIR / f"{name}.csv"), TARGETS[name]
+    return frame["smiles"].astype(str).tolist(), frame["value"].to_numpy(float), spec.task_type
 
 
 class TargetSplit:
@@ -753,39 +746,22 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         load_target(t)  # fail now, not 30 minutes in
     device = select_device(args.device)
     backbone, _ = load_checkpoint(args.backbone, device)
-    backbone_id = backbone_fingerprint(backbone)
     ctx = {"args": args, "backbone": backbone, "device": device, "threads": threads}
     ctx |= {"device_label": device_label(device), "methods": methods}
     ctx["rdkit_descriptors"] = {}  # SMILES → every RDKit 2D descriptor, for (f) and (g)
     with timed() as t:
         seen_keys = seen_molecule_keys(args, backbone.task_names)
     _log(f"{len(seen_keys):,} pre-training molecules to mark test molecules seen ({t.wall:.0f} s)")
-    settings, results_dir = _settings(args), Path(args.results_dir)
-    previous = (_read(results_dir / f"{args.results_name}.json") if args.resume else None) or {}
-    if previous and not _same_run(previous, {"backbone_id": backbone_id, "settings": settings}):
-        _log("--resume: the result was made with another backbone or settings; starting afresh")
-        previous = {}
-    rows = [r for r in previous.get("rows", []) if "error" not in r]
-    done = {(r["target"], r["seed"], r["size"], r["method"]) for r in rows}
-
-    cells = [(t, seed, size) for seed in seeds for size in sizes for t in targets]
-    cells = [] if args.speed_only else cells
-    if shard := parse_shard(args.shard):  # deal out only the cells with work left
-        cells = [c for c in cells if any((*c, m) not in done for m in methods)]
-        cells = cells[shard[0] :: shard[1]]
-    grid = {"targets": targets, "sizes": sizes, "seeds": seeds, "methods": methods}
-    grid |= {"order": "seed, then size, then target", "planned": [list(c) for c in cells]}
-    grid |= {"ran": [], "resumed": [], "skipped": [], "not_started": []}
     state = {
         "status": "running",
         "backbone": str(args.backbone),
-        "backbone_id": backbone_id,
-        "settings": settings,
-        "grid": grid,
+        "backbone_id": backbone_fingerprint(backbone),
+        "settings": _settings(args),
+        "grid": {"targets": targets, "sizes": sizes, "seeds": seeds, "methods": methods},
         "budget_minutes": args.budget_minutes,
         "targets": {},
-        "rows": rows,
-        "speed": previous.get("speed"),
+        "rows": [],
+        "speed": None,
         "device": str(device),
         "torch_threads": threads,
         "seen": {
@@ -795,6 +771,21 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             "key": "InChIKey first block (no stereo, isotopes or protonation); gate_core.data.seen",
         },
     }
+    results_dir, grid = Path(args.results_dir), state["grid"]
+    previous = _read(results_dir / f"{args.results_name}.json") if args.resume else None
+    if previous and _same_run(previous, state):
+        state["rows"] = [r for r in previous["rows"] if "error" not in r]
+        state["speed"] = previous.get("speed")
+    elif previous:
+        _log("--resume: the result was made with another backbone or settings; starting afresh")
+    done = {(r["target"], r["seed"], r["size"], r["method"]) for r in state["rows"]}
+    cells = [(t, seed, size) for seed in seeds for size in sizes for t in targets]
+    cells = [] if args.speed_only else cells
+    if shard := parse_shard(args.shard):  # deal out only the cells with work left
+        cells = [c for c in cells if any((*c, m) not in done for m in methods)]
+        cells = cells[shard[0] :: shard[1]]
+    grid |= {"order": "seed, then size, then target", "planned": [list(c) for c in cells]}
+    grid |= {"ran": [], "resumed": [], "skipped": [], "not_started": []}
 
     def save() -> tuple[Path, Path]:
         state["wall_seconds"] = elapsed()
@@ -838,7 +829,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     else:
         state["status"] = "complete"
     # no method may alter the shared backbone
-    state["backbone_unchanged"] = backbone_fingerprint(backbone) == backbone_id
+    state["backbone_unchanged"] = backbone_fingerprint(backbone) == state["backbone_id"]
     return save()
 
 
