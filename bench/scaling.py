@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import json
 import multiprocessing
@@ -98,7 +99,7 @@ _log = logger(NAME)
 
 
 def _ints(text: str) -> list[int]:
-    return [int(t) for t in str(text).split(",") if t.strip()]
+    return [int(t) for t in text.split(",")]
 
 
 # ------------------------------------------------------------------------------------------ math
@@ -343,7 +344,7 @@ def measure(worker: Callable, ctx: argparse.Namespace, **point: Any) -> dict:
 #
 # A curve is a generator of points over the run's context ``ctx``: the arguments with the grid
 # filled in, plus device, threads, the loaded backbone (``model``), the molecule ``pool``,
-# ``fresh``, ``add_config``, ``source_names`` and ``data`` (what the curves describe of their data).
+# ``fresh``, ``add_config`` and ``data`` (what the curves describe of their data).
 
 #: what an ``exclude`` point keeps beside the ``subset`` one (its ``excluded`` block)
 EXCLUDED_KEYS = (
@@ -356,19 +357,14 @@ EXCLUDED_KEYS = (
 def curve_add_task_vs_sources(ctx):
     """S sources two ways: a backbone copy with its first S sources (top level), and the full
     backbone with the others excluded (``excluded``; the same run when S is every source)."""
-    names = ctx.source_names
+    names = ctx.model.task_names
     smiles, values, task_type = _load_add_target(ctx)
-    point = dict(task_name=f"scaling_{ADD_TARGET}", task_type=task_type, smiles=smiles)
+    point = dict(task_name=f"scaling_{ADD_TARGET}", task_type=task_type)
+    add = functools.partial(measure, _worker_add_task, ctx, **point, smiles=smiles, values=values)
     for k in (k for k in _ints(ctx.sources) if k <= len(names)):
         every = k == len(names)  # nothing to exclude: the full backbone, one run
-        r = measure(
-            _worker_add_task, ctx, **point, values=values, subset=None if every else names[:k]
-        )
-        ex = (
-            r
-            if every
-            else measure(_worker_add_task, ctx, **point, values=values, excluded=names[k:])
-        )
+        r = add(subset=None if every else names[:k])
+        ex = r if every else add(excluded=names[k:])
         excluded = {key: ex[key] for key in EXCLUDED_KEYS if ex.get(key) is not None}
         excluded |= {"same_run_as_subset": True} if every else {}
         yield {"n_sources": k, "n": len(smiles), **r, "sources_via": "subset", "excluded": excluded}
@@ -714,7 +710,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     pool_size = max([*_ints(ctx.batch_sizes), *_ints(ctx.featurize_sizes), 512])
     distinct = sorted(pd.read_csv(args.table, usecols=["smiles"])["smiles"].astype(str).unique())
     pick = np.random.default_rng(1).choice(len(distinct), min(pool_size, len(distinct)), False)
-    ctx.pool, ctx.source_names = [distinct[i] for i in pick], list(ctx.model.task_names)
+    ctx.pool = [distinct[i] for i in pick]
     ctx.fresh, ctx.add_config = ctx.isolation == "process", QUICK_ADD_CONFIG if args.quick else {}
     ctx.data = {
         "add_target": f"{ctx.add_molecules} molecules of `{ADD_TARGET}` (seeded pick, as in task_addition's speed section)",

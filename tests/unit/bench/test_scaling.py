@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import subprocess
 import time
@@ -133,6 +134,30 @@ def test_long_rows_and_csv(tmp_path):
     assert list(read[0]) == ["curve", "x_name", "x", "metric", "value", "device"] and len(
         read
     ) == len(rows)
+
+
+def test_markdown_renders_the_stored_result_with_its_headline_figures():
+    data = json.loads((Path(scaling.__file__).parent / "results" / "scaling.json").read_text())
+    text = scaling.markdown(data)
+    assert text.startswith(f"# Scaling curves ({data['device']})")
+    for title, *_ in scaling.SECTIONS.values():
+        assert f"## {title}" in text
+    step = {
+        (p["n_tasks"], p["alignment"]): p["step_ms"]
+        for p in data["curves"]["pretrain_step_vs_tasks"]
+    }
+    t = max(n for n, _ in step)
+    pw, mn = step[t, "pairwise"], step[t, "mean"]
+    assert (
+        f"| {t} | {pw:.0f} | {mn:.0f} | {pw / mn:.2f} |" in text
+    )  # pairwise vs mean at the largest T
+    flat = data["flat_check"]
+    change = f"{flat['relative_change_first_to_last']:+.1%}"
+    assert f"| {change} | {flat['flat']} |" in text  # the flat check's change and verdict
+    assert (
+        "## Growth exponents" in text
+        and f"{data['loglog_exponents']['add_task_seconds_vs_n']:.2f}" in text
+    )
 
 
 def test_subset_backbone_keeps_the_chosen_sources_exactly(tiny_model, tiny_batch):
