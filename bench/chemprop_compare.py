@@ -189,7 +189,8 @@ def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: di
     with open(out.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not ((out / "pretrain.json").is_file() and (out / "model.pt").is_file()):
-            threads = args.pretrain_threads or len(os.sched_getaffinity(0))
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+            threads = args.pretrain_threads or cores or os.cpu_count()
             _log(f"pre-training chemprop ({args.accelerator}, {threads} threads) -> {out}")
             options = {k: getattr(args, k) for k in PRETRAIN_OPTIONS}
             options |= {"table": table_path, "out": out, "threads": threads, "seed": 0}
@@ -508,16 +509,12 @@ def headline_tables(comp: dict, sizes: list) -> list[str]:
         for key, e in block.items():
             if not (key.startswith("all/") or key.endswith("/seen")):
                 ms, pick = [m for m in methods if m in e["mean"]], max if higher else min
-                per = [
-                    [
-                        t,
-                        *(
-                            f"**{v[m]:.3f}**" if m == pick(ms, key=v.get) else f"{v[m]:.3f}"
-                            for m in ms
-                        ),
-                    ]
-                    for t, v in e["per_target"].items()
-                ]
+                per = []
+                for t, v in e["per_target"].items():
+                    best = pick(ms, key=v.get)
+                    per.append(
+                        [t, *(f"**{v[m]:.3f}**" if m == best else f"{v[m]:.3f}" for m in ms)]
+                    )
                 out.append(
                     f"#### {key}: {metric} per target (mean over seeds; bold = best)\n\n"
                     + table(" | ".join(["target", *map(label, ms)]), per)
@@ -556,7 +553,7 @@ def markdown(state: dict) -> str:
     if p:  # chemprop multi-task on the backbone's own table and scaffold split (CheMeleon-style)
         names = PRETRAIN_ROWS.split(" | ")
         values = cells(p | {"label_columns": len(p.get("tasks") or [])}, PRETRAIN_KEYS)
-        text.append(table("pre-training (CheMeleon-style) | ", list(zip(names, values))))
+        text.append(table("pre-training (CheMeleon-style) | value", list(zip(names, values))))
     failed = [
         f"{r['target']}/{r['seed']}/{r['size']}/{r['method']}: {str(r['error'])[:200]}"
         for r in rows

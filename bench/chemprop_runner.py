@@ -64,20 +64,20 @@ def _log(msg: str) -> None:
 
 
 def setup(args: argparse.Namespace) -> dict:
-    """Thread count, quiet Lightning, and a description of the device this process runs on."""
-    import logging
+    """Thread count, and a description of the device this process runs on."""
     from importlib.metadata import version
 
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     if args.accelerator == "gpu":
         device = f"cuda ({torch.cuda.get_device_name(0)})"
     else:  # the CPU's model name, as bench.common reads it (this venv cannot import bench.common)
-        found = re.search(r"^model name\s*:(.*)$", Path("/proc/cpuinfo").read_text(), re.M)
+        cpuinfo = Path("/proc/cpuinfo")
+        found = re.search(
+            r"^model name\s*:(.*)$", cpuinfo.read_text() if cpuinfo.exists() else "", re.M
+        )
         cpu = found.group(1).strip() if found else platform.processor()
         device = f"cpu ({cpu}, {torch.get_num_threads()} threads)"
     versions = {name: version(name) for name in ("chemprop", "lightning", "torch")}
