@@ -344,17 +344,17 @@ def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
     return write_results(state["results_name"], payload, markdown, results_dir, rows=csv)
 
 
-def _fit_cell(args: argparse.Namespace, cell: tuple, ts: TargetSplit, run: dict) -> list[dict]:
+def _fit_cell(args: argparse.Namespace, cell: tuple, ts: TargetSplit, ctx: dict) -> list[dict]:
     """One runner process for the chemprop methods of one cell not done yet; their rows."""
-    left = [m for m in CHEMPROP_METHODS if (*cell, m) not in run["done"]]
-    run_dir = Path(args.work_dir, "runs", run["id"], cell[0], f"seed{cell[1]}", f"n{cell[2]}")
+    left = [m for m in CHEMPROP_METHODS if (*cell, m) not in ctx["done"]]
+    run_dir = Path(args.work_dir, "runs", ctx["id"], cell[0], f"seed{cell[1]}", f"n{cell[2]}")
     run_dir.mkdir(parents=True, exist_ok=True)
     for m in left:
         (run_dir / f"{m}.json").unlink(missing_ok=True)
     options = {k: getattr(args, k) for k in FIT_OPTIONS} | {"out_dir": run_dir}
     options["data"] = export_cell(args.work_dir, ts, cell[2], args.val_fraction)
     options |= {"methods": ",".join(left), "seed": cell[1], "threads": args.threads_per_job}
-    options |= {"task_type": ts.task_type, "pretrained": run["model"]}
+    options |= {"task_type": ts.task_type, "pretrained": ctx["model"]}
     elapsed, minutes = stopwatch(), 2 * args.method_max_minutes * len(left) * args.ensemble + 5
     error, process_seconds = _run_runner(args, "fit", options, 60 * minutes), elapsed()
     rows = []
@@ -408,12 +408,11 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     _log(f"{len(queue)} cells to run, {args.jobs} at a time, {args.threads_per_job} threads each")
     _save(state, results_dir)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        run = {"id": _hash(settings), "model": pretrain["model"], "done": done}
-        jobs = {pool.submit(_fit_cell, args, c, ts, run): c for c, ts in queue.items()}
+        ctx = {"id": _hash(settings), "model": pretrain["model"], "done": done}
+        jobs = {pool.submit(_fit_cell, args, c, ts, ctx): c for c, ts in queue.items()}
         for job in as_completed(jobs):
-            cell, new = jobs[job], job.result()
-            replaced = {_row_key(r) for r in new}
-            state["rows"] = [r for r in state["rows"] if _row_key(r) not in replaced] + new
+            cell, new = jobs[job], job.result()  # rows of methods not done: none to replace
+            state["rows"] += new
             grid["ran"].append(list(cell))
             _save(state, results_dir)
             scores = [r.get("error") or fmt(r.get("nrmse", r.get("roc_auc")), ".3f") for r in new]

@@ -56,7 +56,8 @@ def add_options(add, options: dict) -> None:
     ``add_argument``: one definition for this runner's command line and chemprop_compare's."""
     for name, default in options.items():
         kind = int if default is None else type(default)
-        add(f"--{name.replace('_', '-')}", type=kind, default=default, choices=CHOICES.get(name))
+        flag, choices = f"--{name.replace('_', '-')}", CHOICES.get(name)
+        add(flag, type=kind, default=default, choices=choices, help="default: %(default)s")
 
 
 def _log(msg: str) -> None:

@@ -30,6 +30,7 @@ from bench.chemprop_compare import (
     merge,
     parse_shard,
     reference_rows,
+    reference_seen_keys,
     shard_cells,
 )
 from bench.common import REPO_ROOT
@@ -237,6 +238,13 @@ def test_reference_rows_and_split_check(tmp_path):
     phys.write_text(json.dumps(_reference([_ref_row("b", 0, "rf", 0.6)], backbone_id="y")))
     with pytest.raises(ValueError, match="different backbones"):
         reference_rows(f"{drug},{phys}", 0.2)
+
+
+def test_seen_keys_come_from_the_one_seen_block_of_the_references():
+    assert reference_seen_keys([{"path": "a"}, {"path": "b", "seen": None}], "unused") is None
+    files = [{"path": "a", "seen": {"molecules": 1}}, {"path": "b", "seen": {"molecules": 2}}]
+    with pytest.raises(ValueError, match="differently"):
+        reference_seen_keys(files, "unused")
 
 
 # ---------------------------------------------------------------------------------- shards
