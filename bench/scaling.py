@@ -648,6 +648,7 @@ def markdown(state: dict) -> str:
         f["wall"] | {"check": "add_task wall s (follows the machine's load)"},
         f["predict"] | {"check": "predict of the new task alone, CPU s"},
     ]
+    checks = [c | {"flat": "yes" if c["flat"] else "**no**"} for c in checks]
     head = "flat check on i (least squares) | slope per existing task | change over the range"
     flat = records_table(
         f"{head} | flat (≤ +{f['tolerance']:.0%})",
