@@ -153,7 +153,8 @@ def test_markdown_renders_the_stored_result_with_its_headline_figures():
     )  # pairwise vs mean at the largest T
     flat = data["flat_check"]
     change = f"{flat['relative_change_first_to_last']:+.1%}"
-    assert f"| {change} | {flat['flat']} |" in text  # the flat check's change and verdict
+    verdict = "yes" if flat["flat"] else "**no**"
+    assert f"| {change} | {verdict} |" in text  # the flat check's change and verdict
     assert (
         "## Growth exponents" in text
         and f"{data['loglog_exponents']['add_task_seconds_vs_n']:.2f}" in text
