@@ -144,6 +144,7 @@ def _cmd_add_task(args: argparse.Namespace) -> None:
     from gate_core.api import config_from_options
     from gate_core.data.columns import name_column
     from gate_core.data.io import read_table
+    from gate_core.transfer.upload import task_name_and_unit
 
     frame = read_table(args.data, sheet=args.sheet)
     for col in (args.smiles_col, args.target_col):
@@ -151,6 +152,11 @@ def _cmd_add_task(args: argparse.Namespace) -> None:
             raise CLIError(
                 f"column '{col}' not found in {args.data}; it has: {', '.join(map(str, frame.columns))}"
             )
+    if args.name is None or args.unit is None:
+        name, unit = task_name_and_unit(args.target_col, str(args.data))
+        args.name = args.name if args.name is not None else name
+        args.unit = args.unit if args.unit is not None else unit
+        print(f"task name {args.name!r}, unit {args.unit!r} (from the header)", file=sys.stderr)
     config = config_from_options(  # refuses a bad option before the backbone loads
         {
             "ratios": args.ratios,
@@ -600,8 +606,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sheet", help="Excel sheet name (default: the first sheet)")
     p.add_argument("--smiles-col", required=True)
     p.add_argument("--target-col", required=True)
-    p.add_argument("--name", required=True, help="task name (letters, digits, _ . -)")
-    p.add_argument("--unit", default="")
+    p.add_argument(
+        "--name",
+        help="task name (letters, digits, _ . -); default: from the target column's header, as the "
+        "app does ('logS (mol/L)' → logS; a header like 'value' → the file's name)",
+    )
+    p.add_argument("--unit", help="default: the unit in the target column's header, e.g. mol/L")
     p.add_argument("--description", default="")
     p.add_argument(
         "--task-type", choices=TASK_TYPES.names, help="default: detected from the labels"

@@ -15,7 +15,7 @@ import streamlit as st
 from gate_app import state, views
 from gate_app.tables import runs_frame
 from gate_core.api import config_from_options
-from gate_core.data.columns import default_target, name_column, split_unit, target_choices
+from gate_core.data.columns import default_target, name_column, target_choices
 from gate_core.data.examples import example_datasets
 from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detected_smiles_column
 from gate_core.data.untrusted import parse_isolated
@@ -29,7 +29,7 @@ from gate_core.relational.io import RelationalHeadError
 from gate_core.relational.predict import RelationalInputError
 from gate_core.text import plain, plural
 from gate_core.transfer.options import ENSEMBLE, MAX_STEPS, PINNED_RATIO, TEST_FRACTION
-from gate_core.transfer.upload import validate_upload
+from gate_core.transfer.upload import task_name_and_unit, validate_upload
 
 st.set_page_config(page_title="Add a task · GATE Studio", layout="wide")
 st.title("Add a task")
@@ -130,10 +130,8 @@ def watched_run() -> RunRecord | None:
 
 def name_and_unit(filename: str, unit_hint: str) -> None:
     """Task name and unit from the target's header ("logS (mol/L)" → logS, mol/L), else from the file name."""
-    target = st.session_state.get("add_target_col")
-    name, unit = split_unit(target or "value")
-    generic = name.lower() in ("value", "target", "y", "label")
-    st.session_state["add_name"] = free_name(filename.rsplit(".", 1)[0] if generic else name)
+    name, unit = task_name_and_unit(st.session_state.get("add_target_col"), filename)
+    st.session_state["add_name"] = free_name(name)
     st.session_state["add_unit"] = unit or unit_hint
 
 

@@ -8,13 +8,15 @@ page, the fuzz tests and the benchmarks read it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from gate_core.data.columns import target_warnings
+from gate_core.data.columns import split_unit, target_warnings
 from gate_core.data.table import InvalidRow, MultiTaskTable
 from gate_core.featurizers.molecule import parse_smiles
+from gate_core.registry.names import suggest_task_name
 from gate_core.text import plural
 from gate_core.transfer.addition import (
     MIN_ROWS,
@@ -23,6 +25,22 @@ from gate_core.transfer.addition import (
     text_target_problem,
     validate_task_table,
 )
+
+#: Target headers that say nothing about the property: the file's name names the task instead.
+GENERIC_TARGET_HEADERS = frozenset({"value", "target", "y", "label"})
+
+
+def task_name_and_unit(target_column: object, filename: str) -> tuple[str, str]:
+    """A valid task name and its unit read from the target column's header: ``"logS (mol/L)"``
+    → ``("logS", "mol/L")``; a generic header (``value``, ``y``…) names the task after the file.
+
+    Why here: the Add-a-task page and ``add-task`` without ``--name``/``--unit`` must name a
+    task the same way.
+    """
+    name, unit = split_unit("value" if target_column in (None, "") else target_column)
+    if name.lower() in GENERIC_TARGET_HEADERS:
+        name = Path(filename).name.rsplit(".", 1)[0]
+    return suggest_task_name(name), unit
 
 
 @dataclass

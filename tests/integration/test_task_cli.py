@@ -293,3 +293,28 @@ def test_add_task_rejects_non_table_and_too_few_rows(
         == 2
     )
     assert "at least 20" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("header", "filename", "listed"),
+    [
+        ("logS (mol/L)", "solubility.csv", "logS\tregression\tmol/L"),
+        ("value", "Hydration energy.csv", "Hydration_energy\tregression\t"),
+    ],
+)
+def test_add_task_names_the_task_from_the_header_as_the_app_does(
+    backbone: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    header: str,
+    filename: str,
+    listed: str,
+) -> None:
+    data = tmp_path / filename
+    pd.read_csv(TARGET).rename(columns={"value": header}).to_csv(data, index=False)
+    common = _common(backbone, tmp_path / "r")
+    args = ["add-task", "--data", str(data), "--smiles-col", "smiles", "--target-col", header]
+    assert main([*args, "--ensemble", "1", "--max-steps", "5", "--quiet", *common]) == 0
+    assert "(from the header)" in capsys.readouterr().err
+    assert main(["list", *common]) == 0
+    assert listed in capsys.readouterr().out

@@ -1,8 +1,9 @@
 """gate_core.transfer.upload: what task addition would make of a table, said before training."""
 
 import pandas as pd
+import pytest
 
-from gate_core.transfer.upload import validate_upload
+from gate_core.transfer.upload import task_name_and_unit, validate_upload
 
 SMILES = [
     "CCO",
@@ -78,3 +79,19 @@ def test_report_detects_classification_and_counts_classes():
     report = validate_upload(frame, "smiles", "y")
     assert report.task_type == "classification" and report.class_counts() == {"0": 12, "1": 12}
     assert validate_upload(frame, "smiles", "y", task_type="regression").class_counts() is None
+
+
+@pytest.mark.parametrize(
+    ("header", "filename", "expected"),
+    [
+        ("logS (mol/L)", "data.csv", ("logS", "mol/L")),
+        ("Tm [K]", "data.csv", ("Tm", "K")),
+        ("pIC50", "assay.xlsx", ("pIC50", "")),
+        ("value", "Huuskonen logS.csv", ("Huuskonen_logS", "")),
+        ("Y", "dir/set-1.tsv", ("set-1", "")),
+        (None, "a.b.csv", ("a.b", "")),
+        ("", "", ("task", "")),
+    ],
+)
+def test_task_name_and_unit_from_the_target_header(header, filename, expected):
+    assert task_name_and_unit(header, filename) == expected
