@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from gate_core import limits
 from gate_core.paths import DEFAULT_BACKBONE
 from gate_core.registries import (
     ALIGNMENT_FORMS,
@@ -152,11 +153,16 @@ def _cmd_add_task(args: argparse.Namespace) -> None:
             raise CLIError(
                 f"column '{col}' not found in {args.data}; it has: {', '.join(map(str, frame.columns))}"
             )
-    if args.name is None or args.unit is None:
-        name, unit = task_name_and_unit(args.target_col, str(args.data))
-        args.name = args.name if args.name is not None else name
-        args.unit = args.unit if args.unit is not None else unit
-        print(f"task name {args.name!r}, unit {args.unit!r} (from the header)", file=sys.stderr)
+    name, unit = task_name_and_unit(args.target_col, str(args.data))
+    derived = []
+    if args.name is None:
+        args.name = name
+        derived.append(f"task name {name!r}")
+    if args.unit is None:
+        args.unit = unit
+        derived += [f"unit {unit!r}"] if unit else []
+    if derived:
+        print(f"{', '.join(derived)} (from column {args.target_col!r})", file=sys.stderr)
     config = config_from_options(  # refuses a bad option before the backbone loads
         {
             "ratios": args.ratios,
@@ -295,6 +301,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         raise CLIError("--shard needs --data and --out (each shard writes its own file)")
     if args.smiles:
         smiles = list(args.smiles)
+        limits.check_typed_entries(len(smiles))
         frame = None
     else:
         if not args.data:

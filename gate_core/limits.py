@@ -60,6 +60,27 @@ def max_rows() -> int:
     return _int_env(MAX_ROWS_ENV, DEFAULT_MAX_ROWS)
 
 
+class TooManyEntries(ValueError):
+    """More molecules typed or pasted than one uploaded table may hold."""
+
+
+def check_typed_entries(n: int) -> None:
+    """Refuse more typed or pasted molecules than :func:`max_rows` allows a file.
+
+    Why: the Predict box, the Latent-space box and ``predict --smiles`` would otherwise take
+    any number of molecules that an uploaded table of the same rows is refused for, and hold
+    the server for as long. Beyond the limit, ``predict --data FILE --out OUT`` streams a file
+    of any size.
+    """
+    limit = max_rows()
+    if n > limit:
+        raise TooManyEntries(
+            f"{n:,} molecules were typed or pasted; the limit is {limit:,}, as for an uploaded "
+            f"file (${MAX_ROWS_ENV}). For more, stream a file: "
+            "python -m gate_core predict --data FILE --out OUT"
+        )
+
+
 def max_upload_mb() -> int:
     """Megabytes of one uploaded file (``$GATE_MAX_UPLOAD_MB``)."""
     return _int_env(MAX_UPLOAD_MB_ENV, DEFAULT_MAX_UPLOAD_MB)

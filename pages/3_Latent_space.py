@@ -19,6 +19,7 @@ import streamlit as st
 
 from gate_app import charts, state, views
 from gate_app.projection import Projection, fit_projection
+from gate_core import limits
 from gate_core.data.untrusted import draw_isolated, parse_isolated
 from gate_core.isolation import WorkerCrashed
 from gate_core.latent import COMMON_CHART, backbone_sample, latent_points, latent_spaces
@@ -157,6 +158,11 @@ query_text = st.text_area(
 )
 
 query_lines = [line.strip().split(None, 1) for line in query_text.splitlines() if line.strip()]
+try:
+    limits.check_typed_entries(len(query_lines))
+except limits.TooManyEntries as exc:
+    st.error(f"Your molecules were not placed: {exc}", icon=views.ERROR)
+    query_lines = []
 try:
     query_parsed = [p.smiles for p in parse_isolated([parts[0] for parts in query_lines])]
 except WorkerCrashed as exc:  # the server lives on; nothing typed is placed

@@ -15,6 +15,7 @@ import streamlit as st
 
 from gate_app import known_values, predict_views, state, views
 from gate_app.tables import prediction_csv, prediction_rows, relational_rows
+from gate_core import limits
 from gate_core.data.columns import is_numeric_column, parse_smiles_text
 from gate_core.data.io import SUPPORTED_SUFFIXES, TableReadError, detected_smiles_column
 from gate_core.data.untrusted import draw_isolated
@@ -125,6 +126,11 @@ if mode == TYPED:
         st.stop()
     entries = parse_smiles_text(text)
     if not entries:
+        st.stop()
+    try:
+        limits.check_typed_entries(len(entries))
+    except limits.TooManyEntries as exc:
+        st.error(str(exc), icon=views.ERROR)
         st.stop()
     pred = predict_or_explain(tuple(entries), known or None)
     relational = "known_used" in pred.columns

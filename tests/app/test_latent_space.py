@@ -25,6 +25,15 @@ def test_backbone_sample_in_the_common_chart_with_pca(run_page):
     assert "PCA of the common chart" in figure["layout"]["title"]["text"]
 
 
+def test_typed_molecules_obey_the_row_limit_of_an_uploaded_file(run_page, monkeypatch):
+    monkeypatch.setenv("GATE_MAX_ROWS", "1")
+    at = run_page(PAGE, latent_method="PCA")
+    at.text_area(key="latent_query").set_value("CCO ethanol\nc1ccccc1O phenol").run()
+    assert not at.exception
+    assert "2 molecules were typed or pasted; the limit is 1" in at.error[0].value
+    assert charts(at)["latent_plot"]["data"][-1]["name"] != "your molecules"
+
+
 def test_task_training_set_side_by_side_with_in_domain_colours(run_page, add_tiny_task):
     add_tiny_task("tiny_logs")
     at = run_page(PAGE, latent_method="PCA")

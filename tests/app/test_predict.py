@@ -69,6 +69,15 @@ def test_invalid_smiles_is_an_error(run_page):
     assert "Invalid SMILES" in at.error[0].value
 
 
+def test_typed_molecules_obey_the_row_limit_of_an_uploaded_file(run_page, monkeypatch):
+    monkeypatch.setenv("GATE_MAX_ROWS", "2")
+    at = run_page(PAGE)
+    at.text_area(key="predict_smiles").set_value("CCO\nCCN\nCCC").run()
+    assert not at.exception
+    assert "3 molecules were typed or pasted; the limit is 2" in at.error[0].value
+    assert "predict_csv" not in at.session_state  # nothing was predicted
+
+
 def test_file_keeps_invalid_rows_with_their_reason(run_page):
     at = run_page(PAGE)
     at.multiselect(key="predict_tasks").set_value(["Tm_K", "logKow"])

@@ -315,6 +315,6 @@ def test_add_task_names_the_task_from_the_header_as_the_app_does(
     common = _common(backbone, tmp_path / "r")
     args = ["add-task", "--data", str(data), "--smiles-col", "smiles", "--target-col", header]
     assert main([*args, "--ensemble", "1", "--max-steps", "5", "--quiet", *common]) == 0
-    assert "(from the header)" in capsys.readouterr().err
+    assert f"task name {listed.split(chr(9))[0]!r}" in capsys.readouterr().err
     assert main(["list", *common]) == 0
     assert listed in capsys.readouterr().out

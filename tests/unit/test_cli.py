@@ -80,3 +80,13 @@ def test_add_task_keeps_the_column_that_names_the_molecules(tiny_backbone, tmp_p
     assert main([*argv, "--ensemble", "1", "--max-steps", "5", "--quiet"]) == 0
     dataset = TaskRegistry(tmp_path / "r").get_dataset("t")
     assert dataset["name"].tolist() == frame["compound"].tolist()
+
+
+def test_predict_smiles_obeys_the_row_limit_of_an_uploaded_file(tmp_path, capsys, monkeypatch):
+    """Typed molecules follow the same GATE_MAX_ROWS as a file, refused before any backbone
+    loads (none exists here), with the streamed route named."""
+    monkeypatch.setenv("GATE_MAX_ROWS", "2")
+    argv = ["predict", "--smiles", "CCO", "CCN", "CCC", "--backbone", str(tmp_path / "none")]
+    assert main([*argv, "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "3 molecules were typed or pasted; the limit is 2" in err and "--data FILE" in err
