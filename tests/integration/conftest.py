@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,13 @@ def small_config(tmp_path: Path) -> Path:
     path = tmp_path / "small_config.json"
     path.write_text(json.dumps(SMALL))
     return path
+
+
+def run_bench(name: str, *options: str, results_dir: Path) -> dict:
+    """``python -m bench <name> <options>`` in a fresh interpreter, as its documented command
+    runs it, into ``results_dir``; returns the result JSON it wrote (its stderr on failure)."""
+    cmd = [sys.executable, "-m", "bench", name, *options, "--results-dir", str(results_dir)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((results_dir / f"{name}.json").read_text())

@@ -3,29 +3,18 @@ measured properties), as the shipped one is: it compares the measured properties
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from gate_core.models.checkpoint import load_checkpoint
 from gate_core.models.fingerprint import backbone_fingerprint
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.conftest import run_bench
 
 
 def test_backbone_quality_bench_runs_on_a_v2_backbone(tiny_backbone, tmp_path):
-    cmd = [
-        *(sys.executable, "-m", "bench", "backbone_quality", "--backbone", str(tiny_backbone)),
+    result = run_bench(
+        *("backbone_quality", "--backbone", str(tiny_backbone)),
         *("--noalign", str(tmp_path / "missing"), "--tasks", "Tm_K", "--epochs", "1"),
         *("--rf-trees", "10", "--threads", "1", "--bootstrap", "20"),
-        *("--results-dir", str(tmp_path)),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads((tmp_path / "backbone_quality.json").read_text())
+        results_dir=tmp_path,
+    )
     backbone, _meta = load_checkpoint(tiny_backbone)
     assert len(backbone.task_names) > len(backbone.property_names)  # a v2 backbone
     assert set(result["properties"]) <= set(backbone.property_names)

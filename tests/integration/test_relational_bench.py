@@ -3,27 +3,17 @@ properties), as the shipped one is: hidden labels are the measured properties on
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from gate_core.models.checkpoint import load_checkpoint
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.conftest import run_bench
 
 
 def test_relational_bench_runs_on_a_v2_backbone(tiny_backbone, tiny_relational, tmp_path):
-    cmd = [
-        *(sys.executable, "-m", "bench", "relational", "--backbone", str(tiny_backbone)),
+    result = run_bench(
+        *("relational", "--backbone", str(tiny_backbone)),
         *("--preview-targets", "Tflash_K", "--preview-seeds", "0", "--ensemble", "1"),
-        *("--bootstrap", "10", "--max-molecules", "60", "--results-dir", str(tmp_path)),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads((tmp_path / "relational.json").read_text())
+        *("--bootstrap", "10", "--max-molecules", "60"),
+        results_dir=tmp_path,
+    )
     backbone, _meta = load_checkpoint(tiny_backbone)
     assert len(backbone.task_names) > len(backbone.property_names)  # a v2 backbone
     section = result["known_labels"]
