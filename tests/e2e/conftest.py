@@ -6,9 +6,6 @@ pass by silently skipping them.
 """
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,14 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from bench.page_render import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    free_port,
-    log_tail,
-    server_healthy,
-    stop_server,
-)
+from bench.page_render import CHROMIUM, CHROMIUM_ARGS
+from bench.page_render import streamlit_server as bench_streamlit_server
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "test-results"
@@ -38,55 +29,20 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 @contextmanager
 def streamlit_server(env: dict[str, str], log_name: str = "streamlit-server.log") -> Iterator[str]:
-    """Run ``streamlit run app.py`` on a free loopback port with ``env`` added; yield its base URL.
-
-    The server is healthy (its HTTP endpoint answers) before the URL is yielded, but no page
-    script has run yet: the first visit still imports the libraries and loads the backbone.
-    """
+    """``streamlit run app.py`` with ``env`` added, started as the page_render bench starts it
+    (its own process group, healthy before the URL is yielded, stopped with everything it
+    started); yields its base URL. No page script has run yet: the first visit still loads the
+    backbone."""
     RESULTS.mkdir(exist_ok=True)
-    log_path = RESULTS / log_name
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    with open(log_path, "wb") as log:
-        # Own session => own process group, so teardown can stop the server and its children.
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not server_healthy(url):
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_tail(log_path)}")
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"streamlit not healthy after {STARTUP_TIMEOUT_S}s:\n{log_tail(log_path)}"
-                )
-            time.sleep(0.25)
-        yield url
-    finally:
-        stop_server(proc)
+        with bench_streamlit_server(
+            {**os.environ, **env}, RESULTS / log_name, STARTUP_TIMEOUT_S
+        ) as (url, _pid, _seconds):
+            yield url
+    except RuntimeError as exc:  # the server never became healthy: a failure, not an error
+        if "streamlit not healthy" not in str(exc):
+            raise
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
