@@ -1,5 +1,6 @@
 """The Predict page's results for many molecules: which entries were invalid, a sortable and
-filterable table with a structure per row, and parity plots against measured columns.
+filterable table with a structure per row, and parity plots (ROC curves for a classification
+task) against measured columns.
 
 Why a module: typed-in lists and uploaded files end in the same results, and the page stays a
 short script. Names, units and pairing rules come from ``gate_core.predictions``.
@@ -8,7 +9,9 @@ short script. Names, units and pairing rules come from ``gate_core.predictions``
 from __future__ import annotations
 
 import base64
+from collections.abc import Collection
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -123,8 +126,12 @@ def comparisons(
     tasks: list[str],
     units: dict[str, str],
     numeric: list[str],
+    classification: Collection[str] = (),
 ) -> None:
-    """Predicted vs measured for each (task, measured column) pair, plus one pair the chemist chooses."""
+    """Predicted vs measured for each (task, measured column) pair, plus one pair the chemist
+    chooses: a parity plot with R² · RMSE · MAE for a regression task, a ROC curve with
+    ROC-AUC · PR-AUC · accuracy for one of ``classification`` (a 0/1 column; anything else
+    is refused with why, as the CLI does: :class:`~gate_core.predictions.Comparison`)."""
     st.subheader("Predicted vs measured")
     a, b = st.columns(2)
     column = a.selectbox(
@@ -150,15 +157,37 @@ def comparisons(
         )
         return
     for i, (name, col) in enumerate(chosen.items()):
-        result = compare(pred, frame, name, col)
+        result = compare(pred, frame, name, col, name in classification)
         if len(result.measured) < 2:
             st.info(
                 f"Column '{col}' and task {name} share fewer than two molecules with both numbers; nothing to compare."
             )
             continue
-        m = result.metrics()
+        try:
+            m = result.metrics()
+        except ValueError as exc:  # a classification task's column holding other numbers
+            st.warning(f"**{name}** vs column **{col}** not compared: {plain(exc)}.", icon=WARN)
+            continue
+        size = plural(m["n"], "molecule")
+        if result.classification:
+            auc = {k: "n/a" if np.isnan(m[k]) else f"{m[k]:.2f}" for k in ("roc_auc", "pr_auc")}
+            st.markdown(
+                f"**{name}** vs column **{col}**: ROC-AUC {auc['roc_auc']} · PR-AUC {auc['pr_auc']} · accuracy {m['accuracy']:.2f} ({size})"
+            )
+            if len(np.unique(result.measured)) == 2:  # a ROC curve needs both classes
+                st.plotly_chart(
+                    charts.roc(
+                        result.measured.tolist(),
+                        result.predicted.tolist(),
+                        None,
+                        title=f"{name}: ROC curve against '{col}'",
+                        series="GATE prediction",
+                    ),
+                    key=f"predict_roc_{i}",
+                )
+            continue
         st.markdown(
-            f"**{name}** vs column **{col}**: R² {m['r2']:.2f} · RMSE {m['rmse']:.3g} · MAE {m['mae']:.3g} ({plural(m['n'], 'molecule')})"
+            f"**{name}** vs column **{col}**: R² {m['r2']:.2f} · RMSE {m['rmse']:.3g} · MAE {m['mae']:.3g} ({size})"
         )
         st.plotly_chart(
             charts.parity(

@@ -967,6 +967,13 @@ class GateStudio:
         units.update({r.name: r.unit for r in self.added_tasks()})
         return units
 
+    def task_types(self) -> dict[str, str]:
+        """``{task: "regression" | "classification"}`` for the backbone's and the added tasks:
+        what a comparison with measured values is scored by (:class:`~gate_core.predictions.Comparison`)."""
+        types = {t.name: t.task_type for t in self.backbone.config.tasks}
+        types.update({r.name: r.task_type for r in self.added_tasks()})
+        return types
+
     # ---- model cards ---------------------------------------------------------------------------
     def model_card(self, name: str) -> ModelCard:
         """The task's model card (data, split, quality with intervals, domain, ratios, versions)."""

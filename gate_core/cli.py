@@ -260,27 +260,53 @@ def _say_known_columns(columns: list[str], data: str, fixed: dict[str, str]) -> 
         print(f"using known values from column(s) {', '.join(columns)} of {data}", file=sys.stderr)
 
 
-def _say_comparison(task: str, metrics: dict[str, float], task_type: str, data: str) -> None:
-    """One stderr line: a predicted task against the file's column of the same name."""
-    n = int(metrics["n"])
+def _say_comparison(task: str, metrics: dict[str, float] | str, data: str) -> None:
+    """One stderr line: a predicted task against the file's column of the same name.
+
+    ``metrics``: a comparison's (:meth:`~gate_core.predictions.Comparison.metrics`; its keys
+    tell a classification task from a regression one), or why the task was not compared.
+    """
     head = f"{task} predicted vs column {task} of {data}: "
-    if n == 0:
-        print(head + "no row has both numbers", file=sys.stderr)
-    elif task_type == "classification":  # compare() scores regression only
-        print(head + f"{n} rows with both numbers (classification: not scored)", file=sys.stderr)
-    else:
-        print(
-            head
-            + f"{n} rows with both numbers, RMSE {metrics['rmse']:.4g}, MAE {metrics['mae']:.4g}, "
-            + f"R² {metrics['r2']:.3f}",
-            file=sys.stderr,
+    if isinstance(metrics, str):
+        line = f"not compared: {metrics}"
+    elif (n := int(metrics["n"])) == 0:
+        line = "no row has both numbers"
+    elif "roc_auc" in metrics:
+        auc = {
+            k: "n/a (one class only)" if metrics[k] != metrics[k] else f"{metrics[k]:.3f}"
+            for k in ("roc_auc", "pr_auc")
+        }
+        line = (
+            f"{n} rows with both numbers, ROC-AUC {auc['roc_auc']}, PR-AUC {auc['pr_auc']}, "
+            f"accuracy {metrics['accuracy']:.3f}"
         )
+    else:
+        line = (
+            f"{n} rows with both numbers, RMSE {metrics['rmse']:.4g}, MAE {metrics['mae']:.4g}, "
+            f"R² {metrics['r2']:.3f}"
+        )
+    print(head + line, file=sys.stderr)
 
 
-def _task_types(studio) -> dict[str, str]:
-    return {t.name: t.task_type for t in studio.source_tasks} | {
-        r.name: r.task_type for r in studio.added_tasks()
-    }
+def _scored(result) -> dict[str, float] | str:
+    """A comparison's metrics, or why it has none (a classification column not of 0/1)."""
+    try:
+        return result.metrics()
+    except ValueError as exc:
+        return str(exc)
+
+
+def _skipped(studio, task: str) -> str:
+    """Why a compared task has no prediction: an added task that failed to load (the
+    prediction skipped it with a warning; the comparison line says so too, not "no row")."""
+    from gate_core.registry import RegistryError
+    from gate_core.transfer.added_task import AddedTaskError
+
+    try:
+        studio.load_task(task)
+    except (AddedTaskError, RegistryError) as exc:
+        return f"the task was skipped ({exc})"
+    return "the task was skipped"
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
@@ -335,11 +361,14 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         )
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
-    types = _task_types(studio)
+    types = studio.task_types()
     for task in compared:
-        if task in predictions.columns:  # predicted (a task that failed to load is not)
-            result = compare(predictions, frame, task, task)
-            _say_comparison(task, result.metrics(), types.get(task, ""), args.data)
+        if task not in predictions.columns:  # an added task that failed to load
+            _say_comparison(task, _skipped(studio, task), args.data)
+        else:
+            classification = types.get(task) == "classification"
+            result = compare(predictions, frame, task, task, classification)
+            _say_comparison(task, _scored(result), args.data)
     if args.out:
         from gate_core.streaming import write_frame
 
@@ -408,9 +437,9 @@ def _predict_stream(args: argparse.Namespace) -> None:
         )
     for message in summary.warnings:
         print(f"warning: {message}", file=sys.stderr)
-    types = _task_types(studio)
     for task, running in summary.comparisons.items():
-        _say_comparison(task, running.metrics(), types.get(task, ""), args.data)
+        scored = _skipped(studio, task) if task in summary.skipped else _scored(running)
+        _say_comparison(task, scored, args.data)
     n_bad = summary.invalid
     print(
         f"wrote {summary.rows} rows to {args.out}"
@@ -680,7 +709,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="file with a SMILES column; its other columns are kept beside the predictions. A column named exactly "
         "like a task not being predicted gives each row's known value of that task (blank: not measured; relational "
         "head); one named like a predicted task is compared with the prediction (rows with both numbers, RMSE, MAE, "
-        "R² on stderr)",
+        "R² on stderr; ROC-AUC, PR-AUC, accuracy for a classification task, whose column holds 0/1)",
     )
     p.add_argument("--smiles-col", help="default: detected")
     p.add_argument("--sheet", help="Excel sheet name of --data (default: the first sheet)")

@@ -148,56 +148,118 @@ def invalid_entries(pred: pd.DataFrame) -> list[InvalidEntry]:
     ]
 
 
+#: Distinct probabilities a streamed classification comparison keeps apart: rounded to 4
+#: decimals, ``k / 10 000`` for ``k`` = 0 … 10 000 (one histogram bin each).
+PROBABILITY_BINS = 10_001
+
+
+def not_binary(measured: np.ndarray, column: str) -> str:
+    """Why ``measured`` cannot be scored as classes ("" when every value is 0 or 1).
+
+    Why refuse rather than threshold: a column named like a classification task but holding
+    other numbers (a pIC50, a percentage) is a different measurement; scoring it would print
+    a confident, meaningless ROC-AUC.
+    """
+    other = measured[(measured != 0) & (measured != 1)]
+    if not len(other):
+        return ""
+    return (
+        f"column {column} holds {other[0]:g}, not 0 or 1: "
+        "a classification task is compared with measured classes 0 and 1"
+    )
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """Predicted vs measured values of one task on the rows that have both."""
+    """Predicted vs measured values of one task on the rows that have both; ``classification``
+    (the caller knows the task's type): measured classes 0/1 against predicted probabilities."""
 
     task: str
     column: str
     measured: np.ndarray
     predicted: np.ndarray
+    classification: bool = False
 
     def metrics(self) -> dict[str, float]:
-        from gate_core.training.evaluate import regression_metrics
+        """:func:`~gate_core.training.evaluate.regression_metrics` (``n``, ``rmse``, ``mae``,
+        ``r2``) or, for a classification task, ``classification_metrics`` (``n``, ``roc_auc``,
+        ``pr_auc``, ``accuracy``). Raises ``ValueError`` (:func:`not_binary`) when a
+        classification task's measured values are not all 0 or 1."""
+        from gate_core.training.evaluate import classification_metrics, regression_metrics
 
-        return regression_metrics(self.measured, self.predicted)
+        if not self.classification:
+            return regression_metrics(self.measured, self.predicted)
+        if problem := not_binary(self.measured, self.column):
+            raise ValueError(problem)
+        return classification_metrics(self.measured, self.predicted)
 
 
-def compare(pred: pd.DataFrame, frame: pd.DataFrame, task: str, column: str) -> Comparison:
+def compare(
+    pred: pd.DataFrame, frame: pd.DataFrame, task: str, column: str, classification: bool = False
+) -> Comparison:
     """Pair ``frame[column]`` (measured) with ``pred[task]`` row for row, keeping rows with both numbers."""
     measured = numeric_values(frame[column].reset_index(drop=True)).to_numpy(dtype=float)
     predicted = pd.to_numeric(pred[task].reset_index(drop=True), errors="coerce").to_numpy(
         dtype=float
     )
     both = np.isfinite(measured) & np.isfinite(predicted)
-    return Comparison(task, column, measured[both], predicted[both])
+    return Comparison(task, column, measured[both], predicted[both], classification)
 
 
 @dataclass
 class RunningComparison:
     r"""Predicted vs measured of one task, added up chunk by chunk (a streamed prediction) in
-    constant memory: the row count, the sums of squared and absolute errors, and the mean and
-    sum of squared deviations of the measured values, merged chunk by chunk as Chan, Golub and
-    LeVeque (1979) merge variances, so that R² is that of all the rows at once.
+    constant memory, so that :meth:`metrics` are those of all the rows at once.
 
-    With :math:`e_i = \hat y_i - y_i` over the :math:`n` rows with both numbers:
-    RMSE :math:`= \sqrt{\sum e_i^2 / n}`, MAE :math:`= \sum |e_i| / n`,
+    Regression: the row count, the sums of squared and absolute errors, and the mean and sum of
+    squared deviations of the measured values, merged chunk by chunk as Chan, Golub and
+    LeVeque (1979) merge variances. With :math:`e_i = \hat y_i - y_i` over the :math:`n` rows
+    with both numbers: RMSE :math:`= \sqrt{\sum e_i^2 / n}`, MAE :math:`= \sum |e_i| / n`,
     R² :math:`= 1 - \sum e_i^2 / \sum (y_i - \bar y)^2`: the numbers
     :func:`~gate_core.training.evaluate.regression_metrics` gives on the whole columns.
+
+    Classification: per class, a histogram of the predicted probability rounded to 4 decimals
+    (:data:`PROBABILITY_BINS`), and the count of rows the 0.5 threshold classifies right
+    (exact: from the unrounded probabilities). Both AUCs depend only on the order of the
+    scores, so the histograms give exactly the ROC-AUC and PR-AUC of the rounded probabilities
+    (rows in one bin are tied); rounding moves them by far less than their sampling error. A
+    chunk whose measured values are not 0/1 stops the comparison with the reason
+    (:func:`not_binary`), raised by :meth:`metrics`.
     """
 
     task: str
     column: str
+    classification: bool = False
     n: int = 0
     sse: float = 0.0
     sae: float = 0.0
     mean: float = 0.0
     m2: float = 0.0
+    correct: int = 0
+    #: rows per probability bin, measured 0 (row 0) and 1 (row 1); classification only
+    counts: np.ndarray | None = None
+    problem: str = ""
+
+    def __post_init__(self) -> None:
+        if self.classification and self.counts is None:
+            self.counts = np.zeros((2, PROBABILITY_BINS), dtype=np.int64)
 
     def add(self, part: Comparison) -> None:
         """Add one chunk's rows with both numbers (:func:`compare`)."""
         k = len(part.measured)
-        if k == 0:
+        if k == 0 or self.problem:
+            return
+        if self.counts is not None:
+            self.problem = not_binary(part.measured, self.column)
+            if self.problem:
+                return
+            top = PROBABILITY_BINS - 1
+            bins = np.clip(np.rint(part.predicted * top), 0, top).astype(np.int64)
+            positive = part.measured == 1
+            for cls, rows in enumerate((~positive, positive)):
+                self.counts[cls] += np.bincount(bins[rows], minlength=PROBABILITY_BINS)
+            self.correct += int(((part.predicted >= 0.5) == positive).sum())
+            self.n += k
             return
         err = part.predicted - part.measured
         mean = float(part.measured.mean())
@@ -210,11 +272,39 @@ class RunningComparison:
         self.sae += float(np.abs(err).sum())
 
     def metrics(self) -> dict[str, float]:
-        """``n``, ``rmse``, ``mae``, ``r2`` (NaN where undefined), as :meth:`Comparison.metrics`."""
+        """As :meth:`Comparison.metrics` (NaN where undefined): ``n``, ``rmse``, ``mae``, ``r2``,
+        or ``n``, ``roc_auc``, ``pr_auc``, ``accuracy``; raises ``ValueError`` with the reason
+        a classification column could not be compared."""
         n = self.n
+        if self.problem:
+            raise ValueError(self.problem)
+        if self.counts is not None:
+            roc_auc, pr_auc = _histogram_aucs(self.counts[0], self.counts[1])
+            return {
+                "n": n,
+                "roc_auc": roc_auc,
+                "pr_auc": pr_auc,
+                "accuracy": self.correct / n if n else float("nan"),
+            }
         return {
             "n": n,
             "rmse": float(np.sqrt(self.sse / n)) if n else float("nan"),
             "mae": self.sae / n if n else float("nan"),
             "r2": 1.0 - self.sse / self.m2 if n > 1 and self.m2 > 0 else float("nan"),
         }
+
+
+def _histogram_aucs(neg: np.ndarray, pos: np.ndarray) -> tuple[float, float]:
+    """ROC-AUC and average precision (PR-AUC) of scores given as counts per ascending bin, as
+    sklearn scores tied values: a negative in the same bin as a positive counts half (ROC),
+    and each bin is one threshold (PR). NaN unless both classes are present."""
+    n_neg, n_pos = int(neg.sum()), int(pos.sum())
+    if not n_neg or not n_pos:
+        return float("nan"), float("nan")
+    below = np.cumsum(neg) - neg  # negatives scored lower than the bin
+    roc_auc = float((pos * (below + 0.5 * neg)).sum()) / (n_pos * n_neg)
+    tp = np.cumsum(pos[::-1])[::-1]  # rows at or above each bin's score, per class
+    fp = np.cumsum(neg[::-1])[::-1]
+    hit = pos > 0
+    pr_auc = float((pos[hit] * tp[hit] / (tp[hit] + fp[hit])).sum()) / n_pos
+    return roc_auc, pr_auc

@@ -80,13 +80,16 @@ def default_workers() -> int:
 @dataclass
 class StreamSummary:
     """What a run did: rows written, how many invalid, seconds, the distinct warnings, and
-    each compared task's predictions against the file's measured values (``{task: …}``)."""
+    each compared task's predictions against the file's measured values (``{task: …}``), and
+    those of them not predicted at all, so that they are not reported as having no row."""
 
     rows: int = 0
     invalid: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     comparisons: dict[str, RunningComparison] = field(default_factory=dict)
+    #: compared tasks that were not predicted (an added task that failed to load)
+    skipped: set[str] = field(default_factory=set)
 
 
 def _features(
@@ -257,7 +260,8 @@ def predict_file(
     out = Path(out)
     partial = out.with_name(out.name + ".part")
     summary, seen = StreamSummary(), set()
-    summary.comparisons = {c: RunningComparison(c, c) for c in compared}
+    classes = {t for t, kind in studio.task_types().items() if kind == "classification"}
+    summary.comparisons = {c: RunningComparison(c, c, c in classes) for c in compared}
     t0 = last = time.perf_counter()
     total = sum(
         min(chunk_rows, source.n_rows - c * chunk_rows)
@@ -277,9 +281,12 @@ def predict_file(
             if str(w.message) not in seen:
                 seen.add(str(w.message))
                 summary.warnings.append(str(w.message))
-        for task, running in summary.comparisons.items() if measure else ():
-            if task in frame.columns:  # predicted (a task that failed to load is not)
-                running.add(compare(frame, pd.DataFrame({task: chunk.columns[task]}), task, task))
+        for task, running in summary.comparisons.items():
+            if task not in frame.columns:  # a task that failed to load: skipped, with a warning
+                summary.skipped.add(task)
+            elif measure:
+                measured = pd.DataFrame({task: chunk.columns[task]})
+                running.add(compare(frame, measured, task, task, running.classification))
         return with_input_columns(frame, _file_columns(chunk, carried, types))
 
     def no_rows() -> pd.DataFrame:

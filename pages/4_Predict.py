@@ -234,7 +234,13 @@ else:
     full = predict_views.results_table(pred, tasks, units, frame, column)
     numeric = [c for c in columns if c != column and is_numeric_column(frame[c])]
     predict_views.comparisons(
-        pred, frame, measured_columns(frame, column, tasks), tasks, units, numeric
+        pred,
+        frame,
+        measured_columns(frame, column, tasks),
+        tasks,
+        units,
+        numeric,
+        {t for t, kind in studio.task_types().items() if kind == "classification"},
     )
     pred = full
 

@@ -75,7 +75,7 @@ def classification_metrics(y_true: np.ndarray, prob: np.ndarray) -> dict[str, fl
         "n": len(y_true),
         "roc_auc": auc,
         "pr_auc": pr_auc,
-        "accuracy": float(((prob >= 0.5) == (y_true >= 0.5)).mean()),
+        "accuracy": float(((prob >= 0.5) == (y_true >= 0.5)).mean()) if len(y_true) else np.nan,
     }
 
 

@@ -4,12 +4,14 @@ columns; known measured values and recorded table labels through the relational 
 
 import io
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 PAGE = "pages/4_Predict.py"
+ROOT_DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def known(*rows: tuple[str | None, str | None]) -> dict:
@@ -322,6 +324,32 @@ def test_file_columns_are_kept_and_a_measured_column_gets_a_parity_plot(run_page
         "**tiny_logs** vs column **id**" in messages(at.markdown)
         and len(at.get("plotly_chart")) == 2
     )
+
+
+def test_a_classification_task_is_compared_by_roc_auc_not_r2(run_page, add_tiny_task):
+    """A 0/1 column of a classification task: ROC-AUC · PR-AUC · accuracy and a ROC curve (as
+    the CLI scores it), never R²/RMSE of probabilities; a column of other numbers is refused."""
+    add_tiny_task("tiny_toxic", csv="target_tiny_classification.csv")
+    data = pd.read_csv(ROOT_DATA / "target_tiny_classification.csv").head(12)
+    data = data.rename(columns={"value": "tiny_toxic"}).astype({"tiny_toxic": float})
+    at = run_page(PAGE, predict_tasks=["tiny_toxic"], predict_mode="A file of SMILES")
+    at.file_uploader(key="predict_file").upload(
+        "toxic.csv", data.to_csv(index=False).encode(), "text/csv"
+    )
+    at.run()
+    assert not at.exception and not at.error, messages(at.error)
+    said = messages(at.markdown)
+    assert "**tiny_toxic** vs column **tiny_toxic**: ROC-AUC " in said and "(12 molecules)" in said
+    assert "PR-AUC" in said and "accuracy" in said and "R²" not in said
+    assert len(at.get("plotly_chart")) == 1  # the ROC curve, no parity plot
+
+    data.loc[3, "tiny_toxic"] = 6.5
+    at.file_uploader(key="predict_file").upload(
+        "toxic2.csv", data.to_csv(index=False).encode(), "text/csv"
+    )
+    at.run()
+    assert not at.exception and "ROC-AUC" not in messages(at.markdown)
+    assert "not compared: column tiny_toxic holds 6.5, not 0 or 1" in messages(at.warning)
 
 
 def test_results_filter_and_sort(run_page):

@@ -426,3 +426,99 @@ def test_a_run_stopped_by_sigterm_leaves_no_partial_output(
     stderr = process.communicate(timeout=60)[1]
     assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
     assert not partial.exists() and not out.exists()
+
+
+@pytest.fixture(scope="module")
+def toxic_registry(tiny_backbone: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A registry with an added classification task, ``toxic``, and a copy of it whose model
+    no longer loads, ``bad_model`` (a prediction of every task skips it with a warning)."""
+    import json
+    from dataclasses import replace
+
+    from gate_core.registry import TaskRegistry
+
+    data_dir = tmp_path_factory.mktemp("toxic_registry")
+    argv = ["add-task", "--data", str(TARGET.with_name("target_tiny_classification.csv"))]
+    argv += ["--smiles-col", "smiles", "--target-col", "value", "--name", "toxic"]
+    argv += ["--ensemble", "1", "--max-steps", "5", "--quiet"]
+    assert main([*argv, "--backbone", str(tiny_backbone), "--data-dir", str(data_dir)]) == 0
+    registry = TaskRegistry(data_dir)
+    files = {p.name: p.read_bytes() for p in registry.task_dir("toxic").iterdir()}
+    meta = json.loads(files["task.json"])
+    meta["info"]["colour"] = "red"
+    broken = {**files, "task.json": json.dumps(meta).encode()}
+    registry.register_task(replace(registry.get_task("toxic"), name="bad_model"), broken)
+    return data_dir
+
+
+def _predict_toxic(
+    backbone: Path, registry: Path, tmp_path: Path, capsys, streamed: bool, toxic: list[float]
+) -> tuple[str, pd.Series]:
+    """``predict --data`` (every task) of 20 molecules with measured ``toxic`` and ``bad_model``
+    columns: stderr and the ``toxic`` probabilities predicted."""
+    frame = pd.read_csv(TARGET.with_name("target_tiny_classification.csv")).head(len(toxic))
+    frame = frame.drop(columns="value").assign(toxic=toxic, bad_model=1.0)
+    data, out = tmp_path / "toxic.csv", tmp_path / "toxic_preds.csv"
+    frame.to_csv(data, index=False)
+    stream = ["--out", str(out), "--chunk-rows", "3", "--workers", "0"] if streamed else []
+    argv = ["predict", "--data", str(data), "--backbone", str(backbone), "--data-dir"]
+    assert main([*argv, str(registry), *stream]) == 0
+    err = capsys.readouterr().err
+    if streamed:
+        return err, pd.read_csv(out)["toxic"]
+    from gate_core.api import GateStudio
+
+    predicted = GateStudio(backbone, registry).predict(frame["smiles"].tolist(), ["toxic"])
+    return err, predicted["toxic"]
+
+
+def _said(err: str, task: str) -> str:
+    return next(x for x in err.splitlines() if x.startswith(f"{task} predicted vs column {task}"))
+
+
+@PATHS
+def test_a_classification_column_is_scored_by_roc_auc_and_a_skipped_task_says_so(
+    tiny_backbone: Path, toxic_registry: Path, tmp_path: Path, capsys, streamed: bool
+) -> None:
+    """Both paths score a 0/1 column of a classification task as classification (not R²,
+    not "not scored"), and a compared task that failed to load is said to be skipped, with
+    why (the streamed run said "no row has both numbers")."""
+    import numpy as np
+
+    from gate_core.training.evaluate import classification_metrics
+
+    toxic = [
+        float(v)
+        for v in pd.read_csv(TARGET.with_name("target_tiny_classification.csv"))["value"][:20]
+    ]
+    toxic[3] = float("nan")  # not measured
+    err, predicted = _predict_toxic(
+        tiny_backbone, toxic_registry, tmp_path, capsys, streamed, toxic
+    )
+    measured = np.array(toxic)
+    both = np.isfinite(measured)
+    m = classification_metrics(measured[both], predicted.to_numpy()[both])
+    assert _said(err, "toxic").endswith(
+        f": 19 rows with both numbers, ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f}, "
+        f"accuracy {m['accuracy']:.3f}"
+    )
+    assert "warning: skipped: task 'bad_model' cannot be used" in err
+    bad = _said(err, "bad_model")
+    assert "not compared: the task was skipped (task 'bad_model' cannot be used" in bad
+    assert "no row has both numbers" not in err
+
+
+@PATHS
+def test_a_classification_column_of_other_numbers_is_not_compared(
+    tiny_backbone: Path, toxic_registry: Path, tmp_path: Path, capsys, streamed: bool
+) -> None:
+    """The predictions are still made and written; only the comparison is refused, with why."""
+    toxic = [1.0, 0.0, 0.0, 1.0, 6.5, 0.0] * 2
+    err, predicted = _predict_toxic(
+        tiny_backbone, toxic_registry, tmp_path, capsys, streamed, toxic
+    )
+    assert predicted.notna().all()
+    assert _said(err, "toxic").endswith(
+        ": not compared: column toxic holds 6.5, not 0 or 1: "
+        "a classification task is compared with measured classes 0 and 1"
+    )

@@ -1,5 +1,5 @@
 """gate_core.cli: the comparison line ``predict --data`` prints for a column named like a predicted
-task, and add-task's options refused as the Add-a-task page refuses them."""
+task (regression or classification, or why it was not compared), and add-task's options refused as the Add-a-task page refuses them."""
 
 from __future__ import annotations
 
@@ -16,20 +16,32 @@ METRICS = {"n": 4, "rmse": 3.4791, "mae": 2.9781, "r2": 0.86}
 
 
 def test_a_regression_comparison_gives_rows_rmse_mae_and_r2(capsys):
-    _say_comparison("Tb_K", METRICS, "regression", "k.csv")
+    _say_comparison("Tb_K", METRICS, "k.csv")
     assert capsys.readouterr().err == (
         "Tb_K predicted vs column Tb_K of k.csv: 4 rows with both numbers, RMSE 3.479, MAE 2.978, R² 0.860\n"
     )
 
 
-def test_a_classification_comparison_gives_the_row_count_only(capsys):
-    _say_comparison("toxic", {**METRICS, "n": 7}, "classification", "k.csv")
-    err = capsys.readouterr().err
-    assert "7 rows with both numbers (classification: not scored)" in err and "RMSE" not in err
+def test_a_classification_comparison_gives_roc_auc_pr_auc_and_accuracy(capsys):
+    _say_comparison("toxic", {"n": 7, "roc_auc": 0.8125, "pr_auc": 0.7, "accuracy": 5 / 7}, "k.csv")
+    assert capsys.readouterr().err == (
+        "toxic predicted vs column toxic of k.csv: 7 rows with both numbers, ROC-AUC 0.812, "
+        "PR-AUC 0.700, accuracy 0.714\n"
+    )
+    nan = float("nan")
+    _say_comparison("toxic", {"n": 3, "roc_auc": nan, "pr_auc": nan, "accuracy": 1.0}, "k.csv")
+    assert "ROC-AUC n/a (one class only), PR-AUC n/a" in capsys.readouterr().err
+
+
+def test_a_comparison_not_made_says_why(capsys):
+    _say_comparison("toxic", "column toxic holds 6.5, not 0 or 1", "k.csv")
+    assert capsys.readouterr().err == (
+        "toxic predicted vs column toxic of k.csv: not compared: column toxic holds 6.5, not 0 or 1\n"
+    )
 
 
 def test_no_row_with_both_numbers_says_so(capsys):
-    _say_comparison("Tb_K", {**METRICS, "n": 0}, "regression", "k.csv")
+    _say_comparison("Tb_K", {**METRICS, "n": 0}, "k.csv")
     assert "Tb_K of k.csv: no row has both numbers" in capsys.readouterr().err
 
 

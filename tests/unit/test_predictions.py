@@ -104,3 +104,55 @@ def test_running_comparison_over_chunks_equals_the_whole_columns():
         assert running.metrics()[key] == pytest.approx(whole[key], rel=1e-9)
     empty = RunningComparison("Tb_K", "Tb_K").metrics()
     assert empty["n"] == 0 and np.isnan(empty["rmse"]) and np.isnan(empty["r2"])
+
+
+CHUNKS = [(0, 1), (1, 1), (1, 300), (300, 301), (301, 1000)]  # one row, none, many
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_streamed_classification_equals_the_rounded_probabilities(seed):
+    """ROC-AUC and PR-AUC from the per-class histograms are those of the probabilities rounded
+    to 4 decimals (many ties: sklearn's half-counting), accuracy that of the raw ones."""
+    from gate_core.training.evaluate import classification_metrics
+
+    rng = np.random.default_rng(seed)
+    measured = (rng.random(1000) < 0.3).astype(float)
+    predicted = np.clip(0.3 * measured + 0.7 * rng.random(1000), 0, 1)
+    predicted[:50] = rng.choice([0.0, 1.0, 0.25, 0.49996, 0.50004], 50)  # ties, edges, near 0.5
+    predicted[50:200] = np.round(predicted[50:200], 2)  # more ties within bins
+    running = RunningComparison("toxic", "toxic", classification=True)
+    for lo, hi in CHUNKS:
+        running.add(Comparison("toxic", "toxic", measured[lo:hi], predicted[lo:hi], True))
+    streamed = running.metrics()
+    rounded = classification_metrics(measured, np.round(predicted, 4))
+    assert streamed["n"] == 1000
+    for key in ("roc_auc", "pr_auc"):
+        assert streamed[key] == pytest.approx(rounded[key], abs=1e-12)
+    assert streamed["accuracy"] == classification_metrics(measured, predicted)["accuracy"]
+    assert rounded["accuracy"] != streamed["accuracy"]  # 0.49996 rounds up: the raw one is used
+    whole = Comparison("toxic", "toxic", measured, predicted, True).metrics()
+    assert whole == classification_metrics(measured, predicted)
+
+
+def test_one_class_has_no_auc_and_no_rows_no_accuracy():
+    running = RunningComparison("toxic", "toxic", classification=True)
+    assert running.metrics()["n"] == 0 and np.isnan(running.metrics()["accuracy"])
+    running.add(Comparison("toxic", "toxic", np.ones(3), np.array([0.9, 0.2, 0.7]), True))
+    m = running.metrics()
+    assert np.isnan(m["roc_auc"]) and np.isnan(m["pr_auc"]) and m["accuracy"] == 2 / 3
+
+
+def test_a_classification_column_of_other_numbers_is_not_scored():
+    """A column named like a classification task but holding, say, pIC50 values is another
+    measurement: both paths refuse it with the value and the rule, never score it."""
+    frame = pd.DataFrame({"toxic": [1, 0, 6.5, 1]})
+    pred = pd.DataFrame({"toxic": [0.9, 0.1, 0.8, 0.6]})
+    with pytest.raises(ValueError, match=r"column toxic holds 6.5, not 0 or 1: .*classes 0 and 1"):
+        compare(pred, frame, "toxic", "toxic", classification=True).metrics()
+    assert compare(pred, frame, "toxic", "toxic").metrics()["n"] == 4  # regression: any number
+    running = RunningComparison("toxic", "toxic", classification=True)
+    running.add(compare(pred[:2], frame[:2], "toxic", "toxic", classification=True))
+    running.add(compare(pred[2:], frame[2:], "toxic", "toxic", classification=True))
+    running.add(compare(pred[:2], frame[:2], "toxic", "toxic", classification=True))
+    with pytest.raises(ValueError, match="column toxic holds 6.5"):
+        running.metrics()
