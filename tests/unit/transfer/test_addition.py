@@ -326,10 +326,11 @@ def test_add_task_leaves_the_backbone_unchanged_and_reports_progress(backbone, t
     assert set(result.timings) == {"featurize_seconds", "train_seconds", "total_seconds"}
 
 
-def test_members_side_by_side_give_the_members_trained_one_by_one(backbone, target_frame):
+@pytest.mark.parametrize("mode", ["uniform", "learned"])
+def test_members_side_by_side_give_the_members_trained_one_by_one(backbone, target_frame, mode):
     """With two threads allowed, members and probes train two at a time, one torch thread each;
-    the task equals the one trained member by member on one thread, and progress still only
-    moves forward."""
+    the task equals the one trained member by member on one thread (learned ratios too: their
+    look-ahead steps take turns in forward-mode AD), and progress still only moves forward."""
     before = torch.get_num_threads()
     tasks, events = [], []
     try:
@@ -341,7 +342,7 @@ def test_members_side_by_side_give_the_members_trained_one_by_one(backbone, targ
                     target_frame["smiles"].tolist(),
                     target_frame["value"].tolist(),
                     "logS",
-                    _config(ensemble=3, train_baseline=True),
+                    _config(ensemble=3, train_baseline=True, ratios=RatioSettings(mode=mode)),
                     progress=events.append if threads == 2 else None,
                 ).task
             )
