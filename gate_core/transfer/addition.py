@@ -39,7 +39,6 @@ from gate_core.transfer.added_task import AddedTask
 from gate_core.transfer.calibration import Calibration
 from gate_core.transfer.domain import ApplicabilityDomain
 from gate_core.transfer.frozen import FrozenSources, compute_frozen_sources
-from gate_core.transfer.member_pool import SEED_LOCK, Report, run_members
 from gate_core.transfer.objective import TaskAdditionLoss
 from gate_core.transfer.options import ENSEMBLE, MAX_STEPS, TEST_FRACTION
 from gate_core.transfer.ratios import (
@@ -187,11 +186,10 @@ def train_member(
     progress: Callable[[int, float, torch.Tensor], None] | None = None,
 ) -> tuple[TaskModules, dict]:
     """Train one ensemble member; returns the module (best validation step) and its ratio record."""
+    torch.manual_seed(seed)
     device = frozen.h.device
     cfg = backbone.config
-    with SEED_LOCK:  # members trained side by side draw the weights they would one by one
-        torch.manual_seed(seed)
-        task = TaskModules(cfg.representation_dim, cfg.latent_dim, cfg.task_hidden).to(device)
+    task = TaskModules(cfg.representation_dim, cfg.latent_dim, cfg.task_hidden).to(device)
     loss_fn = TaskAdditionLoss(
         task, backbone, config.weights, classification, config.align_subsample
     )
@@ -368,26 +366,29 @@ def add_task(
         oof_ad[va] = (
             domain.against(frozen_fit.common_chart[tr]).score(frozen_fit.common_chart[va]).numpy()
         )
-    gate_ratios, unskilled = without_unskilled(config.ratios, backbone.source_skill)
-    kinds = [("gate", gate_ratios)]
-    kinds += [("probe", RatioSettings(mode="off"))] if config.train_baseline else []
-    runs = [(kind, settings, k) for kind, settings in kinds for k in range(len(folds))]
-    finished = np.zeros(len(runs))  # each run's share of its steps done
+    n_runs = len(folds) * (2 if config.train_baseline else 1)
 
-    def member_job(i: int) -> Callable[[Report], tuple[TaskModules, dict, np.ndarray]]:
-        """Run ``i``: one member (or probe) on its fold; returns it, its record and its
-        predictions for the molecules of its fold that it did not train on."""
-        kind, ratio_settings, k = runs[i]
-        tr, va = folds[k]
-        stage = "training" if kind == "gate" else "baseline"
-        label = f"{'member' if kind == 'gate' else 'probe'} {k + 1}/{len(folds)}"
+    def train_ensemble(
+        kind: str, ratio_settings: RatioSettings, offset: int
+    ) -> tuple[list, list[dict], np.ndarray]:
+        """K members on the folds, and each molecule's prediction by the member that did not train on it."""
+        modules, recs, oof = [], [], np.full(len(fit_idx), np.nan)
+        for k, (tr, va) in enumerate(folds):
 
-        def job(report: Report) -> tuple[TaskModules, dict, np.ndarray]:
-            def member_progress(step: int, val: float, lam: torch.Tensor) -> None:
-                event = {"run": i, "stage": stage, "member": k, "step": step, "val_loss": val}
-                report(event | {"ratios": lam.cpu().tolist(), "message": f"{label}, step {step}"})
+            def member_progress(step: int, val: float, lam: torch.Tensor, k: int = k) -> None:
+                fraction = 0.05 + 0.9 * (offset + k + step / config.max_steps) / n_runs
+                emit(
+                    {
+                        "stage": "training" if kind == "gate" else "baseline",
+                        "fraction": min(fraction, 0.95),
+                        "member": k,
+                        "step": step,
+                        "val_loss": val,
+                        "ratios": lam.cpu().tolist(),
+                        "message": f"{'member' if kind == 'gate' else 'probe'} {k + 1}/{len(folds)}, step {step}",
+                    }
+                )
 
-            seed = config.seed * 1000 + k + (0 if kind == "gate" else len(folds))
             module, record = train_member(
                 backbone,
                 frozen_fit,
@@ -397,36 +398,31 @@ def add_task(
                 classification,
                 config,
                 ratio_settings,
-                seed,
+                config.seed * 1000 + k + offset,
                 member_progress,
             )
-            report({"run": i, "finished": True})
+            modules.append(module)
+            recs.append(record)
+            va_t = torch.as_tensor(va, device=device)
             with torch.no_grad():
-                va_t = torch.as_tensor(va, device=device)
                 scaled = module.head(module.latent(frozen_fit.h[va_t])).cpu().numpy()
-            pred = 1 / (1 + np.exp(-scaled)) if classification else scaled * y_std + y_mean
-            return module, record, pred
-
-        return job
-
-    def relay(event: dict) -> None:
-        """Member events to ``emit``, with the share of all runs' steps done as the fraction."""
-        i = event.pop("run")
-        finished[i] = 1.0 if event.pop("finished", False) else event["step"] / config.max_steps
-        if "stage" in event:
-            emit(event | {"fraction": min(0.05 + 0.9 * finished.sum() / len(runs), 0.95)})
+            oof[va] = 1 / (1 + np.exp(-scaled)) if classification else scaled * y_std + y_mean
+        return modules, recs, oof
 
     t0 = time.perf_counter()
-    # members side by side on the CPU threads this process may use (GATE_THREADS, default 1)
-    threads = torch.get_num_threads() if device.type == "cpu" else 1
-    trained = run_members([member_job(i) for i in range(len(runs))], relay, threads)
+    gate_ratios, unskilled = without_unskilled(config.ratios, backbone.source_skill)
+    members, records, oof_gate = train_ensemble("gate", gate_ratios, 0)
     train_seconds = time.perf_counter() - t0
-    oof: dict[str, np.ndarray] = {}
-    for (kind, _, k), (_, _, pred) in zip(runs, trained):
-        oof.setdefault(kind, np.full(len(fit_idx), np.nan))[folds[k][1]] = pred
-    members = [m for (kind, _, _), (m, _, _) in zip(runs, trained) if kind == "gate"]
-    records = [r for (kind, _, _), (_, r, _) in zip(runs, trained) if kind == "gate"]
-    probes = [m for (kind, _, _), (m, _, _) in zip(runs, trained) if kind == "probe"]
+    probes, oof = [], {"gate": oof_gate}
+    if config.train_baseline:
+        emit(
+            {
+                "stage": "baseline",
+                "fraction": 0.05 + 0.9 * len(folds) / n_runs,
+                "message": "training the frozen-backbone + new-head baseline",
+            }
+        )
+        probes, _, oof["probe"] = train_ensemble("probe", RatioSettings(mode="off"), len(folds))
     held = fold_of >= 0
     oof_metrics = {m: _metrics(classification, y_fit[held], pred[held]) for m, pred in oof.items()}
     calibration = {

@@ -13,7 +13,6 @@ passes). ``tests/unit/transfer/test_ratios.py`` checks it against finite differe
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -164,11 +163,6 @@ class TransferRatios(torch.nn.Module):
         return torch.where(self.learnable, torch.nn.functional.softplus(self.phi), self.fixed)
 
 
-#: torch's forward-mode AD keeps its levels process-wide: members trained side by side
-#: (:mod:`gate_core.transfer.member_pool`) take turns in :func:`torch.func.jvp`.
-_FORWARD_AD_LOCK = threading.Lock()
-
-
 def lookahead_hypergradient(
     loss: TaskAdditionLoss,
     ratios: torch.Tensor,
@@ -196,8 +190,7 @@ def lookahead_hypergradient(
     direction = {
         k: (g if g is not None else torch.zeros_like(params[k])) for k, g in zip(names, v_grads)
     }
-    with _FORWARD_AD_LOCK:
-        _, directional = jvp(align_only, (params,), (direction,))
+    _, directional = jvp(align_only, (params,), (direction,))
     return -eta * directional
 
 

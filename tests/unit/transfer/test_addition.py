@@ -326,41 +326,6 @@ def test_add_task_leaves_the_backbone_unchanged_and_reports_progress(backbone, t
     assert set(result.timings) == {"featurize_seconds", "train_seconds", "total_seconds"}
 
 
-@pytest.mark.parametrize("mode", ["uniform", "learned"])
-def test_members_side_by_side_give_the_members_trained_one_by_one(backbone, target_frame, mode):
-    """With two threads allowed, members and probes train two at a time, one torch thread each;
-    the task equals the one trained member by member on one thread (learned ratios too: their
-    look-ahead steps take turns in forward-mode AD), and progress still only moves forward."""
-    before = torch.get_num_threads()
-    tasks, events = [], []
-    try:
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            tasks.append(
-                add_task(
-                    backbone,
-                    target_frame["smiles"].tolist(),
-                    target_frame["value"].tolist(),
-                    "logS",
-                    _config(ensemble=3, train_baseline=True, ratios=RatioSettings(mode=mode)),
-                    progress=events.append if threads == 2 else None,
-                ).task
-            )
-    finally:
-        torch.set_num_threads(before)
-    one, two = tasks
-    for a, b in zip(one.members + one.probe_members, two.members + two.probe_members, strict=True):
-        for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
-            assert torch.equal(x, y), name
-    assert one.metadata["oof_metrics"] == two.metadata["oof_metrics"]
-    assert one.metadata["ratios"] == two.metadata["ratios"]
-    fractions = [e["fraction"] for e in events]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert {(e["stage"], e["member"]) for e in events if "member" in e} == {
-        (stage, k) for stage in ("training", "baseline") for k in range(3)
-    }
-
-
 def test_training_fits_the_training_molecules(backbone, target_frame):
     """Overfit check: with enough steps and no held-out fold pressure the fit beats the mean."""
     smiles, values = target_frame["smiles"].tolist(), target_frame["value"].to_numpy()

@@ -133,38 +133,6 @@ def test_hypergradient_scales_with_eta(double_case):
     torch.testing.assert_close(smaller * 10, small, rtol=1e-2, atol=0.0)
 
 
-def test_hypergradients_on_two_threads_at_once_equal_one_at_a_time(double_case):
-    """Members trained side by side compute look-ahead hypergradients concurrently; torch's
-    forward-mode AD levels are process-wide, so without taking turns one thread's jvp deletes
-    the other's level ("Trying to access a forward AD level with an invalid index")."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    model, frozen = double_case
-    torch.manual_seed(5)
-    cfg = model.config
-    cases = []
-    for _ in range(2):
-        task = TaskModules(cfg.representation_dim, cfg.latent_dim, cfg.task_hidden).double()
-        y = torch.randn(len(frozen), dtype=torch.float64)
-        tr, va = torch.arange(0, 20), torch.arange(20, len(frozen))
-        train = (frozen.subset(tr), y[tr], torch.ones(20, dtype=torch.bool))
-        cases.append(
-            (TaskAdditionLoss(task, model, LossWeights(), False), train, (frozen.subset(va), y[va]))
-        )
-    lam = torch.ones(4, dtype=torch.float64)
-
-    def many(case) -> list[torch.Tensor]:
-        loss, train, val = case
-        return [lookahead_hypergradient(loss, lam, train, val, 1e-3).detach() for _ in range(25)]
-
-    alone = [many(case) for case in cases]
-    with ThreadPoolExecutor(2) as pool:
-        together = list(pool.map(many, cases))
-    for a, b in zip(alone, together, strict=True):
-        for x, y in zip(a, b, strict=True):
-            assert torch.equal(x, y)
-
-
 # ---- λ: modes, pins, exclusions ----------------------------------------------------------------
 
 
