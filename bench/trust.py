@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.common import REPO_ROOT, logger, records_table, write_results
+from bench.common import REPO_ROOT, fmt, logger, records_table, write_results
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "trust"
@@ -166,7 +166,7 @@ def backbone_part(studio) -> dict:
                         "test_gain": 1 - corrected / plain,
                     }
                 )
-    table = pd.DataFrame(pairs)
+    table = pd.DataFrame(pairs, columns=["known", "target", "n", "accepted", "test_gain"])
     gain = table.test_gain
     accepted = gain[table.accepted]  # NaN when none is accepted (null in the JSON)
     return {
@@ -237,6 +237,10 @@ def markdown(results: dict) -> str:
         ),
     ]
     if b := results.get("backbone"):
+
+        def change(key: str) -> str:  # a gain of +x % in RMSE is a change of −x %
+            return fmt(None if b[key] is None else -b[key], "+.2%")
+
         lines += [
             "",
             f"## Backbone properties (interval calibrated on the validation split, scored on the test split): mean coverage {b['mean_coverage90']:.3f}",
@@ -249,9 +253,9 @@ def markdown(results: dict) -> str:
             "",
             f"## Known-value corrections: {b['n_pairs_accepted']} of {b['n_pairs_judged']} pairs accepted on the validation split",
             "",
-            f"On the test split: accepted pairs change RMSE by {-(b['accepted_mean_test_gain'] or 0):+.2%} on average and help in "
-            f"{(b['accepted_share_helping_on_test'] or 0):.0%} of them; all pairs ungated: {-(b['ungated_mean_test_gain'] or 0):+.2%}, "
-            f"worse than plain in {(b['ungated_share_hurting_on_test'] or 0):.0%}.",
+            f"On the test split: accepted pairs change RMSE by {change('accepted_mean_test_gain')} on average and help in "
+            f"{fmt(b['accepted_share_helping_on_test'], '.0%')} of them; all pairs ungated: {change('ungated_mean_test_gain')}, "
+            f"worse than plain in {fmt(b['ungated_share_hurting_on_test'], '.0%')}.",
         ]
     return "\n".join(lines)
 
