@@ -2,7 +2,8 @@
 
 Runs no benchmark. Each ``<results-dir>/<name>.json`` is rendered again by its own module's
 ``markdown`` (the one renderer of that result, also used when the bench wrote it), into
-``<name>.md`` beside it, so the app's Benchmarks page (which shows those files) and this
+``<name>.md`` beside it (and a result kept in a subfolder, e.g. ``task_addition_speed/``, beside
+its ``.md``), so the app's Benchmarks page (which shows those files) and this
 document always agree. The document opens with the chemist-facing summary the page also opens
 with (:mod:`gate_app.bench_summary`), then where and when each result was measured, then each
 result with its provenance. Charts are the page's (interactive); this document has the tables.
@@ -115,6 +116,15 @@ def generate(
         csv = path.with_suffix(".csv")
         if write_missing_csv and not csv.exists() and (rows := csv_rows(name, data)):
             written.append(write_csv(rows, csv))
+
+    for path in sorted(folder.glob("*/*.json")):  # a run kept apart (task_addition_speed/)
+        md = path.with_suffix(".md")
+        if md.is_file() and (data := br.read_json(path)) and data.get("benchmark"):
+            try:  # only a result its run wrote with its .md: gpu/ also holds raw inputs
+                md.write_text(render(data["benchmark"], data))
+                written.append(md)
+            except RenderError as exc:
+                print(f"[report] {path.parent.name}/{exc}", file=sys.stderr)
 
     def when(name: str) -> list[str]:
         if (d := results.get(name)) is None:

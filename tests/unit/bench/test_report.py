@@ -515,6 +515,20 @@ def test_report_rerenders_each_md_and_assembles_the_document(tmp_path):
             assert f"| `{name}` | not run yet: `{COMMANDS[name]}`" in doc
 
 
+def test_report_rerenders_a_result_kept_in_a_subfolder_beside_its_md(tmp_path):
+    """A run written with --results-dir into a subfolder (task_addition_speed/) is rendered
+    again too; a JSON without its .md there (gpu/'s raw inputs) is left alone."""
+    folder = tmp_path / "results"
+    kept, raw = folder / "featurization_speed", folder / "gpu"
+    for sub in (kept, raw):
+        sub.mkdir(parents=True)
+        (sub / "featurization.json").write_text(json.dumps(FEATURIZATION))
+    (kept / "featurization.md").write_text("stale text from an older renderer\n")
+    written = report.generate(folder, tmp_path / "benchmarks.md")
+    assert (kept / "featurization.md").read_text() == report.render("featurization", FEATURIZATION)
+    assert kept / "featurization.md" in written and not (raw / "featurization.md").exists()
+
+
 def test_report_is_deterministic(tmp_path):
     folder = write_fixtures(tmp_path / "results", ["featurization", "task_addition_v1"])
     report.generate(folder, tmp_path / "a.md")
