@@ -10,7 +10,7 @@ PORT     ?= 8501
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: venv bench-venv run test lint chromium data backbone backbone-gpu relational bench clean distclean
+.PHONY: venv bench-venv run test lint chromium data backbone backbone-gpu relational clean distclean
 
 venv: $(STAMP)
 
@@ -78,10 +78,6 @@ backbone-gpu: venv
 # Train the relational head (known labels → other labels, DESIGN §6) on the backbone's own table (≤ 5 min on a 2-core CPU).
 relational: venv
 	$(PY) -m gate_core pretrain-relational --backbone assets/backbone --out assets/backbone_relational
-
-# Every benchmark; results land in bench/results/<name>.json and .md.
-bench: venv
-	$(PY) -m bench all
 
 clean:
 	rm -rf test-results .pytest_cache

@@ -339,15 +339,6 @@ def _scalars(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if not isinstance(v, (dict, list, tuple))}
 
 
-def _rows_featurization(r: dict) -> list[dict]:
-    """One row per stage; a stage of sub-stages (``collate``) gives ``stage/sub`` rows."""
-    rows = []
-    for stage, s in (r.get("stages") or {}).items():
-        leaves = {stage: s} if "per_second" in s else {f"{stage}/{k}": v for k, v in s.items()}
-        rows += [{"stage": k, **_scalars(v)} for k, v in leaves.items() if isinstance(v, dict)]
-    return rows
-
-
 def _rows_backbone_quality(r: dict) -> list[dict]:
     return [
         {"property": prop, "n_test": p.get("n_test"), "method": method}
@@ -396,18 +387,12 @@ def _rows_relational(r: dict) -> list[dict]:
 
 
 ROW_EXTRACTORS: dict[str, Callable[[dict], list[dict]]] = {
-    "featurization": _rows_featurization,
     "backbone_quality": _rows_backbone_quality,
     "task_addition": _rows_task_addition,
-    "task_addition_v1": _rows_task_addition,
-    "task_addition_v2": _rows_task_addition,
     "relational": _rows_relational,
     "page_render": lambda r: [
         {"page": page, **_scalars(p), "target_seconds": r.get("target_seconds")}
         for page, p in (r.get("pages") or {}).items()
-    ],
-    "gpu_figures": lambda r: [
-        {"stage": k, **_flat(v)} for k, v in (r.get("figures") or {}).items()
     ],
     "preview_time": lambda r: [_flat(u) for u in r.get("uploads") or []],
 }

@@ -120,7 +120,7 @@ def generate(
     for path in sorted(folder.glob("*/*.json")):  # a run kept apart (task_addition_speed/)
         md = path.with_suffix(".md")
         if md.is_file() and (data := br.read_json(path)) and data.get("benchmark"):
-            try:  # only a result its run wrote with its .md: gpu/ also holds raw inputs
+            try:  # only a result its run wrote with its .md (a raw input has none)
                 md.write_text(render(data["benchmark"], data))
                 written.append(md)
             except RenderError as exc:

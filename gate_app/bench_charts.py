@@ -258,35 +258,6 @@ def scaling_charts(name: str, data: dict) -> Charts:
     return out
 
 
-def featurization_charts(name: str, data: dict) -> Charts:
-    stages = []
-    for stage, s in (data.get("stages") or {}).items():
-        leaves = (
-            [(stage, s)]
-            if isinstance(s, dict) and "per_second" in s
-            else [(f"{stage}/{k}", v) for k, v in (s or {}).items() if isinstance(v, dict)]
-        )
-        stages += [(n, num(leaf.get("per_second"))) for n, leaf in leaves]
-    t = data.get("target") or {}
-    return (
-        [
-            (
-                "bench_featurization",
-                target_bars(
-                    [n for n, _ in stages],
-                    [v for _, v in stages],
-                    num(t.get("mol_per_s")),
-                    "mol/s",
-                    "Molecules/s on one core",
-                    log=True,
-                ),
-            )
-        ]
-        if stages
-        else []
-    )
-
-
 def page_render_charts(name: str, data: dict) -> Charts:
     pages = data.get("pages") or {}
     return (
@@ -374,7 +345,6 @@ BUILDERS: dict[str, Callable[[str, dict], Charts]] = {
     "task_addition": task_addition_charts,
     "chemprop_compare": chemprop_charts,
     "scaling": scaling_charts,
-    "featurization": featurization_charts,
     "page_render": page_render_charts,
     "backbone_quality": backbone_quality_charts,
     "relational": relational_charts,

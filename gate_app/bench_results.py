@@ -32,10 +32,6 @@ DEFAULT_RESULTS = ROOT / "bench" / "results"
 
 #: Results the report and the page expect, in their order, with the command that makes each.
 #: Any other ``<name>.json`` in the folder follows.
-_DRUG_LIKE = (
-    "--targets caco2,pk_vdss,pk_cl,pk_fu,pk_thalf,logp_fluorinated,bbbp,clintox "
-    "--sizes 50 --skip-speed --threads 1 --rf-jobs 1"
-)
 _V2 = "python -m bench task_addition --backbone assets/backbone --corpus assets/data/corpus/smiles.txt "
 _V2_METHODS = (
     "--methods probe,uniform,learned,topk,rf,lgbm,finetune --skip-speed --threads 1 --rf-jobs 1 "
@@ -52,29 +48,21 @@ COMMANDS: dict[str, str] = {
     "Hfus_kJmol,dipole_D,surface_tension_mNm,Tautoignition_K,log_viscosity298_Pas --sizes 100 "
     "--seeds 0,1,2 --methods probe,uniform,rf,lgbm,finetune --skip-speed --threads 1 --rf-jobs 1 --device cpu "
     "--budget-minutes 0",
-    "task_addition_v2": "python -m bench task_addition --backbone assets/backbone "
-    "--results-name task_addition_v2 --corpus assets/data/corpus/smiles.txt " + _DRUG_LIKE,
-    "task_addition_v1": "python -m bench task_addition --backbone <backbone v1> "
-    "--results-name task_addition_v1 " + _DRUG_LIKE,
-    "task_addition": "python -m bench task_addition",
     "chemprop_compare": "python -m bench chemprop_compare --sizes 100 --seeds 0,1,2 "
     "--pretrain-max-minutes 75 --pretrain-threads 1 --pretrain-epochs 40 --pretrain-patience 4 "
     "--jobs 2 --threads-per-job 1",
     "trust": "python -m bench trust --targets huuskonen_logS,caco2,freesolv,logp_fluorinated,"
     "pk_vdss --sizes 50,100,300 --seeds 0,1 --threads 1",
-    "backbone_v2": "python -m bench backbone_v2",
     "backbone_quality": "python -m bench backbone_quality",
     "relational": "python -m bench relational",
-    "featurization": "python -m bench featurization",
     "scaling": "python -m bench scaling",
     "concurrency": "python -m bench concurrency --n 500 --threads 1 --repeats 2",
     "screening": "python -m bench screening",
     "preview_time": "python -m bench preview_time",
     "page_render": "python -m bench page_render",
-    "gpu_figures": "python -m bench gpu_figures",
 }
-#: Results with no backbone note: they measure no model, or compare backbones by name.
-BACKBONE_FREE = frozenset({"featurization", "concurrency", "backbone_v2"})
+#: Results with no backbone note: what they measure does not depend on the backbone's weights.
+BACKBONE_FREE = frozenset({"concurrency"})
 
 METHOD_LABELS = {
     "learned": "GATE task addition, learned λ",

@@ -198,7 +198,7 @@ def test_older_backbone_and_missing_results_are_said_plainly(monkeypatch, result
     assert "`chemprop_compare`: From an older backbone (`0123456789abcdef`)" in warnings
     infos = " ".join(i.value for i in at.info)
     assert f"`trust`: not run yet: `{bench_results.COMMANDS['trust']}`" in infos
-    assert "`featurization`: not run yet" in infos
+    assert "`screening`: not run yet" in infos
 
 
 def test_empty_folder_says_what_is_missing(monkeypatch, tmp_path):

@@ -26,10 +26,10 @@ def bench_url(tmp_path_factory):
         shutil.copy(path, folder / path.name)
         if path.with_suffix(".md").exists():
             shutil.copy(path.with_suffix(".md"), folder / path.with_suffix(".md").name)
-    dirty = json.loads((ROOT / "bench" / "results" / "featurization.json").read_text())
+    dirty = json.loads((ROOT / "bench" / "results" / "preview_time.json").read_text())
     dirty["machine"] = {**dirty["machine"], "git_commit": COMMIT, "git_dirty": True}
-    dirty["command"] = "python -m bench featurization --results-dir /tmp/trial_xyz"
-    (folder / "featurization.json").write_text(json.dumps(dirty))
+    dirty["command"] = "python -m bench preview_time --results-dir /tmp/trial_xyz"
+    (folder / "preview_time.json").write_text(json.dumps(dirty))
     env = {
         "GATE_BENCH_RESULTS": str(folder),
         "GATE_THREADS": "1",
@@ -59,7 +59,7 @@ def test_summary_first_and_provenance_folded(browser, bench_url):
         page.screenshot(path=str(SCREENSHOTS / "benchmarks.png"))
 
         # the details show one result at a time: the dirty-tree run, by its link
-        page.goto("/Benchmarks?result=featurization")
+        page.goto("/Benchmarks?result=preview_time")
         wait_idle(page)
         commit = page.get_by_text(COMMIT[:10])
         expect(commit).to_be_hidden()  # folded away

@@ -170,30 +170,6 @@ def fixtures() -> dict[str, dict]:
         }
 
     return {
-        "featurization": {
-            "benchmark": "featurization",
-            "command": "python -m bench featurization",
-            "machine": CPU,
-            "input": {"unique_smiles": 1000, "table": "t.csv.gz"},
-            "settings": {"repeats": 1, "threads": 1},
-            "stages": {
-                "graph_from_mol": _stage(3818.0),
-                "parse_smiles_and_graph": _stage(730.0),
-                "collate": {"batch_64": {**_stage(248052.0), "batch_size": 64}},
-            },
-            "speedup_graph_vs_naive": 2.3,
-            "target": {
-                "stage": "graph_from_mol",
-                "mol_per_s": 5000.0,
-                "measured": 3818.0,
-                "passed": False,
-            },
-            "checks": {
-                "graph_vs_naive_reference": {"molecules_compared": 1000, "molecules_different": 0}
-            },
-            "load_average_before": [1.5, 1.4, 1.3],
-            "load_average_after": [1.6, 1.4, 1.3],
-        },
         "backbone_quality": {
             "benchmark": "backbone_quality",
             "command": "python -m bench backbone_quality",
@@ -373,6 +349,7 @@ def fixtures() -> dict[str, dict]:
             "command": "python -m bench preview_time",
             "machine": CPU,
             "target_seconds": 5.0,
+            "threads": 1,
             "uploads": [
                 {
                     "upload": "bbbp",
@@ -383,28 +360,9 @@ def fixtures() -> dict[str, dict]:
                     "preview_seconds": 1.31,
                     "total_seconds": 2.29,
                     "reached": True,
+                    "sample_cap": 500,
                 }
             ],
-        },
-        "gpu_figures": {
-            "benchmark": "gpu_figures",
-            "command": "python -m bench gpu_figures",
-            "machine": GPU,
-            "figures": {
-                "pretraining": {
-                    "device": "cuda",
-                    "molecules_per_second": [880.0, 860.0],
-                    "peak_memory_mb": 195.0,
-                    "cpu_molecules_per_second": 291.0,
-                },
-                "task_addition": {
-                    "add_500_molecule_task_seconds": 13.5,
-                    "cpu_add_500_molecule_task_seconds": 24.6,
-                    "predict_cold_per_second": 913.0,
-                    "predict_warm_per_second": 2937.0,
-                    "featurize_only_cold_per_second": 990.0,
-                },
-            },
         },
         "page_render": {
             "benchmark": "page_render",
@@ -481,9 +439,9 @@ def write_fixtures(folder: Path, names: list[str]) -> Path:
     return folder
 
 
-FEATURIZATION = {
-    **fixtures()["featurization"],
-    "command": "python -m bench featurization --results-dir /tmp/bench-trial",
+PREVIEW = {
+    **fixtures()["preview_time"],
+    "command": "python -m bench preview_time --results-dir /tmp/bench-trial",
 }
 
 
@@ -498,39 +456,39 @@ def test_every_stored_result_renders_through_its_module(path):
 def test_report_rerenders_each_md_and_assembles_the_document(tmp_path):
     folder = tmp_path / "results"
     folder.mkdir()
-    (folder / "featurization.json").write_text(json.dumps(FEATURIZATION))
-    (folder / "featurization.md").write_text("stale text from an older renderer\n")
+    (folder / "preview_time.json").write_text(json.dumps(PREVIEW))
+    (folder / "preview_time.md").write_text("stale text from an older renderer\n")
     out = tmp_path / "benchmarks.md"
     written = report.generate(folder, out)
-    md = (folder / "featurization.md").read_text()
-    assert written[0] == out and folder / "featurization.md" in written
-    assert md == report.render("featurization", FEATURIZATION) and "stale" not in md
+    md = (folder / "preview_time.md").read_text()
+    assert written[0] == out and folder / "preview_time.md" in written
+    assert md == report.render("preview_time", PREVIEW) and "stale" not in md
     doc = out.read_text()
     assert doc.index("## What to expect on your data") < doc.index("## Where and when")
-    assert "## Featurisation throughput (one core)" in doc  # the module's text, one level down
-    assert "| (a) graph from RDKit mol (`mols_to_graphs`, chunks of 1,024) | 3,818 |" in doc
+    assert "## Upload → first preview (Add-a-task page path)" in doc  # one level down
+    assert "| bbbp | 1955 | 500 | 0.01 | 0.98 | 1.31 | 2.29 | yes |" in doc
     assert "/tmp/" not in doc and "uncommitted" not in doc and "<temporary folder>" in doc
     for name in COMMANDS:
-        if name != "featurization":
+        if name != "preview_time":
             assert f"| `{name}` | not run yet: `{COMMANDS[name]}`" in doc
 
 
 def test_report_rerenders_a_result_kept_in_a_subfolder_beside_its_md(tmp_path):
     """A run written with --results-dir into a subfolder (task_addition_speed/) is rendered
-    again too; a JSON without its .md there (gpu/'s raw inputs) is left alone."""
+    again too; a JSON without its .md there (a raw input) is left alone."""
     folder = tmp_path / "results"
-    kept, raw = folder / "featurization_speed", folder / "gpu"
+    kept, raw = folder / "preview_speed", folder / "raw"
     for sub in (kept, raw):
         sub.mkdir(parents=True)
-        (sub / "featurization.json").write_text(json.dumps(FEATURIZATION))
-    (kept / "featurization.md").write_text("stale text from an older renderer\n")
+        (sub / "preview_time.json").write_text(json.dumps(PREVIEW))
+    (kept / "preview_time.md").write_text("stale text from an older renderer\n")
     written = report.generate(folder, tmp_path / "benchmarks.md")
-    assert (kept / "featurization.md").read_text() == report.render("featurization", FEATURIZATION)
-    assert kept / "featurization.md" in written and not (raw / "featurization.md").exists()
+    assert (kept / "preview_time.md").read_text() == report.render("preview_time", PREVIEW)
+    assert kept / "preview_time.md" in written and not (raw / "preview_time.md").exists()
 
 
 def test_report_is_deterministic(tmp_path):
-    folder = write_fixtures(tmp_path / "results", ["featurization", "task_addition_v1"])
+    folder = write_fixtures(tmp_path / "results", ["preview_time", "task_addition_v1"])
     report.generate(folder, tmp_path / "a.md")
     first = (tmp_path / "a.md").read_bytes()
     report.generate(folder, tmp_path / "a.md")
@@ -540,7 +498,7 @@ def test_report_is_deterministic(tmp_path):
 def test_a_broken_file_and_a_changed_schema_do_not_stop_the_report(tmp_path):
     folder = tmp_path / "results"
     folder.mkdir()
-    (folder / "featurization.json").write_text(json.dumps(FEATURIZATION))
+    (folder / "preview_time.json").write_text(json.dumps(PREVIEW))
     (folder / "relational.json").write_text("{not json")
     (folder / "page_render.json").write_text(json.dumps({"machine": CPU, "unexpected": 1}))
     (folder / "page_render.md").write_text("# Page render, as its run wrote it\n")
@@ -549,7 +507,7 @@ def test_a_broken_file_and_a_changed_schema_do_not_stop_the_report(tmp_path):
     assert "could not render `page_render.json`: KeyError" in doc
     assert "## Page render, as its run wrote it" in doc  # kept, not overwritten
     assert (folder / "page_render.md").read_text() == "# Page render, as its run wrote it\n"
-    assert "Featurisation throughput" in doc
+    assert "Upload → first preview" in doc
 
 
 def test_headline_summary_at_the_top(tmp_path):
@@ -571,19 +529,16 @@ def test_headline_summary_at_the_top(tmp_path):
 
 
 def test_missing_csv_exported_existing_csv_kept(tmp_path):
-    write_fixtures(tmp_path, ["featurization", "page_render"])
+    write_fixtures(tmp_path, ["preview_time", "page_render"])
     (tmp_path / "page_render.csv").write_text("kept\n")
     written = report.generate(tmp_path, tmp_path / "doc.md")
-    assert tmp_path / "featurization.csv" in written and tmp_path / "page_render.csv" not in written
+    assert tmp_path / "preview_time.csv" in written and tmp_path / "page_render.csv" not in written
     assert (tmp_path / "page_render.csv").read_text() == "kept\n"
-    with (tmp_path / "featurization.csv").open() as handle:
+    with (tmp_path / "preview_time.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["stage"] for r in rows] == [
-        "graph_from_mol",
-        "parse_smiles_and_graph",
-        "collate/batch_64",
+    assert [(r["upload"], r["rows"], r["total_seconds"]) for r in rows] == [
+        ("bbbp", "1955", "2.29")
     ]
-    assert rows[0]["per_second"] == "3818" and rows[2]["batch_size"] == "64"
 
 
 def test_write_results_renders_the_payload_and_writes_csv(tmp_path):
@@ -621,7 +576,7 @@ def test_report_is_a_bench_command(tmp_path):
     from bench.__main__ import BENCHMARKS, main
 
     assert BENCHMARKS["report"] == "bench.report"
-    write_fixtures(tmp_path / "results", ["featurization"])
+    write_fixtures(tmp_path / "results", ["preview_time"])
     args = [
         "report",
         "--results-dir",
@@ -631,8 +586,8 @@ def test_report_is_a_bench_command(tmp_path):
         "--no-csv",
     ]
     assert main(args) == 0
-    assert "Featurisation throughput" in (tmp_path / "doc.md").read_text()
-    assert not (tmp_path / "results" / "featurization.csv").exists()
+    assert "Upload → first preview" in (tmp_path / "doc.md").read_text()
+    assert not (tmp_path / "results" / "preview_time.csv").exists()
 
 
 def test_readme_table_is_replaced_between_its_markers(tmp_path):
