@@ -14,7 +14,6 @@ import math
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -129,34 +128,6 @@ def fmt(value: Any, spec: str = ".2f", missing: str = "—") -> str:
 def logger(name: str) -> Callable[[str], None]:
     """``log = logger("scaling")``: progress lines ``[scaling] ...``, flushed at once."""
     return lambda msg: print(f"[{name}] {msg}", flush=True)
-
-
-def repeat(fn: Callable[[], Any], n: int) -> list[Timing]:
-    """Run ``fn`` ``n`` times, timing each call."""
-    out = []
-    for _ in range(n):
-        with timed() as t:
-            fn()
-        out.append(t)
-    return out
-
-
-def rate_summary(count: int, timings: Sequence[Timing], unit: str = "items") -> dict[str, Any]:
-    """Throughput of ``count`` items per repeat: median (and every repeat) by wall and CPU time."""
-    walls, cpus = [t.wall for t in timings], [t.cpu for t in timings]
-    wall, cpu = statistics.median(walls), statistics.median(cpus)
-    return {
-        "count": count,
-        "unit": unit,
-        "repeats": len(timings),
-        "wall_seconds": walls,
-        "cpu_seconds": cpus,
-        "median_wall_seconds": wall,
-        "per_second": count / wall,
-        "per_second_all": [count / w for w in walls],
-        "per_cpu_second": count / cpu if cpu > 0 else None,
-        "cpu_share": cpu / wall if wall > 0 else None,
-    }
 
 
 class PeakMemory:
