@@ -38,7 +38,6 @@ METHOD_LABELS = {
     "single_task": "single-task D-MPNN",
     "rf": "RF on RDKit 2D",
 }
-METHODS = tuple(METHOD_LABELS)
 MIN_TEST_FOR_VERDICT = 10
 SPLIT_KEYS = ("split", "split_fractions", "seed", "max_molecules")
 STOPPED_BY = {"epochs": "epoch limit", "patience": "early stopping", "time": "time limit"}
@@ -81,16 +80,6 @@ def compare_property(y: np.ndarray, preds: dict[str, np.ndarray], n_boot: int, s
         out |= {"runner_up": ranked[1], "rmse_gap_to_runner_up_ci95": [lo, hi]}
         out["winner_distinguishable"] = bool(lo > 0 and len(y) >= MIN_TEST_FOR_VERDICT)
     return out
-
-
-def load_with_split(path: str | Path) -> tuple:
-    """(model, metadata, pre-training config, table, (train, val, test) indices): a checkpoint
-    and its split rebuilt as ``pretrain`` made it (content hash and fold sizes checked)."""
-    from gate_core.models.checkpoint import load_checkpoint
-    from gate_core.training.backbone_split import rebuild_split
-
-    model, meta = load_checkpoint(path)
-    return model, meta, *rebuild_split(meta)
 
 
 def _checkpoint_predictions(path: Path, smiles: list[str], backbone_pre: dict) -> tuple:
@@ -169,10 +158,14 @@ def _rf(labels, train_smiles: list[str], test_of: dict[str, list[str]], args) ->
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    from gate_core.models.checkpoint import load_checkpoint
+    from gate_core.training.backbone_split import rebuild_split
+
     if args.threads:
         limit_threads(args.threads)
     elapsed = stopwatch()
-    model, meta, config, table, folds = load_with_split(args.backbone)
+    model, meta = load_checkpoint(args.backbone)
+    config, table, folds = rebuild_split(meta)  # as ``pretrain`` made it, hash and sizes checked
     if config.max_molecules:
         raise ValueError(
             "the backbone was trained on a max_molecules subsample; the baselines need the full table"
@@ -186,7 +179,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     reference = dict.fromkeys(val.index, "val") | dict.fromkeys(test.index, "test")  # rest: train
     y = {t: test[t].dropna() for t in measured}  # each property's labelled test molecules
 
-    preds: dict[str, dict[str, np.ndarray]] = {m: {} for m in METHODS}  # [method][property]
+    preds: dict[str, dict[str, np.ndarray]] = {m: {} for m in METHOD_LABELS}  # [method][property]
     details = {}
     for method, path in (("gate", args.backbone), ("multitask", args.noalign)):
         if not Path(path, "metadata.json").is_file():
@@ -215,19 +208,14 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         for t, v in y.items()
         if len(v)
     }
+    split = {"kind": config.split, "fractions": list(config.split_fractions), "seed": config.seed}
+    split["data_hash"] = pre["data_hash"]
+    split |= {"train": len(train), "val": len(val), "test": len(test)}
     results = {
         "what": "test-fold RMSE/MAE/R² (property units) on the backbone's scaffold split; rmse_ci95 and winner checks by bootstrap",
         "backbone": str(args.backbone),
         "backbone_id": details["gate"]["backbone_id"],
-        "split": {
-            "kind": config.split,
-            "fractions": list(config.split_fractions),
-            "seed": config.seed,
-            "data_hash": pre["data_hash"],
-            "train": len(train),
-            "val": len(val),
-            "test": len(test),
-        },
+        "split": split,
         "settings": settings(args),
         "methods": METHOD_LABELS,
         "details": details,
@@ -240,7 +228,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 def markdown(results: dict) -> str:
     """The result's one renderer (its .md, docs/benchmarks.md, the app page)."""
     props, s, split, details = (results[k] for k in ("properties", "settings", "split", "details"))
-    methods = [m for m in METHODS if any(m in p["methods"] for p in props.values())]
+    methods = [m for m in METHOD_LABELS if any(m in p["methods"] for p in props.values())]
 
     def cell(p: dict, m: str) -> str:
         r, bold = p["methods"].get(m), "**" * (p["winner"] == m)

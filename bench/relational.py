@@ -8,6 +8,7 @@ same (molecule, hidden label) pairs; (2) preview vs trained task addition on hel
 from __future__ import annotations
 
 import argparse
+import tempfile
 from functools import partial
 from pathlib import Path
 
@@ -373,8 +374,6 @@ def time_to_first_preview(studio, args) -> dict:
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
-    import tempfile
-
     from gate_core.api import GateStudio
 
     limit_threads(args.threads)

@@ -45,7 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--skip-backbone", action="store_true", help="skip the backbone-property and pair parts")
     add("--backbone", default=str(DEFAULT_BACKBONE))
     add("--calibration-dir", default=str(WORK / "calibration"), help="calibration cache")
-    add("--only-finished", action="store_true", help="train nothing: summarise finished cells")
     add("--cells", default=str(WORK / "trust_cells.jsonl"), help="finished cells, reused on rerun")
 
 
@@ -154,18 +153,12 @@ def backbone_part(studio) -> dict:
         for c, target in enumerate(targets):
             y = held.Y[rows, names.index(target)]
             both = np.isfinite(y)
-            if both.sum() >= 10:  # pairs labelled on at least 10 test molecules
-                plain = _rmse(y[both], out["plain"][both, c])
-                corrected = _rmse(y[both], out["relational"][both, c])
-                pairs.append(
-                    {
-                        "known": known,
-                        "target": target,
-                        "n": int(both.sum()),
-                        "accepted": gate.accepted(known, target),
-                        "test_gain": 1 - corrected / plain,
-                    }
-                )
+            if both.sum() < 10:  # pairs labelled on at least 10 test molecules
+                continue
+            plain, corrected = (_rmse(y[both], out[m][both, c]) for m in ("plain", "relational"))
+            pair = {"known": known, "target": target, "n": int(both.sum())}
+            pair |= {"accepted": gate.accepted(known, target), "test_gain": 1 - corrected / plain}
+            pairs.append(pair)
     table = pd.DataFrame(pairs, columns=["known", "target", "n", "accepted", "test_gain"])
     gain = table.test_gain
     accepted = gain[table.accepted]  # NaN when none is accepted (null in the JSON)
@@ -215,16 +208,13 @@ def summarise(cells: list[dict]) -> dict:
 
 def markdown(results: dict) -> str:
     s, settings = results["summary"], results["settings"]
-    lines = [
+    blocks = [
         "# Predictions a chemist can trust (issue 12)",
-        "",
         f"Targets {', '.join(settings['targets'])}; seeds {settings['seeds']}; K = {settings['ensemble']}; "
         f"held-out test set: {settings['test_fraction']:.0%} of scaffolds. New default: every molecule "
         "trains, quality = out-of-fold RMSE; old: 15 % of the n held out as an internal test set.",
-        "",
         f"**90 % interval coverage on the held-out test sets: {s['coverage90']:.3f}** (target 0.90 ± 0.05: {'met' if s['coverage_within_tolerance'] else 'NOT met'}). "
         f"Held-out RMSE new / old default: {s['new_vs_old_test_rmse']:.3f}.",
-        "",
         records_table(
             "n | cells | RMSE new/old | new better in | OOF/held-out RMSE | abs. log error OOF"
             " | abs. log error old internal test | coverage 90 % | width / raw 2·std"
@@ -241,23 +231,19 @@ def markdown(results: dict) -> str:
         def change(key: str) -> str:  # a gain of +x % in RMSE is a change of −x %
             return fmt(None if b[key] is None else -b[key], "+.2%")
 
-        lines += [
-            "",
+        blocks += [
             f"## Backbone properties (interval calibrated on the validation split, scored on the test split): mean coverage {b['mean_coverage90']:.3f}",
-            "",
             records_table(
                 "property | n | coverage 90 % | mean width | test RMSE",
                 "property n coverage90 width90 test_rmse",
                 [{"property": t, **v} for t, v in b["properties"].items()],
             ),
-            "",
             f"## Known-value corrections: {b['n_pairs_accepted']} of {b['n_pairs_judged']} pairs accepted on the validation split",
-            "",
             f"On the test split: accepted pairs change RMSE by {change('accepted_mean_test_gain')} on average and help in "
             f"{fmt(b['accepted_share_helping_on_test'], '.0%')} of them; all pairs ungated: {change('ungated_mean_test_gain')}, "
             f"worse than plain in {fmt(b['ungated_share_hurting_on_test'], '.0%')}.",
         ]
-    return "\n".join(lines)
+    return "\n\n".join(blocks)
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -285,7 +271,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         for target, seed in itertools.product(args.targets, args.seeds):
             ts = TargetSplit(target, seed, args.test_fraction)
             for key in [(target, seed, n) for n in args.sizes if n <= ts.pool_size]:
-                if key not in done and not args.only_finished:
+                if key not in done:
                     done[key] = {**task_cell(studio, ts, key[2], args.ensemble), **same}
                     with cells_path.open("a") as fh:
                         fh.write(json.dumps(done[key], default=float) + "\n")

@@ -34,7 +34,8 @@ class FakeSplit:
 
 @pytest.fixture
 def trust_args(tmp_path, monkeypatch) -> list[str]:
-    """``trust`` on one finished cell of the stored result, with the studio and split faked."""
+    """``trust`` on one finished cell of the stored result, with the studio and split faked: the
+    finished cell is reused, so nothing is trained (the fake studio could not train)."""
     import bench.task_addition
     import gate_core.api
     import gate_core.threads
@@ -45,7 +46,7 @@ def trust_args(tmp_path, monkeypatch) -> list[str]:
     cell = STORED["cells"][0]
     cells = tmp_path / "cells.jsonl"
     cells.write_text(json.dumps(cell) + "\n")
-    args = ["trust", "--only-finished", "--cells", str(cells), "--results-dir", str(tmp_path)]
+    args = ["trust", "--cells", str(cells), "--results-dir", str(tmp_path)]
     args += ["--targets", cell["target"], "--sizes", str(cell["n"]), "--seeds", str(cell["seed"])]
     return args + [
         "--ensemble",
