@@ -6,8 +6,7 @@ on its molecules the backbone did and did not see in pre-training; :func:`headli
 (d) uniform λ, the default, and (e) learned λ with the best baseline per target group and test
 part (:mod:`bench.stats`). The protocol, methods and options are in bench/README.md
 (``task_addition``). Results are written after every cell, so a killed or budget-stopped run
-keeps what it finished; ``--resume`` runs the rest, ``--shard``/``--merge`` split the grid over
-processes.
+keeps what it finished; ``--resume`` runs the rest.
 """
 
 from __future__ import annotations
@@ -41,14 +40,10 @@ from gate_core.paths import EXAMPLES_DIR as TARGETS_DIR
 NAME = "task_addition"
 MIN_PART = 10  # fewest test molecules for a seen/unseen part to be scored on its own
 DESCRIPTION = "new-task test RMSE vs training size: task addition (learned/uniform ratios) vs single-task, probe, fine-tuning, RF; add-task time"
-DRUG_LIKE_TARGETS = tuple(
-    "caco2 pk_vdss pk_cl pk_fu pk_thalf logp_fluorinated bbbp clintox".split()
-)
-DEFAULT_TARGETS = (
-    *DRUG_LIKE_TARGETS,
-    *"freesolv huuskonen_logS fuel_cn fuel_ysi fuel_ron pka_fluorinated permittivity".split(),
-    *"Tflash_K Hfus_kJmol dipole_D surface_tension_mNm Tautoignition_K".split(),
-    "log_viscosity298_Pas",
+DEFAULT_TARGETS = tuple(  # the drug-like targets, then the physchem ones
+    "caco2 pk_vdss pk_cl pk_fu pk_thalf logp_fluorinated bbbp clintox freesolv huuskonen_logS "
+    "fuel_cn fuel_ysi fuel_ron pka_fluorinated permittivity Tflash_K Hfus_kJmol dipole_D "
+    "surface_tension_mNm Tautoignition_K log_viscosity298_Pas".split()
 )
 METHODS = ("single_task", "probe", "finetune", "uniform", "learned", "topk", "rf", "lgbm")
 TOP_K = 5
@@ -66,7 +61,7 @@ METHOD_LABELS = {
 }
 SUMMARY_MAX_N = 300
 ADD_TASK_TARGET_SECONDS = 20.0
-SPEED_MOLECULES = 500  # the size of the timed task addition
+SPEED_TARGET, SPEED_MOLECULES = "huuskonen_logS", 500  # the timed task addition's data
 # (g)'s hyperparameters besides the rounds, the seed and the threads (bench/README.md)
 LGBM_PARAMS = {
     "learning_rate": 0.05,
@@ -77,7 +72,7 @@ LGBM_PARAMS = {
     "colsample_bytree": 0.5,
     "verbose": -1,
 }
-#: The options a resumed or merged run must share (its rows are comparable only then), each an
+#: The options a resumed run must share (its rows are comparable only then), each an
 #: option ``--test-fraction`` etc. with this default. (a) = ``st_``, (c) = ``ft_``, (f) = ``rf_``,
 #: (g) = ``lgbm_``; ``method_max_minutes`` caps one (a) or (c) training.
 SETTINGS = {
@@ -116,10 +111,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--device", help="cpu | cuda (default: cuda when available)")
     add("--skip-speed", action="store_true", help="no add-task timing section")
     add("--speed-only", action="store_true", help="only the add-task timing")
-    add("--speed-target", default="huuskonen_logS", help="target of the timed task addition")
     add("--resume", action="store_true", help="keep the finished cells of the result, run the rest")
-    add("--shard", metavar="K/N", help="run only every N-th cell from K (own --results-dir each)")
-    add("--merge", metavar="DIR,...", help="no training: merge these result dirs' files")
 
 
 _log = logger(NAME)
@@ -138,7 +130,7 @@ def parse_sizes(text: str) -> list[int | str]:
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """``"K/N"`` → (K, N) with 0 ≤ K < N; None for no sharding."""
+    """``"K/N"`` → (K, N) with 0 ≤ K < N; None for no sharding (``chemprop_compare --shard``)."""
     if not text:
         return None
     k, _, n = text.partition("/")
@@ -581,19 +573,19 @@ def measure_speed(ctx: dict) -> dict:
     from gate_core.transfer.addition import TaskAdditionConfig, add_task
     from gate_core.transfer.ratios import RatioSettings
 
-    target = ctx["args"].speed_target
-    smiles, y, task_type = load_target(target)
+    smiles, y, task_type = load_target(SPEED_TARGET)
+    name = f"speed_{SPEED_TARGET}"
     pick = np.sort(np.random.default_rng(0).choice(len(smiles), SPEED_MOLECULES, replace=False))
     config = TaskAdditionConfig(ratios=RatioSettings(mode="learned"), seed=0, task_type=task_type)
     clear_caches()
     with timed() as t:
         result = add_task(
-            ctx["backbone"], [smiles[i] for i in pick], y[pick].tolist(), f"speed_{target}", config
+            ctx["backbone"], [smiles[i] for i in pick], y[pick].tolist(), name, config
         )
     steps = [m["steps"] for m in result.task.metadata["members"]]
     _log(f"add a {SPEED_MOLECULES}-molecule task (learned λ, cold caches): {t.wall:.1f} s")
     add = {
-        "target": target,
+        "target": SPEED_TARGET,
         "molecules": SPEED_MOLECULES,
         "ratios": "learned",
         "ensemble": len(result.task.members),
@@ -608,11 +600,6 @@ def measure_speed(ctx: dict) -> dict:
 # -------------------------------------------------------------------------------------- run
 
 
-def _settings(args: argparse.Namespace) -> dict:
-    """The options a resumed or merged run must share (its rows are comparable only then)."""
-    return {"split": "scaffold_cluster", **{k: getattr(args, k) for k in SETTINGS}}
-
-
 def _read(path: Path) -> dict | None:
     """A result file, or None when it is missing or unreadable (killed while writing)."""
     try:
@@ -624,22 +611,8 @@ def _read(path: Path) -> dict | None:
         return None
 
 
-def _same_run(a: dict, b: dict) -> bool:
-    """Whether two results share backbone and settings (their rows are comparable only then)."""
-    return (a.get("backbone_id"), a.get("settings")) == (b.get("backbone_id"), b.get("settings"))
-
-
-def device_label(device: object) -> str:
-    """What a row's wall time was measured on: 'cpu (2 cores)' or 'cuda (<GPU name>)'."""
-    import torch
-
-    if str(device).startswith("cuda"):
-        return f"cuda ({torch.cuda.get_device_name(torch.device(str(device)))})"
-    return f"cpu ({os.cpu_count()} cores)"
-
-
 def merged_rows_and_grid(states: list[dict]) -> tuple[list[dict], dict]:
-    """The rows and grid of shard results together (this module's and chemprop_compare's).
+    """The rows and grid of shard results together (``chemprop_compare --merge``).
 
     Rows are keyed by (target, seed, size, method); a finished row beats a failed one, and a
     later result beats an earlier one. Grid lists are unions in order; a cell any shard ran is
@@ -662,52 +635,6 @@ def merged_rows_and_grid(states: list[dict]) -> tuple[list[dict], dict]:
     return list(rows.values()), grid
 
 
-def _write(state: dict, name: str, results_dir: Path) -> tuple[Path, Path]:
-    """The result's JSON, Markdown and CSV, with its summary and headline brought up to date."""
-    methods = state["grid"]["methods"]
-    state["summary"] = summarise(state["rows"], methods)
-    state["headline"] = headline(state["rows"], methods)
-    return write_results(name, state, markdown, results_dir, rows=csv_rows(NAME, state))
-
-
-def merge(args: argparse.Namespace) -> tuple[Path, Path]:
-    """Combine shard results (same backbone and settings) into one result file, no training.
-
-    Rows as :func:`merged_rows_and_grid`, a later directory in the list beating an earlier one.
-    The speed section of the first file that has one is kept.
-    """
-    results_dir, name = Path(args.results_dir), args.results_name
-    sources = [
-        results_dir / f"{name}.json",
-        *(Path(d) / f"{name}.json" for d in _csv_list(args.merge)),
-    ]
-    states = [s for s in map(_read, sources) if s is not None]
-    if not states:
-        raise FileNotFoundError(f"nothing to merge: none of {', '.join(map(str, sources))} exists")
-    if not all(_same_run(states[0], s) for s in states):
-        raise ValueError("cannot merge results made with another backbone or other settings")
-    rows, grid = merged_rows_and_grid(states)
-    targets = {}
-    for t, info in ((t, info) for st in states for t, info in st.get("targets", {}).items()):
-        targets.setdefault(t, {**info, "splits": {}})["splits"].update(info.get("splits", {}))
-    finished = grid["ran"] + grid["resumed"] + [x["cell"] for x in grid["skipped"]]
-    missing = sum(c not in finished for c in grid["planned"])
-    merged = {k: v for k, v in states[0].items() if k not in ("benchmark", "command", "machine")}
-    merged |= {
-        "rows": rows,
-        "grid": grid,
-        "targets": targets,
-        "speed": next((st["speed"] for st in states if st.get("speed")), None),
-        "merged_from": [str(p) for p in sources if p.is_file()],
-        "status": f"partial: {missing} of {len(grid['planned'])} planned cells not run"
-        if missing
-        else "complete",
-    }
-    paths = _write(merged, name, results_dir)
-    _log(f"merged {len(states)} result files: {len(rows)} rows, status {merged['status']}")
-    return paths
-
-
 def seen_molecule_keys(args: argparse.Namespace, tasks: list[str]) -> frozenset[str]:
     """Keys of the backbone's pre-training molecules: the table's molecules labelled for one of
     its ``tasks``, plus every molecule of the ``--corpus`` files (``.txt``: one per line)."""
@@ -724,8 +651,8 @@ def seen_molecule_keys(args: argparse.Namespace, tasks: list[str]) -> frozenset[
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
-    if args.merge:
-        return merge(args)
+    import torch
+
     from gate_core.models.checkpoint import load_checkpoint
     from gate_core.models.fingerprint import backbone_fingerprint
     from gate_core.training.distributed import select_device
@@ -742,7 +669,9 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     device = select_device(args.device)
     backbone, _ = load_checkpoint(args.backbone, device)
     ctx = {"args": args, "backbone": backbone, "device": device, "threads": threads}
-    ctx |= {"device_label": device_label(device), "methods": methods}
+    gpu = device.type == "cuda" and torch.cuda.get_device_name(device)  # rows say where they ran
+    ctx |= {"device_label": f"cuda ({gpu})" if gpu else f"cpu ({os.cpu_count()} cores)"}
+    ctx["methods"] = methods
     ctx["rdkit_descriptors"] = {}  # SMILES → every RDKit 2D descriptor, for (f) and (g)
     with timed() as t:
         seen_keys = seen_molecule_keys(args, backbone.task_names)
@@ -751,7 +680,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "status": "running",
         "backbone": str(args.backbone),
         "backbone_id": backbone_fingerprint(backbone),
-        "settings": _settings(args),
+        "settings": {"split": "scaffold_cluster", **{k: getattr(args, k) for k in SETTINGS}},
         "grid": {"targets": targets, "sizes": sizes, "seeds": seeds, "methods": methods},
         "budget_minutes": args.budget_minutes,
         "targets": {},
@@ -768,7 +697,8 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     }
     results_dir, grid = Path(args.results_dir), state["grid"]
     previous = _read(results_dir / f"{args.results_name}.json") if args.resume else None
-    if previous and _same_run(previous, state):
+    same = ("backbone_id", "settings")  # the rows of a resumed run are comparable only then
+    if previous and all(previous.get(k) == state[k] for k in same):
         state["rows"] = [r for r in previous["rows"] if "error" not in r]
         state["speed"] = previous.get("speed")
     elif previous:
@@ -776,15 +706,16 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     done = {(r["target"], r["seed"], r["size"], r["method"]) for r in state["rows"]}
     cells = [(t, seed, size) for seed in seeds for size in sizes for t in targets]
     cells = [] if args.speed_only else cells
-    if shard := parse_shard(args.shard):  # deal out only the cells with work left
-        cells = [c for c in cells if any((*c, m) not in done for m in methods)]
-        cells = cells[shard[0] :: shard[1]]
     grid |= {"order": "seed, then size, then target", "planned": [list(c) for c in cells]}
     grid |= {"ran": [], "resumed": [], "skipped": [], "not_started": []}
 
     def save() -> tuple[Path, Path]:
+        """The result's JSON, Markdown and CSV, with its summary and headline brought up to date."""
         state["wall_seconds"] = elapsed()
-        return _write(state, args.results_name, results_dir)
+        state["summary"] = summarise(state["rows"], methods)
+        state["headline"] = headline(state["rows"], methods)
+        rows = csv_rows(NAME, state)
+        return write_results(args.results_name, state, markdown, results_dir, rows=rows)
 
     if not args.skip_speed and state["speed"] is None:
         state["speed"] = measure_speed(ctx)
@@ -831,12 +762,10 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 # --------------------------------------------------------------------------------- markdown
 
 
-def _bold(frame: pd.DataFrame, spec: str = ".3f", best: str | None = "min") -> pd.DataFrame:
+def _bold(frame: pd.DataFrame, spec: str = ".3f", best: str = "min") -> pd.DataFrame:
     """``frame``'s values in ``spec`` ("—" where missing), each row's ``best`` ("min" or "max")
     in bold."""
     text = frame.map(lambda v: fmt(v, spec))
-    if best is None:
-        return text
     return text.where(frame.ne(frame.agg(best, axis=1), axis=0), "**" + text + "**")
 
 
@@ -996,7 +925,7 @@ def _time_table(frame: pd.DataFrame, sizes: list, methods: list[str]) -> str:
     ]
     if not order:
         return "No cells yet."
-    text = _bold(wall.reindex(order), ".1f", None)
+    text = wall.reindex(order).map(lambda v: fmt(v, ".1f"))
     return _methods_table(" | measured on", text.rename(index=lambda s: f"n = {s}", level=0))
 
 

@@ -1,4 +1,5 @@
-"""bench.task_addition: normalised-RMSE aggregation (complete cells only, targets weighted equally) and the seen-molecule keys."""
+"""bench.task_addition: normalised-RMSE aggregation (complete cells only, targets weighted
+equally), the seen-molecule keys and the speed section a run writes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import math
 
 import pytest
 
-from bench.task_addition import parse_sizes, summarise
+from bench.task_addition import add_arguments, headline, markdown, parse_sizes, summarise
 
 METHODS = ["probe", "learned", "rf"]
 
@@ -94,3 +95,41 @@ def test_seen_keys_take_the_table_and_every_corpus_file(tmp_path):
     )
     keys = seen_molecule_keys(args, ["Tb_K", "Tm_K"])
     assert keys == {molecule_key(s) for s in ("CCO", "c1ccccc1", "CC(=O)O", "CCN")}
+
+
+def test_the_speed_section_times_the_task_addition_only():
+    """Prediction throughput has one home, ``bench screening``: no option, text or chart for it
+    here (an older result's ``throughput`` block is left unshown)."""
+    import argparse
+
+    from gate_app.bench_charts import charts_for
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert "throughput_molecules" not in vars(parser.parse_args([]))
+    speed = {
+        "device": "cpu",
+        "torch_threads": 2,
+        "add_task": {
+            "target": "t",
+            "molecules": 500,
+            "ensemble": 5,
+            "median_wall_seconds": 24.0,
+            "target_seconds": 20.0,
+            "passes": False,
+            "runs": [{"wall_seconds": 24.0, "featurize_seconds": 4.0, "train_seconds": 20.0}],
+        },
+    }
+    grid = {"targets": ["t"], "sizes": [50], "seeds": [0], "methods": METHODS, "order": "seed"}
+    grid |= {"planned": [], "ran": [], "resumed": [], "skipped": []}
+    state = {"status": "complete", "backbone": "b", "backbone_id": "abc", "settings": {}}
+    state |= {"device": "cpu", "torch_threads": 1, "targets": {}, "rows": [], "grid": grid}
+    state |= {"summary": summarise([], METHODS), "headline": headline([], METHODS)}
+    text = markdown(state | {"speed": speed})
+    assert "**24.0 s**" in text and "`bench/results/screening.md`" in text
+    assert "Batch prediction" not in text and "FAIL" in text
+    assert "Not measured in this run" in markdown(state | {"speed": None})
+    older = {"speed": {**speed, "throughput": {"cold_per_second": 400.0}}}
+    assert [key for key, _ in charts_for("task_addition", older)] == [
+        "bench_task_addition_add_task_speed"
+    ]
