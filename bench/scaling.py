@@ -68,8 +68,12 @@ GRID = {
     "max_calls": (256, 8, "predict/featurise points make at most this many calls"),
     "ensemble": (5, 2, "K of every task addition"),
 }
-#: the task the add-task and predict curves add; the --table property add_task_vs_n adds
+#: the task the add-task and predict curves add; the TABLE property add_task_vs_n adds
 ADD_TARGET, N_PROPERTY = "huuskonen_logS", "Tm_K"
+#: the run's fixed settings, kept in the result: one torch/BLAS thread in every measuring process
+#: (why: bench/README.md), the flat check's tolerance, seconds before a hung point is killed
+FIXED = {"backbone": str(DEFAULT_BACKBONE), "table": str(BACKBONE_TABLE), "threads": 1}
+FIXED |= {"flat_tolerance": 0.2, "point_timeout": 1800.0}
 # --quick trains each member for a few steps only, with the learned-ratio outer step still exercised
 QUICK_ADD_CONFIG = {"max_steps": 6, "warmup_steps": 2, "outer_every": 3, "eval_every": 3}
 #: seconds a measuring process may take to exit after it answered, before it is killed
@@ -80,16 +84,9 @@ PREDICT_TASK_CONFIG = {"max_steps": 20, "warmup_steps": 5, "outer_every": 5, "ev
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--device", default="cpu", help="cpu | cuda | auto")
-    add("--threads", type=int, default=1, help="torch/BLAS threads of every measuring process")
-    add("--quick", action="store_true", help="tiny grid: a smoke test of every curve")
+    add("--device", default="cpu", help="cpu | cuda (then the results are scaling_cuda.*)")
+    add("--quick", action="store_true", help="tiny grid, in-process: a smoke test of every curve")
     add("--curves", default=",".join(CURVES), help="comma-separated subset")
-    add("--results-name", help="default: scaling, or scaling_cuda on CUDA")
-    add("--backbone", default=str(DEFAULT_BACKBONE))
-    add("--table", default=str(BACKBONE_TABLE), help="pre-training long table")
-    add("--flat-tolerance", type=float, default=0.2, help="max growth of 'flat'")
-    add("--point-timeout", type=float, default=1800.0, help="seconds before a point is killed")
-    add("--isolation", choices=("process", "none"), help="a fresh interpreter per memory point")
     g = parser.add_argument_group("grid (defaults: the full run, or tiny ones with --quick)")
     for key, (full, _, text) in GRID.items():
         g.add_argument("--" + key.replace("_", "-"), type=type(full), help=f"{text} (full: {full})")
@@ -142,11 +139,10 @@ def loglog_slope(x: list[float], y: list[float]) -> float | None:
     return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
 
 
-def call_sizes(batch: int, pool: int, max_calls: int) -> tuple[int, int]:
-    """(molecules, calls) of one throughput point: ``batch`` molecules per call, at most
-    ``max_calls`` calls and at most ``pool`` molecules, but always at least one full call."""
-    molecules = max(batch, min(pool, batch * max_calls))
-    return molecules, -(-molecules // batch)
+def call_sizes(batch: int, pool: int, max_calls: int) -> int:
+    """Molecules of one throughput point: ``batch`` molecules per call, at most ``max_calls``
+    calls and at most ``pool`` molecules, but always at least one full call."""
+    return max(batch, min(pool, batch * max_calls))
 
 
 def long_rows(curves: dict[str, list[dict]], device: str) -> list[dict]:
@@ -334,7 +330,7 @@ def measure(worker: Callable, ctx: argparse.Namespace, **point: Any) -> dict:
     process.kill()
     process.join()
     if not answered:
-        return {"error": f"timed out after {timeout:g} s (--point-timeout); its processes killed"}
+        return {"error": f"timed out after {timeout:g} s; its processes killed"}
     if r is None:
         return {"error": f"the measuring process died (exit code {process.exitcode})"}
     return r if "error" in r else r | {"process_seconds": elapsed()}
@@ -348,10 +344,9 @@ def measure(worker: Callable, ctx: argparse.Namespace, **point: Any) -> dict:
 
 #: what an ``exclude`` point keeps beside the ``subset`` one (its ``excluded`` block)
 EXCLUDED_KEYS = (
-    *("wall_seconds", "cpu_seconds", "load_1min", "featurize_seconds", "train_seconds"),
-    *("peak_memory_mb", "total_steps", "train_seconds_per_step", "sources_computed"),
-    *("sources_active", "error"),
-)
+    "wall_seconds cpu_seconds load_1min featurize_seconds train_seconds peak_memory_mb total_steps"
+    " train_seconds_per_step sources_computed sources_active error"
+).split()
 
 
 def curve_add_task_vs_sources(ctx):
@@ -419,15 +414,12 @@ def curve_add_task_vs_existing(ctx):
             with timed() as every:
                 out = studio.predict(query)
             added = sum(c.startswith("scaling_task_") and c.endswith("_ad_score") for c in out)
-            times = result.timings
+            times, steps = result.timings, _steps_summary(result)
             point = {"existing_tasks": i, "wall_seconds": add.wall, "cpu_seconds": add.cpu}
             point |= {"predict_seconds": one.wall, "predict_cpu_seconds": one.cpu}
             point |= {"predict_all_seconds": every.wall, "load_1min": load}
             point |= {k: times[k] for k in ("featurize_seconds", "train_seconds")}
-            point |= {
-                "register_seconds": add.wall - times["total_seconds"],
-                **_steps_summary(result),
-            }
+            point |= {"register_seconds": add.wall - times["total_seconds"], **steps}
             tasks = len(studio.backbone.property_names) + added
             yield point | {"predict_molecules": len(query), "predict_all_tasks": tasks}
 
@@ -436,9 +428,7 @@ def curve_pretrain_step_vs_tasks(ctx):
     from gate_core.data.featurize import featurize_molecules
     from gate_core.training.pretrain import PretrainConfig, load_table
 
-    table = load_table(
-        PretrainConfig(table=ctx.table, max_molecules=ctx.pretrain_molecules, seed=0)
-    )
+    table = load_table(PretrainConfig(ctx.table, max_molecules=ctx.pretrain_molecules, seed=0))
     graphs, descriptors = featurize_molecules(table.smiles)
     features = {"graphs": graphs, "descriptors": descriptors, "Y": table.Y, "tasks": table.tasks}
     ctx.data["pretrain_step_vs_tasks"] = {
@@ -458,7 +448,7 @@ def _throughput(ctx: argparse.Namespace, per_call: int, fn: Callable) -> tuple[i
     (molecules, the chunks, the pass's :func:`bench.common.timed` clock); :func:`call_sizes`."""
     from gate_core.data.featurize import clear_caches
 
-    molecules, _ = call_sizes(per_call, len(ctx.pool), ctx.max_calls)
+    molecules = call_sizes(per_call, len(ctx.pool), ctx.max_calls)
     chunks = [ctx.pool[s : s + per_call] for s in range(0, molecules, per_call)]
     clear_caches()
     gc.collect()
@@ -489,10 +479,9 @@ def curve_featurize_vs_batch(ctx):
     from gate_core.data.featurize import featurize_molecules
 
     descriptors = ctx.model.config.n_descriptors > 0
+    featurize = functools.partial(featurize_molecules, descriptors=descriptors)
     for m in _ints(ctx.featurize_sizes):
-        n, chunks, t = _throughput(
-            ctx, m, lambda c: featurize_molecules(c, descriptors=descriptors)
-        )
+        n, chunks, t = _throughput(ctx, m, featurize)
         yield {
             "molecules": m,
             "mol_per_s": n / t.wall,
@@ -672,13 +661,11 @@ def markdown(state: dict) -> str:
     e = [[k, fmt(v)] for k, v in state["loglog_exponents"].items() if v is not None]
     table_ = table("quantity | exponent", e)
     parts.append(f"## Growth exponents (least squares on log–log; 1 = linear)\n\n{table_}\n")
-    runs = [
+    runs = "; ".join(
         f"{k} {v['seconds']:.0f} s, load {v['load_before'][0]:.2f} → {v['load_after'][0]:.2f}"
         for k, v in state["curve_runs"].items()
-    ]
-    parts.append(
-        f"Per-curve wall time and load average (1 min, before → after): {'; '.join(runs)}.\n"
     )
+    parts.append(f"Per-curve wall time and load average (1 min, before → after): {runs}.\n")
     return "\n".join(parts)
 
 
@@ -687,36 +674,30 @@ def markdown(state: dict) -> str:
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
     import pandas as pd
-    import torch
 
     from gate_core.models.checkpoint import load_checkpoint
 
-    elapsed, ctx = stopwatch(), argparse.Namespace(**vars(args))  # + what the curves need
+    elapsed, ctx = stopwatch(), argparse.Namespace(**vars(args) | FIXED)  # + what curves need
     ctx.curves = args.curves.split(",")
     if unknown := set(ctx.curves) - set(CURVES):
         raise ValueError(f"unknown curves {unknown}; choose from {', '.join(CURVES)}")
-    if args.device == "auto":
-        ctx.device = "cuda" if torch.cuda.is_available() else "cpu"
-    ctx.threads = args.threads or len(os.sched_getaffinity(0))
     limit_threads(ctx.threads)  # here, in the workers (measure), and in their OpenMP/BLAS pools:
-    os.environ.update(
-        {f"{lib}_NUM_THREADS": str(ctx.threads) for lib in ("OMP", "MKL", "OPENBLAS")}
-    )
-    name = args.results_name or (NAME + "_cuda" if ctx.device.startswith("cuda") else NAME)
+    os.environ |= {f"{lib}_NUM_THREADS": str(ctx.threads) for lib in ("OMP", "MKL", "OPENBLAS")}
+    name = NAME + "_cuda" if ctx.device.startswith("cuda") else NAME
     grid = {k: quick if args.quick else full for k, (full, quick, _) in GRID.items()}
     grid |= {k: getattr(args, k) for k in GRID if getattr(args, k) is not None}
-    vars(ctx).update(grid, isolation=args.isolation or ("none" if args.quick else "process"))
-    ctx.model, _ = load_checkpoint(args.backbone, ctx.device)
+    vars(ctx).update(grid, isolation="none" if args.quick else "process")
+    ctx.model, _ = load_checkpoint(ctx.backbone, ctx.device)
     ctx.model.requires_grad_(False)
     pool_size = max([*_ints(ctx.batch_sizes), *_ints(ctx.featurize_sizes), 512])
-    distinct = sorted(pd.read_csv(args.table, usecols=["smiles"])["smiles"].astype(str).unique())
+    distinct = sorted(pd.read_csv(ctx.table, usecols=["smiles"])["smiles"].astype(str).unique())
     pick = np.random.default_rng(1).choice(len(distinct), min(pool_size, len(distinct)), False)
     ctx.pool = [distinct[i] for i in pick]
-    ctx.fresh, ctx.add_config = ctx.isolation == "process", QUICK_ADD_CONFIG if args.quick else {}
+    ctx.fresh, ctx.add_config = not args.quick, QUICK_ADD_CONFIG if args.quick else {}
     ctx.data = {
         "add_target": f"{ctx.add_molecules} molecules of `{ADD_TARGET}` (seeded pick, as in task_addition's speed section)",
         "add_molecules": ctx.add_molecules,
-        "throughput_pool": f"{len(pick)} distinct molecules of {Path(args.table).name} (seeded sample)",
+        "throughput_pool": f"{len(pick)} distinct molecules of {Path(ctx.table).name} (seeded sample)",
     }
     state = {
         "device": ctx.device,
@@ -738,6 +719,6 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         state["status"] = f"Running: {i} of {len(ctx.curves)} curves done"
         if i == len(ctx.curves):
             state["status"] = f"Complete: {i} curve(s) in {elapsed() / 60:.1f} min"
-        state |= summarise(state["curves"], args.flat_tolerance) | {"wall_seconds": elapsed()}
+        state |= summarise(state["curves"], ctx.flat_tolerance) | {"wall_seconds": elapsed()}
         paths = write_results(name, state, markdown, args.results_dir, csv_rows(name, state))
     return paths

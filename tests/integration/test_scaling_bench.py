@@ -24,11 +24,14 @@ def _positive(x: object) -> bool:
 
 
 def test_quick_run_writes_the_documented_schema(tmp_path):
-    assert main(["scaling", "--quick", "--threads", "1", "--results-dir", str(tmp_path)]) == 0
+    assert main(["scaling", "--quick", "--results-dir", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "scaling.json").read_text())
     assert (
         data["benchmark"] == "scaling" and data["device"] == "cpu" and data["machine"]["cpu_model"]
     )
+    fixed = ("backbone", "threads", "flat_tolerance", "point_timeout")  # kept in every result
+    assert {k: data["settings"][k] for k in fixed} == {k: scaling.FIXED[k] for k in fixed}
+    assert data["settings"]["isolation"] == "none"  # --quick measures in-process
     assert data["status"].startswith("Complete")
     grid = data["settings"]["grid"]
 

@@ -87,12 +87,12 @@ def test_loglog_slope_recovers_the_exponent():
 
 
 def test_call_sizes():
-    assert call_sizes(1, 4096, 256) == (256, 256)
-    assert call_sizes(8, 4096, 256) == (2048, 256)
-    assert call_sizes(64, 4096, 256) == (4096, 64)
-    assert call_sizes(4096, 4096, 256) == (4096, 1)
-    assert call_sizes(100, 250, 256) == (250, 3)  # the last call is a partial one
-    assert call_sizes(512, 100, 256) == (512, 1)  # never less than one full call
+    assert call_sizes(1, 4096, 256) == 256  # at most max_calls calls
+    assert call_sizes(8, 4096, 256) == 2048
+    assert call_sizes(64, 4096, 256) == 4096  # at most the pool
+    assert call_sizes(4096, 4096, 256) == 4096
+    assert call_sizes(100, 250, 256) == 250  # the last call is a partial one
+    assert call_sizes(512, 100, 256) == 512  # never less than one full call
 
 
 def test_long_rows_and_csv(tmp_path):
@@ -200,9 +200,7 @@ def test_a_hung_point_times_out_as_a_failed_point_and_its_processes_are_killed(t
     pids = tmp_path / "pids"
     ctx = argparse.Namespace(fresh=True, threads=1, point_timeout=HUNG_TIMEOUT)
     r = scaling.measure(_hung_worker, ctx, pids=str(pids))
-    assert r == {
-        "error": f"timed out after {HUNG_TIMEOUT} s (--point-timeout); its processes killed"
-    }
+    assert r == {"error": f"timed out after {HUNG_TIMEOUT} s; its processes killed"}
     assert pids.is_file(), f"the worker had not started within {HUNG_TIMEOUT} s"
     worker, its_child = (int(pid) for pid in pids.read_text().split())
     assert ended(worker) and ended(its_child)
