@@ -1,8 +1,9 @@
 """The relational head (DESIGN §6) against the plain GATE prediction, and the zero-training preview.
 
 (1) Known labels → hidden label on the backbone's scaffold test fold, relational vs plain on the
-same (molecule, hidden label) pairs; (2) preview vs trained task addition on held-out targets;
-(3) time to first preview. What each part measures and its targets: bench/README.md.
+same (molecule, hidden label) pairs; (2) preview vs trained task addition on held-out targets.
+The time from an upload to its first preview is `preview_time`'s (the page's own path). What each
+part measures and its targets: bench/README.md.
 """
 
 from __future__ import annotations
@@ -30,11 +31,10 @@ from bench.task_addition import load_target  # one reader of the target tables
 from gate_core.paths import DEFAULT_BACKBONE
 
 NAME = "relational"
-DESCRIPTION = "relational head: hidden-property RMSE with 0/1/2/all other labels known vs plain GATE; zero-training preview vs trained task addition; time to first preview"
+DESCRIPTION = "relational head: hidden-property RMSE with 0/1/2/all other labels known vs plain GATE; zero-training preview vs trained task addition"
 REVEALS = ("0", "1", "2", "all")
 GAIN_TARGET = 0.15
 FALLBACK_TOLERANCE = 0.02
-PREVIEW_TARGET_SECONDS = 5.0
 #: what the JSON keeps of the head's training metadata
 HEAD_TRAINING = "best_epoch epochs_run wall_seconds features_seconds val train_config"
 #: the preview comparison's four predictions of each held-out target
@@ -335,41 +335,6 @@ def preview_section(studio, args) -> list[dict]:
     return rows
 
 
-def time_to_first_preview(studio, args) -> dict:
-    """Load the head and preview a new task from raw SMILES, featurisation caches cleared."""
-    from gate_core.data import featurize
-    from gate_core.relational.io import load_relational
-    from gate_core.relational.predict import preview_new_task
-
-    name, n = args.preview_targets.split(",")[0], args.preview_n
-    smiles, y, task_type = load_target(name)
-    pick = np.random.default_rng(7).permutation(len(smiles))
-    support, query = pick[:n], pick[n : n + 100]
-    featurize.clear_caches()
-    with timed() as load:
-        head, _ = load_relational(studio.relational_path)
-    with timed() as preview:
-        out = preview_new_task(
-            studio.backbone,
-            head,
-            *([smiles[i] for i in support], y[support].tolist()),
-            *([smiles[i] for i in query], task_type, name),
-        )
-    total = load.wall + preview.wall
-    _log(f"time to first preview: {total:.2f} s (head load {load.wall:.2f} s)")
-    return {
-        "target": name,
-        "support": len(support),
-        "query": len(query),
-        "head_load_seconds": load.wall,
-        "preview_seconds": preview.wall,
-        "total_seconds": total,
-        "target_seconds": PREVIEW_TARGET_SECONDS,
-        "reached": total <= PREVIEW_TARGET_SECONDS,
-        "valid_predictions": out["prediction"].notna().sum(),
-    }
-
-
 # ---------------------------------------------------------------------------- run
 
 
@@ -389,7 +354,6 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
             "settings": settings(args),
             "head_correction": relational.head.config.correction,
             "known_labels": known_label_section(studio, args),
-            "time_to_first_preview": time_to_first_preview(studio, args),
             "preview_vs_trained": preview_section(studio, args),
             "wall_seconds": elapsed(),
         }
@@ -408,7 +372,7 @@ def _what_if(w: dict) -> str:
 def markdown(results: dict) -> str:
     """The result's one renderer; what each part measures is in bench/README.md (``relational``)."""
     kl, ht, s = results["known_labels"], results["head_training"], results["settings"]
-    oracle, w, t = kl["oracle_reveal_1"], kl["what_if_response"], results["time_to_first_preview"]
+    oracle, w = kl["oracle_reveal_1"], kl["what_if_response"]
     reveals = [
         e
         | {"reveal": r, "pairs": e["runs"][0]["n"]}
@@ -473,9 +437,5 @@ def markdown(results: dict) -> str:
             "target seed n_train n_test metric score.preview score.trained preview.nrmse trained.nrmse score.preview_table score.trained_table test_with_table_labels:.0% preview_seconds add_task_seconds",
             previews,
         ),
-        f"Time to first preview ({t['support']} support + {t['query']} query molecules from raw "
-        f"SMILES, cold caches, backbone loaded): **{t['total_seconds']:.2f} s** (head load "
-        f"{t['head_load_seconds']:.2f} s); target ≤ {t['target_seconds']:.0f} s: "
-        f"**{'reached' if t['reached'] else 'not reached'}**.",
     ]
     return "\n\n".join(out)

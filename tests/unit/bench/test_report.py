@@ -336,13 +336,6 @@ def fixtures() -> dict[str, dict]:
                     "add_task_seconds": 9.36,
                 },
             ],
-            "time_to_first_preview": {
-                "support": 100,
-                "query": 100,
-                "total_seconds": 0.3554,
-                "target_seconds": 5.0,
-                "reached": True,
-            },
         },
         "preview_time": {
             "benchmark": "preview_time",
