@@ -102,11 +102,8 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         for r in range(args.repeats):
             row = {"repeat": r} | phase("alone", 1) | phase("together", 2)
             rows.append(row | {"ratio": row["together_seconds"] / row["alone_seconds"]})
-            print(
-                f"[concurrency] alone {row['alone_seconds']:.1f} s, two together "
-                f"{row['together_seconds']:.1f} s",
-                flush=True,
-            )
+            alone, together = row["alone_seconds"], row["together_seconds"]
+            print(f"[concurrency] alone {alone:.1f} s, two together {together:.1f} s", flush=True)
     ratio = statistics.median(r["ratio"] for r in rows)
     share = max(v for r in rows for k, v in r.items() if k.startswith("other_cpu_share"))
     results = {

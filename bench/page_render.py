@@ -127,13 +127,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 _log = logger(NAME)
 
 
-def free_port() -> int:
-    """A free loopback port for a server started next."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def server_healthy(url: str) -> bool:
     """Streamlit's health endpoint answers ok (refused before bind, 503 before the runtime is ready)."""
     try:
@@ -156,14 +149,13 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
     Processes that ended are not counted."""
     import psutil
 
-    server = psutil.Process(server_pid)
+    server, browser = psutil.Process(server_pid), 0.0
     skip = {server_pid, *(p.pid for p in server.children(recursive=True))}
-    others = [p for p in psutil.Process().children(recursive=True) if p.pid not in skip]
-    total = {"server_cpu_seconds": sum(server.cpu_times()[:2]), "browser_cpu_seconds": 0.0}
-    for process in others:
-        with suppress(psutil.Error):  # it ended meanwhile
-            total["browser_cpu_seconds"] += sum(process.cpu_times()[:2])
-    return total
+    for process in psutil.Process().children(recursive=True):
+        if process.pid not in skip:
+            with suppress(psutil.Error):  # it ended meanwhile
+                browser += sum(process.cpu_times()[:2])
+    return {"server_cpu_seconds": sum(server.cpu_times()[:2]), "browser_cpu_seconds": browser}
 
 
 def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dict:
@@ -175,15 +167,10 @@ def add_one_task(backbone: str, data_dir: Path, args: argparse.Namespace) -> dic
 
     elapsed = stopwatch()
     frame = pd.read_csv(REPO_ROOT / "tests" / "data" / "target_tiny.csv")
-    config = config_from_options(
-        {
-            "ratios": "learned",  # learned λ: Transfer ratios draws its trajectory
-            "ensemble": args.ensemble,
-            "max_steps": args.max_steps,
-            "test_fraction": PREVIEW_TEST_FRACTION,  # the Add-a-task preview's held-out scaffolds
-            "train_baseline": True,
-        }
-    )
+    # learned λ: Transfer ratios draws its trajectory; the Add-a-task preview's test fraction
+    options = {"ratios": "learned", "ensemble": args.ensemble, "max_steps": args.max_steps}
+    options |= {"test_fraction": PREVIEW_TEST_FRACTION, "train_baseline": True}
+    config = config_from_options(options)
     studio = GateStudio(backbone, data_dir)
     studio.add_task(frame, "smiles", "value", TASK_NAME, unit="log units", config=config)
     return {"name": TASK_NAME, "rows": len(frame), "config": config.to_dict(), "seconds": elapsed()}
@@ -208,18 +195,16 @@ def streamlit_server(
     """``streamlit run app.py`` with ``env`` on a free loopback port in its own process group,
     logging to ``log_path``; yields its URL, its pid and the seconds it took to be healthy. On
     exit only that process group is stopped (:func:`stop_server`)."""
-    port = free_port()
-    options = f"--server.port {port} --server.address 127.0.0.1 --server.headless true"
-    options += " --server.fileWatcherType none --browser.gatherUsageStats false"
+    with socket.socket() as s:  # a free loopback port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    options = f"run app.py --server.port {port} --server.address 127.0.0.1 --server.headless true"
+    cmd = [sys.executable, "-m", "streamlit", *options.split()]
+    cmd += "--server.fileWatcherType none --browser.gatherUsageStats false".split()
     elapsed = stopwatch()
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", *options.split()],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        proc = subprocess.Popen(  # stdout and stderr share one file offset, as with STDOUT
+            cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=log, start_new_session=True
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -242,15 +227,13 @@ def visit(page, url: str, server_pid: int, path: str, markers: list[dict], timeo
 
     cpu0, elapsed = cpu_seconds(server_pid), stopwatch()
     page.goto(url + path, wait_until="commit", timeout=timeout * 1000)
-    wait = max(1.0, timeout - elapsed()) * 1000
+    wait, ask = max(1.0, timeout - elapsed()) * 1000, {"markers": markers}
     try:
-        handle = page.wait_for_function(
-            READY_JS, arg={"markers": markers}, polling=25, timeout=wait
-        )
+        handle = page.wait_for_function(READY_JS, arg=ask, polling=25, timeout=wait)
     except PlaywrightTimeout:
-        state = page.evaluate(READY_JS, {"markers": markers, "report": True})
+        state = page.evaluate(READY_JS, ask | {"report": True})
         raise RuntimeError(
-            f"{path} not ready after {timeout:.0f} s: {state}; log {LOG_PATH}"
+            f"{path} not ready in {timeout:.0f} s: {state}; log {LOG_PATH}"
         ) from None
     seconds, times = elapsed(), handle.json_value()
     if "error" in times:
@@ -269,9 +252,7 @@ def measure(url: str, server_pid: int, args: argparse.Namespace, load: dict) -> 
         visits = {}
         for name, path, markers in PAGES:
             v = visits[name] = visit(page, url, server_pid, path, markers, timeout)
-            _log(
-                f"{label:<5} {name:<16} {v['seconds']:7.2f} s (server CPU {v['server_cpu_seconds']:.2f} s)"
-            )
+            _log(f"{label} {name} {v['seconds']:.2f} s, server CPU {v['server_cpu_seconds']:.2f} s")
             time.sleep(PAUSE_SECONDS)
         return visits
 

@@ -11,8 +11,7 @@ import argparse
 from pathlib import Path
 
 from bench.common import limit_threads, records_table, timed, write_results
-from gate_core.paths import DEFAULT_BACKBONE
-from gate_core.paths import EXAMPLES_DIR as TARGETS_DIR
+from gate_core.paths import DEFAULT_BACKBONE, EXAMPLES_DIR
 
 NAME = "preview_time"
 DESCRIPTION = (
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     studio.relational()  # loaded once, as the app's cached studio has it after its first preview
     rows = []
     for name in filter(None, args.uploads.split(",")):
-        rows.append(r := time_upload(studio, TARGETS_DIR / f"{name}.csv"))
+        rows.append(r := time_upload(studio, EXAMPLES_DIR / f"{name}.csv"))
         print(f"[preview_time] {name}: {r['rows']} rows, {r['total_seconds']:.2f} s", flush=True)
     results = {"uploads": rows, "threads": args.threads, "target_seconds": TARGET_SECONDS}
     return write_results(NAME, results, markdown, args.results_dir, rows=rows)

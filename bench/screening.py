@@ -91,20 +91,16 @@ def stage_profile(smiles: list[str], backbone: str) -> list[dict]:
 
     mols = clock("RDKit parse (MolFromSmiles)", lambda: [Chem.MolFromSmiles(s) for s in smiles])
     clock("canonical SMILES (MolToSmiles)", lambda: [Chem.MolToSmiles(m) for m in mols if m])
-    parsed = clock(
-        "parse_smiles (parse, canonicalise, re-parse canonical)",
-        lambda: [p for p in map(parse_smiles_once, smiles) if p.ok],
-    )
+    stage = "parse_smiles (parse, canonicalise, re-parse canonical)"
+    parsed = clock(stage, lambda: [p for p in map(parse_smiles_once, smiles) if p.ok])
     good = [p.mol for p in parsed]
     clock("19 input descriptors", lambda: [fast_descriptors(m) for m in good])
     clock("graph featurisation", lambda: mols_to_packed(good, [p.smiles for p in parsed]))
     rows = featurize_rows(smiles)
     with torch.no_grad():
         h = clock("D-MPNN encoder + descriptors (h)", lambda: studio._represent(rows))
-        clock(
-            "all task latents and charts (domain needs every chart)",
-            lambda: studio.backbone.latents(h),
-        )
+        stage = "all task latents and charts (domain needs every chart)"
+        clock(stage, lambda: studio.backbone.latents(h))
     total = sum(s["us_per_mol"] for s in stages[2:])
     stage = "total of a prediction's steps (parse_smiles onwards)"
     return [*stages, {"stage": stage, "us_per_mol": total}]
