@@ -1,8 +1,8 @@
 """Time from an upload to the first zero-training preview, as the Add-a-task page does it (issue #5).
 
-Why beside ``relational``'s ``time_to_first_preview`` (a library call on 100 + 100 molecules):
-the target is "≤ 5 s after upload", so this times the page's own path on whole uploads, from the
-file's bytes, with the server warm and the featurisation caches cold. Stages: bench/README.md.
+The target is "≤ 5 s after upload", so this times the page's own path on whole uploads, from the
+file's bytes, with the server warm and the featurisation caches cold (a library call on a fixed
+100 + 100 molecules would leave out reading and checking the file). Stages: bench/README.md.
 """
 
 from __future__ import annotations
