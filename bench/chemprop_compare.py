@@ -12,6 +12,7 @@ its predictions with gate_core's metrics. Methods, budgets and commands: bench/R
 from __future__ import annotations
 
 import argparse
+import fcntl
 import functools
 import hashlib
 import json
@@ -29,10 +30,13 @@ from bench.chemprop_runner import METHODS as CHEMPROP_METHODS
 from bench.common import REPO_ROOT, RESULTS_DIR, cells, fmt, logger, stopwatch, table, write_results
 from bench.task_addition import (
     DEFAULT_TARGETS,
+    SETTINGS,
     SUMMARY_MAX_N,
     TargetSplit,
+    _bold,
     _csv_list,
     _metrics,
+    _read,
     _val_split,
     headline,
     merged_rows_and_grid,
@@ -53,6 +57,8 @@ REFERENCE_METHODS = ("uniform", "learned", "probe", "finetune", "rf", "lgbm")
 METHOD_ORDER = (*REFERENCE_METHODS, *CHEMPROP_METHODS)
 BASELINES = ("finetune", "rf", "lgbm", *CHEMPROP_METHODS)  # what GATE must beat
 RUN_KEYS = ("accelerator", "jobs", "threads_per_job", "bench_python", "work_dir")  # how it ran
+SPLIT = {k: SETTINGS[k] for k in ("test_fraction", "val_fraction")}  # task_addition's defaults
+PRETRAIN_FLAGS = ("pretrain_epochs", "pretrain_patience", "pretrain_max_minutes")
 RUNNER = REPO_ROOT / "bench" / "chemprop_runner.py"
 DEFAULT_BENCH_PYTHON = REPO_ROOT / ".venv-bench" / "bin" / "python"
 DEFAULT_REFERENCE = ",".join(
@@ -62,13 +68,10 @@ DEFAULT_REFERENCE = ",".join(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--results-name", default=NAME, help="write <results-dir>/<name>.json/.md/.csv")
     add("--targets", default=",".join(DEFAULT_TARGETS), help="comma-separated target names")
     add("--sizes", default="100", help="training sizes n; 'all' = the whole pool")
     add("--seeds", default="0,1,2", help="split/subsample/model seeds")
-    add("--test-fraction", type=float, default=0.2, help="as task_addition")
-    add("--val-fraction", type=float, default=0.2, help="as task_addition")
-    add_options(add, PRETRAIN_OPTIONS | FIT_OPTIONS)  # passed on to the runner
+    add_options(add, {k: PRETRAIN_OPTIONS[k] for k in PRETRAIN_FLAGS})  # passed on to the runner
     add("--pretrain-threads", type=int, help="torch threads of the pre-training (default: all)")
     add("--pretrain-only", action="store_true", help="pre-train if not done yet, no fits")
     add("--accelerator", choices=("cpu", "gpu"), default="cpu", help="Lightning accelerator")
@@ -77,18 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--bench-python", default=str(DEFAULT_BENCH_PYTHON), help="a Python with chemprop")
     add("--work-dir", default=str(REPO_ROOT / "bench" / "work" / "chemprop"))
     add("--reference", default=DEFAULT_REFERENCE, help="task_addition JSONs, comma-separated")
-    add("--backbone", default=str(DEFAULT_BACKBONE), help="whose table and split pre-train")
     add("--resume", action="store_true", help="keep the finished cells, run the rest")
     add("--shard", metavar="K/N", help="every N-th cell with work left from K")
     add("--merge", metavar="DIR,...", help="no training: merge these result dirs' files")
 
 
 _log = logger(NAME)
-
-
-def shard_cells(cells: list, shard: tuple[int, int] | None) -> list:
-    """Every N-th cell from K: the N shards partition ``cells``."""
-    return list(cells) if shard is None else list(cells)[shard[0] :: shard[1]]
 
 
 def _atomic_csv(frame: pd.DataFrame, path: Path) -> Path:
@@ -100,34 +97,30 @@ def _atomic_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def cell_frame(ts: TargetSplit, size: int | str, val_fraction: float) -> pd.DataFrame:
-    """smiles, value, fold of one cell: the inner-train and val parts of the n (task_addition's
-    ``_val_split``, as its single-task and fine-tune methods use) and the scaffold test set."""
+def export_cell(work_dir: Path, ts: TargetSplit, size: int | str) -> Path:
+    """smiles, value, fold of one cell as ``<work>/splits/<target>/seed<k>/n<n>.csv``: the
+    inner-train and val parts of the n (task_addition's ``_val_split``, as its single-task and
+    fine-tune methods use) and the scaffold test set."""
     idx, frame = ts.train_index(size), pd.DataFrame({"smiles": ts.smiles, "value": ts.y})
-    inner, val = _val_split(len(idx), val_fraction, ts.seed)
+    inner, val = _val_split(len(idx), SPLIT["val_fraction"], ts.seed)
     parts = {"train": idx[inner], "val": idx[val], "test": ts.test}
-    return pd.concat([frame.iloc[i].assign(fold=f) for f, i in parts.items()], ignore_index=True)
-
-
-def export_cell(work_dir: Path, ts: TargetSplit, size: int | str, val_fraction: float) -> Path:
-    """One cell's :func:`cell_frame` as ``<work>/splits/<target>/seed<k>/n<n>.csv``."""
+    frame = pd.concat([frame.iloc[i].assign(fold=f) for f, i in parts.items()], ignore_index=True)
     path = Path(work_dir) / "splits" / ts.name / f"seed{ts.seed}" / f"n{size}.csv"
-    return _atomic_csv(cell_frame(ts, size, val_fraction), path)
+    return _atomic_csv(frame, path)
 
 
-def export_pretrain_table(work_dir: Path, backbone: str | Path) -> tuple[Path, dict]:
+def export_pretrain_table(work_dir: Path) -> tuple[Path, dict]:
     """The backbone's own table and split as chemprop's pre-training table: smiles, fold
     (train | val — the backbone's scaffold-test molecules are left out), one column per property;
     written once per backbone data hash to ``<work>/pretrain/table.csv`` (and ``table.json``)."""
     from gate_core.training.backbone_split import rebuild_split
 
     table_path, info_path = (Path(work_dir) / "pretrain" / f"table.{x}" for x in ("csv", "json"))
-    meta = json.loads((Path(backbone) / "metadata.json").read_text())
+    meta = json.loads((DEFAULT_BACKBONE / "metadata.json").read_text())
     data_hash = meta["pretraining"]["data_hash"]
-    if info_path.is_file() and table_path.is_file():
-        info = json.loads(info_path.read_text())
-        if info.get("data_hash") == data_hash:
-            return table_path, info
+    info = _read(info_path) if table_path.is_file() else None
+    if info and info.get("data_hash") == data_hash:
+        return table_path, info
     config, data, (train, val, test) = rebuild_split(meta, None)
     keep = np.concatenate([train, val])
     frame = pd.DataFrame(data.Y[keep].astype(np.float64), columns=list(data.tasks))
@@ -135,7 +128,7 @@ def export_pretrain_table(work_dir: Path, backbone: str | Path) -> tuple[Path, d
     frame.insert(1, "fold", ["train"] * len(train) + ["val"] * len(val))
     split = {"kind": config.split, "seed": config.seed, "fractions": list(config.split_fractions)}
     info = {
-        "backbone": str(backbone),
+        "backbone": str(DEFAULT_BACKBONE),
         "data_hash": data_hash,
         "tasks": list(data.tasks),
         "table": config.table,
@@ -178,12 +171,12 @@ def _run_runner(args: argparse.Namespace, command: str, options: dict, timeout=N
 def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: dict) -> dict:
     """The pre-trained chemprop model for these settings: reuse it, or train it (under a file
     lock, so shards sharing a work dir pre-train once); its record for the result."""
-    import fcntl
-
+    options = PRETRAIN_OPTIONS | {k: getattr(args, k) for k in PRETRAIN_FLAGS}
     settings = {k: table_info[k] for k in ("data_hash", "tasks")} | {"seed": 0}
-    budget = ("epochs", "patience", "batch_size", "max_minutes", "max_molecules")
-    settings |= {k: getattr(args, f"pretrain_{k}") for k in budget}
-    settings["aggregation"] = args.aggregation
+    budget = ("epochs", "patience", "batch_size", "max_minutes")
+    settings |= {k: options[f"pretrain_{k}"] for k in budget}
+    # max_molecules: the runner's subsample option is gone; its None keeps the models' ids
+    settings |= {"max_molecules": None, "aggregation": options["aggregation"]}
     out = Path(args.work_dir) / "pretrain" / f"model_{_hash(settings)}"
     out.mkdir(parents=True, exist_ok=True)
     with open(out.parent / ".lock", "w") as lock:
@@ -192,7 +185,6 @@ def ensure_pretrained(args: argparse.Namespace, table_path: Path, table_info: di
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
             threads = args.pretrain_threads or cores or os.cpu_count()
             _log(f"pre-training chemprop ({args.accelerator}, {threads} threads) -> {out}")
-            options = {k: getattr(args, k) for k in PRETRAIN_OPTIONS}
             options |= {"table": table_path, "out": out, "threads": threads, "seed": 0}
             error = _run_runner(args, "pretrain", options)
             if error or not (out / "pretrain.json").is_file():
@@ -212,21 +204,18 @@ def make_row(cell: tuple, method: str, result: dict, ts: TargetSplit, n_train: i
     row |= {"test_std": ts.test_std, "task_type": ts.task_type, "method": method}
     row |= {"device": result.get("device"), "host": result.get("host")}
     if "error" in result or pred.shape != y.shape:
-        return row | {
-            "error": result.get("error") or f"{len(pred)} predictions for {len(y)} test molecules"
-        }
+        error = f"{len(pred)} predictions for {len(y)} test molecules"
+        return row | {"error": result.get("error") or error}
     row |= {k: v for k, v in _metrics(ts.task_type, y, pred, ts.test_std).items() if k != "n"}
-    row |= {
-        "n_test_seen": int(ts.seen.sum()),
-        "parts": part_metrics(ts.task_type, y, pred, ts.seen),
-    }
+    row["n_test_seen"] = int(ts.seen.sum())
+    row["parts"] = part_metrics(ts.task_type, y, pred, ts.seen)
     info = "epochs_run best_epoch best_val_loss stopped_by_time max_epochs patience n_inner_train"
     info += " n_val torch_threads accelerator versions"
     row |= {k: result.get(k) for k in ("wall_seconds", "featurize_seconds", "process_seconds")}
     return row | {"info": {k: result.get(k) for k in info.split()}}
 
 
-def reference_rows(paths: str | Path, test_fraction: float) -> tuple[list[dict], dict]:
+def reference_rows(paths: str | Path) -> tuple[list[dict], dict]:
     """The :data:`REFERENCE_METHODS` rows (with their seen / unseen parts) of the comma-separated
     task_addition JSONs (one per target group, say), which must share one backbone;
     ``info["files"]`` describes each, with its ``seen`` block."""
@@ -239,14 +228,9 @@ def reference_rows(paths: str | Path, test_fraction: float) -> tuple[list[dict],
             info["note"] = "missing: no GATE/RF numbers to compare with"
             continue
         data = json.loads(path.read_text())
-        settings = data.get("settings", {})
         info |= {"backbone_id": data.get("backbone_id"), "status": data.get("status")}
-        info |= {"settings": settings, "date_utc": (data.get("machine") or {}).get("date_utc")}
-        info["seen"] = data.get("seen")
-        if abs(float(settings.get("test_fraction", test_fraction)) - test_fraction) > 1e-12:
-            note = f"its test_fraction {settings.get('test_fraction')} ≠ {test_fraction}: other test sets, not used"
-            info.update(available=False, note=note)
-            continue
+        info["settings"] = data.get("settings", {})
+        info |= {"date_utc": (data.get("machine") or {}).get("date_utc"), "seen": data.get("seen")}
         ours = [r for r in data.get("rows", []) if r.get("method") in REFERENCE_METHODS]
         rows += [{k: r.get(k) for k in keys} for r in ours if "error" not in r]
     backbones = {f.get("backbone_id") for f in files if f["available"]}
@@ -255,7 +239,7 @@ def reference_rows(paths: str | Path, test_fraction: float) -> tuple[list[dict],
     return rows, {"files": files, "backbone_id": backbones.pop() if backbones else None}
 
 
-def reference_seen_keys(files: list[dict], backbone: str | Path) -> frozenset[str] | None:
+def reference_seen_keys(files: list[dict]) -> frozenset[str] | None:
     """The pre-training molecule keys the reference runs (``files`` of :func:`reference_rows`)
     marked test molecules seen with (their ``seen`` block: pre-training table and corpus files),
     so both sides split every test set into the same seen and unseen parts; None without one."""
@@ -268,7 +252,7 @@ def reference_seen_keys(files: list[dict], backbone: str | Path) -> frozenset[st
     table_path = Path(seen["pretraining_table"])
     if not table_path.is_file():  # recorded from another checkout: the same file in this one
         table_path = REPO_ROOT / "assets" / "data" / table_path.name
-    meta = json.loads((Path(backbone) / "metadata.json").read_text())
+    meta = json.loads((DEFAULT_BACKBONE / "metadata.json").read_text())
     corpus = argparse.Namespace(corpus=",".join(seen["corpus"]), pretraining_table=str(table_path))
     keys = seen_molecule_keys(corpus, [t["name"] for t in meta["config"]["tasks"]])
     if len(keys) != seen["molecules"]:
@@ -297,42 +281,20 @@ def comparison(rows: list[dict], max_n: int = SUMMARY_MAX_N) -> dict:
     return headline(rows, [m for m in METHOD_ORDER if m in ran], max_n, BASELINES)
 
 
-def _settings(args: argparse.Namespace, pretrain_id: str | None) -> dict:
+def _settings(pretrain_id: str | None) -> dict:
     """What a resumed or merged run must share. ``descriptor_range``: val and test descriptors
     clipped to the training fold's range (chemprop_runner); rows made before must not mix in."""
-    settings = {k: getattr(args, k) for k in ("test_fraction", "val_fraction", *FIT_OPTIONS)}
-    return settings | {"pretrain_id": pretrain_id, "descriptor_range": "training fold"}
-
-
-def _load_previous(path: Path, settings: dict) -> list[dict]:
-    """``--resume``: the finished rows of the earlier result, if it has these settings."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):  # missing, or killed while writing
-        data = {}
-    if data.get("settings") != settings:
-        _log(f"--resume: no readable {path} with these settings (and pre-trained model); afresh")
-        return []
-    return [r for r in data["rows"] if "error" not in r]
-
-
-def _row_key(r: dict) -> tuple:
-    return (r["target"], r["seed"], r["size"], r["method"])
+    return SPLIT | FIT_OPTIONS | {"pretrain_id": pretrain_id, "descriptor_range": "training fold"}
 
 
 def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
     """Score against the reference rows (on the planned cells, mismatched test sets dropped) and
     write the JSON, Markdown and CSV."""
-    ref_rows, ref_info = reference_rows(state["reference_path"], state["settings"]["test_fraction"])
+    ref_rows, ref_info = reference_rows(state["reference_path"])
     ref_info["split_check"] = check = check_splits(state["rows"], ref_rows)
     bad = {tuple(k) for k in check["mismatched"]}
-    planned = {tuple(c) for c in state["grid"]["planned"]}
-    state["reference_rows"] = [
-        r
-        for r in ref_rows
-        if (r["target"], r["seed"]) not in bad
-        and (not planned or (r["target"], r["seed"], r["size"]) in planned)
-    ]
+    keep = {tuple(c) for c in state["grid"]["planned"] if tuple(c[:2]) not in bad}
+    state["reference_rows"] = [r for r in ref_rows if (r["target"], r["seed"], r["size"]) in keep]
     rows = [*state["rows"], *state["reference_rows"]]
     state |= {"reference": ref_info, "comparison": comparison(rows)}
     if state.get("started") is not None:
@@ -341,7 +303,7 @@ def _save(state: dict, results_dir: Path) -> tuple[Path, Path]:
     columns = "target seed size n_train n_test method rmse mae r2 nrmse roc_auc pr_auc test_std"
     columns += " wall_seconds featurize_seconds process_seconds device host error"
     csv = [{c: r.get(c) for c in columns.split()} for r in rows]
-    return write_results(state["results_name"], payload, markdown, results_dir, rows=csv)
+    return write_results(NAME, payload, markdown, results_dir, rows=csv)
 
 
 def _fit_cell(args: argparse.Namespace, cell: tuple, ts: TargetSplit, ctx: dict) -> list[dict]:
@@ -351,18 +313,16 @@ def _fit_cell(args: argparse.Namespace, cell: tuple, ts: TargetSplit, ctx: dict)
     run_dir.mkdir(parents=True, exist_ok=True)
     for m in left:
         (run_dir / f"{m}.json").unlink(missing_ok=True)
-    options = {k: getattr(args, k) for k in FIT_OPTIONS} | {"out_dir": run_dir}
-    options["data"] = export_cell(args.work_dir, ts, cell[2], args.val_fraction)
+    options = {"out_dir": run_dir, "data": export_cell(args.work_dir, ts, cell[2])}
     options |= {"methods": ",".join(left), "seed": cell[1], "threads": args.threads_per_job}
     options |= {"task_type": ts.task_type, "pretrained": ctx["model"]}
-    elapsed, minutes = stopwatch(), 2 * args.method_max_minutes * len(left) * args.ensemble + 5
+    minutes = 2 * FIT_OPTIONS["method_max_minutes"] * len(left) * FIT_OPTIONS["ensemble"] + 5
+    elapsed = stopwatch()
     error, process_seconds = _run_runner(args, "fit", options, 60 * minutes), elapsed()
     rows = []
     for m in left:
         path = run_dir / f"{m}.json"
-        result = (
-            json.loads(path.read_text()) if path.is_file() else {"error": error or "no result file"}
-        )
+        result = _read(path) or {"error": error or "no result file"}
         result["process_seconds"] = process_seconds
         rows.append(make_row(cell, m, result, ts, len(ts.train_index(cell[2]))))
     return rows
@@ -375,31 +335,34 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         return merge(args)
     started = stopwatch()  # in the state; the saved JSON gets its reading as wall_seconds
     sizes, shard = parse_sizes(args.sizes), parse_shard(args.shard)  # checked before pre-training
-    pretrain = ensure_pretrained(args, *export_pretrain_table(args.work_dir, args.backbone))
-    settings, results_dir = _settings(args, pretrain["id"]), Path(args.results_dir)
-    previous = results_dir / f"{args.results_name}.json"
-    rows = _load_previous(previous, settings) if args.resume else []
-    done = {_row_key(r) for r in rows}
+    pretrain = ensure_pretrained(args, *export_pretrain_table(args.work_dir))
+    settings, results_dir = _settings(pretrain["id"]), Path(args.results_dir)
+    previous = (_read(results_dir / f"{NAME}.json") or {}) if args.resume else {}
+    if args.resume and previous.get("settings") != settings:
+        _log("--resume: no readable result with these settings (and pre-trained model); afresh")
+        previous = {}
+    rows = [r for r in previous.get("rows", []) if "error" not in r]  # --resume: finished rows
+    done = {(r["target"], r["seed"], r["size"], r["method"]) for r in rows}
     grid = {"targets": _csv_list(args.targets), "sizes": sizes}
     grid["seeds"] = [int(s) for s in _csv_list(args.seeds)]
     cells = [(t, seed, n) for seed in grid["seeds"] for n in sizes for t in grid["targets"]]
     todo = [c for c in cells if any((*c, m) not in done for m in CHEMPROP_METHODS)]
     grid |= {"methods": list(CHEMPROP_METHODS), "order": "seed, then size, then target"}
     grid |= {"shard": args.shard, "ran": [], "skipped": [], "not_started": []}
-    grid["planned"] = [list(c) for c in (cells if shard is None else shard_cells(todo, shard))]
+    mine = todo if shard is None else todo[shard[0] :: shard[1]]  # the N shards partition todo
+    grid["planned"] = [list(c) for c in (cells if shard is None else mine)]
     grid["resumed"] = [list(c) for c in cells if c not in todo]
-    state = {"results_name": args.results_name, "status": "running", "settings": settings}
+    state = {"results_name": NAME, "status": "running", "settings": settings}
     state |= {"started": started, "reference_path": args.reference, "grid": grid, "rows": rows}
     state |= {"pretrain": pretrain} | {k: getattr(args, k) for k in RUN_KEYS}
     if args.pretrain_only:
         state["status"] = "pre-training only"
         return _save(state, results_dir)
     # the exact splits, from gate_core's scaffold split (main venv), marked seen as the references
-    files = reference_rows(args.reference, args.test_fraction)[1]["files"]
-    seen_keys = reference_seen_keys(files, args.backbone)
-    split = functools.cache(lambda t, seed: TargetSplit(t, seed, args.test_fraction, seen_keys))
+    seen_keys = reference_seen_keys(reference_rows(args.reference)[1]["files"])
+    split = functools.cache(lambda t, seed: TargetSplit(t, seed, SPLIT["test_fraction"], seen_keys))
     queue = {}
-    for t, seed, size in shard_cells(todo, shard):
+    for t, seed, size in mine:
         if size != "all" and size > (ts := split(t, seed)).pool_size:
             reason = f"training pool has only {ts.pool_size} molecules"
             grid["skipped"].append({"cell": [t, seed, size], "reason": reason})
@@ -425,8 +388,8 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     """Combine shard results (same settings, same pre-trained model) into ``<results-dir>``; no training."""
     results_dir = Path(args.results_dir)
     others = [Path(d) for d in _csv_list(args.merge) if Path(d).resolve() != results_dir.resolve()]
-    paths = [d / f"{args.results_name}.json" for d in others]  # a shard's file must exist
-    if (own := results_dir / f"{args.results_name}.json").is_file():
+    paths = [d / f"{NAME}.json" for d in others]  # a shard's file must exist
+    if (own := results_dir / f"{NAME}.json").is_file():
         paths.insert(0, own)
     results = [json.loads(p.read_text()) for p in paths]
     if any(data["settings"] != results[0]["settings"] for data in results):
@@ -439,7 +402,7 @@ def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     complete = statuses <= {"complete", "pre-training only", "merged"} and not grid["not_started"]
     status = "complete" if complete else "merged: " + "; ".join(sorted(map(str, statuses)))
     state = {k: results[0].get(k) for k in ("settings", *RUN_KEYS)} | {"rows": rows}
-    state |= {"results_name": args.results_name, "status": status, "reference_path": args.reference}
+    state |= {"results_name": NAME, "status": status, "reference_path": args.reference}
     state |= {"grid": grid | {"shard": None, "merged_from": list(map(str, paths))}}
     state["pretrain"] = pretrains[0] if pretrains else None
     state["wall_seconds_per_shard"] = [data.get("wall_seconds") for data in results]
@@ -507,16 +470,12 @@ def headline_tables(comp: dict, sizes: list) -> list[str]:
         out += [f"{title}\n\n{table(f'{header} | {verdict}', rows)}"] if rows else []
         for key, e in block.items():
             if not (key.startswith("all/") or key.endswith("/seen")):
-                ms, pick = [m for m in methods if m in e["mean"]], max if higher else min
-                per = []
-                for t, v in e["per_target"].items():
-                    best = pick(ms, key=v.get)
-                    per.append(
-                        [t, *(f"**{v[m]:.3f}**" if m == best else f"{v[m]:.3f}" for m in ms)]
-                    )
+                ms = [m for m in methods if m in e["mean"]]
+                per = _bold(pd.DataFrame(e["per_target"]).T[ms], best="max" if higher else "min")
+                head = " | ".join(["target", *map(label, ms)])
                 out.append(
                     f"#### {key}: {metric} per target (mean over seeds; bold = best)\n\n"
-                    + table(" | ".join(["target", *map(label, ms)]), per)
+                    + table(head, per.reset_index().values.tolist())
                 )
     return out
 

@@ -21,6 +21,7 @@ import socket
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,6 @@ PRETRAIN_OPTIONS = {
     "pretrain_patience": 5,
     "pretrain_batch_size": 64,
     "pretrain_max_minutes": 60.0,  # wall-clock cap of the pre-training
-    "pretrain_max_molecules": None,  # a seeded subsample (smoke tests only)
     "aggregation": "norm",
 }
 FIT_OPTIONS = {
@@ -239,9 +239,6 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     env, started = setup(args), time.perf_counter()
     table = pd.read_csv(args.table)
     tasks = [c for c in table.columns if c not in ("smiles", "fold")]
-    if args.pretrain_max_molecules:
-        keep = np.random.default_rng(args.seed).permutation(len(table))
-        table = table.iloc[np.sort(keep[: args.pretrain_max_molecules])]
     parts = [table[table["fold"] == fold] for fold in ("train", "val")]
     t0 = time.perf_counter()
     featurizer, sets, y_scaler, _ = datasets(parts, tasks, None, scale_y=True)
@@ -263,8 +260,9 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             rmse, r2 = root_mean_squared_error(y, p), r2_score(y, p, force_finite=False)
             nrmse = rmse / y.std() if y.std() > 0 else float("nan")
             per_task[task] = {"n": len(y), "rmse": rmse, "r2": r2, "nrmse": nrmse}
-    keys = ("epochs", "patience", "batch_size", "max_minutes", "max_molecules")
+    keys = ("epochs", "patience", "batch_size", "max_minutes")
     settings = {k: getattr(args, f"pretrain_{k}") for k in keys} | {"seed": args.seed}
+    settings["max_molecules"] = None  # every molecule (the record's key from a subsample option)
     summary = {
         "tasks": tasks,
         "n_train": len(parts[0]),
@@ -319,19 +317,14 @@ def fit_one(method: str, frame: pd.DataFrame, args: argparse.Namespace, env: dic
         fits.append(train(model, args, seed, budget, *sets))
     member = ("epochs_run", "best_epoch", "best_val_loss", "train_seconds")
     return {
-        "method": method,
-        "task_type": args.task_type,
         "n_inner_train": len(parts[0]),
         "n_val": len(parts[1]),
-        "n_test": len(parts[2]),
         "wall_seconds": time.perf_counter() - t0,
         "featurize_seconds": featurize_seconds,
         **{k: fits[0][k] for k in member[:3]},
         "stopped_by_time": any(f["stopped_by_time"] for f in fits),
         "max_epochs": epochs,
         "patience": patience,
-        "ensemble": args.ensemble,
-        "descriptors": args.descriptors,
         "n_descriptors": 0 if X_d is None else X_d[0].shape[1],
         "members": [{k: f[k] for k in member} for f in fits],
         "predictions": np.mean([f["predictions"][:, 0] for f in fits], axis=0),
@@ -347,8 +340,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
             result = fit_one(method, frame, args, env)
             _log(f"{args.data} {method}: {result['wall_seconds']:.1f} s")
         except Exception as exc:  # noqa: BLE001 - one failing method must not lose the other
-            import traceback
-
             traceback.print_exc()
             result = {"method": method, "error": f"{type(exc).__name__}: {exc}", **env}
             failed += 1
