@@ -37,15 +37,18 @@ INTRO = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--out", default=str(DOC), help="the Markdown document (docs/benchmarks.md)"
+        "--out",
+        help="the Markdown document (default: docs/benchmarks.md, or <results-dir>/benchmarks.md "
+        "for another results folder)",
     )
     parser.add_argument("--no-csv", action="store_true", help="write no CSV for a JSON without one")
 
 
 def run(args: argparse.Namespace) -> list[Path]:
     default = Path(args.results_dir).resolve() == RESULTS_DIR.resolve()
-    return generate(  # a trial results folder never rewrites the README
-        args.results_dir, args.out, not args.no_csv, README if default else None
+    out = args.out or (DOC if default else Path(args.results_dir) / "benchmarks.md")
+    return generate(  # a trial results folder rewrites neither the README nor docs/
+        args.results_dir, out, not args.no_csv, README if default else None
     )
 
 

@@ -611,3 +611,15 @@ def test_the_readme_shows_the_summary_of_the_stored_results():
     text = report.README.read_text()
     block = text.split(report.README_START, 1)[1].split(report.README_END, 1)[0]
     assert block.strip() == summary_table(expectation_rows(results, br.backbone_id())).strip()
+
+
+def test_a_trial_results_folder_leaves_docs_alone(tmp_path, monkeypatch):
+    """``report --results-dir X`` without ``--out`` writes X/benchmarks.md, never the repository's
+    docs/benchmarks.md (three helpers overwrote it by following the documented trial command)."""
+    from bench.__main__ import main
+
+    doc = tmp_path / "docs" / "benchmarks.md"
+    monkeypatch.setattr(report, "DOC", doc)
+    write_fixtures(tmp_path / "results", ["preview_time"])
+    assert main(["report", "--results-dir", str(tmp_path / "results"), "--no-csv"]) == 0
+    assert (tmp_path / "results" / "benchmarks.md").is_file() and not doc.exists()
