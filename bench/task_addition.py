@@ -941,7 +941,7 @@ def _ratio_table(frame: pd.DataFrame, targets: list[str]) -> str:
             top = ", ".join(f"{s} {v:.1%}" for s, v in mean[:3].items())
             rows.append([t, len(shares), top, f"{mean.min():.1%}–{mean.max():.1%}"])
     header = "target | cells | top sources | range over sources"
-    return table(header, rows) if rows else "None yet."
+    return table(header, rows) if rows else "None: (e) learned λ did not run in this grid."
 
 
 def _speed_text(speed: dict | None) -> str:
@@ -975,9 +975,8 @@ def markdown(state: dict) -> str:
         ),
         "Mean normalised RMSE, every target (test RMSE / test-set std, each target the mean of "
         f"its cells; bold = lowest), over the {summary['n_complete_cells']} cells where every "
-        f"method ran ({summary['n_targets']} targets{incomplete}); (e) head to head": (
-            _summary_tables(summary)
-        ),
+        f"method ran ({summary['n_targets']} targets{incomplete})"
+        + ("; (e) head to head" if "learned" in methods else ""): (_summary_tables(summary)),
         "Per target, mean over seeds: test RMSE in the target's units (R² in brackets; bold = "
         "lowest), or ROC-AUC of a classification target (bold = highest)": _target_table(
             state, frame, methods

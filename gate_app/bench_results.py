@@ -48,6 +48,10 @@ COMMANDS: dict[str, str] = {
     "Hfus_kJmol,dipole_D,surface_tension_mNm,Tautoignition_K,log_viscosity298_Pas --sizes 100 "
     "--seeds 0,1,2 --methods probe,uniform,rf,lgbm,finetune --skip-speed --threads 1 --rf-jobs 1 --device cpu "
     "--budget-minutes 0",
+    "task_addition_v2_curve": _V2 + "--results-name task_addition_v2_curve "
+    "--targets caco2,huuskonen_logS,freesolv,Tflash_K --sizes 50,100,300 --seeds 0,1,2 "
+    "--methods probe,uniform,finetune,rf,lgbm --skip-speed --threads 1 --rf-jobs 1 --device cpu "
+    "--budget-minutes 0",
     "chemprop_compare": "python -m bench chemprop_compare --sizes 100 --seeds 0,1,2 "
     "--pretrain-max-minutes 75 --pretrain-threads 1 --pretrain-epochs 40 --pretrain-patience 4 "
     "--jobs 2 --threads-per-job 1",
