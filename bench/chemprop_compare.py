@@ -33,17 +33,17 @@ from bench.task_addition import (
     SETTINGS,
     SUMMARY_MAX_N,
     TargetSplit,
-    _bold,
-    _csv_list,
-    _metrics,
-    _read,
-    _val_split,
+    bold_best,
+    cell_metrics,
+    csv_list,
     headline,
     merged_rows_and_grid,
     parse_shard,
     parse_sizes,
     part_metrics,
+    read_result,
     seen_molecule_keys,
+    val_split,
 )
 from gate_app.bench_results import label, num
 from gate_app.bench_summary import METRICS, _comparison
@@ -99,10 +99,10 @@ def _atomic_csv(frame: pd.DataFrame, path: Path) -> Path:
 
 def export_cell(work_dir: Path, ts: TargetSplit, size: int | str) -> Path:
     """smiles, value, fold of one cell as ``<work>/splits/<target>/seed<k>/n<n>.csv``: the
-    inner-train and val parts of the n (task_addition's ``_val_split``, as its single-task and
+    inner-train and val parts of the n (task_addition's ``val_split``, as its single-task and
     fine-tune methods use) and the scaffold test set."""
     idx, frame = ts.train_index(size), pd.DataFrame({"smiles": ts.smiles, "value": ts.y})
-    inner, val = _val_split(len(idx), SPLIT["val_fraction"], ts.seed)
+    inner, val = val_split(len(idx), SPLIT["val_fraction"], ts.seed)
     parts = {"train": idx[inner], "val": idx[val], "test": ts.test}
     frame = pd.concat([frame.iloc[i].assign(fold=f) for f, i in parts.items()], ignore_index=True)
     path = Path(work_dir) / "splits" / ts.name / f"seed{ts.seed}" / f"n{size}.csv"
@@ -118,7 +118,7 @@ def export_pretrain_table(work_dir: Path) -> tuple[Path, dict]:
     table_path, info_path = (Path(work_dir) / "pretrain" / f"table.{x}" for x in ("csv", "json"))
     meta = json.loads((DEFAULT_BACKBONE / "metadata.json").read_text())
     data_hash = meta["pretraining"]["data_hash"]
-    info = _read(info_path) if table_path.is_file() else None
+    info = read_result(info_path) if table_path.is_file() else None
     if info and info.get("data_hash") == data_hash:
         return table_path, info
     config, data, (train, val, test) = rebuild_split(meta, None)
@@ -206,7 +206,7 @@ def make_row(cell: tuple, method: str, result: dict, ts: TargetSplit, n_train: i
     if "error" in result or pred.shape != y.shape:
         error = f"{len(pred)} predictions for {len(y)} test molecules"
         return row | {"error": result.get("error") or error}
-    row |= {k: v for k, v in _metrics(ts.task_type, y, pred, ts.test_std).items() if k != "n"}
+    row |= {k: v for k, v in cell_metrics(ts.task_type, y, pred, ts.test_std).items() if k != "n"}
     row["n_test_seen"] = int(ts.seen.sum())
     row["parts"] = part_metrics(ts.task_type, y, pred, ts.seen)
     info = "epochs_run best_epoch best_val_loss stopped_by_time max_epochs patience n_inner_train"
@@ -222,7 +222,7 @@ def reference_rows(paths: str | Path) -> tuple[list[dict], dict]:
     keys = "target seed size n_train n_test test_std rmse mae r2 nrmse roc_auc pr_auc wall_seconds"
     keys = f"{keys} device task_type n_test_seen parts method".split()
     rows, files = [], []
-    for path in map(Path, _csv_list(str(paths))):
+    for path in map(Path, csv_list(str(paths))):
         files.append(info := {"path": str(path), "available": path.is_file()})
         if not path.is_file():
             info["note"] = "missing: no GATE/RF numbers to compare with"
@@ -322,7 +322,7 @@ def _fit_cell(args: argparse.Namespace, cell: tuple, ts: TargetSplit, ctx: dict)
     rows = []
     for m in left:
         path = run_dir / f"{m}.json"
-        result = _read(path) or {"error": error or "no result file"}
+        result = read_result(path) or {"error": error or "no result file"}
         result["process_seconds"] = process_seconds
         rows.append(make_row(cell, m, result, ts, len(ts.train_index(cell[2]))))
     return rows
@@ -337,14 +337,14 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     sizes, shard = parse_sizes(args.sizes), parse_shard(args.shard)  # checked before pre-training
     pretrain = ensure_pretrained(args, *export_pretrain_table(args.work_dir))
     settings, results_dir = _settings(pretrain["id"]), Path(args.results_dir)
-    previous = (_read(results_dir / f"{NAME}.json") or {}) if args.resume else {}
+    previous = (read_result(results_dir / f"{NAME}.json") or {}) if args.resume else {}
     if args.resume and previous.get("settings") != settings:
         _log("--resume: no readable result with these settings (and pre-trained model); afresh")
         previous = {}
     rows = [r for r in previous.get("rows", []) if "error" not in r]  # --resume: finished rows
     done = {(r["target"], r["seed"], r["size"], r["method"]) for r in rows}
-    grid = {"targets": _csv_list(args.targets), "sizes": sizes}
-    grid["seeds"] = [int(s) for s in _csv_list(args.seeds)]
+    grid = {"targets": csv_list(args.targets), "sizes": sizes}
+    grid["seeds"] = [int(s) for s in csv_list(args.seeds)]
     cells = [(t, seed, n) for seed in grid["seeds"] for n in sizes for t in grid["targets"]]
     todo = [c for c in cells if any((*c, m) not in done for m in CHEMPROP_METHODS)]
     grid |= {"methods": list(CHEMPROP_METHODS), "order": "seed, then size, then target"}
@@ -387,7 +387,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 def merge(args: argparse.Namespace) -> tuple[Path, Path]:
     """Combine shard results (same settings, same pre-trained model) into ``<results-dir>``; no training."""
     results_dir = Path(args.results_dir)
-    others = [Path(d) for d in _csv_list(args.merge) if Path(d).resolve() != results_dir.resolve()]
+    others = [Path(d) for d in csv_list(args.merge) if Path(d).resolve() != results_dir.resolve()]
     paths = [d / f"{NAME}.json" for d in others]  # a shard's file must exist
     if (own := results_dir / f"{NAME}.json").is_file():
         paths.insert(0, own)
@@ -471,7 +471,9 @@ def headline_tables(comp: dict, sizes: list) -> list[str]:
         for key, e in block.items():
             if not (key.startswith("all/") or key.endswith("/seen")):
                 ms = [m for m in methods if m in e["mean"]]
-                per = _bold(pd.DataFrame(e["per_target"]).T[ms], best="max" if higher else "min")
+                per = bold_best(
+                    pd.DataFrame(e["per_target"]).T[ms], best="max" if higher else "min"
+                )
                 head = " | ".join(["target", *map(label, ms)])
                 out.append(
                     f"#### {key}: {metric} per target (mean over seeds; bold = best)\n\n"

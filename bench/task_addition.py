@@ -117,13 +117,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 _log = logger(NAME)
 
 
-def _csv_list(text: str) -> list[str]:
+def csv_list(text: str) -> list[str]:
+    """The non-empty, stripped items of a comma-separated option (``--targets a, b``)."""
     return [t.strip() for t in str(text).split(",") if t.strip()]
 
 
 def parse_sizes(text: str) -> list[int | str]:
     """Training sizes: integers ≥ 20 (task addition's minimum) or ``all`` (the whole pool)."""
-    sizes = [s if s == "all" or not s.isdigit() else int(s) for s in _csv_list(text)]
+    sizes = [s if s == "all" or not s.isdigit() else int(s) for s in csv_list(text)]
     if bad := [s for s in sizes if s != "all" and not (isinstance(s, int) and s >= 20)]:
         raise ValueError(f"training sizes {bad}: integers ≥ 20 (task addition's minimum) or 'all'")
     return sizes
@@ -319,7 +320,9 @@ class TargetSplit:
 # ---------------------------------------------------------------------------------- methods
 
 
-def _metrics(task_type: str, y: np.ndarray, pred: np.ndarray, test_std: float) -> dict:
+def cell_metrics(task_type: str, y: np.ndarray, pred: np.ndarray, test_std: float) -> dict:
+    """One method's test metrics in a cell, nRMSE = RMSE / the test set's std (chemprop's rows
+    are scored by the same function)."""
     from gate_core.training.evaluate import classification_metrics, regression_metrics
 
     if task_type == "classification":
@@ -332,13 +335,13 @@ def part_metrics(task_type: str, y: np.ndarray, pred: np.ndarray, seen: np.ndarr
     """Metrics on the seen and the unseen test molecules apart (nRMSE against each part's own
     std); a part with fewer than :data:`MIN_PART` molecules is left out."""
     return {
-        part: _metrics(task_type, y[mask], pred[mask], float(y[mask].std()))
+        part: cell_metrics(task_type, y[mask], pred[mask], float(y[mask].std()))
         for part, mask in (("seen", seen), ("unseen", ~seen))
         if mask.sum() >= MIN_PART
     }
 
 
-def _val_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def val_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(inner train, val) positions within the n training molecules, for (a), (c) and (g)."""
     order = np.random.default_rng([seed, n, 7]).permutation(n)
     n_val = min(max(2, int(round(fraction * n))), n - 2)
@@ -535,7 +538,7 @@ def warm_features(ctx: dict, ts: TargetSplit) -> dict:
 def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) -> list[dict]:
     """Every method on one (target, seed, n): the same training molecules, the same test set."""
     idx = ts.train_index(size)
-    folds = _val_split(len(idx), ctx["args"].val_fraction, ts.seed)
+    folds = val_split(len(idx), ctx["args"].val_fraction, ts.seed)
     train = Train([ts.smiles[i] for i in idx], ts.y[idx], *folds)
     cell = {"target": ts.name, "seed": ts.seed, "size": size, "n_train": len(idx)}
     cell |= {"n_test": len(ts.test), "test_std": ts.test_std, "task_type": ts.task_type}
@@ -547,7 +550,7 @@ def run_cell(ctx: dict, ts: TargetSplit, size: int | str, methods: list[str]) ->
                 pred, info = RUNNERS[method](ctx, ts, train)
             pred = np.asarray(pred, dtype=np.float64)
             row |= {"wall_seconds": t.wall, "cpu_seconds": t.cpu}
-            row |= _metrics(ts.task_type, ts.y_test, pred, ts.test_std)
+            row |= cell_metrics(ts.task_type, ts.y_test, pred, ts.test_std)
             parts = part_metrics(ts.task_type, ts.y_test, pred, ts.seen)
             row |= {"n_test_seen": int(ts.seen.sum()), "parts": parts, "info": info}
             score = f"nRMSE {row['nrmse']:.3f}" if "nrmse" in row else f"AUC {row['roc_auc']:.3f}"
@@ -600,7 +603,7 @@ def measure_speed(ctx: dict) -> dict:
 # -------------------------------------------------------------------------------------- run
 
 
-def _read(path: Path) -> dict | None:
+def read_result(path: Path) -> dict | None:
     """A result file, or None when it is missing or unreadable (killed while writing)."""
     try:
         return json.loads(path.read_text())
@@ -641,7 +644,7 @@ def seen_molecule_keys(args: argparse.Namespace, tasks: list[str]) -> frozenset[
     from gate_core.data.seen import pretraining_keys
 
     extra: list[str] = []
-    for path in _csv_list(args.corpus):
+    for path in csv_list(args.corpus):
         if path.endswith(".txt"):
             extra += [s for line in Path(path).read_text().splitlines() if (s := line.strip())]
         else:
@@ -660,8 +663,8 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
     elapsed = stopwatch()
     threads = args.threads or len(os.sched_getaffinity(0))
     limit_threads(threads)
-    targets, methods = _csv_list(args.targets), _csv_list(args.methods)
-    sizes, seeds = parse_sizes(args.sizes), [int(s) for s in _csv_list(args.seeds)]
+    targets, methods = csv_list(args.targets), csv_list(args.methods)
+    sizes, seeds = parse_sizes(args.sizes), [int(s) for s in csv_list(args.seeds)]
     if unknown := [m for m in methods if m not in METHODS]:
         raise ValueError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
     for t in targets:
@@ -690,13 +693,13 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
         "torch_threads": threads,
         "seen": {
             "pretraining_table": args.pretraining_table,
-            "corpus": _csv_list(args.corpus),
+            "corpus": csv_list(args.corpus),
             "molecules": len(seen_keys),
             "key": "InChIKey first block (no stereo, isotopes or protonation); gate_core.data.seen",
         },
     }
     results_dir, grid = Path(args.results_dir), state["grid"]
-    previous = _read(results_dir / f"{args.results_name}.json") if args.resume else None
+    previous = read_result(results_dir / f"{args.results_name}.json") if args.resume else None
     same = ("backbone_id", "settings")  # the rows of a resumed run are comparable only then
     if previous and all(previous.get(k) == state[k] for k in same):
         state["rows"] = [r for r in previous["rows"] if "error" not in r]
@@ -762,7 +765,7 @@ def run(args: argparse.Namespace) -> tuple[Path, Path]:
 # --------------------------------------------------------------------------------- markdown
 
 
-def _bold(frame: pd.DataFrame, spec: str = ".3f", best: str = "min") -> pd.DataFrame:
+def bold_best(frame: pd.DataFrame, spec: str = ".3f", best: str = "min") -> pd.DataFrame:
     """``frame``'s values in ``spec`` ("—" where missing), each row's ``best`` ("min" or "max")
     in bold."""
     text = frame.map(lambda v: fmt(v, spec))
@@ -861,7 +864,7 @@ def headline_markdown(h: dict | None) -> str:
         means = pd.DataFrame({k: e["mean"] for k, e in reg.items()}).T
         targets = pd.Series({k: e["n_targets"] for k, e in reg.items()}, name="targets")
         per_method = _methods_table(
-            "targets / test part | targets", _bold(means).set_index(targets, append=True)
+            "targets / test part | targets", bold_best(means).set_index(targets, append=True)
         )
         out.insert(
             bool(rows) + bool(diffs), f"Mean nRMSE per method (bold = lowest):\n\n{per_method}\n"
@@ -877,7 +880,7 @@ def _summary_tables(summary: dict) -> str:
     methods, n_targets = summary["methods"], summary["n_targets"]
     means = {f"n = {n}": v for n, v in summary["by_size"].items()}
     means[f"**all n ≤ {summary['max_n']}**"] = summary["overall"]
-    text = _bold(pd.DataFrame(means).T.reindex(columns=methods))
+    text = bold_best(pd.DataFrame(means).T.reindex(columns=methods))
     text.loc["cells won"] = [str(summary["wins"][m]) for m in methods]
     rows = []
     for m, h in summary["learned_head_to_head"].items():
@@ -909,8 +912,8 @@ def _target_table(state: dict, frame: pd.DataFrame, methods: list[str]) -> str:
         return "No cells yet."
     mean = by_cell[["rmse", "r2", "roc_auc"]].mean().unstack("method").reindex(cells)
     r2 = mean["r2"].reindex(columns=methods).map(lambda v: "" if pd.isna(v) else f" ({v:.2f})")
-    text = _bold(mean["rmse"].reindex(columns=methods), ".3g") + r2
-    auc = _bold(mean["roc_auc"].reindex(columns=methods), ".3f", "max")
+    text = bold_best(mean["rmse"].reindex(columns=methods), ".3g") + r2
+    auc = bold_best(mean["roc_auc"].reindex(columns=methods), ".3f", "max")
     kind = pd.Series([state["targets"].get(t, {}).get("task_type") for t, _ in cells], mean.index)
     text = text.mask(kind == "classification", auc, axis=0)
     return _methods_table("target | n | seeds", text.set_index(seeds.reindex(cells), append=True))

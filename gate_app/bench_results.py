@@ -152,11 +152,14 @@ def result_names(folder: Path) -> list[str]:
 
 
 def command_for(name: str) -> str:
-    """The command that makes ``name`` (a variant such as ``task_addition_v3`` by its stem)."""
+    """The command that makes ``name``. A variant such as ``task_addition_v3`` is named with
+    ``--results-name``, which only task_addition takes; another variant gets its stem's command."""
     if name in COMMANDS:
         return COMMANDS[name]
+    if name.startswith("task_addition"):
+        return f"python -m bench task_addition --results-name {name}"
     stem = max((k for k in COMMANDS if name.startswith(k)), key=len, default=None)
-    return f"{COMMANDS[stem]} --results-name {name}" if stem else f"python -m bench {name}"
+    return COMMANDS[stem] if stem else f"python -m bench {name}"
 
 
 _FOOTER = re.compile(r"\n---\nMachine: .*\Z", re.S)  # what older bench code appended to each .md

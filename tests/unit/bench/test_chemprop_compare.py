@@ -32,7 +32,7 @@ from bench.chemprop_compare import (
     reference_seen_keys,
 )
 from bench.common import REPO_ROOT
-from bench.task_addition import TargetSplit, _val_split
+from bench.task_addition import TargetSplit, val_split
 
 TARGET = "pka_fluorinated"  # the smallest shipped target table (fast scaffold split)
 
@@ -47,7 +47,7 @@ def test_split_export_equals_target_split(tmp_path, split, size):
     path = export_cell(tmp_path, split, size)
     frame = pd.read_csv(path)
     idx = split.train_index(size)
-    inner, val = _val_split(len(idx), 0.2, split.seed)
+    inner, val = val_split(len(idx), 0.2, split.seed)
     expected = {
         "train": idx[inner],
         "val": idx[val],

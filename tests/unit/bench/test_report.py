@@ -623,3 +623,14 @@ def test_a_trial_results_folder_leaves_docs_alone(tmp_path, monkeypatch):
     write_fixtures(tmp_path / "results", ["preview_time"])
     assert main(["report", "--results-dir", str(tmp_path / "results"), "--no-csv"]) == 0
     assert (tmp_path / "results" / "benchmarks.md").is_file() and not doc.exists()
+
+
+def test_a_variants_command_names_it_only_where_the_benchmark_takes_a_name():
+    """``--results-name`` exists on task_addition alone; another variant gets its stem's command,
+    not an option its bench would refuse."""
+    assert br.command_for("trust") == COMMANDS["trust"]
+    assert br.command_for("task_addition_v3") == (
+        "python -m bench task_addition --results-name task_addition_v3"
+    )
+    assert br.command_for("chemprop_compare_gpu") == COMMANDS["chemprop_compare"]
+    assert br.command_for("newbench") == "python -m bench newbench"
